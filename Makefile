@@ -1,0 +1,38 @@
+# Entry points: `make demo` and `make test` (both install missing Debian packages first).
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build build-asan test test-fast test-asan demo install clean bench
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DTERN_SANITIZE=ON -DCMAKE_C_COMPILER=clang >/dev/null
+	@cmake --build $(BUILD_ASAN) -j $(JOBS)
+
+# Every suite, in the optimised build and then under ASan+UBSan.
+test: build build-asan
+	@bash scripts/run-tests.sh $(BUILD) $(BUILD_ASAN)
+
+test-fast: build
+	@bash scripts/run-tests.sh $(BUILD)
+
+demo: build
+	@bash scripts/demo.sh $(BUILD)
+
+bench: build
+	@bash bench/throughput.sh $(BUILD)
+
+install: build
+	@cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -1,0 +1,300 @@
+/*
+ * tern: a QUIC v1 transport library (RFC 9000, 9001, 9002) with TLS 1.3 from GnuTLS.
+ *
+ * Public API. Threading model: an endpoint and everything it owns (connections, streams) belong to
+ * one thread. Every function below that takes a tern_endpoint, tern_conn or stream id must be called
+ * from the thread that runs tern_endpoint_run()/tern_endpoint_run_once(), either from inside a
+ * callback or between two run_once calls. Functions that take only a tern_config may be called from
+ * any thread before the config is handed to an endpoint.
+ *
+ * Errors are negative ints (TERN_ERR_*); tern_strerror() names them. QUIC transport and application
+ * error codes are 62-bit values carried in tern_close_info, never mixed with TERN_ERR_*.
+ */
+#ifndef TERN_TERN_H
+#define TERN_TERN_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TERN_PROTO_VERSION_1 0x00000001u
+
+/* ---- error codes returned to the caller ------------------------------------------------------ */
+enum {
+    TERN_OK = 0,
+    TERN_ERR_INVALID_ARG = -1,     /* a NULL, out-of-range or malformed argument */
+    TERN_ERR_NOMEM = -2,           /* an allocation failed */
+    TERN_ERR_BUFFER_TOO_SMALL = -3,/* the output buffer cannot hold the result */
+    TERN_ERR_PROTO = -4,           /* the peer violated the protocol; the connection is closing */
+    TERN_ERR_CRYPTO = -5,          /* packet protection failed (bad key, AEAD failure) */
+    TERN_ERR_TLS = -6,             /* the TLS handshake failed (see the close info for the alert) */
+    TERN_ERR_STREAM_NOT_FOUND = -7,/* no such stream, or it is already closed */
+    TERN_ERR_STREAM_LIMIT = -8,    /* the peer's stream limit forbids opening another stream now */
+    TERN_ERR_STREAM_STATE = -9,    /* the stream's state forbids this (write after FIN or reset, ...) */
+    TERN_ERR_WOULD_BLOCK = -10,    /* no buffer or flow-control credit now; wait for writable */
+    TERN_ERR_CLOSED = -11,         /* the connection is closing, draining or closed */
+    TERN_ERR_IO = -12,             /* a system call failed; errno holds the reason */
+    TERN_ERR_DROP = -13,           /* the datagram was dropped (not an error for the connection) */
+    TERN_ERR_VERSION = -14,        /* no common QUIC version */
+    TERN_ERR_CONFIG = -15,         /* the configuration cannot be used (missing cert, bad ALPN) */
+    TERN_ERR_CERT = -16,           /* a certificate or key file cannot be loaded */
+    TERN_ERR_NOT_FOUND = -17,      /* the named object does not exist */
+    TERN_ERR_IDLE_TIMEOUT = -18,   /* the connection ended by idle timeout */
+    TERN_ERR_STATELESS_RESET = -19,/* the connection ended by a stateless reset from the peer */
+    TERN_ERR_INTERNAL = -20,       /* an invariant broke inside tern (a bug): please report */
+};
+
+/* Returns a static, human readable name for a TERN_ERR_* code (never NULL). Any thread. */
+const char *tern_strerror(int err);
+
+/* ---- QUIC transport error codes (RFC 9000 §20.1), carried in tern_close_info --------------- */
+enum {
+    TERN_TE_NO_ERROR = 0x0,
+    TERN_TE_INTERNAL_ERROR = 0x1,
+    TERN_TE_CONNECTION_REFUSED = 0x2,
+    TERN_TE_FLOW_CONTROL_ERROR = 0x3,
+    TERN_TE_STREAM_LIMIT_ERROR = 0x4,
+    TERN_TE_STREAM_STATE_ERROR = 0x5,
+    TERN_TE_FINAL_SIZE_ERROR = 0x6,
+    TERN_TE_FRAME_ENCODING_ERROR = 0x7,
+    TERN_TE_TRANSPORT_PARAMETER_ERROR = 0x8,
+    TERN_TE_CONNECTION_ID_LIMIT_ERROR = 0x9,
+    TERN_TE_PROTOCOL_VIOLATION = 0xa,
+    TERN_TE_INVALID_TOKEN = 0xb,
+    TERN_TE_APPLICATION_ERROR = 0xc,
+    TERN_TE_CRYPTO_BUFFER_EXCEEDED = 0xd,
+    TERN_TE_KEY_UPDATE_ERROR = 0xe,
+    TERN_TE_AEAD_LIMIT_REACHED = 0xf,
+    TERN_TE_NO_VIABLE_PATH = 0x10,
+    TERN_TE_CRYPTO_ERROR = 0x100, /* 0x100 + TLS alert */
+};
+
+/* ---- addresses --------------------------------------------------------------------------------- */
+/* An IPv4 or IPv6 socket address; `len` is 0 for "unset". */
+typedef struct tern_addr {
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } u;
+    socklen_t len;
+} tern_addr;
+
+/* A network path as seen from this endpoint: our local address and the peer's. */
+typedef struct tern_path_addr {
+    tern_addr local;
+    tern_addr remote;
+} tern_path_addr;
+
+/* Fills `out` from "1.2.3.4:443", "[::1]:443", "1.2.3.4" or "::1" (port `default_port` when absent).
+ * Returns 0 or TERN_ERR_INVALID_ARG. Any thread. */
+int tern_addr_parse(tern_addr *out, const char *text, uint16_t default_port);
+/* Formats `a` as "ip:port" / "[ip6]:port" into buf (always NUL-terminated). Returns buf. Any thread. */
+char *tern_addr_format(const tern_addr *a, char *buf, size_t cap);
+/* 1 when both addresses have the same family, IP and port, else 0. Any thread. */
+int tern_addr_equal(const tern_addr *a, const tern_addr *b);
+
+/* ---- configuration ------------------------------------------------------------------------------ */
+typedef enum tern_cc_algo { TERN_CC_CUBIC = 0, TERN_CC_NEWRENO = 1 } tern_cc_algo;
+
+typedef void (*tern_log_fn)(void *ud, const char *line);
+
+/* Plain settings. Initialise with tern_config_init() and change fields; the endpoint copies the
+ * struct and every string and list it points to, so the caller keeps ownership of its memory. */
+typedef struct tern_config {
+    const char *const *alpn;     /* ALPN protocols in preference order (required) */
+    size_t alpn_count;
+    const char *cert_file;       /* server: PEM certificate chain (required to listen) */
+    const char *key_file;        /* server: PEM private key */
+    const char *ca_file;         /* client: PEM trust anchors; NULL = system trust store */
+    int verify_peer;             /* client: verify the server certificate and name (default 1) */
+    const char *tls_priority;    /* GnuTLS priority string; NULL = TLS 1.3 with all three QUIC AEADs */
+    tern_cc_algo cc;             /* congestion controller (default CUBIC) */
+    uint64_t idle_timeout_ms;    /* max_idle_timeout we advertise (default 30000; 0 = none) */
+    uint64_t handshake_timeout_ms; /* client gives up a handshake after this long (default 10000) */
+    uint64_t initial_max_data;               /* connection receive window (default 16 MiB) */
+    uint64_t initial_max_stream_data_bidi_local;  /* default 4 MiB */
+    uint64_t initial_max_stream_data_bidi_remote; /* default 4 MiB */
+    uint64_t initial_max_stream_data_uni;         /* default 4 MiB */
+    uint64_t initial_max_streams_bidi;       /* default 100 */
+    uint64_t initial_max_streams_uni;        /* default 100 */
+    uint64_t active_connection_id_limit;     /* default 8 (>= 2) */
+    size_t stream_send_buffer;   /* bytes buffered per stream before writes return WOULD_BLOCK (1 MiB) */
+    size_t max_udp_payload;      /* largest datagram we send (default 1452; >= 1200) */
+    int retry;                   /* server: validate addresses with Retry before any state (default 0) */
+    int disable_active_migration;/* transport parameter we advertise (default 0) */
+    uint64_t ack_delay_exponent_unused_reserved; /* reserved, keep 0 */
+    tern_log_fn log;             /* optional debug log sink */
+    void *log_ud;
+} tern_config;
+
+/* Fills `cfg` with defaults (see field comments). Any thread. */
+void tern_config_init(tern_config *cfg);
+
+/* ---- handles ------------------------------------------------------------------------------------ */
+typedef struct tern_endpoint tern_endpoint;
+typedef struct tern_conn tern_conn;
+
+/* Why a connection ended. `error_code` is a QUIC transport (app == 0) or application (app == 1)
+ * error code; `local` says which side closed; `reason` is NUL-terminated (may be empty). `status` is
+ * the TERN_ERR_* summary: 0 for a clean close, TERN_ERR_IDLE_TIMEOUT, TERN_ERR_STATELESS_RESET,
+ * TERN_ERR_PROTO, TERN_ERR_TLS, ... */
+typedef struct tern_close_info {
+    int status;
+    int app;
+    int local;
+    uint64_t error_code;
+    uint64_t frame_type;
+    char reason[256];
+} tern_close_info;
+
+/* Event callbacks. Any member may be NULL. They run on the endpoint's thread; they may call any
+ * connection or stream function on the connection they are given. */
+typedef struct tern_callbacks {
+    /* server: a connection was accepted (its handshake is still running). */
+    void (*on_accept)(tern_conn *c, void *ud);
+    /* the handshake completed (client: server authenticated; server: client Finished received). */
+    void (*on_connected)(tern_conn *c, void *ud);
+    /* the peer opened stream `sid` (reported once, before its first readable event). */
+    void (*on_stream_open)(tern_conn *c, int64_t sid, void *ud);
+    /* stream `sid` has data or a FIN to read (level-triggered: read until WOULD_BLOCK). */
+    void (*on_stream_readable)(tern_conn *c, int64_t sid, void *ud);
+    /* stream `sid` can take more data after a write returned short or WOULD_BLOCK. */
+    void (*on_stream_writable)(tern_conn *c, int64_t sid, void *ud);
+    /* the peer reset its sending side of `sid` (RESET_STREAM) with `app_error`. */
+    void (*on_stream_reset)(tern_conn *c, int64_t sid, uint64_t app_error, void *ud);
+    /* the peer asked us to stop sending on `sid` (STOP_SENDING); tern resets the stream itself. */
+    void (*on_stream_stop_sending)(tern_conn *c, int64_t sid, uint64_t app_error, void *ud);
+    /* the connection ended; after this returns the handle is freed by the endpoint. */
+    void (*on_closed)(tern_conn *c, const tern_close_info *info, void *ud);
+} tern_callbacks;
+
+/* ---- endpoint ----------------------------------------------------------------------------------- */
+
+/* Creates an endpoint (no socket yet). `cfg` and `cb` are copied; `ud` is passed to every callback.
+ * Returns 0, TERN_ERR_INVALID_ARG, TERN_ERR_CONFIG, TERN_ERR_CERT (server cert/key unreadable),
+ * TERN_ERR_NOMEM or TERN_ERR_IO. The endpoint is freed with tern_endpoint_free(). */
+int tern_endpoint_new(const tern_config *cfg, const tern_callbacks *cb, void *ud, tern_endpoint **out);
+
+/* Binds a UDP socket on `addr` and accepts connections there (needs cert_file/key_file).
+ * Returns 0, TERN_ERR_CONFIG (no certificate), TERN_ERR_IO (bind failed; errno kept). */
+int tern_endpoint_listen(tern_endpoint *ep, const tern_addr *addr);
+
+/* The address a listening socket is bound to (useful after binding port 0). Returns 0 or
+ * TERN_ERR_NOT_FOUND when not listening. */
+int tern_endpoint_local_addr(tern_endpoint *ep, tern_addr *out);
+
+/* Starts a client connection to `remote`, from `local` (NULL: any address of the right family,
+ * port 0 = ephemeral). `server_name` is used for SNI and certificate verification (NULL: the
+ * remote IP text, verification of the name skipped). The handle stays valid until on_closed returns.
+ * Returns 0, TERN_ERR_INVALID_ARG, TERN_ERR_IO (socket/bind failed), TERN_ERR_TLS, TERN_ERR_NOMEM. */
+int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern_addr *local,
+                          const char *server_name, tern_conn **out);
+
+/* Runs the event loop until tern_endpoint_stop() is called, or, for an endpoint that is not
+ * listening, until it has no connection left. Returns 0 or TERN_ERR_IO. */
+int tern_endpoint_run(tern_endpoint *ep);
+
+/* Waits at most `timeout_ms` (-1: until the next timer) for datagrams, processes them and due timers,
+ * and sends what connections have. Returns 0 or TERN_ERR_IO. */
+int tern_endpoint_run_once(tern_endpoint *ep, int timeout_ms);
+
+/* A file descriptor (epoll) that becomes readable when run_once has work, for foreign loops. */
+int tern_endpoint_fd(tern_endpoint *ep);
+
+/* Milliseconds until the next timer of any connection (-1 when none). */
+int tern_endpoint_timeout_ms(tern_endpoint *ep);
+
+/* Makes tern_endpoint_run() return after the current iteration. May be called from a callback. */
+void tern_endpoint_stop(tern_endpoint *ep);
+
+/* Number of live connections. */
+size_t tern_endpoint_conn_count(tern_endpoint *ep);
+
+/* Closes every connection at once (no callbacks), every socket, and frees the endpoint. */
+void tern_endpoint_free(tern_endpoint *ep);
+
+/* ---- connection --------------------------------------------------------------------------------- */
+
+typedef struct tern_conn_stats {
+    uint64_t bytes_sent, bytes_recv;     /* UDP payload bytes */
+    uint64_t pkts_sent, pkts_recv, pkts_lost;
+    uint64_t stream_bytes_sent, stream_bytes_recv; /* application bytes */
+    uint64_t srtt_ns, min_rtt_ns, rttvar_ns, latest_rtt_ns;
+    uint64_t cwnd, bytes_in_flight;
+    uint64_t handshake_ns;               /* from first packet to handshake completion */
+    uint64_t key_updates;                /* key phase changes, either side */
+    uint64_t pto_count;
+} tern_conn_stats;
+
+/* Opens a stream; `*sid` receives its id. Returns 0, TERN_ERR_STREAM_LIMIT (the peer's MAX_STREAMS
+ * allows no more now; before the peer's transport parameters arrive, i.e. before on_connected on a
+ * client, the limit is 0), TERN_ERR_CLOSED, TERN_ERR_NOMEM. */
+int tern_conn_open_stream(tern_conn *c, int bidi, int64_t *sid);
+
+/* Closes the connection with application error `app_error` and a reason (may be NULL). on_closed
+ * follows once the closing period ends. Returns 0 or TERN_ERR_CLOSED (already closing). */
+int tern_conn_close(tern_conn *c, uint64_t app_error, const char *reason);
+
+/* Starts a key update (RFC 9001 §6). Returns 0, TERN_ERR_STREAM_STATE (handshake not confirmed or
+ * previous update not yet acknowledged), TERN_ERR_CLOSED. */
+int tern_conn_key_update(tern_conn *c);
+
+/* Copies counters into `out`. */
+void tern_conn_get_stats(tern_conn *c, tern_conn_stats *out);
+
+/* Current local and remote addresses of the active path. */
+void tern_conn_get_path(tern_conn *c, tern_path_addr *out);
+
+/* The negotiated ALPN (NUL-terminated, "" before the handshake completes). */
+const char *tern_conn_alpn(tern_conn *c);
+
+/* Name of the negotiated AEAD ("AES-128-GCM", "AES-256-GCM", "CHACHA20-POLY1305", or ""). */
+const char *tern_conn_cipher(tern_conn *c);
+
+/* 1 for a server-side connection, 0 for a client. */
+int tern_conn_is_server(tern_conn *c);
+
+/* 1 after on_connected and before the connection starts closing. */
+int tern_conn_is_established(tern_conn *c);
+
+/* Per-connection user pointer (NULL by default). */
+void tern_conn_set_user_data(tern_conn *c, void *ud);
+void *tern_conn_get_user_data(tern_conn *c);
+
+/* ---- streams ------------------------------------------------------------------------------------ */
+
+/* Queues up to `len` bytes on stream `sid` (copied). `fin` marks the end of the stream once all of
+ * `data` is accepted. Returns the number of bytes accepted (possibly less than `len`; FIN is set only
+ * if all were accepted), or TERN_ERR_WOULD_BLOCK (buffer full: wait for on_stream_writable),
+ * TERN_ERR_STREAM_NOT_FOUND, TERN_ERR_STREAM_STATE (FIN already set, reset, receive-only stream),
+ * TERN_ERR_CLOSED. */
+ssize_t tern_stream_write(tern_conn *c, int64_t sid, const void *data, size_t len, int fin);
+
+/* Reads up to `cap` in-order bytes from `sid`. `*fin` is set to 1 once the last byte has been read.
+ * Returns the byte count (0 with *fin = 1 at the end), or TERN_ERR_WOULD_BLOCK (nothing now),
+ * TERN_ERR_STREAM_NOT_FOUND, TERN_ERR_STREAM_STATE (send-only stream, or reset by the peer),
+ * TERN_ERR_CLOSED. Reading opens flow-control credit for the peer. */
+ssize_t tern_stream_read(tern_conn *c, int64_t sid, void *buf, size_t cap, int *fin);
+
+/* Abandons sending on `sid` with RESET_STREAM(app_error). Returns 0, TERN_ERR_STREAM_NOT_FOUND,
+ * TERN_ERR_STREAM_STATE (receive-only), TERN_ERR_CLOSED. */
+int tern_stream_reset(tern_conn *c, int64_t sid, uint64_t app_error);
+
+/* Asks the peer to stop sending on `sid` (STOP_SENDING) and discards what arrives. Returns 0,
+ * TERN_ERR_STREAM_NOT_FOUND, TERN_ERR_STREAM_STATE (send-only), TERN_ERR_CLOSED. */
+int tern_stream_stop_sending(tern_conn *c, int64_t sid, uint64_t app_error);
+
+/* Bytes that tern_stream_write() would accept now (0 when full or not writable). */
+size_t tern_stream_writable(tern_conn *c, int64_t sid);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,127 @@
+/* Received packet numbers of one packet number space and the ACK frames reporting them: duplicate
+ * detection, the bounded range set (oldest ranges dropped, `floor` raised), the delayed/immediate
+ * ACK decision of RFC 9000 §13.2.1 and ACK frame writing (§19.3). */
+#include "ack.h"
+
+#include "frame.h"
+
+void tern_ackr_init(tern_ackr *a)
+{
+    memset(a, 0, sizeof(*a));
+    tern_ranges_init(&a->recv, TERN_ACK_MAX_RANGES);
+    a->ack_deadline = TERN_TS_INF;
+}
+
+void tern_ackr_free(tern_ackr *a) { tern_ranges_free(&a->recv); }
+
+int tern_ackr_is_dup(const tern_ackr *a, uint64_t pn)
+{
+    if (pn < a->floor)
+        return 1;
+    const tern_range *last = tern_ranges_last(&a->recv);
+    if (!last || pn >= last->hi)
+        return 0; /* in-order arrival: the common case, no search */
+    if (pn >= last->lo)
+        return 1;
+    return tern_ranges_contains(&a->recv, pn, pn + 1);
+}
+
+/* Adds pn to the set; at the bound the oldest range is forgotten and everything below the new
+ * lowest range becomes a duplicate. Returns 0, or 1 when pn ends up below the floor (or memory is
+ * short), in which case the packet is dropped as if it were a duplicate. */
+static int record_pn(tern_ackr *a, uint64_t pn)
+{
+    if (tern_ranges_add(&a->recv, pn, pn + 1) == 0)
+        return 0;
+    if (a->recv.n < a->recv.max || a->recv.n < 2)
+        return 1; /* allocation failure below the bound */
+    a->floor = a->recv.r[1].lo;
+    tern_ranges_remove_below(&a->recv, a->floor);
+    if (pn < a->floor)
+        return 1;
+    return tern_ranges_add(&a->recv, pn, pn + 1) == 0 ? 0 : 1;
+}
+
+int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, tern_tstamp now,
+                        tern_tstamp max_ack_delay)
+{
+    if (tern_ackr_is_dup(a, pn))
+        return 1;
+    /* RFC 9000 §13.2.1: a packet below the largest, or one past a hole, is acknowledged at once so
+     * that the peer's loss detection learns of the hole quickly. */
+    int reordered = a->has_largest && (pn < a->largest || pn > a->largest + 1);
+    if (record_pn(a, pn))
+        return 1;
+
+    if (!a->has_largest || pn > a->largest) {
+        a->largest = pn;
+        a->largest_time = now;
+        a->has_largest = 1;
+    }
+    switch (ecn & 3) {
+    case TERN_ECN_ECT0: a->ecn[0]++; break;
+    case TERN_ECN_ECT1: a->ecn[1]++; break;
+    case TERN_ECN_CE: a->ecn[2]++; break;
+    default: break;
+    }
+
+    if (!ack_eliciting)
+        return 0;
+    a->unacked_eliciting++;
+    if (!a->ack_pending) {
+        a->ack_pending = 1;
+        a->ack_deadline = now + max_ack_delay;
+    }
+    if (a->unacked_eliciting >= 2 || reordered || max_ack_delay == 0) {
+        a->immediate = 1;
+        a->ack_deadline = TERN_MIN(a->ack_deadline, now);
+    }
+    return 0;
+}
+
+int tern_ackr_should_send(const tern_ackr *a, tern_tstamp now)
+{
+    return a->ack_pending && a->recv.n && (a->immediate || now >= a->ack_deadline);
+}
+
+size_t tern_ackr_write(const tern_ackr *a, uint8_t *p, size_t cap, tern_tstamp now,
+                       unsigned ack_delay_exponent)
+{
+    uint32_t n = a->recv.n;
+    if (n == 0 || !a->has_largest)
+        return 0;
+    tern_pn_range pr[TERN_ACK_MAX_RANGES];
+    if (n > TERN_ARRAY_LEN(pr))
+        n = TERN_ARRAY_LEN(pr);
+    for (uint32_t i = 0; i < n; i++) {
+        const tern_range *r = &a->recv.r[a->recv.n - 1 - i];
+        pr[i].lo = r->lo;
+        pr[i].hi = r->hi - 1;
+    }
+    /* The delay refers to the largest pn in the frame (the top of the last range). */
+    uint64_t delay = 0;
+    if (a->largest == pr[0].hi && now > a->largest_time) {
+        delay = (now - a->largest_time) / TERN_NS_PER_US;
+        delay >>= ack_delay_exponent < 64 ? ack_delay_exponent : 63;
+    }
+    const uint64_t *ecn = (a->ecn[0] | a->ecn[1] | a->ecn[2]) ? a->ecn : NULL;
+    return tern_frame_write_ack(p, cap, pr, n, delay, ecn);
+}
+
+void tern_ackr_on_ack_sent(tern_ackr *a)
+{
+    a->unacked_eliciting = 0;
+    a->ack_pending = 0;
+    a->immediate = 0;
+    a->ack_deadline = TERN_TS_INF;
+}
+
+void tern_ackr_on_ack_acked(tern_ackr *a, uint64_t largest_acked)
+{
+    if (largest_acked == UINT64_MAX || largest_acked + 1 <= a->floor)
+        return;
+    /* RFC 9000 §13.2.4: the peer has seen these ranges; stop repeating them. Late arrivals below
+     * are then treated as duplicates, which the peer has long declared lost anyway. */
+    a->floor = largest_acked + 1;
+    tern_ranges_remove_below(&a->recv, a->floor);
+}

@@ -1,0 +1,61 @@
+/* Received packet numbers of one packet number space and the ACK frames that report them
+ * (RFC 9000 §13.2): duplicate detection, ACK ranges (bounded), ack delay, the "ACK every second
+ * ack-eliciting packet or after max_ack_delay" rule, immediate ACK on reordering. */
+#ifndef TERN_CORE_ACK_H
+#define TERN_CORE_ACK_H
+
+#include "common.h"
+#include "ranges.h"
+
+#define TERN_ACK_MAX_RANGES 64 /* ranges remembered; the oldest are dropped past this */
+
+/* ECN codepoints as carried in the IP header's two low TOS/traffic-class bits. */
+#define TERN_ECN_NOT_ECT 0
+#define TERN_ECN_ECT1 1
+#define TERN_ECN_ECT0 2
+#define TERN_ECN_CE 3
+
+typedef struct tern_ackr {
+    tern_ranges recv;             /* received pns, ascending */
+    uint64_t largest;             /* largest pn received (valid when has_largest) */
+    int has_largest;
+    tern_tstamp largest_time;     /* when `largest` arrived */
+    uint64_t floor;               /* pns below this are treated as duplicates (pruned) */
+    uint32_t unacked_eliciting;   /* ack-eliciting packets since our last ACK */
+    int ack_pending;              /* an ACK frame should be sent (immediately or at ack_deadline) */
+    int immediate;                /* send the ACK at the next opportunity */
+    tern_tstamp ack_deadline;     /* TERN_TS_INF when no ACK is scheduled */
+    uint64_t ecn[3];              /* ECT0, ECT1, CE counts */
+} tern_ackr;
+
+void tern_ackr_init(tern_ackr *a);
+void tern_ackr_free(tern_ackr *a);
+
+/* 1 when pn was already received (or is below the pruned floor). */
+int tern_ackr_is_dup(const tern_ackr *a, uint64_t pn);
+
+/* Records pn. `max_ack_delay` (ns) schedules the delayed ACK; `ack_eliciting` and reordering decide
+ * whether it is immediate (every 2nd ack-eliciting packet, or a gap/reorder). For the Initial and
+ * Handshake spaces pass max_ack_delay 0 (always immediate). `ecn` is the datagram's TERN_ECN_*
+ * codepoint. Returns 0, or 1 for a duplicate (ignored): that includes a pn below `floor`, and a pn
+ * that could not be stored (range bound or memory), which the caller must then drop unprocessed. */
+int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, tern_tstamp now,
+                        tern_tstamp max_ack_delay);
+
+/* 1 when an ACK should go out at `now`. */
+int tern_ackr_should_send(const tern_ackr *a, tern_tstamp now);
+
+/* Writes an ACK (or ACK_ECN when ecn counters are non-zero) frame for the received ranges, largest
+ * first, as many ranges as fit. ack_delay is now - largest_time scaled by 2^exponent. Returns bytes
+ * written or 0 (nothing received, or no room). Does not change state: call tern_ackr_on_ack_sent. */
+size_t tern_ackr_write(const tern_ackr *a, uint8_t *p, size_t cap, tern_tstamp now,
+                       unsigned ack_delay_exponent);
+
+/* An ACK frame was sent: clears pending state and the deadline. */
+void tern_ackr_on_ack_sent(tern_ackr *a);
+
+/* The peer acknowledged a packet of ours that carried an ACK whose largest was `largest_acked`:
+ * ranges at or below it no longer need reporting (RFC 9000 §13.2.4). */
+void tern_ackr_on_ack_acked(tern_ackr *a, uint64_t largest_acked);
+
+#endif

@@ -1,0 +1,195 @@
+/* Congestion control of one path: NewReno (RFC 9002 §7, Appendix B) and CUBIC (RFC 9438) behind one
+ * interface, plus the pacer's token bucket. Windows are in bytes; CUBIC's cubic function works in
+ * bytes too (its constant C is scaled by the datagram size) so no unit conversions leak out. */
+#include "cc.h"
+
+#include <math.h>
+
+#define CUBIC_C 0.4
+#define CUBIC_BETA 0.7
+#define PACER_BURST_PKTS 10
+
+static uint64_t initial_window(uint64_t mds)
+{
+    return TERN_MIN(10 * mds, TERN_MAX(14720, 2 * mds));
+}
+
+static uint64_t min_window(const tern_cc *cc) { return 2 * cc->max_datagram_size; }
+
+void tern_cc_init(tern_cc *cc, int algo, uint64_t max_datagram_size)
+{
+    memset(cc, 0, sizeof(*cc));
+    cc->algo = algo;
+    cc->max_datagram_size = max_datagram_size ? max_datagram_size : TERN_MIN_INITIAL_SIZE;
+    tern_cc_reset(cc);
+}
+
+void tern_cc_reset(tern_cc *cc)
+{
+    cc->cwnd = initial_window(cc->max_datagram_size);
+    cc->ssthresh = UINT64_MAX;
+    cc->recovery_start = TERN_TS_INF;
+    cc->in_recovery = 0;
+    cc->bytes_acked = 0;
+    cc->w_max = cc->k = cc->cwnd_prior = cc->w_est = cc->cwnd_frac = 0;
+    cc->epoch_start = 0;
+}
+
+void tern_cc_on_sent(tern_cc *cc, uint64_t bytes) { cc->bytes_in_flight += bytes; }
+
+void tern_cc_on_removed(tern_cc *cc, uint64_t bytes)
+{
+    cc->bytes_in_flight = cc->bytes_in_flight > bytes ? cc->bytes_in_flight - bytes : 0;
+}
+
+static int in_recovery_period(const tern_cc *cc, tern_tstamp time_sent)
+{
+    return cc->recovery_start != TERN_TS_INF && time_sent <= cc->recovery_start;
+}
+
+/* W_cubic(t) = C (t - K)^3 + W_max, in bytes with t in seconds. */
+static double w_cubic(const tern_cc *cc, double t)
+{
+    double d = t - cc->k;
+    return CUBIC_C * (double)cc->max_datagram_size * d * d * d + cc->w_max;
+}
+
+static void cubic_avoidance(tern_cc *cc, uint64_t bytes, const tern_rtt *rtt, tern_tstamp now)
+{
+    double mds = (double)cc->max_datagram_size;
+    double cwnd = (double)cc->cwnd;
+    if (cc->epoch_start == 0) {
+        /* RFC 9438 §4.2: a new epoch starts with the first congestion-avoidance ack. */
+        cc->epoch_start = now ? now : 1;
+        if (cc->w_max <= cwnd) {
+            cc->w_max = cwnd;
+            cc->k = 0;
+        } else {
+            cc->k = cbrt((cc->w_max - cwnd) / (CUBIC_C * mds));
+        }
+        cc->w_est = cwnd;
+        cc->cwnd_frac = 0;
+    }
+    double t = (double)(now - cc->epoch_start) / 1e9;
+    double srtt = rtt ? (double)rtt->smoothed / 1e9 : 0;
+
+    /* Reno-friendly estimate (§4.3): alpha makes it as aggressive as Reno with beta 0.7 until it
+     * passes the window before the last reduction, then plain Reno. */
+    double alpha = cc->w_est < cc->cwnd_prior ? 3.0 * (1 - CUBIC_BETA) / (1 + CUBIC_BETA) : 1.0;
+    cc->w_est += alpha * mds * (double)bytes / cwnd;
+
+    double next;
+    if (w_cubic(cc, t) < cc->w_est) {
+        next = cc->w_est;
+    } else {
+        double target = w_cubic(cc, t + srtt);
+        if (target < cwnd)
+            target = cwnd;
+        else if (target > 1.5 * cwnd)
+            target = 1.5 * cwnd;
+        next = cwnd + (target - cwnd) * (double)bytes / cwnd + cc->cwnd_frac;
+    }
+    if (next <= cwnd)
+        return;
+    double whole = floor(next);
+    cc->cwnd_frac = next - whole;
+    cc->cwnd = (uint64_t)whole;
+}
+
+void tern_cc_on_acked(tern_cc *cc, uint64_t bytes, tern_tstamp time_sent, const tern_rtt *rtt,
+                      tern_tstamp now, int app_limited)
+{
+    tern_cc_on_removed(cc, bytes);
+    if (in_recovery_period(cc, time_sent))
+        return;
+    cc->in_recovery = 0;
+    /* RFC 9002 §7.8: an unused window has not been proven usable, so it does not grow. */
+    if (app_limited)
+        return;
+    if (cc->cwnd < cc->ssthresh) {
+        cc->cwnd += bytes;
+        return;
+    }
+    if (cc->algo == TERN_CC_CUBIC) {
+        cubic_avoidance(cc, bytes, rtt, now);
+        return;
+    }
+    cc->bytes_acked += bytes;
+    if (cc->bytes_acked >= cc->cwnd) {
+        cc->bytes_acked -= cc->cwnd;
+        cc->cwnd += cc->max_datagram_size;
+    }
+}
+
+void tern_cc_on_congestion(tern_cc *cc, tern_tstamp time_sent, tern_tstamp now)
+{
+    if (in_recovery_period(cc, time_sent))
+        return;
+    cc->recovery_start = now;
+    cc->in_recovery = 1;
+    cc->congestion_events++;
+    cc->bytes_acked = 0;
+    if (cc->algo == TERN_CC_CUBIC) {
+        double cwnd = (double)cc->cwnd;
+        /* Fast convergence (§4.7): a flow losing below its previous maximum releases bandwidth. */
+        cc->w_max = cwnd < cc->w_max ? cwnd * (1 + CUBIC_BETA) / 2 : cwnd;
+        cc->cwnd_prior = cwnd;
+        cc->ssthresh = (uint64_t)(cwnd * CUBIC_BETA);
+        cc->epoch_start = 0;
+    } else {
+        cc->ssthresh = cc->cwnd / 2;
+    }
+    if (cc->ssthresh < min_window(cc))
+        cc->ssthresh = min_window(cc);
+    cc->cwnd = cc->ssthresh;
+}
+
+void tern_cc_on_persistent_congestion(tern_cc *cc)
+{
+    cc->cwnd = min_window(cc);
+    cc->recovery_start = TERN_TS_INF;
+    cc->in_recovery = 0;
+    cc->bytes_acked = 0;
+    cc->epoch_start = 0;
+}
+
+void tern_pacer_init(tern_pacer *p, uint64_t max_datagram_size)
+{
+    p->last = 0;
+    p->burst = PACER_BURST_PKTS * (max_datagram_size ? max_datagram_size : TERN_MIN_INITIAL_SIZE);
+    p->tokens = p->burst;
+}
+
+static void pacer_refill(tern_pacer *p, uint64_t cwnd, tern_tstamp srtt, tern_tstamp now)
+{
+    if (now <= p->last)
+        return;
+    double add = (double)(now - p->last) * 1.25 * (double)cwnd / (double)srtt;
+    p->last = now;
+    if (add >= (double)(p->burst - p->tokens))
+        p->tokens = p->burst;
+    else
+        p->tokens += (uint64_t)add;
+}
+
+tern_tstamp tern_pacer_next(tern_pacer *p, uint64_t bytes, uint64_t cwnd, tern_tstamp srtt, tern_tstamp now)
+{
+    if (srtt == 0 || cwnd == 0)
+        return now;
+    pacer_refill(p, cwnd, srtt, now);
+    uint64_t need = TERN_MIN(bytes, p->burst);
+    if (p->tokens >= need)
+        return now;
+    double wait = ceil((double)(need - p->tokens) * (double)srtt / (1.25 * (double)cwnd));
+    return now + (tern_tstamp)wait + 1; /* +1: the refill truncates to whole bytes */
+}
+
+void tern_pacer_on_sent(tern_pacer *p, uint64_t bytes, uint64_t cwnd, tern_tstamp srtt, tern_tstamp now)
+{
+    if (srtt == 0 || cwnd == 0) {
+        p->last = now;
+        return;
+    }
+    pacer_refill(p, cwnd, srtt, now);
+    p->tokens = p->tokens > bytes ? p->tokens - bytes : 0;
+}

@@ -1,0 +1,329 @@
+/* Connection ID bookkeeping (RFC 9000 §5.1, §19.15, §19.16): the CIDs we issue and the peer's, with
+ * fixed-size tables so that nothing a peer sends can make us store more than the bounds of cid.h, and
+ * per-path ownership of peer CIDs so that a CID is never used on two paths (§9.5). */
+#include "cid.h"
+
+/* ---- CIDs we issue ------------------------------------------------------------------------------ */
+
+void tern_local_cids_init(tern_local_cids *l, size_t cid_len)
+{
+    memset(l, 0, sizeof(*l));
+    l->cid_len = cid_len;
+}
+
+tern_cid_entry *tern_local_cids_add(tern_local_cids *l, const tern_cid *cid,
+                                    const uint8_t token[TERN_RESET_TOKEN_LEN])
+{
+    if (l->n >= TERN_MAX_LOCAL_CIDS || !cid || cid->len > TERN_MAX_CID_LEN)
+        return NULL;
+    tern_cid_entry *e = &l->e[l->n++];
+    memset(e, 0, sizeof(*e));
+    e->seq = l->next_seq++;
+    e->cid = *cid;
+    if (token) {
+        memcpy(e->token, token, TERN_RESET_TOKEN_LEN);
+        e->has_token = 1;
+    }
+    e->path_id = TERN_CID_UNUSED;
+    e->state = e->seq == 0 ? TERN_CID_ST_SENT : TERN_CID_ST_NEW;
+    return e;
+}
+
+static tern_cid_entry *local_find_seq(tern_local_cids *l, uint64_t seq)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->e[i].seq == seq)
+            return &l->e[i];
+    return NULL;
+}
+
+int tern_local_cids_retire(tern_local_cids *l, uint64_t seq, const tern_cid *arrived_on,
+                           tern_cid_entry *removed)
+{
+    if (seq >= l->next_seq)
+        return TERN_ERR_PROTO; /* never issued */
+    tern_cid_entry *e = local_find_seq(l, seq);
+    if (!e)
+        return 1;
+    if (arrived_on && tern_cid_eq(&e->cid, arrived_on))
+        return TERN_ERR_PROTO; /* the packet's own DCID */
+    if (removed)
+        *removed = *e;
+    /* keep the table in sequence order so that lookups stay predictable */
+    size_t i = (size_t)(e - l->e);
+    memmove(&l->e[i], &l->e[i + 1], (l->n - i - 1) * sizeof(l->e[0]));
+    l->n--;
+    return 0;
+}
+
+size_t tern_local_cids_count(const tern_local_cids *l) { return l->n; }
+
+int tern_local_cids_contains(const tern_local_cids *l, const tern_cid *cid)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (tern_cid_eq(&l->e[i].cid, cid))
+            return 1;
+    return 0;
+}
+
+tern_cid_entry *tern_local_cids_next_unannounced(tern_local_cids *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->e[i].state == TERN_CID_ST_NEW && l->e[i].seq > 0)
+            return &l->e[i];
+    return NULL;
+}
+
+void tern_local_cids_on_announced(tern_local_cids *l, uint64_t seq)
+{
+    tern_cid_entry *e = local_find_seq(l, seq);
+    if (e)
+        e->state = TERN_CID_ST_SENT;
+}
+
+void tern_local_cids_on_announce_lost(tern_local_cids *l, uint64_t seq)
+{
+    tern_cid_entry *e = local_find_seq(l, seq);
+    if (e && seq > 0)
+        e->state = TERN_CID_ST_NEW;
+}
+
+/* ---- CIDs the peer issued ----------------------------------------------------------------------- */
+
+/* Whether `seq` arrived before. Sequence numbers far below the newest are taken as seen: the worst
+ * outcome is one needless RETIRE_CONNECTION_ID, never a retired CID used again. */
+static int peer_seen(const tern_peer_cids *p, uint64_t seq)
+{
+    if (seq > p->highest_seq)
+        return 0;
+    uint64_t d = p->highest_seq - seq;
+    return d >= 64 || ((p->seen_mask >> d) & 1);
+}
+
+static void peer_mark_seen(tern_peer_cids *p, uint64_t seq)
+{
+    if (seq > p->highest_seq) {
+        uint64_t shift = seq - p->highest_seq;
+        p->seen_mask = shift >= 64 ? 0 : p->seen_mask << shift;
+        p->highest_seq = seq;
+    }
+    p->seen_mask |= 1ull << (p->highest_seq - seq);
+}
+
+void tern_peer_cids_init(tern_peer_cids *p, uint64_t limit)
+{
+    memset(p, 0, sizeof(*p));
+    p->seen_mask = 1; /* seq 0 comes with the handshake */
+    p->limit = TERN_MIN(limit, (uint64_t)TERN_MAX_PEER_CIDS);
+    if (p->limit < 2)
+        p->limit = 2; /* active_connection_id_limit cannot be below 2 (§18.2) */
+}
+
+static tern_cid_entry *peer_find_seq(tern_peer_cids *p, uint64_t seq)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (p->e[i].seq == seq)
+            return &p->e[i];
+    return NULL;
+}
+
+static void peer_remove(tern_peer_cids *p, tern_cid_entry *e)
+{
+    size_t i = (size_t)(e - p->e);
+    memmove(&p->e[i], &p->e[i + 1], (p->n - i - 1) * sizeof(p->e[0]));
+    p->n--;
+}
+
+/* Queues a RETIRE_CONNECTION_ID. Returns 0, or -1 when the queue is full. */
+static int retire_push(tern_peer_cids *p, uint64_t seq)
+{
+    for (size_t i = 0; i < p->retire_n; i++)
+        if (p->retire_queue[i] == seq)
+            return 0;
+    if (p->retire_n >= TERN_MAX_RETIRE_QUEUE)
+        return -1;
+    p->retire_queue[p->retire_n++] = seq;
+    return 0;
+}
+
+void tern_peer_cids_set_initial(tern_peer_cids *p, const tern_cid *cid)
+{
+    tern_cid_entry *e = peer_find_seq(p, 0);
+    if (!e) {
+        if (p->n >= TERN_MAX_PEER_CIDS)
+            return;
+        /* seq 0 sorts first */
+        memmove(&p->e[1], &p->e[0], p->n * sizeof(p->e[0]));
+        p->n++;
+        e = &p->e[0];
+        memset(e, 0, sizeof(*e));
+        e->path_id = 0;
+    }
+    e->cid = *cid;
+    p->zero_len = cid->len == 0;
+}
+
+void tern_peer_cids_set_initial_token(tern_peer_cids *p, const uint8_t token[TERN_RESET_TOKEN_LEN])
+{
+    tern_cid_entry *e = peer_find_seq(p, 0);
+    if (!e)
+        return;
+    memcpy(e->token, token, TERN_RESET_TOKEN_LEN);
+    e->has_token = 1;
+}
+
+int tern_peer_cids_on_new(tern_peer_cids *p, uint64_t seq, uint64_t retire_prior_to,
+                          const tern_cid *cid, const uint8_t token[TERN_RESET_TOKEN_LEN],
+                          uint32_t *retired_path_mask, uint64_t *terr)
+{
+    uint64_t dummy_terr;
+    uint32_t dummy_mask;
+    if (!terr)
+        terr = &dummy_terr;
+    if (!retired_path_mask)
+        retired_path_mask = &dummy_mask;
+    *retired_path_mask = 0;
+    if (cid->len < 1 || cid->len > TERN_MAX_CID_LEN || retire_prior_to > seq ||
+        seq > TERN_MAX_VARINT) {
+        *terr = TERN_TE_FRAME_ENCODING_ERROR;
+        return TERN_ERR_PROTO;
+    }
+    if (p->zero_len) {
+        *terr = TERN_TE_PROTOCOL_VIOLATION;
+        return TERN_ERR_PROTO;
+    }
+    /* Validate against what is stored before changing anything. */
+    int duplicate = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const tern_cid_entry *e = &p->e[i];
+        int same_cid = tern_cid_eq(&e->cid, cid);
+        if (e->seq == seq) {
+            int same_token = e->has_token && memcmp(e->token, token, TERN_RESET_TOKEN_LEN) == 0;
+            if (!same_cid || !same_token) {
+                *terr = TERN_TE_PROTOCOL_VIOLATION;
+                return TERN_ERR_PROTO;
+            }
+            duplicate = 1;
+        } else if (same_cid) {
+            *terr = TERN_TE_PROTOCOL_VIOLATION;
+            return TERN_ERR_PROTO;
+        }
+    }
+    if (retire_prior_to > p->retire_prior_to) {
+        p->retire_prior_to = retire_prior_to;
+        size_t i = 0;
+        while (i < p->n) {
+            tern_cid_entry *e = &p->e[i];
+            if (e->seq >= retire_prior_to) {
+                i++;
+                continue;
+            }
+            if (retire_push(p, e->seq) != 0) {
+                *terr = TERN_TE_CONNECTION_ID_LIMIT_ERROR;
+                return TERN_ERR_PROTO;
+            }
+            if (e->path_id != TERN_CID_UNUSED && e->path_id < 32)
+                *retired_path_mask |= 1u << e->path_id;
+            peer_remove(p, e);
+        }
+    }
+    if (duplicate)
+        return 0;
+    if (seq < p->retire_prior_to || peer_seen(p, seq)) {
+        /* Retired already (by an earlier retire_prior_to or by us): retire without using it. */
+        if (retire_push(p, seq) != 0) {
+            *terr = TERN_TE_CONNECTION_ID_LIMIT_ERROR;
+            return TERN_ERR_PROTO;
+        }
+        return 0;
+    }
+    if (p->n + 1 > p->limit) {
+        *terr = TERN_TE_CONNECTION_ID_LIMIT_ERROR;
+        return TERN_ERR_PROTO;
+    }
+    /* keep sequence order: take() hands out the lowest spare first */
+    size_t at = p->n;
+    while (at > 0 && p->e[at - 1].seq > seq)
+        at--;
+    memmove(&p->e[at + 1], &p->e[at], (p->n - at) * sizeof(p->e[0]));
+    p->n++;
+    tern_cid_entry *e = &p->e[at];
+    memset(e, 0, sizeof(*e));
+    e->seq = seq;
+    e->cid = *cid;
+    memcpy(e->token, token, TERN_RESET_TOKEN_LEN);
+    e->has_token = 1;
+    e->path_id = TERN_CID_UNUSED;
+    peer_mark_seen(p, seq);
+    return 0;
+}
+
+tern_cid_entry *tern_peer_cids_for_path(tern_peer_cids *p, uint8_t path_id)
+{
+    if (path_id == TERN_CID_UNUSED)
+        return NULL;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->e[i].path_id == path_id)
+            return &p->e[i];
+    return NULL;
+}
+
+tern_cid_entry *tern_peer_cids_take(tern_peer_cids *p, uint8_t path_id)
+{
+    if (path_id == TERN_CID_UNUSED)
+        return NULL;
+    size_t i = 0;
+    while (i < p->n && p->e[i].path_id != TERN_CID_UNUSED)
+        i++;
+    if (i == p->n)
+        return NULL;
+    uint64_t seq = p->e[i].seq;
+    /* Retiring the old CID shifts the table: look the new one up again by sequence number. */
+    tern_peer_cids_retire_path(p, path_id);
+    tern_cid_entry *e = peer_find_seq(p, seq);
+    e->path_id = path_id;
+    return e;
+}
+
+void tern_peer_cids_retire_path(tern_peer_cids *p, uint8_t path_id)
+{
+    tern_cid_entry *e = tern_peer_cids_for_path(p, path_id);
+    if (!e)
+        return;
+    (void)retire_push(p, e->seq);
+    peer_remove(p, e);
+}
+
+int tern_peer_cids_is_reset_token(const tern_peer_cids *p, const uint8_t token[TERN_RESET_TOKEN_LEN])
+{
+    int found = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const tern_cid_entry *e = &p->e[i];
+        /* Compare every byte of every candidate so that timing says nothing about the token. */
+        uint8_t diff = 0;
+        for (size_t k = 0; k < TERN_RESET_TOKEN_LEN; k++)
+            diff |= (uint8_t)(e->token[k] ^ token[k]);
+        found |= (diff == 0) & e->has_token & (e->path_id != TERN_CID_UNUSED);
+    }
+    return found;
+}
+
+size_t tern_peer_cids_spare(const tern_peer_cids *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n; i++)
+        n += p->e[i].path_id == TERN_CID_UNUSED;
+    return n;
+}
+
+int tern_peer_cids_pop_retire(tern_peer_cids *p, uint64_t *seq)
+{
+    if (!p->retire_n)
+        return 0;
+    *seq = p->retire_queue[0];
+    memmove(&p->retire_queue[0], &p->retire_queue[1], (p->retire_n - 1) * sizeof(uint64_t));
+    p->retire_n--;
+    return 1;
+}
+
+void tern_peer_cids_requeue_retire(tern_peer_cids *p, uint64_t seq) { (void)retire_push(p, seq); }

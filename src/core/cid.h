@@ -1,0 +1,109 @@
+/* Connection IDs (RFC 9000 §5.1): the CIDs we issue (with stateless reset tokens) and the CIDs the
+ * peer issued to us, with sequence numbers, retire_prior_to, RETIRE_CONNECTION_ID bookkeeping and
+ * hard bounds on everything a peer can make us store. Each peer CID records which path uses it so
+ * that no CID is used on two paths. */
+#ifndef TERN_CORE_CID_H
+#define TERN_CORE_CID_H
+
+#include "common.h"
+
+#define TERN_MAX_LOCAL_CIDS 16   /* issued and not retired */
+#define TERN_MAX_PEER_CIDS 16    /* peer CIDs stored (our active_connection_id_limit <= this) */
+#define TERN_MAX_RETIRE_QUEUE 64 /* RETIRE_CONNECTION_ID frames waiting to be sent */
+#define TERN_CID_UNUSED 0xff     /* path_id of a CID not used by any path */
+
+typedef struct tern_cid_entry {
+    uint64_t seq;
+    tern_cid cid;
+    uint8_t token[TERN_RESET_TOKEN_LEN];
+    uint8_t path_id;     /* TERN_CID_UNUSED when free */
+    uint8_t state;       /* internal */
+    uint8_t has_token;
+} tern_cid_entry;
+
+/* tern_cid_entry.state of a CID we issue. */
+enum {
+    TERN_CID_ST_NEW = 0,  /* not announced yet: NEW_CONNECTION_ID to send */
+    TERN_CID_ST_SENT = 1, /* announced (seq 0: by the handshake) */
+};
+
+/* CIDs we issue. */
+typedef struct tern_local_cids {
+    tern_cid_entry e[TERN_MAX_LOCAL_CIDS];
+    size_t n;
+    uint64_t next_seq;
+    uint64_t retire_prior_to;   /* what we ask the peer to retire below */
+    size_t cid_len;
+} tern_local_cids;
+
+void tern_local_cids_init(tern_local_cids *l, size_t cid_len);
+/* Adds a CID with the next sequence number (seq 0 is the handshake SCID, marked announced). `token`
+ * may be NULL (seq 0 of a client). Returns the entry, or NULL at the bound. */
+tern_cid_entry *tern_local_cids_add(tern_local_cids *l, const tern_cid *cid,
+                                    const uint8_t token[TERN_RESET_TOKEN_LEN]);
+/* The peer retired `seq`. Returns 0 with *removed filled (so the caller can unregister it), 1 when
+ * unknown/already retired (ignored), or TERN_ERR_PROTO when seq was never issued
+ * (PROTOCOL_VIOLATION, §19.16). Retiring the CID the packet arrived with (`arrived_on`) is also
+ * PROTOCOL_VIOLATION. */
+int tern_local_cids_retire(tern_local_cids *l, uint64_t seq, const tern_cid *arrived_on,
+                           tern_cid_entry *removed);
+/* Number of CIDs issued and not retired. */
+size_t tern_local_cids_count(const tern_local_cids *l);
+/* The lowest-sequence entry not yet announced in NEW_CONNECTION_ID (seq > 0), or NULL. */
+tern_cid_entry *tern_local_cids_next_unannounced(tern_local_cids *l);
+/* NEW_CONNECTION_ID for `seq` was put in a packet / that packet was lost (announce again, unless
+ * the CID was retired meanwhile). */
+void tern_local_cids_on_announced(tern_local_cids *l, uint64_t seq);
+void tern_local_cids_on_announce_lost(tern_local_cids *l, uint64_t seq);
+int tern_local_cids_contains(const tern_local_cids *l, const tern_cid *cid);
+
+/* CIDs the peer issued. */
+typedef struct tern_peer_cids {
+    tern_cid_entry e[TERN_MAX_PEER_CIDS];
+    size_t n;
+    uint64_t limit;              /* our active_connection_id_limit */
+    uint64_t retire_prior_to;    /* largest retire_prior_to seen */
+    uint64_t retire_queue[TERN_MAX_RETIRE_QUEUE];
+    size_t retire_n;
+    uint64_t highest_seq;
+    uint64_t seen_mask;          /* bit i: seq highest_seq - i was received (older ones: assumed) */
+    uint8_t zero_len;            /* the peer uses a zero-length CID: NEW_CONNECTION_ID forbidden */
+} tern_peer_cids;
+
+void tern_peer_cids_init(tern_peer_cids *p, uint64_t limit);
+/* Sets the CID of sequence 0 (the peer's handshake SCID, or the one after Retry), used by path 0. */
+void tern_peer_cids_set_initial(tern_peer_cids *p, const tern_cid *cid);
+/* Sets the reset token of seq 0 (from the server's transport parameters). */
+void tern_peer_cids_set_initial_token(tern_peer_cids *p, const uint8_t token[TERN_RESET_TOKEN_LEN]);
+/* Handles NEW_CONNECTION_ID. Retires (queues RETIRE_CONNECTION_ID for) every CID below
+ * retire_prior_to; a CID in use by a path that gets retired is reported through *retired_path_mask
+ * (bit per path id < 32) so the connection moves that path to a new CID. A repeated frame (same seq,
+ * CID and token) is ignored; a CID whose seq is below a retire_prior_to already seen is not stored
+ * and its retirement is queued at once; so is a CID seen before and retired since (a retransmitted
+ * frame must not bring a retired CID back for another path). Returns 0; or TERN_ERR_PROTO with *terr =
+ * CONNECTION_ID_LIMIT_ERROR (more than `limit` active), PROTOCOL_VIOLATION (same seq with a different
+ * CID or token, same CID with a different seq, or the peer uses a zero-length CID),
+ * FRAME_ENCODING_ERROR (CID length not 1..20, retire_prior_to > seq). A retire queue overflow is
+ * CONNECTION_ID_LIMIT_ERROR too (a peer playing retire_prior_to games). */
+int tern_peer_cids_on_new(tern_peer_cids *p, uint64_t seq, uint64_t retire_prior_to,
+                          const tern_cid *cid, const uint8_t token[TERN_RESET_TOKEN_LEN],
+                          uint32_t *retired_path_mask, uint64_t *terr);
+/* Takes an unused CID for `path_id` (lowest sequence first). Returns it or NULL when none is spare.
+ * A CID the path held before is retired (a CID never moves between paths, and a path has one). */
+tern_cid_entry *tern_peer_cids_take(tern_peer_cids *p, uint8_t path_id);
+/* The CID used by `path_id` (NULL when none). */
+tern_cid_entry *tern_peer_cids_for_path(tern_peer_cids *p, uint8_t path_id);
+/* Retires the CID used by `path_id` (queues RETIRE_CONNECTION_ID; should the queue be full, the
+ * CID is still forgotten locally). */
+void tern_peer_cids_retire_path(tern_peer_cids *p, uint8_t path_id);
+/* 1 when a stateless reset token matches the token of a stored peer CID in use by a path (RFC 9000
+ * §10.3.1: never tokens of unused or retired CIDs). Constant time in the token bytes. */
+int tern_peer_cids_is_reset_token(const tern_peer_cids *p, const uint8_t token[TERN_RESET_TOKEN_LEN]);
+/* Number of unused CIDs. */
+size_t tern_peer_cids_spare(const tern_peer_cids *p);
+/* Pops one sequence number to send in RETIRE_CONNECTION_ID; returns 1, or 0 when none. Use
+ * tern_peer_cids_requeue_retire when the frame is lost. */
+int tern_peer_cids_pop_retire(tern_peer_cids *p, uint64_t *seq);
+void tern_peer_cids_requeue_retire(tern_peer_cids *p, uint64_t seq);
+
+#endif

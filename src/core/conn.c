@@ -1,0 +1,830 @@
+/* Connection lifecycle: creation, the TLS handshake and its secrets, transport parameters, timers,
+ * closing, and the public connection and stream functions of tern.h. Packet processing lives in
+ * conn_recv.c and packet assembly in conn_send.c. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "conn_internal.h"
+
+/* ---- helpers --------------------------------------------------------------------------------- */
+
+tern_tstamp tern_conn_pto(const tern_conn *c)
+{
+    const tern_path *p = &c->paths[c->active];
+    return tern_rtt_pto(&p->rtt, c->handshake_confirmed ? c->peer_max_ack_delay : 0);
+}
+
+void tern_conn_restart_idle(tern_conn *c, tern_tstamp now)
+{
+    if (!c->idle_timeout) {
+        c->idle_deadline = TERN_TS_INF;
+        return;
+    }
+    /* RFC 9000 §10.1: never shorter than three PTOs, so that a few losses do not end the connection */
+    tern_tstamp t = TERN_MAX(c->idle_timeout, 3 * tern_conn_pto(c));
+    c->idle_deadline = now + t;
+}
+
+void tern_conn_set_close_info(tern_conn *c, int status, int app, int local, uint64_t code,
+                           uint64_t frame_type, const char *reason, size_t reason_len)
+{
+    if (c->close.status || c->close.error_code || c->close.reason[0] || c->state >= TERN_CS_CLOSING)
+        return; /* the first reason wins */
+    c->close.status = status;
+    c->close.app = app;
+    c->close.local = local;
+    c->close.error_code = code;
+    c->close.frame_type = frame_type;
+    size_t n = TERN_MIN(reason_len, sizeof(c->close.reason) - 1);
+    if (n)
+        memcpy(c->close.reason, reason, n);
+    c->close.reason[n] = 0;
+}
+
+static int status_for_terr(uint64_t terr)
+{
+    if (terr == TERN_TE_NO_ERROR)
+        return 0;
+    if (terr >= TERN_TE_CRYPTO_ERROR && terr < TERN_TE_CRYPTO_ERROR + 256)
+        return TERN_ERR_TLS;
+    return TERN_ERR_PROTO;
+}
+
+/* Closes with a transport error: CLOSING state, CONNECTION_CLOSE queued. */
+void tern_conn_fail(tern_conn *c, uint64_t terr, uint64_t frame_type, const char *reason)
+{
+    if (c->state >= TERN_CS_CLOSING)
+        return;
+    tern_conn_set_close_info(c, status_for_terr(terr), 0, 1, terr, frame_type, reason,
+                   reason ? strlen(reason) : 0);
+    TERN_LOG(c, "closing: transport error 0x%llx frame 0x%llx: %s", (unsigned long long)terr,
+             (unsigned long long)frame_type, reason ? reason : "");
+    c->state = TERN_CS_CLOSING;
+    c->close_pending = 1;
+    c->close_deadline = 0; /* set at the first send, when `now` is known */
+}
+
+void tern_conn_enter_draining(tern_conn *c, tern_tstamp now)
+{
+    c->state = TERN_CS_DRAINING;
+    c->close_pending = 0;
+    c->close_deadline = now + 3 * tern_conn_pto(c);
+}
+
+void tern_conn_set_done(tern_conn *c) { c->state = TERN_CS_DONE; }
+
+/* ---- keys --------------------------------------------------------------------------------------- */
+
+static int install_secret(void *ud, int level, int aead, const uint8_t *rx, const uint8_t *tx,
+                          size_t len)
+{
+    tern_conn *c = ud;
+    if (level == TERN_LEVEL_0RTT)
+        return 0; /* 0-RTT is not offered */
+    c->aead = aead;
+    if (rx) {
+        tern_crypto_keys_free(&c->rx[level]);
+        if (tern_crypto_keys_from_secret(&c->rx[level], aead, rx, len, level != TERN_LEVEL_1RTT))
+            return TERN_ERR_CRYPTO;
+        if (level == TERN_LEVEL_1RTT) {
+            if (tern_crypto_keys_from_secret(&c->hp_rx1, aead, rx, len, 1))
+                return TERN_ERR_CRYPTO;
+            if (tern_crypto_next_keys(&c->rx[level], &c->rx_next))
+                return TERN_ERR_CRYPTO;
+        }
+    }
+    if (tx) {
+        tern_crypto_keys_free(&c->tx[level]);
+        if (tern_crypto_keys_from_secret(&c->tx[level], aead, tx, len, level != TERN_LEVEL_1RTT))
+            return TERN_ERR_CRYPTO;
+        if (level == TERN_LEVEL_1RTT &&
+            tern_crypto_keys_from_secret(&c->hp_tx1, aead, tx, len, 1))
+            return TERN_ERR_CRYPTO;
+    }
+    return 0;
+}
+
+/* After a key phase change on receive: the next phase's keys are derived ahead of time so that a
+ * packet of the following phase can be tried without delay. */
+int tern_conn_install_rx_next(tern_conn *c)
+{
+    tern_crypto_keys_free(&c->rx_next);
+    return tern_crypto_next_keys(&c->rx[TERN_LEVEL_1RTT], &c->rx_next);
+}
+
+static int tls_send(void *ud, int level, const uint8_t *data, size_t len)
+{
+    tern_conn *c = ud;
+    if (level == TERN_LEVEL_0RTT)
+        level = TERN_LEVEL_1RTT;
+    ssize_t n = tern_sendbuf_write(&c->crypto_snd[level], data, len, 0);
+    if (n < 0 || (size_t)n != len)
+        return TERN_ERR_NOMEM;
+    return 0;
+}
+
+static void tls_alert(void *ud, int level, uint8_t alert)
+{
+    tern_conn *c = ud;
+    if (!c->pending_terr_set) {
+        c->pending_terr_set = 1;
+        c->pending_terr = TERN_TE_CRYPTO_ERROR + alert;
+        snprintf(c->pending_reason, sizeof(c->pending_reason), "TLS alert %u", alert);
+    }
+}
+
+static void apply_peer_tparams(tern_conn *c)
+{
+    const tern_tparams *tp = &c->peer_tp;
+    c->max_data_send = tp->initial_max_data;
+    c->streams.peer_max_data_bidi_local = tp->initial_max_stream_data_bidi_local;
+    c->streams.peer_max_data_bidi_remote = tp->initial_max_stream_data_bidi_remote;
+    c->streams.peer_max_data_uni = tp->initial_max_stream_data_uni;
+    if (tp->initial_max_streams_bidi > c->streams.max_local[0])
+        c->streams.max_local[0] = tp->initial_max_streams_bidi;
+    if (tp->initial_max_streams_uni > c->streams.max_local[1])
+        c->streams.max_local[1] = tp->initial_max_streams_uni;
+    c->peer_max_ack_delay = tp->max_ack_delay * TERN_NS_PER_MS;
+    c->rec.max_ack_delay = c->peer_max_ack_delay;
+    c->peer_ack_delay_exponent = (unsigned)tp->ack_delay_exponent;
+    uint64_t ours = c->cfg->idle_timeout_ms, theirs = tp->max_idle_timeout;
+    uint64_t eff = !ours ? theirs : !theirs ? ours : TERN_MIN(ours, theirs);
+    c->idle_timeout = eff * TERN_NS_PER_MS;
+    size_t mtu = c->paths[c->active].mtu;
+    if (tp->max_udp_payload_size < mtu) {
+        for (int i = 0; i < TERN_MAX_PATHS; i++)
+            if (c->paths[i].state != TERN_PATH_UNUSED)
+                c->paths[i].mtu = (size_t)tp->max_udp_payload_size;
+    }
+    if (!c->is_server && tp->has_stateless_reset_token)
+        tern_peer_cids_set_initial_token(&c->pcids, tp->stateless_reset_token);
+    /* streams opened before the parameters arrived */
+    for (size_t b = 0; b < c->streams.nbuckets; b++)
+        for (tern_stream *s = c->streams.buckets[b]; s; s = s->hnext) {
+            if (tern_sid_is_server(s->id) != c->is_server)
+                continue;
+            uint64_t lim = tern_sid_is_bidi(s->id) ? tp->initial_max_stream_data_bidi_remote
+                                                   : tp->initial_max_stream_data_uni;
+            if (lim > s->max_send)
+                s->max_send = lim;
+        }
+}
+
+static int tls_tparams(void *ud, const uint8_t *data, size_t len)
+{
+    tern_conn *c = ud;
+    uint64_t terr = TERN_TE_TRANSPORT_PARAMETER_ERROR;
+    const char *why = "malformed transport parameters";
+    tern_tparams tp;
+    if (tern_tparams_decode(&tp, !c->is_server, data, len, &terr) != 0)
+        goto fail;
+    why = "initial_source_connection_id mismatch";
+    if (!c->peer_scid_known || !tern_cid_eq(&tp.initial_scid, &c->peer_initial_scid))
+        goto fail;
+    if (!c->is_server) {
+        why = "original_destination_connection_id mismatch";
+        if (!tp.has_original_dcid || !tern_cid_eq(&tp.original_dcid, &c->initial_dcid))
+            goto fail;
+        why = "retry_source_connection_id mismatch";
+        if (c->retry_received != tp.has_retry_scid ||
+            (c->retry_received && !tern_cid_eq(&tp.retry_scid, &c->retry_scid)))
+            goto fail;
+    }
+    c->peer_tp = tp;
+    c->peer_tp_received = 1;
+    apply_peer_tparams(c);
+    return 0;
+fail:
+    if (!c->pending_terr_set) {
+        c->pending_terr_set = 1;
+        c->pending_terr = terr;
+        snprintf(c->pending_reason, sizeof(c->pending_reason), "%s", why);
+    }
+    return TERN_ERR_PROTO;
+}
+
+static const tern_tls_cb tls_callbacks = {
+    .on_secret = install_secret,
+    .on_send = tls_send,
+    .on_alert = tls_alert,
+    .on_tparams = tls_tparams,
+};
+
+void tern_conn_discard_space(tern_conn *c, int space)
+{
+    if (c->sp[space].discarded)
+        return;
+    c->sp[space].discarded = 1;
+    c->sp[space].probes = 0;
+    tern_recovery_discard_space(&c->rec, space);
+    int level = space == TERN_SPACE_INITIAL ? TERN_LEVEL_INITIAL : TERN_LEVEL_HANDSHAKE;
+    tern_crypto_keys_free(&c->tx[level]);
+    tern_crypto_keys_free(&c->rx[level]);
+    tern_sendbuf_free(&c->crypto_snd[level]);
+    tern_sendbuf_init(&c->crypto_snd[level], TERN_CRYPTO_BUF_LIMIT);
+}
+
+void tern_conn_on_handshake_confirmed(tern_conn *c)
+{
+    if (c->handshake_confirmed)
+        return;
+    c->handshake_confirmed = 1;
+    c->rec.handshake_confirmed = 1;
+    c->rec.peer_completed_address_validation = 1;
+    tern_conn_discard_space(c, TERN_SPACE_HANDSHAKE);
+    c->tx_phase_acked = 1; /* a key update may start now */
+}
+
+static void issue_cids(tern_conn *c)
+{
+    if (c->scid_len == 0 || !c->peer_tp_received)
+        return;
+    uint64_t want = TERN_MIN(c->peer_tp.active_connection_id_limit, (uint64_t)TERN_MAX_LOCAL_CIDS);
+    if (want > 8)
+        want = 8;
+    while (tern_local_cids_count(&c->lcids) < want) {
+        tern_cid cid;
+        uint8_t token[TERN_RESET_TOKEN_LEN];
+        cid.len = (uint8_t)c->scid_len;
+        c->rand(c->rand_ud, cid.data, cid.len);
+        tern_crypto_reset_token(c->reset_key, &cid, token);
+        tern_cid_entry *e = tern_local_cids_add(&c->lcids, &cid, token);
+        if (!e)
+            break;
+        if (!c->new_cid_pending || e->seq < c->new_cid_from)
+            c->new_cid_from = c->new_cid_pending ? TERN_MIN(c->new_cid_from, e->seq) : e->seq;
+        c->new_cid_pending = 1;
+        if (c->hooks.cid_added)
+            c->hooks.cid_added(c->hooks.ud, c, &cid);
+    }
+}
+
+static void on_handshake_complete(tern_conn *c, tern_tstamp now)
+{
+    c->handshake_complete = 1;
+    c->handshake_done_time = now;
+    if (c->state == TERN_CS_HANDSHAKE)
+        c->state = TERN_CS_ESTABLISHED;
+    const char *alpn = tern_tls_alpn(c->tls);
+    snprintf(c->alpn, sizeof(c->alpn), "%s", alpn ? alpn : "");
+    if (c->is_server) {
+        c->handshake_done_pending = 1;
+        tern_conn_on_handshake_confirmed(c);
+    }
+    issue_cids(c);
+    TERN_LOG(c, "handshake complete (%s, alpn %s)", tern_crypto_aead_name(c->aead), c->alpn);
+    if (c->cb && c->cb->on_connected)
+        c->cb->on_connected(c, c->cb_ud);
+}
+
+/* Feeds contiguous CRYPTO bytes of a level to TLS. Returns 0 or a negative error (connection failed). */
+int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now)
+{
+    uint8_t buf[4096];
+    tern_recvbuf *rb = &c->crypto_rcv[level];
+    while (tern_recvbuf_readable(rb) > 0) {
+        int fin = 0;
+        size_t n = tern_recvbuf_read(rb, buf, sizeof(buf), &fin);
+        uint8_t alert = 0;
+        int was_done = c->handshake_complete;
+        int rv = tern_tls_recv(c->tls, level, buf, n, &alert);
+        if (rv < 0 || c->pending_terr_set) {
+            uint64_t terr = c->pending_terr_set ? c->pending_terr
+                                                : (uint64_t)TERN_TE_CRYPTO_ERROR + (alert ? alert : 80u);
+            tern_conn_fail(c, terr, TERN_FT_CRYPTO,
+                           c->pending_reason[0] ? c->pending_reason : "TLS handshake failed");
+            return TERN_ERR_TLS;
+        }
+        if (rv == 1 && !was_done) {
+            if (!c->peer_tp_received) {
+                tern_conn_fail(c, TERN_TE_CRYPTO_ERROR + 109, TERN_FT_CRYPTO,
+                               "missing transport parameters");
+                return TERN_ERR_TLS;
+            }
+            on_handshake_complete(c, now);
+        }
+    }
+    return 0;
+}
+
+/* ---- creation ------------------------------------------------------------------------------------ */
+
+static void fill_local_tparams(tern_conn *c, const tern_conn_params *p)
+{
+    const tern_config *cfg = c->cfg;
+    tern_tparams *tp = &c->local_tp;
+    tern_tparams_default(tp);
+    tp->max_idle_timeout = cfg->idle_timeout_ms;
+    tp->max_udp_payload_size = 65527;
+    tp->initial_max_data = cfg->initial_max_data;
+    tp->initial_max_stream_data_bidi_local = cfg->initial_max_stream_data_bidi_local;
+    tp->initial_max_stream_data_bidi_remote = cfg->initial_max_stream_data_bidi_remote;
+    tp->initial_max_stream_data_uni = cfg->initial_max_stream_data_uni;
+    tp->initial_max_streams_bidi = cfg->initial_max_streams_bidi;
+    tp->initial_max_streams_uni = cfg->initial_max_streams_uni;
+    tp->active_connection_id_limit =
+        TERN_MAX(2, TERN_MIN(cfg->active_connection_id_limit, (uint64_t)TERN_MAX_PEER_CIDS));
+    tp->disable_active_migration = cfg->disable_active_migration;
+    tp->initial_scid = c->lcids.e[0].cid;
+    if (c->is_server) {
+        tp->has_original_dcid = 1;
+        tp->original_dcid = p->original_dcid;
+        if (p->retried) {
+            tp->has_retry_scid = 1;
+            tp->retry_scid = p->client_dcid;
+        }
+        tp->has_stateless_reset_token = 1;
+        memcpy(tp->stateless_reset_token, c->lcids.e[0].token, TERN_RESET_TOKEN_LEN);
+    }
+}
+
+static int check_config(const tern_config *cfg)
+{
+    if (!cfg || !cfg->alpn_count || !cfg->alpn)
+        return TERN_ERR_CONFIG;
+    if (cfg->max_udp_payload < 1200 || cfg->max_udp_payload > 65527)
+        return TERN_ERR_CONFIG;
+    if (cfg->initial_max_streams_bidi > (1ull << 60) || cfg->initial_max_streams_uni > (1ull << 60))
+        return TERN_ERR_CONFIG;
+    return 0;
+}
+
+int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_addr *path,
+                  tern_tstamp now)
+{
+    if (!out || !p || !path || !p->rand || !p->reset_key || !p->tls_ctx)
+        return TERN_ERR_INVALID_ARG;
+    int rv = check_config(p->cfg);
+    if (rv)
+        return rv;
+    size_t scid_len = p->scid_len ? p->scid_len : TERN_DEFAULT_SCID_LEN;
+    if (scid_len > TERN_MAX_CID_LEN)
+        return TERN_ERR_INVALID_ARG;
+    tern_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return TERN_ERR_NOMEM;
+    c->is_server = p->is_server;
+    c->version = p->version ? p->version : TERN_PROTO_VERSION_1;
+    c->cfg = p->cfg;
+    c->cb = p->cb;
+    c->cb_ud = p->cb_ud;
+    c->rand = p->rand;
+    c->rand_ud = p->rand_ud;
+    memcpy(c->reset_key, p->reset_key, 32);
+    c->hooks = p->hooks;
+    c->scid_len = scid_len;
+    c->created = now;
+    c->state = TERN_CS_HANDSHAKE;
+    c->close_deadline = TERN_TS_INF;
+    c->idle_deadline = TERN_TS_INF;
+    c->handshake_deadline = TERN_TS_INF;
+    c->data_blocked_sent_at = UINT64_MAX;
+
+    for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
+        tern_sendbuf_init(&c->crypto_snd[i], TERN_CRYPTO_BUF_LIMIT);
+        tern_recvbuf_init(&c->crypto_rcv[i], TERN_CRYPTO_BUF_LIMIT);
+    }
+    for (int s = 0; s < TERN_SPACE_COUNT; s++) {
+        c->sp[s].largest_recv = UINT64_MAX;
+        tern_ackr_init(&c->sp[s].ackr);
+    }
+    size_t mtu = p->cfg->max_udp_payload;
+    tern_path_init(&c->paths[0], 0, path, p->cfg->cc, mtu);
+    c->paths[0].state = TERN_PATH_VALIDATED;
+    c->active = 0;
+    /* a client trusts the server address it chose; a server must validate the client's */
+    c->paths[0].validated = !p->is_server || p->address_validated;
+    tern_recovery_cb rcb = {tern_conn_on_pkt_acked, tern_conn_on_pkt_lost};
+    tern_recovery_init(&c->rec, c->is_server, &c->paths[0].rtt, &c->paths[0].cc, &rcb, c);
+    c->peer_max_ack_delay = 25 * TERN_NS_PER_MS;
+    c->rec.max_ack_delay = c->peer_max_ack_delay;
+    c->peer_ack_delay_exponent = 3;
+
+    tern_streams_init(&c->streams, c->is_server, p->cfg->stream_send_buffer);
+    c->streams.local_max_data_bidi_local = p->cfg->initial_max_stream_data_bidi_local;
+    c->streams.local_max_data_bidi_remote = p->cfg->initial_max_stream_data_bidi_remote;
+    c->streams.local_max_data_uni = p->cfg->initial_max_stream_data_uni;
+    c->streams.max_remote[0] = c->streams.initial_remote[0] = p->cfg->initial_max_streams_bidi;
+    c->streams.max_remote[1] = c->streams.initial_remote[1] = p->cfg->initial_max_streams_uni;
+    c->max_data_recv = c->recv_window = p->cfg->initial_max_data;
+
+    /* connection IDs */
+    tern_local_cids_init(&c->lcids, scid_len);
+    tern_peer_cids_init(&c->pcids, TERN_MAX(2, TERN_MIN(p->cfg->active_connection_id_limit,
+                                                        (uint64_t)TERN_MAX_PEER_CIDS)));
+    tern_cid scid;
+    uint8_t token[TERN_RESET_TOKEN_LEN];
+    scid.len = (uint8_t)scid_len;
+    c->rand(c->rand_ud, scid.data, scid.len);
+    tern_crypto_reset_token(c->reset_key, &scid, token);
+    tern_local_cids_add(&c->lcids, &scid, token);
+
+    const tern_cid *keys_dcid;
+    if (c->is_server) {
+        c->original_dcid = p->original_dcid;
+        c->retried = p->retried;
+        c->peer_initial_scid = p->client_scid;
+        c->peer_scid_known = 1;
+        tern_peer_cids_set_initial(&c->pcids, &p->client_scid);
+        tern_peer_cids_take(&c->pcids, 0);
+        keys_dcid = &p->client_dcid;
+    } else {
+        c->initial_dcid.len = 16;
+        c->rand(c->rand_ud, c->initial_dcid.data, 16);
+        c->original_dcid = c->initial_dcid;
+        tern_peer_cids_set_initial(&c->pcids, &c->initial_dcid);
+        tern_peer_cids_take(&c->pcids, 0);
+        keys_dcid = &c->initial_dcid;
+        c->handshake_deadline = now + c->cfg->handshake_timeout_ms * TERN_NS_PER_MS;
+    }
+    rv = tern_crypto_initial_keys(c->version, keys_dcid, c->is_server, &c->tx[TERN_LEVEL_INITIAL],
+                                  &c->rx[TERN_LEVEL_INITIAL]);
+    if (rv)
+        goto fail;
+    fill_local_tparams(c, p);
+    uint8_t tpbuf[512];
+    size_t tplen = tern_tparams_encode(&c->local_tp, c->is_server, tpbuf, sizeof(tpbuf));
+    if (!tplen) {
+        rv = TERN_ERR_INTERNAL;
+        goto fail;
+    }
+    rv = tern_tls_new(&c->tls, p->tls_ctx, c->is_server, p->server_name, tpbuf, tplen,
+                      &tls_callbacks, c);
+    if (rv)
+        goto fail;
+    if (c->hooks.cid_added)
+        c->hooks.cid_added(c->hooks.ud, c, &scid);
+    if (!c->is_server) {
+        rv = tern_tls_start(c->tls);
+        if (rv)
+            goto fail_registered;
+    }
+    c->idle_timeout = c->cfg->idle_timeout_ms * TERN_NS_PER_MS;
+    tern_conn_restart_idle(c, now);
+    *out = c;
+    return 0;
+fail_registered:
+    if (c->hooks.cid_removed)
+        c->hooks.cid_removed(c->hooks.ud, c, &scid);
+fail:
+    tern_conn_free(c);
+    return rv;
+}
+
+void tern_conn_free(tern_conn *c)
+{
+    if (!c)
+        return;
+    tern_tls_free(c->tls);
+    for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
+        tern_crypto_keys_free(&c->tx[i]);
+        tern_crypto_keys_free(&c->rx[i]);
+        tern_sendbuf_free(&c->crypto_snd[i]);
+        tern_recvbuf_free(&c->crypto_rcv[i]);
+    }
+    tern_crypto_keys_free(&c->hp_tx1);
+    tern_crypto_keys_free(&c->hp_rx1);
+    tern_crypto_keys_free(&c->rx_next);
+    tern_crypto_keys_free(&c->rx_prev);
+    for (int s = 0; s < TERN_SPACE_COUNT; s++)
+        tern_ackr_free(&c->sp[s].ackr);
+    tern_recovery_free(&c->rec);
+    tern_streams_free(&c->streams);
+    free(c->notify_writable);
+    free(c->token);
+    free(c);
+}
+
+/* ---- timers --------------------------------------------------------------------------------------- */
+
+tern_tstamp tern_conn_next_timeout(const tern_conn *c)
+{
+    if (c->state == TERN_CS_DONE)
+        return 0;
+    if (c->state >= TERN_CS_CLOSING)
+        return c->close_deadline ? c->close_deadline : 0;
+    tern_tstamp t = TERN_MIN(c->idle_deadline, c->handshake_deadline);
+    t = TERN_MIN(t, tern_recovery_timer(&c->rec, 0));
+    const tern_ackr *a = &c->sp[TERN_SPACE_APP].ackr;
+    if (a->ack_pending && !c->sp[TERN_SPACE_APP].discarded)
+        t = TERN_MIN(t, a->immediate ? 0 : a->ack_deadline);
+    if (c->pace_until)
+        t = TERN_MIN(t, c->pace_until);
+    if (c->rx_prev.aead)
+        t = TERN_MIN(t, c->rx_prev_discard);
+    return t;
+}
+
+void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
+{
+    if (c->state == TERN_CS_DONE)
+        return;
+    if (c->state >= TERN_CS_CLOSING) {
+        if (c->close_deadline && now >= c->close_deadline)
+            tern_conn_set_done(c);
+        return;
+    }
+    if (now >= c->idle_deadline) {
+        tern_conn_set_close_info(c, TERN_ERR_IDLE_TIMEOUT, 0, 1, TERN_TE_NO_ERROR, 0, "idle timeout", 12);
+        tern_conn_set_done(c);
+        return;
+    }
+    if (!c->handshake_complete && now >= c->handshake_deadline) {
+        tern_conn_set_close_info(c, TERN_ERR_IDLE_TIMEOUT, 0, 1, TERN_TE_NO_ERROR, 0, "handshake timeout",
+                       17);
+        tern_conn_set_done(c);
+        return;
+    }
+    if (c->pace_until && now >= c->pace_until)
+        c->pace_until = 0;
+    if (c->rx_prev.aead && now >= c->rx_prev_discard)
+        tern_crypto_keys_free(&c->rx_prev);
+    if (tern_recovery_timer(&c->rec, now) <= now) {
+        int space = tern_recovery_on_timeout(&c->rec, now);
+        if (space >= 0 && !c->sp[space].discarded) {
+            c->sp[space].probes = 2;
+            /* handshake data is resent in probes: everything unacknowledged counts as lost */
+            int level = space == TERN_SPACE_INITIAL     ? TERN_LEVEL_INITIAL
+                        : space == TERN_SPACE_HANDSHAKE ? TERN_LEVEL_HANDSHAKE
+                                                        : -1;
+            if (level >= 0) {
+                tern_sendbuf *sb = &c->crypto_snd[level];
+                if (sb->sent > sb->base)
+                    tern_sendbuf_on_lost(sb, sb->base, (size_t)(sb->sent - sb->base), 0);
+            }
+        }
+    }
+    tern_conn_flush_notifications(c);
+}
+
+int tern_conn_is_done(const tern_conn *c) { return c->state == TERN_CS_DONE; }
+
+const tern_close_info *tern_conn_close_info(const tern_conn *c) { return &c->close; }
+
+void tern_conn_set_driver_data(tern_conn *c, void *d) { c->driver_data = d; }
+void *tern_conn_get_driver_data(const tern_conn *c) { return c->driver_data; }
+
+void tern_conn_foreach_local_cid(tern_conn *c, void (*fn)(void *ud, const tern_cid *cid), void *ud)
+{
+    for (size_t i = 0; i < c->lcids.n; i++)
+        fn(ud, &c->lcids.e[i].cid);
+}
+
+const tern_cid *tern_conn_original_dcid(const tern_conn *c) { return &c->original_dcid; }
+
+/* ---- notifications ---------------------------------------------------------------------------- */
+
+void tern_conn_queue_writable(tern_conn *c, tern_stream *s)
+{
+    if (!(s->flags & TERN_SF_WANT_WRITABLE))
+        return;
+    if (tern_sendbuf_room(&s->snd) == 0)
+        return;
+    s->flags &= ~TERN_SF_WANT_WRITABLE;
+    if (c->notify_n == c->notify_cap) {
+        size_t ncap = c->notify_cap ? c->notify_cap * 2 : 16;
+        int64_t *n = realloc(c->notify_writable, ncap * sizeof(*n));
+        if (!n) {
+            s->flags |= TERN_SF_WANT_WRITABLE;
+            return;
+        }
+        c->notify_writable = n;
+        c->notify_cap = ncap;
+    }
+    c->notify_writable[c->notify_n++] = s->id;
+}
+
+void tern_conn_flush_notifications(tern_conn *c)
+{
+    /* callbacks may queue more: take the list as it is now */
+    while (c->notify_n && c->state < TERN_CS_CLOSING) {
+        int64_t sid = c->notify_writable[--c->notify_n];
+        if (c->cb && c->cb->on_stream_writable && tern_streams_find(&c->streams, sid))
+            c->cb->on_stream_writable(c, sid, c->cb_ud);
+    }
+    c->notify_n = 0;
+}
+
+void tern_conn_maybe_close_stream(tern_conn *c, tern_stream *s)
+{
+    if (tern_stream_is_done(s, c->is_server)) {
+        int remote = tern_sid_is_server(s->id) != c->is_server;
+        tern_streams_close(&c->streams, s);
+        if (remote && (c->streams.need_max_streams[0] || c->streams.need_max_streams[1]))
+            c->stream_ctrl_pending = 1;
+    }
+}
+
+/* ---- public connection API ------------------------------------------------------------------------ */
+
+int tern_conn_open_stream(tern_conn *c, int bidi, int64_t *sid)
+{
+    if (!c || !sid)
+        return TERN_ERR_INVALID_ARG;
+    if (c->state >= TERN_CS_CLOSING)
+        return TERN_ERR_CLOSED;
+    tern_stream *s;
+    int rv = tern_streams_open_local(&c->streams, bidi, &s);
+    if (rv) {
+        c->streams.need_streams_blocked[bidi ? 0 : 1] = 1;
+        c->stream_ctrl_pending = 1;
+        return rv;
+    }
+    *sid = s->id;
+    return 0;
+}
+
+int tern_conn_close(tern_conn *c, uint64_t app_error, const char *reason)
+{
+    if (!c)
+        return TERN_ERR_INVALID_ARG;
+    if (c->state >= TERN_CS_CLOSING)
+        return TERN_ERR_CLOSED;
+    tern_conn_set_close_info(c, 0, 1, 1, app_error, 0, reason ? reason : "", reason ? strlen(reason) : 0);
+    c->state = TERN_CS_CLOSING;
+    c->close_pending = 1;
+    c->close_deadline = 0;
+    return 0;
+}
+
+int tern_conn_key_update(tern_conn *c)
+{
+    if (!c)
+        return TERN_ERR_INVALID_ARG;
+    if (c->state >= TERN_CS_CLOSING)
+        return TERN_ERR_CLOSED;
+    if (!c->handshake_confirmed || !c->tx_phase_acked || !c->tx[TERN_LEVEL_1RTT].aead)
+        return TERN_ERR_STREAM_STATE;
+    tern_keys next;
+    memset(&next, 0, sizeof(next));
+    if (tern_crypto_next_keys(&c->tx[TERN_LEVEL_1RTT], &next))
+        return TERN_ERR_CRYPTO;
+    tern_crypto_keys_move(&c->tx[TERN_LEVEL_1RTT], &next);
+    c->tx_phase ^= 1;
+    c->tx_phase_first_pn = c->sp[TERN_SPACE_APP].next_pn;
+    c->tx_phase_acked = 0;
+    c->key_updates++;
+    TERN_LOG(c, "key update initiated (phase %d)", c->tx_phase);
+    return 0;
+}
+
+void tern_conn_get_stats(tern_conn *c, tern_conn_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    const tern_path *p = &c->paths[c->active];
+    out->bytes_sent = c->bytes_sent;
+    out->bytes_recv = c->bytes_recv;
+    out->pkts_sent = c->pkts_sent;
+    out->pkts_recv = c->pkts_recv;
+    out->pkts_lost = c->rec.pkts_lost;
+    out->stream_bytes_sent = c->stream_bytes_sent;
+    out->stream_bytes_recv = c->stream_bytes_recv;
+    out->srtt_ns = p->rtt.smoothed;
+    out->min_rtt_ns = p->rtt.min;
+    out->rttvar_ns = p->rtt.var;
+    out->latest_rtt_ns = p->rtt.latest;
+    out->cwnd = p->cc.cwnd;
+    out->bytes_in_flight = p->cc.bytes_in_flight;
+    out->handshake_ns = c->handshake_done_time ? c->handshake_done_time - c->created : 0;
+    out->key_updates = c->key_updates;
+    out->pto_count = c->rec.pto_total;
+}
+
+void tern_conn_get_path(tern_conn *c, tern_path_addr *out) { *out = c->paths[c->active].addr; }
+const char *tern_conn_alpn(tern_conn *c) { return c->alpn; }
+const char *tern_conn_cipher(tern_conn *c)
+{
+    return c->handshake_complete ? tern_crypto_aead_name(c->aead) : "";
+}
+int tern_conn_is_server(tern_conn *c) { return c->is_server; }
+int tern_conn_is_established(tern_conn *c) { return c->state == TERN_CS_ESTABLISHED; }
+void tern_conn_set_user_data(tern_conn *c, void *ud) { c->app_data = ud; }
+void *tern_conn_get_user_data(tern_conn *c) { return c->app_data; }
+
+/* ---- public stream API -------------------------------------------------------------------------- */
+
+static int stream_lookup(tern_conn *c, int64_t sid, tern_stream **out)
+{
+    if (!c || sid < 0)
+        return TERN_ERR_INVALID_ARG;
+    if (c->state >= TERN_CS_CLOSING)
+        return TERN_ERR_CLOSED;
+    *out = tern_streams_find(&c->streams, sid);
+    return *out ? 0 : TERN_ERR_STREAM_NOT_FOUND;
+}
+
+ssize_t tern_stream_write(tern_conn *c, int64_t sid, const void *data, size_t len, int fin)
+{
+    tern_stream *s;
+    int rv = stream_lookup(c, sid, &s);
+    if (rv)
+        return rv;
+    if (!data && len)
+        return TERN_ERR_INVALID_ARG;
+    if (!tern_sid_can_send(sid, c->is_server) || (s->flags & (TERN_SF_RESET_SENT | TERN_SF_NEED_RESET)))
+        return TERN_ERR_STREAM_STATE;
+    ssize_t n = tern_sendbuf_write(&s->snd, data, len, fin);
+    if (n < 0)
+        return n;
+    if ((size_t)n < len || (len == 0 && fin && !s->snd.fin))
+        s->flags |= TERN_SF_WANT_WRITABLE;
+    if (n > 0 || (fin && s->snd.fin))
+        tern_streams_sendq_push(&c->streams, s);
+    if (n == 0 && len > 0)
+        return TERN_ERR_WOULD_BLOCK;
+    return n;
+}
+
+static void maybe_update_stream_window(tern_conn *c, tern_stream *s)
+{
+    if (s->rcv.final_size != UINT64_MAX)
+        return; /* no more credit needed once the size is known */
+    uint64_t target = s->rcv.read_off + s->recv_window;
+    if (target > s->max_recv && target - s->max_recv >= s->recv_window / 2) {
+        s->max_recv = target;
+        s->flags |= TERN_SF_NEED_MAX_STREAM_DATA;
+        c->stream_ctrl_pending = 1;
+    }
+}
+
+static void maybe_update_conn_window(tern_conn *c)
+{
+    uint64_t target = c->data_read + c->recv_window;
+    if (target > c->max_data_recv && target - c->max_data_recv >= c->recv_window / 2) {
+        c->max_data_recv = target;
+        c->need_max_data = 1;
+    }
+}
+
+ssize_t tern_stream_read(tern_conn *c, int64_t sid, void *buf, size_t cap, int *fin)
+{
+    tern_stream *s;
+    int rv = stream_lookup(c, sid, &s);
+    if (fin)
+        *fin = 0;
+    if (rv)
+        return rv;
+    if (!tern_sid_can_recv(sid, c->is_server) || (s->flags & TERN_SF_RESET_RECVD))
+        return TERN_ERR_STREAM_STATE;
+    int f = 0;
+    size_t n = tern_recvbuf_read(&s->rcv, buf, cap, &f);
+    if (n == 0 && !f)
+        return TERN_ERR_WOULD_BLOCK;
+    c->data_read += n;
+    c->stream_bytes_recv += n;
+    if (fin)
+        *fin = f;
+    if (f && !(s->flags & TERN_SF_FIN_READ)) {
+        s->flags |= TERN_SF_FIN_READ;
+        tern_conn_maybe_close_stream(c, s);
+        maybe_update_conn_window(c);
+        return (ssize_t)n;
+    }
+    maybe_update_stream_window(c, s);
+    maybe_update_conn_window(c);
+    return (ssize_t)n;
+}
+
+int tern_stream_reset(tern_conn *c, int64_t sid, uint64_t app_error)
+{
+    tern_stream *s;
+    int rv = stream_lookup(c, sid, &s);
+    if (rv)
+        return rv;
+    if (!tern_sid_can_send(sid, c->is_server))
+        return TERN_ERR_STREAM_STATE;
+    if (s->flags & (TERN_SF_RESET_SENT | TERN_SF_NEED_RESET))
+        return 0;
+    if (tern_sendbuf_all_acked(&s->snd))
+        return TERN_ERR_STREAM_STATE; /* already complete: nothing to abandon */
+    s->flags |= TERN_SF_NEED_RESET | TERN_SF_RESET_SENT;
+    s->reset_error = app_error;
+    s->reset_final_size = s->snd.sent;
+    c->stream_ctrl_pending = 1;
+    return 0;
+}
+
+int tern_stream_stop_sending(tern_conn *c, int64_t sid, uint64_t app_error)
+{
+    tern_stream *s;
+    int rv = stream_lookup(c, sid, &s);
+    if (rv)
+        return rv;
+    if (!tern_sid_can_recv(sid, c->is_server))
+        return TERN_ERR_STREAM_STATE;
+    if (s->flags & (TERN_SF_STOP_SENT | TERN_SF_NEED_STOP_SENDING))
+        return 0;
+    s->flags |= TERN_SF_NEED_STOP_SENDING | TERN_SF_STOP_SENT;
+    s->stop_error = app_error;
+    c->stream_ctrl_pending = 1;
+    return 0;
+}
+
+size_t tern_stream_writable(tern_conn *c, int64_t sid)
+{
+    tern_stream *s;
+    if (stream_lookup(c, sid, &s) || !tern_sid_can_send(sid, c->is_server) ||
+        (s->flags & TERN_SF_RESET_SENT) || s->snd.fin)
+        return 0;
+    return tern_sendbuf_room(&s->snd);
+}

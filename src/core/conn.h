@@ -1,0 +1,83 @@
+/* The sans-I/O QUIC connection: time, randomness and datagrams are passed in; datagrams to send are
+ * pulled out. The runtime (src/io) and the simulator (tests/sim) drive it through these entry points
+ * only. The public stream and connection functions of tern.h (tern_conn_open_stream,
+ * tern_stream_write, ...) operate on this same object and perform no I/O: the driver calls
+ * tern_conn_send() after them. */
+#ifndef TERN_CORE_CONN_H
+#define TERN_CORE_CONN_H
+
+#include "common.h"
+#include "tls.h"
+
+/* Notifications to the driver about routing state. */
+typedef struct tern_conn_hooks {
+    /* `cid` now identifies this connection (a CID we issued): route datagrams carrying it here. */
+    void (*cid_added)(void *ud, tern_conn *c, const tern_cid *cid);
+    /* `cid` was retired by the peer: stop routing it. */
+    void (*cid_removed)(void *ud, tern_conn *c, const tern_cid *cid);
+    void *ud;
+} tern_conn_hooks;
+
+typedef struct tern_conn_params {
+    int is_server;
+    uint32_t version;
+    const tern_config *cfg;        /* must outlive the connection (the endpoint's copy) */
+    tern_tls_ctx *tls_ctx;         /* must outlive the connection */
+    const tern_callbacks *cb;      /* app callbacks (may be NULL); on_closed is the driver's job */
+    void *cb_ud;
+    tern_rand_fn rand;             /* CSPRNG or seeded generator */
+    void *rand_ud;
+    const uint8_t *reset_key;      /* 32 bytes: stateless reset tokens for the CIDs we issue */
+    size_t scid_len;               /* length of the CIDs we issue (1..20; 8 by default) */
+    const char *server_name;       /* client: SNI / verification name, may be NULL */
+    /* server only: from the client's Initial (after address validation) */
+    tern_cid client_dcid;          /* DCID of the Initial being answered (Initial keys) */
+    tern_cid client_scid;          /* the client's SCID */
+    tern_cid original_dcid;        /* DCID of the very first Initial (== client_dcid without Retry) */
+    int retried;                   /* a Retry was sent; client_dcid is its SCID */
+    int address_validated;         /* server: a valid token proved the address */
+    tern_conn_hooks hooks;
+} tern_conn_params;
+
+/* Creates a connection on `path` at time `now`. A client prepares its first flight (send it with
+ * tern_conn_send). Returns 0, TERN_ERR_INVALID_ARG, TERN_ERR_TLS, TERN_ERR_CRYPTO or TERN_ERR_NOMEM. */
+int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_addr *path,
+                  tern_tstamp now);
+void tern_conn_free(tern_conn *c);
+
+/* Processes one received UDP datagram (all coalesced packets). The buffer is decrypted in place.
+ * Returns 0 (including for dropped packets: bad ones are silently discarded as RFC 9000 says), or
+ * TERN_ERR_CLOSED when the connection is now closing/draining (check tern_conn_is_done later). */
+int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, size_t len, int ecn,
+                   tern_tstamp now);
+
+/* Builds up to `max_count` datagrams for ONE path into buf: all of size *seg_size except possibly
+ * the last (GSO-ready). *count = 0 when nothing may be sent now (no data, or blocked by congestion
+ * control, pacing or the amplification limit). Returns 0 or a TERN_ERR_*. */
+int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t cap,
+                   size_t max_count, size_t *seg_size, size_t *count, tern_tstamp now);
+
+/* Absolute time of the next timer (loss detection, PTO, ACK delay, pacing, idle, drain), or
+ * TERN_TS_INF. */
+tern_tstamp tern_conn_next_timeout(const tern_conn *c);
+
+/* Runs due timers. Call tern_conn_send afterwards. */
+void tern_conn_on_timeout(tern_conn *c, tern_tstamp now);
+
+/* 1 when the connection has ended (closing/draining period over, or closed without a period):
+ * the driver reports tern_conn_close_info() through on_closed and frees it. */
+int tern_conn_is_done(const tern_conn *c);
+const tern_close_info *tern_conn_close_info(const tern_conn *c);
+
+/* An opaque pointer for the driver (the runtime keeps its per-connection record here). */
+void tern_conn_set_driver_data(tern_conn *c, void *d);
+void *tern_conn_get_driver_data(const tern_conn *c);
+
+/* The CIDs we issued (for the driver's routing table cleanup): calls fn for each live one. */
+void tern_conn_foreach_local_cid(tern_conn *c, void (*fn)(void *ud, const tern_cid *cid), void *ud);
+
+/* The server's original DCID as the client chose it (server side), for routing retransmitted
+ * Initials. */
+const tern_cid *tern_conn_original_dcid(const tern_conn *c);
+
+#endif

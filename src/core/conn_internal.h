@@ -1,0 +1,178 @@
+/* The connection object shared by conn.c (lifecycle, TLS, API), conn_recv.c (packet and frame
+ * processing) and conn_send.c (packet assembly). Nothing outside these files sees it. */
+#ifndef TERN_CORE_CONN_INTERNAL_H
+#define TERN_CORE_CONN_INTERNAL_H
+
+#include "ack.h"
+#include "cid.h"
+#include "conn.h"
+#include "crypto.h"
+#include "frame.h"
+#include "packet.h"
+#include "path.h"
+#include "recovery.h"
+#include "stream.h"
+#include "tparams.h"
+
+enum tern_conn_state {
+    TERN_CS_HANDSHAKE = 0,
+    TERN_CS_ESTABLISHED, /* handshake complete */
+    TERN_CS_CLOSING,     /* we sent CONNECTION_CLOSE; answer packets with it until the deadline */
+    TERN_CS_DRAINING,    /* the peer closed (or reset); send nothing until the deadline */
+    TERN_CS_DONE,
+};
+
+#define TERN_CRYPTO_BUF_LIMIT (256 * 1024) /* TLS messages buffered per level (either way) */
+#define TERN_ACK_RANGES_SCRATCH 256
+#define TERN_DEFAULT_SCID_LEN 8
+
+typedef struct tern_pn_space_state {
+    uint64_t next_pn;
+    uint64_t largest_recv;      /* UINT64_MAX when none */
+    tern_ackr ackr;
+    int discarded;
+    int probes;                 /* PTO probes owed in this space */
+} tern_pn_space_state;
+
+struct tern_conn {
+    int is_server;
+    int state;
+    uint32_t version;
+    const tern_config *cfg;
+    const tern_callbacks *cb;
+    void *cb_ud;
+    void *app_data;
+    void *driver_data;
+    tern_rand_fn rand;
+    void *rand_ud;
+    uint8_t reset_key[32];
+    tern_conn_hooks hooks;
+
+    /* TLS and keys */
+    tern_tls *tls;
+    int aead;
+    tern_keys tx[TERN_LEVEL_COUNT], rx[TERN_LEVEL_COUNT]; /* 1-RTT: AEAD of the current phase */
+    tern_keys hp_tx1, hp_rx1;   /* 1-RTT header protection (does not change on key update) */
+    tern_keys rx_next, rx_prev; /* 1-RTT keys of the next and previous phase */
+    int tx_phase, rx_phase;
+    uint64_t tx_phase_first_pn;  /* first pn we sent in the current tx phase */
+    uint64_t rx_phase_first_pn;  /* first pn received in the current rx phase */
+    int tx_phase_acked;          /* a packet of the current tx phase was acknowledged */
+    tern_tstamp rx_prev_discard; /* when rx_prev is dropped */
+    uint64_t key_updates;
+    int handshake_complete, handshake_confirmed;
+    int handshake_done_pending;  /* server: HANDSHAKE_DONE to (re)send */
+    int pending_terr_set;        /* a transport error found inside a TLS callback */
+    uint64_t pending_terr;
+    char pending_reason[64];
+
+    tern_sendbuf crypto_snd[TERN_LEVEL_COUNT];
+    tern_recvbuf crypto_rcv[TERN_LEVEL_COUNT];
+
+    tern_pn_space_state sp[TERN_SPACE_COUNT];
+    tern_recovery rec;
+
+    tern_path paths[TERN_MAX_PATHS];
+    int active;
+
+    /* connection IDs */
+    size_t scid_len;
+    tern_local_cids lcids;
+    tern_peer_cids pcids;
+    tern_cid initial_dcid;       /* client: the DCID of our first Initial */
+    tern_cid original_dcid;      /* DCID of the client's first Initial */
+    tern_cid peer_initial_scid;  /* SCID the peer used in its first long-header packet */
+    int peer_scid_known;
+    tern_cid retry_scid;
+    int retry_received;          /* client */
+    int retried;                 /* server */
+    uint8_t *token;              /* client: Retry token echoed in Initials */
+    size_t token_len;
+    int received_any;            /* client: a valid packet arrived (VN/Retry then ignored) */
+    int new_cid_pending;         /* NEW_CONNECTION_ID frames to (re)send: seqs >= new_cid_from */
+    uint64_t new_cid_from;
+
+    /* transport parameters */
+    tern_tparams local_tp, peer_tp;
+    int peer_tp_received;
+    tern_tstamp peer_max_ack_delay;
+    unsigned peer_ack_delay_exponent;
+
+    /* connection flow control */
+    uint64_t max_data_send;      /* peer's MAX_DATA */
+    uint64_t data_sent;          /* new stream bytes sent */
+    uint64_t max_data_recv;      /* our MAX_DATA */
+    uint64_t data_recv;          /* sum of highest received offsets */
+    uint64_t data_read;          /* bytes consumed by the app */
+    uint64_t recv_window;
+    int need_max_data;
+    uint64_t data_blocked_sent_at; /* UINT64_MAX = none */
+    int need_data_blocked;
+    tern_streams streams;
+    int stream_ctrl_pending;     /* some stream has a control frame to send */
+    int64_t *notify_writable;    /* streams to tell about room, after processing */
+    size_t notify_n, notify_cap;
+
+    /* timers */
+    tern_tstamp idle_timeout;    /* effective, ns (0 = none) */
+    tern_tstamp idle_deadline;
+    tern_tstamp handshake_deadline;
+    tern_tstamp close_deadline;
+    tern_tstamp pace_until;      /* pacing stopped the last send */
+    int ack_eliciting_since_recv; /* idle timer restarts at the first ack-eliciting send after recv */
+
+    /* closing */
+    tern_close_info close;
+    int close_pending;           /* CONNECTION_CLOSE to send */
+    uint64_t close_frame_type;
+    tern_tstamp close_last_sent;
+
+    /* stats */
+    tern_tstamp created, handshake_done_time;
+    uint64_t bytes_sent, bytes_recv, pkts_sent, pkts_recv;
+    uint64_t stream_bytes_sent, stream_bytes_recv;
+    char alpn[64];
+
+    tern_pn_range ack_scratch[TERN_ACK_RANGES_SCRATCH];
+};
+
+static inline tern_path *tern_conn_path(tern_conn *c) { return &c->paths[c->active]; }
+
+/* conn.c */
+void tern_conn_set_close_info(tern_conn *c, int status, int app, int local, uint64_t code,
+                              uint64_t frame_type, const char *reason, size_t reason_len);
+void tern_conn_set_done(tern_conn *c);
+void tern_conn_fail(tern_conn *c, uint64_t terr, uint64_t frame_type, const char *reason);
+void tern_conn_enter_draining(tern_conn *c, tern_tstamp now);
+tern_tstamp tern_conn_pto(const tern_conn *c);
+int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now);
+void tern_conn_discard_space(tern_conn *c, int space);
+void tern_conn_on_handshake_confirmed(tern_conn *c);
+void tern_conn_queue_writable(tern_conn *c, tern_stream *s);
+void tern_conn_flush_notifications(tern_conn *c);
+void tern_conn_maybe_close_stream(tern_conn *c, tern_stream *s);
+void tern_conn_restart_idle(tern_conn *c, tern_tstamp now);
+int tern_conn_install_rx_next(tern_conn *c);
+
+/* conn_recv.c: recovery callbacks live with the frame logic */
+void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p);
+void tern_conn_on_pkt_lost(void *ud, int space, const tern_sent_pkt *p);
+
+/* level <-> space helpers */
+static inline int tern_level_space(int level)
+{
+    return level == TERN_LEVEL_INITIAL ? TERN_SPACE_INITIAL
+           : level == TERN_LEVEL_HANDSHAKE ? TERN_SPACE_HANDSHAKE
+                                           : TERN_SPACE_APP;
+}
+
+#define TERN_LOG(c, ...)                                                                           \
+    do {                                                                                           \
+        if ((c)->cfg && (c)->cfg->log) {                                                           \
+            char line_[256];                                                                       \
+            snprintf(line_, sizeof(line_), __VA_ARGS__);                                           \
+            (c)->cfg->log((c)->cfg->log_ud, line_);                                                \
+        }                                                                                          \
+    } while (0)
+
+#endif

@@ -1,0 +1,767 @@
+/* Receiving: datagram -> coalesced packets -> header protection and decryption (with key phase
+ * changes) -> frames -> connection, stream, CID and recovery state. Also what happens to the frames
+ * of our own packets when they are acknowledged or lost. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "conn_internal.h"
+#include "varint.h"
+
+/* ---- acknowledged and lost packets of ours ------------------------------------------------------ */
+
+void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p)
+{
+    tern_conn *c = ud;
+    tern_path *path = &c->paths[p->path_id < TERN_MAX_PATHS ? p->path_id : 0];
+    (void)path;
+    if (space == TERN_SPACE_APP && !c->tx_phase_acked && p->pn >= c->tx_phase_first_pn)
+        c->tx_phase_acked = 1;
+    for (int i = 0; i < p->n_frames; i++) {
+        const tern_sent_frame *f = &p->frames[i];
+        switch (f->type) {
+        case TERN_FT_STREAM: {
+            tern_stream *s = tern_streams_find(&c->streams, (int64_t)f->id);
+            if (!s)
+                break;
+            tern_sendbuf_on_acked(&s->snd, f->off, f->len, f->fin);
+            tern_conn_queue_writable(c, s);
+            tern_conn_maybe_close_stream(c, s);
+            break;
+        }
+        case TERN_FT_CRYPTO:
+            if (!c->sp[tern_level_space(f->aux)].discarded || f->aux == TERN_LEVEL_1RTT)
+                tern_sendbuf_on_acked(&c->crypto_snd[f->aux], f->off, f->len, 0);
+            break;
+        case TERN_FT_ACK:
+            tern_ackr_on_ack_acked(&c->sp[space].ackr, f->off);
+            break;
+        case TERN_FT_RESET_STREAM: {
+            tern_stream *s = tern_streams_find(&c->streams, (int64_t)f->id);
+            if (s) {
+                s->flags |= TERN_SF_RESET_ACKED;
+                tern_conn_maybe_close_stream(c, s);
+            }
+            break;
+        }
+        case TERN_FT_HANDSHAKE_DONE:
+            c->handshake_done_pending = 0;
+            break;
+        default:
+            break;
+        }
+    }
+    if (space == TERN_SPACE_HANDSHAKE && !c->is_server)
+        c->rec.peer_completed_address_validation = 1;
+}
+
+void tern_conn_on_pkt_lost(void *ud, int space, const tern_sent_pkt *p)
+{
+    tern_conn *c = ud;
+    if (p->path_id < TERN_MAX_PATHS)
+        c->paths[p->path_id].pkts_lost++;
+    for (int i = 0; i < p->n_frames; i++) {
+        const tern_sent_frame *f = &p->frames[i];
+        tern_stream *s;
+        switch (f->type) {
+        case TERN_FT_STREAM:
+            s = tern_streams_find(&c->streams, (int64_t)f->id);
+            if (!s || (s->flags & TERN_SF_RESET_SENT))
+                break;
+            tern_sendbuf_on_lost(&s->snd, f->off, f->len, f->fin);
+            tern_streams_sendq_push(&c->streams, s);
+            break;
+        case TERN_FT_CRYPTO:
+            if (!c->sp[tern_level_space(f->aux)].discarded || f->aux == TERN_LEVEL_1RTT)
+                tern_sendbuf_on_lost(&c->crypto_snd[f->aux], f->off, f->len, 0);
+            break;
+        case TERN_FT_HANDSHAKE_DONE:
+            c->handshake_done_pending = 1;
+            break;
+        case TERN_FT_MAX_DATA:
+            if (f->off == c->max_data_recv)
+                c->need_max_data = 1;
+            break;
+        case TERN_FT_MAX_STREAM_DATA:
+            s = tern_streams_find(&c->streams, (int64_t)f->id);
+            if (s && f->off == s->max_recv && s->rcv.final_size == UINT64_MAX) {
+                s->flags |= TERN_SF_NEED_MAX_STREAM_DATA;
+                c->stream_ctrl_pending = 1;
+            }
+            break;
+        case TERN_FT_MAX_STREAMS_BIDI:
+        case TERN_FT_MAX_STREAMS_UNI: {
+            int uni = f->type == TERN_FT_MAX_STREAMS_UNI;
+            if (f->off == c->streams.max_remote[uni]) {
+                c->streams.need_max_streams[uni] = 1;
+                c->stream_ctrl_pending = 1;
+            }
+            break;
+        }
+        case TERN_FT_RESET_STREAM:
+            s = tern_streams_find(&c->streams, (int64_t)f->id);
+            if (s && !(s->flags & TERN_SF_RESET_ACKED)) {
+                s->flags |= TERN_SF_NEED_RESET;
+                c->stream_ctrl_pending = 1;
+            }
+            break;
+        case TERN_FT_STOP_SENDING:
+            s = tern_streams_find(&c->streams, (int64_t)f->id);
+            if (s && !tern_recvbuf_finished(&s->rcv) && !(s->flags & TERN_SF_RESET_RECVD)) {
+                s->flags |= TERN_SF_NEED_STOP_SENDING;
+                c->stream_ctrl_pending = 1;
+            }
+            break;
+        case TERN_FT_NEW_CONNECTION_ID:
+            for (size_t k = 0; k < c->lcids.n; k++)
+                if (c->lcids.e[k].seq == f->id) {
+                    c->new_cid_from = c->new_cid_pending ? TERN_MIN(c->new_cid_from, f->id) : f->id;
+                    c->new_cid_pending = 1;
+                }
+            break;
+        case TERN_FT_RETIRE_CONNECTION_ID:
+            tern_peer_cids_requeue_retire(&c->pcids, f->id);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* ---- frames ------------------------------------------------------------------------------------ */
+
+static int handle_ack(tern_conn *c, int space, const tern_frame *f, tern_tstamp now)
+{
+    tern_ack_iter it;
+    uint64_t lo, hi;
+    size_t n = 0;
+    tern_ack_iter_init(&it, f);
+    while (n < TERN_ACK_RANGES_SCRATCH && tern_ack_iter_next(&it, &lo, &hi)) {
+        c->ack_scratch[n].lo = lo;
+        c->ack_scratch[n].hi = hi;
+        n++;
+    }
+    tern_tstamp delay = 0;
+    if (space == TERN_SPACE_APP) {
+        unsigned e = c->peer_ack_delay_exponent;
+        uint64_t d = f->u.ack.delay;
+        delay = (d < (UINT64_MAX >> 24) >> e) ? (d << e) * TERN_NS_PER_US : TERN_TS_INF / 2;
+    }
+    tern_pn_range_list rl = {c->ack_scratch, n};
+    int rv = tern_recovery_on_ack(&c->rec, space, &rl, delay, now);
+    if (rv) {
+        tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type, "ACK of an unsent packet");
+        return rv;
+    }
+    return 0;
+}
+
+static int handle_crypto(tern_conn *c, int level, const tern_frame *f, tern_tstamp now)
+{
+    tern_recvbuf *rb = &c->crypto_rcv[level];
+    uint64_t end = f->u.crypto.offset + f->u.crypto.len;
+    if (end > rb->read_off + TERN_CRYPTO_BUF_LIMIT) {
+        tern_conn_fail(c, TERN_TE_CRYPTO_BUFFER_EXCEEDED, TERN_FT_CRYPTO, "CRYPTO data too far");
+        return TERN_ERR_PROTO;
+    }
+    if (end <= rb->read_off)
+        return 0; /* an old retransmission */
+    uint64_t terr = 0;
+    int rv = tern_recvbuf_write(rb, f->u.crypto.offset, f->u.crypto.data, f->u.crypto.len, 0, &terr);
+    if (rv == TERN_ERR_NOMEM)
+        return 0; /* too many gaps: the peer retransmits */
+    if (rv) {
+        tern_conn_fail(c, TERN_TE_CRYPTO_BUFFER_EXCEEDED, TERN_FT_CRYPTO, "CRYPTO buffer");
+        return rv;
+    }
+    return tern_conn_crypto_deliver(c, level, now);
+}
+
+static void report_open(tern_conn *c, tern_stream *s)
+{
+    if (s->flags & TERN_SF_OPEN_REPORTED)
+        return;
+    s->flags |= TERN_SF_OPEN_REPORTED;
+    if (c->cb && c->cb->on_stream_open)
+        c->cb->on_stream_open(c, s->id, c->cb_ud);
+}
+
+/* Accounts newly received bytes against the connection's flow-control limit. */
+static int conn_flow_recv(tern_conn *c, uint64_t old_highest, uint64_t new_highest, uint64_t ftype)
+{
+    if (new_highest <= old_highest)
+        return 0;
+    c->data_recv += new_highest - old_highest;
+    if (c->data_recv > c->max_data_recv) {
+        tern_conn_fail(c, TERN_TE_FLOW_CONTROL_ERROR, ftype, "connection flow control exceeded");
+        return TERN_ERR_PROTO;
+    }
+    return 0;
+}
+
+static int get_stream(tern_conn *c, int64_t id, int for_send, uint64_t ftype, tern_stream **out)
+{
+    uint64_t terr = 0;
+    *out = NULL;
+    if (tern_sid_is_server(id) == c->is_server) {
+        /* our own stream: must exist (or have existed) */
+        *out = tern_streams_find(&c->streams, id);
+        if (*out) {
+            if (for_send ? !tern_sid_can_send(id, c->is_server) : !tern_sid_can_recv(id, c->is_server)) {
+                tern_conn_fail(c, TERN_TE_STREAM_STATE_ERROR, ftype, "wrong stream direction");
+                return TERN_ERR_PROTO;
+            }
+            return 0;
+        }
+    }
+    int rv = tern_streams_get_remote(&c->streams, id, for_send, out, &terr);
+    if (rv) {
+        tern_conn_fail(c, terr, ftype, "bad stream id");
+        return rv;
+    }
+    if (*out && tern_sid_is_server(id) != c->is_server)
+        report_open(c, *out);
+    return 0;
+}
+
+static int handle_stream(tern_conn *c, const tern_frame *f)
+{
+    tern_stream *s;
+    int64_t id = (int64_t)f->u.stream.stream_id;
+    if (get_stream(c, id, 0, f->type, &s))
+        return TERN_ERR_PROTO;
+    if (!s)
+        return 0;
+    uint64_t end = f->u.stream.offset + f->u.stream.len;
+    if (end > s->max_recv) {
+        tern_conn_fail(c, TERN_TE_FLOW_CONTROL_ERROR, f->type, "stream flow control exceeded");
+        return TERN_ERR_PROTO;
+    }
+    uint64_t old_highest = s->rcv.highest;
+    uint64_t terr = 0;
+    int rv;
+    if (s->flags & (TERN_SF_RESET_RECVD | TERN_SF_STOP_SENT)) {
+        /* data we no longer want: only sizes matter */
+        if (s->rcv.final_size != UINT64_MAX &&
+            (end > s->rcv.final_size || (f->u.stream.fin && end != s->rcv.final_size))) {
+            tern_conn_fail(c, TERN_TE_FINAL_SIZE_ERROR, f->type, "final size changed");
+            return TERN_ERR_PROTO;
+        }
+        if (end > s->rcv.highest)
+            s->rcv.highest = end;
+        if (f->u.stream.fin && s->rcv.final_size == UINT64_MAX)
+            s->rcv.final_size = end;
+        return conn_flow_recv(c, old_highest, s->rcv.highest, f->type);
+    }
+    rv = tern_recvbuf_write(&s->rcv, f->u.stream.offset, f->u.stream.data, f->u.stream.len,
+                            f->u.stream.fin, &terr);
+    if (rv == TERN_ERR_NOMEM)
+        return 0; /* too many gaps: dropped, the peer retransmits */
+    if (rv) {
+        tern_conn_fail(c, terr, f->type, "stream data rejected");
+        return rv;
+    }
+    if (conn_flow_recv(c, old_highest, s->rcv.highest, f->type))
+        return TERN_ERR_PROTO;
+    if ((tern_recvbuf_readable(&s->rcv) || tern_recvbuf_finished(&s->rcv)) && c->cb &&
+        c->cb->on_stream_readable && !(s->flags & TERN_SF_FIN_READ))
+        c->cb->on_stream_readable(c, id, c->cb_ud);
+    return 0;
+}
+
+static int handle_reset_stream(tern_conn *c, const tern_frame *f)
+{
+    tern_stream *s;
+    int64_t id = (int64_t)f->u.reset_stream.stream_id;
+    if (get_stream(c, id, 0, f->type, &s))
+        return TERN_ERR_PROTO;
+    if (!s)
+        return 0;
+    uint64_t fs = f->u.reset_stream.final_size;
+    if ((s->rcv.final_size != UINT64_MAX && fs != s->rcv.final_size) || fs < s->rcv.highest) {
+        tern_conn_fail(c, TERN_TE_FINAL_SIZE_ERROR, f->type, "reset final size");
+        return TERN_ERR_PROTO;
+    }
+    if (fs > s->max_recv) {
+        tern_conn_fail(c, TERN_TE_FLOW_CONTROL_ERROR, f->type, "reset beyond flow control");
+        return TERN_ERR_PROTO;
+    }
+    uint64_t old = s->rcv.highest;
+    s->rcv.highest = fs;
+    s->rcv.final_size = fs;
+    if (conn_flow_recv(c, old, fs, f->type))
+        return TERN_ERR_PROTO;
+    if (s->flags & TERN_SF_RESET_RECVD)
+        return 0;
+    s->flags |= TERN_SF_RESET_RECVD;
+    /* unread bytes will never be read: give their credit back */
+    uint64_t unread = fs - s->rcv.read_off;
+    c->data_read += unread;
+    s->rcv.read_off = fs;
+    s->flags |= TERN_SF_FIN_READ;
+    if (c->cb && c->cb->on_stream_reset)
+        c->cb->on_stream_reset(c, id, f->u.reset_stream.app_error, c->cb_ud);
+    s = tern_streams_find(&c->streams, id);
+    if (s)
+        tern_conn_maybe_close_stream(c, s);
+    return 0;
+}
+
+static int handle_stop_sending(tern_conn *c, const tern_frame *f)
+{
+    tern_stream *s;
+    int64_t id = (int64_t)f->u.stop_sending.stream_id;
+    if (get_stream(c, id, 1, f->type, &s))
+        return TERN_ERR_PROTO;
+    if (!s)
+        return 0;
+    if (c->cb && c->cb->on_stream_stop_sending)
+        c->cb->on_stream_stop_sending(c, id, f->u.stop_sending.app_error, c->cb_ud);
+    s = tern_streams_find(&c->streams, id);
+    if (s && !(s->flags & TERN_SF_RESET_SENT) && !tern_sendbuf_all_acked(&s->snd)) {
+        s->flags |= TERN_SF_NEED_RESET | TERN_SF_RESET_SENT;
+        s->reset_error = f->u.stop_sending.app_error;
+        s->reset_final_size = s->snd.sent;
+        c->stream_ctrl_pending = 1;
+    }
+    return 0;
+}
+
+static int handle_max_stream_data(tern_conn *c, const tern_frame *f)
+{
+    tern_stream *s;
+    int64_t id = (int64_t)f->u.max_stream_data.stream_id;
+    if (get_stream(c, id, 1, f->type, &s))
+        return TERN_ERR_PROTO;
+    if (s && f->u.max_stream_data.max > s->max_send) {
+        s->max_send = f->u.max_stream_data.max;
+        if (tern_sendbuf_has_pending(&s->snd, s->max_send))
+            tern_streams_sendq_push(&c->streams, s);
+    }
+    return 0;
+}
+
+static int handle_stream_data_blocked(tern_conn *c, const tern_frame *f)
+{
+    tern_stream *s;
+    if (get_stream(c, (int64_t)f->u.max_stream_data.stream_id, 0, f->type, &s))
+        return TERN_ERR_PROTO;
+    return 0;
+}
+
+static int handle_new_cid(tern_conn *c, const tern_frame *f)
+{
+    if (c->pcids.e[0].cid.len == 0 && c->pcids.n <= 1) {
+        tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type,
+                       "NEW_CONNECTION_ID with a zero-length connection ID in use");
+        return TERN_ERR_PROTO;
+    }
+    uint32_t mask = 0;
+    uint64_t terr = 0;
+    int rv = tern_peer_cids_on_new(&c->pcids, f->u.new_cid.seq, f->u.new_cid.retire_prior_to,
+                                   &f->u.new_cid.cid, f->u.new_cid.token, &mask, &terr);
+    if (rv) {
+        tern_conn_fail(c, terr, f->type, "NEW_CONNECTION_ID rejected");
+        return rv;
+    }
+    for (int i = 0; i < TERN_MAX_PATHS && mask; i++) {
+        if (!(mask & (1u << i)) || c->paths[i].state == TERN_PATH_UNUSED)
+            continue;
+        if (!tern_peer_cids_take(&c->pcids, (uint8_t)i) && i == c->active) {
+            tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type,
+                           "retire_prior_to left no connection ID");
+            return TERN_ERR_PROTO;
+        }
+    }
+    return 0;
+}
+
+static int handle_retire_cid(tern_conn *c, const tern_frame *f, const tern_cid *dcid)
+{
+    tern_cid_entry removed;
+    int rv = tern_local_cids_retire(&c->lcids, f->u.retire_cid.seq, dcid, &removed);
+    if (rv < 0) {
+        tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type, "bad RETIRE_CONNECTION_ID");
+        return rv;
+    }
+    if (rv == 0 && c->hooks.cid_removed)
+        c->hooks.cid_removed(c->hooks.ud, c, &removed.cid);
+    return 0;
+}
+
+static void handle_close(tern_conn *c, const tern_frame *f, tern_tstamp now)
+{
+    int app = f->type == TERN_FT_CONNECTION_CLOSE_APP;
+    int status = 0;
+    if (!app && f->u.close.error_code != TERN_TE_NO_ERROR)
+        status = (f->u.close.error_code >= TERN_TE_CRYPTO_ERROR &&
+                  f->u.close.error_code < TERN_TE_CRYPTO_ERROR + 256)
+                     ? TERN_ERR_TLS
+                     : TERN_ERR_PROTO;
+    tern_conn_set_close_info(c, status, app, 0, f->u.close.error_code, f->u.close.frame_type,
+                             (const char *)f->u.close.reason, f->u.close.reason_len);
+    TERN_LOG(c, "peer closed: %s error 0x%llx", app ? "application" : "transport",
+             (unsigned long long)f->u.close.error_code);
+    tern_conn_enter_draining(c, now);
+}
+
+/* Returns 0, or a negative error when the connection failed or entered draining. */
+static int process_frames(tern_conn *c, int pkt_type, int space, int level, const uint8_t *p,
+                          const uint8_t *end, const tern_path_addr *path, const tern_cid *dcid,
+                          int *ack_eliciting, int *non_probing, tern_tstamp now)
+{
+    tern_frame f;
+    int any = 0;
+    while (p < end) {
+        uint64_t terr = 0;
+        if (tern_frame_parse(&p, end, &f, &terr)) {
+            tern_conn_fail(c, terr ? terr : TERN_TE_FRAME_ENCODING_ERROR, f.type,
+                           "malformed frame");
+            return TERN_ERR_PROTO;
+        }
+        any = 1;
+        if (!tern_frame_allowed(f.type, pkt_type)) {
+            tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type, "frame not allowed here");
+            return TERN_ERR_PROTO;
+        }
+        if (tern_frame_is_ack_eliciting(f.type))
+            *ack_eliciting = 1;
+        if (!tern_frame_is_probing(f.type))
+            *non_probing = 1;
+        int rv = 0;
+        switch (f.type) {
+        case TERN_FT_PADDING:
+        case TERN_FT_PING:
+            break;
+        case TERN_FT_ACK:
+        case TERN_FT_ACK_ECN:
+            rv = handle_ack(c, space, &f, now);
+            break;
+        case TERN_FT_CRYPTO:
+            rv = handle_crypto(c, level, &f, now);
+            break;
+        case TERN_FT_NEW_TOKEN:
+            if (c->is_server) {
+                tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type, "NEW_TOKEN from a client");
+                rv = TERN_ERR_PROTO;
+            }
+            break;
+        case TERN_FT_RESET_STREAM:
+            rv = handle_reset_stream(c, &f);
+            break;
+        case TERN_FT_STOP_SENDING:
+            rv = handle_stop_sending(c, &f);
+            break;
+        case TERN_FT_MAX_DATA:
+            if (f.u.max_data.max > c->max_data_send)
+                c->max_data_send = f.u.max_data.max;
+            break;
+        case TERN_FT_MAX_STREAM_DATA:
+            rv = handle_max_stream_data(c, &f);
+            break;
+        case TERN_FT_MAX_STREAMS_BIDI:
+        case TERN_FT_MAX_STREAMS_UNI: {
+            int uni = f.type == TERN_FT_MAX_STREAMS_UNI;
+            if (f.u.max_streams.max > c->streams.max_local[uni])
+                c->streams.max_local[uni] = f.u.max_streams.max;
+            break;
+        }
+        case TERN_FT_DATA_BLOCKED:
+        case TERN_FT_STREAMS_BLOCKED_BIDI:
+        case TERN_FT_STREAMS_BLOCKED_UNI:
+            break;
+        case TERN_FT_STREAM_DATA_BLOCKED:
+            rv = handle_stream_data_blocked(c, &f);
+            break;
+        case TERN_FT_NEW_CONNECTION_ID:
+            rv = handle_new_cid(c, &f);
+            break;
+        case TERN_FT_RETIRE_CONNECTION_ID:
+            rv = handle_retire_cid(c, &f, dcid);
+            break;
+        case TERN_FT_PATH_CHALLENGE: {
+            /* answered on the path it arrived on; only the latest is kept */
+            tern_path *pp = tern_conn_path(c);
+            memcpy(pp->response, f.u.path.data, 8);
+            pp->response_pending = 1;
+            break;
+        }
+        case TERN_FT_PATH_RESPONSE: {
+            tern_path *pp = tern_conn_path(c);
+            if (pp->challenge_outstanding && memcmp(pp->challenge, f.u.path.data, 8) == 0) {
+                pp->challenge_outstanding = 0;
+                pp->validated = 1;
+            }
+            break;
+        }
+        case TERN_FT_CONNECTION_CLOSE:
+        case TERN_FT_CONNECTION_CLOSE_APP:
+            handle_close(c, &f, now);
+            return TERN_ERR_CLOSED;
+        case TERN_FT_HANDSHAKE_DONE:
+            if (c->is_server) {
+                tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type, "HANDSHAKE_DONE from a client");
+                rv = TERN_ERR_PROTO;
+            } else {
+                tern_conn_on_handshake_confirmed(c);
+            }
+            break;
+        default:
+            if (TERN_FT_STREAM <= f.type && f.type <= 0x0f)
+                rv = handle_stream(c, &f);
+            break;
+        }
+        if (rv)
+            return rv;
+        if (c->state >= TERN_CS_CLOSING)
+            return TERN_ERR_CLOSED;
+    }
+    if (!any) {
+        tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, 0, "packet without frames");
+        return TERN_ERR_PROTO;
+    }
+    return 0;
+}
+
+/* ---- packets ------------------------------------------------------------------------------------ */
+
+static int is_stateless_reset(tern_conn *c, const uint8_t *dgram, size_t len)
+{
+    if (len < 21 || (dgram[0] & 0x80))
+        return 0;
+    return tern_peer_cids_is_reset_token(&c->pcids, dgram + len - TERN_RESET_TOKEN_LEN);
+}
+
+static void handle_version_negotiation(tern_conn *c, const tern_pkt_hdr *h)
+{
+    if (c->is_server || c->received_any)
+        return;
+    if (!tern_cid_eq(&h->dcid, &c->lcids.e[0].cid) || !tern_cid_eq(&h->scid, &c->initial_dcid))
+        return;
+    for (size_t i = 0; i < h->versions_count; i++)
+        if (tern_get_u32(h->versions + 4 * i) == c->version)
+            return; /* lists our version: ignore (RFC 9000 §6.2) */
+    tern_conn_set_close_info(c, TERN_ERR_VERSION, 0, 0, 0, 0, "version negotiation", 19);
+    tern_conn_set_done(c);
+}
+
+static void handle_retry(tern_conn *c, const uint8_t *pkt, const tern_pkt_hdr *h, tern_tstamp now)
+{
+    if (c->is_server || c->retry_received || c->received_any || h->token_len == 0)
+        return;
+    if (!tern_cid_eq(&h->dcid, &c->lcids.e[0].cid) || h->pkt_len < TERN_AEAD_TAG_LEN)
+        return;
+    uint8_t tag[TERN_AEAD_TAG_LEN];
+    size_t body = h->pkt_len - TERN_AEAD_TAG_LEN;
+    if (tern_crypto_retry_tag(c->version, &c->initial_dcid, pkt, body, tag) ||
+        memcmp(tag, pkt + body, TERN_AEAD_TAG_LEN) != 0)
+        return;
+    uint8_t *tok = malloc(h->token_len);
+    if (!tok)
+        return;
+    memcpy(tok, h->token, h->token_len);
+    free(c->token);
+    c->token = tok;
+    c->token_len = h->token_len;
+    c->retry_received = 1;
+    c->retry_scid = h->scid;
+    /* the server's new CID is where everything goes now, and the Initial keys follow it */
+    c->pcids.e[0].cid = h->scid;
+    tern_crypto_keys_free(&c->tx[TERN_LEVEL_INITIAL]);
+    tern_crypto_keys_free(&c->rx[TERN_LEVEL_INITIAL]);
+    if (tern_crypto_initial_keys(c->version, &h->scid, 0, &c->tx[TERN_LEVEL_INITIAL],
+                                 &c->rx[TERN_LEVEL_INITIAL])) {
+        tern_conn_fail(c, TERN_TE_INTERNAL_ERROR, 0, "Initial keys after Retry");
+        return;
+    }
+    /* the first flight was not processed: send it again, not waiting for a timer */
+    tern_recovery_declare_all_lost(&c->rec, TERN_SPACE_INITIAL, now);
+    tern_sendbuf *sb = &c->crypto_snd[TERN_LEVEL_INITIAL];
+    if (sb->sent > sb->base)
+        tern_sendbuf_on_lost(sb, sb->base, (size_t)(sb->sent - sb->base), 0);
+    TERN_LOG(c, "Retry received, token %zu bytes", h->token_len);
+}
+
+/* Decrypts a 1-RTT packet, handling key phases (RFC 9001 §6). Returns the plaintext length or <0. */
+static int decrypt_1rtt(tern_conn *c, uint8_t *pkt, size_t hdr_len, size_t pkt_len, uint64_t pn,
+                        tern_tstamp now)
+{
+    int phase = (pkt[0] >> 2) & 1;
+    if (phase == c->rx_phase)
+        return tern_crypto_decrypt(&c->rx[TERN_LEVEL_1RTT], pkt, hdr_len, pkt_len, pn);
+    if (c->rx_prev.aead && pn < c->rx_phase_first_pn)
+        return tern_crypto_decrypt(&c->rx_prev, pkt, hdr_len, pkt_len, pn);
+    if (!c->rx_next.aead || !c->handshake_confirmed)
+        return TERN_ERR_CRYPTO;
+    int n = tern_crypto_decrypt(&c->rx_next, pkt, hdr_len, pkt_len, pn);
+    if (n < 0)
+        return n;
+    /* the peer moved to the next phase: rotate receive keys and follow with ours */
+    tern_crypto_keys_move(&c->rx_prev, &c->rx[TERN_LEVEL_1RTT]);
+    tern_crypto_keys_move(&c->rx[TERN_LEVEL_1RTT], &c->rx_next);
+    tern_conn_install_rx_next(c);
+    c->rx_phase ^= 1;
+    c->rx_phase_first_pn = pn;
+    c->rx_prev_discard = now + 3 * tern_conn_pto(c);
+    if (c->tx_phase != c->rx_phase) {
+        tern_keys next;
+        memset(&next, 0, sizeof(next));
+        if (tern_crypto_next_keys(&c->tx[TERN_LEVEL_1RTT], &next) == 0) {
+            tern_crypto_keys_move(&c->tx[TERN_LEVEL_1RTT], &next);
+            c->tx_phase = c->rx_phase;
+            c->tx_phase_first_pn = c->sp[TERN_SPACE_APP].next_pn;
+            c->tx_phase_acked = 0;
+            c->key_updates++;
+        }
+    }
+    TERN_LOG(c, "key phase %d received", c->rx_phase);
+    return n;
+}
+
+/* Processes one packet. Returns 0 when it was processed or dropped, <0 when the connection failed. */
+static int process_packet(tern_conn *c, const tern_path_addr *path, uint8_t *pkt,
+                          const tern_pkt_hdr *h, int ecn, int *stateless_reset_checked,
+                          uint8_t *dgram, size_t dgram_len, tern_tstamp now)
+{
+    int level;
+    switch (h->type) {
+    case TERN_PKT_VN:
+        handle_version_negotiation(c, h);
+        return 0;
+    case TERN_PKT_RETRY:
+        handle_retry(c, pkt, h, now);
+        return 0;
+    case TERN_PKT_INITIAL:
+        level = TERN_LEVEL_INITIAL;
+        break;
+    case TERN_PKT_HANDSHAKE:
+        level = TERN_LEVEL_HANDSHAKE;
+        break;
+    case TERN_PKT_1RTT:
+        level = TERN_LEVEL_1RTT;
+        break;
+    default:
+        return 0; /* 0-RTT is not accepted */
+    }
+    if (h->type != TERN_PKT_1RTT && h->version != c->version)
+        return 0;
+    int space = tern_level_space(level);
+    if (c->sp[space].discarded)
+        return 0;
+    const tern_keys *hp = level == TERN_LEVEL_1RTT ? &c->hp_rx1 : &c->rx[level];
+    if (!hp->aead || !c->rx[level].aead)
+        return 0; /* keys not yet (or no longer) available */
+    if (!c->is_server && h->type == TERN_PKT_INITIAL && h->token_len)
+        return 0; /* servers never send tokens in Initial packets */
+
+    size_t pn_len = 0;
+    uint64_t trunc = 0;
+    if (tern_crypto_unprotect_header(hp, pkt, h->pkt_len, h->pn_offset, &pn_len, &trunc))
+        return 0;
+    uint64_t pn = tern_pkt_decode_pn(c->sp[space].largest_recv, trunc, pn_len * 8);
+    size_t hdr_len = h->pn_offset + pn_len;
+    int n = level == TERN_LEVEL_1RTT ? decrypt_1rtt(c, pkt, hdr_len, h->pkt_len, pn, now)
+                                     : tern_crypto_decrypt(&c->rx[level], pkt, hdr_len,
+                                                           h->pkt_len, pn);
+    if (n < 0) {
+        if (!*stateless_reset_checked) {
+            *stateless_reset_checked = 1;
+            if (is_stateless_reset(c, dgram, dgram_len)) {
+                tern_conn_set_close_info(c, TERN_ERR_STATELESS_RESET, 0, 0, 0, 0,
+                                         "stateless reset", 15);
+                tern_conn_set_done(c);
+                return TERN_ERR_CLOSED;
+            }
+        }
+        return 0;
+    }
+    /* reserved bits must be zero once protection is removed (RFC 9000 §17.2, §17.3.1) */
+    uint8_t reserved = (pkt[0] & 0x80) ? (pkt[0] & 0x0c) : (pkt[0] & 0x18);
+    if (reserved) {
+        tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, 0, "reserved bits set");
+        return TERN_ERR_PROTO;
+    }
+    if (tern_ackr_is_dup(&c->sp[space].ackr, pn))
+        return 0;
+
+    if (!c->received_any) {
+        c->received_any = 1;
+        if (!c->is_server && h->type != TERN_PKT_1RTT) {
+            /* the server's chosen CID replaces our random initial DCID */
+            c->peer_initial_scid = h->scid;
+            c->peer_scid_known = 1;
+            c->pcids.e[0].cid = h->scid;
+        }
+    }
+    tern_path *pp = tern_conn_path(c);
+    if (c->is_server && h->type == TERN_PKT_HANDSHAKE && !pp->validated) {
+        /* a Handshake packet proves the client got our Initial: address validated */
+        pp->validated = 1;
+    }
+    if (c->is_server && h->type == TERN_PKT_HANDSHAKE)
+        tern_conn_discard_space(c, TERN_SPACE_INITIAL);
+
+    int ack_eliciting = 0, non_probing = 0;
+    const uint8_t *payload = pkt + hdr_len;
+    int rv = process_frames(c, h->type, space, level, payload, payload + n, path, &h->dcid,
+                            &ack_eliciting, &non_probing, now);
+    if (c->state == TERN_CS_DONE)
+        return TERN_ERR_CLOSED;
+    if (rv && c->state >= TERN_CS_CLOSING)
+        return rv;
+    if (c->sp[space].discarded)
+        return 0; /* e.g. HANDSHAKE_DONE just discarded nothing here, but Initial may be gone */
+    if (c->sp[space].largest_recv == UINT64_MAX || pn > c->sp[space].largest_recv)
+        c->sp[space].largest_recv = pn;
+    tern_tstamp mad = space == TERN_SPACE_APP ? 25 * TERN_NS_PER_MS : 0;
+    tern_ackr_on_packet(&c->sp[space].ackr, pn, ack_eliciting, ecn, now, mad);
+    c->pkts_recv++;
+    pp->pkts_recv++;
+    c->ack_eliciting_since_recv = 0;
+    tern_conn_restart_idle(c, now);
+    return rv;
+}
+
+int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, size_t len, int ecn,
+                   tern_tstamp now)
+{
+    if (!c || !dgram)
+        return TERN_ERR_INVALID_ARG;
+    if (c->state == TERN_CS_DONE || c->state == TERN_CS_DRAINING)
+        return TERN_ERR_CLOSED;
+    if (c->state == TERN_CS_CLOSING) {
+        /* answer with CONNECTION_CLOSE again, at most once per PTO */
+        if (now >= c->close_last_sent + tern_conn_pto(c))
+            c->close_pending = 1;
+        return TERN_ERR_CLOSED;
+    }
+    c->bytes_recv += len;
+    tern_path *pp = tern_conn_path(c);
+    pp->bytes_recv += len;
+    size_t off = 0;
+    int reset_checked = 0;
+    int rv = 0;
+    while (off < len) {
+        tern_pkt_hdr h;
+        if (tern_pkt_parse(dgram + off, len - off, c->scid_len, &h) != 0) {
+            if (off == 0 && !reset_checked && is_stateless_reset(c, dgram, len)) {
+                tern_conn_set_close_info(c, TERN_ERR_STATELESS_RESET, 0, 0, 0, 0,
+                                         "stateless reset", 15);
+                tern_conn_set_done(c);
+                return TERN_ERR_CLOSED;
+            }
+            break;
+        }
+        /* every coalesced packet must carry the same DCID (RFC 9000 §12.2) */
+        if (h.type != TERN_PKT_VN && h.type != TERN_PKT_RETRY && c->is_server &&
+            h.type == TERN_PKT_1RTT && !tern_local_cids_contains(&c->lcids, &h.dcid))
+            break;
+        rv = process_packet(c, path, dgram + off, &h, ecn, &reset_checked, dgram, len, now);
+        if (rv && c->state >= TERN_CS_CLOSING)
+            break;
+        if (h.type == TERN_PKT_VN || h.type == TERN_PKT_RETRY)
+            break;
+        off += h.pkt_len;
+    }
+    tern_conn_flush_notifications(c);
+    return c->state >= TERN_CS_CLOSING ? TERN_ERR_CLOSED : 0;
+}

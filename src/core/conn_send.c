@@ -1,0 +1,623 @@
+/* Sending: chooses what goes into each datagram (ACKs, CRYPTO, control frames, stream data, probes),
+ * coalesces Initial/Handshake/1-RTT packets, pads where RFC 9000 requires it, protects the packets
+ * in place and records them for loss detection. Datagrams of one call all go to one path and have
+ * the same size except the last, so that the driver can hand them to UDP GSO in one system call. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "conn_internal.h"
+
+/* One packet being built inside the datagram. */
+typedef struct pkt_build {
+    uint8_t *start;     /* first byte of the packet */
+    size_t hdr_len;     /* up to and including the packet number */
+    size_t pn_len;
+    size_t len_off;     /* long header: offset of the 2-byte Length field; 0 for short */
+    size_t payload;     /* plaintext bytes written after the header */
+    size_t cap;         /* room for plaintext (tag excluded) */
+    int level, space, is_long;
+    tern_sent_pkt rec;
+    int has_ack;
+    uint64_t ack_largest;
+} pkt_build;
+
+static uint8_t *pb_cur(pkt_build *b) { return b->start + b->hdr_len + b->payload; }
+static size_t pb_room(const pkt_build *b) { return b->cap - b->payload; }
+
+static void pb_record(pkt_build *b, uint8_t type, uint64_t id, uint64_t off, uint32_t len, int fin,
+                      uint16_t aux)
+{
+    if (b->rec.n_frames >= TERN_SENT_MAX_FRAMES)
+        return;
+    tern_sent_frame *f = &b->rec.frames[b->rec.n_frames++];
+    f->type = type;
+    f->id = id;
+    f->off = off;
+    f->len = len;
+    f->fin = (uint8_t)fin;
+    f->aux = aux;
+}
+
+static int pb_full(const pkt_build *b) { return b->rec.n_frames >= TERN_SENT_MAX_FRAMES; }
+
+static int level_has_keys(const tern_conn *c, int level)
+{
+    if (c->sp[tern_level_space(level)].discarded)
+        return 0;
+    return c->tx[level].aead != 0;
+}
+
+/* Starts a packet at `p` with `room` bytes available. Returns 0 when there is no room. */
+static int pb_start(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t room)
+{
+    memset(b, 0, sizeof(*b));
+    b->start = p;
+    b->level = level;
+    b->space = tern_level_space(level);
+    tern_pn_space_state *sp = &c->sp[b->space];
+    uint64_t pn = sp->next_pn;
+    b->pn_len = tern_pkt_pn_len(pn, c->rec.q[b->space].largest_acked);
+    const tern_cid_entry *dcid_e = tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
+    tern_cid dcid = dcid_e ? dcid_e->cid : c->pcids.e[0].cid;
+    const tern_cid *scid = &c->lcids.e[0].cid;
+    size_t hl;
+    if (level == TERN_LEVEL_1RTT) {
+        hl = tern_pkt_write_short(p, room, &dcid, pn, b->pn_len, c->tx_phase, 0);
+    } else {
+        int type = level == TERN_LEVEL_INITIAL ? TERN_PKT_INITIAL : TERN_PKT_HANDSHAKE;
+        hl = tern_pkt_write_long(p, room, type, c->version, &dcid, scid,
+                                 type == TERN_PKT_INITIAL ? c->token : NULL,
+                                 type == TERN_PKT_INITIAL ? c->token_len : 0, pn, b->pn_len,
+                                 &b->len_off);
+        b->is_long = 1;
+    }
+    if (!hl || hl + TERN_AEAD_TAG_LEN + 8 > room)
+        return 0;
+    b->hdr_len = hl;
+    b->cap = room - hl - TERN_AEAD_TAG_LEN;
+    b->rec.pn = pn;
+    b->rec.path_id = (uint8_t)c->active;
+    return 1;
+}
+
+/* ---- frame writers over the builder -------------------------------------------------------------- */
+
+static void add_ack(tern_conn *c, pkt_build *b, tern_tstamp now)
+{
+    tern_ackr *a = &c->sp[b->space].ackr;
+    if (!a->has_largest)
+        return;
+    size_t n = tern_ackr_write(a, pb_cur(b), pb_room(b), now, 3);
+    if (!n)
+        return;
+    b->payload += n;
+    b->has_ack = 1;
+    b->ack_largest = a->largest;
+    pb_record(b, TERN_FT_ACK, 0, a->largest, 0, 0, 0);
+}
+
+static int add_crypto(tern_conn *c, pkt_build *b)
+{
+    tern_sendbuf *sb = &c->crypto_snd[b->level];
+    int added = 0;
+    while (!pb_full(b)) {
+        uint64_t off;
+        size_t len;
+        int fin, is_new;
+        if (!tern_sendbuf_next(sb, UINT64_MAX, 16384, &off, &len, &fin, &is_new) || len == 0)
+            break;
+        size_t hdr = tern_frame_write_crypto_hdr(pb_cur(b), pb_room(b), off, 1);
+        if (!hdr || pb_room(b) < hdr + 1)
+            break;
+        size_t max = pb_room(b) - hdr - 1; /* the length varint may grow by a byte */
+        if (len > max)
+            len = max;
+        if (len == 0)
+            break;
+        hdr = tern_frame_write_crypto_hdr(pb_cur(b), pb_room(b), off, len);
+        uint8_t *dst = pb_cur(b) + hdr;
+        tern_sendbuf_copy(sb, off, len, dst);
+        tern_sendbuf_on_sent(sb, off, len, 0);
+        b->payload += hdr + len;
+        pb_record(b, TERN_FT_CRYPTO, 0, off, (uint32_t)len, 0, (uint16_t)b->level);
+        added = 1;
+    }
+    return added;
+}
+
+/* Control frames of the application space. Returns 1 when any was added. */
+static int add_control(tern_conn *c, pkt_build *b)
+{
+    int added = 0;
+    size_t n;
+    if (c->handshake_done_pending && c->is_server && !pb_full(b)) {
+        n = tern_frame_write_handshake_done(pb_cur(b), pb_room(b));
+        if (n) {
+            b->payload += n;
+            pb_record(b, TERN_FT_HANDSHAKE_DONE, 0, 0, 0, 0, 0);
+            c->handshake_done_pending = 0;
+            added = 1;
+        }
+    }
+    tern_path *pp = tern_conn_path(c);
+    if (pp->response_pending && !pb_full(b)) {
+        n = tern_frame_write_path_response(pb_cur(b), pb_room(b), pp->response);
+        if (n) {
+            b->payload += n;
+            pp->response_pending = 0;
+            added = 1;
+        }
+    }
+    if (c->need_max_data && !pb_full(b)) {
+        n = tern_frame_write_max_data(pb_cur(b), pb_room(b), c->max_data_recv);
+        if (n) {
+            b->payload += n;
+            pb_record(b, TERN_FT_MAX_DATA, 0, c->max_data_recv, 0, 0, 0);
+            c->need_max_data = 0;
+            added = 1;
+        }
+    }
+    if (c->need_data_blocked && !pb_full(b)) {
+        n = tern_frame_write_data_blocked(pb_cur(b), pb_room(b), c->max_data_send);
+        if (n) {
+            b->payload += n;
+            c->need_data_blocked = 0;
+            added = 1;
+        }
+    }
+    for (int uni = 0; uni < 2; uni++) {
+        if (c->streams.need_max_streams[uni] && !pb_full(b)) {
+            n = tern_frame_write_max_streams(pb_cur(b), pb_room(b), !uni, c->streams.max_remote[uni]);
+            if (n) {
+                b->payload += n;
+                pb_record(b, uni ? TERN_FT_MAX_STREAMS_UNI : TERN_FT_MAX_STREAMS_BIDI, 0,
+                          c->streams.max_remote[uni], 0, 0, 0);
+                c->streams.need_max_streams[uni] = 0;
+                added = 1;
+            }
+        }
+        if (c->streams.need_streams_blocked[uni] && !pb_full(b)) {
+            n = tern_frame_write_streams_blocked(pb_cur(b), pb_room(b), !uni,
+                                                 c->streams.max_local[uni]);
+            if (n) {
+                b->payload += n;
+                c->streams.need_streams_blocked[uni] = 0;
+                added = 1;
+            }
+        }
+    }
+    while (c->new_cid_pending && !pb_full(b)) {
+        const tern_cid_entry *e = NULL;
+        for (size_t i = 0; i < c->lcids.n; i++)
+            if (c->lcids.e[i].seq >= c->new_cid_from && c->lcids.e[i].seq > 0 &&
+                (!e || c->lcids.e[i].seq < e->seq))
+                e = &c->lcids.e[i];
+        if (!e) {
+            c->new_cid_pending = 0;
+            break;
+        }
+        n = tern_frame_write_new_cid(pb_cur(b), pb_room(b), e->seq, c->lcids.retire_prior_to,
+                                     &e->cid, e->token);
+        if (!n)
+            break;
+        b->payload += n;
+        pb_record(b, TERN_FT_NEW_CONNECTION_ID, e->seq, 0, 0, 0, 0);
+        c->new_cid_from = e->seq + 1;
+        added = 1;
+    }
+    uint64_t seq;
+    while (!pb_full(b) && pb_room(b) >= 10 && tern_peer_cids_pop_retire(&c->pcids, &seq)) {
+        n = tern_frame_write_retire_cid(pb_cur(b), pb_room(b), seq);
+        if (!n) {
+            tern_peer_cids_requeue_retire(&c->pcids, seq);
+            break;
+        }
+        b->payload += n;
+        pb_record(b, TERN_FT_RETIRE_CONNECTION_ID, seq, 0, 0, 0, 0);
+        added = 1;
+    }
+    if (c->stream_ctrl_pending) {
+        int left = 0;
+        for (size_t k = 0; k < c->streams.nbuckets; k++) {
+            for (tern_stream *s = c->streams.buckets[k]; s; s = s->hnext) {
+                if (pb_full(b) || pb_room(b) < 32) {
+                    left = 1;
+                    continue;
+                }
+                if (s->flags & TERN_SF_NEED_RESET) {
+                    n = tern_frame_write_reset_stream(pb_cur(b), pb_room(b), (uint64_t)s->id,
+                                                      s->reset_error, s->reset_final_size);
+                    if (n) {
+                        b->payload += n;
+                        pb_record(b, TERN_FT_RESET_STREAM, (uint64_t)s->id, 0, 0, 0, 0);
+                        s->flags &= ~TERN_SF_NEED_RESET;
+                        added = 1;
+                    }
+                }
+                if ((s->flags & TERN_SF_NEED_STOP_SENDING) && !pb_full(b)) {
+                    n = tern_frame_write_stop_sending(pb_cur(b), pb_room(b), (uint64_t)s->id,
+                                                      s->stop_error);
+                    if (n) {
+                        b->payload += n;
+                        pb_record(b, TERN_FT_STOP_SENDING, (uint64_t)s->id, 0, 0, 0, 0);
+                        s->flags &= ~TERN_SF_NEED_STOP_SENDING;
+                        added = 1;
+                    }
+                }
+                if ((s->flags & TERN_SF_NEED_MAX_STREAM_DATA) && !pb_full(b)) {
+                    n = tern_frame_write_max_stream_data(pb_cur(b), pb_room(b), (uint64_t)s->id,
+                                                         s->max_recv);
+                    if (n) {
+                        b->payload += n;
+                        pb_record(b, TERN_FT_MAX_STREAM_DATA, (uint64_t)s->id, s->max_recv, 0, 0, 0);
+                        s->flags &= ~TERN_SF_NEED_MAX_STREAM_DATA;
+                        added = 1;
+                    }
+                }
+                if ((s->flags & TERN_SF_NEED_STREAM_DATA_BLOCKED) && !pb_full(b)) {
+                    n = tern_frame_write_stream_data_blocked(pb_cur(b), pb_room(b),
+                                                             (uint64_t)s->id, s->max_send);
+                    if (n) {
+                        b->payload += n;
+                        s->flags &= ~TERN_SF_NEED_STREAM_DATA_BLOCKED;
+                        added = 1;
+                    }
+                }
+                if (s->flags & (TERN_SF_NEED_RESET | TERN_SF_NEED_STOP_SENDING |
+                                TERN_SF_NEED_MAX_STREAM_DATA | TERN_SF_NEED_STREAM_DATA_BLOCKED))
+                    left = 1;
+            }
+        }
+        c->stream_ctrl_pending = left || c->streams.need_max_streams[0] ||
+                                 c->streams.need_max_streams[1];
+    }
+    return added;
+}
+
+static int add_stream_data(tern_conn *c, pkt_build *b)
+{
+    int added = 0;
+    tern_stream *retry_later = NULL;
+    while (!pb_full(b) && pb_room(b) > 24) {
+        tern_stream *s = tern_streams_sendq_pop(&c->streams);
+        if (!s)
+            break;
+        if (s->flags & TERN_SF_RESET_SENT)
+            continue;
+        uint64_t off;
+        size_t len;
+        int fin, is_new;
+        size_t max_hdr = tern_frame_stream_hdr_len((uint64_t)s->id, s->snd.sent + 65536, 16384, 1);
+        if (pb_room(b) <= max_hdr) {
+            retry_later = s;
+            break;
+        }
+        size_t max_len = pb_room(b) - max_hdr;
+        if (!tern_sendbuf_next(&s->snd, s->max_send, max_len, &off, &len, &fin, &is_new)) {
+            if (s->snd.end > s->max_send && s->blocked_at != s->max_send) {
+                s->blocked_at = s->max_send;
+                s->flags |= TERN_SF_NEED_STREAM_DATA_BLOCKED;
+                c->stream_ctrl_pending = 1;
+            }
+            continue; /* re-queued when credit arrives or the app writes */
+        }
+        if (is_new) {
+            /* new bytes count against the connection window; `off + len` past what was sent */
+            uint64_t new_bytes = off + len > s->snd.sent ? off + len - s->snd.sent : 0;
+            uint64_t credit = c->max_data_send > c->data_sent ? c->max_data_send - c->data_sent : 0;
+            if (new_bytes > credit) {
+                uint64_t cut = new_bytes - credit;
+                if (cut >= len) {
+                    if (c->data_blocked_sent_at != c->max_data_send) {
+                        c->data_blocked_sent_at = c->max_data_send;
+                        c->need_data_blocked = 1;
+                    }
+                    retry_later = s;
+                    break;
+                }
+                len -= (size_t)cut;
+                fin = 0;
+                new_bytes = credit;
+            }
+            c->data_sent += new_bytes;
+            c->stream_bytes_sent += new_bytes;
+        }
+        size_t hdr = tern_frame_write_stream_hdr(pb_cur(b), pb_room(b), (uint64_t)s->id, off, len,
+                                                 fin, 1);
+        if (!hdr || hdr + len > pb_room(b)) {
+            retry_later = s;
+            break;
+        }
+        tern_sendbuf_copy(&s->snd, off, len, pb_cur(b) + hdr);
+        tern_sendbuf_on_sent(&s->snd, off, len, fin);
+        b->payload += hdr + len;
+        pb_record(b, TERN_FT_STREAM, (uint64_t)s->id, off, (uint32_t)len, fin, 0);
+        added = 1;
+        if (tern_sendbuf_has_pending(&s->snd, s->max_send))
+            tern_streams_sendq_push(&c->streams, s);
+    }
+    if (retry_later)
+        tern_streams_sendq_push(&c->streams, retry_later);
+    return added;
+}
+
+static int app_has_data(tern_conn *c)
+{
+    if (c->handshake_done_pending || c->need_max_data || c->need_data_blocked ||
+        c->stream_ctrl_pending || c->new_cid_pending || c->pcids.retire_n ||
+        tern_conn_path(c)->response_pending)
+        return 1;
+    if (c->streams.sendq_head)
+        return 1;
+    return tern_sendbuf_has_pending(&c->crypto_snd[TERN_LEVEL_1RTT], UINT64_MAX);
+}
+
+/* Fills one packet of `level`. Returns 1 when the packet carries something, 0 when empty. */
+static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp now)
+{
+    tern_pn_space_state *sp = &c->sp[b->space];
+    int eliciting = 0;
+    if (sp->ackr.ack_pending || (allow_data && sp->ackr.has_largest && sp->ackr.unacked_eliciting))
+        add_ack(c, b, now);
+    if (allow_data) {
+        eliciting |= add_crypto(c, b);
+        if (b->level == TERN_LEVEL_1RTT) {
+            eliciting |= add_control(c, b);
+            eliciting |= add_stream_data(c, b);
+        }
+        if (!eliciting && sp->probes > 0 && pb_room(b) > 0) {
+            b->start[b->hdr_len + b->payload++] = TERN_FT_PING;
+            pb_record(b, TERN_FT_PING, 0, 0, 0, 0, 0);
+            eliciting = 1;
+        }
+    }
+    if (eliciting && sp->probes > 0)
+        sp->probes--;
+    b->rec.ack_eliciting = (uint8_t)eliciting;
+    return b->payload > 0;
+}
+
+/* Pads (if needed), writes Length, protects. */
+static int seal_packet(tern_conn *c, pkt_build *b, size_t pad_to_payload)
+{
+    /* the header-protection sample needs 4 bytes after the pn start plus 16 bytes of sample */
+    size_t min_payload = b->pn_len >= 4 ? 0 : 4 - b->pn_len;
+    if (pad_to_payload > min_payload)
+        min_payload = pad_to_payload;
+    if (b->payload < min_payload) {
+        memset(pb_cur(b), 0, min_payload - b->payload);
+        b->payload = min_payload;
+    }
+    if (b->is_long)
+        tern_pkt_set_length(b->start + b->len_off, b->pn_len + b->payload + TERN_AEAD_TAG_LEN);
+    const tern_keys *hp = b->level == TERN_LEVEL_1RTT ? &c->hp_tx1 : &c->tx[b->level];
+    if (tern_crypto_protect(&c->tx[b->level], hp, b->start, b->hdr_len, b->pn_len, b->payload,
+                            b->rec.pn))
+        return TERN_ERR_CRYPTO;
+    return 0;
+}
+
+static size_t pkt_total(const pkt_build *b) { return b->hdr_len + b->payload + TERN_AEAD_TAG_LEN; }
+
+static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
+{
+    tern_pn_space_state *sp = &c->sp[b->space];
+    tern_path *pp = tern_conn_path(c);
+    b->rec.time_sent = now;
+    b->rec.size = (uint32_t)pkt_total(b);
+    b->rec.in_flight = b->rec.ack_eliciting || b->rec.n_frames > (b->has_ack ? 1 : 0);
+    if (b->rec.ack_eliciting)
+        b->rec.in_flight = 1;
+    b->rec.app_limited = 0;
+    sp->next_pn++;
+    if (b->has_ack)
+        tern_ackr_on_ack_sent(&sp->ackr);
+    if (b->rec.in_flight || b->rec.ack_eliciting)
+        tern_recovery_on_sent(&c->rec, b->space, &b->rec);
+    if (b->rec.in_flight)
+        tern_pacer_on_sent(&pp->pacer, b->rec.size, pp->cc.cwnd, pp->rtt.smoothed, now);
+    c->pkts_sent++;
+    pp->pkts_sent++;
+    if (b->rec.ack_eliciting && !c->ack_eliciting_since_recv) {
+        c->ack_eliciting_since_recv = 1;
+        tern_conn_restart_idle(c, now);
+    }
+    /* a client stops using Initial keys once it sends a Handshake packet (RFC 9001 §4.9.1) */
+    if (!c->is_server && b->level == TERN_LEVEL_HANDSHAKE)
+        tern_conn_discard_space(c, TERN_SPACE_INITIAL);
+}
+
+/* Builds one datagram into out[0..cap). Returns its size (0: nothing to send). *eliciting tells
+ * whether it holds ack-eliciting packets. `allow_data` = 0 allows only ACKs (cwnd exhausted). */
+static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_data, tern_tstamp now,
+                          size_t *size_out)
+{
+    pkt_build pkts[3];
+    int np = 0;
+    size_t used = 0;
+    int has_initial_eliciting = 0;
+    static const int levels[3] = {TERN_LEVEL_INITIAL, TERN_LEVEL_HANDSHAKE, TERN_LEVEL_1RTT};
+    for (int li = 0; li < 3; li++) {
+        int level = levels[li];
+        if (!level_has_keys(c, level))
+            continue;
+        if (level == TERN_LEVEL_1RTT && !c->handshake_complete && c->is_server)
+            continue; /* no 0.5-RTT data */
+        if (level == TERN_LEVEL_1RTT && !c->handshake_complete && !c->is_server)
+            continue;
+        int space = tern_level_space(level);
+        tern_pn_space_state *sp = &c->sp[space];
+        int want = tern_ackr_should_send(&sp->ackr, now) || sp->probes > 0;
+        if (allow_data) {
+            if (level == TERN_LEVEL_1RTT)
+                want |= app_has_data(c);
+            else
+                want |= tern_sendbuf_has_pending(&c->crypto_snd[level], UINT64_MAX);
+        }
+        if (!want)
+            continue;
+        if (cap - used < 64)
+            break;
+        pkt_build *b = &pkts[np];
+        if (!pb_start(c, b, level, out + used, cap - used))
+            break;
+        if (!fill_packet(c, b, allow_data, now))
+            continue;
+        if (level == TERN_LEVEL_INITIAL && b->rec.ack_eliciting)
+            has_initial_eliciting = 1;
+        if (!c->is_server && level == TERN_LEVEL_INITIAL)
+            has_initial_eliciting = 1; /* every client datagram with Initial is padded */
+        used += pkt_total(b);
+        np++;
+    }
+    if (np == 0) {
+        *size_out = 0;
+        return 0;
+    }
+    /* RFC 9000 §14.1: datagrams with (ack-eliciting) Initial packets are at least 1200 bytes */
+    size_t pad_last = 0;
+    if (has_initial_eliciting && used < TERN_MIN_INITIAL_SIZE) {
+        size_t need = TERN_MIN_INITIAL_SIZE - used;
+        if (need > cap - used)
+            need = cap - used;
+        pad_last = pkts[np - 1].payload + need;
+    }
+    for (int i = 0; i < np; i++) {
+        size_t before = pkt_total(&pkts[i]);
+        if (seal_packet(c, &pkts[i], i == np - 1 ? pad_last : 0))
+            return TERN_ERR_CRYPTO;
+        used += pkt_total(&pkts[i]) - before;
+    }
+    for (int i = 0; i < np; i++)
+        commit_packet(c, &pkts[i], now);
+    *size_out = used;
+    return 0;
+}
+
+static size_t build_close(tern_conn *c, uint8_t *out, size_t cap, tern_tstamp now)
+{
+    /* Before the handshake completes the peer may lack 1-RTT keys: close in every level we have,
+     * and an application close becomes APPLICATION_ERROR outside 1-RTT (RFC 9000 §10.2.3). */
+    size_t used = 0;
+    static const int levels[3] = {TERN_LEVEL_INITIAL, TERN_LEVEL_HANDSHAKE, TERN_LEVEL_1RTT};
+    pkt_build pkts[3];
+    int np = 0;
+    int has_initial = 0;
+    for (int li = 0; li < 3; li++) {
+        int level = levels[li];
+        if (!level_has_keys(c, level))
+            continue;
+        if (level == TERN_LEVEL_1RTT && !c->handshake_complete)
+            continue;
+        if (level != TERN_LEVEL_1RTT && c->handshake_confirmed)
+            continue;
+        pkt_build *b = &pkts[np];
+        if (!pb_start(c, b, level, out + used, cap - used))
+            break;
+        int app = c->close.app && level == TERN_LEVEL_1RTT;
+        uint64_t code = c->close.app && !app ? TERN_TE_APPLICATION_ERROR : c->close.error_code;
+        const char *reason = (c->close.app && !app) ? "" : c->close.reason;
+        size_t n = tern_frame_write_close(pb_cur(b), pb_room(b), app, code, c->close.frame_type,
+                                          reason, strlen(reason));
+        if (!n)
+            break;
+        b->payload += n;
+        if (level == TERN_LEVEL_INITIAL)
+            has_initial = 1;
+        used += pkt_total(b);
+        np++;
+    }
+    size_t pad_last = 0;
+    if (np && has_initial && !c->is_server && used < TERN_MIN_INITIAL_SIZE)
+        pad_last = pkts[np - 1].payload + TERN_MIN(TERN_MIN_INITIAL_SIZE - used, cap - used);
+    size_t total = 0;
+    for (int i = 0; i < np; i++) {
+        if (seal_packet(c, &pkts[i], i == np - 1 ? pad_last : 0))
+            return 0;
+        c->sp[pkts[i].space].next_pn++;
+        total += pkt_total(&pkts[i]);
+    }
+    return total;
+}
+
+int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t cap,
+                   size_t max_count, size_t *seg_size, size_t *count, tern_tstamp now)
+{
+    if (!c || !buf || !seg_size || !count || !path_out)
+        return TERN_ERR_INVALID_ARG;
+    *count = 0;
+    *seg_size = 0;
+    tern_path *pp = tern_conn_path(c);
+    *path_out = pp->addr;
+    if (c->state == TERN_CS_DONE || c->state == TERN_CS_DRAINING)
+        return 0;
+    size_t mtu = pp->mtu;
+    if (c->state == TERN_CS_CLOSING) {
+        if (!c->close_deadline)
+            c->close_deadline = now + 3 * tern_conn_pto(c);
+        if (!c->close_pending || cap < 1200)
+            return 0;
+        uint64_t budget = tern_path_amp_budget(pp);
+        size_t room = (size_t)TERN_MIN((uint64_t)TERN_MIN(cap, mtu), budget);
+        size_t n = room >= 64 ? build_close(c, buf, room, now) : 0;
+        c->close_pending = 0;
+        c->close_last_sent = now;
+        if (n) {
+            *count = 1;
+            *seg_size = n;
+            c->bytes_sent += n;
+            pp->bytes_sent += n;
+        }
+        return 0;
+    }
+    size_t seg = 0;
+    while (*count < max_count) {
+        size_t room = cap - *count * (seg ? seg : mtu);
+        if (seg && room < seg)
+            break;
+        if (room > mtu)
+            room = mtu;
+        if (seg)
+            room = TERN_MIN(room, seg);
+        uint64_t budget = tern_path_amp_budget(pp);
+        if (budget < room) {
+            if (budget < TERN_MIN_INITIAL_SIZE && budget < 64)
+                break;
+            room = (size_t)budget;
+        }
+        if (room < 64)
+            break;
+        int allow_data = 1;
+        int probing = c->sp[0].probes || c->sp[1].probes || c->sp[2].probes;
+        if (!probing) {
+            if (tern_cc_available(&pp->cc) < room)
+                allow_data = 0;
+            else {
+                tern_tstamp t = tern_pacer_next(&pp->pacer, room, pp->cc.cwnd, pp->rtt.smoothed, now);
+                if (t > now) {
+                    c->pace_until = t;
+                    allow_data = 0;
+                }
+            }
+        }
+        size_t n = 0;
+        int rv = build_datagram(c, buf + *count * (seg ? seg : 0), room, allow_data, now, &n);
+        if (rv)
+            return rv;
+        if (n == 0)
+            break;
+        if (allow_data)
+            c->pace_until = 0;
+        c->bytes_sent += n;
+        pp->bytes_sent += n;
+        if (!seg)
+            seg = n;
+        (*count)++;
+        if (n < seg)
+            break; /* a short datagram ends the batch */
+        if (!allow_data)
+            break;
+    }
+    *seg_size = seg;
+    return 0;
+}

@@ -1,0 +1,109 @@
+/* QUIC packet protection (RFC 9001 §5): key derivation from TLS secrets and from the Initial salt,
+ * AEAD (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305) in place, header protection, key update, the
+ * Retry integrity tag, and keyed helpers (stateless reset tokens, address validation tokens). All
+ * primitives come from GnuTLS (nettle underneath). No allocation per packet: a tern_keys holds
+ * initialised cipher handles. */
+#ifndef TERN_CORE_CRYPTO_H
+#define TERN_CORE_CRYPTO_H
+
+#include "common.h"
+
+enum tern_aead {
+    TERN_AEAD_NONE = 0,
+    TERN_AEAD_AES_128_GCM = 1,
+    TERN_AEAD_AES_256_GCM = 2,
+    TERN_AEAD_CHACHA20_POLY1305 = 3,
+};
+
+#define TERN_AEAD_TAG_LEN 16
+#define TERN_MAX_SECRET_LEN 48
+#define TERN_HP_SAMPLE_LEN 16
+
+/* One direction's keys at one encryption level / key phase. Opaque handles are void* so that this
+ * header does not pull in GnuTLS. */
+typedef struct tern_keys {
+    int aead;                 /* enum tern_aead; NONE = not installed */
+    void *aead_hd;            /* gnutls_aead_cipher_hd_t */
+    void *hp_hd;              /* gnutls_cipher_hd_t: AES-CBC re-IVed to zero per block (= ECB), or
+                               * CHACHA20_32 re-IVed with the sample; NULL when no HP key */
+    uint8_t iv[12];
+    uint8_t secret[TERN_MAX_SECRET_LEN]; /* kept for key update */
+    size_t secret_len;
+    size_t key_len;           /* AEAD key length */
+} tern_keys;
+
+/* Maps a GnuTLS cipher (gnutls_cipher_algorithm_t as int) to enum tern_aead (NONE if unsupported). */
+int tern_crypto_aead_from_gnutls(int gnutls_cipher);
+const char *tern_crypto_aead_name(int aead);
+
+/* HKDF-Expand-Label (RFC 8446 §7.1: "tls13 " prefix, empty context) with the hash that goes with
+ * `aead` (SHA-384 for AES-256-GCM, else SHA-256). For tests and diagnostics: installing keys does
+ * this itself. Returns 0 or TERN_ERR_CRYPTO. */
+int tern_crypto_expand_label(int aead, const uint8_t *secret, size_t secret_len, const char *label,
+                             uint8_t *out, size_t out_len);
+
+/* Derives the Initial keys (RFC 9001 §5.2) for `version` from the client's first DCID. `tx`/`rx` are
+ * this side's send/receive keys (is_server picks the direction). Returns 0 or TERN_ERR_CRYPTO. */
+int tern_crypto_initial_keys(uint32_t version, const tern_cid *client_dcid, int is_server,
+                             tern_keys *tx, tern_keys *rx);
+
+/* Installs keys derived from a TLS traffic secret (quic key/iv/hp labels). `with_hp` = 0 skips the
+ * header protection key (key update reuses the old one). Returns 0 or TERN_ERR_CRYPTO. */
+int tern_crypto_keys_from_secret(tern_keys *k, int aead, const uint8_t *secret, size_t secret_len,
+                                 int with_hp);
+
+/* Derives the next key phase (RFC 9001 §6: "quic ku") from `cur` into `next` (next != cur; whatever
+ * next held is freed); next shares nothing with cur, and has no HP key (header protection keys do
+ * not change). Returns 0 or TERN_ERR_CRYPTO. */
+int tern_crypto_next_keys(const tern_keys *cur, tern_keys *next);
+
+/* Frees the handles and wipes the secret. Safe on a zeroed or already-freed struct. */
+void tern_crypto_keys_free(tern_keys *k);
+
+/* Moves keys from src to dst (dst freed first), leaving src empty. */
+void tern_crypto_keys_move(tern_keys *dst, tern_keys *src);
+
+/* Protects a packet in place. pkt[0..hdr_len) is the header whose last `pn_len` bytes are the packet
+ * number; pkt[hdr_len..hdr_len+payload_len) the plaintext; the 16-byte tag is written right after it
+ * (caller reserves room). Then header protection is applied with `hp` (NULL: k's own HP key).
+ * pn_len + payload_len must be >= 4 so that the HP sample fits (pad otherwise). Returns 0 or
+ * TERN_ERR_CRYPTO. */
+int tern_crypto_protect(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t hdr_len,
+                        size_t pn_len, size_t payload_len, uint64_t pn);
+
+/* Removes header protection from a packet whose packet number starts at pn_offset, in place, using
+ * `hp` keys. pkt_len is the whole packet (sample must fit). On success *pn_len and *truncated_pn are
+ * set and the first byte / pn bytes are unmasked. Returns 0 or TERN_ERR_DROP (too short). */
+int tern_crypto_unprotect_header(const tern_keys *hp, uint8_t *pkt, size_t pkt_len, size_t pn_offset,
+                                 size_t *pn_len, uint64_t *truncated_pn);
+
+/* Decrypts payload in place: pkt[0..hdr_len) (unmasked) is the associated data, pkt[hdr_len..pkt_len)
+ * ciphertext + tag. Returns the plaintext length, or TERN_ERR_CRYPTO when authentication fails; the
+ * payload bytes are then unspecified (GnuTLS decrypts in place before checking the tag), so keep a
+ * copy if another key must be tried. */
+int tern_crypto_decrypt(tern_keys *k, uint8_t *pkt, size_t hdr_len, size_t pkt_len, uint64_t pn);
+
+/* Retry integrity tag (RFC 9001 §5.8) over the Retry packet `retry[0..len)` (without tag) for the
+ * original DCID. Returns 0 or TERN_ERR_CRYPTO. */
+int tern_crypto_retry_tag(uint32_t version, const tern_cid *odcid, const uint8_t *retry, size_t len,
+                          uint8_t tag[TERN_AEAD_TAG_LEN]);
+
+/* Stateless reset token for `cid` under a 32-byte static key (HMAC-SHA256, truncated). */
+void tern_crypto_reset_token(const uint8_t key[32], const tern_cid *cid,
+                             uint8_t token[TERN_RESET_TOKEN_LEN]);
+
+/* Address validation token (Retry): AES-256-GCM, under a 32-byte key, of the original DCID, the
+ * Retry SCID, the client's address family, IP and port and the issue time. `nonce` is 12 random
+ * bytes (never reuse one under the same key). `cap` must be >= TERN_RETRY_TOKEN_MAX. Returns the
+ * token length written to out, or 0 on error. One cipher handle is created per call. */
+#define TERN_RETRY_TOKEN_MAX 98 /* 1 format + 12 nonce + 69 plaintext (worst case) + 16 tag */
+size_t tern_crypto_token_seal(const uint8_t key[32], const uint8_t nonce[12], const tern_cid *odcid,
+                              const tern_cid *rscid, const tern_addr *client, tern_tstamp issued,
+                              uint8_t *out, size_t cap);
+/* Opens a token made by tern_crypto_token_seal; checks the client address and that `now - issued`
+ * is below `lifetime`. Returns 0 and fills odcid/rscid, or TERN_ERR_DROP when invalid/expired. */
+int tern_crypto_token_open(const uint8_t key[32], const uint8_t *tok, size_t len,
+                           const tern_addr *client, tern_tstamp now, tern_tstamp lifetime,
+                           tern_cid *odcid, tern_cid *rscid);
+
+#endif

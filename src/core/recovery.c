@@ -1,0 +1,409 @@
+/* Loss detection of one connection (RFC 9002 §6 and Appendix A): a ring of sent-packet records per
+ * packet number space, ACK processing, packet- and time-threshold loss, persistent congestion, the
+ * PTO with its backoff and the client's anti-deadlock probe.
+ *
+ * Records sit in the ring in packet number order and are pruned from the head once acked or lost.
+ * Loss detection declares every unacked packet more than kPacketThreshold below the largest acked
+ * lost, so at most a few acked records ever wait behind an outstanding head: walking the ranges of
+ * an ACK from the head costs the newly acked records plus that handful, never the whole ring. */
+#include "recovery.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+
+#define PACKET_THRESHOLD 3
+#define PERSISTENT_CONGESTION_THRESHOLD 3
+#define INITIAL_RING_CAP 32
+
+static inline tern_sent_pkt *q_at(const tern_sentq *q, size_t i)
+{
+    return &q->ring[(q->head + i) & (q->cap - 1)];
+}
+
+static inline tern_tstamp sat_add(tern_tstamp a, tern_tstamp b)
+{
+    return a > TERN_TS_INF - b ? TERN_TS_INF : a + b;
+}
+
+static inline tern_tstamp backoff(tern_tstamp d, uint32_t k)
+{
+    if (k >= 63 || d > (TERN_TS_INF >> k))
+        return TERN_TS_INF;
+    return d << k;
+}
+
+/* RFC 9002 A.6: a server has validated the client's address once it sends Handshake or 1-RTT
+ * packets the client can acknowledge; the server always considers the client validated. */
+static int peer_validated(const tern_recovery *r)
+{
+    return r->is_server || r->peer_completed_address_validation || r->handshake_confirmed;
+}
+
+void tern_recovery_init(tern_recovery *r, int is_server, tern_rtt *rtt, tern_cc *cc,
+                        const tern_recovery_cb *cb, void *ud)
+{
+    memset(r, 0, sizeof(*r));
+    for (int s = 0; s < TERN_SPACE_COUNT; s++) {
+        r->q[s].largest_acked = UINT64_MAX;
+        r->q[s].loss_time = TERN_TS_INF;
+    }
+    r->rtt = rtt;
+    r->cc = cc;
+    r->is_server = is_server;
+    if (cb)
+        r->cb = *cb;
+    r->ud = ud;
+    r->max_in_flight_records = TERN_RECOVERY_DEFAULT_MAX_RECORDS;
+    r->timer_base = TERN_TS_INF;
+}
+
+void tern_recovery_free(tern_recovery *r)
+{
+    for (int s = 0; s < TERN_SPACE_COUNT; s++) {
+        free(r->q[s].ring);
+        r->q[s].ring = NULL;
+        r->q[s].cap = r->q[s].count = r->q[s].head = 0;
+    }
+}
+
+static int q_grow(tern_sentq *q)
+{
+    size_t ncap = q->cap ? q->cap * 2 : INITIAL_RING_CAP;
+    tern_sent_pkt *n = malloc(ncap * sizeof(*n));
+    if (!n)
+        return TERN_ERR_NOMEM;
+    if (q->count) {
+        size_t first = TERN_MIN(q->count, q->cap - q->head);
+        memcpy(n, &q->ring[q->head], first * sizeof(*n));
+        memcpy(n + first, q->ring, (q->count - first) * sizeof(*n));
+    }
+    free(q->ring);
+    q->ring = n;
+    q->cap = ncap;
+    q->head = 0;
+    return 0;
+}
+
+static void q_prune(tern_sentq *q)
+{
+    while (q->count) {
+        const tern_sent_pkt *p = &q->ring[q->head];
+        if (!p->acked && !p->lost)
+            break;
+        q->head = (q->head + 1) & (q->cap - 1);
+        q->count--;
+    }
+}
+
+/* Index of the first record with pn >= v (count when none). Packet numbers are strictly
+ * increasing, so record i has pn >= head_pn + i: the answer is at most v - head_pn, and exactly
+ * that when no pn was skipped, which is the common case. */
+static size_t q_lower_bound(const tern_sentq *q, uint64_t v)
+{
+    uint64_t base = q_at(q, 0)->pn;
+    if (v <= base)
+        return 0;
+    uint64_t guess = v - base;
+    if (guess < q->count && q_at(q, (size_t)guess)->pn == v)
+        return (size_t)guess;
+    size_t lo = 0, hi = guess < q->count ? (size_t)guess : q->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (q_at(q, mid)->pn < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void mark_lost(tern_recovery *r, int space, tern_sentq *q, tern_sent_pkt *p)
+{
+    p->lost = 1;
+    r->pkts_lost++;
+    if (p->in_flight) {
+        tern_cc_on_removed(r->cc, p->size);
+        if (p->ack_eliciting)
+            q->ack_eliciting_in_flight--;
+    }
+    if (r->cb.on_lost)
+        r->cb.on_lost(r->ud, space, p);
+}
+
+int tern_recovery_on_sent(tern_recovery *r, int space, const tern_sent_pkt *p)
+{
+    if (space < 0 || space >= TERN_SPACE_COUNT || !p || p->n_frames > TERN_SENT_MAX_FRAMES)
+        return TERN_ERR_INVALID_ARG;
+    tern_sentq *q = &r->q[space];
+    if (q->discarded || (q->next_pn && p->pn < q->next_pn))
+        return TERN_ERR_INVALID_ARG;
+    if (q->count >= r->max_in_flight_records) {
+        /* ACK-only packets are rarely acknowledged by anyone: forget the oldest of them. */
+        while (q->count && !q_at(q, 0)->in_flight) {
+            mark_lost(r, space, q, q_at(q, 0));
+            q_prune(q);
+        }
+        if (q->count >= r->max_in_flight_records)
+            return TERN_ERR_NOMEM;
+    }
+    if (q->count == q->cap && q_grow(q))
+        return TERN_ERR_NOMEM;
+
+    tern_sent_pkt *d = q_at(q, q->count);
+    memcpy(d, p, offsetof(tern_sent_pkt, frames) + p->n_frames * sizeof(tern_sent_frame));
+    d->acked = d->lost = 0;
+    q->count++;
+    q->next_pn = p->pn + 1;
+    if (p->in_flight) {
+        tern_cc_on_sent(r->cc, p->size);
+        if (p->ack_eliciting) {
+            q->ack_eliciting_in_flight++;
+            q->last_ack_eliciting_time = p->time_sent;
+            r->timer_base = p->time_sent;
+        }
+    }
+    return 0;
+}
+
+/* RFC 9002 A.10 and B.8: declares lost the unacked packets at or below the largest acked that
+ * are kPacketThreshold below it or older than the loss delay, arms loss_time for the rest, and
+ * signals one congestion event (and persistent congestion) for the batch. */
+static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
+{
+    tern_sentq *q = &r->q[space];
+    tern_rtt *rtt = r->rtt;
+    q->loss_time = TERN_TS_INF;
+    if (q->largest_acked == UINT64_MAX)
+        return;
+
+    tern_tstamp base = TERN_MAX(rtt->latest, rtt->smoothed);
+    tern_tstamp loss_delay = TERN_MAX(base + base / 8, TERN_GRANULARITY);
+    tern_tstamp pc_duration = 0;
+    if (rtt->has_sample)
+        pc_duration = tern_rtt_pto(rtt, r->max_ack_delay) * PERSISTENT_CONGESTION_THRESHOLD;
+
+    int lost_in_flight = 0, run = 0, persistent = 0;
+    tern_tstamp newest_lost = 0, run_start = 0;
+    for (size_t i = 0; i < q->count; i++) {
+        tern_sent_pkt *p = q_at(q, i);
+        if (p->pn > q->largest_acked)
+            break;
+        if (p->acked) {
+            run = 0; /* an acknowledgement in between breaks a persistent-congestion span */
+            continue;
+        }
+        if (p->lost)
+            continue;
+        if (p->time_sent + loss_delay > now && q->largest_acked < p->pn + PACKET_THRESHOLD) {
+            q->loss_time = TERN_MIN(q->loss_time, p->time_sent + loss_delay);
+            continue;
+        }
+        if (p->in_flight) {
+            lost_in_flight = 1;
+            newest_lost = TERN_MAX(newest_lost, p->time_sent);
+        }
+        /* §7.6.2: only ack-eliciting packets sent after the first RTT sample count. */
+        if (p->ack_eliciting && rtt->has_sample && p->time_sent > rtt->first_sample_time) {
+            if (!run) {
+                run = 1;
+                run_start = p->time_sent;
+            } else if (p->time_sent - run_start > pc_duration) {
+                persistent = 1;
+            }
+        }
+        mark_lost(r, space, q, p);
+    }
+    if (lost_in_flight)
+        tern_cc_on_congestion(r->cc, newest_lost, now);
+    if (persistent) {
+        tern_cc_on_persistent_congestion(r->cc);
+        rtt->min = rtt->latest; /* §5.2: the path may have changed */
+    }
+}
+
+int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *ranges,
+                         tern_tstamp ack_delay, tern_tstamp now)
+{
+    if (space < 0 || space >= TERN_SPACE_COUNT || !ranges)
+        return TERN_ERR_INVALID_ARG;
+    tern_sentq *q = &r->q[space];
+    if (ranges->n == 0 || q->discarded)
+        return 0;
+    uint64_t largest = ranges->r[0].hi;
+    if (q->next_pn == 0 || largest >= q->next_pn)
+        return TERN_ERR_PROTO;
+    if (q->largest_acked == UINT64_MAX || largest > q->largest_acked)
+        q->largest_acked = largest;
+
+    const tern_sent_pkt *largest_rec = NULL;
+    int eliciting = 0;
+    size_t newly = 0;
+    for (size_t k = 0; k < ranges->n; k++) {
+        uint64_t lo = ranges->r[k].lo, hi = ranges->r[k].hi;
+        if (lo > hi || hi > largest)
+            return TERN_ERR_PROTO;
+        if (q->count == 0 || hi < q_at(q, 0)->pn)
+            continue; /* already acked or lost and pruned */
+        uint64_t expect = TERN_MAX(lo, q_at(q, 0)->pn);
+        for (size_t i = q_lower_bound(q, expect); i < q->count; i++) {
+            tern_sent_pkt *p = q_at(q, i);
+            if (p->pn > hi)
+                break;
+            if (p->pn != expect)
+                return TERN_ERR_PROTO; /* a skipped pn: never sent */
+            expect = p->pn + 1;
+            if (p->acked || p->lost)
+                continue;
+            p->acked = 1;
+            newly++;
+            if (p->pn == largest)
+                largest_rec = p;
+            eliciting |= p->ack_eliciting;
+            if (p->in_flight) {
+                if (p->ack_eliciting)
+                    q->ack_eliciting_in_flight--;
+                tern_cc_on_acked(r->cc, p->size, p->time_sent, r->rtt, now, p->app_limited);
+            }
+            r->pkts_acked++;
+            if (r->cb.on_acked)
+                r->cb.on_acked(r->ud, space, p);
+        }
+        if (expect <= hi)
+            return TERN_ERR_PROTO;
+    }
+    if (!newly)
+        return 0;
+
+    if (largest_rec && eliciting) {
+        tern_tstamp latest = now > largest_rec->time_sent ? now - largest_rec->time_sent : 0;
+        /* Initial ACKs are never delayed on purpose (RFC 9002 §5.3): the field is noise there. */
+        tern_rtt_update(r->rtt, latest, space == TERN_SPACE_INITIAL ? 0 : ack_delay, r->max_ack_delay,
+                        r->handshake_confirmed, now);
+    }
+    if (space == TERN_SPACE_HANDSHAKE && !r->is_server)
+        r->peer_completed_address_validation = 1;
+    detect_lost(r, space, now);
+    if (peer_validated(r))
+        r->pto_count = 0;
+    q_prune(q);
+    r->timer_base = now;
+    return 0;
+}
+
+static tern_tstamp earliest_loss_time(const tern_recovery *r, int *space)
+{
+    tern_tstamp t = TERN_TS_INF;
+    for (int s = 0; s < TERN_SPACE_COUNT; s++) {
+        if (r->q[s].loss_time < t) {
+            t = r->q[s].loss_time;
+            *space = s;
+        }
+    }
+    return t;
+}
+
+/* RFC 9002 A.8 GetPtoTimeAndSpace. The anti-deadlock probe is armed whenever no space can arm a
+ * PTO (also when only 0-RTT packets are outstanding, which the pseudocode would leave unarmed). */
+static tern_tstamp pto_time(const tern_recovery *r, int *space)
+{
+    tern_tstamp base = tern_rtt_pto(r->rtt, 0), best = TERN_TS_INF;
+    for (int s = 0; s < TERN_SPACE_COUNT; s++) {
+        const tern_sentq *q = &r->q[s];
+        if (!q->ack_eliciting_in_flight || q->discarded)
+            continue;
+        tern_tstamp d = base;
+        if (s == TERN_SPACE_APP) {
+            if (!r->handshake_confirmed)
+                break;
+            d += r->max_ack_delay;
+        }
+        tern_tstamp t = sat_add(q->last_ack_eliciting_time, backoff(d, r->pto_count));
+        if (t < best) {
+            best = t;
+            *space = s;
+        }
+    }
+    if (best != TERN_TS_INF || peer_validated(r) || r->timer_base == TERN_TS_INF)
+        return best;
+    *space = r->has_handshake_keys ? TERN_SPACE_HANDSHAKE : TERN_SPACE_INITIAL;
+    return sat_add(r->timer_base, backoff(base, r->pto_count));
+}
+
+tern_tstamp tern_recovery_timer(const tern_recovery *r, tern_tstamp now)
+{
+    int space;
+    tern_tstamp t = earliest_loss_time(r, &space);
+    if (t != TERN_TS_INF)
+        return t;
+    if (r->amplification_blocked)
+        return TERN_TS_INF;
+    return pto_time(r, &space);
+}
+
+int tern_recovery_on_timeout(tern_recovery *r, tern_tstamp now)
+{
+    int space = -1;
+    tern_tstamp t = earliest_loss_time(r, &space);
+    if (t != TERN_TS_INF) {
+        if (now < t)
+            return -1;
+        detect_lost(r, space, now);
+        q_prune(&r->q[space]);
+        r->timer_base = now;
+        return -1;
+    }
+    if (r->amplification_blocked)
+        return -1;
+    t = pto_time(r, &space);
+    if (t == TERN_TS_INF || now < t)
+        return -1;
+    r->pto_count++;
+    r->pto_total++;
+    r->timer_base = now;
+    return space;
+}
+
+void tern_recovery_discard_space(tern_recovery *r, int space)
+{
+    if (space < 0 || space >= TERN_SPACE_COUNT)
+        return;
+    tern_sentq *q = &r->q[space];
+    for (size_t i = 0; i < q->count; i++) {
+        const tern_sent_pkt *p = q_at(q, i);
+        if (p->in_flight && !p->acked && !p->lost)
+            tern_cc_on_removed(r->cc, p->size);
+    }
+    free(q->ring);
+    q->ring = NULL;
+    q->cap = q->count = q->head = 0;
+    q->ack_eliciting_in_flight = 0;
+    q->loss_time = TERN_TS_INF;
+    q->last_ack_eliciting_time = 0;
+    q->discarded = 1;
+    r->pto_count = 0;
+}
+
+void tern_recovery_declare_all_lost(tern_recovery *r, int space, tern_tstamp now)
+{
+    if (space < 0 || space >= TERN_SPACE_COUNT)
+        return;
+    tern_sentq *q = &r->q[space];
+    for (size_t i = 0; i < q->count; i++) {
+        tern_sent_pkt *p = q_at(q, i);
+        if (!p->acked && !p->lost)
+            mark_lost(r, space, q, p);
+    }
+    q_prune(q);
+    q->ack_eliciting_in_flight = 0;
+    q->loss_time = TERN_TS_INF;
+    r->pto_count = 0;
+    r->timer_base = now;
+}
+
+int tern_recovery_has_in_flight(const tern_recovery *r)
+{
+    for (int s = 0; s < TERN_SPACE_COUNT; s++)
+        if (r->q[s].ack_eliciting_in_flight)
+            return 1;
+    return 0;
+}

@@ -1,0 +1,126 @@
+/* Loss detection (RFC 9002 §6, Appendix A): sent-packet records per packet number space, ACK
+ * processing, packet- and time-threshold loss, PTO with backoff, persistent congestion. Records keep
+ * small frame descriptors (not frame bytes): on loss the connection re-queues the data they name,
+ * on ack it releases it. Storage is a ring per space that grows by doubling, never per packet. */
+#ifndef TERN_CORE_RECOVERY_H
+#define TERN_CORE_RECOVERY_H
+
+#include "cc.h"
+#include "common.h"
+#include "frame.h"
+#include "rtt.h"
+
+#define TERN_SENT_MAX_FRAMES 10
+
+/* What a sent packet carried, enough to retransmit or release it. */
+typedef struct tern_sent_frame {
+    uint8_t type;   /* frame type (TERN_FT_*; STREAM frames stored as TERN_FT_STREAM) */
+    uint8_t fin;
+    uint16_t aux;   /* frame-specific (e.g. CRYPTO level) */
+    uint32_t len;   /* STREAM/CRYPTO length */
+    uint64_t id;    /* stream id, CID sequence, ... */
+    uint64_t off;   /* STREAM/CRYPTO offset, MAX_* value, ACK largest, ... */
+} tern_sent_frame;
+
+typedef struct tern_sent_pkt {
+    uint64_t pn;
+    tern_tstamp time_sent;
+    uint32_t size;          /* bytes on the wire (UDP payload share) */
+    uint8_t ack_eliciting;
+    uint8_t in_flight;
+    uint8_t path_id;
+    uint8_t n_frames;
+    uint8_t acked, lost;    /* internal state */
+    uint8_t app_limited;
+    uint8_t pad_;
+    tern_sent_frame frames[TERN_SENT_MAX_FRAMES];
+} tern_sent_pkt;
+
+typedef struct tern_sentq {
+    tern_sent_pkt *ring;
+    size_t cap, head, count;      /* ring of records in pn order (acked/lost ones pruned from head) */
+    uint64_t largest_acked;       /* UINT64_MAX when none */
+    tern_tstamp loss_time;        /* TERN_TS_INF when none */
+    tern_tstamp last_ack_eliciting_time;
+    uint64_t ack_eliciting_in_flight;
+    uint64_t next_pn;             /* largest pn recorded + 1 (0: nothing sent yet) */
+    int discarded;
+} tern_sentq;
+
+/* Inclusive ranges, descending (r[0].hi is the largest acknowledged). */
+typedef struct tern_pn_range_list {
+    const tern_pn_range *r;
+    size_t n;
+} tern_pn_range_list;
+
+typedef struct tern_recovery_cb {
+    /* The packet was acknowledged (each record at most once). */
+    void (*on_acked)(void *ud, int space, const tern_sent_pkt *p);
+    /* The packet was declared lost (each record at most once, never after acked). */
+    void (*on_lost)(void *ud, int space, const tern_sent_pkt *p);
+} tern_recovery_cb;
+/* The callbacks run in the middle of ring updates: they must not call tern_recovery_* functions. */
+
+typedef struct tern_recovery {
+    tern_sentq q[TERN_SPACE_COUNT];
+    tern_rtt *rtt;     /* the active path's estimator and controller */
+    tern_cc *cc;
+    uint32_t pto_count;
+    tern_tstamp max_ack_delay;   /* peer's, ns */
+    int is_server;
+    int handshake_confirmed;
+    int peer_completed_address_validation; /* client: server has validated us (got HS ack or 1-RTT) */
+    int has_handshake_keys;
+    uint64_t pkts_lost, pkts_acked, pto_total;
+    uint64_t max_in_flight_records; /* bound; on_packet_sent fails past it */
+    int amplification_blocked;   /* server at the anti-amplification limit: no PTO (set by conn) */
+    tern_tstamp timer_base;      /* last ack/timeout/send: start of the client's anti-deadlock PTO */
+    tern_recovery_cb cb;
+    void *ud;
+} tern_recovery;
+
+void tern_recovery_init(tern_recovery *r, int is_server, tern_rtt *rtt, tern_cc *cc,
+                        const tern_recovery_cb *cb, void *ud);
+void tern_recovery_free(tern_recovery *r);
+
+#define TERN_RECOVERY_DEFAULT_MAX_RECORDS (1u << 16)
+
+/* Records a sent packet (copied; only the first n_frames frames are kept). Packet numbers must
+ * increase within a space. At the record bound, records of packets that are not in flight (ACK-only)
+ * are evicted from the oldest end as lost to make room. Returns 0, TERN_ERR_NOMEM (bound reached or
+ * allocation failed), or TERN_ERR_INVALID_ARG (bad space, discarded space, pn not increasing, or
+ * n_frames above TERN_SENT_MAX_FRAMES). */
+int tern_recovery_on_sent(tern_recovery *r, int space, const tern_sent_pkt *p);
+
+/* Processes an ACK frame's ranges (descending, inclusive [lo, hi] pairs, as iterated from the
+ * frame), ack_delay in ns (already scaled). Calls on_acked for newly acked records, updates RTT when
+ * the largest is newly acked and ack-eliciting, detects losses (on_lost), updates CC.
+ * Returns 0, or TERN_ERR_PROTO when a range acknowledges a packet number never sent in that space
+ * (above the largest sent, or one skipped while still tracked) (PROTOCOL_VIOLATION); ranges before
+ * the offending one may already have been processed. An ACK received by a client in the Handshake
+ * space sets peer_completed_address_validation. The Initial space's ack_delay is ignored. */
+int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *ranges,
+                         tern_tstamp ack_delay, tern_tstamp now);
+
+/* The loss-detection/PTO deadline (TERN_TS_INF when none). */
+tern_tstamp tern_recovery_timer(const tern_recovery *r, tern_tstamp now);
+
+/* Handles the timer: declares time-threshold losses, or on PTO returns the space in which to send
+ * probes (the caller sends up to two ack-eliciting packets there). Returns -1 when no probe is due,
+ * else the space. Nothing happens before the deadline of tern_recovery_timer. */
+int tern_recovery_on_timeout(tern_recovery *r, tern_tstamp now);
+
+/* Drops every record of a space (keys discarded, RFC 9002 §6.4): their bytes leave flight without
+ * loss signals; no callbacks. */
+void tern_recovery_discard_space(tern_recovery *r, int space);
+
+/* Declares every in-flight packet of a space lost at once (e.g. Retry received, or path abandoned):
+ * on_lost is called for each outstanding record (ACK-only ones included). Their bytes leave flight
+ * without a congestion event (RFC 9002 §6.3: a Retry is not a congestion signal); pto_count and the
+ * space's loss timer are reset. Packet numbers keep increasing afterwards. */
+void tern_recovery_declare_all_lost(tern_recovery *r, int space, tern_tstamp now);
+
+/* 1 when a space has ack-eliciting packets in flight. */
+int tern_recovery_has_in_flight(const tern_recovery *r);
+
+#endif

@@ -1,0 +1,715 @@
+/* Stream bytes and bookkeeping: the send ring with its acked/lost ranges, the receive ring with
+ * out-of-order reassembly and the final-size rules, per-stream flow-control credit, and the map of
+ * live streams with the stream-count limits of both sides (RFC 9000 §2-4). Buffers are allocated on
+ * first use so that thousands of idle streams cost only their struct. */
+#include "stream.h"
+
+#include <stdlib.h>
+
+/* Index in a ring of `cap` bytes of the byte `rel` positions after `head` (rel <= cap). */
+static size_t ring_pos(size_t head, uint64_t rel, size_t cap)
+{
+    size_t p = head + (size_t)rel;
+    return p >= cap ? p - cap : p;
+}
+
+/* Copies the ring content [rel, rel + len) out to dst. */
+static void ring_read(const uint8_t *buf, size_t cap, size_t head, uint64_t rel, size_t len,
+                      uint8_t *dst)
+{
+    if (!len)
+        return;
+    size_t pos = ring_pos(head, rel, cap);
+    size_t first = TERN_MIN(len, cap - pos);
+    memcpy(dst, buf + pos, first);
+    if (len > first)
+        memcpy(dst + first, buf, len - first);
+}
+
+static void ring_write(uint8_t *buf, size_t cap, size_t head, uint64_t rel, const uint8_t *src,
+                       size_t len)
+{
+    if (!len)
+        return;
+    size_t pos = ring_pos(head, rel, cap);
+    size_t first = TERN_MIN(len, cap - pos);
+    memcpy(buf + pos, src, first);
+    if (len > first)
+        memcpy(buf, src + first, len - first);
+}
+
+/* Reallocates a ring to hold at least `need` bytes (doubling, at most `limit`), keeping its whole
+ * old content in order from index 0. Returns 0 or TERN_ERR_NOMEM (ring unchanged). */
+static int ring_grow(uint8_t **buf, size_t *cap, size_t *head, size_t need, size_t limit)
+{
+    size_t ncap = *cap ? *cap : TERN_MIN((size_t)TERN_BUF_MIN_CAP, limit);
+    while (ncap < need && ncap < limit)
+        ncap = ncap > limit / 2 ? limit : ncap * 2;
+    if (ncap < need)
+        return TERN_ERR_NOMEM;
+    uint8_t *nb = malloc(ncap);
+    if (!nb)
+        return TERN_ERR_NOMEM;
+    if (*cap)
+        ring_read(*buf, *cap, *head, 0, *cap, nb);
+    free(*buf);
+    *buf = nb;
+    *cap = ncap;
+    *head = 0;
+    return 0;
+}
+
+/* ---- send buffer ------------------------------------------------------------------------------ */
+
+void tern_sendbuf_init(tern_sendbuf *sb, size_t limit)
+{
+    memset(sb, 0, sizeof(*sb));
+    sb->limit = limit;
+    tern_ranges_init(&sb->acked, TERN_SENDBUF_MAX_RANGES);
+    tern_ranges_init(&sb->lost, TERN_SENDBUF_MAX_RANGES);
+}
+
+void tern_sendbuf_free(tern_sendbuf *sb)
+{
+    free(sb->buf);
+    sb->buf = NULL;
+    sb->cap = 0;
+    sb->head = 0;
+    tern_ranges_free(&sb->acked);
+    tern_ranges_free(&sb->lost);
+}
+
+size_t tern_sendbuf_room(const tern_sendbuf *sb)
+{
+    uint64_t used = sb->end - sb->base;
+    if (sb->fin || used >= sb->limit)
+        return 0;
+    uint64_t room = sb->limit - used;
+    if (room > TERN_MAX_VARINT - sb->end)
+        room = TERN_MAX_VARINT - sb->end;
+    return (size_t)room;
+}
+
+ssize_t tern_sendbuf_write(tern_sendbuf *sb, const uint8_t *data, size_t len, int fin)
+{
+    if (sb->fin)
+        return TERN_ERR_STREAM_STATE;
+    if (len && !data)
+        return TERN_ERR_INVALID_ARG;
+    size_t used = (size_t)(sb->end - sb->base);
+    size_t n = TERN_MIN(len, tern_sendbuf_room(sb));
+    if (n && used + n > sb->cap &&
+        ring_grow(&sb->buf, &sb->cap, &sb->head, used + n, sb->limit) != 0) {
+        /* keep going with what fits in the current ring */
+        n = TERN_MIN(n, sb->cap - used);
+        if (!n)
+            return TERN_ERR_NOMEM;
+    }
+    ring_write(sb->buf, sb->cap, sb->head, used, data, n);
+    sb->end += n;
+    if (fin && n == len)
+        sb->fin = 1;
+    return (ssize_t)n;
+}
+
+/* Marks [lo, hi) for retransmission. When the set is full the range is widened to swallow its
+ * nearest neighbour instead: resending bytes the peer already has costs little, forgetting bytes
+ * it lacks would stall the stream. */
+static void lost_add(tern_sendbuf *sb, uint64_t lo, uint64_t hi)
+{
+    if (lo >= hi || tern_ranges_add(&sb->lost, lo, hi) == 0)
+        return;
+    tern_ranges *l = &sb->lost;
+    if (!l->n)
+        return; /* allocation failed on an empty set: nothing to widen */
+    uint32_t best = 0;
+    uint64_t best_gap = UINT64_MAX;
+    for (uint32_t i = 0; i < l->n; i++) {
+        uint64_t gap = l->r[i].hi <= lo ? lo - l->r[i].hi : l->r[i].lo >= hi ? l->r[i].lo - hi : 0;
+        if (gap < best_gap) {
+            best_gap = gap;
+            best = i;
+        }
+    }
+    tern_ranges_add(l, TERN_MIN(lo, l->r[best].lo), TERN_MAX(hi, l->r[best].hi));
+}
+
+/* Marks [lo, hi) lost except the parts already acknowledged. */
+static void lost_add_unacked(tern_sendbuf *sb, uint64_t lo, uint64_t hi)
+{
+    const tern_ranges *a = &sb->acked;
+    uint32_t i = 0, j = a->n;
+    while (i < j) { /* first acked range ending after lo */
+        uint32_t mid = i + (j - i) / 2;
+        if (a->r[mid].hi <= lo)
+            i = mid + 1;
+        else
+            j = mid;
+    }
+    uint64_t cur = lo;
+    for (; i < a->n && a->r[i].lo < hi && cur < hi; i++) {
+        if (a->r[i].lo > cur)
+            lost_add(sb, cur, a->r[i].lo);
+        if (a->r[i].hi > cur)
+            cur = a->r[i].hi;
+    }
+    if (cur < hi)
+        lost_add(sb, cur, hi);
+}
+
+int tern_sendbuf_next(const tern_sendbuf *sb, uint64_t max_off, size_t max_len, uint64_t *off,
+                      size_t *len, int *fin, int *is_new)
+{
+    int fin_pending = sb->fin && !sb->fin_acked;
+    /* Retransmissions first: they were within flow control when first sent. Only the first lost
+     * range is looked at (ranges below base are removed as acks arrive), so this is O(1). */
+    for (uint32_t i = 0; i < sb->lost.n && max_len; i++) {
+        uint64_t lo = TERN_MAX(sb->lost.r[i].lo, sb->base), hi = sb->lost.r[i].hi;
+        if (lo >= hi)
+            continue;
+        size_t n = (size_t)TERN_MIN(hi - lo, (uint64_t)max_len);
+        *off = lo;
+        *len = n;
+        *fin = fin_pending && lo + n == sb->end;
+        *is_new = 0;
+        return 1;
+    }
+    if (sb->sent < sb->end && sb->sent < max_off && max_len) {
+        uint64_t n = TERN_MIN(sb->end - sb->sent, max_off - sb->sent);
+        n = TERN_MIN(n, (uint64_t)max_len);
+        *off = sb->sent;
+        *len = (size_t)n;
+        *fin = fin_pending && sb->sent + n == sb->end;
+        *is_new = 1;
+        return 1;
+    }
+    /* A lone FIN: never sent, or lost after all its bytes went out. It needs no credit. */
+    if (fin_pending && sb->sent == sb->end && (!sb->fin_sent || sb->fin_lost)) {
+        *off = sb->end;
+        *len = 0;
+        *fin = 1;
+        *is_new = 0;
+        return 1;
+    }
+    return 0;
+}
+
+int tern_sendbuf_has_pending(const tern_sendbuf *sb, uint64_t max_off)
+{
+    uint64_t off;
+    size_t len;
+    int fin, is_new;
+    return tern_sendbuf_next(sb, max_off, SIZE_MAX, &off, &len, &fin, &is_new);
+}
+
+void tern_sendbuf_copy(const tern_sendbuf *sb, uint64_t off, size_t len, uint8_t *dst)
+{
+    if (!len || off < sb->base || off + len > sb->end)
+        return;
+    ring_read(sb->buf, sb->cap, sb->head, off - sb->base, len, dst);
+}
+
+void tern_sendbuf_on_sent(tern_sendbuf *sb, uint64_t off, size_t len, int fin)
+{
+    uint64_t hi = off + len;
+    if (len) {
+        /* What next() hands out is a prefix of the first lost range: removing it never splits. */
+        tern_ranges_remove(&sb->lost, off, hi);
+        if (hi > sb->sent)
+            sb->sent = TERN_MIN(hi, sb->end);
+    }
+    if (fin && sb->fin) {
+        sb->fin_sent = 1;
+        sb->fin_lost = 0;
+    }
+}
+
+void tern_sendbuf_on_acked(tern_sendbuf *sb, uint64_t off, size_t len, int fin)
+{
+    if (fin && sb->fin) {
+        sb->fin_acked = 1;
+        sb->fin_lost = 0;
+    }
+    uint64_t lo = TERN_MAX(off, sb->base), hi = TERN_MIN(off + len, sb->sent);
+    if (lo < hi) {
+        if (tern_ranges_add(&sb->acked, lo, hi) != 0) {
+            /* Cannot remember this ack: resend the bytes so that a later ack covers them. */
+            lost_add(sb, lo, hi);
+            return;
+        }
+        tern_ranges_remove(&sb->lost, lo, hi); /* may fail to split: the bytes are just resent */
+    }
+    const tern_range *f = tern_ranges_first(&sb->acked);
+    if (f && f->lo <= sb->base) {
+        uint64_t nb = f->hi;
+        sb->head = sb->cap ? ring_pos(sb->head, nb - sb->base, sb->cap) : 0;
+        sb->base = nb;
+        tern_ranges_remove_below(&sb->acked, nb);
+        tern_ranges_remove_below(&sb->lost, nb);
+    }
+    if (sb->base == sb->end && sb->fin && sb->buf) {
+        /* Nothing more can be written: give the ring back now rather than when the stream dies. */
+        free(sb->buf);
+        sb->buf = NULL;
+        sb->cap = 0;
+        sb->head = 0;
+    }
+}
+
+void tern_sendbuf_on_lost(tern_sendbuf *sb, uint64_t off, size_t len, int fin)
+{
+    if (fin && sb->fin && !sb->fin_acked)
+        sb->fin_lost = 1;
+    uint64_t lo = TERN_MAX(off, sb->base), hi = TERN_MIN(off + len, sb->sent);
+    if (lo < hi)
+        lost_add_unacked(sb, lo, hi);
+}
+
+int tern_sendbuf_all_acked(const tern_sendbuf *sb)
+{
+    return sb->fin && sb->fin_acked && sb->base == sb->end;
+}
+
+/* ---- receive buffer --------------------------------------------------------------------------- */
+
+void tern_recvbuf_init(tern_recvbuf *rb, size_t limit)
+{
+    memset(rb, 0, sizeof(*rb));
+    rb->limit = limit;
+    rb->final_size = UINT64_MAX;
+    tern_ranges_init(&rb->have, TERN_RECVBUF_MAX_GAPS);
+}
+
+void tern_recvbuf_free(tern_recvbuf *rb)
+{
+    free(rb->buf);
+    rb->buf = NULL;
+    rb->cap = 0;
+    rb->head = 0;
+    tern_ranges_free(&rb->have);
+}
+
+/* Final-size and flow-control rules shared by STREAM and RESET_STREAM (RFC 9000 §4.5, §19.8). */
+static int check_size(const tern_recvbuf *rb, uint64_t end, int fin, uint64_t *terr)
+{
+    if (rb->final_size != UINT64_MAX) {
+        if (end > rb->final_size || (fin && end != rb->final_size))
+            goto final_size;
+    } else if (fin && end < rb->highest) {
+        goto final_size;
+    }
+    if (end > TERN_MAX_VARINT || (end > rb->read_off && end - rb->read_off > rb->limit)) {
+        *terr = TERN_TE_FLOW_CONTROL_ERROR;
+        return TERN_ERR_PROTO;
+    }
+    return 0;
+final_size:
+    *terr = TERN_TE_FINAL_SIZE_ERROR;
+    return TERN_ERR_PROTO;
+}
+
+int tern_recvbuf_write(tern_recvbuf *rb, uint64_t off, const uint8_t *data, size_t len, int fin,
+                       uint64_t *terr)
+{
+    uint64_t dummy;
+    if (!terr)
+        terr = &dummy;
+    if (len && !data)
+        return TERN_ERR_INVALID_ARG;
+    if (off > TERN_MAX_VARINT || len > TERN_MAX_VARINT - off) {
+        *terr = TERN_TE_FLOW_CONTROL_ERROR;
+        return TERN_ERR_PROTO;
+    }
+    uint64_t end = off + len;
+    int rv = check_size(rb, end, fin, terr);
+    if (rv)
+        return rv;
+    uint64_t lo = TERN_MAX(off, rb->read_off);
+    if (lo < end && !tern_ranges_contains(&rb->have, lo, end)) {
+        /* Refuse a new gap at the bound before touching anything: the peer will retransmit. */
+        if (rb->have.n >= rb->have.max &&
+            !tern_ranges_intersects(&rb->have, lo ? lo - 1 : 0, end + 1))
+            return TERN_ERR_NOMEM;
+        size_t need = (size_t)(end - rb->read_off);
+        if (need > rb->cap && ring_grow(&rb->buf, &rb->cap, &rb->head, need, rb->limit) != 0)
+            return TERN_ERR_NOMEM;
+        if (tern_ranges_add(&rb->have, lo, end) != 0)
+            return TERN_ERR_NOMEM;
+        ring_write(rb->buf, rb->cap, rb->head, lo - rb->read_off, data + (lo - off),
+                   (size_t)(end - lo));
+    }
+    if (len && end > rb->highest)
+        rb->highest = end;
+    if (fin) {
+        rb->final_size = end;
+        if (end > rb->highest)
+            rb->highest = end;
+    }
+    return 0;
+}
+
+int tern_recvbuf_set_final_size(tern_recvbuf *rb, uint64_t final_size, uint64_t *new_bytes,
+                                uint64_t *terr)
+{
+    uint64_t dummy;
+    if (!terr)
+        terr = &dummy;
+    if (new_bytes)
+        *new_bytes = 0;
+    int rv = check_size(rb, final_size, 1, terr);
+    if (rv)
+        return rv;
+    if (new_bytes && final_size > rb->highest)
+        *new_bytes = final_size - rb->highest;
+    rb->final_size = final_size;
+    if (final_size > rb->highest)
+        rb->highest = final_size;
+    return 0;
+}
+
+size_t tern_recvbuf_readable(const tern_recvbuf *rb)
+{
+    const tern_range *f = tern_ranges_first(&rb->have);
+    if (!f || f->lo > rb->read_off)
+        return 0;
+    return (size_t)(f->hi - rb->read_off);
+}
+
+size_t tern_recvbuf_read(tern_recvbuf *rb, uint8_t *dst, size_t cap, int *fin)
+{
+    size_t n = TERN_MIN(tern_recvbuf_readable(rb), cap);
+    if (n) {
+        ring_read(rb->buf, rb->cap, rb->head, 0, n, dst);
+        rb->head = ring_pos(rb->head, n, rb->cap);
+        rb->read_off += n;
+        tern_ranges_remove_below(&rb->have, rb->read_off);
+    }
+    int done = tern_recvbuf_finished(rb);
+    if (fin)
+        *fin = done;
+    if (done && rb->buf) {
+        free(rb->buf);
+        rb->buf = NULL;
+        rb->cap = 0;
+        rb->head = 0;
+    }
+    return n;
+}
+
+int tern_recvbuf_finished(const tern_recvbuf *rb)
+{
+    return rb->final_size != UINT64_MAX && rb->read_off == rb->final_size;
+}
+
+/* ---- stream ids --------------------------------------------------------------------------------- */
+
+int tern_sid_can_send(int64_t id, int is_server)
+{
+    return tern_sid_is_bidi(id) || tern_sid_is_server(id) == !!is_server;
+}
+
+int tern_sid_can_recv(int64_t id, int is_server)
+{
+    return tern_sid_is_bidi(id) || tern_sid_is_server(id) != !!is_server;
+}
+
+/* ---- per-stream flow control ------------------------------------------------------------------ */
+
+int tern_stream_recv(tern_stream *s, uint64_t off, const uint8_t *data, size_t len, int fin,
+                     uint64_t *new_bytes, uint64_t *terr)
+{
+    uint64_t dummy;
+    if (!terr)
+        terr = &dummy;
+    if (new_bytes)
+        *new_bytes = 0;
+    if (off > TERN_MAX_VARINT || len > TERN_MAX_VARINT - off || off + len > s->max_recv) {
+        *terr = TERN_TE_FLOW_CONTROL_ERROR;
+        return TERN_ERR_PROTO;
+    }
+    uint64_t before = s->rcv.highest;
+    int rv = tern_recvbuf_write(&s->rcv, off, data, len, fin, terr);
+    if (rv == 0 && new_bytes)
+        *new_bytes = s->rcv.highest - before;
+    return rv;
+}
+
+int tern_stream_update_recv_credit(tern_stream *s)
+{
+    const tern_recvbuf *rb = &s->rcv;
+    if (rb->final_size != UINT64_MAX || !s->recv_window)
+        return 0;
+    uint64_t open = s->max_recv > rb->read_off ? s->max_recv - rb->read_off : 0;
+    if (open > s->recv_window / 2)
+        return 0;
+    uint64_t nmax = rb->read_off + s->recv_window;
+    if (nmax > TERN_MAX_VARINT)
+        nmax = TERN_MAX_VARINT;
+    if (nmax <= s->max_recv)
+        return 0;
+    s->max_recv = nmax;
+    s->flags |= TERN_SF_NEED_MAX_STREAM_DATA;
+    return 1;
+}
+
+/* ---- stream map ------------------------------------------------------------------------------- */
+
+#define MAX_STREAM_COUNT (1ull << 60) /* stream ids stop at 2^62 */
+#define INITIAL_BUCKETS 16
+
+static size_t bucket_of(int64_t id, size_t nbuckets)
+{
+    /* Ids are sequential per kind: a multiplicative mix spreads them over the table. */
+    return (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 32) & (nbuckets - 1);
+}
+
+void tern_streams_init(tern_streams *m, int is_server, size_t send_buffer)
+{
+    memset(m, 0, sizeof(*m));
+    m->is_server = !!is_server;
+    m->send_buffer = send_buffer;
+}
+
+void tern_streams_free(tern_streams *m)
+{
+    for (size_t b = 0; b < m->nbuckets; b++) {
+        tern_stream *s = m->buckets[b];
+        while (s) {
+            tern_stream *next = s->hnext;
+            tern_sendbuf_free(&s->snd);
+            tern_recvbuf_free(&s->rcv);
+            free(s);
+            s = next;
+        }
+    }
+    free(m->buckets);
+    m->buckets = NULL;
+    m->nbuckets = m->count = 0;
+    m->sendq_head = m->sendq_tail = NULL;
+}
+
+tern_stream *tern_streams_find(const tern_streams *m, int64_t id)
+{
+    if (!m->nbuckets)
+        return NULL;
+    for (tern_stream *s = m->buckets[bucket_of(id, m->nbuckets)]; s; s = s->hnext)
+        if (s->id == id)
+            return s;
+    return NULL;
+}
+
+static void rehash(tern_streams *m)
+{
+    size_t nb = m->nbuckets ? m->nbuckets * 2 : INITIAL_BUCKETS;
+    tern_stream **t = calloc(nb, sizeof(*t));
+    if (!t)
+        return; /* longer chains, still correct */
+    for (size_t b = 0; b < m->nbuckets; b++) {
+        tern_stream *s = m->buckets[b];
+        while (s) {
+            tern_stream *next = s->hnext;
+            size_t i = bucket_of(s->id, nb);
+            s->hnext = t[i];
+            t[i] = s;
+            s = next;
+        }
+    }
+    free(m->buckets);
+    m->buckets = t;
+    m->nbuckets = nb;
+}
+
+/* Allocates and registers a stream with the flow-control values for its kind and initiator. */
+static tern_stream *stream_new(tern_streams *m, int64_t id)
+{
+    if (m->count >= m->nbuckets)
+        rehash(m);
+    if (!m->nbuckets)
+        return NULL;
+    tern_stream *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->id = id;
+    int local = tern_sid_is_server(id) == m->is_server;
+    uint64_t max_send = 0, max_recv = 0;
+    if (tern_sid_is_bidi(id)) {
+        max_recv = local ? m->local_max_data_bidi_local : m->local_max_data_bidi_remote;
+        max_send = local ? m->peer_max_data_bidi_remote : m->peer_max_data_bidi_local;
+    } else if (local) {
+        max_send = m->peer_max_data_uni;
+    } else {
+        max_recv = m->local_max_data_uni;
+    }
+    s->max_send = max_send;
+    s->max_recv = max_recv;
+    s->recv_window = max_recv;
+    tern_sendbuf_init(&s->snd, tern_sid_can_send(id, m->is_server) ? m->send_buffer : 0);
+    tern_recvbuf_init(&s->rcv, max_recv > SIZE_MAX ? SIZE_MAX : (size_t)max_recv);
+    size_t b = bucket_of(id, m->nbuckets);
+    s->hnext = m->buckets[b];
+    m->buckets[b] = s;
+    m->count++;
+    return s;
+}
+
+int tern_streams_open_local(tern_streams *m, int bidi, tern_stream **out)
+{
+    int k = bidi ? 0 : 1;
+    if (m->next_local[k] >= m->max_local[k] || m->next_local[k] >= MAX_STREAM_COUNT) {
+        m->need_streams_blocked[k] = 1;
+        return TERN_ERR_STREAM_LIMIT;
+    }
+    tern_stream *s = stream_new(m, tern_sid_make(m->next_local[k], bidi, m->is_server));
+    if (!s)
+        return TERN_ERR_NOMEM;
+    m->next_local[k]++;
+    if (out)
+        *out = s;
+    return 0;
+}
+
+int tern_streams_get_remote(tern_streams *m, int64_t id, int for_send, tern_stream **out,
+                            uint64_t *terr)
+{
+    uint64_t dummy;
+    if (!terr)
+        terr = &dummy;
+    *out = NULL;
+    if (id < 0 || (uint64_t)id > TERN_MAX_VARINT)
+        return TERN_ERR_INVALID_ARG;
+    int k = tern_sid_is_bidi(id) ? 0 : 1;
+    uint64_t n = (uint64_t)id >> 2;
+    if (for_send ? !tern_sid_can_send(id, m->is_server) : !tern_sid_can_recv(id, m->is_server)) {
+        *terr = TERN_TE_STREAM_STATE_ERROR;
+        return TERN_ERR_PROTO;
+    }
+    if (tern_sid_is_server(id) == m->is_server) {
+        if (n >= m->next_local[k]) {
+            *terr = TERN_TE_STREAM_STATE_ERROR;
+            return TERN_ERR_PROTO;
+        }
+        *out = tern_streams_find(m, id);
+        return 0;
+    }
+    if (n < m->opened_remote[k]) {
+        *out = tern_streams_find(m, id); /* NULL: closed already */
+        return 0;
+    }
+    if (n >= m->max_remote[k]) {
+        *terr = TERN_TE_STREAM_LIMIT_ERROR;
+        return TERN_ERR_PROTO;
+    }
+    /* Opening a stream opens every lower-numbered one of its kind (RFC 9000 §3.2). */
+    tern_stream *s = NULL;
+    while (m->opened_remote[k] <= n) {
+        s = stream_new(m, tern_sid_make(m->opened_remote[k], k == 0, !m->is_server));
+        if (!s)
+            return TERN_ERR_NOMEM;
+        m->opened_remote[k]++;
+    }
+    *out = s;
+    return 0;
+}
+
+static void sendq_unlink(tern_streams *m, tern_stream *s)
+{
+    if (!s->in_sendq)
+        return;
+    if (s->sprev)
+        s->sprev->snext = s->snext;
+    else
+        m->sendq_head = s->snext;
+    if (s->snext)
+        s->snext->sprev = s->sprev;
+    else
+        m->sendq_tail = s->sprev;
+    s->snext = s->sprev = NULL;
+    s->in_sendq = 0;
+}
+
+void tern_streams_close(tern_streams *m, tern_stream *s)
+{
+    if (!s || !m->nbuckets)
+        return;
+    tern_stream **pp = &m->buckets[bucket_of(s->id, m->nbuckets)];
+    while (*pp && *pp != s)
+        pp = &(*pp)->hnext;
+    if (!*pp)
+        return; /* not ours */
+    *pp = s->hnext;
+    m->count--;
+    sendq_unlink(m, s);
+    if (tern_sid_is_server(s->id) != m->is_server) {
+        int k = tern_sid_is_bidi(s->id) ? 0 : 1;
+        m->closed_remote[k]++;
+        uint64_t target = m->closed_remote[k] + m->initial_remote[k];
+        if (target > MAX_STREAM_COUNT)
+            target = MAX_STREAM_COUNT;
+        uint64_t step = m->initial_remote[k] / 2;
+        if (step == 0)
+            step = 1;
+        /* Credit goes out in batches, not one MAX_STREAMS per closed stream. */
+        if (target > m->max_remote[k] && target - m->max_remote[k] >= step) {
+            m->max_remote[k] = target;
+            m->need_max_streams[k] = 1;
+        }
+    }
+    tern_sendbuf_free(&s->snd);
+    tern_recvbuf_free(&s->rcv);
+    free(s);
+}
+
+void tern_streams_set_remote_limits(tern_streams *m, uint64_t max_bidi, uint64_t max_uni)
+{
+    m->max_remote[0] = m->initial_remote[0] = TERN_MIN(max_bidi, MAX_STREAM_COUNT);
+    m->max_remote[1] = m->initial_remote[1] = TERN_MIN(max_uni, MAX_STREAM_COUNT);
+}
+
+int tern_streams_on_max_streams(tern_streams *m, int bidi, uint64_t max)
+{
+    int k = bidi ? 0 : 1;
+    max = TERN_MIN(max, MAX_STREAM_COUNT);
+    if (max <= m->max_local[k])
+        return 0;
+    m->max_local[k] = max;
+    m->need_streams_blocked[k] = 0;
+    return 1;
+}
+
+void tern_streams_foreach(tern_streams *m, void (*fn)(void *ud, tern_stream *s), void *ud)
+{
+    for (size_t b = 0; b < m->nbuckets; b++)
+        for (tern_stream *s = m->buckets[b]; s; s = s->hnext)
+            fn(ud, s);
+}
+
+int tern_stream_is_done(const tern_stream *s, int is_server)
+{
+    int send_done = !tern_sid_can_send(s->id, is_server) || tern_sendbuf_all_acked(&s->snd) ||
+                    ((s->flags & TERN_SF_RESET_SENT) && (s->flags & TERN_SF_RESET_ACKED));
+    int recv_done = !tern_sid_can_recv(s->id, is_server) || (s->flags & TERN_SF_FIN_READ) ||
+                    tern_recvbuf_finished(&s->rcv) || (s->flags & TERN_SF_RESET_RECVD);
+    return send_done && recv_done;
+}
+
+void tern_streams_sendq_push(tern_streams *m, tern_stream *s)
+{
+    if (s->in_sendq)
+        return;
+    s->snext = NULL;
+    s->sprev = m->sendq_tail;
+    if (m->sendq_tail)
+        m->sendq_tail->snext = s;
+    else
+        m->sendq_head = s;
+    m->sendq_tail = s;
+    s->in_sendq = 1;
+}
+
+tern_stream *tern_streams_sendq_pop(tern_streams *m)
+{
+    tern_stream *s = m->sendq_head;
+    if (s)
+        sendq_unlink(m, s);
+    return s;
+}

@@ -1,0 +1,197 @@
+/* Stream state (RFC 9000 §2-4, §3 state machines): send buffer with retransmission ranges, receive
+ * reassembly bounded by flow control, per-stream flow control, and the stream map with stream-limit
+ * accounting. The CRYPTO streams reuse tern_sendbuf/tern_recvbuf. Frames are produced and consumed by
+ * the connection; this module owns the bytes and the bookkeeping. */
+#ifndef TERN_CORE_STREAM_H
+#define TERN_CORE_STREAM_H
+
+#include "common.h"
+#include "ranges.h"
+
+/* Bounds on bookkeeping. The acked/lost sets of a send buffer only grow with our own packets, but
+ * are capped anyway; when full, lost ranges are widened (resending a few acknowledged bytes is
+ * harmless) and acks that cannot be recorded are turned into retransmissions. The receive side caps
+ * the out-of-order gaps a peer can make us track. */
+#define TERN_SENDBUF_MAX_RANGES 1024
+#define TERN_RECVBUF_MAX_GAPS 256
+#define TERN_BUF_MIN_CAP 4096 /* first ring allocation (or `limit` when smaller) */
+
+/* ---- send buffer: bytes written by the app, kept until acknowledged ---------------------------- */
+typedef struct tern_sendbuf {
+    uint8_t *buf;          /* ring; grows by doubling up to `limit` */
+    size_t cap, limit;
+    size_t head;           /* ring index of offset `base` */
+    uint64_t base;         /* lowest offset not yet acknowledged in order (ring start) */
+    uint64_t end;          /* offset after the last byte written by the app */
+    uint64_t sent;         /* offset after the highest byte sent at least once */
+    tern_ranges acked;     /* acknowledged ranges above base */
+    tern_ranges lost;      /* ranges to retransmit (below `sent`) */
+    int fin;               /* the app has set FIN at `end` */
+    int fin_sent, fin_acked, fin_lost;
+} tern_sendbuf;
+
+void tern_sendbuf_init(tern_sendbuf *sb, size_t limit);
+void tern_sendbuf_free(tern_sendbuf *sb);
+/* Copies up to len bytes in (bounded by limit - unacked bytes). Returns accepted count, or
+ * TERN_ERR_STREAM_STATE after FIN, TERN_ERR_NOMEM. fin applies only when all bytes were accepted. */
+ssize_t tern_sendbuf_write(tern_sendbuf *sb, const uint8_t *data, size_t len, int fin);
+/* Room for new bytes. */
+size_t tern_sendbuf_room(const tern_sendbuf *sb);
+/* Chooses the next range to send: lost ranges first, then new bytes up to `max_off` (flow control).
+ * At most `max_len` bytes. Returns 1 with *off, *len, *fin (len may be 0 for a lone FIN), 0 when nothing.
+ * *is_new tells whether the range is new data (counts against connection flow control). */
+int tern_sendbuf_next(const tern_sendbuf *sb, uint64_t max_off, size_t max_len, uint64_t *off,
+                      size_t *len, int *fin, int *is_new);
+/* Copies bytes [off, off+len) (all must be buffered) to dst. */
+void tern_sendbuf_copy(const tern_sendbuf *sb, uint64_t off, size_t len, uint8_t *dst);
+/* The range was put in a packet (removes it from `lost`, advances `sent`). */
+void tern_sendbuf_on_sent(tern_sendbuf *sb, uint64_t off, size_t len, int fin);
+void tern_sendbuf_on_acked(tern_sendbuf *sb, uint64_t off, size_t len, int fin);
+void tern_sendbuf_on_lost(tern_sendbuf *sb, uint64_t off, size_t len, int fin);
+/* 1 when everything including FIN was acknowledged (a buffer without FIN is never all acked). */
+int tern_sendbuf_all_acked(const tern_sendbuf *sb);
+/* 1 when there is something to (re)send below max_off. */
+int tern_sendbuf_has_pending(const tern_sendbuf *sb, uint64_t max_off);
+
+/* ---- receive buffer: reassembly of out-of-order bytes ----------------------------------------- */
+typedef struct tern_recvbuf {
+    uint8_t *buf;          /* ring of `cap` bytes starting at offset `read_off`; grows to `limit` */
+    size_t cap, limit;
+    size_t head;
+    uint64_t read_off;     /* next offset the app reads */
+    uint64_t highest;      /* highest offset received + 1 */
+    uint64_t final_size;   /* UINT64_MAX until known */
+    tern_ranges have;      /* received ranges at or above read_off */
+} tern_recvbuf;
+
+void tern_recvbuf_init(tern_recvbuf *rb, size_t limit);
+void tern_recvbuf_free(tern_recvbuf *rb);
+/* Stores [off, off+len) (duplicates and overlaps fine). Data beyond read_off + limit is a flow-control
+ * violation the caller checks first; here it returns TERN_ERR_PROTO with *terr FLOW_CONTROL_ERROR.
+ * fin/final size conflicts give FINAL_SIZE_ERROR. Too many gaps: TERN_ERR_NOMEM (drop the frame, the
+ * peer will retransmit). Returns 0 on success. */
+int tern_recvbuf_write(tern_recvbuf *rb, uint64_t off, const uint8_t *data, size_t len, int fin,
+                       uint64_t *terr);
+/* Applies the final size of a RESET_STREAM: same final-size rules as a FIN, and a final size beyond
+ * read_off + limit is FLOW_CONTROL_ERROR. *new_bytes receives how far `highest` moved. Returns 0 or
+ * TERN_ERR_PROTO with *terr set. */
+int tern_recvbuf_set_final_size(tern_recvbuf *rb, uint64_t final_size, uint64_t *new_bytes,
+                                uint64_t *terr);
+/* Contiguous bytes readable now. */
+size_t tern_recvbuf_readable(const tern_recvbuf *rb);
+/* Reads up to cap bytes; *fin = 1 when read_off reaches the final size. */
+size_t tern_recvbuf_read(tern_recvbuf *rb, uint8_t *dst, size_t cap, int *fin);
+/* 1 when all bytes up to the final size have been read. */
+int tern_recvbuf_finished(const tern_recvbuf *rb);
+
+/* ---- streams ------------------------------------------------------------------------------------- */
+enum tern_stream_flags {
+    TERN_SF_NEED_MAX_STREAM_DATA = 1 << 0,
+    TERN_SF_NEED_STREAM_DATA_BLOCKED = 1 << 1,
+    TERN_SF_NEED_RESET = 1 << 2,          /* RESET_STREAM to send */
+    TERN_SF_NEED_STOP_SENDING = 1 << 3,
+    TERN_SF_RESET_SENT = 1 << 4,          /* we reset our sending side */
+    TERN_SF_RESET_ACKED = 1 << 5,
+    TERN_SF_RESET_RECVD = 1 << 6,         /* the peer reset its sending side */
+    TERN_SF_STOP_SENT = 1 << 7,
+    TERN_SF_OPEN_REPORTED = 1 << 8,       /* on_stream_open already called */
+    TERN_SF_WANT_WRITABLE = 1 << 9,       /* app saw WOULD_BLOCK / short write */
+    TERN_SF_FIN_READ = 1 << 10,           /* the app read everything incl. FIN */
+};
+
+typedef struct tern_stream {
+    int64_t id;
+    uint32_t flags;
+    tern_sendbuf snd;
+    tern_recvbuf rcv;
+    uint64_t max_send;     /* peer's MAX_STREAM_DATA for our sending */
+    uint64_t max_recv;     /* limit we advertised */
+    uint64_t recv_window;  /* window size we keep open ahead of read_off */
+    uint64_t blocked_at;   /* limit at which we last sent STREAM_DATA_BLOCKED */
+    uint64_t reset_error, stop_error, reset_final_size;
+    struct tern_stream *hnext;   /* hash chain */
+    struct tern_stream *snext;   /* send queue link (round robin) */
+    struct tern_stream *sprev;   /* so that closing a queued stream is O(1) */
+    int in_sendq;
+} tern_stream;
+
+/* Stream id helpers (RFC 9000 §2.1). */
+static inline int tern_sid_is_bidi(int64_t id) { return (id & 2) == 0; }
+static inline int tern_sid_is_server(int64_t id) { return (id & 1) != 0; }
+/* 1 when the local side (is_server) may send / receive on the stream. */
+int tern_sid_can_send(int64_t id, int is_server);
+int tern_sid_can_recv(int64_t id, int is_server);
+/* The id of the n-th stream (from 0) of a kind. */
+static inline int64_t tern_sid_make(uint64_t n, int bidi, int server)
+{
+    return (int64_t)((n << 2) | (bidi ? 0u : 2u) | (server ? 1u : 0u));
+}
+
+/* Map of live streams with the limits of both sides. */
+typedef struct tern_streams {
+    tern_stream **buckets;
+    size_t nbuckets, count;
+    int is_server;
+    /* counts of streams opened, per direction: [bidi=0/uni=1] */
+    uint64_t next_local[2];      /* number of local streams opened of each kind */
+    uint64_t max_local[2];       /* peer's MAX_STREAMS for our streams */
+    uint64_t opened_remote[2];   /* highest remote stream count seen (implicitly opened) */
+    uint64_t max_remote[2];      /* MAX_STREAMS we advertised */
+    uint64_t closed_remote[2];   /* remote streams fully closed (for MAX_STREAMS credit) */
+    uint64_t initial_remote[2];  /* configured limit, window for MAX_STREAMS updates */
+    int need_max_streams[2];
+    int need_streams_blocked[2];
+    /* per-stream initial flow-control values */
+    uint64_t local_max_data_bidi_local, local_max_data_bidi_remote, local_max_data_uni;
+    uint64_t peer_max_data_bidi_local, peer_max_data_bidi_remote, peer_max_data_uni;
+    size_t send_buffer;
+    tern_stream *sendq_head, *sendq_tail; /* streams with something to send */
+} tern_streams;
+
+/* Starts with no stream allowed either way: the connection sets max_local[] from the peer's
+ * transport parameters, calls tern_streams_set_remote_limits() with its own, and fills the per-stream
+ * initial flow-control values before streams are created. send_buffer is each stream's send ring
+ * limit. Nothing is allocated until the first stream. */
+void tern_streams_init(tern_streams *m, int is_server, size_t send_buffer);
+void tern_streams_free(tern_streams *m);
+tern_stream *tern_streams_find(const tern_streams *m, int64_t id);
+/* Opens a local stream. Returns 0, TERN_ERR_STREAM_LIMIT, TERN_ERR_NOMEM. */
+int tern_streams_open_local(tern_streams *m, int bidi, tern_stream **out);
+/* Gets a stream the peer refers to, opening it (and all lower ones of its kind) when new. Returns 0
+ * with *out (NULL when the stream is already closed and gone: ignore the frame), or TERN_ERR_PROTO
+ * with *terr = STREAM_STATE_ERROR (a local stream not opened yet, or wrong direction for the frame)
+ * or STREAM_LIMIT_ERROR, or TERN_ERR_NOMEM (the streams opened so far are kept and counted), or
+ * TERN_ERR_INVALID_ARG for a negative id. Newly opened streams are those numbered from the value of
+ * opened_remote[kind] before the call up to its value after (tern_sid_make gives their ids).
+ * `for_send`: the frame is about our sending side (MAX_STREAM_DATA, STOP_SENDING), else about the
+ * receive side (STREAM, RESET_STREAM, STREAM_DATA_BLOCKED). */
+int tern_streams_get_remote(tern_streams *m, int64_t id, int for_send, tern_stream **out,
+                            uint64_t *terr);
+/* Frees a stream whose both directions are done; updates MAX_STREAMS credit for remote streams:
+ * max_remote[kind] is raised to closed + initial and need_max_streams[kind] set once at least half of
+ * initial_remote[kind] (at least 1) of new credit has accumulated. */
+void tern_streams_close(tern_streams *m, tern_stream *s);
+/* Our limits on peer-opened streams (initial_max_streams_bidi/uni we send), clamped to 2^60. */
+void tern_streams_set_remote_limits(tern_streams *m, uint64_t max_bidi, uint64_t max_uni);
+/* The peer's MAX_STREAMS (or transport parameter). Returns 1 when the limit rose, 0 otherwise. */
+int tern_streams_on_max_streams(tern_streams *m, int bidi, uint64_t max);
+/* Calls fn for every live stream. fn must not open or close streams. */
+void tern_streams_foreach(tern_streams *m, void (*fn)(void *ud, tern_stream *s), void *ud);
+/* 1 when both directions are finished (all sent+acked or reset acked; all read or reset). */
+int tern_stream_is_done(const tern_stream *s, int is_server);
+/* Send queue (round robin): push appends at the tail unless already queued; pop takes the head. */
+void tern_streams_sendq_push(tern_streams *m, tern_stream *s);
+tern_stream *tern_streams_sendq_pop(tern_streams *m);
+
+/* Receives STREAM frame data: checks the stream's advertised limit (max_recv) then stores it in the
+ * receive buffer. *new_bytes receives how far the highest received offset moved (to charge against
+ * connection flow control). Returns 0, TERN_ERR_PROTO with *terr = FLOW_CONTROL_ERROR or
+ * FINAL_SIZE_ERROR, or TERN_ERR_NOMEM (frame dropped, nothing changed). */
+int tern_stream_recv(tern_stream *s, uint64_t off, const uint8_t *data, size_t len, int fin,
+                     uint64_t *new_bytes, uint64_t *terr);
+/* After the app read: when less than half of recv_window remains open ahead of read_off (and the
+ * final size is unknown), moves max_recv to read_off + recv_window, sets
+ * TERN_SF_NEED_MAX_STREAM_DATA and returns 1; else 0. */
+int tern_stream_update_recv_credit(tern_stream *s);
+
+#endif

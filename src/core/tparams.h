@@ -1,0 +1,57 @@
+/* Transport parameters (RFC 9000 §18): encoding, decoding with validation, defaults. */
+#ifndef TERN_CORE_TPARAMS_H
+#define TERN_CORE_TPARAMS_H
+
+#include "common.h"
+
+typedef struct tern_preferred_addr {
+    uint8_t ipv4[4];
+    uint16_t ipv4_port;
+    uint8_t ipv6[16];
+    uint16_t ipv6_port;
+    tern_cid cid;
+    uint8_t token[TERN_RESET_TOKEN_LEN];
+} tern_preferred_addr;
+
+typedef struct tern_tparams {
+    /* presence flags for the optional CID-related ones */
+    int has_original_dcid, has_retry_scid, has_stateless_reset_token, has_preferred_address;
+    tern_cid original_dcid;      /* server only */
+    tern_cid initial_scid;       /* both; required */
+    tern_cid retry_scid;         /* server only, after Retry */
+    uint8_t stateless_reset_token[TERN_RESET_TOKEN_LEN]; /* server only */
+    tern_preferred_addr preferred_address;              /* server only */
+    uint64_t max_idle_timeout;   /* ms, 0 = none */
+    uint64_t max_udp_payload_size; /* default 65527, must be >= 1200 */
+    uint64_t initial_max_data;
+    uint64_t initial_max_stream_data_bidi_local;
+    uint64_t initial_max_stream_data_bidi_remote;
+    uint64_t initial_max_stream_data_uni;
+    uint64_t initial_max_streams_bidi; /* <= 2^60 */
+    uint64_t initial_max_streams_uni;  /* <= 2^60 */
+    uint64_t ack_delay_exponent;       /* default 3, <= 20 */
+    uint64_t max_ack_delay;            /* ms, default 25, < 2^14 */
+    int disable_active_migration;
+    uint64_t active_connection_id_limit; /* default 2, >= 2 */
+} tern_tparams;
+
+/* Sets every field to the RFC default (absent) value. */
+void tern_tparams_default(tern_tparams *tp);
+
+/* Encodes `tp` as sent by a server (is_server = 1) or client. Server-only parameters are written only
+ * by a server and only when their has_* flag is set (a server must set has_original_dcid).
+ * initial_source_connection_id is always written; numeric parameters only when they differ from the
+ * default. Returns the length written, or 0 when `cap` is too small or a value is not encodable. */
+size_t tern_tparams_encode(const tern_tparams *tp, int is_server, uint8_t *buf, size_t cap);
+
+/* Decodes parameters sent by the peer into `tp` (reset to defaults first, so absent ones read as
+ * their default). `from_server` says who sent them: a client sending a server-only parameter is an
+ * error. Unknown (including reserved/GREASE) ids are ignored; duplicates, bad lengths (a varint that
+ * does not fill its length exactly included), out-of-range values, a preferred_address with a
+ * zero-length CID, and a missing initial_source_connection_id (or, from a server, a missing
+ * original_destination_connection_id) fail. Whether the CIDs match those seen on the wire is the
+ * caller's check. Returns 0, or TERN_ERR_PROTO with *terr = TRANSPORT_PARAMETER_ERROR. */
+int tern_tparams_decode(tern_tparams *tp, int from_server, const uint8_t *buf, size_t len,
+                        uint64_t *terr);
+
+#endif

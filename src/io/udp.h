@@ -1,0 +1,91 @@
+/* Non-blocking UDP sockets for the runtime: opening with large buffers and the ancillary data QUIC
+ * needs (destination address per datagram for wildcard binds, ECN, GRO), batched receive
+ * (recvmmsg) and batched send (sendmmsg + UDP GSO, with a fallback to one datagram per message when
+ * GSO is refused). A batch the kernel could not take (EAGAIN) is kept in the socket until it is
+ * writable again. Batch buffers are preallocated by the caller; nothing here allocates per
+ * datagram. */
+#ifndef TERN_IO_UDP_H
+#define TERN_IO_UDP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tern/tern.h"
+
+#define TERN_UDP_RX_BATCH 32        /* messages per recvmmsg */
+#define TERN_UDP_RX_SLOT 65536      /* bytes per message slot (a GRO train can fill 64 KiB) */
+#define TERN_UDP_TX_MSGS 64         /* messages per sendmmsg */
+#define TERN_UDP_MAX_GSO_SEGS 64    /* kernel limit on segments per GSO send */
+#define TERN_UDP_GSO_MAX_BYTES 65000 /* stay below the 64 KiB IP payload limit */
+
+typedef struct tern_udp_sock {
+    int fd;
+    int family;            /* AF_INET / AF_INET6 */
+    tern_addr local;       /* as bound (port resolved) */
+    int wildcard;          /* bound to the any-address: datagrams carry their local address */
+    int gso;               /* UDP_SEGMENT usable */
+    int gro;               /* UDP_GRO enabled */
+    int blocked;           /* EAGAIN seen: a pending batch waits for writability */
+    /* The unsent part of a batch after EAGAIN (the buffer is allocated once, on first need). */
+    uint8_t *pend;
+    size_t pend_cap, pend_len, pend_seg;
+    tern_path_addr pend_path;
+    void *owner;           /* the runtime's tag: the client connection that owns it, or NULL */
+    int dead;              /* closed during this loop iteration; freed at its end */
+    struct tern_udp_sock *next_dead;
+} tern_udp_sock;
+
+/* One received datagram, or a GRO train of `len` bytes cut into segments of `seg` bytes (the last
+ * may be shorter; seg == 0 means a single datagram). */
+typedef struct tern_udp_dgram {
+    uint8_t *data;
+    size_t len;
+    size_t seg;
+    tern_path_addr path;
+    int ecn;
+} tern_udp_dgram;
+
+/* Preallocated state for one recvmmsg batch. */
+typedef struct tern_udp_rx tern_udp_rx;
+/* Preallocated state for one sendmmsg call, plus counters. */
+typedef struct tern_udp_tx tern_udp_tx;
+
+typedef struct tern_udp_counters {
+    uint64_t dgrams_sent, bytes_sent, send_errors, gso_fallbacks;
+} tern_udp_counters;
+
+tern_udp_rx *tern_udp_rx_new(void);
+void tern_udp_rx_free(tern_udp_rx *rx);
+tern_udp_tx *tern_udp_tx_new(void);
+void tern_udp_tx_free(tern_udp_tx *tx);
+const tern_udp_counters *tern_udp_tx_counters(const tern_udp_tx *tx);
+
+/* Opens a socket bound to `addr` (port 0 = ephemeral). IPv6 any-address sockets accept IPv4 too.
+ * Returns 0, TERN_ERR_INVALID_ARG (not IPv4/IPv6) or TERN_ERR_IO (errno kept). */
+int tern_udp_open(tern_udp_sock *s, const tern_addr *addr);
+void tern_udp_close(tern_udp_sock *s);
+
+/* Receives up to TERN_UDP_RX_BATCH messages into rx's slots. Returns the count (0 when nothing is
+ * waiting) or TERN_ERR_IO. `out` must have TERN_UDP_RX_BATCH entries; they point into rx and stay
+ * valid until the next call with the same rx. */
+int tern_udp_recv(tern_udp_sock *s, tern_udp_rx *rx, tern_udp_dgram *out);
+
+/* Sends datagrams laid out back to back in buf[0..len): each `seg` bytes except the last, from
+ * path->local (used as source address when the socket is a wildcard bind) to path->remote. Returns
+ * 0 when everything was handed to the kernel or dropped for good (errors other than EAGAIN lose
+ * the datagrams, as a network would), TERN_ERR_WOULD_BLOCK when the socket is full: the unsent rest
+ * is kept in the socket (s->blocked) and goes out with tern_udp_send_pending once writable, or
+ * TERN_ERR_NOMEM when that copy could not be made (the rest is lost). A socket already blocked
+ * queues nothing more: the call returns TERN_ERR_WOULD_BLOCK and the datagrams are lost. */
+int tern_udp_send(tern_udp_sock *s, tern_udp_tx *tx, const tern_path_addr *path, const uint8_t *buf,
+                  size_t len, size_t seg);
+
+/* Like tern_udp_send for one datagram that is not worth keeping (stateless replies): returns 0,
+ * or TERN_ERR_WOULD_BLOCK when it could not leave now (it is then dropped). */
+int tern_udp_send_one(tern_udp_sock *s, tern_udp_tx *tx, const tern_path_addr *path,
+                      const uint8_t *buf, size_t len);
+
+/* Retries the pending batch. Returns 0 when it left (s->blocked cleared) or TERN_ERR_WOULD_BLOCK. */
+int tern_udp_send_pending(tern_udp_sock *s, tern_udp_tx *tx);
+
+#endif

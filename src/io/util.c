@@ -1,0 +1,194 @@
+/* Small public helpers with no state: error names, socket address text conversion and comparison,
+ * and configuration defaults. */
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tern/tern.h"
+
+const char *tern_strerror(int err)
+{
+    switch (err) {
+    case TERN_OK: return "success";
+    case TERN_ERR_INVALID_ARG: return "invalid argument";
+    case TERN_ERR_NOMEM: return "out of memory";
+    case TERN_ERR_BUFFER_TOO_SMALL: return "buffer too small";
+    case TERN_ERR_PROTO: return "protocol violation by the peer";
+    case TERN_ERR_CRYPTO: return "packet protection failure";
+    case TERN_ERR_TLS: return "TLS handshake failure";
+    case TERN_ERR_STREAM_NOT_FOUND: return "stream not found";
+    case TERN_ERR_STREAM_LIMIT: return "stream limit reached";
+    case TERN_ERR_STREAM_STATE: return "operation not allowed in the stream's state";
+    case TERN_ERR_WOULD_BLOCK: return "operation would block";
+    case TERN_ERR_CLOSED: return "connection closed";
+    case TERN_ERR_IO: return "system call failed";
+    case TERN_ERR_DROP: return "datagram dropped";
+    case TERN_ERR_VERSION: return "no common QUIC version";
+    case TERN_ERR_CONFIG: return "unusable configuration";
+    case TERN_ERR_CERT: return "certificate or key cannot be loaded";
+    case TERN_ERR_NOT_FOUND: return "not found";
+    case TERN_ERR_IDLE_TIMEOUT: return "idle timeout";
+    case TERN_ERR_STATELESS_RESET: return "stateless reset received";
+    case TERN_ERR_INTERNAL: return "internal error";
+    default: return "unknown error";
+    }
+}
+
+/* Strict decimal port: 1 to 5 digits, value <= 65535. */
+static int parse_port(const char *s, uint16_t *out)
+{
+    unsigned long v = 0;
+    size_t n = 0;
+    if (!*s)
+        return -1;
+    for (; *s; s++, n++) {
+        if (*s < '0' || *s > '9' || n >= 5)
+            return -1;
+        v = v * 10 + (unsigned long)(*s - '0');
+    }
+    if (v > 65535)
+        return -1;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+/* "addr%scope": the scope is an interface name or a number. */
+static int parse_v6(tern_addr *out, const char *host, uint16_t port)
+{
+    char tmp[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+    uint32_t scope = 0;
+    size_t hl = strlen(host);
+    if (hl >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, host, hl + 1);
+    char *pct = strchr(tmp, '%');
+    if (pct) {
+        *pct++ = 0;
+        if (!*pct)
+            return -1;
+        char *end;
+        unsigned long v = strtoul(pct, &end, 10);
+        if (*end == 0 && v <= UINT32_MAX)
+            scope = (uint32_t)v;
+        else if (!(scope = if_nametoindex(pct)))
+            return -1;
+    }
+    struct sockaddr_in6 *a = &out->u.in6;
+    if (inet_pton(AF_INET6, tmp, &a->sin6_addr) != 1)
+        return -1;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    a->sin6_scope_id = scope;
+    out->len = sizeof(*a);
+    return 0;
+}
+
+int tern_addr_parse(tern_addr *out, const char *text, uint16_t default_port)
+{
+    if (!out || !text)
+        return TERN_ERR_INVALID_ARG;
+    tern_addr a;
+    memset(&a, 0, sizeof(a));
+    char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+    uint16_t port = default_port;
+    size_t len = strlen(text);
+
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (!close || (size_t)(close - text - 1) >= sizeof(host) || close == text + 1)
+            return TERN_ERR_INVALID_ARG;
+        memcpy(host, text + 1, (size_t)(close - text - 1));
+        host[close - text - 1] = 0;
+        if (close[1] == ':') {
+            if (parse_port(close + 2, &port))
+                return TERN_ERR_INVALID_ARG;
+        } else if (close[1] != 0) {
+            return TERN_ERR_INVALID_ARG;
+        }
+        if (parse_v6(&a, host, port))
+            return TERN_ERR_INVALID_ARG;
+        *out = a;
+        return 0;
+    }
+
+    const char *colon = strchr(text, ':');
+    if (colon && strchr(colon + 1, ':')) {
+        /* Two colons or more and no brackets: a bare IPv6 address, no port. */
+        if (parse_v6(&a, text, port))
+            return TERN_ERR_INVALID_ARG;
+        *out = a;
+        return 0;
+    }
+    size_t hl = colon ? (size_t)(colon - text) : len;
+    if (hl == 0 || hl >= sizeof(host))
+        return TERN_ERR_INVALID_ARG;
+    memcpy(host, text, hl);
+    host[hl] = 0;
+    if (colon && parse_port(colon + 1, &port))
+        return TERN_ERR_INVALID_ARG;
+    if (inet_pton(AF_INET, host, &a.u.in.sin_addr) != 1)
+        return TERN_ERR_INVALID_ARG;
+    a.u.in.sin_family = AF_INET;
+    a.u.in.sin_port = htons(port);
+    a.len = sizeof(a.u.in);
+    *out = a;
+    return 0;
+}
+
+char *tern_addr_format(const tern_addr *a, char *buf, size_t cap)
+{
+    if (!buf || cap == 0)
+        return buf;
+    char ip[INET6_ADDRSTRLEN];
+    if (!a || a->len == 0) {
+        snprintf(buf, cap, "(unset)");
+    } else if (a->u.sa.sa_family == AF_INET) {
+        inet_ntop(AF_INET, &a->u.in.sin_addr, ip, sizeof(ip));
+        snprintf(buf, cap, "%s:%u", ip, (unsigned)ntohs(a->u.in.sin_port));
+    } else if (a->u.sa.sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &a->u.in6.sin6_addr, ip, sizeof(ip));
+        if (a->u.in6.sin6_scope_id)
+            snprintf(buf, cap, "[%s%%%u]:%u", ip, (unsigned)a->u.in6.sin6_scope_id,
+                     (unsigned)ntohs(a->u.in6.sin6_port));
+        else
+            snprintf(buf, cap, "[%s]:%u", ip, (unsigned)ntohs(a->u.in6.sin6_port));
+    } else {
+        snprintf(buf, cap, "(family %d)", (int)a->u.sa.sa_family);
+    }
+    return buf;
+}
+
+int tern_addr_equal(const tern_addr *a, const tern_addr *b)
+{
+    if (!a || !b || a->u.sa.sa_family != b->u.sa.sa_family)
+        return 0;
+    if (a->u.sa.sa_family == AF_INET)
+        return a->u.in.sin_port == b->u.in.sin_port &&
+               a->u.in.sin_addr.s_addr == b->u.in.sin_addr.s_addr;
+    if (a->u.sa.sa_family == AF_INET6)
+        return a->u.in6.sin6_port == b->u.in6.sin6_port &&
+               memcmp(&a->u.in6.sin6_addr, &b->u.in6.sin6_addr, sizeof(struct in6_addr)) == 0;
+    return 0;
+}
+
+void tern_config_init(tern_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->verify_peer = 1;
+    cfg->cc = TERN_CC_CUBIC;
+    cfg->idle_timeout_ms = 30000;
+    cfg->handshake_timeout_ms = 10000;
+    cfg->initial_max_data = 16u << 20;
+    cfg->initial_max_stream_data_bidi_local = 4u << 20;
+    cfg->initial_max_stream_data_bidi_remote = 4u << 20;
+    cfg->initial_max_stream_data_uni = 4u << 20;
+    cfg->initial_max_streams_bidi = 100;
+    cfg->initial_max_streams_uni = 100;
+    cfg->active_connection_id_limit = 8;
+    cfg->stream_send_buffer = 1u << 20;
+    cfg->max_udp_payload = 1452;
+}

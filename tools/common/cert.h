@@ -1,0 +1,20 @@
+/* Throwaway self-signed server certificate for tern-server runs without --cert/--key. */
+#ifndef TOOLS_COMMON_CERT_H
+#define TOOLS_COMMON_CERT_H
+
+#include <stddef.h>
+
+typedef struct tool_cert {
+    char dir[64];        /* private temporary directory holding both files */
+    char cert_file[128]; /* PEM certificate (localhost, 127.0.0.1, ::1; valid one day back and on) */
+    char key_file[128];  /* PEM ECDSA P-256 private key */
+} tool_cert;
+
+/* Generates a key and a self-signed certificate with GnuTLS and writes them into a new directory
+ * under $TMPDIR (or /tmp). Returns 0, or -1 with a message written into err. */
+int tool_cert_generate(tool_cert *out, char *err, size_t errcap);
+
+/* Deletes the files and the directory (safe to call twice). */
+void tool_cert_remove(tool_cert *c);
+
+#endif

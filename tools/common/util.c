@@ -1,0 +1,101 @@
+/* Clocks, argument parsing and signal plumbing for the command-line tools. */
+#include "common/util.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+static volatile sig_atomic_t *stop_flag;
+
+uint64_t tool_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int tool_parse_size(const char *text, uint64_t *out)
+{
+    uint64_t v = 0, mult = 1;
+    const char *p = text;
+
+    if (!text || *p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        uint64_t d = (uint64_t)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    switch (*p) {
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        mult = 1ull << 10;
+        p++;
+        break;
+    case 'm':
+    case 'M':
+        mult = 1ull << 20;
+        p++;
+        break;
+    case 'g':
+    case 'G':
+        mult = 1ull << 30;
+        p++;
+        break;
+    default:
+        return -1;
+    }
+    if (*p != '\0' || (v && v > UINT64_MAX / mult))
+        return -1;
+    *out = v * mult;
+    return 0;
+}
+
+int tool_parse_cc(const char *text, tern_cc_algo *out)
+{
+    if (strcmp(text, "cubic") == 0) {
+        *out = TERN_CC_CUBIC;
+        return 0;
+    }
+    if (strcmp(text, "newreno") == 0 || strcmp(text, "reno") == 0) {
+        *out = TERN_CC_NEWRENO;
+        return 0;
+    }
+    return -1;
+}
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    if (stop_flag)
+        *stop_flag = 1;
+}
+
+void tool_install_stop_signals(volatile sig_atomic_t *flag)
+{
+    struct sigaction sa;
+
+    stop_flag = flag;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int tool_run_step(tern_endpoint *ep, int cap_ms)
+{
+    int t = tern_endpoint_timeout_ms(ep);
+    int rc;
+
+    if (t < 0 || t > cap_ms)
+        t = cap_ms;
+    rc = tern_endpoint_run_once(ep, t);
+    if (rc == TERN_ERR_IO && errno == EINTR)
+        return 0;
+    return rc;
+}

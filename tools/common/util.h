@@ -1,0 +1,30 @@
+/* Small helpers shared by tern-server and tern-client: clocks, number parsing with size suffixes,
+ * stop-signal handling and the event-loop step both tools run between signal checks. */
+#ifndef TOOLS_COMMON_UTIL_H
+#define TOOLS_COMMON_UTIL_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "tern/tern.h"
+
+/* Monotonic clock in nanoseconds. */
+uint64_t tool_now_ns(void);
+
+/* Parses a decimal unsigned integer with an optional K, M or G suffix (powers of 1024).
+ * Returns 0, or -1 on malformed text or overflow. */
+int tool_parse_size(const char *text, uint64_t *out);
+
+/* Parses "cubic" or "newreno" (also "reno"). Returns 0 or -1. */
+int tool_parse_cc(const char *text, tern_cc_algo *out);
+
+/* Installs SIGINT/SIGTERM handlers that set *flag (without SA_RESTART, so a blocking wait returns
+ * early) and ignores SIGPIPE (a closed stdout must surface as a write error, not kill us). */
+void tool_install_stop_signals(volatile sig_atomic_t *flag);
+
+/* One loop iteration: waits for the endpoint's next timer but never longer than `cap_ms`, so a
+ * stop flag set by a signal is seen promptly even if the wait was not interrupted. Returns what
+ * tern_endpoint_run_once returns, with an interrupted wait reported as 0. */
+int tool_run_step(tern_endpoint *ep, int cap_ms);
+
+#endif

@@ -1,0 +1,668 @@
+/* tern-client: downloads one or more URLs from one server over hq-interop (HTTP/0.9 over QUIC).
+ *
+ * Every URL gets its own bidirectional stream on one connection, all in parallel (as many as the
+ * server's stream limit allows at a time). Each body is hashed with SHA-256 as it arrives and is
+ * optionally written to a file; nothing is held in memory beyond one read buffer. The exit status
+ * is 0 only when every download ended with a FIN. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/json.h"
+#include "common/sha256.h"
+#include "common/url.h"
+#include "common/util.h"
+#include "tern/tern.h"
+
+#define READ_CHUNK (64 * 1024)
+#define MAX_ALPN 8
+#define CLOSE_WAIT_NS (2000ull * 1000000ull) /* how long a finished client waits for on_closed */
+
+typedef enum dl_status { DL_PENDING, DL_OK, DL_RESET, DL_ERROR } dl_status;
+
+typedef struct download {
+    const char *url_text;
+    tool_url url;
+    int64_t sid;         /* -1 until the stream is opened */
+    dl_status status;
+    uint64_t bytes;
+    uint64_t reset_code;
+    int fd;              /* output, -1 to discard */
+    int close_fd;        /* 1 when fd is ours to close */
+    size_t req_len, req_sent;
+    tool_sha256 hash;
+    char sha256[TOOL_SHA256_HEX_LEN + 1];
+    char error[160];
+    char out_path[PATH_MAX];
+    char req[TOOL_URL_PATH_MAX + 8];
+} download;
+
+typedef struct client {
+    tern_endpoint *ep;
+    tern_conn *conn;
+    download *dl;
+    size_t n, next_open, n_finished;
+    int quiet, json, connected, closed, interrupted;
+    FILE *info;                 /* human-readable per-URL lines */
+    uint64_t start_ns, connected_ns, done_ns, total_bytes;
+    int key_update_wanted, key_update_done;
+    uint64_t key_update_at;
+    tern_conn_stats stats;
+    int have_stats;
+    tern_close_info close;
+    int have_close;
+    char cipher[32], alpn[64];
+    char error[512];            /* first connection-level failure */
+    unsigned char buf[READ_CHUNK];
+} client;
+
+static volatile sig_atomic_t stop_requested;
+
+static void set_error(client *cl, const char *msg)
+{
+    if (!cl->error[0])
+        snprintf(cl->error, sizeof(cl->error), "%s", msg);
+}
+
+static download *find_dl(client *cl, int64_t sid)
+{
+    for (size_t i = 0; i < cl->n; i++)
+        if (cl->dl[i].sid == sid)
+            return &cl->dl[i];
+    return NULL;
+}
+
+static void capture_stats(client *cl)
+{
+    if (!cl->conn)
+        return;
+    tern_conn_get_stats(cl->conn, &cl->stats);
+    cl->have_stats = 1;
+}
+
+static void report_dl(client *cl, download *d)
+{
+    FILE *f = cl->info;
+
+    switch (d->status) {
+    case DL_OK:
+        if (!cl->quiet)
+            fprintf(f, "%s: %llu bytes, sha256 %s\n", d->url_text, (unsigned long long)d->bytes,
+                    d->sha256);
+        break;
+    case DL_RESET:
+        fprintf(stderr, "tern-client: %s: stream reset by the server (application error 0x%llx) "
+                "after %llu bytes\n", d->url_text, (unsigned long long)d->reset_code,
+                (unsigned long long)d->bytes);
+        break;
+    case DL_ERROR:
+        fprintf(stderr, "tern-client: %s: %s after %llu bytes\n", d->url_text,
+                d->error[0] ? d->error : "download failed", (unsigned long long)d->bytes);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Marks a download finished; when it is the last one, closes the connection cleanly. */
+static void finish_dl(client *cl, download *d, dl_status st)
+{
+    if (d->status != DL_PENDING)
+        return;
+    d->status = st;
+    if (st == DL_OK)
+        tool_sha256_final_hex(&d->hash, d->sha256);
+    else
+        tool_sha256_discard(&d->hash);
+    if (d->close_fd && d->fd >= 0) {
+        if (close(d->fd) < 0 && st == DL_OK) {
+            d->status = DL_ERROR;
+            snprintf(d->error, sizeof(d->error), "closing %s: %s", d->out_path, strerror(errno));
+        }
+        d->fd = -1;
+    }
+    report_dl(cl, d);
+    if (++cl->n_finished == cl->n) {
+        cl->done_ns = tool_now_ns();
+        capture_stats(cl);
+        if (cl->conn)
+            tern_conn_close(cl->conn, 0, NULL);
+    }
+}
+
+static void fail_dl(client *cl, download *d, const char *what, int err)
+{
+    snprintf(d->error, sizeof(d->error), "%s: %s", what, tern_strerror(err));
+    finish_dl(cl, d, DL_ERROR);
+}
+
+static void send_request(client *cl, download *d)
+{
+    ssize_t w;
+
+    if (d->req_sent == d->req_len || d->status != DL_PENDING)
+        return;
+    w = tern_stream_write(cl->conn, d->sid, d->req + d->req_sent, d->req_len - d->req_sent, 1);
+    if (w == TERN_ERR_WOULD_BLOCK)
+        return;
+    if (w < 0) {
+        fail_dl(cl, d, "sending the request", (int)w);
+        return;
+    }
+    d->req_sent += (size_t)w;
+}
+
+/* Opens streams for downloads not started yet, as far as the peer's stream limit allows. */
+static void start_pending(client *cl)
+{
+    while (cl->conn && cl->connected && cl->next_open < cl->n) {
+        download *d = &cl->dl[cl->next_open];
+        int64_t sid;
+        int rc = tern_conn_open_stream(cl->conn, 1, &sid);
+
+        if (rc == TERN_ERR_STREAM_LIMIT)
+            return; /* retried after streams finish and the limit grows */
+        cl->next_open++;
+        if (rc < 0) {
+            fail_dl(cl, d, "opening a stream", rc);
+            continue;
+        }
+        d->sid = sid;
+        send_request(cl, d);
+    }
+}
+
+static void maybe_key_update(client *cl)
+{
+    int rc;
+
+    if (!cl->key_update_wanted || cl->key_update_done || cl->total_bytes < cl->key_update_at)
+        return;
+    rc = tern_conn_key_update(cl->conn);
+    if (rc == TERN_ERR_STREAM_STATE)
+        return; /* not confirmed yet, or a previous update is pending: try again later */
+    cl->key_update_done = 1;
+    if (rc < 0)
+        fprintf(stderr, "tern-client: key update failed: %s\n", tern_strerror(rc));
+    else if (!cl->quiet)
+        fprintf(stderr, "tern-client: key update started after %llu bytes\n",
+                (unsigned long long)cl->total_bytes);
+}
+
+static int write_all(int fd, const unsigned char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* ---- callbacks ----------------------------------------------------------------------------------- */
+
+static void on_connected(tern_conn *c, void *ud)
+{
+    client *cl = ud;
+
+    cl->connected = 1;
+    cl->connected_ns = tool_now_ns();
+    snprintf(cl->cipher, sizeof(cl->cipher), "%s", tern_conn_cipher(c));
+    snprintf(cl->alpn, sizeof(cl->alpn), "%s", tern_conn_alpn(c));
+    start_pending(cl);
+}
+
+static void on_stream_readable(tern_conn *c, int64_t sid, void *ud)
+{
+    client *cl = ud;
+    download *d = find_dl(cl, sid);
+
+    for (;;) {
+        int fin = 0;
+        ssize_t n = tern_stream_read(c, sid, cl->buf, sizeof(cl->buf), &fin);
+
+        if (n == TERN_ERR_WOULD_BLOCK)
+            break;
+        if (!d || d->status != DL_PENDING) {
+            if (n <= 0 || fin)
+                break;
+            continue; /* not ours or already failed: drain */
+        }
+        if (n < 0) {
+            fail_dl(cl, d, "reading the response", (int)n);
+            break;
+        }
+        d->bytes += (uint64_t)n;
+        cl->total_bytes += (uint64_t)n;
+        if (tool_sha256_update(&d->hash, cl->buf, (size_t)n) < 0) {
+            snprintf(d->error, sizeof(d->error), "hashing failed");
+            finish_dl(cl, d, DL_ERROR);
+            tern_stream_stop_sending(c, sid, 0);
+            break;
+        }
+        if (d->fd >= 0 && write_all(d->fd, cl->buf, (size_t)n) < 0) {
+            snprintf(d->error, sizeof(d->error), "writing %s: %s", d->out_path, strerror(errno));
+            finish_dl(cl, d, DL_ERROR);
+            tern_stream_stop_sending(c, sid, 0);
+            break;
+        }
+        if (fin) {
+            finish_dl(cl, d, DL_OK);
+            break;
+        }
+        if (n == 0)
+            break;
+    }
+    if (cl->conn)
+        maybe_key_update(cl);
+}
+
+static void on_stream_writable(tern_conn *c, int64_t sid, void *ud)
+{
+    client *cl = ud;
+    download *d = find_dl(cl, sid);
+
+    if (d)
+        send_request(cl, d);
+}
+
+static void on_stream_reset(tern_conn *c, int64_t sid, uint64_t app_error, void *ud)
+{
+    client *cl = ud;
+    download *d = find_dl(cl, sid);
+
+    if (d && d->status == DL_PENDING) {
+        d->reset_code = app_error;
+        finish_dl(cl, d, DL_RESET);
+    }
+    start_pending(cl);
+}
+
+static void describe_close(char *buf, size_t cap, const tern_close_info *ci)
+{
+    char code[64];
+
+    if (!ci->app && ci->error_code >= TERN_TE_CRYPTO_ERROR && ci->error_code < 0x200)
+        snprintf(code, sizeof(code), "transport error 0x%llx (TLS alert %u)",
+                 (unsigned long long)ci->error_code,
+                 (unsigned)(ci->error_code - TERN_TE_CRYPTO_ERROR));
+    else
+        snprintf(code, sizeof(code), "%s error 0x%llx", ci->app ? "application" : "transport",
+                 (unsigned long long)ci->error_code);
+    snprintf(buf, cap, "%s, %s%s%s%s, closed by %s", tern_strerror(ci->status), code,
+             ci->reason[0] ? " \"" : "", ci->reason, ci->reason[0] ? "\"" : "",
+             ci->local ? "us" : "the peer");
+}
+
+static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
+{
+    client *cl = ud;
+    char why[400], msg[512];
+
+    if (!cl->have_stats || !cl->done_ns)
+        capture_stats(cl);
+    if (info) {
+        cl->close = *info;
+        cl->have_close = 1;
+    }
+    cl->closed = 1;
+    if (cl->n_finished < cl->n) {
+        if (info)
+            describe_close(why, sizeof(why), info);
+        else
+            snprintf(why, sizeof(why), "no reason given");
+        if (!cl->connected)
+            snprintf(msg, sizeof(msg), "handshake failed: %s", why);
+        else
+            snprintf(msg, sizeof(msg), "connection closed before the downloads finished: %s",
+                     why);
+        if (cl->interrupted)
+            snprintf(msg, sizeof(msg), "interrupted");
+        set_error(cl, msg);
+        for (size_t i = 0; i < cl->n; i++) {
+            download *d = &cl->dl[i];
+            if (d->status == DL_PENDING) {
+                snprintf(d->error, sizeof(d->error), "%s",
+                         cl->connected ? "connection closed" : "no connection");
+                d->status = DL_ERROR;
+                tool_sha256_discard(&d->hash);
+                cl->n_finished++;
+            }
+        }
+    }
+    cl->conn = NULL;
+}
+
+/* ---- setup and output ---------------------------------------------------------------------------- */
+
+/* Opens each download's output: one URL -> `out` is a file ("-" = stdout); several -> `out` is a
+ * directory and files keep their URL base names. Returns 0 or -1 after printing why. */
+static int open_outputs(client *cl, const char *out)
+{
+    if (!out)
+        return 0;
+    if (cl->n > 1 && mkdir(out, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "tern-client: cannot create directory %s: %s\n", out, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < cl->n; i++) {
+        download *d = &cl->dl[i];
+        char base[NAME_MAX + 1];
+
+        if (cl->n == 1 && strcmp(out, "-") == 0) {
+            d->fd = STDOUT_FILENO;
+            snprintf(d->out_path, sizeof(d->out_path), "stdout");
+            continue;
+        }
+        if (cl->n == 1) {
+            snprintf(d->out_path, sizeof(d->out_path), "%s", out);
+        } else {
+            if (tool_url_basename(&d->url, base, sizeof(base)) < 0) {
+                fprintf(stderr, "tern-client: %s: no usable file name\n", d->url_text);
+                return -1;
+            }
+            if ((size_t)snprintf(d->out_path, sizeof(d->out_path), "%s/%s", out, base) >=
+                sizeof(d->out_path)) {
+                fprintf(stderr, "tern-client: %s: output path too long\n", d->url_text);
+                return -1;
+            }
+            for (size_t j = 0; j < i; j++) {
+                if (strcmp(cl->dl[j].out_path, d->out_path) == 0) {
+                    fprintf(stderr, "tern-client: %s and %s would both be saved as %s\n",
+                            cl->dl[j].url_text, d->url_text, d->out_path);
+                    return -1;
+                }
+            }
+        }
+        d->fd = open(d->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (d->fd < 0) {
+            fprintf(stderr, "tern-client: cannot open %s: %s\n", d->out_path, strerror(errno));
+            return -1;
+        }
+        d->close_fd = 1;
+    }
+    return 0;
+}
+
+static const char *status_name(dl_status s)
+{
+    switch (s) {
+    case DL_OK:
+        return "ok";
+    case DL_RESET:
+        return "reset";
+    default:
+        return "error";
+    }
+}
+
+static void print_json(client *cl, FILE *f, int ok)
+{
+    uint64_t end = cl->done_ns ? cl->done_ns : tool_now_ns();
+    double dur_ms = (double)(end - cl->start_ns) / 1e6;
+    double hs_ms = 0;
+
+    if (cl->have_stats && cl->stats.handshake_ns)
+        hs_ms = (double)cl->stats.handshake_ns / 1e6;
+    else if (cl->connected_ns)
+        hs_ms = (double)(cl->connected_ns - cl->start_ns) / 1e6;
+    fprintf(f, "{\"ok\":%s,\"bytes\":%llu,\"duration_ms\":", ok ? "true" : "false",
+            (unsigned long long)cl->total_bytes);
+    tool_json_number(f, dur_ms, 3);
+    fputs(",\"handshake_ms\":", f);
+    tool_json_number(f, hs_ms, 3);
+    fputs(",\"throughput_mbps\":", f);
+    tool_json_number(f, dur_ms > 0 ? (double)cl->total_bytes * 8.0 / (dur_ms * 1000.0) : 0, 3);
+    fprintf(f, ",\"packets_sent\":%llu,\"packets_lost\":%llu,\"srtt_ms\":",
+            (unsigned long long)cl->stats.pkts_sent, (unsigned long long)cl->stats.pkts_lost);
+    tool_json_number(f, (double)cl->stats.srtt_ns / 1e6, 3);
+    fprintf(f, ",\"cwnd\":%llu,\"key_updates\":%llu,\"cipher\":",
+            (unsigned long long)cl->stats.cwnd, (unsigned long long)cl->stats.key_updates);
+    tool_json_string(f, cl->cipher);
+    fputs(",\"alpn\":", f);
+    tool_json_string(f, cl->alpn);
+    fputs(",\"files\":[", f);
+    for (size_t i = 0; i < cl->n; i++) {
+        download *d = &cl->dl[i];
+        fprintf(f, "%s{\"url\":", i ? "," : "");
+        tool_json_string(f, d->url_text);
+        fprintf(f, ",\"bytes\":%llu,\"sha256\":", (unsigned long long)d->bytes);
+        tool_json_string(f, d->status == DL_OK ? d->sha256 : "");
+        fprintf(f, ",\"status\":\"%s\"", status_name(d->status));
+        if (d->status == DL_RESET)
+            fprintf(f, ",\"app_error\":%llu", (unsigned long long)d->reset_code);
+        fputc('}', f);
+    }
+    fputc(']', f);
+    if (!ok) {
+        fputs(",\"error\":", f);
+        tool_json_string(f, cl->error[0] ? cl->error : "one or more downloads failed");
+    }
+    fputs("}\n", f);
+    fflush(f);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tern-client [options] URL...\n"
+            "Downloads URLs (https://host:port/path, all on one host:port) over hq-interop,\n"
+            "in parallel on one QUIC connection, and prints size and SHA-256 of each body.\n"
+            "  --ca FILE             trust anchors (default: the system trust store)\n"
+            "  --insecure            do not verify the server certificate\n"
+            "  -o PATH               one URL: output file ('-' = stdout); several: a directory\n"
+            "                        (default: bodies are hashed and discarded)\n"
+            "  --local ADDR[:PORT]   local address to send from\n"
+            "  --json                print one JSON summary object\n"
+            "  --alpn PROTO          ALPN to offer (repeatable; default hq-interop)\n"
+            "  --cc cubic|newreno    congestion controller (default cubic)\n"
+            "  --key-update BYTES    start one key update after BYTES received (K/M/G suffixes)\n"
+            "  -q, --quiet           no per-URL lines (errors are still reported)\n"
+            "  -h, --help            this text\n");
+}
+
+static int parse_urls(client *cl, char **urls, size_t n)
+{
+    const char *err = NULL;
+
+    cl->dl = calloc(n, sizeof(*cl->dl));
+    if (!cl->dl)
+        return -1;
+    cl->n = n;
+    for (size_t i = 0; i < n; i++) {
+        download *d = &cl->dl[i];
+        d->url_text = urls[i];
+        d->sid = -1;
+        d->fd = -1;
+        if (tool_url_parse(urls[i], &d->url, &err) < 0) {
+            fprintf(stderr, "tern-client: %s: %s\n", urls[i], err);
+            return -1;
+        }
+        if (i > 0 && (strcmp(d->url.host, cl->dl[0].url.host) != 0 ||
+                      d->url.port != cl->dl[0].url.port)) {
+            fprintf(stderr, "tern-client: all URLs must share one host:port (%s differs)\n",
+                    urls[i]);
+            return -1;
+        }
+        d->req_len = (size_t)snprintf(d->req, sizeof(d->req), "GET %s\r\n", d->url.path);
+        if (tool_sha256_init(&d->hash) < 0) {
+            fprintf(stderr, "tern-client: SHA-256 is unavailable\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"ca", required_argument, NULL, 'c'},        {"insecure", no_argument, NULL, 'k'},
+        {"local", required_argument, NULL, 'l'},     {"json", no_argument, NULL, 'j'},
+        {"alpn", required_argument, NULL, 'a'},      {"cc", required_argument, NULL, 'C'},
+        {"key-update", required_argument, NULL, 'K'}, {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+    const char *out = NULL, *local_text = NULL, *err = NULL;
+    const char *alpn[MAX_ALPN];
+    size_t alpn_count = 0;
+    tern_config cfg;
+    tern_callbacks cb;
+    tern_addr remote, local;
+    client *cl;
+    int opt, rc, ok, status = 1;
+
+    cl = calloc(1, sizeof(*cl));
+    if (!cl) {
+        fprintf(stderr, "tern-client: out of memory\n");
+        return 1;
+    }
+    tern_config_init(&cfg);
+    while ((opt = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            cfg.ca_file = optarg;
+            break;
+        case 'k':
+            cfg.verify_peer = 0;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'l':
+            local_text = optarg;
+            break;
+        case 'j':
+            cl->json = 1;
+            break;
+        case 'a':
+            if (alpn_count == MAX_ALPN) {
+                fprintf(stderr, "tern-client: at most %d --alpn values\n", MAX_ALPN);
+                return 2;
+            }
+            alpn[alpn_count++] = optarg;
+            break;
+        case 'C':
+            if (tool_parse_cc(optarg, &cfg.cc) < 0) {
+                fprintf(stderr, "tern-client: unknown congestion controller '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'K':
+            if (tool_parse_size(optarg, &cl->key_update_at) < 0) {
+                fprintf(stderr, "tern-client: bad --key-update '%s'\n", optarg);
+                return 2;
+            }
+            cl->key_update_wanted = 1;
+            break;
+        case 'q':
+            cl->quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (parse_urls(cl, argv + optind, (size_t)(argc - optind)) < 0)
+        goto out;
+    /* Keep stdout clean for the body (-o -) or the JSON object. */
+    cl->info = (cl->json || (out && strcmp(out, "-") == 0)) ? stderr : stdout;
+    if (tool_url_resolve(&cl->dl[0].url, &remote, &err) < 0) {
+        fprintf(stderr, "tern-client: cannot resolve %s: %s\n", cl->dl[0].url.host, err);
+        goto out;
+    }
+    memset(&local, 0, sizeof(local));
+    if (local_text && tern_addr_parse(&local, local_text, 0) < 0) {
+        fprintf(stderr, "tern-client: bad --local address '%s'\n", local_text);
+        goto out;
+    }
+    if (open_outputs(cl, out) < 0)
+        goto out;
+
+    if (alpn_count == 0)
+        alpn[alpn_count++] = "hq-interop";
+    cfg.alpn = alpn;
+    cfg.alpn_count = alpn_count;
+    memset(&cb, 0, sizeof(cb));
+    cb.on_connected = on_connected;
+    cb.on_stream_readable = on_stream_readable;
+    cb.on_stream_writable = on_stream_writable;
+    cb.on_stream_reset = on_stream_reset;
+    cb.on_closed = on_closed;
+
+    rc = tern_endpoint_new(&cfg, &cb, cl, &cl->ep);
+    if (rc < 0) {
+        fprintf(stderr, "tern-client: cannot create the endpoint: %s\n", tern_strerror(rc));
+        goto out;
+    }
+    tool_install_stop_signals(&stop_requested);
+    cl->start_ns = tool_now_ns();
+    rc = tern_endpoint_connect(cl->ep, &remote, local_text ? &local : NULL, cl->dl[0].url.host,
+                               &cl->conn);
+    if (rc < 0) {
+        fprintf(stderr, "tern-client: cannot connect to %s: %s%s%s\n", cl->dl[0].url.host,
+                tern_strerror(rc), rc == TERN_ERR_IO ? ": " : "",
+                rc == TERN_ERR_IO ? strerror(errno) : "");
+        goto out;
+    }
+
+    while (!cl->closed) {
+        if (stop_requested && !cl->interrupted) {
+            cl->interrupted = 1;
+            set_error(cl, "interrupted");
+            if (cl->conn)
+                tern_conn_close(cl->conn, 0, "interrupted");
+        }
+        rc = tool_run_step(cl->ep, 100);
+        if (rc < 0) {
+            snprintf(cl->error, sizeof(cl->error), "event loop failed: %s", tern_strerror(rc));
+            break;
+        }
+        start_pending(cl);
+        if (cl->done_ns && tool_now_ns() - cl->done_ns > CLOSE_WAIT_NS)
+            break; /* everything arrived; the close handshake is only a courtesy */
+        if (!cl->closed && tern_endpoint_conn_count(cl->ep) == 0) {
+            set_error(cl, "the connection ended without a close event");
+            break;
+        }
+        if (cl->interrupted && stop_requested > 1)
+            break;
+    }
+
+    ok = cl->n_finished == cl->n;
+    for (size_t i = 0; i < cl->n; i++)
+        ok = ok && cl->dl[i].status == DL_OK;
+    if (!ok && cl->error[0])
+        fprintf(stderr, "tern-client: %s\n", cl->error);
+    if (cl->json)
+        print_json(cl, (out && strcmp(out, "-") == 0) ? stderr : stdout, ok);
+    status = ok ? 0 : 1;
+
+out:
+    if (cl->ep)
+        tern_endpoint_free(cl->ep);
+    for (size_t i = 0; i < cl->n; i++) {
+        tool_sha256_discard(&cl->dl[i].hash);
+        if (cl->dl[i].close_fd && cl->dl[i].fd >= 0)
+            close(cl->dl[i].fd);
+    }
+    free(cl->dl);
+    free(cl);
+    return status;
+}
