@@ -22,19 +22,22 @@
 
 #define READ_CHUNK (64 * 1024)
 #define MAX_ALPN 8
-#define CLOSE_WAIT_NS (2000ull * 1000000ull) /* how long a finished client waits for on_closed */
+/* Once every body arrived, the connection is closed and the client lingers only long enough for
+ * the CONNECTION_CLOSE to leave: waiting out the whole closing period (3 PTO) would add latency
+ * to every run without benefit to a process about to exit. */
+#define LINGER_NS (50ull * 1000000ull)
 
 typedef enum dl_status { DL_PENDING, DL_OK, DL_RESET, DL_ERROR } dl_status;
 
 typedef struct download {
     const char *url_text;
     tool_url url;
-    int64_t sid;         /* -1 until the stream is opened */
+    int64_t sid; /* -1 until the stream is opened */
     dl_status status;
     uint64_t bytes;
     uint64_t reset_code;
-    int fd;              /* output, -1 to discard */
-    int close_fd;        /* 1 when fd is ours to close */
+    int fd;       /* output, -1 to discard */
+    int close_fd; /* 1 when fd is ours to close */
     size_t req_len, req_sent;
     tool_sha256 hash;
     char sha256[TOOL_SHA256_HEX_LEN + 1];
@@ -49,7 +52,7 @@ typedef struct client {
     download *dl;
     size_t n, next_open, n_finished;
     int quiet, json, connected, closed, interrupted;
-    FILE *info;                 /* human-readable per-URL lines */
+    FILE *info; /* human-readable per-URL lines */
     uint64_t start_ns, connected_ns, done_ns, total_bytes;
     int key_update_wanted, key_update_done;
     uint64_t key_update_at;
@@ -58,7 +61,8 @@ typedef struct client {
     tern_close_info close;
     int have_close;
     char cipher[32], alpn[64];
-    char error[512];            /* first connection-level failure */
+    char peer[64];   /* the server's address, for messages */
+    char error[512]; /* first connection-level failure */
     unsigned char buf[READ_CHUNK];
 } client;
 
@@ -97,9 +101,10 @@ static void report_dl(client *cl, download *d)
                     d->sha256);
         break;
     case DL_RESET:
-        fprintf(stderr, "tern-client: %s: stream reset by the server (application error 0x%llx) "
-                "after %llu bytes\n", d->url_text, (unsigned long long)d->reset_code,
-                (unsigned long long)d->bytes);
+        fprintf(stderr,
+                "tern-client: %s: stream reset by the server (application error 0x%llx) "
+                "after %llu bytes\n",
+                d->url_text, (unsigned long long)d->reset_code, (unsigned long long)d->bytes);
         break;
     case DL_ERROR:
         fprintf(stderr, "tern-client: %s: %s after %llu bytes\n", d->url_text,
@@ -123,7 +128,7 @@ static void finish_dl(client *cl, download *d, dl_status st)
     if (d->close_fd && d->fd >= 0) {
         if (close(d->fd) < 0 && st == DL_OK) {
             d->status = DL_ERROR;
-            snprintf(d->error, sizeof(d->error), "closing %s: %s", d->out_path, strerror(errno));
+            snprintf(d->error, sizeof(d->error), "closing the output file: %s", strerror(errno));
         }
         d->fd = -1;
     }
@@ -210,7 +215,7 @@ static int write_all(int fd, const unsigned char *p, size_t len)
     return 0;
 }
 
-/* ---- callbacks ----------------------------------------------------------------------------------- */
+/* ---- callbacks ---- */
 
 static void on_connected(tern_conn *c, void *ud)
 {
@@ -239,6 +244,8 @@ static void on_stream_readable(tern_conn *c, int64_t sid, void *ud)
                 break;
             continue; /* not ours or already failed: drain */
         }
+        if (n == TERN_ERR_STREAM_STATE)
+            break; /* reset by the peer: on_stream_reset reports it with its code */
         if (n < 0) {
             fail_dl(cl, d, "reading the response", (int)n);
             break;
@@ -252,7 +259,7 @@ static void on_stream_readable(tern_conn *c, int64_t sid, void *ud)
             break;
         }
         if (d->fd >= 0 && write_all(d->fd, cl->buf, (size_t)n) < 0) {
-            snprintf(d->error, sizeof(d->error), "writing %s: %s", d->out_path, strerror(errno));
+            snprintf(d->error, sizeof(d->error), "writing the output file: %s", strerror(errno));
             finish_dl(cl, d, DL_ERROR);
             tern_stream_stop_sending(c, sid, 0);
             break;
@@ -264,7 +271,7 @@ static void on_stream_readable(tern_conn *c, int64_t sid, void *ud)
         if (n == 0)
             break;
     }
-    if (cl->conn)
+    if (cl->conn && cl->n_finished < cl->n)
         maybe_key_update(cl);
 }
 
@@ -323,10 +330,9 @@ static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
         else
             snprintf(why, sizeof(why), "no reason given");
         if (!cl->connected)
-            snprintf(msg, sizeof(msg), "handshake failed: %s", why);
+            snprintf(msg, sizeof(msg), "handshake with %s failed: %s", cl->peer, why);
         else
-            snprintf(msg, sizeof(msg), "connection closed before the downloads finished: %s",
-                     why);
+            snprintf(msg, sizeof(msg), "connection closed before the downloads finished: %s", why);
         if (cl->interrupted)
             snprintf(msg, sizeof(msg), "interrupted");
         set_error(cl, msg);
@@ -344,7 +350,7 @@ static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
     cl->conn = NULL;
 }
 
-/* ---- setup and output ---------------------------------------------------------------------------- */
+/* ---- setup and output ---- */
 
 /* Opens each download's output: one URL -> `out` is a file ("-" = stdout); several -> `out` is a
  * directory and files keep their URL base names. Returns 0 or -1 after printing why. */
@@ -427,8 +433,9 @@ static void print_json(client *cl, FILE *f, int ok)
     fprintf(f, ",\"packets_sent\":%llu,\"packets_lost\":%llu,\"srtt_ms\":",
             (unsigned long long)cl->stats.pkts_sent, (unsigned long long)cl->stats.pkts_lost);
     tool_json_number(f, (double)cl->stats.srtt_ns / 1e6, 3);
-    fprintf(f, ",\"cwnd\":%llu,\"key_updates\":%llu,\"cipher\":",
-            (unsigned long long)cl->stats.cwnd, (unsigned long long)cl->stats.key_updates);
+    fprintf(f,
+            ",\"cwnd\":%llu,\"key_updates\":%llu,\"cipher\":", (unsigned long long)cl->stats.cwnd,
+            (unsigned long long)cl->stats.key_updates);
     tool_json_string(f, cl->cipher);
     fputs(",\"alpn\":", f);
     tool_json_string(f, cl->alpn);
@@ -489,8 +496,8 @@ static int parse_urls(client *cl, char **urls, size_t n)
             fprintf(stderr, "tern-client: %s: %s\n", urls[i], err);
             return -1;
         }
-        if (i > 0 && (strcmp(d->url.host, cl->dl[0].url.host) != 0 ||
-                      d->url.port != cl->dl[0].url.port)) {
+        if (i > 0 &&
+            (strcmp(d->url.host, cl->dl[0].url.host) != 0 || d->url.port != cl->dl[0].url.port)) {
             fprintf(stderr, "tern-client: all URLs must share one host:port (%s differs)\n",
                     urls[i]);
             return -1;
@@ -506,12 +513,16 @@ static int parse_urls(client *cl, char **urls, size_t n)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"ca", required_argument, NULL, 'c'},        {"insecure", no_argument, NULL, 'k'},
-        {"local", required_argument, NULL, 'l'},     {"json", no_argument, NULL, 'j'},
-        {"alpn", required_argument, NULL, 'a'},      {"cc", required_argument, NULL, 'C'},
-        {"key-update", required_argument, NULL, 'K'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"ca", required_argument, NULL, 'c'},
+                                         {"insecure", no_argument, NULL, 'k'},
+                                         {"local", required_argument, NULL, 'l'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"alpn", required_argument, NULL, 'a'},
+                                         {"cc", required_argument, NULL, 'C'},
+                                         {"key-update", required_argument, NULL, 'K'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *out = NULL, *local_text = NULL, *err = NULL;
     const char *alpn[MAX_ALPN];
     size_t alpn_count = 0;
@@ -547,20 +558,23 @@ int main(int argc, char **argv)
         case 'a':
             if (alpn_count == MAX_ALPN) {
                 fprintf(stderr, "tern-client: at most %d --alpn values\n", MAX_ALPN);
-                return 2;
+                status = 2;
+                goto out;
             }
             alpn[alpn_count++] = optarg;
             break;
         case 'C':
             if (tool_parse_cc(optarg, &cfg.cc) < 0) {
                 fprintf(stderr, "tern-client: unknown congestion controller '%s'\n", optarg);
-                return 2;
+                status = 2;
+                goto out;
             }
             break;
         case 'K':
             if (tool_parse_size(optarg, &cl->key_update_at) < 0) {
                 fprintf(stderr, "tern-client: bad --key-update '%s'\n", optarg);
-                return 2;
+                status = 2;
+                goto out;
             }
             cl->key_update_wanted = 1;
             break;
@@ -569,15 +583,18 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
-            return 0;
+            status = 0;
+            goto out;
         default:
             usage(stderr);
-            return 2;
+            status = 2;
+            goto out;
         }
     }
     if (optind >= argc) {
         usage(stderr);
-        return 2;
+        status = 2;
+        goto out;
     }
     if (parse_urls(cl, argv + optind, (size_t)(argc - optind)) < 0)
         goto out;
@@ -592,6 +609,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tern-client: bad --local address '%s'\n", local_text);
         goto out;
     }
+    tern_addr_format(&remote, cl->peer, sizeof(cl->peer));
     if (open_outputs(cl, out) < 0)
         goto out;
 
@@ -629,14 +647,14 @@ int main(int argc, char **argv)
             if (cl->conn)
                 tern_conn_close(cl->conn, 0, "interrupted");
         }
-        rc = tool_run_step(cl->ep, 100);
+        rc = tool_run_step(cl->ep, cl->done_ns ? 10 : 100);
         if (rc < 0) {
             snprintf(cl->error, sizeof(cl->error), "event loop failed: %s", tern_strerror(rc));
             break;
         }
         start_pending(cl);
-        if (cl->done_ns && tool_now_ns() - cl->done_ns > CLOSE_WAIT_NS)
-            break; /* everything arrived; the close handshake is only a courtesy */
+        if (cl->done_ns && tool_now_ns() - cl->done_ns > LINGER_NS)
+            break;
         if (!cl->closed && tern_endpoint_conn_count(cl->ep) == 0) {
             set_error(cl, "the connection ended without a close event");
             break;

@@ -23,7 +23,7 @@
 #include "tern/tern.h"
 
 #define CHUNK_SIZE (64 * 1024)
-#define REQ_MAX 2048     /* longest request line we accept, "GET " and CRLF included */
+#define REQ_MAX 2048 /* longest request line we accept, "GET " and CRLF included */
 #define STREAM_BUCKETS 64
 #define MAX_ALPN 8
 
@@ -32,14 +32,14 @@ enum { APP_ERR_NOT_FOUND = 0x1, APP_ERR_BAD_REQUEST = 0x2, APP_ERR_INTERNAL = 0x
 typedef struct srv_stream {
     struct srv_stream *next; /* hash chain */
     int64_t sid;
-    int req_done;            /* the request line was handled */
-    int req_fin;             /* nothing more will arrive from the client */
-    int resp_done;           /* FIN accepted or the response was reset */
-    int fd;                  /* file being sent, -1 when none */
-    uint64_t size, off;      /* file size and bytes accepted by the stream so far */
+    int req_done;       /* the request line was handled */
+    int req_fin;        /* nothing more will arrive from the client */
+    int resp_done;      /* FIN accepted or the response was reset */
+    int fd;             /* file being sent, -1 when none */
+    uint64_t size, off; /* file size and bytes accepted by the stream so far */
     uint64_t start_ns;
     size_t req_len;
-    const char *path;        /* points into req once the request is parsed */
+    const char *path; /* points into req once the request is parsed */
     char req[REQ_MAX];
 } srv_stream;
 
@@ -62,7 +62,7 @@ typedef struct server {
 
 static volatile sig_atomic_t stop_requested;
 
-/* ---- logging ------------------------------------------------------------------------------------ */
+/* ---- logging ---- */
 
 static void log_request(server *srv, srv_conn *sc, srv_stream *st, const char *status)
 {
@@ -71,12 +71,13 @@ static void log_request(server *srv, srv_conn *sc, srv_stream *st, const char *s
     if (srv->quiet)
         return;
     ms = (double)(tool_now_ns() - st->start_ns) / 1e6;
-    printf("%s stream %lld GET %s %s %llu bytes %.1f ms\n", sc->peer, (long long)st->sid,
-           st->path ? st->path : "-", status, (unsigned long long)st->off, ms);
+    printf("%s stream %lld %s%s %s %llu bytes %.1f ms\n", sc->peer, (long long)st->sid,
+           st->path ? "GET " : "", st->path ? st->path : "-", status, (unsigned long long)st->off,
+           ms);
     fflush(stdout);
 }
 
-/* ---- per-connection stream table ----------------------------------------------------------------- */
+/* ---- per-connection stream table ---- */
 
 static srv_stream **stream_slot(srv_conn *sc, int64_t sid)
 {
@@ -180,7 +181,7 @@ static void conn_state_free(server *srv, srv_conn *sc)
     free(sc);
 }
 
-/* ---- responses ----------------------------------------------------------------------------------- */
+/* ---- responses ---- */
 
 static void respond_error(server *srv, srv_conn *sc, srv_stream *st, uint64_t code,
                           const char *status)
@@ -378,7 +379,7 @@ static void try_parse(server *srv, srv_conn *sc, srv_stream *st, int fin)
     handle_request(srv, sc, st, st->req);
 }
 
-/* ---- callbacks ----------------------------------------------------------------------------------- */
+/* ---- callbacks ---- */
 
 static void on_accept(tern_conn *c, void *ud)
 {
@@ -498,23 +499,22 @@ static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
     }
 }
 
-/* ---- main ---------------------------------------------------------------------------------------- */
+/* ---- main ---- */
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: tern-server --listen ADDR:PORT --root DIR [options]\n"
-            "Serves the files under DIR over hq-interop (HTTP/0.9 over QUIC).\n"
-            "  --listen ADDR:PORT    address to bind, e.g. 127.0.0.1:4433 or [::1]:4433\n"
-            "  --root DIR            directory to serve\n"
-            "  --cert FILE --key FILE  PEM certificate chain and key (default: a throwaway\n"
-            "                        self-signed certificate for localhost, 127.0.0.1, ::1)\n"
-            "  --retry               validate client addresses with Retry\n"
-            "  --alpn PROTO          ALPN to accept (repeatable; default hq-interop)\n"
-            "  --cc cubic|newreno    congestion controller (default cubic)\n"
-            "  --idle-timeout MS     idle timeout in milliseconds (default 30000)\n"
-            "  -q, --quiet           no per-request log lines\n"
-            "  -h, --help            this text\n");
+    fprintf(f, "usage: tern-server --listen ADDR:PORT --root DIR [options]\n"
+               "Serves the files under DIR over hq-interop (HTTP/0.9 over QUIC).\n"
+               "  --listen ADDR:PORT    address to bind, e.g. 127.0.0.1:4433 or [::1]:4433\n"
+               "  --root DIR            directory to serve\n"
+               "  --cert FILE --key FILE  PEM certificate chain and key (default: a throwaway\n"
+               "                        self-signed certificate for localhost, 127.0.0.1, ::1)\n"
+               "  --retry               validate client addresses with Retry\n"
+               "  --alpn PROTO          ALPN to accept (repeatable; default hq-interop)\n"
+               "  --cc cubic|newreno    congestion controller (default cubic)\n"
+               "  --idle-timeout MS     idle timeout in milliseconds (default 30000)\n"
+               "  -q, --quiet           no per-request log lines\n"
+               "  -h, --help            this text\n");
 }
 
 static int fail(const char *fmt, const char *arg)
@@ -527,13 +527,17 @@ static int fail(const char *fmt, const char *arg)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'}, {"root", required_argument, NULL, 'r'},
-        {"cert", required_argument, NULL, 'c'},   {"key", required_argument, NULL, 'k'},
-        {"retry", no_argument, NULL, 'R'},        {"alpn", required_argument, NULL, 'a'},
-        {"cc", required_argument, NULL, 'C'},     {"idle-timeout", required_argument, NULL, 'i'},
-        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+                                         {"root", required_argument, NULL, 'r'},
+                                         {"cert", required_argument, NULL, 'c'},
+                                         {"key", required_argument, NULL, 'k'},
+                                         {"retry", no_argument, NULL, 'R'},
+                                         {"alpn", required_argument, NULL, 'a'},
+                                         {"cc", required_argument, NULL, 'C'},
+                                         {"idle-timeout", required_argument, NULL, 'i'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *listen_text = NULL, *root = NULL, *cert = NULL, *key = NULL;
     const char *alpn[MAX_ALPN];
     size_t alpn_count = 0;

@@ -12,7 +12,10 @@ void tern_ackr_init(tern_ackr *a)
     a->ack_deadline = TERN_TS_INF;
 }
 
-void tern_ackr_free(tern_ackr *a) { tern_ranges_free(&a->recv); }
+void tern_ackr_free(tern_ackr *a)
+{
+    tern_ranges_free(&a->recv);
+}
 
 int tern_ackr_is_dup(const tern_ackr *a, uint64_t pn)
 {
@@ -31,6 +34,10 @@ int tern_ackr_is_dup(const tern_ackr *a, uint64_t pn)
  * short), in which case the packet is dropped as if it were a duplicate. */
 static int record_pn(tern_ackr *a, uint64_t pn)
 {
+    if (a->recv.n && a->recv.r[a->recv.n - 1].hi == pn) {
+        a->recv.r[a->recv.n - 1].hi = pn + 1; /* the next in-order packet: no search */
+        return 0;
+    }
     if (tern_ranges_add(&a->recv, pn, pn + 1) == 0)
         return 0;
     if (a->recv.n < a->recv.max || a->recv.n < 2)
@@ -59,10 +66,17 @@ int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, t
         a->has_largest = 1;
     }
     switch (ecn & 3) {
-    case TERN_ECN_ECT0: a->ecn[0]++; break;
-    case TERN_ECN_ECT1: a->ecn[1]++; break;
-    case TERN_ECN_CE: a->ecn[2]++; break;
-    default: break;
+    case TERN_ECN_ECT0:
+        a->ecn[0]++;
+        break;
+    case TERN_ECN_ECT1:
+        a->ecn[1]++;
+        break;
+    case TERN_ECN_CE:
+        a->ecn[2]++;
+        break;
+    default:
+        break;
     }
 
     if (!ack_eliciting)
@@ -72,7 +86,8 @@ int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, t
         a->ack_pending = 1;
         a->ack_deadline = now + max_ack_delay;
     }
-    if (a->unacked_eliciting >= 2 || reordered || max_ack_delay == 0) {
+    /* A CE mark is acknowledged at once too, so that the sender reacts within an RTT. */
+    if (a->unacked_eliciting >= 2 || reordered || max_ack_delay == 0 || (ecn & 3) == TERN_ECN_CE) {
         a->immediate = 1;
         a->ack_deadline = TERN_MIN(a->ack_deadline, now);
     }

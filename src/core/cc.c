@@ -14,7 +14,10 @@ static uint64_t initial_window(uint64_t mds)
     return TERN_MIN(10 * mds, TERN_MAX(14720, 2 * mds));
 }
 
-static uint64_t min_window(const tern_cc *cc) { return 2 * cc->max_datagram_size; }
+static uint64_t min_window(const tern_cc *cc)
+{
+    return 2 * cc->max_datagram_size;
+}
 
 void tern_cc_init(tern_cc *cc, int algo, uint64_t max_datagram_size)
 {
@@ -35,7 +38,10 @@ void tern_cc_reset(tern_cc *cc)
     cc->epoch_start = 0;
 }
 
-void tern_cc_on_sent(tern_cc *cc, uint64_t bytes) { cc->bytes_in_flight += bytes; }
+void tern_cc_on_sent(tern_cc *cc, uint64_t bytes)
+{
+    cc->bytes_in_flight += bytes;
+}
 
 void tern_cc_on_removed(tern_cc *cc, uint64_t bytes)
 {
@@ -172,7 +178,8 @@ static void pacer_refill(tern_pacer *p, uint64_t cwnd, tern_tstamp srtt, tern_ts
         p->tokens += (uint64_t)add;
 }
 
-tern_tstamp tern_pacer_next(tern_pacer *p, uint64_t bytes, uint64_t cwnd, tern_tstamp srtt, tern_tstamp now)
+tern_tstamp tern_pacer_next(tern_pacer *p, uint64_t bytes, uint64_t cwnd, tern_tstamp srtt,
+                            tern_tstamp now)
 {
     if (srtt == 0 || cwnd == 0)
         return now;
@@ -184,7 +191,8 @@ tern_tstamp tern_pacer_next(tern_pacer *p, uint64_t bytes, uint64_t cwnd, tern_t
     return now + (tern_tstamp)wait + 1; /* +1: the refill truncates to whole bytes */
 }
 
-void tern_pacer_on_sent(tern_pacer *p, uint64_t bytes, uint64_t cwnd, tern_tstamp srtt, tern_tstamp now)
+void tern_pacer_on_sent(tern_pacer *p, uint64_t bytes, uint64_t cwnd, tern_tstamp srtt,
+                        tern_tstamp now)
 {
     if (srtt == 0 || cwnd == 0) {
         p->last = now;

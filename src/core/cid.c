@@ -1,9 +1,9 @@
 /* Connection ID bookkeeping (RFC 9000 §5.1, §19.15, §19.16): the CIDs we issue and the peer's, with
- * fixed-size tables so that nothing a peer sends can make us store more than the bounds of cid.h, and
- * per-path ownership of peer CIDs so that a CID is never used on two paths (§9.5). */
+ * fixed-size tables so that nothing a peer sends can make us store more than the bounds of cid.h,
+ * and per-path ownership of peer CIDs so that a CID is never used on two paths (§9.5). */
 #include "cid.h"
 
-/* ---- CIDs we issue ------------------------------------------------------------------------------ */
+/* ---- CIDs we issue --------------------------------------------------------------------------- */
 
 void tern_local_cids_init(tern_local_cids *l, size_t cid_len)
 {
@@ -56,7 +56,10 @@ int tern_local_cids_retire(tern_local_cids *l, uint64_t seq, const tern_cid *arr
     return 0;
 }
 
-size_t tern_local_cids_count(const tern_local_cids *l) { return l->n; }
+size_t tern_local_cids_count(const tern_local_cids *l)
+{
+    return l->n;
+}
 
 int tern_local_cids_contains(const tern_local_cids *l, const tern_cid *cid)
 {
@@ -88,7 +91,7 @@ void tern_local_cids_on_announce_lost(tern_local_cids *l, uint64_t seq)
         e->state = TERN_CID_ST_NEW;
 }
 
-/* ---- CIDs the peer issued ----------------------------------------------------------------------- */
+/* ---- CIDs the peer issued -------------------------------------------------------------------- */
 
 /* Whether `seq` arrived before. Sequence numbers far below the newest are taken as seen: the worst
  * outcome is one needless RETIRE_CONNECTION_ID, never a retired CID used again. */
@@ -294,7 +297,8 @@ void tern_peer_cids_retire_path(tern_peer_cids *p, uint8_t path_id)
     peer_remove(p, e);
 }
 
-int tern_peer_cids_is_reset_token(const tern_peer_cids *p, const uint8_t token[TERN_RESET_TOKEN_LEN])
+int tern_peer_cids_is_reset_token(const tern_peer_cids *p,
+                                  const uint8_t token[TERN_RESET_TOKEN_LEN])
 {
     int found = 0;
     for (size_t i = 0; i < p->n; i++) {
@@ -326,4 +330,7 @@ int tern_peer_cids_pop_retire(tern_peer_cids *p, uint64_t *seq)
     return 1;
 }
 
-void tern_peer_cids_requeue_retire(tern_peer_cids *p, uint64_t seq) { (void)retire_push(p, seq); }
+void tern_peer_cids_requeue_retire(tern_peer_cids *p, uint64_t seq)
+{
+    (void)retire_push(p, seq);
+}

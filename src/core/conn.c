@@ -263,6 +263,7 @@ static void on_handshake_complete(tern_conn *c, tern_tstamp now)
 {
     c->handshake_complete = 1;
     c->handshake_done_time = now;
+    c->handshake_deadline = TERN_TS_INF;
     if (c->state == TERN_CS_HANDSHAKE)
         c->state = TERN_CS_ESTABLISHED;
     const char *alpn = tern_tls_alpn(c->tls);
@@ -426,14 +427,12 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         c->peer_initial_scid = p->client_scid;
         c->peer_scid_known = 1;
         tern_peer_cids_set_initial(&c->pcids, &p->client_scid);
-        tern_peer_cids_take(&c->pcids, 0);
         keys_dcid = &p->client_dcid;
     } else {
         c->initial_dcid.len = 16;
         c->rand(c->rand_ud, c->initial_dcid.data, 16);
         c->original_dcid = c->initial_dcid;
         tern_peer_cids_set_initial(&c->pcids, &c->initial_dcid);
-        tern_peer_cids_take(&c->pcids, 0);
         keys_dcid = &c->initial_dcid;
         c->handshake_deadline = now + c->cfg->handshake_timeout_ms * TERN_NS_PER_MS;
     }
@@ -826,5 +825,8 @@ size_t tern_stream_writable(tern_conn *c, int64_t sid)
     if (stream_lookup(c, sid, &s) || !tern_sid_can_send(sid, c->is_server) ||
         (s->flags & TERN_SF_RESET_SENT) || s->snd.fin)
         return 0;
-    return tern_sendbuf_room(&s->snd);
+    size_t room = tern_sendbuf_room(&s->snd);
+    if (room == 0)
+        s->flags |= TERN_SF_WANT_WRITABLE; /* the caller now waits for on_stream_writable */
+    return room;
 }

@@ -350,7 +350,7 @@ static int handle_stream_data_blocked(tern_conn *c, const tern_frame *f)
 
 static int handle_new_cid(tern_conn *c, const tern_frame *f)
 {
-    if (c->pcids.e[0].cid.len == 0 && c->pcids.n <= 1) {
+    if (c->pcids.zero_len) {
         tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type,
                        "NEW_CONNECTION_ID with a zero-length connection ID in use");
         return TERN_ERR_PROTO;
@@ -524,11 +524,12 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
 
 /* ---- packets ------------------------------------------------------------------------------------ */
 
-static int is_stateless_reset(tern_conn *c, const uint8_t *dgram, size_t len)
+/* `tail` holds the datagram's last 16 bytes as received: decryption in place may change them. */
+static int is_stateless_reset(tern_conn *c, const uint8_t *dgram, size_t len, const uint8_t *tail)
 {
     if (len < 21 || (dgram[0] & 0x80))
         return 0;
-    return tern_peer_cids_is_reset_token(&c->pcids, dgram + len - TERN_RESET_TOKEN_LEN);
+    return tern_peer_cids_is_reset_token(&c->pcids, tail);
 }
 
 static void handle_version_negotiation(tern_conn *c, const tern_pkt_hdr *h)
@@ -565,7 +566,7 @@ static void handle_retry(tern_conn *c, const uint8_t *pkt, const tern_pkt_hdr *h
     c->retry_received = 1;
     c->retry_scid = h->scid;
     /* the server's new CID is where everything goes now, and the Initial keys follow it */
-    c->pcids.e[0].cid = h->scid;
+    tern_peer_cids_set_initial(&c->pcids, &h->scid);
     tern_crypto_keys_free(&c->tx[TERN_LEVEL_INITIAL]);
     tern_crypto_keys_free(&c->rx[TERN_LEVEL_INITIAL]);
     if (tern_crypto_initial_keys(c->version, &h->scid, 0, &c->tx[TERN_LEVEL_INITIAL],
@@ -620,7 +621,7 @@ static int decrypt_1rtt(tern_conn *c, uint8_t *pkt, size_t hdr_len, size_t pkt_l
 /* Processes one packet. Returns 0 when it was processed or dropped, <0 when the connection failed. */
 static int process_packet(tern_conn *c, const tern_path_addr *path, uint8_t *pkt,
                           const tern_pkt_hdr *h, int ecn, int *stateless_reset_checked,
-                          uint8_t *dgram, size_t dgram_len, tern_tstamp now)
+                          uint8_t *dgram, size_t dgram_len, const uint8_t *tail, tern_tstamp now)
 {
     int level;
     switch (h->type) {
@@ -665,7 +666,7 @@ static int process_packet(tern_conn *c, const tern_path_addr *path, uint8_t *pkt
     if (n < 0) {
         if (!*stateless_reset_checked) {
             *stateless_reset_checked = 1;
-            if (is_stateless_reset(c, dgram, dgram_len)) {
+            if (is_stateless_reset(c, dgram, dgram_len, tail)) {
                 tern_conn_set_close_info(c, TERN_ERR_STATELESS_RESET, 0, 0, 0, 0,
                                          "stateless reset", 15);
                 tern_conn_set_done(c);
@@ -689,7 +690,7 @@ static int process_packet(tern_conn *c, const tern_path_addr *path, uint8_t *pkt
             /* the server's chosen CID replaces our random initial DCID */
             c->peer_initial_scid = h->scid;
             c->peer_scid_known = 1;
-            c->pcids.e[0].cid = h->scid;
+            tern_peer_cids_set_initial(&c->pcids, &h->scid);
         }
     }
     tern_path *pp = tern_conn_path(c);
@@ -737,13 +738,16 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
     c->bytes_recv += len;
     tern_path *pp = tern_conn_path(c);
     pp->bytes_recv += len;
+    uint8_t tail[TERN_RESET_TOKEN_LEN] = {0};
+    if (len >= TERN_RESET_TOKEN_LEN)
+        memcpy(tail, dgram + len - TERN_RESET_TOKEN_LEN, TERN_RESET_TOKEN_LEN);
     size_t off = 0;
     int reset_checked = 0;
     int rv = 0;
     while (off < len) {
         tern_pkt_hdr h;
         if (tern_pkt_parse(dgram + off, len - off, c->scid_len, &h) != 0) {
-            if (off == 0 && !reset_checked && is_stateless_reset(c, dgram, len)) {
+            if (off == 0 && !reset_checked && is_stateless_reset(c, dgram, len, tail)) {
                 tern_conn_set_close_info(c, TERN_ERR_STATELESS_RESET, 0, 0, 0, 0,
                                          "stateless reset", 15);
                 tern_conn_set_done(c);
@@ -755,7 +759,7 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
         if (h.type != TERN_PKT_VN && h.type != TERN_PKT_RETRY && c->is_server &&
             h.type == TERN_PKT_1RTT && !tern_local_cids_contains(&c->lcids, &h.dcid))
             break;
-        rv = process_packet(c, path, dgram + off, &h, ecn, &reset_checked, dgram, len, now);
+        rv = process_packet(c, path, dgram + off, &h, ecn, &reset_checked, dgram, len, tail, now);
         if (rv && c->state >= TERN_CS_CLOSING)
             break;
         if (h.type == TERN_PKT_VN || h.type == TERN_PKT_RETRY)

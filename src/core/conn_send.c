@@ -412,8 +412,8 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
     sp->next_pn++;
     if (b->has_ack)
         tern_ackr_on_ack_sent(&sp->ackr);
-    if (b->rec.in_flight || b->rec.ack_eliciting)
-        tern_recovery_on_sent(&c->rec, b->space, &b->rec);
+    /* every packet is recorded, ACK-only ones too: an ACK of an unrecorded number is a violation */
+    tern_recovery_on_sent(&c->rec, b->space, &b->rec);
     if (b->rec.in_flight)
         tern_pacer_on_sent(&pp->pacer, b->rec.size, pp->cc.cwnd, pp->rtt.smoothed, now);
     c->pkts_sent++;

@@ -1,12 +1,12 @@
 /* Packet protection for QUIC v1 (RFC 9001 §5): HKDF-Expand-Label key schedule, AEAD in place,
  * header protection, key update, the Retry integrity tag, stateless reset tokens and Retry address
- * validation tokens. Every primitive is GnuTLS's; cipher handles are created when keys are installed
- * and reused for every packet, so protecting or opening a packet allocates nothing. */
+ * validation tokens. Every primitive is GnuTLS's; cipher handles are created when keys are
+ * installed and reused for every packet, so protecting or opening a packet allocates nothing. */
 #include "crypto.h"
 
-#include <limits.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <limits.h>
 
 static const uint8_t initial_salt_v1[20] = {0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34,
                                             0xb3, 0x4d, 0x17, 0x9a, 0xe6, 0xa4, 0xc8,
@@ -31,8 +31,8 @@ static const struct aead_info *aead_info(int aead)
                                    GNUTLS_MAC_SHA256, 16, 32},
         [TERN_AEAD_AES_256_GCM] = {GNUTLS_CIPHER_AES_256_GCM, GNUTLS_CIPHER_AES_256_CBC,
                                    GNUTLS_MAC_SHA384, 32, 48},
-        [TERN_AEAD_CHACHA20_POLY1305] = {GNUTLS_CIPHER_CHACHA20_POLY1305,
-                                         GNUTLS_CIPHER_CHACHA20_32, GNUTLS_MAC_SHA256, 32, 32},
+        [TERN_AEAD_CHACHA20_POLY1305] = {GNUTLS_CIPHER_CHACHA20_POLY1305, GNUTLS_CIPHER_CHACHA20_32,
+                                         GNUTLS_MAC_SHA256, 32, 32},
     };
     if (aead <= TERN_AEAD_NONE || aead > TERN_AEAD_CHACHA20_POLY1305)
         return NULL;
@@ -192,7 +192,8 @@ int tern_crypto_initial_keys(uint32_t version, const tern_cid *client_dcid, int 
     if (expand_label(GNUTLS_MAC_SHA256, initial, 32, "client in", client, 32) < 0 ||
         expand_label(GNUTLS_MAC_SHA256, initial, 32, "server in", server, 32) < 0)
         goto out;
-    rv = tern_crypto_keys_from_secret(tx, TERN_AEAD_AES_128_GCM, is_server ? server : client, 32, 1);
+    rv =
+        tern_crypto_keys_from_secret(tx, TERN_AEAD_AES_128_GCM, is_server ? server : client, 32, 1);
     if (rv == 0)
         rv = tern_crypto_keys_from_secret(rx, TERN_AEAD_AES_128_GCM, is_server ? client : server,
                                           32, 1);
@@ -259,8 +260,7 @@ int tern_crypto_protect(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t 
 
     if (!hp)
         hp = k;
-    if (!k || !k->aead_hd || !hp->hp_hd || !pkt || pn_len < 1 || pn_len > 4 ||
-        hdr_len < pn_len + 1)
+    if (!k || !k->aead_hd || !hp->hp_hd || !pkt || pn_len < 1 || pn_len > 4 || hdr_len < pn_len + 1)
         return TERN_ERR_CRYPTO;
     /* The header protection sample starts 4 bytes after the packet number start and must lie
      * inside the protected packet; senders pad short packets to guarantee it. */
@@ -285,8 +285,8 @@ int tern_crypto_protect(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t 
     return 0;
 }
 
-int tern_crypto_unprotect_header(const tern_keys *hp, uint8_t *pkt, size_t pkt_len, size_t pn_offset,
-                                 size_t *pn_len, uint64_t *truncated_pn)
+int tern_crypto_unprotect_header(const tern_keys *hp, uint8_t *pkt, size_t pkt_len,
+                                 size_t pn_offset, size_t *pn_len, uint64_t *truncated_pn)
 {
     uint8_t mask[16];
     size_t n;
@@ -353,8 +353,8 @@ int tern_crypto_retry_tag(uint32_t version, const tern_cid *odcid, const uint8_t
         {(void *)odcid->data, odcid->len},
         {(void *)retry, len},
     };
-    rv = gnutls_aead_cipher_encryptv2(h, retry_nonce_v1, sizeof(retry_nonce_v1), ad, 3, NULL, 0, tag,
-                                      &tag_len);
+    rv = gnutls_aead_cipher_encryptv2(h, retry_nonce_v1, sizeof(retry_nonce_v1), ad, 3, NULL, 0,
+                                      tag, &tag_len);
     gnutls_aead_cipher_deinit(h);
     return rv < 0 || tag_len != TERN_AEAD_TAG_LEN ? TERN_ERR_CRYPTO : 0;
 }
@@ -374,8 +374,8 @@ void tern_crypto_reset_token(const uint8_t key[32], const tern_cid *cid,
 }
 
 /* Retry token layout: format byte | 12-byte nonce | AES-256-GCM(plaintext) | 16-byte tag, with
- * the format byte as associated data. Plaintext: issue time (8, big endian) | ODCID length + ODCID |
- * Retry SCID length + SCID | address family (4 or 6) | IP (4 or 16) | port (2, network order). */
+ * the format byte as associated data. Plaintext: issue time (8, big endian) | ODCID length + ODCID
+ * | Retry SCID length + SCID | address family (4 or 6) | IP (4 or 16) | port (2, network order). */
 #define TOKEN_FORMAT 0x52
 #define TOKEN_HDR_LEN (1 + 12)
 #define TOKEN_PT_MAX (8 + 1 + TERN_MAX_CID_LEN + 1 + TERN_MAX_CID_LEN + 1 + 16 + 2)

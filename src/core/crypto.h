@@ -47,8 +47,10 @@ int tern_crypto_expand_label(int aead, const uint8_t *secret, size_t secret_len,
 int tern_crypto_initial_keys(uint32_t version, const tern_cid *client_dcid, int is_server,
                              tern_keys *tx, tern_keys *rx);
 
-/* Installs keys derived from a TLS traffic secret (quic key/iv/hp labels). `with_hp` = 0 skips the
- * header protection key (key update reuses the old one). Returns 0 or TERN_ERR_CRYPTO. */
+/* Installs keys derived from a TLS traffic secret (quic key/iv/hp labels) into `k`, which must be
+ * zeroed or hold keys (they are freed first). `secret_len` must be the AEAD's hash length (32, or 48
+ * for AES-256-GCM). `with_hp` = 0 skips the header protection key (key update reuses the old one).
+ * Returns 0 or TERN_ERR_CRYPTO (k left empty). */
 int tern_crypto_keys_from_secret(tern_keys *k, int aead, const uint8_t *secret, size_t secret_len,
                                  int with_hp);
 
@@ -84,7 +86,8 @@ int tern_crypto_unprotect_header(const tern_keys *hp, uint8_t *pkt, size_t pkt_l
 int tern_crypto_decrypt(tern_keys *k, uint8_t *pkt, size_t hdr_len, size_t pkt_len, uint64_t pn);
 
 /* Retry integrity tag (RFC 9001 §5.8) over the Retry packet `retry[0..len)` (without tag) for the
- * original DCID. Returns 0 or TERN_ERR_CRYPTO. */
+ * original DCID. QUIC v1 only. Creates one cipher handle per call (Retry is not per-packet for a
+ * connection). Returns 0 or TERN_ERR_CRYPTO. */
 int tern_crypto_retry_tag(uint32_t version, const tern_cid *odcid, const uint8_t *retry, size_t len,
                           uint8_t tag[TERN_AEAD_TAG_LEN]);
 

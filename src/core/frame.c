@@ -302,16 +302,32 @@ int tern_frame_is_probing(uint64_t type)
 
 /* ---- writers ---- */
 
-/* vlen() is 0 for values that cannot be encoded; a sum containing one is rejected by ok(). */
-static inline size_t vlen(uint64_t v) { return tern_varint_len(v); }
+/* Local inline twins of tern_varint_len/put: the writers run for every packet, and the calls
+ * would otherwise cross a translation unit. vlen() is 0 for values that cannot be encoded. */
+static inline size_t vlen(uint64_t v)
+{
+    return v < 0x40 ? 1 : v < 0x4000 ? 2 : v < 0x40000000 ? 4 : v <= TERN_MAX_VARINT ? 8 : 0;
+}
 
 static inline uint8_t *vput(uint8_t *p, uint64_t v)
 {
     if (v < 0x40) {
-        *p = (uint8_t)v;
+        p[0] = (uint8_t)v;
         return p + 1;
     }
-    return tern_varint_put_n(p, v, tern_varint_len(v));
+    if (v < 0x4000) {
+        p[0] = (uint8_t)(0x40 | (v >> 8));
+        p[1] = (uint8_t)v;
+        return p + 2;
+    }
+    if (v < 0x40000000) {
+        p[0] = (uint8_t)(0x80 | (v >> 24));
+        p[1] = (uint8_t)(v >> 16);
+        p[2] = (uint8_t)(v >> 8);
+        p[3] = (uint8_t)v;
+        return p + 4;
+    }
+    return tern_varint_put_n(p, v, 8);
 }
 
 size_t tern_frame_write_padding(uint8_t *p, size_t cap, size_t n)

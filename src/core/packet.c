@@ -117,10 +117,11 @@ uint64_t tern_pkt_decode_pn(uint64_t largest, uint64_t truncated, size_t pn_nbit
     uint64_t mask = win - 1;
     uint64_t cand = (expected & ~mask) | (truncated & mask);
 
-    /* The comparisons are the RFC's, rearranged so that nothing wraps below zero. */
+    /* The comparisons are the RFC's, rearranged so that nothing wraps below zero; the last one
+     * keeps the result a valid packet number once the space is exhausted (largest = 2^62-1). */
     if (cand + hwin <= expected && cand < (1ull << 62) - win)
         return cand + win;
-    if (cand > expected + hwin && cand >= win)
+    if ((cand > expected + hwin || cand > TERN_MAX_VARINT) && cand >= win)
         return cand - win;
     return cand;
 }
@@ -164,7 +165,7 @@ size_t tern_pkt_write_long(uint8_t *p, size_t cap, int type, uint32_t version, c
         return 0;
     if (type != TERN_PKT_INITIAL)
         token_len = 0;
-    size_t need = 1 + 4 + 1 + dcid->len + 1 + scid->len + 2 + pn_len;
+    size_t need = 7 + (size_t)dcid->len + scid->len + 2 + pn_len;
     if (type == TERN_PKT_INITIAL) {
         size_t tl = tern_varint_len(token_len);
         if (tl == 0)
@@ -175,7 +176,7 @@ size_t tern_pkt_write_long(uint8_t *p, size_t cap, int type, uint32_t version, c
         return 0;
 
     uint8_t *q = p;
-    *q++ = (uint8_t)(LONG_FORM | FIXED_BIT | (type << 4) | (pn_len - 1));
+    *q++ = (uint8_t)(LONG_FORM | FIXED_BIT | ((unsigned)type << 4) | (unsigned)(pn_len - 1));
     q = tern_put_u32(q, version);
     q = put_cid(q, dcid);
     q = put_cid(q, scid);
@@ -212,7 +213,7 @@ size_t tern_pkt_write_vn(uint8_t *p, size_t cap, const tern_cid *client_dcid,
 {
     if (n == 0 || client_dcid->len > TERN_MAX_CID_LEN || client_scid->len > TERN_MAX_CID_LEN)
         return 0;
-    if (n > (cap / 4) || 7 + client_dcid->len + client_scid->len + 4 * n > cap)
+    if (n > (cap / 4) || 7 + (size_t)client_dcid->len + client_scid->len + 4 * n > cap)
         return 0;
     /* 0x40 stays set so that demultiplexers of other protocols sharing the port see QUIC (§17.2.1). */
     uint8_t *q = p;
@@ -231,7 +232,7 @@ size_t tern_pkt_write_retry(uint8_t *p, size_t cap, uint32_t version, const tern
 {
     if (token_len == 0 || dcid->len > TERN_MAX_CID_LEN || scid->len > TERN_MAX_CID_LEN)
         return 0;
-    if (token_len > cap || 7 + dcid->len + scid->len + token_len > cap)
+    if (token_len > cap || 7 + (size_t)dcid->len + scid->len + token_len > cap)
         return 0;
     uint8_t *q = p;
     *q++ = (uint8_t)(LONG_FORM | FIXED_BIT | (TERN_PKT_RETRY << 4) | (unused & 0x0f));

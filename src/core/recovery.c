@@ -13,7 +13,8 @@
 
 #define PACKET_THRESHOLD 3
 #define PERSISTENT_CONGESTION_THRESHOLD 3
-#define INITIAL_RING_CAP 32
+/* Initial and Handshake carry a handful of packets; 1-RTT grows to the window quickly. */
+#define INITIAL_RING_CAP(space) ((space) == TERN_SPACE_APP ? 64 : 8)
 
 static inline tern_sent_pkt *q_at(const tern_sentq *q, size_t i)
 {
@@ -66,9 +67,9 @@ void tern_recovery_free(tern_recovery *r)
     }
 }
 
-static int q_grow(tern_sentq *q)
+static int q_grow(tern_sentq *q, int space)
 {
-    size_t ncap = q->cap ? q->cap * 2 : INITIAL_RING_CAP;
+    size_t ncap = q->cap ? q->cap * 2 : INITIAL_RING_CAP(space);
     tern_sent_pkt *n = malloc(ncap * sizeof(*n));
     if (!n)
         return TERN_ERR_NOMEM;
@@ -146,12 +147,15 @@ int tern_recovery_on_sent(tern_recovery *r, int space, const tern_sent_pkt *p)
         if (q->count >= r->max_in_flight_records)
             return TERN_ERR_NOMEM;
     }
-    if (q->count == q->cap && q_grow(q))
+    if (q->count == q->cap && q_grow(q, space))
         return TERN_ERR_NOMEM;
 
     tern_sent_pkt *d = q_at(q, q->count);
-    memcpy(d, p, offsetof(tern_sent_pkt, frames) + p->n_frames * sizeof(tern_sent_frame));
+    /* Fixed-size header copy plus the frames in use: cheaper than one variable-length memcpy. */
+    memcpy(d, p, offsetof(tern_sent_pkt, frames));
     d->acked = d->lost = 0;
+    for (unsigned i = 0; i < p->n_frames; i++)
+        d->frames[i] = p->frames[i];
     q->count++;
     q->next_pn = p->pn + 1;
     if (p->in_flight) {
@@ -232,16 +236,17 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
     uint64_t largest = ranges->r[0].hi;
     if (q->next_pn == 0 || largest >= q->next_pn)
         return TERN_ERR_PROTO;
-    if (q->largest_acked == UINT64_MAX || largest > q->largest_acked)
-        q->largest_acked = largest;
 
+    /* Pass 1 only marks newly acked records (acked = 2), so that a bad range found late leaves
+     * nothing changed. Pass 2 runs after loss detection, as RFC 9002 A.7 orders it: a loss found
+     * by this ACK starts the recovery period before the acked bytes could grow the window. */
     const tern_sent_pkt *largest_rec = NULL;
     int eliciting = 0;
-    size_t newly = 0;
+    size_t newly = 0, first_idx = SIZE_MAX, last_idx = 0;
     for (size_t k = 0; k < ranges->n; k++) {
         uint64_t lo = ranges->r[k].lo, hi = ranges->r[k].hi;
         if (lo > hi || hi > largest)
-            return TERN_ERR_PROTO;
+            goto fail;
         if (q->count == 0 || hi < q_at(q, 0)->pn)
             continue; /* already acked or lost and pruned */
         uint64_t expect = TERN_MAX(lo, q_at(q, 0)->pn);
@@ -250,44 +255,65 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
             if (p->pn > hi)
                 break;
             if (p->pn != expect)
-                return TERN_ERR_PROTO; /* a skipped pn: never sent */
+                goto fail; /* a skipped pn: never sent */
             expect = p->pn + 1;
             if (p->acked || p->lost)
                 continue;
-            p->acked = 1;
+            p->acked = 2;
             newly++;
+            first_idx = TERN_MIN(first_idx, i);
+            last_idx = TERN_MAX(last_idx, i);
             if (p->pn == largest)
                 largest_rec = p;
             eliciting |= p->ack_eliciting;
-            if (p->in_flight) {
-                if (p->ack_eliciting)
-                    q->ack_eliciting_in_flight--;
-                tern_cc_on_acked(r->cc, p->size, p->time_sent, r->rtt, now, p->app_limited);
-            }
-            r->pkts_acked++;
-            if (r->cb.on_acked)
-                r->cb.on_acked(r->ud, space, p);
         }
         if (expect <= hi)
-            return TERN_ERR_PROTO;
+            goto fail;
     }
+    if (q->largest_acked == UINT64_MAX || largest > q->largest_acked)
+        q->largest_acked = largest;
     if (!newly)
         return 0;
 
     if (largest_rec && eliciting) {
         tern_tstamp latest = now > largest_rec->time_sent ? now - largest_rec->time_sent : 0;
         /* Initial ACKs are never delayed on purpose (RFC 9002 §5.3): the field is noise there. */
-        tern_rtt_update(r->rtt, latest, space == TERN_SPACE_INITIAL ? 0 : ack_delay, r->max_ack_delay,
-                        r->handshake_confirmed, now);
+        tern_rtt_update(r->rtt, latest, space == TERN_SPACE_INITIAL ? 0 : ack_delay,
+                        r->max_ack_delay, r->handshake_confirmed, now);
     }
     if (space == TERN_SPACE_HANDSHAKE && !r->is_server)
         r->peer_completed_address_validation = 1;
     detect_lost(r, space, now);
+
+    /* Pass 2. Between first_idx and last_idx lie the newly acked records, the ranges' gaps (now
+     * mostly declared lost) and the few acked ones that waited behind the head. */
+    for (size_t i = first_idx; i <= last_idx; i++) {
+        tern_sent_pkt *p = q_at(q, i);
+        if (p->acked != 2)
+            continue;
+        p->acked = 1;
+        r->pkts_acked++;
+        if (p->in_flight) {
+            if (p->ack_eliciting)
+                q->ack_eliciting_in_flight--;
+            tern_cc_on_acked(r->cc, p->size, p->time_sent, r->rtt, now, p->app_limited);
+        }
+        if (r->cb.on_acked)
+            r->cb.on_acked(r->ud, space, p);
+    }
     if (peer_validated(r))
         r->pto_count = 0;
     q_prune(q);
     r->timer_base = now;
     return 0;
+
+fail:
+    for (size_t i = first_idx; newly && i <= last_idx; i++) {
+        tern_sent_pkt *p = q_at(q, i);
+        if (p->acked == 2)
+            p->acked = 0;
+    }
+    return TERN_ERR_PROTO;
 }
 
 static tern_tstamp earliest_loss_time(const tern_recovery *r, int *space)

@@ -96,9 +96,12 @@ int tern_recovery_on_sent(tern_recovery *r, int space, const tern_sent_pkt *p);
  * frame), ack_delay in ns (already scaled). Calls on_acked for newly acked records, updates RTT when
  * the largest is newly acked and ack-eliciting, detects losses (on_lost), updates CC.
  * Returns 0, or TERN_ERR_PROTO when a range acknowledges a packet number never sent in that space
- * (above the largest sent, or one skipped while still tracked) (PROTOCOL_VIOLATION); ranges before
- * the offending one may already have been processed. An ACK received by a client in the Handshake
- * space sets peer_completed_address_validation. The Initial space's ack_delay is ignored. */
+ * (above the largest sent, or one skipped while still tracked) (PROTOCOL_VIOLATION), with no state
+ * changed; TERN_ERR_INVALID_ARG for a bad space. on_lost callbacks of this ACK come before its
+ * on_acked ones. An ACK received by a client in the Handshake space sets
+ * peer_completed_address_validation. The Initial space's ack_delay is ignored. Every packet sent
+ * must have been recorded with tern_recovery_on_sent, or an ACK of it looks like an ACK of a
+ * skipped packet number. */
 int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *ranges,
                          tern_tstamp ack_delay, tern_tstamp now);
 

@@ -13,8 +13,8 @@ void tern_rtt_init(tern_rtt *r)
     r->has_sample = 0;
 }
 
-void tern_rtt_update(tern_rtt *r, tern_tstamp latest, tern_tstamp ack_delay, tern_tstamp max_ack_delay,
-                     int handshake_confirmed, tern_tstamp now)
+void tern_rtt_update(tern_rtt *r, tern_tstamp latest, tern_tstamp ack_delay,
+                     tern_tstamp max_ack_delay, int handshake_confirmed, tern_tstamp now)
 {
     r->latest = latest;
     if (!r->has_sample) {

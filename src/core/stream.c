@@ -59,7 +59,7 @@ static int ring_grow(uint8_t **buf, size_t *cap, size_t *head, size_t need, size
     return 0;
 }
 
-/* ---- send buffer ------------------------------------------------------------------------------ */
+/* ---- send buffer ----------------------------------------------------------------------------- */
 
 void tern_sendbuf_init(tern_sendbuf *sb, size_t limit)
 {
@@ -270,7 +270,7 @@ int tern_sendbuf_all_acked(const tern_sendbuf *sb)
     return sb->fin && sb->fin_acked && sb->base == sb->end;
 }
 
-/* ---- receive buffer --------------------------------------------------------------------------- */
+/* ---- receive buffer -------------------------------------------------------------------------- */
 
 void tern_recvbuf_init(tern_recvbuf *rb, size_t limit)
 {
@@ -401,7 +401,7 @@ int tern_recvbuf_finished(const tern_recvbuf *rb)
     return rb->final_size != UINT64_MAX && rb->read_off == rb->final_size;
 }
 
-/* ---- stream ids --------------------------------------------------------------------------------- */
+/* ---- stream ids ------------------------------------------------------------------------------ */
 
 int tern_sid_can_send(int64_t id, int is_server)
 {
@@ -413,7 +413,7 @@ int tern_sid_can_recv(int64_t id, int is_server)
     return tern_sid_is_bidi(id) || tern_sid_is_server(id) != !!is_server;
 }
 
-/* ---- per-stream flow control ------------------------------------------------------------------ */
+/* ---- per-stream flow control ----------------------------------------------------------------- */
 
 int tern_stream_recv(tern_stream *s, uint64_t off, const uint8_t *data, size_t len, int fin,
                      uint64_t *new_bytes, uint64_t *terr)
@@ -442,6 +442,9 @@ int tern_stream_update_recv_credit(tern_stream *s)
     uint64_t open = s->max_recv > rb->read_off ? s->max_recv - rb->read_off : 0;
     if (open > s->recv_window / 2)
         return 0;
+    /* the ring must accept whatever the new limit allows, should the window have been enlarged */
+    if (s->recv_window > s->rcv.limit)
+        s->rcv.limit = s->recv_window > SIZE_MAX ? SIZE_MAX : (size_t)s->recv_window;
     uint64_t nmax = rb->read_off + s->recv_window;
     if (nmax > TERN_MAX_VARINT)
         nmax = TERN_MAX_VARINT;
@@ -452,7 +455,7 @@ int tern_stream_update_recv_credit(tern_stream *s)
     return 1;
 }
 
-/* ---- stream map ------------------------------------------------------------------------------- */
+/* ---- stream map ------------------------------------------------------------------------------ */
 
 #define MAX_STREAM_COUNT (1ull << 60) /* stream ids stop at 2^62 */
 #define INITIAL_BUCKETS 16

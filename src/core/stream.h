@@ -16,7 +16,7 @@
 #define TERN_RECVBUF_MAX_GAPS 256
 #define TERN_BUF_MIN_CAP 4096 /* first ring allocation (or `limit` when smaller) */
 
-/* ---- send buffer: bytes written by the app, kept until acknowledged ---------------------------- */
+/* ---- send buffer: bytes written by the app, kept until acknowledged -------------------------- */
 typedef struct tern_sendbuf {
     uint8_t *buf;          /* ring; grows by doubling up to `limit` */
     size_t cap, limit;
@@ -53,7 +53,7 @@ int tern_sendbuf_all_acked(const tern_sendbuf *sb);
 /* 1 when there is something to (re)send below max_off. */
 int tern_sendbuf_has_pending(const tern_sendbuf *sb, uint64_t max_off);
 
-/* ---- receive buffer: reassembly of out-of-order bytes ----------------------------------------- */
+/* ---- receive buffer: reassembly of out-of-order bytes ---------------------------------------- */
 typedef struct tern_recvbuf {
     uint8_t *buf;          /* ring of `cap` bytes starting at offset `read_off`; grows to `limit` */
     size_t cap, limit;
@@ -84,7 +84,7 @@ size_t tern_recvbuf_read(tern_recvbuf *rb, uint8_t *dst, size_t cap, int *fin);
 /* 1 when all bytes up to the final size have been read. */
 int tern_recvbuf_finished(const tern_recvbuf *rb);
 
-/* ---- streams ------------------------------------------------------------------------------------- */
+/* ---- streams --------------------------------------------------------------------------------- */
 enum tern_stream_flags {
     TERN_SF_NEED_MAX_STREAM_DATA = 1 << 0,
     TERN_SF_NEED_STREAM_DATA_BLOCKED = 1 << 1,
@@ -191,7 +191,8 @@ int tern_stream_recv(tern_stream *s, uint64_t off, const uint8_t *data, size_t l
                      uint64_t *new_bytes, uint64_t *terr);
 /* After the app read: when less than half of recv_window remains open ahead of read_off (and the
  * final size is unknown), moves max_recv to read_off + recv_window, sets
- * TERN_SF_NEED_MAX_STREAM_DATA and returns 1; else 0. */
+ * TERN_SF_NEED_MAX_STREAM_DATA and returns 1; else 0. A recv_window enlarged by the caller is
+ * carried over to the receive ring's limit. */
 int tern_stream_update_recv_credit(tern_stream *s);
 
 #endif

@@ -8,17 +8,35 @@
 
 #include "common.h"
 
+/* Largest handshake message accepted from a peer (GnuTLS would buffer any claimed length). A larger
+ * claim fails the handshake with decode_error (50). */
+#define TERN_TLS_MAX_HANDSHAKE_MSG 65536
+
 /* Credentials shared by every connection of an endpoint. */
 typedef struct tern_tls_ctx tern_tls_ctx;
 
-/* Creates a context. Server: cert_file/key_file required. Client: ca_file (NULL = system trust),
- * verify_peer. `priority` NULL = TLS 1.3 only with AES-128-GCM, AES-256-GCM and ChaCha20-Poly1305.
- * alpn: protocols in preference order. Returns 0, TERN_ERR_CERT, TERN_ERR_CONFIG or TERN_ERR_NOMEM. */
+/* Creates a context. Server: cert_file/key_file required. Client: ca_file (NULL = system trust,
+ * loaded only when verify_peer), verify_peer (certificate chain, and the name given to tern_tls_new).
+ * `priority` NULL = TLS 1.3 only with AES-128-GCM, AES-256-GCM and ChaCha20-Poly1305; a caller's
+ * string is used as given, with ":-AES-128-CCM:-AES-128-CCM-8:%DISABLE_TLS13_COMPAT_MODE" appended
+ * (no CCM packet protection; RFC 9001 §8.4).
+ * alpn: 1..64 protocols of 1..255 bytes in preference order (copied); a server picks in its own
+ * order and both sides fail the handshake with no_application_protocol (120) when none matches.
+ * Returns 0, TERN_ERR_CERT (files unreadable), TERN_ERR_CONFIG (missing server cert, bad ALPN list,
+ * bad priority string) or TERN_ERR_NOMEM. The context must outlive its sessions. */
 int tern_tls_ctx_new(tern_tls_ctx **out, int is_server, const char *cert_file, const char *key_file,
                      const char *ca_file, int verify_peer, const char *priority,
                      const char *const *alpn, size_t alpn_count);
 void tern_tls_ctx_free(tern_tls_ctx *ctx);
 
+/* Server: issue TLS 1.3 session tickets (NewSessionTicket at 1-RTT) under a key generated here.
+ * Off by default (no resumption support yet, so tickets only cost bytes). Call before creating
+ * sessions. Returns 0, TERN_ERR_CONFIG (client context) or TERN_ERR_NOMEM. */
+int tern_tls_ctx_set_tickets(tern_tls_ctx *ctx, int enable);
+
+/* Callbacks run inside tern_tls_start/tern_tls_recv. When one returns a negative error the handshake
+ * stops and that error (not TERN_ERR_TLS) is returned, with no alert reported: the connection
+ * decides how to close (e.g. TRANSPORT_PARAMETER_ERROR for bad transport parameters). */
 typedef struct tern_tls_cb {
     /* New secrets for `level`: rx and/or tx may be NULL when only one direction is installed.
      * `aead` is enum tern_aead. Return 0 or a negative error to abort the handshake. */
@@ -27,25 +45,31 @@ typedef struct tern_tls_cb {
     int (*on_send)(void *ud, int level, const uint8_t *data, size_t len);
     /* A TLS alert to report (the connection closes with CRYPTO_ERROR 0x100 + alert). */
     void (*on_alert)(void *ud, int level, uint8_t alert);
-    /* The peer's raw transport parameters extension. Return 0 or negative to abort. */
+    /* The peer's raw transport parameters extension, once per session (a second ClientHello after
+     * HelloRetryRequest is not reported again). Return 0 or negative to abort. */
     int (*on_tparams)(void *ud, const uint8_t *data, size_t len);
 } tern_tls_cb;
 
 typedef struct tern_tls tern_tls;
 
-/* Creates a session. `tparams` (already encoded, copied) is sent in the extension. Client:
- * server_name for SNI and verification (NULL = no SNI, hostname not checked). Returns 0,
- * TERN_ERR_TLS or TERN_ERR_NOMEM. */
+/* Creates a session. `tparams` (already encoded, copied, <= 4096 bytes) is always sent in the
+ * extension (empty when tparams_len is 0). A peer whose handshake lacks the extension fails it with
+ * missing_extension (109) before we send anything more. Client: server_name for SNI (skipped for IP
+ * literals) and verification (NULL = no SNI, hostname not checked; IP literals match IP SANs).
+ * `is_server` must match the context. Returns 0, TERN_ERR_TLS or TERN_ERR_NOMEM. */
 int tern_tls_new(tern_tls **out, tern_tls_ctx *ctx, int is_server, const char *server_name,
                  const uint8_t *tparams, size_t tparams_len, const tern_tls_cb *cb, void *ud);
 void tern_tls_free(tern_tls *t);
 
-/* Client: produces the ClientHello (through on_send). Returns 0 or TERN_ERR_TLS. */
+/* Client: produces the ClientHello (through on_send). Returns 0, TERN_ERR_TLS or a callback's own
+ * negative error. */
 int tern_tls_start(tern_tls *t);
 
-/* Feeds in-order CRYPTO data received at `level` and advances the handshake. Returns 1 when the
- * handshake completed during this call (or had completed), 0 when it needs more data, or
- * TERN_ERR_TLS (an alert was reported through on_alert; *alert also set when non-NULL). */
+/* Feeds in-order CRYPTO data received at `level` (Initial or Handshake before completion, 1-RTT
+ * after it; anything else fails with unexpected_message) and advances the handshake. Returns 1 when the handshake completed during this call (or had completed), 0 when it
+ * needs more data, TERN_ERR_TLS (an alert was reported through on_alert, once; *alert also set when
+ * non-NULL), or a callback's own negative error. Post-handshake messages at 1-RTT (NewSessionTicket)
+ * are consumed and return 1. Once failed, every later call fails the same way. */
 int tern_tls_recv(tern_tls *t, int level, const uint8_t *data, size_t len, uint8_t *alert);
 
 /* Negotiated ALPN (NUL-terminated, "" when none). */

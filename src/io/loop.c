@@ -1,4 +1,5 @@
 /* Clock, epoll set and timer heap. See loop.h. */
+#define _GNU_SOURCE /* epoll_pwait2 */
 #include "loop.h"
 
 #include <errno.h>

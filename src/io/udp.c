@@ -1,5 +1,6 @@
 /* UDP datapath: sockets, recvmmsg with per-datagram local address / ECN / GRO segment size, and
  * sendmmsg with UDP GSO. See udp.h. */
+#define _GNU_SOURCE /* recvmmsg, sendmmsg, in6_pktinfo */
 #include "udp.h"
 
 #include <errno.h>
@@ -55,6 +56,15 @@ struct tern_udp_tx {
     struct sockaddr_in6 dst6;      /* an IPv4 destination mapped for an IPv6 socket */
     tern_udp_counters cnt;
 };
+
+static int real_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
+{
+    return sendmmsg(fd, msgs, n, flags);
+}
+
+static tern_udp_sendmmsg_fn do_sendmmsg = real_sendmmsg;
+
+void tern_udp_set_sendmmsg(tern_udp_sendmmsg_fn fn) { do_sendmmsg = fn ? fn : real_sendmmsg; }
 
 tern_udp_rx *tern_udp_rx_new(void)
 {
@@ -370,7 +380,7 @@ static int send_batch(tern_udp_sock *s, tern_udp_tx *tx, const tern_path_addr *p
             pos += chunk;
             nmsg++;
         }
-        int n = sendmmsg(s->fd, tx->msg, (unsigned)nmsg, 0);
+        int n = do_sendmmsg(s->fd, tx->msg, (unsigned)nmsg, 0);
         if (n > 0) {
             for (int i = 0; i < n; i++) {
                 *off += tx->iov[i].iov_len;

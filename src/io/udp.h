@@ -85,6 +85,12 @@ int tern_udp_send(tern_udp_sock *s, tern_udp_tx *tx, const tern_path_addr *path,
 int tern_udp_send_one(tern_udp_sock *s, tern_udp_tx *tx, const tern_path_addr *path,
                       const uint8_t *buf, size_t len);
 
+/* Test seam: replaces sendmmsg(2) for every socket of the process (NULL restores it), so that
+ * tests can inject EAGAIN or a GSO refusal. Not for production use. */
+struct mmsghdr;
+typedef int (*tern_udp_sendmmsg_fn)(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
+void tern_udp_set_sendmmsg(tern_udp_sendmmsg_fn fn);
+
 /* Retries the pending batch. Returns 0 when it left (s->blocked cleared) or TERN_ERR_WOULD_BLOCK. */
 int tern_udp_send_pending(tern_udp_sock *s, tern_udp_tx *tx);
 

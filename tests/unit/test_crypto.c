@@ -43,11 +43,11 @@ static void check_keys(const tern_keys *k, const char *secret, const char *key, 
                        const char *hp)
 {
     uint8_t buf[16];
-    assert_int_equal(tern_crypto_expand_label(k->aead, k->secret, k->secret_len, "quic key", buf, 16),
-                     0);
+    assert_int_equal(
+        tern_crypto_expand_label(k->aead, k->secret, k->secret_len, "quic key", buf, 16), 0);
     assert_hex(buf, key);
-    assert_int_equal(tern_crypto_expand_label(k->aead, k->secret, k->secret_len, "quic hp", buf, 16),
-                     0);
+    assert_int_equal(
+        tern_crypto_expand_label(k->aead, k->secret, k->secret_len, "quic hp", buf, 16), 0);
     assert_hex(buf, hp);
     assert_int_equal(k->aead, TERN_AEAD_AES_128_GCM);
     assert_int_equal(k->secret_len, 32);
@@ -107,15 +107,14 @@ static void test_hp_mask_a2(void **state)
     tern_crypto_keys_free(&rx);
 }
 
-static const char a2_crypto[] =
-    "060040f1010000ed0303ebf8fa56f12939b9584a3896472ec40bb863cfd3e868"
-    "04fe3a47f06a2b69484c00000413011302010000c000000010000e00000b6578"
-    "616d706c652e636f6dff01000100000a00080006001d00170018001000070005"
-    "04616c706e000500050100000000003300260024001d00209370b2c9caa47fba"
-    "baf4559fedba753de171fa71f50f1ce15d43e994ec74d748002b000302030400"
-    "0d0010000e0403050306030203080408050806002d00020101001c0002400100"
-    "3900320408ffffffffffffffff05048000ffff07048000ffff08011001048000"
-    "75300901100f088394c8f03e51570806048000ffff";
+static const char a2_crypto[] = "060040f1010000ed0303ebf8fa56f12939b9584a3896472ec40bb863cfd3e868"
+                                "04fe3a47f06a2b69484c00000413011302010000c000000010000e00000b6578"
+                                "616d706c652e636f6dff01000100000a00080006001d00170018001000070005"
+                                "04616c706e000500050100000000003300260024001d00209370b2c9caa47fba"
+                                "baf4559fedba753de171fa71f50f1ce15d43e994ec74d748002b000302030400"
+                                "0d0010000e0403050306030203080408050806002d00020101001c0002400100"
+                                "3900320408ffffffffffffffff05048000ffff07048000ffff08011001048000"
+                                "75300901100f088394c8f03e51570806048000ffff";
 
 /* A.2: the client Initial, 1200 bytes on the wire. */
 static void test_client_initial_a2(void **state)
@@ -163,11 +162,10 @@ static void test_client_initial_a2(void **state)
 static void test_server_initial_a3(void **state)
 {
     static const char hdr[] = "c1000000010008f067a5502a4262b50040750001";
-    static const char payload[] =
-        "02000000000600405a020000560303eefce7f7b37ba1d1632e96677825ddf739"
-        "88cfc79825df566dc5430b9a045a1200130100002e00330024001d00209d3c94"
-        "0d89690b84d08a60993c144eca684d1081287c834d5311bcf32bb9da1a002b00"
-        "020304";
+    static const char payload[] = "02000000000600405a020000560303eefce7f7b37ba1d1632e96677825ddf739"
+                                  "88cfc79825df566dc5430b9a045a1200130100002e00330024001d00209d3c94"
+                                  "0d89690b84d08a60993c144eca684d1081287c834d5311bcf32bb9da1a002b00"
+                                  "020304";
     static const char protected_pkt[] =
         "cf000000010008f067a5502a4262b5004075c0d95a482cd0991cd25b0aac406a"
         "5816b6394100f37a1c69797554780bb38cc5a99f5ede4cf73c3ec2493a1839b3"
@@ -361,9 +359,8 @@ static void test_aes256_roundtrip_and_tamper(void **state)
         uint64_t tpn;
         uint8_t keep[1500];
         memcpy(keep, pkt, hl + plen + 16);
-        assert_int_equal(tern_crypto_unprotect_header(&rx, pkt, hl + plen + 16, hl - 2, &pn_len,
-                                                      &tpn),
-                         0);
+        assert_int_equal(
+            tern_crypto_unprotect_header(&rx, pkt, hl + plen + 16, hl - 2, &pn_len, &tpn), 0);
         assert_int_equal(pn_len, 2);
         assert_int_equal(tpn, pn);
         assert_memory_equal(pkt, orig, hl);
@@ -458,15 +455,12 @@ static void test_tokens(void **state)
     for (size_t i = 0; i < n; i++) {
         memcpy(t2, tok, n);
         t2[i] ^= 0x80;
-        assert_int_equal(tern_crypto_token_open(key, t2, n, &a4, t0, life, &o, &r),
-                         TERN_ERR_DROP);
+        assert_int_equal(tern_crypto_token_open(key, t2, n, &a4, t0, life, &o, &r), TERN_ERR_DROP);
     }
-    assert_int_equal(tern_crypto_token_open(key, tok, n - 1, &a4, t0, life, &o, &r),
-                     TERN_ERR_DROP);
+    assert_int_equal(tern_crypto_token_open(key, tok, n - 1, &a4, t0, life, &o, &r), TERN_ERR_DROP);
     memcpy(t2, tok, n);
     t2[n] = 0;
-    assert_int_equal(tern_crypto_token_open(key, t2, n + 1, &a4, t0, life, &o, &r),
-                     TERN_ERR_DROP);
+    assert_int_equal(tern_crypto_token_open(key, t2, n + 1, &a4, t0, life, &o, &r), TERN_ERR_DROP);
     assert_int_equal(tern_crypto_token_open(key, tok, 0, &a4, t0, life, &o, &r), TERN_ERR_DROP);
 
     /* IPv6, the largest token, empty CIDs. */
@@ -486,9 +480,8 @@ static void test_tokens(void **state)
     /* Too small an output buffer, or no usable address. */
     assert_int_equal(tern_crypto_token_seal(key, nonce, &odcid, &rscid, &a4, t0, tok, 50), 0);
     tern_addr unset = {0};
-    assert_int_equal(tern_crypto_token_seal(key, nonce, &odcid, &rscid, &unset, t0, tok,
-                                            sizeof(tok)),
-                     0);
+    assert_int_equal(
+        tern_crypto_token_seal(key, nonce, &odcid, &rscid, &unset, t0, tok, sizeof(tok)), 0);
 }
 
 static void test_reset_token(void **state)

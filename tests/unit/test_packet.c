@@ -350,6 +350,9 @@ static void test_decode_pn(void **state)
     uint64_t top = (1ull << 62) - 1;
     assert_int_equal(tern_pkt_decode_pn(top - 1, top & 0xff, 8), top);
     assert_int_equal(tern_pkt_decode_pn(top - 1, 0x00, 8), (top & ~0xffull));
+    /* Once the space is exhausted the result still stays a valid packet number. */
+    assert_int_equal(tern_pkt_decode_pn(top, 0x00, 8), top & ~0xffull);
+    assert_int_equal(tern_pkt_decode_pn(top, 0xff, 8), top);
 }
 
 static void test_pn_len(void **state)

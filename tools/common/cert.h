@@ -6,7 +6,7 @@
 
 typedef struct tool_cert {
     char dir[64];        /* private temporary directory holding both files */
-    char cert_file[128]; /* PEM certificate (localhost, 127.0.0.1, ::1; valid one day back and on) */
+    char cert_file[128]; /* PEM certificate for localhost, 127.0.0.1 and ::1 */
     char key_file[128];  /* PEM ECDSA P-256 private key */
 } tool_cert;
 

@@ -1,7 +1,6 @@
 /* SHA-256 over GnuTLS's hash API, so downloads can be verified without buffering them. */
 #include "common/sha256.h"
 
-
 int tool_sha256_init(tool_sha256 *h)
 {
     h->hd = NULL;

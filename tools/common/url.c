@@ -74,8 +74,8 @@ int tool_url_parse(const char *text, tool_url *out, const char **err)
     }
     memcpy(out->host, host, hlen);
     out->host[hlen] = '\0';
-    out->host_is_ip = inet_pton(AF_INET, out->host, tmp) == 1 ||
-                      inet_pton(AF_INET6, out->host, tmp) == 1;
+    out->host_is_ip =
+        inet_pton(AF_INET, out->host, tmp) == 1 || inet_pton(AF_INET6, out->host, tmp) == 1;
     if (bracketed && !out->host_is_ip) {
         *err = "bracketed URL host is not an IPv6 address";
         return -1;

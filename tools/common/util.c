@@ -70,8 +70,9 @@ int tool_parse_cc(const char *text, tern_cc_algo *out)
 static void on_stop_signal(int sig)
 {
     (void)sig;
-    if (stop_flag)
-        *stop_flag = 1;
+    /* Counted, so a second signal can mean "stop now, skip the graceful part". */
+    if (stop_flag && *stop_flag < 2)
+        *stop_flag = *stop_flag + 1;
 }
 
 void tool_install_stop_signals(volatile sig_atomic_t *flag)

@@ -18,8 +18,9 @@ int tool_parse_size(const char *text, uint64_t *out);
 /* Parses "cubic" or "newreno" (also "reno"). Returns 0 or -1. */
 int tool_parse_cc(const char *text, tern_cc_algo *out);
 
-/* Installs SIGINT/SIGTERM handlers that set *flag (without SA_RESTART, so a blocking wait returns
- * early) and ignores SIGPIPE (a closed stdout must surface as a write error, not kill us). */
+/* Installs SIGINT/SIGTERM handlers that count signals in *flag, up to 2 (without SA_RESTART, so a
+ * blocking wait returns early) and ignores SIGPIPE (a closed stdout must surface as a write error,
+ * not kill us). */
 void tool_install_stop_signals(volatile sig_atomic_t *flag);
 
 /* One loop iteration: waits for the endpoint's next timer but never longer than `cap_ms`, so a

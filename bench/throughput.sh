@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Bulk-download throughput over loopback: tern (tern-server/tern-client, hq-interop) against ngtcp2's
+# Debian example tools (gtlsserver/gtlsclient, HTTP/3), same file, same machine, same run.
+# Each side downloads the file RUNS times; the median wall-clock time of the client process is
+# reported, every downloaded copy is checked against the source SHA-256.
+#
+# usage: bench/throughput.sh BUILD_DIR
+# environment: RUNS (default 3), SIZE_MB (default 200), ONLY=tern|ngtcp2 (run one side),
+#              TIMEOUT seconds per download (default 120)
+set -uo pipefail
+
+if [ $# -ne 1 ]; then
+    echo "usage: $0 BUILD_DIR" >&2
+    exit 2
+fi
+build=$1
+runs=${RUNS:-3}
+size_mb=${SIZE_MB:-200}
+only=${ONLY:-}
+limit=${TIMEOUT:-120}
+here=$(cd "$(dirname "$0")" && pwd)
+tern_server=$build/tern-server
+tern_client=$build/tern-client
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-bench.XXXXXX")
+server_pid=""
+stop_server() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null
+        wait "$server_pid" 2>/dev/null
+        server_pid=""
+    fi
+}
+cleanup() {
+    stop_server
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    local p
+    for _ in $(seq 1 100); do
+        p=$((20000 + RANDOM % 40000))
+        if ! command -v ss >/dev/null 2>&1 || [ -z "$(ss -Haun "sport = :$p")" ]; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+wait_bound() {
+    local port=$1 pid=$2
+    if ! command -v ss >/dev/null 2>&1; then
+        sleep 0.5
+        kill -0 "$pid" 2>/dev/null
+        return
+    fi
+    for _ in $(seq 1 200); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        [ -n "$(ss -Haun "sport = :$port")" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+now_ns() { date +%s%N; }
+
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# Server and client on different cores, so neither steals the other's CPU time.
+srv_pin=()
+cli_pin=()
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+    srv_pin=(taskset -c 0)
+    cli_pin=(taskset -c 1)
+    pin_note="server on CPU 0, client on CPU 1"
+else
+    pin_note="not pinned"
+fi
+
+mkdir -p "$tmp/www" "$tmp/dl"
+head -c "${size_mb}M" /dev/urandom >"$tmp/www/file.bin"
+bytes=$(stat -c %s "$tmp/www/file.bin")
+src_sha=$(sha256sum "$tmp/www/file.bin" | cut -d' ' -f1)
+bash "$here/../scripts/make-cert.sh" "$tmp/pki" || exit 1
+
+declare -A times rate status
+
+# run_side NAME: starts the side's server, downloads RUNS times, records times and status.
+run_side() {
+    local name=$1 port i t0 t1 rc got out log
+    port=$(free_port)
+    log=$tmp/$name-server.log
+    case $name in
+    tern)
+        "${srv_pin[@]}" "$tern_server" --listen "127.0.0.1:$port" --root "$tmp/www" \
+            --cert "$tmp/pki/cert.pem" --key "$tmp/pki/key.pem" -q >"$log" 2>&1 &
+        ;;
+    ngtcp2)
+        "${srv_pin[@]}" gtlsserver -q -d "$tmp/www" 127.0.0.1 "$port" \
+            "$tmp/pki/key.pem" "$tmp/pki/cert.pem" >"$log" 2>&1 &
+        ;;
+    esac
+    server_pid=$!
+    if ! wait_bound "$port" "$server_pid"; then
+        status[$name]="server did not start ($(tail -n 3 "$log" | tr '\n' ' '))"
+        stop_server
+        return 1
+    fi
+    times[$name]=""
+    for i in $(seq 1 "$runs"); do
+        rm -f "$tmp/dl/"*
+        t0=$(now_ns)
+        case $name in
+        tern)
+            out=$tmp/dl/file.bin
+            timeout -k 5 "$limit" "${cli_pin[@]}" "$tern_client" --ca "$tmp/pki/ca.pem" -q \
+                -o "$out" "https://127.0.0.1:$port/file.bin" >"$tmp/$name-client.log" 2>&1
+            rc=$?
+            ;;
+        ngtcp2)
+            out=$tmp/dl/file.bin
+            timeout -k 5 "$limit" "${cli_pin[@]}" gtlsclient -q --exit-on-all-streams-close \
+                --download "$tmp/dl" 127.0.0.1 "$port" "https://127.0.0.1:$port/file.bin" \
+                >"$tmp/$name-client.log" 2>&1
+            rc=$?
+            ;;
+        esac
+        t1=$(now_ns)
+        if [ "$rc" -ne 0 ]; then
+            status[$name]="client failed in run $i (exit $rc): $(tail -n 3 "$tmp/$name-client.log" | tr '\n' ' ')"
+            stop_server
+            return 1
+        fi
+        got=$(sha256sum "$out" 2>/dev/null | cut -d' ' -f1)
+        if [ "$got" != "$src_sha" ]; then
+            status[$name]="sha256 mismatch in run $i ($(stat -c %s "$out" 2>/dev/null || echo 0) bytes)"
+            stop_server
+            return 1
+        fi
+        times[$name]+="$(( (t1 - t0) / 1000000 )) "
+    done
+    stop_server
+    status[$name]=ok
+    return 0
+}
+
+echo "loopback download of a ${size_mb} MiB file, $runs runs per side, median wall-clock ($pin_note)"
+failed=0
+for side in tern ngtcp2; do
+    if [ -n "$only" ] && [ "$only" != "$side" ]; then
+        continue
+    fi
+    if [ "$side" = tern ] && { [ ! -x "$tern_server" ] || [ ! -x "$tern_client" ]; }; then
+        status[$side]="$tern_server or $tern_client missing (build first)"
+    elif [ "$side" = ngtcp2 ] && ! command -v gtlsserver >/dev/null 2>&1; then
+        status[$side]="gtlsserver/gtlsclient missing (packages ngtcp2-server, ngtcp2-client)"
+    else
+        run_side "$side"
+    fi
+    label="$side"
+    [ "$side" = tern ] && label="tern   (hq-interop)"
+    [ "$side" = ngtcp2 ] && label="ngtcp2 (HTTP/3)    "
+    if [ "${status[$side]}" != ok ]; then
+        echo "  $label FAILED: ${status[$side]}"
+        failed=1
+        continue
+    fi
+    # shellcheck disable=SC2086
+    med=$(median ${times[$side]})
+    rate[$side]=$(awk -v b="$bytes" -v ms="$med" 'BEGIN { printf "%.1f", b / (ms / 1000) / 1e6 }')
+    awk -v l="$label" -v t="${times[$side]}" -v ms="$med" -v r="${rate[$side]}" 'BEGIN {
+        printf "  %s runs [ %s] ms   median %.3f s   %s MB/s (%.0f Mbit/s)   sha256 ok\n",
+               l, t, ms / 1000, r, r * 8
+    }'
+done
+if [ -n "${rate[tern]:-}" ] && [ -n "${rate[ngtcp2]:-}" ]; then
+    awk -v a="${rate[tern]}" -v b="${rate[ngtcp2]}" \
+        'BEGIN { printf "  ratio tern/ngtcp2: %.2f\n", (b > 0 ? a / b : 0) }'
+fi
+exit $failed

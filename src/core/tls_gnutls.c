@@ -1,0 +1,646 @@
+/* TLS 1.3 handshake for QUIC over GnuTLS's QUIC hooks: handshake bytes travel in CRYPTO frames
+ * instead of TLS records, traffic secrets are handed to the connection as they appear, alerts
+ * become CRYPTO_ERROR codes, and the quic_transport_parameters extension (RFC 9001 §8.2) carries
+ * the connection's transport parameters. This module owns credentials, priorities, ALPN and peer
+ * verification; packet protection itself is crypto.c's. */
+#include "tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <stdlib.h>
+
+#include "crypto.h"
+
+#define TP_EXT_CODEPOINT 0x39
+#define DEFAULT_PRIORITY                                                                           \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305"
+/* Appended to every priority string: the CCM suites have no QUIC packet protection here, and
+ * RFC 9001 §8.4 forbids the middlebox compatibility mode (non-empty legacy_session_id, CCS). */
+#define PRIORITY_SUFFIX ":-AES-128-CCM:-AES-128-CCM-8:%DISABLE_TLS13_COMPAT_MODE"
+#define MAX_TPARAMS_LEN                                                                            \
+    4096 /* what we accept to send; the peer's are bounded by the message size */
+
+/* Where the peer's handshake byte stream stands at one level. Two GnuTLS behaviours in QUIC mode
+ * are worked around here: it buffers whatever length a message header claims, so the claim is
+ * checked first; and it tells a HelloRetryRequest from a ServerHello only when the message arrives
+ * in one piece, so a client hands ServerHello messages over whole. */
+struct hs_framing {
+    uint32_t body_left; /* body bytes of the current message not seen yet */
+    uint8_t hdr[4];
+    uint8_t hdr_have;
+};
+#define MAX_SERVER_HELLO 4096 /* FFDHE8192's 1 KB key share is the largest GnuTLS 3.7 can send */
+
+struct tern_tls_ctx {
+    int is_server;
+    int verify_peer;
+    int tickets;
+    gnutls_certificate_credentials_t cred;
+    gnutls_priority_t prio;
+    gnutls_datum_t *alpn;
+    size_t alpn_count;
+    gnutls_datum_t ticket_key;
+};
+
+struct tern_tls {
+    tern_tls_ctx *ctx;
+    gnutls_session_t s;
+    tern_tls_cb cb;
+    void *ud;
+    uint8_t *tparams;
+    size_t tparams_len;
+    int is_server;
+    int done;
+    int failed;
+    int cb_err;        /* first error a callback returned; takes precedence over alerts */
+    int pending_alert; /* an alert decided here (missing extension, no ALPN), -1 when none */
+    int alert;         /* the alert reported through on_alert, -1 when none */
+    int tx_level;      /* highest level with a write secret, for alerts we raise ourselves */
+    int got_tparams;   /* the extension was in the peer's latest hello / EncryptedExtensions */
+    int tp_delivered;  /* on_tparams has been called */
+    int aead;
+    struct hs_framing framing[TERN_LEVEL_COUNT];
+    uint8_t *sh_buf; /* client: a ServerHello being collected (Initial level only) */
+    size_t sh_have;
+    char alpn[256];
+};
+
+/* ---- context ------------------------------------------------------------------------------- */
+
+static void ctx_free_alpn(tern_tls_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->alpn_count; i++)
+        free(ctx->alpn[i].data);
+    free(ctx->alpn);
+    ctx->alpn = NULL;
+    ctx->alpn_count = 0;
+}
+
+void tern_tls_ctx_free(tern_tls_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->cred)
+        gnutls_certificate_free_credentials(ctx->cred);
+    if (ctx->prio)
+        gnutls_priority_deinit(ctx->prio);
+    ctx_free_alpn(ctx);
+    if (ctx->ticket_key.data) {
+        gnutls_memset(ctx->ticket_key.data, 0, ctx->ticket_key.size);
+        gnutls_free(ctx->ticket_key.data);
+    }
+    free(ctx);
+}
+
+int tern_tls_ctx_new(tern_tls_ctx **out, int is_server, const char *cert_file, const char *key_file,
+                     const char *ca_file, int verify_peer, const char *priority,
+                     const char *const *alpn, size_t alpn_count)
+{
+    tern_tls_ctx *ctx;
+    char *prio_str = NULL;
+    size_t plen;
+    int rv;
+
+    if (!out)
+        return TERN_ERR_CONFIG;
+    *out = NULL;
+    /* RFC 9001 §8.1: ALPN is how QUIC endpoints agree on the application protocol. */
+    if (!alpn || alpn_count == 0 || alpn_count > 64)
+        return TERN_ERR_CONFIG;
+    for (size_t i = 0; i < alpn_count; i++) {
+        size_t l = alpn[i] ? strlen(alpn[i]) : 0;
+        if (l == 0 || l > 255)
+            return TERN_ERR_CONFIG;
+    }
+    if (is_server && (!cert_file || !key_file))
+        return TERN_ERR_CONFIG;
+
+    ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return TERN_ERR_NOMEM;
+    ctx->is_server = is_server;
+    ctx->verify_peer = !is_server && verify_peer;
+
+    ctx->alpn = calloc(alpn_count, sizeof(*ctx->alpn));
+    if (!ctx->alpn) {
+        rv = TERN_ERR_NOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < alpn_count; i++) {
+        size_t l = strlen(alpn[i]);
+        ctx->alpn[i].data = malloc(l);
+        if (!ctx->alpn[i].data) {
+            rv = TERN_ERR_NOMEM;
+            goto fail;
+        }
+        memcpy(ctx->alpn[i].data, alpn[i], l);
+        ctx->alpn[i].size = (unsigned)l;
+        ctx->alpn_count = i + 1;
+    }
+
+    if (gnutls_certificate_allocate_credentials(&ctx->cred) < 0) {
+        ctx->cred = NULL;
+        rv = TERN_ERR_NOMEM;
+        goto fail;
+    }
+    if (is_server) {
+        if (gnutls_certificate_set_x509_key_file(ctx->cred, cert_file, key_file,
+                                                 GNUTLS_X509_FMT_PEM) < 0) {
+            rv = TERN_ERR_CERT;
+            goto fail;
+        }
+    } else if (ca_file) {
+        if (gnutls_certificate_set_x509_trust_file(ctx->cred, ca_file, GNUTLS_X509_FMT_PEM) <= 0) {
+            rv = TERN_ERR_CERT;
+            goto fail;
+        }
+    } else if (ctx->verify_peer) {
+        if (gnutls_certificate_set_x509_system_trust(ctx->cred) < 0) {
+            rv = TERN_ERR_CERT;
+            goto fail;
+        }
+    }
+
+    if (!priority)
+        priority = DEFAULT_PRIORITY;
+    plen = strlen(priority);
+    prio_str = malloc(plen + sizeof(PRIORITY_SUFFIX));
+    if (!prio_str) {
+        rv = TERN_ERR_NOMEM;
+        goto fail;
+    }
+    memcpy(prio_str, priority, plen);
+    memcpy(prio_str + plen, PRIORITY_SUFFIX, sizeof(PRIORITY_SUFFIX));
+    if (gnutls_priority_init2(&ctx->prio, prio_str, NULL, 0) < 0) {
+        ctx->prio = NULL;
+        rv = TERN_ERR_CONFIG;
+        goto fail;
+    }
+    free(prio_str);
+    *out = ctx;
+    return 0;
+fail:
+    free(prio_str);
+    tern_tls_ctx_free(ctx);
+    return rv;
+}
+
+int tern_tls_ctx_set_tickets(tern_tls_ctx *ctx, int enable)
+{
+    if (!ctx || !ctx->is_server)
+        return TERN_ERR_CONFIG;
+    if (enable && !ctx->ticket_key.data) {
+        if (gnutls_session_ticket_key_generate(&ctx->ticket_key) < 0) {
+            ctx->ticket_key.data = NULL;
+            ctx->ticket_key.size = 0;
+            return TERN_ERR_NOMEM;
+        }
+    }
+    ctx->tickets = !!enable;
+    return 0;
+}
+
+/* ---- GnuTLS callbacks ------------------------------------------------------------------------ */
+
+static int level_from_gnutls(gnutls_record_encryption_level_t l)
+{
+    switch (l) {
+    case GNUTLS_ENCRYPTION_LEVEL_INITIAL:
+        return TERN_LEVEL_INITIAL;
+    case GNUTLS_ENCRYPTION_LEVEL_EARLY:
+        return TERN_LEVEL_0RTT;
+    case GNUTLS_ENCRYPTION_LEVEL_HANDSHAKE:
+        return TERN_LEVEL_HANDSHAKE;
+    case GNUTLS_ENCRYPTION_LEVEL_APPLICATION:
+    default:
+        return TERN_LEVEL_1RTT;
+    }
+}
+
+static gnutls_record_encryption_level_t level_to_gnutls(int l)
+{
+    switch (l) {
+    case TERN_LEVEL_INITIAL:
+        return GNUTLS_ENCRYPTION_LEVEL_INITIAL;
+    case TERN_LEVEL_0RTT:
+        return GNUTLS_ENCRYPTION_LEVEL_EARLY;
+    case TERN_LEVEL_HANDSHAKE:
+        return GNUTLS_ENCRYPTION_LEVEL_HANDSHAKE;
+    default:
+        return GNUTLS_ENCRYPTION_LEVEL_APPLICATION;
+    }
+}
+
+static void report_alert(tern_tls *t, int level, uint8_t alert)
+{
+    if (t->alert >= 0)
+        return; /* the first alert is the reason; anything after it is fallout */
+    t->alert = alert;
+    if (t->cb.on_alert)
+        t->cb.on_alert(t->ud, level, alert);
+}
+
+static int cb_failed(tern_tls *t, int err)
+{
+    if (!t->cb_err)
+        t->cb_err = err < 0 ? err : TERN_ERR_TLS;
+    return -1;
+}
+
+static int secret_cb(gnutls_session_t s, gnutls_record_encryption_level_t glevel, const void *rx,
+                     const void *tx, size_t len)
+{
+    tern_tls *t = gnutls_session_get_ptr(s);
+    int level = level_from_gnutls(glevel);
+    int aead = tern_crypto_aead_from_gnutls(level == TERN_LEVEL_0RTT ? gnutls_early_cipher_get(s)
+                                                                     : gnutls_cipher_get(s));
+    if (aead == TERN_AEAD_NONE) {
+        t->pending_alert = GNUTLS_A_HANDSHAKE_FAILURE; /* cannot happen with PRIORITY_SUFFIX */
+        return -1;
+    }
+    if (level != TERN_LEVEL_0RTT)
+        t->aead = aead;
+    if (tx && level > t->tx_level)
+        t->tx_level = level;
+    if (t->cb.on_secret) {
+        int rv = t->cb.on_secret(t->ud, level, aead, rx, tx, len);
+        if (rv < 0)
+            return cb_failed(t, rv);
+    }
+    return 0;
+}
+
+static int read_cb(gnutls_session_t s, gnutls_record_encryption_level_t glevel,
+                   gnutls_handshake_description_t htype, const void *data, size_t len)
+{
+    tern_tls *t = gnutls_session_get_ptr(s);
+    if (htype == GNUTLS_HANDSHAKE_CHANGE_CIPHER_SPEC || len == 0)
+        return 0;
+    if (t->cb.on_send) {
+        int rv = t->cb.on_send(t->ud, level_from_gnutls(glevel), data, len);
+        if (rv < 0)
+            return cb_failed(t, rv);
+    }
+    return 0;
+}
+
+/* GnuTLS calls this for alerts it wants to send: in QUIC they travel in CONNECTION_CLOSE. */
+static int alert_cb(gnutls_session_t s, gnutls_record_encryption_level_t glevel,
+                    gnutls_alert_level_t alevel, gnutls_alert_description_t desc)
+{
+    tern_tls *t = gnutls_session_get_ptr(s);
+    report_alert(t, level_from_gnutls(glevel), (uint8_t)desc);
+    return 0;
+}
+
+static int tp_recv(gnutls_session_t s, const unsigned char *data, size_t len)
+{
+    tern_tls *t = gnutls_session_get_ptr(s);
+    t->got_tparams = 1;
+    /* After a HelloRetryRequest the second ClientHello carries the extension again; the connection
+     * hears about it once. */
+    if (t->tp_delivered)
+        return 0;
+    t->tp_delivered = 1;
+    if (t->cb.on_tparams) {
+        int rv = t->cb.on_tparams(t->ud, data, len);
+        if (rv < 0) {
+            cb_failed(t, rv);
+            return GNUTLS_E_RECEIVED_ILLEGAL_PARAMETER;
+        }
+    }
+    return 0;
+}
+
+static int tp_send(gnutls_session_t s, gnutls_buffer_t buf)
+{
+    tern_tls *t = gnutls_session_get_ptr(s);
+    if (t->tparams_len == 0)
+        return GNUTLS_E_INT_RET_0; /* still send the extension, empty */
+    if (gnutls_buffer_append_data(buf, t->tparams, t->tparams_len) < 0)
+        return GNUTLS_E_MEMORY_ERROR;
+    return 0;
+}
+
+/* Checks what GnuTLS does not enforce for QUIC once the peer's extensions have been parsed: the
+ * server looks right after the ClientHello, the client just before the server's Finished (the
+ * EncryptedExtensions are parsed after their own hook runs). */
+static int hook_cb(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
+                   const gnutls_datum_t *msg)
+{
+    tern_tls *t = gnutls_session_get_ptr(s);
+    gnutls_datum_t sel;
+
+    if (!incoming)
+        return 0;
+    if (t->is_server) {
+        if (htype != GNUTLS_HANDSHAKE_CLIENT_HELLO)
+            return 0;
+        if (when == GNUTLS_HOOK_PRE) {
+            t->got_tparams = 0; /* each ClientHello must carry it */
+            return 0;
+        }
+    } else if (htype != GNUTLS_HANDSHAKE_FINISHED || when != GNUTLS_HOOK_PRE) {
+        return 0;
+    }
+    if (!t->got_tparams) {
+        t->pending_alert = GNUTLS_A_MISSING_EXTENSION;
+        return GNUTLS_E_MISSING_EXTENSION;
+    }
+    if (gnutls_alpn_get_selected_protocol(s, &sel) < 0 || sel.size == 0) {
+        t->pending_alert = GNUTLS_A_NO_APPLICATION_PROTOCOL;
+        return GNUTLS_E_NO_APPLICATION_PROTOCOL;
+    }
+    return 0;
+}
+
+/* QUIC mode never uses the record layer; these keep GnuTLS away from any file descriptor. */
+static ssize_t no_push(gnutls_transport_ptr_t p, const void *data, size_t len)
+{
+    errno = EIO;
+    return -1;
+}
+
+static ssize_t no_pull(gnutls_transport_ptr_t p, void *data, size_t len)
+{
+    errno = EAGAIN;
+    return -1;
+}
+
+/* ---- session ------------------------------------------------------------------------------- */
+
+static int is_ip_literal(const char *name)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
+}
+
+int tern_tls_new(tern_tls **out, tern_tls_ctx *ctx, int is_server, const char *server_name,
+                 const uint8_t *tparams, size_t tparams_len, const tern_tls_cb *cb, void *ud)
+{
+    tern_tls *t;
+    unsigned flags;
+    int rv = TERN_ERR_TLS;
+
+    if (!out)
+        return TERN_ERR_TLS;
+    *out = NULL;
+    if (!ctx || !!is_server != !!ctx->is_server || tparams_len > MAX_TPARAMS_LEN ||
+        (tparams_len && !tparams))
+        return TERN_ERR_TLS;
+
+    t = calloc(1, sizeof(*t));
+    if (!t)
+        return TERN_ERR_NOMEM;
+    t->ctx = ctx;
+    t->is_server = !!is_server;
+    t->pending_alert = -1;
+    t->alert = -1;
+    t->tx_level = TERN_LEVEL_INITIAL;
+    t->ud = ud;
+    if (cb)
+        t->cb = *cb;
+    if (tparams_len) {
+        t->tparams = malloc(tparams_len);
+        if (!t->tparams) {
+            rv = TERN_ERR_NOMEM;
+            goto fail;
+        }
+        memcpy(t->tparams, tparams, tparams_len);
+        t->tparams_len = tparams_len;
+    }
+
+    flags = (is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_END_OF_EARLY_DATA;
+    if (is_server && !ctx->tickets)
+        flags |= GNUTLS_NO_TICKETS;
+    if (gnutls_init(&t->s, flags) < 0) {
+        t->s = NULL;
+        rv = TERN_ERR_NOMEM;
+        goto fail;
+    }
+    gnutls_session_set_ptr(t->s, t);
+    gnutls_transport_set_ptr(t->s, t);
+    gnutls_transport_set_push_function(t->s, no_push);
+    gnutls_transport_set_pull_function(t->s, no_pull);
+    gnutls_handshake_set_timeout(t->s, GNUTLS_INDEFINITE_TIMEOUT);
+
+    if (gnutls_priority_set(t->s, ctx->prio) < 0 ||
+        gnutls_credentials_set(t->s, GNUTLS_CRD_CERTIFICATE, ctx->cred) < 0)
+        goto fail;
+    if (is_server && ctx->tickets &&
+        gnutls_session_ticket_enable_server(t->s, &ctx->ticket_key) < 0)
+        goto fail;
+
+    gnutls_handshake_set_secret_function(t->s, secret_cb);
+    gnutls_handshake_set_read_function(t->s, read_cb);
+    gnutls_alert_set_read_function(t->s, alert_cb);
+    gnutls_handshake_set_hook_function(t->s, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_BOTH, hook_cb);
+    if (gnutls_session_ext_register(t->s, "quic_transport_parameters", TP_EXT_CODEPOINT,
+                                    GNUTLS_EXT_TLS, tp_recv, tp_send, NULL, NULL, NULL,
+                                    GNUTLS_EXT_FLAG_TLS | GNUTLS_EXT_FLAG_CLIENT_HELLO |
+                                        GNUTLS_EXT_FLAG_EE) < 0)
+        goto fail;
+
+    if (gnutls_alpn_set_protocols(t->s, ctx->alpn, (unsigned)ctx->alpn_count,
+                                  is_server ? GNUTLS_ALPN_MANDATORY | GNUTLS_ALPN_SERVER_PRECEDENCE
+                                            : 0) < 0)
+        goto fail;
+
+    if (!is_server) {
+        /* RFC 6066 §3: no IP literals in SNI; the name is still verified against IP SANs. */
+        if (server_name && !is_ip_literal(server_name) &&
+            gnutls_server_name_set(t->s, GNUTLS_NAME_DNS, server_name, strlen(server_name)) < 0)
+            goto fail;
+        if (ctx->verify_peer)
+            gnutls_session_set_verify_cert(t->s, server_name, 0);
+    }
+    *out = t;
+    return 0;
+fail:
+    tern_tls_free(t);
+    return rv;
+}
+
+void tern_tls_free(tern_tls *t)
+{
+    if (!t)
+        return;
+    if (t->s)
+        gnutls_deinit(t->s);
+    free(t->tparams);
+    free(t->sh_buf);
+    free(t);
+}
+
+/* Turns a fatal GnuTLS error into the connection's view: the callback's own error if one failed,
+ * else TERN_ERR_TLS with exactly one alert reported. */
+static int fail(tern_tls *t, int gerr, uint8_t *alert)
+{
+    if (!t->failed) {
+        t->failed = 1;
+        if (!t->cb_err && t->alert < 0) {
+            if (t->pending_alert >= 0) {
+                report_alert(t, t->tx_level, (uint8_t)t->pending_alert);
+            } else {
+                if (gerr == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR)
+                    report_alert(t, t->tx_level, GNUTLS_A_BAD_CERTIFICATE);
+                else
+                    gnutls_alert_send_appropriate(t->s, gerr);
+                if (t->alert < 0)
+                    report_alert(t, t->tx_level, GNUTLS_A_INTERNAL_ERROR);
+            }
+        }
+    }
+    if (alert && t->alert >= 0)
+        *alert = (uint8_t)t->alert;
+    return t->cb_err ? t->cb_err : TERN_ERR_TLS;
+}
+
+static int drive(tern_tls *t, uint8_t *alert)
+{
+    int rv;
+
+    if (t->done)
+        return 1;
+    do {
+        rv = gnutls_handshake(t->s);
+    } while (rv == GNUTLS_E_INTERRUPTED && !t->cb_err);
+    if (t->cb_err)
+        return fail(t, rv, alert);
+    if (rv == 0) {
+        gnutls_datum_t sel;
+        t->done = 1;
+        if (gnutls_alpn_get_selected_protocol(t->s, &sel) == 0 && sel.size < sizeof(t->alpn)) {
+            memcpy(t->alpn, sel.data, sel.size);
+            t->alpn[sel.size] = 0;
+        }
+        return 1;
+    }
+    if (rv == GNUTLS_E_AGAIN)
+        return 0;
+    return fail(t, rv, alert);
+}
+
+int tern_tls_start(tern_tls *t)
+{
+    if (!t || t->is_server)
+        return TERN_ERR_TLS;
+    if (t->failed)
+        return t->cb_err ? t->cb_err : TERN_ERR_TLS;
+    int rv = drive(t, NULL);
+    return rv < 0 ? rv : 0;
+}
+
+static int hs_write(tern_tls *t, int level, const uint8_t *data, size_t len)
+{
+    int rv = gnutls_handshake_write(t->s, level_to_gnutls(level), data, len);
+    if (t->cb_err || (rv < 0 && gnutls_error_is_fatal(rv)))
+        return rv < 0 ? rv : GNUTLS_E_INTERNAL_ERROR;
+    return 0;
+}
+
+/* Passes `data` to GnuTLS after checking each message's claimed length, holding ServerHello
+ * messages until complete (see struct hs_framing). Returns 0 or a GnuTLS error. */
+static int feed(tern_tls *t, int level, const uint8_t *data, size_t len)
+{
+    struct hs_framing *f = &t->framing[level];
+    int rv;
+
+    while (len) {
+        if (f->body_left) {
+            size_t n = TERN_MIN((size_t)f->body_left, len);
+            if (t->sh_buf && level == TERN_LEVEL_INITIAL) {
+                memcpy(t->sh_buf + t->sh_have, data, n);
+                t->sh_have += n;
+            } else if ((rv = hs_write(t, level, data, n)) < 0) {
+                return rv;
+            }
+            f->body_left -= (uint32_t)n;
+            data += n;
+            len -= n;
+        } else {
+            size_t n = TERN_MIN((size_t)(4 - f->hdr_have), len);
+            memcpy(f->hdr + f->hdr_have, data, n);
+            f->hdr_have += (uint8_t)n;
+            data += n;
+            len -= n;
+            if (f->hdr_have < 4)
+                continue;
+            f->hdr_have = 0;
+            f->body_left = (uint32_t)f->hdr[1] << 16 | (uint32_t)f->hdr[2] << 8 | f->hdr[3];
+            if (f->body_left > TERN_TLS_MAX_HANDSHAKE_MSG)
+                return GNUTLS_E_HANDSHAKE_TOO_LARGE;
+            if (!t->is_server && level == TERN_LEVEL_INITIAL &&
+                f->hdr[0] == GNUTLS_HANDSHAKE_SERVER_HELLO) {
+                if (f->body_left > MAX_SERVER_HELLO)
+                    return GNUTLS_E_HANDSHAKE_TOO_LARGE;
+                t->sh_buf = malloc(4 + (size_t)f->body_left);
+                if (!t->sh_buf)
+                    return GNUTLS_E_MEMORY_ERROR;
+                memcpy(t->sh_buf, f->hdr, 4);
+                t->sh_have = 4;
+            } else if ((rv = hs_write(t, level, f->hdr, 4)) < 0) {
+                return rv;
+            }
+        }
+        if (t->sh_buf && level == TERN_LEVEL_INITIAL && f->body_left == 0 && f->hdr_have == 0) {
+            rv = hs_write(t, level, t->sh_buf, t->sh_have);
+            free(t->sh_buf);
+            t->sh_buf = NULL;
+            t->sh_have = 0;
+            if (rv < 0)
+                return rv;
+        }
+    }
+    return 0;
+}
+
+int tern_tls_recv(tern_tls *t, int level, const uint8_t *data, size_t len, uint8_t *alert)
+{
+    int rv;
+
+    if (!t)
+        return TERN_ERR_TLS;
+    if (t->failed)
+        return fail(t, 0, alert);
+    /* CRYPTO frames are forbidden in 0-RTT packets (RFC 9000 §12.4), and nothing legitimate is
+     * sent at 1-RTT before the handshake is complete (a client's 1-RTT keys come with the server
+     * Finished; servers receive no 1-RTT handshake messages at all), nor at Initial or Handshake
+     * after it. Refusing these also keeps GnuTLS from buffering messages for a level it is not at.
+     */
+    if ((level != TERN_LEVEL_INITIAL && level != TERN_LEVEL_HANDSHAKE &&
+         level != TERN_LEVEL_1RTT) ||
+        (len && (level == TERN_LEVEL_1RTT) != !!t->done)) {
+        t->pending_alert = GNUTLS_A_UNEXPECTED_MESSAGE;
+        return fail(t, GNUTLS_E_UNEXPECTED_PACKET, alert);
+    }
+    if (len && (rv = feed(t, level, data, len)) < 0)
+        return fail(t, rv, alert);
+    /* After completion the handshake write above has already processed post-handshake messages
+     * (NewSessionTicket); there is nothing else to drive. */
+    return drive(t, alert);
+}
+
+const char *tern_tls_alpn(tern_tls *t)
+{
+    gnutls_datum_t sel;
+    if (!t)
+        return "";
+    if (!t->done && !t->failed && gnutls_alpn_get_selected_protocol(t->s, &sel) == 0 &&
+        sel.size < sizeof(t->alpn)) {
+        memcpy(t->alpn, sel.data, sel.size);
+        t->alpn[sel.size] = 0;
+    }
+    return t->alpn;
+}
+
+int tern_tls_aead(tern_tls *t)
+{
+    return t ? t->aead : TERN_AEAD_NONE;
+}
+
+int tern_tls_is_done(tern_tls *t)
+{
+    return t ? t->done : 0;
+}

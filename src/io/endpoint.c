@@ -1,0 +1,1026 @@
+/* The endpoint: owns the configuration copy, TLS credentials, sockets, the epoll loop, the timer
+ * heap and the CID -> connection routing table, and drives the sans-I/O connections through
+ * conn.h. The stateless side of a server lives here too: Version Negotiation, Retry with address
+ * validation tokens and stateless resets for connection IDs we no longer know.
+ *
+ * Per loop iteration: received datagrams are handed to their connections, due timers run, then
+ * every connection touched is flushed (tern_conn_send until it has nothing more) into GSO batches,
+ * finished connections are reported and freed, and timers are re-armed. */
+#include "endpoint.h"
+
+#include <errno.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cidmap.h"
+#include "core/conn.h"
+#include "core/crypto.h"
+#include "core/packet.h"
+#include "core/tls.h"
+#include "loop.h"
+#include "udp.h"
+
+#define EP_MAX_LISTENERS 8
+#define EP_EVENTS 64
+#define EP_RECV_ROUNDS 8       /* recvmmsg batches per socket before timers and sends get a turn */
+#define EP_SEND_SEGS 64        /* datagrams per GSO batch */
+#define EP_MAX_ALPN 32
+#define EP_FLUSH_MAX 512       /* datagrams per connection per flush: ACKs get read in between */
+
+enum { Q_NONE = 0, Q_DIRTY, Q_DEFERRED };
+
+typedef struct rt_conn {
+    tern_conn *c;
+    tern_endpoint *ep;
+    tern_udp_sock *sock;    /* clients: their own socket; servers: the listener it arrived on */
+    int own_sock;
+    tern_timer timer;       /* first member used by the heap: see conn_of_timer */
+    struct rt_conn *prev, *next;
+    struct rt_conn *qnext;  /* dirty or deferred list */
+    int q;
+    tern_cidmap_node *routes;
+} rt_conn;
+
+struct tern_endpoint {
+    tern_config cfg;        /* deep copy; its pointers point into the copies below */
+    char **alpn;
+    char *cert_file, *key_file, *ca_file, *tls_priority;
+    tern_callbacks cb;
+    void *ud;
+    tern_tls_ctx *srv_tls, *cli_tls;
+    uint8_t reset_key[32];
+    uint8_t retry_key[32];
+
+    tern_loop loop;
+    tern_cidmap map;
+    tern_udp_sock *listeners[EP_MAX_LISTENERS];
+    size_t nlisteners;
+    tern_udp_sock *dead_socks;  /* closed this iteration; freed once no event can name them */
+
+    tern_udp_rx *rx;
+    tern_udp_tx *tx;
+    tern_udp_dgram dg[TERN_UDP_RX_BATCH];
+    uint8_t *sbuf;
+    size_t scap;
+
+    rt_conn *conns;
+    size_t nconns;
+    rt_conn *dirty_head, *dirty_tail;
+    rt_conn *deferred;
+    int stop;
+
+    double reset_tokens;
+    uint64_t reset_refill_at;
+    tern_endpoint_stats st;
+};
+
+static void ep_log(tern_endpoint *ep, const char *fmt, ...)
+{
+    if (!ep->cfg.log)
+        return;
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    ep->cfg.log(ep->cfg.log_ud, line);
+}
+
+static void rt_rand(void *ud, uint8_t *out, size_t len)
+{
+    (void)ud;
+    if (gnutls_rnd(GNUTLS_RND_RANDOM, out, len) != 0)
+        abort(); /* no safe way on without randomness */
+}
+
+static void rnd_nonce(void *out, size_t len)
+{
+    if (gnutls_rnd(GNUTLS_RND_NONCE, out, len) != 0)
+        abort();
+}
+
+static rt_conn *conn_of_timer(tern_timer *t)
+{
+    return (rt_conn *)((char *)t - offsetof(rt_conn, timer));
+}
+
+/* ---- configuration ----------------------------------------------------------------------------- */
+
+static int dup_str(const char *s, char **out)
+{
+    *out = NULL;
+    if (!s)
+        return 0;
+    *out = strdup(s);
+    return *out ? 0 : TERN_ERR_NOMEM;
+}
+
+static int copy_config(tern_endpoint *ep, const tern_config *cfg)
+{
+    if (!cfg->alpn || cfg->alpn_count == 0 || cfg->alpn_count > EP_MAX_ALPN)
+        return TERN_ERR_CONFIG;
+    if (cfg->max_udp_payload < TERN_MIN_INITIAL_SIZE || cfg->max_udp_payload > 65527 ||
+        cfg->active_connection_id_limit < 2 || (cfg->cert_file && !cfg->key_file))
+        return TERN_ERR_CONFIG;
+    ep->cfg = *cfg;
+    ep->alpn = calloc(cfg->alpn_count, sizeof(char *));
+    if (!ep->alpn)
+        return TERN_ERR_NOMEM;
+    for (size_t i = 0; i < cfg->alpn_count; i++) {
+        size_t n = cfg->alpn[i] ? strlen(cfg->alpn[i]) : 0;
+        if (n == 0 || n > 255)
+            return TERN_ERR_CONFIG;
+        if (dup_str(cfg->alpn[i], &ep->alpn[i]))
+            return TERN_ERR_NOMEM;
+    }
+    ep->cfg.alpn = (const char *const *)ep->alpn;
+    if (dup_str(cfg->cert_file, &ep->cert_file) || dup_str(cfg->key_file, &ep->key_file) ||
+        dup_str(cfg->ca_file, &ep->ca_file) || dup_str(cfg->tls_priority, &ep->tls_priority))
+        return TERN_ERR_NOMEM;
+    ep->cfg.cert_file = ep->cert_file;
+    ep->cfg.key_file = ep->key_file;
+    ep->cfg.ca_file = ep->ca_file;
+    ep->cfg.tls_priority = ep->tls_priority;
+    return 0;
+}
+
+static int client_tls(tern_endpoint *ep)
+{
+    if (ep->cli_tls)
+        return 0;
+    return tern_tls_ctx_new(&ep->cli_tls, 0, NULL, NULL, ep->cfg.ca_file, ep->cfg.verify_peer,
+                            ep->cfg.tls_priority, ep->cfg.alpn, ep->cfg.alpn_count);
+}
+
+int tern_endpoint_new(const tern_config *cfg, const tern_callbacks *cb, void *ud, tern_endpoint **out)
+{
+    if (!cfg || !out)
+        return TERN_ERR_INVALID_ARG;
+    *out = NULL;
+    tern_endpoint *ep = calloc(1, sizeof(*ep));
+    if (!ep)
+        return TERN_ERR_NOMEM;
+    ep->loop.epfd = -1;
+    if (cb)
+        ep->cb = *cb;
+    ep->ud = ud;
+    int rv = copy_config(ep, cfg);
+    if (rv)
+        goto fail;
+    if (ep->cfg.cert_file)
+        rv = tern_tls_ctx_new(&ep->srv_tls, 1, ep->cfg.cert_file, ep->cfg.key_file, NULL, 0,
+                              ep->cfg.tls_priority, ep->cfg.alpn, ep->cfg.alpn_count);
+    else
+        rv = client_tls(ep);
+    if (rv)
+        goto fail;
+
+    uint8_t mapkey[16];
+    if (gnutls_rnd(GNUTLS_RND_KEY, ep->reset_key, sizeof(ep->reset_key)) ||
+        gnutls_rnd(GNUTLS_RND_KEY, ep->retry_key, sizeof(ep->retry_key)) ||
+        gnutls_rnd(GNUTLS_RND_KEY, mapkey, sizeof(mapkey))) {
+        rv = TERN_ERR_INTERNAL;
+        goto fail;
+    }
+    if ((rv = tern_cidmap_init(&ep->map, mapkey)))
+        goto fail;
+    if ((rv = tern_loop_init(&ep->loop)))
+        goto fail;
+    ep->rx = tern_udp_rx_new();
+    ep->tx = tern_udp_tx_new();
+    ep->scap = EP_SEND_SEGS * ep->cfg.max_udp_payload;
+    ep->sbuf = malloc(ep->scap);
+    if (!ep->rx || !ep->tx || !ep->sbuf) {
+        rv = TERN_ERR_NOMEM;
+        goto fail;
+    }
+    ep->reset_tokens = TERN_EP_RESETS_PER_SEC;
+    ep->reset_refill_at = tern_loop_now();
+    *out = ep;
+    return 0;
+fail:
+    tern_endpoint_free(ep);
+    return rv;
+}
+
+void tern_endpoint_get_stats(tern_endpoint *ep, tern_endpoint_stats *out)
+{
+    *out = ep->st;
+    const tern_udp_counters *u = tern_udp_tx_counters(ep->tx);
+    out->dgrams_sent = u->dgrams_sent;
+    out->bytes_sent = u->bytes_sent;
+    out->send_errors = u->send_errors;
+    out->gso_fallbacks = u->gso_fallbacks;
+}
+
+void tern_endpoint_set_reset_key(tern_endpoint *ep, const uint8_t key[32])
+{
+    memcpy(ep->reset_key, key, sizeof(ep->reset_key));
+}
+
+/* ---- sockets ----------------------------------------------------------------------------------- */
+
+static int open_sock(tern_endpoint *ep, const tern_addr *addr, tern_udp_sock **out)
+{
+    tern_udp_sock *s = malloc(sizeof(*s));
+    if (!s)
+        return TERN_ERR_NOMEM;
+    int rv = tern_udp_open(s, addr);
+    if (rv) {
+        int e = errno;
+        free(s);
+        errno = e;
+        return rv;
+    }
+    if (tern_loop_add(&ep->loop, s->fd, EPOLLIN, s)) {
+        int e = errno;
+        tern_udp_close(s);
+        free(s);
+        errno = e;
+        return TERN_ERR_IO;
+    }
+    *out = s;
+    return 0;
+}
+
+static void close_sock(tern_endpoint *ep, tern_udp_sock *s)
+{
+    tern_loop_del(&ep->loop, s->fd);
+    tern_udp_close(s);
+    s->dead = 1;
+    s->owner = NULL;
+    s->next_dead = ep->dead_socks;
+    ep->dead_socks = s;
+}
+
+/* For a socket created after the current epoll_wait: no pending event can name it. */
+static void destroy_sock_now(tern_endpoint *ep, tern_udp_sock *s)
+{
+    tern_loop_del(&ep->loop, s->fd);
+    tern_udp_close(s);
+    free(s);
+}
+
+static void free_dead_socks(tern_endpoint *ep)
+{
+    while (ep->dead_socks) {
+        tern_udp_sock *s = ep->dead_socks;
+        ep->dead_socks = s->next_dead;
+        free(s);
+    }
+}
+
+static void want_writable(tern_endpoint *ep, tern_udp_sock *s)
+{
+    ep->st.send_blocked++;
+    tern_loop_mod(&ep->loop, s->fd, EPOLLIN | EPOLLOUT, s);
+}
+
+static void normalize_addr(tern_addr *a)
+{
+    a->len = a->u.sa.sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+}
+
+int tern_endpoint_listen(tern_endpoint *ep, const tern_addr *addr)
+{
+    if (!ep || !addr)
+        return TERN_ERR_INVALID_ARG;
+    if (!ep->srv_tls)
+        return TERN_ERR_CONFIG;
+    if (ep->nlisteners == EP_MAX_LISTENERS)
+        return TERN_ERR_INVALID_ARG;
+    tern_addr a = *addr;
+    normalize_addr(&a);
+    tern_udp_sock *s;
+    int rv = open_sock(ep, &a, &s);
+    if (rv)
+        return rv;
+    ep->listeners[ep->nlisteners++] = s;
+    return 0;
+}
+
+int tern_endpoint_local_addr(tern_endpoint *ep, tern_addr *out)
+{
+    if (!ep || !out)
+        return TERN_ERR_INVALID_ARG;
+    if (!ep->nlisteners)
+        return TERN_ERR_NOT_FOUND;
+    *out = ep->listeners[0]->local;
+    return 0;
+}
+
+/* ---- connection records ------------------------------------------------------------------------ */
+
+static void hook_cid_added(void *ud, tern_conn *c, const tern_cid *cid)
+{
+    rt_conn *rc = ud;
+    (void)c;
+    /* A collision with a live CID (random 8 bytes, or a client's chosen DCID) keeps the first. */
+    (void)tern_cidmap_insert(&rc->ep->map, cid, rc, &rc->routes);
+}
+
+static void hook_cid_removed(void *ud, tern_conn *c, const tern_cid *cid)
+{
+    rt_conn *rc = ud;
+    (void)c;
+    tern_cidmap_remove(&rc->ep->map, cid, rc, &rc->routes);
+}
+
+static rt_conn *rc_new(tern_endpoint *ep, tern_udp_sock *s, int own)
+{
+    rt_conn *rc = calloc(1, sizeof(*rc));
+    if (!rc)
+        return NULL;
+    rc->ep = ep;
+    rc->sock = s;
+    rc->own_sock = own;
+    tern_timer_init(&rc->timer);
+    return rc;
+}
+
+static void rc_link(tern_endpoint *ep, rt_conn *rc)
+{
+    rc->prev = NULL;
+    rc->next = ep->conns;
+    if (ep->conns)
+        ep->conns->prev = rc;
+    ep->conns = rc;
+    ep->nconns++;
+}
+
+static void rc_unlink(tern_endpoint *ep, rt_conn *rc)
+{
+    if (rc->prev)
+        rc->prev->next = rc->next;
+    else
+        ep->conns = rc->next;
+    if (rc->next)
+        rc->next->prev = rc->prev;
+    ep->nconns--;
+}
+
+static void mark_dirty(tern_endpoint *ep, rt_conn *rc)
+{
+    if (rc->q != Q_NONE)
+        return; /* already queued, or waiting for its socket (then flushed when it drains) */
+    rc->q = Q_DIRTY;
+    rc->qnext = NULL;
+    if (ep->dirty_tail)
+        ep->dirty_tail->qnext = rc;
+    else
+        ep->dirty_head = rc;
+    ep->dirty_tail = rc;
+}
+
+static void defer(tern_endpoint *ep, rt_conn *rc)
+{
+    rc->q = Q_DEFERRED;
+    rc->qnext = ep->deferred;
+    ep->deferred = rc;
+}
+
+/* Removes a finished connection: routes, timer, list; reports it; frees it. */
+static void reap(tern_endpoint *ep, rt_conn *rc)
+{
+    tern_conn *c = rc->c;
+    tern_heap_set(&ep->loop.timers, &rc->timer, TERN_LOOP_NO_TIMER);
+    tern_cidmap_remove_owner(&ep->map, &rc->routes);
+    rc_unlink(ep, rc);
+    if (ep->cb.on_closed)
+        ep->cb.on_closed(c, tern_conn_close_info(c), ep->ud);
+    tern_conn_free(c);
+    if (rc->own_sock)
+        close_sock(ep, rc->sock);
+    free(rc);
+}
+
+/* Frees a connection nobody was told about (its first datagram held nothing authentic). */
+static void discard(tern_endpoint *ep, rt_conn *rc)
+{
+    tern_heap_set(&ep->loop.timers, &rc->timer, TERN_LOOP_NO_TIMER);
+    tern_cidmap_remove_owner(&ep->map, &rc->routes);
+    rc_unlink(ep, rc);
+    tern_conn_free(rc->c);
+    if (rc->own_sock)
+        close_sock(ep, rc->sock);
+    free(rc);
+}
+
+/* ---- sending ----------------------------------------------------------------------------------- */
+
+static int path_eq(const tern_path_addr *a, const tern_path_addr *b)
+{
+    return tern_addr_equal(&a->local, &b->local) && tern_addr_equal(&a->remote, &b->remote);
+}
+
+/* The socket a datagram from `local` leaves on: the connection's own, unless a listener is bound
+ * to exactly that address. */
+static tern_udp_sock *pick_sock(tern_endpoint *ep, rt_conn *rc, const tern_addr *local)
+{
+    if (rc->own_sock || rc->sock->wildcard || tern_addr_equal(&rc->sock->local, local))
+        return rc->sock;
+    for (size_t i = 0; i < ep->nlisteners; i++)
+        if (tern_addr_equal(&ep->listeners[i]->local, local))
+            return ep->listeners[i];
+    return rc->sock;
+}
+
+/* Hands one batch to its socket. Returns 0, or TERN_ERR_WOULD_BLOCK (the batch is kept by the
+ * socket and EPOLLOUT armed). */
+static int emit(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *path, const uint8_t *buf,
+                size_t len, size_t seg)
+{
+    tern_udp_sock *s = pick_sock(ep, rc, &path->local);
+    int had_gso = s->gso;
+    int rv = tern_udp_send(s, ep->tx, path, buf, len, seg);
+    if (had_gso && !s->gso)
+        ep_log(ep, "UDP GSO refused by the kernel: sending datagrams one by one on this socket");
+    if (rv == TERN_ERR_WOULD_BLOCK)
+        want_writable(ep, s);
+    if (rv == TERN_ERR_NOMEM)
+        rv = 0; /* lost, recovery retransmits */
+    return rv;
+}
+
+/* Pulls datagrams one by one and groups consecutive ones of equal size on the same path into GSO
+ * batches (a shorter one closes its batch). Stops when the connection has nothing more to send or
+ * its socket is full. */
+static void flush_conn(tern_endpoint *ep, rt_conn *rc, uint64_t now)
+{
+    tern_conn *c = rc->c;
+    size_t mtu = ep->cfg.max_udp_payload;
+    size_t off = 0, seg = 0, nseg = 0;
+    int closed = 0; /* the batch ended with a short datagram */
+    size_t total = 0;
+    tern_path_addr bpath;
+
+    while (!rc->sock->blocked) {
+        if (total == EP_FLUSH_MAX) {
+            /* More may be ready: come back in the next iteration, after reading what arrived. */
+            if (nseg && emit(ep, rc, &bpath, ep->sbuf, off, seg))
+                goto blocked;
+            tern_heap_set(&ep->loop.timers, &rc->timer, now);
+            return;
+        }
+        if (nseg && (nseg == EP_SEND_SEGS || ep->scap - off < mtu || closed)) {
+            if (emit(ep, rc, &bpath, ep->sbuf, off, seg))
+                goto blocked;
+            off = nseg = 0;
+            closed = 0;
+        }
+        tern_path_addr po;
+        size_t n = 0, cnt = 0;
+        int rv = tern_conn_send(c, &po, ep->sbuf + off, ep->scap - off, 1, &n, &cnt, now);
+        if (rv < 0 || cnt == 0 || n == 0)
+            break;
+        if (nseg && (n > seg || !path_eq(&po, &bpath))) {
+            /* Cannot join the batch: send the batch, then start over with this datagram. */
+            if (emit(ep, rc, &bpath, ep->sbuf, off, seg)) {
+                ep->st.send_errors++; /* already committed by the core; recovery resends it */
+                goto blocked;
+            }
+            memmove(ep->sbuf, ep->sbuf + off, n);
+            off = nseg = 0;
+        }
+        if (nseg == 0) {
+            seg = n;
+            bpath = po;
+        } else if (n < seg) {
+            closed = 1;
+        }
+        off += n;
+        nseg++;
+        total++;
+    }
+    if (nseg && emit(ep, rc, &bpath, ep->sbuf, off, seg))
+        goto blocked;
+    if (rc->sock->blocked)
+        goto blocked;
+    if (tern_conn_is_done(c)) {
+        reap(ep, rc);
+        return;
+    }
+    tern_heap_set(&ep->loop.timers, &rc->timer, tern_conn_next_timeout(c));
+    return;
+blocked:
+    defer(ep, rc);
+}
+
+static void flush_dirty(tern_endpoint *ep, uint64_t now)
+{
+    rt_conn *rc;
+    while ((rc = ep->dirty_head)) {
+        ep->dirty_head = rc->qnext;
+        if (!ep->dirty_head)
+            ep->dirty_tail = NULL;
+        rc->q = Q_NONE;
+        flush_conn(ep, rc, now);
+    }
+}
+
+static void on_writable(tern_endpoint *ep, tern_udp_sock *s)
+{
+    if (tern_udp_send_pending(s, ep->tx))
+        return;
+    tern_loop_mod(&ep->loop, s->fd, EPOLLIN, s);
+    rt_conn *rc = ep->deferred;
+    ep->deferred = NULL;
+    while (rc) {
+        rt_conn *next = rc->qnext;
+        rc->q = Q_NONE;
+        mark_dirty(ep, rc);
+        rc = next;
+    }
+}
+
+/* ---- stateless replies ------------------------------------------------------------------------- */
+
+static void send_stateless(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
+                           const uint8_t *buf, size_t len)
+{
+    (void)tern_udp_send_one(s, ep->tx, path, buf, len);
+}
+
+static void send_vn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
+                    const uint8_t *d, size_t len)
+{
+    /* Version-independent header (RFC 8999 §5.1): flags, version, DCID, SCID. */
+    size_t p = 5;
+    tern_cid dcid, scid;
+    if (p >= len || d[p] > TERN_MAX_CID_LEN || p + 1 + d[p] >= len)
+        return;
+    tern_cid_set(&dcid, d + p + 1, d[p]);
+    p += 1 + d[p];
+    if (d[p] > TERN_MAX_CID_LEN || p + 1 + d[p] > len)
+        return;
+    tern_cid_set(&scid, d + p + 1, d[p]);
+    static const uint32_t versions[] = {TERN_PROTO_VERSION_1};
+    uint8_t out[128], unused;
+    rnd_nonce(&unused, 1);
+    size_t n = tern_pkt_write_vn(out, sizeof(out), &dcid, &scid, versions, 1, unused);
+    if (!n)
+        return;
+    send_stateless(ep, s, path, out, n);
+    ep->st.vn_sent++;
+}
+
+static void send_retry(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
+                       const tern_pkt_hdr *h, uint64_t now)
+{
+    tern_cid rscid;
+    rscid.len = TERN_EP_CID_LEN;
+    rnd_nonce(rscid.data, rscid.len);
+    uint8_t nonce[12], token[TERN_RETRY_TOKEN_MAX], unused;
+    rnd_nonce(nonce, sizeof(nonce));
+    rnd_nonce(&unused, 1);
+    size_t tl = tern_crypto_token_seal(ep->retry_key, nonce, &h->dcid, &rscid, &path->remote, now,
+                                       token, sizeof(token));
+    if (!tl)
+        return;
+    uint8_t out[256];
+    size_t n = tern_pkt_write_retry(out, sizeof(out) - TERN_AEAD_TAG_LEN, h->version, &h->scid,
+                                    &rscid, token, tl, unused);
+    if (!n || tern_crypto_retry_tag(h->version, &h->dcid, out, n, out + n))
+        return;
+    send_stateless(ep, s, path, out, n + TERN_AEAD_TAG_LEN);
+    ep->st.retry_sent++;
+}
+
+/* RFC 9000 §10.3: smaller than the packet that triggered it (so two endpoints that both lost
+ * state cannot loop forever), at least 21 bytes, and rate limited. */
+static void send_reset(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
+                       const tern_cid *dcid, size_t len, uint64_t now)
+{
+    if (len < 22)
+        return;
+    uint64_t el = now - ep->reset_refill_at;
+    ep->reset_refill_at = now;
+    ep->reset_tokens += (double)el * TERN_EP_RESETS_PER_SEC / 1e9;
+    if (ep->reset_tokens > TERN_EP_RESETS_PER_SEC)
+        ep->reset_tokens = TERN_EP_RESETS_PER_SEC;
+    if (ep->reset_tokens < 1)
+        return;
+    ep->reset_tokens -= 1;
+
+    size_t rl = len - 1 < 43 ? len - 1 : 43;
+    uint8_t rnd[64], token[TERN_RESET_TOKEN_LEN], out[64];
+    rnd_nonce(rnd, rl - TERN_RESET_TOKEN_LEN);
+    tern_crypto_reset_token(ep->reset_key, dcid, token);
+    if (tern_pkt_write_stateless_reset(out, rl, rnd, token) != rl)
+        return;
+    send_stateless(ep, s, path, out, rl);
+    ep->st.reset_sent++;
+}
+
+/* ---- receiving --------------------------------------------------------------------------------- */
+
+static void conn_input(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *path, uint8_t *d,
+                       size_t len, int ecn, uint64_t now)
+{
+    (void)tern_conn_recv(rc->c, path, d, len, ecn, now);
+    mark_dirty(ep, rc);
+}
+
+static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
+                        const tern_pkt_hdr *h, const tern_cid *odcid, int retried, uint8_t *d,
+                        size_t len, int ecn, uint64_t now)
+{
+    rt_conn *rc = rc_new(ep, s, 0);
+    if (!rc)
+        return;
+    tern_conn_params p;
+    memset(&p, 0, sizeof(p));
+    p.is_server = 1;
+    p.version = h->version;
+    p.cfg = &ep->cfg;
+    p.tls_ctx = ep->srv_tls;
+    p.cb = &ep->cb;
+    p.cb_ud = ep->ud;
+    p.rand = rt_rand;
+    p.reset_key = ep->reset_key;
+    p.scid_len = TERN_EP_CID_LEN;
+    p.client_dcid = h->dcid;
+    p.client_scid = h->scid;
+    p.original_dcid = *odcid;
+    p.retried = retried;
+    p.address_validated = retried;
+    p.hooks.cid_added = hook_cid_added;
+    p.hooks.cid_removed = hook_cid_removed;
+    p.hooks.ud = rc;
+    tern_conn *c;
+    if (tern_conn_new(&c, &p, path, now)) {
+        tern_cidmap_remove_owner(&ep->map, &rc->routes);
+        free(rc);
+        return;
+    }
+    rc->c = c;
+    tern_conn_set_driver_data(c, rc);
+    /* Retransmitted Initials still carry the DCID the client chose (or the Retry's SCID). */
+    (void)tern_cidmap_insert(&ep->map, &h->dcid, rc, &rc->routes);
+    rc_link(ep, rc);
+    ep->st.conns_created++;
+
+    (void)tern_conn_recv(c, path, d, len, ecn, now);
+    tern_conn_stats cs;
+    tern_conn_get_stats(c, &cs);
+    if (cs.pkts_recv == 0) {
+        discard(ep, rc);
+        ep->st.dropped++;
+        return;
+    }
+    ep->st.conns_accepted++;
+    if (ep->cb.on_accept)
+        ep->cb.on_accept(c, ep->ud);
+    mark_dirty(ep, rc);
+}
+
+/* A long-header datagram for a connection ID we do not know. */
+static void unknown_long(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
+                         uint8_t *d, size_t len, int ecn, uint64_t now)
+{
+    if (len < 7)
+        goto drop;
+    uint32_t version = (uint32_t)d[1] << 24 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 8 | d[4];
+    if (version == 0)
+        goto drop; /* never answer a Version Negotiation */
+    if (version != TERN_PROTO_VERSION_1) {
+        if (len >= TERN_MIN_INITIAL_SIZE)
+            send_vn(ep, s, path, d, len);
+        else
+            goto drop;
+        return;
+    }
+    tern_pkt_hdr h;
+    if (!ep->srv_tls || tern_pkt_parse(d, len, TERN_EP_CID_LEN, &h))
+        goto drop;
+    /* 0-RTT and Handshake packets for unknown CIDs cannot start anything. */
+    if (h.type != TERN_PKT_INITIAL || len < TERN_MIN_INITIAL_SIZE || h.dcid.len < 8 ||
+        ep->nconns >= TERN_EP_MAX_CONNS)
+        goto drop;
+    tern_cid odcid = h.dcid;
+    int retried = 0;
+    if (ep->cfg.retry) {
+        if (h.token_len == 0) {
+            send_retry(ep, s, path, &h, now);
+            return;
+        }
+        tern_cid rscid;
+        if (tern_crypto_token_open(ep->retry_key, h.token, h.token_len, &path->remote, now,
+                                   TERN_EP_RETRY_TOKEN_LIFETIME_NS, &odcid, &rscid) ||
+            !tern_cid_eq(&rscid, &h.dcid))
+            goto drop; /* a client answers only one Retry: another would not help */
+        retried = 1;
+    }
+    accept_conn(ep, s, path, &h, &odcid, retried, d, len, ecn, now);
+    return;
+drop:
+    ep->st.dropped++;
+}
+
+static void on_datagram(tern_endpoint *ep, tern_udp_sock *s, tern_udp_dgram *dg, uint8_t *d,
+                        size_t len, uint64_t now)
+{
+    ep->st.dgrams_recv++;
+    ep->st.bytes_recv += len;
+    if (s->owner) {
+        /* A client socket belongs to one connection, which also recognises stateless resets. Its
+         * path was created with the socket's own address: keep reporting exactly that. */
+        dg->path.local = s->local;
+        conn_input(ep, s->owner, &dg->path, d, len, dg->ecn, now);
+        return;
+    }
+    tern_cid dcid;
+    int is_long = 0;
+    if (tern_pkt_peek_dcid(d, len, TERN_EP_CID_LEN, &dcid, &is_long)) {
+        ep->st.dropped++;
+        return;
+    }
+    rt_conn *rc = tern_cidmap_find(&ep->map, &dcid);
+    if (rc)
+        conn_input(ep, rc, &dg->path, d, len, dg->ecn, now);
+    else if (is_long)
+        unknown_long(ep, s, &dg->path, d, len, dg->ecn, now);
+    else
+        send_reset(ep, s, &dg->path, &dcid, len, now);
+}
+
+static void on_readable(tern_endpoint *ep, tern_udp_sock *s)
+{
+    for (int round = 0; round < EP_RECV_ROUNDS && !s->dead; round++) {
+        int n = tern_udp_recv(s, ep->rx, ep->dg);
+        if (n <= 0)
+            return;
+        uint64_t now = tern_loop_now();
+        for (int i = 0; i < n && !s->dead; i++) {
+            tern_udp_dgram *dg = &ep->dg[i];
+            size_t seg = dg->seg ? dg->seg : dg->len;
+            for (size_t off = 0; off < dg->len && !s->dead; off += seg) {
+                size_t l = dg->len - off < seg ? dg->len - off : seg;
+                on_datagram(ep, s, dg, dg->data + off, l, now);
+            }
+        }
+        flush_dirty(ep, now);
+        if (n < TERN_UDP_RX_BATCH)
+            return;
+    }
+}
+
+/* ---- client connections ------------------------------------------------------------------------ */
+
+/* The source address the kernel would pick towards `remote` (a connected UDP socket sends
+ * nothing), so that the path's local address is concrete rather than the any-address. */
+static int probe_source(const tern_addr *remote, tern_addr *src)
+{
+    int fd = socket(remote->u.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+    if (fd < 0)
+        return -1;
+    int rv = -1;
+    tern_addr tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.len = sizeof(tmp.u);
+    if (connect(fd, &remote->u.sa, remote->len) == 0 && getsockname(fd, &tmp.u.sa, &tmp.len) == 0 &&
+        tmp.u.sa.sa_family == remote->u.sa.sa_family) {
+        *src = tmp;
+        rv = 0;
+    }
+    close(fd);
+    return rv;
+}
+
+static int is_any_addr(const tern_addr *a)
+{
+    if (a->u.sa.sa_family == AF_INET)
+        return a->u.in.sin_addr.s_addr == htonl(INADDR_ANY);
+    return IN6_IS_ADDR_UNSPECIFIED(&a->u.in6.sin6_addr);
+}
+
+int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern_addr *local,
+                          const char *server_name, tern_conn **out)
+{
+    if (!ep || !remote || !out)
+        return TERN_ERR_INVALID_ARG;
+    *out = NULL;
+    int fam = remote->u.sa.sa_family;
+    if ((fam != AF_INET && fam != AF_INET6) || (local && local->u.sa.sa_family != fam))
+        return TERN_ERR_INVALID_ARG;
+    if (ep->nconns >= TERN_EP_MAX_CONNS)
+        return TERN_ERR_NOMEM;
+    int rv = client_tls(ep);
+    if (rv)
+        return rv == TERN_ERR_NOMEM ? rv : TERN_ERR_TLS;
+
+    tern_addr rem = *remote, bind_addr;
+    normalize_addr(&rem);
+    if (local) {
+        bind_addr = *local;
+    } else {
+        memset(&bind_addr, 0, sizeof(bind_addr));
+        bind_addr.u.sa.sa_family = (sa_family_t)fam;
+    }
+    normalize_addr(&bind_addr);
+    if (is_any_addr(&bind_addr)) {
+        tern_addr src;
+        if (probe_source(&rem, &src) == 0) {
+            uint16_t port = fam == AF_INET ? bind_addr.u.in.sin_port : bind_addr.u.in6.sin6_port;
+            bind_addr = src;
+            if (fam == AF_INET)
+                bind_addr.u.in.sin_port = port;
+            else
+                bind_addr.u.in6.sin6_port = port;
+            normalize_addr(&bind_addr);
+        }
+    }
+
+    tern_udp_sock *s;
+    if ((rv = open_sock(ep, &bind_addr, &s)))
+        return rv;
+    rt_conn *rc = rc_new(ep, s, 1);
+    if (!rc) {
+        destroy_sock_now(ep, s);
+        return TERN_ERR_NOMEM;
+    }
+    s->owner = rc;
+
+    tern_conn_params p;
+    memset(&p, 0, sizeof(p));
+    p.is_server = 0;
+    p.version = TERN_PROTO_VERSION_1;
+    p.cfg = &ep->cfg;
+    p.tls_ctx = ep->cli_tls;
+    p.cb = &ep->cb;
+    p.cb_ud = ep->ud;
+    p.rand = rt_rand;
+    p.reset_key = ep->reset_key;
+    p.scid_len = TERN_EP_CID_LEN;
+    p.server_name = server_name;
+    p.hooks.cid_added = hook_cid_added;
+    p.hooks.cid_removed = hook_cid_removed;
+    p.hooks.ud = rc;
+    tern_path_addr path = {.local = s->local, .remote = rem};
+    tern_conn *c;
+    uint64_t now = tern_loop_now();
+    if ((rv = tern_conn_new(&c, &p, &path, now))) {
+        tern_cidmap_remove_owner(&ep->map, &rc->routes);
+        destroy_sock_now(ep, s);
+        free(rc);
+        return rv;
+    }
+    rc->c = c;
+    tern_conn_set_driver_data(c, rc);
+    rc_link(ep, rc);
+    ep->st.conns_created++;
+    mark_dirty(ep, rc);
+    *out = c;
+    return 0;
+}
+
+/* ---- the loop ---------------------------------------------------------------------------------- */
+
+static void run_timers(tern_endpoint *ep, uint64_t now)
+{
+    tern_timer *t;
+    while ((t = tern_heap_top(&ep->loop.timers)) && t->at <= now) {
+        rt_conn *rc = conn_of_timer(t);
+        tern_heap_set(&ep->loop.timers, t, TERN_LOOP_NO_TIMER);
+        tern_conn_on_timeout(rc->c, now);
+        mark_dirty(ep, rc);
+    }
+}
+
+/* The application may have written to any connection since the last call: give each a chance to
+ * send. */
+static void mark_all_dirty(tern_endpoint *ep)
+{
+    for (rt_conn *rc = ep->conns; rc; rc = rc->next)
+        mark_dirty(ep, rc);
+}
+
+int tern_endpoint_run_once(tern_endpoint *ep, int timeout_ms)
+{
+    if (!ep)
+        return TERN_ERR_INVALID_ARG;
+    uint64_t now = tern_loop_now();
+    mark_all_dirty(ep);
+    run_timers(ep, now);
+    flush_dirty(ep, now);
+    free_dead_socks(ep);
+
+    uint64_t deadline;
+    tern_timer *t = tern_heap_top(&ep->loop.timers);
+    if (timeout_ms == 0 || ep->stop)
+        deadline = 0;
+    else {
+        deadline = t ? t->at : TERN_LOOP_NO_TIMER;
+        if (timeout_ms > 0 && now + (uint64_t)timeout_ms * 1000000ull < deadline)
+            deadline = now + (uint64_t)timeout_ms * 1000000ull;
+        if (deadline <= now)
+            deadline = 0;
+    }
+    struct epoll_event ev[EP_EVENTS];
+    int n = tern_loop_wait(&ep->loop, ev, EP_EVENTS, deadline);
+    if (n < 0)
+        return TERN_ERR_IO;
+    for (int i = 0; i < n; i++) {
+        tern_udp_sock *s = ev[i].data.ptr;
+        if (s->dead)
+            continue;
+        if (ev[i].events & EPOLLOUT)
+            on_writable(ep, s);
+        if (!s->dead && (ev[i].events & (EPOLLIN | EPOLLERR))) {
+            if (ev[i].events & EPOLLERR) {
+                int err = 0;
+                socklen_t sl = sizeof(err);
+                (void)getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &sl);
+            }
+            on_readable(ep, s);
+        }
+    }
+    now = tern_loop_now();
+    run_timers(ep, now);
+    flush_dirty(ep, now);
+    free_dead_socks(ep);
+    return 0;
+}
+
+int tern_endpoint_run(tern_endpoint *ep)
+{
+    if (!ep)
+        return TERN_ERR_INVALID_ARG;
+    int rv = 0;
+    while (!ep->stop && (ep->nlisteners || ep->nconns)) {
+        if ((rv = tern_endpoint_run_once(ep, -1)))
+            break;
+    }
+    ep->stop = 0;
+    return rv;
+}
+
+int tern_endpoint_fd(tern_endpoint *ep) { return ep ? ep->loop.epfd : -1; }
+
+int tern_endpoint_timeout_ms(tern_endpoint *ep)
+{
+    if (!ep)
+        return -1;
+    tern_timer *t = tern_heap_top(&ep->loop.timers);
+    if (!t)
+        return -1;
+    uint64_t now = tern_loop_now();
+    if (t->at <= now)
+        return 0;
+    uint64_t ms = (t->at - now + 999999) / 1000000;
+    return ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+void tern_endpoint_stop(tern_endpoint *ep)
+{
+    if (ep)
+        ep->stop = 1;
+}
+
+size_t tern_endpoint_conn_count(tern_endpoint *ep) { return ep ? ep->nconns : 0; }
+
+void tern_endpoint_free(tern_endpoint *ep)
+{
+    if (!ep)
+        return;
+    tern_loop_free(&ep->loop); /* first: the heap points into the connection records */
+    while (ep->conns) {
+        rt_conn *rc = ep->conns;
+        ep->conns = rc->next;
+        tern_conn_free(rc->c);
+        if (rc->own_sock) {
+            tern_udp_close(rc->sock);
+            free(rc->sock);
+        }
+        free(rc);
+    }
+    for (size_t i = 0; i < ep->nlisteners; i++) {
+        tern_udp_close(ep->listeners[i]);
+        free(ep->listeners[i]);
+    }
+    free_dead_socks(ep);
+    if (ep->map.b)
+        tern_cidmap_free(&ep->map);
+    tern_tls_ctx_free(ep->srv_tls);
+    tern_tls_ctx_free(ep->cli_tls);
+    tern_udp_rx_free(ep->rx);
+    tern_udp_tx_free(ep->tx);
+    free(ep->sbuf);
+    if (ep->alpn)
+        for (size_t i = 0; i < ep->cfg.alpn_count; i++)
+            free(ep->alpn[i]);
+    free(ep->alpn);
+    free(ep->cert_file);
+    free(ep->key_file);
+    free(ep->ca_file);
+    free(ep->tls_priority);
+    gnutls_memset(ep->reset_key, 0, sizeof(ep->reset_key));
+    gnutls_memset(ep->retry_key, 0, sizeof(ep->retry_key));
+    free(ep);
+}

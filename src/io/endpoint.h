@@ -1,0 +1,36 @@
+/* Internal view of the endpoint (the public half is in tern/tern.h): counters and knobs for tests
+ * and tools that link the library statically. */
+#ifndef TERN_IO_ENDPOINT_H
+#define TERN_IO_ENDPOINT_H
+
+#include <stdint.h>
+
+#include "tern/tern.h"
+
+/* Length of the connection IDs this runtime issues (short headers are parsed with it). */
+#define TERN_EP_CID_LEN 8
+/* Connections one endpoint keeps at most; Initials beyond it are dropped. */
+#define TERN_EP_MAX_CONNS 65536
+/* Lifetime of a Retry token. */
+#define TERN_EP_RETRY_TOKEN_LIFETIME_NS (10ull * 1000000000ull)
+/* Stateless resets sent per second at most (token bucket, burst of the same size). */
+#define TERN_EP_RESETS_PER_SEC 100
+
+typedef struct tern_endpoint_stats {
+    uint64_t dgrams_recv, bytes_recv;   /* UDP datagrams (GRO trains counted per datagram) */
+    uint64_t dgrams_sent, bytes_sent;
+    uint64_t send_errors;               /* datagrams lost to errors other than EAGAIN */
+    uint64_t send_blocked;              /* EAGAIN episodes */
+    uint64_t gso_fallbacks;             /* sockets that had to give up GSO */
+    uint64_t dropped;                   /* datagrams routed nowhere */
+    uint64_t vn_sent, retry_sent, reset_sent;
+    uint64_t conns_accepted, conns_created;
+} tern_endpoint_stats;
+
+void tern_endpoint_get_stats(tern_endpoint *ep, tern_endpoint_stats *out);
+
+/* Replaces the 32-byte static key of stateless reset tokens. Takes effect for connections created
+ * afterwards (tokens of live connections were derived from the old key). */
+void tern_endpoint_set_reset_key(tern_endpoint *ep, const uint8_t key[32]);
+
+#endif

@@ -1,0 +1,485 @@
+/* In-process client/server pair over a simulated link in virtual time (see pair.h). */
+#include "pair.h"
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn_internal.h"
+#include "packet.h"
+#include "testcert.h"
+
+static char cert_file[512], key_file[512];
+
+static uint64_t rnd64(uint64_t *s)
+{
+    /* splitmix64: good enough and deterministic everywhere */
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double rnd01(uint64_t *s) { return (double)(rnd64(s) >> 11) / 9007199254740992.0; }
+
+static void pair_rand(void *ud, uint8_t *out, size_t len)
+{
+    tern_pair *p = ud;
+    while (len) {
+        uint64_t v = rnd64(&p->rng);
+        size_t n = len < 8 ? len : 8;
+        memcpy(out, &v, n);
+        out += n;
+        len -= n;
+    }
+}
+
+/* The byte sequence a server sends on a stream: a generator seeded from the stream id. */
+static uint8_t gen_byte(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint8_t)(*state >> 56);
+}
+
+static uint64_t gen_seed(int64_t sid) { return 0x1234567ull ^ ((uint64_t)sid * 0x9e3779b97f4a7c15ull); }
+
+static int ensure_cert(void)
+{
+    if (cert_file[0])
+        return 0;
+    char dir[] = "/tmp/tern-pair-XXXXXX";
+    if (!mkdtemp(dir))
+        return -1;
+    return tern_test_make_cert(dir, cert_file, sizeof(cert_file), key_file, sizeof(key_file));
+}
+
+/* ---- application callbacks ------------------------------------------------------------------- */
+
+static pair_stream *find_client_stream(tern_pair *p, int64_t sid)
+{
+    for (int i = 0; i < p->nstreams; i++)
+        if (p->streams[i].sid == sid)
+            return &p->streams[i];
+    return NULL;
+}
+
+static void client_readable(tern_conn *c, int64_t sid, void *ud)
+{
+    tern_pair *p = ud;
+    pair_stream *s = find_client_stream(p, sid);
+    uint8_t buf[16384];
+    for (;;) {
+        int fin = 0;
+        ssize_t n = tern_stream_read(c, sid, buf, sizeof(buf), &fin);
+        if (n < 0)
+            break;
+        if (s) {
+            for (ssize_t i = 0; i < n; i++) {
+                uint8_t e = gen_byte(&s->gen);
+                if (buf[i] != e)
+                    s->mismatch = 1;
+                gnutls_hash((gnutls_hash_hd_t)s->hash_want, &e, 1);
+            }
+            gnutls_hash((gnutls_hash_hd_t)s->hash, buf, (size_t)n);
+            s->got += (uint64_t)n;
+            if (p->key_update_at && !p->key_update_done && s->got >= p->key_update_at &&
+                tern_conn_key_update(c) == 0)
+                p->key_update_done = 1;
+        }
+        if (fin) {
+            if (s && !s->fin) {
+                s->fin = 1;
+                gnutls_hash_output((gnutls_hash_hd_t)s->hash, s->sha_got);
+                gnutls_hash_output((gnutls_hash_hd_t)s->hash_want, s->sha_want);
+            }
+            break;
+        }
+        if (n == 0)
+            break;
+    }
+}
+
+static void client_connected(tern_conn *c, void *ud)
+{
+    tern_pair *p = ud;
+    p->connected = 1;
+}
+
+static void server_fill(tern_pair *p, tern_conn *c, int idx)
+{
+    uint8_t buf[16384];
+    while (p->srv[idx].left > 0) {
+        size_t n = p->srv[idx].left < sizeof(buf) ? (size_t)p->srv[idx].left : sizeof(buf);
+        size_t room = tern_stream_writable(c, p->srv[idx].sid);
+        if (room == 0)
+            return;
+        if (n > room)
+            n = room;
+        uint64_t g = p->srv[idx].gen;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = gen_byte(&g);
+        int last = n == p->srv[idx].left;
+        ssize_t w = tern_stream_write(c, p->srv[idx].sid, buf, n, last);
+        if (w <= 0)
+            return;
+        /* advance the generator by exactly what was accepted */
+        for (ssize_t i = 0; i < w; i++)
+            gen_byte(&p->srv[idx].gen);
+        p->srv[idx].left -= (uint64_t)w;
+    }
+}
+
+static int srv_index(tern_pair *p, int64_t sid)
+{
+    for (int i = 0; i < p->nsrv; i++)
+        if (p->srv[i].sid == sid)
+            return i;
+    if (p->nsrv == PAIR_MAX_STREAMS)
+        return -1;
+    int i = p->nsrv++;
+    memset(&p->srv[i], 0, sizeof(p->srv[i]));
+    p->srv[i].sid = sid;
+    p->srv[i].gen = gen_seed(sid);
+    return i;
+}
+
+static void server_readable(tern_conn *c, int64_t sid, void *ud)
+{
+    tern_pair *p = ud;
+    int i = srv_index(p, sid);
+    if (i < 0)
+        return;
+    for (;;) {
+        uint8_t tmp[64];
+        int fin = 0;
+        ssize_t n = tern_stream_read(c, sid, tmp, sizeof(tmp), &fin);
+        if (n < 0)
+            break;
+        for (ssize_t k = 0; k < n && p->srv[i].req_len < 8; k++)
+            p->srv[i].req[p->srv[i].req_len++] = tmp[k];
+        if (fin && !p->srv[i].responding && p->srv[i].req_len == 8) {
+            uint64_t want = 0;
+            for (int k = 0; k < 8; k++)
+                want = want << 8 | p->srv[i].req[k];
+            p->srv[i].left = p->srv[i].total = want;
+            p->srv[i].responding = 1;
+            if (want == 0)
+                tern_stream_write(c, sid, NULL, 0, 1);
+            server_fill(p, c, i);
+        }
+        if (fin || n == 0)
+            break;
+    }
+}
+
+static void server_writable(tern_conn *c, int64_t sid, void *ud)
+{
+    tern_pair *p = ud;
+    for (int i = 0; i < p->nsrv; i++)
+        if (p->srv[i].sid == sid && p->srv[i].responding)
+            server_fill(p, c, i);
+}
+
+static const tern_callbacks client_cb = {
+    .on_connected = client_connected,
+    .on_stream_readable = client_readable,
+};
+static const tern_callbacks server_cb = {
+    .on_stream_readable = server_readable,
+    .on_stream_writable = server_writable,
+};
+
+/* ---- set-up ------------------------------------------------------------------------------------ */
+
+static void set_addr(tern_addr *a, const char *ip, uint16_t port)
+{
+    tern_addr_parse(a, ip, port);
+}
+
+int pair_init(tern_pair *p, uint64_t seed)
+{
+    memset(p, 0, sizeof(*p));
+    if (ensure_cert())
+        return -1;
+    p->rng = seed;
+    p->now = 1000000000ull;
+    p->q = calloc(PAIR_QUEUE, sizeof(pair_dgram));
+    if (!p->q)
+        return -1;
+    static const char *alpn[] = {"hq-interop"};
+    tern_config_init(&p->cfg_c);
+    p->cfg_c.alpn = alpn;
+    p->cfg_c.alpn_count = 1;
+    p->cfg_c.ca_file = cert_file;
+    p->cfg_s = p->cfg_c;
+    p->cfg_s.cert_file = cert_file;
+    p->cfg_s.key_file = key_file;
+    p->cfg_s.ca_file = NULL;
+    p->c2s.delay_ns = p->s2c.delay_ns = 10 * 1000000ull;
+    for (int i = 0; i < 32; i++)
+        p->reset_key[i] = (uint8_t)(i * 7 + 1);
+    if (tern_tls_ctx_new(&p->tls_c, 0, NULL, NULL, cert_file, 1, NULL, alpn, 1))
+        return -1;
+    if (tern_tls_ctx_new(&p->tls_s, 1, cert_file, key_file, NULL, 0, NULL, alpn, 1))
+        return -1;
+    set_addr(&p->path_c.local, "10.0.0.1", 5000);
+    set_addr(&p->path_c.remote, "10.0.0.2", 443);
+    p->path_s.local = p->path_c.remote;
+    p->path_s.remote = p->path_c.local;
+    return 0;
+}
+
+/* Creates the client once the test has set the configs. */
+static int make_client(tern_pair *p)
+{
+    tern_conn_params cp;
+    memset(&cp, 0, sizeof(cp));
+    cp.is_server = 0;
+    cp.cfg = &p->cfg_c;
+    cp.tls_ctx = p->tls_c;
+    cp.cb = &client_cb;
+    cp.cb_ud = p;
+    cp.rand = pair_rand;
+    cp.rand_ud = p;
+    cp.reset_key = p->reset_key;
+    cp.server_name = "localhost";
+    return tern_conn_new(&p->client, &cp, &p->path_c, p->now);
+}
+
+static int make_server(tern_pair *p, const uint8_t *dgram, size_t len)
+{
+    tern_pkt_hdr h;
+    if (tern_pkt_parse(dgram, len, 8, &h) || h.type != TERN_PKT_INITIAL || len < 1200)
+        return -1;
+    tern_conn_params sp;
+    memset(&sp, 0, sizeof(sp));
+    sp.is_server = 1;
+    sp.cfg = &p->cfg_s;
+    sp.tls_ctx = p->tls_s;
+    sp.cb = &server_cb;
+    sp.cb_ud = p;
+    sp.rand = pair_rand;
+    sp.rand_ud = p;
+    sp.reset_key = p->reset_key;
+    sp.client_dcid = h.dcid;
+    sp.client_scid = h.scid;
+    sp.original_dcid = h.dcid;
+    return tern_conn_new(&p->server, &sp, &p->path_s, p->now);
+}
+
+void pair_free(tern_pair *p)
+{
+    tern_conn_free(p->client);
+    tern_conn_free(p->server);
+    tern_tls_ctx_free(p->tls_c);
+    tern_tls_ctx_free(p->tls_s);
+    for (int i = 0; i < p->nstreams; i++) {
+        if (p->streams[i].hash)
+            gnutls_hash_deinit((gnutls_hash_hd_t)p->streams[i].hash, NULL);
+        if (p->streams[i].hash_want)
+            gnutls_hash_deinit((gnutls_hash_hd_t)p->streams[i].hash_want, NULL);
+    }
+    free(p->q);
+    memset(p, 0, sizeof(*p));
+}
+
+int pair_request(tern_pair *p, uint64_t bytes)
+{
+    if (!p->client || p->nstreams == PAIR_MAX_STREAMS)
+        return -1;
+    int64_t sid;
+    if (tern_conn_open_stream(p->client, 1, &sid))
+        return -1;
+    pair_stream *s = &p->streams[p->nstreams];
+    memset(s, 0, sizeof(*s));
+    s->sid = sid;
+    s->want = bytes;
+    s->gen = gen_seed(sid);
+    gnutls_hash_init((gnutls_hash_hd_t *)&s->hash, GNUTLS_DIG_SHA256);
+    gnutls_hash_init((gnutls_hash_hd_t *)&s->hash_want, GNUTLS_DIG_SHA256);
+    uint8_t req[8];
+    for (int k = 0; k < 8; k++)
+        req[k] = (uint8_t)(bytes >> (56 - 8 * k));
+    if (tern_stream_write(p->client, sid, req, 8, 1) != 8)
+        return -1;
+    return p->nstreams++;
+}
+
+/* ---- the link ------------------------------------------------------------------------------------ */
+
+static void link_send(tern_pair *p, pair_link *l, int to_server, const uint8_t *d, size_t len)
+{
+    uint64_t idx = l->sent_idx++;
+    for (size_t i = 0; i < l->drop_n; i++)
+        if ((uint64_t)l->drop_idx[i] == idx) {
+            l->dropped++;
+            return;
+        }
+    if (l->blackhole || (l->loss > 0 && rnd01(&p->rng) < l->loss)) {
+        l->dropped++;
+        return;
+    }
+    uint64_t depart = p->now;
+    if (l->rate_bps) {
+        if (l->busy_until > depart)
+            depart = l->busy_until;
+        if (l->queue_limit) {
+            uint64_t per = (uint64_t)len * 8 * 1000000000ull / l->rate_bps;
+            if (per && (depart - p->now) / per > l->queue_limit) {
+                l->dropped++;
+                return;
+            }
+        }
+        depart += (uint64_t)len * 8 * 1000000000ull / l->rate_bps;
+        l->busy_until = depart;
+    }
+    int copies = 1 + (l->dup > 0 && rnd01(&p->rng) < l->dup);
+    for (int k = 0; k < copies; k++) {
+        if (p->qn == PAIR_QUEUE) {
+            l->dropped++;
+            return;
+        }
+        pair_dgram *g = &p->q[p->qn++];
+        memcpy(g->data, d, len);
+        g->len = len;
+        g->to_server = to_server;
+        g->at = depart + l->delay_ns;
+        if (l->reorder > 0 && rnd01(&p->rng) < l->reorder)
+            g->at += rnd64(&p->rng) % (l->reorder_ns + 1);
+    }
+}
+
+/* The harness asks for one datagram at a time, so each size is exact. */
+static void pump(tern_pair *p, tern_conn *c, int from_server)
+{
+    static uint8_t buf[1500];
+    for (int guard = 0; guard < 100000 && c; guard++) {
+        tern_path_addr out;
+        size_t seg = 0, count = 0;
+        if (tern_conn_send(c, &out, buf, sizeof(buf), 1, &seg, &count, p->now) || count == 0)
+            break;
+        if (from_server) {
+            p->server_bytes_sent += seg;
+            uint64_t limit = 3 * p->server_bytes_recv;
+            if (p->server && p->server->paths[0].validated)
+                p->server_validated_seen = 1;
+            if (!p->server_validated_seen && p->server_bytes_sent > limit &&
+                p->server_bytes_sent - limit > p->max_amp_violation)
+                p->max_amp_violation = p->server_bytes_sent - limit;
+            if (!p->server_validated_seen && p->server_bytes_sent == limit)
+                p->amp_blocked_seen = 1;
+            link_send(p, &p->s2c, 0, buf, seg);
+        } else {
+            link_send(p, &p->c2s, 1, buf, seg);
+        }
+    }
+}
+
+static uint64_t next_event(tern_pair *p)
+{
+    uint64_t t = UINT64_MAX;
+    for (size_t i = 0; i < p->qn; i++)
+        if (p->q[i].at < t)
+            t = p->q[i].at;
+    if (p->client && !tern_conn_is_done(p->client)) {
+        uint64_t ct = tern_conn_next_timeout(p->client);
+        if (ct < t)
+            t = ct;
+    }
+    if (p->server && !tern_conn_is_done(p->server)) {
+        uint64_t st = tern_conn_next_timeout(p->server);
+        if (st < t)
+            t = st;
+    }
+    return t;
+}
+
+static void deliver_due(tern_pair *p)
+{
+    for (;;) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < p->qn; i++)
+            if (p->q[i].at <= p->now && (best == SIZE_MAX || p->q[i].at < p->q[best].at))
+                best = i;
+        if (best == SIZE_MAX)
+            return;
+        pair_dgram g = p->q[best];
+        p->q[best] = p->q[--p->qn];
+        if (g.to_server) {
+            p->c2s.delivered++;
+            p->server_bytes_recv += g.len;
+            if (!p->server) {
+                if (make_server(p, g.data, g.len))
+                    continue;
+            }
+            tern_conn_recv(p->server, &p->path_s, g.data, g.len, 0, p->now);
+        } else {
+            p->s2c.delivered++;
+            if (p->client)
+                tern_conn_recv(p->client, &p->path_c, g.data, g.len, 0, p->now);
+        }
+    }
+}
+
+int pair_run(tern_pair *p, int (*done)(tern_pair *p), uint64_t limit_ns)
+{
+    if (!p->client && make_client(p))
+        return 0;
+    uint64_t end = p->now + limit_ns;
+    for (long iter = 0; iter < 50000000; iter++) {
+        if (done(p))
+            return 1;
+        pump(p, p->client, 0);
+        if (p->server)
+            pump(p, p->server, 1);
+        uint64_t t = next_event(p);
+        if (t == UINT64_MAX || t > end)
+            return done(p);
+        if (t > p->now)
+            p->now = t;
+        deliver_due(p);
+        if (p->client && tern_conn_next_timeout(p->client) <= p->now)
+            tern_conn_on_timeout(p->client, p->now);
+        if (p->server && tern_conn_next_timeout(p->server) <= p->now)
+            tern_conn_on_timeout(p->server, p->now);
+        if (p->client && tern_conn_is_done(p->client))
+            p->client_closed = 1;
+        if (p->server && tern_conn_is_done(p->server))
+            p->server_closed = 1;
+    }
+    return done(p);
+}
+
+int pair_cond_connected(tern_pair *p) { return p->connected; }
+
+int pair_cond_all_done(tern_pair *p)
+{
+    if (p->client_closed)
+        return 1;
+    for (int i = 0; i < p->nstreams; i++)
+        if (!p->streams[i].fin)
+            return 0;
+    return p->nstreams > 0;
+}
+
+int pair_cond_both_closed(tern_pair *p) { return p->client_closed && p->server_closed; }
+
+int pair_verify(tern_pair *p)
+{
+    if (p->nstreams == 0)
+        return 0;
+    for (int i = 0; i < p->nstreams; i++) {
+        pair_stream *s = &p->streams[i];
+        if (!s->fin || s->mismatch || s->got != s->want ||
+            memcmp(s->sha_got, s->sha_want, 32) != 0) {
+            fprintf(stderr, "stream %lld: fin=%d mismatch=%d got=%llu want=%llu\n",
+                    (long long)s->sid, s->fin, s->mismatch, (unsigned long long)s->got,
+                    (unsigned long long)s->want);
+            return 0;
+        }
+    }
+    return 1;
+}

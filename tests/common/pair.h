@@ -1,0 +1,105 @@
+/* An in-process client/server pair of sans-I/O connections joined by a lossy, reordering,
+ * duplicating link in virtual time. Deterministic for a given seed. The server side accepts the
+ * client's first Initial the way the runtime does, then both run a small download application:
+ * the client asks for N bytes on a bidirectional stream, the server answers with N pseudo-random
+ * bytes derived from the stream id, and the client checks every byte and the SHA-256. */
+#ifndef TERN_TEST_PAIR_H
+#define TERN_TEST_PAIR_H
+
+#include "conn.h"
+#include "tls.h"
+
+#define PAIR_MAX_STREAMS 64
+#define PAIR_QUEUE 8192
+
+typedef struct pair_dgram {
+    uint8_t data[1500];
+    size_t len;
+    uint64_t at;
+    int to_server;
+} pair_dgram;
+
+typedef struct pair_stream {
+    int64_t sid;
+    uint64_t want;        /* bytes requested */
+    uint64_t got;         /* bytes received */
+    int fin;
+    int mismatch;         /* a byte differed from the expected sequence */
+    uint64_t gen;         /* generator state for the next expected byte */
+    uint8_t sha_got[32], sha_want[32];
+    void *hash;           /* gnutls_hash_hd_t of received bytes */
+    void *hash_want;      /* of expected bytes */
+} pair_stream;
+
+typedef struct pair_link {
+    double loss;          /* independent loss probability */
+    double dup;           /* duplication probability */
+    double reorder;       /* probability of an extra random delay up to reorder_ns */
+    uint64_t reorder_ns;
+    uint64_t delay_ns;    /* one-way delay */
+    uint64_t rate_bps;    /* 0 = unlimited */
+    uint64_t busy_until;  /* serialisation of the previous datagram */
+    size_t queue_limit;   /* datagrams queued before drop-tail (0 = unlimited) */
+    /* exact drops: datagram indexes (0-based, in this direction) to drop */
+    const int *drop_idx;
+    size_t drop_n;
+    uint64_t sent_idx;
+    uint64_t dropped, delivered;
+    int blackhole;
+} pair_link;
+
+typedef struct tern_pair {
+    tern_config cfg_c, cfg_s;
+    tern_tls_ctx *tls_c, *tls_s;
+    tern_conn *client, *server;
+    tern_path_addr path_c, path_s;
+    uint64_t now;
+    uint64_t rng;
+    pair_link c2s, s2c;
+    pair_dgram *q;
+    size_t qn;
+    uint8_t reset_key[32];
+    /* client application */
+    pair_stream streams[PAIR_MAX_STREAMS];
+    int nstreams;
+    int connected;
+    int client_closed, server_closed;
+    /* server application: bytes still to send per stream */
+    struct {
+        int64_t sid;
+        uint64_t left, total;
+        uint64_t gen;
+        uint8_t req[8];
+        size_t req_len;
+        int responding;
+    } srv[PAIR_MAX_STREAMS];
+    int nsrv;
+    uint64_t server_bytes_sent;   /* UDP payload bytes server -> client */
+    uint64_t server_bytes_recv;
+    uint64_t max_amp_violation;   /* server bytes sent beyond 3x received before validation */
+    int server_validated_seen;
+    int amp_blocked_seen;         /* the server used its whole 3x budget at some point */
+    uint64_t key_update_at;       /* client starts a key update once this many bytes arrived */
+    int key_update_done;
+    int retry;                    /* not used by the pair (endpoint feature) */
+} tern_pair;
+
+/* Creates the certificate (once per process), both TLS contexts and the client connection. */
+int pair_init(tern_pair *p, uint64_t seed);
+void pair_free(tern_pair *p);
+
+/* Client asks for `bytes` on a new stream (after the handshake). Returns the index or -1. */
+int pair_request(tern_pair *p, uint64_t bytes);
+
+/* Runs until `done(p)` is true or `limit_ns` of virtual time passed. Returns 1 when done. */
+int pair_run(tern_pair *p, int (*done)(tern_pair *p), uint64_t limit_ns);
+
+/* Ready-made conditions. */
+int pair_cond_connected(tern_pair *p);
+int pair_cond_all_done(tern_pair *p);    /* every requested stream received with FIN */
+int pair_cond_both_closed(tern_pair *p);
+
+/* 1 when every requested stream got all its bytes, in order, with matching SHA-256. */
+int pair_verify(tern_pair *p);
+
+#endif

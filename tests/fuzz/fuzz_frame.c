@@ -1,0 +1,239 @@
+/* libFuzzer target for the frame parser: every frame that parses is written again with the
+ * writers and parsed back; any difference in the decoded values aborts. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "packet.h"
+#include "varint.h"
+
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            abort();                                                                               \
+    } while (0)
+
+#define MAX_RANGES 4096
+static tern_pn_range ranges[MAX_RANGES];
+static uint8_t out[1 << 17];
+
+/* Re-encodes f into out; returns the length, or 0 when the frame cannot be re-encoded here. */
+static size_t reencode(const tern_frame *f, size_t consumed)
+{
+    size_t cap = sizeof(out), n = 0, h;
+    uint64_t t = f->type;
+
+    if (t >= 0x08 && t <= 0x0f) {
+        h = tern_frame_write_stream_hdr(out, cap, f->u.stream.stream_id, f->u.stream.offset,
+                                        f->u.stream.len, f->u.stream.fin, (t & 0x02) != 0);
+        CHECK(h > 0 && h + f->u.stream.len <= cap);
+        CHECK(h == tern_frame_stream_hdr_len(f->u.stream.stream_id, f->u.stream.offset,
+                                             f->u.stream.len, (t & 0x02) != 0));
+        memcpy(out + h, f->u.stream.data, f->u.stream.len);
+        return h + f->u.stream.len;
+    }
+    switch (t) {
+    case TERN_FT_PADDING:
+        return tern_frame_write_padding(out, cap, consumed);
+    case TERN_FT_PING:
+        return tern_frame_write_ping(out, cap);
+    case TERN_FT_HANDSHAKE_DONE:
+        return tern_frame_write_handshake_done(out, cap);
+    case TERN_FT_ACK:
+    case TERN_FT_ACK_ECN: {
+        tern_ack_iter it;
+        size_t k = 0;
+        uint64_t lo, hi;
+        tern_ack_iter_init(&it, f);
+        while (tern_ack_iter_next(&it, &lo, &hi)) {
+            if (k == MAX_RANGES)
+                return 0;
+            CHECK(lo <= hi);
+            if (k)
+                CHECK(hi + 2 <= ranges[k - 1].lo);
+            ranges[k].lo = lo;
+            ranges[k].hi = hi;
+            k++;
+        }
+        CHECK(k == f->u.ack.range_count + 1);
+        uint64_t ecn[3] = {f->u.ack.ect0, f->u.ack.ect1, f->u.ack.ce};
+        n = tern_frame_write_ack(out, cap, ranges, k, f->u.ack.delay, f->u.ack.ecn ? ecn : NULL);
+        CHECK(n > 0);
+        return n;
+    }
+    case TERN_FT_RESET_STREAM:
+        return tern_frame_write_reset_stream(out, cap, f->u.reset_stream.stream_id,
+                                             f->u.reset_stream.app_error,
+                                             f->u.reset_stream.final_size);
+    case TERN_FT_STOP_SENDING:
+        return tern_frame_write_stop_sending(out, cap, f->u.stop_sending.stream_id,
+                                             f->u.stop_sending.app_error);
+    case TERN_FT_CRYPTO:
+        h = tern_frame_write_crypto_hdr(out, cap, f->u.crypto.offset, f->u.crypto.len);
+        CHECK(h > 0 && h + f->u.crypto.len <= cap);
+        memcpy(out + h, f->u.crypto.data, f->u.crypto.len);
+        return h + f->u.crypto.len;
+    case TERN_FT_NEW_TOKEN:
+        return tern_frame_write_new_token(out, cap, f->u.new_token.token, f->u.new_token.len);
+    case TERN_FT_MAX_DATA:
+        return tern_frame_write_max_data(out, cap, f->u.max_data.max);
+    case TERN_FT_DATA_BLOCKED:
+        return tern_frame_write_data_blocked(out, cap, f->u.max_data.max);
+    case TERN_FT_MAX_STREAM_DATA:
+        return tern_frame_write_max_stream_data(out, cap, f->u.max_stream_data.stream_id,
+                                                f->u.max_stream_data.max);
+    case TERN_FT_STREAM_DATA_BLOCKED:
+        return tern_frame_write_stream_data_blocked(out, cap, f->u.max_stream_data.stream_id,
+                                                    f->u.max_stream_data.max);
+    case TERN_FT_MAX_STREAMS_BIDI:
+    case TERN_FT_MAX_STREAMS_UNI:
+        return tern_frame_write_max_streams(out, cap, f->u.max_streams.bidi, f->u.max_streams.max);
+    case TERN_FT_STREAMS_BLOCKED_BIDI:
+    case TERN_FT_STREAMS_BLOCKED_UNI:
+        return tern_frame_write_streams_blocked(out, cap, f->u.max_streams.bidi,
+                                                f->u.max_streams.max);
+    case TERN_FT_NEW_CONNECTION_ID:
+        return tern_frame_write_new_cid(out, cap, f->u.new_cid.seq, f->u.new_cid.retire_prior_to,
+                                        &f->u.new_cid.cid, f->u.new_cid.token);
+    case TERN_FT_RETIRE_CONNECTION_ID:
+        return tern_frame_write_retire_cid(out, cap, f->u.retire_cid.seq);
+    case TERN_FT_PATH_CHALLENGE:
+        return tern_frame_write_path_challenge(out, cap, f->u.path.data);
+    case TERN_FT_PATH_RESPONSE:
+        return tern_frame_write_path_response(out, cap, f->u.path.data);
+    case TERN_FT_CONNECTION_CLOSE:
+    case TERN_FT_CONNECTION_CLOSE_APP:
+        return tern_frame_write_close(out, cap, f->u.close.app, f->u.close.error_code,
+                                      f->u.close.frame_type, (const char *)f->u.close.reason,
+                                      f->u.close.reason_len);
+    }
+    abort(); /* the parser accepted a type the writers do not know */
+}
+
+static int bytes_eq(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    return n == 0 || memcmp(a, b, n) == 0;
+}
+
+static void compare(const tern_frame *a, const tern_frame *b)
+{
+    uint64_t t = a->type;
+    if (t >= 0x08 && t <= 0x0f) {
+        /* An explicit zero offset is written back without the OFF bit. */
+        CHECK((a->type | 0x04) == (b->type | 0x04));
+        CHECK(a->u.stream.offset != 0 || b->type == (a->type & ~0x04ull));
+        CHECK(a->u.stream.stream_id == b->u.stream.stream_id);
+        CHECK(a->u.stream.offset == b->u.stream.offset);
+        CHECK(a->u.stream.len == b->u.stream.len);
+        CHECK(a->u.stream.fin == b->u.stream.fin);
+        CHECK(bytes_eq(a->u.stream.data, b->u.stream.data, a->u.stream.len));
+        return;
+    }
+    CHECK(a->type == b->type);
+    switch (t) {
+    case TERN_FT_ACK:
+    case TERN_FT_ACK_ECN: {
+        CHECK(a->u.ack.largest == b->u.ack.largest && a->u.ack.delay == b->u.ack.delay);
+        CHECK(a->u.ack.range_count == b->u.ack.range_count);
+        CHECK(a->u.ack.first_range == b->u.ack.first_range);
+        CHECK(a->u.ack.ecn == b->u.ack.ecn);
+        CHECK(a->u.ack.ect0 == b->u.ack.ect0 && a->u.ack.ect1 == b->u.ack.ect1 &&
+              a->u.ack.ce == b->u.ack.ce);
+        tern_ack_iter ia, ib;
+        uint64_t la, ha, lb, hb;
+        tern_ack_iter_init(&ia, a);
+        tern_ack_iter_init(&ib, b);
+        for (;;) {
+            int ra = tern_ack_iter_next(&ia, &la, &ha), rb = tern_ack_iter_next(&ib, &lb, &hb);
+            CHECK(ra == rb);
+            if (!ra)
+                break;
+            CHECK(la == lb && ha == hb);
+        }
+        break;
+    }
+    case TERN_FT_RESET_STREAM:
+        CHECK(!memcmp(&a->u.reset_stream, &b->u.reset_stream, sizeof(a->u.reset_stream)));
+        break;
+    case TERN_FT_STOP_SENDING:
+        CHECK(!memcmp(&a->u.stop_sending, &b->u.stop_sending, sizeof(a->u.stop_sending)));
+        break;
+    case TERN_FT_CRYPTO:
+        CHECK(a->u.crypto.offset == b->u.crypto.offset && a->u.crypto.len == b->u.crypto.len);
+        CHECK(bytes_eq(a->u.crypto.data, b->u.crypto.data, a->u.crypto.len));
+        break;
+    case TERN_FT_NEW_TOKEN:
+        CHECK(a->u.new_token.len == b->u.new_token.len);
+        CHECK(bytes_eq(a->u.new_token.token, b->u.new_token.token, a->u.new_token.len));
+        break;
+    case TERN_FT_MAX_DATA:
+    case TERN_FT_DATA_BLOCKED:
+        CHECK(a->u.max_data.max == b->u.max_data.max);
+        break;
+    case TERN_FT_MAX_STREAM_DATA:
+    case TERN_FT_STREAM_DATA_BLOCKED:
+        CHECK(a->u.max_stream_data.stream_id == b->u.max_stream_data.stream_id);
+        CHECK(a->u.max_stream_data.max == b->u.max_stream_data.max);
+        break;
+    case TERN_FT_MAX_STREAMS_BIDI:
+    case TERN_FT_MAX_STREAMS_UNI:
+    case TERN_FT_STREAMS_BLOCKED_BIDI:
+    case TERN_FT_STREAMS_BLOCKED_UNI:
+        CHECK(a->u.max_streams.max == b->u.max_streams.max);
+        CHECK(a->u.max_streams.bidi == b->u.max_streams.bidi);
+        CHECK(a->u.max_streams.max <= (1ull << 60));
+        break;
+    case TERN_FT_NEW_CONNECTION_ID:
+        CHECK(a->u.new_cid.seq == b->u.new_cid.seq);
+        CHECK(a->u.new_cid.retire_prior_to == b->u.new_cid.retire_prior_to);
+        CHECK(tern_cid_eq(&a->u.new_cid.cid, &b->u.new_cid.cid));
+        CHECK(!memcmp(a->u.new_cid.token, b->u.new_cid.token, TERN_RESET_TOKEN_LEN));
+        break;
+    case TERN_FT_RETIRE_CONNECTION_ID:
+        CHECK(a->u.retire_cid.seq == b->u.retire_cid.seq);
+        break;
+    case TERN_FT_PATH_CHALLENGE:
+    case TERN_FT_PATH_RESPONSE:
+        CHECK(!memcmp(a->u.path.data, b->u.path.data, 8));
+        break;
+    case TERN_FT_CONNECTION_CLOSE:
+    case TERN_FT_CONNECTION_CLOSE_APP:
+        CHECK(a->u.close.app == b->u.close.app && a->u.close.error_code == b->u.close.error_code);
+        CHECK(a->u.close.frame_type == b->u.close.frame_type);
+        CHECK(a->u.close.reason_len == b->u.close.reason_len);
+        CHECK(bytes_eq(a->u.close.reason, b->u.close.reason, a->u.close.reason_len));
+        break;
+    default:
+        break;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const uint8_t *p = data, *end = data + size;
+    while (p < end) {
+        const uint8_t *start = p;
+        tern_frame f, g;
+        uint64_t terr = 0;
+        if (tern_frame_parse(&p, end, &f, &terr) != 0) {
+            CHECK(p == start && terr == TERN_TE_FRAME_ENCODING_ERROR);
+            break;
+        }
+        CHECK(p > start && p <= end);
+        for (int pt = 0; pt <= TERN_PKT_VN; pt++)
+            (void)tern_frame_allowed(f.type, pt);
+        (void)tern_frame_is_ack_eliciting(f.type);
+        (void)tern_frame_is_probing(f.type);
+
+        size_t n = reencode(&f, (size_t)(p - start));
+        CHECK(n > 0 && n <= sizeof(out));
+        const uint8_t *q = out;
+        CHECK(tern_frame_parse(&q, out + n, &g, &terr) == 0);
+        CHECK(q == out + n);
+        compare(&f, &g);
+        /* Our writers use minimal encodings, so they never grow a frame. */
+        CHECK(n <= (size_t)(p - start));
+    }
+    return 0;
+}

@@ -1,0 +1,324 @@
+/* Received packet tracking: duplicates, the immediate/delayed ACK rules, the range bound, and the
+ * ACK frame as written (exact bytes, and re-parsed ranges). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ack.h"
+#include "frame.h"
+
+#define MS TERN_NS_PER_MS
+#define MAD (25 * MS)
+
+/* Parses an ACK frame and returns its ranges (descending) through out/n. */
+static void parse_ack(const uint8_t *buf, size_t len, tern_frame *f, tern_pn_range *out, size_t *n,
+                      size_t max)
+{
+    const uint8_t *p = buf;
+    uint64_t terr = 0;
+    assert_int_equal(tern_frame_parse(&p, buf + len, f, &terr), 0);
+    assert_ptr_equal(p, buf + len);
+    tern_ack_iter it;
+    tern_ack_iter_init(&it, f);
+    uint64_t lo, hi;
+    *n = 0;
+    while (tern_ack_iter_next(&it, &lo, &hi)) {
+        assert_true(*n < max);
+        out[*n].lo = lo;
+        out[*n].hi = hi;
+        (*n)++;
+    }
+}
+
+static void test_empty(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    uint8_t buf[64];
+    assert_false(tern_ackr_should_send(&a, 0));
+    assert_int_equal(tern_ackr_write(&a, buf, sizeof(buf), 0, 3), 0);
+    assert_int_equal(a.ack_deadline, TERN_TS_INF);
+    tern_ackr_free(&a);
+}
+
+static void test_delayed_then_second_immediate(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    tern_tstamp t = 1000 * MS;
+    assert_int_equal(tern_ackr_on_packet(&a, 0, 1, 0, t, MAD), 0);
+    assert_true(a.ack_pending);
+    assert_false(a.immediate);
+    assert_int_equal(a.ack_deadline, t + MAD);
+    assert_false(tern_ackr_should_send(&a, t));
+    assert_false(tern_ackr_should_send(&a, t + MAD - 1));
+    assert_true(tern_ackr_should_send(&a, t + MAD));
+
+    /* the second ack-eliciting packet: ACK now; the deadline does not move later */
+    assert_int_equal(tern_ackr_on_packet(&a, 1, 1, 0, t + 5 * MS, MAD), 0);
+    assert_true(a.immediate);
+    assert_true(tern_ackr_should_send(&a, t + 5 * MS));
+
+    tern_ackr_on_ack_sent(&a);
+    assert_false(tern_ackr_should_send(&a, t + 100 * MS));
+    assert_int_equal(a.ack_deadline, TERN_TS_INF);
+    assert_int_equal(a.unacked_eliciting, 0);
+
+    /* the deadline counts from the first unacknowledged arrival */
+    assert_int_equal(tern_ackr_on_packet(&a, 2, 1, 0, t + 10 * MS, MAD), 0);
+    assert_int_equal(a.ack_deadline, t + 10 * MS + MAD);
+    assert_false(a.immediate);
+    /* every second one: 3 makes it two since the last ACK */
+    assert_int_equal(tern_ackr_on_packet(&a, 3, 1, 0, t + 11 * MS, MAD), 0);
+    assert_true(a.immediate);
+    tern_ackr_free(&a);
+}
+
+static void test_non_eliciting_schedules_nothing(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    for (uint64_t pn = 0; pn < 5; pn++)
+        assert_int_equal(tern_ackr_on_packet(&a, pn, 0, 0, pn * MS, MAD), 0);
+    assert_false(a.ack_pending);
+    assert_false(tern_ackr_should_send(&a, 1000 * MS));
+    /* even a gap does not make an ACK-only packet elicit an ACK */
+    assert_int_equal(tern_ackr_on_packet(&a, 9, 0, 0, 10 * MS, MAD), 0);
+    assert_false(tern_ackr_should_send(&a, 1000 * MS));
+    /* but they are reported when an ACK goes out */
+    uint8_t buf[64];
+    assert_true(tern_ackr_write(&a, buf, sizeof(buf), 10 * MS, 3) > 0);
+    tern_ackr_free(&a);
+}
+
+static void test_reorder_and_gap_immediate(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    assert_int_equal(tern_ackr_on_packet(&a, 0, 1, 0, 0, MAD), 0);
+    assert_false(a.immediate);
+    tern_ackr_on_ack_sent(&a);
+    /* gap: 1 is missing */
+    assert_int_equal(tern_ackr_on_packet(&a, 2, 1, 0, MS, MAD), 0);
+    assert_true(a.immediate);
+    assert_true(tern_ackr_should_send(&a, MS));
+    tern_ackr_on_ack_sent(&a);
+    /* late arrival below the largest */
+    assert_int_equal(tern_ackr_on_packet(&a, 1, 1, 0, 2 * MS, MAD), 0);
+    assert_true(a.immediate);
+    assert_int_equal(a.largest, 2);
+    assert_int_equal(a.largest_time, MS); /* largest_time is that of the largest */
+    tern_ackr_on_ack_sent(&a);
+    /* in order again: delayed */
+    assert_int_equal(tern_ackr_on_packet(&a, 3, 1, 0, 3 * MS, MAD), 0);
+    assert_false(a.immediate);
+    tern_ackr_free(&a);
+}
+
+static void test_zero_max_ack_delay_immediate(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    assert_int_equal(tern_ackr_on_packet(&a, 0, 1, 0, 7 * MS, 0), 0);
+    assert_true(a.immediate);
+    assert_true(tern_ackr_should_send(&a, 7 * MS));
+    tern_ackr_free(&a);
+}
+
+static void test_ce_immediate(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    assert_int_equal(tern_ackr_on_packet(&a, 0, 1, TERN_ECN_ECT0, 0, MAD), 0);
+    assert_false(a.immediate);
+    tern_ackr_on_ack_sent(&a);
+    assert_int_equal(tern_ackr_on_packet(&a, 1, 1, TERN_ECN_CE, MS, MAD), 0);
+    assert_true(a.immediate);
+    tern_ackr_free(&a);
+}
+
+static void test_duplicates(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    assert_false(tern_ackr_is_dup(&a, 0));
+    assert_int_equal(tern_ackr_on_packet(&a, 5, 1, 0, 0, MAD), 0);
+    assert_int_equal(tern_ackr_on_packet(&a, 7, 1, 0, 0, MAD), 0);
+    assert_true(tern_ackr_is_dup(&a, 5));
+    assert_true(tern_ackr_is_dup(&a, 7));
+    assert_false(tern_ackr_is_dup(&a, 6));
+    assert_false(tern_ackr_is_dup(&a, 4));
+    assert_false(tern_ackr_is_dup(&a, 8));
+    tern_ackr_on_ack_sent(&a);
+    assert_int_equal(tern_ackr_on_packet(&a, 5, 1, 0, 0, MAD), 1);
+    assert_int_equal(a.unacked_eliciting, 0); /* a duplicate changes nothing */
+    assert_false(a.ack_pending);
+    tern_ackr_free(&a);
+}
+
+static void test_write_exact_bytes_and_reparse(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    const uint64_t pns[] = {0, 1, 2, 3, 4, 7, 8, 9, 12};
+    for (size_t i = 0; i < TERN_ARRAY_LEN(pns); i++)
+        tern_ackr_on_packet(&a, pns[i], 1, 0, 100 * MS, MAD);
+    /* 8 ms later with exponent 3: 8000 us >> 3 = 1000 */
+    uint8_t buf[64];
+    size_t n = tern_ackr_write(&a, buf, sizeof(buf), 108 * MS, 3);
+    /* type, largest 12, delay 1000 (2-byte varint), 2 more ranges, first range 0,
+     * gap 12-9-2 = 1, len 2, gap 7-4-2 = 1, len 4 */
+    const uint8_t want[] = {0x02, 0x0c, 0x43, 0xe8, 0x02, 0x00, 0x01, 0x02, 0x01, 0x04};
+    assert_int_equal(n, sizeof(want));
+    assert_memory_equal(buf, want, sizeof(want));
+
+    tern_frame f;
+    tern_pn_range r[8];
+    size_t nr;
+    parse_ack(buf, n, &f, r, &nr, 8);
+    assert_int_equal(f.type, TERN_FT_ACK);
+    assert_int_equal(f.u.ack.largest, 12);
+    assert_int_equal(f.u.ack.delay, 1000);
+    assert_int_equal(nr, 3);
+    assert_int_equal(r[0].lo, 12);
+    assert_int_equal(r[0].hi, 12);
+    assert_int_equal(r[1].lo, 7);
+    assert_int_equal(r[1].hi, 9);
+    assert_int_equal(r[2].lo, 0);
+    assert_int_equal(r[2].hi, 4);
+
+    /* write does not change state */
+    assert_true(a.ack_pending);
+    /* delay 0 when now precedes the arrival, and at exponent 0 it is plain microseconds */
+    n = tern_ackr_write(&a, buf, sizeof(buf), 100 * MS + 1500 * TERN_NS_PER_US, 0);
+    parse_ack(buf, n, &f, r, &nr, 8);
+    assert_int_equal(f.u.ack.delay, 1500);
+
+    /* too small for even the first range: nothing */
+    assert_int_equal(tern_ackr_write(&a, buf, 5, 108 * MS, 3), 0);
+    /* room for the first range only (6 bytes: type, largest, delay(2), count, first range) */
+    n = tern_ackr_write(&a, buf, 7, 108 * MS, 3);
+    assert_int_equal(n, 6);
+    parse_ack(buf, n, &f, r, &nr, 8);
+    assert_int_equal(nr, 1);
+    assert_int_equal(r[0].hi, 12);
+    tern_ackr_free(&a);
+}
+
+static void test_ecn_variant(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    tern_ackr_on_packet(&a, 0, 1, TERN_ECN_ECT0, 0, MAD);
+    tern_ackr_on_packet(&a, 1, 1, TERN_ECN_ECT0, 0, MAD);
+    tern_ackr_on_packet(&a, 2, 1, TERN_ECN_CE, 0, MAD);
+    tern_ackr_on_packet(&a, 3, 1, TERN_ECN_ECT1, 0, MAD);
+    tern_ackr_on_packet(&a, 4, 1, TERN_ECN_NOT_ECT, 0, MAD);
+    tern_ackr_on_packet(&a, 4, 1, TERN_ECN_CE, 0, MAD); /* duplicate: not counted */
+    assert_int_equal(a.ecn[0], 2);
+    assert_int_equal(a.ecn[1], 1);
+    assert_int_equal(a.ecn[2], 1);
+    uint8_t buf[64];
+    size_t n = tern_ackr_write(&a, buf, sizeof(buf), 0, 3);
+    tern_frame f;
+    tern_pn_range r[4];
+    size_t nr;
+    parse_ack(buf, n, &f, r, &nr, 4);
+    assert_int_equal(f.type, TERN_FT_ACK_ECN);
+    assert_int_equal(f.u.ack.ect0, 2);
+    assert_int_equal(f.u.ack.ect1, 1);
+    assert_int_equal(f.u.ack.ce, 1);
+    assert_int_equal(nr, 1);
+    assert_int_equal(r[0].lo, 0);
+    assert_int_equal(r[0].hi, 4);
+    tern_ackr_free(&a);
+}
+
+static void test_range_bound_under_gapped_flood(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    for (uint64_t i = 0; i < 10000; i++) {
+        assert_int_equal(tern_ackr_on_packet(&a, 2 * i, 1, 0, i * TERN_NS_PER_US, MAD), 0);
+        assert_true(a.recv.n <= TERN_ACK_MAX_RANGES);
+        assert_true(a.recv.cap <= TERN_ACK_MAX_RANGES);
+    }
+    assert_int_equal(a.recv.n, TERN_ACK_MAX_RANGES);
+    /* the newest 64 are remembered, everything older is a duplicate */
+    assert_int_equal(a.floor, 2 * (10000 - TERN_ACK_MAX_RANGES));
+    assert_true(tern_ackr_is_dup(&a, 0));
+    assert_true(tern_ackr_is_dup(&a, 2 * 100 + 1)); /* even a never-seen old pn */
+    assert_true(tern_ackr_is_dup(&a, 2 * 9999));
+    assert_false(tern_ackr_is_dup(&a, 2 * 9999 - 1));
+    /* a late one in a remembered gap fills it (merging two ranges) */
+    assert_int_equal(tern_ackr_on_packet(&a, 2 * 9999 - 1, 1, 0, 0, MAD), 0);
+    assert_int_equal(a.recv.n, TERN_ACK_MAX_RANGES - 1);
+    /* a late one below the floor is ignored */
+    assert_int_equal(tern_ackr_on_packet(&a, 3, 1, 0, 0, MAD), 1);
+
+    uint8_t buf[1500];
+    size_t n = tern_ackr_write(&a, buf, sizeof(buf), 0, 3);
+    tern_frame f;
+    tern_pn_range r[TERN_ACK_MAX_RANGES + 1];
+    size_t nr;
+    parse_ack(buf, n, &f, r, &nr, TERN_ARRAY_LEN(r));
+    assert_int_equal(nr, TERN_ACK_MAX_RANGES - 1);
+    assert_int_equal(r[0].lo, 2 * 9998);
+    assert_int_equal(r[0].hi, 2 * 9999);
+    for (size_t i = 1; i < nr; i++) {
+        assert_int_equal(r[i].lo, 2 * (9998 - i));
+        assert_int_equal(r[i].hi, 2 * (9998 - i));
+    }
+    tern_ackr_free(&a);
+}
+
+static void test_ack_of_ack_prunes(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    const uint64_t pns[] = {0, 1, 2, 5, 6, 9, 10};
+    for (size_t i = 0; i < TERN_ARRAY_LEN(pns); i++)
+        tern_ackr_on_packet(&a, pns[i], 1, 0, 0, MAD);
+    tern_ackr_on_ack_acked(&a, 6);
+    assert_int_equal(a.floor, 7);
+    assert_true(tern_ackr_is_dup(&a, 3));
+    assert_true(tern_ackr_is_dup(&a, 7 - 1));
+    assert_false(tern_ackr_is_dup(&a, 7));
+    uint8_t buf[64];
+    size_t n = tern_ackr_write(&a, buf, sizeof(buf), 0, 3);
+    tern_frame f;
+    tern_pn_range r[4];
+    size_t nr;
+    parse_ack(buf, n, &f, r, &nr, 4);
+    assert_int_equal(nr, 1);
+    assert_int_equal(r[0].lo, 9);
+    assert_int_equal(r[0].hi, 10);
+    /* an older ack-of-ack does not lower anything */
+    tern_ackr_on_ack_acked(&a, 2);
+    assert_int_equal(a.floor, 7);
+    /* everything acked: nothing left to report */
+    tern_ackr_on_ack_acked(&a, 10);
+    assert_int_equal(tern_ackr_write(&a, buf, sizeof(buf), 0, 3), 0);
+    assert_false(tern_ackr_should_send(&a, TERN_TS_INF - 1));
+    tern_ackr_free(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_delayed_then_second_immediate),
+        cmocka_unit_test(test_non_eliciting_schedules_nothing),
+        cmocka_unit_test(test_reorder_and_gap_immediate),
+        cmocka_unit_test(test_zero_max_ack_delay_immediate),
+        cmocka_unit_test(test_ce_immediate),
+        cmocka_unit_test(test_duplicates),
+        cmocka_unit_test(test_write_exact_bytes_and_reparse),
+        cmocka_unit_test(test_ecn_variant),
+        cmocka_unit_test(test_range_bound_under_gapped_flood),
+        cmocka_unit_test(test_ack_of_ack_prunes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,888 @@
+/* Stream module: send ring (wrap, acks, losses, FIN, limits), receive reassembly (exact bytes,
+ * flow control, final-size rules, gap bound), stream ids, and the stream map (implicit opening,
+ * limits, direction errors, MAX_STREAMS credit, many streams, send queue). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "stream.h"
+
+static uint64_t rng_state = 0x243F6A8885A308D3ull;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void fill_pattern(uint8_t *p, size_t len, uint64_t base)
+{
+    for (size_t i = 0; i < len; i++)
+        p[i] = (uint8_t)((base + i) * 131 + ((base + i) >> 8));
+}
+
+/* ---- send buffer ----------------------------------------------------------------------------- */
+
+static void test_sendbuf_wrap(void **st)
+{
+    tern_sendbuf sb;
+    tern_sendbuf_init(&sb, 8192);
+    uint8_t src[8192], out[8192];
+    fill_pattern(src, sizeof(src), 0);
+
+    assert_int_equal(tern_sendbuf_write(&sb, src, 4096, 0), 4096);
+    assert_int_equal(sb.cap, 4096);
+    uint64_t off;
+    size_t len;
+    int fin, is_new;
+    assert_int_equal(tern_sendbuf_next(&sb, UINT64_MAX, 5000, &off, &len, &fin, &is_new), 1);
+    assert_int_equal(off, 0);
+    assert_int_equal(len, 4096);
+    assert_int_equal(fin, 0);
+    assert_int_equal(is_new, 1);
+    tern_sendbuf_on_sent(&sb, off, len, fin);
+    tern_sendbuf_on_acked(&sb, 0, 3000, 0);
+    assert_int_equal(sb.base, 3000);
+
+    /* 1096 unacked + 2000 new fit in the 4096 ring without growing: the write wraps. */
+    assert_int_equal(tern_sendbuf_write(&sb, src + 4096, 2000, 0), 2000);
+    assert_int_equal(sb.cap, 4096);
+    assert_int_equal(tern_sendbuf_next(&sb, UINT64_MAX, 5000, &off, &len, &fin, &is_new), 1);
+    assert_int_equal(off, 4096);
+    assert_int_equal(len, 2000);
+    tern_sendbuf_copy(&sb, off, len, out);
+    assert_memory_equal(out, src + 4096, 2000);
+    tern_sendbuf_copy(&sb, 3500, 2500, out); /* across the wrap point */
+    assert_memory_equal(out, src + 3500, 2500);
+    tern_sendbuf_on_sent(&sb, off, len, 0);
+
+    /* Growing a wrapped ring keeps the bytes in order. */
+    assert_int_equal(tern_sendbuf_write(&sb, src + 6096, 2000, 0), 2000);
+    assert_int_equal(sb.cap, 8192);
+    tern_sendbuf_copy(&sb, 3000, 5096, out);
+    assert_memory_equal(out, src + 3000, 5096);
+    tern_sendbuf_free(&sb);
+}
+
+static void test_sendbuf_ack_out_of_order(void **st)
+{
+    tern_sendbuf sb;
+    tern_sendbuf_init(&sb, 100000);
+    uint8_t src[3000];
+    fill_pattern(src, sizeof(src), 0);
+    assert_int_equal(tern_sendbuf_write(&sb, src, 3000, 1), 3000);
+    uint64_t off;
+    size_t len;
+    int fin, is_new;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tern_sendbuf_next(&sb, UINT64_MAX, 1000, &off, &len, &fin, &is_new), 1);
+        assert_int_equal(off, (uint64_t)i * 1000);
+        assert_int_equal(len, 1000);
+        assert_int_equal(fin, i == 2);
+        tern_sendbuf_on_sent(&sb, off, len, fin);
+    }
+    assert_int_equal(tern_sendbuf_next(&sb, UINT64_MAX, 1000, &off, &len, &fin, &is_new), 0);
+    assert_false(tern_sendbuf_has_pending(&sb, UINT64_MAX));
+
+    size_t room0 = tern_sendbuf_room(&sb);
+    assert_int_equal(room0, 0); /* FIN set: nothing more can be written */
+    tern_sendbuf_on_acked(&sb, 2000, 1000, 1);
+    assert_int_equal(sb.base, 0);
+    assert_true(sb.fin_acked);
+    assert_false(tern_sendbuf_all_acked(&sb));
+    tern_sendbuf_on_acked(&sb, 0, 1000, 0);
+    assert_int_equal(sb.base, 1000);        /* only the in-order prefix is released */
+    tern_sendbuf_on_acked(&sb, 0, 1000, 0); /* duplicate ack */
+    assert_int_equal(sb.base, 1000);
+    tern_sendbuf_on_acked(&sb, 1000, 1000, 0);
+    assert_int_equal(sb.base, 3000);
+    assert_int_equal(sb.acked.n, 0);
+    assert_true(tern_sendbuf_all_acked(&sb));
+    assert_null(sb.buf); /* finished: the ring is released */
+    tern_sendbuf_free(&sb);
+}
+
+static void test_sendbuf_lost_first(void **st)
+{
+    tern_sendbuf sb;
+    tern_sendbuf_init(&sb, 100000);
+    uint8_t src[5000], out[1000];
+    fill_pattern(src, sizeof(src), 0);
+    assert_int_equal(tern_sendbuf_write(&sb, src, 5000, 0), 5000);
+    uint64_t off;
+    size_t len;
+    int fin, is_new;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(tern_sendbuf_next(&sb, UINT64_MAX, 1000, &off, &len, &fin, &is_new), 1);
+        tern_sendbuf_on_sent(&sb, off, len, fin);
+    }
+    assert_int_equal(sb.sent, 2000);
+    tern_sendbuf_on_lost(&sb, 0, 1000, 0);
+    assert_int_equal(tern_sendbuf_next(&sb, UINT64_MAX, 600, &off, &len, &fin, &is_new), 1);
+    assert_int_equal(off, 0);
+    assert_int_equal(len, 600);
+    assert_int_equal(is_new, 0);
+    tern_sendbuf_copy(&sb, off, len, out);
+    assert_memory_equal(out, src, 600);
+    tern_sendbuf_on_sent(&sb, off, len, fin);
+    assert_int_equal(tern_sendbuf_next(&sb, UINT64_MAX, 5000, &off, &len, &fin, &is_new), 1);
+    assert_int_equal(off, 600);
+    assert_int_equal(len, 400);
+    assert_int_equal(is_new, 0);
+    tern_sendbuf_on_sent(&sb, off, len, fin);
+    /* then new data, limited by flow control */
+    assert_int_equal(tern_sendbuf_next(&sb, 2500, 5000, &off, &len, &fin, &is_new), 1);
+    assert_int_equal(off, 2000);
+    assert_int_equal(len, 500);
+    assert_int_equal(is_new, 1);
+    tern_sendbuf_on_sent(&sb, off, len, fin);
+    assert_int_equal(tern_sendbuf_next(&sb, 2500, 5000, &off, &len, &fin, &is_new), 0);
+    assert_false(tern_sendbuf_has_pending(&sb, 2500));
+    assert_true(tern_sendbuf_has_pending(&sb, 2501));
+
+    /* A loss overlapping bytes acknowledged through another packet only resends the rest. */
+    tern_sendbuf_on_acked(&sb, 1000, 500, 0);
+    tern_sendbuf_on_lost(&sb, 0, 2500, 0);
+    assert_int_equal(sb.lost.n, 2);
+    assert_int_equal(sb.lost.r[0].lo, 0);
+    assert_int_equal(sb.lost.r[0].hi, 1000);
+    assert_int_equal(sb.lost.r[1].lo, 1500);
+    assert_int_equal(sb.lost.r[1].hi, 2500);
+    /* acking the first lost range removes it from the retransmission set */
+    tern_sendbuf_on_acked(&sb, 0, 1000, 0);
+    assert_int_equal(sb.base, 1500);
+    assert_int_equal(tern_sendbuf_next(&sb, 2500, 5000, &off, &len, &fin, &is_new), 1);
+    assert_int_equal(off, 1500);
+    assert_int_equal(len, 1000);
+    assert_int_equal(is_new, 0);
+    /* a loss reported for never-sent or released bytes is ignored */
+    tern_sendbuf_on_lost(&sb, 0, 1500, 0);
+    tern_sendbuf_on_lost(&sb, 3000, 100, 0);
+    assert_int_equal(sb.lost.n, 1);
+    tern_sendbuf_free(&sb);
+}
+
+static void test_sendbuf_fin_alone(void **st)
+{
+    tern_sendbuf sb;
+    tern_sendbuf_init(&sb, 1000);
+    uint8_t src[100];
+    fill_pattern(src, sizeof(src), 0);
+    assert_int_equal(tern_sendbuf_write(&sb, src, 100, 0), 100);
+    uint64_t off;
+    size_t len;
+    int fin, is_new;
+    assert_int_equal(tern_sendbuf_next(&sb, 100, 1000, &off, &len, &fin, &is_new), 1);
+    assert_int_equal(fin, 0);
+    tern_sendbuf_on_sent(&sb, off, len, fin);
+    assert_int_equal(tern_sendbuf_next(&sb, 100, 1000, &off, &len, &fin, &is_new), 0);
+
+    assert_int_equal(tern_sendbuf_write(&sb, NULL, 0, 1), 0);
+    assert_int_equal(tern_sendbuf_write(&sb, src, 1, 0), TERN_ERR_STREAM_STATE);
+    /* A lone FIN needs no flow-control credit. */
+    assert_int_equal(tern_sendbuf_next(&sb, 100, 1000, &off, &len, &fin, &is_new), 1);
+    assert_int_equal(off, 100);
+    assert_int_equal(len, 0);
+    assert_int_equal(fin, 1);
+    assert_int_equal(is_new, 0);
+    tern_sendbuf_on_sent(&sb, off, len, fin);
+    assert_false(tern_sendbuf_has_pending(&sb, 100));
+    tern_sendbuf_on_lost(&sb, 100, 0, 1);
+    assert_int_equal(tern_sendbuf_next(&sb, 100, 1000, &off, &len, &fin, &is_new), 1);
+    assert_int_equal(off, 100);
+    assert_int_equal(len, 0);
+    assert_int_equal(fin, 1);
+    tern_sendbuf_on_sent(&sb, off, len, fin);
+    tern_sendbuf_on_acked(&sb, 100, 0, 1);
+    assert_false(tern_sendbuf_all_acked(&sb));
+    tern_sendbuf_on_acked(&sb, 0, 100, 0);
+    assert_true(tern_sendbuf_all_acked(&sb));
+    /* a late loss report of the FIN after its ack changes nothing */
+    tern_sendbuf_on_lost(&sb, 100, 0, 1);
+    assert_false(tern_sendbuf_has_pending(&sb, UINT64_MAX));
+    tern_sendbuf_free(&sb);
+
+    /* FIN with the last bytes, lost together: resent together. */
+    tern_sendbuf_init(&sb, 1000);
+    assert_int_equal(tern_sendbuf_write(&sb, src, 50, 1), 50);
+    assert_int_equal(tern_sendbuf_next(&sb, 1000, 1000, &off, &len, &fin, &is_new), 1);
+    assert_int_equal(fin, 1);
+    assert_int_equal(len, 50);
+    tern_sendbuf_on_sent(&sb, off, len, fin);
+    tern_sendbuf_on_lost(&sb, 0, 50, 1);
+    assert_int_equal(tern_sendbuf_next(&sb, 1000, 30, &off, &len, &fin, &is_new), 1);
+    assert_int_equal(off, 0);
+    assert_int_equal(len, 30);
+    assert_int_equal(fin, 0);
+    tern_sendbuf_on_sent(&sb, off, len, fin);
+    assert_int_equal(tern_sendbuf_next(&sb, 1000, 30, &off, &len, &fin, &is_new), 1);
+    assert_int_equal(off, 30);
+    assert_int_equal(len, 20);
+    assert_int_equal(fin, 1);
+    tern_sendbuf_free(&sb);
+}
+
+static void test_sendbuf_room_limit(void **st)
+{
+    tern_sendbuf sb;
+    tern_sendbuf_init(&sb, 10000);
+    static uint8_t src[20000];
+    fill_pattern(src, sizeof(src), 0);
+    assert_int_equal(tern_sendbuf_room(&sb), 10000);
+    assert_null(sb.buf); /* nothing allocated before the first write */
+    assert_int_equal(tern_sendbuf_write(&sb, src, 12000, 1), 10000);
+    assert_int_equal(sb.fin, 0); /* FIN only when everything was accepted */
+    assert_int_equal(tern_sendbuf_room(&sb), 0);
+    assert_true(sb.cap <= 10000);
+    assert_int_equal(tern_sendbuf_write(&sb, src + 10000, 2000, 1), 0);
+    uint64_t off;
+    size_t len;
+    int fin, is_new;
+    assert_int_equal(tern_sendbuf_next(&sb, UINT64_MAX, 6000, &off, &len, &fin, &is_new), 1);
+    tern_sendbuf_on_sent(&sb, off, len, fin);
+    assert_int_equal(tern_sendbuf_room(&sb), 0); /* sent but unacked still occupies room */
+    tern_sendbuf_on_acked(&sb, 0, 4000, 0);
+    assert_int_equal(tern_sendbuf_room(&sb), 4000);
+    assert_int_equal(tern_sendbuf_write(&sb, src + 10000, 2000, 1), 2000);
+    assert_int_equal(sb.fin, 1);
+    assert_int_equal(tern_sendbuf_room(&sb), 0);
+    uint8_t out[12000];
+    tern_sendbuf_copy(&sb, 4000, 8000, out);
+    assert_memory_equal(out, src + 4000, 8000);
+    tern_sendbuf_free(&sb);
+
+    /* a zero-size buffer (receive-only stream) accepts nothing but a FIN */
+    tern_sendbuf_init(&sb, 0);
+    assert_int_equal(tern_sendbuf_write(&sb, src, 10, 0), 0);
+    assert_null(sb.buf);
+    tern_sendbuf_free(&sb);
+}
+
+/* The bookkeeping ranges stay bounded even when every other packet is acked. */
+static void test_sendbuf_many_gaps(void **st)
+{
+    tern_sendbuf sb;
+    size_t total = (TERN_SENDBUF_MAX_RANGES + 200) * 20;
+    tern_sendbuf_init(&sb, total);
+    uint8_t *src = malloc(total);
+    assert_non_null(src);
+    fill_pattern(src, total, 0);
+    assert_int_equal(tern_sendbuf_write(&sb, src, total, 1), (ssize_t)total);
+    uint64_t off;
+    size_t len;
+    int fin, is_new;
+    while (tern_sendbuf_next(&sb, UINT64_MAX, 10, &off, &len, &fin, &is_new))
+        tern_sendbuf_on_sent(&sb, off, len, fin);
+    for (uint64_t o = 10; o < total; o += 20)
+        tern_sendbuf_on_acked(&sb, o, 10, o + 10 == total);
+    assert_true(sb.acked.n <= TERN_SENDBUF_MAX_RANGES);
+    for (uint64_t o = 0; o < total; o += 20)
+        tern_sendbuf_on_lost(&sb, o, 10, 0);
+    assert_true(sb.lost.n <= TERN_SENDBUF_MAX_RANGES);
+    /* Everything not recorded as acked is resent; once those acks arrive, all is acked. */
+    int guard = 0;
+    while (tern_sendbuf_next(&sb, UINT64_MAX, 1000, &off, &len, &fin, &is_new) &&
+           guard++ < 100000) {
+        assert_int_equal(is_new, 0);
+        tern_sendbuf_on_sent(&sb, off, len, fin);
+        tern_sendbuf_on_acked(&sb, off, len, fin);
+    }
+    assert_true(tern_sendbuf_all_acked(&sb));
+    free(src);
+    tern_sendbuf_free(&sb);
+}
+
+/* ---- receive buffer -------------------------------------------------------------------------- */
+
+#define BIG (1024 * 1024)
+
+/* Delivers a 1-MB buffer in a pseudo-random permutation of `chunk`-byte frames, each followed by a
+ * duplicate and an overlapping frame; frames refused at the gap bound are retried later, as a peer
+ * would retransmit. Returns how many were refused. */
+static size_t reassemble(size_t chunk)
+{
+    uint8_t *src = malloc(BIG), *dst = malloc(BIG);
+    size_t nchunks = BIG / chunk;
+    uint32_t *perm = malloc(sizeof(uint32_t) * nchunks);
+    uint32_t *retry = malloc(sizeof(uint32_t) * nchunks);
+    assert_non_null(src);
+    assert_non_null(dst);
+    assert_non_null(perm);
+    assert_non_null(retry);
+    fill_pattern(src, BIG, 0);
+    for (int i = 0; i < BIG; i += 7) /* not only the pattern: random bytes too */
+        src[i] = (uint8_t)rnd();
+    for (size_t i = 0; i < nchunks; i++)
+        perm[i] = (uint32_t)i;
+    for (size_t i = nchunks - 1; i > 0; i--) {
+        size_t j = rnd() % (i + 1);
+        uint32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    tern_recvbuf rb;
+    tern_recvbuf_init(&rb, BIG);
+    uint64_t terr = 0;
+    size_t pending = nchunks, rounds = 0, nomem = 0;
+    while (pending) {
+        size_t nretry = 0;
+        for (size_t i = 0; i < pending; i++) {
+            size_t c = perm[i];
+            int last = c == nchunks - 1;
+            int rv = tern_recvbuf_write(&rb, c * chunk, src + c * chunk, chunk, last, &terr);
+            if (rv == TERN_ERR_NOMEM) {
+                retry[nretry++] = (uint32_t)c;
+                nomem++;
+                assert_int_equal(rb.have.n, TERN_RECVBUF_MAX_GAPS);
+                continue;
+            }
+            assert_int_equal(rv, 0);
+            assert_true(rb.have.n <= TERN_RECVBUF_MAX_GAPS);
+            assert_int_equal(
+                tern_recvbuf_write(&rb, c * chunk, src + c * chunk, chunk, last, &terr), 0);
+            if (c > 0) {
+                rv = tern_recvbuf_write(&rb, c * chunk - chunk / 4, src + c * chunk - chunk / 4,
+                                        chunk / 2, 0, &terr);
+                assert_true(rv == 0 || rv == TERN_ERR_NOMEM);
+            }
+        }
+        memcpy(perm, retry, nretry * sizeof(uint32_t));
+        pending = nretry;
+        assert_true(++rounds < 100);
+    }
+    assert_int_equal(rb.have.n, 1);
+    assert_int_equal(rb.final_size, BIG);
+    assert_int_equal(tern_recvbuf_readable(&rb), BIG);
+    size_t got = 0;
+    int fin = 0;
+    while (got < BIG) {
+        size_t want = 1 + rnd() % 5000;
+        size_t n = tern_recvbuf_read(&rb, dst + got, want, &fin);
+        assert_int_equal(n, TERN_MIN(want, BIG - got));
+        got += n;
+    }
+    assert_int_equal(fin, 1);
+    assert_memory_equal(dst, src, BIG);
+    assert_true(tern_recvbuf_finished(&rb));
+    assert_null(rb.buf);
+    tern_recvbuf_free(&rb);
+    free(src);
+    free(dst);
+    free(perm);
+    free(retry);
+    return nomem;
+}
+
+static void test_recvbuf_reassembly(void **st)
+{
+    reassemble(1024);
+}
+
+/* Small frames make more gaps than the bound: some are refused, and retried, none lost. */
+static void test_recvbuf_reassembly_bounded(void **st)
+{
+    assert_true(reassemble(256) > 0);
+}
+
+/* Reading while receiving: the window slides and the ring wraps. */
+static void test_recvbuf_sliding(void **st)
+{
+    enum { WIN = 6000, TOTAL = 200000 };
+    tern_recvbuf rb;
+    tern_recvbuf_init(&rb, WIN);
+    static uint8_t src[TOTAL], dst[TOTAL];
+    fill_pattern(src, TOTAL, 0);
+    uint64_t terr, sent = 0;
+    size_t got = 0;
+    int fin = 0;
+    while (got < TOTAL) {
+        /* send the window in two halves, second half first */
+        uint64_t hi = TERN_MIN((uint64_t)TOTAL, rb.read_off + WIN);
+        uint64_t mid = sent + (hi - sent) / 2;
+        assert_int_equal(tern_recvbuf_write(&rb, mid, src + mid, hi - mid, hi == TOTAL, &terr), 0);
+        assert_int_equal(tern_recvbuf_write(&rb, sent, src + sent, mid - sent, 0, &terr), 0);
+        sent = hi;
+        got += tern_recvbuf_read(&rb, dst + got, 1 + rnd() % WIN, &fin);
+        assert_true(rb.cap <= WIN);
+    }
+    assert_int_equal(fin, 1);
+    assert_memory_equal(dst, src, TOTAL);
+    tern_recvbuf_free(&rb);
+}
+
+static void test_recvbuf_flow_control(void **st)
+{
+    tern_recvbuf rb;
+    tern_recvbuf_init(&rb, 1000);
+    uint8_t src[2000], out[2000];
+    fill_pattern(src, sizeof(src), 0);
+    uint64_t terr = 0;
+    assert_int_equal(tern_recvbuf_write(&rb, 0, src, 1001, 0, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FLOW_CONTROL_ERROR);
+    assert_int_equal(rb.highest, 0);
+    assert_int_equal(tern_recvbuf_write(&rb, 1000, src, 1, 0, &terr), TERN_ERR_PROTO);
+    assert_int_equal(tern_recvbuf_write(&rb, 0, src, 1000, 0, &terr), 0);
+    assert_int_equal(tern_recvbuf_read(&rb, out, 500, NULL), 500);
+    assert_memory_equal(out, src, 500);
+    assert_int_equal(tern_recvbuf_write(&rb, 1000, src + 1000, 500, 0, &terr), 0);
+    terr = 0;
+    assert_int_equal(tern_recvbuf_write(&rb, 1500, src + 1500, 1, 0, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FLOW_CONTROL_ERROR);
+    /* old duplicates below read_off are fine */
+    assert_int_equal(tern_recvbuf_write(&rb, 0, src, 100, 0, &terr), 0);
+    assert_int_equal(tern_recvbuf_readable(&rb), 1000);
+    assert_int_equal(tern_recvbuf_read(&rb, out, 2000, NULL), 1000);
+    assert_memory_equal(out, src + 500, 1000);
+    /* beyond 2^62 - 1 */
+    terr = 0;
+    assert_int_equal(tern_recvbuf_write(&rb, TERN_MAX_VARINT, src, 1, 0, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FLOW_CONTROL_ERROR);
+    assert_int_equal(tern_recvbuf_write(&rb, UINT64_MAX - 2, src, 10, 0, &terr), TERN_ERR_PROTO);
+    tern_recvbuf_free(&rb);
+}
+
+static void test_recvbuf_final_size(void **st)
+{
+    uint8_t src[300];
+    fill_pattern(src, sizeof(src), 0);
+    uint64_t terr, nb;
+    tern_recvbuf rb;
+
+    /* FIN at another size than a known final size */
+    tern_recvbuf_init(&rb, 1000);
+    assert_int_equal(tern_recvbuf_write(&rb, 0, src, 100, 1, &terr), 0);
+    assert_int_equal(rb.final_size, 100);
+    terr = 0;
+    assert_int_equal(tern_recvbuf_write(&rb, 100, src, 100, 1, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FINAL_SIZE_ERROR);
+    terr = 0;
+    assert_int_equal(tern_recvbuf_write(&rb, 0, src, 50, 1, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FINAL_SIZE_ERROR);
+    /* the same FIN again, and data below it, are fine */
+    assert_int_equal(tern_recvbuf_write(&rb, 0, src, 100, 1, &terr), 0);
+    assert_int_equal(tern_recvbuf_write(&rb, 100, NULL, 0, 1, &terr), 0);
+    assert_int_equal(tern_recvbuf_write(&rb, 50, src + 50, 50, 0, &terr), 0);
+    /* data beyond the final size */
+    terr = 0;
+    assert_int_equal(tern_recvbuf_write(&rb, 90, src + 90, 20, 0, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FINAL_SIZE_ERROR);
+    terr = 0;
+    assert_int_equal(tern_recvbuf_write(&rb, 100, src, 1, 0, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FINAL_SIZE_ERROR);
+    /* RESET_STREAM with another final size */
+    terr = 0;
+    assert_int_equal(tern_recvbuf_set_final_size(&rb, 101, &nb, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FINAL_SIZE_ERROR);
+    assert_int_equal(tern_recvbuf_set_final_size(&rb, 100, &nb, &terr), 0);
+    assert_int_equal(nb, 0);
+    tern_recvbuf_free(&rb);
+
+    /* a final size below the highest offset received */
+    tern_recvbuf_init(&rb, 1000);
+    assert_int_equal(tern_recvbuf_write(&rb, 100, src + 100, 100, 0, &terr), 0);
+    assert_int_equal(rb.highest, 200);
+    terr = 0;
+    assert_int_equal(tern_recvbuf_write(&rb, 0, src, 150, 1, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FINAL_SIZE_ERROR);
+    assert_int_equal(rb.final_size, UINT64_MAX);
+    terr = 0;
+    assert_int_equal(tern_recvbuf_set_final_size(&rb, 199, &nb, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FINAL_SIZE_ERROR);
+    /* reset beyond flow control */
+    terr = 0;
+    assert_int_equal(tern_recvbuf_set_final_size(&rb, 1001, &nb, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FLOW_CONTROL_ERROR);
+    assert_int_equal(tern_recvbuf_set_final_size(&rb, 250, &nb, &terr), 0);
+    assert_int_equal(nb, 50);
+    assert_int_equal(rb.highest, 250);
+    assert_int_equal(rb.final_size, 250);
+    tern_recvbuf_free(&rb);
+
+    /* zero-length FIN at the start; then any data is beyond the final size */
+    tern_recvbuf_init(&rb, 1000);
+    int fin = 0;
+    assert_int_equal(tern_recvbuf_write(&rb, 0, NULL, 0, 1, &terr), 0);
+    assert_int_equal(tern_recvbuf_read(&rb, NULL, 0, &fin), 0);
+    assert_int_equal(fin, 1);
+    assert_true(tern_recvbuf_finished(&rb));
+    assert_int_equal(tern_recvbuf_write(&rb, 0, src, 1, 0, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FINAL_SIZE_ERROR);
+    tern_recvbuf_free(&rb);
+}
+
+static void test_recvbuf_gap_bound(void **st)
+{
+    tern_recvbuf rb;
+    tern_recvbuf_init(&rb, 100000);
+    uint8_t src[4096];
+    fill_pattern(src, sizeof(src), 0);
+    uint64_t terr;
+    for (int i = 0; i < TERN_RECVBUF_MAX_GAPS; i++)
+        assert_int_equal(tern_recvbuf_write(&rb, 2 * i + 1, src + 2 * i + 1, 1, 0, &terr), 0);
+    assert_int_equal(rb.have.n, TERN_RECVBUF_MAX_GAPS);
+    uint32_t have_cap = rb.have.cap;
+    size_t cap = rb.cap;
+    uint64_t highest = rb.highest;
+    /* a new isolated range is refused and changes nothing */
+    assert_int_equal(tern_recvbuf_write(&rb, 3000, src + 3000, 10, 0, &terr), TERN_ERR_NOMEM);
+    assert_int_equal(tern_recvbuf_write(&rb, 90000, src, 10, 1, &terr), TERN_ERR_NOMEM);
+    assert_int_equal(rb.have.n, TERN_RECVBUF_MAX_GAPS);
+    assert_int_equal(rb.have.cap, have_cap);
+    assert_int_equal(rb.cap, cap);
+    assert_int_equal(rb.highest, highest);
+    assert_int_equal(rb.final_size, UINT64_MAX);
+    /* data touching an existing range is still taken; it closes a gap */
+    assert_int_equal(tern_recvbuf_write(&rb, 2, src + 2, 1, 0, &terr), 0);
+    assert_int_equal(rb.have.n, TERN_RECVBUF_MAX_GAPS - 1);
+    assert_int_equal(tern_recvbuf_write(&rb, 2 * TERN_RECVBUF_MAX_GAPS,
+                                        src + 2 * TERN_RECVBUF_MAX_GAPS, 5, 0, &terr),
+                     0);
+    assert_int_equal(rb.have.n, TERN_RECVBUF_MAX_GAPS - 1);
+    /* the hole at 0 filled: everything up to the last range is readable */
+    assert_int_equal(tern_recvbuf_write(&rb, 0, src, 2 * TERN_RECVBUF_MAX_GAPS, 0, &terr), 0);
+    assert_int_equal(rb.have.n, 1);
+    uint8_t out[4096];
+    size_t n = tern_recvbuf_read(&rb, out, sizeof(out), NULL);
+    assert_int_equal(n, 2 * TERN_RECVBUF_MAX_GAPS + 5);
+    assert_memory_equal(out, src, n);
+    tern_recvbuf_free(&rb);
+}
+
+/* ---- stream ids and map ---------------------------------------------------------------------- */
+
+static void test_sid(void **st)
+{
+    /* id 0: client bidi, 1: server bidi, 2: client uni, 3: server uni */
+    for (int server = 0; server <= 1; server++) {
+        assert_true(tern_sid_can_send(0, server) && tern_sid_can_recv(0, server));
+        assert_true(tern_sid_can_send(1, server) && tern_sid_can_recv(1, server));
+    }
+    assert_true(tern_sid_can_send(2, 0));
+    assert_false(tern_sid_can_recv(2, 0));
+    assert_false(tern_sid_can_send(2, 1));
+    assert_true(tern_sid_can_recv(2, 1));
+    assert_false(tern_sid_can_send(3, 0));
+    assert_true(tern_sid_can_recv(3, 0));
+    assert_true(tern_sid_can_send(7, 1));
+    assert_false(tern_sid_can_recv(7, 1));
+    assert_int_equal(tern_sid_make(2, 1, 0), 8);
+    assert_int_equal(tern_sid_make(2, 0, 1), 11);
+    assert_true(tern_sid_is_bidi(8));
+    assert_false(tern_sid_is_bidi(11));
+    assert_true(tern_sid_is_server(11));
+}
+
+static void setup_map(tern_streams *m, int server)
+{
+    tern_streams_init(m, server, 50000);
+    tern_streams_set_remote_limits(m, 10, 10);
+    m->max_local[0] = 2;
+    m->max_local[1] = 2;
+    m->local_max_data_bidi_local = 1001;
+    m->local_max_data_bidi_remote = 1002;
+    m->local_max_data_uni = 1003;
+    m->peer_max_data_bidi_local = 2001;
+    m->peer_max_data_bidi_remote = 2002;
+    m->peer_max_data_uni = 2003;
+}
+
+static void test_map_implicit_open(void **st)
+{
+    tern_streams m;
+    setup_map(&m, 1);
+    tern_stream *s = NULL;
+    uint64_t terr = 0;
+    assert_int_equal(tern_streams_get_remote(&m, 8, 0, &s, &terr), 0);
+    assert_non_null(s);
+    assert_int_equal(s->id, 8);
+    assert_int_equal(m.count, 3);
+    assert_int_equal(m.opened_remote[0], 3);
+    assert_non_null(tern_streams_find(&m, 0));
+    assert_non_null(tern_streams_find(&m, 4));
+    assert_null(tern_streams_find(&m, 12));
+    tern_stream *s4 = tern_streams_find(&m, 4);
+    assert_int_equal(tern_streams_get_remote(&m, 4, 1, &s, &terr), 0); /* MAX_STREAM_DATA */
+    assert_ptr_equal(s, s4);
+    assert_int_equal(m.count, 3);
+    /* uni streams are counted apart */
+    assert_int_equal(tern_streams_get_remote(&m, 6, 0, &s, &terr), 0);
+    assert_int_equal(m.opened_remote[1], 2);
+    assert_int_equal(m.count, 5);
+    tern_streams_free(&m);
+}
+
+static void test_map_limits_and_values(void **st)
+{
+    tern_streams m;
+    setup_map(&m, 1);
+    tern_stream *s = NULL;
+    uint64_t terr = 0;
+    /* the 10th client bidi stream (id 36) is allowed, the 11th (id 40) is not */
+    assert_int_equal(tern_streams_get_remote(&m, 40, 0, &s, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_STREAM_LIMIT_ERROR);
+    assert_int_equal(m.count, 0);
+    assert_int_equal(tern_streams_get_remote(&m, 36, 0, &s, &terr), 0);
+    assert_int_equal(m.count, 10);
+    /* per-stream values from the right perspective */
+    assert_int_equal(s->max_recv, 1002); /* peer-opened bidi: our bidi_remote */
+    assert_int_equal(s->recv_window, 1002);
+    assert_int_equal(s->rcv.limit, 1002);
+    assert_int_equal(s->max_send, 2001); /* the peer's bidi_local */
+    assert_int_equal(s->snd.limit, 50000);
+    assert_null(s->snd.buf);
+    assert_null(s->rcv.buf);
+    assert_int_equal(tern_streams_get_remote(&m, 2, 0, &s, &terr), 0); /* client uni */
+    assert_int_equal(s->max_recv, 1003);
+    assert_int_equal(s->max_send, 0);
+    assert_int_equal(s->snd.limit, 0);
+
+    /* local streams: server bidi ids 1, 5; then the limit */
+    assert_int_equal(tern_streams_open_local(&m, 1, &s), 0);
+    assert_int_equal(s->id, 1);
+    assert_int_equal(s->max_recv, 1001); /* ours: bidi_local */
+    assert_int_equal(s->max_send, 2002); /* the peer's bidi_remote */
+    assert_int_equal(tern_streams_open_local(&m, 1, &s), 0);
+    assert_int_equal(s->id, 5);
+    assert_int_equal(tern_streams_open_local(&m, 1, &s), TERN_ERR_STREAM_LIMIT);
+    assert_true(m.need_streams_blocked[0]);
+    assert_int_equal(tern_streams_on_max_streams(&m, 1, 2), 0);
+    assert_int_equal(tern_streams_on_max_streams(&m, 1, 3), 1);
+    assert_false(m.need_streams_blocked[0]);
+    assert_int_equal(tern_streams_open_local(&m, 1, &s), 0);
+    assert_int_equal(s->id, 9);
+    assert_int_equal(tern_streams_open_local(&m, 0, &s), 0);
+    assert_int_equal(s->id, 3);
+    assert_int_equal(s->max_send, 2003);
+    assert_int_equal(s->max_recv, 0);
+    assert_int_equal(s->rcv.limit, 0);
+    assert_int_equal(s->snd.limit, 50000);
+    tern_streams_free(&m);
+
+    /* client perspective */
+    setup_map(&m, 0);
+    assert_int_equal(tern_streams_open_local(&m, 1, &s), 0);
+    assert_int_equal(s->id, 0);
+    assert_int_equal(s->max_recv, 1001);
+    assert_int_equal(s->max_send, 2002);
+    assert_int_equal(tern_streams_get_remote(&m, 1, 0, &s, &terr), 0);
+    assert_int_equal(s->max_recv, 1002);
+    assert_int_equal(s->max_send, 2001);
+    assert_int_equal(tern_streams_get_remote(&m, 3, 0, &s, &terr), 0);
+    assert_int_equal(s->max_recv, 1003);
+    tern_streams_free(&m);
+}
+
+static void test_map_direction_errors(void **st)
+{
+    tern_streams m;
+    setup_map(&m, 1);
+    tern_stream *s = NULL, *mine = NULL;
+    uint64_t terr = 0;
+    /* STREAM on a local bidi stream not opened yet */
+    assert_int_equal(tern_streams_get_remote(&m, 1, 0, &s, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_STREAM_STATE_ERROR);
+    assert_int_equal(tern_streams_open_local(&m, 0, &mine), 0); /* id 3, our send-only */
+    /* STREAM / RESET_STREAM on our send-only stream */
+    terr = 0;
+    assert_int_equal(tern_streams_get_remote(&m, 3, 0, &s, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_STREAM_STATE_ERROR);
+    /* STOP_SENDING / MAX_STREAM_DATA on it are fine */
+    assert_int_equal(tern_streams_get_remote(&m, 3, 1, &s, &terr), 0);
+    assert_ptr_equal(s, mine);
+    /* MAX_STREAM_DATA on a peer's uni stream (receive-only for us) */
+    terr = 0;
+    assert_int_equal(tern_streams_get_remote(&m, 2, 1, &s, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_STREAM_STATE_ERROR);
+    assert_int_equal(m.opened_remote[1], 0); /* refused frames open nothing */
+    /* a local uni stream not opened yet, frame about our sending side */
+    terr = 0;
+    assert_int_equal(tern_streams_get_remote(&m, 7, 1, &s, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_STREAM_STATE_ERROR);
+    assert_int_equal(tern_streams_get_remote(&m, -4, 0, &s, &terr), TERN_ERR_INVALID_ARG);
+    tern_streams_free(&m);
+}
+
+static void test_map_close_credit(void **st)
+{
+    tern_streams m;
+    setup_map(&m, 1);
+    tern_stream *s = NULL;
+    uint64_t terr = 0;
+    assert_int_equal(tern_streams_get_remote(&m, 36, 0, &s, &terr), 0);
+    for (int i = 0; i < 4; i++)
+        tern_streams_close(&m, tern_streams_find(&m, 4 * i));
+    assert_false(m.need_max_streams[0]);
+    assert_int_equal(m.max_remote[0], 10);
+    tern_streams_close(&m, tern_streams_find(&m, 16));
+    assert_true(m.need_max_streams[0]);
+    assert_int_equal(m.max_remote[0], 15);
+    assert_int_equal(m.closed_remote[0], 5);
+    assert_int_equal(m.count, 5);
+    /* a frame for a closed stream finds nothing, and is no error */
+    s = (tern_stream *)1;
+    assert_int_equal(tern_streams_get_remote(&m, 8, 0, &s, &terr), 0);
+    assert_null(s);
+    assert_int_equal(tern_streams_get_remote(&m, 56, 0, &s, &terr), 0);
+    assert_int_equal(s->id, 56);
+    terr = 0;
+    assert_int_equal(tern_streams_get_remote(&m, 60, 0, &s, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_STREAM_LIMIT_ERROR);
+    /* closing local streams gives no credit */
+    m.need_max_streams[0] = 0;
+    assert_int_equal(tern_streams_open_local(&m, 1, &s), 0);
+    tern_streams_close(&m, s);
+    assert_int_equal(m.closed_remote[0], 5);
+    assert_false(m.need_max_streams[0]);
+    assert_int_equal(tern_streams_get_remote(&m, 1, 0, &s, &terr), 0);
+    assert_null(s);
+    tern_streams_free(&m);
+}
+
+static void test_map_many(void **st)
+{
+    enum { N = 10000 };
+    tern_streams m;
+    tern_streams_init(&m, 0, 1000);
+    m.max_local[0] = N;
+    tern_streams_set_remote_limits(&m, 0, N);
+    m.local_max_data_uni = 100;
+    tern_stream *s;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(tern_streams_open_local(&m, 1, &s), 0);
+        assert_int_equal(s->id, 4 * i);
+    }
+    assert_int_equal(tern_streams_open_local(&m, 1, &s), TERN_ERR_STREAM_LIMIT);
+    /* one frame on the last server uni stream opens all N */
+    uint64_t terr;
+    assert_int_equal(tern_streams_get_remote(&m, tern_sid_make(N - 1, 0, 1), 0, &s, &terr), 0);
+    assert_int_equal(m.count, 2 * N);
+    assert_true(m.nbuckets >= m.count); /* chains stay short */
+    for (int i = 0; i < N; i++) {
+        assert_non_null(tern_streams_find(&m, 4 * i));
+        assert_non_null(tern_streams_find(&m, tern_sid_make(i, 0, 1)));
+    }
+    /* close in a scrambled order */
+    for (int i = 0; i < N; i++) {
+        int k = (int)(((uint64_t)i * 7919) % N);
+        tern_stream *a = tern_streams_find(&m, 4 * k);
+        tern_stream *b = tern_streams_find(&m, tern_sid_make(k, 0, 1));
+        assert_non_null(a);
+        assert_non_null(b);
+        if (i % 3 == 0)
+            tern_streams_sendq_push(&m, a);
+        tern_streams_close(&m, a);
+        tern_streams_close(&m, b);
+        assert_null(tern_streams_find(&m, 4 * k));
+    }
+    assert_int_equal(m.count, 0);
+    assert_null(m.sendq_head);
+    assert_int_equal(m.closed_remote[1], N);
+    assert_int_equal(m.max_remote[1], 2 * N);
+    assert_true(m.need_max_streams[1]);
+    tern_streams_free(&m);
+}
+
+static void test_map_sendq(void **st)
+{
+    tern_streams m;
+    setup_map(&m, 0);
+    m.max_local[0] = 5;
+    tern_stream *a, *b, *c;
+    assert_int_equal(tern_streams_open_local(&m, 1, &a), 0);
+    assert_int_equal(tern_streams_open_local(&m, 1, &b), 0);
+    assert_int_equal(tern_streams_open_local(&m, 1, &c), 0);
+    tern_streams_sendq_push(&m, a);
+    tern_streams_sendq_push(&m, b);
+    tern_streams_sendq_push(&m, a); /* already queued */
+    tern_streams_sendq_push(&m, c);
+    assert_ptr_equal(tern_streams_sendq_pop(&m), a);
+    tern_streams_sendq_push(&m, a); /* round robin: back to the tail */
+    assert_ptr_equal(tern_streams_sendq_pop(&m), b);
+    tern_streams_close(&m, c); /* closing unlinks it */
+    assert_ptr_equal(tern_streams_sendq_pop(&m), a);
+    assert_null(tern_streams_sendq_pop(&m));
+    tern_streams_sendq_push(&m, b);
+    assert_ptr_equal(tern_streams_sendq_pop(&m), b);
+    assert_null(tern_streams_sendq_pop(&m));
+    tern_streams_free(&m);
+}
+
+static void test_stream_flow(void **st)
+{
+    tern_streams m;
+    setup_map(&m, 1);
+    m.local_max_data_bidi_remote = 1000;
+    tern_stream *s;
+    uint64_t terr = 0, nb = 0;
+    assert_int_equal(tern_streams_get_remote(&m, 0, 0, &s, &terr), 0);
+    uint8_t src[2000], out[2000];
+    fill_pattern(src, sizeof(src), 0);
+    assert_int_equal(tern_stream_recv(s, 500, src + 500, 500, 0, &nb, &terr), 0);
+    assert_int_equal(nb, 1000);
+    assert_int_equal(tern_stream_recv(s, 0, src, 600, 0, &nb, &terr), 0);
+    assert_int_equal(nb, 0);
+    assert_int_equal(tern_stream_recv(s, 1000, src, 1, 0, &nb, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FLOW_CONTROL_ERROR);
+    assert_int_equal(tern_stream_update_recv_credit(s), 0);
+    assert_int_equal(tern_recvbuf_read(&s->rcv, out, 400, NULL), 400);
+    assert_int_equal(tern_stream_update_recv_credit(s), 0); /* 600 still open */
+    assert_int_equal(tern_recvbuf_read(&s->rcv, out + 400, 200, NULL), 200);
+    assert_int_equal(tern_stream_update_recv_credit(s), 1);
+    assert_int_equal(s->max_recv, 1600);
+    assert_true(s->flags & TERN_SF_NEED_MAX_STREAM_DATA);
+    assert_int_equal(tern_stream_recv(s, 1000, src + 1000, 600, 1, &nb, &terr), 0);
+    assert_int_equal(nb, 600);
+    size_t n = tern_recvbuf_read(&s->rcv, out + 600, 2000, NULL);
+    assert_int_equal(n, 1000);
+    assert_memory_equal(out, src, 1600);
+    assert_int_equal(tern_stream_update_recv_credit(s), 0); /* final size known: no more credit */
+
+    /* an enlarged window reaches the ring too */
+    tern_stream *s2;
+    assert_int_equal(tern_streams_get_remote(&m, 4, 0, &s2, &terr), 0);
+    s2->recv_window = 2000;
+    assert_int_equal(tern_stream_update_recv_credit(s2), 1);
+    assert_int_equal(s2->max_recv, 2000);
+    assert_int_equal(s2->rcv.limit, 2000);
+    assert_int_equal(tern_stream_recv(s2, 1500, src, 500, 0, &nb, &terr), 0);
+    assert_int_equal(nb, 2000);
+
+    /* done only when both directions are */
+    assert_false(tern_stream_is_done(s, 1));
+    assert_int_equal(tern_sendbuf_write(&s->snd, src, 10, 1), 10);
+    tern_sendbuf_on_sent(&s->snd, 0, 10, 1);
+    tern_sendbuf_on_acked(&s->snd, 0, 10, 1);
+    assert_true(tern_stream_is_done(s, 1));
+    tern_streams_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sendbuf_wrap),
+        cmocka_unit_test(test_sendbuf_ack_out_of_order),
+        cmocka_unit_test(test_sendbuf_lost_first),
+        cmocka_unit_test(test_sendbuf_fin_alone),
+        cmocka_unit_test(test_sendbuf_room_limit),
+        cmocka_unit_test(test_sendbuf_many_gaps),
+        cmocka_unit_test(test_recvbuf_reassembly),
+        cmocka_unit_test(test_recvbuf_reassembly_bounded),
+        cmocka_unit_test(test_recvbuf_sliding),
+        cmocka_unit_test(test_recvbuf_flow_control),
+        cmocka_unit_test(test_recvbuf_final_size),
+        cmocka_unit_test(test_recvbuf_gap_bound),
+        cmocka_unit_test(test_sid),
+        cmocka_unit_test(test_map_implicit_open),
+        cmocka_unit_test(test_map_limits_and_values),
+        cmocka_unit_test(test_map_direction_errors),
+        cmocka_unit_test(test_map_close_credit),
+        cmocka_unit_test(test_map_many),
+        cmocka_unit_test(test_map_sendq),
+        cmocka_unit_test(test_stream_flow),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
