@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Bulk-download throughput over loopback: tern (tern-server/tern-client, hq-interop) against ngtcp2's
-# Debian example tools (gtlsserver/gtlsclient, HTTP/3), same file, same machine, same run.
+# Bulk-download throughput over loopback: tern (tern-server/tern-client, hq-interop) against
+# ngtcp2's Debian example tools (gtlsserver/gtlsclient, HTTP/3), same file, same machine, same run.
 # Each side downloads the file RUNS times; the median wall-clock time of the client process is
 # reported, every downloaded copy is checked against the source SHA-256.
 #
@@ -24,6 +24,7 @@ tern_client=$build/tern-client
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-bench.XXXXXX")
 server_pid=""
+# shellcheck disable=SC2317 # also called from the EXIT trap
 stop_server() {
     if [ -n "$server_pid" ]; then
         kill "$server_pid" 2>/dev/null
@@ -31,6 +32,7 @@ stop_server() {
         server_pid=""
     fi
 }
+# shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
     stop_server
     rm -rf "$tmp"
@@ -90,7 +92,7 @@ declare -A times rate status
 
 # run_side NAME: starts the side's server, downloads RUNS times, records times and status.
 run_side() {
-    local name=$1 port i t0 t1 rc got out log
+    local name=$1 port i t0 t1 rc got out log why
     port=$(free_port)
     log=$tmp/$name-server.log
     case $name in
@@ -130,13 +132,15 @@ run_side() {
         esac
         t1=$(now_ns)
         if [ "$rc" -ne 0 ]; then
-            status[$name]="client failed in run $i (exit $rc): $(tail -n 3 "$tmp/$name-client.log" | tr '\n' ' ')"
+            why=$(tail -n 3 "$tmp/$name-client.log" | tr '\n' ' ')
+            status[$name]="client failed in run $i (exit $rc): $why"
             stop_server
             return 1
         fi
         got=$(sha256sum "$out" 2>/dev/null | cut -d' ' -f1)
         if [ "$got" != "$src_sha" ]; then
-            status[$name]="sha256 mismatch in run $i ($(stat -c %s "$out" 2>/dev/null || echo 0) bytes)"
+            got=$(stat -c %s "$out" 2>/dev/null || echo 0)
+            status[$name]="sha256 mismatch in run $i ($got bytes)"
             stop_server
             return 1
         fi
@@ -147,7 +151,8 @@ run_side() {
     return 0
 }
 
-echo "loopback download of a ${size_mb} MiB file, $runs runs per side, median wall-clock ($pin_note)"
+echo "loopback download of a ${size_mb} MiB file, $runs runs per side," \
+    "median wall-clock ($pin_note)"
 failed=0
 for side in tern ngtcp2; do
     if [ -n "$only" ] && [ "$only" != "$side" ]; then

@@ -21,6 +21,7 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-demo.XXXXXX")
 server_pid=""
+# shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
     if [ -n "$server_pid" ]; then
         kill "$server_pid" 2>/dev/null || true
@@ -108,7 +109,8 @@ awk -v b="$bytes" -v ms="$dur_ms" -v hs="$hs_ms" 'BEGIN {
     printf "  throughput  %.1f MB/s, %.1f Mbit/s\n", b / s / 1e6, b * 8 / s / 1e6
 }'
 echo "  connection  ${cipher:-?}, ALPN ${alpn:-?}, ${sent:-?} packets sent, ${lost:-?} lost"
-if [ "$out_sha" = "$src_sha" ] && [ "$client_sha" = "$src_sha" ] && [ "$out_bytes" = "$bytes" ]; then
+if [ "$out_sha" = "$src_sha" ] && [ "$client_sha" = "$src_sha" ] &&
+    [ "$out_bytes" = "$bytes" ]; then
     echo "  sha256      match ($src_sha)"
     exit 0
 fi

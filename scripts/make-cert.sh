@@ -32,15 +32,13 @@ signing_key
 encryption_key
 expiration_days = 3650
 EOF
-    certtool --no-text --generate-privkey --key-type=ecdsa --curve=secp256r1 --outfile "$work/ca.key" \
-        >/dev/null 2>&1
-    certtool --no-text --generate-self-signed --load-privkey "$work/ca.key" --template "$work/ca.tmpl" \
-        --outfile "$work/ca.pem" >/dev/null 2>&1
-    certtool --no-text --generate-privkey --key-type=ecdsa --curve=secp256r1 --outfile "$work/key.pem" \
-        >/dev/null 2>&1
-    certtool --no-text --generate-certificate --load-privkey "$work/key.pem" \
-        --load-ca-certificate "$work/ca.pem" --load-ca-privkey "$work/ca.key" \
-        --template "$work/leaf.tmpl" --outfile "$work/cert.pem" >/dev/null 2>&1
+    ct() { certtool --no-text "$@" >/dev/null 2>&1; }
+    ct --generate-privkey --key-type=ecdsa --curve=secp256r1 --outfile "$work/ca.key"
+    ct --generate-self-signed --load-privkey "$work/ca.key" --template "$work/ca.tmpl" \
+        --outfile "$work/ca.pem"
+    ct --generate-privkey --key-type=ecdsa --curve=secp256r1 --outfile "$work/key.pem"
+    ct --generate-certificate --load-privkey "$work/key.pem" --load-ca-certificate "$work/ca.pem" \
+        --load-ca-privkey "$work/ca.key" --template "$work/leaf.tmpl" --outfile "$work/cert.pem"
 elif command -v openssl >/dev/null 2>&1; then
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
         -keyout "$work/ca.key" -out "$work/ca.pem" -days 3650 -subj "/CN=tern test CA" \

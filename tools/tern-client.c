@@ -307,9 +307,10 @@ static void describe_close(char *buf, size_t cap, const tern_close_info *ci)
     else
         snprintf(code, sizeof(code), "%s error 0x%llx", ci->app ? "application" : "transport",
                  (unsigned long long)ci->error_code);
-    snprintf(buf, cap, "%s, %s%s%s%s, closed by %s", tern_strerror(ci->status), code,
-             ci->reason[0] ? " \"" : "", ci->reason, ci->reason[0] ? "\"" : "",
-             ci->local ? "us" : "the peer");
+    /* A zero status is a regular close: its error code and reason say everything. */
+    snprintf(buf, cap, "%s%s%s%s%s%s, closed by %s", ci->status ? tern_strerror(ci->status) : "",
+             ci->status ? ", " : "", code, ci->reason[0] ? " \"" : "", ci->reason,
+             ci->reason[0] ? "\"" : "", ci->local ? "us" : "the peer");
 }
 
 static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)

@@ -1,8 +1,8 @@
 /* Connection ID -> connection routing table of an endpoint. Chained hash table keyed with SipHash
  * under a random key, so that peers choosing connection IDs (a client picks the DCID of its first
- * Initial) cannot aim at one bucket. Every entry also sits on its owner's list so that a connection's
- * routes are removed in one pass when it is freed. Entries are allocated when a CID is issued, not
- * per packet. */
+ * Initial) cannot aim at one bucket. Every entry also sits on its owner's list so that a
+ * connection's routes are removed in one pass when it is freed. Entries are allocated when a CID is
+ * issued, not per packet. */
 #ifndef TERN_IO_CIDMAP_H
 #define TERN_IO_CIDMAP_H
 

@@ -28,27 +28,27 @@
 
 #define EP_MAX_LISTENERS 8
 #define EP_EVENTS 64
-#define EP_RECV_ROUNDS 8       /* recvmmsg batches per socket before timers and sends get a turn */
-#define EP_SEND_SEGS 64        /* datagrams per GSO batch */
+#define EP_RECV_ROUNDS 8 /* recvmmsg batches per socket before timers and sends get a turn */
+#define EP_SEND_SEGS 64  /* datagrams per GSO batch */
 #define EP_MAX_ALPN 32
-#define EP_FLUSH_MAX 512       /* datagrams per connection per flush: ACKs get read in between */
+#define EP_FLUSH_MAX 512 /* datagrams per connection per flush: ACKs get read in between */
 
 enum { Q_NONE = 0, Q_DIRTY, Q_DEFERRED };
 
 typedef struct rt_conn {
     tern_conn *c;
     tern_endpoint *ep;
-    tern_udp_sock *sock;    /* clients: their own socket; servers: the listener it arrived on */
+    tern_udp_sock *sock; /* clients: their own socket; servers: the listener it arrived on */
     int own_sock;
-    tern_timer timer;       /* first member used by the heap: see conn_of_timer */
+    tern_timer timer; /* first member used by the heap: see conn_of_timer */
     struct rt_conn *prev, *next;
-    struct rt_conn *qnext;  /* dirty or deferred list */
+    struct rt_conn *qnext; /* dirty or deferred list */
     int q;
     tern_cidmap_node *routes;
 } rt_conn;
 
 struct tern_endpoint {
-    tern_config cfg;        /* deep copy; its pointers point into the copies below */
+    tern_config cfg; /* deep copy; its pointers point into the copies below */
     char **alpn;
     char *cert_file, *key_file, *ca_file, *tls_priority;
     tern_callbacks cb;
@@ -61,7 +61,7 @@ struct tern_endpoint {
     tern_cidmap map;
     tern_udp_sock *listeners[EP_MAX_LISTENERS];
     size_t nlisteners;
-    tern_udp_sock *dead_socks;  /* closed this iteration; freed once no event can name them */
+    tern_udp_sock *dead_socks; /* closed this iteration; freed once no event can name them */
 
     tern_udp_rx *rx;
     tern_udp_tx *tx;
@@ -110,7 +110,7 @@ static rt_conn *conn_of_timer(tern_timer *t)
     return (rt_conn *)((char *)t - offsetof(rt_conn, timer));
 }
 
-/* ---- configuration ----------------------------------------------------------------------------- */
+/* ---- configuration --------------------------------------------------------------------------- */
 
 static int dup_str(const char *s, char **out)
 {
@@ -158,7 +158,8 @@ static int client_tls(tern_endpoint *ep)
                             ep->cfg.tls_priority, ep->cfg.alpn, ep->cfg.alpn_count);
 }
 
-int tern_endpoint_new(const tern_config *cfg, const tern_callbacks *cb, void *ud, tern_endpoint **out)
+int tern_endpoint_new(const tern_config *cfg, const tern_callbacks *cb, void *ud,
+                      tern_endpoint **out)
 {
     if (!cfg || !out)
         return TERN_ERR_INVALID_ARG;
@@ -215,7 +216,7 @@ void tern_endpoint_get_stats(tern_endpoint *ep, tern_endpoint_stats *out)
     const tern_udp_counters *u = tern_udp_tx_counters(ep->tx);
     out->dgrams_sent = u->dgrams_sent;
     out->bytes_sent = u->bytes_sent;
-    out->send_errors = u->send_errors;
+    out->send_errors = ep->st.send_errors + u->send_errors;
     out->gso_fallbacks = u->gso_fallbacks;
 }
 
@@ -224,7 +225,7 @@ void tern_endpoint_set_reset_key(tern_endpoint *ep, const uint8_t key[32])
     memcpy(ep->reset_key, key, sizeof(ep->reset_key));
 }
 
-/* ---- sockets ----------------------------------------------------------------------------------- */
+/* ---- sockets --------------------------------------------------------------------------------- */
 
 static int open_sock(tern_endpoint *ep, const tern_addr *addr, tern_udp_sock **out)
 {
@@ -284,7 +285,8 @@ static void want_writable(tern_endpoint *ep, tern_udp_sock *s)
 
 static void normalize_addr(tern_addr *a)
 {
-    a->len = a->u.sa.sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    a->len =
+        a->u.sa.sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 }
 
 int tern_endpoint_listen(tern_endpoint *ep, const tern_addr *addr)
@@ -315,7 +317,7 @@ int tern_endpoint_local_addr(tern_endpoint *ep, tern_addr *out)
     return 0;
 }
 
-/* ---- connection records ------------------------------------------------------------------------ */
+/* ---- connection records ---------------------------------------------------------------------- */
 
 static void hook_cid_added(void *ud, tern_conn *c, const tern_cid *cid)
 {
@@ -412,7 +414,7 @@ static void discard(tern_endpoint *ep, rt_conn *rc)
     free(rc);
 }
 
-/* ---- sending ----------------------------------------------------------------------------------- */
+/* ---- sending --------------------------------------------------------------------------------- */
 
 static int path_eq(const tern_path_addr *a, const tern_path_addr *b)
 {
@@ -539,7 +541,7 @@ static void on_writable(tern_endpoint *ep, tern_udp_sock *s)
     }
 }
 
-/* ---- stateless replies ------------------------------------------------------------------------- */
+/* ---- stateless replies ----------------------------------------------------------------------- */
 
 static void send_stateless(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
                            const uint8_t *buf, size_t len)
@@ -618,7 +620,7 @@ static void send_reset(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr
     ep->st.reset_sent++;
 }
 
-/* ---- receiving --------------------------------------------------------------------------------- */
+/* ---- receiving ------------------------------------------------------------------------------- */
 
 static void conn_input(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *path, uint8_t *d,
                        size_t len, int ecn, uint64_t now)
@@ -771,7 +773,7 @@ static void on_readable(tern_endpoint *ep, tern_udp_sock *s)
     }
 }
 
-/* ---- client connections ------------------------------------------------------------------------ */
+/* ---- client connections ---------------------------------------------------------------------- */
 
 /* The source address the kernel would pick towards `remote` (a connected UDP socket sends
  * nothing), so that the path's local address is concrete rather than the any-address. */
@@ -880,7 +882,7 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     return 0;
 }
 
-/* ---- the loop ---------------------------------------------------------------------------------- */
+/* ---- the loop -------------------------------------------------------------------------------- */
 
 static void run_timers(tern_endpoint *ep, uint64_t now)
 {
@@ -961,7 +963,10 @@ int tern_endpoint_run(tern_endpoint *ep)
     return rv;
 }
 
-int tern_endpoint_fd(tern_endpoint *ep) { return ep ? ep->loop.epfd : -1; }
+int tern_endpoint_fd(tern_endpoint *ep)
+{
+    return ep ? ep->loop.epfd : -1;
+}
 
 int tern_endpoint_timeout_ms(tern_endpoint *ep)
 {
@@ -983,7 +988,10 @@ void tern_endpoint_stop(tern_endpoint *ep)
         ep->stop = 1;
 }
 
-size_t tern_endpoint_conn_count(tern_endpoint *ep) { return ep ? ep->nconns : 0; }
+size_t tern_endpoint_conn_count(tern_endpoint *ep)
+{
+    return ep ? ep->nconns : 0;
+}
 
 void tern_endpoint_free(tern_endpoint *ep)
 {

@@ -17,12 +17,12 @@
 #define TERN_EP_RESETS_PER_SEC 100
 
 typedef struct tern_endpoint_stats {
-    uint64_t dgrams_recv, bytes_recv;   /* UDP datagrams (GRO trains counted per datagram) */
+    uint64_t dgrams_recv, bytes_recv; /* UDP datagrams (GRO trains counted per datagram) */
     uint64_t dgrams_sent, bytes_sent;
-    uint64_t send_errors;               /* datagrams lost to errors other than EAGAIN */
-    uint64_t send_blocked;              /* EAGAIN episodes */
-    uint64_t gso_fallbacks;             /* sockets that had to give up GSO */
-    uint64_t dropped;                   /* datagrams routed nowhere */
+    uint64_t send_errors;   /* datagrams lost to errors other than EAGAIN */
+    uint64_t send_blocked;  /* EAGAIN episodes */
+    uint64_t gso_fallbacks; /* sockets that had to give up GSO */
+    uint64_t dropped;       /* datagrams routed nowhere */
     uint64_t vn_sent, retry_sent, reset_sent;
     uint64_t conns_accepted, conns_created;
 } tern_endpoint_stats;

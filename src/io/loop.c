@@ -152,7 +152,10 @@ int tern_loop_mod(tern_loop *l, int fd, uint32_t events, void *tag)
     return ctl(l, EPOLL_CTL_MOD, fd, events, tag);
 }
 
-void tern_loop_del(tern_loop *l, int fd) { (void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL); }
+void tern_loop_del(tern_loop *l, int fd)
+{
+    (void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
 
 int tern_loop_wait(tern_loop *l, struct epoll_event *ev, int max, uint64_t deadline)
 {

@@ -31,7 +31,10 @@ void tern_heap_free(tern_timer_heap *hp);
  * (the timer is then left disarmed). */
 int tern_heap_set(tern_timer_heap *hp, tern_timer *t, uint64_t at);
 /* The earliest timer, or NULL. */
-static inline tern_timer *tern_heap_top(const tern_timer_heap *hp) { return hp->n ? hp->h[0] : NULL; }
+static inline tern_timer *tern_heap_top(const tern_timer_heap *hp)
+{
+    return hp->n ? hp->h[0] : NULL;
+}
 
 typedef struct tern_loop {
     int epfd;

@@ -25,7 +25,7 @@
 
 /* Receive ancillary data: a pktinfo of either family, TOS/TCLASS of either family, GRO size. */
 #define RX_CTRL_LEN                                                                                \
-    (CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)) +             \
+    (CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)) +              \
      2 * CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(int)) + 64)
 /* Send ancillary data: one pktinfo and a GSO segment size. */
 #define TX_CTRL_LEN (CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t)))
@@ -64,7 +64,10 @@ static int real_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags
 
 static tern_udp_sendmmsg_fn do_sendmmsg = real_sendmmsg;
 
-void tern_udp_set_sendmmsg(tern_udp_sendmmsg_fn fn) { do_sendmmsg = fn ? fn : real_sendmmsg; }
+void tern_udp_set_sendmmsg(tern_udp_sendmmsg_fn fn)
+{
+    do_sendmmsg = fn ? fn : real_sendmmsg;
+}
 
 tern_udp_rx *tern_udp_rx_new(void)
 {
@@ -95,11 +98,20 @@ void tern_udp_rx_free(tern_udp_rx *rx)
     free(rx);
 }
 
-tern_udp_tx *tern_udp_tx_new(void) { return calloc(1, sizeof(tern_udp_tx)); }
+tern_udp_tx *tern_udp_tx_new(void)
+{
+    return calloc(1, sizeof(tern_udp_tx));
+}
 
-void tern_udp_tx_free(tern_udp_tx *tx) { free(tx); }
+void tern_udp_tx_free(tern_udp_tx *tx)
+{
+    free(tx);
+}
 
-const tern_udp_counters *tern_udp_tx_counters(const tern_udp_tx *tx) { return &tx->cnt; }
+const tern_udp_counters *tern_udp_tx_counters(const tern_udp_tx *tx)
+{
+    return &tx->cnt;
+}
 
 static int is_any(const tern_addr *a)
 {
@@ -139,7 +151,7 @@ int tern_udp_open(tern_udp_sock *s, const tern_addr *addr)
     else
         return TERN_ERR_INVALID_ARG;
 
-    int fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+    int e, fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
     if (fd < 0)
         return TERN_ERR_IO;
     s->fd = fd;
@@ -179,13 +191,12 @@ int tern_udp_open(tern_udp_sock *s, const tern_addr *addr)
         goto fail;
     return 0;
 
-fail : {
-    int e = errno;
+fail:
+    e = errno;
     close(fd);
     s->fd = -1;
     errno = e;
     return TERN_ERR_IO;
-}
 }
 
 void tern_udp_close(tern_udp_sock *s)
@@ -212,15 +223,15 @@ static void parse_rx_ctrl(const tern_udp_sock *s, struct msghdr *mh, tern_udp_dg
             struct in_pktinfo pi;
             memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
             d->path.local.u.in.sin_addr = pi.ipi_addr;
-        } else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO &&
-                   s->wildcard && s->family == AF_INET6) {
+        } else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO && s->wildcard &&
+                   s->family == AF_INET6) {
             struct in6_pktinfo pi;
             memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
             d->path.local.u.in6.sin6_addr = pi.ipi6_addr;
             if (IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
                 d->path.local.u.in6.sin6_scope_id = (uint32_t)pi.ipi6_ifindex;
-        } else if (cm->cmsg_level == IPPROTO_IP && (cm->cmsg_type == IP_TOS ||
-                                                    cm->cmsg_type == IP_RECVTOS)) {
+        } else if (cm->cmsg_level == IPPROTO_IP &&
+                   (cm->cmsg_type == IP_TOS || cm->cmsg_type == IP_RECVTOS)) {
             uint8_t v;
             memcpy(&v, CMSG_DATA(cm), 1);
             tos = v;
@@ -411,8 +422,8 @@ static int keep_pending(tern_udp_sock *s, const tern_path_addr *path, const uint
 {
     if (s->pend_cap < len) {
         /* Sized for a full batch on first use, so this happens once per socket in practice. */
-        size_t cap = len < (size_t)TERN_UDP_MAX_GSO_SEGS * 1500 ? (size_t)TERN_UDP_MAX_GSO_SEGS * 1500
-                                                                  : len;
+        size_t cap =
+            len < (size_t)TERN_UDP_MAX_GSO_SEGS * 1500 ? (size_t)TERN_UDP_MAX_GSO_SEGS * 1500 : len;
         uint8_t *p = realloc(s->pend, cap);
         if (!p)
             return TERN_ERR_NOMEM;

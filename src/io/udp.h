@@ -12,26 +12,26 @@
 
 #include "tern/tern.h"
 
-#define TERN_UDP_RX_BATCH 32        /* messages per recvmmsg */
-#define TERN_UDP_RX_SLOT 65536      /* bytes per message slot (a GRO train can fill 64 KiB) */
-#define TERN_UDP_TX_MSGS 64         /* messages per sendmmsg */
-#define TERN_UDP_MAX_GSO_SEGS 64    /* kernel limit on segments per GSO send */
+#define TERN_UDP_RX_BATCH 32         /* messages per recvmmsg */
+#define TERN_UDP_RX_SLOT 65536       /* bytes per message slot (a GRO train can fill 64 KiB) */
+#define TERN_UDP_TX_MSGS 64          /* messages per sendmmsg */
+#define TERN_UDP_MAX_GSO_SEGS 64     /* kernel limit on segments per GSO send */
 #define TERN_UDP_GSO_MAX_BYTES 65000 /* stay below the 64 KiB IP payload limit */
 
 typedef struct tern_udp_sock {
     int fd;
-    int family;            /* AF_INET / AF_INET6 */
-    tern_addr local;       /* as bound (port resolved) */
-    int wildcard;          /* bound to the any-address: datagrams carry their local address */
-    int gso;               /* UDP_SEGMENT usable */
-    int gro;               /* UDP_GRO enabled */
-    int blocked;           /* EAGAIN seen: a pending batch waits for writability */
+    int family;      /* AF_INET / AF_INET6 */
+    tern_addr local; /* as bound (port resolved) */
+    int wildcard;    /* bound to the any-address: datagrams carry their local address */
+    int gso;         /* UDP_SEGMENT usable */
+    int gro;         /* UDP_GRO enabled */
+    int blocked;     /* EAGAIN seen: a pending batch waits for writability */
     /* The unsent part of a batch after EAGAIN (the buffer is allocated once, on first need). */
     uint8_t *pend;
     size_t pend_cap, pend_len, pend_seg;
     tern_path_addr pend_path;
-    void *owner;           /* the runtime's tag: the client connection that owns it, or NULL */
-    int dead;              /* closed during this loop iteration; freed at its end */
+    void *owner; /* the runtime's tag: the client connection that owns it, or NULL */
+    int dead;    /* closed during this loop iteration; freed at its end */
     struct tern_udp_sock *next_dead;
 } tern_udp_sock;
 
@@ -91,7 +91,8 @@ struct mmsghdr;
 typedef int (*tern_udp_sendmmsg_fn)(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
 void tern_udp_set_sendmmsg(tern_udp_sendmmsg_fn fn);
 
-/* Retries the pending batch. Returns 0 when it left (s->blocked cleared) or TERN_ERR_WOULD_BLOCK. */
+/* Retries the pending batch. Returns 0 when it left (s->blocked cleared) or TERN_ERR_WOULD_BLOCK.
+ */
 int tern_udp_send_pending(tern_udp_sock *s, tern_udp_tx *tx);
 
 #endif

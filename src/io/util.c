@@ -8,32 +8,37 @@
 
 #include "tern/tern.h"
 
+/* Indexed by -code; every TERN_ERR_* down to TERN_ERR_INTERNAL has an entry. */
+static const char *const err_names[] = {
+    [-TERN_OK] = "success",
+    [-TERN_ERR_INVALID_ARG] = "invalid argument",
+    [-TERN_ERR_NOMEM] = "out of memory",
+    [-TERN_ERR_BUFFER_TOO_SMALL] = "buffer too small",
+    [-TERN_ERR_PROTO] = "protocol violation by the peer",
+    [-TERN_ERR_CRYPTO] = "packet protection failure",
+    [-TERN_ERR_TLS] = "TLS handshake failure",
+    [-TERN_ERR_STREAM_NOT_FOUND] = "stream not found",
+    [-TERN_ERR_STREAM_LIMIT] = "stream limit reached",
+    [-TERN_ERR_STREAM_STATE] = "operation not allowed in the stream's state",
+    [-TERN_ERR_WOULD_BLOCK] = "operation would block",
+    [-TERN_ERR_CLOSED] = "connection closed",
+    [-TERN_ERR_IO] = "system call failed",
+    [-TERN_ERR_DROP] = "datagram dropped",
+    [-TERN_ERR_VERSION] = "no common QUIC version",
+    [-TERN_ERR_CONFIG] = "unusable configuration",
+    [-TERN_ERR_CERT] = "certificate or key cannot be loaded",
+    [-TERN_ERR_NOT_FOUND] = "not found",
+    [-TERN_ERR_IDLE_TIMEOUT] = "idle timeout",
+    [-TERN_ERR_STATELESS_RESET] = "stateless reset received",
+    [-TERN_ERR_INTERNAL] = "internal error",
+};
+
 const char *tern_strerror(int err)
 {
-    switch (err) {
-    case TERN_OK: return "success";
-    case TERN_ERR_INVALID_ARG: return "invalid argument";
-    case TERN_ERR_NOMEM: return "out of memory";
-    case TERN_ERR_BUFFER_TOO_SMALL: return "buffer too small";
-    case TERN_ERR_PROTO: return "protocol violation by the peer";
-    case TERN_ERR_CRYPTO: return "packet protection failure";
-    case TERN_ERR_TLS: return "TLS handshake failure";
-    case TERN_ERR_STREAM_NOT_FOUND: return "stream not found";
-    case TERN_ERR_STREAM_LIMIT: return "stream limit reached";
-    case TERN_ERR_STREAM_STATE: return "operation not allowed in the stream's state";
-    case TERN_ERR_WOULD_BLOCK: return "operation would block";
-    case TERN_ERR_CLOSED: return "connection closed";
-    case TERN_ERR_IO: return "system call failed";
-    case TERN_ERR_DROP: return "datagram dropped";
-    case TERN_ERR_VERSION: return "no common QUIC version";
-    case TERN_ERR_CONFIG: return "unusable configuration";
-    case TERN_ERR_CERT: return "certificate or key cannot be loaded";
-    case TERN_ERR_NOT_FOUND: return "not found";
-    case TERN_ERR_IDLE_TIMEOUT: return "idle timeout";
-    case TERN_ERR_STATELESS_RESET: return "stateless reset received";
-    case TERN_ERR_INTERNAL: return "internal error";
-    default: return "unknown error";
-    }
+    if (err > 0 || (size_t) - (long)err >= sizeof(err_names) / sizeof(err_names[0]) ||
+        !err_names[-err])
+        return "unknown error";
+    return err_names[-err];
 }
 
 /* Strict decimal port: 1 to 5 digits, value <= 65535. */

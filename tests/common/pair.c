@@ -37,11 +37,33 @@ static void pair_rand(void *ud, uint8_t *out, size_t len)
     }
 }
 
-/* The byte sequence a server sends on a stream: a generator seeded from the stream id. */
-static uint8_t gen_byte(uint64_t *state)
+/* The bytes a server sends on a stream: block k of 8 bytes is mix64(seed + k), so any range can be
+ * produced from its offset alone. */
+static uint64_t mix64(uint64_t z)
 {
-    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint8_t)(*state >> 56);
+    z *= 0x9e3779b97f4a7c15ull; /* one multiply: cheap enough not to hide the cost of the core */
+    return z ^ (z >> 29);
+}
+
+static void gen_fill(uint64_t seed, uint64_t off, uint8_t *out, size_t n)
+{
+    while (n >= 8 && off % 8 == 0) { /* whole blocks (the bytes are defined little-endian) */
+        uint64_t v = mix64(seed + off / 8);
+        for (int i = 0; i < 8; i++)
+            out[i] = (uint8_t)(v >> (8 * i));
+        out += 8;
+        off += 8;
+        n -= 8;
+    }
+    while (n) {
+        uint64_t v = mix64(seed + off / 8);
+        size_t k = off % 8, take = 8 - k < n ? 8 - k : n;
+        for (size_t i = 0; i < take; i++)
+            out[i] = (uint8_t)(v >> (8 * (k + i)));
+        out += take;
+        off += take;
+        n -= take;
+    }
 }
 
 static uint64_t gen_seed(int64_t sid) { return 0x1234567ull ^ ((uint64_t)sid * 0x9e3779b97f4a7c15ull); }
@@ -77,12 +99,11 @@ static void client_readable(tern_conn *c, int64_t sid, void *ud)
         if (n < 0)
             break;
         if (s) {
-            for (ssize_t i = 0; i < n; i++) {
-                uint8_t e = gen_byte(&s->gen);
-                if (buf[i] != e)
-                    s->mismatch = 1;
-                gnutls_hash((gnutls_hash_hd_t)s->hash_want, &e, 1);
-            }
+            uint8_t want[sizeof(buf)];
+            gen_fill(s->gen, s->got, want, (size_t)n);
+            if (memcmp(buf, want, (size_t)n) != 0)
+                s->mismatch = 1;
+            gnutls_hash((gnutls_hash_hd_t)s->hash_want, want, (size_t)n);
             gnutls_hash((gnutls_hash_hd_t)s->hash, buf, (size_t)n);
             s->got += (uint64_t)n;
             if (p->key_update_at && !p->key_update_done && s->got >= p->key_update_at &&
@@ -118,16 +139,11 @@ static void server_fill(tern_pair *p, tern_conn *c, int idx)
             return;
         if (n > room)
             n = room;
-        uint64_t g = p->srv[idx].gen;
-        for (size_t i = 0; i < n; i++)
-            buf[i] = gen_byte(&g);
+        gen_fill(p->srv[idx].gen, p->srv[idx].total - p->srv[idx].left, buf, n);
         int last = n == p->srv[idx].left;
         ssize_t w = tern_stream_write(c, p->srv[idx].sid, buf, n, last);
         if (w <= 0)
             return;
-        /* advance the generator by exactly what was accepted */
-        for (ssize_t i = 0; i < w; i++)
-            gen_byte(&p->srv[idx].gen);
         p->srv[idx].left -= (uint64_t)w;
     }
 }
@@ -207,8 +223,12 @@ int pair_init(tern_pair *p, uint64_t seed)
     p->rng = seed;
     p->now = 1000000000ull;
     p->q = calloc(PAIR_QUEUE, sizeof(pair_dgram));
-    if (!p->q)
+    p->heap = calloc(PAIR_QUEUE, sizeof(pair_qent));
+    p->free_slots = calloc(PAIR_QUEUE, sizeof(uint32_t));
+    if (!p->q || !p->heap || !p->free_slots)
         return -1;
+    for (uint32_t i = 0; i < PAIR_QUEUE; i++)
+        p->free_slots[p->nfree++] = PAIR_QUEUE - 1 - i;
     static const char *alpn[] = {"hq-interop"};
     tern_config_init(&p->cfg_c);
     p->cfg_c.alpn = alpn;
@@ -283,6 +303,8 @@ void pair_free(tern_pair *p)
             gnutls_hash_deinit((gnutls_hash_hd_t)p->streams[i].hash_want, NULL);
     }
     free(p->q);
+    free(p->heap);
+    free(p->free_slots);
     memset(p, 0, sizeof(*p));
 }
 
@@ -309,6 +331,49 @@ int pair_request(tern_pair *p, uint64_t bytes)
 }
 
 /* ---- the link ------------------------------------------------------------------------------------ */
+
+/* The datagrams in flight sit in a pool of slots; a min-heap of (arrival time, sequence, slot)
+ * orders them, so that equal times keep their sending order and delivery costs O(log n). */
+static int ent_before(const pair_qent *a, const pair_qent *b)
+{
+    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
+}
+
+static void heap_push(tern_pair *p, pair_qent e)
+{
+    size_t i = p->qn++;
+    p->heap[i] = e;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!ent_before(&p->heap[i], &p->heap[parent]))
+            break;
+        pair_qent t = p->heap[i];
+        p->heap[i] = p->heap[parent];
+        p->heap[parent] = t;
+        i = parent;
+    }
+}
+
+static pair_qent heap_pop(tern_pair *p)
+{
+    pair_qent top = p->heap[0];
+    p->heap[0] = p->heap[--p->qn];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < p->qn && ent_before(&p->heap[l], &p->heap[m]))
+            m = l;
+        if (r < p->qn && ent_before(&p->heap[r], &p->heap[m]))
+            m = r;
+        if (m == i)
+            break;
+        pair_qent t = p->heap[i];
+        p->heap[i] = p->heap[m];
+        p->heap[m] = t;
+        i = m;
+    }
+    return top;
+}
 
 static void link_send(tern_pair *p, pair_link *l, int to_server, const uint8_t *d, size_t len)
 {
@@ -338,17 +403,19 @@ static void link_send(tern_pair *p, pair_link *l, int to_server, const uint8_t *
     }
     int copies = 1 + (l->dup > 0 && rnd01(&p->rng) < l->dup);
     for (int k = 0; k < copies; k++) {
-        if (p->qn == PAIR_QUEUE) {
+        if (p->nfree == 0) {
             l->dropped++;
             return;
         }
-        pair_dgram *g = &p->q[p->qn++];
+        uint32_t slot = p->free_slots[--p->nfree];
+        pair_dgram *g = &p->q[slot];
         memcpy(g->data, d, len);
         g->len = len;
         g->to_server = to_server;
-        g->at = depart + l->delay_ns;
+        pair_qent e = {depart + l->delay_ns, p->seq++, slot};
         if (l->reorder > 0 && rnd01(&p->rng) < l->reorder)
-            g->at += rnd64(&p->rng) % (l->reorder_ns + 1);
+            e.at += rnd64(&p->rng) % (l->reorder_ns + 1);
+        heap_push(p, e);
     }
 }
 
@@ -380,10 +447,7 @@ static void pump(tern_pair *p, tern_conn *c, int from_server)
 
 static uint64_t next_event(tern_pair *p)
 {
-    uint64_t t = UINT64_MAX;
-    for (size_t i = 0; i < p->qn; i++)
-        if (p->q[i].at < t)
-            t = p->q[i].at;
+    uint64_t t = p->qn ? p->heap[0].at : UINT64_MAX;
     if (p->client && !tern_conn_is_done(p->client)) {
         uint64_t ct = tern_conn_next_timeout(p->client);
         if (ct < t)
@@ -399,27 +463,23 @@ static uint64_t next_event(tern_pair *p)
 
 static void deliver_due(tern_pair *p)
 {
-    for (;;) {
-        size_t best = SIZE_MAX;
-        for (size_t i = 0; i < p->qn; i++)
-            if (p->q[i].at <= p->now && (best == SIZE_MAX || p->q[i].at < p->q[best].at))
-                best = i;
-        if (best == SIZE_MAX)
-            return;
-        pair_dgram g = p->q[best];
-        p->q[best] = p->q[--p->qn];
-        if (g.to_server) {
+    while (p->qn && p->heap[0].at <= p->now) {
+        pair_qent e = heap_pop(p);
+        /* the slot is free again at once: nothing sends while a datagram is being received */
+        p->free_slots[p->nfree++] = e.slot;
+        pair_dgram *g = &p->q[e.slot];
+        if (g->to_server) {
             p->c2s.delivered++;
-            p->server_bytes_recv += g.len;
+            p->server_bytes_recv += g->len;
             if (!p->server) {
-                if (make_server(p, g.data, g.len))
+                if (make_server(p, g->data, g->len))
                     continue;
             }
-            tern_conn_recv(p->server, &p->path_s, g.data, g.len, 0, p->now);
+            tern_conn_recv(p->server, &p->path_s, g->data, g->len, 0, p->now);
         } else {
             p->s2c.delivered++;
             if (p->client)
-                tern_conn_recv(p->client, &p->path_c, g.data, g.len, 0, p->now);
+                tern_conn_recv(p->client, &p->path_c, g->data, g->len, 0, p->now);
         }
     }
 }

@@ -15,9 +15,13 @@
 typedef struct pair_dgram {
     uint8_t data[1500];
     size_t len;
-    uint64_t at;
     int to_server;
 } pair_dgram;
+
+typedef struct pair_qent {
+    uint64_t at, seq;
+    uint32_t slot;
+} pair_qent;
 
 typedef struct pair_stream {
     int64_t sid;
@@ -25,7 +29,7 @@ typedef struct pair_stream {
     uint64_t got;         /* bytes received */
     int fin;
     int mismatch;         /* a byte differed from the expected sequence */
-    uint64_t gen;         /* generator state for the next expected byte */
+    uint64_t gen;         /* generator seed of the expected bytes */
     uint8_t sha_got[32], sha_want[32];
     void *hash;           /* gnutls_hash_hd_t of received bytes */
     void *hash_want;      /* of expected bytes */
@@ -56,8 +60,11 @@ typedef struct tern_pair {
     uint64_t now;
     uint64_t rng;
     pair_link c2s, s2c;
-    pair_dgram *q;
-    size_t qn;
+    pair_dgram *q;         /* slots */
+    pair_qent *heap;
+    uint32_t *free_slots;
+    size_t qn, nfree;
+    uint64_t seq;
     uint8_t reset_key[32];
     /* client application */
     pair_stream streams[PAIR_MAX_STREAMS];

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <arpa/inet.h>
@@ -58,10 +59,29 @@ static void test_parse_v6(void **st)
 static void test_parse_invalid(void **st)
 {
     static const char *bad[] = {
-        "", ":", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:12a", "1.2.3.4:-1", "1.2.3.4:123456",
-        "1.2.3", "1.2.3.4.5", "256.1.1.1", "localhost", "example.com:443", "[::1", "[::1]x",
-        "[::1]:", "[]:1", "[1.2.3.4]:5", ":::1", "1.2.3.4: 5", " 1.2.3.4", "[::1]:80:80",
-        "fe80::1%", "fe80::1%nosuchif0",
+        "",
+        ":",
+        "1.2.3.4:",
+        "1.2.3.4:65536",
+        "1.2.3.4:12a",
+        "1.2.3.4:-1",
+        "1.2.3.4:123456",
+        "1.2.3",
+        "1.2.3.4.5",
+        "256.1.1.1",
+        "localhost",
+        "example.com:443",
+        "[::1",
+        "[::1]x",
+        "[::1]:",
+        "[]:1",
+        "[1.2.3.4]:5",
+        ":::1",
+        "1.2.3.4: 5",
+        " 1.2.3.4",
+        "[::1]:80:80",
+        "fe80::1%",
+        "fe80::1%nosuchif0",
     };
     tern_addr a;
     memset(&a, 0x77, sizeof(a));
@@ -193,9 +213,9 @@ static void test_config_defaults(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_v4),     cmocka_unit_test(test_parse_v6),
-        cmocka_unit_test(test_parse_invalid), cmocka_unit_test(test_format),
-        cmocka_unit_test(test_equal),        cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_parse_v4),        cmocka_unit_test(test_parse_v6),
+        cmocka_unit_test(test_parse_invalid),   cmocka_unit_test(test_format),
+        cmocka_unit_test(test_equal),           cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_config_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

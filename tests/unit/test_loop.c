@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <sys/socket.h>
@@ -84,7 +85,7 @@ static void test_wait(void **st)
     uint64_t dt = tern_loop_now() - t0;
     assert_true(dt >= 20000000ull);
     assert_true(dt < 500000000ull);
-    assert_int_equal(tern_loop_wait(&l, ev, 4, 0), 0); /* poll */
+    assert_int_equal(tern_loop_wait(&l, ev, 4, 0), 0);  /* poll */
     assert_int_equal(tern_loop_wait(&l, ev, 4, t0), 0); /* past deadline: poll */
 
     assert_int_equal(write(sv[1], "x", 1), 1);

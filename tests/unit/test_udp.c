@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <arpa/inet.h>
@@ -37,9 +38,11 @@ typedef struct got {
 
 static void recv_n(tern_udp_sock *s, tern_udp_rx *rx, got *g, size_t want)
 {
+    /* expecting nothing: a short look is enough */
+    int max_tries = want ? 200 : 10;
     tern_udp_dgram d[TERN_UDP_RX_BATCH];
     memset(g, 0, sizeof(*g));
-    for (int tries = 0; g->n < want && tries < 200; tries++) {
+    for (int tries = 0; (g->n < want || !want) && tries < max_tries; tries++) {
         struct pollfd p = {.fd = s->fd, .events = POLLIN};
         poll(&p, 1, 10);
         int n = tern_udp_recv(s, rx, d);
@@ -225,7 +228,7 @@ static void test_ecn(void **st)
     tern_udp_tx_free(tx);
 }
 
-/* ---- injected failures ------------------------------------------------------------------------ */
+/* ---- injected failures ----------------------------------------------------------------------- */
 
 static int calls, fail_mode; /* 1: EIO on GSO messages; 2: EAGAIN once after one message */
 
@@ -318,7 +321,7 @@ static void test_eagain_pending(void **st)
     got g;
     recv_n(&b, rx, &g, 11);
     check_batch(&g); /* every datagram exactly once, in order */
-    recv_n(&b, rx, &g, 1);
+    recv_n(&b, rx, &g, 0);
     assert_int_equal(g.n, 0);
     tern_udp_close(&a);
     tern_udp_close(&b);
@@ -347,8 +350,8 @@ static void test_open_errors(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gso_batch),   cmocka_unit_test(test_wildcard_pktinfo),
-        cmocka_unit_test(test_dual_stack),  cmocka_unit_test(test_ecn),
+        cmocka_unit_test(test_gso_batch),    cmocka_unit_test(test_wildcard_pktinfo),
+        cmocka_unit_test(test_dual_stack),   cmocka_unit_test(test_ecn),
         cmocka_unit_test(test_gso_fallback), cmocka_unit_test(test_eagain_pending),
         cmocka_unit_test(test_open_errors),
     };
