@@ -47,19 +47,16 @@ static uint64_t mix64(uint64_t z)
 
 static void gen_fill(uint64_t seed, uint64_t off, uint8_t *out, size_t n)
 {
-    while (n >= 8 && off % 8 == 0) { /* whole blocks (the bytes are defined little-endian) */
-        uint64_t v = mix64(seed + off / 8);
-        for (int i = 0; i < 8; i++)
-            out[i] = (uint8_t)(v >> (8 * i));
-        out += 8;
-        off += 8;
-        n -= 8;
-    }
     while (n) {
         uint64_t v = mix64(seed + off / 8);
         size_t k = off % 8, take = 8 - k < n ? 8 - k : n;
-        for (size_t i = 0; i < take; i++)
-            out[i] = (uint8_t)(v >> (8 * (k + i)));
+        if (take == 8) { /* a whole block; bytes are defined little-endian */
+            for (int i = 0; i < 8; i++)
+                out[i] = (uint8_t)(v >> (8 * i));
+        } else {
+            for (size_t i = 0; i < take; i++)
+                out[i] = (uint8_t)(v >> (8 * (k + i)));
+        }
         out += take;
         off += take;
         n -= take;
