@@ -191,8 +191,9 @@ int tern_endpoint_listen(tern_endpoint *ep, const tern_addr *addr);
 int tern_endpoint_local_addr(tern_endpoint *ep, tern_addr *out);
 
 /* Starts a client connection to `remote`, from `local` (NULL: any address of the right family,
- * port 0 = ephemeral). `server_name` is used for SNI and certificate verification (NULL: the
- * remote IP text, verification of the name skipped). The handle stays valid until on_closed returns.
+ * port 0 = ephemeral). `server_name` is used for SNI and certificate verification (NULL: no SNI is
+ * sent and the certificate's name is not checked, its chain still is unless verify_peer is 0).
+ * The handle stays valid until on_closed returns.
  * Returns 0, TERN_ERR_INVALID_ARG, TERN_ERR_IO (socket/bind failed), TERN_ERR_TLS, TERN_ERR_NOMEM. */
 int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern_addr *local,
                           const char *server_name, tern_conn **out);
