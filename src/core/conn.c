@@ -616,6 +616,12 @@ void tern_conn_maybe_close_stream(tern_conn *c, tern_stream *s)
 
 /* ---- public connection API ------------------------------------------------------------------------ */
 
+static void wake(tern_conn *c)
+{
+    if (c->hooks.wake)
+        c->hooks.wake(c->hooks.ud, c);
+}
+
 int tern_conn_open_stream(tern_conn *c, int bidi, int64_t *sid)
 {
     if (!c || !sid)
@@ -627,6 +633,7 @@ int tern_conn_open_stream(tern_conn *c, int bidi, int64_t *sid)
     if (rv) {
         c->streams.need_streams_blocked[bidi ? 0 : 1] = 1;
         c->stream_ctrl_pending = 1;
+        wake(c);
         return rv;
     }
     *sid = s->id;
@@ -643,6 +650,7 @@ int tern_conn_close(tern_conn *c, uint64_t app_error, const char *reason)
     c->state = TERN_CS_CLOSING;
     c->close_pending = 1;
     c->close_deadline = 0;
+    wake(c);
     return 0;
 }
 
@@ -664,6 +672,7 @@ int tern_conn_key_update(tern_conn *c)
     c->tx_phase_acked = 0;
     c->key_updates++;
     TERN_LOG(c, "key update initiated (phase %d)", c->tx_phase);
+    wake(c);
     return 0;
 }
 
@@ -727,8 +736,10 @@ ssize_t tern_stream_write(tern_conn *c, int64_t sid, const void *data, size_t le
         return n;
     if ((size_t)n < len || (len == 0 && fin && !s->snd.fin))
         s->flags |= TERN_SF_WANT_WRITABLE;
-    if (n > 0 || (fin && s->snd.fin))
+    if (n > 0 || (fin && s->snd.fin)) {
         tern_streams_sendq_push(&c->streams, s);
+        wake(c);
+    }
     if (n == 0 && len > 0)
         return TERN_ERR_WOULD_BLOCK;
     return n;
@@ -743,6 +754,7 @@ static void maybe_update_stream_window(tern_conn *c, tern_stream *s)
         s->max_recv = target;
         s->flags |= TERN_SF_NEED_MAX_STREAM_DATA;
         c->stream_ctrl_pending = 1;
+        wake(c);
     }
 }
 
@@ -752,6 +764,7 @@ static void maybe_update_conn_window(tern_conn *c)
     if (target > c->max_data_recv && target - c->max_data_recv >= c->recv_window / 2) {
         c->max_data_recv = target;
         c->need_max_data = 1;
+        wake(c);
     }
 }
 
@@ -800,6 +813,7 @@ int tern_stream_reset(tern_conn *c, int64_t sid, uint64_t app_error)
     s->reset_error = app_error;
     s->reset_final_size = s->snd.sent;
     c->stream_ctrl_pending = 1;
+    wake(c);
     return 0;
 }
 
@@ -816,6 +830,7 @@ int tern_stream_stop_sending(tern_conn *c, int64_t sid, uint64_t app_error)
     s->flags |= TERN_SF_NEED_STOP_SENDING | TERN_SF_STOP_SENT;
     s->stop_error = app_error;
     c->stream_ctrl_pending = 1;
+    wake(c);
     return 0;
 }
 

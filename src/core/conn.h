@@ -15,6 +15,9 @@ typedef struct tern_conn_hooks {
     void (*cid_added)(void *ud, tern_conn *c, const tern_cid *cid);
     /* `cid` was retired by the peer: stop routing it. */
     void (*cid_removed)(void *ud, tern_conn *c, const tern_cid *cid);
+    /* An API call outside tern_conn_recv/on_timeout (a stream write, a read that opens credit, a
+     * close, ...) gave the connection something to send: call tern_conn_send soon. */
+    void (*wake)(void *ud, tern_conn *c);
     void *ud;
 } tern_conn_hooks;
 

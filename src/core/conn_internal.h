@@ -119,6 +119,7 @@ struct tern_conn {
     tern_tstamp handshake_deadline;
     tern_tstamp close_deadline;
     tern_tstamp pace_until;      /* pacing stopped the last send */
+    uint64_t app_limited_from;   /* first pn sent since the window last limited us */
     int ack_eliciting_since_recv; /* idle timer restarts at the first ack-eliciting send after recv */
 
     /* closing */

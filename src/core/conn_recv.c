@@ -735,8 +735,12 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
             c->close_pending = 1;
         return TERN_ERR_CLOSED;
     }
-    c->bytes_recv += len;
     tern_path *pp = tern_conn_path(c);
+    /* a client only talks to the server address it chose (RFC 9000 §9): anything else is dropped */
+    if (!c->is_server && path && path->remote.len && pp->addr.remote.len &&
+        !tern_addr_equal(&path->remote, &pp->addr.remote))
+        return 0;
+    c->bytes_recv += len;
     pp->bytes_recv += len;
     uint8_t tail[TERN_RESET_TOKEN_LEN] = {0};
     if (len >= TERN_RESET_TOKEN_LEN)

@@ -540,6 +540,20 @@ static size_t build_close(tern_conn *c, uint8_t *out, size_t cap, tern_tstamp no
     return total;
 }
 
+/* The packets just sent did not fill the window because the application had no more data: their
+ * acknowledgements must not grow it (RFC 9002 §7.8), or an idle sender would collect an unbounded
+ * window and later burst into the network. */
+static void mark_app_limited(tern_conn *c, uint64_t from_pn)
+{
+    tern_sentq *q = &c->rec.q[TERN_SPACE_APP];
+    for (size_t i = q->count; i > 0; i--) {
+        tern_sent_pkt *p = &q->ring[(q->head + i - 1) % q->cap];
+        if (p->pn < from_pn)
+            break;
+        p->app_limited = 1;
+    }
+}
+
 int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t cap,
                    size_t max_count, size_t *seg_size, size_t *count, tern_tstamp now)
 {
@@ -571,6 +585,7 @@ int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t 
         return 0;
     }
     size_t seg = 0;
+    int ran_dry = 0; /* stopped because nothing was left to send */
     while (*count < max_count) {
         size_t room = cap - *count * (seg ? seg : mtu);
         if (seg && room < seg)
@@ -590,8 +605,10 @@ int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t 
         int allow_data = 1;
         int probing = c->sp[0].probes || c->sp[1].probes || c->sp[2].probes;
         if (!probing) {
-            if (tern_cc_available(&pp->cc) < room)
+            if (tern_cc_available(&pp->cc) < room) {
                 allow_data = 0;
+                c->app_limited_from = c->sp[TERN_SPACE_APP].next_pn; /* window-limited so far */
+            }
             else {
                 tern_tstamp t = tern_pacer_next(&pp->pacer, room, pp->cc.cwnd, pp->rtt.smoothed, now);
                 if (t > now) {
@@ -604,8 +621,10 @@ int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t 
         int rv = build_datagram(c, buf + *count * (seg ? seg : 0), room, allow_data, now, &n);
         if (rv)
             return rv;
-        if (n == 0)
+        if (n == 0) {
+            ran_dry = allow_data;
             break;
+        }
         if (allow_data)
             c->pace_until = 0;
         c->bytes_sent += n;
@@ -619,5 +638,9 @@ int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t 
             break;
     }
     *seg_size = seg;
+    if (ran_dry && pp->cc.bytes_in_flight < pp->cc.cwnd) {
+        mark_app_limited(c, c->app_limited_from);
+        c->app_limited_from = c->sp[TERN_SPACE_APP].next_pn;
+    }
     return 0;
 }

@@ -334,6 +334,16 @@ static void hook_cid_removed(void *ud, tern_conn *c, const tern_cid *cid)
     tern_cidmap_remove(&rc->ep->map, cid, rc, &rc->routes);
 }
 
+static void mark_dirty(tern_endpoint *ep, rt_conn *rc);
+
+/* The app changed a connection outside the loop's own processing (a write, a close): flush it. */
+static void hook_wake(void *ud, tern_conn *c)
+{
+    rt_conn *rc = ud;
+    (void)c;
+    mark_dirty(rc->ep, rc);
+}
+
 static rt_conn *rc_new(tern_endpoint *ep, tern_udp_sock *s, int own)
 {
     rt_conn *rc = calloc(1, sizeof(*rc));
@@ -654,6 +664,7 @@ static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_add
     p.address_validated = retried;
     p.hooks.cid_added = hook_cid_added;
     p.hooks.cid_removed = hook_cid_removed;
+    p.hooks.wake = hook_wake;
     p.hooks.ud = rc;
     tern_conn *c;
     if (tern_conn_new(&c, &p, path, now)) {
@@ -863,6 +874,7 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     p.server_name = server_name;
     p.hooks.cid_added = hook_cid_added;
     p.hooks.cid_removed = hook_cid_removed;
+    p.hooks.wake = hook_wake;
     p.hooks.ud = rc;
     tern_path_addr path = {.local = s->local, .remote = rem};
     tern_conn *c;
@@ -897,18 +909,12 @@ static void run_timers(tern_endpoint *ep, uint64_t now)
 
 /* The application may have written to any connection since the last call: give each a chance to
  * send. */
-static void mark_all_dirty(tern_endpoint *ep)
-{
-    for (rt_conn *rc = ep->conns; rc; rc = rc->next)
-        mark_dirty(ep, rc);
-}
 
 int tern_endpoint_run_once(tern_endpoint *ep, int timeout_ms)
 {
     if (!ep)
         return TERN_ERR_INVALID_ARG;
     uint64_t now = tern_loop_now();
-    mark_all_dirty(ep);
     run_timers(ep, now);
     flush_dirty(ep, now);
     free_dead_socks(ep);

@@ -230,6 +230,48 @@ static void test_close_before_confirmation(void **st)
     pair_free(&p);
 }
 
+static int cond_all_fin(tern_pair *p)
+{
+    for (int i = 0; i < p->nstreams; i++)
+        if (!p->streams[i].fin)
+            return 0;
+    return 1;
+}
+
+static void test_app_limited_window(void **st)
+{
+    /* a sender that never fills its window must not grow it (RFC 9002 §7.8) */
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 14), 0);
+    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    uint64_t initial = p.server->paths[0].cc.cwnd;
+    for (int i = 0; i < 60; i++) {
+        assert_true(pair_request(&p, 2000) >= 0);
+        assert_true(pair_run(&p, cond_all_fin, 10 * SEC));
+        if (p.nstreams == PAIR_MAX_STREAMS)
+            break;
+    }
+    assert_true(pair_verify(&p));
+    assert_true(p.server->paths[0].cc.cwnd <= initial + 2 * 1452);
+    pair_free(&p);
+}
+
+static void test_client_ignores_other_address(void **st)
+{
+    /* datagrams that do not come from the server address the client chose are dropped */
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 15), 0);
+    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    assert_int_equal(pair_request(&p, 100000), 0);
+    tern_addr_parse(&p.path_c.remote, "10.0.0.99", 443); /* the client now sees another source */
+    assert_false(pair_run(&p, pair_cond_all_done, 2 * SEC));
+    assert_int_equal(p.streams[0].got, 0);
+    tern_addr_parse(&p.path_c.remote, "10.0.0.2", 443);
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
+}
+
 static void test_slow_link(void **st)
 {
     tern_pair p;
@@ -263,6 +305,8 @@ int main(void)
         cmocka_unit_test(test_amplification_limit),
         cmocka_unit_test(test_app_close),
         cmocka_unit_test(test_close_before_confirmation),
+        cmocka_unit_test(test_app_limited_window),
+        cmocka_unit_test(test_client_ignores_other_address),
         cmocka_unit_test(test_slow_link),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
