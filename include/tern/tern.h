@@ -278,7 +278,9 @@ void *tern_conn_get_user_data(tern_conn *c);
  * TERN_ERR_CLOSED. */
 ssize_t tern_stream_write(tern_conn *c, int64_t sid, const void *data, size_t len, int fin);
 
-/* Reads up to `cap` in-order bytes from `sid`. `*fin` is set to 1 once the last byte has been read.
+/* Reads up to `cap` in-order bytes from `sid`. `*fin` is set to 1 once the last byte has been read;
+ * a stream whose both directions are then finished is released at once, so further calls return
+ * TERN_ERR_STREAM_NOT_FOUND (stop reading when *fin is 1).
  * Returns the byte count (0 with *fin = 1 at the end), or TERN_ERR_WOULD_BLOCK (nothing now),
  * TERN_ERR_STREAM_NOT_FOUND, TERN_ERR_STREAM_STATE (send-only stream, or reset by the peer),
  * TERN_ERR_CLOSED. Reading opens flow-control credit for the peer. */
