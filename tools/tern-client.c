@@ -1,70 +1,31 @@
-/* tern-client: downloads one or more URLs from one server over hq-interop (HTTP/0.9 over QUIC).
+/* tern-client: downloads one or more URLs from one server over HTTP/3 (ALPN "h3", through
+ * nghttp3) or hq-interop (HTTP/0.9 over QUIC).
  *
  * Every URL gets its own bidirectional stream on one connection, all in parallel (as many as the
  * server's stream limit allows at a time). Each body is hashed with SHA-256 as it arrives and is
  * optionally written to a file; nothing is held in memory beyond one read buffer. The exit status
- * is 0 only when every download ended with a FIN. */
+ * is 0 only when every download completed, with a 2xx status for HTTP/3.
+ *
+ * This file owns options, the download table, outputs, the report and the connection; the
+ * protocols live in client/hq.c and client/h3.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client/client.h"
 #include "common/json.h"
-#include "common/sha256.h"
-#include "common/url.h"
 #include "common/util.h"
-#include "tern/tern.h"
 
-#define READ_CHUNK (64 * 1024)
 #define MAX_ALPN 8
 /* Once every body arrived, the connection is closed and the client lingers only long enough for
  * the CONNECTION_CLOSE to leave: waiting out the whole closing period (3 PTO) would add latency
  * to every run without benefit to a process about to exit. */
 #define LINGER_NS (50ull * 1000000ull)
-
-typedef enum dl_status { DL_PENDING, DL_OK, DL_RESET, DL_ERROR } dl_status;
-
-typedef struct download {
-    const char *url_text;
-    tool_url url;
-    int64_t sid; /* -1 until the stream is opened */
-    dl_status status;
-    uint64_t bytes;
-    uint64_t reset_code;
-    int fd;       /* output, -1 to discard */
-    int close_fd; /* 1 when fd is ours to close */
-    size_t req_len, req_sent;
-    tool_sha256 hash;
-    char sha256[TOOL_SHA256_HEX_LEN + 1];
-    char error[160];
-    char out_path[PATH_MAX];
-    char req[TOOL_URL_PATH_MAX + 8];
-} download;
-
-typedef struct client {
-    tern_endpoint *ep;
-    tern_conn *conn;
-    download *dl;
-    size_t n, next_open, n_finished;
-    int quiet, json, connected, closed, interrupted;
-    FILE *info; /* human-readable per-URL lines */
-    uint64_t start_ns, connected_ns, done_ns, total_bytes;
-    int key_update_wanted, key_update_done;
-    uint64_t key_update_at;
-    tern_conn_stats stats;
-    int have_stats;
-    tern_close_info close;
-    int have_close;
-    char cipher[32], alpn[64];
-    char peer[64];   /* the server's address, for messages */
-    char error[512]; /* first connection-level failure */
-    unsigned char buf[READ_CHUNK];
-} client;
 
 static volatile sig_atomic_t stop_requested;
 
@@ -74,7 +35,7 @@ static void set_error(client *cl, const char *msg)
         snprintf(cl->error, sizeof(cl->error), "%s", msg);
 }
 
-static download *find_dl(client *cl, int64_t sid)
+download *cl_find_dl(client *cl, int64_t sid)
 {
     for (size_t i = 0; i < cl->n; i++)
         if (cl->dl[i].sid == sid)
@@ -93,12 +54,20 @@ static void capture_stats(client *cl)
 static void report_dl(client *cl, download *d)
 {
     FILE *f = cl->info;
+    char status[16] = "";
 
-    switch (d->status) {
+    if (d->status)
+        snprintf(status, sizeof(status), "%d, ", d->status);
+    cl_progress_clear(&cl->progress);
+    switch (d->result) {
     case DL_OK:
         if (!cl->quiet)
-            fprintf(f, "%s: %llu bytes, sha256 %s\n", d->url_text, (unsigned long long)d->bytes,
-                    d->sha256);
+            fprintf(f, "%s: %s%llu bytes, sha256 %s\n", d->url_text, status,
+                    (unsigned long long)d->bytes, d->sha256);
+        break;
+    case DL_HTTP_ERROR:
+        fprintf(stderr, "tern-client: %s: HTTP status %d (%llu bytes of body)\n", d->url_text,
+                d->status, (unsigned long long)d->bytes);
         break;
     case DL_RESET:
         fprintf(stderr,
@@ -115,19 +84,18 @@ static void report_dl(client *cl, download *d)
     }
 }
 
-/* Marks a download finished; when it is the last one, closes the connection cleanly. */
-static void finish_dl(client *cl, download *d, dl_status st)
+void cl_finish_dl(client *cl, download *d, dl_result result)
 {
-    if (d->status != DL_PENDING)
+    if (d->result != DL_PENDING)
         return;
-    d->status = st;
-    if (st == DL_OK)
+    d->result = result;
+    if (result == DL_OK || result == DL_HTTP_ERROR)
         tool_sha256_final_hex(&d->hash, d->sha256);
     else
         tool_sha256_discard(&d->hash);
     if (d->close_fd && d->fd >= 0) {
-        if (close(d->fd) < 0 && st == DL_OK) {
-            d->status = DL_ERROR;
+        if (close(d->fd) < 0 && result == DL_OK) {
+            d->result = DL_ERROR;
             snprintf(d->error, sizeof(d->error), "closing the output file: %s", strerror(errno));
         }
         d->fd = -1;
@@ -137,70 +105,17 @@ static void finish_dl(client *cl, download *d, dl_status st)
         cl->done_ns = tool_now_ns();
         capture_stats(cl);
         if (cl->conn)
-            tern_conn_close(cl->conn, 0, NULL);
+            tern_conn_close(cl->conn, cl->proto == CL_PROTO_H3 ? TOOL_H3_NO_ERROR : 0, NULL);
     }
 }
 
-static void fail_dl(client *cl, download *d, const char *what, int err)
+void cl_fail_dl(client *cl, download *d, const char *what, int err)
 {
     snprintf(d->error, sizeof(d->error), "%s: %s", what, tern_strerror(err));
-    finish_dl(cl, d, DL_ERROR);
+    cl_finish_dl(cl, d, DL_ERROR);
 }
 
-static void send_request(client *cl, download *d)
-{
-    ssize_t w;
-
-    if (d->req_sent == d->req_len || d->status != DL_PENDING)
-        return;
-    w = tern_stream_write(cl->conn, d->sid, d->req + d->req_sent, d->req_len - d->req_sent, 1);
-    if (w == TERN_ERR_WOULD_BLOCK)
-        return;
-    if (w < 0) {
-        fail_dl(cl, d, "sending the request", (int)w);
-        return;
-    }
-    d->req_sent += (size_t)w;
-}
-
-/* Opens streams for downloads not started yet, as far as the peer's stream limit allows. */
-static void start_pending(client *cl)
-{
-    while (cl->conn && cl->connected && cl->next_open < cl->n) {
-        download *d = &cl->dl[cl->next_open];
-        int64_t sid;
-        int rc = tern_conn_open_stream(cl->conn, 1, &sid);
-
-        if (rc == TERN_ERR_STREAM_LIMIT)
-            return; /* retried after streams finish and the limit grows */
-        cl->next_open++;
-        if (rc < 0) {
-            fail_dl(cl, d, "opening a stream", rc);
-            continue;
-        }
-        d->sid = sid;
-        send_request(cl, d);
-    }
-}
-
-static void maybe_key_update(client *cl)
-{
-    int rc;
-
-    if (!cl->key_update_wanted || cl->key_update_done || cl->total_bytes < cl->key_update_at)
-        return;
-    rc = tern_conn_key_update(cl->conn);
-    if (rc == TERN_ERR_STREAM_STATE)
-        return; /* not confirmed yet, or a previous update is pending: try again later */
-    cl->key_update_done = 1;
-    if (rc < 0)
-        fprintf(stderr, "tern-client: key update failed: %s\n", tern_strerror(rc));
-    else if (!cl->quiet)
-        fprintf(stderr, "tern-client: key update started after %llu bytes\n",
-                (unsigned long long)cl->total_bytes);
-}
-
-static int write_all(int fd, const unsigned char *p, size_t len)
+static int write_all(int fd, const uint8_t *p, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(fd, p, len);
@@ -215,6 +130,90 @@ static int write_all(int fd, const unsigned char *p, size_t len)
     return 0;
 }
 
+static void show_progress(client *cl)
+{
+    uint64_t total = 0;
+
+    if (!cl->progress.enabled)
+        return;
+    for (size_t i = 0; i < cl->n; i++) {
+        download *d = &cl->dl[i];
+        if (d->result == DL_PENDING && !d->have_length) {
+            total = 0; /* some size is unknown: no percentage */
+            break;
+        }
+        total += d->result == DL_PENDING ? d->content_length : d->bytes;
+    }
+    cl_progress_update(&cl->progress, tool_now_ns(), cl->total_bytes, total, cl->n_finished,
+                       cl->n);
+}
+
+int cl_body(client *cl, download *d, const uint8_t *data, size_t len)
+{
+    d->bytes += len;
+    cl->total_bytes += len;
+    if (tool_sha256_update(&d->hash, data, len) < 0) {
+        snprintf(d->error, sizeof(d->error), "hashing failed");
+        cl_finish_dl(cl, d, DL_ERROR);
+        return -1;
+    }
+    if (d->fd >= 0 && write_all(d->fd, data, len) < 0) {
+        snprintf(d->error, sizeof(d->error), "writing the output file: %s", strerror(errno));
+        cl_finish_dl(cl, d, DL_ERROR);
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens streams for downloads not started yet, as far as the peer's stream limit allows. */
+static void start_pending(client *cl)
+{
+    while (cl->conn && cl->connected && cl->proto != CL_PROTO_NONE && cl->next_open < cl->n) {
+        download *d = &cl->dl[cl->next_open];
+        int64_t sid;
+        int rc;
+
+        if (d->result != DL_PENDING) { /* failed by a GOAWAY before it started */
+            cl->next_open++;
+            continue;
+        }
+        rc = tern_conn_open_stream(cl->conn, 1, &sid);
+        if (rc == TERN_ERR_STREAM_LIMIT)
+            return; /* retried after streams finish and the limit grows */
+        cl->next_open++;
+        if (rc < 0) {
+            cl_fail_dl(cl, d, "opening a stream", rc);
+            continue;
+        }
+        d->sid = sid;
+        if (cl->proto == CL_PROTO_H3)
+            cl_h3_submit(cl, d);
+        else
+            cl_hq_send_request(cl, d);
+    }
+    if (cl->h3 && cl->conn)
+        tool_h3_flush(cl->h3);
+}
+
+static void maybe_key_update(client *cl)
+{
+    int rc;
+
+    if (!cl->conn || cl->n_finished == cl->n || !cl->key_update_wanted || cl->key_update_done ||
+        cl->total_bytes < cl->key_update_at)
+        return;
+    rc = tern_conn_key_update(cl->conn);
+    if (rc == TERN_ERR_STREAM_STATE)
+        return; /* not confirmed yet, or a previous update is pending: try again later */
+    cl->key_update_done = 1;
+    cl_progress_clear(&cl->progress);
+    if (rc < 0)
+        fprintf(stderr, "tern-client: key update failed: %s\n", tern_strerror(rc));
+    else if (!cl->quiet)
+        fprintf(stderr, "tern-client: key update started after %llu bytes\n",
+                (unsigned long long)cl->total_bytes);
+}
+
 /* ---- callbacks ---- */
 
 static void on_connected(tern_conn *c, void *ud)
@@ -225,75 +224,62 @@ static void on_connected(tern_conn *c, void *ud)
     cl->connected_ns = tool_now_ns();
     snprintf(cl->cipher, sizeof(cl->cipher), "%s", tern_conn_cipher(c));
     snprintf(cl->alpn, sizeof(cl->alpn), "%s", tern_conn_alpn(c));
+    if (strcmp(cl->alpn, "h3") == 0) {
+        cl->proto = CL_PROTO_H3;
+        if (cl_h3_start(cl) < 0)
+            return;
+    } else {
+        cl->proto = CL_PROTO_HQ;
+    }
     start_pending(cl);
 }
 
 static void on_stream_readable(tern_conn *c, int64_t sid, void *ud)
 {
     client *cl = ud;
-    download *d = find_dl(cl, sid);
 
-    for (;;) {
-        int fin = 0;
-        ssize_t n = tern_stream_read(c, sid, cl->buf, sizeof(cl->buf), &fin);
-
-        if (n == TERN_ERR_WOULD_BLOCK)
-            break;
-        if (!d || d->status != DL_PENDING) {
-            if (n <= 0 || fin)
-                break;
-            continue; /* not ours or already failed: drain */
-        }
-        if (n == TERN_ERR_STREAM_STATE)
-            break; /* reset by the peer: on_stream_reset reports it with its code */
-        if (n < 0) {
-            fail_dl(cl, d, "reading the response", (int)n);
-            break;
-        }
-        d->bytes += (uint64_t)n;
-        cl->total_bytes += (uint64_t)n;
-        if (tool_sha256_update(&d->hash, cl->buf, (size_t)n) < 0) {
-            snprintf(d->error, sizeof(d->error), "hashing failed");
-            finish_dl(cl, d, DL_ERROR);
-            tern_stream_stop_sending(c, sid, 0);
-            break;
-        }
-        if (d->fd >= 0 && write_all(d->fd, cl->buf, (size_t)n) < 0) {
-            snprintf(d->error, sizeof(d->error), "writing the output file: %s", strerror(errno));
-            finish_dl(cl, d, DL_ERROR);
-            tern_stream_stop_sending(c, sid, 0);
-            break;
-        }
-        if (fin) {
-            finish_dl(cl, d, DL_OK);
-            break;
-        }
-        if (n == 0)
-            break;
-    }
-    if (cl->conn && cl->n_finished < cl->n)
-        maybe_key_update(cl);
+    if (cl->h3)
+        tool_h3_on_readable(cl->h3, sid, cl->buf, sizeof(cl->buf));
+    else
+        cl_hq_on_readable(cl, sid);
+    maybe_key_update(cl);
+    show_progress(cl);
 }
 
 static void on_stream_writable(tern_conn *c, int64_t sid, void *ud)
 {
     client *cl = ud;
-    download *d = find_dl(cl, sid);
+    download *d;
 
+    if (cl->h3) {
+        tool_h3_on_writable(cl->h3, sid);
+        return;
+    }
+    d = cl_find_dl(cl, sid);
     if (d)
-        send_request(cl, d);
+        cl_hq_send_request(cl, d);
 }
 
 static void on_stream_reset(tern_conn *c, int64_t sid, uint64_t app_error, void *ud)
 {
     client *cl = ud;
-    download *d = find_dl(cl, sid);
+    download *d = cl_find_dl(cl, sid);
 
-    if (d && d->status == DL_PENDING) {
+    if (cl->h3) {
+        tool_h3_on_reset(cl->h3, sid, app_error);
+    } else if (d && d->result == DL_PENDING) {
         d->reset_code = app_error;
-        finish_dl(cl, d, DL_RESET);
+        cl_finish_dl(cl, d, DL_RESET);
     }
     start_pending(cl);
+}
+
+static void on_stream_stop_sending(tern_conn *c, int64_t sid, uint64_t app_error, void *ud)
+{
+    client *cl = ud;
+
+    if (cl->h3)
+        tool_h3_on_stop_sending(cl->h3, sid, app_error);
 }
 
 static void describe_close(char *buf, size_t cap, const tern_close_info *ci)
@@ -339,15 +325,17 @@ static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
         set_error(cl, msg);
         for (size_t i = 0; i < cl->n; i++) {
             download *d = &cl->dl[i];
-            if (d->status == DL_PENDING) {
+            if (d->result == DL_PENDING) {
                 snprintf(d->error, sizeof(d->error), "%s",
                          cl->connected ? "connection closed" : "no connection");
-                d->status = DL_ERROR;
+                d->result = DL_ERROR;
                 tool_sha256_discard(&d->hash);
                 cl->n_finished++;
             }
         }
     }
+    /* The handle is freed when this returns: nothing may use it afterwards. */
+    cl_h3_free(cl);
     cl->conn = NULL;
 }
 
@@ -402,11 +390,13 @@ static int open_outputs(client *cl, const char *out)
     return 0;
 }
 
-static const char *status_name(dl_status s)
+static const char *result_name(dl_result r)
 {
-    switch (s) {
+    switch (r) {
     case DL_OK:
         return "ok";
+    case DL_HTTP_ERROR:
+        return "http-error";
     case DL_RESET:
         return "reset";
     default:
@@ -446,10 +436,19 @@ static void print_json(client *cl, FILE *f, int ok)
         fprintf(f, "%s{\"url\":", i ? "," : "");
         tool_json_string(f, d->url_text);
         fprintf(f, ",\"bytes\":%llu,\"sha256\":", (unsigned long long)d->bytes);
-        tool_json_string(f, d->status == DL_OK ? d->sha256 : "");
-        fprintf(f, ",\"status\":\"%s\"", status_name(d->status));
-        if (d->status == DL_RESET)
+        tool_json_string(f, d->result == DL_OK || d->result == DL_HTTP_ERROR ? d->sha256 : "");
+        /* HTTP/0.9 has no status: null, as for a response that never arrived. */
+        if (d->status)
+            fprintf(f, ",\"status\":%d", d->status);
+        else
+            fputs(",\"status\":null", f);
+        fprintf(f, ",\"result\":\"%s\"", result_name(d->result));
+        if (d->result == DL_RESET)
             fprintf(f, ",\"app_error\":%llu", (unsigned long long)d->reset_code);
+        if (d->result == DL_ERROR && d->error[0]) {
+            fputs(",\"error\":", f);
+            tool_json_string(f, d->error);
+        }
         fputc('}', f);
     }
     fputc(']', f);
@@ -465,18 +464,21 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: tern-client [options] URL...\n"
-            "Downloads URLs (https://host:port/path, all on one host:port) over hq-interop,\n"
-            "in parallel on one QUIC connection, and prints size and SHA-256 of each body.\n"
+            "Downloads URLs (https://host:port/path, all on one host:port) over HTTP/3 or\n"
+            "hq-interop, in parallel on one QUIC connection, and prints the status, size and\n"
+            "SHA-256 of each body. Exits non-zero when any download fails or has a non-2xx status.\n"
             "  --ca FILE             trust anchors (default: the system trust store)\n"
             "  --insecure            do not verify the server certificate\n"
             "  -o PATH               one URL: output file ('-' = stdout); several: a directory\n"
             "                        (default: bodies are hashed and discarded)\n"
             "  --local ADDR[:PORT]   local address to send from\n"
             "  --json                print one JSON summary object\n"
-            "  --alpn PROTO          ALPN to offer (repeatable; default hq-interop)\n"
+            "  --alpn hq-interop|h3  ALPN to offer (repeatable, in preference order; default h3)\n"
+            "  --ciphers LIST        TLS 1.3 AEADs, e.g. CHACHA20-POLY1305 or\n"
+            "                        AES-128-GCM,AES-256-GCM (or a whole GnuTLS priority string)\n"
             "  --cc cubic|newreno    congestion controller (default cubic)\n"
             "  --key-update BYTES    start one key update after BYTES received (K/M/G suffixes)\n"
-            "  -q, --quiet           no per-URL lines (errors are still reported)\n"
+            "  -q, --quiet           no per-URL lines and no progress bar (errors still shown)\n"
             "  -h, --help            this text\n");
 }
 
@@ -503,13 +505,44 @@ static int parse_urls(client *cl, char **urls, size_t n)
                     urls[i]);
             return -1;
         }
-        d->req_len = (size_t)snprintf(d->req, sizeof(d->req), "GET %s\r\n", d->url.path);
         if (tool_sha256_init(&d->hash) < 0) {
             fprintf(stderr, "tern-client: SHA-256 is unavailable\n");
             return -1;
         }
     }
     return 0;
+}
+
+/* Runs the connection until every download ended (or a signal). */
+static void run(client *cl)
+{
+    int rc;
+
+    while (!cl->closed) {
+        if (stop_requested && !cl->interrupted) {
+            cl->interrupted = 1;
+            set_error(cl, "interrupted");
+            if (cl->conn)
+                tern_conn_close(cl->conn, cl->proto == CL_PROTO_H3 ? TOOL_H3_REQUEST_CANCELLED : 0,
+                                "interrupted");
+        }
+        rc = tool_run_step(cl->ep, cl->done_ns ? 10 : 100);
+        if (rc < 0) {
+            snprintf(cl->error, sizeof(cl->error), "event loop failed: %s", tern_strerror(rc));
+            break;
+        }
+        start_pending(cl);
+        show_progress(cl);
+        if (cl->done_ns && tool_now_ns() - cl->done_ns > LINGER_NS)
+            break;
+        if (!cl->closed && tern_endpoint_conn_count(cl->ep) == 0) {
+            set_error(cl, "the connection ended without a close event");
+            break;
+        }
+        if (cl->interrupted && stop_requested > 1)
+            break;
+    }
+    cl_progress_clear(&cl->progress);
 }
 
 int main(int argc, char **argv)
@@ -519,6 +552,7 @@ int main(int argc, char **argv)
                                          {"local", required_argument, NULL, 'l'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"alpn", required_argument, NULL, 'a'},
+                                         {"ciphers", required_argument, NULL, 'x'},
                                          {"cc", required_argument, NULL, 'C'},
                                          {"key-update", required_argument, NULL, 'K'},
                                          {"quiet", no_argument, NULL, 'q'},
@@ -527,6 +561,7 @@ int main(int argc, char **argv)
     const char *out = NULL, *local_text = NULL, *err = NULL;
     const char *alpn[MAX_ALPN];
     size_t alpn_count = 0;
+    char priority[TOOL_PRIORITY_MAX];
     tern_config cfg;
     tern_callbacks cb;
     tern_addr remote, local;
@@ -538,7 +573,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "tern-client: out of memory\n");
         return 1;
     }
+    cl->goaway_id = INT64_MAX;
     tern_config_init(&cfg);
+#define BAD_OPTION(...)                                                                            \
+    do {                                                                                           \
+        fprintf(stderr, "tern-client: " __VA_ARGS__);                                              \
+        status = 2;                                                                                \
+        goto out;                                                                                  \
+    } while (0)
     while ((opt = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (opt) {
         case 'c':
@@ -557,26 +599,25 @@ int main(int argc, char **argv)
             cl->json = 1;
             break;
         case 'a':
-            if (alpn_count == MAX_ALPN) {
-                fprintf(stderr, "tern-client: at most %d --alpn values\n", MAX_ALPN);
-                status = 2;
-                goto out;
-            }
+            if (alpn_count == MAX_ALPN)
+                BAD_OPTION("at most %d --alpn values\n", MAX_ALPN);
+            if (strcmp(optarg, "h3") != 0 && strcmp(optarg, "hq-interop") != 0)
+                BAD_OPTION("unsupported ALPN '%s' (h3, hq-interop)\n", optarg);
             alpn[alpn_count++] = optarg;
             break;
+        case 'x':
+            if (tool_parse_ciphers(optarg, priority, sizeof(priority)) < 0)
+                BAD_OPTION("bad --ciphers '%s' (AES-128-GCM, AES-256-GCM, CHACHA20-POLY1305)\n",
+                           optarg);
+            cfg.tls_priority = priority;
+            break;
         case 'C':
-            if (tool_parse_cc(optarg, &cfg.cc) < 0) {
-                fprintf(stderr, "tern-client: unknown congestion controller '%s'\n", optarg);
-                status = 2;
-                goto out;
-            }
+            if (tool_parse_cc(optarg, &cfg.cc) < 0)
+                BAD_OPTION("unknown congestion controller '%s'\n", optarg);
             break;
         case 'K':
-            if (tool_parse_size(optarg, &cl->key_update_at) < 0) {
-                fprintf(stderr, "tern-client: bad --key-update '%s'\n", optarg);
-                status = 2;
-                goto out;
-            }
+            if (tool_parse_size(optarg, &cl->key_update_at) < 0)
+                BAD_OPTION("bad --key-update '%s'\n", optarg);
             cl->key_update_wanted = 1;
             break;
         case 'q':
@@ -615,7 +656,7 @@ int main(int argc, char **argv)
         goto out;
 
     if (alpn_count == 0)
-        alpn[alpn_count++] = "hq-interop";
+        alpn[alpn_count++] = "h3";
     cfg.alpn = alpn;
     cfg.alpn_count = alpn_count;
     memset(&cb, 0, sizeof(cb));
@@ -623,6 +664,7 @@ int main(int argc, char **argv)
     cb.on_stream_readable = on_stream_readable;
     cb.on_stream_writable = on_stream_writable;
     cb.on_stream_reset = on_stream_reset;
+    cb.on_stream_stop_sending = on_stream_stop_sending;
     cb.on_closed = on_closed;
 
     rc = tern_endpoint_new(&cfg, &cb, cl, &cl->ep);
@@ -632,6 +674,7 @@ int main(int argc, char **argv)
     }
     tool_install_stop_signals(&stop_requested);
     cl->start_ns = tool_now_ns();
+    cl_progress_init(&cl->progress, !cl->quiet && isatty(STDERR_FILENO), cl->start_ns);
     rc = tern_endpoint_connect(cl->ep, &remote, local_text ? &local : NULL, cl->dl[0].url.host,
                                &cl->conn);
     if (rc < 0) {
@@ -640,33 +683,11 @@ int main(int argc, char **argv)
                 rc == TERN_ERR_IO ? strerror(errno) : "");
         goto out;
     }
-
-    while (!cl->closed) {
-        if (stop_requested && !cl->interrupted) {
-            cl->interrupted = 1;
-            set_error(cl, "interrupted");
-            if (cl->conn)
-                tern_conn_close(cl->conn, 0, "interrupted");
-        }
-        rc = tool_run_step(cl->ep, cl->done_ns ? 10 : 100);
-        if (rc < 0) {
-            snprintf(cl->error, sizeof(cl->error), "event loop failed: %s", tern_strerror(rc));
-            break;
-        }
-        start_pending(cl);
-        if (cl->done_ns && tool_now_ns() - cl->done_ns > LINGER_NS)
-            break;
-        if (!cl->closed && tern_endpoint_conn_count(cl->ep) == 0) {
-            set_error(cl, "the connection ended without a close event");
-            break;
-        }
-        if (cl->interrupted && stop_requested > 1)
-            break;
-    }
+    run(cl);
 
     ok = cl->n_finished == cl->n;
     for (size_t i = 0; i < cl->n; i++)
-        ok = ok && cl->dl[i].status == DL_OK;
+        ok = ok && cl->dl[i].result == DL_OK;
     if (!ok && cl->error[0])
         fprintf(stderr, "tern-client: %s\n", cl->error);
     if (cl->json)
@@ -676,6 +697,7 @@ int main(int argc, char **argv)
 out:
     if (cl->ep)
         tern_endpoint_free(cl->ep);
+    cl_h3_free(cl);
     for (size_t i = 0; i < cl->n; i++) {
         tool_sha256_discard(&cl->dl[i].hash);
         if (cl->dl[i].close_fd && cl->dl[i].fd >= 0)

@@ -1,142 +1,64 @@
-/* tern-server: serves the files under a directory over hq-interop (HTTP/0.9 over QUIC).
+/* tern-server: serves the files under a directory over HTTP/3 (ALPN "h3", through nghttp3) and
+ * hq-interop (HTTP/0.9 over QUIC), whichever the client negotiates.
  *
- * A client opens a bidirectional stream and sends "GET /path\r\n" (or "GET /path" and FIN); the
- * server answers with the file's bytes and FIN. Errors end the response with RESET_STREAM and an
- * application error code, since HTTP/0.9 has no status line:
- *   0x1  not found (missing file, not a regular file, or a path escaping the root)
- *   0x2  bad request (not a GET line, too long, or the request stream was reset)
- *   0x3  internal error (the file could not be read)
- * Files are streamed: each stream keeps only a file descriptor and an offset, and every chunk is
- * read with pread into one buffer shared by all streams, so memory does not grow with file size. */
+ * This file owns options, the connection list, the dispatch of tern's callbacks to the protocol
+ * of each connection (server/hq.c, server/h3.c) and the shutdown at SIGINT/SIGTERM: HTTP/3
+ * clients get a GOAWAY, requests in progress may finish for a grace period, then every
+ * connection is closed (H3_NO_ERROR for HTTP/3). A second signal skips the grace period. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/cert.h"
 #include "common/util.h"
+#include "server/server.h"
 #include "tern/tern.h"
 
-#define CHUNK_SIZE (64 * 1024)
-#define REQ_MAX 2048 /* longest request line we accept, "GET " and CRLF included */
-#define STREAM_BUCKETS 64
 #define MAX_ALPN 8
-
-enum { APP_ERR_NOT_FOUND = 0x1, APP_ERR_BAD_REQUEST = 0x2, APP_ERR_INTERNAL = 0x3 };
-
-typedef struct srv_stream {
-    struct srv_stream *next; /* hash chain */
-    int64_t sid;
-    int req_done;       /* the request line was handled */
-    int req_fin;        /* nothing more will arrive from the client */
-    int resp_done;      /* FIN accepted or the response was reset */
-    int fd;             /* file being sent, -1 when none */
-    uint64_t size, off; /* file size and bytes accepted by the stream so far */
-    uint64_t start_ns;
-    size_t req_len;
-    const char *path; /* points into req once the request is parsed */
-    char req[REQ_MAX];
-} srv_stream;
-
-typedef struct srv_conn {
-    struct srv_conn *prev, *next;
-    tern_conn *conn;
-    char peer[64];
-    size_t nstreams;
-    srv_stream *buckets[STREAM_BUCKETS];
-} srv_conn;
-
-typedef struct server {
-    tern_endpoint *ep;
-    char root[PATH_MAX];
-    size_t root_len;
-    int quiet;
-    srv_conn *conns;
-    unsigned char buf[CHUNK_SIZE]; /* pread target and discard area, shared by all streams */
-} server;
+#define GRACE_NS (10ull * 1000000000ull) /* requests in progress may finish during this */
+#define NOTICE_NS (100ull * 1000000ull)  /* between the GOAWAY notice and the final GOAWAY */
 
 static volatile sig_atomic_t stop_requested;
+static int shutting_down;
 
-/* ---- logging ---- */
+/* ---- shared helpers ---- */
 
-static void log_request(server *srv, srv_conn *sc, srv_stream *st, const char *status)
+void srv_log_request(server *srv, srv_conn *sc, int64_t sid, const char *method, const char *path,
+                     const char *status, uint64_t bytes, uint64_t start_ns)
 {
-    double ms;
-
     if (srv->quiet)
         return;
-    ms = (double)(tool_now_ns() - st->start_ns) / 1e6;
-    printf("%s stream %lld %s%s %s %llu bytes %.1f ms\n", sc->peer, (long long)st->sid,
-           st->path ? "GET " : "", st->path ? st->path : "-", status, (unsigned long long)st->off,
-           ms);
+    printf("%s stream %" PRId64 " %s %s %s %" PRIu64 " bytes %.1f ms\n", sc->peer, sid, method,
+           path, status, bytes, (double)(tool_now_ns() - start_ns) / 1e6);
     fflush(stdout);
 }
 
-/* ---- per-connection stream table ---- */
-
-static srv_stream **stream_slot(srv_conn *sc, int64_t sid)
+void srv_maybe_key_update(srv_conn *sc)
 {
-    srv_stream **pp = &sc->buckets[((uint64_t)sid >> 2) % STREAM_BUCKETS];
+    server *srv = sc->srv;
+    uint64_t sent = sc->hq_bytes_sent + srv_h3_bytes_sent(sc);
+    int rc;
 
-    while (*pp && (*pp)->sid != sid)
-        pp = &(*pp)->next;
-    return pp;
+    if (!srv->key_update_wanted || sc->key_update_done || sent < srv->key_update_at)
+        return;
+    rc = tern_conn_key_update(sc->conn);
+    if (rc == TERN_ERR_STREAM_STATE)
+        return; /* not confirmed yet, or a previous update is pending: try again later */
+    sc->key_update_done = 1;
+    if (srv->quiet)
+        return;
+    if (rc < 0)
+        printf("%s key update failed: %s\n", sc->peer, tern_strerror(rc));
+    else
+        printf("%s key update started after %" PRIu64 " bytes\n", sc->peer, sent);
+    fflush(stdout);
 }
 
-static srv_stream *stream_get(srv_conn *sc, int64_t sid)
-{
-    return *stream_slot(sc, sid);
-}
-
-static srv_stream *stream_add(srv_conn *sc, int64_t sid)
-{
-    srv_stream **pp = stream_slot(sc, sid);
-    srv_stream *st;
-
-    if (*pp)
-        return *pp;
-    st = calloc(1, sizeof(*st));
-    if (!st)
-        return NULL;
-    st->sid = sid;
-    st->fd = -1;
-    st->start_ns = tool_now_ns();
-    *pp = st;
-    sc->nstreams++;
-    return st;
-}
-
-static void stream_close_file(srv_stream *st)
-{
-    if (st->fd >= 0) {
-        close(st->fd);
-        st->fd = -1;
-    }
-}
-
-static void stream_free(srv_conn *sc, srv_stream *st)
-{
-    srv_stream **pp = stream_slot(sc, st->sid);
-
-    if (*pp == st) {
-        *pp = st->next;
-        sc->nstreams--;
-    }
-    stream_close_file(st);
-    free(st);
-}
-
-/* Once both directions are finished the state has no further use. */
-static void stream_maybe_free(srv_conn *sc, srv_stream *st)
-{
-    if (st->req_fin && st->resp_done)
-        stream_free(sc, st);
-}
+/* ---- connections ---- */
 
 static srv_conn *conn_state(server *srv, tern_conn *c)
 {
@@ -148,6 +70,7 @@ static srv_conn *conn_state(server *srv, tern_conn *c)
     sc = calloc(1, sizeof(*sc));
     if (!sc)
         return NULL;
+    sc->srv = srv;
     sc->conn = c;
     tern_conn_get_path(c, &pa);
     if (pa.remote.len)
@@ -164,14 +87,8 @@ static srv_conn *conn_state(server *srv, tern_conn *c)
 
 static void conn_state_free(server *srv, srv_conn *sc)
 {
-    for (size_t i = 0; i < STREAM_BUCKETS; i++) {
-        while (sc->buckets[i]) {
-            srv_stream *st = sc->buckets[i];
-            if (st->req_done && !st->resp_done)
-                log_request(srv, sc, st, "aborted (connection closed)");
-            stream_free(sc, st);
-        }
-    }
+    srv_hq_conn_free(sc);
+    srv_h3_conn_free(sc);
     if (sc->prev)
         sc->prev->next = sc->next;
     else
@@ -181,202 +98,24 @@ static void conn_state_free(server *srv, srv_conn *sc)
     free(sc);
 }
 
-/* ---- responses ---- */
-
-static void respond_error(server *srv, srv_conn *sc, srv_stream *st, uint64_t code,
-                          const char *status)
+/* Picks the protocol once ALPN is known (the handshake is complete). Returns the state, or NULL
+ * when the connection cannot be served. */
+static srv_conn *ready_conn(server *srv, tern_conn *c)
 {
-    stream_close_file(st);
-    tern_stream_reset(sc->conn, st->sid, code);
-    st->resp_done = 1;
-    log_request(srv, sc, st, status);
-}
+    srv_conn *sc = conn_state(srv, c);
+    const char *alpn;
 
-/* Moves file bytes into the stream until it pushes back; resumed from on_stream_writable. */
-static void pump(server *srv, srv_conn *sc, srv_stream *st)
-{
-    while (st->fd >= 0) {
-        uint64_t remaining = st->size - st->off;
-        size_t want = remaining < CHUNK_SIZE ? (size_t)remaining : CHUNK_SIZE;
-        size_t room = tern_stream_writable(sc->conn, st->sid);
-        ssize_t n = 0, w;
-        int fin;
-
-        /* A zero answer is not trusted as "wait": only a refused write promises a writable
-         * event, so then the write is attempted anyway. */
-        if (room > 0 && room < want)
-            want = room;
-        if (want > 0) {
-            n = pread(st->fd, srv->buf, want, (off_t)st->off);
-            if (n < 0) {
-                if (errno == EINTR)
-                    continue;
-                respond_error(srv, sc, st, APP_ERR_INTERNAL, "read error");
-                return;
-            }
-        }
-        /* n == 0 before the expected size means the file shrank: end the body where it ends. */
-        fin = st->off + (uint64_t)n >= st->size || n == 0;
-        w = tern_stream_write(sc->conn, st->sid, srv->buf, (size_t)n, fin);
-        if (w == TERN_ERR_WOULD_BLOCK)
-            return;
-        if (w < 0) {
-            stream_close_file(st);
-            st->resp_done = 1;
-            log_request(srv, sc, st, tern_strerror((int)w));
-            return;
-        }
-        st->off += (uint64_t)w;
-        if (w < n)
-            return;
-        if (fin) {
-            stream_close_file(st);
-            st->resp_done = 1;
-            log_request(srv, sc, st, "200");
-            return;
-        }
+    if (!sc || sc->proto != SRV_PROTO_NONE)
+        return sc;
+    alpn = tern_conn_alpn(c);
+    if (strcmp(alpn, "h3") == 0) {
+        sc->proto = SRV_PROTO_H3;
+        if (srv_h3_start(sc) < 0)
+            return NULL;
+    } else if (alpn[0]) {
+        sc->proto = SRV_PROTO_HQ;
     }
-}
-
-/* Decodes %XX escapes and drops the query in place. Returns -1 for malformed escapes, NUL bytes
- * or control characters. */
-static int decode_path(char *p)
-{
-    char *out = p;
-
-    for (; *p && *p != '?'; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '%') {
-            unsigned v = 0;
-            for (int i = 1; i <= 2; i++) {
-                char h = p[i];
-                v <<= 4;
-                if (h >= '0' && h <= '9')
-                    v |= (unsigned)(h - '0');
-                else if (h >= 'a' && h <= 'f')
-                    v |= (unsigned)(h - 'a' + 10);
-                else if (h >= 'A' && h <= 'F')
-                    v |= (unsigned)(h - 'A' + 10);
-                else
-                    return -1;
-            }
-            ch = (unsigned char)v;
-            p += 2;
-        }
-        if (ch < 0x20 || ch == 0x7f)
-            return -1;
-        *out++ = (char)ch;
-    }
-    *out = '\0';
-    return 0;
-}
-
-/* 1 when any '/'-separated component of `rel` is "..". */
-static int has_dotdot(const char *rel)
-{
-    const char *p = rel;
-
-    while (*p) {
-        size_t n = strcspn(p, "/");
-        if (n == 2 && p[0] == '.' && p[1] == '.')
-            return 1;
-        p += n;
-        if (*p == '/')
-            p++;
-    }
-    return 0;
-}
-
-/* Opens the file for `url_path` below the root. Returns an fd, or -1 when it must not be served. */
-static int open_below_root(server *srv, const char *url_path, uint64_t *size)
-{
-    char decoded[REQ_MAX], full[PATH_MAX + REQ_MAX + 16], resolved[PATH_MAX];
-    const char *rel;
-    struct stat sb;
-    size_t len;
-    int fd;
-
-    snprintf(decoded, sizeof(decoded), "%s", url_path);
-    if (decode_path(decoded) < 0)
-        return -1;
-    rel = decoded;
-    while (*rel == '/')
-        rel++;
-    if (has_dotdot(rel))
-        return -1;
-    len = strlen(rel);
-    snprintf(full, sizeof(full), "%s/%s%s", srv->root, rel,
-             (len == 0 || rel[len - 1] == '/') ? "index.html" : "");
-    /* Resolving symlinks too: a link inside the root must not lead outside it. */
-    if (!realpath(full, resolved))
-        return -1;
-    if (strncmp(resolved, srv->root, srv->root_len) != 0 ||
-        (resolved[srv->root_len] != '/' && srv->root_len > 1))
-        return -1;
-    fd = open(resolved, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return -1;
-    }
-    *size = (uint64_t)sb.st_size;
-    return fd;
-}
-
-/* Handles one request line (NUL-terminated, line ending removed). */
-static void handle_request(server *srv, srv_conn *sc, srv_stream *st, char *line)
-{
-    char *path, *end;
-
-    st->req_done = 1;
-    if (strncmp(line, "GET ", 4) != 0) {
-        respond_error(srv, sc, st, APP_ERR_BAD_REQUEST, "400 bad request");
-        return;
-    }
-    path = line + 4;
-    while (*path == ' ')
-        path++;
-    end = path + strcspn(path, " "); /* tolerate a trailing " HTTP/x.y" */
-    *end = '\0';
-    st->path = path;
-    if (path[0] != '/') {
-        respond_error(srv, sc, st, APP_ERR_BAD_REQUEST, "400 bad request");
-        return;
-    }
-    st->fd = open_below_root(srv, path, &st->size);
-    if (st->fd < 0) {
-        respond_error(srv, sc, st, APP_ERR_NOT_FOUND, "404 not found");
-        return;
-    }
-    pump(srv, sc, st);
-}
-
-/* Looks for a complete request line; `fin` means the bytes so far are all there will be. */
-static void try_parse(server *srv, srv_conn *sc, srv_stream *st, int fin)
-{
-    char *nl = memchr(st->req, '\n', st->req_len);
-    size_t len;
-
-    if (!nl && !fin) {
-        if (st->req_len >= REQ_MAX - 1) {
-            st->req_done = 1;
-            tern_stream_stop_sending(sc->conn, st->sid, APP_ERR_BAD_REQUEST);
-            st->req_fin = 1;
-            respond_error(srv, sc, st, APP_ERR_BAD_REQUEST, "400 request too long");
-        }
-        return;
-    }
-    len = nl ? (size_t)(nl - st->req) : st->req_len;
-    if (len > 0 && st->req[len - 1] == '\r')
-        len--;
-    st->req[len] = '\0';
-    if (memchr(st->req, '\0', len)) {
-        st->req_done = 1;
-        respond_error(srv, sc, st, APP_ERR_BAD_REQUEST, "400 bad request");
-        return;
-    }
-    handle_request(srv, sc, st, st->req);
+    return sc;
 }
 
 /* ---- callbacks ---- */
@@ -387,110 +126,96 @@ static void on_accept(tern_conn *c, void *ud)
         tern_conn_close(c, 0x3, "out of memory");
 }
 
+static void on_connected(tern_conn *c, void *ud)
+{
+    server *srv = ud;
+    srv_conn *sc = ready_conn(srv, c);
+
+    if (!sc)
+        return;
+    if (!srv->quiet) {
+        printf("%s connected: ALPN %s, %s\n", sc->peer, tern_conn_alpn(c), tern_conn_cipher(c));
+        fflush(stdout);
+    }
+    if (shutting_down) {
+        srv_h3_goaway(sc, 1);
+        tern_conn_close(c, sc->proto == SRV_PROTO_H3 ? TOOL_H3_NO_ERROR : 0,
+                        "server shutting down");
+    }
+}
+
 static void on_stream_open(tern_conn *c, int64_t sid, void *ud)
 {
-    srv_conn *sc = conn_state(ud, c);
+    srv_conn *sc = ready_conn(ud, c);
 
-    /* Only client-initiated bidirectional streams carry requests (low bits 00). */
-    if (sc && (sid & 0x3) == 0 && !stream_add(sc, sid))
-        tern_stream_reset(c, sid, APP_ERR_INTERNAL);
+    if (sc && sc->proto == SRV_PROTO_HQ)
+        srv_hq_on_stream_open(sc, sid);
 }
 
 static void on_stream_readable(tern_conn *c, int64_t sid, void *ud)
 {
     server *srv = ud;
-    srv_conn *sc = conn_state(srv, c);
-    srv_stream *st = sc ? stream_get(sc, sid) : NULL;
+    srv_conn *sc = ready_conn(srv, c);
 
-    /* Without state (a unidirectional stream, or one already finished) data is only drained. */
-    for (;;) {
-        unsigned char *dst = srv->buf;
-        size_t cap = sizeof(srv->buf);
-        ssize_t n;
+    if (sc && sc->proto == SRV_PROTO_H3) {
+        tool_h3_on_readable(sc->h3, sid, srv->buf, sizeof(srv->buf));
+        srv_maybe_key_update(sc);
+    } else if (sc && sc->proto == SRV_PROTO_HQ) {
+        srv_hq_on_readable(sc, sid);
+    } else {
+        /* No protocol (yet): nothing can be served, the bytes are only drained. */
         int fin = 0;
-
-        if (st && !st->req_done) {
-            dst = (unsigned char *)st->req + st->req_len;
-            cap = REQ_MAX - 1 - st->req_len;
-        }
-        n = tern_stream_read(c, sid, dst, cap, &fin);
-        if (n == TERN_ERR_WOULD_BLOCK)
-            break;
-        if (n < 0) {
-            fin = 1;
-            n = 0;
-        }
-        if (st && !st->req_done) {
-            st->req_len += (size_t)n;
-            try_parse(srv, sc, st, fin);
-        }
-        if (fin) {
-            if (st)
-                st->req_fin = 1;
-            break;
-        }
-        if (n == 0)
-            break;
+        while (tern_stream_read(c, sid, srv->buf, sizeof(srv->buf), &fin) > 0 && !fin)
+            ;
     }
-    if (st)
-        stream_maybe_free(sc, st);
 }
 
 static void on_stream_writable(tern_conn *c, int64_t sid, void *ud)
 {
-    server *srv = ud;
-    srv_conn *sc = conn_state(srv, c);
-    srv_stream *st = sc ? stream_get(sc, sid) : NULL;
+    srv_conn *sc = ready_conn(ud, c);
 
-    if (st && st->fd >= 0) {
-        pump(srv, sc, st);
-        stream_maybe_free(sc, st);
+    if (sc && sc->proto == SRV_PROTO_H3) {
+        tool_h3_on_writable(sc->h3, sid);
+        srv_maybe_key_update(sc);
+    } else if (sc && sc->proto == SRV_PROTO_HQ) {
+        srv_hq_on_writable(sc, sid);
     }
 }
 
 static void on_stream_reset(tern_conn *c, int64_t sid, uint64_t app_error, void *ud)
 {
-    server *srv = ud;
-    srv_conn *sc = conn_state(srv, c);
-    srv_stream *st = sc ? stream_get(sc, sid) : NULL;
+    srv_conn *sc = ready_conn(ud, c);
 
-    if (!st)
-        return;
-    st->req_fin = 1;
-    if (!st->req_done) {
-        /* The request never completed: there is nothing to answer. */
-        st->req_done = 1;
-        respond_error(srv, sc, st, APP_ERR_BAD_REQUEST, "request reset by client");
-    }
-    stream_maybe_free(sc, st);
+    if (sc && sc->proto == SRV_PROTO_H3)
+        tool_h3_on_reset(sc->h3, sid, app_error);
+    else if (sc && sc->proto == SRV_PROTO_HQ)
+        srv_hq_on_reset(sc, sid, app_error);
 }
 
 static void on_stream_stop_sending(tern_conn *c, int64_t sid, uint64_t app_error, void *ud)
 {
-    server *srv = ud;
-    srv_conn *sc = conn_state(srv, c);
-    srv_stream *st = sc ? stream_get(sc, sid) : NULL;
-    char status[64];
+    srv_conn *sc = ready_conn(ud, c);
 
-    if (!st || st->resp_done)
-        return;
-    stream_close_file(st);
-    st->resp_done = 1;
-    snprintf(status, sizeof(status), "stopped by client (0x%llx)", (unsigned long long)app_error);
-    log_request(srv, sc, st, status);
-    stream_maybe_free(sc, st);
+    if (sc && sc->proto == SRV_PROTO_H3)
+        tool_h3_on_stop_sending(sc->h3, sid, app_error);
+    else if (sc && sc->proto == SRV_PROTO_HQ)
+        srv_hq_on_stop_sending(sc, sid, app_error);
 }
 
 static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
 {
     server *srv = ud;
     srv_conn *sc = tern_conn_get_user_data(c);
+    tern_conn_stats st;
 
-    if (!srv->quiet && info && (info->status != 0 || info->error_code != 0)) {
-        printf("%s connection closed: %s, %s error 0x%llx%s%s%s\n", sc ? sc->peer : "?",
-               tern_strerror(info->status), info->app ? "application" : "transport",
-               (unsigned long long)info->error_code, info->reason[0] ? " (" : "", info->reason,
-               info->reason[0] ? ")" : "");
+    if (!srv->quiet && info) {
+        tern_conn_get_stats(c, &st);
+        printf("%s closed: %s%s%s error 0x%" PRIx64 "%s%s%s by %s; %" PRIu64
+               " stream bytes sent, %" PRIu64 " key updates\n",
+               sc ? sc->peer : "?", info->status ? tern_strerror(info->status) : "",
+               info->status ? ", " : "", info->app ? "application" : "transport", info->error_code,
+               info->reason[0] ? " (" : "", info->reason, info->reason[0] ? ")" : "",
+               info->local ? "us" : "the peer", st.stream_bytes_sent, st.key_updates);
         fflush(stdout);
     }
     if (sc) {
@@ -504,16 +229,21 @@ static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: tern-server --listen ADDR:PORT --root DIR [options]\n"
-               "Serves the files under DIR over hq-interop (HTTP/0.9 over QUIC).\n"
+               "Serves the files under DIR over HTTP/3 and hq-interop (HTTP/0.9 over QUIC).\n"
                "  --listen ADDR:PORT    address to bind, e.g. 127.0.0.1:4433 or [::1]:4433\n"
                "  --root DIR            directory to serve\n"
                "  --cert FILE --key FILE  PEM certificate chain and key (default: a throwaway\n"
                "                        self-signed certificate for localhost, 127.0.0.1, ::1)\n"
+               "  --alpn hq-interop|h3  ALPN to accept (repeatable, in preference order;\n"
+               "                        default h3, then hq-interop)\n"
                "  --retry               validate client addresses with Retry\n"
-               "  --alpn PROTO          ALPN to accept (repeatable; default hq-interop)\n"
+               "  --ciphers LIST        TLS 1.3 AEADs, e.g. CHACHA20-POLY1305 or\n"
+               "                        AES-128-GCM,AES-256-GCM (or a whole GnuTLS priority string)\n"
+               "  --key-update BYTES    start one key update per connection after BYTES of\n"
+               "                        stream data sent (K/M/G suffixes)\n"
                "  --cc cubic|newreno    congestion controller (default cubic)\n"
                "  --idle-timeout MS     idle timeout in milliseconds (default 30000)\n"
-               "  -q, --quiet           no per-request log lines\n"
+               "  -q, --quiet           no per-connection and per-request log lines\n"
                "  -h, --help            this text\n");
 }
 
@@ -525,6 +255,41 @@ static int fail(const char *fmt, const char *arg)
     return 1;
 }
 
+/* SIGINT/SIGTERM: GOAWAY, a grace period for requests in progress, then close everything. */
+static void shut_down(server *srv)
+{
+    uint64_t start = tool_now_ns(), now = start;
+    int final = 0;
+
+    shutting_down = 1;
+    for (srv_conn *sc = srv->conns; sc; sc = sc->next)
+        srv_h3_goaway(sc, 0);
+    while (stop_requested < 2 && now - start < GRACE_NS) {
+        int busy = 0;
+
+        if (!final && now - start >= NOTICE_NS) {
+            for (srv_conn *sc = srv->conns; sc; sc = sc->next)
+                srv_h3_goaway(sc, 1);
+            final = 1;
+        }
+        for (srv_conn *sc = srv->conns; sc && !busy; sc = sc->next)
+            busy = srv_h3_active(sc) > 0 || sc->hq_count > 0;
+        if (final && !busy)
+            break;
+        if (tool_run_step(srv->ep, 20) < 0)
+            break;
+        now = tool_now_ns();
+    }
+    for (srv_conn *sc = srv->conns; sc; sc = sc->next)
+        tern_conn_close(sc->conn, sc->proto == SRV_PROTO_H3 ? TOOL_H3_NO_ERROR : 0,
+                        "server shutting down");
+    /* Give the close frames a moment to leave. */
+    start = tool_now_ns();
+    while (tern_endpoint_conn_count(srv->ep) > 0 && tool_now_ns() - start < 300 * 1000000ull)
+        if (tool_run_step(srv->ep, 20) < 0)
+            break;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
@@ -533,6 +298,8 @@ int main(int argc, char **argv)
                                          {"key", required_argument, NULL, 'k'},
                                          {"retry", no_argument, NULL, 'R'},
                                          {"alpn", required_argument, NULL, 'a'},
+                                         {"ciphers", required_argument, NULL, 'x'},
+                                         {"key-update", required_argument, NULL, 'K'},
                                          {"cc", required_argument, NULL, 'C'},
                                          {"idle-timeout", required_argument, NULL, 'i'},
                                          {"quiet", no_argument, NULL, 'q'},
@@ -546,12 +313,21 @@ int main(int argc, char **argv)
     tool_cert tmp_cert;
     tern_addr addr;
     server *srv;
-    char errbuf[256], where[64];
-    int opt, rc, quiet = 0, status = 1;
+    char errbuf[256], where[64], priority[TOOL_PRIORITY_MAX];
+    int opt, rc, status = 1;
     uint64_t v;
 
     memset(&tmp_cert, 0, sizeof(tmp_cert));
+    srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return fail("%s", "out of memory");
     tern_config_init(&cfg);
+#define BAD_OPTION(...)                                                                            \
+    do {                                                                                           \
+        fail(__VA_ARGS__);                                                                         \
+        status = 2;                                                                                \
+        goto out;                                                                                  \
+    } while (0)
     while ((opt = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         switch (opt) {
         case 'l':
@@ -571,42 +347,54 @@ int main(int argc, char **argv)
             break;
         case 'a':
             if (alpn_count == MAX_ALPN)
-                return fail("at most %s --alpn values", "8");
+                BAD_OPTION("at most %s --alpn values", "8");
+            if (strcmp(optarg, "h3") != 0 && strcmp(optarg, "hq-interop") != 0)
+                BAD_OPTION("unsupported ALPN '%s' (h3, hq-interop)", optarg);
             alpn[alpn_count++] = optarg;
+            break;
+        case 'x':
+            if (tool_parse_ciphers(optarg, priority, sizeof(priority)) < 0)
+                BAD_OPTION("bad --ciphers '%s' (AES-128-GCM, AES-256-GCM, CHACHA20-POLY1305)",
+                            optarg);
+            cfg.tls_priority = priority;
+            break;
+        case 'K':
+            if (tool_parse_size(optarg, &srv->key_update_at) < 0)
+                BAD_OPTION("bad --key-update '%s'", optarg);
+            srv->key_update_wanted = 1;
             break;
         case 'C':
             if (tool_parse_cc(optarg, &cfg.cc) < 0)
-                return fail("unknown congestion controller '%s' (cubic, newreno)", optarg);
+                BAD_OPTION("unknown congestion controller '%s' (cubic, newreno)", optarg);
             break;
         case 'i':
             if (tool_parse_size(optarg, &v) < 0)
-                return fail("bad --idle-timeout '%s'", optarg);
+                BAD_OPTION("bad --idle-timeout '%s'", optarg);
             cfg.idle_timeout_ms = v;
             break;
         case 'q':
-            quiet = 1;
+            srv->quiet = 1;
             break;
         case 'h':
             usage(stdout);
-            return 0;
+            status = 0;
+            goto out;
         default:
             usage(stderr);
-            return 2;
+            status = 2;
+            goto out;
         }
     }
     if (optind != argc || !listen_text || !root) {
         usage(stderr);
-        return 2;
+        status = 2;
+        goto out;
     }
     if (!cert != !key)
-        return fail("%s", "--cert and --key go together");
+        BAD_OPTION("%s", "--cert and --key go together");
     if (tern_addr_parse(&addr, listen_text, 4433) < 0)
-        return fail("bad --listen address '%s'", listen_text);
+        BAD_OPTION("bad --listen address '%s'", listen_text);
 
-    srv = calloc(1, sizeof(*srv));
-    if (!srv)
-        return fail("%s", "out of memory");
-    srv->quiet = quiet;
     if (!realpath(root, srv->root)) {
         fail("cannot open root directory '%s'", root);
         goto out;
@@ -627,8 +415,10 @@ int main(int argc, char **argv)
         cert = tmp_cert.cert_file;
         key = tmp_cert.key_file;
     }
-    if (alpn_count == 0)
+    if (alpn_count == 0) {
+        alpn[alpn_count++] = "h3";
         alpn[alpn_count++] = "hq-interop";
+    }
     cfg.alpn = alpn;
     cfg.alpn_count = alpn_count;
     cfg.cert_file = cert;
@@ -636,6 +426,7 @@ int main(int argc, char **argv)
 
     memset(&cb, 0, sizeof(cb));
     cb.on_accept = on_accept;
+    cb.on_connected = on_connected;
     cb.on_stream_open = on_stream_open;
     cb.on_stream_readable = on_stream_readable;
     cb.on_stream_writable = on_stream_writable;
@@ -674,19 +465,7 @@ int main(int argc, char **argv)
             break;
         }
     }
-    tern_endpoint_stop(srv->ep);
-
-    /* Tell connected clients we are going, and give the close frames a moment to leave. */
-    for (srv_conn *sc = srv->conns, *next; sc; sc = next) {
-        next = sc->next;
-        tern_conn_close(sc->conn, 0, "server shutting down");
-    }
-    {
-        uint64_t deadline = tool_now_ns() + 300 * 1000000ull;
-        while (tern_endpoint_conn_count(srv->ep) > 0 && tool_now_ns() < deadline)
-            if (tool_run_step(srv->ep, 20) < 0)
-                break;
-    }
+    shut_down(srv);
 
 out:
     if (srv->ep)

@@ -48,6 +48,15 @@ enum {
     TERN_ERR_IDLE_TIMEOUT = -18,   /* the connection ended by idle timeout */
     TERN_ERR_STATELESS_RESET = -19,/* the connection ended by a stateless reset from the peer */
     TERN_ERR_INTERNAL = -20,       /* an invariant broke inside tern (a bug): please report */
+    /* connection migration */
+    TERN_ERR_NOT_CLIENT = -21,     /* only a client connection can change its local address */
+    TERN_ERR_MIGRATION_DISABLED = -22, /* the peer sent disable_active_migration */
+    TERN_ERR_ZERO_LEN_CID = -23,   /* the peer uses zero-length connection IDs: no migration */
+    TERN_ERR_DUPLICATE = -24,      /* that local address is already in use by a path */
+    TERN_ERR_PATH_LIMIT = -25,     /* the connection already has max_paths paths */
+    TERN_ERR_AF_MISMATCH = -26,    /* the address family differs from the peer's */
+    TERN_ERR_BIND = -27,           /* binding a socket on the address failed; errno holds why */
+    TERN_ERR_LAST_PATH = -28,      /* removing the last usable path is refused */
 };
 
 /* Returns a static, human readable name for a TERN_ERR_* code (never NULL). Any thread. */
@@ -129,7 +138,10 @@ typedef struct tern_config {
     size_t max_udp_payload;      /* largest datagram we send (default 1452; >= 1200) */
     int retry;                   /* server: validate addresses with Retry before any state (default 0) */
     int disable_active_migration;/* transport parameter we advertise (default 0) */
-    uint64_t ack_delay_exponent_unused_reserved; /* reserved, keep 0 */
+    size_t max_paths;            /* client: paths (local addresses) per connection, 1..16 (default 8) */
+    int follow_preferred_address;/* client: probe and move to the server's preferred_address (1) */
+    tern_addr preferred_address; /* server: advertised preferred_address (len 0 = none); the endpoint
+                                    must also listen on it */
     tern_log_fn log;             /* optional debug log sink */
     void *log_ud;
 } tern_config;
@@ -140,6 +152,58 @@ void tern_config_init(tern_config *cfg);
 /* ---- handles ------------------------------------------------------------------------------------ */
 typedef struct tern_endpoint tern_endpoint;
 typedef struct tern_conn tern_conn;
+
+/* ---- paths (connection migration, RFC 9000 §9) --------------------------------------------------- */
+typedef enum tern_path_state {
+    TERN_PATH_STATE_PROBING = 1,   /* validation running (or waiting for a peer connection ID) */
+    TERN_PATH_STATE_VALIDATED = 2, /* the peer answered a PATH_CHALLENGE on it */
+    TERN_PATH_STATE_ACTIVE = 3,    /* carries the connection's traffic (validated or not yet) */
+    TERN_PATH_STATE_FAILED = 4,    /* validation failed; it is removed */
+    TERN_PATH_STATE_ABANDONED = 5, /* removed by the app or by tern; its peer CID is retired */
+} tern_path_state;
+
+typedef struct tern_path_info {
+    int id;                        /* stable for the life of the path */
+    tern_path_state state;
+    int validated;                 /* 1 once a PATH_RESPONSE (or the handshake) proved the path */
+    tern_path_addr addr;
+    uint64_t srtt_ns, min_rtt_ns, cwnd, bytes_in_flight;
+    uint64_t bytes_sent, bytes_recv, pkts_sent, pkts_recv, pkts_lost;
+    uint64_t created_ns, validated_ns; /* monotonic time of creation and validation (0 = not yet) */
+} tern_path_info;
+
+typedef enum tern_path_event_type {
+    TERN_PATH_EV_PROBING = 1,      /* validation of a path started */
+    TERN_PATH_EV_VALIDATED = 2,    /* the path answered; `rtt_ns` is its first RTT sample */
+    TERN_PATH_EV_FAILED = 3,       /* validation failed; see `reason` */
+    TERN_PATH_EV_ACTIVE = 4,       /* the active path changed from `from` to `path`; see `reason` */
+    TERN_PATH_EV_REMOVED = 5,      /* the path is gone (after FAILED, or removed) */
+    TERN_PATH_EV_PEER_ADDRESS_CHANGED = 6, /* server: the client now sends from `path` */
+} tern_path_event_type;
+
+typedef enum tern_path_reason {
+    TERN_PATH_WHY_NONE = 0,
+    TERN_PATH_WHY_APP = 1,               /* the application asked (set/remove) */
+    TERN_PATH_WHY_TIMEOUT = 2,           /* no PATH_RESPONSE within 3 x max(PTO) */
+    TERN_PATH_WHY_SOCKET_ERROR = 3,      /* sending on the path's socket failed */
+    TERN_PATH_WHY_NO_CID = 4,            /* the peer gave no spare connection ID in time */
+    TERN_PATH_WHY_MIGRATION_DISABLED = 5,/* the peer sent disable_active_migration */
+    TERN_PATH_WHY_VALIDATION_FAILED = 6, /* the new active path failed: back to the previous one */
+    TERN_PATH_WHY_ACTIVE_REMOVED = 7,    /* the active path was removed: moved to the best one */
+    TERN_PATH_WHY_PREFERRED_ADDRESS = 8, /* moved to the server's preferred address */
+    TERN_PATH_WHY_PEER_MIGRATED = 9,     /* server: the client moved (or its NAT rebound) */
+    TERN_PATH_WHY_ZERO_LEN_CID = 10,     /* the peer uses zero-length connection IDs */
+} tern_path_reason;
+
+typedef struct tern_path_event {
+    tern_path_event_type type;
+    tern_path_reason reason;
+    const tern_path_info *path;    /* the path concerned (the new one for ACTIVE) */
+    const tern_path_info *from;    /* ACTIVE and PEER_ADDRESS_CHANGED: the previous path, else NULL */
+    uint64_t rtt_ns;               /* VALIDATED: round trip of the validation */
+} tern_path_event;
+
+const char *tern_path_reason_str(tern_path_reason r);
 
 /* Why a connection ended. `error_code` is a QUIC transport (app == 0) or application (app == 1)
  * error code; `local` says which side closed; `reason` is NUL-terminated (may be empty). `status` is
@@ -173,6 +237,9 @@ typedef struct tern_callbacks {
     void (*on_stream_stop_sending)(tern_conn *c, int64_t sid, uint64_t app_error, void *ud);
     /* the connection ended; after this returns the handle is freed by the endpoint. */
     void (*on_closed)(tern_conn *c, const tern_close_info *info, void *ud);
+    /* a path was probed, validated, failed, became active, was removed, or (server) the client's
+     * address changed. The pointers are valid during the call only. */
+    void (*on_path_event)(tern_conn *c, const tern_path_event *ev, void *ud);
 } tern_callbacks;
 
 /* ---- endpoint ----------------------------------------------------------------------------------- */
@@ -268,6 +335,34 @@ int tern_conn_is_established(tern_conn *c);
 /* Per-connection user pointer (NULL by default). */
 void tern_conn_set_user_data(tern_conn *c, void *ud);
 void *tern_conn_get_user_data(tern_conn *c);
+
+/* ---- local addresses (client connection migration) ------------------------------------------------ */
+
+/* Binds a UDP socket on `addr` (port 0 picks a free port), creates a path from it to the server's
+ * current address and starts validating it (PATH_CHALLENGE) at once; before the handshake is
+ * confirmed the path is queued and probed at confirmation. Never switches by itself.
+ * Returns the new path's id (>= 0), or TERN_ERR_NOT_CLIENT, TERN_ERR_CLOSED,
+ * TERN_ERR_MIGRATION_DISABLED, TERN_ERR_ZERO_LEN_CID, TERN_ERR_DUPLICATE, TERN_ERR_PATH_LIMIT,
+ * TERN_ERR_AF_MISMATCH, TERN_ERR_BIND (errno set), TERN_ERR_INVALID_ARG. */
+int tern_conn_add_local_address(tern_conn *c, const tern_addr *addr);
+
+/* Makes the path of `addr` the active one; an address not yet added is added first, in this one
+ * call. A validated path is used at once with no stall; an unvalidated one is used at once too
+ * (RFC 9000 §9.2) while its validation runs, and if that fails the connection returns to the
+ * previous validated path (TERN_PATH_EV_ACTIVE with TERN_PATH_WHY_VALIDATION_FAILED).
+ * Returns the path id, or the errors of tern_conn_add_local_address. */
+int tern_conn_set_local_address(tern_conn *c, const tern_addr *addr);
+
+/* Abandons the path of `addr`: its peer connection ID is retired and its socket closed; packets in
+ * flight on it are declared lost and resent on the active path. Removing the active path first
+ * moves to the best validated path (lowest smoothed RTT, then most recently validated).
+ * Returns 0, TERN_ERR_NOT_FOUND, TERN_ERR_LAST_PATH (no other validated path: nothing changes),
+ * TERN_ERR_NOT_CLIENT, TERN_ERR_CLOSED. */
+int tern_conn_remove_local_address(tern_conn *c, const tern_addr *addr);
+
+/* Copies up to `cap` path descriptions into `out` and sets *n to the number of paths (which may
+ * exceed cap). Returns 0 or TERN_ERR_INVALID_ARG. Works on both sides. */
+int tern_conn_paths(tern_conn *c, tern_path_info *out, size_t cap, size_t *n);
 
 /* ---- streams ------------------------------------------------------------------------------------ */
 

@@ -288,6 +288,15 @@ tern_cid_entry *tern_peer_cids_take(tern_peer_cids *p, uint8_t path_id)
     return e;
 }
 
+int tern_peer_cids_reassign(tern_peer_cids *p, uint8_t from, uint8_t to)
+{
+    tern_cid_entry *e = tern_peer_cids_for_path(p, from);
+    if (!e || to == TERN_CID_UNUSED || tern_peer_cids_for_path(p, to))
+        return -1;
+    e->path_id = to;
+    return 0;
+}
+
 void tern_peer_cids_retire_path(tern_peer_cids *p, uint8_t path_id)
 {
     tern_cid_entry *e = tern_peer_cids_for_path(p, path_id);

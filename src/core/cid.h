@@ -95,6 +95,9 @@ tern_cid_entry *tern_peer_cids_take(tern_peer_cids *p, uint8_t path_id);
 tern_cid_entry *tern_peer_cids_for_path(tern_peer_cids *p, uint8_t path_id);
 /* Retires the CID used by `path_id` (queues RETIRE_CONNECTION_ID; should the queue be full, the
  * CID is still forgotten locally). */
+/* Hands the CID of path `from` to path `to` (which has none): used when the peer moved to a new
+ * address and no spare CID exists. Returns 0, or -1 when `from` has none or `to` already has one. */
+int tern_peer_cids_reassign(tern_peer_cids *p, uint8_t from, uint8_t to);
 void tern_peer_cids_retire_path(tern_peer_cids *p, uint8_t path_id);
 /* 1 when a stateless reset token matches the token of a stored peer CID in use by a path (RFC 9000
  * §10.3.1: never tokens of unused or retired CIDs). Constant time in the token bytes. */

@@ -1,6 +1,7 @@
 /* Connection lifecycle: creation, the TLS handshake and its secrets, transport parameters, timers,
  * closing, and the public connection and stream functions of tern.h. Packet processing lives in
  * conn_recv.c and packet assembly in conn_send.c. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -193,6 +194,7 @@ static int tls_tparams(void *ud, const uint8_t *data, size_t len)
     c->peer_tp = tp;
     c->peer_tp_received = 1;
     apply_peer_tparams(c);
+    tern_mig_on_peer_tparams(c);
     return 0;
 fail:
     if (!c->pending_terr_set) {
@@ -224,7 +226,7 @@ void tern_conn_discard_space(tern_conn *c, int space)
     tern_sendbuf_init(&c->crypto_snd[level], TERN_CRYPTO_BUF_LIMIT);
 }
 
-void tern_conn_on_handshake_confirmed(tern_conn *c)
+void tern_conn_on_handshake_confirmed(tern_conn *c, tern_tstamp now)
 {
     if (c->handshake_confirmed)
         return;
@@ -233,6 +235,7 @@ void tern_conn_on_handshake_confirmed(tern_conn *c)
     c->rec.peer_completed_address_validation = 1;
     tern_conn_discard_space(c, TERN_SPACE_HANDSHAKE);
     c->tx_phase_acked = 1; /* a key update may start now */
+    tern_mig_on_confirmed(c, now);
 }
 
 static void issue_cids(tern_conn *c)
@@ -270,7 +273,7 @@ static void on_handshake_complete(tern_conn *c, tern_tstamp now)
     snprintf(c->alpn, sizeof(c->alpn), "%s", alpn ? alpn : "");
     if (c->is_server) {
         c->handshake_done_pending = 1;
-        tern_conn_on_handshake_confirmed(c);
+        tern_conn_on_handshake_confirmed(c, now);
     }
     issue_cids(c);
     TERN_LOG(c, "handshake complete (%s, alpn %s)", tern_crypto_aead_name(c->aead), c->alpn);
@@ -336,7 +339,33 @@ static void fill_local_tparams(tern_conn *c, const tern_conn_params *p)
         }
         tp->has_stateless_reset_token = 1;
         memcpy(tp->stateless_reset_token, c->lcids.e[0].token, TERN_RESET_TOKEN_LEN);
+        const tern_addr *pa = &cfg->preferred_address;
+        if (pa->len && c->lcids.n > 1) {
+            /* the CID of sequence number 1 travels with the preferred address */
+            tp->has_preferred_address = 1;
+            if (pa->u.sa.sa_family == AF_INET) {
+                memcpy(tp->preferred_address.ipv4, &pa->u.in.sin_addr, 4);
+                tp->preferred_address.ipv4_port = ntohs(pa->u.in.sin_port);
+            } else {
+                memcpy(tp->preferred_address.ipv6, &pa->u.in6.sin6_addr, 16);
+                tp->preferred_address.ipv6_port = ntohs(pa->u.in6.sin6_port);
+            }
+            tp->preferred_address.cid = c->lcids.e[1].cid;
+            memcpy(tp->preferred_address.token, c->lcids.e[1].token, TERN_RESET_TOKEN_LEN);
+        }
     }
+}
+
+static tern_cc *path_cc(void *ud, uint8_t id)
+{
+    tern_conn *c = ud;
+    return id < TERN_MAX_PATHS && c->paths[id].state != TERN_PATH_UNUSED ? &c->paths[id].cc : NULL;
+}
+
+static tern_rtt *path_rtt(void *ud, uint8_t id)
+{
+    tern_conn *c = ud;
+    return id < TERN_MAX_PATHS && c->paths[id].state != TERN_PATH_UNUSED ? &c->paths[id].rtt : NULL;
 }
 
 static int check_config(const tern_config *cfg)
@@ -390,12 +419,17 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         tern_ackr_init(&c->sp[s].ackr);
     }
     size_t mtu = p->cfg->max_udp_payload;
-    tern_path_init(&c->paths[0], 0, path, p->cfg->cc, mtu);
+    tern_path_init(&c->paths[0], 0, path, p->cfg->cc, mtu, now);
+    /* the handshake path counts as validated once the handshake completes; until then a server
+     * still applies the amplification limit to it */
     c->paths[0].state = TERN_PATH_VALIDATED;
+    c->paths[0].path_validated = 1;
+    c->paths[0].validated_at = now;
     c->active = 0;
+    c->pending_active = -1;
     /* a client trusts the server address it chose; a server must validate the client's */
     c->paths[0].validated = !p->is_server || p->address_validated;
-    tern_recovery_cb rcb = {tern_conn_on_pkt_acked, tern_conn_on_pkt_lost};
+    tern_recovery_cb rcb = {tern_conn_on_pkt_acked, tern_conn_on_pkt_lost, path_cc, path_rtt};
     tern_recovery_init(&c->rec, c->is_server, &c->paths[0].rtt, &c->paths[0].cc, &rcb, c);
     c->peer_max_ack_delay = 25 * TERN_NS_PER_MS;
     c->rec.max_ack_delay = c->peer_max_ack_delay;
@@ -419,6 +453,17 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     c->rand(c->rand_ud, scid.data, scid.len);
     tern_crypto_reset_token(c->reset_key, &scid, token);
     tern_local_cids_add(&c->lcids, &scid, token);
+    tern_cid pref_cid;
+    pref_cid.len = 0;
+    if (c->is_server && p->cfg->preferred_address.len) {
+        pref_cid.len = (uint8_t)scid_len;
+        c->rand(c->rand_ud, pref_cid.data, pref_cid.len);
+        uint8_t ptoken[TERN_RESET_TOKEN_LEN];
+        tern_crypto_reset_token(c->reset_key, &pref_cid, ptoken);
+        tern_cid_entry *pe = tern_local_cids_add(&c->lcids, &pref_cid, ptoken);
+        if (pe)
+            tern_local_cids_on_announced(&c->lcids, pe->seq); /* sent in the transport parameters */
+    }
 
     const tern_cid *keys_dcid;
     if (c->is_server) {
@@ -451,8 +496,11 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
                       &tls_callbacks, c);
     if (rv)
         goto fail;
-    if (c->hooks.cid_added)
+    if (c->hooks.cid_added) {
         c->hooks.cid_added(c->hooks.ud, c, &scid);
+        if (pref_cid.len)
+            c->hooks.cid_added(c->hooks.ud, c, &pref_cid);
+    }
     if (!c->is_server) {
         rv = tern_tls_start(c->tls);
         if (rv)
@@ -511,7 +559,7 @@ tern_tstamp tern_conn_next_timeout(const tern_conn *c)
         t = TERN_MIN(t, c->pace_until);
     if (c->rx_prev.aead)
         t = TERN_MIN(t, c->rx_prev_discard);
-    return t;
+    return TERN_MIN(t, tern_mig_next_timeout(c));
 }
 
 void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
@@ -538,6 +586,9 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
         c->pace_until = 0;
     if (c->rx_prev.aead && now >= c->rx_prev_discard)
         tern_crypto_keys_free(&c->rx_prev);
+    tern_mig_on_timeout(c, now);
+    if (c->state >= TERN_CS_CLOSING)
+        return;
     if (tern_recovery_timer(&c->rec, now) <= now) {
         int space = tern_recovery_on_timeout(&c->rec, now);
         if (space >= 0 && !c->sp[space].discarded) {

@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "crypto.h"
 #include "frame.h"
+#include "migration.h"
 #include "packet.h"
 #include "path.h"
 #include "recovery.h"
@@ -74,6 +75,7 @@ struct tern_conn {
 
     tern_path paths[TERN_MAX_PATHS];
     int active;
+    int pending_active;          /* client: switch to this path once it can carry packets (-1) */
 
     /* connection IDs */
     size_t scid_len;
@@ -148,7 +150,7 @@ void tern_conn_enter_draining(tern_conn *c, tern_tstamp now);
 tern_tstamp tern_conn_pto(const tern_conn *c);
 int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now);
 void tern_conn_discard_space(tern_conn *c, int space);
-void tern_conn_on_handshake_confirmed(tern_conn *c);
+void tern_conn_on_handshake_confirmed(tern_conn *c, tern_tstamp now);
 void tern_conn_queue_writable(tern_conn *c, tern_stream *s);
 void tern_conn_flush_notifications(tern_conn *c);
 void tern_conn_maybe_close_stream(tern_conn *c, tern_stream *s);

@@ -364,12 +364,15 @@ static int handle_new_cid(tern_conn *c, const tern_frame *f)
         return rv;
     }
     for (int i = 0; i < TERN_MAX_PATHS && mask; i++) {
-        if (!(mask & (1u << i)) || c->paths[i].state == TERN_PATH_UNUSED)
+        if (!(mask & (1u << i)) || !tern_path_in_use(&c->paths[i]))
             continue;
-        if (!tern_peer_cids_take(&c->pcids, (uint8_t)i) && i == c->active) {
-            tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type,
-                           "retire_prior_to left no connection ID");
-            return TERN_ERR_PROTO;
+        if (!tern_peer_cids_take(&c->pcids, (uint8_t)i)) {
+            if (i == c->active) {
+                tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type,
+                               "retire_prior_to left no connection ID");
+                return TERN_ERR_PROTO;
+            }
+            c->paths[i].waiting_cid = 1;
         }
     }
     return 0;
@@ -406,7 +409,7 @@ static void handle_close(tern_conn *c, const tern_frame *f, tern_tstamp now)
 
 /* Returns 0, or a negative error when the connection failed or entered draining. */
 static int process_frames(tern_conn *c, int pkt_type, int space, int level, const uint8_t *p,
-                          const uint8_t *end, const tern_path_addr *path, const tern_cid *dcid,
+                          const uint8_t *end, int path_idx, const tern_cid *dcid,
                           int *ack_eliciting, int *non_probing, tern_tstamp now)
 {
     tern_frame f;
@@ -474,25 +477,19 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
             break;
         case TERN_FT_NEW_CONNECTION_ID:
             rv = handle_new_cid(c, &f);
+            if (!rv)
+                tern_mig_on_new_cids(c, now);
             break;
         case TERN_FT_RETIRE_CONNECTION_ID:
             rv = handle_retire_cid(c, &f, dcid);
             break;
-        case TERN_FT_PATH_CHALLENGE: {
-            /* answered on the path it arrived on; only the latest is kept */
-            tern_path *pp = tern_conn_path(c);
-            memcpy(pp->response, f.u.path.data, 8);
-            pp->response_pending = 1;
+        case TERN_FT_PATH_CHALLENGE:
+            /* answered on the path it arrived on; only the latest few are owed */
+            tern_path_queue_response(&c->paths[path_idx], f.u.path.data);
             break;
-        }
-        case TERN_FT_PATH_RESPONSE: {
-            tern_path *pp = tern_conn_path(c);
-            if (pp->challenge_outstanding && memcmp(pp->challenge, f.u.path.data, 8) == 0) {
-                pp->challenge_outstanding = 0;
-                pp->validated = 1;
-            }
+        case TERN_FT_PATH_RESPONSE:
+            tern_mig_on_path_response(c, f.u.path.data, now);
             break;
-        }
         case TERN_FT_CONNECTION_CLOSE:
         case TERN_FT_CONNECTION_CLOSE_APP:
             handle_close(c, &f, now);
@@ -502,7 +499,7 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
                 tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type, "HANDSHAKE_DONE from a client");
                 rv = TERN_ERR_PROTO;
             } else {
-                tern_conn_on_handshake_confirmed(c);
+                tern_conn_on_handshake_confirmed(c, now);
             }
             break;
         default:
@@ -619,7 +616,7 @@ static int decrypt_1rtt(tern_conn *c, uint8_t *pkt, size_t hdr_len, size_t pkt_l
 }
 
 /* Processes one packet. Returns 0 when it was processed or dropped, <0 when the connection failed. */
-static int process_packet(tern_conn *c, const tern_path_addr *path, uint8_t *pkt,
+static int process_packet(tern_conn *c, int path_idx, uint8_t *pkt,
                           const tern_pkt_hdr *h, int ecn, int *stateless_reset_checked,
                           uint8_t *dgram, size_t dgram_len, const uint8_t *tail, tern_tstamp now)
 {
@@ -693,7 +690,7 @@ static int process_packet(tern_conn *c, const tern_path_addr *path, uint8_t *pkt
             tern_peer_cids_set_initial(&c->pcids, &h->scid);
         }
     }
-    tern_path *pp = tern_conn_path(c);
+    tern_path *pp = &c->paths[path_idx];
     if (c->is_server && h->type == TERN_PKT_HANDSHAKE && !pp->validated) {
         /* a Handshake packet proves the client got our Initial: address validated */
         pp->validated = 1;
@@ -703,7 +700,8 @@ static int process_packet(tern_conn *c, const tern_path_addr *path, uint8_t *pkt
 
     int ack_eliciting = 0, non_probing = 0;
     const uint8_t *payload = pkt + hdr_len;
-    int rv = process_frames(c, h->type, space, level, payload, payload + n, path, &h->dcid,
+    int largest = c->sp[space].largest_recv == UINT64_MAX || pn > c->sp[space].largest_recv;
+    int rv = process_frames(c, h->type, space, level, payload, payload + n, path_idx, &h->dcid,
                             &ack_eliciting, &non_probing, now);
     if (c->state == TERN_CS_DONE)
         return TERN_ERR_CLOSED;
@@ -717,6 +715,8 @@ static int process_packet(tern_conn *c, const tern_path_addr *path, uint8_t *pkt
     tern_ackr_on_packet(&c->sp[space].ackr, pn, ack_eliciting, ecn, now, mad);
     c->pkts_recv++;
     pp->pkts_recv++;
+    if (level == TERN_LEVEL_1RTT && c->state < TERN_CS_CLOSING)
+        tern_mig_on_app_packet(c, path_idx, pn, largest, non_probing, now);
     c->ack_eliciting_since_recv = 0;
     tern_conn_restart_idle(c, now);
     return rv;
@@ -735,11 +735,12 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
             c->close_pending = 1;
         return TERN_ERR_CLOSED;
     }
-    tern_path *pp = tern_conn_path(c);
-    /* a client only talks to the server address it chose (RFC 9000 §9): anything else is dropped */
-    if (!c->is_server && path && path->remote.len && pp->addr.remote.len &&
-        !tern_addr_equal(&path->remote, &pp->addr.remote))
+    /* a client only accepts datagrams on its own paths, from the server addresses it chose
+     * (RFC 9000 §9); a server may see the client on a new path */
+    int path_idx = tern_mig_path_for_datagram(c, path, now);
+    if (path_idx < 0)
         return 0;
+    tern_path *pp = &c->paths[path_idx];
     c->bytes_recv += len;
     pp->bytes_recv += len;
     uint8_t tail[TERN_RESET_TOKEN_LEN] = {0};
@@ -763,7 +764,7 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
         if (h.type != TERN_PKT_VN && h.type != TERN_PKT_RETRY && c->is_server &&
             h.type == TERN_PKT_1RTT && !tern_local_cids_contains(&c->lcids, &h.dcid))
             break;
-        rv = process_packet(c, path, dgram + off, &h, ecn, &reset_checked, dgram, len, tail, now);
+        rv = process_packet(c, path_idx, dgram + off, &h, ecn, &reset_checked, dgram, len, tail, now);
         if (rv && c->state >= TERN_CS_CLOSING)
             break;
         if (h.type == TERN_PKT_VN || h.type == TERN_PKT_RETRY)

@@ -48,7 +48,7 @@ static int level_has_keys(const tern_conn *c, int level)
 }
 
 /* Starts a packet at `p` with `room` bytes available. Returns 0 when there is no room. */
-static int pb_start(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t room)
+static int pb_start_on(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t room, int path_idx)
 {
     memset(b, 0, sizeof(*b));
     b->start = p;
@@ -57,8 +57,10 @@ static int pb_start(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t ro
     tern_pn_space_state *sp = &c->sp[b->space];
     uint64_t pn = sp->next_pn;
     b->pn_len = tern_pkt_pn_len(pn, c->rec.q[b->space].largest_acked);
-    const tern_cid_entry *dcid_e = tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
-    tern_cid dcid = dcid_e ? dcid_e->cid : c->pcids.e[0].cid;
+    const tern_cid_entry *dcid_e = tern_peer_cids_for_path(&c->pcids, (uint8_t)path_idx);
+    if (!dcid_e)
+        return 0; /* no connection ID for this path (yet) */
+    tern_cid dcid = dcid_e->cid;
     const tern_cid *scid = &c->lcids.e[0].cid;
     size_t hl;
     if (level == TERN_LEVEL_1RTT) {
@@ -76,8 +78,13 @@ static int pb_start(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t ro
     b->hdr_len = hl;
     b->cap = room - hl - TERN_AEAD_TAG_LEN;
     b->rec.pn = pn;
-    b->rec.path_id = (uint8_t)c->active;
+    b->rec.path_id = (uint8_t)path_idx;
     return 1;
+}
+
+static int pb_start(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t room)
+{
+    return pb_start_on(c, b, level, p, room, c->active);
 }
 
 /* ---- frame writers over the builder -------------------------------------------------------------- */
@@ -136,15 +143,6 @@ static int add_control(tern_conn *c, pkt_build *b)
             b->payload += n;
             pb_record(b, TERN_FT_HANDSHAKE_DONE, 0, 0, 0, 0, 0);
             c->handshake_done_pending = 0;
-            added = 1;
-        }
-    }
-    tern_path *pp = tern_conn_path(c);
-    if (pp->response_pending && !pb_full(b)) {
-        n = tern_frame_write_path_response(pb_cur(b), pb_room(b), pp->response);
-        if (n) {
-            b->payload += n;
-            pp->response_pending = 0;
             added = 1;
         }
     }
@@ -344,8 +342,7 @@ static int add_stream_data(tern_conn *c, pkt_build *b)
 static int app_has_data(tern_conn *c)
 {
     if (c->handshake_done_pending || c->need_max_data || c->need_data_blocked ||
-        c->stream_ctrl_pending || c->new_cid_pending || c->pcids.retire_n ||
-        tern_conn_path(c)->response_pending)
+        c->stream_ctrl_pending || c->new_cid_pending || c->pcids.retire_n)
         return 1;
     if (c->streams.sendq_head)
         return 1;
@@ -402,7 +399,7 @@ static size_t pkt_total(const pkt_build *b) { return b->hdr_len + b->payload + T
 static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
 {
     tern_pn_space_state *sp = &c->sp[b->space];
-    tern_path *pp = tern_conn_path(c);
+    tern_path *pp = &c->paths[b->rec.path_id];
     b->rec.time_sent = now;
     b->rec.size = (uint32_t)pkt_total(b);
     b->rec.in_flight = b->rec.ack_eliciting || b->rec.n_frames > (b->has_ack ? 1 : 0);
@@ -540,6 +537,56 @@ static size_t build_close(tern_conn *c, uint8_t *out, size_t cap, tern_tstamp no
     return total;
 }
 
+/* A datagram that probes or answers on path `idx`: PATH_CHALLENGE with fresh random bytes and/or
+ * the PATH_RESPONSEs owed there, padded to 1200 bytes unless the path's amplification budget
+ * forbids it (RFC 9000 §8.2.1, §8.2.2). Returns its size, 0 when nothing could be built. */
+static size_t build_probe(tern_conn *c, int idx, uint8_t *buf, size_t cap, tern_tstamp now)
+{
+    tern_path *p = &c->paths[idx];
+    uint64_t budget = tern_path_amp_budget(p);
+    size_t room = TERN_MIN(cap, p->mtu);
+    if (budget < room)
+        room = (size_t)budget;
+    pkt_build b;
+    if (room < 64 || !pb_start_on(c, &b, TERN_LEVEL_1RTT, buf, room, idx))
+        return 0;
+    int padded = room >= TERN_MIN_INITIAL_SIZE;
+    int challenge = p->need_challenge || (p->need_padded_challenge && padded);
+    if (challenge) {
+        uint8_t data[8];
+        c->rand(c->rand_ud, data, 8);
+        size_t n = tern_frame_write_path_challenge(pb_cur(&b), pb_room(&b), data);
+        if (n) {
+            b.payload += n;
+            tern_path_on_challenge_sent(p, data, now);
+            p->need_challenge = 0;
+            p->need_padded_challenge = !padded;
+            /* retransmitted with new bytes after a PTO of the path, until the deadline */
+            p->challenge_retx_at = now + tern_rtt_pto(&p->rtt, c->peer_max_ack_delay);
+        }
+    }
+    while (p->nresponse && pb_room(&b) >= 9) {
+        size_t n = tern_frame_write_path_response(pb_cur(&b), pb_room(&b), p->response[0]);
+        if (!n)
+            break;
+        b.payload += n;
+        memmove(p->response[0], p->response[1], (size_t)(p->nresponse - 1) * 8);
+        p->nresponse--;
+    }
+    if (idx == c->active && c->sp[TERN_SPACE_APP].ackr.ack_pending)
+        add_ack(c, &b, now);
+    if (b.payload == 0)
+        return 0;
+    b.rec.ack_eliciting = 1;
+    size_t pad = 0;
+    if (padded && b.hdr_len + b.payload + TERN_AEAD_TAG_LEN < TERN_MIN_INITIAL_SIZE)
+        pad = TERN_MIN_INITIAL_SIZE - b.hdr_len - TERN_AEAD_TAG_LEN;
+    if (seal_packet(c, &b, pad))
+        return 0;
+    commit_packet(c, &b, now);
+    return pkt_total(&b);
+}
+
 /* The packets just sent did not fill the window because the application had no more data: their
  * acknowledgements must not grow it (RFC 9002 §7.8), or an idle sender would collect an unbounded
  * window and later burst into the network. */
@@ -583,6 +630,20 @@ int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t 
             pp->bytes_sent += n;
         }
         return 0;
+    }
+    /* path validation first: a probe datagram goes alone, to its own path */
+    int probe = c->state == TERN_CS_ESTABLISHED ? tern_mig_probe_path(c) : -1;
+    if (probe >= 0 && max_count > 0) {
+        size_t n = build_probe(c, probe, buf, cap, now);
+        if (n) {
+            tern_path *qp = &c->paths[probe];
+            *path_out = qp->addr;
+            *count = 1;
+            *seg_size = n;
+            c->bytes_sent += n;
+            qp->bytes_sent += n;
+            return 0;
+        }
     }
     size_t seg = 0;
     int ran_dry = 0; /* stopped because nothing was left to send */

@@ -9,9 +9,11 @@
 #include "common.h"
 #include "rtt.h"
 
-#define TERN_MAX_PATHS 8
+#define TERN_MAX_PATHS 16         /* slots per connection (config max_paths <= this) */
+#define TERN_PATH_CHALLENGES 3    /* outstanding PATH_CHALLENGE values remembered per path */
+#define TERN_PATH_RESPONSES 4     /* PATH_RESPONSEs owed per path (the latest challenges only) */
 
-enum tern_path_state {
+enum tern_path_slot_state {
     TERN_PATH_UNUSED = 0,
     TERN_PATH_PROBING,
     TERN_PATH_VALIDATED,
@@ -22,25 +24,39 @@ enum tern_path_state {
 typedef struct tern_path {
     tern_path_addr addr;
     uint8_t id;
-    int state;
+    int state;                  /* enum tern_path_slot_state; "active" is the connection's index */
     int validated;              /* address validated: the amplification limit no longer applies */
+    int path_validated;         /* a PATH_RESPONSE (or the handshake) proved this path */
     tern_rtt rtt;
     tern_cc cc;
     tern_pacer pacer;
     uint64_t bytes_recv, bytes_sent;   /* UDP payload bytes, for the 3x amplification limit */
     uint64_t pkts_sent, pkts_recv, pkts_lost;
     size_t mtu;                 /* datagram size used on this path */
-    /* PATH_CHALLENGE we sent and are waiting to be answered */
-    uint8_t challenge[8];
-    int challenge_outstanding;
-    /* PATH_RESPONSE owed to the peer (the latest challenge received on this path) */
-    uint8_t response[8];
-    int response_pending;
+    tern_tstamp created, validated_at;
+    /* validation we run: challenge values sent and not yet answered (newest last) */
+    uint8_t challenge[TERN_PATH_CHALLENGES][8];
+    int nchallenge;
+    tern_tstamp challenge_sent_at;   /* of the newest challenge */
+    tern_tstamp first_challenge_at;  /* for the validation RTT sample */
+    int need_challenge;         /* send a (new) PATH_CHALLENGE on this path */
+    int need_padded_challenge;  /* the last one went out unpadded (amplification): resend padded */
+    tern_tstamp challenge_retx_at;   /* next retransmission (TERN_TS_INF when none) */
+    tern_tstamp validation_deadline; /* TERN_TS_INF when not validating */
+    int probe_pending;          /* added before the handshake was confirmed: start at confirmation */
+    int waiting_cid;            /* no peer CID yet: waiting for NEW_CONNECTION_ID */
+    /* PATH_RESPONSEs owed to the peer on this path */
+    uint8_t response[TERN_PATH_RESPONSES][8];
+    int nresponse;
+    int fallback;               /* index of the path to return to if this one fails validation */
+    int preferred;              /* the path to the server's preferred address */
+    uint64_t largest_pn_recv;   /* largest application pn received on this path (UINT64_MAX: none) */
 } tern_path;
 
-void tern_path_init(tern_path *p, uint8_t id, const tern_path_addr *addr, int cc_algo, size_t mtu);
+void tern_path_init(tern_path *p, uint8_t id, const tern_path_addr *addr, int cc_algo, size_t mtu,
+                    tern_tstamp now);
 
-/* Bytes the amplification limit still allows (SIZE_MAX once validated). */
+/* Bytes the amplification limit still allows (UINT64_MAX once validated). */
 static inline uint64_t tern_path_amp_budget(const tern_path *p)
 {
     if (p->validated)
@@ -48,5 +64,22 @@ static inline uint64_t tern_path_amp_budget(const tern_path *p)
     uint64_t lim = 3 * p->bytes_recv;
     return lim > p->bytes_sent ? lim - p->bytes_sent : 0;
 }
+
+static inline int tern_path_in_use(const tern_path *p)
+{
+    return p->state == TERN_PATH_PROBING || p->state == TERN_PATH_VALIDATED;
+}
+
+/* 1 when both addresses differ only in the port (the congestion state may be kept, RFC 9000 §9.4). */
+int tern_path_only_port_changed(const tern_path_addr *a, const tern_path_addr *b);
+
+/* Records a challenge value sent now (keeps the newest TERN_PATH_CHALLENGES). */
+void tern_path_on_challenge_sent(tern_path *p, const uint8_t data[8], tern_tstamp now);
+
+/* 1 when `data` answers one of our outstanding challenges (the outstanding set is then cleared). */
+int tern_path_on_response(tern_path *p, const uint8_t data[8]);
+
+/* Queues a PATH_RESPONSE for `data`; past TERN_PATH_RESPONSES the oldest owed one is dropped. */
+void tern_path_queue_response(tern_path *p, const uint8_t data[8]);
 
 #endif

@@ -118,12 +118,25 @@ static size_t q_lower_bound(const tern_sentq *q, uint64_t v)
     return lo;
 }
 
+/* The controller and estimator of the path a packet left on (the active path's without a lookup). */
+static tern_cc *cc_of(const tern_recovery *r, uint8_t path_id)
+{
+    tern_cc *cc = r->cb.path_cc ? r->cb.path_cc(r->ud, path_id) : NULL;
+    return cc ? cc : r->cc;
+}
+
+static tern_rtt *rtt_of(const tern_recovery *r, uint8_t path_id)
+{
+    tern_rtt *rtt = r->cb.path_rtt ? r->cb.path_rtt(r->ud, path_id) : NULL;
+    return rtt ? rtt : r->rtt;
+}
+
 static void mark_lost(tern_recovery *r, int space, tern_sentq *q, tern_sent_pkt *p)
 {
     p->lost = 1;
     r->pkts_lost++;
     if (p->in_flight) {
-        tern_cc_on_removed(r->cc, p->size);
+        tern_cc_on_removed(cc_of(r, p->path_id), p->size);
         if (p->ack_eliciting)
             q->ack_eliciting_in_flight--;
     }
@@ -159,7 +172,7 @@ int tern_recovery_on_sent(tern_recovery *r, int space, const tern_sent_pkt *p)
     q->count++;
     q->next_pn = p->pn + 1;
     if (p->in_flight) {
-        tern_cc_on_sent(r->cc, p->size);
+        tern_cc_on_sent(cc_of(r, p->path_id), p->size);
         if (p->ack_eliciting) {
             q->ack_eliciting_in_flight++;
             q->last_ack_eliciting_time = p->time_sent;
@@ -188,6 +201,7 @@ static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
 
     int lost_in_flight = 0, run = 0, persistent = 0;
     tern_tstamp newest_lost = 0, run_start = 0;
+    uint8_t lost_path = 0;
     for (size_t i = 0; i < q->count; i++) {
         tern_sent_pkt *p = q_at(q, i);
         if (p->pn > q->largest_acked)
@@ -204,7 +218,10 @@ static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
         }
         if (p->in_flight) {
             lost_in_flight = 1;
-            newest_lost = TERN_MAX(newest_lost, p->time_sent);
+            if (p->time_sent >= newest_lost) {
+                newest_lost = p->time_sent;
+                lost_path = p->path_id;
+            }
         }
         /* §7.6.2: only ack-eliciting packets sent after the first RTT sample count. */
         if (p->ack_eliciting && rtt->has_sample && p->time_sent > rtt->first_sample_time) {
@@ -218,9 +235,9 @@ static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
         mark_lost(r, space, q, p);
     }
     if (lost_in_flight)
-        tern_cc_on_congestion(r->cc, newest_lost, now);
+        tern_cc_on_congestion(cc_of(r, lost_path), newest_lost, now);
     if (persistent) {
-        tern_cc_on_persistent_congestion(r->cc);
+        tern_cc_on_persistent_congestion(cc_of(r, lost_path));
         rtt->min = rtt->latest; /* §5.2: the path may have changed */
     }
 }
@@ -278,7 +295,8 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
     if (largest_rec && eliciting) {
         tern_tstamp latest = now > largest_rec->time_sent ? now - largest_rec->time_sent : 0;
         /* Initial ACKs are never delayed on purpose (RFC 9002 §5.3): the field is noise there. */
-        tern_rtt_update(r->rtt, latest, space == TERN_SPACE_INITIAL ? 0 : ack_delay,
+        tern_rtt_update(rtt_of(r, largest_rec->path_id), latest,
+                        space == TERN_SPACE_INITIAL ? 0 : ack_delay,
                         r->max_ack_delay, r->handshake_confirmed, now);
     }
     if (space == TERN_SPACE_HANDSHAKE && !r->is_server)
@@ -296,7 +314,8 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
         if (p->in_flight) {
             if (p->ack_eliciting)
                 q->ack_eliciting_in_flight--;
-            tern_cc_on_acked(r->cc, p->size, p->time_sent, r->rtt, now, p->app_limited);
+            tern_cc_on_acked(cc_of(r, p->path_id), p->size, p->time_sent, rtt_of(r, p->path_id),
+                             now, p->app_limited);
         }
         if (r->cb.on_acked)
             r->cb.on_acked(r->ud, space, p);
@@ -397,7 +416,7 @@ void tern_recovery_discard_space(tern_recovery *r, int space)
     for (size_t i = 0; i < q->count; i++) {
         const tern_sent_pkt *p = q_at(q, i);
         if (p->in_flight && !p->acked && !p->lost)
-            tern_cc_on_removed(r->cc, p->size);
+            tern_cc_on_removed(cc_of(r, p->path_id), p->size);
     }
     free(q->ring);
     q->ring = NULL;
@@ -423,6 +442,24 @@ void tern_recovery_declare_all_lost(tern_recovery *r, int space, tern_tstamp now
     q->ack_eliciting_in_flight = 0;
     q->loss_time = TERN_TS_INF;
     r->pto_count = 0;
+    r->timer_base = now;
+}
+
+void tern_recovery_declare_path_lost(tern_recovery *r, uint8_t path_id, tern_tstamp now)
+{
+    tern_sentq *q = &r->q[TERN_SPACE_APP];
+    uint64_t eliciting = 0;
+    for (size_t i = 0; i < q->count; i++) {
+        tern_sent_pkt *p = q_at(q, i);
+        if (p->acked || p->lost)
+            continue;
+        if (p->path_id == path_id)
+            mark_lost(r, TERN_SPACE_APP, q, p);
+        else if (p->in_flight && p->ack_eliciting)
+            eliciting++;
+    }
+    q->ack_eliciting_in_flight = eliciting;
+    q_prune(q);
     r->timer_base = now;
 }
 

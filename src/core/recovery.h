@@ -58,6 +58,10 @@ typedef struct tern_recovery_cb {
     void (*on_acked)(void *ud, int space, const tern_sent_pkt *p);
     /* The packet was declared lost (each record at most once, never after acked). */
     void (*on_lost)(void *ud, int space, const tern_sent_pkt *p);
+    /* Optional: the congestion controller and RTT estimator of a path, for packets that left on a
+     * path other than the active one. NULL (or a NULL result) means the active path's. */
+    tern_cc *(*path_cc)(void *ud, uint8_t path_id);
+    tern_rtt *(*path_rtt)(void *ud, uint8_t path_id);
 } tern_recovery_cb;
 /* The callbacks run in the middle of ring updates: they must not call tern_recovery_* functions. */
 
@@ -122,6 +126,10 @@ void tern_recovery_discard_space(tern_recovery *r, int space);
  * without a congestion event (RFC 9002 §6.3: a Retry is not a congestion signal); pto_count and the
  * space's loss timer are reset. Packet numbers keep increasing afterwards. */
 void tern_recovery_declare_all_lost(tern_recovery *r, int space, tern_tstamp now);
+
+/* Declares lost every unacknowledged application packet that left on `path_id` (the path was
+ * abandoned): on_lost re-queues their data for the active path. No congestion signal. */
+void tern_recovery_declare_path_lost(tern_recovery *r, uint8_t path_id, tern_tstamp now);
 
 /* 1 when a space has ack-eliciting packets in flight. */
 int tern_recovery_has_in_flight(const tern_recovery *r);

@@ -31,7 +31,33 @@ static const char *const err_names[] = {
     [-TERN_ERR_IDLE_TIMEOUT] = "idle timeout",
     [-TERN_ERR_STATELESS_RESET] = "stateless reset received",
     [-TERN_ERR_INTERNAL] = "internal error",
+    [-TERN_ERR_NOT_CLIENT] = "only a client connection can do this",
+    [-TERN_ERR_MIGRATION_DISABLED] = "the peer disabled active migration",
+    [-TERN_ERR_ZERO_LEN_CID] = "the peer uses zero-length connection IDs",
+    [-TERN_ERR_DUPLICATE] = "address already in use by a path",
+    [-TERN_ERR_PATH_LIMIT] = "path limit reached",
+    [-TERN_ERR_AF_MISMATCH] = "address family differs from the peer's",
+    [-TERN_ERR_BIND] = "cannot bind a socket on the address",
+    [-TERN_ERR_LAST_PATH] = "refusing to remove the last usable path",
 };
+
+const char *tern_path_reason_str(tern_path_reason r)
+{
+    switch (r) {
+    case TERN_PATH_WHY_NONE: return "none";
+    case TERN_PATH_WHY_APP: return "application";
+    case TERN_PATH_WHY_TIMEOUT: return "validation timeout";
+    case TERN_PATH_WHY_SOCKET_ERROR: return "socket error";
+    case TERN_PATH_WHY_NO_CID: return "no spare peer connection ID";
+    case TERN_PATH_WHY_MIGRATION_DISABLED: return "peer disabled migration";
+    case TERN_PATH_WHY_VALIDATION_FAILED: return "validation failed, returned to previous path";
+    case TERN_PATH_WHY_ACTIVE_REMOVED: return "active path removed";
+    case TERN_PATH_WHY_PREFERRED_ADDRESS: return "server preferred address";
+    case TERN_PATH_WHY_PEER_MIGRATED: return "peer address changed";
+    case TERN_PATH_WHY_ZERO_LEN_CID: return "peer uses zero-length connection IDs";
+    }
+    return "unknown";
+}
 
 const char *tern_strerror(int err)
 {
@@ -196,4 +222,6 @@ void tern_config_init(tern_config *cfg)
     cfg->active_connection_id_limit = 8;
     cfg->stream_send_buffer = 1u << 20;
     cfg->max_udp_payload = 1452;
+    cfg->max_paths = 8;
+    cfg->follow_preferred_address = 1;
 }

@@ -8,7 +8,7 @@
 
 #include <stdlib.h>
 
-#include "io/cidmap.h"
+#include "cidmap.h"
 
 static const uint8_t key[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 

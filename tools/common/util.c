@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static volatile sig_atomic_t *stop_flag;
@@ -65,6 +66,58 @@ int tool_parse_cc(const char *text, tern_cc_algo *out)
         return 0;
     }
     return -1;
+}
+
+static const struct {
+    const char *name, *suite, *gnutls;
+} aeads[] = {
+    {"AES-128-GCM", "TLS_AES_128_GCM_SHA256", "AES-128-GCM"},
+    {"AES-256-GCM", "TLS_AES_256_GCM_SHA384", "AES-256-GCM"},
+    {"CHACHA20-POLY1305", "TLS_CHACHA20_POLY1305_SHA256", "CHACHA20-POLY1305"},
+};
+
+int tool_parse_ciphers(const char *text, char *out, size_t cap)
+{
+    static const char *const keywords[] = {"NORMAL", "SECURE", "PERFORMANCE", "NONE", "@"};
+    static const char base[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL";
+    size_t len;
+    const char *p = text;
+
+    for (size_t i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++) {
+        if (strncmp(text, keywords[i], strlen(keywords[i])) == 0) {
+            if (strlen(text) >= cap)
+                return -1;
+            strcpy(out, text);
+            return 0;
+        }
+    }
+    if (sizeof(base) > cap)
+        return -1;
+    strcpy(out, base);
+    len = sizeof(base) - 1;
+    while (*p) {
+        size_t n = strcspn(p, ",:");
+        size_t i, glen;
+
+        for (i = 0; i < sizeof(aeads) / sizeof(aeads[0]); i++) {
+            if ((strlen(aeads[i].name) == n && strncasecmp(p, aeads[i].name, n) == 0) ||
+                (strlen(aeads[i].suite) == n && strncasecmp(p, aeads[i].suite, n) == 0))
+                break;
+        }
+        if (i == sizeof(aeads) / sizeof(aeads[0]))
+            return -1;
+        glen = strlen(aeads[i].gnutls);
+        if (len + 2 + glen >= cap)
+            return -1;
+        out[len++] = ':';
+        out[len++] = '+';
+        memcpy(out + len, aeads[i].gnutls, glen + 1);
+        len += glen;
+        p += n;
+        if (*p)
+            p++;
+    }
+    return len == sizeof(base) - 1 ? -1 : 0;
 }
 
 static void on_stop_signal(int sig)

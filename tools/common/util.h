@@ -4,6 +4,7 @@
 #define TOOLS_COMMON_UTIL_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tern/tern.h"
@@ -17,6 +18,15 @@ int tool_parse_size(const char *text, uint64_t *out);
 
 /* Parses "cubic" or "newreno" (also "reno"). Returns 0 or -1. */
 int tool_parse_cc(const char *text, tern_cc_algo *out);
+
+#define TOOL_PRIORITY_MAX 512
+
+/* Turns a --ciphers argument into a GnuTLS priority string for tern_config.tls_priority: a list of
+ * TLS 1.3 AEAD names separated by ',' or ':' (AES-128-GCM, AES-256-GCM, CHACHA20-POLY1305, any
+ * case, or the TLS_AES_128_GCM_SHA256-style suite names) becomes "TLS 1.3 with exactly those";
+ * text starting with a GnuTLS keyword (NORMAL, SECURE, PERFORMANCE, NONE, @) is taken as a whole
+ * priority string. Returns 0, or -1 for an unknown name or text that does not fit. */
+int tool_parse_ciphers(const char *text, char *out, size_t cap);
 
 /* Installs SIGINT/SIGTERM handlers that count signals in *flag, up to 2 (without SA_RESTART, so a
  * blocking wait returns early) and ignores SIGPIPE (a closed stdout must surface as a write error,

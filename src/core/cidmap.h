@@ -3,10 +3,10 @@
  * Initial) cannot aim at one bucket. Every entry also sits on its owner's list so that a
  * connection's routes are removed in one pass when it is freed. Entries are allocated when a CID is
  * issued, not per packet. */
-#ifndef TERN_IO_CIDMAP_H
-#define TERN_IO_CIDMAP_H
+#ifndef TERN_CORE_CIDMAP_H
+#define TERN_CORE_CIDMAP_H
 
-#include "core/common.h"
+#include "common.h"
 
 typedef struct tern_cidmap_node {
     tern_cid cid;

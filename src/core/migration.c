@@ -1,0 +1,651 @@
+/* Connection migration policy: which path carries traffic, when paths are validated, what happens
+ * when validation fails, how a server follows a client that moved, and the preferred address.
+ * Packet-level pieces (probe datagrams, PATH_CHALLENGE/RESPONSE frames) are built in conn_send.c and
+ * parsed in conn_recv.c; this file decides. */
+#include <stdio.h>
+
+#include "conn_internal.h"
+#include "migration.h"
+
+/* ---- events -------------------------------------------------------------------------------------- */
+
+void tern_mig_path_info(const tern_conn *c, int idx, tern_path_info *out)
+{
+    const tern_path *p = &c->paths[idx];
+    memset(out, 0, sizeof(*out));
+    out->id = idx;
+    out->addr = p->addr;
+    switch (p->state) {
+    case TERN_PATH_PROBING:
+        out->state = TERN_PATH_STATE_PROBING;
+        break;
+    case TERN_PATH_VALIDATED:
+        out->state = TERN_PATH_STATE_VALIDATED;
+        break;
+    case TERN_PATH_FAILED:
+        out->state = TERN_PATH_STATE_FAILED;
+        break;
+    default:
+        out->state = TERN_PATH_STATE_ABANDONED;
+        break;
+    }
+    if (idx == c->active && tern_path_in_use(p))
+        out->state = TERN_PATH_STATE_ACTIVE;
+    out->validated = p->path_validated;
+    out->srtt_ns = p->rtt.smoothed;
+    out->min_rtt_ns = p->rtt.has_sample ? p->rtt.min : 0;
+    out->cwnd = p->cc.cwnd;
+    out->bytes_in_flight = p->cc.bytes_in_flight;
+    out->bytes_sent = p->bytes_sent;
+    out->bytes_recv = p->bytes_recv;
+    out->pkts_sent = p->pkts_sent;
+    out->pkts_recv = p->pkts_recv;
+    out->pkts_lost = p->pkts_lost;
+    out->created_ns = p->created;
+    out->validated_ns = p->validated_at;
+}
+
+static void emit(tern_conn *c, tern_path_event_type type, tern_path_reason why, int idx, int from,
+                 uint64_t rtt)
+{
+    TERN_LOG(c, "path %d: event %d (%s)%s", idx, (int)type, tern_path_reason_str(why),
+             from >= 0 ? " (moved)" : "");
+    if (!c->cb || !c->cb->on_path_event)
+        return;
+    tern_path_info pi, fi;
+    tern_path_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = type;
+    ev.reason = why;
+    tern_mig_path_info(c, idx, &pi);
+    ev.path = &pi;
+    if (from >= 0) {
+        tern_mig_path_info(c, from, &fi);
+        ev.from = &fi;
+    }
+    ev.rtt_ns = rtt;
+    c->cb->on_path_event(c, &ev, c->cb_ud);
+}
+
+/* ---- helpers ------------------------------------------------------------------------------------ */
+
+static size_t paths_in_use(const tern_conn *c)
+{
+    size_t n = 0;
+    for (int i = 0; i < TERN_MAX_PATHS; i++)
+        n += tern_path_in_use(&c->paths[i]);
+    return n;
+}
+
+static int free_slot(const tern_conn *c)
+{
+    for (int i = 0; i < TERN_MAX_PATHS; i++)
+        if (!tern_path_in_use(&c->paths[i]) && i != c->active)
+            return i;
+    return -1;
+}
+
+int tern_conn_path_by_local(const tern_conn *c, const tern_addr *local)
+{
+    for (int i = 0; i < TERN_MAX_PATHS; i++)
+        if (tern_path_in_use(&c->paths[i]) && tern_addr_equal(&c->paths[i].addr.local, local) &&
+            !c->paths[i].preferred)
+            return i;
+    return -1;
+}
+
+static int is_unspecified(const tern_addr *a)
+{
+    static const uint8_t zero16[16];
+    if (a->u.sa.sa_family == AF_INET)
+        return a->u.in.sin_addr.s_addr == 0;
+    if (a->u.sa.sa_family == AF_INET6)
+        return memcmp(&a->u.in6.sin6_addr, zero16, 16) == 0;
+    return 0;
+}
+
+static uint16_t port_of(const tern_addr *a)
+{
+    return a->u.sa.sa_family == AF_INET6 ? a->u.in6.sin6_port : a->u.in.sin_port;
+}
+
+/* A path created from a socket bound to a wildcard address matches any local IP on its port. */
+static int local_match(const tern_addr *path_local, const tern_addr *seen)
+{
+    if (!path_local->len || !seen->len)
+        return 1;
+    if (tern_addr_equal(path_local, seen))
+        return 1;
+    return is_unspecified(path_local) && path_local->u.sa.sa_family == seen->u.sa.sa_family &&
+           port_of(path_local) == port_of(seen);
+}
+
+static int find_path(const tern_conn *c, const tern_path_addr *a)
+{
+    for (int i = 0; i < TERN_MAX_PATHS; i++) {
+        const tern_path *p = &c->paths[i];
+        if (tern_path_in_use(p) && local_match(&p->addr.local, &a->local) &&
+            tern_addr_equal(&p->addr.remote, &a->remote))
+            return i;
+    }
+    return -1;
+}
+
+static tern_tstamp path_pto(const tern_conn *c, const tern_path *p)
+{
+    return tern_rtt_pto(&p->rtt, c->handshake_confirmed ? c->peer_max_ack_delay : 0);
+}
+
+/* RFC 9000 §8.2.4: three times the larger of the current PTO and the new path's. */
+static tern_tstamp validation_timeout(const tern_conn *c, const tern_path *p)
+{
+    tern_tstamp a = tern_conn_pto(c), b = path_pto(c, p);
+    return 3 * TERN_MAX(a, b);
+}
+
+/* Starts (or restarts) validation of a path that has a peer CID. */
+static void start_validation(tern_conn *c, tern_path *p, tern_tstamp now)
+{
+    p->need_challenge = 1;
+    p->nchallenge = 0;
+    p->first_challenge_at = 0;
+    p->challenge_retx_at = TERN_TS_INF;
+    p->validation_deadline = now + validation_timeout(c, p);
+}
+
+static int peer_forbids_migration(const tern_conn *c, tern_path_reason *why)
+{
+    if (!c->peer_tp_received)
+        return 0;
+    if (c->pcids.zero_len) {
+        *why = TERN_PATH_WHY_ZERO_LEN_CID;
+        return TERN_ERR_ZERO_LEN_CID;
+    }
+    if (c->peer_tp.disable_active_migration) {
+        *why = TERN_PATH_WHY_MIGRATION_DISABLED;
+        return TERN_ERR_MIGRATION_DISABLED;
+    }
+    return 0;
+}
+
+/* Takes a fresh peer CID for the path and starts probing it, or leaves it waiting for one. */
+static void begin_probe(tern_conn *c, int idx, tern_tstamp now)
+{
+    tern_path *p = &c->paths[idx];
+    p->probe_pending = 0;
+    if (!tern_peer_cids_for_path(&c->pcids, (uint8_t)idx) &&
+        !tern_peer_cids_take(&c->pcids, (uint8_t)idx)) {
+        /* no spare CID: wait for NEW_CONNECTION_ID, failing with our own reason at the deadline */
+        p->waiting_cid = 1;
+        p->validation_deadline = now + validation_timeout(c, p);
+        emit(c, TERN_PATH_EV_PROBING, TERN_PATH_WHY_NO_CID, idx, -1, 0);
+        return;
+    }
+    p->waiting_cid = 0;
+    start_validation(c, p, now);
+    emit(c, TERN_PATH_EV_PROBING, TERN_PATH_WHY_NONE, idx, -1, 0);
+}
+
+static void rebind_recovery(tern_conn *c)
+{
+    c->rec.rtt = &c->paths[c->active].rtt;
+    c->rec.cc = &c->paths[c->active].cc;
+}
+
+/* Moves the connection's traffic to path `idx`. */
+static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
+{
+    int from = c->active;
+    if (idx == from)
+        return;
+    tern_path *np = &c->paths[idx], *op = &c->paths[from];
+    /* only the port changed: the same network, keep what was learnt about it (RFC 9000 §9.4) */
+    if (!np->rtt.has_sample && tern_path_only_port_changed(&np->addr, &op->addr)) {
+        np->rtt = op->rtt;
+        uint64_t inflight = np->cc.bytes_in_flight;
+        np->cc = op->cc;
+        np->cc.bytes_in_flight = inflight;
+    }
+    if (!np->path_validated) {
+        np->fallback = op->path_validated ? from : op->fallback;
+        if (!np->need_challenge && np->validation_deadline == TERN_TS_INF && !np->waiting_cid)
+            start_validation(c, np, now);
+    } else {
+        np->fallback = -1;
+    }
+    c->active = idx;
+    rebind_recovery(c);
+    c->app_limited_from = c->sp[TERN_SPACE_APP].next_pn;
+    emit(c, TERN_PATH_EV_ACTIVE, why, idx, from, 0);
+}
+
+/* Ends a path: failed (validation) or abandoned (removed). Its CID is retired and what was in flight
+ * on it is resent elsewhere. */
+static void end_path(tern_conn *c, int idx, int failed, tern_path_reason why, tern_tstamp now)
+{
+    tern_path *p = &c->paths[idx];
+    if (!tern_path_in_use(p))
+        return;
+    if (failed)
+        emit(c, TERN_PATH_EV_FAILED, why, idx, -1, 0);
+    p->state = failed ? TERN_PATH_FAILED : TERN_PATH_ABANDONED;
+    p->need_challenge = p->need_padded_challenge = 0;
+    p->nresponse = 0;
+    p->challenge_retx_at = p->validation_deadline = TERN_TS_INF;
+    tern_peer_cids_retire_path(&c->pcids, (uint8_t)idx);
+    tern_recovery_declare_path_lost(&c->rec, (uint8_t)idx, now);
+    p->cc.bytes_in_flight = 0;
+    for (int i = 0; i < TERN_MAX_PATHS; i++)
+        if (c->paths[i].fallback == idx)
+            c->paths[i].fallback = -1;
+    emit(c, TERN_PATH_EV_REMOVED, why, idx, -1, 0);
+}
+
+/* The best validated path other than `except`: lowest smoothed RTT, then most recently validated. */
+static int best_validated(const tern_conn *c, int except)
+{
+    int best = -1;
+    for (int i = 0; i < TERN_MAX_PATHS; i++) {
+        const tern_path *p = &c->paths[i];
+        if (i == except || !tern_path_in_use(p) || !p->path_validated)
+            continue;
+        if (best < 0)
+            best = i;
+        else {
+            const tern_path *b = &c->paths[best];
+            if (p->rtt.smoothed < b->rtt.smoothed ||
+                (p->rtt.smoothed == b->rtt.smoothed && p->validated_at > b->validated_at))
+                best = i;
+        }
+    }
+    return best;
+}
+
+/* A path failed validation; when it carried the traffic, go back to the path it came from. */
+static void fail_path(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
+{
+    if (idx == c->active) {
+        int back = c->paths[idx].fallback;
+        if (back < 0 || !tern_path_in_use(&c->paths[back]))
+            back = best_validated(c, idx);
+        if (back < 0) {
+            /* nowhere to go: the connection has no viable path left */
+            end_path(c, idx, 1, why, now);
+            tern_conn_fail(c, TERN_TE_NO_VIABLE_PATH, 0, "no viable path");
+            return;
+        }
+        switch_to(c, back, TERN_PATH_WHY_VALIDATION_FAILED, now);
+    }
+    end_path(c, idx, 1, why, now);
+}
+
+static int new_path(tern_conn *c, const tern_path_addr *addr, tern_tstamp now)
+{
+    int idx = free_slot(c);
+    if (idx < 0)
+        return -1;
+    const tern_path *ap = &c->paths[c->active];
+    tern_path_init(&c->paths[idx], (uint8_t)idx, addr, c->cfg->cc, ap->mtu, now);
+    return idx;
+}
+
+/* ---- client verbs --------------------------------------------------------------------------------- */
+
+int tern_conn_path_add(tern_conn *c, const tern_addr *local, tern_tstamp now)
+{
+    if (!c || !local || !local->len)
+        return TERN_ERR_INVALID_ARG;
+    if (c->is_server)
+        return TERN_ERR_NOT_CLIENT;
+    if (c->state >= TERN_CS_CLOSING)
+        return TERN_ERR_CLOSED;
+    const tern_path *ap = &c->paths[c->active];
+    if (local->u.sa.sa_family != ap->addr.remote.u.sa.sa_family)
+        return TERN_ERR_AF_MISMATCH;
+    if (tern_conn_path_by_local(c, local) >= 0)
+        return TERN_ERR_DUPLICATE;
+    tern_path_reason why;
+    int rv = peer_forbids_migration(c, &why);
+    if (rv)
+        return rv;
+    size_t limit = c->cfg->max_paths ? TERN_MIN(c->cfg->max_paths, (size_t)TERN_MAX_PATHS) : 8;
+    if (paths_in_use(c) >= limit)
+        return TERN_ERR_PATH_LIMIT;
+    tern_path_addr pa = {*local, ap->addr.remote};
+    int idx = new_path(c, &pa, now);
+    if (idx < 0)
+        return TERN_ERR_PATH_LIMIT;
+    tern_path *p = &c->paths[idx];
+    p->validated = 1; /* the amplification limit protects others from servers, not us */
+    if (!c->handshake_confirmed) {
+        p->probe_pending = 1; /* RFC 9000 §9: no migration before confirmation */
+        return idx;
+    }
+    begin_probe(c, idx, now);
+    return idx;
+}
+
+int tern_conn_path_set_active(tern_conn *c, const tern_addr *local, tern_tstamp now)
+{
+    if (!c || !local)
+        return TERN_ERR_INVALID_ARG;
+    if (c->is_server)
+        return TERN_ERR_NOT_CLIENT;
+    if (c->state >= TERN_CS_CLOSING)
+        return TERN_ERR_CLOSED;
+    int idx = tern_conn_path_by_local(c, local);
+    if (idx < 0) {
+        idx = tern_conn_path_add(c, local, now);
+        if (idx < 0)
+            return idx;
+    }
+    tern_path *p = &c->paths[idx];
+    if (idx == c->active)
+        return idx;
+    if (!c->handshake_confirmed || p->waiting_cid || p->probe_pending) {
+        c->pending_active = idx; /* switched as soon as it can carry packets */
+        return idx;
+    }
+    switch_to(c, idx, TERN_PATH_WHY_APP, now);
+    return idx;
+}
+
+int tern_conn_path_remove(tern_conn *c, const tern_addr *local, tern_tstamp now)
+{
+    if (!c || !local)
+        return TERN_ERR_INVALID_ARG;
+    if (c->is_server)
+        return TERN_ERR_NOT_CLIENT;
+    if (c->state >= TERN_CS_CLOSING)
+        return TERN_ERR_CLOSED;
+    int idx = tern_conn_path_by_local(c, local);
+    if (idx < 0)
+        return TERN_ERR_NOT_FOUND;
+    if (idx == c->active) {
+        int best = best_validated(c, idx);
+        if (best < 0)
+            return TERN_ERR_LAST_PATH;
+        switch_to(c, best, TERN_PATH_WHY_ACTIVE_REMOVED, now);
+    }
+    if (c->pending_active == idx)
+        c->pending_active = -1;
+    end_path(c, idx, 0, TERN_PATH_WHY_APP, now);
+    return 0;
+}
+
+void tern_conn_path_socket_error(tern_conn *c, int idx, tern_tstamp now)
+{
+    if (idx < 0 || idx >= TERN_MAX_PATHS || !tern_path_in_use(&c->paths[idx]))
+        return;
+    if (idx == c->active) {
+        int best = best_validated(c, idx);
+        if (best < 0)
+            return; /* keep trying: a transient error must not kill the only path */
+        switch_to(c, best, TERN_PATH_WHY_SOCKET_ERROR, now);
+    }
+    end_path(c, idx, 1, TERN_PATH_WHY_SOCKET_ERROR, now);
+}
+
+/* ---- validation ------------------------------------------------------------------------------------ */
+
+void tern_mig_on_path_response(tern_conn *c, const uint8_t data[8], tern_tstamp now)
+{
+    for (int i = 0; i < TERN_MAX_PATHS; i++) {
+        tern_path *p = &c->paths[i];
+        if (!tern_path_in_use(p) || !tern_path_on_response(p, data))
+            continue;
+        tern_tstamp rtt = p->first_challenge_at && now > p->first_challenge_at
+                              ? now - p->first_challenge_at
+                              : 0;
+        if (p->challenge_sent_at && now > p->challenge_sent_at)
+            rtt = now - p->challenge_sent_at; /* the answered one is most likely the newest */
+        int was = p->path_validated;
+        p->path_validated = 1;
+        p->validated = 1;
+        p->state = TERN_PATH_VALIDATED;
+        p->validated_at = now;
+        p->need_challenge = p->need_padded_challenge = 0;
+        p->challenge_retx_at = p->validation_deadline = TERN_TS_INF;
+        p->fallback = -1;
+        if (!p->rtt.has_sample && rtt)
+            tern_rtt_update(&p->rtt, rtt, 0, 0, 0, now);
+        if (!was)
+            emit(c, TERN_PATH_EV_VALIDATED, TERN_PATH_WHY_NONE, i, -1, rtt);
+        if (p->preferred && i != c->active && !c->is_server)
+            switch_to(c, i, TERN_PATH_WHY_PREFERRED_ADDRESS, now);
+        return;
+    }
+    /* unknown data: ignored (RFC 9000 §8.2.3) */
+}
+
+tern_tstamp tern_mig_next_timeout(const tern_conn *c)
+{
+    tern_tstamp t = TERN_TS_INF;
+    for (int i = 0; i < TERN_MAX_PATHS; i++) {
+        const tern_path *p = &c->paths[i];
+        if (!tern_path_in_use(p))
+            continue;
+        t = TERN_MIN(t, p->challenge_retx_at);
+        t = TERN_MIN(t, p->validation_deadline);
+    }
+    return t;
+}
+
+void tern_mig_on_timeout(tern_conn *c, tern_tstamp now)
+{
+    for (int i = 0; i < TERN_MAX_PATHS && c->state < TERN_CS_CLOSING; i++) {
+        tern_path *p = &c->paths[i];
+        if (!tern_path_in_use(p))
+            continue;
+        if (now >= p->validation_deadline) {
+            if (c->pending_active == i)
+                c->pending_active = -1;
+            fail_path(c, i, p->waiting_cid ? TERN_PATH_WHY_NO_CID : TERN_PATH_WHY_TIMEOUT, now);
+            continue;
+        }
+        if (now >= p->challenge_retx_at) {
+            /* a retransmission carries new bytes (RFC 9000 §8.2.1) */
+            p->need_challenge = 1;
+            p->challenge_retx_at = TERN_TS_INF;
+        }
+    }
+}
+
+int tern_mig_probe_path(tern_conn *c)
+{
+    if (!c->handshake_complete)
+        return -1;
+    for (int k = 0; k < TERN_MAX_PATHS; k++) {
+        /* the active path first: its validation decides where the traffic stays */
+        int i = (c->active + k) % TERN_MAX_PATHS;
+        tern_path *p = &c->paths[i];
+        if (!tern_path_in_use(p) || !tern_peer_cids_for_path(&c->pcids, (uint8_t)i))
+            continue;
+        if (p->need_challenge || p->nresponse ||
+            (p->need_padded_challenge && tern_path_amp_budget(p) >= TERN_MIN_INITIAL_SIZE))
+            return i;
+    }
+    return -1;
+}
+
+/* ---- handshake, CIDs, parameters ------------------------------------------------------------------- */
+
+void tern_mig_on_peer_tparams(tern_conn *c)
+{
+    const tern_tparams *tp = &c->peer_tp;
+    if (c->is_server || !tp->has_preferred_address || tp->preferred_address.cid.len == 0)
+        return;
+    uint32_t mask = 0;
+    uint64_t terr = 0;
+    /* the preferred address carries the CID of sequence number 1 (RFC 9000 §5.1.1) */
+    tern_peer_cids_on_new(&c->pcids, 1, 0, &tp->preferred_address.cid,
+                          tp->preferred_address.token, &mask, &terr);
+}
+
+static void probe_preferred_address(tern_conn *c, tern_tstamp now)
+{
+    const tern_tparams *tp = &c->peer_tp;
+    if (!tp->has_preferred_address || !c->cfg->follow_preferred_address || c->pcids.zero_len)
+        return;
+    const tern_path *ap = &c->paths[c->active];
+    tern_addr remote;
+    memset(&remote, 0, sizeof(remote));
+    if (ap->addr.remote.u.sa.sa_family == AF_INET && tp->preferred_address.ipv4_port) {
+        remote.u.in.sin_family = AF_INET;
+        memcpy(&remote.u.in.sin_addr, tp->preferred_address.ipv4, 4);
+        remote.u.in.sin_port = htons(tp->preferred_address.ipv4_port);
+        remote.len = sizeof(struct sockaddr_in);
+    } else if (ap->addr.remote.u.sa.sa_family == AF_INET6 && tp->preferred_address.ipv6_port) {
+        remote.u.in6.sin6_family = AF_INET6;
+        memcpy(&remote.u.in6.sin6_addr, tp->preferred_address.ipv6, 16);
+        remote.u.in6.sin6_port = htons(tp->preferred_address.ipv6_port);
+        remote.len = sizeof(struct sockaddr_in6);
+    } else {
+        return; /* no address of our family */
+    }
+    if (tern_addr_equal(&remote, &ap->addr.remote))
+        return;
+    tern_path_addr pa = {ap->addr.local, remote};
+    int idx = new_path(c, &pa, now);
+    if (idx < 0)
+        return;
+    c->paths[idx].validated = 1;
+    c->paths[idx].preferred = 1;
+    begin_probe(c, idx, now);
+}
+
+void tern_mig_on_confirmed(tern_conn *c, tern_tstamp now)
+{
+    if (c->is_server)
+        return;
+    tern_path_reason why = TERN_PATH_WHY_NONE;
+    int forbidden = peer_forbids_migration(c, &why);
+    for (int i = 0; i < TERN_MAX_PATHS; i++) {
+        tern_path *p = &c->paths[i];
+        if (!tern_path_in_use(p) || !p->probe_pending)
+            continue;
+        if (forbidden) {
+            if (c->pending_active == i)
+                c->pending_active = -1;
+            end_path(c, i, 1, why, now);
+        } else {
+            begin_probe(c, i, now);
+        }
+    }
+    probe_preferred_address(c, now);
+    tern_mig_on_new_cids(c, now);
+}
+
+void tern_mig_on_new_cids(tern_conn *c, tern_tstamp now)
+{
+    for (int i = 0; i < TERN_MAX_PATHS; i++) {
+        tern_path *p = &c->paths[i];
+        if (tern_path_in_use(p) && p->waiting_cid && tern_peer_cids_take(&c->pcids, (uint8_t)i)) {
+            p->waiting_cid = 0;
+            start_validation(c, p, now);
+        }
+    }
+    int pa = c->pending_active;
+    if (pa >= 0 && c->handshake_confirmed && tern_path_in_use(&c->paths[pa]) &&
+        !c->paths[pa].waiting_cid && !c->paths[pa].probe_pending) {
+        c->pending_active = -1;
+        switch_to(c, pa, TERN_PATH_WHY_APP, now);
+    }
+}
+
+/* ---- server side ------------------------------------------------------------------------------------ */
+
+static int recycle_slot(tern_conn *c)
+{
+    /* a flood of spoofed addresses must not hold every slot: reuse the oldest unvalidated one */
+    int oldest = -1;
+    for (int i = 0; i < TERN_MAX_PATHS; i++) {
+        tern_path *p = &c->paths[i];
+        if (i == c->active || !tern_path_in_use(p) || p->path_validated)
+            continue;
+        int is_fallback = 0;
+        for (int k = 0; k < TERN_MAX_PATHS; k++)
+            is_fallback |= c->paths[k].fallback == i;
+        if (is_fallback)
+            continue;
+        if (oldest < 0 || p->created < c->paths[oldest].created)
+            oldest = i;
+    }
+    if (oldest < 0)
+        return -1;
+    tern_peer_cids_retire_path(&c->pcids, (uint8_t)oldest);
+    tern_recovery_declare_path_lost(&c->rec, (uint8_t)oldest, 0);
+    c->paths[oldest].state = TERN_PATH_ABANDONED;
+    return oldest;
+}
+
+int tern_mig_path_for_datagram(tern_conn *c, const tern_path_addr *addr, tern_tstamp now)
+{
+    if (!addr || !addr->remote.len)
+        return c->active;
+    int idx = find_path(c, addr);
+    if (idx >= 0)
+        return idx;
+    if (!c->is_server || !c->handshake_complete)
+        return c->is_server ? c->active : -1;
+    /* a server that asked for no migration drops packets from elsewhere, except at its preferred
+     * address (RFC 9000 §18.2) */
+    if (c->local_tp.disable_active_migration &&
+        !(c->local_tp.has_preferred_address && tern_addr_equal(&addr->local, &c->cfg->preferred_address)))
+        return -1;
+    idx = new_path(c, addr, now);
+    if (idx < 0)
+        idx = recycle_slot(c);
+    if (idx < 0)
+        return -1;
+    tern_path_init(&c->paths[idx], (uint8_t)idx, addr, c->cfg->cc, c->paths[c->active].mtu, now);
+    return idx;
+}
+
+void tern_mig_on_app_packet(tern_conn *c, int idx, uint64_t pn, int largest, int non_probing,
+                            tern_tstamp now)
+{
+    tern_path *p = &c->paths[idx];
+    if (p->largest_pn_recv == UINT64_MAX || pn > p->largest_pn_recv)
+        p->largest_pn_recv = pn;
+    if (!c->is_server || idx == c->active || !non_probing || !largest)
+        return;
+    /* RFC 9000 §9.3: the client moved (or its NAT rebound); follow it */
+    int from = c->active;
+    tern_path *op = &c->paths[from];
+    if (!tern_peer_cids_for_path(&c->pcids, (uint8_t)idx) &&
+        !tern_peer_cids_take(&c->pcids, (uint8_t)idx))
+        tern_peer_cids_reassign(&c->pcids, (uint8_t)from, (uint8_t)idx);
+    if (!p->path_validated && !p->need_challenge && p->validation_deadline == TERN_TS_INF)
+        start_validation(c, p, now);
+    switch_to(c, idx, TERN_PATH_WHY_PEER_MIGRATED, now);
+    /* §9.3.3: a packet from the old address may have been forwarded by an attacker; make sure the
+     * old path still answers, so that the connection can return to it */
+    if (op->path_validated && tern_peer_cids_for_path(&c->pcids, (uint8_t)from) &&
+        !op->need_challenge && op->validation_deadline == TERN_TS_INF) {
+        op->need_challenge = 1;
+        op->nchallenge = 0;
+        op->validation_deadline = now + validation_timeout(c, op);
+    }
+    emit(c, TERN_PATH_EV_PEER_ADDRESS_CHANGED, TERN_PATH_WHY_PEER_MIGRATED, idx, from, 0);
+}
+
+/* ---- public: works on both sides ----------------------------------------------------------------- */
+
+int tern_conn_paths(tern_conn *c, tern_path_info *out, size_t cap, size_t *n)
+{
+    if (!c || !n || (cap && !out))
+        return TERN_ERR_INVALID_ARG;
+    size_t k = 0;
+    for (int i = 0; i < TERN_MAX_PATHS; i++) {
+        if (c->paths[i].state == TERN_PATH_UNUSED)
+            continue;
+        if (!tern_path_in_use(&c->paths[i]) && i != c->active)
+            continue;
+        if (k < cap)
+            tern_mig_path_info(c, i, &out[k]);
+        k++;
+    }
+    *n = k;
+    return 0;
+}

@@ -1,0 +1,68 @@
+/* Connection migration (RFC 9000 §8.2 and §9): the client's verbs on local addresses, path
+ * validation (challenges, retransmission, timeouts), the server's reaction when the client's address
+ * changes (migration, NAT rebinding, off-path forwarding), and the server's preferred address. The
+ * runtime adds sockets around the client verbs; the simulator calls them directly. */
+#ifndef TERN_CORE_MIGRATION_H
+#define TERN_CORE_MIGRATION_H
+
+#include "conn.h"
+#include "path.h"
+
+/* ---- client verbs (also used by the runtime's tern_conn_*_local_address) ---------------------- */
+
+/* Creates a path from `local` to the server's current address and starts validating it (at once,
+ * or at handshake confirmation). Returns the path id, or TERN_ERR_NOT_CLIENT, TERN_ERR_CLOSED,
+ * TERN_ERR_MIGRATION_DISABLED, TERN_ERR_ZERO_LEN_CID, TERN_ERR_DUPLICATE, TERN_ERR_PATH_LIMIT,
+ * TERN_ERR_AF_MISMATCH, TERN_ERR_INVALID_ARG. */
+int tern_conn_path_add(tern_conn *c, const tern_addr *local, tern_tstamp now);
+
+/* Makes the path of `local` active, adding it first when unknown. Returns the path id or an error
+ * of tern_conn_path_add. Before the handshake is confirmed the switch is queued (RFC 9000 §9). */
+int tern_conn_path_set_active(tern_conn *c, const tern_addr *local, tern_tstamp now);
+
+/* Abandons the path of `local` (moving first when it is active). Returns 0, TERN_ERR_NOT_FOUND,
+ * TERN_ERR_LAST_PATH, TERN_ERR_NOT_CLIENT, TERN_ERR_CLOSED. */
+int tern_conn_path_remove(tern_conn *c, const tern_addr *local, tern_tstamp now);
+
+/* The path whose local address is `local` and which is in use (probing or validated), or -1. */
+int tern_conn_path_by_local(const tern_conn *c, const tern_addr *local);
+
+/* Sending on the path failed at the socket (the runtime tells): the path fails with
+ * TERN_PATH_WHY_SOCKET_ERROR (moving away first when it was active and another is validated). */
+void tern_conn_path_socket_error(tern_conn *c, int path_id, tern_tstamp now);
+
+/* ---- inside the connection -------------------------------------------------------------------- */
+
+/* The path a datagram arrived on. A server creates a path for a new address (bounded: the oldest
+ * unvalidated non-active path is recycled). Returns the index, or -1 to drop the datagram. */
+int tern_mig_path_for_datagram(tern_conn *c, const tern_path_addr *addr, tern_tstamp now);
+
+/* A 1-RTT packet was processed on path `idx`: the server follows a client that moved (a non-probing
+ * packet carrying the largest packet number so far). */
+void tern_mig_on_app_packet(tern_conn *c, int idx, uint64_t pn, int largest, int non_probing,
+                            tern_tstamp now);
+
+/* PATH_RESPONSE carrying `data` arrived: validates the path that sent the matching challenge. */
+void tern_mig_on_path_response(tern_conn *c, const uint8_t data[8], tern_tstamp now);
+
+/* The handshake is confirmed: queued probes and switches start; the client probes the server's
+ * preferred address. */
+void tern_mig_on_confirmed(tern_conn *c, tern_tstamp now);
+
+/* New peer connection IDs arrived: paths waiting for one start probing. */
+void tern_mig_on_new_cids(tern_conn *c, tern_tstamp now);
+
+/* The peer's transport parameters arrived: the preferred address CID is stored. */
+void tern_mig_on_peer_tparams(tern_conn *c);
+
+/* Timers: challenge retransmission and validation deadlines. */
+tern_tstamp tern_mig_next_timeout(const tern_conn *c);
+void tern_mig_on_timeout(tern_conn *c, tern_tstamp now);
+
+/* The path to send a probe datagram on now (a challenge or owed responses), or -1. */
+int tern_mig_probe_path(tern_conn *c);
+
+/* Fills the public description of path `idx`. */
+void tern_mig_path_info(const tern_conn *c, int idx, tern_path_info *out);
+
+#endif

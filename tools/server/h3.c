@@ -1,0 +1,365 @@
+/* HTTP/3 for tern-server: GET and HEAD of the files below the root, answered once the request
+ * has fully arrived; 400 for malformed requests, 404 for missing files, 405 for other methods.
+ *
+ * A body is streamed through a small ring per response: nghttp3 asks for data (read_data), which
+ * is pread into the ring, and the ring space comes back when nghttp3 reports the bytes released
+ * (acked_stream_data, which the glue triggers as soon as tern has copied them). When the ring is
+ * full the stream waits and is resumed by that release, so memory stays bounded whatever the file
+ * size, and each byte is copied once from the page cache and once into tern. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "server/server.h"
+
+#define RING_SIZE (256 * 1024)
+#define READ_MAX (64 * 1024)
+#define METHOD_MAX 16
+
+struct h3_req {
+    h3_req *prev, *next;
+    srv_conn *sc;
+    int64_t sid;
+    uint64_t start_ns;
+    int bad;    /* a pseudo-header we need was too long */
+    int status; /* 0 until the response is submitted */
+    int head;   /* HEAD: headers only */
+    char method[METHOD_MAX];
+    char path[SRV_REQ_MAX];
+    /* body */
+    int fd;
+    uint64_t size;
+    uint64_t sent;  /* body bytes handed to nghttp3 */
+    uint64_t acked; /* body bytes nghttp3 released (tern has them) */
+    int waiting;    /* read_data returned WOULDBLOCK for lack of ring space */
+    const char *msg; /* static body of an error response */
+    size_t ring_cap;
+    unsigned char *ring;
+};
+
+static h3_req *req_new(srv_conn *sc, int64_t sid)
+{
+    h3_req *r = calloc(1, sizeof(*r));
+
+    if (!r)
+        return NULL;
+    r->sc = sc;
+    r->sid = sid;
+    r->fd = -1;
+    r->start_ns = tool_now_ns();
+    r->next = sc->reqs;
+    if (sc->reqs)
+        sc->reqs->prev = r;
+    sc->reqs = r;
+    return r;
+}
+
+static void req_free(h3_req *r)
+{
+    srv_conn *sc = r->sc;
+
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        sc->reqs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->ring);
+    free(r);
+}
+
+static void req_log(h3_req *r, uint64_t close_code)
+{
+    char status[96];
+
+    if (!r->status)
+        snprintf(status, sizeof(status), "no response (stream closed, 0x%" PRIx64 ")", close_code);
+    else if (close_code != TOOL_H3_NO_ERROR || (!r->head && !r->msg && r->acked < r->size))
+        snprintf(status, sizeof(status), "%d, response aborted (0x%" PRIx64 ")", r->status,
+                 close_code);
+    else
+        snprintf(status, sizeof(status), "%d", r->status);
+    srv_log_request(r->sc->srv, r->sc, r->sid, r->method[0] ? r->method : "-",
+                    r->path[0] ? r->path : "-", status, r->msg ? 0 : r->acked, r->start_ns);
+}
+
+/* ---- response body ---- */
+
+static nghttp3_ssize read_data(nghttp3_conn *conn, int64_t sid, nghttp3_vec *vec, size_t veccnt,
+                               uint32_t *pflags, void *conn_ud, void *stream_ud)
+{
+    tool_h3 *h = conn_ud;
+    h3_req *r = stream_ud;
+    uint64_t used, room, left;
+    size_t pos, n;
+    ssize_t got;
+
+    if (!r || veccnt == 0)
+        return NGHTTP3_ERR_CALLBACK_FAILURE;
+    if (r->msg) {
+        vec[0].base = (uint8_t *)r->msg;
+        vec[0].len = strlen(r->msg);
+        *pflags |= NGHTTP3_DATA_FLAG_EOF;
+        return 1;
+    }
+    left = r->size - r->sent;
+    if (left == 0) {
+        *pflags |= NGHTTP3_DATA_FLAG_EOF;
+        return 0;
+    }
+    used = r->sent - r->acked;
+    room = r->ring_cap - used;
+    if (room == 0) {
+        r->waiting = 1;
+        return NGHTTP3_ERR_WOULDBLOCK;
+    }
+    pos = (size_t)(r->sent % r->ring_cap);
+    n = r->ring_cap - pos;
+    if (n > room)
+        n = (size_t)room;
+    if (n > left)
+        n = (size_t)left;
+    if (n > READ_MAX)
+        n = READ_MAX;
+    do {
+        got = pread(r->fd, r->ring + pos, n, (off_t)r->sent);
+    } while (got < 0 && errno == EINTR);
+    if (got <= 0) {
+        /* Unreadable, or shorter than the content-length already sent: the body cannot be
+         * completed, so it is abandoned rather than ended early. */
+        tool_h3_abort_stream(h, sid, TOOL_H3_INTERNAL_ERROR);
+        r->waiting = 0;
+        return NGHTTP3_ERR_WOULDBLOCK;
+    }
+    r->sent += (uint64_t)got;
+    vec[0].base = r->ring + pos;
+    vec[0].len = (size_t)got;
+    if (r->sent == r->size)
+        *pflags |= NGHTTP3_DATA_FLAG_EOF;
+    return 1;
+}
+
+static int acked_stream_data(nghttp3_conn *conn, int64_t sid, uint64_t datalen, void *conn_ud,
+                             void *stream_ud)
+{
+    h3_req *r = stream_ud;
+
+    if (!r)
+        return 0;
+    r->acked += datalen;
+    if (r->waiting) {
+        r->waiting = 0;
+        nghttp3_conn_resume_stream(conn, sid);
+    }
+    return 0;
+}
+
+/* ---- requests ---- */
+
+static int submit(h3_req *r, int status, const char *ctype, uint64_t length, int with_body)
+{
+    static const nghttp3_data_reader reader = {read_data};
+    nghttp3_nv nva[5];
+    size_t n = 0;
+    char status_text[8], len_text[24];
+
+#define NV(N, V)                                                                                   \
+    do {                                                                                           \
+        nva[n].name = (uint8_t *)(N);                                                              \
+        nva[n].namelen = strlen(N);                                                                \
+        nva[n].value = (uint8_t *)(V);                                                             \
+        nva[n].valuelen = strlen(V);                                                               \
+        nva[n].flags = NGHTTP3_NV_FLAG_NONE;                                                       \
+        n++;                                                                                       \
+    } while (0)
+
+    r->status = status;
+    snprintf(status_text, sizeof(status_text), "%d", status);
+    snprintf(len_text, sizeof(len_text), "%" PRIu64, length);
+    NV(":status", status_text);
+    NV("server", "tern-server");
+    NV("content-type", ctype);
+    NV("content-length", len_text);
+    if (status == 405)
+        NV("allow", "GET, HEAD");
+#undef NV
+    return nghttp3_conn_submit_response(r->sc->h3->h3, r->sid, nva, n,
+                                        with_body ? &reader : NULL);
+}
+
+static int respond_error(h3_req *r, int status)
+{
+    switch (status) {
+    case 400:
+        r->msg = "400 bad request\n";
+        break;
+    case 404:
+        r->msg = "404 not found\n";
+        break;
+    case 405:
+        r->msg = "405 method not allowed\n";
+        break;
+    default:
+        r->msg = "500 internal error\n";
+        break;
+    }
+    return submit(r, status, "text/plain", strlen(r->msg), !r->head);
+}
+
+static int respond(h3_req *r)
+{
+    int status;
+
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
+        return respond_error(r, 405);
+    r->head = r->method[0] == 'H';
+    if (r->bad || r->path[0] == '\0')
+        return respond_error(r, 400);
+    r->fd = srv_open_file(r->sc->srv, r->path, &r->size, &status);
+    if (r->fd < 0)
+        return respond_error(r, status);
+    if (!r->head && r->size > 0) {
+        r->ring_cap = r->size < RING_SIZE ? (size_t)r->size : RING_SIZE;
+        r->ring = malloc(r->ring_cap);
+        if (!r->ring) {
+            close(r->fd);
+            r->fd = -1;
+            return respond_error(r, 500);
+        }
+    }
+    return submit(r, 200, "application/octet-stream", r->size, !r->head);
+}
+
+static int begin_headers(nghttp3_conn *conn, int64_t sid, void *conn_ud, void *stream_ud)
+{
+    tool_h3 *h = conn_ud;
+    h3_req *r = req_new(h->app, sid);
+
+    if (!r)
+        return NGHTTP3_ERR_CALLBACK_FAILURE;
+    nghttp3_conn_set_stream_user_data(conn, sid, r);
+    return 0;
+}
+
+static void copy_field(char *dst, size_t cap, nghttp3_vec v, int *bad)
+{
+    if (v.len >= cap || memchr(v.base, '\0', v.len)) {
+        *bad = 1;
+        return;
+    }
+    memcpy(dst, v.base, v.len);
+    dst[v.len] = '\0';
+}
+
+static int recv_header(nghttp3_conn *conn, int64_t sid, int32_t token, nghttp3_rcbuf *name,
+                       nghttp3_rcbuf *value, uint8_t flags, void *conn_ud, void *stream_ud)
+{
+    h3_req *r = stream_ud;
+    nghttp3_vec n = nghttp3_rcbuf_get_buf(name), v = nghttp3_rcbuf_get_buf(value);
+    int method_bad = 0;
+
+    if (!r)
+        return 0;
+    if (n.len == 7 && memcmp(n.base, ":method", 7) == 0) {
+        copy_field(r->method, sizeof(r->method), v, &method_bad);
+        if (method_bad) /* no method we serve is that long */
+            snprintf(r->method, sizeof(r->method), "?");
+    } else if (n.len == 5 && memcmp(n.base, ":path", 5) == 0) {
+        copy_field(r->path, sizeof(r->path), v, &r->bad);
+    }
+    return 0;
+}
+
+static int end_stream(nghttp3_conn *conn, int64_t sid, void *conn_ud, void *stream_ud)
+{
+    h3_req *r = stream_ud;
+    int rv;
+
+    if (!r || r->status)
+        return 0;
+    rv = respond(r);
+    if (rv != 0)
+        tool_h3_abort_stream(r->sc->h3, sid, TOOL_H3_INTERNAL_ERROR);
+    return 0;
+}
+
+static int stream_close(nghttp3_conn *conn, int64_t sid, uint64_t code, void *conn_ud,
+                        void *stream_ud)
+{
+    h3_req *r = stream_ud;
+
+    if (r) {
+        req_log(r, code);
+        req_free(r);
+    }
+    return 0;
+}
+
+/* ---- connection ---- */
+
+int srv_h3_start(srv_conn *sc)
+{
+    nghttp3_callbacks cb;
+    char err[160];
+
+    memset(&cb, 0, sizeof(cb));
+    cb.acked_stream_data = acked_stream_data;
+    cb.stream_close = stream_close;
+    cb.begin_headers = begin_headers;
+    cb.recv_header = recv_header;
+    cb.end_stream = end_stream;
+    if (tool_h3_new(&sc->h3, sc->conn, 1, &cb, sc, err, sizeof(err)) < 0) {
+        tern_conn_close(sc->conn, TOOL_H3_INTERNAL_ERROR, err);
+        return -1;
+    }
+    return 0;
+}
+
+uint64_t srv_h3_bytes_sent(srv_conn *sc)
+{
+    return sc->h3 ? sc->h3->bytes_written : 0;
+}
+
+void srv_h3_goaway(srv_conn *sc, int final)
+{
+    int rv;
+
+    if (!sc->h3 || sc->goaway_sent >= 1 + final)
+        return;
+    /* The notice (GOAWAY with the largest id) lets requests already on their way in still be
+     * served; the final GOAWAY, a moment later, names the first request that will not be. */
+    if (!final && sc->goaway_sent == 0)
+        rv = nghttp3_conn_submit_shutdown_notice(sc->h3->h3);
+    else
+        rv = nghttp3_conn_shutdown(sc->h3->h3);
+    sc->goaway_sent = 1 + final;
+    if (rv != 0)
+        tool_h3_fail(sc->h3, rv, "GOAWAY");
+    else
+        tool_h3_flush(sc->h3);
+}
+
+size_t srv_h3_active(srv_conn *sc)
+{
+    return sc->h3 ? tool_h3_open_streams(sc->h3) : 0;
+}
+
+void srv_h3_conn_free(srv_conn *sc)
+{
+    while (sc->reqs) {
+        h3_req *r = sc->reqs;
+        if (r->status == 0 || (!r->head && !r->msg && r->acked < r->size))
+            srv_log_request(sc->srv, sc, r->sid, r->method[0] ? r->method : "-",
+                            r->path[0] ? r->path : "-", "aborted (connection closed)", r->acked,
+                            r->start_ns);
+        req_free(r);
+    }
+    tool_h3_free(sc->h3);
+    sc->h3 = NULL;
+}

@@ -1,0 +1,82 @@
+/* tern-server's shared state and the interface between its parts: tern-server.c (options,
+ * connections, shutdown), files.c (mapping request paths to files below the root), hq.c
+ * (hq-interop, HTTP/0.9 over QUIC) and h3.c (HTTP/3 through nghttp3). */
+#ifndef TOOLS_SERVER_SERVER_H
+#define TOOLS_SERVER_SERVER_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/h3conn.h"
+#include "tern/tern.h"
+
+#define SRV_CHUNK_SIZE (64 * 1024)
+#define SRV_REQ_MAX 2048 /* longest request line (hq) or :path (h3) we accept */
+#define SRV_STREAM_BUCKETS 64
+
+typedef enum srv_proto { SRV_PROTO_NONE, SRV_PROTO_HQ, SRV_PROTO_H3 } srv_proto;
+
+typedef struct server server;
+typedef struct hq_stream hq_stream;
+typedef struct h3_req h3_req;
+
+typedef struct srv_conn {
+    struct srv_conn *prev, *next;
+    server *srv;
+    tern_conn *conn;
+    char peer[64];
+    srv_proto proto;
+    uint64_t hq_bytes_sent; /* response bytes tern accepted on hq streams */
+    int key_update_done;
+    /* hq-interop */
+    size_t hq_count;
+    hq_stream *hq_buckets[SRV_STREAM_BUCKETS];
+    /* HTTP/3 */
+    tool_h3 *h3;
+    h3_req *reqs; /* every request with state, for cleanup when the connection ends */
+    int goaway_sent; /* 0 none, 1 notice, 2 final */
+} srv_conn;
+
+struct server {
+    tern_endpoint *ep;
+    char root[PATH_MAX];
+    size_t root_len;
+    int quiet;
+    int key_update_wanted;
+    uint64_t key_update_at; /* stream bytes sent per connection before one key update */
+    srv_conn *conns;
+    unsigned char buf[SRV_CHUNK_SIZE]; /* pread target and read scratch, shared by all streams */
+};
+
+/* files.c: opens the file for `url_path` (percent-decoded, query dropped) below the root.
+ * Returns an fd with *size set, or -1 with *status 400 (malformed path) or 404 (missing, not a
+ * regular file, or outside the root). */
+int srv_open_file(server *srv, const char *url_path, uint64_t *size, int *status);
+
+/* tern-server.c: one line per finished request unless quiet. */
+void srv_log_request(server *srv, srv_conn *sc, int64_t sid, const char *method, const char *path,
+                     const char *status, uint64_t bytes, uint64_t start_ns);
+/* Starts the configured key update once this connection has sent enough. */
+void srv_maybe_key_update(srv_conn *sc);
+
+/* hq.c: the tern stream callbacks of an hq-interop connection. */
+void srv_hq_on_stream_open(srv_conn *sc, int64_t sid);
+void srv_hq_on_readable(srv_conn *sc, int64_t sid);
+void srv_hq_on_writable(srv_conn *sc, int64_t sid);
+void srv_hq_on_reset(srv_conn *sc, int64_t sid, uint64_t app_error);
+void srv_hq_on_stop_sending(srv_conn *sc, int64_t sid, uint64_t app_error);
+void srv_hq_conn_free(srv_conn *sc);
+
+/* h3.c: HTTP/3 on a connection that negotiated "h3". */
+int srv_h3_start(srv_conn *sc);
+/* Bytes written on every stream of an HTTP/3 connection, for the key update threshold. */
+uint64_t srv_h3_bytes_sent(srv_conn *sc);
+/* GOAWAY: `final` 0 sends the shutdown notice, 1 the GOAWAY after which new requests are
+ * refused; the requests in progress continue either way. */
+void srv_h3_goaway(srv_conn *sc, int final);
+/* Number of requests still in progress. */
+size_t srv_h3_active(srv_conn *sc);
+void srv_h3_conn_free(srv_conn *sc);
+
+#endif
