@@ -134,7 +134,7 @@ static void show_progress(client *cl)
 {
     uint64_t total = 0;
 
-    if (!cl->progress.enabled)
+    if (!cl->progress.enabled || cl->n_finished == cl->n)
         return;
     for (size_t i = 0; i < cl->n; i++) {
         download *d = &cl->dl[i];

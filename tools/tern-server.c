@@ -25,6 +25,8 @@
 static volatile sig_atomic_t stop_requested;
 static int shutting_down;
 
+static void close_for_shutdown(srv_conn *sc);
+
 /* ---- shared helpers ---- */
 
 void srv_log_request(server *srv, srv_conn *sc, int64_t sid, const char *method, const char *path,
@@ -139,8 +141,7 @@ static void on_connected(tern_conn *c, void *ud)
     }
     if (shutting_down) {
         srv_h3_goaway(sc, 1);
-        tern_conn_close(c, sc->proto == SRV_PROTO_H3 ? TOOL_H3_NO_ERROR : 0,
-                        "server shutting down");
+        close_for_shutdown(sc);
     }
 }
 
@@ -255,6 +256,42 @@ static int fail(const char *fmt, const char *arg)
     return 1;
 }
 
+/* 1 once a connection has no request in progress and everything it was given has been sent and
+ * acknowledged, for a little while: tern reports no acknowledgement of stream data, so "all new
+ * stream bytes sent and nothing in flight" stands for it, held for an RTT so that a last ACK or a
+ * retransmission in progress is not mistaken for the end. */
+static int conn_drained(srv_conn *sc, uint64_t now)
+{
+    tern_conn_stats st;
+    uint64_t hold;
+
+    if (srv_h3_active(sc) > 0 || sc->hq_count > 0) {
+        sc->drained_since = 0;
+        return 0;
+    }
+    tern_conn_get_stats(sc->conn, &st);
+    if (st.stream_bytes_sent < sc->hq_bytes_sent + srv_h3_bytes_sent(sc) ||
+        st.bytes_in_flight > 0) {
+        sc->drained_since = 0;
+        return 0;
+    }
+    if (!sc->drained_since) {
+        sc->drained_since = now;
+        return 0;
+    }
+    hold = st.srtt_ns > 2000000 ? st.srtt_ns : 2000000;
+    return now - sc->drained_since >= hold;
+}
+
+static void close_for_shutdown(srv_conn *sc)
+{
+    if (sc->closing)
+        return;
+    sc->closing = 1;
+    tern_conn_close(sc->conn, sc->proto == SRV_PROTO_H3 ? TOOL_H3_NO_ERROR : 0,
+                    "server shutting down");
+}
+
 /* SIGINT/SIGTERM: GOAWAY, a grace period for requests in progress, then close everything. */
 static void shut_down(server *srv)
 {
@@ -265,24 +302,26 @@ static void shut_down(server *srv)
     for (srv_conn *sc = srv->conns; sc; sc = sc->next)
         srv_h3_goaway(sc, 0);
     while (stop_requested < 2 && now - start < GRACE_NS) {
-        int busy = 0;
+        int open = 0;
 
         if (!final && now - start >= NOTICE_NS) {
             for (srv_conn *sc = srv->conns; sc; sc = sc->next)
                 srv_h3_goaway(sc, 1);
             final = 1;
         }
-        for (srv_conn *sc = srv->conns; sc && !busy; sc = sc->next)
-            busy = srv_h3_active(sc) > 0 || sc->hq_count > 0;
-        if (final && !busy)
+        for (srv_conn *sc = srv->conns; sc; sc = sc->next) {
+            if (final && !sc->closing && conn_drained(sc, now))
+                close_for_shutdown(sc);
+            open += !sc->closing;
+        }
+        if (final && open == 0)
             break;
-        if (tool_run_step(srv->ep, 20) < 0)
+        if (tool_run_step(srv->ep, 10) < 0)
             break;
         now = tool_now_ns();
     }
     for (srv_conn *sc = srv->conns; sc; sc = sc->next)
-        tern_conn_close(sc->conn, sc->proto == SRV_PROTO_H3 ? TOOL_H3_NO_ERROR : 0,
-                        "server shutting down");
+        close_for_shutdown(sc);
     /* Give the close frames a moment to leave. */
     start = tool_now_ns();
     while (tern_endpoint_conn_count(srv->ep) > 0 && tool_now_ns() - start < 300 * 1000000ull)

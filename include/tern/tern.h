@@ -288,6 +288,41 @@ size_t tern_endpoint_conn_count(tern_endpoint *ep);
 /* Closes every connection at once (no callbacks), every socket, and frees the endpoint. */
 void tern_endpoint_free(tern_endpoint *ep);
 
+/* ---- datapath hooks (tests and tools) ----------------------------------------------------------- */
+
+typedef enum tern_hook_verdict {
+    TERN_HOOK_PASS = 0,  /* carry on (with the path as the hook left it) */
+    TERN_HOOK_DROP = 1,  /* the datagram is lost */
+    TERN_HOOK_DELAY = 2, /* carry on after *delay_ns nanoseconds */
+} tern_hook_verdict;
+
+/* Inspection and impairment of an endpoint's real datagrams, for tests that need loss, delay or a
+ * NAT on real sockets. Both callbacks run on the endpoint's thread, once per datagram (GSO and GRO
+ * batches are split), and must not call tern_endpoint_* or connection functions. `*delay_ns` is 0
+ * on entry and read only for TERN_HOOK_DELAY. Either member may be NULL. */
+typedef struct tern_datapath_hooks {
+    /* Every datagram about to leave, stateless replies included (a batch that waited for the
+     * socket to drain is not shown twice). May rewrite path->remote, and path->local only to
+     * another local address the endpoint has a socket for (else the datagram is dropped); drop it,
+     * or delay it by *delay_ns. */
+    tern_hook_verdict (*on_send)(void *ud, tern_path_addr *path, const uint8_t *data, size_t len,
+                                 uint64_t *delay_ns);
+    /* Every datagram received, before demultiplexing: may rewrite path->remote (a NAT rebinding
+     * as this endpoint sees it) or path->local, change the bytes in place, drop it, or delay it. */
+    tern_hook_verdict (*on_recv)(void *ud, tern_path_addr *path, uint8_t *data, size_t len,
+                                 uint64_t *delay_ns);
+    void *ud;
+} tern_datapath_hooks;
+
+/* Installs `hooks` (copied) on `ep`; NULL removes them. Without hooks the datapath is unchanged.
+ * Delayed datagrams wait in a queue of TERN_HOOK_DELAY_MAX entries, each at most
+ * max(max_udp_payload, 2048) bytes (beyond that, or when the queue is full, they are dropped), and
+ * are sent or processed in due-time order by the endpoint's timers; removing the hooks lets the
+ * queued ones through when due, tern_endpoint_free discards them. Returns 0, TERN_ERR_INVALID_ARG
+ * (ep NULL) or TERN_ERR_NOMEM (the queue, allocated on first use). */
+#define TERN_HOOK_DELAY_MAX 1024
+int tern_endpoint_set_datapath_hooks(tern_endpoint *ep, const tern_datapath_hooks *hooks);
+
 /* ---- connection --------------------------------------------------------------------------------- */
 
 typedef struct tern_conn_stats {

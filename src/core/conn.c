@@ -238,7 +238,7 @@ void tern_conn_on_handshake_confirmed(tern_conn *c, tern_tstamp now)
     tern_mig_on_confirmed(c, now);
 }
 
-static void issue_cids(tern_conn *c)
+void tern_conn_issue_cids(tern_conn *c)
 {
     if (c->scid_len == 0 || !c->peer_tp_received)
         return;
@@ -275,7 +275,7 @@ static void on_handshake_complete(tern_conn *c, tern_tstamp now)
         c->handshake_done_pending = 1;
         tern_conn_on_handshake_confirmed(c, now);
     }
-    issue_cids(c);
+    tern_conn_issue_cids(c);
     TERN_LOG(c, "handshake complete (%s, alpn %s)", tern_crypto_aead_name(c->aead), c->alpn);
     if (c->cb && c->cb->on_connected)
         c->cb->on_connected(c, c->cb_ud);

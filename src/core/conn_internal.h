@@ -155,6 +155,8 @@ void tern_conn_queue_writable(tern_conn *c, tern_stream *s);
 void tern_conn_flush_notifications(tern_conn *c);
 void tern_conn_maybe_close_stream(tern_conn *c, tern_stream *s);
 void tern_conn_restart_idle(tern_conn *c, tern_tstamp now);
+/* Issues NEW_CONNECTION_IDs until the peer holds as many of ours as its limit allows. */
+void tern_conn_issue_cids(tern_conn *c);
 int tern_conn_install_rx_next(tern_conn *c);
 
 /* conn_recv.c: recovery callbacks live with the frame logic */

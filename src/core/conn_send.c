@@ -58,6 +58,10 @@ static int pb_start_on(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t
     uint64_t pn = sp->next_pn;
     b->pn_len = tern_pkt_pn_len(pn, c->rec.q[b->space].largest_acked);
     const tern_cid_entry *dcid_e = tern_peer_cids_for_path(&c->pcids, (uint8_t)path_idx);
+    if (!dcid_e && c->is_server)
+        /* RFC 9000 §9.5: with no spare CID, a server may answer a new peer address with the
+         * current one (the peer chose to come from there) */
+        dcid_e = tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
     if (!dcid_e)
         return 0; /* no connection ID for this path (yet) */
     tern_cid dcid = dcid_e->cid;

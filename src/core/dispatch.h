@@ -44,8 +44,9 @@ typedef enum tern_dispatch_drop {
     TERN_DISPATCH_DROP_RESET_TOO_SMALL,/* a stateless reset would not be smaller and >= 21 bytes */
     TERN_DISPATCH_DROP_RESET_RATE,     /* stateless reset budget exhausted */
     TERN_DISPATCH_DROP_REPLY_FAILED,   /* reply_cap too small, or building the reply failed */
-    TERN_DISPATCH_DROP_REJECTED,       /* noted by the driver: a new connection's first datagram
-                                          held nothing authentic */
+    TERN_DISPATCH_DROP_REJECTED,       /* noted by the driver after ACCEPT: the connection could
+                                          not be created or its first datagram held nothing
+                                          authentic */
     TERN_DISPATCH_DROP_COUNT
 } tern_dispatch_drop;
 

@@ -459,7 +459,8 @@ int tern_mig_probe_path(tern_conn *c)
         /* the active path first: its validation decides where the traffic stays */
         int i = (c->active + k) % TERN_MAX_PATHS;
         tern_path *p = &c->paths[i];
-        if (!tern_path_in_use(p) || !tern_peer_cids_for_path(&c->pcids, (uint8_t)i))
+        if (!tern_path_in_use(p) ||
+            (!c->is_server && !tern_peer_cids_for_path(&c->pcids, (uint8_t)i)))
             continue;
         if (p->need_challenge || p->nresponse ||
             (p->need_padded_challenge && tern_path_amp_budget(p) >= TERN_MIN_INITIAL_SIZE))
@@ -557,18 +558,26 @@ void tern_mig_on_new_cids(tern_conn *c, tern_tstamp now)
 
 static int recycle_slot(tern_conn *c)
 {
-    /* a flood of spoofed addresses must not hold every slot: reuse the oldest unvalidated one */
+    /* A flood of spoofed addresses must not hold every slot, and a client that moved many times
+     * leaves old paths behind: reuse the least recently heard path, unvalidated ones first, never
+     * the active path or the one it would fall back to. */
     int oldest = -1;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
         tern_path *p = &c->paths[i];
-        if (i == c->active || !tern_path_in_use(p) || p->path_validated)
+        if (i == c->active || !tern_path_in_use(p))
             continue;
         int is_fallback = 0;
         for (int k = 0; k < TERN_MAX_PATHS; k++)
             is_fallback |= c->paths[k].fallback == i;
         if (is_fallback)
             continue;
-        if (oldest < 0 || p->created < c->paths[oldest].created)
+        if (oldest < 0) {
+            oldest = i;
+            continue;
+        }
+        const tern_path *o = &c->paths[oldest];
+        if (p->path_validated != o->path_validated ? !p->path_validated
+                                                   : p->last_recv < o->last_recv)
             oldest = i;
     }
     if (oldest < 0)
@@ -584,8 +593,10 @@ int tern_mig_path_for_datagram(tern_conn *c, const tern_path_addr *addr, tern_ts
     if (!addr || !addr->remote.len)
         return c->active;
     int idx = find_path(c, addr);
-    if (idx >= 0)
+    if (idx >= 0) {
+        c->paths[idx].last_recv = now;
         return idx;
+    }
     if (!c->is_server || !c->handshake_complete)
         return c->is_server ? c->active : -1;
     /* a server that asked for no migration drops packets from elsewhere, except at its preferred
@@ -599,6 +610,9 @@ int tern_mig_path_for_datagram(tern_conn *c, const tern_path_addr *addr, tern_ts
     if (idx < 0)
         return -1;
     tern_path_init(&c->paths[idx], (uint8_t)idx, addr, c->cfg->cc, c->paths[c->active].mtu, now);
+    c->paths[idx].last_recv = now;
+    /* a fresh CID for the new peer address when one is spare (RFC 9000 §9.5) */
+    tern_peer_cids_take(&c->pcids, (uint8_t)idx);
     return idx;
 }
 

@@ -33,7 +33,7 @@ typedef struct tern_path {
     uint64_t bytes_recv, bytes_sent;   /* UDP payload bytes, for the 3x amplification limit */
     uint64_t pkts_sent, pkts_recv, pkts_lost;
     size_t mtu;                 /* datagram size used on this path */
-    tern_tstamp created, validated_at;
+    tern_tstamp created, validated_at, last_recv;
     /* validation we run: challenge values sent and not yet answered (newest last) */
     uint8_t challenge[TERN_PATH_CHALLENGES][8];
     int nchallenge;

@@ -1,7 +1,9 @@
-/* The endpoint: owns the configuration copy, TLS credentials, sockets, the epoll loop, the timer
- * heap and the CID -> connection routing table, and drives the sans-I/O connections through
- * conn.h. The stateless side of a server lives here too: Version Negotiation, Retry with address
- * validation tokens and stateless resets for connection IDs we no longer know.
+/* The endpoint: owns the configuration copy, TLS credentials, sockets, the epoll loop and the
+ * timer heap, and drives the sans-I/O connections through conn.h. Which connection a datagram
+ * belongs to, and what a server answers when none does (Version Negotiation, Retry, stateless
+ * reset), is decided by the core's dispatcher (core/dispatch.h); this file only carries out its
+ * verdicts on sockets. The datapath hooks of tern.h (drop, delay, rewrite addresses) sit between
+ * the sockets and everything else.
  *
  * Per loop iteration: received datagrams are handed to their connections, due timers run, then
  * every connection touched is flushed (tern_conn_send until it has nothing more) into GSO batches,
@@ -18,11 +20,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cidmap.h"
 #include "core/conn.h"
-#include "core/crypto.h"
-#include "core/packet.h"
+#include "core/dispatch.h"
 #include "core/tls.h"
+#include "delayq.h"
 #include "loop.h"
 #include "udp.h"
 
@@ -32,6 +33,7 @@
 #define EP_SEND_SEGS 64  /* datagrams per GSO batch */
 #define EP_MAX_ALPN 32
 #define EP_FLUSH_MAX 512 /* datagrams per connection per flush: ACKs get read in between */
+#define EP_HOOK_SLOT 2048 /* minimum bytes per delayed datagram */
 
 enum { Q_NONE = 0, Q_DIRTY, Q_DEFERRED };
 
@@ -44,7 +46,7 @@ typedef struct rt_conn {
     struct rt_conn *prev, *next;
     struct rt_conn *qnext; /* dirty or deferred list */
     int q;
-    tern_cidmap_node *routes;
+    tern_dispatch_owner route;
 } rt_conn;
 
 struct tern_endpoint {
@@ -54,11 +56,9 @@ struct tern_endpoint {
     tern_callbacks cb;
     void *ud;
     tern_tls_ctx *srv_tls, *cli_tls;
-    uint8_t reset_key[32];
-    uint8_t retry_key[32];
 
     tern_loop loop;
-    tern_cidmap map;
+    tern_dispatch disp;
     tern_udp_sock *listeners[EP_MAX_LISTENERS];
     size_t nlisteners;
     tern_udp_sock *dead_socks; /* closed this iteration; freed once no event can name them */
@@ -75,8 +75,12 @@ struct tern_endpoint {
     rt_conn *deferred;
     int stop;
 
-    double reset_tokens;
-    uint64_t reset_refill_at;
+    /* datapath hooks: the flags are the only cost when none is set */
+    int hook_send, hook_recv;
+    tern_datapath_hooks hooks;
+    tern_delayq *dq; /* allocated with the first hooks, kept until the endpoint is freed */
+    tern_timer dq_timer;
+
     tern_endpoint_stats st;
 };
 
@@ -97,12 +101,6 @@ static void rt_rand(void *ud, uint8_t *out, size_t len)
     (void)ud;
     if (gnutls_rnd(GNUTLS_RND_RANDOM, out, len) != 0)
         abort(); /* no safe way on without randomness */
-}
-
-static void rnd_nonce(void *out, size_t len)
-{
-    if (gnutls_rnd(GNUTLS_RND_NONCE, out, len) != 0)
-        abort();
 }
 
 static rt_conn *conn_of_timer(tern_timer *t)
@@ -182,15 +180,27 @@ int tern_endpoint_new(const tern_config *cfg, const tern_callbacks *cb, void *ud
     if (rv)
         goto fail;
 
-    uint8_t mapkey[16];
-    if (gnutls_rnd(GNUTLS_RND_KEY, ep->reset_key, sizeof(ep->reset_key)) ||
-        gnutls_rnd(GNUTLS_RND_KEY, ep->retry_key, sizeof(ep->retry_key)) ||
-        gnutls_rnd(GNUTLS_RND_KEY, mapkey, sizeof(mapkey))) {
+    tern_dispatch_config dc;
+    tern_dispatch_config_init(&dc);
+    dc.is_server = ep->srv_tls != NULL;
+    dc.retry = ep->cfg.retry;
+    dc.cid_len = TERN_EP_CID_LEN;
+    dc.rand = rt_rand;
+    dc.max_conns = TERN_EP_MAX_CONNS;
+    dc.retry_token_lifetime_ns = TERN_EP_RETRY_TOKEN_LIFETIME_NS;
+    dc.resets_per_sec = TERN_EP_RESETS_PER_SEC;
+    int krv = gnutls_rnd(GNUTLS_RND_KEY, dc.reset_key, sizeof(dc.reset_key)) ||
+              gnutls_rnd(GNUTLS_RND_KEY, dc.retry_key, sizeof(dc.retry_key));
+    if (!krv)
+        rv = tern_dispatch_init(&ep->disp, &dc);
+    gnutls_memset(&dc, 0, sizeof(dc));
+    if (krv) {
         rv = TERN_ERR_INTERNAL;
         goto fail;
     }
-    if ((rv = tern_cidmap_init(&ep->map, mapkey)))
+    if (rv)
         goto fail;
+    tern_timer_init(&ep->dq_timer);
     if ((rv = tern_loop_init(&ep->loop)))
         goto fail;
     ep->rx = tern_udp_rx_new();
@@ -201,8 +211,6 @@ int tern_endpoint_new(const tern_config *cfg, const tern_callbacks *cb, void *ud
         rv = TERN_ERR_NOMEM;
         goto fail;
     }
-    ep->reset_tokens = TERN_EP_RESETS_PER_SEC;
-    ep->reset_refill_at = tern_loop_now();
     *out = ep;
     return 0;
 fail:
@@ -218,11 +226,18 @@ void tern_endpoint_get_stats(tern_endpoint *ep, tern_endpoint_stats *out)
     out->bytes_sent = u->bytes_sent;
     out->send_errors = ep->st.send_errors + u->send_errors;
     out->gso_fallbacks = u->gso_fallbacks;
+    const tern_dispatch_stats *d = tern_dispatch_get_stats(&ep->disp);
+    out->dropped = d->dropped;
+    out->vn_sent = d->vn_sent;
+    out->retry_sent = d->retry_sent;
+    out->reset_sent = d->reset_sent;
+    out->dispatch = *d;
+    out->hook_queued = ep->dq ? tern_delayq_len(ep->dq) : 0;
 }
 
 void tern_endpoint_set_reset_key(tern_endpoint *ep, const uint8_t key[32])
 {
-    memcpy(ep->reset_key, key, sizeof(ep->reset_key));
+    tern_dispatch_set_reset_key(&ep->disp, key);
 }
 
 /* ---- sockets --------------------------------------------------------------------------------- */
@@ -252,6 +267,8 @@ static int open_sock(tern_endpoint *ep, const tern_addr *addr, tern_udp_sock **o
 
 static void close_sock(tern_endpoint *ep, tern_udp_sock *s)
 {
+    if (ep->dq)
+        (void)tern_delayq_forget(ep->dq, s);
     tern_loop_del(&ep->loop, s->fd);
     tern_udp_close(s);
     s->dead = 1;
@@ -324,14 +341,14 @@ static void hook_cid_added(void *ud, tern_conn *c, const tern_cid *cid)
     rt_conn *rc = ud;
     (void)c;
     /* A collision with a live CID (random 8 bytes, or a client's chosen DCID) keeps the first. */
-    (void)tern_cidmap_insert(&rc->ep->map, cid, rc, &rc->routes);
+    (void)tern_dispatch_add_route(&rc->ep->disp, &rc->route, cid);
 }
 
 static void hook_cid_removed(void *ud, tern_conn *c, const tern_cid *cid)
 {
     rt_conn *rc = ud;
     (void)c;
-    tern_cidmap_remove(&rc->ep->map, cid, rc, &rc->routes);
+    tern_dispatch_remove_route(&rc->ep->disp, &rc->route, cid);
 }
 
 static void mark_dirty(tern_endpoint *ep, rt_conn *rc);
@@ -353,6 +370,8 @@ static rt_conn *rc_new(tern_endpoint *ep, tern_udp_sock *s, int own)
     rc->sock = s;
     rc->own_sock = own;
     tern_timer_init(&rc->timer);
+    /* Routes may be added as soon as tern_conn_new runs (its cid_added hook). */
+    tern_dispatch_attach(&ep->disp, &rc->route, rc);
     return rc;
 }
 
@@ -402,7 +421,7 @@ static void reap(tern_endpoint *ep, rt_conn *rc)
 {
     tern_conn *c = rc->c;
     tern_heap_set(&ep->loop.timers, &rc->timer, TERN_LOOP_NO_TIMER);
-    tern_cidmap_remove_owner(&ep->map, &rc->routes);
+    tern_dispatch_detach(&ep->disp, &rc->route);
     rc_unlink(ep, rc);
     if (ep->cb.on_closed)
         ep->cb.on_closed(c, tern_conn_close_info(c), ep->ud);
@@ -416,7 +435,7 @@ static void reap(tern_endpoint *ep, rt_conn *rc)
 static void discard(tern_endpoint *ep, rt_conn *rc)
 {
     tern_heap_set(&ep->loop.timers, &rc->timer, TERN_LOOP_NO_TIMER);
-    tern_cidmap_remove_owner(&ep->map, &rc->routes);
+    tern_dispatch_detach(&ep->disp, &rc->route);
     rc_unlink(ep, rc);
     tern_conn_free(rc->c);
     if (rc->own_sock)
@@ -443,12 +462,11 @@ static tern_udp_sock *pick_sock(tern_endpoint *ep, rt_conn *rc, const tern_addr 
     return rc->sock;
 }
 
-/* Hands one batch to its socket. Returns 0, or TERN_ERR_WOULD_BLOCK (the batch is kept by the
+/* Hands one batch to socket s. Returns 0, or TERN_ERR_WOULD_BLOCK (the batch is kept by the
  * socket and EPOLLOUT armed). */
-static int emit(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *path, const uint8_t *buf,
-                size_t len, size_t seg)
+static int sock_send(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
+                     const uint8_t *buf, size_t len, size_t seg)
 {
-    tern_udp_sock *s = pick_sock(ep, rc, &path->local);
     int had_gso = s->gso;
     int rv = tern_udp_send(s, ep->tx, path, buf, len, seg);
     if (had_gso && !s->gso)
@@ -458,6 +476,183 @@ static int emit(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *path, cons
     if (rv == TERN_ERR_NOMEM)
         rv = 0; /* lost, recovery retransmits */
     return rv;
+}
+
+/* ---- datapath hooks -------------------------------------------------------------------------- */
+
+static uint16_t addr_port(const tern_addr *a)
+{
+    if (a->u.sa.sa_family == AF_INET)
+        return a->u.in.sin_port;
+    if (a->u.sa.sa_family == AF_INET6)
+        return a->u.in6.sin6_port;
+    return 0;
+}
+
+/* A socket bound to the any-address of a's family (or a dual-stack one) and a's port. */
+static int wildcard_takes(const tern_udp_sock *s, const tern_addr *a)
+{
+    int fam = a->u.sa.sa_family;
+    if (!s->wildcard || (s->family != fam && !(s->family == AF_INET6 && fam == AF_INET)))
+        return 0;
+    return addr_port(&s->local) == addr_port(a);
+}
+
+/* The socket a datagram whose source a hook rewrote leaves from: one bound to exactly `local`,
+ * else a wildcard socket that can send from it; NULL when the endpoint has none. Linear in the
+ * connections, but only reached when a hook changed the local address. */
+static tern_udp_sock *sock_for_local(tern_endpoint *ep, tern_udp_sock *hint, const tern_addr *local)
+{
+    if (tern_addr_equal(&hint->local, local))
+        return hint;
+    for (size_t i = 0; i < ep->nlisteners; i++)
+        if (tern_addr_equal(&ep->listeners[i]->local, local))
+            return ep->listeners[i];
+    for (rt_conn *rc = ep->conns; rc; rc = rc->next)
+        if (rc->own_sock && tern_addr_equal(&rc->sock->local, local))
+            return rc->sock;
+    if (wildcard_takes(hint, local))
+        return hint;
+    for (size_t i = 0; i < ep->nlisteners; i++)
+        if (wildcard_takes(ep->listeners[i], local))
+            return ep->listeners[i];
+    return NULL;
+}
+
+/* Queues a datagram for later. A full queue or an oversized datagram loses it, as a congested
+ * link would. */
+static void hold(tern_endpoint *ep, int dir, tern_udp_sock *s, const tern_path_addr *path, int ecn,
+                 const uint8_t *d, size_t len, uint64_t delay_ns, uint64_t now)
+{
+    uint64_t due = delay_ns > UINT64_MAX - 1 - now ? UINT64_MAX - 1 : now + delay_ns;
+    if (tern_delayq_push(ep->dq, due, dir, s, path, ecn, d, len)) {
+        ep->st.hook_overflow++;
+        return;
+    }
+    ep->st.hook_delayed++;
+    (void)tern_heap_set(&ep->loop.timers, &ep->dq_timer, tern_delayq_next(ep->dq));
+}
+
+/* Asks on_send about one datagram leaving from socket `def`; *path may be rewritten. Returns the
+ * verdict with *out the socket to use (PASS, DELAY) and *delay the delay (DELAY). */
+static int ask_send(tern_endpoint *ep, tern_udp_sock *def, tern_path_addr *path,
+                    const uint8_t *d, size_t len, tern_udp_sock **out, uint64_t *delay)
+{
+    *delay = 0;
+    *out = def;
+    if (!ep->hooks.on_send)
+        return TERN_HOOK_PASS;
+    tern_addr local = path->local;
+    int v = ep->hooks.on_send(ep->hooks.ud, path, d, len, delay);
+    if (v == TERN_HOOK_DROP) {
+        ep->st.hook_dropped++;
+        return v;
+    }
+    if (!tern_addr_equal(&local, &path->local) && !(*out = sock_for_local(ep, def, &path->local))) {
+        ep->st.hook_dropped++;
+        return TERN_HOOK_DROP;
+    }
+    return v == TERN_HOOK_DELAY ? TERN_HOOK_DELAY : TERN_HOOK_PASS;
+}
+
+/* emit() with on_send set: the batch is split per datagram, and consecutive datagrams that pass
+ * with the same path and socket leave together again. */
+static int emit_hooked(tern_endpoint *ep, tern_udp_sock *def, const tern_path_addr *path,
+                       const uint8_t *buf, size_t len, size_t seg)
+{
+    uint64_t now = tern_loop_now();
+    if (seg == 0 || seg > len)
+        seg = len;
+    size_t run_off = 0, run_len = 0;
+    tern_udp_sock *run_s = NULL;
+    tern_path_addr run_path;
+    int rv = 0;
+    for (size_t off = 0; off < len; off += seg) {
+        size_t l = len - off < seg ? len - off : seg;
+        tern_path_addr p = *path;
+        tern_udp_sock *s;
+        uint64_t delay;
+        int v = ask_send(ep, def, &p, buf + off, l, &s, &delay);
+        if (v == TERN_HOOK_PASS && run_len && s == run_s && path_eq(&p, &run_path)) {
+            run_len += l;
+            continue;
+        }
+        if (run_len) {
+            rv = sock_send(ep, run_s, &run_path, buf + run_off, run_len, seg);
+            run_len = 0;
+            if (rv)
+                return rv; /* the socket is full: the rest is lost like an overflowing queue */
+        }
+        if (v == TERN_HOOK_PASS) {
+            run_s = s;
+            run_path = p;
+            run_off = off;
+            run_len = l;
+        } else if (v == TERN_HOOK_DELAY) {
+            hold(ep, TERN_DELAYQ_SEND, s, &p, 0, buf + off, l, delay, now);
+        }
+    }
+    if (run_len)
+        rv = sock_send(ep, run_s, &run_path, buf + run_off, run_len, seg);
+    return rv;
+}
+
+/* Due delayed datagrams, in time order: sent as they are, or processed as if just received. */
+static void deliver(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path, int ecn,
+                    uint8_t *d, size_t len, uint64_t now);
+
+static void run_delayed(tern_endpoint *ep, uint64_t now)
+{
+    tern_delayq_item *it;
+    while ((it = tern_delayq_pop_due(ep->dq, now))) {
+        tern_udp_sock *s = it->sock;
+        if (it->dir == TERN_DELAYQ_SEND)
+            (void)sock_send(ep, s, &it->path, it->data, it->len, 0);
+        else
+            deliver(ep, s, &it->path, it->ecn, it->data, it->len, now);
+        tern_delayq_release(ep->dq, it);
+    }
+    (void)tern_heap_set(&ep->loop.timers, &ep->dq_timer, tern_delayq_next(ep->dq));
+}
+
+int tern_endpoint_set_datapath_hooks(tern_endpoint *ep, const tern_datapath_hooks *hooks)
+{
+    if (!ep)
+        return TERN_ERR_INVALID_ARG;
+    if (!hooks || (!hooks->on_send && !hooks->on_recv)) {
+        memset(&ep->hooks, 0, sizeof(ep->hooks));
+        ep->hook_send = ep->hook_recv = 0;
+        return 0;
+    }
+    if (!ep->dq) {
+        tern_delayq *q = malloc(sizeof(*q));
+        if (!q)
+            return TERN_ERR_NOMEM;
+        size_t slot = ep->cfg.max_udp_payload > EP_HOOK_SLOT ? ep->cfg.max_udp_payload
+                                                               : EP_HOOK_SLOT;
+        int rv = tern_delayq_init(q, TERN_HOOK_DELAY_MAX, slot);
+        if (rv) {
+            free(q);
+            return rv;
+        }
+        ep->dq = q;
+    }
+    ep->hooks = *hooks;
+    ep->hook_send = hooks->on_send != NULL;
+    ep->hook_recv = hooks->on_recv != NULL;
+    return 0;
+}
+
+/* ---- flushing connections -------------------------------------------------------------------- */
+
+/* Sends one batch of a connection. Returns 0 or TERN_ERR_WOULD_BLOCK. */
+static int emit(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *path, const uint8_t *buf,
+                size_t len, size_t seg)
+{
+    tern_udp_sock *s = pick_sock(ep, rc, &path->local);
+    if (ep->hook_send)
+        return emit_hooked(ep, s, path, buf, len, seg);
+    return sock_send(ep, s, path, buf, len, seg);
 }
 
 /* Pulls datagrams one by one and groups consecutive ones of equal size on the same path into GSO
@@ -551,86 +746,26 @@ static void on_writable(tern_endpoint *ep, tern_udp_sock *s)
     }
 }
 
-/* ---- stateless replies ----------------------------------------------------------------------- */
+/* ---- receiving ------------------------------------------------------------------------------- */
 
+/* A stateless reply leaves on the socket the trigger arrived on; it is not worth keeping when the
+ * socket is full. */
 static void send_stateless(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
                            const uint8_t *buf, size_t len)
 {
-    (void)tern_udp_send_one(s, ep->tx, path, buf, len);
+    if (!ep->hook_send) {
+        (void)tern_udp_send_one(s, ep->tx, path, buf, len);
+        return;
+    }
+    tern_path_addr p = *path;
+    tern_udp_sock *hs;
+    uint64_t delay;
+    int v = ask_send(ep, s, &p, buf, len, &hs, &delay);
+    if (v == TERN_HOOK_PASS)
+        (void)tern_udp_send_one(hs, ep->tx, &p, buf, len);
+    else if (v == TERN_HOOK_DELAY)
+        hold(ep, TERN_DELAYQ_SEND, hs, &p, 0, buf, len, delay, tern_loop_now());
 }
-
-static void send_vn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
-                    const uint8_t *d, size_t len)
-{
-    /* Version-independent header (RFC 8999 §5.1): flags, version, DCID, SCID. */
-    size_t p = 5;
-    tern_cid dcid, scid;
-    if (p >= len || d[p] > TERN_MAX_CID_LEN || p + 1 + d[p] >= len)
-        return;
-    tern_cid_set(&dcid, d + p + 1, d[p]);
-    p += 1 + d[p];
-    if (d[p] > TERN_MAX_CID_LEN || p + 1 + d[p] > len)
-        return;
-    tern_cid_set(&scid, d + p + 1, d[p]);
-    static const uint32_t versions[] = {TERN_PROTO_VERSION_1};
-    uint8_t out[128], unused;
-    rnd_nonce(&unused, 1);
-    size_t n = tern_pkt_write_vn(out, sizeof(out), &dcid, &scid, versions, 1, unused);
-    if (!n)
-        return;
-    send_stateless(ep, s, path, out, n);
-    ep->st.vn_sent++;
-}
-
-static void send_retry(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
-                       const tern_pkt_hdr *h, uint64_t now)
-{
-    tern_cid rscid;
-    rscid.len = TERN_EP_CID_LEN;
-    rnd_nonce(rscid.data, rscid.len);
-    uint8_t nonce[12], token[TERN_RETRY_TOKEN_MAX], unused;
-    rnd_nonce(nonce, sizeof(nonce));
-    rnd_nonce(&unused, 1);
-    size_t tl = tern_crypto_token_seal(ep->retry_key, nonce, &h->dcid, &rscid, &path->remote, now,
-                                       token, sizeof(token));
-    if (!tl)
-        return;
-    uint8_t out[256];
-    size_t n = tern_pkt_write_retry(out, sizeof(out) - TERN_AEAD_TAG_LEN, h->version, &h->scid,
-                                    &rscid, token, tl, unused);
-    if (!n || tern_crypto_retry_tag(h->version, &h->dcid, out, n, out + n))
-        return;
-    send_stateless(ep, s, path, out, n + TERN_AEAD_TAG_LEN);
-    ep->st.retry_sent++;
-}
-
-/* RFC 9000 §10.3: smaller than the packet that triggered it (so two endpoints that both lost
- * state cannot loop forever), at least 21 bytes, and rate limited. */
-static void send_reset(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
-                       const tern_cid *dcid, size_t len, uint64_t now)
-{
-    if (len < 22)
-        return;
-    uint64_t el = now - ep->reset_refill_at;
-    ep->reset_refill_at = now;
-    ep->reset_tokens += (double)el * TERN_EP_RESETS_PER_SEC / 1e9;
-    if (ep->reset_tokens > TERN_EP_RESETS_PER_SEC)
-        ep->reset_tokens = TERN_EP_RESETS_PER_SEC;
-    if (ep->reset_tokens < 1)
-        return;
-    ep->reset_tokens -= 1;
-
-    size_t rl = len - 1 < 43 ? len - 1 : 43;
-    uint8_t rnd[64], token[TERN_RESET_TOKEN_LEN], out[64];
-    rnd_nonce(rnd, rl - TERN_RESET_TOKEN_LEN);
-    tern_crypto_reset_token(ep->reset_key, dcid, token);
-    if (tern_pkt_write_stateless_reset(out, rl, rnd, token) != rl)
-        return;
-    send_stateless(ep, s, path, out, rl);
-    ep->st.reset_sent++;
-}
-
-/* ---- receiving ------------------------------------------------------------------------------- */
 
 static void conn_input(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *path, uint8_t *d,
                        size_t len, int ecn, uint64_t now)
@@ -639,43 +774,47 @@ static void conn_input(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *pat
     mark_dirty(ep, rc);
 }
 
+/* Creates the server connection the dispatcher asked for and feeds it its first datagram. */
 static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
-                        const tern_pkt_hdr *h, const tern_cid *odcid, int retried, uint8_t *d,
-                        size_t len, int ecn, uint64_t now)
+                        const tern_dispatch_result *r, uint8_t *d, size_t len, int ecn,
+                        uint64_t now)
 {
     rt_conn *rc = rc_new(ep, s, 0);
-    if (!rc)
+    if (!rc) {
+        tern_dispatch_note_drop(&ep->disp, TERN_DISPATCH_DROP_REJECTED);
         return;
+    }
     tern_conn_params p;
     memset(&p, 0, sizeof(p));
     p.is_server = 1;
-    p.version = h->version;
+    p.version = r->version;
     p.cfg = &ep->cfg;
     p.tls_ctx = ep->srv_tls;
     p.cb = &ep->cb;
     p.cb_ud = ep->ud;
     p.rand = rt_rand;
-    p.reset_key = ep->reset_key;
+    p.reset_key = tern_dispatch_reset_key(&ep->disp);
     p.scid_len = TERN_EP_CID_LEN;
-    p.client_dcid = h->dcid;
-    p.client_scid = h->scid;
-    p.original_dcid = *odcid;
-    p.retried = retried;
-    p.address_validated = retried;
+    p.client_dcid = r->client_dcid;
+    p.client_scid = r->client_scid;
+    p.original_dcid = r->original_dcid;
+    p.retried = r->retried;
+    p.address_validated = r->address_validated;
     p.hooks.cid_added = hook_cid_added;
     p.hooks.cid_removed = hook_cid_removed;
     p.hooks.wake = hook_wake;
     p.hooks.ud = rc;
     tern_conn *c;
     if (tern_conn_new(&c, &p, path, now)) {
-        tern_cidmap_remove_owner(&ep->map, &rc->routes);
+        tern_dispatch_detach(&ep->disp, &rc->route);
         free(rc);
+        tern_dispatch_note_drop(&ep->disp, TERN_DISPATCH_DROP_REJECTED);
         return;
     }
     rc->c = c;
     tern_conn_set_driver_data(c, rc);
     /* Retransmitted Initials still carry the DCID the client chose (or the Retry's SCID). */
-    (void)tern_cidmap_insert(&ep->map, &h->dcid, rc, &rc->routes);
+    (void)tern_dispatch_add_route(&ep->disp, &rc->route, &r->client_dcid);
     rc_link(ep, rc);
     ep->st.conns_created++;
 
@@ -684,7 +823,7 @@ static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_add
     tern_conn_get_stats(c, &cs);
     if (cs.pkts_recv == 0) {
         discard(ep, rc);
-        ep->st.dropped++;
+        tern_dispatch_note_drop(&ep->disp, TERN_DISPATCH_DROP_REJECTED);
         return;
     }
     ep->st.conns_accepted++;
@@ -693,74 +832,49 @@ static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_add
     mark_dirty(ep, rc);
 }
 
-/* A long-header datagram for a connection ID we do not know. */
-static void unknown_long(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
-                         uint8_t *d, size_t len, int ecn, uint64_t now)
+/* One datagram after the hooks: to the connection owning the socket, or through the dispatcher. */
+static void deliver(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path, int ecn,
+                    uint8_t *d, size_t len, uint64_t now)
 {
-    if (len < 7)
-        goto drop;
-    uint32_t version = (uint32_t)d[1] << 24 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 8 | d[4];
-    if (version == 0)
-        goto drop; /* never answer a Version Negotiation */
-    if (version != TERN_PROTO_VERSION_1) {
-        if (len >= TERN_MIN_INITIAL_SIZE)
-            send_vn(ep, s, path, d, len);
-        else
-            goto drop;
+    if (s->owner) {
+        /* A client socket belongs to one connection, which also recognises stateless resets (their
+         * DCIDs are random: no table knows them). */
+        conn_input(ep, s->owner, path, d, len, ecn, now);
         return;
     }
-    tern_pkt_hdr h;
-    if (!ep->srv_tls || tern_pkt_parse(d, len, TERN_EP_CID_LEN, &h))
-        goto drop;
-    /* 0-RTT and Handshake packets for unknown CIDs cannot start anything. */
-    if (h.type != TERN_PKT_INITIAL || len < TERN_MIN_INITIAL_SIZE || h.dcid.len < 8 ||
-        ep->nconns >= TERN_EP_MAX_CONNS)
-        goto drop;
-    tern_cid odcid = h.dcid;
-    int retried = 0;
-    if (ep->cfg.retry) {
-        if (h.token_len == 0) {
-            send_retry(ep, s, path, &h, now);
-            return;
-        }
-        tern_cid rscid;
-        if (tern_crypto_token_open(ep->retry_key, h.token, h.token_len, &path->remote, now,
-                                   TERN_EP_RETRY_TOKEN_LIFETIME_NS, &odcid, &rscid) ||
-            !tern_cid_eq(&rscid, &h.dcid))
-            goto drop; /* a client answers only one Retry: another would not help */
-        retried = 1;
+    tern_dispatch_result r;
+    uint8_t reply[TERN_DISPATCH_REPLY_MAX];
+    switch (tern_dispatch_classify(&ep->disp, path, d, len, now, reply, sizeof(reply), &r)) {
+    case TERN_DISPATCH_CONN:
+        conn_input(ep, r.owner, path, d, len, ecn, now);
+        break;
+    case TERN_DISPATCH_ACCEPT:
+        accept_conn(ep, s, path, &r, d, len, ecn, now);
+        break;
+    case TERN_DISPATCH_REPLY:
+        send_stateless(ep, s, path, reply, r.reply_len);
+        break;
+    default:
+        break;
     }
-    accept_conn(ep, s, path, &h, &odcid, retried, d, len, ecn, now);
-    return;
-drop:
-    ep->st.dropped++;
 }
 
-static void on_datagram(tern_endpoint *ep, tern_udp_sock *s, tern_udp_dgram *dg, uint8_t *d,
-                        size_t len, uint64_t now)
+static void recv_hooked(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path, int ecn,
+                        uint8_t *d, size_t len, uint64_t now)
 {
-    ep->st.dgrams_recv++;
-    ep->st.bytes_recv += len;
-    if (s->owner) {
-        /* A client socket belongs to one connection, which also recognises stateless resets. Its
-         * path was created with the socket's own address: keep reporting exactly that. */
-        dg->path.local = s->local;
-        conn_input(ep, s->owner, &dg->path, d, len, dg->ecn, now);
+    if (!ep->hooks.on_recv) {
+        deliver(ep, s, path, ecn, d, len, now);
         return;
     }
-    tern_cid dcid;
-    int is_long = 0;
-    if (tern_pkt_peek_dcid(d, len, TERN_EP_CID_LEN, &dcid, &is_long)) {
-        ep->st.dropped++;
-        return;
-    }
-    rt_conn *rc = tern_cidmap_find(&ep->map, &dcid);
-    if (rc)
-        conn_input(ep, rc, &dg->path, d, len, dg->ecn, now);
-    else if (is_long)
-        unknown_long(ep, s, &dg->path, d, len, dg->ecn, now);
+    tern_path_addr p = *path;
+    uint64_t delay = 0;
+    int v = ep->hooks.on_recv(ep->hooks.ud, &p, d, len, &delay);
+    if (v == TERN_HOOK_DROP)
+        ep->st.hook_dropped++;
+    else if (v == TERN_HOOK_DELAY)
+        hold(ep, TERN_DELAYQ_RECV, s, &p, ecn, d, len, delay, now);
     else
-        send_reset(ep, s, &dg->path, &dcid, len, now);
+        deliver(ep, s, &p, ecn, d, len, now);
 }
 
 static void on_readable(tern_endpoint *ep, tern_udp_sock *s)
@@ -770,12 +884,22 @@ static void on_readable(tern_endpoint *ep, tern_udp_sock *s)
         if (n <= 0)
             return;
         uint64_t now = tern_loop_now();
+        int hooked = ep->hook_recv;
         for (int i = 0; i < n && !s->dead; i++) {
             tern_udp_dgram *dg = &ep->dg[i];
+            /* A client connection's path was created with its socket's own address: keep
+             * reporting exactly that. */
+            if (s->owner)
+                dg->path.local = s->local;
             size_t seg = dg->seg ? dg->seg : dg->len;
             for (size_t off = 0; off < dg->len && !s->dead; off += seg) {
                 size_t l = dg->len - off < seg ? dg->len - off : seg;
-                on_datagram(ep, s, dg, dg->data + off, l, now);
+                ep->st.dgrams_recv++;
+                ep->st.bytes_recv += l;
+                if (hooked)
+                    recv_hooked(ep, s, &dg->path, dg->ecn, dg->data + off, l, now);
+                else
+                    deliver(ep, s, &dg->path, dg->ecn, dg->data + off, l, now);
             }
         }
         flush_dirty(ep, now);
@@ -869,7 +993,7 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     p.cb = &ep->cb;
     p.cb_ud = ep->ud;
     p.rand = rt_rand;
-    p.reset_key = ep->reset_key;
+    p.reset_key = tern_dispatch_reset_key(&ep->disp);
     p.scid_len = TERN_EP_CID_LEN;
     p.server_name = server_name;
     p.hooks.cid_added = hook_cid_added;
@@ -880,7 +1004,7 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     tern_conn *c;
     uint64_t now = tern_loop_now();
     if ((rv = tern_conn_new(&c, &p, &path, now))) {
-        tern_cidmap_remove_owner(&ep->map, &rc->routes);
+        tern_dispatch_detach(&ep->disp, &rc->route);
         destroy_sock_now(ep, s);
         free(rc);
         return rv;
@@ -900,8 +1024,12 @@ static void run_timers(tern_endpoint *ep, uint64_t now)
 {
     tern_timer *t;
     while ((t = tern_heap_top(&ep->loop.timers)) && t->at <= now) {
-        rt_conn *rc = conn_of_timer(t);
         tern_heap_set(&ep->loop.timers, t, TERN_LOOP_NO_TIMER);
+        if (t == &ep->dq_timer) {
+            run_delayed(ep, now);
+            continue;
+        }
+        rt_conn *rc = conn_of_timer(t);
         tern_conn_on_timeout(rc->c, now);
         mark_dirty(ep, rc);
     }
@@ -1019,8 +1147,12 @@ void tern_endpoint_free(tern_endpoint *ep)
         free(ep->listeners[i]);
     }
     free_dead_socks(ep);
-    if (ep->map.b)
-        tern_cidmap_free(&ep->map);
+    if (ep->dq) {
+        tern_delayq_free(ep->dq);
+        free(ep->dq);
+    }
+    tern_dispatch_free(&ep->disp);
+    gnutls_memset(&ep->disp, 0, sizeof(ep->disp)); /* the keys */
     tern_tls_ctx_free(ep->srv_tls);
     tern_tls_ctx_free(ep->cli_tls);
     tern_udp_rx_free(ep->rx);
@@ -1034,7 +1166,5 @@ void tern_endpoint_free(tern_endpoint *ep)
     free(ep->key_file);
     free(ep->ca_file);
     free(ep->tls_priority);
-    gnutls_memset(ep->reset_key, 0, sizeof(ep->reset_key));
-    gnutls_memset(ep->retry_key, 0, sizeof(ep->retry_key));
     free(ep);
 }

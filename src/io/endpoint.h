@@ -5,9 +5,11 @@
 
 #include <stdint.h>
 
+#include "core/dispatch.h"
 #include "tern/tern.h"
 
-/* Length of the connection IDs this runtime issues (short headers are parsed with it). */
+/* Length of the connection IDs this runtime issues (short headers are parsed with it). The
+ * dispatcher (core/dispatch.h) is configured with these four. */
 #define TERN_EP_CID_LEN 8
 /* Connections one endpoint keeps at most; Initials beyond it are dropped. */
 #define TERN_EP_MAX_CONNS 65536
@@ -22,9 +24,15 @@ typedef struct tern_endpoint_stats {
     uint64_t send_errors;   /* datagrams lost to errors other than EAGAIN */
     uint64_t send_blocked;  /* EAGAIN episodes */
     uint64_t gso_fallbacks; /* sockets that had to give up GSO */
-    uint64_t dropped;       /* datagrams routed nowhere */
+    uint64_t dropped;       /* datagrams routed nowhere: dispatch.dropped (reasons in .dispatch) */
     uint64_t vn_sent, retry_sent, reset_sent;
     uint64_t conns_accepted, conns_created;
+    /* datapath hooks */
+    uint64_t hook_dropped;  /* dropped by a hook, or sent from an address without a socket */
+    uint64_t hook_delayed;  /* queued by a hook */
+    uint64_t hook_overflow; /* delays refused: queue full or datagram larger than a slot */
+    uint64_t hook_queued;   /* waiting in the delay queue now */
+    tern_dispatch_stats dispatch; /* the front door's own counters, drops by reason */
 } tern_endpoint_stats;
 
 void tern_endpoint_get_stats(tern_endpoint *ep, tern_endpoint_stats *out);

@@ -196,13 +196,36 @@ static void server_writable(tern_conn *c, int64_t sid, void *ud)
             server_fill(p, c, i);
 }
 
+static void path_event(tern_conn *c, const tern_path_event *ev, void *ud)
+{
+    tern_pair *p = ud;
+    int srv = tern_conn_is_server(c);
+    int t = (int)ev->type & 7;
+    if (srv) {
+        p->srv_path_events[t]++;
+        p->srv_last_reason[t] = (int)ev->reason;
+    } else {
+        p->path_events[t]++;
+        p->last_reason[t] = (int)ev->reason;
+    }
+    if (getenv("TERN_PAIR_TRACE")) {
+        char a[64], b[64];
+        fprintf(stderr, "[%.3f] %s path %d event %d (%s) %s -> %s\n", (double)p->now / 1e9,
+                srv ? "server" : "client", ev->path->id, (int)ev->type,
+                tern_path_reason_str(ev->reason), tern_addr_format(&ev->path->addr.local, a, 64),
+                tern_addr_format(&ev->path->addr.remote, b, 64));
+    }
+}
+
 static const tern_callbacks client_cb = {
     .on_connected = client_connected,
     .on_stream_readable = client_readable,
+    .on_path_event = path_event,
 };
 static const tern_callbacks server_cb = {
     .on_stream_readable = server_readable,
     .on_stream_writable = server_writable,
+    .on_path_event = path_event,
 };
 
 /* ---- set-up ------------------------------------------------------------------------------------ */
@@ -372,7 +395,8 @@ static pair_qent heap_pop(tern_pair *p)
     return top;
 }
 
-static void link_send(tern_pair *p, pair_link *l, int to_server, const uint8_t *d, size_t len)
+static void link_send(tern_pair *p, pair_link *l, int to_server, const tern_path_addr *pa,
+                      const uint8_t *d, size_t len)
 {
     uint64_t idx = l->sent_idx++;
     for (size_t i = 0; i < l->drop_n; i++)
@@ -380,6 +404,10 @@ static void link_send(tern_pair *p, pair_link *l, int to_server, const uint8_t *
             l->dropped++;
             return;
         }
+    if (p->filter && p->filter(p, to_server, pa)) {
+        l->dropped++;
+        return;
+    }
     if (l->blackhole || (l->loss > 0 && rnd01(&p->rng) < l->loss)) {
         l->dropped++;
         return;
@@ -409,6 +437,7 @@ static void link_send(tern_pair *p, pair_link *l, int to_server, const uint8_t *
         memcpy(g->data, d, len);
         g->len = len;
         g->to_server = to_server;
+        g->path = *pa;
         pair_qent e = {depart + l->delay_ns, p->seq++, slot};
         if (l->reorder > 0 && rnd01(&p->rng) < l->reorder)
             e.at += rnd64(&p->rng) % (l->reorder_ns + 1);
@@ -435,9 +464,9 @@ static void pump(tern_pair *p, tern_conn *c, int from_server)
                 p->max_amp_violation = p->server_bytes_sent - limit;
             if (!p->server_validated_seen && p->server_bytes_sent == limit)
                 p->amp_blocked_seen = 1;
-            link_send(p, &p->s2c, 0, buf, seg);
+            link_send(p, &p->s2c, 0, &out, buf, seg);
         } else {
-            link_send(p, &p->c2s, 1, buf, seg);
+            link_send(p, &p->c2s, 1, &out, buf, seg);
         }
     }
 }
@@ -472,11 +501,22 @@ static void deliver_due(tern_pair *p)
                 if (make_server(p, g->data, g->len))
                     continue;
             }
-            tern_conn_recv(p->server, &p->path_s, g->data, g->len, 0, p->now);
+            /* the server sees the datagram from the client's source, possibly rewritten (NAT) */
+            tern_path_addr in = {g->path.remote, g->path.local};
+            if (p->nat_from.len && tern_addr_equal(&in.remote, &p->nat_from))
+                in.remote = p->nat_to;
+            tern_conn_recv(p->server, &in, g->data, g->len, 0, p->now);
         } else {
             p->s2c.delivered++;
             if (p->client)
-                tern_conn_recv(p->client, &p->path_c, g->data, g->len, 0, p->now);
+            {
+                tern_path_addr in = {g->path.remote, g->path.local};
+                if (p->nat_from.len && tern_addr_equal(&in.local, &p->nat_to))
+                    in.local = p->nat_from; /* the NAT maps replies back */
+                if (p->fake_server_src.len)
+                    in.remote = p->fake_server_src;
+                tern_conn_recv(p->client, &in, g->data, g->len, 0, p->now);
+            }
         }
     }
 }
@@ -493,8 +533,10 @@ int pair_run(tern_pair *p, int (*done)(tern_pair *p), uint64_t limit_ns)
         if (p->server)
             pump(p, p->server, 1);
         uint64_t t = next_event(p);
-        if (t == UINT64_MAX || t > end)
+        if (t == UINT64_MAX || t > end) {
+            p->now = end; /* nothing happens before the limit: time still passes */
             return done(p);
+        }
         if (t > p->now)
             p->now = t;
         deliver_due(p);

@@ -16,6 +16,7 @@ typedef struct pair_dgram {
     uint8_t data[1500];
     size_t len;
     int to_server;
+    tern_path_addr path;  /* as the sender saw it: local = source, remote = destination */
 } pair_dgram;
 
 typedef struct pair_qent {
@@ -88,7 +89,15 @@ typedef struct tern_pair {
     int amp_blocked_seen;         /* the server used its whole 3x budget at some point */
     uint64_t key_update_at;       /* client starts a key update once this many bytes arrived */
     int key_update_done;
-    int retry;                    /* not used by the pair (endpoint feature) */
+    /* returns 1 to drop a datagram (to_server: direction; pa: the sender's view of the path) */
+    int (*filter)(struct tern_pair *p, int to_server, const tern_path_addr *pa);
+    void *filter_ud;
+    /* a NAT: client datagrams from nat_from reach the server as coming from nat_to */
+    tern_addr nat_from, nat_to;
+    tern_addr fake_server_src;    /* when set, the client sees server datagrams from here */
+    /* path events seen by each side: count and last reason per tern_path_event_type */
+    int path_events[8], last_reason[8];
+    int srv_path_events[8], srv_last_reason[8];
 } tern_pair;
 
 /* Creates the certificate (once per process), both TLS contexts and the client connection. */

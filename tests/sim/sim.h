@@ -120,8 +120,8 @@ typedef struct sim_iface {
 
 typedef void (*sim_action_fn)(sim *s, void *arg);
 
-/* Runs fn(s, arg) at absolute virtual time `at` (see sim_time), after datagrams due at the same
- * instant. `label` (static string, may be NULL) appears in the timeline. The connections get a chance
+/* Runs fn(s, arg) at run time `at` (ns since the start, as sim_time; clamped to now), after the
+ * datagrams due at the same instant. `label` (static string, may be NULL) appears in the timeline. The connections get a chance
  * to send right after. */
 void sim_at(sim *s, uint64_t at, sim_action_fn fn, void *arg, const char *label);
 /* Same, `after` ns from now. */
@@ -129,7 +129,25 @@ void sim_after(sim *s, uint64_t after, sim_action_fn fn, void *arg, const char *
 
 /* ---- endpoints ------------------------------------------------------------------------------- */
 
-typedef struct sim_sconn sim_sconn;
+/* A server connection and the server application's state for it. */
+typedef struct sim_sstream {
+    int64_t sid;
+    uint64_t left, total, gen;
+    uint8_t req[8];
+    size_t req_len;
+    int responding;
+} sim_sstream;
+
+typedef struct sim_sconn {
+    sim *s;
+    tern_conn *c;
+    tern_dispatch_owner owner;
+    int num;                  /* creation order, from 1 */
+    int accepted, connected, done;
+    sim_sstream *st;          /* SIM_MAX_STREAMS */
+    int nst;
+    struct sim_sconn *next;
+} sim_sconn;
 
 typedef struct sim_cstream {
     int64_t sid;
@@ -150,6 +168,7 @@ typedef struct sim_stats {
     uint64_t replies[3];      /* server stateless replies by tern_dispatch_reply_kind */
     uint64_t accepts, conns_discarded;
     uint64_t max_spin;        /* most iterations at one instant */
+    uint64_t path_events[2][8]; /* per side, by tern_path_event_type */
 } sim_stats;
 
 struct sim {
@@ -178,11 +197,11 @@ struct sim {
 
     /* configuration, editable between sim_new and the first sim_run */
     tern_config cfg_c, cfg_s;
-    size_t send_batch;          /* datagrams asked of tern_conn_send per call (1 = exact sizes) */
     int client_iface;           /* interface the client starts on */
 
     tern_tls_ctx *tls_c, *tls_s;
-    uint8_t reset_key[32];
+    uint8_t reset_key[32];        /* the server's (the dispatcher's) */
+    uint8_t client_reset_key[32];
 
     /* client */
     tern_conn *client;
@@ -200,6 +219,8 @@ struct sim {
 
     /* server */
     tern_dispatch disp;
+    int disp_ready;
+    sim_rng *disp_rng;
     sim_rng server_rng;
     sim_sconn *sconns, *sconns_tail; /* in creation order */
     int nsconns;
@@ -222,7 +243,7 @@ struct sim {
     sim_timeline tl;
     sim_stats st;
     int stuck;                  /* the run stopped: a core did not advance (see stuck_why) */
-    char stuck_why[160];
+    char stuck_why[256];
 };
 
 /* Creates a simulator for `seed`: configs at their defaults with the simulator's credentials and

@@ -74,6 +74,14 @@ void sim_tl_add(sim_timeline *tl, const sim_tl_ev *ev)
     }
 }
 
+void sim_tl_set_text(sim_tl_ev *ev, const char *text)
+{
+    size_t n = text ? strnlen(text, sizeof(ev->text) - 1) : 0;
+    if (n)
+        memcpy(ev->text, text, n);
+    ev->text[n] = 0;
+}
+
 void sim_tl_addr_from(sim_tl_addr *o, const tern_addr *a)
 {
     memset(o, 0, sizeof(*o));
@@ -116,16 +124,15 @@ void sim_tl_format(const sim_timeline *tl, const sim_tl_ev *ev, char *buf, size_
         snprintf(where, sizeof(where), "%s", tl->node_names[ev->node]);
     else if (ev->who >= 0)
         snprintf(where, sizeof(where), "%s", who_name(ev->who));
-    char head[96];
-    int n = snprintf(head, sizeof(head), "%6" PRIu64 ".%06" PRIu64 " %-9s %-14s",
-                     ev->t / 1000000000ull, (ev->t / 1000ull) % 1000000ull,
-                     sim_tl_kind_name(ev->kind), where);
-    (void)n;
+    char head[128];
+    snprintf(head, sizeof(head), "%6" PRIu64 ".%06" PRIu64 " %-9s %-14s",
+             (uint64_t)(ev->t / 1000000000u), (uint64_t)((ev->t / 1000u) % 1000000u),
+             sim_tl_kind_name(ev->kind), where);
     char pkt[48] = "";
     if (ev->id)
         snprintf(pkt, sizeof(pkt), " #%-6" PRIu64 " %s %5u B", ev->id,
                  ev->dir == 0 ? "c>s" : ev->dir == 1 ? "s>c" : "   ", ev->len);
-    char extra[160] = "";
+    char extra[256] = "";
     switch (ev->kind) {
     case SIM_TL_SEND: {
         char a[64], b[64];
@@ -160,7 +167,17 @@ void sim_tl_format(const sim_timeline *tl, const sim_tl_ev *ev, char *buf, size_
             snprintf(extra, sizeof(extra), " %s", ev->text);
         break;
     }
-    snprintf(buf, cap, "%s%s%s", head, pkt, extra);
+    size_t off = 0;
+    const char *parts[3] = {head, pkt, extra};
+    for (int i = 0; i < 3 && cap; i++) {
+        size_t n = strlen(parts[i]);
+        if (off + n >= cap)
+            n = cap - 1 - off;
+        memcpy(buf + off, parts[i], n);
+        off += n;
+    }
+    if (cap)
+        buf[off] = 0;
 }
 
 void sim_tl_print_tail(const sim_timeline *tl, FILE *f, size_t n)

@@ -68,6 +68,8 @@ void sim_tl_add(sim_timeline *tl, const sim_tl_ev *ev);
 void sim_tl_format(const sim_timeline *tl, const sim_tl_ev *ev, char *buf, size_t cap);
 /* Prints the last `n` events kept in the ring (at most SIM_TL_RING). */
 void sim_tl_print_tail(const sim_timeline *tl, FILE *f, size_t n);
+/* Copies text into ev->text, truncating it. */
+void sim_tl_set_text(sim_tl_ev *ev, const char *text);
 void sim_tl_addr_from(sim_tl_addr *o, const tern_addr *a);
 const char *sim_tl_kind_name(int kind);
 

@@ -8,10 +8,10 @@ void cl_hq_send_request(client *cl, download *d)
 {
     ssize_t w;
 
-    if (d->req_sent == d->req_len || d->result != DL_PENDING)
-        return;
     if (d->req_len == 0)
         d->req_len = (size_t)snprintf(d->req, sizeof(d->req), "GET %s\r\n", d->url.path);
+    if (d->req_sent == d->req_len || d->result != DL_PENDING)
+        return;
     w = tern_stream_write(cl->conn, d->sid, d->req + d->req_sent, d->req_len - d->req_sent, 1);
     if (w == TERN_ERR_WOULD_BLOCK)
         return;

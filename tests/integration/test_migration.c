@@ -1,0 +1,584 @@
+/* Connection migration between a client and a server core in virtual time: probing, switching,
+ * validation failures and fallbacks, removal, many migrations, NAT rebinding, an off-path attacker,
+ * the preferred address, peers that forbid migration, CID shortage, and bounded state under abuse.
+ * Every transfer is checked byte for byte and by SHA-256. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "conn_internal.h"
+#include "migration.h"
+#include "pair.h"
+#include "varint.h"
+
+#define SEC 1000000000ull
+#define MS 1000000ull
+
+static tern_addr addr(const char *s)
+{
+    tern_addr a;
+    assert_int_equal(tern_addr_parse(&a, s, 0), 0);
+    return a;
+}
+
+static int cond_confirmed(tern_pair *p) { return p->client && p->client->handshake_confirmed; }
+
+static void start(tern_pair *p, uint64_t seed)
+{
+    assert_int_equal(pair_init(p, seed), 0);
+    assert_true(pair_run(p, cond_confirmed, 10 * SEC));
+    /* let NEW_CONNECTION_ID frames arrive */
+    assert_int_equal(pair_request(p, 1000), 0);
+    assert_true(pair_run(p, pair_cond_all_done, 10 * SEC));
+}
+
+static int run_for(tern_pair *p, uint64_t ns)
+{
+    uint64_t end = p->now + ns;
+    while (p->now < end && !pair_cond_all_done(p))
+        if (!pair_run(p, pair_cond_all_done, end - p->now))
+            break;
+    return pair_cond_all_done(p);
+}
+
+static int stream_progress_1(tern_pair *p) { return p->streams[1].got > 100000; }
+
+static const tern_addr *active_local(tern_conn *c) { return &c->paths[c->active].addr.local; }
+static const tern_addr *active_remote(tern_conn *c) { return &c->paths[c->active].addr.remote; }
+
+/* ---- filters ------------------------------------------------------------------------------------ */
+
+static tern_addr dead_addr;
+static int drop_first_n, dropped_n;
+
+/* drops everything to or from dead_addr (a client interface that is down) */
+static int filter_dead(tern_pair *p, int to_server, const tern_path_addr *pa)
+{
+    const tern_addr *client_side = to_server ? &pa->local : &pa->remote;
+    return tern_addr_equal(client_side, &dead_addr);
+}
+
+/* drops the first drop_first_n client datagrams sent from dead_addr */
+static int filter_first(tern_pair *p, int to_server, const tern_path_addr *pa)
+{
+    if (to_server && tern_addr_equal(&pa->local, &dead_addr) && dropped_n < drop_first_n) {
+        dropped_n++;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- tests ------------------------------------------------------------------------------------------ */
+
+static int cond_path_validated(tern_pair *p) { return p->path_events[TERN_PATH_EV_VALIDATED] > 0; }
+
+static void test_probe_then_switch(void **st)
+{
+    tern_pair p;
+    start(&p, 1);
+    assert_int_equal(pair_request(&p, 4 << 20), 1);
+    tern_addr wifi = addr("10.0.0.3:6000");
+    int id = tern_conn_path_add(p.client, &wifi, p.now);
+    assert_true(id > 0);
+    assert_int_equal(p.path_events[TERN_PATH_EV_PROBING], 1);
+    /* probing does not switch */
+    assert_true(pair_run(&p, cond_path_validated, 5 * SEC));
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
+    assert_false(tern_addr_equal(active_local(p.client), &wifi));
+    /* the server answered the probe but did not move */
+    assert_false(tern_addr_equal(active_remote(p.server), &wifi));
+    assert_int_equal(tern_conn_path_set_active(p.client, &wifi, p.now), id);
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 1);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_APP);
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    /* the server followed the client to its new address */
+    assert_true(tern_addr_equal(active_remote(p.server), &wifi));
+    assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 1);
+    /* the new path used a new connection ID in each direction */
+    const tern_cid_entry *e0 = tern_peer_cids_for_path(&p.client->pcids, 0);
+    const tern_cid_entry *e1 = tern_peer_cids_for_path(&p.client->pcids, (uint8_t)id);
+    assert_non_null(e1);
+    assert_true(e0 == NULL || !tern_cid_eq(&e0->cid, &e1->cid));
+    /* a validated switch loses nothing */
+    assert_int_equal(p.server->rec.pkts_lost, 0);
+    pair_free(&p);
+}
+
+static void test_switch_without_probe(void **st)
+{
+    tern_pair p;
+    start(&p, 2);
+    assert_int_equal(pair_request(&p, 4 << 20), 1);
+    assert_true(pair_run(&p, stream_progress_1, 5 * SEC));
+    tern_addr cell = addr("10.0.0.4:7000");
+    int id = tern_conn_path_set_active(p.client, &cell, p.now);
+    assert_true(id > 0);
+    /* used at once, validated while in use */
+    assert_true(tern_addr_equal(active_local(p.client), &cell));
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    assert_int_equal(p.path_events[TERN_PATH_EV_VALIDATED], 1);
+    assert_true(p.client->paths[id].path_validated);
+    assert_true(tern_addr_equal(active_remote(p.server), &cell));
+    pair_free(&p);
+}
+
+static void test_first_challenge_lost(void **st)
+{
+    tern_pair p;
+    start(&p, 3);
+    dead_addr = addr("10.0.0.3:6000");
+    drop_first_n = 1;
+    dropped_n = 0;
+    p.filter = filter_first;
+    uint64_t t0 = p.now;
+    int id = tern_conn_path_add(p.client, &dead_addr, p.now);
+    assert_true(id > 0);
+    assert_true(pair_run(&p, cond_path_validated, 10 * SEC));
+    assert_int_equal(dropped_n, 1);
+    /* validated by a retransmitted challenge (new bytes), after about one PTO */
+    assert_true(p.now - t0 > 500 * MS);
+    assert_int_equal(p.path_events[TERN_PATH_EV_FAILED], 0);
+    pair_free(&p);
+}
+
+static int cond_path_failed(tern_pair *p) { return p->path_events[TERN_PATH_EV_FAILED] > 0; }
+
+static void test_validation_timeout(void **st)
+{
+    tern_pair p;
+    start(&p, 4);
+    dead_addr = addr("10.0.0.3:6000");
+    p.filter = filter_dead;
+    uint64_t t0 = p.now;
+    int id = tern_conn_path_add(p.client, &dead_addr, p.now);
+    assert_true(id > 0);
+    assert_true(pair_run(&p, cond_path_failed, 20 * SEC));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_FAILED], TERN_PATH_WHY_TIMEOUT);
+    assert_int_equal(p.path_events[TERN_PATH_EV_REMOVED], 1);
+    /* 3 x max(PTO): with an unknown RTT the new path's PTO is about one second */
+    assert_true(p.now - t0 >= 2 * SEC && p.now - t0 < 5 * SEC);
+    /* several challenges went out, each with new bytes */
+    assert_true(p.client->paths[id].state == TERN_PATH_FAILED);
+    /* the connection is unharmed */
+    assert_int_equal(pair_request(&p, 100000), 1);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
+}
+
+static int cond_back(tern_pair *p)
+{
+    return p->last_reason[TERN_PATH_EV_ACTIVE] == TERN_PATH_WHY_VALIDATION_FAILED;
+}
+
+static void test_unvalidated_switch_fails_back(void **st)
+{
+    tern_pair p;
+    start(&p, 5);
+    tern_addr orig = *active_local(p.client);
+    assert_int_equal(pair_request(&p, 2 << 20), 1);
+    dead_addr = addr("10.0.0.9:6000");
+    p.filter = filter_dead;
+    assert_true(tern_conn_path_set_active(p.client, &dead_addr, p.now) > 0);
+    assert_true(pair_run(&p, cond_back, 20 * SEC));
+    assert_true(tern_addr_equal(active_local(p.client), &orig));
+    assert_int_equal(p.path_events[TERN_PATH_EV_FAILED], 1);
+    /* data sent into the dead path was declared lost and resent on the old one */
+    assert_true(pair_run(&p, pair_cond_all_done, 60 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
+}
+
+static void test_remove_active_and_last(void **st)
+{
+    tern_pair p;
+    start(&p, 6);
+    tern_addr orig = *active_local(p.client);
+    tern_addr b = addr("10.0.0.3:6000");
+    assert_true(tern_conn_path_add(p.client, &b, p.now) > 0);
+    assert_true(pair_run(&p, cond_path_validated, 5 * SEC));
+    assert_int_equal(pair_request(&p, 1 << 20), 1);
+    /* removing the active path moves to the other validated one first */
+    assert_int_equal(tern_conn_path_remove(p.client, &orig, p.now), 0);
+    assert_true(tern_addr_equal(active_local(p.client), &b));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_ACTIVE_REMOVED);
+    assert_int_equal(p.path_events[TERN_PATH_EV_REMOVED], 1);
+    /* the last path cannot be removed, and nothing changes */
+    assert_int_equal(tern_conn_path_remove(p.client, &b, p.now), TERN_ERR_LAST_PATH);
+    assert_true(tern_addr_equal(active_local(p.client), &b));
+    assert_int_equal(tern_conn_path_remove(p.client, &orig, p.now), TERN_ERR_NOT_FOUND);
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
+}
+
+static void test_api_errors(void **st)
+{
+    tern_pair p;
+    start(&p, 7);
+    tern_addr a = *active_local(p.client);
+    assert_int_equal(tern_conn_path_add(p.client, &a, p.now), TERN_ERR_DUPLICATE);
+    tern_addr v6 = addr("[2001:db8::1]:5000");
+    assert_int_equal(tern_conn_path_add(p.client, &v6, p.now), TERN_ERR_AF_MISMATCH);
+    assert_int_equal(tern_conn_path_add(p.server, &a, p.now), TERN_ERR_NOT_CLIENT);
+    /* path limit: max_paths (8) in use */
+    char buf[32];
+    int added = 0;
+    for (int i = 0; i < 20; i++) {
+        snprintf(buf, sizeof(buf), "10.0.1.%d:6000", i + 1);
+        tern_addr x = addr(buf);
+        int rv = tern_conn_path_add(p.client, &x, p.now);
+        if (rv == TERN_ERR_PATH_LIMIT)
+            break;
+        assert_true(rv > 0);
+        added++;
+    }
+    assert_int_equal(added, 7);
+    assert_int_equal(tern_conn_close(p.client, 0, NULL), 0);
+    tern_addr y = addr("10.0.2.1:6000");
+    assert_int_equal(tern_conn_path_add(p.client, &y, p.now), TERN_ERR_CLOSED);
+    pair_free(&p);
+}
+
+static int cond_validated_8(tern_pair *p) { return p->path_events[TERN_PATH_EV_VALIDATED] >= 7; }
+
+static void test_eight_paths_at_once(void **st)
+{
+    tern_pair p;
+    start(&p, 8);
+    char buf[32];
+    for (int i = 0; i < 7; i++) {
+        snprintf(buf, sizeof(buf), "10.0.3.%d:6000", i + 1);
+        tern_addr x = addr(buf);
+        assert_true(tern_conn_path_add(p.client, &x, p.now) > 0);
+    }
+    assert_true(pair_run(&p, cond_validated_8, 10 * SEC));
+    size_t n = 0;
+    tern_path_info info[16];
+    assert_int_equal(tern_conn_paths(p.client, info, 16, &n), 0);
+    assert_int_equal(n, 8);
+    int validated = 0, active = 0;
+    for (size_t i = 0; i < n; i++) {
+        validated += info[i].validated;
+        active += info[i].state == TERN_PATH_STATE_ACTIVE;
+        assert_true(info[i].validated_ns > 0);
+    }
+    assert_int_equal(validated, 8);
+    assert_int_equal(active, 1);
+    pair_free(&p);
+}
+
+static void test_fifty_migrations(void **st)
+{
+    tern_pair p;
+    start(&p, 9);
+    assert_int_equal(pair_request(&p, 20 << 20), 1);
+    tern_addr prev = *active_local(p.client);
+    char buf[32];
+    for (int i = 0; i < 50; i++) {
+        snprintf(buf, sizeof(buf), "10.0.%d.%d:%d", 10 + i / 200, 1 + i % 200, 6000 + i);
+        tern_addr next = addr(buf);
+        int id = tern_conn_path_set_active(p.client, &next, p.now);
+        if (id < 0)
+            fail_msg("migration %d: %s", i, tern_strerror(id));
+        if (!tern_addr_equal(active_local(p.client), &next))
+            fail_msg("migration %d did not switch (waiting for a CID: %d, spare %zu)", i,
+                     p.client->paths[id].waiting_cid, tern_peer_cids_spare(&p.client->pcids));
+        run_for(&p, 80 * MS);
+        assert_int_equal(tern_conn_path_remove(p.client, &prev, p.now), 0);
+        run_for(&p, 20 * MS);
+        prev = next;
+    }
+    assert_true(pair_run(&p, pair_cond_all_done, 60 * SEC));
+    assert_true(pair_verify(&p));
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 50);
+    assert_int_equal(p.path_events[TERN_PATH_EV_FAILED], 0);
+    assert_true(tern_addr_equal(active_remote(p.server), &prev));
+    pair_free(&p);
+}
+
+static void test_nat_rebinding_port(void **st)
+{
+    tern_pair p;
+    start(&p, 10);
+    assert_int_equal(pair_request(&p, 4 << 20), 1);
+    assert_true(pair_run(&p, stream_progress_1, 5 * SEC));
+    uint64_t cwnd_before = p.server->paths[p.server->active].cc.cwnd;
+    p.nat_from = *active_local(p.client);
+    p.nat_to = addr("10.0.0.1:5999"); /* same address, new port */
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    assert_true(tern_addr_equal(active_remote(p.server), &p.nat_to));
+    assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 1);
+    assert_true(p.server->paths[p.server->active].path_validated);
+    /* only the port changed: the congestion state was kept (not back to the initial window) */
+    assert_true(cwnd_before > 14720 && p.server->paths[p.server->active].cc.cwnd > 14720);
+    /* the client never noticed */
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
+    pair_free(&p);
+}
+
+static void test_nat_rebinding_address(void **st)
+{
+    tern_pair p;
+    start(&p, 11);
+    assert_int_equal(pair_request(&p, 2 << 20), 1);
+    assert_true(pair_run(&p, stream_progress_1, 5 * SEC));
+    p.nat_from = *active_local(p.client);
+    p.nat_to = addr("10.9.9.9:40000");
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    assert_true(tern_addr_equal(active_remote(p.server), &p.nat_to));
+    assert_true(p.server->paths[p.server->active].path_validated);
+    pair_free(&p);
+}
+
+/* one client datagram is copied by an off-path attacker and arrives first from its own address */
+static int spoof_once;
+static int filter_spoof(tern_pair *p, int to_server, const tern_path_addr *pa)
+{
+    if (to_server && spoof_once == 1) {
+        spoof_once = 2;
+        p->nat_from = pa->local;
+        p->nat_to = addr("10.66.66.66:6666");
+    } else if (to_server && spoof_once == 2) {
+        spoof_once = 3;
+        p->nat_from.len = 0; /* the genuine source again */
+    }
+    return 0;
+}
+
+static void test_off_path_attacker(void **st)
+{
+    tern_pair p;
+    start(&p, 12);
+    tern_addr real = *active_local(p.client);
+    assert_int_equal(pair_request(&p, 2 << 20), 1);
+    assert_true(pair_run(&p, stream_progress_1, 5 * SEC));
+    spoof_once = 1;
+    p.filter = filter_spoof;
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    /* the connection survived and is back on the validated, genuine path */
+    assert_true(tern_addr_equal(active_remote(p.server), &real));
+    assert_true(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED] >= 1);
+    pair_free(&p);
+}
+
+static int cond_on_preferred(tern_pair *p)
+{
+    return p->client && p->client->handshake_confirmed &&
+           p->last_reason[TERN_PATH_EV_ACTIVE] == TERN_PATH_WHY_PREFERRED_ADDRESS;
+}
+
+static void test_preferred_address(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 13), 0);
+    p.cfg_s.preferred_address = addr("10.0.0.5:4433");
+    assert_true(pair_run(&p, cond_on_preferred, 10 * SEC));
+    tern_addr pref = addr("10.0.0.5:4433");
+    assert_true(tern_addr_equal(active_remote(p.client), &pref));
+    assert_int_equal(pair_request(&p, 1 << 20), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    assert_true(tern_addr_equal(&p.server->paths[p.server->active].addr.local, &pref));
+    pair_free(&p);
+}
+
+static void test_preferred_address_disabled(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 14), 0);
+    p.cfg_s.preferred_address = addr("10.0.0.5:4433");
+    p.cfg_c.follow_preferred_address = 0;
+    assert_true(pair_run(&p, cond_confirmed, 10 * SEC));
+    run_for(&p, 2 * SEC);
+    tern_addr orig = addr("10.0.0.2:443");
+    assert_true(tern_addr_equal(active_remote(p.client), &orig));
+    assert_int_equal(p.path_events[TERN_PATH_EV_PROBING], 0);
+    pair_free(&p);
+}
+
+static int cond_client_exists(tern_pair *p) { return p->client != NULL; }
+
+static void test_peer_disables_migration(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 15), 0);
+    p.cfg_s.disable_active_migration = 1;
+    /* queued before confirmation: fails when the parameter is known */
+    tern_addr early = addr("10.0.0.7:6000");
+    assert_true(pair_run(&p, cond_client_exists, 10 * SEC));
+    assert_false(p.client->peer_tp_received);
+    assert_true(tern_conn_path_add(p.client, &early, p.now) > 0);
+    assert_true(pair_run(&p, cond_confirmed, 10 * SEC));
+    assert_int_equal(p.path_events[TERN_PATH_EV_FAILED], 1);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_FAILED], TERN_PATH_WHY_MIGRATION_DISABLED);
+    tern_addr later = addr("10.0.0.8:6000");
+    assert_int_equal(tern_conn_path_add(p.client, &later, p.now), TERN_ERR_MIGRATION_DISABLED);
+    assert_int_equal(tern_conn_path_set_active(p.client, &later, p.now),
+                     TERN_ERR_MIGRATION_DISABLED);
+    pair_free(&p);
+}
+
+static void test_no_spare_cid(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 16), 0);
+    p.cfg_c.active_connection_id_limit = 2; /* the server gives us one spare CID */
+    assert_true(pair_run(&p, cond_confirmed, 10 * SEC));
+    assert_int_equal(pair_request(&p, 1000), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    tern_addr a = addr("10.0.0.3:6000"), b = addr("10.0.0.4:6000");
+    assert_true(tern_conn_path_add(p.client, &a, p.now) > 0);
+    int idb = tern_conn_path_add(p.client, &b, p.now);
+    assert_true(idb > 0);
+    assert_true(p.client->paths[idb].waiting_cid);
+    assert_true(pair_run(&p, cond_path_failed, 20 * SEC));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_FAILED], TERN_PATH_WHY_NO_CID);
+    assert_int_equal(p.path_events[TERN_PATH_EV_VALIDATED], 1);
+    pair_free(&p);
+}
+
+static void test_key_update_during_migration(void **st)
+{
+    tern_pair p;
+    start(&p, 17);
+    assert_int_equal(pair_request(&p, 4 << 20), 1);
+    assert_true(pair_run(&p, stream_progress_1, 5 * SEC));
+    tern_addr cell = addr("10.0.0.4:7000");
+    assert_true(tern_conn_path_set_active(p.client, &cell, p.now) > 0);
+    assert_int_equal(tern_conn_key_update(p.client), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    assert_true(p.server->key_updates >= 1);
+    assert_true(tern_addr_equal(active_remote(p.server), &cell));
+    pair_free(&p);
+}
+
+static void test_migration_during_loss(void **st)
+{
+    tern_pair p;
+    start(&p, 18);
+    assert_int_equal(pair_request(&p, 3 << 20), 1);
+    assert_true(pair_run(&p, stream_progress_1, 5 * SEC));
+    p.c2s.loss = p.s2c.loss = 0.3;
+    tern_addr cell = addr("10.0.0.4:7000");
+    assert_true(tern_conn_path_set_active(p.client, &cell, p.now) > 0);
+    run_for(&p, 500 * MS);
+    p.c2s.loss = p.s2c.loss = 0.0;
+    assert_true(pair_run(&p, pair_cond_all_done, 60 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
+}
+
+/* ---- bounded state under abuse -------------------------------------------------------------------- */
+
+static int inject_1rtt(tern_pair *p, const tern_path_addr *from_client, const uint8_t *payload,
+                       size_t len)
+{
+    tern_conn *c = p->client;
+    uint8_t pkt[1500];
+    uint64_t pn = c->sp[TERN_SPACE_APP].next_pn++;
+    const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
+    size_t hl = tern_pkt_write_short(pkt, sizeof(pkt), &e->cid, pn, 4, c->tx_phase, 0);
+    memcpy(pkt + hl, payload, len);
+    assert_int_equal(tern_crypto_protect(&c->tx[TERN_LEVEL_1RTT], &c->hp_tx1, pkt, hl, 4, len, pn), 0);
+    tern_path_addr in = {from_client->remote, from_client->local};
+    return tern_conn_recv(p->server, &in, pkt, hl + len + 16, 0, p->now);
+}
+
+static void test_challenge_flood(void **st)
+{
+    tern_pair p;
+    start(&p, 19);
+    uint8_t payload[1100];
+    size_t n = 0;
+    for (int i = 0; i < 100; i++) {
+        payload[n++] = TERN_FT_PATH_CHALLENGE;
+        memset(payload + n, i, 8);
+        n += 8;
+    }
+    tern_path_addr from = p.client->paths[p.client->active].addr;
+    for (int k = 0; k < 50; k++)
+        inject_1rtt(&p, &from, payload, n);
+    /* 5000 challenges: only the latest few responses are owed, nothing else grew */
+    tern_path *sp = &p.server->paths[p.server->active];
+    assert_true(sp->nresponse <= TERN_PATH_RESPONSES);
+    assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+    assert_int_equal(pair_request(&p, 100000), 1);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
+}
+
+static void test_unknown_path_response(void **st)
+{
+    tern_pair p;
+    start(&p, 20);
+    uint8_t payload[9] = {TERN_FT_PATH_RESPONSE, 1, 2, 3, 4, 5, 6, 7, 8};
+    tern_path_addr from = p.client->paths[p.client->active].addr;
+    for (int k = 0; k < 100; k++)
+        inject_1rtt(&p, &from, payload, sizeof(payload));
+    assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+    assert_int_equal(p.srv_path_events[TERN_PATH_EV_VALIDATED], 0);
+    pair_free(&p);
+}
+
+static void test_spoofed_addresses_bounded(void **st)
+{
+    tern_pair p;
+    start(&p, 21);
+    /* probing packets (PING + PADDING style: PATH_CHALLENGE) from 200 spoofed sources */
+    uint8_t payload[9] = {TERN_FT_PATH_CHALLENGE, 9, 9, 9, 9, 9, 9, 9, 9};
+    char buf[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(buf, sizeof(buf), "10.%d.%d.1:1000", 100 + i / 200, i % 200);
+        tern_path_addr from = p.client->paths[p.client->active].addr;
+        from.local = addr(buf);
+        inject_1rtt(&p, &from, payload, sizeof(payload));
+    }
+    size_t n = 0;
+    assert_int_equal(tern_conn_paths(p.server, NULL, 0, &n), 0);
+    assert_true(n <= TERN_MAX_PATHS);
+    /* probing packets never moved the server */
+    assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 0);
+    assert_int_equal(pair_request(&p, 200000), 1);
+    assert_true(pair_run(&p, pair_cond_all_done, 20 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_probe_then_switch),
+        cmocka_unit_test(test_switch_without_probe),
+        cmocka_unit_test(test_first_challenge_lost),
+        cmocka_unit_test(test_validation_timeout),
+        cmocka_unit_test(test_unvalidated_switch_fails_back),
+        cmocka_unit_test(test_remove_active_and_last),
+        cmocka_unit_test(test_api_errors),
+        cmocka_unit_test(test_eight_paths_at_once),
+        cmocka_unit_test(test_fifty_migrations),
+        cmocka_unit_test(test_nat_rebinding_port),
+        cmocka_unit_test(test_nat_rebinding_address),
+        cmocka_unit_test(test_off_path_attacker),
+        cmocka_unit_test(test_preferred_address),
+        cmocka_unit_test(test_preferred_address_disabled),
+        cmocka_unit_test(test_peer_disables_migration),
+        cmocka_unit_test(test_no_spare_cid),
+        cmocka_unit_test(test_key_update_during_migration),
+        cmocka_unit_test(test_migration_during_loss),
+        cmocka_unit_test(test_challenge_flood),
+        cmocka_unit_test(test_unknown_path_response),
+        cmocka_unit_test(test_spoofed_addresses_bounded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
