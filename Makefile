@@ -3,7 +3,7 @@ BUILD ?= build
 BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-asan test test-fast test-asan demo install clean bench
+.PHONY: all deps build build-asan test test-fast test-asan test-sim demo install clean bench
 
 all: build
 
@@ -24,6 +24,12 @@ test: build build-asan
 
 test-fast: build
 	@bash scripts/run-tests.sh $(BUILD)
+
+# The simulated scenarios only. TERN_SIM_SEEDS=N runs N seeds per scenario (a soak), e.g.
+# `make test-sim TERN_SIM_SEEDS=100`; a failing seed prints its `tern-sim NAME --seed S` line.
+TERN_SIM_SEEDS ?=
+test-sim: build
+	@TERN_SIM_SEEDS=$(TERN_SIM_SEEDS) ctest --test-dir $(BUILD) -R '^sim\.' --output-on-failure -j $(JOBS)
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)

@@ -212,11 +212,12 @@ static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
     if (!srv->quiet && info) {
         tern_conn_get_stats(c, &st);
         printf("%s closed: %s%s%s error 0x%" PRIx64 "%s%s%s by %s; %" PRIu64
-               " stream bytes sent, %" PRIu64 " key updates\n",
+               " stream bytes sent, %" PRIu64 " packets lost, %" PRIu64 " key updates\n",
                sc ? sc->peer : "?", info->status ? tern_strerror(info->status) : "",
                info->status ? ", " : "", info->app ? "application" : "transport", info->error_code,
                info->reason[0] ? " (" : "", info->reason, info->reason[0] ? ")" : "",
-               info->local ? "us" : "the peer", st.stream_bytes_sent, st.key_updates);
+               info->local ? "us" : "the peer", st.stream_bytes_sent, st.pkts_lost,
+               st.key_updates);
         fflush(stdout);
     }
     if (sc) {

@@ -328,7 +328,8 @@ int tern_endpoint_set_datapath_hooks(tern_endpoint *ep, const tern_datapath_hook
 typedef struct tern_conn_stats {
     uint64_t bytes_sent, bytes_recv;     /* UDP payload bytes */
     uint64_t pkts_sent, pkts_recv, pkts_lost;
-    uint64_t stream_bytes_sent, stream_bytes_recv; /* application bytes */
+    uint64_t stream_bytes_sent, stream_bytes_recv; /* application bytes (first transmissions) */
+    uint64_t stream_bytes_resent;        /* stream bytes sent again after a loss */
     uint64_t srtt_ns, min_rtt_ns, rttvar_ns, latest_rtt_ns;
     uint64_t cwnd, bytes_in_flight;
     uint64_t handshake_ns;               /* from first packet to handshake completion */

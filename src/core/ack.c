@@ -59,6 +59,8 @@ int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, t
     int reordered = a->has_largest && (pn < a->largest || pn > a->largest + 1);
     if (record_pn(a, pn))
         return 1;
+    if (pn < a->report_from)
+        a->report_from = pn; /* a late arrival: report it (and what lies above it) again */
 
     if (!a->has_largest || pn > a->largest) {
         a->largest = pn;
@@ -96,6 +98,8 @@ int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, t
 
 int tern_ackr_should_send(const tern_ackr *a, tern_tstamp now)
 {
+    if (a->has_largest && a->report_from > a->largest)
+        return 0; /* everything received was acknowledged in an ACK the peer has seen */
     return a->ack_pending && a->recv.n && (a->immediate || now >= a->ack_deadline);
 }
 
@@ -108,11 +112,18 @@ size_t tern_ackr_write(const tern_ackr *a, uint8_t *p, size_t cap, tern_tstamp n
     tern_pn_range pr[TERN_ACK_MAX_RANGES];
     if (n > TERN_ARRAY_LEN(pr))
         n = TERN_ARRAY_LEN(pr);
+    uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++) {
         const tern_range *r = &a->recv.r[a->recv.n - 1 - i];
-        pr[i].lo = r->lo;
-        pr[i].hi = r->hi - 1;
+        if (r->hi <= a->report_from)
+            break; /* acknowledged in an ACK the peer has seen */
+        pr[k].lo = TERN_MAX(r->lo, a->report_from);
+        pr[k].hi = r->hi - 1;
+        k++;
     }
+    n = k;
+    if (n == 0)
+        return 0;
     /* The delay refers to the largest pn in the frame (the top of the last range). */
     uint64_t delay = 0;
     if (a->largest == pr[0].hi && now > a->largest_time) {
@@ -133,10 +144,10 @@ void tern_ackr_on_ack_sent(tern_ackr *a)
 
 void tern_ackr_on_ack_acked(tern_ackr *a, uint64_t largest_acked)
 {
-    if (largest_acked == UINT64_MAX || largest_acked + 1 <= a->floor)
+    if (largest_acked == UINT64_MAX || largest_acked + 1 <= a->report_from)
         return;
-    /* RFC 9000 §13.2.4: the peer has seen these ranges; stop repeating them. Late arrivals below
-     * are then treated as duplicates, which the peer has long declared lost anyway. */
-    a->floor = largest_acked + 1;
-    tern_ranges_remove_below(&a->recv, a->floor);
+    /* RFC 9000 §13.2.4: the peer has seen these ranges; stop repeating them. They stay in the set
+     * for duplicate detection: with several paths, packets below this point still arrive late
+     * (a path being left drains its queue) and must be accepted and acknowledged. */
+    a->report_from = largest_acked + 1;
 }

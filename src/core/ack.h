@@ -21,6 +21,7 @@ typedef struct tern_ackr {
     int has_largest;
     tern_tstamp largest_time;     /* when `largest` arrived */
     uint64_t floor;               /* pns below this are treated as duplicates (pruned) */
+    uint64_t report_from;         /* ACK frames report ranges from here up (ACK of ACK) */
     uint32_t unacked_eliciting;   /* ack-eliciting packets since our last ACK */
     int ack_pending;              /* an ACK frame should be sent (immediately or at ack_deadline) */
     int immediate;                /* send the ACK at the next opportunity */

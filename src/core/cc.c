@@ -36,6 +36,11 @@ void tern_cc_reset(tern_cc *cc)
     cc->bytes_acked = 0;
     cc->w_max = cc->k = cc->cwnd_prior = cc->w_est = cc->cwnd_frac = 0;
     cc->epoch_start = 0;
+    cc->hs_round_start = 0;
+    cc->hs_cur_round_min = cc->hs_last_round_min = TERN_TS_INF;
+    cc->hs_samples = 0;
+    cc->hs_css = 0;
+    cc->hs_css_rounds = 0;
 }
 
 void tern_cc_on_sent(tern_cc *cc, uint64_t bytes)
@@ -102,6 +107,52 @@ static void cubic_avoidance(tern_cc *cc, uint64_t bytes, const tern_rtt *rtt, te
     cc->cwnd = (uint64_t)whole;
 }
 
+/* HyStart++ (RFC 9406): slow start watches the minimum RTT of each round; when it rises by a
+ * threshold the queue is filling, so growth slows down (conservative slow start) and, if the rise
+ * holds for a few rounds, slow start ends before it overflows the bottleneck queue. A round ends
+ * when a packet sent after the round began is acknowledged. */
+#define HS_MIN_RTT_THRESH (4 * TERN_NS_PER_MS)
+#define HS_MAX_RTT_THRESH (16 * TERN_NS_PER_MS)
+#define HS_MIN_RTT_DIVISOR 8
+#define HS_N_RTT_SAMPLE 8
+#define HS_CSS_GROWTH_DIVISOR 4
+#define HS_CSS_ROUNDS 5
+
+static void hystart_on_ack(tern_cc *cc, tern_tstamp time_sent, const tern_rtt *rtt, tern_tstamp now)
+{
+    if (!rtt || !rtt->has_sample)
+        return;
+    if (time_sent >= cc->hs_round_start) {
+        /* a new round */
+        cc->hs_last_round_min = cc->hs_cur_round_min;
+        cc->hs_cur_round_min = TERN_TS_INF;
+        cc->hs_samples = 0;
+        cc->hs_round_start = now;
+        if (cc->hs_css && ++cc->hs_css_rounds >= HS_CSS_ROUNDS) {
+            cc->ssthresh = cc->cwnd; /* the rise held: congestion avoidance from here */
+            cc->hs_css = 0;
+            return;
+        }
+    }
+    if (rtt->latest < cc->hs_cur_round_min)
+        cc->hs_cur_round_min = rtt->latest;
+    cc->hs_samples++;
+    if (cc->hs_samples < HS_N_RTT_SAMPLE || cc->hs_last_round_min == TERN_TS_INF ||
+        cc->hs_last_round_min == 0)
+        return;
+    if (!cc->hs_css) {
+        tern_tstamp thresh = cc->hs_last_round_min / HS_MIN_RTT_DIVISOR;
+        thresh = TERN_MAX(HS_MIN_RTT_THRESH, TERN_MIN(thresh, HS_MAX_RTT_THRESH));
+        if (cc->hs_cur_round_min >= cc->hs_last_round_min + thresh) {
+            cc->hs_css = 1;
+            cc->hs_css_rounds = 0;
+            cc->hs_css_baseline = cc->hs_cur_round_min;
+        }
+    } else if (cc->hs_cur_round_min < cc->hs_css_baseline) {
+        cc->hs_css = 0; /* the rise was spurious: back to slow start */
+    }
+}
+
 void tern_cc_on_acked(tern_cc *cc, uint64_t bytes, tern_tstamp time_sent, const tern_rtt *rtt,
                       tern_tstamp now, int app_limited)
 {
@@ -113,7 +164,10 @@ void tern_cc_on_acked(tern_cc *cc, uint64_t bytes, tern_tstamp time_sent, const 
     if (app_limited)
         return;
     if (cc->cwnd < cc->ssthresh) {
-        cc->cwnd += bytes;
+        hystart_on_ack(cc, time_sent, rtt, now);
+        if (cc->cwnd >= cc->ssthresh)
+            return; /* HyStart++ just ended slow start */
+        cc->cwnd += cc->hs_css ? bytes / HS_CSS_GROWTH_DIVISOR : bytes;
         return;
     }
     if (cc->algo == TERN_CC_CUBIC) {

@@ -738,6 +738,7 @@ void tern_conn_get_stats(tern_conn *c, tern_conn_stats *out)
     out->pkts_lost = c->rec.pkts_lost;
     out->stream_bytes_sent = c->stream_bytes_sent;
     out->stream_bytes_recv = c->stream_bytes_recv;
+    out->stream_bytes_resent = c->stream_bytes_resent;
     out->srtt_ns = p->rtt.smoothed;
     out->min_rtt_ns = p->rtt.min;
     out->rttvar_ns = p->rtt.var;

@@ -133,7 +133,7 @@ struct tern_conn {
     /* stats */
     tern_tstamp created, handshake_done_time;
     uint64_t bytes_sent, bytes_recv, pkts_sent, pkts_recv;
-    uint64_t stream_bytes_sent, stream_bytes_recv;
+    uint64_t stream_bytes_sent, stream_bytes_recv, stream_bytes_resent;
     char alpn[64];
 
     tern_pn_range ack_scratch[TERN_ACK_RANGES_SCRATCH];

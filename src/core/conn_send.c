@@ -38,6 +38,10 @@ static void pb_record(pkt_build *b, uint8_t type, uint64_t id, uint64_t off, uin
     f->aux = aux;
 }
 
+/* Pacing needs a measured RTT: with only the 333 ms default, a new path would trickle its first
+ * window out over a third of a second (RFC 9002 §7.7 paces on smoothed_rtt once it exists). */
+static tern_tstamp pace_rtt(const tern_path *p) { return p->rtt.has_sample ? p->rtt.smoothed : 0; }
+
 static int pb_full(const pkt_build *b) { return b->rec.n_frames >= TERN_SENT_MAX_FRAMES; }
 
 static int level_has_keys(const tern_conn *c, int level)
@@ -323,6 +327,8 @@ static int add_stream_data(tern_conn *c, pkt_build *b)
             }
             c->data_sent += new_bytes;
             c->stream_bytes_sent += new_bytes;
+        } else {
+            c->stream_bytes_resent += len;
         }
         size_t hdr = tern_frame_write_stream_hdr(pb_cur(b), pb_room(b), (uint64_t)s->id, off, len,
                                                  fin, 1);
@@ -416,7 +422,7 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
     /* every packet is recorded, ACK-only ones too: an ACK of an unrecorded number is a violation */
     tern_recovery_on_sent(&c->rec, b->space, &b->rec);
     if (b->rec.in_flight)
-        tern_pacer_on_sent(&pp->pacer, b->rec.size, pp->cc.cwnd, pp->rtt.smoothed, now);
+        tern_pacer_on_sent(&pp->pacer, b->rec.size, pp->cc.cwnd, pace_rtt(pp), now);
     c->pkts_sent++;
     pp->pkts_sent++;
     if (b->rec.ack_eliciting && !c->ack_eliciting_since_recv) {
@@ -675,7 +681,7 @@ int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t 
                 c->app_limited_from = c->sp[TERN_SPACE_APP].next_pn; /* window-limited so far */
             }
             else {
-                tern_tstamp t = tern_pacer_next(&pp->pacer, room, pp->cc.cwnd, pp->rtt.smoothed, now);
+                tern_tstamp t = tern_pacer_next(&pp->pacer, room, pp->cc.cwnd, pace_rtt(pp), now);
                 if (t > now) {
                     c->pace_until = t;
                     allow_data = 0;

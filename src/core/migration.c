@@ -205,6 +205,12 @@ static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
         uint64_t inflight = np->cc.bytes_in_flight;
         np->cc = op->cc;
         np->cc.bytes_in_flight = inflight;
+    } else if (np->cc.ssthresh == UINT64_MAX && op->cc.cwnd > np->cc.cwnd &&
+               np->pkts_sent < 64) {
+        /* A new address gets the initial window (RFC 9000 §9.4), but its slow start ends where
+         * the previous path's window stood: doubling past it would overflow the queue of a path of
+         * the same capacity. Congestion avoidance then probes beyond, as on any path. */
+        np->cc.ssthresh = op->cc.cwnd;
     }
     if (!np->path_validated) {
         np->fallback = op->path_validated ? from : op->fallback;

@@ -46,6 +46,8 @@ void tern_recovery_init(tern_recovery *r, int is_server, tern_rtt *rtt, tern_cc 
     memset(r, 0, sizeof(*r));
     for (int s = 0; s < TERN_SPACE_COUNT; s++) {
         r->q[s].largest_acked = UINT64_MAX;
+        for (int k = 0; k < TERN_RECOVERY_PATHS; k++)
+            r->q[s].path_largest_acked[k] = UINT64_MAX;
         r->q[s].loss_time = TERN_TS_INF;
     }
     r->rtt = rtt;
@@ -185,6 +187,18 @@ int tern_recovery_on_sent(tern_recovery *r, int space, const tern_sent_pkt *p)
 /* RFC 9002 A.10 and B.8: declares lost the unacked packets at or below the largest acked that
  * are kPacketThreshold below it or older than the loss delay, arms loss_time for the rest, and
  * signals one congestion event (and persistent congestion) for the batch. */
+/* Loss delay of a path: 9/8 of its RTT (RFC 9002 §6.1.2). */
+static tern_tstamp path_loss_delay(const tern_rtt *rtt)
+{
+    tern_tstamp base = TERN_MAX(rtt->latest, rtt->smoothed);
+    return TERN_MAX(base + base / 8, TERN_GRANULARITY);
+}
+
+/* With several paths, packets of one packet-number space travel different routes and overtake
+ * each other: the packet threshold only compares packets that left on the same path, and the time
+ * threshold uses the RTT of the packet's own path. Packets on a path with no later acknowledged
+ * packet are still declared lost by time once anything sent after them was acknowledged, so a dead
+ * path's data does not wait forever. */
 static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
 {
     tern_sentq *q = &r->q[space];
@@ -193,8 +207,8 @@ static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
     if (q->largest_acked == UINT64_MAX)
         return;
 
-    tern_tstamp base = TERN_MAX(rtt->latest, rtt->smoothed);
-    tern_tstamp loss_delay = TERN_MAX(base + base / 8, TERN_GRANULARITY);
+    tern_tstamp loss_delay = path_loss_delay(rtt);
+    uint8_t delay_path = 0xff;
     tern_tstamp pc_duration = 0;
     if (rtt->has_sample)
         pc_duration = tern_rtt_pto(rtt, r->max_ack_delay) * PERSISTENT_CONGESTION_THRESHOLD;
@@ -212,7 +226,19 @@ static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
         }
         if (p->lost)
             continue;
-        if (p->time_sent + loss_delay > now && q->largest_acked < p->pn + PACKET_THRESHOLD) {
+        uint8_t pid = p->path_id < TERN_RECOVERY_PATHS ? p->path_id : 0;
+        if (pid != delay_path) {
+            loss_delay = path_loss_delay(rtt_of(r, p->path_id));
+            /* a path the connection has left drains its queue while acknowledgements come back
+             * over the new one: allow it twice the usual reordering time before calling its
+             * packets lost */
+            if (r->rtt != rtt_of(r, p->path_id))
+                loss_delay *= 2;
+            delay_path = pid;
+        }
+        uint64_t path_largest = q->path_largest_acked[pid];
+        int by_threshold = path_largest != UINT64_MAX && path_largest >= p->pn + PACKET_THRESHOLD;
+        if (p->time_sent + loss_delay > now && !by_threshold) {
             q->loss_time = TERN_MIN(q->loss_time, p->time_sent + loss_delay);
             continue;
         }
@@ -289,6 +315,13 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
     }
     if (q->largest_acked == UINT64_MAX || largest > q->largest_acked)
         q->largest_acked = largest;
+    for (size_t i = first_idx; newly && i <= last_idx; i++) {
+        const tern_sent_pkt *p = q_at(q, i);
+        uint8_t id = p->path_id < TERN_RECOVERY_PATHS ? p->path_id : 0;
+        if (p->acked == 2 &&
+            (q->path_largest_acked[id] == UINT64_MAX || p->pn > q->path_largest_acked[id]))
+            q->path_largest_acked[id] = p->pn;
+    }
     if (!newly)
         return 0;
 

@@ -11,6 +11,7 @@
 #include "rtt.h"
 
 #define TERN_SENT_MAX_FRAMES 10
+#define TERN_RECOVERY_PATHS 16 /* path ids tracked for loss detection (= TERN_MAX_PATHS) */
 
 /* What a sent packet carried, enough to retransmit or release it. */
 typedef struct tern_sent_frame {
@@ -40,6 +41,7 @@ typedef struct tern_sentq {
     tern_sent_pkt *ring;
     size_t cap, head, count;      /* ring of records in pn order (acked/lost ones pruned from head) */
     uint64_t largest_acked;       /* UINT64_MAX when none */
+    uint64_t path_largest_acked[TERN_RECOVERY_PATHS]; /* per path the packet left on */
     tern_tstamp loss_time;        /* TERN_TS_INF when none */
     tern_tstamp last_ack_eliciting_time;
     uint64_t ack_eliciting_in_flight;

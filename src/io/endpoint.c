@@ -597,10 +597,11 @@ static int emit_hooked(tern_endpoint *ep, tern_udp_sock *def, const tern_path_ad
     return rv;
 }
 
-/* Due delayed datagrams, in time order: sent as they are, or processed as if just received. */
 static void deliver(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path, int ecn,
                     uint8_t *d, size_t len, uint64_t now);
 
+/* Due delayed datagrams, in time order: sent as they are (no second look by the hook), or
+ * processed as if just received. */
 static void run_delayed(tern_endpoint *ep, uint64_t now)
 {
     tern_delayq_item *it;

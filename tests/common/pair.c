@@ -103,6 +103,8 @@ static void client_readable(tern_conn *c, int64_t sid, void *ud)
             gnutls_hash((gnutls_hash_hd_t)s->hash_want, want, (size_t)n);
             gnutls_hash((gnutls_hash_hd_t)s->hash, buf, (size_t)n);
             s->got += (uint64_t)n;
+            if (p->on_data && n > 0)
+                p->on_data(p, (uint64_t)n);
             if (p->key_update_at && !p->key_update_done && s->got >= p->key_update_at &&
                 tern_conn_key_update(c) == 0)
                 p->key_update_done = 1;
@@ -464,9 +466,11 @@ static void pump(tern_pair *p, tern_conn *c, int from_server)
                 p->max_amp_violation = p->server_bytes_sent - limit;
             if (!p->server_validated_seen && p->server_bytes_sent == limit)
                 p->amp_blocked_seen = 1;
-            link_send(p, &p->s2c, 0, &out, buf, seg);
+            int alt = p->alt_addr.len && tern_addr_equal(&out.remote, &p->alt_addr);
+            link_send(p, alt ? &p->s2c_alt : &p->s2c, 0, &out, buf, seg);
         } else {
-            link_send(p, &p->c2s, 1, &out, buf, seg);
+            int alt = p->alt_addr.len && tern_addr_equal(&out.local, &p->alt_addr);
+            link_send(p, alt ? &p->c2s_alt : &p->c2s, 1, &out, buf, seg);
         }
     }
 }

@@ -61,6 +61,9 @@ typedef struct tern_pair {
     uint64_t now;
     uint64_t rng;
     pair_link c2s, s2c;
+    /* a second client interface: datagrams from/to alt_addr use these links instead */
+    tern_addr alt_addr;
+    pair_link c2s_alt, s2c_alt;
     pair_dgram *q;         /* slots */
     pair_qent *heap;
     uint32_t *free_slots;
@@ -95,6 +98,9 @@ typedef struct tern_pair {
     /* a NAT: client datagrams from nat_from reach the server as coming from nat_to */
     tern_addr nat_from, nat_to;
     tern_addr fake_server_src;    /* when set, the client sees server datagrams from here */
+    /* called when the client application receives stream bytes */
+    void (*on_data)(struct tern_pair *p, uint64_t n);
+    void *app_ud;
     /* path events seen by each side: count and last reason per tern_path_event_type */
     int path_events[8], last_reason[8];
     int srv_path_events[8], srv_last_reason[8];

@@ -151,7 +151,7 @@ declare -A result
 # Sets, for case $1: files to fetch, options for each program, and what to verify.
 configure() {
     files=() ng_srv=() ng_cli=() tern_srv=() tern_cli=() want_cipher="" want_ku="" skip=""
-    want_retry="" want_status=200 limit=60
+    want_retry="" want_status=200 want_loss="" limit=60
     case $1 in
     handshake) files=(small.bin) ;;
     transfer) files=(50m.bin); limit=120 ;;
@@ -172,7 +172,7 @@ configure() {
         [ "$2" = tc ] && skip="n/a: gtlsserver has no option to start a key update" ;;
     retry) files=(small.bin) want_retry=1 ng_srv=(-V) tern_srv=(--retry) ;;
     loss)
-        files=(5m.bin) limit=120
+        files=(5m.bin) limit=120 want_loss=1
         # The ngtcp2 side drops 5% of what it sends (-t) and of what it receives (-r): both
         # directions of the link lose packets, whichever tool tern talks to.
         ng_srv=(-t 0.05 -r 0.05) ng_cli=(-t 0.05 -r 0.05) ;;
@@ -239,8 +239,9 @@ run_one() {
         timeout -k 5 "$limit" gtlsclient "${verbose[@]}" --exit-on-all-streams-close \
             --download "$out" "${ng_cli[@]}" 127.0.0.1 "$port" "${urls[@]}" >"$clilog" 2>&1
         rc=$?
-        # The server reports the connection (cipher, key updates) once the client has closed it.
-        wait_line ' closed: ' 3 "$srvlog"
+        # The server reports the connection (cipher, key updates, losses) once it is closed: by
+        # the client, or, when its CONNECTION_CLOSE was lost, by the server's own shutdown.
+        wait_line ' closed: ' 2 "$srvlog" || stop_server
     fi
 
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
@@ -278,6 +279,10 @@ run_one() {
             fail_case "no key update happened"
             return 1
         fi
+        if [ -n "$want_loss" ] && grep -q '"packets_lost":0,' "$json"; then
+            fail_case "tern-client saw no packet loss"
+            return 1
+        fi
         if [ -n "$want_retry" ] && ! grep -q 'Sending Retry packet' "$srvlog"; then
             fail_case "gtlsserver sent no Retry"
             return 1
@@ -290,6 +295,10 @@ run_one() {
         fi
         if [ -n "$want_ku" ] && ! grep -Eq ' [1-9][0-9]* key updates' "$srvlog"; then
             fail_case "tern-server saw no key update"
+            return 1
+        fi
+        if [ -n "$want_loss" ] && ! grep -Eq ' [1-9][0-9]* packets lost' "$srvlog"; then
+            fail_case "tern-server saw no packet loss"
             return 1
         fi
         if [ -n "$want_retry" ] && ! grep -q 'type=Retry' "$clilog"; then

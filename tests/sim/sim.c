@@ -725,6 +725,26 @@ static void pump(sim *s, tern_conn *c, int who)
              "%s core produced 100000 datagrams at one instant", sim_host_name[who]);
 }
 
+uint64_t sim_send_raw(sim *s, int from, const tern_addr *src, const tern_addr *dst,
+                      const uint8_t *data, size_t len)
+{
+    sim_pkt *p = sim_pkt_alloc(s);
+    if (len > sizeof(p->data))
+        len = sizeof(p->data);
+    for (size_t i = 0; i < len; i++)
+        p->data[i] = data ? data[i] : (uint8_t)i;
+    p->len = len;
+    p->src = *src;
+    p->dst = *dst;
+    p->dir = from == SIM_CLIENT ? SIM_UP : SIM_DOWN;
+    uint64_t id = p->id;
+    s->st.dgrams_sent[from]++;
+    s->st.bytes_sent[from] += len;
+    tl_pkt(s, SIM_TL_SEND, -1, from, p, "raw");
+    route(s, from, p);
+    return id;
+}
+
 static void pump_all(sim *s)
 {
     if (s->client && !s->client_done)
@@ -873,7 +893,7 @@ int sim_start(sim *s)
 
 int sim_run(sim *s, int (*cond)(sim *s), uint64_t limit_ns)
 {
-    if (!s->started && sim_start(s)) {
+    if (!s->started && !s->sink && sim_start(s)) {
         s->stuck = 1;
         snprintf(s->stuck_why, sizeof(s->stuck_why), "the client connection could not be created");
         return 0;
@@ -881,6 +901,10 @@ int sim_run(sim *s, int (*cond)(sim *s), uint64_t limit_ns)
     uint64_t end = limit_ns > UINT64_MAX - s->now ? UINT64_MAX : s->now + limit_ns;
     uint64_t spin = 0;
     for (;;) {
+        /* what is due now first: an action at the current instant (a cut at 0, a migration)
+         * applies to what the cores send next */
+        run_due_events(s);
+        run_timers(s);
         s->st.iterations++;
         pump_all(s);
         reap(s);
@@ -904,8 +928,6 @@ int sim_run(sim *s, int (*cond)(sim *s), uint64_t limit_ns)
                 return 0;
             }
         }
-        run_due_events(s);
-        run_timers(s);
     }
 }
 

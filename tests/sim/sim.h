@@ -235,7 +235,8 @@ struct sim {
     void (*on_server_send)(sim *s, const sim_pkt *p); /* a server datagram (core or reply) left */
     void (*on_server_recv)(sim *s, const sim_pkt *p); /* a datagram reached the server host */
     void (*on_client_recv)(sim *s, const sim_pkt *p);
-    /* raw mode (simulator self-tests): datagrams reaching a host are given here instead */
+    /* raw mode (simulator self-tests): datagrams reaching a host are given here instead, and
+     * sim_run creates no connection */
     void (*sink)(sim *s, int host, sim_pkt *p, void *ud);
     void *sink_ud;
     void *ud;                   /* free for the scenario */
@@ -309,6 +310,11 @@ tern_conn *sim_server_conn(sim *s);
 /* The server loses all state of its connections: they are freed without a word and their routes
  * removed from the dispatcher, whose reset key survives (stateless resets then answer). */
 void sim_server_forget_all(sim *s);
+
+/* Puts a datagram of `len` bytes (data NULL: bytes 0, 1, 2, ...) from host `from` onto the network
+ * now, as a core would (raw mode tests, or spoofed traffic). Returns its id. */
+uint64_t sim_send_raw(sim *s, int from, const tern_addr *src, const tern_addr *dst,
+                      const uint8_t *data, size_t len);
 
 /* Records a free-text note in the timeline. */
 void sim_note(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -389,10 +389,10 @@ static void nat_out_forward(sim *s, sim_node *n, sim_pkt *p)
         }
     if (!m) {
         if (nat->nmap == SIM_NAT_MAX_MAPS) {
-            /* recycle the oldest dead mapping slot */
+            /* recycle the oldest mapping slot that is no longer used */
             int k = -1;
             for (int i = 0; i < nat->nmap && k < 0; i++)
-                if (!nat->map[i].live)
+                if (!nat->map[i].live && s->now >= nat->map[i].stale_until)
                     k = i;
             if (k < 0) {
                 sim_node_drop(s, n, p, "nat full");
@@ -416,7 +416,8 @@ static void nat_in_forward(sim *s, sim_node *n, sim_pkt *p)
 {
     sim_nat *nat = (sim_nat *)((char *)n - offsetof(sim_nat, in));
     for (int i = 0; i < nat->nmap; i++)
-        if (nat->map[i].live && tern_addr_equal(&nat->map[i].pub, &p->dst)) {
+        if ((nat->map[i].live || s->now < nat->map[i].stale_until) &&
+            tern_addr_equal(&nat->map[i].pub, &p->dst)) {
             p->dst = nat->map[i].priv;
             sim_node_emit(s, n, p);
             return;
@@ -460,17 +461,24 @@ sim_nat *sim_nat_add(sim *s, int i, const char *pub)
     return nat;
 }
 
-void sim_nat_rebind_port(sim *s, sim_nat *nat)
+static void nat_retire(sim *s, sim_nat *nat, uint64_t grace_ns)
 {
     for (int i = 0; i < nat->nmap; i++)
-        nat->map[i].live = 0;
+        if (nat->map[i].live) {
+            nat->map[i].live = 0;
+            nat->map[i].stale_until = s->now + grace_ns;
+        }
+}
+
+void sim_nat_rebind_port(sim *s, sim_nat *nat, uint64_t grace_ns)
+{
+    nat_retire(s, nat, grace_ns);
     sim_note(s, "%s rebinds: next port %u", nat->out.name, addr_port(&nat->pub));
 }
 
-void sim_nat_rebind_addr(sim *s, sim_nat *nat, const char *pub)
+void sim_nat_rebind_addr(sim *s, sim_nat *nat, const char *pub, uint64_t grace_ns)
 {
-    for (int i = 0; i < nat->nmap; i++)
-        nat->map[i].live = 0;
+    nat_retire(s, nat, grace_ns);
     nat->pub = sim_addr(pub);
     nat_add_ip(nat, &nat->pub);
     sim_note(s, "%s rebinds to %s", nat->out.name, pub);
@@ -484,9 +492,36 @@ int sim_nat_owns(const sim_nat *nat, const tern_addr *ip)
     return 0;
 }
 
-static void act_rebind_port(sim *s, void *arg) { sim_nat_rebind_port(s, arg); }
+typedef struct sim_nat_rebind rebind_act;
 
-void sim_nat_rebind_port_at(sim *s, sim_nat *nat, uint64_t at)
+static void act_rebind(sim *s, void *arg)
 {
-    sim_at(s, at, act_rebind_port, nat, "nat rebind");
+    rebind_act *a = arg;
+    if (a->pub[0])
+        sim_nat_rebind_addr(s, a->nat, a->pub, a->grace);
+    else
+        sim_nat_rebind_port(s, a->nat, a->grace);
+}
+
+/* The action's argument lives in the NAT, so that nothing needs freeing. */
+static rebind_act *rebind_slot(sim_nat *nat)
+{
+    if (nat->nacts == (int)TERN_ARRAY_LEN(nat->acts))
+        abort();
+    return &nat->acts[nat->nacts++];
+}
+
+void sim_nat_rebind_port_at(sim *s, sim_nat *nat, uint64_t at, uint64_t grace_ns)
+{
+    rebind_act *a = rebind_slot(nat);
+    *a = (rebind_act){.nat = nat, .grace = grace_ns};
+    sim_at(s, at, act_rebind, a, "nat rebind (port)");
+}
+
+void sim_nat_rebind_addr_at(sim *s, sim_nat *nat, uint64_t at, const char *pub, uint64_t grace_ns)
+{
+    rebind_act *a = rebind_slot(nat);
+    *a = (rebind_act){.nat = nat, .grace = grace_ns};
+    snprintf(a->pub, sizeof(a->pub), "%s", pub);
+    sim_at(s, at, act_rebind, a, "nat rebind (address)");
 }

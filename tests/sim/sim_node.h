@@ -100,21 +100,31 @@ struct sim_nat {
     int nips;
     struct sim_nat_map {
         tern_addr priv, pub;
-        int live;
+        int live;          /* used for new outgoing datagrams */
+        uint64_t stale_until; /* not live: replies still translated until then (absolute ns) */
     } map[SIM_NAT_MAX_MAPS];
     int nmap;
+    struct sim_nat_rebind {
+        sim_nat *nat;
+        uint64_t grace;
+        char pub[64]; /* empty: the port only */
+    } acts[8];        /* scheduled rebinds (the actions' arguments) */
+    int nacts;
 };
 
 /* Puts a NAT at the client edge of interface `i`; `pub` is its public address ("203.0.113.7:40000",
  * the port being the first one handed out). Returns it, or NULL. */
 sim_nat *sim_nat_add(sim *s, int i, const char *pub);
-/* Forgets every mapping: the next datagram from the client gets a new public port. */
-void sim_nat_rebind_port(sim *s, sim_nat *nat);
+/* Rebinding: the next datagram from the client gets a new public port. Replies to the old port are
+ * still translated for `grace_ns` (0: dropped at once, which silences a client that only sends
+ * acknowledgements: nothing reaches it to acknowledge). */
+void sim_nat_rebind_port(sim *s, sim_nat *nat, uint64_t grace_ns);
 /* Same, moving to a new public address (IP and first port). */
-void sim_nat_rebind_addr(sim *s, sim_nat *nat, const char *pub);
+void sim_nat_rebind_addr(sim *s, sim_nat *nat, const char *pub, uint64_t grace_ns);
 /* 1 when `ip` (port ignored) is one of the NAT's public addresses. */
 int sim_nat_owns(const sim_nat *nat, const tern_addr *ip);
-/* Scheduling helpers: rebind at run time `at`. */
-void sim_nat_rebind_port_at(sim *s, sim_nat *nat, uint64_t at);
+/* Scheduling helpers: rebind at run time `at`. `pub` is copied. */
+void sim_nat_rebind_port_at(sim *s, sim_nat *nat, uint64_t at, uint64_t grace_ns);
+void sim_nat_rebind_addr_at(sim *s, sim_nat *nat, uint64_t at, const char *pub, uint64_t grace_ns);
 
 #endif

@@ -158,10 +158,17 @@ void sim_tl_format(const sim_timeline *tl, const sim_tl_ev *ev, char *buf, size_
         snprintf(extra, sizeof(extra), " status %s (%" PRId64 ") error 0x%" PRIx64 " %s",
                  tern_strerror((int)ev->a), ev->a, (uint64_t)ev->b, ev->text);
         break;
-    case SIM_TL_PATH:
-        snprintf(extra, sizeof(extra), " event %" PRId64 " reason %" PRId64 " %s", ev->a, ev->b,
-                 ev->text);
+    case SIM_TL_PATH: {
+        static const char *types[] = {"?", "probing", "validated", "failed", "active", "removed",
+                                      "peer address changed"};
+        const char *ty = ev->a > 0 && ev->a < 7 ? types[ev->a] : "?";
+        if (ev->b)
+            snprintf(extra, sizeof(extra), " %s (%s) %s", ty,
+                     tern_path_reason_str((tern_path_reason)ev->b), ev->text);
+        else
+            snprintf(extra, sizeof(extra), " %s %s", ty, ev->text);
         break;
+    }
     default:
         if (ev->text[0])
             snprintf(extra, sizeof(extra), " %s", ev->text);
