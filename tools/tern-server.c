@@ -257,22 +257,31 @@ static int fail(const char *fmt, const char *arg)
     return 1;
 }
 
-/* 1 once a connection has no request in progress and everything it was given has been sent and
- * acknowledged, for a little while: tern reports no acknowledgement of stream data, so "all new
- * stream bytes sent and nothing in flight" stands for it, held for an RTT so that a last ACK or a
- * retransmission in progress is not mistaken for the end. */
+/* 1 once a connection can be closed without cutting off a response: no request in progress and
+ * everything it was given sent and acknowledged, for an RTT (so that a last ACK or a retransmission
+ * in progress is not mistaken for the end). tern reports no acknowledgement of stream data, so
+ * "all new stream bytes sent, nothing in flight" stands for it. A peer that went away never
+ * acknowledges the GOAWAY: once every byte has been sent, three PTOs are waited at most. */
 static int conn_drained(srv_conn *sc, uint64_t now)
 {
     tern_conn_stats st;
-    uint64_t hold;
+    uint64_t hold, pto;
 
     if (srv_h3_active(sc) > 0 || sc->hq_count > 0) {
-        sc->drained_since = 0;
+        sc->drained_since = sc->sent_all_since = 0;
         return 0;
     }
     tern_conn_get_stats(sc->conn, &st);
-    if (st.stream_bytes_sent < sc->hq_bytes_sent + srv_h3_bytes_sent(sc) ||
-        st.bytes_in_flight > 0) {
+    if (st.stream_bytes_sent < sc->hq_bytes_sent + srv_h3_bytes_sent(sc)) {
+        sc->drained_since = sc->sent_all_since = 0;
+        return 0;
+    }
+    if (!sc->sent_all_since)
+        sc->sent_all_since = now;
+    pto = st.srtt_ns + 4 * st.rttvar_ns;
+    if (now - sc->sent_all_since >= (3 * pto > 200000000ull ? 3 * pto : 200000000ull))
+        return 1;
+    if (st.bytes_in_flight > 0) {
         sc->drained_since = 0;
         return 0;
     }

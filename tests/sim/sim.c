@@ -265,14 +265,33 @@ void sim_after(sim *s, uint64_t after, sim_action_fn fn, void *arg, const char *
 
 /* ---- timeline helpers ----------------------------------------------------------------------------- */
 
+/* "I H" for a datagram holding an Initial and a Handshake packet, "1" for a short header, ... */
+static void types_text(const sim_pkt *p, char *buf, size_t cap)
+{
+    static const char *abbr[] = {"I", "0RTT", "H", "Retry", "1", "VN"};
+    unsigned m = sim_pkt_types(p);
+    size_t off = 0;
+    buf[0] = 0;
+    for (int t = 0; t < 6 && off + 8 < cap; t++)
+        if (m & (1u << t))
+            off += (size_t)snprintf(buf + off, cap - off, "%s%s", off ? " " : "[", abbr[t]);
+    if (off && off + 2 < cap)
+        snprintf(buf + off, cap - off, "]");
+}
+
 static void tl_pkt(sim *s, int kind, int node, int who, const sim_pkt *p, const char *text)
 {
     sim_tl_ev ev = {.kind = (uint16_t)kind, .node = (int16_t)node, .who = (int8_t)who,
                     .dir = (int8_t)p->dir, .id = p->id, .len = (uint32_t)p->len};
     ev.t = sim_time(s);
+    char types[40];
     if (kind == SIM_TL_SEND) {
         sim_tl_addr_from(&ev.src, &p->src);
         sim_tl_addr_from(&ev.dst, &p->dst);
+        if (!text) {
+            types_text(p, types, sizeof(types));
+            text = types;
+        }
     }
     sim_tl_set_text(&ev, text);
     sim_tl_add(&s->tl, &ev);

@@ -30,7 +30,8 @@ typedef struct srv_conn {
     uint64_t hq_bytes_sent; /* response bytes tern accepted on hq streams */
     int key_update_done;
     int closing;             /* closed by the server's shutdown */
-    uint64_t drained_since;  /* shutdown: when the connection was last seen idle and drained */
+    uint64_t drained_since;  /* shutdown: since when nothing is in flight */
+    uint64_t sent_all_since; /* shutdown: since when every byte has been sent once */
     /* hq-interop */
     size_t hq_count;
     hq_stream *hq_buckets[SRV_STREAM_BUCKETS];
