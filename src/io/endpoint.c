@@ -22,12 +22,14 @@
 
 #include "core/conn.h"
 #include "core/dispatch.h"
+#include "core/migration.h"
 #include "core/tls.h"
 #include "delayq.h"
 #include "loop.h"
 #include "udp.h"
 
 #define EP_MAX_LISTENERS 8
+#define EP_MAX_LOCAL 16 /* extra local addresses (sockets) per client connection */
 #define EP_EVENTS 64
 #define EP_RECV_ROUNDS 8 /* recvmmsg batches per socket before timers and sends get a turn */
 #define EP_SEND_SEGS 64  /* datagrams per GSO batch */
@@ -42,6 +44,9 @@ typedef struct rt_conn {
     tern_endpoint *ep;
     tern_udp_sock *sock; /* clients: their own socket; servers: the listener it arrived on */
     int own_sock;
+    /* clients: sockets of the local addresses added for migration (owned, closed on removal) */
+    tern_udp_sock *local_socks[EP_MAX_LOCAL];
+    size_t nlocal;
     tern_timer timer; /* first member used by the heap: see conn_of_timer */
     struct rt_conn *prev, *next;
     struct rt_conn *qnext; /* dirty or deferred list */
@@ -428,6 +433,8 @@ static void reap(tern_endpoint *ep, rt_conn *rc)
     tern_conn_free(c);
     if (rc->own_sock)
         close_sock(ep, rc->sock);
+    for (size_t i = 0; i < rc->nlocal; i++)
+        close_sock(ep, rc->local_socks[i]);
     free(rc);
 }
 
@@ -454,6 +461,9 @@ static int path_eq(const tern_path_addr *a, const tern_path_addr *b)
  * to exactly that address. */
 static tern_udp_sock *pick_sock(tern_endpoint *ep, rt_conn *rc, const tern_addr *local)
 {
+    for (size_t i = 0; i < rc->nlocal; i++)
+        if (tern_addr_equal(&rc->local_socks[i]->local, local))
+            return rc->local_socks[i];
     if (rc->own_sock || rc->sock->wildcard || tern_addr_equal(&rc->sock->local, local))
         return rc->sock;
     for (size_t i = 0; i < ep->nlisteners; i++)
@@ -1019,6 +1029,119 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     return 0;
 }
 
+/* ---- client local addresses (migration) ------------------------------------------------------ */
+
+static rt_conn *client_rc(tern_conn *c, int *err)
+{
+    rt_conn *rc = c ? tern_conn_get_driver_data(c) : NULL;
+    *err = !rc ? TERN_ERR_INVALID_ARG : tern_conn_is_server(c) ? TERN_ERR_NOT_CLIENT : 0;
+    return rc;
+}
+
+/* Checks what can be refused before a socket is bound, so that a bind error does not hide them. */
+static int precheck_local(rt_conn *rc, const tern_addr *addr)
+{
+    tern_path_addr pa;
+    tern_conn_get_path(rc->c, &pa);
+    if (addr->u.sa.sa_family != pa.remote.u.sa.sa_family)
+        return TERN_ERR_AF_MISMATCH;
+    uint16_t port = addr->u.sa.sa_family == AF_INET ? addr->u.in.sin_port : addr->u.in6.sin6_port;
+    if (port && tern_conn_path_by_local(rc->c, addr) >= 0)
+        return TERN_ERR_DUPLICATE;
+    if (rc->nlocal == EP_MAX_LOCAL)
+        return TERN_ERR_PATH_LIMIT;
+    return 0;
+}
+
+static void drop_local_sock(tern_endpoint *ep, rt_conn *rc, const tern_addr *local)
+{
+    for (size_t i = 0; i < rc->nlocal; i++)
+        if (tern_addr_equal(&rc->local_socks[i]->local, local)) {
+            close_sock(ep, rc->local_socks[i]);
+            rc->local_socks[i] = rc->local_socks[--rc->nlocal];
+            return;
+        }
+}
+
+/* Binds a socket on `addr` and creates the path. With `activate`, switches to it too. */
+static int add_local(tern_conn *c, const tern_addr *addr, int activate)
+{
+    int rv;
+    rt_conn *rc = client_rc(c, &rv);
+    if (rv)
+        return rv;
+    if (!addr || !addr->len)
+        return TERN_ERR_INVALID_ARG;
+    tern_addr a = *addr;
+    normalize_addr(&a);
+    if (activate) {
+        int idx = tern_conn_path_by_local(c, &a);
+        if (idx >= 0)
+            return tern_conn_path_set_active(c, &a, tern_loop_now());
+    }
+    if ((rv = precheck_local(rc, &a)))
+        return rv;
+    tern_endpoint *ep = rc->ep;
+    tern_udp_sock *s;
+    if (open_sock(ep, &a, &s))
+        return TERN_ERR_BIND; /* errno kept */
+    uint64_t now = tern_loop_now();
+    rv = activate ? tern_conn_path_set_active(c, &s->local, now) : tern_conn_path_add(c, &s->local, now);
+    if (rv < 0) {
+        int e = errno;
+        destroy_sock_now(ep, s);
+        errno = e;
+        return rv;
+    }
+    s->owner = rc;
+    rc->local_socks[rc->nlocal++] = s;
+    mark_dirty(ep, rc);
+    return rv;
+}
+
+int tern_conn_add_local_address(tern_conn *c, const tern_addr *addr)
+{
+    return add_local(c, addr, 0);
+}
+
+int tern_conn_set_local_address(tern_conn *c, const tern_addr *addr)
+{
+    return add_local(c, addr, 1);
+}
+
+int tern_conn_remove_local_address(tern_conn *c, const tern_addr *addr)
+{
+    int rv;
+    rt_conn *rc = client_rc(c, &rv);
+    if (rv)
+        return rv;
+    if (!addr)
+        return TERN_ERR_INVALID_ARG;
+    tern_addr a = *addr;
+    normalize_addr(&a);
+    if ((rv = tern_conn_path_remove(c, &a, tern_loop_now())))
+        return rv;
+    tern_endpoint *ep = rc->ep;
+    if (tern_addr_equal(&rc->sock->local, &a) && rc->nlocal) {
+        /* the first socket goes too: the active path's socket takes its place as the one the
+         * connection record leans on */
+        tern_path_addr act;
+        tern_conn_get_path(c, &act);
+        size_t k = 0;
+        for (size_t i = 0; i < rc->nlocal; i++)
+            if (tern_addr_equal(&rc->local_socks[i]->local, &act.local))
+                k = i;
+        tern_udp_sock *old_sock = rc->sock;
+        rc->sock = rc->local_socks[k];
+        rc->local_socks[k] = rc->local_socks[--rc->nlocal];
+        close_sock(ep, old_sock);
+    } else {
+        drop_local_sock(ep, rc, &a);
+    }
+    mark_dirty(ep, rc);
+    return 0;
+}
+
 /* ---- the loop -------------------------------------------------------------------------------- */
 
 static void run_timers(tern_endpoint *ep, uint64_t now)
@@ -1140,6 +1263,10 @@ void tern_endpoint_free(tern_endpoint *ep)
         if (rc->own_sock) {
             tern_udp_close(rc->sock);
             free(rc->sock);
+        }
+        for (size_t i = 0; i < rc->nlocal; i++) {
+            tern_udp_close(rc->local_socks[i]);
+            free(rc->local_socks[i]);
         }
         free(rc);
     }
