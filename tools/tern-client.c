@@ -168,6 +168,8 @@ int cl_body(client *cl, download *d, const uint8_t *data, size_t len)
 /* Opens streams for downloads not started yet, as far as the peer's stream limit allows. */
 static void start_pending(client *cl)
 {
+    if (cl->proto == CL_PROTO_H3 && !cl->h3)
+        return; /* HTTP/3 setup failed: the connection is closing */
     while (cl->conn && cl->connected && cl->proto != CL_PROTO_NONE && cl->next_open < cl->n) {
         download *d = &cl->dl[cl->next_open];
         int64_t sid;

@@ -107,8 +107,10 @@ static srv_conn *ready_conn(server *srv, tern_conn *c)
     srv_conn *sc = conn_state(srv, c);
     const char *alpn;
 
-    if (!sc || sc->proto != SRV_PROTO_NONE)
-        return sc;
+    if (!sc)
+        return NULL;
+    if (sc->proto != SRV_PROTO_NONE)
+        return sc->proto == SRV_PROTO_H3 && !sc->h3 ? NULL : sc; /* HTTP/3 setup failed */
     alpn = tern_conn_alpn(c);
     if (strcmp(alpn, "h3") == 0) {
         sc->proto = SRV_PROTO_H3;
@@ -306,14 +308,20 @@ static void close_for_shutdown(srv_conn *sc)
 static void shut_down(server *srv)
 {
     uint64_t start = tool_now_ns(), now = start;
-    int final = 0;
+    int final = 0, open = 0;
 
     shutting_down = 1;
-    for (srv_conn *sc = srv->conns; sc; sc = sc->next)
+    for (srv_conn *sc = srv->conns; sc; sc = sc->next) {
         srv_h3_goaway(sc, 0);
+        open++;
+    }
+    if (!srv->quiet) {
+        printf("shutting down: %d connection%s, requests in progress may finish\n", open,
+               open == 1 ? "" : "s");
+        fflush(stdout);
+    }
     while (stop_requested < 2 && now - start < GRACE_NS) {
-        int open = 0;
-
+        open = 0;
         if (!final && now - start >= NOTICE_NS) {
             for (srv_conn *sc = srv->conns; sc; sc = sc->next)
                 srv_h3_goaway(sc, 1);

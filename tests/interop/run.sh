@@ -3,8 +3,9 @@
 #   tern-client -> gtlsserver    and    gtlsclient -> tern-server
 # Every case downloads files and checks the SHA-256 of each one against the source. Cases:
 # handshake, 50 MB transfer, 10 parallel requests, ChaCha20-Poly1305 only, AES-256-GCM only, key
-# update initiated by the client and by the server, Retry, 5% loss in each direction, HTTP 404,
-# and session resumption / 0-RTT (recorded as skipped: tern does not implement them).
+# update initiated by the client and by the server, Retry, 5% loss in each direction, HTTP 404
+# and 405, server shutdown with GOAWAY during a transfer, and session resumption / 0-RTT (recorded
+# as skipped: tern does not implement them).
 #
 # usage: tests/interop/run.sh [--matrix FILE] [--only CASE,...] BUILD_DIR
 #   --matrix FILE   where the result matrix goes (default: docs/interop.md in the source tree)
@@ -129,7 +130,7 @@ prio() { echo "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+$1"; }
 
 # ---- cases ----
 cases=(handshake transfer multiplexing chacha20 aes256 keyupdate-client keyupdate-server retry
-       loss http-404 resumption zerortt)
+       loss http-404 http-405 goaway resumption zerortt)
 declare -A title=(
     [handshake]="handshake (1 KB file)"
     [transfer]="50 MB download"
@@ -141,6 +142,8 @@ declare -A title=(
     [retry]="Retry (server address validation)"
     [loss]="5% loss each direction, 5 MB"
     [http-404]="missing file: status 404"
+    [http-405]="POST: status 405"
+    [goaway]="server shutdown (GOAWAY) during a 50 MB transfer"
     [resumption]="session resumption"
     [zerortt]="0-RTT"
 )
@@ -151,7 +154,7 @@ declare -A result
 # Sets, for case $1: files to fetch, options for each program, and what to verify.
 configure() {
     files=() ng_srv=() ng_cli=() tern_srv=() tern_cli=() want_cipher="" want_ku="" skip=""
-    want_retry="" want_status=200 want_loss="" limit=60
+    want_retry="" want_status=200 want_loss="" want_goaway="" limit=60
     case $1 in
     handshake) files=(small.bin) ;;
     transfer) files=(50m.bin); limit=120 ;;
@@ -174,11 +177,23 @@ configure() {
     loss)
         files=(5m.bin) limit=120 want_loss=1
         # The ngtcp2 side drops 5% of what it sends (-t) and of what it receives (-r): both
-        # directions of the link lose packets, whichever tool tern talks to.
-        ng_srv=(-t 0.05 -r 0.05) ng_cli=(-t 0.05 -r 0.05) ;;
+        # directions of the link lose packets, whichever tool tern talks to. gtlsserver drops a
+        # whole GSO batch at a time, so it sends one datagram per call to lose single packets.
+        ng_srv=(-t 0.05 -r 0.05 --max-gso-dgrams=1) ng_cli=(-t 0.05 -r 0.05) ;;
     http-404) files=(missing.bin) want_status=404 ;;
+    http-405)
+        files=(small.bin) want_status=405 ng_cli=(-m POST)
+        [ "$2" = tc ] && skip="n/a: tern-client sends only GET" ;;
+    goaway)
+        files=(50m.bin) want_goaway=1
+        [ "$2" = tc ] && skip="n/a: gtlsserver closes at once on SIGINT, without GOAWAY" ;;
     resumption | zerortt) skip="skipped: tern does not implement session resumption/0-RTT" ;;
     esac
+}
+
+# 1 when an ngtcp2 log shows simulated losses in both directions.
+lost_both_ways() {
+    grep -q 'Simulated outgoing packet loss' "$1" && grep -q 'Simulated incoming packet loss' "$1"
 }
 
 fail_case() {
@@ -209,7 +224,7 @@ run_one() {
     for f in "${files[@]}"; do urls+=("https://127.0.0.1:$port/$f"); done
 
     if [ "$dir" = tc ]; then
-        if [ -n "$want_retry" ]; then
+        if [ -n "$want_retry" ] || [ -n "$want_loss" ]; then
             timeout -k 5 $((limit + 30)) gtlsserver --no-quic-dump --no-http-dump "${ng_srv[@]}" \
                 -d "$www" 127.0.0.1 "$port" "$tmp/pki/key.pem" "$tmp/pki/cert.pem" \
                 >"$srvlog" 2>&1 &
@@ -235,9 +250,16 @@ run_one() {
         rc=$?
     else
         local verbose=("${quiet_ng[@]}")
-        [ -n "$want_retry" ] && verbose=(--no-quic-dump --no-http-dump)
+        [ -n "$want_retry" ] || [ -n "$want_loss" ] && verbose=(--no-quic-dump --no-http-dump)
         timeout -k 5 "$limit" gtlsclient "${verbose[@]}" --exit-on-all-streams-close \
-            --download "$out" "${ng_cli[@]}" 127.0.0.1 "$port" "${urls[@]}" >"$clilog" 2>&1
+            --download "$out" "${ng_cli[@]}" 127.0.0.1 "$port" "${urls[@]}" >"$clilog" 2>&1 &
+        local client_pid=$!
+        if [ -n "$want_goaway" ]; then
+            # SIGINT once the transfer runs: GOAWAY, the response in progress must still finish.
+            wait_line 'connected: ' 10 "$srvlog"
+            kill -INT "$server_pid" 2>/dev/null
+        fi
+        wait "$client_pid"
         rc=$?
         # The server reports the connection (cipher, key updates, losses) once it is closed: by
         # the client, or, when its CONNECTION_CLOSE was lost, by the server's own shutdown.
@@ -254,7 +276,7 @@ run_one() {
             grep -q "\"status\":$want_status" "$json" || { fail_case "no status $want_status in the JSON report"; return 1; }
         else
             [ "$rc" -eq 0 ] || { fail_case "gtlsclient exit $rc"; return 1; }
-            grep -q "GET /${files[0]} $want_status " "$srvlog" || { fail_case "tern-server did not log status $want_status"; return 1; }
+            grep -Eq " [A-Z]+ /${files[0]} $want_status " "$srvlog" || { fail_case "tern-server did not log status $want_status"; return 1; }
         fi
         return 0
     fi
@@ -279,8 +301,8 @@ run_one() {
             fail_case "no key update happened"
             return 1
         fi
-        if [ -n "$want_loss" ] && grep -q '"packets_lost":0,' "$json"; then
-            fail_case "tern-client saw no packet loss"
+        if [ -n "$want_loss" ] && ! lost_both_ways "$srvlog"; then
+            fail_case "gtlsserver did not drop packets both ways"
             return 1
         fi
         if [ -n "$want_retry" ] && ! grep -q 'Sending Retry packet' "$srvlog"; then
@@ -297,9 +319,26 @@ run_one() {
             fail_case "tern-server saw no key update"
             return 1
         fi
-        if [ -n "$want_loss" ] && ! grep -Eq ' [1-9][0-9]* packets lost' "$srvlog"; then
-            fail_case "tern-server saw no packet loss"
+        if [ -n "$want_loss" ] && ! lost_both_ways "$clilog"; then
+            fail_case "gtlsclient did not drop packets both ways"
             return 1
+        fi
+        if [ -n "$want_loss" ] && ! grep -Eq ' [1-9][0-9]* packets lost' "$srvlog"; then
+            fail_case "tern-server detected no packet loss"
+            return 1
+        fi
+        if [ -n "$want_goaway" ]; then
+            for _ in $(seq 1 300); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.05; done
+            wait "$server_pid"
+            rc=$?
+            server_pid=""
+            [ "$rc" -eq 0 ] || { fail_case "tern-server exit status $rc after SIGINT"; return 1; }
+            grep -q "GET /${files[0]} 200 " "$srvlog" || { fail_case "the response was not completed"; return 1; }
+            if [ "$(grep -n -m1 'shutting down' "$srvlog" | cut -d: -f1)" -gt \
+                "$(grep -n -m1 "GET /${files[0]} 200 " "$srvlog" | cut -d: -f1)" ]; then
+                fail_case "the transfer ended before the shutdown began"
+                return 1
+            fi
         fi
         if [ -n "$want_retry" ] && ! grep -q 'type=Retry' "$clilog"; then
             fail_case "gtlsclient received no Retry"
@@ -371,8 +410,12 @@ done
     echo "  by the server: \`tern-server --key-update 2M\` (gtlsserver has no such option). tern"
     echo "  must report at least one key update."
     echo "- Retry: \`gtlsserver -V\`, \`tern-server --retry\`; the Retry is checked in ngtcp2's log."
+    echo "- GOAWAY: tern-server gets SIGINT while gtlsclient downloads; the download must complete"
+    echo "  and the server must exit with status 0."
     echo "- loss: the ngtcp2 side drops 5% of the datagrams it sends (\`-t 0.05\`) and of those it"
-    echo "  receives (\`-r 0.05\`), so both directions of the path lose packets."
+    echo "  receives (\`-r 0.05\`), so both directions of the path lose packets (gtlsserver with"
+    echo "  \`--max-gso-dgrams=1\`, since it drops whole GSO batches); its log must show drops both"
+    echo "  ways."
 } >"$matrix.tmp" && mv "$matrix.tmp" "$matrix"
 echo "interop: matrix written to $matrix"
 exit $failed

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conn_internal.h"
+#include "migration.h"
 #include "packet.h"
 #include "sim_app.h"
 #include "sim_node.h"
@@ -565,7 +567,7 @@ static const char *drop_name(int why)
         "not an Initial", "short DCID", "connection limit", "bad token", "reset too small",
         "reset rate", "reply failed", "rejected",
     };
-    return why >= 0 && why < TERN_DISPATCH_DROP_COUNT ? names[why] : "?";
+    return why >= 0 && why < TERN_DISPATCH_DROP_COUNT && names[why] ? names[why] : "?";
 }
 
 static void server_accept(sim *s, const tern_path_addr *path, const tern_dispatch_result *r,
@@ -847,19 +849,47 @@ static void run_timers(sim *s)
         }
 }
 
+/* Which of a core's timers is due now, and whether the active path may send at all: enough to
+ * name the culprit of a busy loop without a debugger. Reads the connection's internals. */
+static size_t timer_detail(tern_conn *c, uint64_t now, char *buf, size_t cap)
+{
+    const tern_ackr *a = &c->sp[TERN_SPACE_APP].ackr;
+    tern_path *pp = tern_conn_path(c);
+    uint64_t amp = tern_path_amp_budget(pp);
+    int n = snprintf(buf, cap, "%s%s%s%s%s%s (state %d, active path %d, cwnd %llu, in flight %llu, "
+                     "amplification budget %s%llu B)",
+                     c->idle_deadline <= now ? " idle" : "",
+                     c->handshake_deadline <= now ? " handshake" : "",
+                     tern_recovery_timer(&c->rec, 0) <= now ? " loss/PTO" : "",
+                     a->ack_pending && !c->sp[TERN_SPACE_APP].discarded &&
+                             (a->immediate || a->ack_deadline <= now)
+                         ? (a->immediate ? " ack(immediate)" : " ack")
+                         : "",
+                     c->pace_until && c->pace_until <= now ? " pacing" : "",
+                     tern_mig_next_timeout(c) <= now ? " migration" : "", c->state, c->active,
+                     (unsigned long long)pp->cc.cwnd, (unsigned long long)pp->cc.bytes_in_flight,
+                     amp == UINT64_MAX ? "unlimited " : "",
+                     (unsigned long long)(amp == UINT64_MAX ? 0 : amp));
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 static void describe_stuck(sim *s)
 {
-    char who[64] = "";
+    char who[200] = "";
     size_t off = 0;
-    if (s->client && !s->client_done && tern_conn_next_timeout(s->client) <= s->now)
-        off += (size_t)snprintf(who + off, sizeof(who) - off, " client");
-    for (sim_sconn *sc = s->sconns; sc && off < sizeof(who) - 16; sc = sc->next)
-        if (!sc->done && tern_conn_next_timeout(sc->c) <= s->now)
-            off += (size_t)snprintf(who + off, sizeof(who) - off, " server#%d", sc->num);
+    if (s->client && !s->client_done && tern_conn_next_timeout(s->client) <= s->now) {
+        off += (size_t)snprintf(who + off, sizeof(who) - off, " client:");
+        off += timer_detail(s->client, s->now, who + off, sizeof(who) - off);
+    }
+    for (sim_sconn *sc = s->sconns; sc && off + 32 < sizeof(who); sc = sc->next)
+        if (!sc->done && tern_conn_next_timeout(sc->c) <= s->now) {
+            off += (size_t)snprintf(who + off, sizeof(who) - off, " server#%d:", sc->num);
+            off += timer_detail(sc->c, s->now, who + off, sizeof(who) - off);
+        }
     s->stuck = 1;
     snprintf(s->stuck_why, sizeof(s->stuck_why),
-             "busy loop: %d rounds at t=%llu ns without the clock advancing; timer due on:%s",
-             SIM_SPIN_LIMIT, (unsigned long long)sim_time(s), off ? who : " (none)");
+             "busy loop: %d rounds at t=%.6f s without the clock advancing; due:%s", SIM_SPIN_LIMIT,
+             (double)sim_time(s) / 1e9, off ? who : " nothing");
 }
 
 int sim_start(sim *s)

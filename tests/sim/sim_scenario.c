@@ -46,8 +46,14 @@ int sim_scenario_run(const sim_scenario *sc, uint64_t seed, FILE *timeline, sim_
     }
     s->tl.out = timeline;
     sc->run(s, r);
-    if (r->ok && s->stuck)
-        sim_fail(r, __FILE__, __LINE__, "!s->stuck", "%s", s->stuck_why);
+    if (s->stuck) {
+        /* the check that failed afterwards is a consequence: lead with the cause */
+        char then[sizeof(r->why)];
+        snprintf(then, sizeof(then), "%s", r->ok ? "" : r->why);
+        r->ok = 1;
+        sim_fail(r, __FILE__, __LINE__, "!s->stuck", "%s%s%s", s->stuck_why, then[0] ? "; then " : "",
+                 then);
+    }
     r->vtime_ns = sim_time(s);
     r->digest = s->tl.digest;
     r->events = s->tl.total;
@@ -63,8 +69,6 @@ void sim_scenario_report(FILE *f, const sim_scenario *sc, uint64_t seed, const s
 {
     fprintf(f, "FAIL %s seed %llu at t=%.6f s: %s\n", sc->name, (unsigned long long)seed,
             (double)r->vtime_ns / 1e9, r->why);
-    if (s && s->stuck)
-        fprintf(f, "  simulator: %s\n", s->stuck_why);
     if (r->summary[0])
         fprintf(f, "  %s\n", r->summary);
     fprintf(f, "  reproduce: tern-sim %s --seed %llu --timeline\n", sc->name,
@@ -84,11 +88,11 @@ uint64_t sim_soak_seed(uint64_t base, unsigned k)
 
 int sim_scenario_soak(const sim_scenario *sc)
 {
-    unsigned seeds = 1;
+    unsigned seeds = sc->ci_seeds ? sc->ci_seeds : 1;
     const char *env = getenv("TERN_SIM_SEEDS");
     if (env && *env) {
         long v = strtol(env, NULL, 10);
-        if (v > 1)
+        if (v > (long)seeds && v < 100000000)
             seeds = (unsigned)v;
     }
     int failed = 0;
@@ -107,6 +111,7 @@ int sim_scenario_soak(const sim_scenario *sc)
         fflush(stdout);
     }
     if (seeds > 1)
-        printf("%s: %u seeds, %d failed\n", sc->name, seeds, failed);
+        printf("%s: %u seeds from %llu, %d failed\n", sc->name, seeds,
+               (unsigned long long)sc->seed, failed);
     return failed;
 }

@@ -20,8 +20,9 @@ typedef struct sim_scenario {
     const char *name;
     const char *group;    /* test suite that runs it: handshake, transfer, failure, migration */
     const char *summary;
-    uint64_t seed;        /* the seed CI uses */
+    uint64_t seed;        /* the first seed CI uses */
     void (*run)(sim *s, sim_result *r);
+    unsigned ci_seeds;    /* seeds CI runs (0 = 1): seed, then the next soak seeds */
 } sim_scenario;
 
 /* Records a failed check (the first one wins). */
@@ -51,9 +52,9 @@ int sim_scenario_run(const sim_scenario *sc, uint64_t seed, FILE *timeline, sim_
 void sim_scenario_report(FILE *f, const sim_scenario *sc, uint64_t seed, const sim_result *r,
                          const sim *s, size_t tail);
 
-/* Runs `sc` with its fixed seed, then, when the environment variable TERN_SIM_SEEDS=N is set
- * (N > 1), with N - 1 more seeds (a soak). Prints a line for the fixed seed and a report per
- * failure. Returns the number of failed runs. */
+/* Runs `sc` with its CI seeds (ci_seeds of them), or, when the environment variable
+ * TERN_SIM_SEEDS=N asks for more, with N seeds (a soak). Prints a line for the first seed and a
+ * report per failure. Returns the number of failed runs. */
 int sim_scenario_soak(const sim_scenario *sc);
 
 /* The seed of soak run k of a scenario whose fixed seed is `base` (k = 0: base itself). */

@@ -23,11 +23,10 @@ static int recv_header(nghttp3_conn *conn, int64_t sid, int32_t token, nghttp3_r
     if (!d)
         return 0;
     if (n.len == 7 && memcmp(n.base, ":status", 7) == 0) {
-        /* nghttp3 has checked it is three digits */
         int s = 0;
-        for (size_t i = 0; i < v.len && i < 3; i++)
-            s = s * 10 + (v.base[i] - '0');
-        d->status = s;
+        for (size_t i = 0; i < v.len && s >= 0; i++)
+            s = v.len == 3 && v.base[i] >= '0' && v.base[i] <= '9' ? s * 10 + (v.base[i] - '0') : -1;
+        d->status = s > 0 ? s : 0; /* nghttp3 rejects anything but three digits already */
     } else if (n.len == 14 && memcmp(n.base, "content-length", 14) == 0) {
         for (size_t i = 0; i < v.len; i++) {
             if (v.base[i] < '0' || v.base[i] > '9' || x > (UINT64_MAX - 9) / 10)

@@ -4,8 +4,8 @@
  *   tern-sim SCENARIO [--seed N] [--timeline] [--seeds K]
  *
  * --timeline prints every event as it happens; without it a failure still prints the last events.
- * --seeds K runs seeds N, and then the soak seeds CI would use (see sim_soak_seed), stopping at the
- * first failure. The exit status is 0 when every run passed. */
+ * --seeds K runs seed N, and then the soak seeds CI would use after it (see sim_soak_seed), and
+ * prints a line per run. The exit status is 0 when every run passed. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +74,7 @@ int main(int argc, char **argv)
     if (!have_seed)
         seed = sc->seed;
     int failed = 0;
-    for (unsigned k = 0; k < seeds && !failed; k++) {
+    for (unsigned k = 0; k < seeds; k++) {
         uint64_t sd = k == 0 ? seed : sim_soak_seed(seed, k);
         sim_result r;
         sim *s = NULL;
@@ -86,11 +86,14 @@ int main(int argc, char **argv)
                    (double)r.vtime_ns / 1e9, r.summary);
             printf("   %" PRIu64 " events, timeline digest %016" PRIx64 "\n", r.events, r.digest);
         } else {
-            failed = 1;
+            failed++;
             sim_scenario_report(stdout, sc, sd, &r, s, timeline ? 0 : 40);
             printf("   %" PRIu64 " events, timeline digest %016" PRIx64 "\n", r.events, r.digest);
         }
         sim_free(s);
+        fflush(stdout);
     }
-    return failed;
+    if (seeds > 1)
+        printf("%u runs, %d failed\n", seeds, failed);
+    return failed != 0;
 }

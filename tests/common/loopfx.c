@@ -1,0 +1,616 @@
+/* Test fixture: a server and a client endpoint of the real runtime in one process over loopback,
+ * a download (and optional upload) application checked by SHA-256, a poll-based driver, and a
+ * recorder of path events and log lines for diagnosis. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "loopfx.h"
+
+#include <arpa/inet.h>
+#include <gnutls/gnutls.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testcert.h"
+
+static char g_dir[64], g_cert[512], g_key[512];
+
+/* ---- payload ----------------------------------------------------------------------------------- */
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* A pure function of the offset, so both sides agree without sharing state. */
+void loopfx_fill(uint64_t off, uint8_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t s = (off + i) / 8;
+        uint64_t v = splitmix(&s);
+        out[i] = (uint8_t)(v >> (8 * ((off + i) % 8)));
+    }
+}
+
+void loopfx_expected_sha(uint64_t len, uint8_t out[32])
+{
+    uint8_t *buf = malloc(LOOPFX_CHUNK);
+    assert_non_null(buf);
+    gnutls_hash_hd_t h;
+    assert_int_equal(gnutls_hash_init(&h, GNUTLS_DIG_SHA256), 0);
+    for (uint64_t off = 0; off < len;) {
+        size_t n = len - off < LOOPFX_CHUNK ? (size_t)(len - off) : LOOPFX_CHUNK;
+        loopfx_fill(off, buf, n);
+        gnutls_hash(h, buf, n);
+        off += n;
+    }
+    gnutls_hash_deinit(h, out);
+    free(buf);
+}
+
+uint64_t loopfx_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint16_t loopfx_port(const tern_addr *a)
+{
+    return ntohs(a->u.sa.sa_family == AF_INET ? a->u.in.sin_port : a->u.in6.sin6_port);
+}
+
+/* ---- the application ------------------------------------------------------------------------- */
+
+static void server_pump(loopfx_side *s, tern_conn *c)
+{
+    while (s->sending && s->sent < s->want) {
+        size_t n = s->want - s->sent < LOOPFX_CHUNK ? (size_t)(s->want - s->sent) : LOOPFX_CHUNK;
+        loopfx_fill(s->sent, s->buf, n);
+        ssize_t w = tern_stream_write(c, s->sid, s->buf, n, s->sent + n == s->want);
+        if (w == TERN_ERR_WOULD_BLOCK || w == 0)
+            return;
+        if (w < 0) {
+            s->errors++;
+            return;
+        }
+        s->sent += (uint64_t)w;
+    }
+}
+
+/* The upload after the request header; the last write carries FIN. Uses its own buffer: it may
+ * run from inside a read callback that is using s->buf. */
+static void client_pump(loopfx_side *s, tern_conn *c)
+{
+    uint8_t tmp[4096];
+    while (s->csid >= 0 && s->up_sent < s->up_total) {
+        uint64_t left = s->up_total - s->up_sent;
+        size_t n = left < sizeof(tmp) ? (size_t)left : sizeof(tmp);
+        loopfx_fill(s->up_sent, tmp, n);
+        ssize_t w = tern_stream_write(c, s->csid, tmp, n, s->up_sent + n == s->up_total);
+        if (w == TERN_ERR_WOULD_BLOCK || w == 0)
+            return;
+        if (w < 0) {
+            s->errors++;
+            return;
+        }
+        s->up_sent += (uint64_t)w;
+    }
+}
+
+static void on_accept(tern_conn *c, void *ud)
+{
+    ((loopfx_side *)ud)->conn = c;
+}
+
+static void on_connected(tern_conn *c, void *ud)
+{
+    loopfx_side *s = ud;
+    s->connected = 1;
+    s->conn = c;
+}
+
+static void server_read(loopfx_side *s, tern_conn *c, int64_t sid, ssize_t n, int fin)
+{
+    if (sid != s->sid) { /* a new request */
+        s->sid = sid;
+        s->req_len = 0;
+        s->want = s->sent = 0;
+        s->sending = 0;
+        s->up_got = 0;
+        s->up_fin = 0;
+        if (s->up_hash)
+            gnutls_hash_deinit(s->up_hash, NULL);
+        s->up_hash = NULL;
+        if (gnutls_hash_init(&s->up_hash, GNUTLS_DIG_SHA256) != 0) {
+            s->up_hash = NULL;
+            s->errors++;
+        }
+    }
+    ssize_t i = 0;
+    for (; i < n && s->req_len < 8; i++)
+        s->req[s->req_len++] = s->buf[i];
+    if (i < n && s->up_hash) {
+        gnutls_hash(s->up_hash, s->buf + i, (size_t)(n - i));
+        s->up_got += (uint64_t)(n - i);
+    }
+    if (fin) {
+        if (s->req_len < 8) {
+            s->errors++;
+            return;
+        }
+        for (int k = 0; k < 8; k++)
+            s->want = s->want << 8 | s->req[k];
+        if (s->up_hash) {
+            gnutls_hash_deinit(s->up_hash, s->up_sha);
+            s->up_hash = NULL;
+            s->up_fin = 1;
+        }
+        s->sending = 1;
+        server_pump(s, c);
+    }
+}
+
+static void on_readable(tern_conn *c, int64_t sid, void *ud)
+{
+    loopfx_side *s = ud;
+    for (;;) {
+        int fin = 0;
+        ssize_t n = tern_stream_read(c, sid, s->buf, sizeof(s->buf), &fin);
+        if (n == TERN_ERR_WOULD_BLOCK)
+            return;
+        if (n < 0) {
+            s->errors++;
+            return;
+        }
+        if (s->is_server) {
+            server_read(s, c, sid, n, fin);
+            if (fin)
+                return;
+        } else {
+            if (s->hash)
+                gnutls_hash(s->hash, s->buf, (size_t)n);
+            s->got += (uint64_t)n;
+            if (fin) {
+                s->fin = 1;
+                if (s->hash)
+                    gnutls_hash_deinit(s->hash, s->sha);
+                s->hash = NULL;
+                return;
+            }
+        }
+        if (n == 0)
+            return;
+    }
+}
+
+static void on_writable(tern_conn *c, int64_t sid, void *ud)
+{
+    loopfx_side *s = ud;
+    if (s->is_server)
+        server_pump(s, c);
+    else if (sid == s->csid)
+        client_pump(s, c);
+}
+
+static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
+{
+    loopfx_side *s = ud;
+    s->closed = 1;
+    s->close = *info;
+    if (s->conn == c)
+        s->conn = NULL;
+}
+
+static void on_path_event(tern_conn *c, const tern_path_event *ev, void *ud)
+{
+    loopfx_side *s = ud;
+    int t = (int)ev->type;
+    if (t < 0 || t >= 8) {
+        s->errors++;
+        return;
+    }
+    s->ev_count[t]++;
+    s->ev_reason[t] = (int)ev->reason;
+    if (s->nev < LOOPFX_EVENTS) {
+        loopfx_event *e = &s->ev[s->nev];
+        memset(e, 0, sizeof(*e));
+        e->type = ev->type;
+        e->reason = ev->reason;
+        if (ev->path)
+            e->path = *ev->path;
+        if (ev->from) {
+            e->from = *ev->from;
+            e->has_from = 1;
+        }
+        e->rtt_ns = ev->rtt_ns;
+        e->at_ms = loopfx_now_ms() - s->fx->t0_ms;
+    }
+    s->nev++;
+}
+
+static const tern_callbacks g_cb = {
+    .on_accept = on_accept,
+    .on_connected = on_connected,
+    .on_stream_readable = on_readable,
+    .on_stream_writable = on_writable,
+    .on_closed = on_closed,
+    .on_path_event = on_path_event,
+};
+
+static void side_log(void *ud, const char *line)
+{
+    loopfx_side *s = ud;
+    snprintf(s->log[s->nlog % LOOPFX_LOG_LINES], LOOPFX_LOG_LEN, "%6llu ms %s",
+             (unsigned long long)(loopfx_now_ms() - s->fx->t0_ms), line);
+    s->nlog++;
+    if (getenv("LOOPFX_LOG"))
+        fprintf(stderr, "[%s] %s\n", s->is_server ? "srv" : "cli",
+                s->log[(s->nlog - 1) % LOOPFX_LOG_LINES]);
+}
+
+/* ---- fixture ----------------------------------------------------------------------------------- */
+
+static const char *const g_alpn[] = {LOOPFX_ALPN};
+
+int loopfx_group_setup(void **st)
+{
+    (void)st;
+    snprintf(g_dir, sizeof(g_dir), "/tmp/tern-loopfx-XXXXXX");
+    if (!mkdtemp(g_dir))
+        return -1;
+    return tern_test_make_cert(g_dir, g_cert, sizeof(g_cert), g_key, sizeof(g_key));
+}
+
+int loopfx_group_teardown(void **st)
+{
+    (void)st;
+    unlink(g_cert);
+    unlink(g_key);
+    rmdir(g_dir);
+    return 0;
+}
+
+int loopfx_setup(void **st)
+{
+    loopfx *f = calloc(1, sizeof(loopfx));
+    *st = f;
+    if (!f)
+        return -1;
+    f->srv.fx = f->cli.fx = f;
+    f->srv.is_server = 1;
+    f->srv.sid = -1;
+    f->cli.csid = -1;
+    f->t0_ms = loopfx_now_ms();
+    return 0;
+}
+
+int loopfx_teardown(void **st)
+{
+    loopfx *f = *st;
+    if (f->cli.ep)
+        tern_endpoint_free(f->cli.ep);
+    if (f->srv.ep)
+        tern_endpoint_free(f->srv.ep);
+    if (f->cli.hash)
+        gnutls_hash_deinit(f->cli.hash, NULL);
+    if (f->srv.up_hash)
+        gnutls_hash_deinit(f->srv.up_hash, NULL);
+    free(f);
+    return 0;
+}
+
+void loopfx_base_cfg(tern_config *cfg, int server)
+{
+    tern_config_init(cfg);
+    cfg->alpn = g_alpn;
+    cfg->alpn_count = 1;
+    if (server) {
+        cfg->cert_file = g_cert;
+        cfg->key_file = g_key;
+    } else {
+        cfg->ca_file = g_cert;
+    }
+}
+
+static void attach_log(tern_config *c, loopfx_side *s)
+{
+    if (!c->log) {
+        c->log = side_log;
+        c->log_ud = s;
+    }
+}
+
+void loopfx_start_server(loopfx *f, const tern_config *cfg, const char *listen)
+{
+    tern_config c = *cfg;
+    attach_log(&c, &f->srv);
+    assert_int_equal(tern_endpoint_new(&c, &g_cb, &f->srv, &f->srv.ep), 0);
+    tern_addr a;
+    assert_int_equal(tern_addr_parse(&a, listen ? listen : "127.0.0.1:0", 0), 0);
+    assert_int_equal(tern_endpoint_listen(f->srv.ep, &a), 0);
+    assert_int_equal(tern_endpoint_local_addr(f->srv.ep, &f->addr), 0);
+}
+
+void loopfx_start_client(loopfx *f, const tern_config *cfg, const tern_datapath_hooks *hooks)
+{
+    tern_config c = *cfg;
+    attach_log(&c, &f->cli);
+    assert_int_equal(tern_endpoint_new(&c, &g_cb, &f->cli, &f->cli.ep), 0);
+    if (hooks)
+        assert_int_equal(tern_endpoint_set_datapath_hooks(f->cli.ep, hooks), 0);
+    assert_int_equal(tern_endpoint_connect(f->cli.ep, &f->addr, NULL, "localhost", &f->cli.conn),
+                     0);
+}
+
+/* Runs both endpoints until cond(f, arg) holds or `ms` elapse. Returns 1 when cond held. */
+static int drive(loopfx *f, int (*cond)(loopfx *, const void *), const void *arg, uint64_t ms)
+{
+    uint64_t end = loopfx_now_ms() + ms;
+    loopfx_side *sides[2] = {&f->srv, &f->cli};
+    while (!cond(f, arg)) {
+        if (loopfx_now_ms() > end)
+            return 0;
+        struct pollfd p[2];
+        int np = 0, t = 20;
+        for (int i = 0; i < 2; i++) {
+            if (!sides[i]->ep)
+                continue;
+            p[np].fd = tern_endpoint_fd(sides[i]->ep);
+            p[np].events = POLLIN;
+            np++;
+            int et = tern_endpoint_timeout_ms(sides[i]->ep);
+            if (et >= 0 && et < t)
+                t = et;
+        }
+        poll(p, (nfds_t)np, t);
+        for (int i = 0; i < 2; i++)
+            if (sides[i]->ep)
+                assert_int_equal(tern_endpoint_run_once(sides[i]->ep, 0), 0);
+    }
+    return 1;
+}
+
+static int plain_cond(loopfx *f, const void *arg)
+{
+    int (*const *cond)(loopfx *) = arg;
+    return (*cond)(f);
+}
+
+int loopfx_drive(loopfx *f, int (*cond)(loopfx *), uint64_t ms)
+{
+    return drive(f, plain_cond, &cond, ms);
+}
+
+typedef struct ev_want {
+    const loopfx_side *s;
+    tern_path_event_type type;
+    int n;
+} ev_want;
+
+static int events_cond(loopfx *f, const void *arg)
+{
+    const ev_want *w = arg;
+    (void)f;
+    return w->s->ev_count[w->type] >= w->n;
+}
+
+int loopfx_drive_events(loopfx *f, const loopfx_side *s, tern_path_event_type type, int n,
+                        uint64_t ms)
+{
+    assert_true(type > 0 && type < 8);
+    ev_want w = {s, type, n};
+    return drive(f, events_cond, &w, ms);
+}
+
+int loopfx_cond_never(loopfx *f)
+{
+    (void)f;
+    return 0;
+}
+
+int loopfx_cond_connected(loopfx *f)
+{
+    return f->cli.connected && f->srv.connected;
+}
+
+int loopfx_cond_done(loopfx *f)
+{
+    return f->cli.fin || f->cli.closed;
+}
+
+int loopfx_cond_client_closed(loopfx *f)
+{
+    return f->cli.closed;
+}
+
+void loopfx_request_upload(loopfx *f, uint64_t down, uint64_t up)
+{
+    loopfx_side *c = &f->cli;
+    int64_t sid;
+    assert_int_equal(tern_conn_open_stream(c->conn, 1, &sid), 0);
+    if (c->hash)
+        gnutls_hash_deinit(c->hash, NULL);
+    assert_int_equal(gnutls_hash_init(&c->hash, GNUTLS_DIG_SHA256), 0);
+    c->got = 0;
+    c->fin = 0;
+    /* the server's record of the previous upload ends here (it restarts with the new stream) */
+    f->srv.up_fin = 0;
+    f->srv.up_got = 0;
+    uint8_t req[8];
+    for (int i = 0; i < 8; i++)
+        req[i] = (uint8_t)(down >> (56 - 8 * i));
+    assert_int_equal(tern_stream_write(c->conn, sid, req, sizeof(req), up == 0), 8);
+    c->csid = sid;
+    c->up_total = up;
+    c->up_sent = 0;
+    client_pump(c, c->conn);
+}
+
+void loopfx_request(loopfx *f, uint64_t down)
+{
+    loopfx_request_upload(f, down, 0);
+}
+
+void loopfx_check_download(loopfx *f, uint64_t bytes)
+{
+    if (f->cli.closed) {
+        loopfx_dump(f);
+        fail_msg("client closed: status %d (%s), error 0x%llx \"%s\"", f->cli.close.status,
+                 tern_strerror(f->cli.close.status), (unsigned long long)f->cli.close.error_code,
+                 f->cli.close.reason);
+    }
+    assert_true(f->cli.fin);
+    assert_int_equal(f->cli.got, bytes);
+    uint8_t want[32];
+    loopfx_expected_sha(bytes, want);
+    assert_memory_equal(f->cli.sha, want, 32);
+    assert_int_equal(f->cli.errors, 0);
+    assert_int_equal(f->srv.errors, 0);
+}
+
+void loopfx_check_upload(loopfx *f, uint64_t bytes)
+{
+    assert_true(f->srv.up_fin);
+    assert_int_equal(f->srv.up_got, bytes);
+    uint8_t want[32];
+    loopfx_expected_sha(bytes, want);
+    assert_memory_equal(f->srv.up_sha, want, 32);
+    assert_int_equal(f->srv.errors, 0);
+}
+
+void loopfx_download(loopfx *f, uint64_t bytes, uint64_t ms)
+{
+    loopfx_request(f, bytes);
+    assert_true(loopfx_drive(f, loopfx_cond_done, ms));
+    loopfx_check_download(f, bytes);
+}
+
+/* ---- paths and events -------------------------------------------------------------------------- */
+
+const loopfx_event *loopfx_last_event(const loopfx_side *s, tern_path_event_type type)
+{
+    size_t n = s->nev < LOOPFX_EVENTS ? s->nev : LOOPFX_EVENTS;
+    for (size_t i = n; i-- > 0;)
+        if (s->ev[i].type == type)
+            return &s->ev[i];
+    return NULL;
+}
+
+#define PATHS_MAX 32
+
+static size_t get_paths(tern_conn *c, tern_path_info *out)
+{
+    size_t n = 0;
+    assert_int_equal(tern_conn_paths(c, out, PATHS_MAX, &n), 0);
+    assert_true(n <= PATHS_MAX);
+    return n;
+}
+
+int loopfx_path_by_local(tern_conn *c, const tern_addr *local, tern_path_info *out)
+{
+    tern_path_info p[PATHS_MAX];
+    size_t n = get_paths(c, p);
+    for (size_t i = 0; i < n; i++)
+        if (tern_addr_equal(&p[i].addr.local, local)) {
+            *out = p[i];
+            return 1;
+        }
+    return 0;
+}
+
+int loopfx_path_by_id(tern_conn *c, int id, tern_path_info *out)
+{
+    tern_path_info p[PATHS_MAX];
+    size_t n = get_paths(c, p);
+    for (size_t i = 0; i < n; i++)
+        if (p[i].id == id) {
+            *out = p[i];
+            return 1;
+        }
+    return 0;
+}
+
+size_t loopfx_path_count(tern_conn *c)
+{
+    tern_path_info p[PATHS_MAX];
+    return get_paths(c, p);
+}
+
+static const char *ev_name(int t)
+{
+    static const char *const names[] = {"?",      "PROBING", "VALIDATED", "FAILED",
+                                        "ACTIVE", "REMOVED", "PEER_ADDRESS_CHANGED"};
+    return t >= 0 && t < 7 ? names[t] : "?";
+}
+
+static const char *state_name(int s)
+{
+    static const char *const names[] = {"?", "probing", "validated", "active", "failed",
+                                        "abandoned"};
+    return s >= 0 && s < 6 ? names[s] : "?";
+}
+
+static void print_path(const char *pfx, const tern_path_info *p)
+{
+    char l[64], r[64];
+    tern_addr_format(&p->addr.local, l, sizeof(l));
+    tern_addr_format(&p->addr.remote, r, sizeof(r));
+    print_message("%spath %d %s -> %s %s%s srtt %.2f ms cwnd %llu sent %llu recv %llu lost %llu\n",
+                  pfx, p->id, l, r, state_name((int)p->state), p->validated ? " (validated)" : "",
+                  p->srtt_ns / 1e6, (unsigned long long)p->cwnd,
+                  (unsigned long long)p->pkts_sent, (unsigned long long)p->pkts_recv,
+                  (unsigned long long)p->pkts_lost);
+}
+
+static void dump_side(const char *name, loopfx_side *s)
+{
+    print_message("---- %s: %zu path events\n", name, s->nev);
+    size_t n = s->nev < LOOPFX_EVENTS ? s->nev : LOOPFX_EVENTS;
+    for (size_t i = 0; i < n; i++) {
+        const loopfx_event *e = &s->ev[i];
+        char l[64], r[64];
+        tern_addr_format(&e->path.addr.local, l, sizeof(l));
+        tern_addr_format(&e->path.addr.remote, r, sizeof(r));
+        print_message("  %6llu ms %s (%s) path %d %s -> %s", (unsigned long long)e->at_ms,
+                      ev_name((int)e->type), tern_path_reason_str(e->reason), e->path.id, l, r);
+        if (e->has_from)
+            print_message(" from path %d", e->from.id);
+        if (e->rtt_ns)
+            print_message(" rtt %.3f ms", e->rtt_ns / 1e6);
+        print_message("\n");
+    }
+    if (s->conn) {
+        tern_path_info p[PATHS_MAX];
+        size_t np = 0;
+        if (tern_conn_paths(s->conn, p, PATHS_MAX, &np) == 0)
+            for (size_t i = 0; i < np && i < PATHS_MAX; i++)
+                print_path("  now: ", &p[i]);
+    } else {
+        print_message("  (no connection)\n");
+    }
+    size_t first = s->nlog > LOOPFX_LOG_LINES ? s->nlog - LOOPFX_LOG_LINES : 0;
+    for (size_t i = first; i < s->nlog; i++)
+        print_message("  log %s\n", s->log[i % LOOPFX_LOG_LINES]);
+}
+
+void loopfx_dump(loopfx *f)
+{
+    dump_side("client", &f->cli);
+    dump_side("server", &f->srv);
+    print_message("---- download: %llu bytes%s, upload %llu/%llu sent, %llu received%s\n",
+                  (unsigned long long)f->cli.got, f->cli.fin ? " (fin)" : "",
+                  (unsigned long long)f->cli.up_sent, (unsigned long long)f->cli.up_total,
+                  (unsigned long long)f->srv.up_got, f->srv.up_fin ? " (fin)" : "");
+}
