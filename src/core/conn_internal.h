@@ -26,6 +26,7 @@ enum tern_conn_state {
 #define TERN_CRYPTO_BUF_LIMIT (256 * 1024) /* TLS messages buffered per level (either way) */
 #define TERN_ACK_RANGES_SCRATCH 256
 #define TERN_DEFAULT_SCID_LEN 8
+#define TERN_ACK_ONLY_PING_EVERY 16 /* ACK-only packets before one asks to be acknowledged */
 
 typedef struct tern_pn_space_state {
     uint64_t next_pn;
@@ -122,6 +123,7 @@ struct tern_conn {
     tern_tstamp close_deadline;
     tern_tstamp pace_until;      /* pacing stopped the last send */
     uint64_t app_limited_from;   /* first pn sent since the window last limited us */
+    uint32_t ack_only_run;       /* ACK-only 1-RTT packets sent in a row */
     int ack_eliciting_since_recv; /* idle timer restarts at the first ack-eliciting send after recv */
 
     /* closing */

@@ -378,6 +378,17 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
             eliciting = 1;
         }
     }
+    /* A receiver that only acknowledges would never learn which of its ACK ranges arrived:
+     * now and then one of its ACK packets asks for an acknowledgement (RFC 9000 §13.2.4). */
+    if (!eliciting && b->has_ack && b->level == TERN_LEVEL_1RTT) {
+        if (++c->ack_only_run >= TERN_ACK_ONLY_PING_EVERY && pb_room(b) > 0) {
+            b->start[b->hdr_len + b->payload++] = TERN_FT_PING;
+            pb_record(b, TERN_FT_PING, 0, 0, 0, 0, 0);
+            eliciting = 1;
+        }
+    }
+    if (eliciting && b->level == TERN_LEVEL_1RTT)
+        c->ack_only_run = 0;
     if (eliciting && sp->probes > 0)
         sp->probes--;
     b->rec.ack_eliciting = (uint8_t)eliciting;
@@ -419,8 +430,11 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
     sp->next_pn++;
     if (b->has_ack)
         tern_ackr_on_ack_sent(&sp->ackr);
-    /* every packet is recorded, ACK-only ones too: an ACK of an unrecorded number is a violation */
-    tern_recovery_on_sent(&c->rec, b->space, &b->rec);
+    /* ACK-only packets are not recorded: nobody acknowledges them, and they would only pile up */
+    if (b->rec.in_flight)
+        tern_recovery_on_sent(&c->rec, b->space, &b->rec);
+    else
+        tern_recovery_on_unrecorded(&c->rec, b->space, b->rec.pn);
     if (b->rec.in_flight)
         tern_pacer_on_sent(&pp->pacer, b->rec.size, pp->cc.cwnd, pace_rtt(pp), now);
     c->pkts_sent++;
@@ -541,7 +555,7 @@ static size_t build_close(tern_conn *c, uint8_t *out, size_t cap, tern_tstamp no
     for (int i = 0; i < np; i++) {
         if (seal_packet(c, &pkts[i], i == np - 1 ? pad_last : 0))
             return 0;
-        c->sp[pkts[i].space].next_pn++;
+        tern_recovery_on_unrecorded(&c->rec, pkts[i].space, c->sp[pkts[i].space].next_pn++);
         total += pkt_total(&pkts[i]);
     }
     return total;

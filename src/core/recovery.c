@@ -136,7 +136,8 @@ static tern_rtt *rtt_of(const tern_recovery *r, uint8_t path_id)
 static void mark_lost(tern_recovery *r, int space, tern_sentq *q, tern_sent_pkt *p)
 {
     p->lost = 1;
-    r->pkts_lost++;
+    if (p->in_flight)
+        r->pkts_lost++;
     if (p->in_flight) {
         tern_cc_on_removed(cc_of(r, p->path_id), p->size);
         if (p->ack_eliciting)
@@ -293,13 +294,12 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
         if (q->count == 0 || hi < q_at(q, 0)->pn)
             continue; /* already acked or lost and pruned */
         uint64_t expect = TERN_MAX(lo, q_at(q, 0)->pn);
+        /* Packet numbers are never skipped, so every pn below next_pn was sent; the ones missing
+         * from the ring carried only ACK frames, which are not recorded. */
         for (size_t i = q_lower_bound(q, expect); i < q->count; i++) {
             tern_sent_pkt *p = q_at(q, i);
             if (p->pn > hi)
                 break;
-            if (p->pn != expect)
-                goto fail; /* a skipped pn: never sent */
-            expect = p->pn + 1;
             if (p->acked || p->lost)
                 continue;
             p->acked = 2;
@@ -310,8 +310,6 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
                 largest_rec = p;
             eliciting |= p->ack_eliciting;
         }
-        if (expect <= hi)
-            goto fail;
     }
     if (q->largest_acked == UINT64_MAX || largest > q->largest_acked)
         q->largest_acked = largest;
@@ -476,6 +474,12 @@ void tern_recovery_declare_all_lost(tern_recovery *r, int space, tern_tstamp now
     q->loss_time = TERN_TS_INF;
     r->pto_count = 0;
     r->timer_base = now;
+}
+
+void tern_recovery_on_unrecorded(tern_recovery *r, int space, uint64_t pn)
+{
+    if (space >= 0 && space < TERN_SPACE_COUNT && pn + 1 > r->q[space].next_pn)
+        r->q[space].next_pn = pn + 1;
 }
 
 void tern_recovery_declare_path_lost(tern_recovery *r, uint8_t path_id, tern_tstamp now)

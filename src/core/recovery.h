@@ -129,6 +129,9 @@ void tern_recovery_discard_space(tern_recovery *r, int space);
  * space's loss timer are reset. Packet numbers keep increasing afterwards. */
 void tern_recovery_declare_all_lost(tern_recovery *r, int space, tern_tstamp now);
 
+/* A packet that is not recorded (it carried only ACK frames) used `pn`: an ACK may name it. */
+void tern_recovery_on_unrecorded(tern_recovery *r, int space, uint64_t pn);
+
 /* Declares lost every unacknowledged application packet that left on `path_id` (the path was
  * abandoned): on_lost re-queues their data for the active path. No congestion signal. */
 void tern_recovery_declare_path_lost(tern_recovery *r, uint8_t path_id, tern_tstamp now);
