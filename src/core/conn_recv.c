@@ -618,7 +618,7 @@ static int decrypt_1rtt(tern_conn *c, uint8_t *pkt, size_t hdr_len, size_t pkt_l
 }
 
 /* Processes one packet. Returns 0 when it was processed or dropped, <0 when the connection failed. */
-static int process_packet(tern_conn *c, int path_idx, uint8_t *pkt,
+static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *addr, uint8_t *pkt,
                           const tern_pkt_hdr *h, int ecn, int *stateless_reset_checked,
                           uint8_t *dgram, size_t dgram_len, const uint8_t *tail, tern_tstamp now)
 {
@@ -692,6 +692,15 @@ static int process_packet(tern_conn *c, int path_idx, uint8_t *pkt,
             tern_peer_cids_set_initial(&c->pcids, &h->scid);
         }
     }
+    if (*path_idx_io == TERN_MIG_NEW_PATH) {
+        /* the first authenticated packet from a new peer address: only 1-RTT packets move paths */
+        int idx = level == TERN_LEVEL_1RTT ? tern_mig_create_peer_path(c, addr, now) : -1;
+        if (idx < 0)
+            return 0;
+        *path_idx_io = idx;
+        c->paths[idx].bytes_recv += dgram_len;
+    }
+    int path_idx = *path_idx_io;
     tern_path *pp = &c->paths[path_idx];
     if (c->is_server && h->type == TERN_PKT_HANDSHAKE && !pp->validated) {
         /* a Handshake packet proves the client got our Initial: address validated */
@@ -740,11 +749,11 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
     /* a client only accepts datagrams on its own paths, from the server addresses it chose
      * (RFC 9000 §9); a server may see the client on a new path */
     int path_idx = tern_mig_path_for_datagram(c, path, now);
-    if (path_idx < 0)
+    if (path_idx == -1)
         return 0;
-    tern_path *pp = &c->paths[path_idx];
     c->bytes_recv += len;
-    pp->bytes_recv += len;
+    if (path_idx >= 0)
+        c->paths[path_idx].bytes_recv += len;
     uint8_t tail[TERN_RESET_TOKEN_LEN] = {0};
     if (len >= TERN_RESET_TOKEN_LEN)
         memcpy(tail, dgram + len - TERN_RESET_TOKEN_LEN, TERN_RESET_TOKEN_LEN);
@@ -766,7 +775,7 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
         if (h.type != TERN_PKT_VN && h.type != TERN_PKT_RETRY && c->is_server &&
             h.type == TERN_PKT_1RTT && !tern_local_cids_contains(&c->lcids, &h.dcid))
             break;
-        rv = process_packet(c, path_idx, dgram + off, &h, ecn, &reset_checked, dgram, len, tail, now);
+        rv = process_packet(c, &path_idx, path, dgram + off, &h, ecn, &reset_checked, dgram, len, tail, now);
         if (rv && c->state >= TERN_CS_CLOSING)
             break;
         if (h.type == TERN_PKT_VN || h.type == TERN_PKT_RETRY)

@@ -610,7 +610,14 @@ int tern_mig_path_for_datagram(tern_conn *c, const tern_path_addr *addr, tern_ts
     if (c->local_tp.disable_active_migration &&
         !(c->local_tp.has_preferred_address && tern_addr_equal(&addr->local, &c->cfg->preferred_address)))
         return -1;
-    idx = new_path(c, addr, now);
+    /* created only once a packet from there is authenticated: a spoofed or replayed datagram must
+     * not cost a slot or a connection ID */
+    return TERN_MIG_NEW_PATH;
+}
+
+int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, tern_tstamp now)
+{
+    int idx = new_path(c, addr, now);
     if (idx < 0)
         idx = recycle_slot(c);
     if (idx < 0)

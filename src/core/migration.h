@@ -33,9 +33,15 @@ void tern_conn_path_socket_error(tern_conn *c, int path_id, tern_tstamp now);
 
 /* ---- inside the connection -------------------------------------------------------------------- */
 
-/* The path a datagram arrived on. A server creates a path for a new address (bounded: the oldest
- * unvalidated non-active path is recycled). Returns the index, or -1 to drop the datagram. */
+/* The path a datagram arrived on: its index, -1 to drop the datagram (a client hearing from an
+ * address it did not choose), or TERN_MIG_NEW_PATH (a server hearing from a new address: call
+ * tern_mig_create_peer_path once a packet of the datagram has been authenticated). */
+#define TERN_MIG_NEW_PATH (-2)
 int tern_mig_path_for_datagram(tern_conn *c, const tern_path_addr *addr, tern_tstamp now);
+
+/* Creates the path for a new peer address (bounded: the least recently heard path that is neither
+ * active nor a fallback is recycled). Returns the index or -1. */
+int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, tern_tstamp now);
 
 /* A 1-RTT packet was processed on path `idx`: the server follows a client that moved (a non-probing
  * packet carrying the largest packet number so far). */

@@ -555,6 +555,42 @@ static void test_spoofed_addresses_bounded(void **st)
     pair_free(&p);
 }
 
+static void test_replayed_datagram_costs_nothing(void **st)
+{
+    /* an attacker replays one genuine datagram from many spoofed sources: it is a duplicate, so no
+     * path is created and no connection ID is spent */
+    tern_pair p;
+    start(&p, 22);
+    tern_conn *c = p.client;
+    uint8_t pkt[64], copy[64];
+    uint64_t pn = c->sp[TERN_SPACE_APP].next_pn++;
+    const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
+    size_t hl = tern_pkt_write_short(pkt, sizeof(pkt), &e->cid, pn, 4, c->tx_phase, 0);
+    memset(pkt + hl, TERN_FT_PING, 4);
+    assert_int_equal(tern_crypto_protect(&c->tx[TERN_LEVEL_1RTT], &c->hp_tx1, pkt, hl, 4, 4, pn), 0);
+    size_t len = hl + 4 + 16;
+    tern_path_addr genuine = {p.client->paths[p.client->active].addr.remote,
+                              p.client->paths[p.client->active].addr.local};
+    memcpy(copy, pkt, len);
+    tern_conn_recv(p.server, &genuine, copy, len, 0, p.now);
+    size_t retire_before = p.client->pcids.retire_n;
+    char buf[32];
+    for (int i = 0; i < 50; i++) {
+        snprintf(buf, sizeof(buf), "10.77.0.%d:%d", i + 1, 2000 + i);
+        tern_path_addr spoofed = genuine;
+        spoofed.remote = addr(buf);
+        memcpy(copy, pkt, len);
+        tern_conn_recv(p.server, &spoofed, copy, len, 0, p.now);
+    }
+    size_t n = 0;
+    assert_int_equal(tern_conn_paths(p.server, NULL, 0, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(p.server->pcids.retire_n, 0);
+    assert_int_equal(p.client->pcids.retire_n, retire_before);
+    assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 0);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -579,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_challenge_flood),
         cmocka_unit_test(test_unknown_path_response),
         cmocka_unit_test(test_spoofed_addresses_bounded),
+        cmocka_unit_test(test_replayed_datagram_costs_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
