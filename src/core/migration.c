@@ -200,8 +200,9 @@ static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
         return;
     tern_path *np = &c->paths[idx], *op = &c->paths[from];
     /* only the port changed: the same network, keep what was learnt about it (RFC 9000 §9.4) */
-    if (!np->rtt.has_sample && tern_path_only_port_changed(&np->addr, &op->addr)) {
-        np->rtt = op->rtt;
+    if (np->pkts_sent < 64 && tern_path_only_port_changed(&np->addr, &op->addr)) {
+        if (!np->rtt.has_sample)
+            np->rtt = op->rtt;
         uint64_t inflight = np->cc.bytes_in_flight;
         np->cc = op->cc;
         np->cc.bytes_in_flight = inflight;

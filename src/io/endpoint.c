@@ -518,9 +518,13 @@ static tern_udp_sock *sock_for_local(tern_endpoint *ep, tern_udp_sock *hint, con
     for (size_t i = 0; i < ep->nlisteners; i++)
         if (tern_addr_equal(&ep->listeners[i]->local, local))
             return ep->listeners[i];
-    for (rt_conn *rc = ep->conns; rc; rc = rc->next)
+    for (rt_conn *rc = ep->conns; rc; rc = rc->next) {
         if (rc->own_sock && tern_addr_equal(&rc->sock->local, local))
             return rc->sock;
+        for (size_t i = 0; i < rc->nlocal; i++)
+            if (tern_addr_equal(&rc->local_socks[i]->local, local))
+                return rc->local_socks[i];
+    }
     if (wildcard_takes(hint, local))
         return hint;
     for (size_t i = 0; i < ep->nlisteners; i++)
@@ -663,14 +667,36 @@ static int emit(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *path, cons
     tern_udp_sock *s = pick_sock(ep, rc, &path->local);
     if (ep->hook_send)
         return emit_hooked(ep, s, path, buf, len, seg);
-    return sock_send(ep, s, path, buf, len, seg);
+    uint64_t errs = s->path_errors;
+    int rv = sock_send(ep, s, path, buf, len, seg);
+    if (s->path_errors != errs && s->owner == rc)
+        /* the interface went away: the path fails, and the connection moves if it can */
+        tern_conn_path_socket_error(rc->c, tern_conn_path_by_local(rc->c, &path->local),
+                                    tern_loop_now());
+    return rv;
 }
 
 /* Pulls datagrams one by one and groups consecutive ones of equal size on the same path into GSO
  * batches (a shorter one closes its batch). Stops when the connection has nothing more to send or
  * its socket is full. */
+/* Closes the sockets of local addresses no path uses any more (the core ended a path by itself:
+ * validation timeout, socket error, migration forbidden by the peer). */
+static void prune_local_socks(tern_endpoint *ep, rt_conn *rc)
+{
+    for (size_t i = 0; i < rc->nlocal;) {
+        if (tern_conn_path_by_local(rc->c, &rc->local_socks[i]->local) < 0) {
+            close_sock(ep, rc->local_socks[i]);
+            rc->local_socks[i] = rc->local_socks[--rc->nlocal];
+        } else {
+            i++;
+        }
+    }
+}
+
 static void flush_conn(tern_endpoint *ep, rt_conn *rc, uint64_t now)
 {
+    if (rc->nlocal)
+        prune_local_socks(ep, rc);
     tern_conn *c = rc->c;
     size_t mtu = ep->cfg.max_udp_payload;
     size_t off = 0, seg = 0, nseg = 0;

@@ -410,8 +410,11 @@ static int send_batch(tern_udp_sock *s, tern_udp_tx *tx, const tern_path_addr *p
             tx->cnt.gso_fallbacks++;
             continue;
         }
-        /* Unreachable destination, message too large, ...: the datagrams are lost. */
+        /* Unreachable destination, message too large, ...: the datagrams are lost. Errors saying
+         * the local address or its network is gone are kept for the owner to act on. */
         tx->cnt.send_errors++;
+        if (errno == EADDRNOTAVAIL || errno == ENETDOWN || errno == ENETUNREACH || errno == ENODEV)
+            s->path_errors++;
         *off += tx->iov[0].iov_len;
     }
     return 0;

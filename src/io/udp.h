@@ -31,6 +31,7 @@ typedef struct tern_udp_sock {
     size_t pend_cap, pend_len, pend_seg;
     tern_path_addr pend_path;
     void *owner; /* the runtime's tag: the client connection that owns it, or NULL */
+    uint64_t path_errors; /* sends that failed because the local address or network is gone */
     int dead;    /* closed during this loop iteration; freed at its end */
     struct tern_udp_sock *next_dead;
 } tern_udp_sock;

@@ -23,7 +23,7 @@
 
 static char g_dir[64], g_cert[512], g_key[512];
 
-/* ---- payload ----------------------------------------------------------------------------------- */
+/* ---- payload --------------------------------------------------------------------------------- */
 
 static uint64_t splitmix(uint64_t *s)
 {
@@ -260,7 +260,7 @@ static void side_log(void *ud, const char *line)
                 s->log[(s->nlog - 1) % LOOPFX_LOG_LINES]);
 }
 
-/* ---- fixture ----------------------------------------------------------------------------------- */
+/* ---- fixture --------------------------------------------------------------------------------- */
 
 static const char *const g_alpn[] = {LOOPFX_ALPN};
 
@@ -497,7 +497,7 @@ void loopfx_download(loopfx *f, uint64_t bytes, uint64_t ms)
     loopfx_check_download(f, bytes);
 }
 
-/* ---- paths and events -------------------------------------------------------------------------- */
+/* ---- paths and events ------------------------------------------------------------------------ */
 
 const loopfx_event *loopfx_last_event(const loopfx_side *s, tern_path_event_type type)
 {
@@ -550,15 +550,15 @@ size_t loopfx_path_count(tern_conn *c)
 
 static const char *ev_name(int t)
 {
-    static const char *const names[] = {"?",      "PROBING", "VALIDATED", "FAILED",
+    static const char *const names[] = {"?",      "PROBING", "VALIDATED",           "FAILED",
                                         "ACTIVE", "REMOVED", "PEER_ADDRESS_CHANGED"};
     return t >= 0 && t < 7 ? names[t] : "?";
 }
 
 static const char *state_name(int s)
 {
-    static const char *const names[] = {"?", "probing", "validated", "active", "failed",
-                                        "abandoned"};
+    static const char *const names[] = {"?",      "probing", "validated",
+                                        "active", "failed",  "abandoned"};
     return s >= 0 && s < 6 ? names[s] : "?";
 }
 
@@ -569,9 +569,8 @@ static void print_path(const char *pfx, const tern_path_info *p)
     tern_addr_format(&p->addr.remote, r, sizeof(r));
     print_message("%spath %d %s -> %s %s%s srtt %.2f ms cwnd %llu sent %llu recv %llu lost %llu\n",
                   pfx, p->id, l, r, state_name((int)p->state), p->validated ? " (validated)" : "",
-                  p->srtt_ns / 1e6, (unsigned long long)p->cwnd,
-                  (unsigned long long)p->pkts_sent, (unsigned long long)p->pkts_recv,
-                  (unsigned long long)p->pkts_lost);
+                  p->srtt_ns / 1e6, (unsigned long long)p->cwnd, (unsigned long long)p->pkts_sent,
+                  (unsigned long long)p->pkts_recv, (unsigned long long)p->pkts_lost);
 }
 
 static void dump_side(const char *name, loopfx_side *s)

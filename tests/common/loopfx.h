@@ -3,8 +3,8 @@
  * one bidirectional stream: the client sends an 8-byte big-endian length, optionally followed by an
  * upload, and FIN; the server answers with that many bytes of a fixed pseudo-random sequence. Both
  * directions are checked by length and SHA-256. Each side records the path events it sees (counts,
- * last reason per type, and the first LOOPFX_EVENTS events in full) and the library's log lines, and
- * loopfx_dump() prints them, so that a failing system test says what the connection did.
+ * last reason per type, and the first LOOPFX_EVENTS events in full) and the library's log lines,
+ * and loopfx_dump() prints them, so that a failing system test says what the connection did.
  *
  * Every function asserts with cmocka: call them from inside a cmocka test. */
 #ifndef TERN_TEST_LOOPFX_H
@@ -108,8 +108,8 @@ int loopfx_drive_events(loopfx *f, const loopfx_side *s, tern_path_event_type ty
                         uint64_t ms);
 
 int loopfx_cond_never(loopfx *f);
-int loopfx_cond_connected(loopfx *f);     /* both sides connected */
-int loopfx_cond_done(loopfx *f);          /* the client got its FIN, or closed */
+int loopfx_cond_connected(loopfx *f); /* both sides connected */
+int loopfx_cond_done(loopfx *f);      /* the client got its FIN, or closed */
 int loopfx_cond_client_closed(loopfx *f);
 
 /* The client asks for `down` bytes on a new stream, uploading `up` bytes after the request. Resets

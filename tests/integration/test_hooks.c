@@ -413,9 +413,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_no_hooks, loopfx_setup, loopfx_teardown),
-        cmocka_unit_test_setup_teardown(test_pass_sees_every_datagram, loopfx_setup, loopfx_teardown),
+        cmocka_unit_test_setup_teardown(test_pass_sees_every_datagram, loopfx_setup,
+                                        loopfx_teardown),
         cmocka_unit_test_setup_teardown(test_drop_one_datagram, loopfx_setup, loopfx_teardown),
-        cmocka_unit_test_setup_teardown(test_dead_uplink_idle_timeout, loopfx_setup, loopfx_teardown),
+        cmocka_unit_test_setup_teardown(test_dead_uplink_idle_timeout, loopfx_setup,
+                                        loopfx_teardown),
         cmocka_unit_test_setup_teardown(test_delay_server_sends, loopfx_setup, loopfx_teardown),
         cmocka_unit_test_setup_teardown(test_delay_client_recv, loopfx_setup, loopfx_teardown),
         cmocka_unit_test_setup_teardown(test_nat_rebinding, loopfx_setup, loopfx_teardown),

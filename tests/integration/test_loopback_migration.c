@@ -34,14 +34,19 @@ static tern_addr addr_of(const char *text)
     return a;
 }
 
+static int ip_equal(const tern_addr *a, const tern_addr *b)
+{
+    if (a->u.sa.sa_family != b->u.sa.sa_family)
+        return 0;
+    if (a->u.sa.sa_family == AF_INET)
+        return a->u.in.sin_addr.s_addr == b->u.in.sin_addr.s_addr;
+    return memcmp(&a->u.in6.sin6_addr, &b->u.in6.sin6_addr, 16) == 0;
+}
+
 static int same_ip(const tern_addr *a, const char *ip)
 {
     tern_addr b = addr_of(ip);
-    if (a->u.sa.sa_family != b.u.sa.sa_family)
-        return 0;
-    if (a->u.sa.sa_family == AF_INET)
-        return a->u.in.sin_addr.s_addr == b.u.in.sin_addr.s_addr;
-    return memcmp(&a->u.in6.sin6_addr, &b.u.in6.sin6_addr, 16) == 0;
+    return ip_equal(a, &b);
 }
 
 static char *fmt(const tern_addr *a, char *buf)
@@ -128,8 +133,8 @@ typedef struct want_ev {
 
 static void expect_events(loopfx *f, const loopfx_side *s, const want_ev *w, size_t n)
 {
-    static const char *const names[] = {"?", "PROBING", "VALIDATED", "FAILED", "ACTIVE", "REMOVED",
-                                        "PEER_ADDRESS_CHANGED"};
+    static const char *const names[] = {"?",      "PROBING", "VALIDATED",           "FAILED",
+                                        "ACTIVE", "REMOVED", "PEER_ADDRESS_CHANGED"};
     if (s->nev != n) {
         loopfx_dump(f);
         fail_msg("%s saw %zu path events, expected %zu", s->is_server ? "server" : "client", s->nev,
@@ -145,7 +150,8 @@ static void expect_events(loopfx *f, const loopfx_side *s, const want_ev *w, siz
             fail_msg("%s event %zu: %s (%s) path %d from %d, expected %s (%s) path %d from %d",
                      s->is_server ? "server" : "client", i, names[e->type],
                      tern_path_reason_str(e->reason), e->path.id, from, names[w[i].type],
-                     w[i].reason == ANY ? "any" : tern_path_reason_str((tern_path_reason)w[i].reason),
+                     w[i].reason == ANY ? "any"
+                                        : tern_path_reason_str((tern_path_reason)w[i].reason),
                      w[i].path, w[i].from);
         }
     }
@@ -189,7 +195,7 @@ static int add_address(loopfx *f, const char *ip, tern_addr *bound, int activate
     return id;
 }
 
-/* ---- (a) probe, then switch ----------------------------------------------------------------- */
+/* ---- probe, then switch ---------------------------------------------------------------------- */
 
 static void test_probe_then_switch(void **st)
 {
@@ -266,7 +272,7 @@ static void test_probe_then_switch(void **st)
     LOOPFX_CHECK(f, p1.bytes_recv > total / 2);
 }
 
-/* ---- (b) switch without a probe ------------------------------------------------------------- */
+/* ---- switch without a probe ------------------------------------------------------------------ */
 
 static void test_switch_without_probe(void **st)
 {
@@ -321,7 +327,7 @@ static void test_switch_without_probe(void **st)
     LOOPFX_CHECK_INT(f, active, 1);
 }
 
-/* ---- (c) the demo: probe, switch, switch unprobed, remove down to the last path -------------- */
+/* ---- the demo: probe, switch, switch unprobed, remove down to the last path ------------------ */
 
 static void test_demo_sequence(void **st)
 {
@@ -407,10 +413,10 @@ static void test_demo_sequence(void **st)
     }
 }
 
-/* ---- (d) dead paths ------------------------------------------------------------------------- */
+/* ---- dead paths ------------------------------------------------------------------------------ */
 
 typedef struct dead_hk {
-    const char *ips[4]; /* sends from these addresses (any port) are lost */
+    tern_addr ips[2]; /* sends from these addresses (any port) are lost */
     uint64_t dropped, passed;
 } dead_hk;
 
@@ -418,8 +424,8 @@ static tern_hook_verdict dead_send(void *ud, tern_path_addr *path, const uint8_t
                                    uint64_t *delay_ns)
 {
     dead_hk *h = ud;
-    for (int i = 0; i < 4 && h->ips[i]; i++)
-        if (same_ip(&path->local, h->ips[i])) {
+    for (int i = 0; i < 2; i++)
+        if (ip_equal(&path->local, &h->ips[i])) {
             h->dropped++;
             return TERN_HOOK_DROP;
         }
@@ -430,7 +436,7 @@ static tern_hook_verdict dead_send(void *ud, tern_path_addr *path, const uint8_t
 static void test_dead_paths(void **st)
 {
     loopfx *f = *st;
-    dead_hk h = {.ips = {"127.0.0.4", "127.0.0.5"}};
+    dead_hk h = {.ips = {addr_of("127.0.0.4"), addr_of("127.0.0.5")}};
     tern_datapath_hooks hooks = {.on_send = dead_send, .ud = &h};
     tern_config sc, cc;
     loopfx_base_cfg(&sc, 1);
@@ -502,7 +508,7 @@ static void test_dead_paths(void **st)
     }
 }
 
-/* ---- (e) the server sees the client's address change --------------------------------------- */
+/* ---- the server sees the client's address change --------------------------------------------- */
 
 /* A NAT in front of the server's socket: datagrams from `real` arrive as from `fake`, and what the
  * server sends to `fake` goes to `real`. */
@@ -633,8 +639,8 @@ static void test_source_rewritten_to_added_socket(void **st)
         loopfx_dump(f);
         fail_msg("the server never saw the client at %s: %llu datagrams rewritten to it, %llu "
                  "dropped by the client endpoint (hook_dropped), %llu received there",
-                 fmt(&a2, b), (unsigned long long)h.out,
-                 (unsigned long long)ec.hook_dropped, (unsigned long long)h.in);
+                 fmt(&a2, b), (unsigned long long)h.out, (unsigned long long)ec.hook_dropped,
+                 (unsigned long long)h.in);
     }
     finish(f, total);
     tern_endpoint_get_stats(f->cli.ep, &ec);
@@ -652,7 +658,7 @@ static void test_source_rewritten_to_added_socket(void **st)
     LOOPFX_CHECK(f, tern_addr_equal(&now, &orig));
 }
 
-/* ---- (f) IPv6, a port-only change keeps the congestion state ------------------------------- */
+/* ---- IPv6, a port-only change keeps the congestion state ------------------------------------- */
 
 static int have_ipv6_loopback(void)
 {
@@ -742,7 +748,7 @@ static void test_ipv6_port_change_unprobed(void **st)
     port_change_v6(*st, 0);
 }
 
-/* ---- (g) refusals on real sockets ----------------------------------------------------------- */
+/* ---- refusals on real sockets ---------------------------------------------------------------- */
 
 static void test_api_errors(void **st)
 {
