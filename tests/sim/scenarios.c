@@ -1,5 +1,5 @@
-/* The scenario suite: handshakes under loss, amplification limit, bulk transfers under loss, bursts,
- * reordering, long and slow links, key updates, idle timeout, blackhole, stateless reset,
+/* The scenario suite: handshakes under loss, amplification limit, bulk transfers under loss,
+ * bursts, reordering, long and slow links, key updates, idle timeout, blackhole, stateless reset,
  * corruption, NAT rebinding and migration between interfaces. Each scenario asserts delivered bytes
  * and SHA-256 and a bound on virtual time, plus its own specifics. Bounds are set from the spread
  * observed over many seeds with room to spare: they catch collapses, not noise. */
@@ -15,19 +15,25 @@
 #define MB (1024ull * 1024ull)
 #define MBIT 1000000ull
 
-/* ---- building blocks --------------------------------------------------------------------------- */
+/* ---- building blocks ---------------------------------------------------------------------------
+ */
 
 /* A symmetric link for interface "wifi" (10.0.1.2). */
 static int wifi(sim *s, uint64_t one_way_ms, uint64_t rate_bps, size_t queue_bytes)
 {
-    sim_link_cfg l = {.rate_bps = rate_bps, .delay_ns = one_way_ms * SIM_MS,
-                      .jitter_ns = 500 * SIM_US, .queue_bytes = queue_bytes};
+    sim_link_cfg l = {.rate_bps = rate_bps,
+                      .delay_ns = one_way_ms * SIM_MS,
+                      .jitter_ns = 500 * SIM_US,
+                      .queue_bytes = queue_bytes};
     return sim_add_iface(s, "wifi", "10.0.1.2:5000", &l, NULL);
 }
 
 /* The usual path: 10 ms each way, 50 Mbit/s, a queue of about two bandwidth-delay products, and
  * up to 0.5 ms of jitter so that every seed is a different run. */
-static int std_path(sim *s) { return wifi(s, 10, 50 * MBIT, 256 * 1024); }
+static int std_path(sim *s)
+{
+    return wifi(s, 10, 50 * MBIT, 256 * 1024);
+}
 
 static void random_loss(sim *s, int i, double rate)
 {
@@ -43,7 +49,10 @@ static void patient(sim *s)
     s->cfg_c.idle_timeout_ms = s->cfg_s.idle_timeout_ms = 120000;
 }
 
-static double secs(uint64_t ns) { return (double)ns / 1e9; }
+static double secs(uint64_t ns)
+{
+    return (double)ns / 1e9;
+}
 
 static void client_stats(sim *s, tern_conn_stats *cs)
 {
@@ -62,7 +71,7 @@ static void server_stats(sim *s, tern_conn_stats *ss)
 
 /* Connects, downloads `bytes` on one stream, and checks bytes, hash and the time bound of the
  * transfer (from the request, made right after the handshake). */
-#define DOWNLOAD(s, r, bytes, connect_limit, xfer_limit)                                          \
+#define DOWNLOAD(s, r, bytes, connect_limit, xfer_limit)                                           \
     do {                                                                                           \
         SIM_CHECK(r, sim_run(s, sim_cond_connected, connect_limit), "not connected after %.1f s",  \
                   secs(connect_limit));                                                            \
@@ -91,7 +100,8 @@ static void summarize(sim *s, sim_result *r, uint64_t bytes, uint64_t xfer_ns)
              (unsigned long long)s->tl.total);
 }
 
-/* ---- handshake -------------------------------------------------------------------------------- */
+/* ---- handshake --------------------------------------------------------------------------------
+ */
 
 static void handshake_loss(sim *s, sim_result *r, double rate, uint64_t bound, uint64_t xfer_bound)
 {
@@ -172,7 +182,10 @@ static void strip_forward(sim *s, sim_node *n, sim_pkt *p)
         sim_node_emit(s, n, p);
 }
 
-static void strip_free(sim_node *n) { free(n); }
+static void strip_free(sim_node *n)
+{
+    free(n);
+}
 
 static const sim_node_ops strip_ops = {"strip", strip_forward, strip_free};
 
@@ -207,8 +220,8 @@ static void scn_server_handshake_lost(sim *s, sim_result *r)
               "connected at %.3f s (expected after a server PTO)", secs(s->connected_at));
 }
 
-/* Anti-amplification (RFC 9000 §8.1): the client's first Initial arrives, then everything the client
- * sends is lost for 3 s. Until the server receives a Handshake packet from the client (which
+/* Anti-amplification (RFC 9000 §8.1): the client's first Initial arrives, then everything the
+ * client sends is lost for 3 s. Until the server receives a Handshake packet from the client (which
  * validates the address) it must not send more than 3 times the bytes it received; bytes are
  * counted at the server's network edge. */
 typedef struct amp_watch {
@@ -284,10 +297,12 @@ static void scn_retry(sim *s, sim_result *r)
     DOWNLOAD(s, r, 200000, 20 * SIM_SEC, 20 * SIM_SEC);
     summarize(s, r, 200000, xfer_ns);
     SIM_CHECK(r, s->st.replies[TERN_DISPATCH_REPLY_RETRY] >= 1, "no Retry was sent");
-    SIM_CHECK(r, s->st.accepts == 1, "%llu connections accepted", (unsigned long long)s->st.accepts);
+    SIM_CHECK(r, s->st.accepts == 1, "%llu connections accepted",
+              (unsigned long long)s->st.accepts);
 }
 
-/* ---- bulk transfers ------------------------------------------------------------------------------ */
+/* ---- bulk transfers
+ * ------------------------------------------------------------------------------ */
 
 #define BIG (10 * MB)
 
@@ -312,8 +327,8 @@ static void scn_loss_5pct(sim *s, sim_result *r)
     bulk(s, r, BIG, 80 * SIM_SEC);
 }
 
-/* Gilbert-Elliott: bursts of 1/r = 4 datagrams on average entered with p = 1%, half of a burst lost;
- * about 1.9% loss overall, in clumps. */
+/* Gilbert-Elliott: bursts of 1/r = 4 datagrams on average entered with p = 1%, half of a burst
+ * lost; about 1.9% loss overall, in clumps. */
 static void scn_burst_loss(sim *s, sim_result *r)
 {
     int i = std_path(s);
@@ -333,7 +348,8 @@ static void scn_reorder(sim *s, sim_result *r)
     bulk(s, r, BIG, 60 * SIM_SEC);
 }
 
-/* 600 ms round trip at 20 Mbit/s with a 3 MB queue: slow start and flow control over a long pipe. */
+/* 600 ms round trip at 20 Mbit/s with a 3 MB queue: slow start and flow control over a long pipe.
+ */
 static void scn_long_rtt(sim *s, sim_result *r)
 {
     wifi(s, 300, 20 * MBIT, 3 * MB);
@@ -344,8 +360,8 @@ static void scn_long_rtt(sim *s, sim_result *r)
  * the link busy (no collapse into timeouts): at least 70% of the rate. */
 static void scn_slow_link(sim *s, sim_result *r)
 {
-    sim_link_cfg l = {.rate_bps = 1 * MBIT, .delay_ns = 20 * SIM_MS, .jitter_ns = 500 * SIM_US,
-                      .queue_pkts = 8};
+    sim_link_cfg l = {
+        .rate_bps = 1 * MBIT, .delay_ns = 20 * SIM_MS, .jitter_ns = 500 * SIM_US, .queue_pkts = 8};
     sim_add_iface(s, "wifi", "10.0.1.2:5000", &l, NULL);
     uint64_t ideal = BIG * 8 * SIM_SEC / MBIT;
     bulk(s, r, BIG, ideal * 10 / 7);
@@ -394,12 +410,28 @@ static void scn_key_update_loss(sim *s, sim_result *r)
     /* Both ends count every phase change; two updates started at the same moment from both ends
      * make one change, and the last one may still be on its way when the download completes. */
     uint64_t most = TERN_MAX(s->key_updates_started, k.server_started);
-    SIM_CHECK(r, cs.key_updates >= most && ss.key_updates >= most && cs.key_updates <= total &&
-                     ss.key_updates <= total && cs.key_updates <= ss.key_updates + 1 &&
-                     ss.key_updates <= cs.key_updates + 1,
+    SIM_CHECK(r,
+              cs.key_updates >= most && ss.key_updates >= most && cs.key_updates <= total &&
+                  ss.key_updates <= total && cs.key_updates <= ss.key_updates + 1 &&
+                  ss.key_updates <= cs.key_updates + 1,
               "client counted %llu, server %llu phase changes; %llu + %llu started",
               (unsigned long long)cs.key_updates, (unsigned long long)ss.key_updates,
               (unsigned long long)s->key_updates_started, (unsigned long long)k.server_started);
+}
+
+/* 5% of datagrams each way arrive twice, the copy up to 5 ms later: duplicates are discarded
+ * (packet numbers already seen) without disturbing loss detection or flow control. */
+static void scn_duplication(sim *s, sim_result *r)
+{
+    int i = std_path(s);
+    for (int d = 0; d < 2; d++)
+        sim_iface_append(s, i, d, sim_dup_new(s, i, d, 0.05, 5 * SIM_MS));
+    bulk(s, r, 4 * MB, 3 * SIM_SEC);
+    if (!r->ok)
+        return;
+    SIM_CHECK(r, s->tl.count[SIM_TL_DUP] >= 50, "only %llu datagrams duplicated",
+              (unsigned long long)s->tl.count[SIM_TL_DUP]);
+    SIM_CHECK(r, !s->server_closed, "server closed: %s", s->server_close.reason);
 }
 
 /* 2% of datagrams each way get 1-4 flipped bits: they fail authentication (or routing) and are
@@ -420,7 +452,8 @@ static void scn_corruption(sim *s, sim_result *r)
     SIM_CHECK(r, !s->server_closed, "server closed: %s", s->server_close.reason);
 }
 
-/* ---- failures --------------------------------------------------------------------------------- */
+/* ---- failures ---------------------------------------------------------------------------------
+ */
 
 /* Idle timeout of 3 s on both sides: after a short download nothing is sent, and both ends close
  * with TERN_ERR_IDLE_TIMEOUT about 3 s after the last packet. */
@@ -439,8 +472,9 @@ static void scn_idle_timeout(sim *s, sim_result *r)
               tern_strerror(s->client_close.status));
     SIM_CHECK(r, s->server_close.status == TERN_ERR_IDLE_TIMEOUT, "server closed with %s",
               tern_strerror(s->server_close.status));
-    SIM_CHECK(r, s->client_closed_at >= t_done + 2900 * SIM_MS &&
-                     s->client_closed_at <= t_done + 4 * SIM_SEC,
+    SIM_CHECK(r,
+              s->client_closed_at >= t_done + 2900 * SIM_MS &&
+                  s->client_closed_at <= t_done + 4 * SIM_SEC,
               "client closed %.3f s after the transfer", secs(s->client_closed_at - t_done));
     SIM_CHECK(r, after <= 6, "%llu datagrams sent while idle", (unsigned long long)after);
 }
@@ -474,9 +508,11 @@ static void scn_blackhole(sim *s, sim_result *r)
               tern_strerror(s->client_close.status));
     SIM_CHECK(r, s->server_close.status == TERN_ERR_IDLE_TIMEOUT, "server closed with %s",
               tern_strerror(s->server_close.status));
-    SIM_CHECK(r, s->client_closed_at >= cut + 4 * SIM_SEC && s->client_closed_at <= cut + 7 * SIM_SEC,
+    SIM_CHECK(r,
+              s->client_closed_at >= cut + 4 * SIM_SEC && s->client_closed_at <= cut + 7 * SIM_SEC,
               "client closed %.3f s after the cut", secs(s->client_closed_at - cut));
-    SIM_CHECK(r, s->server_closed_at >= cut + 4 * SIM_SEC && s->server_closed_at <= cut + 7 * SIM_SEC,
+    SIM_CHECK(r,
+              s->server_closed_at >= cut + 4 * SIM_SEC && s->server_closed_at <= cut + 7 * SIM_SEC,
               "server closed %.3f s after the cut", secs(s->server_closed_at - cut));
     SIM_CHECK(r, sent <= 30, "%llu datagrams sent into the blackhole", (unsigned long long)sent);
     SIM_CHECK(r, iters <= 200 && fires <= 60, "%llu rounds, %llu timer runs after the cut",
@@ -512,7 +548,8 @@ static void scn_stateless_reset(sim *s, sim_result *r)
               secs(s->client_closed_at - at));
 }
 
-/* ---- migration ------------------------------------------------------------------------------------ */
+/* ---- migration
+ * ------------------------------------------------------------------------------------ */
 
 /* The client's NAT rebinds mid-transfer: the client's datagrams leave from a new public port, and
  * replies to the old one still get through for 1 s. The server sees the same connection from a new
@@ -530,6 +567,25 @@ static void scn_nat_rebind(sim *s, sim_result *r)
               "the server never reported the new client address");
 }
 
+/* Same with a new public address: the server validates the new path and must not keep the old
+ * path's congestion state (RFC 9000 §9.4). */
+static void scn_nat_rebind_address(sim *s, sim_result *r)
+{
+    int i = std_path(s);
+    sim_nat *nat = sim_nat_add(s, i, "203.0.113.7:40000");
+    SIM_CHECK(r, nat != NULL, "no NAT");
+    sim_nat_rebind_addr_at(s, nat, 300 * SIM_MS, "198.51.100.20:50000", 1 * SIM_SEC);
+    bulk(s, r, 4 * MB, 5 * SIM_SEC);
+    if (!r->ok)
+        return;
+    SIM_CHECK(r, s->st.path_events[SIM_SERVER][TERN_PATH_EV_PEER_ADDRESS_CHANGED] >= 1,
+              "the server never reported the new client address");
+    tern_path_addr pa;
+    tern_conn_get_path(sim_server_conn(s), &pa);
+    tern_addr want = sim_addr("198.51.100.20:50000");
+    SIM_CHECK(r, tern_addr_equal(&pa.remote, &want), "the server still sends elsewhere");
+}
+
 /* Two interfaces: "wifi" (20 ms each way) and "cell" (80 ms each way). At 1 s the client moves to
  * cell; at 1.2 s wifi goes dark for good. The download completes over cell. */
 static void act_to_cell(sim *s, void *arg)
@@ -541,9 +597,13 @@ static void act_to_cell(sim *s, void *arg)
 
 static void scn_migrate_wifi_to_cell(sim *s, sim_result *r)
 {
-    sim_link_cfg w = {.rate_bps = 50 * MBIT, .delay_ns = 20 * SIM_MS, .jitter_ns = 500 * SIM_US,
+    sim_link_cfg w = {.rate_bps = 50 * MBIT,
+                      .delay_ns = 20 * SIM_MS,
+                      .jitter_ns = 500 * SIM_US,
                       .queue_bytes = 512 * 1024};
-    sim_link_cfg c = {.rate_bps = 10 * MBIT, .delay_ns = 80 * SIM_MS, .jitter_ns = 2 * SIM_MS,
+    sim_link_cfg c = {.rate_bps = 10 * MBIT,
+                      .delay_ns = 80 * SIM_MS,
+                      .jitter_ns = 2 * SIM_MS,
                       .queue_bytes = 512 * 1024};
     sim_add_iface(s, "wifi", "10.0.1.2:5000", &w, NULL);
     sim_add_iface(s, "cell", "100.64.0.2:6000", &c, NULL);
@@ -556,7 +616,8 @@ static void scn_migrate_wifi_to_cell(sim *s, sim_result *r)
               "the client never reported the move");
 }
 
-/* ---- registry ------------------------------------------------------------------------------------- */
+/* ---- registry
+ * ------------------------------------------------------------------------------------- */
 
 static const sim_scenario registry[] = {
     {"handshake_loss_10pct", "handshake", "handshake and 100 KB with 10% random loss each way", 11,
@@ -579,6 +640,8 @@ static const sim_scenario registry[] = {
     {"slow_link", "transfer", "10 MB over 1 Mbit/s with an 8-datagram queue", 26, scn_slow_link},
     {"key_update_loss", "transfer", "10 MB at 1% loss with a key update every MiB", 27,
      scn_key_update_loss},
+    {"duplication", "transfer", "4 MB with 5% of datagrams duplicated each way", 29,
+     scn_duplication},
     {"corruption", "transfer", "4 MB with 2% of datagrams bit-flipped each way", 28,
      scn_corruption},
     {"idle_timeout", "failure", "both ends close by a 3 s idle timeout", 31, scn_idle_timeout},
@@ -587,6 +650,8 @@ static const sim_scenario registry[] = {
     {"stateless_reset", "failure", "server loses state: stateless reset closes the client", 33,
      scn_stateless_reset},
     {"nat_rebind", "migration", "NAT rebinds the client's port mid-transfer", 41, scn_nat_rebind},
+    {"nat_rebind_address", "migration", "NAT moves the client to a new public address mid-transfer",
+     43, scn_nat_rebind_address},
     {"migrate_wifi_to_cell", "migration", "client moves from wifi to cell, then wifi dies", 42,
      scn_migrate_wifi_to_cell},
 };

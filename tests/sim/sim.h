@@ -28,8 +28,8 @@
 
 #define SIM_DGRAM_MAX 2048 /* largest datagram the simulator carries */
 #define SIM_MAX_IFACES 8
-#define SIM_MAX_STREAMS 256 /* client requests per run */
-#define SIM_SPIN_LIMIT 100000 /* loop iterations at one instant before the run is declared stuck */
+#define SIM_MAX_STREAMS 256   /* client requests per run */
+#define SIM_SPIN_LIMIT 100000 /* rounds at one instant before a run is declared stuck */
 
 enum { SIM_UP = 0, SIM_DOWN = 1 }; /* client -> server, server -> client */
 enum { SIM_CLIENT = 0, SIM_SERVER = 1 };
@@ -55,10 +55,10 @@ uint64_t sim_rng_below(sim_rng *r, uint64_t n);
 
 typedef struct sim_pkt {
     struct sim_pkt *next_free;
-    uint64_t id;      /* unique, in creation order (a duplicate gets its own) */
-    uint64_t orig;    /* id of the datagram this one was copied from (== id when not a copy) */
-    int dir;          /* SIM_UP or SIM_DOWN */
-    int iface;        /* client interface it travels through */
+    uint64_t id;   /* unique, in creation order (a duplicate gets its own) */
+    uint64_t orig; /* id of the datagram this one was copied from (== id when not a copy) */
+    int dir;       /* SIM_UP or SIM_DOWN */
+    int iface;     /* client interface it travels through */
     int ecn;
     tern_addr src, dst;
     uint64_t sent_at;
@@ -89,8 +89,8 @@ typedef struct sim_node_ops {
 struct sim_node {
     const sim_node_ops *ops;
     char name[32];
-    int index;          /* creation order: names the node in the timeline */
-    sim_node *next;     /* where datagrams go next (NULL: the host at the end of the chain) */
+    int index;      /* creation order: names the node in the timeline */
+    sim_node *next; /* where datagrams go next (NULL: the host at the end of the chain) */
     int dir;
     int iface;
     sim_rng rng;
@@ -109,11 +109,11 @@ typedef struct sim_nat sim_nat;
 
 typedef struct sim_iface {
     char name[16];
-    tern_addr addr;             /* the client's address on this interface */
-    sim_node *chain[2][16];     /* nodes per direction, client side first for UP, last for DOWN */
+    tern_addr addr;         /* the client's address on this interface */
+    sim_node *chain[2][16]; /* nodes per direction, client side first for UP, last for DOWN */
     int nchain[2];
-    sim_nat *nat;               /* optional, at the client edge of both chains */
-    struct sim_link *link[2];   /* the interface's own link per direction */
+    sim_nat *nat;             /* optional, at the client edge of both chains */
+    struct sim_link *link[2]; /* the interface's own link per direction */
 } sim_iface;
 
 /* ---- actions --------------------------------------------------------------------------------- */
@@ -121,8 +121,8 @@ typedef struct sim_iface {
 typedef void (*sim_action_fn)(sim *s, void *arg);
 
 /* Runs fn(s, arg) at run time `at` (ns since the start, as sim_time; clamped to now), after the
- * datagrams due at the same instant. `label` (static string, may be NULL) appears in the timeline. The connections get a chance
- * to send right after. */
+ * datagrams due at the same instant. `label` (static string, may be NULL) appears in the timeline.
+ * The connections get a chance to send right after. */
 void sim_at(sim *s, uint64_t at, sim_action_fn fn, void *arg, const char *label);
 /* Same, `after` ns from now. */
 void sim_after(sim *s, uint64_t after, sim_action_fn fn, void *arg, const char *label);
@@ -142,9 +142,9 @@ typedef struct sim_sconn {
     sim *s;
     tern_conn *c;
     tern_dispatch_owner owner;
-    int num;                  /* creation order, from 1 */
+    int num; /* creation order, from 1 */
     int accepted, connected, done;
-    sim_sstream *st;          /* SIM_MAX_STREAMS */
+    sim_sstream *st; /* SIM_MAX_STREAMS */
     int nst;
     struct sim_sconn *next;
 } sim_sconn;
@@ -160,14 +160,14 @@ typedef struct sim_cstream {
 } sim_cstream;
 
 typedef struct sim_stats {
-    uint64_t iterations;      /* main-loop rounds */
-    uint64_t events;          /* queue events run (datagram hand-offs and actions) */
-    uint64_t timer_fires;     /* tern_conn_on_timeout calls */
+    uint64_t iterations;                    /* main-loop rounds */
+    uint64_t events;                        /* queue events run (datagram hand-offs and actions) */
+    uint64_t timer_fires;                   /* tern_conn_on_timeout calls */
     uint64_t dgrams_sent[2], bytes_sent[2]; /* by the client / server cores (and server replies) */
     uint64_t dgrams_recv[2], bytes_recv[2]; /* handed to the client core / server dispatcher */
-    uint64_t replies[3];      /* server stateless replies by tern_dispatch_reply_kind */
+    uint64_t replies[3]; /* server stateless replies by tern_dispatch_reply_kind */
     uint64_t accepts, conns_discarded;
-    uint64_t max_spin;        /* most iterations at one instant */
+    uint64_t max_spin;          /* most iterations at one instant */
     uint64_t path_events[2][8]; /* per side, by tern_path_event_type */
 } sim_stats;
 
@@ -197,10 +197,10 @@ struct sim {
 
     /* configuration, editable between sim_new and the first sim_run */
     tern_config cfg_c, cfg_s;
-    int client_iface;           /* interface the client starts on */
+    int client_iface; /* interface the client starts on */
 
     tern_tls_ctx *tls_c, *tls_s;
-    uint8_t reset_key[32];        /* the server's (the dispatcher's) */
+    uint8_t reset_key[32]; /* the server's (the dispatcher's) */
     uint8_t client_reset_key[32];
 
     /* client */
@@ -209,11 +209,11 @@ struct sim {
     int started, connected, client_done;
     uint64_t connected_at, client_closed_at;
     tern_close_info client_close;
-    sim_cstream *cs;            /* SIM_MAX_STREAMS */
+    sim_cstream *cs; /* SIM_MAX_STREAMS */
     int ncs;
     uint64_t pending_req[SIM_MAX_STREAMS];
     int npending;
-    uint64_t key_update_every;  /* client app: a key update each time this many more bytes arrived */
+    uint64_t key_update_every; /* client app: a key update each time this many more bytes arrived */
     uint64_t key_update_next;
     uint64_t key_updates_started;
 
@@ -226,12 +226,12 @@ struct sim {
     int nsconns;
     int server_connected;
     uint64_t server_connected_at;
-    int server_closed;          /* a server connection ended */
+    int server_closed; /* a server connection ended */
     uint64_t server_closed_at;
     tern_close_info server_close;
 
     /* hooks for scenarios */
-    void (*on_connected)(sim *s);          /* client handshake completed */
+    void (*on_connected)(sim *s);                     /* client handshake completed */
     void (*on_server_send)(sim *s, const sim_pkt *p); /* a server datagram (core or reply) left */
     void (*on_server_recv)(sim *s, const sim_pkt *p); /* a datagram reached the server host */
     void (*on_client_recv)(sim *s, const sim_pkt *p);
@@ -239,33 +239,38 @@ struct sim {
      * sim_run creates no connection */
     void (*sink)(sim *s, int host, sim_pkt *p, void *ud);
     void *sink_ud;
-    void *ud;                   /* free for the scenario */
+    void *ud; /* free for the scenario */
 
     sim_timeline tl;
     sim_stats st;
-    int stuck;                  /* the run stopped: a core did not advance (see stuck_why) */
+    int stuck; /* the run stopped: a core did not advance (see stuck_why) */
     char stuck_why[256];
 };
 
 /* Creates a simulator for `seed`: configs at their defaults with the simulator's credentials and
- * ALPN, server at 192.0.2.1:443, no interface yet. Returns NULL on failure (credentials, memory). */
+ * ALPN, server at 192.0.2.1:443, no interface yet. Returns NULL on failure (credentials, memory).
+ */
 sim *sim_new(uint64_t seed);
 void sim_free(sim *s);
 
 /* Virtual time since the start of the run (the clock starts at 1 s so that 0 is never a time). */
-static inline uint64_t sim_time(const sim *s) { return s->now - s->start; }
+static inline uint64_t sim_time(const sim *s)
+{
+    return s->now - s->start;
+}
 
 typedef struct sim_link_cfg {
-    uint64_t rate_bps;   /* 0 = no serialisation delay */
-    uint64_t delay_ns;   /* one-way propagation delay */
-    uint64_t jitter_ns;  /* extra delay uniform in [0, jitter], never reordering the link */
-    size_t queue_bytes;  /* drop-tail limit on bytes queued (0 = none) */
-    size_t queue_pkts;   /* drop-tail limit on datagrams queued (0 = none) */
-    size_t mtu;          /* larger datagrams are dropped (0 = none) */
+    uint64_t rate_bps;  /* 0 = no serialisation delay */
+    uint64_t delay_ns;  /* one-way propagation delay */
+    uint64_t jitter_ns; /* extra delay uniform in [0, jitter], never reordering the link */
+    size_t queue_bytes; /* drop-tail limit on bytes queued (0 = none) */
+    size_t queue_pkts;  /* drop-tail limit on datagrams queued (0 = none) */
+    size_t mtu;         /* larger datagrams are dropped (0 = none) */
 } sim_link_cfg;
 
 /* Adds a client interface with address `addr` ("10.0.1.2:5000") whose datagrams cross a link with
- * `up` (client -> server) and `down` parameters (down NULL: same as up). Returns the index, or -1. */
+ * `up` (client -> server) and `down` parameters (down NULL: same as up). Returns the index, or -1.
+ */
 int sim_add_iface(sim *s, const char *name, const char *addr, const sim_link_cfg *up,
                   const sim_link_cfg *down);
 /* Appends node n to a direction's chain of interface `i`: for SIM_UP after the existing nodes
@@ -292,10 +297,10 @@ int sim_start(sim *s);
  * the run is stuck (s->stuck). cond NULL: run for limit_ns. */
 int sim_run(sim *s, int (*cond)(sim *s), uint64_t limit_ns);
 
-int sim_cond_connected(sim *s);        /* client handshake completed */
-int sim_cond_all_done(sim *s);         /* every requested stream ended with FIN (or client closed) */
+int sim_cond_connected(sim *s); /* client handshake completed */
+int sim_cond_all_done(sim *s);  /* every requested stream ended with FIN (or client closed) */
 int sim_cond_client_closed(sim *s);
-int sim_cond_both_closed(sim *s);      /* client and every server connection ended */
+int sim_cond_both_closed(sim *s); /* client and every server connection ended */
 
 /* Asks the server for `bytes` on a new stream now, or as soon as the handshake completes.
  * Returns 0, or -1 when too many requests were made. */

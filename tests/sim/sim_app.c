@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the bytes a server sends ------------------------------------------------------------------ */
+/* ---- the bytes a server sends ------------------------------------------------------------------
+ */
 
 static uint64_t mix64(uint64_t z)
 {
@@ -14,7 +15,10 @@ static uint64_t mix64(uint64_t z)
     return z ^ (z >> 29);
 }
 
-static uint64_t gen_seed(int64_t sid) { return 0x1234567ull ^ ((uint64_t)sid * 0x9e3779b97f4a7c15ull); }
+static uint64_t gen_seed(int64_t sid)
+{
+    return 0x1234567ull ^ ((uint64_t)sid * 0x9e3779b97f4a7c15ull);
+}
 
 static void gen_fill(uint64_t seed, uint64_t off, uint8_t *out, size_t n)
 {
@@ -29,13 +33,18 @@ static void gen_fill(uint64_t seed, uint64_t off, uint8_t *out, size_t n)
     }
 }
 
-void sim_app_fill(int64_t sid, uint64_t off, uint8_t *out, size_t n) { gen_fill(gen_seed(sid), off, out, n); }
+void sim_app_fill(int64_t sid, uint64_t off, uint8_t *out, size_t n)
+{
+    gen_fill(gen_seed(sid), off, out, n);
+}
 
-/* ---- client -------------------------------------------------------------------------------------- */
+/* ---- client
+ * -------------------------------------------------------------------------------------- */
 
 static void tl_conn_event(sim *s, int kind, int who, int64_t a, int64_t b, const char *text)
 {
-    sim_tl_ev ev = {.kind = (uint16_t)kind, .node = -1, .who = (int8_t)who, .dir = -1, .a = a, .b = b};
+    sim_tl_ev ev = {
+        .kind = (uint16_t)kind, .node = -1, .who = (int8_t)who, .dir = -1, .a = a, .b = b};
     ev.t = sim_time(s);
     sim_tl_set_text(&ev, text);
     sim_tl_add(&s->tl, &ev);
@@ -187,7 +196,8 @@ void sim_app_free(sim *s)
     s->ncs = 0;
 }
 
-/* ---- server -------------------------------------------------------------------------------------- */
+/* ---- server
+ * -------------------------------------------------------------------------------------- */
 
 static void server_fill(tern_conn *c, sim_sstream *st)
 {

@@ -19,9 +19,13 @@ static void set_name(char *buf, size_t cap, const sim *s, int iface, int dir, co
              dir == SIM_UP ? "up" : "down", what);
 }
 
-static void free_plain(sim_node *n) { free(n); }
+static void free_plain(sim_node *n)
+{
+    free(n);
+}
 
-/* ---- link ---------------------------------------------------------------------------------------- */
+/* ---- link
+ * ---------------------------------------------------------------------------------------- */
 
 static void link_pop_departed(sim_link *l, uint64_t now)
 {
@@ -106,9 +110,13 @@ sim_link *sim_link_create(sim *s, int iface, int dir, const sim_link_cfg *cfg)
     return l;
 }
 
-void sim_link_set(sim_link *l, const sim_link_cfg *cfg) { l->cfg = *cfg; }
+void sim_link_set(sim_link *l, const sim_link_cfg *cfg)
+{
+    l->cfg = *cfg;
+}
 
-/* ---- loss ---------------------------------------------------------------------------------------- */
+/* ---- loss
+ * ---------------------------------------------------------------------------------------- */
 
 static void loss_forward(sim *s, sim_node *n, sim_pkt *p)
 {
@@ -165,7 +173,8 @@ sim_loss *sim_loss_new(sim *s, int iface, int dir, const sim_loss_cfg *cfg)
     return l;
 }
 
-/* ---- duplication --------------------------------------------------------------------------------- */
+/* ---- duplication
+ * --------------------------------------------------------------------------------- */
 
 typedef struct sim_dup {
     sim_node n;
@@ -178,8 +187,12 @@ static void dup_forward(sim *s, sim_node *n, sim_pkt *p)
     sim_dup *d = (sim_dup *)n;
     if (d->rate > 0 && sim_rng_unit(&n->rng) < d->rate) {
         sim_pkt *c = sim_pkt_clone(s, p);
-        sim_tl_ev ev = {.kind = SIM_TL_DUP, .node = (int16_t)n->index, .who = -1,
-                        .dir = (int8_t)p->dir, .id = p->id, .len = (uint32_t)p->len,
+        sim_tl_ev ev = {.kind = SIM_TL_DUP,
+                        .node = (int16_t)n->index,
+                        .who = -1,
+                        .dir = (int8_t)p->dir,
+                        .id = p->id,
+                        .len = (uint32_t)p->len,
                         .a = (int64_t)c->id};
         ev.t = sim_time(s);
         sim_tl_add(&s->tl, &ev);
@@ -206,7 +219,8 @@ sim_node *sim_dup_new(sim *s, int iface, int dir, double rate, uint64_t delay_ma
     return &d->n;
 }
 
-/* ---- reordering ---------------------------------------------------------------------------------- */
+/* ---- reordering
+ * ---------------------------------------------------------------------------------- */
 
 typedef struct sim_reorder {
     sim_node n;
@@ -241,7 +255,8 @@ sim_node *sim_reorder_new(sim *s, int iface, int dir, double rate, uint64_t min_
     return &r->n;
 }
 
-/* ---- corruption ---------------------------------------------------------------------------------- */
+/* ---- corruption
+ * ---------------------------------------------------------------------------------- */
 
 typedef struct sim_corrupt {
     sim_node n;
@@ -261,9 +276,14 @@ static void corrupt_forward(sim *s, sim_node *n, sim_pkt *p)
                 first = pos;
             p->data[pos / 8] ^= (uint8_t)(1u << (pos % 8));
         }
-        sim_tl_ev ev = {.kind = SIM_TL_CORRUPT, .node = (int16_t)n->index, .who = -1,
-                        .dir = (int8_t)p->dir, .id = p->id, .len = (uint32_t)p->len,
-                        .a = bits, .b = (int64_t)first};
+        sim_tl_ev ev = {.kind = SIM_TL_CORRUPT,
+                        .node = (int16_t)n->index,
+                        .who = -1,
+                        .dir = (int8_t)p->dir,
+                        .id = p->id,
+                        .len = (uint32_t)p->len,
+                        .a = bits,
+                        .b = (int64_t)first};
         ev.t = sim_time(s);
         sim_tl_add(&s->tl, &ev);
     }
@@ -285,7 +305,8 @@ sim_node *sim_corrupt_new(sim *s, int iface, int dir, double rate, unsigned max_
     return &c->n;
 }
 
-/* ---- switch -------------------------------------------------------------------------------------- */
+/* ---- switch
+ * -------------------------------------------------------------------------------------- */
 
 static void switch_forward(sim *s, sim_node *n, sim_pkt *p)
 {
@@ -316,8 +337,14 @@ void sim_switch_set(sim *s, sim_switch *sw, int off)
     sim_note(s, "%s %s", sw->n.name, off ? sw->reason : "restored");
 }
 
-static void act_switch_off(sim *s, void *arg) { sim_switch_set(s, arg, 1); }
-static void act_switch_on(sim *s, void *arg) { sim_switch_set(s, arg, 0); }
+static void act_switch_off(sim *s, void *arg)
+{
+    sim_switch_set(s, arg, 1);
+}
+static void act_switch_on(sim *s, void *arg)
+{
+    sim_switch_set(s, arg, 0);
+}
 
 static void schedule_switch(sim *s, sim_switch *sw, uint64_t from, uint64_t until)
 {
@@ -342,7 +369,8 @@ void sim_iface_blackhole(sim *s, int i, int dir, uint64_t from, uint64_t until)
     schedule_switch(s, sw, from, until);
 }
 
-/* ---- NAT ----------------------------------------------------------------------------------------- */
+/* ---- NAT
+ * ----------------------------------------------------------------------------------------- */
 
 static uint16_t addr_port(const tern_addr *a)
 {
@@ -368,8 +396,11 @@ static void nat_note(sim *s, sim_node *n, const sim_pkt *p, const char *fmt, con
                      const tern_addr *b)
 {
     char x[64], y[64], text[160];
-    sim_tl_ev ev = {.kind = SIM_TL_NAT, .node = (int16_t)n->index, .who = -1,
-                    .dir = (int8_t)(p ? p->dir : -1), .id = p ? p->id : 0,
+    sim_tl_ev ev = {.kind = SIM_TL_NAT,
+                    .node = (int16_t)n->index,
+                    .who = -1,
+                    .dir = (int8_t)(p ? p->dir : -1),
+                    .id = p ? p->id : 0,
                     .len = p ? (uint32_t)p->len : 0};
     ev.t = sim_time(s);
     snprintf(text, sizeof(text), fmt, tern_addr_format(a, x, sizeof(x)),
@@ -430,7 +461,10 @@ static void nat_free_out(sim_node *n)
     free((char *)n - offsetof(sim_nat, out));
 }
 
-static void nat_free_in(sim_node *n) { (void)n; /* freed with the out face */ }
+static void nat_free_in(sim_node *n)
+{
+    (void)n; /* freed with the out face */
+}
 
 static const sim_node_ops nat_out_ops = {"nat", nat_out_forward, nat_free_out};
 static const sim_node_ops nat_in_ops = {"nat", nat_in_forward, nat_free_in};

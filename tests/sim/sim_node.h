@@ -8,7 +8,8 @@
 
 #include "sim.h"
 
-/* ---- link -------------------------------------------------------------------------------------- */
+/* ---- link --------------------------------------------------------------------------------------
+ */
 
 typedef struct sim_link {
     sim_node n;
@@ -19,7 +20,7 @@ typedef struct sim_link {
     struct sim_link_q {
         uint64_t depart;
         size_t len;
-    } *q;
+    } * q;
     size_t qcap, qhead, qn, qbytes;
     uint64_t max_qbytes, max_qpkts; /* high-water marks */
 } sim_link;
@@ -30,10 +31,11 @@ sim_link *sim_link_create(sim *s, int iface, int dir, const sim_link_cfg *cfg);
  * datagram). */
 void sim_link_set(sim_link *l, const sim_link_cfg *cfg);
 
-/* ---- loss -------------------------------------------------------------------------------------- */
+/* ---- loss --------------------------------------------------------------------------------------
+ */
 
 typedef struct sim_loss_cfg {
-    double rate;               /* independent loss probability per datagram */
+    double rate; /* independent loss probability per datagram */
     /* Gilbert-Elliott: two states; per datagram, Good -> Bad with ge_p, Bad -> Good with ge_r;
      * the datagram is then lost with ge_loss_good / ge_loss_bad of the current state. */
     double ge_p, ge_r, ge_loss_good, ge_loss_bad;
@@ -58,20 +60,23 @@ typedef struct sim_loss {
 
 sim_loss *sim_loss_new(sim *s, int iface, int dir, const sim_loss_cfg *cfg);
 
-/* ---- duplication, reordering, corruption ------------------------------------------------------ */
+/* ---- duplication, reordering, corruption ------------------------------------------------------
+ */
 
-/* Each datagram is duplicated with probability `rate`; the copy follows `delay_max_ns` later at most
- * (uniform). */
+/* Each datagram is duplicated with probability `rate`; the copy follows `delay_max_ns` later at
+ * most (uniform). */
 sim_node *sim_dup_new(sim *s, int iface, int dir, double rate, uint64_t delay_max_ns);
 
 /* Each datagram is held back with probability `rate` for an extra delay uniform in
  * [min_ns, max_ns], so that later datagrams overtake it. */
-sim_node *sim_reorder_new(sim *s, int iface, int dir, double rate, uint64_t min_ns, uint64_t max_ns);
+sim_node *sim_reorder_new(sim *s, int iface, int dir, double rate, uint64_t min_ns,
+                          uint64_t max_ns);
 
 /* Each datagram gets 1..max_bits flipped bits (uniform positions) with probability `rate`. */
 sim_node *sim_corrupt_new(sim *s, int iface, int dir, double rate, unsigned max_bits);
 
-/* ---- switch ------------------------------------------------------------------------------------ */
+/* ---- switch ------------------------------------------------------------------------------------
+ */
 
 typedef struct sim_switch {
     sim_node n;
@@ -88,19 +93,20 @@ void sim_iface_cut(sim *s, int i, uint64_t from, uint64_t until);
 /* Blackholes one direction of interface `i` in [from, until). */
 void sim_iface_blackhole(sim *s, int i, int dir, uint64_t from, uint64_t until);
 
-/* ---- NAT --------------------------------------------------------------------------------------- */
+/* ---- NAT ---------------------------------------------------------------------------------------
+ */
 
 #define SIM_NAT_MAX_MAPS 16
 #define SIM_NAT_MAX_IPS 8
 
 struct sim_nat {
-    sim_node out, in;      /* out: client -> server (source rewritten); in: the way back */
-    tern_addr pub;         /* current public address; its port is the next one handed out */
+    sim_node out, in; /* out: client -> server (source rewritten); in: the way back */
+    tern_addr pub;    /* current public address; its port is the next one handed out */
     tern_addr ips[SIM_NAT_MAX_IPS]; /* every public address this NAT used: routes point here */
     int nips;
     struct sim_nat_map {
         tern_addr priv, pub;
-        int live;          /* used for new outgoing datagrams */
+        int live;             /* used for new outgoing datagrams */
         uint64_t stale_until; /* not live: replies still translated until then (absolute ns) */
     } map[SIM_NAT_MAX_MAPS];
     int nmap;

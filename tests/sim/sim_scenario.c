@@ -51,8 +51,8 @@ int sim_scenario_run(const sim_scenario *sc, uint64_t seed, FILE *timeline, sim_
         char then[sizeof(r->why)];
         snprintf(then, sizeof(then), "%s", r->ok ? "" : r->why);
         r->ok = 1;
-        sim_fail(r, __FILE__, __LINE__, "!s->stuck", "%s%s%s", s->stuck_why, then[0] ? "; then " : "",
-                 then);
+        sim_fail(r, __FILE__, __LINE__, "!s->stuck", "%s%s%s", s->stuck_why,
+                 then[0] ? "; then " : "", then);
     }
     r->vtime_ns = sim_time(s);
     r->digest = s->tl.digest;
@@ -111,7 +111,7 @@ int sim_scenario_soak(const sim_scenario *sc)
         fflush(stdout);
     }
     if (seeds > 1)
-        printf("%s: %u seeds from %llu, %d failed\n", sc->name, seeds,
-               (unsigned long long)sc->seed, failed);
+        printf("%s: %u seeds from %llu, %d failed\n", sc->name, seeds, (unsigned long long)sc->seed,
+               failed);
     return failed;
 }

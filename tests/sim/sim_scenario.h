@@ -9,20 +9,20 @@
 
 typedef struct sim_result {
     int ok;
-    char why[512];        /* the first failed check (file:line: condition: detail) */
-    char summary[256];    /* figures of the run */
-    uint64_t vtime_ns;    /* virtual time at the end */
-    uint64_t digest;      /* timeline digest (equal runs have equal digests) */
-    uint64_t events;      /* timeline events */
+    char why[512];     /* the first failed check (file:line: condition: detail) */
+    char summary[256]; /* figures of the run */
+    uint64_t vtime_ns; /* virtual time at the end */
+    uint64_t digest;   /* timeline digest (equal runs have equal digests) */
+    uint64_t events;   /* timeline events */
 } sim_result;
 
 typedef struct sim_scenario {
     const char *name;
-    const char *group;    /* test suite that runs it: handshake, transfer, failure, migration */
+    const char *group; /* test suite that runs it: handshake, transfer, failure, migration */
     const char *summary;
-    uint64_t seed;        /* the first seed CI uses */
+    uint64_t seed; /* the first seed CI uses */
     void (*run)(sim *s, sim_result *r);
-    unsigned ci_seeds;    /* seeds CI runs (0 = 1): seed, then the next soak seeds */
+    unsigned ci_seeds; /* seeds CI runs (0 = 1): seed, then the next soak seeds */
 } sim_scenario;
 
 /* Records a failed check (the first one wins). */

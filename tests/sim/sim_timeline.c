@@ -6,8 +6,8 @@
 #include <string.h>
 
 static const char *kind_names[SIM_TL_KINDS] = {
-    "send", "deliver", "drop", "dup", "corrupt", "nat", "reply", "accept",
-    "refuse", "connected", "stream", "closed", "path", "action", "note",
+    "send",   "deliver",   "drop",   "dup",    "corrupt", "nat",    "reply", "accept",
+    "refuse", "connected", "stream", "closed", "path",    "action", "note",
 };
 
 const char *sim_tl_kind_name(int kind)
@@ -131,7 +131,10 @@ void sim_tl_format(const sim_timeline *tl, const sim_tl_ev *ev, char *buf, size_
     char pkt[48] = "";
     if (ev->id)
         snprintf(pkt, sizeof(pkt), " #%-6" PRIu64 " %s %5u B", ev->id,
-                 ev->dir == 0 ? "c>s" : ev->dir == 1 ? "s>c" : "   ", ev->len);
+                 ev->dir == 0   ? "c>s"
+                 : ev->dir == 1 ? "s>c"
+                                : "   ",
+                 ev->len);
     char extra[256] = "";
     switch (ev->kind) {
     case SIM_TL_SEND: {
@@ -159,8 +162,8 @@ void sim_tl_format(const sim_timeline *tl, const sim_tl_ev *ev, char *buf, size_
                  tern_strerror((int)ev->a), ev->a, (uint64_t)ev->b, ev->text);
         break;
     case SIM_TL_PATH: {
-        static const char *types[] = {"?", "probing", "validated", "failed", "active", "removed",
-                                      "peer address changed"};
+        static const char *types[] = {"?",      "probing", "validated",           "failed",
+                                      "active", "removed", "peer address changed"};
         const char *ty = ev->a > 0 && ev->a < 7 ? types[ev->a] : "?";
         if (ev->b)
             snprintf(extra, sizeof(extra), " %s (%s) %s", ty,

@@ -1,4 +1,7 @@
 /* Simulated scenarios of the "migration" group (see scenarios.c). */
 #include "sim_test.h"
 
-int main(void) { return sim_test_main("migration"); }
+int main(void)
+{
+    return sim_test_main("migration");
+}
