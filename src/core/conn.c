@@ -553,13 +553,45 @@ tern_tstamp tern_conn_next_timeout(const tern_conn *c)
     tern_tstamp t = TERN_MIN(c->idle_deadline, c->handshake_deadline);
     t = TERN_MIN(t, tern_recovery_timer(&c->rec, 0));
     const tern_ackr *a = &c->sp[TERN_SPACE_APP].ackr;
-    if (a->ack_pending && !c->sp[TERN_SPACE_APP].discarded)
+    /* an ACK that the amplification limit does not let out waits for the peer's next datagram,
+     * not for a timer (which would be due again at once, forever) */
+    if (a->ack_pending && !c->sp[TERN_SPACE_APP].discarded &&
+        tern_path_amp_budget(&c->paths[c->active]) >= TERN_MIN_SEND_ROOM)
         t = TERN_MIN(t, a->immediate ? 0 : a->ack_deadline);
     if (c->pace_until)
         t = TERN_MIN(t, c->pace_until);
     if (c->rx_prev.aead)
         t = TERN_MIN(t, c->rx_prev_discard);
     return TERN_MIN(t, tern_mig_next_timeout(c));
+}
+
+/* Queues what a PTO probe in `space` carries again: the unacknowledged handshake bytes, or the
+ * frames of the oldest application packets still in flight (new data goes first if there is any;
+ * otherwise the probe would be a bare PING that repairs nothing). */
+void tern_conn_requeue_for_probe(tern_conn *c, int space)
+{
+    if (space == TERN_SPACE_APP) {
+        tern_sentq *q = &c->rec.q[TERN_SPACE_APP];
+        int n = 0;
+        for (size_t i = 0; i < q->count && n < 2; i++) {
+            const tern_sent_pkt *p = &q->ring[(q->head + i) % q->cap];
+            if (p->acked || p->lost || !p->ack_eliciting)
+                continue;
+            tern_conn_requeue_frames(c, space, p);
+            n++;
+        }
+        return;
+    }
+    int level = space == TERN_SPACE_INITIAL ? TERN_LEVEL_INITIAL : TERN_LEVEL_HANDSHAKE;
+    tern_sendbuf *sb = &c->crypto_snd[level];
+    if (sb->sent > sb->base)
+        tern_sendbuf_on_lost(sb, sb->base, (size_t)(sb->sent - sb->base), 0);
+}
+
+static void arm_probe(tern_conn *c, int space)
+{
+    c->sp[space].probes = 2;
+    tern_conn_requeue_for_probe(c, space);
 }
 
 void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
@@ -592,16 +624,12 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
     if (tern_recovery_timer(&c->rec, now) <= now) {
         int space = tern_recovery_on_timeout(&c->rec, now);
         if (space >= 0 && !c->sp[space].discarded) {
-            c->sp[space].probes = 2;
-            /* handshake data is resent in probes: everything unacknowledged counts as lost */
-            int level = space == TERN_SPACE_INITIAL     ? TERN_LEVEL_INITIAL
-                        : space == TERN_SPACE_HANDSHAKE ? TERN_LEVEL_HANDSHAKE
-                                                        : -1;
-            if (level >= 0) {
-                tern_sendbuf *sb = &c->crypto_snd[level];
-                if (sb->sent > sb->base)
-                    tern_sendbuf_on_lost(sb, sb->base, (size_t)(sb->sent - sb->base), 0);
-            }
+            arm_probe(c, space);
+            /* RFC 9002 §6.2.4: the other handshake space's data in flight goes along, coalesced,
+             * so that one datagram that gets through repairs both */
+            for (int s = TERN_SPACE_INITIAL; s <= TERN_SPACE_HANDSHAKE; s++)
+                if (s != space && !c->sp[s].discarded && c->rec.q[s].ack_eliciting_in_flight)
+                    arm_probe(c, s);
         }
     }
     tern_conn_flush_notifications(c);

@@ -25,6 +25,7 @@ enum tern_conn_state {
 
 #define TERN_CRYPTO_BUF_LIMIT (256 * 1024) /* TLS messages buffered per level (either way) */
 #define TERN_ACK_RANGES_SCRATCH 256
+#define TERN_MIN_SEND_ROOM 64 /* smallest datagram room worth building a packet in */
 #define TERN_DEFAULT_SCID_LEN 8
 #define TERN_ACK_ONLY_PING_EVERY 16 /* ACK-only packets before one asks to be acknowledged */
 
@@ -164,6 +165,8 @@ int tern_conn_install_rx_next(tern_conn *c);
 /* conn_recv.c: recovery callbacks live with the frame logic */
 void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p);
 void tern_conn_on_pkt_lost(void *ud, int space, const tern_sent_pkt *p);
+void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p);
+void tern_conn_requeue_for_probe(tern_conn *c, int space);
 
 /* level <-> space helpers */
 static inline int tern_level_space(int level)

@@ -59,6 +59,13 @@ void tern_conn_on_pkt_lost(void *ud, int space, const tern_sent_pkt *p)
     tern_conn *c = ud;
     if (p->path_id < TERN_MAX_PATHS)
         c->paths[p->path_id].pkts_lost++;
+    tern_conn_requeue_frames(c, space, p);
+}
+
+/* Puts back what a packet carried (stream and CRYPTO ranges, control frames still current), for a
+ * loss or for a PTO probe. */
+void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
+{
     for (int i = 0; i < p->n_frames; i++) {
         const tern_sent_frame *f = &p->frames[i];
         tern_stream *s;

@@ -366,6 +366,14 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
     int eliciting = 0;
     if (sp->ackr.ack_pending || (allow_data && sp->ackr.has_largest && sp->ackr.unacked_eliciting))
         add_ack(c, b, now);
+    if (allow_data && sp->probes > 0) {
+        /* a probe repeats data still in flight rather than going out as a bare PING */
+        int empty = b->level == TERN_LEVEL_1RTT
+                        ? !app_has_data(c)
+                        : !tern_sendbuf_has_pending(&c->crypto_snd[b->level], UINT64_MAX);
+        if (empty)
+            tern_conn_requeue_for_probe(c, b->space);
+    }
     if (allow_data) {
         eliciting |= add_crypto(c, b);
         if (b->level == TERN_LEVEL_1RTT) {
@@ -477,7 +485,7 @@ static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_data
         }
         if (!want)
             continue;
-        if (cap - used < 64)
+        if (cap - used < TERN_MIN_SEND_ROOM)
             break;
         pkt_build *b = &pkts[np];
         if (!pb_start(c, b, level, out + used, cap - used))
@@ -572,7 +580,7 @@ static size_t build_probe(tern_conn *c, int idx, uint8_t *buf, size_t cap, tern_
     if (budget < room)
         room = (size_t)budget;
     pkt_build b;
-    if (room < 64 || !pb_start_on(c, &b, TERN_LEVEL_1RTT, buf, room, idx))
+    if (room < TERN_MIN_SEND_ROOM || !pb_start_on(c, &b, TERN_LEVEL_1RTT, buf, room, idx))
         return 0;
     int padded = room >= TERN_MIN_INITIAL_SIZE;
     int challenge = p->need_challenge || (p->need_padded_challenge && padded);
@@ -681,11 +689,11 @@ int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t 
             room = TERN_MIN(room, seg);
         uint64_t budget = tern_path_amp_budget(pp);
         if (budget < room) {
-            if (budget < TERN_MIN_INITIAL_SIZE && budget < 64)
+            if (budget < TERN_MIN_SEND_ROOM)
                 break;
             room = (size_t)budget;
         }
-        if (room < 64)
+        if (room < TERN_MIN_SEND_ROOM)
             break;
         int allow_data = 1;
         int probing = c->sp[0].probes || c->sp[1].probes || c->sp[2].probes;
