@@ -57,6 +57,8 @@ void tern_recovery_init(tern_recovery *r, int is_server, tern_rtt *rtt, tern_cc 
         r->cb = *cb;
     r->ud = ud;
     r->max_in_flight_records = TERN_RECOVERY_DEFAULT_MAX_RECORDS;
+    r->pkt_thresh = PACKET_THRESHOLD;
+    r->time_eighths = 9; /* RFC 9002 kTimeThreshold 9/8 */
     r->timer_base = TERN_TS_INF;
 }
 
@@ -87,16 +89,26 @@ static int q_grow(tern_sentq *q, int space)
     return 0;
 }
 
-static void q_prune(tern_sentq *q)
+/* Drops settled records from the head. A record declared lost stays until `keep_lost_until`
+ * passes its send time by the caller's margin, so that its late acknowledgement is still
+ * recognised as a spurious loss (see on_ack); TERN_TS_INF drops them at once. */
+static void q_prune_at(tern_sentq *q, tern_tstamp now, tern_tstamp keep)
 {
     while (q->count) {
         const tern_sent_pkt *p = &q->ring[q->head];
         if (!p->acked && !p->lost)
             break;
+        if (!p->acked && now != TERN_TS_INF && p->time_sent + keep > now)
+            break;
         q->head = (q->head + 1) & (q->cap - 1);
         q->count--;
     }
 }
+
+static void q_prune(tern_sentq *q) { q_prune_at(q, TERN_TS_INF, 0); }
+
+/* How long lost records are kept for spurious-loss detection: two smoothed RTTs. */
+static tern_tstamp lost_keep(const tern_recovery *r) { return 2 * r->rtt->smoothed; }
 
 /* Index of the first record with pn >= v (count when none). Packet numbers are strictly
  * increasing, so record i has pn >= head_pn + i: the answer is at most v - head_pn, and exactly
@@ -189,10 +201,10 @@ int tern_recovery_on_sent(tern_recovery *r, int space, const tern_sent_pkt *p)
  * are kPacketThreshold below it or older than the loss delay, arms loss_time for the rest, and
  * signals one congestion event (and persistent congestion) for the batch. */
 /* Loss delay of a path: 9/8 of its RTT (RFC 9002 §6.1.2). */
-static tern_tstamp path_loss_delay(const tern_rtt *rtt)
+static tern_tstamp path_loss_delay(const tern_recovery *r, const tern_rtt *rtt)
 {
     tern_tstamp base = TERN_MAX(rtt->latest, rtt->smoothed);
-    return TERN_MAX(base + base / 8, TERN_GRANULARITY);
+    return TERN_MAX(base * r->time_eighths / 8, TERN_GRANULARITY);
 }
 
 /* With several paths, packets of one packet-number space travel different routes and overtake
@@ -208,7 +220,7 @@ static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
     if (q->largest_acked == UINT64_MAX)
         return;
 
-    tern_tstamp loss_delay = path_loss_delay(rtt);
+    tern_tstamp loss_delay = path_loss_delay(r, rtt);
     uint8_t delay_path = 0xff;
     tern_tstamp pc_duration = 0;
     if (rtt->has_sample)
@@ -229,7 +241,7 @@ static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
             continue;
         uint8_t pid = p->path_id < TERN_RECOVERY_PATHS ? p->path_id : 0;
         if (pid != delay_path) {
-            loss_delay = path_loss_delay(rtt_of(r, p->path_id));
+            loss_delay = path_loss_delay(r, rtt_of(r, p->path_id));
             /* a path the connection has left drains its queue while acknowledgements come back
              * over the new one: allow it twice the usual reordering time before calling its
              * packets lost */
@@ -238,7 +250,7 @@ static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
             delay_path = pid;
         }
         uint64_t path_largest = q->path_largest_acked[pid];
-        int by_threshold = path_largest != UINT64_MAX && path_largest >= p->pn + PACKET_THRESHOLD;
+        int by_threshold = path_largest != UINT64_MAX && path_largest >= p->pn + r->pkt_thresh;
         if (p->time_sent + loss_delay > now && !by_threshold) {
             q->loss_time = TERN_MIN(q->loss_time, p->time_sent + loss_delay);
             continue;
@@ -286,7 +298,7 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
      * by this ACK starts the recovery period before the acked bytes could grow the window. */
     const tern_sent_pkt *largest_rec = NULL;
     int eliciting = 0;
-    size_t newly = 0, first_idx = SIZE_MAX, last_idx = 0;
+    size_t newly = 0, spurious = 0, first_idx = SIZE_MAX, last_idx = 0;
     for (size_t k = 0; k < ranges->n; k++) {
         uint64_t lo = ranges->r[k].lo, hi = ranges->r[k].hi;
         if (lo > hi || hi > largest)
@@ -300,8 +312,23 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
             tern_sent_pkt *p = q_at(q, i);
             if (p->pn > hi)
                 break;
-            if (p->acked || p->lost)
+            if (p->acked)
                 continue;
+            if (p->lost) {
+                /* Declared lost, yet it arrived: the path reorders more than the thresholds
+                 * allow. Widen them (as RACK does) so that reordering stops costing windows, and
+                 * let the connection release what the packet carried. */
+                p->acked = 3;
+                spurious++;
+                uint64_t dist = largest > p->pn ? largest - p->pn + 1 : 0;
+                if (dist > r->pkt_thresh)
+                    r->pkt_thresh = (uint32_t)TERN_MIN(dist, (uint64_t)TERN_MAX_PKT_THRESH);
+                if (r->time_eighths < TERN_MAX_TIME_EIGHTHS)
+                    r->time_eighths += 2;
+                first_idx = TERN_MIN(first_idx, i);
+                last_idx = TERN_MAX(last_idx, i);
+                continue;
+            }
             p->acked = 2;
             newly++;
             first_idx = TERN_MIN(first_idx, i);
@@ -320,7 +347,7 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
             (q->path_largest_acked[id] == UINT64_MAX || p->pn > q->path_largest_acked[id]))
             q->path_largest_acked[id] = p->pn;
     }
-    if (!newly)
+    if (!newly && !spurious)
         return 0;
 
     if (largest_rec && eliciting) {
@@ -338,6 +365,13 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
      * mostly declared lost) and the few acked ones that waited behind the head. */
     for (size_t i = first_idx; i <= last_idx; i++) {
         tern_sent_pkt *p = q_at(q, i);
+        if (p->acked == 3) { /* a spurious loss: its bytes already left flight */
+            p->acked = 1;
+            r->spurious_losses++;
+            if (r->cb.on_acked)
+                r->cb.on_acked(r->ud, space, p);
+            continue;
+        }
         if (p->acked != 2)
             continue;
         p->acked = 1;
@@ -353,7 +387,7 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
     }
     if (peer_validated(r))
         r->pto_count = 0;
-    q_prune(q);
+    q_prune_at(q, now, lost_keep(r));
     r->timer_base = now;
     return 0;
 
@@ -424,7 +458,7 @@ int tern_recovery_on_timeout(tern_recovery *r, tern_tstamp now)
         if (now < t)
             return -1;
         detect_lost(r, space, now);
-        q_prune(&r->q[space]);
+        q_prune_at(&r->q[space], now, lost_keep(r));
         r->timer_base = now;
         return -1;
     }

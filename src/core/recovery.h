@@ -11,7 +11,9 @@
 #include "rtt.h"
 
 #define TERN_SENT_MAX_FRAMES 10
-#define TERN_RECOVERY_PATHS 16 /* path ids tracked for loss detection (= TERN_MAX_PATHS) */
+#define TERN_RECOVERY_PATHS 16
+#define TERN_MAX_PKT_THRESH 64
+#define TERN_MAX_TIME_EIGHTHS 16 /* path ids tracked for loss detection (= TERN_MAX_PATHS) */
 
 /* What a sent packet carried, enough to retransmit or release it. */
 typedef struct tern_sent_frame {
@@ -77,7 +79,9 @@ typedef struct tern_recovery {
     int handshake_confirmed;
     int peer_completed_address_validation; /* client: server has validated us (got HS ack or 1-RTT) */
     int has_handshake_keys;
-    uint64_t pkts_lost, pkts_acked, pto_total;
+    uint64_t pkts_lost, pkts_acked, pto_total, spurious_losses;
+    uint32_t pkt_thresh;     /* packet reordering threshold (3, widened on spurious losses) */
+    uint32_t time_eighths;   /* time threshold in eighths of an RTT (9, widened likewise) */
     uint64_t max_in_flight_records; /* bound; on_packet_sent fails past it */
     int amplification_blocked;   /* server at the anti-amplification limit: no PTO (set by conn) */
     tern_tstamp timer_base;      /* last ack/timeout/send: start of the client's anti-deadlock PTO */

@@ -213,8 +213,13 @@ static void test_packet_then_time_threshold(void **st)
     /* same recovery period: still one reduction */
     assert_int_equal(h->cc.congestion_events, 1);
     assert_int_equal(h->cc.bytes_in_flight, 0);
-    assert_int_equal(h->r.q[TERN_SPACE_APP].count, 0);
+    /* lost records stay two smoothed RTTs for spurious-loss detection, then go */
     assert_int_equal(tern_recovery_timer(&h->r, 0), TERN_TS_INF);
+    uint64_t next = h->r.q[TERN_SPACE_APP].next_pn;
+    tern_pn_range one = {next, next};
+    assert_int_equal(send_pkt(h, TERN_SPACE_APP, next, 3 * MS + delay, 1), 0);
+    assert_int_equal(ack(h, TERN_SPACE_APP, &one, 1, 0, 4 * MS + delay + 2 * h->rtt.smoothed), 0);
+    assert_int_equal(h->r.q[TERN_SPACE_APP].count, 0);
     h_free(h);
 }
 
@@ -492,7 +497,37 @@ static void test_ring_growth_and_pruning(void **st)
         assert_int_equal(h->acked[i], i < 99 ? i : i + 1);
     assert_int_equal(h->n_lost, 1);
     assert_int_equal(h->lost[0], 99);
-    assert_int_equal(q->count, 0);
+    /* 99 is kept (lost, maybe only late) and holds everything after it in the ring */
+    assert_int_equal(q->count, 51);
+    assert_int_equal(q->ring[q->head].pn, 99);
+    h_free(h);
+}
+
+static void test_spurious_loss_widens_thresholds(void **st)
+{
+    h_t *h = h_new(1, TERN_CC_NEWRENO);
+    for (uint64_t pn = 0; pn < 10; pn++)
+        assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, pn * MS, 1), 0);
+    /* 0 is overtaken by 1..9: declared lost by the packet threshold */
+    tern_pn_range r1 = {1, 9};
+    assert_int_equal(ack(h, TERN_SPACE_APP, &r1, 1, 0, 30 * MS), 0);
+    assert_int_equal(h->n_lost, 1);
+    assert_int_equal(h->lost[0], 0);
+    assert_int_equal(h->r.pkt_thresh, 3);
+    /* then it arrives after all: a spurious loss; the thresholds widen and its frames are acked */
+    tern_pn_range r2 = {0, 9};
+    size_t acked_before = h->n_acked;
+    assert_int_equal(ack(h, TERN_SPACE_APP, &r2, 1, 0, 31 * MS), 0);
+    assert_int_equal(h->n_acked, acked_before + 1);
+    assert_int_equal(h->r.spurious_losses, 1);
+    assert_int_equal(h->r.pkt_thresh, 10);
+    assert_int_equal(h->r.time_eighths, 11);
+    /* the same reordering distance now goes unpunished */
+    for (uint64_t pn = 10; pn < 20; pn++)
+        assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, 32 * MS, 1), 0);
+    tern_pn_range r3 = {11, 19};
+    assert_int_equal(ack(h, TERN_SPACE_APP, &r3, 1, 0, 33 * MS), 0);
+    assert_int_equal(h->n_lost, 1);
     h_free(h);
 }
 
@@ -541,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_discard_space),
         cmocka_unit_test(test_declare_all_lost),
         cmocka_unit_test(test_ring_growth_and_pruning),
+        cmocka_unit_test(test_spurious_loss_widens_thresholds),
         cmocka_unit_test(test_record_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
