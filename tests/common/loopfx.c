@@ -33,17 +33,20 @@ static uint64_t splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* A pure function of the offset, so both sides agree without sharing state. */
-void loopfx_fill(uint64_t off, uint8_t *out, size_t n)
+/* A pure function of the stream and the offset, so both sides agree without sharing state, and a
+ * byte delivered on the wrong stream does not pass for the right one. */
+void loopfx_fill(int64_t sid, uint64_t off, uint8_t *out, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint64_t s = (off + i) / 8;
+    uint64_t key = (uint64_t)sid * 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < n;) {
+        uint64_t s = ((off + i) / 8) ^ key;
         uint64_t v = splitmix(&s);
-        out[i] = (uint8_t)(v >> (8 * ((off + i) % 8)));
+        for (unsigned b = (unsigned)((off + i) % 8); b < 8 && i < n; b++)
+            out[i++] = (uint8_t)(v >> (8 * b));
     }
 }
 
-void loopfx_expected_sha(uint64_t len, uint8_t out[32])
+void loopfx_expected_sha(int64_t sid, uint64_t len, uint8_t out[32])
 {
     uint8_t *buf = malloc(LOOPFX_CHUNK);
     assert_non_null(buf);
@@ -51,7 +54,7 @@ void loopfx_expected_sha(uint64_t len, uint8_t out[32])
     assert_int_equal(gnutls_hash_init(&h, GNUTLS_DIG_SHA256), 0);
     for (uint64_t off = 0; off < len;) {
         size_t n = len - off < LOOPFX_CHUNK ? (size_t)(len - off) : LOOPFX_CHUNK;
-        loopfx_fill(off, buf, n);
+        loopfx_fill(sid, off, buf, n);
         gnutls_hash(h, buf, n);
         off += n;
     }
@@ -73,19 +76,64 @@ uint16_t loopfx_port(const tern_addr *a)
 
 /* ---- the application ------------------------------------------------------------------------- */
 
-static void server_pump(loopfx_side *s, tern_conn *c)
+#define UPLOAD_FLAG (1ull << 63) /* in the request: an upload follows it */
+
+static void try_key_update(loopfx_side *s, tern_conn *c, uint64_t moved)
 {
-    while (s->sending && s->sent < s->want) {
-        size_t n = s->want - s->sent < LOOPFX_CHUNK ? (size_t)(s->want - s->sent) : LOOPFX_CHUNK;
-        loopfx_fill(s->sent, s->buf, n);
-        ssize_t w = tern_stream_write(c, s->sid, s->buf, n, s->sent + n == s->want);
-        if (w == TERN_ERR_WOULD_BLOCK || w == 0)
+    if (!s->key_update_at || s->key_update_started || moved < s->key_update_at)
+        return;
+    int rv = tern_conn_key_update(c);
+    if (rv == 0)
+        s->key_update_started = 1;
+    else if (rv != TERN_ERR_STREAM_STATE) /* not yet possible: retried on the next bytes */
+        s->errors++;
+}
+
+/* The request's slot, taken from the free ones for a new stream (NULL when all are in use). */
+static loopfx_served *served_get(loopfx_side *s, tern_conn *c, int64_t sid, int create)
+{
+    loopfx_served *free_slot = NULL;
+    for (size_t i = 0; i < LOOPFX_STREAMS; i++) {
+        loopfx_served *r = &s->served[i];
+        if (r->conn == c && r->sid == sid)
+            return r;
+        if (!r->conn && !free_slot)
+            free_slot = r;
+    }
+    if (!create || !free_slot)
+        return NULL;
+    memset(free_slot, 0, sizeof(*free_slot));
+    free_slot->conn = c;
+    free_slot->sid = sid;
+    return free_slot;
+}
+
+static void server_pump(loopfx_side *s, loopfx_served *r)
+{
+    while (r->sending && !r->done) {
+        uint64_t left = r->want - r->sent;
+        size_t n = left < LOOPFX_CHUNK ? (size_t)left : LOOPFX_CHUNK;
+        /* only what the stream takes now is generated; a full one is offered a single byte, so
+         * that the write still reports why it is full */
+        size_t room = tern_stream_writable(r->conn, r->sid);
+        if (n > room)
+            n = room ? room : 1;
+        int fin = n == left;
+        loopfx_fill(r->sid, r->sent, s->buf, n);
+        ssize_t w = tern_stream_write(r->conn, r->sid, s->buf, n, fin);
+        if (w == TERN_ERR_WOULD_BLOCK)
             return;
         if (w < 0) {
             s->errors++;
             return;
         }
+        r->sent += (uint64_t)w;
         s->sent += (uint64_t)w;
+        try_key_update(s, r->conn, s->sent);
+        if (fin && (size_t)w == n)
+            r->done = 1;
+        else if (w == 0)
+            return;
     }
 }
 
@@ -97,7 +145,7 @@ static void client_pump(loopfx_side *s, tern_conn *c)
     while (s->csid >= 0 && s->up_sent < s->up_total) {
         uint64_t left = s->up_total - s->up_sent;
         size_t n = left < sizeof(tmp) ? (size_t)left : sizeof(tmp);
-        loopfx_fill(s->up_sent, tmp, n);
+        loopfx_fill(s->csid, s->up_sent, tmp, n);
         ssize_t w = tern_stream_write(c, s->csid, tmp, n, s->up_sent + n == s->up_total);
         if (w == TERN_ERR_WOULD_BLOCK || w == 0)
             return;
@@ -111,86 +159,123 @@ static void client_pump(loopfx_side *s, tern_conn *c)
 
 static void on_accept(tern_conn *c, void *ud)
 {
-    ((loopfx_side *)ud)->conn = c;
+    loopfx_side *s = ud;
+    s->accepted++;
+    s->conn = c;
 }
 
 static void on_connected(tern_conn *c, void *ud)
 {
     loopfx_side *s = ud;
-    s->connected = 1;
+    s->connected++;
     s->conn = c;
+    snprintf(s->alpn, sizeof(s->alpn), "%s", tern_conn_alpn(c));
 }
 
-static void server_read(loopfx_side *s, tern_conn *c, int64_t sid, ssize_t n, int fin)
+static void upload_start(loopfx_side *s, loopfx_served *r)
 {
-    if (sid != s->sid) { /* a new request */
-        s->sid = sid;
-        s->req_len = 0;
-        s->want = s->sent = 0;
-        s->sending = 0;
-        s->up_got = 0;
-        s->up_fin = 0;
-        if (s->up_hash)
-            gnutls_hash_deinit(s->up_hash, NULL);
+    if (s->up_hash)
+        gnutls_hash_deinit(s->up_hash, NULL);
+    s->up_hash = NULL;
+    s->up_got = 0;
+    s->up_fin = 0;
+    s->up_slot = (int)(r - s->served);
+    if (gnutls_hash_init(&s->up_hash, GNUTLS_DIG_SHA256) != 0) {
         s->up_hash = NULL;
-        if (gnutls_hash_init(&s->up_hash, GNUTLS_DIG_SHA256) != 0) {
-            s->up_hash = NULL;
-            s->errors++;
-        }
+        s->errors++;
     }
-    ssize_t i = 0;
-    for (; i < n && s->req_len < 8; i++)
-        s->req[s->req_len++] = s->buf[i];
-    if (i < n && s->up_hash) {
-        gnutls_hash(s->up_hash, s->buf + i, (size_t)(n - i));
-        s->up_got += (uint64_t)(n - i);
+}
+
+/* What arrived of a request (in s->buf); bytes past its 8 bytes are an error unless it announced
+ * an upload. Returns 0 after an error. */
+static int server_data(loopfx_side *s, loopfx_served *r, size_t n, int fin)
+{
+    size_t i = 0, had = r->req_len;
+    while (i < n && r->req_len < 8)
+        r->req[r->req_len++] = s->buf[i++];
+    if (had < 8 && r->req_len == 8) {
+        for (int k = 0; k < 8; k++)
+            r->want = r->want << 8 | r->req[k];
+        r->upload = (r->want & UPLOAD_FLAG) != 0;
+        r->want &= ~UPLOAD_FLAG;
+        if (r->upload)
+            upload_start(s, r);
+    }
+    int mine = r->upload && s->up_slot == (int)(r - s->served) && s->up_hash;
+    if (i < n) {
+        if (!mine)
+            return 0;
+        gnutls_hash(s->up_hash, s->buf + i, n - i);
+        s->up_got += n - i;
     }
     if (fin) {
-        if (s->req_len < 8) {
-            s->errors++;
-            return;
-        }
-        for (int k = 0; k < 8; k++)
-            s->want = s->want << 8 | s->req[k];
-        if (s->up_hash) {
+        if (r->req_len < 8 || r->sending)
+            return 0;
+        if (mine) {
             gnutls_hash_deinit(s->up_hash, s->up_sha);
             s->up_hash = NULL;
             s->up_fin = 1;
         }
-        s->sending = 1;
-        server_pump(s, c);
+        r->sending = 1;
+        server_pump(s, r);
     }
+    return 1;
+}
+
+static loopfx_stream *stream_find(loopfx_side *s, tern_conn *c, int64_t sid)
+{
+    for (size_t i = 0; i < s->nst; i++)
+        if (s->st[i].conn == c && s->st[i].sid == sid)
+            return &s->st[i];
+    return NULL;
+}
+
+/* What arrived of a download (in s->buf), checked against the expected bytes at once. Returns 0
+ * after an error. */
+static int client_data(loopfx_side *s, loopfx_stream *st, size_t n, int fin)
+{
+    if ((n > 0 || fin) && st->fin)
+        return 0;
+    if (n > 0) {
+        loopfx_fill(st->sid, st->got, s->expect, n);
+        if (memcmp(s->buf, s->expect, n) != 0)
+            st->mismatch = 1;
+        gnutls_hash(st->hash, s->buf, n);
+        st->got += n;
+        s->got += n;
+        try_key_update(s, st->conn, s->got);
+    }
+    if (fin) {
+        st->fin = 1;
+        gnutls_hash_deinit(st->hash, st->sha);
+        st->hash = NULL;
+        s->fin = 1;
+        for (size_t i = 0; i < s->nst; i++)
+            s->fin &= s->st[i].fin;
+    }
+    return 1;
 }
 
 static void on_readable(tern_conn *c, int64_t sid, void *ud)
 {
     loopfx_side *s = ud;
+    loopfx_served *r = s->is_server ? served_get(s, c, sid, 1) : NULL;
+    loopfx_stream *st = s->is_server ? NULL : stream_find(s, c, sid);
+    if (!r && !st) { /* a server out of slots, or a stream the client never opened */
+        s->errors++;
+        return;
+    }
     for (;;) {
         int fin = 0;
         ssize_t n = tern_stream_read(c, sid, s->buf, sizeof(s->buf), &fin);
         if (n == TERN_ERR_WOULD_BLOCK)
             return;
-        if (n < 0) {
+        if (n < 0 ||
+            !(r ? server_data(s, r, (size_t)n, fin) : client_data(s, st, (size_t)n, fin))) {
             s->errors++;
             return;
         }
-        if (s->is_server) {
-            server_read(s, c, sid, n, fin);
-            if (fin)
-                return;
-        } else {
-            if (s->hash)
-                gnutls_hash(s->hash, s->buf, (size_t)n);
-            s->got += (uint64_t)n;
-            if (fin) {
-                s->fin = 1;
-                if (s->hash)
-                    gnutls_hash_deinit(s->hash, s->sha);
-                s->hash = NULL;
-                return;
-            }
-        }
-        if (n == 0)
+        if (fin || n == 0)
             return;
     }
 }
@@ -198,19 +283,29 @@ static void on_readable(tern_conn *c, int64_t sid, void *ud)
 static void on_writable(tern_conn *c, int64_t sid, void *ud)
 {
     loopfx_side *s = ud;
-    if (s->is_server)
-        server_pump(s, c);
-    else if (sid == s->csid)
+    if (s->is_server) {
+        loopfx_served *r = served_get(s, c, sid, 0);
+        if (r)
+            server_pump(s, r);
+    } else if (sid == s->csid) {
         client_pump(s, c);
+    }
 }
 
 static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
 {
     loopfx_side *s = ud;
-    s->closed = 1;
+    s->closed++;
     s->close = *info;
     if (s->conn == c)
         s->conn = NULL;
+    /* the connection's memory may serve a later one: its requests go with it */
+    for (size_t i = 0; s->is_server && i < LOOPFX_STREAMS; i++)
+        if (s->served[i].conn == c) {
+            s->served[i].conn = NULL;
+            if (s->up_slot == (int)i)
+                s->up_slot = -1;
+        }
 }
 
 static void on_path_event(tern_conn *c, const tern_path_event *ev, void *ud)
@@ -240,7 +335,7 @@ static void on_path_event(tern_conn *c, const tern_path_event *ev, void *ud)
     s->nev++;
 }
 
-static const tern_callbacks g_cb = {
+const tern_callbacks loopfx_callbacks = {
     .on_accept = on_accept,
     .on_connected = on_connected,
     .on_stream_readable = on_readable,
@@ -282,16 +377,34 @@ int loopfx_group_teardown(void **st)
     return 0;
 }
 
+static void side_init(loopfx *f, loopfx_side *s, int server)
+{
+    memset(s, 0, sizeof(*s));
+    s->fx = f;
+    s->is_server = server;
+    s->up_slot = -1;
+    s->csid = -1;
+}
+
+/* Ends the client's request set: its hashes are released and its counters start again. */
+static void streams_clear(loopfx_side *s)
+{
+    for (size_t i = 0; i < s->nst; i++)
+        if (s->st[i].hash)
+            gnutls_hash_deinit(s->st[i].hash, NULL);
+    s->nst = 0;
+    s->got = 0;
+    s->fin = 0;
+}
+
 int loopfx_setup(void **st)
 {
     loopfx *f = calloc(1, sizeof(loopfx));
     *st = f;
     if (!f)
         return -1;
-    f->srv.fx = f->cli.fx = f;
-    f->srv.is_server = 1;
-    f->srv.sid = -1;
-    f->cli.csid = -1;
+    side_init(f, &f->srv, 1);
+    side_init(f, &f->cli, 0);
     f->t0_ms = loopfx_now_ms();
     return 0;
 }
@@ -299,12 +412,9 @@ int loopfx_setup(void **st)
 int loopfx_teardown(void **st)
 {
     loopfx *f = *st;
-    if (f->cli.ep)
-        tern_endpoint_free(f->cli.ep);
+    loopfx_reset_client(f);
     if (f->srv.ep)
         tern_endpoint_free(f->srv.ep);
-    if (f->cli.hash)
-        gnutls_hash_deinit(f->cli.hash, NULL);
     if (f->srv.up_hash)
         gnutls_hash_deinit(f->srv.up_hash, NULL);
     free(f);
@@ -332,26 +442,53 @@ static void attach_log(tern_config *c, loopfx_side *s)
     }
 }
 
-void loopfx_start_server(loopfx *f, const tern_config *cfg, const char *listen)
+void loopfx_start_server_cb(loopfx *f, const tern_config *cfg, const tern_callbacks *cb,
+                            const char *listen)
 {
     tern_config c = *cfg;
     attach_log(&c, &f->srv);
-    assert_int_equal(tern_endpoint_new(&c, &g_cb, &f->srv, &f->srv.ep), 0);
+    assert_int_equal(tern_endpoint_new(&c, cb ? cb : &loopfx_callbacks, &f->srv, &f->srv.ep), 0);
     tern_addr a;
     assert_int_equal(tern_addr_parse(&a, listen ? listen : "127.0.0.1:0", 0), 0);
     assert_int_equal(tern_endpoint_listen(f->srv.ep, &a), 0);
     assert_int_equal(tern_endpoint_local_addr(f->srv.ep, &f->addr), 0);
+    assert_int_equal(f->addr.u.sa.sa_family, a.u.sa.sa_family);
+    assert_int_not_equal(loopfx_port(&f->addr), 0);
+    if (loopfx_port(&a))
+        assert_int_equal(loopfx_port(&f->addr), loopfx_port(&a));
+}
+
+void loopfx_start_server(loopfx *f, const tern_config *cfg, const char *listen)
+{
+    loopfx_start_server_cb(f, cfg, NULL, listen);
+}
+
+void loopfx_start_client_to(loopfx *f, const tern_config *cfg, const tern_datapath_hooks *hooks,
+                            const tern_addr *remote, const tern_addr *local)
+{
+    tern_config c = *cfg;
+    attach_log(&c, &f->cli);
+    assert_int_equal(tern_endpoint_new(&c, &loopfx_callbacks, &f->cli, &f->cli.ep), 0);
+    if (hooks)
+        assert_int_equal(tern_endpoint_set_datapath_hooks(f->cli.ep, hooks), 0);
+    assert_int_equal(tern_endpoint_connect(f->cli.ep, remote ? remote : &f->addr, local,
+                                           "localhost", &f->cli.conn),
+                     0);
+    assert_non_null(f->cli.conn);
+    assert_int_equal(tern_endpoint_conn_count(f->cli.ep), 1);
 }
 
 void loopfx_start_client(loopfx *f, const tern_config *cfg, const tern_datapath_hooks *hooks)
 {
-    tern_config c = *cfg;
-    attach_log(&c, &f->cli);
-    assert_int_equal(tern_endpoint_new(&c, &g_cb, &f->cli, &f->cli.ep), 0);
-    if (hooks)
-        assert_int_equal(tern_endpoint_set_datapath_hooks(f->cli.ep, hooks), 0);
-    assert_int_equal(tern_endpoint_connect(f->cli.ep, &f->addr, NULL, "localhost", &f->cli.conn),
-                     0);
+    loopfx_start_client_to(f, cfg, hooks, NULL, NULL);
+}
+
+void loopfx_reset_client(loopfx *f)
+{
+    if (f->cli.ep)
+        tern_endpoint_free(f->cli.ep);
+    streams_clear(&f->cli);
+    side_init(f, &f->cli, 0);
 }
 
 /* Runs both endpoints until cond(f, arg) holds or `ms` elapse. Returns 1 when cond held. */
@@ -435,24 +572,44 @@ int loopfx_cond_client_closed(loopfx *f)
     return f->cli.closed;
 }
 
+/* Opens a stream on `c` and sends the request for `down` bytes; FIN follows unless an upload
+ * does. */
+static loopfx_stream *request_on(loopfx *f, tern_conn *c, uint64_t down, int upload, int fin)
+{
+    loopfx_side *s = &f->cli;
+    assert_true(s->nst < LOOPFX_STREAMS);
+    assert_true(down < UPLOAD_FLAG);
+    loopfx_stream *st = &s->st[s->nst];
+    memset(st, 0, sizeof(*st));
+    st->conn = c;
+    st->want = down;
+    assert_int_equal(tern_conn_open_stream(c, 1, &st->sid), 0);
+    assert_int_equal(gnutls_hash_init(&st->hash, GNUTLS_DIG_SHA256), 0);
+    s->nst++;
+    s->fin = 0;
+    uint64_t v = down | (upload ? UPLOAD_FLAG : 0);
+    uint8_t req[8];
+    for (int i = 0; i < 8; i++)
+        req[i] = (uint8_t)(v >> (56 - 8 * i));
+    assert_int_equal(tern_stream_write(c, st->sid, req, sizeof(req), fin), 8);
+    return st;
+}
+
+/* A new set: the server's record of the previous upload ends too (it restarts with the request
+ * that announces the next one). */
+static void new_set(loopfx *f)
+{
+    streams_clear(&f->cli);
+    f->srv.up_fin = 0;
+    f->srv.up_got = 0;
+}
+
 void loopfx_request_upload(loopfx *f, uint64_t down, uint64_t up)
 {
     loopfx_side *c = &f->cli;
-    int64_t sid;
-    assert_int_equal(tern_conn_open_stream(c->conn, 1, &sid), 0);
-    if (c->hash)
-        gnutls_hash_deinit(c->hash, NULL);
-    assert_int_equal(gnutls_hash_init(&c->hash, GNUTLS_DIG_SHA256), 0);
-    c->got = 0;
-    c->fin = 0;
-    /* the server's record of the previous upload ends here (it restarts with the new stream) */
-    f->srv.up_fin = 0;
-    f->srv.up_got = 0;
-    uint8_t req[8];
-    for (int i = 0; i < 8; i++)
-        req[i] = (uint8_t)(down >> (56 - 8 * i));
-    assert_int_equal(tern_stream_write(c->conn, sid, req, sizeof(req), up == 0), 8);
-    c->csid = sid;
+    new_set(f);
+    loopfx_stream *st = request_on(f, c->conn, down, 1, up == 0);
+    c->csid = st->sid;
     c->up_total = up;
     c->up_sent = 0;
     client_pump(c, c->conn);
@@ -460,22 +617,37 @@ void loopfx_request_upload(loopfx *f, uint64_t down, uint64_t up)
 
 void loopfx_request(loopfx *f, uint64_t down)
 {
-    loopfx_request_upload(f, down, 0);
+    new_set(f);
+    request_on(f, f->cli.conn, down, 0, 1);
+}
+
+void loopfx_request_on(loopfx *f, tern_conn *c, uint64_t down)
+{
+    request_on(f, c, down, 0, 1);
 }
 
 void loopfx_check_download(loopfx *f, uint64_t bytes)
 {
+    const tern_close_info *ci = &f->cli.close;
     if (f->cli.closed) {
         loopfx_dump(f);
-        fail_msg("client closed: status %d (%s), error 0x%llx \"%s\"", f->cli.close.status,
-                 tern_strerror(f->cli.close.status), (unsigned long long)f->cli.close.error_code,
-                 f->cli.close.reason);
+        fail_msg("client closed: status %d (%s), %s error 0x%llx frame 0x%llx, \"%s\"", ci->status,
+                 tern_strerror(ci->status), ci->local ? "local" : "remote",
+                 (unsigned long long)ci->error_code, (unsigned long long)ci->frame_type,
+                 ci->reason);
     }
+    assert_true(f->cli.nst > 0);
     assert_true(f->cli.fin);
+    for (size_t i = 0; i < f->cli.nst; i++) {
+        const loopfx_stream *st = &f->cli.st[i];
+        assert_true(st->fin);
+        assert_int_equal(st->got, st->want);
+        assert_false(st->mismatch);
+        uint8_t want[32];
+        loopfx_expected_sha(st->sid, st->want, want);
+        assert_memory_equal(st->sha, want, 32);
+    }
     assert_int_equal(f->cli.got, bytes);
-    uint8_t want[32];
-    loopfx_expected_sha(bytes, want);
-    assert_memory_equal(f->cli.sha, want, 32);
     assert_int_equal(f->cli.errors, 0);
     assert_int_equal(f->srv.errors, 0);
 }
@@ -485,7 +657,7 @@ void loopfx_check_upload(loopfx *f, uint64_t bytes)
     assert_true(f->srv.up_fin);
     assert_int_equal(f->srv.up_got, bytes);
     uint8_t want[32];
-    loopfx_expected_sha(bytes, want);
+    loopfx_expected_sha(f->cli.csid, bytes, want);
     assert_memory_equal(f->srv.up_sha, want, 32);
     assert_int_equal(f->srv.errors, 0);
 }
