@@ -298,7 +298,8 @@ static int new_path(tern_conn *c, const tern_path_addr *addr, tern_tstamp now)
 
 /* ---- client verbs --------------------------------------------------------------------------------- */
 
-int tern_conn_path_add(tern_conn *c, const tern_addr *local, tern_tstamp now)
+/* What every client verb refuses before looking at paths. */
+static int client_verb_check(const tern_conn *c, const tern_addr *local)
 {
     if (!c || !local || !local->len)
         return TERN_ERR_INVALID_ARG;
@@ -306,14 +307,21 @@ int tern_conn_path_add(tern_conn *c, const tern_addr *local, tern_tstamp now)
         return TERN_ERR_NOT_CLIENT;
     if (c->state >= TERN_CS_CLOSING)
         return TERN_ERR_CLOSED;
+    return 0;
+}
+
+int tern_conn_path_add(tern_conn *c, const tern_addr *local, tern_tstamp now)
+{
+    int rv = client_verb_check(c, local);
+    if (rv)
+        return rv;
     const tern_path *ap = &c->paths[c->active];
     if (local->u.sa.sa_family != ap->addr.remote.u.sa.sa_family)
         return TERN_ERR_AF_MISMATCH;
     if (tern_conn_path_by_local(c, local) >= 0)
         return TERN_ERR_DUPLICATE;
     tern_path_reason why;
-    int rv = peer_forbids_migration(c, &why);
-    if (rv)
+    if ((rv = peer_forbids_migration(c, &why)))
         return rv;
     size_t limit = c->cfg->max_paths ? TERN_MIN(c->cfg->max_paths, (size_t)TERN_MAX_PATHS) : 8;
     if (paths_in_use(c) >= limit)
@@ -334,12 +342,9 @@ int tern_conn_path_add(tern_conn *c, const tern_addr *local, tern_tstamp now)
 
 int tern_conn_path_set_active(tern_conn *c, const tern_addr *local, tern_tstamp now)
 {
-    if (!c || !local)
-        return TERN_ERR_INVALID_ARG;
-    if (c->is_server)
-        return TERN_ERR_NOT_CLIENT;
-    if (c->state >= TERN_CS_CLOSING)
-        return TERN_ERR_CLOSED;
+    int rv = client_verb_check(c, local);
+    if (rv)
+        return rv;
     int idx = tern_conn_path_by_local(c, local);
     if (idx < 0) {
         idx = tern_conn_path_add(c, local, now);
@@ -359,12 +364,9 @@ int tern_conn_path_set_active(tern_conn *c, const tern_addr *local, tern_tstamp 
 
 int tern_conn_path_remove(tern_conn *c, const tern_addr *local, tern_tstamp now)
 {
-    if (!c || !local)
-        return TERN_ERR_INVALID_ARG;
-    if (c->is_server)
-        return TERN_ERR_NOT_CLIENT;
-    if (c->state >= TERN_CS_CLOSING)
-        return TERN_ERR_CLOSED;
+    int rv = client_verb_check(c, local);
+    if (rv)
+        return rv;
     int idx = tern_conn_path_by_local(c, local);
     if (idx < 0)
         return TERN_ERR_NOT_FOUND;
