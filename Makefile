@@ -15,7 +15,7 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 build-asan: deps
-	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DTERN_SANITIZE=ON -DCMAKE_C_COMPILER=clang >/dev/null
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DTERN_SANITIZE=ON -DTERN_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null
 	@cmake --build $(BUILD_ASAN) -j $(JOBS)
 
 # Every suite, in the optimised build and then under ASan+UBSan.

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# The `make demo` run: serves a 100 MiB random file with tern-server on loopback, downloads it with
-# tern-client over QUIC, and reports size, time, throughput and whether the SHA-256 matches.
-# Exits non-zero when the download fails or the hash differs.
+# The `make demo` run: connection migration during a download. tern-server serves a 200 MiB random
+# file on 127.0.0.1; tern-client downloads it over QUIC (HTTP/3) from local address 127.0.0.1 and,
+# part way through, probes 127.0.0.2, switches to it, switches to 127.0.0.3 without probing it
+# first, then drops 127.0.0.2 and 127.0.0.1. The steps are tied to the amount received, so the
+# demo shows the same thing at any speed. While it runs, tern-client prints each path event and a
+# table of the paths (redrawn in place on a terminal, plain lines otherwise); at the end comes a
+# report: size, time, throughput, SHA-256 match, path switches and the longest stall in delivery.
+# Exits non-zero when the download fails, the hash differs or a scripted step fails.
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -18,6 +23,11 @@ for b in "$server_bin" "$client_bin"; do
         exit 1
     fi
 done
+
+size_mb=200
+# What the client does, by amount received: probe, switch, switch unprobed, drop two addresses.
+steps=(--add-local 127.0.0.2@20MB --migrate 127.0.0.2@40MB --migrate 127.0.0.3@80MB
+       --remove-local 127.0.0.2@120MB --remove-local 127.0.0.1@140MB)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-demo.XXXXXX")
 server_pid=""
@@ -61,17 +71,21 @@ wait_bound() {
     return 1
 }
 
-json_num() { sed -n "s/.*\"$1\":\([0-9.eE+-]*\).*/\1/p" "$2" | head -n 1; }
-json_str() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$2" | head -n 1; }
+# Top-level values of tern-client's JSON report (the first match is the top-level one: the file
+# list and the paths come later in the object).
+json_num() { { grep -o "\"$1\":[0-9.eE+-]*" "$2" || true; } | head -n 1 | cut -d: -f2; }
+json_str() { { grep -o "\"$1\":\"[^\"]*\"" "$2" || true; } | head -n 1 | cut -d'"' -f4; }
+# Number of matches of regex $1 in file $2.
+count() { { grep -o "$1" "$2" || true; } | wc -l; }
 
 mkdir -p "$tmp/www"
-head -c 100M /dev/urandom >"$tmp/www/file.bin"
+head -c "${size_mb}M" /dev/urandom >"$tmp/www/file.bin"
 src_sha=$(sha256sum "$tmp/www/file.bin" | cut -d' ' -f1)
-bash "$here/make-cert.sh" "$tmp/pki"
+bash "$here/make-cert.sh" "$tmp/pki" >/dev/null
 
 port=$(free_port)
 "$server_bin" --listen "127.0.0.1:$port" --root "$tmp/www" --cert "$tmp/pki/cert.pem" \
-    --key "$tmp/pki/key.pem" -q >"$tmp/server.log" 2>&1 &
+    --key "$tmp/pki/key.pem" >"$tmp/server.log" 2>&1 &
 server_pid=$!
 if ! wait_bound "$port" "$server_pid"; then
     echo "demo: tern-server did not start:" >&2
@@ -79,14 +93,27 @@ if ! wait_bound "$port" "$server_pid"; then
     exit 1
 fi
 
-echo "tern demo: 100 MiB of random data over QUIC (hq-interop), 127.0.0.1:$port"
+echo "tern demo: connection migration during a $size_mb MiB download over QUIC (HTTP/3, loopback)"
+echo "  server  tern-server on 127.0.0.1:$port"
+echo "  client  tern-client from 127.0.0.1, and after"
+echo "            20 MB  probe 127.0.0.2 (add-local)"
+echo "            40 MB  switch to 127.0.0.2 (validated)"
+echo "            80 MB  switch to 127.0.0.3 without probing it first"
+echo "           120 MB  remove 127.0.0.2"
+echo "           140 MB  remove 127.0.0.1"
+echo
 rc=0
-timeout -k 5 300 "$client_bin" --ca "$tmp/pki/ca.pem" "https://127.0.0.1:$port/file.bin" \
-    -o "$tmp/out.bin" --json >"$tmp/result.json" 2>"$tmp/client.log" || rc=$?
+# The client's path events and table go to its stderr, sent to our stdout, so that the table is
+# redrawn in place only when we print to a terminal; its JSON report goes to a file.
+{
+    timeout -k 5 120 "$client_bin" --ca "$tmp/pki/ca.pem" --local 127.0.0.1 "${steps[@]}" \
+        --show-paths --json -o "$tmp/out.bin" "https://127.0.0.1:$port/file.bin" \
+        >"$tmp/result.json"
+} 2>&1 || rc=$?
+echo
 if [ "$rc" -ne 0 ]; then
     echo "  download FAILED (tern-client exit status $rc)"
-    sed 's/^/  client: /' "$tmp/client.log" | tail -n 20
-    [ -s "$tmp/result.json" ] && sed 's/^/  json: /' "$tmp/result.json"
+    [ -s "$tmp/result.json" ] && sed 's/^/  json: /' "$tmp/result.json" | cut -c1-400
     [ -s "$tmp/server.log" ] && sed 's/^/  server: /' "$tmp/server.log" | tail -n 20
     exit 1
 fi
@@ -94,28 +121,49 @@ fi
 bytes=$(json_num bytes "$tmp/result.json")
 dur_ms=$(json_num duration_ms "$tmp/result.json")
 hs_ms=$(json_num handshake_ms "$tmp/result.json")
+gap_ms=$(json_num longest_gap_ms "$tmp/result.json")
+gap_at=$(json_num longest_gap_at_ms "$tmp/result.json")
 cipher=$(json_str cipher "$tmp/result.json")
 alpn=$(json_str alpn "$tmp/result.json")
 sent=$(json_num packets_sent "$tmp/result.json")
 lost=$(json_num packets_lost "$tmp/result.json")
 client_sha=$(json_str sha256 "$tmp/result.json")
+# Each switch is one entry of "migrations", the only objects with a "to" member.
+switches=$(count '"to":{' "$tmp/result.json")
+step_errors=$(count '"error":"[^"]*"' "$tmp/result.json")
+final_path=$({ grep -o '"active_path":{[^}]*}' "$tmp/result.json" || true; } |
+    sed 's/.*"local":"\([^"]*\)","remote":"\([^"]*\)".*/\1 -> \2/')
+changes=$(count 'peer address changed' "$tmp/server.log")
 out_sha=$(sha256sum "$tmp/out.bin" | cut -d' ' -f1)
 out_bytes=$(stat -c %s "$tmp/out.bin")
 
+echo "result"
 awk -v b="$bytes" -v ms="$dur_ms" -v hs="$hs_ms" 'BEGIN {
     s = ms / 1000; if (s <= 0) s = 1e-9
-    printf "  size        %d bytes (%.1f MiB)\n", b, b / 1048576
-    printf "  time        %.3f s (handshake %.1f ms)\n", s, hs
-    printf "  throughput  %.1f MB/s, %.1f Mbit/s\n", b / s / 1e6, b * 8 / s / 1e6
+    printf "  size          %d bytes (%.1f MiB)\n", b, b / 1048576
+    printf "  time          %.3f s (handshake %.1f ms)\n", s, hs
+    printf "  throughput    %.1f MB/s, %.1f Mbit/s\n", b / s / 1e6, b * 8 / s / 1e6
 }'
-echo "  connection  ${cipher:-?}, ALPN ${alpn:-?}, ${sent:-?} packets sent, ${lost:-?} lost"
+echo "  connection    ${cipher:-?}, ALPN ${alpn:-?}, ${sent:-?} packets sent by the client, ${lost:-?} lost"
+echo "  migrations    $switches path switches by the client, $changes peer address changes seen by the server"
+echo "  final path    ${final_path:-?}"
+awk -v g="${gap_ms:-0}" -v at="${gap_at:-0}" 'BEGIN {
+    printf "  longest stall %.1f ms without new data (from %.3f s)\n", g, at / 1000
+}'
+status=0
 if [ "$out_sha" = "$src_sha" ] && [ "$client_sha" = "$src_sha" ] &&
     [ "$out_bytes" = "$bytes" ]; then
-    echo "  sha256      match ($src_sha)"
-    exit 0
+    echo "  sha256        match ($src_sha)"
+else
+    echo "  sha256        MISMATCH"
+    echo "    source      $src_sha"
+    echo "    file        $out_sha ($out_bytes bytes)"
+    echo "    client      ${client_sha:-none}"
+    status=1
 fi
-echo "  sha256      MISMATCH"
-echo "    source      $src_sha"
-echo "    file        $out_sha ($out_bytes bytes)"
-echo "    client      ${client_sha:-none}"
-exit 1
+if [ "$step_errors" -ne 0 ] || [ "$switches" -lt 2 ]; then
+    echo "  FAILED: $step_errors scripted step(s) failed, $switches switch(es) instead of 2 or more"
+    { grep -o '"actions":.*' "$tmp/result.json" || true; } | sed 's/^/    /' | cut -c1-600
+    status=1
+fi
+exit $status

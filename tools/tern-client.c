@@ -6,8 +6,13 @@
  * optionally written to a file; nothing is held in memory beyond one read buffer. The exit status
  * is 0 only when every download completed, with a 2xx status for HTTP/3.
  *
+ * Migration can be scripted (--add-local, --migrate, --remove-local at a time after the
+ * handshake or after an amount of data): every path event is printed, and the JSON report has
+ * the history of every path, every switch and the longest gap in the delivery of stream data.
+ *
  * This file owns options, the download table, outputs, the report and the connection; the
- * protocols live in client/hq.c and client/h3.c. */
+ * protocols live in client/hq.c and client/h3.c, the migration script in client/script.c and
+ * the path history in client/paths.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -59,6 +64,7 @@ static void report_dl(client *cl, download *d)
     if (d->status)
         snprintf(status, sizeof(status), "%d, ", d->status);
     cl_progress_clear(&cl->progress);
+    cl_paths_table_clear(cl);
     switch (d->result) {
     case DL_OK:
         if (!cl->quiet)
@@ -104,6 +110,8 @@ void cl_finish_dl(client *cl, download *d, dl_result result)
     if (++cl->n_finished == cl->n) {
         cl->done_ns = tool_now_ns();
         capture_stats(cl);
+        /* The paths' final counters, before the close retires them. */
+        cl_paths_table_end(cl);
         if (cl->conn)
             tern_conn_close(cl->conn, cl->proto == CL_PROTO_H3 ? TOOL_H3_NO_ERROR : 0, NULL);
     }
@@ -150,6 +158,13 @@ static void show_progress(client *cl)
 
 int cl_body(client *cl, download *d, const uint8_t *data, size_t len)
 {
+    uint64_t now = tool_now_ns();
+
+    if (cl->last_data_ns && now - cl->last_data_ns > cl->longest_gap_ns) {
+        cl->longest_gap_ns = now - cl->last_data_ns;
+        cl->longest_gap_at_ns = cl->last_data_ns;
+    }
+    cl->last_data_ns = now;
     d->bytes += len;
     cl->total_bytes += len;
     if (tool_sha256_update(&d->hash, data, len) < 0) {
@@ -162,6 +177,8 @@ int cl_body(client *cl, download *d, const uint8_t *data, size_t len)
         cl_finish_dl(cl, d, DL_ERROR);
         return -1;
     }
+    if (cl->total_bytes >= cl->next_bytes_due)
+        cl_script_run(cl);
     return 0;
 }
 
@@ -224,6 +241,7 @@ static void on_connected(tern_conn *c, void *ud)
 
     cl->connected = 1;
     cl->connected_ns = tool_now_ns();
+    cl_paths_refresh(cl);
     snprintf(cl->cipher, sizeof(cl->cipher), "%s", tern_conn_cipher(c));
     snprintf(cl->alpn, sizeof(cl->alpn), "%s", tern_conn_alpn(c));
     if (strcmp(cl->alpn, "h3") == 0) {
@@ -234,6 +252,7 @@ static void on_connected(tern_conn *c, void *ud)
         cl->proto = CL_PROTO_HQ;
     }
     start_pending(cl);
+    cl_script_run(cl);
 }
 
 static void on_stream_readable(tern_conn *c, int64_t sid, void *ud)
@@ -282,6 +301,11 @@ static void on_stream_stop_sending(tern_conn *c, int64_t sid, uint64_t app_error
 
     if (cl->h3)
         tool_h3_on_stop_sending(cl->h3, sid, app_error);
+}
+
+static void on_path_event(tern_conn *c, const tern_path_event *ev, void *ud)
+{
+    cl_paths_on_event(ud, ev);
 }
 
 static void describe_close(char *buf, size_t cap, const tern_close_info *ci)
@@ -454,6 +478,15 @@ static void print_json(client *cl, FILE *f, int ok)
         fputc('}', f);
     }
     fputc(']', f);
+    fputs(",\"longest_gap_ms\":", f);
+    tool_json_number(f, (double)cl->longest_gap_ns / 1e6, 3);
+    fputs(",\"longest_gap_at_ms\":", f);
+    if (cl->longest_gap_ns)
+        tool_json_number(f, (double)(cl->longest_gap_at_ns - cl->start_ns) / 1e6, 3);
+    else
+        fputs("null", f);
+    cl_paths_json(cl, f);
+    cl_script_json(cl, f);
     if (!ok) {
         fputs(",\"error\":", f);
         tool_json_string(f, cl->error[0] ? cl->error : "one or more downloads failed");
@@ -480,7 +513,20 @@ static void usage(FILE *f)
             "                        AES-128-GCM,AES-256-GCM (or a whole GnuTLS priority string)\n"
             "  --cc cubic|newreno    congestion controller (default cubic)\n"
             "  --key-update BYTES    start one key update after BYTES received (K/M/G suffixes)\n"
-            "  -q, --quiet           no per-URL lines and no progress bar (errors still shown)\n"
+            "  --add-local ADDR[:PORT]@WHEN     add and probe a local address (no switch)\n"
+            "  --migrate ADDR[:PORT]@WHEN       switch to a local address (added if unknown)\n"
+            "  --remove-local ADDR[:PORT]@WHEN  abandon the path of a local address\n"
+            "                        WHEN: a time after the handshake (300ms, 2s) or an amount\n"
+            "                        of data received (512KB, 20MB); each option repeatable, an\n"
+            "                        action runs when its trigger passes. Without a port, an\n"
+            "                        address that has a path means that path, and a new one\n"
+            "                        gets a port from the system\n"
+            "  --no-preferred-address  do not move to the server's preferred address\n"
+            "  --show-paths          a table of the paths every 0.5 s and after each event\n"
+            "                        (on stderr; redrawn in place on a terminal)\n"
+            "  --log FILE            tern's debug log ('-' = stderr)\n"
+            "  -q, --quiet           no per-URL lines, path events or progress bar (errors\n"
+            "                        still shown)\n"
             "  -h, --help            this text\n");
 }
 
@@ -528,12 +574,14 @@ static void run(client *cl)
                 tern_conn_close(cl->conn, cl->proto == CL_PROTO_H3 ? TOOL_H3_REQUEST_CANCELLED : 0,
                                 "interrupted");
         }
-        rc = tool_run_step(cl->ep, cl->done_ns ? 10 : 100);
+        rc = tool_run_step(cl->ep, cl_script_wait_ms(cl, cl->done_ns ? 10 : 100));
         if (rc < 0) {
             snprintf(cl->error, sizeof(cl->error), "event loop failed: %s", tern_strerror(rc));
             break;
         }
         start_pending(cl);
+        cl_script_run(cl);
+        cl_paths_tick(cl, 0);
         show_progress(cl);
         if (cl->done_ns && tool_now_ns() - cl->done_ns > LINGER_NS)
             break;
@@ -547,6 +595,24 @@ static void run(client *cl)
     cl_progress_clear(&cl->progress);
 }
 
+/* The closing lines: delivery gaps and switches, then what the script did not get to do. */
+static void print_summary(client *cl)
+{
+    double secs;
+
+    cl_script_report_pending(cl);
+    if (cl->quiet || !cl->connected)
+        return;
+    secs = (double)((cl->done_ns ? cl->done_ns : tool_now_ns()) - cl->start_ns) / 1e9;
+    fprintf(cl->info,
+            "%llu bytes in %.3f s (%.1f MB/s), longest delivery gap %.3f ms, %zu path switch%s\n",
+            (unsigned long long)cl->total_bytes, secs,
+            secs > 0 ? (double)cl->total_bytes / secs / 1e6 : 0.0,
+            (double)cl->longest_gap_ns / 1e6, cl_paths_migrations(cl),
+            cl_paths_migrations(cl) == 1 ? "" : "es");
+    fflush(cl->info);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"ca", required_argument, NULL, 'c'},
@@ -557,10 +623,18 @@ int main(int argc, char **argv)
                                          {"ciphers", required_argument, NULL, 'x'},
                                          {"cc", required_argument, NULL, 'C'},
                                          {"key-update", required_argument, NULL, 'K'},
+                                         {"add-local", required_argument, NULL, 'A'},
+                                         {"migrate", required_argument, NULL, 'M'},
+                                         {"remove-local", required_argument, NULL, 'D'},
+                                         {"no-preferred-address", no_argument, NULL, 'P'},
+                                         {"show-paths", no_argument, NULL, 'S'},
+                                         {"log", required_argument, NULL, 'L'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *out = NULL, *local_text = NULL, *err = NULL;
+    const char *out = NULL, *local_text = NULL, *err = NULL, *log_path = NULL;
+    FILE *log = NULL;
+    int show_paths = 0;
     const char *alpn[MAX_ALPN];
     size_t alpn_count = 0;
     char priority[TOOL_PRIORITY_MAX];
@@ -576,6 +650,7 @@ int main(int argc, char **argv)
         return 1;
     }
     cl->goaway_id = INT64_MAX;
+    cl->next_bytes_due = UINT64_MAX; /* lowered by each byte-triggered --add-local & co */
     tern_config_init(&cfg);
 #define BAD_OPTION(...)                                                                            \
     do {                                                                                           \
@@ -622,6 +697,27 @@ int main(int argc, char **argv)
                 BAD_OPTION("bad --key-update '%s'\n", optarg);
             cl->key_update_wanted = 1;
             break;
+        case 'A':
+        case 'M':
+        case 'D':
+            if (cl_script_add(cl,
+                              opt == 'A'   ? CL_ACT_ADD
+                              : opt == 'M' ? CL_ACT_MIGRATE
+                                           : CL_ACT_REMOVE,
+                              optarg) < 0) {
+                status = 2;
+                goto out;
+            }
+            break;
+        case 'P':
+            cfg.follow_preferred_address = 0;
+            break;
+        case 'S':
+            show_paths = 1;
+            break;
+        case 'L':
+            log_path = optarg;
+            break;
         case 'q':
             cl->quiet = 1;
             break;
@@ -656,6 +752,14 @@ int main(int argc, char **argv)
     tern_addr_format(&remote, cl->peer, sizeof(cl->peer));
     if (open_outputs(cl, out) < 0)
         goto out;
+    if (log_path && tool_log_open(log_path, &log) < 0) {
+        fprintf(stderr, "tern-client: cannot open log file %s: %s\n", log_path, strerror(errno));
+        goto out;
+    }
+    if (log) {
+        cfg.log = tool_log_line;
+        cfg.log_ud = log;
+    }
 
     if (alpn_count == 0)
         alpn[alpn_count++] = "h3";
@@ -668,6 +772,7 @@ int main(int argc, char **argv)
     cb.on_stream_reset = on_stream_reset;
     cb.on_stream_stop_sending = on_stream_stop_sending;
     cb.on_closed = on_closed;
+    cb.on_path_event = on_path_event;
 
     rc = tern_endpoint_new(&cfg, &cb, cl, &cl->ep);
     if (rc < 0) {
@@ -676,7 +781,9 @@ int main(int argc, char **argv)
     }
     tool_install_stop_signals(&stop_requested);
     cl->start_ns = tool_now_ns();
-    cl_progress_init(&cl->progress, !cl->quiet && isatty(STDERR_FILENO), cl->start_ns);
+    cl_progress_init(&cl->progress, !cl->quiet && !show_paths && isatty(STDERR_FILENO),
+                     cl->start_ns);
+    cl_paths_init(cl, show_paths);
     rc = tern_endpoint_connect(cl->ep, &remote, local_text ? &local : NULL, cl->dl[0].url.host,
                                &cl->conn);
     if (rc < 0) {
@@ -690,6 +797,7 @@ int main(int argc, char **argv)
     ok = cl->n_finished == cl->n;
     for (size_t i = 0; i < cl->n; i++)
         ok = ok && cl->dl[i].result == DL_OK;
+    print_summary(cl);
     if (!ok && cl->error[0])
         fprintf(stderr, "tern-client: %s\n", cl->error);
     if (cl->json)
@@ -707,5 +815,6 @@ out:
     }
     free(cl->dl);
     free(cl);
+    tool_log_close(log);
     return status;
 }

@@ -4,7 +4,9 @@
  * This file owns options, the connection list, the dispatch of tern's callbacks to the protocol
  * of each connection (server/hq.c, server/h3.c) and the shutdown at SIGINT/SIGTERM: HTTP/3
  * clients get a GOAWAY, requests in progress may finish for a grace period, then every
- * connection is closed (H3_NO_ERROR for HTTP/3). A second signal skips the grace period. */
+ * connection is closed (H3_NO_ERROR for HTTP/3). A second signal skips the grace period.
+ * Client migration is logged as it happens (a peer's new address, a path that failed); the
+ * server can advertise a preferred address (and listens there too) or forbid active migration. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -228,6 +230,50 @@ static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
     }
 }
 
+static void on_path_event(tern_conn *c, const tern_path_event *ev, void *ud)
+{
+    server *srv = ud;
+    srv_conn *sc = tern_conn_get_user_data(c);
+    char from[64], to[64], local[96];
+
+    if (srv->quiet || !sc || !ev->path)
+        return;
+    tern_addr_format(&ev->path->addr.remote, to, sizeof(to));
+    switch (ev->type) {
+    case TERN_PATH_EV_PEER_ADDRESS_CHANGED:
+        if (ev->from)
+            tern_addr_format(&ev->from->addr.remote, from, sizeof(from));
+        else
+            snprintf(from, sizeof(from), "%s", sc->peer);
+        /* A client that moved to our preferred address reaches another of our addresses. */
+        local[0] = '\0';
+        if (ev->from && !tern_addr_equal(&ev->from->addr.local, &ev->path->addr.local)) {
+            snprintf(local, sizeof(local), ", now at our ");
+            tern_addr_format(&ev->path->addr.local, local + strlen(local),
+                             sizeof(local) - strlen(local));
+        }
+        printf("%s peer address changed: %s -> %s, path %d%s\n", sc->peer, from, to,
+               ev->path->id, local);
+        /* Later lines name the connection by where the client is now. */
+        snprintf(sc->peer, sizeof(sc->peer), "%s", to);
+        break;
+    case TERN_PATH_EV_ACTIVE:
+        if (ev->reason == TERN_PATH_WHY_PEER_MIGRATED)
+            return; /* PEER_ADDRESS_CHANGED follows and says it */
+        printf("%s active path is now %d to %s (%s)\n", sc->peer, ev->path->id, to,
+               tern_path_reason_str(ev->reason));
+        snprintf(sc->peer, sizeof(sc->peer), "%s", to);
+        break;
+    case TERN_PATH_EV_FAILED:
+        printf("%s path %d to %s failed: %s\n", sc->peer, ev->path->id, to,
+               tern_path_reason_str(ev->reason));
+        break;
+    default:
+        return;
+    }
+    fflush(stdout);
+}
+
 /* ---- main ---- */
 
 static void usage(FILE *f)
@@ -247,7 +293,12 @@ static void usage(FILE *f)
                "                        stream data sent (K/M/G suffixes)\n"
                "  --cc cubic|newreno    congestion controller (default cubic)\n"
                "  --idle-timeout MS     idle timeout in milliseconds (default 30000)\n"
-               "  -q, --quiet           no per-connection and per-request log lines\n"
+               "  --preferred-address ADDR:PORT  advertise a preferred address (RFC 9000\n"
+               "                        §9.6) and listen there too\n"
+               "  --disable-active-migration  ask clients not to migrate (packets from new\n"
+               "                        addresses are dropped, except at the preferred address)\n"
+               "  --log FILE            tern's debug log ('-' = stderr)\n"
+               "  -q, --quiet           no per-connection, per-request and migration log lines\n"
                "  -h, --help            this text\n");
 }
 
@@ -359,10 +410,15 @@ int main(int argc, char **argv)
                                          {"key-update", required_argument, NULL, 'K'},
                                          {"cc", required_argument, NULL, 'C'},
                                          {"idle-timeout", required_argument, NULL, 'i'},
+                                         {"preferred-address", required_argument, NULL, 'p'},
+                                         {"disable-active-migration", no_argument, NULL, 'm'},
+                                         {"log", required_argument, NULL, 'L'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *listen_text = NULL, *root = NULL, *cert = NULL, *key = NULL;
+    const char *preferred_text = NULL, *log_path = NULL;
+    FILE *log = NULL;
     const char *alpn[MAX_ALPN];
     size_t alpn_count = 0;
     tern_config cfg;
@@ -429,6 +485,15 @@ int main(int argc, char **argv)
                 BAD_OPTION("bad --idle-timeout '%s'", optarg);
             cfg.idle_timeout_ms = v;
             break;
+        case 'p':
+            preferred_text = optarg;
+            break;
+        case 'm':
+            cfg.disable_active_migration = 1;
+            break;
+        case 'L':
+            log_path = optarg;
+            break;
         case 'q':
             srv->quiet = 1;
             break;
@@ -451,6 +516,20 @@ int main(int argc, char **argv)
         BAD_OPTION("%s", "--cert and --key go together");
     if (tern_addr_parse(&addr, listen_text, 4433) < 0)
         BAD_OPTION("bad --listen address '%s'", listen_text);
+    if (preferred_text &&
+        (tern_addr_parse(&cfg.preferred_address, preferred_text, 0) < 0 ||
+         (cfg.preferred_address.u.sa.sa_family == AF_INET ? cfg.preferred_address.u.in.sin_port
+                                                          : cfg.preferred_address.u.in6.sin6_port) == 0))
+        BAD_OPTION("bad --preferred-address '%s' (ADDR:PORT, the port is required)", preferred_text);
+    if (log_path && tool_log_open(log_path, &log) < 0) {
+        snprintf(errbuf, sizeof(errbuf), "cannot open log file %s: %s", log_path, strerror(errno));
+        fail("%s", errbuf);
+        goto out;
+    }
+    if (log) {
+        cfg.log = tool_log_line;
+        cfg.log_ud = log;
+    }
 
     if (!realpath(root, srv->root)) {
         fail("cannot open root directory '%s'", root);
@@ -490,6 +569,7 @@ int main(int argc, char **argv)
     cb.on_stream_reset = on_stream_reset;
     cb.on_stream_stop_sending = on_stream_stop_sending;
     cb.on_closed = on_closed;
+    cb.on_path_event = on_path_event;
 
     rc = tern_endpoint_new(&cfg, &cb, srv, &srv->ep);
     if (rc < 0) {
@@ -508,8 +588,21 @@ int main(int argc, char **argv)
         tern_addr_format(&addr, where, sizeof(where));
     else
         snprintf(where, sizeof(where), "%s", listen_text);
+    /* Clients that follow the preferred address send there: the endpoint needs a socket on it. */
+    if (preferred_text && !tern_addr_equal(&cfg.preferred_address, &addr)) {
+        rc = tern_endpoint_listen(srv->ep, &cfg.preferred_address);
+        if (rc < 0) {
+            snprintf(errbuf, sizeof(errbuf), "cannot listen on the preferred address %s: %s%s%s",
+                     preferred_text, tern_strerror(rc), rc == TERN_ERR_IO ? ": " : "",
+                     rc == TERN_ERR_IO ? strerror(errno) : "");
+            fail("%s", errbuf);
+            goto out;
+        }
+    }
     if (!srv->quiet)
-        fprintf(stderr, "tern-server: listening on %s, serving %s\n", where, srv->root);
+        fprintf(stderr, "tern-server: listening on %s%s%s, serving %s\n", where,
+                preferred_text ? ", preferred address " : "", preferred_text ? preferred_text : "",
+                srv->root);
 
     tool_install_stop_signals(&stop_requested);
     status = 0;
@@ -532,5 +625,6 @@ out:
         conn_state_free(srv, srv->conns);
     tool_cert_remove(&tmp_cert);
     free(srv);
+    tool_log_close(log);
     return status;
 }

@@ -248,13 +248,15 @@ static void end_path(tern_conn *c, int idx, int failed, tern_path_reason why, te
     emit(c, TERN_PATH_EV_REMOVED, why, idx, -1, 0);
 }
 
-/* The best validated path other than `except`: lowest smoothed RTT, then most recently validated. */
-static int best_validated(const tern_conn *c, int except)
+/* The best validated path other than `except` and not leaving from `except_local` (may be NULL):
+ * lowest smoothed RTT, then most recently validated. */
+static int best_validated_but(const tern_conn *c, int except, const tern_addr *except_local)
 {
     int best = -1;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
         const tern_path *p = &c->paths[i];
-        if (i == except || !tern_path_in_use(p) || !p->path_validated)
+        if (i == except || !tern_path_in_use(p) || !p->path_validated ||
+            (except_local && tern_addr_equal(&p->addr.local, except_local)))
             continue;
         if (best < 0)
             best = i;
@@ -266,6 +268,11 @@ static int best_validated(const tern_conn *c, int except)
         }
     }
     return best;
+}
+
+static int best_validated(const tern_conn *c, int except)
+{
+    return best_validated_but(c, except, NULL);
 }
 
 /* A path failed validation; when it carried the traffic, go back to the path it came from. */
@@ -367,18 +374,27 @@ int tern_conn_path_remove(tern_conn *c, const tern_addr *local, tern_tstamp now)
     int rv = client_verb_check(c, local);
     if (rv)
         return rv;
-    int idx = tern_conn_path_by_local(c, local);
-    if (idx < 0)
+    if (tern_conn_path_by_local(c, local) < 0)
         return TERN_ERR_NOT_FOUND;
-    if (idx == c->active) {
-        int best = best_validated(c, idx);
+    /* Every path leaving from that address goes (the path to the server's preferred address may
+     * share it): the address's socket closes after this. */
+    int on_addr[TERN_MAX_PATHS], n = 0, active_on_addr = 0;
+    for (int i = 0; i < TERN_MAX_PATHS; i++)
+        if (tern_path_in_use(&c->paths[i]) && tern_addr_equal(&c->paths[i].addr.local, local)) {
+            on_addr[n++] = i;
+            active_on_addr |= i == c->active;
+        }
+    if (active_on_addr) {
+        int best = best_validated_but(c, -1, local);
         if (best < 0)
             return TERN_ERR_LAST_PATH;
         switch_to(c, best, TERN_PATH_WHY_ACTIVE_REMOVED, now);
     }
-    if (c->pending_active == idx)
-        c->pending_active = -1;
-    end_path(c, idx, 0, TERN_PATH_WHY_APP, now);
+    for (int k = 0; k < n; k++) {
+        if (c->pending_active == on_addr[k])
+            c->pending_active = -1;
+        end_path(c, on_addr[k], 0, TERN_PATH_WHY_APP, now);
+    }
     return 0;
 }
 

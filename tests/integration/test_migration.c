@@ -370,6 +370,8 @@ static void test_off_path_attacker(void **st)
     pair_free(&p);
 }
 
+static int cond_path_validated_twice(tern_pair *p) { return p->path_events[TERN_PATH_EV_VALIDATED] >= 2; }
+
 static int cond_on_preferred(tern_pair *p)
 {
     return p->client && p->client->handshake_confirmed &&
@@ -388,6 +390,30 @@ static void test_preferred_address(void **st)
     assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
     assert_true(pair_verify(&p));
     assert_true(tern_addr_equal(&p.server->paths[p.server->active].addr.local, &pref));
+    pair_free(&p);
+}
+
+static void test_remove_address_shared_with_preferred_path(void **st)
+{
+    /* the path to the preferred address leaves from the original local address: removing that
+     * address removes both paths, and the connection moves to the one left */
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 23), 0);
+    p.cfg_s.preferred_address = addr("10.0.0.5:4433");
+    assert_true(pair_run(&p, cond_on_preferred, 10 * SEC));
+    tern_addr orig = *active_local(p.client);
+    tern_addr b = addr("10.0.0.3:6000");
+    assert_true(tern_conn_path_add(p.client, &b, p.now) > 0);
+    assert_true(pair_run(&p, cond_path_validated_twice, 5 * SEC));
+    assert_int_equal(pair_request(&p, 1 << 20), 0);
+    assert_int_equal(tern_conn_path_remove(p.client, &orig, p.now), 0);
+    assert_true(tern_addr_equal(active_local(p.client), &b));
+    size_t n = 0;
+    assert_int_equal(tern_conn_paths(p.client, NULL, 0, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(tern_conn_path_remove(p.client, &b, p.now), TERN_ERR_LAST_PATH);
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
     pair_free(&p);
 }
 
@@ -607,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_nat_rebinding_address),
         cmocka_unit_test(test_off_path_attacker),
         cmocka_unit_test(test_preferred_address),
+        cmocka_unit_test(test_remove_address_shared_with_preferred_path),
         cmocka_unit_test(test_preferred_address_disabled),
         cmocka_unit_test(test_peer_disables_migration),
         cmocka_unit_test(test_no_spare_cid),

@@ -4,8 +4,10 @@
 # Every case downloads files and checks the SHA-256 of each one against the source. Cases:
 # handshake, 50 MB transfer, 10 parallel requests, ChaCha20-Poly1305 only, AES-256-GCM only, key
 # update initiated by the client and by the server, Retry, 5% loss in each direction, HTTP 404
-# and 405, server shutdown with GOAWAY during a transfer, and session resumption / 0-RTT (recorded
-# as skipped: tern does not implement them).
+# and 405, server shutdown with GOAWAY during a transfer, connection migration (a client that
+# probes then switches, one that switches to an unprobed address, a NAT rebinding, a server's
+# preferred address), and session resumption / 0-RTT (recorded as skipped: tern does not
+# implement them). Migration uses the loopback addresses 127.0.0.2-127.0.0.4 besides 127.0.0.1.
 #
 # usage: tests/interop/run.sh [--matrix FILE] [--only CASE,...] BUILD_DIR
 #   --matrix FILE   where the result matrix goes (default: docs/interop.md in the source tree)
@@ -130,7 +132,8 @@ prio() { echo "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+$1"; }
 
 # ---- cases ----
 cases=(handshake transfer multiplexing chacha20 aes256 keyupdate-client keyupdate-server retry
-       loss http-404 http-405 goaway resumption zerortt)
+       loss http-404 http-405 goaway migration-probe migration-unprobed nat-rebinding
+       preferred-address resumption zerortt)
 declare -A title=(
     [handshake]="handshake (1 KB file)"
     [transfer]="50 MB download"
@@ -144,6 +147,10 @@ declare -A title=(
     [http-404]="missing file: status 404"
     [http-405]="POST: status 405"
     [goaway]="server shutdown (GOAWAY) during a 50 MB transfer"
+    [migration-probe]="client migration during a 50 MB download: probe, then switch"
+    [migration-unprobed]="client migration during a 50 MB download: switch to an unprobed address"
+    [nat-rebinding]="NAT rebinding: the client's port changes without a probe"
+    [preferred-address]="server preferred address, 20 MB download"
     [resumption]="session resumption"
     [zerortt]="0-RTT"
 )
@@ -155,6 +162,7 @@ declare -A result
 configure() {
     files=() ng_srv=() ng_cli=() tern_srv=() tern_cli=() want_cipher="" want_ku="" skip=""
     want_retry="" want_status=200 want_loss="" want_goaway="" limit=60
+    want_mig="" mig_ip="" want_peer_change="" want_pref=""
     case $1 in
     handshake) files=(small.bin) ;;
     transfer) files=(50m.bin); limit=120 ;;
@@ -187,6 +195,26 @@ configure() {
     goaway)
         files=(50m.bin) want_goaway=1
         [ "$2" = tc ] && skip="n/a: gtlsserver closes at once on SIGINT, without GOAWAY" ;;
+    migration-probe)
+        # tern-client probes 127.0.0.2 at 10 MB and moves there at 20 MB.
+        files=(50m.bin) limit=120 want_mig=probe mig_ip=127.0.0.2
+        tern_cli=(--add-local 127.0.0.2@10MB --migrate 127.0.0.2@20MB)
+        [ "$2" = ts ] && skip="n/a: gtlsclient has no option to probe a path before it moves" ;;
+    migration-unprobed)
+        # tern-client moves to 127.0.0.3 at 10 MB; gtlsclient to a new port 100 ms after the
+        # handshake. Both send their first PATH_CHALLENGE with the move and do not wait for it.
+        files=(50m.bin) limit=120 want_mig=unprobed mig_ip=127.0.0.3 want_peer_change=1
+        tern_cli=(--migrate 127.0.0.3@10MB)
+        ng_cli=(--change-local-addr=100ms) ;;
+    nat-rebinding)
+        # gtlsclient sends nothing from its new port while it only receives (and it drops what
+        # still arrives at the old one), so a rebinding during a download would stall it: the
+        # port changes 20 ms after the handshake, and the request leaves 200 ms after it.
+        files=(20m.bin) want_peer_change=1
+        ng_cli=(--change-local-addr=20ms --nat-rebinding --delay-stream=200ms)
+        [ "$2" = tc ] && skip="n/a: tern-client validates every new path (see the migration rows)" ;;
+    preferred-address)
+        files=(20m.bin) want_pref=1 ;;
     resumption | zerortt) skip="skipped: tern does not implement session resumption/0-RTT" ;;
     esac
 }
@@ -194,6 +222,49 @@ configure() {
 # 1 when an ngtcp2 log shows simulated losses in both directions.
 lost_both_ways() {
     grep -q 'Simulated outgoing packet loss' "$1" && grep -q 'Simulated incoming packet loss' "$1"
+}
+
+# The object of tern-client's JSON report for the path whose local address is on IP $1, from its
+# id to the end of its events (events hold no ']'); empty when there is none.
+json_path() {
+    local ip_re=${1//./\\.}
+    grep -o "{\"id\":[0-9]*,\"local\":\"$ip_re:[0-9]*\"[^]]*" "$2" | head -n 1
+}
+json_field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" <<<"$2" | head -n 1; }
+
+# tern-client's report after a scripted migration to IP $2 (`probe`: validated before the switch;
+# `unprobed`: switched before validation) in JSON file $3. Sets `why` and returns 1 on failure.
+check_client_migration() {
+    local kind=$1 ip=$2 json=$3 path recv before_active
+    if grep -q '"ran":false' "$json"; then
+        fail_case "a scripted step never ran: $(grep -o '"actions":.*' "$json" | cut -c1-200)"
+        return 1
+    fi
+    if grep -o '"actions":.*' "$json" | grep -q '"error"'; then
+        fail_case "a scripted step failed: $(grep -o '"actions":.*' "$json" | cut -c1-300)"
+        return 1
+    fi
+    grep -q "\"to\":{\"id\":[0-9]*,\"local\":\"${ip//./\\.}:" "$json" ||
+        { fail_case "tern-client never switched to $ip"; return 1; }
+    grep -q "\"active_path\":{\"id\":[0-9]*,\"local\":\"${ip//./\\.}:" "$json" ||
+        { fail_case "the active path at the end is not from $ip: $(grep -o '"active_path":{[^}]*}' "$json")"; return 1; }
+    path=$(json_path "$ip" "$json")
+    recv=$(json_field bytes_received "$path")
+    # gtlsserver, bound to 127.0.0.1, must answer on the new path: most of the file comes that way.
+    if [ "${recv:-0}" -lt 10000000 ]; then
+        fail_case "only ${recv:-0} bytes arrived on the path from $ip"
+        return 1
+    fi
+    before_active=${path%%\"event\":\"active\"*}
+    if [ "$kind" = probe ] && [[ $before_active != *'"event":"validated"'* ]]; then
+        fail_case "the path from $ip was not validated before the switch: $path"
+        return 1
+    fi
+    if [ "$kind" = unprobed ] && [[ $before_active == *'"event":"validated"'* ]]; then
+        fail_case "the path from $ip was validated before the switch (expected an unprobed switch)"
+        return 1
+    fi
+    return 0
 }
 
 fail_case() {
@@ -212,9 +283,15 @@ show_logs() {
 
 # Runs case $1 in direction $2; sets `why` on failure. Returns 0 on success.
 run_one() {
-    local name=$1 dir=$2 port work out srvlog clilog json rc f got urls=()
+    local name=$1 dir=$2 port pport="" work out srvlog clilog json rc f got urls=()
     why=""
     port=$(free_port) || { why="no free port"; return 1; }
+    if [ -n "$want_pref" ]; then
+        pport=$(free_port) || { why="no free port"; return 1; }
+        [ "$pport" = "$port" ] && pport=$((port + 1))
+        ng_srv+=(--preferred-ipv4-addr="127.0.0.4:$pport")
+        tern_srv+=(--preferred-address "127.0.0.4:$pport")
+    fi
     work=$tmp/$name-$dir
     out=$work/out
     mkdir -p "$out"
@@ -237,7 +314,7 @@ run_one() {
             --cert "$tmp/pki/cert.pem" --key "$tmp/pki/key.pem" "${tern_srv[@]}" >"$srvlog" 2>&1 &
     fi
     server_pid=$!
-    if ! wait_bound "$port" "$server_pid"; then
+    if ! wait_bound "$port" "$server_pid" || { [ -n "$pport" ] && ! wait_bound "$pport" "$server_pid"; }; then
         fail_case "server did not start"
         return 1
     fi
@@ -250,7 +327,8 @@ run_one() {
         rc=$?
     else
         local verbose=("${quiet_ng[@]}")
-        [ -n "$want_retry" ] || [ -n "$want_loss" ] && verbose=(--no-quic-dump --no-http-dump)
+        [ -n "$want_retry" ] || [ -n "$want_loss" ] || [ -n "$want_pref" ] &&
+            verbose=(--no-quic-dump --no-http-dump)
         timeout -k 5 "$limit" gtlsclient "${verbose[@]}" --exit-on-all-streams-close \
             --download "$out" "${ng_cli[@]}" 127.0.0.1 "$port" "${urls[@]}" >"$clilog" 2>&1 &
         local client_pid=$!
@@ -309,6 +387,15 @@ run_one() {
             fail_case "gtlsserver sent no Retry"
             return 1
         fi
+        if [ -n "$want_mig" ] && ! check_client_migration "$want_mig" "$mig_ip" "$json"; then
+            return 1
+        fi
+        if [ -n "$want_pref" ]; then
+            grep -q "\"active_path\":{\"id\":[0-9]*,\"local\":\"[^\"]*\",\"remote\":\"127\.0\.0\.4:$pport\"" "$json" ||
+                { fail_case "tern-client did not end on the preferred address 127.0.0.4:$pport: $(grep -o '"active_path":{[^}]*}' "$json")"; return 1; }
+            grep -q '"reason":"server preferred address"' "$json" ||
+                { fail_case "no switch for the server's preferred address in tern-client's report"; return 1; }
+        fi
     else
         grep -q 'connected: ALPN h3' "$srvlog" || { fail_case "ALPN is not h3"; return 1; }
         if [ -n "$want_cipher" ] && ! grep -q "connected: ALPN h3, $want_cipher" "$srvlog"; then
@@ -343,6 +430,16 @@ run_one() {
         if [ -n "$want_retry" ] && ! grep -q 'type=Retry' "$clilog"; then
             fail_case "gtlsclient received no Retry"
             return 1
+        fi
+        if [ -n "$want_peer_change" ] && ! grep -q ' peer address changed: ' "$srvlog"; then
+            fail_case "tern-server logged no peer address change"
+            return 1
+        fi
+        if [ -n "$want_pref" ]; then
+            grep -q 'selected server preferred_address is \[127\.0\.0\.4\]' "$clilog" ||
+                { fail_case "gtlsclient did not select the preferred address"; return 1; }
+            grep -q "peer address changed: .*now at our 127\.0\.0\.4:$pport" "$srvlog" ||
+                { fail_case "tern-server saw no client at its preferred address 127.0.0.4:$pport"; return 1; }
         fi
     fi
     return 0
@@ -416,6 +513,19 @@ done
     echo "  receives (\`-r 0.05\`), so both directions of the path lose packets (gtlsserver with"
     echo "  \`--max-gso-dgrams=1\`, since it drops whole GSO batches); its log must show drops both"
     echo "  ways."
+    echo "- migration (tern-client): \`--add-local 127.0.0.2@10MB --migrate 127.0.0.2@20MB\` (probe,"
+    echo "  then switch) or \`--migrate 127.0.0.3@10MB\` (switch at once, validation running) against"
+    echo "  gtlsserver bound to 127.0.0.1; tern-client's report must show every step done, the switch"
+    echo "  (after validation, or before it), the new path active at the end and most of the file"
+    echo "  received on it."
+    echo "- migration (gtlsclient): \`--change-local-addr=100ms\` (a new port, used at once while"
+    echo "  gtlsclient validates it); NAT rebinding: \`--change-local-addr=20ms --nat-rebinding"
+    echo "  --delay-stream=200ms\` (no validation by the client; gtlsclient sends nothing from a"
+    echo "  rebound port while it only receives, so the rebinding comes before the request)."
+    echo "  tern-server must log the peer address change."
+    echo "- preferred address: \`gtlsserver --preferred-ipv4-addr=127.0.0.4:PORT\`, \`tern-server"
+    echo "  --preferred-address 127.0.0.4:PORT\`; the client must end on it (tern-client's report;"
+    echo "  gtlsclient's log and tern-server's)."
 } >"$matrix.tmp" && mv "$matrix.tmp" "$matrix"
 echo "interop: matrix written to $matrix"
 exit $failed

@@ -1,6 +1,7 @@
 /* tern-client's shared state and the interface between its parts: tern-client.c (options,
  * downloads, output, the connection), hq.c (hq-interop requests), h3.c (HTTP/3 requests through
- * nghttp3) and progress.c (the terminal progress bar). */
+ * nghttp3), progress.c (the terminal progress bar), script.c (scripted local address changes) and
+ * paths.c (path events, their history, the live path table). */
 #ifndef TOOLS_CLIENT_CLIENT_H
 #define TOOLS_CLIENT_CLIENT_H
 
@@ -46,6 +47,64 @@ typedef struct cl_progress {
     uint64_t start_ns, last_ns;
 } cl_progress;
 
+/* A scripted local address change (--add-local, --migrate, --remove-local). */
+typedef enum cl_act_kind { CL_ACT_ADD, CL_ACT_MIGRATE, CL_ACT_REMOVE } cl_act_kind;
+
+typedef struct cl_action {
+    cl_act_kind kind;
+    const char *spec;  /* the option's argument, for messages */
+    tern_addr addr;
+    int any_port;      /* no port given: add/migrate bind port 0, remove/migrate match any port */
+    int by_bytes;      /* trigger on bytes received; else on time since the handshake */
+    uint64_t at;       /* bytes, or ns after the handshake */
+    int done;
+    uint64_t ran_ns;   /* when it ran (monotonic) */
+    uint64_t ran_bytes;
+    int rc;            /* path id (>= 0), 0 for remove, or TERN_ERR_* */
+    int sys_errno;     /* errno with TERN_ERR_BIND */
+} cl_action;
+
+#define CL_MAX_ACTIONS 64
+#define CL_MAX_PATH_RECS 64 /* paths remembered for the report; later ones are counted only */
+#define CL_PATH_EVENTS 32   /* events remembered per path */
+#define CL_MAX_MIGRATIONS 256
+
+typedef struct cl_path_ev {
+    uint64_t t_ns;
+    tern_path_event_type type;
+    tern_path_reason reason;
+    uint64_t rtt_ns;
+} cl_path_ev;
+
+/* Everything known about one path: its latest description and what happened to it. */
+typedef struct cl_path_rec {
+    tern_path_info info;
+    int gone;       /* REMOVED seen, or no longer listed by tern_conn_paths */
+    int shown_gone; /* the plain table printed it once after it went */
+    size_t nev, ev_dropped;
+    cl_path_ev ev[CL_PATH_EVENTS];
+} cl_path_rec;
+
+typedef struct cl_migration {
+    uint64_t t_ns;
+    tern_path_reason reason;
+    int have_from;
+    tern_path_info from, to;
+} cl_migration;
+
+typedef struct cl_paths {
+    cl_path_rec rec[CL_MAX_PATH_RECS];
+    size_t n, dropped;
+    cl_migration mig[CL_MAX_MIGRATIONS];
+    size_t nmig, mig_total;
+    int table;          /* --show-paths */
+    int table_tty;      /* redraw in place (stderr is a terminal) */
+    int table_dirty;    /* an event happened since the last drawing */
+    int table_header_done;
+    size_t table_lines; /* lines of the table on screen (tty) */
+    uint64_t table_last_ns;
+} cl_paths;
+
 typedef struct client {
     tern_endpoint *ep;
     tern_conn *conn;
@@ -64,6 +123,14 @@ typedef struct client {
     tern_close_info close;
     int have_close;
     cl_progress progress;
+    /* scripted migration */
+    cl_action actions[CL_MAX_ACTIONS];
+    size_t nactions;
+    uint64_t next_bytes_due; /* smallest byte trigger still pending (UINT64_MAX: none) */
+    int script_busy;
+    /* delivery gaps: the longest interval between two deliveries of stream data */
+    uint64_t last_data_ns, longest_gap_ns, longest_gap_at_ns;
+    cl_paths paths;
     char cipher[32], alpn[64];
     char peer[64];   /* the server's address, for messages */
     char error[512]; /* first connection-level failure */
@@ -96,5 +163,40 @@ void cl_progress_update(cl_progress *p, uint64_t now_ns, uint64_t done, uint64_t
                         size_t files_done, size_t files);
 /* Erases the bar (before other output on stderr, and at the end). */
 void cl_progress_clear(cl_progress *p);
+
+/* script.c: parses "ADDR[:PORT]@WHEN" for `kind` (the text must outlive the client). Returns 0,
+ * or -1 after printing why. */
+int cl_script_add(client *cl, cl_act_kind kind, const char *spec);
+/* Runs every action whose trigger has passed, in the order given on the command line. Called
+ * between loop iterations and as data arrives; does nothing before the handshake or after the
+ * downloads ended. */
+void cl_script_run(client *cl);
+/* `cap_ms`, or less when a time trigger falls due sooner. */
+int cl_script_wait_ms(client *cl, int cap_ms);
+/* Says which actions never ran (the downloads ended first), unless quiet. */
+void cl_script_report_pending(client *cl);
+/* ,"actions":[...] */
+void cl_script_json(client *cl, FILE *f);
+
+/* paths.c */
+/* A line on stderr with the time since start, after erasing the progress bar and path table. */
+void cl_note(client *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cl_paths_init(client *cl, int table);
+void cl_paths_on_event(client *cl, const tern_path_event *ev);
+/* Updates the records from tern_conn_paths (new paths, counters). */
+void cl_paths_refresh(client *cl);
+/* Draws the path table when it is due (every 500 ms, or after an event). `force`: now. */
+void cl_paths_tick(client *cl, int force);
+/* Erases the table from the terminal (before other output). */
+void cl_paths_table_clear(client *cl);
+/* Draws the table one last time (the paths' final counters) and leaves it on the screen. */
+void cl_paths_table_end(client *cl);
+/* ,"paths":[...],"migrations":[...] */
+void cl_paths_json(client *cl, FILE *f);
+/* ACTIVE events seen (every one, even those not kept for the report). */
+size_t cl_paths_migrations(const client *cl);
+/* A local address given without a port: the local address of the live path on that IP (the
+ * active one first). Returns 0 with *out filled, or -1 when no path has that IP. */
+int cl_paths_find_local(client *cl, const tern_addr *ip, tern_addr *out);
 
 #endif

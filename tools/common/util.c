@@ -7,6 +7,7 @@
 #include <time.h>
 
 static volatile sig_atomic_t *stop_flag;
+static uint64_t log_start_ns;
 
 uint64_t tool_now_ns(void)
 {
@@ -152,4 +153,31 @@ int tool_run_step(tern_endpoint *ep, int cap_ms)
     if (rc == TERN_ERR_IO && errno == EINTR)
         return 0;
     return rc;
+}
+
+int tool_log_open(const char *path, FILE **out)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stderr : fopen(path, "w");
+
+    if (!f)
+        return -1;
+    if (f != stderr)
+        setvbuf(f, NULL, _IOLBF, 0); /* a crash must not lose the last lines */
+    log_start_ns = tool_now_ns();
+    *out = f;
+    return 0;
+}
+
+void tool_log_line(void *ud, const char *line)
+{
+    uint64_t t = tool_now_ns() - log_start_ns;
+
+    fprintf(ud, "[%4llu.%06llu] %s\n", (unsigned long long)(t / 1000000000ull),
+            (unsigned long long)(t % 1000000000ull / 1000), line);
+}
+
+void tool_log_close(FILE *f)
+{
+    if (f && f != stderr)
+        fclose(f);
 }

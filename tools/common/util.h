@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "tern/tern.h"
 
@@ -37,5 +38,13 @@ void tool_install_stop_signals(volatile sig_atomic_t *flag);
  * stop flag set by a signal is seen promptly even if the wait was not interrupted. Returns what
  * tern_endpoint_run_once returns, with an interrupted wait reported as 0. */
 int tool_run_step(tern_endpoint *ep, int cap_ms);
+
+/* tern's debug log (tern_config.log) for the tools' --log option: `path` "-" is stderr. Lines get
+ * the seconds since the log was opened. Returns 0, or -1 with errno set. */
+int tool_log_open(const char *path, FILE **out);
+/* A tern_log_fn; `ud` is the FILE from tool_log_open. */
+void tool_log_line(void *ud, const char *line);
+/* Closes what tool_log_open opened (NULL and stderr are left alone). */
+void tool_log_close(FILE *f);
 
 #endif

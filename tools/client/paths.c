@@ -1,0 +1,411 @@
+/* Paths as tern-client sees them: one stderr line per path event, the history of every path
+ * (its events and its last counters) and of every switch for the JSON report, and the live path
+ * table of --show-paths. On a terminal the table is redrawn in place; elsewhere (logs, CI) each
+ * drawing is a block of plain lines, so the output stays readable as a file. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/client.h"
+#include "common/json.h"
+#include "common/util.h"
+
+#define TABLE_PERIOD_NS (500ull * 1000000ull)
+#define TABLE_MIN_GAP_NS                                                                           \
+    (100ull * 1000000ull) /* plain output: event snapshots at most this often */
+
+static const char *state_name(tern_path_state s)
+{
+    switch (s) {
+    case TERN_PATH_STATE_PROBING:
+        return "probing";
+    case TERN_PATH_STATE_VALIDATED:
+        return "validated";
+    case TERN_PATH_STATE_ACTIVE:
+        return "active";
+    case TERN_PATH_STATE_FAILED:
+        return "failed";
+    case TERN_PATH_STATE_ABANDONED:
+        return "abandoned";
+    }
+    return "unknown";
+}
+
+static const char *event_name(tern_path_event_type t)
+{
+    switch (t) {
+    case TERN_PATH_EV_PROBING:
+        return "probing";
+    case TERN_PATH_EV_VALIDATED:
+        return "validated";
+    case TERN_PATH_EV_FAILED:
+        return "failed";
+    case TERN_PATH_EV_ACTIVE:
+        return "active";
+    case TERN_PATH_EV_REMOVED:
+        return "removed";
+    case TERN_PATH_EV_PEER_ADDRESS_CHANGED:
+        return "peer_address_changed";
+    }
+    return "unknown";
+}
+
+static double since_start_s(const client *cl, uint64_t t)
+{
+    return t >= cl->start_ns ? (double)(t - cl->start_ns) / 1e9 : -(double)(cl->start_ns - t) / 1e9;
+}
+
+void cl_paths_table_clear(client *cl)
+{
+    cl_paths *ps = &cl->paths;
+
+    if (!ps->table_tty || !ps->table_lines)
+        return;
+    fprintf(stderr, "\033[%zuA\r\033[J", ps->table_lines);
+    fflush(stderr);
+    ps->table_lines = 0;
+    ps->table_dirty = 1; /* put it back at the next loop iteration */
+}
+
+void cl_note(client *cl, const char *fmt, ...)
+{
+    va_list ap;
+
+    cl_progress_clear(&cl->progress);
+    cl_paths_table_clear(cl);
+    fprintf(stderr, "tern-client: %7.3fs ", since_start_s(cl, tool_now_ns()));
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+void cl_paths_init(client *cl, int table)
+{
+    cl_paths *ps = &cl->paths;
+
+    ps->table = table;
+    ps->table_tty = table && isatty(STDERR_FILENO);
+}
+
+/* The record of path `p`. tern reuses the id of a path that is gone for a later one: the creation
+ * time tells them apart. */
+static cl_path_rec *rec_of(client *cl, const tern_path_info *p, int create)
+{
+    cl_paths *ps = &cl->paths;
+
+    for (size_t i = ps->n; i-- > 0;)
+        if (ps->rec[i].info.id == p->id && ps->rec[i].info.created_ns == p->created_ns)
+            return &ps->rec[i];
+    if (!create)
+        return NULL;
+    if (ps->n == CL_MAX_PATH_RECS) {
+        ps->dropped++;
+        return NULL;
+    }
+    memset(&ps->rec[ps->n], 0, sizeof(ps->rec[ps->n]));
+    ps->rec[ps->n].info = *p;
+    return &ps->rec[ps->n++];
+}
+
+static void fmt_pair(const tern_path_addr *pa, char *local, char *remote, size_t cap)
+{
+    tern_addr_format(&pa->local, local, cap);
+    tern_addr_format(&pa->remote, remote, cap);
+}
+
+void cl_paths_on_event(client *cl, const tern_path_event *ev)
+{
+    cl_paths *ps = &cl->paths;
+    uint64_t now = tool_now_ns();
+    cl_path_rec *r;
+    char local[64], remote[64], rtt[32], from[48] = "";
+    uint64_t rtt_ns;
+
+    if (!ev || !ev->path)
+        return;
+    r = rec_of(cl, ev->path, 1);
+    if (r) {
+        r->info = *ev->path;
+        if (r->nev < CL_PATH_EVENTS)
+            r->ev[r->nev++] = (cl_path_ev){
+                .t_ns = now, .type = ev->type, .reason = ev->reason, .rtt_ns = ev->rtt_ns};
+        else
+            r->ev_dropped++;
+        if (ev->type == TERN_PATH_EV_REMOVED)
+            r->gone = 1;
+    }
+    if (ev->from) {
+        cl_path_rec *f = rec_of(cl, ev->from, 1);
+        if (f && !f->gone)
+            f->info = *ev->from;
+    }
+    if (ev->type == TERN_PATH_EV_ACTIVE) {
+        if (ps->nmig < CL_MAX_MIGRATIONS) {
+            cl_migration *m = &ps->mig[ps->nmig++];
+            m->t_ns = now;
+            m->reason = ev->reason;
+            m->to = *ev->path;
+            m->have_from = ev->from != NULL;
+            if (ev->from)
+                m->from = *ev->from;
+        }
+        ps->mig_total++;
+    }
+    ps->table_dirty = 1;
+    if (cl->quiet)
+        return;
+    fmt_pair(&ev->path->addr, local, remote, sizeof(local));
+    /* Before its first sample a path's srtt is only the initial estimate: not worth printing. */
+    rtt_ns = ev->type == TERN_PATH_EV_VALIDATED && ev->rtt_ns ? ev->rtt_ns
+             : ev->path->min_rtt_ns                           ? ev->path->srtt_ns
+                                                              : 0;
+    if (rtt_ns)
+        snprintf(rtt, sizeof(rtt), "rtt %.2f ms", (double)rtt_ns / 1e6);
+    else
+        snprintf(rtt, sizeof(rtt), "rtt -");
+    if (ev->from)
+        snprintf(from, sizeof(from), ", from path %d", ev->from->id);
+    cl_note(cl, "path %d %s (%s) %s -> %s, %s%s", ev->path->id, event_name(ev->type),
+            tern_path_reason_str(ev->reason), local, remote, rtt, from);
+}
+
+void cl_paths_refresh(client *cl)
+{
+    cl_paths *ps = &cl->paths;
+    tern_path_info info[16];
+    size_t n = 0;
+    int seen[CL_MAX_PATH_RECS];
+
+    if (!cl->conn || tern_conn_paths(cl->conn, info, sizeof(info) / sizeof(info[0]), &n) < 0)
+        return;
+    if (n > sizeof(info) / sizeof(info[0]))
+        n = sizeof(info) / sizeof(info[0]);
+    memset(seen, 0, sizeof(seen));
+    for (size_t i = 0; i < n; i++) {
+        cl_path_rec *r = rec_of(cl, &info[i], 1);
+        if (!r)
+            continue;
+        r->info = info[i];
+        r->gone = 0;
+        seen[r - ps->rec] = 1;
+    }
+    /* A path tern no longer lists is gone even if no REMOVED event said so. */
+    for (size_t i = 0; i < ps->n; i++)
+        if (!seen[i])
+            ps->rec[i].gone = 1;
+}
+
+int cl_paths_find_local(client *cl, const tern_addr *ip, tern_addr *out)
+{
+    cl_paths *ps = &cl->paths;
+    const cl_path_rec *best = NULL;
+
+    cl_paths_refresh(cl);
+    for (size_t i = 0; i < ps->n; i++) {
+        const cl_path_rec *r = &ps->rec[i];
+        const tern_addr *l = &r->info.addr.local;
+        int same;
+        if (r->gone || l->u.sa.sa_family != ip->u.sa.sa_family)
+            continue;
+        if (ip->u.sa.sa_family == AF_INET)
+            same = l->u.in.sin_addr.s_addr == ip->u.in.sin_addr.s_addr;
+        else
+            same = memcmp(&l->u.in6.sin6_addr, &ip->u.in6.sin6_addr, 16) == 0;
+        if (same && (!best || r->info.state == TERN_PATH_STATE_ACTIVE))
+            best = r;
+    }
+    if (!best)
+        return -1;
+    *out = best->info.addr.local;
+    return 0;
+}
+
+size_t cl_paths_migrations(const client *cl)
+{
+    return cl->paths.mig_total;
+}
+
+/* ---- the table ---- */
+
+static void human_bytes(char *buf, size_t cap, uint64_t v)
+{
+    if (v >= 1048576)
+        snprintf(buf, cap, "%.1f MB", (double)v / 1048576.0);
+    else
+        snprintf(buf, cap, "%.1f KB", (double)v / 1024.0);
+}
+
+static void draw(client *cl, uint64_t now)
+{
+    cl_paths *ps = &cl->paths;
+    size_t lines = 0;
+
+    cl_progress_clear(&cl->progress);
+    if (ps->table_tty && ps->table_lines)
+        fprintf(stderr, "\033[%zuA\r\033[J", ps->table_lines);
+    if (ps->table_tty || !ps->table_header_done) {
+        fprintf(stderr, "%8s  %4s  %-22s %-22s %-10s %9s %9s %10s\n", "time", "path", "local",
+                "remote", "state", "srtt", "cwnd", "received");
+        lines++;
+        ps->table_header_done = 1;
+    }
+    for (size_t i = 0; i < ps->n; i++) {
+        cl_path_rec *r = &ps->rec[i];
+        char local[64], remote[64], srtt[16], cwnd[16], recv[16];
+        const char *state = state_name(r->info.state);
+
+        /* Plain output shows a path once more after it went, then no more. */
+        if (!ps->table_tty && r->gone && r->shown_gone)
+            continue;
+        if (r->gone)
+            r->shown_gone = 1;
+        if (r->gone && r->info.state != TERN_PATH_STATE_FAILED)
+            state = "abandoned";
+        fmt_pair(&r->info.addr, local, remote, sizeof(local));
+        if (r->info.srtt_ns && r->info.min_rtt_ns)
+            snprintf(srtt, sizeof(srtt), "%.2f ms", (double)r->info.srtt_ns / 1e6);
+        else
+            snprintf(srtt, sizeof(srtt), "-");
+        human_bytes(cwnd, sizeof(cwnd), r->info.cwnd);
+        human_bytes(recv, sizeof(recv), r->info.bytes_recv);
+        fprintf(stderr, "%7.2fs  %4d  %-22s %-22s %-10s %9s %9s %10s\n", since_start_s(cl, now),
+                r->info.id, local, remote, state, srtt, cwnd, recv);
+        lines++;
+    }
+    fflush(stderr);
+    ps->table_lines = ps->table_tty ? lines : 0;
+    ps->table_last_ns = now;
+    ps->table_dirty = 0;
+}
+
+void cl_paths_tick(client *cl, int force)
+{
+    cl_paths *ps = &cl->paths;
+    uint64_t now;
+
+    if (!ps->table || !cl->connected)
+        return;
+    now = tool_now_ns();
+    if (!force && now - ps->table_last_ns < TABLE_PERIOD_NS &&
+        !(ps->table_dirty && (ps->table_tty || now - ps->table_last_ns >= TABLE_MIN_GAP_NS)))
+        return;
+    cl_paths_refresh(cl);
+    draw(cl, now);
+}
+
+void cl_paths_table_end(client *cl)
+{
+    cl_paths_refresh(cl);
+    if (!cl->paths.table || !cl->connected)
+        return;
+    draw(cl, tool_now_ns());
+    cl->paths.table = 0;
+    cl->paths.table_lines = 0;
+}
+
+/* ---- JSON ---- */
+
+static void json_ms(FILE *f, const char *key, const client *cl, uint64_t t)
+{
+    fprintf(f, ",\"%s\":", key);
+    if (!t) {
+        fputs("null", f);
+        return;
+    }
+    tool_json_number(f, since_start_s(cl, t) * 1e3, 3);
+}
+
+static void json_path_ref(FILE *f, const tern_path_info *p)
+{
+    char local[64], remote[64];
+
+    fmt_pair(&p->addr, local, remote, sizeof(local));
+    fprintf(f, "{\"id\":%d,\"local\":", p->id);
+    tool_json_string(f, local);
+    fputs(",\"remote\":", f);
+    tool_json_string(f, remote);
+    fputc('}', f);
+}
+
+void cl_paths_json(client *cl, FILE *f)
+{
+    cl_paths *ps = &cl->paths;
+    const cl_path_rec *active = NULL;
+
+    fputs(",\"paths\":[", f);
+    for (size_t i = 0; i < ps->n; i++) {
+        const cl_path_rec *r = &ps->rec[i];
+        const tern_path_info *p = &r->info;
+        char local[64], remote[64];
+        const char *state = state_name(p->state);
+
+        if (r->gone && p->state != TERN_PATH_STATE_FAILED)
+            state = "abandoned";
+        if (!r->gone && p->state == TERN_PATH_STATE_ACTIVE)
+            active = r;
+        fmt_pair(&p->addr, local, remote, sizeof(local));
+        fprintf(f, "%s{\"id\":%d,\"local\":", i ? "," : "", p->id);
+        tool_json_string(f, local);
+        fputs(",\"remote\":", f);
+        tool_json_string(f, remote);
+        fprintf(f, ",\"state\":\"%s\",\"validated\":%s", state, p->validated ? "true" : "false");
+        json_ms(f, "created_ms", cl, p->created_ns);
+        json_ms(f, "validated_ms", cl, p->validated_ns);
+        fputs(",\"srtt_ms\":", f);
+        tool_json_number(f, (double)p->srtt_ns / 1e6, 3);
+        fputs(",\"min_rtt_ms\":", f);
+        tool_json_number(f, (double)p->min_rtt_ns / 1e6, 3);
+        fprintf(f,
+                ",\"cwnd\":%llu,\"bytes_sent\":%llu,\"bytes_received\":%llu,\"packets_sent\":%llu,"
+                "\"packets_received\":%llu,\"packets_lost\":%llu,\"events\":[",
+                (unsigned long long)p->cwnd, (unsigned long long)p->bytes_sent,
+                (unsigned long long)p->bytes_recv, (unsigned long long)p->pkts_sent,
+                (unsigned long long)p->pkts_recv, (unsigned long long)p->pkts_lost);
+        for (size_t k = 0; k < r->nev; k++) {
+            const cl_path_ev *e = &r->ev[k];
+            fprintf(f, "%s{\"t_ms\":", k ? "," : "");
+            tool_json_number(f, since_start_s(cl, e->t_ns) * 1e3, 3);
+            fprintf(f, ",\"event\":\"%s\",\"reason\":", event_name(e->type));
+            tool_json_string(f, tern_path_reason_str(e->reason));
+            if (e->type == TERN_PATH_EV_VALIDATED) {
+                fputs(",\"rtt_ms\":", f);
+                tool_json_number(f, (double)e->rtt_ns / 1e6, 3);
+            }
+            fputc('}', f);
+        }
+        fputc(']', f);
+        if (r->ev_dropped)
+            fprintf(f, ",\"events_not_kept\":%zu", r->ev_dropped);
+        fputc('}', f);
+    }
+    fputc(']', f);
+    if (ps->dropped)
+        fprintf(f, ",\"paths_not_kept\":%zu", ps->dropped);
+    fputs(",\"active_path\":", f);
+    if (active)
+        json_path_ref(f, &active->info);
+    else
+        fputs("null", f);
+    fputs(",\"migrations\":[", f);
+    for (size_t i = 0; i < ps->nmig; i++) {
+        const cl_migration *m = &ps->mig[i];
+        fprintf(f, "%s{\"t_ms\":", i ? "," : "");
+        tool_json_number(f, since_start_s(cl, m->t_ns) * 1e3, 3);
+        fputs(",\"reason\":", f);
+        tool_json_string(f, tern_path_reason_str(m->reason));
+        fputs(",\"from\":", f);
+        if (m->have_from)
+            json_path_ref(f, &m->from);
+        else
+            fputs("null", f);
+        fputs(",\"to\":", f);
+        json_path_ref(f, &m->to);
+        fputc('}', f);
+    }
+    fputc(']', f);
+    if (ps->mig_total > ps->nmig)
+        fprintf(f, ",\"migrations_not_kept\":%zu", ps->mig_total - ps->nmig);
+}
