@@ -238,13 +238,27 @@ void tern_conn_on_handshake_confirmed(tern_conn *c, tern_tstamp now)
     tern_mig_on_confirmed(c, now);
 }
 
+static size_t max_paths(const tern_config *cfg)
+{
+    size_t n = cfg->max_paths ? cfg->max_paths : 8;
+    return TERN_MIN(n, (size_t)TERN_MAX_PATHS);
+}
+
+/* The peer CIDs we accept: what the configuration asks, but at least one per path we may open
+ * plus one, so that the server can answer on every path (and within what we can store). */
+static uint64_t local_cid_limit(const tern_config *cfg)
+{
+    uint64_t lim = TERN_MAX(cfg->active_connection_id_limit, (uint64_t)max_paths(cfg) + 1);
+    return TERN_MAX(2, TERN_MIN(lim, (uint64_t)TERN_MAX_PEER_CIDS));
+}
+
 void tern_conn_issue_cids(tern_conn *c)
 {
     if (c->scid_len == 0 || !c->peer_tp_received)
         return;
+    /* as many as the peer takes, up to one per path we may open plus one spare */
     uint64_t want = TERN_MIN(c->peer_tp.active_connection_id_limit, (uint64_t)TERN_MAX_LOCAL_CIDS);
-    if (want > 8)
-        want = 8;
+    want = TERN_MIN(want, (uint64_t)max_paths(c->cfg) + 1);
     while (tern_local_cids_count(&c->lcids) < want) {
         tern_cid cid;
         uint8_t token[TERN_RESET_TOKEN_LEN];
@@ -326,8 +340,7 @@ static void fill_local_tparams(tern_conn *c, const tern_conn_params *p)
     tp->initial_max_stream_data_uni = cfg->initial_max_stream_data_uni;
     tp->initial_max_streams_bidi = cfg->initial_max_streams_bidi;
     tp->initial_max_streams_uni = cfg->initial_max_streams_uni;
-    tp->active_connection_id_limit =
-        TERN_MAX(2, TERN_MIN(cfg->active_connection_id_limit, (uint64_t)TERN_MAX_PEER_CIDS));
+    tp->active_connection_id_limit = local_cid_limit(cfg);
     tp->disable_active_migration = cfg->disable_active_migration;
     tp->initial_scid = c->lcids.e[0].cid;
     if (c->is_server) {
@@ -445,8 +458,7 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
 
     /* connection IDs */
     tern_local_cids_init(&c->lcids, scid_len);
-    tern_peer_cids_init(&c->pcids, TERN_MAX(2, TERN_MIN(p->cfg->active_connection_id_limit,
-                                                        (uint64_t)TERN_MAX_PEER_CIDS)));
+    tern_peer_cids_init(&c->pcids, local_cid_limit(p->cfg));
     tern_cid scid;
     uint8_t token[TERN_RESET_TOKEN_LEN];
     scid.len = (uint8_t)scid_len;

@@ -457,7 +457,7 @@ static void test_no_spare_cid(void **st)
 {
     tern_pair p;
     assert_int_equal(pair_init(&p, 16), 0);
-    p.cfg_c.active_connection_id_limit = 2; /* the server gives us one spare CID */
+    p.cfg_s.max_paths = 1; /* the server issues CIDs for one path plus one: a single spare */
     assert_true(pair_run(&p, cond_confirmed, 10 * SEC));
     assert_int_equal(pair_request(&p, 1000), 0);
     assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
