@@ -6,7 +6,7 @@ build=$(cd "$1" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'kill $srv 2>/dev/null || true; rm -rf "$work"' EXIT
-awk '/^```c$/{f=1;next} /^```$/{f=0} f' "$src/README.md" > "$work/client.c"
+awk '/^```c$/ && !done {f=1;next} /^```$/ && f {f=0; done=1} f' "$src/README.md" > "$work/client.c"
 cc -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -I"$src/include" "$work/client.c" \
    "$build/libtern.a" $(pkg-config --libs gnutls) -lm -o "$work/client"
 bash "$src/scripts/make-cert.sh" "$work" >/dev/null
