@@ -203,6 +203,7 @@ typedef struct tern_path_event {
     uint64_t rtt_ns;               /* VALIDATED: round trip of the validation */
 } tern_path_event;
 
+/* A static, human readable name for a path event reason (never NULL). Any thread. */
 const char *tern_path_reason_str(tern_path_reason r);
 
 /* Why a connection ended. `error_code` is a QUIC transport (app == 0) or application (app == 1)
@@ -396,8 +397,10 @@ int tern_conn_set_local_address(tern_conn *c, const tern_addr *addr);
  * TERN_ERR_NOT_CLIENT, TERN_ERR_CLOSED. */
 int tern_conn_remove_local_address(tern_conn *c, const tern_addr *addr);
 
-/* Copies up to `cap` path descriptions into `out` and sets *n to the number of paths (which may
- * exceed cap). Returns 0 or TERN_ERR_INVALID_ARG. Works on both sides. */
+/* Copies up to `cap` descriptions of the connection's paths in use (probing, validated, active)
+ * into `out` and sets *n to their number (which may exceed cap; cap 0 with out NULL just counts).
+ * Paths that failed or were removed are not listed: their FAILED / REMOVED events carried their
+ * last description. Returns 0 or TERN_ERR_INVALID_ARG. Works on both sides. */
 int tern_conn_paths(tern_conn *c, tern_path_info *out, size_t cap, size_t *n);
 
 /* ---- streams ------------------------------------------------------------------------------------ */
