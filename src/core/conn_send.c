@@ -593,8 +593,15 @@ static size_t build_probe(tern_conn *c, int idx, uint8_t *buf, size_t cap, tern_
             tern_path_on_challenge_sent(p, data, now);
             p->need_challenge = 0;
             p->need_padded_challenge = !padded;
-            /* retransmitted with new bytes after a PTO of the path, until the deadline */
-            p->challenge_retx_at = now + tern_rtt_pto(&p->rtt, c->peer_max_ack_delay);
+            /* Retransmitted with new bytes until the deadline. The new path's own PTO (from the
+             * 333 ms initial RTT when it has no sample) would leave a lost answer unrepaired for a
+             * second: start from twice the current path's PTO instead, doubling each time. */
+            tern_tstamp own = tern_rtt_pto(&p->rtt, c->peer_max_ack_delay);
+            if (!p->challenge_interval)
+                p->challenge_interval = TERN_MIN(own, 2 * tern_conn_pto(c));
+            else
+                p->challenge_interval = TERN_MIN(2 * p->challenge_interval, own);
+            p->challenge_retx_at = now + p->challenge_interval;
         }
     }
     while (p->nresponse && pb_room(&b) >= 9) {

@@ -149,6 +149,7 @@ static void start_validation(tern_conn *c, tern_path *p, tern_tstamp now)
     p->need_challenge = 1;
     p->nchallenge = 0;
     p->first_challenge_at = 0;
+    p->challenge_interval = 0;
     p->challenge_retx_at = TERN_TS_INF;
     p->validation_deadline = now + validation_timeout(c, p);
 }
@@ -671,6 +672,7 @@ void tern_mig_on_app_packet(tern_conn *c, int idx, uint64_t pn, int largest, int
         !op->need_challenge && op->validation_deadline == TERN_TS_INF) {
         op->need_challenge = 1;
         op->nchallenge = 0;
+        op->challenge_interval = 0;
         op->validation_deadline = now + validation_timeout(c, op);
     }
     emit(c, TERN_PATH_EV_PEER_ADDRESS_CHANGED, TERN_PATH_WHY_PEER_MIGRATED, idx, from, 0);

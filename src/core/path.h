@@ -42,6 +42,7 @@ typedef struct tern_path {
     int need_challenge;         /* send a (new) PATH_CHALLENGE on this path */
     int need_padded_challenge;  /* the last one went out unpadded (amplification): resend padded */
     tern_tstamp challenge_retx_at;   /* next retransmission (TERN_TS_INF when none) */
+    tern_tstamp challenge_interval;  /* current retransmission interval (doubles) */
     tern_tstamp validation_deadline; /* TERN_TS_INF when not validating */
     int probe_pending;          /* added before the handshake was confirmed: start at confirmation */
     int waiting_cid;            /* no peer CID yet: waiting for NEW_CONNECTION_ID */

@@ -198,7 +198,7 @@ configure() {
     migration-probe)
         # tern-client probes 127.0.0.2 at 10 MB and moves there at 20 MB.
         files=(50m.bin) limit=120 want_mig=probe mig_ip=127.0.0.2
-        tern_cli=(--add-local 127.0.0.2@10MB --migrate 127.0.0.2@20MB)
+        tern_cli=(--add-local 127.0.0.2@5MB --migrate 127.0.0.2@30MB)
         [ "$2" = ts ] && skip="n/a: gtlsclient has no option to probe a path before it moves" ;;
     migration-unprobed)
         # tern-client moves to 127.0.0.3 at 10 MB; gtlsclient to a new port 100 ms after the
@@ -513,7 +513,7 @@ done
     echo "  receives (\`-r 0.05\`), so both directions of the path lose packets (gtlsserver with"
     echo "  \`--max-gso-dgrams=1\`, since it drops whole GSO batches); its log must show drops both"
     echo "  ways."
-    echo "- migration (tern-client): \`--add-local 127.0.0.2@10MB --migrate 127.0.0.2@20MB\` (probe,"
+    echo "- migration (tern-client): \`--add-local 127.0.0.2@5MB --migrate 127.0.0.2@30MB\` (probe,"
     echo "  then switch) or \`--migrate 127.0.0.3@10MB\` (switch at once, validation running) against"
     echo "  gtlsserver bound to 127.0.0.1; tern-client's report must show every step done, the switch"
     echo "  (after validation, or before it), the new path active at the end and most of the file"
