@@ -1,13 +1,12 @@
 /* The scenario suite: handshakes under loss, amplification limit, bulk transfers under loss,
- * bursts, reordering, long and slow links, key updates, idle timeout, blackhole, stateless reset,
- * corruption, NAT rebinding and migration between interfaces. Each scenario asserts delivered bytes
+ * bursts, reordering, long and slow links, key updates, idle timeout, blackhole, stateless reset
+ * and corruption (migration scenarios: scenarios_migration.c). Each scenario asserts delivered bytes
  * and SHA-256 and a bound on virtual time, plus its own specifics. Bounds are set from the spread
  * observed over many seeds with room to spare: they catch collapses, not noise. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "migration.h"
 #include "packet.h"
 #include "sim_node.h"
 #include "sim_scenario.h"
@@ -548,74 +547,6 @@ static void scn_stateless_reset(sim *s, sim_result *r)
               secs(s->client_closed_at - at));
 }
 
-/* ---- migration
- * ------------------------------------------------------------------------------------ */
-
-/* The client's NAT rebinds mid-transfer: the client's datagrams leave from a new public port, and
- * replies to the old one still get through for 1 s. The server sees the same connection from a new
- * address and must follow (RFC 9000 §9.3) before the old mapping expires. */
-static void scn_nat_rebind(sim *s, sim_result *r)
-{
-    int i = std_path(s);
-    sim_nat *nat = sim_nat_add(s, i, "203.0.113.7:40000");
-    SIM_CHECK(r, nat != NULL, "no NAT");
-    sim_nat_rebind_port_at(s, nat, 300 * SIM_MS, 1 * SIM_SEC);
-    bulk(s, r, 4 * MB, 5 * SIM_SEC);
-    if (!r->ok)
-        return;
-    SIM_CHECK(r, s->st.path_events[SIM_SERVER][TERN_PATH_EV_PEER_ADDRESS_CHANGED] >= 1,
-              "the server never reported the new client address");
-}
-
-/* Same with a new public address: the server validates the new path and must not keep the old
- * path's congestion state (RFC 9000 §9.4). */
-static void scn_nat_rebind_address(sim *s, sim_result *r)
-{
-    int i = std_path(s);
-    sim_nat *nat = sim_nat_add(s, i, "203.0.113.7:40000");
-    SIM_CHECK(r, nat != NULL, "no NAT");
-    sim_nat_rebind_addr_at(s, nat, 300 * SIM_MS, "198.51.100.20:50000", 1 * SIM_SEC);
-    bulk(s, r, 4 * MB, 5 * SIM_SEC);
-    if (!r->ok)
-        return;
-    SIM_CHECK(r, s->st.path_events[SIM_SERVER][TERN_PATH_EV_PEER_ADDRESS_CHANGED] >= 1,
-              "the server never reported the new client address");
-    tern_path_addr pa;
-    tern_conn_get_path(sim_server_conn(s), &pa);
-    tern_addr want = sim_addr("198.51.100.20:50000");
-    SIM_CHECK(r, tern_addr_equal(&pa.remote, &want), "the server still sends elsewhere");
-}
-
-/* Two interfaces: "wifi" (20 ms each way) and "cell" (80 ms each way). At 1 s the client moves to
- * cell; at 1.2 s wifi goes dark for good. The download completes over cell. */
-static void act_to_cell(sim *s, void *arg)
-{
-    (void)arg;
-    int rv = tern_conn_path_set_active(s->client, &s->ifaces[1].addr, s->now);
-    sim_note(s, "set_active(cell) = %d", rv);
-}
-
-static void scn_migrate_wifi_to_cell(sim *s, sim_result *r)
-{
-    sim_link_cfg w = {.rate_bps = 50 * MBIT,
-                      .delay_ns = 20 * SIM_MS,
-                      .jitter_ns = 500 * SIM_US,
-                      .queue_bytes = 512 * 1024};
-    sim_link_cfg c = {.rate_bps = 10 * MBIT,
-                      .delay_ns = 80 * SIM_MS,
-                      .jitter_ns = 2 * SIM_MS,
-                      .queue_bytes = 512 * 1024};
-    sim_add_iface(s, "wifi", "10.0.1.2:5000", &w, NULL);
-    sim_add_iface(s, "cell", "100.64.0.2:6000", &c, NULL);
-    sim_at(s, 1 * SIM_SEC, act_to_cell, NULL, "client moves to cell");
-    sim_iface_cut(s, 0, 1200 * SIM_MS, SIM_INF);
-    bulk(s, r, 8 * MB, 10 * SIM_SEC);
-    if (!r->ok)
-        return;
-    SIM_CHECK(r, s->st.path_events[SIM_CLIENT][TERN_PATH_EV_ACTIVE] >= 1,
-              "the client never reported the move");
-}
-
 /* ---- registry
  * ------------------------------------------------------------------------------------- */
 
@@ -649,15 +580,19 @@ static const sim_scenario registry[] = {
      scn_blackhole},
     {"stateless_reset", "failure", "server loses state: stateless reset closes the client", 33,
      scn_stateless_reset},
-    {"nat_rebind", "migration", "NAT rebinds the client's port mid-transfer", 41, scn_nat_rebind},
-    {"nat_rebind_address", "migration", "NAT moves the client to a new public address mid-transfer",
-     43, scn_nat_rebind_address},
-    {"migrate_wifi_to_cell", "migration", "client moves from wifi to cell, then wifi dies", 42,
-     scn_migrate_wifi_to_cell},
 };
 
+/* This file's scenarios, then the migration suite's (scenarios_migration.c), in one array. */
 const sim_scenario *sim_scenarios(size_t *n)
 {
-    *n = sizeof(registry) / sizeof(registry[0]);
-    return registry;
+    enum { OWN = sizeof(registry) / sizeof(registry[0]) };
+    static sim_scenario all[OWN + SIM_MIGRATION_SCENARIOS];
+    static size_t count;
+    if (!count) {
+        memcpy(all, registry, sizeof(registry));
+        memcpy(all + OWN, sim_migration_scenarios, sizeof(sim_migration_scenarios));
+        count = OWN + SIM_MIGRATION_SCENARIOS;
+    }
+    *n = count;
+    return all;
 }

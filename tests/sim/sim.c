@@ -488,8 +488,7 @@ int sim_iface_by_ip(const sim *s, const tern_addr *a)
     return -1;
 }
 
-/* The interface whose (public) address a server datagram is for. */
-static int iface_for_dst(const sim *s, const tern_addr *dst)
+int sim_iface_for_dst(const sim *s, const tern_addr *dst)
 {
     for (int i = 0; i < s->niface; i++) {
         const sim_iface *f = &s->ifaces[i];
@@ -521,7 +520,7 @@ static void route(sim *s, int from, sim_pkt *p)
 {
     p->dir = from == SIM_CLIENT ? SIM_UP : SIM_DOWN;
     p->sent_at = s->now;
-    int i = from == SIM_CLIENT ? sim_iface_by_ip(s, &p->src) : iface_for_dst(s, &p->dst);
+    int i = from == SIM_CLIENT ? sim_iface_by_ip(s, &p->src) : sim_iface_for_dst(s, &p->dst);
     if (i < 0) {
         tl_pkt(s, SIM_TL_DROP, -1, from, p, "no route");
         sim_pkt_free(s, p);
@@ -1160,6 +1159,8 @@ void sim_free(sim *s)
         s->nodes[i]->ops->free(s->nodes[i]);
     free(s->nodes);
     free((void *)s->tl.node_names);
+    free(s->path_log[0]);
+    free(s->path_log[1]);
     for (size_t i = 0; i < s->nchunks; i++)
         free(s->chunks[i]);
     free(s->chunks);

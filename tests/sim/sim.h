@@ -171,6 +171,22 @@ typedef struct sim_stats {
     uint64_t path_events[2][8]; /* per side, by tern_path_event_type */
 } sim_stats;
 
+/* A path event as a core reported it, kept for the scenario's checks (the timeline has them too,
+ * but only as text and only the last ones). */
+typedef struct sim_path_ev {
+    uint64_t t; /* run time */
+    int type;   /* tern_path_event_type */
+    int reason; /* tern_path_reason */
+    int id;     /* the path's id on that side */
+    int validated;
+    tern_path_addr addr; /* the path concerned (the new one for ACTIVE) */
+    tern_path_addr from; /* ACTIVE and PEER_ADDRESS_CHANGED: the previous path (len 0 otherwise) */
+    uint64_t rtt_ns;     /* VALIDATED: the validation round trip */
+    uint64_t cwnd, from_cwnd;
+} sim_path_ev;
+
+#define SIM_PATH_LOG 1024 /* path events kept per side; more are counted in path_log_lost */
+
 struct sim {
     uint64_t seed;
     uint64_t now, start;
@@ -235,6 +251,9 @@ struct sim {
     void (*on_server_send)(sim *s, const sim_pkt *p); /* a server datagram (core or reply) left */
     void (*on_server_recv)(sim *s, const sim_pkt *p); /* a datagram reached the server host */
     void (*on_client_recv)(sim *s, const sim_pkt *p);
+    /* a core reported a path event (after it was logged). It runs inside the core's call: act
+     * on the connection through sim_at/sim_after, not directly. */
+    void (*on_path_event)(sim *s, int who, const sim_path_ev *ev);
     /* raw mode (simulator self-tests): datagrams reaching a host are given here instead, and
      * sim_run creates no connection */
     void (*sink)(sim *s, int host, sim_pkt *p, void *ud);
@@ -243,6 +262,9 @@ struct sim {
 
     sim_timeline tl;
     sim_stats st;
+    sim_path_ev *path_log[2]; /* per side, in order (allocated at the first event) */
+    size_t npath_log[2];
+    uint64_t path_log_lost[2];
     int stuck; /* the run stopped: a core did not advance (see stuck_why) */
     char stuck_why[256];
 };
@@ -283,6 +305,9 @@ void sim_iface_prepend(sim *s, int i, int dir, sim_node *n);
 
 /* Client interface whose address has the IP of `a` (ports are the client's business), or -1. */
 int sim_iface_by_ip(const sim *s, const tern_addr *a);
+/* Client interface that datagrams for `a` reach: the one whose address, or whose NAT's public
+ * address (current or former), has that IP; -1 when none (an address off the client's host). */
+int sim_iface_for_dst(const sim *s, const tern_addr *a);
 
 /* Parses "a.b.c.d:port" (aborts on a typo: scenarios are code). */
 tern_addr sim_addr(const char *text);

@@ -138,6 +138,30 @@ static void path_event(sim *s, int who, const tern_path_event *ev)
     if (ev->type > 0 && ev->type < 8)
         s->st.path_events[who][ev->type]++;
     tl_conn_event(s, SIM_TL_PATH, who, ev->type, ev->reason, text);
+    sim_path_ev pe;
+    memset(&pe, 0, sizeof(pe));
+    pe.t = sim_time(s);
+    pe.type = (int)ev->type;
+    pe.reason = (int)ev->reason;
+    pe.id = ev->path ? ev->path->id : -1;
+    if (ev->path) {
+        pe.validated = ev->path->validated;
+        pe.addr = ev->path->addr;
+        pe.cwnd = ev->path->cwnd;
+    }
+    if (ev->from) {
+        pe.from = ev->from->addr;
+        pe.from_cwnd = ev->from->cwnd;
+    }
+    pe.rtt_ns = ev->rtt_ns;
+    if (!s->path_log[who] && !(s->path_log[who] = calloc(SIM_PATH_LOG, sizeof(sim_path_ev))))
+        abort();
+    if (s->npath_log[who] < SIM_PATH_LOG)
+        s->path_log[who][s->npath_log[who]++] = pe;
+    else
+        s->path_log_lost[who]++;
+    if (s->on_path_event)
+        s->on_path_event(s, who, &pe);
 }
 
 static void client_path_event(tern_conn *c, const tern_path_event *ev, void *ud)

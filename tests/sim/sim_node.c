@@ -136,7 +136,8 @@ static void loss_forward(sim *s, sim_node *n, sim_pkt *p)
         sim_node_drop(s, n, p, "filter");
         return;
     }
-    if (l->cfg.ge_p > 0 || l->cfg.ge_loss_good > 0) {
+    if ((l->cfg.ge_p > 0 || l->cfg.ge_loss_good > 0 || l->cfg.ge_start_bad) &&
+        (!l->cfg.ge_until_ns || t < l->cfg.ge_until_ns)) {
         /* transition first, then the state decides */
         double u = sim_rng_unit(&n->rng);
         if (l->ge_bad ? u < l->cfg.ge_r : u < l->cfg.ge_p)
@@ -165,6 +166,7 @@ sim_loss *sim_loss_new(sim *s, int iface, int dir, const sim_loss_cfg *cfg)
     for (size_t i = 0; i < l->cfg.drop_n; i++)
         l->nth[i] = cfg->drop_nth[i];
     l->cfg.drop_nth = NULL;
+    l->ge_bad = cfg->ge_start_bad != 0;
     char name[32];
     set_name(name, sizeof(name), s, iface, dir, "loss");
     l->n.iface = iface;
@@ -420,15 +422,23 @@ static void nat_out_forward(sim *s, sim_node *n, sim_pkt *p)
         }
     if (!m) {
         if (nat->nmap == SIM_NAT_MAX_MAPS) {
-            /* recycle the oldest mapping slot that is no longer used */
+            /* recycle the oldest mapping slot that is no longer used; failing that, evict the
+             * live mapping idle for longest, as a real NAT with a full table does */
             int k = -1;
             for (int i = 0; i < nat->nmap && k < 0; i++)
                 if (!nat->map[i].live && s->now >= nat->map[i].stale_until)
                     k = i;
+            if (k < 0)
+                for (int i = 0; i < nat->nmap; i++)
+                    if (nat->map[i].live &&
+                        (k < 0 || nat->map[i].last_used < nat->map[k].last_used))
+                        k = i;
             if (k < 0) {
                 sim_node_drop(s, n, p, "nat full");
                 return;
             }
+            if (nat->map[k].live)
+                nat_note(s, n, p, "evict %s = %s", &nat->map[k].priv, &nat->map[k].pub);
             memmove(&nat->map[k], &nat->map[k + 1], (size_t)(nat->nmap - k - 1) * sizeof(*m));
             nat->nmap--;
         }
@@ -439,6 +449,7 @@ static void nat_out_forward(sim *s, sim_node *n, sim_pkt *p)
         addr_set_port(&nat->pub, (uint16_t)(addr_port(&nat->pub) + 1));
         nat_note(s, n, p, "map %s = %s", &m->priv, &m->pub);
     }
+    m->last_used = s->now;
     p->src = m->pub;
     sim_node_emit(s, n, p);
 }
@@ -524,6 +535,26 @@ int sim_nat_owns(const sim_nat *nat, const tern_addr *ip)
         if (same_ip(&nat->ips[i], ip))
             return 1;
     return 0;
+}
+
+int sim_nat_public(const sim_nat *nat, const tern_addr *priv, tern_addr *pub)
+{
+    for (int i = 0; i < nat->nmap; i++)
+        if (nat->map[i].live && tern_addr_equal(&nat->map[i].priv, priv)) {
+            *pub = nat->map[i].pub;
+            return 0;
+        }
+    return -1;
+}
+
+int sim_nat_private(const sim_nat *nat, const tern_addr *pub, tern_addr *priv)
+{
+    for (int i = 0; i < nat->nmap; i++)
+        if (tern_addr_equal(&nat->map[i].pub, pub)) {
+            *priv = nat->map[i].priv;
+            return 0;
+        }
+    return -1;
 }
 
 typedef struct sim_nat_rebind rebind_act;

@@ -39,6 +39,8 @@ typedef struct sim_loss_cfg {
     /* Gilbert-Elliott: two states; per datagram, Good -> Bad with ge_p, Bad -> Good with ge_r;
      * the datagram is then lost with ge_loss_good / ge_loss_bad of the current state. */
     double ge_p, ge_r, ge_loss_good, ge_loss_bad;
+    int ge_start_bad;     /* the channel starts in the Bad state (a burst under way) */
+    uint64_t ge_until_ns; /* Gilbert-Elliott only before this run time (0: always) */
     /* Exact pattern: drop the datagrams with these 1-based numbers among those entering this node
      * (e.g. {3, 4}: the 3rd and 4th datagram of this direction). Copied. */
     const uint32_t *drop_nth;
@@ -108,6 +110,7 @@ struct sim_nat {
         tern_addr priv, pub;
         int live;             /* used for new outgoing datagrams */
         uint64_t stale_until; /* not live: replies still translated until then (absolute ns) */
+        uint64_t last_used;   /* last datagram out (absolute ns): a full table evicts the oldest */
     } map[SIM_NAT_MAX_MAPS];
     int nmap;
     struct sim_nat_rebind {
@@ -129,6 +132,11 @@ void sim_nat_rebind_port(sim *s, sim_nat *nat, uint64_t grace_ns);
 void sim_nat_rebind_addr(sim *s, sim_nat *nat, const char *pub, uint64_t grace_ns);
 /* 1 when `ip` (port ignored) is one of the NAT's public addresses. */
 int sim_nat_owns(const sim_nat *nat, const tern_addr *ip);
+/* The public address the live mapping of `priv` uses now; 0, or -1 when there is none. */
+int sim_nat_public(const sim_nat *nat, const tern_addr *priv, tern_addr *pub);
+/* The private address behind public address `pub` (live or former mapping still in the table);
+ * 0, or -1 when unknown. */
+int sim_nat_private(const sim_nat *nat, const tern_addr *pub, tern_addr *priv);
 /* Scheduling helpers: rebind at run time `at`. `pub` is copied. */
 void sim_nat_rebind_port_at(sim *s, sim_nat *nat, uint64_t at, uint64_t grace_ns);
 void sim_nat_rebind_addr_at(sim *s, sim_nat *nat, uint64_t at, const char *pub, uint64_t grace_ns);

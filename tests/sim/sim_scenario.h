@@ -38,8 +38,43 @@ void sim_fail(sim_result *r, const char *file, int line, const char *cond, const
         }                                                                                          \
     } while (0)
 
-/* The registry, in a fixed order. */
+/* ---- path events ------------------------------------------------------------------------------
+ * What the scenarios check of the path events in s->path_log, in the terms of the topology. */
+
+/* Where a path goes. */
+typedef struct sim_where {
+    char iface[16]; /* the client interface it uses; "x" for an address off the client host */
+    unsigned port;  /* the client's private port (behind its NAT) */
+    int pref;       /* it leads to the server's preferred address */
+} sim_where;
+
+/* Fills `w` for path `pa` as side `who` sees it (a server sees the client's public address: the
+ * NAT's mappings, current or former, tell which interface and port are behind it). */
+void sim_path_where(const sim *s, int who, const tern_path_addr *pa, sim_where *w);
+
+/* Formats one event as "active:app@cell:6000" (type:reason@iface:port, ">pref" appended for a path
+ * to the preferred address). Type names: probing, validated, failed, active, removed, peer (peer
+ * address changed); reasons: none, app, timeout, socket_error, no_cid, migration_disabled,
+ * validation_failed, active_removed, preferred_address, peer_migrated, zero_len_cid. Returns what
+ * snprintf returns. */
+int sim_path_ev_format(const sim *s, int who, const sim_path_ev *e, char *buf, size_t cap);
+
+/* Every event of side `who`, formatted and separated by spaces ("(none)" when there is none). */
+void sim_path_events_text(const sim *s, int who, char *buf, size_t cap);
+
+/* Whether the events of side `who`, in order, match `pattern`: space-separated tokens
+ * TYPE[:REASON][@IFACE[:PORT]][>pref], each matching one event, or "*" for any number of events;
+ * a part left out matches anything, except that when a place is given ">pref" must be there
+ * exactly when the path leads to the preferred address. "" matches no event at all. Returns 1 or
+ * 0, and -1 when the pattern has more than 64 tokens or events were lost from the log. */
+int sim_path_events_match(const sim *s, int who, const char *pattern);
+
+/* The registry, in a fixed order: the scenarios of scenarios.c, then the migration suite. */
 const sim_scenario *sim_scenarios(size_t *n);
+
+/* The migration suite (scenarios_migration.c), a part of the registry. */
+#define SIM_MIGRATION_SCENARIOS 19
+extern const sim_scenario sim_migration_scenarios[SIM_MIGRATION_SCENARIOS];
 const sim_scenario *sim_scenario_find(const char *name);
 
 /* Runs `sc` with `seed`. `timeline` (may be NULL) receives every event as it happens. When

@@ -256,6 +256,29 @@ static void test_gilbert_elliott(void **st)
     sim_free(s);
 }
 
+/* A burst under way from the first datagram (start in Bad, never leaving it), and no loss once
+ * the Gilbert-Elliott window has ended. */
+static void test_gilbert_elliott_start_bad_until(void **st)
+{
+    (void)st;
+    got g;
+    sim_link_cfg l = {0};
+    sim *s = raw_sim(&g, &l);
+    sim_loss_cfg c = {.ge_loss_bad = 1.0, .ge_start_bad = 1, .ge_until_ns = 10 * SIM_MS};
+    sim_loss *ls = sim_loss_new(s, 0, SIM_UP, &c);
+    sim_iface_append(s, 0, SIM_UP, &ls->n);
+    for (int i = 0; i < 20; i++)
+        up(s, 100);
+    sim_run(s, NULL, 20 * SIM_MS);
+    assert_int_equal(g.n, 0);
+    assert_int_equal(ls->n.dropped, 20);
+    for (int i = 0; i < 20; i++)
+        up(s, 100);
+    sim_run(s, NULL, SIM_MS);
+    assert_int_equal(g.n, 20);
+    sim_free(s);
+}
+
 static void test_dup_reorder_corrupt(void **st)
 {
     (void)st;
@@ -366,6 +389,117 @@ static void test_nat_and_rebind(void **st)
     sim_free(s);
 }
 
+/* A full NAT table evicts the mapping idle for longest; the lookups follow its table. */
+static void test_nat_full_evicts_oldest(void **st)
+{
+    (void)st;
+    got g;
+    sim_link_cfg l = {.delay_ns = SIM_MS};
+    sim *s = raw_sim(&g, &l);
+    sim_nat *nat = sim_nat_add(s, 0, "203.0.113.7:40000");
+    tern_addr srv = A("192.0.2.1:443"), pub, priv;
+    char buf[32];
+    for (int i = 0; i < SIM_NAT_MAX_MAPS; i++) {
+        snprintf(buf, sizeof(buf), "10.0.1.2:%d", 5000 + i);
+        tern_addr a = A(buf);
+        sim_send_raw(s, SIM_CLIENT, &a, &srv, NULL, 100);
+        sim_run(s, NULL, SIM_MS);
+    }
+    /* port 5000 is used again: 5001 is now the one idle for longest */
+    up(s, 100);
+    sim_run(s, NULL, SIM_MS);
+    tern_addr p5000 = A("10.0.1.2:5000"), p5001 = A("10.0.1.2:5001"), p6000 = A("10.0.1.2:6000");
+    tern_addr pub5001, want5001 = A("203.0.113.7:40001"), want5000 = A("203.0.113.7:40000");
+    assert_int_equal(sim_nat_public(nat, &p5001, &pub5001), 0);
+    assert_true(tern_addr_equal(&pub5001, &want5001));
+    sim_send_raw(s, SIM_CLIENT, &p6000, &srv, NULL, 100);
+    sim_run(s, NULL, 2 * SIM_MS);
+    assert_int_equal(g.n, SIM_NAT_MAX_MAPS + 2);
+    assert_int_equal(sim_nat_public(nat, &p5001, &pub), -1);
+    assert_int_equal(sim_nat_public(nat, &p5000, &pub), 0);
+    assert_true(tern_addr_equal(&pub, &want5000));
+    assert_int_equal(sim_nat_public(nat, &p6000, &pub), 0);
+    assert_int_equal(sim_nat_private(nat, &pub, &priv), 0);
+    assert_true(tern_addr_equal(&priv, &p6000));
+    assert_int_equal(sim_nat_private(nat, &pub5001, &priv), -1);
+    /* replies to the evicted mapping are dropped, to a live one delivered */
+    int drops = (int)s->tl.count[SIM_TL_DROP];
+    sim_send_raw(s, SIM_SERVER, &srv, &pub5001, NULL, 100);
+    sim_send_raw(s, SIM_SERVER, &srv, &pub, NULL, 100);
+    sim_run(s, NULL, 2 * SIM_MS);
+    assert_int_equal(g.n, SIM_NAT_MAX_MAPS + 3);
+    assert_true(tern_addr_equal(&g.dst[SIM_NAT_MAX_MAPS + 2], &p6000));
+    assert_int_equal((int)s->tl.count[SIM_TL_DROP], drops + 1);
+    /* routing of server datagrams: by the NAT's public addresses, not the private one */
+    assert_int_equal(sim_iface_for_dst(s, &pub), 0);
+    assert_int_equal(sim_iface_for_dst(s, &p6000), -1);
+    sim_free(s);
+}
+
+/* The path event log and its pattern matching, on events written by hand. */
+static void add_ev(sim *s, int who, int type, int reason, const char *local, const char *remote)
+{
+    if (!s->path_log[who])
+        s->path_log[who] = calloc(SIM_PATH_LOG, sizeof(sim_path_ev));
+    assert_non_null(s->path_log[who]);
+    sim_path_ev *e = &s->path_log[who][s->npath_log[who]++];
+    memset(e, 0, sizeof(*e));
+    e->type = type;
+    e->reason = reason;
+    e->addr.local = A(local);
+    e->addr.remote = A(remote);
+}
+
+static void test_path_event_patterns(void **st)
+{
+    (void)st;
+    sim_link_cfg l = {0};
+    sim *s = sim_new(1);
+    assert_non_null(s);
+    assert_int_equal(sim_add_iface(s, "wifi", "10.0.1.2:5000", &l, NULL), 0);
+    assert_int_equal(sim_add_iface(s, "cell", "100.64.0.2:6000", &l, NULL), 1);
+    s->cfg_s.preferred_address = A("192.0.2.2:4433");
+    assert_int_equal(sim_path_events_match(s, SIM_CLIENT, ""), 1);
+    assert_int_equal(sim_path_events_match(s, SIM_CLIENT, "*"), 1);
+    assert_int_equal(sim_path_events_match(s, SIM_CLIENT, "probing"), 0);
+    add_ev(s, SIM_CLIENT, TERN_PATH_EV_PROBING, TERN_PATH_WHY_NONE, "100.64.0.2:6001",
+           "192.0.2.1:443");
+    add_ev(s, SIM_CLIENT, TERN_PATH_EV_ACTIVE, TERN_PATH_WHY_APP, "100.64.0.2:6001",
+           "192.0.2.1:443");
+    add_ev(s, SIM_CLIENT, TERN_PATH_EV_VALIDATED, TERN_PATH_WHY_NONE, "10.0.1.2:5000",
+           "192.0.2.2:4433");
+    char text[256];
+    sim_path_events_text(s, SIM_CLIENT, text, sizeof(text));
+    assert_string_equal(text, "probing:none@cell:6001 active:app@cell:6001 "
+                              "validated:none@wifi:5000>pref");
+    assert_int_equal(sim_path_events_match(s, SIM_CLIENT, text), 1);
+    assert_int_equal(sim_path_events_match(s, SIM_CLIENT, "probing active validated"), 1);
+    assert_int_equal(sim_path_events_match(s, SIM_CLIENT, "probing:none@cell * "), 1);
+    assert_int_equal(sim_path_events_match(s, SIM_CLIENT, "* * validated@wifi>pref"), 1);
+    assert_int_equal(sim_path_events_match(s, SIM_CLIENT, "* active:app@cell:6001 *"), 1);
+    /* each part must agree: type, reason, interface, port, preferred address, count */
+    assert_int_equal(sim_path_events_match(s, SIM_CLIENT, "probing active"), 0);
+    assert_int_equal(sim_path_events_match(s, SIM_CLIENT, "probing active:timeout *"), 0);
+    assert_int_equal(sim_path_events_match(s, SIM_CLIENT, "probing@wifi *"), 0);
+    assert_int_equal(sim_path_events_match(s, SIM_CLIENT, "probing@cell:6000 *"), 0);
+    assert_int_equal(sim_path_events_match(s, SIM_CLIENT, "* validated@wifi"), 0);
+    assert_int_equal(sim_path_events_match(s, SIM_CLIENT, "* validated@wifi:5000>pref *"), 1);
+    assert_int_equal(sim_path_events_match(s, SIM_CLIENT, "probing active validated removed"),
+                     0);
+    assert_int_equal(sim_path_events_match(s, SIM_SERVER, ""), 1);
+    /* a server names the client by its public address: unknown ones are "x" */
+    add_ev(s, SIM_SERVER, TERN_PATH_EV_PEER_ADDRESS_CHANGED, TERN_PATH_WHY_PEER_MIGRATED,
+           "192.0.2.1:443", "198.18.0.66:6666");
+    add_ev(s, SIM_SERVER, TERN_PATH_EV_ACTIVE, TERN_PATH_WHY_PEER_MIGRATED, "192.0.2.1:443",
+           "100.64.0.2:6001");
+    assert_int_equal(sim_path_events_match(s, SIM_SERVER, "peer:peer_migrated@x "
+                                                          "active:peer_migrated@cell:6001"),
+                     1);
+    s->path_log_lost[SIM_SERVER] = 1;
+    assert_int_equal(sim_path_events_match(s, SIM_SERVER, "*"), -1);
+    sim_free(s);
+}
+
 static void test_routing_by_interface(void **st)
 {
     (void)st;
@@ -433,9 +567,12 @@ int main(void)
         cmocka_unit_test(test_link_queue_bytes_and_jitter_keeps_order),
         cmocka_unit_test(test_loss_pattern_window_rate),
         cmocka_unit_test(test_gilbert_elliott),
+        cmocka_unit_test(test_gilbert_elliott_start_bad_until),
         cmocka_unit_test(test_dup_reorder_corrupt),
         cmocka_unit_test(test_switch_cut_and_blackhole),
         cmocka_unit_test(test_nat_and_rebind),
+        cmocka_unit_test(test_nat_full_evicts_oldest),
+        cmocka_unit_test(test_path_event_patterns),
         cmocka_unit_test(test_routing_by_interface),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_failure_report),

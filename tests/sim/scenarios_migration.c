@@ -1,0 +1,1325 @@
+/* The migration suite: a phone-like client with a "wifi" interface (20 ms each way, 50 Mbit/s) and
+ * a "cell" interface (80 ms each way, 20 Mbit/s down, 5 Mbit/s up), each with its own link, queue
+ * and NAT, moves its connection while it downloads: probing and switching, challenges lost,
+ * validation timeouts and fallbacks, removal of the active and of the last path, fifty migrations,
+ * eight paths, a loss burst, NAT rebinding, an off-path attacker, the server's preferred address,
+ * a server that forbids migration or gives too few connection IDs, key updates, and an interface
+ * that dies without warning. Every scenario checks the bytes and SHA-256 of its download, the path
+ * events both cores reported (types, reasons and which interface), the active path of both sides
+ * at the end, and a bound on virtual time, set from the spread over 200 seeds with room to spare. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "migration.h"
+#include "packet.h"
+#include "sim_node.h"
+#include "sim_scenario.h"
+
+#define MB (1024ull * 1024ull)
+#define MBIT 1000000ull
+
+/* Stops the scenario when a helper recorded a failure. */
+#define TRY(r, call)                                                                               \
+    do {                                                                                           \
+        call;                                                                                      \
+        if (!(r)->ok)                                                                              \
+            return;                                                                                \
+    } while (0)
+
+static double secs(uint64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+static double msecs(uint64_t ns)
+{
+    return (double)ns / 1e6;
+}
+
+/* ---- topology ----------------------------------------------------------------------------------
+ */
+
+#define WIFI_ADDR "10.0.1.2:5000"
+#define CELL_ADDR "100.64.0.2:6000"
+#define PREFERRED "192.0.2.2:4433"
+#define ATTACKER "198.18.0.66:6666"
+
+typedef struct phone {
+    int wifi, cell;
+    sim_nat *wifi_nat, *cell_nat;
+} phone;
+
+/* wifi: a home network, 20 ms from the server, 50 Mbit/s, a queue of about one bandwidth-delay
+ * product, behind a home NAT. cell: 80 ms away, 20 Mbit/s down and 5 up, behind a carrier NAT. */
+static void phone_net(sim *s, phone *ph)
+{
+    sim_link_cfg w = {.rate_bps = 50 * MBIT,
+                      .delay_ns = 20 * SIM_MS,
+                      .jitter_ns = 500 * SIM_US,
+                      .queue_bytes = 256 * 1024};
+    sim_link_cfg cu = {.rate_bps = 5 * MBIT,
+                       .delay_ns = 80 * SIM_MS,
+                       .jitter_ns = 2 * SIM_MS,
+                       .queue_bytes = 64 * 1024};
+    sim_link_cfg cd = {.rate_bps = 20 * MBIT,
+                       .delay_ns = 80 * SIM_MS,
+                       .jitter_ns = 2 * SIM_MS,
+                       .queue_bytes = 256 * 1024};
+    ph->wifi = sim_add_iface(s, "wifi", WIFI_ADDR, &w, NULL);
+    ph->cell = sim_add_iface(s, "cell", CELL_ADDR, &cu, &cd);
+    ph->wifi_nat = sim_nat_add(s, ph->wifi, "203.0.113.7:40000");
+    ph->cell_nat = sim_nat_add(s, ph->cell, "198.51.100.9:50000");
+    /* the idle timeout stays at its default: nothing here is about it */
+}
+
+static uint16_t port_of(const tern_addr *a)
+{
+    return ntohs(a->u.sa.sa_family == AF_INET ? a->u.in.sin_port : a->u.in6.sin6_port);
+}
+
+/* Interface i's address with another port (0: its own). */
+static tern_addr iface_addr(const sim *s, int i, uint16_t port)
+{
+    tern_addr a = s->ifaces[i].addr;
+    if (port)
+        a.u.in.sin_port = htons(port);
+    return a;
+}
+
+/* ---- path events -------------------------------------------------------------------------------
+ */
+
+/* Checks that the path events `who` reported, in order, match `pattern` (see
+ * sim_path_events_match; "" expects none). A macro, so that a failure names the scenario's line. */
+#define expect_events(s, r, who, pattern) expect_events_at(s, r, who, pattern, __FILE__, __LINE__)
+
+static void expect_events_at(sim *s, sim_result *r, int who, const char *pattern, const char *file,
+                             int line)
+{
+    int m = sim_path_events_match(s, who, pattern);
+    if (m == 1)
+        return;
+    char got[320];
+    sim_path_events_text(s, who, got, sizeof(got));
+    sim_note(s, "%s path events: %s", sim_host_name[who], got);
+    sim_fail(r, file, line, "path events", "%s saw [%s], expected [%s]%s", sim_host_name[who],
+             got, pattern, m < 0 ? " (pattern or log too long)" : "");
+}
+
+/* Events of side `who` of a type (0: any), a reason (-1: any) and on an interface (NULL: any). */
+static size_t count_events(const sim *s, int who, int type, int reason, const char *iface)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->npath_log[who]; i++) {
+        const sim_path_ev *e = &s->path_log[who][i];
+        sim_where w;
+        sim_path_where(s, who, &e->addr, &w);
+        n += (!type || e->type == type) && (reason < 0 || e->reason == reason) &&
+             (!iface || strcmp(iface, w.iface) == 0);
+    }
+    return n;
+}
+
+/* The last event of a type reported by `who`, or NULL. */
+static const sim_path_ev *last_event(const sim *s, int who, int type)
+{
+    for (size_t i = s->npath_log[who]; i-- > 0;)
+        if (s->path_log[who][i].type == type)
+            return &s->path_log[who][i];
+    return NULL;
+}
+
+/* ---- final state -------------------------------------------------------------------------------
+ */
+
+/* -1: no active path; else whether it is validated. */
+static int active_validated(tern_conn *c)
+{
+    tern_path_info info[TERN_MAX_PATHS];
+    size_t n = 0;
+    if (tern_conn_paths(c, info, TERN_MAX_PATHS, &n))
+        return -1;
+    for (size_t i = 0; i < n && i < TERN_MAX_PATHS; i++)
+        if (info[i].state == TERN_PATH_STATE_ACTIVE)
+            return info[i].validated;
+    return -1;
+}
+
+/* The client's public address for its private address `local`: what its NAT maps it to now. */
+static int public_of(const sim *s, const tern_addr *local, tern_addr *pub)
+{
+    int i = sim_iface_by_ip(s, local);
+    if (i < 0)
+        return -1;
+    if (!s->ifaces[i].nat) {
+        *pub = *local;
+        return 0;
+    }
+    return sim_nat_public(s->ifaces[i].nat, local, pub);
+}
+
+/* Every validation round trip either side reported is physically possible: no shorter than the
+ * propagation delay of the interface it crossed. */
+static void expect_plausible_rtts(sim *s, sim_result *r)
+{
+    for (int who = 0; who < 2; who++)
+        for (size_t i = 0; i < s->npath_log[who]; i++) {
+            const sim_path_ev *e = &s->path_log[who][i];
+            if (e->type != TERN_PATH_EV_VALIDATED)
+                continue;
+            const tern_addr *client = who == SIM_CLIENT ? &e->addr.local : &e->addr.remote;
+            int f = who == SIM_CLIENT ? sim_iface_by_ip(s, client) : sim_iface_for_dst(s, client);
+            if (f < 0)
+                continue;
+            uint64_t base =
+                s->ifaces[f].link[SIM_UP]->cfg.delay_ns + s->ifaces[f].link[SIM_DOWN]->cfg.delay_ns;
+            char t[96];
+            sim_path_ev_format(s, who, e, t, sizeof(t));
+            SIM_CHECK(r, e->rtt_ns >= base,
+                      "%s reported %s at %.3f s with a round trip of %.1f ms; the path's "
+                      "propagation delay alone is %.0f ms",
+                      sim_host_name[who], t, secs(e->t), msecs(e->rtt_ns), msecs(base));
+        }
+}
+
+/* At the end both sides use the same, validated path: the client from `local` to `server` (the
+ * server's address or its preferred one), the server from `server` to the client's public address
+ * for `local`. Every scenario ends with this check, which also checks the validation round trips
+ * (expect_plausible_rtts). */
+static void expect_active(sim *s, sim_result *r, const tern_addr *local, const tern_addr *server)
+{
+    TRY(r, expect_plausible_rtts(s, r));
+    char a[64], b[64], c[64], d[64];
+    SIM_CHECK(r, s->client && !s->client_done, "the client connection ended: %s",
+              s->client_done ? tern_strerror(s->client_close.status) : "never created");
+    tern_conn *sc = sim_server_conn(s);
+    SIM_CHECK(r, sc && !s->server_closed, "the server connection ended: %s",
+              s->server_closed ? s->server_close.reason : "never accepted");
+    tern_path_addr cp, sp;
+    tern_conn_get_path(s->client, &cp);
+    tern_conn_get_path(sc, &sp);
+    SIM_CHECK(r, tern_addr_equal(&cp.local, local) && tern_addr_equal(&cp.remote, server),
+              "client's active path %s > %s, expected %s > %s",
+              tern_addr_format(&cp.local, a, sizeof(a)), tern_addr_format(&cp.remote, b, sizeof(b)),
+              tern_addr_format(local, c, sizeof(c)), tern_addr_format(server, d, sizeof(d)));
+    tern_addr pub;
+    SIM_CHECK(r, public_of(s, local, &pub) == 0, "no NAT mapping for %s",
+              tern_addr_format(local, a, sizeof(a)));
+    SIM_CHECK(r, tern_addr_equal(&sp.remote, &pub) && tern_addr_equal(&sp.local, server),
+              "server's active path %s > %s, expected %s > %s",
+              tern_addr_format(&sp.local, a, sizeof(a)), tern_addr_format(&sp.remote, b, sizeof(b)),
+              tern_addr_format(server, c, sizeof(c)), tern_addr_format(&pub, d, sizeof(d)));
+    int cv = active_validated(s->client), sv = active_validated(sc);
+    SIM_CHECK(r, cv == 1 && sv == 1, "active path validated: client %d, server %d", cv, sv);
+}
+
+/* ---- the download -------------------------------------------------------------------------------
+ */
+
+/* Connects and asks for `bytes` on one stream; the transfer then runs with the scenario's actions.
+ */
+static void start_download(sim *s, sim_result *r, uint64_t bytes)
+{
+    SIM_CHECK(r, sim_run(s, sim_cond_connected, 3 * SIM_SEC), "not connected after 3 s");
+    SIM_CHECK(r, sim_request(s, bytes) == 0, "request refused");
+}
+
+/* Runs the download to its end (if it has not ended yet): every byte and the SHA-256 must match,
+ * neither side may have closed, and it must have taken at most `bound` of virtual time from the
+ * request to the last byte. */
+static void finish_download(sim *s, sim_result *r, uint64_t bound, uint64_t *xfer_ns)
+{
+    uint64_t opened = s->ncs ? s->cs[0].opened_at : sim_time(s);
+    uint64_t deadline = opened + bound;
+    int done = sim_cond_all_done(s);
+    if (!done && sim_time(s) < deadline)
+        done = sim_run(s, sim_cond_all_done, deadline - sim_time(s));
+    char why[256];
+    int ok = sim_verify(s, why, sizeof(why));
+    uint64_t end = 0;
+    for (int i = 0; i < s->ncs; i++)
+        end = TERN_MAX(end, s->cs[i].fin ? s->cs[i].done_at : sim_time(s));
+    *xfer_ns = end - opened;
+    SIM_CHECK(r, done && !s->client_done && *xfer_ns <= bound,
+              "download %s %.3f s after the request (bound %.3f s; %llu B received; client %s)",
+              done ? "ended" : "unfinished", secs(*xfer_ns), secs(bound),
+              (unsigned long long)sim_bytes_received(s),
+              s->client_done ? tern_strerror(s->client_close.status) : "open");
+    SIM_CHECK(r, ok, "%s", why);
+    SIM_CHECK(r, !s->server_closed, "the server connection ended: %s", s->server_close.reason);
+}
+
+static void summarize(sim *s, sim_result *r, uint64_t xfer_ns, const char *extra)
+{
+    tern_conn_stats ss;
+    memset(&ss, 0, sizeof(ss));
+    if (sim_server_conn(s))
+        tern_conn_get_stats(sim_server_conn(s), &ss);
+    uint64_t bytes = sim_bytes_received(s);
+    snprintf(r->summary, sizeof(r->summary),
+             "%llu B in %.3f s (%.1f Mbit/s), server lost %llu pkts, path events %zu/%zu%s%s",
+             (unsigned long long)bytes, secs(xfer_ns),
+             xfer_ns ? (double)bytes * 8 / secs(xfer_ns) / 1e6 : 0.0,
+             (unsigned long long)ss.pkts_lost, s->npath_log[SIM_CLIENT], s->npath_log[SIM_SERVER],
+             extra && extra[0] ? "; " : "", extra ? extra : "");
+}
+
+/* ---- actions ------------------------------------------------------------------------------------
+ */
+
+/* An address and what the client's verb returned: the arguments of scheduled verbs. */
+typedef struct verb {
+    tern_addr addr;
+    int rv;
+    int done;
+    uint64_t at;
+} verb;
+
+static void act_add(sim *s, void *arg)
+{
+    verb *v = arg;
+    v->rv = tern_conn_path_add(s->client, &v->addr, s->now);
+    v->done = 1;
+    v->at = sim_time(s);
+    sim_note(s, "path_add = %d", v->rv);
+}
+
+static void act_set_active(sim *s, void *arg)
+{
+    verb *v = arg;
+    v->rv = tern_conn_path_set_active(s->client, &v->addr, s->now);
+    v->done = 1;
+    v->at = sim_time(s);
+    sim_note(s, "path_set_active = %d", v->rv);
+}
+
+static void act_remove(sim *s, void *arg)
+{
+    verb *v = arg;
+    v->rv = tern_conn_path_remove(s->client, &v->addr, s->now);
+    v->done = 1;
+    v->at = sim_time(s);
+    sim_note(s, "path_remove = %d", v->rv);
+}
+
+static int cond_client_validated(sim *s)
+{
+    return s->st.path_events[SIM_CLIENT][TERN_PATH_EV_VALIDATED] > 0;
+}
+
+static int cond_client_failed(sim *s)
+{
+    return s->st.path_events[SIM_CLIENT][TERN_PATH_EV_FAILED] > 0;
+}
+
+/* ---- probe, switch ----------------------------------------------------------------------------
+ */
+
+/* The client probes cell while downloading over wifi; probing moves nothing. Once cell answers,
+ * the application switches to it: the next packet goes there, and the server follows. */
+static void scn_probe_then_switch(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr wifi = iface_addr(s, ph.wifi, 0), cell = iface_addr(s, ph.cell, 0);
+    verb add = {.addr = cell};
+    sim_at(s, 300 * SIM_MS, act_add, &add, "client probes cell");
+    TRY(r, start_download(s, r, 8 * MB));
+    SIM_CHECK(r, sim_run(s, cond_client_validated, 2 * SIM_SEC), "cell not validated by %.3f s",
+              secs(sim_time(s)));
+    SIM_CHECK(r, add.rv > 0, "path_add returned %d", add.rv);
+    uint64_t took = sim_time(s) - add.at;
+    /* probing moved neither side */
+    tern_path_addr cp, sp;
+    tern_conn_get_path(s->client, &cp);
+    tern_conn_get_path(sim_server_conn(s), &sp);
+    SIM_CHECK(r, tern_addr_equal(&cp.local, &wifi), "the client moved while probing");
+    SIM_CHECK(r, sim_iface_for_dst(s, &sp.remote) == ph.wifi, "the server moved on a probe");
+    /* cell is idle: its first challenge is answered one round trip later */
+    SIM_CHECK(r, took >= 160 * SIM_MS && took <= 250 * SIM_MS,
+              "validation took %.1f ms (cell RTT 160 ms)", msecs(took));
+    int id = tern_conn_path_set_active(s->client, &cell, s->now);
+    SIM_CHECK(r, id == add.rv, "set_active returned %d, path %d", id, add.rv);
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 5 * SIM_SEC, &xfer));
+    summarize(s, r, xfer, NULL);
+    TRY(r, expect_events(s, r, SIM_CLIENT, "probing:none@cell validated:none@cell active:app@cell"));
+    TRY(r, expect_events(s, r, SIM_SERVER,
+                         "active:peer_migrated@cell peer:peer_migrated@cell validated:none@cell"));
+    TRY(r, expect_active(s, r, &cell, &s->server_addr));
+}
+
+/* The application switches to cell without probing it first: the path is used at once and
+ * validated while in use. */
+static void scn_switch_without_probe(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr cell = iface_addr(s, ph.cell, 0);
+    verb set = {.addr = cell};
+    sim_at(s, 300 * SIM_MS, act_set_active, &set, "client switches to cell");
+    TRY(r, start_download(s, r, 8 * MB));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 5 * SIM_SEC, &xfer));
+    summarize(s, r, xfer, NULL);
+    SIM_CHECK(r, set.rv > 0, "set_active returned %d", set.rv);
+    TRY(r, expect_events(s, r, SIM_CLIENT, "probing:none@cell active:app@cell validated:none@cell"));
+    TRY(r, expect_events(s, r, SIM_SERVER,
+                         "active:peer_migrated@cell peer:peer_migrated@cell validated:none@cell"));
+    const sim_path_ev *v = last_event(s, SIM_CLIENT, TERN_PATH_EV_VALIDATED);
+    SIM_CHECK(r, v->t - set.at < 600 * SIM_MS, "validated %.1f ms after the switch",
+              msecs(v->t - set.at));
+    TRY(r, expect_active(s, r, &cell, &s->server_addr));
+}
+
+/* The first datagram the client sends on cell (its first PATH_CHALLENGE) is lost: the challenge
+ * is sent again, with new bytes, and the path validates then; the application then switches. */
+static void scn_first_challenge_lost(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr cell = iface_addr(s, ph.cell, 0);
+    static const uint32_t first[] = {1};
+    sim_loss_cfg lc = {.drop_nth = first, .drop_n = 1};
+    sim_loss *loss = sim_loss_new(s, ph.cell, SIM_UP, &lc);
+    sim_iface_prepend(s, ph.cell, SIM_UP, &loss->n);
+    verb add = {.addr = cell};
+    sim_at(s, 300 * SIM_MS, act_add, &add, "client probes cell");
+    TRY(r, start_download(s, r, 8 * MB));
+    SIM_CHECK(r, sim_run(s, cond_client_validated, 4 * SIM_SEC), "cell not validated by %.3f s",
+              secs(sim_time(s)));
+    uint64_t took = sim_time(s) - add.at;
+    SIM_CHECK(r, loss->n.dropped == 1, "%llu datagrams dropped on cell",
+              (unsigned long long)loss->n.dropped);
+    /* the second challenge follows within a few of wifi's PTOs, not after the new path's own
+     * initial PTO (no RTT sample yet: about 1 s) */
+    SIM_CHECK(r, took >= 240 * SIM_MS && took < 1 * SIM_SEC,
+              "validated %.3f s after the probe started", secs(took));
+    uint64_t up = ph.cell_nat->out.in;
+    SIM_CHECK(r, up >= 2 && up <= 3, "%llu datagrams sent on cell before validation",
+              (unsigned long long)up);
+    SIM_CHECK(r, tern_conn_path_set_active(s->client, &cell, s->now) == add.rv, "set_active");
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 5 * SIM_SEC, &xfer));
+    char extra[64];
+    snprintf(extra, sizeof(extra), "validated after %.3f s", secs(took));
+    summarize(s, r, xfer, extra);
+    TRY(r, expect_events(s, r, SIM_CLIENT, "probing:none@cell validated:none@cell active:app@cell"));
+    TRY(r, expect_events(s, r, SIM_SERVER,
+                         "active:peer_migrated@cell peer:peer_migrated@cell validated:none@cell"));
+    TRY(r, expect_active(s, r, &cell, &s->server_addr));
+}
+
+/* ---- validation failures -----------------------------------------------------------------------
+ */
+
+static void dead_cell(sim *s, const phone *ph)
+{
+    sim_iface_blackhole(s, ph->cell, SIM_UP, 0, SIM_INF);
+    sim_iface_blackhole(s, ph->cell, SIM_DOWN, 0, SIM_INF);
+}
+
+/* cell is dead (blackholed both ways) when the client probes it: validation fails after three
+ * times the larger PTO, the path is removed, and the download over wifi never notices. */
+static void scn_validation_timeout(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    dead_cell(s, &ph);
+    tern_addr wifi = iface_addr(s, ph.wifi, 0), cell = iface_addr(s, ph.cell, 0);
+    verb add = {.addr = cell};
+    sim_at(s, 300 * SIM_MS, act_add, &add, "client probes cell (dead)");
+    TRY(r, start_download(s, r, 16 * MB));
+    SIM_CHECK(r, sim_run(s, cond_client_failed, 8 * SIM_SEC), "cell never failed");
+    SIM_CHECK(r, add.rv > 0, "path_add returned %d", add.rv);
+    uint64_t took = sim_time(s) - add.at;
+    uint64_t challenges = ph.cell_nat->out.in; /* counted at the client's edge */
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 4 * SIM_SEC, &xfer));
+    char extra[96];
+    snprintf(extra, sizeof(extra), "failed after %.3f s, %llu challenges", secs(took),
+             (unsigned long long)challenges);
+    summarize(s, r, xfer, extra);
+    /* 3 x max(PTO): the new path has no RTT sample, so its PTO is about a second */
+    SIM_CHECK(r, took >= 2 * SIM_SEC && took <= 5 * SIM_SEC, "failed %.3f s after the probe",
+              secs(took));
+    SIM_CHECK(r, challenges >= 2 && challenges <= 8, "%llu datagrams sent into the dead path",
+              (unsigned long long)challenges);
+    TRY(r, expect_events(s, r, SIM_CLIENT,
+                         "probing:none@cell failed:timeout@cell removed:timeout@cell"));
+    TRY(r, expect_events(s, r, SIM_SERVER, ""));
+    TRY(r, expect_active(s, r, &wifi, &s->server_addr));
+}
+
+/* The application switches to cell, unprobed and dead: traffic goes there at once, validation
+ * fails, and the connection returns to wifi with TERN_PATH_WHY_VALIDATION_FAILED; what was sent
+ * into the dead path is resent and the download completes. */
+static void scn_unvalidated_switch_fails(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    dead_cell(s, &ph);
+    tern_addr wifi = iface_addr(s, ph.wifi, 0), cell = iface_addr(s, ph.cell, 0);
+    verb set = {.addr = cell};
+    sim_at(s, 300 * SIM_MS, act_set_active, &set, "client switches to cell (dead)");
+    TRY(r, start_download(s, r, 8 * MB));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 8 * SIM_SEC, &xfer));
+    const sim_path_ev *back = last_event(s, SIM_CLIENT, TERN_PATH_EV_ACTIVE);
+    char extra[64];
+    snprintf(extra, sizeof(extra), "back on wifi after %.3f s",
+             back ? secs(back->t - set.at) : 0.0);
+    summarize(s, r, xfer, extra);
+    SIM_CHECK(r, set.rv > 0, "set_active returned %d", set.rv);
+    TRY(r, expect_events(s, r, SIM_CLIENT,
+                         "probing:none@cell active:app@cell active:validation_failed@wifi "
+                         "failed:timeout@cell removed:timeout@cell"));
+    SIM_CHECK(r, back->t - set.at >= 2 * SIM_SEC && back->t - set.at <= 5 * SIM_SEC,
+              "back on wifi %.3f s after the switch", secs(back->t - set.at));
+    TRY(r, expect_events(s, r, SIM_SERVER, ""));
+    TRY(r, expect_active(s, r, &wifi, &s->server_addr));
+}
+
+/* ---- removal ------------------------------------------------------------------------------------
+ */
+
+static int cond_two_validated(sim *s)
+{
+    return s->st.path_events[SIM_CLIENT][TERN_PATH_EV_VALIDATED] >= 2;
+}
+
+/* The client has three validated paths (wifi, a second port on wifi, cell) and removes the active
+ * one: the connection moves to the best remaining one, the second wifi port (lowest RTT), not
+ * cell. */
+static void scn_remove_active_path(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr wifi = iface_addr(s, ph.wifi, 0), wifi2 = iface_addr(s, ph.wifi, 5001),
+              cell = iface_addr(s, ph.cell, 0);
+    verb a1 = {.addr = cell}, a2 = {.addr = wifi2};
+    sim_at(s, 300 * SIM_MS, act_add, &a1, "client probes cell");
+    sim_at(s, 300 * SIM_MS, act_add, &a2, "client probes wifi:5001");
+    TRY(r, start_download(s, r, 8 * MB));
+    SIM_CHECK(r, sim_run(s, cond_two_validated, 2 * SIM_SEC), "paths not validated by %.3f s",
+              secs(sim_time(s)));
+    SIM_CHECK(r, a1.rv > 0 && a2.rv > 0, "path_add returned %d, %d", a1.rv, a2.rv);
+    int rv = tern_conn_path_remove(s->client, &wifi, s->now);
+    SIM_CHECK(r, rv == 0, "remove(active) returned %s", tern_strerror(rv));
+    tern_path_addr cp;
+    tern_conn_get_path(s->client, &cp);
+    if (!tern_addr_equal(&cp.local, &wifi2)) {
+        /* name the estimates the choice was made on */
+        tern_path_info info[TERN_MAX_PATHS];
+        size_t n = 0;
+        char a[64], what[160] = "";
+        tern_conn_paths(s->client, info, TERN_MAX_PATHS, &n);
+        for (size_t i = 0, off = 0; i < n && i < TERN_MAX_PATHS && off < sizeof(what); i++)
+            off += (size_t)snprintf(what + off, sizeof(what) - off, " %s %.1f ms",
+                                    tern_addr_format(&info[i].addr.local, a, sizeof(a)),
+                                    msecs(info[i].srtt_ns));
+        SIM_CHECK(r, 0, "moved to %s, not wifi:5001; smoothed RTTs:%s",
+                  tern_addr_format(&cp.local, a, sizeof(a)), what);
+    }
+    rv = tern_conn_path_remove(s->client, &wifi, s->now);
+    SIM_CHECK(r, rv == TERN_ERR_NOT_FOUND, "second remove returned %s", tern_strerror(rv));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 2500 * SIM_MS, &xfer));
+    summarize(s, r, xfer, NULL);
+    /* the two validations may come in either order (a full wifi queue can drop an answer) */
+    TRY(r, expect_events(s, r, SIM_CLIENT,
+                         "probing:none@cell probing:none@wifi:5001 validated:none validated:none "
+                         "active:active_removed@wifi:5001 removed:app@wifi:5000"));
+    SIM_CHECK(r,
+              count_events(s, SIM_CLIENT, TERN_PATH_EV_VALIDATED, -1, "cell") == 1 &&
+                  count_events(s, SIM_CLIENT, TERN_PATH_EV_VALIDATED, -1, "wifi") == 1,
+              "validated twice the same interface");
+    /* the server follows, validates, and gives up on the old path it re-challenged (§9.3.3),
+     * which the client no longer answers */
+    TRY(r, expect_events(s, r, SIM_SERVER,
+                         "active:peer_migrated@wifi:5001 peer:peer_migrated@wifi:5001 "
+                         "validated:none@wifi:5001 * "));
+    SIM_CHECK(r, count_events(s, SIM_SERVER, TERN_PATH_EV_ACTIVE, -1, NULL) == 1,
+              "the server moved more than once");
+    size_t n = 0;
+    tern_conn_paths(s->client, NULL, 0, &n);
+    SIM_CHECK(r, n == 2, "client has %zu paths", n);
+    TRY(r, expect_active(s, r, &wifi2, &s->server_addr));
+}
+
+/* Removing the only path is refused with TERN_ERR_LAST_PATH, and so is removing it while the only
+ * other path is still unvalidated (cell, dead): nothing changes, nothing is reported, the download
+ * goes on. */
+static void scn_remove_last_path(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    dead_cell(s, &ph);
+    tern_addr wifi = iface_addr(s, ph.wifi, 0), cell = iface_addr(s, ph.cell, 0);
+    tern_addr other = iface_addr(s, ph.wifi, 5009);
+    verb rm1 = {.addr = wifi}, add = {.addr = cell}, rm2 = {.addr = wifi}, rm3 = {.addr = other};
+    sim_at(s, 300 * SIM_MS, act_remove, &rm1, "client removes its only path");
+    sim_at(s, 400 * SIM_MS, act_add, &add, "client probes cell (dead)");
+    sim_at(s, 500 * SIM_MS, act_remove, &rm2, "client removes wifi, cell unvalidated");
+    sim_at(s, 500 * SIM_MS, act_remove, &rm3, "client removes an unknown address");
+    TRY(r, start_download(s, r, 8 * MB));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 2200 * SIM_MS, &xfer));
+    SIM_CHECK(r, rm1.rv == TERN_ERR_LAST_PATH, "remove(only path) returned %s",
+              tern_strerror(rm1.rv));
+    SIM_CHECK(r, rm2.rv == TERN_ERR_LAST_PATH, "remove(wifi) beside unvalidated cell returned %s",
+              tern_strerror(rm2.rv));
+    SIM_CHECK(r, rm3.rv == TERN_ERR_NOT_FOUND, "remove(unknown) returned %s",
+              tern_strerror(rm3.rv));
+    SIM_CHECK(r, add.rv > 0, "path_add returned %d", add.rv);
+    SIM_CHECK(r, sim_run(s, cond_client_failed, 6 * SIM_SEC), "cell never failed");
+    summarize(s, r, xfer, NULL);
+    TRY(r, expect_events(s, r, SIM_CLIENT,
+                         "probing:none@cell failed:timeout@cell removed:timeout@cell"));
+    TRY(r, expect_events(s, r, SIM_SERVER, ""));
+    size_t n = 0;
+    tern_conn_paths(s->client, NULL, 0, &n);
+    SIM_CHECK(r, n == 1, "client has %zu paths", n);
+    TRY(r, expect_active(s, r, &wifi, &s->server_addr));
+}
+
+/* ---- many migrations, many paths ---------------------------------------------------------------
+ */
+
+#define HOPS 50
+
+/* Migration k goes to cell for even k and to wifi for odd k, each time on a new port, so that
+ * every hop is a new path (and a new NAT mapping). */
+static tern_addr hop_addr(const sim *s, const phone *ph, int k)
+{
+    int i = k % 2 == 0 ? ph->cell : ph->wifi;
+    return iface_addr(s, i, (uint16_t)(port_of(&s->ifaces[i].addr) + 1 + k / 2));
+}
+
+typedef struct hops {
+    const phone *ph;
+    int n;          /* migrations made */
+    tern_addr prev, cur;
+    int waiting;    /* for the validation of cur */
+    int errors;     /* verbs that failed */
+    char err[96];
+    uint64_t last_at, bytes_at_last;
+} hops;
+
+static void act_hop(sim *s, void *arg);
+
+static void act_drop_prev(sim *s, void *arg)
+{
+    hops *h = arg;
+    int rv = tern_conn_path_remove(s->client, &h->prev, s->now);
+    if (rv && !h->errors++)
+        snprintf(h->err, sizeof(h->err), "remove after hop %d: %s", h->n, tern_strerror(rv));
+    if (h->n < HOPS)
+        sim_after(s, 40 * SIM_MS, act_hop, h, NULL);
+}
+
+static void act_hop(sim *s, void *arg)
+{
+    hops *h = arg;
+    tern_addr next = hop_addr(s, h->ph, h->n);
+    int rv = tern_conn_path_set_active(s->client, &next, s->now);
+    sim_note(s, "hop %d: set_active = %d", h->n + 1, rv);
+    if (rv < 0 && !h->errors++)
+        snprintf(h->err, sizeof(h->err), "hop %d: %s", h->n + 1, tern_strerror(rv));
+    h->prev = h->cur;
+    h->cur = next;
+    h->waiting = 1;
+    if (++h->n == HOPS) {
+        h->last_at = sim_time(s);
+        h->bytes_at_last = sim_bytes_received(s);
+    }
+}
+
+static void hop_on_event(sim *s, int who, const sim_path_ev *e)
+{
+    hops *h = s->ud;
+    /* the previous path goes once the new one answered: a phone drops an interface it left */
+    if (who == SIM_CLIENT && e->type == TERN_PATH_EV_VALIDATED && h->waiting &&
+        tern_addr_equal(&e->addr.local, &h->cur)) {
+        h->waiting = 0;
+        sim_after(s, 10 * SIM_MS, act_drop_prev, h, NULL);
+    }
+}
+
+/* Fifty migrations during one download, alternating between cell and wifi on a new port each
+ * time; each previous path is removed as soon as the new one is validated. */
+static void scn_fifty_migrations(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    hops h = {.ph = &ph, .cur = iface_addr(s, ph.wifi, 0)};
+    s->ud = &h;
+    s->on_path_event = hop_on_event;
+    const uint64_t total = 24 * MB;
+    sim_at(s, 300 * SIM_MS, act_hop, &h, "migrations start");
+    TRY(r, start_download(s, r, total));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 14 * SIM_SEC, &xfer));
+    char extra[96];
+    snprintf(extra, sizeof(extra), "%d migrations in %.3f s", h.n, secs(h.last_at - 300 * SIM_MS));
+    summarize(s, r, xfer, extra);
+    SIM_CHECK(r, h.errors == 0, "%d verbs failed, first: %s", h.errors, h.err);
+    SIM_CHECK(r, h.n == HOPS && h.bytes_at_last < total,
+              "%d migrations, the last with %llu of %llu B received", h.n,
+              (unsigned long long)h.bytes_at_last, (unsigned long long)total);
+    SIM_CHECK(r, s->path_log_lost[0] == 0 && s->path_log_lost[1] == 0, "path event log overflow");
+    /* every hop: probing, active (app), validated, and the previous path removed */
+    size_t probing = count_events(s, SIM_CLIENT, TERN_PATH_EV_PROBING, TERN_PATH_WHY_NONE, NULL),
+           active = count_events(s, SIM_CLIENT, TERN_PATH_EV_ACTIVE, TERN_PATH_WHY_APP, NULL),
+           valid = count_events(s, SIM_CLIENT, TERN_PATH_EV_VALIDATED, -1, NULL),
+           removed = count_events(s, SIM_CLIENT, TERN_PATH_EV_REMOVED, TERN_PATH_WHY_APP, NULL);
+    SIM_CHECK(r,
+              probing == HOPS && active == HOPS && valid == HOPS && removed == HOPS &&
+                  s->npath_log[SIM_CLIENT] == 4 * HOPS,
+              "client: %zu probing, %zu active, %zu validated, %zu removed of %zu events", probing,
+              active, valid, removed, s->npath_log[SIM_CLIENT]);
+    TRY(r, expect_events(s, r, SIM_CLIENT,
+                         "probing:none@cell:6001 active:app@cell:6001 validated:none@cell:6001 "
+                         "removed:app@wifi:5000 probing:none@wifi:5001 active:app@wifi:5001 "
+                         "validated:none@wifi:5001 removed:app@cell:6001 * "
+                         "probing:none@wifi:5025 active:app@wifi:5025 validated:none@wifi:5025 "
+                         "removed:app@cell:6025"));
+    /* the server followed every hop and validated every new path */
+    size_t moved = count_events(s, SIM_SERVER, TERN_PATH_EV_PEER_ADDRESS_CHANGED,
+                                TERN_PATH_WHY_PEER_MIGRATED, NULL),
+           svalid = count_events(s, SIM_SERVER, TERN_PATH_EV_VALIDATED, -1, NULL),
+           sfail = count_events(s, SIM_SERVER, TERN_PATH_EV_FAILED, -1, NULL),
+           sfail_timeout =
+               count_events(s, SIM_SERVER, TERN_PATH_EV_FAILED, TERN_PATH_WHY_TIMEOUT, NULL);
+    SIM_CHECK(r, moved == HOPS && svalid >= HOPS && sfail == sfail_timeout,
+              "server: %zu moves, %zu validated, %zu failed (%zu timeouts)", moved, svalid, sfail,
+              sfail_timeout);
+    size_t n = 0;
+    tern_conn_paths(s->client, NULL, 0, &n);
+    SIM_CHECK(r, n == 1, "client has %zu paths", n);
+    TRY(r, expect_active(s, r, &h.cur, &s->server_addr));
+}
+
+/* Seven paths probed at once beside the active one (the default max_paths, 8): three more ports on
+ * wifi, four on cell. All validate with the round trip of their interface; nothing moves. */
+static int cond_seven_validated(sim *s)
+{
+    return s->st.path_events[SIM_CLIENT][TERN_PATH_EV_VALIDATED] >= 7;
+}
+
+static void scn_eight_paths(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr wifi = iface_addr(s, ph.wifi, 0);
+    verb add[7];
+    for (int k = 0; k < 7; k++) {
+        add[k].addr = k < 3 ? iface_addr(s, ph.wifi, (uint16_t)(5001 + k))
+                            : iface_addr(s, ph.cell, (uint16_t)(6000 + k - 3));
+        sim_at(s, 300 * SIM_MS, act_add, &add[k], k == 0 ? "client probes 7 paths" : NULL);
+    }
+    TRY(r, start_download(s, r, 8 * MB));
+    SIM_CHECK(r, sim_run(s, cond_seven_validated, 2 * SIM_SEC),
+              "%llu of 7 paths validated by %.3f s",
+              (unsigned long long)s->st.path_events[SIM_CLIENT][TERN_PATH_EV_VALIDATED],
+              secs(sim_time(s)));
+    uint64_t all_at = sim_time(s) - 300 * SIM_MS;
+    for (int k = 0; k < 7; k++)
+        SIM_CHECK(r, add[k].rv > 0, "path_add %d returned %d", k, add[k].rv);
+    /* Nothing is lost on cell (idle but for the probes): one round trip, no second challenge.
+     * wifi's queue is full of the download and may drop an answer: a retransmission or two. */
+    for (size_t i = 0; i < s->npath_log[SIM_CLIENT]; i++) {
+        const sim_path_ev *e = &s->path_log[SIM_CLIENT][i];
+        int cellp = sim_iface_by_ip(s, &e->addr.local) == ph.cell;
+        uint64_t after = e->t - 300 * SIM_MS, most = cellp ? 250 * SIM_MS : 1000 * SIM_MS;
+        SIM_CHECK(r, e->type != TERN_PATH_EV_VALIDATED || after <= most,
+                  "%s port %u validated %.0f ms after the probes", cellp ? "cell" : "wifi",
+                  port_of(&e->addr.local), msecs(after));
+    }
+    tern_path_info info[TERN_MAX_PATHS];
+    size_t n = 0;
+    tern_conn_paths(s->client, info, TERN_MAX_PATHS, &n);
+    SIM_CHECK(r, n == 8, "client has %zu paths", n);
+    int validated = 0, active = 0;
+    for (size_t i = 0; i < n; i++) {
+        validated += info[i].validated;
+        active += info[i].state == TERN_PATH_STATE_ACTIVE;
+    }
+    SIM_CHECK(r, validated == 8 && active == 1, "%d validated, %d active", validated, active);
+    /* each validation took the round trip of its own interface (plus queueing) */
+    for (size_t i = 0; i < s->npath_log[SIM_CLIENT]; i++) {
+        const sim_path_ev *e = &s->path_log[SIM_CLIENT][i];
+        if (e->type != TERN_PATH_EV_VALIDATED)
+            continue;
+        int cellp = sim_iface_by_ip(s, &e->addr.local) == ph.cell;
+        uint64_t lo = cellp ? 160 * SIM_MS : 40 * SIM_MS, hi = cellp ? 400 * SIM_MS : 120 * SIM_MS;
+        SIM_CHECK(r, e->rtt_ns >= lo && e->rtt_ns <= hi, "%s port %u validated in %.1f ms",
+                  cellp ? "cell" : "wifi", port_of(&e->addr.local), msecs(e->rtt_ns));
+    }
+    size_t sn = 0;
+    tern_conn_paths(sim_server_conn(s), NULL, 0, &sn);
+    SIM_CHECK(r, sn == 8, "server has %zu paths", sn);
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 2200 * SIM_MS, &xfer));
+    char extra[64];
+    snprintf(extra, sizeof(extra), "all validated after %.3f s", secs(all_at));
+    summarize(s, r, xfer, extra);
+    /* answers come in any order (a full wifi queue can drop one); each path answers once */
+    TRY(r, expect_events(s, r, SIM_CLIENT,
+                         "probing:none@wifi:5001 probing:none@wifi:5002 probing:none@wifi:5003 "
+                         "probing:none@cell:6000 probing:none@cell:6001 probing:none@cell:6002 "
+                         "probing:none@cell:6003 validated validated validated validated "
+                         "validated validated validated"));
+    SIM_CHECK(r,
+              count_events(s, SIM_CLIENT, TERN_PATH_EV_VALIDATED, -1, "wifi") == 3 &&
+                  count_events(s, SIM_CLIENT, TERN_PATH_EV_VALIDATED, -1, "cell") == 4,
+              "validations by interface: wifi %zu, cell %zu",
+              count_events(s, SIM_CLIENT, TERN_PATH_EV_VALIDATED, -1, "wifi"),
+              count_events(s, SIM_CLIENT, TERN_PATH_EV_VALIDATED, -1, "cell"));
+    /* probes never move a server */
+    TRY(r, expect_events(s, r, SIM_SERVER, ""));
+    TRY(r, expect_active(s, r, &wifi, &s->server_addr));
+}
+
+/* ---- loss burst ---------------------------------------------------------------------------------
+ */
+
+/* The client moves to cell just as cell is in a loss burst: Gilbert-Elliott in both directions
+ * until 1.5 s, starting in the Bad state (80% loss, bursts of 10 datagrams on average, entered
+ * again with p = 1%). The challenge or its answer may be lost and sent again, data lost on the new
+ * path is resent, and the download completes over cell. */
+static void scn_migrate_in_loss_burst(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr cell = iface_addr(s, ph.cell, 0);
+    sim_loss_cfg ge = {.ge_p = 0.01,
+                       .ge_r = 0.1,
+                       .ge_loss_good = 0.0,
+                       .ge_loss_bad = 0.8,
+                       .ge_start_bad = 1,
+                       .ge_until_ns = 1500 * SIM_MS};
+    sim_loss *l[2];
+    for (int d = 0; d < 2; d++) {
+        l[d] = sim_loss_new(s, ph.cell, d, &ge);
+        sim_iface_append(s, ph.cell, d, &l[d]->n);
+    }
+    verb set = {.addr = cell};
+    sim_at(s, 500 * SIM_MS, act_set_active, &set, "client switches to cell, in a burst");
+    TRY(r, start_download(s, r, 6 * MB));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 15 * SIM_SEC, &xfer));
+    char extra[64];
+    snprintf(extra, sizeof(extra), "burst dropped %llu up, %llu down",
+             (unsigned long long)l[0]->n.dropped, (unsigned long long)l[1]->n.dropped);
+    summarize(s, r, xfer, extra);
+    SIM_CHECK(r, set.rv > 0, "set_active returned %d", set.rv);
+    SIM_CHECK(r, l[0]->n.dropped + l[1]->n.dropped >= 3, "only %llu datagrams lost in the burst",
+              (unsigned long long)(l[0]->n.dropped + l[1]->n.dropped));
+    TRY(r, expect_events(s, r, SIM_CLIENT, "probing:none@cell active:app@cell validated:none@cell"));
+    TRY(r, expect_events(s, r, SIM_SERVER,
+                         "active:peer_migrated@cell peer:peer_migrated@cell validated:none@cell"));
+    TRY(r, expect_active(s, r, &cell, &s->server_addr));
+}
+
+/* ---- NAT rebinding ------------------------------------------------------------------------------
+ */
+
+/* The server's view of a rebinding: it moved to the new public address (PEER_ADDRESS_CHANGED),
+ * validated it, and the client saw nothing. */
+static void check_rebinding(sim *s, sim_result *r, const tern_addr *old_pub, int port_only)
+{
+    char a[64], b[64];
+    TRY(r, expect_events(s, r, SIM_CLIENT, ""));
+    TRY(r, expect_events(s, r, SIM_SERVER,
+                         "active:peer_migrated@wifi:5000 peer:peer_migrated@wifi:5000 "
+                         "validated:none@wifi:5000"));
+    const sim_path_ev *e = last_event(s, SIM_SERVER, TERN_PATH_EV_PEER_ADDRESS_CHANGED);
+    tern_addr pub, wifi = s->ifaces[0].addr;
+    SIM_CHECK(r, public_of(s, &wifi, &pub) == 0, "no NAT mapping");
+    SIM_CHECK(r, tern_addr_equal(&e->addr.remote, &pub) && tern_addr_equal(&e->from.remote, old_pub),
+              "server moved from %s to %s", tern_addr_format(&e->from.remote, a, sizeof(a)),
+              tern_addr_format(&e->addr.remote, b, sizeof(b)));
+    const sim_path_ev *v = last_event(s, SIM_SERVER, TERN_PATH_EV_VALIDATED);
+    SIM_CHECK(r, tern_addr_equal(&v->addr.remote, &pub), "the server validated %s",
+              tern_addr_format(&v->addr.remote, a, sizeof(a)));
+    /* RFC 9000 §9.4: a new port keeps what was learnt of the path, a new address starts over */
+    const sim_path_ev *act = last_event(s, SIM_SERVER, TERN_PATH_EV_ACTIVE);
+    if (port_only)
+        SIM_CHECK(r, act->cwnd == act->from_cwnd && act->cwnd > 14720,
+                  "window after a port change %llu (was %llu)", (unsigned long long)act->cwnd,
+                  (unsigned long long)act->from_cwnd);
+    else
+        SIM_CHECK(r, act->cwnd <= 14720 && act->from_cwnd > act->cwnd,
+                  "window after an address change %llu (was %llu)", (unsigned long long)act->cwnd,
+                  (unsigned long long)act->from_cwnd);
+}
+
+/* The wifi NAT gives the client a new public port mid-transfer; replies to the old one still get
+ * through for 1 s. The server follows (same connection, new address) before the old mapping
+ * expires, keeping its congestion state. */
+static void scn_nat_rebind(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr wifi = iface_addr(s, ph.wifi, 0);
+    sim_nat_rebind_port_at(s, ph.wifi_nat, 300 * SIM_MS, 1 * SIM_SEC);
+    TRY(r, start_download(s, r, 8 * MB));
+    tern_addr old_pub;
+    SIM_CHECK(r, public_of(s, &wifi, &old_pub) == 0, "no NAT mapping");
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 2200 * SIM_MS, &xfer));
+    summarize(s, r, xfer, NULL);
+    TRY(r, check_rebinding(s, r, &old_pub, 1));
+    TRY(r, expect_active(s, r, &wifi, &s->server_addr));
+}
+
+/* Same with a new public address: the server validates the new path and starts it from the
+ * initial window. */
+static void scn_nat_rebind_address(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr wifi = iface_addr(s, ph.wifi, 0);
+    sim_nat_rebind_addr_at(s, ph.wifi_nat, 300 * SIM_MS, "203.0.113.99:41000", 1 * SIM_SEC);
+    TRY(r, start_download(s, r, 8 * MB));
+    tern_addr old_pub;
+    SIM_CHECK(r, public_of(s, &wifi, &old_pub) == 0, "no NAT mapping");
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 2200 * SIM_MS, &xfer));
+    summarize(s, r, xfer, NULL);
+    TRY(r, check_rebinding(s, r, &old_pub, 0));
+    tern_addr want = sim_addr("203.0.113.99:41000"), pub;
+    public_of(s, &wifi, &pub);
+    SIM_CHECK(r, tern_addr_equal(&pub, &want), "the NAT did not move");
+    TRY(r, expect_active(s, r, &wifi, &s->server_addr));
+}
+
+/* ---- off-path attacker --------------------------------------------------------------------------
+ */
+
+/* An attacker with a faster route: the first 1-RTT datagram from the client after `at` is copied,
+ * the copy is sent on from the attacker's address at once, and the original (and what follows it,
+ * in order) arrives `lead` later. The attacker cannot see what the server sends to it. */
+typedef struct spoof_node {
+    sim_node n;
+    uint64_t at, lead;
+    tern_addr from;
+    uint64_t hold_until; /* absolute: datagrams behind the held original wait until then */
+    int done;
+    size_t copy_len;
+} spoof_node;
+
+static void spoof_forward(sim *s, sim_node *n, sim_pkt *p)
+{
+    spoof_node *sp = (spoof_node *)n;
+    if (!sp->done && sim_time(s) >= sp->at && (sim_pkt_types(p) & (1u << TERN_PKT_1RTT))) {
+        sp->done = 1;
+        sim_pkt *c = sim_pkt_clone(s, p);
+        c->src = sp->from;
+        sp->copy_len = c->len;
+        sp->hold_until = s->now + sp->lead;
+        sim_note(s, "attacker forwards a copy of #%llu as #%llu", (unsigned long long)p->id,
+                 (unsigned long long)c->id);
+        sim_node_emit(s, n, c);
+        sim_node_emit_at(s, n, p, sp->hold_until);
+        return;
+    }
+    if (sp->hold_until > s->now)
+        sim_node_emit_at(s, n, p, sp->hold_until);
+    else
+        sim_node_emit(s, n, p);
+}
+
+static void spoof_free(sim_node *n)
+{
+    free(n);
+}
+
+static const sim_node_ops spoof_ops = {"spoof", spoof_forward, spoof_free};
+
+typedef struct attack_watch {
+    tern_addr attacker;
+    uint64_t sent_to; /* bytes the server sent to the attacker's address */
+} attack_watch;
+
+static void watch_server_send(sim *s, const sim_pkt *p)
+{
+    attack_watch *w = s->ud;
+    if (tern_addr_equal(&p->dst, &w->attacker))
+        w->sent_to += p->len;
+}
+
+/* The server moves to the attacker's address on the copy (it carries the largest packet number),
+ * but validates it, re-challenges the genuine path and returns there with the client's next
+ * packet; the attacker's path fails validation. The server sends the attacker no more than three
+ * times what it received from it; the client notices nothing. */
+static void scn_spoofed_source(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr wifi = iface_addr(s, ph.wifi, 0);
+    spoof_node *sp = calloc(1, sizeof(*sp));
+    if (!sp)
+        abort();
+    sp->at = 500 * SIM_MS;
+    sp->lead = 20 * SIM_MS;
+    sp->from = sim_addr(ATTACKER);
+    sim_node_register(s, &sp->n, &spoof_ops, "attacker");
+    sim_iface_append(s, ph.wifi, SIM_UP, &sp->n);
+    attack_watch w = {.attacker = sp->from};
+    s->ud = &w;
+    s->on_server_send = watch_server_send;
+    TRY(r, start_download(s, r, 8 * MB));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 3 * SIM_SEC, &xfer));
+    /* the attacker's path fails validation after a while: wait for it */
+    SIM_CHECK(r, sim_run(s, NULL, 5 * SIM_SEC), "run");
+    char extra[96];
+    snprintf(extra, sizeof(extra), "attacker sent %zu B, got %llu B", sp->copy_len,
+             (unsigned long long)w.sent_to);
+    summarize(s, r, xfer, extra);
+    SIM_CHECK(r, sp->done, "the attacker never saw a datagram");
+    SIM_CHECK(r, w.sent_to <= 3 * sp->copy_len, "server sent %llu B to the attacker, who sent %zu",
+              (unsigned long long)w.sent_to, sp->copy_len);
+    TRY(r, expect_events(s, r, SIM_CLIENT, ""));
+    TRY(r, expect_events(s, r, SIM_SERVER,
+                         "active:peer_migrated@x peer:peer_migrated@x "
+                         "active:peer_migrated@wifi peer:peer_migrated@wifi "
+                         "failed:timeout@x removed:timeout@x"));
+    /* back as soon as the genuine datagrams (held `lead` behind the copy) arrive */
+    const sim_path_ev *away = &s->path_log[SIM_SERVER][0], *back = &s->path_log[SIM_SERVER][2];
+    SIM_CHECK(r, back->t - away->t <= sp->lead + 5 * SIM_MS,
+              "the server stayed %.1f ms on the attacker's address", msecs(back->t - away->t));
+    TRY(r, expect_active(s, r, &wifi, &s->server_addr));
+}
+
+/* ---- server configuration -----------------------------------------------------------------------
+ */
+
+static int cond_on_preferred(sim *s)
+{
+    const sim_path_ev *e = last_event(s, SIM_CLIENT, TERN_PATH_EV_ACTIVE);
+    return e && e->reason == TERN_PATH_WHY_PREFERRED_ADDRESS;
+}
+
+/* The server advertises a preferred address: after the handshake is confirmed the client probes
+ * it and moves there; the download runs there. */
+static void scn_preferred_address(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr wifi = iface_addr(s, ph.wifi, 0), pref = sim_addr(PREFERRED);
+    s->cfg_s.preferred_address = pref;
+    TRY(r, start_download(s, r, 8 * MB));
+    SIM_CHECK(r, sim_run(s, cond_on_preferred, 2 * SIM_SEC), "not on the preferred address by %.3f s",
+              secs(sim_time(s)));
+    uint64_t moved_at = sim_time(s);
+    uint64_t xfer = 0;
+    /* as fast as on the server's first address: nothing was learnt there before the move */
+    TRY(r, finish_download(s, r, 2500 * SIM_MS, &xfer));
+    char extra[64];
+    snprintf(extra, sizeof(extra), "moved at %.3f s", secs(moved_at));
+    summarize(s, r, xfer, extra);
+    SIM_CHECK(r, moved_at < 500 * SIM_MS, "moved at %.3f s", secs(moved_at));
+    TRY(r, expect_events(s, r, SIM_CLIENT,
+                         "probing:none@wifi>pref validated:none@wifi>pref "
+                         "active:preferred_address@wifi>pref"));
+    TRY(r, expect_events(s, r, SIM_SERVER,
+                         "active:peer_migrated@wifi>pref peer:peer_migrated@wifi>pref *"));
+    TRY(r, expect_active(s, r, &wifi, &pref));
+}
+
+/* The server sends disable_active_migration. A path the client added before the handshake was
+ * confirmed fails at confirmation with TERN_PATH_WHY_MIGRATION_DISABLED, without a datagram on
+ * cell; after that, add and set_active are refused. */
+static void scn_peer_disables_migration(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr wifi = iface_addr(s, ph.wifi, 0), cell = iface_addr(s, ph.cell, 0),
+              wifi2 = iface_addr(s, ph.wifi, 5001);
+    s->cfg_s.disable_active_migration = 1;
+    int rv = sim_start(s);
+    SIM_CHECK(r, rv == 0, "sim_start: %s", tern_strerror(rv));
+    int early = tern_conn_path_add(s->client, &cell, s->now);
+    SIM_CHECK(r, early > 0, "path_add before the handshake returned %s", tern_strerror(early));
+    TRY(r, start_download(s, r, 4 * MB));
+    SIM_CHECK(r, sim_run(s, cond_client_failed, 1 * SIM_SEC), "the early path never failed");
+    rv = tern_conn_path_add(s->client, &wifi2, s->now);
+    SIM_CHECK(r, rv == TERN_ERR_MIGRATION_DISABLED, "path_add after confirmation returned %s",
+              tern_strerror(rv));
+    rv = tern_conn_path_set_active(s->client, &cell, s->now);
+    SIM_CHECK(r, rv == TERN_ERR_MIGRATION_DISABLED, "set_active after confirmation returned %s",
+              tern_strerror(rv));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 1200 * SIM_MS, &xfer));
+    summarize(s, r, xfer, NULL);
+    SIM_CHECK(r, ph.cell_nat->out.in == 0, "%llu datagrams left on cell",
+              (unsigned long long)ph.cell_nat->out.in);
+    TRY(r, expect_events(s, r, SIM_CLIENT,
+                         "failed:migration_disabled@cell removed:migration_disabled@cell"));
+    TRY(r, expect_events(s, r, SIM_SERVER, ""));
+    TRY(r, expect_active(s, r, &wifi, &s->server_addr));
+}
+
+/* The server's max_paths is 1: it issues one spare connection ID. The first path the client adds
+ * takes it and validates; the second waits for a NEW_CONNECTION_ID that never comes and fails with
+ * TERN_PATH_WHY_NO_CID, without a datagram sent on it. */
+static void scn_no_spare_cid(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr wifi = iface_addr(s, ph.wifi, 0), cell = iface_addr(s, ph.cell, 0),
+              wifi2 = iface_addr(s, ph.wifi, 5001);
+    s->cfg_s.max_paths = 1;
+    verb a1 = {.addr = cell}, a2 = {.addr = wifi2};
+    sim_at(s, 300 * SIM_MS, act_add, &a1, "client probes cell");
+    sim_at(s, 300 * SIM_MS, act_add, &a2, "client probes wifi:5001");
+    TRY(r, start_download(s, r, 8 * MB));
+    SIM_CHECK(r, sim_run(s, cond_client_failed, 5 * SIM_SEC), "wifi:5001 never failed");
+    uint64_t took = sim_time(s) - a2.at;
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 2200 * SIM_MS, &xfer));
+    char extra[64];
+    snprintf(extra, sizeof(extra), "no CID: failed after %.3f s", secs(took));
+    summarize(s, r, xfer, extra);
+    SIM_CHECK(r, a1.rv > 0 && a2.rv > 0, "path_add returned %d, %d", a1.rv, a2.rv);
+    SIM_CHECK(r, took >= 300 * SIM_MS && took <= 5 * SIM_SEC, "failed %.3f s after it was added",
+              secs(took));
+    tern_addr pub;
+    SIM_CHECK(r, sim_nat_public(ph.wifi_nat, &wifi2, &pub) != 0,
+              "a datagram left from wifi:5001, which had no connection ID");
+    TRY(r, expect_events(s, r, SIM_CLIENT,
+                         "probing:none@cell probing:no_cid@wifi:5001 validated:none@cell "
+                         "failed:no_cid@wifi:5001 removed:no_cid@wifi:5001"));
+    TRY(r, expect_events(s, r, SIM_SERVER, ""));
+    TRY(r, expect_active(s, r, &wifi, &s->server_addr));
+}
+
+/* ---- key update ---------------------------------------------------------------------------------
+ */
+
+typedef struct ku_mig {
+    verb set;
+    int client_rv;
+    int server_ok;
+    uint64_t server_at;
+} ku_mig;
+
+static void act_switch_and_update(sim *s, void *arg)
+{
+    ku_mig *k = arg;
+    act_set_active(s, &k->set);
+    k->client_rv = tern_conn_key_update(s->client);
+    sim_note(s, "client key update = %d", k->client_rv);
+}
+
+/* The server starts its own update once it has followed the client's (two updates started at
+ * once from both ends would make one phase change); until a packet of the new phase is
+ * acknowledged it is refused, so it tries every 10 ms. */
+static void act_server_update(sim *s, void *arg)
+{
+    ku_mig *k = arg;
+    tern_conn *c = sim_server_conn(s);
+    tern_conn_stats ss;
+    if (c)
+        tern_conn_get_stats(c, &ss);
+    if (c && ss.key_updates >= 1 && tern_conn_key_update(c) == 0) {
+        k->server_ok = 1;
+        k->server_at = sim_time(s);
+        sim_note(s, "server starts a key update");
+    } else if (!sim_cond_all_done(s)) {
+        sim_after(s, 10 * SIM_MS, act_server_update, k, NULL);
+    }
+}
+
+/* The client switches to cell and starts a key update in the same instant; the server starts one
+ * of its own as soon as it may, while the migration is under way. Both phase changes go through
+ * on both sides and the migration completes. */
+static void scn_key_update_migration(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr cell = iface_addr(s, ph.cell, 0);
+    const uint64_t at = 500 * SIM_MS;
+    ku_mig k = {.set = {.addr = cell}};
+    sim_at(s, at, act_switch_and_update, &k, "client switches to cell + key update");
+    sim_at(s, at + 10 * SIM_MS, act_server_update, &k, NULL);
+    TRY(r, start_download(s, r, 8 * MB));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 5 * SIM_SEC, &xfer));
+    tern_conn_stats cs, ss;
+    tern_conn_get_stats(s->client, &cs);
+    tern_conn_get_stats(sim_server_conn(s), &ss);
+    char extra[96];
+    snprintf(extra, sizeof(extra), "key phases %llu/%llu, server update %.0f ms after the switch",
+             (unsigned long long)cs.key_updates, (unsigned long long)ss.key_updates,
+             msecs(k.server_at - at));
+    summarize(s, r, xfer, extra);
+    SIM_CHECK(r, k.set.rv > 0 && k.client_rv == 0, "set_active %d, key update %s", k.set.rv,
+              tern_strerror(k.client_rv));
+    SIM_CHECK(r, k.server_ok && k.server_at - at <= 500 * SIM_MS,
+              "the server's key update started %.0f ms after the switch",
+              k.server_ok ? msecs(k.server_at - at) : -1.0);
+    SIM_CHECK(r, cs.key_updates == 2 && ss.key_updates == 2,
+              "phase changes: client %llu, server %llu", (unsigned long long)cs.key_updates,
+              (unsigned long long)ss.key_updates);
+    TRY(r, expect_events(s, r, SIM_CLIENT, "probing:none@cell active:app@cell validated:none@cell"));
+    TRY(r, expect_events(s, r, SIM_SERVER,
+                         "active:peer_migrated@cell peer:peer_migrated@cell validated:none@cell"));
+    TRY(r, expect_active(s, r, &cell, &s->server_addr));
+}
+
+/* ---- interfaces that die ------------------------------------------------------------------------
+ */
+
+/* The application's watchdog: no byte for `stall` means the interface is gone; it moves to cell,
+ * and drops wifi once cell is validated. */
+typedef struct watchdog {
+    const phone *ph;
+    uint64_t stall, cut_at;
+    uint64_t last_bytes, last_progress;
+    uint64_t moved_at, recovered_at, bytes_at_move;
+    int moved, set_rv;
+    verb rm;
+} watchdog;
+
+static void act_watch(sim *s, void *arg)
+{
+    watchdog *w = arg;
+    uint64_t now = sim_time(s), got = sim_bytes_received(s);
+    if (got > w->last_bytes) {
+        w->last_bytes = got;
+        w->last_progress = now;
+        if (w->moved && !w->recovered_at)
+            w->recovered_at = now;
+    }
+    if (!w->moved && now - w->last_progress >= w->stall) {
+        tern_addr cell = s->ifaces[w->ph->cell].addr;
+        w->moved = 1;
+        w->moved_at = now;
+        w->bytes_at_move = got;
+        w->set_rv = tern_conn_path_set_active(s->client, &cell, s->now);
+        sim_note(s, "watchdog: nothing for %.0f ms, set_active(cell) = %d", msecs(now - w->last_progress),
+                 w->set_rv);
+    }
+    if (!sim_cond_all_done(s))
+        sim_after(s, 10 * SIM_MS, act_watch, w, NULL);
+}
+
+static void watch_on_event(sim *s, int who, const sim_path_ev *e)
+{
+    watchdog *w = s->ud;
+    if (who == SIM_CLIENT && e->type == TERN_PATH_EV_VALIDATED && w->moved && !w->rm.done &&
+        sim_iface_by_ip(s, &e->addr.local) == w->ph->cell) {
+        w->rm.addr = s->ifaces[w->ph->wifi].addr;
+        sim_after(s, 0, act_remove, &w->rm, "client drops wifi");
+    }
+}
+
+/* wifi dies at 1 s in both directions, without a word to anyone. The application notices that
+ * nothing arrives for 200 ms, moves to cell (never probed), and drops wifi once cell is validated.
+ * The download completes over cell; the stall from the cut to the first byte over cell is
+ * bounded. */
+static void scn_wifi_dies(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr cell = iface_addr(s, ph.cell, 0);
+    const uint64_t cut = 1 * SIM_SEC;
+    sim_iface_cut(s, ph.wifi, cut, SIM_INF);
+    watchdog w = {.ph = &ph, .stall = 200 * SIM_MS, .cut_at = cut};
+    s->ud = &w;
+    s->on_path_event = watch_on_event;
+    TRY(r, start_download(s, r, 16 * MB));
+    w.last_progress = sim_time(s);
+    sim_after(s, 10 * SIM_MS, act_watch, &w, NULL);
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 14 * SIM_SEC, &xfer));
+    uint64_t stall = w.recovered_at ? w.recovered_at - cut : 0;
+    char extra[128];
+    snprintf(extra, sizeof(extra), "moved %.0f ms after the cut, data again after %.0f ms",
+             msecs(w.moved_at - cut), msecs(stall));
+    summarize(s, r, xfer, extra);
+    SIM_CHECK(r, w.moved && w.set_rv > 0, "the application never moved (set_active %d)", w.set_rv);
+    SIM_CHECK(r, w.moved_at > cut && w.bytes_at_move < 16 * MB,
+              "moved at %.3f s with %llu B (cut at %.3f s)", secs(w.moved_at),
+              (unsigned long long)w.bytes_at_move, secs(cut));
+    SIM_CHECK(r, w.recovered_at && stall <= 800 * SIM_MS,
+              "data flowed again %.0f ms after the cut", msecs(stall));
+    SIM_CHECK(r, w.rm.done && w.rm.rv == 0, "remove(wifi) returned %d", w.rm.rv);
+    TRY(r, expect_events(s, r, SIM_CLIENT,
+                         "probing:none@cell active:app@cell validated:none@cell removed:app@wifi"));
+    /* the server follows and gives up on wifi, which it re-challenged (§9.3.3) */
+    TRY(r, expect_events(s, r, SIM_SERVER,
+                         "active:peer_migrated@cell peer:peer_migrated@cell validated:none@cell "
+                         "failed:timeout@wifi removed:timeout@wifi"));
+    TRY(r, expect_active(s, r, &cell, &s->server_addr));
+}
+
+/* At 1 s the client moves to cell (not probed before); at 1.2 s wifi goes dark for good. The
+ * download completes over cell. */
+static void scn_migrate_wifi_to_cell(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr cell = iface_addr(s, ph.cell, 0);
+    verb set = {.addr = cell};
+    sim_at(s, 1 * SIM_SEC, act_set_active, &set, "client moves to cell");
+    sim_iface_cut(s, ph.wifi, 1200 * SIM_MS, SIM_INF);
+    TRY(r, start_download(s, r, 16 * MB));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 8 * SIM_SEC, &xfer));
+    summarize(s, r, xfer, NULL);
+    SIM_CHECK(r, set.rv > 0, "set_active returned %d", set.rv);
+    TRY(r, expect_events(s, r, SIM_CLIENT, "probing:none@cell active:app@cell validated:none@cell"));
+    TRY(r, expect_events(s, r, SIM_SERVER,
+                         "active:peer_migrated@cell peer:peer_migrated@cell validated:none@cell *"));
+    TRY(r, expect_active(s, r, &cell, &s->server_addr));
+}
+
+/* ---- registry -----------------------------------------------------------------------------------
+ */
+
+const sim_scenario sim_migration_scenarios[] = {
+    {"probe_then_switch", "migration", "probe cell while downloading on wifi, then switch", 51,
+     scn_probe_then_switch},
+    {"switch_without_probe", "migration", "switch to cell unprobed: validated while in use", 52,
+     scn_switch_without_probe},
+    {"first_challenge_lost", "migration", "the first PATH_CHALLENGE on cell is lost", 53,
+     scn_first_challenge_lost},
+    {"validation_timeout", "migration", "probe a dead cell: fails after 3 PTOs, wifi unharmed", 54,
+     scn_validation_timeout},
+    {"unvalidated_switch_fails", "migration",
+     "switch to a dead cell: back to wifi (validation failed)", 55, scn_unvalidated_switch_fails},
+    {"remove_active_path", "migration", "remove the active path: moves to the best validated one",
+     56, scn_remove_active_path},
+    {"remove_last_path", "migration", "remove the last usable path: TERN_ERR_LAST_PATH", 57,
+     scn_remove_last_path},
+    {"fifty_migrations", "migration", "50 migrations in one download, alternating interfaces", 58,
+     scn_fifty_migrations},
+    {"eight_paths", "migration", "7 paths probed at once beside the active one", 59,
+     scn_eight_paths},
+    {"migrate_in_loss_burst", "migration", "switch to cell during a Gilbert-Elliott loss burst", 60,
+     scn_migrate_in_loss_burst},
+    {"nat_rebind", "migration", "NAT rebinds the client's port mid-transfer", 41, scn_nat_rebind},
+    {"nat_rebind_address", "migration", "NAT moves the client to a new public address mid-transfer",
+     43, scn_nat_rebind_address},
+    {"spoofed_source", "migration", "off-path attacker forwards a copy from its own address", 61,
+     scn_spoofed_source},
+    {"preferred_address", "migration", "server's preferred address: the client moves there", 62,
+     scn_preferred_address},
+    {"peer_disables_migration", "migration", "server sends disable_active_migration", 63,
+     scn_peer_disables_migration},
+    {"no_spare_cid", "migration", "server issues one spare CID: the second path fails (no CID)", 64,
+     scn_no_spare_cid},
+    {"key_update_migration", "migration", "key updates from both sides during a migration", 65,
+     scn_key_update_migration},
+    {"wifi_dies", "migration", "wifi dies silently: the app's watchdog moves to cell", 66,
+     scn_wifi_dies},
+    {"migrate_wifi_to_cell", "migration", "client moves from wifi to cell, then wifi dies", 42,
+     scn_migrate_wifi_to_cell},
+};
