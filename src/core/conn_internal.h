@@ -125,6 +125,7 @@ struct tern_conn {
     tern_tstamp pace_until;      /* pacing stopped the last send */
     uint64_t app_limited_from;   /* first pn sent since the window last limited us */
     uint32_t ack_only_run;       /* ACK-only 1-RTT packets sent in a row */
+    int multipath_pn;            /* several paths in use: full-length packet numbers */
     int ack_eliciting_since_recv; /* idle timer restarts at the first ack-eliciting send after recv */
 
     /* closing */

@@ -61,6 +61,11 @@ static int pb_start_on(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t
     tern_pn_space_state *sp = &c->sp[b->space];
     uint64_t pn = sp->next_pn;
     b->pn_len = tern_pkt_pn_len(pn, c->rec.q[b->space].largest_acked);
+    /* With several paths in use, packets overtake each other by far more than the reordering the
+     * packet number encoding allows for (RFC 9000 §17.1 assumes one path): a packet on a slow
+     * path can arrive after hundreds sent later on a fast one. Use the full four bytes then. */
+    if (level == TERN_LEVEL_1RTT && c->multipath_pn)
+        b->pn_len = 4;
     const tern_cid_entry *dcid_e = tern_peer_cids_for_path(&c->pcids, (uint8_t)path_idx);
     if (!dcid_e && c->is_server)
         /* RFC 9000 §9.5: with no spare CID, a server may answer a new peer address with the
@@ -643,6 +648,8 @@ static void mark_app_limited(tern_conn *c, uint64_t from_pn)
 int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t cap,
                    size_t max_count, size_t *seg_size, size_t *count, tern_tstamp now)
 {
+    if (c)
+        c->multipath_pn = tern_mig_paths_in_use(c) > 1;
     if (!c || !buf || !seg_size || !count || !path_out)
         return TERN_ERR_INVALID_ARG;
     *count = 0;

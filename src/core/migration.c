@@ -69,7 +69,7 @@ static void emit(tern_conn *c, tern_path_event_type type, tern_path_reason why, 
 
 /* ---- helpers ------------------------------------------------------------------------------------ */
 
-static size_t paths_in_use(const tern_conn *c)
+size_t tern_mig_paths_in_use(const tern_conn *c)
 {
     size_t n = 0;
     for (int i = 0; i < TERN_MAX_PATHS; i++)
@@ -193,6 +193,15 @@ static void rebind_recovery(tern_conn *c)
     c->rec.cc = &c->paths[c->active].cc;
 }
 
+/* Compares the paths' minimum RTTs: the propagation delay, not the queue a busy path built up. */
+static int similar_rtt(const tern_path *np, const tern_path *op)
+{
+    if (!np->rtt.has_sample || !op->rtt.has_sample)
+        return 1;
+    tern_tstamp a = np->rtt.min, b = op->rtt.min;
+    return 2 * a <= 3 * b && 2 * b <= 3 * a;
+}
+
 /* Moves the connection's traffic to path `idx`. */
 static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
@@ -208,10 +217,13 @@ static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
         np->cc = op->cc;
         np->cc.bytes_in_flight = inflight;
     } else if (np->cc.ssthresh == UINT64_MAX && op->cc.cwnd > np->cc.cwnd &&
-               np->pkts_sent < 64) {
-        /* A new address gets the initial window (RFC 9000 §9.4), but its slow start ends where
-         * the previous path's window stood: doubling past it would overflow the queue of a path of
-         * the same capacity. Congestion avoidance then probes beyond, as on any path. */
+               np->pkts_sent < 64 && op->cc.ssthresh != UINT64_MAX && similar_rtt(np, op)) {
+        /* A new address gets the initial window (RFC 9000 §9.4), but when it looks like the same
+         * kind of path (a minimum round trip within 1.5x, or none measured yet) its slow start ends where
+         * the previous path's measured window stood: doubling past it would overflow the queue of
+         * a path of the same capacity. Congestion avoidance then probes beyond, as on any path.
+         * A window still in its own slow start was never measured, and a clearly different path
+         * (wifi to cellular) keeps its full slow start. */
         np->cc.ssthresh = op->cc.cwnd;
     }
     if (!np->path_validated) {
@@ -332,7 +344,7 @@ int tern_conn_path_add(tern_conn *c, const tern_addr *local, tern_tstamp now)
     if ((rv = peer_forbids_migration(c, &why)))
         return rv;
     size_t limit = c->cfg->max_paths ? TERN_MIN(c->cfg->max_paths, (size_t)TERN_MAX_PATHS) : 8;
-    if (paths_in_use(c) >= limit)
+    if (tern_mig_paths_in_use(c) >= limit)
         return TERN_ERR_PATH_LIMIT;
     tern_path_addr pa = {*local, ap->addr.remote};
     int idx = new_path(c, &pa, now);
@@ -418,13 +430,10 @@ void tern_mig_on_path_response(tern_conn *c, const uint8_t data[8], tern_tstamp 
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
         tern_path *p = &c->paths[i];
-        if (!tern_path_in_use(p) || !tern_path_on_response(p, data))
+        tern_tstamp sent_at = 0;
+        if (!tern_path_in_use(p) || !tern_path_on_response(p, data, &sent_at))
             continue;
-        tern_tstamp rtt = p->first_challenge_at && now > p->first_challenge_at
-                              ? now - p->first_challenge_at
-                              : 0;
-        if (p->challenge_sent_at && now > p->challenge_sent_at)
-            rtt = now - p->challenge_sent_at; /* the answered one is most likely the newest */
+        tern_tstamp rtt = sent_at && now > sent_at ? now - sent_at : 0;
         int was = p->path_validated;
         p->path_validated = 1;
         p->validated = 1;

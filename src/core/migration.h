@@ -68,6 +68,9 @@ void tern_mig_on_timeout(tern_conn *c, tern_tstamp now);
 /* The path to send a probe datagram on now (a challenge or owed responses), or -1. */
 int tern_mig_probe_path(tern_conn *c);
 
+/* Number of paths in use (probing or validated). */
+size_t tern_mig_paths_in_use(const tern_conn *c);
+
 /* Fills the public description of path `idx`. */
 void tern_mig_path_info(const tern_conn *c, int idx, tern_path_info *out);
 

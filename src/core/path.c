@@ -41,18 +41,23 @@ void tern_path_on_challenge_sent(tern_path *p, const uint8_t data[8], tern_tstam
 {
     if (p->nchallenge == TERN_PATH_CHALLENGES) {
         memmove(p->challenge[0], p->challenge[1], (TERN_PATH_CHALLENGES - 1) * 8);
+        memmove(&p->challenge_at[0], &p->challenge_at[1],
+                (TERN_PATH_CHALLENGES - 1) * sizeof(p->challenge_at[0]));
         p->nchallenge--;
     }
+    p->challenge_at[p->nchallenge] = now;
     memcpy(p->challenge[p->nchallenge++], data, 8);
     if (!p->first_challenge_at)
         p->first_challenge_at = now;
     p->challenge_sent_at = now;
 }
 
-int tern_path_on_response(tern_path *p, const uint8_t data[8])
+int tern_path_on_response(tern_path *p, const uint8_t data[8], tern_tstamp *sent_at)
 {
     for (int i = 0; i < p->nchallenge; i++)
         if (memcmp(p->challenge[i], data, 8) == 0) {
+            if (sent_at)
+                *sent_at = p->challenge_at[i]; /* the round trip of the one answered */
             p->nchallenge = 0;
             return 1;
         }

@@ -36,6 +36,7 @@ typedef struct tern_path {
     tern_tstamp created, validated_at, last_recv;
     /* validation we run: challenge values sent and not yet answered (newest last) */
     uint8_t challenge[TERN_PATH_CHALLENGES][8];
+    tern_tstamp challenge_at[TERN_PATH_CHALLENGES]; /* when each was sent */
     int nchallenge;
     tern_tstamp challenge_sent_at;   /* of the newest challenge */
     tern_tstamp first_challenge_at;  /* for the validation RTT sample */
@@ -77,8 +78,9 @@ int tern_path_only_port_changed(const tern_path_addr *a, const tern_path_addr *b
 /* Records a challenge value sent now (keeps the newest TERN_PATH_CHALLENGES). */
 void tern_path_on_challenge_sent(tern_path *p, const uint8_t data[8], tern_tstamp now);
 
-/* 1 when `data` answers one of our outstanding challenges (the outstanding set is then cleared). */
-int tern_path_on_response(tern_path *p, const uint8_t data[8]);
+/* 1 when `data` answers one of our outstanding challenges (the outstanding set is then cleared);
+ * *sent_at (may be NULL) receives when that challenge was sent. */
+int tern_path_on_response(tern_path *p, const uint8_t data[8], tern_tstamp *sent_at);
 
 /* Queues a PATH_RESPONSE for `data`; past TERN_PATH_RESPONSES the oldest owed one is dropped. */
 void tern_path_queue_response(tern_path *p, const uint8_t data[8]);
