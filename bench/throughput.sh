@@ -42,32 +42,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    local p
-    for _ in $(seq 1 100); do
-        p=$((20000 + RANDOM % 40000))
-        if ! command -v ss >/dev/null 2>&1 || [ -z "$(ss -Haun "sport = :$p")" ]; then
-            echo "$p"
-            return 0
-        fi
-    done
-    return 1
-}
-
-wait_bound() {
-    local port=$1 pid=$2
-    if ! command -v ss >/dev/null 2>&1; then
-        sleep 0.5
-        kill -0 "$pid" 2>/dev/null
-        return
-    fi
-    for _ in $(seq 1 200); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        [ -n "$(ss -Haun "sport = :$port")" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
+# shellcheck source=scripts/net-lib.sh
+. "$(dirname "$0")/../scripts/net-lib.sh"
 
 now_ns() { date +%s%N; }
 

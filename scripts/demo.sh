@@ -42,34 +42,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A UDP port nobody is bound to (checked with ss when available).
-free_port() {
-    local p
-    for _ in $(seq 1 100); do
-        p=$((20000 + RANDOM % 40000))
-        if ! command -v ss >/dev/null 2>&1 || [ -z "$(ss -Haun "sport = :$p")" ]; then
-            echo "$p"
-            return 0
-        fi
-    done
-    return 1
-}
-
-# Waits until process $2 has bound UDP port $1 (or died).
-wait_bound() {
-    local port=$1 pid=$2
-    if ! command -v ss >/dev/null 2>&1; then
-        sleep 0.5
-        kill -0 "$pid" 2>/dev/null
-        return
-    fi
-    for _ in $(seq 1 200); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        [ -n "$(ss -Haun "sport = :$port")" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
+# shellcheck source=scripts/net-lib.sh
+. "$(dirname "$0")/net-lib.sh"
 
 # Top-level values of tern-client's JSON report (the first match is the top-level one: the file
 # list and the paths come later in the object).
