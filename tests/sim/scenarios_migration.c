@@ -277,31 +277,31 @@ typedef struct verb {
     uint64_t at;
 } verb;
 
+/* Records what a client verb returned, and when. */
+static void verb_done(sim *s, verb *v, int rv, const char *name)
+{
+    v->rv = rv;
+    v->done = 1;
+    v->at = sim_time(s);
+    sim_note(s, "%s = %d", name, rv);
+}
+
 static void act_add(sim *s, void *arg)
 {
     verb *v = arg;
-    v->rv = tern_conn_path_add(s->client, &v->addr, s->now);
-    v->done = 1;
-    v->at = sim_time(s);
-    sim_note(s, "path_add = %d", v->rv);
+    verb_done(s, v, tern_conn_path_add(s->client, &v->addr, s->now), "path_add");
 }
 
 static void act_set_active(sim *s, void *arg)
 {
     verb *v = arg;
-    v->rv = tern_conn_path_set_active(s->client, &v->addr, s->now);
-    v->done = 1;
-    v->at = sim_time(s);
-    sim_note(s, "path_set_active = %d", v->rv);
+    verb_done(s, v, tern_conn_path_set_active(s->client, &v->addr, s->now), "path_set_active");
 }
 
 static void act_remove(sim *s, void *arg)
 {
     verb *v = arg;
-    v->rv = tern_conn_path_remove(s->client, &v->addr, s->now);
-    v->done = 1;
-    v->at = sim_time(s);
-    sim_note(s, "path_remove = %d", v->rv);
+    verb_done(s, v, tern_conn_path_remove(s->client, &v->addr, s->now), "path_remove");
 }
 
 static int cond_client_validated(sim *s)
