@@ -19,7 +19,6 @@ typedef struct tern_cc {
     double w_est;                /* Reno-friendly estimate, bytes */
     double cwnd_frac;            /* CUBIC growth below one byte, carried to the next ack */
     tern_tstamp epoch_start;     /* 0 = no epoch */
-    uint64_t app_limited_bytes;  /* unused by the algorithms; kept for stats */
     /* HyStart++ (RFC 9406) */
     tern_tstamp hs_round_start, hs_cur_round_min, hs_last_round_min, hs_css_baseline;
     uint32_t hs_samples, hs_css_rounds;

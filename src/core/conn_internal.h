@@ -131,7 +131,6 @@ struct tern_conn {
     /* closing */
     tern_close_info close;
     int close_pending;           /* CONNECTION_CLOSE to send */
-    uint64_t close_frame_type;
     tern_tstamp close_last_sent;
 
     /* stats */

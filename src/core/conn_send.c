@@ -648,8 +648,6 @@ static void mark_app_limited(tern_conn *c, uint64_t from_pn)
 int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t cap,
                    size_t max_count, size_t *seg_size, size_t *count, tern_tstamp now)
 {
-    if (c)
-        c->multipath_pn = tern_mig_paths_in_use(c) > 1;
     if (!c || !buf || !seg_size || !count || !path_out)
         return TERN_ERR_INVALID_ARG;
     *count = 0;
@@ -678,7 +676,11 @@ int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t 
         return 0;
     }
     /* path validation first: a probe datagram goes alone, to its own path */
-    int probe = c->state == TERN_CS_ESTABLISHED ? tern_mig_probe_path(c) : -1;
+    size_t in_use = 1;
+    int probe = tern_mig_probe_path(c, &in_use);
+    c->multipath_pn = in_use > 1;
+    if (c->state != TERN_CS_ESTABLISHED)
+        probe = -1;
     if (probe >= 0 && max_count > 0) {
         size_t n = build_probe(c, probe, buf, cap, now);
         if (n) {

@@ -148,7 +148,6 @@ static void start_validation(tern_conn *c, tern_path *p, tern_tstamp now)
 {
     p->need_challenge = 1;
     p->nchallenge = 0;
-    p->first_challenge_at = 0;
     p->challenge_interval = 0;
     p->challenge_retx_at = TERN_TS_INF;
     p->validation_deadline = now + validation_timeout(c, p);
@@ -486,22 +485,26 @@ void tern_mig_on_timeout(tern_conn *c, tern_tstamp now)
     }
 }
 
-int tern_mig_probe_path(tern_conn *c)
+int tern_mig_probe_path(tern_conn *c, size_t *in_use)
 {
-    if (!c->handshake_complete)
-        return -1;
+    int found = -1;
+    size_t n = 0;
     for (int k = 0; k < TERN_MAX_PATHS; k++) {
         /* the active path first: its validation decides where the traffic stays */
         int i = (c->active + k) % TERN_MAX_PATHS;
         tern_path *p = &c->paths[i];
-        if (!tern_path_in_use(p) ||
+        if (!tern_path_in_use(p))
+            continue;
+        n++;
+        if (found >= 0 || !c->handshake_complete ||
             (!c->is_server && !tern_peer_cids_for_path(&c->pcids, (uint8_t)i)))
             continue;
         if (p->need_challenge || p->nresponse ||
             (p->need_padded_challenge && tern_path_amp_budget(p) >= TERN_MIN_INITIAL_SIZE))
-            return i;
+            found = i;
     }
-    return -1;
+    *in_use = n;
+    return found;
 }
 
 /* ---- handshake, CIDs, parameters ------------------------------------------------------------------- */

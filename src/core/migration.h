@@ -65,8 +65,9 @@ void tern_mig_on_peer_tparams(tern_conn *c);
 tern_tstamp tern_mig_next_timeout(const tern_conn *c);
 void tern_mig_on_timeout(tern_conn *c, tern_tstamp now);
 
-/* The path to send a probe datagram on now (a challenge or owed responses), or -1. */
-int tern_mig_probe_path(tern_conn *c);
+/* The path to send a probe datagram on now (a challenge or owed responses), or -1; *in_use
+ * receives the number of paths in use (one pass serves both, once per send call). */
+int tern_mig_probe_path(tern_conn *c, size_t *in_use);
 
 /* Number of paths in use (probing or validated). */
 size_t tern_mig_paths_in_use(const tern_conn *c);

@@ -47,9 +47,6 @@ void tern_path_on_challenge_sent(tern_path *p, const uint8_t data[8], tern_tstam
     }
     p->challenge_at[p->nchallenge] = now;
     memcpy(p->challenge[p->nchallenge++], data, 8);
-    if (!p->first_challenge_at)
-        p->first_challenge_at = now;
-    p->challenge_sent_at = now;
 }
 
 int tern_path_on_response(tern_path *p, const uint8_t data[8], tern_tstamp *sent_at)

@@ -38,8 +38,6 @@ typedef struct tern_path {
     uint8_t challenge[TERN_PATH_CHALLENGES][8];
     tern_tstamp challenge_at[TERN_PATH_CHALLENGES]; /* when each was sent */
     int nchallenge;
-    tern_tstamp challenge_sent_at;   /* of the newest challenge */
-    tern_tstamp first_challenge_at;  /* for the validation RTT sample */
     int need_challenge;         /* send a (new) PATH_CHALLENGE on this path */
     int need_padded_challenge;  /* the last one went out unpadded (amplification): resend padded */
     tern_tstamp challenge_retx_at;   /* next retransmission (TERN_TS_INF when none) */

@@ -220,6 +220,34 @@ static void test_remove_active_and_last(void **st)
     pair_free(&p);
 }
 
+static void test_socket_error_moves_away(void **st)
+{
+    /* the runtime reports that the active path's interface is gone: the path fails with that
+     * reason and the connection moves to the other validated path; a lone path is kept */
+    tern_pair p;
+    start(&p, 24);
+    tern_addr orig = *active_local(p.client);
+    int id0 = p.client->active;
+    tern_addr b = addr("10.0.0.3:6000");
+    int idb = tern_conn_path_add(p.client, &b, p.now);
+    assert_true(idb > 0);
+    assert_true(pair_run(&p, cond_path_validated, 5 * SEC));
+    assert_int_equal(tern_conn_path_set_active(p.client, &b, p.now), idb);
+    assert_int_equal(pair_request(&p, 1 << 20), 1);
+    tern_conn_path_socket_error(p.client, idb, p.now);
+    assert_true(tern_addr_equal(active_local(p.client), &orig));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_SOCKET_ERROR);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_FAILED], TERN_PATH_WHY_SOCKET_ERROR);
+    assert_int_equal(p.client->paths[idb].state, TERN_PATH_FAILED);
+    /* with nothing to move to, a transient error does not end the only path */
+    tern_conn_path_socket_error(p.client, id0, p.now);
+    assert_int_equal(p.client->active, id0);
+    assert_true(tern_path_in_use(&p.client->paths[id0]));
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
+}
+
 static void test_api_errors(void **st)
 {
     tern_pair p;
@@ -629,6 +657,7 @@ int main(void)
         cmocka_unit_test(test_validation_timeout),
         cmocka_unit_test(test_unvalidated_switch_fails_back),
         cmocka_unit_test(test_remove_active_and_last),
+        cmocka_unit_test(test_socket_error_moves_away),
         cmocka_unit_test(test_api_errors),
         cmocka_unit_test(test_eight_paths_at_once),
         cmocka_unit_test(test_fifty_migrations),
