@@ -142,6 +142,15 @@ typedef struct tern_config {
     int follow_preferred_address;/* client: probe and move to the server's preferred_address (1) */
     tern_addr preferred_address; /* server: advertised preferred_address (len 0 = none); the endpoint
                                     must also listen on it */
+    int failover;                /* client: when the active path dies, move to a validated path the
+                                    application added (default 1; 0 = only the app moves it) */
+    int auto_migrate;            /* client: follow the OS network (standby paths on new usable
+                                    addresses, failover, migrating back); implies network_monitor
+                                    (default 0: manual, as driven by the tern_conn_*_local_address
+                                    calls) */
+    int network_monitor;         /* runtime: watch the OS's addresses, links and default route
+                                    (rtnetlink on Linux) and report them through on_network_event
+                                    (default 0) */
     tern_log_fn log;             /* optional debug log sink */
     void *log_ud;
 } tern_config;
@@ -206,6 +215,30 @@ typedef struct tern_path_event {
 /* A static, human readable name for a path event reason (never NULL). Any thread. */
 const char *tern_path_reason_str(tern_path_reason r);
 
+/* ---- network events (addresses, links, default route) -------------------------------------------- */
+typedef enum tern_net_event_type {
+    TERN_NET_ADDR_ADDED = 1,       /* `addr` (port 0) is now configured on interface `ifindex` */
+    TERN_NET_ADDR_REMOVED = 2,     /* `addr` is no longer configured on interface `ifindex` */
+    TERN_NET_LINK_UP = 3,          /* interface `ifindex` is up and running (IFF_UP and IFF_RUNNING) */
+    TERN_NET_LINK_DOWN = 4,        /* interface `ifindex` is down or lost its carrier */
+    TERN_NET_DEFAULT_CHANGED = 5,  /* the default route of `addr`'s family now leaves through
+                                      `ifindex` with preferred source `addr` (port 0; `addr.len` 0
+                                      when the route names no source); ifindex 0: no default route */
+} tern_net_event_type;
+
+/* One change of the host's network, as the OS monitor saw it or as the application reports it
+ * (platforms with their own network APIs, e.g. Android ConnectivityManager or Apple
+ * NWPathMonitor, translate their callbacks into these). */
+typedef struct tern_net_event {
+    tern_net_event_type type;
+    unsigned ifindex;              /* OS interface index (0 when unknown) */
+    char ifname[16];               /* interface name, NUL-terminated ("" when unknown) */
+    tern_addr addr;                /* address events and DEFAULT_CHANGED (see above) */
+} tern_net_event;
+
+/* A static, human readable name for a network event type (never NULL). Any thread. */
+const char *tern_net_event_str(tern_net_event_type t);
+
 /* Why a connection ended. `error_code` is a QUIC transport (app == 0) or application (app == 1)
  * error code; `local` says which side closed; `reason` is NUL-terminated (may be empty). `status` is
  * the TERN_ERR_* summary: 0 for a clean close, TERN_ERR_IDLE_TIMEOUT, TERN_ERR_STATELESS_RESET,
@@ -241,6 +274,9 @@ typedef struct tern_callbacks {
     /* a path was probed, validated, failed, became active, was removed, or (server) the client's
      * address changed. The pointers are valid during the call only. */
     void (*on_path_event)(tern_conn *c, const tern_path_event *ev, void *ud);
+    /* the host's network changed (from the OS monitor, or fed by tern_endpoint_network_event); runs
+     * before connections react to it. The pointer is valid during the call only. */
+    void (*on_network_event)(tern_endpoint *ep, const tern_net_event *ev, void *ud);
 } tern_callbacks;
 
 /* ---- endpoint ----------------------------------------------------------------------------------- */
@@ -282,6 +318,12 @@ int tern_endpoint_timeout_ms(tern_endpoint *ep);
 
 /* Makes tern_endpoint_run() return after the current iteration. May be called from a callback. */
 void tern_endpoint_stop(tern_endpoint *ep);
+
+/* Reports a change of the host's network, exactly as the OS monitor does on Linux: the endpoint
+ * calls on_network_event, then every connection reacts (automatic migration, failover). Use it on
+ * platforms whose network changes arrive through their own APIs, or in tests. Returns 0 or
+ * TERN_ERR_INVALID_ARG (NULL, unknown type, or an address event without an address). */
+int tern_endpoint_network_event(tern_endpoint *ep, const tern_net_event *ev);
 
 /* Number of live connections. */
 size_t tern_endpoint_conn_count(tern_endpoint *ep);

@@ -1272,6 +1272,18 @@ void tern_endpoint_stop(tern_endpoint *ep)
         ep->stop = 1;
 }
 
+int tern_endpoint_network_event(tern_endpoint *ep, const tern_net_event *ev)
+{
+    if (!ep || !ev || ev->type < TERN_NET_ADDR_ADDED || ev->type > TERN_NET_DEFAULT_CHANGED)
+        return TERN_ERR_INVALID_ARG;
+    if ((ev->type == TERN_NET_ADDR_ADDED || ev->type == TERN_NET_ADDR_REMOVED) &&
+        ev->addr.len == 0)
+        return TERN_ERR_INVALID_ARG;
+    if (ep->cb.on_network_event)
+        ep->cb.on_network_event(ep, ev, ep->ud);
+    return 0;
+}
+
 size_t tern_endpoint_conn_count(tern_endpoint *ep)
 {
     return ep ? ep->nconns : 0;

@@ -59,6 +59,18 @@ const char *tern_path_reason_str(tern_path_reason r)
     return "unknown";
 }
 
+const char *tern_net_event_str(tern_net_event_type t)
+{
+    switch (t) {
+    case TERN_NET_ADDR_ADDED: return "address added";
+    case TERN_NET_ADDR_REMOVED: return "address removed";
+    case TERN_NET_LINK_UP: return "interface up";
+    case TERN_NET_LINK_DOWN: return "interface down";
+    case TERN_NET_DEFAULT_CHANGED: return "default route changed";
+    }
+    return "unknown";
+}
+
 const char *tern_strerror(int err)
 {
     if (err > 0 || (size_t) - (long)err >= sizeof(err_names) / sizeof(err_names[0]) ||
@@ -224,4 +236,5 @@ void tern_config_init(tern_config *cfg)
     cfg->max_udp_payload = 1452;
     cfg->max_paths = 8;
     cfg->follow_preferred_address = 1;
+    cfg->failover = 1;
 }
