@@ -148,6 +148,11 @@ typedef struct tern_config {
                                     addresses, failover, migrating back); implies network_monitor
                                     (default 0: manual, as driven by the tern_conn_*_local_address
                                     calls) */
+    const char *const *prefer;   /* client, auto_migrate: interfaces (names such as "wlan0") or local
+                                    addresses, most preferred first; others rank after them in the
+                                    order of the default route (NULL: follow the default route;
+                                    at most 16 entries of 1..63 bytes, else TERN_ERR_CONFIG) */
+    size_t prefer_count;
     int network_monitor;         /* runtime: watch the OS's addresses, links and default route
                                     (rtnetlink on Linux) and report them through on_network_event
                                     (default 0) */
@@ -202,6 +207,17 @@ typedef enum tern_path_reason {
     TERN_PATH_WHY_PREFERRED_ADDRESS = 8, /* moved to the server's preferred address */
     TERN_PATH_WHY_PEER_MIGRATED = 9,     /* server: the client moved (or its NAT rebound) */
     TERN_PATH_WHY_ZERO_LEN_CID = 10,     /* the peer uses zero-length connection IDs */
+    TERN_PATH_WHY_FAILOVER = 11,         /* the active path died: moved to a validated one */
+    TERN_PATH_WHY_DEGRADING = 12,        /* PTOs fired on the active path without progress */
+    TERN_PATH_WHY_INTERFACE_GONE = 13,   /* the path's interface went down or disappeared */
+    TERN_PATH_WHY_ADDRESS_GONE = 14,     /* the path's local address was removed from the host */
+    TERN_PATH_WHY_DEFAULT_CHANGED = 15,  /* the OS default route moved to another network */
+    TERN_PATH_WHY_MIGRATED_BACK = 16,    /* back to the preferred network once it was usable again */
+    TERN_PATH_WHY_PORT_MIGRATION = 17,   /* a new port on the same address (a binding may be lost) */
+    TERN_PATH_WHY_KEEPALIVE_FAILED = 18, /* a standby path stopped answering its keep-alive probes */
+    TERN_PATH_WHY_NEW_NETWORK = 19,      /* a new usable local address became a standby path */
+    TERN_PATH_WHY_LIMIT = 20,            /* a migration limit or backoff stopped a migration */
+    TERN_PATH_WHY_STANDBY_UNUSED = 21,   /* a standby path unused for long was dropped */
 } tern_path_reason;
 
 typedef struct tern_path_event {

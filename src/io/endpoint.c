@@ -34,6 +34,7 @@
 #define EP_RECV_ROUNDS 8 /* recvmmsg batches per socket before timers and sends get a turn */
 #define EP_SEND_SEGS 64  /* datagrams per GSO batch */
 #define EP_MAX_ALPN 32
+#define EP_MAX_PREFER 16
 #define EP_FLUSH_MAX 512 /* datagrams per connection per flush: ACKs get read in between */
 #define EP_HOOK_SLOT 2048 /* minimum bytes per delayed datagram */
 
@@ -57,6 +58,7 @@ typedef struct rt_conn {
 struct tern_endpoint {
     tern_config cfg; /* deep copy; its pointers point into the copies below */
     char **alpn;
+    char **prefer;
     char *cert_file, *key_file, *ca_file, *tls_priority;
     tern_callbacks cb;
     void *ud;
@@ -124,25 +126,53 @@ static int dup_str(const char *s, char **out)
     return *out ? 0 : TERN_ERR_NOMEM;
 }
 
+/* Deep copy of a list of strings (each non-empty, at most `maxlen` bytes). */
+static int dup_list(const char *const *in, size_t n, size_t maxlen, char ***out)
+{
+    *out = NULL;
+    if (n == 0)
+        return 0;
+    if (!in)
+        return TERN_ERR_CONFIG;
+    *out = calloc(n, sizeof(char *));
+    if (!*out)
+        return TERN_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = in[i] ? strlen(in[i]) : 0;
+        if (len == 0 || len > maxlen)
+            return TERN_ERR_CONFIG;
+        if (dup_str(in[i], &(*out)[i]))
+            return TERN_ERR_NOMEM;
+    }
+    return 0;
+}
+
+static void free_list(char **l, size_t n)
+{
+    if (l)
+        for (size_t i = 0; i < n; i++)
+            free(l[i]);
+    free(l);
+}
+
 static int copy_config(tern_endpoint *ep, const tern_config *cfg)
 {
-    if (!cfg->alpn || cfg->alpn_count == 0 || cfg->alpn_count > EP_MAX_ALPN)
+    if (!cfg->alpn || cfg->alpn_count == 0 || cfg->alpn_count > EP_MAX_ALPN ||
+        cfg->prefer_count > EP_MAX_PREFER)
         return TERN_ERR_CONFIG;
     if (cfg->max_udp_payload < TERN_MIN_INITIAL_SIZE || cfg->max_udp_payload > 65527 ||
         cfg->active_connection_id_limit < 2 || (cfg->cert_file && !cfg->key_file))
         return TERN_ERR_CONFIG;
     ep->cfg = *cfg;
-    ep->alpn = calloc(cfg->alpn_count, sizeof(char *));
-    if (!ep->alpn)
-        return TERN_ERR_NOMEM;
-    for (size_t i = 0; i < cfg->alpn_count; i++) {
-        size_t n = cfg->alpn[i] ? strlen(cfg->alpn[i]) : 0;
-        if (n == 0 || n > 255)
-            return TERN_ERR_CONFIG;
-        if (dup_str(cfg->alpn[i], &ep->alpn[i]))
-            return TERN_ERR_NOMEM;
-    }
+    ep->cfg.alpn = NULL;
+    ep->cfg.prefer = NULL;
+    int rv = dup_list(cfg->alpn, cfg->alpn_count, 255, &ep->alpn);
+    if (!rv)
+        rv = dup_list(cfg->prefer, cfg->prefer_count, 63, &ep->prefer);
+    if (rv)
+        return rv;
     ep->cfg.alpn = (const char *const *)ep->alpn;
+    ep->cfg.prefer = (const char *const *)ep->prefer;
     if (dup_str(cfg->cert_file, &ep->cert_file) || dup_str(cfg->key_file, &ep->key_file) ||
         dup_str(cfg->ca_file, &ep->ca_file) || dup_str(cfg->tls_priority, &ep->tls_priority))
         return TERN_ERR_NOMEM;
@@ -1324,10 +1354,8 @@ void tern_endpoint_free(tern_endpoint *ep)
     tern_udp_rx_free(ep->rx);
     tern_udp_tx_free(ep->tx);
     free(ep->sbuf);
-    if (ep->alpn)
-        for (size_t i = 0; i < ep->cfg.alpn_count; i++)
-            free(ep->alpn[i]);
-    free(ep->alpn);
+    free_list(ep->alpn, ep->cfg.alpn_count);
+    free_list(ep->prefer, ep->cfg.prefer_count);
     free(ep->cert_file);
     free(ep->key_file);
     free(ep->ca_file);

@@ -55,6 +55,17 @@ const char *tern_path_reason_str(tern_path_reason r)
     case TERN_PATH_WHY_PREFERRED_ADDRESS: return "server preferred address";
     case TERN_PATH_WHY_PEER_MIGRATED: return "peer address changed";
     case TERN_PATH_WHY_ZERO_LEN_CID: return "peer uses zero-length connection IDs";
+    case TERN_PATH_WHY_FAILOVER: return "failover from a dead path";
+    case TERN_PATH_WHY_DEGRADING: return "path degrading";
+    case TERN_PATH_WHY_INTERFACE_GONE: return "interface gone";
+    case TERN_PATH_WHY_ADDRESS_GONE: return "address gone";
+    case TERN_PATH_WHY_DEFAULT_CHANGED: return "network default changed";
+    case TERN_PATH_WHY_MIGRATED_BACK: return "migrated back";
+    case TERN_PATH_WHY_PORT_MIGRATION: return "port migration";
+    case TERN_PATH_WHY_KEEPALIVE_FAILED: return "standby keep-alive failed";
+    case TERN_PATH_WHY_NEW_NETWORK: return "new network";
+    case TERN_PATH_WHY_LIMIT: return "migration limit reached";
+    case TERN_PATH_WHY_STANDBY_UNUSED: return "standby path unused";
     }
     return "unknown";
 }
