@@ -141,10 +141,8 @@ static void apply_peer_tparams(tern_conn *c)
     c->streams.peer_max_data_bidi_local = tp->initial_max_stream_data_bidi_local;
     c->streams.peer_max_data_bidi_remote = tp->initial_max_stream_data_bidi_remote;
     c->streams.peer_max_data_uni = tp->initial_max_stream_data_uni;
-    if (tp->initial_max_streams_bidi > c->streams.max_local[0])
-        c->streams.max_local[0] = tp->initial_max_streams_bidi;
-    if (tp->initial_max_streams_uni > c->streams.max_local[1])
-        c->streams.max_local[1] = tp->initial_max_streams_uni;
+    tern_streams_on_max_streams(&c->streams, 1, tp->initial_max_streams_bidi);
+    tern_streams_on_max_streams(&c->streams, 0, tp->initial_max_streams_uni);
     c->peer_max_ack_delay = tp->max_ack_delay * TERN_NS_PER_MS;
     c->rec.max_ack_delay = c->peer_max_ack_delay;
     c->peer_ack_delay_exponent = (unsigned)tp->ack_delay_exponent;
@@ -425,7 +423,7 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
 
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
         tern_sendbuf_init(&c->crypto_snd[i], TERN_CRYPTO_BUF_LIMIT);
-        tern_recvbuf_init(&c->crypto_rcv[i], TERN_CRYPTO_BUF_LIMIT);
+        tern_recvbuf_init(&c->crypto_rcv[i], TERN_CRYPTO_BUF_LIMIT, NULL);
     }
     for (int s = 0; s < TERN_SPACE_COUNT; s++) {
         c->sp[s].largest_recv = UINT64_MAX;
@@ -455,6 +453,7 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     c->streams.max_remote[0] = c->streams.initial_remote[0] = p->cfg->initial_max_streams_bidi;
     c->streams.max_remote[1] = c->streams.initial_remote[1] = p->cfg->initial_max_streams_uni;
     c->max_data_recv = c->recv_window = p->cfg->initial_max_data;
+    c->streams.pool.budget = (size_t)TERN_MIN(c->recv_window, (uint64_t)SIZE_MAX);
 
     /* connection IDs */
     tern_local_cids_init(&c->lcids, scid_len);
@@ -705,13 +704,39 @@ void tern_conn_maybe_close_stream(tern_conn *c, tern_stream *s)
     }
 }
 
-/* ---- public connection API ------------------------------------------------------------------------ */
+/* ---- connection flow control ------------------------------------------------------------------- */
 
 static void wake(tern_conn *c)
 {
     if (c->hooks.wake)
         c->hooks.wake(c->hooks.ud, c);
 }
+
+void tern_conn_credit_consumed(tern_conn *c, uint64_t n, int force)
+{
+    c->data_read += n;
+    uint64_t target = c->data_read + c->recv_window;
+    if (target > TERN_MAX_VARINT)
+        target = TERN_MAX_VARINT;
+    /* credit goes out in half-window steps, not one MAX_DATA per read */
+    if (target > c->max_data_recv && (force || target - c->max_data_recv >= c->recv_window / 2)) {
+        c->max_data_recv = target;
+        c->need_max_data = 1;
+        wake(c);
+    }
+}
+
+void tern_conn_on_data_blocked(tern_conn *c, uint64_t limit)
+{
+    if (c->max_data_recv > limit) {
+        c->need_max_data = 1; /* our last MAX_DATA did not reach the peer: say it again */
+        wake(c);
+        return;
+    }
+    tern_conn_credit_consumed(c, 0, 1);
+}
+
+/* ---- public connection API ------------------------------------------------------------------------ */
 
 int tern_conn_open_stream(tern_conn *c, int bidi, int64_t *sid)
 {
@@ -837,29 +862,6 @@ ssize_t tern_stream_write(tern_conn *c, int64_t sid, const void *data, size_t le
     return n;
 }
 
-static void maybe_update_stream_window(tern_conn *c, tern_stream *s)
-{
-    if (s->rcv.final_size != UINT64_MAX)
-        return; /* no more credit needed once the size is known */
-    uint64_t target = s->rcv.read_off + s->recv_window;
-    if (target > s->max_recv && target - s->max_recv >= s->recv_window / 2) {
-        s->max_recv = target;
-        s->flags |= TERN_SF_NEED_MAX_STREAM_DATA;
-        c->stream_ctrl_pending = 1;
-        wake(c);
-    }
-}
-
-static void maybe_update_conn_window(tern_conn *c)
-{
-    uint64_t target = c->data_read + c->recv_window;
-    if (target > c->max_data_recv && target - c->max_data_recv >= c->recv_window / 2) {
-        c->max_data_recv = target;
-        c->need_max_data = 1;
-        wake(c);
-    }
-}
-
 ssize_t tern_stream_read(tern_conn *c, int64_t sid, void *buf, size_t cap, int *fin)
 {
     tern_stream *s;
@@ -868,24 +870,24 @@ ssize_t tern_stream_read(tern_conn *c, int64_t sid, void *buf, size_t cap, int *
         *fin = 0;
     if (rv)
         return rv;
-    if (!tern_sid_can_recv(sid, c->is_server) || (s->flags & TERN_SF_RESET_RECVD))
+    if (!tern_sid_can_recv(sid, c->is_server) || (s->flags & (TERN_SF_RESET_RECVD | TERN_SF_STOP_SENT)))
         return TERN_ERR_STREAM_STATE;
     int f = 0;
     size_t n = tern_recvbuf_read(&s->rcv, buf, cap, &f);
     if (n == 0 && !f)
         return TERN_ERR_WOULD_BLOCK;
-    c->data_read += n;
     c->stream_bytes_recv += n;
     if (fin)
         *fin = f;
+    if (tern_stream_update_recv_credit(s, 0)) {
+        c->stream_ctrl_pending = 1;
+        wake(c);
+    }
     if (f && !(s->flags & TERN_SF_FIN_READ)) {
         s->flags |= TERN_SF_FIN_READ;
         tern_conn_maybe_close_stream(c, s);
-        maybe_update_conn_window(c);
-        return (ssize_t)n;
     }
-    maybe_update_stream_window(c, s);
-    maybe_update_conn_window(c);
+    tern_conn_credit_consumed(c, n, 0);
     return (ssize_t)n;
 }
 
@@ -917,12 +919,14 @@ int tern_stream_stop_sending(tern_conn *c, int64_t sid, uint64_t app_error)
         return rv;
     if (!tern_sid_can_recv(sid, c->is_server))
         return TERN_ERR_STREAM_STATE;
-    if (s->flags & (TERN_SF_STOP_SENT | TERN_SF_NEED_STOP_SENDING))
+    if (s->flags & TERN_SF_STOP_SENT)
         return 0;
-    s->flags |= TERN_SF_NEED_STOP_SENDING | TERN_SF_STOP_SENT;
-    s->stop_error = app_error;
-    c->stream_ctrl_pending = 1;
+    /* what is buffered or still arrives will not be read: its credit goes back at once */
+    tern_conn_credit_consumed(c, tern_stream_stop_recv(s, app_error), 0);
+    if (s->flags & TERN_SF_NEED_STOP_SENDING)
+        c->stream_ctrl_pending = 1;
     wake(c);
+    tern_conn_maybe_close_stream(c, s);
     return 0;
 }
 

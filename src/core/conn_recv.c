@@ -90,8 +90,21 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
             break;
         case TERN_FT_MAX_STREAM_DATA:
             s = tern_streams_find(&c->streams, (int64_t)f->id);
-            if (s && f->off == s->max_recv && s->rcv.final_size == UINT64_MAX) {
+            if (s && f->off == s->max_recv && s->rcv.final_size == UINT64_MAX && !s->rcv.discard) {
                 s->flags |= TERN_SF_NEED_MAX_STREAM_DATA;
+                c->stream_ctrl_pending = 1;
+            }
+            break;
+        case TERN_FT_DATA_BLOCKED:
+            /* still blocked at the same limit: the peer must hear it (RFC 9000 §13.3) */
+            if (f->off == c->max_data_send && c->data_sent >= c->max_data_send)
+                c->need_data_blocked = 1;
+            break;
+        case TERN_FT_STREAM_DATA_BLOCKED:
+            s = tern_streams_find(&c->streams, (int64_t)f->id);
+            if (s && f->off == s->max_send && !(s->flags & TERN_SF_RESET_SENT) &&
+                s->snd.end > s->max_send) {
+                s->flags |= TERN_SF_NEED_STREAM_DATA_BLOCKED;
                 c->stream_ctrl_pending = 1;
             }
             break;
@@ -192,17 +205,18 @@ static void report_open(tern_conn *c, tern_stream *s)
         c->cb->on_stream_open(c, s->id, c->cb_ud);
 }
 
-/* Accounts newly received bytes against the connection's flow-control limit. */
-static int conn_flow_recv(tern_conn *c, uint64_t old_highest, uint64_t new_highest, uint64_t ftype)
+/* What the connection still lets the peer send. */
+static uint64_t conn_credit(const tern_conn *c)
 {
-    if (new_highest <= old_highest)
-        return 0;
-    c->data_recv += new_highest - old_highest;
-    if (c->data_recv > c->max_data_recv) {
-        tern_conn_fail(c, TERN_TE_FLOW_CONTROL_ERROR, ftype, "connection flow control exceeded");
-        return TERN_ERR_PROTO;
-    }
-    return 0;
+    return c->max_data_recv > c->data_recv ? c->max_data_recv - c->data_recv : 0;
+}
+
+/* Charges a frame's new bytes to the connection and gives back what will never be read. */
+static void conn_flow_apply(tern_conn *c, const tern_stream_credit *cr)
+{
+    c->data_recv += cr->new_bytes;
+    if (cr->consumed)
+        tern_conn_credit_consumed(c, cr->consumed, 0);
 }
 
 static int get_stream(tern_conn *c, int64_t id, int for_send, uint64_t ftype, tern_stream **out)
@@ -238,37 +252,21 @@ static int handle_stream(tern_conn *c, const tern_frame *f)
         return TERN_ERR_PROTO;
     if (!s)
         return 0;
-    uint64_t end = f->u.stream.offset + f->u.stream.len;
-    if (end > s->max_recv) {
-        tern_conn_fail(c, TERN_TE_FLOW_CONTROL_ERROR, f->type, "stream flow control exceeded");
-        return TERN_ERR_PROTO;
-    }
-    uint64_t old_highest = s->rcv.highest;
+    tern_stream_credit cr;
     uint64_t terr = 0;
-    int rv;
-    if (s->flags & (TERN_SF_RESET_RECVD | TERN_SF_STOP_SENT)) {
-        /* data we no longer want: only sizes matter */
-        if (s->rcv.final_size != UINT64_MAX &&
-            (end > s->rcv.final_size || (f->u.stream.fin && end != s->rcv.final_size))) {
-            tern_conn_fail(c, TERN_TE_FINAL_SIZE_ERROR, f->type, "final size changed");
-            return TERN_ERR_PROTO;
-        }
-        if (end > s->rcv.highest)
-            s->rcv.highest = end;
-        if (f->u.stream.fin && s->rcv.final_size == UINT64_MAX)
-            s->rcv.final_size = end;
-        return conn_flow_recv(c, old_highest, s->rcv.highest, f->type);
-    }
-    rv = tern_recvbuf_write(&s->rcv, f->u.stream.offset, f->u.stream.data, f->u.stream.len,
-                            f->u.stream.fin, &terr);
+    int rv = tern_stream_recv(s, f->u.stream.offset, f->u.stream.data, f->u.stream.len,
+                              f->u.stream.fin, conn_credit(c), &cr, &terr);
     if (rv == TERN_ERR_NOMEM)
         return 0; /* too many gaps: dropped, the peer retransmits */
     if (rv) {
         tern_conn_fail(c, terr, f->type, "stream data rejected");
         return rv;
     }
-    if (conn_flow_recv(c, old_highest, s->rcv.highest, f->type))
-        return TERN_ERR_PROTO;
+    conn_flow_apply(c, &cr);
+    if (s->rcv.discard) {
+        tern_conn_maybe_close_stream(c, s); /* abandoned and now complete */
+        return 0;
+    }
     if ((tern_recvbuf_readable(&s->rcv) || tern_recvbuf_finished(&s->rcv)) && c->cb &&
         c->cb->on_stream_readable && !(s->flags & TERN_SF_FIN_READ))
         c->cb->on_stream_readable(c, id, c->cb_ud);
@@ -283,28 +281,17 @@ static int handle_reset_stream(tern_conn *c, const tern_frame *f)
         return TERN_ERR_PROTO;
     if (!s)
         return 0;
-    uint64_t fs = f->u.reset_stream.final_size;
-    if ((s->rcv.final_size != UINT64_MAX && fs != s->rcv.final_size) || fs < s->rcv.highest) {
-        tern_conn_fail(c, TERN_TE_FINAL_SIZE_ERROR, f->type, "reset final size");
-        return TERN_ERR_PROTO;
+    int first = !(s->flags & TERN_SF_RESET_RECVD);
+    tern_stream_credit cr;
+    uint64_t terr = 0;
+    int rv = tern_stream_on_reset(s, f->u.reset_stream.final_size, conn_credit(c), &cr, &terr);
+    if (rv) {
+        tern_conn_fail(c, terr, f->type, "reset final size");
+        return rv;
     }
-    if (fs > s->max_recv) {
-        tern_conn_fail(c, TERN_TE_FLOW_CONTROL_ERROR, f->type, "reset beyond flow control");
-        return TERN_ERR_PROTO;
-    }
-    uint64_t old = s->rcv.highest;
-    s->rcv.highest = fs;
-    s->rcv.final_size = fs;
-    if (conn_flow_recv(c, old, fs, f->type))
-        return TERN_ERR_PROTO;
-    if (s->flags & TERN_SF_RESET_RECVD)
+    conn_flow_apply(c, &cr);
+    if (!first)
         return 0;
-    s->flags |= TERN_SF_RESET_RECVD;
-    /* unread bytes will never be read: give their credit back */
-    uint64_t unread = fs - s->rcv.read_off;
-    c->data_read += unread;
-    s->rcv.read_off = fs;
-    s->flags |= TERN_SF_FIN_READ;
     if (c->cb && c->cb->on_stream_reset)
         c->cb->on_stream_reset(c, id, f->u.reset_stream.app_error, c->cb_ud);
     s = tern_streams_find(&c->streams, id);
@@ -352,6 +339,8 @@ static int handle_stream_data_blocked(tern_conn *c, const tern_frame *f)
     tern_stream *s;
     if (get_stream(c, (int64_t)f->u.max_stream_data.stream_id, 0, f->type, &s))
         return TERN_ERR_PROTO;
+    if (s && tern_stream_on_data_blocked(s, f->u.max_stream_data.max))
+        c->stream_ctrl_pending = 1;
     return 0;
 }
 
@@ -471,13 +460,12 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
             rv = handle_max_stream_data(c, &f);
             break;
         case TERN_FT_MAX_STREAMS_BIDI:
-        case TERN_FT_MAX_STREAMS_UNI: {
-            int uni = f.type == TERN_FT_MAX_STREAMS_UNI;
-            if (f.u.max_streams.max > c->streams.max_local[uni])
-                c->streams.max_local[uni] = f.u.max_streams.max;
+        case TERN_FT_MAX_STREAMS_UNI:
+            tern_streams_on_max_streams(&c->streams, f.u.max_streams.bidi, f.u.max_streams.max);
             break;
-        }
         case TERN_FT_DATA_BLOCKED:
+            tern_conn_on_data_blocked(c, f.u.max_data.max);
+            break;
         case TERN_FT_STREAMS_BLOCKED_BIDI:
         case TERN_FT_STREAMS_BLOCKED_UNI:
             break;

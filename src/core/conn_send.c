@@ -172,6 +172,7 @@ static int add_control(tern_conn *c, pkt_build *b)
         n = tern_frame_write_data_blocked(pb_cur(b), pb_room(b), c->max_data_send);
         if (n) {
             b->payload += n;
+            pb_record(b, TERN_FT_DATA_BLOCKED, 0, c->max_data_send, 0, 0, 0);
             c->need_data_blocked = 0;
             added = 1;
         }
@@ -270,6 +271,7 @@ static int add_control(tern_conn *c, pkt_build *b)
                                                              (uint64_t)s->id, s->max_send);
                     if (n) {
                         b->payload += n;
+                        pb_record(b, TERN_FT_STREAM_DATA_BLOCKED, (uint64_t)s->id, s->max_send, 0, 0, 0);
                         s->flags &= ~TERN_SF_NEED_STREAM_DATA_BLOCKED;
                         added = 1;
                     }

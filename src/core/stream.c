@@ -270,137 +270,6 @@ int tern_sendbuf_all_acked(const tern_sendbuf *sb)
     return sb->fin && sb->fin_acked && sb->base == sb->end;
 }
 
-/* ---- receive buffer -------------------------------------------------------------------------- */
-
-void tern_recvbuf_init(tern_recvbuf *rb, size_t limit)
-{
-    memset(rb, 0, sizeof(*rb));
-    rb->limit = limit;
-    rb->final_size = UINT64_MAX;
-    tern_ranges_init(&rb->have, TERN_RECVBUF_MAX_GAPS);
-}
-
-void tern_recvbuf_free(tern_recvbuf *rb)
-{
-    free(rb->buf);
-    rb->buf = NULL;
-    rb->cap = 0;
-    rb->head = 0;
-    tern_ranges_free(&rb->have);
-}
-
-/* Final-size and flow-control rules shared by STREAM and RESET_STREAM (RFC 9000 §4.5, §19.8). */
-static int check_size(const tern_recvbuf *rb, uint64_t end, int fin, uint64_t *terr)
-{
-    if (rb->final_size != UINT64_MAX) {
-        if (end > rb->final_size || (fin && end != rb->final_size))
-            goto final_size;
-    } else if (fin && end < rb->highest) {
-        goto final_size;
-    }
-    if (end > TERN_MAX_VARINT || (end > rb->read_off && end - rb->read_off > rb->limit)) {
-        *terr = TERN_TE_FLOW_CONTROL_ERROR;
-        return TERN_ERR_PROTO;
-    }
-    return 0;
-final_size:
-    *terr = TERN_TE_FINAL_SIZE_ERROR;
-    return TERN_ERR_PROTO;
-}
-
-int tern_recvbuf_write(tern_recvbuf *rb, uint64_t off, const uint8_t *data, size_t len, int fin,
-                       uint64_t *terr)
-{
-    uint64_t dummy;
-    if (!terr)
-        terr = &dummy;
-    if (len && !data)
-        return TERN_ERR_INVALID_ARG;
-    if (off > TERN_MAX_VARINT || len > TERN_MAX_VARINT - off) {
-        *terr = TERN_TE_FLOW_CONTROL_ERROR;
-        return TERN_ERR_PROTO;
-    }
-    uint64_t end = off + len;
-    int rv = check_size(rb, end, fin, terr);
-    if (rv)
-        return rv;
-    uint64_t lo = TERN_MAX(off, rb->read_off);
-    if (lo < end && !tern_ranges_contains(&rb->have, lo, end)) {
-        /* Refuse a new gap at the bound before touching anything: the peer will retransmit. */
-        if (rb->have.n >= rb->have.max &&
-            !tern_ranges_intersects(&rb->have, lo ? lo - 1 : 0, end + 1))
-            return TERN_ERR_NOMEM;
-        size_t need = (size_t)(end - rb->read_off);
-        if (need > rb->cap && ring_grow(&rb->buf, &rb->cap, &rb->head, need, rb->limit) != 0)
-            return TERN_ERR_NOMEM;
-        if (tern_ranges_add(&rb->have, lo, end) != 0)
-            return TERN_ERR_NOMEM;
-        ring_write(rb->buf, rb->cap, rb->head, lo - rb->read_off, data + (lo - off),
-                   (size_t)(end - lo));
-    }
-    if (len && end > rb->highest)
-        rb->highest = end;
-    if (fin) {
-        rb->final_size = end;
-        if (end > rb->highest)
-            rb->highest = end;
-    }
-    return 0;
-}
-
-int tern_recvbuf_set_final_size(tern_recvbuf *rb, uint64_t final_size, uint64_t *new_bytes,
-                                uint64_t *terr)
-{
-    uint64_t dummy;
-    if (!terr)
-        terr = &dummy;
-    if (new_bytes)
-        *new_bytes = 0;
-    int rv = check_size(rb, final_size, 1, terr);
-    if (rv)
-        return rv;
-    if (new_bytes && final_size > rb->highest)
-        *new_bytes = final_size - rb->highest;
-    rb->final_size = final_size;
-    if (final_size > rb->highest)
-        rb->highest = final_size;
-    return 0;
-}
-
-size_t tern_recvbuf_readable(const tern_recvbuf *rb)
-{
-    const tern_range *f = tern_ranges_first(&rb->have);
-    if (!f || f->lo > rb->read_off)
-        return 0;
-    return (size_t)(f->hi - rb->read_off);
-}
-
-size_t tern_recvbuf_read(tern_recvbuf *rb, uint8_t *dst, size_t cap, int *fin)
-{
-    size_t n = TERN_MIN(tern_recvbuf_readable(rb), cap);
-    if (n) {
-        ring_read(rb->buf, rb->cap, rb->head, 0, n, dst);
-        rb->head = ring_pos(rb->head, n, rb->cap);
-        rb->read_off += n;
-        tern_ranges_remove_below(&rb->have, rb->read_off);
-    }
-    int done = tern_recvbuf_finished(rb);
-    if (fin)
-        *fin = done;
-    if (done && rb->buf) {
-        free(rb->buf);
-        rb->buf = NULL;
-        rb->cap = 0;
-        rb->head = 0;
-    }
-    return n;
-}
-
-int tern_recvbuf_finished(const tern_recvbuf *rb)
-{
-    return rb->final_size != UINT64_MAX && rb->read_off == rb->final_size;
-}
-
 /* ---- stream ids ------------------------------------------------------------------------------ */
 
 int tern_sid_can_send(int64_t id, int is_server)
@@ -415,34 +284,89 @@ int tern_sid_can_recv(int64_t id, int is_server)
 
 /* ---- per-stream flow control ----------------------------------------------------------------- */
 
-int tern_stream_recv(tern_stream *s, uint64_t off, const uint8_t *data, size_t len, int fin,
-                     uint64_t *new_bytes, uint64_t *terr)
+/* Limits a frame reaching `end` must respect before anything is stored: the stream's advertised
+ * limit, then the connection's remaining credit for the bytes it adds. */
+static int check_credit(const tern_stream *s, uint64_t end, uint64_t conn_credit, uint64_t *terr)
 {
-    uint64_t dummy;
-    if (!terr)
-        terr = &dummy;
-    if (new_bytes)
-        *new_bytes = 0;
-    if (off > TERN_MAX_VARINT || len > TERN_MAX_VARINT - off || off + len > s->max_recv) {
+    if (end > s->max_recv) {
         *terr = TERN_TE_FLOW_CONTROL_ERROR;
         return TERN_ERR_PROTO;
     }
-    uint64_t before = s->rcv.highest;
-    int rv = tern_recvbuf_write(&s->rcv, off, data, len, fin, terr);
-    if (rv == 0 && new_bytes)
-        *new_bytes = s->rcv.highest - before;
+    if (end > s->rcv.highest && end - s->rcv.highest > conn_credit) {
+        *terr = TERN_TE_FLOW_CONTROL_ERROR;
+        return TERN_ERR_PROTO;
+    }
+    return 0;
+}
+
+int tern_stream_recv(tern_stream *s, uint64_t off, const uint8_t *data, size_t len, int fin,
+                     uint64_t conn_credit, tern_stream_credit *cr, uint64_t *terr)
+{
+    uint64_t dummy;
+    tern_stream_credit none;
+    if (!terr)
+        terr = &dummy;
+    if (!cr)
+        cr = &none;
+    cr->new_bytes = cr->consumed = 0;
+    if (off > TERN_MAX_VARINT || len > TERN_MAX_VARINT - off) {
+        *terr = TERN_TE_FLOW_CONTROL_ERROR;
+        return TERN_ERR_PROTO;
+    }
+    int rv = check_credit(s, off + len, conn_credit, terr);
+    if (rv)
+        return rv;
+    uint64_t highest = s->rcv.highest, read_off = s->rcv.read_off;
+    rv = tern_recvbuf_write(&s->rcv, off, data, len, fin, terr);
+    if (rv == 0) {
+        cr->new_bytes = s->rcv.highest - highest;
+        cr->consumed = s->rcv.read_off - read_off; /* discarded at once */
+    }
     return rv;
 }
 
-int tern_stream_update_recv_credit(tern_stream *s)
+int tern_stream_on_reset(tern_stream *s, uint64_t final_size, uint64_t conn_credit,
+                         tern_stream_credit *cr, uint64_t *terr)
+{
+    uint64_t dummy;
+    tern_stream_credit none;
+    if (!terr)
+        terr = &dummy;
+    if (!cr)
+        cr = &none;
+    cr->new_bytes = cr->consumed = 0;
+    int rv = check_credit(s, final_size, conn_credit, terr);
+    if (rv)
+        return rv;
+    rv = tern_recvbuf_set_final_size(&s->rcv, final_size, &cr->new_bytes, terr);
+    if (rv)
+        return rv;
+    /* unread bytes will never be read: their memory and their credit go back now */
+    cr->consumed = tern_recvbuf_discard(&s->rcv);
+    s->flags |= TERN_SF_RESET_RECVD;
+    return 0;
+}
+
+uint64_t tern_stream_stop_recv(tern_stream *s, uint64_t app_error)
+{
+    /* once the final size is known the peer has sent everything: nothing to stop (RFC 9000 §3.5) */
+    if (!(s->flags & (TERN_SF_STOP_SENT | TERN_SF_RESET_RECVD)) && s->rcv.final_size == UINT64_MAX) {
+        s->flags |= TERN_SF_NEED_STOP_SENDING;
+        s->stop_error = app_error;
+    }
+    s->flags |= TERN_SF_STOP_SENT;
+    return s->rcv.discard ? 0 : tern_recvbuf_discard(&s->rcv);
+}
+
+int tern_stream_update_recv_credit(tern_stream *s, int force)
 {
     const tern_recvbuf *rb = &s->rcv;
-    if (rb->final_size != UINT64_MAX || !s->recv_window)
+    if (rb->final_size != UINT64_MAX || rb->discard || !s->recv_window)
         return 0;
     uint64_t open = s->max_recv > rb->read_off ? s->max_recv - rb->read_off : 0;
-    if (open > s->recv_window / 2)
+    if (!force && open > s->recv_window / 2)
         return 0;
-    /* the ring must accept whatever the new limit allows, should the window have been enlarged */
+    /* the buffer must accept whatever the new limit allows, should the window have been enlarged */
     if (s->recv_window > s->rcv.limit)
         s->rcv.limit = s->recv_window > SIZE_MAX ? SIZE_MAX : (size_t)s->recv_window;
     uint64_t nmax = rb->read_off + s->recv_window;
@@ -453,6 +377,18 @@ int tern_stream_update_recv_credit(tern_stream *s)
     s->max_recv = nmax;
     s->flags |= TERN_SF_NEED_MAX_STREAM_DATA;
     return 1;
+}
+
+int tern_stream_on_data_blocked(tern_stream *s, uint64_t limit)
+{
+    if (s->rcv.final_size != UINT64_MAX || s->rcv.discard)
+        return 0;
+    if (s->max_recv > limit) {
+        /* the peer has not seen our last MAX_STREAM_DATA: say it again */
+        s->flags |= TERN_SF_NEED_MAX_STREAM_DATA;
+        return 1;
+    }
+    return tern_stream_update_recv_credit(s, 1);
 }
 
 /* ---- stream map ------------------------------------------------------------------------------ */
@@ -471,6 +407,7 @@ void tern_streams_init(tern_streams *m, int is_server, size_t send_buffer)
     memset(m, 0, sizeof(*m));
     m->is_server = !!is_server;
     m->send_buffer = send_buffer;
+    tern_chunk_pool_init(&m->pool, 0);
 }
 
 void tern_streams_free(tern_streams *m)
@@ -489,6 +426,16 @@ void tern_streams_free(tern_streams *m)
     m->buckets = NULL;
     m->nbuckets = m->count = 0;
     m->sendq_head = m->sendq_tail = NULL;
+    tern_chunk_pool_free(&m->pool);
+}
+
+size_t tern_streams_recv_bytes(const tern_streams *m)
+{
+    size_t n = tern_chunk_pool_bytes(&m->pool);
+    for (size_t b = 0; b < m->nbuckets; b++)
+        for (const tern_stream *s = m->buckets[b]; s; s = s->hnext)
+            n += tern_recvbuf_overhead(&s->rcv);
+    return n;
 }
 
 tern_stream *tern_streams_find(const tern_streams *m, int64_t id)
@@ -547,7 +494,7 @@ static tern_stream *stream_new(tern_streams *m, int64_t id)
     s->max_recv = max_recv;
     s->recv_window = max_recv;
     tern_sendbuf_init(&s->snd, tern_sid_can_send(id, m->is_server) ? m->send_buffer : 0);
-    tern_recvbuf_init(&s->rcv, max_recv > SIZE_MAX ? SIZE_MAX : (size_t)max_recv);
+    tern_recvbuf_init(&s->rcv, max_recv > SIZE_MAX ? SIZE_MAX : (size_t)max_recv, &m->pool);
     size_t b = bucket_of(id, m->nbuckets);
     s->hnext = m->buckets[b];
     m->buckets[b] = s;

@@ -1,19 +1,19 @@
-/* Stream state (RFC 9000 §2-4, §3 state machines): send buffer with retransmission ranges, receive
- * reassembly bounded by flow control, per-stream flow control, and the stream map with stream-limit
- * accounting. The CRYPTO streams reuse tern_sendbuf/tern_recvbuf. Frames are produced and consumed by
+/* Stream state (RFC 9000 §2-4, §3 state machines): send buffer with retransmission ranges,
+ * per-stream flow control over the receive reassembly (recvbuf.h), and the stream map with
+ * stream-limit accounting and the connection's pool of receive chunks. The CRYPTO streams reuse
+ * tern_sendbuf/tern_recvbuf. Frames are produced and consumed by
  * the connection; this module owns the bytes and the bookkeeping. */
 #ifndef TERN_CORE_STREAM_H
 #define TERN_CORE_STREAM_H
 
 #include "common.h"
 #include "ranges.h"
+#include "recvbuf.h"
 
 /* Bounds on bookkeeping. The acked/lost sets of a send buffer only grow with our own packets, but
  * are capped anyway; when full, lost ranges are widened (resending a few acknowledged bytes is
- * harmless) and acks that cannot be recorded are turned into retransmissions. The receive side caps
- * the out-of-order gaps a peer can make us track. */
+ * harmless) and acks that cannot be recorded are turned into retransmissions. */
 #define TERN_SENDBUF_MAX_RANGES 1024
-#define TERN_RECVBUF_MAX_GAPS 256
 #define TERN_BUF_MIN_CAP 4096 /* first ring allocation (or `limit` when smaller) */
 
 /* ---- send buffer: bytes written by the app, kept until acknowledged -------------------------- */
@@ -52,37 +52,6 @@ void tern_sendbuf_on_lost(tern_sendbuf *sb, uint64_t off, size_t len, int fin);
 int tern_sendbuf_all_acked(const tern_sendbuf *sb);
 /* 1 when there is something to (re)send below max_off. */
 int tern_sendbuf_has_pending(const tern_sendbuf *sb, uint64_t max_off);
-
-/* ---- receive buffer: reassembly of out-of-order bytes ---------------------------------------- */
-typedef struct tern_recvbuf {
-    uint8_t *buf;          /* ring of `cap` bytes starting at offset `read_off`; grows to `limit` */
-    size_t cap, limit;
-    size_t head;
-    uint64_t read_off;     /* next offset the app reads */
-    uint64_t highest;      /* highest offset received + 1 */
-    uint64_t final_size;   /* UINT64_MAX until known */
-    tern_ranges have;      /* received ranges at or above read_off */
-} tern_recvbuf;
-
-void tern_recvbuf_init(tern_recvbuf *rb, size_t limit);
-void tern_recvbuf_free(tern_recvbuf *rb);
-/* Stores [off, off+len) (duplicates and overlaps fine). Data beyond read_off + limit is a flow-control
- * violation the caller checks first; here it returns TERN_ERR_PROTO with *terr FLOW_CONTROL_ERROR.
- * fin/final size conflicts give FINAL_SIZE_ERROR. Too many gaps: TERN_ERR_NOMEM (drop the frame, the
- * peer will retransmit). Returns 0 on success. */
-int tern_recvbuf_write(tern_recvbuf *rb, uint64_t off, const uint8_t *data, size_t len, int fin,
-                       uint64_t *terr);
-/* Applies the final size of a RESET_STREAM: same final-size rules as a FIN, and a final size beyond
- * read_off + limit is FLOW_CONTROL_ERROR. *new_bytes receives how far `highest` moved. Returns 0 or
- * TERN_ERR_PROTO with *terr set. */
-int tern_recvbuf_set_final_size(tern_recvbuf *rb, uint64_t final_size, uint64_t *new_bytes,
-                                uint64_t *terr);
-/* Contiguous bytes readable now. */
-size_t tern_recvbuf_readable(const tern_recvbuf *rb);
-/* Reads up to cap bytes; *fin = 1 when read_off reaches the final size. */
-size_t tern_recvbuf_read(tern_recvbuf *rb, uint8_t *dst, size_t cap, int *fin);
-/* 1 when all bytes up to the final size have been read. */
-int tern_recvbuf_finished(const tern_recvbuf *rb);
 
 /* ---- streams --------------------------------------------------------------------------------- */
 enum tern_stream_flags {
@@ -146,6 +115,7 @@ typedef struct tern_streams {
     uint64_t peer_max_data_bidi_local, peer_max_data_bidi_remote, peer_max_data_uni;
     size_t send_buffer;
     tern_stream *sendq_head, *sendq_tail; /* streams with something to send */
+    tern_chunk_pool pool;               /* receive chunks of every stream */
 } tern_streams;
 
 /* Starts with no stream allowed either way: the connection sets max_local[] from the peer's
@@ -183,16 +153,38 @@ int tern_stream_is_done(const tern_stream *s, int is_server);
 void tern_streams_sendq_push(tern_streams *m, tern_stream *s);
 tern_stream *tern_streams_sendq_pop(tern_streams *m);
 
-/* Receives STREAM frame data: checks the stream's advertised limit (max_recv) then stores it in the
- * receive buffer. *new_bytes receives how far the highest received offset moved (to charge against
- * connection flow control). Returns 0, TERN_ERR_PROTO with *terr = FLOW_CONTROL_ERROR or
- * FINAL_SIZE_ERROR, or TERN_ERR_NOMEM (frame dropped, nothing changed). */
+/* What a received frame did to flow control: `new_bytes` is how far the highest received offset
+ * moved (to charge against the connection's limit), `consumed` the bytes that will never be read
+ * (reset or stopped streams) and go back to the connection's credit at once. */
+typedef struct tern_stream_credit {
+    uint64_t new_bytes, consumed;
+} tern_stream_credit;
+
+/* Receives STREAM frame data. Checks, before storing anything, the stream's advertised limit
+ * (max_recv) and that the bytes the frame adds fit in `conn_credit` (what the connection still
+ * allows), then the final-size rules, which also hold once the receive side is abandoned (reset or
+ * stopped: nothing is stored and the bytes are consumed at once). Returns 0, TERN_ERR_PROTO with
+ * *terr = FLOW_CONTROL_ERROR or FINAL_SIZE_ERROR, or TERN_ERR_NOMEM (frame dropped, nothing
+ * changed). */
 int tern_stream_recv(tern_stream *s, uint64_t off, const uint8_t *data, size_t len, int fin,
-                     uint64_t *new_bytes, uint64_t *terr);
-/* After the app read: when less than half of recv_window remains open ahead of read_off (and the
- * final size is unknown), moves max_recv to read_off + recv_window, sets
+                     uint64_t conn_credit, tern_stream_credit *cr, uint64_t *terr);
+/* RESET_STREAM from the peer: the same limits as a STREAM frame ending at `final_size`, then the
+ * final-size rules; the buffer is released and every unread byte reported consumed. A repeated reset
+ * is checked the same way and consumes nothing more. Returns 0 or TERN_ERR_PROTO with *terr. */
+int tern_stream_on_reset(tern_stream *s, uint64_t final_size, uint64_t conn_credit,
+                         tern_stream_credit *cr, uint64_t *terr);
+/* The app stops reading (STOP_SENDING): queues the frame unless the peer already finished or reset,
+ * releases the buffer and abandons the receive side. Returns the unread bytes now consumed. */
+uint64_t tern_stream_stop_recv(tern_stream *s, uint64_t app_error);
+/* After the app read: when less than half of recv_window remains open ahead of read_off (or at
+ * once with `force`), and the final size is unknown, moves max_recv to read_off + recv_window, sets
  * TERN_SF_NEED_MAX_STREAM_DATA and returns 1; else 0. A recv_window enlarged by the caller is
- * carried over to the receive ring's limit. */
-int tern_stream_update_recv_credit(tern_stream *s);
+ * carried over to the receive buffer's limit. */
+int tern_stream_update_recv_credit(tern_stream *s, int force);
+/* STREAM_DATA_BLOCKED at `limit`: queues MAX_STREAM_DATA again when the peer missed ours, or with
+ * whatever credit the app's reading has opened. Returns 1 when a frame was queued. */
+int tern_stream_on_data_blocked(tern_stream *s, uint64_t limit);
+/* Bytes the connection's receive buffers hold (chunks in use and spare, chunk arrays, gap lists). */
+size_t tern_streams_recv_bytes(const tern_streams *m);
 
 #endif

@@ -325,7 +325,7 @@ static size_t reassemble(size_t chunk)
         perm[j] = t;
     }
     tern_recvbuf rb;
-    tern_recvbuf_init(&rb, BIG);
+    tern_recvbuf_init(&rb, BIG, NULL);
     uint64_t terr = 0;
     size_t pending = nchunks, rounds = 0, nomem = 0;
     while (pending) {
@@ -368,7 +368,7 @@ static size_t reassemble(size_t chunk)
     assert_int_equal(fin, 1);
     assert_memory_equal(dst, src, BIG);
     assert_true(tern_recvbuf_finished(&rb));
-    assert_null(rb.buf);
+    assert_null(rb.chunks);
     tern_recvbuf_free(&rb);
     free(src);
     free(dst);
@@ -393,7 +393,7 @@ static void test_recvbuf_sliding(void **st)
 {
     enum { WIN = 6000, TOTAL = 200000 };
     tern_recvbuf rb;
-    tern_recvbuf_init(&rb, WIN);
+    tern_recvbuf_init(&rb, WIN, NULL);
     static uint8_t src[TOTAL], dst[TOTAL];
     fill_pattern(src, TOTAL, 0);
     uint64_t terr, sent = 0;
@@ -407,7 +407,7 @@ static void test_recvbuf_sliding(void **st)
         assert_int_equal(tern_recvbuf_write(&rb, sent, src + sent, mid - sent, 0, &terr), 0);
         sent = hi;
         got += tern_recvbuf_read(&rb, dst + got, 1 + rnd() % WIN, &fin);
-        assert_true(rb.cap <= WIN);
+        assert_true(rb.ccap <= WIN / TERN_RECV_CHUNK + 2);
     }
     assert_int_equal(fin, 1);
     assert_memory_equal(dst, src, TOTAL);
@@ -417,7 +417,7 @@ static void test_recvbuf_sliding(void **st)
 static void test_recvbuf_flow_control(void **st)
 {
     tern_recvbuf rb;
-    tern_recvbuf_init(&rb, 1000);
+    tern_recvbuf_init(&rb, 1000, NULL);
     uint8_t src[2000], out[2000];
     fill_pattern(src, sizeof(src), 0);
     uint64_t terr = 0;
@@ -453,7 +453,7 @@ static void test_recvbuf_final_size(void **st)
     tern_recvbuf rb;
 
     /* FIN at another size than a known final size */
-    tern_recvbuf_init(&rb, 1000);
+    tern_recvbuf_init(&rb, 1000, NULL);
     assert_int_equal(tern_recvbuf_write(&rb, 0, src, 100, 1, &terr), 0);
     assert_int_equal(rb.final_size, 100);
     terr = 0;
@@ -482,7 +482,7 @@ static void test_recvbuf_final_size(void **st)
     tern_recvbuf_free(&rb);
 
     /* a final size below the highest offset received */
-    tern_recvbuf_init(&rb, 1000);
+    tern_recvbuf_init(&rb, 1000, NULL);
     assert_int_equal(tern_recvbuf_write(&rb, 100, src + 100, 100, 0, &terr), 0);
     assert_int_equal(rb.highest, 200);
     terr = 0;
@@ -503,7 +503,7 @@ static void test_recvbuf_final_size(void **st)
     tern_recvbuf_free(&rb);
 
     /* zero-length FIN at the start; then any data is beyond the final size */
-    tern_recvbuf_init(&rb, 1000);
+    tern_recvbuf_init(&rb, 1000, NULL);
     int fin = 0;
     assert_int_equal(tern_recvbuf_write(&rb, 0, NULL, 0, 1, &terr), 0);
     assert_int_equal(tern_recvbuf_read(&rb, NULL, 0, &fin), 0);
@@ -517,7 +517,7 @@ static void test_recvbuf_final_size(void **st)
 static void test_recvbuf_gap_bound(void **st)
 {
     tern_recvbuf rb;
-    tern_recvbuf_init(&rb, 100000);
+    tern_recvbuf_init(&rb, 100000, NULL);
     uint8_t src[4096];
     fill_pattern(src, sizeof(src), 0);
     uint64_t terr;
@@ -525,14 +525,14 @@ static void test_recvbuf_gap_bound(void **st)
         assert_int_equal(tern_recvbuf_write(&rb, 2 * i + 1, src + 2 * i + 1, 1, 0, &terr), 0);
     assert_int_equal(rb.have.n, TERN_RECVBUF_MAX_GAPS);
     uint32_t have_cap = rb.have.cap;
-    size_t cap = rb.cap;
+    size_t cap = rb.ccap;
     uint64_t highest = rb.highest;
     /* a new isolated range is refused and changes nothing */
     assert_int_equal(tern_recvbuf_write(&rb, 3000, src + 3000, 10, 0, &terr), TERN_ERR_NOMEM);
     assert_int_equal(tern_recvbuf_write(&rb, 90000, src, 10, 1, &terr), TERN_ERR_NOMEM);
     assert_int_equal(rb.have.n, TERN_RECVBUF_MAX_GAPS);
     assert_int_equal(rb.have.cap, have_cap);
-    assert_int_equal(rb.cap, cap);
+    assert_int_equal(rb.ccap, cap);
     assert_int_equal(rb.highest, highest);
     assert_int_equal(rb.final_size, UINT64_MAX);
     /* data touching an existing range is still taken; it closes a gap */
@@ -634,7 +634,7 @@ static void test_map_limits_and_values(void **st)
     assert_int_equal(s->max_send, 2001); /* the peer's bidi_local */
     assert_int_equal(s->snd.limit, 50000);
     assert_null(s->snd.buf);
-    assert_null(s->rcv.buf);
+    assert_null(s->rcv.chunks);
     assert_int_equal(tern_streams_get_remote(&m, 2, 0, &s, &terr), 0); /* client uni */
     assert_int_equal(s->max_recv, 1003);
     assert_int_equal(s->max_send, 0);
@@ -817,39 +817,40 @@ static void test_stream_flow(void **st)
     setup_map(&m, 1);
     m.local_max_data_bidi_remote = 1000;
     tern_stream *s;
-    uint64_t terr = 0, nb = 0;
+    uint64_t terr = 0;
+    tern_stream_credit cr;
     assert_int_equal(tern_streams_get_remote(&m, 0, 0, &s, &terr), 0);
     uint8_t src[2000], out[2000];
     fill_pattern(src, sizeof(src), 0);
-    assert_int_equal(tern_stream_recv(s, 500, src + 500, 500, 0, &nb, &terr), 0);
-    assert_int_equal(nb, 1000);
-    assert_int_equal(tern_stream_recv(s, 0, src, 600, 0, &nb, &terr), 0);
-    assert_int_equal(nb, 0);
-    assert_int_equal(tern_stream_recv(s, 1000, src, 1, 0, &nb, &terr), TERN_ERR_PROTO);
+    assert_int_equal(tern_stream_recv(s, 500, src + 500, 500, 0, UINT64_MAX, &cr, &terr), 0);
+    assert_int_equal(cr.new_bytes, 1000);
+    assert_int_equal(tern_stream_recv(s, 0, src, 600, 0, UINT64_MAX, &cr, &terr), 0);
+    assert_int_equal(cr.new_bytes, 0);
+    assert_int_equal(tern_stream_recv(s, 1000, src, 1, 0, UINT64_MAX, &cr, &terr), TERN_ERR_PROTO);
     assert_int_equal(terr, TERN_TE_FLOW_CONTROL_ERROR);
-    assert_int_equal(tern_stream_update_recv_credit(s), 0);
+    assert_int_equal(tern_stream_update_recv_credit(s, 0), 0);
     assert_int_equal(tern_recvbuf_read(&s->rcv, out, 400, NULL), 400);
-    assert_int_equal(tern_stream_update_recv_credit(s), 0); /* 600 still open */
+    assert_int_equal(tern_stream_update_recv_credit(s, 0), 0); /* 600 still open */
     assert_int_equal(tern_recvbuf_read(&s->rcv, out + 400, 200, NULL), 200);
-    assert_int_equal(tern_stream_update_recv_credit(s), 1);
+    assert_int_equal(tern_stream_update_recv_credit(s, 0), 1);
     assert_int_equal(s->max_recv, 1600);
     assert_true(s->flags & TERN_SF_NEED_MAX_STREAM_DATA);
-    assert_int_equal(tern_stream_recv(s, 1000, src + 1000, 600, 1, &nb, &terr), 0);
-    assert_int_equal(nb, 600);
+    assert_int_equal(tern_stream_recv(s, 1000, src + 1000, 600, 1, UINT64_MAX, &cr, &terr), 0);
+    assert_int_equal(cr.new_bytes, 600);
     size_t n = tern_recvbuf_read(&s->rcv, out + 600, 2000, NULL);
     assert_int_equal(n, 1000);
     assert_memory_equal(out, src, 1600);
-    assert_int_equal(tern_stream_update_recv_credit(s), 0); /* final size known: no more credit */
+    assert_int_equal(tern_stream_update_recv_credit(s, 0), 0); /* final size known: no more credit */
 
     /* an enlarged window reaches the ring too */
     tern_stream *s2;
     assert_int_equal(tern_streams_get_remote(&m, 4, 0, &s2, &terr), 0);
     s2->recv_window = 2000;
-    assert_int_equal(tern_stream_update_recv_credit(s2), 1);
+    assert_int_equal(tern_stream_update_recv_credit(s2, 0), 1);
     assert_int_equal(s2->max_recv, 2000);
     assert_int_equal(s2->rcv.limit, 2000);
-    assert_int_equal(tern_stream_recv(s2, 1500, src, 500, 0, &nb, &terr), 0);
-    assert_int_equal(nb, 2000);
+    assert_int_equal(tern_stream_recv(s2, 1500, src, 500, 0, UINT64_MAX, &cr, &terr), 0);
+    assert_int_equal(cr.new_bytes, 2000);
 
     /* done only when both directions are */
     assert_false(tern_stream_is_done(s, 1));
