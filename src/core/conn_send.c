@@ -287,6 +287,16 @@ static int add_control(tern_conn *c, pkt_build *b)
     return added;
 }
 
+/* The app has bytes beyond the peer's limit for the stream: say so once per limit. */
+static void note_stream_blocked(tern_conn *c, tern_stream *s)
+{
+    if (s->snd.end > s->max_send && s->blocked_at != s->max_send) {
+        s->blocked_at = s->max_send;
+        s->flags |= TERN_SF_NEED_STREAM_DATA_BLOCKED;
+        c->stream_ctrl_pending = 1;
+    }
+}
+
 static int add_stream_data(tern_conn *c, pkt_build *b)
 {
     int added = 0;
@@ -307,11 +317,7 @@ static int add_stream_data(tern_conn *c, pkt_build *b)
         }
         size_t max_len = pb_room(b) - max_hdr;
         if (!tern_sendbuf_next(&s->snd, s->max_send, max_len, &off, &len, &fin, &is_new)) {
-            if (s->snd.end > s->max_send && s->blocked_at != s->max_send) {
-                s->blocked_at = s->max_send;
-                s->flags |= TERN_SF_NEED_STREAM_DATA_BLOCKED;
-                c->stream_ctrl_pending = 1;
-            }
+            note_stream_blocked(c, s);
             continue; /* re-queued when credit arrives or the app writes */
         }
         if (is_new) {
@@ -350,6 +356,8 @@ static int add_stream_data(tern_conn *c, pkt_build *b)
         added = 1;
         if (tern_sendbuf_has_pending(&s->snd, s->max_send))
             tern_streams_sendq_push(&c->streams, s);
+        else
+            note_stream_blocked(c, s);
     }
     if (retry_later)
         tern_streams_sendq_push(&c->streams, retry_later);

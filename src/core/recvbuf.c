@@ -56,9 +56,8 @@ static void chunk_put(tern_chunk_pool *p, uint8_t *ch)
         return;
     }
     p->chunks_out--;
-    /* spares are kept only while the whole pool stays within the window it serves */
-    if (p->nfree < TERN_RECV_POOL_MIN_FREE ||
-        tern_chunk_pool_bytes(p) + TERN_RECV_CHUNK <= p->budget) {
+    /* spares cover a burst of reordering, not a whole window left idle */
+    if (p->nfree < TERN_RECV_POOL_MIN_FREE || p->nfree < p->budget / 8 / TERN_RECV_CHUNK) {
         memcpy(ch, &p->free_list, sizeof(void *));
         p->free_list = ch;
         p->nfree++;

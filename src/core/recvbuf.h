@@ -19,12 +19,13 @@ typedef struct tern_chunk_pool {
     size_t nfree;
     size_t chunks_out;     /* chunks held by receive buffers */
     size_t index_bytes;    /* chunk-pointer arrays of the receive buffers */
-    size_t budget;         /* spare chunks are kept while everything held stays below this */
+    size_t budget;         /* the window served: an eighth of it is kept as spare chunks */
     uint64_t allocs;       /* calls to malloc made for chunks and chunk arrays */
 } tern_chunk_pool;
 
-/* `budget`: bytes (the connection's receive window) up to which freed chunks are kept for reuse
- * rather than returned to the allocator; at least TERN_RECV_POOL_MIN_FREE are always kept. */
+/* `budget`: the bytes (the connection's receive window) the pool serves. Freed chunks are kept for
+ * reuse up to an eighth of it, and at least TERN_RECV_POOL_MIN_FREE, rather than returned to the
+ * allocator. */
 void tern_chunk_pool_init(tern_chunk_pool *p, size_t budget);
 /* Returns the spare chunks to the allocator (receive buffers must have been freed first). */
 void tern_chunk_pool_free(tern_chunk_pool *p);

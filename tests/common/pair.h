@@ -9,7 +9,7 @@
 #include "conn.h"
 #include "tls.h"
 
-#define PAIR_MAX_STREAMS 64
+#define PAIR_MAX_STREAMS 256
 #define PAIR_QUEUE 8192
 
 typedef struct pair_dgram {
@@ -30,6 +30,7 @@ typedef struct pair_stream {
     uint64_t got;         /* bytes received */
     int fin;
     int mismatch;         /* a byte differed from the expected sequence */
+    int hold;             /* the application does not read this stream */
     uint64_t gen;         /* generator seed of the expected bytes */
     uint8_t sha_got[32], sha_want[32];
     void *hash;           /* gnutls_hash_hd_t of received bytes */
@@ -112,6 +113,10 @@ void pair_free(tern_pair *p);
 
 /* Client asks for `bytes` on a new stream (after the handshake). Returns the index or -1. */
 int pair_request(tern_pair *p, uint64_t bytes);
+
+/* Protects `payload` as a 1-RTT packet from the client (to_server) or the server, with the next
+ * packet number of the sender, and hands it to the other side. Returns what tern_conn_recv does. */
+int pair_inject_1rtt(tern_pair *p, int to_server, const uint8_t *payload, size_t len);
 
 /* Runs until `done(p)` is true or `limit_ns` of virtual time passed. Returns 1 when done. */
 int pair_run(tern_pair *p, int (*done)(tern_pair *p), uint64_t limit_ns);

@@ -27,20 +27,7 @@ static void connect_pair(tern_pair *p, uint64_t seed)
 /* Protects `payload` as a 1-RTT packet from the client and hands it to the server. */
 static int inject_1rtt(tern_pair *p, const uint8_t *payload, size_t len)
 {
-    tern_conn *c = p->client;
-    uint8_t pkt[1500];
-    uint64_t pn = c->sp[TERN_SPACE_APP].next_pn++;
-    const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, 0);
-    size_t hl = tern_pkt_write_short(pkt, sizeof(pkt), &e->cid, pn, 4, c->tx_phase, 0);
-    assert_true(hl > 0);
-    memcpy(pkt + hl, payload, len);
-    size_t plen = len;
-    if (plen < 4) { /* room for the header protection sample */
-        memset(pkt + hl + plen, 0, 4 - plen);
-        plen = 4;
-    }
-    assert_int_equal(tern_crypto_protect(&c->tx[TERN_LEVEL_1RTT], &c->hp_tx1, pkt, hl, 4, plen, pn), 0);
-    return tern_conn_recv(p->server, &p->path_s, pkt, hl + plen + 16, 0, p->now);
+    return pair_inject_1rtt(p, 1, payload, len);
 }
 
 static int cond_client_closed(tern_pair *p) { return p->client->state >= TERN_CS_DRAINING; }

@@ -1,0 +1,430 @@
+/* Stream and connection flow control between a client and a server core in virtual time: credit of
+ * reset and stopped streams comes back without the application reading, blocked senders are
+ * answered and their BLOCKED frames survive loss, a stopped stream whose peer already finished is
+ * released, a FIN below the highest offset is a FINAL_SIZE_ERROR in every state, and the memory a
+ * peer can make the receive side hold stays within the connection window, measured under attack. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "conn_internal.h"
+#include "pair.h"
+#include "varint.h"
+
+#define SEC 1000000000ull
+#define MS 1000000ull
+
+/* Counting every allocation of the process: the sanitizers own malloc, so there only the stream
+ * module's own count is checked. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FC_NO_MALLOC_HOOK 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define FC_NO_MALLOC_HOOK 1
+#endif
+
+#ifndef FC_NO_MALLOC_HOOK
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t m);
+extern void *__libc_realloc(void *q, size_t n);
+static unsigned long long fc_allocs;
+void *malloc(size_t n)
+{
+    fc_allocs++;
+    return __libc_malloc(n);
+}
+void *calloc(size_t n, size_t m)
+{
+    fc_allocs++;
+    return __libc_calloc(n, m);
+}
+void *realloc(void *q, size_t n)
+{
+    fc_allocs++;
+    return __libc_realloc(q, n);
+}
+#endif
+
+/* ---- helpers ------------------------------------------------------------------------------------ */
+
+/* Connects and completes one small exchange, so that both sides have confirmed the handshake. */
+static void connect_pair(tern_pair *p)
+{
+    assert_true(pair_run(p, pair_cond_connected, 5 * SEC));
+    assert_int_equal(pair_request(p, 100), 0);
+    assert_true(pair_run(p, pair_cond_all_done, 5 * SEC));
+}
+
+static int stream_ok(const pair_stream *s)
+{
+    return s->fin && !s->mismatch && s->got == s->want && memcmp(s->sha_got, s->sha_want, 32) == 0;
+}
+
+static int target_idx;
+static int cond_target_done(tern_pair *p) { return p->streams[target_idx].fin; }
+
+/* The client's connection window is used up. */
+static int cond_window_full(tern_pair *p) { return p->client->data_recv == p->client->max_data_recv; }
+
+/* Every held stream of the client got its FIN (or is gone). */
+static int wave_from, wave_to;
+static int cond_wave_received(tern_pair *p)
+{
+    for (int i = wave_from; i < wave_to; i++) {
+        tern_stream *s = tern_streams_find(&p->client->streams, p->streams[i].sid);
+        if (s && (s->rcv.final_size == UINT64_MAX || s->rcv.highest != s->rcv.final_size))
+            return 0;
+    }
+    return 1;
+}
+
+/* The server granted room for another wave. */
+static int cond_streams_granted(tern_pair *p)
+{
+    return p->client->streams.max_local[0] >= p->client->streams.next_local[0] + 45;
+}
+
+static uint64_t read_n(tern_conn *c, int64_t sid, uint64_t n)
+{
+    uint8_t buf[4096];
+    uint64_t got = 0;
+    while (got < n) {
+        int fin = 0;
+        ssize_t k = tern_stream_read(c, sid, buf, (size_t)TERN_MIN(n - got, sizeof(buf)), &fin);
+        if (k <= 0)
+            break;
+        got += (uint64_t)k;
+    }
+    return got;
+}
+
+/* A 1 MiB download on a fresh stream must complete, byte for byte. */
+static void download_completes(tern_pair *p)
+{
+    target_idx = pair_request(p, 1 << 20);
+    assert_true(target_idx >= 0);
+    assert_true(pair_run(p, cond_target_done, 10 * SEC));
+    assert_true(stream_ok(&p->streams[target_idx]));
+}
+
+/* ---- credit of abandoned streams ---------------------------------------------------------------- */
+
+/* Five unread streams fill the 16 MiB window; they are then abandoned, by the server resetting them
+ * or by the client stopping them. The credit they held comes back as MAX_DATA at once. */
+static void abandon_full_window(int by_client)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, by_client ? 11 : 12), 0);
+    connect_pair(&p);
+    int64_t sid[5];
+    for (int i = 0; i < 5; i++) {
+        int k = pair_request(&p, 4u << 20);
+        assert_true(k >= 0);
+        p.streams[k].hold = 1;
+        sid[i] = p.streams[k].sid;
+    }
+    assert_true(pair_run(&p, cond_window_full, 10 * SEC));
+    assert_int_equal(p.client->data_recv - p.client->data_read, 16u << 20); /* all unread */
+    uint64_t limit = p.client->max_data_recv;
+    for (int i = 0; i < 5; i++) {
+        if (by_client)
+            assert_int_equal(tern_stream_stop_sending(p.client, sid[i], 0x10), 0);
+        else
+            assert_int_equal(tern_stream_reset(p.server, sid[i], 0x11), 0);
+    }
+    download_completes(&p);
+    assert_true(p.client->max_data_recv > limit);
+    /* the abandoned streams are gone on both sides, and so is their memory */
+    for (int i = 0; i < 5; i++)
+        assert_null(tern_streams_find(&p.client->streams, sid[i]));
+    assert_true(tern_streams_recv_bytes(&p.client->streams) <= 4u << 20);
+    pair_free(&p);
+}
+
+static void test_reset_streams_return_credit(void **st) { abandon_full_window(0); }
+static void test_stopped_streams_return_credit(void **st) { abandon_full_window(1); }
+
+/* STOP_SENDING after the peer already sent everything with FIN (RFC 9000 §3.5 lets it skip
+ * RESET_STREAM): the bytes are dropped, credited back and the stream released. 180 streams of
+ * 100 KB are more than the 16 MiB window; half are stopped once their FIN arrived, half before any
+ * byte did (what arrives after is credited as it comes). */
+static void test_stop_sending_after_fin(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 13), 0);
+    connect_pair(&p);
+    enum { WAVES = 4, PER_WAVE = 45, SIZE = 100 * 1024 };
+    for (int w = 0; w < WAVES; w++) {
+        wave_from = p.nstreams;
+        for (int i = 0; i < PER_WAVE; i++) {
+            int k = pair_request(&p, SIZE);
+            assert_true(k >= 0);
+            p.streams[k].hold = 1;
+            if (i % 2)
+                assert_int_equal(tern_stream_stop_sending(p.client, p.streams[k].sid, 0x12), 0);
+        }
+        wave_to = p.nstreams;
+        assert_true(pair_run(&p, cond_wave_received, 10 * SEC));
+        /* the server releases its side once its data is acknowledged, and grants new streams */
+        assert_true(pair_run(&p, cond_streams_granted, 5 * SEC));
+        for (int i = wave_from; i < wave_to; i++) {
+            tern_stream *s = tern_streams_find(&p.client->streams, p.streams[i].sid);
+            if (s)
+                assert_int_equal(tern_stream_stop_sending(p.client, p.streams[i].sid, 0x12), 0);
+        }
+    }
+    assert_true((uint64_t)WAVES * PER_WAVE * SIZE > p.client->recv_window);
+    download_completes(&p);
+    assert_true(pair_run(&p, pair_cond_both_closed, 200 * MS) == 0);
+    /* nothing of the 180 abandoned streams is left */
+    assert_int_equal(p.client->streams.count, 0);
+    assert_int_equal(p.client->data_read, p.client->data_recv);
+    assert_true(tern_streams_recv_bytes(&p.client->streams) <= p.client->recv_window);
+    pair_free(&p);
+}
+
+/* ---- blocked senders ---------------------------------------------------------------------------- */
+
+/* DATA_BLOCKED reaches a receiver that has credit to give, below its half-window step: it answers
+ * with MAX_DATA. `stream_level` does the same with STREAM_DATA_BLOCKED. With `lose`, every
+ * datagram of the server is lost for 100 ms from the moment it is blocked, so only a retransmitted
+ * BLOCKED frame can unblock it (RFC 9000 §13.3). */
+static int blocked_stream_level;
+static int64_t blocked_sid;
+static uint64_t blackout_until;
+static int server_blocked(tern_pair *p)
+{
+    if (!blocked_stream_level)
+        return p->server->data_blocked_sent_at != UINT64_MAX;
+    tern_stream *s = tern_streams_find(&p->server->streams, blocked_sid);
+    return s && s->blocked_at == 100000;
+}
+
+static int blackout_filter(tern_pair *p, int to_server, const tern_path_addr *pa)
+{
+    (void)pa;
+    if (to_server)
+        return 0;
+    if (!blackout_until && server_blocked(p))
+        blackout_until = p->now + 100 * MS;
+    return blackout_until && p->now < blackout_until;
+}
+
+static int cond_40k(tern_pair *p) { return tern_recvbuf_readable(&tern_streams_find(&p->client->streams, blocked_sid)->rcv) >= 40000; }
+
+static int cond_credit_raised(tern_pair *p)
+{
+    if (!blocked_stream_level)
+        return p->server->max_data_send >= 140000;
+    tern_stream *s = tern_streams_find(&p->server->streams, blocked_sid);
+    return s && s->max_send >= 140000;
+}
+
+static void blocked_answered(int stream_level, int lose, uint64_t seed)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, seed), 0);
+    if (stream_level)
+        p.cfg_c.initial_max_stream_data_bidi_local = 100000;
+    else
+        p.cfg_c.initial_max_data = 100000;
+    blocked_stream_level = stream_level;
+    blackout_until = 0;
+    connect_pair(&p);
+    int k = pair_request(&p, 1u << 20);
+    p.streams[k].hold = 1;
+    blocked_sid = p.streams[k].sid;
+    if (lose)
+        p.filter = blackout_filter;
+    assert_true(pair_run(&p, cond_40k, 5 * SEC));
+    /* read 40 KB before the sender is blocked: less than half a window, so no credit goes out */
+    assert_false(server_blocked(&p));
+    assert_int_equal(read_n(p.client, blocked_sid, 40000), 40000);
+    tern_stream *cs = tern_streams_find(&p.client->streams, blocked_sid);
+    assert_int_equal(stream_level ? cs->max_recv : p.client->max_data_recv, 100000);
+    assert_false(stream_level ? (int)(cs->flags & TERN_SF_NEED_MAX_STREAM_DATA) : p.client->need_max_data);
+    int raised = pair_run(&p, cond_credit_raised, 5 * SEC);
+    if (!raised) {
+        tern_stream *ss = tern_streams_find(&p.server->streams, blocked_sid);
+        fprintf(stderr, "server: blocked_at %llu max_send %llu end %llu sent %llu flags %x; client max_recv %llu highest %llu\n",
+                (unsigned long long)ss->blocked_at, (unsigned long long)ss->max_send,
+                (unsigned long long)ss->snd.end, (unsigned long long)ss->snd.sent, ss->flags,
+                (unsigned long long)cs->max_recv, (unsigned long long)cs->rcv.highest);
+    }
+    assert_true(raised);
+    if (lose)
+        assert_true(blackout_until && p.s2c.dropped > 0);
+    /* and the bytes the new credit allows do arrive */
+    uint64_t recv = stream_level ? cs->rcv.highest : p.client->data_recv;
+    assert_true(pair_run(&p, pair_cond_both_closed, 500 * MS) == 0);
+    assert_true((stream_level ? cs->rcv.highest : p.client->data_recv) >= 140000);
+    assert_true(recv <= 140000);
+    pair_free(&p);
+}
+
+static void test_data_blocked_answered(void **st) { blocked_answered(0, 0, 21); }
+static void test_stream_data_blocked_answered(void **st) { blocked_answered(1, 0, 22); }
+static void test_data_blocked_retransmitted(void **st) { blocked_answered(0, 1, 23); }
+static void test_stream_data_blocked_retransmitted(void **st) { blocked_answered(1, 1, 24); }
+
+/* ---- final size ----------------------------------------------------------------------------------- */
+
+static int cond_client_closed(tern_pair *p) { return p->client->state >= TERN_CS_DRAINING; }
+
+static size_t stream_frame(uint8_t *f, uint64_t id, uint64_t off, const uint8_t *data, size_t len,
+                           int fin)
+{
+    uint8_t *q = f;
+    *q++ = (uint8_t)(0x0e | (fin ? 1 : 0)); /* OFF | LEN */
+    q = tern_varint_put(q, id);
+    q = tern_varint_put(q, off);
+    q = tern_varint_put(q, len);
+    memcpy(q, data, len);
+    return (size_t)(q + len - f);
+}
+
+/* A FIN below the highest offset received is FINAL_SIZE_ERROR, also once the server stopped
+ * reading the stream (RFC 9000 §4.5), and the code reaches the client on the wire. */
+static void test_fin_below_highest_after_stop_sending(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 31), 0);
+    connect_pair(&p);
+    uint8_t data[1000], f[1100];
+    memset(data, 'a', sizeof(data));
+    const uint64_t id = 8;
+    assert_int_equal(pair_inject_1rtt(&p, 1, f, stream_frame(f, id, 0, data, 1000, 0)), 0);
+    assert_int_equal(tern_stream_stop_sending(p.server, (int64_t)id, 0x13), 0);
+    /* a FIN at the highest offset is fine; it is the one below that is not */
+    assert_int_equal(pair_inject_1rtt(&p, 1, f, stream_frame(f, id, 1000, data, 0, 0)), 0);
+    assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+    pair_inject_1rtt(&p, 1, f, stream_frame(f, id, 0, data, 500, 1));
+    assert_int_equal(p.server->state, TERN_CS_CLOSING);
+    assert_int_equal(tern_conn_close_info(p.server)->error_code, TERN_TE_FINAL_SIZE_ERROR);
+    assert_true(pair_run(&p, cond_client_closed, 5 * SEC));
+    assert_int_equal(tern_conn_close_info(p.client)->error_code, TERN_TE_FINAL_SIZE_ERROR);
+    pair_free(&p);
+}
+
+/* ---- receive memory under attack ---------------------------------------------------------------- */
+
+/* Single bytes at offsets `step` apart up to the 4 MiB stream window on 99 streams, each then reset:
+ * a few KB of traffic that used to cost the whole window per stream. The server's receive memory is
+ * sampled after every frame and must stay within its connection window plus a constant of a few
+ * chunks per stream; the connection keeps serving afterwards. */
+static void run_sparse_attack(uint64_t step, uint64_t seed)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, seed), 0);
+    p.cfg_s.initial_max_streams_bidi = 200;
+    connect_pair(&p);
+    tern_conn *s = p.server;
+    const uint64_t win = s->recv_window, swin = p.cfg_s.initial_max_stream_data_bidi_remote;
+    const size_t per_stream = 2 * TERN_RECV_CHUNK + (swin / TERN_RECV_CHUNK + 2) * sizeof(void *) +
+                              TERN_RECVBUF_MAX_GAPS * sizeof(tern_range);
+    const size_t bound = (size_t)win + 100 * per_stream;
+    size_t most = 0;
+    uint64_t frames = 0;
+    uint8_t f[64], x = 'x';
+    for (uint64_t n = 1; n < 100; n++) {
+        uint64_t id = n << 2; /* client bidi streams 1..99 */
+        for (uint64_t off = 0; off < swin; off += step) {
+            tern_stream *cur = tern_streams_find(&s->streams, (int64_t)id);
+            uint64_t adds = cur && off + 1 > cur->rcv.highest ? off + 1 - cur->rcv.highest : 0;
+            if (s->data_recv + adds > s->max_data_recv)
+                break; /* an attacker stays within the credit it was given */
+            assert_int_equal(pair_inject_1rtt(&p, 1, f, stream_frame(f, id, off, &x, 1, 0)), 0);
+            frames++;
+            size_t held = tern_streams_recv_bytes(&s->streams);
+            most = TERN_MAX(most, held);
+        }
+        uint8_t *q = f;
+        *q++ = TERN_FT_RESET_STREAM;
+        tern_stream *st = tern_streams_find(&s->streams, (int64_t)id);
+        assert_non_null(st);
+        q = tern_varint_put(q, id);
+        q = tern_varint_put(q, 0);
+        q = tern_varint_put(q, st->rcv.highest);
+        assert_int_equal(pair_inject_1rtt(&p, 1, f, (size_t)(q - f)), 0);
+        assert_int_equal(s->state, TERN_CS_ESTABLISHED);
+        /* the reset stream keeps nothing */
+        assert_null(st->rcv.chunks);
+        assert_int_equal(tern_recvbuf_overhead(&st->rcv), 0);
+    }
+    fprintf(stderr, "sparse attack, step %llu: %llu frames, at most %zu bytes held (bound %zu)\n",
+            (unsigned long long)step, (unsigned long long)frames, most, bound);
+    assert_true(frames >= 99 * 100);
+    assert_true(most <= bound);
+    assert_true(tern_streams_recv_bytes(&s->streams) <= TERN_MAX(win, TERN_RECV_POOL_MIN_FREE * TERN_RECV_CHUNK));
+    /* every byte's credit came back: the attacker did not shrink the window for anyone */
+    assert_int_equal(s->data_read, s->data_recv);
+    /* the client's own next stream skips the attacker's ids */
+    p.client->streams.next_local[0] = 100;
+    download_completes(&p);
+    pair_free(&p);
+}
+
+static void test_sparse_stream_attack(void **st) { run_sparse_attack(40000, 41); }
+/* one byte per chunk, up to the gap limit of each stream: the densest memory per byte sent */
+static void test_sparse_stream_attack_per_chunk(void **st) { run_sparse_attack(TERN_RECV_CHUNK, 42); }
+
+/* ---- no allocation per packet --------------------------------------------------------------------- */
+
+static void transfer_allocs(uint64_t mb, unsigned long long *process, uint64_t *pool)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 51), 0);
+    p.c2s.delay_ns = p.s2c.delay_ns = 1 * MS;
+    connect_pair(&p);
+    /* one stream first, so that lazily grown rings are in place before counting */
+    download_completes(&p);
+#ifndef FC_NO_MALLOC_HOOK
+    unsigned long long a0 = fc_allocs;
+#endif
+    uint64_t p0 = p.client->streams.pool.allocs;
+    target_idx = pair_request(&p, mb << 20);
+    assert_true(pair_run(&p, cond_target_done, 60 * SEC));
+    assert_true(stream_ok(&p.streams[target_idx]));
+#ifndef FC_NO_MALLOC_HOOK
+    *process = fc_allocs - a0;
+#else
+    *process = 0;
+#endif
+    *pool = p.client->streams.pool.allocs - p0;
+    pair_free(&p);
+}
+
+static void test_allocations_independent_of_size(void **st)
+{
+    unsigned long long a20, a80;
+    uint64_t p20, p80;
+    transfer_allocs(20, &a20, &p20);
+    transfer_allocs(80, &a80, &p80);
+    fprintf(stderr, "allocations: 20 MB %llu (pool %llu), 80 MB %llu (pool %llu)\n", a20,
+            (unsigned long long)p20, a80, (unsigned long long)p80);
+    assert_int_equal(p20, p80);
+    assert_int_equal(a20, a80);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reset_streams_return_credit),
+        cmocka_unit_test(test_stopped_streams_return_credit),
+        cmocka_unit_test(test_stop_sending_after_fin),
+        cmocka_unit_test(test_data_blocked_answered),
+        cmocka_unit_test(test_stream_data_blocked_answered),
+        cmocka_unit_test(test_data_blocked_retransmitted),
+        cmocka_unit_test(test_stream_data_blocked_retransmitted),
+        cmocka_unit_test(test_fin_below_highest_after_stop_sending),
+        cmocka_unit_test(test_sparse_stream_attack),
+        cmocka_unit_test(test_sparse_stream_attack_per_chunk),
+        cmocka_unit_test(test_allocations_independent_of_size),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
