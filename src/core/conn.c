@@ -138,9 +138,9 @@ static void apply_peer_tparams(tern_conn *c)
 {
     const tern_tparams *tp = &c->peer_tp;
     c->max_data_send = tp->initial_max_data;
-    c->streams.peer_max_data_bidi_local = tp->initial_max_stream_data_bidi_local;
-    c->streams.peer_max_data_bidi_remote = tp->initial_max_stream_data_bidi_remote;
-    c->streams.peer_max_data_uni = tp->initial_max_stream_data_uni;
+    tern_streams_set_peer_limits(&c->streams, tp->initial_max_stream_data_bidi_local,
+                                 tp->initial_max_stream_data_bidi_remote,
+                                 tp->initial_max_stream_data_uni);
     tern_streams_on_max_streams(&c->streams, 1, tp->initial_max_streams_bidi);
     tern_streams_on_max_streams(&c->streams, 0, tp->initial_max_streams_uni);
     c->peer_max_ack_delay = tp->max_ack_delay * TERN_NS_PER_MS;
@@ -157,16 +157,6 @@ static void apply_peer_tparams(tern_conn *c)
     }
     if (!c->is_server && tp->has_stateless_reset_token)
         tern_peer_cids_set_initial_token(&c->pcids, tp->stateless_reset_token);
-    /* streams opened before the parameters arrived */
-    for (size_t b = 0; b < c->streams.nbuckets; b++)
-        for (tern_stream *s = c->streams.buckets[b]; s; s = s->hnext) {
-            if (tern_sid_is_server(s->id) != c->is_server)
-                continue;
-            uint64_t lim = tern_sid_is_bidi(s->id) ? tp->initial_max_stream_data_bidi_remote
-                                                   : tp->initial_max_stream_data_uni;
-            if (lim > s->max_send)
-                s->max_send = lim;
-        }
 }
 
 static int tls_tparams(void *ud, const uint8_t *data, size_t len)
@@ -450,8 +440,8 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     c->streams.local_max_data_bidi_local = p->cfg->initial_max_stream_data_bidi_local;
     c->streams.local_max_data_bidi_remote = p->cfg->initial_max_stream_data_bidi_remote;
     c->streams.local_max_data_uni = p->cfg->initial_max_stream_data_uni;
-    c->streams.max_remote[0] = c->streams.initial_remote[0] = p->cfg->initial_max_streams_bidi;
-    c->streams.max_remote[1] = c->streams.initial_remote[1] = p->cfg->initial_max_streams_uni;
+    tern_streams_set_remote_limits(&c->streams, p->cfg->initial_max_streams_bidi,
+                                   p->cfg->initial_max_streams_uni);
     c->max_data_recv = c->recv_window = p->cfg->initial_max_data;
     c->streams.pool.budget = (size_t)TERN_MIN(c->recv_window, (uint64_t)SIZE_MAX);
 
@@ -747,9 +737,10 @@ int tern_conn_open_stream(tern_conn *c, int bidi, int64_t *sid)
     tern_stream *s;
     int rv = tern_streams_open_local(&c->streams, bidi, &s);
     if (rv) {
-        c->streams.need_streams_blocked[bidi ? 0 : 1] = 1;
-        c->stream_ctrl_pending = 1;
-        wake(c);
+        if (rv == TERN_ERR_STREAM_LIMIT) {
+            c->stream_ctrl_pending = 1; /* STREAMS_BLOCKED */
+            wake(c);
+        }
         return rv;
     }
     *sid = s->id;
@@ -899,15 +890,13 @@ int tern_stream_reset(tern_conn *c, int64_t sid, uint64_t app_error)
         return rv;
     if (!tern_sid_can_send(sid, c->is_server))
         return TERN_ERR_STREAM_STATE;
-    if (s->flags & (TERN_SF_RESET_SENT | TERN_SF_NEED_RESET))
-        return 0;
-    if (tern_sendbuf_all_acked(&s->snd))
-        return TERN_ERR_STREAM_STATE; /* already complete: nothing to abandon */
-    s->flags |= TERN_SF_NEED_RESET | TERN_SF_RESET_SENT;
-    s->reset_error = app_error;
-    s->reset_final_size = s->snd.sent;
-    c->stream_ctrl_pending = 1;
-    wake(c);
+    rv = tern_stream_reset_send(s, app_error);
+    if (rv < 0)
+        return rv;
+    if (rv) {
+        c->stream_ctrl_pending = 1;
+        wake(c);
+    }
     return 0;
 }
 

@@ -311,12 +311,8 @@ static int handle_stop_sending(tern_conn *c, const tern_frame *f)
     if (c->cb && c->cb->on_stream_stop_sending)
         c->cb->on_stream_stop_sending(c, id, f->u.stop_sending.app_error, c->cb_ud);
     s = tern_streams_find(&c->streams, id);
-    if (s && !(s->flags & TERN_SF_RESET_SENT) && !tern_sendbuf_all_acked(&s->snd)) {
-        s->flags |= TERN_SF_NEED_RESET | TERN_SF_RESET_SENT;
-        s->reset_error = f->u.stop_sending.app_error;
-        s->reset_final_size = s->snd.sent;
+    if (s && tern_stream_reset_send(s, f->u.stop_sending.app_error) == 1)
         c->stream_ctrl_pending = 1;
-    }
     return 0;
 }
 

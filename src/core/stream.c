@@ -358,6 +358,18 @@ uint64_t tern_stream_stop_recv(tern_stream *s, uint64_t app_error)
     return s->rcv.discard ? 0 : tern_recvbuf_discard(&s->rcv);
 }
 
+int tern_stream_reset_send(tern_stream *s, uint64_t app_error)
+{
+    if (s->flags & TERN_SF_RESET_SENT)
+        return 0;
+    if (tern_sendbuf_all_acked(&s->snd))
+        return TERN_ERR_STREAM_STATE; /* complete: nothing to abandon */
+    s->flags |= TERN_SF_NEED_RESET | TERN_SF_RESET_SENT;
+    s->reset_error = app_error;
+    s->reset_final_size = s->snd.sent; /* what the peer may have seen */
+    return 1;
+}
+
 int tern_stream_update_recv_credit(tern_stream *s, int force)
 {
     const tern_recvbuf *rb = &s->rcv;
@@ -613,6 +625,23 @@ void tern_streams_set_remote_limits(tern_streams *m, uint64_t max_bidi, uint64_t
 {
     m->max_remote[0] = m->initial_remote[0] = TERN_MIN(max_bidi, MAX_STREAM_COUNT);
     m->max_remote[1] = m->initial_remote[1] = TERN_MIN(max_uni, MAX_STREAM_COUNT);
+}
+
+void tern_streams_set_peer_limits(tern_streams *m, uint64_t bidi_local, uint64_t bidi_remote,
+                                  uint64_t uni)
+{
+    m->peer_max_data_bidi_local = bidi_local;
+    m->peer_max_data_bidi_remote = bidi_remote;
+    m->peer_max_data_uni = uni;
+    /* local streams opened before the peer's parameters arrived get its limits now */
+    for (size_t b = 0; b < m->nbuckets; b++)
+        for (tern_stream *s = m->buckets[b]; s; s = s->hnext) {
+            if (tern_sid_is_server(s->id) != m->is_server)
+                continue;
+            uint64_t lim = tern_sid_is_bidi(s->id) ? bidi_remote : uni;
+            if (lim > s->max_send)
+                s->max_send = lim;
+        }
 }
 
 int tern_streams_on_max_streams(tern_streams *m, int bidi, uint64_t max)

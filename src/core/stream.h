@@ -143,6 +143,10 @@ int tern_streams_get_remote(tern_streams *m, int64_t id, int for_send, tern_stre
 void tern_streams_close(tern_streams *m, tern_stream *s);
 /* Our limits on peer-opened streams (initial_max_streams_bidi/uni we send), clamped to 2^60. */
 void tern_streams_set_remote_limits(tern_streams *m, uint64_t max_bidi, uint64_t max_uni);
+/* The peer's initial_max_stream_data_* transport parameters: the values for streams opened from now
+ * on, and a raise of the sending limit of local streams already open. */
+void tern_streams_set_peer_limits(tern_streams *m, uint64_t bidi_local, uint64_t bidi_remote,
+                                  uint64_t uni);
 /* The peer's MAX_STREAMS (or transport parameter). Returns 1 when the limit rose, 0 otherwise. */
 int tern_streams_on_max_streams(tern_streams *m, int bidi, uint64_t max);
 /* Calls fn for every live stream. fn must not open or close streams. */
@@ -176,6 +180,10 @@ int tern_stream_on_reset(tern_stream *s, uint64_t final_size, uint64_t conn_cred
 /* The app stops reading (STOP_SENDING): queues the frame unless the peer already finished or reset,
  * releases the buffer and abandons the receive side. Returns the unread bytes now consumed. */
 uint64_t tern_stream_stop_recv(tern_stream *s, uint64_t app_error);
+/* Abandons the sending side (RESET_STREAM with `app_error` and the final size sent so far).
+ * Returns 1 when the frame was queued, 0 when the stream was already reset, or
+ * TERN_ERR_STREAM_STATE when everything was sent and acknowledged (nothing left to abandon). */
+int tern_stream_reset_send(tern_stream *s, uint64_t app_error);
 /* After the app read: when less than half of recv_window remains open ahead of read_off (or at
  * once with `force`), and the final size is unknown, moves max_recv to read_off + recv_window, sets
  * TERN_SF_NEED_MAX_STREAM_DATA and returns 1; else 0. A recv_window enlarged by the caller is
