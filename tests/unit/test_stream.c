@@ -1,6 +1,8 @@
 /* Stream module: send ring (wrap, acks, losses, FIN, limits), receive reassembly (exact bytes,
- * flow control, final-size rules, gap bound), stream ids, and the stream map (implicit opening,
- * limits, direction errors, MAX_STREAMS credit, many streams, send queue). */
+ * flow control, final-size rules, gap bound, chunks that follow the bytes held, the chunk pool,
+ * discarding), stream ids, the stream map (implicit opening, limits, direction errors, MAX_STREAMS
+ * credit, many streams, send queue) and per-stream flow control (credit checked before storing,
+ * resets, stopped streams, blocked peers). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -861,6 +863,281 @@ static void test_stream_flow(void **st)
     tern_streams_free(&m);
 }
 
+
+/* Memory follows the bytes held, not the offsets named; chunks read past go back to the pool and
+ * come out of it again without a new allocation. */
+static void test_recvbuf_chunks(void **st)
+{
+    tern_chunk_pool pool;
+    tern_chunk_pool_init(&pool, 1u << 20);
+    tern_recvbuf rb;
+    tern_recvbuf_init(&rb, 1u << 20, &pool);
+    static uint8_t src[1u << 20], out[1u << 20];
+    fill_pattern(src, sizeof(src), 0);
+    uint64_t terr;
+    for (uint64_t off = 0; off < (1u << 20); off += 100000)
+        assert_int_equal(tern_recvbuf_write(&rb, off, src + off, 1, 0, &terr), 0);
+    assert_int_equal(rb.highest, 1000001);
+    assert_int_equal(pool.chunks_out, 11);
+    /* 11 chunks and the pointer ring: a ring sized by the highest offset would hold 1 MiB */
+    assert_true(tern_chunk_pool_bytes(&pool) <= 11 * TERN_RECV_CHUNK + 300 * sizeof(void *));
+    /* a frame across a chunk boundary needs both chunks */
+    assert_int_equal(tern_recvbuf_write(&rb, 4000, src + 4000, 200, 0, &terr), 0);
+    assert_int_equal(pool.chunks_out, 12);
+    /* fill everything, read it back exactly, and every chunk is returned */
+    assert_int_equal(tern_recvbuf_write(&rb, 0, src, 1u << 20, 1, &terr), 0);
+    assert_int_equal(pool.chunks_out, (1u << 20) / TERN_RECV_CHUNK);
+    uint64_t allocs = pool.allocs;
+    size_t got = 0;
+    int fin = 0;
+    while (!fin) {
+        got += tern_recvbuf_read(&rb, out + got, 1 + rnd() % 9000, &fin);
+        assert_true(pool.chunks_out <= ((1u << 20) - got) / TERN_RECV_CHUNK + 1);
+    }
+    assert_int_equal(got, 1u << 20);
+    assert_memory_equal(out, src, got);
+    assert_int_equal(pool.chunks_out, 0);
+    assert_null(rb.chunks);
+    /* spares kept: an eighth of the budget (32 chunks) */
+    assert_int_equal(pool.nfree, (1u << 20) / 8 / TERN_RECV_CHUNK);
+    assert_int_equal(pool.index_bytes, 0);
+    tern_recvbuf_free(&rb);
+
+    /* a second buffer reuses the spares: no allocation for chunks */
+    tern_recvbuf_init(&rb, 1u << 20, &pool);
+    for (uint64_t off = 0; off < 32 * TERN_RECV_CHUNK; off += 1024)
+        assert_int_equal(tern_recvbuf_write(&rb, off, src + off, 1024, 0, &terr), 0);
+    assert_int_equal(pool.chunks_out, 32);
+    assert_int_equal(pool.nfree, 0);
+    assert_int_equal(pool.allocs, allocs + 3); /* the pointer ring at 8, 16, 32: no chunk */
+    tern_recvbuf_free(&rb);
+    assert_int_equal(pool.chunks_out, 0);
+    assert_int_equal(tern_chunk_pool_bytes(&pool), 32 * TERN_RECV_CHUNK);
+    tern_chunk_pool_free(&pool);
+    assert_int_equal(tern_chunk_pool_bytes(&pool), 0);
+}
+
+/* Discarding frees everything; the final-size rules still hold; read_off follows what arrives. */
+static void test_recvbuf_discard(void **st)
+{
+    tern_chunk_pool pool;
+    tern_chunk_pool_init(&pool, 0);
+    tern_recvbuf rb;
+    tern_recvbuf_init(&rb, 100000, &pool);
+    uint8_t src[3000];
+    fill_pattern(src, sizeof(src), 0);
+    uint64_t terr = 0;
+    assert_int_equal(tern_recvbuf_write(&rb, 0, src, 1000, 0, &terr), 0);
+    assert_int_equal(tern_recvbuf_write(&rb, 2000, src, 1000, 0, &terr), 0);
+    assert_int_equal(tern_recvbuf_read(&rb, src, 300, NULL), 300);
+    assert_int_equal(tern_recvbuf_discard(&rb), 2700);
+    assert_int_equal(rb.read_off, 3000);
+    assert_int_equal(pool.chunks_out, 0);
+    assert_null(rb.chunks);
+    assert_int_equal(tern_recvbuf_overhead(&rb), 0);
+    assert_int_equal(tern_recvbuf_readable(&rb), 0);
+    /* more bytes: nothing stored, read_off moves with them */
+    assert_int_equal(tern_recvbuf_write(&rb, 3000, src, 500, 0, &terr), 0);
+    assert_int_equal(rb.read_off, 3500);
+    assert_int_equal(pool.chunks_out, 0);
+    assert_int_equal(tern_recvbuf_write(&rb, 100, src, 50, 0, &terr), 0); /* old bytes */
+    /* a FIN below the highest offset is still a FINAL_SIZE_ERROR (RFC 9000 §4.5) */
+    assert_int_equal(tern_recvbuf_write(&rb, 1000, src, 0, 1, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FINAL_SIZE_ERROR);
+    assert_false(tern_recvbuf_finished(&rb));
+    assert_int_equal(tern_recvbuf_write(&rb, 3500, src, 500, 1, &terr), 0);
+    assert_true(tern_recvbuf_finished(&rb));
+    terr = 0;
+    assert_int_equal(tern_recvbuf_write(&rb, 3900, src, 200, 0, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FINAL_SIZE_ERROR);
+    tern_recvbuf_free(&rb);
+    tern_chunk_pool_free(&pool);
+}
+
+/* Stream and connection limits are checked before anything is stored. */
+static void test_stream_credit_before_storing(void **st)
+{
+    tern_streams m;
+    setup_map(&m, 1);
+    tern_stream *s;
+    uint64_t terr = 0;
+    tern_stream_credit cr;
+    assert_int_equal(tern_streams_get_remote(&m, 0, 0, &s, &terr), 0);
+    uint8_t src[1002];
+    fill_pattern(src, sizeof(src), 0);
+    assert_int_equal(tern_stream_recv(s, 500, src, 100, 0, 99, &cr, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FLOW_CONTROL_ERROR);
+    assert_null(s->rcv.chunks);
+    assert_int_equal(m.pool.chunks_out, 0);
+    assert_int_equal(s->rcv.highest, 0);
+    /* exactly the credit left is fine, and only the new bytes count */
+    assert_int_equal(tern_stream_recv(s, 500, src, 100, 0, 600, &cr, &terr), 0);
+    assert_int_equal(cr.new_bytes, 600);
+    assert_int_equal(cr.consumed, 0);
+    assert_int_equal(tern_stream_recv(s, 0, src, 700, 0, 100, &cr, &terr), 0);
+    assert_int_equal(cr.new_bytes, 100);
+    assert_int_equal(tern_stream_recv(s, 700, src, 303, 0, UINT64_MAX, &cr, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FLOW_CONTROL_ERROR); /* beyond the stream's 1002 */
+    assert_true(tern_streams_recv_bytes(&m) > 0);
+    tern_streams_free(&m);
+}
+
+/* RESET_STREAM: the stream's limits, the final-size rules, the memory and the credit. */
+static void test_stream_reset_recv(void **st)
+{
+    tern_streams m;
+    setup_map(&m, 1);
+    tern_stream *s;
+    uint64_t terr = 0;
+    tern_stream_credit cr;
+    assert_int_equal(tern_streams_get_remote(&m, 0, 0, &s, &terr), 0);
+    uint8_t src[1000];
+    fill_pattern(src, sizeof(src), 0);
+    assert_int_equal(tern_stream_recv(s, 0, src, 300, 0, UINT64_MAX, &cr, &terr), 0);
+    assert_int_equal(tern_recvbuf_read(&s->rcv, src, 100, NULL), 100);
+    assert_int_equal(tern_stream_on_reset(s, 1003, UINT64_MAX, &cr, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FLOW_CONTROL_ERROR); /* past max_recv 1002 */
+    assert_int_equal(tern_stream_on_reset(s, 900, 599, &cr, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FLOW_CONTROL_ERROR); /* past the connection's credit */
+    assert_int_equal(tern_stream_on_reset(s, 299, UINT64_MAX, &cr, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FINAL_SIZE_ERROR);
+    assert_false(s->flags & TERN_SF_RESET_RECVD);
+    assert_int_equal(tern_stream_on_reset(s, 900, 600, &cr, &terr), 0);
+    assert_int_equal(cr.new_bytes, 600);
+    assert_int_equal(cr.consumed, 800); /* 200 buffered and 600 never sent */
+    assert_true(s->flags & TERN_SF_RESET_RECVD);
+    assert_null(s->rcv.chunks);
+    assert_int_equal(m.pool.chunks_out, 0);
+    /* a repeat with the same size is fine and consumes nothing; another size is not */
+    assert_int_equal(tern_stream_on_reset(s, 900, 0, &cr, &terr), 0);
+    assert_int_equal(cr.consumed, 0);
+    assert_int_equal(tern_stream_on_reset(s, 901, UINT64_MAX, &cr, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FINAL_SIZE_ERROR);
+    /* late STREAM data: sizes checked, nothing stored */
+    assert_int_equal(tern_stream_recv(s, 800, src, 100, 1, UINT64_MAX, &cr, &terr), 0);
+    assert_int_equal(cr.new_bytes + cr.consumed, 0);
+    assert_int_equal(tern_stream_recv(s, 800, src, 150, 0, UINT64_MAX, &cr, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FINAL_SIZE_ERROR);
+    assert_true(tern_stream_is_done(s, 1) == 0); /* our sending side is still open */
+    tern_streams_free(&m);
+}
+
+/* STOP_SENDING: asked only while the peer still sends; what is held or arrives later is consumed. */
+static void test_stream_stop_recv(void **st)
+{
+    tern_streams m;
+    setup_map(&m, 1);
+    tern_stream *s, *t;
+    uint64_t terr = 0;
+    tern_stream_credit cr;
+    uint8_t src[1000];
+    fill_pattern(src, sizeof(src), 0);
+    assert_int_equal(tern_streams_get_remote(&m, 0, 0, &s, &terr), 0);
+    assert_int_equal(tern_stream_recv(s, 100, src, 400, 0, UINT64_MAX, &cr, &terr), 0);
+    assert_int_equal(tern_stream_stop_recv(s, 7), 500);
+    assert_true(s->flags & TERN_SF_NEED_STOP_SENDING);
+    assert_int_equal(s->stop_error, 7);
+    assert_int_equal(tern_stream_stop_recv(s, 8), 0); /* once */
+    assert_int_equal(s->stop_error, 7);
+    assert_int_equal(tern_stream_recv(s, 500, src, 300, 0, UINT64_MAX, &cr, &terr), 0);
+    assert_int_equal(cr.new_bytes, 300);
+    assert_int_equal(cr.consumed, 300);
+    assert_int_equal(tern_stream_update_recv_credit(s, 1), 0); /* no credit for a stopped stream */
+    assert_int_equal(tern_stream_on_data_blocked(s, s->max_recv), 0);
+    /* the FIN ends the receive side: nothing will ever be read, nothing is owed */
+    assert_int_equal(tern_stream_recv(s, 800, src, 0, 1, UINT64_MAX, &cr, &terr), 0);
+    assert_true(tern_recvbuf_finished(&s->rcv));
+
+    /* after the peer's FIN there is nothing to stop: no frame, the bytes are consumed at once */
+    assert_int_equal(tern_streams_get_remote(&m, 4, 0, &t, &terr), 0);
+    assert_int_equal(tern_stream_recv(t, 0, src, 1000, 1, UINT64_MAX, &cr, &terr), 0);
+    assert_int_equal(tern_stream_stop_recv(t, 9), 1000);
+    assert_false(t->flags & TERN_SF_NEED_STOP_SENDING);
+    assert_true(tern_recvbuf_finished(&t->rcv));
+    assert_int_equal(m.pool.chunks_out, 0);
+    tern_streams_free(&m);
+}
+
+/* STREAM_DATA_BLOCKED: our last MAX_STREAM_DATA again, or the credit reading opened. */
+static void test_stream_data_blocked(void **st)
+{
+    tern_streams m;
+    setup_map(&m, 1);
+    tern_stream *s;
+    uint64_t terr = 0;
+    tern_stream_credit cr;
+    uint8_t src[1002];
+    fill_pattern(src, sizeof(src), 0);
+    assert_int_equal(tern_streams_get_remote(&m, 0, 0, &s, &terr), 0);
+    assert_int_equal(tern_stream_recv(s, 0, src, 1002, 0, UINT64_MAX, &cr, &terr), 0);
+    /* nothing read: no credit to give */
+    assert_int_equal(tern_stream_on_data_blocked(s, 1002), 0);
+    assert_false(s->flags & TERN_SF_NEED_MAX_STREAM_DATA);
+    /* 100 read: below the half-window step, yet a blocked peer gets it */
+    assert_int_equal(tern_recvbuf_read(&s->rcv, src, 100, NULL), 100);
+    assert_int_equal(tern_stream_update_recv_credit(s, 0), 0);
+    assert_int_equal(tern_stream_on_data_blocked(s, 1002), 1);
+    assert_int_equal(s->max_recv, 1102);
+    assert_true(s->flags & TERN_SF_NEED_MAX_STREAM_DATA);
+    /* the peer blocked at the old limit missed the new one: say it again */
+    s->flags &= ~(uint32_t)TERN_SF_NEED_MAX_STREAM_DATA;
+    assert_int_equal(tern_stream_on_data_blocked(s, 1002), 1);
+    assert_int_equal(s->max_recv, 1102);
+    assert_true(s->flags & TERN_SF_NEED_MAX_STREAM_DATA);
+    tern_streams_free(&m);
+}
+
+/* Resetting our side: queued once, refused once everything was acknowledged. */
+static void test_stream_reset_send(void **st)
+{
+    tern_streams m;
+    setup_map(&m, 1);
+    tern_stream *s;
+    uint64_t terr = 0;
+    uint8_t src[100];
+    fill_pattern(src, sizeof(src), 0);
+    assert_int_equal(tern_streams_get_remote(&m, 0, 0, &s, &terr), 0);
+    assert_int_equal(tern_sendbuf_write(&s->snd, src, 100, 0), 100);
+    tern_sendbuf_on_sent(&s->snd, 0, 60, 0);
+    assert_int_equal(tern_stream_reset_send(s, 5), 1);
+    assert_int_equal(s->reset_final_size, 60);
+    assert_int_equal(s->reset_error, 5);
+    assert_true(s->flags & TERN_SF_NEED_RESET);
+    assert_int_equal(tern_stream_reset_send(s, 6), 0);
+    assert_int_equal(s->reset_error, 5);
+    tern_stream *t;
+    assert_int_equal(tern_streams_get_remote(&m, 4, 0, &t, &terr), 0);
+    assert_int_equal(tern_sendbuf_write(&t->snd, src, 10, 1), 10);
+    tern_sendbuf_on_sent(&t->snd, 0, 10, 1);
+    tern_sendbuf_on_acked(&t->snd, 0, 10, 1);
+    assert_int_equal(tern_stream_reset_send(t, 5), TERN_ERR_STREAM_STATE);
+    tern_streams_free(&m);
+}
+
+/* The peer's initial stream limits reach local streams opened before they were known. */
+static void test_streams_peer_limits(void **st)
+{
+    tern_streams m;
+    setup_map(&m, 0);
+    m.peer_max_data_bidi_remote = m.peer_max_data_uni = 0;
+    tern_stream *b, *u, *r;
+    uint64_t terr = 0;
+    assert_int_equal(tern_streams_open_local(&m, 1, &b), 0);
+    assert_int_equal(tern_streams_open_local(&m, 0, &u), 0);
+    assert_int_equal(tern_streams_get_remote(&m, 1, 0, &r, &terr), 0); /* server bidi */
+    assert_int_equal(b->max_send, 0);
+    tern_streams_set_peer_limits(&m, 3000, 4000, 5000);
+    assert_int_equal(b->max_send, 4000);
+    assert_int_equal(u->max_send, 5000);
+    assert_int_equal(r->max_send, 2001); /* a peer stream keeps what it was opened with */
+    assert_int_equal(m.peer_max_data_bidi_local, 3000);
+    /* MAX_STREAMS only ever raises the limit, clamped to 2^60 */
+    assert_int_equal(tern_streams_on_max_streams(&m, 1, 1), 0);
+    assert_int_equal(tern_streams_on_max_streams(&m, 1, UINT64_MAX), 1);
+    assert_int_equal(m.max_local[0], 1ull << 60);
+    tern_streams_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -884,6 +1161,14 @@ int main(void)
         cmocka_unit_test(test_map_many),
         cmocka_unit_test(test_map_sendq),
         cmocka_unit_test(test_stream_flow),
+        cmocka_unit_test(test_recvbuf_chunks),
+        cmocka_unit_test(test_recvbuf_discard),
+        cmocka_unit_test(test_stream_credit_before_storing),
+        cmocka_unit_test(test_stream_reset_recv),
+        cmocka_unit_test(test_stream_stop_recv),
+        cmocka_unit_test(test_stream_data_blocked),
+        cmocka_unit_test(test_stream_reset_send),
+        cmocka_unit_test(test_streams_peer_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
