@@ -256,9 +256,6 @@ void tern_conn_issue_cids(tern_conn *c)
         tern_cid_entry *e = tern_local_cids_add(&c->lcids, &cid, token);
         if (!e)
             break;
-        if (!c->new_cid_pending || e->seq < c->new_cid_from)
-            c->new_cid_from = c->new_cid_pending ? TERN_MIN(c->new_cid_from, e->seq) : e->seq;
-        c->new_cid_pending = 1;
         if (c->hooks.cid_added)
             c->hooks.cid_added(c->hooks.ud, c, &cid);
     }

@@ -93,8 +93,6 @@ struct tern_conn {
     uint8_t *token;              /* client: Retry token echoed in Initials */
     size_t token_len;
     int received_any;            /* client: a valid packet arrived (VN/Retry then ignored) */
-    int new_cid_pending;         /* NEW_CONNECTION_ID frames to (re)send: seqs >= new_cid_from */
-    uint64_t new_cid_from;
 
     /* transport parameters */
     tern_tparams local_tp, peer_tp;

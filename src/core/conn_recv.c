@@ -132,11 +132,7 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
             }
             break;
         case TERN_FT_NEW_CONNECTION_ID:
-            for (size_t k = 0; k < c->lcids.n; k++)
-                if (c->lcids.e[k].seq == f->id) {
-                    c->new_cid_from = c->new_cid_pending ? TERN_MIN(c->new_cid_from, f->id) : f->id;
-                    c->new_cid_pending = 1;
-                }
+            tern_local_cids_on_announce_lost(&c->lcids, f->id); /* unless retired meanwhile */
             break;
         case TERN_FT_RETIRE_CONNECTION_ID:
             tern_peer_cids_requeue_retire(&c->pcids, f->id);

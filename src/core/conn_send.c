@@ -198,23 +198,15 @@ static int add_control(tern_conn *c, pkt_build *b)
             }
         }
     }
-    while (c->new_cid_pending && !pb_full(b)) {
-        const tern_cid_entry *e = NULL;
-        for (size_t i = 0; i < c->lcids.n; i++)
-            if (c->lcids.e[i].seq >= c->new_cid_from && c->lcids.e[i].seq > 0 &&
-                (!e || c->lcids.e[i].seq < e->seq))
-                e = &c->lcids.e[i];
-        if (!e) {
-            c->new_cid_pending = 0;
-            break;
-        }
+    const tern_cid_entry *e;
+    while (!pb_full(b) && (e = tern_local_cids_next_unannounced(&c->lcids)) != NULL) {
         n = tern_frame_write_new_cid(pb_cur(b), pb_room(b), e->seq, c->lcids.retire_prior_to,
                                      &e->cid, e->token);
         if (!n)
             break;
         b->payload += n;
         pb_record(b, TERN_FT_NEW_CONNECTION_ID, e->seq, 0, 0, 0, 0);
-        c->new_cid_from = e->seq + 1;
+        tern_local_cids_on_announced(&c->lcids, e->seq);
         added = 1;
     }
     uint64_t seq;
@@ -367,7 +359,7 @@ static int add_stream_data(tern_conn *c, pkt_build *b)
 static int app_has_data(tern_conn *c)
 {
     if (c->handshake_done_pending || c->need_max_data || c->need_data_blocked ||
-        c->stream_ctrl_pending || c->new_cid_pending || c->pcids.retire_n)
+        c->stream_ctrl_pending || tern_local_cids_next_unannounced(&c->lcids) || c->pcids.retire_n)
         return 1;
     if (c->streams.sendq_head)
         return 1;
