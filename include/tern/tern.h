@@ -474,16 +474,20 @@ ssize_t tern_stream_write(tern_conn *c, int64_t sid, const void *data, size_t le
  * a stream whose both directions are then finished is released at once, so further calls return
  * TERN_ERR_STREAM_NOT_FOUND (stop reading when *fin is 1).
  * Returns the byte count (0 with *fin = 1 at the end), or TERN_ERR_WOULD_BLOCK (nothing now),
- * TERN_ERR_STREAM_NOT_FOUND, TERN_ERR_STREAM_STATE (send-only stream, or reset by the peer),
- * TERN_ERR_CLOSED. Reading opens flow-control credit for the peer. */
+ * TERN_ERR_STREAM_NOT_FOUND, TERN_ERR_STREAM_STATE (send-only stream, reset by the peer, or
+ * stopped with tern_stream_stop_sending), TERN_ERR_CLOSED. Reading opens flow-control credit for
+ * the peer. */
 ssize_t tern_stream_read(tern_conn *c, int64_t sid, void *buf, size_t cap, int *fin);
 
 /* Abandons sending on `sid` with RESET_STREAM(app_error). Returns 0, TERN_ERR_STREAM_NOT_FOUND,
  * TERN_ERR_STREAM_STATE (receive-only), TERN_ERR_CLOSED. */
 int tern_stream_reset(tern_conn *c, int64_t sid, uint64_t app_error);
 
-/* Asks the peer to stop sending on `sid` (STOP_SENDING) and discards what arrives. Returns 0,
- * TERN_ERR_STREAM_NOT_FOUND, TERN_ERR_STREAM_STATE (send-only), TERN_ERR_CLOSED. */
+/* Asks the peer to stop sending on `sid` (STOP_SENDING, not sent when the peer already sent its
+ * FIN) and discards what is buffered and what still arrives; their flow-control credit goes back
+ * to the peer at once. The receiving side is then finished as soon as the peer's final size is
+ * known (its FIN or RESET_STREAM), and the stream is released when its sending side is done too.
+ * Returns 0, TERN_ERR_STREAM_NOT_FOUND, TERN_ERR_STREAM_STATE (send-only), TERN_ERR_CLOSED. */
 int tern_stream_stop_sending(tern_conn *c, int64_t sid, uint64_t app_error);
 
 /* Bytes that tern_stream_write() would accept now (0 when full or not writable). */
