@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "conn_internal.h"
+#include "loopfx.h"
 #include "pair.h"
 #include "varint.h"
 
@@ -148,6 +149,100 @@ static void abandon_full_window(int by_client)
 
 static void test_reset_streams_return_credit(void **st) { abandon_full_window(0); }
 static void test_stopped_streams_return_credit(void **st) { abandon_full_window(1); }
+
+/* The same through the real runtime over loopback, against the fixture's server: a client whose
+ * application leaves five 4 MiB responses unread until the window is full, then abandons them. */
+static struct {
+    int connected;
+    int64_t sid; /* the stream the application reads */
+    uint64_t got;
+    int fin, mismatch;
+} lb;
+
+static void lb_connected(tern_conn *c, void *ud)
+{
+    (void)c;
+    (void)ud;
+    lb.connected = 1;
+}
+
+static void lb_readable(tern_conn *c, int64_t sid, void *ud)
+{
+    static uint8_t buf[65536], want[65536];
+    (void)ud;
+    if (sid != lb.sid)
+        return; /* the others stay unread */
+    for (;;) {
+        int fin = 0;
+        ssize_t n = tern_stream_read(c, sid, buf, sizeof(buf), &fin);
+        if (n < 0)
+            break;
+        loopfx_fill(sid, lb.got, want, (size_t)n);
+        if (memcmp(buf, want, (size_t)n) != 0)
+            lb.mismatch = 1;
+        lb.got += (uint64_t)n;
+        if (fin)
+            lb.fin = 1;
+        if (fin || n == 0)
+            break;
+    }
+}
+
+static const tern_callbacks lb_callbacks = {
+    .on_connected = lb_connected,
+    .on_stream_readable = lb_readable,
+};
+
+static int lb_cond_connected(loopfx *f) { return lb.connected && f->srv.connected; }
+static int lb_cond_window_full(loopfx *f) { return f->cli.conn->data_recv == f->cli.conn->max_data_recv; }
+static int lb_cond_fin(loopfx *f) { return lb.fin; }
+
+static int64_t lb_request(tern_conn *c, uint64_t bytes)
+{
+    int64_t sid;
+    assert_int_equal(tern_conn_open_stream(c, 1, &sid), 0);
+    uint8_t req[8];
+    for (int k = 0; k < 8; k++)
+        req[k] = (uint8_t)(bytes >> (56 - 8 * k));
+    assert_int_equal(tern_stream_write(c, sid, req, 8, 1), 8);
+    return sid;
+}
+
+static void loopback_abandon(loopfx *f, int by_client)
+{
+    memset(&lb, 0, sizeof(lb));
+    lb.sid = -1;
+    tern_config scfg, ccfg;
+    loopfx_base_cfg(&scfg, 1);
+    loopfx_start_server(f, &scfg, NULL);
+    loopfx_base_cfg(&ccfg, 0);
+    assert_int_equal(tern_endpoint_new(&ccfg, &lb_callbacks, NULL, &f->cli.ep), 0);
+    assert_int_equal(tern_endpoint_connect(f->cli.ep, &f->addr, NULL, "localhost", &f->cli.conn), 0);
+    tern_conn *c = f->cli.conn;
+    LOOPFX_CHECK(f, loopfx_drive(f, lb_cond_connected, 5000));
+    int64_t held[5];
+    for (int i = 0; i < 5; i++)
+        held[i] = lb_request(c, 4u << 20);
+    LOOPFX_CHECK(f, loopfx_drive(f, lb_cond_window_full, 10000));
+    assert_int_equal(c->data_recv - c->data_read, ccfg.initial_max_data);
+    for (int i = 0; i < 5; i++) {
+        if (by_client)
+            assert_int_equal(tern_stream_stop_sending(c, held[i], 0x10), 0);
+        else
+            assert_int_equal(tern_stream_reset(f->srv.conn, held[i], 0x11), 0);
+    }
+    lb.sid = lb_request(c, 1u << 20);
+    LOOPFX_CHECK(f, loopfx_drive(f, lb_cond_fin, 10000));
+    assert_int_equal(lb.got, 1u << 20);
+    assert_false(lb.mismatch);
+    uint8_t b[16];
+    int fin;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(tern_stream_read(c, held[i], b, sizeof(b), &fin), TERN_ERR_STREAM_NOT_FOUND);
+}
+
+static void test_loopback_reset_streams_return_credit(void **st) { loopback_abandon(*st, 0); }
+static void test_loopback_stopped_streams_return_credit(void **st) { loopback_abandon(*st, 1); }
 
 /* STOP_SENDING after the peer already sent everything with FIN (RFC 9000 §3.5 lets it skip
  * RESET_STREAM): the bytes are dropped, credited back and the stream released. 180 streams of
@@ -425,6 +520,8 @@ int main(void)
         cmocka_unit_test(test_sparse_stream_attack),
         cmocka_unit_test(test_sparse_stream_attack_per_chunk),
         cmocka_unit_test(test_allocations_independent_of_size),
+        LOOPFX_TEST(test_loopback_reset_streams_return_credit),
+        LOOPFX_TEST(test_loopback_stopped_streams_return_credit),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, loopfx_group_setup, loopfx_group_teardown);
 }
