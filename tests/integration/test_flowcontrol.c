@@ -13,7 +13,6 @@
 #include "conn_internal.h"
 #include "loopfx.h"
 #include "pair.h"
-#include "varint.h"
 
 #define SEC 1000000000ull
 #define MS 1000000ull
@@ -374,13 +373,10 @@ static int cond_client_closed(tern_pair *p) { return p->client->state >= TERN_CS
 static size_t stream_frame(uint8_t *f, uint64_t id, uint64_t off, const uint8_t *data, size_t len,
                            int fin)
 {
-    uint8_t *q = f;
-    *q++ = (uint8_t)(0x0e | (fin ? 1 : 0)); /* OFF | LEN */
-    q = tern_varint_put(q, id);
-    q = tern_varint_put(q, off);
-    q = tern_varint_put(q, len);
-    memcpy(q, data, len);
-    return (size_t)(q + len - f);
+    size_t hdr = tern_frame_write_stream_hdr(f, 64, id, off, len, fin, 1);
+    assert_true(hdr > 0);
+    memcpy(f + hdr, data, len);
+    return hdr + len;
 }
 
 /* A FIN below the highest offset received is FINAL_SIZE_ERROR, also once the server stopped
@@ -438,14 +434,10 @@ static void run_sparse_attack(uint64_t step, uint64_t seed)
             size_t held = tern_streams_recv_bytes(&s->streams);
             most = TERN_MAX(most, held);
         }
-        uint8_t *q = f;
-        *q++ = TERN_FT_RESET_STREAM;
         tern_stream *st = tern_streams_find(&s->streams, (int64_t)id);
         assert_non_null(st);
-        q = tern_varint_put(q, id);
-        q = tern_varint_put(q, 0);
-        q = tern_varint_put(q, st->rcv.highest);
-        assert_int_equal(pair_inject_1rtt(&p, 1, f, (size_t)(q - f)), 0);
+        size_t n = tern_frame_write_reset_stream(f, sizeof(f), id, 0, st->rcv.highest);
+        assert_int_equal(pair_inject_1rtt(&p, 1, f, n), 0);
         assert_int_equal(s->state, TERN_CS_ESTABLISHED);
         /* the reset stream keeps nothing */
         assert_null(st->rcv.chunks);

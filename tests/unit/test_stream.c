@@ -954,15 +954,23 @@ static void test_recvbuf_discard(void **st)
     tern_chunk_pool_free(&pool);
 }
 
+/* A server-side map (setup_map) and the peer's stream `id` in it. */
+static tern_stream *server_map_stream(tern_streams *m, int64_t id)
+{
+    tern_stream *s;
+    uint64_t terr = 0;
+    setup_map(m, 1);
+    assert_int_equal(tern_streams_get_remote(m, id, 0, &s, &terr), 0);
+    return s;
+}
+
 /* Stream and connection limits are checked before anything is stored. */
 static void test_stream_credit_before_storing(void **st)
 {
     tern_streams m;
-    setup_map(&m, 1);
-    tern_stream *s;
     uint64_t terr = 0;
     tern_stream_credit cr;
-    assert_int_equal(tern_streams_get_remote(&m, 0, 0, &s, &terr), 0);
+    tern_stream *s = server_map_stream(&m, 0);
     uint8_t src[1002];
     fill_pattern(src, sizeof(src), 0);
     assert_int_equal(tern_stream_recv(s, 500, src, 100, 0, 99, &cr, &terr), TERN_ERR_PROTO);
@@ -986,11 +994,9 @@ static void test_stream_credit_before_storing(void **st)
 static void test_stream_reset_recv(void **st)
 {
     tern_streams m;
-    setup_map(&m, 1);
-    tern_stream *s;
     uint64_t terr = 0;
     tern_stream_credit cr;
-    assert_int_equal(tern_streams_get_remote(&m, 0, 0, &s, &terr), 0);
+    tern_stream *s = server_map_stream(&m, 0);
     uint8_t src[1000];
     fill_pattern(src, sizeof(src), 0);
     assert_int_equal(tern_stream_recv(s, 0, src, 300, 0, UINT64_MAX, &cr, &terr), 0);
@@ -1026,13 +1032,11 @@ static void test_stream_reset_recv(void **st)
 static void test_stream_stop_recv(void **st)
 {
     tern_streams m;
-    setup_map(&m, 1);
-    tern_stream *s, *t;
     uint64_t terr = 0;
     tern_stream_credit cr;
+    tern_stream *s = server_map_stream(&m, 0), *t;
     uint8_t src[1000];
     fill_pattern(src, sizeof(src), 0);
-    assert_int_equal(tern_streams_get_remote(&m, 0, 0, &s, &terr), 0);
     assert_int_equal(tern_stream_recv(s, 100, src, 400, 0, UINT64_MAX, &cr, &terr), 0);
     assert_int_equal(tern_stream_stop_recv(s, 7), 500);
     assert_true(s->flags & TERN_SF_NEED_STOP_SENDING);
@@ -1062,13 +1066,11 @@ static void test_stream_stop_recv(void **st)
 static void test_stream_data_blocked(void **st)
 {
     tern_streams m;
-    setup_map(&m, 1);
-    tern_stream *s;
     uint64_t terr = 0;
     tern_stream_credit cr;
+    tern_stream *s = server_map_stream(&m, 0);
     uint8_t src[1002];
     fill_pattern(src, sizeof(src), 0);
-    assert_int_equal(tern_streams_get_remote(&m, 0, 0, &s, &terr), 0);
     assert_int_equal(tern_stream_recv(s, 0, src, 1002, 0, UINT64_MAX, &cr, &terr), 0);
     /* nothing read: no credit to give */
     assert_int_equal(tern_stream_on_data_blocked(s, 1002), 0);
@@ -1091,12 +1093,10 @@ static void test_stream_data_blocked(void **st)
 static void test_stream_reset_send(void **st)
 {
     tern_streams m;
-    setup_map(&m, 1);
-    tern_stream *s;
     uint64_t terr = 0;
+    tern_stream *s = server_map_stream(&m, 0);
     uint8_t src[100];
     fill_pattern(src, sizeof(src), 0);
-    assert_int_equal(tern_streams_get_remote(&m, 0, 0, &s, &terr), 0);
     assert_int_equal(tern_sendbuf_write(&s->snd, src, 100, 0), 100);
     tern_sendbuf_on_sent(&s->snd, 0, 60, 0);
     assert_int_equal(tern_stream_reset_send(s, 5), 1);
