@@ -57,7 +57,8 @@ static void chunk_put(tern_chunk_pool *p, uint8_t *ch)
     }
     p->chunks_out--;
     /* spares cover a burst of reordering, not a whole window left idle */
-    if (p->nfree < TERN_RECV_POOL_MIN_FREE || p->nfree < p->budget / 8 / TERN_RECV_CHUNK) {
+    size_t keep = TERN_MIN(p->budget / 8 / TERN_RECV_CHUNK, (size_t)TERN_RECV_POOL_MAX_FREE);
+    if (p->nfree < TERN_MAX(keep, (size_t)TERN_RECV_POOL_MIN_FREE)) {
         memcpy(ch, &p->free_list, sizeof(void *));
         p->free_list = ch;
         p->nfree++;

@@ -11,7 +11,8 @@
 
 #define TERN_RECVBUF_MAX_GAPS 256 /* out-of-order gaps a peer can make us track per stream */
 #define TERN_RECV_CHUNK 4096      /* bytes per reassembly chunk */
-#define TERN_RECV_POOL_MIN_FREE 16 /* spare chunks a pool keeps whatever its budget */
+#define TERN_RECV_POOL_MIN_FREE 16  /* spare chunks a pool keeps whatever its budget */
+#define TERN_RECV_POOL_MAX_FREE 256 /* and at most (1 MiB), whatever its budget */
 
 /* Spare chunks of one connection, and what its receive buffers hold. */
 typedef struct tern_chunk_pool {
@@ -19,13 +20,14 @@ typedef struct tern_chunk_pool {
     size_t nfree;
     size_t chunks_out;     /* chunks held by receive buffers */
     size_t index_bytes;    /* chunk-pointer arrays of the receive buffers */
-    size_t budget;         /* the window served: an eighth of it is kept as spare chunks */
+    size_t budget;         /* the window served: an eighth of it may be kept as spare chunks */
     uint64_t allocs;       /* calls to malloc made for chunks and chunk arrays */
 } tern_chunk_pool;
 
 /* `budget`: the bytes (the connection's receive window) the pool serves. Freed chunks are kept for
- * reuse up to an eighth of it, and at least TERN_RECV_POOL_MIN_FREE, rather than returned to the
- * allocator. */
+ * reuse, rather than returned to the allocator, up to an eighth of it bounded by
+ * TERN_RECV_POOL_MIN_FREE and TERN_RECV_POOL_MAX_FREE: enough for a burst of reordering, little
+ * for an idle connection to sit on. */
 void tern_chunk_pool_init(tern_chunk_pool *p, size_t budget);
 /* Returns the spare chunks to the allocator (receive buffers must have been freed first). */
 void tern_chunk_pool_free(tern_chunk_pool *p);
