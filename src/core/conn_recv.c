@@ -218,18 +218,6 @@ static void conn_flow_apply(tern_conn *c, const tern_stream_credit *cr)
 static int get_stream(tern_conn *c, int64_t id, int for_send, uint64_t ftype, tern_stream **out)
 {
     uint64_t terr = 0;
-    *out = NULL;
-    if (tern_sid_is_server(id) == c->is_server) {
-        /* our own stream: must exist (or have existed) */
-        *out = tern_streams_find(&c->streams, id);
-        if (*out) {
-            if (for_send ? !tern_sid_can_send(id, c->is_server) : !tern_sid_can_recv(id, c->is_server)) {
-                tern_conn_fail(c, TERN_TE_STREAM_STATE_ERROR, ftype, "wrong stream direction");
-                return TERN_ERR_PROTO;
-            }
-            return 0;
-        }
-    }
     int rv = tern_streams_get_remote(&c->streams, id, for_send, out, &terr);
     if (rv) {
         tern_conn_fail(c, terr, ftype, "bad stream id");
@@ -318,11 +306,8 @@ static int handle_max_stream_data(tern_conn *c, const tern_frame *f)
     int64_t id = (int64_t)f->u.max_stream_data.stream_id;
     if (get_stream(c, id, 1, f->type, &s))
         return TERN_ERR_PROTO;
-    if (s && f->u.max_stream_data.max > s->max_send) {
-        s->max_send = f->u.max_stream_data.max;
-        if (tern_sendbuf_has_pending(&s->snd, s->max_send))
-            tern_streams_sendq_push(&c->streams, s);
-    }
+    if (s && tern_stream_on_max_stream_data(s, f->u.max_stream_data.max))
+        tern_streams_sendq_push(&c->streams, s);
     return 0;
 }
 

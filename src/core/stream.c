@@ -370,6 +370,14 @@ int tern_stream_reset_send(tern_stream *s, uint64_t app_error)
     return 1;
 }
 
+int tern_stream_on_max_stream_data(tern_stream *s, uint64_t max)
+{
+    if (max <= s->max_send)
+        return 0; /* limits only grow; a reordered older frame changes nothing */
+    s->max_send = max;
+    return tern_sendbuf_has_pending(&s->snd, s->max_send);
+}
+
 int tern_stream_update_recv_credit(tern_stream *s, int force)
 {
     const tern_recvbuf *rb = &s->rcv;

@@ -184,6 +184,9 @@ uint64_t tern_stream_stop_recv(tern_stream *s, uint64_t app_error);
  * Returns 1 when the frame was queued, 0 when the stream was already reset, or
  * TERN_ERR_STREAM_STATE when everything was sent and acknowledged (nothing left to abandon). */
 int tern_stream_reset_send(tern_stream *s, uint64_t app_error);
+/* MAX_STREAM_DATA from the peer: raises the sending limit (never lowers it). Returns 1 when bytes
+ * are now sendable (queue the stream), else 0. */
+int tern_stream_on_max_stream_data(tern_stream *s, uint64_t max);
 /* After the app read: when less than half of recv_window remains open ahead of read_off (or at
  * once with `force`), and the final size is unknown, moves max_recv to read_off + recv_window, sets
  * TERN_SF_NEED_MAX_STREAM_DATA and returns 1; else 0. A recv_window enlarged by the caller is

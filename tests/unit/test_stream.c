@@ -1131,6 +1131,16 @@ static void test_streams_peer_limits(void **st)
     assert_int_equal(u->max_send, 5000);
     assert_int_equal(r->max_send, 2001); /* a peer stream keeps what it was opened with */
     assert_int_equal(m.peer_max_data_bidi_local, 3000);
+    /* MAX_STREAM_DATA only raises the limit, and says when bytes became sendable */
+    assert_int_equal(tern_stream_on_max_stream_data(b, 3000), 0);
+    assert_int_equal(b->max_send, 4000);
+    assert_int_equal(tern_stream_on_max_stream_data(b, 5000), 0); /* nothing written */
+    assert_int_equal(b->max_send, 5000);
+    static uint8_t src[6000];
+    assert_int_equal(tern_sendbuf_write(&b->snd, src, sizeof(src), 0), 6000);
+    tern_sendbuf_on_sent(&b->snd, 0, 5000, 0);
+    assert_false(tern_sendbuf_has_pending(&b->snd, b->max_send));
+    assert_int_equal(tern_stream_on_max_stream_data(b, 7000), 1);
     /* MAX_STREAMS only ever raises the limit, clamped to 2^60 */
     assert_int_equal(tern_streams_on_max_streams(&m, 1, 1), 0);
     assert_int_equal(tern_streams_on_max_streams(&m, 1, UINT64_MAX), 1);
