@@ -691,7 +691,7 @@ void tern_conn_maybe_close_stream(tern_conn *c, tern_stream *s)
     }
 }
 
-/* ---- connection flow control ------------------------------------------------------------------- */
+/* ---- connection flow control --------------------------------------------------------------- */
 
 static void wake(tern_conn *c)
 {
@@ -858,7 +858,8 @@ ssize_t tern_stream_read(tern_conn *c, int64_t sid, void *buf, size_t cap, int *
         *fin = 0;
     if (rv)
         return rv;
-    if (!tern_sid_can_recv(sid, c->is_server) || (s->flags & (TERN_SF_RESET_RECVD | TERN_SF_STOP_SENT)))
+    if (!tern_sid_can_recv(sid, c->is_server) ||
+        (s->flags & (TERN_SF_RESET_RECVD | TERN_SF_STOP_SENT)))
         return TERN_ERR_STREAM_STATE;
     int f = 0;
     size_t n = tern_recvbuf_read(&s->rcv, buf, cap, &f);

@@ -155,11 +155,11 @@ void tern_conn_on_handshake_confirmed(tern_conn *c, tern_tstamp now);
 void tern_conn_queue_writable(tern_conn *c, tern_stream *s);
 void tern_conn_flush_notifications(tern_conn *c);
 void tern_conn_maybe_close_stream(tern_conn *c, tern_stream *s);
-/* `n` received stream bytes will not be asked for again (read by the app, or dropped with a reset or
- * stopped stream): opens that much connection credit, sending MAX_DATA once half a window is due, or
- * at once with `force`. */
+/* `n` received stream bytes will not be asked for again (read by the app, or dropped with a reset
+ * or stopped stream): opens that much connection credit, sending MAX_DATA once half a window is
+ * due, or at once with `force`. */
 void tern_conn_credit_consumed(tern_conn *c, uint64_t n, int force);
-/* DATA_BLOCKED at `limit`: repeats MAX_DATA if the peer missed it, else gives what credit there is. */
+/* DATA_BLOCKED at `limit`: repeats MAX_DATA if the peer missed it, else gives what credit is due. */
 void tern_conn_on_data_blocked(tern_conn *c, uint64_t limit);
 void tern_conn_restart_idle(tern_conn *c, tern_tstamp now);
 /* Issues NEW_CONNECTION_IDs until the peer holds as many of ours as its limit allows. */

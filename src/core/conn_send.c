@@ -263,7 +263,8 @@ static int add_control(tern_conn *c, pkt_build *b)
                                                              (uint64_t)s->id, s->max_send);
                     if (n) {
                         b->payload += n;
-                        pb_record(b, TERN_FT_STREAM_DATA_BLOCKED, (uint64_t)s->id, s->max_send, 0, 0, 0);
+                        pb_record(b, TERN_FT_STREAM_DATA_BLOCKED, (uint64_t)s->id, s->max_send, 0,
+                                  0, 0);
                         s->flags &= ~TERN_SF_NEED_STREAM_DATA_BLOCKED;
                         added = 1;
                     }

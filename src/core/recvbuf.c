@@ -1,7 +1,7 @@
 /* Chunked reassembly and its chunk pool (see recvbuf.h). A buffer keeps a ring of pointers to the
- * chunks covering [read_off, highest): a chunk exists only where bytes arrived, so a peer that names
- * far offsets with single bytes makes us hold one chunk per byte at most, and the total stays within
- * what flow control lets it have outstanding. */
+ * chunks covering [read_off, highest): a chunk exists only where bytes arrived, so a peer that
+ * names far offsets with single bytes makes us hold one chunk per byte at most, and the total stays
+ * within what flow control lets it have outstanding. */
 #include "recvbuf.h"
 
 #include <stdlib.h>
@@ -298,4 +298,7 @@ int tern_recvbuf_finished(const tern_recvbuf *rb)
     return rb->final_size != UINT64_MAX && rb->read_off == rb->final_size;
 }
 
-size_t tern_recvbuf_overhead(const tern_recvbuf *rb) { return rb->have.cap * sizeof(tern_range); }
+size_t tern_recvbuf_overhead(const tern_recvbuf *rb)
+{
+    return rb->have.cap * sizeof(tern_range);
+}

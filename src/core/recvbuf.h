@@ -1,27 +1,27 @@
 /* Receive-side reassembly of a byte stream (STREAM and CRYPTO data, RFC 9000 §2.2, §4.5): bytes are
  * held in fixed-size chunks, so that memory follows the bytes actually held and not the highest
  * offset a peer names, and the chunks come from a pool shared by the streams of a connection, so
- * that a steady transfer allocates nothing per packet. The pool also counts every byte it holds, which
- * is how the connection proves its receive memory stays within its flow-control window. */
+ * that a steady transfer allocates nothing per packet. The pool also counts every byte it holds,
+ * which is how the connection proves its receive memory stays within its flow-control window. */
 #ifndef TERN_CORE_RECVBUF_H
 #define TERN_CORE_RECVBUF_H
 
 #include "common.h"
 #include "ranges.h"
 
-#define TERN_RECVBUF_MAX_GAPS 256 /* out-of-order gaps a peer can make us track per stream */
-#define TERN_RECV_CHUNK 4096      /* bytes per reassembly chunk */
+#define TERN_RECVBUF_MAX_GAPS 256   /* out-of-order gaps a peer can make us track per stream */
+#define TERN_RECV_CHUNK 4096        /* bytes per reassembly chunk */
 #define TERN_RECV_POOL_MIN_FREE 16  /* spare chunks a pool keeps whatever its budget */
 #define TERN_RECV_POOL_MAX_FREE 256 /* and at most (1 MiB), whatever its budget */
 
 /* Spare chunks of one connection, and what its receive buffers hold. */
 typedef struct tern_chunk_pool {
-    void *free_list;       /* spare chunks, linked through their first bytes */
+    void *free_list; /* spare chunks, linked through their first bytes */
     size_t nfree;
-    size_t chunks_out;     /* chunks held by receive buffers */
-    size_t index_bytes;    /* chunk-pointer arrays of the receive buffers */
-    size_t budget;         /* the window served: an eighth of it may be kept as spare chunks */
-    uint64_t allocs;       /* calls to malloc made for chunks and chunk arrays */
+    size_t chunks_out;  /* chunks held by receive buffers */
+    size_t index_bytes; /* chunk-pointer arrays of the receive buffers */
+    size_t budget;      /* the window served: an eighth of it may be kept as spare chunks */
+    uint64_t allocs;    /* calls to malloc made for chunks and chunk arrays */
 } tern_chunk_pool;
 
 /* `budget`: the bytes (the connection's receive window) the pool serves. Freed chunks are kept for
@@ -35,7 +35,7 @@ void tern_chunk_pool_free(tern_chunk_pool *p);
 size_t tern_chunk_pool_bytes(const tern_chunk_pool *p);
 
 typedef struct tern_recvbuf {
-    uint8_t **chunks;      /* ring of chunk pointers; slot 0 (at `chead`) is the chunk of read_off */
+    uint8_t **chunks; /* ring of chunk pointers; slot 0 (at `chead`) is the chunk of read_off */
     size_t ccap, chead;
     tern_chunk_pool *pool; /* NULL: chunks come from malloc directly */
     size_t limit;          /* bytes beyond read_off that may be held */

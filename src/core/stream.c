@@ -350,7 +350,8 @@ int tern_stream_on_reset(tern_stream *s, uint64_t final_size, uint64_t conn_cred
 uint64_t tern_stream_stop_recv(tern_stream *s, uint64_t app_error)
 {
     /* once the final size is known the peer has sent everything: nothing to stop (RFC 9000 §3.5) */
-    if (!(s->flags & (TERN_SF_STOP_SENT | TERN_SF_RESET_RECVD)) && s->rcv.final_size == UINT64_MAX) {
+    if (!(s->flags & (TERN_SF_STOP_SENT | TERN_SF_RESET_RECVD)) &&
+        s->rcv.final_size == UINT64_MAX) {
         s->flags |= TERN_SF_NEED_STOP_SENDING;
         s->stop_error = app_error;
     }

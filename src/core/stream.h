@@ -173,8 +173,9 @@ typedef struct tern_stream_credit {
 int tern_stream_recv(tern_stream *s, uint64_t off, const uint8_t *data, size_t len, int fin,
                      uint64_t conn_credit, tern_stream_credit *cr, uint64_t *terr);
 /* RESET_STREAM from the peer: the same limits as a STREAM frame ending at `final_size`, then the
- * final-size rules; the buffer is released and every unread byte reported consumed. A repeated reset
- * is checked the same way and consumes nothing more. Returns 0 or TERN_ERR_PROTO with *terr. */
+ * final-size rules; the buffer is released and every unread byte reported consumed. A repeated
+ * reset is checked the same way and consumes nothing more. Returns 0, or TERN_ERR_PROTO with
+ * *terr. */
 int tern_stream_on_reset(tern_stream *s, uint64_t final_size, uint64_t conn_credit,
                          tern_stream_credit *cr, uint64_t *terr);
 /* The app stops reading (STOP_SENDING): queues the frame unless the peer already finished or reset,
@@ -195,7 +196,7 @@ int tern_stream_update_recv_credit(tern_stream *s, int force);
 /* STREAM_DATA_BLOCKED at `limit`: queues MAX_STREAM_DATA again when the peer missed ours, or with
  * whatever credit the app's reading has opened. Returns 1 when a frame was queued. */
 int tern_stream_on_data_blocked(tern_stream *s, uint64_t limit);
-/* Bytes the connection's receive buffers hold (chunks in use and spare, chunk arrays, gap lists). */
+/* Bytes the connection's receive buffers hold: chunks in use and spare, chunk arrays, gap lists. */
 size_t tern_streams_recv_bytes(const tern_streams *m);
 
 #endif

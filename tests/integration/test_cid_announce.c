@@ -22,7 +22,10 @@ static void lose_new_cid(tern_conn *c, uint64_t seq)
     tern_conn_on_pkt_lost(c, TERN_SPACE_APP, &pkt);
 }
 
-static int cond_announced(tern_pair *p) { return tern_local_cids_next_unannounced(&p->server->lcids) == NULL; }
+static int cond_announced(tern_pair *p)
+{
+    return tern_local_cids_next_unannounced(&p->server->lcids) == NULL;
+}
 
 static void test_lost_announcement_resent(void **st)
 {

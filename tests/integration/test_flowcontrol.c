@@ -50,7 +50,7 @@ void *realloc(void *q, size_t n)
 }
 #endif
 
-/* ---- helpers ------------------------------------------------------------------------------------ */
+/* ---- helpers --------------------------------------------------------------------------------- */
 
 /* Connects and completes one small exchange, so that both sides have confirmed the handshake. */
 static void connect_pair(tern_pair *p)
@@ -66,10 +66,16 @@ static int stream_ok(const pair_stream *s)
 }
 
 static int target_idx;
-static int cond_target_done(tern_pair *p) { return p->streams[target_idx].fin; }
+static int cond_target_done(tern_pair *p)
+{
+    return p->streams[target_idx].fin;
+}
 
 /* The client's connection window is used up. */
-static int cond_window_full(tern_pair *p) { return p->client->data_recv == p->client->max_data_recv; }
+static int cond_window_full(tern_pair *p)
+{
+    return p->client->data_recv == p->client->max_data_recv;
+}
 
 /* Every held stream of the client got its FIN (or is gone). */
 static int wave_from, wave_to;
@@ -112,7 +118,7 @@ static void download_completes(tern_pair *p)
     assert_true(stream_ok(&p->streams[target_idx]));
 }
 
-/* ---- credit of abandoned streams ---------------------------------------------------------------- */
+/* ---- credit of abandoned streams ------------------------------------------------------------- */
 
 /* Five unread streams fill the 16 MiB window; they are then abandoned, by the server resetting them
  * or by the client stopping them. The credit they held comes back as MAX_DATA at once. */
@@ -146,8 +152,14 @@ static void abandon_full_window(int by_client)
     pair_free(&p);
 }
 
-static void test_reset_streams_return_credit(void **st) { abandon_full_window(0); }
-static void test_stopped_streams_return_credit(void **st) { abandon_full_window(1); }
+static void test_reset_streams_return_credit(void **st)
+{
+    abandon_full_window(0);
+}
+static void test_stopped_streams_return_credit(void **st)
+{
+    abandon_full_window(1);
+}
 
 /* The same through the real runtime over loopback, against the fixture's server: a client whose
  * application leaves five 4 MiB responses unread until the window is full, then abandons them. */
@@ -192,9 +204,18 @@ static const tern_callbacks lb_callbacks = {
     .on_stream_readable = lb_readable,
 };
 
-static int lb_cond_connected(loopfx *f) { return lb.connected && f->srv.connected; }
-static int lb_cond_window_full(loopfx *f) { return f->cli.conn->data_recv == f->cli.conn->max_data_recv; }
-static int lb_cond_fin(loopfx *f) { return lb.fin; }
+static int lb_cond_connected(loopfx *f)
+{
+    return lb.connected && f->srv.connected;
+}
+static int lb_cond_window_full(loopfx *f)
+{
+    return f->cli.conn->data_recv == f->cli.conn->max_data_recv;
+}
+static int lb_cond_fin(loopfx *f)
+{
+    return lb.fin;
+}
 
 static int64_t lb_request(tern_conn *c, uint64_t bytes)
 {
@@ -216,7 +237,8 @@ static void loopback_abandon(loopfx *f, int by_client)
     loopfx_start_server(f, &scfg, NULL);
     loopfx_base_cfg(&ccfg, 0);
     assert_int_equal(tern_endpoint_new(&ccfg, &lb_callbacks, NULL, &f->cli.ep), 0);
-    assert_int_equal(tern_endpoint_connect(f->cli.ep, &f->addr, NULL, "localhost", &f->cli.conn), 0);
+    assert_int_equal(tern_endpoint_connect(f->cli.ep, &f->addr, NULL, "localhost", &f->cli.conn),
+                     0);
     tern_conn *c = f->cli.conn;
     LOOPFX_CHECK(f, loopfx_drive(f, lb_cond_connected, 5000));
     int64_t held[5];
@@ -237,11 +259,18 @@ static void loopback_abandon(loopfx *f, int by_client)
     uint8_t b[16];
     int fin;
     for (int i = 0; i < 5; i++)
-        assert_int_equal(tern_stream_read(c, held[i], b, sizeof(b), &fin), TERN_ERR_STREAM_NOT_FOUND);
+        assert_int_equal(tern_stream_read(c, held[i], b, sizeof(b), &fin),
+                         TERN_ERR_STREAM_NOT_FOUND);
 }
 
-static void test_loopback_reset_streams_return_credit(void **st) { loopback_abandon(*st, 0); }
-static void test_loopback_stopped_streams_return_credit(void **st) { loopback_abandon(*st, 1); }
+static void test_loopback_reset_streams_return_credit(void **st)
+{
+    loopback_abandon(*st, 0);
+}
+static void test_loopback_stopped_streams_return_credit(void **st)
+{
+    loopback_abandon(*st, 1);
+}
 
 /* STOP_SENDING after the peer already sent everything with FIN (RFC 9000 §3.5 lets it skip
  * RESET_STREAM): the bytes are dropped, credited back and the stream released. 180 streams of
@@ -282,7 +311,7 @@ static void test_stop_sending_after_fin(void **st)
     pair_free(&p);
 }
 
-/* ---- blocked senders ---------------------------------------------------------------------------- */
+/* ---- blocked senders ------------------------------------------------------------------------- */
 
 /* DATA_BLOCKED reaches a receiver that has credit to give, below its half-window step: it answers
  * with MAX_DATA. `stream_level` does the same with STREAM_DATA_BLOCKED. With `lose`, every
@@ -309,7 +338,11 @@ static int blackout_filter(tern_pair *p, int to_server, const tern_path_addr *pa
     return blackout_until && p->now < blackout_until;
 }
 
-static int cond_40k(tern_pair *p) { return tern_recvbuf_readable(&tern_streams_find(&p->client->streams, blocked_sid)->rcv) >= 40000; }
+static int cond_40k(tern_pair *p)
+{
+    return tern_recvbuf_readable(&tern_streams_find(&p->client->streams, blocked_sid)->rcv) >=
+           40000;
+}
 
 static int cond_credit_raised(tern_pair *p)
 {
@@ -341,11 +374,14 @@ static void blocked_answered(int stream_level, int lose, uint64_t seed)
     assert_int_equal(read_n(p.client, blocked_sid, 40000), 40000);
     tern_stream *cs = tern_streams_find(&p.client->streams, blocked_sid);
     assert_int_equal(stream_level ? cs->max_recv : p.client->max_data_recv, 100000);
-    assert_false(stream_level ? (int)(cs->flags & TERN_SF_NEED_MAX_STREAM_DATA) : p.client->need_max_data);
+    assert_false(stream_level ? (int)(cs->flags & TERN_SF_NEED_MAX_STREAM_DATA)
+                              : p.client->need_max_data);
     int raised = pair_run(&p, cond_credit_raised, 5 * SEC);
     if (!raised) {
         tern_stream *ss = tern_streams_find(&p.server->streams, blocked_sid);
-        fprintf(stderr, "server: blocked_at %llu max_send %llu end %llu sent %llu flags %x; client max_recv %llu highest %llu\n",
+        fprintf(stderr,
+                "server: blocked_at %llu max_send %llu end %llu sent %llu flags %x; client "
+                "max_recv %llu highest %llu\n",
                 (unsigned long long)ss->blocked_at, (unsigned long long)ss->max_send,
                 (unsigned long long)ss->snd.end, (unsigned long long)ss->snd.sent, ss->flags,
                 (unsigned long long)cs->max_recv, (unsigned long long)cs->rcv.highest);
@@ -361,14 +397,29 @@ static void blocked_answered(int stream_level, int lose, uint64_t seed)
     pair_free(&p);
 }
 
-static void test_data_blocked_answered(void **st) { blocked_answered(0, 0, 21); }
-static void test_stream_data_blocked_answered(void **st) { blocked_answered(1, 0, 22); }
-static void test_data_blocked_retransmitted(void **st) { blocked_answered(0, 1, 23); }
-static void test_stream_data_blocked_retransmitted(void **st) { blocked_answered(1, 1, 24); }
+static void test_data_blocked_answered(void **st)
+{
+    blocked_answered(0, 0, 21);
+}
+static void test_stream_data_blocked_answered(void **st)
+{
+    blocked_answered(1, 0, 22);
+}
+static void test_data_blocked_retransmitted(void **st)
+{
+    blocked_answered(0, 1, 23);
+}
+static void test_stream_data_blocked_retransmitted(void **st)
+{
+    blocked_answered(1, 1, 24);
+}
 
-/* ---- final size ----------------------------------------------------------------------------------- */
+/* ---- final size ------------------------------------------------------------------------------ */
 
-static int cond_client_closed(tern_pair *p) { return p->client->state >= TERN_CS_DRAINING; }
+static int cond_client_closed(tern_pair *p)
+{
+    return p->client->state >= TERN_CS_DRAINING;
+}
 
 static size_t stream_frame(uint8_t *f, uint64_t id, uint64_t off, const uint8_t *data, size_t len,
                            int fin)
@@ -402,12 +453,12 @@ static void test_fin_below_highest_after_stop_sending(void **st)
     pair_free(&p);
 }
 
-/* ---- receive memory under attack ---------------------------------------------------------------- */
+/* ---- receive memory under attack ------------------------------------------------------------- */
 
-/* Single bytes at offsets `step` apart up to the 4 MiB stream window on 99 streams, each then reset:
- * a few KB of traffic that used to cost the whole window per stream. The server's receive memory is
- * sampled after every frame and must stay within its connection window plus a constant of a few
- * chunks per stream; the connection keeps serving afterwards. */
+/* Single bytes at offsets `step` apart up to the 4 MiB stream window on 99 streams, each then
+ * reset: a few KB of traffic that used to cost the whole window per stream. The server's receive
+ * memory is sampled after every frame and must stay within its connection window plus a constant of
+ * a few chunks per stream; the connection keeps serving afterwards. */
 static void run_sparse_attack(uint64_t step, uint64_t seed)
 {
     tern_pair p;
@@ -447,7 +498,8 @@ static void run_sparse_attack(uint64_t step, uint64_t seed)
             (unsigned long long)step, (unsigned long long)frames, most, bound);
     assert_true(frames >= 99 * 100);
     assert_true(most <= bound);
-    assert_true(tern_streams_recv_bytes(&s->streams) <= TERN_MAX(win, TERN_RECV_POOL_MIN_FREE * TERN_RECV_CHUNK));
+    assert_true(tern_streams_recv_bytes(&s->streams) <=
+                TERN_MAX(win, TERN_RECV_POOL_MIN_FREE * TERN_RECV_CHUNK));
     /* every byte's credit came back: the attacker did not shrink the window for anyone */
     assert_int_equal(s->data_read, s->data_recv);
     /* the client's own next stream skips the attacker's ids */
@@ -456,11 +508,17 @@ static void run_sparse_attack(uint64_t step, uint64_t seed)
     pair_free(&p);
 }
 
-static void test_sparse_stream_attack(void **st) { run_sparse_attack(40000, 41); }
+static void test_sparse_stream_attack(void **st)
+{
+    run_sparse_attack(40000, 41);
+}
 /* one byte per chunk, up to the gap limit of each stream: the densest memory per byte sent */
-static void test_sparse_stream_attack_per_chunk(void **st) { run_sparse_attack(TERN_RECV_CHUNK, 42); }
+static void test_sparse_stream_attack_per_chunk(void **st)
+{
+    run_sparse_attack(TERN_RECV_CHUNK, 42);
+}
 
-/* ---- no allocation per packet --------------------------------------------------------------------- */
+/* ---- no allocation per packet ---------------------------------------------------------------- */
 
 static void transfer_allocs(uint64_t mb, unsigned long long *process, uint64_t *pool)
 {

@@ -842,7 +842,7 @@ static void test_stream_flow(void **st)
     size_t n = tern_recvbuf_read(&s->rcv, out + 600, 2000, NULL);
     assert_int_equal(n, 1000);
     assert_memory_equal(out, src, 1600);
-    assert_int_equal(tern_stream_update_recv_credit(s, 0), 0); /* final size known: no more credit */
+    assert_int_equal(tern_stream_update_recv_credit(s, 0), 0); /* final size known: no credit */
 
     /* an enlarged window reaches the ring too */
     tern_stream *s2;
@@ -1028,7 +1028,7 @@ static void test_stream_reset_recv(void **st)
     tern_streams_free(&m);
 }
 
-/* STOP_SENDING: asked only while the peer still sends; what is held or arrives later is consumed. */
+/* STOP_SENDING: asked only while the peer still sends; what is held or comes later is consumed. */
 static void test_stream_stop_recv(void **st)
 {
     tern_streams m;
