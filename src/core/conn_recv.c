@@ -270,7 +270,7 @@ static int handle_reset_stream(tern_conn *c, const tern_frame *f)
     uint64_t terr = 0;
     int rv = tern_stream_on_reset(s, f->u.reset_stream.final_size, conn_credit(c), &cr, &terr);
     if (rv) {
-        tern_conn_fail(c, terr, f->type, "reset final size");
+        tern_conn_fail(c, terr, f->type, "RESET_STREAM rejected");
         return rv;
     }
     conn_flow_apply(c, &cr);
