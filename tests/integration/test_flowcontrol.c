@@ -455,11 +455,14 @@ static void test_fin_below_highest_after_stop_sending(void **st)
 
 /* ---- receive memory under attack ------------------------------------------------------------- */
 
-/* Single bytes at offsets `step` apart up to the 4 MiB stream window on 99 streams, each then
- * reset: a few KB of traffic that used to cost the whole window per stream. The server's receive
- * memory is sampled after every frame and must stay within its connection window plus a constant of
- * a few chunks per stream; the connection keeps serving afterwards. */
-static void run_sparse_attack(uint64_t step, uint64_t seed)
+/* Single bytes at offsets `step` apart on 99 streams, up to `span` each: a few KB of traffic that
+ * used to cost a whole stream window of memory per stream. With `reset_each`, each stream is reset
+ * once its span is sent (its credit comes back and the next stream reuses it); without, the
+ * streams stay open until the connection window is spent, then all are reset. The server's receive
+ * memory is sampled after every frame and must stay within its connection window plus a constant:
+ * per stream two partly used chunks, its chunk-pointer ring and its gap list, and the spare chunks.
+ * The connection keeps serving afterwards. */
+static void run_sparse_attack(uint64_t step, uint64_t span, int reset_each, uint64_t seed)
 {
     tern_pair p;
     assert_int_equal(pair_init(&p, seed), 0);
@@ -469,37 +472,46 @@ static void run_sparse_attack(uint64_t step, uint64_t seed)
     const uint64_t win = s->recv_window, swin = p.cfg_s.initial_max_stream_data_bidi_remote;
     const size_t per_stream = 2 * TERN_RECV_CHUNK + (swin / TERN_RECV_CHUNK + 2) * sizeof(void *) +
                               TERN_RECVBUF_MAX_GAPS * sizeof(tern_range);
-    const size_t bound = (size_t)win + 100 * per_stream;
+    const size_t bound =
+        (size_t)win + 100 * per_stream + TERN_RECV_POOL_MAX_FREE * TERN_RECV_CHUNK;
     size_t most = 0;
     uint64_t frames = 0;
     uint8_t f[64], x = 'x';
     for (uint64_t n = 1; n < 100; n++) {
         uint64_t id = n << 2; /* client bidi streams 1..99 */
-        for (uint64_t off = 0; off < swin; off += step) {
+        for (uint64_t off = 0; off < span; off += step) {
             tern_stream *cur = tern_streams_find(&s->streams, (int64_t)id);
             uint64_t adds = cur && off + 1 > cur->rcv.highest ? off + 1 - cur->rcv.highest : 0;
             if (s->data_recv + adds > s->max_data_recv)
                 break; /* an attacker stays within the credit it was given */
             assert_int_equal(pair_inject_1rtt(&p, 1, f, stream_frame(f, id, off, &x, 1, 0)), 0);
             frames++;
-            size_t held = tern_streams_recv_bytes(&s->streams);
-            most = TERN_MAX(most, held);
+            most = TERN_MAX(most, tern_streams_recv_bytes(&s->streams));
         }
-        tern_stream *st = tern_streams_find(&s->streams, (int64_t)id);
-        assert_non_null(st);
-        size_t n = tern_frame_write_reset_stream(f, sizeof(f), id, 0, st->rcv.highest);
-        assert_int_equal(pair_inject_1rtt(&p, 1, f, n), 0);
-        assert_int_equal(s->state, TERN_CS_ESTABLISHED);
-        /* the reset stream keeps nothing */
-        assert_null(st->rcv.chunks);
-        assert_int_equal(tern_recvbuf_overhead(&st->rcv), 0);
+        if (!reset_each && n < 99)
+            continue;
+        for (uint64_t k = reset_each ? n : 1; k <= n; k++) {
+            tern_stream *st = tern_streams_find(&s->streams, (int64_t)(k << 2));
+            assert_non_null(st);
+            size_t len = tern_frame_write_reset_stream(f, sizeof(f), k << 2, 0, st->rcv.highest);
+            assert_int_equal(pair_inject_1rtt(&p, 1, f, len), 0);
+            assert_int_equal(s->state, TERN_CS_ESTABLISHED);
+            /* the reset stream keeps nothing */
+            assert_null(st->rcv.chunks);
+            assert_int_equal(tern_recvbuf_overhead(&st->rcv), 0);
+        }
     }
-    fprintf(stderr, "sparse attack, step %llu: %llu frames, at most %zu bytes held (bound %zu)\n",
-            (unsigned long long)step, (unsigned long long)frames, most, bound);
-    assert_true(frames >= 99 * 100);
+    fprintf(stderr, "sparse attack, step %llu, span %llu%s: %llu frames, at most %zu bytes held "
+                    "(bound %zu)\n",
+            (unsigned long long)step, (unsigned long long)span, reset_each ? ", reset each" : "",
+            (unsigned long long)frames, most, bound);
     assert_true(most <= bound);
+    if (reset_each)
+        assert_true(frames >= 99 * 100);
+    else
+        assert_true(most >= win / 2); /* the attack did make the server hold its window */
     assert_true(tern_streams_recv_bytes(&s->streams) <=
-                TERN_MAX(win, TERN_RECV_POOL_MIN_FREE * TERN_RECV_CHUNK));
+                TERN_RECV_POOL_MAX_FREE * TERN_RECV_CHUNK);
     /* every byte's credit came back: the attacker did not shrink the window for anyone */
     assert_int_equal(s->data_read, s->data_recv);
     /* the client's own next stream skips the attacker's ids */
@@ -510,12 +522,17 @@ static void run_sparse_attack(uint64_t step, uint64_t seed)
 
 static void test_sparse_stream_attack(void **st)
 {
-    run_sparse_attack(40000, 41);
+    run_sparse_attack(40000, 4u << 20, 1, 41);
 }
 /* one byte per chunk, up to the gap limit of each stream: the densest memory per byte sent */
 static void test_sparse_stream_attack_per_chunk(void **st)
 {
-    run_sparse_attack(TERN_RECV_CHUNK, 42);
+    run_sparse_attack(TERN_RECV_CHUNK, 4u << 20, 1, 42);
+}
+/* one byte per chunk on streams that stay open: the whole connection window held as chunks */
+static void test_sparse_stream_attack_whole_window(void **st)
+{
+    run_sparse_attack(TERN_RECV_CHUNK, (16u << 20) / 99, 0, 43);
 }
 
 /* ---- no allocation per packet ---------------------------------------------------------------- */
@@ -569,6 +586,7 @@ int main(void)
         cmocka_unit_test(test_fin_below_highest_after_stop_sending),
         cmocka_unit_test(test_sparse_stream_attack),
         cmocka_unit_test(test_sparse_stream_attack_per_chunk),
+        cmocka_unit_test(test_sparse_stream_attack_whole_window),
         cmocka_unit_test(test_allocations_independent_of_size),
         LOOPFX_TEST(test_loopback_reset_streams_return_credit),
         LOOPFX_TEST(test_loopback_stopped_streams_return_credit),
