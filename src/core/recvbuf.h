@@ -51,8 +51,8 @@ void tern_recvbuf_free(tern_recvbuf *rb);
 /* Stores [off, off+len) (duplicates and overlaps fine). Data beyond read_off + limit is
  * TERN_ERR_PROTO with *terr FLOW_CONTROL_ERROR; fin/final-size conflicts give FINAL_SIZE_ERROR
  * (RFC 9000 §4.5: a FIN below the highest offset received, or a size other than a known final
- * size). Too many gaps, or no memory: TERN_ERR_NOMEM and nothing changed (drop the frame, the peer
- * will retransmit). In discard mode only the size rules apply and read_off moves with highest.
+ * size). Too many gaps, or no memory: TERN_ERR_NOMEM and nothing stored nor any offset moved
+ * (drop the frame, the peer will retransmit). In discard mode only the size rules apply and read_off moves with highest.
  * Returns 0 on success. */
 int tern_recvbuf_write(tern_recvbuf *rb, uint64_t off, const uint8_t *data, size_t len, int fin,
                        uint64_t *terr);

@@ -12,6 +12,37 @@
 
 #include "stream.h"
 
+/* Allocation failures on demand (not under the sanitizers, which own malloc). */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NO_MALLOC_HOOK 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define NO_MALLOC_HOOK 1
+#endif
+#ifndef NO_MALLOC_HOOK
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t m);
+static int fail_next_alloc;
+void *malloc(size_t n)
+{
+    if (fail_next_alloc) {
+        fail_next_alloc = 0;
+        return NULL;
+    }
+    return __libc_malloc(n);
+}
+void *calloc(size_t n, size_t m)
+{
+    if (fail_next_alloc) {
+        fail_next_alloc = 0;
+        return NULL;
+    }
+    return __libc_calloc(n, m);
+}
+#endif
+
 static uint64_t rng_state = 0x243F6A8885A308D3ull;
 static uint64_t rnd(void)
 {
@@ -1148,6 +1179,45 @@ static void test_streams_peer_limits(void **st)
     tern_streams_free(&m);
 }
 
+/* A failed allocation drops the frame and changes nothing a later retransmission depends on. */
+static void test_recvbuf_alloc_failure(void **st)
+{
+#ifdef NO_MALLOC_HOOK
+    skip();
+#else
+    tern_chunk_pool pool;
+    tern_chunk_pool_init(&pool, 0);
+    tern_recvbuf rb;
+    tern_recvbuf_init(&rb, 1u << 20, &pool);
+    static uint8_t src[20000], out[20000];
+    fill_pattern(src, sizeof(src), 7);
+    uint64_t terr;
+    /* the pointer ring cannot be allocated */
+    fail_next_alloc = 1;
+    assert_int_equal(tern_recvbuf_write(&rb, 100, src + 100, 5000, 0, &terr), TERN_ERR_NOMEM);
+    assert_int_equal(rb.highest, 0);
+    assert_int_equal(rb.have.n, 0);
+    assert_int_equal(pool.chunks_out, 0);
+    /* a chunk cannot be allocated */
+    assert_int_equal(tern_recvbuf_write(&rb, 0, src, 10, 0, &terr), 0);
+    fail_next_alloc = 1;
+    assert_int_equal(tern_recvbuf_write(&rb, 10000, src + 10000, 10000, 1, &terr), TERN_ERR_NOMEM);
+    assert_int_equal(rb.highest, 10);
+    assert_int_equal(rb.final_size, UINT64_MAX);
+    assert_int_equal(rb.have.n, 1);
+    /* the retransmissions fill everything in */
+    assert_int_equal(tern_recvbuf_write(&rb, 10000, src + 10000, 10000, 1, &terr), 0);
+    assert_int_equal(tern_recvbuf_write(&rb, 0, src, 10000, 0, &terr), 0);
+    int fin = 0;
+    assert_int_equal(tern_recvbuf_read(&rb, out, sizeof(out), &fin), sizeof(out));
+    assert_true(fin);
+    assert_memory_equal(out, src, sizeof(out));
+    assert_int_equal(pool.chunks_out, 0);
+    tern_recvbuf_free(&rb);
+    tern_chunk_pool_free(&pool);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1173,6 +1243,7 @@ int main(void)
         cmocka_unit_test(test_stream_flow),
         cmocka_unit_test(test_recvbuf_chunks),
         cmocka_unit_test(test_recvbuf_discard),
+        cmocka_unit_test(test_recvbuf_alloc_failure),
         cmocka_unit_test(test_stream_credit_before_storing),
         cmocka_unit_test(test_stream_reset_recv),
         cmocka_unit_test(test_stream_stop_recv),
