@@ -89,12 +89,16 @@ static void client_readable(tern_conn *c, int64_t sid, void *ud)
 {
     tern_pair *p = ud;
     pair_stream *s = find_client_stream(p, sid);
-    if (s && s->hold)
-        return;
     uint8_t buf[16384];
     for (;;) {
         int fin = 0;
-        ssize_t n = tern_stream_read(c, sid, buf, sizeof(buf), &fin);
+        size_t cap = sizeof(buf);
+        if (s && s->hold) {
+            if (s->got >= s->read_limit)
+                break;
+            cap = (size_t)TERN_MIN((uint64_t)cap, s->read_limit - s->got);
+        }
+        ssize_t n = tern_stream_read(c, sid, buf, cap, &fin);
         if (n < 0)
             break;
         if (s) {

@@ -30,7 +30,8 @@ typedef struct pair_stream {
     uint64_t got;         /* bytes received */
     int fin;
     int mismatch;         /* a byte differed from the expected sequence */
-    int hold;             /* the application does not read this stream */
+    int hold;             /* the application reads no more than read_limit bytes of this stream */
+    uint64_t read_limit;
     uint64_t gen;         /* generator seed of the expected bytes */
     uint8_t sha_got[32], sha_want[32];
     void *hash;           /* gnutls_hash_hd_t of received bytes */
