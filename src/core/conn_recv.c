@@ -89,24 +89,17 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
                 c->need_max_data = 1;
             break;
         case TERN_FT_MAX_STREAM_DATA:
+        case TERN_FT_STREAM_DATA_BLOCKED:
+        case TERN_FT_RESET_STREAM:
+        case TERN_FT_STOP_SENDING:
             s = tern_streams_find(&c->streams, (int64_t)f->id);
-            if (s && f->off == s->max_recv && s->rcv.final_size == UINT64_MAX && !s->rcv.discard) {
-                s->flags |= TERN_SF_NEED_MAX_STREAM_DATA;
+            if (s && tern_stream_on_frame_lost(s, f->type, f->off))
                 c->stream_ctrl_pending = 1;
-            }
             break;
         case TERN_FT_DATA_BLOCKED:
             /* still blocked at the same limit: the peer must hear it (RFC 9000 §13.3) */
             if (f->off == c->max_data_send && c->data_sent >= c->max_data_send)
                 c->need_data_blocked = 1;
-            break;
-        case TERN_FT_STREAM_DATA_BLOCKED:
-            s = tern_streams_find(&c->streams, (int64_t)f->id);
-            if (s && f->off == s->max_send && !(s->flags & TERN_SF_RESET_SENT) &&
-                s->snd.end > s->max_send) {
-                s->flags |= TERN_SF_NEED_STREAM_DATA_BLOCKED;
-                c->stream_ctrl_pending = 1;
-            }
             break;
         case TERN_FT_MAX_STREAMS_BIDI:
         case TERN_FT_MAX_STREAMS_UNI: {
@@ -117,20 +110,6 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
             }
             break;
         }
-        case TERN_FT_RESET_STREAM:
-            s = tern_streams_find(&c->streams, (int64_t)f->id);
-            if (s && !(s->flags & TERN_SF_RESET_ACKED)) {
-                s->flags |= TERN_SF_NEED_RESET;
-                c->stream_ctrl_pending = 1;
-            }
-            break;
-        case TERN_FT_STOP_SENDING:
-            s = tern_streams_find(&c->streams, (int64_t)f->id);
-            if (s && !tern_recvbuf_finished(&s->rcv) && !(s->flags & TERN_SF_RESET_RECVD)) {
-                s->flags |= TERN_SF_NEED_STOP_SENDING;
-                c->stream_ctrl_pending = 1;
-            }
-            break;
         case TERN_FT_NEW_CONNECTION_ID:
             tern_local_cids_on_announce_lost(&c->lcids, f->id); /* unless retired meanwhile */
             break;

@@ -4,6 +4,8 @@
  * first use so that thousands of idle streams cost only their struct. */
 #include "stream.h"
 
+#include "frame.h"
+
 #include <stdlib.h>
 
 /* Index in a ring of `cap` bytes of the byte `rel` positions after `head` (rel <= cap). */
@@ -369,6 +371,36 @@ int tern_stream_reset_send(tern_stream *s, uint64_t app_error)
     s->reset_error = app_error;
     s->reset_final_size = s->snd.sent; /* what the peer may have seen */
     return 1;
+}
+
+int tern_stream_on_frame_lost(tern_stream *s, uint64_t type, uint64_t value)
+{
+    uint32_t need = 0;
+    switch (type) {
+    case TERN_FT_MAX_STREAM_DATA:
+        /* only the current limit, and only while the peer may still need credit */
+        if (value == s->max_recv && s->rcv.final_size == UINT64_MAX && !s->rcv.discard)
+            need = TERN_SF_NEED_MAX_STREAM_DATA;
+        break;
+    case TERN_FT_STREAM_DATA_BLOCKED:
+        /* still blocked at the same limit (RFC 9000 §13.3) */
+        if (value == s->max_send && !(s->flags & TERN_SF_RESET_SENT) && s->snd.end > s->max_send)
+            need = TERN_SF_NEED_STREAM_DATA_BLOCKED;
+        break;
+    case TERN_FT_RESET_STREAM:
+        if (!(s->flags & TERN_SF_RESET_ACKED))
+            need = TERN_SF_NEED_RESET;
+        break;
+    case TERN_FT_STOP_SENDING:
+        /* pointless once the peer's final size is known, or it reset */
+        if (s->rcv.final_size == UINT64_MAX && !(s->flags & TERN_SF_RESET_RECVD))
+            need = TERN_SF_NEED_STOP_SENDING;
+        break;
+    default:
+        break;
+    }
+    s->flags |= need;
+    return need != 0;
 }
 
 int tern_stream_on_max_stream_data(tern_stream *s, uint64_t max)

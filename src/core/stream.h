@@ -185,6 +185,10 @@ uint64_t tern_stream_stop_recv(tern_stream *s, uint64_t app_error);
  * Returns 1 when the frame was queued, 0 when the stream was already reset, or
  * TERN_ERR_STREAM_STATE when everything was sent and acknowledged (nothing left to abandon). */
 int tern_stream_reset_send(tern_stream *s, uint64_t app_error);
+/* A packet carrying a control frame of this stream (MAX_STREAM_DATA, STREAM_DATA_BLOCKED,
+ * RESET_STREAM, STOP_SENDING; `value`: the limit it carried) was lost. Returns 1 when the frame is
+ * still current and was queued again, else 0. */
+int tern_stream_on_frame_lost(tern_stream *s, uint64_t type, uint64_t value);
 /* MAX_STREAM_DATA from the peer: raises the sending limit (never lowers it). Returns 1 when bytes
  * are now sendable (queue the stream), else 0. */
 int tern_stream_on_max_stream_data(tern_stream *s, uint64_t max);

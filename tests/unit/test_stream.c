@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include "frame.h"
 #include "stream.h"
 
 /* Allocation failures on demand (not under the sanitizers, which own malloc). */
@@ -1218,6 +1219,44 @@ static void test_recvbuf_alloc_failure(void **st)
 #endif
 }
 
+/* Lost control frames are queued again only while still current. */
+static void test_stream_frame_lost(void **st)
+{
+    tern_streams m;
+    uint64_t terr = 0;
+    tern_stream_credit cr;
+    tern_stream *s = server_map_stream(&m, 0);
+    uint8_t src[2000];
+    fill_pattern(src, sizeof(src), 0);
+    /* MAX_STREAM_DATA: the current limit only, and not once the final size is known */
+    assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_MAX_STREAM_DATA, s->max_recv - 1), 0);
+    assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_MAX_STREAM_DATA, s->max_recv), 1);
+    assert_true(s->flags & TERN_SF_NEED_MAX_STREAM_DATA);
+    /* STREAM_DATA_BLOCKED: only while still blocked at that limit */
+    assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_STREAM_DATA_BLOCKED, s->max_send), 0);
+    assert_int_equal(tern_sendbuf_write(&s->snd, src, sizeof(src), 0), 2000);
+    s->max_send = 1500;
+    assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_STREAM_DATA_BLOCKED, 1000), 0);
+    assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_STREAM_DATA_BLOCKED, 1500), 1);
+    assert_true(s->flags & TERN_SF_NEED_STREAM_DATA_BLOCKED);
+    /* STOP_SENDING: not once the peer's FIN is known */
+    assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_STOP_SENDING, 0), 1);
+    assert_int_equal(tern_stream_recv(s, 0, src, 10, 1, UINT64_MAX, &cr, &terr), 0);
+    s->flags &= ~(uint32_t)(TERN_SF_NEED_STOP_SENDING | TERN_SF_NEED_MAX_STREAM_DATA);
+    assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_STOP_SENDING, 0), 0);
+    assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_MAX_STREAM_DATA, s->max_recv), 0);
+    /* RESET_STREAM: until it is acknowledged */
+    assert_int_equal(tern_stream_reset_send(s, 1), 1);
+    s->flags &= ~(uint32_t)TERN_SF_NEED_RESET;
+    assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_STREAM_DATA_BLOCKED, 1500), 0);
+    assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_RESET_STREAM, 0), 1);
+    s->flags |= TERN_SF_RESET_ACKED;
+    s->flags &= ~(uint32_t)TERN_SF_NEED_RESET;
+    assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_RESET_STREAM, 0), 0);
+    assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_PING, 0), 0);
+    tern_streams_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1250,6 +1289,7 @@ int main(void)
         cmocka_unit_test(test_stream_data_blocked),
         cmocka_unit_test(test_stream_reset_send),
         cmocka_unit_test(test_streams_peer_limits),
+        cmocka_unit_test(test_stream_frame_lost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
