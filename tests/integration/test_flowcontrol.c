@@ -17,38 +17,8 @@
 #define SEC 1000000000ull
 #define MS 1000000ull
 
-/* Counting every allocation of the process: the sanitizers own malloc, so there only the stream
- * module's own count is checked. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FC_NO_MALLOC_HOOK 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define FC_NO_MALLOC_HOOK 1
-#endif
-
-#ifndef FC_NO_MALLOC_HOOK
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t m);
-extern void *__libc_realloc(void *q, size_t n);
-static unsigned long long fc_allocs;
-void *malloc(size_t n)
-{
-    fc_allocs++;
-    return __libc_malloc(n);
-}
-void *calloc(size_t n, size_t m)
-{
-    fc_allocs++;
-    return __libc_calloc(n, m);
-}
-void *realloc(void *q, size_t n)
-{
-    fc_allocs++;
-    return __libc_realloc(q, n);
-}
-#endif
+/* Every allocation of the process is counted (where the sanitizers leave malloc to us). */
+#include "allochook.h"
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
@@ -525,15 +495,15 @@ static void transfer_allocs(uint64_t mb, unsigned long long *process, uint64_t *
     connect_pair(&p);
     /* one stream first, so that lazily grown rings are in place before counting */
     download_completes(&p);
-#ifndef FC_NO_MALLOC_HOOK
-    unsigned long long a0 = fc_allocs;
+#if ALLOCHOOK_ACTIVE
+    unsigned long long a0 = allochook_count;
 #endif
     uint64_t p0 = p.client->streams.pool.allocs;
     target_idx = pair_request(&p, mb << 20);
     assert_true(pair_run(&p, cond_target_done, 60 * SEC));
     assert_true(stream_ok(&p.streams[target_idx]));
-#ifndef FC_NO_MALLOC_HOOK
-    *process = fc_allocs - a0;
+#if ALLOCHOOK_ACTIVE
+    *process = allochook_count - a0;
 #else
     *process = 0;
 #endif

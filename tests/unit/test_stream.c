@@ -13,36 +13,7 @@
 #include "frame.h"
 #include "stream.h"
 
-/* Allocation failures on demand (not under the sanitizers, which own malloc). */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NO_MALLOC_HOOK 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define NO_MALLOC_HOOK 1
-#endif
-#ifndef NO_MALLOC_HOOK
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t m);
-static int fail_next_alloc;
-void *malloc(size_t n)
-{
-    if (fail_next_alloc) {
-        fail_next_alloc = 0;
-        return NULL;
-    }
-    return __libc_malloc(n);
-}
-void *calloc(size_t n, size_t m)
-{
-    if (fail_next_alloc) {
-        fail_next_alloc = 0;
-        return NULL;
-    }
-    return __libc_calloc(n, m);
-}
-#endif
+#include "allochook.h"
 
 static uint64_t rng_state = 0x243F6A8885A308D3ull;
 static uint64_t rnd(void)
@@ -986,6 +957,18 @@ static void test_recvbuf_discard(void **st)
     tern_chunk_pool_free(&pool);
 }
 
+/* 8 KiB of the test pattern, for tests that only send it. */
+static const uint8_t *pattern(void)
+{
+    static uint8_t p[8192];
+    static int done;
+    if (!done) {
+        fill_pattern(p, sizeof(p), 0);
+        done = 1;
+    }
+    return p;
+}
+
 /* A server-side map (setup_map) and the peer's stream `id` in it. */
 static tern_stream *server_map_stream(tern_streams *m, int64_t id)
 {
@@ -1003,8 +986,7 @@ static void test_stream_credit_before_storing(void **st)
     uint64_t terr = 0;
     tern_stream_credit cr;
     tern_stream *s = server_map_stream(&m, 0);
-    uint8_t src[1002];
-    fill_pattern(src, sizeof(src), 0);
+    const uint8_t *src = pattern();
     assert_int_equal(tern_stream_recv(s, 500, src, 100, 0, 99, &cr, &terr), TERN_ERR_PROTO);
     assert_int_equal(terr, TERN_TE_FLOW_CONTROL_ERROR);
     assert_null(s->rcv.chunks);
@@ -1029,10 +1011,10 @@ static void test_stream_reset_recv(void **st)
     uint64_t terr = 0;
     tern_stream_credit cr;
     tern_stream *s = server_map_stream(&m, 0);
-    uint8_t src[1000];
-    fill_pattern(src, sizeof(src), 0);
+    const uint8_t *src = pattern();
     assert_int_equal(tern_stream_recv(s, 0, src, 300, 0, UINT64_MAX, &cr, &terr), 0);
-    assert_int_equal(tern_recvbuf_read(&s->rcv, src, 100, NULL), 100);
+    uint8_t out[100];
+    assert_int_equal(tern_recvbuf_read(&s->rcv, out, 100, NULL), 100);
     assert_int_equal(tern_stream_on_reset(s, 1003, UINT64_MAX, &cr, &terr), TERN_ERR_PROTO);
     assert_int_equal(terr, TERN_TE_FLOW_CONTROL_ERROR); /* past max_recv 1002 */
     assert_int_equal(tern_stream_on_reset(s, 900, 599, &cr, &terr), TERN_ERR_PROTO);
@@ -1067,8 +1049,7 @@ static void test_stream_stop_recv(void **st)
     uint64_t terr = 0;
     tern_stream_credit cr;
     tern_stream *s = server_map_stream(&m, 0), *t;
-    uint8_t src[1000];
-    fill_pattern(src, sizeof(src), 0);
+    const uint8_t *src = pattern();
     assert_int_equal(tern_stream_recv(s, 100, src, 400, 0, UINT64_MAX, &cr, &terr), 0);
     assert_int_equal(tern_stream_stop_recv(s, 7), 500);
     assert_true(s->flags & TERN_SF_NEED_STOP_SENDING);
@@ -1101,14 +1082,14 @@ static void test_stream_data_blocked(void **st)
     uint64_t terr = 0;
     tern_stream_credit cr;
     tern_stream *s = server_map_stream(&m, 0);
-    uint8_t src[1002];
-    fill_pattern(src, sizeof(src), 0);
+    const uint8_t *src = pattern();
     assert_int_equal(tern_stream_recv(s, 0, src, 1002, 0, UINT64_MAX, &cr, &terr), 0);
     /* nothing read: no credit to give */
     assert_int_equal(tern_stream_on_data_blocked(s, 1002), 0);
     assert_false(s->flags & TERN_SF_NEED_MAX_STREAM_DATA);
     /* 100 read: below the half-window step, yet a blocked peer gets it */
-    assert_int_equal(tern_recvbuf_read(&s->rcv, src, 100, NULL), 100);
+    uint8_t out[100];
+    assert_int_equal(tern_recvbuf_read(&s->rcv, out, 100, NULL), 100);
     assert_int_equal(tern_stream_update_recv_credit(s, 0), 0);
     assert_int_equal(tern_stream_on_data_blocked(s, 1002), 1);
     assert_int_equal(s->max_recv, 1102);
@@ -1127,8 +1108,7 @@ static void test_stream_reset_send(void **st)
     tern_streams m;
     uint64_t terr = 0;
     tern_stream *s = server_map_stream(&m, 0);
-    uint8_t src[100];
-    fill_pattern(src, sizeof(src), 0);
+    const uint8_t *src = pattern();
     assert_int_equal(tern_sendbuf_write(&s->snd, src, 100, 0), 100);
     tern_sendbuf_on_sent(&s->snd, 0, 60, 0);
     assert_int_equal(tern_stream_reset_send(s, 5), 1);
@@ -1168,8 +1148,7 @@ static void test_streams_peer_limits(void **st)
     assert_int_equal(b->max_send, 4000);
     assert_int_equal(tern_stream_on_max_stream_data(b, 5000), 0); /* nothing written */
     assert_int_equal(b->max_send, 5000);
-    static uint8_t src[6000];
-    assert_int_equal(tern_sendbuf_write(&b->snd, src, sizeof(src), 0), 6000);
+    assert_int_equal(tern_sendbuf_write(&b->snd, pattern(), 6000, 0), 6000);
     tern_sendbuf_on_sent(&b->snd, 0, 5000, 0);
     assert_false(tern_sendbuf_has_pending(&b->snd, b->max_send));
     assert_int_equal(tern_stream_on_max_stream_data(b, 7000), 1);
@@ -1183,7 +1162,7 @@ static void test_streams_peer_limits(void **st)
 /* A failed allocation drops the frame and changes nothing a later retransmission depends on. */
 static void test_recvbuf_alloc_failure(void **st)
 {
-#ifdef NO_MALLOC_HOOK
+#if !ALLOCHOOK_ACTIVE
     skip();
 #else
     tern_chunk_pool pool;
@@ -1194,14 +1173,14 @@ static void test_recvbuf_alloc_failure(void **st)
     fill_pattern(src, sizeof(src), 7);
     uint64_t terr;
     /* the pointer ring cannot be allocated */
-    fail_next_alloc = 1;
+    allochook_fail_next = 1;
     assert_int_equal(tern_recvbuf_write(&rb, 100, src + 100, 5000, 0, &terr), TERN_ERR_NOMEM);
     assert_int_equal(rb.highest, 0);
     assert_int_equal(rb.have.n, 0);
     assert_int_equal(pool.chunks_out, 0);
     /* a chunk cannot be allocated */
     assert_int_equal(tern_recvbuf_write(&rb, 0, src, 10, 0, &terr), 0);
-    fail_next_alloc = 1;
+    allochook_fail_next = 1;
     assert_int_equal(tern_recvbuf_write(&rb, 10000, src + 10000, 10000, 1, &terr), TERN_ERR_NOMEM);
     assert_int_equal(rb.highest, 10);
     assert_int_equal(rb.final_size, UINT64_MAX);
@@ -1226,15 +1205,14 @@ static void test_stream_frame_lost(void **st)
     uint64_t terr = 0;
     tern_stream_credit cr;
     tern_stream *s = server_map_stream(&m, 0);
-    uint8_t src[2000];
-    fill_pattern(src, sizeof(src), 0);
+    const uint8_t *src = pattern();
     /* MAX_STREAM_DATA: the current limit only, and not once the final size is known */
     assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_MAX_STREAM_DATA, s->max_recv - 1), 0);
     assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_MAX_STREAM_DATA, s->max_recv), 1);
     assert_true(s->flags & TERN_SF_NEED_MAX_STREAM_DATA);
     /* STREAM_DATA_BLOCKED: only while still blocked at that limit */
     assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_STREAM_DATA_BLOCKED, s->max_send), 0);
-    assert_int_equal(tern_sendbuf_write(&s->snd, src, sizeof(src), 0), 2000);
+    assert_int_equal(tern_sendbuf_write(&s->snd, src, 2000, 0), 2000);
     s->max_send = 1500;
     assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_STREAM_DATA_BLOCKED, 1000), 0);
     assert_int_equal(tern_stream_on_frame_lost(s, TERN_FT_STREAM_DATA_BLOCKED, 1500), 1);

@@ -1,0 +1,44 @@
+/* Counting and failing the allocations of a test program, to measure what the library allocates
+ * and to reach its out-of-memory paths. Include it in exactly one file of the program: it replaces
+ * malloc, calloc and realloc. The sanitizers own the allocator, so under them ALLOCHOOK_ACTIVE is
+ * 0, nothing is replaced and the tests that need the hook skip. */
+#ifndef TERN_TEST_ALLOCHOOK_H
+#define TERN_TEST_ALLOCHOOK_H
+
+#include <stddef.h>
+
+#define ALLOCHOOK_ACTIVE 1
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#undef ALLOCHOOK_ACTIVE
+#define ALLOCHOOK_ACTIVE 0
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#undef ALLOCHOOK_ACTIVE
+#define ALLOCHOOK_ACTIVE 0
+#endif
+
+#if ALLOCHOOK_ACTIVE
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t m);
+extern void *__libc_realloc(void *q, size_t n);
+
+static unsigned long long allochook_count; /* allocations so far */
+static int allochook_fail_next;           /* the next allocation fails */
+
+static int allochook_take(void)
+{
+    allochook_count++;
+    if (!allochook_fail_next)
+        return 1;
+    allochook_fail_next = 0;
+    return 0;
+}
+
+void *malloc(size_t n) { return allochook_take() ? __libc_malloc(n) : NULL; }
+void *calloc(size_t n, size_t m) { return allochook_take() ? __libc_calloc(n, m) : NULL; }
+void *realloc(void *q, size_t n) { return allochook_take() ? __libc_realloc(q, n) : NULL; }
+#endif
+
+#endif
