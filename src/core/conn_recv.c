@@ -102,14 +102,12 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
                 c->need_data_blocked = 1;
             break;
         case TERN_FT_MAX_STREAMS_BIDI:
-        case TERN_FT_MAX_STREAMS_UNI: {
-            int uni = f->type == TERN_FT_MAX_STREAMS_UNI;
-            if (f->off == c->streams.max_remote[uni]) {
-                c->streams.need_max_streams[uni] = 1;
+        case TERN_FT_MAX_STREAMS_UNI:
+        case TERN_FT_STREAMS_BLOCKED_BIDI:
+        case TERN_FT_STREAMS_BLOCKED_UNI:
+            if (tern_streams_on_frame_lost(&c->streams, f->type, f->off))
                 c->stream_ctrl_pending = 1;
-            }
             break;
-        }
         case TERN_FT_NEW_CONNECTION_ID:
             tern_local_cids_on_announce_lost(&c->lcids, f->id); /* unless retired meanwhile */
             break;
@@ -424,6 +422,9 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
             break;
         case TERN_FT_STREAMS_BLOCKED_BIDI:
         case TERN_FT_STREAMS_BLOCKED_UNI:
+            if (tern_streams_on_streams_blocked(&c->streams, f.u.max_streams.bidi,
+                                                f.u.max_streams.max))
+                c->stream_ctrl_pending = 1;
             break;
         case TERN_FT_STREAM_DATA_BLOCKED:
             rv = handle_stream_data_blocked(c, &f);

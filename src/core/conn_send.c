@@ -193,6 +193,8 @@ static int add_control(tern_conn *c, pkt_build *b)
                                                  c->streams.max_local[uni]);
             if (n) {
                 b->payload += n;
+                pb_record(b, uni ? TERN_FT_STREAMS_BLOCKED_UNI : TERN_FT_STREAMS_BLOCKED_BIDI, 0,
+                          c->streams.max_local[uni], 0, 0, 0);
                 c->streams.need_streams_blocked[uni] = 0;
                 added = 1;
             }

@@ -696,6 +696,42 @@ int tern_streams_on_max_streams(tern_streams *m, int bidi, uint64_t max)
     return 1;
 }
 
+int tern_streams_on_streams_blocked(tern_streams *m, int bidi, uint64_t limit)
+{
+    int k = bidi ? 0 : 1;
+    if (m->max_remote[k] <= limit) {
+        /* what closed streams earned but the batching held back goes out now */
+        uint64_t target = TERN_MIN(m->closed_remote[k] + m->initial_remote[k], MAX_STREAM_COUNT);
+        if (target <= m->max_remote[k])
+            return 0;
+        m->max_remote[k] = target;
+    }
+    m->need_max_streams[k] = 1; /* the new limit, or the one the peer missed */
+    return 1;
+}
+
+int tern_streams_on_frame_lost(tern_streams *m, uint64_t type, uint64_t value)
+{
+    int uni = type == TERN_FT_MAX_STREAMS_UNI || type == TERN_FT_STREAMS_BLOCKED_UNI;
+    switch (type) {
+    case TERN_FT_MAX_STREAMS_BIDI:
+    case TERN_FT_MAX_STREAMS_UNI:
+        if (value != m->max_remote[uni])
+            return 0; /* a later one went out since */
+        m->need_max_streams[uni] = 1;
+        return 1;
+    case TERN_FT_STREAMS_BLOCKED_BIDI:
+    case TERN_FT_STREAMS_BLOCKED_UNI:
+        /* still blocked at the same limit (RFC 9000 §13.3) */
+        if (value != m->max_local[uni] || m->next_local[uni] < m->max_local[uni])
+            return 0;
+        m->need_streams_blocked[uni] = 1;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 void tern_streams_foreach(tern_streams *m, void (*fn)(void *ud, tern_stream *s), void *ud)
 {
     for (size_t b = 0; b < m->nbuckets; b++)

@@ -149,6 +149,12 @@ void tern_streams_set_peer_limits(tern_streams *m, uint64_t bidi_local, uint64_t
                                   uint64_t uni);
 /* The peer's MAX_STREAMS (or transport parameter). Returns 1 when the limit rose, 0 otherwise. */
 int tern_streams_on_max_streams(tern_streams *m, int bidi, uint64_t max);
+/* STREAMS_BLOCKED from the peer at `limit`: queues MAX_STREAMS again when the peer missed ours, or
+ * with the credit closed streams earned below the batching step. Returns 1 when queued. */
+int tern_streams_on_streams_blocked(tern_streams *m, int bidi, uint64_t limit);
+/* A packet carrying MAX_STREAMS or STREAMS_BLOCKED (`value`: the limit it carried) was lost.
+ * Returns 1 when the frame is still current and was queued again, else 0. */
+int tern_streams_on_frame_lost(tern_streams *m, uint64_t type, uint64_t value);
 /* Calls fn for every live stream. fn must not open or close streams. */
 void tern_streams_foreach(tern_streams *m, void (*fn)(void *ud, tern_stream *s), void *ud);
 /* 1 when both directions are finished (all sent+acked or reset acked; all read or reset). */

@@ -1235,6 +1235,51 @@ static void test_stream_frame_lost(void **st)
     tern_streams_free(&m);
 }
 
+/* MAX_STREAMS and STREAMS_BLOCKED: answered and repeated only while current. */
+static void test_streams_blocked_and_lost(void **st)
+{
+    tern_streams m;
+    setup_map(&m, 1); /* the peer may open 10 of each; we may open 2 of each */
+    tern_stream *s;
+    uint64_t terr = 0;
+    /* the peer closes 4 of its streams: credit goes out in steps of 5, none yet */
+    for (int64_t i = 0; i < 4; i++) {
+        assert_int_equal(tern_streams_get_remote(&m, i * 4, 0, &s, &terr), 0);
+        tern_streams_close(&m, s);
+    }
+    assert_int_equal(m.max_remote[0], 10);
+    assert_false(m.need_max_streams[0]);
+    /* blocked at 10: the 4 earned streams go out now */
+    assert_int_equal(tern_streams_on_streams_blocked(&m, 1, 10), 1);
+    assert_int_equal(m.max_remote[0], 14);
+    assert_true(m.need_max_streams[0]);
+    /* blocked at an older limit: ours is repeated, not changed */
+    m.need_max_streams[0] = 0;
+    assert_int_equal(tern_streams_on_streams_blocked(&m, 1, 8), 1);
+    assert_int_equal(m.max_remote[0], 14);
+    assert_true(m.need_max_streams[0]);
+    /* nothing earned on the uni side */
+    assert_int_equal(tern_streams_on_streams_blocked(&m, 0, 10), 0);
+    assert_false(m.need_max_streams[1]);
+    /* a lost MAX_STREAMS is repeated only if it is the latest */
+    m.need_max_streams[0] = 0;
+    assert_int_equal(tern_streams_on_frame_lost(&m, TERN_FT_MAX_STREAMS_BIDI, 10), 0);
+    assert_int_equal(tern_streams_on_frame_lost(&m, TERN_FT_MAX_STREAMS_BIDI, 14), 1);
+    assert_true(m.need_max_streams[0]);
+    /* our STREAMS_BLOCKED: repeated while still blocked at that limit */
+    assert_int_equal(tern_streams_on_frame_lost(&m, TERN_FT_STREAMS_BLOCKED_UNI, 2), 0);
+    assert_int_equal(tern_streams_open_local(&m, 0, &s), 0);
+    assert_int_equal(tern_streams_open_local(&m, 0, &s), 0);
+    assert_int_equal(tern_streams_open_local(&m, 0, &s), TERN_ERR_STREAM_LIMIT);
+    m.need_streams_blocked[1] = 0;
+    assert_int_equal(tern_streams_on_frame_lost(&m, TERN_FT_STREAMS_BLOCKED_UNI, 2), 1);
+    assert_true(m.need_streams_blocked[1]);
+    assert_int_equal(tern_streams_on_max_streams(&m, 0, 3), 1);
+    assert_int_equal(tern_streams_on_frame_lost(&m, TERN_FT_STREAMS_BLOCKED_UNI, 2), 0);
+    assert_int_equal(tern_streams_on_frame_lost(&m, TERN_FT_PING, 0), 0);
+    tern_streams_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1268,6 +1313,7 @@ int main(void)
         cmocka_unit_test(test_stream_reset_send),
         cmocka_unit_test(test_streams_peer_limits),
         cmocka_unit_test(test_stream_frame_lost),
+        cmocka_unit_test(test_streams_blocked_and_lost),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
