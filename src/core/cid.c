@@ -26,6 +26,8 @@ tern_cid_entry *tern_local_cids_add(tern_local_cids *l, const tern_cid *cid,
     }
     e->path_id = TERN_CID_UNUSED;
     e->state = e->seq == 0 ? TERN_CID_ST_SENT : TERN_CID_ST_NEW;
+    if (e->state == TERN_CID_ST_NEW)
+        l->unannounced++;
     return e;
 }
 
@@ -49,6 +51,8 @@ int tern_local_cids_retire(tern_local_cids *l, uint64_t seq, const tern_cid *arr
         return TERN_ERR_PROTO; /* the packet's own DCID */
     if (removed)
         *removed = *e;
+    if (e->state == TERN_CID_ST_NEW)
+        l->unannounced--;
     /* keep the table in sequence order so that lookups stay predictable */
     size_t i = (size_t)(e - l->e);
     memmove(&l->e[i], &l->e[i + 1], (l->n - i - 1) * sizeof(l->e[0]));
@@ -71,6 +75,8 @@ int tern_local_cids_contains(const tern_local_cids *l, const tern_cid *cid)
 
 tern_cid_entry *tern_local_cids_next_unannounced(tern_local_cids *l)
 {
+    if (!l->unannounced)
+        return NULL;
     for (size_t i = 0; i < l->n; i++)
         if (l->e[i].state == TERN_CID_ST_NEW && l->e[i].seq > 0)
             return &l->e[i];
@@ -80,15 +86,19 @@ tern_cid_entry *tern_local_cids_next_unannounced(tern_local_cids *l)
 void tern_local_cids_on_announced(tern_local_cids *l, uint64_t seq)
 {
     tern_cid_entry *e = local_find_seq(l, seq);
-    if (e)
+    if (e && e->state == TERN_CID_ST_NEW) {
         e->state = TERN_CID_ST_SENT;
+        l->unannounced--;
+    }
 }
 
 void tern_local_cids_on_announce_lost(tern_local_cids *l, uint64_t seq)
 {
     tern_cid_entry *e = local_find_seq(l, seq);
-    if (e && seq > 0)
+    if (e && seq > 0 && e->state != TERN_CID_ST_NEW) {
         e->state = TERN_CID_ST_NEW;
+        l->unannounced++;
+    }
 }
 
 /* ---- CIDs the peer issued -------------------------------------------------------------------- */

@@ -34,6 +34,7 @@ typedef struct tern_local_cids {
     uint64_t next_seq;
     uint64_t retire_prior_to;   /* what we ask the peer to retire below */
     size_t cid_len;
+    size_t unannounced;         /* entries in TERN_CID_ST_NEW: the sender asks on every packet */
 } tern_local_cids;
 
 void tern_local_cids_init(tern_local_cids *l, size_t cid_len);

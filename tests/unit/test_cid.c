@@ -65,9 +65,14 @@ static void test_local_bound_and_retire(void **st)
     assert_int_equal(e->seq, 1);
     tern_local_cids_on_announced(&l, 1);
     assert_int_equal(tern_local_cids_next_unannounced(&l)->seq, 2);
+    assert_int_equal(l.unannounced, TERN_MAX_LOCAL_CIDS - 2);
     tern_local_cids_on_announce_lost(&l, 1);
+    tern_local_cids_on_announce_lost(&l, 1); /* twice: counted once */
+    assert_int_equal(l.unannounced, TERN_MAX_LOCAL_CIDS - 1);
     assert_int_equal(tern_local_cids_next_unannounced(&l)->seq, 1);
     tern_local_cids_on_announced(&l, 1);
+    tern_local_cids_on_announced(&l, 1);
+    assert_int_equal(l.unannounced, TERN_MAX_LOCAL_CIDS - 2);
 
     tern_cid_entry removed;
     /* never issued: PROTOCOL_VIOLATION */
@@ -84,6 +89,12 @@ static void test_local_bound_and_retire(void **st)
     assert_int_equal(tern_local_cids_retire(&l, 3, &c0, &removed), 1); /* again: ignored */
     tern_local_cids_on_announce_lost(&l, 3);                           /* retired: no-op */
     assert_int_equal(tern_local_cids_count(&l), TERN_MAX_LOCAL_CIDS - 1);
+    assert_int_equal(l.unannounced, TERN_MAX_LOCAL_CIDS - 3); /* 3 was never announced */
+    /* all announced: nothing is left, and the answer costs no walk */
+    for (uint64_t q = 2; q < TERN_MAX_LOCAL_CIDS; q++)
+        tern_local_cids_on_announced(&l, q);
+    assert_int_equal(l.unannounced, 0);
+    assert_null(tern_local_cids_next_unannounced(&l));
     /* room again, and the next sequence number continues */
     e = tern_local_cids_add(&l, &extra, tok);
     assert_non_null(e);
