@@ -80,6 +80,15 @@ quiet_ng=(-q)
 # shellcheck source=scripts/net-lib.sh
 . "$(dirname "$0")/../../scripts/net-lib.sh"
 
+# The pid of the only child of process $1 (the program a `timeout` runs), or $1 itself when it
+# has none.
+child_pid() {
+    local c
+    c=$(cat "/proc/$1/task/$1/children" 2>/dev/null)
+    c=${c%% *}
+    echo "${c:-$1}"
+}
+
 # Waits up to $2 seconds for a line matching regex $1 in file $3.
 wait_line() {
     local i
@@ -308,8 +317,11 @@ run_one() {
         local client_pid=$!
         if [ -n "$want_goaway" ]; then
             # SIGINT once the transfer runs: GOAWAY, the response in progress must still finish.
+            # The signal goes to tern-server itself: `timeout` forwards a signal it receives to
+            # its child and to its process group, so the server would get it twice, and a
+            # second signal means "skip the grace period".
             wait_line 'connected: ' 10 "$srvlog"
-            kill -INT "$server_pid" 2>/dev/null
+            kill -INT "$(child_pid "$server_pid")" 2>/dev/null
         fi
         wait "$client_pid"
         rc=$?
