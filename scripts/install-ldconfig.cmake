@@ -1,0 +1,40 @@
+# Run by `cmake --install` after the files are in place: makes the installed shared library
+# visible to the dynamic loader (see the install section of CMakeLists.txt). Reads the prefix and
+# libdir of this install (`--prefix` included); writes nothing with DESTDIR or without root.
+# TERN_INSTALL_LIBDIR: the configured CMAKE_INSTALL_LIBDIR (relative to the prefix, or absolute).
+if(IS_ABSOLUTE "${TERN_INSTALL_LIBDIR}")
+  set(libdir "${TERN_INSTALL_LIBDIR}")
+else()
+  set(libdir "${CMAKE_INSTALL_PREFIX}/${TERN_INSTALL_LIBDIR}")
+endif()
+if(NOT "$ENV{DESTDIR}" STREQUAL "")
+  return()
+endif()
+find_program(TERN_LDCONFIG ldconfig PATHS /sbin /usr/sbin)
+execute_process(COMMAND id -u OUTPUT_VARIABLE uid OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT TERN_LDCONFIG OR NOT uid STREQUAL "0")
+  message(STATUS "not root: run ldconfig as root, or set LD_LIBRARY_PATH=${libdir}, "
+                 "so that programs find libtern.so.0")
+  return()
+endif()
+# The directories the loader searches now, one "DIR: (from ...)" line each.
+execute_process(COMMAND ${TERN_LDCONFIG} -v -N -X OUTPUT_VARIABLE searched ERROR_QUIET)
+string(REGEX MATCHALL "(^|\n)/[^:\n]*:" dirs "${searched}")
+set(found 0)
+foreach(d ${dirs})
+  string(REGEX REPLACE "^\n?(.*):$" "\\1" d "${d}")
+  if(d STREQUAL libdir)
+    set(found 1)
+  endif()
+endforeach()
+# Named after the directory: /usr/local/opt/lib -> tern-usr-local-opt-lib.conf
+string(REGEX REPLACE "[^A-Za-z0-9_.]+" "-" conf_name "tern${libdir}")
+set(conf "/etc/ld.so.conf.d/${conf_name}.conf")
+if(NOT found AND NOT EXISTS "${conf}")
+  message(STATUS "Installing: ${conf}")
+  file(WRITE "${conf}" "# libtern, installed by cmake --install\n${libdir}\n")
+endif()
+execute_process(COMMAND ${TERN_LDCONFIG} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(WARNING "ldconfig failed (${rc}): programs may not find libtern.so.0 in ${libdir}")
+endif()
