@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "client/client.h"
+#include "common/cert.h"
 #include "common/json.h"
 #include "common/util.h"
 
@@ -342,7 +343,18 @@ static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
             describe_close(why, sizeof(why), info);
         else
             snprintf(why, sizeof(why), "no reason given");
-        if (!cl->connected)
+        if (!cl->connected && info && info->status == TERN_ERR_CONN_REFUSED)
+            snprintf(msg, sizeof(msg),
+                     "cannot connect to %s: connection refused (ICMP port unreachable: nothing "
+                     "listens on that UDP port)",
+                     cl->peer);
+        else if (!cl->connected && info && info->status == TERN_ERR_TLS &&
+                 strncmp(info->reason, "certificate verification failed", 31) == 0)
+            snprintf(msg, sizeof(msg),
+                     "handshake with %s failed: %s (trust the server's CA with --ca FILE, or skip "
+                     "verification with --insecure)",
+                     cl->peer, info->reason);
+        else if (!cl->connected)
             snprintf(msg, sizeof(msg), "handshake with %s failed: %s", cl->peer, why);
         else
             snprintf(msg, sizeof(msg), "connection closed before the downloads finished: %s", why);
@@ -775,6 +787,12 @@ int main(int argc, char **argv)
     cb.on_path_event = on_path_event;
 
     rc = tern_endpoint_new(&cfg, &cb, cl, &cl->ep);
+    if (rc == TERN_ERR_CERT) {
+        char why[600];
+        tool_cert_diagnose(NULL, NULL, cfg.ca_file, why, sizeof(why));
+        fprintf(stderr, "tern-client: %s\n", why);
+        goto out;
+    }
     if (rc < 0) {
         fprintf(stderr, "tern-client: cannot create the endpoint: %s\n", tern_strerror(rc));
         goto out;
@@ -786,6 +804,17 @@ int main(int argc, char **argv)
     cl_paths_init(cl, show_paths);
     rc = tern_endpoint_connect(cl->ep, &remote, local_text ? &local : NULL, cl->dl[0].url.host,
                                &cl->conn);
+    if (rc < 0 && local_text && rc == TERN_ERR_IO && errno == EADDRNOTAVAIL) {
+        fprintf(stderr,
+                "tern-client: cannot use --local %s: that address is not on this host (%s)\n",
+                local_text, strerror(errno));
+        goto out;
+    }
+    if (rc < 0 && local_text && rc == TERN_ERR_IO) {
+        fprintf(stderr, "tern-client: cannot send from --local %s: %s\n", local_text,
+                strerror(errno));
+        goto out;
+    }
     if (rc < 0) {
         fprintf(stderr, "tern-client: cannot connect to %s: %s%s%s\n", cl->dl[0].url.host,
                 tern_strerror(rc), rc == TERN_ERR_IO ? ": " : "",

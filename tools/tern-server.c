@@ -426,7 +426,7 @@ int main(int argc, char **argv)
     tool_cert tmp_cert;
     tern_addr addr;
     server *srv;
-    char errbuf[256], where[64], priority[TOOL_PRIORITY_MAX];
+    char errbuf[1024], where[64], priority[TOOL_PRIORITY_MAX];
     int opt, rc, status = 1;
     uint64_t v;
 
@@ -507,11 +507,12 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if (optind != argc || !listen_text || !root) {
-        usage(stderr);
-        status = 2;
-        goto out;
-    }
+    if (optind != argc)
+        BAD_OPTION("unexpected argument '%s' (see --help)", argv[optind]);
+    if (!listen_text)
+        BAD_OPTION("%s", "--listen ADDR:PORT is required: the address to serve on (see --help)");
+    if (!root)
+        BAD_OPTION("%s", "--root DIR is required: the directory of files to serve (see --help)");
     if (!cert != !key)
         BAD_OPTION("%s", "--cert and --key go together");
     if (tern_addr_parse(&addr, listen_text, 4433) < 0)
@@ -532,7 +533,8 @@ int main(int argc, char **argv)
     }
 
     if (!realpath(root, srv->root)) {
-        fail("cannot open root directory '%s'", root);
+        snprintf(errbuf, sizeof(errbuf), "cannot open --root %s: %s", root, strerror(errno));
+        fail("%s", errbuf);
         goto out;
     }
     srv->root_len = strlen(srv->root);
@@ -572,6 +574,11 @@ int main(int argc, char **argv)
     cb.on_path_event = on_path_event;
 
     rc = tern_endpoint_new(&cfg, &cb, srv, &srv->ep);
+    if (rc == TERN_ERR_CERT) {
+        tool_cert_diagnose(cert, key, NULL, errbuf, sizeof(errbuf));
+        fail("%s", errbuf);
+        goto out;
+    }
     if (rc < 0) {
         fail("cannot create the endpoint: %s", tern_strerror(rc));
         goto out;

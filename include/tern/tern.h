@@ -57,6 +57,9 @@ enum {
     TERN_ERR_AF_MISMATCH = -26,    /* the address family differs from the peer's */
     TERN_ERR_BIND = -27,           /* binding a socket on the address failed; errno holds why */
     TERN_ERR_LAST_PATH = -28,      /* removing the last usable path is refused */
+    /* connection setup */
+    TERN_ERR_CONN_REFUSED = -29,   /* client: nothing listens at the server's address (ICMP port
+                                      unreachable before any packet from the server) */
 };
 
 /* Returns a static, human readable name for a TERN_ERR_* code (never NULL). Any thread. */
@@ -258,7 +261,10 @@ const char *tern_net_event_str(tern_net_event_type t);
 /* Why a connection ended. `error_code` is a QUIC transport (app == 0) or application (app == 1)
  * error code; `local` says which side closed; `reason` is NUL-terminated (may be empty). `status` is
  * the TERN_ERR_* summary: 0 for a clean close, TERN_ERR_IDLE_TIMEOUT, TERN_ERR_STATELESS_RESET,
- * TERN_ERR_PROTO, TERN_ERR_TLS, ... */
+ * TERN_ERR_PROTO, TERN_ERR_TLS, TERN_ERR_CONN_REFUSED (client: the server's port is closed), ...
+ * For TERN_ERR_TLS on a client whose server certificate failed verification, `reason` says why
+ * (GnuTLS's verification status, e.g. "The certificate is NOT trusted. The certificate issuer is
+ * unknown."). */
 typedef struct tern_close_info {
     int status;
     int app;

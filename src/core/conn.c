@@ -130,7 +130,12 @@ static void tls_alert(void *ud, int level, uint8_t alert)
     if (!c->pending_terr_set) {
         c->pending_terr_set = 1;
         c->pending_terr = TERN_TE_CRYPTO_ERROR + alert;
-        snprintf(c->pending_reason, sizeof(c->pending_reason), "TLS alert %u", alert);
+        /* The words for it when TLS has them (a certificate that failed verification, and why) */
+        if (c->tls && tern_tls_error_text(c->tls)[0])
+            snprintf(c->pending_reason, sizeof(c->pending_reason), "%s",
+                     tern_tls_error_text(c->tls));
+        else
+            snprintf(c->pending_reason, sizeof(c->pending_reason), "TLS alert %u", alert);
     }
 }
 
@@ -634,6 +639,20 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
 }
 
 int tern_conn_is_done(const tern_conn *c) { return c->state == TERN_CS_DONE; }
+
+int tern_conn_on_port_unreachable(tern_conn *c, const tern_addr *to)
+{
+    static const char why[] = "port unreachable";
+
+    if (c->is_server || c->handshake_complete || c->pkts_recv > 0 || c->state >= TERN_CS_CLOSING ||
+        !tern_addr_equal(to, &tern_conn_path(c)->addr.remote))
+        return 0;
+    TERN_LOG(c, "closing: ICMP port unreachable from the server before any answer");
+    tern_conn_set_close_info(c, TERN_ERR_CONN_REFUSED, 0, 1, TERN_TE_NO_ERROR, 0, why,
+                             sizeof(why) - 1);
+    tern_conn_set_done(c);
+    return 1;
+}
 
 const tern_close_info *tern_conn_close_info(const tern_conn *c) { return &c->close; }
 

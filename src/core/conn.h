@@ -72,6 +72,15 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now);
 int tern_conn_is_done(const tern_conn *c);
 const tern_close_info *tern_conn_close_info(const tern_conn *c);
 
+/* The network said that nothing listens at `to` (ICMP port unreachable for a datagram sent
+ * there). A client whose handshake has not yet received a single packet from the server at `to`
+ * (its active path's remote address) ends at once with status TERN_ERR_CONN_REFUSED and sends
+ * nothing more; a 10 s handshake timeout would say the same, late. Anything else is ignored: such
+ * a message is unauthenticated, and once the server has answered, a forged one must not cut the
+ * connection (the path's own loss detection judges it). Returns 1 when the connection ended
+ * (tern_conn_is_done), else 0. */
+int tern_conn_on_port_unreachable(tern_conn *c, const tern_addr *to);
+
 /* An opaque pointer for the driver (the runtime keeps its per-connection record here). */
 void tern_conn_set_driver_data(tern_conn *c, void *d);
 void *tern_conn_get_driver_data(const tern_conn *c);

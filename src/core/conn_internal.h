@@ -67,7 +67,7 @@ struct tern_conn {
     int handshake_done_pending;  /* server: HANDSHAKE_DONE to (re)send */
     int pending_terr_set;        /* a transport error found inside a TLS callback */
     uint64_t pending_terr;
-    char pending_reason[64];
+    char pending_reason[256]; /* room for a certificate verification status in words */
 
     tern_sendbuf crypto_snd[TERN_LEVEL_COUNT];
     tern_recvbuf crypto_rcv[TERN_LEVEL_COUNT];

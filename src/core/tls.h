@@ -72,6 +72,11 @@ int tern_tls_start(tern_tls *t);
  * are consumed and return 1. Once failed, every later call fails the same way. */
 int tern_tls_recv(tern_tls *t, int level, const uint8_t *data, size_t len, uint8_t *alert);
 
+/* After a failed handshake: why, in words, when the alert says too little (the certificate's
+ * verification status); "" otherwise. At most TERN_TLS_WHY_MAX - 1 bytes. */
+#define TERN_TLS_WHY_MAX 200
+const char *tern_tls_error_text(const tern_tls *t);
+
 /* Negotiated ALPN (NUL-terminated, "" when none). */
 const char *tern_tls_alpn(tern_tls *t);
 /* Negotiated AEAD (enum tern_aead) once known. */

@@ -8,7 +8,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "crypto.h"
 
@@ -64,6 +66,7 @@ struct tern_tls {
     uint8_t *sh_buf; /* client: a ServerHello being collected (Initial level only) */
     size_t sh_have;
     char alpn[256];
+    char why[TERN_TLS_WHY_MAX]; /* why the handshake failed, when more can be said than the alert */
 };
 
 /* ---- context ------------------------------------------------------------------------------- */
@@ -473,6 +476,30 @@ void tern_tls_free(tern_tls *t)
     free(t);
 }
 
+/* The certificate's verification status in words ("The certificate is NOT trusted. The
+ * certificate issuer is unknown."), for the close reason: the alert number alone says nothing. */
+static void note_verify_failure(tern_tls *t)
+{
+    static const char prefix[] = "certificate verification failed: ";
+    gnutls_datum_t text = {NULL, 0};
+    unsigned status = gnutls_session_get_verify_cert_status(t->s);
+
+    if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) < 0 ||
+        !text.data) {
+        snprintf(t->why, sizeof(t->why), "%s(status 0x%x)", prefix, status);
+        return;
+    }
+    snprintf(t->why, sizeof(t->why), "%s%.*s", prefix, (int)text.size, (const char *)text.data);
+    gnutls_free(text.data);
+    for (size_t n = strlen(t->why); n > 0 && t->why[n - 1] == ' '; n--)
+        t->why[n - 1] = '\0';
+}
+
+const char *tern_tls_error_text(const tern_tls *t)
+{
+    return t->why;
+}
+
 /* Turns a fatal GnuTLS error into the connection's view: the callback's own error if one failed,
  * else TERN_ERR_TLS with exactly one alert reported. */
 static int fail(tern_tls *t, int gerr, uint8_t *alert)
@@ -483,10 +510,12 @@ static int fail(tern_tls *t, int gerr, uint8_t *alert)
             if (t->pending_alert >= 0) {
                 report_alert(t, t->tx_level, (uint8_t)t->pending_alert);
             } else {
-                if (gerr == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR)
+                if (gerr == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
+                    note_verify_failure(t);
                     report_alert(t, t->tx_level, GNUTLS_A_BAD_CERTIFICATE);
-                else
+                } else {
                     gnutls_alert_send_appropriate(t->s, gerr);
+                }
                 if (t->alert < 0)
                     report_alert(t, t->tx_level, GNUTLS_A_INTERNAL_ERROR);
             }

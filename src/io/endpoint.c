@@ -727,6 +727,10 @@ static void flush_conn(tern_endpoint *ep, rt_conn *rc, uint64_t now)
 {
     if (rc->nlocal)
         prune_local_socks(ep, rc);
+    /* Once the server answered, ICMP errors are not acted on; queued, they would also fail the
+     * next send and count as the path's own errors. */
+    if (rc->sock->errqueue && rc->own_sock && tern_conn_is_established(rc->c))
+        (void)tern_udp_enable_errors(rc->sock, 0);
     tern_conn *c = rc->c;
     size_t mtu = ep->cfg.max_udp_payload;
     size_t off = 0, seg = 0, nseg = 0;
@@ -1050,6 +1054,9 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
         return TERN_ERR_NOMEM;
     }
     s->owner = rc;
+    /* ICMP errors tell a server that is not running apart from a slow one (best effort; only
+     * until the handshake ends, see flush_conn). */
+    (void)tern_udp_enable_errors(s, 1);
 
     tern_conn_params p;
     memset(&p, 0, sizeof(p));
@@ -1218,6 +1225,29 @@ static void run_timers(tern_endpoint *ep, uint64_t now)
 /* The application may have written to any connection since the last call: give each a chance to
  * send. */
 
+/* EPOLLERR: the pending error is cleared (it would fail the next send), and a client socket's
+ * queued ICMP errors are read; a port unreachable from the server ends a handshake that got no
+ * answer ("connection refused" at once instead of a handshake timeout). */
+static void on_socket_error(tern_endpoint *ep, tern_udp_sock *s)
+{
+    int err = 0;
+    socklen_t sl = sizeof(err);
+    tern_udp_error e;
+
+    (void)getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &sl);
+    for (int k = 0; k < EP_RECV_ROUNDS && tern_udp_read_error(s, &e) > 0; k++) {
+        rt_conn *rc = s->owner;
+        if (!rc || !e.icmp || e.err != ECONNREFUSED || !e.dest.len)
+            continue;
+        normalize_addr(&e.dest);
+        if (tern_conn_on_port_unreachable(rc->c, &e.dest)) {
+            ep_log(ep, "connection refused: port unreachable");
+            mark_dirty(ep, rc);
+            return;
+        }
+    }
+}
+
 int tern_endpoint_run_once(tern_endpoint *ep, int timeout_ms)
 {
     if (!ep)
@@ -1249,11 +1279,8 @@ int tern_endpoint_run_once(tern_endpoint *ep, int timeout_ms)
         if (ev[i].events & EPOLLOUT)
             on_writable(ep, s);
         if (!s->dead && (ev[i].events & (EPOLLIN | EPOLLERR))) {
-            if (ev[i].events & EPOLLERR) {
-                int err = 0;
-                socklen_t sl = sizeof(err);
-                (void)getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &sl);
-            }
+            if (ev[i].events & EPOLLERR)
+                on_socket_error(ep, s);
             on_readable(ep, s);
         }
     }

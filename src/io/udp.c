@@ -4,6 +4,7 @@
 #include "udp.h"
 
 #include <errno.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <stdlib.h>
@@ -286,6 +287,66 @@ int tern_udp_recv(tern_udp_sock *s, tern_udp_rx *rx, tern_udp_dgram *out)
         k++;
     }
     return k;
+}
+
+int tern_udp_enable_errors(tern_udp_sock *s, int on)
+{
+    int rv;
+
+    if (s->family == AF_INET6) {
+        rv = setsockopt(s->fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof(on));
+        /* IPv4 peers of a dual-stack socket report through the IPv4 option; harmless otherwise. */
+        (void)setsockopt(s->fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on));
+    } else {
+        rv = setsockopt(s->fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on));
+    }
+    if (rv != 0)
+        return TERN_ERR_IO;
+    s->errqueue = on;
+    return 0;
+}
+
+int tern_udp_read_error(tern_udp_sock *s, tern_udp_error *out)
+{
+    /* The offending datagram's first bytes come back as data: not needed, so a tiny buffer (the
+     * rest is discarded with MSG_TRUNC set). */
+    uint8_t data[8];
+    struct sockaddr_storage name;
+    union {
+        char buf[CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in6)) * 2];
+        struct cmsghdr align;
+    } ctrl;
+    struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+    struct msghdr mh;
+    ssize_t n;
+
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_name = &name;
+    mh.msg_namelen = sizeof(name);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctrl.buf;
+    mh.msg_controllen = sizeof(ctrl.buf);
+    do {
+        n = recvmsg(s->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : TERN_ERR_IO;
+    memset(out, 0, sizeof(*out));
+    if (mh.msg_namelen > 0 && mh.msg_namelen <= sizeof(out->dest.u)) {
+        memcpy(&out->dest.u, &name, mh.msg_namelen);
+        out->dest.len = mh.msg_namelen;
+    }
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+        if (!((cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_RECVERR) ||
+              (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_RECVERR)))
+            continue;
+        struct sock_extended_err ee;
+        memcpy(&ee, CMSG_DATA(cm), sizeof(ee));
+        out->err = (int)ee.ee_errno;
+        out->icmp = ee.ee_origin == SO_EE_ORIGIN_ICMP || ee.ee_origin == SO_EE_ORIGIN_ICMP6;
+    }
+    return 1;
 }
 
 /* Fills message i with buf[0..len) (segments of `seg` bytes when seg != 0). */

@@ -2,8 +2,8 @@
  * needs (destination address per datagram for wildcard binds, ECN, GRO), batched receive
  * (recvmmsg) and batched send (sendmmsg + UDP GSO, with a fallback to one datagram per message when
  * GSO is refused). A batch the kernel could not take (EAGAIN) is kept in the socket until it is
- * writable again. Batch buffers are preallocated by the caller; nothing here allocates per
- * datagram. */
+ * writable again. ICMP errors can be asked for and read from the socket's error queue. Batch
+ * buffers are preallocated by the caller; nothing here allocates per datagram. */
 #ifndef TERN_IO_UDP_H
 #define TERN_IO_UDP_H
 
@@ -32,6 +32,7 @@ typedef struct tern_udp_sock {
     tern_path_addr pend_path;
     void *owner; /* the runtime's tag: the client connection that owns it, or NULL */
     uint64_t path_errors; /* sends that failed because the local address or network is gone */
+    int errqueue;         /* ICMP errors are queued (tern_udp_enable_errors) */
     int dead;    /* closed during this loop iteration; freed at its end */
     struct tern_udp_sock *next_dead;
 } tern_udp_sock;
@@ -65,6 +66,23 @@ const tern_udp_counters *tern_udp_tx_counters(const tern_udp_tx *tx);
  * Returns 0, TERN_ERR_INVALID_ARG (not IPv4/IPv6) or TERN_ERR_IO (errno kept). */
 int tern_udp_open(tern_udp_sock *s, const tern_addr *addr);
 void tern_udp_close(tern_udp_sock *s);
+
+/* An error the kernel reported for a datagram the socket sent. */
+typedef struct tern_udp_error {
+    int err;        /* errno value: ECONNREFUSED for a port unreachable, EHOSTUNREACH, EMSGSIZE... */
+    int icmp;       /* 1 when an ICMP or ICMPv6 message reported it, 0 for a local error */
+    tern_addr dest; /* where the failed datagram was going */
+} tern_udp_error;
+
+/* Asks the kernel to queue the ICMP errors of the socket's datagrams (IP_RECVERR, IPV6_RECVERR;
+ * `on` 0 stops it): an unconnected UDP socket never hears of them otherwise. Queued errors raise
+ * EPOLLERR until tern_udp_read_error has read them all, and the latest one also fails the next
+ * send, once. Sets s->errqueue. Returns 0 or TERN_ERR_IO (errno kept). */
+int tern_udp_enable_errors(tern_udp_sock *s, int on);
+
+/* Reads one queued error (MSG_ERRQUEUE). Returns 1 with *out filled, 0 when the queue is empty, or
+ * TERN_ERR_IO. */
+int tern_udp_read_error(tern_udp_sock *s, tern_udp_error *out);
 
 /* Receives up to TERN_UDP_RX_BATCH messages into rx's slots. Returns the count (0 when nothing is
  * waiting) or TERN_ERR_IO. `out` must have TERN_UDP_RX_BATCH entries; they point into rx and stay

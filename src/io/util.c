@@ -39,6 +39,7 @@ static const char *const err_names[] = {
     [-TERN_ERR_AF_MISMATCH] = "address family differs from the peer's",
     [-TERN_ERR_BIND] = "cannot bind a socket on the address",
     [-TERN_ERR_LAST_PATH] = "refusing to remove the last usable path",
+    [-TERN_ERR_CONN_REFUSED] = "connection refused",
 };
 
 const char *tern_path_reason_str(tern_path_reason r)

@@ -3,6 +3,7 @@
 #include "common/cert.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,4 +130,94 @@ void tool_cert_remove(tool_cert *c)
     if (c->dir[0])
         rmdir(c->dir);
     memset(c, 0, sizeof(*c));
+}
+
+/* Loads `path` whole. Returns 0, or -1 with the reason in msg. */
+static int load(const char *opt, const char *path, gnutls_datum_t *d, char *msg, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0) {
+        snprintf(msg, cap, "cannot load %s %s: %s", opt, path, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    rc = gnutls_load_file(path, d);
+    if (rc < 0) {
+        snprintf(msg, cap, "cannot load %s %s: %s", opt, path, gnutls_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int tool_cert_diagnose(const char *cert, const char *key, const char *ca, char *msg, size_t cap)
+{
+    gnutls_datum_t d = {NULL, 0};
+    gnutls_x509_crt_t *crts = NULL;
+    gnutls_x509_privkey_t pk = NULL;
+    gnutls_certificate_credentials_t cred = NULL;
+    unsigned ncrt = 0;
+    int rc, ret = -1;
+
+    if (ca) {
+        if (load("--ca", ca, &d, msg, cap) < 0)
+            return 0;
+        rc = gnutls_x509_crt_list_import2(&crts, &ncrt, &d, GNUTLS_X509_FMT_PEM, 0);
+        gnutls_free(d.data);
+        d.data = NULL;
+        if (rc < 0 || ncrt == 0) {
+            snprintf(msg, cap, "cannot load --ca %s: no PEM certificate in it (%s)", ca,
+                     rc < 0 ? gnutls_strerror(rc) : "empty");
+            return 0;
+        }
+        for (unsigned i = 0; i < ncrt; i++)
+            gnutls_x509_crt_deinit(crts[i]);
+        gnutls_free(crts);
+        crts = NULL;
+    }
+    if (cert) {
+        if (load("--cert", cert, &d, msg, cap) < 0)
+            return 0;
+        rc = gnutls_x509_crt_list_import2(&crts, &ncrt, &d, GNUTLS_X509_FMT_PEM, 0);
+        gnutls_free(d.data);
+        d.data = NULL;
+        if (rc < 0 || ncrt == 0) {
+            snprintf(msg, cap, "cannot load --cert %s: no PEM certificate in it (%s)", cert,
+                     rc < 0 ? gnutls_strerror(rc) : "empty");
+            return 0;
+        }
+        for (unsigned i = 0; i < ncrt; i++)
+            gnutls_x509_crt_deinit(crts[i]);
+        gnutls_free(crts);
+    }
+    if (key) {
+        if (load("--key", key, &d, msg, cap) < 0)
+            return 0;
+        rc = gnutls_x509_privkey_init(&pk);
+        if (rc == 0)
+            rc = gnutls_x509_privkey_import2(pk, &d, GNUTLS_X509_FMT_PEM, NULL, 0);
+        gnutls_free(d.data);
+        if (pk)
+            gnutls_x509_privkey_deinit(pk);
+        if (rc < 0) {
+            snprintf(msg, cap, "cannot load --key %s: no usable PEM private key in it (%s)", key,
+                     gnutls_strerror(rc));
+            return 0;
+        }
+    }
+    if (cert && key) {
+        /* Both parse: the pair itself is what GnuTLS refused (most often a key of another cert). */
+        if (gnutls_certificate_allocate_credentials(&cred) == 0) {
+            rc = gnutls_certificate_set_x509_key_file(cred, cert, key, GNUTLS_X509_FMT_PEM);
+            gnutls_certificate_free_credentials(cred);
+            if (rc < 0) {
+                snprintf(msg, cap, "--key %s cannot be used with --cert %s: %s", key, cert,
+                         gnutls_strerror(rc));
+                return 0;
+            }
+        }
+    }
+    snprintf(msg, cap, "the certificate files look usable, yet the TLS library refused them");
+    return ret;
 }

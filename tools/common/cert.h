@@ -1,4 +1,5 @@
-/* Throwaway self-signed server certificate for tern-server runs without --cert/--key. */
+/* Throwaway self-signed server certificate for tern-server runs without --cert/--key, and the
+ * diagnosis of certificate files the library refused. */
 #ifndef TOOLS_COMMON_CERT_H
 #define TOOLS_COMMON_CERT_H
 
@@ -16,5 +17,11 @@ int tool_cert_generate(tool_cert *out, char *err, size_t errcap);
 
 /* Deletes the files and the directory (safe to call twice). */
 void tool_cert_remove(tool_cert *c);
+
+/* After tern_endpoint_new failed with TERN_ERR_CERT: finds which of the given files (any may be
+ * NULL) cannot be used and writes why into msg, naming the option and the file, e.g. "cannot
+ * load --ca /x.pem: No such file or directory" or "--key k.pem does not match the certificate in
+ * --cert c.pem". Returns 0 with msg set, or -1 when every file looks usable (msg then says so). */
+int tool_cert_diagnose(const char *cert, const char *key, const char *ca, char *msg, size_t cap);
 
 #endif
