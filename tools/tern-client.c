@@ -480,6 +480,10 @@ static void print_json(client *cl, FILE *f, int ok)
             fprintf(f, ",\"status\":%d", d->status);
         else
             fputs(",\"status\":null", f);
+        if (d->content_type[0]) {
+            fputs(",\"content_type\":", f);
+            tool_json_string(f, d->content_type);
+        }
         fprintf(f, ",\"result\":\"%s\"", result_name(d->result));
         if (d->result == DL_RESET)
             fprintf(f, ",\"app_error\":%llu", (unsigned long long)d->reset_code);

@@ -23,6 +23,7 @@
 #define MAX_ALPN 8
 #define GRACE_NS (10ull * 1000000000ull) /* requests in progress may finish during this */
 #define NOTICE_NS (100ull * 1000000ull)  /* between the GOAWAY notice and the final GOAWAY */
+#define MIME_TYPES_FILE "/etc/mime.types" /* Debian's media-types */
 
 static volatile sig_atomic_t stop_requested;
 static int shutting_down;
@@ -297,6 +298,9 @@ static void usage(FILE *f)
                "                        §9.6) and listen there too\n"
                "  --disable-active-migration  ask clients not to migrate (packets from new\n"
                "                        addresses are dropped, except at the preferred address)\n"
+               "  --mime-types FILE     content types by file extension (default\n"
+               "                        /etc/mime.types; html, css, js, json, png, txt and a few\n"
+               "                        more are known without it; others: octet-stream)\n"
                "  --log FILE            tern's debug log ('-' = stderr)\n"
                "  -q, --quiet           no per-connection, per-request and migration log lines\n"
                "  -h, --help            this text\n");
@@ -412,12 +416,13 @@ int main(int argc, char **argv)
                                          {"idle-timeout", required_argument, NULL, 'i'},
                                          {"preferred-address", required_argument, NULL, 'p'},
                                          {"disable-active-migration", no_argument, NULL, 'm'},
+                                         {"mime-types", required_argument, NULL, 'T'},
                                          {"log", required_argument, NULL, 'L'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *listen_text = NULL, *root = NULL, *cert = NULL, *key = NULL;
-    const char *preferred_text = NULL, *log_path = NULL;
+    const char *preferred_text = NULL, *log_path = NULL, *mime_types = MIME_TYPES_FILE;
     FILE *log = NULL;
     const char *alpn[MAX_ALPN];
     size_t alpn_count = 0;
@@ -491,6 +496,9 @@ int main(int argc, char **argv)
         case 'm':
             cfg.disable_active_migration = 1;
             break;
+        case 'T':
+            mime_types = optarg;
+            break;
         case 'L':
             log_path = optarg;
             break;
@@ -538,6 +546,10 @@ int main(int argc, char **argv)
         goto out;
     }
     srv->root_len = strlen(srv->root);
+    if (srv_mime_load(&srv->mime, mime_types) < 0) {
+        fail("%s", "out of memory");
+        goto out;
+    }
     {
         struct stat sb;
         if (stat(srv->root, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
@@ -631,6 +643,7 @@ out:
     while (srv->conns)
         conn_state_free(srv, srv->conns);
     tool_cert_remove(&tmp_cert);
+    srv_mime_free(&srv->mime);
     free(srv);
     tool_log_close(log);
     return status;

@@ -29,6 +29,7 @@ typedef struct download {
     int status;             /* HTTP/3 final status, 0 before it arrives (and for hq-interop) */
     uint64_t content_length; /* announced body size, when have_length */
     int have_length;
+    char content_type[128];  /* HTTP/3 content-type ("" when absent or too long) */
     uint64_t bytes;
     uint64_t reset_code;
     int fd;       /* output, -1 to discard */

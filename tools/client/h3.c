@@ -1,6 +1,6 @@
-/* HTTP/3 for tern-client: one GET per download on its own request stream, the final :status and
- * content-length recorded, the body hashed and saved as it arrives (nghttp3 hands DATA payloads
- * straight out of the read buffer). A GOAWAY fails the requests the server says it will not
+/* HTTP/3 for tern-client: one GET per download on its own request stream, the final :status,
+ * content-length and content-type recorded, the body hashed and saved as it arrives (nghttp3
+ * hands DATA payloads straight out of the read buffer). A GOAWAY fails the requests the server says it will not
  * serve. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -35,6 +35,10 @@ static int recv_header(nghttp3_conn *conn, int64_t sid, int32_t token, nghttp3_r
         }
         d->content_length = x;
         d->have_length = 1;
+    } else if (n.len == 12 && memcmp(n.base, "content-type", 12) == 0 &&
+               v.len < sizeof(d->content_type)) {
+        memcpy(d->content_type, v.base, v.len);
+        d->content_type[v.len] = '\0';
     }
     return 0;
 }

@@ -1,5 +1,6 @@
 /* Request path to file: percent-decoding, refusal of anything that could leave the served root
- * (".." components, symlinks pointing outside), index.html for directories' trailing slash. */
+ * (".." components, symlinks pointing outside), index.html for directories' trailing slash, and
+ * the file's content type. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,8 @@ static int has_dotdot(const char *rel)
     return 0;
 }
 
-int srv_open_file(server *srv, const char *url_path, uint64_t *size, int *status)
+int srv_open_file(server *srv, const char *url_path, uint64_t *size, const char **ctype,
+                  int *status)
 {
     char decoded[SRV_REQ_MAX], full[PATH_MAX + SRV_REQ_MAX + 16], resolved[PATH_MAX];
     const char *rel;
@@ -95,6 +97,8 @@ int srv_open_file(server *srv, const char *url_path, uint64_t *size, int *status
         return -1;
     }
     *size = (uint64_t)sb.st_size;
+    /* By the name asked for (a link keeps the type its name says), index.html included. */
+    *ctype = srv_mime_type(&srv->mime, full);
     *status = 200;
     return fd;
 }

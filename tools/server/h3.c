@@ -214,6 +214,7 @@ static int respond_error(h3_req *r, int status)
 
 static int respond(h3_req *r)
 {
+    const char *ctype;
     int status;
 
     if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
@@ -221,7 +222,7 @@ static int respond(h3_req *r)
     r->head = r->method[0] == 'H';
     if (r->bad || r->path[0] == '\0')
         return respond_error(r, 400);
-    r->fd = srv_open_file(r->sc->srv, r->path, &r->size, &status);
+    r->fd = srv_open_file(r->sc->srv, r->path, &r->size, &ctype, &status);
     if (r->fd < 0)
         return respond_error(r, status);
     if (!r->head && r->size > 0) {
@@ -233,7 +234,7 @@ static int respond(h3_req *r)
             return respond_error(r, 500);
         }
     }
-    return submit(r, 200, "application/octet-stream", r->size, !r->head);
+    return submit(r, 200, ctype, r->size, !r->head);
 }
 
 static int begin_headers(nghttp3_conn *conn, int64_t sid, void *conn_ud, void *stream_ud)

@@ -176,6 +176,7 @@ static void pump(srv_conn *sc, hq_stream *st)
 static void handle_request(srv_conn *sc, hq_stream *st, char *line)
 {
     char *path, *end;
+    const char *ctype;
     int status;
 
     st->req_done = 1;
@@ -189,7 +190,7 @@ static void handle_request(srv_conn *sc, hq_stream *st, char *line)
     end = path + strcspn(path, " "); /* tolerate a trailing " HTTP/x.y" */
     *end = '\0';
     st->path = path;
-    st->fd = srv_open_file(sc->srv, path, &st->size, &status);
+    st->fd = srv_open_file(sc->srv, path, &st->size, &ctype, &status); /* HTTP/0.9: no headers */
     if (st->fd < 0) {
         if (status == 400)
             respond_error(sc, st, APP_ERR_BAD_REQUEST, "400 bad request");

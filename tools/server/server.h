@@ -17,6 +17,18 @@
 
 typedef enum srv_proto { SRV_PROTO_NONE, SRV_PROTO_HQ, SRV_PROTO_H3 } srv_proto;
 
+/* One extension and its content type (mime.c). */
+typedef struct srv_mime_entry {
+    const char *ext, *type;
+    size_t order; /* position in the file, while loading */
+} srv_mime_entry;
+
+typedef struct srv_mime {
+    srv_mime_entry *e; /* sorted by extension, one entry each */
+    size_t n, cap;
+    char *text; /* the file's contents: the entries point into it */
+} srv_mime;
+
 typedef struct server server;
 typedef struct hq_stream hq_stream;
 typedef struct h3_req h3_req;
@@ -46,6 +58,7 @@ struct server {
     char root[PATH_MAX];
     size_t root_len;
     int quiet;
+    srv_mime mime;
     int key_update_wanted;
     uint64_t key_update_at; /* stream bytes sent per connection before one key update */
     srv_conn *conns;
@@ -53,9 +66,20 @@ struct server {
 };
 
 /* files.c: opens the file for `url_path` (percent-decoded, query dropped) below the root.
- * Returns an fd with *size set, or -1 with *status 400 (malformed path) or 404 (missing, not a
- * regular file, or outside the root). */
-int srv_open_file(server *srv, const char *url_path, uint64_t *size, int *status);
+ * Returns an fd with *size and *ctype (its content type, static or owned by srv->mime) set, or -1
+ * with *status 400 (malformed path) or 404 (missing, not a regular file, or outside the root). */
+int srv_open_file(server *srv, const char *url_path, uint64_t *size, const char **ctype,
+                  int *status);
+
+/* mime.c: loads the extension table of `path` (a mime.types file: "type ext ext..." lines; NULL
+ * or unreadable: built-in types only). Returns 0, or -1 when out of memory. */
+int srv_mime_load(srv_mime *m, const char *path);
+/* The content type of file `name` by its extension (case-insensitive): the file's table first,
+ * then the built-in types, else "application/octet-stream". Never NULL. */
+const char *srv_mime_type(const srv_mime *m, const char *name);
+void srv_mime_free(srv_mime *m);
+/* qsort order for loading: by extension, then by position in the file. */
+int srv_mime_cmp_order(const void *a, const void *b);
 
 /* tern-server.c: one line per finished request unless quiet. */
 void srv_log_request(server *srv, srv_conn *sc, int64_t sid, const char *method, const char *path,
