@@ -8,6 +8,9 @@
 # probes then switches, one that switches to an unprobed address, a NAT rebinding, a server's
 # preferred address), and session resumption / 0-RTT (recorded as skipped: tern does not
 # implement them). Migration uses the loopback addresses 127.0.0.2-127.0.0.4 besides 127.0.0.1.
+# One more client: headless Chromium (Debian chromium) loads a page from tern-server over HTTP/3,
+# with its stylesheet and a script that fetches and hashes a 20 MB file (skipped, with the
+# reason, when chromium cannot start).
 #
 # usage: tests/interop/run.sh [--matrix FILE] [--only CASE,...] BUILD_DIR
 #   --matrix FILE   where the result matrix goes (default: docs/interop.md in the source tree)
@@ -113,10 +116,61 @@ for f in "$www"/*.bin; do src_sha[$(basename "$f")]=$(sha256sum "$f" | cut -d' '
 
 prio() { echo "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+$1"; }
 
+# The browser case's page: the stylesheet colours the status line (a browser applies it only
+# when served as text/css), the script (run only from a page rendered as HTML) fetches
+# ../20m.bin, hashes it and writes what it received into the DOM.
+mkdir -p "$www/browser"
+cat >"$www/browser/index.html" <<'HTML'
+<!doctype html>
+<html><head><meta charset="utf-8"><title>tern interop</title>
+<link rel="stylesheet" href="style.css"></head>
+<body><p id="status">loading</p><script src="app.js"></script></body></html>
+HTML
+echo '#status { color: rgb(0, 128, 0); }' >"$www/browser/style.css"
+cat >"$www/browser/app.js" <<'JS'
+const out = document.getElementById('status');
+fetch('../20m.bin').then(r => r.arrayBuffer().then(b => crypto.subtle.digest('SHA-256', b).then(h => {
+    const hex = Array.from(new Uint8Array(h)).map(x => x.toString(16).padStart(2, '0')).join('');
+    const e = performance.getEntriesByName(r.url)[0];
+    out.textContent = 'protocol=' + (e ? e.nextHopProtocol : '?') + ' status=' + r.status +
+        ' size=' + b.byteLength + ' sha256=' + hex + ' color=' + getComputedStyle(out).color;
+}))).catch(err => { out.textContent = 'error ' + err; });
+JS
+browser_skip=""
+browser_prof=$tmp/chromium-profile
+chromium_args=(--headless --no-sandbox --disable-gpu --disable-background-networking
+               --disable-component-update --disable-sync --no-first-run)
+if [ -z "$only" ] || [[ $only == *",browser,"* ]]; then
+    if ! command -v chromium >/dev/null 2>&1; then
+        echo "interop: installing chromium for the browser case"
+        bash "$root/scripts/install-deps.sh" >/dev/null 2>&1 || true
+    fi
+    if ! command -v chromium >/dev/null 2>&1; then
+        browser_skip="skipped: chromium is not installed (Debian chromium)"
+    elif ! timeout 60 chromium "${chromium_args[@]}" --user-data-dir="$(mktemp -d "$tmp/chromium.XXXXXX")" \
+            --dump-dom 'data:text/html,<p>ready</p>' 2>"$tmp/chromium-start.log" | grep -q ready; then
+        browser_skip="skipped: chromium cannot start: $(grep -v -i dbus "$tmp/chromium-start.log" | tail -n 1 | cut -c1-160)"
+    fi
+fi
+# SPKI hash of the server certificate, the one error Chromium is told to ignore.
+spki=$(openssl x509 -pubkey -noout -in "$tmp/pki/cert.pem" | openssl pkey -pubin -outform der |
+       openssl dgst -sha256 -binary | base64)
+
+# Loads the page from tern-server on port $1 into headless Chromium, forced onto QUIC for that
+# origin; the DOM it ends with goes to $2 (--virtual-time-budget lets the page's fetch finish:
+# virtual time stands still while requests are pending). Returns Chromium's exit status.
+run_browser() {
+    timeout -k 5 "$limit" chromium "${chromium_args[@]}" \
+        --user-data-dir="$(mktemp -d "$tmp/chromium.XXXXXX")" --enable-quic \
+        --origin-to-force-quic-on="127.0.0.1:$1" --ignore-certificate-errors-spki-list="$spki" \
+        --virtual-time-budget=30000 --dump-dom "https://127.0.0.1:$1/browser/index.html" \
+        >"$2" 2>"$clilog"
+}
+
 # ---- cases ----
 cases=(handshake transfer multiplexing chacha20 aes256 keyupdate-client keyupdate-server retry
        loss http-404 http-405 goaway migration-probe migration-unprobed nat-rebinding
-       preferred-address resumption zerortt)
+       preferred-address browser resumption zerortt)
 declare -A title=(
     [handshake]="handshake (1 KB file)"
     [transfer]="50 MB download"
@@ -134,6 +188,7 @@ declare -A title=(
     [migration-unprobed]="client migration during a 50 MB download: switch to an unprobed address"
     [nat-rebinding]="NAT rebinding: the client's port changes without a probe"
     [preferred-address]="server preferred address, 20 MB download"
+    [browser]="headless Chromium instead of gtlsclient: a page, its CSS and script, a 20 MB fetch"
     [resumption]="session resumption"
     [zerortt]="0-RTT"
 )
@@ -145,7 +200,7 @@ declare -A result
 configure() {
     files=() ng_srv=() ng_cli=() tern_srv=() tern_cli=() want_cipher="" want_ku="" skip=""
     want_retry="" want_status=200 want_loss="" want_goaway="" limit=60
-    want_mig="" mig_ip="" want_peer_change="" want_pref=""
+    want_mig="" mig_ip="" want_peer_change="" want_pref="" want_browser=""
     case $1 in
     handshake) files=(small.bin) ;;
     transfer) files=(50m.bin); limit=120 ;;
@@ -198,6 +253,10 @@ configure() {
         [ "$2" = tc ] && skip="n/a: tern-client validates every new path (see the migration rows)" ;;
     preferred-address)
         files=(20m.bin) want_pref=1 ;;
+    browser)
+        want_browser=1
+        [ "$2" = tc ] && skip="n/a: a browser is a client"
+        [ "$2" = ts ] && [ -n "$browser_skip" ] && skip=$browser_skip ;;
     resumption | zerortt) skip="skipped: tern does not implement session resumption/0-RTT" ;;
     esac
 }
@@ -247,6 +306,24 @@ check_client_migration() {
         fail_case "the path from $ip was validated before the switch (expected an unprobed switch)"
         return 1
     fi
+    return 0
+}
+
+# What Chromium received, from the DOM it printed ($1) and tern-server's log ($2): the page
+# rendered (its script ran), the stylesheet applied, the 20 MB file whole over HTTP/3.
+check_browser() {
+    local dom=$1 log=$2 line want
+    line=$(grep -o 'id="status">[^<]*' "$dom" | cut -d'>' -f2)
+    want="protocol=h3 status=200 size=$(stat -c %s "$www/20m.bin") sha256=${src_sha[20m.bin]} color=rgb(0, 128, 0)"
+    if [ "$line" != "$want" ]; then
+        fail_case "the page says '${line:-nothing (no DOM)}', expected '$want'"
+        return 1
+    fi
+    for f in /browser/index.html /browser/style.css /browser/app.js; do
+        grep -q "GET $f 200 " "$log" || { fail_case "tern-server did not serve $f"; return 1; }
+    done
+    grep -q "GET /20m.bin 200 $(stat -c %s "$www/20m.bin") bytes" "$log" ||
+        { fail_case "tern-server did not send the whole of /20m.bin"; return 1; }
     return 0
 }
 
@@ -308,6 +385,10 @@ run_one() {
         timeout -k 5 "$limit" "$tern_client" --ca "$tmp/pki/ca.pem" --json -o "$dest" \
             "${tern_cli[@]}" "${urls[@]}" >"$json" 2>"$clilog"
         rc=$?
+    elif [ -n "$want_browser" ]; then
+        run_browser "$port" "$work/dom.html"
+        rc=$?
+        wait_line ' closed: ' 2 "$srvlog" || stop_server
     else
         local verbose=("${quiet_ng[@]}")
         [ -n "$want_retry" ] || [ -n "$want_loss" ] || [ -n "$want_pref" ] &&
@@ -384,6 +465,9 @@ run_one() {
         fi
     else
         grep -q 'connected: ALPN h3' "$srvlog" || { fail_case "ALPN is not h3"; return 1; }
+        if [ -n "$want_browser" ]; then
+            check_browser "$work/dom.html" "$srvlog" || return 1
+        fi
         if [ -n "$want_cipher" ] && ! grep -q "connected: ALPN h3, $want_cipher" "$srvlog"; then
             fail_case "negotiated $(grep -o 'connected: .*' "$srvlog" | head -1), expected $want_cipher"
             return 1
@@ -440,6 +524,8 @@ for name in "${cases[@]}"; do
     for dir in "${dirs[@]}"; do
         configure "$name" "$dir"
         label=$(printf '%-18s %-26s' "$name" "${dir_title[$dir]}")
+        [ -n "$want_browser" ] && [ "$dir" = ts ] &&
+            label=$(printf '%-18s %-26s' "$name" "chromium → tern-server")
         if [ -n "$skip" ]; then
             result[$name.$dir]=$skip
             echo "  $label $skip"
@@ -509,6 +595,11 @@ done
     echo "  --delay-stream=200ms\` (no validation by the client; gtlsclient sends nothing from a"
     echo "  rebound port while it only receives, so the rebinding comes before the request)."
     echo "  tern-server must log the peer address change."
+    echo "- browser: \`chromium --headless --enable-quic --origin-to-force-quic-on=127.0.0.1:PORT"
+    echo "  --ignore-certificate-errors-spki-list=HASH --virtual-time-budget=30000 --dump-dom\`"
+    echo "  loads a page whose stylesheet colours a line and whose script fetches the 20 MB file and"
+    echo "  writes its protocol, status, size and SHA-256 into the DOM; the DOM must show h3, 200,"
+    echo "  the whole file's hash and the colour, and tern-server's log every request."
     echo "- preferred address: \`gtlsserver --preferred-ipv4-addr=127.0.0.4:PORT\`, \`tern-server"
     echo "  --preferred-address 127.0.0.4:PORT\`; the client must end on it (tern-client's report;"
     echo "  gtlsclient's log and tern-server's)."
