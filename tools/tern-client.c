@@ -28,6 +28,8 @@
 #include "common/util.h"
 
 #define MAX_ALPN 8
+#define MAX_PREFER 16
+#define DEFAULT_STALL_NS (100ull * 1000000ull) /* a gap this long is a stall in the report */
 /* Once every body arrived, the connection is closed and the client lingers only long enough for
  * the CONNECTION_CLOSE to leave: waiting out the whole closing period (3 PTO) would add latency
  * to every run without benefit to a process about to exit. */
@@ -159,13 +161,7 @@ static void show_progress(client *cl)
 
 int cl_body(client *cl, download *d, const uint8_t *data, size_t len)
 {
-    uint64_t now = tool_now_ns();
-
-    if (cl->last_data_ns && now - cl->last_data_ns > cl->longest_gap_ns) {
-        cl->longest_gap_ns = now - cl->last_data_ns;
-        cl->longest_gap_at_ns = cl->last_data_ns;
-    }
-    cl->last_data_ns = now;
+    cl_stalls_on_data(cl, tool_now_ns());
     d->bytes += len;
     cl->total_bytes += len;
     if (tool_sha256_update(&d->hash, data, len) < 0) {
@@ -309,6 +305,11 @@ static void on_path_event(tern_conn *c, const tern_path_event *ev, void *ud)
     cl_paths_on_event(ud, ev);
 }
 
+static void on_network_event(tern_endpoint *ep, const tern_net_event *ev, void *ud)
+{
+    cl_paths_on_network_event(ud, ev);
+}
+
 static void describe_close(char *buf, size_t cap, const tern_close_info *ci)
 {
     char code[64];
@@ -361,6 +362,7 @@ static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
         if (cl->interrupted)
             snprintf(msg, sizeof(msg), "interrupted");
         set_error(cl, msg);
+        cl_stalls_on_end(cl, tool_now_ns(), cl->interrupted ? "interrupted" : why);
         for (size_t i = 0; i < cl->n; i++) {
             download *d = &cl->dl[i];
             if (d->result == DL_PENDING) {
@@ -452,8 +454,9 @@ static void print_json(client *cl, FILE *f, int ok)
         hs_ms = (double)cl->stats.handshake_ns / 1e6;
     else if (cl->connected_ns)
         hs_ms = (double)(cl->connected_ns - cl->start_ns) / 1e6;
-    fprintf(f, "{\"ok\":%s,\"bytes\":%llu,\"duration_ms\":", ok ? "true" : "false",
-            (unsigned long long)cl->total_bytes);
+    fprintf(f, "{\"ok\":%s,\"bytes\":%llu,\"start_unix_ms\":%llu,\"duration_ms\":",
+            ok ? "true" : "false", (unsigned long long)cl->total_bytes,
+            (unsigned long long)cl->start_unix_ms);
     tool_json_number(f, dur_ms, 3);
     fputs(",\"handshake_ms\":", f);
     tool_json_number(f, hs_ms, 3);
@@ -501,7 +504,9 @@ static void print_json(client *cl, FILE *f, int ok)
         tool_json_number(f, (double)(cl->longest_gap_at_ns - cl->start_ns) / 1e6, 3);
     else
         fputs("null", f);
+    cl_stalls_json(cl, f);
     cl_paths_json(cl, f);
+    cl_paths_net_json(cl, f);
     cl_script_json(cl, f);
     if (!ok) {
         fputs(",\"error\":", f);
@@ -540,6 +545,16 @@ static void usage(FILE *f)
             "  --no-preferred-address  do not move to the server's preferred address\n"
             "  --show-paths          a table of the paths every 0.5 s and after each event\n"
             "                        (on stderr; redrawn in place on a terminal)\n"
+            "  --auto-migrate        follow the host's network: standby paths on new usable\n"
+            "                        addresses, failover when the active path dies, moving\n"
+            "                        back to the preferred network (watches the network)\n"
+            "  --prefer IFNAME|ADDR  rank an interface or local address first for\n"
+            "                        --auto-migrate (repeatable, most preferred first;\n"
+            "                        default: the order of the default route)\n"
+            "  --no-failover         never move off a dead path by itself (only the script)\n"
+            "  --watch-network       report the host's network events without following them\n"
+            "  --stall-ms MS         a delivery gap this long is a stall in the report (100)\n"
+            "  --idle-timeout MS     idle timeout in milliseconds (default 30000)\n"
             "  --log FILE            tern's debug log ('-' = stderr)\n"
             "  -q, --quiet           no per-URL lines, path events or progress bar (errors\n"
             "                        still shown)\n"
@@ -608,6 +623,8 @@ static void run(client *cl)
         if (cl->interrupted && stop_requested > 1)
             break;
     }
+    /* Left without a close event (second signal, event loop failure): the gap ends here too. */
+    cl_stalls_on_end(cl, tool_now_ns(), cl->error[0] ? cl->error : "stopped");
     cl_progress_clear(&cl->progress);
 }
 
@@ -621,11 +638,13 @@ static void print_summary(client *cl)
         return;
     secs = (double)((cl->done_ns ? cl->done_ns : tool_now_ns()) - cl->start_ns) / 1e9;
     fprintf(cl->info,
-            "%llu bytes in %.3f s (%.1f MB/s), longest delivery gap %.3f ms, %zu path switch%s\n",
+            "%llu bytes in %.3f s (%.1f MB/s), longest delivery gap %.3f ms, %zu stall%s, %zu path "
+            "switch%s, %zu failover%s\n",
             (unsigned long long)cl->total_bytes, secs,
             secs > 0 ? (double)cl->total_bytes / secs / 1e6 : 0.0,
-            (double)cl->longest_gap_ns / 1e6, cl_paths_migrations(cl),
-            cl_paths_migrations(cl) == 1 ? "" : "es");
+            (double)cl->longest_gap_ns / 1e6, cl->stalls.total, cl->stalls.total == 1 ? "" : "s",
+            cl_paths_migrations(cl), cl_paths_migrations(cl) == 1 ? "" : "es",
+            cl->paths.failovers, cl->paths.failovers == 1 ? "" : "s");
     fflush(cl->info);
 }
 
@@ -644,6 +663,12 @@ int main(int argc, char **argv)
                                          {"remove-local", required_argument, NULL, 'D'},
                                          {"no-preferred-address", no_argument, NULL, 'P'},
                                          {"show-paths", no_argument, NULL, 'S'},
+                                         {"auto-migrate", no_argument, NULL, 'U'},
+                                         {"prefer", required_argument, NULL, 'F'},
+                                         {"no-failover", no_argument, NULL, 'N'},
+                                         {"watch-network", no_argument, NULL, 'W'},
+                                         {"stall-ms", required_argument, NULL, 'T'},
+                                         {"idle-timeout", required_argument, NULL, 'I'},
                                          {"log", required_argument, NULL, 'L'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
@@ -653,6 +678,9 @@ int main(int argc, char **argv)
     int show_paths = 0;
     const char *alpn[MAX_ALPN];
     size_t alpn_count = 0;
+    const char *prefer[MAX_PREFER];
+    size_t prefer_count = 0;
+    uint64_t v;
     char priority[TOOL_PRIORITY_MAX];
     tern_config cfg;
     tern_callbacks cb;
@@ -667,6 +695,7 @@ int main(int argc, char **argv)
     }
     cl->goaway_id = INT64_MAX;
     cl->next_bytes_due = UINT64_MAX; /* lowered by each byte-triggered --add-local & co */
+    cl->stalls.threshold_ns = DEFAULT_STALL_NS;
     tern_config_init(&cfg);
 #define BAD_OPTION(...)                                                                            \
     do {                                                                                           \
@@ -731,6 +760,32 @@ int main(int argc, char **argv)
         case 'S':
             show_paths = 1;
             break;
+        case 'U':
+            cfg.auto_migrate = 1;
+            break;
+        case 'F':
+            if (prefer_count == MAX_PREFER)
+                BAD_OPTION("at most %d --prefer values\n", MAX_PREFER);
+            if (!optarg[0] || strlen(optarg) > 63)
+                BAD_OPTION("bad --prefer '%s' (an interface name or a local address)\n", optarg);
+            prefer[prefer_count++] = optarg;
+            break;
+        case 'N':
+            cfg.failover = 0;
+            break;
+        case 'W':
+            cfg.network_monitor = 1;
+            break;
+        case 'T':
+            if (tool_parse_size(optarg, &v) < 0)
+                BAD_OPTION("bad --stall-ms '%s'\n", optarg);
+            cl->stalls.threshold_ns = v * 1000000ull;
+            break;
+        case 'I':
+            if (tool_parse_size(optarg, &v) < 0)
+                BAD_OPTION("bad --idle-timeout '%s'\n", optarg);
+            cfg.idle_timeout_ms = v;
+            break;
         case 'L':
             log_path = optarg;
             break;
@@ -781,6 +836,10 @@ int main(int argc, char **argv)
         alpn[alpn_count++] = "h3";
     cfg.alpn = alpn;
     cfg.alpn_count = alpn_count;
+    if (prefer_count) {
+        cfg.prefer = prefer;
+        cfg.prefer_count = prefer_count;
+    }
     memset(&cb, 0, sizeof(cb));
     cb.on_connected = on_connected;
     cb.on_stream_readable = on_stream_readable;
@@ -789,6 +848,7 @@ int main(int argc, char **argv)
     cb.on_stream_stop_sending = on_stream_stop_sending;
     cb.on_closed = on_closed;
     cb.on_path_event = on_path_event;
+    cb.on_network_event = on_network_event;
 
     rc = tern_endpoint_new(&cfg, &cb, cl, &cl->ep);
     if (rc == TERN_ERR_CERT) {
@@ -797,12 +857,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "tern-client: %s\n", why);
         goto out;
     }
+    if (rc == TERN_ERR_CONFIG && prefer_count) {
+        fprintf(stderr, "tern-client: the --prefer list cannot be used: %s\n", tern_strerror(rc));
+        goto out;
+    }
     if (rc < 0) {
         fprintf(stderr, "tern-client: cannot create the endpoint: %s\n", tern_strerror(rc));
         goto out;
     }
     tool_install_stop_signals(&stop_requested);
     cl->start_ns = tool_now_ns();
+    cl->start_unix_ms = tool_unix_ms();
     cl_progress_init(&cl->progress, !cl->quiet && !show_paths && isatty(STDERR_FILENO),
                      cl->start_ns);
     cl_paths_init(cl, show_paths);

@@ -1,7 +1,8 @@
 /* tern-client's shared state and the interface between its parts: tern-client.c (options,
  * downloads, output, the connection), hq.c (hq-interop requests), h3.c (HTTP/3 requests through
- * nghttp3), progress.c (the terminal progress bar), script.c (scripted local address changes) and
- * paths.c (path events, their history, the live path table). */
+ * nghttp3), progress.c (the terminal progress bar), script.c (scripted local address changes),
+ * paths.c (path and network events, their history, the live path table) and stalls.c (delivery
+ * gaps and what ended them). */
 #ifndef TOOLS_CLIENT_CLIENT_H
 #define TOOLS_CLIENT_CLIENT_H
 
@@ -93,11 +94,42 @@ typedef struct cl_migration {
     tern_path_info from, to;
 } cl_migration;
 
+/* A delivery gap of at least the stall threshold (stalls.c). */
+typedef struct cl_stall {
+    uint64_t start_ns, end_ns;
+    int ended;           /* the transfer ended during it */
+    char end_why[160];   /* ended: why */
+    int have_cause;      /* a path event happened during it */
+    cl_path_ev cause;    /* the last switch of the active path in it, else the last event */
+    int cause_path;
+} cl_stall;
+
+#define CL_MAX_STALLS 64
+
+typedef struct cl_stalls {
+    uint64_t threshold_ns; /* --stall-ms */
+    cl_stall s[CL_MAX_STALLS];
+    size_t n, total;
+    int ended; /* the final gap has been closed */
+    cl_path_ev last_any, last_active; /* the latest path event, and the latest ACTIVE one */
+    int last_any_path, last_active_path;
+} cl_stalls;
+
+#define CL_MAX_NET_EVENTS 64
+
+typedef struct cl_net_ev {
+    uint64_t t_ns;
+    tern_net_event ev;
+} cl_net_ev;
+
 typedef struct cl_paths {
     cl_path_rec rec[CL_MAX_PATH_RECS];
     size_t n, dropped;
     cl_migration mig[CL_MAX_MIGRATIONS];
     size_t nmig, mig_total;
+    size_t failovers; /* switches away from a path that died (every one, kept or not) */
+    cl_net_ev net[CL_MAX_NET_EVENTS];
+    size_t nnet, net_total;
     int table;          /* --show-paths */
     int table_tty;      /* redraw in place (stderr is a terminal) */
     int table_dirty;    /* an event happened since the last drawing */
@@ -117,6 +149,7 @@ typedef struct client {
     int64_t goaway_id; /* first stream the server will not serve; INT64_MAX without GOAWAY */
     FILE *info;        /* human-readable per-URL lines */
     uint64_t start_ns, connected_ns, done_ns, total_bytes;
+    uint64_t start_unix_ms; /* wall clock at start, to line the report up with outside events */
     int key_update_wanted, key_update_done;
     uint64_t key_update_at;
     tern_conn_stats stats;
@@ -129,8 +162,9 @@ typedef struct client {
     size_t nactions;
     uint64_t next_bytes_due; /* smallest byte trigger still pending (UINT64_MAX: none) */
     int script_busy;
-    /* delivery gaps: the longest interval between two deliveries of stream data */
+    /* delivery gaps: the longest interval without stream data (stalls.c), and the stalls */
     uint64_t last_data_ns, longest_gap_ns, longest_gap_at_ns;
+    cl_stalls stalls;
     cl_paths paths;
     char cipher[32], alpn[64];
     char peer[64];   /* the server's address, for messages */
@@ -179,7 +213,24 @@ void cl_script_report_pending(client *cl);
 /* ,"actions":[...] */
 void cl_script_json(client *cl, FILE *f);
 
+/* stalls.c */
+/* Stream data arrived at `now`: closes the gap since the previous delivery. */
+void cl_stalls_on_data(client *cl, uint64_t now);
+/* Remembers a path event as the possible end of the current gap. */
+void cl_stalls_on_path_event(client *cl, const tern_path_event *ev, uint64_t now);
+/* The transfer ended at `now` before every body arrived (`why`: the connection's end): the gap
+ * since the last delivery is a stall too. Once; nothing when every download finished. */
+void cl_stalls_on_end(client *cl, uint64_t now, const char *why);
+/* ,"stall_threshold_ms":..,"stalls":[...] */
+void cl_stalls_json(client *cl, FILE *f);
+
 /* paths.c */
+/* The event type's name in the report ("active", "failed", ...). */
+const char *cl_paths_event_name(tern_path_event_type t);
+/* A network event (address, link, default route) from tern: a line on stderr, and the report. */
+void cl_paths_on_network_event(client *cl, const tern_net_event *ev);
+/* ,"failovers":N,"network_events":[...] */
+void cl_paths_net_json(client *cl, FILE *f);
 /* A line on stderr with the time since start, after erasing the progress bar and path table. */
 void cl_note(client *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cl_paths_init(client *cl, int table);

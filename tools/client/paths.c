@@ -1,7 +1,9 @@
-/* Paths as tern-client sees them: one stderr line per path event, the history of every path
- * (its events and its last counters) and of every switch for the JSON report, and the live path
+/* Paths as tern-client sees them: one stderr line per path event and per network event (address,
+ * link, default route), the history of every path (its events and its last counters), of every
+ * switch (failovers counted apart) and of the network for the JSON report, and the live path
  * table of --show-paths. On a terminal the table is redrawn in place; elsewhere (logs, CI) each
  * drawing is a block of plain lines, so the output stays readable as a file. */
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,7 +34,7 @@ static const char *state_name(tern_path_state s)
     return "unknown";
 }
 
-static const char *event_name(tern_path_event_type t)
+const char *cl_paths_event_name(tern_path_event_type t)
 {
     switch (t) {
     case TERN_PATH_EV_PROBING:
@@ -49,6 +51,24 @@ static const char *event_name(tern_path_event_type t)
         return "peer_address_changed";
     }
     return "unknown";
+}
+
+/* 1 for a switch away from an active path that died or failed (not one the application or a
+ * preference asked for). */
+static int is_failover(tern_path_reason r)
+{
+    switch (r) {
+    case TERN_PATH_WHY_SOCKET_ERROR:
+    case TERN_PATH_WHY_VALIDATION_FAILED:
+    case TERN_PATH_WHY_FAILOVER:
+    case TERN_PATH_WHY_DEGRADING:
+    case TERN_PATH_WHY_INTERFACE_GONE:
+    case TERN_PATH_WHY_ADDRESS_GONE:
+    case TERN_PATH_WHY_KEEPALIVE_FAILED:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 static double since_start_s(const client *cl, uint64_t t)
@@ -142,7 +162,9 @@ void cl_paths_on_event(client *cl, const tern_path_event *ev)
         if (f && !f->gone)
             f->info = *ev->from;
     }
+    cl_stalls_on_path_event(cl, ev, now);
     if (ev->type == TERN_PATH_EV_ACTIVE) {
+        ps->failovers += is_failover(ev->reason);
         if (ps->nmig < CL_MAX_MIGRATIONS) {
             cl_migration *m = &ps->mig[ps->nmig++];
             m->t_ns = now;
@@ -168,7 +190,7 @@ void cl_paths_on_event(client *cl, const tern_path_event *ev)
         snprintf(rtt, sizeof(rtt), "rtt -");
     if (ev->from)
         snprintf(from, sizeof(from), ", from path %d", ev->from->id);
-    cl_note(cl, "path %d %s (%s) %s -> %s, %s%s", ev->path->id, event_name(ev->type),
+    cl_note(cl, "path %d %s (%s) %s -> %s, %s%s", ev->path->id, cl_paths_event_name(ev->type),
             tern_path_reason_str(ev->reason), local, remote, rtt, from);
 }
 
@@ -368,7 +390,7 @@ void cl_paths_json(client *cl, FILE *f)
             const cl_path_ev *e = &r->ev[k];
             fprintf(f, "%s{\"t_ms\":", k ? "," : "");
             tool_json_number(f, since_start_s(cl, e->t_ns) * 1e3, 3);
-            fprintf(f, ",\"event\":\"%s\",\"reason\":", event_name(e->type));
+            fprintf(f, ",\"event\":\"%s\",\"reason\":", cl_paths_event_name(e->type));
             tool_json_string(f, tern_path_reason_str(e->reason));
             if (e->type == TERN_PATH_EV_VALIDATED) {
                 fputs(",\"rtt_ms\":", f);
@@ -408,4 +430,79 @@ void cl_paths_json(client *cl, FILE *f)
     fputc(']', f);
     if (ps->mig_total > ps->nmig)
         fprintf(f, ",\"migrations_not_kept\":%zu", ps->mig_total - ps->nmig);
+}
+
+/* ---- network events ---- */
+
+/* The IP of a network event's address (its port is always 0). */
+static void ip_text(const tern_addr *a, char *buf, size_t cap)
+{
+    if (a->u.sa.sa_family == AF_INET)
+        inet_ntop(AF_INET, &a->u.in.sin_addr, buf, (socklen_t)cap);
+    else if (a->u.sa.sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &a->u.in6.sin6_addr, buf, (socklen_t)cap);
+    else
+        snprintf(buf, cap, "?");
+}
+
+static void fmt_net(const tern_net_event *ev, char *buf, size_t cap)
+{
+    char addr[INET6_ADDRSTRLEN] = "", ifc[48];
+
+    if (ev->addr.len)
+        ip_text(&ev->addr, addr, sizeof(addr));
+    if (ev->ifname[0])
+        snprintf(ifc, sizeof(ifc), "%s (%u)", ev->ifname, ev->ifindex);
+    else
+        snprintf(ifc, sizeof(ifc), "interface %u", ev->ifindex);
+    if (ev->type == TERN_NET_DEFAULT_CHANGED && ev->ifindex == 0)
+        snprintf(buf, cap, "%s: none", tern_net_event_str(ev->type));
+    else
+        snprintf(buf, cap, "%s: %s%s%s", tern_net_event_str(ev->type), addr, addr[0] ? " on " : "",
+                 ifc);
+}
+
+void cl_paths_on_network_event(client *cl, const tern_net_event *ev)
+{
+    cl_paths *ps = &cl->paths;
+    char text[160];
+
+    if (!ev)
+        return;
+    if (ps->nnet < CL_MAX_NET_EVENTS)
+        ps->net[ps->nnet++] = (cl_net_ev){.t_ns = tool_now_ns(), .ev = *ev};
+    ps->net_total++;
+    ps->table_dirty = 1;
+    if (cl->quiet)
+        return;
+    fmt_net(ev, text, sizeof(text));
+    cl_note(cl, "network %s", text);
+}
+
+void cl_paths_net_json(client *cl, FILE *f)
+{
+    cl_paths *ps = &cl->paths;
+    char addr[INET6_ADDRSTRLEN];
+
+    fprintf(f, ",\"failovers\":%zu,\"network_events\":[", ps->failovers);
+    for (size_t i = 0; i < ps->nnet; i++) {
+        const tern_net_event *e = &ps->net[i].ev;
+        fprintf(f, "%s{\"t_ms\":", i ? "," : "");
+        tool_json_number(f, since_start_s(cl, ps->net[i].t_ns) * 1e3, 3);
+        fputs(",\"event\":", f);
+        tool_json_string(f, tern_net_event_str(e->type));
+        fprintf(f, ",\"ifindex\":%u,\"ifname\":", e->ifindex);
+        tool_json_string(f, e->ifname);
+        fputs(",\"addr\":", f);
+        if (e->addr.len) {
+            ip_text(&e->addr, addr, sizeof(addr));
+            tool_json_string(f, addr);
+        } else {
+            fputs("null", f);
+        }
+        fputc('}', f);
+    }
+    fputc(']', f);
+    if (ps->net_total > ps->nnet)
+        fprintf(f, ",\"network_events_not_kept\":%zu", ps->net_total - ps->nnet);
 }

@@ -12,6 +12,9 @@
 
 /* Monotonic clock in nanoseconds. */
 uint64_t tool_now_ns(void);
+/* Wall-clock milliseconds since the Unix epoch (CLOCK_REALTIME), for matching other programs'
+ * timestamps. */
+uint64_t tool_unix_ms(void);
 
 /* Parses a decimal unsigned integer with an optional K, M or G suffix (powers of 1024).
  * Returns 0, or -1 on malformed text or overflow. */
