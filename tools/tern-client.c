@@ -161,7 +161,10 @@ static void show_progress(client *cl)
 
 int cl_body(client *cl, download *d, const uint8_t *data, size_t len)
 {
-    cl_stalls_on_data(cl, tool_now_ns());
+    uint64_t now = tool_now_ns();
+
+    cl_stalls_on_data(cl, now);
+    cl_paths_on_data(cl, now, len);
     d->bytes += len;
     cl->total_bytes += len;
     if (tool_sha256_update(&d->hash, data, len) < 0) {

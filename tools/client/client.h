@@ -92,7 +92,14 @@ typedef struct cl_migration {
     tern_path_reason reason;
     int have_from;
     tern_path_info from, to;
+    /* stream bytes delivered in the first CL_RATE_EARLY_NS after the switch, and in the rest of
+     * the first CL_RATE_WINDOW_NS (until the next switch): how fast the new path got going */
+    uint64_t bytes_early, bytes_later;
+    int cut_short; /* the next switch came before the window ended */
 } cl_migration;
+
+#define CL_RATE_EARLY_NS (250ull * 1000000ull)
+#define CL_RATE_WINDOW_NS (1000ull * 1000000ull)
 
 /* A delivery gap of at least the stall threshold (stalls.c). */
 typedef struct cl_stall {
@@ -245,6 +252,8 @@ void cl_paths_table_clear(client *cl);
 void cl_paths_table_end(client *cl);
 /* ,"paths":[...],"migrations":[...] */
 void cl_paths_json(client *cl, FILE *f);
+/* Stream data arrived: counted in the rate window of the latest switch. */
+void cl_paths_on_data(client *cl, uint64_t now, size_t len);
 /* ACTIVE events seen (every one, even those not kept for the report). */
 size_t cl_paths_migrations(const client *cl);
 /* A local address given without a port: the local address of the live path on that IP (the

@@ -165,8 +165,11 @@ void cl_paths_on_event(client *cl, const tern_path_event *ev)
     cl_stalls_on_path_event(cl, ev, now);
     if (ev->type == TERN_PATH_EV_ACTIVE) {
         ps->failovers += is_failover(ev->reason);
+        if (ps->nmig > 0 && now - ps->mig[ps->nmig - 1].t_ns < CL_RATE_WINDOW_NS)
+            ps->mig[ps->nmig - 1].cut_short = 1;
         if (ps->nmig < CL_MAX_MIGRATIONS) {
             cl_migration *m = &ps->mig[ps->nmig++];
+            memset(m, 0, sizeof(*m));
             m->t_ns = now;
             m->reason = ev->reason;
             m->to = *ev->path;
@@ -243,6 +246,26 @@ int cl_paths_find_local(client *cl, const tern_addr *ip, tern_addr *out)
         return -1;
     *out = best->info.addr.local;
     return 0;
+}
+
+void cl_paths_on_data(client *cl, uint64_t now, size_t len)
+{
+    cl_paths *ps = &cl->paths;
+    cl_migration *m;
+
+    if (ps->nmig == 0 || ps->mig_total != ps->nmig)
+        return; /* no switch, or the latest one was not kept */
+    m = &ps->mig[ps->nmig - 1];
+    if (now - m->t_ns < CL_RATE_EARLY_NS)
+        m->bytes_early += len;
+    else if (now - m->t_ns < CL_RATE_WINDOW_NS)
+        m->bytes_later += len;
+}
+
+/* Mbit/s of `bytes` over `ns`. */
+static double mbps(uint64_t bytes, uint64_t ns)
+{
+    return ns ? (double)bytes * 8.0 * 1e3 / (double)ns : 0.0;
 }
 
 size_t cl_paths_migrations(const client *cl)
@@ -425,6 +448,13 @@ void cl_paths_json(client *cl, FILE *f)
             fputs("null", f);
         fputs(",\"to\":", f);
         json_path_ref(f, &m->to);
+        /* The rate the new path reached at once, and over the rest of its first second. */
+        fputs(",\"rate_first_250ms_mbps\":", f);
+        tool_json_number(f, mbps(m->bytes_early, CL_RATE_EARLY_NS), 3);
+        fputs(",\"rate_250ms_to_1s_mbps\":", f);
+        tool_json_number(f, mbps(m->bytes_later, CL_RATE_WINDOW_NS - CL_RATE_EARLY_NS), 3);
+        if (m->cut_short)
+            fputs(",\"window_cut_short\":true", f);
         fputc('}', f);
     }
     fputc(']', f);
