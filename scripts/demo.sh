@@ -6,7 +6,14 @@
 # demo shows the same thing at any speed. While it runs, tern-client prints each path event and a
 # table of the paths (redrawn in place on a terminal, plain lines otherwise); at the end comes a
 # report: size, time, throughput, SHA-256 match, path switches and the longest stall in delivery.
-# Exits non-zero when the download fails, the hash differs or a scripted step fails.
+#
+# As root, a second part shows an automatic failover on real links: a client namespace with two
+# veth links, "wifi" and "cell" (per-source routing, token-bucket shaped), into a server
+# namespace; tern-client runs with --auto-migrate preferring wifi, and the wifi link is taken
+# down part way through the download. The live path table shows the move, and the report gives
+# the stall: the time from the failure to the first new byte. Without root that part is skipped,
+# and the demo says why. The namespaces are always deleted.
+# Exits non-zero when a download fails, a hash differs or a scripted step fails.
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -31,12 +38,15 @@ steps=(--add-local 127.0.0.2@20MB --migrate 127.0.0.2@40MB --migrate 127.0.0.3@8
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-demo.XXXXXX")
 server_pid=""
+# shellcheck source=scripts/netns-lib.sh
+. "$here/netns-lib.sh"
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
     if [ -n "$server_pid" ]; then
         kill "$server_pid" 2>/dev/null || true
         wait "$server_pid" 2>/dev/null || true
     fi
+    ns_cleanup
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -138,6 +148,67 @@ fi
 if [ "$step_errors" -ne 0 ] || [ "$switches" -lt 2 ]; then
     echo "  FAILED: $step_errors scripted step(s) failed, $switches switch(es) instead of 2 or more"
     { grep -o '"actions":.*' "$tmp/result.json" || true; } | sed 's/^/    /' | cut -c1-600
+    status=1
+fi
+kill "$server_pid" 2>/dev/null || true
+wait "$server_pid" 2>/dev/null || true
+server_pid=""
+
+# ---- part 2: automatic failover between two real links ----
+echo
+if [ "$(id -u)" -ne 0 ]; then
+    echo "automatic failover: skipped (needs root to create network namespaces and veth links;"
+    echo "  run \`sudo make demo\` to see tern move a download from wifi to cell by itself)"
+    exit $status
+fi
+if ! ns_available; then
+    echo "automatic failover: skipped (cannot create network namespaces here: ip netns failed)"
+    exit $status
+fi
+fo=$tmp/failover
+mkdir -p "$fo"
+ns_setup "tern-demo-$$" || { echo "automatic failover: FAILED to set up the namespaces"; exit 1; }
+echo "tern demo: automatic failover during a $size_mb MiB download, two links (network namespaces)"
+shape_wifi=$(ns_shape wifi 400mbit 5ms) && shape_cell=$(ns_shape cell 200mbit 15ms) ||
+    { echo "  cannot shape the links (tc)"; exit 1; }
+bash "$here/make-cert.sh" "$fo/pki" "$NS_SERVER_IP" >/dev/null
+echo "  client namespace  wifi $NS_WIFI_IP, cell $NS_CELL_IP (routing by source address)"
+echo "  links             $shape_wifi; $shape_cell"
+echo "  server            tern-server on $NS_SERVER_IP:4433 in the server namespace"
+echo "  client            tern-client --auto-migrate --prefer wifi, starting on wifi"
+echo "  failure           at 40% of the download: ip link set wifi down"
+echo
+ip netns exec "$NS_S" "$server_bin" --listen "$NS_SERVER_IP:4433" --root "$tmp/www" \
+    --cert "$fo/pki/cert.pem" --key "$fo/pki/key.pem" >"$fo/server.log" 2>&1 &
+server_pid=$!
+sleep 0.3
+NS_CLIENT_BIN=$client_bin
+NS_CLIENT_LOG=-
+frc=0
+ns_transfer "$fo" $((size_mb * 1048576 * 4 / 10)) 'ip -n "$NS_C" link set wifi down' \
+    --ca "$fo/pki/ca.pem" --local "$NS_WIFI_IP" --auto-migrate --prefer wifi --show-paths \
+    --stall-ms 10 --idle-timeout 10000 "https://$NS_SERVER_IP:4433/file.bin" 2>&1 || frc=$?
+echo
+echo "result (failover)"
+fo_sha=$(sha256sum "$fo/out.bin" 2>/dev/null | cut -d' ' -f1)
+fo_bytes=$(stat -c %s "$fo/out.bin" 2>/dev/null || echo 0)
+read -r rec_ms rec_ev rec_why <<<"$(ns_recovery "$fo/client.json" "$(cat "$fo/t_fail" 2>/dev/null || echo 0)")"
+fo_gap=$(json_num longest_gap_ms "$fo/client.json")
+fo_failovers=$(json_num failovers "$fo/client.json")
+echo "  received      $fo_bytes of $((size_mb * 1048576)) bytes, tern-client exit status $frc"
+echo "  failovers     ${fo_failovers:-?} (switches away from a dead path)"
+if [ "$rec_ms" = none ]; then
+    echo "  stall         the download never resumed after the failure ($rec_ev $rec_why)"
+elif [ "$rec_ms" = - ]; then
+    echo "  stall         none of 10 ms or more after the failure"
+else
+    echo "  stall         $rec_ms ms from the link going down to the first new byte (ended by: $rec_ev, $rec_why)"
+fi
+echo "  longest gap   ${fo_gap:-?} ms"
+if [ "$frc" -eq 0 ] && [ "$fo_sha" = "$src_sha" ]; then
+    echo "  sha256        match"
+else
+    echo "  FAILED: the download did not survive the failover"
     status=1
 fi
 exit $status

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Writes a throwaway test PKI into DIR: ca.pem (a self-signed CA), cert.pem (a server certificate
-# for localhost, 127.0.0.1 and ::1 signed by that CA) and key.pem (its private key). A separate CA
-# rather than a bare self-signed leaf keeps verification on the path every TLS stack tests most.
-# Uses certtool (gnutls-bin) when present, otherwise openssl.
+# for localhost, 127.0.0.1, ::1 and any further IP given, signed by that CA) and key.pem (its
+# private key). A separate CA rather than a bare self-signed leaf keeps verification on the path
+# every TLS stack tests most. Uses certtool (gnutls-bin) when present, otherwise openssl.
 set -euo pipefail
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 DIR" >&2
+if [ $# -lt 1 ]; then
+    echo "usage: $0 DIR [IP...]" >&2
     exit 2
 fi
 dir=$1
+shift
+extra_ips=("$@")
 mkdir -p "$dir"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -32,6 +34,7 @@ signing_key
 encryption_key
 expiration_days = 3650
 EOF
+    for ip in "${extra_ips[@]}"; do echo "ip_address = \"$ip\"" >>"$work/leaf.tmpl"; done
     ct() { certtool --no-text "$@" >/dev/null 2>&1; }
     ct --generate-privkey --key-type=ecdsa --curve=secp256r1 --outfile "$work/ca.key"
     ct --generate-self-signed --load-privkey "$work/ca.key" --template "$work/ca.tmpl" \
@@ -52,6 +55,7 @@ keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:localhost,IP:127.0.0.1,IP:::1
 EOF
+    for ip in "${extra_ips[@]}"; do sed -i "/^subjectAltName/s/\$/,IP:$ip/" "$work/leaf.ext"; done
     openssl x509 -req -in "$work/leaf.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
         -CAcreateserial -days 3650 -extfile "$work/leaf.ext" -out "$work/cert.pem" >/dev/null 2>&1
 else

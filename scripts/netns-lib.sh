@@ -1,0 +1,151 @@
+# Two-link test network in namespaces, for the failover demo and benchmark (sourced, not run).
+#
+#   client namespace                                  server namespace
+#     wifi 10.71.1.2/24  <--- veth, shaped --->  s-wifi 10.71.1.1/24
+#     cell 10.71.2.2/24  <--- veth, shaped --->  s-cell 10.71.2.1/24     10.71.0.1/32 on lo
+#
+# The client routes per source address (RFC 1122 multihoming as phones do it): table 101 sends
+# from the wifi address through wifi, table 102 from the cell address through cell, and the main
+# table's default route prefers wifi. The server reaches each client subnet on its own link.
+# Links are created inside the namespaces, so nothing is named in the host's namespace but the
+# two namespaces, whose names carry a caller-chosen prefix. Needs root and iproute2.
+#
+#   ns_setup PREFIX    creates "$PREFIX-c" and "$PREFIX-s" (sets NS_C, NS_S); ns_cleanup deletes them
+#   ns_shape LINK RATE [DELAY] rate (and one-way delay, with netem) on both ends of wifi or cell
+#   ns_c CMD..., ns_s CMD...   runs a command in the client or server namespace
+
+NS_SERVER_IP=10.71.0.1
+NS_WIFI_IP=10.71.1.2
+NS_CELL_IP=10.71.2.2
+NS_C=""
+NS_S=""
+
+ns_c() { ip netns exec "$NS_C" "$@"; }
+ns_s() { ip netns exec "$NS_S" "$@"; }
+
+# 0 when this shell can create namespaces (root, iproute2 with netns support).
+ns_available() {
+    [ "$(id -u)" -eq 0 ] || return 1
+    command -v ip >/dev/null 2>&1 || return 1
+    local probe="tern-probe-$$-$RANDOM"
+    ip netns add "$probe" 2>/dev/null || return 1
+    ip netns del "$probe" 2>/dev/null
+    return 0
+}
+
+ns_cleanup() {
+    [ -n "$NS_C" ] && ip netns del "$NS_C" 2>/dev/null
+    [ -n "$NS_S" ] && ip netns del "$NS_S" 2>/dev/null
+    NS_C=""
+    NS_S=""
+    return 0
+}
+
+# Adds link $1 (wifi or cell), subnet 10.71.$2.0/24, routing table $3.
+ns_add_link() {
+    local name=$1 net=$2 table=$3
+    ip -n "$NS_C" link add "$name" type veth peer name "s-$name" netns "$NS_S" || return 1
+    ip -n "$NS_C" addr add "10.71.$net.2/24" dev "$name"
+    ip -n "$NS_S" addr add "10.71.$net.1/24" dev "s-$name"
+    ip -n "$NS_C" link set "$name" up
+    ip -n "$NS_S" link set "s-$name" up
+    ip -n "$NS_C" route add default via "10.71.$net.1" dev "$name" table "$table"
+    ip -n "$NS_C" rule add from "10.71.$net.2" table "$table" priority "$table"
+}
+
+ns_setup() {
+    NS_C="$1-c"
+    NS_S="$1-s"
+    ip netns add "$NS_C" || return 1
+    ip netns add "$NS_S" || { ns_cleanup; return 1; }
+    ip -n "$NS_C" link set lo up
+    ip -n "$NS_S" link set lo up
+    ip -n "$NS_S" addr add "$NS_SERVER_IP/32" dev lo
+    ns_add_link wifi 1 101 && ns_add_link cell 2 102 || { ns_cleanup; return 1; }
+    ip -n "$NS_C" route add default via 10.71.1.1 dev wifi metric 100
+    ip -n "$NS_C" route add default via 10.71.2.1 dev cell metric 200
+    # Only the namespaces' own addresses on these links: no forwarding, no surprises.
+    ns_s sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+    ns_c sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+}
+
+# ns_shape LINK RATE [DELAY]: a token bucket of RATE (e.g. 100mbit) on both ends of wifi or
+# cell, and a one-way DELAY (e.g. 10ms) when the kernel has netem. Prints what it set.
+ns_shape() {
+    local link=$1 rate=$2 delay=${3:-} dev ns
+    for side in c s; do
+        if [ "$side" = c ]; then ns=$NS_C dev=$link; else ns=$NS_S dev=s-$link; fi
+        if [ -n "$delay" ] &&
+            ip netns exec "$ns" tc qdisc replace dev "$dev" root netem delay "$delay" rate "$rate" \
+                limit 10000 2>/dev/null; then
+            continue
+        fi
+        delay=""
+        ip netns exec "$ns" tc qdisc replace dev "$dev" root tbf rate "$rate" burst 64kb \
+            latency 50ms || return 1
+    done
+    echo "$link: $rate${delay:+, $delay each way}${3:+${delay:- (no netem in this kernel: no added delay)}}"
+}
+
+# Waits until file $1 holds more than $2 bytes, for at most $3 seconds. Returns 1 on timeout.
+wait_size() {
+    local i
+    for i in $(seq 1 $(($3 * 50))); do
+        [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -gt "$2" ] && return 0
+        sleep 0.02
+    done
+    return 1
+}
+
+# ns_transfer DIR BYTES ACTION CLIENT_ARGS...: runs tern-client ($NS_CLIENT_BIN) in the client
+# namespace with CLIENT_ARGS (its --json report to DIR/client.json, its stderr to DIR/client.log,
+# or left as is with NS_CLIENT_LOG=-, its body to DIR/out.bin), and once the body holds
+# BYTES, runs the shell command ACTION (the failure) and writes its wall-clock time (Unix ms)
+# into DIR/t_fail. Returns tern-client's exit status.
+ns_transfer() {
+    local dir=$1 bytes=$2 action=$3 pid rc
+    shift 3
+    rm -f "$dir/out.bin" "$dir/t_fail"
+    if [ "${NS_CLIENT_LOG:-}" = - ]; then
+        timeout -k 5 "${NS_CLIENT_TIMEOUT:-120}" ip netns exec "$NS_C" "$NS_CLIENT_BIN" --json \
+            -o "$dir/out.bin" "$@" >"$dir/client.json" &
+    else
+        timeout -k 5 "${NS_CLIENT_TIMEOUT:-120}" ip netns exec "$NS_C" "$NS_CLIENT_BIN" --json \
+            -o "$dir/out.bin" "$@" >"$dir/client.json" 2>"$dir/client.log" &
+    fi
+    pid=$!
+    if wait_size "$dir/out.bin" "$bytes" 60; then
+        date +%s%3N >"$dir/t_fail"
+        eval "$action"
+    fi
+    wait "$pid"
+    rc=$?
+    return $rc
+}
+
+# ns_recovery JSON T_FAIL: from tern-client's report, the stall the failure at T_FAIL (Unix ms)
+# caused (the longest stall that ends after it and starts less than 200 ms after it): prints "MS EVENT REASON" where MS is the time from the failure to the first new byte
+# delivered, or "none END" when the transfer never recovered (END: why it ended), or "- -" when no
+# stall of at least the report's threshold followed the failure.
+ns_recovery() {
+    local json=$1 t_fail=$2 start
+    start=$(grep -o '"start_unix_ms":[0-9]*' "$json" | head -n 1 | cut -d: -f2)
+    [ -n "$start" ] || { echo "- -"; return; }
+    grep -o '"stalls":\[.*\],"paths"' "$json" | sed 's/^"stalls":\[//; s/\],"paths"$//' |
+        sed 's/},{"start_ms"/}\n{"start_ms"/g' |
+        awk -v tf="$((t_fail - start))" '
+            function num(k,  m) { if (match($0, "\"" k "\":[0-9.]+")) { m = substr($0, RSTART, RLENGTH); sub(/.*:/, "", m); return m + 0 } return -1 }
+            function str(k,  m) { if (match($0, "\"" k "\":\"[^\"]*\"")) { m = substr($0, RSTART, RLENGTH); sub(/^[^:]*:"/, "", m); sub(/"$/, "", m); sub(/[\\]$/, "", m); return m } return "" }
+            # The stall of the failure: the longest one that ends after it and starts at most
+            # 200 ms later (the small gaps of a shaped link around it are not it).
+            /start_ms/ && num("end_ms") > tf && num("start_ms") < tf + 200 && num("ms") > best {
+                best = num("ms")
+                ev = "-"; why = "-"
+                if ($0 ~ /"path_event":\{/) { ev = str("event"); why = str("reason") }
+                if ($0 ~ /"ended_transfer":true/)
+                    line = "none " str("end")
+                else
+                    line = sprintf("%.1f %s %s", num("end_ms") - tf, ev, why)
+            }
+            END { print (line != "" ? line : "- -") }'
+}
