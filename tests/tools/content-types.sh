@@ -5,14 +5,8 @@
 # and from the built-in types when the table cannot be read.
 #   tests/tools/content-types.sh BUILD_DIR
 set -uo pipefail
-build=$(cd "$1" && pwd)
-src=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source=scripts/net-lib.sh
-. "$src/scripts/net-lib.sh"
-work=$(mktemp -d "${TMPDIR:-/tmp}/tern-ctype.XXXXXX")
-srv=""
-trap '[ -n "$srv" ] && kill "$srv" 2>/dev/null; rm -rf "$work"' EXIT
-bash "$src/scripts/make-cert.sh" "$work/pki" >/dev/null || exit 1
+# shellcheck source=tests/tools/lib.sh
+. "$(dirname "$0")/lib.sh" "$1"
 mkdir -p "$work/www/sub"
 for f in index.html style.css app.js data.json logo.png notes.txt doc.pdf blob.xyzzy UPPER.HTML \
     noext sub/index.html; do
@@ -30,16 +24,11 @@ run_case() {
     while [ "$1" != -- ]; do args+=("$1"); shift; done
     shift
     port=$(free_port)
-    "$build/tern-server" --listen "127.0.0.1:$port" --root "$work/www" --cert "$work/pki/cert.pem" \
-        --key "$work/pki/key.pem" -q "${args[@]}" 2>"$work/server.log" &
-    srv=$!
-    wait_bound "$port" "$srv" || { echo "  $name FAIL: server did not start"; failed=1; return; }
+    start_server "$port" -q "${args[@]}" || { echo "  $name FAIL: server did not start"; failed=1; return; }
     local urls=()
     for pair in "$@"; do urls+=("https://127.0.0.1:$port/${pair%%=*}"); done
     json=$(timeout 20 "$build/tern-client" -q --json --ca "$work/pki/ca.pem" "${urls[@]}")
-    kill "$srv" 2>/dev/null
-    wait "$srv" 2>/dev/null
-    srv=""
+    stop_server
     for pair in "$@"; do
         path=${pair%%=*}
         want=${pair#*=}

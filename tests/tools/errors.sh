@@ -4,17 +4,10 @@
 # the address or the option concerned).
 #   tests/tools/errors.sh BUILD_DIR
 set -uo pipefail
-build=$(cd "$1" && pwd)
-src=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source=scripts/net-lib.sh
-. "$src/scripts/net-lib.sh"
+# shellcheck source=tests/tools/lib.sh
+. "$(dirname "$0")/lib.sh" "$1"
 client=$build/tern-client
 server=$build/tern-server
-work=$(mktemp -d "${TMPDIR:-/tmp}/tern-tool-errors.XXXXXX")
-srv=""
-trap '[ -n "$srv" ] && kill "$srv" 2>/dev/null; rm -rf "$work"' EXIT
-bash "$src/scripts/make-cert.sh" "$work/pki" >/dev/null || exit 1
-mkdir "$work/www"
 echo hello >"$work/www/index.html"
 printf 'not a certificate\n' >"$work/junk.pem"
 failed=0
@@ -51,10 +44,7 @@ check refused 1 "connection refused" "127.0.0.1:$port" -- \
 check refused-v6 1 "connection refused" "[::1]:$port" -- \
     timeout 20 "$client" --insecure "https://[::1]:$port/index.html"
 
-"$server" --listen "127.0.0.1:$port" --root "$work/www" --cert "$work/pki/cert.pem" \
-    --key "$work/pki/key.pem" -q 2>"$work/server.log" &
-srv=$!
-wait_bound "$port" "$srv" || { echo "tern-server did not start"; cat "$work/server.log"; exit 1; }
+start_server "$port" -q || { echo "tern-server did not start"; cat "$work/server.log"; exit 1; }
 # The system trust store does not know the test CA.
 check untrusted 1 "certificate verification failed" "NOT trusted" "--ca" "--insecure" -- \
     timeout 20 "$client" "https://127.0.0.1:$port/index.html"
@@ -66,9 +56,7 @@ check ca-junk 1 "--ca $work/junk.pem" "no PEM certificate" -- \
 check local-foreign 1 "--local 192.0.2.7" "not on this host" -- \
     timeout 20 "$client" --insecure --local 192.0.2.7 "https://127.0.0.1:$port/index.html"
 check works 0 -- timeout 20 "$client" -q --ca "$work/pki/ca.pem" "https://127.0.0.1:$port/index.html"
-kill "$srv" 2>/dev/null
-wait "$srv" 2>/dev/null
-srv=""
+stop_server
 
 p2=$(free_port)
 check cert-missing 1 "--cert $work/nope.pem" "No such file or directory" -- \

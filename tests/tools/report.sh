@@ -5,27 +5,13 @@
 # cause, at least as long as the idle timeout, and the longest delivery gap at least that long.
 #   tests/tools/report.sh BUILD_DIR
 set -uo pipefail
-build=$(cd "$1" && pwd)
-src=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source=scripts/net-lib.sh
-. "$src/scripts/net-lib.sh"
-work=$(mktemp -d "${TMPDIR:-/tmp}/tern-report.XXXXXX")
-srv=""
-cleanup() {
-    if [ -n "$srv" ]; then kill -CONT "$srv" 2>/dev/null; kill "$srv" 2>/dev/null; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=tests/tools/lib.sh
+. "$(dirname "$0")/lib.sh" "$1"
 fail() { echo "report: FAIL: $*"; [ -f "$work/client.json" ] && cut -c1-1500 "$work/client.json"; exit 1; }
 
-bash "$src/scripts/make-cert.sh" "$work/pki" >/dev/null || exit 1
-mkdir "$work/www"
 truncate -s 4G "$work/www/big.bin" # sparse: served from the page cache, never finished in time
 port=$(free_port)
-"$build/tern-server" --listen "127.0.0.1:$port" --root "$work/www" --cert "$work/pki/cert.pem" \
-    --key "$work/pki/key.pem" -q 2>"$work/server.log" &
-srv=$!
-wait_bound "$port" "$srv" || fail "tern-server did not start"
+start_server "$port" -q || fail "tern-server did not start"
 
 idle=1000
 timeout 60 "$build/tern-client" --ca "$work/pki/ca.pem" --json --idle-timeout "$idle" \

@@ -151,46 +151,41 @@ static int load(const char *opt, const char *path, gnutls_datum_t *d, char *msg,
     return 0;
 }
 
-int tool_cert_diagnose(const char *cert, const char *key, const char *ca, char *msg, size_t cap)
+/* A PEM file of certificates for option `opt`. Returns 0 when it has at least one, else -1 with
+ * the reason in msg. */
+static int check_certs(const char *opt, const char *path, char *msg, size_t cap)
 {
     gnutls_datum_t d = {NULL, 0};
     gnutls_x509_crt_t *crts = NULL;
+    unsigned ncrt = 0;
+    int rc;
+
+    if (load(opt, path, &d, msg, cap) < 0)
+        return -1;
+    rc = gnutls_x509_crt_list_import2(&crts, &ncrt, &d, GNUTLS_X509_FMT_PEM, 0);
+    gnutls_free(d.data);
+    if (rc < 0 || ncrt == 0) {
+        snprintf(msg, cap, "cannot load %s %s: no PEM certificate in it (%s)", opt, path,
+                 rc < 0 ? gnutls_strerror(rc) : "empty");
+        return -1;
+    }
+    for (unsigned i = 0; i < ncrt; i++)
+        gnutls_x509_crt_deinit(crts[i]);
+    gnutls_free(crts);
+    return 0;
+}
+
+int tool_cert_diagnose(const char *cert, const char *key, const char *ca, char *msg, size_t cap)
+{
+    gnutls_datum_t d = {NULL, 0};
     gnutls_x509_privkey_t pk = NULL;
     gnutls_certificate_credentials_t cred = NULL;
-    unsigned ncrt = 0;
-    int rc, ret = -1;
+    int rc;
 
-    if (ca) {
-        if (load("--ca", ca, &d, msg, cap) < 0)
-            return 0;
-        rc = gnutls_x509_crt_list_import2(&crts, &ncrt, &d, GNUTLS_X509_FMT_PEM, 0);
-        gnutls_free(d.data);
-        d.data = NULL;
-        if (rc < 0 || ncrt == 0) {
-            snprintf(msg, cap, "cannot load --ca %s: no PEM certificate in it (%s)", ca,
-                     rc < 0 ? gnutls_strerror(rc) : "empty");
-            return 0;
-        }
-        for (unsigned i = 0; i < ncrt; i++)
-            gnutls_x509_crt_deinit(crts[i]);
-        gnutls_free(crts);
-        crts = NULL;
-    }
-    if (cert) {
-        if (load("--cert", cert, &d, msg, cap) < 0)
-            return 0;
-        rc = gnutls_x509_crt_list_import2(&crts, &ncrt, &d, GNUTLS_X509_FMT_PEM, 0);
-        gnutls_free(d.data);
-        d.data = NULL;
-        if (rc < 0 || ncrt == 0) {
-            snprintf(msg, cap, "cannot load --cert %s: no PEM certificate in it (%s)", cert,
-                     rc < 0 ? gnutls_strerror(rc) : "empty");
-            return 0;
-        }
-        for (unsigned i = 0; i < ncrt; i++)
-            gnutls_x509_crt_deinit(crts[i]);
-        gnutls_free(crts);
-    }
+    if (ca && check_certs("--ca", ca, msg, cap) < 0)
+        return 0;
+    if (cert && check_certs("--cert", cert, msg, cap) < 0)
+        return 0;
     if (key) {
         if (load("--key", key, &d, msg, cap) < 0)
             return 0;
@@ -219,5 +214,5 @@ int tool_cert_diagnose(const char *cert, const char *key, const char *ca, char *
         }
     }
     snprintf(msg, cap, "the certificate files look usable, yet the TLS library refused them");
-    return ret;
+    return -1;
 }
