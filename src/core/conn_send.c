@@ -12,7 +12,7 @@ typedef struct pkt_build {
     uint8_t *start;     /* first byte of the packet */
     size_t hdr_len;     /* up to and including the packet number */
     size_t pn_len;
-    size_t len_off;     /* long header: offset of the 2-byte Length field; 0 for short */
+    size_t len_off;     /* long header: offset of the Length field; 0 for short */
     size_t payload;     /* plaintext bytes written after the header */
     size_t cap;         /* room for plaintext (tag excluded) */
     int level, space, is_long;
@@ -424,8 +424,9 @@ static int seal_packet(tern_conn *c, pkt_build *b, size_t pad_to_payload)
         memset(pb_cur(b), 0, min_payload - b->payload);
         b->payload = min_payload;
     }
-    if (b->is_long)
-        tern_pkt_set_length(b->start + b->len_off, b->pn_len + b->payload + TERN_AEAD_TAG_LEN);
+    if (b->is_long &&
+        tern_pkt_set_length(b->start + b->len_off, b->pn_len + b->payload + TERN_AEAD_TAG_LEN))
+        return TERN_ERR_INTERNAL;
     const tern_keys *hp = b->level == TERN_LEVEL_1RTT ? &c->hp_tx1 : &c->tx[b->level];
     if (tern_crypto_protect(&c->tx[b->level], hp, b->start, b->hdr_len, b->pn_len, b->payload,
                             b->rec.pn))

@@ -7,6 +7,7 @@
 #define LONG_FORM 0x80
 #define FIXED_BIT 0x40
 #define RETRY_TAG_LEN 16
+#define LENGTH_2B_MAX 16383 /* largest value of a two-byte varint */
 
 static int read_cid(tern_rd *r, tern_cid *c)
 {
@@ -165,13 +166,18 @@ size_t tern_pkt_write_long(uint8_t *p, size_t cap, int type, uint32_t version, c
         return 0;
     if (type != TERN_PKT_INITIAL)
         token_len = 0;
-    size_t need = 7 + (size_t)dcid->len + scid->len + 2 + pn_len;
+    size_t need = 7 + (size_t)dcid->len + scid->len + pn_len;
     if (type == TERN_PKT_INITIAL) {
         size_t tl = tern_varint_len(token_len);
         if (tl == 0)
             return 0;
         need += tl + token_len;
     }
+    /* Two bytes hold any Length up to 16383; a packet that may grow past that (large datagrams once
+     * the path allows them) gets the four-byte form, so that its Length is never truncated. */
+    size_t before_len = need - pn_len; /* the Length counts the packet number and what follows */
+    size_t len_width = before_len + 2 > cap || cap - before_len - 2 <= LENGTH_2B_MAX ? 2 : 4;
+    need += len_width;
     if (need > cap)
         return 0;
 
@@ -187,14 +193,19 @@ size_t tern_pkt_write_long(uint8_t *p, size_t cap, int type, uint32_t version, c
         q += token_len;
     }
     *len_off = (size_t)(q - p);
-    q = tern_varint_put_n(q, 0, 2);
+    q = tern_varint_put_n(q, 0, len_width);
     q = put_pn(q, pn, pn_len);
     return (size_t)(q - p);
 }
 
-void tern_pkt_set_length(uint8_t *p, size_t length)
+int tern_pkt_set_length(uint8_t *p, size_t length)
 {
-    tern_varint_put_n(p, length & 0x3fff, 2);
+    /* the placeholder's two prefix bits say how wide tern_pkt_write_long made the field */
+    size_t width = (size_t)1 << (p[0] >> 6);
+    if ((width != 2 && width != 4) || length >= (1ull << (8 * width - 2)))
+        return -1;
+    tern_varint_put_n(p, length, width);
+    return 0;
 }
 
 size_t tern_pkt_write_short(uint8_t *p, size_t cap, const tern_cid *dcid, uint64_t pn, size_t pn_len,

@@ -387,6 +387,40 @@ static void test_pn_len(void **state)
     }
 }
 
+/* Lengths above 16383 (datagrams up to max_udp_payload 65527) need the 4-byte varint: the
+ * Length read back must be the one written, at every size. */
+static void test_long_length_large(void **state)
+{
+    (void)state;
+    static uint8_t buf[65527];
+    tern_cid dcid, scid;
+    tern_cid_set(&dcid, client_dcid, 8);
+    tern_cid_set(&scid, server_scid, 8);
+    static const size_t caps[] = {1200, 16000, 16420, 16421, 30000, 65527};
+    for (size_t i = 0; i < TERN_ARRAY_LEN(caps); i++) {
+        size_t len_off = 0;
+        size_t n = tern_pkt_write_long(buf, caps[i], TERN_PKT_HANDSHAKE, 1, &dcid, &scid, NULL, 0,
+                                       7, 2, &len_off);
+        assert_true(n > 0);
+        /* the largest packet that fits the capacity, then a small one in the same header */
+        size_t lengths[] = {caps[i] - n + 2, 100};
+        for (size_t k = 0; k < 2; k++) {
+            assert_int_equal(tern_pkt_set_length(buf + len_off, lengths[k]), 0);
+            tern_pkt_hdr h;
+            assert_int_equal(tern_pkt_parse(buf, caps[i], 8, &h), 0);
+            assert_int_equal(h.pn_offset, n - 2);
+            assert_int_equal(h.pkt_len, h.pn_offset + lengths[k]);
+        }
+        /* a 2-byte field was chosen only when nothing longer than 16383 fits */
+        assert_int_equal(buf[len_off] >> 6, caps[i] - (len_off + 2) <= 16383 ? 1 : 2);
+    }
+    /* a length the field cannot hold is refused, not truncated */
+    size_t len_off = 0;
+    assert_true(tern_pkt_write_long(buf, 1200, TERN_PKT_INITIAL, 1, &dcid, &scid, NULL, 0, 0, 1,
+                                    &len_off) > 0);
+    assert_int_equal(tern_pkt_set_length(buf + len_off, 16384), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -394,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_rfc9001_server_initial),
         cmocka_unit_test(test_write_long_matches_rfc),
         cmocka_unit_test(test_long_roundtrip_types),
+        cmocka_unit_test(test_long_length_large),
         cmocka_unit_test(test_long_bad),
         cmocka_unit_test(test_unknown_version),
         cmocka_unit_test(test_short_header),
