@@ -61,6 +61,8 @@ struct tern_conn {
     uint64_t tx_phase_first_pn;  /* first pn we sent in the current tx phase */
     uint64_t rx_phase_first_pn;  /* first pn received in the current rx phase */
     int tx_phase_acked;          /* a packet of the current tx phase was acknowledged */
+    int rx_update_unacked;       /* the peer's latest key update awaits an ACK from us in its
+                                    phase: another update before it is a KEY_UPDATE_ERROR */
     tern_tstamp rx_prev_discard; /* when rx_prev is dropped */
     uint64_t key_updates;
     int handshake_complete, handshake_confirmed;

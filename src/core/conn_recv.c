@@ -483,9 +483,25 @@ static int is_stateless_reset(tern_conn *c, const uint8_t *dgram, size_t len, co
     return tern_peer_cids_is_reset_token(&c->pcids, tail);
 }
 
+/* Called when the first packet of a datagram could not be processed (header protection or
+ * decryption failed): it may be a stateless reset, checked once per datagram. */
+static int check_reset(tern_conn *c, int *checked, const uint8_t *dgram, size_t len,
+                       const uint8_t *tail)
+{
+    if (*checked)
+        return 0;
+    *checked = 1;
+    if (!is_stateless_reset(c, dgram, len, tail))
+        return 0;
+    tern_conn_set_close_info(c, TERN_ERR_STATELESS_RESET, 0, 0, 0, 0, "stateless reset", 15);
+    tern_conn_set_done(c);
+    return TERN_ERR_CLOSED;
+}
+
 static void handle_version_negotiation(tern_conn *c, const tern_pkt_hdr *h)
 {
-    if (c->is_server || c->received_any)
+    /* §6.2: once any packet (a Retry included) was processed, VN can only be an attack */
+    if (c->is_server || c->received_any || c->retry_received)
         return;
     if (!tern_cid_eq(&h->dcid, &c->lcids.e[0].cid) || !tern_cid_eq(&h->scid, &c->initial_dcid))
         return;
@@ -547,12 +563,20 @@ static int decrypt_1rtt(tern_conn *c, uint8_t *pkt, size_t hdr_len, size_t pkt_l
     int n = tern_crypto_decrypt(&c->rx_next, pkt, hdr_len, pkt_len, pn);
     if (n < 0)
         return n;
+    /* RFC 9001 §6.1, §6.2: a peer updates again only once it saw an acknowledgement of the
+     * previous update, which we send in the new phase. A peer that flips the phase sooner makes
+     * us derive keys for every packet it sends. */
+    if (c->rx_update_unacked) {
+        tern_conn_fail(c, TERN_TE_KEY_UPDATE_ERROR, 0, "key update before the previous was acked");
+        return TERN_ERR_PROTO;
+    }
     /* the peer moved to the next phase: rotate receive keys and follow with ours */
     tern_crypto_keys_move(&c->rx_prev, &c->rx[TERN_LEVEL_1RTT]);
     tern_crypto_keys_move(&c->rx[TERN_LEVEL_1RTT], &c->rx_next);
     tern_conn_install_rx_next(c);
     c->rx_phase ^= 1;
     c->rx_phase_first_pn = pn;
+    c->rx_update_unacked = 1;
     c->rx_prev_discard = now + 3 * tern_conn_pto(c);
     if (c->tx_phase != c->rx_phase) {
         tern_keys next;
@@ -604,28 +628,25 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
         return 0; /* keys not yet (or no longer) available */
     if (!c->is_server && h->type == TERN_PKT_INITIAL && h->token_len)
         return 0; /* servers never send tokens in Initial packets */
+    /* §7.2: the server's first Initial fixed its Source Connection ID */
+    if (!c->is_server && h->type != TERN_PKT_1RTT && c->received_any && c->peer_scid_known &&
+        !tern_cid_eq(&h->scid, &c->peer_initial_scid))
+        return 0;
 
     size_t pn_len = 0;
     uint64_t trunc = 0;
+    /* a reset of 21-28 bytes is too short to carry a header protection sample (§10.3.1) */
     if (tern_crypto_unprotect_header(hp, pkt, h->pkt_len, h->pn_offset, &pn_len, &trunc))
-        return 0;
+        return check_reset(c, stateless_reset_checked, dgram, dgram_len, tail);
     uint64_t pn = tern_pkt_decode_pn(c->sp[space].largest_recv, trunc, pn_len * 8);
     size_t hdr_len = h->pn_offset + pn_len;
     int n = level == TERN_LEVEL_1RTT ? decrypt_1rtt(c, pkt, hdr_len, h->pkt_len, pn, now)
                                      : tern_crypto_decrypt(&c->rx[level], pkt, hdr_len,
                                                            h->pkt_len, pn);
-    if (n < 0) {
-        if (!*stateless_reset_checked) {
-            *stateless_reset_checked = 1;
-            if (is_stateless_reset(c, dgram, dgram_len, tail)) {
-                tern_conn_set_close_info(c, TERN_ERR_STATELESS_RESET, 0, 0, 0, 0,
-                                         "stateless reset", 15);
-                tern_conn_set_done(c);
-                return TERN_ERR_CLOSED;
-            }
-        }
-        return 0;
-    }
+    if (n == TERN_ERR_PROTO)
+        return n; /* decrypt_1rtt closed the connection */
+    if (n < 0)
+        return check_reset(c, stateless_reset_checked, dgram, dgram_len, tail);
     /* reserved bits must be zero once protection is removed (RFC 9000 §17.2, §17.3.1) */
     uint8_t reserved = (pkt[0] & 0x80) ? (pkt[0] & 0x0c) : (pkt[0] & 0x18);
     if (reserved) {
@@ -710,23 +731,31 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
     if (len >= TERN_RESET_TOKEN_LEN)
         memcpy(tail, dgram + len - TERN_RESET_TOKEN_LEN, TERN_RESET_TOKEN_LEN);
     size_t off = 0;
+    tern_cid first_dcid;
     int reset_checked = 0;
     int rv = 0;
     while (off < len) {
         tern_pkt_hdr h;
         if (tern_pkt_parse(dgram + off, len - off, c->scid_len, &h) != 0) {
-            if (off == 0 && !reset_checked && is_stateless_reset(c, dgram, len, tail)) {
-                tern_conn_set_close_info(c, TERN_ERR_STATELESS_RESET, 0, 0, 0, 0,
-                                         "stateless reset", 15);
-                tern_conn_set_done(c);
+            if (off == 0 && check_reset(c, &reset_checked, dgram, len, tail))
                 return TERN_ERR_CLOSED;
-            }
             break;
         }
-        /* every coalesced packet must carry the same DCID (RFC 9000 §12.2) */
-        if (h.type != TERN_PKT_VN && h.type != TERN_PKT_RETRY && c->is_server &&
-            h.type == TERN_PKT_1RTT && !tern_local_cids_contains(&c->lcids, &h.dcid))
+        if (off == 0)
+            first_dcid = h.dcid;
+        /* §12.2: a packet coalesced behind one with another DCID belongs to no one here */
+        if (off > 0 && !tern_cid_eq(&h.dcid, &first_dcid)) {
+            off += h.pkt_len;
+            continue;
+        }
+        /* a server knows which CIDs it issued */
+        if (c->is_server && h.type == TERN_PKT_1RTT && !tern_local_cids_contains(&c->lcids, &h.dcid))
             break;
+        /* §14.1: a server drops Initial packets in datagrams smaller than 1200 bytes */
+        if (c->is_server && h.type == TERN_PKT_INITIAL && len < TERN_MIN_INITIAL_SIZE) {
+            off += h.pkt_len;
+            continue;
+        }
         rv = process_packet(c, &path_idx, path, dgram + off, &h, ecn, &reset_checked, dgram, len, tail, now);
         if (rv && c->state >= TERN_CS_CLOSING)
             break;

@@ -113,6 +113,10 @@ static void add_ack(tern_conn *c, pkt_build *b, tern_tstamp now)
     b->payload += n;
     b->has_ack = 1;
     b->ack_largest = a->largest;
+    /* the peer's key update is acknowledged once an ACK in its new phase covers it */
+    if (b->level == TERN_LEVEL_1RTT && c->tx_phase == c->rx_phase &&
+        a->largest >= c->rx_phase_first_pn)
+        c->rx_update_unacked = 0;
     pb_record(b, TERN_FT_ACK, 0, a->largest, 0, 0, 0);
 }
 

@@ -600,6 +600,14 @@ static int feed(tern_tls *t, int level, const uint8_t *data, size_t len)
             f->body_left = (uint32_t)f->hdr[1] << 16 | (uint32_t)f->hdr[2] << 8 | f->hdr[3];
             if (f->body_left > TERN_TLS_MAX_HANDSHAKE_MSG)
                 return GNUTLS_E_HANDSHAKE_TOO_LARGE;
+            /* RFC 9001 §6: QUIC has its own key update, a TLS KeyUpdate is unexpected_message;
+             * §4.4: no post-handshake authentication either. A server receives nothing at
+             * 1-RTT, a client only session tickets. */
+            if (level == TERN_LEVEL_1RTT &&
+                (t->is_server || f->hdr[0] != GNUTLS_HANDSHAKE_NEW_SESSION_TICKET)) {
+                t->pending_alert = GNUTLS_A_UNEXPECTED_MESSAGE;
+                return GNUTLS_E_UNEXPECTED_HANDSHAKE_PACKET;
+            }
             if (!t->is_server && level == TERN_LEVEL_INITIAL &&
                 f->hdr[0] == GNUTLS_HANDSHAKE_SERVER_HELLO) {
                 if (f->body_left > MAX_SERVER_HELLO)

@@ -1,0 +1,393 @@
+/* Reception rules of RFC 9000 and RFC 9001 that a peer (or an attacker on the path) can test from
+ * the wire: two cores run a real handshake, then the test forges protected packets with the
+ * sender's own keys, hands them over, and checks what the receiver did (ignored them, or closed
+ * with the error code the RFC names, which must also reach the other side). Each test has a
+ * control: the same packet without the defect is processed, so the test cannot pass by accident. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "conn_internal.h"
+#include "pair.h"
+#include "varint.h"
+
+#define SEC 1000000000ull
+#define MS 1000000ull
+
+static const uint8_t close_pv[] = {0x1c, 0x0a, 0x00, 0x00}; /* CONNECTION_CLOSE PROTOCOL_VIOLATION */
+
+static void connect_pair(tern_pair *p, uint64_t seed)
+{
+    assert_int_equal(pair_init(p, seed), 0);
+    assert_true(pair_run(p, pair_cond_connected, 10 * SEC));
+    assert_int_equal(pair_request(p, 100), 0);
+    assert_true(pair_run(p, pair_cond_all_done, 10 * SEC));
+}
+
+/* A packet from `from` at `level`, protected with its keys (1-RTT: `k` when given, else its current
+ * keys, with key phase `phase`), carrying `payload` padded with PADDING to `pad` bytes. */
+static size_t forge(tern_conn *from, int level, const tern_cid *dcid, const tern_cid *scid,
+                    const uint8_t *payload, size_t len, size_t pad, tern_keys *k, int phase,
+                    uint8_t *out, size_t cap)
+{
+    int space = tern_level_space(level);
+    uint64_t pn = from->sp[space].next_pn++;
+    size_t hl, len_off = 0;
+    if (level == TERN_LEVEL_1RTT)
+        hl = tern_pkt_write_short(out, cap, dcid, pn, 4, phase, 0);
+    else
+        hl = tern_pkt_write_long(out, cap,
+                                 level == TERN_LEVEL_INITIAL ? TERN_PKT_INITIAL : TERN_PKT_HANDSHAKE,
+                                 TERN_PROTO_VERSION_1, dcid, scid, NULL, 0, pn, 4, &len_off);
+    assert_true(hl > 0);
+    size_t plen = TERN_MAX(TERN_MAX(len, pad), (size_t)4);
+    assert_true(hl + plen + TERN_AEAD_TAG_LEN <= cap);
+    memset(out + hl, 0, plen);
+    memcpy(out + hl, payload, len);
+    if (level != TERN_LEVEL_1RTT)
+        assert_int_equal(tern_pkt_set_length(out + len_off, 4 + plen + TERN_AEAD_TAG_LEN), 0);
+    tern_keys *keys = k ? k : &from->tx[level];
+    const tern_keys *hp = level == TERN_LEVEL_1RTT ? &from->hp_tx1 : &from->tx[level];
+    assert_int_equal(tern_crypto_protect(keys, hp, out, hl, 4, plen, pn), 0);
+    return hl + plen + TERN_AEAD_TAG_LEN;
+}
+
+static size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, uint8_t *out)
+{
+    const tern_cid_entry *e = tern_peer_cids_for_path(&from->pcids, 0);
+    return forge(from, TERN_LEVEL_1RTT, &e->cid, NULL, payload, len, 0, NULL, from->tx_phase, out,
+                 1500);
+}
+
+static int cond_client_closed(tern_pair *p) { return p->client->state >= TERN_CS_DRAINING; }
+static int cond_server_closed(tern_pair *p) { return p->server->state >= TERN_CS_DRAINING; }
+
+/* `victim` closed with `terr` on its own, and the CONNECTION_CLOSE reached the other side. */
+static void assert_closed_with(tern_pair *p, tern_conn *victim, uint64_t terr)
+{
+    assert_int_equal(victim->state, TERN_CS_CLOSING);
+    const tern_close_info *vi = tern_conn_close_info(victim);
+    if (vi->error_code != terr)
+        fprintf(stderr, "expected 0x%llx got 0x%llx (%s)\n", (unsigned long long)terr,
+                (unsigned long long)vi->error_code, vi->reason);
+    assert_int_equal(vi->error_code, terr);
+    assert_int_equal(vi->local, 1);
+    tern_conn *other = victim == p->client ? p->server : p->client;
+    assert_true(pair_run(p, victim == p->client ? cond_server_closed : cond_client_closed, 5 * SEC));
+    const tern_close_info *oi = tern_conn_close_info(other);
+    assert_int_equal(oi->local, 0);
+    assert_int_equal(oi->error_code, terr);
+}
+
+/* ---- RFC 9000 §7.2: the server's Source Connection ID is fixed by its first Initial ------------ */
+
+static int cond_client_has_hs_keys(tern_pair *p)
+{
+    return p->server && p->client->rx[TERN_LEVEL_HANDSHAKE].aead &&
+           p->server->tx[TERN_LEVEL_HANDSHAKE].aead && !p->client->handshake_confirmed;
+}
+
+static void scid_case(int change_scid, uint64_t seed)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, seed), 0);
+    assert_true(pair_run(&p, cond_client_has_hs_keys, 10 * SEC));
+    tern_cid scid = p.server->lcids.e[0].cid;
+    if (change_scid)
+        scid.data[0] ^= 0xff;
+    uint8_t pkt[1500];
+    size_t n = forge(p.server, TERN_LEVEL_HANDSHAKE, &p.client->lcids.e[0].cid, &scid, close_pv,
+                     sizeof(close_pv), 0, NULL, 0, pkt, sizeof(pkt));
+    tern_conn_recv(p.client, &p.path_c, pkt, n, 0, p.now);
+    if (change_scid) {
+        assert_true(p.client->state < TERN_CS_CLOSING);
+        assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+        assert_int_equal(pair_request(&p, 1000), 0);
+        assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    } else {
+        assert_int_equal(p.client->state, TERN_CS_DRAINING);
+        assert_int_equal(tern_conn_close_info(p.client)->error_code, TERN_TE_PROTOCOL_VIOLATION);
+    }
+    pair_free(&p);
+}
+
+static void test_server_scid_change_discarded(void **st)
+{
+    scid_case(1, 200);
+    scid_case(0, 201);
+}
+
+/* ---- RFC 9000 §14.1: Initial packets in small datagrams are dropped by a server ---------------- */
+
+static int cond_server_up(tern_pair *p)
+{
+    return p->server && p->client->tx[TERN_LEVEL_INITIAL].aead &&
+           !p->client->sp[TERN_SPACE_INITIAL].discarded && p->server->received_any;
+}
+
+static void small_initial_case(size_t dgram_len, uint64_t seed)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, seed), 0);
+    assert_true(pair_run(&p, cond_server_up, 10 * SEC));
+    const tern_cid_entry *e = tern_peer_cids_for_path(&p.client->pcids, 0);
+    uint8_t pkt[1500];
+    size_t overhead = 1 + 4 + 1 + e->cid.len + 1 + p.client->lcids.e[0].cid.len + 1 + 2 + 4 + 16;
+    size_t n = forge(p.client, TERN_LEVEL_INITIAL, &e->cid, &p.client->lcids.e[0].cid, close_pv,
+                     sizeof(close_pv), dgram_len - overhead, NULL, 0, pkt, sizeof(pkt));
+    assert_int_equal(n, dgram_len);
+    tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
+    if (dgram_len < TERN_MIN_INITIAL_SIZE) {
+        assert_true(p.server->state < TERN_CS_CLOSING);
+        assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    } else {
+        assert_int_equal(p.server->state, TERN_CS_DRAINING);
+    }
+    pair_free(&p);
+}
+
+static void test_small_initial_dropped_by_server(void **st)
+{
+    small_initial_case(300, 210);
+    small_initial_case(1199, 211);
+    small_initial_case(1200, 212);
+}
+
+/* ---- RFC 9000 §6.2: Version Negotiation after a Retry is ignored --------------------------------- */
+
+static void vn_case(int after_retry, uint64_t seed)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, seed), 0);
+    p.c2s.blackhole = 1;
+    pair_run(&p, pair_cond_connected, 1 * MS);
+    tern_conn *c = p.client;
+    uint8_t pkt[256];
+    if (after_retry) {
+        tern_cid rscid;
+        memset(rscid.data, 0x5a, 8);
+        rscid.len = 8;
+        static const uint8_t token[] = {1, 2, 3, 4, 5, 6, 7, 8};
+        size_t n = tern_pkt_write_retry(pkt, sizeof(pkt) - 16, 1, &c->lcids.e[0].cid, &rscid, token,
+                                        sizeof(token), 0);
+        assert_true(n > 0);
+        assert_int_equal(tern_crypto_retry_tag(1, &c->initial_dcid, pkt, n, pkt + n), 0);
+        tern_conn_recv(c, &p.path_c, pkt, n + 16, 0, p.now);
+        assert_true(c->retry_received);
+    }
+    static const uint32_t versions[] = {0x1a2a3a4a};
+    size_t n = tern_pkt_write_vn(pkt, sizeof(pkt), &c->initial_dcid, &c->lcids.e[0].cid, versions,
+                                 1, 0);
+    tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
+    if (after_retry) {
+        assert_true(c->state < TERN_CS_CLOSING);
+    } else {
+        assert_int_equal(c->state, TERN_CS_DONE);
+        assert_int_equal(tern_conn_close_info(c)->status, TERN_ERR_VERSION);
+    }
+    pair_free(&p);
+}
+
+static void test_vn_after_retry_ignored(void **st)
+{
+    vn_case(1, 220);
+    vn_case(0, 221);
+}
+
+/* ---- RFC 9000 §12.2: coalesced packets with another DCID are ignored ----------------------------- */
+
+static void coalesced_case(int other_dcid, uint64_t seed)
+{
+    tern_pair p;
+    connect_pair(&p, seed);
+    uint8_t dgram[1500];
+    /* first: a long-header packet to the client's CID (its protection does not matter) */
+    tern_cid mine = tern_peer_cids_for_path(&p.server->pcids, 0)->cid;
+    tern_cid scid = p.server->lcids.e[0].cid;
+    size_t len_off = 0;
+    size_t n = tern_pkt_write_long(dgram, sizeof(dgram), TERN_PKT_HANDSHAKE, 1, &mine, &scid, NULL,
+                                   0, 0, 4, &len_off);
+    memset(dgram + n, 0x77, 40);
+    assert_int_equal(tern_pkt_set_length(dgram + len_off, 44), 0);
+    n += 40;
+    /* second: a valid 1-RTT packet that would close the connection */
+    tern_cid dcid = mine;
+    if (other_dcid)
+        dcid.data[dcid.len - 1] ^= 0x01;
+    n += forge(p.server, TERN_LEVEL_1RTT, &dcid, NULL, close_pv, sizeof(close_pv), 0, NULL,
+               p.server->tx_phase, dgram + n, sizeof(dgram) - n);
+    tern_conn_recv(p.client, &p.path_c, dgram, n, 0, p.now);
+    if (other_dcid) {
+        assert_int_equal(p.client->state, TERN_CS_ESTABLISHED);
+        assert_int_equal(pair_request(&p, 1000), 1);
+        assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    } else {
+        assert_int_equal(p.client->state, TERN_CS_DRAINING);
+    }
+    pair_free(&p);
+}
+
+static void test_coalesced_other_dcid_ignored(void **st)
+{
+    coalesced_case(1, 230);
+    coalesced_case(0, 231);
+}
+
+/* ---- RFC 9000 §10.3.1: short stateless resets (21-28 bytes) are recognised ---------------------- */
+
+static void reset_case(size_t len, int right_token, uint64_t seed)
+{
+    tern_pair p;
+    connect_pair(&p, seed);
+    const tern_cid_entry *e = tern_peer_cids_for_path(&p.client->pcids, 0);
+    assert_true(e->has_token);
+    uint8_t d[64];
+    for (size_t i = 0; i < len; i++)
+        d[i] = (uint8_t)(i * 31 + 7);
+    d[0] = (uint8_t)(0x40 | (d[0] & 0x3f));
+    memcpy(d + len - 16, e->token, 16);
+    if (!right_token)
+        d[len - 1] ^= 1;
+    tern_conn_recv(p.client, &p.path_c, d, len, 0, p.now);
+    if (right_token) {
+        assert_int_equal(p.client->state, TERN_CS_DONE);
+        assert_int_equal(tern_conn_close_info(p.client)->status, TERN_ERR_STATELESS_RESET);
+    } else {
+        assert_int_equal(p.client->state, TERN_CS_ESTABLISHED);
+    }
+    pair_free(&p);
+}
+
+static void test_short_stateless_reset(void **st)
+{
+    static const size_t lens[] = {21, 24, 28, 29, 40};
+    for (size_t i = 0; i < TERN_ARRAY_LEN(lens); i++)
+        reset_case(lens[i], 1, 240 + i);
+    reset_case(21, 0, 250);
+    reset_case(28, 0, 251);
+}
+
+/* ---- RFC 9001 §6 and §4.4: TLS KeyUpdate and CertificateRequest at 1-RTT ------------------------- */
+
+static void crypto_1rtt_case(int from_side_is_client, const uint8_t *msg, size_t msg_len,
+                             uint64_t seed)
+{
+    tern_pair p;
+    connect_pair(&p, seed);
+    tern_conn *from = from_side_is_client ? p.client : p.server;
+    tern_conn *to = from_side_is_client ? p.server : p.client;
+    uint8_t f[64], *q = f;
+    *q++ = TERN_FT_CRYPTO;
+    q = tern_varint_put(q, to->crypto_rcv[TERN_LEVEL_1RTT].read_off);
+    q = tern_varint_put(q, msg_len);
+    memcpy(q, msg, msg_len);
+    q += msg_len;
+    uint8_t pkt[1500];
+    size_t n = forge_1rtt(from, f, (size_t)(q - f), pkt);
+    tern_conn_recv(to, from_side_is_client ? &p.path_s : &p.path_c, pkt, n, 0, p.now);
+    /* CRYPTO_ERROR with the TLS alert unexpected_message (10) */
+    assert_closed_with(&p, to, TERN_TE_CRYPTO_ERROR + 10);
+    pair_free(&p);
+}
+
+static void test_tls_key_update_rejected(void **st)
+{
+    static const uint8_t key_update[] = {24, 0, 0, 1, 0}; /* update_not_requested */
+    static const uint8_t key_update_req[] = {24, 0, 0, 1, 1};
+    crypto_1rtt_case(1, key_update, sizeof(key_update), 260);
+    crypto_1rtt_case(1, key_update_req, sizeof(key_update_req), 261);
+    crypto_1rtt_case(0, key_update, sizeof(key_update), 262);
+}
+
+static void test_post_handshake_cert_request_rejected(void **st)
+{
+    /* CertificateRequest: empty context, signature_algorithms (rsa_pss_rsae_sha256) */
+    static const uint8_t cr[] = {13, 0, 0, 11, 0, 0, 8, 0, 13, 0, 4, 0, 2, 0x08, 0x04};
+    crypto_1rtt_case(0, cr, sizeof(cr), 263);
+}
+
+/* ---- RFC 9001 §6: key updates faster than one per round trip ---------------------------------- */
+
+/* The client's 1-RTT keys `updates` phases after its current ones. */
+static void client_keys_ahead(tern_conn *c, int updates, tern_keys *out)
+{
+    tern_keys cur, next;
+    memset(&cur, 0, sizeof(cur));
+    assert_int_equal(tern_crypto_next_keys(&c->tx[TERN_LEVEL_1RTT], &cur), 0);
+    for (int i = 1; i < updates; i++) {
+        memset(&next, 0, sizeof(next));
+        assert_int_equal(tern_crypto_next_keys(&cur, &next), 0);
+        tern_crypto_keys_free(&cur);
+        tern_crypto_keys_move(&cur, &next);
+    }
+    tern_crypto_keys_move(out, &cur);
+}
+
+static size_t forge_phase(tern_pair *p, int updates, uint8_t *pkt)
+{
+    static const uint8_t ping[] = {0x01};
+    tern_conn *c = p->client;
+    tern_keys k;
+    memset(&k, 0, sizeof(k));
+    client_keys_ahead(c, updates, &k);
+    const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, 0);
+    size_t n = forge(c, TERN_LEVEL_1RTT, &e->cid, NULL, ping, 1, 0, &k, c->tx_phase ^ (updates & 1),
+                     pkt, 1500);
+    tern_crypto_keys_free(&k);
+    return n;
+}
+
+static void test_key_update_flood_closed(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 270);
+    uint8_t pkt[1500];
+    int phase0 = p.server->rx_phase;
+    size_t n = forge_phase(&p, 1, pkt);
+    tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
+    assert_int_equal(p.server->rx_phase, phase0 ^ 1);
+    /* a second update before the server acknowledged anything of the first */
+    n = forge_phase(&p, 2, pkt);
+    tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
+    assert_closed_with(&p, p.server, TERN_TE_KEY_UPDATE_ERROR);
+    pair_free(&p);
+}
+
+static void test_key_update_after_ack_accepted(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 271);
+    uint8_t pkt[1500];
+    int phase0 = p.server->rx_phase;
+    size_t n = forge_phase(&p, 1, pkt);
+    tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
+    /* the server acknowledges it in the new phase; the client follows into that phase */
+    assert_int_equal(pair_request(&p, 1000), 1);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_int_equal(p.client->tx_phase, phase0 ^ 1);
+    /* one round trip later, the next update is legitimate */
+    n = forge_phase(&p, 1, pkt);
+    tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
+    assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+    assert_int_equal(p.server->rx_phase, phase0);
+    pair_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_server_scid_change_discarded),
+        cmocka_unit_test(test_small_initial_dropped_by_server),
+        cmocka_unit_test(test_vn_after_retry_ignored),
+        cmocka_unit_test(test_coalesced_other_dcid_ignored),
+        cmocka_unit_test(test_short_stateless_reset),
+        cmocka_unit_test(test_tls_key_update_rejected),
+        cmocka_unit_test(test_post_handshake_cert_request_rejected),
+        cmocka_unit_test(test_key_update_flood_closed),
+        cmocka_unit_test(test_key_update_after_ack_accepted),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
