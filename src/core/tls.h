@@ -66,10 +66,13 @@ void tern_tls_free(tern_tls *t);
 int tern_tls_start(tern_tls *t);
 
 /* Feeds in-order CRYPTO data received at `level` (Initial or Handshake before completion, 1-RTT
- * after it; anything else fails with unexpected_message) and advances the handshake. Returns 1 when the handshake completed during this call (or had completed), 0 when it
- * needs more data, TERN_ERR_TLS (an alert was reported through on_alert, once; *alert also set when
- * non-NULL), or a callback's own negative error. Post-handshake messages at 1-RTT (NewSessionTicket)
- * are consumed and return 1. Once failed, every later call fails the same way. */
+ * after it; anything else fails with unexpected_message) and advances the handshake. Returns 1 when
+ * the handshake completed during this call (or had completed), 0 when it needs more data,
+ * TERN_ERR_TLS (an alert was reported through on_alert, once; *alert also set when non-NULL),
+ * TERN_ERR_PROTO (server: a ClientHello with a legacy_session_id, RFC 9001 §8.4; no alert), or a
+ * callback's own negative error. At 1-RTT only a client's NewSessionTicket messages are accepted
+ * (consumed, returning 1); a KeyUpdate, a CertificateRequest or any other message fails with
+ * unexpected_message (RFC 9001 §6, §4.4). Once failed, every later call fails the same way. */
 int tern_tls_recv(tern_tls *t, int level, const uint8_t *data, size_t len, uint8_t *alert);
 
 /* After a failed handshake: why, in words, when the alert says too little (the certificate's

@@ -17,9 +17,11 @@
 #define TP_EXT_CODEPOINT 0x39
 #define DEFAULT_PRIORITY                                                                           \
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305"
-/* Appended to every priority string: the CCM suites have no QUIC packet protection here, and
- * RFC 9001 §8.4 forbids the middlebox compatibility mode (non-empty legacy_session_id, CCS). */
-#define PRIORITY_SUFFIX ":-AES-128-CCM:-AES-128-CCM-8:%DISABLE_TLS13_COMPAT_MODE"
+/* Appended to every priority string: QUIC runs on TLS 1.3 only (RFC 9001 §4.2), the CCM suites
+ * have no QUIC packet protection here, and RFC 9001 §8.4 forbids the middlebox compatibility mode
+ * (non-empty legacy_session_id, CCS). */
+#define PRIORITY_SUFFIX                                                                            \
+    ":-VERS-ALL:+VERS-TLS1.3:-AES-128-CCM:-AES-128-CCM-8:%DISABLE_TLS13_COMPAT_MODE"
 #define MAX_TPARAMS_LEN                                                                            \
     4096 /* what we accept to send; the peer's are bounded by the message size */
 
@@ -28,11 +30,13 @@
  * checked first; and it tells a HelloRetryRequest from a ServerHello only when the message arrives
  * in one piece, so a client hands ServerHello messages over whole. */
 struct hs_framing {
+    uint32_t body_len;  /* body bytes of the current message */
     uint32_t body_left; /* body bytes of the current message not seen yet */
     uint8_t hdr[4];
     uint8_t hdr_have;
 };
 #define MAX_SERVER_HELLO 4096 /* FFDHE8192's 1 KB key share is the largest GnuTLS 3.7 can send */
+#define CH_SESSION_ID_LEN_OFF 34 /* in a ClientHello body: after legacy_version and random */
 
 struct tern_tls_ctx {
     int is_server;
@@ -579,6 +583,15 @@ static int feed(tern_tls *t, int level, const uint8_t *data, size_t len)
     while (len) {
         if (f->body_left) {
             size_t n = TERN_MIN((size_t)f->body_left, len);
+            size_t pos = f->body_len - f->body_left;
+            /* RFC 9001 §8.4: a QUIC client never uses a legacy_session_id (GnuTLS would accept
+             * one); a connection error of type PROTOCOL_VIOLATION */
+            if (t->is_server && level == TERN_LEVEL_INITIAL &&
+                f->hdr[0] == GNUTLS_HANDSHAKE_CLIENT_HELLO && pos <= CH_SESSION_ID_LEN_OFF &&
+                CH_SESSION_ID_LEN_OFF < pos + n && data[CH_SESSION_ID_LEN_OFF - pos] != 0) {
+                cb_failed(t, TERN_ERR_PROTO);
+                return GNUTLS_E_RECEIVED_ILLEGAL_PARAMETER;
+            }
             if (t->sh_buf && level == TERN_LEVEL_INITIAL) {
                 memcpy(t->sh_buf + t->sh_have, data, n);
                 t->sh_have += n;
@@ -598,6 +611,7 @@ static int feed(tern_tls *t, int level, const uint8_t *data, size_t len)
                 continue;
             f->hdr_have = 0;
             f->body_left = (uint32_t)f->hdr[1] << 16 | (uint32_t)f->hdr[2] << 8 | f->hdr[3];
+            f->body_len = f->body_left;
             if (f->body_left > TERN_TLS_MAX_HANDSHAKE_MSG)
                 return GNUTLS_E_HANDSHAKE_TOO_LARGE;
             /* RFC 9001 §6: QUIC has its own key update, a TLS KeyUpdate is unexpected_message;

@@ -376,6 +376,72 @@ static void test_key_update_after_ack_accepted(void **st)
     pair_free(&p);
 }
 
+/* ---- RFC 9001 §8.4: a ClientHello with a legacy_session_id -> PROTOCOL_VIOLATION --------------- */
+
+static void session_id_case(size_t sid_len, uint64_t seed)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, seed), 0);
+    p.c2s.blackhole = 1;
+    pair_run(&p, pair_cond_connected, 1 * MS);
+    tern_conn *c = p.client;
+    /* the client's own ClientHello, with a session ID inserted after the random */
+    tern_sendbuf *sb = &c->crypto_snd[TERN_LEVEL_INITIAL];
+    size_t chl = (size_t)sb->end;
+    uint8_t ch[1100];
+    assert_true(chl + sid_len <= sizeof(ch));
+    tern_sendbuf_copy(sb, 0, chl, ch);
+    size_t sid_off = 4 + 2 + 32;
+    assert_int_equal(ch[sid_off], 0);
+    memmove(ch + sid_off + 1 + sid_len, ch + sid_off + 1, chl - sid_off - 1);
+    memset(ch + sid_off + 1, 0xcd, sid_len);
+    ch[sid_off] = (uint8_t)sid_len;
+    size_t body = chl - 4 + sid_len;
+    ch[1] = (uint8_t)(body >> 16);
+    ch[2] = (uint8_t)(body >> 8);
+    ch[3] = (uint8_t)body;
+    uint8_t f[1200], *q = f;
+    *q++ = TERN_FT_CRYPTO;
+    q = tern_varint_put(q, 0);
+    q = tern_varint_put(q, chl + sid_len);
+    memcpy(q, ch, chl + sid_len);
+    q += chl + sid_len;
+    uint8_t pkt[1500];
+    const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, 0);
+    size_t n = forge(c, TERN_LEVEL_INITIAL, &e->cid, &c->lcids.e[0].cid, f, (size_t)(q - f), 1150,
+                     NULL, 0, pkt, sizeof(pkt));
+    assert_true(n >= TERN_MIN_INITIAL_SIZE);
+    p.c2s.blackhole = 0;
+    tern_conn_params sp;
+    memset(&sp, 0, sizeof(sp));
+    sp.is_server = 1;
+    sp.cfg = &p.cfg_s;
+    sp.tls_ctx = p.tls_s;
+    sp.rand = c->rand;
+    sp.rand_ud = c->rand_ud;
+    sp.reset_key = p.reset_key;
+    sp.client_dcid = c->initial_dcid;
+    sp.client_scid = c->lcids.e[0].cid;
+    sp.original_dcid = c->initial_dcid;
+    assert_int_equal(tern_conn_new(&p.server, &sp, &p.path_s, p.now), 0);
+    tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
+    if (sid_len) {
+        assert_int_equal(p.server->state, TERN_CS_CLOSING);
+        assert_int_equal(tern_conn_close_info(p.server)->error_code, TERN_TE_PROTOCOL_VIOLATION);
+    } else {
+        assert_int_equal(p.server->state, TERN_CS_HANDSHAKE);
+        assert_true(p.server->tx[TERN_LEVEL_HANDSHAKE].aead != 0);
+    }
+    pair_free(&p);
+}
+
+static void test_legacy_session_id_closed(void **st)
+{
+    session_id_case(32, 280);
+    session_id_case(1, 281);
+    session_id_case(0, 282);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_post_handshake_cert_request_rejected),
         cmocka_unit_test(test_key_update_flood_closed),
         cmocka_unit_test(test_key_update_after_ack_accepted),
+        cmocka_unit_test(test_legacy_session_id_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

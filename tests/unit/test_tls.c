@@ -531,6 +531,7 @@ static void test_garbage(void **state)
     big[1] = (uint8_t)(TERN_TLS_MAX_HANDSHAKE_MSG >> 16);
     big[2] = (uint8_t)(TERN_TLS_MAX_HANDSHAKE_MSG >> 8);
     big[3] = (uint8_t)TERN_TLS_MAX_HANDSHAKE_MSG;
+    big[4 + 34] = 0; /* no legacy_session_id: the junk reaches GnuTLS */
     pair_init(&p, &o);
     assert_int_equal(tern_tls_recv(p.s->tls, TERN_LEVEL_INITIAL, big, 1000, &alert), 0);
     /* The whole (junk) ClientHello: parsed and refused. */
@@ -544,6 +545,7 @@ static void test_garbage(void **state)
     pair_init(&p, &o);
     uint8_t ch[40] = {1, 0, 0, 36};
     memcpy(ch + 4, junk, 36);
+    ch[4 + 34] = 0;
     rv = tern_tls_recv(p.s->tls, TERN_LEVEL_INITIAL, ch, sizeof(ch), &alert);
     assert_int_equal(rv, TERN_ERR_TLS);
     assert_int_equal(p.s->alert_calls, 1);
@@ -844,6 +846,100 @@ static void test_ctx_errors(void **state)
     tern_tls_ctx_free(ctx);
 }
 
+/* Offset of the first extension of the ClientHello at ch[0..len) (handshake header included), and
+ * the end of the extensions; asserts the layout. */
+static size_t ch_extensions(const uint8_t *ch, size_t len, size_t *end)
+{
+    assert_true(len > 4 + 2 + 32 + 1);
+    assert_int_equal(ch[0], 1);
+    size_t o = 4 + 2 + 32;
+    o += 1 + ch[o];                              /* legacy_session_id */
+    o += 2 + ((size_t)ch[o] << 8 | ch[o + 1]); /* cipher_suites */
+    o += 1 + ch[o];                              /* legacy_compression_methods */
+    size_t elen = (size_t)ch[o] << 8 | ch[o + 1];
+    o += 2;
+    assert_true(o + elen <= len);
+    *end = o + elen;
+    return o;
+}
+
+/* RFC 9001 §4.2: whatever the priority string, only TLS 1.3 is offered. */
+static void test_user_priority_tls13_only(void **state)
+{
+    static const char *const prios[] = {"NORMAL", "NORMAL:+VERS-TLS1.2:+VERS-TLS1.1",
+                                        "SECURE128:+VERS-TLS-ALL"};
+    for (size_t i = 0; i < TERN_ARRAY_LEN(prios); i++) {
+        pair p;
+        pair_opts o = {.verify = 1, .name = "localhost", .cprio = prios[i], .sprio = prios[i]};
+        pair_init(&p, &o);
+        assert_int_equal(tern_tls_start(p.c->tls), 0);
+        const uint8_t *ch = p.c->out[TERN_LEVEL_INITIAL];
+        size_t end, off = ch_extensions(ch, p.c->out_len[TERN_LEVEL_INITIAL], &end);
+        int found = 0;
+        while (off + 4 <= end) {
+            unsigned type = (unsigned)ch[off] << 8 | ch[off + 1];
+            size_t l = (size_t)ch[off + 2] << 8 | ch[off + 3];
+            if (type == 43) { /* supported_versions: a 1-byte length, then 2 bytes each */
+                found = 1;
+                assert_int_equal(l, 3);
+                assert_int_equal(ch[off + 4], 2);
+                assert_int_equal(ch[off + 5], 0x03);
+                assert_int_equal(ch[off + 6], 0x04);
+            }
+            off += 4 + l;
+        }
+        assert_true(found);
+        /* and the handshake completes with it */
+        pair_free(&p);
+        pair_init(&p, &o);
+        run(&p);
+        assert_success(&p, tern_tls_aead(p.c->tls));
+        pair_free(&p);
+    }
+}
+
+/* RFC 9001 §8.4: a ClientHello with a non-empty legacy_session_id (middlebox compatibility mode)
+ * is refused with TERN_ERR_PROTO, which the connection turns into PROTOCOL_VIOLATION. */
+static void test_legacy_session_id_refused(void **state)
+{
+    for (int sid_len = 0; sid_len <= 32; sid_len += 32) {
+        pair p;
+        pair_opts o = {.verify = 1, .name = "localhost"};
+        pair_init(&p, &o);
+        assert_int_equal(tern_tls_start(p.c->tls), 0);
+        const uint8_t *ch = p.c->out[TERN_LEVEL_INITIAL];
+        size_t len = p.c->out_len[TERN_LEVEL_INITIAL];
+        assert_int_equal(ch[4 + 2 + 32], 0); /* tern's client never sends one */
+        /* the same ClientHello with a session ID inserted */
+        uint8_t *m = malloc(len + 32);
+        assert_non_null(m);
+        size_t sid_off = 4 + 2 + 32;
+        memcpy(m, ch, sid_off);
+        m[sid_off] = (uint8_t)sid_len;
+        memset(m + sid_off + 1, 0xab, (size_t)sid_len);
+        memcpy(m + sid_off + 1 + sid_len, ch + sid_off + 1, len - sid_off - 1);
+        size_t body = len - 4 + (size_t)sid_len;
+        m[1] = (uint8_t)(body >> 16);
+        m[2] = (uint8_t)(body >> 8);
+        m[3] = (uint8_t)body;
+        uint8_t alert = 0;
+        /* in small pieces: the check must not depend on where CRYPTO frames split */
+        int rv = 0;
+        for (size_t off = 0; off < len + (size_t)sid_len && rv >= 0; off += 7)
+            rv = tern_tls_recv(p.s->tls, TERN_LEVEL_INITIAL, m + off,
+                               TERN_MIN((size_t)7, len + (size_t)sid_len - off), &alert);
+        if (sid_len) {
+            assert_int_equal(rv, TERN_ERR_PROTO);
+            assert_int_equal(p.s->sent_total[TERN_LEVEL_INITIAL], 0);
+        } else {
+            assert_int_equal(rv, 0);
+            assert_true(p.s->sent_total[TERN_LEVEL_INITIAL] > 0);
+        }
+        free(m);
+        pair_free(&p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -854,7 +950,8 @@ int main(void)
         cmocka_unit_test(test_wrong_ca),         cmocka_unit_test(test_bad_hostname),
         cmocka_unit_test(test_garbage),          cmocka_unit_test(test_tparams_callback_error),
         cmocka_unit_test(test_missing_tparams),  cmocka_unit_test(test_peer_without_alpn),
-        cmocka_unit_test(test_ctx_errors),
+        cmocka_unit_test(test_ctx_errors),       cmocka_unit_test(test_user_priority_tls13_only),
+        cmocka_unit_test(test_legacy_session_id_refused),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
