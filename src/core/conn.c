@@ -187,7 +187,9 @@ static int tls_tparams(void *ud, const uint8_t *data, size_t len)
     c->peer_tp = tp;
     c->peer_tp_received = 1;
     apply_peer_tparams(c);
-    tern_mig_on_peer_tparams(c);
+    why = "preferred_address connection ID rejected";
+    if (tern_mig_on_peer_tparams(c, &terr))
+        goto fail;
     return 0;
 fail:
     if (!c->pending_terr_set) {

@@ -509,16 +509,16 @@ int tern_mig_probe_path(tern_conn *c, size_t *in_use)
 
 /* ---- handshake, CIDs, parameters ------------------------------------------------------------------- */
 
-void tern_mig_on_peer_tparams(tern_conn *c)
+int tern_mig_on_peer_tparams(tern_conn *c, uint64_t *terr)
 {
     const tern_tparams *tp = &c->peer_tp;
     if (c->is_server || !tp->has_preferred_address || tp->preferred_address.cid.len == 0)
-        return;
+        return 0;
     uint32_t mask = 0;
-    uint64_t terr = 0;
-    /* the preferred address carries the CID of sequence number 1 (RFC 9000 §5.1.1) */
-    tern_peer_cids_on_new(&c->pcids, 1, 0, &tp->preferred_address.cid,
-                          tp->preferred_address.token, &mask, &terr);
+    /* the preferred address carries the CID of sequence number 1 (RFC 9000 §5.1.1); the rules
+     * of NEW_CONNECTION_ID apply to it (a CID already in use under another sequence number) */
+    return tern_peer_cids_on_new(&c->pcids, 1, 0, &tp->preferred_address.cid,
+                                 tp->preferred_address.token, &mask, terr);
 }
 
 static void probe_preferred_address(tern_conn *c, tern_tstamp now)

@@ -58,8 +58,9 @@ void tern_mig_on_confirmed(tern_conn *c, tern_tstamp now);
 /* New peer connection IDs arrived: paths waiting for one start probing. */
 void tern_mig_on_new_cids(tern_conn *c, tern_tstamp now);
 
-/* The peer's transport parameters arrived: the preferred address CID is stored. */
-void tern_mig_on_peer_tparams(tern_conn *c);
+/* The peer's transport parameters arrived: the preferred address CID is stored. Returns 0, or
+ * TERN_ERR_PROTO with *terr set when that CID breaks the connection ID rules (§5.1.1, §19.15). */
+int tern_mig_on_peer_tparams(tern_conn *c, uint64_t *terr);
 
 /* Timers: challenge retransmission and validation deadlines. */
 tern_tstamp tern_mig_next_timeout(const tern_conn *c);

@@ -270,6 +270,9 @@ int tern_tparams_decode(tern_tparams *tp, int from_server, const uint8_t *buf, s
     /* §7.3: both sides must authenticate their first SCID, and a server the client's first DCID. */
     if (!(seen & (1u << TP_INITIAL_SCID)) || (from_server && !(seen & (1u << TP_ORIGINAL_DCID))))
         goto bad;
+    /* §18.2: a server with a zero-length CID must not move the client to another address */
+    if (tp->has_preferred_address && tp->initial_scid.len == 0)
+        goto bad;
     return 0;
 
 bad:

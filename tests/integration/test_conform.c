@@ -442,6 +442,36 @@ static void test_legacy_session_id_closed(void **st)
     session_id_case(0, 282);
 }
 
+/* ---- RFC 9000 §5.1.1, §18.2: the preferred address CID follows the CID rules ------------------- */
+
+static void test_preferred_address_cid_checked(void **st)
+{
+    for (int reuse = 0; reuse <= 1; reuse++) {
+        tern_pair p;
+        assert_int_equal(pair_init(&p, 290 + (uint64_t)reuse), 0);
+        p.c2s.blackhole = 1;
+        pair_run(&p, pair_cond_connected, 1 * MS);
+        tern_conn *c = p.client;
+        tern_tparams *tp = &c->peer_tp;
+        tp->has_preferred_address = 1;
+        /* the CID of the handshake (sequence 0) offered again as sequence 1, or a fresh one */
+        tp->preferred_address.cid = tern_peer_cids_for_path(&c->pcids, 0)->cid;
+        if (!reuse)
+            tp->preferred_address.cid.data[0] ^= 0x80;
+        memset(tp->preferred_address.token, 0x42, 16);
+        uint64_t terr = 0;
+        int rv = tern_mig_on_peer_tparams(c, &terr);
+        if (reuse) {
+            assert_int_equal(rv, TERN_ERR_PROTO);
+            assert_int_equal(terr, TERN_TE_PROTOCOL_VIOLATION);
+        } else {
+            assert_int_equal(rv, 0);
+            assert_int_equal(tern_peer_cids_spare(&c->pcids), 1);
+        }
+        pair_free(&p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_key_update_flood_closed),
         cmocka_unit_test(test_key_update_after_ack_accepted),
         cmocka_unit_test(test_legacy_session_id_closed),
+        cmocka_unit_test(test_preferred_address_cid_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -502,6 +502,26 @@ static void test_required(void **state)
     expect_err(&k, 1);
 }
 
+/* RFC 9000 §18.2: a server that uses a zero-length connection ID must not send preferred_address. */
+static void test_preferred_address_zero_len_scid(void **state)
+{
+    (void)state;
+    tern_tparams tp, got;
+    fill_all(&tp);
+    tp.initial_scid.len = 0;
+    uint8_t buf[512];
+    size_t n = tern_tparams_encode(&tp, 1, buf, sizeof(buf));
+    assert_true(n > 0);
+    uint64_t terr = 0;
+    assert_int_equal(tern_tparams_decode(&got, 1, buf, n, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TPE);
+    /* without the preferred address the zero-length CID is fine */
+    tp.has_preferred_address = 0;
+    n = tern_tparams_encode(&tp, 1, buf, sizeof(buf));
+    assert_int_equal(tern_tparams_decode(&got, 1, buf, n, &terr), 0);
+    assert_int_equal(got.initial_scid.len, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -516,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_value_ranges),
         cmocka_unit_test(test_server_only_from_client),
         cmocka_unit_test(test_required),
+        cmocka_unit_test(test_preferred_address_zero_len_scid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
