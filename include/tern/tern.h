@@ -129,7 +129,9 @@ typedef struct tern_config {
     const char *tls_priority;    /* GnuTLS priority string; NULL = TLS 1.3 with all three QUIC AEADs */
     tern_cc_algo cc;             /* congestion controller (default CUBIC) */
     uint64_t idle_timeout_ms;    /* max_idle_timeout we advertise (default 30000; 0 = none) */
-    uint64_t handshake_timeout_ms; /* client gives up a handshake after this long (default 10000) */
+    uint64_t handshake_timeout_ms; /* a handshake not complete after this long fails: the client
+                                      gives up, a server forgets the half-open connection (default
+                                      10000) */
     uint64_t initial_max_data;               /* connection receive window (default 16 MiB) */
     uint64_t initial_max_stream_data_bidi_local;  /* default 4 MiB */
     uint64_t initial_max_stream_data_bidi_remote; /* default 4 MiB */
@@ -140,6 +142,14 @@ typedef struct tern_config {
     size_t stream_send_buffer;   /* bytes buffered per stream before writes return WOULD_BLOCK (1 MiB) */
     size_t max_udp_payload;      /* largest datagram we send (default 1452; >= 1200) */
     int retry;                   /* server: validate addresses with Retry before any state (default 0) */
+    size_t retry_half_open;      /* server: once this many connections are in their handshake,
+                                    new clients must first answer a Retry (as with `retry`), so
+                                    that a flood of Initials from spoofed addresses creates no
+                                    state (default 64; 0 = only `retry` decides) */
+    size_t max_half_open;        /* server: connections in their handshake at most; Initials
+                                    beyond are dropped until one completes or times out (default
+                                    1024, each costs tens of KB; 0 = no limit below 65536
+                                    connections) */
     int disable_active_migration;/* transport parameter we advertise (default 0) */
     size_t max_paths;            /* client: paths (local addresses) per connection, 1..16 (default 8) */
     int follow_preferred_address;/* client: probe and move to the server's preferred_address (1) */

@@ -485,8 +485,9 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         c->original_dcid = c->initial_dcid;
         tern_peer_cids_set_initial(&c->pcids, &c->initial_dcid);
         keys_dcid = &c->initial_dcid;
-        c->handshake_deadline = now + c->cfg->handshake_timeout_ms * TERN_NS_PER_MS;
     }
+    /* a server's half-open connection is state a peer made us hold: it ends with the same bound */
+    c->handshake_deadline = now + c->cfg->handshake_timeout_ms * TERN_NS_PER_MS;
     rv = tern_crypto_initial_keys(c->version, keys_dcid, c->is_server, &c->tx[TERN_LEVEL_INITIAL],
                                   &c->rx[TERN_LEVEL_INITIAL]);
     if (rv)

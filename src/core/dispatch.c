@@ -68,6 +68,7 @@ void tern_dispatch_attach(tern_dispatch *d, tern_dispatch_owner *o, void *val)
     o->val = val;
     o->routes = NULL;
     o->attached = 1;
+    o->half_open = 0;
     d->owners++;
 }
 
@@ -84,10 +85,27 @@ void tern_dispatch_remove_route(tern_dispatch *d, tern_dispatch_owner *o, const 
         tern_cidmap_remove(&d->map, cid, o->val, &o->routes);
 }
 
+void tern_dispatch_set_half_open(tern_dispatch *d, tern_dispatch_owner *o, int on)
+{
+    if (!o->attached || !!on == o->half_open)
+        return;
+    o->half_open = !!on;
+    if (on)
+        d->half_open++;
+    else
+        d->half_open--;
+}
+
+size_t tern_dispatch_half_open_count(const tern_dispatch *d)
+{
+    return d->half_open;
+}
+
 void tern_dispatch_detach(tern_dispatch *d, tern_dispatch_owner *o)
 {
     if (!o->attached)
         return;
+    tern_dispatch_set_half_open(d, o, 0);
     tern_cidmap_remove_owner(&d->map, &o->routes);
     o->attached = 0;
     d->owners--;
@@ -126,6 +144,8 @@ static int reply(tern_dispatch *d, tern_dispatch_result *out, int kind, size_t l
         d->st.vn_sent++;
     else if (kind == TERN_DISPATCH_REPLY_RETRY)
         d->st.retry_sent++;
+    else if (kind == TERN_DISPATCH_REPLY_CLOSE)
+        d->st.close_sent++;
     else
         d->st.reset_sent++;
     return TERN_DISPATCH_REPLY;
@@ -177,6 +197,35 @@ static int answer_retry(tern_dispatch *d, const tern_path_addr *path, const tern
     if (!n || tern_crypto_retry_tag(h->version, &h->dcid, out, n, out + n))
         return drop(d, res, TERN_DISPATCH_DROP_REPLY_FAILED);
     return reply(d, res, TERN_DISPATCH_REPLY_RETRY, n + TERN_AEAD_TAG_LEN);
+}
+
+/* RFC 9000 §8.1.3: a client that followed a Retry accepts no second one, so a token that does not
+ * open ends its attempt at once (an Initial with CONNECTION_CLOSE under the Initial keys of the DCID
+ * it used) instead of leaving it to time out. Not padded: it is not ack-eliciting (§14.1), and no
+ * larger than the Initial that caused it. */
+static int answer_invalid_token(tern_dispatch *d, const tern_pkt_hdr *h, uint8_t *out, size_t cap,
+                                tern_dispatch_result *res)
+{
+    static const uint8_t frame[] = {0x1c, TERN_TE_INVALID_TOKEN, 0x00, 0x00};
+    tern_keys tx, rx;
+    memset(&tx, 0, sizeof(tx));
+    memset(&rx, 0, sizeof(rx));
+    size_t len_off = 0, n = 0;
+    if (tern_crypto_initial_keys(h->version, &h->dcid, 1, &tx, &rx) == 0) {
+        size_t hl = tern_pkt_write_long(out, cap, TERN_PKT_INITIAL, h->version, &h->scid, &h->dcid,
+                                        NULL, 0, 0, 1, &len_off);
+        if (hl && hl + sizeof(frame) + TERN_AEAD_TAG_LEN <= cap) {
+            memcpy(out + hl, frame, sizeof(frame));
+            if (tern_pkt_set_length(out + len_off, 1 + sizeof(frame) + TERN_AEAD_TAG_LEN) == 0 &&
+                tern_crypto_protect(&tx, &tx, out, hl, 1, sizeof(frame), 0) == 0)
+                n = hl + sizeof(frame) + TERN_AEAD_TAG_LEN;
+        }
+    }
+    tern_crypto_keys_free(&tx);
+    tern_crypto_keys_free(&rx);
+    if (!n)
+        return drop(d, res, TERN_DISPATCH_DROP_BAD_TOKEN);
+    return reply(d, res, TERN_DISPATCH_REPLY_CLOSE, n);
 }
 
 /* Token bucket in integer nano-resets: refilled by elapsed virtual time, capped at one second's
@@ -247,22 +296,33 @@ static int unknown_long(tern_dispatch *d, const tern_path_addr *path, const uint
         return drop(d, res, TERN_DISPATCH_DROP_SMALL);
     /* §7.2: a client's first DCID has at least 8 bytes; after a Retry it is our Retry SCID, which
      * the token check below compares exactly. */
-    if (h.dcid.len < 8 && !(d->cfg.retry && h.token_len))
+    if (h.dcid.len < 8 && !h.token_len)
         return drop(d, res, TERN_DISPATCH_DROP_SHORT_DCID);
     if (d->owners >= d->cfg.max_conns)
         return drop(d, res, TERN_DISPATCH_DROP_CONN_LIMIT);
+    if (d->cfg.max_half_open && d->half_open >= d->cfg.max_half_open)
+        return drop(d, res, TERN_DISPATCH_DROP_HALF_OPEN);
 
+    /* Retry is on by configuration, or because so many handshakes are pending that the next ones
+     * must prove their address before they cost a connection (a flood from spoofed sources never
+     * gets past the Retry) */
+    int retry = d->cfg.retry || (d->cfg.retry_half_open && d->half_open >= d->cfg.retry_half_open);
     tern_cid odcid = h.dcid;
     int retried = 0;
-    if (d->cfg.retry) {
-        if (h.token_len == 0)
-            return answer_retry(d, path, &h, now, out, cap, res);
-        tern_cid rscid;
+    if (h.token_len) {
+        tern_cid rscid, o;
         if (tern_crypto_token_open(d->cfg.retry_key, h.token, h.token_len, &path->remote, now,
-                                   d->cfg.retry_token_lifetime_ns, &odcid, &rscid) ||
-            !tern_cid_eq(&rscid, &h.dcid))
-            return drop(d, res, TERN_DISPATCH_DROP_BAD_TOKEN); /* a client follows one Retry only */
-        retried = 1;
+                                   d->cfg.retry_token_lifetime_ns, &o, &rscid) == 0 &&
+            tern_cid_eq(&rscid, &h.dcid)) {
+            odcid = o;
+            retried = 1;
+        } else if (retry) {
+            return answer_invalid_token(d, &h, out, cap, res);
+        } else if (h.dcid.len < 8) {
+            return drop(d, res, TERN_DISPATCH_DROP_SHORT_DCID);
+        }
+    } else if (retry) {
+        return answer_retry(d, path, &h, now, out, cap, res);
     }
     res->verdict = TERN_DISPATCH_ACCEPT;
     res->version = h.version;

@@ -29,6 +29,8 @@ typedef enum tern_dispatch_reply_kind {
     TERN_DISPATCH_REPLY_VN = 0,
     TERN_DISPATCH_REPLY_RETRY = 1,
     TERN_DISPATCH_REPLY_RESET = 2,
+    TERN_DISPATCH_REPLY_CLOSE = 3, /* an Initial with CONNECTION_CLOSE(INVALID_TOKEN) */
+    TERN_DISPATCH_REPLY_KINDS
 } tern_dispatch_reply_kind;
 
 typedef enum tern_dispatch_drop {
@@ -40,13 +42,15 @@ typedef enum tern_dispatch_drop {
     TERN_DISPATCH_DROP_NOT_INITIAL,    /* 0-RTT, Handshake or Retry for an unknown CID */
     TERN_DISPATCH_DROP_SHORT_DCID,     /* a client's first Initial with a DCID under 8 bytes */
     TERN_DISPATCH_DROP_CONN_LIMIT,     /* max_conns owners exist */
-    TERN_DISPATCH_DROP_BAD_TOKEN,      /* Retry token invalid, expired, or for another address */
+    TERN_DISPATCH_DROP_BAD_TOKEN,      /* Retry token invalid, and no INVALID_TOKEN close could
+                                          be built */
     TERN_DISPATCH_DROP_RESET_TOO_SMALL,/* a stateless reset would not be smaller and >= 21 bytes */
     TERN_DISPATCH_DROP_RESET_RATE,     /* stateless reset budget exhausted */
     TERN_DISPATCH_DROP_REPLY_FAILED,   /* reply_cap too small, or building the reply failed */
     TERN_DISPATCH_DROP_REJECTED,       /* noted by the driver after ACCEPT: the connection could
                                           not be created or its first datagram held nothing
                                           authentic */
+    TERN_DISPATCH_DROP_HALF_OPEN,      /* max_half_open connections are in their handshake */
     TERN_DISPATCH_DROP_COUNT
 } tern_dispatch_drop;
 
@@ -61,6 +65,10 @@ typedef struct tern_dispatch_config {
     size_t max_conns;            /* owners at most; further Initials are dropped */
     uint64_t retry_token_lifetime_ns;
     uint32_t resets_per_sec;     /* token bucket rate, burst of the same size; 0 = never reset */
+    size_t max_half_open;        /* owners marked half-open at most; further Initials are dropped
+                                    (0 = only max_conns applies) */
+    size_t retry_half_open;      /* from this many half-open owners on, Initials without a token
+                                    are answered with Retry as if `retry` were set (0 = never) */
 } tern_dispatch_config;
 
 /* A routing target (one connection). Embed it in the driver's per-connection record; `val` is what
@@ -69,12 +77,14 @@ typedef struct tern_dispatch_owner {
     void *val;
     tern_cidmap_node *routes;
     int attached;
+    int half_open;
 } tern_dispatch_owner;
 
 typedef struct tern_dispatch_stats {
     uint64_t routed;                           /* CONN verdicts */
     uint64_t accepted;                         /* ACCEPT verdicts */
     uint64_t vn_sent, retry_sent, reset_sent;  /* REPLY verdicts by kind */
+    uint64_t close_sent;                       /* INVALID_TOKEN closes */
     uint64_t dropped;                          /* every DROP, whatever the reason */
     uint64_t drop[TERN_DISPATCH_DROP_COUNT];   /* by tern_dispatch_drop */
 } tern_dispatch_stats;
@@ -83,6 +93,7 @@ typedef struct tern_dispatch {
     tern_dispatch_config cfg;
     tern_cidmap map;
     size_t owners;
+    size_t half_open;        /* attached owners marked half-open */
     uint64_t reset_budget;   /* in 1e-9 resets */
     tern_tstamp reset_at;    /* last refill; valid once reset_started */
     int reset_started;
@@ -110,7 +121,7 @@ typedef struct tern_dispatch_result {
 } tern_dispatch_result;
 
 /* Defaults: server, no Retry, 8-byte CIDs, zero keys (set them), no rand (set it), 65536
- * connections, 10 s tokens, 100 resets per second. */
+ * connections, 10 s tokens, 100 resets per second, no half-open limit nor automatic Retry. */
 void tern_dispatch_config_init(tern_dispatch_config *cfg);
 
 /* Copies cfg (keys included) and draws the routing table's hash key from cfg->rand. Returns 0,
@@ -133,9 +144,14 @@ const uint8_t *tern_dispatch_reset_key(const tern_dispatch *d);
  * - long header, unknown DCID: not a server -> DROP; version 0 (VN) -> DROP; an unknown version ->
  *   REPLY with Version Negotiation when the datagram has >= 1200 bytes, else DROP; a v1 packet
  *   other than Initial -> DROP; an Initial in < 1200 bytes, with a DCID < 8 bytes, or with
- *   max_conns owners attached -> DROP; with Retry on, an Initial without token -> REPLY with a
- *   Retry (new random SCID, token bound to the client address and `now`, integrity tag); with a
- *   token that does not open, is expired, or names another Retry SCID -> DROP; else ACCEPT;
+ *   max_conns owners attached, or max_half_open owners half-open -> DROP; an Initial with a
+ *   token that opens (not expired, from this address, naming the Retry SCID it was sent to) ->
+ *   ACCEPT as retried; with Retry on (`retry`, or retry_half_open owners half-open), an Initial
+ *   without token -> REPLY with a Retry (new random SCID, token bound to the client address and
+ *   `now`, integrity tag), one whose token does not open -> REPLY with an Initial carrying
+ *   CONNECTION_CLOSE(INVALID_TOKEN) protected with the Initial keys of its DCID (RFC 9000 §8.1.3:
+ *   tern sends no NEW_TOKEN, so every token it gets came from a Retry); with Retry off, a token
+ *   that does not open is ignored -> ACCEPT;
  * - short header, unknown DCID: REPLY with a stateless reset of min(len - 1, 43) bytes when len >=
  *   22 (so >= 21 bytes and smaller than the trigger) and the rate limit allows, else DROP.
  * The datagram is not modified. Returns the verdict (>= 0), or TERN_ERR_INVALID_ARG for NULL
@@ -156,6 +172,11 @@ void tern_dispatch_attach(tern_dispatch *d, tern_dispatch_owner *o, void *val);
 int tern_dispatch_add_route(tern_dispatch *d, tern_dispatch_owner *o, const tern_cid *cid);
 /* Removes the route of `cid` if it belongs to `o`. */
 void tern_dispatch_remove_route(tern_dispatch *d, tern_dispatch_owner *o, const tern_cid *cid);
+/* Marks `o` as a connection still in its handshake (on = 1), counted against max_half_open and
+ * retry_half_open, or as one that completed it (on = 0). Detaching ends it too. */
+void tern_dispatch_set_half_open(tern_dispatch *d, tern_dispatch_owner *o, int on);
+/* Attached owners marked half-open. */
+size_t tern_dispatch_half_open_count(const tern_dispatch *d);
 /* Removes every route of `o` and unregisters it (no-op when not attached). */
 void tern_dispatch_detach(tern_dispatch *d, tern_dispatch_owner *o);
 /* The owner value routed for `cid`, or NULL. */

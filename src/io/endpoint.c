@@ -224,6 +224,8 @@ int tern_endpoint_new(const tern_config *cfg, const tern_callbacks *cb, void *ud
     dc.max_conns = TERN_EP_MAX_CONNS;
     dc.retry_token_lifetime_ns = TERN_EP_RETRY_TOKEN_LIFETIME_NS;
     dc.resets_per_sec = TERN_EP_RESETS_PER_SEC;
+    dc.retry_half_open = ep->cfg.retry_half_open;
+    dc.max_half_open = ep->cfg.max_half_open;
     int krv = gnutls_rnd(GNUTLS_RND_KEY, dc.reset_key, sizeof(dc.reset_key)) ||
               gnutls_rnd(GNUTLS_RND_KEY, dc.retry_key, sizeof(dc.retry_key));
     if (!krv)
@@ -266,6 +268,7 @@ void tern_endpoint_get_stats(tern_endpoint *ep, tern_endpoint_stats *out)
     out->vn_sent = d->vn_sent;
     out->retry_sent = d->retry_sent;
     out->reset_sent = d->reset_sent;
+    out->half_open = tern_dispatch_half_open_count(&ep->disp);
     out->dispatch = *d;
     out->hook_queued = ep->dq ? tern_delayq_len(ep->dq) : 0;
 }
@@ -842,6 +845,9 @@ static void conn_input(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *pat
                        size_t len, int ecn, uint64_t now)
 {
     (void)tern_conn_recv(rc->c, path, d, len, ecn, now);
+    /* a server connection stops counting as half-open once its handshake completed */
+    if (rc->route.half_open && tern_conn_is_established(rc->c))
+        tern_dispatch_set_half_open(&ep->disp, &rc->route, 0);
     mark_dirty(ep, rc);
 }
 
@@ -898,6 +904,7 @@ static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_add
         return;
     }
     ep->st.conns_accepted++;
+    tern_dispatch_set_half_open(&ep->disp, &rc->route, !tern_conn_is_established(c));
     if (ep->cb.on_accept)
         ep->cb.on_accept(c, ep->ud);
     mark_dirty(ep, rc);

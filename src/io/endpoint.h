@@ -27,6 +27,7 @@ typedef struct tern_endpoint_stats {
     uint64_t dropped;       /* datagrams routed nowhere: dispatch.dropped (reasons in .dispatch) */
     uint64_t vn_sent, retry_sent, reset_sent;
     uint64_t conns_accepted, conns_created;
+    uint64_t half_open;     /* server connections in their handshake now */
     /* datapath hooks */
     uint64_t hook_dropped;  /* dropped by a hook, or sent from an address without a socket */
     uint64_t hook_delayed;  /* queued by a hook */

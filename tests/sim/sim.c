@@ -586,7 +586,7 @@ static const char *drop_name(int why)
         "none",         "malformed",       "version negotiation", "too small",
         "not a server", "not an Initial",  "short DCID",          "connection limit",
         "bad token",    "reset too small", "reset rate",          "reply failed",
-        "rejected",
+        "rejected",     "half-open limit",
     };
     return why >= 0 && why < TERN_DISPATCH_DROP_COUNT && names[why] ? names[why] : "?";
 }
@@ -672,8 +672,9 @@ static void server_input(sim *s, sim_pkt *p)
         server_accept(s, &path, &r, p);
         break;
     case TERN_DISPATCH_REPLY: {
-        static const char *kinds[] = {"VN", "Retry", "stateless reset"};
-        const char *k = r.reply_kind >= 0 && r.reply_kind < 3 ? kinds[r.reply_kind] : "?";
+        static const char *kinds[] = {"VN", "Retry", "stateless reset", "INVALID_TOKEN close"};
+        const char *k =
+            r.reply_kind >= 0 && r.reply_kind < TERN_DISPATCH_REPLY_KINDS ? kinds[r.reply_kind] : "?";
         sim_pkt *q = sim_pkt_alloc(s);
         memcpy(q->data, reply, r.reply_len);
         q->len = r.reply_len;

@@ -165,7 +165,7 @@ typedef struct sim_stats {
     uint64_t timer_fires;                   /* tern_conn_on_timeout calls */
     uint64_t dgrams_sent[2], bytes_sent[2]; /* by the client / server cores (and server replies) */
     uint64_t dgrams_recv[2], bytes_recv[2]; /* handed to the client core / server dispatcher */
-    uint64_t replies[3]; /* server stateless replies by tern_dispatch_reply_kind */
+    uint64_t replies[TERN_DISPATCH_REPLY_KINDS]; /* server stateless replies by kind */
     uint64_t accepts, conns_discarded;
     uint64_t max_spin;          /* most iterations at one instant */
     uint64_t path_events[2][8]; /* per side, by tern_path_event_type */

@@ -115,6 +115,36 @@ static size_t short_pkt(uint8_t *buf, size_t total, const tern_cid *dcid)
     return total;
 }
 
+
+/* The reply is an Initial from the server to `scid` that the client, holding the Initial keys of
+ * `dcid`, opens to find CONNECTION_CLOSE with INVALID_TOKEN (RFC 9000 §8.1.3). */
+static void assert_invalid_token_close(fx *f, const tern_cid *dcid, const tern_cid *scid)
+{
+    assert_int_equal(f->r.verdict, TERN_DISPATCH_REPLY);
+    assert_int_equal(f->r.reply_kind, TERN_DISPATCH_REPLY_CLOSE);
+    uint8_t pkt[TERN_DISPATCH_REPLY_MAX];
+    size_t n = f->r.reply_len;
+    assert_true(n < 1200);
+    memcpy(pkt, f->reply, n);
+    tern_pkt_hdr h;
+    assert_int_equal(tern_pkt_parse(pkt, n, 8, &h), 0);
+    assert_int_equal(h.type, TERN_PKT_INITIAL);
+    assert_int_equal(h.pkt_len, n);
+    assert_true(tern_cid_eq(&h.dcid, scid));
+    assert_int_equal(h.token_len, 0);
+    tern_keys tx = {0}, rx = {0};
+    assert_int_equal(tern_crypto_initial_keys(TERN_PROTO_VERSION_1, dcid, 0, &tx, &rx), 0);
+    size_t pn_len;
+    uint64_t pn;
+    assert_int_equal(tern_crypto_unprotect_header(&rx, pkt, n, h.pn_offset, &pn_len, &pn), 0);
+    int m = tern_crypto_decrypt(&rx, pkt, h.pn_offset + pn_len, n, pn);
+    assert_int_equal(m, 4);
+    static const uint8_t want[] = {0x1c, TERN_TE_INVALID_TOKEN, 0x00, 0x00};
+    assert_memory_equal(pkt + h.pn_offset + pn_len, want, sizeof(want));
+    tern_crypto_keys_free(&tx);
+    tern_crypto_keys_free(&rx);
+}
+
 /* ---- tests ----------------------------------------------------------------------------------- */
 
 static void test_init_args(void **st)
@@ -359,32 +389,34 @@ static void test_retry(void **st)
     assert_int_equal(f->r.retried, 1);
     assert_int_equal(f->r.address_validated, 1);
 
-    /* expired */
-    assert_int_equal(classify(f, p, initial(p, 1200, &rscid, &scid, token, tl), T0 + 11 * SEC),
-                     TERN_DISPATCH_DROP);
-    assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_BAD_TOKEN);
+    /* Invalid tokens end the attempt with INVALID_TOKEN. Expired: */
+    classify(f, p, initial(p, 1200, &rscid, &scid, token, tl), T0 + 11 * SEC);
+    assert_invalid_token_close(f, &rscid, &scid);
     /* another DCID than the Retry's SCID */
-    assert_int_equal(classify(f, p, initial(p, 1200, &odcid, &scid, token, tl), T0 + SEC),
-                     TERN_DISPATCH_DROP);
-    assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_BAD_TOKEN);
+    classify(f, p, initial(p, 1200, &odcid, &scid, token, tl), T0 + SEC);
+    assert_invalid_token_close(f, &odcid, &scid);
     /* another source address */
     tern_path_addr keep = f->path;
     assert_int_equal(tern_addr_parse(&f->path.remote, "198.51.100.7:5001", 0), 0);
-    assert_int_equal(classify(f, p, initial(p, 1200, &rscid, &scid, token, tl), T0 + SEC),
-                     TERN_DISPATCH_DROP);
-    assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_BAD_TOKEN);
+    classify(f, p, initial(p, 1200, &rscid, &scid, token, tl), T0 + SEC);
+    assert_invalid_token_close(f, &rscid, &scid);
     f->path = keep;
     /* a flipped bit */
     token[tl / 2] ^= 1;
-    assert_int_equal(classify(f, p, initial(p, 1200, &rscid, &scid, token, tl), T0 + SEC),
-                     TERN_DISPATCH_DROP);
-    assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_BAD_TOKEN);
+    classify(f, p, initial(p, 1200, &rscid, &scid, token, tl), T0 + SEC);
+    assert_invalid_token_close(f, &rscid, &scid);
+    assert_int_equal(tern_dispatch_get_stats(&f->d)->close_sent, 4);
     /* a token made under another key */
     token[tl / 2] ^= 1;
     tern_dispatch_free(&f->d);
     f->cfg.retry_key[0] ^= 0xff;
     start(f);
-    assert_int_equal(classify(f, p, initial(p, 1200, &rscid, &scid, token, tl), T0 + SEC),
+    classify(f, p, initial(p, 1200, &rscid, &scid, token, tl), T0 + SEC);
+    assert_invalid_token_close(f, &rscid, &scid);
+    /* no room for the close */
+    assert_int_equal(tern_dispatch_classify(&f->d, &f->path, p,
+                                            initial(p, 1200, &rscid, &scid, token, tl), T0 + SEC,
+                                            f->reply, 30, &f->r),
                      TERN_DISPATCH_DROP);
     assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_BAD_TOKEN);
     /* too small for a Retry */
@@ -500,6 +532,82 @@ static void test_note_drop_and_determinism(void **st)
     assert_memory_equal(f->reply, first, n);
 }
 
+/* Handshake-flood resistance: half-open owners are counted, Retry starts at retry_half_open and
+ * max_half_open caps them, both whatever max_conns says; completing or leaving frees the slot. */
+static void test_half_open(void **st)
+{
+    fx *f = *st;
+    f->cfg.retry_half_open = 3;
+    f->cfg.max_half_open = 5;
+    start(f);
+    uint8_t p[1200];
+    tern_cid scid = cid_of(0x20, 5);
+    tern_dispatch_owner o[8];
+    int vals[8];
+    /* below the threshold: accepted without Retry */
+    for (int i = 0; i < 3; i++) {
+        tern_cid dcid = cid_of((uint8_t)(0x10 * i), 8);
+        assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, NULL, 0), T0),
+                         TERN_DISPATCH_ACCEPT);
+        tern_dispatch_attach(&f->d, &o[i], &vals[i]);
+        tern_dispatch_set_half_open(&f->d, &o[i], 1);
+        tern_dispatch_set_half_open(&f->d, &o[i], 1); /* idempotent */
+        assert_int_equal(tern_dispatch_half_open_count(&f->d), (size_t)i + 1);
+    }
+    /* at the threshold: Retry for new clients, accept for those who followed one */
+    tern_cid dcid = cid_of(0x90, 8);
+    assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, NULL, 0), T0),
+                     TERN_DISPATCH_REPLY);
+    assert_int_equal(f->r.reply_kind, TERN_DISPATCH_REPLY_RETRY);
+    tern_pkt_hdr h;
+    assert_int_equal(tern_pkt_parse(f->reply, f->r.reply_len, 8, &h), 0);
+    tern_cid rscid = h.scid;
+    uint8_t token[TERN_RETRY_TOKEN_MAX];
+    size_t tl = h.token_len;
+    memcpy(token, h.token, tl);
+    assert_int_equal(classify(f, p, initial(p, 1200, &rscid, &scid, token, tl), T0),
+                     TERN_DISPATCH_ACCEPT);
+    assert_int_equal(f->r.retried, 1);
+    assert_true(tern_cid_eq(&f->r.original_dcid, &dcid));
+    /* a bad token while Retry is in force: INVALID_TOKEN */
+    token[0] ^= 1;
+    classify(f, p, initial(p, 1200, &rscid, &scid, token, tl), T0);
+    assert_invalid_token_close(f, &rscid, &scid);
+    token[0] ^= 1;
+    for (int i = 3; i < 5; i++) {
+        tern_dispatch_attach(&f->d, &o[i], &vals[i]);
+        tern_dispatch_set_half_open(&f->d, &o[i], 1);
+    }
+    /* at the cap: even a validated client waits */
+    assert_int_equal(classify(f, p, initial(p, 1200, &rscid, &scid, token, tl), T0),
+                     TERN_DISPATCH_DROP);
+    assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_HALF_OPEN);
+    /* an established connection does not count */
+    tern_dispatch_set_half_open(&f->d, &o[0], 0);
+    tern_dispatch_set_half_open(&f->d, &o[0], 0);
+    assert_int_equal(tern_dispatch_half_open_count(&f->d), 4);
+    assert_int_equal(classify(f, p, initial(p, 1200, &rscid, &scid, token, tl), T0),
+                     TERN_DISPATCH_ACCEPT);
+    /* leaving frees a slot; below the threshold, Retry stops */
+    tern_dispatch_detach(&f->d, &o[1]);
+    tern_dispatch_detach(&f->d, &o[2]);
+    assert_int_equal(tern_dispatch_half_open_count(&f->d), 2);
+    assert_int_equal(tern_dispatch_owner_count(&f->d), 3);
+    assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, NULL, 0), T0),
+                     TERN_DISPATCH_ACCEPT);
+    /* and a token that does not open is ignored again */
+    token[0] ^= 1;
+    assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, token, tl), T0),
+                     TERN_DISPATCH_ACCEPT);
+    assert_int_equal(f->r.retried, 0);
+    const tern_dispatch_stats *ds = tern_dispatch_get_stats(&f->d);
+    assert_int_equal(ds->retry_sent, 1);
+    assert_int_equal(ds->drop[TERN_DISPATCH_DROP_HALF_OPEN], 1);
+    for (int i = 0; i < 5; i++)
+        tern_dispatch_detach(&f->d, &o[i]);
+    assert_int_equal(tern_dispatch_half_open_count(&f->d), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -511,6 +619,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stateless_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_note_drop_and_determinism, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_half_open, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
