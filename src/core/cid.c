@@ -140,8 +140,15 @@ static tern_cid_entry *peer_find_seq(tern_peer_cids *p, uint64_t seq)
     return NULL;
 }
 
+static void peer_token(tern_peer_cids *p, const tern_cid_entry *e, int added)
+{
+    if (p->on_token && e->has_token)
+        p->on_token(p->token_ud, e->token, added);
+}
+
 static void peer_remove(tern_peer_cids *p, tern_cid_entry *e)
 {
+    peer_token(p, e, 0);
     size_t i = (size_t)(e - p->e);
     memmove(&p->e[i], &p->e[i + 1], (p->n - i - 1) * sizeof(p->e[0]));
     p->n--;
@@ -181,8 +188,10 @@ void tern_peer_cids_set_initial_token(tern_peer_cids *p, const uint8_t token[TER
     tern_cid_entry *e = peer_find_seq(p, 0);
     if (!e)
         return;
+    peer_token(p, e, 0);
     memcpy(e->token, token, TERN_RESET_TOKEN_LEN);
     e->has_token = 1;
+    peer_token(p, e, 1);
 }
 
 int tern_peer_cids_on_new(tern_peer_cids *p, uint64_t seq, uint64_t retire_prior_to,
@@ -268,6 +277,7 @@ int tern_peer_cids_on_new(tern_peer_cids *p, uint64_t seq, uint64_t retire_prior
     e->has_token = 1;
     e->path_id = TERN_CID_UNUSED;
     peer_mark_seen(p, seq);
+    peer_token(p, e, 1);
     return 0;
 }
 

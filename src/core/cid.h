@@ -69,6 +69,10 @@ typedef struct tern_peer_cids {
     uint64_t highest_seq;
     uint64_t seen_mask;          /* bit i: seq highest_seq - i was received (older ones: assumed) */
     uint8_t zero_len;            /* the peer uses a zero-length CID: NEW_CONNECTION_ID forbidden */
+    /* optional: told of each reset token stored (added = 1) and forgotten (0), so that a driver
+     * can route datagrams ending with one to this connection (set after tern_peer_cids_init) */
+    void (*on_token)(void *ud, const uint8_t token[TERN_RESET_TOKEN_LEN], int added);
+    void *token_ud;
 } tern_peer_cids;
 
 void tern_peer_cids_init(tern_peer_cids *p, uint64_t limit);

@@ -200,6 +200,13 @@ fail:
     return TERN_ERR_PROTO;
 }
 
+static void peer_token_changed(void *ud, const uint8_t *token, int added)
+{
+    tern_conn *c = ud;
+    if (c->hooks.reset_token)
+        c->hooks.reset_token(c->hooks.ud, c, token, added);
+}
+
 static const tern_tls_cb tls_callbacks = {
     .on_secret = install_secret,
     .on_send = tls_send,
@@ -453,6 +460,10 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     /* connection IDs */
     tern_local_cids_init(&c->lcids, scid_len);
     tern_peer_cids_init(&c->pcids, local_cid_limit(p->cfg));
+    if (c->is_server) {
+        c->pcids.on_token = peer_token_changed;
+        c->pcids.token_ud = c;
+    }
     tern_cid scid;
     uint8_t token[TERN_RESET_TOKEN_LEN];
     scid.len = (uint8_t)scid_len;

@@ -18,6 +18,10 @@ typedef struct tern_conn_hooks {
     /* An API call outside tern_conn_recv/on_timeout (a stream write, a read that opens credit, a
      * close, ...) gave the connection something to send: call tern_conn_send soon. */
     void (*wake)(void *ud, tern_conn *c);
+    /* Server: the peer gave a stateless reset token (added = 1) or it was forgotten (0). A
+     * datagram for no known CID that ends with one may be the client's reset: hand it to this
+     * connection, which decides (RFC 9000 §10.3.1: only tokens of CIDs in use count). */
+    void (*reset_token)(void *ud, tern_conn *c, const uint8_t *token, int added);
     void *ud;
 } tern_conn_hooks;
 

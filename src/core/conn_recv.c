@@ -748,9 +748,14 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
             off += h.pkt_len;
             continue;
         }
-        /* a server knows which CIDs it issued */
-        if (c->is_server && h.type == TERN_PKT_1RTT && !tern_local_cids_contains(&c->lcids, &h.dcid))
+        /* a server knows which CIDs it issued; a datagram to none of them may be the client's
+         * stateless reset, which the driver routed here by its token */
+        if (c->is_server && h.type == TERN_PKT_1RTT &&
+            !tern_local_cids_contains(&c->lcids, &h.dcid)) {
+            if (off == 0 && check_reset(c, &reset_checked, dgram, len, tail))
+                return TERN_ERR_CLOSED;
             break;
+        }
         /* §14.1: a server drops Initial packets in datagrams smaller than 1200 bytes */
         if (c->is_server && h.type == TERN_PKT_INITIAL && len < TERN_MIN_INITIAL_SIZE) {
             off += h.pkt_len;

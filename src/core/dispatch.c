@@ -28,6 +28,12 @@ int tern_dispatch_init(tern_dispatch *d, const tern_dispatch_config *cfg)
     uint8_t key[16];
     cfg->rand(cfg->rand_ud, key, sizeof(key));
     int rv = tern_cidmap_init(&d->map, key);
+    if (!rv) {
+        cfg->rand(cfg->rand_ud, key, sizeof(key));
+        rv = tern_cidmap_init(&d->tokens, key);
+        if (rv)
+            tern_cidmap_free(&d->map);
+    }
     memset(key, 0, sizeof(key));
     return rv;
 }
@@ -36,6 +42,8 @@ void tern_dispatch_free(tern_dispatch *d)
 {
     if (d->map.b)
         tern_cidmap_free(&d->map);
+    if (d->tokens.b)
+        tern_cidmap_free(&d->tokens);
     memset(d->cfg.reset_key, 0, sizeof(d->cfg.reset_key));
     memset(d->cfg.retry_key, 0, sizeof(d->cfg.retry_key));
     d->owners = 0;
@@ -67,6 +75,7 @@ void tern_dispatch_attach(tern_dispatch *d, tern_dispatch_owner *o, void *val)
 {
     o->val = val;
     o->routes = NULL;
+    o->tokens = NULL;
     o->attached = 1;
     o->half_open = 0;
     d->owners++;
@@ -83,6 +92,30 @@ void tern_dispatch_remove_route(tern_dispatch *d, tern_dispatch_owner *o, const 
 {
     if (o->attached)
         tern_cidmap_remove(&d->map, cid, o->val, &o->routes);
+}
+
+static tern_cid token_key(const uint8_t *token)
+{
+    tern_cid k;
+    tern_cid_set(&k, token, TERN_RESET_TOKEN_LEN);
+    return k;
+}
+
+int tern_dispatch_add_reset_token(tern_dispatch *d, tern_dispatch_owner *o, const uint8_t *token)
+{
+    if (!o->attached)
+        return TERN_ERR_INVALID_ARG;
+    tern_cid k = token_key(token);
+    return tern_cidmap_insert(&d->tokens, &k, o->val, &o->tokens);
+}
+
+void tern_dispatch_remove_reset_token(tern_dispatch *d, tern_dispatch_owner *o,
+                                      const uint8_t *token)
+{
+    if (!o->attached)
+        return;
+    tern_cid k = token_key(token);
+    tern_cidmap_remove(&d->tokens, &k, o->val, &o->tokens);
 }
 
 void tern_dispatch_set_half_open(tern_dispatch *d, tern_dispatch_owner *o, int on)
@@ -106,6 +139,7 @@ void tern_dispatch_detach(tern_dispatch *d, tern_dispatch_owner *o)
     if (!o->attached)
         return;
     tern_dispatch_set_half_open(d, o, 0);
+    tern_cidmap_remove_owner(&d->tokens, &o->tokens);
     tern_cidmap_remove_owner(&d->map, &o->routes);
     o->attached = 0;
     d->owners--;
@@ -355,5 +389,15 @@ int tern_dispatch_classify(tern_dispatch *d, const tern_path_addr *path, const u
     }
     if (out->is_long)
         return unknown_long(d, path, dgram, len, now, reply_buf, reply_cap, out);
+    if (len >= RESET_MIN_LEN && d->tokens.n) {
+        tern_cid k = token_key(dgram + len - TERN_RESET_TOKEN_LEN);
+        owner = tern_cidmap_find(&d->tokens, &k);
+        if (owner) {
+            out->verdict = TERN_DISPATCH_CONN;
+            out->owner = owner;
+            d->st.routed++;
+            return TERN_DISPATCH_CONN;
+        }
+    }
     return answer_reset(d, &out->dcid, len, now, reply_buf, reply_cap, out);
 }

@@ -76,6 +76,7 @@ typedef struct tern_dispatch_config {
 typedef struct tern_dispatch_owner {
     void *val;
     tern_cidmap_node *routes;
+    tern_cidmap_node *tokens; /* its peer's stateless reset tokens */
     int attached;
     int half_open;
 } tern_dispatch_owner;
@@ -92,6 +93,7 @@ typedef struct tern_dispatch_stats {
 typedef struct tern_dispatch {
     tern_dispatch_config cfg;
     tern_cidmap map;
+    tern_cidmap tokens;      /* stateless reset tokens our peers issued -> owner */
     size_t owners;
     size_t half_open;        /* attached owners marked half-open */
     uint64_t reset_budget;   /* in 1e-9 resets */
@@ -152,6 +154,9 @@ const uint8_t *tern_dispatch_reset_key(const tern_dispatch *d);
  *   CONNECTION_CLOSE(INVALID_TOKEN) protected with the Initial keys of its DCID (RFC 9000 §8.1.3:
  *   tern sends no NEW_TOKEN, so every token it gets came from a Retry); with Retry off, a token
  *   that does not open is ignored -> ACCEPT;
+ * - short header, unknown DCID, ending with a reset token an owner's peer issued (>= 21 bytes):
+ *   CONN to that owner, whose connection decides whether it is a stateless reset (RFC 9000
+ *   §10.3.1: a client's reset ends the server's connection);
  * - short header, unknown DCID: REPLY with a stateless reset of min(len - 1, 43) bytes when len >=
  *   22 (so >= 21 bytes and smaller than the trigger) and the rate limit allows, else DROP.
  * The datagram is not modified. Returns the verdict (>= 0), or TERN_ERR_INVALID_ARG for NULL
@@ -172,6 +177,12 @@ void tern_dispatch_attach(tern_dispatch *d, tern_dispatch_owner *o, void *val);
 int tern_dispatch_add_route(tern_dispatch *d, tern_dispatch_owner *o, const tern_cid *cid);
 /* Removes the route of `cid` if it belongs to `o`. */
 void tern_dispatch_remove_route(tern_dispatch *d, tern_dispatch_owner *o, const tern_cid *cid);
+/* Routes datagrams that end with `token` (16 bytes, a stateless reset token o's peer issued) to
+ * `o`, or stops. Returns 0, TERN_ERR_INVALID_ARG (routed already, or o not attached) or
+ * TERN_ERR_NOMEM. Detaching removes them all. */
+int tern_dispatch_add_reset_token(tern_dispatch *d, tern_dispatch_owner *o, const uint8_t *token);
+void tern_dispatch_remove_reset_token(tern_dispatch *d, tern_dispatch_owner *o,
+                                      const uint8_t *token);
 /* Marks `o` as a connection still in its handshake (on = 1), counted against max_half_open and
  * retry_half_open, or as one that completed it (on = 0). Detaching ends it too. */
 void tern_dispatch_set_half_open(tern_dispatch *d, tern_dispatch_owner *o, int on);

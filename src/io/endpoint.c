@@ -382,6 +382,18 @@ static void hook_cid_added(void *ud, tern_conn *c, const tern_cid *cid)
     (void)tern_dispatch_add_route(&rc->ep->disp, &rc->route, cid);
 }
 
+/* Server connections: a datagram for no known CID that ends with one of these tokens goes to the
+ * connection, which recognises its client's stateless reset. */
+static void hook_reset_token(void *ud, tern_conn *c, const uint8_t *token, int added)
+{
+    rt_conn *rc = ud;
+    (void)c;
+    if (added)
+        (void)tern_dispatch_add_reset_token(&rc->ep->disp, &rc->route, token);
+    else
+        tern_dispatch_remove_reset_token(&rc->ep->disp, &rc->route, token);
+}
+
 static void hook_cid_removed(void *ud, tern_conn *c, const tern_cid *cid)
 {
     rt_conn *rc = ud;
@@ -879,6 +891,7 @@ static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_add
     p.address_validated = r->address_validated;
     p.hooks.cid_added = hook_cid_added;
     p.hooks.cid_removed = hook_cid_removed;
+    p.hooks.reset_token = hook_reset_token;
     p.hooks.wake = hook_wake;
     p.hooks.ud = rc;
     tern_conn *c;

@@ -8,9 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "conn_internal.h"
+#include "dispatch.h"
 #include "pair.h"
 #include "varint.h"
 
@@ -472,6 +474,117 @@ static void test_preferred_address_cid_checked(void **st)
     }
 }
 
+/* ---- RFC 9000 §10.3.1: a server recognises the client's stateless reset ---------------------- */
+
+typedef struct reset_fx {
+    tern_dispatch d;
+    tern_dispatch_owner o;
+    uint32_t seed;
+} reset_fx;
+
+static void reset_fx_rand(void *ud, uint8_t *out, size_t len)
+{
+    uint32_t *s = ud;
+    for (size_t i = 0; i < len; i++) {
+        *s = *s * 1103515245u + 12345u;
+        out[i] = (uint8_t)(*s >> 16);
+    }
+}
+
+static void reset_fx_token(void *ud, tern_conn *c, const uint8_t *token, int added)
+{
+    reset_fx *r = ud;
+    if (added)
+        (void)tern_dispatch_add_reset_token(&r->d, &r->o, token);
+    else
+        tern_dispatch_remove_reset_token(&r->d, &r->o, token);
+}
+
+/* The client announces a new CID with `token` and (with `retire`) makes the server retire the one
+ * it uses, so that the server sends on the new one. */
+static void client_new_cid(tern_pair *p, uint64_t seq, int retire, const uint8_t *token)
+{
+    uint8_t f[64], *q = f;
+    *q++ = TERN_FT_NEW_CONNECTION_ID;
+    q = tern_varint_put(q, seq);
+    q = tern_varint_put(q, retire ? seq : 0);
+    *q++ = 8;
+    memset(q, (int)(0x60 + seq), 8);
+    q += 8;
+    memcpy(q, token, 16);
+    q += 16;
+    uint8_t pkt[1500];
+    size_t n = forge_1rtt(p->client, f, (size_t)(q - f), pkt);
+    tern_conn_recv(p->server, &p->path_s, pkt, n, 0, p->now);
+    if (p->server->state != TERN_CS_ESTABLISHED)
+        fprintf(stderr, "closed: %s\n", tern_conn_close_info(p->server)->reason);
+    assert_int_equal(p->server->state, TERN_CS_ESTABLISHED);
+}
+
+static void server_reset_case(int in_use, uint64_t seed)
+{
+    tern_pair p;
+    connect_pair(&p, seed);
+    reset_fx *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    tern_dispatch_config dc;
+    tern_dispatch_config_init(&dc);
+    dc.rand = reset_fx_rand;
+    dc.rand_ud = &r->seed;
+    assert_int_equal(tern_dispatch_init(&r->d, &dc), 0);
+    tern_dispatch_attach(&r->d, &r->o, p.server);
+    p.server->hooks.reset_token = reset_fx_token;
+    p.server->hooks.ud = r;
+    uint8_t token[16], other[16];
+    memset(token, 0xc4, sizeof(token));
+    memset(other, 0x3c, sizeof(other));
+    if (in_use) {
+        client_new_cid(&p, 50, 1, token);
+    } else {
+        client_new_cid(&p, 50, 1, other); /* the one the server sends on */
+        client_new_cid(&p, 51, 0, token); /* a spare */
+    }
+    /* the client's reset: short header, random bytes where the DCID would be, the token last */
+    uint8_t d[40];
+    for (size_t i = 0; i < sizeof(d); i++)
+        d[i] = (uint8_t)(i * 73 + 11);
+    d[0] = 0x4b;
+    memcpy(d + sizeof(d) - 16, token, 16);
+    uint8_t reply[TERN_DISPATCH_REPLY_MAX];
+    tern_dispatch_result res;
+    int v = tern_dispatch_classify(&r->d, &p.path_s, d, sizeof(d), p.now, reply, sizeof(reply),
+                                   &res);
+    /* the token table routes it; the connection decides (a CID it does not use: no reset) */
+    assert_int_equal(v, TERN_DISPATCH_CONN);
+    assert_ptr_equal(res.owner, p.server);
+    tern_conn_recv(p.server, &p.path_s, d, sizeof(d), 0, p.now);
+    if (in_use) {
+        assert_int_equal(p.server->state, TERN_CS_DONE);
+        assert_int_equal(tern_conn_close_info(p.server)->status, TERN_ERR_STATELESS_RESET);
+    } else {
+        assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+    }
+    /* a token that was never issued is not routed: an ordinary stateless reset answers it */
+    d[sizeof(d) - 1] ^= 1;
+    v = tern_dispatch_classify(&r->d, &p.path_s, d, sizeof(d), p.now, reply, sizeof(reply), &res);
+    assert_int_equal(v, TERN_DISPATCH_REPLY);
+    assert_int_equal(res.reply_kind, TERN_DISPATCH_REPLY_RESET);
+    /* the connection gone, its tokens are too */
+    tern_dispatch_detach(&r->d, &r->o);
+    d[sizeof(d) - 1] ^= 1;
+    v = tern_dispatch_classify(&r->d, &p.path_s, d, sizeof(d), p.now, reply, sizeof(reply), &res);
+    assert_int_not_equal(v, TERN_DISPATCH_CONN);
+    tern_dispatch_free(&r->d);
+    free(r);
+    pair_free(&p);
+}
+
+static void test_server_recognises_client_reset(void **st)
+{
+    server_reset_case(1, 300);
+    server_reset_case(0, 301);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -486,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_key_update_after_ack_accepted),
         cmocka_unit_test(test_legacy_session_id_closed),
         cmocka_unit_test(test_preferred_address_cid_checked),
+        cmocka_unit_test(test_server_recognises_client_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

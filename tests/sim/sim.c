@@ -540,6 +540,16 @@ static void hook_cid_added(void *ud, tern_conn *c, const tern_cid *cid)
     (void)tern_dispatch_add_route(&sc->s->disp, &sc->owner, cid);
 }
 
+static void hook_reset_token(void *ud, tern_conn *c, const uint8_t *token, int added)
+{
+    sim_sconn *sc = ud;
+    (void)c;
+    if (added)
+        (void)tern_dispatch_add_reset_token(&sc->s->disp, &sc->owner, token);
+    else
+        tern_dispatch_remove_reset_token(&sc->s->disp, &sc->owner, token);
+}
+
 static void hook_cid_removed(void *ud, tern_conn *c, const tern_cid *cid)
 {
     sim_sconn *sc = ud;
@@ -619,6 +629,7 @@ static void server_accept(sim *s, const tern_path_addr *path, const tern_dispatc
     cp.address_validated = r->address_validated;
     cp.hooks.cid_added = hook_cid_added;
     cp.hooks.cid_removed = hook_cid_removed;
+    cp.hooks.reset_token = hook_reset_token;
     cp.hooks.ud = sc;
     int rv = tern_conn_new(&sc->c, &cp, path, s->now);
     if (rv) {
@@ -644,6 +655,7 @@ static void server_accept(sim *s, const tern_path_addr *path, const tern_dispatc
     }
     sc->accepted = 1;
     s->st.accepts++;
+    tern_dispatch_set_half_open(&s->disp, &sc->owner, !tern_conn_is_established(sc->c));
     sim_tl_ev ev = {.kind = SIM_TL_ACCEPT,
                     .node = -1,
                     .who = SIM_SERVER,
@@ -666,6 +678,8 @@ static void server_input(sim *s, sim_pkt *p)
     case TERN_DISPATCH_CONN: {
         sim_sconn *sc = r.owner;
         (void)tern_conn_recv(sc->c, &path, p->data, p->len, p->ecn, s->now);
+        if (sc->owner.half_open && tern_conn_is_established(sc->c))
+            tern_dispatch_set_half_open(&s->disp, &sc->owner, 0);
         break;
     }
     case TERN_DISPATCH_ACCEPT:
@@ -938,6 +952,8 @@ int sim_start(sim *s)
     tern_dispatch_config_init(&dc);
     dc.is_server = 1;
     dc.retry = s->cfg_s.retry;
+    dc.retry_half_open = s->cfg_s.retry_half_open;
+    dc.max_half_open = s->cfg_s.max_half_open;
     memcpy(dc.reset_key, s->reset_key, 32);
     rng_fill(&s->server_rng, dc.retry_key, sizeof(dc.retry_key));
     sim_rng *drng = malloc(sizeof(*drng));
