@@ -29,6 +29,8 @@ static void connect_pair(tern_pair *p, uint64_t seed)
     assert_true(pair_run(p, pair_cond_all_done, 10 * SEC));
 }
 
+static uint8_t g_first_byte_or; /* bits forced into the first byte before protection */
+
 /* A packet from `from` at `level`, protected with its keys (1-RTT: `k` when given, else its current
  * keys, with key phase `phase`), carrying `payload` padded with PADDING to `pad` bytes. */
 static size_t forge(tern_conn *from, int level, const tern_cid *dcid, const tern_cid *scid,
@@ -45,6 +47,7 @@ static size_t forge(tern_conn *from, int level, const tern_cid *dcid, const tern
                                  level == TERN_LEVEL_INITIAL ? TERN_PKT_INITIAL : TERN_PKT_HANDSHAKE,
                                  TERN_PROTO_VERSION_1, dcid, scid, NULL, 0, pn, 4, &len_off);
     assert_true(hl > 0);
+    out[0] |= g_first_byte_or;
     size_t plen = TERN_MAX(TERN_MAX(len, pad), (size_t)4);
     assert_true(hl + plen + TERN_AEAD_TAG_LEN <= cap);
     memset(out + hl, 0, plen);
@@ -585,6 +588,27 @@ static void test_server_recognises_client_reset(void **st)
     server_reset_case(0, 301);
 }
 
+/* ---- RFC 9000 §17.2, §17.3.1: reserved bits set after protection is removed ------------------ */
+
+static void test_reserved_bits_closed(void **st)
+{
+    static const uint8_t ping[] = {0x01};
+    for (int with_bits = 1; with_bits >= 0; with_bits--) {
+        tern_pair p;
+        connect_pair(&p, 310 + (uint64_t)with_bits);
+        g_first_byte_or = with_bits ? 0x08 : 0;
+        uint8_t pkt[1500];
+        size_t n = forge_1rtt(p.client, ping, sizeof(ping), pkt);
+        g_first_byte_or = 0;
+        tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
+        if (with_bits)
+            assert_closed_with(&p, p.server, TERN_TE_PROTOCOL_VIOLATION);
+        else
+            assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+        pair_free(&p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -600,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_legacy_session_id_closed),
         cmocka_unit_test(test_preferred_address_cid_checked),
         cmocka_unit_test(test_server_recognises_client_reset),
+        cmocka_unit_test(test_reserved_bits_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
