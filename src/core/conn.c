@@ -102,6 +102,10 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
             tern_crypto_keys_from_secret(&c->hp_tx1, aead, tx, len, 1))
             return TERN_ERR_CRYPTO;
     }
+    if (level == TERN_LEVEL_1RTT) {
+        c->aead_conf_limit = tern_crypto_confidentiality_limit(aead);
+        c->aead_integ_limit = tern_crypto_integrity_limit(aead);
+    }
     return 0;
 }
 
@@ -808,9 +812,28 @@ int tern_conn_key_update(tern_conn *c)
     c->tx_phase ^= 1;
     c->tx_phase_first_pn = c->sp[TERN_SPACE_APP].next_pn;
     c->tx_phase_acked = 0;
+    c->tx_pkts_phase = 0;
     c->key_updates++;
     TERN_LOG(c, "key update initiated (phase %d)", c->tx_phase);
     wake(c);
+    return 0;
+}
+
+int tern_conn_tx_limit_ok(tern_conn *c)
+{
+    /* RFC 9001 §6.6: update the keys long before the confidentiality limit (from half of it, as
+     * soon as an update is allowed); at the limit with no update possible, stop using the
+     * connection: nothing more goes out under these keys, not even a CONNECTION_CLOSE */
+    if (c->tx_pkts_phase < c->aead_conf_limit / 2)
+        return 1;
+    if (c->handshake_confirmed && c->tx_phase_acked && tern_conn_key_update(c) == 0)
+        return 1;
+    if (c->tx_pkts_phase < c->aead_conf_limit)
+        return 1;
+    static const char why[] = "AEAD confidentiality limit reached";
+    tern_conn_set_close_info(c, TERN_ERR_CRYPTO, 0, 1, TERN_TE_AEAD_LIMIT_REACHED, 0, why,
+                             sizeof(why) - 1);
+    tern_conn_set_done(c);
     return 0;
 }
 

@@ -61,8 +61,12 @@ struct tern_conn {
     uint64_t tx_phase_first_pn;  /* first pn we sent in the current tx phase */
     uint64_t rx_phase_first_pn;  /* first pn received in the current rx phase */
     int tx_phase_acked;          /* a packet of the current tx phase was acknowledged */
-    int rx_update_unacked;       /* the peer's latest key update awaits an ACK from us in its
-                                    phase: another update before it is a KEY_UPDATE_ERROR */
+    uint64_t tx_pkts_phase;      /* 1-RTT packets protected with the current tx keys */
+    uint64_t rx_auth_failed;     /* received packets that failed authentication, all keys */
+    uint64_t aead_conf_limit;    /* RFC 9001 §6.6 limits of the negotiated AEAD (0 = none) */
+    uint64_t aead_integ_limit;
+    int rx_update_unacked;       /* no ACK of the current receive phase sent yet: a key update
+                                    started by the peer before it is a KEY_UPDATE_ERROR */
     tern_tstamp rx_prev_discard; /* when rx_prev is dropped */
     uint64_t key_updates;
     int handshake_complete, handshake_confirmed;
@@ -167,6 +171,9 @@ void tern_conn_restart_idle(tern_conn *c, tern_tstamp now);
 /* Issues NEW_CONNECTION_IDs until the peer holds as many of ours as its limit allows. */
 void tern_conn_issue_cids(tern_conn *c);
 int tern_conn_install_rx_next(tern_conn *c);
+/* Before a 1-RTT packet is built: updates the keys when the confidentiality limit nears. Returns
+ * 1 when the packet may be protected, 0 when the limit was reached (the connection is done). */
+int tern_conn_tx_limit_ok(tern_conn *c);
 
 /* conn_recv.c: recovery callbacks live with the frame logic */
 void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p);

@@ -563,10 +563,12 @@ static int decrypt_1rtt(tern_conn *c, uint8_t *pkt, size_t hdr_len, size_t pkt_l
     int n = tern_crypto_decrypt(&c->rx_next, pkt, hdr_len, pkt_len, pn);
     if (n < 0)
         return n;
-    /* RFC 9001 §6.1, §6.2: a peer updates again only once it saw an acknowledgement of the
-     * previous update, which we send in the new phase. A peer that flips the phase sooner makes
-     * us derive keys for every packet it sends. */
-    if (c->rx_update_unacked) {
+    /* RFC 9001 §6.1, §6.2: a peer starts an update only once it saw an acknowledgement of a
+     * packet of the current phase, which we send after rotating. A peer that flips the phase
+     * sooner makes us derive keys for every packet it sends. Following our own update (our send
+     * phase is already the new one) is not an update of the peer's. */
+    int answers_ours = c->tx_phase != c->rx_phase;
+    if (c->rx_update_unacked && !answers_ours) {
         tern_conn_fail(c, TERN_TE_KEY_UPDATE_ERROR, 0, "key update before the previous was acked");
         return TERN_ERR_PROTO;
     }
@@ -586,6 +588,7 @@ static int decrypt_1rtt(tern_conn *c, uint8_t *pkt, size_t hdr_len, size_t pkt_l
             c->tx_phase = c->rx_phase;
             c->tx_phase_first_pn = c->sp[TERN_SPACE_APP].next_pn;
             c->tx_phase_acked = 0;
+            c->tx_pkts_phase = 0;
             c->key_updates++;
         }
     }
@@ -645,8 +648,16 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
                                                            h->pkt_len, pn);
     if (n == TERN_ERR_PROTO)
         return n; /* decrypt_1rtt closed the connection */
-    if (n < 0)
-        return check_reset(c, stateless_reset_checked, dgram, dgram_len, tail);
+    if (n < 0) {
+        if (check_reset(c, stateless_reset_checked, dgram, dgram_len, tail))
+            return TERN_ERR_CLOSED;
+        /* RFC 9001 §6.6: forgeries are counted across all keys, and bounded */
+        if (++c->rx_auth_failed > c->aead_integ_limit && c->aead_integ_limit) {
+            tern_conn_fail(c, TERN_TE_AEAD_LIMIT_REACHED, 0, "AEAD integrity limit reached");
+            return TERN_ERR_PROTO;
+        }
+        return 0;
+    }
     /* reserved bits must be zero once protection is removed (RFC 9000 §17.2, §17.3.1) */
     uint8_t reserved = (pkt[0] & 0x80) ? (pkt[0] & 0x0c) : (pkt[0] & 0x18);
     if (reserved) {

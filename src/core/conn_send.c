@@ -76,6 +76,8 @@ static int pb_start_on(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t
     tern_cid dcid = dcid_e->cid;
     const tern_cid *scid = &c->lcids.e[0].cid;
     size_t hl;
+    if (level == TERN_LEVEL_1RTT && !tern_conn_tx_limit_ok(c))
+        return 0;
     if (level == TERN_LEVEL_1RTT) {
         hl = tern_pkt_write_short(p, room, &dcid, pn, b->pn_len, c->tx_phase, 0);
     } else {
@@ -113,9 +115,8 @@ static void add_ack(tern_conn *c, pkt_build *b, tern_tstamp now)
     b->payload += n;
     b->has_ack = 1;
     b->ack_largest = a->largest;
-    /* the peer's key update is acknowledged once an ACK in its new phase covers it */
-    if (b->level == TERN_LEVEL_1RTT && c->tx_phase == c->rx_phase &&
-        a->largest >= c->rx_phase_first_pn)
+    /* the peer's key update is acknowledged once an ACK sent after it covers it */
+    if (b->level == TERN_LEVEL_1RTT && a->largest >= c->rx_phase_first_pn)
         c->rx_update_unacked = 0;
     pb_record(b, TERN_FT_ACK, 0, a->largest, 0, 0, 0);
 }
@@ -435,6 +436,8 @@ static int seal_packet(tern_conn *c, pkt_build *b, size_t pad_to_payload)
     if (tern_crypto_protect(&c->tx[b->level], hp, b->start, b->hdr_len, b->pn_len, b->payload,
                             b->rec.pn))
         return TERN_ERR_CRYPTO;
+    if (b->level == TERN_LEVEL_1RTT)
+        c->tx_pkts_phase++;
     return 0;
 }
 

@@ -67,6 +67,19 @@ const char *tern_crypto_aead_name(int aead)
     }
 }
 
+uint64_t tern_crypto_confidentiality_limit(int aead)
+{
+    /* ChaCha20-Poly1305's limit is above any packet number */
+    return aead == TERN_AEAD_AES_128_GCM || aead == TERN_AEAD_AES_256_GCM ? 1ull << 23 : UINT64_MAX;
+}
+
+uint64_t tern_crypto_integrity_limit(int aead)
+{
+    if (aead == TERN_AEAD_AES_128_GCM || aead == TERN_AEAD_AES_256_GCM)
+        return 1ull << 52;
+    return aead == TERN_AEAD_CHACHA20_POLY1305 ? 1ull << 36 : UINT64_MAX;
+}
+
 /* HKDF-Expand-Label of TLS 1.3 (RFC 8446 §7.1) with an empty context, the only form QUIC uses. */
 static int expand_label(gnutls_mac_algorithm_t mac, const uint8_t *secret, size_t secret_len,
                         const char *label, uint8_t *out, size_t out_len)

@@ -35,6 +35,11 @@ typedef struct tern_keys {
 /* Maps a GnuTLS cipher (gnutls_cipher_algorithm_t as int) to enum tern_aead (NONE if unsupported). */
 int tern_crypto_aead_from_gnutls(int gnutls_cipher);
 const char *tern_crypto_aead_name(int aead);
+/* RFC 9001 §6.6: packets one key may protect (confidentiality limit), and packets failing
+ * authentication a connection may see across all its keys (integrity limit); UINT64_MAX when the
+ * AEAD has no limit within reach. */
+uint64_t tern_crypto_confidentiality_limit(int aead);
+uint64_t tern_crypto_integrity_limit(int aead);
 
 /* HKDF-Expand-Label (RFC 8446 §7.1: "tls13 " prefix, empty context) with the hash that goes with
  * `aead` (SHA-384 for AES-256-GCM, else SHA-256). For tests and diagnostics: installing keys does

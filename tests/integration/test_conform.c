@@ -609,6 +609,64 @@ static void test_reserved_bits_closed(void **st)
     }
 }
 
+/* ---- RFC 9001 §6.6: AEAD limits ---------------------------------------------------------------- */
+
+/* Limits lowered from 2^23 packets so that a short download reaches them several times: the
+ * sender updates its keys in time, on its own, and never goes past the limit in one phase. The
+ * queue is bounded, as the real limit is far above any window in packets. */
+static void test_confidentiality_limit_updates_keys(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 320);
+    p.s2c.rate_bps = 20000000;
+    p.s2c.queue_limit = 50;
+    p.server->aead_conf_limit = 512;
+    assert_int_equal(pair_request(&p, 2 << 20), 1);
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+    /* about 1700 packets in phases of at most 512 */
+    assert_true(p.server->key_updates >= 4);
+    assert_true(p.server->tx_pkts_phase < 512);
+    pair_free(&p);
+}
+
+/* A sender that reaches the limit without being able to update stops using the connection. */
+static void test_confidentiality_limit_stops(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 321);
+    p.server->aead_conf_limit = 256;
+    p.server->tx_pkts_phase = 256;
+    /* the previous update is not acknowledged, and will not be */
+    p.server->tx_phase_acked = 0;
+    p.server->tx_phase_first_pn = UINT64_MAX;
+    assert_int_equal(pair_request(&p, 100000), 1);
+    pair_run(&p, pair_cond_all_done, 1 * SEC);
+    assert_int_equal(p.server->state, TERN_CS_DONE);
+    assert_int_equal(tern_conn_close_info(p.server)->error_code, TERN_TE_AEAD_LIMIT_REACHED);
+    assert_int_equal(p.streams[1].got, 0);
+    pair_free(&p);
+}
+
+/* More packets failing authentication than the integrity limit: AEAD_LIMIT_REACHED. */
+static void test_integrity_limit_closes(void **st)
+{
+    static const uint8_t ping[] = {0x01};
+    tern_pair p;
+    connect_pair(&p, 322);
+    p.server->aead_integ_limit = 10;
+    for (int i = 0; i < 11; i++) {
+        assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+        uint8_t pkt[1500];
+        size_t n = forge_1rtt(p.client, ping, sizeof(ping), pkt);
+        pkt[n - 1] ^= 0x01; /* the tag no longer matches */
+        tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
+    }
+    assert_closed_with(&p, p.server, TERN_TE_AEAD_LIMIT_REACHED);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -625,6 +683,9 @@ int main(void)
         cmocka_unit_test(test_preferred_address_cid_checked),
         cmocka_unit_test(test_server_recognises_client_reset),
         cmocka_unit_test(test_reserved_bits_closed),
+        cmocka_unit_test(test_confidentiality_limit_updates_keys),
+        cmocka_unit_test(test_confidentiality_limit_stops),
+        cmocka_unit_test(test_integrity_limit_closes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
