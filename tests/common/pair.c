@@ -297,7 +297,7 @@ static int make_client(tern_pair *p)
     return tern_conn_new(&p->client, &cp, &p->path_c, p->now);
 }
 
-static int make_server(tern_pair *p, const uint8_t *dgram, size_t len)
+int pair_accept(tern_pair *p, const uint8_t *dgram, size_t len)
 {
     tern_pkt_hdr h;
     if (tern_pkt_parse(dgram, len, 8, &h) || h.type != TERN_PKT_INITIAL || len < 1200)
@@ -538,7 +538,7 @@ static void deliver_due(tern_pair *p)
             p->c2s.delivered++;
             p->server_bytes_recv += g->len;
             if (!p->server) {
-                if (make_server(p, g->data, g->len))
+                if (pair_accept(p, g->data, g->len))
                     continue;
             }
             /* the server sees the datagram from the client's source, possibly rewritten (NAT) */

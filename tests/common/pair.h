@@ -112,6 +112,11 @@ typedef struct tern_pair {
 int pair_init(tern_pair *p, uint64_t seed);
 void pair_free(tern_pair *p);
 
+/* Creates the server connection for the client Initial in dgram[0..len) (>= 1200 bytes) the way
+ * the runtime accepts one; pair_run does it with the first datagram that reaches the server.
+ * Returns 0 or -1. The datagram is not delivered. */
+int pair_accept(tern_pair *p, const uint8_t *dgram, size_t len);
+
 /* Client asks for `bytes` on a new stream (after the handshake). Returns the index or -1. */
 int pair_request(tern_pair *p, uint64_t bytes);
 

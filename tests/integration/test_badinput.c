@@ -240,18 +240,7 @@ static void test_stream_frame_in_initial(void **st)
                                          pkt, hl, 4, plen, pn), 0);
     p.c2s.blackhole = 0;
     /* hand it to a fresh server through the pair's accept path */
-    tern_conn_params sp;
-    memset(&sp, 0, sizeof(sp));
-    sp.is_server = 1;
-    sp.cfg = &p.cfg_s;
-    sp.tls_ctx = p.tls_s;
-    sp.rand = c->rand;
-    sp.rand_ud = c->rand_ud;
-    sp.reset_key = p.reset_key;
-    sp.client_dcid = c->initial_dcid;
-    sp.client_scid = c->lcids.e[0].cid;
-    sp.original_dcid = c->initial_dcid;
-    assert_int_equal(tern_conn_new(&p.server, &sp, &p.path_s, p.now), 0);
+    assert_int_equal(pair_accept(&p, pkt, hl + plen + 16), 0);
     tern_conn_recv(p.server, &p.path_s, pkt, hl + plen + 16, 0, p.now);
     assert_int_equal(p.server->state, TERN_CS_CLOSING);
     assert_int_equal(tern_conn_close_info(p.server)->error_code, TERN_TE_PROTOCOL_VIOLATION);

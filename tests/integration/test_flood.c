@@ -117,6 +117,21 @@ static size_t heap_used(void)
     return mi.uordblks;
 }
 
+/* A server with these limits, and `n` flood Initials ready to go. Returns the heap in use once the
+ * server is up. */
+static size_t start_server(loopfx *f, flood *fl, size_t n, size_t retry_half_open,
+                           size_t max_half_open, uint64_t handshake_timeout_ms)
+{
+    flood_make(fl, n);
+    tern_config sc;
+    loopfx_base_cfg(&sc, 1);
+    sc.retry_half_open = retry_half_open;
+    sc.max_half_open = max_half_open;
+    sc.handshake_timeout_ms = handshake_timeout_ms;
+    loopfx_start_server(f, &sc, NULL);
+    return heap_used();
+}
+
 static int cond_no_half_open(loopfx *f) { return stats(f).half_open == 0; }
 
 /* Retry from the threshold on: the flood never gets past it, a real client does. */
@@ -124,15 +139,9 @@ static void test_flood_switches_to_retry(void **st)
 {
     loopfx *f = *st;
     flood fl;
-    flood_make(&fl, 300);
-    tern_config sc, cc;
-    loopfx_base_cfg(&sc, 1);
+    size_t heap0 = start_server(f, &fl, 300, 40, 100, 1500);
+    tern_config cc;
     loopfx_base_cfg(&cc, 0);
-    sc.retry_half_open = 40;
-    sc.max_half_open = 100;
-    sc.handshake_timeout_ms = 1500;
-    loopfx_start_server(f, &sc, NULL);
-    size_t heap0 = heap_used();
 
     flood_send(f, &fl, 0, 100);
     tern_endpoint_stats s = stats(f);
@@ -186,15 +195,9 @@ static void test_flood_capped(void **st)
 {
     loopfx *f = *st;
     flood fl;
-    flood_make(&fl, 100);
-    tern_config sc, cc;
-    loopfx_base_cfg(&sc, 1);
+    size_t heap0 = start_server(f, &fl, 100, 0, 30, 1000);
+    tern_config cc;
     loopfx_base_cfg(&cc, 0);
-    sc.retry_half_open = 0;
-    sc.max_half_open = 30;
-    sc.handshake_timeout_ms = 1000;
-    loopfx_start_server(f, &sc, NULL);
-    size_t heap0 = heap_used();
     flood_send(f, &fl, 0, 100);
     tern_endpoint_stats s = stats(f);
     assert_int_equal(s.half_open, 30);
