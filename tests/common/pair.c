@@ -297,7 +297,7 @@ static int make_client(tern_pair *p)
     return tern_conn_new(&p->client, &cp, &p->path_c, p->now);
 }
 
-int pair_accept(tern_pair *p, const uint8_t *dgram, size_t len)
+static int make_server(tern_pair *p, const uint8_t *dgram, size_t len)
 {
     tern_pkt_hdr h;
     if (tern_pkt_parse(dgram, len, 8, &h) || h.type != TERN_PKT_INITIAL || len < 1200)
@@ -316,6 +316,11 @@ int pair_accept(tern_pair *p, const uint8_t *dgram, size_t len)
     sp.client_scid = h.scid;
     sp.original_dcid = h.dcid;
     return tern_conn_new(&p->server, &sp, &p->path_s, p->now);
+}
+
+int pair_accept(tern_pair *p, const uint8_t *dgram, size_t len)
+{
+    return make_server(p, dgram, len);
 }
 
 void pair_free(tern_pair *p)
@@ -538,7 +543,7 @@ static void deliver_due(tern_pair *p)
             p->c2s.delivered++;
             p->server_bytes_recv += g->len;
             if (!p->server) {
-                if (pair_accept(p, g->data, g->len))
+                if (make_server(p, g->data, g->len))
                     continue;
             }
             /* the server sees the datagram from the client's source, possibly rewritten (NAT) */
