@@ -649,6 +649,57 @@ static void test_integrity_limit_closes(void **st)
     pair_free(&p);
 }
 
+/* ---- RFC 9000 §10.2.1, §10.2.2: closing answers at most once per PTO; draining sends nothing ---- */
+
+/* Datagrams `c` sends now; each is handed to `to` (on `path`) when given, else dropped. */
+static size_t datagrams_out(tern_conn *c, uint64_t now, tern_conn *to, const tern_path_addr *path)
+{
+    uint8_t buf[1500];
+    tern_path_addr out;
+    size_t n = 0, seg, count;
+    while (n < 100 && tern_conn_send(c, &out, buf, sizeof(buf), 1, &seg, &count, now) == 0 &&
+           count) {
+        if (to)
+            tern_conn_recv(to, path, buf, seg, 0, now);
+        n++;
+    }
+    return n;
+}
+
+static void test_closing_and_draining_rates(void **st)
+{
+    static const uint8_t ping[] = {0x01};
+    tern_pair p;
+    connect_pair(&p, 330);
+    /* the server closes; its first CONNECTION_CLOSE goes out */
+    assert_int_equal(tern_conn_close(p.server, 7, "bye"), 0);
+    assert_true(datagrams_out(p.server, p.now, NULL, NULL) >= 1);
+    assert_int_equal(p.server->state, TERN_CS_CLOSING);
+    /* ten packets from the client at once: at most one more CONNECTION_CLOSE */
+    size_t answers = 0;
+    for (int i = 0; i < 10; i++) {
+        uint8_t pkt[1500];
+        size_t n = forge_1rtt(p.client, ping, sizeof(ping), pkt);
+        tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now + 1000);
+        answers += datagrams_out(p.server, p.now + 1000, NULL, NULL);
+    }
+    assert_true(answers <= 1);
+    /* a PTO later, the next packet is answered again */
+    uint64_t later = p.now + 1000 + 2 * tern_conn_pto(p.server);
+    uint8_t pkt[1500];
+    size_t n = forge_1rtt(p.client, ping, sizeof(ping), pkt);
+    tern_conn_recv(p.server, &p.path_s, pkt, n, 0, later);
+    assert_int_equal(datagrams_out(p.server, later, p.client, &p.path_c), 1);
+    /* the client, draining once it received the close, sends nothing whatever arrives */
+    assert_int_equal(p.client->state, TERN_CS_DRAINING);
+    for (int i = 0; i < 5; i++) {
+        n = forge_1rtt(p.server, ping, sizeof(ping), pkt);
+        tern_conn_recv(p.client, &p.path_c, pkt, n, 0, later);
+        assert_int_equal(datagrams_out(p.client, later, NULL, NULL), 0);
+    }
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -668,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_confidentiality_limit_updates_keys),
         cmocka_unit_test(test_confidentiality_limit_stops),
         cmocka_unit_test(test_integrity_limit_closes),
+        cmocka_unit_test(test_closing_and_draining_rates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
