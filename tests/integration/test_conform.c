@@ -700,6 +700,46 @@ static void test_closing_and_draining_rates(void **st)
     pair_free(&p);
 }
 
+/* ---- RFC 9000 §7.3: the connection IDs of the handshake are authenticated ----------------------- */
+
+/* The client remembers another original DCID (or a Retry it never got) than the server's
+ * transport parameters name: TRANSPORT_PARAMETER_ERROR, also on the server's side. */
+static void cid_auth_case(int what, uint64_t seed)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, seed), 0);
+    p.c2s.blackhole = 1;
+    pair_run(&p, pair_cond_connected, 1 * MS);
+    p.c2s.blackhole = 0;
+    tern_conn *c = p.client;
+    if (what == 1) {
+        c->initial_dcid.data[0] ^= 0x01;
+    } else if (what == 2) {
+        c->retry_received = 1;
+        c->retry_scid = c->initial_dcid;
+    }
+    if (what == 0) {
+        assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    } else {
+        assert_true(pair_run(&p, cond_client_closed, 10 * SEC));
+        const tern_close_info *ci = tern_conn_close_info(c);
+        assert_int_equal(ci->local, 1);
+        assert_int_equal(ci->error_code, TERN_TE_TRANSPORT_PARAMETER_ERROR);
+        assert_false(p.connected);
+        assert_true(pair_run(&p, cond_server_closed, 5 * SEC));
+        assert_int_equal(tern_conn_close_info(p.server)->error_code,
+                         TERN_TE_TRANSPORT_PARAMETER_ERROR);
+    }
+    pair_free(&p);
+}
+
+static void test_handshake_cids_authenticated(void **st)
+{
+    cid_auth_case(1, 340); /* original_destination_connection_id */
+    cid_auth_case(2, 341); /* retry_source_connection_id */
+    cid_auth_case(0, 342);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -720,6 +760,7 @@ int main(void)
         cmocka_unit_test(test_confidentiality_limit_stops),
         cmocka_unit_test(test_integrity_limit_closes),
         cmocka_unit_test(test_closing_and_draining_rates),
+        cmocka_unit_test(test_handshake_cids_authenticated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
