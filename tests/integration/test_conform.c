@@ -165,6 +165,21 @@ static void test_small_initial_dropped_by_server(void **st)
     small_initial_case(1200, 212);
 }
 
+/* An authentic Retry for client `c`: SCID, token and tag from `id`. */
+static size_t make_retry(tern_conn *c, uint8_t id, uint8_t *pkt, size_t cap)
+{
+    tern_cid rscid;
+    memset(rscid.data, id, 8);
+    rscid.len = 8;
+    uint8_t token[8];
+    memset(token, id, sizeof(token));
+    size_t n = tern_pkt_write_retry(pkt, cap - 16, 1, &c->lcids.e[0].cid, &rscid, token,
+                                    sizeof(token), 0);
+    assert_true(n > 0);
+    assert_int_equal(tern_crypto_retry_tag(1, &c->initial_dcid, pkt, n, pkt + n), 0);
+    return n + 16;
+}
+
 /* ---- RFC 9000 §6.2: Version Negotiation after a Retry is ignored --------------------------------- */
 
 static void vn_case(int after_retry, uint64_t seed)
@@ -176,15 +191,8 @@ static void vn_case(int after_retry, uint64_t seed)
     tern_conn *c = p.client;
     uint8_t pkt[256];
     if (after_retry) {
-        tern_cid rscid;
-        memset(rscid.data, 0x5a, 8);
-        rscid.len = 8;
-        static const uint8_t token[] = {1, 2, 3, 4, 5, 6, 7, 8};
-        size_t n = tern_pkt_write_retry(pkt, sizeof(pkt) - 16, 1, &c->lcids.e[0].cid, &rscid, token,
-                                        sizeof(token), 0);
-        assert_true(n > 0);
-        assert_int_equal(tern_crypto_retry_tag(1, &c->initial_dcid, pkt, n, pkt + n), 0);
-        tern_conn_recv(c, &p.path_c, pkt, n + 16, 0, p.now);
+        size_t n = make_retry(c, 0x5a, pkt, sizeof(pkt));
+        tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
         assert_true(c->retry_received);
     }
     static const uint32_t versions[] = {0x1a2a3a4a};
@@ -740,6 +748,36 @@ static void test_handshake_cids_authenticated(void **st)
     cid_auth_case(0, 342);
 }
 
+/* ---- RFC 9000 §17.2.5.2: a client follows one authentic Retry ----------------------------------- */
+
+static void test_retry_once_and_authentic(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 350), 0);
+    p.c2s.blackhole = 1;
+    pair_run(&p, pair_cond_connected, 1 * MS);
+    tern_conn *c = p.client;
+    uint8_t pkt[256];
+    /* a Retry whose integrity tag does not match: ignored */
+    size_t n = make_retry(c, 0x11, pkt, sizeof(pkt));
+    pkt[n - 1] ^= 1;
+    tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
+    assert_false(c->retry_received);
+    /* an authentic one: followed */
+    n = make_retry(c, 0x22, pkt, sizeof(pkt));
+    tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
+    assert_true(c->retry_received);
+    assert_int_equal(c->token_len, 8);
+    assert_int_equal(c->token[0], 0x22);
+    /* a second one: ignored, the first one's token and SCID stay */
+    n = make_retry(c, 0x33, pkt, sizeof(pkt));
+    tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
+    assert_int_equal(c->token[0], 0x22);
+    assert_int_equal(c->retry_scid.data[0], 0x22);
+    assert_true(c->state < TERN_CS_CLOSING);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -761,6 +799,7 @@ int main(void)
         cmocka_unit_test(test_integrity_limit_closes),
         cmocka_unit_test(test_closing_and_draining_rates),
         cmocka_unit_test(test_handshake_cids_authenticated),
+        cmocka_unit_test(test_retry_once_and_authentic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
