@@ -30,6 +30,9 @@ static void connect_pair(tern_pair *p, uint64_t seed)
 }
 
 static uint8_t g_first_byte_or; /* bits forced into the first byte before protection */
+static size_t g_min_payload = 4; /* payload bytes at least (4: room for the sample with any pn) */
+static const uint8_t *g_token;   /* Initial: token to carry */
+static size_t g_token_len;
 
 /* A packet from `from` at `level`, protected with its keys (1-RTT: `k` when given, else its current
  * keys, with key phase `phase`), carrying `payload` padded with PADDING to `pad` bytes. */
@@ -45,13 +48,15 @@ static size_t forge(tern_conn *from, int level, const tern_cid *dcid, const tern
     else
         hl = tern_pkt_write_long(out, cap,
                                  level == TERN_LEVEL_INITIAL ? TERN_PKT_INITIAL : TERN_PKT_HANDSHAKE,
-                                 TERN_PROTO_VERSION_1, dcid, scid, NULL, 0, pn, 4, &len_off);
+                                 TERN_PROTO_VERSION_1, dcid, scid, g_token, g_token_len, pn, 4,
+                                 &len_off);
     assert_true(hl > 0);
     out[0] |= g_first_byte_or;
-    size_t plen = TERN_MAX(TERN_MAX(len, pad), (size_t)4);
+    size_t plen = TERN_MAX(TERN_MAX(len, pad), g_min_payload);
     assert_true(hl + plen + TERN_AEAD_TAG_LEN <= cap);
     memset(out + hl, 0, plen);
-    memcpy(out + hl, payload, len);
+    if (len)
+        memcpy(out + hl, payload, len);
     if (level != TERN_LEVEL_1RTT)
         assert_int_equal(tern_pkt_set_length(out + len_off, 4 + plen + TERN_AEAD_TAG_LEN), 0);
     tern_keys *keys = k ? k : &from->tx[level];
@@ -778,6 +783,50 @@ static void test_retry_once_and_authentic(void **st)
     pair_free(&p);
 }
 
+/* ---- RFC 9000 §12.4: a packet without frames; §17.2.2: a server's Initial with a token --------- */
+
+static void test_packet_without_frames_closed(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 360);
+    g_min_payload = 0; /* 4 bytes of packet number leave room for the sample */
+    uint8_t pkt[1500];
+    size_t n = forge_1rtt(p.client, NULL, 0, pkt);
+    g_min_payload = 4;
+    tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
+    assert_closed_with(&p, p.server, TERN_TE_PROTOCOL_VIOLATION);
+    pair_free(&p);
+}
+
+static void server_initial_token_case(int with_token, uint64_t seed)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, seed), 0);
+    assert_true(pair_run(&p, cond_client_has_hs_keys, 10 * SEC));
+    if (p.client->sp[TERN_SPACE_INITIAL].discarded || !p.server->tx[TERN_LEVEL_INITIAL].aead) {
+        pair_free(&p);
+        fail_msg("Initial keys gone before the test could use them");
+    }
+    static const uint8_t token[] = {9, 8, 7, 6};
+    g_token = with_token ? token : NULL;
+    g_token_len = with_token ? sizeof(token) : 0;
+    uint8_t pkt[1500];
+    size_t n = forge(p.server, TERN_LEVEL_INITIAL, &p.client->lcids.e[0].cid,
+                     &p.server->lcids.e[0].cid, close_pv, sizeof(close_pv), 0, NULL, 0, pkt,
+                     sizeof(pkt));
+    g_token = NULL;
+    g_token_len = 0;
+    tern_conn_recv(p.client, &p.path_c, pkt, n, 0, p.now);
+    expect_ignored(&p, p.client, with_token);
+    pair_free(&p);
+}
+
+static void test_server_initial_with_token_dropped(void **st)
+{
+    server_initial_token_case(1, 361);
+    server_initial_token_case(0, 362);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -800,6 +849,8 @@ int main(void)
         cmocka_unit_test(test_closing_and_draining_rates),
         cmocka_unit_test(test_handshake_cids_authenticated),
         cmocka_unit_test(test_retry_once_and_authentic),
+        cmocka_unit_test(test_packet_without_frames_closed),
+        cmocka_unit_test(test_server_initial_with_token_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
