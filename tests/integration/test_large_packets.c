@@ -124,6 +124,21 @@ static int shuttle(side *from, side *to, uint8_t *buf, uint64_t now)
     }
 }
 
+/* What both cores share: version 1, 8-byte CIDs, this process's randomness. */
+static void core_params(tern_conn_params *p, int is_server, const tern_config *cfg,
+                        tern_tls_ctx *ctx)
+{
+    static const uint8_t reset_key[32];
+    memset(p, 0, sizeof(*p));
+    p->is_server = is_server;
+    p->version = TERN_PROTO_VERSION_1;
+    p->cfg = cfg;
+    p->tls_ctx = ctx;
+    p->rand = rnd;
+    p->scid_len = 8;
+    p->reset_key = reset_key;
+}
+
 static void test_handshake_with_big_long_packets(void **st)
 {
     (void)st;
@@ -141,21 +156,13 @@ static void test_handshake_with_big_long_packets(void **st)
     tern_tls_ctx *sctx, *cctx;
     assert_int_equal(tern_tls_ctx_new(&sctx, 1, cert, key, NULL, 0, NULL, g_alpn, 1), 0);
     assert_int_equal(tern_tls_ctx_new(&cctx, 0, NULL, NULL, NULL, 0, NULL, g_alpn, 1), 0);
-    static const uint8_t reset_key[32];
-
     side cli = {0}, srv = {0};
     assert_int_equal(tern_addr_parse(&cli.path.local, "10.0.0.1:5000", 0), 0);
     assert_int_equal(tern_addr_parse(&cli.path.remote, "10.0.0.2:443", 0), 0);
     srv.path.local = cli.path.remote;
     srv.path.remote = cli.path.local;
     tern_conn_params p;
-    memset(&p, 0, sizeof(p));
-    p.version = TERN_PROTO_VERSION_1;
-    p.cfg = &cfg;
-    p.tls_ctx = cctx;
-    p.rand = rnd;
-    p.scid_len = 8;
-    p.reset_key = reset_key;
+    core_params(&p, 0, &cfg, cctx);
     p.server_name = "localhost";
     assert_int_equal(tern_conn_new(&cli.c, &p, &cli.path, 1), 0);
 
@@ -168,14 +175,7 @@ static void test_handshake_with_big_long_packets(void **st)
     assert_int_equal(count, 1);
     tern_pkt_hdr h;
     assert_int_equal(tern_pkt_parse(buf, seg, 8, &h), 0);
-    memset(&p, 0, sizeof(p));
-    p.is_server = 1;
-    p.version = TERN_PROTO_VERSION_1;
-    p.cfg = &cfg;
-    p.tls_ctx = sctx;
-    p.rand = rnd;
-    p.scid_len = 8;
-    p.reset_key = reset_key;
+    core_params(&p, 1, &cfg, sctx);
     p.client_dcid = h.dcid;
     p.client_scid = h.scid;
     p.original_dcid = h.dcid;
