@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
 #include <cmocka.h>
 
 #include "conn_internal.h"
@@ -19,7 +20,8 @@
 #define SEC 1000000000ull
 #define MS 1000000ull
 
-static const uint8_t close_pv[] = {0x1c, 0x0a, 0x00, 0x00}; /* CONNECTION_CLOSE PROTOCOL_VIOLATION */
+static const uint8_t close_pv[] = {0x1c, 0x0a, 0x00,
+                                   0x00}; /* CONNECTION_CLOSE PROTOCOL_VIOLATION */
 
 static void connect_pair(tern_pair *p, uint64_t seed)
 {
@@ -29,16 +31,16 @@ static void connect_pair(tern_pair *p, uint64_t seed)
     assert_true(pair_run(p, pair_cond_all_done, 10 * SEC));
 }
 
-static uint8_t g_first_byte_or; /* bits forced into the first byte before protection */
+static uint8_t g_first_byte_or;  /* bits forced into the first byte before protection */
 static size_t g_min_payload = 4; /* payload bytes at least (4: room for the sample with any pn) */
 static const uint8_t *g_token;   /* Initial: token to carry */
 static size_t g_token_len;
 
 /* A packet from `from` at `level`, protected with its keys (1-RTT: `k` when given, else its current
  * keys, with key phase `phase`), carrying `payload` padded with PADDING to `pad` bytes. */
-static size_t forge(tern_conn *from, int level, const tern_cid *dcid, const tern_cid *scid,
-                    const uint8_t *payload, size_t len, size_t pad, tern_keys *k, int phase,
-                    uint8_t *out, size_t cap)
+static size_t forge(const tern_pair *pr, tern_conn *from, int level, const tern_cid *dcid,
+                    const tern_cid *scid, const uint8_t *payload, size_t len, size_t pad,
+                    tern_keys *k, int phase, uint8_t *out, size_t cap)
 {
     int space = tern_level_space(level);
     uint64_t pn = from->sp[space].next_pn++;
@@ -46,10 +48,9 @@ static size_t forge(tern_conn *from, int level, const tern_cid *dcid, const tern
     if (level == TERN_LEVEL_1RTT)
         hl = tern_pkt_write_short(out, cap, dcid, pn, 4, phase, 0);
     else
-        hl = tern_pkt_write_long(out, cap,
-                                 level == TERN_LEVEL_INITIAL ? TERN_PKT_INITIAL : TERN_PKT_HANDSHAKE,
-                                 TERN_PROTO_VERSION_1, dcid, scid, g_token, g_token_len, pn, 4,
-                                 &len_off);
+        hl = tern_pkt_write_long(
+            out, cap, level == TERN_LEVEL_INITIAL ? TERN_PKT_INITIAL : TERN_PKT_HANDSHAKE,
+            TERN_PROTO_VERSION_1, dcid, scid, g_token, g_token_len, pn, 4, &len_off);
     assert_true(hl > 0);
     out[0] |= g_first_byte_or;
     size_t plen = TERN_MAX(TERN_MAX(len, pad), g_min_payload);
@@ -62,18 +63,32 @@ static size_t forge(tern_conn *from, int level, const tern_cid *dcid, const tern
     tern_keys *keys = k ? k : &from->tx[level];
     const tern_keys *hp = level == TERN_LEVEL_1RTT ? &from->hp_tx1 : &from->tx[level];
     assert_int_equal(tern_crypto_protect(keys, hp, out, hl, 4, plen, pn), 0);
+    /* recorded (not in flight), so that the receiver's ACK of it acknowledges a sent packet */
+    tern_sent_pkt rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.pn = pn;
+    rec.time_sent = pr->now;
+    rec.size = (uint32_t)(hl + plen + TERN_AEAD_TAG_LEN);
+    tern_recovery_on_sent(&from->rec, space, &rec);
     return hl + plen + TERN_AEAD_TAG_LEN;
 }
 
-static size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, uint8_t *out)
+static size_t forge_1rtt(const tern_pair *pr, tern_conn *from, const uint8_t *payload, size_t len,
+                         uint8_t *out)
 {
     const tern_cid_entry *e = tern_peer_cids_for_path(&from->pcids, 0);
-    return forge(from, TERN_LEVEL_1RTT, &e->cid, NULL, payload, len, 0, NULL, from->tx_phase, out,
-                 1500);
+    return forge(pr, from, TERN_LEVEL_1RTT, &e->cid, NULL, payload, len, 0, NULL, from->tx_phase,
+                 out, 1500);
 }
 
-static int cond_client_closed(tern_pair *p) { return p->client->state >= TERN_CS_DRAINING; }
-static int cond_server_closed(tern_pair *p) { return p->server->state >= TERN_CS_DRAINING; }
+static int cond_client_closed(tern_pair *p)
+{
+    return p->client->state >= TERN_CS_DRAINING;
+}
+static int cond_server_closed(tern_pair *p)
+{
+    return p->server->state >= TERN_CS_DRAINING;
+}
 
 /* `victim` closed with `terr` on its own, and the CONNECTION_CLOSE reached the other side. */
 static void assert_closed_with(tern_pair *p, tern_conn *victim, uint64_t terr)
@@ -86,12 +101,12 @@ static void assert_closed_with(tern_pair *p, tern_conn *victim, uint64_t terr)
     assert_int_equal(vi->error_code, terr);
     assert_int_equal(vi->local, 1);
     tern_conn *other = victim == p->client ? p->server : p->client;
-    assert_true(pair_run(p, victim == p->client ? cond_server_closed : cond_client_closed, 5 * SEC));
+    assert_true(
+        pair_run(p, victim == p->client ? cond_server_closed : cond_client_closed, 5 * SEC));
     const tern_close_info *oi = tern_conn_close_info(other);
     assert_int_equal(oi->local, 0);
     assert_int_equal(oi->error_code, terr);
 }
-
 
 /* After a forged packet reached `victim`: either it was ignored (the connection carries on and
  * delivers a download), or, for the control, its CONNECTION_CLOSE was processed (draining). */
@@ -107,7 +122,8 @@ static void expect_ignored(tern_pair *p, tern_conn *victim, int ignored)
     assert_true(pair_run(p, pair_cond_all_done, 10 * SEC));
 }
 
-/* ---- RFC 9000 §7.2: the server's Source Connection ID is fixed by its first Initial ------------ */
+/* ---- RFC 9000 §7.2: the server's Source Connection ID is fixed by its first Initial ------------
+ */
 
 static int cond_client_has_hs_keys(tern_pair *p)
 {
@@ -124,7 +140,7 @@ static void scid_case(int change_scid, uint64_t seed)
     if (change_scid)
         scid.data[0] ^= 0xff;
     uint8_t pkt[1500];
-    size_t n = forge(p.server, TERN_LEVEL_HANDSHAKE, &p.client->lcids.e[0].cid, &scid, close_pv,
+    size_t n = forge(&p, p.server, TERN_LEVEL_HANDSHAKE, &p.client->lcids.e[0].cid, &scid, close_pv,
                      sizeof(close_pv), 0, NULL, 0, pkt, sizeof(pkt));
     tern_conn_recv(p.client, &p.path_c, pkt, n, 0, p.now);
     expect_ignored(&p, p.client, change_scid);
@@ -139,7 +155,8 @@ static void test_server_scid_change_discarded(void **st)
     scid_case(0, 201);
 }
 
-/* ---- RFC 9000 §14.1: Initial packets in small datagrams are dropped by a server ---------------- */
+/* ---- RFC 9000 §14.1: Initial packets in small datagrams are dropped by a server ----------------
+ */
 
 static int cond_server_up(tern_pair *p)
 {
@@ -155,7 +172,7 @@ static void small_initial_case(size_t dgram_len, uint64_t seed)
     const tern_cid_entry *e = tern_peer_cids_for_path(&p.client->pcids, 0);
     uint8_t pkt[1500];
     size_t overhead = 1 + 4 + 1 + e->cid.len + 1 + p.client->lcids.e[0].cid.len + 1 + 2 + 4 + 16;
-    size_t n = forge(p.client, TERN_LEVEL_INITIAL, &e->cid, &p.client->lcids.e[0].cid, close_pv,
+    size_t n = forge(&p, p.client, TERN_LEVEL_INITIAL, &e->cid, &p.client->lcids.e[0].cid, close_pv,
                      sizeof(close_pv), dgram_len - overhead, NULL, 0, pkt, sizeof(pkt));
     assert_int_equal(n, dgram_len);
     tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
@@ -178,14 +195,15 @@ static size_t make_retry(tern_conn *c, uint8_t id, uint8_t *pkt, size_t cap)
     rscid.len = 8;
     uint8_t token[8];
     memset(token, id, sizeof(token));
-    size_t n = tern_pkt_write_retry(pkt, cap - 16, 1, &c->lcids.e[0].cid, &rscid, token,
-                                    sizeof(token), 0);
+    size_t n =
+        tern_pkt_write_retry(pkt, cap - 16, 1, &c->lcids.e[0].cid, &rscid, token, sizeof(token), 0);
     assert_true(n > 0);
     assert_int_equal(tern_crypto_retry_tag(1, &c->initial_dcid, pkt, n, pkt + n), 0);
     return n + 16;
 }
 
-/* ---- RFC 9000 §6.2: Version Negotiation after a Retry is ignored --------------------------------- */
+/* ---- RFC 9000 §6.2: Version Negotiation after a Retry is ignored
+ * --------------------------------- */
 
 static void vn_case(int after_retry, uint64_t seed)
 {
@@ -201,8 +219,8 @@ static void vn_case(int after_retry, uint64_t seed)
         assert_true(c->retry_received);
     }
     static const uint32_t versions[] = {0x1a2a3a4a};
-    size_t n = tern_pkt_write_vn(pkt, sizeof(pkt), &c->initial_dcid, &c->lcids.e[0].cid, versions,
-                                 1, 0);
+    size_t n =
+        tern_pkt_write_vn(pkt, sizeof(pkt), &c->initial_dcid, &c->lcids.e[0].cid, versions, 1, 0);
     tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
     if (after_retry) {
         assert_true(c->state < TERN_CS_CLOSING);
@@ -219,7 +237,8 @@ static void test_vn_after_retry_ignored(void **st)
     vn_case(0, 221);
 }
 
-/* ---- RFC 9000 §12.2: coalesced packets with another DCID are ignored ----------------------------- */
+/* ---- RFC 9000 §12.2: coalesced packets with another DCID are ignored
+ * ----------------------------- */
 
 static void coalesced_case(int other_dcid, uint64_t seed)
 {
@@ -239,7 +258,7 @@ static void coalesced_case(int other_dcid, uint64_t seed)
     tern_cid dcid = mine;
     if (other_dcid)
         dcid.data[dcid.len - 1] ^= 0x01;
-    n += forge(p.server, TERN_LEVEL_1RTT, &dcid, NULL, close_pv, sizeof(close_pv), 0, NULL,
+    n += forge(&p, p.server, TERN_LEVEL_1RTT, &dcid, NULL, close_pv, sizeof(close_pv), 0, NULL,
                p.server->tx_phase, dgram + n, sizeof(dgram) - n);
     tern_conn_recv(p.client, &p.path_c, dgram, n, 0, p.now);
     expect_ignored(&p, p.client, other_dcid);
@@ -252,7 +271,8 @@ static void test_coalesced_other_dcid_ignored(void **st)
     coalesced_case(0, 231);
 }
 
-/* ---- RFC 9000 §10.3.1: short stateless resets (21-28 bytes) are recognised ---------------------- */
+/* ---- RFC 9000 §10.3.1: short stateless resets (21-28 bytes) are recognised ----------------------
+ */
 
 static void reset_case(size_t len, int right_token, uint64_t seed)
 {
@@ -286,7 +306,8 @@ static void test_short_stateless_reset(void **st)
     reset_case(28, 0, 251);
 }
 
-/* ---- RFC 9001 §6 and §4.4: TLS KeyUpdate and CertificateRequest at 1-RTT ------------------------- */
+/* ---- RFC 9001 §6 and §4.4: TLS KeyUpdate and CertificateRequest at 1-RTT
+ * ------------------------- */
 
 static void crypto_1rtt_case(int from_side_is_client, const uint8_t *msg, size_t msg_len,
                              uint64_t seed)
@@ -302,7 +323,7 @@ static void crypto_1rtt_case(int from_side_is_client, const uint8_t *msg, size_t
     memcpy(q, msg, msg_len);
     q += msg_len;
     uint8_t pkt[1500];
-    size_t n = forge_1rtt(from, f, (size_t)(q - f), pkt);
+    size_t n = forge_1rtt(&p, from, f, (size_t)(q - f), pkt);
     tern_conn_recv(to, from_side_is_client ? &p.path_s : &p.path_c, pkt, n, 0, p.now);
     /* CRYPTO_ERROR with the TLS alert unexpected_message (10) */
     assert_closed_with(&p, to, TERN_TE_CRYPTO_ERROR + 10);
@@ -325,7 +346,8 @@ static void test_post_handshake_cert_request_rejected(void **st)
     crypto_1rtt_case(0, cr, sizeof(cr), 263);
 }
 
-/* ---- RFC 9001 §6: key updates faster than one per round trip ---------------------------------- */
+/* ---- RFC 9001 §6: key updates faster than one per round trip ----------------------------------
+ */
 
 /* The client's 1-RTT keys `updates` phases after its current ones. */
 static void client_keys_ahead(tern_conn *c, int updates, tern_keys *out)
@@ -350,8 +372,8 @@ static size_t forge_phase(tern_pair *p, int updates, uint8_t *pkt)
     memset(&k, 0, sizeof(k));
     client_keys_ahead(c, updates, &k);
     const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, 0);
-    size_t n = forge(c, TERN_LEVEL_1RTT, &e->cid, NULL, ping, 1, 0, &k, c->tx_phase ^ (updates & 1),
-                     pkt, 1500);
+    size_t n = forge(p, c, TERN_LEVEL_1RTT, &e->cid, NULL, ping, 1, 0, &k,
+                     c->tx_phase ^ (updates & 1), pkt, 1500);
     tern_crypto_keys_free(&k);
     return n;
 }
@@ -384,10 +406,17 @@ static void key_update_case(int wait_for_ack, uint64_t seed)
     pair_free(&p);
 }
 
-static void test_key_update_flood_closed(void **st) { key_update_case(0, 270); }
-static void test_key_update_after_ack_accepted(void **st) { key_update_case(1, 271); }
+static void test_key_update_flood_closed(void **st)
+{
+    key_update_case(0, 270);
+}
+static void test_key_update_after_ack_accepted(void **st)
+{
+    key_update_case(1, 271);
+}
 
-/* ---- RFC 9001 §8.4: a ClientHello with a legacy_session_id -> PROTOCOL_VIOLATION --------------- */
+/* ---- RFC 9001 §8.4: a ClientHello with a legacy_session_id -> PROTOCOL_VIOLATION ---------------
+ */
 
 static void session_id_case(size_t sid_len, uint64_t seed)
 {
@@ -419,8 +448,8 @@ static void session_id_case(size_t sid_len, uint64_t seed)
     q += chl + sid_len;
     uint8_t pkt[1500];
     const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, 0);
-    size_t n = forge(c, TERN_LEVEL_INITIAL, &e->cid, &c->lcids.e[0].cid, f, (size_t)(q - f), 1150,
-                     NULL, 0, pkt, sizeof(pkt));
+    size_t n = forge(&p, c, TERN_LEVEL_INITIAL, &e->cid, &c->lcids.e[0].cid, f, (size_t)(q - f),
+                     1150, NULL, 0, pkt, sizeof(pkt));
     assert_true(n >= TERN_MIN_INITIAL_SIZE);
     p.c2s.blackhole = 0;
     assert_int_equal(pair_accept(&p, pkt, n), 0);
@@ -442,7 +471,8 @@ static void test_legacy_session_id_closed(void **st)
     session_id_case(0, 282);
 }
 
-/* ---- RFC 9000 §5.1.1, §18.2: the preferred address CID follows the CID rules ------------------- */
+/* ---- RFC 9000 §5.1.1, §18.2: the preferred address CID follows the CID rules -------------------
+ */
 
 static void test_preferred_address_cid_checked(void **st)
 {
@@ -512,7 +542,7 @@ static void client_new_cid(tern_pair *p, uint64_t seq, int retire, const uint8_t
     memcpy(q, token, 16);
     q += 16;
     uint8_t pkt[1500];
-    size_t n = forge_1rtt(p->client, f, (size_t)(q - f), pkt);
+    size_t n = forge_1rtt(p, p->client, f, (size_t)(q - f), pkt);
     tern_conn_recv(p->server, &p->path_s, pkt, n, 0, p->now);
     if (p->server->state != TERN_CS_ESTABLISHED)
         fprintf(stderr, "closed: %s\n", tern_conn_close_info(p->server)->reason);
@@ -550,8 +580,8 @@ static void server_reset_case(int in_use, uint64_t seed)
     memcpy(d + sizeof(d) - 16, token, 16);
     uint8_t reply[TERN_DISPATCH_REPLY_MAX];
     tern_dispatch_result res;
-    int v = tern_dispatch_classify(&r->d, &p.path_s, d, sizeof(d), p.now, reply, sizeof(reply),
-                                   &res);
+    int v =
+        tern_dispatch_classify(&r->d, &p.path_s, d, sizeof(d), p.now, reply, sizeof(reply), &res);
     /* the token table routes it; the connection decides (a CID it does not use: no reset) */
     assert_int_equal(v, TERN_DISPATCH_CONN);
     assert_ptr_equal(res.owner, p.server);
@@ -593,7 +623,7 @@ static void test_reserved_bits_closed(void **st)
         connect_pair(&p, 310 + (uint64_t)with_bits);
         g_first_byte_or = with_bits ? 0x08 : 0;
         uint8_t pkt[1500];
-        size_t n = forge_1rtt(p.client, ping, sizeof(ping), pkt);
+        size_t n = forge_1rtt(&p, p.client, ping, sizeof(ping), pkt);
         g_first_byte_or = 0;
         tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
         if (with_bits)
@@ -604,7 +634,8 @@ static void test_reserved_bits_closed(void **st)
     }
 }
 
-/* ---- RFC 9001 §6.6: AEAD limits ---------------------------------------------------------------- */
+/* ---- RFC 9001 §6.6: AEAD limits ----------------------------------------------------------------
+ */
 
 /* Limits lowered from 2^23 packets so that a short download reaches them several times: the
  * sender updates its keys in time, on its own, and never goes past the limit in one phase. The
@@ -654,7 +685,7 @@ static void test_integrity_limit_closes(void **st)
     for (int i = 0; i < 11; i++) {
         assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
         uint8_t pkt[1500];
-        size_t n = forge_1rtt(p.client, ping, sizeof(ping), pkt);
+        size_t n = forge_1rtt(&p, p.client, ping, sizeof(ping), pkt);
         pkt[n - 1] ^= 0x01; /* the tag no longer matches */
         tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
     }
@@ -662,7 +693,8 @@ static void test_integrity_limit_closes(void **st)
     pair_free(&p);
 }
 
-/* ---- RFC 9000 §10.2.1, §10.2.2: closing answers at most once per PTO; draining sends nothing ---- */
+/* ---- RFC 9000 §10.2.1, §10.2.2: closing answers at most once per PTO; draining sends nothing ----
+ */
 
 /* Datagrams `c` sends now; each is handed to `to` (on `path`) when given, else dropped. */
 static size_t datagrams_out(tern_conn *c, uint64_t now, tern_conn *to, const tern_path_addr *path)
@@ -692,7 +724,7 @@ static void test_closing_and_draining_rates(void **st)
     size_t answers = 0;
     for (int i = 0; i < 10; i++) {
         uint8_t pkt[1500];
-        size_t n = forge_1rtt(p.client, ping, sizeof(ping), pkt);
+        size_t n = forge_1rtt(&p, p.client, ping, sizeof(ping), pkt);
         tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now + 1000);
         answers += datagrams_out(p.server, p.now + 1000, NULL, NULL);
     }
@@ -700,20 +732,21 @@ static void test_closing_and_draining_rates(void **st)
     /* a PTO later, the next packet is answered again */
     uint64_t later = p.now + 1000 + 2 * tern_conn_pto(p.server);
     uint8_t pkt[1500];
-    size_t n = forge_1rtt(p.client, ping, sizeof(ping), pkt);
+    size_t n = forge_1rtt(&p, p.client, ping, sizeof(ping), pkt);
     tern_conn_recv(p.server, &p.path_s, pkt, n, 0, later);
     assert_int_equal(datagrams_out(p.server, later, p.client, &p.path_c), 1);
     /* the client, draining once it received the close, sends nothing whatever arrives */
     assert_int_equal(p.client->state, TERN_CS_DRAINING);
     for (int i = 0; i < 5; i++) {
-        n = forge_1rtt(p.server, ping, sizeof(ping), pkt);
+        n = forge_1rtt(&p, p.server, ping, sizeof(ping), pkt);
         tern_conn_recv(p.client, &p.path_c, pkt, n, 0, later);
         assert_int_equal(datagrams_out(p.client, later, NULL, NULL), 0);
     }
     pair_free(&p);
 }
 
-/* ---- RFC 9000 §7.3: the connection IDs of the handshake are authenticated ----------------------- */
+/* ---- RFC 9000 §7.3: the connection IDs of the handshake are authenticated -----------------------
+ */
 
 /* The client remembers another original DCID (or a Retry it never got) than the server's
  * transport parameters name: TRANSPORT_PARAMETER_ERROR, also on the server's side. */
@@ -753,7 +786,8 @@ static void test_handshake_cids_authenticated(void **st)
     cid_auth_case(0, 342);
 }
 
-/* ---- RFC 9000 §17.2.5.2: a client follows one authentic Retry ----------------------------------- */
+/* ---- RFC 9000 §17.2.5.2: a client follows one authentic Retry -----------------------------------
+ */
 
 static void test_retry_once_and_authentic(void **st)
 {
@@ -783,7 +817,8 @@ static void test_retry_once_and_authentic(void **st)
     pair_free(&p);
 }
 
-/* ---- RFC 9000 §12.4: a packet without frames; §17.2.2: a server's Initial with a token --------- */
+/* ---- RFC 9000 §12.4: a packet without frames; §17.2.2: a server's Initial with a token ---------
+ */
 
 static void test_packet_without_frames_closed(void **st)
 {
@@ -791,7 +826,7 @@ static void test_packet_without_frames_closed(void **st)
     connect_pair(&p, 360);
     g_min_payload = 0; /* 4 bytes of packet number leave room for the sample */
     uint8_t pkt[1500];
-    size_t n = forge_1rtt(p.client, NULL, 0, pkt);
+    size_t n = forge_1rtt(&p, p.client, NULL, 0, pkt);
     g_min_payload = 4;
     tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
     assert_closed_with(&p, p.server, TERN_TE_PROTOCOL_VIOLATION);
@@ -811,9 +846,9 @@ static void server_initial_token_case(int with_token, uint64_t seed)
     g_token = with_token ? token : NULL;
     g_token_len = with_token ? sizeof(token) : 0;
     uint8_t pkt[1500];
-    size_t n = forge(p.server, TERN_LEVEL_INITIAL, &p.client->lcids.e[0].cid,
-                     &p.server->lcids.e[0].cid, close_pv, sizeof(close_pv), 0, NULL, 0, pkt,
-                     sizeof(pkt));
+    size_t n =
+        forge(&p, p.server, TERN_LEVEL_INITIAL, &p.client->lcids.e[0].cid,
+              &p.server->lcids.e[0].cid, close_pv, sizeof(close_pv), 0, NULL, 0, pkt, sizeof(pkt));
     g_token = NULL;
     g_token_len = 0;
     tern_conn_recv(p.client, &p.path_c, pkt, n, 0, p.now);

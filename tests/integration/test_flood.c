@@ -132,7 +132,10 @@ static size_t start_server(loopfx *f, flood *fl, size_t n, size_t retry_half_ope
     return heap_used();
 }
 
-static int cond_no_half_open(loopfx *f) { return stats(f).half_open == 0; }
+static int cond_no_half_open(loopfx *f)
+{
+    return stats(f).half_open == 0;
+}
 
 /* Retry from the threshold on: the flood never gets past it, a real client does. */
 static void test_flood_switches_to_retry(void **st)

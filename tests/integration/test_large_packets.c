@@ -47,9 +47,8 @@ static void make_big_cert(const char *cert_path, const char *key_path)
     gnutls_x509_privkey_t key;
     gnutls_x509_crt_t crt;
     assert_int_equal(gnutls_x509_privkey_init(&key), 0);
-    assert_int_equal(gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
-                                                  GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1),
-                                                  0),
+    assert_int_equal(gnutls_x509_privkey_generate(
+                         key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
                      0);
     assert_int_equal(gnutls_x509_crt_init(&crt), 0);
     static const uint8_t serial[] = {0x01, 0x02, 0x03};
