@@ -310,8 +310,9 @@ int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now)
         int was_done = c->handshake_complete;
         int rv = tern_tls_recv(c->tls, level, buf, n, &alert);
         if (rv < 0 || c->pending_terr_set) {
-            uint64_t terr = c->pending_terr_set  ? c->pending_terr
-                            : rv == TERN_ERR_PROTO ? (uint64_t)TERN_TE_PROTOCOL_VIOLATION
+            uint64_t terr = c->pending_terr_set ? c->pending_terr
+                            : rv == TERN_ERR_PROTO
+                                ? (uint64_t)TERN_TE_PROTOCOL_VIOLATION
                                 : (uint64_t)TERN_TE_CRYPTO_ERROR + (alert ? alert : 80u);
             tern_conn_fail(c, terr, TERN_FT_CRYPTO,
                            c->pending_reason[0] ? c->pending_reason : "TLS handshake failed");

@@ -234,9 +234,9 @@ static int answer_retry(tern_dispatch *d, const tern_path_addr *path, const tern
 }
 
 /* RFC 9000 §8.1.3: a client that followed a Retry accepts no second one, so a token that does not
- * open ends its attempt at once (an Initial with CONNECTION_CLOSE under the Initial keys of the DCID
- * it used) instead of leaving it to time out. Not padded: it is not ack-eliciting (§14.1), and no
- * larger than the Initial that caused it. */
+ * open ends its attempt at once (an Initial with CONNECTION_CLOSE under the Initial keys of the
+ * DCID it used) instead of leaving it to time out. Not padded: it is not ack-eliciting (§14.1), and
+ * no larger than the Initial that caused it. */
 static int answer_invalid_token(tern_dispatch *d, const tern_pkt_hdr *h, uint8_t *out, size_t cap,
                                 tern_dispatch_result *res)
 {

@@ -53,10 +53,11 @@ uint64_t tern_pkt_decode_pn(uint64_t largest, uint64_t truncated, size_t pn_nbit
 /* Bytes (1-4) to encode `pn` given the largest acknowledged pn (UINT64_MAX when none). */
 size_t tern_pkt_pn_len(uint64_t pn, uint64_t largest_acked);
 
-/* Writes a long header (Initial, 0-RTT, Handshake) up to and including the packet number. The Length
- * field is written as a varint placeholder at *len_off (fill it with tern_pkt_set_length once the
- * payload size is known): 2 bytes when the rest of `cap` cannot exceed 16383 bytes, else 4. `token` is used only for Initial. Returns the header length (the packet
- * number ends there), or 0 when `cap` is too small. */
+/* Writes a long header (Initial, 0-RTT, Handshake) up to and including the packet number. The
+ * Length field is written as a varint placeholder at *len_off (fill it with tern_pkt_set_length
+ * once the payload size is known): 2 bytes when the rest of `cap` cannot exceed 16383 bytes,
+ * else 4. `token` is used only for Initial. Returns the header length (the packet number ends
+ * there), or 0 when `cap` is too small. */
 size_t tern_pkt_write_long(uint8_t *p, size_t cap, int type, uint32_t version, const tern_cid *dcid,
                            const tern_cid *scid, const uint8_t *token, size_t token_len,
                            uint64_t pn, size_t pn_len, size_t *len_off);
