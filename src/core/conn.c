@@ -732,7 +732,7 @@ void tern_conn_maybe_close_stream(tern_conn *c, tern_stream *s)
 
 /* ---- connection flow control --------------------------------------------------------------- */
 
-static void wake(tern_conn *c)
+void tern_conn_wake(tern_conn *c)
 {
     if (c->hooks.wake)
         c->hooks.wake(c->hooks.ud, c);
@@ -748,7 +748,7 @@ void tern_conn_credit_consumed(tern_conn *c, uint64_t n, int force)
     if (target > c->max_data_recv && (force || target - c->max_data_recv >= c->recv_window / 2)) {
         c->max_data_recv = target;
         c->need_max_data = 1;
-        wake(c);
+        tern_conn_wake(c);
     }
 }
 
@@ -756,7 +756,7 @@ void tern_conn_on_data_blocked(tern_conn *c, uint64_t limit)
 {
     if (c->max_data_recv > limit) {
         c->need_max_data = 1; /* our last MAX_DATA did not reach the peer: say it again */
-        wake(c);
+        tern_conn_wake(c);
         return;
     }
     tern_conn_credit_consumed(c, 0, 1);
@@ -775,7 +775,7 @@ int tern_conn_open_stream(tern_conn *c, int bidi, int64_t *sid)
     if (rv) {
         if (rv == TERN_ERR_STREAM_LIMIT) {
             c->stream_ctrl_pending = 1; /* STREAMS_BLOCKED */
-            wake(c);
+            tern_conn_wake(c);
         }
         return rv;
     }
@@ -793,7 +793,7 @@ int tern_conn_close(tern_conn *c, uint64_t app_error, const char *reason)
     c->state = TERN_CS_CLOSING;
     c->close_pending = 1;
     c->close_deadline = 0;
-    wake(c);
+    tern_conn_wake(c);
     return 0;
 }
 
@@ -816,7 +816,7 @@ int tern_conn_key_update(tern_conn *c)
     c->tx_pkts_phase = 0;
     c->key_updates++;
     TERN_LOG(c, "key update initiated (phase %d)", c->tx_phase);
-    wake(c);
+    tern_conn_wake(c);
     return 0;
 }
 
@@ -901,7 +901,7 @@ ssize_t tern_stream_write(tern_conn *c, int64_t sid, const void *data, size_t le
         s->flags |= TERN_SF_WANT_WRITABLE;
     if (n > 0 || (fin && s->snd.fin)) {
         tern_streams_sendq_push(&c->streams, s);
-        wake(c);
+        tern_conn_wake(c);
     }
     if (n == 0 && len > 0)
         return TERN_ERR_WOULD_BLOCK;
@@ -928,7 +928,7 @@ ssize_t tern_stream_read(tern_conn *c, int64_t sid, void *buf, size_t cap, int *
         *fin = f;
     if (tern_stream_update_recv_credit(s, 0)) {
         c->stream_ctrl_pending = 1;
-        wake(c);
+        tern_conn_wake(c);
     }
     if (f && !(s->flags & TERN_SF_FIN_READ)) {
         s->flags |= TERN_SF_FIN_READ;
@@ -951,7 +951,7 @@ int tern_stream_reset(tern_conn *c, int64_t sid, uint64_t app_error)
         return rv;
     if (rv) {
         c->stream_ctrl_pending = 1;
-        wake(c);
+        tern_conn_wake(c);
     }
     return 0;
 }
@@ -970,7 +970,7 @@ int tern_stream_stop_sending(tern_conn *c, int64_t sid, uint64_t app_error)
     tern_conn_credit_consumed(c, tern_stream_stop_recv(s, app_error), 0);
     if (s->flags & TERN_SF_NEED_STOP_SENDING)
         c->stream_ctrl_pending = 1;
-    wake(c);
+    tern_conn_wake(c);
     tern_conn_maybe_close_stream(c, s);
     return 0;
 }

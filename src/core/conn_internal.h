@@ -84,6 +84,9 @@ struct tern_conn {
     tern_path paths[TERN_MAX_PATHS];
     int active;
     int pending_active;          /* client: switch to this path once it can carry packets (-1) */
+    int path_ping;               /* the active path changed: its next 1-RTT packet is ack-eliciting
+                                    (a PING when nothing else is due), so that the peer hears
+                                    from the new path even when we only receive */
 
     /* connection IDs */
     size_t scid_len;
@@ -168,6 +171,8 @@ void tern_conn_credit_consumed(tern_conn *c, uint64_t n, int force);
 /* DATA_BLOCKED at `limit`: repeats MAX_DATA if the peer missed it, else gives what credit is due. */
 void tern_conn_on_data_blocked(tern_conn *c, uint64_t limit);
 void tern_conn_restart_idle(tern_conn *c, tern_tstamp now);
+/* Tells the driver (through the wake hook) that the connection has something to send. */
+void tern_conn_wake(tern_conn *c);
 /* Issues NEW_CONNECTION_IDs until the peer holds as many of ours as its limit allows. */
 void tern_conn_issue_cids(tern_conn *c);
 int tern_conn_install_rx_next(tern_conn *c);

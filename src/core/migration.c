@@ -235,6 +235,12 @@ static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
     c->active = idx;
     rebind_recovery(c);
     c->app_limited_from = c->sp[TERN_SPACE_APP].next_pn;
+    /* The new path carries an ack-eliciting packet at once, whatever else is due: a side that
+     * only receives would otherwise send nothing there, and the peer would keep sending to the
+     * old address. The PTO backoff earned on the old path says nothing about the new one. */
+    c->path_ping = 1;
+    c->rec.pto_count = 0;
+    tern_conn_wake(c);
     emit(c, TERN_PATH_EV_ACTIVE, why, idx, from, 0);
 }
 
@@ -412,15 +418,20 @@ int tern_conn_path_remove(tern_conn *c, const tern_addr *local, tern_tstamp now)
 
 void tern_conn_path_socket_error(tern_conn *c, int idx, tern_tstamp now)
 {
+    tern_conn_path_gone(c, idx, TERN_PATH_WHY_SOCKET_ERROR, now);
+}
+
+void tern_conn_path_gone(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
+{
     if (idx < 0 || idx >= TERN_MAX_PATHS || !tern_path_in_use(&c->paths[idx]))
         return;
     if (idx == c->active) {
         int best = best_validated(c, idx);
         if (best < 0)
             return; /* keep trying: a transient error must not kill the only path */
-        switch_to(c, best, TERN_PATH_WHY_SOCKET_ERROR, now);
+        switch_to(c, best, TERN_PATH_WHY_FAILOVER, now);
     }
-    end_path(c, idx, 1, TERN_PATH_WHY_SOCKET_ERROR, now);
+    end_path(c, idx, 1, why, now);
 }
 
 /* ---- validation ------------------------------------------------------------------------------------ */

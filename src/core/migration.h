@@ -30,6 +30,7 @@ int tern_conn_path_by_local(const tern_conn *c, const tern_addr *local);
 /* Sending on the path failed at the socket (the runtime tells): the path fails with
  * TERN_PATH_WHY_SOCKET_ERROR (moving away first when it was active and another is validated). */
 void tern_conn_path_socket_error(tern_conn *c, int path_id, tern_tstamp now);
+void tern_conn_path_gone(tern_conn *c, int path_id, tern_path_reason why, tern_tstamp now);
 
 /* ---- inside the connection -------------------------------------------------------------------- */
 

@@ -236,7 +236,7 @@ static void test_socket_error_moves_away(void **st)
     assert_int_equal(pair_request(&p, 1 << 20), 1);
     tern_conn_path_socket_error(p.client, idb, p.now);
     assert_true(tern_addr_equal(active_local(p.client), &orig));
-    assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_SOCKET_ERROR);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_FAILOVER);
     assert_int_equal(p.last_reason[TERN_PATH_EV_FAILED], TERN_PATH_WHY_SOCKET_ERROR);
     assert_int_equal(p.client->paths[idb].state, TERN_PATH_FAILED);
     /* with nothing to move to, a transient error does not end the only path */

@@ -582,16 +582,19 @@ static const sim_scenario registry[] = {
      scn_stateless_reset},
 };
 
-/* This file's scenarios, then the migration suite's (scenarios_migration.c), in one array. */
+/* This file's scenarios, then the migration and failover suites' (scenarios_migration.c,
+ * scenarios_failover.c), in one array. */
 const sim_scenario *sim_scenarios(size_t *n)
 {
     enum { OWN = sizeof(registry) / sizeof(registry[0]) };
-    static sim_scenario all[OWN + SIM_MIGRATION_SCENARIOS];
+    static sim_scenario all[OWN + SIM_MIGRATION_SCENARIOS + SIM_FAILOVER_SCENARIOS];
     static size_t count;
     if (!count) {
         memcpy(all, registry, sizeof(registry));
         memcpy(all + OWN, sim_migration_scenarios, sizeof(sim_migration_scenarios));
-        count = OWN + SIM_MIGRATION_SCENARIOS;
+        memcpy(all + OWN + SIM_MIGRATION_SCENARIOS, sim_failover_scenarios,
+               sizeof(sim_failover_scenarios));
+        count = OWN + SIM_MIGRATION_SCENARIOS + SIM_FAILOVER_SCENARIOS;
     }
     *n = count;
     return all;

@@ -134,7 +134,18 @@ static const char *const why_names[] = {"none",
                                         "active_removed",
                                         "preferred_address",
                                         "peer_migrated",
-                                        "zero_len_cid"};
+                                        "zero_len_cid",
+                                        "failover",
+                                        "degrading",
+                                        "interface_gone",
+                                        "address_gone",
+                                        "default_changed",
+                                        "migrated_back",
+                                        "port_migration",
+                                        "keepalive_failed",
+                                        "new_network",
+                                        "limit",
+                                        "standby_unused"};
 
 static const char *ev_name(int t)
 {

@@ -55,8 +55,10 @@ void sim_path_where(const sim *s, int who, const tern_path_addr *pa, sim_where *
 /* Formats one event as "active:app@cell:6000" (type:reason@iface:port, ">pref" appended for a path
  * to the preferred address). Type names: probing, validated, failed, active, removed, peer (peer
  * address changed); reasons: none, app, timeout, socket_error, no_cid, migration_disabled,
- * validation_failed, active_removed, preferred_address, peer_migrated, zero_len_cid. Returns what
- * snprintf returns. */
+ * validation_failed, active_removed, preferred_address, peer_migrated, zero_len_cid, failover,
+ * degrading, interface_gone, address_gone, default_changed, migrated_back, port_migration,
+ * keepalive_failed, new_network, limit, standby_unused (the order of tern_path_reason). Returns
+ * what snprintf returns. */
 int sim_path_ev_format(const sim *s, int who, const sim_path_ev *e, char *buf, size_t cap);
 
 /* Every event of side `who`, formatted and separated by spaces ("(none)" when there is none). */
@@ -75,6 +77,9 @@ const sim_scenario *sim_scenarios(size_t *n);
 /* The migration suite (scenarios_migration.c), a part of the registry. */
 #define SIM_MIGRATION_SCENARIOS 19
 extern const sim_scenario sim_migration_scenarios[SIM_MIGRATION_SCENARIOS];
+/* The failover suite (scenarios_failover.c). */
+#define SIM_FAILOVER_SCENARIOS 2
+extern const sim_scenario sim_failover_scenarios[SIM_FAILOVER_SCENARIOS];
 const sim_scenario *sim_scenario_find(const char *name);
 
 /* Runs `sc` with `seed`. `timeline` (may be NULL) receives every event as it happens. When

@@ -1,0 +1,194 @@
+/* The failover suite: the phone-like client of the migration suite (wifi and cell, each with its
+ * own link and NAT) loses its active path while it only receives a download: the interface goes
+ * away (a send error the runtime reports), with and without a validated standby, with failover
+ * turned off; and its NAT rebinds repeatedly under loss and reordering. Every scenario checks the
+ * bytes and SHA-256 of the download, the path events of both cores, the final active paths, and a
+ * virtual-time bound on the stall from the failure to the next byte delivered. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "migration.h"
+#include "sim_mig.h"
+
+/* ---- stall measurement --------------------------------------------------------------------------
+ */
+
+/* Samples delivery every millisecond from `from` on and keeps the longest gap between two
+ * deliveries (a gap still open when the run ends counts too): the stall a failure caused. */
+typedef struct stall_watch {
+    uint64_t from, last_bytes, last_progress, max_gap, gap_end;
+    int armed;
+} stall_watch;
+
+static void act_stall_watch(sim *s, void *arg)
+{
+    stall_watch *w = arg;
+    uint64_t got = sim_bytes_received(s), now = sim_time(s);
+    if (!w->armed || got > w->last_bytes) {
+        if (w->armed && now - w->last_progress > w->max_gap) {
+            w->max_gap = now - w->last_progress;
+            w->gap_end = now;
+        }
+        w->armed = 1;
+        w->last_bytes = got;
+        w->last_progress = now;
+    }
+    if (!sim_cond_all_done(s))
+        sim_after(s, 1 * SIM_MS, act_stall_watch, w, NULL);
+}
+
+static void watch_stall_from(sim *s, stall_watch *w, uint64_t at)
+{
+    memset(w, 0, sizeof(*w));
+    w->from = at;
+    sim_at(s, at, act_stall_watch, w, NULL);
+}
+
+/* The longest delivery gap since `from`, counting one still open now. */
+static uint64_t stall_of(const sim *s, const stall_watch *w)
+{
+    uint64_t open = sim_cond_all_done((sim *)s) ? 0 : sim_time(s) - w->last_progress;
+    return TERN_MAX(w->max_gap, open);
+}
+
+#define expect_stall(s, r, w, bound)                                                               \
+    SIM_CHECK(r, stall_of(s, w) <= (bound),                                                        \
+              "delivery stalled for %.0f ms (ending at %.3f s) after the failure at %.3f s "       \
+              "(bound %.0f ms)",                                                                   \
+              msecs(stall_of(s, w)), secs((w)->gap_end), secs((w)->from), msecs(bound))
+
+/* ---- the interface goes away --------------------------------------------------------------------
+ */
+
+/* The interface of a client path goes away at `at`: datagrams sent to it are lost, and the
+ * client's first send from it afterwards fails, which the runtime reports to the core (ENETDOWN
+ * and ENODEV: the interface is gone). The datagram whose send failed is lost with it. */
+typedef struct gone {
+    int iface;
+    uint64_t at;
+    tern_path_reason why;
+    int path;           /* the path the error was reported for */
+    uint64_t reported;  /* run time of the report (0: none yet) */
+} gone;
+
+static void act_gone(sim *s, void *arg)
+{
+    gone *g = arg;
+    tern_addr local = s->ifaces[g->iface].addr;
+    g->path = tern_conn_path_by_local(s->client, &local);
+    g->reported = sim_time(s);
+    sim_note(s, "runtime: send on path %d failed (%s)", g->path, tern_path_reason_str(g->why));
+    tern_conn_path_gone(s->client, g->path, g->why, s->now);
+}
+
+static int gone_filter(sim *s, const sim_pkt *p, void *ud)
+{
+    gone *g = ud;
+    (void)p;
+    if (sim_time(s) < g->at)
+        return 0;
+    if (!g->reported) {
+        g->reported = sim_time(s);
+        sim_after(s, 0, act_gone, g, "send error");
+    }
+    return 1;
+}
+
+static void iface_gone_at(sim *s, int iface, gone *g, uint64_t at)
+{
+    memset(g, 0, sizeof(*g));
+    g->iface = iface;
+    g->at = at;
+    g->why = TERN_PATH_WHY_INTERFACE_GONE;
+    g->path = -1;
+    sim_loss_cfg lc = {.filter = gone_filter, .filter_ud = g};
+    sim_loss *l = sim_loss_new(s, iface, SIM_UP, &lc);
+    sim_iface_prepend(s, iface, SIM_UP, &l->n);
+    sim_iface_blackhole(s, iface, SIM_DOWN, at, SIM_INF);
+}
+
+/* A client that only receives (a download) has a validated cell path beside wifi; wifi's
+ * interface goes away. The connection fails over to cell at once: the client sends an
+ * ack-eliciting packet there although it has nothing of its own to send, so the server learns the
+ * new address; what was in flight is resent and the download completes with the right hash. */
+static void scn_receive_only_failover(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr cell = iface_addr(s, ph.cell, 0);
+    const uint64_t cut = 1 * SIM_SEC;
+    verb add = {.addr = cell};
+    sim_at(s, 300 * SIM_MS, act_add, &add, "client adds cell (standby)");
+    gone g;
+    iface_gone_at(s, ph.wifi, &g, cut);
+    stall_watch w;
+    watch_stall_from(s, &w, cut);
+    TRY(r, start_download(s, r, 16 * MB));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 10 * SIM_SEC, &xfer));
+    char extra[96];
+    snprintf(extra, sizeof(extra), "longest stall %.0f ms", msecs(stall_of(s, &w)));
+    summarize(s, r, xfer, extra);
+    SIM_CHECK(r, add.rv > 0, "path_add returned %d", add.rv);
+    SIM_CHECK(r, g.reported && g.reported - cut < 50 * SIM_MS, "send error reported at %.3f s",
+              secs(g.reported));
+    /* the server hears of cell one way (80 ms), validates it (160 ms), data comes back (80 ms) */
+    expect_stall(s, r, &w, 600 * SIM_MS);
+    TRY(r, expect_events(s, r, SIM_CLIENT,
+                         "probing:none@cell validated:none@cell active:failover@cell "
+                         "failed:interface_gone@wifi removed:interface_gone@wifi"));
+    TRY(r, expect_events(s, r, SIM_SERVER,
+                         "active:peer_migrated@cell peer:peer_migrated@cell validated:none@cell "
+                         "failed:timeout@wifi removed:timeout@wifi"));
+    TRY(r, expect_active(s, r, &cell, &s->server_addr));
+}
+
+/* ---- a switch while only receiving -------------------------------------------------------------
+ */
+
+/* wifi goes silent at 1 s in both directions (no error anywhere); 200 ms later the application
+ * moves to cell, which it had probed and which is validated. The client has nothing of its own to
+ * send and nothing arrives to acknowledge: the switch itself must put an ack-eliciting packet on
+ * cell, or the server never learns the new address and the connection idles out. */
+static void scn_switch_while_receiving(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr cell = iface_addr(s, ph.cell, 0);
+    const uint64_t cut = 1 * SIM_SEC;
+    verb add = {.addr = cell}, set = {.addr = cell};
+    sim_at(s, 300 * SIM_MS, act_add, &add, "client adds cell (standby)");
+    sim_iface_cut(s, ph.wifi, cut, SIM_INF);
+    sim_at(s, cut + 200 * SIM_MS, act_set_active, &set, "application moves to cell");
+    stall_watch w;
+    watch_stall_from(s, &w, cut);
+    TRY(r, start_download(s, r, 16 * MB));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 10 * SIM_SEC, &xfer));
+    char extra[96];
+    snprintf(extra, sizeof(extra), "longest stall %.0f ms", msecs(stall_of(s, &w)));
+    summarize(s, r, xfer, extra);
+    SIM_CHECK(r, add.rv > 0 && set.rv == add.rv, "path_add %d, set_active %d", add.rv, set.rv);
+    /* 200 ms of the application's reaction, then cell: 80 ms up, the server validates (160 ms),
+     * data comes down (80 ms) */
+    expect_stall(s, r, &w, 800 * SIM_MS);
+    TRY(r, expect_events(s, r, SIM_CLIENT,
+                         "probing:none@cell validated:none@cell active:app@cell"));
+    TRY(r, expect_events(s, r, SIM_SERVER,
+                         "active:peer_migrated@cell peer:peer_migrated@cell validated:none@cell "
+                         "failed:timeout@wifi removed:timeout@wifi"));
+    TRY(r, expect_active(s, r, &cell, &s->server_addr));
+}
+
+/* ---- registry -----------------------------------------------------------------------------------
+ */
+
+const sim_scenario sim_failover_scenarios[] = {
+    {"receive_only_failover", "failover",
+     "downloading client loses wifi: fails over to its validated cell path", 71,
+     scn_receive_only_failover},
+    {"switch_while_receiving", "failover",
+     "wifi goes silent, the app moves a receive-only client to validated cell", 72,
+     scn_switch_while_receiving},
+};
