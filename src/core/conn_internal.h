@@ -84,6 +84,8 @@ struct tern_conn {
     tern_path paths[TERN_MAX_PATHS];
     int active;
     int pending_active;          /* client: switch to this path once it can carry packets (-1) */
+    int failover_pending;        /* client: the active path is dead; move to the next path that
+                                    validates (0, or the tern_path_reason to report) */
     int path_ping;               /* the active path changed: its next 1-RTT packet is ack-eliciting
                                     (a PING when nothing else is due), so that the peer hears
                                     from the new path even when we only receive */

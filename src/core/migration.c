@@ -201,6 +201,8 @@ static int similar_rtt(const tern_path *np, const tern_path *op)
     return 2 * a <= 3 * b && 2 * b <= 3 * a;
 }
 
+static void end_path(tern_conn *c, int idx, int failed, tern_path_reason why, tern_tstamp now);
+
 /* Moves the connection's traffic to path `idx`. */
 static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
@@ -233,6 +235,7 @@ static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
         np->fallback = -1;
     }
     c->active = idx;
+    c->failover_pending = 0;
     rebind_recovery(c);
     c->app_limited_from = c->sp[TERN_SPACE_APP].next_pn;
     /* The new path carries an ack-eliciting packet at once, whatever else is due: a side that
@@ -242,6 +245,16 @@ static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
     c->rec.pto_count = 0;
     tern_conn_wake(c);
     emit(c, TERN_PATH_EV_ACTIVE, why, idx, from, 0);
+    if (op->gone)
+        end_path(c, from, 1, (tern_path_reason)op->gone, now); /* kept only while it was the last */
+}
+
+/* What left on a dead or abandoned path is not coming back: declare it lost now, so that its data
+ * goes again on the active path (no congestion signal: the path is gone, not congested). */
+static void drop_in_flight(tern_conn *c, int idx, tern_tstamp now)
+{
+    tern_recovery_declare_path_lost(&c->rec, (uint8_t)idx, now);
+    c->paths[idx].cc.bytes_in_flight = 0;
 }
 
 /* Ends a path: failed (validation) or abandoned (removed). Its CID is retired and what was in flight
@@ -258,8 +271,7 @@ static void end_path(tern_conn *c, int idx, int failed, tern_path_reason why, te
     p->nresponse = 0;
     p->challenge_retx_at = p->validation_deadline = TERN_TS_INF;
     tern_peer_cids_retire_path(&c->pcids, (uint8_t)idx);
-    tern_recovery_declare_path_lost(&c->rec, (uint8_t)idx, now);
-    p->cc.bytes_in_flight = 0;
+    drop_in_flight(c, idx, now);
     for (int i = 0; i < TERN_MAX_PATHS; i++)
         if (c->paths[i].fallback == idx)
             c->paths[i].fallback = -1;
@@ -423,15 +435,47 @@ void tern_conn_path_socket_error(tern_conn *c, int idx, tern_tstamp now)
 
 void tern_conn_path_gone(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
-    if (idx < 0 || idx >= TERN_MAX_PATHS || !tern_path_in_use(&c->paths[idx]))
+    if (!c || idx < 0 || idx >= TERN_MAX_PATHS || !tern_path_in_use(&c->paths[idx]) ||
+        c->state >= TERN_CS_CLOSING)
         return;
-    if (idx == c->active) {
-        int best = best_validated(c, idx);
-        if (best < 0)
-            return; /* keep trying: a transient error must not kill the only path */
-        switch_to(c, best, TERN_PATH_WHY_FAILOVER, now);
+    if (idx == c->active && (c->is_server || tern_migration_failover(c, TERN_PATH_WHY_FAILOVER,
+                                                                     now) != 1)) {
+        /* nowhere to go yet (or the application decides): keep the only path, and end it once
+         * the connection has moved */
+        c->paths[idx].gone = (int)why;
+        return;
     }
+    if (c->pending_active == idx)
+        c->pending_active = -1;
     end_path(c, idx, 1, why, now);
+}
+
+int tern_migration_failover(tern_conn *c, tern_path_reason why, tern_tstamp now)
+{
+    if (c->is_server)
+        return TERN_ERR_NOT_CLIENT;
+    if (c->state >= TERN_CS_CLOSING)
+        return TERN_ERR_CLOSED;
+    if (!c->cfg->failover)
+        return 0;
+    int dead = c->active;
+    int best = best_validated(c, dead);
+    if (best >= 0) {
+        switch_to(c, best, why, now);
+        drop_in_flight(c, dead, now);
+        return 1;
+    }
+    /* nothing validated: probe every alternative, and move to the first that answers */
+    for (int i = 0; i < TERN_MAX_PATHS; i++) {
+        tern_path *p = &c->paths[i];
+        if (i == dead || !tern_path_in_use(p) || p->probe_pending || p->waiting_cid)
+            continue;
+        if (!p->need_challenge && p->validation_deadline == TERN_TS_INF)
+            start_validation(c, p, now);
+    }
+    c->failover_pending = why ? (int)why : (int)TERN_PATH_WHY_FAILOVER;
+    tern_conn_wake(c);
+    return TERN_ERR_LAST_PATH;
 }
 
 /* ---- validation ------------------------------------------------------------------------------------ */
@@ -456,8 +500,13 @@ void tern_mig_on_path_response(tern_conn *c, const uint8_t data[8], tern_tstamp 
             tern_rtt_update(&p->rtt, rtt, 0, 0, 0, now);
         if (!was)
             emit(c, TERN_PATH_EV_VALIDATED, TERN_PATH_WHY_NONE, i, -1, rtt);
-        if (p->preferred && i != c->active && !c->is_server)
+        if (c->failover_pending && i != c->active && !c->is_server) {
+            int dead = c->active;
+            switch_to(c, i, (tern_path_reason)c->failover_pending, now);
+            drop_in_flight(c, dead, now);
+        } else if (p->preferred && i != c->active && !c->is_server) {
             switch_to(c, i, TERN_PATH_WHY_PREFERRED_ADDRESS, now);
+        }
         return;
     }
     /* unknown data: ignored (RFC 9000 §8.2.3) */
@@ -605,7 +654,7 @@ void tern_mig_on_new_cids(tern_conn *c, tern_tstamp now)
 
 /* ---- server side ------------------------------------------------------------------------------------ */
 
-static int recycle_slot(tern_conn *c)
+static int recycle_slot(tern_conn *c, tern_tstamp now)
 {
     /* A flood of spoofed addresses must not hold every slot, and a client that moved many times
      * leaves old paths behind: reuse the least recently heard path, unvalidated ones first, never
@@ -632,7 +681,7 @@ static int recycle_slot(tern_conn *c)
     if (oldest < 0)
         return -1;
     tern_peer_cids_retire_path(&c->pcids, (uint8_t)oldest);
-    tern_recovery_declare_path_lost(&c->rec, (uint8_t)oldest, 0);
+    drop_in_flight(c, oldest, now);
     c->paths[oldest].state = TERN_PATH_ABANDONED;
     return oldest;
 }
@@ -662,7 +711,7 @@ int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, tern_tst
 {
     int idx = new_path(c, addr, now);
     if (idx < 0)
-        idx = recycle_slot(c);
+        idx = recycle_slot(c, now);
     if (idx < 0)
         return -1;
     tern_path_init(&c->paths[idx], (uint8_t)idx, addr, c->cfg->cc, c->paths[c->active].mtu, now);

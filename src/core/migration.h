@@ -27,10 +27,33 @@ int tern_conn_path_remove(tern_conn *c, const tern_addr *local, tern_tstamp now)
 /* The path whose local address is `local` and which is in use (probing or validated), or -1. */
 int tern_conn_path_by_local(const tern_conn *c, const tern_addr *local);
 
-/* Sending on the path failed at the socket (the runtime tells): the path fails with
- * TERN_PATH_WHY_SOCKET_ERROR (moving away first when it was active and another is validated). */
+/* Sending on the path failed at the socket (the runtime tells): tern_conn_path_gone with
+ * TERN_PATH_WHY_SOCKET_ERROR. */
 void tern_conn_path_socket_error(tern_conn *c, int path_id, tern_tstamp now);
+
+/* The path's interface or local address is gone (the runtime saw EADDRNOTAVAIL, ENETDOWN, ENODEV,
+ * ENETUNREACH or EHOSTUNREACH on a send, or the OS said so). A path other than the active one fails
+ * at once (FAILED and REMOVED events with `why`: TERN_PATH_WHY_INTERFACE_GONE, _ADDRESS_GONE or
+ * _SOCKET_ERROR). For the active path, unless tern_config.failover is 0, tern_migration_failover
+ * runs first; the path then fails if the connection moved, and is kept otherwise (with no
+ * validated path to move to, a transient error must not end the only path; the move happens when
+ * an alternative validates). With failover 0 the active path is left to the application. Client
+ * and server alike; ignores an index not in use. Thread: the connection's. */
 void tern_conn_path_gone(tern_conn *c, int path_id, tern_path_reason why, tern_tstamp now);
+
+/* Failover: the active path is dead (its interface is gone, or a policy judged it so). Moves the
+ * traffic at once to the best validated path (lowest smoothed RTT, then most recently validated),
+ * reporting ACTIVE with `why` (normally TERN_PATH_WHY_FAILOVER). Packets in flight on the dead
+ * path are declared lost and sent again on the new one, which also carries an ack-eliciting packet
+ * at once (the peer learns the address even when this side only receives) and runs the PTO timer.
+ * The dead path stays in use (the caller ends it or keeps probing it). With no validated path,
+ * every other path in use that is not validating starts probing again, and the connection moves
+ * (with `why`) to the first one that validates, unless the application switches before. Returns
+ * 1 when the connection moved, 0 when tern_config.failover is 0 (nothing changes: the application
+ * moves the connection), TERN_ERR_LAST_PATH when no validated path exists (probing started),
+ * TERN_ERR_NOT_CLIENT (a server follows its client and never moves by itself) or TERN_ERR_CLOSED.
+ * Thread: the connection's. */
+int tern_migration_failover(tern_conn *c, tern_path_reason why, tern_tstamp now);
 
 /* ---- inside the connection -------------------------------------------------------------------- */
 

@@ -50,6 +50,9 @@ typedef struct tern_path {
     int nresponse;
     int fallback;               /* index of the path to return to if this one fails validation */
     int preferred;              /* the path to the server's preferred address */
+    int gone;                   /* its interface or address went away while it was the only
+                                   usable path: the tern_path_reason it ends with once the
+                                   connection has moved (0: none) */
     uint64_t largest_pn_recv;   /* largest application pn received on this path (UINT64_MAX: none) */
 } tern_path;
 

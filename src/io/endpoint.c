@@ -715,9 +715,10 @@ static int emit(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *path, cons
     uint64_t errs = s->path_errors;
     int rv = sock_send(ep, s, path, buf, len, seg);
     if (s->path_errors != errs && s->owner == rc)
-        /* the interface went away: the path fails, and the connection moves if it can */
-        tern_conn_path_socket_error(rc->c, tern_conn_path_by_local(rc->c, &path->local),
-                                    tern_loop_now());
+        /* the interface or address went away: the path fails, and the connection fails over
+         * if it can */
+        tern_conn_path_gone(rc->c, tern_conn_path_by_local(rc->c, &path->local),
+                            s->path_error_why, tern_loop_now());
     return rv;
 }
 

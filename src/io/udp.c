@@ -474,8 +474,11 @@ static int send_batch(tern_udp_sock *s, tern_udp_tx *tx, const tern_path_addr *p
         /* Unreachable destination, message too large, ...: the datagrams are lost. Errors saying
          * the local address or its network is gone are kept for the owner to act on. */
         tx->cnt.send_errors++;
-        if (errno == EADDRNOTAVAIL || errno == ENETDOWN || errno == ENETUNREACH || errno == ENODEV)
+        tern_path_reason why = tern_udp_error_reason(errno);
+        if (why != TERN_PATH_WHY_NONE) {
             s->path_errors++;
+            s->path_error_why = why;
+        }
         *off += tx->iov[0].iov_len;
     }
     return 0;
@@ -536,4 +539,20 @@ int tern_udp_send_pending(tern_udp_sock *s, tern_udp_tx *tx)
     memmove(s->pend, s->pend + off, s->pend_len - off);
     s->pend_len -= off;
     return TERN_ERR_WOULD_BLOCK;
+}
+
+tern_path_reason tern_udp_error_reason(int err)
+{
+    switch (err) {
+    case ENETDOWN:
+    case ENODEV:
+        return TERN_PATH_WHY_INTERFACE_GONE;
+    case EADDRNOTAVAIL:
+        return TERN_PATH_WHY_ADDRESS_GONE;
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+        return TERN_PATH_WHY_SOCKET_ERROR;
+    default:
+        return TERN_PATH_WHY_NONE;
+    }
 }

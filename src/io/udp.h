@@ -33,6 +33,7 @@ typedef struct tern_udp_sock {
     void *owner; /* the runtime's tag: the client connection that owns it, or NULL */
     uint64_t path_errors; /* sends that failed because the local address or network is gone */
     int errqueue;         /* ICMP errors are queued (tern_udp_enable_errors) */
+    tern_path_reason path_error_why; /* what the last of them means (tern_udp_error_reason) */
     int dead;    /* closed during this loop iteration; freed at its end */
     struct tern_udp_sock *next_dead;
 } tern_udp_sock;
@@ -109,6 +110,13 @@ int tern_udp_send_one(tern_udp_sock *s, tern_udp_tx *tx, const tern_path_addr *p
 struct mmsghdr;
 typedef int (*tern_udp_sendmmsg_fn)(int fd, struct mmsghdr *msgs, unsigned int n, int flags);
 void tern_udp_set_sendmmsg(tern_udp_sendmmsg_fn fn);
+
+/* What a send error means for the path it was sent on: TERN_PATH_WHY_INTERFACE_GONE (ENETDOWN,
+ * ENODEV: the interface is down or gone), TERN_PATH_WHY_ADDRESS_GONE (EADDRNOTAVAIL: the local
+ * address left the host), TERN_PATH_WHY_SOCKET_ERROR (ENETUNREACH, EHOSTUNREACH: no route from that
+ * address any more), or TERN_PATH_WHY_NONE for errors that only lose the datagram (EMSGSIZE, ...).
+ * Any thread. */
+tern_path_reason tern_udp_error_reason(int err);
 
 /* Retries the pending batch. Returns 0 when it left (s->blocked cleared) or TERN_ERR_WOULD_BLOCK.
  */

@@ -144,6 +144,79 @@ static void scn_receive_only_failover(sim *s, sim_result *r)
     TRY(r, expect_active(s, r, &cell, &s->server_addr));
 }
 
+/* wifi's interface goes away while cell, added 50 ms earlier, is still being validated: there is
+ * nowhere to go yet, so wifi is kept (a transient error must not end the only path) and the
+ * connection moves to cell the moment it validates; wifi then ends with the error's reason. */
+static void scn_failover_while_probing(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr cell = iface_addr(s, ph.cell, 0);
+    const uint64_t cut = 1 * SIM_SEC;
+    verb add = {.addr = cell};
+    sim_at(s, cut - 50 * SIM_MS, act_add, &add, "client adds cell");
+    gone g;
+    iface_gone_at(s, ph.wifi, &g, cut);
+    stall_watch w;
+    watch_stall_from(s, &w, cut);
+    TRY(r, start_download(s, r, 16 * MB));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 10 * SIM_SEC, &xfer));
+    char extra[96];
+    snprintf(extra, sizeof(extra), "longest stall %.0f ms", msecs(stall_of(s, &w)));
+    summarize(s, r, xfer, extra);
+    SIM_CHECK(r, add.rv > 0 && g.reported, "path_add %d, error reported %d", add.rv,
+              (int)(g.reported != 0));
+    const sim_path_ev *v = last_event(s, SIM_CLIENT, TERN_PATH_EV_VALIDATED);
+    const sim_path_ev *m = last_event(s, SIM_CLIENT, TERN_PATH_EV_ACTIVE);
+    SIM_CHECK(r, v && m && m->t == v->t && m->reason == TERN_PATH_WHY_FAILOVER,
+              "moved at %.3f s, cell validated at %.3f s", m ? secs(m->t) : -1.0,
+              v ? secs(v->t) : -1.0);
+    /* cell answers 160 ms after its probe; then the server validates it (160 ms) */
+    expect_stall(s, r, &w, 700 * SIM_MS);
+    TRY(r, expect_events(s, r, SIM_CLIENT,
+                         "probing:none@cell validated:none@cell active:failover@cell "
+                         "failed:interface_gone@wifi removed:interface_gone@wifi"));
+    TRY(r, expect_events(s, r, SIM_SERVER,
+                         "active:peer_migrated@cell peer:peer_migrated@cell validated:none@cell "
+                         "failed:timeout@wifi removed:timeout@wifi"));
+    TRY(r, expect_active(s, r, &cell, &s->server_addr));
+}
+
+/* The application turned failover off: wifi's interface goes away beside a validated cell path,
+ * and the connection stays where it is until the application moves it, 300 ms later. */
+static void scn_failover_disabled(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    s->cfg_c.failover = 0;
+    tern_addr cell = iface_addr(s, ph.cell, 0);
+    const uint64_t cut = 1 * SIM_SEC;
+    verb add = {.addr = cell}, set = {.addr = cell};
+    sim_at(s, 300 * SIM_MS, act_add, &add, "client adds cell (standby)");
+    sim_at(s, cut + 300 * SIM_MS, act_set_active, &set, "application moves to cell");
+    gone g;
+    iface_gone_at(s, ph.wifi, &g, cut);
+    stall_watch w;
+    watch_stall_from(s, &w, cut);
+    TRY(r, start_download(s, r, 16 * MB));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 10 * SIM_SEC, &xfer));
+    char extra[96];
+    snprintf(extra, sizeof(extra), "longest stall %.0f ms", msecs(stall_of(s, &w)));
+    summarize(s, r, xfer, extra);
+    SIM_CHECK(r, add.rv > 0 && set.rv == add.rv && g.reported, "path_add %d, set_active %d",
+              add.rv, set.rv);
+    /* nothing moved before the application did */
+    SIM_CHECK(r, stall_of(s, &w) >= 300 * SIM_MS, "delivery resumed after %.0f ms, before the "
+              "application moved", msecs(stall_of(s, &w)));
+    expect_stall(s, r, &w, 300 * SIM_MS + 600 * SIM_MS);
+    TRY(r, expect_events(s, r, SIM_CLIENT,
+                         "probing:none@cell validated:none@cell active:app@cell "
+                         "failed:interface_gone@wifi removed:interface_gone@wifi"));
+    TRY(r, expect_active(s, r, &cell, &s->server_addr));
+}
+
 /* ---- a switch while only receiving -------------------------------------------------------------
  */
 
@@ -188,6 +261,11 @@ const sim_scenario sim_failover_scenarios[] = {
     {"receive_only_failover", "failover",
      "downloading client loses wifi: fails over to its validated cell path", 71,
      scn_receive_only_failover},
+    {"failover_while_probing", "failover",
+     "interface gone while the only alternative validates: moves when it does", 73,
+     scn_failover_while_probing},
+    {"failover_disabled", "failover", "failover = 0: the connection waits for the application", 74,
+     scn_failover_disabled},
     {"switch_while_receiving", "failover",
      "wifi goes silent, the app moves a receive-only client to validated cell", 72,
      scn_switch_while_receiving},

@@ -241,6 +241,8 @@ static int has_gso(const struct mmsghdr *m)
     return 0;
 }
 
+static int fail_errno;
+
 static int fake_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
 {
     calls++;
@@ -258,6 +260,10 @@ static int fake_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags
             errno = EAGAIN;
             return -1;
         }
+    }
+    if (fail_mode == 3) {
+        errno = fail_errno;
+        return -1;
     }
     return sendmmsg(fd, msgs, n, flags);
 }
@@ -329,6 +335,43 @@ static void test_eagain_pending(void **st)
     tern_udp_tx_free(tx);
 }
 
+/* A send error that says the interface or the address is gone is kept on the socket with its
+ * meaning (for the runtime to fail the path over); other errors only lose the datagrams. */
+static void test_path_errors(void **st)
+{
+    static const struct {
+        int err;
+        tern_path_reason why;
+    } cases[] = {
+        {ENETDOWN, TERN_PATH_WHY_INTERFACE_GONE},   {ENODEV, TERN_PATH_WHY_INTERFACE_GONE},
+        {EADDRNOTAVAIL, TERN_PATH_WHY_ADDRESS_GONE}, {ENETUNREACH, TERN_PATH_WHY_SOCKET_ERROR},
+        {EHOSTUNREACH, TERN_PATH_WHY_SOCKET_ERROR},  {EMSGSIZE, TERN_PATH_WHY_NONE},
+        {EPERM, TERN_PATH_WHY_NONE},
+    };
+    tern_udp_tx *tx = tern_udp_tx_new();
+    uint8_t buf[1200] = {1};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(tern_udp_error_reason(cases[i].err), cases[i].why);
+        tern_udp_sock a;
+        tern_addr la = addr("127.0.0.1:0");
+        assert_int_equal(tern_udp_open(&a, &la), 0);
+        fail_mode = 3;
+        fail_errno = cases[i].err;
+        tern_udp_set_sendmmsg(fake_sendmmsg);
+        tern_path_addr p = {.local = a.local, .remote = a.local};
+        uint64_t errors = tern_udp_tx_counters(tx)->send_errors;
+        assert_int_equal(tern_udp_send(&a, tx, &p, buf, sizeof(buf), 0), 0);
+        tern_udp_set_sendmmsg(NULL);
+        assert_int_equal(tern_udp_tx_counters(tx)->send_errors, errors + 1);
+        assert_int_equal(a.path_errors, cases[i].why != TERN_PATH_WHY_NONE);
+        assert_int_equal(a.path_error_why, cases[i].why);
+        assert_false(a.blocked);
+        tern_udp_close(&a);
+    }
+    fail_mode = 0;
+    tern_udp_tx_free(tx);
+}
+
 static void test_open_errors(void **st)
 {
     tern_udp_sock a, b;
@@ -353,7 +396,7 @@ int main(void)
         cmocka_unit_test(test_gso_batch),    cmocka_unit_test(test_wildcard_pktinfo),
         cmocka_unit_test(test_dual_stack),   cmocka_unit_test(test_ecn),
         cmocka_unit_test(test_gso_fallback), cmocka_unit_test(test_eagain_pending),
-        cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_open_errors),  cmocka_unit_test(test_path_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
