@@ -585,6 +585,8 @@ tern_tstamp tern_conn_next_timeout(const tern_conn *c)
         t = TERN_MIN(t, c->pace_until);
     if (c->rx_prev.aead)
         t = TERN_MIN(t, c->rx_prev_discard);
+    if (c->silence_probe_at)
+        t = TERN_MIN(t, c->silence_probe_at);
     return TERN_MIN(t, tern_mig_next_timeout(c));
 }
 
@@ -644,6 +646,11 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
     tern_mig_on_timeout(c, now);
     if (c->state >= TERN_CS_CLOSING)
         return;
+    if (c->silence_probe_at && now >= c->silence_probe_at) {
+        c->silence_probe_at = 0;
+        if (!tern_recovery_has_in_flight(&c->rec))
+            c->ping_pending = 1;
+    }
     if (tern_recovery_timer(&c->rec, now) <= now) {
         int space = tern_recovery_on_timeout(&c->rec, now);
         if (space >= 0 && !c->sp[space].discarded) {

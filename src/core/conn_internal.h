@@ -86,9 +86,12 @@ struct tern_conn {
     int pending_active;          /* client: switch to this path once it can carry packets (-1) */
     int failover_pending;        /* client: the active path is dead; move to the next path that
                                     validates (0, or the tern_path_reason to report) */
-    int path_ping;               /* the active path changed: its next 1-RTT packet is ack-eliciting
-                                    (a PING when nothing else is due), so that the peer hears
-                                    from the new path even when we only receive */
+    int ping_pending;            /* the next 1-RTT packet on the active path is ack-eliciting (a
+                                    PING when nothing else is due): the active path changed, or
+                                    the peer fell silent (see silence_probe_at) */
+    tern_tstamp silence_probe_at; /* a PTO after the last ack-eliciting packet received: with
+                                     nothing of ours in flight, a PING then checks the way back
+                                     (0: not armed) */
 
     /* connection IDs */
     size_t scid_len;

@@ -379,7 +379,7 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
             return TERN_ERR_PROTO;
         }
         if (tern_frame_is_ack_eliciting(f.type))
-            *ack_eliciting = 1;
+            *ack_eliciting |= f.type == TERN_FT_PING ? 1 : 3; /* bit 2: more than a PING */
         if (!tern_frame_is_probing(f.type))
             *non_probing = 1;
         int rv = 0;
@@ -710,8 +710,16 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     tern_ackr_on_packet(&c->sp[space].ackr, pn, ack_eliciting, ecn, now, mad);
     c->pkts_recv++;
     pp->pkts_recv++;
-    if (level == TERN_LEVEL_1RTT && c->state < TERN_CS_CLOSING)
+    if (level == TERN_LEVEL_1RTT && c->state < TERN_CS_CLOSING) {
         tern_mig_on_app_packet(c, path_idx, pn, largest, non_probing, now);
+        /* A side that only receives has nothing in flight, hence no loss timer: should the peer
+         * fall silent (a NAT rebound and drops what is sent to the old port), nothing would be
+         * sent again before the idle timeout. One PING a PTO after the last packet received that
+         * carried more than a PING (once per silence, so two idle peers do not keep each other
+         * alive) hands the matter to the PTO machinery. */
+        if ((ack_eliciting & 2) && c->handshake_confirmed)
+            c->silence_probe_at = now + tern_conn_pto(c);
+    }
     c->ack_eliciting_since_recv = 0;
     tern_conn_restart_idle(c, now);
     return rv;

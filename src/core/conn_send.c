@@ -404,7 +404,7 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
     /* The first packet on a new active path elicits an acknowledgement even when the window is
      * full (a PING is a few bytes): it is how the peer learns the address, and it arms the
      * loss-detection timer on the new path. */
-    if (!eliciting && c->path_ping && b->level == TERN_LEVEL_1RTT && pb_room(b) > 0) {
+    if (!eliciting && c->ping_pending && b->level == TERN_LEVEL_1RTT && pb_room(b) > 0) {
         b->start[b->hdr_len + b->payload++] = TERN_FT_PING;
         pb_record(b, TERN_FT_PING, 0, 0, 0, 0, 0);
         eliciting = 1;
@@ -474,7 +474,7 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
     c->pkts_sent++;
     pp->pkts_sent++;
     if (b->rec.ack_eliciting && b->level == TERN_LEVEL_1RTT && b->rec.path_id == c->active)
-        c->path_ping = 0;
+        c->ping_pending = 0;
     if (b->rec.ack_eliciting && !c->ack_eliciting_since_recv) {
         c->ack_eliciting_since_recv = 1;
         tern_conn_restart_idle(c, now);
@@ -505,7 +505,7 @@ static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_data
         int space = tern_level_space(level);
         tern_pn_space_state *sp = &c->sp[space];
         int want = tern_ackr_should_send(&sp->ackr, now) || sp->probes > 0 ||
-                   (level == TERN_LEVEL_1RTT && c->path_ping);
+                   (level == TERN_LEVEL_1RTT && c->ping_pending);
         if (allow_data) {
             if (level == TERN_LEVEL_1RTT)
                 want |= app_has_data(c);

@@ -241,7 +241,7 @@ static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
     /* The new path carries an ack-eliciting packet at once, whatever else is due: a side that
      * only receives would otherwise send nothing there, and the peer would keep sending to the
      * old address. The PTO backoff earned on the old path says nothing about the new one. */
-    c->path_ping = 1;
+    c->ping_pending = 1;
     c->rec.pto_count = 0;
     tern_conn_wake(c);
     emit(c, TERN_PATH_EV_ACTIVE, why, idx, from, 0);
@@ -531,6 +531,15 @@ void tern_mig_on_timeout(tern_conn *c, tern_tstamp now)
         tern_path *p = &c->paths[i];
         if (!tern_path_in_use(p))
             continue;
+        const tern_path *ap = &c->paths[c->active];
+        if (now >= p->validation_deadline && i != c->active && ap->fallback == i &&
+            !ap->path_validated && ap->validation_deadline > now) {
+            /* the path the connection would return to stays until the new one is settled: a
+             * server whose client's NAT rebound must not be left with nothing validated behind
+             * the path it is still validating */
+            p->validation_deadline = ap->validation_deadline;
+            continue;
+        }
         if (now >= p->validation_deadline) {
             if (c->pending_active == i)
                 c->pending_active = -1;

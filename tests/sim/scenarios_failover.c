@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conn_internal.h"
 #include "migration.h"
 #include "sim_mig.h"
 
@@ -254,6 +255,120 @@ static void scn_switch_while_receiving(sim *s, sim_result *r)
     TRY(r, expect_active(s, r, &cell, &s->server_addr));
 }
 
+/* ---- NAT rebinding under loss and reordering ------------------------------------------------------
+ */
+
+/* Independent loss from `from` on (the handshake is not what these scenarios are about). */
+typedef struct lossy_after {
+    uint64_t from;
+    double rate;
+    sim_rng rng;
+} lossy_after;
+
+static int lossy_filter(sim *s, const sim_pkt *p, void *ud)
+{
+    lossy_after *la = ud;
+    (void)p;
+    return sim_time(s) >= la->from && sim_rng_unit(&la->rng) < la->rate;
+}
+
+/* wifi drops 3% of datagrams and delays 5% by 2-12 ms (overtaken by later ones) in both
+ * directions, and its NAT gives the client a new public port three times during the download;
+ * replies to an old port are dropped at once, so the client must speak first (its loss timer, kept
+ * running by one ack-eliciting packet in flight, sends the probe that opens the new mapping). The server must follow every
+ * rebinding (RFC 9000 §9.3: the non-probing packet with the largest packet number so far decides,
+ * so a late packet from the previous port does not take it back), keep the previous path as its
+ * fallback while it validates the new one, and always have a usable path. The client notices
+ * nothing. */
+/* After every server path event: the server's active path is in use, and it is validated or
+ * falls back to a validated path in use. */
+typedef struct usable_watch {
+    int bad;
+    uint64_t bad_at;
+} usable_watch;
+
+static void check_server_usable(sim *s, int who, const sim_path_ev *e)
+{
+    usable_watch *u = s->ud;
+    (void)e;
+    tern_conn *c = sim_server_conn(s);
+    if (who != SIM_SERVER || !c)
+        return;
+    const tern_path *ap = &c->paths[c->active];
+    int fb = ap->fallback;
+    int ok = tern_path_in_use(ap) &&
+             (ap->path_validated || (fb >= 0 && tern_path_in_use(&c->paths[fb]) &&
+                                     c->paths[fb].path_validated));
+    if (!ok && !u->bad++)
+        u->bad_at = sim_time(s);
+}
+
+static void scn_nat_rebind_lossy_run(sim *s, sim_result *r, lossy_after *la, usable_watch *u);
+
+static void scn_nat_rebind_lossy(sim *s, sim_result *r)
+{
+    lossy_after la[2];
+    usable_watch u = {0};
+    s->ud = &u;
+    s->on_path_event = check_server_usable;
+    scn_nat_rebind_lossy_run(s, r, la, &u);
+}
+
+static void scn_nat_rebind_lossy_run(sim *s, sim_result *r, lossy_after *la, usable_watch *u)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr wifi = iface_addr(s, ph.wifi, 0);
+    for (int d = 0; d < 2; d++) {
+        la[d].from = 300 * SIM_MS;
+        la[d].rate = 0.03;
+        sim_rng_init(&la[d].rng, s->seed, 0x10553 + (uint64_t)d);
+        sim_loss_cfg lc = {.filter = lossy_filter, .filter_ud = &la[d]};
+        sim_loss *l = sim_loss_new(s, ph.wifi, d, &lc);
+        sim_iface_append(s, ph.wifi, d, &l->n);
+        sim_iface_append(s, ph.wifi, d, sim_reorder_new(s, ph.wifi, d, 0.05, 2 * SIM_MS, 12 * SIM_MS));
+    }
+    static const uint64_t at[3] = {1000 * SIM_MS, 2500 * SIM_MS, 4000 * SIM_MS};
+    for (int k = 0; k < 3; k++)
+        sim_nat_rebind_port_at(s, ph.wifi_nat, at[k], 0);
+    stall_watch w;
+    watch_stall_from(s, &w, at[0]);
+    TRY(r, start_download(s, r, 3 * MB));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 20 * SIM_SEC, &xfer));
+    size_t moved = count_events(s, SIM_SERVER, TERN_PATH_EV_PEER_ADDRESS_CHANGED,
+                                TERN_PATH_WHY_PEER_MIGRATED, NULL);
+    char extra[96];
+    snprintf(extra, sizeof(extra), "server moved %zu times, longest stall %.0f ms", moved,
+             msecs(stall_of(s, &w)));
+    summarize(s, r, xfer, extra);
+    TRY(r, expect_events(s, r, SIM_CLIENT, ""));
+    SIM_CHECK(r, u->bad == 0, "%d times the server had no usable path to fall back on (first at "
+              "%.3f s)", u->bad, secs(u->bad_at));
+    /* each rebinding: the server moves and validates the new port; an old port it re-challenged
+     * (§9.3.3) fails once the new one is settled, and only by timeout */
+    TRY(r, expect_events(s, r, SIM_SERVER,
+                         "active:peer_migrated@wifi peer:peer_migrated@wifi * "
+                         "active:peer_migrated@wifi peer:peer_migrated@wifi * "
+                         "active:peer_migrated@wifi peer:peer_migrated@wifi *"));
+    SIM_CHECK(r, count_events(s, SIM_SERVER, TERN_PATH_EV_FAILED, -1, NULL) ==
+                     count_events(s, SIM_SERVER, TERN_PATH_EV_FAILED, TERN_PATH_WHY_TIMEOUT, NULL),
+              "a server path failed other than by timeout");
+    SIM_CHECK(r, count_events(s, SIM_SERVER, TERN_PATH_EV_ACTIVE, -1, NULL) == 3,
+              "the server switched %zu times for 3 rebindings",
+              count_events(s, SIM_SERVER, TERN_PATH_EV_ACTIVE, -1, NULL));
+    /* every rebinding followed (a reordered packet may move it back and forth in between, but
+     * never for good), each new port validated */
+    SIM_CHECK(r, moved >= 3, "the server followed %zu rebindings of 3", moved);
+    SIM_CHECK(r, count_events(s, SIM_SERVER, TERN_PATH_EV_VALIDATED, -1, NULL) >= 3,
+              "the server validated %zu new ports",
+              count_events(s, SIM_SERVER, TERN_PATH_EV_VALIDATED, -1, NULL));
+    SIM_CHECK(r, sim_nat_public(ph.wifi_nat, &wifi, &(tern_addr){0}) == 0, "no NAT mapping");
+    /* a new port keeps the congestion state: loss, not the rebinding, sets the pace */
+    expect_stall(s, r, &w, 1 * SIM_SEC);
+    TRY(r, expect_active(s, r, &wifi, &s->server_addr));
+}
+
 /* ---- registry -----------------------------------------------------------------------------------
  */
 
@@ -269,4 +384,7 @@ const sim_scenario sim_failover_scenarios[] = {
     {"switch_while_receiving", "failover",
      "wifi goes silent, the app moves a receive-only client to validated cell", 72,
      scn_switch_while_receiving},
+    {"nat_rebind_lossy", "failover",
+     "NAT moves the client's port 3 times under 3% loss and 5% reordering", 75,
+     scn_nat_rebind_lossy, 8},
 };
