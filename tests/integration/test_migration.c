@@ -588,6 +588,63 @@ static void test_unknown_path_response(void **st)
     pair_free(&p);
 }
 
+/* ---- connection IDs within the peer's limit, whatever is lost ---------------------------------- */
+
+static int cid_violations, cid_hops;
+static tern_addr cid_hop_addr[4];
+
+/* RFC 9000 §5.1.1: the CIDs each side issued and the peer has not retired (in flight or not) never
+ * exceed the peer's active_connection_id_limit; neither side stores more than its own. Checked at
+ * every step of the run, while the client migrates at 0.5, 1, 1.5 and 2 MB. */
+static int cond_cids_within_limits(tern_pair *p)
+{
+    tern_conn *cs[2] = {p->client, p->server};
+    for (int k = 0; k < 2; k++) {
+        tern_conn *c = cs[k];
+        if (!c || !c->peer_tp_received)
+            continue;
+        if (tern_local_cids_count(&c->lcids) > c->peer_tp.active_connection_id_limit ||
+            c->pcids.n > c->pcids.limit)
+            cid_violations++;
+    }
+    if (p->nstreams > 1 && cid_hops < 4 && p->streams[1].got > (uint64_t)(cid_hops + 1) * 512 * 1024) {
+        tern_addr prev = *active_local(p->client);
+        assert_true(tern_conn_path_set_active(p->client, &cid_hop_addr[cid_hops], p->now) >= 0);
+        assert_int_equal(tern_conn_path_remove(p->client, &prev, p->now), 0);
+        cid_hops++;
+    }
+    return pair_cond_all_done(p);
+}
+
+static void test_cid_limit_under_loss(void **st)
+{
+    for (uint64_t seed = 40; seed < 46; seed++) {
+        tern_pair p;
+        assert_int_equal(pair_init(&p, seed), 0);
+        p.cfg_s.active_connection_id_limit = 3; /* the tightest a real peer may ask for */
+        p.cfg_c.active_connection_id_limit = 3;
+        p.cfg_c.max_paths = 2;
+        assert_true(pair_run(&p, cond_confirmed, 10 * SEC));
+        p.c2s.loss = p.s2c.loss = 0.05;
+        p.c2s.reorder = p.s2c.reorder = 0.05;
+        p.c2s.reorder_ns = p.s2c.reorder_ns = 5 * MS;
+        char buf[32];
+        for (int k = 0; k < 4; k++) {
+            snprintf(buf, sizeof(buf), "10.0.9.%d:700%d", k + 3, k);
+            cid_hop_addr[k] = addr(buf);
+        }
+        cid_violations = cid_hops = 0;
+        assert_int_equal(pair_request(&p, 1000), 0);
+        assert_int_equal(pair_request(&p, 3 << 20), 1);
+        assert_true(pair_run(&p, cond_cids_within_limits, 60 * SEC));
+        assert_true(pair_verify(&p));
+        assert_int_equal(cid_hops, 4);
+        assert_int_equal(cid_violations, 0);
+        assert_false(p.client_closed || p.server_closed);
+        pair_free(&p);
+    }
+}
+
 static void test_spoofed_addresses_bounded(void **st)
 {
     tern_pair p;
@@ -674,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_challenge_flood),
         cmocka_unit_test(test_unknown_path_response),
         cmocka_unit_test(test_spoofed_addresses_bounded),
+        cmocka_unit_test(test_cid_limit_under_loss),
         cmocka_unit_test(test_replayed_datagram_costs_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -107,6 +107,7 @@ www=$tmp/www
 mkdir -p "$www"
 head -c 1K /dev/urandom >"$www/small.bin"
 head -c 5M /dev/urandom >"$www/5m.bin"
+head -c 10M /dev/urandom >"$www/10m.bin"
 head -c 20M /dev/urandom >"$www/20m.bin"
 head -c 50M /dev/urandom >"$www/50m.bin"
 for i in 01 02 03 04 05 06 07 08 09 10; do head -c 1M /dev/urandom >"$www/p$i.bin"; done
@@ -169,7 +170,7 @@ run_browser() {
 
 # ---- cases ----
 cases=(handshake transfer multiplexing chacha20 aes256 keyupdate-client keyupdate-server retry
-       loss http-404 http-405 goaway migration-probe migration-unprobed nat-rebinding
+       loss http-404 http-405 goaway migration-probe migration-unprobed migration-loss nat-rebinding
        preferred-address browser resumption zerortt)
 declare -A title=(
     [handshake]="handshake (1 KB file)"
@@ -186,6 +187,7 @@ declare -A title=(
     [goaway]="server shutdown (GOAWAY) during a 50 MB transfer"
     [migration-probe]="client migration during a 50 MB download: probe, then switch"
     [migration-unprobed]="client migration during a 50 MB download: switch to an unprobed address"
+    [migration-loss]="three client migrations under 3% loss each way, 10 MB"
     [nat-rebinding]="NAT rebinding: the client's port changes without a probe"
     [preferred-address]="server preferred address, 20 MB download"
     [browser]="headless Chromium instead of gtlsclient: a page, its CSS and script, a 20 MB fetch"
@@ -244,6 +246,15 @@ configure() {
         files=(50m.bin) limit=120 want_mig=unprobed mig_ip=127.0.0.3 want_peer_change=1
         tern_cli=(--migrate 127.0.0.3@10MB)
         ng_cli=(--change-local-addr=100ms) ;;
+    migration-loss)
+        # 3% loss each way; tern-client probes 127.0.0.2 and 127.0.0.3 at once, moves to each at
+        # 2 and 4 MB, then to 127.0.0.4 unprobed at 6 MB: connection IDs are issued, used and
+        # retired while their frames are lost.
+        files=(10m.bin) limit=120 want_loss=1
+        ng_srv=(-t 0.03 -r 0.03)
+        tern_cli=(--add-local 127.0.0.2@0ms --add-local 127.0.0.3@0ms --migrate 127.0.0.2@2MB
+                  --migrate 127.0.0.3@4MB --migrate 127.0.0.4@6MB)
+        [ "$2" = ts ] && skip="n/a: gtlsclient has no option to move more than once" ;;
     nat-rebinding)
         # gtlsclient sends nothing from its new port while it only receives (and it drops what
         # still arrives at the old one), so a rebinding during a download would stall it: the
