@@ -678,7 +678,7 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     }
     if (*path_idx_io == TERN_MIG_NEW_PATH) {
         /* the first authenticated packet from a new peer address: only 1-RTT packets move paths */
-        int idx = level == TERN_LEVEL_1RTT ? tern_mig_create_peer_path(c, addr, now) : -1;
+        int idx = level == TERN_LEVEL_1RTT ? tern_mig_create_peer_path(c, addr, &h->dcid, now) : -1;
         if (idx < 0)
             return 0;
         *path_idx_io = idx;
@@ -711,6 +711,8 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     c->pkts_recv++;
     pp->pkts_recv++;
     if (level == TERN_LEVEL_1RTT && c->state < TERN_CS_CLOSING) {
+        if (c->is_server)
+            pp->dcid = h->dcid;
         tern_mig_on_app_packet(c, path_idx, pn, largest, non_probing, now);
         /* A side that only receives has nothing in flight, hence no loss timer: should the peer
          * fall silent (a NAT rebound and drops what is sent to the old port), nothing would be

@@ -234,6 +234,10 @@ static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
     } else {
         np->fallback = -1;
     }
+    /* a server path opened by a rebinding (or by a copy an attacker sent on) has no CID of its
+     * own: it takes the one the connection sends with, and gives it back when it fails */
+    if (c->is_server && !tern_peer_cids_for_path(&c->pcids, (uint8_t)idx))
+        tern_peer_cids_reassign(&c->pcids, (uint8_t)from, (uint8_t)idx);
     c->active = idx;
     c->failover_pending = 0;
     rebind_recovery(c);
@@ -247,6 +251,16 @@ static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
     emit(c, TERN_PATH_EV_ACTIVE, why, idx, from, 0);
     if (op->gone)
         end_path(c, from, 1, (tern_path_reason)op->gone, now); /* kept only while it was the last */
+}
+
+/* A path ends: its peer CID is retired, unless the active path has none of its own (it borrowed
+ * this one's while the connection moved): the active path always keeps one to send with. */
+static void release_cid(tern_conn *c, int idx)
+{
+    if (idx != c->active && !tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active) &&
+        tern_peer_cids_reassign(&c->pcids, (uint8_t)idx, (uint8_t)c->active) == 0)
+        return;
+    tern_peer_cids_retire_path(&c->pcids, (uint8_t)idx);
 }
 
 /* What left on a dead or abandoned path is not coming back: declare it lost now, so that its data
@@ -270,7 +284,7 @@ static void end_path(tern_conn *c, int idx, int failed, tern_path_reason why, te
     p->need_challenge = p->need_padded_challenge = 0;
     p->nresponse = 0;
     p->challenge_retx_at = p->validation_deadline = TERN_TS_INF;
-    tern_peer_cids_retire_path(&c->pcids, (uint8_t)idx);
+    release_cid(c, idx);
     drop_in_flight(c, idx, now);
     for (int i = 0; i < TERN_MAX_PATHS; i++)
         if (c->paths[i].fallback == idx)
@@ -663,7 +677,7 @@ void tern_mig_on_new_cids(tern_conn *c, tern_tstamp now)
 
 /* ---- server side ------------------------------------------------------------------------------------ */
 
-static int recycle_slot(tern_conn *c, tern_tstamp now)
+static int recycle_slot(tern_conn *c, int only_shared, tern_tstamp now)
 {
     /* A flood of spoofed addresses must not hold every slot, and a client that moved many times
      * leaves old paths behind: reuse the least recently heard path, unvalidated ones first, never
@@ -671,7 +685,8 @@ static int recycle_slot(tern_conn *c, tern_tstamp now)
     int oldest = -1;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
         tern_path *p = &c->paths[i];
-        if (i == c->active || !tern_path_in_use(p))
+        if (i == c->active || !tern_path_in_use(p) ||
+            (only_shared && (p->path_validated || !p->shared_dcid)))
             continue;
         int is_fallback = 0;
         for (int k = 0; k < TERN_MAX_PATHS; k++)
@@ -689,7 +704,7 @@ static int recycle_slot(tern_conn *c, tern_tstamp now)
     }
     if (oldest < 0)
         return -1;
-    tern_peer_cids_retire_path(&c->pcids, (uint8_t)oldest);
+    release_cid(c, oldest);
     drop_in_flight(c, oldest, now);
     c->paths[oldest].state = TERN_PATH_ABANDONED;
     return oldest;
@@ -716,17 +731,51 @@ int tern_mig_path_for_datagram(tern_conn *c, const tern_path_addr *addr, tern_ts
     return TERN_MIG_NEW_PATH;
 }
 
-int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, tern_tstamp now)
+/* Unvalidated paths opened by packets whose CID another path used, besides the active path and
+ * its fallback: what spoofed copies of genuine packets can make us hold. (Paths opened with
+ * distinct CIDs are bounded by the CIDs we issued.) */
+static int shared_probing_paths(const tern_conn *c)
 {
-    int idx = new_path(c, addr, now);
+    int n = 0;
+    for (int i = 0; i < TERN_MAX_PATHS; i++)
+        n += tern_path_in_use(&c->paths[i]) && !c->paths[i].path_validated &&
+             c->paths[i].shared_dcid && i != c->active && i != c->paths[c->active].fallback;
+    return n;
+}
+
+static int dcid_in_use(const tern_conn *c, const tern_cid *dcid)
+{
+    for (int i = 0; i < TERN_MAX_PATHS; i++)
+        if (tern_path_in_use(&c->paths[i]) && tern_cid_eq(&c->paths[i].dcid, dcid))
+            return 1;
+    return 0;
+}
+
+int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const tern_cid *dcid,
+                              tern_tstamp now)
+{
+    int shared = dcid && dcid_in_use(c, dcid);
+    int idx = -1;
+    if (shared && shared_probing_paths(c) >= TERN_MIG_MAX_PEER_PROBING)
+        idx = recycle_slot(c, 1, now);
     if (idx < 0)
-        idx = recycle_slot(c, now);
+        idx = new_path(c, addr, now);
+    if (idx < 0)
+        idx = recycle_slot(c, 0, now);
     if (idx < 0)
         return -1;
-    tern_path_init(&c->paths[idx], (uint8_t)idx, addr, c->cfg->cc, c->paths[c->active].mtu, now);
-    c->paths[idx].last_recv = now;
-    /* a fresh CID for the new peer address when one is spare (RFC 9000 §9.5) */
-    tern_peer_cids_take(&c->pcids, (uint8_t)idx);
+    tern_path *p = &c->paths[idx];
+    tern_path_init(p, (uint8_t)idx, addr, c->cfg->cc, c->paths[c->active].mtu, now);
+    p->last_recv = now;
+    p->shared_dcid = shared;
+    if (dcid)
+        p->dcid = *dcid;
+    /* A peer that moved on purpose changes its DCID too, and gets a fresh CID back (RFC 9000
+     * §9.5). A datagram with the DCID of another path comes from a NAT that rebound, or is a copy
+     * sent on by an attacker: the current CID serves (§9.5 allows it), and a flood of spoofed
+     * sources spends none. */
+    if (!shared)
+        tern_peer_cids_take(&c->pcids, (uint8_t)idx);
     return idx;
 }
 
@@ -741,16 +790,12 @@ void tern_mig_on_app_packet(tern_conn *c, int idx, uint64_t pn, int largest, int
     /* RFC 9000 §9.3: the client moved (or its NAT rebound); follow it */
     int from = c->active;
     tern_path *op = &c->paths[from];
-    if (!tern_peer_cids_for_path(&c->pcids, (uint8_t)idx) &&
-        !tern_peer_cids_take(&c->pcids, (uint8_t)idx))
-        tern_peer_cids_reassign(&c->pcids, (uint8_t)from, (uint8_t)idx);
     if (!p->path_validated && !p->need_challenge && p->validation_deadline == TERN_TS_INF)
         start_validation(c, p, now);
     switch_to(c, idx, TERN_PATH_WHY_PEER_MIGRATED, now);
     /* §9.3.3: a packet from the old address may have been forwarded by an attacker; make sure the
      * old path still answers, so that the connection can return to it */
-    if (op->path_validated && tern_peer_cids_for_path(&c->pcids, (uint8_t)from) &&
-        !op->need_challenge && op->validation_deadline == TERN_TS_INF) {
+    if (op->path_validated && !op->need_challenge && op->validation_deadline == TERN_TS_INF) {
         op->need_challenge = 1;
         op->nchallenge = 0;
         op->challenge_interval = 0;

@@ -54,6 +54,9 @@ typedef struct tern_path {
                                    usable path: the tern_path_reason it ends with once the
                                    connection has moved (0: none) */
     uint64_t largest_pn_recv;   /* largest application pn received on this path (UINT64_MAX: none) */
+    tern_cid dcid;              /* server: our CID in the peer's last 1-RTT packet on this path */
+    int shared_dcid;            /* server: opened by a packet whose CID another path used (a NAT
+                                   rebinding, or a copy an attacker sent on) */
 } tern_path;
 
 void tern_path_init(tern_path *p, uint8_t id, const tern_path_addr *addr, int cc_algo, size_t mtu,

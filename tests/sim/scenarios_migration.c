@@ -14,6 +14,7 @@
 
 #include "migration.h"
 #include "packet.h"
+#include "conn_internal.h"
 #include "sim_mig.h"
 
 
@@ -612,17 +613,25 @@ typedef struct spoof_node {
     tern_addr from;
     uint64_t hold_until; /* absolute: datagrams behind the held original wait until then */
     int done;
-    size_t copy_len;
+    size_t copy_len;     /* bytes the attacker sent, all copies together */
+    /* more copies (0: one): `copies` in all, `every` apart, copy k from `from` with its last
+     * address byte and port increased by k */
+    int copies, made;
+    uint64_t every;
 } spoof_node;
 
 static void spoof_forward(sim *s, sim_node *n, sim_pkt *p)
 {
     spoof_node *sp = (spoof_node *)n;
     if (!sp->done && sim_time(s) >= sp->at && (sim_pkt_types(p) & (1u << TERN_PKT_1RTT))) {
-        sp->done = 1;
         sim_pkt *c = sim_pkt_clone(s, p);
         c->src = sp->from;
-        sp->copy_len = c->len;
+        c->src.u.in.sin_addr.s_addr = htonl(ntohl(c->src.u.in.sin_addr.s_addr) + (uint32_t)sp->made);
+        c->src.u.in.sin_port = htons((uint16_t)(ntohs(c->src.u.in.sin_port) + sp->made));
+        sp->copy_len += c->len;
+        if (++sp->made >= (sp->copies ? sp->copies : 1))
+            sp->done = 1;
+        sp->at = sim_time(s) + sp->every;
         sp->hold_until = s->now + sp->lead;
         sim_note(s, "attacker forwards a copy of #%llu as #%llu", (unsigned long long)p->id,
                  (unsigned long long)c->id);
@@ -696,6 +705,91 @@ static void scn_spoofed_source(sim *s, sim_result *r)
     const sim_path_ev *away = &s->path_log[SIM_SERVER][0], *back = &s->path_log[SIM_SERVER][2];
     SIM_CHECK(r, back->t - away->t <= sp->lead + 5 * SIM_MS,
               "the server stayed %.1f ms on the attacker's address", msecs(back->t - away->t));
+    TRY(r, expect_active(s, r, &wifi, &s->server_addr));
+}
+
+/* What nine spoofed addresses cost the server, sampled every 5 ms: the paths it holds, whether
+ * its active path still has a connection ID to send with, and what it sends off the client host. */
+typedef struct flood_watch {
+    uint64_t sent_off_host, max_paths, cid_gaps;
+} flood_watch;
+
+static void flood_server_send(sim *s, const sim_pkt *p)
+{
+    flood_watch *w = s->ud;
+    if (sim_iface_for_dst(s, &p->dst) < 0)
+        w->sent_off_host += p->len;
+}
+
+static void act_flood_sample(sim *s, void *arg)
+{
+    flood_watch *w = arg;
+    tern_conn *c = sim_server_conn(s);
+    if (c) {
+        size_t n = tern_mig_paths_in_use(c);
+        w->max_paths = TERN_MAX(w->max_paths, (uint64_t)n);
+        w->cid_gaps += !tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
+    }
+    if (!sim_cond_all_done(s))
+        sim_after(s, 5 * SIM_MS, act_flood_sample, w, NULL);
+}
+
+/* An on-path attacker with a faster route races copies of nine client datagrams, 100 ms apart,
+ * each from a new spoofed address that never answers (RFC 9000 §9.3.3). Each copy carries the
+ * largest packet number, so the server may detour to it, but only until the genuine datagram
+ * arrives: the download completes at close to its normal pace, the server never lacks a
+ * connection ID for its active path, the copies (which carry the DCID of the genuine path) cost
+ * no connection ID at all, the server holds a bounded number of paths, and it sends the
+ * addresses no more than three times what they sent. */
+static void scn_spoofed_flood(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr wifi = iface_addr(s, ph.wifi, 0);
+    spoof_node *sp = calloc(1, sizeof(*sp));
+    if (!sp)
+        abort();
+    sp->at = 500 * SIM_MS;
+    sp->lead = 20 * SIM_MS;
+    sp->copies = 9;
+    sp->every = 100 * SIM_MS;
+    sp->from = sim_addr(ATTACKER);
+    sim_node_register(s, &sp->n, &spoof_ops, "attacker");
+    sim_iface_append(s, ph.wifi, SIM_UP, &sp->n);
+    flood_watch w = {0};
+    s->ud = &w;
+    s->on_server_send = flood_server_send;
+    TRY(r, start_download(s, r, 8 * MB));
+    uint64_t issued = s->client->lcids.next_seq; /* connection IDs the client gave at the start */
+    sim_after(s, 0, act_flood_sample, &w, NULL);
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 3 * SIM_SEC, &xfer));
+    SIM_CHECK(r, sim_run(s, NULL, 3 * SIM_SEC), "run");
+    char extra[160];
+    snprintf(extra, sizeof(extra),
+             "attacker sent %zu B, got %llu B; server held up to %llu paths; client issued %llu "
+             "more CIDs",
+             sp->copy_len, (unsigned long long)w.sent_off_host, (unsigned long long)w.max_paths,
+             (unsigned long long)(s->client->lcids.next_seq - issued));
+    summarize(s, r, xfer, extra);
+    SIM_CHECK(r, sp->made == 9, "the attacker copied %d datagrams", sp->made);
+    SIM_CHECK(r, w.cid_gaps == 0, "the server's active path had no connection ID in %llu samples",
+              (unsigned long long)w.cid_gaps);
+    SIM_CHECK(r, s->client->lcids.next_seq == issued,
+              "the attack made the client issue %llu more connection IDs",
+              (unsigned long long)(s->client->lcids.next_seq - issued));
+    SIM_CHECK(r, w.max_paths <= 2 + TERN_MIG_MAX_PEER_PROBING, "the server held %llu paths",
+              (unsigned long long)w.max_paths);
+    SIM_CHECK(r, w.sent_off_host <= 3 * sp->copy_len,
+              "server sent %llu B to the attacker's addresses, which sent %zu",
+              (unsigned long long)w.sent_off_host, sp->copy_len);
+    TRY(r, expect_events(s, r, SIM_CLIENT, ""));
+    SIM_CHECK(r,
+              count_events(s, SIM_SERVER, TERN_PATH_EV_PEER_ADDRESS_CHANGED, -1, "x") <= 9 &&
+                  count_events(s, SIM_SERVER, TERN_PATH_EV_VALIDATED, -1, "x") == 0,
+              "the server moved to the attacker %zu times and validated it %zu times",
+              count_events(s, SIM_SERVER, TERN_PATH_EV_PEER_ADDRESS_CHANGED, -1, "x"),
+              count_events(s, SIM_SERVER, TERN_PATH_EV_VALIDATED, -1, "x"));
     TRY(r, expect_active(s, r, &wifi, &s->server_addr));
 }
 
@@ -1013,6 +1107,8 @@ const sim_scenario sim_migration_scenarios[] = {
      43, scn_nat_rebind_address},
     {"spoofed_source", "migration", "off-path attacker forwards a copy from its own address", 61,
      scn_spoofed_source},
+    {"spoofed_flood", "migration", "nine spoofed addresses race the client's datagrams", 67,
+     scn_spoofed_flood},
     {"preferred_address", "migration", "server's preferred address: the client moves there", 62,
      scn_preferred_address},
     {"peer_disables_migration", "migration", "server sends disable_active_migration", 63,
