@@ -122,7 +122,7 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
 
 /* ---- frames ------------------------------------------------------------------------------------ */
 
-static int handle_ack(tern_conn *c, int space, const tern_frame *f, tern_tstamp now)
+static int handle_ack(tern_conn *c, int space, const tern_frame *f, int path_idx, tern_tstamp now)
 {
     tern_ack_iter it;
     uint64_t lo, hi;
@@ -140,7 +140,11 @@ static int handle_ack(tern_conn *c, int space, const tern_frame *f, tern_tstamp 
         delay = (d < (UINT64_MAX >> 24) >> e) ? (d << e) * TERN_NS_PER_US : TERN_TS_INF / 2;
     }
     tern_pn_range_list rl = {c->ack_scratch, n};
+    /* the ACK measured the round trip of packets that left on the path it came back on */
+    c->rec.ack_path_id = path_idx >= 0 && path_idx < TERN_MAX_PATHS ? (uint8_t)path_idx
+                                                                     : TERN_RECOVERY_ANY_PATH;
     int rv = tern_recovery_on_ack(&c->rec, space, &rl, delay, now);
+    c->rec.ack_path_id = TERN_RECOVERY_ANY_PATH;
     if (rv) {
         tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type, "ACK of an unsent packet");
         return rv;
@@ -389,7 +393,7 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
             break;
         case TERN_FT_ACK:
         case TERN_FT_ACK_ECN:
-            rv = handle_ack(c, space, &f, now);
+            rv = handle_ack(c, space, &f, path_idx, now);
             break;
         case TERN_FT_CRYPTO:
             rv = handle_crypto(c, level, &f, now);

@@ -774,8 +774,11 @@ int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const te
      * §9.5). A datagram with the DCID of another path comes from a NAT that rebound, or is a copy
      * sent on by an attacker: the current CID serves (§9.5 allows it), and a flood of spoofed
      * sources spends none. */
-    if (!shared)
-        tern_peer_cids_take(&c->pcids, (uint8_t)idx);
+    if (!shared && tern_peer_cids_take(&c->pcids, (uint8_t)idx))
+        /* The client opened a path of its own: validate it from this side as well (under the
+         * amplification limit), so that it is ready, and its RTT known, when the client moves
+         * there, as it does when its active path dies. */
+        start_validation(c, p, now);
     return idx;
 }
 

@@ -53,6 +53,7 @@ void tern_recovery_init(tern_recovery *r, int is_server, tern_rtt *rtt, tern_cc 
     r->rtt = rtt;
     r->cc = cc;
     r->is_server = is_server;
+    r->ack_path_id = TERN_RECOVERY_ANY_PATH;
     if (cb)
         r->cb = *cb;
     r->ud = ud;
@@ -350,7 +351,8 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
     if (!newly && !spurious)
         return 0;
 
-    if (largest_rec && eliciting) {
+    if (largest_rec && eliciting &&
+        (r->ack_path_id == TERN_RECOVERY_ANY_PATH || r->ack_path_id == largest_rec->path_id)) {
         tern_tstamp latest = now > largest_rec->time_sent ? now - largest_rec->time_sent : 0;
         /* Initial ACKs are never delayed on purpose (RFC 9002 §5.3): the field is noise there. */
         tern_rtt_update(rtt_of(r, largest_rec->path_id), latest,

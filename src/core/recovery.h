@@ -13,7 +13,8 @@
 #define TERN_SENT_MAX_FRAMES 10
 #define TERN_RECOVERY_PATHS 16
 #define TERN_MAX_PKT_THRESH 64
-#define TERN_MAX_TIME_EIGHTHS 16 /* path ids tracked for loss detection (= TERN_MAX_PATHS) */
+#define TERN_MAX_TIME_EIGHTHS 16
+#define TERN_RECOVERY_ANY_PATH 0xff /* path ids tracked for loss detection (= TERN_MAX_PATHS) */
 
 /* What a sent packet carried, enough to retransmit or release it. */
 typedef struct tern_sent_frame {
@@ -85,6 +86,10 @@ typedef struct tern_recovery {
     uint64_t max_in_flight_records; /* bound; on_packet_sent fails past it */
     int amplification_blocked;   /* server at the anti-amplification limit: no PTO (set by conn) */
     tern_tstamp timer_base;      /* last ack/timeout/send: start of the client's anti-deadlock PTO */
+    uint8_t ack_path_id;         /* the path the ACK being processed arrived on (set by conn before
+                                    tern_recovery_on_ack; TERN_RECOVERY_ANY_PATH: unknown): an RTT
+                                    sample is taken only from a packet that left on that path, the
+                                    only one whose round trip the ACK measured */
     tern_recovery_cb cb;
     void *ud;
 } tern_recovery;

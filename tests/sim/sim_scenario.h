@@ -78,7 +78,7 @@ const sim_scenario *sim_scenarios(size_t *n);
 #define SIM_MIGRATION_SCENARIOS 20
 extern const sim_scenario sim_migration_scenarios[SIM_MIGRATION_SCENARIOS];
 /* The failover suite (scenarios_failover.c). */
-#define SIM_FAILOVER_SCENARIOS 5
+#define SIM_FAILOVER_SCENARIOS 6
 extern const sim_scenario sim_failover_scenarios[SIM_FAILOVER_SCENARIOS];
 const sim_scenario *sim_scenario_find(const char *name);
 
