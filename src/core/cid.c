@@ -95,10 +95,33 @@ void tern_local_cids_on_announced(tern_local_cids *l, uint64_t seq)
 void tern_local_cids_on_announce_lost(tern_local_cids *l, uint64_t seq)
 {
     tern_cid_entry *e = local_find_seq(l, seq);
-    if (e && seq > 0 && e->state != TERN_CID_ST_NEW) {
+    if (e && seq > 0 && e->state == TERN_CID_ST_SENT) {
         e->state = TERN_CID_ST_NEW;
         l->unannounced++;
     }
+}
+
+static void local_held(tern_local_cids *l, tern_cid_entry *e)
+{
+    if (e->state == TERN_CID_ST_NEW && e->seq > 0)
+        l->unannounced--;
+    e->state = TERN_CID_ST_HELD;
+}
+
+void tern_local_cids_on_announce_acked(tern_local_cids *l, uint64_t seq)
+{
+    tern_cid_entry *e = local_find_seq(l, seq);
+    if (e)
+        local_held(l, e);
+}
+
+void tern_local_cids_on_used(tern_local_cids *l, const tern_cid *cid)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (tern_cid_eq(&l->e[i].cid, cid)) {
+            local_held(l, &l->e[i]);
+            return;
+        }
 }
 
 /* ---- CIDs the peer issued -------------------------------------------------------------------- */
@@ -253,6 +276,7 @@ int tern_peer_cids_on_new(tern_peer_cids *p, uint64_t seq, uint64_t retire_prior
         return 0;
     if (seq < p->retire_prior_to || peer_seen(p, seq)) {
         /* Retired already (by an earlier retire_prior_to or by us): retire without using it. */
+        p->stale_announcements++;
         if (retire_push(p, seq) != 0) {
             *terr = TERN_TE_CONNECTION_ID_LIMIT_ERROR;
             return TERN_ERR_PROTO;

@@ -24,7 +24,11 @@ typedef struct tern_cid_entry {
 /* tern_cid_entry.state of a CID we issue. */
 enum {
     TERN_CID_ST_NEW = 0,  /* not announced yet: NEW_CONNECTION_ID to send */
-    TERN_CID_ST_SENT = 1, /* announced (seq 0: by the handshake) */
+    TERN_CID_ST_SENT = 1, /* announced (seq 0: by the handshake), not known to have arrived */
+    TERN_CID_ST_HELD = 2, /* the peer has it: its NEW_CONNECTION_ID was acknowledged, or a packet
+                             arrived with it. Never announced again: a peer that retired it could
+                             take a late copy for a new CID and count one too many against its
+                             active_connection_id_limit. */
 };
 
 /* CIDs we issue. */
@@ -56,6 +60,11 @@ tern_cid_entry *tern_local_cids_next_unannounced(tern_local_cids *l);
  * the CID was retired meanwhile). */
 void tern_local_cids_on_announced(tern_local_cids *l, uint64_t seq);
 void tern_local_cids_on_announce_lost(tern_local_cids *l, uint64_t seq);
+/* The packet carrying NEW_CONNECTION_ID for `seq` was acknowledged / a packet arrived with `cid`
+ * as its destination: the peer holds that CID (TERN_CID_ST_HELD); a later loss of an announcement
+ * of it changes nothing. */
+void tern_local_cids_on_announce_acked(tern_local_cids *l, uint64_t seq);
+void tern_local_cids_on_used(tern_local_cids *l, const tern_cid *cid);
 int tern_local_cids_contains(const tern_local_cids *l, const tern_cid *cid);
 
 /* CIDs the peer issued. */
@@ -73,6 +82,8 @@ typedef struct tern_peer_cids {
      * can route datagrams ending with one to this connection (set after tern_peer_cids_init) */
     void (*on_token)(void *ud, const uint8_t token[TERN_RESET_TOKEN_LEN], int added);
     void *token_ud;
+    uint64_t stale_announcements; /* NEW_CONNECTION_IDs for CIDs retired already (late copies: a
+                                     peer that took them for new ones would exceed its limit) */
 } tern_peer_cids;
 
 void tern_peer_cids_init(tern_peer_cids *p, uint64_t limit);

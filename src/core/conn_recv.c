@@ -46,6 +46,9 @@ void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p)
         case TERN_FT_HANDSHAKE_DONE:
             c->handshake_done_pending = 0;
             break;
+        case TERN_FT_NEW_CONNECTION_ID:
+            tern_local_cids_on_announce_acked(&c->lcids, f->id);
+            break;
         default:
             break;
         }
@@ -715,8 +718,11 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     c->pkts_recv++;
     pp->pkts_recv++;
     if (level == TERN_LEVEL_1RTT && c->state < TERN_CS_CLOSING) {
-        if (c->is_server)
+        if (!tern_cid_eq(&pp->dcid, &h->dcid)) {
+            /* a CID the peer sends with is one it holds: never announced to it again */
             pp->dcid = h->dcid;
+            tern_local_cids_on_used(&c->lcids, &h->dcid);
+        }
         tern_mig_on_app_packet(c, path_idx, pn, largest, non_probing, now);
         /* A side that only receives has nothing in flight, hence no loss timer: should the peer
          * fall silent (a NAT rebound and drops what is sent to the old port), nothing would be

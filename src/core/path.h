@@ -54,7 +54,7 @@ typedef struct tern_path {
                                    usable path: the tern_path_reason it ends with once the
                                    connection has moved (0: none) */
     uint64_t largest_pn_recv;   /* largest application pn received on this path (UINT64_MAX: none) */
-    tern_cid dcid;              /* server: our CID in the peer's last 1-RTT packet on this path */
+    tern_cid dcid;              /* our CID in the peer's last 1-RTT packet on this path */
     int shared_dcid;            /* server: opened by a packet whose CID another path used (a NAT
                                    rebinding, or a copy an attacker sent on) */
 } tern_path;

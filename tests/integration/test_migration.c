@@ -603,8 +603,10 @@ static int cond_cids_within_limits(tern_pair *p)
         tern_conn *c = cs[k];
         if (!c || !c->peer_tp_received)
             continue;
+        /* a NEW_CONNECTION_ID for a CID the receiver had retired is what makes a peer that does
+         * not remember retired sequence numbers count one CID too many */
         if (tern_local_cids_count(&c->lcids) > c->peer_tp.active_connection_id_limit ||
-            c->pcids.n > c->pcids.limit)
+            c->pcids.n > c->pcids.limit || c->pcids.stale_announcements)
             cid_violations++;
     }
     if (p->nstreams > 1 && cid_hops < 4 && p->streams[1].got > (uint64_t)(cid_hops + 1) * 512 * 1024) {

@@ -362,6 +362,59 @@ static void test_peer_reset_token(void **st)
     assert_true(tern_peer_cids_is_reset_token(&p, t0));
 }
 
+/* ---- our announcements, once the peer holds them ----------------------------------------------- */
+
+/* A peer that keeps no memory of the sequence numbers it retired takes a late copy of
+ * NEW_CONNECTION_ID for a retired CID as a new one, and counts it against its
+ * active_connection_id_limit. So once the peer is known to hold a CID (its announcement was
+ * acknowledged, or a packet arrived with it), no loss declared afterwards announces it again;
+ * an announcement lost before that is repeated, alone. */
+static void test_local_announce_held(void **st)
+{
+    tern_local_cids l;
+    tern_local_cids_init(&l, 8);
+    tern_cid c0 = mkcid(200, 8);
+    assert_non_null(tern_local_cids_add(&l, &c0, NULL));
+    tern_cid c[3];
+    uint8_t tok[TERN_RESET_TOKEN_LEN];
+    for (int i = 0; i < 3; i++) {
+        c[i] = mkcid((uint8_t)(i + 1), 8);
+        mktoken((uint8_t)(i + 1), tok);
+        assert_non_null(tern_local_cids_add(&l, &c[i], tok));
+    }
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        tern_cid_entry *e = tern_local_cids_next_unannounced(&l);
+        assert_non_null(e);
+        assert_int_equal(e->seq, seq);
+        tern_local_cids_on_announced(&l, seq);
+    }
+    assert_null(tern_local_cids_next_unannounced(&l));
+    /* seq 1: acknowledged, then a late loss declaration of another copy */
+    tern_local_cids_on_announce_acked(&l, 1);
+    tern_local_cids_on_announce_lost(&l, 1);
+    /* seq 2: the peer sent a packet with it before its announcement was declared lost */
+    tern_local_cids_on_used(&l, &c[1]);
+    tern_local_cids_on_announce_lost(&l, 2);
+    assert_null(tern_local_cids_next_unannounced(&l));
+    /* seq 3: lost with nothing known of it: announced again, alone */
+    tern_local_cids_on_announce_lost(&l, 3);
+    tern_cid_entry *e = tern_local_cids_next_unannounced(&l);
+    assert_non_null(e);
+    assert_int_equal(e->seq, 3);
+    tern_local_cids_on_announced(&l, 3);
+    assert_null(tern_local_cids_next_unannounced(&l));
+    /* the CID of the handshake is never announced, whatever is reported of it */
+    tern_local_cids_on_announce_lost(&l, 0);
+    tern_local_cids_on_used(&l, &c0);
+    assert_null(tern_local_cids_next_unannounced(&l));
+    /* unknown or retired sequence numbers change nothing */
+    tern_cid_entry removed;
+    assert_int_equal(tern_local_cids_retire(&l, 3, NULL, &removed), 0);
+    tern_local_cids_on_announce_lost(&l, 3);
+    tern_local_cids_on_announce_acked(&l, 9);
+    assert_null(tern_local_cids_next_unannounced(&l));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_peer_duplicates),
         cmocka_unit_test(test_peer_paths),
         cmocka_unit_test(test_peer_reset_token),
+        cmocka_unit_test(test_local_announce_held),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
