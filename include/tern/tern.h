@@ -138,7 +138,11 @@ typedef struct tern_config {
     uint64_t initial_max_stream_data_uni;         /* default 4 MiB */
     uint64_t initial_max_streams_bidi;       /* default 100 */
     uint64_t initial_max_streams_uni;        /* default 100 */
-    uint64_t active_connection_id_limit;     /* default 8 (>= 2) */
+    uint64_t active_connection_id_limit;     /* connection IDs we accept from the peer: default 8
+                                                (>= 2; raised to max_paths + 1, at most 16). A
+                                                server issues as many as the client's limit
+                                                asks, up to 16 per connection; a client issues
+                                                up to max_paths + 1 */
     size_t stream_send_buffer;   /* bytes buffered per stream before writes return WOULD_BLOCK (1 MiB) */
     size_t max_udp_payload;      /* largest datagram we send (default 1452; >= 1200) */
     int retry;                   /* server: validate addresses with Retry before any state (default 0) */
@@ -151,7 +155,11 @@ typedef struct tern_config {
                                     1024, each costs tens of KB; 0 = no limit below 65536
                                     connections) */
     int disable_active_migration;/* transport parameter we advertise (default 0) */
-    size_t max_paths;            /* client: paths (local addresses) per connection, 1..16 (default 8) */
+    size_t max_paths;            /* client: paths (local addresses) per connection, 1..16 (default
+                                    8). Server: not a limit on the client's paths (a server
+                                    follows up to 16 per connection and issues CIDs up to the
+                                    client's active_connection_id_limit); it only raises the
+                                    active_connection_id_limit the server advertises */
     int follow_preferred_address;/* client: probe and move to the server's preferred_address (1) */
     tern_addr preferred_address; /* server: advertised preferred_address (len 0 = none); the endpoint
                                     must also listen on it */

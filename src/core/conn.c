@@ -262,9 +262,12 @@ void tern_conn_issue_cids(tern_conn *c)
 {
     if (c->scid_len == 0 || !c->peer_tp_received)
         return;
-    /* as many as the peer takes, up to one per path we may open plus one spare */
+    /* As many as the peer takes (up to TERN_MAX_LOCAL_CIDS): a server cannot know how many paths
+     * its client will open, and each needs a CID of its own. A client, whose paths the server
+     * only follows, needs one per path it may open plus one spare. */
     uint64_t want = TERN_MIN(c->peer_tp.active_connection_id_limit, (uint64_t)TERN_MAX_LOCAL_CIDS);
-    want = TERN_MIN(want, (uint64_t)max_paths(c->cfg) + 1);
+    if (!c->is_server)
+        want = TERN_MIN(want, (uint64_t)max_paths(c->cfg) + 1);
     while (tern_local_cids_count(&c->lcids) < want) {
         tern_cid cid;
         uint8_t token[TERN_RESET_TOKEN_LEN];

@@ -484,11 +484,16 @@ static void test_peer_disables_migration(void **st)
     pair_free(&p);
 }
 
+static int cond_server_has_tparams(tern_pair *p) { return p->server && p->server->peer_tp_received; }
+
 static void test_no_spare_cid(void **st)
 {
     tern_pair p;
     assert_int_equal(pair_init(&p, 16), 0);
-    p.cfg_s.max_paths = 1; /* the server issues CIDs for one path plus one: a single spare */
+    /* a stingy server: it issues what the client asks for, so make it believe the client takes
+     * two connection IDs, before its handshake completes (when it issues them): a single spare */
+    assert_true(pair_run(&p, cond_server_has_tparams, 10 * SEC));
+    p.server->peer_tp.active_connection_id_limit = 2;
     assert_true(pair_run(&p, cond_confirmed, 10 * SEC));
     assert_int_equal(pair_request(&p, 1000), 0);
     assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
@@ -647,6 +652,39 @@ static void test_cid_limit_under_loss(void **st)
     }
 }
 
+static int cond_fifteen_settled(tern_pair *p)
+{
+    return p->path_events[TERN_PATH_EV_VALIDATED] + p->path_events[TERN_PATH_EV_FAILED] >= 15;
+}
+
+/* A client that may use 16 paths adds 15 local addresses against a server with the default
+ * configuration: the server issues connection IDs up to the client's active_connection_id_limit
+ * (16), not up to a path count of its own, so every path gets one and validates. */
+static void test_sixteen_paths_default_server(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 47), 0);
+    p.cfg_c.max_paths = 16;
+    assert_true(pair_run(&p, cond_confirmed, 10 * SEC));
+    assert_int_equal(pair_request(&p, 1000), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_int_equal(p.client->local_tp.active_connection_id_limit, 16);
+    assert_int_equal(tern_local_cids_count(&p.server->lcids), 16);
+    char buf[32];
+    for (int k = 0; k < 15; k++) {
+        snprintf(buf, sizeof(buf), "10.0.5.%d:7000", k + 2);
+        tern_addr a = addr(buf);
+        assert_true(tern_conn_path_add(p.client, &a, p.now) >= 0);
+    }
+    assert_true(pair_run(&p, cond_fifteen_settled, 20 * SEC));
+    assert_int_equal(p.path_events[TERN_PATH_EV_VALIDATED], 15);
+    assert_int_equal(p.path_events[TERN_PATH_EV_FAILED], 0);
+    size_t n = 0;
+    assert_int_equal(tern_conn_paths(p.client, NULL, 0, &n), 0);
+    assert_int_equal(n, 16);
+    pair_free(&p);
+}
+
 static void test_spoofed_addresses_bounded(void **st)
 {
     tern_pair p;
@@ -734,6 +772,7 @@ int main(void)
         cmocka_unit_test(test_unknown_path_response),
         cmocka_unit_test(test_spoofed_addresses_bounded),
         cmocka_unit_test(test_cid_limit_under_loss),
+        cmocka_unit_test(test_sixteen_paths_default_server),
         cmocka_unit_test(test_replayed_datagram_costs_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
