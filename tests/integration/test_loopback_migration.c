@@ -4,6 +4,7 @@
  * address as the server sees it, a port-only change that keeps the congestion window, and the API's
  * refusals. Every case runs a download across the migration and checks its SHA-256, the path
  * events (types and reasons), tern_conn_paths, and what the server saw. */
+#define _GNU_SOURCE /* sendmmsg */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "io/endpoint.h"
+#include "io/udp.h"
 #include "loopfx.h"
 #include "tern/tern.h"
 
@@ -508,6 +510,70 @@ static void test_dead_paths(void **st)
     }
 }
 
+/* ---- the interface of the active path goes away ------------------------------------------------ */
+
+/* Sends from the socket bound to `dead` fail with `err`, as the kernel's do once the interface is
+ * down (ENETDOWN) or the address was deleted (EADDRNOTAVAIL). */
+static tern_addr g_dead_local;
+static int g_dead_errno;
+static uint64_t g_dead_sends;
+
+static int dying_sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
+{
+    tern_addr a;
+    memset(&a, 0, sizeof(a));
+    socklen_t len = sizeof(a.u);
+    if (getsockname(fd, &a.u.sa, &len) == 0) {
+        a.len = len;
+        if (tern_addr_equal(&a, &g_dead_local)) {
+            g_dead_sends++;
+            errno = g_dead_errno;
+            return -1;
+        }
+    }
+    return sendmmsg(fd, msgs, n, flags);
+}
+
+/* The client downloads with a validated second address; the kernel starts refusing sends from
+ * the active one with ENETDOWN. The runtime fails that path with TERN_PATH_WHY_INTERFACE_GONE and
+ * the connection fails over at once (TERN_PATH_WHY_FAILOVER) to the other, which carries an
+ * ack-eliciting packet though the client only receives: the download completes. */
+static void test_interface_gone_fails_over(void **st)
+{
+    loopfx *f = *st;
+    default_pair(f);
+    tern_addr orig = client_local(f);
+    const uint64_t total = 24u << 20;
+    loopfx_request(f, total);
+    tern_addr cell;
+    int id = add_address(f, "127.0.0.2:0", &cell, 0);
+    LOOPFX_CHECK(f, loopfx_drive_events(f, &f->cli, TERN_PATH_EV_VALIDATED, 1, 3000));
+    progress(f, 2u << 20);
+
+    g_dead_local = orig;
+    g_dead_errno = ENETDOWN;
+    g_dead_sends = 0;
+    tern_udp_set_sendmmsg(dying_sendmmsg);
+    LOOPFX_CHECK(f, loopfx_drive_events(f, &f->cli, TERN_PATH_EV_REMOVED, 1, 3000));
+    tern_udp_set_sendmmsg(NULL);
+    LOOPFX_CHECK(f, g_dead_sends >= 1);
+    tern_addr now = client_local(f);
+    LOOPFX_CHECK(f, tern_addr_equal(&now, &cell));
+    LOOPFX_CHECK(f, !f->cli.fin);
+    finish(f, total);
+
+    want_ev w[] = {
+        {TERN_PATH_EV_PROBING, TERN_PATH_WHY_NONE, id, NONE},
+        {TERN_PATH_EV_VALIDATED, TERN_PATH_WHY_NONE, id, NONE},
+        {TERN_PATH_EV_ACTIVE, TERN_PATH_WHY_FAILOVER, id, 0},
+        {TERN_PATH_EV_FAILED, TERN_PATH_WHY_INTERFACE_GONE, 0, NONE},
+        {TERN_PATH_EV_REMOVED, TERN_PATH_WHY_INTERFACE_GONE, 0, NONE},
+    };
+    expect_events(f, &f->cli, w, sizeof(w) / sizeof(w[0]));
+    expect_server_followed(f, 1, &orig, &cell);
+    LOOPFX_CHECK_INT(f, loopfx_path_count(f->cli.conn), 1);
+}
+
 /* ---- the server sees the client's address change --------------------------------------------- */
 
 /* A NAT in front of the server's socket: datagrams from `real` arrive as from `fake`, and what the
@@ -835,6 +901,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_switch_without_probe, loopfx_setup, loopfx_teardown),
         cmocka_unit_test_setup_teardown(test_demo_sequence, loopfx_setup, loopfx_teardown),
         cmocka_unit_test_setup_teardown(test_dead_paths, loopfx_setup, loopfx_teardown),
+        cmocka_unit_test_setup_teardown(test_interface_gone_fails_over, loopfx_setup,
+                                        loopfx_teardown),
         cmocka_unit_test_setup_teardown(test_nat_address_change, loopfx_setup, loopfx_teardown),
         cmocka_unit_test_setup_teardown(test_source_rewritten_to_added_socket, loopfx_setup,
                                         loopfx_teardown),
