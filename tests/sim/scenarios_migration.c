@@ -656,6 +656,23 @@ static void spoof_free(sim_node *n)
 
 static const sim_node_ops spoof_ops = {"spoof", spoof_forward, spoof_free};
 
+/* An attacker on interface `iface`'s way up, 20 ms ahead of the client's datagrams, copying the
+ * first 1-RTT datagram after 500 ms, then `copies - 1` more, `every` apart. */
+static spoof_node *attacker_on(sim *s, int iface, int copies, uint64_t every)
+{
+    spoof_node *sp = calloc(1, sizeof(*sp));
+    if (!sp)
+        abort();
+    sp->at = 500 * SIM_MS;
+    sp->lead = 20 * SIM_MS;
+    sp->copies = copies;
+    sp->every = every;
+    sp->from = sim_addr(ATTACKER);
+    sim_node_register(s, &sp->n, &spoof_ops, "attacker");
+    sim_iface_append(s, iface, SIM_UP, &sp->n);
+    return sp;
+}
+
 typedef struct attack_watch {
     tern_addr attacker;
     uint64_t sent_to; /* bytes the server sent to the attacker's address */
@@ -677,14 +694,7 @@ static void scn_spoofed_source(sim *s, sim_result *r)
     phone ph;
     phone_net(s, &ph);
     tern_addr wifi = iface_addr(s, ph.wifi, 0);
-    spoof_node *sp = calloc(1, sizeof(*sp));
-    if (!sp)
-        abort();
-    sp->at = 500 * SIM_MS;
-    sp->lead = 20 * SIM_MS;
-    sp->from = sim_addr(ATTACKER);
-    sim_node_register(s, &sp->n, &spoof_ops, "attacker");
-    sim_iface_append(s, ph.wifi, SIM_UP, &sp->n);
+    spoof_node *sp = attacker_on(s, ph.wifi, 1, 0);
     attack_watch w = {.attacker = sp->from};
     s->ud = &w;
     s->on_server_send = watch_server_send;
@@ -750,16 +760,7 @@ static void scn_spoofed_flood(sim *s, sim_result *r)
     phone ph;
     phone_net(s, &ph);
     tern_addr wifi = iface_addr(s, ph.wifi, 0);
-    spoof_node *sp = calloc(1, sizeof(*sp));
-    if (!sp)
-        abort();
-    sp->at = 500 * SIM_MS;
-    sp->lead = 20 * SIM_MS;
-    sp->copies = 9;
-    sp->every = 100 * SIM_MS;
-    sp->from = sim_addr(ATTACKER);
-    sim_node_register(s, &sp->n, &spoof_ops, "attacker");
-    sim_iface_append(s, ph.wifi, SIM_UP, &sp->n);
+    spoof_node *sp = attacker_on(s, ph.wifi, 9, 100 * SIM_MS);
     flood_watch w = {0};
     s->ud = &w;
     s->on_server_send = flood_server_send;
