@@ -268,6 +268,11 @@ void tern_conn_issue_cids(tern_conn *c)
     uint64_t want = TERN_MIN(c->peer_tp.active_connection_id_limit, (uint64_t)TERN_MAX_LOCAL_CIDS);
     if (!c->is_server)
         want = TERN_MIN(want, (uint64_t)max_paths(c->cfg) + 1);
+    /* Replacements keep one below the peer's limit: a peer may still count a CID it has just
+     * retired (while the path validation that used it winds down) when our replacement arrives,
+     * and close with CONNECTION_ID_LIMIT_ERROR (seen with ngtcp2 under loss). */
+    if (c->cid_replacing && want > 2)
+        want--;
     while (tern_local_cids_count(&c->lcids) < want) {
         tern_cid cid;
         uint8_t token[TERN_RESET_TOKEN_LEN];

@@ -107,6 +107,8 @@ struct tern_conn {
     uint8_t *token;              /* client: Retry token echoed in Initials */
     size_t token_len;
     int received_any;            /* client: a valid packet arrived (VN/Retry then ignored) */
+    int cid_replacing;           /* the peer retired one of our CIDs: replacements keep one below
+                                    its limit (see tern_conn_issue_cids) */
 
     /* transport parameters */
     tern_tparams local_tp, peer_tp;

@@ -345,8 +345,10 @@ static int handle_retire_cid(tern_conn *c, const tern_frame *f, const tern_cid *
     }
     if (rv == 0 && c->hooks.cid_removed)
         c->hooks.cid_removed(c->hooks.ud, c, &removed.cid);
-    if (rv == 0)
+    if (rv == 0) {
+        c->cid_replacing = 1;
         tern_conn_issue_cids(c); /* keep the peer supplied for its next path */
+    }
     return 0;
 }
 
