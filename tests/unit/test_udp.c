@@ -13,7 +13,10 @@
 #include <errno.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -372,6 +375,57 @@ static void test_path_errors(void **st)
     tern_udp_tx_free(tx);
 }
 
+/* The same on a real kernel, in a network namespace of the test's own (root only): a socket on an
+ * interface's address sends, then the address is deleted, and the next send fails with what Linux
+ * reports then (ENETUNREACH: the route went with the address), which the socket keeps as a path
+ * error. Runs in a child process, so that the namespace dies with it. */
+static int real_kernel_child(void)
+{
+    if (unshare(CLONE_NEWNET) != 0)
+        return 77;
+    if (system("ip link set lo up && ip link add tu0 type veth peer name tu1 && "
+               "ip link set tu0 up && ip link set tu1 up && ip addr add 10.77.0.2/24 dev tu0") != 0)
+        return 77;
+    tern_udp_sock a;
+    tern_addr la = addr("10.77.0.2:0");
+    if (tern_udp_open(&a, &la) != 0)
+        return 10;
+    tern_udp_tx *tx = tern_udp_tx_new();
+    uint8_t buf[100] = {1};
+    tern_path_addr p = {.local = a.local, .remote = addr("10.77.0.9:9")};
+    if (tern_udp_send(&a, tx, &p, buf, sizeof(buf), 0) != 0 || a.path_errors != 0)
+        return 11;
+    if (system("ip addr del 10.77.0.2/24 dev tu0") != 0)
+        return 12;
+    if (tern_udp_send(&a, tx, &p, buf, sizeof(buf), 0) != 0)
+        return 13;
+    if (a.path_errors != 1 || a.path_error_why != TERN_PATH_WHY_SOCKET_ERROR)
+        return 14;
+    tern_udp_close(&a);
+    tern_udp_tx_free(tx);
+    return 0;
+}
+
+static void test_path_error_real_kernel(void **st)
+{
+    if (geteuid() != 0) {
+        print_message("    skipped: needs root (a network namespace of its own)\n");
+        skip();
+    }
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(real_kernel_child());
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77) {
+        print_message("    skipped: no network namespace or ip(8) veth support here\n");
+        skip();
+    }
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_open_errors(void **st)
 {
     tern_udp_sock a, b;
@@ -397,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_dual_stack),   cmocka_unit_test(test_ecn),
         cmocka_unit_test(test_gso_fallback), cmocka_unit_test(test_eagain_pending),
         cmocka_unit_test(test_open_errors),  cmocka_unit_test(test_path_errors),
+        cmocka_unit_test(test_path_error_real_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
