@@ -144,8 +144,8 @@ static int handle_ack(tern_conn *c, int space, const tern_frame *f, int path_idx
     }
     tern_pn_range_list rl = {c->ack_scratch, n};
     /* the ACK measured the round trip of packets that left on the path it came back on */
-    c->rec.ack_path_id = path_idx >= 0 && path_idx < TERN_MAX_PATHS ? (uint8_t)path_idx
-                                                                     : TERN_RECOVERY_ANY_PATH;
+    c->rec.ack_path_id =
+        path_idx >= 0 && path_idx < TERN_MAX_PATHS ? (uint8_t)path_idx : TERN_RECOVERY_ANY_PATH;
     int rv = tern_recovery_on_ack(&c->rec, space, &rl, delay, now);
     c->rec.ack_path_id = TERN_RECOVERY_ANY_PATH;
     if (rv) {

@@ -452,8 +452,8 @@ void tern_conn_path_gone(tern_conn *c, int idx, tern_path_reason why, tern_tstam
     if (!c || idx < 0 || idx >= TERN_MAX_PATHS || !tern_path_in_use(&c->paths[idx]) ||
         c->state >= TERN_CS_CLOSING)
         return;
-    if (idx == c->active && (c->is_server || tern_migration_failover(c, TERN_PATH_WHY_FAILOVER,
-                                                                     now) != 1)) {
+    if (idx == c->active &&
+        (c->is_server || tern_migration_failover(c, TERN_PATH_WHY_FAILOVER, now) != 1)) {
         /* nowhere to go yet (or the application decides): keep the only path, and end it once
          * the connection has moved */
         c->paths[idx].gone = (int)why;

@@ -65,7 +65,8 @@ int tern_migration_failover(tern_conn *c, tern_path_reason why, tern_tstamp now)
 /* A server keeps at most this many unvalidated paths opened by packets whose connection ID another
  * path uses (NAT rebindings, or copies an attacker sends on from spoofed sources), besides the
  * active path and the one it would fall back to: more such addresses recycle the least recently
- * heard of them. Paths the peer opens with fresh connection IDs are bounded by the IDs we issued. */
+ * heard of them. Paths the peer opens with fresh connection IDs are bounded by the IDs we issued.
+ */
 #define TERN_MIG_MAX_PEER_PROBING 4
 int tern_mig_path_for_datagram(tern_conn *c, const tern_path_addr *addr, tern_tstamp now);
 
@@ -74,7 +75,8 @@ int tern_mig_path_for_datagram(tern_conn *c, const tern_path_addr *addr, tern_ts
  * migrated on purpose changes CIDs; a rebinding or a forwarded copy keeps the current one, and
  * the path borrows the active path's CID if it becomes active). Bounded: past
  * TERN_MIG_MAX_PEER_PROBING such borrowing unvalidated paths, or with every slot taken, the least
- * recently heard path that is neither active nor a fallback is recycled. Returns the index or -1. */
+ * recently heard path that is neither active nor a fallback is recycled. Returns the index or -1.
+ */
 int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const tern_cid *dcid,
                               tern_tstamp now);
 

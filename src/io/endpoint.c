@@ -717,8 +717,8 @@ static int emit(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *path, cons
     if (s->path_errors != errs && s->owner == rc)
         /* the interface or address went away: the path fails, and the connection fails over
          * if it can */
-        tern_conn_path_gone(rc->c, tern_conn_path_by_local(rc->c, &path->local),
-                            s->path_error_why, tern_loop_now());
+        tern_conn_path_gone(rc->c, tern_conn_path_by_local(rc->c, &path->local), s->path_error_why,
+                            tern_loop_now());
     return rv;
 }
 

@@ -510,7 +510,8 @@ static void test_dead_paths(void **st)
     }
 }
 
-/* ---- the interface of the active path goes away ------------------------------------------------ */
+/* ---- the interface of the active path goes away ------------------------------------------------
+ */
 
 /* Sends from the socket bound to `dead` fail with `err`, as the kernel's do once the interface is
  * down (ENETDOWN) or the address was deleted (EADDRNOTAVAIL). */

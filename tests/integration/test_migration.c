@@ -484,7 +484,10 @@ static void test_peer_disables_migration(void **st)
     pair_free(&p);
 }
 
-static int cond_server_has_tparams(tern_pair *p) { return p->server && p->server->peer_tp_received; }
+static int cond_server_has_tparams(tern_pair *p)
+{
+    return p->server && p->server->peer_tp_received;
+}
 
 static void test_no_spare_cid(void **st)
 {
@@ -594,7 +597,8 @@ static void test_unknown_path_response(void **st)
     pair_free(&p);
 }
 
-/* ---- connection IDs within the peer's limit, whatever is lost ---------------------------------- */
+/* ---- connection IDs within the peer's limit, whatever is lost ----------------------------------
+ */
 
 static int cid_violations, cid_hops;
 static tern_addr cid_hop_addr[4];
@@ -615,7 +619,8 @@ static int cond_cids_within_limits(tern_pair *p)
             c->pcids.n > c->pcids.limit || c->pcids.stale_announcements)
             cid_violations++;
     }
-    if (p->nstreams > 1 && cid_hops < 4 && p->streams[1].got > (uint64_t)(cid_hops + 1) * 512 * 1024) {
+    if (p->nstreams > 1 && cid_hops < 4 &&
+        p->streams[1].got > (uint64_t)(cid_hops + 1) * 512 * 1024) {
         tern_addr prev = *active_local(p->client);
         assert_true(tern_conn_path_set_active(p->client, &cid_hop_addr[cid_hops], p->now) >= 0);
         assert_int_equal(tern_conn_path_remove(p->client, &prev, p->now), 0);

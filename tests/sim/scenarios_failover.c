@@ -94,8 +94,8 @@ typedef struct gone {
     int iface;
     uint64_t at;
     tern_path_reason why;
-    int path;           /* the path the error was reported for */
-    uint64_t reported;  /* run time of the report (0: none yet) */
+    int path;          /* the path the error was reported for */
+    uint64_t reported; /* run time of the report (0: none yet) */
 } gone;
 
 static void act_gone(sim *s, void *arg)
@@ -158,8 +158,8 @@ static void scn_receive_only_failover(sim *s, sim_result *r)
      * comes back (80 ms), what was lost on wifi is repaired first */
     expect_stall(s, r, &w, 600 * SIM_MS);
     TRY(r, expect_on_cell(s, r, &cell,
-                         "probing:none@cell validated:none@cell active:failover@cell "
-                         "failed:interface_gone@wifi removed:interface_gone@wifi"));
+                          "probing:none@cell validated:none@cell active:failover@cell "
+                          "failed:interface_gone@wifi removed:interface_gone@wifi"));
 }
 
 /* wifi's interface goes away while cell, added 50 ms earlier, is still being validated: there is
@@ -188,8 +188,8 @@ static void scn_failover_while_probing(sim *s, sim_result *r)
     /* cell answers 160 ms after its probe (the server validates it meanwhile) */
     expect_stall(s, r, &w, 700 * SIM_MS);
     TRY(r, expect_on_cell(s, r, &cell,
-                         "probing:none@cell validated:none@cell active:failover@cell "
-                         "failed:interface_gone@wifi removed:interface_gone@wifi"));
+                          "probing:none@cell validated:none@cell active:failover@cell "
+                          "failed:interface_gone@wifi removed:interface_gone@wifi"));
 }
 
 /* The application turned failover off: wifi's interface goes away beside a validated cell path,
@@ -209,11 +209,13 @@ static void scn_failover_disabled(sim *s, sim_result *r)
     stall_watch w;
     watch_stall_from(s, &w, cut);
     TRY(r, download_through(s, r, &w, 16 * MB, 10 * SIM_SEC));
-    SIM_CHECK(r, add.rv > 0 && set.rv == add.rv && g.reported, "path_add %d, set_active %d",
-              add.rv, set.rv);
+    SIM_CHECK(r, add.rv > 0 && set.rv == add.rv && g.reported, "path_add %d, set_active %d", add.rv,
+              set.rv);
     /* nothing moved before the application did */
-    SIM_CHECK(r, stall_of(s, &w) >= 300 * SIM_MS, "delivery resumed after %.0f ms, before the "
-              "application moved", msecs(stall_of(s, &w)));
+    SIM_CHECK(r, stall_of(s, &w) >= 300 * SIM_MS,
+              "delivery resumed after %.0f ms, before the "
+              "application moved",
+              msecs(stall_of(s, &w)));
     expect_stall(s, r, &w, 300 * SIM_MS + 600 * SIM_MS);
     TRY(r, expect_events(s, r, SIM_CLIENT,
                          "probing:none@cell validated:none@cell active:app@cell "
@@ -245,11 +247,11 @@ static void scn_switch_while_receiving(sim *s, sim_result *r)
     /* 200 ms of the application's reaction, then cell: 80 ms up, the server validates (160 ms),
      * data comes down (80 ms) */
     expect_stall(s, r, &w, 800 * SIM_MS);
-    TRY(r, expect_on_cell(s, r, &cell,
-                         "probing:none@cell validated:none@cell active:app@cell"));
+    TRY(r, expect_on_cell(s, r, &cell, "probing:none@cell validated:none@cell active:app@cell"));
 }
 
-/* ---- NAT rebinding under loss and reordering ------------------------------------------------------
+/* ---- NAT rebinding under loss and reordering
+ * ------------------------------------------------------
  */
 
 /* Independent loss from `from` on (the handshake is not what these scenarios are about). */
@@ -269,11 +271,11 @@ static int lossy_filter(sim *s, const sim_pkt *p, void *ud)
 /* wifi drops 3% of datagrams and delays 5% by 2-12 ms (overtaken by later ones) in both
  * directions, and its NAT gives the client a new public port three times during the download;
  * replies to an old port are dropped at once, so the client must speak first (its loss timer, kept
- * running by one ack-eliciting packet in flight, sends the probe that opens the new mapping). The server must follow every
- * rebinding (RFC 9000 §9.3: the non-probing packet with the largest packet number so far decides,
- * so a late packet from the previous port does not take it back), keep the previous path as its
- * fallback while it validates the new one, and always have a usable path. The client notices
- * nothing. */
+ * running by one ack-eliciting packet in flight, sends the probe that opens the new mapping). The
+ * server must follow every rebinding (RFC 9000 §9.3: the non-probing packet with the largest packet
+ * number so far decides, so a late packet from the previous port does not take it back), keep the
+ * previous path as its fallback while it validates the new one, and always have a usable path. The
+ * client notices nothing. */
 /* After every server path event: the server's active path is in use, and it is validated or
  * falls back to a validated path in use. */
 typedef struct usable_watch {
@@ -291,8 +293,8 @@ static void check_server_usable(sim *s, int who, const sim_path_ev *e)
     const tern_path *ap = &c->paths[c->active];
     int fb = ap->fallback;
     int ok = tern_path_in_use(ap) &&
-             (ap->path_validated || (fb >= 0 && tern_path_in_use(&c->paths[fb]) &&
-                                     c->paths[fb].path_validated));
+             (ap->path_validated ||
+              (fb >= 0 && tern_path_in_use(&c->paths[fb]) && c->paths[fb].path_validated));
     if (!ok && !u->bad++)
         u->bad_at = sim_time(s);
 }
@@ -320,7 +322,8 @@ static void scn_nat_rebind_lossy_run(sim *s, sim_result *r, lossy_after *la, usa
         sim_loss_cfg lc = {.filter = lossy_filter, .filter_ud = &la[d]};
         sim_loss *l = sim_loss_new(s, ph.wifi, d, &lc);
         sim_iface_append(s, ph.wifi, d, &l->n);
-        sim_iface_append(s, ph.wifi, d, sim_reorder_new(s, ph.wifi, d, 0.05, 2 * SIM_MS, 12 * SIM_MS));
+        sim_iface_append(s, ph.wifi, d,
+                         sim_reorder_new(s, ph.wifi, d, 0.05, 2 * SIM_MS, 12 * SIM_MS));
     }
     static const uint64_t at[3] = {1000 * SIM_MS, 2500 * SIM_MS, 4000 * SIM_MS};
     for (int k = 0; k < 3; k++)
@@ -337,16 +340,19 @@ static void scn_nat_rebind_lossy_run(sim *s, sim_result *r, lossy_after *la, usa
              msecs(stall_of(s, &w)));
     summarize(s, r, xfer, extra);
     TRY(r, expect_events(s, r, SIM_CLIENT, ""));
-    SIM_CHECK(r, u->bad == 0, "%d times the server had no usable path to fall back on (first at "
-              "%.3f s)", u->bad, secs(u->bad_at));
+    SIM_CHECK(r, u->bad == 0,
+              "%d times the server had no usable path to fall back on (first at "
+              "%.3f s)",
+              u->bad, secs(u->bad_at));
     /* each rebinding: the server moves and validates the new port; an old port it re-challenged
      * (§9.3.3) fails once the new one is settled, and only by timeout */
     TRY(r, expect_events(s, r, SIM_SERVER,
                          "active:peer_migrated@wifi peer:peer_migrated@wifi * "
                          "active:peer_migrated@wifi peer:peer_migrated@wifi * "
                          "active:peer_migrated@wifi peer:peer_migrated@wifi *"));
-    SIM_CHECK(r, count_events(s, SIM_SERVER, TERN_PATH_EV_FAILED, -1, NULL) ==
-                     count_events(s, SIM_SERVER, TERN_PATH_EV_FAILED, TERN_PATH_WHY_TIMEOUT, NULL),
+    SIM_CHECK(r,
+              count_events(s, SIM_SERVER, TERN_PATH_EV_FAILED, -1, NULL) ==
+                  count_events(s, SIM_SERVER, TERN_PATH_EV_FAILED, TERN_PATH_WHY_TIMEOUT, NULL),
               "a server path failed other than by timeout");
     SIM_CHECK(r, count_events(s, SIM_SERVER, TERN_PATH_EV_ACTIVE, -1, NULL) == 3,
               "the server switched %zu times for 3 rebindings",
@@ -363,7 +369,8 @@ static void scn_nat_rebind_lossy_run(sim *s, sim_result *r, lossy_after *la, usa
     TRY(r, expect_active(s, r, &wifi, &s->server_addr));
 }
 
-/* ---- each path's own round-trip time ---------------------------------------------------------------
+/* ---- each path's own round-trip time
+ * ---------------------------------------------------------------
  */
 
 /* Every path of `c` in use has a smoothed RTT within 10% of the true one of its interface. */
@@ -372,16 +379,16 @@ static void expect_path_rtts(sim *s, sim_result *r, int who, tern_conn *c, const
 {
     tern_path_info info[TERN_MAX_PATHS];
     size_t n = 0;
-    SIM_CHECK(r, tern_conn_paths(c, info, TERN_MAX_PATHS, &n) == 0 && n == 2, "%s: %zu paths",
-              when, n);
+    SIM_CHECK(r, tern_conn_paths(c, info, TERN_MAX_PATHS, &n) == 0 && n == 2, "%s: %zu paths", when,
+              n);
     for (size_t i = 0; i < n; i++) {
         const tern_addr *client = who == SIM_CLIENT ? &info[i].addr.local : &info[i].addr.remote;
         int f = who == SIM_CLIENT ? sim_iface_by_ip(s, client) : sim_iface_for_dst(s, client);
         SIM_CHECK(r, f >= 0, "%s: a path off the client host", when);
         uint64_t want = rtt_of[f], got = info[i].srtt_ns;
         SIM_CHECK(r, got * 10 >= want * 9 && got * 10 <= want * 11,
-                  "%s: %s's path over %s has a smoothed RTT of %.1f ms, the path's is %.0f ms", when,
-                  sim_host_name[who], s->ifaces[f].name, msecs(got), msecs(want));
+                  "%s: %s's path over %s has a smoothed RTT of %.1f ms, the path's is %.0f ms",
+                  when, sim_host_name[who], s->ifaces[f].name, msecs(got), msecs(want));
     }
 }
 
@@ -435,7 +442,8 @@ static void scn_path_rtts(sim *s, sim_result *r)
     SIM_CHECK(r, k.checks == 3, "%d checks ran", k.checks);
     SIM_CHECK(r, add.rv > 0 && go.rv == add.rv && back.rv >= 0, "verbs %d %d %d", add.rv, go.rv,
               back.rv);
-    snprintf(r->summary, sizeof(r->summary), "%llu B by %.1f s, RTTs right at 3 checks on both sides",
+    snprintf(r->summary, sizeof(r->summary),
+             "%llu B by %.1f s, RTTs right at 3 checks on both sides",
              (unsigned long long)sim_bytes_received(s), secs(sim_time(s)));
 }
 

@@ -12,11 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conn_internal.h"
 #include "migration.h"
 #include "packet.h"
-#include "conn_internal.h"
 #include "sim_mig.h"
-
 
 /* ---- probe, switch ----------------------------------------------------------------------------
  */
@@ -617,7 +616,7 @@ typedef struct spoof_node {
     tern_addr from;
     uint64_t hold_until; /* absolute: datagrams behind the held original wait until then */
     int done;
-    size_t copy_len;     /* bytes the attacker sent, all copies together */
+    size_t copy_len; /* bytes the attacker sent, all copies together */
     /* more copies (0: one): `copies` in all, `every` apart, copy k from `from` with its last
      * address byte and port increased by k */
     int copies, made;
@@ -630,7 +629,8 @@ static void spoof_forward(sim *s, sim_node *n, sim_pkt *p)
     if (!sp->done && sim_time(s) >= sp->at && (sim_pkt_types(p) & (1u << TERN_PKT_1RTT))) {
         sim_pkt *c = sim_pkt_clone(s, p);
         c->src = sp->from;
-        c->src.u.in.sin_addr.s_addr = htonl(ntohl(c->src.u.in.sin_addr.s_addr) + (uint32_t)sp->made);
+        c->src.u.in.sin_addr.s_addr =
+            htonl(ntohl(c->src.u.in.sin_addr.s_addr) + (uint32_t)sp->made);
         c->src.u.in.sin_port = htons((uint16_t)(ntohs(c->src.u.in.sin_port) + sp->made));
         sp->copy_len += c->len;
         if (++sp->made >= (sp->copies ? sp->copies : 1))

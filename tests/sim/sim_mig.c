@@ -61,7 +61,7 @@ tern_addr iface_addr(const sim *s, int i, uint16_t port)
  */
 
 void expect_events_at(sim *s, sim_result *r, int who, const char *pattern, const char *file,
-                             int line)
+                      int line)
 {
     int m = sim_path_events_match(s, who, pattern);
     if (m == 1)
@@ -69,8 +69,8 @@ void expect_events_at(sim *s, sim_result *r, int who, const char *pattern, const
     char got[320];
     sim_path_events_text(s, who, got, sizeof(got));
     sim_note(s, "%s path events: %s", sim_host_name[who], got);
-    sim_fail(r, file, line, "path events", "%s saw [%s], expected [%s]%s", sim_host_name[who],
-             got, pattern, m < 0 ? " (pattern or log too long)" : "");
+    sim_fail(r, file, line, "path events", "%s saw [%s], expected [%s]%s", sim_host_name[who], got,
+             pattern, m < 0 ? " (pattern or log too long)" : "");
 }
 
 /* Events of side `who` of a type (0: any), a reason (-1: any) and on an interface (NULL: any). */

@@ -362,7 +362,8 @@ static void test_peer_reset_token(void **st)
     assert_true(tern_peer_cids_is_reset_token(&p, t0));
 }
 
-/* ---- our announcements, once the peer holds them ----------------------------------------------- */
+/* ---- our announcements, once the peer holds them -----------------------------------------------
+ */
 
 /* A peer that keeps no memory of the sequence numbers it retired takes a late copy of
  * NEW_CONNECTION_ID for a retired CID as a new one, and counts it against its

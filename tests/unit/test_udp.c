@@ -16,9 +16,9 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "io/udp.h"
@@ -346,9 +346,12 @@ static void test_path_errors(void **st)
         int err;
         tern_path_reason why;
     } cases[] = {
-        {ENETDOWN, TERN_PATH_WHY_INTERFACE_GONE},   {ENODEV, TERN_PATH_WHY_INTERFACE_GONE},
-        {EADDRNOTAVAIL, TERN_PATH_WHY_ADDRESS_GONE}, {ENETUNREACH, TERN_PATH_WHY_SOCKET_ERROR},
-        {EHOSTUNREACH, TERN_PATH_WHY_SOCKET_ERROR},  {EMSGSIZE, TERN_PATH_WHY_NONE},
+        {ENETDOWN, TERN_PATH_WHY_INTERFACE_GONE},
+        {ENODEV, TERN_PATH_WHY_INTERFACE_GONE},
+        {EADDRNOTAVAIL, TERN_PATH_WHY_ADDRESS_GONE},
+        {ENETUNREACH, TERN_PATH_WHY_SOCKET_ERROR},
+        {EHOSTUNREACH, TERN_PATH_WHY_SOCKET_ERROR},
+        {EMSGSIZE, TERN_PATH_WHY_NONE},
         {EPERM, TERN_PATH_WHY_NONE},
     };
     tern_udp_tx *tx = tern_udp_tx_new();
@@ -447,10 +450,14 @@ static void test_open_errors(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gso_batch),    cmocka_unit_test(test_wildcard_pktinfo),
-        cmocka_unit_test(test_dual_stack),   cmocka_unit_test(test_ecn),
-        cmocka_unit_test(test_gso_fallback), cmocka_unit_test(test_eagain_pending),
-        cmocka_unit_test(test_open_errors),  cmocka_unit_test(test_path_errors),
+        cmocka_unit_test(test_gso_batch),
+        cmocka_unit_test(test_wildcard_pktinfo),
+        cmocka_unit_test(test_dual_stack),
+        cmocka_unit_test(test_ecn),
+        cmocka_unit_test(test_gso_fallback),
+        cmocka_unit_test(test_eagain_pending),
+        cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_path_errors),
         cmocka_unit_test(test_path_error_real_kernel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
