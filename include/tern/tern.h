@@ -175,8 +175,11 @@ typedef struct tern_config {
                                     at most 16 entries of 1..63 bytes, else TERN_ERR_CONFIG) */
     size_t prefer_count;
     int network_monitor;         /* runtime: watch the OS's addresses, links and default route
-                                    (rtnetlink on Linux) and report them through on_network_event
-                                    (default 0) */
+                                    (rtnetlink on Linux, in the endpoint's epoll loop) and report
+                                    their changes through on_network_event, the current state
+                                    first (default 0; see docs/migration.md "Network events: two
+                                    routes" for what is reported). tern_endpoint_new returns
+                                    TERN_ERR_IO when the monitor cannot be opened */
     tern_log_fn log;             /* optional debug log sink */
     void *log_ud;
 } tern_config;
@@ -259,8 +262,9 @@ typedef enum tern_net_event_type {
     TERN_NET_LINK_UP = 3,          /* interface `ifindex` is up and running (IFF_UP and IFF_RUNNING) */
     TERN_NET_LINK_DOWN = 4,        /* interface `ifindex` is down or lost its carrier */
     TERN_NET_DEFAULT_CHANGED = 5,  /* the default route of `addr`'s family now leaves through
-                                      `ifindex` with preferred source `addr` (port 0; `addr.len` 0
-                                      when the route names no source); ifindex 0: no default route */
+                                      `ifindex` with source `addr` (port 0; `addr.len` 0 when no
+                                      source is known, `addr.u.sa.sa_family` still names the
+                                      family); ifindex 0: no default route is left */
 } tern_net_event_type;
 
 /* One change of the host's network, as the OS monitor saw it or as the application reports it
@@ -359,10 +363,15 @@ int tern_endpoint_timeout_ms(tern_endpoint *ep);
 /* Makes tern_endpoint_run() return after the current iteration. May be called from a callback. */
 void tern_endpoint_stop(tern_endpoint *ep);
 
-/* Reports a change of the host's network, exactly as the OS monitor does on Linux: the endpoint
- * calls on_network_event, then every connection reacts (automatic migration, failover). Use it on
- * platforms whose network changes arrive through their own APIs, or in tests. Returns 0 or
- * TERN_ERR_INVALID_ARG (NULL, unknown type, or an address event without an address). */
+/* Reports a change of the host's network. The OS monitor (tern_config.network_monitor) calls this
+ * very function for each change it sees, so an application that feeds events itself gets the same
+ * reaction: the endpoint calls on_network_event, then every connection reacts (automatic
+ * migration, failover). Use it on platforms whose network changes arrive through their own APIs
+ * (Android ConnectivityManager, Apple NWPathMonitor), or in tests. `ev` is read during the call
+ * only. Returns 0 or TERN_ERR_INVALID_ARG: ep or ev NULL, an unknown type, an address event
+ * without an address, an address whose length does not match its family (AF_INET with
+ * sizeof(struct sockaddr_in), AF_INET6 with sizeof(struct sockaddr_in6); with length 0 the
+ * family may be AF_UNSPEC, AF_INET or AF_INET6), or an ifname without its NUL. */
 int tern_endpoint_network_event(tern_endpoint *ep, const tern_net_event *ev);
 
 /* Number of live connections. */

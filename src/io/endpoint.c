@@ -26,6 +26,7 @@
 #include "core/tls.h"
 #include "delayq.h"
 #include "loop.h"
+#include "netmon.h"
 #include "udp.h"
 
 #define EP_MAX_LISTENERS 8
@@ -87,6 +88,8 @@ struct tern_endpoint {
     tern_datapath_hooks hooks;
     tern_delayq *dq; /* allocated with the first hooks, kept until the endpoint is freed */
     tern_timer dq_timer;
+
+    tern_netmon *nm; /* the OS network monitor (cfg.network_monitor or cfg.auto_migrate) */
 
     tern_endpoint_stats st;
 };
@@ -191,6 +194,26 @@ static int client_tls(tern_endpoint *ep)
                             ep->cfg.tls_priority, ep->cfg.alpn, ep->cfg.alpn_count);
 }
 
+/* The monitor's events take the same road as those the application feeds. */
+static void netmon_emit(void *ud, const tern_net_event *ev)
+{
+    (void)tern_endpoint_network_event(ud, ev);
+}
+
+static int start_netmon(tern_endpoint *ep)
+{
+    ep->nm = malloc(sizeof(*ep->nm));
+    if (!ep->nm)
+        return TERN_ERR_NOMEM;
+    tern_netmon_init(ep->nm, netmon_emit, ep);
+    int rv = tern_netmon_open(ep->nm);
+    if (!rv && tern_loop_add(&ep->loop, ep->nm->fd, EPOLLIN, ep->nm))
+        rv = TERN_ERR_IO;
+    if (rv)
+        ep_log(ep, "network monitor: %s (%s)", tern_strerror(rv), strerror(errno));
+    return rv;
+}
+
 int tern_endpoint_new(const tern_config *cfg, const tern_callbacks *cb, void *ud,
                       tern_endpoint **out)
 {
@@ -248,6 +271,8 @@ int tern_endpoint_new(const tern_config *cfg, const tern_callbacks *cb, void *ud
         rv = TERN_ERR_NOMEM;
         goto fail;
     }
+    if ((ep->cfg.network_monitor || ep->cfg.auto_migrate) && (rv = start_netmon(ep)))
+        goto fail;
     *out = ep;
     return 0;
 fail:
@@ -271,6 +296,8 @@ void tern_endpoint_get_stats(tern_endpoint *ep, tern_endpoint_stats *out)
     out->half_open = tern_dispatch_half_open_count(&ep->disp);
     out->dispatch = *d;
     out->hook_queued = ep->dq ? tern_delayq_len(ep->dq) : 0;
+    if (ep->nm)
+        out->netmon = ep->nm->st;
 }
 
 void tern_endpoint_set_reset_key(tern_endpoint *ep, const uint8_t key[32])
@@ -1294,6 +1321,11 @@ int tern_endpoint_run_once(tern_endpoint *ep, int timeout_ms)
     if (n < 0)
         return TERN_ERR_IO;
     for (int i = 0; i < n; i++) {
+        if (ep->nm && ev[i].data.ptr == ep->nm) {
+            if (tern_netmon_read(ep->nm))
+                ep_log(ep, "network monitor: read: %s", strerror(errno));
+            continue;
+        }
         tern_udp_sock *s = ev[i].data.ptr;
         if (s->dead)
             continue;
@@ -1350,12 +1382,24 @@ void tern_endpoint_stop(tern_endpoint *ep)
         ep->stop = 1;
 }
 
+/* An address in an event is an IP address of the family its length says (the port is ignored). */
+static int net_addr_ok(const tern_addr *a)
+{
+    if (a->len == 0)
+        return a->u.sa.sa_family == AF_UNSPEC || a->u.sa.sa_family == AF_INET ||
+               a->u.sa.sa_family == AF_INET6;
+    return (a->u.sa.sa_family == AF_INET && a->len == sizeof(struct sockaddr_in)) ||
+           (a->u.sa.sa_family == AF_INET6 && a->len == sizeof(struct sockaddr_in6));
+}
+
 int tern_endpoint_network_event(tern_endpoint *ep, const tern_net_event *ev)
 {
     if (!ep || !ev || ev->type < TERN_NET_ADDR_ADDED || ev->type > TERN_NET_DEFAULT_CHANGED)
         return TERN_ERR_INVALID_ARG;
     if ((ev->type == TERN_NET_ADDR_ADDED || ev->type == TERN_NET_ADDR_REMOVED) &&
         ev->addr.len == 0)
+        return TERN_ERR_INVALID_ARG;
+    if (!net_addr_ok(&ev->addr) || !memchr(ev->ifname, 0, sizeof(ev->ifname)))
         return TERN_ERR_INVALID_ARG;
     if (ep->cb.on_network_event)
         ep->cb.on_network_event(ep, ev, ep->ud);
@@ -1372,6 +1416,10 @@ void tern_endpoint_free(tern_endpoint *ep)
     if (!ep)
         return;
     tern_loop_free(&ep->loop); /* first: the heap points into the connection records */
+    if (ep->nm) {
+        tern_netmon_close(ep->nm);
+        free(ep->nm);
+    }
     while (ep->conns) {
         rt_conn *rc = ep->conns;
         ep->conns = rc->next;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "core/dispatch.h"
+#include "netmon.h"
 #include "tern/tern.h"
 
 /* Length of the connection IDs this runtime issues (short headers are parsed with it). The
@@ -34,6 +35,7 @@ typedef struct tern_endpoint_stats {
     uint64_t hook_overflow; /* delays refused: queue full or datagram larger than a slot */
     uint64_t hook_queued;   /* waiting in the delay queue now */
     tern_dispatch_stats dispatch; /* the front door's own counters, drops by reason */
+    tern_netmon_stats netmon;     /* the OS network monitor's (zeros when it is off) */
 } tern_endpoint_stats;
 
 void tern_endpoint_get_stats(tern_endpoint *ep, tern_endpoint_stats *out);
