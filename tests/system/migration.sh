@@ -9,9 +9,12 @@
 #   linkdown      manual, a validated cell path added early (--add-local); wifi set down
 #   addrdel       manual, the same standby; wifi's address deleted
 #   blackhole     manual, the same standby; the server's end of wifi set down: no local error
-#   auto-linkdown automatic (--auto-migrate), both networks there from the start; wifi set down
-#   auto-newaddr  automatic, cell has no address at first; one is added during the transfer,
-#                 then wifi goes down
+#   auto-linkdown automatic (--auto-migrate), both networks there from the start, each with a
+#                 default route (wifi's preferred); wifi set down
+#   auto-newaddr  automatic, cell has no address at first; one is added during the transfer
+#                 (with its default route), then wifi goes down
+# Manual cases keep cell off the main routing table (reachable from its own address only), so
+# that a socket on wifi's dead address gets an error rather than a route out of cell.
 # Each case must finish the download with the right hash; the cases where wifi dies must end on
 # the cell path. Prints the longest delivery gap the client measured (the stall). Exit 77: skipped.
 set -u
@@ -27,8 +30,9 @@ for b in tern-server tern-client; do
 done
 
 case $CASE in
-baseline | app-migrate | linkdown | addrdel | blackhole | auto-linkdown) netns_setup "$FAM" ;;
-auto-newaddr) netns_setup "$FAM" nocell ;;
+baseline | app-migrate | linkdown | addrdel | blackhole) netns_setup "$FAM" ;;
+auto-linkdown) netns_setup "$FAM" celldefault ;;
+auto-newaddr) netns_setup "$FAM" nocell celldefault ;;
 *) echo "unknown case $CASE"; exit 2 ;;
 esac
 netns_server "$BIN" "$SIZE_MB" || exit 1

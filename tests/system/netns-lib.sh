@@ -1,7 +1,7 @@
 # Network namespaces for the system tests (sourced, not run): a client namespace with two veth
 # links, "wifi" and "cell", into a server namespace. The server's address sits on its loopback
 # and is reachable through both links; the client has a default route through each (wifi
-# preferred by metric) and per-source rules, so that a socket bound to the cell address leaves
+# preferred by metric; see netns_setup) and per-source rules, so that a socket bound to the cell address leaves
 # through cell whatever the default. The server shapes what it sends on each link with a token
 # bucket (tc tbf).
 #
@@ -42,11 +42,25 @@ netns_cleanup() {
 cli() { ip netns exec "$NS_CLI" "$@"; }
 srv() { ip netns exec "$NS_SRV" "$@"; }
 
-# netns_setup v4|v6 [nocell]: builds the topology; with "nocell" the cell link is up but has no
-# address, rule or route on the client (a network that appears later: netns_cell_address).
+# netns_setup v4|v6 [OPTION...]: builds the topology. Options:
+#   nocell       the cell link is up but the client has no address, rule or route on it (a
+#                network that appears later: netns_cell_address)
+#   celldefault  cell also has a default route in the main table (metric 200, after wifi's 100),
+#                so that when wifi goes the default moves to cell. Without it cell is reachable
+#                only from its own address (per-source rule), as a phone's non-default network,
+#                and a socket on a dead wifi address gets an error (no route) instead of leaving
+#                through cell with the wrong source
 netns_setup() {
     FAMILY=$1
-    local cell=${2:-cell}
+    shift
+    local cell=cell
+    CELL_DEFAULT=0
+    for o in "$@"; do
+        case $o in
+        nocell) cell=nocell ;;
+        celldefault) CELL_DEFAULT=1 ;;
+        esac
+    done
     local tag="tern-sys-$$-$RANDOM"
     NS_CLI="$tag-c"
     NS_SRV="$tag-s"
@@ -91,12 +105,13 @@ netns_setup() {
     done
 }
 
-# The client's cell address, its per-source table and its (worse) default route.
+# The client's cell address, its per-source table and (celldefault) its worse main default.
 netns_cell_address() {
     cli ip $IPF addr add "$CLI_CELL/$PLEN" dev cell $NODAD
     cli ip $IPF rule add from "$CLI_CELL" table 102 pref 1002
     cli ip $IPF route add default via "$SRV_CELL" dev cell table 102
-    cli ip $IPF route add default via "$SRV_CELL" dev cell metric 200
+    [ "$CELL_DEFAULT" = 1 ] && cli ip $IPF route add default via "$SRV_CELL" dev cell metric 200
+    return 0
 }
 
 # netns_server SIZE_MB: a file of random bytes and tern-server serving it on $SRV_ADDR:4433 (the
