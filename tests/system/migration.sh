@@ -8,7 +8,8 @@
 #   app-migrate   the application moves to cell (--migrate), then wifi goes down
 #   linkdown      manual, a validated cell path added early (--add-local); wifi set down
 #   addrdel       manual, the same standby; wifi's address deleted
-#   blackhole     manual, the same standby; the server's end of wifi set down: no local error
+#   blackhole     manual, the same standby; the server's end of wifi set down: no socket error
+#                 (the client's wifi only loses its carrier, which manual mode does not watch)
 #   auto-linkdown automatic (--auto-migrate), both networks there from the start, each with a
 #                 default route (wifi's preferred); wifi set down
 #   auto-newaddr  automatic, cell has no address at first; one is added during the transfer
@@ -16,7 +17,8 @@
 # Manual cases keep cell off the main routing table (reachable from its own address only), so
 # that a socket on wifi's dead address gets an error rather than a route out of cell.
 # Each case must finish the download with the right hash; the cases where wifi dies must end on
-# the cell path. Prints the longest delivery gap the client measured (the stall). Exit 77: skipped.
+# the cell path, and in automatic mode a switch must name a network event as its reason. Prints
+# the longest delivery gap the client measured (the stall). Exit 77: skipped.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/netns-lib.sh"
@@ -92,6 +94,16 @@ if [ "$CASE" != baseline ]; then
     echo "$active" | grep -qF "\"$CLI_CELL" || echo "$active" | grep -qF "[$CLI_CELL]" ||
         fail "the connection did not end on the cell path: $active"
 fi
+reasons=$(grep -o '"migrations":\[.*' "$NETNS_DIR/client.json" | grep -o '"reason":"[^"]*"' |
+    cut -d'"' -f4 | paste -sd, -)
+# automatic mode must have followed the OS's news (the network monitor), not only path health
+case $CASE in
+auto-*)
+    echo "$reasons" | grep -qE "interface gone|address gone|network default changed" ||
+        fail "no switch driven by a network event (switches: ${reasons:-none})"
+    ;;
+esac
 gap=$(grep -o '"longest_gap_ms":[0-9.]*' "$NETNS_DIR/client.json" | cut -d: -f2)
 echo "ok: $CASE $FAM: $SIZE_MB MB, sha256 matches; change: $what at ${fail_at:-0} bytes;" \
+     "switches: ${reasons:-none};" \
      "longest delivery gap ${gap:-?} ms"
