@@ -182,6 +182,14 @@ static void feed_dumps(tern_netmon *nm)
     assert_true(nm->seen == TERN_NETMON_DUMP_ALL);
 }
 
+/* A monitor that has read the captured initial state; returns the number of events so far. */
+static size_t cap_start(tern_netmon *nm, rec *r)
+{
+    cap_init(nm, r);
+    feed_dumps(nm);
+    return r->n;
+}
+
 static void test_parse_dumps(void **st)
 {
     tern_netmon nm;
@@ -229,9 +237,7 @@ static void test_parse_changes(void **st)
 {
     tern_netmon nm;
     rec r;
-    cap_init(&nm, &r);
-    feed_dumps(&nm);
-    size_t n = r.n;
+    size_t n = cap_start(&nm, &r);
 
     /* a new IPv4 address (with the kernel's local and prefix routes around it) */
     FEED_STEP(&nm, addr_add);
@@ -283,9 +289,7 @@ static void test_parse_malformed(void **st)
 {
     tern_netmon nm;
     rec r;
-    cap_init(&nm, &r);
-    feed_dumps(&nm);
-    size_t n = r.n;
+    size_t n = cap_start(&nm, &r);
     static _Alignas(8) uint8_t b[4096];
     assert_true(sizeof(cap_addr_add) <= sizeof(b));
 
@@ -329,9 +333,7 @@ static void test_parse_table_bound(void **st)
 {
     tern_netmon nm;
     rec r;
-    cap_init(&nm, &r);
-    feed_dumps(&nm);
-    size_t n = r.n, before = nm.naddrs;
+    size_t n = cap_start(&nm, &r), before = nm.naddrs;
     const struct nlmsghdr *h0 = (const void *)cap_addr_add;
     uint32_t l0 = h0->nlmsg_len;
     static _Alignas(8) uint8_t b[4096];
@@ -518,6 +520,23 @@ static int peer_stop(void **st)
 
 #define PEER "nsenter -t %d -n "
 
+/* Runs a command (printf-style), then the endpoint until the events after it are exactly `w`. */
+static void step(tern_endpoint *ep, rec *r, const want *w, size_t n, int any_order, const char *fmt,
+                 ...)
+{
+    char cmd[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    size_t from = r->n;
+    sh("%s", cmd);
+    pump(ep, r, from + n, 3000);
+    expect_events(r, from, w, n, any_order);
+}
+#define STEP(w, any_order, ...) step(ep, &r, w, sizeof(w) / sizeof(w[0]), any_order, __VA_ARGS__)
+#define QUIET(...) step(ep, &r, NULL, 0, 0, __VA_ARGS__)
+
 static void test_live_sequence(void **st)
 {
     if (!fresh_netns())
@@ -534,98 +553,67 @@ static void test_live_sequence(void **st)
     expect_events(&r, 0, NULL, 0, 0);
 
     /* t0 and t1 up, their far ends not yet: no carrier, not running */
-    sh("ip link add t0 type veth peer name p0 netns %d && "
-       "ip link add t1 type veth peer name p1 netns %d && ip link set t0 up && ip link set t1 up",
-       peer_pid, peer_pid);
+    QUIET("ip link add t0 type veth peer name p0 netns %d && "
+          "ip link add t1 type veth peer name p1 netns %d && ip link set t0 up && "
+          "ip link set t1 up",
+          peer_pid, peer_pid);
     unsigned t0 = if_nametoindex("t0"), t1 = if_nametoindex("t1");
     assert_true(t0 && t1);
-    pump(ep, &r, 0, 0);
-    expect_events(&r, 0, NULL, 0, 0);
 
-    sh(PEER "ip link set p0 up && " PEER "ip link set p1 up", peer_pid, peer_pid);
     want up[] = {{TERN_NET_LINK_UP, t0, NULL}, {TERN_NET_LINK_UP, t1, NULL}};
-    pump(ep, &r, 2, 3000);
-    expect_events(&r, 0, up, 2, 1);
+    STEP(up, 1, PEER "ip link set p0 up && " PEER "ip link set p1 up", peer_pid, peer_pid);
     assert_string_equal(r.ev[0].ifname, r.ev[0].ifindex == t0 ? "t0" : "t1");
-    size_t n = r.n;
 
-    sh("ip addr add 10.77.0.1/24 dev t0");
     want a1[] = {{TERN_NET_ADDR_ADDED, t0, "10.77.0.1"}};
-    pump(ep, &r, n + 1, 2000);
-    expect_events(&r, n, a1, 1, 0);
-    assert_string_equal(r.ev[n].ifname, "t0");
-    n = r.n;
+    STEP(a1, 0, "ip addr add 10.77.0.1/24 dev t0");
+    assert_string_equal(r.ev[r.n - 1].ifname, "t0");
 
-    sh("ip route add default via 10.77.0.2 dev t0 metric 100");
     want d1[] = {{TERN_NET_DEFAULT_CHANGED, t0, "10.77.0.1"}};
-    pump(ep, &r, n + 1, 2000);
-    expect_events(&r, n, d1, 1, 0);
-    n = r.n;
+    STEP(d1, 0, "ip route add default via 10.77.0.2 dev t0 metric 100");
 
     /* a better default through t1 */
-    sh("ip addr add 10.78.0.1/24 dev t1 && ip route add default via 10.78.0.2 dev t1 metric 50");
     want d2[] = {{TERN_NET_ADDR_ADDED, t1, "10.78.0.1"},
                  {TERN_NET_DEFAULT_CHANGED, t1, "10.78.0.1"}};
-    pump(ep, &r, n + 2, 2000);
-    expect_events(&r, n, d2, 2, 0);
-    n = r.n;
+    STEP(d2, 0,
+         "ip addr add 10.78.0.1/24 dev t1 && "
+         "ip route add default via 10.78.0.2 dev t1 metric 50");
 
     /* a lifetime change of a known address is not a new address; an IPv6 one without DAD is */
-    sh("ip addr change 10.77.0.1/24 dev t0 valid_lft 3000 preferred_lft 3000");
-    sh("ip -6 addr add fd77::1/64 dev t0 nodad");
+    QUIET("ip addr change 10.77.0.1/24 dev t0 valid_lft 3000 preferred_lft 3000");
     want a6[] = {{TERN_NET_ADDR_ADDED, t0, "fd77::1"}};
-    pump(ep, &r, n + 1, 2000);
-    expect_events(&r, n, a6, 1, 0);
-    n = r.n;
+    STEP(a6, 0, "ip -6 addr add fd77::1/64 dev t0 nodad");
 
     /* t1 set down: the kernel drops its IPv4 route without a word; the default is t0's again */
-    sh("ip link set t1 down");
     want down[] = {{TERN_NET_LINK_DOWN, t1, NULL}, {TERN_NET_DEFAULT_CHANGED, t0, "10.77.0.1"}};
-    pump(ep, &r, n + 2, 3000);
-    expect_events(&r, n, down, 2, 0);
-    n = r.n;
+    STEP(down, 0, "ip link set t1 down");
 
     /* t1 up again: its route is gone for good, so the default stays */
-    sh("ip link set t1 up");
     want up1[] = {{TERN_NET_LINK_UP, t1, NULL}};
-    pump(ep, &r, n + 1, 3000);
-    expect_events(&r, n, up1, 1, 0);
-    n = r.n;
+    STEP(up1, 0, "ip link set t1 up");
 
     /* t0 loses its carrier (its far end goes down, no local command): the route through it is
      * kept, marked link-down, and no default is left */
-    sh(PEER "ip link set p0 down", peer_pid);
     want cut[] = {{TERN_NET_LINK_DOWN, t0, NULL}, {TERN_NET_DEFAULT_CHANGED, 0, "v4"}};
-    pump(ep, &r, n + 2, 3000);
-    expect_events(&r, n, cut, 2, 0);
-    n = r.n;
+    STEP(cut, 0, PEER "ip link set p0 down", peer_pid);
 
-    sh("ip route add default via 10.78.0.2 dev t1 metric 50");
     want d3[] = {{TERN_NET_DEFAULT_CHANGED, t1, "10.78.0.1"}};
-    pump(ep, &r, n + 1, 2000);
-    expect_events(&r, n, d3, 1, 0);
-    n = r.n;
+    STEP(d3, 0, "ip route add default via 10.78.0.2 dev t1 metric 50");
 
     /* the carrier comes back: t0's route is usable again but t1's is better */
-    sh(PEER "ip link set p0 up", peer_pid);
     want up0[] = {{TERN_NET_LINK_UP, t0, NULL}};
-    pump(ep, &r, n + 1, 3000);
-    expect_events(&r, n, up0, 1, 0);
-    n = r.n;
+    STEP(up0, 0, PEER "ip link set p0 up", peer_pid);
 
     /* t1's address goes, and with it (silently) the route through it: back to t0 */
-    sh("ip addr del 10.78.0.1/24 dev t1");
     want gone[] = {{TERN_NET_ADDR_REMOVED, t1, "10.78.0.1"},
                    {TERN_NET_DEFAULT_CHANGED, t0, "10.77.0.1"}};
-    pump(ep, &r, n + 2, 2000);
-    expect_events(&r, n, gone, 2, 0);
-    n = r.n;
+    STEP(gone, 0, "ip addr del 10.78.0.1/24 dev t1");
 
-    /* deleting t0: down, its addresses gone, then no default */
-    sh("ip link del t0");
+    /* deleting t0: down and its addresses gone (in an order of the kernel's), then no default */
+    size_t n = r.n;
     want del[] = {{TERN_NET_LINK_DOWN, t0, NULL},
                   {TERN_NET_ADDR_REMOVED, t0, "10.77.0.1"},
                   {TERN_NET_ADDR_REMOVED, t0, "fd77::1"}};
+    sh("ip link del t0");
     pump(ep, &r, n + 4, 3000);
     want last[] = {{TERN_NET_DEFAULT_CHANGED, 0, "v4"}};
     expect_window(&r, n, del, 3, 1, 0);
