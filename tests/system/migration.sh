@@ -10,6 +10,8 @@
 #   addrdel       manual, the same standby; wifi's address deleted
 #   blackhole     manual, the same standby; the server's end of wifi set down: no socket error
 #                 (the client's wifi only loses its carrier, which manual mode does not watch)
+#   blackhole-route  manual, the same standby; the server's route back to wifi's address becomes a
+#                 blackhole: the client's link stays up and nothing at all tells it
 #   auto-linkdown automatic (--auto-migrate), both networks there from the start, each with a
 #                 default route (wifi's preferred); wifi set down
 #   auto-newaddr  automatic, cell has no address at first; one is added during the transfer
@@ -32,7 +34,7 @@ for b in tern-server tern-client; do
 done
 
 case $CASE in
-baseline | app-migrate | linkdown | addrdel | blackhole) netns_setup "$FAM" ;;
+baseline | app-migrate | linkdown | addrdel | blackhole | blackhole-route) netns_setup "$FAM" ;;
 auto-linkdown) netns_setup "$FAM" celldefault ;;
 auto-newaddr) netns_setup "$FAM" nocell celldefault ;;
 *) echo "unknown case $CASE"; exit 2 ;;
@@ -42,7 +44,7 @@ netns_server "$BIN" "$SIZE_MB" || exit 1
 opts=()
 case $CASE in
 app-migrate) opts+=(--migrate "$CLI_CELL@3MB") ;;
-linkdown | addrdel | blackhole) opts+=(--add-local "$CLI_CELL@0ms") ;;
+linkdown | addrdel | blackhole*) opts+=(--add-local "$CLI_CELL@0ms") ;;
 auto-*) opts+=(--auto-migrate) ;;
 esac
 url="https://$SRV_URL_HOST:$SRV_PORT/file"
@@ -67,6 +69,10 @@ if [ "$CASE" != baseline ]; then
         case $CASE in
         addrdel) what="wifi address deleted"; cli ip $IPF addr del "$CLI_WIFI/$PLEN" dev wifi ;;
         blackhole) what="server end of wifi down"; srv ip link set wifi-s down ;;
+        blackhole-route)
+            what="server route to wifi blackholed"
+            srv ip $IPF route add blackhole "$CLI_WIFI/$HOSTLEN"
+            ;;
         *) what="wifi link down"; cli ip link set wifi down ;;
         esac
     else
