@@ -22,12 +22,27 @@ netns_require() {
         echo "SKIP: needs root to create network namespaces"
         exit 77
     fi
-    for c in ip tc sha256sum timeout; do
+    for c in ip tc ss sha256sum timeout; do
         if ! command -v "$c" >/dev/null 2>&1; then
             echo "SKIP: needs $c"
             exit 77
         fi
     done
+    # what the kernel must offer: namespaces, veth links, the tbf qdisc
+    local probe="tern-sys-probe-$$-$RANDOM" why=""
+    if ! ip netns add "$probe" 2>/dev/null; then
+        why="cannot create a network namespace"
+    elif ! ip -n "$probe" link add p0 type veth peer name p1 2>/dev/null; then
+        why="the kernel has no veth links"
+    elif ! ip netns exec "$probe" tc qdisc add dev p0 root tbf rate 1mbit burst 32kb \
+        latency 100ms 2>/dev/null; then
+        why="the kernel has no tbf qdisc"
+    fi
+    ip netns del "$probe" 2>/dev/null
+    if [ -n "$why" ]; then
+        echo "SKIP: $why"
+        exit 77
+    fi
 }
 
 netns_cleanup() {

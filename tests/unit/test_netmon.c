@@ -454,6 +454,10 @@ static int fresh_netns(void)
         print_message("skipped: unshare(CLONE_NEWNET): %s\n", strerror(errno));
         return 0;
     }
+    if (system("ip link add tp0 type veth peer name tp1 2>/dev/null && ip link del tp0") != 0) {
+        print_message("skipped: the kernel has no veth links\n");
+        return 0;
+    }
     return 1;
 }
 
