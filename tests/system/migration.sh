@@ -100,7 +100,7 @@ if [ "$CASE" != baseline ]; then
     echo "$active" | grep -qF "\"$CLI_CELL" || echo "$active" | grep -qF "[$CLI_CELL]" ||
         fail "the connection did not end on the cell path: $active"
 fi
-reasons=$(grep -o '"migrations":\[.*' "$NETNS_DIR/client.json" | grep -o '"reason":"[^"]*"' |
+reasons=$(grep -o '"migrations":\[[^]]*\]' "$NETNS_DIR/client.json" | grep -o '"reason":"[^"]*"' |
     cut -d'"' -f4 | paste -sd, -)
 # automatic mode must have followed the OS's news (the network monitor), not only path health
 case $CASE in
