@@ -24,6 +24,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -672,6 +673,31 @@ static void test_live_dad(void **st)
     tern_endpoint_free(ep);
 }
 
+/* An application with a loop of its own waits on tern_endpoint_fd(): a change of the network must
+ * wake it, and the next run_once reports it. */
+static void test_live_foreign_loop(void **st)
+{
+    if (!fresh_netns())
+        skip();
+    static rec r;
+    memset(&r, 0, sizeof(r));
+    sh("ip link add t0 type veth peer name t1 && ip link set t0 up && ip link set t1 up");
+    unsigned t0 = if_nametoindex("t0");
+    tern_endpoint *ep = new_ep(&r, 1);
+    want up[] = {{TERN_NET_LINK_UP, t0, NULL}, {TERN_NET_LINK_UP, if_nametoindex("t1"), NULL}};
+    pump(ep, &r, 2, 3000);
+    expect_events(&r, 0, up, 2, 1);
+    struct pollfd pfd = {.fd = tern_endpoint_fd(ep), .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 0), 0); /* nothing to do now */
+
+    sh("ip addr add 10.77.0.1/24 dev t0");
+    assert_int_equal(poll(&pfd, 1, 3000), 1);
+    assert_int_equal(tern_endpoint_run_once(ep, 0), 0);
+    want a[] = {{TERN_NET_ADDR_ADDED, t0, "10.77.0.1"}};
+    expect_window(&r, 2, a, 1, 0, 0);
+    tern_endpoint_free(ep);
+}
+
 /* An overrun (ENOBUFS: notifications lost) is repaired by reading the tables again: the events
  * are then exactly the difference, each address once. */
 static void test_live_overrun(void **st)
@@ -878,6 +904,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_event_args),
         cmocka_unit_test_teardown(test_live_sequence, peer_stop),
         cmocka_unit_test(test_live_dad),
+        cmocka_unit_test(test_live_foreign_loop),
         cmocka_unit_test(test_live_overrun),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
