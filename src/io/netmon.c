@@ -432,9 +432,13 @@ static int is_dump_reply(const tern_netmon *nm, const struct nlmsghdr *h)
 int tern_netmon_input(tern_netmon *nm, const uint8_t *buf, size_t len)
 {
     int bad = 0;
-    const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
-    int left = len > INT32_MAX ? INT32_MAX : (int)len;
-    for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+    size_t left = len;
+    while (left >= sizeof(struct nlmsghdr)) {
+        const struct nlmsghdr *h = (const struct nlmsghdr *)(buf + (len - left));
+        if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > left)
+            break;
+        /* the last message of a buffer may end unpadded */
+        left -= NLMSG_ALIGN(h->nlmsg_len) < left ? NLMSG_ALIGN(h->nlmsg_len) : left;
         nm->st.msgs++;
         int reply = is_dump_reply(nm, h);
         if (reply && (h->nlmsg_flags & NLM_F_DUMP_INTR))
