@@ -1,24 +1,49 @@
-# Two-link test network in namespaces, for the failover demo and benchmark (sourced, not run).
+# Two-link test network in namespaces, for the failover demo, the benchmark and the system tests
+# (sourced, not run).
 #
 #   client namespace                                  server namespace
 #     wifi 10.71.1.2/24  <--- veth, shaped --->  s-wifi 10.71.1.1/24
 #     cell 10.71.2.2/24  <--- veth, shaped --->  s-cell 10.71.2.1/24     10.71.0.1/32 on lo
 #
-# The client routes per source address (RFC 1122 multihoming as phones do it): table 101 sends
-# from the wifi address through wifi, table 102 from the cell address through cell, and the main
-# table's default route prefers wifi. The server reaches each client subnet on its own link.
-# Links are created inside the namespaces, so nothing is named in the host's namespace but the
-# two namespaces, whose names carry a caller-chosen prefix. Needs root and iproute2.
+# (IPv6: fd71:1::2/64, fd71:2::2/64 and fd71::1/128 in the same places.) The client routes per
+# source address (RFC 1122 multihoming as phones do it): table 101 sends from the wifi address
+# through wifi, table 102 from the cell address through cell, and the main table's default route
+# prefers wifi. The server reaches each client subnet on its own link. Links are created inside
+# the namespaces, so nothing is named in the host's namespace but the two namespaces, whose names
+# carry a caller-chosen prefix. Needs root and iproute2.
 #
-#   ns_setup PREFIX    creates "$PREFIX-c" and "$PREFIX-s" (sets NS_C, NS_S); ns_cleanup deletes them
+#   ns_setup PREFIX [v4|v6]  creates "$PREFIX-c" and "$PREFIX-s" (sets NS_C, NS_S and the
+#                      addresses below for that family); ns_cleanup deletes them. With
+#                      NS_CELL_DEFAULT=0 the main table has no default through cell: cell is then
+#                      reached only from its own address, as a phone's non-default network, and
+#                      a socket on a dead wifi address gets an error instead of a route out of cell
+#   ns_cell_del, ns_cell_add   remove or restore the client's cell address with its rule and routes
 #   ns_shape LINK RATE [DELAY] rate (and one-way delay, with netem) on both ends of wifi or cell
 #   ns_c CMD..., ns_s CMD...   runs a command in the client or server namespace
+#
+# Addresses of the family set up: NS_SERVER_IP, NS_WIFI_IP, NS_CELL_IP (client side), NS_PLEN
+# (their prefix length), NS_HOSTLEN (a host route's), NS_IPF (-4 or -6 for ip), NS_SERVER_HOST
+# (the server's address as a URL names it).
 
-NS_SERVER_IP=10.71.0.1
-NS_WIFI_IP=10.71.1.2
-NS_CELL_IP=10.71.2.2
+ns_family() {
+    if [ "${1:-v4}" = v6 ]; then
+        NS_FAMILY=v6 NS_IPF=-6 NS_PLEN=64 NS_HOSTLEN=128 NS_NODAD=nodad
+        NS_SERVER_IP=fd71::1 NS_WIFI_IP=fd71:1::2 NS_CELL_IP=fd71:2::2
+        NS_SERVER_HOST="[$NS_SERVER_IP]"
+    else
+        NS_FAMILY=v4 NS_IPF=-4 NS_PLEN=24 NS_HOSTLEN=32 NS_NODAD=
+        NS_SERVER_IP=10.71.0.1 NS_WIFI_IP=10.71.1.2 NS_CELL_IP=10.71.2.2
+        NS_SERVER_HOST=$NS_SERVER_IP
+    fi
+}
+ns_family v4
 NS_C=""
 NS_S=""
+
+# The server's address on link $1 (1: wifi, 2: cell), and the client's.
+ns_net_ip() {
+    if [ "$NS_FAMILY" = v6 ]; then echo "fd71:$1::$2"; else echo "10.71.$1.$2"; fi
+}
 
 ns_c() { ip netns exec "$NS_C" "$@"; }
 ns_s() { ip netns exec "$NS_S" "$@"; }
@@ -41,29 +66,53 @@ ns_cleanup() {
     return 0
 }
 
-# Adds link $1 (wifi or cell), subnet 10.71.$2.0/24, routing table $3.
-ns_add_link() {
+# The client's address on link $1 (wifi or cell, subnet $2) with its rule and table $3, and,
+# $4 = main, its default route in the main table of metric $5.
+ns_link_addr() {
     local name=$1 net=$2 table=$3
+    ip -n "$NS_C" $NS_IPF addr add "$(ns_net_ip "$net" 2)/$NS_PLEN" dev "$name" $NS_NODAD &&
+        ip -n "$NS_C" $NS_IPF route replace default via "$(ns_net_ip "$net" 1)" dev "$name" \
+            table "$table" &&
+        ip -n "$NS_C" $NS_IPF rule add from "$(ns_net_ip "$net" 2)" table "$table" \
+            priority "$table" || return 1
+    [ "${4:-}" != main ] ||
+        ip -n "$NS_C" $NS_IPF route replace default via "$(ns_net_ip "$net" 1)" dev "$name" \
+            metric "$5"
+}
+
+# Adds link $1 (wifi or cell), subnet $2, routing table $3.
+ns_add_link() {
+    local name=$1 net=$2
     ip -n "$NS_C" link add "$name" type veth peer name "s-$name" netns "$NS_S" || return 1
-    ip -n "$NS_C" addr add "10.71.$net.2/24" dev "$name"
-    ip -n "$NS_S" addr add "10.71.$net.1/24" dev "s-$name"
+    ip -n "$NS_S" $NS_IPF addr add "$(ns_net_ip "$net" 1)/$NS_PLEN" dev "s-$name" $NS_NODAD
     ip -n "$NS_C" link set "$name" up
     ip -n "$NS_S" link set "s-$name" up
-    ip -n "$NS_C" route add default via "10.71.$net.1" dev "$name" table "$table"
-    ip -n "$NS_C" rule add from "10.71.$net.2" table "$table" priority "$table"
+}
+
+ns_cell_del() {
+    ip -n "$NS_C" $NS_IPF rule del from "$NS_CELL_IP" table 102 2>/dev/null
+    ip -n "$NS_C" $NS_IPF addr del "$NS_CELL_IP/$NS_PLEN" dev cell
+}
+
+ns_cell_add() {
+    if [ "${NS_CELL_DEFAULT:-1}" = 1 ]; then
+        ns_link_addr cell 2 102 main 200
+    else
+        ns_link_addr cell 2 102
+    fi
 }
 
 ns_setup() {
     NS_C="$1-c"
     NS_S="$1-s"
+    ns_family "${2:-v4}"
     ip netns add "$NS_C" || return 1
     ip netns add "$NS_S" || { ns_cleanup; return 1; }
     ip -n "$NS_C" link set lo up
     ip -n "$NS_S" link set lo up
-    ip -n "$NS_S" addr add "$NS_SERVER_IP/32" dev lo
-    ns_add_link wifi 1 101 && ns_add_link cell 2 102 || { ns_cleanup; return 1; }
-    ip -n "$NS_C" route add default via 10.71.1.1 dev wifi metric 100
-    ip -n "$NS_C" route add default via 10.71.2.1 dev cell metric 200
+    ip -n "$NS_S" $NS_IPF addr add "$NS_SERVER_IP/$NS_HOSTLEN" dev lo
+    ns_add_link wifi 1 && ns_add_link cell 2 && ns_link_addr wifi 1 101 main 100 &&
+        ns_cell_add || { ns_cleanup; return 1; }
     # Only the namespaces' own addresses on these links: no forwarding, no surprises.
     ns_s sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
     ns_c sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0

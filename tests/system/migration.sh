@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System tests of migration on real kernels: tern-server in one network namespace, tern-client in
-# another with two links into it ("wifi" preferred, "cell"; tests/system/netns-lib.sh), a
-# download whose SHA-256 must match, and a change of the network in the middle of it.
+# another with two links into it ("wifi" preferred, "cell"; scripts/netns-lib.sh), a download
+# whose SHA-256 must match, and a change of the network in the middle of it.
 #
 # usage: migration.sh BUILD_DIR CASE v4|v6
 #   baseline      nothing happens: the harness itself (routes, shaping, hashing) works
@@ -20,60 +20,104 @@
 # that a socket on wifi's dead address gets an error rather than a route out of cell.
 # Each case must finish the download with the right hash; the cases where wifi dies must end on
 # the cell path, and in automatic mode a switch must name a network event as its reason. Prints
-# the longest delivery gap the client measured (the stall). Exit 77: skipped.
+# the longest delivery gap the client measured (the stall). Exit 77: skipped, with the reason.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/netns-lib.sh"
+. "$here/../../scripts/netns-lib.sh"
 
 BIN=$1 CASE=$2 FAM=${3:-v4}
 SIZE_MB=${SIZE_MB:-12}
-LIMIT=${LIMIT:-25} # seconds the client may take (the idle timeout is 30 s)
-netns_require
-for b in tern-server tern-client; do
-    [ -x "$BIN/$b" ] || { echo "SKIP: $BIN/$b not built"; exit 77; }
-done
+RATE=${RATE:-40mbit} # each link, each way
+LIMIT=${LIMIT:-25}   # seconds the client may take (the idle timeout is 30 s)
 
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+[ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces"
+for c in ip tc ss sha256sum timeout; do
+    command -v "$c" >/dev/null 2>&1 || skip "needs $c"
+done
+for b in tern-server tern-client; do
+    [ -x "$BIN/$b" ] || skip "$BIN/$b not built"
+done
+ns_available || skip "cannot create a network namespace"
 case $CASE in
-baseline | app-migrate | linkdown | addrdel | blackhole | blackhole-route) netns_setup "$FAM" ;;
-auto-linkdown) netns_setup "$FAM" celldefault ;;
-auto-newaddr) netns_setup "$FAM" nocell celldefault ;;
+baseline | app-migrate | linkdown | addrdel | blackhole | blackhole-route) NS_CELL_DEFAULT=0 ;;
+auto-linkdown | auto-newaddr) NS_CELL_DEFAULT=1 ;;
 *) echo "unknown case $CASE"; exit 2 ;;
 esac
-netns_server "$BIN" "$SIZE_MB" || exit 1
+
+tmp=$(mktemp -d "/tmp/tern-sys-$$.XXXXXX")
+srv_pid=""
+cleanup() {
+    [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null
+    ns_cleanup
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+ns_setup "tern-sys-$$-$RANDOM" "$FAM" || skip "the kernel cannot make veth links here"
+ns_shape wifi "$RATE" >/dev/null && ns_shape cell "$RATE" >/dev/null ||
+    skip "the kernel has no tbf qdisc"
+[ "$CASE" = auto-newaddr ] && ns_cell_del
+# both carriers up (veth carrier changes go through the kernel's link watch)
+for _ in $(seq 1 50); do
+    ns_c ip link show wifi | grep -q LOWER_UP && ns_c ip link show cell | grep -q LOWER_UP && break
+    sleep 0.05
+done
+
+mkdir -p "$tmp/root"
+head -c $((SIZE_MB * 1024 * 1024)) /dev/urandom >"$tmp/root/file"
+src_sha=$(sha256sum "$tmp/root/file" | cut -d' ' -f1)
+ns_s "$BIN/tern-server" --listen "$NS_SERVER_HOST:4433" --root "$tmp/root" -q \
+    >"$tmp/server.log" 2>&1 &
+srv_pid=$!
+for _ in $(seq 1 100); do
+    ns_s ss -Haun "sport = :4433" | grep -q . && break
+    sleep 0.05
+done
 
 opts=()
 case $CASE in
-app-migrate) opts+=(--migrate "$CLI_CELL@3MB") ;;
-linkdown | addrdel | blackhole*) opts+=(--add-local "$CLI_CELL@0ms") ;;
+app-migrate) opts+=(--migrate "$NS_CELL_IP@3MB") ;;
+linkdown | addrdel | blackhole*) opts+=(--add-local "$NS_CELL_IP@0ms") ;;
 auto-*) opts+=(--auto-migrate) ;;
 esac
-url="https://$SRV_URL_HOST:$SRV_PORT/file"
-cli timeout "$LIMIT" "$BIN/tern-client" --insecure --json -o "$NETNS_DIR/out" "${opts[@]}" "$url" \
-    >"$NETNS_DIR/client.json" 2>"$NETNS_DIR/client.err" &
+ns_c timeout "$LIMIT" "$BIN/tern-client" --insecure --json -o "$tmp/out" "${opts[@]}" \
+    "https://$NS_SERVER_HOST:4433/file" >"$tmp/client.json" 2>"$tmp/client.err" &
 client=$!
+
+# Waits until the body holds $1 bytes; 1 when the client ended first.
+wait_bytes() {
+    while [ "$(stat -c %s "$tmp/out" 2>/dev/null || echo 0)" -lt "$1" ]; do
+        kill -0 "$client" 2>/dev/null || return 1
+        sleep 0.02
+    done
+}
 
 # the change, a quarter into the transfer (auto-newaddr: the new network first, then the failure)
 quarter=$((SIZE_MB * 1024 * 1024 / 4))
 what="nothing"
-fail_at=""
+fail_at=0
 if [ "$CASE" != baseline ]; then
-    if netns_wait_bytes "$quarter" "$client"; then
+    if wait_bytes "$quarter"; then
         case $CASE in
-        auto-newaddr)
-            netns_cell_address
-            netns_wait_bytes $((quarter * 2)) "$client"
-            ;;
-        app-migrate) netns_wait_bytes $((quarter * 2)) "$client" ;;
+        auto-newaddr) ns_cell_add && wait_bytes $((quarter * 2)) ;;
+        app-migrate) wait_bytes $((quarter * 2)) ;;
         esac
-        fail_at=$(stat -c %s "$NETNS_DIR/out" 2>/dev/null || echo 0)
+        fail_at=$(stat -c %s "$tmp/out" 2>/dev/null || echo 0)
         case $CASE in
-        addrdel) what="wifi address deleted"; cli ip $IPF addr del "$CLI_WIFI/$PLEN" dev wifi ;;
-        blackhole) what="server end of wifi down"; srv ip link set wifi-s down ;;
+        addrdel)
+            what="wifi address deleted"
+            ns_c ip $NS_IPF addr del "$NS_WIFI_IP/$NS_PLEN" dev wifi
+            ;;
+        blackhole) what="server end of wifi down"; ns_s ip link set s-wifi down ;;
         blackhole-route)
             what="server route to wifi blackholed"
-            srv ip $IPF route add blackhole "$CLI_WIFI/$HOSTLEN"
+            ns_s ip $NS_IPF route add blackhole "$NS_WIFI_IP/$NS_HOSTLEN"
             ;;
-        *) what="wifi link down"; cli ip link set wifi down ;;
+        *) what="wifi link down"; ns_c ip link set wifi down ;;
         esac
     else
         echo "the client ended before a quarter of the transfer"
@@ -82,25 +126,22 @@ fi
 wait "$client"
 rc=$?
 
-show() {
-    echo "--- client stderr"; tail -n 40 "$NETNS_DIR/client.err"
-    echo "--- client json"; cat "$NETNS_DIR/client.json"
-    echo "--- client routes"; cli ip $IPF route; cli ip $IPF addr show
-}
 fail() {
     echo "FAIL: $CASE $FAM: $*"
-    show
+    echo "--- client stderr"; tail -n 40 "$tmp/client.err"
+    echo "--- client json"; cat "$tmp/client.json"
+    echo "--- client routes"; ns_c ip $NS_IPF route; ns_c ip $NS_IPF addr show
     exit 1
 }
 [ "$rc" -eq 0 ] || fail "tern-client exited with $rc (124: still running after ${LIMIT}s)"
-got=$(sha256sum "$NETNS_DIR/out" | cut -d' ' -f1)
-[ "$got" = "$SRC_SHA" ] || fail "sha256 $got, expected $SRC_SHA"
-active=$(grep -o '"active_path":{[^}]*}' "$NETNS_DIR/client.json" || true)
+got=$(sha256sum "$tmp/out" | cut -d' ' -f1)
+[ "$got" = "$src_sha" ] || fail "sha256 $got, expected $src_sha"
+active=$(grep -o '"active_path":{[^}]*}' "$tmp/client.json" || true)
 if [ "$CASE" != baseline ]; then
-    echo "$active" | grep -qF "\"$CLI_CELL" || echo "$active" | grep -qF "[$CLI_CELL]" ||
+    echo "$active" | grep -qF "\"$NS_CELL_IP:" || echo "$active" | grep -qF "[$NS_CELL_IP]" ||
         fail "the connection did not end on the cell path: $active"
 fi
-reasons=$(grep -o '"migrations":\[[^]]*\]' "$NETNS_DIR/client.json" | grep -o '"reason":"[^"]*"' |
+reasons=$(grep -o '"migrations":\[[^]]*\]' "$tmp/client.json" | grep -o '"reason":"[^"]*"' |
     cut -d'"' -f4 | paste -sd, -)
 # automatic mode must have followed the OS's news (the network monitor), not only path health
 case $CASE in
@@ -109,7 +150,6 @@ auto-*)
         fail "no switch driven by a network event (switches: ${reasons:-none})"
     ;;
 esac
-gap=$(grep -o '"longest_gap_ms":[0-9.]*' "$NETNS_DIR/client.json" | cut -d: -f2)
-echo "ok: $CASE $FAM: $SIZE_MB MB, sha256 matches; change: $what at ${fail_at:-0} bytes;" \
-     "switches: ${reasons:-none};" \
-     "longest delivery gap ${gap:-?} ms"
+gap=$(grep -o '"longest_gap_ms":[0-9.]*' "$tmp/client.json" | cut -d: -f2)
+echo "ok: $CASE $FAM: $SIZE_MB MB, sha256 matches; change: $what at $fail_at bytes;" \
+    "switches: ${reasons:-none}; longest delivery gap ${gap:-?} ms"
