@@ -62,10 +62,7 @@ wifi_delay=${WIFI_DELAY:-5ms} cell_delay=${CELL_DELAY:-15ms}
 start_net() {
     ns_cleanup
     ns_setup "tern-fobench-$$" || return 1
-    if [ "${1:-}" = nocell ]; then
-        ip -n "$NS_C" rule del from "$NS_CELL_IP" table 102 2>/dev/null
-        ip -n "$NS_C" addr del "$NS_CELL_IP/24" dev cell
-    fi
+    [ "${1:-}" = nocell ] && ns_cell_del
     shaping="$(ns_shape wifi "$wifi_rate" "$wifi_delay"); $(ns_shape cell "$cell_rate" "$cell_delay")"
     ip netns exec "$NS_S" "$build/tern-server" --listen "$NS_SERVER_IP:4433" --root "$tmp/www" \
         --cert "$tmp/pki/cert.pem" --key "$tmp/pki/key.pem" -q >"$tmp/server.log" 2>&1 &
@@ -91,9 +88,7 @@ fail_action() {
     addr-gone) echo 'ip -n "$NS_C" addr del "$NS_WIFI_IP/24" dev wifi' ;;
     blackhole) echo 'ip -n "$NS_S" route add blackhole "$NS_WIFI_IP/32"' ;;
     new-address)
-        echo 'ip -n "$NS_C" link set wifi down; ip -n "$NS_C" addr add "$NS_CELL_IP/24" dev cell;
-              ip -n "$NS_C" route replace default via 10.71.2.1 dev cell table 102;
-              ip -n "$NS_C" rule add from "$NS_CELL_IP" table 102 priority 102' ;;
+        echo 'ip -n "$NS_C" link set wifi down; NS_CELL_DEFAULT=0 ns_cell_add' ;;
     esac
 }
 
