@@ -98,6 +98,7 @@ static int run(uint64_t w, int loss, uint64_t round_trips, double *ns_per_ack, s
         p.pn = pn;
         p.time_sent = now;
         p.frames[0].off = pn * 1100;
+        cc.cwnd = 2 * w * 1200; /* the sender keeps W in flight, whatever the controller says */
         if (tern_recovery_on_sent(&r, TERN_SPACE_APP, &p)) {
             fprintf(stderr, "on_sent failed at pn %llu\n", (unsigned long long)pn);
             tern_recovery_free(&r);

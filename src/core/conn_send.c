@@ -18,6 +18,7 @@ typedef struct pkt_build {
     int level, space, is_long;
     tern_sent_pkt rec;
     int has_ack;
+    int padded;         /* carries PADDING frames (it then counts in flight, RFC 9002 §2) */
     uint64_t ack_largest;
 } pkt_build;
 
@@ -379,6 +380,10 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
 {
     tern_pn_space_state *sp = &c->sp[b->space];
     int eliciting = 0;
+    /* what cannot be recorded is never sent: it could be neither retransmitted nor acknowledged */
+    int can_record = tern_recovery_can_record(&c->rec, b->space);
+    if (!can_record)
+        allow_data = 0;
     if (sp->ackr.ack_pending || (allow_data && sp->ackr.has_largest && sp->ackr.unacked_eliciting))
         add_ack(c, b, now);
     if (allow_data && sp->probes > 0) {
@@ -411,7 +416,7 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
     }
     /* A receiver that only acknowledges would never learn which of its ACK ranges arrived:
      * now and then one of its ACK packets asks for an acknowledgement (RFC 9000 §13.2.4). */
-    if (!eliciting && b->has_ack && b->level == TERN_LEVEL_1RTT) {
+    if (!eliciting && b->has_ack && b->level == TERN_LEVEL_1RTT && can_record) {
         if (++c->ack_only_run >= TERN_ACK_ONLY_PING_EVERY && pb_room(b) > 0) {
             b->start[b->hdr_len + b->payload++] = TERN_FT_PING;
             pb_record(b, TERN_FT_PING, 0, 0, 0, 0, 0);
@@ -457,18 +462,20 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
     tern_path *pp = &c->paths[b->rec.path_id];
     b->rec.time_sent = now;
     b->rec.size = (uint32_t)pkt_total(b);
-    b->rec.in_flight = b->rec.ack_eliciting || b->rec.n_frames > (b->has_ack ? 1 : 0);
-    if (b->rec.ack_eliciting)
-        b->rec.in_flight = 1;
+    b->rec.in_flight = b->rec.ack_eliciting || b->padded || b->rec.n_frames > (b->has_ack ? 1 : 0);
     b->rec.app_limited = 0;
     sp->next_pn++;
     if (b->has_ack)
         tern_ackr_on_ack_sent(&sp->ackr);
-    /* ACK-only packets are not recorded: nobody acknowledges them, and they would only pile up */
-    if (b->rec.in_flight)
-        tern_recovery_on_sent(&c->rec, b->space, &b->rec);
-    else
+    /* ACK-only packets are not recorded: nobody acknowledges them, and they would only pile up.
+     * fill_packet made room for the record of anything else; should storing it fail all the same,
+     * what the packet carried is queued again as if it were lost at once, so nothing stalls. */
+    if (!b->rec.in_flight || tern_recovery_on_sent(&c->rec, b->space, &b->rec)) {
         tern_recovery_on_unrecorded(&c->rec, b->space, b->rec.pn);
+        if (b->rec.in_flight)
+            tern_conn_requeue_frames(c, b->space, &b->rec);
+        b->rec.in_flight = 0;
+    }
     if (b->rec.in_flight)
         tern_pacer_on_sent(&pp->pacer, b->rec.size, pp->cc.cwnd, pace_rtt(pp), now);
     c->pkts_sent++;
@@ -539,6 +546,11 @@ static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_data
         if (need > cap - used)
             need = cap - used;
         pad_last = pkts[np - 1].payload + need;
+        /* padding needs a record (it counts in flight); without room, the ACK goes unpadded */
+        if (need > 0 && tern_recovery_can_record(&c->rec, pkts[np - 1].space))
+            pkts[np - 1].padded = 1;
+        else if (!pkts[np - 1].rec.ack_eliciting)
+            pad_last = 0;
     }
     for (int i = 0; i < np; i++) {
         size_t before = pkt_total(&pkts[i]);
@@ -609,7 +621,8 @@ static size_t build_probe(tern_conn *c, int idx, uint8_t *buf, size_t cap, tern_
     if (budget < room)
         room = (size_t)budget;
     pkt_build b;
-    if (room < TERN_MIN_SEND_ROOM || !pb_start_on(c, &b, TERN_LEVEL_1RTT, buf, room, idx))
+    if (room < TERN_MIN_SEND_ROOM || !tern_recovery_can_record(&c->rec, TERN_SPACE_APP) ||
+        !pb_start_on(c, &b, TERN_LEVEL_1RTT, buf, room, idx))
         return 0;
     int padded = room >= TERN_MIN_INITIAL_SIZE;
     int challenge = p->need_challenge || (p->need_padded_challenge && padded);
@@ -651,6 +664,7 @@ static size_t build_probe(tern_conn *c, int idx, uint8_t *buf, size_t cap, tern_
         pad = TERN_MIN_INITIAL_SIZE - b.hdr_len - TERN_AEAD_TAG_LEN;
     if (seal_packet(c, &b, pad))
         return 0;
+    b.padded = pad > 0;
     commit_packet(c, &b, now);
     return pkt_total(&b);
 }

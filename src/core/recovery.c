@@ -2,10 +2,12 @@
  * packet number space, ACK processing, packet- and time-threshold loss, persistent congestion, the
  * PTO with its backoff and the client's anti-deadlock probe.
  *
- * Records sit in the ring in packet number order and are pruned from the head once acked or lost.
- * Loss detection declares every unacked packet more than kPacketThreshold below the largest acked
- * lost, so at most a few acked records ever wait behind an outstanding head: walking the ranges of
- * an ACK from the head costs the newly acked records plus that handful, never the whole ring. */
+ * Records sit in the ring in packet number order and are pruned from the head as soon as they are
+ * acked or lost; a lost record moves to a separate list, kept two smoothed RTTs to recognise a late
+ * acknowledgement. The head is therefore always the oldest outstanding packet, and loss detection
+ * declares every unacked packet kPacketThreshold below the largest acked of its path lost: only
+ * that handful of acked records ever waits behind the head. An ACK then costs its ranges, the
+ * records it newly acknowledges or declares lost, and that handful, never the whole window. */
 #include "recovery.h"
 
 #include <stddef.h>
@@ -49,6 +51,8 @@ void tern_recovery_init(tern_recovery *r, int is_server, tern_rtt *rtt, tern_cc 
         for (int k = 0; k < TERN_RECOVERY_PATHS; k++)
             r->q[s].path_largest_acked[k] = UINT64_MAX;
         r->q[s].loss_time = TERN_TS_INF;
+        for (int k = 0; k < TERN_RECOVERY_SKIPPED; k++)
+            r->q[s].skipped[k] = UINT64_MAX;
     }
     r->rtt = rtt;
     r->cc = cc;
@@ -67,8 +71,10 @@ void tern_recovery_free(tern_recovery *r)
 {
     for (int s = 0; s < TERN_SPACE_COUNT; s++) {
         free(r->q[s].ring);
+        free(r->q[s].lost.v);
         r->q[s].ring = NULL;
         r->q[s].cap = r->q[s].count = r->q[s].head = 0;
+        memset(&r->q[s].lost, 0, sizeof(r->q[s].lost));
     }
 }
 
@@ -90,26 +96,89 @@ static int q_grow(tern_sentq *q, int space)
     return 0;
 }
 
-/* Drops settled records from the head. A record declared lost stays until `keep_lost_until`
- * passes its send time by the caller's margin, so that its late acknowledgement is still
- * recognised as a spurious loss (see on_ack); TERN_TS_INF drops them at once. */
-static void q_prune_at(tern_sentq *q, tern_tstamp now, tern_tstamp keep)
+/* Drops settled (acked or lost) records from the head. */
+static void q_prune(tern_sentq *q)
 {
     while (q->count) {
         const tern_sent_pkt *p = &q->ring[q->head];
         if (!p->acked && !p->lost)
-            break;
-        if (!p->acked && now != TERN_TS_INF && p->time_sent + keep > now)
             break;
         q->head = (q->head + 1) & (q->cap - 1);
         q->count--;
     }
 }
 
-static void q_prune(tern_sentq *q) { q_prune_at(q, TERN_TS_INF, 0); }
-
 /* How long lost records are kept for spurious-loss detection: two smoothed RTTs. */
 static tern_tstamp lost_keep(const tern_recovery *r) { return 2 * r->rtt->smoothed; }
+
+static size_t lq_count(const tern_lostq *l) { return l->end - l->start; }
+
+/* Index (from start) of the first lost record with pn >= v. */
+static size_t lq_lower_bound(const tern_lostq *l, uint64_t v)
+{
+    size_t lo = l->start, hi = l->end;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->v[mid].pn < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Keeps a copy of a record just declared lost, in pn order (losses are found mostly in pn order:
+ * the rare earlier one, from a slower path, is inserted). At `limit` the oldest is forgotten, which
+ * only costs the chance to call its loss spurious. */
+static void lq_push(tern_lostq *l, const tern_sent_pkt *p, uint64_t limit)
+{
+    if (limit == 0)
+        return;
+    while (lq_count(l) >= limit)
+        l->start++;
+    if (l->end == l->cap) {
+        size_t n = lq_count(l);
+        if (l->start > 0 && n < l->cap / 2 + 1) {
+            memmove(l->v, l->v + l->start, n * sizeof(*l->v));
+        } else {
+            size_t ncap = l->cap ? l->cap * 2 : 16;
+            tern_sent_pkt *v = malloc(ncap * sizeof(*v));
+            if (!v)
+                return; /* not kept: a late ACK of it is then taken as a duplicate */
+            memcpy(v, l->v + l->start, n * sizeof(*v));
+            free(l->v);
+            l->v = v;
+            l->cap = ncap;
+        }
+        l->start = 0;
+        l->end = n;
+    }
+    size_t at = l->end;
+    if (at > l->start && l->v[at - 1].pn > p->pn) {
+        at = lq_lower_bound(l, p->pn);
+        memmove(l->v + at + 1, l->v + at, (l->end - at) * sizeof(*l->v));
+    }
+    l->v[at] = *p;
+    l->v[at].acked = 0;
+    l->end++;
+}
+
+static void lq_prune(tern_lostq *l, tern_tstamp now, tern_tstamp keep)
+{
+    while (l->start < l->end && l->v[l->start].time_sent + keep <= now)
+        l->start++;
+    if (l->start == l->end)
+        l->start = l->end = 0;
+}
+
+static void q_free(tern_sentq *q)
+{
+    free(q->ring);
+    free(q->lost.v);
+    q->ring = NULL;
+    q->cap = q->count = q->head = 0;
+    memset(&q->lost, 0, sizeof(q->lost));
+}
 
 /* Index of the first record with pn >= v (count when none). Packet numbers are strictly
  * increasing, so record i has pn >= head_pn + i: the answer is at most v - head_pn, and exactly
@@ -146,16 +215,45 @@ static tern_rtt *rtt_of(const tern_recovery *r, uint8_t path_id)
     return rtt ? rtt : r->rtt;
 }
 
+uint64_t tern_recovery_record_limit(const tern_recovery *r)
+{
+    uint64_t mds = r->cc && r->cc->max_datagram_size ? r->cc->max_datagram_size : 1200;
+    uint64_t win = r->cc ? r->cc->cwnd : 0;
+    for (int s = 0; s < TERN_SPACE_COUNT; s++)
+        win = TERN_MAX(win, r->q[s].bytes_in_flight);
+    uint64_t lim = win / mds * TERN_RECOVERY_CWND_RECORDS;
+    lim = TERN_MAX(lim, (uint64_t)TERN_RECOVERY_MIN_RECORDS);
+    return TERN_MIN(lim, r->max_in_flight_records);
+}
+
+int tern_recovery_can_record(tern_recovery *r, int space)
+{
+    if (space < 0 || space >= TERN_SPACE_COUNT || r->q[space].discarded)
+        return 0;
+    tern_sentq *q = &r->q[space];
+    if (q->count >= tern_recovery_record_limit(r))
+        return 0;
+    return q->count < q->cap || q_grow(q, space) == 0;
+}
+
+size_t tern_recovery_records(const tern_recovery *r, int space)
+{
+    if (space < 0 || space >= TERN_SPACE_COUNT)
+        return 0;
+    return r->q[space].count + lq_count(&r->q[space].lost);
+}
+
 static void mark_lost(tern_recovery *r, int space, tern_sentq *q, tern_sent_pkt *p)
 {
     p->lost = 1;
-    if (p->in_flight)
-        r->pkts_lost++;
     if (p->in_flight) {
+        r->pkts_lost++;
+        q->bytes_in_flight -= p->size;
         tern_cc_on_removed(cc_of(r, p->path_id), p->size);
         if (p->ack_eliciting)
             q->ack_eliciting_in_flight--;
     }
+    lq_push(&q->lost, p, tern_recovery_record_limit(r));
     if (r->cb.on_lost)
         r->cb.on_lost(r->ud, space, p);
 }
@@ -167,15 +265,8 @@ int tern_recovery_on_sent(tern_recovery *r, int space, const tern_sent_pkt *p)
     tern_sentq *q = &r->q[space];
     if (q->discarded || (q->next_pn && p->pn < q->next_pn))
         return TERN_ERR_INVALID_ARG;
-    if (q->count >= r->max_in_flight_records) {
-        /* ACK-only packets are rarely acknowledged by anyone: forget the oldest of them. */
-        while (q->count && !q_at(q, 0)->in_flight) {
-            mark_lost(r, space, q, q_at(q, 0));
-            q_prune(q);
-        }
-        if (q->count >= r->max_in_flight_records)
-            return TERN_ERR_NOMEM;
-    }
+    if (q->count >= tern_recovery_record_limit(r))
+        return TERN_ERR_NOMEM;
     if (q->count == q->cap && q_grow(q, space))
         return TERN_ERR_NOMEM;
 
@@ -188,6 +279,7 @@ int tern_recovery_on_sent(tern_recovery *r, int space, const tern_sent_pkt *p)
     q->count++;
     q->next_pn = p->pn + 1;
     if (p->in_flight) {
+        q->bytes_in_flight += p->size;
         tern_cc_on_sent(cc_of(r, p->path_id), p->size);
         if (p->ack_eliciting) {
             q->ack_eliciting_in_flight++;
@@ -196,6 +288,18 @@ int tern_recovery_on_sent(tern_recovery *r, int space, const tern_sent_pkt *p)
         }
     }
     return 0;
+}
+
+void tern_recovery_on_skipped(tern_recovery *r, int space, uint64_t pn)
+{
+    if (space < 0 || space >= TERN_SPACE_COUNT)
+        return;
+    tern_sentq *q = &r->q[space];
+    if (q->next_pn && pn < q->next_pn)
+        return;
+    q->skipped[q->skipped_next] = pn;
+    q->skipped_next = (q->skipped_next + 1) % TERN_RECOVERY_SKIPPED;
+    q->next_pn = pn + 1;
 }
 
 /* RFC 9002 A.10 and B.8: declares lost the unacked packets at or below the largest acked that
@@ -282,6 +386,74 @@ static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
     }
 }
 
+/* Nothing may change before an ACK is known to be valid: every check is made up front. */
+static int ack_valid(const tern_sentq *q, const tern_pn_range_list *ranges)
+{
+    uint64_t largest = ranges->r[0].hi;
+    if (q->next_pn == 0 || largest >= q->next_pn)
+        return 0;
+    for (size_t k = 0; k < ranges->n; k++) {
+        uint64_t lo = ranges->r[k].lo, hi = ranges->r[k].hi;
+        if (lo > hi || (k > 0 && hi >= ranges->r[k - 1].lo))
+            return 0;
+        for (int j = 0; j < TERN_RECOVERY_SKIPPED; j++)
+            if (q->skipped[j] != UINT64_MAX && q->skipped[j] >= lo && q->skipped[j] <= hi)
+                return 0; /* an optimistic ACK: that packet number was never sent */
+    }
+    return 1;
+}
+
+/* Lost records inside the ranges arrived after all: the path reorders more than the thresholds
+ * allow. Widen them (as RACK does) so that reordering stops costing windows. Marks them (acked =
+ * 3) for finish_spurious; returns how many. */
+static size_t find_spurious(tern_recovery *r, tern_sentq *q, const tern_pn_range_list *ranges)
+{
+    tern_lostq *l = &q->lost;
+    uint64_t largest = ranges->r[0].hi;
+    size_t n = 0;
+    if (!lq_count(l))
+        return 0;
+    for (size_t k = 0; k < ranges->n; k++) {
+        uint64_t lo = ranges->r[k].lo, hi = ranges->r[k].hi;
+        if (hi < l->v[l->start].pn)
+            break; /* ranges descend */
+        for (size_t i = lq_lower_bound(l, lo); i < l->end && l->v[i].pn <= hi; i++) {
+            tern_sent_pkt *p = &l->v[i];
+            if (p->acked)
+                continue;
+            p->acked = 3;
+            n++;
+            uint64_t dist = largest - p->pn + 1;
+            if (dist > r->pkt_thresh)
+                r->pkt_thresh = (uint32_t)TERN_MIN(dist, (uint64_t)TERN_MAX_PKT_THRESH);
+            if (r->time_eighths < TERN_MAX_TIME_EIGHTHS)
+                r->time_eighths += 2;
+        }
+    }
+    return n;
+}
+
+/* Lets the connection release what the spurious losses carried: their bytes already left flight. */
+static void finish_spurious(tern_recovery *r, int space, tern_sentq *q,
+                            const tern_pn_range_list *ranges)
+{
+    tern_lostq *l = &q->lost;
+    for (size_t k = 0; k < ranges->n && lq_count(l); k++) {
+        uint64_t lo = ranges->r[k].lo, hi = ranges->r[k].hi;
+        if (hi < l->v[l->start].pn)
+            break;
+        for (size_t i = lq_lower_bound(l, lo); i < l->end && l->v[i].pn <= hi; i++) {
+            tern_sent_pkt *p = &l->v[i];
+            if (p->acked != 3)
+                continue;
+            p->acked = 1;
+            r->spurious_losses++;
+            if (r->cb.on_acked)
+                r->cb.on_acked(r->ud, space, p);
+        }
+    }
+}
+
 int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *ranges,
                          tern_tstamp ack_delay, tern_tstamp now)
 {
@@ -290,46 +462,27 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
     tern_sentq *q = &r->q[space];
     if (ranges->n == 0 || q->discarded)
         return 0;
-    uint64_t largest = ranges->r[0].hi;
-    if (q->next_pn == 0 || largest >= q->next_pn)
+    if (!ack_valid(q, ranges))
         return TERN_ERR_PROTO;
+    uint64_t largest = ranges->r[0].hi;
 
-    /* Pass 1 only marks newly acked records (acked = 2), so that a bad range found late leaves
-     * nothing changed. Pass 2 runs after loss detection, as RFC 9002 A.7 orders it: a loss found
-     * by this ACK starts the recovery period before the acked bytes could grow the window. */
+    /* Pass 1 only marks newly acked records (acked = 2). Pass 2 runs after loss detection, as
+     * RFC 9002 A.7 orders it: a loss found by this ACK starts the recovery period before the acked
+     * bytes could grow the window. Records pruned from the head were acked or lost already, and
+     * every pn below next_pn missing from the ring was skipped or carried only ACK frames. */
     const tern_sent_pkt *largest_rec = NULL;
     int eliciting = 0;
-    size_t newly = 0, spurious = 0, first_idx = SIZE_MAX, last_idx = 0;
-    for (size_t k = 0; k < ranges->n; k++) {
+    size_t newly = 0, first_idx = SIZE_MAX, last_idx = 0;
+    for (size_t k = 0; k < ranges->n && q->count; k++) {
         uint64_t lo = ranges->r[k].lo, hi = ranges->r[k].hi;
-        if (lo > hi || hi > largest)
-            goto fail;
-        if (q->count == 0 || hi < q_at(q, 0)->pn)
-            continue; /* already acked or lost and pruned */
-        uint64_t expect = TERN_MAX(lo, q_at(q, 0)->pn);
-        /* Packet numbers are never skipped, so every pn below next_pn was sent; the ones missing
-         * from the ring carried only ACK frames, which are not recorded. */
-        for (size_t i = q_lower_bound(q, expect); i < q->count; i++) {
+        if (hi < q_at(q, 0)->pn)
+            break; /* ranges descend: the rest is older still */
+        for (size_t i = q_lower_bound(q, lo); i < q->count; i++) {
             tern_sent_pkt *p = q_at(q, i);
             if (p->pn > hi)
                 break;
-            if (p->acked)
-                continue;
-            if (p->lost) {
-                /* Declared lost, yet it arrived: the path reorders more than the thresholds
-                 * allow. Widen them (as RACK does) so that reordering stops costing windows, and
-                 * let the connection release what the packet carried. */
-                p->acked = 3;
-                spurious++;
-                uint64_t dist = largest > p->pn ? largest - p->pn + 1 : 0;
-                if (dist > r->pkt_thresh)
-                    r->pkt_thresh = (uint32_t)TERN_MIN(dist, (uint64_t)TERN_MAX_PKT_THRESH);
-                if (r->time_eighths < TERN_MAX_TIME_EIGHTHS)
-                    r->time_eighths += 2;
-                first_idx = TERN_MIN(first_idx, i);
-                last_idx = TERN_MAX(last_idx, i);
-                continue;
-            }
+            if (p->acked || p->lost)
+                continue; /* a lost one is found in the lost list */
             p->acked = 2;
             newly++;
             first_idx = TERN_MIN(first_idx, i);
@@ -339,6 +492,7 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
             eliciting |= p->ack_eliciting;
         }
     }
+    size_t spurious = find_spurious(r, q, ranges);
     if (q->largest_acked == UINT64_MAX || largest > q->largest_acked)
         q->largest_acked = largest;
     for (size_t i = first_idx; newly && i <= last_idx; i++) {
@@ -363,17 +517,10 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
         r->peer_completed_address_validation = 1;
     detect_lost(r, space, now);
 
-    /* Pass 2. Between first_idx and last_idx lie the newly acked records, the ranges' gaps (now
-     * mostly declared lost) and the few acked ones that waited behind the head. */
-    for (size_t i = first_idx; i <= last_idx; i++) {
+    /* Pass 2. Between first_idx and last_idx lie the newly acked records and the ranges' gaps (now
+     * mostly declared lost). */
+    for (size_t i = first_idx; newly && i <= last_idx; i++) {
         tern_sent_pkt *p = q_at(q, i);
-        if (p->acked == 3) { /* a spurious loss: its bytes already left flight */
-            p->acked = 1;
-            r->spurious_losses++;
-            if (r->cb.on_acked)
-                r->cb.on_acked(r->ud, space, p);
-            continue;
-        }
         if (p->acked != 2)
             continue;
         p->acked = 1;
@@ -381,25 +528,21 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
         if (p->in_flight) {
             if (p->ack_eliciting)
                 q->ack_eliciting_in_flight--;
+            q->bytes_in_flight -= p->size;
             tern_cc_on_acked(cc_of(r, p->path_id), p->size, p->time_sent, rtt_of(r, p->path_id),
                              now, p->app_limited);
         }
         if (r->cb.on_acked)
             r->cb.on_acked(r->ud, space, p);
     }
+    if (spurious)
+        finish_spurious(r, space, q, ranges);
     if (peer_validated(r))
         r->pto_count = 0;
-    q_prune_at(q, now, lost_keep(r));
+    q_prune(q);
+    lq_prune(&q->lost, now, lost_keep(r));
     r->timer_base = now;
     return 0;
-
-fail:
-    for (size_t i = first_idx; newly && i <= last_idx; i++) {
-        tern_sent_pkt *p = q_at(q, i);
-        if (p->acked == 2)
-            p->acked = 0;
-    }
-    return TERN_ERR_PROTO;
 }
 
 static tern_tstamp earliest_loss_time(const tern_recovery *r, int *space)
@@ -460,7 +603,8 @@ int tern_recovery_on_timeout(tern_recovery *r, tern_tstamp now)
         if (now < t)
             return -1;
         detect_lost(r, space, now);
-        q_prune_at(&r->q[space], now, lost_keep(r));
+        q_prune(&r->q[space]);
+        lq_prune(&r->q[space].lost, now, lost_keep(r));
         r->timer_base = now;
         return -1;
     }
@@ -485,10 +629,9 @@ void tern_recovery_discard_space(tern_recovery *r, int space)
         if (p->in_flight && !p->acked && !p->lost)
             tern_cc_on_removed(cc_of(r, p->path_id), p->size);
     }
-    free(q->ring);
-    q->ring = NULL;
-    q->cap = q->count = q->head = 0;
+    q_free(q);
     q->ack_eliciting_in_flight = 0;
+    q->bytes_in_flight = 0;
     q->loss_time = TERN_TS_INF;
     q->last_ack_eliciting_time = 0;
     q->discarded = 1;

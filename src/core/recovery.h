@@ -40,15 +40,29 @@ typedef struct tern_sent_pkt {
     tern_sent_frame frames[TERN_SENT_MAX_FRAMES];
 } tern_sent_pkt;
 
+#define TERN_RECOVERY_SKIPPED 4 /* skipped packet numbers remembered per space */
+
+/* Records declared lost, kept (in packet number order, which is also send order) for two smoothed
+ * RTTs so that a late acknowledgement is recognised as a spurious loss. Apart from the main ring so
+ * that a lost packet never holds acknowledged records behind it. */
+typedef struct tern_lostq {
+    tern_sent_pkt *v;
+    size_t cap, start, end;       /* live records are v[start..end) */
+} tern_lostq;
+
 typedef struct tern_sentq {
     tern_sent_pkt *ring;
-    size_t cap, head, count;      /* ring of records in pn order (acked/lost ones pruned from head) */
+    size_t cap, head, count;      /* ring of records in pn order (settled ones pruned from head) */
+    tern_lostq lost;
     uint64_t largest_acked;       /* UINT64_MAX when none */
     uint64_t path_largest_acked[TERN_RECOVERY_PATHS]; /* per path the packet left on */
     tern_tstamp loss_time;        /* TERN_TS_INF when none */
     tern_tstamp last_ack_eliciting_time;
     uint64_t ack_eliciting_in_flight;
-    uint64_t next_pn;             /* largest pn recorded + 1 (0: nothing sent yet) */
+    uint64_t bytes_in_flight;     /* of this space's records, on every path */
+    uint64_t next_pn;             /* largest pn used + 1 (0: nothing sent yet) */
+    uint64_t skipped[TERN_RECOVERY_SKIPPED]; /* pns never sent on purpose (UINT64_MAX: none) */
+    unsigned skipped_next;
     int discarded;
 } tern_sentq;
 
@@ -83,7 +97,7 @@ typedef struct tern_recovery {
     uint64_t pkts_lost, pkts_acked, pto_total, spurious_losses;
     uint32_t pkt_thresh;     /* packet reordering threshold (3, widened on spurious losses) */
     uint32_t time_eighths;   /* time threshold in eighths of an RTT (9, widened likewise) */
-    uint64_t max_in_flight_records; /* bound; on_packet_sent fails past it */
+    uint64_t max_in_flight_records; /* absolute bound on records per space (see record_limit) */
     int amplification_blocked;   /* server at the anti-amplification limit: no PTO (set by conn) */
     tern_tstamp timer_base;      /* last ack/timeout/send: start of the client's anti-deadlock PTO */
     uint8_t ack_path_id;         /* the path the ACK being processed arrived on (set by conn before
@@ -99,20 +113,42 @@ void tern_recovery_init(tern_recovery *r, int is_server, tern_rtt *rtt, tern_cc 
 void tern_recovery_free(tern_recovery *r);
 
 #define TERN_RECOVERY_DEFAULT_MAX_RECORDS (1u << 16)
+/* Records per space are bounded by a multiple of the window in full-size packets (never below
+ * TERN_RECOVERY_MIN_RECORDS, never above max_in_flight_records). The window is the active path's
+ * cwnd, or the space's bytes in flight when more (packets that other paths' windows admitted): a
+ * record is about a quarter of a full-size packet, so what a peer can make us hold stays near the
+ * window whatever the packets' sizes. */
+#define TERN_RECOVERY_CWND_RECORDS 4
+#define TERN_RECOVERY_MIN_RECORDS 256
+
+/* How many records a space may hold now (the bound above, from the active controller's cwnd). */
+uint64_t tern_recovery_record_limit(const tern_recovery *r);
+
+/* 1 when a packet sent now in `space` can be recorded: below the record limit, with room in the
+ * ring (grown here if needed, so that tern_recovery_on_sent cannot then fail). When this is 0 the
+ * connection sends nothing in that space that would need a record, only ACK frames. */
+int tern_recovery_can_record(tern_recovery *r, int space);
 
 /* Records a sent packet (copied; only the first n_frames frames are kept). Packet numbers must
- * increase within a space. At the record bound, records of packets that are not in flight (ACK-only)
- * are evicted from the oldest end as lost to make room. Returns 0, TERN_ERR_NOMEM (bound reached or
- * allocation failed), or TERN_ERR_INVALID_ARG (bad space, discarded space, pn not increasing, or
- * n_frames above TERN_SENT_MAX_FRAMES). */
+ * increase within a space. Returns 0, TERN_ERR_NOMEM (record limit reached, or allocation failed),
+ * or TERN_ERR_INVALID_ARG (bad space, discarded space, pn not increasing, or n_frames above
+ * TERN_SENT_MAX_FRAMES). On failure nothing is recorded: the caller must not send the packet. */
 int tern_recovery_on_sent(tern_recovery *r, int space, const tern_sent_pkt *p);
+
+/* Packet number `pn` of `space` is skipped on purpose (never sent): an ACK that names it is an
+ * optimistic ACK (RFC 9000 §21.4) and tern_recovery_on_ack fails with TERN_ERR_PROTO. The last
+ * TERN_RECOVERY_SKIPPED skipped numbers are remembered. pn must be at or above the next pn. */
+void tern_recovery_on_skipped(tern_recovery *r, int space, uint64_t pn);
 
 /* Processes an ACK frame's ranges (descending, inclusive [lo, hi] pairs, as iterated from the
  * frame), ack_delay in ns (already scaled). Calls on_acked for newly acked records, updates RTT when
  * the largest is newly acked and ack-eliciting, detects losses (on_lost), updates CC.
  * Returns 0, or TERN_ERR_PROTO when a range acknowledges a packet number never sent in that space
- * (above the largest sent, or one skipped while still tracked) (PROTOCOL_VIOLATION), with no state
- * changed; TERN_ERR_INVALID_ARG for a bad space. on_lost callbacks of this ACK come before its
+ * (above the largest sent, or a skipped one still remembered) or is malformed (lo > hi, not
+ * descending) (PROTOCOL_VIOLATION), with no state changed; TERN_ERR_INVALID_ARG for a bad space.
+ * The cost is proportional to the ranges, the records this ACK newly acknowledges or declares lost,
+ * and the few unacknowledged records below the largest acknowledged that the thresholds still
+ * wait for. on_lost callbacks of this ACK come before its
  * on_acked ones. An ACK received by a client in the Handshake space sets
  * peer_completed_address_validation. The Initial space's ack_delay is ignored. Every packet sent
  * must have been recorded with tern_recovery_on_sent, or an ACK of it looks like an ACK of a
@@ -127,6 +163,9 @@ tern_tstamp tern_recovery_timer(const tern_recovery *r, tern_tstamp now);
  * probes (the caller sends up to two ack-eliciting packets there). Returns -1 when no probe is due,
  * else the space. Nothing happens before the deadline of tern_recovery_timer. */
 int tern_recovery_on_timeout(tern_recovery *r, tern_tstamp now);
+
+/* Records a space holds (the ring and the lost records kept for spurious-loss detection). */
+size_t tern_recovery_records(const tern_recovery *r, int space);
 
 /* Drops every record of a space (keys discarded, RFC 9002 §6.4): their bytes leave flight without
  * loss signals; no callbacks. */

@@ -457,6 +457,7 @@ static void test_ring_growth_and_pruning(void **st)
 {
     h_t *h = h_new(1, TERN_CC_NEWRENO);
     h->r.handshake_confirmed = 1;
+    h->cc.cwnd = 10000 * MDS; /* room for the records */
     for (uint64_t pn = 0; pn < 10000; pn++)
         assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, 1000 * MS + pn * 1000, 1), 0);
     tern_sentq *q = &h->r.q[TERN_SPACE_APP];
@@ -497,9 +498,14 @@ static void test_ring_growth_and_pruning(void **st)
         assert_int_equal(h->acked[i], i < 99 ? i : i + 1);
     assert_int_equal(h->n_lost, 1);
     assert_int_equal(h->lost[0], 99);
-    /* 99 is kept (lost, maybe only late) and holds everything after it in the ring */
-    assert_int_equal(q->count, 51);
-    assert_int_equal(q->ring[q->head].pn, 99);
+    /* 99 is kept aside (lost, maybe only late) and holds nothing behind it in the ring */
+    assert_int_equal(q->count, 0);
+    assert_int_equal(tern_recovery_records(&h->r, TERN_SPACE_APP), 1);
+    assert_int_equal(q->lost.v[q->lost.start].pn, 99);
+    /* two smoothed RTTs later it is forgotten */
+    assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, 300 * MS, 1), 0);
+    assert_int_equal(ack1(h, TERN_SPACE_APP, pn, pn, 700 * MS), 0);
+    assert_int_equal(tern_recovery_records(&h->r, TERN_SPACE_APP), 0);
     h_free(h);
 }
 
@@ -534,29 +540,152 @@ static void test_spurious_loss_widens_thresholds(void **st)
 static void test_record_bound(void **st)
 {
     h_t *h = h_new(1, TERN_CC_NEWRENO);
+    /* the configured bound caps everything */
     h->r.max_in_flight_records = 10;
     uint64_t pn = 0;
-    for (int i = 0; i < 4; i++, pn++)
-        assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, pn * MS, 0), 0); /* ACK-only */
-    for (int i = 0; i < 6; i++, pn++)
+    for (int i = 0; i < 10; i++, pn++) {
+        assert_true(tern_recovery_can_record(&h->r, TERN_SPACE_APP));
         assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, pn * MS, 1), 0);
-    /* full: the ACK-only records at the head make room */
-    assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn++, 20 * MS, 1), 0);
-    assert_int_equal(h->n_lost, 4);
-    assert_int_equal(h->cc.bytes_in_flight, 7 * MDS);
-    assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn++, 21 * MS, 1), 0);
-    assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn++, 22 * MS, 1), 0);
-    assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn++, 23 * MS, 1), 0);
-    assert_int_equal(h->r.q[TERN_SPACE_APP].count, 10);
-    /* only in-flight records left: refused */
+    }
+    assert_false(tern_recovery_can_record(&h->r, TERN_SPACE_APP));
     assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, 24 * MS, 1), TERN_ERR_NOMEM);
     assert_int_equal(h->r.q[TERN_SPACE_APP].count, 10);
-    assert_int_equal(h->cc.bytes_in_flight, 10 * MDS);
-    /* an ACK frees room; a late ACK of an evicted record is ignored */
+    assert_int_equal(h->cc.bytes_in_flight, 10 * MDS); /* the refused packet left no trace */
+    /* an ACK frees room */
     tern_pn_range r[2] = {{4, 5}, {0, 1}};
     assert_int_equal(ack(h, TERN_SPACE_APP, r, 2, 0, 30 * MS), 0);
-    assert_int_equal(h->n_acked, 2);
+    assert_int_equal(h->n_acked, 4);
+    assert_true(tern_recovery_can_record(&h->r, TERN_SPACE_APP));
     assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, 31 * MS, 1), 0);
+    h_free(h);
+
+    /* otherwise a multiple of the congestion window in full-size packets, with a floor: small
+     * packets reach it long before the window is used */
+    h = h_new(1, TERN_CC_NEWRENO);
+    assert_int_equal(tern_recovery_record_limit(&h->r), TERN_RECOVERY_MIN_RECORDS);
+    h->cc.cwnd = 100 * MDS;
+    assert_int_equal(tern_recovery_record_limit(&h->r), 100 * TERN_RECOVERY_CWND_RECORDS);
+    tern_sent_pkt p;
+    memset(&p, 0, sizeof(p));
+    p.size = 40;
+    p.ack_eliciting = p.in_flight = 1;
+    for (pn = 0; pn < 100 * TERN_RECOVERY_CWND_RECORDS; pn++) {
+        p.pn = pn;
+        assert_int_equal(tern_recovery_on_sent(&h->r, TERN_SPACE_APP, &p), 0);
+    }
+    p.pn = pn;
+    assert_false(tern_recovery_can_record(&h->r, TERN_SPACE_APP));
+    assert_int_equal(tern_recovery_on_sent(&h->r, TERN_SPACE_APP, &p), TERN_ERR_NOMEM);
+    assert_true(h->cc.bytes_in_flight < h->cc.cwnd);
+    h_free(h);
+
+    /* packets admitted by other paths' windows (the bytes in flight) raise the limit with them */
+    h = h_new(1, TERN_CC_NEWRENO);
+    h->cc.cwnd = 2 * MDS;
+    p.size = MDS;
+    for (pn = 0; pn < 2 * TERN_RECOVERY_MIN_RECORDS; pn++) {
+        p.pn = pn;
+        assert_int_equal(tern_recovery_on_sent(&h->r, TERN_SPACE_APP, &p), 0);
+    }
+    h_free(h);
+}
+
+/* A bad range found after a spurious loss leaves everything as it was: thresholds, the record's
+ * lost state and the counters; the same loss then counts once the ACK is valid. */
+static void test_bad_ack_changes_nothing(void **st)
+{
+    h_t *h = h_new(1, TERN_CC_NEWRENO);
+    for (uint64_t pn = 0; pn < 10; pn++)
+        assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, pn * MS, 1), 0);
+    tern_pn_range r1 = {1, 9};
+    assert_int_equal(ack(h, TERN_SPACE_APP, &r1, 1, 0, 30 * MS), 0);
+    assert_int_equal(h->n_lost, 1);
+    size_t acked = h->n_acked;
+    uint64_t inflight = h->cc.bytes_in_flight;
+    /* 0 arrives late, but a second range is malformed (lo > hi), or not descending */
+    tern_pn_range bad1[2] = {{0, 9}, {5, 3}};
+    assert_int_equal(ack(h, TERN_SPACE_APP, bad1, 2, 0, 31 * MS), TERN_ERR_PROTO);
+    tern_pn_range bad2[2] = {{5, 9}, {0, 6}};
+    assert_int_equal(ack(h, TERN_SPACE_APP, bad2, 2, 0, 31 * MS), TERN_ERR_PROTO);
+    assert_int_equal(h->r.pkt_thresh, 3);
+    assert_int_equal(h->r.time_eighths, 9);
+    assert_int_equal(h->r.spurious_losses, 0);
+    assert_int_equal(h->n_acked, acked);
+    assert_int_equal(h->cc.bytes_in_flight, inflight);
+    tern_pn_range good = {0, 9};
+    assert_int_equal(ack(h, TERN_SPACE_APP, &good, 1, 0, 32 * MS), 0);
+    assert_int_equal(h->r.spurious_losses, 1);
+    assert_int_equal(h->r.pkt_thresh, 10);
+    assert_int_equal(h->n_acked, acked + 1);
+    h_free(h);
+}
+
+/* An ACK naming a packet number we skipped on purpose is an optimistic ACK: PROTOCOL_VIOLATION,
+ * nothing changed. ACKs around the gap are fine. */
+static void test_skipped_pn(void **st)
+{
+    h_t *h = h_new(1, TERN_CC_NEWRENO);
+    for (uint64_t pn = 0; pn < 5; pn++)
+        assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, pn * MS, 1), 0);
+    tern_recovery_on_skipped(&h->r, TERN_SPACE_APP, 5);
+    for (uint64_t pn = 6; pn < 10; pn++)
+        assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, pn * MS, 1), 0);
+    assert_int_equal(send_pkt(h, TERN_SPACE_APP, 5, 10 * MS, 1), TERN_ERR_INVALID_ARG);
+    assert_int_equal(ack1(h, TERN_SPACE_APP, 0, 9, 30 * MS), TERN_ERR_PROTO);
+    assert_int_equal(ack1(h, TERN_SPACE_APP, 5, 5, 30 * MS), TERN_ERR_PROTO);
+    assert_int_equal(h->n_acked, 0);
+    assert_int_equal(h->cc.bytes_in_flight, 9 * MDS);
+    tern_pn_range r[2] = {{6, 9}, {0, 4}};
+    assert_int_equal(ack(h, TERN_SPACE_APP, r, 2, 0, 30 * MS), 0);
+    assert_int_equal(h->n_acked, 9);
+    assert_int_equal(h->n_lost, 0);
+    assert_int_equal(h->cc.bytes_in_flight, 0);
+    /* still remembered after it was passed */
+    assert_int_equal(ack1(h, TERN_SPACE_APP, 4, 6, 31 * MS), TERN_ERR_PROTO);
+    h_free(h);
+}
+
+/* With one loss per round trip, the lost packet must not hold a window of acknowledged records
+ * behind it: the ring holds about one window of outstanding packets, and the lost list the losses
+ * of two smoothed RTTs. */
+static void test_loss_holds_no_acked_records(void **st)
+{
+    enum { W = 1000 };
+    h_t *h = h_new(1, TERN_CC_NEWRENO);
+    h->r.handshake_confirmed = 1;
+    h->cc.cwnd = 4 * W * MDS;
+    tern_tstamp step = 100 * MS / W, now = 0;
+    size_t most = 0;
+    for (uint64_t pn = 0; pn < 6 * W; pn++) {
+        now += step;
+        assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, now, 1), 0);
+        if (pn < W)
+            continue;
+        uint64_t hi = pn - W + 1;
+        /* the receiver never got pn = k * W + W / 2 */
+        tern_pn_range r[8];
+        size_t n = 0;
+        uint64_t top = hi;
+        if (top >= W / 2 && (top - W / 2) % W == 0)
+            top--;
+        while (n < 8) {
+            int none = top < W / 2;
+            uint64_t l = none ? 0 : (top - W / 2) / W * W + W / 2;
+            r[n].lo = none ? 0 : l + 1;
+            r[n].hi = top;
+            n++;
+            if (none || l == 0)
+                break;
+            top = l - 1;
+        }
+        assert_int_equal(ack(h, TERN_SPACE_APP, r, n, 0, now), 0);
+        size_t held = tern_recovery_records(&h->r, TERN_SPACE_APP);
+        if (held > most)
+            most = held;
+    }
+    assert_true(h->n_lost >= 5);
+    assert_true(h->r.q[TERN_SPACE_APP].count <= W + 8);
+    assert_true(most <= W + 16);
     h_free(h);
 }
 
@@ -578,6 +707,9 @@ int main(void)
         cmocka_unit_test(test_ring_growth_and_pruning),
         cmocka_unit_test(test_spurious_loss_widens_thresholds),
         cmocka_unit_test(test_record_bound),
+        cmocka_unit_test(test_bad_ack_changes_nothing),
+        cmocka_unit_test(test_skipped_pn),
+        cmocka_unit_test(test_loss_holds_no_acked_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
