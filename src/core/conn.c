@@ -101,6 +101,10 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
         if (level == TERN_LEVEL_1RTT &&
             tern_crypto_keys_from_secret(&c->hp_tx1, aead, tx, len, 1))
             return TERN_ERR_CRYPTO;
+        /* from now on the client's anti-deadlock probe goes in the Handshake space: its Initial
+         * keys go with its first Handshake packet (RFC 9002 §6.2.2.1) */
+        if (level == TERN_LEVEL_HANDSHAKE)
+            c->rec.has_handshake_keys = 1;
     }
     if (level == TERN_LEVEL_1RTT) {
         c->aead_conf_limit = tern_crypto_confidentiality_limit(aead);
@@ -659,6 +663,7 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
         if (!tern_recovery_has_in_flight(&c->rec))
             c->ping_pending = 1;
     }
+    tern_conn_sync_amplification(c);
     if (tern_recovery_timer(&c->rec, now) <= now) {
         int space = tern_recovery_on_timeout(&c->rec, now);
         if (space >= 0 && !c->sp[space].discarded) {

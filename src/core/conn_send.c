@@ -683,6 +683,12 @@ static void mark_app_limited(tern_conn *c, uint64_t from_pn)
     }
 }
 
+void tern_conn_sync_amplification(tern_conn *c)
+{
+    c->rec.amplification_blocked =
+        c->is_server && tern_path_amp_budget(&c->paths[c->active]) < TERN_MIN_SEND_ROOM;
+}
+
 int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t cap,
                    size_t max_count, size_t *seg_size, size_t *count, tern_tstamp now)
 {
@@ -785,6 +791,7 @@ int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t 
             break;
     }
     *seg_size = seg;
+    tern_conn_sync_amplification(c);
     if (ran_dry && pp->cc.bytes_in_flight < pp->cc.cwnd) {
         mark_app_limited(c, c->app_limited_from);
         c->app_limited_from = c->sp[TERN_SPACE_APP].next_pn;

@@ -582,19 +582,22 @@ static const sim_scenario registry[] = {
      scn_stateless_reset},
 };
 
-/* This file's scenarios, then the migration and failover suites' (scenarios_migration.c,
- * scenarios_failover.c), in one array. */
+/* This file's scenarios, then the migration, failover and recovery suites'
+ * (scenarios_migration.c, scenarios_failover.c, scenarios_recovery.c), in one array. */
 const sim_scenario *sim_scenarios(size_t *n)
 {
     enum { OWN = sizeof(registry) / sizeof(registry[0]) };
-    static sim_scenario all[OWN + SIM_MIGRATION_SCENARIOS + SIM_FAILOVER_SCENARIOS];
+    static sim_scenario all[OWN + SIM_MIGRATION_SCENARIOS + SIM_FAILOVER_SCENARIOS +
+                            SIM_RECOVERY_SCENARIOS];
     static size_t count;
     if (!count) {
         memcpy(all, registry, sizeof(registry));
         memcpy(all + OWN, sim_migration_scenarios, sizeof(sim_migration_scenarios));
         memcpy(all + OWN + SIM_MIGRATION_SCENARIOS, sim_failover_scenarios,
                sizeof(sim_failover_scenarios));
-        count = OWN + SIM_MIGRATION_SCENARIOS + SIM_FAILOVER_SCENARIOS;
+        memcpy(all + OWN + SIM_MIGRATION_SCENARIOS + SIM_FAILOVER_SCENARIOS,
+               sim_recovery_scenarios, sizeof(sim_recovery_scenarios));
+        count = OWN + SIM_MIGRATION_SCENARIOS + SIM_FAILOVER_SCENARIOS + SIM_RECOVERY_SCENARIOS;
     }
     *n = count;
     return all;

@@ -941,11 +941,12 @@ int sim_start(sim *s)
         return 0;
     if (s->niface == 0 || s->client_iface < 0 || s->client_iface >= s->niface)
         return TERN_ERR_INVALID_ARG;
-    int rv = tern_tls_ctx_new(&s->tls_c, 0, NULL, NULL, cert_path, s->cfg_c.verify_peer,
+    /* the simulator's credentials unless a scenario chose others */
+    int rv = tern_tls_ctx_new(&s->tls_c, 0, NULL, NULL, s->cfg_c.ca_file, s->cfg_c.verify_peer,
                               s->cfg_c.tls_priority, s->cfg_c.alpn, s->cfg_c.alpn_count);
     if (!rv)
-        rv = tern_tls_ctx_new(&s->tls_s, 1, cert_path, key_path, NULL, 0, s->cfg_s.tls_priority,
-                              s->cfg_s.alpn, s->cfg_s.alpn_count);
+        rv = tern_tls_ctx_new(&s->tls_s, 1, s->cfg_s.cert_file, s->cfg_s.key_file, NULL, 0,
+                              s->cfg_s.tls_priority, s->cfg_s.alpn, s->cfg_s.alpn_count);
     if (rv)
         return rv;
     tern_dispatch_config dc;
