@@ -666,6 +666,17 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
     tern_conn_sync_amplification(c);
     if (tern_recovery_timer(&c->rec, now) <= now) {
         int space = tern_recovery_on_timeout(&c->rec, now);
+        if (space >= 0 && c->rec.pto_count == 1)
+            c->pto_run_recv = c->pkts_recv;
+        if (space >= 0 && c->handshake_complete && c->rec.pto_count >= TERN_MAX_UNACKED_PTOS &&
+            c->pkts_recv > c->pto_run_recv) {
+            /* the idle timer never fires for a peer that keeps sending: end it here */
+            static const char why[] = "peer acknowledges nothing";
+            tern_conn_set_close_info(c, TERN_ERR_IDLE_TIMEOUT, 0, 1, TERN_TE_NO_ERROR, 0, why,
+                                     sizeof(why) - 1);
+            tern_conn_set_done(c);
+            return;
+        }
         if (space >= 0 && !c->sp[space].discarded) {
             arm_probe(c, space);
             /* RFC 9002 §6.2.4: the other handshake space's data in flight goes along, coalesced,

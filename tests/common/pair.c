@@ -492,6 +492,8 @@ static void link_send(tern_pair *p, pair_link *l, int to_server, const tern_path
 static void pump(tern_pair *p, tern_conn *c, int from_server)
 {
     static uint8_t buf[1500];
+    if (c && p->before_send)
+        p->before_send(p, c, from_server);
     for (int guard = 0; guard < 100000 && c; guard++) {
         tern_path_addr out;
         size_t seg = 0, count = 0;

@@ -1,0 +1,96 @@
+/* A peer that keeps a connection alive but never acknowledges anything: a client that asks for a
+ * large download, then sends a little stream data every millisecond with its acknowledgements
+ * suppressed. The server's sent-packet records must stay bounded (measured for every step of the
+ * attack) and the server must end the connection after a few PTOs, where the idle timer (kept
+ * alive by the client's packets) never would. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "conn_internal.h"
+#include "pair.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+static int never(tern_pair *p)
+{
+    (void)p;
+    return 0;
+}
+
+/* The client forgets, before every send, that it has anything to acknowledge. */
+static void suppress_acks(tern_pair *p, tern_conn *c, int from_server)
+{
+    (void)p;
+    if (from_server)
+        return;
+    tern_ackr *a = &c->sp[TERN_SPACE_APP].ackr;
+    a->ack_pending = 0;
+    a->immediate = 0;
+    a->unacked_eliciting = 0;
+    if (a->has_largest)
+        a->report_from = a->largest + 1;
+}
+
+static size_t server_records(const tern_pair *p)
+{
+    size_t n = 0;
+    for (int s = 0; s < TERN_SPACE_COUNT; s++)
+        n += tern_recovery_records(&p->server->rec, s);
+    return n;
+}
+
+static void test_peer_never_acks(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 7), 0);
+    p.cfg_s.idle_timeout_ms = p.cfg_c.idle_timeout_ms = 120000;
+    assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+    pair_run(&p, never, 100 * MS); /* the handshake is confirmed on both sides */
+    assert_true(p.server->handshake_confirmed);
+    assert_int_equal(pair_request(&p, 50ull << 20), 0);
+    p.before_send = suppress_acks;
+    int64_t sid;
+    assert_int_equal(tern_conn_open_stream(p.client, 0, &sid), 0);
+
+    size_t most = 0;
+    uint64_t t0 = p.now, closed_after = 0;
+    uint64_t recv0 = p.server->pkts_recv;
+    for (int step = 0; step < 30000 && !p.server_closed; step++) {
+        (void)tern_stream_write(p.client, sid, "x", 1, 0);
+        pair_run(&p, never, 1 * MS);
+        size_t held = server_records(&p);
+        if (held > most)
+            most = held;
+        closed_after = p.now - t0;
+    }
+    uint64_t recv = p.server->pkts_recv - recv0;
+    print_message("server: at most %zu records (%zu KB) during the attack, closed after %.3f s, "
+                  "%llu packets received from the attacker\n",
+                  most, most * sizeof(tern_sent_pkt) / 1024, (double)closed_after / 1e9,
+                  (unsigned long long)recv);
+    /* the client kept sending: the idle timer alone would never have fired */
+    assert_true(recv > 1000);
+    assert_true(most <= TERN_RECOVERY_MIN_RECORDS);
+    assert_true(p.server_closed);
+    const tern_close_info *ci = tern_conn_close_info(p.server);
+    assert_int_equal(ci->status, TERN_ERR_IDLE_TIMEOUT);
+    assert_string_equal(ci->reason, "peer acknowledges nothing");
+    /* six PTOs of a 20 ms path with backoff (each restarted by the server's own ack-eliciting
+     * packets until the records are full): about 10 s, far below the idle timeout */
+    assert_true(closed_after < 15 * SEC);
+    assert_true(p.server->rec.pto_total >= TERN_MAX_UNACKED_PTOS);
+    pair_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_peer_never_acks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
