@@ -579,6 +579,19 @@ void tern_conn_free(tern_conn *c)
 
 /* ---- timers --------------------------------------------------------------------------------------- */
 
+/* When a peer that keeps sending but acknowledges nothing has had its idle timeout: the timeout
+ * then runs from the first of the unanswered PTOs, whatever the peer sends (TERN_TS_INF when not
+ * in that state). */
+static tern_tstamp unacked_deadline(const tern_conn *c)
+{
+    if (!c->handshake_confirmed || c->rec.pto_count < TERN_UNACKED_PTOS ||
+        c->pkts_recv <= c->pto_run_recv)
+        return TERN_TS_INF;
+    tern_tstamp d = c->idle_timeout ? TERN_MAX(c->idle_timeout, 3 * tern_conn_pto(c))
+                                    : TERN_UNACKED_TIMEOUT;
+    return c->pto_run_start + d;
+}
+
 tern_tstamp tern_conn_next_timeout(const tern_conn *c)
 {
     if (c->state == TERN_CS_DONE)
@@ -586,6 +599,7 @@ tern_tstamp tern_conn_next_timeout(const tern_conn *c)
     if (c->state >= TERN_CS_CLOSING)
         return c->close_deadline ? c->close_deadline : 0;
     tern_tstamp t = TERN_MIN(c->idle_deadline, c->handshake_deadline);
+    t = TERN_MIN(t, unacked_deadline(c));
     t = TERN_MIN(t, tern_recovery_timer(&c->rec, 0));
     const tern_ackr *a = &c->sp[TERN_SPACE_APP].ackr;
     /* an ACK that the amplification limit does not let out waits for the peer's next datagram,
@@ -645,6 +659,13 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
         tern_conn_set_done(c);
         return;
     }
+    if (now >= unacked_deadline(c)) {
+        static const char why[] = "idle timeout: peer acknowledges nothing";
+        tern_conn_set_close_info(c, TERN_ERR_IDLE_TIMEOUT, 0, 1, TERN_TE_NO_ERROR, 0, why,
+                                 sizeof(why) - 1);
+        tern_conn_set_done(c);
+        return;
+    }
     if (!c->handshake_complete && now >= c->handshake_deadline) {
         tern_conn_set_close_info(c, TERN_ERR_IDLE_TIMEOUT, 0, 1, TERN_TE_NO_ERROR, 0, "handshake timeout",
                        17);
@@ -666,16 +687,9 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
     tern_conn_sync_amplification(c);
     if (tern_recovery_timer(&c->rec, now) <= now) {
         int space = tern_recovery_on_timeout(&c->rec, now);
-        if (space >= 0 && c->rec.pto_count == 1)
+        if (space >= 0 && c->rec.pto_count == 1) {
             c->pto_run_recv = c->pkts_recv;
-        if (space >= 0 && c->handshake_complete && c->rec.pto_count >= TERN_MAX_UNACKED_PTOS &&
-            c->pkts_recv > c->pto_run_recv) {
-            /* the idle timer never fires for a peer that keeps sending: end it here */
-            static const char why[] = "peer acknowledges nothing";
-            tern_conn_set_close_info(c, TERN_ERR_IDLE_TIMEOUT, 0, 1, TERN_TE_NO_ERROR, 0, why,
-                                     sizeof(why) - 1);
-            tern_conn_set_done(c);
-            return;
+            c->pto_run_start = now;
         }
         if (space >= 0 && !c->sp[space].discarded) {
             arm_probe(c, space);

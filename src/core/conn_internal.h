@@ -28,9 +28,12 @@ enum tern_conn_state {
 #define TERN_MIN_SEND_ROOM 64 /* smallest datagram room worth building a packet in */
 #define TERN_DEFAULT_SCID_LEN 8
 #define TERN_ACK_ONLY_PING_EVERY 16 /* ACK-only packets before one asks to be acknowledged */
-/* PTOs in a row without any acknowledgement while the peer keeps sending: its packets arrive but
- * ours are never acknowledged (a dead direction, or a peer making us hold what it never acks) */
-#define TERN_MAX_UNACKED_PTOS 6
+/* A peer whose packets arrive while ours go unacknowledged (a dead direction, or a peer making us
+ * hold what it never acknowledges) would keep the idle timer from ever firing. Once this many PTOs
+ * in a row went unanswered while the peer kept sending, the idle timeout counts from the first of
+ * them instead (TERN_UNACKED_TIMEOUT when the idle timeout is off). */
+#define TERN_UNACKED_PTOS 3
+#define TERN_UNACKED_TIMEOUT (30 * 1000 * TERN_NS_PER_MS)
 
 typedef struct tern_pn_space_state {
     uint64_t next_pn;
@@ -154,6 +157,7 @@ struct tern_conn {
     tern_tstamp created, handshake_done_time;
     uint64_t bytes_sent, bytes_recv, pkts_sent, pkts_recv;
     uint64_t pto_run_recv;      /* pkts_recv when the current run of unanswered PTOs began */
+    tern_tstamp pto_run_start;  /* when it began (its first PTO) */
     uint64_t stream_bytes_sent, stream_bytes_recv, stream_bytes_resent;
     char alpn[64];
 
