@@ -33,6 +33,10 @@ enum tern_conn_state {
  * in a row went unanswered while the peer kept sending, the idle timeout counts from the first of
  * them instead (TERN_UNACKED_TIMEOUT when the idle timeout is off). */
 #define TERN_UNACKED_PTOS 3
+/* 1-RTT packet numbers skipped on purpose, one every TERN_PN_SKIP_MIN..2*TERN_PN_SKIP_MIN-1
+ * packets at random: an ACK of one reveals a peer acknowledging what it never received
+ * (RFC 9000 §21.4), which would otherwise inflate our window at will */
+#define TERN_PN_SKIP_MIN 256
 #define TERN_UNACKED_TIMEOUT (30 * 1000 * TERN_NS_PER_MS)
 
 typedef struct tern_pn_space_state {
@@ -145,6 +149,7 @@ struct tern_conn {
     tern_tstamp pace_until;      /* pacing stopped the last send */
     uint64_t app_limited_from;   /* first pn sent since the window last limited us */
     uint32_t ack_only_run;       /* ACK-only 1-RTT packets sent in a row */
+    uint64_t skip_pn;            /* next 1-RTT packet number skipped on purpose (0: none planned) */
     int multipath_pn;            /* several paths in use: full-length packet numbers */
     int ack_eliciting_since_recv; /* idle timer restarts at the first ack-eliciting send after recv */
 

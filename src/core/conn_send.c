@@ -52,6 +52,20 @@ static int level_has_keys(const tern_conn *c, int level)
     return c->tx[level].aead != 0;
 }
 
+/* Skips the planned 1-RTT packet number when it comes up, and plans the next one. */
+static void skip_pn_maybe(tern_conn *c, tern_pn_space_state *sp)
+{
+    if (c->skip_pn && sp->next_pn == c->skip_pn) {
+        tern_recovery_on_skipped(&c->rec, TERN_SPACE_APP, sp->next_pn);
+        sp->next_pn++;
+    }
+    if (c->skip_pn < sp->next_pn) {
+        uint8_t r[2];
+        c->rand(c->rand_ud, r, sizeof(r));
+        c->skip_pn = sp->next_pn + TERN_PN_SKIP_MIN + (((unsigned)r[0] << 8 | r[1]) % TERN_PN_SKIP_MIN);
+    }
+}
+
 /* Starts a packet at `p` with `room` bytes available. Returns 0 when there is no room. */
 static int pb_start_on(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t room, int path_idx)
 {
@@ -60,6 +74,8 @@ static int pb_start_on(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t
     b->level = level;
     b->space = tern_level_space(level);
     tern_pn_space_state *sp = &c->sp[b->space];
+    if (level == TERN_LEVEL_1RTT)
+        skip_pn_maybe(c, sp);
     uint64_t pn = sp->next_pn;
     b->pn_len = tern_pkt_pn_len(pn, c->rec.q[b->space].largest_acked);
     /* With several paths in use, packets overtake each other by far more than the reordering the

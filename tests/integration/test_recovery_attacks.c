@@ -1,4 +1,6 @@
-/* A peer that keeps a connection alive but never acknowledges anything: a client that asks for a
+/* Peers that lie about or withhold acknowledgements.
+ *
+ * A peer that keeps a connection alive but never acknowledges anything: a client that asks for a
  * large download, then sends a little stream data every millisecond with its acknowledgements
  * suppressed. The server's sent-packet records must stay bounded (measured for every step of the
  * attack) and, after a few PTOs without an answer, the server's idle timeout must run from the
@@ -87,10 +89,47 @@ static void test_peer_never_acks(void **st)
     pair_free(&p);
 }
 
+/* The client acknowledges a packet number the server never sent (it skips one now and then): the
+ * server closes with PROTOCOL_VIOLATION. Without the lie, a download sees skipped numbers and
+ * completes. */
+static void test_optimistic_ack(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 8), 0);
+    assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+    assert_int_equal(pair_request(&p, 4ull << 20), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 20 * SEC));
+    assert_true(pair_verify(&p));
+    const tern_sentq *q = &p.server->rec.q[TERN_SPACE_APP];
+    size_t skipped = 0;
+    uint64_t lie = UINT64_MAX;
+    for (int k = 0; k < TERN_RECOVERY_SKIPPED; k++)
+        if (q->skipped[k] != UINT64_MAX) {
+            skipped++;
+            lie = q->skipped[k];
+        }
+    tern_conn_stats ss;
+    tern_conn_get_stats(p.server, &ss);
+    print_message("server sent %llu packets, %zu skipped numbers remembered\n",
+                  (unsigned long long)ss.pkts_sent, skipped);
+    assert_true(skipped >= 2);
+    assert_false(p.server_closed);
+    /* the client claims the skipped packet arrived */
+    tern_ackr *a = &p.client->sp[TERN_SPACE_APP].ackr;
+    assert_int_equal(tern_ackr_on_packet(a, lie, 1, 0, p.now, 0), 0);
+    assert_int_equal(pair_request(&p, 1000), 1);
+    pair_run(&p, pair_cond_both_closed, 5 * SEC);
+    const tern_close_info *ci = tern_conn_close_info(p.server);
+    assert_int_equal(ci->error_code, TERN_TE_PROTOCOL_VIOLATION);
+    assert_int_equal(ci->status, TERN_ERR_PROTO);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_peer_never_acks),
+        cmocka_unit_test(test_optimistic_ack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
