@@ -5,9 +5,14 @@
 # Each side downloads the file RUNS times; the median wall-clock time of the client process is
 # reported, every downloaded copy is checked against the source SHA-256.
 #
+# Two cases: "clean" (plain loopback, SIZE_MB) and "loss+reorder" (a 10 MiB file through
+# bench_udp_impair between client and server, losing 3% of the datagrams each way and holding 5%
+# back by 1-5 ms, the same seed for both sides).
+#
 # usage: bench/throughput.sh BUILD_DIR
 # environment: RUNS (default 3), SIZE_MB (default 200), ONLY=tern|ngtcp2 (run one side),
-#              TIMEOUT seconds per download (default 120), TERN_ALPN=h3|hq-interop (default h3)
+#              CASES="clean loss+reorder" (default: both), TIMEOUT seconds per download
+#              (default 120), TERN_ALPN=h3|hq-interop (default h3)
 set -uo pipefail
 
 if [ $# -ne 1 ]; then
@@ -20,14 +25,22 @@ size_mb=${SIZE_MB:-200}
 only=${ONLY:-}
 limit=${TIMEOUT:-120}
 tern_alpn=${TERN_ALPN:-h3}
+cases=${CASES:-clean loss+reorder}
+impair=$build/bench_udp_impair
 here=$(cd "$(dirname "$0")" && pwd)
 tern_server=$build/tern-server
 tern_client=$build/tern-client
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-bench.XXXXXX")
 server_pid=""
+proxy_pid=""
 # shellcheck disable=SC2317 # also called from the EXIT trap
 stop_server() {
+    if [ -n "$proxy_pid" ]; then
+        kill "$proxy_pid" 2>/dev/null
+        wait "$proxy_pid" 2>/dev/null
+        proxy_pid=""
+    fi
     if [ -n "$server_pid" ]; then
         kill "$server_pid" 2>/dev/null
         wait "$server_pid" 2>/dev/null
@@ -61,17 +74,16 @@ else
 fi
 
 mkdir -p "$tmp/www" "$tmp/dl"
-head -c "${size_mb}M" /dev/urandom >"$tmp/www/file.bin"
-bytes=$(stat -c %s "$tmp/www/file.bin")
-src_sha=$(sha256sum "$tmp/www/file.bin" | cut -d' ' -f1)
 bash "$here/../scripts/make-cert.sh" "$tmp/pki" || exit 1
 
-declare -A times rate status
+declare -A times status
 
-# run_side NAME: starts the side's server, downloads RUNS times, records times and status.
+# run_side NAME: starts the side's server (behind the proxy when $proxy_args is set), downloads
+# RUNS times, records times and status.
 run_side() {
-    local name=$1 port i t0 t1 rc got out log why
+    local name=$1 port cport i t0 t1 rc got out log why
     port=$(free_port)
+    cport=$port
     log=$tmp/$name-server.log
     case $name in
     tern)
@@ -89,6 +101,17 @@ run_side() {
         stop_server
         return 1
     fi
+    if [ -n "$proxy_args" ]; then
+        cport=$(free_port)
+        # shellcheck disable=SC2086 # the options are words
+        "$impair" "$cport" "$port" $proxy_args 2>"$tmp/$name-proxy.log" &
+        proxy_pid=$!
+        if ! wait_bound "$cport" "$proxy_pid"; then
+            status[$name]="proxy did not start"
+            stop_server
+            return 1
+        fi
+    fi
     times[$name]=""
     for i in $(seq 1 "$runs"); do
         rm -f "$tmp/dl/"*
@@ -97,14 +120,14 @@ run_side() {
         tern)
             out=$tmp/dl/file.bin
             timeout -k 5 "$limit" "${cli_pin[@]}" "$tern_client" --ca "$tmp/pki/ca.pem" -q \
-                --alpn "$tern_alpn" -o "$out" "https://127.0.0.1:$port/file.bin" \
+                --alpn "$tern_alpn" -o "$out" "https://127.0.0.1:$cport/file.bin" \
                 >"$tmp/$name-client.log" 2>&1
             rc=$?
             ;;
         ngtcp2)
             out=$tmp/dl/file.bin
             timeout -k 5 "$limit" "${cli_pin[@]}" gtlsclient -q --exit-on-all-streams-close \
-                --download "$tmp/dl" 127.0.0.1 "$port" "https://127.0.0.1:$port/file.bin" \
+                --download "$tmp/dl" 127.0.0.1 "$port" "https://127.0.0.1:$cport/file.bin" \
                 >"$tmp/$name-client.log" 2>&1
             rc=$?
             ;;
@@ -130,38 +153,62 @@ run_side() {
     return 0
 }
 
-echo "loopback download of a ${size_mb} MiB file, $runs runs per side," \
-    "median wall-clock ($pin_note)"
+# run_case LABEL SIZE_MB PROXY_ARGS: both sides download the same file.
+run_case() {
+    local label=$1 mb=$2 side med
+    proxy_args=$3
+    rm -f "$tmp/www/file.bin"
+    head -c "${mb}M" /dev/urandom >"$tmp/www/file.bin"
+    bytes=$(stat -c %s "$tmp/www/file.bin")
+    src_sha=$(sha256sum "$tmp/www/file.bin" | cut -d' ' -f1)
+    rate=()
+    echo "$label: loopback download of a ${mb} MiB file, $runs runs per side," \
+        "median wall-clock ($pin_note)"
+    for side in tern ngtcp2; do
+        if [ -n "$only" ] && [ "$only" != "$side" ]; then
+            continue
+        fi
+        if [ "$side" = tern ] && { [ ! -x "$tern_server" ] || [ ! -x "$tern_client" ]; }; then
+            status[$side]="$tern_server or $tern_client missing (build first)"
+        elif [ "$side" = ngtcp2 ] && ! command -v gtlsserver >/dev/null 2>&1; then
+            status[$side]="gtlsserver/gtlsclient missing (packages ngtcp2-server, ngtcp2-client)"
+        elif [ -n "$proxy_args" ] && [ ! -x "$impair" ]; then
+            status[$side]="$impair missing (build first)"
+        else
+            run_side "$side"
+        fi
+        local name="$side"
+        [ "$side" = tern ] && name=$(printf 'tern   (%-10s)' "$([ "$tern_alpn" = h3 ] && echo HTTP/3 || echo "$tern_alpn")")
+        [ "$side" = ngtcp2 ] && name="ngtcp2 (HTTP/3    )"
+        if [ "${status[$side]}" != ok ]; then
+            echo "  $name FAILED: ${status[$side]}"
+            failed=1
+            continue
+        fi
+        # shellcheck disable=SC2086
+        med=$(median ${times[$side]})
+        rate[$side]=$(awk -v b="$bytes" -v ms="$med" 'BEGIN { printf "%.1f", b / (ms / 1000) / 1e6 }')
+        awk -v l="$name" -v t="${times[$side]}" -v ms="$med" -v r="${rate[$side]}" 'BEGIN {
+            printf "  %s runs [ %s] ms   median %.3f s   %s MB/s (%.0f Mbit/s)   sha256 ok\n",
+                   l, t, ms / 1000, r, r * 8
+        }'
+    done
+    if [ -n "${rate[tern]:-}" ] && [ -n "${rate[ngtcp2]:-}" ]; then
+        awk -v a="${rate[tern]}" -v b="${rate[ngtcp2]}" \
+            'BEGIN { printf "  ratio tern/ngtcp2: %.2f\n", (b > 0 ? a / b : 0) }'
+    fi
+}
+
 failed=0
-for side in tern ngtcp2; do
-    if [ -n "$only" ] && [ "$only" != "$side" ]; then
-        continue
-    fi
-    if [ "$side" = tern ] && { [ ! -x "$tern_server" ] || [ ! -x "$tern_client" ]; }; then
-        status[$side]="$tern_server or $tern_client missing (build first)"
-    elif [ "$side" = ngtcp2 ] && ! command -v gtlsserver >/dev/null 2>&1; then
-        status[$side]="gtlsserver/gtlsclient missing (packages ngtcp2-server, ngtcp2-client)"
-    else
-        run_side "$side"
-    fi
-    label="$side"
-    [ "$side" = tern ] && label=$(printf 'tern   (%-10s)' "$([ "$tern_alpn" = h3 ] && echo HTTP/3 || echo "$tern_alpn")")
-    [ "$side" = ngtcp2 ] && label="ngtcp2 (HTTP/3    )"
-    if [ "${status[$side]}" != ok ]; then
-        echo "  $label FAILED: ${status[$side]}"
-        failed=1
-        continue
-    fi
-    # shellcheck disable=SC2086
-    med=$(median ${times[$side]})
-    rate[$side]=$(awk -v b="$bytes" -v ms="$med" 'BEGIN { printf "%.1f", b / (ms / 1000) / 1e6 }')
-    awk -v l="$label" -v t="${times[$side]}" -v ms="$med" -v r="${rate[$side]}" 'BEGIN {
-        printf "  %s runs [ %s] ms   median %.3f s   %s MB/s (%.0f Mbit/s)   sha256 ok\n",
-               l, t, ms / 1000, r, r * 8
-    }'
+declare -A rate
+for c in $cases; do
+    case $c in
+    clean) run_case "clean" "$size_mb" "" ;;
+    loss+reorder)
+        run_case "3% loss + 5% reordered by 1-5 ms each way" 10 \
+            "--loss 0.03 --reorder 0.05 --delay-min-us 1000 --delay-max-us 5000 --seed 7"
+        ;;
+    *) echo "unknown case $c" >&2; failed=1 ;;
+    esac
 done
-if [ -n "${rate[tern]:-}" ] && [ -n "${rate[ngtcp2]:-}" ]; then
-    awk -v a="${rate[tern]}" -v b="${rate[ngtcp2]}" \
-        'BEGIN { printf "  ratio tern/ngtcp2: %.2f\n", (b > 0 ? a / b : 0) }'
-fi
 exit $failed

@@ -33,6 +33,8 @@ void tern_cc_reset(tern_cc *cc)
     cc->ssthresh = UINT64_MAX;
     cc->recovery_start = TERN_TS_INF;
     cc->in_recovery = 0;
+    cc->undo.valid = 0;
+    cc->last_reduction = 0;
     cc->bytes_acked = 0;
     cc->w_max = cc->k = cc->cwnd_prior = cc->w_est = cc->cwnd_frac = 0;
     cc->epoch_start = 0;
@@ -185,6 +187,19 @@ void tern_cc_on_congestion(tern_cc *cc, tern_tstamp time_sent, tern_tstamp now)
 {
     if (in_recovery_period(cc, time_sent))
         return;
+    cc->undo.cwnd = cc->cwnd;
+    cc->undo.ssthresh = cc->ssthresh;
+    cc->undo.w_max = cc->w_max;
+    cc->undo.k = cc->k;
+    cc->undo.cwnd_prior = cc->cwnd_prior;
+    cc->undo.w_est = cc->w_est;
+    cc->undo.recovery_start = cc->recovery_start;
+    cc->undo.epoch_start = cc->epoch_start;
+    cc->undo.in_recovery = cc->in_recovery;
+    cc->undo.lost = 0;
+    cc->undo.valid = 1;
+    cc->undo.from = cc->last_reduction;
+    cc->last_reduction = now;
     cc->recovery_start = now;
     cc->in_recovery = 1;
     cc->congestion_events++;
@@ -204,8 +219,42 @@ void tern_cc_on_congestion(tern_cc *cc, tern_tstamp time_sent, tern_tstamp now)
     cc->cwnd = cc->ssthresh;
 }
 
+/* Whether a packet sent at `t` belongs to the last reduction: sent after the one before it began
+ * and no later than it began. */
+static int in_undo_epoch(const tern_cc *cc, tern_tstamp t)
+{
+    return cc->undo.valid && cc->recovery_start != TERN_TS_INF && t <= cc->recovery_start &&
+           (cc->undo.from == 0 || t > cc->undo.from);
+}
+
+void tern_cc_on_lost(tern_cc *cc, tern_tstamp time_sent, uint64_t n)
+{
+    if (in_undo_epoch(cc, time_sent))
+        cc->undo.lost += n;
+}
+
+void tern_cc_on_spurious(tern_cc *cc, tern_tstamp time_sent)
+{
+    if (!in_undo_epoch(cc, time_sent) || cc->undo.lost == 0)
+        return;
+    if (--cc->undo.lost)
+        return;
+    cc->cwnd = TERN_MAX(cc->cwnd, cc->undo.cwnd);
+    cc->ssthresh = cc->undo.ssthresh;
+    cc->w_max = cc->undo.w_max;
+    cc->k = cc->undo.k;
+    cc->cwnd_prior = cc->undo.cwnd_prior;
+    cc->w_est = cc->undo.w_est;
+    cc->epoch_start = cc->undo.epoch_start;
+    cc->recovery_start = cc->undo.recovery_start;
+    cc->in_recovery = cc->undo.in_recovery;
+    cc->undo.valid = 0;
+    cc->congestion_undone++;
+}
+
 void tern_cc_on_persistent_congestion(tern_cc *cc)
 {
+    cc->undo.valid = 0;
     cc->cwnd = min_window(cc);
     cc->recovery_start = TERN_TS_INF;
     cc->in_recovery = 0;

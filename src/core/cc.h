@@ -24,6 +24,17 @@ typedef struct tern_cc {
     uint32_t hs_samples, hs_css_rounds;
     int hs_css;
     uint64_t congestion_events;
+    /* The state before the last reduction, restored when every loss that caused it proves
+     * spurious (reordering, not congestion). */
+    struct {
+        uint64_t cwnd, ssthresh, lost;
+        double w_max, k, cwnd_prior, w_est;
+        tern_tstamp recovery_start, epoch_start;
+        tern_tstamp from; /* packets sent after this (the reduction before, undone or not) */
+        int in_recovery, valid;
+    } undo;
+    tern_tstamp last_reduction; /* when the latest reduction began (0: none) */
+    uint64_t congestion_undone;
 } tern_cc;
 
 void tern_cc_init(tern_cc *cc, int algo, uint64_t max_datagram_size);
@@ -38,6 +49,13 @@ void tern_cc_on_acked(tern_cc *cc, uint64_t bytes, tern_tstamp time_sent, const 
 void tern_cc_on_removed(tern_cc *cc, uint64_t bytes);
 /* A loss (or ECN-CE) of a packet sent at time_sent: reduce once per recovery period. */
 void tern_cc_on_congestion(tern_cc *cc, tern_tstamp time_sent, tern_tstamp now);
+/* `n` packets, the newest sent at time_sent, were just declared lost (after any on_congestion for
+ * them): they are what the reduction in force must answer for before it can be undone. */
+void tern_cc_on_lost(tern_cc *cc, tern_tstamp time_sent, uint64_t n);
+/* A packet sent at time_sent that was declared lost has been acknowledged after all. Once every
+ * loss of the last reduction is known to be spurious, the reduction is undone (cwnd, ssthresh and
+ * CUBIC's state as before it), as the reordering it reacted to was no congestion. */
+void tern_cc_on_spurious(tern_cc *cc, tern_tstamp time_sent);
 /* RFC 9002 §7.6: collapse to the minimum window. */
 void tern_cc_on_persistent_congestion(tern_cc *cc);
 /* Bytes that may be sent now (cwnd - in flight, 0 when none). */

@@ -204,6 +204,8 @@ int tern_conn_tx_limit_ok(tern_conn *c);
 void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p);
 void tern_conn_on_pkt_lost(void *ud, int space, const tern_sent_pkt *p);
 void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p);
+/* conn.c: how long an ACK of application packets may wait (within our max_ack_delay). */
+tern_tstamp tern_conn_ack_delay(const tern_conn *c);
 /* conn_send.c: tells recovery whether the anti-amplification limit leaves the server unable to
  * send on its active path (its PTO is then not armed, RFC 9002 §6.2.2.1). */
 void tern_conn_sync_amplification(tern_conn *c);

@@ -715,7 +715,7 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
         return 0; /* e.g. HANDSHAKE_DONE just discarded nothing here, but Initial may be gone */
     if (c->sp[space].largest_recv == UINT64_MAX || pn > c->sp[space].largest_recv)
         c->sp[space].largest_recv = pn;
-    tern_tstamp mad = space == TERN_SPACE_APP ? 25 * TERN_NS_PER_MS : 0;
+    tern_tstamp mad = space == TERN_SPACE_APP ? tern_conn_ack_delay(c) : 0;
     tern_ackr_on_packet(&c->sp[space].ackr, pn, ack_eliciting, ecn, now, mad);
     c->pkts_recv++;
     pp->pkts_recv++;

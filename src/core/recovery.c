@@ -108,8 +108,14 @@ static void q_prune(tern_sentq *q)
     }
 }
 
-/* How long lost records are kept for spurious-loss detection: two smoothed RTTs. */
-static tern_tstamp lost_keep(const tern_recovery *r) { return 2 * r->rtt->smoothed; }
+/* How long lost records are kept for spurious-loss detection: three PTOs (with the peer's ACK
+ * delay). A packet held back in a queue arrives milliseconds late whatever the RTT: on a LAN that
+ * is many smoothed RTTs, and a record forgotten by then would hide the reordering, which then costs
+ * a window reduction every time instead of widening the thresholds once. */
+static tern_tstamp lost_keep(const tern_recovery *r)
+{
+    return 3 * tern_rtt_pto(r->rtt, r->max_ack_delay);
+}
 
 static size_t lq_count(const tern_lostq *l) { return l->end - l->start; }
 
@@ -361,7 +367,7 @@ static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
             continue;
         }
         if (p->in_flight) {
-            lost_in_flight = 1;
+            lost_in_flight++;
             if (p->time_sent >= newest_lost) {
                 newest_lost = p->time_sent;
                 lost_path = p->path_id;
@@ -378,8 +384,10 @@ static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
         }
         mark_lost(r, space, q, p);
     }
-    if (lost_in_flight)
+    if (lost_in_flight) {
         tern_cc_on_congestion(cc_of(r, lost_path), newest_lost, now);
+        tern_cc_on_lost(cc_of(r, lost_path), newest_lost, (uint64_t)lost_in_flight);
+    }
     if (persistent) {
         tern_cc_on_persistent_congestion(cc_of(r, lost_path));
         rtt->min = rtt->latest; /* §5.2: the path may have changed */
@@ -426,8 +434,7 @@ static size_t find_spurious(tern_recovery *r, tern_sentq *q, const tern_pn_range
             uint64_t dist = largest - p->pn + 1;
             if (dist > r->pkt_thresh)
                 r->pkt_thresh = (uint32_t)TERN_MIN(dist, (uint64_t)TERN_MAX_PKT_THRESH);
-            if (r->time_eighths < TERN_MAX_TIME_EIGHTHS)
-                r->time_eighths += 2;
+            r->time_eighths = TERN_MIN(r->time_eighths + 2, (uint32_t)TERN_MAX_TIME_EIGHTHS);
         }
     }
     return n;
@@ -448,6 +455,8 @@ static void finish_spurious(tern_recovery *r, int space, tern_sentq *q,
                 continue;
             p->acked = 1;
             r->spurious_losses++;
+            if (p->in_flight)
+                tern_cc_on_spurious(cc_of(r, p->path_id), p->time_sent);
             if (r->cb.on_acked)
                 r->cb.on_acked(r->ud, space, p);
         }

@@ -11,10 +11,10 @@
 #include "rtt.h"
 
 #define TERN_SENT_MAX_FRAMES 10
-#define TERN_RECOVERY_PATHS 16
+#define TERN_RECOVERY_PATHS 16 /* path ids tracked for loss detection (= TERN_MAX_PATHS) */
 #define TERN_MAX_PKT_THRESH 64
-#define TERN_MAX_TIME_EIGHTHS 16
-#define TERN_RECOVERY_ANY_PATH 0xff /* path ids tracked for loss detection (= TERN_MAX_PATHS) */
+#define TERN_MAX_TIME_EIGHTHS 16 /* widest time threshold, in eighths of an RTT */
+#define TERN_RECOVERY_ANY_PATH 0xff /* every path (see tern_recovery_declare_path_lost) */
 
 /* What a sent packet carried, enough to retransmit or release it. */
 typedef struct tern_sent_frame {

@@ -292,9 +292,42 @@ static void test_pacer(void **st)
     assert_int_equal(burst, 10);
 }
 
+/* A reduction whose losses all prove spurious is undone; one real loss among them keeps it. */
+static void test_spurious_undo(void **st)
+{
+    for (int algo = 0; algo < 2; algo++) {
+        tern_cc cc;
+        tern_cc_init(&cc, algo ? TERN_CC_NEWRENO : TERN_CC_CUBIC, MDS);
+        cc.cwnd = 100 * MDS;
+        cc.ssthresh = 200 * MDS;
+        tern_cc_on_congestion(&cc, 150 * MS, 200 * MS);
+        tern_cc_on_lost(&cc, 150 * MS, 2);
+        uint64_t reduced = cc.cwnd;
+        assert_true(reduced < 100 * MDS);
+        tern_cc_on_spurious(&cc, 140 * MS);
+        assert_int_equal(cc.cwnd, reduced); /* one of two */
+        tern_cc_on_spurious(&cc, 150 * MS);
+        assert_int_equal(cc.cwnd, 100 * MDS);
+        assert_int_equal(cc.ssthresh, 200 * MDS);
+        assert_int_equal(cc.congestion_undone, 1);
+        assert_int_equal(cc.recovery_start, TERN_TS_INF);
+        /* a later loss reduces again; only one of its two losses was spurious */
+        tern_cc_on_congestion(&cc, 300 * MS, 310 * MS);
+        tern_cc_on_lost(&cc, 300 * MS, 2);
+        reduced = cc.cwnd;
+        tern_cc_on_spurious(&cc, 300 * MS);
+        assert_int_equal(cc.cwnd, reduced);
+        /* and a spurious loss from before that reduction does not count for it */
+        tern_cc_on_spurious(&cc, 100 * MS);
+        assert_int_equal(cc.cwnd, reduced);
+        assert_int_equal(cc.congestion_undone, 1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spurious_undo),
         cmocka_unit_test(test_initial_window),
         cmocka_unit_test(test_slow_start_doubles),
         cmocka_unit_test(test_newreno_halving_once_per_period),

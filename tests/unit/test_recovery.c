@@ -502,9 +502,14 @@ static void test_ring_growth_and_pruning(void **st)
     assert_int_equal(q->count, 0);
     assert_int_equal(tern_recovery_records(&h->r, TERN_SPACE_APP), 1);
     assert_int_equal(q->lost.v[q->lost.start].pn, 99);
-    /* two smoothed RTTs later it is forgotten */
-    assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, 300 * MS, 1), 0);
-    assert_int_equal(ack1(h, TERN_SPACE_APP, pn, pn, 700 * MS), 0);
+    /* kept for three PTOs, then forgotten (ACKs of packets that are not ack-eliciting leave the
+     * RTT, and so the keep time, as it is) */
+    tern_tstamp keep = 3 * tern_rtt_pto(&h->rtt, h->r.max_ack_delay), t99 = 100 * MS + 99 * 1000;
+    assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, 200 * MS, 0), 0);
+    assert_int_equal(ack1(h, TERN_SPACE_APP, pn, pn, t99 + keep - 1), 0);
+    assert_int_equal(tern_recovery_records(&h->r, TERN_SPACE_APP), 1);
+    assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn + 1, 200 * MS, 0), 0);
+    assert_int_equal(ack1(h, TERN_SPACE_APP, pn + 1, pn + 1, t99 + keep), 0);
     assert_int_equal(tern_recovery_records(&h->r, TERN_SPACE_APP), 0);
     h_free(h);
 }
@@ -520,10 +525,15 @@ static void test_spurious_loss_widens_thresholds(void **st)
     assert_int_equal(h->n_lost, 1);
     assert_int_equal(h->lost[0], 0);
     assert_int_equal(h->r.pkt_thresh, 3);
-    /* then it arrives after all: a spurious loss; the thresholds widen and its frames are acked */
+    assert_true(h->cc.cwnd < h->cc.undo.cwnd);
+    uint64_t before = h->cc.undo.cwnd;
+    /* then it arrives after all: a spurious loss; the thresholds widen, its frames are acked and
+     * the window reduction it caused is undone */
     tern_pn_range r2 = {0, 9};
     size_t acked_before = h->n_acked;
     assert_int_equal(ack(h, TERN_SPACE_APP, &r2, 1, 0, 31 * MS), 0);
+    assert_true(h->cc.cwnd >= before);
+    assert_int_equal(h->cc.congestion_undone, 1);
     assert_int_equal(h->n_acked, acked_before + 1);
     assert_int_equal(h->r.spurious_losses, 1);
     assert_int_equal(h->r.pkt_thresh, 10);
