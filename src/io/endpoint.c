@@ -440,6 +440,10 @@ static void hook_wake(void *ud, tern_conn *c)
 
 static rt_conn *rc_new(tern_endpoint *ep, tern_udp_sock *s, int own)
 {
+    /* Room in the timer heap for this connection's timer (and the delay queue's) is made now, so
+     * that arming it never fails later: a connection that lost its timer would never time out. */
+    if (tern_heap_reserve(&ep->loop.timers, ep->nconns + 2))
+        return NULL;
     rt_conn *rc = calloc(1, sizeof(*rc));
     if (!rc)
         return NULL;

@@ -87,6 +87,21 @@ static void heap_remove(tern_timer_heap *hp, tern_timer *t)
         sift_down(hp, i);
 }
 
+int tern_heap_reserve(tern_timer_heap *hp, size_t n)
+{
+    if (n <= hp->cap)
+        return 0;
+    size_t cap = hp->cap ? hp->cap : 64;
+    while (cap < n)
+        cap *= 2;
+    tern_timer **h = realloc(hp->h, cap * sizeof(*h));
+    if (!h)
+        return TERN_ERR_NOMEM;
+    hp->h = h;
+    hp->cap = cap;
+    return 0;
+}
+
 int tern_heap_set(tern_timer_heap *hp, tern_timer *t, uint64_t at)
 {
     if (t->idx != TERN_LOOP_NOT_QUEUED) {
@@ -106,15 +121,9 @@ int tern_heap_set(tern_timer_heap *hp, tern_timer *t, uint64_t at)
     t->at = at;
     if (at == TERN_LOOP_NO_TIMER)
         return 0;
-    if (hp->n == hp->cap) {
-        size_t cap = hp->cap ? hp->cap * 2 : 64;
-        tern_timer **h = realloc(hp->h, cap * sizeof(*h));
-        if (!h) {
-            t->at = TERN_LOOP_NO_TIMER;
-            return TERN_ERR_NOMEM;
-        }
-        hp->h = h;
-        hp->cap = cap;
+    if (hp->n == hp->cap && tern_heap_reserve(hp, hp->cap + 1)) {
+        t->at = TERN_LOOP_NO_TIMER;
+        return TERN_ERR_NOMEM;
     }
     place(hp, hp->n++, t);
     sift_up(hp, t->idx);

@@ -27,8 +27,11 @@ typedef struct tern_timer_heap {
 void tern_timer_init(tern_timer *t);
 void tern_heap_init(tern_timer_heap *hp);
 void tern_heap_free(tern_timer_heap *hp);
+/* Makes room for `n` armed timers, so that arming any of them later cannot fail. Returns 0 or
+ * TERN_ERR_NOMEM (nothing changed). */
+int tern_heap_reserve(tern_timer_heap *hp, size_t n);
 /* Arms, moves or (at == TERN_LOOP_NO_TIMER) disarms `t`. O(log n). Returns 0 or TERN_ERR_NOMEM
- * (the timer is then left disarmed). */
+ * (the timer is then left disarmed); never fails while the armed timers fit what was reserved. */
 int tern_heap_set(tern_timer_heap *hp, tern_timer *t, uint64_t at);
 /* The earliest timer, or NULL. */
 static inline tern_timer *tern_heap_top(const tern_timer_heap *hp)

@@ -69,6 +69,31 @@ static void test_heap_random(void **st)
         assert_int_equal(t[i].idx, TERN_LOOP_NOT_QUEUED);
 }
 
+/* After a reservation, arming that many timers never allocates (so it cannot fail). */
+static void test_heap_reserve(void **st)
+{
+    enum { N = 1000 };
+    tern_timer_heap hp;
+    tern_heap_init(&hp);
+    static tern_timer t[N];
+    assert_int_equal(tern_heap_reserve(&hp, N), 0);
+    tern_timer **array = hp.h;
+    size_t cap = hp.cap;
+    assert_true(cap >= N);
+    for (int i = 0; i < N; i++) {
+        tern_timer_init(&t[i]);
+        assert_int_equal(tern_heap_set(&hp, &t[i], (uint64_t)(N - i)), 0);
+    }
+    assert_ptr_equal(hp.h, array);
+    assert_int_equal(hp.cap, cap);
+    assert_int_equal(hp.n, N);
+    assert_ptr_equal(tern_heap_top(&hp), &t[N - 1]);
+    /* a smaller reservation changes nothing */
+    assert_int_equal(tern_heap_reserve(&hp, 10), 0);
+    assert_ptr_equal(hp.h, array);
+    tern_heap_free(&hp);
+}
+
 static void test_wait(void **st)
 {
     tern_loop l;
@@ -109,6 +134,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heap_random),
+        cmocka_unit_test(test_heap_reserve),
         cmocka_unit_test(test_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
