@@ -53,8 +53,10 @@ enum tern_pn_space {
     TERN_SPACE_COUNT = 3
 };
 
-/* Randomness is injected: the runtime supplies a CSPRNG, the simulator a seeded generator. */
-typedef void (*tern_rand_fn)(void *ud, uint8_t *out, size_t len);
+/* Randomness is injected: the runtime supplies a CSPRNG, the simulator a seeded generator. Fills
+ * out[0..len) and returns 0, or a negative TERN_ERR_* when no random bytes could be had (the
+ * caller then uses none of out and fails what needed them). */
+typedef int (*tern_rand_fn)(void *ud, uint8_t *out, size_t len);
 
 #define TERN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define TERN_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -281,7 +281,8 @@ void tern_conn_issue_cids(tern_conn *c)
         tern_cid cid;
         uint8_t token[TERN_RESET_TOKEN_LEN];
         cid.len = (uint8_t)c->scid_len;
-        c->rand(c->rand_ud, cid.data, cid.len);
+        if (c->rand(c->rand_ud, cid.data, cid.len))
+            break; /* issued later, when the random source works again */
         tern_crypto_reset_token(c->reset_key, &cid, token);
         tern_cid_entry *e = tern_local_cids_add(&c->lcids, &cid, token);
         if (!e)
@@ -484,14 +485,16 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     tern_cid scid;
     uint8_t token[TERN_RESET_TOKEN_LEN];
     scid.len = (uint8_t)scid_len;
-    c->rand(c->rand_ud, scid.data, scid.len);
+    if ((rv = c->rand(c->rand_ud, scid.data, scid.len)))
+        goto fail;
     tern_crypto_reset_token(c->reset_key, &scid, token);
     tern_local_cids_add(&c->lcids, &scid, token);
     tern_cid pref_cid;
     pref_cid.len = 0;
     if (c->is_server && p->cfg->preferred_address.len) {
         pref_cid.len = (uint8_t)scid_len;
-        c->rand(c->rand_ud, pref_cid.data, pref_cid.len);
+        if ((rv = c->rand(c->rand_ud, pref_cid.data, pref_cid.len)))
+            goto fail;
         uint8_t ptoken[TERN_RESET_TOKEN_LEN];
         tern_crypto_reset_token(c->reset_key, &pref_cid, ptoken);
         tern_cid_entry *pe = tern_local_cids_add(&c->lcids, &pref_cid, ptoken);
@@ -509,7 +512,8 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         keys_dcid = &p->client_dcid;
     } else {
         c->initial_dcid.len = 16;
-        c->rand(c->rand_ud, c->initial_dcid.data, 16);
+        if ((rv = c->rand(c->rand_ud, c->initial_dcid.data, 16)))
+            goto fail;
         c->original_dcid = c->initial_dcid;
         tern_peer_cids_set_initial(&c->pcids, &c->initial_dcid);
         keys_dcid = &c->initial_dcid;

@@ -61,7 +61,8 @@ static void skip_pn_maybe(tern_conn *c, tern_pn_space_state *sp)
     }
     if (c->skip_pn < sp->next_pn) {
         uint8_t r[2];
-        c->rand(c->rand_ud, r, sizeof(r));
+        if (c->rand(c->rand_ud, r, sizeof(r)))
+            r[0] = r[1] = 0; /* the regular gap is as good, only easier to guess */
         c->skip_pn = sp->next_pn + TERN_PN_SKIP_MIN + (((unsigned)r[0] << 8 | r[1]) % TERN_PN_SKIP_MIN);
     }
 }
@@ -642,9 +643,10 @@ static size_t build_probe(tern_conn *c, int idx, uint8_t *buf, size_t cap, tern_
         return 0;
     int padded = room >= TERN_MIN_INITIAL_SIZE;
     int challenge = p->need_challenge || (p->need_padded_challenge && padded);
+    uint8_t data[8];
+    if (challenge && c->rand(c->rand_ud, data, 8))
+        challenge = 0; /* a predictable challenge proves nothing: try again at the next send */
     if (challenge) {
-        uint8_t data[8];
-        c->rand(c->rand_ud, data, 8);
         size_t n = tern_frame_write_path_challenge(pb_cur(&b), pb_room(&b), data);
         if (n) {
             b.payload += n;

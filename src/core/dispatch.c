@@ -26,11 +26,14 @@ int tern_dispatch_init(tern_dispatch *d, const tern_dispatch_config *cfg)
         return TERN_ERR_INVALID_ARG;
     d->cfg = *cfg;
     uint8_t key[16];
-    cfg->rand(cfg->rand_ud, key, sizeof(key));
-    int rv = tern_cidmap_init(&d->map, key);
+    int rv = cfg->rand(cfg->rand_ud, key, sizeof(key));
+    if (rv)
+        return rv;
+    rv = tern_cidmap_init(&d->map, key);
     if (!rv) {
-        cfg->rand(cfg->rand_ud, key, sizeof(key));
-        rv = tern_cidmap_init(&d->tokens, key);
+        rv = cfg->rand(cfg->rand_ud, key, sizeof(key));
+        if (!rv)
+            rv = tern_cidmap_init(&d->tokens, key);
         if (rv)
             tern_cidmap_free(&d->map);
     }
@@ -185,10 +188,13 @@ static int reply(tern_dispatch *d, tern_dispatch_result *out, int kind, size_t l
     return TERN_DISPATCH_REPLY;
 }
 
+/* The unused bits of a reply's first byte; without a random source they stay zero, which only
+ * makes the reply easier to recognise. */
 static uint8_t rand_byte(tern_dispatch *d)
 {
-    uint8_t b;
-    d->cfg.rand(d->cfg.rand_ud, &b, 1);
+    uint8_t b = 0;
+    if (d->cfg.rand(d->cfg.rand_ud, &b, 1))
+        b = 0;
     return b;
 }
 
@@ -219,9 +225,10 @@ static int answer_retry(tern_dispatch *d, const tern_path_addr *path, const tern
 {
     tern_cid rscid;
     rscid.len = (uint8_t)d->cfg.cid_len;
-    d->cfg.rand(d->cfg.rand_ud, rscid.data, rscid.len);
     uint8_t nonce[12], token[TERN_RETRY_TOKEN_MAX];
-    d->cfg.rand(d->cfg.rand_ud, nonce, sizeof(nonce));
+    if (d->cfg.rand(d->cfg.rand_ud, rscid.data, rscid.len) ||
+        d->cfg.rand(d->cfg.rand_ud, nonce, sizeof(nonce)))
+        return drop(d, res, TERN_DISPATCH_DROP_REPLY_FAILED);
     size_t tl = tern_crypto_token_seal(d->cfg.retry_key, nonce, &h->dcid, &rscid, &path->remote,
                                        now, token, sizeof(token));
     if (!tl || cap < TERN_AEAD_TAG_LEN)
@@ -298,7 +305,8 @@ static int answer_reset(tern_dispatch *d, const tern_cid *dcid, size_t len, tern
     if (!reset_allowed(d, now))
         return drop(d, res, TERN_DISPATCH_DROP_RESET_RATE);
     uint8_t rnd[RESET_MAX_LEN], token[TERN_RESET_TOKEN_LEN];
-    d->cfg.rand(d->cfg.rand_ud, rnd, rl - TERN_RESET_TOKEN_LEN);
+    if (d->cfg.rand(d->cfg.rand_ud, rnd, rl - TERN_RESET_TOKEN_LEN))
+        return drop(d, res, TERN_DISPATCH_DROP_REPLY_FAILED);
     tern_crypto_reset_token(d->cfg.reset_key, dcid, token);
     if (tern_pkt_write_stateless_reset(out, rl, rnd, token) != rl)
         return drop(d, res, TERN_DISPATCH_DROP_REPLY_FAILED);

@@ -106,11 +106,11 @@ static void ep_log(tern_endpoint *ep, const char *fmt, ...)
     ep->cfg.log(ep->cfg.log_ud, line);
 }
 
-static void rt_rand(void *ud, uint8_t *out, size_t len)
+/* GnuTLS's generator; its failure is reported to the core, which then uses none of the bytes. */
+static int rt_rand(void *ud, uint8_t *out, size_t len)
 {
     (void)ud;
-    if (gnutls_rnd(GNUTLS_RND_RANDOM, out, len) != 0)
-        abort(); /* no safe way on without randomness */
+    return gnutls_rnd(GNUTLS_RND_RANDOM, out, len) != 0 ? TERN_ERR_CRYPTO : 0;
 }
 
 static rt_conn *conn_of_timer(tern_timer *t)

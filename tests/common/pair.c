@@ -25,9 +25,11 @@ static uint64_t rnd64(uint64_t *s)
 
 static double rnd01(uint64_t *s) { return (double)(rnd64(s) >> 11) / 9007199254740992.0; }
 
-static void pair_rand(void *ud, uint8_t *out, size_t len)
+static int pair_rand(void *ud, uint8_t *out, size_t len)
 {
     tern_pair *p = ud;
+    if (p->rand_fail)
+        return TERN_ERR_CRYPTO;
     while (len) {
         uint64_t v = rnd64(&p->rng);
         size_t n = len < 8 ? len : 8;
@@ -35,6 +37,7 @@ static void pair_rand(void *ud, uint8_t *out, size_t len)
         out += n;
         len -= n;
     }
+    return 0;
 }
 
 /* The bytes a server sends on a stream: block k of 8 bytes is mix64(seed + k), so any range can be

@@ -100,6 +100,7 @@ typedef struct tern_pair {
     /* a NAT: client datagrams from nat_from reach the server as coming from nat_to */
     tern_addr nat_from, nat_to;
     tern_addr fake_server_src;    /* when set, the client sees server datagrams from here */
+    int rand_fail;                /* the random source fails while set */
     /* called before a connection is asked for datagrams (from_server: which one) */
     void (*before_send)(struct tern_pair *p, tern_conn *c, int from_server);
     /* called when the client application receives stream bytes */

@@ -510,13 +510,14 @@ typedef struct reset_fx {
     uint32_t seed;
 } reset_fx;
 
-static void reset_fx_rand(void *ud, uint8_t *out, size_t len)
+static int reset_fx_rand(void *ud, uint8_t *out, size_t len)
 {
     uint32_t *s = ud;
     for (size_t i = 0; i < len; i++) {
         *s = *s * 1103515245u + 12345u;
         out[i] = (uint8_t)(*s >> 16);
     }
+    return 0;
 }
 
 static void reset_fx_token(void *ud, tern_conn *c, const uint8_t *token, int added)

@@ -35,10 +35,11 @@ typedef struct flood {
     int fd;
 } flood;
 
-static void flood_rand(void *ud, uint8_t *out, size_t len)
+static int flood_rand(void *ud, uint8_t *out, size_t len)
 {
     (void)ud;
     assert_int_equal(gnutls_rnd(GNUTLS_RND_NONCE, out, len), 0);
+    return 0;
 }
 
 /* The first datagram of `n` fresh client connections (a padded Initial with a ClientHello each). */

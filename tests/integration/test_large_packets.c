@@ -27,10 +27,11 @@
 
 static const char *const g_alpn[] = {"tern-test"};
 
-static void rnd(void *ud, uint8_t *out, size_t len)
+static int rnd(void *ud, uint8_t *out, size_t len)
 {
     (void)ud;
     assert_int_equal(gnutls_rnd(GNUTLS_RND_NONCE, out, len), 0);
+    return 0;
 }
 
 static void write_pem(const char *path, const gnutls_datum_t *d)

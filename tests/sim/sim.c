@@ -59,7 +59,7 @@ uint64_t sim_rng_below(sim_rng *r, uint64_t n)
     return v % n;
 }
 
-static void rng_fill(void *ud, uint8_t *out, size_t len)
+static int rng_fill(void *ud, uint8_t *out, size_t len)
 {
     sim_rng *r = ud;
     while (len) {
@@ -70,6 +70,7 @@ static void rng_fill(void *ud, uint8_t *out, size_t len)
         out += n;
         len -= n;
     }
+    return 0;
 }
 
 static void new_stream(sim *s, sim_rng *r)

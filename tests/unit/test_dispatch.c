@@ -19,13 +19,14 @@
 #define T0 (5 * SEC)
 
 /* Deterministic randomness: a counter stream. */
-static void seq_rand(void *ud, uint8_t *out, size_t len)
+static int seq_rand(void *ud, uint8_t *out, size_t len)
 {
     uint32_t *s = ud;
     for (size_t i = 0; i < len; i++) {
         *s = *s * 1103515245u + 12345u;
         out[i] = (uint8_t)(*s >> 16);
     }
+    return 0;
 }
 
 typedef struct fx {
@@ -608,9 +609,29 @@ static void test_half_open(void **st)
     assert_int_equal(tern_dispatch_half_open_count(&f->d), 0);
 }
 
+static int failing_rand(void *ud, uint8_t *out, size_t len)
+{
+    (void)ud;
+    (void)out;
+    (void)len;
+    return TERN_ERR_CRYPTO;
+}
+
+/* A random source that fails is an error of tern_dispatch_init, not an abort. */
+static void test_rand_failure(void **st)
+{
+    fx f;
+    memset(&f, 0, sizeof(f));
+    cfg_default(&f);
+    f.cfg.rand = failing_rand;
+    tern_dispatch d;
+    assert_int_equal(tern_dispatch_init(&d, &f.cfg), TERN_ERR_CRYPTO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rand_failure),
         cmocka_unit_test_setup_teardown(test_init_args, setup, teardown),
         cmocka_unit_test_setup_teardown(test_routing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_negotiation, setup, teardown),
