@@ -583,17 +583,17 @@ void tern_conn_free(tern_conn *c)
 
 /* ---- timers --------------------------------------------------------------------------------------- */
 
-/* A quarter of the path's minimum RTT, at least the timer granularity and at most the 25 ms we
- * advertise as max_ack_delay. A fixed 25 ms on a sub-millisecond path leaves a sender whose window
- * holds an odd number of packets idle for a hundred round trips waiting for the last ACK, and an
- * ACK lost then costs a PTO on top. */
+/* A quarter of the path's minimum RTT, at most the 25 ms we advertise as max_ack_delay. A fixed
+ * 25 ms (or even the 1 ms timer granularity) on a sub-millisecond path leaves a sender whose small
+ * window holds an odd number of packets idle for many round trips waiting for the last ACK. The
+ * runtime's timers are precise to the microsecond; a floor of 10 us keeps the timer meaningful. */
 tern_tstamp tern_conn_ack_delay(const tern_conn *c)
 {
     const tern_rtt *rtt = &c->paths[c->active].rtt;
     tern_tstamp max = 25 * TERN_NS_PER_MS;
     if (!rtt->has_sample)
         return max;
-    return TERN_MIN(max, TERN_MAX(rtt->min / 4, TERN_GRANULARITY));
+    return TERN_MIN(max, TERN_MAX(rtt->min / 4, 10 * TERN_NS_PER_US));
 }
 
 /* When a peer that keeps sending but acknowledges nothing has had its idle timeout: the timeout

@@ -315,7 +315,7 @@ void tern_recovery_on_skipped(tern_recovery *r, int space, uint64_t pn)
 static tern_tstamp path_loss_delay(const tern_recovery *r, const tern_rtt *rtt)
 {
     tern_tstamp base = TERN_MAX(rtt->latest, rtt->smoothed);
-    return TERN_MAX(base * r->time_eighths / 8, TERN_GRANULARITY);
+    return TERN_MAX(TERN_MAX(base * r->time_eighths / 8, TERN_GRANULARITY), r->reorder_floor);
 }
 
 /* With several paths, packets of one packet-number space travel different routes and overtake
@@ -414,7 +414,8 @@ static int ack_valid(const tern_sentq *q, const tern_pn_range_list *ranges)
 /* Lost records inside the ranges arrived after all: the path reorders more than the thresholds
  * allow. Widen them (as RACK does) so that reordering stops costing windows. Marks them (acked =
  * 3) for finish_spurious; returns how many. */
-static size_t find_spurious(tern_recovery *r, tern_sentq *q, const tern_pn_range_list *ranges)
+static size_t find_spurious(tern_recovery *r, tern_sentq *q, const tern_pn_range_list *ranges,
+                            tern_tstamp now)
 {
     tern_lostq *l = &q->lost;
     uint64_t largest = ranges->r[0].hi;
@@ -435,6 +436,10 @@ static size_t find_spurious(tern_recovery *r, tern_sentq *q, const tern_pn_range
             if (dist > r->pkt_thresh)
                 r->pkt_thresh = (uint32_t)TERN_MIN(dist, (uint64_t)TERN_MAX_PKT_THRESH);
             r->time_eighths = TERN_MIN(r->time_eighths + 2, (uint32_t)TERN_MAX_TIME_EIGHTHS);
+            /* A queue that holds packets back for milliseconds does so whatever the RTT: the
+             * time threshold must then cover that delay, not a multiple of a short RTT. */
+            tern_tstamp late = now > p->time_sent ? now - p->time_sent : 0;
+            r->reorder_floor = TERN_MAX(r->reorder_floor, TERN_MIN(late, TERN_MAX_REORDER_FLOOR));
         }
     }
     return n;
@@ -501,7 +506,7 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
             eliciting |= p->ack_eliciting;
         }
     }
-    size_t spurious = find_spurious(r, q, ranges);
+    size_t spurious = find_spurious(r, q, ranges, now);
     if (q->largest_acked == UINT64_MAX || largest > q->largest_acked)
         q->largest_acked = largest;
     for (size_t i = first_idx; newly && i <= last_idx; i++) {

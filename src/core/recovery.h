@@ -12,9 +12,10 @@
 
 #define TERN_SENT_MAX_FRAMES 10
 #define TERN_RECOVERY_PATHS 16 /* path ids tracked for loss detection (= TERN_MAX_PATHS) */
-#define TERN_MAX_PKT_THRESH 64
+#define TERN_MAX_PKT_THRESH 512 /* widest packet threshold (a millisecond at a few Gbit/s) */
 #define TERN_MAX_TIME_EIGHTHS 16 /* widest time threshold, in eighths of an RTT */
-#define TERN_RECOVERY_ANY_PATH 0xff /* every path (see tern_recovery_declare_path_lost) */
+#define TERN_RECOVERY_ANY_PATH 0xff /* no particular path (see ack_path_id) */
+#define TERN_MAX_REORDER_FLOOR (25 * TERN_NS_PER_MS) /* most reordering delay waited for */
 
 /* What a sent packet carried, enough to retransmit or release it. */
 typedef struct tern_sent_frame {
@@ -97,6 +98,7 @@ typedef struct tern_recovery {
     uint64_t pkts_lost, pkts_acked, pto_total, spurious_losses;
     uint32_t pkt_thresh;     /* packet reordering threshold (3, widened on spurious losses) */
     uint32_t time_eighths;   /* time threshold in eighths of an RTT (9, widened likewise) */
+    tern_tstamp reorder_floor; /* least time threshold: how late spurious losses arrived */
     uint64_t max_in_flight_records; /* absolute bound on records per space (see record_limit) */
     int amplification_blocked;   /* server at the anti-amplification limit: no PTO (set by conn) */
     tern_tstamp timer_base;      /* last ack/timeout/send: start of the client's anti-deadlock PTO */

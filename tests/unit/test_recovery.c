@@ -538,6 +538,8 @@ static void test_spurious_loss_widens_thresholds(void **st)
     assert_int_equal(h->r.spurious_losses, 1);
     assert_int_equal(h->r.pkt_thresh, 10);
     assert_int_equal(h->r.time_eighths, 11);
+    /* it was 31 ms late (sent at 0): the time threshold now waits that long, up to the cap */
+    assert_int_equal(h->r.reorder_floor, TERN_MAX_REORDER_FLOOR);
     /* the same reordering distance now goes unpunished */
     for (uint64_t pn = 10; pn < 20; pn++)
         assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, 32 * MS, 1), 0);
