@@ -514,16 +514,23 @@ static void test_ring_growth_and_pruning(void **st)
     h_free(h);
 }
 
-static void test_spurious_loss_widens_thresholds(void **st)
+/* Packets 0..9 sent a millisecond apart; 0 is overtaken by 1..9 and declared lost by the packet
+ * threshold at 30 ms. */
+static h_t *h_zero_overtaken(void)
 {
     h_t *h = h_new(1, TERN_CC_NEWRENO);
     for (uint64_t pn = 0; pn < 10; pn++)
         assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, pn * MS, 1), 0);
-    /* 0 is overtaken by 1..9: declared lost by the packet threshold */
     tern_pn_range r1 = {1, 9};
     assert_int_equal(ack(h, TERN_SPACE_APP, &r1, 1, 0, 30 * MS), 0);
     assert_int_equal(h->n_lost, 1);
     assert_int_equal(h->lost[0], 0);
+    return h;
+}
+
+static void test_spurious_loss_widens_thresholds(void **st)
+{
+    h_t *h = h_zero_overtaken();
     assert_int_equal(h->r.pkt_thresh, 3);
     assert_true(h->cc.cwnd < h->cc.undo.cwnd);
     uint64_t before = h->cc.undo.cwnd;
@@ -606,12 +613,7 @@ static void test_record_bound(void **st)
  * lost state and the counters; the same loss then counts once the ACK is valid. */
 static void test_bad_ack_changes_nothing(void **st)
 {
-    h_t *h = h_new(1, TERN_CC_NEWRENO);
-    for (uint64_t pn = 0; pn < 10; pn++)
-        assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, pn * MS, 1), 0);
-    tern_pn_range r1 = {1, 9};
-    assert_int_equal(ack(h, TERN_SPACE_APP, &r1, 1, 0, 30 * MS), 0);
-    assert_int_equal(h->n_lost, 1);
+    h_t *h = h_zero_overtaken();
     size_t acked = h->n_acked;
     uint64_t inflight = h->cc.bytes_in_flight;
     /* 0 arrives late, but a second range is malformed (lo > hi), or not descending */
