@@ -38,6 +38,10 @@ static int record_pn(tern_ackr *a, uint64_t pn)
         a->recv.r[a->recv.n - 1].hi = pn + 1; /* the next in-order packet: no search */
         return 0;
     }
+    /* A space that sees a gap will see more (losses, and the packet numbers a sender skips on
+     * purpose): take the whole bound at once rather than growing with the connection's age. */
+    if (a->recv.n && a->recv.cap < a->recv.max)
+        (void)tern_ranges_reserve(&a->recv, a->recv.max);
     if (tern_ranges_add(&a->recv, pn, pn + 1) == 0)
         return 0;
     if (a->recv.n < a->recv.max || a->recv.n < 2)

@@ -34,6 +34,20 @@ static uint32_t lower_bound_hi(const tern_ranges *s, uint64_t v)
     return lo;
 }
 
+int tern_ranges_reserve(tern_ranges *s, uint32_t cap)
+{
+    if (cap > s->max)
+        cap = s->max;
+    if (cap <= s->cap)
+        return 0;
+    tern_range *nr = realloc(s->r, (size_t)cap * sizeof(*nr));
+    if (!nr)
+        return TERN_ERR_NOMEM;
+    s->r = nr;
+    s->cap = cap;
+    return 0;
+}
+
 static int reserve_one(tern_ranges *s)
 {
     if (s->n < s->cap)

@@ -89,9 +89,28 @@ static void test_random_against_bitmap(void **st)
     tern_ranges_free(&s);
 }
 
+/* Room taken at once keeps the ranges, stops at max, and later adds up to it do not reallocate. */
+static void test_reserve(void **st)
+{
+    tern_ranges s;
+    tern_ranges_init(&s, 64);
+    assert_int_equal(tern_ranges_add(&s, 10, 20), 0);
+    assert_int_equal(tern_ranges_reserve(&s, 1000), 0);
+    assert_int_equal(s.cap, 64);
+    tern_range *r = s.r;
+    for (uint64_t i = 1; i < 64; i++)
+        assert_int_equal(tern_ranges_add(&s, 100 * i, 100 * i + 1), 0);
+    assert_ptr_equal(s.r, r);
+    assert_int_equal(s.n, 64);
+    assert_int_equal(s.r[0].lo, 10);
+    assert_int_equal(s.r[0].hi, 20);
+    tern_ranges_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reserve),
         cmocka_unit_test(test_add_merge),
         cmocka_unit_test(test_remove_split),
         cmocka_unit_test(test_bound),
