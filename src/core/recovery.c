@@ -151,7 +151,8 @@ static void lq_push(tern_lostq *l, const tern_sent_pkt *p, uint64_t limit)
             tern_sent_pkt *v = malloc(ncap * sizeof(*v));
             if (!v)
                 return; /* not kept: a late ACK of it is then taken as a duplicate */
-            memcpy(v, l->v + l->start, n * sizeof(*v));
+            if (n)
+                memcpy(v, l->v + l->start, n * sizeof(*v));
             free(l->v);
             l->v = v;
             l->cap = ncap;
