@@ -54,15 +54,7 @@ static int reserve_one(tern_ranges *s)
         return 0;
     if (s->n >= s->max)
         return TERN_ERR_NOMEM;
-    uint32_t ncap = s->cap ? s->cap * 2 : 4;
-    if (ncap > s->max)
-        ncap = s->max;
-    tern_range *nr = realloc(s->r, (size_t)ncap * sizeof(*nr));
-    if (!nr)
-        return TERN_ERR_NOMEM;
-    s->r = nr;
-    s->cap = ncap;
-    return 0;
+    return tern_ranges_reserve(s, s->cap ? s->cap * 2 : 4);
 }
 
 int tern_ranges_add(tern_ranges *s, uint64_t lo, uint64_t hi)
