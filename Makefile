@@ -3,7 +3,7 @@ BUILD ?= build
 BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-asan test test-fast test-asan test-sim demo install clean bench
+.PHONY: all deps build build-asan test test-fast test-asan test-sim demo install clean bench fuzz coverage
 
 all: build
 
@@ -34,6 +34,10 @@ test-sim: build
 demo: build
 	@bash scripts/demo.sh $(BUILD)
 
+# Line and branch coverage of src/ from every suite, in its own build directory (build-cov).
+coverage: deps
+	@bash scripts/coverage.sh build-cov
+
 bench: build
 	@bash bench/throughput.sh $(BUILD)
 
@@ -41,4 +45,4 @@ install: build
 	@cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) build-cov

@@ -61,6 +61,12 @@ int tern_tls_new(tern_tls **out, tern_tls_ctx *ctx, int is_server, const char *s
                  const uint8_t *tparams, size_t tparams_len, const tern_tls_cb *cb, void *ud);
 void tern_tls_free(tern_tls *t);
 
+/* Replaces the encoded transport parameters this side sends (copied, <= 4096 bytes; empty sends
+ * an empty extension). Effective until they are sent: a client's go in its ClientHello (at
+ * tern_tls_start), a server's in reply to the ClientHello. Returns 0, TERN_ERR_INVALID_ARG or
+ * TERN_ERR_NOMEM (the previous parameters are kept). */
+int tern_tls_set_tparams(tern_tls *t, const uint8_t *tparams, size_t tparams_len);
+
 /* Client: produces the ClientHello (through on_send). Returns 0, TERN_ERR_TLS or a callback's own
  * negative error. */
 int tern_tls_start(tern_tls *t);

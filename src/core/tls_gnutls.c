@@ -383,6 +383,21 @@ static int is_ip_literal(const char *name)
     return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
 }
 
+int tern_tls_set_tparams(tern_tls *t, const uint8_t *tparams, size_t tparams_len)
+{
+    if (!t || tparams_len > MAX_TPARAMS_LEN || (tparams_len && !tparams))
+        return TERN_ERR_INVALID_ARG;
+    uint8_t *copy = NULL;
+    if (tparams_len && !(copy = malloc(tparams_len)))
+        return TERN_ERR_NOMEM;
+    if (tparams_len)
+        memcpy(copy, tparams, tparams_len);
+    free(t->tparams);
+    t->tparams = copy;
+    t->tparams_len = tparams_len;
+    return 0;
+}
+
 int tern_tls_new(tern_tls **out, tern_tls_ctx *ctx, int is_server, const char *server_name,
                  const uint8_t *tparams, size_t tparams_len, const tern_tls_cb *cb, void *ud)
 {
@@ -408,15 +423,8 @@ int tern_tls_new(tern_tls **out, tern_tls_ctx *ctx, int is_server, const char *s
     t->ud = ud;
     if (cb)
         t->cb = *cb;
-    if (tparams_len) {
-        t->tparams = malloc(tparams_len);
-        if (!t->tparams) {
-            rv = TERN_ERR_NOMEM;
-            goto fail;
-        }
-        memcpy(t->tparams, tparams, tparams_len);
-        t->tparams_len = tparams_len;
-    }
+    if ((rv = tern_tls_set_tparams(t, tparams, tparams_len)))
+        goto fail;
 
     flags = (is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_END_OF_EARLY_DATA;
     if (is_server && !ctx->tickets)

@@ -550,6 +550,8 @@ static void deliver_due(tern_pair *p)
             if (!p->server) {
                 if (make_server(p, g->data, g->len))
                     continue;
+                if (p->server_created)
+                    p->server_created(p);
             }
             /* the server sees the datagram from the client's source, possibly rewritten (NAT) */
             tern_path_addr in = {g->path.remote, g->path.local};

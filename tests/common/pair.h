@@ -106,6 +106,8 @@ typedef struct tern_pair {
     /* called when the client application receives stream bytes */
     void (*on_data)(struct tern_pair *p, uint64_t n);
     void *app_ud;
+    /* called once the server connection exists, before it reads the client's first Initial */
+    void (*server_created)(struct tern_pair *p);
     /* path events seen by each side: count and last reason per tern_path_event_type */
     int path_events[8], last_reason[8];
     int srv_path_events[8], srv_last_reason[8];

@@ -1,13 +1,42 @@
-/* libFuzzer target for a live connection: the input becomes the payload of a correctly protected
- * 1-RTT packet from the client (first byte chooses the source address among a few, to reach the
- * migration code), handed to an established server connection. Whatever it holds, the server must
- * not crash, must keep its state bounded, and a connection it closed must say why. A fresh pair is
- * set up whenever the server has closed. */
+/* libFuzzer target for two live connections: each input is a script of events run against a fresh
+ * client/server pair (tests/common/pair.c) that has completed its handshake and one download, so
+ * that every finding replays from its one file. Both peers are real tern connections: whatever one
+ * of them sends reaches the other over a simulated link in virtual time, is acknowledged and
+ * answered. The script lets time pass, drives the client's API (requests, key updates, new local
+ * addresses, switching and removing paths, resets, closes), breaks the link per address, rebinds
+ * the client behind a NAT, and forges what an attacker could: frames protected with either side's
+ * keys (also with the next key phase), from the client's addresses or from spoofed ones, raw
+ * datagrams, and stateless resets with the real token. This reaches path validation and failure,
+ * path slot recycling, loss recovery and PTO, key updates and stateless resets.
+ *
+ * Checked after every event: a connection's state stays bounded, a connection that closed by its
+ * own decision names a transport error, nothing reports an internal error, and when the script
+ * forged nothing (the peers are honest, only the network misbehaves) neither side ever closes with
+ * a transport error.
+ *
+ * Event format (one opcode byte, then its arguments; a truncated event ends the script):
+ *   0 t          let time pass: t < 128: (t+1) ms, else (t-127) x 250 ms
+ *   1 a n <n>    frames <n> protected by the client, sent to the server from address a&7
+ *                (a&8: with the next key phase)
+ *   2 a n <n>    frames <n> protected by the server, sent to the client (a&8: next key phase)
+ *   3 b          the client requests (b+1) x 97 bytes on a new stream
+ *   4 b          client path verb b&3 (add, set, remove, add+set) on local address (b>>2)&3
+ *   5 b          key update on the client (b&1 = 0) or on the server
+ *   6 m          link: drop client->server datagrams from address i when bit i of m is set (i<4),
+ *                server->client datagrams to address i when bit 4+i is set
+ *   7 b          NAT: b&1 = 0 clears it, else the client's address (b>>1)&3 appears as port 6000+b
+ *   8 n          stateless reset of 21+n%64 bytes to the client (n&64: to the server)
+ *   9 a n <n>    raw datagram <n> to the server from address a&7 (a&8: to the client)
+ *   10 b         stream verb on the client's stream b>>2: reset, stop sending, server reset, read
+ *   11 b         close: the client (b&1 = 0) or the server closes with application error b>>1
+ */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conn_internal.h"
+#include "forge.h"
 #include "pair.h"
 
 #define CHECK(c)                                                                                   \
@@ -16,66 +45,238 @@
             abort();                                                                               \
     } while (0)
 
-static tern_pair pair;
-static int ready;
+#define MS 1000000ull
+#define MAX_EVENTS 96
+#define MAX_VIRTUAL_NS (120ull * 1000 * MS)
 
+/* 0..3: the client's own addresses (0 is the one it starts on); 4..7: addresses an attacker
+ * spoofs. */
+static const char *const addrs[8] = {"10.0.0.1:5000",  "10.0.0.1:5001", "10.0.0.3:5000",
+                                     "10.0.0.4:7000",  "10.0.0.77:5000", "10.0.0.78:443",
+                                     "192.168.1.9:9", "10.0.0.2:443"};
+
+static tern_pair pair;
+static uint8_t drop_mask;
+
+static tern_addr addr_of(int i)
+{
+    tern_addr a;
+    tern_addr_parse(&a, addrs[i & 7], 0);
+    return a;
+}
+
+static int local_index(const tern_addr *a)
+{
+    for (int i = 0; i < 4; i++) {
+        tern_addr b = addr_of(i);
+        if (tern_addr_equal(a, &b))
+            return i;
+    }
+    return -1;
+}
+
+/* The link filter: per-address blackholes chosen by the script. */
+static int link_filter(tern_pair *p, int to_server, const tern_path_addr *pa)
+{
+    int i = local_index(to_server ? &pa->local : &pa->remote);
+    if (i < 0)
+        return 0;
+    return (drop_mask >> (i + (to_server ? 0 : 4))) & 1;
+}
+
+static int never(tern_pair *p) { return 0; }
 static int cond_confirmed(tern_pair *p) { return p->client && p->client->handshake_confirmed; }
 
-static void setup(void)
+static void check_conn(const tern_conn *c, int forged)
 {
-    if (ready)
-        pair_free(&pair);
-    ready = 0;
+    if (!c)
+        return;
+    CHECK(c->streams.count <= c->streams.max_remote[0] + c->streams.max_remote[1] + 64);
+    for (int i = 0; i < TERN_MAX_PATHS; i++)
+        CHECK(c->paths[i].nresponse <= TERN_PATH_RESPONSES);
+    const tern_close_info *ci = tern_conn_close_info((tern_conn *)c);
+    if (c->state >= TERN_CS_CLOSING) {
+        CHECK(ci->status != TERN_ERR_INTERNAL);
+        /* a close this side decided on for a protocol reason names a transport error */
+        if (ci->local && !ci->app && ci->status == TERN_ERR_PROTO)
+            CHECK(ci->error_code != 0);
+        /* between honest peers, only the network can end a connection (idle timeout) */
+        if (!forged && ci->local && !ci->app)
+            CHECK(ci->error_code == 0);
+    }
+}
+
+static void check_all(int forged)
+{
+    check_conn(pair.client, forged);
+    check_conn(pair.server, forged);
+}
+
+static void deliver(tern_conn *to, const tern_path_addr *pa, uint8_t *d, size_t len)
+{
+    if (to && len && !tern_conn_is_done(to))
+        tern_conn_recv(to, pa, d, len, 0, pair.now);
+}
+
+/* The path a datagram of the server sees from address i, and the client's view of it. */
+static tern_path_addr to_server_path(int i)
+{
+    tern_path_addr pa = {.local = pair.path_s.local, .remote = addr_of(i)};
+    return pa;
+}
+
+static tern_path_addr to_client_path(int i)
+{
+    tern_path_addr pa = {.local = pair.client->paths[pair.client->active].addr.local,
+                         .remote = pair.path_c.remote};
+    if (i >= 4) /* a spoofed server address */
+        pa.remote = addr_of(i);
+    return pa;
+}
+
+static void client_path_verb(int verb, int idx)
+{
+    tern_addr a = addr_of(idx);
+    tern_conn *c = pair.client;
+    switch (verb) {
+    case 0: tern_conn_add_local_address(c, &a); break;
+    case 1: tern_conn_set_local_address(c, &a); break;
+    case 2: tern_conn_remove_local_address(c, &a); break;
+    default:
+        tern_conn_add_local_address(c, &a);
+        tern_conn_set_local_address(c, &a);
+        break;
+    }
+}
+
+static void stream_verb(int verb, int idx)
+{
+    if (pair.nstreams == 0)
+        return;
+    int64_t sid = pair.streams[idx % pair.nstreams].sid;
+    uint8_t buf[4096];
+    int fin;
+    switch (verb) {
+    case 0: tern_stream_reset(pair.client, sid, 7); break;
+    case 1: tern_stream_stop_sending(pair.client, sid, 8); break;
+    case 2:
+        if (pair.server)
+            tern_stream_reset(pair.server, sid, 9);
+        break;
+    default: tern_stream_read(pair.client, sid, buf, sizeof(buf), &fin); break;
+    }
+}
+
+static int setup(void)
+{
+    pair_free(&pair);
+    drop_mask = 0;
     CHECK(pair_init(&pair, 7) == 0);
-    CHECK(pair_run(&pair, cond_confirmed, 10000000000ull));
-    CHECK(pair_request(&pair, 1000) == 0);
-    CHECK(pair_run(&pair, pair_cond_all_done, 10000000000ull));
-    ready = 1;
+    pair.cfg_c.max_paths = 4;
+    pair.filter = link_filter;
+    CHECK(pair_run(&pair, cond_confirmed, 10000 * MS));
+    CHECK(pair_request(&pair, 1000) >= 0);
+    CHECK(pair_run(&pair, pair_cond_all_done, 10000 * MS));
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!ready || pair.server->state != TERN_CS_ESTABLISHED)
-        setup();
-    if (size < 1 || size > 1300)
-        return 0;
-    tern_conn *c = pair.client;
-    uint8_t pkt[1500];
-    uint64_t pn = c->sp[TERN_SPACE_APP].next_pn++;
-    const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
-    CHECK(e);
-    size_t hl = tern_pkt_write_short(pkt, sizeof(pkt), &e->cid, pn, 4, c->tx_phase, 0);
-    size_t len = size - 1;
-    memcpy(pkt + hl, data + 1, len);
-    if (len < 4) {
-        memset(pkt + hl + len, 0, 4 - len);
-        len = 4;
-    }
-    CHECK(tern_crypto_protect(&c->tx[TERN_LEVEL_1RTT], &c->hp_tx1, pkt, hl, 4, len, pn) == 0);
-    tern_path_addr from = {c->paths[c->active].addr.remote, c->paths[c->active].addr.local};
-    if (data[0] & 1) /* another source address: a migration, a rebinding or a spoof */
-        tern_addr_parse(&from.remote, (data[0] & 2) ? "10.0.0.77:5000" : "10.0.0.1:5001", 0);
-    tern_conn_recv(pair.server, &from, pkt, hl + len + 16, 0, pair.now);
-
-    tern_conn *s = pair.server;
-    size_t n = 0;
-    CHECK(tern_conn_paths(s, NULL, 0, &n) == 0 && n <= TERN_MAX_PATHS);
-    CHECK(s->streams.count <= s->streams.max_remote[0] + s->streams.max_remote[1] + 8);
-    for (int i = 0; i < TERN_MAX_PATHS; i++)
-        CHECK(s->paths[i].nresponse <= TERN_PATH_RESPONSES);
-    /* a close the server decided on names a transport error (the peer may close with NO_ERROR) */
-    if (s->state >= TERN_CS_CLOSING && tern_conn_close_info(s)->local)
-        CHECK(tern_conn_close_info(s)->error_code != 0);
-    /* let the server answer and time pass a little, so that timers and sending run too */
-    pair.now += 1000000;
-    static uint8_t out[1500];
-    for (int k = 0; k < 4; k++) {
-        tern_path_addr po;
-        size_t seg = 0, cnt = 0;
-        if (tern_conn_send(s, &po, out, sizeof(out), 1, &seg, &cnt, pair.now) || !cnt)
+    setup();
+    const uint64_t start = pair.now;
+    size_t i = 0;
+    int forged = 0;
+    static uint8_t buf[1500];
+    for (int ev = 0; ev < MAX_EVENTS && i < size && pair.now - start < MAX_VIRTUAL_NS; ev++) {
+        uint8_t op = data[i++] % 12;
+        if (i >= size)
             break;
+        uint8_t b = data[i++];
+        if (op == 1 || op == 2 || op == 9) { /* events with a payload */
+            if (i >= size)
+                break;
+            size_t n = data[i++];
+            if (n > size - i)
+                n = size - i;
+            const uint8_t *pl = data + i;
+            i += n;
+            forged = 1;
+            if (op == 1 && pair.server) {
+                size_t len = forge_1rtt(pair.client, pl, n, b & 8, buf, sizeof(buf));
+                tern_path_addr pa = to_server_path(b & 7);
+                deliver(pair.server, &pa, buf, len);
+            } else if (op == 2) {
+                if (!pair.server)
+                    continue;
+                size_t len = forge_1rtt(pair.server, pl, n, b & 8, buf, sizeof(buf));
+                tern_path_addr pa = to_client_path(b & 7);
+                deliver(pair.client, &pa, buf, len);
+            } else if (op == 9) {
+                memcpy(buf, pl, n);
+                if (b & 8) {
+                    tern_path_addr pa = to_client_path(b & 7);
+                    deliver(pair.client, &pa, buf, n);
+                } else {
+                    tern_path_addr pa = to_server_path(b & 7);
+                    deliver(pair.server, &pa, buf, n);
+                }
+            }
+        } else {
+            switch (op) {
+            case 0: {
+                uint64_t dt = b < 128 ? (uint64_t)(b + 1) * MS : (uint64_t)(b - 127) * 250 * MS;
+                pair_run(&pair, never, dt);
+                break;
+            }
+            case 3: pair_request(&pair, (uint64_t)(b + 1) * 97); break;
+            case 4: client_path_verb(b & 3, (b >> 2) & 3); break;
+            case 5:
+                if (b & 1) {
+                    if (pair.server)
+                        tern_conn_key_update(pair.server);
+                } else {
+                    tern_conn_key_update(pair.client);
+                }
+                break;
+            case 6: drop_mask = b; break;
+            case 7:
+                if (b & 1) {
+                    char text[32];
+                    snprintf(text, sizeof(text), "10.0.0.1:%d", 6000 + b);
+                    pair.nat_from = addr_of((b >> 1) & 3);
+                    tern_addr_parse(&pair.nat_to, text, 0);
+                } else {
+                    memset(&pair.nat_from, 0, sizeof(pair.nat_from));
+                }
+                break;
+            case 8: {
+                forged = 1;
+                tern_conn *victim = (b & 64) ? pair.server : pair.client;
+                if (!victim)
+                    break;
+                size_t len = forge_stateless_reset(victim, 21 + b % 64, b, buf, sizeof(buf));
+                tern_path_addr pa = (b & 64) ? to_server_path(0) : to_client_path(0);
+                deliver(victim, &pa, buf, len);
+                break;
+            }
+            case 10: stream_verb(b & 3, b >> 2); break;
+            case 11:
+                if (b & 1) {
+                    if (pair.server)
+                        tern_conn_close(pair.server, b >> 1, "fuzz");
+                } else {
+                    tern_conn_close(pair.client, b >> 1, "fuzz");
+                }
+                break;
+            }
+        }
+        check_all(forged);
+        /* a short step after each event so that both sides answer what happened */
+        pair_run(&pair, never, 2 * MS);
+        check_all(forged);
     }
-    if (tern_conn_next_timeout(s) <= pair.now)
-        tern_conn_on_timeout(s, pair.now);
+    /* let everything that is still pending settle: timers, retransmissions, path validation */
+    pair_run(&pair, never, 5000 * MS);
+    check_all(forged);
     return 0;
 }

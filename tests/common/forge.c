@@ -1,0 +1,123 @@
+/* Forged datagrams protected with a real connection's keys (see forge.h). */
+#include "forge.h"
+
+#include <string.h>
+
+#include "conn_internal.h"
+
+size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int next_phase, uint8_t *out,
+                  size_t cap)
+{
+    tern_conn *c = from;
+    if (c->tx[TERN_LEVEL_1RTT].aead == TERN_AEAD_NONE || c->state >= TERN_CS_CLOSING)
+        return 0;
+    const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
+    if (!e)
+        return 0;
+    uint64_t pn = c->sp[TERN_SPACE_APP].next_pn;
+    int phase = next_phase ? !c->tx_phase : c->tx_phase;
+    size_t hl = tern_pkt_write_short(out, cap, &e->cid, pn, 4, phase, 0);
+    size_t plen = len < 4 ? 4 : len;
+    if (!hl || hl + plen + 16 > cap)
+        return 0;
+    memcpy(out + hl, payload, len);
+    memset(out + hl + len, 0, plen - len); /* PADDING up to the header protection sample */
+    int rc;
+    if (next_phase) {
+        tern_keys next;
+        memset(&next, 0, sizeof(next));
+        if (tern_crypto_next_keys(&c->tx[TERN_LEVEL_1RTT], &next))
+            return 0;
+        rc = tern_crypto_protect(&next, &c->hp_tx1, out, hl, 4, plen, pn);
+        tern_crypto_keys_free(&next);
+    } else {
+        rc = tern_crypto_protect(&c->tx[TERN_LEVEL_1RTT], &c->hp_tx1, out, hl, 4, plen, pn);
+    }
+    if (rc)
+        return 0;
+    c->sp[TERN_SPACE_APP].next_pn++;
+    return hl + plen + 16;
+}
+
+size_t forge_stateless_reset(tern_conn *victim, size_t len, uint64_t seed, uint8_t *out, size_t cap)
+{
+    const tern_cid_entry *e = tern_peer_cids_for_path(&victim->pcids, (uint8_t)victim->active);
+    if (!e || !e->has_token || len < 21 || len > cap)
+        return 0;
+    for (size_t i = 0; i < len - TERN_RESET_TOKEN_LEN; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        out[i] = (uint8_t)(seed >> 56);
+    }
+    out[0] = (uint8_t)(0x40 | (out[0] & 0x3f));
+    memcpy(out + len - TERN_RESET_TOKEN_LEN, e->token, TERN_RESET_TOKEN_LEN);
+    return len;
+}
+
+size_t forge_long(int type, uint32_t version, const tern_cid *dcid, const tern_cid *scid,
+                  const uint8_t *token, size_t token_len, uint64_t pn, tern_keys *keys,
+                  const uint8_t *payload, size_t len, size_t pad_to, uint8_t *out, size_t cap)
+{
+    size_t len_off = 0;
+    size_t hl = tern_pkt_write_long(out, cap, type, version, dcid, scid, token, token_len, pn, 4,
+                                    &len_off);
+    if (!hl)
+        return 0;
+    size_t plen = len < 4 ? 4 : len;
+    if (hl + plen + 16 < pad_to)
+        plen = pad_to - hl - 16;
+    if (hl + plen + 16 > cap || 4 + plen + 16 >= 16384)
+        return 0;
+    memcpy(out + hl, payload, len);
+    memset(out + hl + len, 0, plen - len);
+    tern_pkt_set_length(out + len_off, 4 + plen + 16);
+    if (tern_crypto_protect(keys, NULL, out, hl, 4, plen, pn))
+        return 0;
+    return hl + plen + 16;
+}
+
+size_t forge_initial(int from_server, uint32_t version, const tern_cid *client_dcid,
+                     const tern_cid *dcid, const tern_cid *scid, const uint8_t *token,
+                     size_t token_len, uint64_t pn, const uint8_t *payload, size_t len,
+                     size_t pad_to, uint8_t *out, size_t cap)
+{
+    tern_keys tx, rx;
+    memset(&tx, 0, sizeof(tx));
+    memset(&rx, 0, sizeof(rx));
+    if (tern_crypto_initial_keys(version, client_dcid, from_server, &tx, &rx))
+        return 0;
+    size_t n = forge_long(TERN_PKT_INITIAL, version, dcid, scid, token, token_len, pn, &tx,
+                          payload, len, pad_to, out, cap);
+    tern_crypto_keys_free(&tx);
+    tern_crypto_keys_free(&rx);
+    return n;
+}
+
+long forge_open_initial(int from_server, const tern_cid *client_dcid, const uint8_t *dgram,
+                        size_t len, tern_pkt_hdr *h, uint8_t *plain, size_t cap)
+{
+    uint8_t pkt[1500];
+    if (len > sizeof(pkt) || tern_pkt_parse(dgram, len, 8, h) || h->type != TERN_PKT_INITIAL)
+        return -1;
+    memcpy(pkt, dgram, h->pkt_len);
+    tern_keys tx, rx;
+    memset(&tx, 0, sizeof(tx));
+    memset(&rx, 0, sizeof(rx));
+    /* the receiver's keys open what the sender protected */
+    if (tern_crypto_initial_keys(h->version, client_dcid ? client_dcid : &h->dcid, !from_server,
+                                 &tx, &rx))
+        return -1;
+    long n = -1;
+    size_t pn_len;
+    uint64_t tpn;
+    if (tern_crypto_unprotect_header(&rx, pkt, h->pkt_len, h->pn_offset, &pn_len, &tpn) == 0) {
+        size_t hl = h->pn_offset + pn_len;
+        int r = tern_crypto_decrypt(&rx, pkt, hl, h->pkt_len, tpn);
+        if (r >= 0 && (size_t)r <= cap) {
+            memcpy(plain, pkt + hl, (size_t)r);
+            n = r;
+        }
+    }
+    tern_crypto_keys_free(&tx);
+    tern_crypto_keys_free(&rx);
+    return n;
+}

@@ -1,0 +1,50 @@
+/* Forged datagrams for tests and fuzz targets: packets protected with the keys of a real connection
+ * (so the receiver decrypts them and acts on the frames inside), and stateless resets carrying a
+ * token the receiver knows. The forging connection's state changes only in the packet numbers it
+ * consumes, so the real peer keeps running afterwards. */
+#ifndef TERN_TEST_FORGE_H
+#define TERN_TEST_FORGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "crypto.h"
+#include "packet.h"
+
+/* Writes into out[0..cap) a 1-RTT packet from `from` carrying payload[0..len) (padded to the header
+ * protection sample), for the peer CID of `from`'s active path, with the next packet number of its
+ * application space. next_phase: protect with the keys of the next key phase and flip the key phase
+ * bit (a key update the sender itself does not know of). Returns the datagram's length, or 0 when
+ * `from` has no 1-RTT keys or no peer CID, or the packet does not fit. */
+size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int next_phase, uint8_t *out,
+                  size_t cap);
+
+/* Writes a stateless reset of `len` bytes (21..1500) into out: random-looking bytes (from `seed`)
+ * with a short-header first byte, ending in the reset token that `victim` holds for the peer CID of
+ * its active path. Returns len, or 0 when the victim holds no such token. */
+size_t forge_stateless_reset(tern_conn *victim, size_t len, uint64_t seed, uint8_t *out, size_t cap);
+
+/* Writes into out a long-header packet of `type` (TERN_PKT_INITIAL or TERN_PKT_HANDSHAKE) with
+ * version, CIDs, token (Initial only) and packet number `pn` (4 bytes), protected with `keys`
+ * (which carry their own header protection key), the payload padded with PADDING so that the
+ * datagram is at least `pad_to` bytes. Returns the datagram's length, or 0 when it does not fit. */
+size_t forge_long(int type, uint32_t version, const tern_cid *dcid, const tern_cid *scid,
+                  const uint8_t *token, size_t token_len, uint64_t pn, tern_keys *keys,
+                  const uint8_t *payload, size_t len, size_t pad_to, uint8_t *out, size_t cap);
+
+/* The same as forge_long for an Initial, with the Initial keys of `client_dcid` in the direction
+ * of the sender (from_server). */
+size_t forge_initial(int from_server, uint32_t version, const tern_cid *client_dcid,
+                     const tern_cid *dcid, const tern_cid *scid, const uint8_t *token,
+                     size_t token_len, uint64_t pn, const uint8_t *payload, size_t len,
+                     size_t pad_to, uint8_t *out, size_t cap);
+
+/* Opens the first packet of a datagram, an Initial sent by the client (from_server = 0) or the
+ * server, with the Initial keys of `client_dcid` (NULL: the packet's own DCID, as for a client's
+ * first Initial): the header goes to *h, the plaintext frames to plain[0..return). Returns the
+ * plaintext length or -1. */
+long forge_open_initial(int from_server, const tern_cid *client_dcid, const uint8_t *dgram,
+                        size_t len, tern_pkt_hdr *h, uint8_t *plain, size_t cap);
+
+#endif
