@@ -3,7 +3,7 @@ BUILD ?= build
 BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-asan test test-fast test-asan test-sim demo install clean bench fuzz coverage
+.PHONY: all deps build build-asan test test-fast test-asan test-sim demo install clean bench fuzz fuzz-seeds coverage
 
 all: build
 
@@ -33,6 +33,22 @@ test-sim: build
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)
+
+# A longer fuzzing campaign in the sanitizer build: every target for FUZZ_SECONDS (default 180)
+# over its seeds, growing a working corpus in build-asan/fuzz/NAME; crashes go to
+# build-asan/fuzz/crashes. `make fuzz FUZZ_TARGETS="fuzz_conn fuzz_h3"` runs only those.
+FUZZ_SECONDS ?= 180
+FUZZ_TARGETS ?= fuzz_conn fuzz_server fuzz_client fuzz_tparams_tls fuzz_h3 fuzz_frame fuzz_packet fuzz_tparams
+fuzz: build-asan
+	@for t in $(FUZZ_TARGETS); do echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	  nice bash scripts/run-fuzz.sh $(BUILD_ASAN)/$$t $(FUZZ_SECONDS) tests/fuzz/corpus/$$t \
+	    $(BUILD_ASAN)/fuzz/$$t $(BUILD_ASAN)/fuzz/crashes || exit 1; \
+	  echo "corpus: $$(ls $(BUILD_ASAN)/fuzz/$$t | wc -l) inputs, $$(du -sk $(BUILD_ASAN)/fuzz/$$t | cut -f1) KB"; \
+	done
+
+# Regenerates the seed corpora in tests/fuzz/corpus (see tests/fuzz/gen_seeds.c).
+fuzz-seeds: build-asan
+	@$(BUILD_ASAN)/gen_seeds tests/fuzz/corpus
 
 # Line and branch coverage of src/ from every suite, in its own build directory (build-cov).
 coverage: deps

@@ -42,7 +42,7 @@ if [ -n "$installed" ]; then
     conf=/etc/ld.so.conf.d/$(echo "tern$libdir" | sed -E 's/[^A-Za-z0-9_.]+/-/g').conf
     # shellcheck disable=SC2046 # word splitting of the flags is the point
     cc -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter "$work/client.c" \
-        $(pkg-config --cflags --libs tern) -o "$work/client"
+        $(pkg-config --cflags --libs tern) ${TERN_EXTRA_LDFLAGS:-} -o "$work/client"
     resolved=$(ldd "$work/client" | awk '$1 == "libtern.so.0" {print $3}')
     if [ "$resolved" != "$libdir/libtern.so.0" ]; then
         echo "the program does not find the installed libtern.so.0 (ldd: '${resolved:-not found}')"
@@ -53,7 +53,7 @@ if [ -n "$installed" ]; then
 else
     # shellcheck disable=SC2046
     cc -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -I"$src/include" "$work/client.c" \
-        "$build/libtern.a" $(pkg-config --libs gnutls) -lm -o "$work/client"
+        "$build/libtern.a" $(pkg-config --libs gnutls) -lm ${TERN_EXTRA_LDFLAGS:-} -o "$work/client"
 fi
 bash "$src/scripts/make-cert.sh" "$work" >/dev/null
 mkdir "$work/www"

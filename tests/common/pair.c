@@ -310,8 +310,8 @@ static int make_server(tern_pair *p, const uint8_t *dgram, size_t len)
     sp.is_server = 1;
     sp.cfg = &p->cfg_s;
     sp.tls_ctx = p->tls_s;
-    sp.cb = &server_cb;
-    sp.cb_ud = p;
+    sp.cb = p->server_cb ? p->server_cb : &server_cb;
+    sp.cb_ud = p->server_cb ? p->server_ud : p;
     sp.rand = pair_rand;
     sp.rand_ud = p;
     sp.reset_key = p->reset_key;

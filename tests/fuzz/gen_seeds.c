@@ -1,0 +1,460 @@
+/* Writes the seed corpora of the fuzz targets: `gen_seeds DIR` creates DIR/<target>/<name> for
+ * fuzz_conn, fuzz_server, fuzz_client, fuzz_tparams_tls and fuzz_h3. Each seed is a short script in
+ * its target's event format (see the header comment of each target) that reaches one deep state:
+ * migration, path failure and slot recycling, loss, key update, stateless reset, NAT rebinding,
+ * Retry, Version Negotiation, a real ClientHello at the front door, preferred addresses, HTTP/3
+ * and hq requests. The ClientHello is taken from a real client of this build, so regenerating
+ * changes its random bytes (not its meaning). Run by `make fuzz-seeds`; the output is committed
+ * under tests/fuzz/corpus/. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "conn_internal.h"
+#include "forge.h"
+#include "pair.h"
+#include "varint.h"
+
+typedef struct seed {
+    uint8_t b[4096];
+    size_t n;
+} seed;
+
+static const char *root;
+
+static void put(seed *s, const void *d, size_t n)
+{
+    if (s->n + n > sizeof(s->b)) {
+        fprintf(stderr, "seed too large\n");
+        exit(1);
+    }
+    memcpy(s->b + s->n, d, n);
+    s->n += n;
+}
+
+static void u8(seed *s, unsigned v)
+{
+    uint8_t b = (uint8_t)v;
+    put(s, &b, 1);
+}
+
+static void u16(seed *s, size_t v)
+{
+    u8(s, (unsigned)(v >> 8));
+    u8(s, (unsigned)v);
+}
+
+static void bytes(seed *s, const char *hex)
+{
+    for (; hex[0] && hex[1]; hex += 2) {
+        if (hex[0] == ' ') {
+            hex--;
+            continue;
+        }
+        unsigned v;
+        sscanf(hex, "%2x", &v);
+        u8(s, v);
+    }
+}
+
+static void emit(const char *target, const char *name, const seed *s)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", root, target);
+    if (mkdir(path, 0755) && errno != EEXIST) {
+        perror(path);
+        exit(1);
+    }
+    snprintf(path, sizeof(path), "%s/%s/%s", root, target, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(s->b, 1, s->n, f) != s->n || fclose(f)) {
+        perror(path);
+        exit(1);
+    }
+}
+
+/* ---- fuzz_conn -------------------------------------------------------------------------------- */
+
+enum { C_RUN, C_C2S, C_S2C, C_REQ, C_PATH, C_KU, C_LINK, C_NAT, C_RESET, C_RAW, C_STREAM, C_CLOSE };
+
+static void ev(seed *s, int op, unsigned b) { u8(s, (unsigned)op), u8(s, b); }
+static void run_ms(seed *s, unsigned ms) { ev(s, C_RUN, ms <= 128 ? ms - 1 : 127 + ms / 250); }
+static void frames(seed *s, int op, unsigned a, const char *hex)
+{
+    seed t = {.n = 0};
+    bytes(&t, hex);
+    ev(s, op, a);
+    u8(s, (unsigned)t.n);
+    put(s, t.b, t.n);
+}
+
+static void conn_seeds(void)
+{
+    seed s;
+    /* migration to a second address, then dropping the first */
+    s.n = 0;
+    ev(&s, C_PATH, 0 | 1 << 2);
+    run_ms(&s, 128);
+    ev(&s, C_PATH, 1 | 1 << 2);
+    ev(&s, C_REQ, 200);
+    run_ms(&s, 1000);
+    ev(&s, C_PATH, 2 | 0 << 2);
+    run_ms(&s, 1000);
+    emit("fuzz_conn", "migrate", &s);
+    /* a new path whose datagrams never arrive fails validation */
+    s.n = 0;
+    ev(&s, C_LINK, 1 << 2);
+    ev(&s, C_PATH, 0 | 2 << 2);
+    run_ms(&s, 10000);
+    run_ms(&s, 10000);
+    emit("fuzz_conn", "path_failure", &s);
+    /* the active path dies: the client fails over to its other path */
+    s.n = 0;
+    ev(&s, C_PATH, 0 | 3 << 2);
+    run_ms(&s, 500);
+    ev(&s, C_LINK, 0x11);
+    ev(&s, C_REQ, 100);
+    run_ms(&s, 10000);
+    run_ms(&s, 10000);
+    emit("fuzz_conn", "failover", &s);
+    /* paths come and go until slots are recycled */
+    s.n = 0;
+    for (int k = 0; k < 6; k++) {
+        ev(&s, C_PATH, 0 | (unsigned)(1 + k % 3) << 2);
+        run_ms(&s, 100);
+        ev(&s, C_PATH, 2 | (unsigned)(1 + k % 3) << 2);
+        run_ms(&s, 50);
+    }
+    ev(&s, C_REQ, 10);
+    run_ms(&s, 1000);
+    emit("fuzz_conn", "recycle", &s);
+    /* losses in both directions during a transfer */
+    s.n = 0;
+    ev(&s, C_REQ, 255);
+    run_ms(&s, 15);
+    ev(&s, C_LINK, 0x11);
+    run_ms(&s, 300);
+    ev(&s, C_LINK, 0);
+    run_ms(&s, 3000);
+    emit("fuzz_conn", "loss", &s);
+    /* key updates from both sides */
+    s.n = 0;
+    ev(&s, C_KU, 0);
+    ev(&s, C_REQ, 50);
+    run_ms(&s, 500);
+    ev(&s, C_KU, 1);
+    ev(&s, C_REQ, 50);
+    run_ms(&s, 500);
+    ev(&s, C_KU, 0);
+    run_ms(&s, 500);
+    emit("fuzz_conn", "key_update", &s);
+    /* a key phase flip the sender does not know of */
+    s.n = 0;
+    frames(&s, C_C2S, 8, "01");
+    run_ms(&s, 100);
+    ev(&s, C_REQ, 20);
+    run_ms(&s, 1000);
+    emit("fuzz_conn", "key_phase_forged", &s);
+    /* stateless resets with the right token, to each side */
+    s.n = 0;
+    ev(&s, C_RESET, 10);
+    run_ms(&s, 100);
+    emit("fuzz_conn", "reset_client", &s);
+    s.n = 0;
+    ev(&s, C_RESET, 64 + 20);
+    run_ms(&s, 100);
+    emit("fuzz_conn", "reset_server", &s);
+    /* NAT rebinding during a transfer */
+    s.n = 0;
+    ev(&s, C_REQ, 100);
+    run_ms(&s, 20);
+    ev(&s, C_NAT, 1);
+    run_ms(&s, 2000);
+    emit("fuzz_conn", "nat_rebind", &s);
+    /* forged frames: a spoofed non-probing packet from a new address, a challenge flood, new
+     * CIDs with retire_prior_to from the server, stream frames, limits */
+    s.n = 0;
+    frames(&s, C_C2S, 4, "01");
+    run_ms(&s, 100);
+    frames(&s, C_C2S, 5, "1a0102030405060708");
+    frames(&s, C_C2S, 5, "1a1112131415161718");
+    run_ms(&s, 5000);
+    emit("fuzz_conn", "spoofed_migration", &s);
+    s.n = 0;
+    frames(&s, C_S2C, 0,
+           "180502081122334455667788aabbccddeeff00112233445566778899aabbccdd");
+    run_ms(&s, 200);
+    frames(&s, C_S2C, 0, "1a0102030405060708");
+    run_ms(&s, 200);
+    emit("fuzz_conn", "server_new_cid", &s);
+    s.n = 0;
+    frames(&s, C_C2S, 0, "0f0400056162636465");
+    frames(&s, C_C2S, 0, "0e0802056162636465");
+    frames(&s, C_C2S, 0, "04080100");
+    frames(&s, C_C2S, 0, "05040a");
+    frames(&s, C_C2S, 0, "1240ff");
+    frames(&s, C_C2S, 0, "1404");
+    frames(&s, C_C2S, 0, "1a0102030405060708");
+    frames(&s, C_C2S, 0, "1b0102030405060708");
+    frames(&s, C_C2S, 0, "1901");
+    run_ms(&s, 500);
+    emit("fuzz_conn", "frames", &s);
+    s.n = 0;
+    ev(&s, C_REQ, 40);
+    ev(&s, C_STREAM, 0);
+    ev(&s, C_REQ, 40);
+    ev(&s, C_STREAM, 1 | 1 << 2);
+    ev(&s, C_REQ, 40);
+    ev(&s, C_STREAM, 2 | 2 << 2);
+    run_ms(&s, 500);
+    ev(&s, C_CLOSE, 2);
+    run_ms(&s, 1000);
+    emit("fuzz_conn", "streams_close", &s);
+}
+
+/* ---- a real ClientHello ------------------------------------------------------------------------ */
+
+static int never(tern_pair *p) { return 0; }
+
+/* The plaintext frames of a real client's first Initial (trailing PADDING dropped), its CIDs. */
+static size_t client_hello(uint8_t *plain, size_t cap, tern_cid *dcid, tern_cid *scid)
+{
+    tern_pair p;
+    if (pair_init(&p, 3)) {
+        fprintf(stderr, "pair_init failed\n");
+        exit(1);
+    }
+    pair_run(&p, never, 0);
+    pair_dgram *g = &p.q[p.heap[0].slot];
+    tern_pkt_hdr h;
+    long n = forge_open_initial(0, NULL, g->data, g->len, &h, plain, cap);
+    if (n <= 0) {
+        fprintf(stderr, "cannot open the client's Initial\n");
+        exit(1);
+    }
+    while (n > 0 && plain[n - 1] == 0)
+        n--;
+    *dcid = h.dcid;
+    *scid = h.scid;
+    pair_free(&p);
+    return (size_t)n;
+}
+
+/* ---- fuzz_server ------------------------------------------------------------------------------ */
+
+static void initial(seed *s, unsigned a, unsigned v, unsigned k, const tern_cid *d,
+                    const tern_cid *sc, const uint8_t *pl, size_t n)
+{
+    u8(s, 1), u8(s, a), u8(s, v), u8(s, k);
+    u8(s, d->len), put(s, d->data, d->len);
+    u8(s, sc->len), put(s, sc->data, sc->len);
+    u16(s, n), put(s, pl, n);
+}
+
+static void server_seeds(void)
+{
+    static uint8_t ch[1500];
+    tern_cid d, sc;
+    size_t n = client_hello(ch, sizeof(ch), &d, &sc);
+    seed s;
+    s.n = 0;
+    u8(&s, 0);
+    initial(&s, 0, 0, 0, &d, &sc, ch, n);
+    u8(&s, 0), u8(&s, 5);
+    u8(&s, 4), u8(&s, 0), u16(&s, 1), u8(&s, 0x01); /* a Handshake PING */
+    u8(&s, 3), u8(&s, 0), u8(&s, 0), u8(&s, 30); /* a short header to its CID */
+    u8(&s, 0), u8(&s, 255);
+    emit("fuzz_server", "client_hello", &s);
+    /* Retry on: the first Initial gets a Retry, the second echoes its token */
+    s.n = 0;
+    u8(&s, 1);
+    initial(&s, 0, 0, 0, &d, &sc, ch, n);
+    initial(&s, 0, 0, 1, &d, &sc, ch, n);
+    u8(&s, 0), u8(&s, 5);
+    emit("fuzz_server", "retry", &s);
+    /* connection limit of 2: three clients from three addresses */
+    s.n = 0;
+    u8(&s, 2);
+    for (unsigned a = 0; a < 3; a++) {
+        tern_cid d2 = d;
+        d2.data[0] ^= (uint8_t)(a + 1);
+        initial(&s, a, 0, 0, &d2, &sc, ch, n);
+    }
+    u8(&s, 0), u8(&s, 100);
+    emit("fuzz_server", "conn_limit", &s);
+    /* an unknown version, a short Initial, a junk token, a garbage short header */
+    s.n = 0;
+    u8(&s, 0);
+    initial(&s, 1, 1, 0, &d, &sc, ch, 8);
+    initial(&s, 4, 0, 0, &d, &sc, ch, n);
+    initial(&s, 2, 0, 9, &d, &sc, ch, n);
+    u8(&s, 2), u8(&s, 0), u16(&s, 40);
+    for (int i = 0; i < 40; i++)
+        u8(&s, i ? 0x55 : 0x45);
+    emit("fuzz_server", "stateless", &s);
+}
+
+/* ---- fuzz_client ------------------------------------------------------------------------------ */
+
+static void cframes(seed *s, int op, unsigned f, const char *hex)
+{
+    seed t = {.n = 0};
+    bytes(&t, hex);
+    u8(s, (unsigned)op), u8(s, f), u16(s, t.n), put(s, t.b, t.n);
+}
+
+static void client_seeds(void)
+{
+    seed s;
+    s.n = 0;
+    for (int i = 0; i < 4; i++)
+        u8(&s, 0), u8(&s, 99);
+    emit("fuzz_client", "handshake", &s);
+    s.n = 0;
+    u8(&s, 4), u8(&s, 8), u8(&s, 16);
+    bytes(&s, "00112233445566778899aabbccddeeff");
+    for (int i = 0; i < 4; i++)
+        u8(&s, 0), u8(&s, 99);
+    emit("fuzz_client", "retry", &s);
+    s.n = 0;
+    u8(&s, 5), u8(&s, 2);
+    bytes(&s, "0a0a0a0a6b3343cf");
+    u8(&s, 0), u8(&s, 99);
+    emit("fuzz_client", "version_negotiation", &s);
+    s.n = 0;
+    u8(&s, 0), u8(&s, 15);
+    cframes(&s, 1, 3, "0200000000");
+    u8(&s, 0), u8(&s, 10);
+    cframes(&s, 2, 1, "01");
+    cframes(&s, 1, 1, "1c0a0000");
+    emit("fuzz_client", "forged_long", &s);
+    s.n = 0;
+    for (int i = 0; i < 3; i++)
+        u8(&s, 0), u8(&s, 99);
+    cframes(&s, 3, 0, "180502081122334455667788aabbccddeeff00112233445566778899aabbccdd");
+    cframes(&s, 3, 0, "1a0102030405060708");
+    cframes(&s, 3, 0, "1e");
+    cframes(&s, 3, 0, "0704aabbccdd");
+    cframes(&s, 3, 8, "01");
+    cframes(&s, 3, 0, "0f0100056162636465");
+    u8(&s, 0), u8(&s, 99);
+    emit("fuzz_client", "forged_1rtt", &s);
+    s.n = 0;
+    u8(&s, 7), u8(&s, 0x5f);
+    for (int i = 0; i < 6; i++)
+        u8(&s, 0), u8(&s, 255);
+    emit("fuzz_client", "server_loss", &s);
+}
+
+/* ---- fuzz_tparams_tls ------------------------------------------------------------------------- */
+
+/* Encodes tp and drops the parameters that name CIDs (the target adds the right ones). */
+static void tparams_seed(const char *name, unsigned flags, const tern_tparams *tp, int server)
+{
+    uint8_t buf[1024];
+    size_t n = tern_tparams_encode(tp, server, buf, sizeof(buf));
+    if (!n) {
+        fprintf(stderr, "%s: cannot encode\n", name);
+        exit(1);
+    }
+    seed s = {.n = 0};
+    u8(&s, flags);
+    tern_rd r = {buf, buf + n};
+    while (tern_rd_left(&r)) {
+        const uint8_t *start = r.p, *body;
+        uint64_t id, len;
+        if (tern_rd_varint(&r, &id) || tern_rd_varint(&r, &len) ||
+            tern_rd_bytes(&r, (size_t)len, &body))
+            exit(1);
+        if (id != 0x00 && id != 0x0f)
+            put(&s, start, (size_t)(r.p - start));
+    }
+    emit("fuzz_tparams_tls", name, &s);
+}
+
+static void tparams_seeds(void)
+{
+    tern_tparams tp;
+    tern_tparams_default(&tp);
+    tp.initial_scid.len = 8;
+    tp.has_original_dcid = 1;
+    tp.original_dcid.len = 8;
+    tp.initial_max_data = 1 << 20;
+    tp.initial_max_stream_data_bidi_local = tp.initial_max_stream_data_bidi_remote = 1 << 18;
+    tp.initial_max_stream_data_uni = 1 << 18;
+    tp.initial_max_streams_bidi = tp.initial_max_streams_uni = 100;
+    tp.max_idle_timeout = 30000;
+    tp.active_connection_id_limit = 8;
+    tparams_seed("client", 3, &tp, 0);
+    tp.has_stateless_reset_token = 1;
+    memset(tp.stateless_reset_token, 0x5a, sizeof(tp.stateless_reset_token));
+    tparams_seed("server", 2, &tp, 1);
+    tp.has_preferred_address = 1;
+    tern_preferred_addr *pa = &tp.preferred_address;
+    pa->ipv4[0] = 10, pa->ipv4[3] = 2, pa->ipv4_port = 4433;
+    pa->cid.len = 8;
+    memset(pa->cid.data, 0x77, 8);
+    memset(pa->token, 0x33, sizeof(pa->token));
+    tparams_seed("server_preferred_address", 2, &tp, 1);
+    tp.has_preferred_address = 0;
+    tp.disable_active_migration = 1;
+    tp.max_ack_delay = 1000;
+    tp.ack_delay_exponent = 20;
+    tp.max_udp_payload_size = 1200;
+    tparams_seed("server_limits", 2, &tp, 1);
+}
+
+/* ---- fuzz_h3 ---------------------------------------------------------------------------------- */
+
+static void h3_seeds(void)
+{
+    seed s;
+    /* hq: a GET of each file and a bad request */
+    s.n = 0;
+    u8(&s, 0);
+    const char *reqs[] = {"GET /index.html\r\n", "GET /big\r\n", "GET /../x\r\n", "PUT /\r\n"};
+    for (int i = 0; i < 4; i++) {
+        u8(&s, 0), u8(&s, (unsigned)strlen(reqs[i]));
+        put(&s, reqs[i], strlen(reqs[i]));
+        u8(&s, 4), u8(&s, 20);
+    }
+    emit("fuzz_h3", "hq", &s);
+    /* h3: the client's control stream with SETTINGS, and a request with a literal QPACK field
+     * section for GET https://localhost/index.html */
+    s.n = 0;
+    u8(&s, 1);
+    u8(&s, 1), u8(&s, 3), bytes(&s, "000400");         /* control stream: type, SETTINGS */
+    u8(&s, 1), u8(&s, 1), bytes(&s, "02");             /* QPACK encoder and decoder streams */
+    u8(&s, 1), u8(&s, 1), bytes(&s, "03");
+    {
+        seed hdr = {.n = 0};
+        bytes(&hdr, "0000d1d7510b2f696e6465782e68746d6c"); /* GET, https, /index.html */
+        bytes(&hdr, "50096c6f63616c686f7374"); /* :authority localhost */
+        seed t = {.n = 0};
+        u8(&t, 0x01), u8(&t, (unsigned)hdr.n), put(&t, hdr.b, hdr.n);
+        u8(&s, 0), u8(&s, (unsigned)t.n), put(&s, t.b, t.n);
+    }
+    u8(&s, 4), u8(&s, 50);
+    emit("fuzz_h3", "h3_get", &s);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    root = argv[1];
+    if (mkdir(root, 0755) && errno != EEXIST) {
+        perror(root);
+        return 1;
+    }
+    conn_seeds();
+    server_seeds();
+    client_seeds();
+    tparams_seeds();
+    h3_seeds();
+    return 0;
+}
