@@ -5,7 +5,7 @@
 
 #include "conn_internal.h"
 
-size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int next_phase, uint8_t *out,
+size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int flags, uint8_t *out,
                   size_t cap)
 {
     tern_conn *c = from;
@@ -15,13 +15,16 @@ size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int next_
     if (!e)
         return 0;
     uint64_t pn = c->sp[TERN_SPACE_APP].next_pn;
+    int next_phase = flags & FORGE_NEXT_PHASE;
     int phase = next_phase ? !c->tx_phase : c->tx_phase;
     size_t hl = tern_pkt_write_short(out, cap, &e->cid, pn, 4, phase, 0);
-    size_t plen = len < 4 ? 4 : len;
+    size_t plen = len < 4 && !(flags & FORGE_NO_PADDING) ? 4 : len;
     if (!hl || hl + plen + 16 > cap)
         return 0;
     memcpy(out + hl, payload, len);
     memset(out + hl + len, 0, plen - len); /* PADDING up to the header protection sample */
+    if (flags & FORGE_RESERVED_BITS)
+        out[0] |= 0x18;
     int rc;
     if (next_phase) {
         tern_keys next;

@@ -12,12 +12,20 @@
 #include "crypto.h"
 #include "packet.h"
 
+/* forge_1rtt flags */
+enum {
+    FORGE_NEXT_PHASE = 1,   /* the keys of the next key phase, key phase bit flipped (a key update
+                               the sender itself does not know of) */
+    FORGE_RESERVED_BITS = 2,/* the reserved header bits set (before header protection) */
+    FORGE_NO_PADDING = 4,   /* no PADDING up to the header protection sample (an empty payload
+                               stays empty: the 4-byte packet number and the tag cover it) */
+};
+
 /* Writes into out[0..cap) a 1-RTT packet from `from` carrying payload[0..len) (padded to the header
- * protection sample), for the peer CID of `from`'s active path, with the next packet number of its
- * application space. next_phase: protect with the keys of the next key phase and flip the key phase
- * bit (a key update the sender itself does not know of). Returns the datagram's length, or 0 when
- * `from` has no 1-RTT keys or no peer CID, or the packet does not fit. */
-size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int next_phase, uint8_t *out,
+ * protection sample unless FORGE_NO_PADDING), for the peer CID of `from`'s active path, with the
+ * next packet number of its application space. `flags`: FORGE_*. Returns the datagram's length, or
+ * 0 when `from` has no 1-RTT keys or no peer CID, is closing, or the packet does not fit. */
+size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int flags, uint8_t *out,
                   size_t cap);
 
 /* Writes a stateless reset of `len` bytes (21..1500) into out: random-looking bytes (from `seed`)

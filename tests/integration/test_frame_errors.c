@@ -1,0 +1,399 @@
+/* Error paths of frame handling, each checked on the wire: after a real handshake between two
+ * cores, one side receives a packet protected with the real keys that carries a frame it must
+ * reject; it must close with the transport error RFC 9000 names (and the offending frame type),
+ * and the CONNECTION_CLOSE it sends must reach the other side with the same code. Covers every
+ * frame type truncated after its type byte, stream direction and state rules in both directions,
+ * flow control at stream and connection level, final sizes of resets, CRYPTO buffering, connection
+ * ID retirement, reserved header bits, empty packets, and the peer's own CONNECTION_CLOSE. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "conn_internal.h"
+#include "forge.h"
+#include "pair.h"
+#include "varint.h"
+
+#define SEC 1000000000ull
+
+static uint64_t next_seed = 500;
+
+static void connect_pair(tern_pair *p, void (*tune)(tern_pair *p))
+{
+    assert_int_equal(pair_init(p, next_seed++), 0);
+    if (tune)
+        tune(p);
+    assert_true(pair_run(p, pair_cond_connected, 10 * SEC));
+    assert_int_equal(pair_request(p, 100), 0); /* both sides confirmed and acked */
+    assert_true(pair_run(p, pair_cond_all_done, 10 * SEC));
+}
+
+/* Delivers a forged 1-RTT packet from `from` to `to` on the current path. */
+static void inject(tern_pair *p, int to_server, const uint8_t *payload, size_t len, int flags)
+{
+    tern_conn *from = to_server ? p->client : p->server, *to = to_server ? p->server : p->client;
+    uint8_t pkt[1500];
+    size_t n = forge_1rtt(from, payload, len, flags, pkt, sizeof(pkt));
+    assert_true(n > 0);
+    tern_path_addr pa = to_server ? p->path_s : p->path_c;
+    tern_conn_recv(to, &pa, pkt, n, 0, p->now);
+}
+
+static int cond_server_draining(tern_pair *p) { return p->server->state >= TERN_CS_DRAINING; }
+static int cond_client_draining(tern_pair *p) { return p->client->state >= TERN_CS_DRAINING; }
+
+/* The victim closed with `terr` (for frame `ftype`, unless it is UINT64_MAX) and the other side
+ * learned that code from the wire. */
+static void expect_closed(tern_pair *p, int victim_server, uint64_t terr, uint64_t ftype)
+{
+    tern_conn *v = victim_server ? p->server : p->client;
+    tern_conn *o = victim_server ? p->client : p->server;
+    assert_int_equal(v->state, TERN_CS_CLOSING);
+    const tern_close_info *vi = tern_conn_close_info(v);
+    if (vi->error_code != terr)
+        fprintf(stderr, "expected 0x%llx got 0x%llx (%s)\n", (unsigned long long)terr,
+                (unsigned long long)vi->error_code, vi->reason);
+    assert_int_equal(vi->error_code, terr);
+    assert_int_equal(vi->local, 1);
+    assert_int_equal(vi->app, 0);
+    if (ftype != UINT64_MAX)
+        assert_int_equal(vi->frame_type, ftype);
+    assert_true(pair_run(p, victim_server ? cond_client_draining : cond_server_draining, 5 * SEC));
+    const tern_close_info *oi = tern_conn_close_info(o);
+    assert_int_equal(oi->local, 0);
+    assert_int_equal(oi->app, 0);
+    assert_int_equal(oi->error_code, terr);
+    if (ftype != UINT64_MAX)
+        assert_int_equal(oi->frame_type, ftype);
+}
+
+static void expect_close(int to_server, const uint8_t *f, size_t len, uint64_t terr, uint64_t ftype,
+                         void (*tune)(tern_pair *p))
+{
+    tern_pair p;
+    connect_pair(&p, tune);
+    inject(&p, to_server, f, len, FORGE_NO_PADDING); /* the frames end where they end */
+    expect_closed(&p, to_server, terr, ftype);
+    pair_free(&p);
+}
+
+/* ---- malformed frames ---------------------------------------------------------------------- */
+
+/* Every frame type with a body, cut right after its type byte: FRAME_ENCODING_ERROR naming it,
+ * whichever side receives it. */
+static void test_every_frame_truncated(void **st)
+{
+    static const uint8_t types[] = {0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
+                                    0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
+                                    0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d};
+    for (size_t i = 0; i < sizeof(types); i++) {
+        int to_server = (int)(i & 1);
+        /* frames a client may not send are refused for what they are before their body */
+        if (to_server && types[i] == 0x07)
+            continue;
+        expect_close(to_server, &types[i], 1, TERN_TE_FRAME_ENCODING_ERROR, types[i], NULL);
+    }
+}
+
+static void test_ack_range_below_zero(void **st)
+{
+    /* ACK largest 5, delay 0, 0 more ranges, first range 9: would reach pn -4 */
+    static const uint8_t f[] = {0x02, 0x05, 0x00, 0x00, 0x09};
+    expect_close(1, f, sizeof(f), TERN_TE_FRAME_ENCODING_ERROR, 0x02, NULL);
+}
+
+static void test_stream_beyond_2_62(void **st)
+{
+    /* STREAM id 0 with OFF|LEN: offset 2^62-1 and 2 bytes: the end cannot be expressed */
+    uint8_t f[32], *q = f;
+    *q++ = 0x0e;
+    *q++ = 0x00;
+    q = tern_varint_put(q, (1ull << 62) - 1);
+    *q++ = 0x02;
+    *q++ = 'a';
+    *q++ = 'b';
+    expect_close(1, f, (size_t)(q - f), TERN_TE_FRAME_ENCODING_ERROR, 0x0e, NULL);
+}
+
+/* ---- stream rules ----------------------------------------------------------------------------- */
+
+static void test_client_gets_stream_on_its_own_unopened_uni(void **st)
+{
+    /* the server sends on stream 2, a client-initiated unidirectional stream never opened */
+    static const uint8_t f[] = {0x0a, 0x02, 0x01, 'x'};
+    expect_close(0, f, sizeof(f), TERN_TE_STREAM_STATE_ERROR, 0x0a, NULL);
+}
+
+static void open_server_uni(tern_pair *p, int64_t *sid)
+{
+    assert_int_equal(tern_conn_open_stream(p->server, 0, sid), 0);
+    assert_int_equal(*sid, 3);
+}
+
+static void test_stream_on_servers_own_uni(void **st)
+{
+    /* the server opened uni stream 3; STREAM frames on it from the client break its direction */
+    tern_pair p;
+    connect_pair(&p, NULL);
+    int64_t sid;
+    open_server_uni(&p, &sid);
+    static const uint8_t f[] = {0x0a, 0x03, 0x01, 'x'};
+    inject(&p, 1, f, sizeof(f), 0);
+    expect_closed(&p, 1, TERN_TE_STREAM_STATE_ERROR, 0x0a);
+    pair_free(&p);
+}
+
+static void test_stop_sending_on_receive_only(void **st)
+{
+    /* STOP_SENDING for stream 2, which only the client sends on (RFC 9000 §19.5) */
+    static const uint8_t f[] = {0x05, 0x02, 0x00};
+    expect_close(1, f, sizeof(f), TERN_TE_STREAM_STATE_ERROR, 0x05, NULL);
+}
+
+static void test_max_stream_data_on_receive_only(void **st)
+{
+    static const uint8_t f[] = {0x11, 0x02, 0x44, 0x00};
+    expect_close(1, f, sizeof(f), TERN_TE_STREAM_STATE_ERROR, 0x11, NULL);
+}
+
+static void test_stream_data_blocked_on_send_only(void **st)
+{
+    /* STREAM_DATA_BLOCKED describes the sender's side: not on the server's uni stream 3 */
+    tern_pair p;
+    connect_pair(&p, NULL);
+    int64_t sid;
+    open_server_uni(&p, &sid);
+    static const uint8_t f[] = {0x15, 0x03, 0x10};
+    inject(&p, 1, f, sizeof(f), 0);
+    expect_closed(&p, 1, TERN_TE_STREAM_STATE_ERROR, 0x15);
+    pair_free(&p);
+}
+
+static void test_reset_on_send_only(void **st)
+{
+    /* RESET_STREAM on the server's own uni stream 3 */
+    tern_pair p;
+    connect_pair(&p, NULL);
+    int64_t sid;
+    open_server_uni(&p, &sid);
+    static const uint8_t f[] = {0x04, 0x03, 0x00, 0x00};
+    inject(&p, 1, f, sizeof(f), 0);
+    expect_closed(&p, 1, TERN_TE_STREAM_STATE_ERROR, 0x04);
+    pair_free(&p);
+}
+
+static void test_uni_stream_limit(void **st)
+{
+    /* uni stream 4 x 100 + 2 is the 101st: beyond the default limit of 100 */
+    uint8_t f[16], *q = f;
+    *q++ = 0x0a;
+    q = tern_varint_put(q, 4 * 100 + 2);
+    *q++ = 0x01;
+    *q++ = 'x';
+    expect_close(1, f, (size_t)(q - f), TERN_TE_STREAM_LIMIT_ERROR, 0x0a, NULL);
+}
+
+/* ---- flow control and final sizes ------------------------------------------------------------ */
+
+static void small_windows(tern_pair *p)
+{
+    p->cfg_s.initial_max_data = 10000;
+    p->cfg_s.initial_max_stream_data_bidi_remote = 8000;
+    p->cfg_s.initial_max_stream_data_uni = 8000;
+}
+
+static size_t stream_at(uint8_t *q, uint64_t sid, uint64_t off, size_t len)
+{
+    uint8_t *s = q;
+    *q++ = 0x0e;
+    q = tern_varint_put(q, sid);
+    q = tern_varint_put(q, off);
+    q = tern_varint_put(q, len);
+    memset(q, 'z', len);
+    return (size_t)(q + len - s);
+}
+
+static void test_connection_flow_control(void **st)
+{
+    /* two streams each within their 8000-byte window, 14,200 bytes together over 10,000 */
+    uint8_t f[256];
+    size_t n = stream_at(f, 4, 7000, 100);
+    n += stream_at(f + n, 8, 7000, 100);
+    expect_close(1, f, n, TERN_TE_FLOW_CONTROL_ERROR, 0x0e, small_windows);
+}
+
+static void test_connection_flow_control_by_reset(void **st)
+{
+    /* RESET_STREAM final sizes count against the connection window too (RFC 9000 §4.5) */
+    uint8_t f[64], *q = f;
+    for (int k = 0; k < 2; k++) {
+        *q++ = 0x04;
+        q = tern_varint_put(q, 4 + 4 * (uint64_t)k);
+        *q++ = 0x00;
+        q = tern_varint_put(q, 7000);
+    }
+    expect_close(1, f, (size_t)(q - f), TERN_TE_FLOW_CONTROL_ERROR, 0x04, small_windows);
+}
+
+static void test_reset_beyond_stream_window(void **st)
+{
+    uint8_t f[16], *q = f;
+    *q++ = 0x04;
+    *q++ = 0x04;
+    *q++ = 0x00;
+    q = tern_varint_put(q, 9000);
+    expect_close(1, f, (size_t)(q - f), TERN_TE_FLOW_CONTROL_ERROR, 0x04, small_windows);
+}
+
+static void test_reset_below_received(void **st)
+{
+    /* 100 bytes arrived on stream 4; a reset with final size 10 contradicts them */
+    uint8_t f[256];
+    size_t n = stream_at(f, 4, 0, 100);
+    f[n++] = 0x04;
+    f[n++] = 0x04;
+    f[n++] = 0x00;
+    f[n++] = 10;
+    expect_close(1, f, n, TERN_TE_FINAL_SIZE_ERROR, 0x04, NULL);
+}
+
+static void test_reset_changes_final_size(void **st)
+{
+    /* a FIN at 5 then a reset with final size 6 */
+    static const uint8_t f[] = {0x0b, 0x04, 0x05, 'h', 'e', 'l', 'l', 'o', 0x04, 0x04, 0x00, 0x06};
+    expect_close(1, f, sizeof(f), TERN_TE_FINAL_SIZE_ERROR, 0x04, NULL);
+}
+
+static void test_data_after_reset_beyond_final_size(void **st)
+{
+    /* reset at final size 5, then STREAM bytes up to 8 on that stream */
+    static const uint8_t f[] = {0x04, 0x04, 0x00, 0x05, 0x0e, 0x04, 0x05, 0x03, 'a', 'b', 'c'};
+    expect_close(1, f, sizeof(f), TERN_TE_FINAL_SIZE_ERROR, 0x0e, NULL);
+}
+
+static void test_crypto_too_far(void **st)
+{
+    /* 1-RTT CRYPTO data 1 MiB ahead of what was read: beyond the buffering limit */
+    uint8_t f[16], *q = f;
+    *q++ = 0x06;
+    q = tern_varint_put(q, 1u << 20);
+    *q++ = 0x01;
+    *q++ = 0x00;
+    expect_close(1, f, (size_t)(q - f), TERN_TE_CRYPTO_BUFFER_EXCEEDED, 0x06, NULL);
+}
+
+/* ---- connection IDs ------------------------------------------------------------------------- */
+
+static void test_retire_unissued_cid(void **st)
+{
+    static const uint8_t f[] = {0x19, 0x3f};
+    expect_close(1, f, sizeof(f), TERN_TE_PROTOCOL_VIOLATION, 0x19, NULL);
+}
+
+static void test_retire_cid_of_this_packet(void **st)
+{
+    /* RFC 9000 §19.16: the CID retired must not be the one the packet was sent to */
+    tern_pair p;
+    connect_pair(&p, NULL);
+    const tern_cid_entry *e = tern_peer_cids_for_path(&p.client->pcids, (uint8_t)p.client->active);
+    assert_non_null(e);
+    uint8_t f[16], *q = f;
+    *q++ = 0x19;
+    q = tern_varint_put(q, e->seq);
+    inject(&p, 1, f, (size_t)(q - f), 0);
+    expect_closed(&p, 1, TERN_TE_PROTOCOL_VIOLATION, 0x19);
+    pair_free(&p);
+}
+
+/* ---- packets -------------------------------------------------------------------------------- */
+
+static void test_reserved_bits(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, NULL);
+    static const uint8_t f[] = {0x01};
+    inject(&p, 1, f, sizeof(f), FORGE_RESERVED_BITS);
+    expect_closed(&p, 1, TERN_TE_PROTOCOL_VIOLATION, UINT64_MAX);
+    pair_free(&p);
+}
+
+static void test_packet_without_frames(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, NULL);
+    inject(&p, 0, NULL, 0, FORGE_NO_PADDING);
+    expect_closed(&p, 0, TERN_TE_PROTOCOL_VIOLATION, UINT64_MAX);
+    pair_free(&p);
+}
+
+/* ---- the peer's CONNECTION_CLOSE -------------------------------------------------------------- */
+
+static void peer_close(const uint8_t *f, size_t len, int app, uint64_t code, int status)
+{
+    tern_pair p;
+    connect_pair(&p, NULL);
+    inject(&p, 1, f, len, 0);
+    assert_int_equal(p.server->state, TERN_CS_DRAINING);
+    const tern_close_info *ci = tern_conn_close_info(p.server);
+    assert_int_equal(ci->local, 0);
+    assert_int_equal(ci->app, app);
+    assert_int_equal(ci->error_code, code);
+    assert_int_equal(ci->status, status);
+    /* draining: nothing more leaves the server, and it ends after its drain period */
+    uint8_t out[1500];
+    tern_path_addr pa;
+    size_t seg = 0, cnt = 0;
+    assert_int_equal(tern_conn_send(p.server, &pa, out, sizeof(out), 1, &seg, &cnt, p.now), 0);
+    assert_int_equal(cnt, 0);
+    tern_conn_on_timeout(p.server, p.now + 10 * SEC);
+    assert_true(tern_conn_is_done(p.server));
+    pair_free(&p);
+}
+
+static void test_peer_close_kinds(void **st)
+{
+    /* transport error FLOW_CONTROL_ERROR for frame 0x08, reason "ab" */
+    static const uint8_t t[] = {0x1c, 0x03, 0x08, 0x02, 'a', 'b'};
+    peer_close(t, sizeof(t), 0, 0x03, TERN_ERR_PROTO);
+    /* a TLS alert (CRYPTO_ERROR 0x12a, bad_certificate) */
+    static const uint8_t c[] = {0x1c, 0x41, 0x2a, 0x00, 0x00};
+    peer_close(c, sizeof(c), 0, 0x12a, TERN_ERR_TLS);
+    /* NO_ERROR: a clean close */
+    static const uint8_t n[] = {0x1c, 0x00, 0x00, 0x00};
+    peer_close(n, sizeof(n), 0, 0, 0);
+    /* an application close with code 7 */
+    static const uint8_t a[] = {0x1d, 0x07, 0x00};
+    peer_close(a, sizeof(a), 1, 7, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_frame_truncated),
+        cmocka_unit_test(test_ack_range_below_zero),
+        cmocka_unit_test(test_stream_beyond_2_62),
+        cmocka_unit_test(test_client_gets_stream_on_its_own_unopened_uni),
+        cmocka_unit_test(test_stream_on_servers_own_uni),
+        cmocka_unit_test(test_stop_sending_on_receive_only),
+        cmocka_unit_test(test_max_stream_data_on_receive_only),
+        cmocka_unit_test(test_stream_data_blocked_on_send_only),
+        cmocka_unit_test(test_reset_on_send_only),
+        cmocka_unit_test(test_uni_stream_limit),
+        cmocka_unit_test(test_connection_flow_control),
+        cmocka_unit_test(test_connection_flow_control_by_reset),
+        cmocka_unit_test(test_reset_beyond_stream_window),
+        cmocka_unit_test(test_reset_below_received),
+        cmocka_unit_test(test_reset_changes_final_size),
+        cmocka_unit_test(test_data_after_reset_beyond_final_size),
+        cmocka_unit_test(test_crypto_too_far),
+        cmocka_unit_test(test_retire_unissued_cid),
+        cmocka_unit_test(test_retire_cid_of_this_packet),
+        cmocka_unit_test(test_reserved_bits),
+        cmocka_unit_test(test_packet_without_frames),
+        cmocka_unit_test(test_peer_close_kinds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
