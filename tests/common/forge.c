@@ -21,7 +21,8 @@ size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int flags
     size_t plen = len < 4 && !(flags & FORGE_NO_PADDING) ? 4 : len;
     if (!hl || hl + plen + 16 > cap)
         return 0;
-    memcpy(out + hl, payload, len);
+    if (len)
+        memcpy(out + hl, payload, len);
     memset(out + hl + len, 0, plen - len); /* PADDING up to the header protection sample */
     if (flags & FORGE_RESERVED_BITS)
         out[0] |= 0x18;
@@ -70,7 +71,8 @@ size_t forge_long(int type, uint32_t version, const tern_cid *dcid, const tern_c
         plen = pad_to - hl - 16;
     if (hl + plen + 16 > cap || 4 + plen + 16 >= 16384)
         return 0;
-    memcpy(out + hl, payload, len);
+    if (len)
+        memcpy(out + hl, payload, len);
     memset(out + hl + len, 0, plen - len);
     tern_pkt_set_length(out + len_off, 4 + plen + 16);
     if (tern_crypto_protect(keys, NULL, out, hl, 4, plen, pn))
