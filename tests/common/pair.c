@@ -291,8 +291,8 @@ static int make_client(tern_pair *p)
     cp.is_server = 0;
     cp.cfg = &p->cfg_c;
     cp.tls_ctx = p->tls_c;
-    cp.cb = &client_cb;
-    cp.cb_ud = p;
+    cp.cb = p->client_cb ? p->client_cb : &client_cb;
+    cp.cb_ud = p->client_cb ? p->client_ud : p;
     cp.rand = pair_rand;
     cp.rand_ud = p;
     cp.reset_key = p->reset_key;

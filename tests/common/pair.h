@@ -106,9 +106,9 @@ typedef struct tern_pair {
     /* called when the client application receives stream bytes */
     void (*on_data)(struct tern_pair *p, uint64_t n);
     void *app_ud;
-    /* the server's callbacks and their user data instead of the download application */
-    const tern_callbacks *server_cb;
-    void *server_ud;
+    /* each side's callbacks and their user data instead of the download application */
+    const tern_callbacks *server_cb, *client_cb;
+    void *server_ud, *client_ud;
     /* called once the server connection exists, before it reads the client's first Initial */
     void (*server_created)(struct tern_pair *p);
     /* path events seen by each side: count and last reason per tern_path_event_type */

@@ -27,17 +27,11 @@
 #include <string.h>
 
 #include "conn_internal.h"
+#include "fuzz_common.h"
 #include "forge.h"
 #include "pair.h"
 #include "varint.h"
 
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            abort();                                                                               \
-    } while (0)
-
-#define MS 1000000ull
 #define MAX_EVENTS 64
 
 static tern_pair pair;
@@ -60,12 +54,7 @@ static void check_client(void)
     tern_conn *c = pair.client;
     if (!c)
         return;
-    const tern_close_info *ci = tern_conn_close_info(c);
-    if (c->state >= TERN_CS_CLOSING) {
-        CHECK(ci->status != TERN_ERR_INTERNAL);
-        if (ci->local && !ci->app && ci->status == TERN_ERR_PROTO)
-            CHECK(ci->error_code != 0);
-    }
+    fuzz_check_close(c);
     CHECK(c->streams.count <= c->streams.max_remote[0] + c->streams.max_remote[1] + 64);
     CHECK(c->token_len <= 65535);
 }
@@ -86,15 +75,6 @@ static tern_cid server_cid(int real)
     if (real && pair.server && pair.server->lcids.n)
         cid = pair.server->lcids.e[0].cid;
     return cid;
-}
-
-static size_t take16(const uint8_t *data, size_t size, size_t *i)
-{
-    if (*i + 2 > size)
-        return SIZE_MAX;
-    size_t n = (size_t)data[*i] << 8 | data[*i + 1];
-    *i += 2;
-    return n > size - *i ? size - *i : n;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -124,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (i >= size)
                 break;
             uint8_t f = data[i++];
-            size_t n = take16(data, size, &i);
+            size_t n = fuzz_take16(data, size, &i);
             if (n == SIZE_MAX)
                 break;
             const uint8_t *pl = data + i;
@@ -191,7 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             i += 4 * cnt;
             len = (size_t)(q - dg);
         } else if (op == 6) {
-            size_t n = take16(data, size, &i);
+            size_t n = fuzz_take16(data, size, &i);
             if (n == SIZE_MAX)
                 break;
             if (n > sizeof(dg))

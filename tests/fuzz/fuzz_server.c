@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "conn_internal.h"
+#include "fuzz_common.h"
 #include "dispatch.h"
 #include "forge.h"
 #include "pair.h"
@@ -38,13 +39,6 @@
 #include "tls.h"
 #include "varint.h"
 
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c))                                                                                  \
-            abort();                                                                               \
-    } while (0)
-
-#define MS 1000000ull
 #define MAX_CONNS 4
 #define MAX_EVENTS 64
 
@@ -112,12 +106,7 @@ static void conn_free(fconn *f)
 
 static void check_conn(tern_conn *c)
 {
-    const tern_close_info *ci = tern_conn_close_info(c);
-    if (c->state >= TERN_CS_CLOSING) {
-        CHECK(ci->status != TERN_ERR_INTERNAL);
-        if (ci->local && !ci->app && ci->status == TERN_ERR_PROTO)
-            CHECK(ci->error_code != 0);
-    }
+    fuzz_check_close(c);
     CHECK(c->streams.count == 0 || c->handshake_complete);
 }
 
@@ -271,15 +260,6 @@ static void teardown(void)
     tern_dispatch_free(&disp);
 }
 
-static size_t take16(const uint8_t *data, size_t size, size_t *i)
-{
-    if (*i + 2 > size)
-        return SIZE_MAX;
-    size_t n = (size_t)data[*i] << 8 | data[*i + 1];
-    *i += 2;
-    return n > size - *i ? size - *i : n;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int ready;
@@ -304,7 +284,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             tern_cid dcid, scid;
             if (!take_cid(data, size, &i, &dcid) || !take_cid(data, size, &i, &scid))
                 break;
-            size_t n = take16(data, size, &i);
+            size_t n = fuzz_take16(data, size, &i);
             if (n == SIZE_MAX)
                 break;
             static const uint32_t versions[4] = {1, 0x1a2a3a4a, 0x6b3343cf, 1};
@@ -333,7 +313,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (i >= size)
                 break;
             uint8_t a = data[i++];
-            size_t n = take16(data, size, &i);
+            size_t n = fuzz_take16(data, size, &i);
             if (n == SIZE_MAX)
                 break;
             if (n > sizeof(dg))

@@ -1,5 +1,5 @@
 /* Writes the seed corpora of the fuzz targets: `gen_seeds DIR` creates DIR/<target>/<name> for
- * fuzz_conn, fuzz_server, fuzz_client, fuzz_tparams_tls and fuzz_h3. Each seed is a short script in
+ * fuzz_conn, fuzz_server, fuzz_client, fuzz_tparams_tls, fuzz_h3 and fuzz_h3_client. Each seed is a short script in
  * its target's event format (see the header comment of each target) that reaches one deep state:
  * migration, path failure and slot recycling, loss, key update, stateless reset, NAT rebinding,
  * Retry, Version Negotiation, a real ClientHello at the front door, preferred addresses, HTTP/3
@@ -440,6 +440,35 @@ static void h3_seeds(void)
     emit("fuzz_h3", "h3_get", &s);
 }
 
+/* ---- fuzz_h3_client --------------------------------------------------------------------------- */
+
+static void h3_client_seeds(void)
+{
+    seed s;
+    /* hq: a body with FIN on the first request, a reset of the second, a stop on the third */
+    s.n = 0;
+    u8(&s, 0);
+    u8(&s, 0), u8(&s, 0), u8(&s, 6), put(&s, "hello\n", 6);
+    u8(&s, 1), u8(&s, 0);
+    u8(&s, 4), u8(&s, 1);
+    u8(&s, 4), u8(&s, 8 | 2);
+    u8(&s, 5), u8(&s, 50);
+    emit("fuzz_h3_client", "hq", &s);
+    /* h3: control stream with SETTINGS, QPACK streams, a 200 response with a body, a 404, GOAWAY */
+    s.n = 0;
+    u8(&s, 1);
+    u8(&s, 2), u8(&s, 3), bytes(&s, "000400");
+    u8(&s, 2), u8(&s, 1), bytes(&s, "02");
+    u8(&s, 2), u8(&s, 1), bytes(&s, "03");
+    u8(&s, 0), u8(&s, 0), u8(&s, 5 + 7), bytes(&s, "01030000d9"), bytes(&s, "000568656c6c6f");
+    u8(&s, 1), u8(&s, 0);
+    u8(&s, 0), u8(&s, 1), u8(&s, 5), bytes(&s, "01030000db"); /* :status 404 */
+    u8(&s, 1), u8(&s, 1);
+    u8(&s, 3), u8(&s, 0), u8(&s, 3), bytes(&s, "070108"); /* GOAWAY 8 */
+    u8(&s, 5), u8(&s, 50);
+    emit("fuzz_h3_client", "h3_responses", &s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -456,5 +485,6 @@ int main(int argc, char **argv)
     client_seeds();
     tparams_seeds();
     h3_seeds();
+    h3_client_seeds();
     return 0;
 }

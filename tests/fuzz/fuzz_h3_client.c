@@ -1,0 +1,285 @@
+/* libFuzzer target for the HTTP/3 and hq-interop code of tern-client (tools/client/h3.c, hq.c and
+ * tools/common/h3conn.c over nghttp3): the tool's client code runs on a real tern client
+ * connection and downloads three URLs from a server connection whose every stream byte the script
+ * writes: HTTP/3 frames or hq bodies on the request streams, control, QPACK and unknown
+ * unidirectional streams, FINs, resets and stops. The first byte picks the ALPN (bit 0: h3, else
+ * hq-interop). State is reset per input.
+ *
+ * Checked: no internal error, a close the client decides on names an error code, a download
+ * that finished OK has a body exactly as long as the bytes the client counted, and the tool's
+ * state is freed at the end (LeakSanitizer).
+ *
+ * Events (opcode byte, arguments; a truncated event ends the script):
+ *   0 k n <n>   the server writes <n> on the client's request stream k%3
+ *   1 k         FIN on request stream k%3
+ *   2 n <n>     the server opens a unidirectional stream and writes <n>
+ *   3 j n <n>   more bytes on the server's unidirectional stream j%4
+ *   4 k         the server resets request stream k%3 (k&8: asks the client to stop sending)
+ *   5 t         time passes: (t+1) ms
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+#include "conn_internal.h"
+#include "fuzz_common.h"
+#include "pair.h"
+
+#define NDL 3
+#define MAX_EVENTS 64
+
+static tern_pair pair;
+static client cl;
+static download dls[NDL];
+static int64_t uni[4];
+static uint64_t written[NDL]; /* bytes the server's stream accepted per request stream */
+static int nuni;
+
+/* What tern-client.c provides to its parts, reduced to what a download's outcome needs. */
+download *cl_find_dl(client *c, int64_t sid)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->dl[i].sid == sid)
+            return &c->dl[i];
+    return NULL;
+}
+
+void cl_finish_dl(client *c, download *d, dl_result result)
+{
+    if (d->result != DL_PENDING)
+        return;
+    d->result = result;
+    if (result == DL_OK || result == DL_HTTP_ERROR)
+        tool_sha256_final_hex(&d->hash, d->sha256);
+    else
+        tool_sha256_discard(&d->hash);
+    if (++c->n_finished == c->n && c->conn)
+        tern_conn_close(c->conn, c->proto == CL_PROTO_H3 ? TOOL_H3_NO_ERROR : 0, NULL);
+}
+
+void cl_fail_dl(client *c, download *d, const char *what, int err)
+{
+    snprintf(d->error, sizeof(d->error), "%s: %s", what, tern_strerror(err));
+    cl_finish_dl(c, d, DL_ERROR);
+}
+
+int cl_body(client *c, download *d, const uint8_t *data, size_t len)
+{
+    d->bytes += len;
+    c->total_bytes += len;
+    if (tool_sha256_update(&d->hash, data, len) < 0) {
+        cl_finish_dl(c, d, DL_ERROR);
+        return -1;
+    }
+    return 0;
+}
+
+/* The tool's callbacks, as tern-client wires them. */
+static void start_downloads(client *c)
+{
+    for (; c->next_open < c->n; c->next_open++) {
+        download *d = &c->dl[c->next_open];
+        if (d->result != DL_PENDING)
+            continue;
+        if (tern_conn_open_stream(c->conn, 1, &d->sid) < 0)
+            return;
+        if (c->proto == CL_PROTO_H3)
+            cl_h3_submit(c, d);
+        else
+            cl_hq_send_request(c, d);
+    }
+    if (c->h3)
+        tool_h3_flush(c->h3);
+}
+
+static void on_connected(tern_conn *conn, void *ud)
+{
+    client *c = ud;
+    c->conn = conn;
+    c->connected = 1;
+    if (strcmp(tern_conn_alpn(conn), "h3") == 0) {
+        c->proto = CL_PROTO_H3;
+        if (cl_h3_start(c) < 0)
+            return;
+    } else {
+        c->proto = CL_PROTO_HQ;
+    }
+    start_downloads(c);
+}
+
+static void on_readable(tern_conn *conn, int64_t sid, void *ud)
+{
+    client *c = ud;
+    if (c->h3)
+        tool_h3_on_readable(c->h3, sid, c->buf, sizeof(c->buf));
+    else
+        cl_hq_on_readable(c, sid);
+}
+
+static void on_writable(tern_conn *conn, int64_t sid, void *ud)
+{
+    client *c = ud;
+    download *d = cl_find_dl(c, sid);
+    if (c->h3)
+        tool_h3_on_writable(c->h3, sid);
+    else if (d)
+        cl_hq_send_request(c, d);
+}
+
+static void on_reset(tern_conn *conn, int64_t sid, uint64_t err, void *ud)
+{
+    client *c = ud;
+    download *d = cl_find_dl(c, sid);
+    if (c->h3) {
+        tool_h3_on_reset(c->h3, sid, err);
+    } else if (d && d->result == DL_PENDING) {
+        d->reset_code = err;
+        cl_finish_dl(c, d, DL_RESET);
+    }
+}
+
+static void on_stop(tern_conn *conn, int64_t sid, uint64_t err, void *ud)
+{
+    client *c = ud;
+    if (c->h3)
+        tool_h3_on_stop_sending(c->h3, sid, err);
+}
+
+static const tern_callbacks client_cb = {
+    .on_connected = on_connected,
+    .on_stream_readable = on_readable,
+    .on_stream_writable = on_writable,
+    .on_stream_reset = on_reset,
+    .on_stream_stop_sending = on_stop,
+};
+
+/* The scripted server reads and drops what the client sends. */
+static void srv_readable(tern_conn *conn, int64_t sid, void *ud)
+{
+    uint8_t buf[4096];
+    int fin = 0;
+    while (tern_stream_read(conn, sid, buf, sizeof(buf), &fin) > 0 && !fin)
+        ;
+}
+
+static const tern_callbacks server_cb = {.on_stream_readable = srv_readable};
+
+static int never(tern_pair *p) { return 0; }
+static int tool_connected(tern_pair *p) { return cl.connected; }
+
+static void set_alpn(int h3)
+{
+    static const char *alpn_h3[] = {"h3"}, *alpn_hq[] = {"hq-interop"};
+    const char **alpn = h3 ? alpn_h3 : alpn_hq;
+    pair.cfg_c.alpn = pair.cfg_s.alpn = alpn;
+    tern_tls_ctx_free(pair.tls_c);
+    tern_tls_ctx_free(pair.tls_s);
+    CHECK(tern_tls_ctx_new(&pair.tls_c, 0, NULL, NULL, pair.cfg_c.ca_file, 1, NULL, alpn, 1) == 0);
+    CHECK(tern_tls_ctx_new(&pair.tls_s, 1, pair.cfg_s.cert_file, pair.cfg_s.key_file, NULL, 0,
+                           NULL, alpn, 1) == 0);
+}
+
+static void setup_client(void)
+{
+    static const char *urls[NDL] = {"https://localhost/index.html", "https://localhost:4433/big",
+                                    "https://[::1]/a?b"};
+    memset(&cl, 0, sizeof(cl));
+    memset(dls, 0, sizeof(dls));
+    for (int i = 0; i < NDL; i++) {
+        const char *err;
+        dls[i].url_text = urls[i];
+        CHECK(tool_url_parse(urls[i], &dls[i].url, &err) == 0);
+        dls[i].sid = -1;
+        dls[i].fd = -1;
+        CHECK(tool_sha256_init(&dls[i].hash) == 0);
+    }
+    cl.dl = dls;
+    cl.n = NDL;
+    cl.quiet = 1;
+    cl.goaway_id = INT64_MAX;
+    cl.next_bytes_due = UINT64_MAX;
+}
+
+static void server_write(int64_t sid, const uint8_t *d, size_t n, int fin)
+{
+    if (!pair.server || tern_conn_is_done(pair.server))
+        return;
+    ssize_t w = tern_stream_write(pair.server, sid, d, n, fin);
+    if (w > 0 && sid % 4 == 0 && sid / 4 < NDL)
+        written[sid / 4] += (uint64_t)w;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    pair_free(&pair);
+    CHECK(pair_init(&pair, 13) == 0);
+    set_alpn(data[0] & 1);
+    setup_client();
+    pair.client_cb = &client_cb;
+    pair.client_ud = &cl;
+    pair.server_cb = &server_cb;
+    CHECK(pair_run(&pair, tool_connected, 5000 * MS));
+    pair_run(&pair, never, 30 * MS); /* the requests reach the server */
+    nuni = 0;
+    memset(written, 0, sizeof(written));
+    size_t i = 1;
+    for (int ev = 0; ev < MAX_EVENTS && i < size && !tern_conn_is_done(pair.client); ev++) {
+        uint8_t op = data[i++] % 6;
+        if (i >= size)
+            break;
+        uint8_t b = data[i++];
+        if (op == 0 || op == 2 || op == 3) {
+            uint8_t k = 0;
+            if (op != 2) {
+                k = b;
+                if (i >= size)
+                    break;
+                b = data[i++];
+            }
+            size_t n = b > size - i ? size - i : b;
+            const uint8_t *pl = data + i;
+            i += n;
+            if (op == 0) {
+                server_write(4 * (k % NDL), pl, n, 0);
+            } else if (op == 2) {
+                int64_t sid;
+                if (nuni < 4 && pair.server && tern_conn_open_stream(pair.server, 0, &sid) == 0) {
+                    uni[nuni++] = sid;
+                    server_write(sid, pl, n, 0);
+                }
+            } else if (k % 4 < nuni) {
+                server_write(uni[k % 4], pl, n, 0);
+            }
+        } else if (op == 1) {
+            server_write(4 * (b % NDL), NULL, 0, 1);
+        } else if (op == 4 && pair.server) {
+            if (b & 8)
+                tern_stream_stop_sending(pair.server, 4 * (b % NDL), 0x10c);
+            else
+                tern_stream_reset(pair.server, 4 * (b % NDL), 0x10c);
+        } else if (op == 5) {
+            pair_run(&pair, never, (uint64_t)(b + 1) * MS);
+        }
+        pair_run(&pair, never, 1 * MS);
+        fuzz_check_close(pair.client);
+    }
+    pair_run(&pair, never, 3000 * MS);
+    fuzz_check_close(pair.client);
+    for (int k = 0; k < NDL; k++) {
+        if (getenv("TERN_FUZZ_TRACE"))
+            fprintf(stderr, "download %d: result %d status %d bytes %llu (server wrote %llu)\n", k,
+                    (int)dls[k].result, dls[k].status, (unsigned long long)dls[k].bytes,
+                    (unsigned long long)written[k]);
+        /* hq: the body is every byte of the response stream */
+        if (cl.proto == CL_PROTO_HQ && dls[k].result == DL_OK)
+            CHECK(dls[k].bytes == written[k]);
+        if (dls[k].result == DL_PENDING)
+            cl_finish_dl(&cl, &dls[k], DL_ERROR); /* releases its hash */
+    }
+    cl_h3_free(&cl);
+    return 0;
+}
