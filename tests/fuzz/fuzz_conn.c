@@ -127,13 +127,14 @@ static void client_path_verb(int verb, int idx)
 {
     tern_addr a = addr_of(idx);
     tern_conn *c = pair.client;
+    /* the core's verbs: the runtime's tern_conn_*_local_address add sockets around them */
     switch (verb) {
-    case 0: tern_conn_add_local_address(c, &a); break;
-    case 1: tern_conn_set_local_address(c, &a); break;
-    case 2: tern_conn_remove_local_address(c, &a); break;
+    case 0: tern_conn_path_add(c, &a, pair.now); break;
+    case 1: tern_conn_path_set_active(c, &a, pair.now); break;
+    case 2: tern_conn_path_remove(c, &a, pair.now); break;
     default:
-        tern_conn_add_local_address(c, &a);
-        tern_conn_set_local_address(c, &a);
+        tern_conn_path_add(c, &a, pair.now);
+        tern_conn_path_set_active(c, &a, pair.now);
         break;
     }
 }

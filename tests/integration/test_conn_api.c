@@ -1,0 +1,193 @@
+/* The error returns of the connection and stream API, each as its header documents it: bad
+ * arguments, configurations tern_conn_new refuses, streams used in a direction they do not have,
+ * calls in the wrong state (a key update before confirmation, anything after a close), and what a
+ * refused call leaves unchanged. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include "conn_internal.h"
+#include "pair.h"
+
+#define SEC 1000000000ull
+
+static void connect_pair(tern_pair *p, uint64_t seed)
+{
+    assert_int_equal(pair_init(p, seed), 0);
+    assert_true(pair_run(p, pair_cond_connected, 10 * SEC));
+    assert_int_equal(pair_request(p, 100), 0);
+    assert_true(pair_run(p, pair_cond_all_done, 10 * SEC));
+}
+
+static int never(tern_pair *p) { return 0; }
+
+static void rand_fill(void *ud, uint8_t *out, size_t len) { memset(out, 7, len); }
+
+static int try_new(tern_pair *p, const tern_config *cfg, size_t scid_len)
+{
+    static const uint8_t key[32];
+    tern_conn_params cp;
+    memset(&cp, 0, sizeof(cp));
+    cp.cfg = cfg;
+    cp.tls_ctx = p->tls_c;
+    cp.rand = rand_fill;
+    cp.reset_key = key;
+    cp.scid_len = scid_len;
+    tern_conn *c = NULL;
+    int rv = tern_conn_new(&c, &cp, &p->path_c, 0);
+    if (rv == 0) {
+        assert_non_null(c);
+        tern_conn_free(c);
+    } else {
+        assert_null(c);
+    }
+    return rv;
+}
+
+static void test_new_refuses_bad_configs(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 800), 0);
+    tern_config cfg = p.cfg_c;
+    assert_int_equal(try_new(&p, &cfg, 0), 0);
+    assert_int_equal(try_new(&p, &cfg, 21), TERN_ERR_INVALID_ARG);
+    cfg.alpn_count = 0;
+    assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
+    cfg = p.cfg_c;
+    cfg.max_udp_payload = 1199;
+    assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
+    cfg.max_udp_payload = 65528;
+    assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
+    cfg = p.cfg_c;
+    cfg.initial_max_streams_uni = (1ull << 60) + 1;
+    assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
+    assert_int_equal(try_new(&p, NULL, 0), TERN_ERR_CONFIG);
+    tern_conn *c = NULL;
+    assert_int_equal(tern_conn_new(&c, NULL, &p.path_c, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_new(NULL, NULL, NULL, 0), TERN_ERR_INVALID_ARG);
+    pair_free(&p);
+}
+
+static void test_null_arguments(void **st)
+{
+    int64_t sid;
+    int fin = 1;
+    uint8_t b[4];
+    assert_int_equal(tern_conn_open_stream(NULL, 1, &sid), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_close(NULL, 0, NULL), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_key_update(NULL), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_stream_write(NULL, 0, b, 1, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_stream_read(NULL, 0, b, sizeof(b), &fin), TERN_ERR_INVALID_ARG);
+    assert_int_equal(fin, 0);
+    assert_int_equal(tern_stream_reset(NULL, 0, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_stream_stop_sending(NULL, 0, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_stream_writable(NULL, 0), 0);
+}
+
+static void test_stream_directions(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 801);
+    tern_conn *c = p.client, *s = p.server;
+    int64_t uni, bidi;
+    uint8_t b[16];
+    int fin;
+    assert_int_equal(tern_conn_open_stream(c, 0, &uni), 0);
+    assert_int_equal(tern_conn_open_stream(c, 0, NULL), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_stream_write(c, uni, "abc", 3, 0), 3); /* no FIN: it stays open */
+    pair_run(&p, never, SEC / 10);
+    /* the client cannot read its own unidirectional stream, nor stop its sending */
+    assert_int_equal(tern_stream_read(c, uni, b, sizeof(b), &fin), TERN_ERR_STREAM_STATE);
+    assert_int_equal(tern_stream_stop_sending(c, uni, 1), TERN_ERR_STREAM_STATE);
+    /* the server cannot write, reset or ask for room on it */
+    assert_int_equal(tern_stream_write(s, uni, "x", 1, 0), TERN_ERR_STREAM_STATE);
+    assert_int_equal(tern_stream_reset(s, uni, 1), TERN_ERR_STREAM_STATE);
+    assert_int_equal(tern_stream_writable(s, uni), 0);
+    assert_true(tern_stream_writable(c, uni) > 0);
+    /* unknown and negative stream ids */
+    assert_int_equal(tern_stream_write(c, 400, "x", 1, 0), TERN_ERR_STREAM_NOT_FOUND);
+    assert_int_equal(tern_stream_write(c, -4, "x", 1, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_stream_read(c, 401, b, sizeof(b), &fin), TERN_ERR_STREAM_NOT_FOUND);
+    /* NULL data with a length; a write after reset; a reset after everything was acknowledged */
+    assert_int_equal(tern_conn_open_stream(c, 1, &bidi), 0);
+    assert_int_equal(tern_stream_write(c, bidi, NULL, 5, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_stream_write(c, bidi, "hello", 5, 0), 5);
+    assert_int_equal(tern_stream_reset(c, bidi, 3), 0);
+    assert_int_equal(tern_stream_reset(c, bidi, 3), 0); /* once is enough */
+    assert_int_equal(tern_stream_write(c, bidi, "x", 1, 0), TERN_ERR_STREAM_STATE);
+    assert_int_equal(tern_stream_writable(c, bidi), 0);
+    assert_int_equal(tern_stream_stop_sending(c, bidi, 4), 0);
+    assert_int_equal(tern_stream_stop_sending(c, bidi, 4), 0);
+    /* once the FIN of the uni stream is acknowledged, nothing is left to reset: it is gone */
+    assert_int_equal(tern_stream_write(c, uni, NULL, 0, 1), 0);
+    pair_run(&p, never, SEC / 2);
+    assert_int_equal(tern_stream_reset(c, uni, 1), TERN_ERR_STREAM_NOT_FOUND);
+    pair_free(&p);
+}
+
+static void test_key_update_states(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 802), 0);
+    pair_run(&p, never, 0); /* the client exists, its handshake has not started */
+    assert_int_equal(tern_conn_key_update(p.client), TERN_ERR_STREAM_STATE);
+    assert_int_equal(p.client->key_updates, 0);
+    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    assert_int_equal(pair_request(&p, 100), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    pair_run(&p, never, SEC / 5);
+    uint64_t before = p.client->key_updates;
+    int phase = p.client->tx_phase;
+    assert_int_equal(tern_conn_key_update(p.client), 0);
+    assert_int_equal(p.client->tx_phase, !phase);
+    /* a second update before the first is acknowledged is refused and changes nothing */
+    assert_int_equal(tern_conn_key_update(p.client), TERN_ERR_STREAM_STATE);
+    assert_int_equal(p.client->key_updates, before + 1);
+    assert_int_equal(p.client->tx_phase, !phase);
+    pair_free(&p);
+}
+
+static void test_calls_after_close(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 803);
+    tern_conn *c = p.client;
+    int64_t sid = p.streams[0].sid, nsid;
+    uint8_t b[4];
+    int fin = 1;
+    assert_int_equal(tern_conn_close(c, 42, "bye"), 0);
+    assert_int_equal(tern_conn_close(c, 43, "again"), TERN_ERR_CLOSED);
+    const tern_close_info *ci = tern_conn_close_info(c);
+    assert_int_equal(ci->error_code, 42); /* the first close stands */
+    assert_int_equal(ci->app, 1);
+    assert_string_equal(ci->reason, "bye");
+    assert_int_equal(tern_conn_open_stream(c, 1, &nsid), TERN_ERR_CLOSED);
+    assert_int_equal(tern_conn_key_update(c), TERN_ERR_CLOSED);
+    assert_int_equal(tern_stream_write(c, sid, "x", 1, 0), TERN_ERR_CLOSED);
+    assert_int_equal(tern_stream_read(c, sid, b, sizeof(b), &fin), TERN_ERR_CLOSED);
+    assert_int_equal(fin, 0);
+    assert_int_equal(tern_stream_reset(c, sid, 1), TERN_ERR_CLOSED);
+    assert_int_equal(tern_stream_stop_sending(c, sid, 1), TERN_ERR_CLOSED);
+    assert_int_equal(tern_stream_writable(c, sid), 0);
+    /* the server gets the application close with its code and reason */
+    assert_true(pair_run(&p, pair_cond_both_closed, 5 * SEC));
+    const tern_close_info *si = tern_conn_close_info(p.server);
+    assert_int_equal(si->local, 0);
+    assert_int_equal(si->app, 1);
+    assert_int_equal(si->error_code, 42);
+    assert_string_equal(si->reason, "bye");
+    pair_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_new_refuses_bad_configs), cmocka_unit_test(test_null_arguments),
+        cmocka_unit_test(test_stream_directions),       cmocka_unit_test(test_key_update_states),
+        cmocka_unit_test(test_calls_after_close),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
