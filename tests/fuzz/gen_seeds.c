@@ -119,6 +119,14 @@ static void conn_seeds(void)
     run_ms(&s, 10000);
     run_ms(&s, 10000);
     emit("fuzz_conn", "failover", &s);
+    /* the new path loses what the server sends, the old one what the client sends: no path
+     * works both ways (found by fuzzing; both sides must give up with NO_VIABLE_PATH at worst) */
+    s.n = 0;
+    ev(&s, C_LINK, 0x04);
+    ev(&s, C_PATH, 3 | 3 << 2);
+    ev(&s, C_REQ, 0xff);
+    ev(&s, C_LINK, 0xa7);
+    emit("fuzz_conn", "no_viable_path", &s);
     /* paths come and go until slots are recycled */
     s.n = 0;
     for (int k = 0; k < 6; k++) {
