@@ -16,8 +16,8 @@
  *
  * Event format (one opcode byte, then its arguments; a truncated event ends the script):
  *   0 t          let time pass: t < 128: (t+1) ms, else (t-127) x 250 ms
- *   1 a n <n>    frames <n> protected by the client, sent to the server from address a&7
- *                (a&8: with the next key phase)
+ *   1 a n <n>    frames <n> protected by the client, sent to the server from address
+ *                (a&7) | (a>>4)<<3 (0..3 the client's, 4..31 spoofed; a&8: the next key phase)
  *   2 a n <n>    frames <n> protected by the server, sent to the client (a&8: next key phase)
  *   3 b          the client requests (b+1) x 97 bytes on a new stream
  *   4 b          client path verb b&3 (add, set, remove, add+set) on local address (b>>2)&3
@@ -52,10 +52,17 @@ static const char *const addrs[8] = {"10.0.0.1:5000",  "10.0.0.1:5001", "10.0.0.
 static tern_pair pair;
 static uint8_t drop_mask;
 
+/* Index 0..7: the table; 8..31: more spoofed sources, enough to fill a server's path slots. */
 static tern_addr addr_of(int i)
 {
     tern_addr a;
-    tern_addr_parse(&a, addrs[i & 7], 0);
+    if ((i & 31) < 8) {
+        tern_addr_parse(&a, addrs[i & 7], 0);
+    } else {
+        char text[32];
+        snprintf(text, sizeof(text), "10.0.9.%d:%d", i & 31, 4000 + (i & 31));
+        tern_addr_parse(&a, text, 0);
+    }
     return a;
 }
 
@@ -199,7 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             forged = 1;
             if (op == 1 && pair.server) {
                 size_t len = forge_1rtt(pair.client, pl, n, (b & 8) ? FORGE_NEXT_PHASE : 0, buf, sizeof(buf));
-                tern_path_addr pa = to_server_path(b & 7);
+                tern_path_addr pa = to_server_path((b & 7) | (b >> 4) << 3);
                 deliver(pair.server, &pa, buf, len);
             } else if (op == 2) {
                 if (!pair.server)

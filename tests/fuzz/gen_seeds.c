@@ -190,6 +190,15 @@ static void conn_seeds(void)
     frames(&s, C_C2S, 5, "1a1112131415161718");
     run_ms(&s, 5000);
     emit("fuzz_conn", "spoofed_migration", &s);
+    /* packets from 24 spoofed sources: the server's path slots fill and are recycled */
+    s.n = 0;
+    for (unsigned k = 8; k < 32; k++) {
+        frames(&s, C_C2S, (k & 7) | (k >> 3) << 4, "01");
+        run_ms(&s, 20);
+    }
+    ev(&s, C_REQ, 20);
+    run_ms(&s, 5000);
+    emit("fuzz_conn", "spoofed_flood", &s);
     s.n = 0;
     frames(&s, C_S2C, 0,
            "180502081122334455667788aabbccddeeff00112233445566778899aabbccdd");
