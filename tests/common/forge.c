@@ -62,8 +62,8 @@ size_t forge_long(int type, uint32_t version, const tern_cid *dcid, const tern_c
                   const uint8_t *payload, size_t len, size_t pad_to, uint8_t *out, size_t cap)
 {
     size_t len_off = 0;
-    size_t hl = tern_pkt_write_long(out, cap, type, version, dcid, scid, token, token_len, pn, 4,
-                                    &len_off);
+    size_t hl =
+        tern_pkt_write_long(out, cap, type, version, dcid, scid, token, token_len, pn, 4, &len_off);
     if (!hl)
         return 0;
     size_t plen = len < 4 ? 4 : len;
@@ -90,8 +90,8 @@ size_t forge_initial(int from_server, uint32_t version, const tern_cid *client_d
     memset(&rx, 0, sizeof(rx));
     if (tern_crypto_initial_keys(version, client_dcid, from_server, &tx, &rx))
         return 0;
-    size_t n = forge_long(TERN_PKT_INITIAL, version, dcid, scid, token, token_len, pn, &tx,
-                          payload, len, pad_to, out, cap);
+    size_t n = forge_long(TERN_PKT_INITIAL, version, dcid, scid, token, token_len, pn, &tx, payload,
+                          len, pad_to, out, cap);
     tern_crypto_keys_free(&tx);
     tern_crypto_keys_free(&rx);
     return n;

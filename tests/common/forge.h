@@ -14,11 +14,11 @@
 
 /* forge_1rtt flags */
 enum {
-    FORGE_NEXT_PHASE = 1,   /* the keys of the next key phase, key phase bit flipped (a key update
-                               the sender itself does not know of) */
-    FORGE_RESERVED_BITS = 2,/* the reserved header bits set (before header protection) */
-    FORGE_NO_PADDING = 4,   /* no PADDING up to the header protection sample (an empty payload
-                               stays empty: the 4-byte packet number and the tag cover it) */
+    FORGE_NEXT_PHASE = 1,    /* the keys of the next key phase, key phase bit flipped (a key update
+                                the sender itself does not know of) */
+    FORGE_RESERVED_BITS = 2, /* the reserved header bits set (before header protection) */
+    FORGE_NO_PADDING = 4,    /* no PADDING up to the header protection sample (an empty payload
+                                stays empty: the 4-byte packet number and the tag cover it) */
 };
 
 /* Writes into out[0..cap) a 1-RTT packet from `from` carrying payload[0..len) (padded to the header
@@ -31,7 +31,8 @@ size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int flags
 /* Writes a stateless reset of `len` bytes (21..1500) into out: random-looking bytes (from `seed`)
  * with a short-header first byte, ending in the reset token that `victim` holds for the peer CID of
  * its active path. Returns len, or 0 when the victim holds no such token. */
-size_t forge_stateless_reset(tern_conn *victim, size_t len, uint64_t seed, uint8_t *out, size_t cap);
+size_t forge_stateless_reset(tern_conn *victim, size_t len, uint64_t seed, uint8_t *out,
+                             size_t cap);
 
 /* Writes into out a long-header packet of `type` (TERN_PKT_INITIAL or TERN_PKT_HANDSHAKE) with
  * version, CIDs, token (Initial only) and packet number `pn` (4 bytes), protected with `keys`

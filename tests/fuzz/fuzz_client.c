@@ -27,8 +27,8 @@
 #include <string.h>
 
 #include "conn_internal.h"
-#include "fuzz_common.h"
 #include "forge.h"
+#include "fuzz_common.h"
 #include "pair.h"
 #include "varint.h"
 
@@ -38,7 +38,10 @@ static tern_pair pair;
 static uint8_t drop_bits;
 static uint64_t pn_next;
 
-static int never(tern_pair *p) { return 0; }
+static int never(tern_pair *p)
+{
+    return 0;
+}
 
 static int link_filter(tern_pair *p, int to_server, const tern_path_addr *pa)
 {
@@ -118,7 +121,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 len = forge_long(TERN_PKT_HANDSHAKE, c->version, &dcid, &scid, NULL, 0, pn_next++,
                                  &c->rx[TERN_LEVEL_HANDSHAKE], pl, n, 0, dg, sizeof(dg));
             else if (op == 3 && pair.server)
-                len = forge_1rtt(pair.server, pl, n, (f & 8) ? FORGE_NEXT_PHASE : 0, dg, sizeof(dg));
+                len =
+                    forge_1rtt(pair.server, pl, n, (f & 8) ? FORGE_NEXT_PHASE : 0, dg, sizeof(dg));
         } else if (op == 4) {
             if (i + 2 > size)
                 break;

@@ -36,8 +36,8 @@
 #include <string.h>
 
 #include "conn_internal.h"
-#include "fuzz_common.h"
 #include "forge.h"
+#include "fuzz_common.h"
 #include "pair.h"
 
 #define MAX_EVENTS 96
@@ -45,8 +45,8 @@
 
 /* 0..3: the client's own addresses (0 is the one it starts on); 4..7: addresses an attacker
  * spoofs. */
-static const char *const addrs[8] = {"10.0.0.1:5000",  "10.0.0.1:5001", "10.0.0.3:5000",
-                                     "10.0.0.4:7000",  "10.0.0.77:5000", "10.0.0.78:443",
+static const char *const addrs[8] = {"10.0.0.1:5000", "10.0.0.1:5001",  "10.0.0.3:5000",
+                                     "10.0.0.4:7000", "10.0.0.77:5000", "10.0.0.78:443",
                                      "192.168.1.9:9", "10.0.0.2:443"};
 
 static tern_pair pair;
@@ -85,8 +85,14 @@ static int link_filter(tern_pair *p, int to_server, const tern_path_addr *pa)
     return (drop_mask >> (i + (to_server ? 0 : 4))) & 1;
 }
 
-static int never(tern_pair *p) { return 0; }
-static int cond_confirmed(tern_pair *p) { return p->client && p->client->handshake_confirmed; }
+static int never(tern_pair *p)
+{
+    return 0;
+}
+static int cond_confirmed(tern_pair *p)
+{
+    return p->client && p->client->handshake_confirmed;
+}
 
 static void check_conn(const tern_conn *c, int forged)
 {
@@ -142,9 +148,15 @@ static void client_path_verb(int verb, int idx)
     tern_conn *c = pair.client;
     /* the core's verbs: the runtime's tern_conn_*_local_address add sockets around them */
     switch (verb) {
-    case 0: tern_conn_path_add(c, &a, pair.now); break;
-    case 1: tern_conn_path_set_active(c, &a, pair.now); break;
-    case 2: tern_conn_path_remove(c, &a, pair.now); break;
+    case 0:
+        tern_conn_path_add(c, &a, pair.now);
+        break;
+    case 1:
+        tern_conn_path_set_active(c, &a, pair.now);
+        break;
+    case 2:
+        tern_conn_path_remove(c, &a, pair.now);
+        break;
     default:
         tern_conn_path_add(c, &a, pair.now);
         tern_conn_path_set_active(c, &a, pair.now);
@@ -160,13 +172,19 @@ static void stream_verb(int verb, int idx)
     uint8_t buf[4096];
     int fin;
     switch (verb) {
-    case 0: tern_stream_reset(pair.client, sid, 7); break;
-    case 1: tern_stream_stop_sending(pair.client, sid, 8); break;
+    case 0:
+        tern_stream_reset(pair.client, sid, 7);
+        break;
+    case 1:
+        tern_stream_stop_sending(pair.client, sid, 8);
+        break;
     case 2:
         if (pair.server)
             tern_stream_reset(pair.server, sid, 9);
         break;
-    default: tern_stream_read(pair.client, sid, buf, sizeof(buf), &fin); break;
+    default:
+        tern_stream_read(pair.client, sid, buf, sizeof(buf), &fin);
+        break;
     }
 }
 
@@ -205,13 +223,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             i += n;
             forged = 1;
             if (op == 1 && pair.server) {
-                size_t len = forge_1rtt(pair.client, pl, n, (b & 8) ? FORGE_NEXT_PHASE : 0, buf, sizeof(buf));
+                size_t len = forge_1rtt(pair.client, pl, n, (b & 8) ? FORGE_NEXT_PHASE : 0, buf,
+                                        sizeof(buf));
                 tern_path_addr pa = to_server_path((b & 7) | (b >> 4) << 3);
                 deliver(pair.server, &pa, buf, len);
             } else if (op == 2) {
                 if (!pair.server)
                     continue;
-                size_t len = forge_1rtt(pair.server, pl, n, (b & 8) ? FORGE_NEXT_PHASE : 0, buf, sizeof(buf));
+                size_t len = forge_1rtt(pair.server, pl, n, (b & 8) ? FORGE_NEXT_PHASE : 0, buf,
+                                        sizeof(buf));
                 tern_path_addr pa = to_client_path(b & 7);
                 deliver(pair.client, &pa, buf, len);
             } else if (op == 9) {
@@ -231,8 +251,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 pair_run(&pair, never, dt);
                 break;
             }
-            case 3: pair_request(&pair, (uint64_t)(b + 1) * 97); break;
-            case 4: client_path_verb(b & 3, (b >> 2) & 3); break;
+            case 3:
+                pair_request(&pair, (uint64_t)(b + 1) * 97);
+                break;
+            case 4:
+                client_path_verb(b & 3, (b >> 2) & 3);
+                break;
             case 5:
                 if (b & 1) {
                     if (pair.server)
@@ -241,7 +265,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     tern_conn_key_update(pair.client);
                 }
                 break;
-            case 6: drop_mask = b; break;
+            case 6:
+                drop_mask = b;
+                break;
             case 7:
                 if (b & 1) {
                     char text[32];
@@ -262,7 +288,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 deliver(victim, &pa, buf, len);
                 break;
             }
-            case 10: stream_verb(b & 3, b >> 2); break;
+            case 10:
+                stream_verb(b & 3, b >> 2);
+                break;
             case 11:
                 if (b & 1) {
                     if (pair.server)

@@ -68,7 +68,10 @@ static srv_conn *ready(tern_conn *c)
     return sc->proto == SRV_PROTO_NONE ? NULL : sc;
 }
 
-static void on_connected(tern_conn *c, void *ud) { ready(c); }
+static void on_connected(tern_conn *c, void *ud)
+{
+    ready(c);
+}
 
 static void on_open(tern_conn *c, int64_t sid, void *ud)
 {
@@ -127,7 +130,10 @@ static const tern_callbacks server_cb = {
     .on_stream_stop_sending = on_stop,
 };
 
-static int never(tern_pair *p) { return 0; }
+static int never(tern_pair *p)
+{
+    return 0;
+}
 
 static void make_root(void)
 {
@@ -160,8 +166,8 @@ static void set_alpn(int h3)
     tern_tls_ctx_free(pair.tls_c);
     tern_tls_ctx_free(pair.tls_s);
     CHECK(tern_tls_ctx_new(&pair.tls_c, 0, NULL, NULL, pair.cfg_c.ca_file, 1, NULL, alpn, 1) == 0);
-    CHECK(tern_tls_ctx_new(&pair.tls_s, 1, pair.cfg_s.cert_file, pair.cfg_s.key_file, NULL, 0,
-                           NULL, alpn, 1) == 0);
+    CHECK(tern_tls_ctx_new(&pair.tls_s, 1, pair.cfg_s.cert_file, pair.cfg_s.key_file, NULL, 0, NULL,
+                           alpn, 1) == 0);
 }
 
 static void write_stream(int64_t sid, const uint8_t *d, size_t n, int fin)

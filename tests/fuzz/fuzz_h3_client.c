@@ -166,8 +166,14 @@ static void srv_readable(tern_conn *conn, int64_t sid, void *ud)
 
 static const tern_callbacks server_cb = {.on_stream_readable = srv_readable};
 
-static int never(tern_pair *p) { return 0; }
-static int tool_connected(tern_pair *p) { return cl.connected; }
+static int never(tern_pair *p)
+{
+    return 0;
+}
+static int tool_connected(tern_pair *p)
+{
+    return cl.connected;
+}
 
 static void set_alpn(int h3)
 {
@@ -177,8 +183,8 @@ static void set_alpn(int h3)
     tern_tls_ctx_free(pair.tls_c);
     tern_tls_ctx_free(pair.tls_s);
     CHECK(tern_tls_ctx_new(&pair.tls_c, 0, NULL, NULL, pair.cfg_c.ca_file, 1, NULL, alpn, 1) == 0);
-    CHECK(tern_tls_ctx_new(&pair.tls_s, 1, pair.cfg_s.cert_file, pair.cfg_s.key_file, NULL, 0,
-                           NULL, alpn, 1) == 0);
+    CHECK(tern_tls_ctx_new(&pair.tls_s, 1, pair.cfg_s.cert_file, pair.cfg_s.key_file, NULL, 0, NULL,
+                           alpn, 1) == 0);
 }
 
 static void setup_client(void)

@@ -31,9 +31,9 @@
 #include <string.h>
 
 #include "conn_internal.h"
-#include "fuzz_common.h"
 #include "dispatch.h"
 #include "forge.h"
+#include "fuzz_common.h"
 #include "pair.h"
 #include "testcert.h"
 #include "tls.h"
@@ -189,8 +189,12 @@ static void input(int a, uint8_t *d, size_t len)
     tern_dispatch_result r;
     int v = tern_dispatch_classify(&disp, &pa, d, len, now, reply, sizeof(reply), &r);
     switch (v) {
-    case TERN_DISPATCH_CONN: tern_conn_recv(((fconn *)r.owner)->c, &pa, d, len, 0, now); break;
-    case TERN_DISPATCH_ACCEPT: accept_conn(&pa, &r, d, len); break;
+    case TERN_DISPATCH_CONN:
+        tern_conn_recv(((fconn *)r.owner)->c, &pa, d, len, 0, now);
+        break;
+    case TERN_DISPATCH_ACCEPT:
+        accept_conn(&pa, &r, d, len);
+        break;
     case TERN_DISPATCH_REPLY:
         CHECK(r.reply_len <= TERN_DISPATCH_REPLY_MAX);
         if (r.reply_kind == TERN_DISPATCH_REPLY_RESET)
@@ -207,7 +211,9 @@ static void input(int a, uint8_t *d, size_t len)
             }
         }
         break;
-    default: CHECK(v == TERN_DISPATCH_DROP); break;
+    default:
+        CHECK(v == TERN_DISPATCH_DROP);
+        break;
     }
 }
 
@@ -301,9 +307,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 tok = junk;
                 tlen = k % sizeof(junk);
             }
-            size_t len = forge_initial(0, ver == 0x1a2a3a4a ? 1 : ver, &keys_dcid, &dcid, &scid,
-                                       tok, tlen, ev, data + i, n, (a & 4) ? 0 : 1200, dg,
-                                       sizeof(dg));
+            size_t len =
+                forge_initial(0, ver == 0x1a2a3a4a ? 1 : ver, &keys_dcid, &dcid, &scid, tok, tlen,
+                              ev, data + i, n, (a & 4) ? 0 : 1200, dg, sizeof(dg));
             if (len && ver == 0x1a2a3a4a)
                 tern_put_u32(dg + 1, ver); /* an unknown version: the rest does not matter */
             i += n;
@@ -331,9 +337,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     const tern_cid_entry *e =
                         tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
                     tern_cid dcid = c->lcids.n ? c->lcids.e[0].cid : make_cid(8, 0);
-                    len = forge_long(TERN_PKT_HANDSHAKE, c->version, &dcid,
-                                     e ? &e->cid : &dcid, NULL, 0, ev,
-                                     &c->rx[TERN_LEVEL_HANDSHAKE], data + i, n, 0, dg,
+                    len = forge_long(TERN_PKT_HANDSHAKE, c->version, &dcid, e ? &e->cid : &dcid,
+                                     NULL, 0, ev, &c->rx[TERN_LEVEL_HANDSHAKE], data + i, n, 0, dg,
                                      sizeof(dg));
                 }
             }

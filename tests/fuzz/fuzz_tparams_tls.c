@@ -19,8 +19,8 @@
 #include <string.h>
 
 #include "conn_internal.h"
-#include "fuzz_common.h"
 #include "forge.h"
+#include "fuzz_common.h"
 #include "pair.h"
 #include "tls.h"
 #include "varint.h"
@@ -32,8 +32,14 @@ static uint8_t tp[TP_MAX + 64];
 static size_t tp_len;
 static int add_cids;
 
-static int never(tern_pair *p) { return 0; }
-static int server_exists(tern_pair *p) { return p->server != NULL; }
+static int never(tern_pair *p)
+{
+    return 0;
+}
+static int server_exists(tern_pair *p)
+{
+    return p->server != NULL;
+}
 
 static size_t put_cid_param(uint8_t *q, uint64_t id, const tern_cid *cid)
 {

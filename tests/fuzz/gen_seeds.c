@@ -1,11 +1,11 @@
 /* Writes the seed corpora of the fuzz targets: `gen_seeds DIR` creates DIR/<target>/<name> for
- * fuzz_conn, fuzz_server, fuzz_client, fuzz_tparams_tls, fuzz_h3 and fuzz_h3_client. Each seed is a short script in
- * its target's event format (see the header comment of each target) that reaches one deep state:
- * migration, path failure and slot recycling, loss, key update, stateless reset, NAT rebinding,
- * Retry, Version Negotiation, a real ClientHello at the front door, preferred addresses, HTTP/3
- * and hq requests. The ClientHello is taken from a real client of this build, so regenerating
- * changes its random bytes (not its meaning). Run by `make fuzz-seeds`; the output is committed
- * under tests/fuzz/corpus/. */
+ * fuzz_conn, fuzz_server, fuzz_client, fuzz_tparams_tls, fuzz_h3 and fuzz_h3_client. Each seed is a
+ * short script in its target's event format (see the header comment of each target) that reaches
+ * one deep state: migration, path failure and slot recycling, loss, key update, stateless reset,
+ * NAT rebinding, Retry, Version Negotiation, a real ClientHello at the front door, preferred
+ * addresses, HTTP/3 and hq requests. The ClientHello is taken from a real client of this build, so
+ * regenerating changes its random bytes (not its meaning). Run by `make fuzz-seeds`; the output is
+ * committed under tests/fuzz/corpus/. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,12 +75,19 @@ static void emit(const char *target, const char *name, const seed *s)
     }
 }
 
-/* ---- fuzz_conn -------------------------------------------------------------------------------- */
+/* ---- fuzz_conn --------------------------------------------------------------------------------
+ */
 
 enum { C_RUN, C_C2S, C_S2C, C_REQ, C_PATH, C_KU, C_LINK, C_NAT, C_RESET, C_RAW, C_STREAM, C_CLOSE };
 
-static void ev(seed *s, int op, unsigned b) { u8(s, (unsigned)op), u8(s, b); }
-static void run_ms(seed *s, unsigned ms) { ev(s, C_RUN, ms <= 128 ? ms - 1 : 127 + ms / 250); }
+static void ev(seed *s, int op, unsigned b)
+{
+    u8(s, (unsigned)op), u8(s, b);
+}
+static void run_ms(seed *s, unsigned ms)
+{
+    ev(s, C_RUN, ms <= 128 ? ms - 1 : 127 + ms / 250);
+}
 static void frames(seed *s, int op, unsigned a, const char *hex)
 {
     seed t = {.n = 0};
@@ -200,8 +207,7 @@ static void conn_seeds(void)
     run_ms(&s, 5000);
     emit("fuzz_conn", "spoofed_flood", &s);
     s.n = 0;
-    frames(&s, C_S2C, 0,
-           "180502081122334455667788aabbccddeeff00112233445566778899aabbccdd");
+    frames(&s, C_S2C, 0, "180502081122334455667788aabbccddeeff00112233445566778899aabbccdd");
     run_ms(&s, 200);
     frames(&s, C_S2C, 0, "1a0102030405060708");
     run_ms(&s, 200);
@@ -231,9 +237,13 @@ static void conn_seeds(void)
     emit("fuzz_conn", "streams_close", &s);
 }
 
-/* ---- a real ClientHello ------------------------------------------------------------------------ */
+/* ---- a real ClientHello ------------------------------------------------------------------------
+ */
 
-static int never(tern_pair *p) { return 0; }
+static int never(tern_pair *p)
+{
+    return 0;
+}
 
 /* The plaintext frames of a real client's first Initial (trailing PADDING dropped), its CIDs. */
 static size_t client_hello(uint8_t *plain, size_t cap, tern_cid *dcid, tern_cid *scid)
@@ -259,7 +269,8 @@ static size_t client_hello(uint8_t *plain, size_t cap, tern_cid *dcid, tern_cid 
     return (size_t)n;
 }
 
-/* ---- fuzz_server ------------------------------------------------------------------------------ */
+/* ---- fuzz_server ------------------------------------------------------------------------------
+ */
 
 static void initial(seed *s, unsigned a, unsigned v, unsigned k, const tern_cid *d,
                     const tern_cid *sc, const uint8_t *pl, size_t n)
@@ -281,7 +292,7 @@ static void server_seeds(void)
     initial(&s, 0, 0, 0, &d, &sc, ch, n);
     u8(&s, 0), u8(&s, 5);
     u8(&s, 4), u8(&s, 0), u16(&s, 1), u8(&s, 0x01); /* a Handshake PING */
-    u8(&s, 3), u8(&s, 0), u8(&s, 0), u8(&s, 30); /* a short header to its CID */
+    u8(&s, 3), u8(&s, 0), u8(&s, 0), u8(&s, 30);    /* a short header to its CID */
     u8(&s, 0), u8(&s, 255);
     emit("fuzz_server", "client_hello", &s);
     /* Retry on: the first Initial gets a Retry, the second echoes its token */
@@ -313,7 +324,8 @@ static void server_seeds(void)
     emit("fuzz_server", "stateless", &s);
 }
 
-/* ---- fuzz_client ------------------------------------------------------------------------------ */
+/* ---- fuzz_client ------------------------------------------------------------------------------
+ */
 
 static void cframes(seed *s, int op, unsigned f, const char *hex)
 {
@@ -365,7 +377,8 @@ static void client_seeds(void)
     emit("fuzz_client", "server_loss", &s);
 }
 
-/* ---- fuzz_tparams_tls ------------------------------------------------------------------------- */
+/* ---- fuzz_tparams_tls -------------------------------------------------------------------------
+ */
 
 /* Encodes tp and drops the parameters that name CIDs (the target adds the right ones). */
 static void tparams_seed(const char *name, unsigned flags, const tern_tparams *tp, int server)
@@ -423,7 +436,8 @@ static void tparams_seeds(void)
     tparams_seed("server_limits", 2, &tp, 1);
 }
 
-/* ---- fuzz_h3 ---------------------------------------------------------------------------------- */
+/* ---- fuzz_h3 ----------------------------------------------------------------------------------
+ */
 
 static void h3_seeds(void)
 {
@@ -442,13 +456,13 @@ static void h3_seeds(void)
      * section for GET https://localhost/index.html */
     s.n = 0;
     u8(&s, 1);
-    u8(&s, 1), u8(&s, 3), bytes(&s, "000400");         /* control stream: type, SETTINGS */
-    u8(&s, 1), u8(&s, 1), bytes(&s, "02");             /* QPACK encoder and decoder streams */
+    u8(&s, 1), u8(&s, 3), bytes(&s, "000400"); /* control stream: type, SETTINGS */
+    u8(&s, 1), u8(&s, 1), bytes(&s, "02");     /* QPACK encoder and decoder streams */
     u8(&s, 1), u8(&s, 1), bytes(&s, "03");
     {
         seed hdr = {.n = 0};
         bytes(&hdr, "0000d1d7510b2f696e6465782e68746d6c"); /* GET, https, /index.html */
-        bytes(&hdr, "50096c6f63616c686f7374"); /* :authority localhost */
+        bytes(&hdr, "50096c6f63616c686f7374");             /* :authority localhost */
         seed t = {.n = 0};
         u8(&t, 0x01), u8(&t, (unsigned)hdr.n), put(&t, hdr.b, hdr.n);
         u8(&s, 0), u8(&s, (unsigned)t.n), put(&s, t.b, t.n);
@@ -457,7 +471,8 @@ static void h3_seeds(void)
     emit("fuzz_h3", "h3_get", &s);
 }
 
-/* ---- fuzz_h3_client --------------------------------------------------------------------------- */
+/* ---- fuzz_h3_client ---------------------------------------------------------------------------
+ */
 
 static void h3_client_seeds(void)
 {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
 #include <cmocka.h>
 
 #include "conn_internal.h"
@@ -22,9 +23,15 @@ static void connect_pair(tern_pair *p, uint64_t seed)
     assert_true(pair_run(p, pair_cond_all_done, 10 * SEC));
 }
 
-static int never(tern_pair *p) { return 0; }
+static int never(tern_pair *p)
+{
+    return 0;
+}
 
-static void rand_fill(void *ud, uint8_t *out, size_t len) { memset(out, 7, len); }
+static void rand_fill(void *ud, uint8_t *out, size_t len)
+{
+    memset(out, 7, len);
+}
 
 static int try_new(tern_pair *p, const tern_config *cfg, size_t scid_len)
 {

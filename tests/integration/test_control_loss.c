@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
 #include <cmocka.h>
 
 #include "conn_internal.h"
@@ -59,7 +60,10 @@ static void connect_pair(tern_pair *p)
     assert_true(pair_run(p, pair_cond_all_done, 10 * SEC));
 }
 
-static int never(tern_pair *p) { return 0; }
+static int never(tern_pair *p)
+{
+    return 0;
+}
 
 /* The client's stream `sid` was reset by the server (or already released after it). */
 static int client_saw_reset(tern_pair *p, int64_t sid)
@@ -141,7 +145,10 @@ static void test_flow_credit_lost(void **st)
     pair_free(&p);
 }
 
-static void few_streams(tern_pair *p) { p->cfg_s.initial_max_streams_bidi = 3; }
+static void few_streams(tern_pair *p)
+{
+    p->cfg_s.initial_max_streams_bidi = 3;
+}
 
 static void test_max_streams_lost(void **st)
 {
@@ -168,7 +175,10 @@ static void test_max_streams_lost(void **st)
     pair_free(&p);
 }
 
-static int server_complete(tern_pair *p) { return p->server && p->server->handshake_complete; }
+static int server_complete(tern_pair *p)
+{
+    return p->server && p->server->handshake_complete;
+}
 
 static void test_handshake_done_and_cids_lost(void **st)
 {

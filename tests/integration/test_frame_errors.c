@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
 #include <cmocka.h>
 
 #include "conn_internal.h"
@@ -42,8 +43,14 @@ static void inject(tern_pair *p, int to_server, const uint8_t *payload, size_t l
     tern_conn_recv(to, &pa, pkt, n, 0, p->now);
 }
 
-static int cond_server_draining(tern_pair *p) { return p->server->state >= TERN_CS_DRAINING; }
-static int cond_client_draining(tern_pair *p) { return p->client->state >= TERN_CS_DRAINING; }
+static int cond_server_draining(tern_pair *p)
+{
+    return p->server->state >= TERN_CS_DRAINING;
+}
+static int cond_client_draining(tern_pair *p)
+{
+    return p->client->state >= TERN_CS_DRAINING;
+}
 
 /* The victim closed with `terr` (for frame `ftype`, unless it is UINT64_MAX) and the other side
  * learned that code from the wire. */
@@ -118,7 +125,8 @@ static void test_stream_beyond_2_62(void **st)
     expect_close(1, f, (size_t)(q - f), TERN_TE_FRAME_ENCODING_ERROR, 0x0e, NULL);
 }
 
-/* ---- stream rules ----------------------------------------------------------------------------- */
+/* ---- stream rules -----------------------------------------------------------------------------
+ */
 
 static void test_client_gets_stream_on_its_own_unopened_uni(void **st)
 {
@@ -329,7 +337,8 @@ static void test_packet_without_frames(void **st)
     pair_free(&p);
 }
 
-/* ---- the peer's CONNECTION_CLOSE -------------------------------------------------------------- */
+/* ---- the peer's CONNECTION_CLOSE --------------------------------------------------------------
+ */
 
 static void peer_close(const uint8_t *f, size_t len, int app, uint64_t code, int status)
 {

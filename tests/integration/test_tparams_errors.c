@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
 #include <cmocka.h>
 
 #include "conn_internal.h"
@@ -27,8 +28,14 @@ static void send_altered(tern_pair *p)
     assert_int_equal(tern_tls_set_tparams(p->server->tls, buf, n), 0);
 }
 
-static int client_ended(tern_pair *p) { return p->client->state >= TERN_CS_CLOSING; }
-static int server_draining(tern_pair *p) { return p->server && p->server->state >= TERN_CS_DRAINING; }
+static int client_ended(tern_pair *p)
+{
+    return p->client->state >= TERN_CS_CLOSING;
+}
+static int server_draining(tern_pair *p)
+{
+    return p->server && p->server->state >= TERN_CS_DRAINING;
+}
 
 static void expect_refused(void (*f)(tern_tparams *tp), uint64_t seed, const char *why)
 {
@@ -53,8 +60,14 @@ static void expect_refused(void (*f)(tern_tparams *tp), uint64_t seed, const cha
     pair_free(&p);
 }
 
-static void wrong_original_dcid(tern_tparams *tp) { tp->original_dcid.data[0] ^= 1; }
-static void wrong_initial_scid(tern_tparams *tp) { tp->initial_scid.data[0] ^= 1; }
+static void wrong_original_dcid(tern_tparams *tp)
+{
+    tp->original_dcid.data[0] ^= 1;
+}
+static void wrong_initial_scid(tern_tparams *tp)
+{
+    tp->initial_scid.data[0] ^= 1;
+}
 static void retry_scid_without_retry(tern_tparams *tp)
 {
     tp->has_retry_scid = 1;
@@ -87,7 +100,10 @@ static void test_retry_scid_without_retry(void **st)
 /* Raw parameter bytes instead of an encoded struct. */
 static const uint8_t *raw;
 static size_t raw_len;
-static void send_raw(tern_pair *p) { assert_int_equal(tern_tls_set_tparams(p->server->tls, raw, raw_len), 0); }
+static void send_raw(tern_pair *p)
+{
+    assert_int_equal(tern_tls_set_tparams(p->server->tls, raw, raw_len), 0);
+}
 
 static void expect_raw_refused(const uint8_t *b, size_t n, uint64_t seed)
 {
@@ -139,8 +155,8 @@ static void test_preferred_address_without_cid(void **st)
             break;
         }
     assert_true(at != SIZE_MAX);
-    buf[at + 1] = 41;               /* one byte shorter */
-    buf[at + 2 + 24] = 0;           /* CID length 0 */
+    buf[at + 1] = 41;                                                 /* one byte shorter */
+    buf[at + 2 + 24] = 0;                                             /* CID length 0 */
     memmove(buf + at + 2 + 25, buf + at + 2 + 26, n - (at + 2 + 26)); /* drop the CID byte */
     n--;
     expect_raw_refused(buf, n, 907); /* same seed: the same CIDs as the parameters carry */
