@@ -283,6 +283,20 @@ int pair_init(tern_pair *p, uint64_t seed)
     return 0;
 }
 
+int pair_set_alpn(tern_pair *p, const char **alpn, size_t n)
+{
+    p->cfg_c.alpn = p->cfg_s.alpn = alpn;
+    p->cfg_c.alpn_count = p->cfg_s.alpn_count = n;
+    tern_tls_ctx_free(p->tls_c);
+    tern_tls_ctx_free(p->tls_s);
+    p->tls_c = p->tls_s = NULL;
+    if (tern_tls_ctx_new(&p->tls_c, 0, NULL, NULL, cert_file, 1, NULL, alpn, n))
+        return -1;
+    if (tern_tls_ctx_new(&p->tls_s, 1, cert_file, key_file, NULL, 0, NULL, alpn, n))
+        return -1;
+    return 0;
+}
+
 /* Creates the client once the test has set the configs. */
 static int make_client(tern_pair *p)
 {

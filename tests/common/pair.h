@@ -125,6 +125,10 @@ void pair_free(tern_pair *p);
  * Returns 0 or -1. The datagram is not delivered. */
 int pair_accept(tern_pair *p, const uint8_t *dgram, size_t len);
 
+/* Replaces both TLS contexts and configs so that the pair offers (and agrees on) these ALPN
+ * values; call before the first pair_run. `alpn` must outlive the pair. Returns 0 or -1. */
+int pair_set_alpn(tern_pair *p, const char **alpn, size_t n);
+
 /* Client asks for `bytes` on a new stream (after the handshake). Returns the index or -1. */
 int pair_request(tern_pair *p, uint64_t bytes);
 

@@ -161,13 +161,7 @@ static void make_root(void)
 static void set_alpn(int h3)
 {
     static const char *alpn_h3[] = {"h3"}, *alpn_hq[] = {"hq-interop"};
-    const char **alpn = h3 ? alpn_h3 : alpn_hq;
-    pair.cfg_c.alpn = pair.cfg_s.alpn = alpn;
-    tern_tls_ctx_free(pair.tls_c);
-    tern_tls_ctx_free(pair.tls_s);
-    CHECK(tern_tls_ctx_new(&pair.tls_c, 0, NULL, NULL, pair.cfg_c.ca_file, 1, NULL, alpn, 1) == 0);
-    CHECK(tern_tls_ctx_new(&pair.tls_s, 1, pair.cfg_s.cert_file, pair.cfg_s.key_file, NULL, 0, NULL,
-                           alpn, 1) == 0);
+    CHECK(pair_set_alpn(&pair, h3 ? alpn_h3 : alpn_hq, 1) == 0);
 }
 
 static void write_stream(int64_t sid, const uint8_t *d, size_t n, int fin)
