@@ -1,0 +1,174 @@
+/* The client's path verbs of the core (tern_conn_path_add / set_active / remove) at their edges,
+ * between two real cores in virtual time: every documented refusal with its error, verbs called
+ * before the handshake is confirmed (queued, then carried out), the active path set again, the
+ * path limit, the server that forbids migration, and removing a path that is being switched to. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "conn_internal.h"
+#include "pair.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+static int never(tern_pair *p)
+{
+    return 0;
+}
+
+static tern_addr addr(const char *text)
+{
+    tern_addr a;
+    assert_int_equal(tern_addr_parse(&a, text, 0), 0);
+    return a;
+}
+
+static size_t npaths(tern_conn *c)
+{
+    size_t n = 0;
+    assert_int_equal(tern_conn_paths(c, NULL, 0, &n), 0);
+    return n;
+}
+
+static void connect_pair(tern_pair *p, uint64_t seed)
+{
+    assert_int_equal(pair_init(p, seed), 0);
+    assert_true(pair_run(p, pair_cond_connected, 10 * SEC));
+    assert_int_equal(pair_request(p, 100), 0);
+    assert_true(pair_run(p, pair_cond_all_done, 10 * SEC));
+}
+
+static void test_refusals(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 1000);
+    tern_conn *c = p.client;
+    tern_addr none = {0}, a1 = addr("10.0.0.1:5001"), v6 = addr("[fd00::1]:5000");
+    tern_addr active = c->paths[c->active].addr.local;
+    assert_int_equal(tern_conn_path_add(c, NULL, p.now), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_path_add(c, &none, p.now), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_path_add(c, &v6, p.now), TERN_ERR_AF_MISMATCH);
+    assert_int_equal(tern_conn_path_add(c, &active, p.now), TERN_ERR_DUPLICATE);
+    assert_int_equal(tern_conn_path_add(p.server, &a1, p.now), TERN_ERR_NOT_CLIENT);
+    assert_int_equal(tern_conn_path_set_active(p.server, &a1, p.now), TERN_ERR_NOT_CLIENT);
+    assert_int_equal(tern_conn_path_remove(c, &a1, p.now), TERN_ERR_NOT_FOUND);
+    assert_int_equal(tern_conn_path_remove(c, &active, p.now), TERN_ERR_LAST_PATH);
+    /* setting the active path again changes nothing */
+    assert_int_equal(tern_conn_path_set_active(c, &active, p.now), c->active);
+    assert_int_equal(npaths(c), 1);
+    /* after a close every verb is refused */
+    assert_int_equal(tern_conn_close(c, 0, NULL), 0);
+    assert_int_equal(tern_conn_path_add(c, &a1, p.now), TERN_ERR_CLOSED);
+    assert_int_equal(tern_conn_path_set_active(c, &a1, p.now), TERN_ERR_CLOSED);
+    assert_int_equal(tern_conn_path_remove(c, &active, p.now), TERN_ERR_CLOSED);
+    pair_free(&p);
+}
+
+static void test_path_limit(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 1001), 0);
+    p.cfg_c.max_paths = 2;
+    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    pair_run(&p, never, 100 * MS);
+    tern_addr a1 = addr("10.0.0.1:5001"), a2 = addr("10.0.0.1:5002");
+    assert_true(tern_conn_path_add(p.client, &a1, p.now) > 0);
+    assert_int_equal(tern_conn_path_add(p.client, &a2, p.now), TERN_ERR_PATH_LIMIT);
+    assert_int_equal(tern_conn_path_set_active(p.client, &a2, p.now), TERN_ERR_PATH_LIMIT);
+    assert_int_equal(npaths(p.client), 2);
+    /* once one is removed, the slot serves again */
+    assert_int_equal(tern_conn_path_remove(p.client, &a1, p.now), 0);
+    pair_run(&p, never, 100 * MS);
+    assert_true(tern_conn_path_add(p.client, &a2, p.now) > 0);
+    pair_free(&p);
+}
+
+static int client_exists(tern_pair *p)
+{
+    return p->client != NULL;
+}
+
+static void test_before_confirmation(void **st)
+{
+    /* add and switch before the handshake: both wait for confirmation (RFC 9000 §9), then the
+     * client probes the new path and moves there, and the download runs on it */
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 1002), 0);
+    assert_true(pair_run(&p, client_exists, SEC));
+    tern_addr a1 = addr("10.0.0.1:5001");
+    int idx = tern_conn_path_set_active(p.client, &a1, p.now);
+    assert_true(idx > 0);
+    assert_int_equal(p.client->pending_active, idx);
+    assert_int_equal(p.client->active, 0);
+    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    pair_run(&p, never, 500 * MS);
+    assert_int_equal(p.client->active, idx);
+    assert_int_equal(p.client->pending_active, -1);
+    assert_true(tern_addr_equal(&p.client->paths[p.client->active].addr.local, &a1));
+    assert_int_equal(pair_request(&p, 20000), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_true(pair_verify(&p));
+    /* the server sees the client at its new address */
+    assert_true(tern_addr_equal(&p.server->paths[p.server->active].addr.remote, &a1));
+    pair_free(&p);
+}
+
+static void test_remove_pending_switch(void **st)
+{
+    /* a switch queued before confirmation is forgotten when its path is removed */
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 1003), 0);
+    assert_true(pair_run(&p, client_exists, SEC));
+    tern_addr a1 = addr("10.0.0.1:5001");
+    assert_true(tern_conn_path_set_active(p.client, &a1, p.now) > 0);
+    assert_int_equal(tern_conn_path_remove(p.client, &a1, p.now), 0);
+    assert_int_equal(p.client->pending_active, -1);
+    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    pair_run(&p, never, 500 * MS);
+    assert_int_equal(p.client->active, 0);
+    assert_int_equal(npaths(p.client), 1);
+    pair_free(&p);
+}
+
+static void test_server_forbids_migration(void **st)
+{
+    /* disable_active_migration: the client refuses new paths, and a packet from a new address
+     * does not move the server */
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 1004), 0);
+    p.cfg_s.disable_active_migration = 1;
+    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    assert_int_equal(pair_request(&p, 100), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC)); /* the server is confirmed too */
+    tern_addr a1 = addr("10.0.0.1:5001");
+    assert_int_equal(tern_conn_path_add(p.client, &a1, p.now), TERN_ERR_MIGRATION_DISABLED);
+    assert_int_equal(tern_conn_path_set_active(p.client, &a1, p.now), TERN_ERR_MIGRATION_DISABLED);
+    /* a new client address is not followed: RFC 9000 §9 lets the server drop such packets (or
+     * validate the path); tern drops them, so the path stays and the request does not arrive */
+    tern_addr before = p.server->paths[p.server->active].addr.remote;
+    p.nat_from = p.path_c.local;
+    p.nat_to = addr("10.0.0.1:6000");
+    assert_int_equal(pair_request(&p, 1000), 1);
+    pair_run(&p, never, 500 * MS);
+    assert_true(tern_addr_equal(&p.server->paths[p.server->active].addr.remote, &before));
+    assert_false(p.streams[1].fin);
+    assert_int_equal(p.streams[1].got, 0);
+    pair_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_path_limit),
+        cmocka_unit_test(test_before_confirmation),
+        cmocka_unit_test(test_remove_pending_switch),
+        cmocka_unit_test(test_server_forbids_migration),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
