@@ -233,17 +233,22 @@ static void test_connection_flow_control(void **st)
     expect_close(1, f, n, TERN_TE_FLOW_CONTROL_ERROR, 0x0e, small_windows);
 }
 
+static void wide_streams(tern_pair *p)
+{
+    p->cfg_s.initial_max_data = 10000;
+    p->cfg_s.initial_max_stream_data_bidi_remote = 16000;
+}
+
 static void test_connection_flow_control_by_reset(void **st)
 {
-    /* RESET_STREAM final sizes count against the connection window too (RFC 9000 §4.5) */
-    uint8_t f[64], *q = f;
-    for (int k = 0; k < 2; k++) {
-        *q++ = 0x04;
-        q = tern_varint_put(q, 4 + 4 * (uint64_t)k);
-        *q++ = 0x00;
-        q = tern_varint_put(q, 7000);
-    }
-    expect_close(1, f, (size_t)(q - f), TERN_TE_FLOW_CONTROL_ERROR, 0x04, small_windows);
+    /* a RESET_STREAM final size counts against the connection window too (RFC 9000 §4.5):
+     * 12,000 bytes fit the stream's 16,000 but not the connection's 10,000 */
+    uint8_t f[16], *q = f;
+    *q++ = 0x04;
+    *q++ = 0x04;
+    *q++ = 0x00;
+    q = tern_varint_put(q, 12000);
+    expect_close(1, f, (size_t)(q - f), TERN_TE_FLOW_CONTROL_ERROR, 0x04, wide_streams);
 }
 
 static void test_reset_beyond_stream_window(void **st)
