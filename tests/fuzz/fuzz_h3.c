@@ -142,6 +142,7 @@ static void make_root(void)
     snprintf(srv.root, sizeof(srv.root), "%s", dir);
     srv.root_len = strlen(srv.root);
     srv.quiet = 1;
+    CHECK(srv_mime_load(&srv.mime, "/etc/mime.types") == 0); /* built-in types without it */
     char path[PATH_MAX + 32];
     snprintf(path, sizeof(path), "%s/index.html", dir);
     FILE *f = fopen(path, "w");
