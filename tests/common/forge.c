@@ -5,8 +5,8 @@
 
 #include "conn_internal.h"
 
-size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int flags, uint8_t *out,
-                  size_t cap)
+size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int flags, tern_tstamp now,
+                  uint8_t *out, size_t cap)
 {
     tern_conn *c = from;
     if (c->tx[TERN_LEVEL_1RTT].aead == TERN_AEAD_NONE || c->state >= TERN_CS_CLOSING)
@@ -40,6 +40,12 @@ size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int flags
     if (rc)
         return 0;
     c->sp[TERN_SPACE_APP].next_pn++;
+    tern_sent_pkt rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.pn = pn;
+    rec.time_sent = now;
+    rec.size = (uint32_t)(hl + plen + 16);
+    tern_recovery_on_sent(&c->rec, TERN_SPACE_APP, &rec);
     return hl + plen + 16;
 }
 

@@ -23,10 +23,12 @@ enum {
 
 /* Writes into out[0..cap) a 1-RTT packet from `from` carrying payload[0..len) (padded to the header
  * protection sample unless FORGE_NO_PADDING), for the peer CID of `from`'s active path, with the
- * next packet number of its application space. `flags`: FORGE_*. Returns the datagram's length, or
- * 0 when `from` has no 1-RTT keys or no peer CID, is closing, or the packet does not fit. */
-size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int flags, uint8_t *out,
-                  size_t cap);
+ * next packet number of its application space, and records it in `from`'s recovery as sent at
+ * `now` (not in flight), so that the receiver's ACK of it acknowledges a sent packet. `flags`:
+ * FORGE_*. Returns the datagram's length, or 0 when `from` has no 1-RTT keys or no peer CID, is
+ * closing, or the packet does not fit. */
+size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int flags, tern_tstamp now,
+                  uint8_t *out, size_t cap);
 
 /* Writes a stateless reset of `len` bytes (21..1500) into out: random-looking bytes (from `seed`)
  * with a short-header first byte, ending in the reset token that `victim` holds for the peer CID of

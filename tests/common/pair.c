@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "conn_internal.h"
+#include "forge.h"
 #include "packet.h"
 #include "testcert.h"
 
@@ -382,32 +383,13 @@ int pair_request(tern_pair *p, uint64_t bytes)
 
 int pair_inject_1rtt(tern_pair *p, int to_server, const uint8_t *payload, size_t len)
 {
-    tern_conn *c = to_server ? p->client : p->server;
     uint8_t pkt[1500];
-    if (len > sizeof(pkt) - 64)
+    size_t n = forge_1rtt(to_server ? p->client : p->server, payload, len, 0, p->now, pkt,
+                          sizeof(pkt));
+    if (!n)
         return TERN_ERR_INVALID_ARG;
-    uint64_t pn = c->sp[TERN_SPACE_APP].next_pn++;
-    const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, 0);
-    size_t hl = tern_pkt_write_short(pkt, sizeof(pkt), &e->cid, pn, 4, c->tx_phase, 0);
-    if (!hl)
-        return TERN_ERR_INVALID_ARG;
-    memcpy(pkt + hl, payload, len);
-    size_t plen = len;
-    if (plen < 4) { /* room for the header protection sample */
-        memset(pkt + hl + plen, 0, 4 - plen);
-        plen = 4;
-    }
-    if (tern_crypto_protect(&c->tx[TERN_LEVEL_1RTT], &c->hp_tx1, pkt, hl, 4, plen, pn))
-        return TERN_ERR_CRYPTO;
-    /* recorded (as not in flight) so that the receiver's ACK of it acknowledges a sent packet */
-    tern_sent_pkt rec;
-    memset(&rec, 0, sizeof(rec));
-    rec.pn = pn;
-    rec.time_sent = p->now;
-    rec.size = (uint32_t)(hl + plen + 16);
-    tern_recovery_on_sent(&c->rec, TERN_SPACE_APP, &rec);
     return tern_conn_recv(to_server ? p->server : p->client, to_server ? &p->path_s : &p->path_c,
-                          pkt, hl + plen + 16, 0, p->now);
+                          pkt, n, 0, p->now);
 }
 
 /* ---- the link ------------------------------------------------------------------------------------ */

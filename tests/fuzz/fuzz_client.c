@@ -121,8 +121,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 len = forge_long(TERN_PKT_HANDSHAKE, c->version, &dcid, &scid, NULL, 0, pn_next++,
                                  &c->rx[TERN_LEVEL_HANDSHAKE], pl, n, 0, dg, sizeof(dg));
             else if (op == 3 && pair.server)
-                len =
-                    forge_1rtt(pair.server, pl, n, (f & 8) ? FORGE_NEXT_PHASE : 0, dg, sizeof(dg));
+                len = forge_1rtt(pair.server, pl, n, (f & 8) ? FORGE_NEXT_PHASE : 0, pair.now, dg,
+                                 sizeof(dg));
         } else if (op == 4) {
             if (i + 2 > size)
                 break;

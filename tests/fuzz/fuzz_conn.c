@@ -223,15 +223,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             i += n;
             forged = 1;
             if (op == 1 && pair.server) {
-                size_t len = forge_1rtt(pair.client, pl, n, (b & 8) ? FORGE_NEXT_PHASE : 0, buf,
-                                        sizeof(buf));
+                size_t len = forge_1rtt(pair.client, pl, n, (b & 8) ? FORGE_NEXT_PHASE : 0,
+                                        pair.now, buf, sizeof(buf));
                 tern_path_addr pa = to_server_path((b & 7) | (b >> 4) << 3);
                 deliver(pair.server, &pa, buf, len);
             } else if (op == 2) {
                 if (!pair.server)
                     continue;
-                size_t len = forge_1rtt(pair.server, pl, n, (b & 8) ? FORGE_NEXT_PHASE : 0, buf,
-                                        sizeof(buf));
+                size_t len = forge_1rtt(pair.server, pl, n, (b & 8) ? FORGE_NEXT_PHASE : 0,
+                                        pair.now, buf, sizeof(buf));
                 tern_path_addr pa = to_client_path(b & 7);
                 deliver(pair.client, &pa, buf, len);
             } else if (op == 9) {

@@ -37,7 +37,7 @@ static void inject(tern_pair *p, int to_server, const uint8_t *payload, size_t l
 {
     tern_conn *from = to_server ? p->client : p->server, *to = to_server ? p->server : p->client;
     uint8_t pkt[1500];
-    size_t n = forge_1rtt(from, payload, len, flags, pkt, sizeof(pkt));
+    size_t n = forge_1rtt(from, payload, len, flags, p->now, pkt, sizeof(pkt));
     assert_true(n > 0);
     tern_path_addr pa = to_server ? p->path_s : p->path_c;
     tern_conn_recv(to, &pa, pkt, n, 0, p->now);
