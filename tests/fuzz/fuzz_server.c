@@ -59,12 +59,14 @@ static tern_cid retry_scid;
 static tern_cid issued[32];
 static size_t nissued;
 
-static void frand(void *ud, uint8_t *out, size_t len)
+static int frand(void *ud, uint8_t *out, size_t len)
 {
+    (void)ud;
     for (size_t i = 0; i < len; i++) {
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
         out[i] = (uint8_t)(rng >> 56);
     }
+    return 0;
 }
 
 static void hook_added(void *ud, tern_conn *c, const tern_cid *cid)

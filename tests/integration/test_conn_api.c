@@ -28,9 +28,11 @@ static int never(tern_pair *p)
     return 0;
 }
 
-static void rand_fill(void *ud, uint8_t *out, size_t len)
+static int rand_fill(void *ud, uint8_t *out, size_t len)
 {
+    (void)ud;
     memset(out, 7, len);
+    return 0;
 }
 
 static int try_new(tern_pair *p, const tern_config *cfg, size_t scid_len)
