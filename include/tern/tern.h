@@ -117,6 +117,37 @@ typedef enum tern_cc_algo { TERN_CC_CUBIC = 0, TERN_CC_NEWRENO = 1 } tern_cc_alg
 
 typedef void (*tern_log_fn)(void *ud, const char *line);
 
+/* The migration policy's thresholds and limits (client side), all in one place. The defaults are
+ * set by tern_config_init and explained in docs/migration.md; 0 turns a timer or a cache off where
+ * the field says so. */
+typedef struct tern_policy_config {
+    uint32_t degrade_ptos;       /* PTOs on the active path without acknowledgement progress before
+                                    it counts as degrading: the probe also goes on the best
+                                    validated standby path (default 1) */
+    uint32_t explore_ptos;       /* automatic mode, no validated standby: after this many PTOs
+                                    without progress every usable local address and a new port on
+                                    the current one are probed (default 2) */
+    uint64_t keepalive_ms;       /* automatic mode: a standby path hears from the peer at least this
+                                    often (a PATH_CHALLENGE when idle), to hold NAT bindings
+                                    (default 15000) */
+    uint64_t migrate_back_ms;    /* automatic mode: a better ranked network must have been usable
+                                    (its standby validated and answering) this long before the
+                                    connection moves back to it (default 30000) */
+    uint32_t max_migrations;     /* automatic mode: discretionary moves (default route changed,
+                                    migrated back) per connection (default 16) */
+    uint32_t max_migrations_per_network; /* ... onto one local address (default 5) */
+    uint32_t max_port_migrations;/* new ports tried on the active address per connection (default 4) */
+    uint64_t retry_backoff_ms;   /* a local address whose path failed is tried again after this,
+                                    doubling per further failure (default 1000) */
+    uint64_t retry_backoff_max_ms; /* cap of that backoff (default 60000) */
+    uint64_t standby_idle_ms;    /* a standby path never made active for this long is dropped; its
+                                    address is probed again only when needed (default 600000) */
+    uint64_t cache_rtt_ms;       /* returning to a network (local IP, peer IP) used within this
+                                    time restores its RTT estimate (default 600000; 0: never) */
+    uint64_t cache_cc_ms;        /* ... and its congestion window when used within this time
+                                    (default 30000; 0: never) */
+} tern_policy_config;
+
 /* Plain settings. Initialise with tern_config_init() and change fields; the endpoint copies the
  * struct and every string and list it points to, so the caller keeps ownership of its memory. */
 typedef struct tern_config {
@@ -174,6 +205,7 @@ typedef struct tern_config {
                                     order of the default route (NULL: follow the default route;
                                     at most 16 entries of 1..63 bytes, else TERN_ERR_CONFIG) */
     size_t prefer_count;
+    tern_policy_config policy;   /* migration policy thresholds (see tern_policy_config) */
     int network_monitor;         /* runtime: watch the OS's addresses, links and default route
                                     (rtnetlink on Linux, in the endpoint's epoll loop) and report
                                     their changes through on_network_event, the current state
@@ -208,6 +240,10 @@ typedef struct tern_path_info {
     uint64_t srtt_ns, min_rtt_ns, cwnd, bytes_in_flight;
     uint64_t bytes_sent, bytes_recv, pkts_sent, pkts_recv, pkts_lost;
     uint64_t created_ns, validated_ns; /* monotonic time of creation and validation (0 = not yet) */
+    int restored;                  /* state cached from a recent use of the same network was
+                                      restored at creation: 0 none, 1 RTT, 2 RTT and congestion
+                                      window (tern_policy_config.cache_*_ms) */
+    uint64_t restored_cwnd;        /* the congestion window it started with when restored == 2 */
 } tern_path_info;
 
 typedef enum tern_path_event_type {
@@ -217,6 +253,8 @@ typedef enum tern_path_event_type {
     TERN_PATH_EV_ACTIVE = 4,       /* the active path changed from `from` to `path`; see `reason` */
     TERN_PATH_EV_REMOVED = 5,      /* the path is gone (after FAILED, or removed) */
     TERN_PATH_EV_PEER_ADDRESS_CHANGED = 6, /* server: the client now sends from `path` */
+    TERN_PATH_EV_REFUSED = 7,      /* the policy did not move to (or create) `path`: `reason` is
+                                      TERN_PATH_WHY_LIMIT (a migration limit or a backoff) */
 } tern_path_event_type;
 
 typedef enum tern_path_reason {

@@ -458,6 +458,7 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     c->paths[0].validated_at = now;
     c->active = 0;
     c->pending_active = -1;
+    tern_policy_init(c);
     /* a client trusts the server address it chose; a server must validate the client's */
     c->paths[0].validated = !p->is_server || p->address_validated;
     tern_recovery_cb rcb = {tern_conn_on_pkt_acked, tern_conn_on_pkt_lost, path_cc, path_rtt};
@@ -630,6 +631,7 @@ tern_tstamp tern_conn_next_timeout(const tern_conn *c)
         t = TERN_MIN(t, c->rx_prev_discard);
     if (c->silence_probe_at)
         t = TERN_MIN(t, c->silence_probe_at);
+    t = TERN_MIN(t, tern_policy_next_timeout(c));
     return TERN_MIN(t, tern_mig_next_timeout(c));
 }
 
@@ -701,6 +703,7 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
         if (!tern_recovery_has_in_flight(&c->rec))
             c->ping_pending = 1;
     }
+    tern_policy_on_timeout(c, now);
     tern_conn_sync_amplification(c);
     if (tern_recovery_timer(&c->rec, now) <= now) {
         int space = tern_recovery_on_timeout(&c->rec, now);
@@ -709,6 +712,8 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
             c->pto_run_start = now;
         }
         if (space >= 0 && !c->sp[space].discarded) {
+            if (space == TERN_SPACE_APP)
+                tern_policy_on_pto(c, now); /* first: a standby probe goes out ahead */
             arm_probe(c, space);
             /* RFC 9002 §6.2.4: the other handshake space's data in flight goes along, coalesced,
              * so that one datagram that gets through repairs both */

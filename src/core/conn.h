@@ -22,6 +22,15 @@ typedef struct tern_conn_hooks {
      * datagram for no known CID that ends with one may be the client's reset: hand it to this
      * connection, which decides (RFC 9000 §10.3.1: only tokens of CIDs in use count). */
     void (*reset_token)(void *ud, tern_conn *c, const uint8_t *token, int added);
+    /* The migration policy asks whether the routing table reaches `remote` from local address
+     * `local` (port 0): 0 when it does, a negative TERN_ERR_* when not. NULL: every address is
+     * taken as usable. */
+    int (*route_usable)(void *ud, tern_conn *c, const tern_addr *local, const tern_addr *remote);
+    /* The migration policy needs a socket on `local` (port 0: a new port) for this connection:
+     * bind one and put its address in *bound. Returns 0 or a negative TERN_ERR_*. The socket
+     * belongs to the connection's paths: the driver closes it once no path uses its address.
+     * NULL: the policy creates no path of its own. */
+    int (*bind_local)(void *ud, tern_conn *c, const tern_addr *local, tern_addr *bound);
     void *ud;
 } tern_conn_hooks;
 

@@ -11,6 +11,7 @@
 #include "migration.h"
 #include "packet.h"
 #include "path.h"
+#include "policy.h"
 #include "recovery.h"
 #include "stream.h"
 #include "tparams.h"
@@ -102,6 +103,7 @@ struct tern_conn {
     tern_tstamp silence_probe_at; /* a PTO after the last ack-eliciting packet received: with
                                      nothing of ours in flight, a PING then checks the way back
                                      (0: not armed) */
+    tern_policy pol;             /* migration policy state (policy.c) */
 
     /* connection IDs */
     size_t scid_len;

@@ -672,7 +672,17 @@ static size_t build_probe(tern_conn *c, int idx, uint8_t *buf, size_t cap, tern_
         memmove(p->response[0], p->response[1], (size_t)(p->nresponse - 1) * 8);
         p->nresponse--;
     }
-    if (idx == c->active && c->sp[TERN_SPACE_APP].ackr.ack_pending)
+    int ping = p->probe_ping && pb_room(&b) >= 1;
+    if (ping) {
+        /* the policy's probe of a standby while the active path degrades: a PING makes it a
+         * non-probing packet, so a peer whose packets no longer arrive on the active path moves
+         * here as soon as it gets it (it leaves before the active path's PTO probes: when those
+         * arrive, they carry the larger packet numbers and keep the peer where it is) */
+        b.start[b.hdr_len + b.payload++] = TERN_FT_PING;
+        pb_record(&b, TERN_FT_PING, 0, 0, 0, 0, 0);
+        p->probe_ping = 0;
+    }
+    if ((idx == c->active || ping) && c->sp[TERN_SPACE_APP].ackr.ack_pending)
         add_ack(c, &b, now);
     if (b.payload == 0)
         return 0;

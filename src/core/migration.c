@@ -6,6 +6,7 @@
 
 #include "conn_internal.h"
 #include "migration.h"
+#include "policy.h"
 
 /* ---- events -------------------------------------------------------------------------------------- */
 
@@ -43,6 +44,8 @@ void tern_mig_path_info(const tern_conn *c, int idx, tern_path_info *out)
     out->pkts_lost = p->pkts_lost;
     out->created_ns = p->created;
     out->validated_ns = p->validated_at;
+    out->restored = p->restored;
+    out->restored_cwnd = p->restored_cwnd;
 }
 
 static void emit(tern_conn *c, tern_path_event_type type, tern_path_reason why, int idx, int from,
@@ -168,9 +171,11 @@ static int peer_forbids_migration(const tern_conn *c, tern_path_reason *why)
     return 0;
 }
 
-/* Takes a fresh peer CID for the path and starts probing it, or leaves it waiting for one. */
+/* Takes a fresh peer CID for the path and starts probing it, or leaves it waiting for one. The
+ * PROBING event carries the reason the path was created for (none when the application added it). */
 static void begin_probe(tern_conn *c, int idx, tern_tstamp now)
 {
+    tern_path_reason add_why = c->paths[idx].add_why;
     tern_path *p = &c->paths[idx];
     p->probe_pending = 0;
     if (!tern_peer_cids_for_path(&c->pcids, (uint8_t)idx) &&
@@ -183,7 +188,7 @@ static void begin_probe(tern_conn *c, int idx, tern_tstamp now)
     }
     p->waiting_cid = 0;
     start_validation(c, p, now);
-    emit(c, TERN_PATH_EV_PROBING, TERN_PATH_WHY_NONE, idx, -1, 0);
+    emit(c, TERN_PATH_EV_PROBING, add_why, idx, -1, 0);
 }
 
 static void rebind_recovery(tern_conn *c)
@@ -248,6 +253,7 @@ static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
     c->ping_pending = 1;
     c->rec.pto_count = 0;
     tern_conn_wake(c);
+    tern_policy_on_active(c, from, idx, now);
     emit(c, TERN_PATH_EV_ACTIVE, why, idx, from, 0);
     if (op->gone)
         end_path(c, from, 1, (tern_path_reason)op->gone, now); /* kept only while it was the last */
@@ -280,6 +286,7 @@ static void end_path(tern_conn *c, int idx, int failed, tern_path_reason why, te
         return;
     if (failed)
         emit(c, TERN_PATH_EV_FAILED, why, idx, -1, 0);
+    tern_policy_on_path_end(c, idx, failed, now);
     p->state = failed ? TERN_PATH_FAILED : TERN_PATH_ABANDONED;
     p->need_challenge = p->need_padded_challenge = 0;
     p->nresponse = 0;
@@ -344,6 +351,7 @@ static int new_path(tern_conn *c, const tern_path_addr *addr, tern_tstamp now)
         return -1;
     const tern_path *ap = &c->paths[c->active];
     tern_path_init(&c->paths[idx], (uint8_t)idx, addr, c->cfg->cc, ap->mtu, now);
+    tern_policy_restore(c, idx, now);
     return idx;
 }
 
@@ -363,6 +371,11 @@ static int client_verb_check(const tern_conn *c, const tern_addr *local)
 
 int tern_conn_path_add(tern_conn *c, const tern_addr *local, tern_tstamp now)
 {
+    return tern_mig_add_path(c, local, TERN_PATH_WHY_NONE, now);
+}
+
+int tern_mig_add_path(tern_conn *c, const tern_addr *local, tern_path_reason why, tern_tstamp now)
+{
     int rv = client_verb_check(c, local);
     if (rv)
         return rv;
@@ -371,8 +384,8 @@ int tern_conn_path_add(tern_conn *c, const tern_addr *local, tern_tstamp now)
         return TERN_ERR_AF_MISMATCH;
     if (tern_conn_path_by_local(c, local) >= 0)
         return TERN_ERR_DUPLICATE;
-    tern_path_reason why;
-    if ((rv = peer_forbids_migration(c, &why)))
+    tern_path_reason forbid_why;
+    if ((rv = peer_forbids_migration(c, &forbid_why)))
         return rv;
     size_t limit = c->cfg->max_paths ? TERN_MIN(c->cfg->max_paths, (size_t)TERN_MAX_PATHS) : 8;
     if (tern_mig_paths_in_use(c) >= limit)
@@ -383,6 +396,7 @@ int tern_conn_path_add(tern_conn *c, const tern_addr *local, tern_tstamp now)
         return TERN_ERR_PATH_LIMIT;
     tern_path *p = &c->paths[idx];
     p->validated = 1; /* the amplification limit protects others from servers, not us */
+    p->add_why = why;
     if (!c->handshake_confirmed) {
         p->probe_pending = 1; /* RFC 9000 §9: no migration before confirmation */
         return idx;
@@ -452,6 +466,7 @@ void tern_conn_path_gone(tern_conn *c, int idx, tern_path_reason why, tern_tstam
     if (!c || idx < 0 || idx >= TERN_MAX_PATHS || !tern_path_in_use(&c->paths[idx]) ||
         c->state >= TERN_CS_CLOSING)
         return;
+    tern_policy_on_path_gone(c, idx, why, now);
     if (idx == c->active &&
         (c->is_server || tern_migration_failover(c, TERN_PATH_WHY_FAILOVER, now) != 1)) {
         /* nowhere to go yet (or the application decides): keep the only path, and end it once
@@ -766,6 +781,7 @@ int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const te
         return -1;
     tern_path *p = &c->paths[idx];
     tern_path_init(p, (uint8_t)idx, addr, c->cfg->cc, c->paths[c->active].mtu, now);
+    tern_policy_restore(c, idx, now);
     p->last_recv = now;
     p->shared_dcid = shared;
     if (dcid)
@@ -788,7 +804,11 @@ void tern_mig_on_app_packet(tern_conn *c, int idx, uint64_t pn, int largest, int
     tern_path *p = &c->paths[idx];
     if (p->largest_pn_recv == UINT64_MAX || pn > p->largest_pn_recv)
         p->largest_pn_recv = pn;
-    if (!c->is_server || idx == c->active || !non_probing || !largest)
+    if (!c->is_server) {
+        tern_policy_on_packet(c, idx, now);
+        return;
+    }
+    if (idx == c->active || !non_probing || !largest)
         return;
     /* RFC 9000 §9.3: the client moved (or its NAT rebound); follow it */
     int from = c->active;
@@ -825,4 +845,40 @@ int tern_conn_paths(tern_conn *c, tern_path_info *out, size_t cap, size_t *n)
     }
     *n = k;
     return 0;
+}
+
+/* ---- for the policy (policy.c) ------------------------------------------------------------------- */
+
+void tern_mig_switch(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
+{
+    if (idx >= 0 && idx < TERN_MAX_PATHS && tern_path_in_use(&c->paths[idx]))
+        switch_to(c, idx, why, now);
+}
+
+void tern_mig_end_path(tern_conn *c, int idx, int failed, tern_path_reason why, tern_tstamp now)
+{
+    if (idx < 0 || idx >= TERN_MAX_PATHS || idx == c->active)
+        return;
+    if (c->pending_active == idx)
+        c->pending_active = -1;
+    end_path(c, idx, failed, why, now);
+}
+
+int tern_mig_best_validated(const tern_conn *c, int except, const tern_addr *except_ip)
+{
+    int best = -1;
+    for (int i = 0; i < TERN_MAX_PATHS; i++) {
+        const tern_path *p = &c->paths[i];
+        if (i == except || !tern_path_in_use(p) || !p->path_validated || p->preferred ||
+            (except_ip && tern_addr_same_ip(&p->addr.local, except_ip)))
+            continue;
+        if (best < 0 || p->rtt.smoothed < c->paths[best].rtt.smoothed)
+            best = i;
+    }
+    return best;
+}
+
+tern_tstamp tern_mig_validation_timeout(const tern_conn *c, int idx)
+{
+    return validation_timeout(c, &c->paths[idx]);
 }

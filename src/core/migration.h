@@ -113,4 +113,22 @@ size_t tern_mig_paths_in_use(const tern_conn *c);
 /* Fills the public description of path `idx`. */
 void tern_mig_path_info(const tern_conn *c, int idx, tern_path_info *out);
 
+/* ---- for the migration policy (policy.c): the same verbs, with the policy's reasons ----------- */
+
+/* tern_conn_path_add whose PROBING event (and later use) carries `why`. */
+int tern_mig_add_path(tern_conn *c, const tern_addr *local, tern_path_reason why, tern_tstamp now);
+
+/* Makes path `idx` (in use) active: the ACTIVE event carries `why`. */
+void tern_mig_switch(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now);
+
+/* Ends path `idx` (never the active one): FAILED (when `failed`) and REMOVED with `why`. */
+void tern_mig_end_path(tern_conn *c, int idx, int failed, tern_path_reason why, tern_tstamp now);
+
+/* The validated path (not `except`, not the preferred-address path, not leaving from the IP of
+ * `except_ip` when given) with the lowest smoothed RTT, or -1. */
+int tern_mig_best_validated(const tern_conn *c, int except, const tern_addr *except_ip);
+
+/* How long path `idx` may take to answer a challenge (RFC 9000 §8.2.4: 3 x max PTO). */
+tern_tstamp tern_mig_validation_timeout(const tern_conn *c, int idx);
+
 #endif

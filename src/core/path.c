@@ -1,5 +1,6 @@
-/* Path state and its small bookkeeping: challenge values outstanding, responses owed. The policy
- * (when to probe, when to switch) lives in migration.c. */
+/* Path state and its small bookkeeping: challenge values outstanding, responses owed, and the cache
+ * of the state of paths that ended. When to probe and when to switch lives in migration.c (the
+ * mechanism) and policy.c (the automatic decisions). */
 #include "path.h"
 
 void tern_path_init(tern_path *p, uint8_t id, const tern_path_addr *addr, int cc_algo, size_t mtu,
@@ -21,7 +22,7 @@ void tern_path_init(tern_path *p, uint8_t id, const tern_path_addr *addr, int cc
     tern_pacer_init(&p->pacer, mtu);
 }
 
-static int same_ip(const tern_addr *a, const tern_addr *b)
+int tern_addr_same_ip(const tern_addr *a, const tern_addr *b)
 {
     if (a->u.sa.sa_family != b->u.sa.sa_family)
         return 0;
@@ -34,7 +35,7 @@ static int same_ip(const tern_addr *a, const tern_addr *b)
 
 int tern_path_only_port_changed(const tern_path_addr *a, const tern_path_addr *b)
 {
-    return same_ip(&a->local, &b->local) && same_ip(&a->remote, &b->remote);
+    return tern_addr_same_ip(&a->local, &b->local) && tern_addr_same_ip(&a->remote, &b->remote);
 }
 
 void tern_path_on_challenge_sent(tern_path *p, const uint8_t data[8], tern_tstamp now)
@@ -68,4 +69,63 @@ void tern_path_queue_response(tern_path *p, const uint8_t data[8])
         p->nresponse--;
     }
     memcpy(p->response[p->nresponse++], data, 8);
+}
+
+static int same_network(const tern_path_addr *a, const tern_path_addr *b)
+{
+    return tern_addr_same_ip(&a->local, &b->local) && tern_addr_same_ip(&a->remote, &b->remote);
+}
+
+void tern_path_cache_save(tern_path_cache *pc, const tern_path *p, tern_tstamp now)
+{
+    if (!p->rtt.has_sample)
+        return; /* nothing was learnt there */
+    int slot = -1;
+    for (int i = 0; i < TERN_PATH_CACHE && slot < 0; i++)
+        if (pc->e[i].saved_at && same_network(&pc->e[i].addr, &p->addr))
+            slot = i;
+    for (int i = 0; i < TERN_PATH_CACHE && slot < 0; i++)
+        if (!pc->e[i].saved_at)
+            slot = i;
+    if (slot < 0) {
+        slot = 0;
+        for (int i = 1; i < TERN_PATH_CACHE; i++)
+            if (pc->e[i].saved_at < pc->e[slot].saved_at)
+                slot = i;
+    }
+    tern_path_cache_entry *e = &pc->e[slot];
+    e->addr = p->addr;
+    e->rtt = p->rtt;
+    e->cc = p->cc;
+    e->cc.bytes_in_flight = 0;
+    e->saved_at = now ? now : 1;
+}
+
+int tern_path_cache_restore(const tern_path_cache *pc, tern_path *p, tern_tstamp rtt_max_ns,
+                            tern_tstamp cc_max_ns, tern_tstamp now)
+{
+    p->restored = 0;
+    for (int i = 0; i < TERN_PATH_CACHE; i++) {
+        const tern_path_cache_entry *e = &pc->e[i];
+        if (!e->saved_at || !same_network(&e->addr, &p->addr))
+            continue;
+        tern_tstamp age = now > e->saved_at ? now - e->saved_at : 0;
+        if (!rtt_max_ns || age >= rtt_max_ns)
+            return 0;
+        p->rtt = e->rtt;
+        p->restored = 1;
+        if (cc_max_ns && age < cc_max_ns && e->cc.cwnd > p->cc.cwnd) {
+            uint64_t inflight = p->cc.bytes_in_flight;
+            p->cc = e->cc;
+            p->cc.bytes_in_flight = inflight;
+            /* a fresh epoch: CUBIC's clock restarts from the restored window, not the old one */
+            p->cc.epoch_start = 0;
+            p->cc.recovery_start = TERN_TS_INF;
+            p->cc.in_recovery = 0;
+            p->restored = 2;
+            p->restored_cwnd = p->cc.cwnd;
+        }
+        return p->restored;
+    }
+    return 0;
 }

@@ -57,7 +57,45 @@ typedef struct tern_path {
     tern_cid dcid;              /* our CID in the peer's last 1-RTT packet on this path */
     int shared_dcid;            /* server: opened by a packet whose CID another path used (a NAT
                                    rebinding, or a copy an attacker sent on) */
+    /* what the migration policy (policy.c) keeps per path */
+    int role;                   /* enum tern_policy_role: why the policy holds this path */
+    tern_path_reason add_why;   /* the reason the policy created it (reported when it is used) */
+    int probe_ping;             /* the next probe datagram carries a PING: a non-probing packet the
+                                   peer may follow, sent ahead of the active path's PTO probes */
+    tern_tstamp heard;          /* last authenticated packet received on it (0: none) */
+    tern_tstamp last_active;    /* last time it stopped being (or was) the active path */
+    tern_tstamp keepalive_sent; /* keep-alive challenge outstanding since (0: none) */
+    int restored;               /* 0, 1 (RTT) or 2 (RTT and window) restored from the cache */
+    uint64_t restored_cwnd;
 } tern_path;
+
+/* State of a path that ended, kept per connection so that returning to the same network (the same
+ * local and peer IPs; ports may differ: a new socket, a new NAT mapping) starts from what was
+ * learnt there instead of the defaults. */
+#define TERN_PATH_CACHE 4
+typedef struct tern_path_cache_entry {
+    tern_path_addr addr;
+    tern_rtt rtt;
+    tern_cc cc;
+    tern_tstamp saved_at;       /* 0: empty slot */
+} tern_path_cache_entry;
+
+typedef struct tern_path_cache {
+    tern_path_cache_entry e[TERN_PATH_CACHE];
+} tern_path_cache;
+
+/* Remembers the estimator and window of path `p` (which is ending) when it measured anything;
+ * replaces the entry of the same network, else the oldest. */
+void tern_path_cache_save(tern_path_cache *pc, const tern_path *p, tern_tstamp now);
+
+/* Restores into the new path `p` the cached RTT when it is younger than rtt_max_ns, and the
+ * congestion window too when younger than cc_max_ns (bytes in flight stay p's). Sets p->restored.
+ * Returns p->restored. */
+int tern_path_cache_restore(const tern_path_cache *pc, tern_path *p, tern_tstamp rtt_max_ns,
+                            tern_tstamp cc_max_ns, tern_tstamp now);
+
+/* 1 when both addresses have the same IP (ports ignored). */
+int tern_addr_same_ip(const tern_addr *a, const tern_addr *b);
 
 void tern_path_init(tern_path *p, uint8_t id, const tern_path_addr *addr, int cc_algo, size_t mtu,
                     tern_tstamp now);

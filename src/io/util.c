@@ -251,4 +251,17 @@ void tern_config_init(tern_config *cfg)
     cfg->max_paths = 8;
     cfg->follow_preferred_address = 1;
     cfg->failover = 1;
+    tern_policy_config *pc = &cfg->policy;
+    pc->degrade_ptos = 1;
+    pc->explore_ptos = 2;
+    pc->keepalive_ms = 15000;
+    pc->migrate_back_ms = 30000;
+    pc->max_migrations = 16;
+    pc->max_migrations_per_network = 5;
+    pc->max_port_migrations = 4;
+    pc->retry_backoff_ms = 1000;
+    pc->retry_backoff_max_ms = 60000;
+    pc->standby_idle_ms = 600000;
+    pc->cache_rtt_ms = 600000;
+    pc->cache_cc_ms = 30000;
 }

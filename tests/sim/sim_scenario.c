@@ -123,7 +123,7 @@ int sim_scenario_soak(const sim_scenario *sc)
  */
 
 static const char *const ev_names[] = {"?",      "probing", "validated", "failed",
-                                       "active", "removed", "peer"};
+                                       "active", "removed", "peer",      "refused"};
 static const char *const why_names[] = {"none",
                                         "app",
                                         "timeout",

@@ -54,11 +54,11 @@ void sim_path_where(const sim *s, int who, const tern_path_addr *pa, sim_where *
 
 /* Formats one event as "active:app@cell:6000" (type:reason@iface:port, ">pref" appended for a path
  * to the preferred address). Type names: probing, validated, failed, active, removed, peer (peer
- * address changed); reasons: none, app, timeout, socket_error, no_cid, migration_disabled,
- * validation_failed, active_removed, preferred_address, peer_migrated, zero_len_cid, failover,
- * degrading, interface_gone, address_gone, default_changed, migrated_back, port_migration,
- * keepalive_failed, new_network, limit, standby_unused (the order of tern_path_reason). Returns
- * what snprintf returns. */
+ * address changed), refused; reasons: none, app, timeout, socket_error, no_cid,
+ * migration_disabled, validation_failed, active_removed, preferred_address, peer_migrated,
+ * zero_len_cid, failover, degrading, interface_gone, address_gone, default_changed, migrated_back,
+ * port_migration, keepalive_failed, new_network, limit, standby_unused (the order of
+ * tern_path_reason). Returns what snprintf returns. */
 int sim_path_ev_format(const sim *s, int who, const sim_path_ev *e, char *buf, size_t cap);
 
 /* Every event of side `who`, formatted and separated by spaces ("(none)" when there is none). */

@@ -49,6 +49,8 @@ const char *cl_paths_event_name(tern_path_event_type t)
         return "removed";
     case TERN_PATH_EV_PEER_ADDRESS_CHANGED:
         return "peer_address_changed";
+    case TERN_PATH_EV_REFUSED:
+        return "refused";
     }
     return "unknown";
 }
