@@ -231,13 +231,33 @@ static int may_move(tern_conn *c, tern_policy_net *n, int idx)
     return 1;
 }
 
+/* Sends a keep-alive (a PATH_CHALLENGE) on a validated path; no answer in time ends it. With
+ * `ping` the datagram is also non-probing (the peer may follow it there). */
+static void challenge(tern_path *p, int ping, tern_tstamp now)
+{
+    p->need_challenge = 1;
+    p->challenge_interval = 0;
+    p->probe_ping = ping;
+    if (!p->keepalive_sent)
+        p->keepalive_sent = now;
+}
+
+/* Every move the policy makes: the new path carries a non-probing packet at once, so that a peer
+ * the connection only receives from learns the new address now rather than at the next PTO. */
+static void policy_switch(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
+{
+    tern_mig_switch(c, idx, why, now);
+    if (c->active == idx)
+        challenge(&c->paths[idx], 1, now);
+}
+
 static void switch_counted(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
     tern_policy_net *n = net_of_path(c, idx);
     if (n)
         n->migrations++;
     c->pol.migrations++;
-    tern_mig_switch(c, idx, why, now);
+    policy_switch(c, idx, why, now);
 }
 
 /* Moves to network n (discretionary): at once to its validated path, else probes one and moves
@@ -309,15 +329,6 @@ static void explore(tern_conn *c, tern_tstamp now)
         c->pol.port_migrations++;
 }
 
-/* Sends a keep-alive (a PATH_CHALLENGE) on a validated path; no answer in time ends it. */
-static void challenge(tern_path *p, int ping, tern_tstamp now)
-{
-    p->need_challenge = 1;
-    p->challenge_interval = 0;
-    p->probe_ping = ping;
-    if (!p->keepalive_sent)
-        p->keepalive_sent = now;
-}
 
 /* ---- path health ----------------------------------------------------------------------------- */
 
@@ -355,7 +366,7 @@ static void maybe_fail_over(tern_conn *c, int idx, tern_tstamp now)
     if (pol->gone) {
         int from = c->active;
         tern_path_reason why = pol->gone;
-        tern_mig_switch(c, idx, why, now);
+        policy_switch(c, idx, why, now);
         tern_mig_end_path(c, from, 0, why, now);
         return;
     }
@@ -363,9 +374,9 @@ static void maybe_fail_over(tern_conn *c, int idx, tern_tstamp now)
         return;
     int from = c->active;
     tern_policy_net *old = net_of_path(c, from);
-    tern_mig_switch(c, idx, p->role == TERN_ROLE_PORT ? TERN_PATH_WHY_PORT_MIGRATION
-                                                      : TERN_PATH_WHY_DEGRADING,
-                    now);
+    policy_switch(c, idx, p->role == TERN_ROLE_PORT ? TERN_PATH_WHY_PORT_MIGRATION
+                                                    : TERN_PATH_WHY_DEGRADING,
+                  now);
     if (auto_mode(c) && c->paths[from].path_validated) {
         /* find out soon whether the old path is dead (then its address backs off) or only was
          * congested (then it stays a standby, and maybe the one to move back to) */
@@ -380,6 +391,8 @@ void tern_policy_on_packet(tern_conn *c, int idx, tern_tstamp now)
     tern_policy *pol = &c->pol;
     tern_path *p = &c->paths[idx];
     p->heard = now;
+    if (p->keepalive_sent && p->validated_at >= p->keepalive_sent)
+        p->keepalive_sent = 0; /* answered */
     if (idx == c->active) {
         if (pol->degrading && !pol->gone) {
             TERN_LOG(c, "policy: active path %d answers again", idx);
@@ -390,8 +403,6 @@ void tern_policy_on_packet(tern_conn *c, int idx, tern_tstamp now)
     }
     if (!tern_path_in_use(p) || !p->path_validated)
         return;
-    if (p->keepalive_sent && p->validated_at >= p->keepalive_sent)
-        p->keepalive_sent = 0; /* answered */
     tern_policy_net *pn = net_of_path(c, idx);
     if (pn) {
         pn->failures = 0;
@@ -482,7 +493,7 @@ static void net_gone(tern_conn *c, tern_policy_net *n, tern_path_reason why, ter
     if (tern_addr_same_ip(&c->paths[c->active].addr.local, &n->ip)) {
         int best = tern_mig_best_validated(c, c->active, &n->ip);
         if (best >= 0) {
-            tern_mig_switch(c, best, why, now);
+            policy_switch(c, best, why, now);
         } else {
             c->pol.gone = why;
             c->pol.explored = 0;
@@ -652,12 +663,14 @@ tern_tstamp tern_policy_next_timeout(const tern_conn *c)
         if (!is_standby(c, i))
             continue;
         const tern_path *p = &c->paths[i];
-        if (p->keepalive_sent)
+        /* the same order as tern_policy_on_timeout: a timer it would not act on is never due */
+        if (p->keepalive_sent) {
             t = TERN_MIN(t, p->keepalive_sent + tern_mig_validation_timeout(c, i));
+            continue;
+        }
         if (!am)
             continue;
-        if (!p->keepalive_sent)
-            t = TERN_MIN(t, keepalive_due(c, p));
+        t = TERN_MIN(t, keepalive_due(c, p));
         if (p->role != TERN_ROLE_APP && pc->standby_idle_ms)
             t = TERN_MIN(t, TERN_MAX(p->last_active, p->validated_at) + ms(pc->standby_idle_ms));
     }

@@ -582,22 +582,26 @@ static const sim_scenario registry[] = {
      scn_stateless_reset},
 };
 
-/* This file's scenarios, then the migration, failover and recovery suites'
- * (scenarios_migration.c, scenarios_failover.c, scenarios_recovery.c), in one array. */
+/* This file's scenarios, then the migration, failover, recovery and policy suites'
+ * (scenarios_migration.c, scenarios_failover.c, scenarios_recovery.c, scenarios_policy.c), in one
+ * array. */
 const sim_scenario *sim_scenarios(size_t *n)
 {
-    enum { OWN = sizeof(registry) / sizeof(registry[0]) };
-    static sim_scenario all[OWN + SIM_MIGRATION_SCENARIOS + SIM_FAILOVER_SCENARIOS +
-                            SIM_RECOVERY_SCENARIOS];
+    enum {
+        OWN = sizeof(registry) / sizeof(registry[0]),
+        RECOVERY_AT = OWN + SIM_MIGRATION_SCENARIOS + SIM_FAILOVER_SCENARIOS,
+        POLICY_AT = RECOVERY_AT + SIM_RECOVERY_SCENARIOS,
+    };
+    static sim_scenario all[POLICY_AT + SIM_POLICY_SCENARIOS];
     static size_t count;
     if (!count) {
         memcpy(all, registry, sizeof(registry));
         memcpy(all + OWN, sim_migration_scenarios, sizeof(sim_migration_scenarios));
         memcpy(all + OWN + SIM_MIGRATION_SCENARIOS, sim_failover_scenarios,
                sizeof(sim_failover_scenarios));
-        memcpy(all + OWN + SIM_MIGRATION_SCENARIOS + SIM_FAILOVER_SCENARIOS,
-               sim_recovery_scenarios, sizeof(sim_recovery_scenarios));
-        count = OWN + SIM_MIGRATION_SCENARIOS + SIM_FAILOVER_SCENARIOS + SIM_RECOVERY_SCENARIOS;
+        memcpy(all + RECOVERY_AT, sim_recovery_scenarios, sizeof(sim_recovery_scenarios));
+        memcpy(all + POLICY_AT, sim_policy_scenarios, sizeof(sim_policy_scenarios));
+        count = POLICY_AT + SIM_POLICY_SCENARIOS;
     }
     *n = count;
     return all;

@@ -522,8 +522,8 @@ static void route(sim *s, int from, sim_pkt *p)
     p->dir = from == SIM_CLIENT ? SIM_UP : SIM_DOWN;
     p->sent_at = s->now;
     int i = from == SIM_CLIENT ? sim_iface_by_ip(s, &p->src) : sim_iface_for_dst(s, &p->dst);
-    if (i < 0) {
-        tl_pkt(s, SIM_TL_DROP, -1, from, p, "no route");
+    if (i < 0 || s->ifaces[i].down) {
+        tl_pkt(s, SIM_TL_DROP, -1, from, p, i < 0 ? "no route" : "interface down");
         sim_pkt_free(s, p);
         return;
     }
@@ -778,6 +778,14 @@ static void pump(sim *s, tern_conn *c, int who)
         p->src = out.local;
         p->dst = out.remote;
         p->dir = who == SIM_CLIENT ? SIM_UP : SIM_DOWN;
+        int fi = who == SIM_CLIENT ? sim_iface_by_ip(s, &p->src) : -1;
+        if (fi >= 0 && s->ifaces[fi].down) {
+            /* the address is gone from the host: the send fails, as sendmsg would */
+            tl_pkt(s, SIM_TL_DROP, -1, who, p, "socket error (interface down)");
+            sim_pkt_free(s, p);
+            tern_conn_path_socket_error(c, tern_conn_path_by_local(c, &out.local), s->now);
+            continue;
+        }
         s->st.dgrams_sent[who]++;
         s->st.bytes_sent[who] += seg;
         tl_pkt(s, SIM_TL_SEND, -1, who, p, NULL);
@@ -980,6 +988,9 @@ int sim_start(sim *s)
     cp.rand_ud = &s->client_rng;
     cp.reset_key = s->client_reset_key;
     cp.server_name = "localhost";
+    cp.hooks.route_usable = sim_hook_route_usable;
+    cp.hooks.bind_local = sim_hook_bind_local;
+    cp.hooks.ud = s;
     tern_path_addr path = {.local = s->ifaces[s->client_iface].addr, .remote = s->server_addr};
     if ((rv = tern_conn_new(&s->client, &cp, &path, s->now)))
         return rv;

@@ -114,6 +114,10 @@ typedef struct sim_iface {
     int nchain[2];
     sim_nat *nat;             /* optional, at the client edge of both chains */
     struct sim_link *link[2]; /* the interface's own link per direction */
+    int down;                 /* gone from the host: sending from it fails (a socket error),
+                                 nothing reaches it (sim_iface_set_down) */
+    int no_route;             /* the routing table does not reach the server from it */
+    uint16_t next_port;       /* the next port the policy's socket requests get (from 20000) */
 } sim_iface;
 
 /* ---- actions --------------------------------------------------------------------------------- */
@@ -186,6 +190,13 @@ typedef struct sim_path_ev {
 } sim_path_ev;
 
 #define SIM_PATH_LOG 1024 /* path events kept per side; more are counted in path_log_lost */
+
+/* The argument of a scheduled interface or network event (sim_netev.c). */
+typedef struct sim_netev_arg {
+    int iface;
+    int value; /* the down flag, or the event type */
+} sim_netev_arg;
+#define SIM_NETEV_MAX 64 /* scheduled per run */
 
 struct sim {
     uint64_t seed;
@@ -260,6 +271,9 @@ struct sim {
     void *sink_ud;
     void *ud; /* free for the scenario */
 
+    sim_netev_arg netev[SIM_NETEV_MAX];
+    int nnetev;
+
     sim_timeline tl;
     sim_stats st;
     sim_path_ev *path_log[2]; /* per side, in order (allocated at the first event) */
@@ -311,6 +325,22 @@ int sim_iface_for_dst(const sim *s, const tern_addr *a);
 
 /* Parses "a.b.c.d:port" (aborts on a typo: scenarios are code). */
 tern_addr sim_addr(const char *text);
+
+/* ---- the host's network as the client's migration policy sees it (sim_netev.c) -------------- */
+
+/* At run time `at`, interface `i` goes away (down = 1: sends from its address fail with a socket
+ * error, datagrams towards it are dropped) or comes back (down = 0). No network event is given:
+ * pair it with sim_net_event_at for what the OS would report. */
+void sim_iface_set_down_at(sim *s, int i, uint64_t at, int down);
+/* At run time `at`, the client is told of a change of the host's network through
+ * tern_conn_network_event: `type` about interface `i` (ifindex i + 1, its name, its address with
+ * port 0). TERN_NET_DEFAULT_CHANGED with i = -1 reports no default route. */
+void sim_net_event_at(sim *s, uint64_t at, tern_net_event_type type, int i);
+/* The client's driver hooks for the migration policy: the routing table (an interface that is up
+ * and has a route) and sockets on new ports (they need no state: any port of an interface's IP
+ * goes through it). Installed by sim_start. */
+int sim_hook_route_usable(void *ud, tern_conn *c, const tern_addr *local, const tern_addr *remote);
+int sim_hook_bind_local(void *ud, tern_conn *c, const tern_addr *local, tern_addr *bound);
 
 /* ---- running --------------------------------------------------------------------------------- */
 

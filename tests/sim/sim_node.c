@@ -411,6 +411,31 @@ static void nat_note(sim *s, sim_node *n, const sim_pkt *p, const char *fmt, con
     sim_tl_add(&s->tl, &ev);
 }
 
+void sim_nat_set_timeout(sim_nat *nat, uint64_t idle_ns, int wedge)
+{
+    nat->idle_timeout = idle_ns;
+    nat->wedge = wedge;
+}
+
+/* A live mapping idle past the timeout expires now (checked when a datagram would use it). Returns
+ * 1 when it is no longer usable. */
+static int nat_expire(sim *s, sim_node *n, sim_nat *nat, struct sim_nat_map *m, const sim_pkt *p)
+{
+    if (m->wedged)
+        return 1;
+    if (!m->live || !nat->idle_timeout || s->now - m->last_used < nat->idle_timeout)
+        return 0;
+    nat->expired++;
+    nat_note(s, n, p, nat->wedge ? "expired, wedged %s = %s" : "expired %s = %s", &m->priv, &m->pub);
+    if (nat->wedge) {
+        m->wedged = 1;
+    } else {
+        m->live = 0;
+        m->stale_until = 0;
+    }
+    return 1;
+}
+
 static void nat_out_forward(sim *s, sim_node *n, sim_pkt *p)
 {
     sim_nat *nat = (sim_nat *)((char *)n - offsetof(sim_nat, out));
@@ -420,6 +445,13 @@ static void nat_out_forward(sim *s, sim_node *n, sim_pkt *p)
             m = &nat->map[i];
             break;
         }
+    if (m && nat_expire(s, n, nat, m, p)) {
+        if (m->wedged) {
+            sim_node_drop(s, n, p, "nat: wedged binding");
+            return;
+        }
+        m = NULL;
+    }
     if (!m) {
         if (nat->nmap == SIM_NAT_MAX_MAPS) {
             /* recycle the oldest mapping slot that is no longer used; failing that, evict the
@@ -460,6 +492,10 @@ static void nat_in_forward(sim *s, sim_node *n, sim_pkt *p)
     for (int i = 0; i < nat->nmap; i++)
         if ((nat->map[i].live || s->now < nat->map[i].stale_until) &&
             tern_addr_equal(&nat->map[i].pub, &p->dst)) {
+            if (nat_expire(s, n, nat, &nat->map[i], p)) {
+                sim_node_drop(s, n, p, "nat: binding expired");
+                return;
+            }
             p->dst = nat->map[i].priv;
             sim_node_emit(s, n, p);
             return;

@@ -111,7 +111,11 @@ struct sim_nat {
         int live;             /* used for new outgoing datagrams */
         uint64_t stale_until; /* not live: replies still translated until then (absolute ns) */
         uint64_t last_used;   /* last datagram out (absolute ns): a full table evicts the oldest */
+        int wedged;           /* expired into a stale entry that drops the flow both ways */
     } map[SIM_NAT_MAX_MAPS];
+    uint64_t idle_timeout;    /* a mapping with no datagram out for this long expires (0: never) */
+    int wedge;                /* expiry leaves a stale entry that drops the flow (see below) */
+    uint64_t expired;         /* mappings that expired */
     int nmap;
     struct sim_nat_rebind {
         sim_nat *nat;
@@ -130,6 +134,11 @@ sim_nat *sim_nat_add(sim *s, int i, const char *pub);
 void sim_nat_rebind_port(sim *s, sim_nat *nat, uint64_t grace_ns);
 /* Same, moving to a new public address (IP and first port). */
 void sim_nat_rebind_addr(sim *s, sim_nat *nat, const char *pub, uint64_t grace_ns);
+/* Mappings expire after `idle_ns` without a datagram out (RFC 4787: only outbound traffic refreshes
+ * them). Normally the next datagram out gets a new mapping (a new public port). With `wedge`, the
+ * expired entry stays and drops that private address and port both ways, as a middlebox whose
+ * state for the flow went bad does: only a new local port gets through again. */
+void sim_nat_set_timeout(sim_nat *nat, uint64_t idle_ns, int wedge);
 /* 1 when `ip` (port ignored) is one of the NAT's public addresses. */
 int sim_nat_owns(const sim_nat *nat, const tern_addr *ip);
 /* The public address the live mapping of `priv` uses now; 0, or -1 when there is none. */

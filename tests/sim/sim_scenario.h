@@ -71,8 +71,8 @@ void sim_path_events_text(const sim *s, int who, char *buf, size_t cap);
  * 0, and -1 when the pattern has more than 64 tokens or events were lost from the log. */
 int sim_path_events_match(const sim *s, int who, const char *pattern);
 
-/* The registry, in a fixed order: the scenarios of scenarios.c, then the migration suite, then the
- * recovery suite. */
+/* The registry, in a fixed order: the scenarios of scenarios.c, then the migration, failover,
+ * recovery and policy suites. */
 const sim_scenario *sim_scenarios(size_t *n);
 
 /* The migration suite (scenarios_migration.c), a part of the registry. */
@@ -84,6 +84,9 @@ extern const sim_scenario sim_failover_scenarios[SIM_FAILOVER_SCENARIOS];
 /* The recovery suite (scenarios_recovery.c), a part of the registry. */
 #define SIM_RECOVERY_SCENARIOS 5
 extern const sim_scenario sim_recovery_scenarios[SIM_RECOVERY_SCENARIOS];
+/* The migration policy suite (scenarios_policy.c), a part of the registry. */
+#define SIM_POLICY_SCENARIOS 13
+extern const sim_scenario sim_policy_scenarios[SIM_POLICY_SCENARIOS];
 const sim_scenario *sim_scenario_find(const char *name);
 
 /* Runs `sc` with `seed`. `timeline` (may be NULL) receives every event as it happens. When
