@@ -23,10 +23,12 @@
 #include "core/conn.h"
 #include "core/dispatch.h"
 #include "core/migration.h"
+#include "core/policy.h"
 #include "core/tls.h"
 #include "delayq.h"
 #include "loop.h"
 #include "netmon.h"
+#include "route.h"
 #include "udp.h"
 
 #define EP_MAX_LISTENERS 8
@@ -436,6 +438,29 @@ static void hook_wake(void *ud, tern_conn *c)
     rt_conn *rc = ud;
     (void)c;
     mark_dirty(rc->ep, rc);
+}
+
+/* The migration policy's questions to the host: the routing table from a source address. */
+static int hook_route_usable(void *ud, tern_conn *c, const tern_addr *local, const tern_addr *remote)
+{
+    (void)ud;
+    (void)c;
+    return tern_route_usable(local, remote);
+}
+
+static int bind_local_sock(rt_conn *rc, const tern_addr *addr, tern_udp_sock **out);
+
+/* The migration policy needs a socket (a new address or a new port) for a path of its own. */
+static int hook_bind_local(void *ud, tern_conn *c, const tern_addr *local, tern_addr *bound)
+{
+    (void)c;
+    rt_conn *rc = ud;
+    tern_udp_sock *s;
+    int rv = bind_local_sock(rc, local, &s);
+    if (rv)
+        return rv;
+    *bound = s->local;
+    return 0;
 }
 
 static rt_conn *rc_new(tern_endpoint *ep, tern_udp_sock *s, int own)
@@ -1125,6 +1150,8 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     p.hooks.cid_added = hook_cid_added;
     p.hooks.cid_removed = hook_cid_removed;
     p.hooks.wake = hook_wake;
+    p.hooks.route_usable = hook_route_usable;
+    p.hooks.bind_local = hook_bind_local;
     p.hooks.ud = rc;
     tern_path_addr path = {.local = s->local, .remote = rem};
     tern_conn *c;
@@ -1178,6 +1205,24 @@ static void drop_local_sock(tern_endpoint *ep, rt_conn *rc, const tern_addr *loc
         }
 }
 
+/* Binds a socket on `addr` for the connection's paths (owned by the record, closed once no path
+ * uses its address). Returns 0, TERN_ERR_PATH_LIMIT (no socket slot left) or TERN_ERR_BIND. */
+static int bind_local_sock(rt_conn *rc, const tern_addr *addr, tern_udp_sock **out)
+{
+    if (rc->nlocal == EP_MAX_LOCAL)
+        return TERN_ERR_PATH_LIMIT;
+    tern_addr a = *addr;
+    normalize_addr(&a);
+    tern_udp_sock *s;
+    if (open_sock(rc->ep, &a, &s))
+        return TERN_ERR_BIND; /* errno kept */
+    s->owner = rc;
+    rc->local_socks[rc->nlocal++] = s;
+    mark_dirty(rc->ep, rc);
+    *out = s;
+    return 0;
+}
+
 /* Binds a socket on `addr` and creates the path. With `activate`, switches to it too. */
 static int add_local(tern_conn *c, const tern_addr *addr, int activate)
 {
@@ -1198,19 +1243,17 @@ static int add_local(tern_conn *c, const tern_addr *addr, int activate)
         return rv;
     tern_endpoint *ep = rc->ep;
     tern_udp_sock *s;
-    if (open_sock(ep, &a, &s))
-        return TERN_ERR_BIND; /* errno kept */
+    if ((rv = bind_local_sock(rc, &a, &s)))
+        return rv;
     uint64_t now = tern_loop_now();
     rv = activate ? tern_conn_path_set_active(c, &s->local, now) : tern_conn_path_add(c, &s->local, now);
     if (rv < 0) {
         int e = errno;
+        rc->nlocal--; /* the socket just added is the last one */
         destroy_sock_now(ep, s);
         errno = e;
         return rv;
     }
-    s->owner = rc;
-    rc->local_socks[rc->nlocal++] = s;
-    mark_dirty(ep, rc);
     return rv;
 }
 
@@ -1407,6 +1450,16 @@ int tern_endpoint_network_event(tern_endpoint *ep, const tern_net_event *ev)
         return TERN_ERR_INVALID_ARG;
     if (ep->cb.on_network_event)
         ep->cb.on_network_event(ep, ev, ep->ud);
+    if (!ep->cfg.auto_migrate)
+        return 0;
+    /* every client connection follows the host's network (servers follow their clients) */
+    uint64_t now = tern_loop_now();
+    for (rt_conn *rc = ep->conns; rc; rc = rc->next) {
+        if (tern_conn_is_server(rc->c))
+            continue;
+        tern_conn_network_event(rc->c, ev, now);
+        mark_dirty(ep, rc);
+    }
     return 0;
 }
 
