@@ -1,0 +1,360 @@
+/* The migration policy (src/core/policy.c) on a pair of real cores in virtual time: the cache of
+ * path state (what is restored, and when not), a new address becoming a standby through the
+ * driver's hooks, a route lookup that refuses it, keep-alives on an idle standby, a standby that
+ * stops answering, the address backoff, the default route limits, and path health: the PTO probe
+ * that also goes on the standby and the switch when only the standby answers (and none with
+ * failover off). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conn_internal.h"
+#include "pair.h"
+#include "policy.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+/* ---- the cache --------------------------------------------------------------------------------- */
+
+static tern_path make_path(const char *local, const char *remote)
+{
+    tern_path p;
+    tern_path_addr pa;
+    assert_int_equal(tern_addr_parse(&pa.local, local, 0), 0);
+    assert_int_equal(tern_addr_parse(&pa.remote, remote, 0), 0);
+    tern_path_init(&p, 1, &pa, TERN_CC_CUBIC, 1200, 0);
+    return p;
+}
+
+static void test_cache_rules(void **st)
+{
+    (void)st;
+    tern_path_cache pc;
+    memset(&pc, 0, sizeof(pc));
+    tern_path used = make_path("10.0.0.1:5000", "192.0.2.1:443");
+    /* nothing measured: nothing saved */
+    tern_path_cache_save(&pc, &used, 1 * SEC);
+    tern_path fresh = make_path("10.0.0.1:6000", "192.0.2.1:443");
+    assert_int_equal(tern_path_cache_restore(&pc, &fresh, 600 * SEC, 30 * SEC, 2 * SEC), 0);
+
+    tern_rtt_update(&used.rtt, 40 * MS, 0, 0, 0, 1 * SEC);
+    used.cc.cwnd = 400000;
+    used.cc.ssthresh = 300000;
+    used.cc.bytes_in_flight = 99999;
+    tern_path_cache_save(&pc, &used, 10 * SEC);
+
+    /* the same network (same IPs, another local port): RTT and window within 30 s */
+    fresh = make_path("10.0.0.1:6000", "192.0.2.1:443");
+    fresh.cc.bytes_in_flight = 1234;
+    assert_int_equal(tern_path_cache_restore(&pc, &fresh, 600 * SEC, 30 * SEC, 20 * SEC), 2);
+    assert_int_equal(fresh.rtt.smoothed, used.rtt.smoothed);
+    assert_int_equal(fresh.cc.cwnd, 400000);
+    assert_int_equal(fresh.cc.ssthresh, 300000);
+    assert_int_equal(fresh.cc.bytes_in_flight, 1234); /* its own, not the cached one */
+    assert_int_equal(fresh.restored_cwnd, 400000);
+
+    /* older than the window's limit: RTT only, initial window */
+    fresh = make_path("10.0.0.1:6000", "192.0.2.1:443");
+    uint64_t initial = fresh.cc.cwnd;
+    assert_int_equal(tern_path_cache_restore(&pc, &fresh, 600 * SEC, 30 * SEC, 41 * SEC), 1);
+    assert_int_equal(fresh.rtt.smoothed, used.rtt.smoothed);
+    assert_int_equal(fresh.cc.cwnd, initial);
+
+    /* older than the RTT's limit, or caching off, or another network: nothing */
+    fresh = make_path("10.0.0.1:6000", "192.0.2.1:443");
+    assert_int_equal(tern_path_cache_restore(&pc, &fresh, 600 * SEC, 30 * SEC, 611 * SEC), 0);
+    assert_false(fresh.rtt.has_sample);
+    assert_int_equal(tern_path_cache_restore(&pc, &fresh, 0, 0, 11 * SEC), 0);
+    tern_path other = make_path("10.0.0.9:6000", "192.0.2.1:443");
+    assert_int_equal(tern_path_cache_restore(&pc, &other, 600 * SEC, 30 * SEC, 11 * SEC), 0);
+    other = make_path("10.0.0.1:6000", "192.0.2.77:443");
+    assert_int_equal(tern_path_cache_restore(&pc, &other, 600 * SEC, 30 * SEC, 11 * SEC), 0);
+
+    /* bounded: a fifth network replaces the oldest entry, the same network replaces its own */
+    for (int i = 0; i < TERN_PATH_CACHE; i++) {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.1.0.%d:1", i + 1);
+        tern_path q = make_path(ip, "192.0.2.1:443");
+        tern_rtt_update(&q.rtt, (uint64_t)(i + 1) * 10 * MS, 0, 0, 0, 1 * SEC);
+        tern_path_cache_save(&pc, &q, (uint64_t)(20 + i) * SEC);
+    }
+    fresh = make_path("10.0.0.1:6000", "192.0.2.1:443");
+    assert_int_equal(tern_path_cache_restore(&pc, &fresh, 600 * SEC, 30 * SEC, 30 * SEC), 0);
+    tern_path q = make_path("10.1.0.4:9", "192.0.2.1:443");
+    tern_rtt_update(&q.rtt, 77 * MS, 0, 0, 0, 1 * SEC);
+    tern_path_cache_save(&pc, &q, 40 * SEC);
+    int n = 0;
+    for (int i = 0; i < TERN_PATH_CACHE; i++)
+        n += pc.e[i].saved_at && tern_addr_same_ip(&pc.e[i].addr.local, &q.addr.local);
+    assert_int_equal(n, 1);
+}
+
+/* ---- a pair with the policy's hooks ------------------------------------------------------------ */
+
+typedef struct hooks_state {
+    int binds, routes;
+    int refuse_route;
+    uint16_t next_port;
+} hooks_state;
+
+static hooks_state g_hooks;
+
+static int t_route(void *ud, tern_conn *c, const tern_addr *local, const tern_addr *remote)
+{
+    (void)ud;
+    (void)c;
+    (void)remote;
+    g_hooks.routes++;
+    assert_int_equal(ntohs(local->u.in.sin_port), 0);
+    return g_hooks.refuse_route ? TERN_ERR_IO : 0;
+}
+
+static int t_bind(void *ud, tern_conn *c, const tern_addr *local, tern_addr *bound)
+{
+    (void)ud;
+    (void)c;
+    g_hooks.binds++;
+    assert_int_equal(ntohs(local->u.in.sin_port), 0);
+    *bound = *local;
+    bound->u.in.sin_port = htons(g_hooks.next_port++);
+    return 0;
+}
+
+static tern_net_event event(tern_net_event_type type, const char *ip, unsigned ifindex)
+{
+    tern_net_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = type;
+    ev.ifindex = ifindex;
+    if (ip)
+        assert_int_equal(tern_addr_parse(&ev.addr, ip, 0), 0);
+    return ev;
+}
+
+/* Connected pair, handshake confirmed and a first download done; auto mode as asked. */
+static void start_pair(tern_pair *p, int auto_mode, uint64_t seed)
+{
+    memset(&g_hooks, 0, sizeof(g_hooks));
+    g_hooks.next_port = 20000;
+    assert_int_equal(pair_init(p, seed), 0);
+    p->cfg_c.auto_migrate = auto_mode;
+    p->cfg_c.idle_timeout_ms = p->cfg_s.idle_timeout_ms = 120000;
+    assert_true(pair_run(p, pair_cond_connected, 2 * SEC));
+    p->client->hooks.route_usable = t_route;
+    p->client->hooks.bind_local = t_bind;
+    assert_true(pair_request(p, 100000) >= 0);
+    assert_true(pair_run(p, pair_cond_all_done, 5 * SEC));
+    assert_true(p->client->handshake_confirmed);
+}
+
+static int never(tern_pair *p)
+{
+    (void)p;
+    return 0;
+}
+
+static int cond_validated(tern_pair *p)
+{
+    return p->path_events[TERN_PATH_EV_VALIDATED] > 0;
+}
+
+static int cond_failed(tern_pair *p)
+{
+    return p->path_events[TERN_PATH_EV_FAILED] > 0;
+}
+
+static int cond_moved(tern_pair *p)
+{
+    return p->path_events[TERN_PATH_EV_ACTIVE] > 0;
+}
+
+static int g_probes;
+static int cond_probing_again(tern_pair *p)
+{
+    return p->path_events[TERN_PATH_EV_PROBING] > g_probes;
+}
+
+static int standby_index(tern_pair *p)
+{
+    for (int i = 0; i < TERN_MAX_PATHS; i++)
+        if (i != p->client->active && tern_path_in_use(&p->client->paths[i]))
+            return i;
+    return -1;
+}
+
+static void test_new_address_becomes_standby(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_pair(&p, 1, 11);
+    tern_net_event ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_int_equal(g_hooks.routes, 1);
+    assert_int_equal(g_hooks.binds, 1);
+    assert_int_equal(p.path_events[TERN_PATH_EV_PROBING], 1);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_PROBING], TERN_PATH_WHY_NEW_NETWORK);
+    assert_true(pair_run(&p, cond_validated, 2 * SEC));
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
+    int sb = standby_index(&p);
+    assert_true(sb > 0);
+    assert_int_equal(p.client->paths[sb].role, TERN_ROLE_STANDBY);
+    /* the same address again: nothing new */
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_int_equal(g_hooks.binds, 1);
+
+    /* idle for 20 s with keep-alives every second: the standby keeps hearing from the peer */
+    p.cfg_c.policy.keepalive_ms = 1000;
+    uint64_t sent = p.client->paths[sb].pkts_sent, heard = p.client->paths[sb].heard;
+    pair_run(&p, never, 20 * SEC);
+    uint64_t ka = p.client->paths[sb].pkts_sent - sent;
+    assert_true(ka >= 18 && ka <= 22);
+    assert_true(p.client->paths[sb].heard >= heard + 18 * SEC);
+    assert_int_equal(p.path_events[TERN_PATH_EV_FAILED], 0);
+
+    /* it stops answering: keep-alive failed; the address is tried again after the backoff */
+    p.alt_addr = p.client->paths[sb].addr.local;
+    p.c2s_alt.blackhole = p.s2c_alt.blackhole = 1;
+    p.c2s_alt.delay_ns = p.s2c_alt.delay_ns = 10 * MS;
+    assert_true(pair_run(&p, cond_failed, 3 * SEC));
+    uint64_t failed_at = p.now;
+    assert_int_equal(p.last_reason[TERN_PATH_EV_FAILED], TERN_PATH_WHY_KEEPALIVE_FAILED);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_REMOVED], TERN_PATH_WHY_KEEPALIVE_FAILED);
+    const tern_policy_net *net = NULL;
+    for (int i = 0; i < p.client->pol.nnet; i++)
+        if (tern_addr_same_ip(&p.client->pol.net[i].ip, &ev.addr))
+            net = &p.client->pol.net[i];
+    assert_non_null(net);
+    assert_int_equal(net->failures, 1);
+    assert_int_equal(net->retry_at, failed_at + 1 * SEC);
+    g_probes = p.path_events[TERN_PATH_EV_PROBING];
+    assert_true(pair_run(&p, cond_probing_again, 3 * SEC));
+    assert_int_equal(p.now, failed_at + 1 * SEC);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_PROBING], TERN_PATH_WHY_NEW_NETWORK);
+    /* the retry uses a new socket (another port), which gets through: failures are forgotten */
+    int v = p.path_events[TERN_PATH_EV_VALIDATED];
+    assert_true(pair_run(&p, never, 1 * SEC) == 0);
+    assert_int_equal(p.path_events[TERN_PATH_EV_VALIDATED], v + 1);
+    assert_int_equal(net->failures, 0);
+    pair_free(&p);
+}
+
+static void test_route_refused(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_pair(&p, 1, 12);
+    g_hooks.refuse_route = 1;
+    tern_net_event ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_int_equal(g_hooks.routes, 1);
+    assert_int_equal(g_hooks.binds, 0);
+    pair_run(&p, never, 3 * SEC);
+    assert_int_equal(p.path_events[TERN_PATH_EV_PROBING], 0);
+    /* another family, and a manual-mode connection, are not even asked */
+    ev = event(TERN_NET_ADDR_ADDED, "2001:db8::3", 2);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_int_equal(g_hooks.routes, 1);
+    pair_free(&p);
+    start_pair(&p, 0, 13);
+    ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_int_equal(g_hooks.routes + g_hooks.binds, 0);
+    pair_free(&p);
+}
+
+static void test_default_route_limits(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_pair(&p, 1, 14);
+    p.cfg_c.policy.max_migrations_per_network = 2;
+    tern_net_event add = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2);
+    tern_conn_network_event(p.client, &add, p.now);
+    assert_true(pair_run(&p, cond_validated, 2 * SEC));
+    tern_net_event to3 = event(TERN_NET_DEFAULT_CHANGED, "10.0.0.3", 2);
+    tern_net_event to1 = event(TERN_NET_DEFAULT_CHANGED, "10.0.0.1", 1);
+    for (int k = 0; k < 6; k++) {
+        tern_conn_network_event(p.client, k % 2 ? &to1 : &to3, p.now);
+        pair_run(&p, never, 200 * MS);
+    }
+    /* two moves onto each network, then the fifth flip (to 10.0.0.3) is refused */
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 4);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_DEFAULT_CHANGED);
+    assert_int_equal(p.path_events[TERN_PATH_EV_REFUSED], 1);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_REFUSED], TERN_PATH_WHY_LIMIT);
+    assert_int_equal(p.client->pol.migrations, 4);
+    pair_free(&p);
+}
+
+/* Manual mode, a standby the application added and validated; both directions of the main link
+ * go dark. */
+static void blackhole_with_standby(tern_pair *p, int failover)
+{
+    start_pair(p, 0, 15);
+    p->cfg_c.failover = failover;
+    tern_addr alt;
+    assert_int_equal(tern_addr_parse(&alt, "10.0.0.3:7000", 0), 0);
+    p->alt_addr = alt;
+    p->c2s_alt.delay_ns = p->s2c_alt.delay_ns = 30 * MS;
+    assert_true(tern_conn_path_add(p->client, &alt, p->now) > 0);
+    assert_true(pair_run(p, cond_validated, 2 * SEC));
+    assert_true(pair_request(p, 4000000) >= 0);
+    pair_run(p, never, 100 * MS);
+    p->c2s.blackhole = p->s2c.blackhole = 1;
+}
+
+static void test_degrading_switches_to_standby(void **st)
+{
+    (void)st;
+    tern_pair p;
+    blackhole_with_standby(&p, 1);
+    uint64_t cut = p.now;
+    tern_tstamp pto = tern_conn_pto(p.client);
+    int sb = standby_index(&p);
+    uint64_t sent = p.client->paths[sb].pkts_sent;
+    assert_true(pair_run(&p, cond_moved, 3 * SEC));
+    /* one PTO of the main path (after what was in flight, 10 ms, stopped arriving) plus one round
+     * trip of the standby (60 ms), 20 ms for the packets' own serialisation */
+    assert_true(p.now - cut <= 10 * MS + pto + 60 * MS + 20 * MS);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_true(pair_verify(&p));
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 1);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_DEGRADING);
+    assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 1);
+    assert_int_equal(p.client->active, sb);
+    assert_true(p.client->paths[sb].pkts_sent > sent);
+    pair_free(&p);
+}
+
+static void test_no_failover_when_off(void **st)
+{
+    (void)st;
+    tern_pair p;
+    blackhole_with_standby(&p, 0);
+    pair_run(&p, never, 3 * SEC);
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
+    assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 0);
+    assert_false(p.client->pol.degrading);
+    pair_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cache_rules),
+        cmocka_unit_test(test_new_address_becomes_standby),
+        cmocka_unit_test(test_route_refused),
+        cmocka_unit_test(test_default_route_limits),
+        cmocka_unit_test(test_degrading_switches_to_standby),
+        cmocka_unit_test(test_no_failover_when_off),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
