@@ -403,8 +403,10 @@ void tern_endpoint_stop(tern_endpoint *ep);
 
 /* Reports a change of the host's network. The OS monitor (tern_config.network_monitor) calls this
  * very function for each change it sees, so an application that feeds events itself gets the same
- * reaction: the endpoint calls on_network_event, then every connection reacts (automatic
- * migration, failover). Use it on platforms whose network changes arrive through their own APIs
+ * reaction: the endpoint calls on_network_event, then, when tern_config.auto_migrate is set, every
+ * client connection reacts at once (standby paths on new usable addresses, paths on addresses or
+ * interfaces that went away removed after failing over, the default route followed; see
+ * docs/migration.md). Use it on platforms whose network changes arrive through their own APIs
  * (Android ConnectivityManager, Apple NWPathMonitor), or in tests. `ev` is read during the call
  * only. Returns 0 or TERN_ERR_INVALID_ARG: ep or ev NULL, an unknown type, an address event
  * without an address, an address whose length does not match its family (AF_INET with
@@ -465,6 +467,10 @@ typedef struct tern_conn_stats {
     uint64_t handshake_ns;               /* from first packet to handshake completion */
     uint64_t key_updates;                /* key phase changes, either side */
     uint64_t pto_count;
+    uint64_t policy_moves;               /* active path changes the migration policy decided
+                                            (failover, automatic migration) */
+    uint64_t paths_restored;             /* paths that started from the cached state of their
+                                            network (tern_path_info.restored) */
 } tern_conn_stats;
 
 /* Opens a stream; `*sid` receives its id. Returns 0, TERN_ERR_STREAM_LIMIT (the peer's MAX_STREAMS

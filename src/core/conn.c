@@ -926,6 +926,8 @@ void tern_conn_get_stats(tern_conn *c, tern_conn_stats *out)
     out->handshake_ns = c->handshake_done_time ? c->handshake_done_time - c->created : 0;
     out->key_updates = c->key_updates;
     out->pto_count = c->rec.pto_total;
+    out->policy_moves = c->pol.moves;
+    out->paths_restored = c->pol.restored;
 }
 
 void tern_conn_get_path(tern_conn *c, tern_path_addr *out) { *out = c->paths[c->active].addr; }

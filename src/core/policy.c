@@ -247,8 +247,10 @@ static void challenge(tern_path *p, int ping, tern_tstamp now)
 static void policy_switch(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
     tern_mig_switch(c, idx, why, now);
-    if (c->active == idx)
-        challenge(&c->paths[idx], 1, now);
+    if (c->active != idx)
+        return;
+    c->pol.moves++;
+    challenge(&c->paths[idx], 1, now);
 }
 
 static void switch_counted(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
@@ -480,8 +482,9 @@ void tern_policy_on_path_end(tern_conn *c, int idx, int failed, tern_tstamp now)
 void tern_policy_restore(tern_conn *c, int idx, tern_tstamp now)
 {
     const tern_policy_config *pc = pcfg(c);
-    tern_path_cache_restore(&c->pol.cache, &c->paths[idx], ms(pc->cache_rtt_ms),
-                            ms(pc->cache_cc_ms), now);
+    if (tern_path_cache_restore(&c->pol.cache, &c->paths[idx], ms(pc->cache_rtt_ms),
+                                ms(pc->cache_cc_ms), now))
+        c->pol.restored++;
 }
 
 /* ---- network events -------------------------------------------------------------------------- */

@@ -56,7 +56,8 @@ typedef struct tern_policy {
     tern_path_reason gone;    /* the active path's address or interface went away (0: no) */
     int target;               /* path to move to once validated (-1: none) */
     tern_path_reason target_why;
-    uint32_t migrations, port_migrations;
+    uint32_t migrations, port_migrations; /* counted against the limits */
+    uint64_t moves, restored;  /* every move the policy made; paths restored from the cache */
     int refused_total;        /* the per-connection limit was reported */
     tern_path_cache cache;
 } tern_policy;

@@ -215,7 +215,8 @@ static void report(sim *s, sim_result *r, const stall_watch *w, const char *extr
              "after the old one went silent; PTO %.0f ms, standby srtt %.0f ms)%s%s",
              (unsigned long long)sim_bytes_received(s), w ? ms_of(w->max_gap) : 0.0,
              w && w->first_on_iface ? ms_of(w->first_on_iface - w->from) : -1.0,
-             w && w->first_on_iface ? ms_of(w->first_on_iface - w->silent_from) : -1.0,
+             w && w->first_on_iface > w->silent_from ? ms_of(w->first_on_iface - w->silent_from)
+                                                     : -1.0,
              w ? ms_of(w->pto_at_from) : 0.0, w ? ms_of(w->srtt_iface) : 0.0,
              extra && extra[0] ? "; " : "", extra ? extra : "");
 }
@@ -330,10 +331,10 @@ static void scn_address_removed(sim *s, sim_result *r)
     two_networks(s, &t, 1);
     os_reports_both(s, &t);
     const uint64_t gone = 1 * SIM_SEC;
+    stall_watch w;
+    watch_stall(s, &w, gone, t.cell); /* first: it notes the state before the event */
     sim_iface_set_down_at(s, t.wifi, gone, 1);
     sim_net_event_at(s, gone, TERN_NET_ADDR_REMOVED, t.wifi);
-    stall_watch w;
-    watch_stall(s, &w, gone, t.cell);
     TRY(r, begin_download(s, r, 16 * MIB));
     TRY(r, end_download(s, r, 12 * SIM_SEC));
     report(s, r, &w, NULL);
@@ -343,6 +344,10 @@ static void scn_address_removed(sim *s, sim_result *r)
     const sim_path_ev *mv = first_client_event(s, TERN_PATH_EV_ACTIVE, TERN_PATH_WHY_ADDRESS_GONE);
     SIM_CHECK(r, mv && mv->t == gone, "moved at %.3f s, the address went at %.3f s",
               mv ? (double)mv->t / 1e9 : -1.0, (double)gone / 1e9);
+    tern_conn_stats cs;
+    tern_conn_get_stats(s->client, &cs);
+    SIM_CHECK(r, cs.policy_moves == 1, "%llu moves by the policy",
+              (unsigned long long)cs.policy_moves);
     ends_on(s, r, t.cell);
     /* the move sends on cell at once: one round trip of cell, plus the server's first flight */
     uint64_t bound = 2 * 170 * SIM_MS;
@@ -360,10 +365,10 @@ static void scn_default_route_change(sim *s, sim_result *r)
     sim_net_event_at(s, 100 * SIM_MS, TERN_NET_ADDR_ADDED, t.wifi);
     sim_net_event_at(s, 100 * SIM_MS, TERN_NET_DEFAULT_CHANGED, t.wifi);
     const uint64_t change = 1 * SIM_SEC;
-    sim_net_event_at(s, change, TERN_NET_ADDR_ADDED, t.cell);
-    sim_net_event_at(s, change, TERN_NET_DEFAULT_CHANGED, t.cell);
     stall_watch w;
     watch_stall(s, &w, change, t.cell);
+    sim_net_event_at(s, change, TERN_NET_ADDR_ADDED, t.cell);
+    sim_net_event_at(s, change, TERN_NET_DEFAULT_CHANGED, t.cell);
     TRY(r, begin_download(s, r, 16 * MIB));
     TRY(r, end_download(s, r, 12 * SIM_SEC));
     report(s, r, &w, NULL);
@@ -651,16 +656,24 @@ static void scn_cached_state_return(sim *s, sim_result *r)
     SIM_CHECK(r, s->client->paths[s->client->active].restored >= 1,
               "the client's wifi path restored nothing");
     uint64_t cwnd = sc->paths[sc->active].restored_cwnd;
+    tern_conn_stats ss;
+    tern_conn_get_stats(sc, &ss);
+    SIM_CHECK(r, ss.paths_restored >= 1, "the server restored %llu paths",
+              (unsigned long long)ss.paths_restored);
     sim *s2 = sim_new(s->seed);
     SIM_CHECK(r, s2 != NULL, "second simulator");
     sim_result r2;
     memset(&r2, 0, sizeof(r2));
     r2.ok = 1;
     return_to_wifi(s2, &r2, 0, &without);
-    int restored2 = sim_server_conn(s2) ? sim_server_conn(s2)->paths[0].restored : 0;
+    tern_conn_stats ss2;
+    memset(&ss2, 0, sizeof(ss2));
+    if (sim_server_conn(s2))
+        tern_conn_get_stats(sim_server_conn(s2), &ss2);
     sim_free(s2);
     SIM_CHECK(r, r2.ok, "the run without the cache failed: %s", r2.why);
-    (void)restored2;
+    SIM_CHECK(r, ss2.paths_restored == 0, "the cache was off, yet %llu paths were restored",
+              (unsigned long long)ss2.paths_restored);
     char extra[120];
     snprintf(extra, sizeof(extra),
              "200 ms after moving back: %.1f Mbit/s with the cache (window %llu B), %.1f without "
