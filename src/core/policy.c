@@ -334,6 +334,19 @@ static void explore(tern_conn *c, tern_tstamp now)
 
 /* ---- path health ----------------------------------------------------------------------------- */
 
+/* Whether the standby's probe may carry a PING (a packet the peer follows when it is the largest it
+ * has seen). It leaves first, with the lower packet number: when the standby is clearly slower, an
+ * active path that still works delivers its own probes, with higher numbers, before it, and the
+ * peer stays. On paths of similar delay the two would race and the peer could move there and back
+ * for a PTO that was only late: the probe then stays a bare challenge, and the peer follows once
+ * the connection has moved (one round trip of the standby later). */
+static int ping_leads(const tern_path *active, const tern_path *standby)
+{
+    if (!active->rtt.has_sample || !standby->rtt.has_sample)
+        return 0;
+    return 4 * standby->rtt.min > 5 * active->rtt.min + 4 * TERN_NS_PER_MS;
+}
+
 void tern_policy_on_pto(tern_conn *c, tern_tstamp now)
 {
     /* an active path still being validated returns to its fallback when validation fails: the
@@ -353,7 +366,7 @@ void tern_policy_on_pto(tern_conn *c, tern_tstamp now)
     }
     int sb = tern_mig_best_validated(c, c->active, NULL);
     if (sb >= 0)
-        challenge(&c->paths[sb], 1, now);
+        challenge(&c->paths[sb], ping_leads(&c->paths[c->active], &c->paths[sb]), now);
     if (ptos >= pc->explore_ptos)
         explore(c, now);
 }
