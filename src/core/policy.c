@@ -40,6 +40,7 @@ void tern_policy_init(tern_conn *c)
 {
     memset(&c->pol, 0, sizeof(c->pol));
     c->pol.target = POL_NONE;
+    c->pol.pending = POL_NONE;
 }
 
 /* ---- events ---------------------------------------------------------------------------------- */
@@ -362,6 +363,9 @@ void tern_policy_on_pto(tern_conn *c, tern_tstamp now)
         pol->degrading = 1;
         pol->degrade_at = now;
         pol->active_heard = c->paths[c->active].heard;
+        /* its probes leave now: one more PTO of it is how long an answer may take */
+        pol->answer_by = now + tern_rtt_pto(&c->paths[c->active].rtt, c->peer_max_ack_delay);
+        pol->pending = POL_NONE;
         TERN_LOG(c, "policy: active path %d degrading (%u PTOs without progress)", c->active, ptos);
     }
     int sb = tern_mig_best_validated(c, c->active, NULL);
@@ -387,6 +391,13 @@ static void maybe_fail_over(tern_conn *c, int idx, tern_tstamp now)
     }
     if (!pol->degrading || c->paths[c->active].heard > pol->active_heard || p->heard <= pol->degrade_at)
         return;
+    if (now < pol->answer_by) {
+        /* a standby faster than the active path answers before the active one could: only a
+         * silence that lasts past then condemns the active path */
+        pol->pending = idx;
+        return;
+    }
+    pol->pending = POL_NONE;
     int from = c->active;
     tern_policy_net *old = net_of_path(c, from);
     policy_switch(c, idx, p->role == TERN_ROLE_PORT ? TERN_PATH_WHY_PORT_MIGRATION
@@ -413,6 +424,7 @@ void tern_policy_on_packet(tern_conn *c, int idx, tern_tstamp now)
             TERN_LOG(c, "policy: active path %d answers again", idx);
             pol->degrading = 0;
             pol->explored = 0;
+            pol->pending = POL_NONE;
         }
         return;
     }
@@ -468,6 +480,7 @@ void tern_policy_on_active(tern_conn *c, int from, int to, tern_tstamp now)
     pol->degrading = 0;
     pol->explored = 0;
     pol->gone = 0;
+    pol->pending = POL_NONE;
     if (pol->target == to)
         pol->target = POL_NONE;
 }
@@ -480,6 +493,8 @@ void tern_policy_on_path_end(tern_conn *c, int idx, int failed, tern_tstamp now)
         tern_path_cache_save(&pol->cache, p, now); /* a standby: at least its round trip */
     if (pol->target == idx)
         pol->target = POL_NONE;
+    if (pol->pending == idx)
+        pol->pending = POL_NONE;
     if (c->is_server)
         return;
     tern_policy_net *n = net_by_ip(c, &p->addr.local);
@@ -675,6 +690,8 @@ tern_tstamp tern_policy_next_timeout(const tern_conn *c)
     tern_tstamp t = TERN_TS_INF;
     const tern_policy_config *pc = pcfg(c);
     int am = auto_mode(c);
+    if (c->pol.pending >= 0)
+        t = c->pol.answer_by;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
         if (!is_standby(c, i))
             continue;
@@ -708,6 +725,12 @@ void tern_policy_on_timeout(tern_conn *c, tern_tstamp now)
         return;
     const tern_policy_config *pc = pcfg(c);
     int am = auto_mode(c);
+    if (c->pol.pending >= 0 && now >= c->pol.answer_by) {
+        int idx = c->pol.pending;
+        c->pol.pending = POL_NONE;
+        if (is_standby(c, idx) && failover_on(c))
+            maybe_fail_over(c, idx, now);
+    }
     for (int i = 0; i < TERN_MAX_PATHS && c->state < TERN_CS_CLOSING; i++) {
         if (!is_standby(c, i))
             continue;

@@ -52,6 +52,8 @@ typedef struct tern_policy {
     int degrading;            /* PTOs fired on the active path without progress */
     tern_tstamp degrade_at;
     tern_tstamp active_heard; /* when the active path was last heard at the start of it */
+    tern_tstamp answer_by;    /* the active path has had time to answer its PTO probes by then */
+    int pending;              /* a standby answered earlier than that: decide then (-1: none) */
     int explored;             /* the alternatives were probed during this degradation */
     tern_path_reason gone;    /* the active path's address or interface went away (0: no) */
     int target;               /* path to move to once validated (-1: none) */

@@ -151,6 +151,14 @@ static void watch_stall(sim *s, stall_watch *w, uint64_t at, int iface)
         }                                                                                          \
     } while (0)
 
+/* The first data on the new path came at most `bound` after `since` (a run time); `what` names
+ * the moment in the message. */
+#define EXPECT_DATA_WITHIN(r, w, since, bound, what)                                               \
+    SIM_CHECK(r, (w).first_on_iface >= (since) && (w).first_on_iface - (since) <= (bound),        \
+              "first data on the new path %.0f ms after %s (bound %.0f ms)",                      \
+              (w).first_on_iface ? ms_of((w).first_on_iface - (since)) : -1.0, what,               \
+              ms_of(bound))
+
 /* Events the client reported of a type (0: any) and a reason (-1: any). */
 static size_t client_events(const sim *s, int type, int reason)
 {
@@ -254,14 +262,10 @@ static void scn_blackhole_standby(sim *s, sim_result *r)
     EXPECT_EVENTS(s, r, SIM_CLIENT,
                   "probing:none@cell validated:none@cell active:degrading@cell *");
     ends_on(s, r, t.cell);
-    uint64_t first = w.first_on_iface ? w.first_on_iface - w.silent_from : SIM_INF;
-    uint64_t target = w.pto_at_from + w.srtt_iface;
     /* the target of the policy: one PTO of wifi plus one round trip of cell, from the moment wifi
      * went silent; 50 ms for the jitter of both links and the server's pacing */
-    SIM_CHECK(r, first <= target + 50 * SIM_MS,
-              "first data on cell %.0f ms after wifi went silent; target %.0f ms (PTO %.0f + srtt "
-              "%.0f)",
-              ms_of(first), ms_of(target), ms_of(w.pto_at_from), ms_of(w.srtt_iface));
+    uint64_t target = w.pto_at_from + w.srtt_iface;
+    EXPECT_DATA_WITHIN(r, w, w.silent_from, target + 50 * SIM_MS, "wifi went silent");
     SIM_CHECK(r, w.max_gap <= target + 400 * SIM_MS, "delivery stalled %.0f ms", ms_of(w.max_gap));
 }
 
@@ -290,9 +294,7 @@ static void scn_blackhole_no_standby(sim *s, sim_result *r)
     /* explored at the second PTO (1 + 2 PTO durations), then a round trip to validate, one more
      * for the server to follow */
     uint64_t bound = 3 * w.pto_at_from + 3 * 170 * SIM_MS;
-    SIM_CHECK(r, w.first_on_iface && w.first_on_iface - cut <= bound,
-              "first data on cell %.0f ms after the blackhole (bound %.0f ms)",
-              ms_of(w.first_on_iface - cut), ms_of(bound));
+    EXPECT_DATA_WITHIN(r, w, cut, bound, "the blackhole");
     SIM_CHECK(r, w.max_gap <= bound + 500 * SIM_MS, "delivery stalled %.0f ms", ms_of(w.max_gap));
 }
 
@@ -318,9 +320,7 @@ static void scn_interface_gone(sim *s, sim_result *r)
     ends_on(s, r, t.cell);
     /* nothing arrives any more, so the first send on wifi is the PTO probe: it fails at once */
     uint64_t bound = w.pto_at_from + 2 * 170 * SIM_MS;
-    SIM_CHECK(r, w.first_on_iface && w.first_on_iface - gone <= bound,
-              "first data on cell %.0f ms after the interface went (bound %.0f ms)",
-              ms_of(w.first_on_iface - gone), ms_of(bound));
+    EXPECT_DATA_WITHIN(r, w, gone, bound, "the failure");
 }
 
 /* The OS reports wifi's address removed (and the interface stops carrying anything): the client
@@ -351,9 +351,7 @@ static void scn_address_removed(sim *s, sim_result *r)
     ends_on(s, r, t.cell);
     /* the move sends on cell at once: one round trip of cell, plus the server's first flight */
     uint64_t bound = 2 * 170 * SIM_MS;
-    SIM_CHECK(r, w.first_on_iface && w.first_on_iface - gone <= bound,
-              "first data on cell %.0f ms after the address went (bound %.0f ms)",
-              ms_of(w.first_on_iface - gone), ms_of(bound));
+    EXPECT_DATA_WITHIN(r, w, gone, bound, "the failure");
 }
 
 /* The default route moves to cell at 1 s, which the connection has not used yet: it is probed
@@ -401,9 +399,7 @@ static void scn_new_network_after_death(sim *s, sim_result *r)
                   "probing:port_migration@wifi probing:new_network@cell validated:none@cell "
                   "active:degrading@cell *");
     ends_on(s, r, t.cell);
-    uint64_t after = w.first_on_iface ? w.first_on_iface - appears : SIM_INF;
-    SIM_CHECK(r, after <= 2 * 170 * SIM_MS, "first data on cell %.0f ms after it appeared",
-              ms_of(after));
+    EXPECT_DATA_WITHIN(r, w, appears, 2 * 170 * SIM_MS, "cell appeared");
 }
 
 /* ---- limits ------------------------------------------------------------------------------------ */
@@ -544,9 +540,7 @@ static void nat_standby(sim *s, sim_result *r, int rare)
               "unexpected failures");
     ends_on(s, r, t.cell);
     uint64_t target = w.pto_at_from + w.srtt_iface + 50 * SIM_MS;
-    SIM_CHECK(r, w.first_on_iface && w.first_on_iface - w.silent_from <= target,
-              "first data on cell %.0f ms after wifi went silent (target %.0f ms)",
-              ms_of(w.first_on_iface - w.silent_from), ms_of(target));
+    EXPECT_DATA_WITHIN(r, w, w.silent_from, target, "wifi went silent");
 }
 
 static void scn_nat_timeout_standby(sim *s, sim_result *r)
