@@ -334,6 +334,37 @@ static void test_degrading_switches_to_standby(void **st)
     pair_free(&p);
 }
 
+/* Both paths have the same delay and the active one gets slower (its acknowledgements late, not
+ * lost): the PTO fires, the standby answers its challenge first, but the active path answers
+ * within its own PTO, so nothing moves, and the standby's probe was a bare challenge that the
+ * server does not follow. */
+static void test_late_pto_moves_nothing(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_pair(&p, 0, 16);
+    tern_addr alt;
+    assert_int_equal(tern_addr_parse(&alt, "10.0.0.3:7000", 0), 0);
+    p.alt_addr = alt;
+    p.c2s_alt.delay_ns = p.s2c_alt.delay_ns = 10 * MS;
+    assert_true(tern_conn_path_add(p.client, &alt, p.now) > 0);
+    assert_true(pair_run(&p, cond_validated, 2 * SEC));
+    int sb = standby_index(&p);
+    assert_true(pair_request(&p, 2000000) >= 0);
+    pair_run(&p, never, 50 * MS);
+    uint64_t sent = p.client->paths[sb].pkts_sent;
+    uint64_t ptos = p.client->rec.pto_total;
+    p.s2c.delay_ns = 70 * MS; /* the active path's answers now take 80 ms instead of 20 */
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_true(pair_verify(&p));
+    assert_true(p.client->rec.pto_total > ptos);         /* the PTO did fire */
+    assert_true(p.client->paths[sb].pkts_sent > sent);   /* and the standby was probed */
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
+    assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 0);
+    assert_int_equal(p.client->active, 0);
+    pair_free(&p);
+}
+
 static void test_no_failover_when_off(void **st)
 {
     (void)st;
@@ -354,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_route_refused),
         cmocka_unit_test(test_default_route_limits),
         cmocka_unit_test(test_degrading_switches_to_standby),
+        cmocka_unit_test(test_late_pto_moves_nothing),
         cmocka_unit_test(test_no_failover_when_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
