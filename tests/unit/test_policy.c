@@ -294,6 +294,38 @@ static void test_default_route_limits(void **st)
     pair_free(&p);
 }
 
+/* The application prefers a network by interface name: once its standby has been usable for
+ * migrate_back_ms, the connection moves there; a network it does not list stays a standby. */
+static void test_preferred_network(void **st)
+{
+    (void)st;
+    tern_pair p;
+    static const char *const prefer[] = {"cell0"};
+    memset(&g_hooks, 0, sizeof(g_hooks));
+    start_pair(&p, 1, 17);
+    p.cfg_c.prefer = prefer;
+    p.cfg_c.prefer_count = 1;
+    p.cfg_c.policy.migrate_back_ms = 500;
+    tern_net_event other = event(TERN_NET_ADDR_ADDED, "10.0.0.4", 3);
+    strcpy(other.ifname, "wlan1");
+    tern_conn_network_event(p.client, &other, p.now);
+    tern_net_event cell = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2);
+    strcpy(cell.ifname, "cell0");
+    tern_conn_network_event(p.client, &cell, p.now);
+    assert_int_equal(p.path_events[TERN_PATH_EV_PROBING], 2);
+    assert_true(pair_run(&p, cond_moved, 3 * SEC));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_MIGRATED_BACK);
+    tern_path_addr now;
+    tern_conn_get_path(p.client, &now);
+    assert_true(tern_addr_same_ip(&now.local, &cell.addr));
+    /* validated about 20 ms after the event, then 500 ms of being usable */
+    const tern_path *ap = &p.client->paths[p.client->active];
+    assert_int_equal(p.now, ap->validated_at + 500 * MS);
+    pair_run(&p, never, 2 * SEC);
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 1);
+    pair_free(&p);
+}
+
 /* Manual mode, a standby the application added and validated; both directions of the main link
  * go dark. */
 static void blackhole_with_standby(tern_pair *p, int failover)
@@ -384,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_new_address_becomes_standby),
         cmocka_unit_test(test_route_refused),
         cmocka_unit_test(test_default_route_limits),
+        cmocka_unit_test(test_preferred_network),
         cmocka_unit_test(test_degrading_switches_to_standby),
         cmocka_unit_test(test_late_pto_moves_nothing),
         cmocka_unit_test(test_no_failover_when_off),
