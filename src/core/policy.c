@@ -314,8 +314,8 @@ static void explore(tern_conn *c, tern_tstamp now)
     for (int i = 0; i < c->pol.nnet; i++) {
         tern_policy_net *n = &c->pol.net[i];
         if (path_on_net(c, n) < 0)
-            ensure_path(c, n, TERN_ROLE_EXPLORE, c->pol.gone ? c->pol.gone : TERN_PATH_WHY_DEGRADING,
-                        now);
+            ensure_path(c, n, TERN_ROLE_EXPLORE,
+                        c->pol.gone ? c->pol.gone : TERN_PATH_WHY_DEGRADING, now);
     }
     if (c->pol.gone)
         return; /* the active address itself is gone: no new port there */
@@ -327,11 +327,10 @@ static void explore(tern_conn *c, tern_tstamp now)
         }
         return;
     }
-    if (open_path(c, &c->paths[c->active].addr.local, TERN_ROLE_PORT,
-                  TERN_PATH_WHY_PORT_MIGRATION, now) >= 0)
+    if (open_path(c, &c->paths[c->active].addr.local, TERN_ROLE_PORT, TERN_PATH_WHY_PORT_MIGRATION,
+                  now) >= 0)
         c->pol.port_migrations++;
 }
-
 
 /* ---- path health ----------------------------------------------------------------------------- */
 
@@ -389,7 +388,8 @@ static void maybe_fail_over(tern_conn *c, int idx, tern_tstamp now)
         tern_mig_end_path(c, from, 0, why, now);
         return;
     }
-    if (!pol->degrading || c->paths[c->active].heard > pol->active_heard || p->heard <= pol->degrade_at)
+    if (!pol->degrading || c->paths[c->active].heard > pol->active_heard ||
+        p->heard <= pol->degrade_at)
         return;
     if (now < pol->answer_by) {
         /* a standby faster than the active path answers before the active one could: only a
@@ -399,17 +399,15 @@ static void maybe_fail_over(tern_conn *c, int idx, tern_tstamp now)
     }
     pol->pending = POL_NONE;
     int from = c->active;
-    tern_policy_net *old = net_of_path(c, from);
-    policy_switch(c, idx, p->role == TERN_ROLE_PORT ? TERN_PATH_WHY_PORT_MIGRATION
-                                                    : TERN_PATH_WHY_DEGRADING,
-                  now);
+    policy_switch(
+        c, idx, p->role == TERN_ROLE_PORT ? TERN_PATH_WHY_PORT_MIGRATION : TERN_PATH_WHY_DEGRADING,
+        now);
     if (auto_mode(c) && c->paths[from].path_validated) {
         /* find out soon whether the old path is dead (then its address backs off) or only was
          * congested (then it stays a standby, and maybe the one to move back to) */
         c->paths[from].role = TERN_ROLE_STANDBY;
         challenge(&c->paths[from], 0, now);
     }
-    (void)old;
 }
 
 void tern_policy_on_packet(tern_conn *c, int idx, tern_tstamp now)

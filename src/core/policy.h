@@ -19,37 +19,37 @@
 
 /* Why the policy holds a path (tern_path.role). */
 enum tern_policy_role {
-    TERN_ROLE_APP = 0,  /* the application's (or the initial) path: the policy never drops it */
-    TERN_ROLE_STANDBY,  /* a validated alternative kept warm (automatic mode) */
-    TERN_ROLE_EXPLORE,  /* probed because the active path degraded or went away */
-    TERN_ROLE_PORT,     /* a new port on the active address, probed while the active degrades */
-    TERN_ROLE_TARGET,   /* probed to move there once validated (default route, migrating back) */
+    TERN_ROLE_APP = 0, /* the application's (or the initial) path: the policy never drops it */
+    TERN_ROLE_STANDBY, /* a validated alternative kept warm (automatic mode) */
+    TERN_ROLE_EXPLORE, /* probed because the active path degraded or went away */
+    TERN_ROLE_PORT,    /* a new port on the active address, probed while the active degrades */
+    TERN_ROLE_TARGET,  /* probed to move there once validated (default route, migrating back) */
 };
 
 #define TERN_POLICY_NETS 16 /* local addresses the policy tracks per connection */
 
 /* A local address of the host, as the network events described it. */
 typedef struct tern_policy_net {
-    tern_addr ip;          /* port 0 */
+    tern_addr ip; /* port 0 */
     unsigned ifindex;
     char ifname[16];
-    int down;              /* its interface is down (the address itself may come back with it) */
-    int usable;            /* the routing table reaches the peer from it */
-    int dormant;           /* its standby was dropped as unused: probed again only when needed */
-    int refused;           /* a limit refused a move there (reported once) */
-    uint32_t failures;     /* paths on it that failed in a row */
-    tern_tstamp retry_at;  /* no new path on it before this (backoff) */
-    uint32_t migrations;   /* automatic moves onto it */
-    tern_tstamp up_since;  /* it has had a validated path since then (0: none) */
+    int down;             /* its interface is down (the address itself may come back with it) */
+    int usable;           /* the routing table reaches the peer from it */
+    int dormant;          /* its standby was dropped as unused: probed again only when needed */
+    int refused;          /* a limit refused a move there (reported once) */
+    uint32_t failures;    /* paths on it that failed in a row */
+    tern_tstamp retry_at; /* no new path on it before this (backoff) */
+    uint32_t migrations;  /* automatic moves onto it */
+    tern_tstamp up_since; /* it has had a validated path since then (0: none) */
 } tern_policy_net;
 
 typedef struct tern_policy {
     tern_policy_net net[TERN_POLICY_NETS];
     int nnet;
-    int has_default;          /* a DEFAULT_CHANGED event named a default route */
+    int has_default; /* a DEFAULT_CHANGED event named a default route */
     unsigned default_ifindex;
-    tern_addr default_ip;     /* its preferred source (len 0: none named) */
-    int degrading;            /* PTOs fired on the active path without progress */
+    tern_addr default_ip; /* its preferred source (len 0: none named) */
+    int degrading;        /* PTOs fired on the active path without progress */
     tern_tstamp degrade_at;
     tern_tstamp active_heard; /* when the active path was last heard at the start of it */
     tern_tstamp answer_by;    /* the active path has had time to answer its PTO probes by then */
@@ -59,7 +59,7 @@ typedef struct tern_policy {
     int target;               /* path to move to once validated (-1: none) */
     tern_path_reason target_why;
     uint32_t migrations, port_migrations; /* counted against the limits */
-    uint64_t moves, restored;  /* every move the policy made; paths restored from the cache */
+    uint64_t moves, restored; /* every move the policy made; paths restored from the cache */
     int refused_total;        /* the per-connection limit was reported */
     tern_path_cache cache;
 } tern_policy;

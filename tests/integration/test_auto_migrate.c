@@ -98,7 +98,6 @@ static void test_standby_then_address_removed(void **st)
     LOOPFX_CHECK(f, ip_is(&sp.remote, "127.0.0.2"));
 }
 
-
 static void test_manual_mode_ignores_events(void **st)
 {
     loopfx *f = *st;

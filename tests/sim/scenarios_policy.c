@@ -24,7 +24,8 @@ static double ms_of(uint64_t ns)
     return (double)ns / 1e6;
 }
 
-/* ---- topology ---------------------------------------------------------------------------------- */
+/* ---- topology ----------------------------------------------------------------------------------
+ */
 
 typedef struct twonet {
     int wifi, cell;
@@ -62,21 +63,22 @@ static void os_reports_both(sim *s, const twonet *t)
     sim_net_event_at(s, 100 * SIM_MS, TERN_NET_ADDR_ADDED, t->cell);
 }
 
-/* ---- the stall --------------------------------------------------------------------------------- */
+/* ---- the stall ---------------------------------------------------------------------------------
+ */
 
 /* Watches delivery around a failure at `from`: when in-order data moved again, when the first
  * data-sized datagram arrived on interface `iface` after it, and the longest gap in delivery. */
 typedef struct stall_watch {
     uint64_t from;
     int iface;
-    int old_iface;          /* the interface the client was on */
-    uint64_t silent_from;   /* the last datagram from it arrived then (what was in flight at the
-                               failure still arrives: the active path goes silent after that) */
+    int old_iface;        /* the interface the client was on */
+    uint64_t silent_from; /* the last datagram from it arrived then (what was in flight at the
+                             failure still arrives: the active path goes silent after that) */
     uint64_t last_bytes, last_change, max_gap;
-    uint64_t resumed;       /* first in-order progress after `from` (run time; 0: none yet) */
-    uint64_t first_on_iface;/* first datagram over 1000 B on `iface` after `from` (0: none) */
-    uint64_t pto_at_from;   /* the client's PTO on its active path when the failure began */
-    uint64_t srtt_iface;    /* the smoothed RTT of the client's path on `iface` then (0: none) */
+    uint64_t resumed;        /* first in-order progress after `from` (run time; 0: none yet) */
+    uint64_t first_on_iface; /* first datagram over 1000 B on `iface` after `from` (0: none) */
+    uint64_t pto_at_from;    /* the client's PTO on its active path when the failure began */
+    uint64_t srtt_iface;     /* the smoothed RTT of the client's path on `iface` then (0: none) */
 } stall_watch;
 
 static void watch_recv(sim *s, const sim_pkt *p)
@@ -132,7 +134,8 @@ static void watch_stall(sim *s, stall_watch *w, uint64_t at, int iface)
     sim_after(s, SIM_MS, act_sample, w, NULL);
 }
 
-/* ---- checks ------------------------------------------------------------------------------------ */
+/* ---- checks ------------------------------------------------------------------------------------
+ */
 
 #define TRY(r, call)                                                                               \
     do {                                                                                           \
@@ -146,7 +149,7 @@ static void watch_stall(sim *s, stall_watch *w, uint64_t at, int iface)
         if (sim_path_events_match(s, who, pattern) != 1) {                                         \
             char got_[900];                                                                        \
             sim_path_events_text(s, who, got_, sizeof(got_));                                      \
-            SIM_CHECK(r, 0, "%s path events [%s], expected [%s]", sim_host_name[who], got_,       \
+            SIM_CHECK(r, 0, "%s path events [%s], expected [%s]", sim_host_name[who], got_,        \
                       pattern);                                                                    \
         }                                                                                          \
     } while (0)
@@ -154,10 +157,9 @@ static void watch_stall(sim *s, stall_watch *w, uint64_t at, int iface)
 /* The first data on the new path came at most `bound` after `since` (a run time); `what` names
  * the moment in the message. */
 #define EXPECT_DATA_WITHIN(r, w, since, bound, what)                                               \
-    SIM_CHECK(r, (w).first_on_iface >= (since) && (w).first_on_iface - (since) <= (bound),        \
-              "first data on the new path %.0f ms after %s (bound %.0f ms)",                      \
-              (w).first_on_iface ? ms_of((w).first_on_iface - (since)) : -1.0, what,               \
-              ms_of(bound))
+    SIM_CHECK(r, (w).first_on_iface >= (since) && (w).first_on_iface - (since) <= (bound),         \
+              "first data on the new path %.0f ms after %s (bound %.0f ms)",                       \
+              (w).first_on_iface ? ms_of((w).first_on_iface - (since)) : -1.0, what, ms_of(bound))
 
 /* Events the client reported of a type (0: any) and a reason (-1: any). */
 static size_t client_events(const sim *s, int type, int reason)
@@ -211,8 +213,9 @@ static void ends_on(sim *s, sim_result *r, int iface)
     SIM_CHECK(r, ci == iface && si == iface, "client ends on %s, server on %s, expected %s",
               ci >= 0 ? s->ifaces[ci].name : "?", si >= 0 ? s->ifaces[si].name : "?",
               s->ifaces[iface].name);
-    SIM_CHECK(r, s->client->paths[s->client->active].path_validated &&
-                     sc->paths[sc->active].path_validated,
+    SIM_CHECK(r,
+              s->client->paths[s->client->active].path_validated &&
+                  sc->paths[sc->active].path_validated,
               "an active path is not validated at the end");
 }
 
@@ -229,7 +232,8 @@ static void report(sim *s, sim_result *r, const stall_watch *w, const char *extr
              extra && extra[0] ? "; " : "", extra ? extra : "");
 }
 
-/* ---- silent blackhole -------------------------------------------------------------------------- */
+/* ---- silent blackhole --------------------------------------------------------------------------
+ */
 
 typedef struct addr_arg {
     tern_addr addr;
@@ -298,7 +302,8 @@ static void scn_blackhole_no_standby(sim *s, sim_result *r)
     SIM_CHECK(r, w.max_gap <= bound + 500 * SIM_MS, "delivery stalled %.0f ms", ms_of(w.max_gap));
 }
 
-/* ---- the OS tells ------------------------------------------------------------------------------ */
+/* ---- the OS tells ------------------------------------------------------------------------------
+ */
 
 /* Wifi's interface disappears at 1 s with no event: sending fails, and the connection fails over
  * to the validated cell standby at once. */
@@ -372,7 +377,8 @@ static void scn_default_route_change(sim *s, sim_result *r)
     report(s, r, &w, NULL);
     EXPECT_EVENTS(s, r, SIM_CLIENT,
                   "probing:new_network@cell validated:none@cell active:default_changed@cell");
-    const sim_path_ev *mv = first_client_event(s, TERN_PATH_EV_ACTIVE, TERN_PATH_WHY_DEFAULT_CHANGED);
+    const sim_path_ev *mv =
+        first_client_event(s, TERN_PATH_EV_ACTIVE, TERN_PATH_WHY_DEFAULT_CHANGED);
     SIM_CHECK(r, mv && mv->t - change <= 250 * SIM_MS, "moved %.0f ms after the change",
               mv ? ms_of(mv->t - change) : -1.0);
     ends_on(s, r, t.cell);
@@ -402,7 +408,8 @@ static void scn_new_network_after_death(sim *s, sim_result *r)
     EXPECT_DATA_WITHIN(r, w, appears, 2 * 170 * SIM_MS, "cell appeared");
 }
 
-/* ---- limits ------------------------------------------------------------------------------------ */
+/* ---- limits ------------------------------------------------------------------------------------
+ */
 
 static void flap_default(sim *s, const twonet *t, int flips)
 {
@@ -431,8 +438,8 @@ static void scn_flapping_network(sim *s, sim_result *r)
               moves, per_net);
     /* past the limits, every flip towards cell is refused (and reported); those towards wifi,
      * where the connection stays, need no move */
-    SIM_CHECK(r, refused == (20 - moves) / 2, "%zu refusals for %zu flips past the limit",
-              refused, 20 - moves);
+    SIM_CHECK(r, refused == (20 - moves) / 2, "%zu refusals for %zu flips past the limit", refused,
+              20 - moves);
     EXPECT_EVENTS(s, r, SIM_CLIENT, "* active:default_changed@wifi refused:limit@cell *");
 }
 
@@ -459,7 +466,8 @@ static void scn_flapping_total_limit(sim *s, sim_result *r)
     ends_on(s, r, t.cell);
 }
 
-/* ---- moving back ------------------------------------------------------------------------------- */
+/* ---- moving back -------------------------------------------------------------------------------
+ */
 
 /* Wifi (the default route) goes silent from 1 s to 2.5 s: the connection fails over to cell, the
  * dead wifi path fails its keep-alive, wifi is retried with backoff, validates once it is back,
@@ -492,7 +500,8 @@ static void scn_migrate_back(sim *s, sim_result *r)
     ends_on(s, r, t.wifi);
 }
 
-/* ---- NAT bindings ------------------------------------------------------------------------------ */
+/* ---- NAT bindings ------------------------------------------------------------------------------
+ */
 
 static void act_request(sim *s, void *arg)
 {
@@ -534,9 +543,10 @@ static void nat_standby(sim *s, sim_result *r, int rare)
               (unsigned long long)t.cell_nat->expired);
     EXPECT_EVENTS(s, r, SIM_CLIENT,
                   "probing:new_network@cell validated:none@cell active:degrading@cell *");
-    SIM_CHECK(r, client_events(s, TERN_PATH_EV_FAILED, -1) == 0 ||
-                     client_events(s, TERN_PATH_EV_FAILED, TERN_PATH_WHY_KEEPALIVE_FAILED) ==
-                         client_events(s, TERN_PATH_EV_FAILED, -1),
+    SIM_CHECK(r,
+              client_events(s, TERN_PATH_EV_FAILED, -1) == 0 ||
+                  client_events(s, TERN_PATH_EV_FAILED, TERN_PATH_WHY_KEEPALIVE_FAILED) ==
+                      client_events(s, TERN_PATH_EV_FAILED, -1),
               "unexpected failures");
     ends_on(s, r, t.cell);
     uint64_t target = w.pto_at_from + w.srtt_iface + 50 * SIM_MS;
@@ -583,7 +593,8 @@ static void scn_nat_timeout_active(sim *s, sim_result *r)
               w.resumed ? ms_of(w.resumed - second) : -1.0, ms_of(bound));
 }
 
-/* ---- cached state ------------------------------------------------------------------------------ */
+/* ---- cached state ------------------------------------------------------------------------------
+ */
 
 typedef struct back_rate {
     uint64_t at, bytes_at, bytes_after;
@@ -681,7 +692,8 @@ static void scn_cached_state_return(sim *s, sim_result *r)
               (unsigned long long)with.bytes_after, (unsigned long long)without.bytes_after);
 }
 
-/* ---- registry ---------------------------------------------------------------------------------- */
+/* ---- registry ----------------------------------------------------------------------------------
+ */
 
 const sim_scenario sim_policy_scenarios[] = {
     {"blackhole_standby", "policy", "wifi goes silent; the app's validated cell takes over", 71,
@@ -692,8 +704,8 @@ const sim_scenario sim_policy_scenarios[] = {
      scn_interface_gone},
     {"address_removed", "policy", "the OS removes wifi's address: move to cell at once", 74,
      scn_address_removed},
-    {"default_route_change", "policy", "the default route moves to a new network: probe, move",
-     75, scn_default_route_change},
+    {"default_route_change", "policy", "the default route moves to a new network: probe, move", 75,
+     scn_default_route_change},
     {"new_network_after_death", "policy", "wifi dies, then cell appears: move there", 76,
      scn_new_network_after_death},
     {"flapping_network", "policy", "the default route flaps: per-network migration limit", 77,

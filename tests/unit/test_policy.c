@@ -22,7 +22,8 @@
 #define MS 1000000ull
 #define SEC 1000000000ull
 
-/* ---- the cache --------------------------------------------------------------------------------- */
+/* ---- the cache ---------------------------------------------------------------------------------
+ */
 
 static tern_path make_path(const char *local, const char *remote)
 {
@@ -97,7 +98,8 @@ static void test_cache_rules(void **st)
     assert_int_equal(n, 1);
 }
 
-/* ---- a pair with the policy's hooks ------------------------------------------------------------ */
+/* ---- a pair with the policy's hooks ------------------------------------------------------------
+ */
 
 typedef struct hooks_state {
     int binds, routes;
@@ -389,8 +391,8 @@ static void test_late_pto_moves_nothing(void **st)
     p.s2c.delay_ns = 70 * MS; /* the active path's answers now take 80 ms instead of 20 */
     assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
     assert_true(pair_verify(&p));
-    assert_true(p.client->rec.pto_total > ptos);         /* the PTO did fire */
-    assert_true(p.client->paths[sb].pkts_sent > sent);   /* and the standby was probed */
+    assert_true(p.client->rec.pto_total > ptos);       /* the PTO did fire */
+    assert_true(p.client->paths[sb].pkts_sent > sent); /* and the standby was probed */
     assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
     assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 0);
     assert_int_equal(p.client->active, 0);
