@@ -466,6 +466,40 @@ static void scn_flapping_total_limit(sim *s, sim_result *r)
     ends_on(s, r, t.cell);
 }
 
+/* Wifi's address (the default route's) disappears and comes back every 400 ms, ten times, from
+ * 1 s: one failover to cell, then each return is only a standby (moving back waits for 30 s of
+ * stability), each disappearance removes it; nothing else moves and paths do not pile up. */
+static void scn_flapping_address(sim *s, sim_result *r)
+{
+    twonet t;
+    two_networks(s, &t, 1);
+    os_reports_both(s, &t);
+    for (int k = 0; k < 10; k++) {
+        uint64_t at = 1 * SIM_SEC + (uint64_t)k * 400 * SIM_MS;
+        sim_iface_set_down_at(s, t.wifi, at, 1);
+        sim_net_event_at(s, at, TERN_NET_ADDR_REMOVED, t.wifi);
+        sim_iface_set_down_at(s, t.wifi, at + 200 * SIM_MS, 0);
+        sim_net_event_at(s, at + 200 * SIM_MS, TERN_NET_ADDR_ADDED, t.wifi);
+    }
+    TRY(r, begin_download(s, r, 16 * MIB));
+    TRY(r, end_download(s, r, 14 * SIM_SEC));
+    size_t moves = client_events(s, TERN_PATH_EV_ACTIVE, -1);
+    size_t standbys = client_events(s, TERN_PATH_EV_PROBING, TERN_PATH_WHY_NEW_NETWORK);
+    char extra[96];
+    snprintf(extra, sizeof(extra), "%zu moves, %zu standby paths probed", moves, standbys);
+    report(s, r, NULL, extra);
+    SIM_CHECK(r, moves == 1, "%zu moves", moves);
+    /* cell at the start, then wifi at each of its ten returns */
+    SIM_CHECK(r, standbys == 11, "%zu standby paths probed", standbys);
+    EXPECT_EVENTS(s, r, SIM_CLIENT,
+                  "probing:new_network@cell validated:none@cell active:address_gone@cell "
+                  "removed:address_gone@wifi probing:new_network@wifi *");
+    size_t n = 0;
+    tern_conn_paths(s->client, NULL, 0, &n);
+    SIM_CHECK(r, n == 2, "%zu paths at the end (cell and the last wifi standby)", n);
+    ends_on(s, r, t.cell);
+}
+
 /* ---- moving back -------------------------------------------------------------------------------
  */
 
@@ -712,6 +746,8 @@ const sim_scenario sim_policy_scenarios[] = {
      scn_flapping_network},
     {"flapping_total_limit", "policy", "the default route flaps: per-connection limit", 78,
      scn_flapping_total_limit},
+    {"flapping_address", "policy", "wifi's address flaps: one failover, standbys come and go", 84,
+     scn_flapping_address},
     {"migrate_back", "policy", "after a failover, back to wifi once usable for a while", 79,
      scn_migrate_back},
     {"nat_timeout_standby", "policy", "idle standby behind a 30 s NAT: keep-alives hold it", 80,
