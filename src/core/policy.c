@@ -167,13 +167,15 @@ static tern_tstamp backoff(const tern_conn *c, uint32_t failures)
     return TERN_MIN(b, cap);
 }
 
-/* Binds a socket on the network (or a new port on `port_of`'s IP) through the driver and creates a
- * path probing it. Returns the path or -1 (backoff, no hook, bind or path refused). */
+/* Binds a socket on `ip` (a new port: port 0) through the driver and creates a path probing it
+ * (before the handshake is confirmed, the mechanism holds the probe until then). Returns the path
+ * or -1 (no hook, bind or path refused; a socket bound for a refused path is closed by the driver
+ * since no path uses it). */
 static int open_path(tern_conn *c, const tern_addr *ip, int role, tern_path_reason why,
                      tern_tstamp now)
 {
     if (!c->hooks.bind_local)
-        return -1; /* before confirmation, the mechanism queues the probe until then */
+        return -1;
     tern_addr want = *ip, bound;
     if (family_of(&want) == AF_INET)
         want.u.in.sin_port = 0;
@@ -321,8 +323,8 @@ static void explore(tern_conn *c, tern_tstamp now)
         return; /* the active address itself is gone: no new port there */
     tern_policy_net *an = net_of_path(c, c->active);
     if (c->pol.port_migrations >= pcfg(c)->max_port_migrations) {
-        if (an && !an->refused) {
-            an->refused = 1;
+        if (an && !c->pol.port_refused) {
+            c->pol.port_refused = 1;
             emit_refused(c, c->active, &an->ip);
         }
         return;
@@ -495,6 +497,8 @@ void tern_policy_on_path_end(tern_conn *c, int idx, int failed, tern_tstamp now)
         pol->pending = POL_NONE;
     if (c->is_server)
         return;
+    if (failed && (p->role == TERN_ROLE_EXPLORE || p->role == TERN_ROLE_PORT))
+        pol->explored = 0; /* still nowhere to go: the next PTO looks again (within the limits) */
     tern_policy_net *n = net_by_ip(c, &p->addr.local);
     if (!n || path_on_net(c, n) != idx)
         return;

@@ -61,6 +61,7 @@ typedef struct tern_policy {
     uint32_t migrations, port_migrations; /* counted against the limits */
     uint64_t moves, restored; /* every move the policy made; paths restored from the cache */
     int refused_total;        /* the per-connection limit was reported */
+    int port_refused;         /* the port migration limit was reported */
     tern_path_cache cache;
 } tern_policy;
 

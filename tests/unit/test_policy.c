@@ -178,6 +178,11 @@ static int cond_moved(tern_pair *p)
     return p->path_events[TERN_PATH_EV_ACTIVE] > 0;
 }
 
+static int cond_probing_any(tern_pair *p)
+{
+    return p->path_events[TERN_PATH_EV_PROBING] > 0;
+}
+
 static int g_probes;
 static int cond_probing_again(tern_pair *p)
 {
@@ -293,6 +298,30 @@ static void test_default_route_limits(void **st)
     assert_int_equal(p.path_events[TERN_PATH_EV_REFUSED], 1);
     assert_int_equal(p.last_reason[TERN_PATH_EV_REFUSED], TERN_PATH_WHY_LIMIT);
     assert_int_equal(p.client->pol.migrations, 4);
+    pair_free(&p);
+}
+
+/* Automatic mode, nothing but the active path, which goes dark: after explore_ptos PTOs a new
+ * port is tried (port_migration) until max_port_migrations; past it, the refusal is reported. */
+static void test_port_migration_limit(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_pair(&p, 1, 18);
+    p.cfg_c.policy.max_port_migrations = 1;
+    assert_true(pair_request(&p, 4000000) >= 0);
+    pair_run(&p, never, 50 * MS);
+    p.c2s.blackhole = p.s2c.blackhole = 1;
+    assert_true(pair_run(&p, cond_probing_any, 3 * SEC));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_PROBING], TERN_PATH_WHY_PORT_MIGRATION);
+    assert_int_equal(g_hooks.binds, 1);
+    assert_int_equal(p.client->pol.port_migrations, 1);
+    /* the new port is dark too (the whole link is): it fails; the next degradation may not try
+     * another port */
+    pair_run(&p, never, 6 * SEC);
+    assert_int_equal(g_hooks.binds, 1);
+    assert_int_equal(p.path_events[TERN_PATH_EV_REFUSED], 1);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_REFUSED], TERN_PATH_WHY_LIMIT);
     pair_free(&p);
 }
 
@@ -419,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_route_refused),
         cmocka_unit_test(test_default_route_limits),
         cmocka_unit_test(test_preferred_network),
+        cmocka_unit_test(test_port_migration_limit),
         cmocka_unit_test(test_degrading_switches_to_standby),
         cmocka_unit_test(test_late_pto_moves_nothing),
         cmocka_unit_test(test_no_failover_when_off),
