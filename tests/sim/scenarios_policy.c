@@ -232,6 +232,15 @@ static void report(sim *s, sim_result *r, const stall_watch *w, const char *extr
              extra && extra[0] ? "; " : "", extra ? extra : "");
 }
 
+/* The whole download (connect, request, run to the end within `bound`), then the summary. */
+static void download_through(sim *s, sim_result *r, const stall_watch *w, uint64_t bytes,
+                             uint64_t bound)
+{
+    TRY(r, begin_download(s, r, bytes));
+    TRY(r, end_download(s, r, bound));
+    report(s, r, w, NULL);
+}
+
 /* ---- silent blackhole --------------------------------------------------------------------------
  */
 
@@ -259,9 +268,7 @@ static void scn_blackhole_standby(sim *s, sim_result *r)
     sim_iface_cut(s, t.wifi, cut, SIM_INF);
     stall_watch w;
     watch_stall(s, &w, cut, t.cell);
-    TRY(r, begin_download(s, r, 16 * MIB));
-    TRY(r, end_download(s, r, 12 * SIM_SEC));
-    report(s, r, &w, NULL);
+    TRY(r, download_through(s, r, &w, 16 * MIB, 12 * SIM_SEC));
     SIM_CHECK(r, add.rv >= 0, "path_add returned %d", add.rv);
     EXPECT_EVENTS(s, r, SIM_CLIENT,
                   "probing:none@cell validated:none@cell active:degrading@cell *");
@@ -287,9 +294,7 @@ static void scn_blackhole_no_standby(sim *s, sim_result *r)
     sim_iface_cut(s, t.wifi, cut, SIM_INF);
     stall_watch w;
     watch_stall(s, &w, cut, t.cell);
-    TRY(r, begin_download(s, r, 24 * MIB));
-    TRY(r, end_download(s, r, 20 * SIM_SEC));
-    report(s, r, &w, NULL);
+    TRY(r, download_through(s, r, &w, 24 * MIB, 20 * SIM_SEC));
     EXPECT_EVENTS(s, r, SIM_CLIENT,
                   "probing:new_network@cell validated:none@cell removed:standby_unused@cell "
                   "probing:degrading@cell probing:port_migration@wifi validated:none@cell "
@@ -316,9 +321,7 @@ static void scn_interface_gone(sim *s, sim_result *r)
     sim_iface_set_down_at(s, t.wifi, gone, 1);
     stall_watch w;
     watch_stall(s, &w, gone, t.cell);
-    TRY(r, begin_download(s, r, 16 * MIB));
-    TRY(r, end_download(s, r, 12 * SIM_SEC));
-    report(s, r, &w, NULL);
+    TRY(r, download_through(s, r, &w, 16 * MIB, 12 * SIM_SEC));
     EXPECT_EVENTS(s, r, SIM_CLIENT,
                   "probing:new_network@cell validated:none@cell active@cell "
                   "failed:socket_error@wifi removed:socket_error@wifi *");
@@ -340,9 +343,7 @@ static void scn_address_removed(sim *s, sim_result *r)
     watch_stall(s, &w, gone, t.cell); /* first: it notes the state before the event */
     sim_iface_set_down_at(s, t.wifi, gone, 1);
     sim_net_event_at(s, gone, TERN_NET_ADDR_REMOVED, t.wifi);
-    TRY(r, begin_download(s, r, 16 * MIB));
-    TRY(r, end_download(s, r, 12 * SIM_SEC));
-    report(s, r, &w, NULL);
+    TRY(r, download_through(s, r, &w, 16 * MIB, 12 * SIM_SEC));
     EXPECT_EVENTS(s, r, SIM_CLIENT,
                   "probing:new_network@cell validated:none@cell active:address_gone@cell "
                   "removed:address_gone@wifi *");
@@ -372,9 +373,7 @@ static void scn_default_route_change(sim *s, sim_result *r)
     watch_stall(s, &w, change, t.cell);
     sim_net_event_at(s, change, TERN_NET_ADDR_ADDED, t.cell);
     sim_net_event_at(s, change, TERN_NET_DEFAULT_CHANGED, t.cell);
-    TRY(r, begin_download(s, r, 16 * MIB));
-    TRY(r, end_download(s, r, 12 * SIM_SEC));
-    report(s, r, &w, NULL);
+    TRY(r, download_through(s, r, &w, 16 * MIB, 12 * SIM_SEC));
     EXPECT_EVENTS(s, r, SIM_CLIENT,
                   "probing:new_network@cell validated:none@cell active:default_changed@cell");
     const sim_path_ev *mv =
@@ -398,9 +397,7 @@ static void scn_new_network_after_death(sim *s, sim_result *r)
     sim_net_event_at(s, appears, TERN_NET_ADDR_ADDED, t.cell);
     stall_watch w;
     watch_stall(s, &w, cut, t.cell);
-    TRY(r, begin_download(s, r, 16 * MIB));
-    TRY(r, end_download(s, r, 14 * SIM_SEC));
-    report(s, r, &w, NULL);
+    TRY(r, download_through(s, r, &w, 16 * MIB, 14 * SIM_SEC));
     EXPECT_EVENTS(s, r, SIM_CLIENT,
                   "probing:port_migration@wifi probing:new_network@cell validated:none@cell "
                   "active:degrading@cell *");
