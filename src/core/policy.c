@@ -245,15 +245,13 @@ static void challenge(tern_path *p, int ping, tern_tstamp now)
         p->keepalive_sent = now;
 }
 
-/* Every move the policy makes: the new path carries a non-probing packet at once, so that a peer
- * the connection only receives from learns the new address now rather than at the next PTO. */
+/* Every move the policy makes (the mechanism sends an ack-eliciting packet on the new path at
+ * once, so that a peer the connection only receives from learns the address now). */
 static void policy_switch(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
     tern_mig_switch(c, idx, why, now);
-    if (c->active != idx)
-        return;
-    c->pol.moves++;
-    challenge(&c->paths[idx], 1, now);
+    if (c->active == idx)
+        c->pol.moves++;
 }
 
 static void switch_counted(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)

@@ -381,8 +381,9 @@ static void scn_default_route_change(sim *s, sim_result *r)
     SIM_CHECK(r, mv && mv->t - change <= 250 * SIM_MS, "moved %.0f ms after the change",
               mv ? ms_of(mv->t - change) : -1.0);
     ends_on(s, r, t.cell);
-    /* wifi still works: the move itself must not stall delivery beyond a cell round trip */
-    SIM_CHECK(r, w.max_gap <= 250 * SIM_MS, "delivery stalled %.0f ms", ms_of(w.max_gap));
+    /* wifi still works: the move itself stalls delivery by about a round trip of cell (the
+     * server then starts on cell), never by a timeout */
+    SIM_CHECK(r, w.max_gap <= 350 * SIM_MS, "delivery stalled %.0f ms", ms_of(w.max_gap));
 }
 
 /* Wifi goes silent at 1 s; the client has nothing else until cell appears at 1.5 s: the new
@@ -627,16 +628,24 @@ static void scn_nat_timeout_active(sim *s, sim_result *r)
 /* ---- cached state ------------------------------------------------------------------------------
  */
 
+/* What wifi carries to the client in the 200 ms after the move back (data still draining from
+ * cell's queue is not wifi's rate). */
 typedef struct back_rate {
-    uint64_t at, bytes_at, bytes_after;
-    int done;
+    uint64_t at, bytes_after;
+    int wifi, done;
 } back_rate;
 
 static void act_rate_end(sim *s, void *arg)
 {
     back_rate *b = arg;
-    b->bytes_after = sim_bytes_received(s) - b->bytes_at;
     b->done = 1;
+}
+
+static void rate_recv(sim *s, const sim_pkt *p)
+{
+    back_rate *b = s->ud;
+    if (b->at && !b->done && p->iface == b->wifi)
+        b->bytes_after += p->len;
 }
 
 static void rate_on_event(sim *s, int who, const sim_path_ev *e)
@@ -646,7 +655,6 @@ static void rate_on_event(sim *s, int who, const sim_path_ev *e)
         e->reason != TERN_PATH_WHY_MIGRATED_BACK || b->at)
         return;
     b->at = sim_time(s);
-    b->bytes_at = sim_bytes_received(s);
     sim_after(s, 200 * SIM_MS, act_rate_end, b, NULL);
 }
 
@@ -667,7 +675,9 @@ static void return_to_wifi(sim *s, sim_result *r, int cache, back_rate *b)
     sim_net_event_at(s, 1500 * SIM_MS, TERN_NET_ADDR_ADDED, t.wifi);
     memset(b, 0, sizeof(*b));
     s->ud = b;
+    b->wifi = t.wifi;
     s->on_path_event = rate_on_event;
+    s->on_client_recv = rate_recv;
     TRY(r, begin_download(s, r, 48 * MIB));
     TRY(r, end_download(s, r, 20 * SIM_SEC));
     SIM_CHECK(r, b->done, "never moved back (or the download ended within 200 ms of it)");
@@ -718,8 +728,8 @@ static void scn_cached_state_return(sim *s, sim_result *r)
              (double)without.bytes_after * 8 / 0.2 / 1e6,
              without.bytes_after ? (double)with.bytes_after / (double)without.bytes_after : 0.0);
     report(s, r, NULL, extra);
-    SIM_CHECK(r, with.bytes_after * 10 >= without.bytes_after * 14,
-              "with the cache %llu B in 200 ms, without %llu B: less than 1.4x",
+    SIM_CHECK(r, with.bytes_after * 10 >= without.bytes_after * 18,
+              "with the cache %llu B in 200 ms, without %llu B on wifi: less than 1.8x",
               (unsigned long long)with.bytes_after, (unsigned long long)without.bytes_after);
 }
 
