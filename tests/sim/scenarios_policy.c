@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "conn_internal.h"
+#include "sim_mig.h"
 #include "sim_node.h"
 #include "sim_scenario.h"
 
@@ -136,13 +137,6 @@ static void watch_stall(sim *s, stall_watch *w, uint64_t at, int iface)
 
 /* ---- checks ------------------------------------------------------------------------------------
  */
-
-#define TRY(r, call)                                                                               \
-    do {                                                                                           \
-        call;                                                                                      \
-        if (!(r)->ok)                                                                              \
-            return;                                                                                \
-    } while (0)
 
 #define EXPECT_EVENTS(s, r, who, pattern)                                                          \
     do {                                                                                           \
@@ -416,6 +410,16 @@ static void flap_default(sim *s, const twonet *t, int flips)
                          k % 2 == 0 ? t->cell : t->wifi);
 }
 
+/* Moves with the default route and refusals by a limit, put in the summary. */
+static void count_flaps(sim *s, sim_result *r, size_t *moves, size_t *refused)
+{
+    *moves = client_events(s, TERN_PATH_EV_ACTIVE, TERN_PATH_WHY_DEFAULT_CHANGED);
+    *refused = client_events(s, TERN_PATH_EV_REFUSED, TERN_PATH_WHY_LIMIT);
+    char extra[96];
+    snprintf(extra, sizeof(extra), "%zu moves, %zu refusals", *moves, *refused);
+    report(s, r, NULL, extra);
+}
+
 /* The default route flips between cell and wifi every 250 ms, 20 times. Each flip is followed
  * (both paths are validated) until the per-network limit: 5 moves onto each, then refusals. */
 static void scn_flapping_network(sim *s, sim_result *r)
@@ -426,11 +430,8 @@ static void scn_flapping_network(sim *s, sim_result *r)
     flap_default(s, &t, 20);
     TRY(r, begin_download(s, r, 24 * MIB));
     TRY(r, end_download(s, r, 14 * SIM_SEC));
-    size_t moves = client_events(s, TERN_PATH_EV_ACTIVE, TERN_PATH_WHY_DEFAULT_CHANGED);
-    size_t refused = client_events(s, TERN_PATH_EV_REFUSED, TERN_PATH_WHY_LIMIT);
-    char extra[96];
-    snprintf(extra, sizeof(extra), "%zu moves, %zu refusals", moves, refused);
-    report(s, r, NULL, extra);
+    size_t moves, refused;
+    count_flaps(s, r, &moves, &refused);
     uint32_t per_net = s->cfg_c.policy.max_migrations_per_network;
     SIM_CHECK(r, moves == 2 * per_net, "%zu moves with the default route, limit %u per network",
               moves, per_net);
@@ -451,11 +452,8 @@ static void scn_flapping_total_limit(sim *s, sim_result *r)
     flap_default(s, &t, 10);
     TRY(r, begin_download(s, r, 16 * MIB));
     TRY(r, end_download(s, r, 14 * SIM_SEC));
-    size_t moves = client_events(s, TERN_PATH_EV_ACTIVE, TERN_PATH_WHY_DEFAULT_CHANGED);
-    size_t refused = client_events(s, TERN_PATH_EV_REFUSED, TERN_PATH_WHY_LIMIT);
-    char extra[96];
-    snprintf(extra, sizeof(extra), "%zu moves, %zu refusals", moves, refused);
-    report(s, r, NULL, extra);
+    size_t moves, refused;
+    count_flaps(s, r, &moves, &refused);
     SIM_CHECK(r, moves == 3 && refused == 1, "%zu moves and %zu refusals (limit 3)", moves,
               refused);
     EXPECT_EVENTS(s, r, SIM_CLIENT,
