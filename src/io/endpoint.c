@@ -1025,34 +1025,82 @@ static void recv_hooked(tern_endpoint *ep, tern_udp_sock *s, const tern_path_add
         deliver(ep, s, &p, ecn, d, len, now);
 }
 
-static void on_readable(tern_endpoint *ep, tern_udp_sock *s)
+/* Reads and delivers one recvmmsg batch from s. */
+static void read_batch(tern_endpoint *ep, tern_udp_sock *s)
 {
-    for (int round = 0; round < EP_RECV_ROUNDS && !s->dead; round++) {
-        int n = tern_udp_recv(s, ep->rx, ep->dg);
-        if (n <= 0)
-            return;
-        uint64_t now = tern_loop_now();
-        int hooked = ep->hook_recv;
-        for (int i = 0; i < n && !s->dead; i++) {
-            tern_udp_dgram *dg = &ep->dg[i];
-            /* A client connection's path was created with its socket's own address: keep
-             * reporting exactly that. */
-            if (s->owner)
-                dg->path.local = s->local;
-            size_t seg = dg->seg ? dg->seg : dg->len;
-            for (size_t off = 0; off < dg->len && !s->dead; off += seg) {
-                size_t l = dg->len - off < seg ? dg->len - off : seg;
-                ep->st.dgrams_recv++;
-                ep->st.bytes_recv += l;
-                if (hooked)
-                    recv_hooked(ep, s, &dg->path, dg->ecn, dg->data + off, l, now);
-                else
-                    deliver(ep, s, &dg->path, dg->ecn, dg->data + off, l, now);
-            }
+    int n = tern_udp_recv(s, ep->rx, ep->dg);
+    if (n <= 0)
+        return;
+    uint64_t now = tern_loop_now();
+    int hooked = ep->hook_recv;
+    for (int i = 0; i < n && !s->dead; i++) {
+        tern_udp_dgram *dg = &ep->dg[i];
+        /* A client connection's path was created with its socket's own address: keep
+         * reporting exactly that. */
+        if (s->owner)
+            dg->path.local = s->local;
+        size_t seg = dg->seg ? dg->seg : dg->len;
+        for (size_t off = 0; off < dg->len && !s->dead; off += seg) {
+            size_t l = dg->len - off < seg ? dg->len - off : seg;
+            ep->st.dgrams_recv++;
+            ep->st.bytes_recv += l;
+            if (hooked)
+                recv_hooked(ep, s, &dg->path, dg->ecn, dg->data + off, l, now);
+            else
+                deliver(ep, s, &dg->path, dg->ecn, dg->data + off, l, now);
         }
-        flush_dirty(ep, now);
-        if (n < TERN_UDP_RX_BATCH)
-            return;
+    }
+    flush_dirty(ep, now);
+}
+
+static void on_socket_error(tern_endpoint *ep, tern_udp_sock *s);
+
+/* Handles the events of one wait: the network monitor, writability, socket errors, and the
+ * readable sockets listed in `ready` (returns how many). */
+static int on_events(tern_endpoint *ep, const struct epoll_event *ev, int n, tern_udp_sock **ready)
+{
+    int nready = 0;
+    for (int i = 0; i < n; i++) {
+        if (ep->nm && ev[i].data.ptr == ep->nm) {
+            if (tern_netmon_read(ep->nm))
+                ep_log(ep, "network monitor: read: %s", strerror(errno));
+            continue;
+        }
+        tern_udp_sock *s = ev[i].data.ptr;
+        if (s->dead)
+            continue;
+        if (ev[i].events & EPOLLOUT)
+            on_writable(ep, s);
+        if (!s->dead && (ev[i].events & (EPOLLIN | EPOLLERR))) {
+            if (ev[i].events & EPOLLERR)
+                on_socket_error(ep, s);
+            ready[nready++] = s;
+        }
+    }
+    return nready;
+}
+
+/* Reads the readable sockets one batch each in turn, up to EP_RECV_ROUNDS rounds, asking again
+ * before each round which sockets have data. Draining one socket before looking at the others
+ * would reorder a connection's packets by up to EP_RECV_ROUNDS batches whenever they arrive on two
+ * of its sockets (a PATH_RESPONSE on the probed path while the active one streams data): a packet
+ * that late can fall outside the window of its truncated packet number (RFC 9000 §17.1: one byte
+ * covers 128 packets, used by a sender with few unacknowledged), be decoded to the wrong number
+ * and fail authentication. Now a datagram waits behind at most about two batches of another
+ * socket, whether it was there at the wakeup or arrived during the reads. */
+static void read_ready(tern_endpoint *ep, tern_udp_sock **ready, int nready)
+{
+    struct epoll_event ev[EP_EVENTS];
+    for (int round = 0; round < EP_RECV_ROUNDS && nready > 0; round++) {
+        if (round > 0) {
+            int n = tern_loop_wait(&ep->loop, ev, EP_EVENTS, 0);
+            if (n <= 0)
+                return;
+            nready = on_events(ep, ev, n, ready);
+        }
+        for (int i = 0; i < nready; i++)
+            if (!ready[i]->dead)
+                read_batch(ep, ready[i]);
     }
 }
 
@@ -1367,23 +1415,9 @@ int tern_endpoint_run_once(tern_endpoint *ep, int timeout_ms)
     int n = tern_loop_wait(&ep->loop, ev, EP_EVENTS, deadline);
     if (n < 0)
         return TERN_ERR_IO;
-    for (int i = 0; i < n; i++) {
-        if (ep->nm && ev[i].data.ptr == ep->nm) {
-            if (tern_netmon_read(ep->nm))
-                ep_log(ep, "network monitor: read: %s", strerror(errno));
-            continue;
-        }
-        tern_udp_sock *s = ev[i].data.ptr;
-        if (s->dead)
-            continue;
-        if (ev[i].events & EPOLLOUT)
-            on_writable(ep, s);
-        if (!s->dead && (ev[i].events & (EPOLLIN | EPOLLERR))) {
-            if (ev[i].events & EPOLLERR)
-                on_socket_error(ep, s);
-            on_readable(ep, s);
-        }
-    }
+    tern_udp_sock *ready[EP_EVENTS];
+    int nready = on_events(ep, ev, n, ready);
+    read_ready(ep, ready, nready);
     now = tern_loop_now();
     run_timers(ep, now);
     flush_dirty(ep, now);
