@@ -15,8 +15,9 @@
 # usage: tests/interop/run.sh [--matrix FILE] [--only CASE,...] BUILD_DIR
 #   --matrix FILE   where the result matrix goes (default: docs/interop.md in the source tree)
 #   --only LIST     run only these cases (names as in the matrix's first column)
-# environment: INTEROP_VERBOSE=1 runs the ngtcp2 tools without -q (large logs), KEEP=1 keeps the
-#              work directory.
+# environment: INTEROP_VERBOSE=1 runs the ngtcp2 tools without -q (large logs), INTEROP_TERN_LOG=1
+#              writes tern's debug log (--log) to each case's tern.log, KEEP=1 keeps the work
+#              directory.
 # Exit status: 0 when no case failed, 1 otherwise, 77 when the ngtcp2 tools cannot be installed.
 set -uo pipefail
 
@@ -370,6 +371,10 @@ run_one() {
     clilog=$work/client.log
     json=$work/client.json
     for f in "${files[@]}"; do urls+=("https://127.0.0.1:$port/$f"); done
+    if [ -n "${INTEROP_TERN_LOG:-}" ]; then
+        tern_cli+=(--log "$work/tern.log")
+        tern_srv+=(--log "$work/tern.log")
+    fi
 
     if [ "$dir" = tc ]; then
         if [ -n "$want_retry" ] || [ -n "$want_loss" ]; then
@@ -552,7 +557,7 @@ for name in "${cases[@]}"; do
             failed=1
             echo "  $label FAIL: $why"
             show_logs "$tmp/$name-$dir/server.log" "$tmp/$name-$dir/client.log" \
-                "$tmp/$name-$dir/client.json"
+                "$tmp/$name-$dir/client.json" "$tmp/$name-$dir/tern.log"
         fi
         stop_server
     done
