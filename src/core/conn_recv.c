@@ -7,6 +7,8 @@
 #include "conn_internal.h"
 #include "varint.h"
 
+#define OLDER_PN_COPY 1500 /* ciphertext kept for a second reading of a one-byte packet number */
+
 /* ---- acknowledged and lost packets of ours ------------------------------------------------------ */
 
 void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p)
@@ -652,9 +654,29 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
         return check_reset(c, stateless_reset_checked, dgram, dgram_len, tail);
     uint64_t pn = tern_pkt_decode_pn(c->sp[space].largest_recv, trunc, pn_len * 8);
     size_t hdr_len = h->pn_offset + pn_len;
+    /* A one-byte packet number covers 128 packets either side of the next expected one. A
+     * packet sent before more than 128 that were processed first (it came on another path, whose
+     * socket was read after a batch of the active one) decodes 256 too high and fails
+     * authentication: that reading is tried again one window lower, from a copy of the
+     * ciphertext (decryption works in place). */
+    uint8_t older_ct[OLDER_PN_COPY];
+    size_t ct_len = h->pkt_len - hdr_len;
+    int try_older = level == TERN_LEVEL_1RTT && pn_len == 1 && pn >= 256 &&
+                    c->sp[space].largest_recv != UINT64_MAX && pn > c->sp[space].largest_recv &&
+                    ct_len <= sizeof(older_ct);
+    if (try_older)
+        memcpy(older_ct, pkt + hdr_len, ct_len);
     int n = level == TERN_LEVEL_1RTT ? decrypt_1rtt(c, pkt, hdr_len, h->pkt_len, pn, now)
                                      : tern_crypto_decrypt(&c->rx[level], pkt, hdr_len,
                                                            h->pkt_len, pn);
+    if (n < 0 && n != TERN_ERR_PROTO && try_older) {
+        memcpy(pkt + hdr_len, older_ct, ct_len);
+        int m = decrypt_1rtt(c, pkt, hdr_len, h->pkt_len, pn - 256, now);
+        if (m >= 0 || m == TERN_ERR_PROTO) {
+            n = m;
+            pn -= 256;
+        }
+    }
     if (n == TERN_ERR_PROTO)
         return n; /* decrypt_1rtt closed the connection */
     if (n < 0) {
