@@ -473,7 +473,7 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     c->streams.local_max_data_uni = p->cfg->initial_max_stream_data_uni;
     tern_streams_set_remote_limits(&c->streams, p->cfg->initial_max_streams_bidi,
                                    p->cfg->initial_max_streams_uni);
-    c->max_data_recv = c->recv_window = p->cfg->initial_max_data;
+    c->max_data_recv = c->max_data_next = c->recv_window = p->cfg->initial_max_data;
     c->streams.pool.budget = (size_t)TERN_MIN(c->recv_window, (uint64_t)SIZE_MAX);
 
     /* connection IDs */
@@ -812,8 +812,8 @@ void tern_conn_credit_consumed(tern_conn *c, uint64_t n, int force)
     if (target > TERN_MAX_VARINT)
         target = TERN_MAX_VARINT;
     /* credit goes out in half-window steps, not one MAX_DATA per read */
-    if (target > c->max_data_recv && (force || target - c->max_data_recv >= c->recv_window / 2)) {
-        c->max_data_recv = target;
+    if (target > c->max_data_next && (force || target - c->max_data_next >= c->recv_window / 2)) {
+        c->max_data_next = target; /* enforced once a MAX_DATA carries it */
         c->need_max_data = 1;
         tern_conn_wake(c);
     }
@@ -821,8 +821,8 @@ void tern_conn_credit_consumed(tern_conn *c, uint64_t n, int force)
 
 void tern_conn_on_data_blocked(tern_conn *c, uint64_t limit)
 {
-    if (c->max_data_recv > limit) {
-        c->need_max_data = 1; /* our last MAX_DATA did not reach the peer: say it again */
+    if (c->max_data_next > limit) {
+        c->need_max_data = 1; /* our last MAX_DATA did not reach the peer (or is queued): again */
         tern_conn_wake(c);
         return;
     }

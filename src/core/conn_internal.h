@@ -131,7 +131,8 @@ struct tern_conn {
     /* connection flow control */
     uint64_t max_data_send;      /* peer's MAX_DATA */
     uint64_t data_sent;          /* new stream bytes sent */
-    uint64_t max_data_recv;      /* our MAX_DATA */
+    uint64_t max_data_recv;      /* largest MAX_DATA sent (or initial_max_data): enforced */
+    uint64_t max_data_next;      /* what the next MAX_DATA carries (>= max_data_recv) */
     uint64_t data_recv;          /* sum of highest received offsets */
     uint64_t data_read;          /* bytes consumed by the app */
     uint64_t recv_window;

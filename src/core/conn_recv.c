@@ -90,7 +90,7 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
             c->handshake_done_pending = 1;
             break;
         case TERN_FT_MAX_DATA:
-            if (f->off == c->max_data_recv)
+            if (f->off == c->max_data_next)
                 c->need_max_data = 1;
             break;
         case TERN_FT_MAX_STREAM_DATA:

@@ -183,10 +183,12 @@ static int add_control(tern_conn *c, pkt_build *b)
         }
     }
     if (c->need_max_data && !pb_full(b)) {
-        n = tern_frame_write_max_data(pb_cur(b), pb_room(b), c->max_data_recv);
+        n = tern_frame_write_max_data(pb_cur(b), pb_room(b), c->max_data_next);
         if (n) {
             b->payload += n;
-            pb_record(b, TERN_FT_MAX_DATA, 0, c->max_data_recv, 0, 0, 0);
+            pb_record(b, TERN_FT_MAX_DATA, 0, c->max_data_next, 0, 0, 0);
+            /* the peer may use this credit from now on, not before (RFC 9000 §4.1) */
+            c->max_data_recv = TERN_MAX(c->max_data_recv, c->max_data_next);
             c->need_max_data = 0;
             added = 1;
         }
@@ -202,11 +204,13 @@ static int add_control(tern_conn *c, pkt_build *b)
     }
     for (int uni = 0; uni < 2; uni++) {
         if (c->streams.need_max_streams[uni] && !pb_full(b)) {
-            n = tern_frame_write_max_streams(pb_cur(b), pb_room(b), !uni, c->streams.max_remote[uni]);
+            uint64_t max = c->streams.max_remote_next[uni];
+            n = tern_frame_write_max_streams(pb_cur(b), pb_room(b), !uni, max);
             if (n) {
                 b->payload += n;
-                pb_record(b, uni ? TERN_FT_MAX_STREAMS_UNI : TERN_FT_MAX_STREAMS_BIDI, 0,
-                          c->streams.max_remote[uni], 0, 0, 0);
+                pb_record(b, uni ? TERN_FT_MAX_STREAMS_UNI : TERN_FT_MAX_STREAMS_BIDI, 0, max, 0, 0,
+                          0);
+                tern_streams_max_streams_sent(&c->streams, uni, max);
                 c->streams.need_max_streams[uni] = 0;
                 added = 1;
             }
@@ -275,10 +279,12 @@ static int add_control(tern_conn *c, pkt_build *b)
                 }
                 if ((s->flags & TERN_SF_NEED_MAX_STREAM_DATA) && !pb_full(b)) {
                     n = tern_frame_write_max_stream_data(pb_cur(b), pb_room(b), (uint64_t)s->id,
-                                                         s->max_recv);
+                                                         s->max_recv_next);
                     if (n) {
                         b->payload += n;
-                        pb_record(b, TERN_FT_MAX_STREAM_DATA, (uint64_t)s->id, s->max_recv, 0, 0, 0);
+                        pb_record(b, TERN_FT_MAX_STREAM_DATA, (uint64_t)s->id, s->max_recv_next, 0,
+                                  0, 0);
+                        tern_stream_max_stream_data_sent(s, s->max_recv_next);
                         s->flags &= ~TERN_SF_NEED_MAX_STREAM_DATA;
                         added = 1;
                     }

@@ -379,7 +379,7 @@ int tern_stream_on_frame_lost(tern_stream *s, uint64_t type, uint64_t value)
     switch (type) {
     case TERN_FT_MAX_STREAM_DATA:
         /* only the current limit, and only while the peer may still need credit */
-        if (value == s->max_recv && s->rcv.final_size == UINT64_MAX && !s->rcv.discard)
+        if (value == s->max_recv_next && s->rcv.final_size == UINT64_MAX && !s->rcv.discard)
             need = TERN_SF_NEED_MAX_STREAM_DATA;
         break;
     case TERN_FT_STREAM_DATA_BLOCKED:
@@ -416,7 +416,7 @@ int tern_stream_update_recv_credit(tern_stream *s, int force)
     const tern_recvbuf *rb = &s->rcv;
     if (rb->final_size != UINT64_MAX || rb->discard || !s->recv_window)
         return 0;
-    uint64_t open = s->max_recv > rb->read_off ? s->max_recv - rb->read_off : 0;
+    uint64_t open = s->max_recv_next > rb->read_off ? s->max_recv_next - rb->read_off : 0;
     if (!force && open > s->recv_window / 2)
         return 0;
     /* the buffer must accept whatever the new limit allows, should the window have been enlarged */
@@ -425,19 +425,25 @@ int tern_stream_update_recv_credit(tern_stream *s, int force)
     uint64_t nmax = rb->read_off + s->recv_window;
     if (nmax > TERN_MAX_VARINT)
         nmax = TERN_MAX_VARINT;
-    if (nmax <= s->max_recv)
+    if (nmax <= s->max_recv_next)
         return 0;
-    s->max_recv = nmax;
+    s->max_recv_next = nmax;
     s->flags |= TERN_SF_NEED_MAX_STREAM_DATA;
     return 1;
+}
+
+void tern_stream_max_stream_data_sent(tern_stream *s, uint64_t max)
+{
+    if (max > s->max_recv)
+        s->max_recv = max;
 }
 
 int tern_stream_on_data_blocked(tern_stream *s, uint64_t limit)
 {
     if (s->rcv.final_size != UINT64_MAX || s->rcv.discard)
         return 0;
-    if (s->max_recv > limit) {
-        /* the peer has not seen our last MAX_STREAM_DATA: say it again */
+    if (s->max_recv_next > limit) {
+        /* the peer has not seen our last MAX_STREAM_DATA (or it is still queued): say it again */
         s->flags |= TERN_SF_NEED_MAX_STREAM_DATA;
         return 1;
     }
@@ -544,7 +550,7 @@ static tern_stream *stream_new(tern_streams *m, int64_t id)
         max_recv = m->local_max_data_uni;
     }
     s->max_send = max_send;
-    s->max_recv = max_recv;
+    s->max_recv = s->max_recv_next = max_recv;
     s->recv_window = max_recv;
     tern_sendbuf_init(&s->snd, tern_sid_can_send(id, m->is_server) ? m->send_buffer : 0);
     tern_recvbuf_init(&s->rcv, max_recv > SIZE_MAX ? SIZE_MAX : (size_t)max_recv, &m->pool);
@@ -652,8 +658,8 @@ void tern_streams_close(tern_streams *m, tern_stream *s)
         if (step == 0)
             step = 1;
         /* Credit goes out in batches, not one MAX_STREAMS per closed stream. */
-        if (target > m->max_remote[k] && target - m->max_remote[k] >= step) {
-            m->max_remote[k] = target;
+        if (target > m->max_remote_next[k] && target - m->max_remote_next[k] >= step) {
+            m->max_remote_next[k] = target;
             m->need_max_streams[k] = 1;
         }
     }
@@ -664,8 +670,10 @@ void tern_streams_close(tern_streams *m, tern_stream *s)
 
 void tern_streams_set_remote_limits(tern_streams *m, uint64_t max_bidi, uint64_t max_uni)
 {
-    m->max_remote[0] = m->initial_remote[0] = TERN_MIN(max_bidi, MAX_STREAM_COUNT);
-    m->max_remote[1] = m->initial_remote[1] = TERN_MIN(max_uni, MAX_STREAM_COUNT);
+    for (int k = 0; k < 2; k++) {
+        uint64_t max = TERN_MIN(k ? max_uni : max_bidi, MAX_STREAM_COUNT);
+        m->max_remote[k] = m->max_remote_next[k] = m->initial_remote[k] = max;
+    }
 }
 
 void tern_streams_set_peer_limits(tern_streams *m, uint64_t bidi_local, uint64_t bidi_remote,
@@ -699,12 +707,12 @@ int tern_streams_on_max_streams(tern_streams *m, int bidi, uint64_t max)
 int tern_streams_on_streams_blocked(tern_streams *m, int bidi, uint64_t limit)
 {
     int k = bidi ? 0 : 1;
-    if (m->max_remote[k] <= limit) {
+    if (m->max_remote_next[k] <= limit) {
         /* what closed streams earned but the batching held back goes out now */
         uint64_t target = TERN_MIN(m->closed_remote[k] + m->initial_remote[k], MAX_STREAM_COUNT);
-        if (target <= m->max_remote[k])
+        if (target <= m->max_remote_next[k])
             return 0;
-        m->max_remote[k] = target;
+        m->max_remote_next[k] = target;
     }
     m->need_max_streams[k] = 1; /* the new limit, or the one the peer missed */
     return 1;
@@ -716,7 +724,7 @@ int tern_streams_on_frame_lost(tern_streams *m, uint64_t type, uint64_t value)
     switch (type) {
     case TERN_FT_MAX_STREAMS_BIDI:
     case TERN_FT_MAX_STREAMS_UNI:
-        if (value != m->max_remote[uni])
+        if (value != m->max_remote_next[uni])
             return 0; /* a later one went out since */
         m->need_max_streams[uni] = 1;
         return 1;
@@ -730,6 +738,12 @@ int tern_streams_on_frame_lost(tern_streams *m, uint64_t type, uint64_t value)
     default:
         return 0;
     }
+}
+
+void tern_streams_max_streams_sent(tern_streams *m, int uni, uint64_t max)
+{
+    if (max > m->max_remote[uni])
+        m->max_remote[uni] = max;
 }
 
 void tern_streams_foreach(tern_streams *m, void (*fn)(void *ud, tern_stream *s), void *ud)

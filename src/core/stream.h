@@ -74,7 +74,8 @@ typedef struct tern_stream {
     tern_sendbuf snd;
     tern_recvbuf rcv;
     uint64_t max_send;     /* peer's MAX_STREAM_DATA for our sending */
-    uint64_t max_recv;     /* limit we advertised */
+    uint64_t max_recv;     /* largest limit sent to the peer: the one enforced */
+    uint64_t max_recv_next; /* limit the next MAX_STREAM_DATA carries (>= max_recv) */
     uint64_t recv_window;  /* window size we keep open ahead of read_off */
     uint64_t blocked_at;   /* limit at which we last sent STREAM_DATA_BLOCKED */
     uint64_t reset_error, stop_error, reset_final_size;
@@ -105,7 +106,8 @@ typedef struct tern_streams {
     uint64_t next_local[2];      /* number of local streams opened of each kind */
     uint64_t max_local[2];       /* peer's MAX_STREAMS for our streams */
     uint64_t opened_remote[2];   /* highest remote stream count seen (implicitly opened) */
-    uint64_t max_remote[2];      /* MAX_STREAMS we advertised */
+    uint64_t max_remote[2];      /* largest MAX_STREAMS sent to the peer: the one enforced */
+    uint64_t max_remote_next[2]; /* what the next MAX_STREAMS carries (>= max_remote) */
     uint64_t closed_remote[2];   /* remote streams fully closed (for MAX_STREAMS credit) */
     uint64_t initial_remote[2];  /* configured limit, window for MAX_STREAMS updates */
     int need_max_streams[2];
@@ -138,8 +140,9 @@ int tern_streams_open_local(tern_streams *m, int bidi, tern_stream **out);
 int tern_streams_get_remote(tern_streams *m, int64_t id, int for_send, tern_stream **out,
                             uint64_t *terr);
 /* Frees a stream whose both directions are done; updates MAX_STREAMS credit for remote streams:
- * max_remote[kind] is raised to closed + initial and need_max_streams[kind] set once at least half of
- * initial_remote[kind] (at least 1) of new credit has accumulated. */
+ * max_remote_next[kind] is raised to closed + initial and need_max_streams[kind] set once at least
+ * half of initial_remote[kind] (at least 1) of new credit has accumulated. The enforced limit,
+ * max_remote[kind], moves only when the frame is sent (tern_streams_max_streams_sent). */
 void tern_streams_close(tern_streams *m, tern_stream *s);
 /* Our limits on peer-opened streams (initial_max_streams_bidi/uni we send), clamped to 2^60. */
 void tern_streams_set_remote_limits(tern_streams *m, uint64_t max_bidi, uint64_t max_uni);
@@ -155,6 +158,10 @@ int tern_streams_on_streams_blocked(tern_streams *m, int bidi, uint64_t limit);
 /* A packet carrying MAX_STREAMS or STREAMS_BLOCKED (`value`: the limit it carried) was lost.
  * Returns 1 when the frame is still current and was queued again, else 0. */
 int tern_streams_on_frame_lost(tern_streams *m, uint64_t type, uint64_t value);
+/* A MAX_STREAMS carrying `max` for the peer's bidi (uni = 0) or uni streams went out in a packet:
+ * from now on the peer may open that many, and no more than the largest such value (RFC 9000
+ * §4.6). Returns nothing; never lowers the limit. */
+void tern_streams_max_streams_sent(tern_streams *m, int uni, uint64_t max);
 /* Calls fn for every live stream. fn must not open or close streams. */
 void tern_streams_foreach(tern_streams *m, void (*fn)(void *ud, tern_stream *s), void *ud);
 /* 1 when both directions are finished (all sent+acked or reset acked; all read or reset). */
@@ -199,10 +206,14 @@ int tern_stream_on_frame_lost(tern_stream *s, uint64_t type, uint64_t value);
  * are now sendable (queue the stream), else 0. */
 int tern_stream_on_max_stream_data(tern_stream *s, uint64_t max);
 /* After the app read: when less than half of recv_window remains open ahead of read_off (or at
- * once with `force`), and the final size is unknown, moves max_recv to read_off + recv_window, sets
- * TERN_SF_NEED_MAX_STREAM_DATA and returns 1; else 0. A recv_window enlarged by the caller is
+ * once with `force`), and the final size is unknown, moves max_recv_next to read_off + recv_window,
+ * sets TERN_SF_NEED_MAX_STREAM_DATA and returns 1; else 0. The enforced max_recv moves only when
+ * the frame is sent (tern_stream_max_stream_data_sent). A recv_window enlarged by the caller is
  * carried over to the receive buffer's limit. */
 int tern_stream_update_recv_credit(tern_stream *s, int force);
+/* A MAX_STREAM_DATA carrying `max` went out in a packet: the peer may send up to the largest such
+ * value, which is what tern_stream_recv and tern_stream_on_reset enforce (RFC 9000 §4.1). */
+void tern_stream_max_stream_data_sent(tern_stream *s, uint64_t max);
 /* STREAM_DATA_BLOCKED at `limit`: queues MAX_STREAM_DATA again when the peer missed ours, or with
  * whatever credit the app's reading has opened. Returns 1 when a frame was queued. */
 int tern_stream_on_data_blocked(tern_stream *s, uint64_t limit);

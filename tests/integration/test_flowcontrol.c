@@ -41,10 +41,16 @@ static int cond_target_done(tern_pair *p)
     return p->streams[target_idx].fin;
 }
 
-/* The client's connection window is used up. */
+/* The client's whole connection window holds unread bytes. */
 static int cond_window_full(tern_pair *p)
 {
-    return p->client->data_recv == p->client->max_data_recv;
+    return p->client->data_recv - p->client->data_read == p->client->recv_window;
+}
+
+/* The server's pending MAX_DATA went out: the credit it decided on is now the peer's. */
+static int cond_server_credit_sent(tern_pair *p)
+{
+    return !p->server->need_max_data;
 }
 
 /* Every held stream of the client got its FIN (or is gone). */
@@ -57,6 +63,12 @@ static int cond_wave_received(tern_pair *p)
             return 0;
     }
     return 1;
+}
+
+/* The client learnt of more connection credit than the server's initial 10,000 bytes. */
+static int cond_client_credit(tern_pair *p)
+{
+    return p->client->max_data_send > 10000;
 }
 
 /* The server granted room for another wave. */
@@ -166,7 +178,7 @@ static int lb_cond_connected(loopfx *f)
 }
 static int lb_cond_window_full(loopfx *f)
 {
-    return f->cli.conn->data_recv == f->cli.conn->max_data_recv;
+    return f->cli.conn->data_recv - f->cli.conn->data_read == f->cli.conn->recv_window;
 }
 static int lb_cond_fin(loopfx *f)
 {
@@ -403,6 +415,92 @@ static void test_fin_below_highest_after_stop_sending(void **st)
     pair_free(&p);
 }
 
+/* ---- limits enforced are the limits sent -------------------------------------------------- */
+
+/* A server with a 10,000-byte connection window and 8,000-byte stream windows. */
+static void small_windows(tern_pair *p, uint64_t seed)
+{
+    assert_int_equal(pair_init(p, seed), 0);
+    p->cfg_s.initial_max_data = 10000;
+    p->cfg_s.initial_max_stream_data_bidi_remote = 8000;
+    connect_pair(p);
+}
+
+/* The server failed with `code`, and the client read that code in the CONNECTION_CLOSE. */
+static void closed_with(tern_pair *p, uint64_t code)
+{
+    assert_int_equal(p->server->state, TERN_CS_CLOSING);
+    assert_int_equal(tern_conn_close_info(p->server)->error_code, code);
+    assert_true(pair_run(p, cond_client_closed, 5 * SEC));
+    assert_int_equal(tern_conn_close_info(p->client)->error_code, code);
+}
+
+/* Two resets of 7,000 bytes each in one packet: the first one's credit comes back at once, and the
+ * server decides to raise MAX_DATA, but the peer was told 10,000 and sent 14,000: a
+ * FLOW_CONTROL_ERROR (RFC 9000 §4.1). Once the MAX_DATA did go out, the same bytes are fine. */
+static void test_conn_limit_is_the_one_sent(void **st)
+{
+    tern_pair p;
+    uint8_t f[64];
+    small_windows(&p, 61);
+    size_t n = tern_frame_write_reset_stream(f, sizeof(f), 4, 0, 7000);
+    n += tern_frame_write_reset_stream(f + n, sizeof(f) - n, 8, 0, 7000);
+    pair_inject_1rtt(&p, 1, f, n);
+    closed_with(&p, TERN_TE_FLOW_CONTROL_ERROR);
+    pair_free(&p);
+
+    small_windows(&p, 62);
+    n = tern_frame_write_reset_stream(f, sizeof(f), 4, 0, 7000);
+    assert_int_equal(pair_inject_1rtt(&p, 1, f, n), 0);
+    assert_int_equal(p.client->max_data_send, 10000);
+    assert_true(pair_run(&p, cond_client_credit, 5 * SEC));
+    n = tern_frame_write_reset_stream(f, sizeof(f), 8, 0, 7000);
+    assert_int_equal(pair_inject_1rtt(&p, 1, f, n), 0);
+    assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+    p.client->streams.next_local[0] = 3; /* past the ids used above */
+    download_completes(&p);
+    pair_free(&p);
+}
+
+/* 7,000 bytes on a stream are read by the server application, which decides to raise the stream's
+ * limit; the peer sending past the 8,000 it was told before any MAX_STREAM_DATA went out is a
+ * FLOW_CONTROL_ERROR. The connection window (10,000) holds the 9,000 bytes: the stream limit is the
+ * one crossed. */
+static void test_stream_limit_is_the_one_sent(void **st)
+{
+    tern_pair p;
+    uint8_t data[1000], f[1100];
+    memset(data, 'a', sizeof(data));
+    small_windows(&p, 63);
+    for (uint64_t off = 0; off < 7000; off += 1000)
+        assert_int_equal(pair_inject_1rtt(&p, 1, f, stream_frame(f, 4, off, data, 1000, 0)), 0);
+    tern_stream *s = tern_streams_find(&p.server->streams, 4);
+    assert_non_null(s);
+    assert_int_equal(s->rcv.read_off, 7000); /* read: credit is due */
+    assert_int_equal(pair_inject_1rtt(&p, 1, f, stream_frame(f, 4, 7000, data, 1000, 0)), 0);
+    pair_inject_1rtt(&p, 1, f, stream_frame(f, 4, 8000, data, 1000, 0));
+    closed_with(&p, TERN_TE_FLOW_CONTROL_ERROR);
+    pair_free(&p);
+}
+
+/* With two uni streams allowed, the peer resets both in one packet: the server closes them and
+ * decides to allow more, but opening a third before any MAX_STREAMS went out is a
+ * STREAM_LIMIT_ERROR (RFC 9000 §4.6). */
+static void test_stream_count_is_the_one_sent(void **st)
+{
+    tern_pair p;
+    uint8_t f[64];
+    assert_int_equal(pair_init(&p, 64), 0);
+    p.cfg_s.initial_max_streams_uni = 2;
+    connect_pair(&p);
+    size_t n = tern_frame_write_reset_stream(f, sizeof(f), 2, 0, 0);
+    n += tern_frame_write_reset_stream(f + n, sizeof(f) - n, 6, 0, 0);
+    n += tern_frame_write_reset_stream(f + n, sizeof(f) - n, 10, 0, 0);
+    pair_inject_1rtt(&p, 1, f, n);
+    closed_with(&p, TERN_TE_STREAM_LIMIT_ERROR);
+    pair_free(&p);
+}
+
 /* ---- receive memory under attack ------------------------------------------------------------- */
 
 /* Single bytes at offsets `step` apart on 99 streams, up to `span` each: a few KB of traffic that
@@ -432,6 +530,8 @@ static void run_sparse_attack(uint64_t step, uint64_t span, int reset_each, uint
         for (uint64_t off = 0; off < span; off += step) {
             tern_stream *cur = tern_streams_find(&s->streams, (int64_t)id);
             uint64_t adds = cur && off + 1 > cur->rcv.highest ? off + 1 - cur->rcv.highest : 0;
+            if (s->data_recv + adds > s->max_data_recv && s->need_max_data)
+                assert_true(pair_run(&p, cond_server_credit_sent, SEC));
             if (s->data_recv + adds > s->max_data_recv)
                 break; /* an attacker stays within the credit it was given */
             assert_int_equal(pair_inject_1rtt(&p, 1, f, stream_frame(f, id, off, &x, 1, 0)), 0);
@@ -534,6 +634,9 @@ int main(void)
         cmocka_unit_test(test_data_blocked_retransmitted),
         cmocka_unit_test(test_stream_data_blocked_retransmitted),
         cmocka_unit_test(test_fin_below_highest_after_stop_sending),
+        cmocka_unit_test(test_conn_limit_is_the_one_sent),
+        cmocka_unit_test(test_stream_limit_is_the_one_sent),
+        cmocka_unit_test(test_stream_count_is_the_one_sent),
         cmocka_unit_test(test_sparse_stream_attack),
         cmocka_unit_test(test_sparse_stream_attack_per_chunk),
         cmocka_unit_test(test_sparse_stream_attack_whole_window),

@@ -724,6 +724,14 @@ static void test_map_close_credit(void **st)
     assert_int_equal(m.max_remote[0], 10);
     tern_streams_close(&m, tern_streams_find(&m, 16));
     assert_true(m.need_max_streams[0]);
+    assert_int_equal(m.max_remote_next[0], 15);
+    /* decided is not sent: the peer may open no more than it was told */
+    assert_int_equal(m.max_remote[0], 10);
+    assert_int_equal(tern_streams_get_remote(&m, 40, 0, &s, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_STREAM_LIMIT_ERROR);
+    tern_streams_max_streams_sent(&m, 0, 15);
+    assert_int_equal(m.max_remote[0], 15);
+    tern_streams_max_streams_sent(&m, 0, 12); /* an older value sent again lowers nothing */
     assert_int_equal(m.max_remote[0], 15);
     assert_int_equal(m.closed_remote[0], 5);
     assert_int_equal(m.count, 5);
@@ -786,7 +794,7 @@ static void test_map_many(void **st)
     assert_int_equal(m.count, 0);
     assert_null(m.sendq_head);
     assert_int_equal(m.closed_remote[1], N);
-    assert_int_equal(m.max_remote[1], 2 * N);
+    assert_int_equal(m.max_remote_next[1], 2 * N);
     assert_true(m.need_max_streams[1]);
     tern_streams_free(&m);
 }
@@ -838,8 +846,15 @@ static void test_stream_flow(void **st)
     assert_int_equal(tern_stream_update_recv_credit(s, 0), 0); /* 600 still open */
     assert_int_equal(tern_recvbuf_read(&s->rcv, out + 400, 200, NULL), 200);
     assert_int_equal(tern_stream_update_recv_credit(s, 0), 1);
-    assert_int_equal(s->max_recv, 1600);
+    assert_int_equal(s->max_recv_next, 1600);
     assert_true(s->flags & TERN_SF_NEED_MAX_STREAM_DATA);
+    /* decided is not sent: the peer may send no more than it was told */
+    assert_int_equal(s->max_recv, 1000);
+    assert_int_equal(tern_stream_recv(s, 1000, src + 1000, 600, 1, UINT64_MAX, &cr, &terr),
+                     TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FLOW_CONTROL_ERROR);
+    tern_stream_max_stream_data_sent(s, s->max_recv_next);
+    assert_int_equal(s->max_recv, 1600);
     assert_int_equal(tern_stream_recv(s, 1000, src + 1000, 600, 1, UINT64_MAX, &cr, &terr), 0);
     assert_int_equal(cr.new_bytes, 600);
     size_t n = tern_recvbuf_read(&s->rcv, out + 600, 2000, NULL);
@@ -852,7 +867,8 @@ static void test_stream_flow(void **st)
     assert_int_equal(tern_streams_get_remote(&m, 4, 0, &s2, &terr), 0);
     s2->recv_window = 2000;
     assert_int_equal(tern_stream_update_recv_credit(s2, 0), 1);
-    assert_int_equal(s2->max_recv, 2000);
+    assert_int_equal(s2->max_recv_next, 2000);
+    tern_stream_max_stream_data_sent(s2, s2->max_recv_next);
     assert_int_equal(s2->rcv.limit, 2000);
     assert_int_equal(tern_stream_recv(s2, 1500, src, 500, 0, UINT64_MAX, &cr, &terr), 0);
     assert_int_equal(cr.new_bytes, 2000);
@@ -1092,12 +1108,13 @@ static void test_stream_data_blocked(void **st)
     assert_int_equal(tern_recvbuf_read(&s->rcv, out, 100, NULL), 100);
     assert_int_equal(tern_stream_update_recv_credit(s, 0), 0);
     assert_int_equal(tern_stream_on_data_blocked(s, 1002), 1);
-    assert_int_equal(s->max_recv, 1102);
+    assert_int_equal(s->max_recv_next, 1102);
     assert_true(s->flags & TERN_SF_NEED_MAX_STREAM_DATA);
     /* the peer blocked at the old limit missed the new one: say it again */
     s->flags &= ~(uint32_t)TERN_SF_NEED_MAX_STREAM_DATA;
+    tern_stream_max_stream_data_sent(s, s->max_recv_next);
     assert_int_equal(tern_stream_on_data_blocked(s, 1002), 1);
-    assert_int_equal(s->max_recv, 1102);
+    assert_int_equal(s->max_recv_next, 1102);
     assert_true(s->flags & TERN_SF_NEED_MAX_STREAM_DATA);
     tern_streams_free(&m);
 }
@@ -1251,11 +1268,13 @@ static void test_streams_blocked_and_lost(void **st)
     assert_false(m.need_max_streams[0]);
     /* blocked at 10: the 4 earned streams go out now */
     assert_int_equal(tern_streams_on_streams_blocked(&m, 1, 10), 1);
-    assert_int_equal(m.max_remote[0], 14);
+    assert_int_equal(m.max_remote_next[0], 14);
     assert_true(m.need_max_streams[0]);
     /* blocked at an older limit: ours is repeated, not changed */
     m.need_max_streams[0] = 0;
+    tern_streams_max_streams_sent(&m, 0, 14);
     assert_int_equal(tern_streams_on_streams_blocked(&m, 1, 8), 1);
+    assert_int_equal(m.max_remote_next[0], 14);
     assert_int_equal(m.max_remote[0], 14);
     assert_true(m.need_max_streams[0]);
     /* nothing earned on the uni side */
