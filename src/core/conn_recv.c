@@ -775,7 +775,7 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
         return TERN_ERR_CLOSED;
     }
     /* a client only accepts datagrams on its own paths, from the server addresses it chose
-     * (RFC 9000 §9); a server may see the client on a new path */
+     * (RFC 9000 §9); a server may see the client on a new path, once its handshake completed */
     int path_idx = tern_mig_path_for_datagram(c, path, now);
     if (path_idx == -1)
         return 0;

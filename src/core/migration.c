@@ -734,8 +734,13 @@ int tern_mig_path_for_datagram(tern_conn *c, const tern_path_addr *addr, tern_ts
         c->paths[idx].last_recv = now;
         return idx;
     }
+    /* A client must not migrate before the handshake is confirmed (RFC 9000 §9), which a server
+     * reaches when its handshake completes. Until then a datagram from another address is a NAT
+     * rebinding the handshake cannot follow, or a copy from someone who saw the client's Initial
+     * (whose keys authenticate no one). Counted on the active path it would raise that address's
+     * amplification budget with bytes it never sent (§8.1): dropped, unprocessed and uncounted. */
     if (!c->is_server || !c->handshake_complete)
-        return c->is_server ? c->active : -1;
+        return -1;
     /* a server that asked for no migration drops packets from elsewhere, except at its preferred
      * address (RFC 9000 §18.2) */
     if (c->local_tp.disable_active_migration &&

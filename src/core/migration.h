@@ -58,7 +58,8 @@ int tern_migration_failover(tern_conn *c, tern_path_reason why, tern_tstamp now)
 /* ---- inside the connection -------------------------------------------------------------------- */
 
 /* The path a datagram arrived on: its index, -1 to drop the datagram (a client hearing from an
- * address it did not choose), or TERN_MIG_NEW_PATH (a server hearing from a new address: call
+ * address it did not choose, or a server hearing from an address other than its paths' before its
+ * handshake completed), or TERN_MIG_NEW_PATH (a server hearing from a new address: call
  * tern_mig_create_peer_path once a packet of the datagram has been authenticated). */
 #define TERN_MIG_NEW_PATH (-2)
 

@@ -796,6 +796,52 @@ static void test_replayed_datagram_costs_nothing(void **st)
     pair_free(&p);
 }
 
+static int cond_always(tern_pair *p)
+{
+    return 1;
+}
+
+/* The client's NAT rebinds right after its first Initial, and the server cannot reach it (every
+ * answer is lost): the client's retransmitted Initials, genuine and authenticated, now arrive from
+ * another address. A client must not migrate before the handshake is confirmed (RFC 9000 §9), and
+ * bytes from that address must not buy the first address more than 3x what it sent (§8.1): the
+ * server drops them, opens no path, and stays within three times the first datagram. */
+static void test_handshake_from_other_address_buys_no_budget(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 23), 0);
+    assert_true(pair_run(&p, cond_always, 0)); /* creates the client */
+    uint8_t d[1500];
+    tern_path_addr out;
+    size_t seg = 0, count = 0;
+    assert_int_equal(tern_conn_send(p.client, &out, d, sizeof(d), 1, &seg, &count, p.now), 0);
+    assert_int_equal(count, 1);
+    assert_true(seg >= 1200);
+    assert_int_equal(pair_accept(&p, d, seg), 0);
+    tern_path_addr in = {out.remote, out.local};
+    assert_int_equal(tern_conn_recv(p.server, &in, d, seg, 0, p.now), 0);
+    p.server_bytes_recv += seg;
+    p.nat_from = out.local;
+    p.nat_to = addr("10.0.9.9:7000");
+    p.s2c.blackhole = 1;
+    assert_false(pair_run(&p, pair_cond_connected, 10 * SEC));
+    tern_conn *s = p.server;
+    fprintf(stderr,
+            "first datagram %zu bytes, %llu more from the rebound address; server sent "
+            "%llu (3x: %zu)\n",
+            seg, (unsigned long long)(p.server_bytes_recv - seg),
+            (unsigned long long)p.server_bytes_sent, 3 * seg);
+    assert_true(p.server_bytes_recv - seg >= 2 * 1200); /* the client did retransmit from there */
+    assert_int_equal(s->paths[s->active].bytes_recv, seg);
+    assert_true(p.server_bytes_sent <= 3 * seg);
+    assert_true(p.server_bytes_sent >= 3 * seg - 1500); /* it did use the budget it had */
+    assert_true(tern_addr_equal(&s->paths[s->active].addr.remote, &out.local));
+    size_t n = 0;
+    assert_int_equal(tern_conn_paths(s, NULL, 0, &n), 0);
+    assert_int_equal(n, 1);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -825,6 +871,7 @@ int main(void)
         cmocka_unit_test(test_cid_limit_under_loss),
         cmocka_unit_test(test_sixteen_paths_default_server),
         cmocka_unit_test(test_replayed_datagram_costs_nothing),
+        cmocka_unit_test(test_handshake_from_other_address_buys_no_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
