@@ -23,20 +23,27 @@ static tern_netmon_link *find_link(tern_netmon *nm, unsigned ifindex)
     return NULL;
 }
 
-static void emit(tern_netmon *nm, tern_net_event_type type, unsigned ifindex, const tern_addr *a)
+/* An event with the interface's name as the table knows it, to fn(ud). */
+static void emit_to(const tern_netmon *nm, tern_netmon_emit_fn fn, void *ud,
+                    tern_net_event_type type, unsigned ifindex, const tern_addr *a)
 {
     tern_net_event ev;
     memset(&ev, 0, sizeof(ev));
     ev.type = type;
     ev.ifindex = ifindex;
-    const tern_netmon_link *l = find_link(nm, ifindex);
-    if (l)
-        memcpy(ev.ifname, l->name, sizeof(ev.ifname));
+    for (size_t i = 0; i < nm->nlinks; i++)
+        if (nm->links[i].ifindex == ifindex)
+            memcpy(ev.ifname, nm->links[i].name, sizeof(ev.ifname));
     if (a)
         ev.addr = *a;
+    if (fn)
+        fn(ud, &ev);
+}
+
+static void emit(tern_netmon *nm, tern_net_event_type type, unsigned ifindex, const tern_addr *a)
+{
     nm->st.events++;
-    if (nm->emit)
-        nm->emit(nm->ud, &ev);
+    emit_to(nm, nm->emit, nm->ud, type, ifindex, a);
 }
 
 /* ---- attributes ------------------------------------------------------------------------------ */
@@ -482,6 +489,23 @@ int tern_netmon_input(tern_netmon *nm, const uint8_t *buf, size_t len)
     }
     judge_defaults(nm);
     return bad ? TERN_ERR_PROTO : 0;
+}
+
+void tern_netmon_replay(const tern_netmon *nm, tern_netmon_emit_fn fn, void *ud)
+{
+    static const int fam[2] = {AF_INET, AF_INET6};
+    for (size_t i = 0; i < nm->nlinks; i++)
+        if (nm->links[i].up)
+            emit_to(nm, fn, ud, TERN_NET_LINK_UP, nm->links[i].ifindex, NULL);
+    for (size_t i = 0; i < nm->naddrs; i++)
+        if (nm->addrs[i].reported)
+            emit_to(nm, fn, ud, TERN_NET_ADDR_ADDED, nm->addrs[i].ifindex, &nm->addrs[i].addr);
+    for (int f = 0; f < 2; f++)
+        if (nm->def_ifindex[f]) {
+            tern_addr src = nm->def_src[f];
+            src.u.sa.sa_family = (sa_family_t)fam[f];
+            emit_to(nm, fn, ud, TERN_NET_DEFAULT_CHANGED, nm->def_ifindex[f], &src);
+        }
 }
 
 /* ---- socket ---------------------------------------------------------------------------------- */

@@ -131,6 +131,12 @@ int tern_netmon_input(tern_netmon *nm, const uint8_t *buf, size_t len);
  * events). tern_netmon_read sends the requests itself; tests that feed captured dumps call this. */
 void tern_netmon_begin_dump(tern_netmon *nm, unsigned kind, uint32_t seq);
 
+/* Calls fn(ud, ev) with the current state as events, as a newcomer would have seen them: a
+ * LINK_UP per link up and running, an ADDR_ADDED per usable address, a DEFAULT_CHANGED per family
+ * that has a default route. For a connection created after the monitor started (its events so far
+ * went to the connections of that time). Emits nothing else and changes nothing. */
+void tern_netmon_replay(const tern_netmon *nm, tern_netmon_emit_fn fn, void *ud);
+
 /* Closes the socket (the tables stay). Safe on an initialised monitor that was never opened. */
 void tern_netmon_close(tern_netmon *nm);
 

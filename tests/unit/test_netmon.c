@@ -212,6 +212,14 @@ static void test_parse_dumps(void **st)
         assert_string_equal(r.ev[i].ifname, r.ev[i].ifindex == CAP_IF_T0 ? "t0" : "t1");
     assert_int_equal(nm.st.malformed, 0);
 
+    /* a newcomer is told the same state */
+    static rec again;
+    memset(&again, 0, sizeof(again));
+    tern_netmon_replay(&nm, rec_emit, &again);
+    expect_events(&again, 0, w, sizeof(w) / sizeof(w[0]), 1);
+    for (size_t i = 0; i < again.n; i++)
+        assert_string_equal(again.ev[i].ifname, again.ev[i].ifindex == CAP_IF_T0 ? "t0" : "t1");
+
     /* the same dumps again: nothing changed, nothing is reported */
     size_t n = r.n;
     feed_dumps(&nm);
@@ -282,6 +290,16 @@ static void test_parse_changes(void **st)
                     {TERN_NET_DEFAULT_CHANGED, 0, "v6"}};
     expect_events(&r, n, nodef, 4, 1);
     assert_int_equal(nm.st.malformed, 0);
+
+    /* a newcomer now hears of the addresses only: no link is up, no default is left */
+    static rec again;
+    memset(&again, 0, sizeof(again));
+    tern_netmon_replay(&nm, rec_emit, &again);
+    want now[] = {{TERN_NET_ADDR_ADDED, CAP_IF_T1, "10.78.0.1"},
+                  {TERN_NET_ADDR_ADDED, CAP_IF_T0, "10.77.0.1"},
+                  {TERN_NET_ADDR_ADDED, CAP_IF_T0, "fd77::1"},
+                  {TERN_NET_ADDR_ADDED, CAP_IF_T0, "fd77::3"}};
+    expect_events(&again, 0, now, 4, 1);
 }
 
 /* Malformed copies of real messages: every one is refused and counted, nothing is reported, and
