@@ -379,7 +379,11 @@ int tern_endpoint_local_addr(tern_endpoint *ep, tern_addr *out);
 /* Starts a client connection to `remote`, from `local` (NULL: any address of the right family,
  * port 0 = ephemeral). `server_name` is used for SNI and certificate verification (NULL: no SNI is
  * sent and the certificate's name is not checked, its chain still is unless verify_peer is 0).
- * The handle stays valid until on_closed returns.
+ * The handle stays valid until on_closed returns. With tern_config.auto_migrate, the new
+ * connection is told the host's current state as the OS monitor knows it (links up, usable
+ * addresses, default routes), so that it keeps standby paths like the connections created before
+ * it; on_network_event is not called again for that state. Events an application fed itself
+ * through tern_endpoint_network_event are not remembered: it feeds them again for a new connection.
  * Returns 0, TERN_ERR_INVALID_ARG, TERN_ERR_IO (socket/bind failed), TERN_ERR_TLS, TERN_ERR_NOMEM. */
 int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern_addr *local,
                           const char *server_name, tern_conn **out);

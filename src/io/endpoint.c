@@ -202,6 +202,19 @@ static void netmon_emit(void *ud, const tern_net_event *ev)
     (void)tern_endpoint_network_event(ud, ev);
 }
 
+/* A connection created after the monitor's first events learns the host's current state, as
+ * events to it alone: the application and the older connections already heard of it. */
+typedef struct {
+    tern_conn *c;
+    uint64_t now;
+} replay_ctx;
+
+static void replay_emit(void *ud, const tern_net_event *ev)
+{
+    replay_ctx *r = ud;
+    tern_conn_network_event(r->c, ev, r->now);
+}
+
 static int start_netmon(tern_endpoint *ep)
 {
     ep->nm = malloc(sizeof(*ep->nm));
@@ -1214,6 +1227,10 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     tern_conn_set_driver_data(c, rc);
     rc_link(ep, rc);
     ep->st.conns_created++;
+    if (ep->cfg.auto_migrate && ep->nm) {
+        replay_ctx r = {c, now};
+        tern_netmon_replay(ep->nm, replay_emit, &r);
+    }
     mark_dirty(ep, rc);
     *out = c;
     return 0;

@@ -3,7 +3,9 @@
  * address (the runtime's add-local-address code), asks the routing table whether it reaches the
  * server (an address the host does not have is refused), keeps the new path as a standby, and
  * moves there at once when the active address is removed. In manual mode the same events only
- * reach the application. */
+ * reach the application. As root, in a network namespace of its own, a connection created after
+ * the OS monitor's first dump still learns the host's addresses and keeps its standby. */
+#define _GNU_SOURCE /* unshare, setns */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +13,12 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "loopfx.h"
 
@@ -24,6 +31,68 @@ static tern_net_event addr_event(tern_net_event_type type, const char *ip)
     strcpy(ev.ifname, "lo");
     assert_int_equal(tern_addr_parse(&ev.addr, ip, 0), 0);
     return ev;
+}
+
+static int ip_is(const tern_addr *a, const char *ip);
+static int find_path_ip(tern_conn *c, const char *ip, tern_path_info *out);
+
+/* The standby addresses the OS monitor reports in the namespace of test_late_connection. */
+#define LATE_SRV "10.231.0.1"
+#define LATE_ALT "10.231.0.2"
+
+static tern_conn *g_late;
+static int cond_late_standby(loopfx *f)
+{
+    tern_path_info pi;
+    return f->cli.closed || (find_path_ip(g_late, LATE_ALT, &pi) && pi.validated);
+}
+
+/* A second auto-mode connection on the same endpoint, created once the first one got its standby
+ * from the monitor's dump (so the dump's events are over), keeps a standby on the same address
+ * although no event arrives after it was created. */
+static void test_late_connection_learns_addresses(void **st)
+{
+    loopfx *f = *st;
+    if (geteuid() != 0)
+        skip(); /* needs root: its own network namespace with two addresses on a real link */
+    int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    assert_true(home >= 0);
+    if (unshare(CLONE_NEWNET)) {
+        close(home);
+        skip(); /* no network namespaces here */
+    }
+    /* a veth link whose both ends stay here; the addresses are local, so traffic goes via lo */
+    int rv = system("ip link set lo up && ip link add tlate0 type veth peer name tlate1 && "
+                    "ip addr add " LATE_SRV "/24 dev tlate0 && ip addr add " LATE_ALT
+                    "/24 dev tlate0 && ip link set tlate1 up && ip link set tlate0 up");
+    if (rv != 0) {
+        assert_int_equal(setns(home, CLONE_NEWNET), 0);
+        close(home);
+        skip(); /* the kernel cannot make veth links here */
+    }
+    tern_config sc, cc;
+    loopfx_base_cfg(&sc, 1);
+    loopfx_base_cfg(&cc, 0);
+    cc.auto_migrate = 1;
+    loopfx_start_server(f, &sc, LATE_SRV ":0");
+    tern_addr local;
+    assert_int_equal(tern_addr_parse(&local, LATE_SRV ":0", 0), 0);
+    loopfx_start_client_to(f, &cc, NULL, NULL, &local);
+    tern_conn *first = f->cli.conn;
+    LOOPFX_CHECK(f, loopfx_drive(f, loopfx_cond_connected, 5000));
+    g_late = first;
+    LOOPFX_CHECK(f, loopfx_drive(f, cond_late_standby, 5000)); /* the dump was read */
+
+    tern_conn *late = NULL;
+    LOOPFX_CHECK_INT(f, tern_endpoint_connect(f->cli.ep, &f->addr, &local, "localhost", &late), 0);
+    g_late = late;
+    LOOPFX_CHECK(f, loopfx_drive(f, cond_late_standby, 5000));
+    tern_path_info pi;
+    LOOPFX_CHECK(f, find_path_ip(late, LATE_ALT, &pi) && loopfx_port(&pi.addr.local) != 0);
+    LOOPFX_CHECK(f, find_path_ip(first, LATE_ALT, &pi) && pi.validated);
+    /* the namespace, its link and addresses go when the last socket in it is closed */
+    assert_int_equal(setns(home, CLONE_NEWNET), 0);
+    close(home);
 }
 
 static int ip_is(const tern_addr *a, const char *ip)
@@ -138,6 +207,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         LOOPFX_TEST(test_standby_then_address_removed),
         LOOPFX_TEST(test_manual_mode_ignores_events),
+        LOOPFX_TEST(test_late_connection_learns_addresses),
     };
     return cmocka_run_group_tests(tests, loopfx_group_setup, loopfx_group_teardown);
 }
