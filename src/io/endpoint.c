@@ -2,13 +2,13 @@
  * timer heap, and drives the sans-I/O connections through conn.h. Which connection a datagram
  * belongs to, and what a server answers when none does (Version Negotiation, Retry, stateless
  * reset), is decided by the core's dispatcher (core/dispatch.h); this file only carries out its
- * verdicts on sockets. The datapath hooks of tern.h (drop, delay, rewrite addresses) sit between
- * the sockets and everything else.
+ * verdicts on sockets. The datapath hooks of tern.h (drop, delay, rewrite addresses), in hooks.c,
+ * sit between the sockets and everything else.
  *
  * Per loop iteration: received datagrams are handed to their connections, due timers run, then
  * every connection touched is flushed (tern_conn_send until it has nothing more) into GSO batches,
  * finished connections are reported and freed, and timers are re-armed. */
-#include "endpoint.h"
+#include "endpoint_internal.h"
 
 #include <errno.h>
 #include <gnutls/crypto.h>
@@ -31,70 +31,12 @@
 #include "route.h"
 #include "udp.h"
 
-#define EP_MAX_LISTENERS 8
-#define EP_MAX_LOCAL 16 /* extra local addresses (sockets) per client connection */
 #define EP_EVENTS 64
 #define EP_RECV_ROUNDS 8 /* recvmmsg batches per socket before timers and sends get a turn */
 #define EP_SEND_SEGS 64  /* datagrams per GSO batch */
 #define EP_MAX_ALPN 32
 #define EP_MAX_PREFER 16
 #define EP_FLUSH_MAX 512 /* datagrams per connection per flush: ACKs get read in between */
-#define EP_HOOK_SLOT 2048 /* minimum bytes per delayed datagram */
-
-enum { Q_NONE = 0, Q_DIRTY, Q_DEFERRED };
-
-typedef struct rt_conn {
-    tern_conn *c;
-    tern_endpoint *ep;
-    tern_udp_sock *sock; /* clients: their own socket; servers: the listener it arrived on */
-    int own_sock;
-    /* clients: sockets of the local addresses added for migration (owned, closed on removal) */
-    tern_udp_sock *local_socks[EP_MAX_LOCAL];
-    size_t nlocal;
-    tern_timer timer; /* first member used by the heap: see conn_of_timer */
-    struct rt_conn *prev, *next;
-    struct rt_conn *qnext; /* dirty or deferred list */
-    int q;
-    tern_dispatch_owner route;
-} rt_conn;
-
-struct tern_endpoint {
-    tern_config cfg; /* deep copy; its pointers point into the copies below */
-    char **alpn;
-    char **prefer;
-    char *cert_file, *key_file, *ca_file, *tls_priority;
-    tern_callbacks cb;
-    void *ud;
-    tern_tls_ctx *srv_tls, *cli_tls;
-
-    tern_loop loop;
-    tern_dispatch disp;
-    tern_udp_sock *listeners[EP_MAX_LISTENERS];
-    size_t nlisteners;
-    tern_udp_sock *dead_socks; /* closed this iteration; freed once no event can name them */
-
-    tern_udp_rx *rx;
-    tern_udp_tx *tx;
-    tern_udp_dgram dg[TERN_UDP_RX_BATCH];
-    uint8_t *sbuf;
-    size_t scap;
-
-    rt_conn *conns;
-    size_t nconns;
-    rt_conn *dirty_head, *dirty_tail;
-    rt_conn *deferred;
-    int stop;
-
-    /* datapath hooks: the flags are the only cost when none is set */
-    int hook_send, hook_recv;
-    tern_datapath_hooks hooks;
-    tern_delayq *dq; /* allocated with the first hooks, kept until the endpoint is freed */
-    tern_timer dq_timer;
-
-    tern_netmon *nm; /* the OS network monitor (cfg.network_monitor or cfg.auto_migrate) */
-
-    tern_endpoint_stats st;
-};
 
 static void ep_log(tern_endpoint *ep, const char *fmt, ...)
 {
@@ -566,11 +508,6 @@ static void discard(tern_endpoint *ep, rt_conn *rc)
 
 /* ---- sending --------------------------------------------------------------------------------- */
 
-static int path_eq(const tern_path_addr *a, const tern_path_addr *b)
-{
-    return tern_addr_equal(&a->local, &b->local) && tern_addr_equal(&a->remote, &b->remote);
-}
-
 /* The socket a datagram from `local` leaves on: the connection's own, unless a listener is bound
  * to exactly that address. */
 static tern_udp_sock *pick_sock(tern_endpoint *ep, rt_conn *rc, const tern_addr *local)
@@ -588,7 +525,7 @@ static tern_udp_sock *pick_sock(tern_endpoint *ep, rt_conn *rc, const tern_addr 
 
 /* Hands one batch to socket s. Returns 0, or TERN_ERR_WOULD_BLOCK (the batch is kept by the
  * socket and EPOLLOUT armed). */
-static int sock_send(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
+int tern_ep_sock_send(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
                      const uint8_t *buf, size_t len, size_t seg)
 {
     int had_gso = s->gso;
@@ -602,176 +539,6 @@ static int sock_send(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *
     return rv;
 }
 
-/* ---- datapath hooks -------------------------------------------------------------------------- */
-
-static uint16_t addr_port(const tern_addr *a)
-{
-    if (a->u.sa.sa_family == AF_INET)
-        return a->u.in.sin_port;
-    if (a->u.sa.sa_family == AF_INET6)
-        return a->u.in6.sin6_port;
-    return 0;
-}
-
-/* A socket bound to the any-address of a's family (or a dual-stack one) and a's port. */
-static int wildcard_takes(const tern_udp_sock *s, const tern_addr *a)
-{
-    int fam = a->u.sa.sa_family;
-    if (!s->wildcard || (s->family != fam && !(s->family == AF_INET6 && fam == AF_INET)))
-        return 0;
-    return addr_port(&s->local) == addr_port(a);
-}
-
-/* The socket a datagram whose source a hook rewrote leaves from: one bound to exactly `local`,
- * else a wildcard socket that can send from it; NULL when the endpoint has none. Linear in the
- * connections, but only reached when a hook changed the local address. */
-static tern_udp_sock *sock_for_local(tern_endpoint *ep, tern_udp_sock *hint, const tern_addr *local)
-{
-    if (tern_addr_equal(&hint->local, local))
-        return hint;
-    for (size_t i = 0; i < ep->nlisteners; i++)
-        if (tern_addr_equal(&ep->listeners[i]->local, local))
-            return ep->listeners[i];
-    for (rt_conn *rc = ep->conns; rc; rc = rc->next) {
-        if (rc->own_sock && tern_addr_equal(&rc->sock->local, local))
-            return rc->sock;
-        for (size_t i = 0; i < rc->nlocal; i++)
-            if (tern_addr_equal(&rc->local_socks[i]->local, local))
-                return rc->local_socks[i];
-    }
-    if (wildcard_takes(hint, local))
-        return hint;
-    for (size_t i = 0; i < ep->nlisteners; i++)
-        if (wildcard_takes(ep->listeners[i], local))
-            return ep->listeners[i];
-    return NULL;
-}
-
-/* Queues a datagram for later. A full queue or an oversized datagram loses it, as a congested
- * link would. */
-static void hold(tern_endpoint *ep, int dir, tern_udp_sock *s, const tern_path_addr *path, int ecn,
-                 const uint8_t *d, size_t len, uint64_t delay_ns, uint64_t now)
-{
-    uint64_t due = delay_ns > UINT64_MAX - 1 - now ? UINT64_MAX - 1 : now + delay_ns;
-    if (tern_delayq_push(ep->dq, due, dir, s, path, ecn, d, len)) {
-        ep->st.hook_overflow++;
-        return;
-    }
-    ep->st.hook_delayed++;
-    (void)tern_heap_set(&ep->loop.timers, &ep->dq_timer, tern_delayq_next(ep->dq));
-}
-
-/* Asks on_send about one datagram leaving from socket `def`; *path may be rewritten. Returns the
- * verdict with *out the socket to use (PASS, DELAY) and *delay the delay (DELAY). */
-static int ask_send(tern_endpoint *ep, tern_udp_sock *def, tern_path_addr *path,
-                    const uint8_t *d, size_t len, tern_udp_sock **out, uint64_t *delay)
-{
-    *delay = 0;
-    *out = def;
-    if (!ep->hooks.on_send)
-        return TERN_HOOK_PASS;
-    tern_addr local = path->local;
-    int v = ep->hooks.on_send(ep->hooks.ud, path, d, len, delay);
-    if (v == TERN_HOOK_DROP) {
-        ep->st.hook_dropped++;
-        return v;
-    }
-    if (!tern_addr_equal(&local, &path->local) && !(*out = sock_for_local(ep, def, &path->local))) {
-        ep->st.hook_dropped++;
-        return TERN_HOOK_DROP;
-    }
-    return v == TERN_HOOK_DELAY ? TERN_HOOK_DELAY : TERN_HOOK_PASS;
-}
-
-/* emit() with on_send set: the batch is split per datagram, and consecutive datagrams that pass
- * with the same path and socket leave together again. */
-static int emit_hooked(tern_endpoint *ep, tern_udp_sock *def, const tern_path_addr *path,
-                       const uint8_t *buf, size_t len, size_t seg)
-{
-    uint64_t now = tern_loop_now();
-    if (seg == 0 || seg > len)
-        seg = len;
-    size_t run_off = 0, run_len = 0;
-    tern_udp_sock *run_s = NULL;
-    tern_path_addr run_path;
-    int rv = 0;
-    for (size_t off = 0; off < len; off += seg) {
-        size_t l = len - off < seg ? len - off : seg;
-        tern_path_addr p = *path;
-        tern_udp_sock *s;
-        uint64_t delay;
-        int v = ask_send(ep, def, &p, buf + off, l, &s, &delay);
-        if (v == TERN_HOOK_PASS && run_len && s == run_s && path_eq(&p, &run_path)) {
-            run_len += l;
-            continue;
-        }
-        if (run_len) {
-            rv = sock_send(ep, run_s, &run_path, buf + run_off, run_len, seg);
-            run_len = 0;
-            if (rv)
-                return rv; /* the socket is full: the rest is lost like an overflowing queue */
-        }
-        if (v == TERN_HOOK_PASS) {
-            run_s = s;
-            run_path = p;
-            run_off = off;
-            run_len = l;
-        } else if (v == TERN_HOOK_DELAY) {
-            hold(ep, TERN_DELAYQ_SEND, s, &p, 0, buf + off, l, delay, now);
-        }
-    }
-    if (run_len)
-        rv = sock_send(ep, run_s, &run_path, buf + run_off, run_len, seg);
-    return rv;
-}
-
-static void deliver(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path, int ecn,
-                    uint8_t *d, size_t len, uint64_t now);
-
-/* Due delayed datagrams, in time order: sent as they are (no second look by the hook), or
- * processed as if just received. */
-static void run_delayed(tern_endpoint *ep, uint64_t now)
-{
-    tern_delayq_item *it;
-    while ((it = tern_delayq_pop_due(ep->dq, now))) {
-        tern_udp_sock *s = it->sock;
-        if (it->dir == TERN_DELAYQ_SEND)
-            (void)sock_send(ep, s, &it->path, it->data, it->len, 0);
-        else
-            deliver(ep, s, &it->path, it->ecn, it->data, it->len, now);
-        tern_delayq_release(ep->dq, it);
-    }
-    (void)tern_heap_set(&ep->loop.timers, &ep->dq_timer, tern_delayq_next(ep->dq));
-}
-
-int tern_endpoint_set_datapath_hooks(tern_endpoint *ep, const tern_datapath_hooks *hooks)
-{
-    if (!ep)
-        return TERN_ERR_INVALID_ARG;
-    if (!hooks || (!hooks->on_send && !hooks->on_recv)) {
-        memset(&ep->hooks, 0, sizeof(ep->hooks));
-        ep->hook_send = ep->hook_recv = 0;
-        return 0;
-    }
-    if (!ep->dq) {
-        tern_delayq *q = malloc(sizeof(*q));
-        if (!q)
-            return TERN_ERR_NOMEM;
-        size_t slot = ep->cfg.max_udp_payload > EP_HOOK_SLOT ? ep->cfg.max_udp_payload
-                                                               : EP_HOOK_SLOT;
-        int rv = tern_delayq_init(q, TERN_HOOK_DELAY_MAX, slot);
-        if (rv) {
-            free(q);
-            return rv;
-        }
-        ep->dq = q;
-    }
-    ep->hooks = *hooks;
-    ep->hook_send = hooks->on_send != NULL;
-    ep->hook_recv = hooks->on_recv != NULL;
-    return 0;
-}
-
 /* ---- flushing connections -------------------------------------------------------------------- */
 
 /* Sends one batch of a connection. Returns 0 or TERN_ERR_WOULD_BLOCK. */
@@ -780,9 +547,9 @@ static int emit(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *path, cons
 {
     tern_udp_sock *s = pick_sock(ep, rc, &path->local);
     if (ep->hook_send)
-        return emit_hooked(ep, s, path, buf, len, seg);
+        return tern_ep_emit_hooked(ep, s, path, buf, len, seg);
     uint64_t errs = s->path_errors;
-    int rv = sock_send(ep, s, path, buf, len, seg);
+    int rv = tern_ep_sock_send(ep, s, path, buf, len, seg);
     if (s->path_errors != errs && s->owner == rc)
         /* the interface or address went away: the path fails, and the connection fails over
          * if it can */
@@ -842,7 +609,7 @@ static void flush_conn(tern_endpoint *ep, rt_conn *rc, uint64_t now)
         int rv = tern_conn_send(c, &po, ep->sbuf + off, ep->scap - off, 1, &n, &cnt, now);
         if (rv < 0 || cnt == 0 || n == 0)
             break;
-        if (nseg && (n > seg || !path_eq(&po, &bpath))) {
+        if (nseg && (n > seg || !tern_ep_path_eq(&po, &bpath))) {
             /* Cannot join the batch: send the batch, then start over with this datagram. */
             if (emit(ep, rc, &bpath, ep->sbuf, off, seg)) {
                 ep->st.send_errors++; /* already committed by the core; recovery resends it */
@@ -916,11 +683,11 @@ static void send_stateless(tern_endpoint *ep, tern_udp_sock *s, const tern_path_
     tern_path_addr p = *path;
     tern_udp_sock *hs;
     uint64_t delay;
-    int v = ask_send(ep, s, &p, buf, len, &hs, &delay);
+    int v = tern_ep_ask_send(ep, s, &p, buf, len, &hs, &delay);
     if (v == TERN_HOOK_PASS)
         (void)tern_udp_send_one(hs, ep->tx, &p, buf, len);
     else if (v == TERN_HOOK_DELAY)
-        hold(ep, TERN_DELAYQ_SEND, hs, &p, 0, buf, len, delay, tern_loop_now());
+        tern_ep_hold(ep, TERN_DELAYQ_SEND, hs, &p, 0, buf, len, delay, tern_loop_now());
 }
 
 static void conn_input(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *path, uint8_t *d,
@@ -994,8 +761,8 @@ static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_add
 }
 
 /* One datagram after the hooks: to the connection owning the socket, or through the dispatcher. */
-static void deliver(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path, int ecn,
-                    uint8_t *d, size_t len, uint64_t now)
+void tern_ep_deliver(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path, int ecn,
+                     uint8_t *d, size_t len, uint64_t now)
 {
     if (s->owner) {
         /* A client socket belongs to one connection, which also recognises stateless resets (their
@@ -1020,24 +787,6 @@ static void deliver(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *p
     }
 }
 
-static void recv_hooked(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path, int ecn,
-                        uint8_t *d, size_t len, uint64_t now)
-{
-    if (!ep->hooks.on_recv) {
-        deliver(ep, s, path, ecn, d, len, now);
-        return;
-    }
-    tern_path_addr p = *path;
-    uint64_t delay = 0;
-    int v = ep->hooks.on_recv(ep->hooks.ud, &p, d, len, &delay);
-    if (v == TERN_HOOK_DROP)
-        ep->st.hook_dropped++;
-    else if (v == TERN_HOOK_DELAY)
-        hold(ep, TERN_DELAYQ_RECV, s, &p, ecn, d, len, delay, now);
-    else
-        deliver(ep, s, &p, ecn, d, len, now);
-}
-
 /* Reads and delivers one recvmmsg batch from s. */
 static void read_batch(tern_endpoint *ep, tern_udp_sock *s)
 {
@@ -1058,9 +807,9 @@ static void read_batch(tern_endpoint *ep, tern_udp_sock *s)
             ep->st.dgrams_recv++;
             ep->st.bytes_recv += l;
             if (hooked)
-                recv_hooked(ep, s, &dg->path, dg->ecn, dg->data + off, l, now);
+                tern_ep_recv_hooked(ep, s, &dg->path, dg->ecn, dg->data + off, l, now);
             else
-                deliver(ep, s, &dg->path, dg->ecn, dg->data + off, l, now);
+                tern_ep_deliver(ep, s, &dg->path, dg->ecn, dg->data + off, l, now);
         }
     }
     flush_dirty(ep, now);
@@ -1373,7 +1122,7 @@ static void run_timers(tern_endpoint *ep, uint64_t now)
     while ((t = tern_heap_top(&ep->loop.timers)) && t->at <= now) {
         tern_heap_set(&ep->loop.timers, t, TERN_LOOP_NO_TIMER);
         if (t == &ep->dq_timer) {
-            run_delayed(ep, now);
+            tern_ep_run_delayed(ep, now);
             continue;
         }
         rt_conn *rc = conn_of_timer(t);

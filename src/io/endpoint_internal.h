@@ -1,0 +1,103 @@
+/* The endpoint's insides, shared by endpoint.c (sockets, loop, connections, migration glue) and
+ * hooks.c (the datapath hooks of tern.h). Nothing else includes this. */
+#ifndef TERN_IO_ENDPOINT_INTERNAL_H
+#define TERN_IO_ENDPOINT_INTERNAL_H
+
+#include "endpoint.h"
+
+#include "core/conn.h"
+#include "delayq.h"
+#include "loop.h"
+#include "netmon.h"
+#include "udp.h"
+
+#define EP_MAX_LISTENERS 8
+#define EP_MAX_LOCAL 16 /* extra local addresses (sockets) per client connection */
+
+enum { Q_NONE = 0, Q_DIRTY, Q_DEFERRED };
+
+typedef struct rt_conn {
+    tern_conn *c;
+    tern_endpoint *ep;
+    tern_udp_sock *sock; /* clients: their own socket; servers: the listener it arrived on */
+    int own_sock;
+    /* clients: sockets of the local addresses added for migration (owned, closed on removal) */
+    tern_udp_sock *local_socks[EP_MAX_LOCAL];
+    size_t nlocal;
+    tern_timer timer; /* first member used by the heap: see conn_of_timer */
+    struct rt_conn *prev, *next;
+    struct rt_conn *qnext; /* dirty or deferred list */
+    int q;
+    tern_dispatch_owner route;
+} rt_conn;
+
+struct tern_endpoint {
+    tern_config cfg; /* deep copy; its pointers point into the copies below */
+    char **alpn;
+    char **prefer;
+    char *cert_file, *key_file, *ca_file, *tls_priority;
+    tern_callbacks cb;
+    void *ud;
+    tern_tls_ctx *srv_tls, *cli_tls;
+
+    tern_loop loop;
+    tern_dispatch disp;
+    tern_udp_sock *listeners[EP_MAX_LISTENERS];
+    size_t nlisteners;
+    tern_udp_sock *dead_socks; /* closed this iteration; freed once no event can name them */
+
+    tern_udp_rx *rx;
+    tern_udp_tx *tx;
+    tern_udp_dgram dg[TERN_UDP_RX_BATCH];
+    uint8_t *sbuf;
+    size_t scap;
+
+    rt_conn *conns;
+    size_t nconns;
+    rt_conn *dirty_head, *dirty_tail;
+    rt_conn *deferred;
+    int stop;
+
+    /* datapath hooks: the flags are the only cost when none is set */
+    int hook_send, hook_recv;
+    tern_datapath_hooks hooks;
+    tern_delayq *dq; /* allocated with the first hooks, kept until the endpoint is freed */
+    tern_timer dq_timer;
+
+    tern_netmon *nm; /* the OS network monitor (cfg.network_monitor or cfg.auto_migrate) */
+
+    tern_endpoint_stats st;
+};
+
+static inline int tern_ep_path_eq(const tern_path_addr *a, const tern_path_addr *b)
+{
+    return tern_addr_equal(&a->local, &b->local) && tern_addr_equal(&a->remote, &b->remote);
+}
+
+/* endpoint.c */
+/* Hands one batch to socket s. Returns 0, or TERN_ERR_WOULD_BLOCK (the batch is kept by the
+ * socket and EPOLLOUT armed). */
+int tern_ep_sock_send(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
+                      const uint8_t *buf, size_t len, size_t seg);
+/* Hands one received datagram to its connection (or the dispatcher's verdict). */
+void tern_ep_deliver(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path, int ecn,
+                     uint8_t *d, size_t len, uint64_t now);
+
+/* hooks.c */
+/* Queues a datagram for `delay_ns` (TERN_DELAYQ_SEND or _RECV); a full queue loses it. */
+void tern_ep_hold(tern_endpoint *ep, int dir, tern_udp_sock *s, const tern_path_addr *path, int ecn,
+                  const uint8_t *d, size_t len, uint64_t delay_ns, uint64_t now);
+/* Asks on_send about one datagram leaving from `def`; returns the verdict, *out the socket and
+ * *delay the delay. */
+int tern_ep_ask_send(tern_endpoint *ep, tern_udp_sock *def, tern_path_addr *path, const uint8_t *d,
+                     size_t len, tern_udp_sock **out, uint64_t *delay);
+/* Sends a batch through on_send, datagram by datagram. Returns 0 or TERN_ERR_WOULD_BLOCK. */
+int tern_ep_emit_hooked(tern_endpoint *ep, tern_udp_sock *def, const tern_path_addr *path,
+                        const uint8_t *buf, size_t len, size_t seg);
+/* Sends or delivers the delayed datagrams that are due. */
+void tern_ep_run_delayed(tern_endpoint *ep, uint64_t now);
+/* Shows one received datagram to on_recv, then delivers, delays or drops it. */
+void tern_ep_recv_hooked(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path, int ecn,
+                         uint8_t *d, size_t len, uint64_t now);
+
+#endif
