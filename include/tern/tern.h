@@ -140,6 +140,11 @@ typedef struct tern_policy_config {
     uint64_t retry_backoff_ms;   /* a local address whose path failed is tried again after this,
                                     doubling per further failure (default 1000) */
     uint64_t retry_backoff_max_ms; /* cap of that backoff (default 60000) */
+    uint64_t route_recheck_ms;   /* automatic mode: a local address the routing table did not reach
+                                    the peer from is looked up again after this, doubling per
+                                    further refusal; not doubling while the active path degrades or
+                                    went away (default 500; 0: only on the next network event) */
+    uint64_t route_recheck_max_ms; /* cap of that backoff (default 30000) */
     uint64_t standby_idle_ms;    /* a standby path never made active for this long is dropped; its
                                     address is probed again only when needed (default 600000) */
     uint64_t cache_rtt_ms;       /* returning to a network (local IP, peer IP) used within this

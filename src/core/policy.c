@@ -147,6 +147,35 @@ static int net_check_route(tern_conn *c, tern_policy_net *n)
     return c->hooks.route_usable(c->hooks.ud, c, &n->ip, remote) == 0;
 }
 
+/* Looks the route up again and records a refusal. Source routing is often set up just after the
+ * address (address first, then its `from` rule or table) and such changes raise no network event,
+ * so an address found unusable is looked up again on a timer (recheck_due). */
+static void net_update_route(tern_conn *c, tern_policy_net *n, tern_tstamp now)
+{
+    n->usable = net_check_route(c, n);
+    if (n->usable) {
+        n->unrouted = 0;
+        return;
+    }
+    n->unrouted++;
+    n->unrouted_at = now;
+}
+
+/* When an unusable address is looked up again (TS_INF: never): doubling per refusal, but at the
+ * first step while the connection has no healthy path, since then it is the way out. */
+static tern_tstamp recheck_due(const tern_conn *c, const tern_policy_net *n)
+{
+    const tern_policy_config *pc = pcfg(c);
+    if (n->down || n->usable || !n->unrouted || !pc->route_recheck_ms)
+        return TERN_TS_INF;
+    tern_tstamp b = ms(pc->route_recheck_ms), cap = ms(pc->route_recheck_max_ms);
+    if (!c->pol.gone && !c->pol.degrading)
+        for (uint32_t i = 1; i < n->unrouted && b < cap; i++)
+            b *= 2;
+    b = TERN_MAX(TERN_MIN(b, cap), 1);
+    return b >= TERN_TS_INF - n->unrouted_at ? TERN_TS_INF : n->unrouted_at + b;
+}
+
 /* The path in use whose local address has the network's IP (the active one first), or -1. */
 static int path_on_net(const tern_conn *c, const tern_policy_net *n)
 {
@@ -543,7 +572,7 @@ static void recheck_routes(tern_conn *c, tern_tstamp now)
     for (int i = 0; i < c->pol.nnet; i++) {
         tern_policy_net *n = &c->pol.net[i];
         int was = n->usable;
-        n->usable = net_check_route(c, n);
+        net_update_route(c, n, now);
         if (was && !n->usable && path_on_net(c, n) >= 0 && path_on_net(c, n) != c->active)
             net_gone(c, n, TERN_PATH_WHY_INTERFACE_GONE, now);
     }
@@ -584,7 +613,7 @@ void tern_conn_network_event(tern_conn *c, const tern_net_event *ev, tern_tstamp
         note_iface(n, ev);
         n->down = 0;
         n->dormant = 0;
-        n->usable = net_check_route(c, n);
+        net_update_route(c, n, now);
         ensure_standbys(c, now);
         break;
     case TERN_NET_ADDR_REMOVED:
@@ -610,7 +639,7 @@ void tern_conn_network_event(tern_conn *c, const tern_net_event *ev, tern_tstamp
             n = &c->pol.net[i];
             if (ev->ifindex && n->ifindex == ev->ifindex) {
                 n->down = 0;
-                n->usable = net_check_route(c, n);
+                net_update_route(c, n, now);
             }
         }
         ensure_standbys(c, now);
@@ -713,6 +742,7 @@ tern_tstamp tern_policy_next_timeout(const tern_conn *c)
         const tern_policy_net *n = &c->pol.net[i];
         if (!n->down && n->usable && !n->dormant && n->retry_at && path_on_net(c, n) < 0)
             t = TERN_MIN(t, n->retry_at);
+        t = TERN_MIN(t, recheck_due(c, n));
     }
     int to;
     t = TERN_MIN(t, move_back_at(c, &to));
@@ -759,7 +789,12 @@ void tern_policy_on_timeout(tern_conn *c, tern_tstamp now)
         return;
     for (int i = 0; i < c->pol.nnet; i++) {
         tern_policy_net *n = &c->pol.net[i];
-        if (!n->down && n->usable && !n->dormant && n->retry_at && now >= n->retry_at &&
+        int routed = 0;
+        if (now >= recheck_due(c, n)) {
+            net_update_route(c, n, now);
+            routed = n->usable; /* a route appeared since: the address is new to the connection */
+        }
+        if (!n->down && n->usable && !n->dormant && (routed || (n->retry_at && now >= n->retry_at)) &&
             path_on_net(c, n) < 0)
             ensure_path(c, n, TERN_ROLE_STANDBY, TERN_PATH_WHY_NEW_NETWORK, now);
     }

@@ -35,6 +35,8 @@ typedef struct tern_policy_net {
     char ifname[16];
     int down;             /* its interface is down (the address itself may come back with it) */
     int usable;           /* the routing table reaches the peer from it */
+    uint32_t unrouted;    /* route lookups in a row that found no way to the peer (0: usable) */
+    tern_tstamp unrouted_at; /* the last of them: the lookup is repeated after a backoff */
     int dormant;          /* its standby was dropped as unused: probed again only when needed */
     int refused;          /* a limit refused a move there (reported once) */
     uint32_t failures;    /* paths on it that failed in a row */

@@ -261,6 +261,8 @@ void tern_config_init(tern_config *cfg)
     pc->max_port_migrations = 4;
     pc->retry_backoff_ms = 1000;
     pc->retry_backoff_max_ms = 60000;
+    pc->route_recheck_ms = 500;
+    pc->route_recheck_max_ms = 30000;
     pc->standby_idle_ms = 600000;
     pc->cache_rtt_ms = 600000;
     pc->cache_cc_ms = 30000;

@@ -266,14 +266,68 @@ static void test_route_refused(void **st)
     pair_run(&p, never, 3 * SEC);
     assert_int_equal(p.path_events[TERN_PATH_EV_PROBING], 0);
     /* another family, and a manual-mode connection, are not even asked */
+    int routes = g_hooks.routes;
     ev = event(TERN_NET_ADDR_ADDED, "2001:db8::3", 2);
     tern_conn_network_event(p.client, &ev, p.now);
-    assert_int_equal(g_hooks.routes, 1);
+    assert_int_equal(g_hooks.routes, routes);
     pair_free(&p);
     start_pair(&p, 0, 13);
     ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2);
     tern_conn_network_event(p.client, &ev, p.now);
     assert_int_equal(g_hooks.routes + g_hooks.binds, 0);
+    pair_free(&p);
+}
+
+/* The source rule arrives after the address (no event says so): the address is looked up again on
+ * a backoff and becomes a standby once the lookup succeeds. */
+static void test_route_rechecked(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_pair(&p, 1, 15);
+    g_hooks.refuse_route = 1;
+    tern_net_event ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_int_equal(g_hooks.routes, 1);
+    /* refused for a minute: looked up again, doubling from 500 ms to the 30 s cap */
+    pair_run(&p, never, 60 * SEC);
+    assert_int_equal(p.path_events[TERN_PATH_EV_PROBING], 0);
+    assert_int_equal(g_hooks.binds, 0);
+    assert_true(g_hooks.routes >= 6 && g_hooks.routes <= 8);
+    /* the rule is there: the next lookup (within the 30 s cap) finds it */
+    g_hooks.refuse_route = 0;
+    assert_true(pair_run(&p, cond_validated, 31 * SEC));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_PROBING], TERN_PATH_WHY_NEW_NETWORK);
+    int sb = standby_index(&p);
+    assert_true(sb > 0);
+    assert_int_equal(p.client->paths[sb].role, TERN_ROLE_STANDBY);
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
+    pair_free(&p);
+}
+
+/* Without a healthy path the lookup does not back off: the new address is the way out. */
+static void test_route_rechecked_when_gone(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_pair(&p, 1, 16);
+    tern_net_event ev = event(TERN_NET_ADDR_ADDED, "10.0.0.1", 1);
+    tern_conn_network_event(p.client, &ev, p.now);
+    g_hooks.refuse_route = 1;
+    ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2);
+    tern_conn_network_event(p.client, &ev, p.now);
+    pair_run(&p, never, 16 * SEC); /* backed off: the next lookup is 16 s after the last */
+    ev = event(TERN_NET_LINK_DOWN, NULL, 1);
+    tern_conn_network_event(p.client, &ev, p.now);
+    int routes = g_hooks.routes;
+    pair_run(&p, never, 2 * SEC);
+    assert_true(g_hooks.routes >= routes + 4); /* every 500 ms */
+    g_hooks.refuse_route = 0;
+    tern_tstamp t0 = p.now;
+    assert_true(pair_run(&p, cond_moved, 2 * SEC));
+    assert_true(p.now - t0 <= 1 * SEC);
+    tern_addr cell = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2).addr;
+    assert_true(tern_addr_same_ip(&p.client->paths[p.client->active].addr.local, &cell));
     pair_free(&p);
 }
 
@@ -446,6 +500,8 @@ int main(void)
         cmocka_unit_test(test_cache_rules),
         cmocka_unit_test(test_new_address_becomes_standby),
         cmocka_unit_test(test_route_refused),
+        cmocka_unit_test(test_route_rechecked),
+        cmocka_unit_test(test_route_rechecked_when_gone),
         cmocka_unit_test(test_default_route_limits),
         cmocka_unit_test(test_preferred_network),
         cmocka_unit_test(test_port_migration_limit),
