@@ -15,6 +15,8 @@
 #   auto-linkdown automatic (--auto-migrate), both networks there from the start, each with a
 #                 default route (wifi's preferred); wifi set down
 #   auto-newaddr  automatic, cell has no address at first; one is added during the transfer
+#   auto-newaddr-rule  automatic, cell has no address at first; wifi goes down, then cell gets its
+#                 address and only after it its source rule (no default route in the main table)
 #                 (with its default route), then wifi goes down
 # Manual cases keep cell off the main routing table (reachable from its own address only), so
 # that a socket on wifi's dead address gets an error rather than a route out of cell.
@@ -45,6 +47,7 @@ ns_available || skip "cannot create a network namespace"
 case $CASE in
 baseline | app-migrate | linkdown | addrdel | blackhole | blackhole-route) NS_CELL_DEFAULT=0 ;;
 auto-linkdown | auto-newaddr) NS_CELL_DEFAULT=1 ;;
+auto-newaddr-rule) NS_CELL_DEFAULT=0 ;;
 *) echo "unknown case $CASE"; exit 2 ;;
 esac
 
@@ -60,7 +63,7 @@ trap 'exit 1' INT TERM
 ns_setup "tern-sys-$$-$RANDOM" "$FAM" || skip "the kernel cannot make veth links here"
 ns_shape wifi "$RATE" >/dev/null && ns_shape cell "$RATE" >/dev/null ||
     skip "the kernel has no tbf qdisc"
-[ "$CASE" = auto-newaddr ] && ns_cell_del
+case $CASE in auto-newaddr*) ns_cell_del ;; esac
 # both carriers up (veth carrier changes go through the kernel's link watch)
 for _ in $(seq 1 50); do
     ns_c ip link show wifi | grep -q LOWER_UP && ns_c ip link show cell | grep -q LOWER_UP && break
@@ -117,6 +120,15 @@ if [ "$CASE" != baseline ]; then
             what="server route to wifi blackholed"
             ns_s ip $NS_IPF route add blackhole "$NS_WIFI_IP/$NS_HOSTLEN"
             ;;
+        auto-newaddr-rule)
+            what="wifi link down, then the cell address, then its rule"
+            ns_c ip link set wifi down
+            sleep 0.2
+            ns_c ip $NS_IPF addr add "$NS_CELL_IP/$NS_PLEN" dev cell $NS_NODAD
+            sleep 0.3 # the monitor has seen the address before its rule exists
+            ns_c ip $NS_IPF route replace default via "$(ns_net_ip 2 1)" dev cell table 102
+            ns_c ip $NS_IPF rule add from "$NS_CELL_IP" table 102 priority 102
+            ;;
         *) what="wifi link down"; ns_c ip link set wifi down ;;
         esac
     else
@@ -145,6 +157,11 @@ reasons=$(grep -o '"migrations":\[[^]]*\]' "$tmp/client.json" | grep -o '"reason
     cut -d'"' -f4 | paste -sd, -)
 # automatic mode must have followed the OS's news (the network monitor), not only path health
 case $CASE in
+auto-newaddr-rule)
+    # the cell path comes from the address-added event once a lookup finds the rule
+    grep -qF '"event":"probing","reason":"new network"' "$tmp/client.json" ||
+        fail "the cell path was not opened for the new address (switches: ${reasons:-none})"
+    ;;
 auto-*)
     echo "$reasons" | grep -qE "interface gone|address gone|network default changed" ||
         fail "no switch driven by a network event (switches: ${reasons:-none})"
