@@ -33,16 +33,16 @@ typedef struct tern_policy_net {
     tern_addr ip; /* port 0 */
     unsigned ifindex;
     char ifname[16];
-    int down;             /* its interface is down (the address itself may come back with it) */
-    int usable;           /* the routing table reaches the peer from it */
-    uint32_t unrouted;    /* route lookups in a row that found no way to the peer (0: usable) */
+    int down;                /* its interface is down (the address itself may come back with it) */
+    int usable;              /* the routing table reaches the peer from it */
+    uint32_t unrouted;       /* route lookups in a row that found no way to the peer (0: usable) */
     tern_tstamp unrouted_at; /* the last of them: the lookup is repeated after a backoff */
-    int dormant;          /* its standby was dropped as unused: probed again only when needed */
-    int refused;          /* a limit refused a move there (reported once) */
-    uint32_t failures;    /* paths on it that failed in a row */
-    tern_tstamp retry_at; /* no new path on it before this (backoff) */
-    uint32_t migrations;  /* automatic moves onto it */
-    tern_tstamp up_since; /* it has had a validated path since then (0: none) */
+    int dormant;             /* its standby was dropped as unused: probed again only when needed */
+    int refused;             /* a limit refused a move there (reported once) */
+    uint32_t failures;       /* paths on it that failed in a row */
+    tern_tstamp retry_at;    /* no new path on it before this (backoff) */
+    uint32_t migrations;     /* automatic moves onto it */
+    tern_tstamp up_since;    /* it has had a validated path since then (0: none) */
 } tern_policy_net;
 
 typedef struct tern_policy {
