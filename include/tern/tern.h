@@ -23,6 +23,15 @@
 extern "C" {
 #endif
 
+/* Marks the functions the shared library exports; everything else in libtern is hidden. */
+#if defined(_WIN32)
+#define TERN_API
+#elif defined(__GNUC__) || defined(__clang__)
+#define TERN_API __attribute__((visibility("default")))
+#else
+#define TERN_API
+#endif
+
 #define TERN_PROTO_VERSION_1 0x00000001u
 
 /* ---- error codes returned to the caller ------------------------------------------------------ */
@@ -63,7 +72,7 @@ enum {
 };
 
 /* Returns a static, human readable name for a TERN_ERR_* code (never NULL). Any thread. */
-const char *tern_strerror(int err);
+TERN_API const char *tern_strerror(int err);
 
 /* ---- QUIC transport error codes (RFC 9000 §20.1), carried in tern_close_info --------------- */
 enum {
@@ -106,11 +115,11 @@ typedef struct tern_path_addr {
 
 /* Fills `out` from "1.2.3.4:443", "[::1]:443", "1.2.3.4" or "::1" (port `default_port` when absent).
  * Returns 0 or TERN_ERR_INVALID_ARG. Any thread. */
-int tern_addr_parse(tern_addr *out, const char *text, uint16_t default_port);
+TERN_API int tern_addr_parse(tern_addr *out, const char *text, uint16_t default_port);
 /* Formats `a` as "ip:port" / "[ip6]:port" into buf (always NUL-terminated). Returns buf. Any thread. */
-char *tern_addr_format(const tern_addr *a, char *buf, size_t cap);
+TERN_API char *tern_addr_format(const tern_addr *a, char *buf, size_t cap);
 /* 1 when both addresses have the same family, IP and port, else 0. Any thread. */
-int tern_addr_equal(const tern_addr *a, const tern_addr *b);
+TERN_API int tern_addr_equal(const tern_addr *a, const tern_addr *b);
 
 /* ---- configuration ------------------------------------------------------------------------------ */
 typedef enum tern_cc_algo { TERN_CC_CUBIC = 0, TERN_CC_NEWRENO = 1 } tern_cc_algo;
@@ -222,7 +231,7 @@ typedef struct tern_config {
 } tern_config;
 
 /* Fills `cfg` with defaults (see field comments). Any thread. */
-void tern_config_init(tern_config *cfg);
+TERN_API void tern_config_init(tern_config *cfg);
 
 /* ---- handles ------------------------------------------------------------------------------------ */
 typedef struct tern_endpoint tern_endpoint;
@@ -296,7 +305,7 @@ typedef struct tern_path_event {
 } tern_path_event;
 
 /* A static, human readable name for a path event reason (never NULL). Any thread. */
-const char *tern_path_reason_str(tern_path_reason r);
+TERN_API const char *tern_path_reason_str(tern_path_reason r);
 
 /* ---- network events (addresses, links, default route) -------------------------------------------- */
 typedef enum tern_net_event_type {
@@ -321,7 +330,7 @@ typedef struct tern_net_event {
 } tern_net_event;
 
 /* A static, human readable name for a network event type (never NULL). Any thread. */
-const char *tern_net_event_str(tern_net_event_type t);
+TERN_API const char *tern_net_event_str(tern_net_event_type t);
 
 /* Why a connection ended. `error_code` is a QUIC transport (app == 0) or application (app == 1)
  * error code; `local` says which side closed; `reason` is NUL-terminated (may be empty). `status` is
@@ -371,15 +380,15 @@ typedef struct tern_callbacks {
 /* Creates an endpoint (no socket yet). `cfg` and `cb` are copied; `ud` is passed to every callback.
  * Returns 0, TERN_ERR_INVALID_ARG, TERN_ERR_CONFIG, TERN_ERR_CERT (server cert/key unreadable),
  * TERN_ERR_NOMEM or TERN_ERR_IO. The endpoint is freed with tern_endpoint_free(). */
-int tern_endpoint_new(const tern_config *cfg, const tern_callbacks *cb, void *ud, tern_endpoint **out);
+TERN_API int tern_endpoint_new(const tern_config *cfg, const tern_callbacks *cb, void *ud, tern_endpoint **out);
 
 /* Binds a UDP socket on `addr` and accepts connections there (needs cert_file/key_file).
  * Returns 0, TERN_ERR_CONFIG (no certificate), TERN_ERR_IO (bind failed; errno kept). */
-int tern_endpoint_listen(tern_endpoint *ep, const tern_addr *addr);
+TERN_API int tern_endpoint_listen(tern_endpoint *ep, const tern_addr *addr);
 
 /* The address a listening socket is bound to (useful after binding port 0). Returns 0 or
  * TERN_ERR_NOT_FOUND when not listening. */
-int tern_endpoint_local_addr(tern_endpoint *ep, tern_addr *out);
+TERN_API int tern_endpoint_local_addr(tern_endpoint *ep, tern_addr *out);
 
 /* Starts a client connection to `remote`, from `local` (NULL: any address of the right family,
  * port 0 = ephemeral). `server_name` is used for SNI and certificate verification (NULL: no SNI is
@@ -390,25 +399,25 @@ int tern_endpoint_local_addr(tern_endpoint *ep, tern_addr *out);
  * it; on_network_event is not called again for that state. Events an application fed itself
  * through tern_endpoint_network_event are not remembered: it feeds them again for a new connection.
  * Returns 0, TERN_ERR_INVALID_ARG, TERN_ERR_IO (socket/bind failed), TERN_ERR_TLS, TERN_ERR_NOMEM. */
-int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern_addr *local,
+TERN_API int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern_addr *local,
                           const char *server_name, tern_conn **out);
 
 /* Runs the event loop until tern_endpoint_stop() is called, or, for an endpoint that is not
  * listening, until it has no connection left. Returns 0 or TERN_ERR_IO. */
-int tern_endpoint_run(tern_endpoint *ep);
+TERN_API int tern_endpoint_run(tern_endpoint *ep);
 
 /* Waits at most `timeout_ms` (-1: until the next timer) for datagrams, processes them and due timers,
  * and sends what connections have. Returns 0 or TERN_ERR_IO. */
-int tern_endpoint_run_once(tern_endpoint *ep, int timeout_ms);
+TERN_API int tern_endpoint_run_once(tern_endpoint *ep, int timeout_ms);
 
 /* A file descriptor (epoll) that becomes readable when run_once has work, for foreign loops. */
-int tern_endpoint_fd(tern_endpoint *ep);
+TERN_API int tern_endpoint_fd(tern_endpoint *ep);
 
 /* Milliseconds until the next timer of any connection (-1 when none). */
-int tern_endpoint_timeout_ms(tern_endpoint *ep);
+TERN_API int tern_endpoint_timeout_ms(tern_endpoint *ep);
 
 /* Makes tern_endpoint_run() return after the current iteration. May be called from a callback. */
-void tern_endpoint_stop(tern_endpoint *ep);
+TERN_API void tern_endpoint_stop(tern_endpoint *ep);
 
 /* Reports a change of the host's network. The OS monitor (tern_config.network_monitor) calls this
  * very function for each change it sees, so an application that feeds events itself gets the same
@@ -421,13 +430,13 @@ void tern_endpoint_stop(tern_endpoint *ep);
  * without an address, an address whose length does not match its family (AF_INET with
  * sizeof(struct sockaddr_in), AF_INET6 with sizeof(struct sockaddr_in6); with length 0 the
  * family may be AF_UNSPEC, AF_INET or AF_INET6), or an ifname without its NUL. */
-int tern_endpoint_network_event(tern_endpoint *ep, const tern_net_event *ev);
+TERN_API int tern_endpoint_network_event(tern_endpoint *ep, const tern_net_event *ev);
 
 /* Number of live connections. */
-size_t tern_endpoint_conn_count(tern_endpoint *ep);
+TERN_API size_t tern_endpoint_conn_count(tern_endpoint *ep);
 
 /* Closes every connection at once (no callbacks), every socket, and frees the endpoint. */
-void tern_endpoint_free(tern_endpoint *ep);
+TERN_API void tern_endpoint_free(tern_endpoint *ep);
 
 /* ---- datapath hooks (tests and tools) ----------------------------------------------------------- */
 
@@ -462,7 +471,7 @@ typedef struct tern_datapath_hooks {
  * queued ones through when due, tern_endpoint_free discards them. Returns 0, TERN_ERR_INVALID_ARG
  * (ep NULL) or TERN_ERR_NOMEM (the queue, allocated on first use). */
 #define TERN_HOOK_DELAY_MAX 1024
-int tern_endpoint_set_datapath_hooks(tern_endpoint *ep, const tern_datapath_hooks *hooks);
+TERN_API int tern_endpoint_set_datapath_hooks(tern_endpoint *ep, const tern_datapath_hooks *hooks);
 
 /* ---- connection --------------------------------------------------------------------------------- */
 
@@ -485,37 +494,37 @@ typedef struct tern_conn_stats {
 /* Opens a stream; `*sid` receives its id. Returns 0, TERN_ERR_STREAM_LIMIT (the peer's MAX_STREAMS
  * allows no more now; before the peer's transport parameters arrive, i.e. before on_connected on a
  * client, the limit is 0), TERN_ERR_CLOSED, TERN_ERR_NOMEM. */
-int tern_conn_open_stream(tern_conn *c, int bidi, int64_t *sid);
+TERN_API int tern_conn_open_stream(tern_conn *c, int bidi, int64_t *sid);
 
 /* Closes the connection with application error `app_error` and a reason (may be NULL). on_closed
  * follows once the closing period ends. Returns 0 or TERN_ERR_CLOSED (already closing). */
-int tern_conn_close(tern_conn *c, uint64_t app_error, const char *reason);
+TERN_API int tern_conn_close(tern_conn *c, uint64_t app_error, const char *reason);
 
 /* Starts a key update (RFC 9001 §6). Returns 0, TERN_ERR_STREAM_STATE (handshake not confirmed or
  * previous update not yet acknowledged), TERN_ERR_CLOSED. */
-int tern_conn_key_update(tern_conn *c);
+TERN_API int tern_conn_key_update(tern_conn *c);
 
 /* Copies counters into `out`. */
-void tern_conn_get_stats(tern_conn *c, tern_conn_stats *out);
+TERN_API void tern_conn_get_stats(tern_conn *c, tern_conn_stats *out);
 
 /* Current local and remote addresses of the active path. */
-void tern_conn_get_path(tern_conn *c, tern_path_addr *out);
+TERN_API void tern_conn_get_path(tern_conn *c, tern_path_addr *out);
 
 /* The negotiated ALPN (NUL-terminated, "" before the handshake completes). */
-const char *tern_conn_alpn(tern_conn *c);
+TERN_API const char *tern_conn_alpn(tern_conn *c);
 
 /* Name of the negotiated AEAD ("AES-128-GCM", "AES-256-GCM", "CHACHA20-POLY1305", or ""). */
-const char *tern_conn_cipher(tern_conn *c);
+TERN_API const char *tern_conn_cipher(tern_conn *c);
 
 /* 1 for a server-side connection, 0 for a client. */
-int tern_conn_is_server(tern_conn *c);
+TERN_API int tern_conn_is_server(tern_conn *c);
 
 /* 1 after on_connected and before the connection starts closing. */
-int tern_conn_is_established(tern_conn *c);
+TERN_API int tern_conn_is_established(tern_conn *c);
 
 /* Per-connection user pointer (NULL by default). */
-void tern_conn_set_user_data(tern_conn *c, void *ud);
-void *tern_conn_get_user_data(tern_conn *c);
+TERN_API void tern_conn_set_user_data(tern_conn *c, void *ud);
+TERN_API void *tern_conn_get_user_data(tern_conn *c);
 
 /* ---- local addresses (client connection migration) ------------------------------------------------ */
 
@@ -525,27 +534,27 @@ void *tern_conn_get_user_data(tern_conn *c);
  * Returns the new path's id (>= 0), or TERN_ERR_NOT_CLIENT, TERN_ERR_CLOSED,
  * TERN_ERR_MIGRATION_DISABLED, TERN_ERR_ZERO_LEN_CID, TERN_ERR_DUPLICATE, TERN_ERR_PATH_LIMIT,
  * TERN_ERR_AF_MISMATCH, TERN_ERR_BIND (errno set), TERN_ERR_INVALID_ARG. */
-int tern_conn_add_local_address(tern_conn *c, const tern_addr *addr);
+TERN_API int tern_conn_add_local_address(tern_conn *c, const tern_addr *addr);
 
 /* Makes the path of `addr` the active one; an address not yet added is added first, in this one
  * call. A validated path is used at once with no stall; an unvalidated one is used at once too
  * (RFC 9000 §9.2) while its validation runs, and if that fails the connection returns to the
  * previous validated path (TERN_PATH_EV_ACTIVE with TERN_PATH_WHY_VALIDATION_FAILED).
  * Returns the path id, or the errors of tern_conn_add_local_address. */
-int tern_conn_set_local_address(tern_conn *c, const tern_addr *addr);
+TERN_API int tern_conn_set_local_address(tern_conn *c, const tern_addr *addr);
 
 /* Abandons the path of `addr`: its peer connection ID is retired and its socket closed; packets in
  * flight on it are declared lost and resent on the active path. Removing the active path first
  * moves to the best validated path (lowest smoothed RTT, then most recently validated).
  * Returns 0, TERN_ERR_NOT_FOUND, TERN_ERR_LAST_PATH (no other validated path: nothing changes),
  * TERN_ERR_NOT_CLIENT, TERN_ERR_CLOSED. */
-int tern_conn_remove_local_address(tern_conn *c, const tern_addr *addr);
+TERN_API int tern_conn_remove_local_address(tern_conn *c, const tern_addr *addr);
 
 /* Copies up to `cap` descriptions of the connection's paths in use (probing, validated, active)
  * into `out` and sets *n to their number (which may exceed cap; cap 0 with out NULL just counts).
  * Paths that failed or were removed are not listed: their FAILED / REMOVED events carried their
  * last description. Returns 0 or TERN_ERR_INVALID_ARG. Works on both sides. */
-int tern_conn_paths(tern_conn *c, tern_path_info *out, size_t cap, size_t *n);
+TERN_API int tern_conn_paths(tern_conn *c, tern_path_info *out, size_t cap, size_t *n);
 
 /* ---- streams ------------------------------------------------------------------------------------ */
 
@@ -554,7 +563,7 @@ int tern_conn_paths(tern_conn *c, tern_path_info *out, size_t cap, size_t *n);
  * if all were accepted), or TERN_ERR_WOULD_BLOCK (buffer full: wait for on_stream_writable),
  * TERN_ERR_STREAM_NOT_FOUND, TERN_ERR_STREAM_STATE (FIN already set, reset, receive-only stream),
  * TERN_ERR_CLOSED. */
-ssize_t tern_stream_write(tern_conn *c, int64_t sid, const void *data, size_t len, int fin);
+TERN_API ssize_t tern_stream_write(tern_conn *c, int64_t sid, const void *data, size_t len, int fin);
 
 /* Reads up to `cap` in-order bytes from `sid`. `*fin` is set to 1 once the last byte has been read;
  * a stream whose both directions are then finished is released at once, so further calls return
@@ -563,21 +572,21 @@ ssize_t tern_stream_write(tern_conn *c, int64_t sid, const void *data, size_t le
  * TERN_ERR_STREAM_NOT_FOUND, TERN_ERR_STREAM_STATE (send-only stream, reset by the peer, or
  * stopped with tern_stream_stop_sending), TERN_ERR_CLOSED. Reading opens flow-control credit for
  * the peer. */
-ssize_t tern_stream_read(tern_conn *c, int64_t sid, void *buf, size_t cap, int *fin);
+TERN_API ssize_t tern_stream_read(tern_conn *c, int64_t sid, void *buf, size_t cap, int *fin);
 
 /* Abandons sending on `sid` with RESET_STREAM(app_error). Returns 0, TERN_ERR_STREAM_NOT_FOUND,
  * TERN_ERR_STREAM_STATE (receive-only), TERN_ERR_CLOSED. */
-int tern_stream_reset(tern_conn *c, int64_t sid, uint64_t app_error);
+TERN_API int tern_stream_reset(tern_conn *c, int64_t sid, uint64_t app_error);
 
 /* Asks the peer to stop sending on `sid` (STOP_SENDING, not sent when the peer already sent its
  * FIN) and discards what is buffered and what still arrives; their flow-control credit goes back
  * to the peer at once. The receiving side is then finished as soon as the peer's final size is
  * known (its FIN or RESET_STREAM), and the stream is released when its sending side is done too.
  * Returns 0, TERN_ERR_STREAM_NOT_FOUND, TERN_ERR_STREAM_STATE (send-only), TERN_ERR_CLOSED. */
-int tern_stream_stop_sending(tern_conn *c, int64_t sid, uint64_t app_error);
+TERN_API int tern_stream_stop_sending(tern_conn *c, int64_t sid, uint64_t app_error);
 
 /* Bytes that tern_stream_write() would accept now (0 when full or not writable). */
-size_t tern_stream_writable(tern_conn *c, int64_t sid);
+TERN_API size_t tern_stream_writable(tern_conn *c, int64_t sid);
 
 #ifdef __cplusplus
 }
