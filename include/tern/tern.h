@@ -126,6 +126,11 @@ typedef enum tern_cc_algo { TERN_CC_CUBIC = 0, TERN_CC_NEWRENO = 1 } tern_cc_alg
 
 typedef void (*tern_log_fn)(void *ud, const char *line);
 
+/* Receives one TLS secret as a line of the NSS key log format, "LABEL <client_random> <secret>"
+ * (both in lowercase hex, no trailing newline), e.g. "CLIENT_TRAFFIC_SECRET_0 1f2e...". A file of
+ * these lines, one per line, lets Wireshark or tshark (tls.keylog_file) decrypt a capture. */
+typedef void (*tern_keylog_fn)(void *ud, const char *line);
+
 /* The migration policy's thresholds and limits (client side), all in one place. The defaults are
  * set by tern_config_init and explained in docs/migration.md; 0 turns a timer or a cache off where
  * the field says so. */
@@ -228,6 +233,19 @@ typedef struct tern_config {
                                     TERN_ERR_IO when the monitor cannot be opened */
     tern_log_fn log;             /* optional debug log sink */
     void *log_ud;
+    tern_keylog_fn keylog;       /* optional: every TLS secret of every connection, client and
+                                    server, as the handshake derives it (CLIENT_ and
+                                    SERVER_HANDSHAKE_TRAFFIC_SECRET, CLIENT_ and
+                                    SERVER_TRAFFIC_SECRET_0, EXPORTER_SECRET), called on the
+                                    endpoint's thread with keylog_ud (not copied: it must outlive
+                                    the endpoint); the line is valid during the call only. Later
+                                    1-RTT keys follow from these (RFC 9001 §6), so key updates
+                                    need no more lines. NULL (default): no callback, and GnuTLS
+                                    appends the same lines to the file named by the SSLKEYLOGFILE
+                                    environment variable when it is set; a callback replaces that
+                                    file for this endpoint. Anyone holding the lines can read the
+                                    traffic: for debugging only (docs/debugging.md) */
+    void *keylog_ud;
 } tern_config;
 
 /* Fills `cfg` with defaults (see field comments). Any thread. */

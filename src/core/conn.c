@@ -215,6 +215,12 @@ static void peer_token_changed(void *ud, const uint8_t *token, int added)
         c->hooks.reset_token(c->hooks.ud, c, token, added);
 }
 
+static void tls_keylog(void *ud, const char *line)
+{
+    tern_conn *c = ud;
+    c->cfg->keylog(c->cfg->keylog_ud, line);
+}
+
 static const tern_tls_cb tls_callbacks = {
     .on_secret = install_secret,
     .on_send = tls_send,
@@ -532,8 +538,10 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         rv = TERN_ERR_INTERNAL;
         goto fail;
     }
-    rv = tern_tls_new(&c->tls, p->tls_ctx, c->is_server, p->server_name, tpbuf, tplen,
-                      &tls_callbacks, c);
+    tern_tls_cb tls_cb = tls_callbacks;
+    if (c->cfg->keylog) /* else GnuTLS's own SSLKEYLOGFILE support stays in place */
+        tls_cb.on_keylog = tls_keylog;
+    rv = tern_tls_new(&c->tls, p->tls_ctx, c->is_server, p->server_name, tpbuf, tplen, &tls_cb, c);
     if (rv)
         goto fail;
     if (c->hooks.cid_added) {

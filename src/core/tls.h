@@ -48,6 +48,10 @@ typedef struct tern_tls_cb {
     /* The peer's raw transport parameters extension, once per session (a second ClientHello after
      * HelloRetryRequest is not reported again). Return 0 or negative to abort. */
     int (*on_tparams)(void *ud, const uint8_t *data, size_t len);
+    /* One line of the NSS key log format per secret ("LABEL <client_random hex> <secret hex>", no
+     * newline), for decrypting captures. Optional: while NULL, GnuTLS keeps its own behaviour of
+     * appending the lines to the file named by SSLKEYLOGFILE, when that is set. */
+    void (*on_keylog)(void *ud, const char *line);
 } tern_tls_cb;
 
 typedef struct tern_tls tern_tls;

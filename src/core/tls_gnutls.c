@@ -362,6 +362,44 @@ static int hook_cb(gnutls_session_t s, unsigned htype, unsigned when, unsigned i
     return 0;
 }
 
+/* The NSS key log format Wireshark reads: "LABEL <client_random hex> <secret hex>". A TLS 1.3
+ * secret is a hash output (48 bytes at most with SHA-384); GnuTLS labels are short constants. */
+#define KEYLOG_LINE_MAX 256
+
+static size_t hex_put(char *out, const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    return 2 * n;
+}
+
+static int keylog_cb(gnutls_session_t s, const char *label, const gnutls_datum_t *secret)
+{
+    tern_tls *t = gnutls_session_get_ptr(s);
+    gnutls_datum_t crand, srand;
+    char line[KEYLOG_LINE_MAX];
+    size_t llen = strlen(label), n;
+
+    gnutls_session_get_random(s, &crand, &srand);
+    /* a line that cannot be what a peer decrypts with is not worth a truncated copy */
+    if (crand.size != 32 ||
+        llen + 2 + 2 * (size_t)crand.size + 2 * (size_t)secret->size >= sizeof(line))
+        return 0;
+    memcpy(line, label, llen);
+    n = llen;
+    line[n++] = ' ';
+    n += hex_put(line + n, crand.data, crand.size);
+    line[n++] = ' ';
+    n += hex_put(line + n, secret->data, secret->size);
+    line[n] = '\0';
+    t->cb.on_keylog(t->ud, line);
+    gnutls_memset(line, 0, n);
+    return 0;
+}
+
 /* QUIC mode never uses the record layer; these keep GnuTLS away from any file descriptor. */
 static ssize_t no_push(gnutls_transport_ptr_t p, const void *data, size_t len)
 {
@@ -439,6 +477,10 @@ int tern_tls_new(tern_tls **out, tern_tls_ctx *ctx, int is_server, const char *s
     gnutls_transport_set_push_function(t->s, no_push);
     gnutls_transport_set_pull_function(t->s, no_pull);
     gnutls_handshake_set_timeout(t->s, GNUTLS_INDEFINITE_TIMEOUT);
+    /* Replacing GnuTLS's own key log function (SSLKEYLOGFILE) only when asked keeps that
+     * variable working for applications that set no callback. */
+    if (t->cb.on_keylog)
+        gnutls_session_set_keylog_function(t->s, keylog_cb);
 
     if (gnutls_priority_set(t->s, ctx->prio) < 0 ||
         gnutls_credentials_set(t->s, GNUTLS_CRD_CERTIFICATE, ctx->cred) < 0)

@@ -35,6 +35,8 @@ typedef struct side {
     int alert;
     int alert_calls;
     int rv; /* last tern_tls_recv result */
+    char keylog[8][256]; /* on_keylog lines, in order */
+    int keylog_n;
 } side;
 
 static int on_secret(void *ud, int level, int aead, const uint8_t *rx, const uint8_t *tx,
@@ -84,7 +86,16 @@ static int on_tparams(void *ud, const uint8_t *data, size_t len)
     return s->tp_error;
 }
 
+static void on_keylog(void *ud, const char *line)
+{
+    side *s = ud;
+    assert_true(s->keylog_n < 8);
+    assert_true(strlen(line) < sizeof(s->keylog[0]));
+    strcpy(s->keylog[s->keylog_n++], line);
+}
+
 static const tern_tls_cb callbacks = {on_secret, on_send, on_alert, on_tparams};
+static const tern_tls_cb callbacks_keylog = {on_secret, on_send, on_alert, on_tparams, on_keylog};
 
 /* ---- fixture: certificates ------------------------------------------------------------------ */
 
@@ -140,6 +151,7 @@ typedef struct pair_opts {
     int verify;
     const char *name;
     int tickets;
+    int keylog; /* both sides get an on_keylog callback */
 } pair_opts;
 
 static const char *const alpn_hq[] = {"hq-interop"};
@@ -162,12 +174,11 @@ static void pair_init(pair *p, const pair_opts *o)
                                       o->cprio, o->calpn ? o->calpn : alpn_hq,
                                       o->calpn ? o->calpn_n : 1),
                      0);
+    const tern_tls_cb *cb = o->keylog ? &callbacks_keylog : &callbacks;
     assert_int_equal(
-        tern_tls_new(&p->s->tls, p->sctx, 1, NULL, server_tp, sizeof(server_tp), &callbacks, p->s),
-        0);
-    assert_int_equal(tern_tls_new(&p->c->tls, p->cctx, 0, o->name, client_tp, sizeof(client_tp),
-                                  &callbacks, p->c),
-                     0);
+        tern_tls_new(&p->s->tls, p->sctx, 1, NULL, server_tp, sizeof(server_tp), cb, p->s), 0);
+    assert_int_equal(
+        tern_tls_new(&p->c->tls, p->cctx, 0, o->name, client_tp, sizeof(client_tp), cb, p->c), 0);
 }
 
 static void pair_free(pair *p)
@@ -940,6 +951,100 @@ static void test_legacy_session_id_refused(void **state)
     }
 }
 
+/* The key log line of `label` on side `s`: its client random and secret, decoded. Returns 0 when
+ * the side logged no such line; fails the test when it logged one that is malformed or twice. */
+static int keylog_find(const side *s, const char *label, uint8_t crand[32], uint8_t *secret,
+                       size_t *secret_len)
+{
+    int found = 0;
+    for (int i = 0; i < s->keylog_n; i++) {
+        const char *l = s->keylog[i];
+        size_t ll = strlen(label);
+        if (strncmp(l, label, ll) != 0 || l[ll] != ' ')
+            continue;
+        assert_false(found);
+        found = 1;
+        const char *h = l + ll + 1;
+        const char *sp = strchr(h, ' ');
+        assert_non_null(sp);
+        assert_int_equal(sp - h, 64);
+        size_t slen = strlen(sp + 1);
+        assert_true(slen % 2 == 0 && slen / 2 <= TERN_MAX_SECRET_LEN);
+        for (size_t k = 0; k < 32 + slen / 2; k++) {
+            const char *d = k < 32 ? h + 2 * k : sp + 1 + 2 * (k - 32);
+            unsigned v;
+            assert_true(strspn(d, "0123456789abcdef") >= 2);
+            assert_int_equal(sscanf(d, "%2x", &v), 1);
+            if (k < 32)
+                crand[k] = (uint8_t)v;
+            else
+                secret[k - 32] = (uint8_t)v;
+        }
+        *secret_len = slen / 2;
+    }
+    return found;
+}
+
+/* Both sides log, in the NSS key log format, exactly the secrets they installed, under one client
+ * random: what a capture needs to be decrypted. With HelloRetryRequest too (the client random
+ * stays that of the first ClientHello). */
+static void test_keylog(void **state)
+{
+    static const struct {
+        const char *label;
+        int level;
+        int client_tx; /* the client's tx secret, else its rx one */
+    } want[] = {
+        {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", TERN_LEVEL_HANDSHAKE, 1},
+        {"SERVER_HANDSHAKE_TRAFFIC_SECRET", TERN_LEVEL_HANDSHAKE, 0},
+        {"CLIENT_TRAFFIC_SECRET_0", TERN_LEVEL_1RTT, 1},
+        {"SERVER_TRAFFIC_SECRET_0", TERN_LEVEL_1RTT, 0},
+    };
+    for (int hrr = 0; hrr < 2; hrr++) {
+        pair p;
+        pair_opts o = {.verify = 1, .name = "localhost", .keylog = 1};
+        if (hrr) {
+            o.cprio = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP384R1";
+            o.sprio = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:+GROUP-SECP384R1";
+        }
+        pair_init(&p, &o);
+        run(&p);
+        int aead = hrr ? TERN_AEAD_AES_256_GCM : TERN_AEAD_AES_128_GCM;
+        size_t slen = hrr ? 48 : 32;
+        assert_success(&p, aead);
+        uint8_t crand0[32];
+        for (size_t i = 0; i < TERN_ARRAY_LEN(want); i++) {
+            for (int srv = 0; srv < 2; srv++) {
+                const side *sd = srv ? p.s : p.c;
+                uint8_t crand[32], secret[TERN_MAX_SECRET_LEN];
+                size_t len = 0;
+                assert_true(keylog_find(sd, want[i].label, crand, secret, &len));
+                assert_int_equal(len, slen);
+                /* the client's tx secret is the server's rx one and so on */
+                const uint8_t *installed =
+                    (want[i].client_tx != srv) ? sd->tx[want[i].level] : sd->rx[want[i].level];
+                assert_memory_equal(secret, installed, slen);
+                if (i == 0 && srv == 0)
+                    memcpy(crand0, crand, 32);
+                assert_memory_equal(crand, crand0, 32);
+            }
+        }
+        /* nothing else but the exporter secret */
+        assert_int_equal(p.c->keylog_n, 5);
+        assert_int_equal(p.s->keylog_n, 5);
+        pair_free(&p);
+    }
+    /* without a callback nothing is logged through tern */
+    pair p;
+    pair_opts o = {.verify = 1, .name = "localhost"};
+    pair_init(&p, &o);
+    run(&p);
+    assert_success(&p, TERN_AEAD_AES_128_GCM);
+    assert_int_equal(p.c->keylog_n, 0);
+    assert_int_equal(p.s->keylog_n, 0);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -951,7 +1056,7 @@ int main(void)
         cmocka_unit_test(test_garbage),          cmocka_unit_test(test_tparams_callback_error),
         cmocka_unit_test(test_missing_tparams),  cmocka_unit_test(test_peer_without_alpn),
         cmocka_unit_test(test_ctx_errors),       cmocka_unit_test(test_user_priority_tls13_only),
-        cmocka_unit_test(test_legacy_session_id_refused),
+        cmocka_unit_test(test_legacy_session_id_refused), cmocka_unit_test(test_keylog),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
