@@ -559,6 +559,8 @@ static void usage(FILE *f)
             "  --stall-ms MS         a delivery gap this long is a stall in the report (100)\n"
             "  --idle-timeout MS     idle timeout in milliseconds (default 30000)\n"
             "  --log FILE            tern's debug log ('-' = stderr)\n"
+            "  --keylog FILE         append the TLS secrets to FILE (NSS key log format), so\n"
+            "                        that Wireshark or tshark decrypts a capture\n"
             "  -q, --quiet           no per-URL lines, path events or progress bar (errors\n"
             "                        still shown)\n"
             "  -h, --help            this text\n");
@@ -673,11 +675,13 @@ int main(int argc, char **argv)
                                          {"stall-ms", required_argument, NULL, 'T'},
                                          {"idle-timeout", required_argument, NULL, 'I'},
                                          {"log", required_argument, NULL, 'L'},
+                                         {"keylog", required_argument, NULL, 'Y'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *out = NULL, *local_text = NULL, *err = NULL, *log_path = NULL;
-    FILE *log = NULL;
+    const char *keylog_path = NULL;
+    FILE *log = NULL, *keylog = NULL;
     int show_paths = 0;
     const char *alpn[MAX_ALPN];
     size_t alpn_count = 0;
@@ -792,6 +796,9 @@ int main(int argc, char **argv)
         case 'L':
             log_path = optarg;
             break;
+        case 'Y':
+            keylog_path = optarg;
+            break;
         case 'q':
             cl->quiet = 1;
             break;
@@ -833,6 +840,15 @@ int main(int argc, char **argv)
     if (log) {
         cfg.log = tool_log_line;
         cfg.log_ud = log;
+    }
+    if (keylog_path && tool_keylog_open(keylog_path, &keylog) < 0) {
+        fprintf(stderr, "tern-client: cannot open key log file %s: %s\n", keylog_path,
+                strerror(errno));
+        goto out;
+    }
+    if (keylog) {
+        cfg.keylog = tool_keylog_line;
+        cfg.keylog_ud = keylog;
     }
 
     if (alpn_count == 0)
@@ -917,5 +933,6 @@ out:
     free(cl->dl);
     free(cl);
     tool_log_close(log);
+    tool_log_close(keylog);
     return status;
 }

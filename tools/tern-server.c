@@ -302,6 +302,8 @@ static void usage(FILE *f)
                "                        /etc/mime.types; html, css, js, json, png, txt and a few\n"
                "                        more are known without it; others: octet-stream)\n"
                "  --log FILE            tern's debug log ('-' = stderr)\n"
+               "  --keylog FILE         append the TLS secrets to FILE (NSS key log format), so\n"
+               "                        that Wireshark or tshark decrypts a capture\n"
                "  -q, --quiet           no per-connection, per-request and migration log lines\n"
                "  -h, --help            this text\n");
 }
@@ -418,12 +420,14 @@ int main(int argc, char **argv)
                                          {"disable-active-migration", no_argument, NULL, 'm'},
                                          {"mime-types", required_argument, NULL, 'T'},
                                          {"log", required_argument, NULL, 'L'},
+                                         {"keylog", required_argument, NULL, 'Y'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *listen_text = NULL, *root = NULL, *cert = NULL, *key = NULL;
     const char *preferred_text = NULL, *log_path = NULL, *mime_types = MIME_TYPES_FILE;
-    FILE *log = NULL;
+    const char *keylog_path = NULL;
+    FILE *log = NULL, *keylog = NULL;
     const char *alpn[MAX_ALPN];
     size_t alpn_count = 0;
     tern_config cfg;
@@ -502,6 +506,9 @@ int main(int argc, char **argv)
         case 'L':
             log_path = optarg;
             break;
+        case 'Y':
+            keylog_path = optarg;
+            break;
         case 'q':
             srv->quiet = 1;
             break;
@@ -538,6 +545,16 @@ int main(int argc, char **argv)
     if (log) {
         cfg.log = tool_log_line;
         cfg.log_ud = log;
+    }
+    if (keylog_path && tool_keylog_open(keylog_path, &keylog) < 0) {
+        snprintf(errbuf, sizeof(errbuf), "cannot open key log file %s: %s", keylog_path,
+                 strerror(errno));
+        fail("%s", errbuf);
+        goto out;
+    }
+    if (keylog) {
+        cfg.keylog = tool_keylog_line;
+        cfg.keylog_ud = keylog;
     }
 
     if (!realpath(root, srv->root)) {
@@ -646,5 +663,6 @@ out:
     srv_mime_free(&srv->mime);
     free(srv);
     tool_log_close(log);
+    tool_log_close(keylog);
     return status;
 }

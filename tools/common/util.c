@@ -2,9 +2,11 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t *stop_flag;
 static uint64_t log_start_ns;
@@ -187,4 +189,29 @@ void tool_log_close(FILE *f)
 {
     if (f && f != stderr)
         fclose(f);
+}
+
+int tool_keylog_open(const char *path, FILE **out)
+{
+    /* the secrets decrypt every connection: a new file is readable by its owner only */
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    FILE *f;
+
+    if (fd < 0)
+        return -1;
+    f = fdopen(fd, "a");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    setvbuf(f, NULL, _IOLBF, 0); /* a capture is decrypted while the tool still runs */
+    *out = f;
+    return 0;
+}
+
+void tool_keylog_line(void *ud, const char *line)
+{
+    fprintf(ud, "%s\n", line);
 }

@@ -50,4 +50,11 @@ void tool_log_line(void *ud, const char *line);
 /* Closes what tool_log_open opened (NULL and stderr are left alone). */
 void tool_log_close(FILE *f);
 
+/* The TLS key log (tern_config.keylog) for the tools' --keylog option: lines of the NSS key log
+ * format appended to `path` (created with mode 0600), one per secret, each written out at once.
+ * Returns 0, or -1 with errno set. Close it with tool_log_close. */
+int tool_keylog_open(const char *path, FILE **out);
+/* A tern_keylog_fn; `ud` is the FILE from tool_keylog_open. */
+void tool_keylog_line(void *ud, const char *line);
+
 #endif
