@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# A migration as the wire shows it: tern-server and tern-client, both with --keylog, in a fresh
+# network namespace whose loopback has segmentation and receive offloads off (so that the capture
+# holds the datagrams as sent, not GSO super-packets), dumpcap on lo during a download in which the
+# client adds 127.0.0.2, moves there and removes 127.0.0.1, with a key update in the middle. The
+# capture is decrypted by tshark with the client's key log, and again with the server's (the two
+# decodes must be the same), and tests/system/wire_check.py checks what docs/migration.md
+# promises: a fresh peer CID per path, padded PATH_CHALLENGE/PATH_RESPONSE, each response on the
+# arrival path, RETIRE_CONNECTION_ID on removal, and the rest the capture can show.
+#
+# usage: capture.sh BUILD_DIR      (root; exit 77: skipped, with the reason)
+set -u
+BIN=$1
+here=$(cd "$(dirname "$0")" && pwd)
+SIZE_KB=${SIZE_KB:-6144}
+PORT=4433 # the namespace is ours alone
+
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+[ "$(id -u)" -eq 0 ] || skip "needs root to create a network namespace and capture on it"
+for c in ip ethtool dumpcap tshark python3 ss sha256sum timeout; do
+    command -v "$c" >/dev/null 2>&1 || skip "needs $c"
+done
+for b in tern-server tern-client; do
+    [ -x "$BIN/$b" ] || skip "$BIN/$b not built"
+done
+
+ns="tern-cap-$$-$RANDOM"
+tmp=$(mktemp -d "/tmp/tern-cap-$$.XXXXXX")
+srv_pid="" cap_pid=""
+cleanup() {
+    [ -n "$cap_pid" ] && stop "$cap_pid"
+    [ -n "$srv_pid" ] && stop "$srv_pid"
+    ip netns del "$ns" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+fail() {
+    echo "FAIL: $*"
+    for f in client.err server.log dumpcap.err; do
+        [ -s "$tmp/$f" ] && { echo "--- $f"; tail -n 30 "$tmp/$f"; }
+    done
+    exit 1
+}
+in_ns() { ip netns exec "$ns" "$@"; }
+# stop PID: SIGTERM (dumpcap then writes out what it holds), SIGKILL after 5 s
+stop() {
+    kill "$1" 2>/dev/null
+    for _ in $(seq 1 100); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -9 "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+
+ip netns add "$ns" 2>/dev/null || skip "cannot create a network namespace"
+ip -n "$ns" link set lo up
+in_ns ethtool -K lo tx-udp-segmentation off gso off gro off >/dev/null 2>&1
+offloads=$(in_ns ethtool -k lo)
+for feature in tx-udp-segmentation generic-segmentation-offload generic-receive-offload; do
+    grep -q "^[[:space:]]*$feature: off" <<<"$offloads" ||
+        skip "cannot turn $feature off on the namespace's lo"
+done
+
+mkdir -p "$tmp/root"
+head -c "$((SIZE_KB * 1024))" /dev/urandom >"$tmp/root/file"
+src_sha=$(sha256sum "$tmp/root/file" | cut -d' ' -f1)
+
+ip netns exec "$ns" dumpcap -q -i lo -B 64 -f "udp port $PORT" -w "$tmp/cap.pcapng" 2>"$tmp/dumpcap.err" &
+cap_pid=$!
+for _ in $(seq 1 100); do
+    grep -q "Capturing on" "$tmp/dumpcap.err" && break
+    kill -0 "$cap_pid" 2>/dev/null || break
+    sleep 0.05
+done
+grep -q "Capturing on" "$tmp/dumpcap.err" || fail "dumpcap did not start capturing"
+
+ip netns exec "$ns" "$BIN/tern-server" --listen "127.0.0.1:$PORT" --root "$tmp/root" -q \
+    --keylog "$tmp/server.keys" >"$tmp/server.log" 2>&1 &
+srv_pid=$!
+for _ in $(seq 1 100); do
+    in_ns ss -Haun "sport = :$PORT" | grep -q . && break
+    sleep 0.05
+done
+
+# 127.0.0.2 added at 1/8 of the body, the move there at 2/8, 127.0.0.1 removed at 3/8, a move
+# to 127.0.0.3 (not probed first) at 4/8, 127.0.0.2 removed at 5/8, a key update at 6/8
+e=$((SIZE_KB / 8))
+in_ns timeout 20 "$BIN/tern-client" --insecure --local 127.0.0.1 --json -o "$tmp/out" \
+    --keylog "$tmp/client.keys" --add-local "127.0.0.2@${e}KB" --migrate "127.0.0.2@$((2 * e))KB" \
+    --remove-local "127.0.0.1@$((3 * e))KB" --migrate "127.0.0.3@$((4 * e))KB" \
+    --remove-local "127.0.0.2@$((5 * e))KB" --key-update "$((6 * e))K" \
+    "https://127.0.0.1:$PORT/file" >"$tmp/client.json" 2>"$tmp/client.err"
+rc=$?
+sleep 0.2 # the last acknowledgements
+stop "$cap_pid"
+cap_pid=""
+stop "$srv_pid"
+srv_pid=""
+
+[ "$rc" -eq 0 ] || fail "tern-client exited with $rc"
+[ "$(sha256sum "$tmp/out" | cut -d' ' -f1)" = "$src_sha" ] || fail "the body's SHA-256 differs"
+stats=$(grep "received/dropped" "$tmp/dumpcap.err")
+dropped=$(sed -n 's#.*: [0-9]*/\([0-9]*\) .*#\1#p' <<<"$stats")
+[ "$dropped" = 0 ] || fail "the capture is incomplete: $stats"
+
+fields=()
+for f in $(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import wire_check
+print(" ".join(wire_check.FIELD_NAMES))' "$here"); do
+    fields+=(-e "$f")
+done
+decode() {
+    tshark -r "$tmp/cap.pcapng" -d "udp.port==$PORT,quic" -o "tls.keylog_file:$1" -T fields \
+        -E separator=/t "${fields[@]}" 2>"$tmp/tshark.err"
+}
+decode "$tmp/client.keys" >"$tmp/fields.client" || fail "tshark: $(head -c 300 "$tmp/tshark.err")"
+decode "$tmp/server.keys" >"$tmp/fields.server" || fail "tshark: $(head -c 300 "$tmp/tshark.err")"
+cmp -s "$tmp/fields.client" "$tmp/fields.server" ||
+    fail "the client's and the server's key logs decode the capture differently"
+
+python3 "$here/wire_check.py" "$tmp/fields.client" 127.0.0.1 "$PORT" 8 127.0.0.1 127.0.0.2 \
+    127.0.0.3 ||
+    fail "the wire broke a promise of docs/migration.md (above)"
+echo "ok: $(wc -l <"$tmp/fields.client") datagrams captured and decrypted, $SIZE_KB KB, sha256 matches"
