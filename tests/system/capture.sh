@@ -2,15 +2,23 @@
 # A migration as the wire shows it: tern-server and tern-client, both with --keylog, in a fresh
 # network namespace whose loopback has segmentation and receive offloads off (so that the capture
 # holds the datagrams as sent, not GSO super-packets), dumpcap on lo during a download in which the
-# client adds 127.0.0.2, moves there and removes 127.0.0.1, with a key update in the middle. The
+# client adds a second address, moves there and removes the first, then moves to a third address
+# without probing it first and removes the second, with a key update in the middle. The
 # capture is decrypted by tshark with the client's key log, and again with the server's (the two
 # decodes must be the same), and tests/system/wire_check.py checks what docs/migration.md
 # promises: a fresh peer CID per path, padded PATH_CHALLENGE/PATH_RESPONSE, each response on the
 # arrival path, RETIRE_CONNECTION_ID on removal, and the rest the capture can show.
 #
-# usage: capture.sh BUILD_DIR      (root; exit 77: skipped, with the reason)
+# usage: capture.sh BUILD_DIR [v4|v6]   (root; exit 77: skipped, with the reason)
+#   v4: the server on 127.0.0.1, the client from 127.0.0.1, then 127.0.0.2, then 127.0.0.3
+#   v6: the server on ::1, the client from ::1, then fd7e::2, then fd7e::3 (added to lo)
 set -u
-BIN=$1
+BIN=$1 FAM=${2:-v4}
+if [ "$FAM" = v6 ]; then
+    SERVER=::1 IPS=(::1 fd7e::2 fd7e::3) HOST="[::1]"
+else
+    SERVER=127.0.0.1 IPS=(127.0.0.1 127.0.0.2 127.0.0.3) HOST=127.0.0.1
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 SIZE_KB=${SIZE_KB:-6144}
 PORT=4433 # the namespace is ours alone
@@ -60,6 +68,11 @@ stop() {
 ip netns add "$ns" 2>/dev/null || skip "cannot create a network namespace"
 ip -n "$ns" link set lo up
 in_ns ethtool -K lo tx-udp-segmentation off gso off gro off >/dev/null 2>&1
+if [ "$FAM" = v6 ]; then
+    for a in "${IPS[@]:1}"; do
+        ip -n "$ns" -6 addr add "$a/128" dev lo nodad || skip "cannot add $a to the namespace's lo"
+    done
+fi
 offloads=$(in_ns ethtool -k lo)
 for feature in tx-udp-segmentation generic-segmentation-offload generic-receive-offload; do
     grep -q "^[[:space:]]*$feature: off" <<<"$offloads" ||
@@ -79,7 +92,7 @@ for _ in $(seq 1 100); do
 done
 grep -q "Capturing on" "$tmp/dumpcap.err" || fail "dumpcap did not start capturing"
 
-ip netns exec "$ns" "$BIN/tern-server" --listen "127.0.0.1:$PORT" --root "$tmp/root" -q \
+ip netns exec "$ns" "$BIN/tern-server" --listen "$HOST:$PORT" --root "$tmp/root" -q \
     --keylog "$tmp/server.keys" >"$tmp/server.log" 2>&1 &
 srv_pid=$!
 for _ in $(seq 1 100); do
@@ -87,14 +100,14 @@ for _ in $(seq 1 100); do
     sleep 0.05
 done
 
-# 127.0.0.2 added at 1/8 of the body, the move there at 2/8, 127.0.0.1 removed at 3/8, a move
-# to 127.0.0.3 (not probed first) at 4/8, 127.0.0.2 removed at 5/8, a key update at 6/8
+# the second address added at 1/8 of the body, the move there at 2/8, the first removed at 3/8,
+# a move to the third (not probed first) at 4/8, the second removed at 5/8, a key update at 6/8
 e=$((SIZE_KB / 8))
-in_ns timeout 20 "$BIN/tern-client" --insecure --local 127.0.0.1 --json -o "$tmp/out" \
-    --keylog "$tmp/client.keys" --add-local "127.0.0.2@${e}KB" --migrate "127.0.0.2@$((2 * e))KB" \
-    --remove-local "127.0.0.1@$((3 * e))KB" --migrate "127.0.0.3@$((4 * e))KB" \
-    --remove-local "127.0.0.2@$((5 * e))KB" --key-update "$((6 * e))K" \
-    "https://127.0.0.1:$PORT/file" >"$tmp/client.json" 2>"$tmp/client.err"
+in_ns timeout 20 "$BIN/tern-client" --insecure --local "${IPS[0]}" --json -o "$tmp/out" \
+    --keylog "$tmp/client.keys" --add-local "${IPS[1]}@${e}KB" --migrate "${IPS[1]}@$((2 * e))KB" \
+    --remove-local "${IPS[0]}@$((3 * e))KB" --migrate "${IPS[2]}@$((4 * e))KB" \
+    --remove-local "${IPS[1]}@$((5 * e))KB" --key-update "$((6 * e))K" \
+    "https://$HOST:$PORT/file" >"$tmp/client.json" 2>"$tmp/client.err"
 rc=$?
 sleep 0.2 # the last acknowledgements
 stop "$cap_pid"
@@ -122,7 +135,6 @@ decode "$tmp/server.keys" >"$tmp/fields.server" || fail "tshark: $(head -c 300 "
 cmp -s "$tmp/fields.client" "$tmp/fields.server" ||
     fail "the client's and the server's key logs decode the capture differently"
 
-python3 "$here/wire_check.py" "$tmp/fields.client" 127.0.0.1 "$PORT" 8 127.0.0.1 127.0.0.2 \
-    127.0.0.3 ||
+python3 "$here/wire_check.py" "$tmp/fields.client" "$SERVER" "$PORT" 8 "${IPS[@]}" ||
     fail "the wire broke a promise of docs/migration.md (above)"
-echo "ok: $(wc -l <"$tmp/fields.client") datagrams captured and decrypted, $SIZE_KB KB, sha256 matches"
+echo "ok: $FAM: $(wc -l <"$tmp/fields.client") datagrams captured and decrypted, $SIZE_KB KB, sha256 matches"
