@@ -247,6 +247,31 @@ static void set_addr(tern_addr *a, const char *ip, uint16_t port)
     tern_addr_parse(a, ip, port);
 }
 
+/* The queue of datagrams in flight starts small and doubles up to PAIR_QUEUE slots: most pairs
+ * never hold more than a few hundred datagrams, and a fuzz target creates a pair per input.
+ * Returns 0, or -1 when the queue is full or memory runs out. */
+static int queue_grow(tern_pair *p)
+{
+    size_t cap = p->qcap ? 2 * p->qcap : 256;
+    if (cap > PAIR_QUEUE)
+        return -1;
+    pair_dgram *q = realloc(p->q, cap * sizeof(*q));
+    if (q)
+        p->q = q;
+    pair_qent *heap = realloc(p->heap, cap * sizeof(*heap));
+    if (heap)
+        p->heap = heap;
+    uint32_t *slots = realloc(p->free_slots, cap * sizeof(*slots));
+    if (slots)
+        p->free_slots = slots;
+    if (!q || !heap || !slots)
+        return -1;
+    for (size_t i = cap; i > p->qcap; i--)
+        p->free_slots[p->nfree++] = (uint32_t)(i - 1);
+    p->qcap = cap;
+    return 0;
+}
+
 int pair_init(tern_pair *p, uint64_t seed)
 {
     memset(p, 0, sizeof(*p));
@@ -254,13 +279,8 @@ int pair_init(tern_pair *p, uint64_t seed)
         return -1;
     p->rng = seed;
     p->now = 1000000000ull;
-    p->q = calloc(PAIR_QUEUE, sizeof(pair_dgram));
-    p->heap = calloc(PAIR_QUEUE, sizeof(pair_qent));
-    p->free_slots = calloc(PAIR_QUEUE, sizeof(uint32_t));
-    if (!p->q || !p->heap || !p->free_slots)
+    if (queue_grow(p))
         return -1;
-    for (uint32_t i = 0; i < PAIR_QUEUE; i++)
-        p->free_slots[p->nfree++] = PAIR_QUEUE - 1 - i;
     static const char *alpn[] = {"hq-interop"};
     tern_config_init(&p->cfg_c);
     p->cfg_c.alpn = alpn;
@@ -470,7 +490,7 @@ static void link_send(tern_pair *p, pair_link *l, int to_server, const tern_path
     }
     int copies = 1 + (l->dup > 0 && rnd01(&p->rng) < l->dup);
     for (int k = 0; k < copies; k++) {
-        if (p->nfree == 0) {
+        if (p->nfree == 0 && queue_grow(p)) {
             l->dropped++;
             return;
         }

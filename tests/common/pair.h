@@ -69,7 +69,7 @@ typedef struct tern_pair {
     pair_dgram *q;         /* slots */
     pair_qent *heap;
     uint32_t *free_slots;
-    size_t qn, nfree;
+    size_t qn, nfree, qcap;
     uint64_t seq;
     uint8_t reset_key[32];
     /* client application */

@@ -190,7 +190,6 @@ static void stream_verb(int verb, int idx)
 
 static int setup(void)
 {
-    pair_free(&pair);
     drop_mask = 0;
     CHECK(pair_init(&pair, 7) == 0);
     pair.cfg_c.max_paths = 4;
@@ -309,5 +308,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* let everything that is still pending settle: timers, retransmissions, path validation */
     pair_run(&pair, never, 5000 * MS);
     check_all(forged);
+    pair_free(&pair);
     return 0;
 }
