@@ -1,9 +1,9 @@
-/* libFuzzer target for the HTTP/3 and hq-interop code of tern-server (tools/server/h3.c, hq.c,
- * files.c and tools/common/h3conn.c over nghttp3): a real tern client connection, driven by the
- * script, talks to a server connection that runs the tool's own request handling over a small
- * document root. The first byte picks the ALPN (bit 0: h3, else hq-interop); then events open
- * streams and write what the script says on them, reset them, and let time pass. The client
- * reads and discards every response. State is reset per input.
+/* libFuzzer target for the HTTP/3 and hq-interop code of tern-server (tools/server/conns.c, h3.c,
+ * hq.c, files.c and tools/common/h3conn.c over nghttp3): a real tern client connection, driven by
+ * the script, talks to a server connection that runs the tool's own callbacks and request
+ * handling over a small document root. The first byte picks the ALPN (bit 0: h3, else hq-interop);
+ * then events open streams and write what the script says on them, reset them, and let time pass.
+ * The client reads and discards every response. State is reset per input.
  *
  * Checked: the server never reports an internal error, a close it decides on names an error code,
  * and once the script is over and the client has gone, the tool's per-connection state is freed
@@ -33,102 +33,15 @@
 
 static tern_pair pair;
 static server srv;
-static srv_conn sconn;
+static tern_callbacks server_cb; /* tern-server's own (server/conns.c) */
 static int64_t streams[8];
 static int nstreams;
 
-/* What tern-server.c provides to its parts. */
-void srv_log_request(server *s, srv_conn *sc, int64_t sid, const char *method, const char *path,
-                     const char *status, uint64_t bytes, uint64_t start_ns)
+/* The runtime calls on_accept for a new connection before it reads the first datagram. */
+static void accepted(tern_pair *p)
 {
+    server_cb.on_accept(p->server, &srv);
 }
-
-void srv_maybe_key_update(srv_conn *sc) {}
-
-/* The tool's glue, as tern-server wires its callbacks: the protocol is chosen by ALPN. */
-static srv_conn *ready(tern_conn *c)
-{
-    srv_conn *sc = &sconn;
-    if (!sc->conn) {
-        sc->conn = c;
-        sc->srv = &srv;
-        snprintf(sc->peer, sizeof(sc->peer), "fuzz");
-    }
-    if (sc->proto == SRV_PROTO_NONE && tern_conn_is_established(c)) {
-        if (strcmp(tern_conn_alpn(c), "h3") == 0) {
-            sc->proto = SRV_PROTO_H3;
-            if (srv_h3_start(sc) < 0)
-                return NULL;
-        } else {
-            sc->proto = SRV_PROTO_HQ;
-        }
-    }
-    if (sc->proto == SRV_PROTO_H3 && !sc->h3)
-        return NULL;
-    return sc->proto == SRV_PROTO_NONE ? NULL : sc;
-}
-
-static void on_connected(tern_conn *c, void *ud)
-{
-    ready(c);
-}
-
-static void on_open(tern_conn *c, int64_t sid, void *ud)
-{
-    srv_conn *sc = ready(c);
-    if (sc && sc->proto == SRV_PROTO_HQ)
-        srv_hq_on_stream_open(sc, sid);
-}
-
-static void on_readable(tern_conn *c, int64_t sid, void *ud)
-{
-    srv_conn *sc = ready(c);
-    if (sc && sc->proto == SRV_PROTO_H3) {
-        tool_h3_on_readable(sc->h3, sid, srv.buf, sizeof(srv.buf));
-    } else if (sc && sc->proto == SRV_PROTO_HQ) {
-        srv_hq_on_readable(sc, sid);
-    } else {
-        int fin = 0;
-        while (tern_stream_read(c, sid, srv.buf, sizeof(srv.buf), &fin) > 0 && !fin)
-            ;
-    }
-}
-
-static void on_writable(tern_conn *c, int64_t sid, void *ud)
-{
-    srv_conn *sc = ready(c);
-    if (sc && sc->proto == SRV_PROTO_H3)
-        tool_h3_on_writable(sc->h3, sid);
-    else if (sc && sc->proto == SRV_PROTO_HQ)
-        srv_hq_on_writable(sc, sid);
-}
-
-static void on_reset(tern_conn *c, int64_t sid, uint64_t err, void *ud)
-{
-    srv_conn *sc = ready(c);
-    if (sc && sc->proto == SRV_PROTO_H3)
-        tool_h3_on_reset(sc->h3, sid, err);
-    else if (sc && sc->proto == SRV_PROTO_HQ)
-        srv_hq_on_reset(sc, sid, err);
-}
-
-static void on_stop(tern_conn *c, int64_t sid, uint64_t err, void *ud)
-{
-    srv_conn *sc = ready(c);
-    if (sc && sc->proto == SRV_PROTO_H3)
-        tool_h3_on_stop_sending(sc->h3, sid, err);
-    else if (sc && sc->proto == SRV_PROTO_HQ)
-        srv_hq_on_stop_sending(sc, sid, err);
-}
-
-static const tern_callbacks server_cb = {
-    .on_connected = on_connected,
-    .on_stream_open = on_open,
-    .on_stream_readable = on_readable,
-    .on_stream_writable = on_writable,
-    .on_stream_reset = on_reset,
-    .on_stream_stop_sending = on_stop,
-};
 
 static int never(tern_pair *p)
 {
@@ -177,15 +90,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static int ready_once;
     if (!ready_once) {
         make_root();
+        srv_callbacks(&server_cb);
         ready_once = 1;
     }
     if (size < 1)
         return 0;
-    pair_free(&pair);
     CHECK(pair_init(&pair, 9) == 0);
     set_alpn(data[0] & 1);
-    memset(&sconn, 0, sizeof(sconn));
     pair.server_cb = &server_cb;
+    pair.server_ud = &srv;
+    pair.server_created = accepted;
     CHECK(pair_run(&pair, pair_cond_connected, 5000 * MS));
     nstreams = 0;
     size_t i = 1;
@@ -230,13 +144,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (s && s->state >= TERN_CS_CLOSING) {
             const tern_close_info *ci = tern_conn_close_info(s);
             fuzz_check_close(s);
-            if (ci->local && ci->app)
-                CHECK(ci->error_code != 0 || !sconn.h3 || !sconn.h3->failed);
+            srv_conn *sc = tern_conn_get_user_data(s);
+            if (ci->local && ci->app && sc)
+                CHECK(ci->error_code != 0 || !sc->h3 || !sc->h3->failed);
         }
     }
     pair_run(&pair, never, 3000 * MS);
-    /* the tool frees its per-connection state as tern-server does when the connection ends */
-    srv_hq_conn_free(&sconn);
-    srv_h3_conn_free(&sconn);
+    /* the connection's state is freed as in tern-server: by on_closed, which the runtime calls
+     * when a connection ends, else when the endpoint goes */
+    if (pair.server && tern_conn_is_done(pair.server))
+        server_cb.on_closed(pair.server, tern_conn_close_info(pair.server), &srv);
+    while (srv.conns)
+        srv_conn_free(&srv, srv.conns);
+    pair_free(&pair);
     return 0;
 }

@@ -1,7 +1,7 @@
-/* libFuzzer target for the HTTP/3 and hq-interop code of tern-client (tools/client/h3.c, hq.c and
- * tools/common/h3conn.c over nghttp3): the tool's client code runs on a real tern client
- * connection and downloads three URLs from a server connection whose every stream byte the script
- * writes: HTTP/3 frames or hq bodies on the request streams, control, QPACK and unknown
+/* libFuzzer target for the HTTP/3 and hq-interop code of tern-client (tools/client/conn.c, h3.c,
+ * hq.c and tools/common/h3conn.c over nghttp3): the tool's callbacks and client code run on a real
+ * tern client connection and downloads three URLs from a server connection whose every stream byte
+ * the script writes: HTTP/3 frames or hq bodies on the request streams, control, QPACK and unknown
  * unidirectional streams, FINs, resets and stops. The first byte picks the ALPN (bit 0: h3, else
  * hq-interop). State is reset per input.
  *
@@ -37,123 +37,7 @@ static int64_t uni[4];
 static uint64_t written[NDL]; /* bytes the server's stream accepted per request stream */
 static int nuni;
 
-/* What tern-client.c provides to its parts, reduced to what a download's outcome needs. */
-download *cl_find_dl(client *c, int64_t sid)
-{
-    for (size_t i = 0; i < c->n; i++)
-        if (c->dl[i].sid == sid)
-            return &c->dl[i];
-    return NULL;
-}
-
-void cl_finish_dl(client *c, download *d, dl_result result)
-{
-    if (d->result != DL_PENDING)
-        return;
-    d->result = result;
-    if (result == DL_OK || result == DL_HTTP_ERROR)
-        tool_sha256_final_hex(&d->hash, d->sha256);
-    else
-        tool_sha256_discard(&d->hash);
-    if (++c->n_finished == c->n && c->conn)
-        tern_conn_close(c->conn, c->proto == CL_PROTO_H3 ? TOOL_H3_NO_ERROR : 0, NULL);
-}
-
-void cl_fail_dl(client *c, download *d, const char *what, int err)
-{
-    snprintf(d->error, sizeof(d->error), "%s: %s", what, tern_strerror(err));
-    cl_finish_dl(c, d, DL_ERROR);
-}
-
-int cl_body(client *c, download *d, const uint8_t *data, size_t len)
-{
-    d->bytes += len;
-    c->total_bytes += len;
-    if (tool_sha256_update(&d->hash, data, len) < 0) {
-        cl_finish_dl(c, d, DL_ERROR);
-        return -1;
-    }
-    return 0;
-}
-
-/* The tool's callbacks, as tern-client wires them. */
-static void start_downloads(client *c)
-{
-    for (; c->next_open < c->n; c->next_open++) {
-        download *d = &c->dl[c->next_open];
-        if (d->result != DL_PENDING)
-            continue;
-        if (tern_conn_open_stream(c->conn, 1, &d->sid) < 0)
-            return;
-        if (c->proto == CL_PROTO_H3)
-            cl_h3_submit(c, d);
-        else
-            cl_hq_send_request(c, d);
-    }
-    if (c->h3)
-        tool_h3_flush(c->h3);
-}
-
-static void on_connected(tern_conn *conn, void *ud)
-{
-    client *c = ud;
-    c->conn = conn;
-    c->connected = 1;
-    if (strcmp(tern_conn_alpn(conn), "h3") == 0) {
-        c->proto = CL_PROTO_H3;
-        if (cl_h3_start(c) < 0)
-            return;
-    } else {
-        c->proto = CL_PROTO_HQ;
-    }
-    start_downloads(c);
-}
-
-static void on_readable(tern_conn *conn, int64_t sid, void *ud)
-{
-    client *c = ud;
-    if (c->h3)
-        tool_h3_on_readable(c->h3, sid, c->buf, sizeof(c->buf));
-    else
-        cl_hq_on_readable(c, sid);
-}
-
-static void on_writable(tern_conn *conn, int64_t sid, void *ud)
-{
-    client *c = ud;
-    download *d = cl_find_dl(c, sid);
-    if (c->h3)
-        tool_h3_on_writable(c->h3, sid);
-    else if (d)
-        cl_hq_send_request(c, d);
-}
-
-static void on_reset(tern_conn *conn, int64_t sid, uint64_t err, void *ud)
-{
-    client *c = ud;
-    download *d = cl_find_dl(c, sid);
-    if (c->h3) {
-        tool_h3_on_reset(c->h3, sid, err);
-    } else if (d && d->result == DL_PENDING) {
-        d->reset_code = err;
-        cl_finish_dl(c, d, DL_RESET);
-    }
-}
-
-static void on_stop(tern_conn *conn, int64_t sid, uint64_t err, void *ud)
-{
-    client *c = ud;
-    if (c->h3)
-        tool_h3_on_stop_sending(c->h3, sid, err);
-}
-
-static const tern_callbacks client_cb = {
-    .on_connected = on_connected,
-    .on_stream_readable = on_readable,
-    .on_stream_writable = on_writable,
-    .on_stream_reset = on_reset,
-    .on_stream_stop_sending = on_stop,
-};
+static tern_callbacks client_cb; /* tern-client's own (client/conn.c) */
 
 /* The scripted server reads and drops what the client sends. */
 static void srv_readable(tern_conn *conn, int64_t sid, void *ud)
@@ -215,7 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    pair_free(&pair);
+    if (!client_cb.on_connected)
+        cl_callbacks(&client_cb);
     CHECK(pair_init(&pair, 13) == 0);
     set_alpn(data[0] & 1);
     setup_client();
@@ -277,9 +162,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* hq: the body is every byte of the response stream */
         if (cl.proto == CL_PROTO_HQ && dls[k].result == DL_OK)
             CHECK(dls[k].bytes == written[k]);
-        if (dls[k].result == DL_PENDING)
-            cl_finish_dl(&cl, &dls[k], DL_ERROR); /* releases its hash */
     }
-    cl_h3_free(&cl);
+    /* the end as in tern-client: on_closed (the runtime calls it when a connection ends) fails
+     * what is pending and releases the HTTP/3 state */
+    if (pair.client && !cl.closed)
+        client_cb.on_closed(
+            pair.client, tern_conn_is_done(pair.client) ? tern_conn_close_info(pair.client) : NULL,
+            &cl);
+    for (int k = 0; k < NDL; k++)
+        CHECK(dls[k].result != DL_PENDING);
+    pair_free(&pair);
     return 0;
 }

@@ -1,5 +1,5 @@
 /* tern-client's shared state and the interface between its parts: tern-client.c (options,
- * downloads, output, the connection), hq.c (hq-interop requests), h3.c (HTTP/3 requests through
+ * downloads, output, the report), conn.c (tern's callbacks, the downloads' outcomes), hq.c (hq-interop requests), h3.c (HTTP/3 requests through
  * nghttp3), progress.c (the terminal progress bar), script.c (scripted local address changes),
  * paths.c (path and network events, their history, the live path table) and stalls.c (delivery
  * gaps and what ended them). */
@@ -155,6 +155,7 @@ typedef struct client {
     tool_h3 *h3;
     int64_t goaway_id; /* first stream the server will not serve; INT64_MAX without GOAWAY */
     FILE *info;        /* human-readable per-URL lines */
+    FILE *err;         /* failed downloads and key updates (stderr; NULL: not reported) */
     uint64_t start_ns, connected_ns, done_ns, total_bytes;
     uint64_t start_unix_ms; /* wall clock at start, to line the report up with outside events */
     int key_update_wanted, key_update_done;
@@ -179,7 +180,14 @@ typedef struct client {
     unsigned char buf[CL_READ_CHUNK];
 } client;
 
-/* tern-client.c */
+/* conn.c: tern's callbacks of the client, with the `client` as their user data. */
+void cl_callbacks(tern_callbacks *cb);
+/* Remembers the first connection-level failure for the report. */
+void cl_set_error(client *cl, const char *msg);
+/* Opens streams for downloads not started yet, as far as the peer's stream limit allows. */
+void cl_start_pending(client *cl);
+/* Redraws the progress bar (when enabled and downloads are left). */
+void cl_show_progress(client *cl);
 download *cl_find_dl(client *cl, int64_t sid);
 /* Marks a download finished; when it is the last one, closes the connection cleanly. */
 void cl_finish_dl(client *cl, download *d, dl_result result);

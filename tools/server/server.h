@@ -1,5 +1,5 @@
 /* tern-server's shared state and the interface between its parts: tern-server.c (options,
- * connections, shutdown), files.c (mapping request paths to files below the root), hq.c
+ * shutdown), conns.c (connections and tern's callbacks), files.c (mapping request paths to files below the root), hq.c
  * (hq-interop, HTTP/0.9 over QUIC) and h3.c (HTTP/3 through nghttp3). */
 #ifndef TOOLS_SERVER_SERVER_H
 #define TOOLS_SERVER_SERVER_H
@@ -59,6 +59,7 @@ struct server {
     size_t root_len;
     int quiet;
     srv_mime mime;
+    int shutting_down; /* new connections get a GOAWAY and are closed */
     int key_update_wanted;
     uint64_t key_update_at; /* stream bytes sent per connection before one key update */
     srv_conn *conns;
@@ -81,7 +82,14 @@ void srv_mime_free(srv_mime *m);
 /* qsort order for loading: by extension, then by position in the file. */
 int srv_mime_cmp_order(const void *a, const void *b);
 
-/* tern-server.c: one line per finished request unless quiet. */
+/* conns.c: tern's callbacks of the server, with the `server` as their user data; each connection
+ * gets its srv_conn (tern_conn_set_user_data) at on_accept, or when first seen. */
+void srv_callbacks(tern_callbacks *cb);
+/* Releases a connection's state and unlinks it (on_closed does it for a connection that ends). */
+void srv_conn_free(server *srv, srv_conn *sc);
+/* Closes a connection for the shutdown, once (H3_NO_ERROR for HTTP/3). */
+void srv_close_for_shutdown(srv_conn *sc);
+/* One line per finished request unless quiet. */
 void srv_log_request(server *srv, srv_conn *sc, int64_t sid, const char *method, const char *path,
                      const char *status, uint64_t bytes, uint64_t start_ns);
 /* Starts the configured key update once this connection has sent enough. */
