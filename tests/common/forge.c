@@ -5,64 +5,6 @@
 
 #include "conn_internal.h"
 
-size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int flags, tern_tstamp now,
-                  uint8_t *out, size_t cap)
-{
-    tern_conn *c = from;
-    if (c->tx[TERN_LEVEL_1RTT].aead == TERN_AEAD_NONE || c->state >= TERN_CS_CLOSING)
-        return 0;
-    const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
-    if (!e)
-        return 0;
-    uint64_t pn = c->sp[TERN_SPACE_APP].next_pn;
-    int next_phase = flags & FORGE_NEXT_PHASE;
-    int phase = next_phase ? !c->tx_phase : c->tx_phase;
-    size_t hl = tern_pkt_write_short(out, cap, &e->cid, pn, 4, phase, 0);
-    size_t plen = len < 4 && !(flags & FORGE_NO_PADDING) ? 4 : len;
-    if (!hl || hl + plen + 16 > cap)
-        return 0;
-    if (len)
-        memcpy(out + hl, payload, len);
-    memset(out + hl + len, 0, plen - len); /* PADDING up to the header protection sample */
-    if (flags & FORGE_RESERVED_BITS)
-        out[0] |= 0x18;
-    int rc;
-    if (next_phase) {
-        tern_keys next;
-        memset(&next, 0, sizeof(next));
-        if (tern_crypto_next_keys(&c->tx[TERN_LEVEL_1RTT], &next))
-            return 0;
-        rc = tern_crypto_protect(&next, &c->hp_tx1, out, hl, 4, plen, pn);
-        tern_crypto_keys_free(&next);
-    } else {
-        rc = tern_crypto_protect(&c->tx[TERN_LEVEL_1RTT], &c->hp_tx1, out, hl, 4, plen, pn);
-    }
-    if (rc)
-        return 0;
-    c->sp[TERN_SPACE_APP].next_pn++;
-    tern_sent_pkt rec;
-    memset(&rec, 0, sizeof(rec));
-    rec.pn = pn;
-    rec.time_sent = now;
-    rec.size = (uint32_t)(hl + plen + 16);
-    tern_recovery_on_sent(&c->rec, TERN_SPACE_APP, &rec);
-    return hl + plen + 16;
-}
-
-size_t forge_stateless_reset(tern_conn *victim, size_t len, uint64_t seed, uint8_t *out, size_t cap)
-{
-    const tern_cid_entry *e = tern_peer_cids_for_path(&victim->pcids, (uint8_t)victim->active);
-    if (!e || !e->has_token || len < 21 || len > cap)
-        return 0;
-    for (size_t i = 0; i < len - TERN_RESET_TOKEN_LEN; i++) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        out[i] = (uint8_t)(seed >> 56);
-    }
-    out[0] = (uint8_t)(0x40 | (out[0] & 0x3f));
-    memcpy(out + len - TERN_RESET_TOKEN_LEN, e->token, TERN_RESET_TOKEN_LEN);
-    return len;
-}
-
 size_t forge_long(int type, uint32_t version, const tern_cid *dcid, const tern_cid *scid,
                   const uint8_t *token, size_t token_len, uint64_t pn, tern_keys *keys,
                   const uint8_t *payload, size_t len, size_t pad_to, uint8_t *out, size_t cap)
@@ -84,6 +26,104 @@ size_t forge_long(int type, uint32_t version, const tern_cid *dcid, const tern_c
     if (tern_crypto_protect(keys, NULL, out, hl, 4, plen, pn))
         return 0;
     return hl + plen + 16;
+}
+
+/* Records a forged packet in the sender's recovery as sent at `now` (not in flight), so that the
+ * receiver's ACK of it acknowledges a sent packet. */
+static void record_sent(tern_conn *c, int space, uint64_t pn, size_t size, tern_tstamp now)
+{
+    tern_sent_pkt rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.pn = pn;
+    rec.time_sent = now;
+    rec.size = (uint32_t)size;
+    tern_recovery_on_sent(&c->rec, space, &rec);
+}
+
+size_t forge_1rtt_with(tern_conn *from, const tern_cid *dcid, tern_keys *keys, int phase,
+                       const uint8_t *payload, size_t len, int flags, tern_tstamp now, uint8_t *out,
+                       size_t cap)
+{
+    tern_conn *c = from;
+    if (c->tx[TERN_LEVEL_1RTT].aead == TERN_AEAD_NONE || c->state >= TERN_CS_CLOSING)
+        return 0;
+    if (!dcid) {
+        const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
+        if (!e)
+            return 0;
+        dcid = &e->cid;
+    }
+    uint64_t pn = c->sp[TERN_SPACE_APP].next_pn;
+    int next_phase = !keys && (flags & FORGE_NEXT_PHASE);
+    if (!keys)
+        phase = next_phase ? !c->tx_phase : c->tx_phase;
+    size_t hl = tern_pkt_write_short(out, cap, dcid, pn, 4, phase, 0);
+    size_t plen = len < 4 && !(flags & FORGE_NO_PADDING) ? 4 : len;
+    if (!hl || hl + plen + 16 > cap)
+        return 0;
+    if (len)
+        memcpy(out + hl, payload, len);
+    memset(out + hl + len, 0, plen - len); /* PADDING up to the header protection sample */
+    if (flags & FORGE_RESERVED_BITS)
+        out[0] |= 0x18;
+    int rc;
+    if (next_phase) {
+        tern_keys next;
+        memset(&next, 0, sizeof(next));
+        if (tern_crypto_next_keys(&c->tx[TERN_LEVEL_1RTT], &next))
+            return 0;
+        rc = tern_crypto_protect(&next, &c->hp_tx1, out, hl, 4, plen, pn);
+        tern_crypto_keys_free(&next);
+    } else {
+        rc = tern_crypto_protect(keys ? keys : &c->tx[TERN_LEVEL_1RTT], &c->hp_tx1, out, hl, 4,
+                                 plen, pn);
+    }
+    if (rc)
+        return 0;
+    c->sp[TERN_SPACE_APP].next_pn++;
+    record_sent(c, TERN_SPACE_APP, pn, hl + plen + 16, now);
+    return hl + plen + 16;
+}
+
+size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int flags, tern_tstamp now,
+                  uint8_t *out, size_t cap)
+{
+    return forge_1rtt_with(from, NULL, NULL, 0, payload, len, flags, now, out, cap);
+}
+
+size_t forge_long_from(tern_conn *from, int level, const tern_cid *dcid, const tern_cid *scid,
+                       const uint8_t *token, size_t token_len, const uint8_t *payload, size_t len,
+                       size_t pad_to, tern_tstamp now, uint8_t *out, size_t cap)
+{
+    if (level != TERN_LEVEL_INITIAL && level != TERN_LEVEL_HANDSHAKE)
+        return 0;
+    tern_keys *keys = &from->tx[level];
+    int space = tern_level_space(level);
+    if (keys->aead == TERN_AEAD_NONE)
+        return 0;
+    uint64_t pn = from->sp[space].next_pn;
+    size_t n = forge_long(level == TERN_LEVEL_INITIAL ? TERN_PKT_INITIAL : TERN_PKT_HANDSHAKE,
+                          from->version, dcid, scid, token, token_len, pn, keys, payload, len,
+                          pad_to, out, cap);
+    if (!n)
+        return 0;
+    from->sp[space].next_pn++;
+    record_sent(from, space, pn, n, now);
+    return n;
+}
+
+size_t forge_stateless_reset(tern_conn *victim, size_t len, uint64_t seed, uint8_t *out, size_t cap)
+{
+    const tern_cid_entry *e = tern_peer_cids_for_path(&victim->pcids, (uint8_t)victim->active);
+    if (!e || !e->has_token || len < 21 || len > cap)
+        return 0;
+    for (size_t i = 0; i < len - TERN_RESET_TOKEN_LEN; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        out[i] = (uint8_t)(seed >> 56);
+    }
+    out[0] = (uint8_t)(0x40 | (out[0] & 0x3f));
+    memcpy(out + len - TERN_RESET_TOKEN_LEN, e->token, TERN_RESET_TOKEN_LEN);
+    return len;
 }
 
 size_t forge_initial(int from_server, uint32_t version, const tern_cid *client_dcid,

@@ -30,6 +30,20 @@ enum {
 size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int flags, tern_tstamp now,
                   uint8_t *out, size_t cap);
 
+/* As forge_1rtt, to `dcid` (NULL: the peer CID of `from`'s active path) and, when `keys` is given,
+ * protected with them and key phase bit `phase` (FORGE_NEXT_PHASE then does nothing). */
+size_t forge_1rtt_with(tern_conn *from, const tern_cid *dcid, tern_keys *keys, int phase,
+                       const uint8_t *payload, size_t len, int flags, tern_tstamp now, uint8_t *out,
+                       size_t cap);
+
+/* A long-header packet from `from` at `level` (TERN_LEVEL_INITIAL or TERN_LEVEL_HANDSHAKE) with
+ * its keys of that level and the next packet number of that space, recorded as forge_1rtt does;
+ * see forge_long for the rest. Returns the datagram's length, or 0 when `from` has no keys at
+ * that level or the packet does not fit. */
+size_t forge_long_from(tern_conn *from, int level, const tern_cid *dcid, const tern_cid *scid,
+                       const uint8_t *token, size_t token_len, const uint8_t *payload, size_t len,
+                       size_t pad_to, tern_tstamp now, uint8_t *out, size_t cap);
+
 /* Writes a stateless reset of `len` bytes (21..1500) into out: random-looking bytes (from `seed`)
  * with a short-header first byte, ending in the reset token that `victim` holds for the peer CID of
  * its active path. Returns len, or 0 when the victim holds no such token. */

@@ -14,6 +14,7 @@
 
 #include "conn_internal.h"
 #include "dispatch.h"
+#include "forge.h"
 #include "pair.h"
 #include "varint.h"
 
@@ -29,56 +30,6 @@ static void connect_pair(tern_pair *p, uint64_t seed)
     assert_true(pair_run(p, pair_cond_connected, 10 * SEC));
     assert_int_equal(pair_request(p, 100), 0);
     assert_true(pair_run(p, pair_cond_all_done, 10 * SEC));
-}
-
-static uint8_t g_first_byte_or;  /* bits forced into the first byte before protection */
-static size_t g_min_payload = 4; /* payload bytes at least (4: room for the sample with any pn) */
-static const uint8_t *g_token;   /* Initial: token to carry */
-static size_t g_token_len;
-
-/* A packet from `from` at `level`, protected with its keys (1-RTT: `k` when given, else its current
- * keys, with key phase `phase`), carrying `payload` padded with PADDING to `pad` bytes. */
-static size_t forge(const tern_pair *pr, tern_conn *from, int level, const tern_cid *dcid,
-                    const tern_cid *scid, const uint8_t *payload, size_t len, size_t pad,
-                    tern_keys *k, int phase, uint8_t *out, size_t cap)
-{
-    int space = tern_level_space(level);
-    uint64_t pn = from->sp[space].next_pn++;
-    size_t hl, len_off = 0;
-    if (level == TERN_LEVEL_1RTT)
-        hl = tern_pkt_write_short(out, cap, dcid, pn, 4, phase, 0);
-    else
-        hl = tern_pkt_write_long(
-            out, cap, level == TERN_LEVEL_INITIAL ? TERN_PKT_INITIAL : TERN_PKT_HANDSHAKE,
-            TERN_PROTO_VERSION_1, dcid, scid, g_token, g_token_len, pn, 4, &len_off);
-    assert_true(hl > 0);
-    out[0] |= g_first_byte_or;
-    size_t plen = TERN_MAX(TERN_MAX(len, pad), g_min_payload);
-    assert_true(hl + plen + TERN_AEAD_TAG_LEN <= cap);
-    memset(out + hl, 0, plen);
-    if (len)
-        memcpy(out + hl, payload, len);
-    if (level != TERN_LEVEL_1RTT)
-        assert_int_equal(tern_pkt_set_length(out + len_off, 4 + plen + TERN_AEAD_TAG_LEN), 0);
-    tern_keys *keys = k ? k : &from->tx[level];
-    const tern_keys *hp = level == TERN_LEVEL_1RTT ? &from->hp_tx1 : &from->tx[level];
-    assert_int_equal(tern_crypto_protect(keys, hp, out, hl, 4, plen, pn), 0);
-    /* recorded (not in flight), so that the receiver's ACK of it acknowledges a sent packet */
-    tern_sent_pkt rec;
-    memset(&rec, 0, sizeof(rec));
-    rec.pn = pn;
-    rec.time_sent = pr->now;
-    rec.size = (uint32_t)(hl + plen + TERN_AEAD_TAG_LEN);
-    tern_recovery_on_sent(&from->rec, space, &rec);
-    return hl + plen + TERN_AEAD_TAG_LEN;
-}
-
-static size_t forge_1rtt(const tern_pair *pr, tern_conn *from, const uint8_t *payload, size_t len,
-                         uint8_t *out)
-{
-    const tern_cid_entry *e = tern_peer_cids_for_path(&from->pcids, 0);
-    return forge(pr, from, TERN_LEVEL_1RTT, &e->cid, NULL, payload, len, 0, NULL, from->tx_phase,
-                 out, 1500);
 }
 
 static int cond_client_closed(tern_pair *p)
@@ -140,8 +91,8 @@ static void scid_case(int change_scid, uint64_t seed)
     if (change_scid)
         scid.data[0] ^= 0xff;
     uint8_t pkt[1500];
-    size_t n = forge(&p, p.server, TERN_LEVEL_HANDSHAKE, &p.client->lcids.e[0].cid, &scid, close_pv,
-                     sizeof(close_pv), 0, NULL, 0, pkt, sizeof(pkt));
+    size_t n = forge_long_from(p.server, TERN_LEVEL_HANDSHAKE, &p.client->lcids.e[0].cid, &scid,
+                               NULL, 0, close_pv, sizeof(close_pv), 0, p.now, pkt, sizeof(pkt));
     tern_conn_recv(p.client, &p.path_c, pkt, n, 0, p.now);
     expect_ignored(&p, p.client, change_scid);
     if (!change_scid)
@@ -171,9 +122,9 @@ static void small_initial_case(size_t dgram_len, uint64_t seed)
     assert_true(pair_run(&p, cond_server_up, 10 * SEC));
     const tern_cid_entry *e = tern_peer_cids_for_path(&p.client->pcids, 0);
     uint8_t pkt[1500];
-    size_t overhead = 1 + 4 + 1 + e->cid.len + 1 + p.client->lcids.e[0].cid.len + 1 + 2 + 4 + 16;
-    size_t n = forge(&p, p.client, TERN_LEVEL_INITIAL, &e->cid, &p.client->lcids.e[0].cid, close_pv,
-                     sizeof(close_pv), dgram_len - overhead, NULL, 0, pkt, sizeof(pkt));
+    size_t n =
+        forge_long_from(p.client, TERN_LEVEL_INITIAL, &e->cid, &p.client->lcids.e[0].cid, NULL, 0,
+                        close_pv, sizeof(close_pv), dgram_len, p.now, pkt, sizeof(pkt));
     assert_int_equal(n, dgram_len);
     tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
     expect_ignored(&p, p.server, dgram_len < TERN_MIN_INITIAL_SIZE);
@@ -258,8 +209,8 @@ static void coalesced_case(int other_dcid, uint64_t seed)
     tern_cid dcid = mine;
     if (other_dcid)
         dcid.data[dcid.len - 1] ^= 0x01;
-    n += forge(&p, p.server, TERN_LEVEL_1RTT, &dcid, NULL, close_pv, sizeof(close_pv), 0, NULL,
-               p.server->tx_phase, dgram + n, sizeof(dgram) - n);
+    n += forge_1rtt_with(p.server, &dcid, NULL, 0, close_pv, sizeof(close_pv), 0, p.now, dgram + n,
+                         sizeof(dgram) - n);
     tern_conn_recv(p.client, &p.path_c, dgram, n, 0, p.now);
     expect_ignored(&p, p.client, other_dcid);
     pair_free(&p);
@@ -323,7 +274,7 @@ static void crypto_1rtt_case(int from_side_is_client, const uint8_t *msg, size_t
     memcpy(q, msg, msg_len);
     q += msg_len;
     uint8_t pkt[1500];
-    size_t n = forge_1rtt(&p, from, f, (size_t)(q - f), pkt);
+    size_t n = forge_1rtt(from, f, (size_t)(q - f), 0, p.now, pkt, sizeof(pkt));
     tern_conn_recv(to, from_side_is_client ? &p.path_s : &p.path_c, pkt, n, 0, p.now);
     /* CRYPTO_ERROR with the TLS alert unexpected_message (10) */
     assert_closed_with(&p, to, TERN_TE_CRYPTO_ERROR + 10);
@@ -372,8 +323,8 @@ static size_t forge_phase(tern_pair *p, int updates, uint8_t *pkt)
     memset(&k, 0, sizeof(k));
     client_keys_ahead(c, updates, &k);
     const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, 0);
-    size_t n = forge(p, c, TERN_LEVEL_1RTT, &e->cid, NULL, ping, 1, 0, &k,
-                     c->tx_phase ^ (updates & 1), pkt, 1500);
+    size_t n =
+        forge_1rtt_with(c, &e->cid, &k, c->tx_phase ^ (updates & 1), ping, 1, 0, p->now, pkt, 1500);
     tern_crypto_keys_free(&k);
     return n;
 }
@@ -448,8 +399,8 @@ static void session_id_case(size_t sid_len, uint64_t seed)
     q += chl + sid_len;
     uint8_t pkt[1500];
     const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, 0);
-    size_t n = forge(&p, c, TERN_LEVEL_INITIAL, &e->cid, &c->lcids.e[0].cid, f, (size_t)(q - f),
-                     1150, NULL, 0, pkt, sizeof(pkt));
+    size_t n = forge_long_from(c, TERN_LEVEL_INITIAL, &e->cid, &c->lcids.e[0].cid, NULL, 0, f,
+                               (size_t)(q - f), TERN_MIN_INITIAL_SIZE, p.now, pkt, sizeof(pkt));
     assert_true(n >= TERN_MIN_INITIAL_SIZE);
     p.c2s.blackhole = 0;
     assert_int_equal(pair_accept(&p, pkt, n), 0);
@@ -543,7 +494,7 @@ static void client_new_cid(tern_pair *p, uint64_t seq, int retire, const uint8_t
     memcpy(q, token, 16);
     q += 16;
     uint8_t pkt[1500];
-    size_t n = forge_1rtt(p, p->client, f, (size_t)(q - f), pkt);
+    size_t n = forge_1rtt(p->client, f, (size_t)(q - f), 0, p->now, pkt, sizeof(pkt));
     tern_conn_recv(p->server, &p->path_s, pkt, n, 0, p->now);
     if (p->server->state != TERN_CS_ESTABLISHED)
         fprintf(stderr, "closed: %s\n", tern_conn_close_info(p->server)->reason);
@@ -622,10 +573,9 @@ static void test_reserved_bits_closed(void **st)
     for (int with_bits = 1; with_bits >= 0; with_bits--) {
         tern_pair p;
         connect_pair(&p, 310 + (uint64_t)with_bits);
-        g_first_byte_or = with_bits ? 0x08 : 0;
         uint8_t pkt[1500];
-        size_t n = forge_1rtt(&p, p.client, ping, sizeof(ping), pkt);
-        g_first_byte_or = 0;
+        size_t n = forge_1rtt(p.client, ping, sizeof(ping), with_bits ? FORGE_RESERVED_BITS : 0,
+                              p.now, pkt, sizeof(pkt));
         tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
         if (with_bits)
             assert_closed_with(&p, p.server, TERN_TE_PROTOCOL_VIOLATION);
@@ -686,7 +636,7 @@ static void test_integrity_limit_closes(void **st)
     for (int i = 0; i < 11; i++) {
         assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
         uint8_t pkt[1500];
-        size_t n = forge_1rtt(&p, p.client, ping, sizeof(ping), pkt);
+        size_t n = forge_1rtt(p.client, ping, sizeof(ping), 0, p.now, pkt, sizeof(pkt));
         pkt[n - 1] ^= 0x01; /* the tag no longer matches */
         tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
     }
@@ -725,7 +675,7 @@ static void test_closing_and_draining_rates(void **st)
     size_t answers = 0;
     for (int i = 0; i < 10; i++) {
         uint8_t pkt[1500];
-        size_t n = forge_1rtt(&p, p.client, ping, sizeof(ping), pkt);
+        size_t n = forge_1rtt(p.client, ping, sizeof(ping), 0, p.now, pkt, sizeof(pkt));
         tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now + 1000);
         answers += datagrams_out(p.server, p.now + 1000, NULL, NULL);
     }
@@ -733,13 +683,13 @@ static void test_closing_and_draining_rates(void **st)
     /* a PTO later, the next packet is answered again */
     uint64_t later = p.now + 1000 + 2 * tern_conn_pto(p.server);
     uint8_t pkt[1500];
-    size_t n = forge_1rtt(&p, p.client, ping, sizeof(ping), pkt);
+    size_t n = forge_1rtt(p.client, ping, sizeof(ping), 0, p.now, pkt, sizeof(pkt));
     tern_conn_recv(p.server, &p.path_s, pkt, n, 0, later);
     assert_int_equal(datagrams_out(p.server, later, p.client, &p.path_c), 1);
     /* the client, draining once it received the close, sends nothing whatever arrives */
     assert_int_equal(p.client->state, TERN_CS_DRAINING);
     for (int i = 0; i < 5; i++) {
-        n = forge_1rtt(&p, p.server, ping, sizeof(ping), pkt);
+        n = forge_1rtt(p.server, ping, sizeof(ping), 0, p.now, pkt, sizeof(pkt));
         tern_conn_recv(p.client, &p.path_c, pkt, n, 0, later);
         assert_int_equal(datagrams_out(p.client, later, NULL, NULL), 0);
     }
@@ -825,10 +775,8 @@ static void test_packet_without_frames_closed(void **st)
 {
     tern_pair p;
     connect_pair(&p, 360);
-    g_min_payload = 0; /* 4 bytes of packet number leave room for the sample */
-    uint8_t pkt[1500];
-    size_t n = forge_1rtt(&p, p.client, NULL, 0, pkt);
-    g_min_payload = 4;
+    uint8_t pkt[1500]; /* 4 bytes of packet number leave room for the sample */
+    size_t n = forge_1rtt(p.client, NULL, 0, FORGE_NO_PADDING, p.now, pkt, sizeof(pkt));
     tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
     assert_closed_with(&p, p.server, TERN_TE_PROTOCOL_VIOLATION);
     pair_free(&p);
@@ -844,14 +792,11 @@ static void server_initial_token_case(int with_token, uint64_t seed)
         fail_msg("Initial keys gone before the test could use them");
     }
     static const uint8_t token[] = {9, 8, 7, 6};
-    g_token = with_token ? token : NULL;
-    g_token_len = with_token ? sizeof(token) : 0;
     uint8_t pkt[1500];
-    size_t n =
-        forge(&p, p.server, TERN_LEVEL_INITIAL, &p.client->lcids.e[0].cid,
-              &p.server->lcids.e[0].cid, close_pv, sizeof(close_pv), 0, NULL, 0, pkt, sizeof(pkt));
-    g_token = NULL;
-    g_token_len = 0;
+    size_t n = forge_long_from(p.server, TERN_LEVEL_INITIAL, &p.client->lcids.e[0].cid,
+                               &p.server->lcids.e[0].cid, with_token ? token : NULL,
+                               with_token ? sizeof(token) : 0, close_pv, sizeof(close_pv), 0, p.now,
+                               pkt, sizeof(pkt));
     tern_conn_recv(p.client, &p.path_c, pkt, n, 0, p.now);
     expect_ignored(&p, p.client, with_token);
     pair_free(&p);
