@@ -1,7 +1,9 @@
 /* Transport parameters a client must refuse when they arrive in the server's TLS handshake (RFC
  * 9000 §7.3, §18.2): the server of a real pair sends altered parameters (tern_tls_set_tparams
  * before it reads the ClientHello), and the client must close with TRANSPORT_PARAMETER_ERROR,
- * which reaches the server on the wire; parameters that are only unusual are accepted. */
+ * which reaches the server on the wire; parameters that are only unusual are accepted. The
+ * server side of §7.3: a client Initial whose Source Connection ID an attacker rewrote (anyone
+ * can, with the Initial keys) no longer matches the client's initial_source_connection_id. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <cmocka.h>
 
 #include "conn_internal.h"
+#include "forge.h"
 #include "pair.h"
 #include "tls.h"
 
@@ -90,6 +93,67 @@ static void test_original_dcid_mismatch(void **st)
 static void test_initial_scid_mismatch(void **st)
 {
     expect_refused(wrong_initial_scid, 901, "initial_source_connection_id");
+}
+
+static int at_once(tern_pair *p)
+{
+    return 1;
+}
+
+/* The client's first Initial, opened and protected again with its Source Connection ID changed
+ * (`rewrite`) or not (the control): the server must refuse the parameters of the former and
+ * complete the handshake of the latter. */
+static void server_scid_case(int rewrite, uint64_t seed)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, seed), 0);
+    assert_true(pair_run(&p, at_once, 0)); /* creates the client, sends nothing */
+    uint8_t dgram[1500], plain[1500], forged[1500];
+    tern_path_addr out;
+    size_t seg = 0, count = 0;
+    assert_int_equal(tern_conn_send(p.client, &out, dgram, sizeof(dgram), 1, &seg, &count, p.now),
+                     0);
+    assert_int_equal(count, 1);
+    tern_pkt_hdr h;
+    long n = forge_open_initial(0, NULL, dgram, seg, &h, plain, sizeof(plain));
+    assert_true(n > 0);
+    assert_int_equal(h.pkt_len, seg); /* the ClientHello fits one Initial */
+    while (n > 0 && plain[n - 1] == 0) /* PADDING: forge_initial pads again */
+        n--;
+    tern_cid scid = h.scid;
+    if (rewrite)
+        scid.data[0] ^= 0x5a;
+    size_t m = forge_initial(0, h.version, &h.dcid, &h.dcid, &scid, NULL, 0, 0, plain, (size_t)n,
+                             seg, forged, sizeof(forged));
+    assert_int_equal(m, seg);
+    assert_int_equal(pair_accept(&p, forged, m), 0);
+    assert_true(tern_cid_eq(&p.server->peer_initial_scid, &scid));
+    tern_conn_recv(p.server, &p.path_s, forged, m, 0, p.now);
+    if (!rewrite) {
+        assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+        assert_true(p.server->peer_tp_received);
+        pair_free(&p);
+        return;
+    }
+    assert_true(p.server->state >= TERN_CS_CLOSING);
+    const tern_close_info *si = tern_conn_close_info(p.server);
+    assert_int_equal(si->local, 1);
+    assert_int_equal(si->app, 0);
+    assert_int_equal(si->error_code, TERN_TE_TRANSPORT_PARAMETER_ERROR);
+    if (!strstr(si->reason, "initial_source_connection_id"))
+        fail_msg("close reason '%s'", si->reason);
+    assert_false(p.server->peer_tp_received);
+    /* what follows never completes a handshake: the server answers only with its close */
+    pair_run(&p, pair_cond_connected, 2 * SEC);
+    assert_false(p.connected);
+    assert_false(tern_conn_is_established(p.server));
+    pair_free(&p);
+}
+
+static void test_server_refuses_initial_scid_mismatch(void **st)
+{
+    server_scid_case(1, 910);
+    server_scid_case(0, 911);
 }
 
 static void test_retry_scid_without_retry(void **st)
@@ -200,6 +264,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_original_dcid_mismatch),
         cmocka_unit_test(test_initial_scid_mismatch),
+        cmocka_unit_test(test_server_refuses_initial_scid_mismatch),
         cmocka_unit_test(test_retry_scid_without_retry),
         cmocka_unit_test(test_malformed_or_missing),
         cmocka_unit_test(test_preferred_address_without_cid),
