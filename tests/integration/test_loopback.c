@@ -326,6 +326,80 @@ static void test_stateless_reset(void **st)
     assert_int_equal(tern_endpoint_conn_count(f->srv.ep), 0);
 }
 
+/* RFC 9000 §10.3 from the client's side: the client moved to another local address (so the server
+ * sends on a client CID that came with a reset token), then lost all state (its endpoint freed
+ * without a close). A new endpoint on that address with the client's static key answers the
+ * server's next packets with stateless resets, and the server's connection ends with
+ * TERN_ERR_STATELESS_RESET at once instead of idling out. With another key (`same_key` 0) the
+ * resets carry tokens the server never learnt: its connection carries on. */
+static int cond_server_closed(loopfx *f)
+{
+    return f->srv.closed > 0;
+}
+
+static void client_reset_case(loopfx *f, int same_key)
+{
+    static const uint8_t key[32] = {0xc1, 0x1e, 0x47, 3,  4,  5,  6,  7,  8,  9,  10,
+                                    11,   12,   13,   14, 15, 16, 17, 18, 19, 20, 21,
+                                    22,   23,   24,   25, 26, 27, 28, 29, 30, 31};
+    static const uint8_t other_key[32] = {0x0f, 1, 2, 3};
+    tern_config sc, cc;
+    base_cfg(&sc, 1);
+    base_cfg(&cc, 0);
+    loopfx_start_server(f, &sc, NULL);
+    assert_int_equal(tern_endpoint_new(&cc, &loopfx_callbacks, &f->cli, &f->cli.ep), 0);
+    tern_endpoint_set_reset_key(f->cli.ep, key); /* before the connection takes it */
+    assert_int_equal(tern_endpoint_connect(f->cli.ep, &f->addr, NULL, "localhost", &f->cli.conn),
+                     0);
+    assert_true(loopfx_drive(f, loopfx_cond_connected, 5000));
+    loopfx_download(f, 1000, 5000);
+
+    /* the client moves; the server follows on a new client CID */
+    tern_addr moved;
+    assert_int_equal(tern_addr_parse(&moved, "127.0.0.1:0", 0), 0);
+    int id = tern_conn_set_local_address(f->cli.conn, &moved);
+    assert_true(id > 0);
+    tern_path_addr pa;
+    tern_conn_get_path(f->cli.conn, &pa);
+    moved = pa.local;
+    assert_true(loopfx_drive_events(f, &f->srv, TERN_PATH_EV_PEER_ADDRESS_CHANGED, 1, 5000));
+    loopfx_request(f, 64u << 20); /* the server keeps sending while the client is gone */
+    assert_false(loopfx_drive(f, loopfx_cond_done, 50));
+    assert_true(f->srv.conn != NULL);
+
+    /* the client loses its state; another endpoint takes its address with its key (or not) */
+    loopfx_reset_client(f);
+    assert_int_equal(tern_endpoint_new(&sc, &loopfx_callbacks, &f->cli, &f->cli.ep), 0);
+    tern_endpoint_set_reset_key(f->cli.ep, same_key ? key : other_key);
+    assert_int_equal(tern_endpoint_listen(f->cli.ep, &moved), 0);
+    const uint64_t t0 = loopfx_now_ms();
+    int closed = loopfx_drive(f, cond_server_closed, same_key ? 5000 : 1000);
+    tern_endpoint_stats es;
+    tern_endpoint_get_stats(f->cli.ep, &es);
+    assert_true(es.reset_sent >= 1); /* the server's packets were answered */
+    if (!same_key) {
+        LOOPFX_CHECK(f, !closed);
+        LOOPFX_CHECK_INT(f, tern_endpoint_conn_count(f->srv.ep), 1);
+        return;
+    }
+    LOOPFX_CHECK(f, closed);
+    print_message("    server connection reset after %llu ms\n",
+                  (unsigned long long)(loopfx_now_ms() - t0));
+    LOOPFX_CHECK_INT(f, f->srv.close.status, TERN_ERR_STATELESS_RESET);
+    LOOPFX_CHECK_INT(f, tern_endpoint_conn_count(f->srv.ep), 0);
+    LOOPFX_CHECK_INT(f, f->cli.accepted, 0); /* the new endpoint kept no state for it either */
+}
+
+static void test_client_stateless_reset(void **st)
+{
+    client_reset_case(*st, 1);
+}
+
+static void test_client_stateless_reset_other_key(void **st)
+{
+    client_reset_case(*st, 0);
+}
+
 /* A server bound to the any-address answers from the address each client used (IP_PKTINFO),
  * here 127.0.0.2 for a client bound to 127.0.0.1:<port 0>. */
 static void test_wildcard_listener_v4(void **st)
@@ -528,6 +602,8 @@ int main(void)
         LOOPFX_TEST(test_many_connections),
         LOOPFX_TEST(test_idle_timeout),
         LOOPFX_TEST(test_stateless_reset),
+        LOOPFX_TEST(test_client_stateless_reset),
+        LOOPFX_TEST(test_client_stateless_reset_other_key),
         LOOPFX_TEST(test_parallel_streams),
         LOOPFX_TEST(test_key_update_client),
         LOOPFX_TEST(test_key_update_server),
