@@ -378,34 +378,56 @@ static void test_hook_removal(void **st)
     assert_int_equal(es.hook_dropped, n);
 }
 
+/* The endpoint whose delay queue the conditions below watch. */
+static tern_endpoint *g_queue_ep;
+
+static uint64_t queued(void)
+{
+    tern_endpoint_stats es;
+    tern_endpoint_get_stats(g_queue_ep, &es);
+    return es.hook_queued;
+}
+
+static int cond_queued(loopfx *f)
+{
+    return queued() > 0;
+}
+
+static int cond_connected_queue_empty(loopfx *f)
+{
+    return loopfx_cond_connected(f) && queued() == 0;
+}
+
 /* Datagrams still queued when an endpoint is freed are released with it (checked by ASan), and
- * those queued when the hooks are removed still go out when due. */
+ * those queued when the hooks are removed still go out when due. The test waits for each state it
+ * checks (a datagram queued, the queue drained) instead of for fixed times, so that a slow machine
+ * changes how long it runs, not what it sees: the server's first flight, once queued, cannot reach
+ * the client before its 1 s delay, however late the loop runs. */
 static void test_queue_outlives_hooks(void **st)
 {
     loopfx *f = *st;
-    hk hs = {.delay_sends_ns = 200 * MS}, hc = {.delay_sends_ns = 10000 * MS};
+    hk hs = {.delay_sends_ns = 1000 * MS}, hc = {.delay_sends_ns = 10000 * MS};
     tern_config sc, cc;
     loopfx_base_cfg(&sc, 1);
     loopfx_base_cfg(&cc, 0);
     loopfx_start_server(f, &sc, NULL);
     install(f->srv.ep, &hs, 1, 0);
     start_client(f, &cc, NULL, 0, 0);
-    assert_false(loopfx_drive(f, loopfx_cond_connected, 50)); /* the server's first flight waits */
+    g_queue_ep = f->srv.ep;
+    assert_true(loopfx_drive(f, cond_queued, 10000)); /* the server's first flight waits */
+    assert_false(f->cli.connected);
+    assert_int_equal(hs.sends, queued()); /* every datagram it sent so far is in the queue */
+    assert_int_equal(tern_endpoint_set_datapath_hooks(f->srv.ep, NULL), 0);
+    assert_true(loopfx_drive(f, cond_connected_queue_empty, 20000));
     tern_endpoint_stats es;
     tern_endpoint_get_stats(f->srv.ep, &es);
-    assert_true(es.hook_queued > 0);
-    assert_int_equal(tern_endpoint_set_datapath_hooks(f->srv.ep, NULL), 0);
-    assert_true(loopfx_drive(f, loopfx_cond_connected, 5000));
-    tern_endpoint_get_stats(f->srv.ep, &es);
-    assert_int_equal(es.hook_queued, 0);
+    assert_int_equal(es.hook_dropped, 0); /* they left: none was discarded */
 
     /* the client's next datagrams wait 10 s: still queued at teardown */
     install(f->cli.ep, &hc, 1, 0);
+    g_queue_ep = f->cli.ep;
     loopfx_request(f, 1000);
-    assert_false(loopfx_drive(f, loopfx_cond_never, 50));
-    tern_endpoint_stats ec;
-    tern_endpoint_get_stats(f->cli.ep, &ec);
-    assert_true(ec.hook_queued > 0);
+    assert_true(loopfx_drive(f, cond_queued, 5000));
     assert_true(tern_endpoint_timeout_ms(f->cli.ep) >= 0);
 }
 
