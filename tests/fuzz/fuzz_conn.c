@@ -29,6 +29,11 @@
  *   9 a n <n>    raw datagram <n> to the server from address a&7 (a&8: to the client)
  *   10 b         stream verb on the client's stream b>>2: reset, stop sending, server reset, read
  *   11 b         close: the client (b&1 = 0) or the server closes with application error b>>1
+ *   12 b         the runtime reports the client's path on local address b&3 gone: its socket
+ *                failed (b&4) or its interface went down
+ *   13 b         the host's network changed under the client: event type 1 + (b&7)%5 (address added
+ *                or removed, link up or down, default route) for local address (b>>3)&3 on
+ *                interface 1 + ((b>>5)&3)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -38,7 +43,9 @@
 #include "conn_internal.h"
 #include "forge.h"
 #include "fuzz_common.h"
+#include "migration.h"
 #include "pair.h"
+#include "policy.h"
 
 #define MAX_EVENTS 96
 #define MAX_VIRTUAL_NS (120ull * 1000 * MS)
@@ -164,6 +171,29 @@ static void client_path_verb(int verb, int idx)
     }
 }
 
+/* What the runtime tells the core when a path's socket fails or its interface goes away. */
+static void client_path_gone(int idx, tern_path_reason why)
+{
+    tern_addr a = addr_of(idx);
+    int path = tern_conn_path_by_local(pair.client, &a);
+    if (path >= 0)
+        tern_conn_path_gone(pair.client, path, why, pair.now);
+}
+
+/* What the network monitor reports: an event about the IP of one of the client's addresses. */
+static void client_network_event(uint8_t b)
+{
+    tern_net_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = (tern_net_event_type)(1 + (b & 7) % 5);
+    ev.ifindex = 1 + ((b >> 5) & 3);
+    snprintf(ev.ifname, sizeof(ev.ifname), "if%u", ev.ifindex);
+    ev.addr = addr_of((b >> 3) & 3);
+    if (ev.addr.u.sa.sa_family == AF_INET)
+        ev.addr.u.in.sin_port = 0;
+    tern_conn_network_event(pair.client, &ev, pair.now);
+}
+
 static void stream_verb(int verb, int idx)
 {
     if (pair.nstreams == 0)
@@ -208,7 +238,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int forged = 0;
     static uint8_t buf[1500];
     for (int ev = 0; ev < MAX_EVENTS && i < size && pair.now - start < MAX_VIRTUAL_NS; ev++) {
-        uint8_t op = data[i++] % 12;
+        uint8_t op = data[i++] % 14;
         if (i >= size)
             break;
         uint8_t b = data[i++];
@@ -297,6 +327,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 } else {
                     tern_conn_close(pair.client, b >> 1, "fuzz");
                 }
+                break;
+            case 12:
+                client_path_gone(b & 3, (b & 4) ? TERN_PATH_WHY_SOCKET_ERROR
+                                                : TERN_PATH_WHY_INTERFACE_GONE);
+                break;
+            case 13:
+                client_network_event(b);
                 break;
             }
         }

@@ -78,7 +78,10 @@ static void emit(const char *target, const char *name, const seed *s)
 /* ---- fuzz_conn --------------------------------------------------------------------------------
  */
 
-enum { C_RUN, C_C2S, C_S2C, C_REQ, C_PATH, C_KU, C_LINK, C_NAT, C_RESET, C_RAW, C_STREAM, C_CLOSE };
+enum {
+    C_RUN, C_C2S, C_S2C, C_REQ, C_PATH, C_KU, C_LINK, C_NAT, C_RESET, C_RAW, C_STREAM, C_CLOSE,
+    C_GONE, C_NET
+};
 
 static void ev(seed *s, int op, unsigned b)
 {
@@ -126,6 +129,29 @@ static void conn_seeds(void)
     run_ms(&s, 10000);
     run_ms(&s, 10000);
     emit("fuzz_conn", "failover", &s);
+    /* the active path's socket fails while a validated standby exists: the client fails over */
+    s.n = 0;
+    ev(&s, C_PATH, 0 | 1 << 2);
+    run_ms(&s, 500);
+    ev(&s, C_REQ, 100);
+    ev(&s, C_GONE, 0 | 4);
+    run_ms(&s, 3000);
+    emit("fuzz_conn", "socket_error", &s);
+    /* the host's network changes: the active address goes, a link goes down and comes back, the
+     * default route moves to another address */
+    s.n = 0;
+    ev(&s, C_PATH, 0 | 2 << 2);
+    run_ms(&s, 500);
+    ev(&s, C_REQ, 100);
+    ev(&s, C_NET, 1 | 0 << 3 | 0 << 5); /* ADDR_REMOVED of address 0 on interface 1 */
+    run_ms(&s, 1000);
+    ev(&s, C_NET, 3 | 2 << 3 | 1 << 5); /* LINK_DOWN of interface 2 */
+    run_ms(&s, 500);
+    ev(&s, C_NET, 2 | 2 << 3 | 1 << 5); /* LINK_UP of interface 2 */
+    ev(&s, C_NET, 0 | 1 << 3 | 2 << 5); /* ADDR_ADDED of address 1 on interface 3 */
+    ev(&s, C_NET, 4 | 1 << 3 | 2 << 5); /* DEFAULT_CHANGED to address 1 on interface 3 */
+    run_ms(&s, 3000);
+    emit("fuzz_conn", "network_events", &s);
     /* the new path loses what the server sends, the old one what the client sends: no path
      * works both ways (found by fuzzing; both sides must give up with NO_VIABLE_PATH at worst) */
     s.n = 0;
