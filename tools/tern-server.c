@@ -78,7 +78,7 @@ static int conn_drained(srv_conn *sc, uint64_t now)
     tern_conn_stats st;
     uint64_t hold, pto;
 
-    if (srv_h3_active(sc) > 0 || sc->hq_count > 0) {
+    if (srv_h3_active(sc) > 0 || sc->hq_streams.count > 0) {
         sc->drained_since = sc->sent_all_since = 0;
         return 0;
     }

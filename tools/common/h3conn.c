@@ -16,8 +16,7 @@
 #define MAX_FIELD_SECTION (64 * 1024)
 
 struct tool_h3_stream {
-    tool_h3_stream *next;
-    int64_t sid;
+    tool_sid_node node; /* first: the stream ID, in h->streams */
     uint8_t read_done, write_done, abort_pending;
     uint64_t code; /* passed to nghttp3_conn_close_stream */
 };
@@ -32,35 +31,21 @@ static int is_local(const tool_h3 *h, int64_t sid)
     return (int)(sid & 0x1) == h->is_server;
 }
 
-static tool_h3_stream **slot(tool_h3 *h, int64_t sid)
-{
-    tool_h3_stream **pp = &h->buckets[((uint64_t)sid >> 2) % TOOL_H3_STREAM_BUCKETS];
-
-    while (*pp && (*pp)->sid != sid)
-        pp = &(*pp)->next;
-    return pp;
-}
-
 static tool_h3_stream *lookup(tool_h3 *h, int64_t sid)
 {
-    return *slot(h, sid);
+    return (tool_h3_stream *)tool_sidmap_get(&h->streams, sid);
 }
 
 static tool_h3_stream *add(tool_h3 *h, int64_t sid)
 {
-    tool_h3_stream **pp = slot(h, sid);
-    tool_h3_stream *st;
+    int created;
+    tool_h3_stream *st = (tool_h3_stream *)tool_sidmap_add(&h->streams, sid, sizeof(*st), &created);
 
-    if (*pp)
-        return *pp;
-    st = calloc(1, sizeof(*st));
-    if (!st)
-        return NULL;
-    st->sid = sid;
+    if (!st || !created)
+        return st;
     st->code = TOOL_H3_NO_ERROR;
     /* A peer's unidirectional stream has nothing for us to send. */
     st->write_done = is_uni(sid);
-    *pp = st;
     return st;
 }
 
@@ -90,25 +75,25 @@ static void process_pending(tool_h3 *h)
     if (h->pending == 0 || h->busy)
         return;
     h->pending = 0;
-    for (size_t i = 0; i < TOOL_H3_STREAM_BUCKETS && !h->failed; i++) {
-        tool_h3_stream **pp = &h->buckets[i];
+    for (size_t i = 0; i < TOOL_SIDMAP_BUCKETS && !h->failed; i++) {
+        tool_sid_node **pp = &h->streams.buckets[i];
         while (*pp) {
-            tool_h3_stream *st = *pp;
+            tool_h3_stream *st = (tool_h3_stream *)*pp;
             int rv;
 
             if (st->abort_pending) {
                 st->abort_pending = 0;
-                nghttp3_conn_shutdown_stream_write(h->h3, st->sid);
+                nghttp3_conn_shutdown_stream_write(h->h3, st->node.sid);
             }
             if (!st->read_done || !st->write_done) {
-                pp = &st->next;
+                pp = &st->node.next;
                 continue;
             }
-            *pp = st->next;
-            if (!is_uni(st->sid))
+            tool_sidmap_unlink(&h->streams, pp);
+            if (!is_uni(st->node.sid))
                 h->nbidi--;
             h->busy = 1;
-            rv = nghttp3_conn_close_stream(h->h3, st->sid, st->code);
+            rv = nghttp3_conn_close_stream(h->h3, st->node.sid, st->code);
             h->busy = 0;
             free(st);
             if (rv < 0 && rv != NGHTTP3_ERR_STREAM_NOT_FOUND) {
@@ -217,13 +202,9 @@ void tool_h3_free(tool_h3 *h)
 {
     if (!h)
         return;
-    for (size_t i = 0; i < TOOL_H3_STREAM_BUCKETS; i++) {
-        while (h->buckets[i]) {
-            tool_h3_stream *st = h->buckets[i];
-            h->buckets[i] = st->next;
-            free(st);
-        }
-    }
+    for (size_t i = 0; i < TOOL_SIDMAP_BUCKETS; i++)
+        while (h->streams.buckets[i])
+            free(tool_sidmap_unlink(&h->streams, &h->streams.buckets[i]));
     nghttp3_conn_del(h->h3);
     free(h);
 }
@@ -256,7 +237,8 @@ void tool_h3_on_readable(tool_h3 *h, int64_t sid, uint8_t *buf, size_t cap)
             return;
         }
         st = lookup(h, sid);
-        if (h->is_server && !is_uni(sid) && ((uint64_t)sid >> 2) + BIDI_WINDOW > h->max_client_bidi) {
+        if (h->is_server && !is_uni(sid) &&
+            ((uint64_t)sid >> 2) + BIDI_WINDOW > h->max_client_bidi) {
             h->max_client_bidi = ((uint64_t)sid >> 2) + BIDI_WINDOW;
             nghttp3_conn_set_max_client_streams_bidi(h->h3, h->max_client_bidi);
         }

@@ -16,6 +16,7 @@
 
 #include <nghttp3/nghttp3.h>
 
+#include "common/sidmap.h"
 #include "tern/tern.h"
 
 /* HTTP/3 error codes (RFC 9114 §8.1) the tools use. */
@@ -27,8 +28,6 @@ enum {
     TOOL_H3_REQUEST_REJECTED = 0x10b,
     TOOL_H3_REQUEST_CANCELLED = 0x10c,
 };
-
-#define TOOL_H3_STREAM_BUCKETS 64
 
 typedef struct tool_h3_stream tool_h3_stream;
 
@@ -43,7 +42,7 @@ typedef struct tool_h3 {
     size_t nbidi;           /* bidirectional streams not closed yet */
     size_t pending;         /* stream state changes not yet passed on to nghttp3 */
     int busy;               /* inside an nghttp3 call: stream closes wait until it returns */
-    tool_h3_stream *buckets[TOOL_H3_STREAM_BUCKETS];
+    tool_sidmap streams;    /* tool_h3_stream records */
 } tool_h3;
 
 /* Creates the HTTP/3 layer of an established connection `c`: the nghttp3 connection with the

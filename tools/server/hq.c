@@ -20,8 +20,7 @@
 enum { APP_ERR_NOT_FOUND = 0x1, APP_ERR_BAD_REQUEST = 0x2, APP_ERR_INTERNAL = 0x3 };
 
 struct hq_stream {
-    hq_stream *next; /* hash chain */
-    int64_t sid;
+    tool_sid_node node; /* first: the stream ID, in sc->hq_streams */
     int req_done;       /* the request line was handled */
     int req_fin;        /* nothing more will arrive from the client */
     int resp_done;      /* FIN accepted or the response was reset */
@@ -35,41 +34,26 @@ struct hq_stream {
 
 static void log_hq(srv_conn *sc, hq_stream *st, const char *status)
 {
-    srv_log_request(sc->srv, sc, st->sid, st->path ? "GET" : "-", st->path ? st->path : "-", status,
-                    st->off, st->start_ns);
+    srv_log_request(sc->srv, sc, st->node.sid, st->path ? "GET" : "-", st->path ? st->path : "-",
+                    status, st->off, st->start_ns);
 }
 
 /* ---- per-connection stream table ---- */
 
-static hq_stream **stream_slot(srv_conn *sc, int64_t sid)
-{
-    hq_stream **pp = &sc->hq_buckets[((uint64_t)sid >> 2) % SRV_STREAM_BUCKETS];
-
-    while (*pp && (*pp)->sid != sid)
-        pp = &(*pp)->next;
-    return pp;
-}
-
 static hq_stream *stream_get(srv_conn *sc, int64_t sid)
 {
-    return *stream_slot(sc, sid);
+    return (hq_stream *)tool_sidmap_get(&sc->hq_streams, sid);
 }
 
 static hq_stream *stream_add(srv_conn *sc, int64_t sid)
 {
-    hq_stream **pp = stream_slot(sc, sid);
-    hq_stream *st;
+    int created;
+    hq_stream *st = (hq_stream *)tool_sidmap_add(&sc->hq_streams, sid, sizeof(*st), &created);
 
-    if (*pp)
-        return *pp;
-    st = calloc(1, sizeof(*st));
-    if (!st)
-        return NULL;
-    st->sid = sid;
+    if (!st || !created)
+        return st;
     st->fd = -1;
     st->start_ns = tool_now_ns();
-    *pp = st;
-    sc->hq_count++;
     return st;
 }
 
@@ -83,12 +67,7 @@ static void stream_close_file(hq_stream *st)
 
 static void stream_free(srv_conn *sc, hq_stream *st)
 {
-    hq_stream **pp = stream_slot(sc, st->sid);
-
-    if (*pp == st) {
-        *pp = st->next;
-        sc->hq_count--;
-    }
+    tool_sidmap_remove(&sc->hq_streams, &st->node);
     stream_close_file(st);
     free(st);
 }
@@ -102,9 +81,9 @@ static void stream_maybe_free(srv_conn *sc, hq_stream *st)
 
 void srv_hq_conn_free(srv_conn *sc)
 {
-    for (size_t i = 0; i < SRV_STREAM_BUCKETS; i++) {
-        while (sc->hq_buckets[i]) {
-            hq_stream *st = sc->hq_buckets[i];
+    for (size_t i = 0; i < TOOL_SIDMAP_BUCKETS; i++) {
+        while (sc->hq_streams.buckets[i]) {
+            hq_stream *st = (hq_stream *)sc->hq_streams.buckets[i];
             if (st->req_done && !st->resp_done)
                 log_hq(sc, st, "aborted (connection closed)");
             stream_free(sc, st);
@@ -117,7 +96,7 @@ void srv_hq_conn_free(srv_conn *sc)
 static void respond_error(srv_conn *sc, hq_stream *st, uint64_t code, const char *status)
 {
     stream_close_file(st);
-    tern_stream_reset(sc->conn, st->sid, code);
+    tern_stream_reset(sc->conn, st->node.sid, code);
     st->resp_done = 1;
     log_hq(sc, st, status);
 }
@@ -130,7 +109,7 @@ static void pump(srv_conn *sc, hq_stream *st)
     while (st->fd >= 0) {
         uint64_t remaining = st->size - st->off;
         size_t want = remaining < SRV_CHUNK_SIZE ? (size_t)remaining : SRV_CHUNK_SIZE;
-        size_t room = tern_stream_writable(sc->conn, st->sid);
+        size_t room = tern_stream_writable(sc->conn, st->node.sid);
         ssize_t n = 0, w;
         int fin;
 
@@ -149,7 +128,7 @@ static void pump(srv_conn *sc, hq_stream *st)
         }
         /* n == 0 before the expected size means the file shrank: end the body where it ends. */
         fin = st->off + (uint64_t)n >= st->size || n == 0;
-        w = tern_stream_write(sc->conn, st->sid, buf, (size_t)n, fin);
+        w = tern_stream_write(sc->conn, st->node.sid, buf, (size_t)n, fin);
         if (w == TERN_ERR_WOULD_BLOCK)
             return;
         if (w < 0) {
@@ -210,7 +189,7 @@ static void try_parse(srv_conn *sc, hq_stream *st, int fin)
     if (!nl && !fin) {
         if (st->req_len >= SRV_REQ_MAX - 1) {
             st->req_done = 1;
-            tern_stream_stop_sending(sc->conn, st->sid, APP_ERR_BAD_REQUEST);
+            tern_stream_stop_sending(sc->conn, st->node.sid, APP_ERR_BAD_REQUEST);
             st->req_fin = 1;
             respond_error(sc, st, APP_ERR_BAD_REQUEST, "400 request too long");
         }

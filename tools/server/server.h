@@ -9,11 +9,11 @@
 #include <stdint.h>
 
 #include "common/h3conn.h"
+#include "common/sidmap.h"
 #include "tern/tern.h"
 
 #define SRV_CHUNK_SIZE (64 * 1024)
 #define SRV_REQ_MAX 2048 /* longest request line (hq) or :path (h3) we accept */
-#define SRV_STREAM_BUCKETS 64
 
 typedef enum srv_proto { SRV_PROTO_NONE, SRV_PROTO_HQ, SRV_PROTO_H3 } srv_proto;
 
@@ -45,8 +45,7 @@ typedef struct srv_conn {
     uint64_t drained_since;  /* shutdown: since when nothing is in flight */
     uint64_t sent_all_since; /* shutdown: since when every byte has been sent once */
     /* hq-interop */
-    size_t hq_count;
-    hq_stream *hq_buckets[SRV_STREAM_BUCKETS];
+    tool_sidmap hq_streams; /* hq_stream records */
     /* HTTP/3 */
     tool_h3 *h3;
     h3_req *reqs; /* every request with state, for cleanup when the connection ends */
