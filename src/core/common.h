@@ -7,10 +7,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tern/core.h" /* tern_tstamp, TERN_TS_INF, tern_rand_fn */
 #include "tern/tern.h"
 
-typedef uint64_t tern_tstamp; /* monotonic nanoseconds, supplied by the caller */
-#define TERN_TS_INF UINT64_MAX
 #define TERN_NS_PER_MS 1000000ull
 #define TERN_NS_PER_US 1000ull
 
@@ -52,11 +51,6 @@ enum tern_pn_space {
     TERN_SPACE_APP = 2,
     TERN_SPACE_COUNT = 3
 };
-
-/* Randomness is injected: the runtime supplies a CSPRNG, the simulator a seeded generator. Fills
- * out[0..len) and returns 0, or a negative TERN_ERR_* when no random bytes could be had (the
- * caller then uses none of out and fails what needed them). */
-typedef int (*tern_rand_fn)(void *ud, uint8_t *out, size_t len);
 
 #define TERN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define TERN_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -735,6 +735,22 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
 
 int tern_conn_is_done(const tern_conn *c) { return c->state == TERN_CS_DONE; }
 
+int tern_conn_state(const tern_conn *c)
+{
+    switch (c->state) {
+    case TERN_CS_HANDSHAKE:
+        return TERN_CORE_HANDSHAKE;
+    case TERN_CS_ESTABLISHED:
+        return TERN_CORE_ESTABLISHED;
+    case TERN_CS_CLOSING:
+        return TERN_CORE_CLOSING;
+    case TERN_CS_DRAINING:
+        return TERN_CORE_DRAINING;
+    default:
+        return TERN_CORE_CLOSED;
+    }
+}
+
 int tern_conn_on_port_unreachable(tern_conn *c, const tern_addr *to)
 {
     static const char why[] = "port unreachable";

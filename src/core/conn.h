@@ -70,8 +70,15 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
                    tern_tstamp now);
 
 /* Builds up to `max_count` datagrams for ONE path into buf: all of size *seg_size except possibly
- * the last (GSO-ready). *count = 0 when nothing may be sent now (no data, or blocked by congestion
- * control, pacing or the amplification limit). Returns 0 or a TERN_ERR_*. */
+ * the last, which may be shorter (GSO-ready); *len receives their total size. A probe (path
+ * validation) goes alone; the other datagrams go on the active path. *count = 0 when nothing may
+ * be sent now (no data, or blocked by congestion control, pacing or the amplification limit).
+ * Returns 0 or a TERN_ERR_*. */
+int tern_conn_send_batch(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t cap,
+                         size_t max_count, size_t *seg_size, size_t *count, size_t *len,
+                         tern_tstamp now);
+/* tern_conn_send_batch without the total size, for callers that take one datagram at a time
+ * (max_count 1: *seg_size is its size). */
 int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t cap,
                    size_t max_count, size_t *seg_size, size_t *count, tern_tstamp now);
 
@@ -85,6 +92,8 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now);
 /* 1 when the connection has ended (closing/draining period over, or closed without a period):
  * the driver reports tern_conn_close_info() through on_closed and frees it. */
 int tern_conn_is_done(const tern_conn *c);
+/* The connection's state as tern/core.h names it (TERN_CORE_HANDSHAKE ... TERN_CORE_CLOSED). */
+int tern_conn_state(const tern_conn *c);
 const tern_close_info *tern_conn_close_info(const tern_conn *c);
 
 /* The network said that nothing listens at `to` (ICMP port unreachable for a datagram sent

@@ -726,10 +726,19 @@ void tern_conn_sync_amplification(tern_conn *c)
 int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t cap,
                    size_t max_count, size_t *seg_size, size_t *count, tern_tstamp now)
 {
-    if (!c || !buf || !seg_size || !count || !path_out)
+    size_t len;
+    return tern_conn_send_batch(c, path_out, buf, cap, max_count, seg_size, count, &len, now);
+}
+
+int tern_conn_send_batch(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t cap,
+                         size_t max_count, size_t *seg_size, size_t *count, size_t *len,
+                         tern_tstamp now)
+{
+    if (!c || !buf || !seg_size || !count || !path_out || !len)
         return TERN_ERR_INVALID_ARG;
     *count = 0;
     *seg_size = 0;
+    *len = 0;
     tern_path *pp = tern_conn_path(c);
     *path_out = pp->addr;
     if (c->state == TERN_CS_DONE || c->state == TERN_CS_DRAINING)
@@ -748,6 +757,7 @@ int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t 
         if (n) {
             *count = 1;
             *seg_size = n;
+            *len = n;
             c->bytes_sent += n;
             pp->bytes_sent += n;
         }
@@ -766,6 +776,7 @@ int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t 
             *path_out = qp->addr;
             *count = 1;
             *seg_size = n;
+            *len = n;
             c->bytes_sent += n;
             qp->bytes_sent += n;
             return 0;
@@ -819,6 +830,7 @@ int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t 
         if (!seg)
             seg = n;
         (*count)++;
+        *len += n;
         if (n < seg)
             break; /* a short datagram ends the batch */
         if (!allow_data)

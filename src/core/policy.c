@@ -805,3 +805,25 @@ void tern_policy_on_timeout(tern_conn *c, tern_tstamp now)
             switch_counted(c, to, TERN_PATH_WHY_MIGRATED_BACK, now);
     }
 }
+
+/* An address in an event is an IP address of the family its length says (the port is ignored). */
+static int net_addr_ok(const tern_addr *a)
+{
+    if (a->len == 0)
+        return a->u.sa.sa_family == AF_UNSPEC || a->u.sa.sa_family == AF_INET ||
+               a->u.sa.sa_family == AF_INET6;
+    return (a->u.sa.sa_family == AF_INET && a->len == sizeof(struct sockaddr_in)) ||
+           (a->u.sa.sa_family == AF_INET6 && a->len == sizeof(struct sockaddr_in6));
+}
+
+int tern_net_event_check(const tern_net_event *ev)
+{
+    if (!ev || ev->type < TERN_NET_ADDR_ADDED || ev->type > TERN_NET_DEFAULT_CHANGED)
+        return TERN_ERR_INVALID_ARG;
+    if ((ev->type == TERN_NET_ADDR_ADDED || ev->type == TERN_NET_ADDR_REMOVED) &&
+        ev->addr.len == 0)
+        return TERN_ERR_INVALID_ARG;
+    if (!net_addr_ok(&ev->addr) || !memchr(ev->ifname, 0, sizeof(ev->ifname)))
+        return TERN_ERR_INVALID_ARG;
+    return 0;
+}

@@ -93,4 +93,9 @@ void tern_policy_on_timeout(tern_conn *c, tern_tstamp now);
  * afterwards. Safe with any event (unknown types and other address families are ignored). */
 void tern_conn_network_event(tern_conn *c, const tern_net_event *ev, tern_tstamp now);
 
+/* The rules every driver checks before feeding an event (tern_endpoint_network_event documents
+ * them): returns 0, or TERN_ERR_INVALID_ARG for NULL, an unknown type, an address event without an
+ * address, an address whose length does not match its family, or an ifname without its NUL. */
+int tern_net_event_check(const tern_net_event *ev);
+
 #endif

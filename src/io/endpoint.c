@@ -40,14 +40,14 @@
 
 static void ep_log(tern_endpoint *ep, const char *fmt, ...)
 {
-    if (!ep->cfg.log)
+    if (!ep->conf.cfg.log)
         return;
     char line[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    ep->cfg.log(ep->cfg.log_ud, line);
+    ep->conf.cfg.log(ep->conf.cfg.log_ud, line);
 }
 
 /* GnuTLS's generator; its failure is reported to the core, which then uses none of the bytes. */
@@ -64,78 +64,11 @@ static rt_conn *conn_of_timer(tern_timer *t)
 
 /* ---- configuration --------------------------------------------------------------------------- */
 
-static int dup_str(const char *s, char **out)
-{
-    *out = NULL;
-    if (!s)
-        return 0;
-    *out = strdup(s);
-    return *out ? 0 : TERN_ERR_NOMEM;
-}
-
-/* Deep copy of a list of strings (each non-empty, at most `maxlen` bytes). */
-static int dup_list(const char *const *in, size_t n, size_t maxlen, char ***out)
-{
-    *out = NULL;
-    if (n == 0)
-        return 0;
-    if (!in)
-        return TERN_ERR_CONFIG;
-    *out = calloc(n, sizeof(char *));
-    if (!*out)
-        return TERN_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = in[i] ? strlen(in[i]) : 0;
-        if (len == 0 || len > maxlen)
-            return TERN_ERR_CONFIG;
-        if (dup_str(in[i], &(*out)[i]))
-            return TERN_ERR_NOMEM;
-    }
-    return 0;
-}
-
-static void free_list(char **l, size_t n)
-{
-    if (l)
-        for (size_t i = 0; i < n; i++)
-            free(l[i]);
-    free(l);
-}
-
-static int copy_config(tern_endpoint *ep, const tern_config *cfg)
-{
-    if (!cfg->alpn || cfg->alpn_count == 0 || cfg->alpn_count > EP_MAX_ALPN ||
-        cfg->prefer_count > EP_MAX_PREFER)
-        return TERN_ERR_CONFIG;
-    if (cfg->max_udp_payload < TERN_MIN_INITIAL_SIZE || cfg->max_udp_payload > 65527 ||
-        cfg->active_connection_id_limit < 2 || (cfg->cert_file && !cfg->key_file))
-        return TERN_ERR_CONFIG;
-    ep->cfg = *cfg;
-    ep->cfg.alpn = NULL;
-    ep->cfg.prefer = NULL;
-    int rv = dup_list(cfg->alpn, cfg->alpn_count, 255, &ep->alpn);
-    if (!rv)
-        rv = dup_list(cfg->prefer, cfg->prefer_count, 63, &ep->prefer);
-    if (rv)
-        return rv;
-    ep->cfg.alpn = (const char *const *)ep->alpn;
-    ep->cfg.prefer = (const char *const *)ep->prefer;
-    if (dup_str(cfg->cert_file, &ep->cert_file) || dup_str(cfg->key_file, &ep->key_file) ||
-        dup_str(cfg->ca_file, &ep->ca_file) || dup_str(cfg->tls_priority, &ep->tls_priority))
-        return TERN_ERR_NOMEM;
-    ep->cfg.cert_file = ep->cert_file;
-    ep->cfg.key_file = ep->key_file;
-    ep->cfg.ca_file = ep->ca_file;
-    ep->cfg.tls_priority = ep->tls_priority;
-    return 0;
-}
-
 static int client_tls(tern_endpoint *ep)
 {
     if (ep->cli_tls)
         return 0;
-    return tern_tls_ctx_new(&ep->cli_tls, 0, NULL, NULL, ep->cfg.ca_file, ep->cfg.verify_peer,
-                            ep->cfg.tls_priority, ep->cfg.alpn, ep->cfg.alpn_count);
+    return tern_cfg_copy_tls(&ep->conf, 0, &ep->cli_tls);
 }
 
 /* The monitor's events take the same road as those the application feeds. */
@@ -184,37 +117,24 @@ int tern_endpoint_new(const tern_config *cfg, const tern_callbacks *cb, void *ud
     if (cb)
         ep->cb = *cb;
     ep->ud = ud;
-    int rv = copy_config(ep, cfg);
+    int rv = tern_cfg_copy_init(&ep->conf, cfg);
     if (rv)
         goto fail;
-    if (ep->cfg.cert_file)
-        rv = tern_tls_ctx_new(&ep->srv_tls, 1, ep->cfg.cert_file, ep->cfg.key_file, NULL, 0,
-                              ep->cfg.tls_priority, ep->cfg.alpn, ep->cfg.alpn_count);
+    if (ep->conf.cfg.cert_file)
+        rv = tern_cfg_copy_tls(&ep->conf, 1, &ep->srv_tls);
     else
         rv = client_tls(ep);
     if (rv)
         goto fail;
-
-    tern_dispatch_config dc;
-    tern_dispatch_config_init(&dc);
-    dc.is_server = ep->srv_tls != NULL;
-    dc.retry = ep->cfg.retry;
-    dc.cid_len = TERN_EP_CID_LEN;
-    dc.rand = rt_rand;
-    dc.max_conns = TERN_EP_MAX_CONNS;
-    dc.retry_token_lifetime_ns = TERN_EP_RETRY_TOKEN_LIFETIME_NS;
-    dc.resets_per_sec = TERN_EP_RESETS_PER_SEC;
-    dc.retry_half_open = ep->cfg.retry_half_open;
-    dc.max_half_open = ep->cfg.max_half_open;
-    int krv = gnutls_rnd(GNUTLS_RND_KEY, dc.reset_key, sizeof(dc.reset_key)) ||
-              gnutls_rnd(GNUTLS_RND_KEY, dc.retry_key, sizeof(dc.retry_key));
-    if (!krv)
-        rv = tern_dispatch_init(&ep->disp, &dc);
-    gnutls_memset(&dc, 0, sizeof(dc));
-    if (krv) {
+    /* the keys of stateless resets and Retry tokens are long-term keys */
+    uint8_t keys[64];
+    if (gnutls_rnd(GNUTLS_RND_KEY, keys, sizeof(keys))) {
         rv = TERN_ERR_INTERNAL;
         goto fail;
     }
+    rv = tern_front_init(&ep->front, &ep->conf.cfg, ep->srv_tls, &ep->cb, ep->ud, rt_rand, NULL,
+                         keys);
+    gnutls_memset(keys, 0, sizeof(keys));
     if (rv)
         goto fail;
     tern_timer_init(&ep->dq_timer);
@@ -222,13 +142,13 @@ int tern_endpoint_new(const tern_config *cfg, const tern_callbacks *cb, void *ud
         goto fail;
     ep->rx = tern_udp_rx_new();
     ep->tx = tern_udp_tx_new();
-    ep->scap = EP_SEND_SEGS * ep->cfg.max_udp_payload;
+    ep->scap = EP_SEND_SEGS * ep->conf.cfg.max_udp_payload;
     ep->sbuf = malloc(ep->scap);
     if (!ep->rx || !ep->tx || !ep->sbuf) {
         rv = TERN_ERR_NOMEM;
         goto fail;
     }
-    if ((ep->cfg.network_monitor || ep->cfg.auto_migrate) && (rv = start_netmon(ep)))
+    if ((ep->conf.cfg.network_monitor || ep->conf.cfg.auto_migrate) && (rv = start_netmon(ep)))
         goto fail;
     *out = ep;
     return 0;
@@ -245,12 +165,12 @@ void tern_endpoint_get_stats(tern_endpoint *ep, tern_endpoint_stats *out)
     out->bytes_sent = u->bytes_sent;
     out->send_errors = ep->st.send_errors + u->send_errors;
     out->gso_fallbacks = u->gso_fallbacks;
-    const tern_dispatch_stats *d = tern_dispatch_get_stats(&ep->disp);
+    const tern_dispatch_stats *d = tern_dispatch_get_stats(&ep->front.disp);
     out->dropped = d->dropped;
     out->vn_sent = d->vn_sent;
     out->retry_sent = d->retry_sent;
     out->reset_sent = d->reset_sent;
-    out->half_open = tern_dispatch_half_open_count(&ep->disp);
+    out->half_open = tern_dispatch_half_open_count(&ep->front.disp);
     out->dispatch = *d;
     out->hook_queued = ep->dq ? tern_delayq_len(ep->dq) : 0;
     if (ep->nm)
@@ -259,7 +179,7 @@ void tern_endpoint_get_stats(tern_endpoint *ep, tern_endpoint_stats *out)
 
 void tern_endpoint_set_reset_key(tern_endpoint *ep, const uint8_t key[32])
 {
-    tern_dispatch_set_reset_key(&ep->disp, key);
+    tern_dispatch_set_reset_key(&ep->front.disp, key);
 }
 
 /* ---- sockets --------------------------------------------------------------------------------- */
@@ -358,31 +278,10 @@ int tern_endpoint_local_addr(tern_endpoint *ep, tern_addr *out)
 
 /* ---- connection records ---------------------------------------------------------------------- */
 
-static void hook_cid_added(void *ud, tern_conn *c, const tern_cid *cid)
+/* The driver's hooks get the front door's view of the connection, whose value is the record. */
+static rt_conn *rc_of_hook(void *ud)
 {
-    rt_conn *rc = ud;
-    (void)c;
-    /* A collision with a live CID (random 8 bytes, or a client's chosen DCID) keeps the first. */
-    (void)tern_dispatch_add_route(&rc->ep->disp, &rc->route, cid);
-}
-
-/* Server connections: a datagram for no known CID that ends with one of these tokens goes to the
- * connection, which recognises its client's stateless reset. */
-static void hook_reset_token(void *ud, tern_conn *c, const uint8_t *token, int added)
-{
-    rt_conn *rc = ud;
-    (void)c;
-    if (added)
-        (void)tern_dispatch_add_reset_token(&rc->ep->disp, &rc->route, token);
-    else
-        tern_dispatch_remove_reset_token(&rc->ep->disp, &rc->route, token);
-}
-
-static void hook_cid_removed(void *ud, tern_conn *c, const tern_cid *cid)
-{
-    rt_conn *rc = ud;
-    (void)c;
-    tern_dispatch_remove_route(&rc->ep->disp, &rc->route, cid);
+    return ((tern_front_conn *)ud)->route.val;
 }
 
 static void mark_dirty(tern_endpoint *ep, rt_conn *rc);
@@ -390,7 +289,7 @@ static void mark_dirty(tern_endpoint *ep, rt_conn *rc);
 /* The app changed a connection outside the loop's own processing (a write, a close): flush it. */
 static void hook_wake(void *ud, tern_conn *c)
 {
-    rt_conn *rc = ud;
+    rt_conn *rc = rc_of_hook(ud);
     (void)c;
     mark_dirty(rc->ep, rc);
 }
@@ -409,7 +308,7 @@ static int bind_local_sock(rt_conn *rc, const tern_addr *addr, tern_udp_sock **o
 static int hook_bind_local(void *ud, tern_conn *c, const tern_addr *local, tern_addr *bound)
 {
     (void)c;
-    rt_conn *rc = ud;
+    rt_conn *rc = rc_of_hook(ud);
     tern_udp_sock *s;
     int rv = bind_local_sock(rc, local, &s);
     if (rv)
@@ -431,8 +330,6 @@ static rt_conn *rc_new(tern_endpoint *ep, tern_udp_sock *s, int own)
     rc->sock = s;
     rc->own_sock = own;
     tern_timer_init(&rc->timer);
-    /* Routes may be added as soon as tern_conn_new runs (its cid_added hook). */
-    tern_dispatch_attach(&ep->disp, &rc->route, rc);
     return rc;
 }
 
@@ -482,7 +379,7 @@ static void reap(tern_endpoint *ep, rt_conn *rc)
 {
     tern_conn *c = rc->c;
     tern_heap_set(&ep->loop.timers, &rc->timer, TERN_LOOP_NO_TIMER);
-    tern_dispatch_detach(&ep->disp, &rc->route);
+    tern_front_detach(&ep->front, &rc->fc);
     rc_unlink(ep, rc);
     if (ep->cb.on_closed)
         ep->cb.on_closed(c, tern_conn_close_info(c), ep->ud);
@@ -491,18 +388,6 @@ static void reap(tern_endpoint *ep, rt_conn *rc)
         close_sock(ep, rc->sock);
     for (size_t i = 0; i < rc->nlocal; i++)
         close_sock(ep, rc->local_socks[i]);
-    free(rc);
-}
-
-/* Frees a connection nobody was told about (its first datagram held nothing authentic). */
-static void discard(tern_endpoint *ep, rt_conn *rc)
-{
-    tern_heap_set(&ep->loop.timers, &rc->timer, TERN_LOOP_NO_TIMER);
-    tern_dispatch_detach(&ep->disp, &rc->route);
-    rc_unlink(ep, rc);
-    tern_conn_free(rc->c);
-    if (rc->own_sock)
-        close_sock(ep, rc->sock);
     free(rc);
 }
 
@@ -558,9 +443,6 @@ static int emit(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *path, cons
     return rv;
 }
 
-/* Pulls datagrams one by one and groups consecutive ones of equal size on the same path into GSO
- * batches (a shorter one closes its batch). Stops when the connection has nothing more to send or
- * its socket is full. */
 /* Closes the sockets of local addresses no path uses any more (the core ended a path by itself:
  * validation timeout, socket error, migration forbidden by the peer). */
 static void prune_local_socks(tern_endpoint *ep, rt_conn *rc)
@@ -575,6 +457,8 @@ static void prune_local_socks(tern_endpoint *ep, rt_conn *rc)
     }
 }
 
+/* Sends what the connection has, batch by batch, until it has nothing more or its socket is
+ * full; then reaps it when it is done or re-arms its timer. */
 static void flush_conn(tern_endpoint *ep, rt_conn *rc, uint64_t now)
 {
     if (rc->nlocal)
@@ -584,52 +468,27 @@ static void flush_conn(tern_endpoint *ep, rt_conn *rc, uint64_t now)
     if (rc->sock->errqueue && rc->own_sock && tern_conn_is_established(rc->c))
         (void)tern_udp_enable_errors(rc->sock, 0);
     tern_conn *c = rc->c;
-    size_t mtu = ep->cfg.max_udp_payload;
-    size_t off = 0, seg = 0, nseg = 0;
-    int closed = 0; /* the batch ended with a short datagram */
+    size_t mtu = ep->conf.cfg.max_udp_payload;
     size_t total = 0;
-    tern_path_addr bpath;
 
+    /* The core fills each GSO batch itself (one path, equal sizes but a shorter last one). */
     while (!rc->sock->blocked) {
-        if (total == EP_FLUSH_MAX) {
+        if (total >= EP_FLUSH_MAX) {
             /* More may be ready: come back in the next iteration, after reading what arrived. */
-            if (nseg && emit(ep, rc, &bpath, ep->sbuf, off, seg))
-                goto blocked;
             tern_heap_set(&ep->loop.timers, &rc->timer, now);
             return;
         }
-        if (nseg && (nseg == EP_SEND_SEGS || ep->scap - off < mtu || closed)) {
-            if (emit(ep, rc, &bpath, ep->sbuf, off, seg))
-                goto blocked;
-            off = nseg = 0;
-            closed = 0;
-        }
+        size_t max = TERN_MIN((size_t)EP_SEND_SEGS, EP_FLUSH_MAX - total);
+        max = TERN_MIN(max, ep->scap / mtu);
         tern_path_addr po;
-        size_t n = 0, cnt = 0;
-        int rv = tern_conn_send(c, &po, ep->sbuf + off, ep->scap - off, 1, &n, &cnt, now);
-        if (rv < 0 || cnt == 0 || n == 0)
+        size_t seg = 0, cnt = 0, len = 0;
+        int rv = tern_conn_send_batch(c, &po, ep->sbuf, ep->scap, max, &seg, &cnt, &len, now);
+        if (rv < 0 || cnt == 0 || len == 0)
             break;
-        if (nseg && (n > seg || !tern_ep_path_eq(&po, &bpath))) {
-            /* Cannot join the batch: send the batch, then start over with this datagram. */
-            if (emit(ep, rc, &bpath, ep->sbuf, off, seg)) {
-                ep->st.send_errors++; /* already committed by the core; recovery resends it */
-                goto blocked;
-            }
-            memmove(ep->sbuf, ep->sbuf + off, n);
-            off = nseg = 0;
-        }
-        if (nseg == 0) {
-            seg = n;
-            bpath = po;
-        } else if (n < seg) {
-            closed = 1;
-        }
-        off += n;
-        nseg++;
-        total++;
+        total += cnt;
+        if (emit(ep, rc, &po, ep->sbuf, len, seg))
+            goto blocked;
     }
-    if (nseg && emit(ep, rc, &bpath, ep->sbuf, off, seg))
-        goto blocked;
     if (rc->sock->blocked)
         goto blocked;
     if (tern_conn_is_done(c)) {
@@ -693,10 +552,7 @@ static void send_stateless(tern_endpoint *ep, tern_udp_sock *s, const tern_path_
 static void conn_input(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *path, uint8_t *d,
                        size_t len, int ecn, uint64_t now)
 {
-    (void)tern_conn_recv(rc->c, path, d, len, ecn, now);
-    /* a server connection stops counting as half-open once its handshake completed */
-    if (rc->route.half_open && tern_conn_is_established(rc->c))
-        tern_dispatch_set_half_open(&ep->disp, &rc->route, 0);
+    (void)tern_front_input(&ep->front, &rc->fc, path, d, len, ecn, now);
     mark_dirty(ep, rc);
 }
 
@@ -707,56 +563,23 @@ static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_add
 {
     rt_conn *rc = rc_new(ep, s, 0);
     if (!rc) {
-        tern_dispatch_note_drop(&ep->disp, TERN_DISPATCH_DROP_REJECTED);
+        tern_dispatch_note_drop(&ep->front.disp, TERN_DISPATCH_DROP_REJECTED);
         return;
     }
-    tern_conn_params p;
-    memset(&p, 0, sizeof(p));
-    p.is_server = 1;
-    p.version = r->version;
-    p.cfg = &ep->cfg;
-    p.tls_ctx = ep->srv_tls;
-    p.cb = &ep->cb;
-    p.cb_ud = ep->ud;
-    p.rand = rt_rand;
-    p.reset_key = tern_dispatch_reset_key(&ep->disp);
-    p.scid_len = TERN_EP_CID_LEN;
-    p.client_dcid = r->client_dcid;
-    p.client_scid = r->client_scid;
-    p.original_dcid = r->original_dcid;
-    p.retried = r->retried;
-    p.address_validated = r->address_validated;
-    p.hooks.cid_added = hook_cid_added;
-    p.hooks.cid_removed = hook_cid_removed;
-    p.hooks.reset_token = hook_reset_token;
-    p.hooks.wake = hook_wake;
-    p.hooks.ud = rc;
-    tern_conn *c;
-    if (tern_conn_new(&c, &p, path, now)) {
-        tern_dispatch_detach(&ep->disp, &rc->route);
+    tern_conn_hooks h;
+    memset(&h, 0, sizeof(h));
+    h.wake = hook_wake;
+    if (tern_front_accept(&ep->front, &rc->fc, rc, &h, path, r, d, len, ecn, now)) {
         free(rc);
-        tern_dispatch_note_drop(&ep->disp, TERN_DISPATCH_DROP_REJECTED);
         return;
     }
-    rc->c = c;
-    tern_conn_set_driver_data(c, rc);
-    /* Retransmitted Initials still carry the DCID the client chose (or the Retry's SCID). */
-    (void)tern_dispatch_add_route(&ep->disp, &rc->route, &r->client_dcid);
+    rc->c = rc->fc.c;
+    tern_conn_set_driver_data(rc->c, rc);
     rc_link(ep, rc);
     ep->st.conns_created++;
-
-    (void)tern_conn_recv(c, path, d, len, ecn, now);
-    tern_conn_stats cs;
-    tern_conn_get_stats(c, &cs);
-    if (cs.pkts_recv == 0) {
-        discard(ep, rc);
-        tern_dispatch_note_drop(&ep->disp, TERN_DISPATCH_DROP_REJECTED);
-        return;
-    }
     ep->st.conns_accepted++;
-    tern_dispatch_set_half_open(&ep->disp, &rc->route, !tern_conn_is_established(c));
     if (ep->cb.on_accept)
-        ep->cb.on_accept(c, ep->ud);
+        ep->cb.on_accept(rc->c, ep->ud);
     mark_dirty(ep, rc);
 }
 
@@ -772,7 +595,7 @@ void tern_ep_deliver(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *
     }
     tern_dispatch_result r;
     uint8_t reply[TERN_DISPATCH_REPLY_MAX];
-    switch (tern_dispatch_classify(&ep->disp, path, d, len, now, reply, sizeof(reply), &r)) {
+    switch (tern_dispatch_classify(&ep->front.disp, path, d, len, now, reply, sizeof(reply), &r)) {
     case TERN_DISPATCH_CONN:
         conn_input(ep, r.owner, path, d, len, ecn, now);
         break;
@@ -949,34 +772,35 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     memset(&p, 0, sizeof(p));
     p.is_server = 0;
     p.version = TERN_PROTO_VERSION_1;
-    p.cfg = &ep->cfg;
+    p.cfg = &ep->conf.cfg;
     p.tls_ctx = ep->cli_tls;
     p.cb = &ep->cb;
     p.cb_ud = ep->ud;
     p.rand = rt_rand;
-    p.reset_key = tern_dispatch_reset_key(&ep->disp);
+    p.reset_key = tern_dispatch_reset_key(&ep->front.disp);
     p.scid_len = TERN_EP_CID_LEN;
     p.server_name = server_name;
-    p.hooks.cid_added = hook_cid_added;
-    p.hooks.cid_removed = hook_cid_removed;
+    /* Routes may be added as soon as tern_conn_new runs (its cid_added hook). */
+    tern_front_attach(&ep->front, &rc->fc, rc);
+    tern_front_hooks(&rc->fc, &p.hooks);
     p.hooks.wake = hook_wake;
     p.hooks.route_usable = hook_route_usable;
     p.hooks.bind_local = hook_bind_local;
-    p.hooks.ud = rc;
     tern_path_addr path = {.local = s->local, .remote = rem};
     tern_conn *c;
     uint64_t now = tern_loop_now();
     if ((rv = tern_conn_new(&c, &p, &path, now))) {
-        tern_dispatch_detach(&ep->disp, &rc->route);
+        tern_front_detach(&ep->front, &rc->fc);
         destroy_sock_now(ep, s);
         free(rc);
         return rv;
     }
     rc->c = c;
+    rc->fc.c = c;
     tern_conn_set_driver_data(c, rc);
     rc_link(ep, rc);
     ep->st.conns_created++;
-    if (ep->cfg.auto_migrate && ep->nm) {
+    if (ep->conf.cfg.auto_migrate && ep->nm) {
         replay_ctx r = {c, now};
         tern_netmon_replay(ep->nm, replay_emit, &r);
     }
@@ -1229,28 +1053,13 @@ void tern_endpoint_stop(tern_endpoint *ep)
         ep->stop = 1;
 }
 
-/* An address in an event is an IP address of the family its length says (the port is ignored). */
-static int net_addr_ok(const tern_addr *a)
-{
-    if (a->len == 0)
-        return a->u.sa.sa_family == AF_UNSPEC || a->u.sa.sa_family == AF_INET ||
-               a->u.sa.sa_family == AF_INET6;
-    return (a->u.sa.sa_family == AF_INET && a->len == sizeof(struct sockaddr_in)) ||
-           (a->u.sa.sa_family == AF_INET6 && a->len == sizeof(struct sockaddr_in6));
-}
-
 int tern_endpoint_network_event(tern_endpoint *ep, const tern_net_event *ev)
 {
-    if (!ep || !ev || ev->type < TERN_NET_ADDR_ADDED || ev->type > TERN_NET_DEFAULT_CHANGED)
-        return TERN_ERR_INVALID_ARG;
-    if ((ev->type == TERN_NET_ADDR_ADDED || ev->type == TERN_NET_ADDR_REMOVED) &&
-        ev->addr.len == 0)
-        return TERN_ERR_INVALID_ARG;
-    if (!net_addr_ok(&ev->addr) || !memchr(ev->ifname, 0, sizeof(ev->ifname)))
+    if (!ep || tern_net_event_check(ev))
         return TERN_ERR_INVALID_ARG;
     if (ep->cb.on_network_event)
         ep->cb.on_network_event(ep, ev, ep->ud);
-    if (!ep->cfg.auto_migrate)
+    if (!ep->conf.cfg.auto_migrate)
         return 0;
     /* every client connection follows the host's network (servers follow their clients) */
     uint64_t now = tern_loop_now();
@@ -1300,18 +1109,12 @@ void tern_endpoint_free(tern_endpoint *ep)
         tern_delayq_free(ep->dq);
         free(ep->dq);
     }
-    tern_dispatch_free(&ep->disp);
-    gnutls_memset(&ep->disp, 0, sizeof(ep->disp)); /* the keys */
+    tern_front_free(&ep->front);
     tern_tls_ctx_free(ep->srv_tls);
     tern_tls_ctx_free(ep->cli_tls);
     tern_udp_rx_free(ep->rx);
     tern_udp_tx_free(ep->tx);
     free(ep->sbuf);
-    free_list(ep->alpn, ep->cfg.alpn_count);
-    free_list(ep->prefer, ep->cfg.prefer_count);
-    free(ep->cert_file);
-    free(ep->key_file);
-    free(ep->ca_file);
-    free(ep->tls_priority);
+    tern_cfg_copy_free(&ep->conf);
     free(ep);
 }

@@ -6,18 +6,16 @@
 #include <stdint.h>
 
 #include "core/dispatch.h"
+#include "core/front.h"
 #include "netmon.h"
 #include "tern/tern.h"
 
-/* Length of the connection IDs this runtime issues (short headers are parsed with it). The
- * dispatcher (core/dispatch.h) is configured with these four. */
-#define TERN_EP_CID_LEN 8
-/* Connections one endpoint keeps at most; Initials beyond it are dropped. */
-#define TERN_EP_MAX_CONNS 65536
-/* Lifetime of a Retry token. */
-#define TERN_EP_RETRY_TOKEN_LIFETIME_NS (10ull * 1000000000ull)
-/* Stateless resets sent per second at most (token bucket, burst of the same size). */
-#define TERN_EP_RESETS_PER_SEC 100
+/* The runtime's front door (core/front.h) issues CIDs of this length, keeps this many connections
+ * at most, gives Retry tokens this lifetime and sends this many stateless resets per second. */
+#define TERN_EP_CID_LEN TERN_FRONT_CID_LEN
+#define TERN_EP_MAX_CONNS TERN_FRONT_MAX_CONNS
+#define TERN_EP_RETRY_TOKEN_LIFETIME_NS TERN_FRONT_RETRY_TOKEN_LIFETIME_NS
+#define TERN_EP_RESETS_PER_SEC TERN_FRONT_RESETS_PER_SEC
 
 typedef struct tern_endpoint_stats {
     uint64_t dgrams_recv, bytes_recv; /* UDP datagrams (GRO trains counted per datagram) */

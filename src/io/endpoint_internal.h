@@ -5,7 +5,9 @@
 
 #include "endpoint.h"
 
+#include "core/cfgcopy.h"
 #include "core/conn.h"
+#include "core/front.h"
 #include "delayq.h"
 #include "loop.h"
 #include "netmon.h"
@@ -28,20 +30,17 @@ typedef struct rt_conn {
     struct rt_conn *prev, *next;
     struct rt_conn *qnext; /* dirty or deferred list */
     int q;
-    tern_dispatch_owner route;
+    tern_front_conn fc; /* routes (the front door's view); fc.route.val is this record */
 } rt_conn;
 
 struct tern_endpoint {
-    tern_config cfg; /* deep copy; its pointers point into the copies below */
-    char **alpn;
-    char **prefer;
-    char *cert_file, *key_file, *ca_file, *tls_priority;
+    tern_cfg_copy conf; /* deep copy of the configuration (conf.cfg) */
     tern_callbacks cb;
     void *ud;
     tern_tls_ctx *srv_tls, *cli_tls;
 
     tern_loop loop;
-    tern_dispatch disp;
+    tern_front front; /* routing and stateless replies (front.disp) */
     tern_udp_sock *listeners[EP_MAX_LISTENERS];
     size_t nlisteners;
     tern_udp_sock *dead_socks; /* closed this iteration; freed once no event can name them */

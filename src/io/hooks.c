@@ -159,7 +159,7 @@ int tern_endpoint_set_datapath_hooks(tern_endpoint *ep, const tern_datapath_hook
         if (!q)
             return TERN_ERR_NOMEM;
         size_t slot =
-            ep->cfg.max_udp_payload > EP_HOOK_SLOT ? ep->cfg.max_udp_payload : EP_HOOK_SLOT;
+            ep->conf.cfg.max_udp_payload > EP_HOOK_SLOT ? ep->conf.cfg.max_udp_payload : EP_HOOK_SLOT;
         int rv = tern_delayq_init(q, TERN_HOOK_DELAY_MAX, slot);
         if (rv) {
             free(q);

@@ -1,0 +1,104 @@
+/* Deep copies of tern_config (see cfgcopy.h). */
+#include "cfgcopy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int dup_str(const char *s, char **out)
+{
+    *out = NULL;
+    if (!s)
+        return 0;
+    size_t n = strlen(s) + 1;
+    *out = malloc(n);
+    if (!*out)
+        return TERN_ERR_NOMEM;
+    memcpy(*out, s, n);
+    return 0;
+}
+
+/* Deep copy of a list of strings (each non-empty, at most `maxlen` bytes). */
+static int dup_list(const char *const *in, size_t n, size_t maxlen, char ***out)
+{
+    *out = NULL;
+    if (n == 0)
+        return 0;
+    if (!in)
+        return TERN_ERR_CONFIG;
+    *out = calloc(n, sizeof(char *));
+    if (!*out)
+        return TERN_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = in[i] ? strlen(in[i]) : 0;
+        if (len == 0 || len > maxlen)
+            return TERN_ERR_CONFIG;
+        if (dup_str(in[i], &(*out)[i]))
+            return TERN_ERR_NOMEM;
+    }
+    return 0;
+}
+
+static void free_list(char **l, size_t n)
+{
+    if (l)
+        for (size_t i = 0; i < n; i++)
+            free(l[i]);
+    free(l);
+}
+
+int tern_cfg_copy_init(tern_cfg_copy *d, const tern_config *cfg)
+{
+    memset(d, 0, sizeof(*d));
+    if (!cfg->alpn || cfg->alpn_count == 0 || cfg->alpn_count > TERN_CFG_MAX_ALPN ||
+        cfg->prefer_count > TERN_CFG_MAX_PREFER)
+        return TERN_ERR_CONFIG;
+    if (cfg->max_udp_payload < TERN_MIN_INITIAL_SIZE || cfg->max_udp_payload > 65527 ||
+        cfg->active_connection_id_limit < 2 || (cfg->cert_file && !cfg->key_file))
+        return TERN_ERR_CONFIG;
+    d->cfg = *cfg;
+    d->cfg.alpn = NULL;
+    d->cfg.alpn_count = 0;
+    d->cfg.prefer = NULL;
+    d->cfg.prefer_count = 0;
+    d->cfg.cert_file = d->cfg.key_file = d->cfg.ca_file = d->cfg.tls_priority = NULL;
+    int rv = dup_list(cfg->alpn, cfg->alpn_count, 255, &d->alpn);
+    d->cfg.alpn_count = d->alpn ? cfg->alpn_count : 0;
+    if (!rv)
+        rv = dup_list(cfg->prefer, cfg->prefer_count, 63, &d->prefer);
+    d->cfg.prefer_count = d->prefer ? cfg->prefer_count : 0;
+    if (!rv && (dup_str(cfg->cert_file, &d->cert_file) || dup_str(cfg->key_file, &d->key_file) ||
+                dup_str(cfg->ca_file, &d->ca_file) || dup_str(cfg->tls_priority, &d->tls_priority)))
+        rv = TERN_ERR_NOMEM;
+    if (rv) {
+        tern_cfg_copy_free(d);
+        return rv;
+    }
+    d->cfg.alpn = (const char *const *)d->alpn;
+    d->cfg.prefer = (const char *const *)d->prefer;
+    d->cfg.cert_file = d->cert_file;
+    d->cfg.key_file = d->key_file;
+    d->cfg.ca_file = d->ca_file;
+    d->cfg.tls_priority = d->tls_priority;
+    return 0;
+}
+
+void tern_cfg_copy_free(tern_cfg_copy *d)
+{
+    free_list(d->alpn, d->cfg.alpn_count);
+    free_list(d->prefer, d->cfg.prefer_count);
+    free(d->cert_file);
+    free(d->key_file);
+    free(d->ca_file);
+    free(d->tls_priority);
+    memset(d, 0, sizeof(*d));
+}
+
+int tern_cfg_copy_tls(const tern_cfg_copy *d, int is_server, tern_tls_ctx **out)
+{
+    const tern_config *c = &d->cfg;
+    if (is_server)
+        return tern_tls_ctx_new(out, 1, c->cert_file, c->key_file, NULL, 0, c->tls_priority,
+                                c->alpn, c->alpn_count);
+    return tern_tls_ctx_new(out, 0, NULL, NULL, c->ca_file, c->verify_peer, c->tls_priority,
+                            c->alpn, c->alpn_count);
+}

@@ -1,0 +1,32 @@
+/* The deep copy of a tern_config that an endpoint, a sans-I/O client or a sans-I/O server keeps
+ * for the life of its connections: the struct and every string and list it points to, so that
+ * the caller's memory is its own again once the copy is made. The copy's checks are those every
+ * driver applies before creating connections from it. */
+#ifndef TERN_CORE_CFGCOPY_H
+#define TERN_CORE_CFGCOPY_H
+
+#include "common.h"
+#include "tls.h"
+
+#define TERN_CFG_MAX_ALPN 32
+#define TERN_CFG_MAX_PREFER 16
+
+typedef struct tern_cfg_copy {
+    tern_config cfg; /* its pointers point into the copies below */
+    char **alpn;
+    char **prefer;
+    char *cert_file, *key_file, *ca_file, *tls_priority;
+} tern_cfg_copy;
+
+/* Copies `cfg` into `d` (zeroed first). Returns 0, TERN_ERR_CONFIG (no ALPN, more than
+ * TERN_CFG_MAX_ALPN protocols or TERN_CFG_MAX_PREFER preferences, an empty or too long entry,
+ * max_udp_payload outside 1200..65527, active_connection_id_limit < 2, a certificate without a
+ * key) or TERN_ERR_NOMEM. On error `d` holds nothing to free (tern_cfg_copy_free is harmless). */
+int tern_cfg_copy_init(tern_cfg_copy *d, const tern_config *cfg);
+void tern_cfg_copy_free(tern_cfg_copy *d);
+
+/* A TLS context for the copied configuration: a server's (cert_file, key_file) when `is_server`,
+ * else a client's (ca_file, verify_peer). Returns the errors of tern_tls_ctx_new. */
+int tern_cfg_copy_tls(const tern_cfg_copy *d, int is_server, tern_tls_ctx **out);
+
+#endif

@@ -1,0 +1,68 @@
+/* The server side of a driver, without sockets: the dispatcher (dispatch.h) configured from a
+ * tern_config, and the steps that turn its verdicts into connections: creating the server
+ * connection an Initial asked for (routing its CIDs, keeping it only when its first datagram held
+ * something authentic, counting it half-open until its handshake completes) and feeding the
+ * datagrams routed to a connection. The runtime (src/io/endpoint.c) and the public sans-I/O
+ * server (core_server.c) both go through it; each keeps its own record per connection, with a
+ * tern_front_conn inside. */
+#ifndef TERN_CORE_FRONT_H
+#define TERN_CORE_FRONT_H
+
+#include "conn.h"
+#include "dispatch.h"
+
+typedef struct tern_front {
+    tern_dispatch disp;
+    const tern_config *cfg;   /* must outlive the front door and its connections */
+    tern_tls_ctx *tls;        /* server credentials (NULL: a client driver, nothing accepted) */
+    const tern_callbacks *cb; /* given to the connections (on_accept is the driver's call) */
+    void *cb_ud;
+    tern_rand_fn rand;
+    void *rand_ud;
+} tern_front;
+
+/* One connection as the front door sees it: its routes, and the connection. */
+typedef struct tern_front_conn {
+    tern_front *f;
+    tern_dispatch_owner route;
+    tern_conn *c;
+} tern_front_conn;
+
+/* Configures the dispatcher from cfg (retry, retry_half_open, max_half_open), with the runtime's
+ * limits (TERN_FRONT_* below). `keys` (64 bytes: reset key, then Retry token key) or NULL to draw
+ * them from `rand`. Returns 0, TERN_ERR_INVALID_ARG, TERN_ERR_NOMEM or the error of rand. */
+#define TERN_FRONT_CID_LEN 8
+#define TERN_FRONT_MAX_CONNS 65536
+#define TERN_FRONT_RETRY_TOKEN_LIFETIME_NS (10ull * 1000000000ull)
+#define TERN_FRONT_RESETS_PER_SEC 100
+int tern_front_init(tern_front *f, const tern_config *cfg, tern_tls_ctx *tls,
+                    const tern_callbacks *cb, void *cb_ud, tern_rand_fn rand, void *rand_ud,
+                    const uint8_t *keys);
+void tern_front_free(tern_front *f);
+
+/* Registers fc with routing value `val` (before its connection exists: tern_conn_new reports
+ * CIDs at once). */
+void tern_front_attach(tern_front *f, tern_front_conn *fc, void *val);
+/* Sets the routing hooks of `h` (cid_added, cid_removed, reset_token) and h->ud = fc: the
+ * driver's own hooks (wake, ...) get fc too and find their record in fc->route.val. */
+void tern_front_hooks(tern_front_conn *fc, tern_conn_hooks *h);
+
+/* Creates the server connection an ACCEPT verdict `r` asked for on `path`, with the routing hooks
+ * and the driver's `extra` hooks (wake, ...; may be NULL; they are called with fc), registering
+ * fc with value `val`, and feeds it its first
+ * datagram. Returns 0 (fc->c is set, half-open counted), or TERN_ERR_DROP when the connection could
+ * not be created or its datagram held nothing authentic (fc is detached, the drop counted as
+ * TERN_DISPATCH_DROP_REJECTED, nothing to free). */
+int tern_front_accept(tern_front *f, tern_front_conn *fc, void *val, const tern_conn_hooks *extra,
+                      const tern_path_addr *path, const tern_dispatch_result *r, uint8_t *d,
+                      size_t len, int ecn, tern_tstamp now);
+
+/* Feeds a routed datagram to fc's connection; a server connection whose handshake completed
+ * stops counting as half-open. Returns what tern_conn_recv returned. */
+int tern_front_input(tern_front *f, tern_front_conn *fc, const tern_path_addr *path, uint8_t *d,
+                     size_t len, int ecn, tern_tstamp now);
+
+/* Stops routing to fc (its connection is being freed). */
+void tern_front_detach(tern_front *f, tern_front_conn *fc);
+
+#endif

@@ -1,0 +1,673 @@
+/* The public sans-I/O API (tern/core.h) as an application that owns its sockets uses it, with
+ * only the public headers: a client and a tern_core_server wired together in memory (a wire with
+ * a fixed one-way delay, virtual time), a full handshake, a download whose SHA-256 is checked,
+ * GSO-shaped batches, a client migration through the path verbs in the middle of a download, the
+ * front door's stateless answers (Version Negotiation, Retry, stateless reset) and drops, and the
+ * errors for bad arguments. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <gnutls/crypto.h>
+
+#include "tern/core.h"
+#include "tern/tern.h"
+#include "testcert.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+#define DELAY (5 * MS)
+#define MAXQ 4096
+#define BATCH 16
+#define SEG_MAX 1500
+
+static char cert_file[512], key_file[512];
+static const char *alpn[] = {"hq-interop"};
+
+/* ---- a seeded randomness source: runs are reproducible --------------------------------------- */
+static int test_rand(void *ud, uint8_t *out, size_t len)
+{
+    uint64_t *s = ud;
+    for (size_t i = 0; i < len; i++) {
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        out[i] = (uint8_t)(*s >> 24);
+    }
+    return 0;
+}
+
+/* ---- the wire: datagrams in flight, delivered after DELAY ------------------------------------ */
+typedef struct dgram {
+    tern_tstamp at;
+    int to_server;
+    tern_path_addr path; /* as sent: local = source, remote = destination */
+    size_t len;
+    uint8_t data[SEG_MAX];
+} dgram;
+
+typedef struct world {
+    uint64_t seed;
+    tern_tstamp now;
+    tern_conn *client;
+    tern_core_server *server;
+    tern_conn *sconn; /* the server's connection (one per test) */
+    dgram *q;
+    size_t nq;
+    /* client */
+    int connected;
+    int64_t sid;
+    gnutls_hash_hd_t hash;
+    size_t got;
+    int fin;
+    tern_addr drop_from; /* the client's old network: datagrams from/to it are lost once set */
+    int path_events[8];
+    /* server application: answers a request with `size` bytes of a deterministic pattern */
+    size_t size;
+    size_t sent;
+    int64_t ssid;
+    /* batches */
+    size_t batches, multi_batches, max_count;
+} world;
+
+static void pattern(size_t off, uint8_t *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t x = off + i;
+        buf[i] = (uint8_t)(x * 2654435761u >> 13);
+    }
+}
+
+static void expected_hash(size_t size, uint8_t out[32])
+{
+    gnutls_hash_hd_t h;
+    assert_int_equal(gnutls_hash_init(&h, GNUTLS_DIG_SHA256), 0);
+    uint8_t buf[4096];
+    for (size_t off = 0; off < size; off += sizeof(buf)) {
+        size_t n = size - off < sizeof(buf) ? size - off : sizeof(buf);
+        pattern(off, buf, n);
+        gnutls_hash(h, buf, n);
+    }
+    gnutls_hash_deinit(h, out);
+}
+
+static void server_write(world *w, tern_conn *c)
+{
+    uint8_t buf[16384];
+    while (w->sent < w->size) {
+        size_t n = w->size - w->sent < sizeof(buf) ? w->size - w->sent : sizeof(buf);
+        pattern(w->sent, buf, n);
+        ssize_t k = tern_stream_write(c, w->ssid, buf, n, w->sent + n == w->size);
+        if (k <= 0)
+            return; /* WOULD_BLOCK: on_stream_writable resumes */
+        w->sent += (size_t)k;
+    }
+}
+
+static void on_readable(tern_conn *c, int64_t sid, void *ud)
+{
+    world *w = ud;
+    uint8_t buf[65536];
+    int fin = 0;
+    if (tern_conn_is_server(c)) {
+        ssize_t n;
+        while ((n = tern_stream_read(c, sid, buf, sizeof(buf), &fin)) > 0 || (n == 0 && !fin)) {
+            if (n == 0)
+                break;
+        }
+        if (fin) {
+            w->ssid = sid;
+            server_write(w, c);
+        }
+        return;
+    }
+    for (;;) {
+        ssize_t n = tern_stream_read(c, sid, buf, sizeof(buf), &fin);
+        if (n < 0)
+            return;
+        gnutls_hash(w->hash, buf, (size_t)n);
+        w->got += (size_t)n;
+        if (fin) {
+            w->fin = 1;
+            return;
+        }
+        if (n == 0)
+            return;
+    }
+}
+
+static void on_writable(tern_conn *c, int64_t sid, void *ud)
+{
+    world *w = ud;
+    if (tern_conn_is_server(c) && sid == w->ssid)
+        server_write(w, c);
+}
+
+static void on_connected(tern_conn *c, void *ud)
+{
+    world *w = ud;
+    if (!tern_conn_is_server(c))
+        w->connected = 1;
+}
+
+static void on_path_event(tern_conn *c, const tern_path_event *ev, void *ud)
+{
+    world *w = ud;
+    if (!tern_conn_is_server(c) && ev->type < 8)
+        w->path_events[ev->type]++;
+}
+
+static tern_callbacks callbacks(void)
+{
+    tern_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.on_connected = on_connected;
+    cb.on_stream_readable = on_readable;
+    cb.on_stream_writable = on_writable;
+    cb.on_path_event = on_path_event;
+    return cb;
+}
+
+static tern_addr addr(const char *text)
+{
+    tern_addr a;
+    assert_int_equal(tern_addr_parse(&a, text, 0), 0);
+    return a;
+}
+
+static void client_config(tern_config *cfg)
+{
+    tern_config_init(cfg);
+    cfg->alpn = alpn;
+    cfg->alpn_count = 1;
+    cfg->ca_file = cert_file;
+}
+
+static void server_config(tern_config *cfg)
+{
+    tern_config_init(cfg);
+    cfg->alpn = alpn;
+    cfg->alpn_count = 1;
+    cfg->cert_file = cert_file;
+    cfg->key_file = key_file;
+}
+
+static void push(world *w, int to_server, const tern_path_addr *path, const uint8_t *d, size_t len)
+{
+    if (w->drop_from.len && (tern_addr_equal(&path->local, &w->drop_from) ||
+                             tern_addr_equal(&path->remote, &w->drop_from)))
+        return;
+    assert_true(w->nq < MAXQ);
+    assert_true(len <= SEG_MAX);
+    dgram *g = &w->q[w->nq++];
+    g->at = w->now + DELAY;
+    g->to_server = to_server;
+    g->path = *path;
+    g->len = len;
+    memcpy(g->data, d, len);
+}
+
+/* Pulls every batch a connection has now and puts its datagrams on the wire, checking the shape
+ * tern_core_send promises: count datagrams of seg bytes, the last one possibly shorter. */
+static void pump(world *w, tern_conn *c, int to_server)
+{
+    uint8_t buf[BATCH * SEG_MAX];
+    for (;;) {
+        tern_path_addr path;
+        size_t seg = 0, count = 0;
+        ssize_t n = tern_core_send(c, buf, sizeof(buf), BATCH, &path, &seg, &count, w->now);
+        assert_true(n >= 0);
+        if (n == 0) {
+            assert_int_equal(count, 0);
+            return;
+        }
+        assert_true(count >= 1 && count <= BATCH && seg > 0 && seg <= SEG_MAX);
+        assert_true((size_t)n > (count - 1) * seg && (size_t)n <= count * seg);
+        w->batches++;
+        if (count > 1)
+            w->multi_batches++;
+        if (count > w->max_count)
+            w->max_count = count;
+        for (size_t i = 0; i < count; i++) {
+            size_t off = i * seg;
+            size_t len = (size_t)n - off < seg ? (size_t)n - off : seg;
+            push(w, to_server, &path, buf + off, len);
+        }
+    }
+}
+
+static tern_tstamp next_time(world *w)
+{
+    tern_tstamp t = tern_core_next_timeout(w->client);
+    if (w->sconn && tern_core_next_timeout(w->sconn) < t)
+        t = tern_core_next_timeout(w->sconn);
+    for (size_t i = 0; i < w->nq; i++)
+        if (w->q[i].at < t)
+            t = w->q[i].at;
+    return t;
+}
+
+/* Delivers what is due, runs timers, sends; the server side goes through the front door. */
+static void step(world *w)
+{
+    for (size_t i = 0; i < w->nq;) {
+        dgram *g = &w->q[i];
+        if (g->at > w->now) {
+            i++;
+            continue;
+        }
+        dgram d = *g;
+        *g = w->q[--w->nq];
+        /* as the receiver sees it: local = where it arrived, remote = its source */
+        tern_path_addr in = {.local = d.path.remote, .remote = d.path.local};
+        if (d.to_server) {
+            uint8_t reply[TERN_CORE_REPLY_MAX];
+            size_t rlen;
+            int kind;
+            tern_conn *c;
+            int v = tern_core_server_recv(w->server, &in, d.data, d.len, TERN_ECN_NOT_ECT, w->now,
+                                          reply, sizeof(reply), &rlen, &kind, &c);
+            assert_true(v >= 0);
+            if (v == TERN_CORE_ACCEPTED) {
+                assert_null(w->sconn);
+                w->sconn = c;
+            }
+            if (v == TERN_CORE_ROUTED || v == TERN_CORE_ACCEPTED)
+                assert_ptr_equal(c, w->sconn);
+            if (v == TERN_CORE_REPLY)
+                push(w, 0, &in, reply, rlen);
+        } else {
+            int rv = tern_core_recv(w->client, &in, d.data, d.len, TERN_ECN_NOT_ECT, w->now);
+            assert_true(rv == 0 || rv == TERN_ERR_CLOSED);
+        }
+    }
+    if (tern_core_next_timeout(w->client) <= w->now)
+        assert_int_equal(tern_core_on_timeout(w->client, w->now), 0);
+    if (w->sconn && tern_core_next_timeout(w->sconn) <= w->now)
+        assert_int_equal(tern_core_on_timeout(w->sconn, w->now), 0);
+    pump(w, w->client, 1);
+    if (w->sconn)
+        pump(w, w->sconn, 0);
+}
+
+/* Runs until cond holds or `limit` of virtual time passed. */
+static int run(world *w, int (*cond)(world *), tern_tstamp limit)
+{
+    tern_tstamp end = w->now + limit;
+    step(w);
+    while (!cond(w)) {
+        tern_tstamp t = next_time(w);
+        if (t == TERN_TS_INF || t > end)
+            return 0;
+        if (t > w->now)
+            w->now = t;
+        step(w);
+    }
+    return 1;
+}
+
+static int connected(world *w) { return w->connected && w->sconn; }
+static int downloaded(world *w) { return w->fin; }
+static int half_way(world *w) { return w->got >= w->size / 2; }
+
+static void world_init(world *w, uint64_t seed, int retry)
+{
+    memset(w, 0, sizeof(*w));
+    w->seed = seed;
+    w->now = 1 * SEC;
+    w->q = calloc(MAXQ, sizeof(dgram));
+    assert_non_null(w->q);
+    tern_callbacks cb = callbacks();
+    tern_config scfg, ccfg;
+    server_config(&scfg);
+    scfg.retry = retry;
+    assert_int_equal(tern_core_server_new(&scfg, &cb, w, test_rand, &w->seed, &w->server), 0);
+    client_config(&ccfg);
+    tern_path_addr path = {.local = addr("10.0.0.1:40000"), .remote = addr("10.0.0.9:443")};
+    assert_int_equal(tern_core_client_new(&ccfg, &cb, w, &path, "localhost", test_rand, &w->seed,
+                                          w->now, &w->client),
+                     0);
+    assert_int_equal(gnutls_hash_init(&w->hash, GNUTLS_DIG_SHA256), 0);
+}
+
+static void world_free(world *w)
+{
+    uint8_t discard[32];
+    gnutls_hash_deinit(w->hash, discard);
+    tern_core_conn_free(w->client);
+    tern_core_server_free(w->server); /* frees sconn too */
+    free(w->q);
+}
+
+static void request(world *w, size_t size)
+{
+    w->size = size;
+    assert_int_equal(tern_conn_open_stream(w->client, 1, &w->sid), 0);
+    static const char req[] = "GET /file\r\n";
+    assert_int_equal(tern_stream_write(w->client, w->sid, req, sizeof(req) - 1, 1),
+                     (ssize_t)(sizeof(req) - 1));
+}
+
+static void check_hash(world *w)
+{
+    uint8_t got[32], want[32];
+    gnutls_hash_output(w->hash, got);
+    expected_hash(w->size, want);
+    assert_int_equal(w->got, w->size);
+    assert_memory_equal(got, want, 32);
+}
+
+/* ---- tests ------------------------------------------------------------------------------------ */
+
+static void test_handshake_download(void **st)
+{
+    world w;
+    world_init(&w, 11, 0);
+    assert_int_equal(tern_core_state(w.client), TERN_CORE_HANDSHAKE);
+    assert_true(run(&w, connected, 5 * SEC));
+    assert_int_equal(tern_core_state(w.client), TERN_CORE_ESTABLISHED);
+    assert_string_equal(tern_conn_alpn(w.client), "hq-interop");
+    assert_int_equal(tern_core_server_conn_count(w.server), 1);
+    assert_int_equal(tern_conn_is_server(w.sconn), 1);
+
+    request(&w, 3 * 1000 * 1000 + 17);
+    assert_true(run(&w, downloaded, 30 * SEC));
+    check_hash(&w);
+    print_message("download: %zu batches, %zu of several datagrams, up to %zu; %.3f s virtual\n",
+                  w.batches, w.multi_batches, w.max_count, (double)(w.now - 1 * SEC) / 1e9);
+    /* the server's data left in GSO-shaped batches of several datagrams */
+    assert_true(w.multi_batches > 0);
+    assert_true(w.max_count > 1);
+
+    /* a clean close: CLOSING on this side, DRAINING on the peer's, then CLOSED for both */
+    assert_int_equal(tern_conn_close(w.client, 0, "bye"), 0);
+    assert_int_equal(tern_core_state(w.client), TERN_CORE_CLOSING);
+    step(&w);
+    w.now += DELAY;
+    step(&w);
+    assert_int_equal(tern_core_state(w.sconn), TERN_CORE_DRAINING);
+    assert_string_equal(tern_core_close_info(w.sconn)->reason, "bye");
+    assert_int_equal(tern_core_close_info(w.sconn)->local, 0);
+    w.now += 10 * SEC;
+    step(&w);
+    assert_int_equal(tern_core_state(w.client), TERN_CORE_CLOSED);
+    assert_int_equal(tern_core_state(w.sconn), TERN_CORE_CLOSED);
+    assert_int_equal(tern_core_close_info(w.client)->local, 1);
+    /* the caller frees a server connection: the server no longer routes to it */
+    tern_core_conn_free(w.sconn);
+    w.sconn = NULL;
+    assert_int_equal(tern_core_server_conn_count(w.server), 0);
+    world_free(&w);
+}
+
+/* The client moves to a new local address through the path verbs in the middle of a download;
+ * its old network then dies (everything to or from it is lost): the download completes on the
+ * new path, and the server follows the client there. */
+static void test_migration(void **st)
+{
+    world w;
+    world_init(&w, 12, 0);
+    assert_true(run(&w, connected, 5 * SEC));
+    request(&w, 2 * 1000 * 1000);
+    assert_true(run(&w, half_way, 30 * SEC));
+    tern_addr old = addr("10.0.0.1:40000"), wifi = addr("10.0.0.2:40001");
+    int id = tern_core_path_add(w.client, &wifi, w.now);
+    assert_true(id > 0);
+    assert_int_equal(tern_core_path_add(w.client, &wifi, w.now), TERN_ERR_DUPLICATE);
+    assert_int_equal(tern_core_path_set_active(w.client, &wifi, w.now), id);
+    w.drop_from = old;
+    assert_true(run(&w, downloaded, 30 * SEC));
+    check_hash(&w);
+    assert_true(w.path_events[TERN_PATH_EV_VALIDATED] >= 1);
+    assert_true(w.path_events[TERN_PATH_EV_ACTIVE] >= 1);
+    tern_path_addr cp, sp;
+    tern_conn_get_path(w.client, &cp);
+    tern_conn_get_path(w.sconn, &sp);
+    assert_true(tern_addr_equal(&cp.local, &wifi));
+    assert_true(tern_addr_equal(&sp.remote, &wifi));
+    /* the old path goes; the last one cannot */
+    assert_int_equal(tern_core_path_remove(w.client, &old, w.now), 0);
+    assert_int_equal(tern_core_path_remove(w.client, &wifi, w.now), TERN_ERR_LAST_PATH);
+    assert_int_equal(tern_core_path_error(w.client, &old, TERN_PATH_WHY_SOCKET_ERROR, w.now),
+                     TERN_ERR_NOT_FOUND);
+    /* a server does not migrate by itself */
+    assert_int_equal(tern_core_path_add(w.sconn, &wifi, w.now), TERN_ERR_NOT_CLIENT);
+    world_free(&w);
+}
+
+static int ask(tern_core_server *s, const char *from, uint8_t *d, size_t len, tern_tstamp now,
+               uint8_t *reply, size_t *rlen, int *kind, tern_conn **c)
+{
+    tern_path_addr in = {.local = addr("10.0.0.9:443"), .remote = addr(from)};
+    return tern_core_server_recv(s, &in, d, len, 0, now, reply, TERN_CORE_REPLY_MAX, rlen, kind, c);
+}
+
+static void test_front_door(void **st)
+{
+    uint64_t seed = 13;
+    tern_config cfg;
+    server_config(&cfg);
+    tern_core_server *s;
+    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, test_rand, &seed, &s), 0);
+    uint8_t d[1300], reply[TERN_CORE_REPLY_MAX];
+    size_t rlen;
+    int kind;
+    tern_conn *c;
+
+    /* an unknown version in 1200 bytes: Version Negotiation listing v1, echoing the CIDs */
+    memset(d, 0, sizeof(d));
+    d[0] = 0xc0;
+    d[1] = 0x1a, d[2] = 0x2a, d[3] = 0x3a, d[4] = 0x4a;
+    d[5] = 8;
+    memcpy(d + 6, "DCIDDCID", 8);
+    d[14] = 4;
+    memcpy(d + 15, "SCID", 4);
+    assert_int_equal(ask(s, "10.0.0.5:5000", d, 1200, SEC, reply, &rlen, &kind, &c),
+                     TERN_CORE_REPLY);
+    assert_int_equal(kind, TERN_CORE_REPLY_VN);
+    assert_null(c);
+    assert_true(rlen >= 7 + 8 + 4 + 4);
+    assert_true(reply[0] & 0x80);
+    assert_memory_equal(reply + 1, "\0\0\0\0", 4);
+    assert_int_equal(reply[5], 4); /* DCID = the client's SCID */
+    assert_memory_equal(reply + 6, "SCID", 4);
+    assert_int_equal(reply[10], 8);
+    assert_memory_equal(reply + 11, "DCIDDCID", 8);
+    int has_v1 = 0;
+    for (size_t off = 19; off + 4 <= rlen; off += 4)
+        has_v1 |= memcmp(reply + off, "\0\0\0\1", 4) == 0;
+    assert_true(has_v1);
+    /* ... but not in a small datagram (no amplification) */
+    assert_int_equal(ask(s, "10.0.0.5:5000", d, 1000, SEC, reply, &rlen, &kind, &c),
+                     TERN_CORE_DROPPED);
+
+    /* a short header for no connection: a stateless reset, smaller than what triggered it */
+    uint8_t sh[100];
+    test_rand(&seed, sh, sizeof(sh));
+    sh[0] = 0x40 | (sh[0] & 0x3f);
+    assert_int_equal(ask(s, "10.0.0.5:5000", sh, sizeof(sh), SEC, reply, &rlen, &kind, &c),
+                     TERN_CORE_REPLY);
+    assert_int_equal(kind, TERN_CORE_REPLY_RESET);
+    assert_true(rlen >= 21 && rlen < sizeof(sh));
+    assert_int_equal(reply[0] & 0xc0, 0x40);
+    /* too short to answer without a reset loop */
+    assert_int_equal(ask(s, "10.0.0.5:5000", sh, 21, SEC, reply, &rlen, &kind, &c),
+                     TERN_CORE_DROPPED);
+    /* a reply that does not fit the caller's buffer is dropped, not truncated */
+    tern_path_addr in = {.local = addr("10.0.0.9:443"), .remote = addr("10.0.0.5:5000")};
+    assert_int_equal(tern_core_server_recv(s, &in, sh, sizeof(sh), 0, SEC, reply, 10, &rlen,
+                                           &kind, &c),
+                     TERN_CORE_DROPPED);
+    assert_int_equal(tern_core_server_conn_count(s), 0);
+    tern_core_server_free(s);
+}
+
+/* With Retry on, the client's first Initial is answered with a Retry; the client's second Initial
+ * carries the token and creates the connection, which completes the handshake and a download. */
+static void test_retry(void **st)
+{
+    world w;
+    world_init(&w, 14, 1);
+    /* the client's first flight, by hand, through the front door */
+    uint8_t buf[BATCH * SEG_MAX], reply[TERN_CORE_REPLY_MAX];
+    tern_path_addr path;
+    size_t seg, count, rlen;
+    int kind;
+    tern_conn *c;
+    ssize_t n = tern_core_send(w.client, buf, sizeof(buf), BATCH, &path, &seg, &count, w.now);
+    assert_true(n >= 1200);
+    tern_path_addr in = {.local = path.remote, .remote = path.local};
+    assert_int_equal(tern_core_server_recv(w.server, &in, buf, seg, 0, w.now, reply, sizeof(reply),
+                                           &rlen, &kind, &c),
+                     TERN_CORE_REPLY);
+    assert_int_equal(kind, TERN_CORE_REPLY_RETRY);
+    assert_int_equal(reply[0] & 0xf0, 0xf0); /* long header, type Retry */
+    assert_int_equal(tern_core_server_conn_count(w.server), 0);
+    push(&w, 0, &in, reply, rlen); /* to the client, which starts again with the token */
+    w.now += DELAY;
+    assert_true(run(&w, connected, 5 * SEC));
+    assert_int_equal(tern_core_server_conn_count(w.server), 1);
+    request(&w, 300 * 1000);
+    assert_true(run(&w, downloaded, 30 * SEC));
+    check_hash(&w);
+    world_free(&w);
+}
+
+static void test_bad_args(void **st)
+{
+    uint64_t seed = 15;
+    tern_config cfg, bad;
+    client_config(&cfg);
+    tern_path_addr path = {.local = addr("10.0.0.1:40000"), .remote = addr("10.0.0.9:443")};
+    tern_path_addr mixed = {.local = addr("[fd00::1]:40000"), .remote = addr("10.0.0.9:443")};
+    tern_conn *c = (tern_conn *)&seed;
+    assert_int_equal(tern_core_client_new(NULL, NULL, NULL, &path, NULL, test_rand, &seed, 0, &c),
+                     TERN_ERR_INVALID_ARG);
+    assert_null(c);
+    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, NULL, NULL, test_rand, &seed, 0, &c),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &path, NULL, NULL, NULL, 0, &c),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &mixed, NULL, test_rand, &seed, 0, &c),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &path, NULL, test_rand, &seed, 0, NULL),
+                     TERN_ERR_INVALID_ARG);
+    bad = cfg;
+    bad.alpn_count = 0;
+    assert_int_equal(tern_core_client_new(&bad, NULL, NULL, &path, NULL, test_rand, &seed, 0, &c),
+                     TERN_ERR_CONFIG);
+    bad = cfg;
+    bad.max_udp_payload = 1000;
+    assert_int_equal(tern_core_client_new(&bad, NULL, NULL, &path, NULL, test_rand, &seed, 0, &c),
+                     TERN_ERR_CONFIG);
+    bad = cfg;
+    bad.ca_file = "/nonexistent/ca.pem";
+    assert_int_equal(tern_core_client_new(&bad, NULL, NULL, &path, NULL, test_rand, &seed, 0, &c),
+                     TERN_ERR_CERT);
+
+    tern_core_server *s = (tern_core_server *)&seed;
+    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, test_rand, &seed, &s), TERN_ERR_CONFIG);
+    assert_null(s);
+    server_config(&bad);
+    assert_int_equal(tern_core_server_new(&bad, NULL, NULL, NULL, NULL, &s), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_server_new(NULL, NULL, NULL, test_rand, &seed, &s),
+                     TERN_ERR_INVALID_ARG);
+    bad.key_file = "/nonexistent/key.pem";
+    assert_int_equal(tern_core_server_new(&bad, NULL, NULL, test_rand, &seed, &s), TERN_ERR_CERT);
+
+    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &path, NULL, test_rand, &seed, 0, &c),
+                     0);
+    uint8_t buf[1500];
+    size_t seg, count;
+    tern_path_addr out;
+    assert_int_equal(tern_core_recv(NULL, &path, buf, 10, 0, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_recv(c, NULL, buf, 10, 0, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_recv(c, &path, NULL, 10, 0, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_recv(c, &path, buf, 10, 4, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_send(NULL, buf, sizeof(buf), 1, &out, &seg, &count, 0),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_send(c, NULL, sizeof(buf), 1, &out, &seg, &count, 0),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_send(c, buf, sizeof(buf), 1, NULL, &seg, &count, 0),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_on_timeout(NULL, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_state(NULL), TERN_ERR_INVALID_ARG);
+    assert_null(tern_core_close_info(NULL));
+    assert_true(tern_core_next_timeout(NULL) == TERN_TS_INF);
+    /* garbage is dropped silently: not an error, and the connection is unharmed */
+    memset(buf, 0x55, sizeof(buf));
+    assert_int_equal(tern_core_recv(c, &path, buf, sizeof(buf), 0, 0), 0);
+    assert_int_equal(tern_core_state(c), TERN_CORE_HANDSHAKE);
+    /* the path verbs want the caller's bound socket address */
+    tern_addr port0 = addr("10.0.0.2"), none;
+    memset(&none, 0, sizeof(none));
+    assert_int_equal(tern_core_path_add(c, &port0, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_path_add(c, &none, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_path_add(c, NULL, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_path_set_active(NULL, &path.local, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_path_remove(c, &port0, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_path_error(c, &path.local, TERN_PATH_WHY_APP, 0),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_port_unreachable(c, NULL), TERN_ERR_INVALID_ARG);
+    tern_net_event ev;
+    memset(&ev, 0, sizeof(ev));
+    assert_int_equal(tern_core_network_event(c, &ev, 0), TERN_ERR_INVALID_ARG);
+    ev.type = TERN_NET_ADDR_ADDED; /* without its address */
+    assert_int_equal(tern_core_network_event(c, &ev, 0), TERN_ERR_INVALID_ARG);
+    /* a port unreachable before the server ever answered ends the client at once */
+    assert_int_equal(tern_core_port_unreachable(c, &path.remote), 1);
+    assert_int_equal(tern_core_state(c), TERN_CORE_CLOSED);
+    assert_int_equal(tern_core_close_info(c)->status, TERN_ERR_CONN_REFUSED);
+
+    server_config(&cfg);
+    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, test_rand, &seed, &s), 0);
+    tern_conn *sc;
+    size_t rlen;
+    int kind;
+    assert_int_equal(tern_core_server_recv(NULL, &path, buf, 10, 0, 0, NULL, 0, NULL, NULL, &sc),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_server_recv(s, &path, buf, 10, 0, 0, NULL, 0, NULL, NULL, NULL),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_server_recv(s, &path, buf, 10, 0, 0, buf, 100, NULL, &kind, &sc),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_server_recv(s, &path, buf, 10, 7, 0, buf, 100, &rlen, &kind, &sc),
+                     TERN_ERR_INVALID_ARG);
+    /* no reply buffer: what would be answered is dropped */
+    assert_int_equal(tern_core_server_recv(s, &path, buf, 100, 0, 0, NULL, 0, NULL, NULL, &sc),
+                     TERN_CORE_DROPPED);
+    assert_int_equal(tern_core_server_conn_count(NULL), 0);
+    tern_core_server_free(s);
+    tern_core_server_free(NULL);
+    tern_core_conn_free(c);
+    tern_core_conn_free(NULL);
+}
+
+static int setup(void **st)
+{
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    return tern_test_make_cert(dir, cert_file, sizeof(cert_file), key_file, sizeof(key_file));
+}
+
+static int teardown(void **st)
+{
+    remove(cert_file);
+    remove(key_file);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_handshake_download),
+        cmocka_unit_test(test_migration),
+        cmocka_unit_test(test_front_door),
+        cmocka_unit_test(test_retry),
+        cmocka_unit_test(test_bad_args),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
