@@ -115,7 +115,6 @@ static tern_conn *accept_conn(tern_core_server *s, const tern_path_addr *path,
         free(r);
         return NULL;
     }
-    tern_conn_set_driver_data(r->fc.c, r);
     r->next = s->conns;
     if (s->conns)
         s->conns->prev = r;

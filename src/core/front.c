@@ -125,12 +125,14 @@ int tern_front_accept(tern_front *f, tern_front_conn *fc, void *val, const tern_
         p.hooks = *extra;
     tern_front_hooks(fc, &p.hooks);
     tern_conn *c;
-    if (!f->tls || tern_conn_new(&c, &p, path, now)) {
+    int rv = f->tls ? tern_conn_new(&c, &p, path, now) : TERN_ERR_CONFIG;
+    if (rv) {
         tern_front_detach(f, fc);
         tern_dispatch_note_drop(&f->disp, TERN_DISPATCH_DROP_REJECTED);
-        return TERN_ERR_DROP;
+        return rv;
     }
     fc->c = c;
+    tern_conn_set_driver_data(c, val); /* the callbacks of its first datagram may look for it */
     /* Retransmitted Initials still carry the DCID the client chose (or the Retry's SCID). */
     (void)tern_dispatch_add_route(&f->disp, &fc->route, &r->client_dcid);
     (void)tern_conn_recv(c, path, d, len, ecn, now);

@@ -17,8 +17,9 @@ typedef struct tern_front {
     tern_tls_ctx *tls;        /* server credentials (NULL: a client driver, nothing accepted) */
     const tern_callbacks *cb; /* given to the connections (on_accept is the driver's call) */
     void *cb_ud;
-    tern_rand_fn rand;
-    void *rand_ud;
+    tern_rand_fn rand;        /* the connections' randomness; the dispatcher keeps the one given to */
+    void *rand_ud;            /* tern_front_init, so a driver may give connections a stream of
+                                 their own by changing these afterwards */
 } tern_front;
 
 /* One connection as the front door sees it: its routes, and the connection. */
@@ -48,11 +49,12 @@ void tern_front_attach(tern_front *f, tern_front_conn *fc, void *val);
 void tern_front_hooks(tern_front_conn *fc, tern_conn_hooks *h);
 
 /* Creates the server connection an ACCEPT verdict `r` asked for on `path`, with the routing hooks
- * and the driver's `extra` hooks (wake, ...; may be NULL; they are called with fc), registering
- * fc with value `val`, and feeds it its first
- * datagram. Returns 0 (fc->c is set, half-open counted), or TERN_ERR_DROP when the connection could
- * not be created or its datagram held nothing authentic (fc is detached, the drop counted as
- * TERN_DISPATCH_DROP_REJECTED, nothing to free). */
+ * and the driver's `extra` hooks (wake, ...; may be NULL; they are called with fc), registers fc
+ * with value `val` (also the connection's driver data, set before its first datagram is fed), and
+ * feeds it its first datagram. Returns 0 (fc->c is set, half-open counted), the error of
+ * tern_conn_new (TERN_ERR_CONFIG without server credentials), or TERN_ERR_DROP when the datagram
+ * held nothing authentic; on error fc is detached, the connection freed and the drop counted as
+ * TERN_DISPATCH_DROP_REJECTED. */
 int tern_front_accept(tern_front *f, tern_front_conn *fc, void *val, const tern_conn_hooks *extra,
                       const tern_path_addr *path, const tern_dispatch_result *r, uint8_t *d,
                       size_t len, int ecn, tern_tstamp now);

@@ -574,7 +574,6 @@ static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_add
         return;
     }
     rc->c = rc->fc.c;
-    tern_conn_set_driver_data(rc->c, rc);
     rc_link(ep, rc);
     ep->st.conns_created++;
     ep->st.conns_accepted++;

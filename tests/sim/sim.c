@@ -534,30 +534,6 @@ static void route(sim *s, int from, sim_pkt *p)
 /* ---- server
  * --------------------------------------------------------------------------------------- */
 
-static void hook_cid_added(void *ud, tern_conn *c, const tern_cid *cid)
-{
-    sim_sconn *sc = ud;
-    (void)c;
-    (void)tern_dispatch_add_route(&sc->s->disp, &sc->owner, cid);
-}
-
-static void hook_reset_token(void *ud, tern_conn *c, const uint8_t *token, int added)
-{
-    sim_sconn *sc = ud;
-    (void)c;
-    if (added)
-        (void)tern_dispatch_add_reset_token(&sc->s->disp, &sc->owner, token);
-    else
-        tern_dispatch_remove_reset_token(&sc->s->disp, &sc->owner, token);
-}
-
-static void hook_cid_removed(void *ud, tern_conn *c, const tern_cid *cid)
-{
-    sim_sconn *sc = ud;
-    (void)c;
-    tern_dispatch_remove_route(&sc->s->disp, &sc->owner, cid);
-}
-
 static void sconn_link(sim *s, sim_sconn *sc)
 {
     sc->next = NULL;
@@ -568,24 +544,9 @@ static void sconn_link(sim *s, sim_sconn *sc)
     s->sconns_tail = sc;
 }
 
-static void sconn_unlink(sim *s, sim_sconn *sc)
-{
-    sim_sconn *prev = NULL;
-    for (sim_sconn *x = s->sconns; x; prev = x, x = x->next)
-        if (x == sc) {
-            if (prev)
-                prev->next = sc->next;
-            else
-                s->sconns = sc->next;
-            if (s->sconns_tail == sc)
-                s->sconns_tail = prev;
-            return;
-        }
-}
-
 static void sconn_destroy(sim *s, sim_sconn *sc)
 {
-    tern_dispatch_detach(&s->disp, &sc->owner);
+    tern_front_detach(&s->front, &sc->fc);
     tern_conn_free(sc->c);
     sim_app_sconn_free(sc);
     free(sc);
@@ -610,53 +571,22 @@ static void server_accept(sim *s, const tern_path_addr *path, const tern_dispatc
         abort();
     sc->s = s;
     sc->num = ++s->nsconns;
-    tern_dispatch_attach(&s->disp, &sc->owner, sc);
-    tern_conn_params cp;
-    memset(&cp, 0, sizeof(cp));
-    cp.is_server = 1;
-    cp.version = r->version;
-    cp.cfg = &s->cfg_s;
-    cp.tls_ctx = s->tls_s;
-    cp.cb = &sim_app_server_cb;
-    cp.cb_ud = s;
-    cp.rand = rng_fill;
-    cp.rand_ud = &s->server_rng;
-    cp.reset_key = tern_dispatch_reset_key(&s->disp);
-    cp.scid_len = s->disp.cfg.cid_len;
-    cp.client_dcid = r->client_dcid;
-    cp.client_scid = r->client_scid;
-    cp.original_dcid = r->original_dcid;
-    cp.retried = r->retried;
-    cp.address_validated = r->address_validated;
-    cp.hooks.cid_added = hook_cid_added;
-    cp.hooks.cid_removed = hook_cid_removed;
-    cp.hooks.reset_token = hook_reset_token;
-    cp.hooks.ud = sc;
-    int rv = tern_conn_new(&sc->c, &cp, path, s->now);
+    int rv = tern_front_accept(&s->front, &sc->fc, sc, NULL, path, r, p->data, p->len, p->ecn,
+                               s->now);
     if (rv) {
-        tl_pkt(s, SIM_TL_REFUSE, -1, SIM_SERVER, p, tern_strerror(rv));
-        tern_dispatch_detach(&s->disp, &sc->owner);
+        /* nothing authentic in it (e.g. a corrupted Initial): forgotten, as the runtime does */
+        tl_pkt(s, SIM_TL_REFUSE, -1, SIM_SERVER, p,
+               rv == TERN_ERR_DROP ? "rejected: nothing authentic" : tern_strerror(rv));
+        sim_app_sconn_free(sc);
         free(sc);
+        if (rv == TERN_ERR_DROP)
+            s->st.conns_discarded++;
         return;
     }
-    tern_conn_set_driver_data(sc->c, sc);
-    (void)tern_dispatch_add_route(&s->disp, &sc->owner, &r->client_dcid);
+    sc->c = sc->fc.c;
     sconn_link(s, sc);
-    (void)tern_conn_recv(sc->c, path, p->data, p->len, p->ecn, s->now);
-    tern_conn_stats cs;
-    tern_conn_get_stats(sc->c, &cs);
-    if (cs.pkts_recv == 0) {
-        /* nothing authentic in it (e.g. a corrupted Initial): forget it, as the runtime does */
-        tern_dispatch_note_drop(&s->disp, TERN_DISPATCH_DROP_REJECTED);
-        tl_pkt(s, SIM_TL_REFUSE, -1, SIM_SERVER, p, "rejected: nothing authentic");
-        sconn_unlink(s, sc);
-        sconn_destroy(s, sc);
-        s->st.conns_discarded++;
-        return;
-    }
     sc->accepted = 1;
     s->st.accepts++;
-    tern_dispatch_set_half_open(&s->disp, &sc->owner, !tern_conn_is_established(sc->c));
     sim_tl_ev ev = {.kind = SIM_TL_ACCEPT,
                     .node = -1,
                     .who = SIM_SERVER,
@@ -674,13 +604,11 @@ static void server_input(sim *s, sim_pkt *p)
     uint8_t reply[TERN_DISPATCH_REPLY_MAX];
     tern_dispatch_result r;
     int v =
-        tern_dispatch_classify(&s->disp, &path, p->data, p->len, s->now, reply, sizeof(reply), &r);
+        tern_dispatch_classify(&s->front.disp, &path, p->data, p->len, s->now, reply, sizeof(reply), &r);
     switch (v) {
     case TERN_DISPATCH_CONN: {
         sim_sconn *sc = r.owner;
-        (void)tern_conn_recv(sc->c, &path, p->data, p->len, p->ecn, s->now);
-        if (sc->owner.half_open && tern_conn_is_established(sc->c))
-            tern_dispatch_set_half_open(&s->disp, &sc->owner, 0);
+        (void)tern_front_input(&s->front, &sc->fc, &path, p->data, p->len, p->ecn, s->now);
         break;
     }
     case TERN_DISPATCH_ACCEPT:
@@ -844,7 +772,7 @@ static void reap(sim *s)
         if (sc->done || !tern_conn_is_done(sc->c))
             continue;
         sc->done = 1;
-        tern_dispatch_detach(&s->disp, &sc->owner);
+        tern_front_detach(&s->front, &sc->fc);
         const tern_close_info *ci = tern_conn_close_info(sc->c);
         if (!s->server_closed) {
             s->server_closed = 1;
@@ -958,23 +886,19 @@ int sim_start(sim *s)
                               s->cfg_s.tls_priority, s->cfg_s.alpn, s->cfg_s.alpn_count);
     if (rv)
         return rv;
-    tern_dispatch_config dc;
-    tern_dispatch_config_init(&dc);
-    dc.is_server = 1;
-    dc.retry = s->cfg_s.retry;
-    dc.retry_half_open = s->cfg_s.retry_half_open;
-    dc.max_half_open = s->cfg_s.max_half_open;
-    memcpy(dc.reset_key, s->reset_key, 32);
-    rng_fill(&s->server_rng, dc.retry_key, sizeof(dc.retry_key));
+    /* the front door draws from a stream of its own, the connections from the server's */
+    uint8_t keys[64];
+    memcpy(keys, s->reset_key, 32);
+    rng_fill(&s->server_rng, keys + 32, 32);
     sim_rng *drng = malloc(sizeof(*drng));
     if (!drng)
         return TERN_ERR_NOMEM;
     new_stream(s, drng);
-    dc.rand = rng_fill;
-    dc.rand_ud = drng;
     s->disp_rng = drng;
-    if ((rv = tern_dispatch_init(&s->disp, &dc)))
+    if ((rv = tern_front_init(&s->front, &s->cfg_s, s->tls_s, &sim_app_server_cb, s, rng_fill, drng,
+                              keys)))
         return rv;
+    s->front.rand_ud = &s->server_rng;
     s->disp_ready = 1;
 
     tern_conn_params cp;
@@ -1178,7 +1102,7 @@ void sim_free(sim *s)
         sconn_destroy(s, sc);
     }
     if (s->disp_ready)
-        tern_dispatch_free(&s->disp);
+        tern_front_free(&s->front);
     free(s->disp_rng);
     sim_app_free(s);
     free(s->cs);

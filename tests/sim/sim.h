@@ -18,6 +18,7 @@
 
 #include "conn.h"
 #include "dispatch.h"
+#include "front.h"
 #include "sim_timeline.h"
 #include "tls.h"
 
@@ -145,7 +146,7 @@ typedef struct sim_sstream {
 typedef struct sim_sconn {
     sim *s;
     tern_conn *c;
-    tern_dispatch_owner owner;
+    tern_front_conn fc; /* the front door's view: routes, half-open mark */
     int num; /* creation order, from 1 */
     int accepted, connected, done;
     sim_sstream *st; /* SIM_MAX_STREAMS */
@@ -245,7 +246,7 @@ struct sim {
     uint64_t key_updates_started;
 
     /* server */
-    tern_dispatch disp;
+    tern_front front; /* the server's front door, as the runtime has it (front.disp) */
     int disp_ready;
     sim_rng *disp_rng;
     sim_rng server_rng;
