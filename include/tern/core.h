@@ -53,7 +53,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tern/tern.h"
+#include "tern.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -103,8 +103,9 @@ TERN_API void tern_core_conn_free(tern_conn *c);
 /* Processes one received UDP datagram (all QUIC packets coalesced in it) that arrived on `path`
  * (local: where it arrived, remote: its source) with ECN bits `ecn` (TERN_ECN_*) at `now`. The
  * buffer is decrypted in place (it is the caller's again on return). Malformed or unauthentic
- * packets are dropped silently, as RFC 9000 asks: that is not an error. Datagrams of a server
- * connection go through tern_core_server_recv instead, which routes and feeds them.
+ * packets are dropped silently, as RFC 9000 asks: that is not an error. A server's datagrams go
+ * through tern_core_server_recv, which finds their connection and feeds them (a server
+ * connection may also be fed directly here, when the caller knows it is the right one).
  * Returns 0, TERN_ERR_CLOSED (the connection is closing or draining now, or was already),
  * TERN_ERR_INVALID_ARG (NULL c, path or dgram, ecn > 3). */
 TERN_API int tern_core_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, size_t len,
