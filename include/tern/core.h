@@ -38,8 +38,9 @@
  * tern_core_send and the verbs, on the caller's thread, with the `ud` given at creation.
  * on_closed is never called by this API (the caller sees TERN_CORE_CLOSED and frees the
  * connection itself), nor is on_network_event (the caller is the one who feeds network events).
- * A callback may call the stream and connection functions on the connection it is given, but must
- * not free it (free it after the call that ran the callback returns).
+ * A callback may call the stream and connection functions (and the path verbs) on the connection
+ * it is given, but must not free it or its server: free them after the call that ran the callback
+ * returns.
  *
  * Threads: a connection (and a server with all its connections) belongs to one thread at a time;
  * nothing here takes a lock. Different connections may be driven from different threads.

@@ -12,7 +12,6 @@ struct tern_core_server {
     tern_callbacks cb;
     void *ud;
     tern_front front;
-    int front_ready;
     tern_core_rec *conns;
     size_t nconns;
 };
@@ -42,7 +41,6 @@ int tern_core_server_new(const tern_config *cfg, const tern_callbacks *cb, void 
         tern_core_server_free(s);
         return rv;
     }
-    s->front_ready = 1;
     *out = s;
     return 0;
 }
@@ -73,8 +71,7 @@ void tern_core_server_free(tern_core_server *s)
         return;
     while (s->conns)
         tern_core_server_release(s->conns);
-    if (s->front_ready)
-        tern_front_free(&s->front);
+    tern_front_free(&s->front);
     tern_tls_ctx_free(s->tls);
     tern_cfg_copy_free(&s->conf);
     free(s);

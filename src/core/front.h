@@ -29,13 +29,19 @@ typedef struct tern_front_conn {
     tern_conn *c;
 } tern_front_conn;
 
-/* Configures the dispatcher from cfg (retry, retry_half_open, max_half_open), with the runtime's
- * limits (TERN_FRONT_* below). `keys` (64 bytes: reset key, then Retry token key) or NULL to draw
- * them from `rand`. Returns 0, TERN_ERR_INVALID_ARG, TERN_ERR_NOMEM or the error of rand. */
+/* The limits every driver's front door applies: the length of the CIDs its connections issue
+ * (short headers are parsed with it), connections at most, the lifetime of a Retry token, and
+ * stateless resets per second (a token bucket with a burst of the same size). */
 #define TERN_FRONT_CID_LEN 8
 #define TERN_FRONT_MAX_CONNS 65536
 #define TERN_FRONT_RETRY_TOKEN_LIFETIME_NS (10ull * 1000000000ull)
 #define TERN_FRONT_RESETS_PER_SEC 100
+
+/* Configures the dispatcher from cfg (retry, retry_half_open, max_half_open) with the limits
+ * above; it accepts connections only when `tls` (server credentials) is given. `keys` (64 bytes:
+ * reset key, then Retry token key) or NULL to draw them from `rand`. Returns 0,
+ * TERN_ERR_INVALID_ARG, TERN_ERR_NOMEM or the error of rand. tern_front_free releases it (also
+ * harmless on a zeroed struct). */
 int tern_front_init(tern_front *f, const tern_config *cfg, tern_tls_ctx *tls,
                     const tern_callbacks *cb, void *cb_ud, tern_rand_fn rand, void *rand_ud,
                     const uint8_t *keys);
