@@ -514,10 +514,17 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
         tern_conn_discard_space(c, TERN_SPACE_INITIAL);
 }
 
-/* Builds one datagram into out[0..cap). Returns its size (0: nothing to send). *eliciting tells
- * whether it holds ack-eliciting packets. `allow_data` = 0 allows only ACKs (cwnd exhausted). */
-static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_data, tern_tstamp now,
-                          size_t *size_out)
+/* A datagram that joins a batch and comes out at most this much shorter than the batch's segment
+ * size is padded up to it: stream frames leave a few bytes of their worst-case header unused, and
+ * without the padding every second datagram would end its GSO batch. A few bytes of PADDING cost
+ * less than a system call per two datagrams. */
+#define TERN_BATCH_PAD_MAX 32
+
+/* Builds one datagram into out[0..cap). Returns its size (0: nothing to send). `allow_data` = 0
+ * allows only ACKs (cwnd exhausted). `pad_to` (0: none): a datagram whose last packet is
+ * ack-eliciting and at most TERN_BATCH_PAD_MAX bytes shorter is padded to exactly that size. */
+static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_data, size_t pad_to,
+                          tern_tstamp now, size_t *size_out)
 {
     pkt_build pkts[3];
     int np = 0;
@@ -574,6 +581,9 @@ static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_data
             pkts[np - 1].padded = 1;
         else if (!pkts[np - 1].rec.ack_eliciting)
             pad_last = 0;
+    } else if (pad_to > used && pad_to <= cap && pad_to - used <= TERN_BATCH_PAD_MAX &&
+               pkts[np - 1].rec.ack_eliciting) {
+        pad_last = pkts[np - 1].payload + (pad_to - used);
     }
     for (int i = 0; i < np; i++) {
         size_t before = pkt_total(&pkts[i]);
@@ -816,7 +826,7 @@ int tern_conn_send_batch(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, s
             }
         }
         size_t n = 0;
-        int rv = build_datagram(c, buf + *count * (seg ? seg : 0), room, allow_data, now, &n);
+        int rv = build_datagram(c, buf + *count * (seg ? seg : 0), room, allow_data, seg, now, &n);
         if (rv)
             return rv;
         if (n == 0) {

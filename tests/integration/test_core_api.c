@@ -382,7 +382,7 @@ static void test_handshake_download(void **st)
                   w.batches, w.multi_batches, w.max_count, (double)(w.now - 1 * SEC) / 1e9);
     /* the server's data left in GSO-shaped batches of several datagrams */
     assert_true(w.multi_batches > 0);
-    assert_true(w.max_count > 1);
+    assert_true(w.max_count >= 4);
 
     /* a clean close: CLOSING on this side, DRAINING on the peer's, then CLOSED for both */
     assert_int_equal(tern_conn_close(w.client, 0, "bye"), 0);
