@@ -2,8 +2,8 @@
  * only the public headers: a client and a tern_core_server wired together in memory (a wire with
  * a fixed one-way delay, virtual time), a full handshake, a download whose SHA-256 is checked,
  * GSO-shaped batches, a client migration through the path verbs in the middle of a download, the
- * front door's stateless answers (Version Negotiation, Retry, stateless reset) and drops, and the
- * errors for bad arguments. */
+ * front door's stateless answers (Version Negotiation, Retry, stateless reset) and drops, its
+ * bounds on handshakes in progress, and the errors for bad arguments. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -538,6 +538,73 @@ static void test_retry(void **st)
     world_free(&w);
 }
 
+/* The front door holds the configuration's bounds on handshakes a flood of clients can open:
+ * from retry_half_open connections in their handshake on, new clients get a Retry (no state),
+ * and at max_half_open further Initials are dropped; the server keeps exactly that many. */
+static void test_half_open_bounds(void **st)
+{
+    uint64_t seed = 16;
+    tern_config scfg, ccfg;
+    server_config(&scfg);
+    scfg.max_half_open = 3;
+    scfg.retry_half_open = 0;
+    tern_core_server *s;
+    assert_int_equal(tern_core_server_new(&scfg, NULL, NULL, test_rand, &seed, &s), 0);
+    client_config(&ccfg);
+    int accepted = 0, dropped = 0;
+    for (int i = 0; i < 10; i++) {
+        char from[32];
+        snprintf(from, sizeof(from), "10.0.1.%d:4000", i + 1);
+        tern_path_addr path = {.local = addr(from), .remote = addr("10.0.0.9:443")};
+        tern_conn *cli;
+        assert_int_equal(tern_core_client_new(&ccfg, NULL, NULL, &path, "localhost", test_rand,
+                                              &seed, SEC, &cli),
+                         0);
+        uint8_t buf[BATCH * SEG_MAX], reply[TERN_CORE_REPLY_MAX];
+        size_t seg, count, rlen;
+        int kind;
+        tern_conn *c;
+        assert_true(tern_core_send(cli, buf, sizeof(buf), BATCH, &path, &seg, &count, SEC) >= 1200);
+        int v = ask(s, from, buf, seg, SEC, reply, &rlen, &kind, &c);
+        accepted += v == TERN_CORE_ACCEPTED;
+        dropped += v == TERN_CORE_DROPPED;
+        tern_core_conn_free(cli);
+    }
+    assert_int_equal(accepted, 3);
+    assert_int_equal(dropped, 7);
+    assert_int_equal(tern_core_server_conn_count(s), 3);
+    tern_core_server_free(s);
+
+    /* with retry_half_open 2: the first two are accepted, the others answered with Retry */
+    scfg.max_half_open = 0;
+    scfg.retry_half_open = 2;
+    assert_int_equal(tern_core_server_new(&scfg, NULL, NULL, test_rand, &seed, &s), 0);
+    int retries = 0;
+    accepted = 0;
+    for (int i = 0; i < 6; i++) {
+        char from[32];
+        snprintf(from, sizeof(from), "10.0.2.%d:4000", i + 1);
+        tern_path_addr path = {.local = addr(from), .remote = addr("10.0.0.9:443")};
+        tern_conn *cli;
+        assert_int_equal(tern_core_client_new(&ccfg, NULL, NULL, &path, "localhost", test_rand,
+                                              &seed, SEC, &cli),
+                         0);
+        uint8_t buf[BATCH * SEG_MAX], reply[TERN_CORE_REPLY_MAX];
+        size_t seg, count, rlen;
+        int kind = TERN_CORE_REPLY_NONE;
+        tern_conn *c;
+        assert_true(tern_core_send(cli, buf, sizeof(buf), BATCH, &path, &seg, &count, SEC) >= 1200);
+        int v = ask(s, from, buf, seg, SEC, reply, &rlen, &kind, &c);
+        accepted += v == TERN_CORE_ACCEPTED;
+        retries += v == TERN_CORE_REPLY && kind == TERN_CORE_REPLY_RETRY;
+        tern_core_conn_free(cli);
+    }
+    assert_int_equal(accepted, 2);
+    assert_int_equal(retries, 4);
+    assert_int_equal(tern_core_server_conn_count(s), 2);
+    tern_core_server_free(s);
+}
+
 static void test_bad_args(void **st)
 {
     uint64_t seed = 15;
@@ -667,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_migration),
         cmocka_unit_test(test_front_door),
         cmocka_unit_test(test_retry),
+        cmocka_unit_test(test_half_open_bounds),
         cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
