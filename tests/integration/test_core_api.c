@@ -73,6 +73,7 @@ typedef struct world {
     int64_t ssid;
     /* batches */
     size_t batches, multi_batches, max_count;
+    int replies[8]; /* the front door's stateless replies by TERN_CORE_REPLY_* */
 } world;
 
 static void pattern(size_t off, uint8_t *buf, size_t n)
@@ -279,8 +280,10 @@ static void step(world *w)
             }
             if (v == TERN_CORE_ROUTED || v == TERN_CORE_ACCEPTED)
                 assert_ptr_equal(c, w->sconn);
-            if (v == TERN_CORE_REPLY)
+            if (v == TERN_CORE_REPLY) {
+                w->replies[kind]++;
                 push(w, 0, &in, reply, rlen);
+            }
         } else {
             int rv = tern_core_recv(w->client, &in, d.data, d.len, TERN_ECN_NOT_ECT, w->now);
             assert_true(rv == 0 || rv == TERN_ERR_CLOSED);
@@ -437,6 +440,36 @@ static void test_migration(void **st)
                      TERN_ERR_NOT_FOUND);
     /* a server does not migrate by itself */
     assert_int_equal(tern_core_path_add(w.sconn, &wifi, w.now), TERN_ERR_NOT_CLIENT);
+    world_free(&w);
+}
+
+static int client_closed(world *w) { return tern_core_state(w->client) >= TERN_CORE_DRAINING; }
+
+/* The server loses a connection's state (the application freed it); the client's next packets
+ * reach the front door for an unknown CID, which answers with a stateless reset under the same
+ * key the connection's tokens came from: the client recognises it and ends at once. */
+static void test_stateless_reset_ends_client(void **st)
+{
+    world w;
+    world_init(&w, 17, 0);
+    assert_true(run(&w, connected, 5 * SEC));
+    request(&w, 100 * 1000);
+    assert_true(run(&w, downloaded, 30 * SEC));
+    check_hash(&w);
+    tern_core_conn_free(w.sconn);
+    w.sconn = NULL;
+    assert_int_equal(tern_core_server_conn_count(w.server), 0);
+    int64_t sid;
+    assert_int_equal(tern_conn_open_stream(w.client, 1, &sid), 0);
+    assert_int_equal(tern_stream_write(w.client, sid, "GET /again\r\n", 12, 1), 12);
+    assert_true(run(&w, client_closed, 5 * SEC));
+    assert_true(w.replies[TERN_CORE_REPLY_RESET] >= 1);
+    assert_int_equal(tern_core_close_info(w.client)->status, TERN_ERR_STATELESS_RESET);
+    /* nothing more leaves the client (RFC 9000 §10.3.1) */
+    size_t before = w.nq;
+    step(&w);
+    assert_int_equal(w.nq, before);
+    assert_true(tern_core_state(w.client) >= TERN_CORE_DRAINING);
     world_free(&w);
 }
 
@@ -733,6 +766,7 @@ int main(void)
         cmocka_unit_test(test_handshake_download),
         cmocka_unit_test(test_migration),
         cmocka_unit_test(test_front_door),
+        cmocka_unit_test(test_stateless_reset_ends_client),
         cmocka_unit_test(test_retry),
         cmocka_unit_test(test_half_open_bounds),
         cmocka_unit_test(test_bad_args),
