@@ -34,8 +34,6 @@
 #define EP_EVENTS 64
 #define EP_RECV_ROUNDS 8 /* recvmmsg batches per socket before timers and sends get a turn */
 #define EP_SEND_SEGS 64  /* datagrams per GSO batch */
-#define EP_MAX_ALPN 32
-#define EP_MAX_PREFER 16
 #define EP_FLUSH_MAX 512 /* datagrams per connection per flush: ACKs get read in between */
 
 static void ep_log(tern_endpoint *ep, const char *fmt, ...)
