@@ -38,7 +38,7 @@
 #define EP_MAX_PREFER 16
 #define EP_FLUSH_MAX 512 /* datagrams per connection per flush: ACKs get read in between */
 
-static void ep_log(tern_endpoint *ep, const char *fmt, ...)
+void tern_ep_log(tern_endpoint *ep, const char *fmt, ...)
 {
     if (!ep->cfg.log)
         return;
@@ -121,8 +121,10 @@ static int copy_config(tern_endpoint *ep, const tern_config *cfg)
     ep->cfg.alpn = (const char *const *)ep->alpn;
     ep->cfg.prefer = (const char *const *)ep->prefer;
     if (dup_str(cfg->cert_file, &ep->cert_file) || dup_str(cfg->key_file, &ep->key_file) ||
-        dup_str(cfg->ca_file, &ep->ca_file) || dup_str(cfg->tls_priority, &ep->tls_priority))
+        dup_str(cfg->ca_file, &ep->ca_file) || dup_str(cfg->tls_priority, &ep->tls_priority) ||
+        dup_str(cfg->qlog_dir, &ep->qlog_dir))
         return TERN_ERR_NOMEM;
+    ep->cfg.qlog_dir = ep->qlog_dir;
     ep->cfg.cert_file = ep->cert_file;
     ep->cfg.key_file = ep->key_file;
     ep->cfg.ca_file = ep->ca_file;
@@ -167,7 +169,7 @@ static int start_netmon(tern_endpoint *ep)
     if (!rv && tern_loop_add(&ep->loop, ep->nm->fd, EPOLLIN, ep->nm))
         rv = TERN_ERR_IO;
     if (rv)
-        ep_log(ep, "network monitor: %s (%s)", tern_strerror(rv), strerror(errno));
+        tern_ep_log(ep, "network monitor: %s (%s)", tern_strerror(rv), strerror(errno));
     return rv;
 }
 
@@ -487,6 +489,7 @@ static void reap(tern_endpoint *ep, rt_conn *rc)
     if (ep->cb.on_closed)
         ep->cb.on_closed(c, tern_conn_close_info(c), ep->ud);
     tern_conn_free(c);
+    tern_ep_qlog_close(rc, NULL, 0);
     if (rc->own_sock)
         close_sock(ep, rc->sock);
     for (size_t i = 0; i < rc->nlocal; i++)
@@ -500,6 +503,7 @@ static void discard(tern_endpoint *ep, rt_conn *rc)
     tern_heap_set(&ep->loop.timers, &rc->timer, TERN_LOOP_NO_TIMER);
     tern_dispatch_detach(&ep->disp, &rc->route);
     rc_unlink(ep, rc);
+    tern_ep_qlog_close(rc, rc->c, 1);
     tern_conn_free(rc->c);
     if (rc->own_sock)
         close_sock(ep, rc->sock);
@@ -531,7 +535,7 @@ int tern_ep_sock_send(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr 
     int had_gso = s->gso;
     int rv = tern_udp_send(s, ep->tx, path, buf, len, seg);
     if (had_gso && !s->gso)
-        ep_log(ep, "UDP GSO refused by the kernel: sending datagrams one by one on this socket");
+        tern_ep_log(ep, "UDP GSO refused by the kernel: sending datagrams one by one on this socket");
     if (rv == TERN_ERR_WOULD_BLOCK)
         want_writable(ep, s);
     if (rv == TERN_ERR_NOMEM)
@@ -731,8 +735,13 @@ static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_add
     p.hooks.reset_token = hook_reset_token;
     p.hooks.wake = hook_wake;
     p.hooks.ud = rc;
+    if (ep->cfg.qlog_dir || ep->cfg.qlog) {
+        p.qlog = tern_ep_qlog_record;
+        p.qlog_ud = rc;
+    }
     tern_conn *c;
     if (tern_conn_new(&c, &p, path, now)) {
+        tern_ep_qlog_close(rc, NULL, 0);
         tern_dispatch_detach(&ep->disp, &rc->route);
         free(rc);
         tern_dispatch_note_drop(&ep->disp, TERN_DISPATCH_DROP_REJECTED);
@@ -825,7 +834,7 @@ static int on_events(tern_endpoint *ep, const struct epoll_event *ev, int n, ter
     for (int i = 0; i < n; i++) {
         if (ep->nm && ev[i].data.ptr == ep->nm) {
             if (tern_netmon_read(ep->nm))
-                ep_log(ep, "network monitor: read: %s", strerror(errno));
+                tern_ep_log(ep, "network monitor: read: %s", strerror(errno));
             continue;
         }
         tern_udp_sock *s = ev[i].data.ptr;
@@ -963,10 +972,15 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     p.hooks.route_usable = hook_route_usable;
     p.hooks.bind_local = hook_bind_local;
     p.hooks.ud = rc;
+    if (ep->cfg.qlog_dir || ep->cfg.qlog) {
+        p.qlog = tern_ep_qlog_record;
+        p.qlog_ud = rc;
+    }
     tern_path_addr path = {.local = s->local, .remote = rem};
     tern_conn *c;
     uint64_t now = tern_loop_now();
     if ((rv = tern_conn_new(&c, &p, &path, now))) {
+        tern_ep_qlog_close(rc, NULL, 0);
         tern_dispatch_detach(&ep->disp, &rc->route);
         destroy_sock_now(ep, s);
         free(rc);
@@ -1150,7 +1164,7 @@ static void on_socket_error(tern_endpoint *ep, tern_udp_sock *s)
             continue;
         normalize_addr(&e.dest);
         if (tern_conn_on_port_unreachable(rc->c, &e.dest)) {
-            ep_log(ep, "connection refused: port unreachable");
+            tern_ep_log(ep, "connection refused: port unreachable");
             mark_dirty(ep, rc);
             return;
         }
@@ -1281,6 +1295,7 @@ void tern_endpoint_free(tern_endpoint *ep)
         rt_conn *rc = ep->conns;
         ep->conns = rc->next;
         tern_conn_free(rc->c);
+        tern_ep_qlog_close(rc, NULL, 0);
         if (rc->own_sock) {
             tern_udp_close(rc->sock);
             free(rc->sock);
@@ -1313,5 +1328,6 @@ void tern_endpoint_free(tern_endpoint *ep)
     free(ep->key_file);
     free(ep->ca_file);
     free(ep->tls_priority);
+    free(ep->qlog_dir);
     free(ep);
 }

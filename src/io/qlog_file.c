@@ -1,0 +1,67 @@
+/* The runtime's qlog sink: each connection's records go to its own file in tern_config.qlog_dir,
+ * <original destination CID>_<client|server>.sqlog (the naming draft-ietf-quic-qlog-quic-events
+ * recommends), and to the application's tern_config.qlog callback. The core formats the records;
+ * this file only opens, writes and closes. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "endpoint_internal.h"
+
+/* dir/<odcid hex>_<vantage>.sqlog into buf; 0, or -1 when it does not fit. */
+static int qlog_path(const char *dir, tern_conn *c, char *buf, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    const tern_cid *id = tern_conn_original_dcid(c);
+    char name[2 * TERN_MAX_CID_LEN + 1];
+    for (size_t i = 0; i < id->len; i++) {
+        name[2 * i] = hex[id->data[i] >> 4];
+        name[2 * i + 1] = hex[id->data[i] & 15];
+    }
+    name[2 * id->len] = 0;
+    int n = snprintf(buf, cap, "%s/%s_%s.sqlog", dir, name,
+                     tern_conn_is_server(c) ? "server" : "client");
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static void qlog_open(rt_conn *rc, tern_conn *c)
+{
+    tern_endpoint *ep = rc->ep;
+    char path[4096];
+    rc->qlog_tried = 1;
+    if (qlog_path(ep->cfg.qlog_dir, c, path, sizeof(path))) {
+        tern_ep_log(ep, "qlog: path too long in %s", ep->cfg.qlog_dir);
+        return;
+    }
+    rc->qlog_fp = fopen(path, "w");
+    if (!rc->qlog_fp)
+        tern_ep_log(ep, "qlog: cannot open %s: %s", path, strerror(errno));
+}
+
+void tern_ep_qlog_record(void *ud, tern_conn *c, const char *record, size_t len)
+{
+    rt_conn *rc = ud;
+    tern_endpoint *ep = rc->ep;
+    if (ep->cfg.qlog_dir && !rc->qlog_tried)
+        qlog_open(rc, c);
+    if (rc->qlog_fp && fwrite(record, 1, len, rc->qlog_fp) != len) {
+        tern_ep_log(ep, "qlog: write failed: %s", strerror(errno));
+        fclose(rc->qlog_fp);
+        rc->qlog_fp = NULL;
+    }
+    if (ep->cfg.qlog)
+        ep->cfg.qlog(ep->cfg.qlog_ud, c, record, len);
+}
+
+void tern_ep_qlog_close(rt_conn *rc, tern_conn *c, int discard)
+{
+    if (!rc->qlog_fp)
+        return;
+    fclose(rc->qlog_fp);
+    rc->qlog_fp = NULL;
+    char path[4096];
+    if (discard && c && rc->ep->cfg.qlog_dir &&
+        qlog_path(rc->ep->cfg.qlog_dir, c, path, sizeof(path)) == 0)
+        unlink(path);
+}
