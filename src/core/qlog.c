@@ -556,6 +556,21 @@ void tern_qlog_free(tern_qlog *q)
     free(q);
 }
 
+int tern_qlog_file_name(tern_conn *c, char *buf, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *vp = c->is_server ? "_server.sqlog" : "_client.sqlog";
+    size_t n = 2 * (size_t)c->original_dcid.len;
+    if (cap < n + strlen(vp) + 1)
+        return -1;
+    for (size_t i = 0; i < c->original_dcid.len; i++) {
+        buf[2 * i] = hex[c->original_dcid.data[i] >> 4];
+        buf[2 * i + 1] = hex[c->original_dcid.data[i] & 15];
+    }
+    memcpy(buf + n, vp, strlen(vp) + 1);
+    return 0;
+}
+
 void tern_qlog_tick(tern_conn *c, tern_tstamp now)
 {
     if (now > c->qlog->now)

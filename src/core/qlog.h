@@ -57,6 +57,11 @@ typedef void (*tern_qlog_sink)(void *ud, tern_conn *c, const char *record, size_
 int tern_qlog_new(tern_conn *c, tern_qlog_sink sink, void *ud, tern_tstamp now);
 void tern_qlog_free(tern_qlog *q);
 
+/* The file name of c's qlog, "<original destination CID in hex>_<client|server>.sqlog" (the
+ * naming draft-ietf-quic-qlog-quic-events recommends), NUL-terminated into buf. Returns 0, or -1
+ * when cap is too small. */
+int tern_qlog_file_name(tern_conn *c, char *buf, size_t cap);
+
 /* The time of the events that follow (entry points call it first; callees without `now` use it). */
 void tern_qlog_tick(tern_conn *c, tern_tstamp now);
 

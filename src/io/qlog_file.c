@@ -7,21 +7,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/qlog.h"
 #include "endpoint_internal.h"
 
 /* dir/<odcid hex>_<vantage>.sqlog into buf; 0, or -1 when it does not fit. */
 static int qlog_path(const char *dir, tern_conn *c, char *buf, size_t cap)
 {
-    static const char hex[] = "0123456789abcdef";
-    const tern_cid *id = tern_conn_original_dcid(c);
-    char name[2 * TERN_MAX_CID_LEN + 1];
-    for (size_t i = 0; i < id->len; i++) {
-        name[2 * i] = hex[id->data[i] >> 4];
-        name[2 * i + 1] = hex[id->data[i] & 15];
-    }
-    name[2 * id->len] = 0;
-    int n = snprintf(buf, cap, "%s/%s_%s.sqlog", dir, name,
-                     tern_conn_is_server(c) ? "server" : "client");
+    char name[2 * TERN_MAX_CID_LEN + 16];
+    if (tern_qlog_file_name(c, name, sizeof(name)))
+        return -1;
+    int n = snprintf(buf, cap, "%s/%s", dir, name);
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 

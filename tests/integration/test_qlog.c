@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include "allochook.h"
@@ -39,10 +40,11 @@ static void test_stream_crypto_padding(void **st)
     n += tern_frame_write_padding(b + n, sizeof(b) - n, 4);
     char out[512];
     assert_int_equal(frames_json(b, n, out, sizeof(out)), 0);
-    assert_string_equal(out, "[{\"frame_type\":\"stream\",\"stream_id\":4,\"offset\":1000,\"fin\":true,"
-                             "\"raw\":{\"length\":5}},{\"frame_type\":\"crypto\",\"offset\":7,"
-                             "\"raw\":{\"length\":3}},{\"frame_type\":\"padding\",\"raw\":"
-                             "{\"length\":4,\"payload_length\":4}}]");
+    assert_string_equal(out,
+                        "[{\"frame_type\":\"stream\",\"stream_id\":4,\"offset\":1000,\"fin\":true,"
+                        "\"raw\":{\"length\":5}},{\"frame_type\":\"crypto\",\"offset\":7,"
+                        "\"raw\":{\"length\":3}},{\"frame_type\":\"padding\",\"raw\":"
+                        "{\"length\":4,\"payload_length\":4}}]");
 }
 
 static void test_ack_ranges(void **st)
@@ -93,7 +95,9 @@ static void test_close_codes_and_escaping(void **st)
 {
     /* a reason with a quote, a backslash, a newline, a control byte, a byte that is not UTF-8
      * and a valid two-byte sequence */
-    static const char reason[] = "a\"b\\c\nd\x01" "e\xff" "f\xc3\xa9";
+    static const char reason[] = "a\"b\\c\nd\x01"
+                                 "e\xff"
+                                 "f\xc3\xa9";
     uint8_t b[256];
     size_t n = tern_frame_write_close(b, sizeof(b), 0, TERN_TE_PROTOCOL_VIOLATION, 0x08, reason,
                                       sizeof(reason) - 1);
@@ -155,7 +159,8 @@ static void test_truncation(void **st)
     assert_int_equal(len, 2 + n * strlen("{\"frame_type\":\"ping\"}") + (n - 1));
 }
 
-/* ---- a whole connection ----------------------------------------------------------------------- */
+/* ---- a whole connection -----------------------------------------------------------------------
+ */
 
 static struct {
     unsigned long records, headers, sent, received, metrics, lost, keys, tuples, closed, bad;
@@ -182,7 +187,10 @@ static void count_record(void *ud, tern_conn *c, const char *r, size_t len)
     g.closed += strstr(r, "\"name\":\"quic:connection_closed\"") != NULL;
 }
 
-static int cond_closed(tern_pair *p) { return p->client_closed && p->server_closed; }
+static int cond_closed(tern_pair *p)
+{
+    return p->client_closed && p->server_closed;
+}
 
 /* A lossy 2 MB download; returns the allocations it made (0 without the allocation hook). */
 static unsigned long long transfer(int qlog)
@@ -213,13 +221,13 @@ static unsigned long long transfer(int qlog)
 static void test_connection_records(void **st)
 {
     transfer(1);
-    fprintf(stderr, "qlog: %lu records, %lu sent, %lu received, %lu metrics, %lu lost\n",
-            g.records, g.sent, g.received, g.metrics, g.lost);
+    fprintf(stderr, "qlog: %lu records, %lu sent, %lu received, %lu metrics, %lu lost\n", g.records,
+            g.sent, g.received, g.metrics, g.lost);
     assert_int_equal(g.bad, 0);
     assert_int_equal(g.headers, 2); /* one per connection, each its first record */
     assert_true(g.sent > 1000 && g.received > 1000);
     assert_true(g.metrics > 10);
-    assert_true(g.lost > 0); /* 2% loss */
+    assert_true(g.lost > 0);      /* 2% loss */
     assert_int_equal(g.keys, 12); /* Initial, Handshake, 1-RTT, both directions, both sides */
     assert_int_equal(g.tuples, 2);
     assert_int_equal(g.closed, 2);

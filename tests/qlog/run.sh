@@ -4,7 +4,8 @@
 # JSON-SEQ whose every record validates against tests/qlog/qlog-schema.json and that show the
 # migration (check_qlog.py --expect-migration); a copy with one field renamed must fail that check
 # (the check can fail); and qvis's way of loading a file (qvis_load.mjs, run by node) must accept
-# them and find the migration. Node is Debian's nodejs, nothing comes from npm.
+# them and find the migration. Node is Debian's nodejs, nothing comes from npm. Simulated runs of
+# the migration policy (tern-sim --qlog-dir) add tern's own events, checked the same way.
 #   tests/qlog/run.sh BUILD_DIR
 set -uo pipefail
 # shellcheck source=tests/tools/lib.sh
@@ -44,6 +45,17 @@ if "$py" "$here/check_qlog.py" "$broken" >"$work/broken.out" 2>&1; then
 fi
 grep -q "packet_numbr" "$work/broken.out" || fail "the broken record was not the one reported: $(cat "$work/broken.out")"
 echo "qlog: a renamed field is rejected: $(cut -c1-160 "$work/broken.out")"
+
+# tern's own events (docs/qlog.md) from simulated runs of the migration policy: network events,
+# the policy's decisions and a refused migration; their packets are the events checked above
+[ -x "$build/tern-sim" ] || fail "no tern-sim in $build (built with the test suites)"
+mkdir -p "$work/sim"
+for sc in blackhole_no_standby flapping_total_limit; do
+    "$build/tern-sim" "$sc" --qlog-dir "$work/sim" >"$work/sim.log" || fail "tern-sim $sc: $(cat "$work/sim.log")"
+done
+"$py" "$here/check_qlog.py" --only tern:,quic:migration,quic:tuple,quic:key,quic:connection,quic:congestion \
+    --expect tern:network_event --expect tern:policy_decision --expect tern:migration_refused \
+    --expect quic:packet_lost "$work"/sim/*.sqlog || fail "tern's events in the simulator's files"
 
 if ! command -v node >/dev/null; then
     echo "qlog: skipping qvis's way of loading (no node; Debian's nodejs package provides it)"

@@ -34,6 +34,8 @@ const sim_scenario *sim_scenario_find(const char *name)
     return NULL;
 }
 
+void (*sim_scenario_prepare)(sim *s);
+
 int sim_scenario_run(const sim_scenario *sc, uint64_t seed, FILE *timeline, sim_result *r,
                      sim **keep)
 {
@@ -48,6 +50,8 @@ int sim_scenario_run(const sim_scenario *sc, uint64_t seed, FILE *timeline, sim_
         return 0;
     }
     s->tl.out = timeline;
+    if (sim_scenario_prepare)
+        sim_scenario_prepare(s);
     sc->run(s, r);
     if (s->stuck) {
         /* the check that failed afterwards is a consequence: lead with the cause */
