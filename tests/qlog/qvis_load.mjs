@@ -127,39 +127,46 @@ function main() {
 // A page drawing each tuple's packets (sent up, received down) over time and the migration events.
 function page(name, c) {
     const pk = c.events.filter((e) => e.category === "quic" && (e.name === "packet_sent" || e.name === "packet_received"));
+    const mig = c.events.filter((e) => e.name === "migration_state_updated");
     const tuples = [...new Set(pk.map((e) => e.tuple || ""))].sort();
     const tmax = Math.max(...c.events.map((e) => e.time), 1);
-    const W = 1200, lane = 150, top = 90, left = 110;
+    const W = 1200, lane = 140, left = 150, top = 70 + 18 * mig.length;
     const x = (t) => left + (t / tmax) * (W - left - 30);
+    const addr = (ep) => ep ? `${ep.ip_v4 || ep.ip_v6}:${ep.port_v4 || ep.port_v6}` : "";
     let s = "";
     tuples.forEach((t, i) => {
         const y = top + i * lane + lane / 2;
         s += `<line x1="${left}" x2="${W - 30}" y1="${y}" y2="${y}" stroke="#888"/>`;
         const ta = c.events.find((e) => e.name === "tuple_assigned" && e.data.tuple_id === t);
-        const loc = ta && ta.data.tuple_local ? `${ta.data.tuple_local.ip_v4 || ta.data.tuple_local.ip_v6}:${ta.data.tuple_local.port_v4 || ta.data.tuple_local.port_v6}` : "";
-        s += `<text x="8" y="${y - 6}" font-size="14">tuple ${t}</text><text x="8" y="${y + 12}" font-size="11">${loc}</text>`;
+        s += `<text x="8" y="${y - 8}" font-size="15">tuple ${t}</text>` +
+             `<text x="8" y="${y + 10}" font-size="11">local ${ta ? addr(ta.data.tuple_local) : ""}</text>` +
+             `<text x="8" y="${y + 24}" font-size="11">remote ${ta ? addr(ta.data.tuple_remote) : ""}</text>`;
     });
     for (const e of pk) {
-        const i = tuples.indexOf(e.tuple || "");
-        const y = top + i * lane + lane / 2;
+        const y = top + tuples.indexOf(e.tuple || "") * lane + lane / 2;
         const sent = e.name === "packet_sent";
         const probe = (e.data.frames || []).some((f) => f.frame_type === "path_challenge" || f.frame_type === "path_response");
-        const col = probe ? "#d62728" : sent ? "#1f77b4" : "#2ca02c";
-        const h = probe ? 50 : 30;
-        s += `<line x1="${x(e.time)}" x2="${x(e.time)}" y1="${y}" y2="${sent ? y - h : y + h}" stroke="${col}" stroke-width="${probe ? 2.5 : 1}"/>`;
+        const h = probe ? 55 : 35;
+        s += `<line x1="${x(e.time)}" x2="${x(e.time)}" y1="${y}" y2="${sent ? y - h : y + h}" ` +
+             `stroke="${probe ? "#d62728" : sent ? "#1f77b4" : "#2ca02c"}" stroke-width="${probe ? 3 : 1}"/>`;
     }
-    for (const e of c.events.filter((e) => e.name === "migration_state_updated")) {
-        const xx = x(e.time);
-        s += `<line x1="${xx}" x2="${xx}" y1="${top - 10}" y2="${top + tuples.length * lane}" stroke="#9467bd" stroke-dasharray="4"/>`;
-        s += `<text x="${xx + 3}" y="${top - 14}" font-size="12" fill="#9467bd" transform="rotate(-12 ${xx + 3} ${top - 14})">${e.data.new} ${e.data.tuple_id}${e.data.reason ? " (" + e.data.reason + ")" : ""}</text>`;
-    }
-    const H = top + tuples.length * lane + 60;
-    for (let t = 0; t <= tmax; t += Math.max(1, Math.round(tmax / 10)))
-        s += `<text x="${x(t)}" y="${H - 25}" font-size="11" text-anchor="middle">${t} ms</text>`;
+    mig.forEach((e, k) => {
+        const xx = x(e.time), ly = 58 + 18 * k;
+        s += `<line x1="${xx}" x2="${xx}" y1="${ly + 4}" y2="${top + tuples.length * lane}" stroke="#9467bd" stroke-dasharray="4"/>`;
+        const anchor = xx > W / 2 ? `x="${xx - 4}" text-anchor="end"` : `x="${xx + 4}"`;
+        s += `<text ${anchor} y="${ly}" font-size="13" fill="#6a3d9a">${e.time.toFixed(1)} ms: ${e.data.new} ` +
+             `(tuple ${e.data.tuple_id}${e.data.from_tuple_id ? " from " + e.data.from_tuple_id : ""}` +
+             `${e.data.reason ? ", " + e.data.reason : ""})</text>`;
+    });
+    const H = top + tuples.length * lane + 40;
+    const step = Math.max(1, Math.round(tmax / 10));
+    for (let t = 0; t <= tmax; t += step)
+        s += `<text x="${x(t)}" y="${H - 12}" font-size="11" text-anchor="middle">${t} ms</text>`;
     return `<!doctype html><html><body style="margin:0;font-family:sans-serif;background:#fff">` +
            `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">` +
-           `<text x="8" y="22" font-size="16">${name} (${c.vantage}): packets per tuple over time ` +
-           `(blue sent, green received, red PATH_CHALLENGE/RESPONSE), migration events dashed</text>${s}</svg></body></html>`;
+           `<text x="8" y="22" font-size="16">${name}: ${c.vantage}'s packets per tuple over time</text>` +
+           `<text x="8" y="42" font-size="12">blue: sent, green: received, red: PATH_CHALLENGE / PATH_RESPONSE; ` +
+           `dashed: quic:migration_state_updated</text>${s}</svg></body></html>`;
 }
 
 main();
