@@ -604,7 +604,7 @@ static int decrypt_1rtt(tern_conn *c, uint8_t *pkt, size_t hdr_len, size_t pkt_l
             c->key_updates++;
         }
     }
-    if (c->qlog) tern_qlog_key_update(c, 0);
+    if (c->qlog) tern_qlog_key_update(c, answers_ours);
     TERN_LOG(c, "key phase %d received", c->rx_phase);
     return n;
 }

@@ -79,7 +79,8 @@ void tern_qlog_packet_lost(tern_conn *c, int space, const struct tern_sent_pkt *
 void tern_qlog_secrets(tern_conn *c, int level, int rx, int tx);
 /* Keys of `space` were discarded (both directions). */
 void tern_qlog_keys_discarded(tern_conn *c, int space);
-/* A 1-RTT key phase changed (compares with the phases last logged): `local` says who began it. */
+/* A 1-RTT key phase changed (compares with the phases last logged): `local` says that this side
+ * began the update (the peer's following it included). */
 void tern_qlog_key_update(tern_conn *c, int local);
 
 /* connection_state_updated ("handshake_complete", "handshake_confirmed", ...). */

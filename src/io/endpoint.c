@@ -489,7 +489,7 @@ static void reap(tern_endpoint *ep, rt_conn *rc)
     if (ep->cb.on_closed)
         ep->cb.on_closed(c, tern_conn_close_info(c), ep->ud);
     tern_conn_free(c);
-    tern_ep_qlog_close(rc, NULL, 0);
+    tern_ep_qlog_close(rc, 0);
     if (rc->own_sock)
         close_sock(ep, rc->sock);
     for (size_t i = 0; i < rc->nlocal; i++)
@@ -503,7 +503,7 @@ static void discard(tern_endpoint *ep, rt_conn *rc)
     tern_heap_set(&ep->loop.timers, &rc->timer, TERN_LOOP_NO_TIMER);
     tern_dispatch_detach(&ep->disp, &rc->route);
     rc_unlink(ep, rc);
-    tern_ep_qlog_close(rc, rc->c, 1);
+    tern_ep_qlog_close(rc, 1);
     tern_conn_free(rc->c);
     if (rc->own_sock)
         close_sock(ep, rc->sock);
@@ -741,7 +741,7 @@ static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_add
     }
     tern_conn *c;
     if (tern_conn_new(&c, &p, path, now)) {
-        tern_ep_qlog_close(rc, NULL, 0);
+        tern_ep_qlog_close(rc, 1);
         tern_dispatch_detach(&ep->disp, &rc->route);
         free(rc);
         tern_dispatch_note_drop(&ep->disp, TERN_DISPATCH_DROP_REJECTED);
@@ -980,7 +980,7 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     tern_conn *c;
     uint64_t now = tern_loop_now();
     if ((rv = tern_conn_new(&c, &p, &path, now))) {
-        tern_ep_qlog_close(rc, NULL, 0);
+        tern_ep_qlog_close(rc, 1);
         tern_dispatch_detach(&ep->disp, &rc->route);
         destroy_sock_now(ep, s);
         free(rc);
@@ -1295,7 +1295,7 @@ void tern_endpoint_free(tern_endpoint *ep)
         rt_conn *rc = ep->conns;
         ep->conns = rc->next;
         tern_conn_free(rc->c);
-        tern_ep_qlog_close(rc, NULL, 0);
+        tern_ep_qlog_close(rc, 0);
         if (rc->own_sock) {
             tern_udp_close(rc->sock);
             free(rc->sock);

@@ -33,6 +33,7 @@ typedef struct rt_conn {
     tern_dispatch_owner route;
     FILE *qlog_fp;    /* tern_config.qlog_dir: this connection's file (qlog_file.c) */
     int qlog_tried;   /* its opening was attempted (it is not tried again) */
+    char qlog_name[2 * TERN_MAX_CID_LEN + 16]; /* the file's name in qlog_dir */
 } rt_conn;
 
 struct tern_endpoint {
@@ -105,9 +106,10 @@ void tern_ep_recv_hooked(tern_endpoint *ep, tern_udp_sock *s, const tern_path_ad
                          uint8_t *d, size_t len, uint64_t now);
 
 /* qlog_file.c: the qlog sink of the runtime's connections (ud: their rt_conn), and the closing of
- * a connection's file (`discard`: the connection was never accepted, its file is removed). */
+ * a connection's file (`discard`: the connection never existed for the application, its file is
+ * removed). */
 void tern_ep_qlog_record(void *ud, tern_conn *c, const char *record, size_t len);
-void tern_ep_qlog_close(rt_conn *rc, tern_conn *c, int discard);
+void tern_ep_qlog_close(rt_conn *rc, int discard);
 /* endpoint.c: a line to tern_config.log. */
 void tern_ep_log(tern_endpoint *ep, const char *fmt, ...);
 

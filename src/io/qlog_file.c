@@ -10,12 +10,9 @@
 #include "core/qlog.h"
 #include "endpoint_internal.h"
 
-/* dir/<odcid hex>_<vantage>.sqlog into buf; 0, or -1 when it does not fit. */
-static int qlog_path(const char *dir, tern_conn *c, char *buf, size_t cap)
+/* dir/name into buf; 0, or -1 when it does not fit. */
+static int qlog_path(const char *dir, const char *name, char *buf, size_t cap)
 {
-    char name[2 * TERN_MAX_CID_LEN + 16];
-    if (tern_qlog_file_name(c, name, sizeof(name)))
-        return -1;
     int n = snprintf(buf, cap, "%s/%s", dir, name);
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
@@ -25,7 +22,8 @@ static void qlog_open(rt_conn *rc, tern_conn *c)
     tern_endpoint *ep = rc->ep;
     char path[4096];
     rc->qlog_tried = 1;
-    if (qlog_path(ep->cfg.qlog_dir, c, path, sizeof(path))) {
+    if (tern_qlog_file_name(c, rc->qlog_name, sizeof(rc->qlog_name)) ||
+        qlog_path(ep->cfg.qlog_dir, rc->qlog_name, path, sizeof(path))) {
         tern_ep_log(ep, "qlog: path too long in %s", ep->cfg.qlog_dir);
         return;
     }
@@ -49,14 +47,13 @@ void tern_ep_qlog_record(void *ud, tern_conn *c, const char *record, size_t len)
         ep->cfg.qlog(ep->cfg.qlog_ud, c, record, len);
 }
 
-void tern_ep_qlog_close(rt_conn *rc, tern_conn *c, int discard)
+void tern_ep_qlog_close(rt_conn *rc, int discard)
 {
     if (!rc->qlog_fp)
         return;
     fclose(rc->qlog_fp);
     rc->qlog_fp = NULL;
     char path[4096];
-    if (discard && c && rc->ep->cfg.qlog_dir &&
-        qlog_path(rc->ep->cfg.qlog_dir, c, path, sizeof(path)) == 0)
+    if (discard && qlog_path(rc->ep->cfg.qlog_dir, rc->qlog_name, path, sizeof(path)) == 0)
         unlink(path);
 }
