@@ -53,6 +53,16 @@ static void w_lit(tern_qlog_w *w, const char *s)
     tern_qlog_w_raw(w, s, strlen(s));
 }
 
+/* A closing bracket: it may use the reserve kept past `soft` (it always fits there). */
+static void w_close_bracket(tern_qlog_w *w, char ch)
+{
+    if (w->n + 2 > w->cap) {
+        w->over = 1;
+        return;
+    }
+    w->b[w->n++] = ch;
+}
+
 static void w_fmt(tern_qlog_w *w, const char *fmt, unsigned long long v)
 {
     char t[32];
@@ -243,7 +253,7 @@ static void w_ack(tern_qlog_w *w, const tern_frame *f, unsigned exponent)
     }
     int over = w->over;
     w->over = 0;
-    w_lit(w, "]");
+    w_close_bracket(w, ']');
     w->over |= over;
     if (f->u.ack.ecn) {
         kv_u64(w, "ect1", f->u.ack.ect1);
@@ -426,7 +436,7 @@ int tern_qlog_w_frames(tern_qlog_w *w, const uint8_t *payload, size_t len, unsig
     }
     int over = w->over;
     w->over = 0;
-    w_lit(w, "]");
+    w_close_bracket(w, ']');
     return truncated || over;
 }
 
@@ -921,8 +931,7 @@ void tern_qlog_closed(tern_conn *c)
 /* ---- paths, network, policy --------------------------------------------------------------------
  */
 
-/* Stable names of tern_path_reason, for the "reason" field of tern's extensions. */
-static const char *reason_name(tern_path_reason r)
+const char *tern_qlog_reason_name(tern_path_reason r)
 {
     static const char *const names[] = {
         "none",
@@ -967,7 +976,7 @@ static void tuple_assigned(tern_conn *c, int idx, int gone, tern_path_reason why
         w_endpoint(w, &p->addr.local, p->dcid.len ? &p->dcid : NULL);
     }
     if (why != TERN_PATH_WHY_NONE)
-        kv_str(w, "reason", reason_name(why));
+        kv_str(w, "reason", tern_qlog_reason_name(why));
     rec_end(c, q, -1, 0);
 }
 
@@ -990,7 +999,7 @@ static void migration_state(tern_conn *c, const char *state, int idx, int from,
         w_fmt(w, "\"%llu\"", (unsigned long long)from);
     }
     if (why != TERN_PATH_WHY_NONE)
-        kv_str(w, "reason", reason_name(why));
+        kv_str(w, "reason", tern_qlog_reason_name(why));
     if (rtt_ns)
         kv_ms(w, "validation_rtt", rtt_ns);
     rec_end(c, q, -1, 0);
@@ -1042,7 +1051,7 @@ void tern_qlog_refused(tern_conn *c, int idx, const tern_addr *ip)
     tern_qlog *q = c->qlog;
     tern_qlog_w *w = &q->w;
     rec_begin(q, "tern:migration_refused");
-    kv_str(w, "reason", reason_name(TERN_PATH_WHY_LIMIT));
+    kv_str(w, "reason", tern_qlog_reason_name(TERN_PATH_WHY_LIMIT));
     if (idx >= 0) {
         w_key(w, "tuple_id");
         w_fmt(w, "\"%llu\"", (unsigned long long)idx);

@@ -101,6 +101,10 @@ void tern_qlog_net_event(tern_conn *c, const tern_net_event *ev, tern_tstamp now
  * "explore"). */
 void tern_qlog_policy(tern_conn *c, const char *decision, uint32_t ptos);
 
+/* A stable snake_case name of a path reason ("app", "failover", ...; "unknown" beyond the enum),
+ * as the "reason" fields of the qlog records say it. */
+const char *tern_qlog_reason_name(tern_path_reason r);
+
 /* Loss triggers for tern_qlog_packet_lost (tern_recovery.loss_trigger). */
 enum {
     TERN_QLOG_LOSS_NONE = 0,   /* declared lost at once (Retry, path abandoned) */

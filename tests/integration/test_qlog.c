@@ -159,6 +159,17 @@ static void test_truncation(void **st)
     assert_int_equal(len, 2 + n * strlen("{\"frame_type\":\"ping\"}") + (n - 1));
 }
 
+/* An array whose last element ends right at the writer's soft limit still gets its bracket (the
+ * reserve is for it): found by fuzzing. */
+static void test_bracket_at_the_limit(void **st)
+{
+    uint8_t b[] = {TERN_FT_RETIRE_CONNECTION_ID, 0x00, 0x40, 0x08}; /* then a cut STREAM frame */
+    char out[200];
+    frames_json(b, sizeof(b), out, sizeof(out));
+    assert_string_equal(out, "[{\"frame_type\":\"retire_connection_id\",\"sequence_number\":0},"
+                             "{\"frame_type\":\"unknown\",\"frame_type_bytes\":8}]");
+}
+
 /* ---- a whole connection -----------------------------------------------------------------------
  */
 
@@ -258,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_unparsable_frame),
         cmocka_unit_test(test_strings),
         cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_bracket_at_the_limit),
         cmocka_unit_test(test_connection_records),
         cmocka_unit_test(test_cost),
     };

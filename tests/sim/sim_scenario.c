@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qlog.h"
 #include "sim_node.h"
 
 void sim_fail(sim_result *r, const char *file, int line, const char *cond, const char *fmt, ...)
@@ -128,29 +129,6 @@ int sim_scenario_soak(const sim_scenario *sc)
 
 static const char *const ev_names[] = {"?",      "probing", "validated", "failed",
                                        "active", "removed", "peer",      "refused"};
-static const char *const why_names[] = {"none",
-                                        "app",
-                                        "timeout",
-                                        "socket_error",
-                                        "no_cid",
-                                        "migration_disabled",
-                                        "validation_failed",
-                                        "active_removed",
-                                        "preferred_address",
-                                        "peer_migrated",
-                                        "zero_len_cid",
-                                        "failover",
-                                        "degrading",
-                                        "interface_gone",
-                                        "address_gone",
-                                        "default_changed",
-                                        "migrated_back",
-                                        "port_migration",
-                                        "keepalive_failed",
-                                        "new_network",
-                                        "limit",
-                                        "standby_unused"};
-
 static const char *ev_name(int t)
 {
     return t > 0 && t < (int)TERN_ARRAY_LEN(ev_names) ? ev_names[t] : "?";
@@ -158,7 +136,7 @@ static const char *ev_name(int t)
 
 static const char *why_name(int w)
 {
-    return w >= 0 && w < (int)TERN_ARRAY_LEN(why_names) ? why_names[w] : "?";
+    return tern_qlog_reason_name((tern_path_reason)w);
 }
 
 static unsigned port_of(const tern_addr *a)
