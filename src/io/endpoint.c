@@ -49,6 +49,7 @@ void tern_ep_log(tern_endpoint *ep, const char *fmt, ...)
     va_end(ap);
     ep->cfg.log(ep->cfg.log_ud, line);
 }
+#define ep_log tern_ep_log /* its name in this file */
 
 /* GnuTLS's generator; its failure is reported to the core, which then uses none of the bytes. */
 static int rt_rand(void *ud, uint8_t *out, size_t len)
@@ -169,7 +170,7 @@ static int start_netmon(tern_endpoint *ep)
     if (!rv && tern_loop_add(&ep->loop, ep->nm->fd, EPOLLIN, ep->nm))
         rv = TERN_ERR_IO;
     if (rv)
-        tern_ep_log(ep, "network monitor: %s (%s)", tern_strerror(rv), strerror(errno));
+        ep_log(ep, "network monitor: %s (%s)", tern_strerror(rv), strerror(errno));
     return rv;
 }
 
@@ -535,7 +536,7 @@ int tern_ep_sock_send(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr 
     int had_gso = s->gso;
     int rv = tern_udp_send(s, ep->tx, path, buf, len, seg);
     if (had_gso && !s->gso)
-        tern_ep_log(ep, "UDP GSO refused by the kernel: sending datagrams one by one on this socket");
+        ep_log(ep, "UDP GSO refused by the kernel: sending datagrams one by one on this socket");
     if (rv == TERN_ERR_WOULD_BLOCK)
         want_writable(ep, s);
     if (rv == TERN_ERR_NOMEM)
@@ -704,6 +705,15 @@ static void conn_input(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *pat
     mark_dirty(ep, rc);
 }
 
+/* qlog records of rc's connection go to qlog_file.c when the config asks for them. */
+static void set_qlog(const tern_endpoint *ep, tern_conn_params *p, rt_conn *rc)
+{
+    if (ep->cfg.qlog_dir || ep->cfg.qlog) {
+        p->qlog = tern_ep_qlog_record;
+        p->qlog_ud = rc;
+    }
+}
+
 /* Creates the server connection the dispatcher asked for and feeds it its first datagram. */
 static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
                         const tern_dispatch_result *r, uint8_t *d, size_t len, int ecn,
@@ -735,10 +745,7 @@ static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_add
     p.hooks.reset_token = hook_reset_token;
     p.hooks.wake = hook_wake;
     p.hooks.ud = rc;
-    if (ep->cfg.qlog_dir || ep->cfg.qlog) {
-        p.qlog = tern_ep_qlog_record;
-        p.qlog_ud = rc;
-    }
+    set_qlog(ep, &p, rc);
     tern_conn *c;
     if (tern_conn_new(&c, &p, path, now)) {
         tern_ep_qlog_close(rc, 1);
@@ -834,7 +841,7 @@ static int on_events(tern_endpoint *ep, const struct epoll_event *ev, int n, ter
     for (int i = 0; i < n; i++) {
         if (ep->nm && ev[i].data.ptr == ep->nm) {
             if (tern_netmon_read(ep->nm))
-                tern_ep_log(ep, "network monitor: read: %s", strerror(errno));
+                ep_log(ep, "network monitor: read: %s", strerror(errno));
             continue;
         }
         tern_udp_sock *s = ev[i].data.ptr;
@@ -972,10 +979,7 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     p.hooks.route_usable = hook_route_usable;
     p.hooks.bind_local = hook_bind_local;
     p.hooks.ud = rc;
-    if (ep->cfg.qlog_dir || ep->cfg.qlog) {
-        p.qlog = tern_ep_qlog_record;
-        p.qlog_ud = rc;
-    }
+    set_qlog(ep, &p, rc);
     tern_path_addr path = {.local = s->local, .remote = rem};
     tern_conn *c;
     uint64_t now = tern_loop_now();
@@ -1164,7 +1168,7 @@ static void on_socket_error(tern_endpoint *ep, tern_udp_sock *s)
             continue;
         normalize_addr(&e.dest);
         if (tern_conn_on_port_unreachable(rc->c, &e.dest)) {
-            tern_ep_log(ep, "connection refused: port unreachable");
+            ep_log(ep, "connection refused: port unreachable");
             mark_dirty(ep, rc);
             return;
         }
