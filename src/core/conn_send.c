@@ -468,7 +468,8 @@ static int seal_packet(tern_conn *c, pkt_build *b, size_t pad_to_payload)
     if (b->is_long &&
         tern_pkt_set_length(b->start + b->len_off, b->pn_len + b->payload + TERN_AEAD_TAG_LEN))
         return TERN_ERR_INTERNAL;
-    if (c->qlog) tern_qlog_packet_sent(c, b->level, b->start, b->hdr_len, b->pn_len, b->payload, b->rec.pn, b->rec.path_id);
+    if (c->qlog) tern_qlog_packet_sent(c, b->level, b->start, b->hdr_len, b->pn_len, b->payload,
+                                       b->rec.pn, b->rec.path_id);
     const tern_keys *hp = b->level == TERN_LEVEL_1RTT ? &c->hp_tx1 : &c->tx[b->level];
     if (tern_crypto_protect(&c->tx[b->level], hp, b->start, b->hdr_len, b->pn_len, b->payload,
                             b->rec.pn))

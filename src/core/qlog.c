@@ -70,19 +70,35 @@ static void w_fmt(tern_qlog_w *w, const char *fmt, unsigned long long v)
     tern_qlog_w_raw(w, t, (size_t)n);
 }
 
+/* Decimal digits of v into the end of t[0..20); returns where they start (snprintf's formatting
+ * machinery costs more than the rest of a record). */
+static char *u64_digits(uint64_t v, char *end)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
 static void w_u64(tern_qlog_w *w, uint64_t v)
 {
-    w_fmt(w, "%llu", (unsigned long long)v);
+    char t[20];
+    char *p = u64_digits(v, t + sizeof(t));
+    tern_qlog_w_raw(w, p, (size_t)(t + sizeof(t) - p));
 }
 
 /* Nanoseconds as milliseconds with three decimals (qlog times and durations are ms). */
 static void w_ms(tern_qlog_w *w, uint64_t ns)
 {
-    char t[40];
+    char t[24];
     uint64_t us = ns / 1000;
-    int n = snprintf(t, sizeof(t), "%llu.%03llu", (unsigned long long)(us / 1000),
-                     (unsigned long long)(us % 1000));
-    tern_qlog_w_raw(w, t, (size_t)n);
+    t[20] = '.';
+    t[21] = (char)('0' + us / 100 % 10);
+    t[22] = (char)('0' + us / 10 % 10);
+    t[23] = (char)('0' + us % 10);
+    char *p = u64_digits(us / 1000, t + 20);
+    tern_qlog_w_raw(w, p, (size_t)(t + sizeof(t) - p));
 }
 
 /* `,"key":` (the comma unless the object just opened). */
@@ -107,10 +123,14 @@ static void kv_ms(tern_qlog_w *w, const char *key, uint64_t ns)
     w_ms(w, ns);
 }
 
+/* A string value tern chose (a name, a formatted address): nothing in it needs escaping. What a
+ * peer or the application supplies goes through tern_qlog_w_str instead. */
 static void kv_str(tern_qlog_w *w, const char *key, const char *s)
 {
     w_key(w, key);
-    tern_qlog_w_str(w, s, strlen(s));
+    tern_qlog_w_raw(w, "\"", 1);
+    w_lit(w, s);
+    tern_qlog_w_raw(w, "\"", 1);
 }
 
 static void kv_bool(tern_qlog_w *w, const char *key, int v)
