@@ -19,6 +19,9 @@ struct tern_qlog {
     int m_path, m_valid, cc_state;
     uint64_t m_min, m_srtt, m_latest, m_var, m_cwnd, m_bif, m_ssthresh;
     uint32_t m_pto;
+    /* a migration_started whose migration_complete (the new path validated) is still to come */
+    int mig_to, mig_from;
+    tern_path_reason mig_why;
     /* 1-RTT key phases as last logged, and how many changes each direction saw */
     int tx_bit, rx_bit;
     uint64_t tx_phase, rx_phase;
@@ -550,6 +553,7 @@ int tern_qlog_new(tern_conn *c, tern_qlog_sink sink, void *ud, tern_tstamp now)
     q->t0 = q->now = now;
     q->m_path = -1;
     q->cc_state = -1;
+    q->mig_to = -1;
     c->qlog = q;
     tern_qlog_w *w = &q->w;
     tern_qlog_w_init(w, q->buf, sizeof(q->buf));
@@ -1042,19 +1046,29 @@ void tern_qlog_path_event(tern_conn *c, tern_path_event_type type, tern_path_rea
         break;
     case TERN_PATH_EV_VALIDATED:
         migration_state(c, "probing_successful", idx, -1, why, rtt_ns);
-        if (idx == c->active)
-            migration_state(c, "migration_complete", idx, -1, why, 0);
+        if (idx == c->active && idx == c->qlog->mig_to) /* the migration started is complete */
+            migration_state(c, "migration_complete", idx, c->qlog->mig_from, c->qlog->mig_why, 0);
+        if (idx == c->qlog->mig_to)
+            c->qlog->mig_to = -1;
         break;
     case TERN_PATH_EV_FAILED:
         migration_state(c, "probing_abandoned", idx, -1, why, 0);
+        if (idx == c->qlog->mig_to)
+            c->qlog->mig_to = -1;
         break;
-    case TERN_PATH_EV_ACTIVE:
+    case TERN_PATH_EV_ACTIVE: {
+        int back = why == TERN_PATH_WHY_VALIDATION_FAILED;
+        int started = !back && !c->paths[idx].path_validated; /* complete once it validates */
         migration_state(c,
-                        why == TERN_PATH_WHY_VALIDATION_FAILED ? "migration_abandoned"
-                        : c->paths[idx].path_validated         ? "migration_complete"
-                                                               : "migration_started",
+                        back      ? "migration_abandoned"
+                        : started ? "migration_started"
+                                  : "migration_complete",
                         idx, from, why, 0);
+        c->qlog->mig_to = started ? idx : -1;
+        c->qlog->mig_from = from;
+        c->qlog->mig_why = why;
         break;
+    }
     case TERN_PATH_EV_REMOVED:
         tuple_assigned(c, idx, 1, why);
         break;

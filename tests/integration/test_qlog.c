@@ -12,6 +12,7 @@
 
 #include "allochook.h"
 #include "frame.h"
+#include "migration.h"
 #include "pair.h"
 #include "qlog.h"
 
@@ -259,6 +260,66 @@ static void test_cost(void **st)
 #endif
 }
 
+/* ---- a migration to a path not yet validated ---------------------------------------------------- */
+
+#define MIG_MAX 32
+static char mig[2][MIG_MAX][160]; /* [server] migration_state_updated data, in order */
+static int nmig[2];
+
+static void keep_migration(void *ud, tern_conn *c, const char *r, size_t len)
+{
+    int srv = tern_conn_is_server(c);
+    const char *d = strstr(r, "\"name\":\"quic:migration_state_updated\",\"data\":");
+    if (!d || nmig[srv] == MIG_MAX)
+        return;
+    d += strlen("\"name\":\"quic:migration_state_updated\",\"data\":");
+    /* the state, the tuple and the rest without the addresses */
+    char *out = mig[srv][nmig[srv]++];
+    const char *local = strstr(d, ",\"tuple_remote\"");
+    const char *tail = strstr(d, "\"from_tuple_id\"");
+    if (!tail)
+        tail = strstr(d, "\"reason\"");
+    snprintf(out, sizeof(mig[0][0]), "%.*s|%s", local ? (int)(local - d) : 0, d, tail ? tail : "");
+    char *end = strstr(out, "}}");
+    if (end)
+        *end = 0;
+}
+
+static int cond_some_data(tern_pair *p) { return p->streams[0].got > 200000; }
+
+static void test_migration_records(void **st)
+{
+    nmig[0] = nmig[1] = 0;
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 5), 0);
+    p.cfg_c.qlog = p.cfg_s.qlog = keep_migration;
+    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    assert_int_equal(pair_request(&p, 2u << 20), 0);
+    assert_true(pair_run(&p, cond_some_data, 10 * SEC));
+    tern_addr cell;
+    assert_int_equal(tern_addr_parse(&cell, "10.0.0.4:7000", 0), 0);
+    assert_int_equal(tern_conn_path_set_active(p.client, &cell, p.now), 1); /* not validated yet */
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < nmig[k]; i++)
+            fprintf(stderr, "%s %s\n", k ? "server" : "client", mig[k][i]);
+    assert_int_equal(nmig[0], 4);
+    assert_string_equal(mig[0][0], "{\"new\":\"probing_started\",\"tuple_id\":\"1\"|");
+    assert_string_equal(mig[0][1], "{\"new\":\"migration_started\",\"tuple_id\":\"1\"|"
+                                   "\"from_tuple_id\":\"0\",\"reason\":\"app\"");
+    assert_non_null(strstr(mig[0][2], "{\"new\":\"probing_successful\",\"tuple_id\":\"1\"|"));
+    assert_string_equal(mig[0][3], "{\"new\":\"migration_complete\",\"tuple_id\":\"1\"|"
+                                   "\"from_tuple_id\":\"0\",\"reason\":\"app\"");
+    /* the completion names the move it completes; and the server followed the client there */
+    int followed = 0;
+    for (int i = 0; i < nmig[1]; i++)
+        followed |= strstr(mig[1][i], "\"from_tuple_id\":\"0\",\"reason\":\"peer_migrated\"") != NULL &&
+                    strstr(mig[1][i], "migration_complete") != NULL;
+    assert_true(followed);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_bracket_at_the_limit),
         cmocka_unit_test(test_connection_records),
         cmocka_unit_test(test_cost),
+        cmocka_unit_test(test_migration_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
