@@ -216,6 +216,8 @@ static void usage(FILE *f)
             "  --log FILE            tern's debug log ('-' = stderr)\n"
             "  --keylog FILE         append the TLS secrets to FILE (NSS key log format), so\n"
             "                        that Wireshark or tshark decrypts a capture\n"
+            "  --qlog-dir DIR        write a qlog file of the connection into DIR\n"
+            "                        (<ODCID>_client.sqlog, JSON-SEQ; see docs/qlog.md)\n"
             "  -q, --quiet           no per-URL lines, path events or progress bar (errors\n"
             "                        still shown)\n"
             "  -h, --help            this text\n");
@@ -331,6 +333,7 @@ int main(int argc, char **argv)
                                          {"idle-timeout", required_argument, NULL, 'I'},
                                          {"log", required_argument, NULL, 'L'},
                                          {"keylog", required_argument, NULL, 'Y'},
+                                         {"qlog-dir", required_argument, NULL, 'Q'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -453,6 +456,12 @@ int main(int argc, char **argv)
             break;
         case 'Y':
             keylog_path = optarg;
+            break;
+        case 'Q':
+            if (tool_qlog_dir_check(optarg) < 0)
+                BAD_OPTION("cannot write qlog files into --qlog-dir %s: %s\n", optarg,
+                           strerror(errno));
+            cfg.qlog_dir = optarg;
             break;
         case 'q':
             cl->quiet = 1;

@@ -56,6 +56,8 @@ static void usage(FILE *f)
                "  --log FILE            tern's debug log ('-' = stderr)\n"
                "  --keylog FILE         append the TLS secrets to FILE (NSS key log format), so\n"
                "                        that Wireshark or tshark decrypts a capture\n"
+               "  --qlog-dir DIR        write a qlog file per connection into DIR\n"
+               "                        (<ODCID>_server.sqlog, JSON-SEQ; see docs/qlog.md)\n"
                "  -q, --quiet           no per-connection, per-request and migration log lines\n"
                "  -h, --help            this text\n");
 }
@@ -164,6 +166,7 @@ int main(int argc, char **argv)
                                          {"mime-types", required_argument, NULL, 'T'},
                                          {"log", required_argument, NULL, 'L'},
                                          {"keylog", required_argument, NULL, 'Y'},
+                                         {"qlog-dir", required_argument, NULL, 'Q'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -251,6 +254,14 @@ int main(int argc, char **argv)
             break;
         case 'Y':
             keylog_path = optarg;
+            break;
+        case 'Q':
+            if (tool_qlog_dir_check(optarg) < 0) {
+                snprintf(errbuf, sizeof(errbuf), "cannot write qlog files into --qlog-dir %s: %s",
+                         optarg, strerror(errno));
+                BAD_OPTION("%s", errbuf);
+            }
+            cfg.qlog_dir = optarg;
             break;
         case 'q':
             srv->quiet = 1;

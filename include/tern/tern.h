@@ -130,6 +130,14 @@ typedef void (*tern_log_fn)(void *ud, const char *line);
  * (both in lowercase hex, no trailing newline), e.g. "CLIENT_TRAFFIC_SECRET_0 1f2e...". A file of
  * these lines, one per line, lets Wireshark or tshark (tls.keylog_file) decrypt a capture. */
 typedef void (*tern_keylog_fn)(void *ud, const char *line);
+struct tern_conn;
+/* Receives one qlog record of connection `c` (see tern_config.qlog): `len` bytes of `record`, which
+ * are exactly one JSON Text Sequence record (RFC 7464): the RS byte 0x1e, one JSON object, a line
+ * feed (a NUL follows, not counted in len). The first record of a connection is the qlog header.
+ * Written to a file one after the other, the records make a valid .sqlog file. `record` is valid
+ * during the call only. Runs on the endpoint's thread, inside tern's processing: it must not call
+ * tern_endpoint_* or connection functions. */
+typedef void (*tern_qlog_fn)(void *ud, struct tern_conn *c, const char *record, size_t len);
 
 /* The migration policy's thresholds and limits (client side), all in one place. The defaults are
  * set by tern_config_init and explained in docs/migration.md; 0 turns a timer or a cache off where
@@ -246,6 +254,16 @@ typedef struct tern_config {
                                     file for this endpoint. Anyone holding the lines can read the
                                     traffic: for debugging only (docs/debugging.md) */
     void *keylog_ud;
+    /* qlog (draft-ietf-quic-qlog-main-schema / -quic-events, JSON-SEQ; docs/qlog.md). Either
+     * sink, both or none (default: none, which costs nothing). */
+    const char *qlog_dir;        /* runtime: one file per connection in this existing directory,
+                                    named <original destination CID in hex>_<client|server>.sqlog
+                                    (created or truncated; a connection whose file cannot be
+                                    opened runs without one, and says so through `log`). A
+                                    server connection dropped before it was accepted (its first
+                                    datagram was not authentic) leaves no file */
+    tern_qlog_fn qlog;           /* every record of every connection, also when qlog_dir is set */
+    void *qlog_ud;
 } tern_config;
 
 /* Fills `cfg` with defaults (see field comments). Any thread. */

@@ -61,13 +61,15 @@ int tern_cfg_copy_init(tern_cfg_copy *d, const tern_config *cfg)
     d->cfg.prefer = NULL;
     d->cfg.prefer_count = 0;
     d->cfg.cert_file = d->cfg.key_file = d->cfg.ca_file = d->cfg.tls_priority = NULL;
+    d->cfg.qlog_dir = NULL;
     int rv = dup_list(cfg->alpn, cfg->alpn_count, 255, &d->alpn);
     d->cfg.alpn_count = d->alpn ? cfg->alpn_count : 0;
     if (!rv)
         rv = dup_list(cfg->prefer, cfg->prefer_count, 63, &d->prefer);
     d->cfg.prefer_count = d->prefer ? cfg->prefer_count : 0;
     if (!rv && (dup_str(cfg->cert_file, &d->cert_file) || dup_str(cfg->key_file, &d->key_file) ||
-                dup_str(cfg->ca_file, &d->ca_file) || dup_str(cfg->tls_priority, &d->tls_priority)))
+                dup_str(cfg->ca_file, &d->ca_file) || dup_str(cfg->tls_priority, &d->tls_priority) ||
+                dup_str(cfg->qlog_dir, &d->qlog_dir)))
         rv = TERN_ERR_NOMEM;
     if (rv) {
         tern_cfg_copy_free(d);
@@ -79,6 +81,7 @@ int tern_cfg_copy_init(tern_cfg_copy *d, const tern_config *cfg)
     d->cfg.key_file = d->key_file;
     d->cfg.ca_file = d->ca_file;
     d->cfg.tls_priority = d->tls_priority;
+    d->cfg.qlog_dir = d->qlog_dir;
     return 0;
 }
 
@@ -90,6 +93,7 @@ void tern_cfg_copy_free(tern_cfg_copy *d)
     free(d->key_file);
     free(d->ca_file);
     free(d->tls_priority);
+    free(d->qlog_dir);
     memset(d, 0, sizeof(*d));
 }
 

@@ -15,7 +15,7 @@ typedef struct tern_cfg_copy {
     tern_config cfg; /* its pointers point into the copies below */
     char **alpn;
     char **prefer;
-    char *cert_file, *key_file, *ca_file, *tls_priority;
+    char *cert_file, *key_file, *ca_file, *tls_priority, *qlog_dir;
 } tern_cfg_copy;
 
 /* Copies `cfg` into `d` (zeroed first). Returns 0, TERN_ERR_CONFIG (no ALPN, more than

@@ -40,6 +40,7 @@ void tern_conn_set_close_info(tern_conn *c, int status, int app, int local, uint
     if (n)
         memcpy(c->close.reason, reason, n);
     c->close.reason[n] = 0;
+    if (c->qlog) tern_qlog_closed(c);
 }
 
 static int status_for_terr(uint64_t terr)
@@ -110,6 +111,7 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
         c->aead_conf_limit = tern_crypto_confidentiality_limit(aead);
         c->aead_integ_limit = tern_crypto_integrity_limit(aead);
     }
+    if (c->qlog) tern_qlog_secrets(c, level, rx != NULL, tx != NULL);
     return 0;
 }
 
@@ -240,6 +242,7 @@ void tern_conn_discard_space(tern_conn *c, int space)
     tern_crypto_keys_free(&c->rx[level]);
     tern_sendbuf_free(&c->crypto_snd[level]);
     tern_sendbuf_init(&c->crypto_snd[level], TERN_CRYPTO_BUF_LIMIT);
+    if (c->qlog) tern_qlog_keys_discarded(c, space);
 }
 
 void tern_conn_on_handshake_confirmed(tern_conn *c, tern_tstamp now)
@@ -251,6 +254,7 @@ void tern_conn_on_handshake_confirmed(tern_conn *c, tern_tstamp now)
     c->rec.peer_completed_address_validation = 1;
     tern_conn_discard_space(c, TERN_SPACE_HANDSHAKE);
     c->tx_phase_acked = 1; /* a key update may start now */
+    if (c->qlog) tern_qlog_state(c, "handshake_confirmed");
     tern_mig_on_confirmed(c, now);
 }
 
@@ -307,6 +311,7 @@ static void on_handshake_complete(tern_conn *c, tern_tstamp now)
         c->state = TERN_CS_ESTABLISHED;
     const char *alpn = tern_tls_alpn(c->tls);
     snprintf(c->alpn, sizeof(c->alpn), "%s", alpn ? alpn : "");
+    if (c->qlog) tern_qlog_state(c, "handshake_complete");
     if (c->is_server) {
         c->handshake_done_pending = 1;
         tern_conn_on_handshake_confirmed(c, now);
@@ -532,6 +537,10 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     if (rv)
         goto fail;
     fill_local_tparams(c, p);
+    /* without memory for it the connection runs without qlog: it is a diagnostic */
+    if (p->qlog || p->cfg->qlog)
+        (void)tern_qlog_new(c, p->qlog ? p->qlog : p->cfg->qlog,
+                            p->qlog ? p->qlog_ud : p->cfg->qlog_ud, now);
     uint8_t tpbuf[512];
     size_t tplen = tern_tparams_encode(&c->local_tp, c->is_server, tpbuf, sizeof(tpbuf));
     if (!tplen) {
@@ -577,6 +586,7 @@ void tern_conn_free(tern_conn *c)
         tern_sendbuf_free(&c->crypto_snd[i]);
         tern_recvbuf_free(&c->crypto_rcv[i]);
     }
+    tern_qlog_free(c->qlog);
     tern_crypto_keys_free(&c->hp_tx1);
     tern_crypto_keys_free(&c->hp_rx1);
     tern_crypto_keys_free(&c->rx_next);
@@ -676,6 +686,7 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
 {
     if (c->state == TERN_CS_DONE)
         return;
+    if (c->qlog) tern_qlog_tick(c, now);
     if (c->state >= TERN_CS_CLOSING) {
         if (c->close_deadline && now >= c->close_deadline)
             tern_conn_set_done(c);
@@ -730,6 +741,7 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
                     arm_probe(c, s);
         }
     }
+    if (c->qlog) tern_qlog_metrics(c, now);
     tern_conn_flush_notifications(c);
 }
 
@@ -906,6 +918,7 @@ int tern_conn_key_update(tern_conn *c)
     c->tx_phase_acked = 0;
     c->tx_pkts_phase = 0;
     c->key_updates++;
+    if (c->qlog) tern_qlog_key_update(c, 1);
     TERN_LOG(c, "key update initiated (phase %d)", c->tx_phase);
     tern_conn_wake(c);
     return 0;

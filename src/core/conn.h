@@ -53,6 +53,10 @@ typedef struct tern_conn_params {
     int retried;                   /* a Retry was sent; client_dcid is its SCID */
     int address_validated;         /* server: a valid token proved the address */
     tern_conn_hooks hooks;
+    /* qlog records of this connection go to this sink (NULL: to cfg->qlog when set, else qlog is
+     * off); see qlog.h */
+    void (*qlog)(void *ud, tern_conn *c, const char *record, size_t len);
+    void *qlog_ud;
 } tern_conn_params;
 
 /* Creates a connection on `path` at time `now`. A client prepares its first flight (send it with

@@ -12,6 +12,7 @@
 #include "packet.h"
 #include "path.h"
 #include "policy.h"
+#include "qlog.h"
 #include "recovery.h"
 #include "stream.h"
 #include "tparams.h"
@@ -61,6 +62,7 @@ struct tern_conn {
     void *rand_ud;
     uint8_t reset_key[32];
     tern_conn_hooks hooks;
+    tern_qlog *qlog;             /* NULL when qlog is off (every hook tests it) */
 
     /* TLS and keys */
     tern_tls *tls;

@@ -62,6 +62,7 @@ void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p)
 void tern_conn_on_pkt_lost(void *ud, int space, const tern_sent_pkt *p)
 {
     tern_conn *c = ud;
+    if (c->qlog) tern_qlog_packet_lost(c, space, p, c->rec.loss_trigger);
     if (p->path_id < TERN_MAX_PATHS)
         c->paths[p->path_id].pkts_lost++;
     tern_conn_requeue_frames(c, space, p);
@@ -603,6 +604,7 @@ static int decrypt_1rtt(tern_conn *c, uint8_t *pkt, size_t hdr_len, size_t pkt_l
             c->key_updates++;
         }
     }
+    if (c->qlog) tern_qlog_key_update(c, answers_ours);
     TERN_LOG(c, "key phase %d received", c->rx_phase);
     return n;
 }
@@ -727,6 +729,7 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     int ack_eliciting = 0, non_probing = 0;
     const uint8_t *payload = pkt + hdr_len;
     int largest = c->sp[space].largest_recv == UINT64_MAX || pn > c->sp[space].largest_recv;
+    if (c->qlog) tern_qlog_packet_received(c, h, pkt, hdr_len, (size_t)n, pn, path_idx, now);
     int rv = process_frames(c, h->type, space, level, payload, payload + n, path_idx, &h->dcid,
                             &ack_eliciting, &non_probing, now);
     if (c->state == TERN_CS_DONE)
@@ -774,6 +777,7 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
             c->close_pending = 1;
         return TERN_ERR_CLOSED;
     }
+    if (c->qlog) tern_qlog_tick(c, now);
     /* a client only accepts datagrams on its own paths, from the server addresses it chose
      * (RFC 9000 §9); a server may see the client on a new path, once its handshake completed */
     int path_idx = tern_mig_path_for_datagram(c, path, now);
@@ -823,6 +827,7 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
             break;
         off += h.pkt_len;
     }
+    if (c->qlog) tern_qlog_metrics(c, now);
     tern_conn_flush_notifications(c);
     return c->state >= TERN_CS_CLOSING ? TERN_ERR_CLOSED : 0;
 }

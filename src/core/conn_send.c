@@ -468,6 +468,8 @@ static int seal_packet(tern_conn *c, pkt_build *b, size_t pad_to_payload)
     if (b->is_long &&
         tern_pkt_set_length(b->start + b->len_off, b->pn_len + b->payload + TERN_AEAD_TAG_LEN))
         return TERN_ERR_INTERNAL;
+    if (c->qlog) tern_qlog_packet_sent(c, b->level, b->start, b->hdr_len, b->pn_len, b->payload,
+                                       b->rec.pn, b->rec.path_id);
     const tern_keys *hp = b->level == TERN_LEVEL_1RTT ? &c->hp_tx1 : &c->tx[b->level];
     if (tern_crypto_protect(&c->tx[b->level], hp, b->start, b->hdr_len, b->pn_len, b->payload,
                             b->rec.pn))
@@ -749,6 +751,7 @@ int tern_conn_send_batch(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, s
     *count = 0;
     *seg_size = 0;
     *len = 0;
+    if (c->qlog) tern_qlog_tick(c, now);
     tern_path *pp = tern_conn_path(c);
     *path_out = pp->addr;
     if (c->state == TERN_CS_DONE || c->state == TERN_CS_DRAINING)
@@ -852,5 +855,6 @@ int tern_conn_send_batch(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, s
         mark_app_limited(c, c->app_limited_from);
         c->app_limited_from = c->sp[TERN_SPACE_APP].next_pn;
     }
+    if (c->qlog) tern_qlog_metrics(c, now);
     return 0;
 }

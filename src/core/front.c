@@ -124,6 +124,10 @@ int tern_front_accept(tern_front *f, tern_front_conn *fc, void *val, const tern_
     if (extra)
         p.hooks = *extra;
     tern_front_hooks(fc, &p.hooks);
+    if (f->qlog) {
+        p.qlog = f->qlog;
+        p.qlog_ud = val;
+    }
     tern_conn *c;
     int rv = f->tls ? tern_conn_new(&c, &p, path, now) : TERN_ERR_CONFIG;
     if (rv) {

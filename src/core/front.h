@@ -20,6 +20,9 @@ typedef struct tern_front {
     tern_rand_fn rand;        /* the connections' randomness; the dispatcher keeps the one given to */
     void *rand_ud;            /* tern_front_init, so a driver may give connections a stream of
                                  their own by changing these afterwards */
+    /* qlog sink of the accepted connections, called with their `val` as user data (NULL: the
+     * connections use cfg->qlog when it is set); a driver sets it after tern_front_init. */
+    void (*qlog)(void *ud, tern_conn *c, const char *record, size_t len);
 } tern_front;
 
 /* One connection as the front door sees it: its routes, and the connection. */

@@ -53,6 +53,7 @@ static void emit(tern_conn *c, tern_path_event_type type, tern_path_reason why, 
 {
     TERN_LOG(c, "path %d: event %d (%s)%s", idx, (int)type, tern_path_reason_str(why),
              from >= 0 ? " (moved)" : "");
+    if (c->qlog) tern_qlog_path_event(c, type, why, idx, from, rtt);
     if (!c->cb || !c->cb->on_path_event)
         return;
     tern_path_info pi, fi;
@@ -800,6 +801,7 @@ int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const te
          * amplification limit), so that it is ready, and its RTT known, when the client moves
          * there, as it does when its active path dies. */
         start_validation(c, p, now);
+    if (c->qlog) tern_qlog_path_event(c, TERN_QLOG_PATH_NEW, TERN_PATH_WHY_NONE, idx, -1, 0);
     return idx;
 }
 

@@ -50,6 +50,7 @@ void tern_policy_init(tern_conn *c)
 static void emit_refused(tern_conn *c, int idx, const tern_addr *ip)
 {
     TERN_LOG(c, "policy: migration refused (limit)");
+    if (c->qlog) tern_qlog_refused(c, idx, ip);
     if (!c->cb || !c->cb->on_path_event)
         return;
     tern_path_info pi;
@@ -340,6 +341,7 @@ static void explore(tern_conn *c, tern_tstamp now)
         return;
     c->pol.explored = 1;
     TERN_LOG(c, "policy: probing every usable address");
+    if (c->qlog) tern_qlog_policy(c, "explore", c->rec.pto_count);
     for (int i = 0; i < c->pol.nnet; i++) {
         tern_policy_net *n = &c->pol.net[i];
         if (path_on_net(c, n) < 0)
@@ -395,6 +397,7 @@ void tern_policy_on_pto(tern_conn *c, tern_tstamp now)
         pol->answer_by = now + tern_rtt_pto(&c->paths[c->active].rtt, c->peer_max_ack_delay);
         pol->pending = POL_NONE;
         TERN_LOG(c, "policy: active path %d degrading (%u PTOs without progress)", c->active, ptos);
+        if (c->qlog) tern_qlog_policy(c, "degrading", ptos);
     }
     int sb = tern_mig_best_validated(c, c->active, NULL);
     if (sb >= 0)
@@ -449,6 +452,7 @@ void tern_policy_on_packet(tern_conn *c, int idx, tern_tstamp now)
     if (idx == c->active) {
         if (pol->degrading && !pol->gone) {
             TERN_LOG(c, "policy: active path %d answers again", idx);
+            if (c->qlog) tern_qlog_policy(c, "recovered", c->rec.pto_count);
             pol->degrading = 0;
             pol->explored = 0;
             pol->pending = POL_NONE;
@@ -602,6 +606,7 @@ void tern_conn_network_event(tern_conn *c, const tern_net_event *ev, tern_tstamp
 {
     if (!c || !ev || !auto_mode(c) || c->state >= TERN_CS_CLOSING)
         return;
+    if (c->qlog) tern_qlog_net_event(c, ev, now);
     const tern_addr *remote = &c->paths[c->active].addr.remote;
     int fam_ok = ev->addr.len && family_of(&ev->addr) == family_of(remote);
     net_of_path(c, c->active); /* the network the connection started on is known too */

@@ -10,6 +10,8 @@
  * records it newly acknowledges or declares lost, and that handful, never the whole window. */
 #include "recovery.h"
 
+#include "qlog.h"
+
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -383,7 +385,9 @@ static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
                 persistent = 1;
             }
         }
+        r->loss_trigger = by_threshold ? TERN_QLOG_LOSS_REORDERING : TERN_QLOG_LOSS_TIME;
         mark_lost(r, space, q, p);
+        r->loss_trigger = TERN_QLOG_LOSS_NONE;
     }
     if (lost_in_flight) {
         tern_cc_on_congestion(cc_of(r, lost_path), newest_lost, now);

@@ -102,6 +102,8 @@ typedef struct tern_recovery {
     uint64_t max_in_flight_records; /* absolute bound on records per space (see record_limit) */
     int amplification_blocked;   /* server at the anti-amplification limit: no PTO (set by conn) */
     tern_tstamp timer_base;      /* last ack/timeout/send: start of the client's anti-deadlock PTO */
+    uint8_t loss_trigger;        /* why the record being reported lost is (TERN_QLOG_LOSS_*),
+                                    for on_lost */
     uint8_t ack_path_id;         /* the path the ACK being processed arrived on (set by conn before
                                     tern_recovery_on_ack; TERN_RECOVERY_ANY_PATH: unknown): an RTT
                                     sample is taken only from a packet that left on that path, the

@@ -36,7 +36,7 @@
 #define EP_SEND_SEGS 64  /* datagrams per GSO batch */
 #define EP_FLUSH_MAX 512 /* datagrams per connection per flush: ACKs get read in between */
 
-static void ep_log(tern_endpoint *ep, const char *fmt, ...)
+void tern_ep_log(tern_endpoint *ep, const char *fmt, ...)
 {
     if (!ep->conf.cfg.log)
         return;
@@ -47,6 +47,7 @@ static void ep_log(tern_endpoint *ep, const char *fmt, ...)
     va_end(ap);
     ep->conf.cfg.log(ep->conf.cfg.log_ud, line);
 }
+#define ep_log tern_ep_log /* its name in this file */
 
 /* GnuTLS's generator; its failure is reported to the core, which then uses none of the bytes. */
 static int rt_rand(void *ud, uint8_t *out, size_t len)
@@ -135,6 +136,8 @@ int tern_endpoint_new(const tern_config *cfg, const tern_callbacks *cb, void *ud
     gnutls_memset(keys, 0, sizeof(keys));
     if (rv)
         goto fail;
+    if (ep->conf.cfg.qlog_dir || ep->conf.cfg.qlog)
+        ep->front.qlog = tern_ep_qlog_record; /* accepted connections, as set_qlog for clients */
     tern_timer_init(&ep->dq_timer);
     if ((rv = tern_loop_init(&ep->loop)))
         goto fail;
@@ -382,6 +385,7 @@ static void reap(tern_endpoint *ep, rt_conn *rc)
     if (ep->cb.on_closed)
         ep->cb.on_closed(c, tern_conn_close_info(c), ep->ud);
     tern_conn_free(c);
+    tern_ep_qlog_close(rc, 0);
     if (rc->own_sock)
         close_sock(ep, rc->sock);
     for (size_t i = 0; i < rc->nlocal; i++)
@@ -554,6 +558,15 @@ static void conn_input(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *pat
     mark_dirty(ep, rc);
 }
 
+/* qlog records of rc's connection go to qlog_file.c when the config asks for them. */
+static void set_qlog(const tern_endpoint *ep, tern_conn_params *p, rt_conn *rc)
+{
+    if (ep->conf.cfg.qlog_dir || ep->conf.cfg.qlog) {
+        p->qlog = tern_ep_qlog_record;
+        p->qlog_ud = rc;
+    }
+}
+
 /* Creates the server connection the dispatcher asked for and feeds it its first datagram. */
 static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
                         const tern_dispatch_result *r, uint8_t *d, size_t len, int ecn,
@@ -568,6 +581,7 @@ static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_add
     memset(&h, 0, sizeof(h));
     h.wake = hook_wake;
     if (tern_front_accept(&ep->front, &rc->fc, rc, &h, path, r, d, len, ecn, now)) {
+        tern_ep_qlog_close(rc, 1);
         free(rc);
         return;
     }
@@ -783,10 +797,12 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     p.hooks.wake = hook_wake;
     p.hooks.route_usable = hook_route_usable;
     p.hooks.bind_local = hook_bind_local;
+    set_qlog(ep, &p, rc);
     tern_path_addr path = {.local = s->local, .remote = rem};
     tern_conn *c;
     uint64_t now = tern_loop_now();
     if ((rv = tern_conn_new(&c, &p, &path, now))) {
+        tern_ep_qlog_close(rc, 1);
         tern_front_detach(&ep->front, &rc->fc);
         destroy_sock_now(ep, s);
         free(rc);
@@ -1087,6 +1103,7 @@ void tern_endpoint_free(tern_endpoint *ep)
         rt_conn *rc = ep->conns;
         ep->conns = rc->next;
         tern_conn_free(rc->c);
+        tern_ep_qlog_close(rc, 0);
         if (rc->own_sock) {
             tern_udp_close(rc->sock);
             free(rc->sock);

@@ -5,6 +5,8 @@
 
 #include "endpoint.h"
 
+#include <stdio.h>
+
 #include "core/cfgcopy.h"
 #include "core/conn.h"
 #include "core/front.h"
@@ -31,6 +33,9 @@ typedef struct rt_conn {
     struct rt_conn *qnext; /* dirty or deferred list */
     int q;
     tern_front_conn fc; /* routes (the front door's view); fc.route.val is this record */
+    FILE *qlog_fp;    /* tern_config.qlog_dir: this connection's file (qlog_file.c) */
+    int qlog_tried;   /* its opening was attempted (it is not tried again) */
+    char qlog_name[2 * TERN_MAX_CID_LEN + 16]; /* the file's name in qlog_dir */
 } rt_conn;
 
 struct tern_endpoint {
@@ -98,5 +103,13 @@ void tern_ep_run_delayed(tern_endpoint *ep, uint64_t now);
 /* Shows one received datagram to on_recv, then delivers, delays or drops it. */
 void tern_ep_recv_hooked(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path, int ecn,
                          uint8_t *d, size_t len, uint64_t now);
+
+/* qlog_file.c: the qlog sink of the runtime's connections (ud: their rt_conn), and the closing of
+ * a connection's file (`discard`: the connection never existed for the application, its file is
+ * removed). */
+void tern_ep_qlog_record(void *ud, tern_conn *c, const char *record, size_t len);
+void tern_ep_qlog_close(rt_conn *rc, int discard);
+/* endpoint.c: a line to tern_config.log. */
+void tern_ep_log(tern_endpoint *ep, const char *fmt, ...);
 
 #endif

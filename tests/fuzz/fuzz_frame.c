@@ -1,11 +1,14 @@
 /* libFuzzer target for the frame parser: every frame that parses is written again with the
- * writers and parsed back; any difference in the decoded values aborts. */
+ * writers and parsed back; any difference in the decoded values aborts. The same bytes as a
+ * packet payload go through qlog's frame formatter, in a roomy and in a tight buffer: the JSON
+ * must stay well formed (a peer chooses these bytes, reason phrases included). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "frame.h"
 #include "packet.h"
+#include "qlog.h"
 #include "varint.h"
 
 #define CHECK(c)                                                                                   \
@@ -209,8 +212,57 @@ static void compare(const tern_frame *a, const tern_frame *b)
     }
 }
 
+/* The JSON of an array of objects: brackets and braces balance outside strings, no raw control
+ * character, escapes well formed, and nothing after the closing bracket. */
+static void check_json(const char *j, size_t n)
+{
+    int depth = 0, in_str = 0;
+    CHECK(n >= 2 && j[0] == '[' && j[n - 1] == ']');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)j[i];
+        CHECK(ch >= 0x20);
+        if (in_str) {
+            if (ch == '\\') {
+                CHECK(i + 1 < n);
+                char e = j[++i];
+                if (e == 'u') {
+                    CHECK(i + 4 < n);
+                    i += 4;
+                } else {
+                    CHECK(strchr("\"\\/bfnrt", e) != NULL);
+                }
+            } else if (ch == '"') {
+                in_str = 0;
+            }
+            continue;
+        }
+        if (ch == '"')
+            in_str = 1;
+        else if (ch == '[' || ch == '{')
+            depth++;
+        else if (ch == ']' || ch == '}')
+            CHECK(--depth >= 0 && (depth > 0 || i == n - 1));
+    }
+    CHECK(!in_str && depth == 0);
+}
+
+static char json[TERN_QLOG_RECORD_MAX];
+
+static void qlog_frames(const uint8_t *data, size_t size, size_t cap)
+{
+    tern_qlog_w w;
+    tern_qlog_w_init(&w, json, cap);
+    (void)tern_qlog_w_frames(&w, data, size, data[0] & 31);
+    CHECK(w.n < cap);
+    check_json(json, w.n);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    if (size) {
+        qlog_frames(data, size, sizeof(json));
+        qlog_frames(data, size, 200);
+    }
     const uint8_t *p = data, *end = data + size;
     while (p < end) {
         const uint8_t *start = p;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qlog.h"
 #include "sim_node.h"
 
 void sim_fail(sim_result *r, const char *file, int line, const char *cond, const char *fmt, ...)
@@ -34,6 +35,8 @@ const sim_scenario *sim_scenario_find(const char *name)
     return NULL;
 }
 
+void (*sim_scenario_prepare)(sim *s);
+
 int sim_scenario_run(const sim_scenario *sc, uint64_t seed, FILE *timeline, sim_result *r,
                      sim **keep)
 {
@@ -48,6 +51,8 @@ int sim_scenario_run(const sim_scenario *sc, uint64_t seed, FILE *timeline, sim_
         return 0;
     }
     s->tl.out = timeline;
+    if (sim_scenario_prepare)
+        sim_scenario_prepare(s);
     sc->run(s, r);
     if (s->stuck) {
         /* the check that failed afterwards is a consequence: lead with the cause */
@@ -124,29 +129,6 @@ int sim_scenario_soak(const sim_scenario *sc)
 
 static const char *const ev_names[] = {"?",      "probing", "validated", "failed",
                                        "active", "removed", "peer",      "refused"};
-static const char *const why_names[] = {"none",
-                                        "app",
-                                        "timeout",
-                                        "socket_error",
-                                        "no_cid",
-                                        "migration_disabled",
-                                        "validation_failed",
-                                        "active_removed",
-                                        "preferred_address",
-                                        "peer_migrated",
-                                        "zero_len_cid",
-                                        "failover",
-                                        "degrading",
-                                        "interface_gone",
-                                        "address_gone",
-                                        "default_changed",
-                                        "migrated_back",
-                                        "port_migration",
-                                        "keepalive_failed",
-                                        "new_network",
-                                        "limit",
-                                        "standby_unused"};
-
 static const char *ev_name(int t)
 {
     return t > 0 && t < (int)TERN_ARRAY_LEN(ev_names) ? ev_names[t] : "?";
@@ -154,7 +136,7 @@ static const char *ev_name(int t)
 
 static const char *why_name(int w)
 {
-    return w >= 0 && w < (int)TERN_ARRAY_LEN(why_names) ? why_names[w] : "?";
+    return tern_qlog_reason_name((tern_path_reason)w);
 }
 
 static unsigned port_of(const tern_addr *a)

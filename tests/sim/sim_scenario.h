@@ -94,6 +94,9 @@ const sim_scenario *sim_scenario_find(const char *name);
  * is freed. Returns r->ok. */
 int sim_scenario_run(const sim_scenario *sc, uint64_t seed, FILE *timeline, sim_result *r,
                      sim **keep);
+/* When set, called by sim_scenario_run on each new simulator before the scenario configures it
+ * (tern-sim uses it to turn qlog on). */
+extern void (*sim_scenario_prepare)(sim *s);
 
 /* Prints a failure: the reason, a one-line reproduction command and the last `tail` events. */
 void sim_scenario_report(FILE *f, const sim_scenario *sc, uint64_t seed, const sim_result *r,

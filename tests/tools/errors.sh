@@ -72,4 +72,8 @@ check key-mismatch 1 "--key $work/pki/key.pem" "--cert $work/pki/ca.pem" "do not
 check root-missing 2 "--root DIR is required" -- timeout 20 "$server" --listen "127.0.0.1:$p2"
 check root-absent 1 "--root $work/none" "No such file or directory" -- \
     timeout 20 "$server" --listen "127.0.0.1:$p2" --root "$work/none"
+check qlog-dir-absent 2 "--qlog-dir $work/none" "No such file or directory" -- \
+    timeout 20 "$server" --listen "127.0.0.1:$p2" --root "$work/www" --qlog-dir "$work/none"
+check qlog-dir-file 2 "--qlog-dir $work/junk.pem" "Not a directory" -- \
+    timeout 20 "$client" --insecure --qlog-dir "$work/junk.pem" "https://127.0.0.1:$p2/index.html"
 exit $failed

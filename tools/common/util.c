@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -214,4 +215,16 @@ int tool_keylog_open(const char *path, FILE **out)
 void tool_keylog_line(void *ud, const char *line)
 {
     fprintf(ud, "%s\n", line);
+}
+
+int tool_qlog_dir_check(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) < 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return access(dir, W_OK | X_OK);
 }

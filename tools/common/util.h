@@ -56,5 +56,8 @@ void tool_log_close(FILE *f);
 int tool_keylog_open(const char *path, FILE **out);
 /* A tern_keylog_fn; `ud` is the FILE from tool_keylog_open. */
 void tool_keylog_line(void *ud, const char *line);
+/* The tools' --qlog-dir DIR: 0 when DIR is a directory tern can create files in, else -1 with
+ * errno set (ENOTDIR, EACCES, ...). */
+int tool_qlog_dir_check(const char *dir);
 
 #endif
