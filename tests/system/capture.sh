@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A migration as the wire shows it: tern-server and tern-client, both with --keylog, in a fresh
 # network namespace whose loopback has segmentation and receive offloads off (so that the capture
-# holds the datagrams as sent, not GSO super-packets), dumpcap on lo during a download in which the
+# holds the datagrams as sent, not GSO super-packets), tcpdump on lo during a download in which the
 # client adds a second address, moves there and removes the first, then moves to a third address
 # without probing it first and removes the second, with a key update in the middle. The
 # capture is decrypted by tshark with the client's key log, and again with the server's (the two
@@ -22,13 +22,14 @@ fi
 here=$(cd "$(dirname "$0")" && pwd)
 SIZE_KB=${SIZE_KB:-6144}
 PORT=4433 # the namespace is ours alone
+SENTINEL=4434 # datagrams that show the capture has begun
 
 skip() {
     echo "SKIP: $*"
     exit 77
 }
 [ "$(id -u)" -eq 0 ] || skip "needs root to create a network namespace and capture on it"
-for c in ip ethtool dumpcap tshark python3 ss sha256sum timeout; do
+for c in ip ethtool tcpdump tshark python3 ss sha256sum timeout; do
     command -v "$c" >/dev/null 2>&1 || skip "needs $c"
 done
 for b in tern-server tern-client; do
@@ -48,13 +49,13 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 fail() {
     echo "FAIL: $*"
-    for f in client.err server.log dumpcap.err; do
+    for f in client.err server.log capture.err; do
         [ -s "$tmp/$f" ] && { echo "--- $f"; tail -n 30 "$tmp/$f"; }
     done
     exit 1
 }
 in_ns() { ip netns exec "$ns" "$@"; }
-# stop PID: SIGTERM (dumpcap then writes out what it holds), SIGKILL after 5 s
+# stop PID: SIGTERM (the capture then writes out what it holds), SIGKILL after 5 s
 stop() {
     kill "$1" 2>/dev/null
     for _ in $(seq 1 100); do
@@ -83,14 +84,19 @@ mkdir -p "$tmp/root"
 head -c "$((SIZE_KB * 1024))" /dev/urandom >"$tmp/root/file"
 src_sha=$(sha256sum "$tmp/root/file" | cut -d' ' -f1)
 
-ip netns exec "$ns" dumpcap -q -i lo -B 64 -f "udp port $PORT" -w "$tmp/cap.pcapng" 2>"$tmp/dumpcap.err" &
+# tcpdump -U writes each packet out at once, so the sentinel datagrams below show when the capture
+# has begun ("listening on" can come before the socket receives); they are left out of the decode
+ip netns exec "$ns" tcpdump -U -n -i lo -B 65536 -s 0 -w "$tmp/cap.pcap" \
+    "udp port $PORT or udp port $SENTINEL" 2>"$tmp/capture.err" &
 cap_pid=$!
-for _ in $(seq 1 100); do
-    grep -q "Capturing on" "$tmp/dumpcap.err" && break
+ready=0
+for _ in $(seq 1 200); do
     kill -0 "$cap_pid" 2>/dev/null || break
+    in_ns bash -c "echo ready >/dev/udp/$SERVER/$SENTINEL" 2>/dev/null || true
     sleep 0.05
+    [ "$(stat -c %s "$tmp/cap.pcap" 2>/dev/null || echo 0)" -gt 24 ] && { ready=1; break; }
 done
-grep -q "Capturing on" "$tmp/dumpcap.err" || fail "dumpcap did not start capturing"
+[ "$ready" = 1 ] || fail "tcpdump captured nothing in 10 s: $(head -c 300 "$tmp/capture.err")"
 
 ip netns exec "$ns" "$BIN/tern-server" --listen "$HOST:$PORT" --root "$tmp/root" -q \
     --keylog "$tmp/server.keys" >"$tmp/server.log" 2>&1 &
@@ -117,9 +123,8 @@ srv_pid=""
 
 [ "$rc" -eq 0 ] || fail "tern-client exited with $rc"
 [ "$(sha256sum "$tmp/out" | cut -d' ' -f1)" = "$src_sha" ] || fail "the body's SHA-256 differs"
-stats=$(grep "received/dropped" "$tmp/dumpcap.err")
-dropped=$(sed -n 's#.*: [0-9]*/\([0-9]*\) .*#\1#p' <<<"$stats")
-[ "$dropped" = 0 ] || fail "the capture is incomplete: $stats"
+dropped=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel$/\1/p' "$tmp/capture.err")
+[ "$dropped" = 0 ] || fail "the capture is incomplete: $(tr '\n' ' ' <"$tmp/capture.err")"
 
 fields=()
 for f in $(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import wire_check
@@ -127,7 +132,7 @@ print(" ".join(wire_check.FIELD_NAMES))' "$here"); do
     fields+=(-e "$f")
 done
 decode() {
-    tshark -r "$tmp/cap.pcapng" -d "udp.port==$PORT,quic" -o "tls.keylog_file:$1" -T fields \
+    tshark -r "$tmp/cap.pcap" -d "udp.port==$PORT,quic" -Y "udp.port==$PORT" -o "tls.keylog_file:$1" -T fields \
         -E separator=/t "${fields[@]}" 2>"$tmp/tshark.err"
 }
 decode "$tmp/client.keys" >"$tmp/fields.client" || fail "tshark: $(head -c 300 "$tmp/tshark.err")"
