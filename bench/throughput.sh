@@ -5,13 +5,15 @@
 # Each side downloads the file RUNS times; the median wall-clock time of the client process is
 # reported, every downloaded copy is checked against the source SHA-256.
 #
-# Two cases: "clean" (plain loopback, SIZE_MB) and "loss+reorder" (a 10 MiB file through
-# bench_udp_impair between client and server, losing 3% of the datagrams each way and holding 5%
-# back by 1-5 ms, the same seed for both sides).
+# Two cases by default: "clean" (plain loopback, SIZE_MB) and "loss+reorder" (a 10 MiB file
+# through bench_udp_impair between client and server, losing 3% of the datagrams each way and
+# holding 5% back by 1-5 ms, the same seed for both sides); "loss" and "reorder" run each
+# impairment alone, to tell which one costs.
 #
 # usage: bench/throughput.sh BUILD_DIR
 # environment: RUNS (default 3), SIZE_MB (default 200), ONLY=tern|ngtcp2 (run one side),
-#              CASES="clean loss+reorder" (default: both), TIMEOUT seconds per download
+#              CASES="clean loss+reorder" (default; "loss" and "reorder" run each impairment
+#              alone), TIMEOUT seconds per download
 #              (default 120), TERN_ALPN=h3|hq-interop (default h3)
 set -uo pipefail
 
@@ -76,7 +78,7 @@ fi
 mkdir -p "$tmp/www" "$tmp/dl"
 bash "$here/../scripts/make-cert.sh" "$tmp/pki" || exit 1
 
-declare -A times status
+declare -A times status impaired
 
 # run_side NAME: starts the side's server (behind the proxy when $proxy_args is set), downloads
 # RUNS times, records times and status.
@@ -127,7 +129,7 @@ run_side() {
         ngtcp2)
             out=$tmp/dl/file.bin
             timeout -k 5 "$limit" "${cli_pin[@]}" gtlsclient -q --exit-on-all-streams-close \
-                --download "$tmp/dl" 127.0.0.1 "$port" "https://127.0.0.1:$cport/file.bin" \
+                --download "$tmp/dl" 127.0.0.1 "$cport" "https://127.0.0.1:$cport/file.bin" \
                 >"$tmp/$name-client.log" 2>&1
             rc=$?
             ;;
@@ -149,6 +151,14 @@ run_side() {
         times[$name]+="$(( (t1 - t0) / 1000000 )) "
     done
     stop_server
+    if [ -n "$proxy_args" ]; then
+        # both sides must cross the proxy (an address typo would measure plain loopback)
+        impaired[$name]=$(grep '^udp_impair:' "$tmp/$name-proxy.log" | sed 's/^udp_impair: //')
+        if [ -z "${impaired[$name]}" ] || grep -q 'to client 0 passed' "$tmp/$name-proxy.log"; then
+            status[$name]="the download did not cross the proxy (${impaired[$name]})"
+            return 1
+        fi
+    fi
     status[$name]=ok
     return 0
 }
@@ -192,6 +202,7 @@ run_case() {
             printf "  %s runs [ %s] ms   median %.3f s   %s MB/s (%.0f Mbit/s)   sha256 ok\n",
                    l, t, ms / 1000, r, r * 8
         }'
+        [ -n "$proxy_args" ] && echo "      proxy, all runs: ${impaired[$side]}"
     done
     if [ -n "${rate[tern]:-}" ] && [ -n "${rate[ngtcp2]:-}" ]; then
         awk -v a="${rate[tern]}" -v b="${rate[ngtcp2]}" \
@@ -207,6 +218,11 @@ for c in $cases; do
     loss+reorder)
         run_case "3% loss + 5% reordered by 1-5 ms each way" 10 \
             "--loss 0.03 --reorder 0.05 --delay-min-us 1000 --delay-max-us 5000 --seed 7"
+        ;;
+    loss) run_case "3% loss each way" 10 "--loss 0.03 --seed 7" ;;
+    reorder)
+        run_case "5% reordered by 1-5 ms each way" 10 \
+            "--reorder 0.05 --delay-min-us 1000 --delay-max-us 5000 --seed 7"
         ;;
     *) echo "unknown case $c" >&2; failed=1 ;;
     esac
