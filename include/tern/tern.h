@@ -525,6 +525,10 @@ typedef struct tern_conn_stats {
                                             (failover, automatic migration) */
     uint64_t paths_restored;             /* paths that started from the cached state of their
                                             network (tern_path_info.restored) */
+    uint64_t spurious_losses;            /* packets declared lost, then acknowledged after all */
+    uint64_t congestion_events;          /* window reductions (active path's controller) */
+    uint64_t congestion_undone;          /* reductions undone: every loss behind them spurious */
+    uint64_t persistent_congestions;     /* collapses to the minimum window (RFC 9002 §7.6) */
 } tern_conn_stats;
 
 /* Opens a stream; `*sid` receives its id. Returns 0, TERN_ERR_STREAM_LIMIT (the peer's MAX_STREAMS

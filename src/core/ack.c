@@ -10,6 +10,7 @@ void tern_ackr_init(tern_ackr *a)
     memset(a, 0, sizeof(*a));
     tern_ranges_init(&a->recv, TERN_ACK_MAX_RANGES);
     a->ack_deadline = TERN_TS_INF;
+    a->repeat_at = TERN_TS_INF;
 }
 
 void tern_ackr_free(tern_ackr *a)
@@ -87,6 +88,7 @@ int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, t
 
     if (!ack_eliciting)
         return 0;
+    a->repeat_at = TERN_TS_INF; /* the sender is sending: the next ACK says more */
     a->unacked_eliciting++;
     if (!a->ack_pending) {
         a->ack_pending = 1;
@@ -100,10 +102,24 @@ int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, t
     return 0;
 }
 
+tern_tstamp tern_ackr_repeat_time(const tern_ackr *a)
+{
+    if (!a->recv.n || (a->has_largest && a->report_from > a->largest))
+        return TERN_TS_INF; /* the peer has seen an ACK of everything */
+    return a->repeat_at;
+}
+
+int tern_ackr_repeat_due(const tern_ackr *a, tern_tstamp now)
+{
+    return now >= tern_ackr_repeat_time(a);
+}
+
 int tern_ackr_should_send(const tern_ackr *a, tern_tstamp now)
 {
     if (a->has_largest && a->report_from > a->largest)
         return 0; /* everything received was acknowledged in an ACK the peer has seen */
+    if (tern_ackr_repeat_due(a, now))
+        return 1;
     return a->ack_pending && a->recv.n && (a->immediate || now >= a->ack_deadline);
 }
 
@@ -138,8 +154,9 @@ size_t tern_ackr_write(const tern_ackr *a, uint8_t *p, size_t cap, tern_tstamp n
     return tern_frame_write_ack(p, cap, pr, n, delay, ecn);
 }
 
-void tern_ackr_on_ack_sent(tern_ackr *a)
+void tern_ackr_on_ack_sent(tern_ackr *a, tern_tstamp repeat_at)
 {
+    a->repeat_at = a->unacked_eliciting ? repeat_at : TERN_TS_INF;
     a->unacked_eliciting = 0;
     a->ack_pending = 0;
     a->immediate = 0;

@@ -26,6 +26,7 @@ typedef struct tern_ackr {
     int ack_pending;              /* an ACK frame should be sent (immediately or at ack_deadline) */
     int immediate;                /* send the ACK at the next opportunity */
     tern_tstamp ack_deadline;     /* TERN_TS_INF when no ACK is scheduled */
+    tern_tstamp repeat_at;        /* the last ACK goes out once more then (TERN_TS_INF: no) */
     uint64_t ecn[3];              /* ECT0, ECT1, CE counts */
 } tern_ackr;
 
@@ -43,8 +44,15 @@ int tern_ackr_is_dup(const tern_ackr *a, uint64_t pn);
 int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, tern_tstamp now,
                         tern_tstamp max_ack_delay);
 
-/* 1 when an ACK should go out at `now`. */
+/* 1 when an ACK should go out at `now` (one is due, or the repeat of the last one). */
 int tern_ackr_should_send(const tern_ackr *a, tern_tstamp now);
+
+/* When the last ACK is to be repeated (see tern_ackr_on_ack_sent): TERN_TS_INF when it is not,
+ * or when the peer has seen an ACK of everything received since. */
+tern_tstamp tern_ackr_repeat_time(const tern_ackr *a);
+
+/* 1 when the last ACK is due to be repeated at `now`. */
+int tern_ackr_repeat_due(const tern_ackr *a, tern_tstamp now);
 
 /* Writes an ACK (or ACK_ECN when ecn counters are non-zero) frame for the received ranges, largest
  * first, as many ranges as fit. ack_delay is now - largest_time scaled by 2^exponent. Returns bytes
@@ -52,8 +60,13 @@ int tern_ackr_should_send(const tern_ackr *a, tern_tstamp now);
 size_t tern_ackr_write(const tern_ackr *a, uint8_t *p, size_t cap, tern_tstamp now,
                        unsigned ack_delay_exponent);
 
-/* An ACK frame was sent: clears pending state and the deadline. */
-void tern_ackr_on_ack_sent(tern_ackr *a);
+/* An ACK frame was sent: clears pending state and the deadline. When it reported ack-eliciting
+ * packets that no ACK had reported yet, it is sent once more at `repeat_at` (TERN_TS_INF: never)
+ * unless an ack-eliciting packet arrives first. A receiver that reads a whole window in one batch
+ * answers it with one ACK; if that ACK is lost, the sender has nothing left to send and hears
+ * nothing until its PTO, which allows for the peer's max_ack_delay: the repeat makes one lost
+ * ACK cost a round trip instead. A repeat is not repeated. */
+void tern_ackr_on_ack_sent(tern_ackr *a, tern_tstamp repeat_at);
 
 /* The peer acknowledged a packet of ours that carried an ACK whose largest was `largest_acked`:
  * ranges at or below it no longer need reporting (RFC 9000 §13.2.4). */

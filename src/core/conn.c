@@ -643,6 +643,9 @@ tern_tstamp tern_conn_next_timeout(const tern_conn *c)
     if (a->ack_pending && !c->sp[TERN_SPACE_APP].discarded &&
         tern_path_amp_budget(&c->paths[c->active]) >= TERN_MIN_SEND_ROOM)
         t = TERN_MIN(t, a->immediate ? 0 : a->ack_deadline);
+    if (!c->sp[TERN_SPACE_APP].discarded &&
+        tern_path_amp_budget(&c->paths[c->active]) >= TERN_MIN_SEND_ROOM)
+        t = TERN_MIN(t, tern_ackr_repeat_time(a));
     if (c->pace_until)
         t = TERN_MIN(t, c->pace_until);
     if (c->rx_prev.aead)
@@ -965,6 +968,10 @@ void tern_conn_get_stats(tern_conn *c, tern_conn_stats *out)
     out->pto_count = c->rec.pto_total;
     out->policy_moves = c->pol.moves;
     out->paths_restored = c->pol.restored;
+    out->spurious_losses = c->rec.spurious_losses;
+    out->congestion_events = p->cc.congestion_events;
+    out->congestion_undone = p->cc.congestion_undone;
+    out->persistent_congestions = c->rec.persistent_congestions;
 }
 
 void tern_conn_get_path(tern_conn *c, tern_path_addr *out) { *out = c->paths[c->active].addr; }

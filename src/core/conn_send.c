@@ -407,7 +407,8 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
     int can_record = tern_recovery_can_record(&c->rec, b->space);
     if (!can_record)
         allow_data = 0;
-    if (sp->ackr.ack_pending || (allow_data && sp->ackr.has_largest && sp->ackr.unacked_eliciting))
+    if (sp->ackr.ack_pending || tern_ackr_repeat_due(&sp->ackr, now) ||
+        (allow_data && sp->ackr.has_largest && sp->ackr.unacked_eliciting))
         add_ack(c, b, now);
     if (allow_data && sp->probes > 0) {
         /* a probe repeats data still in flight rather than going out as a bare PING */
@@ -481,6 +482,19 @@ static int seal_packet(tern_conn *c, pkt_build *b, size_t pad_to_payload)
 
 static size_t pkt_total(const pkt_build *b) { return b->hdr_len + b->payload + TERN_AEAD_TAG_LEN; }
 
+/* When an application ACK that reported new ack-eliciting packets is sent again (see
+ * tern_ackr_on_ack_sent): a round trip with its variance later, on paths where that is under half
+ * the max_ack_delay we advertise. The peer's PTO waits that long for a lost ACK of its window; on
+ * longer paths the PTO is mostly the round trip and a repeat would gain little. */
+static tern_tstamp ack_repeat_at(const tern_conn *c, tern_tstamp now)
+{
+    const tern_rtt *rtt = &c->paths[c->active].rtt;
+    tern_tstamp after = tern_rtt_pto(rtt, 0);
+    if (!rtt->has_sample || 2 * after > c->local_tp.max_ack_delay * TERN_NS_PER_MS)
+        return TERN_TS_INF;
+    return now + after;
+}
+
 static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
 {
     tern_pn_space_state *sp = &c->sp[b->space];
@@ -491,7 +505,8 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
     b->rec.app_limited = 0;
     sp->next_pn++;
     if (b->has_ack)
-        tern_ackr_on_ack_sent(&sp->ackr);
+        tern_ackr_on_ack_sent(&sp->ackr,
+                              b->space == TERN_SPACE_APP ? ack_repeat_at(c, now) : TERN_TS_INF);
     /* ACK-only packets are not recorded: nobody acknowledges them, and they would only pile up.
      * fill_packet made room for the record of anything else; should storing it fail all the same,
      * what the packet carried is queued again as if it were lost at once, so nothing stalls. */

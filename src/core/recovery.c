@@ -394,6 +394,7 @@ static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
         tern_cc_on_lost(cc_of(r, lost_path), newest_lost, (uint64_t)lost_in_flight);
     }
     if (persistent) {
+        r->persistent_congestions++;
         tern_cc_on_persistent_congestion(cc_of(r, lost_path));
         rtt->min = rtt->latest; /* §5.2: the path may have changed */
     }

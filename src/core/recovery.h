@@ -95,7 +95,7 @@ typedef struct tern_recovery {
     int handshake_confirmed;
     int peer_completed_address_validation; /* client: server has validated us (got HS ack or 1-RTT) */
     int has_handshake_keys;
-    uint64_t pkts_lost, pkts_acked, pto_total, spurious_losses;
+    uint64_t pkts_lost, pkts_acked, pto_total, spurious_losses, persistent_congestions;
     uint32_t pkt_thresh;     /* packet reordering threshold (3, widened on spurious losses) */
     uint32_t time_eighths;   /* time threshold in eighths of an RTT (9, widened likewise) */
     tern_tstamp reorder_floor; /* least time threshold: how late spurious losses arrived */

@@ -257,6 +257,35 @@ sim_node *sim_reorder_new(sim *s, int iface, int dir, double rate, uint64_t min_
     return &r->n;
 }
 
+/* ---- receive batches
+ * ----------------------------------------------------------------------------- */
+
+typedef struct sim_batch {
+    sim_node n;
+    uint64_t period;
+} sim_batch;
+
+static void batch_forward(sim *s, sim_node *n, sim_pkt *p)
+{
+    uint64_t period = ((sim_batch *)n)->period;
+    uint64_t t = sim_time(s);
+    sim_node_emit_at(s, n, p, s->start + (t / period + 1) * period);
+}
+
+static const sim_node_ops batch_ops = {"batch", batch_forward, free_plain};
+
+sim_node *sim_batch_new(sim *s, int iface, int dir, uint64_t period_ns)
+{
+    sim_batch *b = node_calloc(sizeof(*b));
+    b->period = period_ns ? period_ns : 1;
+    char name[32];
+    set_name(name, sizeof(name), s, iface, dir, "batch");
+    b->n.iface = iface;
+    b->n.dir = dir;
+    sim_node_register(s, &b->n, &batch_ops, name);
+    return &b->n;
+}
+
 /* ---- corruption
  * ---------------------------------------------------------------------------------- */
 

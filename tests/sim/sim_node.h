@@ -69,6 +69,11 @@ sim_loss *sim_loss_new(sim *s, int iface, int dir, const sim_loss_cfg *cfg);
  * most (uniform). */
 sim_node *sim_dup_new(sim *s, int iface, int dir, double rate, uint64_t delay_max_ns);
 
+/* A receiver that reads its socket in batches (recvmmsg, interrupt coalescing, GRO): datagrams
+ * are held until the next multiple of `period_ns` of the clock and handed on together, in order,
+ * so that the host processes them all before it sends anything (one ACK for the batch). */
+sim_node *sim_batch_new(sim *s, int iface, int dir, uint64_t period_ns);
+
 /* Each datagram is held back with probability `rate` for an extra delay uniform in
  * [min_ns, max_ns], so that later datagrams overtake it. */
 sim_node *sim_reorder_new(sim *s, int iface, int dir, double rate, uint64_t min_ns,

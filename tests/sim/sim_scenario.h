@@ -82,7 +82,7 @@ extern const sim_scenario sim_migration_scenarios[SIM_MIGRATION_SCENARIOS];
 #define SIM_FAILOVER_SCENARIOS 6
 extern const sim_scenario sim_failover_scenarios[SIM_FAILOVER_SCENARIOS];
 /* The recovery suite (scenarios_recovery.c), a part of the registry. */
-#define SIM_RECOVERY_SCENARIOS 5
+#define SIM_RECOVERY_SCENARIOS 7
 extern const sim_scenario sim_recovery_scenarios[SIM_RECOVERY_SCENARIOS];
 /* The migration policy suite (scenarios_policy.c), a part of the registry. */
 #define SIM_POLICY_SCENARIOS 14

@@ -61,7 +61,7 @@ static void test_delayed_then_second_immediate(void **st)
     assert_true(a.immediate);
     assert_true(tern_ackr_should_send(&a, t + 5 * MS));
 
-    tern_ackr_on_ack_sent(&a);
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF);
     assert_false(tern_ackr_should_send(&a, t + 100 * MS));
     assert_int_equal(a.ack_deadline, TERN_TS_INF);
     assert_int_equal(a.unacked_eliciting, 0);
@@ -99,18 +99,18 @@ static void test_reorder_and_gap_immediate(void **st)
     tern_ackr_init(&a);
     assert_int_equal(tern_ackr_on_packet(&a, 0, 1, 0, 0, MAD), 0);
     assert_false(a.immediate);
-    tern_ackr_on_ack_sent(&a);
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF);
     /* gap: 1 is missing */
     assert_int_equal(tern_ackr_on_packet(&a, 2, 1, 0, MS, MAD), 0);
     assert_true(a.immediate);
     assert_true(tern_ackr_should_send(&a, MS));
-    tern_ackr_on_ack_sent(&a);
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF);
     /* late arrival below the largest */
     assert_int_equal(tern_ackr_on_packet(&a, 1, 1, 0, 2 * MS, MAD), 0);
     assert_true(a.immediate);
     assert_int_equal(a.largest, 2);
     assert_int_equal(a.largest_time, MS); /* largest_time is that of the largest */
-    tern_ackr_on_ack_sent(&a);
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF);
     /* in order again: delayed */
     assert_int_equal(tern_ackr_on_packet(&a, 3, 1, 0, 3 * MS, MAD), 0);
     assert_false(a.immediate);
@@ -133,7 +133,7 @@ static void test_ce_immediate(void **st)
     tern_ackr_init(&a);
     assert_int_equal(tern_ackr_on_packet(&a, 0, 1, TERN_ECN_ECT0, 0, MAD), 0);
     assert_false(a.immediate);
-    tern_ackr_on_ack_sent(&a);
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF);
     assert_int_equal(tern_ackr_on_packet(&a, 1, 1, TERN_ECN_CE, MS, MAD), 0);
     assert_true(a.immediate);
     tern_ackr_free(&a);
@@ -151,7 +151,7 @@ static void test_duplicates(void **st)
     assert_false(tern_ackr_is_dup(&a, 6));
     assert_false(tern_ackr_is_dup(&a, 4));
     assert_false(tern_ackr_is_dup(&a, 8));
-    tern_ackr_on_ack_sent(&a);
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF);
     assert_int_equal(tern_ackr_on_packet(&a, 5, 1, 0, 0, MAD), 1);
     assert_int_equal(a.unacked_eliciting, 0); /* a duplicate changes nothing */
     assert_false(a.ack_pending);
@@ -314,6 +314,60 @@ static void test_ack_of_ack_prunes(void **st)
     tern_ackr_free(&a);
 }
 
+/* An ACK that reported new ack-eliciting packets goes out once more at the time given, unless an
+ * ack-eliciting packet arrives first; a repeat is not repeated, an ACK of nothing new (or of
+ * ACK-only packets) arms none, and none is due once the peer has seen an ACK of everything. */
+static void test_repeat_last_ack(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    tern_tstamp t = 1000 * MS;
+    for (uint64_t pn = 0; pn < 8; pn++)
+        assert_int_equal(tern_ackr_on_packet(&a, pn, 1, 0, t, MAD), 0);
+    assert_true(tern_ackr_should_send(&a, t));
+    tern_ackr_on_ack_sent(&a, t + 2 * MS);
+    assert_int_equal(tern_ackr_repeat_time(&a), t + 2 * MS);
+    assert_false(tern_ackr_should_send(&a, t + 2 * MS - 1));
+    assert_true(tern_ackr_repeat_due(&a, t + 2 * MS));
+    assert_true(tern_ackr_should_send(&a, t + 2 * MS));
+    /* the repeat reports the same ranges */
+    uint8_t buf[64];
+    tern_frame f;
+    tern_pn_range r[4];
+    size_t n = 0;
+    size_t len = tern_ackr_write(&a, buf, sizeof(buf), t + 2 * MS, 3);
+    assert_true(len > 0);
+    parse_ack(buf, len, &f, r, &n, 4);
+    assert_int_equal(n, 1);
+    assert_int_equal(r[0].lo, 0);
+    assert_int_equal(r[0].hi, 7);
+    tern_ackr_on_ack_sent(&a, t + 4 * MS);
+    assert_int_equal(tern_ackr_repeat_time(&a), TERN_TS_INF);
+    assert_false(tern_ackr_should_send(&a, t + 100 * MS));
+
+    /* an ack-eliciting arrival cancels the repeat: the ACK it brings says more */
+    assert_int_equal(tern_ackr_on_packet(&a, 8, 1, 0, t + 10 * MS, MAD), 0);
+    assert_int_equal(tern_ackr_on_packet(&a, 9, 1, 0, t + 10 * MS, MAD), 0);
+    tern_ackr_on_ack_sent(&a, t + 12 * MS);
+    assert_int_equal(tern_ackr_on_packet(&a, 10, 1, 0, t + 11 * MS, MAD), 0);
+    assert_int_equal(tern_ackr_repeat_time(&a), TERN_TS_INF);
+    tern_ackr_on_ack_sent(&a, t + 13 * MS);
+    /* an ACK-only packet does not cancel it; an ACK of ACK-only packets arms none */
+    assert_int_equal(tern_ackr_on_packet(&a, 11, 0, 0, t + 12 * MS, MAD), 0);
+    assert_int_equal(tern_ackr_repeat_time(&a), t + 13 * MS);
+    tern_ackr_on_ack_sent(&a, t + 20 * MS);
+    assert_int_equal(tern_ackr_repeat_time(&a), TERN_TS_INF);
+
+    /* once the peer acknowledged a packet carrying an ACK of everything, nothing is repeated */
+    assert_int_equal(tern_ackr_on_packet(&a, 12, 1, 0, t + 30 * MS, MAD), 0);
+    tern_ackr_on_ack_sent(&a, t + 32 * MS);
+    assert_int_equal(tern_ackr_repeat_time(&a), t + 32 * MS);
+    tern_ackr_on_ack_acked(&a, 12);
+    assert_int_equal(tern_ackr_repeat_time(&a), TERN_TS_INF);
+    assert_false(tern_ackr_should_send(&a, t + 40 * MS));
+    tern_ackr_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_ecn_variant),
         cmocka_unit_test(test_range_bound_under_gapped_flood),
         cmocka_unit_test(test_ack_of_ack_prunes),
+        cmocka_unit_test(test_repeat_last_ack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

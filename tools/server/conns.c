@@ -207,11 +207,16 @@ static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
     if (!srv->quiet && info) {
         tern_conn_get_stats(c, &st);
         printf("%s closed: %s%s%s error 0x%" PRIx64 "%s%s%s by %s; %" PRIu64
-               " stream bytes sent, %" PRIu64 " packets lost, %" PRIu64 " key updates\n",
+               " stream bytes sent, %" PRIu64 " packets lost, %" PRIu64
+               " key updates; recovery: %" PRIu64 " packets sent, %" PRIu64
+               " spurious losses, %" PRIu64 " reductions (%" PRIu64 " undone), %" PRIu64
+               " persistent congestion, %" PRIu64 " PTOs\n",
                sc ? sc->peer : "?", info->status ? tern_strerror(info->status) : "",
                info->status ? ", " : "", info->app ? "application" : "transport", info->error_code,
                info->reason[0] ? " (" : "", info->reason, info->reason[0] ? ")" : "",
-               info->local ? "us" : "the peer", st.stream_bytes_sent, st.pkts_lost, st.key_updates);
+               info->local ? "us" : "the peer", st.stream_bytes_sent, st.pkts_lost, st.key_updates,
+               st.pkts_sent, st.spurious_losses, st.congestion_events, st.congestion_undone,
+               st.persistent_congestions, st.pto_count);
         fflush(stdout);
     }
     if (sc) {
