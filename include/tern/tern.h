@@ -190,6 +190,20 @@ typedef struct tern_config {
     uint64_t handshake_timeout_ms; /* a handshake not complete after this long fails: the client
                                       gives up, a server forgets the half-open connection (default
                                       10000) */
+    uint32_t unacked_ptos;         /* a confirmed connection whose peer keeps sending but
+                                      acknowledges nothing ends at the unacked_ptos-th PTO in a row
+                                      without acknowledgement progress, when packets from the peer
+                                      arrived since the first of them and since the one before: the
+                                      peer's packets would otherwise keep the idle timer from ever
+                                      firing while ours go nowhere (a dead direction) or are held
+                                      (a peer making us keep what it never acknowledges). The close
+                                      is silent, as an idle timeout (RFC 9000 §10.1): on_closed
+                                      reports TERN_ERR_IDLE_TIMEOUT, reason "peer acknowledges
+                                      nothing". With the PTO's backoff the K-th PTO comes
+                                      2^K - 1 PTOs after the last acknowledgement: 1.6 s on a LAN,
+                                      about 10 s at 100 ms RTT for the default 6. A failover
+                                      (tern_policy_config) acts at the first PTOs, long before.
+                                      0: no such close (the idle timeout alone). */
     uint64_t initial_max_data;               /* connection receive window (default 16 MiB) */
     uint64_t initial_max_stream_data_bidi_local;  /* default 4 MiB */
     uint64_t initial_max_stream_data_bidi_remote; /* default 4 MiB */

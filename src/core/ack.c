@@ -163,6 +163,14 @@ void tern_ackr_on_ack_sent(tern_ackr *a, tern_tstamp repeat_at)
     a->ack_deadline = TERN_TS_INF;
 }
 
+void tern_ackr_on_ack_lost(tern_ackr *a)
+{
+    if (!a->has_largest || !a->recv.n || a->report_from > a->largest)
+        return;
+    a->ack_pending = 1;
+    a->immediate = 1;
+}
+
 void tern_ackr_on_ack_acked(tern_ackr *a, uint64_t largest_acked)
 {
     if (largest_acked == UINT64_MAX || largest_acked + 1 <= a->report_from)

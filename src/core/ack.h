@@ -68,6 +68,13 @@ size_t tern_ackr_write(const tern_ackr *a, uint8_t *p, size_t cap, tern_tstamp n
  * ACK cost a round trip instead. A repeat is not repeated. */
 void tern_ackr_on_ack_sent(tern_ackr *a, tern_tstamp repeat_at);
 
+/* A packet of ours that carried an ACK frame was declared lost (or is being probed again): the
+ * next packet carries a fresh ACK at once, unless the peer has seen an ACK of everything. Not a
+ * retransmission of the frame (RFC 9000 §13.3): what it reported is reported anew. Without it a
+ * peer whose packets all got through while our ACKs of them were lost hears of them only when it
+ * sends again, and a peer with nothing left to send (its window full, or only probes) does not. */
+void tern_ackr_on_ack_lost(tern_ackr *a);
+
 /* The peer acknowledged a packet of ours that carried an ACK whose largest was `largest_acked`:
  * ranges at or below it no longer need reporting (RFC 9000 §13.2.4). */
 void tern_ackr_on_ack_acked(tern_ackr *a, uint64_t largest_acked);

@@ -615,17 +615,16 @@ tern_tstamp tern_conn_ack_delay(const tern_conn *c)
     return TERN_MIN(max, TERN_MAX(rtt->min / 4, 10 * TERN_NS_PER_US));
 }
 
-/* When a peer that keeps sending but acknowledges nothing has had its idle timeout: the timeout
- * then runs from the first of the unanswered PTOs, whatever the peer sends (TERN_TS_INF when not
- * in that state). */
-static tern_tstamp unacked_deadline(const tern_conn *c)
+/* The unacked_ptos rule of tern_config, at a PTO that just expired (`heard` = packets arrived
+ * since the PTO before it). pto_count counts the PTOs since the last acknowledgement progress. */
+static int peer_acks_nothing(const tern_conn *c, int heard)
 {
-    if (!c->handshake_confirmed || c->rec.pto_count < TERN_UNACKED_PTOS ||
-        c->pkts_recv <= c->pto_run_recv)
-        return TERN_TS_INF;
-    tern_tstamp d = c->idle_timeout ? TERN_MAX(c->idle_timeout, 3 * tern_conn_pto(c))
-                                    : TERN_UNACKED_TIMEOUT;
-    return c->pto_run_start + d;
+    uint32_t k = c->cfg->unacked_ptos;
+    if (!k || !c->handshake_confirmed)
+        return 0;
+    if (k < 2)
+        k = 2; /* "since the first of them" needs a first one before this one */
+    return c->rec.pto_count >= k && heard && c->pkts_recv > c->pto_run_recv;
 }
 
 tern_tstamp tern_conn_next_timeout(const tern_conn *c)
@@ -635,7 +634,6 @@ tern_tstamp tern_conn_next_timeout(const tern_conn *c)
     if (c->state >= TERN_CS_CLOSING)
         return c->close_deadline ? c->close_deadline : 0;
     tern_tstamp t = TERN_MIN(c->idle_deadline, c->handshake_deadline);
-    t = TERN_MIN(t, unacked_deadline(c));
     t = TERN_MIN(t, tern_recovery_timer(&c->rec, 0));
     const tern_ackr *a = &c->sp[TERN_SPACE_APP].ackr;
     /* an ACK that the amplification limit does not let out waits for the peer's next datagram,
@@ -700,13 +698,6 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
         tern_conn_set_done(c);
         return;
     }
-    if (now >= unacked_deadline(c)) {
-        static const char why[] = "idle timeout: peer acknowledges nothing";
-        tern_conn_set_close_info(c, TERN_ERR_IDLE_TIMEOUT, 0, 1, TERN_TE_NO_ERROR, 0, why,
-                                 sizeof(why) - 1);
-        tern_conn_set_done(c);
-        return;
-    }
     if (!c->handshake_complete && now >= c->handshake_deadline) {
         tern_conn_set_close_info(c, TERN_ERR_IDLE_TIMEOUT, 0, 1, TERN_TE_NO_ERROR, 0, "handshake timeout",
                        17);
@@ -729,9 +720,23 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
     tern_conn_sync_amplification(c);
     if (tern_recovery_timer(&c->rec, now) <= now) {
         int space = tern_recovery_on_timeout(&c->rec, now);
-        if (space >= 0 && c->rec.pto_count == 1) {
-            c->pto_run_recv = c->pkts_recv;
-            c->pto_run_start = now;
+        if (space >= 0) {
+            int heard = c->pkts_recv > c->pto_prev_recv;
+            if (c->rec.pto_count == 1)
+                c->pto_run_recv = c->pkts_recv;
+            c->pto_prev_recv = c->pkts_recv;
+            if (peer_acks_nothing(c, heard)) {
+                /* silent (RFC 9000 §10.1): what we send does not get through, or is ignored;
+                 * a CONNECTION_CLOSE would be answered to every packet of a peer that keeps
+                 * sending, for a closing period, and reach nobody on a dead direction */
+                static const char why[] = "peer acknowledges nothing";
+                TERN_LOG(c, "closing: %u PTOs in a row unanswered while the peer keeps sending",
+                         c->rec.pto_count);
+                tern_conn_set_close_info(c, TERN_ERR_IDLE_TIMEOUT, 0, 1, TERN_TE_NO_ERROR, 0, why,
+                                         sizeof(why) - 1);
+                tern_conn_set_done(c);
+                return;
+            }
         }
         if (space >= 0 && !c->sp[space].discarded) {
             if (space == TERN_SPACE_APP)

@@ -30,16 +30,10 @@ enum tern_conn_state {
 #define TERN_MIN_SEND_ROOM 64 /* smallest datagram room worth building a packet in */
 #define TERN_DEFAULT_SCID_LEN 8
 #define TERN_ACK_ONLY_PING_EVERY 16 /* ACK-only packets before one asks to be acknowledged */
-/* A peer whose packets arrive while ours go unacknowledged (a dead direction, or a peer making us
- * hold what it never acknowledges) would keep the idle timer from ever firing. Once this many PTOs
- * in a row went unanswered while the peer kept sending, the idle timeout counts from the first of
- * them instead (TERN_UNACKED_TIMEOUT when the idle timeout is off). */
-#define TERN_UNACKED_PTOS 3
 /* 1-RTT packet numbers skipped on purpose, one every TERN_PN_SKIP_MIN..2*TERN_PN_SKIP_MIN-1
  * packets at random: an ACK of one reveals a peer acknowledging what it never received
  * (RFC 9000 §21.4), which would otherwise inflate our window at will */
 #define TERN_PN_SKIP_MIN 256
-#define TERN_UNACKED_TIMEOUT (30 * 1000 * TERN_NS_PER_MS)
 
 typedef struct tern_pn_space_state {
     uint64_t next_pn;
@@ -166,8 +160,8 @@ struct tern_conn {
     /* stats */
     tern_tstamp created, handshake_done_time;
     uint64_t bytes_sent, bytes_recv, pkts_sent, pkts_recv;
-    uint64_t pto_run_recv;      /* pkts_recv when the current run of unanswered PTOs began */
-    tern_tstamp pto_run_start;  /* when it began (its first PTO) */
+    uint64_t pto_run_recv;  /* pkts_recv at the first PTO of the current run of PTOs */
+    uint64_t pto_prev_recv; /* pkts_recv at the latest PTO (see peer_acks_nothing) */
     uint64_t stream_bytes_sent, stream_bytes_recv, stream_bytes_resent;
     char alpn[64];
 

@@ -76,6 +76,9 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
         const tern_sent_frame *f = &p->frames[i];
         tern_stream *s;
         switch (f->type) {
+        case TERN_FT_ACK:
+            tern_ackr_on_ack_lost(&c->sp[space].ackr);
+            break;
         case TERN_FT_STREAM:
             s = tern_streams_find(&c->streams, (int64_t)f->id);
             if (!s || (s->flags & TERN_SF_RESET_SENT))

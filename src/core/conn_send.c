@@ -407,8 +407,11 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
     int can_record = tern_recovery_can_record(&c->rec, b->space);
     if (!can_record)
         allow_data = 0;
+    /* A PTO probe or a PING carries our latest ACK: the one before may have been lost, and a
+     * peer that only probes has nothing else to learn from that its packets arrived. */
+    int probing = sp->probes > 0 || (b->level == TERN_LEVEL_1RTT && c->ping_pending);
     if (sp->ackr.ack_pending || tern_ackr_repeat_due(&sp->ackr, now) ||
-        (allow_data && sp->ackr.has_largest && sp->ackr.unacked_eliciting))
+        (allow_data && sp->ackr.has_largest && (sp->ackr.unacked_eliciting || probing)))
         add_ack(c, b, now);
     if (allow_data && sp->probes > 0) {
         /* a probe repeats data still in flight rather than going out as a bare PING */

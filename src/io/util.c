@@ -237,6 +237,7 @@ void tern_config_init(tern_config *cfg)
     cfg->cc = TERN_CC_CUBIC;
     cfg->idle_timeout_ms = 30000;
     cfg->handshake_timeout_ms = 10000;
+    cfg->unacked_ptos = 6;
     cfg->retry_half_open = 64;
     cfg->max_half_open = 1024;
     cfg->initial_max_data = 16u << 20;

@@ -3,8 +3,8 @@
  * A peer that keeps a connection alive but never acknowledges anything: a client that asks for a
  * large download, then sends a little stream data every millisecond with its acknowledgements
  * suppressed. The server's sent-packet records must stay bounded (measured for every step of the
- * attack) and, after a few PTOs without an answer, the server's idle timeout must run from the
- * first of them: the client's packets, which restart the idle timer, no longer keep it alive. */
+ * attack) and the server must end the connection at its unacked_ptos-th PTO in a row (the
+ * client's packets, which restart the idle timer, would otherwise keep it alive for ever). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,34 +46,57 @@ static size_t server_records(const tern_pair *p)
     return n;
 }
 
+/* Runs the attack for at most `steps` ms (or until the server closes). Returns the records the
+ * server held at most; *kth receives when the server's run of PTOs reached `k` (0: never). */
+static uint64_t first_pto;
+
+static size_t attack(tern_pair *p, int steps, uint32_t k, uint64_t *kth, uint64_t *closed_at)
+{
+    first_pto = 0;
+    int64_t sid;
+    assert_int_equal(tern_conn_open_stream(p->client, 0, &sid), 0);
+    size_t most = 0;
+    *kth = *closed_at = 0;
+    for (int step = 0; step < steps && !p->server_closed; step++) {
+        (void)tern_stream_write(p->client, sid, "x", 1, 0);
+        pair_run(p, never, 1 * MS);
+        size_t held = server_records(p);
+        if (held > most)
+            most = held;
+        if (!first_pto && p->server->rec.pto_count >= 1)
+            first_pto = p->now;
+        if (!*kth && k && p->server->rec.pto_count >= k)
+            *kth = p->now;
+        if (p->server_closed)
+            *closed_at = p->now;
+    }
+    return most;
+}
+
+static void start_attack(tern_pair *p, uint64_t seed)
+{
+    assert_int_equal(pair_init(p, seed), 0);
+    p->cfg_s.idle_timeout_ms = p->cfg_c.idle_timeout_ms = 10000;
+}
+
 static void test_peer_never_acks(void **st)
 {
     tern_pair p;
-    assert_int_equal(pair_init(&p, 7), 0);
-    p.cfg_s.idle_timeout_ms = p.cfg_c.idle_timeout_ms = 10000;
+    start_attack(&p, 7);
+    const uint32_t k = p.cfg_s.unacked_ptos;
+    assert_int_equal(k, 6); /* the documented default */
     assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
     pair_run(&p, never, 100 * MS); /* the handshake is confirmed on both sides */
     assert_true(p.server->handshake_confirmed);
     assert_int_equal(pair_request(&p, 50ull << 20), 0);
     p.before_send = suppress_acks;
-    int64_t sid;
-    assert_int_equal(tern_conn_open_stream(p.client, 0, &sid), 0);
-
-    size_t most = 0;
-    uint64_t t0 = p.now, closed_after = 0;
-    uint64_t recv0 = p.server->pkts_recv;
-    for (int step = 0; step < 30000 && !p.server_closed; step++) {
-        (void)tern_stream_write(p.client, sid, "x", 1, 0);
-        pair_run(&p, never, 1 * MS);
-        size_t held = server_records(&p);
-        if (held > most)
-            most = held;
-        closed_after = p.now - t0;
-    }
+    uint64_t t0 = p.now, recv0 = p.server->pkts_recv, kth, closed_at;
+    size_t most = attack(&p, 30000, k, &kth, &closed_at);
     uint64_t recv = p.server->pkts_recv - recv0;
-    print_message("server: at most %zu records (%zu KB) during the attack, closed after %.3f s, "
-                  "%llu packets received from the attacker\n",
-                  most, most * sizeof(tern_sent_pkt) / 1024, (double)closed_after / 1e9,
+    print_message("server: at most %zu records (%zu KB) during the attack, first PTO at %.3f s, "
+                  "PTO %u at %.3f s, closed at %.3f s, %llu packets received from the attacker\n",
+                  most, most * sizeof(tern_sent_pkt) / 1024, (double)(first_pto - t0) / 1e9, k,
+                  (double)(kth - t0) / 1e9, (double)(closed_at - t0) / 1e9,
                   (unsigned long long)recv);
     /* the client kept sending: the idle timer alone would never have fired */
     assert_true(recv > 1000);
@@ -81,11 +104,56 @@ static void test_peer_never_acks(void **st)
     assert_true(p.server_closed);
     const tern_close_info *ci = tern_conn_close_info(p.server);
     assert_int_equal(ci->status, TERN_ERR_IDLE_TIMEOUT);
-    assert_string_equal(ci->reason, "idle timeout: peer acknowledges nothing");
-    /* the 10 s idle timeout from the first unanswered PTO, which comes once the server stops
-     * sending ack-eliciting packets of its own (its records full after a few seconds) */
-    assert_true(closed_after >= 10 * SEC && closed_after < 20 * SEC);
-    assert_true(p.server->rec.pto_total >= TERN_UNACKED_PTOS);
+    assert_string_equal(ci->reason, "peer acknowledges nothing");
+    /* at the k-th PTO in a row, not one later, and well before the idle timeout */
+    assert_true(kth > 0);
+    assert_int_equal(closed_at, kth);
+    assert_int_equal(p.server->rec.pto_count, k);
+    assert_true(closed_at - t0 < 10 * SEC);
+    /* silent: nothing was sent after the decision */
+    assert_int_equal(p.server->state, TERN_CS_DONE);
+    pair_free(&p);
+}
+
+/* unacked_ptos = 0 turns the rule off: the attacker's packets then keep the connection alive
+ * past the idle timeout, while the records stay bounded all the same. */
+static void test_peer_never_acks_rule_off(void **st)
+{
+    tern_pair p;
+    start_attack(&p, 9);
+    p.cfg_s.unacked_ptos = 0;
+    assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+    pair_run(&p, never, 100 * MS);
+    assert_int_equal(pair_request(&p, 50ull << 20), 0);
+    p.before_send = suppress_acks;
+    uint64_t kth, closed_at;
+    size_t most = attack(&p, 12000, 0, &kth, &closed_at);
+    assert_false(p.server_closed);
+    assert_true(p.server->rec.pto_count > 6);
+    assert_true(most <= TERN_RECOVERY_MIN_RECORDS);
+    pair_free(&p);
+}
+
+/* A lossy download (30% of the client's datagrams, ACKs included, lost; 5% of the server's) sees
+ * PTOs, but never unacked_ptos of them in a row without progress: it completes. */
+static void test_lossy_download_unaffected(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 11), 0);
+    assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+    pair_run(&p, never, 100 * MS);
+    p.c2s.loss = 0.30;
+    p.s2c.loss = 0.05;
+    assert_int_equal(pair_request(&p, 4ull << 20), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 60 * SEC));
+    assert_true(pair_verify(&p));
+    tern_conn_stats ss;
+    tern_conn_get_stats(p.server, &ss);
+    print_message("server: %llu packets, %llu lost, %llu PTOs\n", (unsigned long long)ss.pkts_sent,
+                  (unsigned long long)ss.pkts_lost, (unsigned long long)ss.pto_count);
+    assert_true(ss.pto_count > 0);
+    assert_false(p.server_closed);
+    assert_false(p.client_closed);
     pair_free(&p);
 }
 
@@ -129,6 +197,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_peer_never_acks),
+        cmocka_unit_test(test_peer_never_acks_rule_off),
+        cmocka_unit_test(test_lossy_download_unaffected),
         cmocka_unit_test(test_optimistic_ack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

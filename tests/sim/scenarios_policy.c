@@ -274,6 +274,27 @@ static void scn_blackhole_standby(sim *s, sim_result *r)
     SIM_CHECK(r, w.max_gap <= target + 400 * SIM_MS, "delivery stalled %.0f ms", ms_of(w.max_gap));
 }
 
+/* Only wifi's uplink dies: the server's packets still arrive on wifi, the client's no longer
+ * leave. Its PTOs go unanswered while the server keeps sending, which is also what the
+ * unacked_ptos rule closes a connection for: the validated cell path must take over before that,
+ * and the connection live on. */
+static void scn_uplink_dies_standby(sim *s, sim_result *r)
+{
+    twonet t;
+    two_networks(s, &t, 0);
+    addr_arg add = {.addr = s->ifaces[t.cell].addr};
+    sim_at(s, 200 * SIM_MS, act_app_adds, &add, "app adds cell");
+    const uint64_t cut = 1 * SIM_SEC;
+    sim_iface_blackhole(s, t.wifi, SIM_UP, cut, SIM_INF);
+    stall_watch w;
+    watch_stall(s, &w, cut, t.cell);
+    TRY(r, download_through(s, r, &w, 16 * MIB, 12 * SIM_SEC));
+    SIM_CHECK(r, add.rv >= 0, "path_add returned %d", add.rv);
+    ends_on(s, r, t.cell);
+    SIM_CHECK(r, s->client && s->client->rec.pto_count < s->cfg_c.unacked_ptos,
+              "%u PTOs in a row at the end", s->client ? s->client->rec.pto_count : 0);
+}
+
 /* Automatic mode, no standby: cell's standby was dropped as unused (so cell is a usable address
  * without a path). Wifi goes silent: after two PTOs the client probes cell and a new port on wifi,
  * and moves to the first that answers (cell: wifi is dead whatever the port). */
@@ -735,6 +756,9 @@ static void scn_cached_state_return(sim *s, sim_result *r)
  */
 
 const sim_scenario sim_policy_scenarios[] = {
+    {"uplink_dies_standby", "policy",
+     "wifi's uplink dies, its downlink lives: the app's validated cell takes over", 85,
+     scn_uplink_dies_standby},
     {"blackhole_standby", "policy", "wifi goes silent; the app's validated cell takes over", 71,
      scn_blackhole_standby},
     {"blackhole_no_standby", "policy", "wifi goes silent, no standby: probe cell and a new port",

@@ -368,6 +368,27 @@ static void test_repeat_last_ack(void **st)
     tern_ackr_free(&a);
 }
 
+/* A lost packet that carried an ACK makes the next packet carry a fresh one at once, unless the
+ * peer has already seen an ACK of everything. */
+static void test_ack_lost_reported_anew(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    tern_tstamp t = 1000 * MS;
+    assert_int_equal(tern_ackr_on_packet(&a, 0, 1, 0, t, MAD), 0);
+    assert_int_equal(tern_ackr_on_packet(&a, 1, 1, 0, t, MAD), 0);
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF);
+    assert_false(tern_ackr_should_send(&a, t + 100 * MS));
+    tern_ackr_on_ack_lost(&a);
+    assert_true(a.immediate);
+    assert_true(tern_ackr_should_send(&a, t + 100 * MS));
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF);
+    tern_ackr_on_ack_acked(&a, 1);
+    tern_ackr_on_ack_lost(&a);
+    assert_false(tern_ackr_should_send(&a, t + 200 * MS));
+    tern_ackr_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -383,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_range_bound_under_gapped_flood),
         cmocka_unit_test(test_ack_of_ack_prunes),
         cmocka_unit_test(test_repeat_last_ack),
+        cmocka_unit_test(test_ack_lost_reported_anew),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
