@@ -790,14 +790,6 @@ const tern_close_info *tern_conn_close_info(const tern_conn *c) { return &c->clo
 void tern_conn_set_driver_data(tern_conn *c, void *d) { c->driver_data = d; }
 void *tern_conn_get_driver_data(const tern_conn *c) { return c->driver_data; }
 
-void tern_conn_foreach_local_cid(tern_conn *c, void (*fn)(void *ud, const tern_cid *cid), void *ud)
-{
-    for (size_t i = 0; i < c->lcids.n; i++)
-        fn(ud, &c->lcids.e[i].cid);
-}
-
-const tern_cid *tern_conn_original_dcid(const tern_conn *c) { return &c->original_dcid; }
-
 /* ---- notifications ---------------------------------------------------------------------------- */
 
 void tern_conn_queue_writable(tern_conn *c, tern_stream *s)

@@ -113,11 +113,4 @@ int tern_conn_on_port_unreachable(tern_conn *c, const tern_addr *to);
 void tern_conn_set_driver_data(tern_conn *c, void *d);
 void *tern_conn_get_driver_data(const tern_conn *c);
 
-/* The CIDs we issued (for the driver's routing table cleanup): calls fn for each live one. */
-void tern_conn_foreach_local_cid(tern_conn *c, void (*fn)(void *ud, const tern_cid *cid), void *ud);
-
-/* The server's original DCID as the client chose it (server side), for routing retransmitted
- * Initials. */
-const tern_cid *tern_conn_original_dcid(const tern_conn *c);
-
 #endif

@@ -26,10 +26,20 @@ extern void *__libc_realloc(void *q, size_t n);
 
 static unsigned long long allochook_count; /* allocations so far */
 static int allochook_fail_next;           /* the next allocation fails */
+/* >= 0: that many allocations succeed, the one after fails, then the hook disarms (-1 again) */
+static long allochook_fail_after = -1;
 
 static int allochook_take(void)
 {
     allochook_count++;
+    if (allochook_fail_after > 0) {
+        allochook_fail_after--;
+        return 1;
+    }
+    if (allochook_fail_after == 0) {
+        allochook_fail_after = -1;
+        return 0;
+    }
     if (!allochook_fail_next)
         return 1;
     allochook_fail_next = 0;
