@@ -174,7 +174,7 @@ static int handle_crypto(tern_conn *c, int level, const tern_frame *f, tern_tsta
     uint64_t terr = 0;
     int rv = tern_recvbuf_write(rb, f->u.crypto.offset, f->u.crypto.data, f->u.crypto.len, 0, &terr);
     if (rv == TERN_ERR_NOMEM)
-        return 0; /* too many gaps: the peer retransmits */
+        return rv; /* too many gaps: the packet goes unacknowledged, the peer sends it again */
     if (rv) {
         tern_conn_fail(c, TERN_TE_CRYPTO_BUFFER_EXCEEDED, TERN_FT_CRYPTO, "CRYPTO buffer");
         return rv;
@@ -209,6 +209,8 @@ static int get_stream(tern_conn *c, int64_t id, int for_send, uint64_t ftype, te
 {
     uint64_t terr = 0;
     int rv = tern_streams_get_remote(&c->streams, id, for_send, out, &terr);
+    if (rv == TERN_ERR_NOMEM)
+        return rv; /* the packet goes unacknowledged: the peer sends the frame again */
     if (rv) {
         tern_conn_fail(c, terr, ftype, "bad stream id");
         return rv;
@@ -222,16 +224,17 @@ static int handle_stream(tern_conn *c, const tern_frame *f)
 {
     tern_stream *s;
     int64_t id = (int64_t)f->u.stream.stream_id;
-    if (get_stream(c, id, 0, f->type, &s))
-        return TERN_ERR_PROTO;
+    int rv;
+    if ((rv = get_stream(c, id, 0, f->type, &s)))
+        return rv;
     if (!s)
         return 0;
     tern_stream_credit cr;
     uint64_t terr = 0;
-    int rv = tern_stream_recv(s, f->u.stream.offset, f->u.stream.data, f->u.stream.len,
+    rv = tern_stream_recv(s, f->u.stream.offset, f->u.stream.data, f->u.stream.len,
                               f->u.stream.fin, conn_credit(c), &cr, &terr);
     if (rv == TERN_ERR_NOMEM)
-        return 0; /* too many gaps: dropped, the peer retransmits */
+        return rv; /* too many gaps: the packet goes unacknowledged, the peer sends it again */
     if (rv) {
         tern_conn_fail(c, terr, f->type, "stream data rejected");
         return rv;
@@ -251,14 +254,15 @@ static int handle_reset_stream(tern_conn *c, const tern_frame *f)
 {
     tern_stream *s;
     int64_t id = (int64_t)f->u.reset_stream.stream_id;
-    if (get_stream(c, id, 0, f->type, &s))
-        return TERN_ERR_PROTO;
+    int rv;
+    if ((rv = get_stream(c, id, 0, f->type, &s)))
+        return rv;
     if (!s)
         return 0;
     int first = !(s->flags & TERN_SF_RESET_RECVD);
     tern_stream_credit cr;
     uint64_t terr = 0;
-    int rv = tern_stream_on_reset(s, f->u.reset_stream.final_size, conn_credit(c), &cr, &terr);
+    rv = tern_stream_on_reset(s, f->u.reset_stream.final_size, conn_credit(c), &cr, &terr);
     if (rv) {
         tern_conn_fail(c, terr, f->type, "RESET_STREAM rejected");
         return rv;
@@ -278,8 +282,9 @@ static int handle_stop_sending(tern_conn *c, const tern_frame *f)
 {
     tern_stream *s;
     int64_t id = (int64_t)f->u.stop_sending.stream_id;
-    if (get_stream(c, id, 1, f->type, &s))
-        return TERN_ERR_PROTO;
+    int rv;
+    if ((rv = get_stream(c, id, 1, f->type, &s)))
+        return rv;
     if (!s)
         return 0;
     if (c->cb && c->cb->on_stream_stop_sending)
@@ -294,8 +299,9 @@ static int handle_max_stream_data(tern_conn *c, const tern_frame *f)
 {
     tern_stream *s;
     int64_t id = (int64_t)f->u.max_stream_data.stream_id;
-    if (get_stream(c, id, 1, f->type, &s))
-        return TERN_ERR_PROTO;
+    int rv;
+    if ((rv = get_stream(c, id, 1, f->type, &s)))
+        return rv;
     if (s && tern_stream_on_max_stream_data(s, f->u.max_stream_data.max))
         tern_streams_sendq_push(&c->streams, s);
     return 0;
@@ -304,8 +310,9 @@ static int handle_max_stream_data(tern_conn *c, const tern_frame *f)
 static int handle_stream_data_blocked(tern_conn *c, const tern_frame *f)
 {
     tern_stream *s;
-    if (get_stream(c, (int64_t)f->u.max_stream_data.stream_id, 0, f->type, &s))
-        return TERN_ERR_PROTO;
+    int rv;
+    if ((rv = get_stream(c, (int64_t)f->u.max_stream_data.stream_id, 0, f->type, &s)))
+        return rv;
     if (s && tern_stream_on_data_blocked(s, f->u.max_stream_data.max))
         c->stream_ctrl_pending = 1;
     return 0;
@@ -739,6 +746,8 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
         return TERN_ERR_CLOSED;
     if (rv && c->state >= TERN_CS_CLOSING)
         return rv;
+    if (rv == TERN_ERR_NOMEM)
+        return 0; /* unacknowledged: the peer sends again what could not be taken now */
     if (c->sp[space].discarded)
         return 0; /* e.g. HANDSHAKE_DONE just discarded nothing here, but Initial may be gone */
     if (c->sp[space].largest_recv == UINT64_MAX || pn > c->sp[space].largest_recv)

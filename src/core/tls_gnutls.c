@@ -100,6 +100,12 @@ void tern_tls_ctx_free(tern_tls_ctx *ctx)
     free(ctx);
 }
 
+/* A GnuTLS failure as a tern error: running out of memory is said as such, whatever the step. */
+static int from_gnutls(int g, int otherwise)
+{
+    return g == GNUTLS_E_MEMORY_ERROR ? TERN_ERR_NOMEM : otherwise;
+}
+
 int tern_tls_ctx_new(tern_tls_ctx **out, int is_server, const char *cert_file, const char *key_file,
                      const char *ca_file, int verify_peer, const char *priority,
                      const char *const *alpn, size_t alpn_count)
@@ -107,7 +113,7 @@ int tern_tls_ctx_new(tern_tls_ctx **out, int is_server, const char *cert_file, c
     tern_tls_ctx *ctx;
     char *prio_str = NULL;
     size_t plen;
-    int rv;
+    int rv, g;
 
     if (!out)
         return TERN_ERR_CONFIG;
@@ -152,19 +158,20 @@ int tern_tls_ctx_new(tern_tls_ctx **out, int is_server, const char *cert_file, c
         goto fail;
     }
     if (is_server) {
-        if (gnutls_certificate_set_x509_key_file(ctx->cred, cert_file, key_file,
-                                                 GNUTLS_X509_FMT_PEM) < 0) {
-            rv = TERN_ERR_CERT;
+        if ((g = gnutls_certificate_set_x509_key_file(ctx->cred, cert_file, key_file,
+                                                      GNUTLS_X509_FMT_PEM)) < 0) {
+            rv = from_gnutls(g, TERN_ERR_CERT);
             goto fail;
         }
     } else if (ca_file) {
-        if (gnutls_certificate_set_x509_trust_file(ctx->cred, ca_file, GNUTLS_X509_FMT_PEM) <= 0) {
-            rv = TERN_ERR_CERT;
+        if ((g = gnutls_certificate_set_x509_trust_file(ctx->cred, ca_file, GNUTLS_X509_FMT_PEM)) <=
+            0) {
+            rv = from_gnutls(g, TERN_ERR_CERT);
             goto fail;
         }
     } else if (ctx->verify_peer) {
-        if (gnutls_certificate_set_x509_system_trust(ctx->cred) < 0) {
-            rv = TERN_ERR_CERT;
+        if ((g = gnutls_certificate_set_x509_system_trust(ctx->cred)) < 0) {
+            rv = from_gnutls(g, TERN_ERR_CERT);
             goto fail;
         }
     }
@@ -179,9 +186,9 @@ int tern_tls_ctx_new(tern_tls_ctx **out, int is_server, const char *cert_file, c
     }
     memcpy(prio_str, priority, plen);
     memcpy(prio_str + plen, PRIORITY_SUFFIX, sizeof(PRIORITY_SUFFIX));
-    if (gnutls_priority_init2(&ctx->prio, prio_str, NULL, 0) < 0) {
+    if ((g = gnutls_priority_init2(&ctx->prio, prio_str, NULL, 0)) < 0) {
         ctx->prio = NULL;
-        rv = TERN_ERR_CONFIG;
+        rv = from_gnutls(g, TERN_ERR_CONFIG);
         goto fail;
     }
     free(prio_str);

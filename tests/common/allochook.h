@@ -28,10 +28,18 @@ static unsigned long long allochook_count; /* allocations so far */
 static int allochook_fail_next;           /* the next allocation fails */
 /* >= 0: that many allocations succeed, the one after fails, then the hook disarms (-1 again) */
 static long allochook_fail_after = -1;
+/* When set, only allocations whose caller (a code address) it accepts count for and may be failed
+ * by allochook_fail_after; allochook_eligible counts those. Some libraries under GnuTLS abort or
+ * crash when their own allocations fail, which is theirs to fix, not ours to test. */
+static int (*allochook_filter)(void *caller);
+static unsigned long long allochook_eligible;
 
-static int allochook_take(void)
+static int allochook_take(void *caller)
 {
     allochook_count++;
+    if (allochook_filter && !allochook_filter(caller))
+        return 1;
+    allochook_eligible++;
     if (allochook_fail_after > 0) {
         allochook_fail_after--;
         return 1;
@@ -46,9 +54,18 @@ static int allochook_take(void)
     return 0;
 }
 
-void *malloc(size_t n) { return allochook_take() ? __libc_malloc(n) : NULL; }
-void *calloc(size_t n, size_t m) { return allochook_take() ? __libc_calloc(n, m) : NULL; }
-void *realloc(void *q, size_t n) { return allochook_take() ? __libc_realloc(q, n) : NULL; }
+void *malloc(size_t n)
+{
+    return allochook_take(__builtin_return_address(0)) ? __libc_malloc(n) : NULL;
+}
+void *calloc(size_t n, size_t m)
+{
+    return allochook_take(__builtin_return_address(0)) ? __libc_calloc(n, m) : NULL;
+}
+void *realloc(void *q, size_t n)
+{
+    return allochook_take(__builtin_return_address(0)) ? __libc_realloc(q, n) : NULL;
+}
 #endif
 
 #endif

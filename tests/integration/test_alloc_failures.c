@@ -1,0 +1,254 @@
+/* Out of memory at every allocation of a connection's life: a client and a server pair (in memory,
+ * virtual time) handshake and then download, while the N-th allocation of either side (and of the
+ * TLS library under them) fails, for every N the run makes. Whatever fails, the connection either
+ * goes on and delivers every byte intact, or ends with a stated reason within its timeouts; it
+ * never hangs, crashes or delivers wrong bytes. The TLS contexts' own construction is swept the
+ * same way and must fail with TERN_ERR_NOMEM and nothing else. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "allochook.h"
+#include "conn_internal.h"
+#include "pair.h"
+#include "testcert.h"
+#include "tls.h"
+
+#define SEC 1000000000ull
+
+static const void *main_base;
+static int gnutls_too; /* GnuTLS's own allocations may fail too */
+
+/* Allocations of tern may fail, and those of GnuTLS itself where the test says so; those of the
+ * libraries under GnuTLS are left alone (libtasn1 crashes), and GnuTLS's allocations are spared
+ * wherever it does public key arithmetic: the allocator it gives GMP aborts. */
+static int eligible(void *caller)
+{
+    Dl_info info;
+    if (!dladdr(caller, &info))
+        return 0;
+    return info.dli_fbase == main_base ||
+           (gnutls_too && info.dli_fname && strstr(info.dli_fname, "libgnutls"));
+}
+
+static int setup(void **st)
+{
+    Dl_info info;
+    if (!dladdr((void *)setup, &info))
+        return -1;
+    main_base = info.dli_fbase;
+    allochook_filter = eligible;
+    return 0;
+}
+
+/* The connection ended, and said why. */
+static int closed_with_reason(const tern_conn *c)
+{
+    const tern_close_info *ci = tern_conn_close_info(c);
+    return tern_conn_is_done(c) && (ci->status != 0 || ci->error_code != 0);
+}
+
+/* Allocations a clean handshake makes (from the client's creation to both sides connected). */
+static unsigned long long handshake_allocs(void)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 11), 0);
+    unsigned long long a0 = allochook_eligible;
+    assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+    unsigned long long n = allochook_eligible - a0;
+    pair_free(&p);
+    return n;
+}
+
+static int never(tern_pair *p) { return 0; }
+
+static int connected_or_closed(tern_pair *p)
+{
+    return p->connected || (p->client && tern_conn_is_done(p->client));
+}
+
+/* Each allocation of the handshake fails in turn. */
+static void test_handshake(void **st)
+{
+    if (!ALLOCHOOK_ACTIVE)
+        skip();
+    unsigned long long total = handshake_allocs();
+    assert_true(total > 10);
+    int outcomes[3] = {0}; /* no client, connected, closed */
+    for (long n = 0; n < (long)total; n++) {
+        tern_pair p;
+        assert_int_equal(pair_init(&p, 11), 0);
+        allochook_fail_after = n;
+        int ok = pair_run(&p, connected_or_closed, 40 * SEC);
+        int hit = allochook_fail_after < 0;
+        allochook_fail_after = -1;
+        assert_true(hit);
+        if (!p.client) {
+            outcomes[0]++; /* creating the client failed: tern_conn_new said so */
+        } else if (p.connected) {
+            assert_true(ok);
+            outcomes[1]++;
+            /* and it works: a download completes intact */
+            assert_true(pair_request(&p, 20000) >= 0);
+            assert_true(pair_run(&p, pair_cond_all_done, 20 * SEC));
+            assert_true(pair_verify(&p));
+        } else {
+            if (!ok || !closed_with_reason(p.client))
+                fail_msg("allocation %ld: client neither connected nor closed with a reason "
+                         "(status %d)", n, tern_conn_close_info(p.client)->status);
+            outcomes[2]++;
+        }
+        pair_free(&p);
+    }
+    /* each outcome happens: the sweep reaches creation, recovery and the closing paths */
+    assert_true(outcomes[0] > 0);
+    assert_true(outcomes[1] > 0);
+    assert_true(outcomes[2] > 0);
+}
+
+/* After a clean handshake, each allocation of a download fails in turn. */
+static void test_download(void **st)
+{
+    if (!ALLOCHOOK_ACTIVE)
+        skip();
+    unsigned long long total = 0;
+    for (long n = -1; n < (long)total; n++) {
+        tern_pair p;
+        assert_int_equal(pair_init(&p, 12), 0);
+        assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+        assert_true(pair_request(&p, 60000) >= 0);
+        assert_true(pair_request(&p, 3000) >= 0);
+        unsigned long long a0 = allochook_eligible;
+        allochook_fail_after = n;
+        int ok = pair_run(&p, pair_cond_all_done, 40 * SEC);
+        allochook_fail_after = -1;
+        if (n < 0)
+            total = allochook_eligible - a0; /* the clean run: how many to sweep */
+        assert_true(ok);
+        for (int i = 0; i < p.nstreams; i++)
+            assert_false(p.streams[i].mismatch);
+        if (!p.client_closed)
+            assert_true(pair_verify(&p));
+        else if (!closed_with_reason(p.client))
+            fail_msg("allocation %ld of %llu: closed without a reason: status %d error 0x%llx %s",
+                     n, total, tern_conn_close_info(p.client)->status,
+                     (unsigned long long)tern_conn_close_info(p.client)->error_code,
+                     tern_conn_close_info(p.client)->reason);
+        pair_free(&p);
+    }
+    assert_true(total > 0);
+}
+
+/* A frame that cannot be taken for want of memory (here: the stream it opens) leaves its packet
+ * unacknowledged, so that the peer sends the frame again, and the connection open; once memory is
+ * back, the same frame in a new packet opens the stream. */
+static void test_frame_dropped_unacknowledged(void **st)
+{
+    if (!ALLOCHOOK_ACTIVE)
+        skip();
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 13), 0);
+    assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+    pair_run(&p, never, SEC / 2); /* the server has the client's Finished and 1-RTT keys */
+    assert_true(p.server->sp[TERN_SPACE_APP].largest_recv != UINT64_MAX);
+    /* STREAM (LEN, FIN) on client bidirectional stream 8: opens streams 0, 4 and 8 */
+    static const uint8_t frame[] = {0x0b, 0x08, 0x05, 'h', 'e', 'l', 'l', 'o'};
+    uint64_t largest = p.server->sp[TERN_SPACE_APP].largest_recv;
+    allochook_fail_after = 0;
+    assert_int_equal(pair_inject_1rtt(&p, 1, frame, sizeof(frame)), 0);
+    assert_true(allochook_fail_after < 0);
+    allochook_fail_after = -1;
+    assert_false(tern_conn_is_done(p.server));
+    assert_int_equal(tern_conn_close_info(p.server)->error_code, 0);
+    assert_int_equal(tern_conn_close_info(p.server)->status, 0);
+    assert_true(p.server->sp[TERN_SPACE_APP].largest_recv == largest); /* not acknowledged */
+
+    assert_int_equal(pair_inject_1rtt(&p, 1, frame, sizeof(frame)), 0);
+    assert_true(p.server->sp[TERN_SPACE_APP].largest_recv != largest);
+    /* the server application read the bytes */
+    int found = 0;
+    for (int i = 0; i < p.nsrv; i++)
+        if (p.srv[i].sid == 8 && p.srv[i].req_len == 5 && !memcmp(p.srv[i].req, "hello", 5))
+            found = 1;
+    assert_true(found);
+    pair_free(&p);
+}
+
+/* Building the TLS contexts: each allocation failure ends in an error with no context; almost all
+ * say TERN_ERR_NOMEM (GnuTLS hides a few as file, parse or request errors, which come out as
+ * TERN_ERR_CERT or TERN_ERR_CONFIG), then it succeeds. */
+static void test_tls_ctx(void **st)
+{
+    if (!ALLOCHOOK_ACTIVE)
+        skip();
+    char cert[512], key[512], dir[] = "/tmp/tern-allocfail-XXXXXX";
+    static const char *alpn[] = {"hq-interop", "h3"};
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(tern_test_make_cert(dir, cert, sizeof(cert), key, sizeof(key)), 0);
+    for (int server = 0; server <= 1; server++) {
+        int nomem = 0, other = 0, ok = 0;
+        gnutls_too = !server; /* a server loads its key: public key arithmetic */
+        for (long n = 0; n < 5000 && !ok; n++) {
+            tern_tls_ctx *ctx = NULL;
+            allochook_fail_after = n;
+            int rv = server ? tern_tls_ctx_new(&ctx, 1, cert, key, NULL, 0, NULL, alpn, 2)
+                            : tern_tls_ctx_new(&ctx, 0, NULL, NULL, cert, 1, NULL, alpn, 2);
+            int hit = allochook_fail_after < 0;
+            allochook_fail_after = -1;
+            if (rv == 0) {
+                assert_non_null(ctx);
+                ok = !hit;
+                if (server) /* the ticket key is one more allocation of GnuTLS */
+                    assert_int_equal(tern_tls_ctx_set_tickets(ctx, 1), 0);
+            } else {
+                assert_null(ctx);
+                if (rv == TERN_ERR_NOMEM)
+                    nomem++;
+                else if (rv == TERN_ERR_CERT || rv == TERN_ERR_CONFIG)
+                    other++;
+                else
+                    fail_msg("allocation %ld: tern_tls_ctx_new returned %d", n, rv);
+            }
+            tern_tls_ctx_free(ctx);
+        }
+        gnutls_too = 0;
+        assert_true(ok);
+        if (nomem < 4 * other)
+            fail_msg("%s: %d failures said out of memory, %d something else",
+                     server ? "server" : "client", nomem, other);
+    }
+
+    tern_tls_ctx *ctx = NULL;
+    assert_int_equal(tern_tls_ctx_new(&ctx, 1, cert, key, NULL, 0, NULL, alpn, 2), 0);
+    gnutls_too = 1;
+    allochook_fail_after = 0;
+    assert_int_equal(tern_tls_ctx_set_tickets(ctx, 1), TERN_ERR_NOMEM);
+    allochook_fail_after = -1;
+    gnutls_too = 0;
+    assert_int_equal(tern_tls_ctx_set_tickets(ctx, 1), 0);
+    assert_int_equal(tern_tls_ctx_set_tickets(ctx, 1), 0); /* the key is made once */
+    tern_tls_ctx_free(ctx);
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tls_ctx),
+        cmocka_unit_test(test_handshake),
+        cmocka_unit_test(test_download),
+        cmocka_unit_test(test_frame_dropped_unacknowledged),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
