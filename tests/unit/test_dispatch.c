@@ -628,6 +628,78 @@ static void test_rand_failure(void **st)
     assert_int_equal(tern_dispatch_init(&d, &f.cfg), TERN_ERR_CRYPTO);
 }
 
+/* Random bytes that stop coming after the dispatcher started. */
+typedef struct switch_rand_state {
+    uint32_t seed;
+    int fail;
+} switch_rand_state;
+
+static int switch_rand(void *ud, uint8_t *out, size_t len)
+{
+    switch_rand_state *s = ud;
+    return s->fail ? TERN_ERR_CRYPTO : seq_rand(&s->seed, out, len);
+}
+
+/* Replies that cannot be made are drops with reason REPLY_FAILED (no random bytes for a Retry or a
+ * stateless reset, no room for them); a Version Negotiation goes out without random bits; a header
+ * too short to name its CIDs gets no answer. */
+static void test_reply_failures(void **st)
+{
+    fx *f = *st;
+    switch_rand_state rs = {7, 0};
+    f->cfg.rand = switch_rand;
+    f->cfg.rand_ud = &rs;
+    f->cfg.retry = 1;
+    start(f);
+    rs.fail = 1;
+    uint8_t p[1200];
+    tern_cid odcid = cid_of(0x10, 8), scid = cid_of(0x20, 5), dcid = cid_of(0x55, 8);
+    uint64_t dropped = tern_dispatch_get_stats(&f->d)->dropped;
+
+    assert_int_equal(classify(f, p, initial(p, 1200, &odcid, &scid, NULL, 0), T0),
+                     TERN_DISPATCH_DROP);
+    assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_REPLY_FAILED);
+    assert_int_equal(classify(f, p, short_pkt(p, 200, &dcid), T0), TERN_DISPATCH_DROP);
+    assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_REPLY_FAILED);
+    assert_int_equal(tern_dispatch_get_stats(&f->d)->dropped, dropped + 2);
+
+    memset(p, 0, sizeof(p));
+    p[0] = 0xc3;
+    p[1] = 0x1a, p[2] = 0x2a, p[3] = 0x3a, p[4] = 0x4a;
+    p[5] = 8;
+    p[14] = 5;
+    assert_int_equal(classify(f, p, 1200, T0), TERN_DISPATCH_REPLY);
+    assert_int_equal(f->r.reply_kind, TERN_DISPATCH_REPLY_VN);
+    assert_int_equal(f->reply[0], 0xc0); /* long header, fixed bit, unused bits zero */
+    rs.fail = 0;
+
+    /* room for nothing: a Retry and a reset need more than the caller gives */
+    uint8_t small[20];
+    initial(p, 1200, &odcid, &scid, NULL, 0);
+    int v = tern_dispatch_classify(&f->d, &f->path, p, 1200, T0, small, 10, &f->r);
+    assert_int_equal(v, TERN_DISPATCH_DROP);
+    assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_REPLY_FAILED);
+    v = tern_dispatch_classify(&f->d, &f->path, p, 1200, T0, small, sizeof(small), &f->r);
+    assert_int_equal(v, TERN_DISPATCH_DROP);
+    assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_REPLY_FAILED);
+    short_pkt(p, 200, &dcid);
+    v = tern_dispatch_classify(&f->d, &f->path, p, 200, T0, small, sizeof(small), &f->r);
+    assert_int_equal(v, TERN_DISPATCH_DROP);
+    assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_REPLY_FAILED);
+
+    /* unknown versions whose CIDs do not fit the datagram */
+    memset(p, 0, sizeof(p));
+    p[0] = 0xc3;
+    p[1] = 0x1a, p[2] = 0x2a, p[3] = 0x3a, p[4] = 0x4a;
+    p[5] = 21; /* DCID longer than any */
+    assert_int_equal(classify(f, p, 1200, T0), TERN_DISPATCH_DROP);
+    assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_MALFORMED);
+    p[5] = 8;
+    p[14] = 21; /* SCID longer than any */
+    assert_int_equal(classify(f, p, 1200, T0), TERN_DISPATCH_DROP);
+    assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_MALFORMED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -641,6 +713,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reset_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_note_drop_and_determinism, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reply_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
