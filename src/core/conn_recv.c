@@ -391,8 +391,7 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
     while (p < end) {
         uint64_t terr = 0;
         if (tern_frame_parse(&p, end, &f, &terr)) {
-            tern_conn_fail(c, terr ? terr : TERN_TE_FRAME_ENCODING_ERROR, f.type,
-                           "malformed frame");
+            tern_conn_fail(c, terr, f.type, "malformed frame"); /* the parser always sets terr */
             return TERN_ERR_PROTO;
         }
         any = 1;

@@ -4,7 +4,8 @@
  * and the CONNECTION_CLOSE it sends must reach the other side with the same code. Covers every
  * frame type truncated after its type byte, stream direction and state rules in both directions,
  * flow control at stream and connection level, final sizes of resets, CRYPTO buffering, connection
- * ID retirement, reserved header bits, empty packets, and the peer's own CONNECTION_CLOSE. */
+ * ID retirement, reserved header bits, empty packets, and the peer's own CONNECTION_CLOSE; and the
+ * frames that must not close it: a repeated RESET_STREAM, frames for a stream that is gone. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -381,6 +382,88 @@ static void test_peer_close_kinds(void **st)
     /* an application close with code 7 */
     static const uint8_t a[] = {0x1d, 0x07, 0x00};
     peer_close(a, sizeof(a), 1, 7, 0);
+    /* the first code above the CRYPTO_ERROR range is a transport error again */
+    static const uint8_t above[] = {0x1c, 0x42, 0x00, 0x00, 0x00};
+    peer_close(above, sizeof(above), 0, 0x200, TERN_ERR_PROTO);
+}
+
+/* ---- repeated and late stream frames -------------------------------------------------------- */
+
+typedef struct stream_events {
+    int resets, stops;
+    uint64_t reset_code, stop_code;
+} stream_events;
+
+static void ev_reset(tern_conn *c, int64_t sid, uint64_t code, void *ud)
+{
+    stream_events *e = ud;
+    e->resets++;
+    e->reset_code = code;
+}
+
+static void ev_stop(tern_conn *c, int64_t sid, uint64_t code, void *ud)
+{
+    stream_events *e = ud;
+    e->stops++;
+    e->stop_code = code;
+}
+
+static void ev_readable(tern_conn *c, int64_t sid, void *ud) {}
+
+static const tern_callbacks counting_cb = {
+    .on_stream_readable = ev_readable,
+    .on_stream_reset = ev_reset,
+    .on_stream_stop_sending = ev_stop,
+};
+
+static int never(tern_pair *p) { return 0; }
+
+/* A RESET_STREAM repeated is reported once; STOP_SENDING is reported and answered; frames for a
+ * stream that is gone are ignored. None of them closes the connection. */
+static void test_repeated_and_late_stream_frames(void **st)
+{
+    tern_pair p;
+    stream_events ev = {0};
+    assert_int_equal(pair_init(&p, next_seed++), 0);
+    p.server_cb = &counting_cb;
+    p.server_ud = &ev;
+    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    pair_run(&p, never, SEC / 2); /* the server has its 1-RTT keys */
+
+    int64_t sid;
+    assert_int_equal(tern_conn_open_stream(p.client, 1, &sid), 0);
+    assert_int_equal(sid, 0);
+    assert_int_equal(tern_stream_write(p.client, sid, "abc", 3, 0), 3);
+    pair_run(&p, never, SEC / 4); /* the server has stream 0 and its 3 bytes */
+    assert_non_null(tern_streams_find(&p.server->streams, 0));
+    static const uint8_t reset[] = {0x04, 0x00, 0x05, 0x03}; /* code 5, final size 3 */
+    static const uint8_t stop[] = {0x05, 0x00, 0x06};        /* code 6 */
+    inject(&p, 1, reset, sizeof(reset), 0);
+    inject(&p, 1, reset, sizeof(reset), 0);
+    assert_int_equal(ev.resets, 1);
+    assert_int_equal(ev.reset_code, 5);
+    inject(&p, 1, stop, sizeof(stop), 0);
+    assert_int_equal(ev.stops, 1);
+    assert_int_equal(ev.stop_code, 6);
+    assert_true(p.server->state < TERN_CS_CLOSING);
+
+    /* the server answers with its RESET_STREAM; once that is acknowledged the stream is gone */
+    pair_run(&p, never, SEC);
+    assert_null(tern_streams_find(&p.server->streams, 0));
+    static const uint8_t late[][4] = {
+        {0x04, 0x00, 0x05, 0x03}, /* RESET_STREAM */
+        {0x05, 0x00, 0x06},       /* STOP_SENDING */
+        {0x11, 0x00, 0x40, 0x80}, /* MAX_STREAM_DATA 128 */
+        {0x15, 0x00, 0x03},       /* STREAM_DATA_BLOCKED 3 */
+    };
+    static const size_t late_len[] = {4, 3, 4, 3};
+    for (size_t i = 0; i < 4; i++)
+        inject(&p, 1, late[i], late_len[i], 0);
+    assert_int_equal(ev.resets, 1);
+    assert_int_equal(ev.stops, 1);
+    assert_true(p.server->state < TERN_CS_CLOSING);
+    assert_int_equal(tern_conn_close_info(p.server)->error_code, 0);
+    pair_free(&p);
 }
 
 int main(void)
@@ -408,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_reserved_bits),
         cmocka_unit_test(test_packet_without_frames),
         cmocka_unit_test(test_peer_close_kinds),
+        cmocka_unit_test(test_repeated_and_late_stream_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
