@@ -18,8 +18,6 @@ void tern_ranges_free(tern_ranges *s)
     s->n = s->cap = 0;
 }
 
-void tern_ranges_clear(tern_ranges *s) { s->n = 0; }
-
 /* First index whose hi >= v (ranges touching or after v). */
 static uint32_t lower_bound_hi(const tern_ranges *s, uint64_t v)
 {

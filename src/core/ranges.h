@@ -20,7 +20,6 @@ void tern_ranges_init(tern_ranges *s, uint32_t max);
 /* Makes room for `cap` ranges (at most `max`) at once. Returns 0 or TERN_ERR_NOMEM (unchanged). */
 int tern_ranges_reserve(tern_ranges *s, uint32_t cap);
 void tern_ranges_free(tern_ranges *s);
-void tern_ranges_clear(tern_ranges *s);
 
 /* Adds [lo, hi), merging with neighbours. Returns 0, or TERN_ERR_NOMEM when a new range is needed and
  * the set already has `max` ranges (or allocation failed); the set is then unchanged. */

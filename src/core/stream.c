@@ -746,13 +746,6 @@ void tern_streams_max_streams_sent(tern_streams *m, int uni, uint64_t max)
         m->max_remote[uni] = max;
 }
 
-void tern_streams_foreach(tern_streams *m, void (*fn)(void *ud, tern_stream *s), void *ud)
-{
-    for (size_t b = 0; b < m->nbuckets; b++)
-        for (tern_stream *s = m->buckets[b]; s; s = s->hnext)
-            fn(ud, s);
-}
-
 int tern_stream_is_done(const tern_stream *s, int is_server)
 {
     int send_done = !tern_sid_can_send(s->id, is_server) || tern_sendbuf_all_acked(&s->snd) ||

@@ -162,8 +162,6 @@ int tern_streams_on_frame_lost(tern_streams *m, uint64_t type, uint64_t value);
  * from now on the peer may open that many, and no more than the largest such value (RFC 9000
  * §4.6). Returns nothing; never lowers the limit. */
 void tern_streams_max_streams_sent(tern_streams *m, int uni, uint64_t max);
-/* Calls fn for every live stream. fn must not open or close streams. */
-void tern_streams_foreach(tern_streams *m, void (*fn)(void *ud, tern_stream *s), void *ud);
 /* 1 when both directions are finished (all sent+acked or reset acked; all read or reset). */
 int tern_stream_is_done(const tern_stream *s, int is_server);
 /* Send queue (round robin): push appends at the tail unless already queued; pop takes the head. */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "allochook.h"
 #include "ranges.h"
 
 static void test_add_merge(void **st)
@@ -107,6 +108,40 @@ static void test_reserve(void **st)
     tern_ranges_free(&s);
 }
 
+/* Empty intervals change nothing and are contained but intersect nothing; a set bounded at 0
+ * holds one range; a failed allocation leaves the set as it was. */
+static void test_empty_intervals_and_oom(void **st)
+{
+    tern_ranges s;
+    tern_ranges_init(&s, 0);
+    assert_int_equal(tern_ranges_add(&s, 5, 5), 0);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(tern_ranges_add(&s, 1, 3), 0);
+    assert_int_equal(tern_ranges_add(&s, 7, 9), TERN_ERR_NOMEM); /* max 0 means 1 */
+    assert_int_equal(tern_ranges_remove(&s, 2, 2), 0);
+    assert_int_equal(tern_ranges_remove(&s, 9, 4), 0);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.r[0].lo, 1);
+    assert_int_equal(s.r[0].hi, 3);
+    assert_true(tern_ranges_contains(&s, 4, 4));
+    assert_false(tern_ranges_intersects(&s, 2, 2));
+    assert_int_equal(tern_ranges_reserve(&s, 1), 0); /* already has room */
+    tern_ranges_free(&s);
+
+    if (!ALLOCHOOK_ACTIVE)
+        return;
+    tern_ranges_init(&s, 64);
+    allochook_fail_next = 1;
+    assert_int_equal(tern_ranges_add(&s, 1, 2), TERN_ERR_NOMEM);
+    assert_int_equal(s.n, 0);
+    allochook_fail_next = 1;
+    assert_int_equal(tern_ranges_reserve(&s, 16), TERN_ERR_NOMEM);
+    assert_int_equal(s.cap, 0);
+    assert_int_equal(tern_ranges_add(&s, 1, 2), 0);
+    assert_true(tern_ranges_contains(&s, 1, 2));
+    tern_ranges_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_remove_split),
         cmocka_unit_test(test_bound),
         cmocka_unit_test(test_random_against_bitmap),
+        cmocka_unit_test(test_empty_intervals_and_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
