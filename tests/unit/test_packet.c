@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <string.h>
 
 #include "packet.h"
 #include "varint.h"
@@ -421,6 +422,82 @@ static void test_long_length_large(void **state)
     assert_int_equal(tern_pkt_set_length(buf + len_off, 16384), -1);
 }
 
+/* Writers refuse what they cannot encode and buffers too small for the result; the Length field
+ * refuses values beyond its width; parsers refuse CID lengths and truncations they cannot hold. */
+static void test_writer_refusals(void **st)
+{
+    uint8_t buf[256], tok[4] = {1, 2, 3, 4};
+    tern_cid c8, c21, c0 = {0};
+    size_t lo;
+    c8.len = 8;
+    memset(c8.data, 0x11, 8);
+    c21.len = 21;
+    uint32_t v[2] = {TERN_PROTO_VERSION_1, 0x1a2a3a4a};
+
+    /* long header: packet number length 0 or 5, CIDs too long, Retry is not written here */
+    assert_int_equal(tern_pkt_write_long(buf, sizeof(buf), TERN_PKT_INITIAL, TERN_PROTO_VERSION_1,
+                                         &c8, &c8, NULL, 0, 1, 0, &lo), 0);
+    assert_int_equal(tern_pkt_write_long(buf, sizeof(buf), TERN_PKT_INITIAL, TERN_PROTO_VERSION_1,
+                                         &c8, &c8, NULL, 0, 1, 5, &lo), 0);
+    assert_int_equal(tern_pkt_write_long(buf, sizeof(buf), TERN_PKT_HANDSHAKE, TERN_PROTO_VERSION_1,
+                                         &c21, &c8, NULL, 0, 1, 2, &lo), 0);
+    assert_int_equal(tern_pkt_write_long(buf, sizeof(buf), TERN_PKT_HANDSHAKE, TERN_PROTO_VERSION_1,
+                                         &c8, &c21, NULL, 0, 1, 2, &lo), 0);
+    assert_int_equal(tern_pkt_write_long(buf, sizeof(buf), TERN_PKT_RETRY, TERN_PROTO_VERSION_1,
+                                         &c8, &c8, NULL, 0, 1, 2, &lo), 0);
+    /* a token length beyond any varint */
+    assert_int_equal(tern_pkt_write_long(buf, sizeof(buf), TERN_PKT_INITIAL, TERN_PROTO_VERSION_1,
+                                         &c8, &c8, tok, 1ull << 62, 1, 2, &lo), 0);
+
+    /* Length: a two-byte field holds up to 16383 */
+    size_t h = tern_pkt_write_long(buf, 100, TERN_PKT_HANDSHAKE, TERN_PROTO_VERSION_1, &c8, &c0,
+                                   NULL, 0, 1, 2, &lo);
+    assert_true(h > 0);
+    assert_int_equal(tern_pkt_set_length(buf + lo, 16383), 0);
+    assert_int_equal(tern_pkt_set_length(buf + lo, 16384), -1);
+    uint8_t one = 0x00; /* a one-byte field is not one tern writes */
+    assert_int_equal(tern_pkt_set_length(&one, 1), -1);
+
+    /* short header */
+    assert_int_equal(tern_pkt_write_short(buf, sizeof(buf), &c8, 1, 0, 0, 0), 0);
+    assert_int_equal(tern_pkt_write_short(buf, sizeof(buf), &c8, 1, 5, 0, 0), 0);
+    assert_int_equal(tern_pkt_write_short(buf, sizeof(buf), &c21, 1, 1, 0, 0), 0);
+    assert_int_equal(tern_pkt_write_short(buf, 9, &c8, 1, 1, 0, 0), 0);
+    assert_int_equal(tern_pkt_write_short(buf, 10, &c8, 1, 1, 1, 1), 10);
+    assert_int_equal(buf[0], 0x40 | 0x20 | 0x04);
+
+    /* Version Negotiation: no versions, CIDs too long, no room */
+    assert_int_equal(tern_pkt_write_vn(buf, sizeof(buf), &c8, &c8, v, 0, 0), 0);
+    assert_int_equal(tern_pkt_write_vn(buf, sizeof(buf), &c21, &c8, v, 2, 0), 0);
+    assert_int_equal(tern_pkt_write_vn(buf, sizeof(buf), &c8, &c21, v, 2, 0), 0);
+    assert_int_equal(tern_pkt_write_vn(buf, 7, &c0, &c0, v, 2, 0), 0);
+    assert_int_equal(tern_pkt_write_vn(buf, 7 + 16 + 7, &c8, &c8, v, 2, 0), 0);
+    assert_int_equal(tern_pkt_write_vn(buf, 7 + 16 + 8, &c8, &c8, v, 2, 0), 7 + 16 + 8);
+
+    /* Retry: no token, CIDs too long, no room */
+    assert_int_equal(tern_pkt_write_retry(buf, sizeof(buf), 1, &c8, &c8, tok, 0, 0), 0);
+    assert_int_equal(tern_pkt_write_retry(buf, sizeof(buf), 1, &c21, &c8, tok, 4, 0), 0);
+    assert_int_equal(tern_pkt_write_retry(buf, sizeof(buf), 1, &c8, &c21, tok, 4, 0), 0);
+    assert_int_equal(tern_pkt_write_retry(buf, 3, 1, &c8, &c8, tok, 4, 0), 0);
+    assert_int_equal(tern_pkt_write_retry(buf, 7 + 16 + 3, 1, &c8, &c8, tok, 4, 0), 0);
+
+    /* parsing: a short header whose DCID length is beyond any, or longer than the packet */
+    tern_pkt_hdr hd;
+    tern_cid d;
+    int is_long;
+    buf[0] = 0x40;
+    assert_int_equal(tern_pkt_parse(buf, 30, 21, &hd), TERN_ERR_DROP);
+    assert_int_equal(tern_pkt_parse(buf, 5, 8, &hd), TERN_ERR_DROP);
+    assert_int_equal(tern_pkt_peek_dcid(buf, 30, 21, &d, &is_long), TERN_ERR_DROP);
+    assert_int_equal(tern_pkt_peek_dcid(buf, 5, 8, &d, &is_long), TERN_ERR_DROP);
+    /* a long header whose DCID length is beyond any */
+    buf[0] = 0xc0;
+    buf[5] = 21;
+    assert_int_equal(tern_pkt_peek_dcid(buf, 30, 8, &d, &is_long), TERN_ERR_DROP);
+    buf[5] = 20;
+    assert_int_equal(tern_pkt_peek_dcid(buf, 25, 8, &d, &is_long), TERN_ERR_DROP);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_stateless_reset),
         cmocka_unit_test(test_decode_pn),
         cmocka_unit_test(test_pn_len),
+        cmocka_unit_test(test_writer_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
