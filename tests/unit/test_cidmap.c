@@ -7,7 +7,9 @@
 #include <cmocka.h>
 
 #include <stdlib.h>
+#include <string.h>
 
+#include "allochook.h"
 #include "cidmap.h"
 
 static const uint8_t key[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
@@ -110,12 +112,56 @@ static void test_keyed(void **st)
     tern_cidmap_free(&m2);
 }
 
+/* Out of memory: a map that cannot be created says so; a map that cannot grow its table keeps
+ * working with longer chains; an entry that cannot be allocated is not added. Removing an entry
+ * under another owner's value removes nothing. */
+static void test_oom_and_wrong_owner(void **st)
+{
+    if (!ALLOCHOOK_ACTIVE)
+        skip();
+    uint8_t key[16] = {1, 2, 3};
+    tern_cidmap m;
+    allochook_fail_next = 1;
+    assert_int_equal(tern_cidmap_init(&m, key), TERN_ERR_NOMEM);
+    tern_cidmap_free(&m);
+    assert_int_equal(tern_cidmap_init(&m, key), 0);
+
+    tern_cidmap_node *owner = NULL;
+    int vals[200];
+    tern_cid cids[200];
+    for (int i = 0; i < 200; i++) {
+        cids[i].len = 8;
+        memset(cids[i].data, 0, 8);
+        memcpy(cids[i].data, &i, sizeof(i));
+        if (i == 64)
+            allochook_fail_next = 1; /* the table cannot double: chains grow instead */
+        assert_int_equal(tern_cidmap_insert(&m, &cids[i], &vals[i], &owner), 0);
+    }
+    for (int i = 0; i < 200; i++)
+        assert_ptr_equal(tern_cidmap_find(&m, &cids[i]), &vals[i]);
+
+    tern_cid extra = {8, {0xee}};
+    allochook_fail_next = 1;
+    assert_int_equal(tern_cidmap_insert(&m, &extra, &vals[0], &owner), TERN_ERR_NOMEM);
+    assert_null(tern_cidmap_find(&m, &extra));
+
+    int other;
+    tern_cidmap_remove(&m, &cids[5], &other, &owner); /* not its value: stays */
+    assert_ptr_equal(tern_cidmap_find(&m, &cids[5]), &vals[5]);
+    tern_cidmap_remove(&m, &cids[5], &vals[5], &owner);
+    assert_null(tern_cidmap_find(&m, &cids[5]));
+    tern_cidmap_remove_owner(&m, &owner);
+    assert_null(tern_cidmap_find(&m, &cids[6]));
+    tern_cidmap_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),
         cmocka_unit_test(test_many_owners),
         cmocka_unit_test(test_keyed),
+        cmocka_unit_test(test_oom_and_wrong_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
