@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "ack.h"
+#include "allochook.h"
 #include "frame.h"
 
 #define MS TERN_NS_PER_MS
@@ -389,6 +390,35 @@ static void test_ack_lost_reported_anew(void **st)
     tern_ackr_free(&a);
 }
 
+/* A pn that cannot be stored (no memory below the bound; at the bound, one that would open a
+ * range below the newest 64) is refused as a duplicate, for the caller to drop, and nothing is
+ * recorded; an ACK of an ACK older than what is reported changes nothing. */
+static void test_unstorable_pn(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    if (ALLOCHOOK_ACTIVE) {
+        allochook_fail_next = 1;
+        assert_int_equal(tern_ackr_on_packet(&a, 7, 1, 0, 0, MAD), 1);
+        assert_false(tern_ackr_is_dup(&a, 7));
+        assert_false(a.ack_pending);
+    }
+    for (uint64_t i = 0; i < TERN_ACK_MAX_RANGES; i++)
+        assert_int_equal(tern_ackr_on_packet(&a, 10 + 2 * i, 1, 0, 0, MAD), 0);
+    assert_int_equal(a.recv.n, TERN_ACK_MAX_RANGES);
+    /* a range below all of them: the oldest is pruned, and the pn falls below the new floor */
+    assert_int_equal(tern_ackr_on_packet(&a, 0, 1, 0, 0, MAD), 1);
+    assert_int_equal(a.floor, 12);
+    assert_true(tern_ackr_is_dup(&a, 0));
+
+    tern_ackr_on_ack_acked(&a, 50);
+    uint64_t from = a.report_from;
+    tern_ackr_on_ack_acked(&a, 20); /* older: nothing changes */
+    tern_ackr_on_ack_acked(&a, UINT64_MAX);
+    assert_int_equal(a.report_from, from);
+    tern_ackr_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_ack_of_ack_prunes),
         cmocka_unit_test(test_repeat_last_ack),
         cmocka_unit_test(test_ack_lost_reported_anew),
+        cmocka_unit_test(test_unstorable_pn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
