@@ -23,8 +23,8 @@ enum {
 
 /* Writes into out[0..cap) a 1-RTT packet from `from` carrying payload[0..len) (padded to the header
  * protection sample unless FORGE_NO_PADDING), for the peer CID of `from`'s active path, with the
- * next packet number of its application space, and records it in `from`'s recovery as sent at
- * `now` (not in flight), so that the receiver's ACK of it acknowledges a sent packet. `flags`:
+ * next packet number of its application space, which `from`'s recovery then counts as sent (without
+ * a record, like a packet of ACK frames only), so that the receiver's ACK of it is valid. `flags`:
  * FORGE_*. Returns the datagram's length, or 0 when `from` has no 1-RTT keys or no peer CID, is
  * closing, or the packet does not fit. */
 size_t forge_1rtt(tern_conn *from, const uint8_t *payload, size_t len, int flags, tern_tstamp now,
@@ -37,7 +37,7 @@ size_t forge_1rtt_with(tern_conn *from, const tern_cid *dcid, tern_keys *keys, i
                        size_t cap);
 
 /* A long-header packet from `from` at `level` (TERN_LEVEL_INITIAL or TERN_LEVEL_HANDSHAKE) with
- * its keys of that level and the next packet number of that space, recorded as forge_1rtt does;
+ * its keys of that level and the next packet number of that space, counted as sent as forge_1rtt does;
  * see forge_long for the rest. Returns the datagram's length, or 0 when `from` has no keys at
  * that level or the packet does not fit. */
 size_t forge_long_from(tern_conn *from, int level, const tern_cid *dcid, const tern_cid *scid,
