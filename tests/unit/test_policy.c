@@ -494,6 +494,61 @@ static void test_no_failover_when_off(void **st)
     pair_free(&p);
 }
 
+/* Events that do not concern the connection change nothing: the other family's addresses and
+ * default routes, an address it never had, an event of no known type, a connection not in auto
+ * mode. A link that goes down takes its standby along; when it comes up again the standby is
+ * made anew. */
+static void test_events_ignored_and_link_up(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_pair(&p, 1, 21);
+    size_t n = 0;
+    tern_net_event ev = event(TERN_NET_ADDR_REMOVED, "10.0.0.77", 4);
+    tern_conn_network_event(p.client, &ev, p.now);
+    ev = event(TERN_NET_ADDR_ADDED, "fd00::3", 4);
+    tern_conn_network_event(p.client, &ev, p.now);
+    ev = event(TERN_NET_DEFAULT_CHANGED, "fd00::1", 4);
+    tern_conn_network_event(p.client, &ev, p.now);
+    ev = event((tern_net_event_type)99, "10.0.0.3", 4);
+    tern_conn_network_event(p.client, &ev, p.now);
+    tern_conn_network_event(p.client, NULL, p.now);
+    tern_conn_network_event(NULL, &ev, p.now);
+    assert_int_equal(g_hooks.binds, 0);
+    assert_int_equal(p.path_events[TERN_PATH_EV_PROBING], 0);
+    assert_int_equal(p.path_events[TERN_PATH_EV_REMOVED], 0);
+    assert_int_equal(tern_conn_paths(p.client, NULL, 0, &n), 0);
+    assert_int_equal(n, 1);
+
+    ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 4);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_true(pair_run(&p, cond_validated, 2 * SEC));
+    assert_int_equal(tern_conn_paths(p.client, NULL, 0, &n), 0);
+    assert_int_equal(n, 2);
+    ev = event(TERN_NET_LINK_DOWN, NULL, 4);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_REMOVED], TERN_PATH_WHY_INTERFACE_GONE);
+    assert_int_equal(tern_conn_paths(p.client, NULL, 0, &n), 0);
+    assert_int_equal(n, 1);
+    int binds = g_hooks.binds, validated = p.path_events[TERN_PATH_EV_VALIDATED];
+    ev = event(TERN_NET_LINK_UP, NULL, 4);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_int_equal(g_hooks.binds, binds + 1);
+    pair_run(&p, never, 2 * SEC);
+    assert_int_equal(p.path_events[TERN_PATH_EV_VALIDATED], validated + 1);
+    assert_int_equal(tern_conn_paths(p.client, NULL, 0, &n), 0);
+    assert_int_equal(n, 2);
+    pair_free(&p);
+
+    /* not in auto mode: the policy does not act on events */
+    start_pair(&p, 0, 22);
+    ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 4);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_int_equal(g_hooks.binds, 0);
+    assert_int_equal(p.path_events[TERN_PATH_EV_PROBING], 0);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -508,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_degrading_switches_to_standby),
         cmocka_unit_test(test_late_pto_moves_nothing),
         cmocka_unit_test(test_no_failover_when_off),
+        cmocka_unit_test(test_events_ignored_and_link_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
