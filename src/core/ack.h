@@ -72,7 +72,8 @@ void tern_ackr_on_ack_sent(tern_ackr *a, tern_tstamp repeat_at);
  * next packet carries a fresh ACK at once, unless the peer has seen an ACK of everything. Not a
  * retransmission of the frame (RFC 9000 §13.3): what it reported is reported anew. Without it a
  * peer whose packets all got through while our ACKs of them were lost hears of them only when it
- * sends again, and a peer with nothing left to send (its window full, or only probes) does not. */
+ * sends again, and a peer with nothing left to send (its window full, or only probes) does not.
+ * The connection calls it for 1-RTT packets only. */
 void tern_ackr_on_ack_lost(tern_ackr *a);
 
 /* The peer acknowledged a packet of ours that carried an ACK whose largest was `largest_acked`:

@@ -77,7 +77,8 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
         tern_stream *s;
         switch (f->type) {
         case TERN_FT_ACK:
-            tern_ackr_on_ack_lost(&c->sp[space].ackr);
+            if (space == TERN_SPACE_APP) /* see fill_packet for Initial and Handshake */
+                tern_ackr_on_ack_lost(&c->sp[space].ackr);
             break;
         case TERN_FT_STREAM:
             s = tern_streams_find(&c->streams, (int64_t)f->id);

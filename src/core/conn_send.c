@@ -407,9 +407,13 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
     int can_record = tern_recovery_can_record(&c->rec, b->space);
     if (!can_record)
         allow_data = 0;
-    /* A PTO probe or a PING carries our latest ACK: the one before may have been lost, and a
-     * peer that only probes has nothing else to learn from that its packets arrived. */
-    int probing = sp->probes > 0 || (b->level == TERN_LEVEL_1RTT && c->ping_pending);
+    /* A 1-RTT PTO probe or PING carries our latest ACK: the one before may have been lost, and a
+     * peer that only probes has nothing else to learn from that its packets arrived. Not in
+     * Initial or Handshake: there an ACK repeated for a flight received long ago can be the
+     * peer's first RTT sample, which RFC 9002 §5.3 takes whole, ack delay included (a lost
+     * Finished resent at a 3 s PTO made a 3 s smoothed RTT, and PTOs of ~10 s); the handshake
+     * completing tells the peer what the ACK would have. */
+    int probing = b->level == TERN_LEVEL_1RTT && (sp->probes > 0 || c->ping_pending);
     if (sp->ackr.ack_pending || tern_ackr_repeat_due(&sp->ackr, now) ||
         (allow_data && sp->ackr.has_largest && (sp->ackr.unacked_eliciting || probing)))
         add_ack(c, b, now);

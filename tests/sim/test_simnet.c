@@ -534,6 +534,25 @@ static void test_determinism(void **st)
     assert_true(a.digest != c.digest);
 }
 
+/* A seed where the client's first Handshake flight (its ACK of the server's Handshake packets with
+ * its Finished) is lost and its PTO probe resends the Finished 3 s later. Were the probe to carry
+ * that ACK again, the server would take it as its first RTT sample, which RFC 9002 §5.3 takes
+ * whole without the 3 s ack delay: PTOs of ~10 s, and the 100 KB not done in 60 s. */
+static void test_handshake_probe_keeps_rtt(void **st)
+{
+    (void)st;
+    const sim_scenario *sc = sim_scenario_find("handshake_loss_30pct");
+    assert_non_null(sc);
+    sim_result r;
+    sim *s = NULL;
+    int ok = sim_scenario_run(sc, 12000057, NULL, &r, &s);
+    if (!ok)
+        sim_scenario_report(stderr, sc, 12000057, &r, s, 10);
+    assert_true(ok);
+    assert_true(r.vtime_ns < 10 * SIM_SEC);
+    sim_free(s);
+}
+
 /* A failing check names itself, the seed, and the command that replays it. */
 static void scn_always_fails(sim *s, sim_result *r)
 {
@@ -575,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_path_event_patterns),
         cmocka_unit_test(test_routing_by_interface),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_handshake_probe_keeps_rtt),
         cmocka_unit_test(test_failure_report),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
