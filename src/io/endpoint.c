@@ -999,7 +999,11 @@ int tern_endpoint_run_once(tern_endpoint *ep, int timeout_ms)
     if (!ep)
         return TERN_ERR_INVALID_ARG;
     uint64_t now = tern_loop_now();
-    run_timers(ep, now);
+    /* No timer runs before the datagrams already queued are read: after the process was paused
+     * (scheduling, a slow callback, another endpoint of the same thread), a timer that expired
+     * meanwhile would act on stale state, e.g. a PTO whose acknowledgement sits in the socket,
+     * which the migration policy takes for a silent path. An expired timer makes the wait below
+     * return at once, and the timers run after the read. */
     flush_dirty(ep, now);
     free_dead_socks(ep);
 

@@ -1,7 +1,8 @@
 /* The real runtime over 127.0.0.1: a server endpoint and a client endpoint in one process and one
  * thread, driven through their epoll fds and run_once. Downloads check byte counts and SHA-256;
  * the stateless parts of the server (Retry, Version Negotiation, stateless reset) are checked on
- * the wire. The endpoints and the application are the loopfx fixture (tests/common/loopfx.h). */
+ * the wire; a paused process reads what waits before it runs timers. The endpoints and the
+ * application are the loopfx fixture (tests/common/loopfx.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -557,6 +558,44 @@ static void test_run_stop(void **st)
     assert_true(t >= 0); /* the new connection has timers */
 }
 
+/* The process is paused (scheduled out, here a sleep) while the answer to the client's request
+ * waits in its socket and its PTO expires: the next run_once reads the answer before it runs any
+ * timer, so no PTO fires on state that is already stale. */
+static void test_paused_client_reads_before_timers(void **st)
+{
+    loopfx *f = *st;
+    tern_config sc, cc;
+    base_cfg(&sc, 1);
+    base_cfg(&cc, 0);
+    connect_pair(f, &sc, &cc);
+    loopfx_download(f, 1000, 5000);
+    tern_conn_stats cs, ss;
+    tern_conn_get_stats(f->cli.conn, &cs);
+    tern_conn_get_stats(f->srv.conn, &ss);
+    uint64_t ptos = cs.pto_count, srv_sent = ss.pkts_sent;
+
+    loopfx_request(f, 100);
+    assert_int_equal(tern_endpoint_run_once(f->cli.ep, 0), 0); /* the request leaves */
+    for (int i = 0; i < 500 && ss.pkts_sent == srv_sent; i++) {
+        assert_int_equal(tern_endpoint_run_once(f->srv.ep, 10), 0);
+        tern_conn_get_stats(f->srv.conn, &ss);
+    }
+    assert_true(ss.pkts_sent > srv_sent); /* the answer is on its way */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tern_endpoint_run_once(f->srv.ep, 0), 0);
+    assert_int_equal(f->cli.got, 0);
+    /* far past the client's PTO (the handshake's round trips and the 25 ms ack delay) */
+    tern_conn_get_stats(f->cli.conn, &cs);
+    uint64_t pause_ms = 3 * (cs.srtt_ns + 4 * cs.rttvar_ns) / LOOPFX_MS + 200;
+    usleep((useconds_t)(pause_ms * 1000));
+    assert_true(tern_endpoint_timeout_ms(f->cli.ep) == 0); /* a timer expired meanwhile */
+
+    assert_int_equal(tern_endpoint_run_once(f->cli.ep, 0), 0);
+    assert_int_equal(f->cli.got, 100);
+    tern_conn_get_stats(f->cli.conn, &cs);
+    assert_int_equal(cs.pto_count, ptos);
+}
+
 static void test_bad_config(void **st)
 {
     tern_config c;
@@ -601,6 +640,7 @@ int main(void)
         LOOPFX_TEST(test_run_stop),
         LOOPFX_TEST(test_many_connections),
         LOOPFX_TEST(test_idle_timeout),
+        LOOPFX_TEST(test_paused_client_reads_before_timers),
         LOOPFX_TEST(test_stateless_reset),
         LOOPFX_TEST(test_client_stateless_reset),
         LOOPFX_TEST(test_client_stateless_reset_other_key),
