@@ -406,8 +406,11 @@ void tern_policy_on_pto(tern_conn *c, tern_tstamp now)
         explore(c, now);
 }
 
-/* The active path is silent since the degradation (or went away) and path idx answers: move. */
-static void maybe_fail_over(tern_conn *c, int idx, tern_tstamp now)
+/* The active path is silent since the degradation (or went away) and path idx answers: move.
+ * `decide` is 0 on the standby's packet itself: a degrading path's fate is then settled on the
+ * timer, once the rest of what arrived with that packet was read, since a process that was paused
+ * reads the standby's answer and the active path's in one batch, in either order. */
+static void maybe_fail_over(tern_conn *c, int idx, int decide, tern_tstamp now)
 {
     tern_policy *pol = &c->pol;
     tern_path *p = &c->paths[idx];
@@ -423,7 +426,7 @@ static void maybe_fail_over(tern_conn *c, int idx, tern_tstamp now)
     if (!pol->degrading || c->paths[c->active].heard > pol->active_heard ||
         p->heard <= pol->degrade_at)
         return;
-    if (now < pol->answer_by) {
+    if (!decide || now < pol->answer_by) {
         /* a standby faster than the active path answers before the active one could: only a
          * silence that lasts past then condemns the active path */
         pol->pending = idx;
@@ -468,7 +471,7 @@ void tern_policy_on_packet(tern_conn *c, int idx, tern_tstamp now)
             pn->up_since = now;
     }
     if (failover_on(c))
-        maybe_fail_over(c, idx, now);
+        maybe_fail_over(c, idx, 0, now);
     if (idx == c->active)
         return;
     if (idx == pol->target) {
@@ -764,7 +767,7 @@ void tern_policy_on_timeout(tern_conn *c, tern_tstamp now)
         int idx = c->pol.pending;
         c->pol.pending = POL_NONE;
         if (is_standby(c, idx) && failover_on(c))
-            maybe_fail_over(c, idx, now);
+            maybe_fail_over(c, idx, 1, now);
     }
     for (int i = 0; i < TERN_MAX_PATHS && c->state < TERN_CS_CLOSING; i++) {
         if (!is_standby(c, i))

@@ -2,8 +2,8 @@
  * path state (what is restored, and when not), a new address becoming a standby through the
  * driver's hooks, a route lookup that refuses it, keep-alives on an idle standby, a standby that
  * stops answering, the address backoff, the default route limits, and path health: the PTO probe
- * that also goes on the standby and the switch when only the standby answers (and none with
- * failover off). */
+ * that also goes on the standby and the switch when only the standby answers (none when the
+ * active path's answer comes in the same batch, none with failover off). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -482,6 +482,53 @@ static void test_late_pto_moves_nothing(void **st)
     pair_free(&p);
 }
 
+static int cond_degrading(tern_pair *p)
+{
+    return p->client->pol.degrading;
+}
+
+/* The client was paused while its active path degraded: the standby's answer and the active
+ * path's come in one batch, the standby's first, after the active path's own PTO to answer. The
+ * batch shows that the active path works, so nothing moves; without the active path's answer in
+ * it, the move happens on the timer that follows the batch. */
+static void batched_answers(int with_active)
+{
+    tern_pair p;
+    blackhole_with_standby(&p, 1);
+    assert_true(pair_run(&p, cond_degrading, 3 * SEC));
+    tern_conn *c = p.client;
+    int sb = standby_index(&p), act = c->active;
+    tern_tstamp t = c->pol.answer_by + 1;
+    tern_policy_on_packet(c, sb, t);
+    if (with_active)
+        tern_policy_on_packet(c, act, t);
+    assert_int_equal(c->active, act); /* never on the standby's packet itself */
+    if (tern_policy_next_timeout(c) <= t)
+        tern_policy_on_timeout(c, t);
+    if (with_active) {
+        assert_int_equal(c->active, act);
+        assert_false(c->pol.degrading);
+        assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
+    } else {
+        assert_int_equal(c->active, sb);
+        assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 1);
+        assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_DEGRADING);
+    }
+    pair_free(&p);
+}
+
+static void test_batched_answers_move_nothing(void **st)
+{
+    (void)st;
+    batched_answers(1);
+}
+
+static void test_batched_standby_answer_moves(void **st)
+{
+    (void)st;
+    batched_answers(0);
+}
+
 static void test_no_failover_when_off(void **st)
 {
     (void)st;
@@ -562,6 +609,8 @@ int main(void)
         cmocka_unit_test(test_port_migration_limit),
         cmocka_unit_test(test_degrading_switches_to_standby),
         cmocka_unit_test(test_late_pto_moves_nothing),
+        cmocka_unit_test(test_batched_answers_move_nothing),
+        cmocka_unit_test(test_batched_standby_answer_moves),
         cmocka_unit_test(test_no_failover_when_off),
         cmocka_unit_test(test_events_ignored_and_link_up),
     };
