@@ -691,7 +691,14 @@ static tern_hook_verdict swap_recv(void *ud, tern_path_addr *path, uint8_t *data
 static void test_source_rewritten_to_added_socket(void **st)
 {
     loopfx *f = *st;
-    default_pair(f);
+    /* No failover: the hook hides the standby's own answers (they arrive as the active path's), so
+     * a PTO on a loaded machine would make the client probe the standby, give it up and close the
+     * socket the server now sends to. The case is about what the server sees. */
+    tern_config sc, cc;
+    loopfx_base_cfg(&sc, 1);
+    loopfx_base_cfg(&cc, 0);
+    cc.failover = 0;
+    start_pair(f, &sc, &cc, NULL, NULL);
     tern_addr orig = client_local(f), a2;
     int id2 = add_address(f, "127.0.0.2:0", &a2, 0);
     LOOPFX_CHECK(f, loopfx_drive_events(f, &f->cli, TERN_PATH_EV_VALIDATED, 1, 3000));
