@@ -58,9 +58,25 @@ ns_available() {
     return 0
 }
 
+# Ends what still runs in our namespaces (a process started as `ns_s cmd &` is a child of a
+# subshell, so killing $! leaves it running), then deletes them.
+ns_kill_all() {
+    local pids
+    pids=$(ip netns pids "$1" 2>/dev/null) || return 0
+    [ -n "$pids" ] || return 0
+    kill $pids 2>/dev/null
+    for _ in $(seq 1 50); do
+        pids=$(ip netns pids "$1" 2>/dev/null)
+        [ -z "$pids" ] && return 0
+        sleep 0.05
+    done
+    kill -9 $pids 2>/dev/null
+    return 0
+}
+
 ns_cleanup() {
-    [ -n "$NS_C" ] && ip netns del "$NS_C" 2>/dev/null
-    [ -n "$NS_S" ] && ip netns del "$NS_S" 2>/dev/null
+    [ -n "$NS_C" ] && ns_kill_all "$NS_C" && ip netns del "$NS_C" 2>/dev/null
+    [ -n "$NS_S" ] && ns_kill_all "$NS_S" && ip netns del "$NS_S" 2>/dev/null
     NS_C=""
     NS_S=""
     return 0
