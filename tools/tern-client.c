@@ -220,7 +220,8 @@ static void usage(FILE *f)
             "                        (<ODCID>_client.sqlog, JSON-SEQ; see docs/qlog.md)\n"
             "  -q, --quiet           no per-URL lines, path events or progress bar (errors\n"
             "                        still shown)\n"
-            "  -h, --help            this text\n");
+            "  -h, --help            this text\n"
+            "  --version             print the version and exit\n");
 }
 
 static int parse_urls(client *cl, char **urls, size_t n)
@@ -336,6 +337,7 @@ int main(int argc, char **argv)
                                          {"qlog-dir", required_argument, NULL, 'Q'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     const char *out = NULL, *local_text = NULL, *err = NULL, *log_path = NULL;
     const char *keylog_path = NULL;
@@ -468,6 +470,10 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            status = 0;
+            goto out;
+        case 'V':
+            tool_print_version("tern-client");
             status = 0;
             goto out;
         default:

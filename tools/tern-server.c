@@ -59,7 +59,8 @@ static void usage(FILE *f)
                "  --qlog-dir DIR        write a qlog file per connection into DIR\n"
                "                        (<ODCID>_server.sqlog, JSON-SEQ; see docs/qlog.md)\n"
                "  -q, --quiet           no per-connection, per-request and migration log lines\n"
-               "  -h, --help            this text\n");
+               "  -h, --help            this text\n"
+               "  --version             print the version and exit\n");
 }
 
 static int fail(const char *fmt, const char *arg)
@@ -169,6 +170,7 @@ int main(int argc, char **argv)
                                          {"qlog-dir", required_argument, NULL, 'Q'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     const char *listen_text = NULL, *root = NULL, *cert = NULL, *key = NULL;
     const char *preferred_text = NULL, *log_path = NULL, *mime_types = MIME_TYPES_FILE;
@@ -268,6 +270,10 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            status = 0;
+            goto out;
+        case 'V':
+            tool_print_version("tern-server");
             status = 0;
             goto out;
         default:

@@ -9,6 +9,21 @@
  *
  * Errors are negative ints (TERN_ERR_*); tern_strerror() names them. QUIC transport and application
  * error codes are 62-bit values carried in tern_close_info, never mixed with TERN_ERR_*.
+ *
+ * Binary compatibility (docs/abi.md). The shared library exports exactly the functions declared
+ * with TERN_API in the tern/ headers. The structs a caller allocates and hands to tern (tern_config,
+ * tern_callbacks, tern_datapath_hooks, tern_net_event) or has tern fill (tern_conn_stats,
+ * tern_path_info) travel with their size as the caller's compiler saw it: the functions that take
+ * them are macros over *_sized functions that add sizeof(the struct) at the call site. So these
+ * structs grow only by appending members at their end. A program built against an older header
+ * passes a smaller size: tern reads (or writes) only the members that size holds, and the members
+ * beyond it take their defaults. A size larger than the library's own (a program built against a
+ * newer header, run with an older library) or not a multiple of the struct's alignment is refused
+ * with TERN_ERR_ABI. Members are never removed, reordered or retyped within one SONAME; structs
+ * nested in these (tern_policy_config in tern_config, tern_addr) never grow: new settings are
+ * appended to the outer struct. Structs tern allocates and passes to callbacks (tern_path_event,
+ * tern_path_info, tern_net_event, tern_close_info) may also grow at their end; a program reads the
+ * members it knows.
  */
 #ifndef TERN_TERN_H
 #define TERN_TERN_H
@@ -18,6 +33,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+
+#include <tern/version.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,10 +86,21 @@ enum {
     /* connection setup */
     TERN_ERR_CONN_REFUSED = -29,   /* client: nothing listens at the server's address (ICMP port
                                       unreachable before any packet from the server) */
+    /* the calling program */
+    TERN_ERR_ABI = -30,            /* a struct's size is not one this library knows: the program
+                                      was built against a newer tern header than this library */
+    TERN_ERR_REENTRANT = -31,      /* not allowed from inside a tern callback (see "Calling tern
+                                      from callbacks" above tern_callbacks) */
 };
 
 /* Returns a static, human readable name for a TERN_ERR_* code (never NULL). Any thread. */
 TERN_API const char *tern_strerror(int err);
+
+/* The version of the library the program runs with, as "MAJOR.MINOR.PATCH" (static, never NULL);
+ * when `num` is not NULL, *num receives it as TERN_VERSION_NUM does (0xMMmmpp). Compare with the
+ * TERN_VERSION_* macros of tern/version.h, the version the program was compiled against. Any
+ * thread. */
+TERN_API const char *tern_version(int *num);
 
 /* ---- QUIC transport error codes (RFC 9000 §20.1), carried in tern_close_info --------------- */
 enum {
@@ -280,8 +308,12 @@ typedef struct tern_config {
     void *qlog_ud;
 } tern_config;
 
-/* Fills `cfg` with defaults (see field comments). Any thread. */
-TERN_API void tern_config_init(tern_config *cfg);
+/* Fills the first `size` bytes of `cfg` with defaults (see field comments); called through the
+ * tern_config_init macro, which passes sizeof(tern_config) as the program sees it. Returns 0,
+ * TERN_ERR_INVALID_ARG (cfg NULL) or TERN_ERR_ABI (a size this library does not know: `cfg` is
+ * left as it was). Any thread. */
+TERN_API int tern_config_init_sized(tern_config *cfg, size_t size);
+#define tern_config_init(cfg) tern_config_init_sized((cfg), sizeof(tern_config))
 
 /* ---- handles ------------------------------------------------------------------------------------ */
 typedef struct tern_endpoint tern_endpoint;
@@ -398,8 +430,29 @@ typedef struct tern_close_info {
     char reason[256];
 } tern_close_info;
 
-/* Event callbacks. Any member may be NULL. They run on the endpoint's thread; they may call any
- * connection or stream function on the connection they are given. */
+/* Event callbacks. Any member may be NULL. They run on the endpoint's thread, from inside
+ * tern_endpoint_run()/tern_endpoint_run_once(), or from inside the call that caused the event
+ * (tern_endpoint_network_event, tern_endpoint_connect, the tern_conn_*_local_address verbs).
+ * Grows at its end (see "Binary compatibility" at the top); members are all function pointers.
+ *
+ * Calling tern from callbacks. From inside any of these callbacks a program may call:
+ * - every connection, stream, path and migration function (tern_conn_*, tern_stream_*) on the
+ *   connection the callback was given, and on any other live connection of the endpoint;
+ *   tern_conn_close() included: the connection goes on to its closing period and on_closed
+ *   follows later, never from inside tern_conn_close();
+ * - in on_closed, only reading functions on the closing connection (stats, paths, ALPN, user data;
+ *   verbs return TERN_ERR_CLOSED); its handle is freed when on_closed returns;
+ * - tern_endpoint_connect(), tern_endpoint_listen(), tern_endpoint_network_event(),
+ *   tern_endpoint_set_datapath_hooks(), tern_endpoint_stop(), and the reading functions
+ *   (tern_endpoint_conn_count, tern_endpoint_local_addr, tern_endpoint_timeout_ms, ...);
+ * - tern_endpoint_free(): deferred. No callback runs after it (pending events are dropped) and the
+ *   endpoint is freed when the outermost tern call that ran the callback returns (run, run_once,
+ *   ...), which then returns normally; the program must not use the endpoint or its connections
+ *   once the callback returned.
+ * tern_endpoint_run() and tern_endpoint_run_once() are refused from inside a callback with
+ * TERN_ERR_REENTRANT (they would reuse the buffers of the iteration that runs the callback).
+ * The datapath hooks (tern_datapath_hooks) are not callbacks in this sense: they must call no
+ * tern function at all. */
 typedef struct tern_callbacks {
     /* server: a connection was accepted (its handshake is still running). */
     void (*on_accept)(tern_conn *c, void *ud);
@@ -427,10 +480,17 @@ typedef struct tern_callbacks {
 
 /* ---- endpoint ----------------------------------------------------------------------------------- */
 
-/* Creates an endpoint (no socket yet). `cfg` and `cb` are copied; `ud` is passed to every callback.
- * Returns 0, TERN_ERR_INVALID_ARG, TERN_ERR_CONFIG, TERN_ERR_CERT (server cert/key unreadable),
- * TERN_ERR_NOMEM or TERN_ERR_IO. The endpoint is freed with tern_endpoint_free(). */
-TERN_API int tern_endpoint_new(const tern_config *cfg, const tern_callbacks *cb, void *ud, tern_endpoint **out);
+/* Creates an endpoint (no socket yet). `cfg` and `cb` (may be NULL: no callbacks) are copied; `ud`
+ * is passed to every callback. Called through the tern_endpoint_new macro, which passes the sizes
+ * of tern_config and tern_callbacks as the program sees them; members beyond those sizes take
+ * their defaults (tern_config_init's, NULL callbacks). Returns 0, TERN_ERR_INVALID_ARG,
+ * TERN_ERR_ABI (a size this library does not know), TERN_ERR_CONFIG, TERN_ERR_CERT (server
+ * cert/key unreadable), TERN_ERR_NOMEM or TERN_ERR_IO. The endpoint is freed with
+ * tern_endpoint_free(). */
+TERN_API int tern_endpoint_new_sized(const tern_config *cfg, size_t cfg_size, const tern_callbacks *cb,
+                                     size_t cb_size, void *ud, tern_endpoint **out);
+#define tern_endpoint_new(cfg, cb, ud, out) \
+    tern_endpoint_new_sized((cfg), sizeof(tern_config), (cb), sizeof(tern_callbacks), (ud), (out))
 
 /* Binds a UDP socket on `addr` and accepts connections there (needs cert_file/key_file).
  * Returns 0, TERN_ERR_CONFIG (no certificate), TERN_ERR_IO (bind failed; errno kept). */
@@ -453,20 +513,24 @@ TERN_API int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, c
                           const char *server_name, tern_conn **out);
 
 /* Runs the event loop until tern_endpoint_stop() is called, or, for an endpoint that is not
- * listening, until it has no connection left. Returns 0 or TERN_ERR_IO. */
+ * listening, until it has no connection left. Returns 0, TERN_ERR_IO, or TERN_ERR_REENTRANT
+ * (called from inside a callback). */
 TERN_API int tern_endpoint_run(tern_endpoint *ep);
 
 /* Waits at most `timeout_ms` (-1: until the next timer) for datagrams, processes them and due timers,
- * and sends what connections have. Returns 0 or TERN_ERR_IO. */
+ * and sends what connections have. Returns 0, TERN_ERR_IO, or TERN_ERR_REENTRANT (called from
+ * inside a callback). */
 TERN_API int tern_endpoint_run_once(tern_endpoint *ep, int timeout_ms);
 
-/* A file descriptor (epoll) that becomes readable when run_once has work, for foreign loops. */
+/* A file descriptor (epoll) that becomes readable when run_once has work, for foreign loops
+ * (-1 for a NULL endpoint). It belongs to the endpoint: do not close it. */
 TERN_API int tern_endpoint_fd(tern_endpoint *ep);
 
 /* Milliseconds until the next timer of any connection (-1 when none). */
 TERN_API int tern_endpoint_timeout_ms(tern_endpoint *ep);
 
-/* Makes tern_endpoint_run() return after the current iteration. May be called from a callback. */
+/* Makes tern_endpoint_run() return after the current iteration (run_once returns as usual).
+ * May be called from a callback. */
 TERN_API void tern_endpoint_stop(tern_endpoint *ep);
 
 /* Reports a change of the host's network. The OS monitor (tern_config.network_monitor) calls this
@@ -479,13 +543,20 @@ TERN_API void tern_endpoint_stop(tern_endpoint *ep);
  * only. Returns 0 or TERN_ERR_INVALID_ARG: ep or ev NULL, an unknown type, an address event
  * without an address, an address whose length does not match its family (AF_INET with
  * sizeof(struct sockaddr_in), AF_INET6 with sizeof(struct sockaddr_in6); with length 0 the
- * family may be AF_UNSPEC, AF_INET or AF_INET6), or an ifname without its NUL. */
-TERN_API int tern_endpoint_network_event(tern_endpoint *ep, const tern_net_event *ev);
+ * family may be AF_UNSPEC, AF_INET or AF_INET6), or an ifname without its NUL; TERN_ERR_ABI for an
+ * `ev_size` this library does not know. Called through the tern_endpoint_network_event macro,
+ * which passes sizeof(tern_net_event); members beyond `ev_size` are taken as zero. */
+TERN_API int tern_endpoint_network_event_sized(tern_endpoint *ep, const tern_net_event *ev,
+                                               size_t ev_size);
+#define tern_endpoint_network_event(ep, ev) \
+    tern_endpoint_network_event_sized((ep), (ev), sizeof(tern_net_event))
 
-/* Number of live connections. */
+/* Number of live connections (0 for a NULL endpoint). */
 TERN_API size_t tern_endpoint_conn_count(tern_endpoint *ep);
 
-/* Closes every connection at once (no callbacks), every socket, and frees the endpoint. */
+/* Closes every connection at once (no callbacks, no CONNECTION_CLOSE sent), every socket, and
+ * frees the endpoint with everything it owns; the connection handles become invalid. From inside
+ * a callback the free is deferred (see "Calling tern from callbacks"). NULL is a no-op. */
 TERN_API void tern_endpoint_free(tern_endpoint *ep);
 
 /* ---- datapath hooks (tests and tools) ----------------------------------------------------------- */
@@ -519,9 +590,14 @@ typedef struct tern_datapath_hooks {
  * max(max_udp_payload, 2048) bytes (beyond that, or when the queue is full, they are dropped), and
  * are sent or processed in due-time order by the endpoint's timers; removing the hooks lets the
  * queued ones through when due, tern_endpoint_free discards them. Returns 0, TERN_ERR_INVALID_ARG
- * (ep NULL) or TERN_ERR_NOMEM (the queue, allocated on first use). */
+ * (ep NULL), TERN_ERR_ABI (a `hooks_size` this library does not know) or TERN_ERR_NOMEM (the
+ * queue, allocated on first use). Called through the tern_endpoint_set_datapath_hooks macro, which
+ * passes sizeof(tern_datapath_hooks); members beyond `hooks_size` are taken as NULL. */
 #define TERN_HOOK_DELAY_MAX 1024
-TERN_API int tern_endpoint_set_datapath_hooks(tern_endpoint *ep, const tern_datapath_hooks *hooks);
+TERN_API int tern_endpoint_set_datapath_hooks_sized(tern_endpoint *ep, const tern_datapath_hooks *hooks,
+                                                    size_t hooks_size);
+#define tern_endpoint_set_datapath_hooks(ep, hooks) \
+    tern_endpoint_set_datapath_hooks_sized((ep), (hooks), sizeof(tern_datapath_hooks))
 
 /* ---- connection --------------------------------------------------------------------------------- */
 
@@ -558,16 +634,22 @@ TERN_API int tern_conn_close(tern_conn *c, uint64_t app_error, const char *reaso
  * previous update not yet acknowledged), TERN_ERR_CLOSED. */
 TERN_API int tern_conn_key_update(tern_conn *c);
 
-/* Copies counters into `out`. */
-TERN_API void tern_conn_get_stats(tern_conn *c, tern_conn_stats *out);
+/* Copies the connection's counters into the first `size` bytes of `out`; called through the
+ * tern_conn_get_stats macro, which passes sizeof(tern_conn_stats). Returns 0,
+ * TERN_ERR_INVALID_ARG (c or out NULL) or TERN_ERR_ABI (a size this library does not know;
+ * nothing is written). */
+TERN_API int tern_conn_get_stats_sized(tern_conn *c, tern_conn_stats *out, size_t size);
+#define tern_conn_get_stats(c, out) tern_conn_get_stats_sized((c), (out), sizeof(tern_conn_stats))
 
-/* Current local and remote addresses of the active path. */
+/* Copies the current local and remote addresses of the active path into `out`. */
 TERN_API void tern_conn_get_path(tern_conn *c, tern_path_addr *out);
 
-/* The negotiated ALPN (NUL-terminated, "" before the handshake completes). */
+/* The negotiated ALPN (NUL-terminated, "" before the handshake completes), owned by the
+ * connection and valid while it lives. */
 TERN_API const char *tern_conn_alpn(tern_conn *c);
 
-/* Name of the negotiated AEAD ("AES-128-GCM", "AES-256-GCM", "CHACHA20-POLY1305", or ""). */
+/* Name of the negotiated AEAD ("AES-128-GCM", "AES-256-GCM", "CHACHA20-POLY1305", or ""): a
+ * static string. */
 TERN_API const char *tern_conn_cipher(tern_conn *c);
 
 /* 1 for a server-side connection, 0 for a client. */
@@ -576,8 +658,9 @@ TERN_API int tern_conn_is_server(tern_conn *c);
 /* 1 after on_connected and before the connection starts closing. */
 TERN_API int tern_conn_is_established(tern_conn *c);
 
-/* Per-connection user pointer (NULL by default). */
+/* Sets the per-connection user pointer (NULL by default); tern never dereferences it. */
 TERN_API void tern_conn_set_user_data(tern_conn *c, void *ud);
+/* Returns the per-connection user pointer set by tern_conn_set_user_data (NULL by default). */
 TERN_API void *tern_conn_get_user_data(tern_conn *c);
 
 /* ---- local addresses (client connection migration) ------------------------------------------------ */
@@ -607,8 +690,14 @@ TERN_API int tern_conn_remove_local_address(tern_conn *c, const tern_addr *addr)
 /* Copies up to `cap` descriptions of the connection's paths in use (probing, validated, active)
  * into `out` and sets *n to their number (which may exceed cap; cap 0 with out NULL just counts).
  * Paths that failed or were removed are not listed: their FAILED / REMOVED events carried their
- * last description. Returns 0 or TERN_ERR_INVALID_ARG. Works on both sides. */
-TERN_API int tern_conn_paths(tern_conn *c, tern_path_info *out, size_t cap, size_t *n);
+ * last description. Works on both sides. Called through the tern_conn_paths macro, which passes
+ * sizeof(tern_path_info) as `info_size`: the entries are that far apart in `out` and each gets
+ * the first `info_size` bytes of its description. Returns 0, TERN_ERR_INVALID_ARG or
+ * TERN_ERR_ABI (an `info_size` this library does not know; nothing is written). */
+TERN_API int tern_conn_paths_sized(tern_conn *c, tern_path_info *out, size_t cap, size_t *n,
+                                   size_t info_size);
+#define tern_conn_paths(c, out, cap, n) \
+    tern_conn_paths_sized((c), (out), (cap), (n), sizeof(tern_path_info))
 
 /* ---- streams ------------------------------------------------------------------------------------ */
 

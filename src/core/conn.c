@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "abi.h"
 #include "conn_internal.h"
 
 /* ---- helpers --------------------------------------------------------------------------------- */
@@ -942,7 +943,7 @@ int tern_conn_tx_limit_ok(tern_conn *c)
     return 0;
 }
 
-void tern_conn_get_stats(tern_conn *c, tern_conn_stats *out)
+static void fill_stats(tern_conn *c, tern_conn_stats *out)
 {
     memset(out, 0, sizeof(*out));
     const tern_path *p = &c->paths[c->active];
@@ -969,6 +970,18 @@ void tern_conn_get_stats(tern_conn *c, tern_conn_stats *out)
     out->congestion_events = p->cc.congestion_events;
     out->congestion_undone = p->cc.congestion_undone;
     out->persistent_congestions = c->rec.persistent_congestions;
+}
+
+int tern_conn_get_stats_sized(tern_conn *c, tern_conn_stats *out, size_t size)
+{
+    if (!c || !out)
+        return TERN_ERR_INVALID_ARG;
+    if (!tern_abi_size_ok(size, 0, sizeof(tern_conn_stats), _Alignof(tern_conn_stats)))
+        return TERN_ERR_ABI;
+    tern_conn_stats st;
+    fill_stats(c, &st);
+    memcpy(out, &st, size);
+    return 0;
 }
 
 void tern_conn_get_path(tern_conn *c, tern_path_addr *out) { *out = c->paths[c->active].addr; }

@@ -4,6 +4,7 @@
  * parsed in conn_recv.c; this file decides. */
 #include <stdio.h>
 
+#include "abi.h"
 #include "conn_internal.h"
 #include "migration.h"
 #include "policy.h"
@@ -836,18 +837,26 @@ void tern_mig_on_app_packet(tern_conn *c, int idx, uint64_t pn, int largest, int
 
 /* ---- public: works on both sides ----------------------------------------------------------------- */
 
-int tern_conn_paths(tern_conn *c, tern_path_info *out, size_t cap, size_t *n)
+int tern_conn_paths_sized(tern_conn *c, tern_path_info *out, size_t cap, size_t *n,
+                          size_t info_size)
 {
     if (!c || !n || (cap && !out))
         return TERN_ERR_INVALID_ARG;
+    /* entries are info_size apart: an older program's array has the stride of its header */
+    if (!tern_abi_size_ok(info_size, sizeof(uint64_t), sizeof(tern_path_info),
+                          _Alignof(tern_path_info)))
+        return TERN_ERR_ABI;
     size_t k = 0;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
         if (c->paths[i].state == TERN_PATH_UNUSED)
             continue;
         if (!tern_path_in_use(&c->paths[i]) && i != c->active)
             continue;
-        if (k < cap)
-            tern_mig_path_info(c, i, &out[k]);
+        if (k < cap) {
+            tern_path_info pi;
+            tern_mig_path_info(c, i, &pi);
+            memcpy((uint8_t *)out + k * info_size, &pi, info_size);
+        }
         k++;
     }
     *n = k;

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/abi.h"
 #include "core/conn.h"
 #include "core/dispatch.h"
 #include "core/migration.h"
@@ -30,6 +31,7 @@
 #include "netmon.h"
 #include "route.h"
 #include "udp.h"
+#include "util.h"
 
 #define EP_EVENTS 64
 #define EP_RECV_ROUNDS 8 /* recvmmsg batches per socket before timers and sends get a turn */
@@ -103,18 +105,26 @@ static int start_netmon(tern_endpoint *ep)
     return rv;
 }
 
-int tern_endpoint_new(const tern_config *cfg, const tern_callbacks *cb, void *ud,
-                      tern_endpoint **out)
+int tern_endpoint_new_sized(const tern_config *cfg_in, size_t cfg_size, const tern_callbacks *cb,
+                            size_t cb_size, void *ud, tern_endpoint **out)
 {
-    if (!cfg || !out)
+    if (!cfg_in || !out)
         return TERN_ERR_INVALID_ARG;
     *out = NULL;
+    /* The caller's structs may be an older, shorter layout: what they lack takes the defaults. */
+    if (!tern_util_config_size_ok(cfg_size) ||
+        (cb && !tern_abi_size_ok(cb_size, 0, sizeof(tern_callbacks), sizeof(void (*)(void)))))
+        return TERN_ERR_ABI;
+    tern_config cfg_full;
+    tern_util_config_defaults(&cfg_full);
+    memcpy(&cfg_full, cfg_in, cfg_size);
+    const tern_config *cfg = &cfg_full;
     tern_endpoint *ep = calloc(1, sizeof(*ep));
     if (!ep)
         return TERN_ERR_NOMEM;
     ep->loop.epfd = -1;
     if (cb)
-        ep->cb = *cb;
+        memcpy(&ep->cb, cb, cb_size);
     ep->ud = ud;
     int rv = tern_cfg_copy_init(&ep->conf, cfg);
     if (rv)
@@ -358,7 +368,8 @@ static void rc_unlink(tern_endpoint *ep, rt_conn *rc)
 static void mark_dirty(tern_endpoint *ep, rt_conn *rc)
 {
     if (rc->q != Q_NONE)
-        return; /* already queued, or waiting for its socket (then flushed when it drains) */
+        return; /* already queued, waiting for its socket (then flushed when it drains), or
+                   being reaped */
     rc->q = Q_DIRTY;
     rc->qnext = NULL;
     if (ep->dirty_tail)
@@ -375,6 +386,26 @@ static void defer(tern_endpoint *ep, rt_conn *rc)
     ep->deferred = rc;
 }
 
+/* ---- re-entrancy ------------------------------------------------------------------------------ */
+
+static void ep_destroy(tern_endpoint *ep);
+
+/* Brackets a public call that can run callbacks. ep_leave returns 1 when the endpoint was freed
+ * (a callback called tern_endpoint_free and this was the outermost call): the caller must not
+ * touch it, nor anything it owned, any more. */
+static void ep_enter(tern_endpoint *ep)
+{
+    ep->depth++;
+}
+
+static int ep_leave(tern_endpoint *ep)
+{
+    if (--ep->depth > 0 || !ep->free_pending)
+        return 0;
+    ep_destroy(ep);
+    return 1;
+}
+
 /* Removes a finished connection: routes, timer, list; reports it; frees it. */
 static void reap(tern_endpoint *ep, rt_conn *rc)
 {
@@ -382,6 +413,7 @@ static void reap(tern_endpoint *ep, rt_conn *rc)
     tern_heap_set(&ep->loop.timers, &rc->timer, TERN_LOOP_NO_TIMER);
     tern_front_detach(&ep->front, &rc->fc);
     rc_unlink(ep, rc);
+    rc->q = Q_REAPED; /* a verb the callback calls on c must not queue the record freed below */
     if (ep->cb.on_closed)
         ep->cb.on_closed(c, tern_conn_close_info(c), ep->ud);
     tern_conn_free(c);
@@ -801,7 +833,9 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     tern_path_addr path = {.local = s->local, .remote = rem};
     tern_conn *c;
     uint64_t now = tern_loop_now();
+    ep_enter(ep); /* the replay below may report path events */
     if ((rv = tern_conn_new(&c, &p, &path, now))) {
+        ep_leave(ep); /* cannot free: no callback ran */
         tern_ep_qlog_close(rc, 1);
         tern_front_detach(&ep->front, &rc->fc);
         destroy_sock_now(ep, s);
@@ -819,6 +853,8 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     }
     mark_dirty(ep, rc);
     *out = c;
+    if (ep_leave(ep))
+        *out = NULL; /* a callback freed the endpoint, and the connection with it */
     return 0;
 }
 
@@ -908,17 +944,44 @@ static int add_local(tern_conn *c, const tern_addr *addr, int activate)
     return rv;
 }
 
+/* add_local inside ep_enter/ep_leave: the path events it reports are callbacks. */
+static int add_local_guarded(tern_conn *c, const tern_addr *addr, int activate)
+{
+    rt_conn *rc = c ? tern_conn_get_driver_data(c) : NULL;
+    if (!rc)
+        return TERN_ERR_INVALID_ARG;
+    tern_endpoint *ep = rc->ep;
+    ep_enter(ep);
+    int rv = add_local(c, addr, activate);
+    ep_leave(ep);
+    return rv;
+}
+
 int tern_conn_add_local_address(tern_conn *c, const tern_addr *addr)
 {
-    return add_local(c, addr, 0);
+    return add_local_guarded(c, addr, 0);
 }
 
 int tern_conn_set_local_address(tern_conn *c, const tern_addr *addr)
 {
-    return add_local(c, addr, 1);
+    return add_local_guarded(c, addr, 1);
 }
 
+static int remove_local(tern_conn *c, const tern_addr *addr);
+
 int tern_conn_remove_local_address(tern_conn *c, const tern_addr *addr)
+{
+    rt_conn *rc = c ? tern_conn_get_driver_data(c) : NULL;
+    if (!rc)
+        return TERN_ERR_INVALID_ARG;
+    tern_endpoint *ep = rc->ep;
+    ep_enter(ep);
+    int rv = remove_local(c, addr);
+    ep_leave(ep);
+    return rv;
+}
+
+static int remove_local(tern_conn *c, const tern_addr *addr)
 {
     int rv;
     rt_conn *rc = client_rc(c, &rv);
@@ -994,10 +1057,9 @@ static void on_socket_error(tern_endpoint *ep, tern_udp_sock *s)
     }
 }
 
-int tern_endpoint_run_once(tern_endpoint *ep, int timeout_ms)
+/* One iteration of the loop (tern_endpoint_run_once without the re-entrancy bracket). */
+static int run_iteration(tern_endpoint *ep, int timeout_ms)
 {
-    if (!ep)
-        return TERN_ERR_INVALID_ARG;
     uint64_t now = tern_loop_now();
     /* No timer runs before the datagrams already queued are read: after the process was paused
      * (scheduling, a slow callback, another endpoint of the same thread), a timer that expired
@@ -1032,16 +1094,34 @@ int tern_endpoint_run_once(tern_endpoint *ep, int timeout_ms)
     return 0;
 }
 
+int tern_endpoint_run_once(tern_endpoint *ep, int timeout_ms)
+{
+    if (!ep)
+        return TERN_ERR_INVALID_ARG;
+    if (ep->depth)
+        return TERN_ERR_REENTRANT;
+    ep_enter(ep);
+    int rv = run_iteration(ep, timeout_ms);
+    if (ep_leave(ep))
+        return 0;
+    return rv;
+}
+
 int tern_endpoint_run(tern_endpoint *ep)
 {
     if (!ep)
         return TERN_ERR_INVALID_ARG;
+    if (ep->depth)
+        return TERN_ERR_REENTRANT;
     int rv = 0;
+    ep_enter(ep);
     while (!ep->stop && (ep->nlisteners || ep->nconns)) {
-        if ((rv = tern_endpoint_run_once(ep, -1)))
+        if ((rv = run_iteration(ep, -1)))
             break;
     }
     ep->stop = 0;
+    if (ep_leave(ep))
+        return 0;
     return rv;
 }
 
@@ -1070,9 +1150,27 @@ void tern_endpoint_stop(tern_endpoint *ep)
         ep->stop = 1;
 }
 
-int tern_endpoint_network_event(tern_endpoint *ep, const tern_net_event *ev)
+static int network_event(tern_endpoint *ep, const tern_net_event *ev);
+
+int tern_endpoint_network_event_sized(tern_endpoint *ep, const tern_net_event *in, size_t ev_size)
 {
-    if (!ep || tern_net_event_check(ev))
+    if (!ep || !in)
+        return TERN_ERR_INVALID_ARG;
+    if (!tern_abi_size_ok(ev_size, TERN_ABI_SIZE_THROUGH(tern_net_event, addr),
+                          sizeof(tern_net_event), _Alignof(tern_net_event)))
+        return TERN_ERR_ABI;
+    tern_net_event ev;
+    memset(&ev, 0, sizeof(ev));
+    memcpy(&ev, in, ev_size);
+    ep_enter(ep);
+    int rv = network_event(ep, &ev);
+    ep_leave(ep);
+    return rv;
+}
+
+static int network_event(tern_endpoint *ep, const tern_net_event *ev)
+{
+    if (tern_net_event_check(ev))
         return TERN_ERR_INVALID_ARG;
     if (ep->cb.on_network_event)
         ep->cb.on_network_event(ep, ev, ep->ud);
@@ -1098,6 +1196,21 @@ void tern_endpoint_free(tern_endpoint *ep)
 {
     if (!ep)
         return;
+    if (ep->depth) {
+        /* From inside a callback: the call that runs it still uses the endpoint. Nothing more
+         * is reported; the outermost call frees it on its way out (ep_leave). */
+        ep->free_pending = 1;
+        ep->stop = 1;
+        memset(&ep->cb, 0, sizeof(ep->cb));
+        memset(&ep->hooks, 0, sizeof(ep->hooks));
+        ep->hook_send = ep->hook_recv = 0;
+        return;
+    }
+    ep_destroy(ep);
+}
+
+static void ep_destroy(tern_endpoint *ep)
+{
     tern_loop_free(&ep->loop); /* first: the heap points into the connection records */
     if (ep->nm) {
         tern_netmon_close(ep->nm);

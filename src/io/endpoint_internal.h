@@ -18,7 +18,8 @@
 #define EP_MAX_LISTENERS 8
 #define EP_MAX_LOCAL 16 /* extra local addresses (sockets) per client connection */
 
-enum { Q_NONE = 0, Q_DIRTY, Q_DEFERRED };
+/* Q_REAPED: being reported closed and freed; nothing may queue it any more. */
+enum { Q_NONE = 0, Q_DIRTY, Q_DEFERRED, Q_REAPED };
 
 typedef struct rt_conn {
     tern_conn *c;
@@ -61,6 +62,11 @@ struct tern_endpoint {
     rt_conn *dirty_head, *dirty_tail;
     rt_conn *deferred;
     int stop;
+    /* Re-entrancy (tern.h, "Calling tern from callbacks"): the public calls that can run callbacks
+     * under way on this thread, and a tern_endpoint_free that came from inside one of them and
+     * waits for the outermost to return. */
+    int depth;
+    int free_pending;
 
     /* datapath hooks: the flags are the only cost when none is set */
     int hook_send, hook_recv;

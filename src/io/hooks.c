@@ -3,6 +3,8 @@
  * timers) or rewrite its addresses. Without hooks none of this runs. */
 #include "endpoint_internal.h"
 
+#include "core/abi.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,10 +147,23 @@ void tern_ep_run_delayed(tern_endpoint *ep, uint64_t now)
     (void)tern_heap_set(&ep->loop.timers, &ep->dq_timer, tern_delayq_next(ep->dq));
 }
 
-int tern_endpoint_set_datapath_hooks(tern_endpoint *ep, const tern_datapath_hooks *hooks)
+int tern_endpoint_set_datapath_hooks_sized(tern_endpoint *ep, const tern_datapath_hooks *in,
+                                           size_t hooks_size)
 {
     if (!ep)
         return TERN_ERR_INVALID_ARG;
+    tern_datapath_hooks copy;
+    const tern_datapath_hooks *hooks = NULL;
+    if (in) {
+        if (!tern_abi_size_ok(hooks_size, TERN_ABI_SIZE_THROUGH(tern_datapath_hooks, ud),
+                              sizeof(tern_datapath_hooks), _Alignof(tern_datapath_hooks)))
+            return TERN_ERR_ABI;
+        memset(&copy, 0, sizeof(copy));
+        memcpy(&copy, in, hooks_size);
+        hooks = &copy;
+    }
+    if (ep->free_pending) /* being freed from a callback: no hook runs any more */
+        hooks = NULL;
     if (!hooks || (!hooks->on_send && !hooks->on_recv)) {
         memset(&ep->hooks, 0, sizeof(ep->hooks));
         ep->hook_send = ep->hook_recv = 0;

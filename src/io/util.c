@@ -1,12 +1,14 @@
-/* Small public helpers with no state: error names, socket address text conversion and comparison,
- * and configuration defaults. */
+/* Small public helpers with no state: error names, the library's version, socket address text
+ * conversion and comparison, and configuration defaults. */
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/abi.h"
 #include "tern/tern.h"
+#include "util.h"
 
 /* Indexed by -code; every TERN_ERR_* down to TERN_ERR_INTERNAL has an entry. */
 static const char *const err_names[] = {
@@ -40,7 +42,16 @@ static const char *const err_names[] = {
     [-TERN_ERR_BIND] = "cannot bind a socket on the address",
     [-TERN_ERR_LAST_PATH] = "refusing to remove the last usable path",
     [-TERN_ERR_CONN_REFUSED] = "connection refused",
+    [-TERN_ERR_ABI] = "struct size unknown to this library (built against a newer header)",
+    [-TERN_ERR_REENTRANT] = "not allowed from inside a callback",
 };
+
+const char *tern_version(int *num)
+{
+    if (num)
+        *num = TERN_VERSION_NUM;
+    return TERN_VERSION_STRING;
+}
 
 const char *tern_path_reason_str(tern_path_reason r)
 {
@@ -228,10 +239,26 @@ int tern_addr_equal(const tern_addr *a, const tern_addr *b)
     return 0;
 }
 
-void tern_config_init(tern_config *cfg)
+int tern_config_init_sized(tern_config *cfg, size_t size)
 {
     if (!cfg)
-        return;
+        return TERN_ERR_INVALID_ARG;
+    if (!tern_util_config_size_ok(size))
+        return TERN_ERR_ABI;
+    tern_config full;
+    tern_util_config_defaults(&full);
+    memcpy(cfg, &full, size);
+    return 0;
+}
+
+int tern_util_config_size_ok(size_t size)
+{
+    return tern_abi_size_ok(size, TERN_ABI_SIZE_THROUGH(tern_config, alpn_count),
+                            sizeof(tern_config), _Alignof(tern_config));
+}
+
+void tern_util_config_defaults(tern_config *cfg)
+{
     memset(cfg, 0, sizeof(*cfg));
     cfg->verify_peer = 1;
     cfg->cc = TERN_CC_CUBIC;

@@ -160,8 +160,8 @@ static void test_equal(void **st)
 
 static void test_strerror(void **st)
 {
-    const char *names[-TERN_ERR_CONN_REFUSED + 1];
-    for (int e = 0; e >= TERN_ERR_CONN_REFUSED; e--) {
+    const char *names[-TERN_ERR_REENTRANT + 1];
+    for (int e = 0; e >= TERN_ERR_REENTRANT; e--) {
         const char *s = tern_strerror(e);
         assert_non_null(s);
         assert_true(strlen(s) > 0);
@@ -173,10 +173,10 @@ static void test_strerror(void **st)
     const char *unknown = tern_strerror(-1000);
     assert_non_null(unknown);
     assert_true(strlen(unknown) > 0);
-    for (int k = 0; k <= -TERN_ERR_CONN_REFUSED; k++)
+    for (int k = 0; k <= -TERN_ERR_REENTRANT; k++)
         assert_string_not_equal(names[k], unknown);
     assert_string_equal(tern_strerror(1), unknown);
-    assert_string_equal(tern_strerror(TERN_ERR_CONN_REFUSED - 1), unknown);
+    assert_string_equal(tern_strerror(TERN_ERR_REENTRANT - 1), unknown);
 }
 
 static void test_config_defaults(void **st)

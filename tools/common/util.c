@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -227,4 +228,13 @@ int tool_qlog_dir_check(const char *dir)
         return -1;
     }
     return access(dir, W_OK | X_OK);
+}
+
+void tool_print_version(const char *name)
+{
+    int num;
+    const char *lib = tern_version(&num);
+    printf("%s %s\n", name, TERN_VERSION_STRING);
+    if (num != TERN_VERSION_NUM) /* linked against another libtern than the one it was built for */
+        printf("libtern %s\n", lib);
 }

@@ -49,6 +49,9 @@ int tool_log_open(const char *path, FILE **out);
 void tool_log_line(void *ud, const char *line);
 /* Closes what tool_log_open opened (NULL and stderr are left alone). */
 void tool_log_close(FILE *f);
+/* Prints "NAME VERSION" (tern/version.h) on stdout, and the library's own version when it differs
+ * (a tool run with another libtern than the one it was built against). */
+void tool_print_version(const char *name);
 
 /* The TLS key log (tern_config.keylog) for the tools' --keylog option: lines of the NSS key log
  * format appended to `path` (created with mode 0600), one per secret, each written out at once.
