@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libgnutls28-dev gnutls-bin libcmocka-dev libnghttp3-dev
       clang libclang-rt-14-dev ngtcp2-server ngtcp2-client openssl xxd iproute2 procps
-      media-types chromium gcovr tshark tcpdump ethtool python3 python3-jsonschema nodejs)
+      media-types chromium gcovr tshark tcpdump ethtool python3 python3-jsonschema nodejs
+      groff-base man-db)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
