@@ -451,8 +451,9 @@ typedef struct tern_close_info {
  *   once the callback returned.
  * tern_endpoint_run() and tern_endpoint_run_once() are refused from inside a callback with
  * TERN_ERR_REENTRANT (they would reuse the buffers of the iteration that runs the callback).
- * The datapath hooks (tern_datapath_hooks) are not callbacks in this sense: they must call no
- * tern function at all. */
+ * The datapath hooks (tern_datapath_hooks) and the sinks of tern_config (log, ...) are not
+ * callbacks in this sense: they run in the middle of tern's processing and must call no tern
+ * function at all. */
 typedef struct tern_callbacks {
     /* server: a connection was accepted (its handshake is still running). */
     void (*on_accept)(tern_conn *c, void *ud);

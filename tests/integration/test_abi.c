@@ -49,7 +49,8 @@ static void test_version_matches_header(void **st)
     snprintf(text, sizeof(text), "%d.%d.%d", TERN_VERSION_MAJOR, TERN_VERSION_MINOR,
              TERN_VERSION_PATCH);
     assert_string_equal(v, text);
-    assert_int_equal(num, (TERN_VERSION_MAJOR << 16) | (TERN_VERSION_MINOR << 8) | TERN_VERSION_PATCH);
+    assert_int_equal(num,
+                     (TERN_VERSION_MAJOR << 16) | (TERN_VERSION_MINOR << 8) | TERN_VERSION_PATCH);
     assert_string_equal(tern_strerror(TERN_ERR_ABI),
                         "struct size unknown to this library (built against a newer header)");
 }
@@ -89,9 +90,9 @@ static void test_newer_or_odd_sizes_refused(void **st)
     assert_int_equal(tern_endpoint_new_sized(&cfg, sizeof(cfg) + 8, &cb, sizeof(cb), NULL, &ep),
                      TERN_ERR_ABI);
     assert_null(ep);
-    assert_int_equal(tern_endpoint_new_sized(&cfg, sizeof(cfg), &cb, sizeof(cb) + sizeof(void *),
-                                             NULL, &ep),
-                     TERN_ERR_ABI);
+    assert_int_equal(
+        tern_endpoint_new_sized(&cfg, sizeof(cfg), &cb, sizeof(cb) + sizeof(void *), NULL, &ep),
+        TERN_ERR_ABI);
     assert_int_equal(tern_endpoint_new_sized(&cfg, sizeof(cfg), &cb, 3, NULL, &ep), TERN_ERR_ABI);
     assert_null(ep);
 
@@ -139,9 +140,8 @@ static void test_older_layout_endpoint_works(void **st)
     memset(&cb, GARBAGE, sizeof(cb));
     memcpy(&cb, &loopfx_callbacks, OLD_CB_SIZE);
 
-    assert_int_equal(tern_endpoint_new_sized(&old, OLD_CFG_SIZE, &cb, OLD_CB_SIZE, &f->cli,
-                                             &f->cli.ep),
-                     0);
+    assert_int_equal(
+        tern_endpoint_new_sized(&old, OLD_CFG_SIZE, &cb, OLD_CB_SIZE, &f->cli, &f->cli.ep), 0);
     tern_endpoint *ep = f->cli.ep;
     assert_int_equal(ep->cfg.network_monitor, 0);
     assert_null(ep->cfg.log);
@@ -181,9 +181,8 @@ static void test_older_layout_endpoint_works(void **st)
     assert_int_equal(n, 1);
     uint8_t buf[2 * sizeof(tern_path_info)];
     memset(buf, GARBAGE, sizeof(buf));
-    assert_int_equal(tern_conn_paths_sized(f->cli.conn, (tern_path_info *)(void *)buf, 1, &n_old,
-                                           old_pi),
-                     0);
+    assert_int_equal(
+        tern_conn_paths_sized(f->cli.conn, (tern_path_info *)(void *)buf, 1, &n_old, old_pi), 0);
     assert_int_equal(n_old, 1);
     assert_memory_equal(buf, &cur[0], old_pi);
     assert_true(all_bytes(buf + old_pi, sizeof(buf) - old_pi, GARBAGE));

@@ -32,24 +32,24 @@ typedef struct app {
     tern_endpoint *ep; /* NULL once freed */
     int epfd;
     int free_in;
-    int free_called; /* tern_endpoint_free was called from a callback */
+    int free_called;   /* tern_endpoint_free was called from a callback */
     int fd_open_in_cb; /* the endpoint's fd was still open right after that call */
     int after_free;    /* callbacks that ran after it */
     int connected, closed, path_ev[8], net_events;
     tern_close_info close;
     tern_conn *conn;
     /* behaviours */
-    int close_on_connected;    /* tern_conn_close(7, "bye") from on_connected */
-    int closed_inside_close;   /* on_closed ran inside that tern_conn_close */
-    int reconnect_on_closed;   /* tern_endpoint_connect from the first on_closed */
-    size_t count_in_closed;    /* tern_endpoint_conn_count inside on_closed */
-    int verbs_in_closed;       /* call verbs on the closing connection inside on_closed */
+    int close_on_connected;  /* tern_conn_close(7, "bye") from on_connected */
+    int closed_inside_close; /* on_closed ran inside that tern_conn_close */
+    int reconnect_on_closed; /* tern_endpoint_connect from the first on_closed */
+    size_t count_in_closed;  /* tern_endpoint_conn_count inside on_closed */
+    int verbs_in_closed;     /* call verbs on the closing connection inside on_closed */
     int add_rv, setl_rv, close_rv, stats_rv, open_rv;
     ssize_t write_rv;
-    int run_in_connected;      /* call run/run_once from on_connected */
+    int run_in_connected; /* call run/run_once from on_connected */
     int run_once_rv, run_rv;
     int stop_on_connected;
-    int migrate;               /* add a path on connected, switch to it once validated */
+    int migrate; /* add a path on connected, switch to it once validated */
     tern_addr first_local, new_local;
     int add_in_cb_rv, set_in_cb_rv;
 } app;
@@ -207,12 +207,30 @@ static int drive(app *a, int (*cond)(app *), uint64_t ms)
     return 1;
 }
 
-static int cond_freed(app *a) { return a->ep == NULL; }
-static int cond_connected(app *a) { return a->connected > 0 && a->f->srv.connected; }
-static int cond_closed(app *a) { return a->closed > 0; }
-static int cond_reconnected(app *a) { return a->connected >= 2; }
-static int cond_srv_closed(app *a) { return a->f->srv.closed > 0; }
-static int cond_active_moved(app *a) { return a->path_ev[TERN_PATH_EV_ACTIVE] > 0; }
+static int cond_freed(app *a)
+{
+    return a->ep == NULL;
+}
+static int cond_connected(app *a)
+{
+    return a->connected > 0 && a->f->srv.connected;
+}
+static int cond_closed(app *a)
+{
+    return a->closed > 0;
+}
+static int cond_reconnected(app *a)
+{
+    return a->connected >= 2;
+}
+static int cond_srv_closed(app *a)
+{
+    return a->f->srv.closed > 0;
+}
+static int cond_active_moved(app *a)
+{
+    return a->path_ev[TERN_PATH_EV_ACTIVE] > 0;
+}
 
 static void test_free_from_on_connected(void **st)
 {
