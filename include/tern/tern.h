@@ -442,8 +442,8 @@ typedef struct tern_close_info {
  *   follows later, never from inside tern_conn_close();
  * - in on_closed, only reading functions on the closing connection (stats, paths, ALPN, user data;
  *   verbs return TERN_ERR_CLOSED); its handle is freed when on_closed returns;
- * - tern_endpoint_connect(), tern_endpoint_listen(), tern_endpoint_network_event(),
- *   tern_endpoint_set_datapath_hooks(), tern_endpoint_stop(), and the reading functions
+ * - tern_endpoint_connect(), tern_endpoint_network_event() (its on_network_event runs inside
+ *   it), tern_endpoint_set_datapath_hooks(), tern_endpoint_stop(), and the reading functions
  *   (tern_endpoint_conn_count, tern_endpoint_local_addr, tern_endpoint_timeout_ms, ...);
  * - tern_endpoint_free(): deferred. No callback runs after it (pending events are dropped) and the
  *   endpoint is freed when the outermost tern call that ran the callback returns (run, run_once,

@@ -52,7 +52,39 @@ typedef struct app {
     int migrate; /* add a path on connected, switch to it once validated */
     tern_addr first_local, new_local;
     int add_in_cb_rv, set_in_cb_rv;
+    int endpoint_calls; /* on the first on_connected: hooks, a network event, a second
+                           connection; on the second: close the first */
+    tern_conn *first, *second;
+    int hooks_rv, net_rv, connect_rv, close_first_rv, net_inside;
+    uint64_t hooked_sends;
+    tern_close_info first_close;
+    int paths_rv;
 } app;
+
+static tern_hook_verdict count_send(void *ud, tern_path_addr *path, const uint8_t *data, size_t len,
+                                    uint64_t *delay_ns)
+{
+    ((app *)ud)->hooked_sends++;
+    return TERN_HOOK_PASS;
+}
+
+static void endpoint_calls(app *a, tern_conn *c)
+{
+    if (!a->first) {
+        a->first = c;
+        tern_datapath_hooks h = {.on_send = count_send, .ud = a};
+        a->hooks_rv = tern_endpoint_set_datapath_hooks(a->ep, &h);
+        tern_net_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.type = TERN_NET_LINK_UP;
+        ev.ifindex = 1;
+        a->net_rv = tern_endpoint_network_event(a->ep, &ev);
+        a->net_inside = a->net_events;
+        a->connect_rv = tern_endpoint_connect(a->ep, &a->f->addr, NULL, "localhost", &a->second);
+    } else if (c == a->second) {
+        a->close_first_rv = tern_conn_close(a->first, 9, "other");
+    }
+}
 
 static int fd_open(int fd)
 {
@@ -87,6 +119,8 @@ static void on_connected(tern_conn *c, void *ud)
     }
     if (a->stop_on_connected)
         tern_endpoint_stop(a->ep);
+    if (a->endpoint_calls)
+        endpoint_calls(a, c);
     if (a->close_on_connected && a->connected == 1) {
         a->close_rv = tern_conn_close(c, 7, "bye");
         a->closed_inside_close = a->closed;
@@ -108,6 +142,8 @@ static void on_closed(tern_conn *c, const tern_close_info *ci, void *ud)
     note(a);
     a->closed++;
     a->close = *ci;
+    if (c == a->first)
+        a->first_close = *ci;
     a->count_in_closed = tern_endpoint_conn_count(a->ep);
     if (a->verbs_in_closed) {
         tern_addr any;
@@ -119,6 +155,8 @@ static void on_closed(tern_conn *c, const tern_close_info *ci, void *ud)
         a->write_rv = tern_stream_write(c, 0, "x", 1, 0);
         tern_conn_stats st;
         a->stats_rv = tern_conn_get_stats(c, &st);
+        size_t n;
+        a->paths_rv = tern_conn_paths(c, NULL, 0, &n);
         a->close_rv = tern_conn_close(c, 1, "again");
     }
     if (a->reconnect_on_closed && a->closed == 1) {
@@ -307,6 +345,35 @@ static void test_connect_from_on_closed(void **st)
     tern_endpoint_free(a.ep);
 }
 
+static int cond_first_closed(app *a)
+{
+    return a->first_close.local == 1;
+}
+
+/* Endpoint functions from a callback (hooks installed, a network event fed, a second connection
+ * started), and a connection closed from the callback of another. */
+static void test_endpoint_calls_from_callbacks(void **st)
+{
+    app a;
+    start(*st, &a);
+    a.endpoint_calls = 1;
+    connect_client(&a);
+    assert_true(drive(&a, cond_first_closed, 8000));
+    assert_int_equal(a.hooks_rv, 0);
+    assert_int_equal(a.net_rv, 0);
+    assert_int_equal(a.net_inside, 1); /* on_network_event ran inside the call */
+    assert_int_equal(a.connect_rv, 0);
+    assert_non_null(a.second);
+    assert_int_equal(a.connected, 2);
+    assert_int_equal(a.close_first_rv, 0);
+    assert_int_equal(a.first_close.app, 1);
+    assert_int_equal(a.first_close.error_code, 9);
+    assert_true(a.hooked_sends > 0); /* the hooks installed from the callback see the datagrams */
+    assert_int_equal(tern_endpoint_conn_count(a.ep), 1);
+    assert_int_equal(tern_conn_is_established(a.second), 1);
+    tern_endpoint_free(a.ep);
+}
+
 /* Inside on_closed the verbs refuse with TERN_ERR_CLOSED, reading works, and the handle is
  * freed after the callback without a trace (no socket left, nothing queued on the freed
  * record). */
@@ -324,6 +391,7 @@ static void test_verbs_inside_on_closed(void **st)
     assert_int_equal(a.write_rv, TERN_ERR_CLOSED);
     assert_int_equal(a.close_rv, TERN_ERR_CLOSED);
     assert_int_equal(a.stats_rv, 0);
+    assert_int_equal(a.paths_rv, 0);
     /* the loop goes on with nothing of the connection left */
     for (int i = 0; i < 5; i++)
         assert_int_equal(tern_endpoint_run_once(a.ep, 5), 0);
@@ -455,6 +523,7 @@ int main(void)
         LOOPFX_TEST(test_run_refused_inside_callback),
         LOOPFX_TEST(test_connect_from_on_closed),
         LOOPFX_TEST(test_verbs_inside_on_closed),
+        LOOPFX_TEST(test_endpoint_calls_from_callbacks),
         LOOPFX_TEST(test_free_from_network_event),
         LOOPFX_TEST(test_free_from_path_event_in_verb),
         LOOPFX_TEST(test_migration_verbs_from_callbacks),
