@@ -143,14 +143,14 @@ static void test_older_layout_endpoint_works(void **st)
     assert_int_equal(
         tern_endpoint_new_sized(&old, OLD_CFG_SIZE, &cb, OLD_CB_SIZE, &f->cli, &f->cli.ep), 0);
     tern_endpoint *ep = f->cli.ep;
-    assert_int_equal(ep->cfg.network_monitor, 0);
-    assert_null(ep->cfg.log);
-    assert_null(ep->cfg.log_ud);
+    assert_int_equal(ep->conf.cfg.network_monitor, 0);
+    assert_null(ep->conf.cfg.log);
+    assert_null(ep->conf.cfg.log_ud);
     assert_null(ep->nm);
     assert_null(ep->cb.on_network_event);
     assert_ptr_equal(ep->cb.on_path_event, loopfx_callbacks.on_path_event);
-    assert_int_equal(ep->cfg.idle_timeout_ms, full.idle_timeout_ms);
-    assert_memory_equal(&ep->cfg.policy, &full.policy, sizeof(full.policy));
+    assert_int_equal(ep->conf.cfg.idle_timeout_ms, full.idle_timeout_ms);
+    assert_memory_equal(&ep->conf.cfg.policy, &full.policy, sizeof(full.policy));
     /* an event reaches no callback: the garbage pointer after the old layout is never called */
     tern_net_event ev;
     memset(&ev, 0, sizeof(ev));
