@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "pair.h"
 
 static double cpu_seconds(void)

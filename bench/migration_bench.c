@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "migration.h"
 #include "pair.h"
 
@@ -30,7 +30,10 @@ static void on_data(tern_pair *p, uint64_t n)
 }
 
 static int cond_never(tern_pair *p) { return 0; }
-static int cond_confirmed(tern_pair *p) { return p->client && p->client->handshake_confirmed; }
+static int cond_confirmed(tern_pair *p)
+{
+    return p->client && tern_conn_handshake_confirmed(p->client);
+}
 static int cond_validated(tern_pair *p) { return p->path_events[TERN_PATH_EV_VALIDATED] > 0; }
 
 static uint64_t bytes_between(uint64_t a, uint64_t b)

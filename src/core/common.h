@@ -52,6 +52,14 @@ enum tern_pn_space {
     TERN_SPACE_COUNT = 3
 };
 
+/* The packet number space of an encryption level (0-RTT and 1-RTT share the application's). */
+static inline int tern_level_space(int level)
+{
+    return level == TERN_LEVEL_INITIAL     ? TERN_SPACE_INITIAL
+           : level == TERN_LEVEL_HANDSHAKE ? TERN_SPACE_HANDSHAKE
+                                           : TERN_SPACE_APP;
+}
+
 #define TERN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define TERN_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define TERN_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -6,6 +6,7 @@
 #include "ack.h"
 #include "cid.h"
 #include "conn.h"
+#include "conn_test.h"
 #include "crypto.h"
 #include "frame.h"
 #include "migration.h"
@@ -16,14 +17,6 @@
 #include "recovery.h"
 #include "stream.h"
 #include "tparams.h"
-
-enum tern_conn_state {
-    TERN_CS_HANDSHAKE = 0,
-    TERN_CS_ESTABLISHED, /* handshake complete */
-    TERN_CS_CLOSING,     /* we sent CONNECTION_CLOSE; answer packets with it until the deadline */
-    TERN_CS_DRAINING,    /* the peer closed (or reset); send nothing until the deadline */
-    TERN_CS_DONE,
-};
 
 #define TERN_CRYPTO_BUF_LIMIT (256 * 1024) /* TLS messages buffered per level (either way) */
 #define TERN_ACK_RANGES_SCRATCH 256
@@ -176,7 +169,6 @@ void tern_conn_set_close_info(tern_conn *c, int status, int app, int local, uint
 void tern_conn_set_done(tern_conn *c);
 void tern_conn_fail(tern_conn *c, uint64_t terr, uint64_t frame_type, const char *reason);
 void tern_conn_enter_draining(tern_conn *c, tern_tstamp now);
-tern_tstamp tern_conn_pto(const tern_conn *c);
 int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now);
 void tern_conn_discard_space(tern_conn *c, int space);
 void tern_conn_on_handshake_confirmed(tern_conn *c, tern_tstamp now);
@@ -201,22 +193,11 @@ int tern_conn_tx_limit_ok(tern_conn *c);
 
 /* conn_recv.c: recovery callbacks live with the frame logic */
 void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p);
-void tern_conn_on_pkt_lost(void *ud, int space, const tern_sent_pkt *p);
 void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p);
-/* conn.c: how long an ACK of application packets may wait (within our max_ack_delay). */
-tern_tstamp tern_conn_ack_delay(const tern_conn *c);
 /* conn_send.c: tells recovery whether the anti-amplification limit leaves the server unable to
  * send on its active path (its PTO is then not armed, RFC 9002 §6.2.2.1). */
 void tern_conn_sync_amplification(tern_conn *c);
 void tern_conn_requeue_for_probe(tern_conn *c, int space);
-
-/* level <-> space helpers */
-static inline int tern_level_space(int level)
-{
-    return level == TERN_LEVEL_INITIAL ? TERN_SPACE_INITIAL
-           : level == TERN_LEVEL_HANDSHAKE ? TERN_SPACE_HANDSHAKE
-                                           : TERN_SPACE_APP;
-}
 
 #define TERN_LOG(c, ...)                                                                           \
     do {                                                                                           \

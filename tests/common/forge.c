@@ -3,7 +3,8 @@
 
 #include <string.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
+#include "packet.h"
 
 size_t forge_long(int type, uint32_t version, const tern_cid *dcid, const tern_cid *scid,
                   const uint8_t *token, size_t token_len, uint64_t pn, tern_keys *keys,
@@ -34,7 +35,7 @@ size_t forge_long(int type, uint32_t version, const tern_cid *dcid, const tern_c
  * ever clear as the forger sends nothing again. */
 static void record_sent(tern_conn *c, int space, uint64_t pn, size_t size, tern_tstamp now)
 {
-    tern_sentq *q = &c->rec.q[space];
+    tern_sentq *q = &tern_conn_recovery(c)->q[space];
     if (q->next_pn <= pn)
         q->next_pn = pn + 1;
 }
@@ -44,18 +45,20 @@ size_t forge_1rtt_with(tern_conn *from, const tern_cid *dcid, tern_keys *keys, i
                        size_t cap)
 {
     tern_conn *c = from;
-    if (c->tx[TERN_LEVEL_1RTT].aead == TERN_AEAD_NONE || c->state >= TERN_CS_CLOSING)
+    if (tern_conn_tx_keys(c, TERN_LEVEL_1RTT)->aead == TERN_AEAD_NONE ||
+        tern_conn_state(c) >= TERN_CS_CLOSING)
         return 0;
     if (!dcid) {
-        const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
+        const tern_cid_entry *e =
+            tern_peer_cids_for_path(tern_conn_peer_cids(c), (uint8_t)tern_conn_active_index(c));
         if (!e)
             return 0;
         dcid = &e->cid;
     }
-    uint64_t pn = c->sp[TERN_SPACE_APP].next_pn;
+    uint64_t pn = tern_conn_next_pn(c, TERN_SPACE_APP);
     int next_phase = !keys && (flags & FORGE_NEXT_PHASE);
     if (!keys)
-        phase = next_phase ? !c->tx_phase : c->tx_phase;
+        phase = next_phase ? !tern_conn_tx_phase(c) : tern_conn_tx_phase(c);
     size_t hl = tern_pkt_write_short(out, cap, dcid, pn, 4, phase, 0);
     size_t plen = len < 4 && !(flags & FORGE_NO_PADDING) ? 4 : len;
     if (!hl || hl + plen + 16 > cap)
@@ -69,17 +72,17 @@ size_t forge_1rtt_with(tern_conn *from, const tern_cid *dcid, tern_keys *keys, i
     if (next_phase) {
         tern_keys next;
         memset(&next, 0, sizeof(next));
-        if (tern_crypto_next_keys(&c->tx[TERN_LEVEL_1RTT], &next))
+        if (tern_crypto_next_keys(tern_conn_tx_keys(c, TERN_LEVEL_1RTT), &next))
             return 0;
-        rc = tern_crypto_protect(&next, &c->hp_tx1, out, hl, 4, plen, pn);
+        rc = tern_crypto_protect(&next, tern_conn_tx_hp(c), out, hl, 4, plen, pn);
         tern_crypto_keys_free(&next);
     } else {
-        rc = tern_crypto_protect(keys ? keys : &c->tx[TERN_LEVEL_1RTT], &c->hp_tx1, out, hl, 4,
-                                 plen, pn);
+        rc = tern_crypto_protect(keys ? keys : tern_conn_tx_keys(c, TERN_LEVEL_1RTT),
+                                 tern_conn_tx_hp(c), out, hl, 4, plen, pn);
     }
     if (rc)
         return 0;
-    c->sp[TERN_SPACE_APP].next_pn++;
+    tern_conn_test_take_pn(c, TERN_SPACE_APP);
     record_sent(c, TERN_SPACE_APP, pn, hl + plen + 16, now);
     return hl + plen + 16;
 }
@@ -96,24 +99,25 @@ size_t forge_long_from(tern_conn *from, int level, const tern_cid *dcid, const t
 {
     if (level != TERN_LEVEL_INITIAL && level != TERN_LEVEL_HANDSHAKE)
         return 0;
-    tern_keys *keys = &from->tx[level];
+    tern_keys *keys = tern_conn_tx_keys(from, level);
     int space = tern_level_space(level);
     if (keys->aead == TERN_AEAD_NONE)
         return 0;
-    uint64_t pn = from->sp[space].next_pn;
+    uint64_t pn = tern_conn_next_pn(from, space);
     size_t n = forge_long(level == TERN_LEVEL_INITIAL ? TERN_PKT_INITIAL : TERN_PKT_HANDSHAKE,
-                          from->version, dcid, scid, token, token_len, pn, keys, payload, len,
-                          pad_to, out, cap);
+                          tern_conn_version(from), dcid, scid, token, token_len, pn, keys, payload,
+                          len, pad_to, out, cap);
     if (!n)
         return 0;
-    from->sp[space].next_pn++;
+    tern_conn_test_take_pn(from, space);
     record_sent(from, space, pn, n, now);
     return n;
 }
 
 size_t forge_stateless_reset(tern_conn *victim, size_t len, uint64_t seed, uint8_t *out, size_t cap)
 {
-    const tern_cid_entry *e = tern_peer_cids_for_path(&victim->pcids, (uint8_t)victim->active);
+    const tern_cid_entry *e = tern_peer_cids_for_path(tern_conn_peer_cids(victim),
+                                                      (uint8_t)tern_conn_active_index(victim));
     if (!e || !e->has_token || len < 21 || len > cap)
         return 0;
     for (size_t i = 0; i < len - TERN_RESET_TOKEN_LEN; i++) {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "forge.h"
 #include "packet.h"
 #include "testcert.h"
@@ -521,7 +521,7 @@ static void pump(tern_pair *p, tern_conn *c, int from_server)
         if (from_server) {
             p->server_bytes_sent += seg;
             uint64_t limit = 3 * p->server_bytes_recv;
-            if (p->server && p->server->paths[0].validated)
+            if (p->server && tern_conn_path_at(p->server, 0)->validated)
                 p->server_validated_seen = 1;
             if (!p->server_validated_seen && p->server_bytes_sent > limit &&
                 p->server_bytes_sent - limit > p->max_amp_violation)

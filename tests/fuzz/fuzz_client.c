@@ -26,9 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "forge.h"
 #include "fuzz_common.h"
+#include "packet.h"
 #include "pair.h"
 #include "varint.h"
 
@@ -58,8 +59,11 @@ static void check_client(void)
     if (!c)
         return;
     fuzz_check_close(c);
-    CHECK(c->streams.count <= c->streams.max_remote[0] + c->streams.max_remote[1] + 64);
-    CHECK(c->token_len <= 65535);
+    CHECK(tern_conn_streams(c)->count <=
+          tern_conn_streams(c)->max_remote[0] + tern_conn_streams(c)->max_remote[1] + 64);
+    size_t token_len;
+    (void)tern_conn_token(c, &token_len);
+    CHECK(token_len <= 65535);
 }
 
 static void to_client(uint8_t *d, size_t len)
@@ -67,7 +71,8 @@ static void to_client(uint8_t *d, size_t len)
     tern_conn *c = pair.client;
     if (!len || tern_conn_is_done(c))
         return;
-    tern_path_addr pa = {.local = c->paths[c->active].addr.local, .remote = pair.path_c.remote};
+    tern_path_addr pa = {.local = tern_conn_active_path(c)->addr.local,
+                         .remote = pair.path_c.remote};
     tern_conn_recv(c, &pa, d, len, 0, pair.now);
 }
 
@@ -75,8 +80,8 @@ static void to_client(uint8_t *d, size_t len)
 static tern_cid server_cid(int real)
 {
     tern_cid cid = {.len = 8, .data = {0xaa, 1, 2, 3, 4, 5, 6, 7}};
-    if (real && pair.server && pair.server->lcids.n)
-        cid = pair.server->lcids.e[0].cid;
+    if (real && pair.server && tern_conn_local_cids(pair.server)->n)
+        cid = tern_conn_local_cids(pair.server)->e[0].cid;
     return cid;
 }
 
@@ -111,14 +116,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             const uint8_t *pl = data + i;
             i += n;
-            tern_cid dcid = c->lcids.e[0].cid, scid = server_cid(f & 1);
-            if (op == 1 && c->rx[TERN_LEVEL_INITIAL].aead != TERN_AEAD_NONE)
-                len = forge_long(TERN_PKT_INITIAL, c->version, &dcid, &scid, NULL, 0, pn_next++,
-                                 &c->rx[TERN_LEVEL_INITIAL], pl, n, (f & 2) ? 1200 : 0, dg,
-                                 sizeof(dg));
-            else if (op == 2 && c->rx[TERN_LEVEL_HANDSHAKE].aead != TERN_AEAD_NONE)
-                len = forge_long(TERN_PKT_HANDSHAKE, c->version, &dcid, &scid, NULL, 0, pn_next++,
-                                 &c->rx[TERN_LEVEL_HANDSHAKE], pl, n, 0, dg, sizeof(dg));
+            tern_cid dcid = tern_conn_local_cids(c)->e[0].cid, scid = server_cid(f & 1);
+            if (op == 1 && tern_conn_rx_keys(c, TERN_LEVEL_INITIAL)->aead != TERN_AEAD_NONE)
+                len = forge_long(TERN_PKT_INITIAL, tern_conn_version(c), &dcid, &scid, NULL, 0,
+                                 pn_next++, tern_conn_rx_keys(c, TERN_LEVEL_INITIAL), pl, n,
+                                 (f & 2) ? 1200 : 0, dg, sizeof(dg));
+            else if (op == 2 && tern_conn_rx_keys(c, TERN_LEVEL_HANDSHAKE)->aead != TERN_AEAD_NONE)
+                len = forge_long(TERN_PKT_HANDSHAKE, tern_conn_version(c), &dcid, &scid, NULL, 0,
+                                 pn_next++, tern_conn_rx_keys(c, TERN_LEVEL_HANDSHAKE), pl, n, 0,
+                                 dg, sizeof(dg));
             else if (op == 3 && pair.server)
                 len = forge_1rtt(pair.server, pl, n, (f & 8) ? FORGE_NEXT_PHASE : 0, pair.now, dg,
                                  sizeof(dg));
@@ -134,10 +140,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 scid.data[j] = (uint8_t)(s + j);
             uint8_t *q = dg;
             *q++ = 0xf0;
-            q = tern_put_u32(q, c->version);
-            *q++ = c->lcids.e[0].cid.len;
-            memcpy(q, c->lcids.e[0].cid.data, c->lcids.e[0].cid.len);
-            q += c->lcids.e[0].cid.len;
+            q = tern_put_u32(q, tern_conn_version(c));
+            *q++ = tern_conn_local_cids(c)->e[0].cid.len;
+            memcpy(q, tern_conn_local_cids(c)->e[0].cid.data,
+                   tern_conn_local_cids(c)->e[0].cid.len);
+            q += tern_conn_local_cids(c)->e[0].cid.len;
             *q++ = scid.len;
             memcpy(q, scid.data, scid.len);
             q += scid.len;
@@ -145,7 +152,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             q += k;
             i += k;
             size_t body = (size_t)(q - dg);
-            if (tern_crypto_retry_tag(c->version, &c->initial_dcid, dg, body, q) == 0) {
+            if (tern_crypto_retry_tag(tern_conn_version(c), tern_conn_initial_dcid(c), dg, body,
+                                      q) == 0) {
                 if (s & 0x80)
                     q[0] ^= 1;
                 len = body + TERN_AEAD_TAG_LEN;
@@ -157,7 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t cnt = n % 16;
             if (4 * cnt > size - i)
                 cnt = (size - i) / 4;
-            tern_cid d = c->lcids.e[0].cid, s = c->initial_dcid;
+            tern_cid d = tern_conn_local_cids(c)->e[0].cid, s = *tern_conn_initial_dcid(c);
             if (n & 0x80)
                 d.data[0] ^= 1;
             uint8_t *q = dg;
@@ -195,7 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!pair.client_closed) {
         pair_run(&pair, never, 70000 * MS);
         check_client();
-        CHECK(c->state != TERN_CS_HANDSHAKE);
+        CHECK(tern_conn_state(c) != TERN_CS_HANDSHAKE);
     }
     pair_free(&pair); /* what this input allocated, it frees: no leak check reruns it */
     return 0;

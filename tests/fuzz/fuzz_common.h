@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
@@ -31,7 +31,7 @@ static inline size_t fuzz_take16(const uint8_t *data, size_t size, size_t *i)
  * reason names a transport error. */
 static inline void fuzz_check_close(tern_conn *c)
 {
-    if (!c || c->state < TERN_CS_CLOSING)
+    if (!c || tern_conn_state(c) < TERN_CS_CLOSING)
         return;
     const tern_close_info *ci = tern_conn_close_info(c);
     CHECK(ci->status != TERN_ERR_INTERNAL);

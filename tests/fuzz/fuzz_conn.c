@@ -40,7 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "forge.h"
 #include "fuzz_common.h"
 #include "migration.h"
@@ -98,24 +98,26 @@ static int never(tern_pair *p)
 }
 static int cond_confirmed(tern_pair *p)
 {
-    return p->client && p->client->handshake_confirmed;
+    return p->client && tern_conn_handshake_confirmed(p->client);
 }
 
-static void check_conn(const tern_conn *c, int forged)
+static void check_conn(tern_conn *c, int forged)
 {
     if (!c)
         return;
-    CHECK(c->streams.count <= c->streams.max_remote[0] + c->streams.max_remote[1] + 64);
+    CHECK(tern_conn_streams(c)->count <=
+          tern_conn_streams(c)->max_remote[0] + tern_conn_streams(c)->max_remote[1] + 64);
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        CHECK(c->paths[i].nresponse <= TERN_PATH_RESPONSES);
-    fuzz_check_close((tern_conn *)c);
-    const tern_close_info *ci = tern_conn_close_info((tern_conn *)c);
+        CHECK(tern_conn_path_at(c, i)->nresponse <= TERN_PATH_RESPONSES);
+    fuzz_check_close(c);
+    const tern_close_info *ci = tern_conn_close_info(c);
     /* between honest peers, only the network can end a connection: idle timeout, or no path
      * left that works both ways */
-    if (c->state >= TERN_CS_CLOSING && !forged && ci->local && !ci->app) {
+    if (tern_conn_state(c) >= TERN_CS_CLOSING && !forged && ci->local && !ci->app) {
         int ok = ci->error_code == 0 || ci->error_code == TERN_TE_NO_VIABLE_PATH;
         if (!ok && getenv("TERN_FUZZ_TRACE"))
-            fprintf(stderr, "%s closed with 0x%llx: %s\n", c->is_server ? "server" : "client",
+            fprintf(stderr, "%s closed with 0x%llx: %s\n",
+                    tern_conn_is_server(c) ? "server" : "client",
                     (unsigned long long)ci->error_code, ci->reason);
         CHECK(ok);
     }
@@ -142,7 +144,7 @@ static tern_path_addr to_server_path(int i)
 
 static tern_path_addr to_client_path(int i)
 {
-    tern_path_addr pa = {.local = pair.client->paths[pair.client->active].addr.local,
+    tern_path_addr pa = {.local = tern_conn_active_path(pair.client)->addr.local,
                          .remote = pair.path_c.remote};
     if (i >= 4) /* a spoofed server address */
         pa.remote = addr_of(i);

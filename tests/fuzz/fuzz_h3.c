@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "fuzz_common.h"
 #include "pair.h"
 #include "server/server.h"
@@ -141,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         pair_run(&pair, never, 1 * MS);
         tern_conn *s = pair.server;
-        if (s && s->state >= TERN_CS_CLOSING) {
+        if (s && tern_conn_state(s) >= TERN_CS_CLOSING) {
             const tern_close_info *ci = tern_conn_close_info(s);
             fuzz_check_close(s);
             srv_conn *sc = tern_conn_get_user_data(s);

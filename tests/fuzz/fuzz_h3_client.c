@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "client/client.h"
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "fuzz_common.h"
 #include "pair.h"
 

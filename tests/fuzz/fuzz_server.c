@@ -30,10 +30,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "dispatch.h"
 #include "forge.h"
 #include "fuzz_common.h"
+#include "packet.h"
 #include "pair.h"
 #include "testcert.h"
 #include "tls.h"
@@ -109,7 +110,7 @@ static void conn_free(fconn *f)
 static void check_conn(tern_conn *c)
 {
     fuzz_check_close(c);
-    CHECK(c->streams.count == 0 || c->handshake_complete);
+    CHECK(tern_conn_streams(c)->count == 0 || tern_conn_handshake_complete(c));
 }
 
 /* Pulls every connection's output (nobody answers it), runs timers, frees finished ones. */
@@ -335,12 +336,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 for (int j = 0; j < MAX_CONNS; j++)
                     if (conns[j].used)
                         c = conns[j].c;
-                if (c && c->rx[TERN_LEVEL_HANDSHAKE].aead != TERN_AEAD_NONE) {
-                    const tern_cid_entry *e =
-                        tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
-                    tern_cid dcid = c->lcids.n ? c->lcids.e[0].cid : make_cid(8, 0);
-                    len = forge_long(TERN_PKT_HANDSHAKE, c->version, &dcid, e ? &e->cid : &dcid,
-                                     NULL, 0, ev, &c->rx[TERN_LEVEL_HANDSHAKE], data + i, n, 0, dg,
+                if (c && tern_conn_rx_keys(c, TERN_LEVEL_HANDSHAKE)->aead != TERN_AEAD_NONE) {
+                    const tern_cid_entry *e = tern_peer_cids_for_path(
+                        tern_conn_peer_cids(c), (uint8_t)tern_conn_active_index(c));
+                    tern_cid dcid = tern_conn_local_cids(c)->n ? tern_conn_local_cids(c)->e[0].cid
+                                                               : make_cid(8, 0);
+                    len = forge_long(TERN_PKT_HANDSHAKE, tern_conn_version(c), &dcid,
+                                     e ? &e->cid : &dcid, NULL, 0, ev,
+                                     tern_conn_rx_keys(c, TERN_LEVEL_HANDSHAKE), data + i, n, 0, dg,
                                      sizeof(dg));
                 }
             }

@@ -18,9 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "forge.h"
 #include "fuzz_common.h"
+#include "packet.h"
 #include "pair.h"
 #include "tls.h"
 #include "varint.h"
@@ -53,10 +54,10 @@ static size_t put_cid_param(uint8_t *q, uint64_t id, const tern_cid *cid)
 static void server_created(tern_pair *p)
 {
     if (add_cids) {
-        tp_len += put_cid_param(tp + tp_len, 0x00, &p->server->original_dcid);
-        tp_len += put_cid_param(tp + tp_len, 0x0f, &p->server->lcids.e[0].cid);
+        tp_len += put_cid_param(tp + tp_len, 0x00, tern_conn_original_dcid(p->server));
+        tp_len += put_cid_param(tp + tp_len, 0x0f, &tern_conn_local_cids(p->server)->e[0].cid);
     }
-    CHECK(tern_tls_set_tparams(p->server->tls, tp, tp_len) == 0);
+    CHECK(tern_tls_set_tparams(tern_conn_tls(p->server), tp, tp_len) == 0);
 }
 
 /* Replaces the extension's body in the ClientHello at ch[0..*len) (cap bytes of room). */
@@ -124,7 +125,7 @@ static int rewrite_client_initial(void)
     size_t chlen = (size_t)clen;
     memcpy(ch, body, chlen);
     if (add_cids)
-        tp_len += put_cid_param(tp + tp_len, 0x0f, &pair.client->lcids.e[0].cid);
+        tp_len += put_cid_param(tp + tp_len, 0x0f, &tern_conn_local_cids(pair.client)->e[0].cid);
     if (splice_ch(ch, &chlen, sizeof(ch), tp, tp_len))
         return -1;
     uint8_t *w = frames;
@@ -152,11 +153,11 @@ static void check_victim(tern_conn *v, int from_server)
     fuzz_check_close(v);
     const tern_close_info *ci = tern_conn_close_info(v);
     if (bad) {
-        CHECK(v->state >= TERN_CS_CLOSING && ci->local && !ci->app);
+        CHECK(tern_conn_state(v) >= TERN_CS_CLOSING && ci->local && !ci->app);
         CHECK(ci->error_code == terr);
-        CHECK(!v->peer_tp_received);
-    } else if (v->peer_tp_received) {
-        CHECK(!(v->state >= TERN_CS_CLOSING && ci->local &&
+        CHECK(!tern_conn_peer_tparams_received(v));
+    } else if (tern_conn_peer_tparams_received(v)) {
+        CHECK(!(tern_conn_state(v) >= TERN_CS_CLOSING && ci->local &&
                 ci->error_code == TERN_TE_TRANSPORT_PARAMETER_ERROR &&
                 strstr(ci->reason, "malformed")));
     }

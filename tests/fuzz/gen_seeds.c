@@ -12,8 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "forge.h"
+#include "packet.h"
 #include "pair.h"
 #include "varint.h"
 

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "allochook.h"
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "pair.h"
 #include "testcert.h"
 #include "tls.h"
@@ -159,10 +159,10 @@ static void test_frame_dropped_unacknowledged(void **st)
     assert_int_equal(pair_init(&p, 13), 0);
     assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
     pair_run(&p, never, SEC / 2); /* the server has the client's Finished and 1-RTT keys */
-    assert_true(p.server->sp[TERN_SPACE_APP].largest_recv != UINT64_MAX);
+    assert_true(tern_conn_largest_recv(p.server, TERN_SPACE_APP) != UINT64_MAX);
     /* STREAM (LEN, FIN) on client bidirectional stream 8: opens streams 0, 4 and 8 */
     static const uint8_t frame[] = {0x0b, 0x08, 0x05, 'h', 'e', 'l', 'l', 'o'};
-    uint64_t largest = p.server->sp[TERN_SPACE_APP].largest_recv;
+    uint64_t largest = tern_conn_largest_recv(p.server, TERN_SPACE_APP);
     allochook_fail_after = 0;
     assert_int_equal(pair_inject_1rtt(&p, 1, frame, sizeof(frame)), 0);
     assert_true(allochook_fail_after < 0);
@@ -170,10 +170,10 @@ static void test_frame_dropped_unacknowledged(void **st)
     assert_false(tern_conn_is_done(p.server));
     assert_int_equal(tern_conn_close_info(p.server)->error_code, 0);
     assert_int_equal(tern_conn_close_info(p.server)->status, 0);
-    assert_true(p.server->sp[TERN_SPACE_APP].largest_recv == largest); /* not acknowledged */
+    assert_true(tern_conn_largest_recv(p.server, TERN_SPACE_APP) == largest); /* not acknowledged */
 
     assert_int_equal(pair_inject_1rtt(&p, 1, frame, sizeof(frame)), 0);
-    assert_true(p.server->sp[TERN_SPACE_APP].largest_recv != largest);
+    assert_true(tern_conn_largest_recv(p.server, TERN_SPACE_APP) != largest);
     /* the server application read the bytes */
     int found = 0;
     for (int i = 0; i < p.nsrv; i++)

@@ -9,7 +9,8 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
+#include "packet.h"
 #include "pair.h"
 #include "varint.h"
 
@@ -30,14 +31,17 @@ static int inject_1rtt(tern_pair *p, const uint8_t *payload, size_t len)
     return pair_inject_1rtt(p, 1, payload, len);
 }
 
-static int cond_client_closed(tern_pair *p) { return p->client->state >= TERN_CS_DRAINING; }
+static int cond_client_closed(tern_pair *p)
+{
+    return tern_conn_state(p->client) >= TERN_CS_DRAINING;
+}
 
 static void expect_close(const uint8_t *payload, size_t len, uint64_t terr, uint64_t seed)
 {
     tern_pair p;
     connect_pair(&p, seed);
     inject_1rtt(&p, payload, len);
-    assert_int_equal(p.server->state, TERN_CS_CLOSING);
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_CLOSING);
     const tern_close_info *si = tern_conn_close_info(p.server);
     if (si->error_code != terr)
         fprintf(stderr, "expected 0x%llx got 0x%llx (%s)\n", (unsigned long long)terr,
@@ -189,8 +193,8 @@ static void test_garbage_dropped(void **st)
         tern_conn_recv(p.server, &p.path_s, junk, len, 0, p.now);
         tern_conn_recv(p.client, &p.path_c, junk, len, 0, p.now);
     }
-    assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
-    assert_int_equal(p.client->state, TERN_CS_ESTABLISHED);
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_ESTABLISHED);
+    assert_int_equal(tern_conn_state(p.client), TERN_CS_ESTABLISHED);
     /* the connection still works */
     assert_int_equal(pair_request(&p, 200000), 1);
     assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
@@ -205,15 +209,17 @@ static void test_corrupted_packets_dropped(void **st)
     /* a valid packet with one flipped bit fails authentication and is dropped */
     tern_conn *c = p.client;
     uint8_t pkt[64];
-    uint64_t pn = c->sp[TERN_SPACE_APP].next_pn++;
-    const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, 0);
-    size_t hl = tern_pkt_write_short(pkt, sizeof(pkt), &e->cid, pn, 4, c->tx_phase, 0);
+    uint64_t pn = tern_conn_test_take_pn(c, TERN_SPACE_APP);
+    const tern_cid_entry *e = tern_peer_cids_for_path(tern_conn_peer_cids(c), 0);
+    size_t hl = tern_pkt_write_short(pkt, sizeof(pkt), &e->cid, pn, 4, tern_conn_tx_phase(c), 0);
     static const uint8_t f[] = {0x1e, 0, 0, 0}; /* HANDSHAKE_DONE would close if accepted */
     memcpy(pkt + hl, f, 4);
-    assert_int_equal(tern_crypto_protect(&c->tx[TERN_LEVEL_1RTT], &c->hp_tx1, pkt, hl, 4, 4, pn), 0);
+    assert_int_equal(tern_crypto_protect(tern_conn_tx_keys(c, TERN_LEVEL_1RTT), tern_conn_tx_hp(c),
+                                         pkt, hl, 4, 4, pn),
+                     0);
     pkt[hl + 2] ^= 0x10;
     tern_conn_recv(p.server, &p.path_s, pkt, hl + 4 + 16, 0, p.now);
-    assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_ESTABLISHED);
     pair_free(&p);
 }
 
@@ -229,20 +235,23 @@ static void test_stream_frame_in_initial(void **st)
     uint8_t pkt[1300];
     size_t len_off = 0;
     uint64_t pn = 100;
-    size_t hl = tern_pkt_write_long(pkt, sizeof(pkt), TERN_PKT_INITIAL, 1, &c->initial_dcid,
-                                    &c->lcids.e[0].cid, NULL, 0, pn, 4, &len_off);
+    size_t hl =
+        tern_pkt_write_long(pkt, sizeof(pkt), TERN_PKT_INITIAL, 1, tern_conn_initial_dcid(c),
+                            &tern_conn_local_cids(c)->e[0].cid, NULL, 0, pn, 4, &len_off);
     size_t plen = 1200 - hl - 16;
     memset(pkt + hl, 0, plen);
     static const uint8_t f[] = {0x0a, 0x00, 0x01, 'x'};
     memcpy(pkt + hl, f, sizeof(f));
     tern_pkt_set_length(pkt + len_off, 4 + plen + 16);
-    assert_int_equal(tern_crypto_protect(&c->tx[TERN_LEVEL_INITIAL], &c->tx[TERN_LEVEL_INITIAL],
-                                         pkt, hl, 4, plen, pn), 0);
+    assert_int_equal(tern_crypto_protect(tern_conn_tx_keys(c, TERN_LEVEL_INITIAL),
+                                         tern_conn_tx_keys(c, TERN_LEVEL_INITIAL), pkt, hl, 4, plen,
+                                         pn),
+                     0);
     p.c2s.blackhole = 0;
     /* hand it to a fresh server through the pair's accept path */
     assert_int_equal(pair_accept(&p, pkt, hl + plen + 16), 0);
     tern_conn_recv(p.server, &p.path_s, pkt, hl + plen + 16, 0, p.now);
-    assert_int_equal(p.server->state, TERN_CS_CLOSING);
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_CLOSING);
     assert_int_equal(tern_conn_close_info(p.server)->error_code, TERN_TE_PROTOCOL_VIOLATION);
     pair_free(&p);
 }

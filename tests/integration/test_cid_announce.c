@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
+#include "frame.h"
 #include "pair.h"
 
 #define SEC 1000000000ull
@@ -24,7 +25,7 @@ static void lose_new_cid(tern_conn *c, uint64_t seq)
 
 static int cond_announced(tern_pair *p)
 {
-    return tern_local_cids_next_unannounced(&p->server->lcids) == NULL;
+    return tern_local_cids_next_unannounced(tern_conn_local_cids(p->server)) == NULL;
 }
 
 static void test_lost_announcement_resent(void **st)
@@ -34,16 +35,19 @@ static void test_lost_announcement_resent(void **st)
     assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
     assert_int_equal(pair_request(&p, 100), 0);
     assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
-    tern_local_cids *l = &p.server->lcids;
+    tern_local_cids *l = tern_conn_local_cids(p.server);
     assert_true(l->n >= 3); /* seq 0, and at least two announced */
     assert_null(tern_local_cids_next_unannounced(l));
-    uint64_t sent_before = p.server->pkts_sent;
+    tern_conn_stats stats;
+    tern_conn_get_stats(p.server, &stats);
+    uint64_t sent_before = stats.pkts_sent;
     lose_new_cid(p.server, 1);
     const tern_cid_entry *e = tern_local_cids_next_unannounced(l);
     assert_non_null(e);
     assert_int_equal(e->seq, 1);
     assert_true(pair_run(&p, cond_announced, SEC));
-    assert_true(p.server->pkts_sent > sent_before);
+    tern_conn_get_stats(p.server, &stats);
+    assert_true(stats.pkts_sent > sent_before);
     /* one retired meanwhile is not announced again */
     tern_cid_entry removed;
     assert_int_equal(tern_local_cids_retire(l, 2, NULL, &removed), 0);

@@ -12,9 +12,12 @@
 
 #include <cmocka.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "dispatch.h"
 #include "forge.h"
+#include "frame.h"
+#include "migration.h"
+#include "packet.h"
 #include "pair.h"
 #include "varint.h"
 
@@ -34,17 +37,17 @@ static void connect_pair(tern_pair *p, uint64_t seed)
 
 static int cond_client_closed(tern_pair *p)
 {
-    return p->client->state >= TERN_CS_DRAINING;
+    return tern_conn_state(p->client) >= TERN_CS_DRAINING;
 }
 static int cond_server_closed(tern_pair *p)
 {
-    return p->server->state >= TERN_CS_DRAINING;
+    return tern_conn_state(p->server) >= TERN_CS_DRAINING;
 }
 
 /* `victim` closed with `terr` on its own, and the CONNECTION_CLOSE reached the other side. */
 static void assert_closed_with(tern_pair *p, tern_conn *victim, uint64_t terr)
 {
-    assert_int_equal(victim->state, TERN_CS_CLOSING);
+    assert_int_equal(tern_conn_state(victim), TERN_CS_CLOSING);
     const tern_close_info *vi = tern_conn_close_info(victim);
     if (vi->error_code != terr)
         fprintf(stderr, "expected 0x%llx got 0x%llx (%s)\n", (unsigned long long)terr,
@@ -64,10 +67,10 @@ static void assert_closed_with(tern_pair *p, tern_conn *victim, uint64_t terr)
 static void expect_ignored(tern_pair *p, tern_conn *victim, int ignored)
 {
     if (!ignored) {
-        assert_int_equal(victim->state, TERN_CS_DRAINING);
+        assert_int_equal(tern_conn_state(victim), TERN_CS_DRAINING);
         return;
     }
-    assert_true(victim->state < TERN_CS_CLOSING);
+    assert_true(tern_conn_state(victim) < TERN_CS_CLOSING);
     assert_true(pair_run(p, pair_cond_connected, 10 * SEC));
     assert_true(pair_request(p, 1000) >= 0);
     assert_true(pair_run(p, pair_cond_all_done, 10 * SEC));
@@ -78,8 +81,9 @@ static void expect_ignored(tern_pair *p, tern_conn *victim, int ignored)
 
 static int cond_client_has_hs_keys(tern_pair *p)
 {
-    return p->server && p->client->rx[TERN_LEVEL_HANDSHAKE].aead &&
-           p->server->tx[TERN_LEVEL_HANDSHAKE].aead && !p->client->handshake_confirmed;
+    return p->server && tern_conn_rx_keys(p->client, TERN_LEVEL_HANDSHAKE)->aead &&
+           tern_conn_tx_keys(p->server, TERN_LEVEL_HANDSHAKE)->aead &&
+           !tern_conn_handshake_confirmed(p->client);
 }
 
 static void scid_case(int change_scid, uint64_t seed)
@@ -87,12 +91,13 @@ static void scid_case(int change_scid, uint64_t seed)
     tern_pair p;
     assert_int_equal(pair_init(&p, seed), 0);
     assert_true(pair_run(&p, cond_client_has_hs_keys, 10 * SEC));
-    tern_cid scid = p.server->lcids.e[0].cid;
+    tern_cid scid = tern_conn_local_cids(p.server)->e[0].cid;
     if (change_scid)
         scid.data[0] ^= 0xff;
     uint8_t pkt[1500];
-    size_t n = forge_long_from(p.server, TERN_LEVEL_HANDSHAKE, &p.client->lcids.e[0].cid, &scid,
-                               NULL, 0, close_pv, sizeof(close_pv), 0, p.now, pkt, sizeof(pkt));
+    size_t n =
+        forge_long_from(p.server, TERN_LEVEL_HANDSHAKE, &tern_conn_local_cids(p.client)->e[0].cid,
+                        &scid, NULL, 0, close_pv, sizeof(close_pv), 0, p.now, pkt, sizeof(pkt));
     tern_conn_recv(p.client, &p.path_c, pkt, n, 0, p.now);
     expect_ignored(&p, p.client, change_scid);
     if (!change_scid)
@@ -111,8 +116,9 @@ static void test_server_scid_change_discarded(void **st)
 
 static int cond_server_up(tern_pair *p)
 {
-    return p->server && p->client->tx[TERN_LEVEL_INITIAL].aead &&
-           !p->client->sp[TERN_SPACE_INITIAL].discarded && p->server->received_any;
+    return p->server && tern_conn_tx_keys(p->client, TERN_LEVEL_INITIAL)->aead &&
+           !tern_conn_space_discarded(p->client, TERN_SPACE_INITIAL) &&
+           tern_conn_received_any(p->server);
 }
 
 static void small_initial_case(size_t dgram_len, uint64_t seed)
@@ -120,11 +126,11 @@ static void small_initial_case(size_t dgram_len, uint64_t seed)
     tern_pair p;
     assert_int_equal(pair_init(&p, seed), 0);
     assert_true(pair_run(&p, cond_server_up, 10 * SEC));
-    const tern_cid_entry *e = tern_peer_cids_for_path(&p.client->pcids, 0);
+    const tern_cid_entry *e = tern_peer_cids_for_path(tern_conn_peer_cids(p.client), 0);
     uint8_t pkt[1500];
-    size_t n =
-        forge_long_from(p.client, TERN_LEVEL_INITIAL, &e->cid, &p.client->lcids.e[0].cid, NULL, 0,
-                        close_pv, sizeof(close_pv), dgram_len, p.now, pkt, sizeof(pkt));
+    size_t n = forge_long_from(p.client, TERN_LEVEL_INITIAL, &e->cid,
+                               &tern_conn_local_cids(p.client)->e[0].cid, NULL, 0, close_pv,
+                               sizeof(close_pv), dgram_len, p.now, pkt, sizeof(pkt));
     assert_int_equal(n, dgram_len);
     tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
     expect_ignored(&p, p.server, dgram_len < TERN_MIN_INITIAL_SIZE);
@@ -146,10 +152,10 @@ static size_t make_retry(tern_conn *c, uint8_t id, uint8_t *pkt, size_t cap)
     rscid.len = 8;
     uint8_t token[8];
     memset(token, id, sizeof(token));
-    size_t n =
-        tern_pkt_write_retry(pkt, cap - 16, 1, &c->lcids.e[0].cid, &rscid, token, sizeof(token), 0);
+    size_t n = tern_pkt_write_retry(pkt, cap - 16, 1, &tern_conn_local_cids(c)->e[0].cid, &rscid,
+                                    token, sizeof(token), 0);
     assert_true(n > 0);
-    assert_int_equal(tern_crypto_retry_tag(1, &c->initial_dcid, pkt, n, pkt + n), 0);
+    assert_int_equal(tern_crypto_retry_tag(1, tern_conn_initial_dcid(c), pkt, n, pkt + n), 0);
     return n + 16;
 }
 
@@ -167,16 +173,16 @@ static void vn_case(int after_retry, uint64_t seed)
     if (after_retry) {
         size_t n = make_retry(c, 0x5a, pkt, sizeof(pkt));
         tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
-        assert_true(c->retry_received);
+        assert_true(tern_conn_retry_received(c));
     }
     static const uint32_t versions[] = {0x1a2a3a4a};
-    size_t n =
-        tern_pkt_write_vn(pkt, sizeof(pkt), &c->initial_dcid, &c->lcids.e[0].cid, versions, 1, 0);
+    size_t n = tern_pkt_write_vn(pkt, sizeof(pkt), tern_conn_initial_dcid(c),
+                                 &tern_conn_local_cids(c)->e[0].cid, versions, 1, 0);
     tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
     if (after_retry) {
-        assert_true(c->state < TERN_CS_CLOSING);
+        assert_true(tern_conn_state(c) < TERN_CS_CLOSING);
     } else {
-        assert_int_equal(c->state, TERN_CS_DONE);
+        assert_int_equal(tern_conn_state(c), TERN_CS_DONE);
         assert_int_equal(tern_conn_close_info(c)->status, TERN_ERR_VERSION);
     }
     pair_free(&p);
@@ -197,8 +203,8 @@ static void coalesced_case(int other_dcid, uint64_t seed)
     connect_pair(&p, seed);
     uint8_t dgram[1500];
     /* first: a long-header packet to the client's CID (its protection does not matter) */
-    tern_cid mine = tern_peer_cids_for_path(&p.server->pcids, 0)->cid;
-    tern_cid scid = p.server->lcids.e[0].cid;
+    tern_cid mine = tern_peer_cids_for_path(tern_conn_peer_cids(p.server), 0)->cid;
+    tern_cid scid = tern_conn_local_cids(p.server)->e[0].cid;
     size_t len_off = 0;
     size_t n = tern_pkt_write_long(dgram, sizeof(dgram), TERN_PKT_HANDSHAKE, 1, &mine, &scid, NULL,
                                    0, 0, 4, &len_off);
@@ -229,7 +235,7 @@ static void reset_case(size_t len, int right_token, uint64_t seed)
 {
     tern_pair p;
     connect_pair(&p, seed);
-    const tern_cid_entry *e = tern_peer_cids_for_path(&p.client->pcids, 0);
+    const tern_cid_entry *e = tern_peer_cids_for_path(tern_conn_peer_cids(p.client), 0);
     assert_true(e->has_token);
     uint8_t d[64];
     for (size_t i = 0; i < len; i++)
@@ -240,10 +246,10 @@ static void reset_case(size_t len, int right_token, uint64_t seed)
         d[len - 1] ^= 1;
     tern_conn_recv(p.client, &p.path_c, d, len, 0, p.now);
     if (right_token) {
-        assert_int_equal(p.client->state, TERN_CS_DONE);
+        assert_int_equal(tern_conn_state(p.client), TERN_CS_DONE);
         assert_int_equal(tern_conn_close_info(p.client)->status, TERN_ERR_STATELESS_RESET);
     } else {
-        assert_int_equal(p.client->state, TERN_CS_ESTABLISHED);
+        assert_int_equal(tern_conn_state(p.client), TERN_CS_ESTABLISHED);
     }
     pair_free(&p);
 }
@@ -269,7 +275,7 @@ static void crypto_1rtt_case(int from_side_is_client, const uint8_t *msg, size_t
     tern_conn *to = from_side_is_client ? p.server : p.client;
     uint8_t f[64], *q = f;
     *q++ = TERN_FT_CRYPTO;
-    q = tern_varint_put(q, to->crypto_rcv[TERN_LEVEL_1RTT].read_off);
+    q = tern_varint_put(q, tern_conn_crypto_recv_offset(to, TERN_LEVEL_1RTT));
     q = tern_varint_put(q, msg_len);
     memcpy(q, msg, msg_len);
     q += msg_len;
@@ -305,7 +311,7 @@ static void client_keys_ahead(tern_conn *c, int updates, tern_keys *out)
 {
     tern_keys cur, next;
     memset(&cur, 0, sizeof(cur));
-    assert_int_equal(tern_crypto_next_keys(&c->tx[TERN_LEVEL_1RTT], &cur), 0);
+    assert_int_equal(tern_crypto_next_keys(tern_conn_tx_keys(c, TERN_LEVEL_1RTT), &cur), 0);
     for (int i = 1; i < updates; i++) {
         memset(&next, 0, sizeof(next));
         assert_int_equal(tern_crypto_next_keys(&cur, &next), 0);
@@ -322,9 +328,9 @@ static size_t forge_phase(tern_pair *p, int updates, uint8_t *pkt)
     tern_keys k;
     memset(&k, 0, sizeof(k));
     client_keys_ahead(c, updates, &k);
-    const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, 0);
-    size_t n =
-        forge_1rtt_with(c, &e->cid, &k, c->tx_phase ^ (updates & 1), ping, 1, 0, p->now, pkt, 1500);
+    const tern_cid_entry *e = tern_peer_cids_for_path(tern_conn_peer_cids(c), 0);
+    size_t n = forge_1rtt_with(c, &e->cid, &k, tern_conn_tx_phase(c) ^ (updates & 1), ping, 1, 0,
+                               p->now, pkt, 1500);
     tern_crypto_keys_free(&k);
     return n;
 }
@@ -336,21 +342,21 @@ static void key_update_case(int wait_for_ack, uint64_t seed)
     tern_pair p;
     connect_pair(&p, seed);
     uint8_t pkt[1500];
-    int phase0 = p.server->rx_phase;
+    int phase0 = tern_conn_rx_phase(p.server);
     size_t n = forge_phase(&p, 1, pkt);
     tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
-    assert_int_equal(p.server->rx_phase, phase0 ^ 1);
+    assert_int_equal(tern_conn_rx_phase(p.server), phase0 ^ 1);
     if (wait_for_ack) {
         /* the server acknowledges it; the client follows into the new phase */
         assert_int_equal(pair_request(&p, 1000), 1);
         assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
-        assert_int_equal(p.client->tx_phase, phase0 ^ 1);
+        assert_int_equal(tern_conn_tx_phase(p.client), phase0 ^ 1);
     }
     n = forge_phase(&p, wait_for_ack ? 1 : 2, pkt);
     tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
     if (wait_for_ack) {
-        assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
-        assert_int_equal(p.server->rx_phase, phase0);
+        assert_int_equal(tern_conn_state(p.server), TERN_CS_ESTABLISHED);
+        assert_int_equal(tern_conn_rx_phase(p.server), phase0);
     } else {
         assert_closed_with(&p, p.server, TERN_TE_KEY_UPDATE_ERROR);
     }
@@ -377,7 +383,7 @@ static void session_id_case(size_t sid_len, uint64_t seed)
     pair_run(&p, pair_cond_connected, 1 * MS);
     tern_conn *c = p.client;
     /* the client's own ClientHello, with a session ID inserted after the random */
-    tern_sendbuf *sb = &c->crypto_snd[TERN_LEVEL_INITIAL];
+    const tern_sendbuf *sb = tern_conn_crypto_sent(c, TERN_LEVEL_INITIAL);
     size_t chl = (size_t)sb->end;
     uint8_t ch[1100];
     assert_true(chl + sid_len <= sizeof(ch));
@@ -398,19 +404,20 @@ static void session_id_case(size_t sid_len, uint64_t seed)
     memcpy(q, ch, chl + sid_len);
     q += chl + sid_len;
     uint8_t pkt[1500];
-    const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, 0);
-    size_t n = forge_long_from(c, TERN_LEVEL_INITIAL, &e->cid, &c->lcids.e[0].cid, NULL, 0, f,
-                               (size_t)(q - f), TERN_MIN_INITIAL_SIZE, p.now, pkt, sizeof(pkt));
+    const tern_cid_entry *e = tern_peer_cids_for_path(tern_conn_peer_cids(c), 0);
+    size_t n =
+        forge_long_from(c, TERN_LEVEL_INITIAL, &e->cid, &tern_conn_local_cids(c)->e[0].cid, NULL, 0,
+                        f, (size_t)(q - f), TERN_MIN_INITIAL_SIZE, p.now, pkt, sizeof(pkt));
     assert_true(n >= TERN_MIN_INITIAL_SIZE);
     p.c2s.blackhole = 0;
     assert_int_equal(pair_accept(&p, pkt, n), 0);
     tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
     if (sid_len) {
-        assert_int_equal(p.server->state, TERN_CS_CLOSING);
+        assert_int_equal(tern_conn_state(p.server), TERN_CS_CLOSING);
         assert_int_equal(tern_conn_close_info(p.server)->error_code, TERN_TE_PROTOCOL_VIOLATION);
     } else {
-        assert_int_equal(p.server->state, TERN_CS_HANDSHAKE);
-        assert_true(p.server->tx[TERN_LEVEL_HANDSHAKE].aead != 0);
+        assert_int_equal(tern_conn_state(p.server), TERN_CS_HANDSHAKE);
+        assert_true(tern_conn_tx_keys(p.server, TERN_LEVEL_HANDSHAKE)->aead != 0);
     }
     pair_free(&p);
 }
@@ -433,10 +440,10 @@ static void test_preferred_address_cid_checked(void **st)
         p.c2s.blackhole = 1;
         pair_run(&p, pair_cond_connected, 1 * MS);
         tern_conn *c = p.client;
-        tern_tparams *tp = &c->peer_tp;
+        tern_tparams *tp = tern_conn_test_peer_tparams(c);
         tp->has_preferred_address = 1;
         /* the CID of the handshake (sequence 0) offered again as sequence 1, or a fresh one */
-        tp->preferred_address.cid = tern_peer_cids_for_path(&c->pcids, 0)->cid;
+        tp->preferred_address.cid = tern_peer_cids_for_path(tern_conn_peer_cids(c), 0)->cid;
         if (!reuse)
             tp->preferred_address.cid.data[0] ^= 0x80;
         memset(tp->preferred_address.token, 0x42, 16);
@@ -447,7 +454,7 @@ static void test_preferred_address_cid_checked(void **st)
             assert_int_equal(terr, TERN_TE_PROTOCOL_VIOLATION);
         } else {
             assert_int_equal(rv, 0);
-            assert_int_equal(tern_peer_cids_spare(&c->pcids), 1);
+            assert_int_equal(tern_peer_cids_spare(tern_conn_peer_cids(c)), 1);
         }
         pair_free(&p);
     }
@@ -496,9 +503,9 @@ static void client_new_cid(tern_pair *p, uint64_t seq, int retire, const uint8_t
     uint8_t pkt[1500];
     size_t n = forge_1rtt(p->client, f, (size_t)(q - f), 0, p->now, pkt, sizeof(pkt));
     tern_conn_recv(p->server, &p->path_s, pkt, n, 0, p->now);
-    if (p->server->state != TERN_CS_ESTABLISHED)
+    if (tern_conn_state(p->server) != TERN_CS_ESTABLISHED)
         fprintf(stderr, "closed: %s\n", tern_conn_close_info(p->server)->reason);
-    assert_int_equal(p->server->state, TERN_CS_ESTABLISHED);
+    assert_int_equal(tern_conn_state(p->server), TERN_CS_ESTABLISHED);
 }
 
 static void server_reset_case(int in_use, uint64_t seed)
@@ -513,8 +520,8 @@ static void server_reset_case(int in_use, uint64_t seed)
     dc.rand_ud = &r->seed;
     assert_int_equal(tern_dispatch_init(&r->d, &dc), 0);
     tern_dispatch_attach(&r->d, &r->o, p.server);
-    p.server->hooks.reset_token = reset_fx_token;
-    p.server->hooks.ud = r;
+    tern_conn_test_hooks(p.server)->reset_token = reset_fx_token;
+    tern_conn_test_hooks(p.server)->ud = r;
     uint8_t token[16], other[16];
     memset(token, 0xc4, sizeof(token));
     memset(other, 0x3c, sizeof(other));
@@ -539,10 +546,10 @@ static void server_reset_case(int in_use, uint64_t seed)
     assert_ptr_equal(res.owner, p.server);
     tern_conn_recv(p.server, &p.path_s, d, sizeof(d), 0, p.now);
     if (in_use) {
-        assert_int_equal(p.server->state, TERN_CS_DONE);
+        assert_int_equal(tern_conn_state(p.server), TERN_CS_DONE);
         assert_int_equal(tern_conn_close_info(p.server)->status, TERN_ERR_STATELESS_RESET);
     } else {
-        assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+        assert_int_equal(tern_conn_state(p.server), TERN_CS_ESTABLISHED);
     }
     /* a token that was never issued is not routed: an ordinary stateless reset answers it */
     d[sizeof(d) - 1] ^= 1;
@@ -580,7 +587,7 @@ static void test_reserved_bits_closed(void **st)
         if (with_bits)
             assert_closed_with(&p, p.server, TERN_TE_PROTOCOL_VIOLATION);
         else
-            assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+            assert_int_equal(tern_conn_state(p.server), TERN_CS_ESTABLISHED);
         pair_free(&p);
     }
 }
@@ -597,14 +604,14 @@ static void test_confidentiality_limit_updates_keys(void **st)
     connect_pair(&p, 320);
     p.s2c.rate_bps = 20000000;
     p.s2c.queue_limit = 50;
-    p.server->aead_conf_limit = 512;
+    tern_conn_test_set_conf_limit(p.server, 512);
     assert_int_equal(pair_request(&p, 2 << 20), 1);
     assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
     assert_true(pair_verify(&p));
-    assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_ESTABLISHED);
     /* about 1700 packets in phases of at most 512 */
-    assert_true(p.server->key_updates >= 4);
-    assert_true(p.server->tx_pkts_phase < 512);
+    assert_true(tern_conn_key_updates(p.server) >= 4);
+    assert_true(tern_conn_tx_pkts_phase(p.server) < 512);
     pair_free(&p);
 }
 
@@ -613,14 +620,12 @@ static void test_confidentiality_limit_stops(void **st)
 {
     tern_pair p;
     connect_pair(&p, 321);
-    p.server->aead_conf_limit = 256;
-    p.server->tx_pkts_phase = 256;
-    /* the previous update is not acknowledged, and will not be */
-    p.server->tx_phase_acked = 0;
-    p.server->tx_phase_first_pn = UINT64_MAX;
+    tern_conn_test_set_conf_limit(p.server, 256);
+    /* the limit reached, and the previous update is not acknowledged, and will not be */
+    tern_conn_test_stall_key_phase(p.server, 256);
     assert_int_equal(pair_request(&p, 100000), 1);
     pair_run(&p, pair_cond_all_done, 1 * SEC);
-    assert_int_equal(p.server->state, TERN_CS_DONE);
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_DONE);
     assert_int_equal(tern_conn_close_info(p.server)->error_code, TERN_TE_AEAD_LIMIT_REACHED);
     assert_int_equal(p.streams[1].got, 0);
     pair_free(&p);
@@ -632,9 +637,9 @@ static void test_integrity_limit_closes(void **st)
     static const uint8_t ping[] = {0x01};
     tern_pair p;
     connect_pair(&p, 322);
-    p.server->aead_integ_limit = 10;
+    tern_conn_test_set_integ_limit(p.server, 10);
     for (int i = 0; i < 11; i++) {
-        assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+        assert_int_equal(tern_conn_state(p.server), TERN_CS_ESTABLISHED);
         uint8_t pkt[1500];
         size_t n = forge_1rtt(p.client, ping, sizeof(ping), 0, p.now, pkt, sizeof(pkt));
         pkt[n - 1] ^= 0x01; /* the tag no longer matches */
@@ -670,7 +675,7 @@ static void test_closing_and_draining_rates(void **st)
     /* the server closes; its first CONNECTION_CLOSE goes out */
     assert_int_equal(tern_conn_close(p.server, 7, "bye"), 0);
     assert_true(datagrams_out(p.server, p.now, NULL, NULL) >= 1);
-    assert_int_equal(p.server->state, TERN_CS_CLOSING);
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_CLOSING);
     /* ten packets from the client at once: at most one more CONNECTION_CLOSE */
     size_t answers = 0;
     for (int i = 0; i < 10; i++) {
@@ -687,7 +692,7 @@ static void test_closing_and_draining_rates(void **st)
     tern_conn_recv(p.server, &p.path_s, pkt, n, 0, later);
     assert_int_equal(datagrams_out(p.server, later, p.client, &p.path_c), 1);
     /* the client, draining once it received the close, sends nothing whatever arrives */
-    assert_int_equal(p.client->state, TERN_CS_DRAINING);
+    assert_int_equal(tern_conn_state(p.client), TERN_CS_DRAINING);
     for (int i = 0; i < 5; i++) {
         n = forge_1rtt(p.server, ping, sizeof(ping), 0, p.now, pkt, sizeof(pkt));
         tern_conn_recv(p.client, &p.path_c, pkt, n, 0, later);
@@ -710,10 +715,11 @@ static void cid_auth_case(int what, uint64_t seed)
     p.c2s.blackhole = 0;
     tern_conn *c = p.client;
     if (what == 1) {
-        c->initial_dcid.data[0] ^= 0x01;
+        tern_cid other = *tern_conn_initial_dcid(c);
+        other.data[0] ^= 0x01;
+        tern_conn_test_set_initial_dcid(c, &other);
     } else if (what == 2) {
-        c->retry_received = 1;
-        c->retry_scid = c->initial_dcid;
+        tern_conn_test_set_retry(c, tern_conn_initial_dcid(c));
     }
     if (what == 0) {
         assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
@@ -752,19 +758,22 @@ static void test_retry_once_and_authentic(void **st)
     size_t n = make_retry(c, 0x11, pkt, sizeof(pkt));
     pkt[n - 1] ^= 1;
     tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
-    assert_false(c->retry_received);
+    assert_false(tern_conn_retry_received(c));
     /* an authentic one: followed */
     n = make_retry(c, 0x22, pkt, sizeof(pkt));
     tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
-    assert_true(c->retry_received);
-    assert_int_equal(c->token_len, 8);
-    assert_int_equal(c->token[0], 0x22);
+    assert_true(tern_conn_retry_received(c));
+    size_t token_len;
+    const uint8_t *token = tern_conn_token(c, &token_len);
+    assert_int_equal(token_len, 8);
+    assert_int_equal(token[0], 0x22);
     /* a second one: ignored, the first one's token and SCID stay */
     n = make_retry(c, 0x33, pkt, sizeof(pkt));
     tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
-    assert_int_equal(c->token[0], 0x22);
-    assert_int_equal(c->retry_scid.data[0], 0x22);
-    assert_true(c->state < TERN_CS_CLOSING);
+    token = tern_conn_token(c, &token_len);
+    assert_int_equal(token[0], 0x22);
+    assert_int_equal(tern_conn_retry_scid(c)->data[0], 0x22);
+    assert_true(tern_conn_state(c) < TERN_CS_CLOSING);
     pair_free(&p);
 }
 
@@ -787,16 +796,17 @@ static void server_initial_token_case(int with_token, uint64_t seed)
     tern_pair p;
     assert_int_equal(pair_init(&p, seed), 0);
     assert_true(pair_run(&p, cond_client_has_hs_keys, 10 * SEC));
-    if (p.client->sp[TERN_SPACE_INITIAL].discarded || !p.server->tx[TERN_LEVEL_INITIAL].aead) {
+    if (tern_conn_space_discarded(p.client, TERN_SPACE_INITIAL) ||
+        !tern_conn_tx_keys(p.server, TERN_LEVEL_INITIAL)->aead) {
         pair_free(&p);
         fail_msg("Initial keys gone before the test could use them");
     }
     static const uint8_t token[] = {9, 8, 7, 6};
     uint8_t pkt[1500];
-    size_t n = forge_long_from(p.server, TERN_LEVEL_INITIAL, &p.client->lcids.e[0].cid,
-                               &p.server->lcids.e[0].cid, with_token ? token : NULL,
-                               with_token ? sizeof(token) : 0, close_pv, sizeof(close_pv), 0, p.now,
-                               pkt, sizeof(pkt));
+    size_t n = forge_long_from(
+        p.server, TERN_LEVEL_INITIAL, &tern_conn_local_cids(p.client)->e[0].cid,
+        &tern_conn_local_cids(p.server)->e[0].cid, with_token ? token : NULL,
+        with_token ? sizeof(token) : 0, close_pv, sizeof(close_pv), 0, p.now, pkt, sizeof(pkt));
     tern_conn_recv(p.client, &p.path_c, pkt, n, 0, p.now);
     expect_ignored(&p, p.client, with_token);
     pair_free(&p);

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "pair.h"
 
 #define SEC 1000000000ull
@@ -143,19 +143,19 @@ static void test_key_update_states(void **st)
     assert_int_equal(pair_init(&p, 802), 0);
     pair_run(&p, never, 0); /* the client exists, its handshake has not started */
     assert_int_equal(tern_conn_key_update(p.client), TERN_ERR_STREAM_STATE);
-    assert_int_equal(p.client->key_updates, 0);
+    assert_int_equal(tern_conn_key_updates(p.client), 0);
     assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
     assert_int_equal(pair_request(&p, 100), 0);
     assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
     pair_run(&p, never, SEC / 5);
-    uint64_t before = p.client->key_updates;
-    int phase = p.client->tx_phase;
+    uint64_t before = tern_conn_key_updates(p.client);
+    int phase = tern_conn_tx_phase(p.client);
     assert_int_equal(tern_conn_key_update(p.client), 0);
-    assert_int_equal(p.client->tx_phase, !phase);
+    assert_int_equal(tern_conn_tx_phase(p.client), !phase);
     /* a second update before the first is acknowledged is refused and changes nothing */
     assert_int_equal(tern_conn_key_update(p.client), TERN_ERR_STREAM_STATE);
-    assert_int_equal(p.client->key_updates, before + 1);
-    assert_int_equal(p.client->tx_phase, !phase);
+    assert_int_equal(tern_conn_key_updates(p.client), before + 1);
+    assert_int_equal(tern_conn_tx_phase(p.client), !phase);
     pair_free(&p);
 }
 

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "pair.h"
 
 #define SEC 1000000000ull

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "pair.h"
 
 #define MS 1000000ull
@@ -33,8 +33,8 @@ static int drop_window(tern_pair *p, int to_server, const tern_path_addr *pa)
 {
     window *w = p->filter_ud;
     if (!to_server && w->max_streams_drops && p->server &&
-        p->server->streams.max_remote[0] > w->max_streams_seen) {
-        w->max_streams_seen = p->server->streams.max_remote[0];
+        tern_conn_streams(p->server)->max_remote[0] > w->max_streams_seen) {
+        w->max_streams_seen = tern_conn_streams(p->server)->max_remote[0];
         w->max_streams_drops--;
         w->dropped++;
         return 1;
@@ -68,7 +68,7 @@ static int never(tern_pair *p)
 /* The client's stream `sid` was reset by the server (or already released after it). */
 static int client_saw_reset(tern_pair *p, int64_t sid)
 {
-    tern_stream *s = tern_streams_find(&p->client->streams, sid);
+    tern_stream *s = tern_streams_find(tern_conn_streams(p->client), sid);
     return !s || (s->flags & TERN_SF_RESET_RECVD);
 }
 
@@ -92,7 +92,7 @@ static void test_reset_stream_lost(void **st)
     assert_true(client_saw_reset(&p, sid));
     assert_false(p.streams[i].fin);
     assert_true(p.streams[i].got < 400000);
-    assert_int_equal(p.client->state, TERN_CS_ESTABLISHED);
+    assert_int_equal(tern_conn_state(p.client), TERN_CS_ESTABLISHED);
     pair_free(&p);
 }
 
@@ -113,7 +113,7 @@ static void test_stop_sending_lost(void **st)
     pair_run(&p, never, 2 * SEC);
     assert_true(w.dropped > 0);
     /* the server learned of it all the same: it reset its side and stopped sending */
-    tern_stream *s = tern_streams_find(&p.server->streams, sid);
+    tern_stream *s = tern_streams_find(tern_conn_streams(p.server), sid);
     assert_true(!s || (s->flags & TERN_SF_RESET_SENT));
     assert_true(p.server_bytes_sent < 2000000);
     pair_free(&p);
@@ -161,7 +161,7 @@ static void test_max_streams_lost(void **st)
     assert_true(pair_request(&p, 100) >= 0);
     assert_true(pair_request(&p, 100) >= 0);
     assert_int_equal(pair_request(&p, 100), -1); /* the limit */
-    w.max_streams_seen = p.server->streams.max_remote[0];
+    w.max_streams_seen = tern_conn_streams(p.server)->max_remote[0];
     w.max_streams_drops = 2;
     int opened = 0;
     for (int k = 0; k < 300 && !opened; k++) {
@@ -177,7 +177,7 @@ static void test_max_streams_lost(void **st)
 
 static int server_complete(tern_pair *p)
 {
-    return p->server && p->server->handshake_complete;
+    return p->server && tern_conn_handshake_complete(p->server);
 }
 
 static void test_handshake_done_and_cids_lost(void **st)
@@ -193,8 +193,8 @@ static void test_handshake_done_and_cids_lost(void **st)
     w.until = p.now + 100 * MS;
     pair_run(&p, never, 3 * SEC);
     assert_true(w.dropped > 0);
-    assert_true(p.client->handshake_confirmed);
-    assert_true(tern_peer_cids_spare(&p.client->pcids) >= 1);
+    assert_true(tern_conn_handshake_confirmed(p.client));
+    assert_true(tern_peer_cids_spare(tern_conn_peer_cids(p.client)) >= 1);
     assert_int_equal(pair_request(&p, 1000), 0);
     assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
     assert_true(pair_verify(&p));

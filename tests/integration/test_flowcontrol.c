@@ -10,7 +10,8 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
+#include "frame.h"
 #include "loopfx.h"
 #include "pair.h"
 
@@ -44,13 +45,14 @@ static int cond_target_done(tern_pair *p)
 /* The client's whole connection window holds unread bytes. */
 static int cond_window_full(tern_pair *p)
 {
-    return p->client->data_recv - p->client->data_read == p->client->recv_window;
+    return tern_conn_flow(p->client).data_recv - tern_conn_flow(p->client).data_read ==
+           tern_conn_flow(p->client).recv_window;
 }
 
 /* The server's pending MAX_DATA went out: the credit it decided on is now the peer's. */
 static int cond_server_credit_sent(tern_pair *p)
 {
-    return !p->server->need_max_data;
+    return !tern_conn_flow(p->server).need_max_data;
 }
 
 /* Every held stream of the client got its FIN (or is gone). */
@@ -58,7 +60,7 @@ static int wave_from, wave_to;
 static int cond_wave_received(tern_pair *p)
 {
     for (int i = wave_from; i < wave_to; i++) {
-        tern_stream *s = tern_streams_find(&p->client->streams, p->streams[i].sid);
+        tern_stream *s = tern_streams_find(tern_conn_streams(p->client), p->streams[i].sid);
         if (s && (s->rcv.final_size == UINT64_MAX || s->rcv.highest != s->rcv.final_size))
             return 0;
     }
@@ -68,13 +70,14 @@ static int cond_wave_received(tern_pair *p)
 /* The client learnt of more connection credit than the server's initial 10,000 bytes. */
 static int cond_client_credit(tern_pair *p)
 {
-    return p->client->max_data_send > 10000;
+    return tern_conn_flow(p->client).max_data_send > 10000;
 }
 
 /* The server granted room for another wave. */
 static int cond_streams_granted(tern_pair *p)
 {
-    return p->client->streams.max_local[0] >= p->client->streams.next_local[0] + 45;
+    return tern_conn_streams(p->client)->max_local[0] >=
+           tern_conn_streams(p->client)->next_local[0] + 45;
 }
 
 /* A 1 MiB download on a fresh stream must complete, byte for byte. */
@@ -103,8 +106,9 @@ static void abandon_full_window(int by_client)
         sid[i] = p.streams[k].sid;
     }
     assert_true(pair_run(&p, cond_window_full, 10 * SEC));
-    assert_int_equal(p.client->data_recv - p.client->data_read, 16u << 20); /* all unread */
-    uint64_t limit = p.client->max_data_recv;
+    assert_int_equal(tern_conn_flow(p.client).data_recv - tern_conn_flow(p.client).data_read,
+                     16u << 20); /* all unread */
+    uint64_t limit = tern_conn_flow(p.client).max_data_recv;
     for (int i = 0; i < 5; i++) {
         if (by_client)
             assert_int_equal(tern_stream_stop_sending(p.client, sid[i], 0x10), 0);
@@ -112,11 +116,11 @@ static void abandon_full_window(int by_client)
             assert_int_equal(tern_stream_reset(p.server, sid[i], 0x11), 0);
     }
     download_completes(&p);
-    assert_true(p.client->max_data_recv > limit);
+    assert_true(tern_conn_flow(p.client).max_data_recv > limit);
     /* the abandoned streams are gone on both sides, and so is their memory */
     for (int i = 0; i < 5; i++)
-        assert_null(tern_streams_find(&p.client->streams, sid[i]));
-    assert_true(tern_streams_recv_bytes(&p.client->streams) <= 4u << 20);
+        assert_null(tern_streams_find(tern_conn_streams(p.client), sid[i]));
+    assert_true(tern_streams_recv_bytes(tern_conn_streams(p.client)) <= 4u << 20);
     pair_free(&p);
 }
 
@@ -178,7 +182,8 @@ static int lb_cond_connected(loopfx *f)
 }
 static int lb_cond_window_full(loopfx *f)
 {
-    return f->cli.conn->data_recv - f->cli.conn->data_read == f->cli.conn->recv_window;
+    return tern_conn_flow(f->cli.conn).data_recv - tern_conn_flow(f->cli.conn).data_read ==
+           tern_conn_flow(f->cli.conn).recv_window;
 }
 static int lb_cond_fin(loopfx *f)
 {
@@ -213,7 +218,8 @@ static void loopback_abandon(loopfx *f, int by_client)
     for (int i = 0; i < 5; i++)
         held[i] = lb_request(c, 4u << 20);
     LOOPFX_CHECK(f, loopfx_drive(f, lb_cond_window_full, 10000));
-    assert_int_equal(c->data_recv - c->data_read, ccfg.initial_max_data);
+    assert_int_equal(tern_conn_flow(c).data_recv - tern_conn_flow(c).data_read,
+                     ccfg.initial_max_data);
     for (int i = 0; i < 5; i++) {
         if (by_client)
             assert_int_equal(tern_stream_stop_sending(c, held[i], 0x10), 0);
@@ -264,18 +270,19 @@ static void test_stop_sending_after_fin(void **st)
         /* the server releases its side once its data is acknowledged, and grants new streams */
         assert_true(pair_run(&p, cond_streams_granted, 5 * SEC));
         for (int i = wave_from; i < wave_to; i++) {
-            tern_stream *s = tern_streams_find(&p.client->streams, p.streams[i].sid);
+            tern_stream *s = tern_streams_find(tern_conn_streams(p.client), p.streams[i].sid);
             if (s)
                 assert_int_equal(tern_stream_stop_sending(p.client, p.streams[i].sid, 0x12), 0);
         }
     }
-    assert_true((uint64_t)WAVES * PER_WAVE * SIZE > p.client->recv_window);
+    assert_true((uint64_t)WAVES * PER_WAVE * SIZE > tern_conn_flow(p.client).recv_window);
     download_completes(&p);
     assert_true(pair_run(&p, pair_cond_both_closed, 200 * MS) == 0);
     /* nothing of the 180 abandoned streams is left */
-    assert_int_equal(p.client->streams.count, 0);
-    assert_int_equal(p.client->data_read, p.client->data_recv);
-    assert_true(tern_streams_recv_bytes(&p.client->streams) <= p.client->recv_window);
+    assert_int_equal(tern_conn_streams(p.client)->count, 0);
+    assert_int_equal(tern_conn_flow(p.client).data_read, tern_conn_flow(p.client).data_recv);
+    assert_true(tern_streams_recv_bytes(tern_conn_streams(p.client)) <=
+                tern_conn_flow(p.client).recv_window);
     pair_free(&p);
 }
 
@@ -291,8 +298,8 @@ static uint64_t blackout_until;
 static int server_blocked(tern_pair *p)
 {
     if (!blocked_stream_level)
-        return p->server->data_blocked_sent_at != UINT64_MAX;
-    tern_stream *s = tern_streams_find(&p->server->streams, blocked_sid);
+        return tern_conn_flow(p->server).data_blocked_sent_at != UINT64_MAX;
+    tern_stream *s = tern_streams_find(tern_conn_streams(p->server), blocked_sid);
     return s && s->blocked_at == 100000;
 }
 
@@ -309,8 +316,8 @@ static int blackout_filter(tern_pair *p, int to_server, const tern_path_addr *pa
 static int cond_credit_raised(tern_pair *p)
 {
     if (!blocked_stream_level)
-        return p->server->max_data_send >= 140000;
-    tern_stream *s = tern_streams_find(&p->server->streams, blocked_sid);
+        return tern_conn_flow(p->server).max_data_send >= 140000;
+    tern_stream *s = tern_streams_find(tern_conn_streams(p->server), blocked_sid);
     return s && s->max_send >= 140000;
 }
 
@@ -333,14 +340,14 @@ static void blocked_answered(int stream_level, int lose, uint64_t seed)
     if (lose)
         p.filter = blackout_filter;
     assert_true(pair_run(&p, server_blocked, 5 * SEC));
-    tern_stream *cs = tern_streams_find(&p.client->streams, blocked_sid);
+    tern_stream *cs = tern_streams_find(tern_conn_streams(p.client), blocked_sid);
     assert_int_equal(p.streams[k].got, 40000);
-    assert_int_equal(stream_level ? cs->max_recv : p.client->max_data_recv, 100000);
+    assert_int_equal(stream_level ? cs->max_recv : tern_conn_flow(p.client).max_data_recv, 100000);
     assert_false(stream_level ? (int)(cs->flags & TERN_SF_NEED_MAX_STREAM_DATA)
-                              : p.client->need_max_data);
+                              : tern_conn_flow(p.client).need_max_data);
     int raised = pair_run(&p, cond_credit_raised, 5 * SEC);
     if (!raised) {
-        tern_stream *ss = tern_streams_find(&p.server->streams, blocked_sid);
+        tern_stream *ss = tern_streams_find(tern_conn_streams(p.server), blocked_sid);
         fprintf(stderr,
                 "server: blocked_at %llu max_send %llu end %llu sent %llu flags %x; client "
                 "max_recv %llu highest %llu\n",
@@ -352,9 +359,9 @@ static void blocked_answered(int stream_level, int lose, uint64_t seed)
     if (lose)
         assert_true(blackout_until && p.s2c.dropped > 0);
     /* and the bytes the new credit allows do arrive */
-    uint64_t recv = stream_level ? cs->rcv.highest : p.client->data_recv;
+    uint64_t recv = stream_level ? cs->rcv.highest : tern_conn_flow(p.client).data_recv;
     assert_true(pair_run(&p, pair_cond_both_closed, 500 * MS) == 0);
-    assert_true((stream_level ? cs->rcv.highest : p.client->data_recv) >= 140000);
+    assert_true((stream_level ? cs->rcv.highest : tern_conn_flow(p.client).data_recv) >= 140000);
     assert_true(recv <= 140000);
     pair_free(&p);
 }
@@ -380,7 +387,7 @@ static void test_stream_data_blocked_retransmitted(void **st)
 
 static int cond_client_closed(tern_pair *p)
 {
-    return p->client->state >= TERN_CS_DRAINING;
+    return tern_conn_state(p->client) >= TERN_CS_DRAINING;
 }
 
 static size_t stream_frame(uint8_t *f, uint64_t id, uint64_t off, const uint8_t *data, size_t len,
@@ -406,9 +413,9 @@ static void test_fin_below_highest_after_stop_sending(void **st)
     assert_int_equal(tern_stream_stop_sending(p.server, (int64_t)id, 0x13), 0);
     /* a FIN at the highest offset is fine; it is the one below that is not */
     assert_int_equal(pair_inject_1rtt(&p, 1, f, stream_frame(f, id, 1000, data, 0, 0)), 0);
-    assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_ESTABLISHED);
     pair_inject_1rtt(&p, 1, f, stream_frame(f, id, 0, data, 500, 1));
-    assert_int_equal(p.server->state, TERN_CS_CLOSING);
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_CLOSING);
     assert_int_equal(tern_conn_close_info(p.server)->error_code, TERN_TE_FINAL_SIZE_ERROR);
     assert_true(pair_run(&p, cond_client_closed, 5 * SEC));
     assert_int_equal(tern_conn_close_info(p.client)->error_code, TERN_TE_FINAL_SIZE_ERROR);
@@ -429,7 +436,7 @@ static void small_windows(tern_pair *p, uint64_t seed)
 /* The server failed with `code`, and the client read that code in the CONNECTION_CLOSE. */
 static void closed_with(tern_pair *p, uint64_t code)
 {
-    assert_int_equal(p->server->state, TERN_CS_CLOSING);
+    assert_int_equal(tern_conn_state(p->server), TERN_CS_CLOSING);
     assert_int_equal(tern_conn_close_info(p->server)->error_code, code);
     assert_true(pair_run(p, cond_client_closed, 5 * SEC));
     assert_int_equal(tern_conn_close_info(p->client)->error_code, code);
@@ -452,12 +459,12 @@ static void test_conn_limit_is_the_one_sent(void **st)
     small_windows(&p, 62);
     n = tern_frame_write_reset_stream(f, sizeof(f), 4, 0, 7000);
     assert_int_equal(pair_inject_1rtt(&p, 1, f, n), 0);
-    assert_int_equal(p.client->max_data_send, 10000);
+    assert_int_equal(tern_conn_flow(p.client).max_data_send, 10000);
     assert_true(pair_run(&p, cond_client_credit, 5 * SEC));
     n = tern_frame_write_reset_stream(f, sizeof(f), 8, 0, 7000);
     assert_int_equal(pair_inject_1rtt(&p, 1, f, n), 0);
-    assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
-    p.client->streams.next_local[0] = 3; /* past the ids used above */
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_ESTABLISHED);
+    tern_conn_streams(p.client)->next_local[0] = 3; /* past the ids used above */
     download_completes(&p);
     pair_free(&p);
 }
@@ -474,7 +481,7 @@ static void test_stream_limit_is_the_one_sent(void **st)
     small_windows(&p, 63);
     for (uint64_t off = 0; off < 7000; off += 1000)
         assert_int_equal(pair_inject_1rtt(&p, 1, f, stream_frame(f, 4, off, data, 1000, 0)), 0);
-    tern_stream *s = tern_streams_find(&p.server->streams, 4);
+    tern_stream *s = tern_streams_find(tern_conn_streams(p.server), 4);
     assert_non_null(s);
     assert_int_equal(s->rcv.read_off, 7000); /* read: credit is due */
     assert_int_equal(pair_inject_1rtt(&p, 1, f, stream_frame(f, 4, 7000, data, 1000, 0)), 0);
@@ -517,7 +524,8 @@ static void run_sparse_attack(uint64_t step, uint64_t span, int reset_each, uint
     p.cfg_s.initial_max_streams_bidi = 200;
     connect_pair(&p);
     tern_conn *s = p.server;
-    const uint64_t win = s->recv_window, swin = p.cfg_s.initial_max_stream_data_bidi_remote;
+    const uint64_t win = tern_conn_flow(s).recv_window,
+                   swin = p.cfg_s.initial_max_stream_data_bidi_remote;
     const size_t per_stream = 2 * TERN_RECV_CHUNK + (swin / TERN_RECV_CHUNK + 2) * sizeof(void *) +
                               TERN_RECVBUF_MAX_GAPS * sizeof(tern_range);
     const size_t bound =
@@ -528,24 +536,25 @@ static void run_sparse_attack(uint64_t step, uint64_t span, int reset_each, uint
     for (uint64_t n = 1; n < 100; n++) {
         uint64_t id = n << 2; /* client bidi streams 1..99 */
         for (uint64_t off = 0; off < span; off += step) {
-            tern_stream *cur = tern_streams_find(&s->streams, (int64_t)id);
+            tern_stream *cur = tern_streams_find(tern_conn_streams(s), (int64_t)id);
             uint64_t adds = cur && off + 1 > cur->rcv.highest ? off + 1 - cur->rcv.highest : 0;
-            if (s->data_recv + adds > s->max_data_recv && s->need_max_data)
+            if (tern_conn_flow(s).data_recv + adds > tern_conn_flow(s).max_data_recv &&
+                tern_conn_flow(s).need_max_data)
                 assert_true(pair_run(&p, cond_server_credit_sent, SEC));
-            if (s->data_recv + adds > s->max_data_recv)
+            if (tern_conn_flow(s).data_recv + adds > tern_conn_flow(s).max_data_recv)
                 break; /* an attacker stays within the credit it was given */
             assert_int_equal(pair_inject_1rtt(&p, 1, f, stream_frame(f, id, off, &x, 1, 0)), 0);
             frames++;
-            most = TERN_MAX(most, tern_streams_recv_bytes(&s->streams));
+            most = TERN_MAX(most, tern_streams_recv_bytes(tern_conn_streams(s)));
         }
         if (!reset_each && n < 99)
             continue;
         for (uint64_t k = reset_each ? n : 1; k <= n; k++) {
-            tern_stream *st = tern_streams_find(&s->streams, (int64_t)(k << 2));
+            tern_stream *st = tern_streams_find(tern_conn_streams(s), (int64_t)(k << 2));
             assert_non_null(st);
             size_t len = tern_frame_write_reset_stream(f, sizeof(f), k << 2, 0, st->rcv.highest);
             assert_int_equal(pair_inject_1rtt(&p, 1, f, len), 0);
-            assert_int_equal(s->state, TERN_CS_ESTABLISHED);
+            assert_int_equal(tern_conn_state(s), TERN_CS_ESTABLISHED);
             /* the reset stream keeps nothing */
             assert_null(st->rcv.chunks);
             assert_int_equal(tern_recvbuf_overhead(&st->rcv), 0);
@@ -560,12 +569,12 @@ static void run_sparse_attack(uint64_t step, uint64_t span, int reset_each, uint
         assert_true(frames >= 99 * 100);
     else
         assert_true(most >= win / 2); /* the attack did make the server hold its window */
-    assert_true(tern_streams_recv_bytes(&s->streams) <=
+    assert_true(tern_streams_recv_bytes(tern_conn_streams(s)) <=
                 TERN_RECV_POOL_MAX_FREE * TERN_RECV_CHUNK);
     /* every byte's credit came back: the attacker did not shrink the window for anyone */
-    assert_int_equal(s->data_read, s->data_recv);
+    assert_int_equal(tern_conn_flow(s).data_read, tern_conn_flow(s).data_recv);
     /* the client's own next stream skips the attacker's ids */
-    p.client->streams.next_local[0] = 100;
+    tern_conn_streams(p.client)->next_local[0] = 100;
     download_completes(&p);
     pair_free(&p);
 }
@@ -598,7 +607,7 @@ static void transfer_allocs(uint64_t mb, unsigned long long *process, uint64_t *
 #if ALLOCHOOK_ACTIVE
     unsigned long long a0 = allochook_count;
 #endif
-    uint64_t p0 = p.client->streams.pool.allocs;
+    uint64_t p0 = tern_conn_streams(p.client)->pool.allocs;
     target_idx = pair_request(&p, mb << 20);
     assert_true(pair_run(&p, cond_target_done, 60 * SEC));
     assert_true(stream_ok(&p.streams[target_idx]));
@@ -607,7 +616,7 @@ static void transfer_allocs(uint64_t mb, unsigned long long *process, uint64_t *
 #else
     *process = 0;
 #endif
-    *pool = p.client->streams.pool.allocs - p0;
+    *pool = tern_conn_streams(p.client)->pool.allocs - p0;
     pair_free(&p);
 }
 

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "forge.h"
 #include "pair.h"
 #include "varint.h"
@@ -46,11 +46,11 @@ static void inject(tern_pair *p, int to_server, const uint8_t *payload, size_t l
 
 static int cond_server_draining(tern_pair *p)
 {
-    return p->server->state >= TERN_CS_DRAINING;
+    return tern_conn_state(p->server) >= TERN_CS_DRAINING;
 }
 static int cond_client_draining(tern_pair *p)
 {
-    return p->client->state >= TERN_CS_DRAINING;
+    return tern_conn_state(p->client) >= TERN_CS_DRAINING;
 }
 
 /* The victim closed with `terr` (for frame `ftype`, unless it is UINT64_MAX) and the other side
@@ -59,7 +59,7 @@ static void expect_closed(tern_pair *p, int victim_server, uint64_t terr, uint64
 {
     tern_conn *v = victim_server ? p->server : p->client;
     tern_conn *o = victim_server ? p->client : p->server;
-    assert_int_equal(v->state, TERN_CS_CLOSING);
+    assert_int_equal(tern_conn_state(v), TERN_CS_CLOSING);
     const tern_close_info *vi = tern_conn_close_info(v);
     if (vi->error_code != terr)
         fprintf(stderr, "expected 0x%llx got 0x%llx (%s)\n", (unsigned long long)terr,
@@ -312,7 +312,8 @@ static void test_retire_cid_of_this_packet(void **st)
     /* RFC 9000 §19.16: the CID retired must not be the one the packet was sent to */
     tern_pair p;
     connect_pair(&p, NULL);
-    const tern_cid_entry *e = tern_peer_cids_for_path(&p.client->pcids, (uint8_t)p.client->active);
+    const tern_cid_entry *e = tern_peer_cids_for_path(tern_conn_peer_cids(p.client),
+                                                      (uint8_t)tern_conn_active_index(p.client));
     assert_non_null(e);
     uint8_t f[16], *q = f;
     *q++ = 0x19;
@@ -351,7 +352,7 @@ static void peer_close(const uint8_t *f, size_t len, int app, uint64_t code, int
     tern_pair p;
     connect_pair(&p, NULL);
     inject(&p, 1, f, len, 0);
-    assert_int_equal(p.server->state, TERN_CS_DRAINING);
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_DRAINING);
     const tern_close_info *ci = tern_conn_close_info(p.server);
     assert_int_equal(ci->local, 0);
     assert_int_equal(ci->app, app);
@@ -435,7 +436,7 @@ static void test_repeated_and_late_stream_frames(void **st)
     assert_int_equal(sid, 0);
     assert_int_equal(tern_stream_write(p.client, sid, "abc", 3, 0), 3);
     pair_run(&p, never, SEC / 4); /* the server has stream 0 and its 3 bytes */
-    assert_non_null(tern_streams_find(&p.server->streams, 0));
+    assert_non_null(tern_streams_find(tern_conn_streams(p.server), 0));
     static const uint8_t reset[] = {0x04, 0x00, 0x05, 0x03}; /* code 5, final size 3 */
     static const uint8_t stop[] = {0x05, 0x00, 0x06};        /* code 6 */
     inject(&p, 1, reset, sizeof(reset), 0);
@@ -445,11 +446,11 @@ static void test_repeated_and_late_stream_frames(void **st)
     inject(&p, 1, stop, sizeof(stop), 0);
     assert_int_equal(ev.stops, 1);
     assert_int_equal(ev.stop_code, 6);
-    assert_true(p.server->state < TERN_CS_CLOSING);
+    assert_true(tern_conn_state(p.server) < TERN_CS_CLOSING);
 
     /* the server answers with its RESET_STREAM; once that is acknowledged the stream is gone */
     pair_run(&p, never, SEC);
-    assert_null(tern_streams_find(&p.server->streams, 0));
+    assert_null(tern_streams_find(tern_conn_streams(p.server), 0));
     static const uint8_t late[][4] = {
         {0x04, 0x00, 0x05, 0x03}, /* RESET_STREAM */
         {0x05, 0x00, 0x06},       /* STOP_SENDING */
@@ -461,7 +462,7 @@ static void test_repeated_and_late_stream_frames(void **st)
         inject(&p, 1, late[i], late_len[i], 0);
     assert_int_equal(ev.resets, 1);
     assert_int_equal(ev.stops, 1);
-    assert_true(p.server->state < TERN_CS_CLOSING);
+    assert_true(tern_conn_state(p.server) < TERN_CS_CLOSING);
     assert_int_equal(tern_conn_close_info(p.server)->error_code, 0);
     pair_free(&p);
 }

@@ -19,7 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
+#include "packet.h"
 #include "tls.h"
 
 #define BIG 65527

@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
+#include "frame.h"
 #include "migration.h"
+#include "packet.h"
 #include "pair.h"
 #include "varint.h"
 
@@ -24,7 +26,10 @@ static tern_addr addr(const char *s)
     return a;
 }
 
-static int cond_confirmed(tern_pair *p) { return p->client && p->client->handshake_confirmed; }
+static int cond_confirmed(tern_pair *p)
+{
+    return p->client && tern_conn_handshake_confirmed(p->client);
+}
 
 static void start(tern_pair *p, uint64_t seed)
 {
@@ -46,8 +51,14 @@ static int run_for(tern_pair *p, uint64_t ns)
 
 static int stream_progress_1(tern_pair *p) { return p->streams[1].got > 100000; }
 
-static const tern_addr *active_local(tern_conn *c) { return &c->paths[c->active].addr.local; }
-static const tern_addr *active_remote(tern_conn *c) { return &c->paths[c->active].addr.remote; }
+static const tern_addr *active_local(tern_conn *c)
+{
+    return &tern_conn_active_path(c)->addr.local;
+}
+static const tern_addr *active_remote(tern_conn *c)
+{
+    return &tern_conn_active_path(c)->addr.remote;
+}
 
 /* ---- filters ------------------------------------------------------------------------------------ */
 
@@ -99,12 +110,12 @@ static void test_probe_then_switch(void **st)
     assert_true(tern_addr_equal(active_remote(p.server), &wifi));
     assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 1);
     /* the new path used a new connection ID in each direction */
-    const tern_cid_entry *e0 = tern_peer_cids_for_path(&p.client->pcids, 0);
-    const tern_cid_entry *e1 = tern_peer_cids_for_path(&p.client->pcids, (uint8_t)id);
+    const tern_cid_entry *e0 = tern_peer_cids_for_path(tern_conn_peer_cids(p.client), 0);
+    const tern_cid_entry *e1 = tern_peer_cids_for_path(tern_conn_peer_cids(p.client), (uint8_t)id);
     assert_non_null(e1);
     assert_true(e0 == NULL || !tern_cid_eq(&e0->cid, &e1->cid));
     /* a validated switch loses nothing */
-    assert_int_equal(p.server->rec.pkts_lost, 0);
+    assert_int_equal(tern_conn_recovery(p.server)->pkts_lost, 0);
     pair_free(&p);
 }
 
@@ -122,7 +133,7 @@ static void test_switch_without_probe(void **st)
     assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
     assert_true(pair_verify(&p));
     assert_int_equal(p.path_events[TERN_PATH_EV_VALIDATED], 1);
-    assert_true(p.client->paths[id].path_validated);
+    assert_true(tern_conn_path_at(p.client, id)->path_validated);
     assert_true(tern_addr_equal(active_remote(p.server), &cell));
     pair_free(&p);
 }
@@ -166,7 +177,7 @@ static void test_validation_timeout(void **st)
     /* 3 x max(PTO): with an unknown RTT the new path's PTO is about one second */
     assert_true(p.now - t0 >= 2 * SEC && p.now - t0 < 5 * SEC);
     /* several challenges went out, each with new bytes */
-    assert_true(p.client->paths[id].state == TERN_PATH_FAILED);
+    assert_true(tern_conn_path_at(p.client, id)->state == TERN_PATH_FAILED);
     /* the connection is unharmed */
     assert_int_equal(pair_request(&p, 100000), 1);
     assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
@@ -227,7 +238,7 @@ static void test_socket_error_moves_away(void **st)
     tern_pair p;
     start(&p, 24);
     tern_addr orig = *active_local(p.client);
-    int id0 = p.client->active;
+    int id0 = tern_conn_active_index(p.client);
     tern_addr b = addr("10.0.0.3:6000");
     int idb = tern_conn_path_add(p.client, &b, p.now);
     assert_true(idb > 0);
@@ -238,11 +249,11 @@ static void test_socket_error_moves_away(void **st)
     assert_true(tern_addr_equal(active_local(p.client), &orig));
     assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_FAILOVER);
     assert_int_equal(p.last_reason[TERN_PATH_EV_FAILED], TERN_PATH_WHY_SOCKET_ERROR);
-    assert_int_equal(p.client->paths[idb].state, TERN_PATH_FAILED);
+    assert_int_equal(tern_conn_path_at(p.client, idb)->state, TERN_PATH_FAILED);
     /* with nothing to move to, a transient error does not end the only path */
     tern_conn_path_socket_error(p.client, id0, p.now);
-    assert_int_equal(p.client->active, id0);
-    assert_true(tern_path_in_use(&p.client->paths[id0]));
+    assert_int_equal(tern_conn_active_index(p.client), id0);
+    assert_true(tern_path_in_use(tern_conn_path_at(p.client, id0)));
     assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
     assert_true(pair_verify(&p));
     pair_free(&p);
@@ -319,7 +330,8 @@ static void test_fifty_migrations(void **st)
             fail_msg("migration %d: %s", i, tern_strerror(id));
         if (!tern_addr_equal(active_local(p.client), &next))
             fail_msg("migration %d did not switch (waiting for a CID: %d, spare %zu)", i,
-                     p.client->paths[id].waiting_cid, tern_peer_cids_spare(&p.client->pcids));
+                     tern_conn_path_at(p.client, id)->waiting_cid,
+                     tern_peer_cids_spare(tern_conn_peer_cids(p.client)));
         run_for(&p, 80 * MS);
         assert_int_equal(tern_conn_path_remove(p.client, &prev, p.now), 0);
         run_for(&p, 20 * MS);
@@ -339,16 +351,16 @@ static void test_nat_rebinding_port(void **st)
     start(&p, 10);
     assert_int_equal(pair_request(&p, 4 << 20), 1);
     assert_true(pair_run(&p, stream_progress_1, 5 * SEC));
-    uint64_t cwnd_before = p.server->paths[p.server->active].cc.cwnd;
+    uint64_t cwnd_before = tern_conn_active_path(p.server)->cc.cwnd;
     p.nat_from = *active_local(p.client);
     p.nat_to = addr("10.0.0.1:5999"); /* same address, new port */
     assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
     assert_true(pair_verify(&p));
     assert_true(tern_addr_equal(active_remote(p.server), &p.nat_to));
     assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 1);
-    assert_true(p.server->paths[p.server->active].path_validated);
+    assert_true(tern_conn_active_path(p.server)->path_validated);
     /* only the port changed: the congestion state was kept (not back to the initial window) */
-    assert_true(cwnd_before > 14720 && p.server->paths[p.server->active].cc.cwnd > 14720);
+    assert_true(cwnd_before > 14720 && tern_conn_active_path(p.server)->cc.cwnd > 14720);
     /* the client never noticed */
     assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
     pair_free(&p);
@@ -365,7 +377,7 @@ static void test_nat_rebinding_address(void **st)
     assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
     assert_true(pair_verify(&p));
     assert_true(tern_addr_equal(active_remote(p.server), &p.nat_to));
-    assert_true(p.server->paths[p.server->active].path_validated);
+    assert_true(tern_conn_active_path(p.server)->path_validated);
     pair_free(&p);
 }
 
@@ -405,7 +417,7 @@ static int cond_path_validated_twice(tern_pair *p) { return p->path_events[TERN_
 
 static int cond_on_preferred(tern_pair *p)
 {
-    return p->client && p->client->handshake_confirmed &&
+    return p->client && tern_conn_handshake_confirmed(p->client) &&
            p->last_reason[TERN_PATH_EV_ACTIVE] == TERN_PATH_WHY_PREFERRED_ADDRESS;
 }
 
@@ -420,7 +432,7 @@ static void test_preferred_address(void **st)
     assert_int_equal(pair_request(&p, 1 << 20), 0);
     assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
     assert_true(pair_verify(&p));
-    assert_true(tern_addr_equal(&p.server->paths[p.server->active].addr.local, &pref));
+    assert_true(tern_addr_equal(&tern_conn_active_path(p.server)->addr.local, &pref));
     pair_free(&p);
 }
 
@@ -472,7 +484,7 @@ static void test_peer_disables_migration(void **st)
     /* queued before confirmation: fails when the parameter is known */
     tern_addr early = addr("10.0.0.7:6000");
     assert_true(pair_run(&p, cond_client_exists, 10 * SEC));
-    assert_false(p.client->peer_tp_received);
+    assert_false(tern_conn_peer_tparams_received(p.client));
     assert_true(tern_conn_path_add(p.client, &early, p.now) > 0);
     assert_true(pair_run(&p, cond_confirmed, 10 * SEC));
     assert_int_equal(p.path_events[TERN_PATH_EV_FAILED], 1);
@@ -486,7 +498,7 @@ static void test_peer_disables_migration(void **st)
 
 static int cond_server_has_tparams(tern_pair *p)
 {
-    return p->server && p->server->peer_tp_received;
+    return p->server && tern_conn_peer_tparams_received(p->server);
 }
 
 static void test_no_spare_cid(void **st)
@@ -496,7 +508,7 @@ static void test_no_spare_cid(void **st)
     /* a stingy server: it issues what the client asks for, so make it believe the client takes
      * two connection IDs, before its handshake completes (when it issues them): a single spare */
     assert_true(pair_run(&p, cond_server_has_tparams, 10 * SEC));
-    p.server->peer_tp.active_connection_id_limit = 2;
+    tern_conn_test_peer_tparams(p.server)->active_connection_id_limit = 2;
     assert_true(pair_run(&p, cond_confirmed, 10 * SEC));
     assert_int_equal(pair_request(&p, 1000), 0);
     assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
@@ -504,7 +516,7 @@ static void test_no_spare_cid(void **st)
     assert_true(tern_conn_path_add(p.client, &a, p.now) > 0);
     int idb = tern_conn_path_add(p.client, &b, p.now);
     assert_true(idb > 0);
-    assert_true(p.client->paths[idb].waiting_cid);
+    assert_true(tern_conn_path_at(p.client, idb)->waiting_cid);
     assert_true(pair_run(&p, cond_path_failed, 20 * SEC));
     assert_int_equal(p.last_reason[TERN_PATH_EV_FAILED], TERN_PATH_WHY_NO_CID);
     assert_int_equal(p.path_events[TERN_PATH_EV_VALIDATED], 1);
@@ -522,7 +534,7 @@ static void test_key_update_during_migration(void **st)
     assert_int_equal(tern_conn_key_update(p.client), 0);
     assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
     assert_true(pair_verify(&p));
-    assert_true(p.server->key_updates >= 1);
+    assert_true(tern_conn_key_updates(p.server) >= 1);
     assert_true(tern_addr_equal(active_remote(p.server), &cell));
     pair_free(&p);
 }
@@ -550,12 +562,16 @@ static int inject_1rtt(tern_pair *p, const tern_path_addr *from_client, const ui
 {
     tern_conn *c = p->client;
     uint8_t pkt[1500];
-    uint64_t pn = c->sp[TERN_SPACE_APP].next_pn++;
-    tern_recovery_on_unrecorded(&c->rec, TERN_SPACE_APP, pn); /* the server may acknowledge it */
-    const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
-    size_t hl = tern_pkt_write_short(pkt, sizeof(pkt), &e->cid, pn, 4, c->tx_phase, 0);
+    uint64_t pn = tern_conn_test_take_pn(c, TERN_SPACE_APP);
+    tern_recovery_on_unrecorded(tern_conn_recovery(c), TERN_SPACE_APP,
+                                pn); /* the server may acknowledge it */
+    const tern_cid_entry *e =
+        tern_peer_cids_for_path(tern_conn_peer_cids(c), (uint8_t)tern_conn_active_index(c));
+    size_t hl = tern_pkt_write_short(pkt, sizeof(pkt), &e->cid, pn, 4, tern_conn_tx_phase(c), 0);
     memcpy(pkt + hl, payload, len);
-    assert_int_equal(tern_crypto_protect(&c->tx[TERN_LEVEL_1RTT], &c->hp_tx1, pkt, hl, 4, len, pn), 0);
+    assert_int_equal(tern_crypto_protect(tern_conn_tx_keys(c, TERN_LEVEL_1RTT), tern_conn_tx_hp(c),
+                                         pkt, hl, 4, len, pn),
+                     0);
     tern_path_addr in = {from_client->remote, from_client->local};
     return tern_conn_recv(p->server, &in, pkt, hl + len + 16, 0, p->now);
 }
@@ -571,13 +587,13 @@ static void test_challenge_flood(void **st)
         memset(payload + n, i, 8);
         n += 8;
     }
-    tern_path_addr from = p.client->paths[p.client->active].addr;
+    tern_path_addr from = tern_conn_active_path(p.client)->addr;
     for (int k = 0; k < 50; k++)
         inject_1rtt(&p, &from, payload, n);
     /* 5000 challenges: only the latest few responses are owed, nothing else grew */
-    tern_path *sp = &p.server->paths[p.server->active];
+    tern_path *sp = tern_conn_active_path(p.server);
     assert_true(sp->nresponse <= TERN_PATH_RESPONSES);
-    assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_ESTABLISHED);
     assert_int_equal(pair_request(&p, 100000), 1);
     assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
     assert_true(pair_verify(&p));
@@ -589,10 +605,10 @@ static void test_unknown_path_response(void **st)
     tern_pair p;
     start(&p, 20);
     uint8_t payload[9] = {TERN_FT_PATH_RESPONSE, 1, 2, 3, 4, 5, 6, 7, 8};
-    tern_path_addr from = p.client->paths[p.client->active].addr;
+    tern_path_addr from = tern_conn_active_path(p.client)->addr;
     for (int k = 0; k < 100; k++)
         inject_1rtt(&p, &from, payload, sizeof(payload));
-    assert_int_equal(p.server->state, TERN_CS_ESTABLISHED);
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_ESTABLISHED);
     assert_int_equal(p.srv_path_events[TERN_PATH_EV_VALIDATED], 0);
     pair_free(&p);
 }
@@ -611,12 +627,14 @@ static int cond_cids_within_limits(tern_pair *p)
     tern_conn *cs[2] = {p->client, p->server};
     for (int k = 0; k < 2; k++) {
         tern_conn *c = cs[k];
-        if (!c || !c->peer_tp_received)
+        if (!c || !tern_conn_peer_tparams_received(c))
             continue;
         /* a NEW_CONNECTION_ID for a CID the receiver had retired is what makes a peer that does
          * not remember retired sequence numbers count one CID too many */
-        if (tern_local_cids_count(&c->lcids) > c->peer_tp.active_connection_id_limit ||
-            c->pcids.n > c->pcids.limit || c->pcids.stale_announcements)
+        if (tern_local_cids_count(tern_conn_local_cids(c)) >
+                tern_conn_peer_tparams(c)->active_connection_id_limit ||
+            tern_conn_peer_cids(c)->n > tern_conn_peer_cids(c)->limit ||
+            tern_conn_peer_cids(c)->stale_announcements)
             cid_violations++;
     }
     if (p->nstreams > 1 && cid_hops < 4 &&
@@ -674,8 +692,8 @@ static void test_sixteen_paths_default_server(void **st)
     assert_true(pair_run(&p, cond_confirmed, 10 * SEC));
     assert_int_equal(pair_request(&p, 1000), 0);
     assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
-    assert_int_equal(p.client->local_tp.active_connection_id_limit, 16);
-    assert_int_equal(tern_local_cids_count(&p.server->lcids), 16);
+    assert_int_equal(tern_conn_local_tparams(p.client)->active_connection_id_limit, 16);
+    assert_int_equal(tern_local_cids_count(tern_conn_local_cids(p.server)), 16);
     char buf[32];
     for (int k = 0; k < 15; k++) {
         snprintf(buf, sizeof(buf), "10.0.5.%d:7000", k + 2);
@@ -721,23 +739,25 @@ static void test_spoofed_addresses_bounded(void **st)
     tern_pair p;
     start(&p, 21);
     uint8_t payload[9] = {TERN_FT_PATH_CHALLENGE, 9, 9, 9, 9, 9, 9, 9, 9};
-    uint64_t client_cids = p.client->lcids.next_seq, server_cids = p.server->lcids.next_seq;
+    uint64_t client_cids = tern_conn_local_cids(p.client)->next_seq,
+             server_cids = tern_conn_local_cids(p.server)->next_seq;
     spoofed_dgrams = 0;
     p.filter = filter_spoofed;
     char buf[32];
     size_t most = 0;
     for (int i = 0; i < 200; i++) {
         snprintf(buf, sizeof(buf), "10.100.%d.%d:1000", i / 100, i % 100 + 1);
-        tern_path_addr from = p.client->paths[p.client->active].addr;
+        tern_path_addr from = tern_conn_active_path(p.client)->addr;
         from.local = addr(buf);
         assert_int_equal(inject_1rtt(&p, &from, payload, sizeof(payload)), 0);
         pair_run(&p, cond_never, 1 * MS); /* let the server answer */
         size_t n = tern_mig_paths_in_use(p.server);
         most = n > most ? n : most;
         assert_true(n <= 1 + TERN_MIG_MAX_PEER_PROBING);
-        assert_non_null(tern_peer_cids_for_path(&p.server->pcids, (uint8_t)p.server->active));
+        assert_non_null(tern_peer_cids_for_path(tern_conn_peer_cids(p.server),
+                                                (uint8_t)tern_conn_active_index(p.server)));
         for (int k = 0; k < TERN_MAX_PATHS; k++) {
-            const tern_path *sp = &p.server->paths[k];
+            const tern_path *sp = tern_conn_path_at(p.server, k);
             if (!tern_path_in_use(sp))
                 continue;
             assert_true(sp->nresponse <= TERN_PATH_RESPONSES);
@@ -746,9 +766,9 @@ static void test_spoofed_addresses_bounded(void **st)
     }
     assert_int_equal(most, 1 + TERN_MIG_MAX_PEER_PROBING);
     /* the copies carried the DCID of the active path: no connection ID was given or retired */
-    assert_int_equal(p.client->lcids.next_seq, client_cids);
-    assert_int_equal(p.server->lcids.next_seq, server_cids);
-    assert_int_equal(p.server->pcids.retire_n, 0);
+    assert_int_equal(tern_conn_local_cids(p.client)->next_seq, client_cids);
+    assert_int_equal(tern_conn_local_cids(p.server)->next_seq, server_cids);
+    assert_int_equal(tern_conn_peer_cids(p.server)->retire_n, 0);
     assert_true(spoofed_dgrams <= 200);
     /* probing packets never moved the server, and the connection works */
     assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 0);
@@ -768,17 +788,20 @@ static void test_replayed_datagram_costs_nothing(void **st)
     start(&p, 22);
     tern_conn *c = p.client;
     uint8_t pkt[64], copy[64];
-    uint64_t pn = c->sp[TERN_SPACE_APP].next_pn++;
-    const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
-    size_t hl = tern_pkt_write_short(pkt, sizeof(pkt), &e->cid, pn, 4, c->tx_phase, 0);
+    uint64_t pn = tern_conn_test_take_pn(c, TERN_SPACE_APP);
+    const tern_cid_entry *e =
+        tern_peer_cids_for_path(tern_conn_peer_cids(c), (uint8_t)tern_conn_active_index(c));
+    size_t hl = tern_pkt_write_short(pkt, sizeof(pkt), &e->cid, pn, 4, tern_conn_tx_phase(c), 0);
     memset(pkt + hl, TERN_FT_PING, 4);
-    assert_int_equal(tern_crypto_protect(&c->tx[TERN_LEVEL_1RTT], &c->hp_tx1, pkt, hl, 4, 4, pn), 0);
+    assert_int_equal(tern_crypto_protect(tern_conn_tx_keys(c, TERN_LEVEL_1RTT), tern_conn_tx_hp(c),
+                                         pkt, hl, 4, 4, pn),
+                     0);
     size_t len = hl + 4 + 16;
-    tern_path_addr genuine = {p.client->paths[p.client->active].addr.remote,
-                              p.client->paths[p.client->active].addr.local};
+    tern_path_addr genuine = {tern_conn_active_path(p.client)->addr.remote,
+                              tern_conn_active_path(p.client)->addr.local};
     memcpy(copy, pkt, len);
     tern_conn_recv(p.server, &genuine, copy, len, 0, p.now);
-    size_t retire_before = p.client->pcids.retire_n;
+    size_t retire_before = tern_conn_peer_cids(p.client)->retire_n;
     char buf[32];
     for (int i = 0; i < 50; i++) {
         snprintf(buf, sizeof(buf), "10.77.0.%d:%d", i + 1, 2000 + i);
@@ -790,8 +813,8 @@ static void test_replayed_datagram_costs_nothing(void **st)
     size_t n = 0;
     assert_int_equal(tern_conn_paths(p.server, NULL, 0, &n), 0);
     assert_int_equal(n, 1);
-    assert_int_equal(p.server->pcids.retire_n, 0);
-    assert_int_equal(p.client->pcids.retire_n, retire_before);
+    assert_int_equal(tern_conn_peer_cids(p.server)->retire_n, 0);
+    assert_int_equal(tern_conn_peer_cids(p.client)->retire_n, retire_before);
     assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 0);
     pair_free(&p);
 }
@@ -832,10 +855,10 @@ static void test_handshake_from_other_address_buys_no_budget(void **st)
             seg, (unsigned long long)(p.server_bytes_recv - seg),
             (unsigned long long)p.server_bytes_sent, 3 * seg);
     assert_true(p.server_bytes_recv - seg >= 2 * 1200); /* the client did retransmit from there */
-    assert_int_equal(s->paths[s->active].bytes_recv, seg);
+    assert_int_equal(tern_conn_active_path(s)->bytes_recv, seg);
     assert_true(p.server_bytes_sent <= 3 * seg);
     assert_true(p.server_bytes_sent >= 3 * seg - 1500); /* it did use the budget it had */
-    assert_true(tern_addr_equal(&s->paths[s->active].addr.remote, &out.local));
+    assert_true(tern_addr_equal(&tern_conn_active_path(s)->addr.remote, &out.local));
     size_t n = 0;
     assert_int_equal(tern_conn_paths(s, NULL, 0, &n), 0);
     assert_int_equal(n, 1);

@@ -10,7 +10,8 @@
 
 #include <cmocka.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
+#include "migration.h"
 #include "pair.h"
 
 #define MS 1000000ull
@@ -49,7 +50,7 @@ static void test_refusals(void **st)
     connect_pair(&p, 1000);
     tern_conn *c = p.client;
     tern_addr none = {0}, a1 = addr("10.0.0.1:5001"), v6 = addr("[fd00::1]:5000");
-    tern_addr active = c->paths[c->active].addr.local;
+    tern_addr active = tern_conn_active_path(c)->addr.local;
     assert_int_equal(tern_conn_path_add(c, NULL, p.now), TERN_ERR_INVALID_ARG);
     assert_int_equal(tern_conn_path_add(c, &none, p.now), TERN_ERR_INVALID_ARG);
     assert_int_equal(tern_conn_path_add(c, &v6, p.now), TERN_ERR_AF_MISMATCH);
@@ -59,7 +60,7 @@ static void test_refusals(void **st)
     assert_int_equal(tern_conn_path_remove(c, &a1, p.now), TERN_ERR_NOT_FOUND);
     assert_int_equal(tern_conn_path_remove(c, &active, p.now), TERN_ERR_LAST_PATH);
     /* setting the active path again changes nothing */
-    assert_int_equal(tern_conn_path_set_active(c, &active, p.now), c->active);
+    assert_int_equal(tern_conn_path_set_active(c, &active, p.now), tern_conn_active_index(c));
     assert_int_equal(npaths(c), 1);
     /* after a close every verb is refused */
     assert_int_equal(tern_conn_close(c, 0, NULL), 0);
@@ -103,18 +104,18 @@ static void test_before_confirmation(void **st)
     tern_addr a1 = addr("10.0.0.1:5001");
     int idx = tern_conn_path_set_active(p.client, &a1, p.now);
     assert_true(idx > 0);
-    assert_int_equal(p.client->pending_active, idx);
-    assert_int_equal(p.client->active, 0);
+    assert_int_equal(tern_conn_pending_active(p.client), idx);
+    assert_int_equal(tern_conn_active_index(p.client), 0);
     assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
     pair_run(&p, never, 500 * MS);
-    assert_int_equal(p.client->active, idx);
-    assert_int_equal(p.client->pending_active, -1);
-    assert_true(tern_addr_equal(&p.client->paths[p.client->active].addr.local, &a1));
+    assert_int_equal(tern_conn_active_index(p.client), idx);
+    assert_int_equal(tern_conn_pending_active(p.client), -1);
+    assert_true(tern_addr_equal(&tern_conn_active_path(p.client)->addr.local, &a1));
     assert_int_equal(pair_request(&p, 20000), 0);
     assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
     assert_true(pair_verify(&p));
     /* the server sees the client at its new address */
-    assert_true(tern_addr_equal(&p.server->paths[p.server->active].addr.remote, &a1));
+    assert_true(tern_addr_equal(&tern_conn_active_path(p.server)->addr.remote, &a1));
     pair_free(&p);
 }
 
@@ -127,10 +128,10 @@ static void test_remove_pending_switch(void **st)
     tern_addr a1 = addr("10.0.0.1:5001");
     assert_true(tern_conn_path_set_active(p.client, &a1, p.now) > 0);
     assert_int_equal(tern_conn_path_remove(p.client, &a1, p.now), 0);
-    assert_int_equal(p.client->pending_active, -1);
+    assert_int_equal(tern_conn_pending_active(p.client), -1);
     assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
     pair_run(&p, never, 500 * MS);
-    assert_int_equal(p.client->active, 0);
+    assert_int_equal(tern_conn_active_index(p.client), 0);
     assert_int_equal(npaths(p.client), 1);
     pair_free(&p);
 }
@@ -150,12 +151,12 @@ static void test_server_forbids_migration(void **st)
     assert_int_equal(tern_conn_path_set_active(p.client, &a1, p.now), TERN_ERR_MIGRATION_DISABLED);
     /* a new client address is not followed: RFC 9000 §9 lets the server drop such packets (or
      * validate the path); tern drops them, so the path stays and the request does not arrive */
-    tern_addr before = p.server->paths[p.server->active].addr.remote;
+    tern_addr before = tern_conn_active_path(p.server)->addr.remote;
     p.nat_from = p.path_c.local;
     p.nat_to = addr("10.0.0.1:6000");
     assert_int_equal(pair_request(&p, 1000), 1);
     pair_run(&p, never, 500 * MS);
-    assert_true(tern_addr_equal(&p.server->paths[p.server->active].addr.remote, &before));
+    assert_true(tern_addr_equal(&tern_conn_active_path(p.server)->addr.remote, &before));
     assert_false(p.streams[1].fin);
     assert_int_equal(p.streams[1].got, 0);
     pair_free(&p);

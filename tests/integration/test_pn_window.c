@@ -11,7 +11,9 @@
 
 #include <cmocka.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
+#include "frame.h"
+#include "packet.h"
 #include "pair.h"
 
 #define SEC 1000000000ull
@@ -30,21 +32,21 @@ static void connect_pair(tern_pair *p, uint64_t seed)
 static size_t protect_ping_1byte_pn(tern_pair *p, uint8_t *pkt, size_t cap, uint64_t *pn_out)
 {
     tern_conn *s = p->server;
-    uint64_t pn = s->sp[TERN_SPACE_APP].next_pn++;
-    const tern_cid_entry *e = tern_peer_cids_for_path(&s->pcids, 0);
-    size_t hl = tern_pkt_write_short(pkt, cap, &e->cid, pn, 1, s->tx_phase, 0);
+    uint64_t pn = tern_conn_test_take_pn(s, TERN_SPACE_APP);
+    const tern_cid_entry *e = tern_peer_cids_for_path(tern_conn_peer_cids(s), 0);
+    size_t hl = tern_pkt_write_short(pkt, cap, &e->cid, pn, 1, tern_conn_tx_phase(s), 0);
     assert_true(hl > 0);
     uint8_t payload[24] = {TERN_FT_PING}; /* the rest PADDING: room for the protection sample */
     memcpy(pkt + hl, payload, sizeof(payload));
-    assert_int_equal(
-        tern_crypto_protect(&s->tx[TERN_LEVEL_1RTT], &s->hp_tx1, pkt, hl, 1, sizeof(payload), pn),
-        0);
+    assert_int_equal(tern_crypto_protect(tern_conn_tx_keys(s, TERN_LEVEL_1RTT), tern_conn_tx_hp(s),
+                                         pkt, hl, 1, sizeof(payload), pn),
+                     0);
     tern_sent_pkt rec;
     memset(&rec, 0, sizeof(rec));
     rec.pn = pn;
     rec.time_sent = p->now;
     rec.size = (uint32_t)(hl + sizeof(payload) + TERN_AEAD_TAG_LEN);
-    tern_recovery_on_sent(&s->rec, TERN_SPACE_APP, &rec);
+    tern_recovery_on_sent(tern_conn_recovery(s), TERN_SPACE_APP, &rec);
     *pn_out = pn;
     return hl + sizeof(payload) + TERN_AEAD_TAG_LEN;
 }
@@ -60,10 +62,10 @@ static void late_packet(tern_pair *p, int forge, uint64_t *pn, uint64_t *auth_fa
     static const uint8_t ping[] = {TERN_FT_PING};
     for (int i = 0; i < OUTRUN; i++)
         assert_int_equal(pair_inject_1rtt(p, 0, ping, sizeof(ping)), 0);
-    assert_true(p->client->sp[TERN_SPACE_APP].largest_recv >= *pn + OUTRUN);
+    assert_true(tern_conn_largest_recv(p->client, TERN_SPACE_APP) >= *pn + OUTRUN);
     if (forge)
         pkt[len - 1] ^= 1;
-    *auth_failed_before = p->client->rx_auth_failed;
+    *auth_failed_before = tern_conn_rx_auth_failed(p->client);
     assert_int_equal(tern_conn_recv(p->client, &p->path_c, pkt, len, 0, p->now), 0);
 }
 
@@ -73,9 +75,9 @@ static void test_late_packet_processed(void **st)
     tern_pair p;
     uint64_t pn, failed;
     late_packet(&p, 0, &pn, &failed);
-    assert_true(tern_ackr_is_dup(&p.client->sp[TERN_SPACE_APP].ackr, pn)); /* received */
-    assert_int_equal(p.client->rx_auth_failed, failed);
-    assert_int_equal(p.client->state, TERN_CS_ESTABLISHED);
+    assert_true(tern_ackr_is_dup(tern_conn_ackr(p.client, TERN_SPACE_APP), pn)); /* received */
+    assert_int_equal(tern_conn_rx_auth_failed(p.client), failed);
+    assert_int_equal(tern_conn_state(p.client), TERN_CS_ESTABLISHED);
     pair_free(&p);
 }
 
@@ -85,9 +87,9 @@ static void test_late_forgery_counted_once(void **st)
     tern_pair p;
     uint64_t pn, failed;
     late_packet(&p, 1, &pn, &failed);
-    assert_false(tern_ackr_is_dup(&p.client->sp[TERN_SPACE_APP].ackr, pn));
-    assert_int_equal(p.client->rx_auth_failed, failed + 1);
-    assert_int_equal(p.client->state, TERN_CS_ESTABLISHED);
+    assert_false(tern_ackr_is_dup(tern_conn_ackr(p.client, TERN_SPACE_APP), pn));
+    assert_int_equal(tern_conn_rx_auth_failed(p.client), failed + 1);
+    assert_int_equal(tern_conn_state(p.client), TERN_CS_ESTABLISHED);
     pair_free(&p);
 }
 

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "pair.h"
 
 #define SEC 1000000000ull
@@ -21,7 +21,10 @@ static tern_addr addr(const char *s)
     return a;
 }
 
-static int cond_confirmed(tern_pair *p) { return p->client && p->client->handshake_confirmed; }
+static int cond_confirmed(tern_pair *p)
+{
+    return p->client && tern_conn_handshake_confirmed(p->client);
+}
 static int never(tern_pair *p) { return 0; }
 
 static void stays_on_original(const char *preferred, uint64_t seed)
@@ -32,7 +35,7 @@ static void stays_on_original(const char *preferred, uint64_t seed)
     assert_true(pair_run(&p, cond_confirmed, 10 * SEC));
     pair_run(&p, never, 2 * SEC);
     tern_addr orig = addr("10.0.0.2:443");
-    assert_true(tern_addr_equal(&p.client->paths[p.client->active].addr.remote, &orig));
+    assert_true(tern_addr_equal(&tern_conn_active_path(p.client)->addr.remote, &orig));
     assert_int_equal(p.path_events[TERN_PATH_EV_PROBING], 0);
     size_t n = 0;
     assert_int_equal(tern_conn_paths(p.client, NULL, 0, &n), 0);

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "pair.h"
 
 #define MS 1000000ull
@@ -30,7 +30,7 @@ static void suppress_acks(tern_pair *p, tern_conn *c, int from_server)
     (void)p;
     if (from_server)
         return;
-    tern_ackr *a = &c->sp[TERN_SPACE_APP].ackr;
+    tern_ackr *a = tern_conn_ackr(c, TERN_SPACE_APP);
     a->ack_pending = 0;
     a->immediate = 0;
     a->unacked_eliciting = 0;
@@ -42,7 +42,7 @@ static size_t server_records(const tern_pair *p)
 {
     size_t n = 0;
     for (int s = 0; s < TERN_SPACE_COUNT; s++)
-        n += tern_recovery_records(&p->server->rec, s);
+        n += tern_recovery_records(tern_conn_recovery(p->server), s);
     return n;
 }
 
@@ -63,9 +63,9 @@ static size_t attack(tern_pair *p, int steps, uint32_t k, uint64_t *kth, uint64_
         size_t held = server_records(p);
         if (held > most)
             most = held;
-        if (!first_pto && p->server->rec.pto_count >= 1)
+        if (!first_pto && tern_conn_recovery(p->server)->pto_count >= 1)
             first_pto = p->now;
-        if (!*kth && k && p->server->rec.pto_count >= k)
+        if (!*kth && k && tern_conn_recovery(p->server)->pto_count >= k)
             *kth = p->now;
         if (p->server_closed)
             *closed_at = p->now;
@@ -87,12 +87,15 @@ static void test_peer_never_acks(void **st)
     assert_int_equal(k, 6); /* the documented default */
     assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
     pair_run(&p, never, 100 * MS); /* the handshake is confirmed on both sides */
-    assert_true(p.server->handshake_confirmed);
+    assert_true(tern_conn_handshake_confirmed(p.server));
     assert_int_equal(pair_request(&p, 50ull << 20), 0);
     p.before_send = suppress_acks;
-    uint64_t t0 = p.now, recv0 = p.server->pkts_recv, kth, closed_at;
+    tern_conn_stats stats;
+    tern_conn_get_stats(p.server, &stats);
+    uint64_t t0 = p.now, recv0 = stats.pkts_recv, kth, closed_at;
     size_t most = attack(&p, 30000, k, &kth, &closed_at);
-    uint64_t recv = p.server->pkts_recv - recv0;
+    tern_conn_get_stats(p.server, &stats);
+    uint64_t recv = stats.pkts_recv - recv0;
     print_message("server: at most %zu records (%zu KB) during the attack, first PTO at %.3f s, "
                   "PTO %u at %.3f s, closed at %.3f s, %llu packets received from the attacker\n",
                   most, most * sizeof(tern_sent_pkt) / 1024, (double)(first_pto - t0) / 1e9, k,
@@ -108,10 +111,10 @@ static void test_peer_never_acks(void **st)
     /* at the k-th PTO in a row, not one later, and well before the idle timeout */
     assert_true(kth > 0);
     assert_int_equal(closed_at, kth);
-    assert_int_equal(p.server->rec.pto_count, k);
+    assert_int_equal(tern_conn_recovery(p.server)->pto_count, k);
     assert_true(closed_at - t0 < 10 * SEC);
     /* silent: nothing was sent after the decision */
-    assert_int_equal(p.server->state, TERN_CS_DONE);
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_DONE);
     pair_free(&p);
 }
 
@@ -129,7 +132,7 @@ static void test_peer_never_acks_rule_off(void **st)
     uint64_t kth, closed_at;
     size_t most = attack(&p, 12000, 0, &kth, &closed_at);
     assert_false(p.server_closed);
-    assert_true(p.server->rec.pto_count > 6);
+    assert_true(tern_conn_recovery(p.server)->pto_count > 6);
     assert_true(most <= TERN_RECOVERY_MIN_RECORDS);
     pair_free(&p);
 }
@@ -168,7 +171,7 @@ static void test_optimistic_ack(void **st)
     assert_int_equal(pair_request(&p, 4ull << 20), 0);
     assert_true(pair_run(&p, pair_cond_all_done, 20 * SEC));
     assert_true(pair_verify(&p));
-    const tern_sentq *q = &p.server->rec.q[TERN_SPACE_APP];
+    const tern_sentq *q = &tern_conn_recovery(p.server)->q[TERN_SPACE_APP];
     size_t skipped = 0;
     uint64_t lie = UINT64_MAX;
     for (int k = 0; k < TERN_RECOVERY_SKIPPED; k++)
@@ -183,7 +186,7 @@ static void test_optimistic_ack(void **st)
     assert_true(skipped >= 2);
     assert_false(p.server_closed);
     /* the client claims the skipped packet arrived */
-    tern_ackr *a = &p.client->sp[TERN_SPACE_APP].ackr;
+    tern_ackr *a = tern_conn_ackr(p.client, TERN_SPACE_APP);
     assert_int_equal(tern_ackr_on_packet(a, lie, 1, 0, p.now, 0), 0);
     assert_int_equal(pair_request(&p, 1000), 1);
     pair_run(&p, pair_cond_both_closed, 5 * SEC);

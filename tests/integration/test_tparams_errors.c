@@ -12,8 +12,10 @@
 
 #include <cmocka.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "forge.h"
+#include "migration.h"
+#include "packet.h"
 #include "pair.h"
 #include "tls.h"
 
@@ -23,21 +25,21 @@ static void (*alter)(tern_tparams *tp);
 
 static void send_altered(tern_pair *p)
 {
-    tern_tparams tp = p->server->local_tp;
+    tern_tparams tp = *tern_conn_local_tparams(p->server);
     alter(&tp);
     uint8_t buf[512];
     size_t n = tern_tparams_encode(&tp, 1, buf, sizeof(buf));
     assert_true(n > 0);
-    assert_int_equal(tern_tls_set_tparams(p->server->tls, buf, n), 0);
+    assert_int_equal(tern_tls_set_tparams(tern_conn_tls(p->server), buf, n), 0);
 }
 
 static int client_ended(tern_pair *p)
 {
-    return p->client->state >= TERN_CS_CLOSING;
+    return tern_conn_state(p->client) >= TERN_CS_CLOSING;
 }
 static int server_draining(tern_pair *p)
 {
-    return p->server && p->server->state >= TERN_CS_DRAINING;
+    return p->server && tern_conn_state(p->server) >= TERN_CS_DRAINING;
 }
 
 static void expect_refused(void (*f)(tern_tparams *tp), uint64_t seed, const char *why)
@@ -53,7 +55,7 @@ static void expect_refused(void (*f)(tern_tparams *tp), uint64_t seed, const cha
     assert_int_equal(ci->error_code, TERN_TE_TRANSPORT_PARAMETER_ERROR);
     if (why && !strstr(ci->reason, why))
         fail_msg("close reason '%s', expected '%s'", ci->reason, why);
-    assert_false(p.client->peer_tp_received);
+    assert_false(tern_conn_peer_tparams_received(p.client));
     assert_false(p.connected);
     /* the client's CONNECTION_CLOSE reaches the server with the same code */
     assert_true(pair_run(&p, server_draining, 5 * SEC));
@@ -127,22 +129,22 @@ static void server_scid_case(int rewrite, uint64_t seed)
                              seg, forged, sizeof(forged));
     assert_int_equal(m, seg);
     assert_int_equal(pair_accept(&p, forged, m), 0);
-    assert_true(tern_cid_eq(&p.server->peer_initial_scid, &scid));
+    assert_true(tern_cid_eq(tern_conn_peer_initial_scid(p.server), &scid));
     tern_conn_recv(p.server, &p.path_s, forged, m, 0, p.now);
     if (!rewrite) {
         assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
-        assert_true(p.server->peer_tp_received);
+        assert_true(tern_conn_peer_tparams_received(p.server));
         pair_free(&p);
         return;
     }
-    assert_true(p.server->state >= TERN_CS_CLOSING);
+    assert_true(tern_conn_state(p.server) >= TERN_CS_CLOSING);
     const tern_close_info *si = tern_conn_close_info(p.server);
     assert_int_equal(si->local, 1);
     assert_int_equal(si->app, 0);
     assert_int_equal(si->error_code, TERN_TE_TRANSPORT_PARAMETER_ERROR);
     if (!strstr(si->reason, "initial_source_connection_id"))
         fail_msg("close reason '%s'", si->reason);
-    assert_false(p.server->peer_tp_received);
+    assert_false(tern_conn_peer_tparams_received(p.server));
     /* what follows never completes a handshake: the server answers only with its close */
     pair_run(&p, pair_cond_connected, 2 * SEC);
     assert_false(p.connected);
@@ -166,7 +168,7 @@ static const uint8_t *raw;
 static size_t raw_len;
 static void send_raw(tern_pair *p)
 {
-    assert_int_equal(tern_tls_set_tparams(p->server->tls, raw, raw_len), 0);
+    assert_int_equal(tern_tls_set_tparams(tern_conn_tls(p->server), raw, raw_len), 0);
 }
 
 static void expect_raw_refused(const uint8_t *b, size_t n, uint64_t seed)
@@ -205,7 +207,7 @@ static void test_preferred_address_without_cid(void **st)
     tern_pair p;
     assert_int_equal(pair_init(&p, 907), 0);
     assert_true(pair_run(&p, pair_cond_connected, 5 * SEC)); /* to learn the server's params */
-    tern_tparams tp = p.server->local_tp;
+    tern_tparams tp = *tern_conn_local_tparams(p.server);
     pair_free(&p);
     preferred_address_without_cid(&tp);
     static uint8_t buf[512];
@@ -242,10 +244,10 @@ static void test_unusual_but_valid(void **st)
     alter = unusual;
     p.server_created = send_altered;
     assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
-    assert_true(p.client->peer_tp_received);
-    assert_int_equal(p.client->peer_tp.disable_active_migration, 1);
-    assert_int_equal(p.client->peer_tp.max_ack_delay, 1000);
-    assert_int_equal(p.client->peer_ack_delay_exponent, 20);
+    assert_true(tern_conn_peer_tparams_received(p.client));
+    assert_int_equal(tern_conn_peer_tparams(p.client)->disable_active_migration, 1);
+    assert_int_equal(tern_conn_peer_tparams(p.client)->max_ack_delay, 1000);
+    assert_int_equal(tern_conn_peer_ack_delay_exponent(p.client), 20);
     /* the peer forbids migration: the client refuses to add a path */
     tern_addr a;
     tern_addr_parse(&a, "10.0.0.1:5001", 0);

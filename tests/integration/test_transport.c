@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "pair.h"
 
 #define SEC 1000000000ull
@@ -23,12 +23,12 @@ static void test_handshake(void **st)
     assert_int_equal(pair_request(&p, 1000), 0);
     assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
     assert_true(pair_verify(&p));
-    assert_true(p.client->handshake_confirmed);
-    assert_true(p.server->handshake_confirmed);
+    assert_true(tern_conn_handshake_confirmed(p.client));
+    assert_true(tern_conn_handshake_confirmed(p.server));
     /* Initial and Handshake keys are gone on both sides */
-    assert_int_equal(p.client->tx[TERN_LEVEL_INITIAL].aead, 0);
-    assert_int_equal(p.client->tx[TERN_LEVEL_HANDSHAKE].aead, 0);
-    assert_int_equal(p.server->tx[TERN_LEVEL_HANDSHAKE].aead, 0);
+    assert_int_equal(tern_conn_tx_keys(p.client, TERN_LEVEL_INITIAL)->aead, 0);
+    assert_int_equal(tern_conn_tx_keys(p.client, TERN_LEVEL_HANDSHAKE)->aead, 0);
+    assert_int_equal(tern_conn_tx_keys(p.server, TERN_LEVEL_HANDSHAKE)->aead, 0);
     /* about two round trips of 20 ms for handshake + request */
     tern_conn_stats cs;
     tern_conn_get_stats(p.client, &cs);
@@ -47,7 +47,8 @@ static void test_download_1mb(void **st)
     assert_true(pair_verify(&p));
     /* no loss, 20 ms RTT, unlimited rate: slow start finishes 1 MiB in well under a second */
     assert_true(p.now - t0 < SEC / 2);
-    assert_int_equal(p.client->rec.pkts_lost + p.server->rec.pkts_lost, 0);
+    assert_int_equal(
+        tern_conn_recovery(p.client)->pkts_lost + tern_conn_recovery(p.server)->pkts_lost, 0);
     pair_free(&p);
 }
 
@@ -104,7 +105,7 @@ static void test_loss_dup_reorder(void **st)
     assert_int_equal(pair_request(&p, 1 << 20), 1);
     assert_true(pair_run(&p, pair_cond_all_done, 120 * SEC));
     assert_true(pair_verify(&p));
-    assert_true(p.server->rec.pkts_lost > 0);
+    assert_true(tern_conn_recovery(p.server)->pkts_lost > 0);
     pair_free(&p);
 }
 
@@ -131,10 +132,10 @@ static void test_key_update(void **st)
     assert_true(pair_run(&p, pair_cond_all_done, 60 * SEC));
     assert_true(pair_verify(&p));
     assert_true(p.key_update_done);
-    assert_true(p.client->key_updates >= 1);
-    assert_true(p.server->key_updates >= 1);
-    assert_int_equal(p.client->tx_phase, 1);
-    assert_int_equal(p.server->rx_phase, 1);
+    assert_true(tern_conn_key_updates(p.client) >= 1);
+    assert_true(tern_conn_key_updates(p.server) >= 1);
+    assert_int_equal(tern_conn_tx_phase(p.client), 1);
+    assert_int_equal(tern_conn_rx_phase(p.server), 1);
     pair_free(&p);
 }
 
@@ -153,8 +154,8 @@ static void test_server_initiated_key_update(void **st)
     assert_int_equal(tern_conn_key_update(p.server), TERN_ERR_STREAM_STATE);
     assert_true(pair_run(&p, pair_cond_all_done, 60 * SEC));
     assert_true(pair_verify(&p));
-    assert_int_equal(p.client->rx_phase, 1);
-    assert_int_equal(p.client->tx_phase, 1);
+    assert_int_equal(tern_conn_rx_phase(p.client), 1);
+    assert_int_equal(tern_conn_tx_phase(p.client), 1);
     pair_free(&p);
 }
 
@@ -191,7 +192,10 @@ static void test_amplification_limit(void **st)
     pair_free(&p);
 }
 
-static int cond_confirmed(tern_pair *p) { return p->client && p->client->handshake_confirmed; }
+static int cond_confirmed(tern_pair *p)
+{
+    return p->client && tern_conn_handshake_confirmed(p->client);
+}
 
 static void test_app_close(void **st)
 {
@@ -216,7 +220,7 @@ static void test_close_before_confirmation(void **st)
     tern_pair p;
     assert_int_equal(pair_init(&p, 13), 0);
     assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
-    assert_false(p.client->handshake_confirmed);
+    assert_false(tern_conn_handshake_confirmed(p.client));
     assert_int_equal(tern_conn_close(p.client, 0x42, "secret"), 0);
     assert_true(pair_run(&p, pair_cond_both_closed, 10 * SEC));
     const tern_close_info *si = tern_conn_close_info(p.server);
@@ -244,7 +248,7 @@ static void test_app_limited_window(void **st)
     tern_pair p;
     assert_int_equal(pair_init(&p, 14), 0);
     assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
-    uint64_t initial = p.server->paths[0].cc.cwnd;
+    uint64_t initial = tern_conn_path_at(p.server, 0)->cc.cwnd;
     for (int i = 0; i < 60; i++) {
         assert_true(pair_request(&p, 2000) >= 0);
         assert_true(pair_run(&p, cond_all_fin, 10 * SEC));
@@ -252,7 +256,7 @@ static void test_app_limited_window(void **st)
             break;
     }
     assert_true(pair_verify(&p));
-    assert_true(p.server->paths[0].cc.cwnd <= initial + 2 * 1452);
+    assert_true(tern_conn_path_at(p.server, 0)->cc.cwnd <= initial + 2 * 1452);
     pair_free(&p);
 }
 

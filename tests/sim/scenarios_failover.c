@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "migration.h"
 #include "sim_mig.h"
 
@@ -290,11 +290,11 @@ static void check_server_usable(sim *s, int who, const sim_path_ev *e)
     tern_conn *c = sim_server_conn(s);
     if (who != SIM_SERVER || !c)
         return;
-    const tern_path *ap = &c->paths[c->active];
+    const tern_path *ap = tern_conn_active_path(c);
     int fb = ap->fallback;
     int ok = tern_path_in_use(ap) &&
-             (ap->path_validated ||
-              (fb >= 0 && tern_path_in_use(&c->paths[fb]) && c->paths[fb].path_validated));
+             (ap->path_validated || (fb >= 0 && tern_path_in_use(tern_conn_path_at(c, fb)) &&
+                                     tern_conn_path_at(c, fb)->path_validated));
     if (!ok && !u->bad++)
         u->bad_at = sim_time(s);
 }

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "migration.h"
 #include "packet.h"
 #include "sim_mig.h"
@@ -742,7 +742,8 @@ static void act_flood_sample(sim *s, void *arg)
     if (c) {
         size_t n = tern_mig_paths_in_use(c);
         w->max_paths = TERN_MAX(w->max_paths, (uint64_t)n);
-        w->cid_gaps += !tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
+        w->cid_gaps +=
+            !tern_peer_cids_for_path(tern_conn_peer_cids(c), (uint8_t)tern_conn_active_index(c));
     }
     if (!sim_cond_all_done(s))
         sim_after(s, 5 * SIM_MS, act_flood_sample, w, NULL);
@@ -765,7 +766,8 @@ static void scn_spoofed_flood(sim *s, sim_result *r)
     s->ud = &w;
     s->on_server_send = flood_server_send;
     TRY(r, start_download(s, r, 8 * MB));
-    uint64_t issued = s->client->lcids.next_seq; /* connection IDs the client gave at the start */
+    uint64_t issued =
+        tern_conn_local_cids(s->client)->next_seq; /* connection IDs the client gave at the start */
     sim_after(s, 0, act_flood_sample, &w, NULL);
     uint64_t xfer = 0;
     TRY(r, finish_download(s, r, 3 * SIM_SEC, &xfer));
@@ -775,14 +777,14 @@ static void scn_spoofed_flood(sim *s, sim_result *r)
              "attacker sent %zu B, got %llu B; server held up to %llu paths; client issued %llu "
              "more CIDs",
              sp->copy_len, (unsigned long long)w.sent_off_host, (unsigned long long)w.max_paths,
-             (unsigned long long)(s->client->lcids.next_seq - issued));
+             (unsigned long long)(tern_conn_local_cids(s->client)->next_seq - issued));
     summarize(s, r, xfer, extra);
     SIM_CHECK(r, sp->made == 9, "the attacker copied %d datagrams", sp->made);
     SIM_CHECK(r, w.cid_gaps == 0, "the server's active path had no connection ID in %llu samples",
               (unsigned long long)w.cid_gaps);
-    SIM_CHECK(r, s->client->lcids.next_seq == issued,
+    SIM_CHECK(r, tern_conn_local_cids(s->client)->next_seq == issued,
               "the attack made the client issue %llu more connection IDs",
-              (unsigned long long)(s->client->lcids.next_seq - issued));
+              (unsigned long long)(tern_conn_local_cids(s->client)->next_seq - issued));
     SIM_CHECK(r, w.max_paths <= 2 + TERN_MIG_MAX_PEER_PROBING, "the server held %llu paths",
               (unsigned long long)w.max_paths);
     SIM_CHECK(r, w.sent_off_host <= 3 * sp->copy_len,
@@ -873,7 +875,7 @@ static void scn_peer_disables_migration(sim *s, sim_result *r)
 static int cond_server_has_tparams(sim *s)
 {
     tern_conn *c = sim_server_conn(s);
-    return c && c->peer_tp_received;
+    return c && tern_conn_peer_tparams_received(c);
 }
 
 static void scn_no_spare_cid(sim *s, sim_result *r)
@@ -889,7 +891,7 @@ static void scn_no_spare_cid(sim *s, sim_result *r)
      * takes two connection IDs (before its handshake completes, when it issues them) */
     SIM_CHECK(r, sim_start(s) == 0, "sim_start");
     SIM_CHECK(r, sim_run(s, cond_server_has_tparams, 1 * SIM_SEC), "no server connection");
-    sim_server_conn(s)->peer_tp.active_connection_id_limit = 2;
+    tern_conn_test_peer_tparams(sim_server_conn(s))->active_connection_id_limit = 2;
     TRY(r, start_download(s, r, 8 * MB));
     SIM_CHECK(r, sim_run(s, cond_client_failed, 5 * SIM_SEC), "wifi:5001 never failed");
     uint64_t took = sim_time(s) - a2.at;

@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
+#include "migration.h"
 #include "sim_mig.h"
 #include "sim_node.h"
 #include "sim_scenario.h"
@@ -113,12 +114,13 @@ static void act_failure_begins(sim *s, void *arg)
 {
     stall_watch *w = arg;
     tern_conn *c = s->client;
-    const tern_path *ap = &c->paths[c->active];
-    w->pto_at_from = tern_rtt_pto(&ap->rtt, c->peer_max_ack_delay);
+    const tern_path *ap = tern_conn_active_path(c);
+    w->pto_at_from = tern_rtt_pto(&ap->rtt, tern_conn_peer_max_ack_delay(c));
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (i != c->active && tern_path_in_use(&c->paths[i]) &&
-            sim_iface_by_ip(s, &c->paths[i].addr.local) == w->iface && c->paths[i].rtt.has_sample)
-            w->srtt_iface = c->paths[i].rtt.smoothed;
+        if (i != tern_conn_active_index(c) && tern_path_in_use(tern_conn_path_at(c, i)) &&
+            sim_iface_by_ip(s, &tern_conn_path_at(c, i)->addr.local) == w->iface &&
+            tern_conn_path_at(c, i)->rtt.has_sample)
+            w->srtt_iface = tern_conn_path_at(c, i)->rtt.smoothed;
     w->last_change = w->silent_from = sim_time(s);
     w->old_iface = sim_iface_by_ip(s, &ap->addr.local);
 }
@@ -208,8 +210,8 @@ static void ends_on(sim *s, sim_result *r, int iface)
               ci >= 0 ? s->ifaces[ci].name : "?", si >= 0 ? s->ifaces[si].name : "?",
               s->ifaces[iface].name);
     SIM_CHECK(r,
-              s->client->paths[s->client->active].path_validated &&
-                  sc->paths[sc->active].path_validated,
+              tern_conn_active_path(s->client)->path_validated &&
+                  tern_conn_active_path(sc)->path_validated,
               "an active path is not validated at the end");
 }
 
@@ -291,8 +293,9 @@ static void scn_uplink_dies_standby(sim *s, sim_result *r)
     TRY(r, download_through(s, r, &w, 16 * MIB, 12 * SIM_SEC));
     SIM_CHECK(r, add.rv >= 0, "path_add returned %d", add.rv);
     ends_on(s, r, t.cell);
-    SIM_CHECK(r, s->client && s->client->rec.pto_count < s->cfg_c.unacked_ptos,
-              "%u PTOs in a row at the end", s->client ? s->client->rec.pto_count : 0);
+    SIM_CHECK(r, s->client && tern_conn_recovery(s->client)->pto_count < s->cfg_c.unacked_ptos,
+              "%u PTOs in a row at the end",
+              s->client ? tern_conn_recovery(s->client)->pto_count : 0);
 }
 
 /* Automatic mode, no standby: cell's standby was dropped as unused (so cell is a usable address
@@ -715,12 +718,12 @@ static void scn_cached_state_return(sim *s, sim_result *r)
     back_rate with, without;
     TRY(r, return_to_wifi(s, r, 1, &with));
     tern_conn *sc = sim_server_conn(s);
-    SIM_CHECK(r, sc && sc->paths[sc->active].restored == 2,
+    SIM_CHECK(r, sc && tern_conn_active_path(sc)->restored == 2,
               "the server's wifi path restored %d (2: RTT and window)",
-              sc ? sc->paths[sc->active].restored : -1);
-    SIM_CHECK(r, s->client->paths[s->client->active].restored >= 1,
+              sc ? tern_conn_active_path(sc)->restored : -1);
+    SIM_CHECK(r, tern_conn_active_path(s->client)->restored >= 1,
               "the client's wifi path restored nothing");
-    uint64_t cwnd = sc->paths[sc->active].restored_cwnd;
+    uint64_t cwnd = tern_conn_active_path(sc)->restored_cwnd;
     tern_conn_stats ss;
     tern_conn_get_stats(sc, &ss);
     SIM_CHECK(r, ss.paths_restored >= 1, "the server restored %llu paths",

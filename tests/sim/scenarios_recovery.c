@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "sim_node.h"
 #include "sim_scenario.h"
 #include "testcert.h"
@@ -173,7 +173,7 @@ static void scn_amplification_blocked_pto(sim *s, sim_result *r)
  * receiver acknowledges within a quarter of the RTT, not after a fixed 25 ms. */
 static int client_confirmed(sim *s)
 {
-    return s->client && s->client->handshake_confirmed;
+    return s->client && tern_conn_handshake_confirmed(s->client);
 }
 
 /* The longest time the server sent nothing during the transfer. */
@@ -246,8 +246,9 @@ static void lan_download(sim *s, sim_result *r, double loss, double reorder, uin
         (unsigned long long)ss.pkts_sent, (unsigned long long)ss.pkts_lost,
         (unsigned long long)ss.spurious_losses, (unsigned long long)ss.pto_count,
         (unsigned long long)ss.congestion_events, (unsigned long long)ss.congestion_undone,
-        (unsigned long long)ss.cwnd, sc ? sc->rec.pkt_thresh : 0, sc ? sc->rec.time_eighths : 0,
-        (double)w.longest / 1e6, secs(w.at), w.long_ones);
+        (unsigned long long)ss.cwnd, sc ? tern_conn_recovery(sc)->pkt_thresh : 0,
+        sc ? tern_conn_recovery(sc)->time_eighths : 0, (double)w.longest / 1e6, secs(w.at),
+        w.long_ones);
     char why[256];
     SIM_CHECK(r, done && sim_verify(s, why, sizeof(why)), "download unfinished or wrong");
     SIM_CHECK(r, xfer <= bound, "%.3f s", secs(xfer));

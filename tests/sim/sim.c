@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
 #include "migration.h"
 #include "packet.h"
 #include "sim_app.h"
@@ -830,26 +830,28 @@ static void run_timers(sim *s)
 }
 
 /* Which of a core's timers is due now, and whether the active path may send at all: enough to
- * name the culprit of a busy loop without a debugger. Reads the connection's internals. */
+ * name the culprit of a busy loop without a debugger. */
 static size_t timer_detail(tern_conn *c, uint64_t now, char *buf, size_t cap)
 {
-    const tern_ackr *a = &c->sp[TERN_SPACE_APP].ackr;
-    tern_path *pp = tern_conn_path(c);
+    const tern_ackr *a = tern_conn_ackr(c, TERN_SPACE_APP);
+    tern_path *pp = tern_conn_active_path(c);
+    tern_conn_deadlines d = tern_conn_get_deadlines(c);
     uint64_t amp = tern_path_amp_budget(pp);
-    int n = snprintf(
-        buf, cap,
-        "%s%s%s%s%s%s (state %d, active path %d, cwnd %llu, in flight %llu, "
-        "amplification budget %s%llu B)",
-        c->idle_deadline <= now ? " idle" : "", c->handshake_deadline <= now ? " handshake" : "",
-        tern_recovery_timer(&c->rec, 0) <= now ? " loss/PTO" : "",
-        a->ack_pending && !c->sp[TERN_SPACE_APP].discarded &&
-                (a->immediate || a->ack_deadline <= now)
-            ? (a->immediate ? " ack(immediate)" : " ack")
-            : "",
-        c->pace_until && c->pace_until <= now ? " pacing" : "",
-        tern_mig_next_timeout(c) <= now ? " migration" : "", c->state, c->active,
-        (unsigned long long)pp->cc.cwnd, (unsigned long long)pp->cc.bytes_in_flight,
-        amp == UINT64_MAX ? "unlimited " : "", (unsigned long long)(amp == UINT64_MAX ? 0 : amp));
+    int n =
+        snprintf(buf, cap,
+                 "%s%s%s%s%s%s (state %d, active path %d, cwnd %llu, in flight %llu, "
+                 "amplification budget %s%llu B)",
+                 d.idle <= now ? " idle" : "", d.handshake <= now ? " handshake" : "",
+                 tern_recovery_timer(tern_conn_recovery(c), 0) <= now ? " loss/PTO" : "",
+                 a->ack_pending && !tern_conn_space_discarded(c, TERN_SPACE_APP) &&
+                         (a->immediate || a->ack_deadline <= now)
+                     ? (a->immediate ? " ack(immediate)" : " ack")
+                     : "",
+                 d.pace_until && d.pace_until <= now ? " pacing" : "",
+                 tern_mig_next_timeout(c) <= now ? " migration" : "", tern_conn_state(c),
+                 tern_conn_active_index(c), (unsigned long long)pp->cc.cwnd,
+                 (unsigned long long)pp->cc.bytes_in_flight, amp == UINT64_MAX ? "unlimited " : "",
+                 (unsigned long long)(amp == UINT64_MAX ? 0 : amp));
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 

@@ -15,7 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "conn_internal.h"
+#include "conn_test.h"
+#include "migration.h"
 #include "pair.h"
 #include "policy.h"
 
@@ -150,11 +151,11 @@ static void start_pair(tern_pair *p, int auto_mode, uint64_t seed)
     p->cfg_c.auto_migrate = auto_mode;
     p->cfg_c.idle_timeout_ms = p->cfg_s.idle_timeout_ms = 120000;
     assert_true(pair_run(p, pair_cond_connected, 2 * SEC));
-    p->client->hooks.route_usable = t_route;
-    p->client->hooks.bind_local = t_bind;
+    tern_conn_test_hooks(p->client)->route_usable = t_route;
+    tern_conn_test_hooks(p->client)->bind_local = t_bind;
     assert_true(pair_request(p, 100000) >= 0);
     assert_true(pair_run(p, pair_cond_all_done, 5 * SEC));
-    assert_true(p->client->handshake_confirmed);
+    assert_true(tern_conn_handshake_confirmed(p->client));
 }
 
 static int never(tern_pair *p)
@@ -192,7 +193,8 @@ static int cond_probing_again(tern_pair *p)
 static int standby_index(tern_pair *p)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (i != p->client->active && tern_path_in_use(&p->client->paths[i]))
+        if (i != tern_conn_active_index(p->client) &&
+            tern_path_in_use(tern_conn_path_at(p->client, i)))
             return i;
     return -1;
 }
@@ -212,22 +214,23 @@ static void test_new_address_becomes_standby(void **st)
     assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
     int sb = standby_index(&p);
     assert_true(sb > 0);
-    assert_int_equal(p.client->paths[sb].role, TERN_ROLE_STANDBY);
+    assert_int_equal(tern_conn_path_at(p.client, sb)->role, TERN_ROLE_STANDBY);
     /* the same address again: nothing new */
     tern_conn_network_event(p.client, &ev, p.now);
     assert_int_equal(g_hooks.binds, 1);
 
     /* idle for 20 s with keep-alives every second: the standby keeps hearing from the peer */
     p.cfg_c.policy.keepalive_ms = 1000;
-    uint64_t sent = p.client->paths[sb].pkts_sent, heard = p.client->paths[sb].heard;
+    uint64_t sent = tern_conn_path_at(p.client, sb)->pkts_sent,
+             heard = tern_conn_path_at(p.client, sb)->heard;
     pair_run(&p, never, 20 * SEC);
-    uint64_t ka = p.client->paths[sb].pkts_sent - sent;
+    uint64_t ka = tern_conn_path_at(p.client, sb)->pkts_sent - sent;
     assert_true(ka >= 18 && ka <= 22);
-    assert_true(p.client->paths[sb].heard >= heard + 18 * SEC);
+    assert_true(tern_conn_path_at(p.client, sb)->heard >= heard + 18 * SEC);
     assert_int_equal(p.path_events[TERN_PATH_EV_FAILED], 0);
 
     /* it stops answering: keep-alive failed; the address is tried again after the backoff */
-    p.alt_addr = p.client->paths[sb].addr.local;
+    p.alt_addr = tern_conn_path_at(p.client, sb)->addr.local;
     p.c2s_alt.blackhole = p.s2c_alt.blackhole = 1;
     p.c2s_alt.delay_ns = p.s2c_alt.delay_ns = 10 * MS;
     assert_true(pair_run(&p, cond_failed, 3 * SEC));
@@ -235,9 +238,9 @@ static void test_new_address_becomes_standby(void **st)
     assert_int_equal(p.last_reason[TERN_PATH_EV_FAILED], TERN_PATH_WHY_KEEPALIVE_FAILED);
     assert_int_equal(p.last_reason[TERN_PATH_EV_REMOVED], TERN_PATH_WHY_KEEPALIVE_FAILED);
     const tern_policy_net *net = NULL;
-    for (int i = 0; i < p.client->pol.nnet; i++)
-        if (tern_addr_same_ip(&p.client->pol.net[i].ip, &ev.addr))
-            net = &p.client->pol.net[i];
+    for (int i = 0; i < tern_conn_policy(p.client)->nnet; i++)
+        if (tern_addr_same_ip(&tern_conn_policy(p.client)->net[i].ip, &ev.addr))
+            net = &tern_conn_policy(p.client)->net[i];
     assert_non_null(net);
     assert_int_equal(net->failures, 1);
     assert_int_equal(net->retry_at, failed_at + 1 * SEC);
@@ -300,7 +303,7 @@ static void test_route_rechecked(void **st)
     assert_int_equal(p.last_reason[TERN_PATH_EV_PROBING], TERN_PATH_WHY_NEW_NETWORK);
     int sb = standby_index(&p);
     assert_true(sb > 0);
-    assert_int_equal(p.client->paths[sb].role, TERN_ROLE_STANDBY);
+    assert_int_equal(tern_conn_path_at(p.client, sb)->role, TERN_ROLE_STANDBY);
     assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
     pair_free(&p);
 }
@@ -327,7 +330,7 @@ static void test_route_rechecked_when_gone(void **st)
     assert_true(pair_run(&p, cond_moved, 2 * SEC));
     assert_true(p.now - t0 <= 1 * SEC);
     tern_addr cell = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2).addr;
-    assert_true(tern_addr_same_ip(&p.client->paths[p.client->active].addr.local, &cell));
+    assert_true(tern_addr_same_ip(&tern_conn_active_path(p.client)->addr.local, &cell));
     pair_free(&p);
 }
 
@@ -351,7 +354,7 @@ static void test_default_route_limits(void **st)
     assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_DEFAULT_CHANGED);
     assert_int_equal(p.path_events[TERN_PATH_EV_REFUSED], 1);
     assert_int_equal(p.last_reason[TERN_PATH_EV_REFUSED], TERN_PATH_WHY_LIMIT);
-    assert_int_equal(p.client->pol.migrations, 4);
+    assert_int_equal(tern_conn_policy(p.client)->migrations, 4);
     pair_free(&p);
 }
 
@@ -369,7 +372,7 @@ static void test_port_migration_limit(void **st)
     assert_true(pair_run(&p, cond_probing_any, 3 * SEC));
     assert_int_equal(p.last_reason[TERN_PATH_EV_PROBING], TERN_PATH_WHY_PORT_MIGRATION);
     assert_int_equal(g_hooks.binds, 1);
-    assert_int_equal(p.client->pol.port_migrations, 1);
+    assert_int_equal(tern_conn_policy(p.client)->port_migrations, 1);
     /* the new port is dark too (the whole link is): it fails; the next degradation may not try
      * another port */
     pair_run(&p, never, 6 * SEC);
@@ -404,7 +407,7 @@ static void test_preferred_network(void **st)
     tern_conn_get_path(p.client, &now);
     assert_true(tern_addr_same_ip(&now.local, &cell.addr));
     /* validated about 20 ms after the event, then 500 ms of being usable */
-    const tern_path *ap = &p.client->paths[p.client->active];
+    const tern_path *ap = tern_conn_active_path(p.client);
     assert_int_equal(p.now, ap->validated_at + 500 * MS);
     pair_run(&p, never, 2 * SEC);
     assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 1);
@@ -436,7 +439,7 @@ static void test_degrading_switches_to_standby(void **st)
     uint64_t cut = p.now;
     tern_tstamp pto = tern_conn_pto(p.client);
     int sb = standby_index(&p);
-    uint64_t sent = p.client->paths[sb].pkts_sent;
+    uint64_t sent = tern_conn_path_at(p.client, sb)->pkts_sent;
     assert_true(pair_run(&p, cond_moved, 3 * SEC));
     /* one PTO of the main path (after what was in flight, 10 ms, stopped arriving) plus one round
      * trip of the standby (60 ms), 20 ms for the packets' own serialisation */
@@ -446,8 +449,8 @@ static void test_degrading_switches_to_standby(void **st)
     assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 1);
     assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_DEGRADING);
     assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 1);
-    assert_int_equal(p.client->active, sb);
-    assert_true(p.client->paths[sb].pkts_sent > sent);
+    assert_int_equal(tern_conn_active_index(p.client), sb);
+    assert_true(tern_conn_path_at(p.client, sb)->pkts_sent > sent);
     pair_free(&p);
 }
 
@@ -469,22 +472,22 @@ static void test_late_pto_moves_nothing(void **st)
     int sb = standby_index(&p);
     assert_true(pair_request(&p, 2000000) >= 0);
     pair_run(&p, never, 50 * MS);
-    uint64_t sent = p.client->paths[sb].pkts_sent;
-    uint64_t ptos = p.client->rec.pto_total;
+    uint64_t sent = tern_conn_path_at(p.client, sb)->pkts_sent;
+    uint64_t ptos = tern_conn_recovery(p.client)->pto_total;
     p.s2c.delay_ns = 70 * MS; /* the active path's answers now take 80 ms instead of 20 */
     assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
     assert_true(pair_verify(&p));
-    assert_true(p.client->rec.pto_total > ptos);       /* the PTO did fire */
-    assert_true(p.client->paths[sb].pkts_sent > sent); /* and the standby was probed */
+    assert_true(tern_conn_recovery(p.client)->pto_total > ptos);    /* the PTO did fire */
+    assert_true(tern_conn_path_at(p.client, sb)->pkts_sent > sent); /* and the standby was probed */
     assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
     assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 0);
-    assert_int_equal(p.client->active, 0);
+    assert_int_equal(tern_conn_active_index(p.client), 0);
     pair_free(&p);
 }
 
 static int cond_degrading(tern_pair *p)
 {
-    return p->client->pol.degrading;
+    return tern_conn_policy(p->client)->degrading;
 }
 
 /* The client was paused while its active path degraded: the standby's answer and the active
@@ -497,20 +500,20 @@ static void batched_answers(int with_active)
     blackhole_with_standby(&p, 1);
     assert_true(pair_run(&p, cond_degrading, 3 * SEC));
     tern_conn *c = p.client;
-    int sb = standby_index(&p), act = c->active;
-    tern_tstamp t = c->pol.answer_by + 1;
+    int sb = standby_index(&p), act = tern_conn_active_index(c);
+    tern_tstamp t = tern_conn_policy(c)->answer_by + 1;
     tern_policy_on_packet(c, sb, t);
     if (with_active)
         tern_policy_on_packet(c, act, t);
-    assert_int_equal(c->active, act); /* never on the standby's packet itself */
+    assert_int_equal(tern_conn_active_index(c), act); /* never on the standby's packet itself */
     if (tern_policy_next_timeout(c) <= t)
         tern_policy_on_timeout(c, t);
     if (with_active) {
-        assert_int_equal(c->active, act);
-        assert_false(c->pol.degrading);
+        assert_int_equal(tern_conn_active_index(c), act);
+        assert_false(tern_conn_policy(c)->degrading);
         assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
     } else {
-        assert_int_equal(c->active, sb);
+        assert_int_equal(tern_conn_active_index(c), sb);
         assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 1);
         assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_DEGRADING);
     }
@@ -537,7 +540,7 @@ static void test_no_failover_when_off(void **st)
     pair_run(&p, never, 3 * SEC);
     assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
     assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 0);
-    assert_false(p.client->pol.degrading);
+    assert_false(tern_conn_policy(p.client)->degrading);
     pair_free(&p);
 }
 

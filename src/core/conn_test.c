@@ -1,0 +1,229 @@
+/* The view into a connection that conn_test.h declares: reads of its state, and the test hooks. */
+#include "conn_test.h"
+
+#include "conn_internal.h"
+
+uint32_t tern_conn_version(const tern_conn *c)
+{
+    return c->version;
+}
+int tern_conn_handshake_complete(const tern_conn *c)
+{
+    return c->handshake_complete;
+}
+int tern_conn_handshake_confirmed(const tern_conn *c)
+{
+    return c->handshake_confirmed;
+}
+int tern_conn_received_any(const tern_conn *c)
+{
+    return c->received_any;
+}
+
+tern_conn_deadlines tern_conn_get_deadlines(const tern_conn *c)
+{
+    tern_conn_deadlines d = {c->idle_deadline, c->handshake_deadline, c->pace_until};
+    return d;
+}
+
+uint64_t tern_conn_next_pn(const tern_conn *c, int space)
+{
+    return c->sp[space].next_pn;
+}
+uint64_t tern_conn_largest_recv(const tern_conn *c, int space)
+{
+    return c->sp[space].largest_recv;
+}
+int tern_conn_space_discarded(const tern_conn *c, int space)
+{
+    return c->sp[space].discarded;
+}
+tern_ackr *tern_conn_ackr(tern_conn *c, int space)
+{
+    return &c->sp[space].ackr;
+}
+tern_recovery *tern_conn_recovery(tern_conn *c)
+{
+    return &c->rec;
+}
+uint64_t tern_conn_test_take_pn(tern_conn *c, int space)
+{
+    return c->sp[space].next_pn++;
+}
+
+tern_tls *tern_conn_tls(tern_conn *c)
+{
+    return c->tls;
+}
+tern_keys *tern_conn_tx_keys(tern_conn *c, int level)
+{
+    return &c->tx[level];
+}
+tern_keys *tern_conn_rx_keys(tern_conn *c, int level)
+{
+    return &c->rx[level];
+}
+const tern_keys *tern_conn_tx_hp(const tern_conn *c)
+{
+    return &c->hp_tx1;
+}
+int tern_conn_tx_phase(const tern_conn *c)
+{
+    return c->tx_phase;
+}
+int tern_conn_rx_phase(const tern_conn *c)
+{
+    return c->rx_phase;
+}
+uint64_t tern_conn_key_updates(const tern_conn *c)
+{
+    return c->key_updates;
+}
+uint64_t tern_conn_tx_pkts_phase(const tern_conn *c)
+{
+    return c->tx_pkts_phase;
+}
+uint64_t tern_conn_rx_auth_failed(const tern_conn *c)
+{
+    return c->rx_auth_failed;
+}
+
+const tern_sendbuf *tern_conn_crypto_sent(const tern_conn *c, int level)
+{
+    return &c->crypto_snd[level];
+}
+
+uint64_t tern_conn_crypto_recv_offset(const tern_conn *c, int level)
+{
+    return c->crypto_rcv[level].read_off;
+}
+
+void tern_conn_test_set_conf_limit(tern_conn *c, uint64_t packets)
+{
+    c->aead_conf_limit = packets;
+}
+void tern_conn_test_set_integ_limit(tern_conn *c, uint64_t packets)
+{
+    c->aead_integ_limit = packets;
+}
+
+void tern_conn_test_stall_key_phase(tern_conn *c, uint64_t packets)
+{
+    c->tx_pkts_phase = packets;
+    c->tx_phase_acked = 0;
+    c->tx_phase_first_pn = UINT64_MAX;
+}
+
+tern_local_cids *tern_conn_local_cids(tern_conn *c)
+{
+    return &c->lcids;
+}
+tern_peer_cids *tern_conn_peer_cids(tern_conn *c)
+{
+    return &c->pcids;
+}
+const tern_cid *tern_conn_initial_dcid(const tern_conn *c)
+{
+    return &c->initial_dcid;
+}
+const tern_cid *tern_conn_peer_initial_scid(const tern_conn *c)
+{
+    return &c->peer_initial_scid;
+}
+int tern_conn_retry_received(const tern_conn *c)
+{
+    return c->retry_received;
+}
+const tern_cid *tern_conn_retry_scid(const tern_conn *c)
+{
+    return &c->retry_scid;
+}
+
+const uint8_t *tern_conn_token(const tern_conn *c, size_t *len)
+{
+    *len = c->token_len;
+    return c->token;
+}
+
+void tern_conn_test_set_initial_dcid(tern_conn *c, const tern_cid *dcid)
+{
+    c->initial_dcid = *dcid;
+}
+
+void tern_conn_test_set_retry(tern_conn *c, const tern_cid *scid)
+{
+    c->retry_received = 1;
+    c->retry_scid = *scid;
+}
+
+const tern_tparams *tern_conn_local_tparams(const tern_conn *c)
+{
+    return &c->local_tp;
+}
+const tern_tparams *tern_conn_peer_tparams(const tern_conn *c)
+{
+    return &c->peer_tp;
+}
+int tern_conn_peer_tparams_received(const tern_conn *c)
+{
+    return c->peer_tp_received;
+}
+tern_tstamp tern_conn_peer_max_ack_delay(const tern_conn *c)
+{
+    return c->peer_max_ack_delay;
+}
+unsigned tern_conn_peer_ack_delay_exponent(const tern_conn *c)
+{
+    return c->peer_ack_delay_exponent;
+}
+tern_tparams *tern_conn_test_peer_tparams(tern_conn *c)
+{
+    return &c->peer_tp;
+}
+
+tern_conn_flow_view tern_conn_flow(const tern_conn *c)
+{
+    tern_conn_flow_view f = {
+        .max_data_send = c->max_data_send,
+        .data_sent = c->data_sent,
+        .max_data_recv = c->max_data_recv,
+        .max_data_next = c->max_data_next,
+        .data_recv = c->data_recv,
+        .data_read = c->data_read,
+        .recv_window = c->recv_window,
+        .need_max_data = c->need_max_data,
+        .data_blocked_sent_at = c->data_blocked_sent_at,
+    };
+    return f;
+}
+
+tern_streams *tern_conn_streams(tern_conn *c)
+{
+    return &c->streams;
+}
+
+tern_path *tern_conn_path_at(tern_conn *c, int i)
+{
+    return &c->paths[i];
+}
+int tern_conn_active_index(const tern_conn *c)
+{
+    return c->active;
+}
+tern_path *tern_conn_active_path(tern_conn *c)
+{
+    return tern_conn_path(c);
+}
+int tern_conn_pending_active(const tern_conn *c)
+{
+    return c->pending_active;
+}
+const tern_policy *tern_conn_policy(const tern_conn *c)
+{
+    return &c->pol;
+}
+
+tern_conn_hooks *tern_conn_test_hooks(tern_conn *c)
+{
+    return &c->hooks;
+}
