@@ -12,35 +12,36 @@
 
 tern_tstamp tern_conn_pto(const tern_conn *c)
 {
-    const tern_path *p = &c->paths[c->active];
-    return tern_rtt_pto(&p->rtt, c->handshake_confirmed ? c->peer_max_ack_delay : 0);
+    const tern_path *p = &c->paths.slot[c->paths.active];
+    return tern_rtt_pto(&p->rtt, c->hs.confirmed ? c->tp.peer_max_ack_delay : 0);
 }
 
 void tern_conn_restart_idle(tern_conn *c, tern_tstamp now)
 {
-    if (!c->idle_timeout) {
-        c->idle_deadline = TERN_TS_INF;
+    if (!c->timers.idle_timeout) {
+        c->timers.idle_deadline = TERN_TS_INF;
         return;
     }
     /* RFC 9000 §10.1: never shorter than three PTOs, so that a few losses do not end the connection */
-    tern_tstamp t = TERN_MAX(c->idle_timeout, 3 * tern_conn_pto(c));
-    c->idle_deadline = now + t;
+    tern_tstamp t = TERN_MAX(c->timers.idle_timeout, 3 * tern_conn_pto(c));
+    c->timers.idle_deadline = now + t;
 }
 
 void tern_conn_set_close_info(tern_conn *c, int status, int app, int local, uint64_t code,
                            uint64_t frame_type, const char *reason, size_t reason_len)
 {
-    if (c->close.status || c->close.error_code || c->close.reason[0] || c->state >= TERN_CS_CLOSING)
+    if (c->close.info.status || c->close.info.error_code || c->close.info.reason[0] ||
+        c->state >= TERN_CS_CLOSING)
         return; /* the first reason wins */
-    c->close.status = status;
-    c->close.app = app;
-    c->close.local = local;
-    c->close.error_code = code;
-    c->close.frame_type = frame_type;
-    size_t n = TERN_MIN(reason_len, sizeof(c->close.reason) - 1);
+    c->close.info.status = status;
+    c->close.info.app = app;
+    c->close.info.local = local;
+    c->close.info.error_code = code;
+    c->close.info.frame_type = frame_type;
+    size_t n = TERN_MIN(reason_len, sizeof(c->close.info.reason) - 1);
     if (n)
-        memcpy(c->close.reason, reason, n);
-    c->close.reason[n] = 0;
+        memcpy(c->close.info.reason, reason, n);
+    c->close.info.reason[n] = 0;
     if (c->qlog) tern_qlog_closed(c);
 }
 
@@ -63,15 +64,15 @@ void tern_conn_fail(tern_conn *c, uint64_t terr, uint64_t frame_type, const char
     TERN_LOG(c, "closing: transport error 0x%llx frame 0x%llx: %s", (unsigned long long)terr,
              (unsigned long long)frame_type, reason ? reason : "");
     c->state = TERN_CS_CLOSING;
-    c->close_pending = 1;
-    c->close_deadline = 0; /* set at the first send, when `now` is known */
+    c->close.pending = 1;
+    c->close.deadline = 0; /* set at the first send, when `now` is known */
 }
 
 void tern_conn_enter_draining(tern_conn *c, tern_tstamp now)
 {
     c->state = TERN_CS_DRAINING;
-    c->close_pending = 0;
-    c->close_deadline = now + 3 * tern_conn_pto(c);
+    c->close.pending = 0;
+    c->close.deadline = now + 3 * tern_conn_pto(c);
 }
 
 void tern_conn_set_done(tern_conn *c) { c->state = TERN_CS_DONE; }
@@ -84,24 +85,26 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
     tern_conn *c = ud;
     if (level == TERN_LEVEL_0RTT)
         return 0; /* 0-RTT is not offered */
-    c->aead = aead;
+    c->keys.aead = aead;
     if (rx) {
-        tern_crypto_keys_free(&c->rx[level]);
-        if (tern_crypto_keys_from_secret(&c->rx[level], aead, rx, len, level != TERN_LEVEL_1RTT))
+        tern_crypto_keys_free(&c->keys.rx[level]);
+        if (tern_crypto_keys_from_secret(&c->keys.rx[level], aead, rx, len,
+                                         level != TERN_LEVEL_1RTT))
             return TERN_ERR_CRYPTO;
         if (level == TERN_LEVEL_1RTT) {
-            if (tern_crypto_keys_from_secret(&c->hp_rx1, aead, rx, len, 1))
+            if (tern_crypto_keys_from_secret(&c->keys.hp_rx1, aead, rx, len, 1))
                 return TERN_ERR_CRYPTO;
-            if (tern_crypto_next_keys(&c->rx[level], &c->rx_next))
+            if (tern_crypto_next_keys(&c->keys.rx[level], &c->keys.rx_next))
                 return TERN_ERR_CRYPTO;
         }
     }
     if (tx) {
-        tern_crypto_keys_free(&c->tx[level]);
-        if (tern_crypto_keys_from_secret(&c->tx[level], aead, tx, len, level != TERN_LEVEL_1RTT))
+        tern_crypto_keys_free(&c->keys.tx[level]);
+        if (tern_crypto_keys_from_secret(&c->keys.tx[level], aead, tx, len,
+                                         level != TERN_LEVEL_1RTT))
             return TERN_ERR_CRYPTO;
         if (level == TERN_LEVEL_1RTT &&
-            tern_crypto_keys_from_secret(&c->hp_tx1, aead, tx, len, 1))
+            tern_crypto_keys_from_secret(&c->keys.hp_tx1, aead, tx, len, 1))
             return TERN_ERR_CRYPTO;
         /* from now on the client's anti-deadlock probe goes in the Handshake space: its Initial
          * keys go with its first Handshake packet (RFC 9002 §6.2.2.1) */
@@ -109,8 +112,8 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
             c->rec.has_handshake_keys = 1;
     }
     if (level == TERN_LEVEL_1RTT) {
-        c->aead_conf_limit = tern_crypto_confidentiality_limit(aead);
-        c->aead_integ_limit = tern_crypto_integrity_limit(aead);
+        c->keys.conf_limit = tern_crypto_confidentiality_limit(aead);
+        c->keys.integ_limit = tern_crypto_integrity_limit(aead);
     }
     if (c->qlog) tern_qlog_secrets(c, level, rx != NULL, tx != NULL);
     return 0;
@@ -120,8 +123,8 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
  * packet of the following phase can be tried without delay. */
 int tern_conn_install_rx_next(tern_conn *c)
 {
-    tern_crypto_keys_free(&c->rx_next);
-    return tern_crypto_next_keys(&c->rx[TERN_LEVEL_1RTT], &c->rx_next);
+    tern_crypto_keys_free(&c->keys.rx_next);
+    return tern_crypto_next_keys(&c->keys.rx[TERN_LEVEL_1RTT], &c->keys.rx_next);
 }
 
 static int tls_send(void *ud, int level, const uint8_t *data, size_t len)
@@ -129,7 +132,7 @@ static int tls_send(void *ud, int level, const uint8_t *data, size_t len)
     tern_conn *c = ud;
     if (level == TERN_LEVEL_0RTT)
         level = TERN_LEVEL_1RTT;
-    ssize_t n = tern_sendbuf_write(&c->crypto_snd[level], data, len, 0);
+    ssize_t n = tern_sendbuf_write(&c->hs.crypto_snd[level], data, len, 0);
     if (n < 0 || (size_t)n != len)
         return TERN_ERR_NOMEM;
     return 0;
@@ -138,41 +141,41 @@ static int tls_send(void *ud, int level, const uint8_t *data, size_t len)
 static void tls_alert(void *ud, int level, uint8_t alert)
 {
     tern_conn *c = ud;
-    if (!c->pending_terr_set) {
-        c->pending_terr_set = 1;
-        c->pending_terr = TERN_TE_CRYPTO_ERROR + alert;
+    if (!c->hs.pending_terr_set) {
+        c->hs.pending_terr_set = 1;
+        c->hs.pending_terr = TERN_TE_CRYPTO_ERROR + alert;
         /* The words for it when TLS has them (a certificate that failed verification, and why) */
-        if (c->tls && tern_tls_error_text(c->tls)[0])
-            snprintf(c->pending_reason, sizeof(c->pending_reason), "%s",
-                     tern_tls_error_text(c->tls));
+        if (c->hs.tls && tern_tls_error_text(c->hs.tls)[0])
+            snprintf(c->hs.pending_reason, sizeof(c->hs.pending_reason), "%s",
+                     tern_tls_error_text(c->hs.tls));
         else
-            snprintf(c->pending_reason, sizeof(c->pending_reason), "TLS alert %u", alert);
+            snprintf(c->hs.pending_reason, sizeof(c->hs.pending_reason), "TLS alert %u", alert);
     }
 }
 
 static void apply_peer_tparams(tern_conn *c)
 {
-    const tern_tparams *tp = &c->peer_tp;
-    c->max_data_send = tp->initial_max_data;
-    tern_streams_set_peer_limits(&c->streams, tp->initial_max_stream_data_bidi_local,
+    const tern_tparams *tp = &c->tp.peer;
+    c->flow.max_data_send = tp->initial_max_data;
+    tern_streams_set_peer_limits(&c->streams.set, tp->initial_max_stream_data_bidi_local,
                                  tp->initial_max_stream_data_bidi_remote,
                                  tp->initial_max_stream_data_uni);
-    tern_streams_on_max_streams(&c->streams, 1, tp->initial_max_streams_bidi);
-    tern_streams_on_max_streams(&c->streams, 0, tp->initial_max_streams_uni);
-    c->peer_max_ack_delay = tp->max_ack_delay * TERN_NS_PER_MS;
-    c->rec.max_ack_delay = c->peer_max_ack_delay;
-    c->peer_ack_delay_exponent = (unsigned)tp->ack_delay_exponent;
+    tern_streams_on_max_streams(&c->streams.set, 1, tp->initial_max_streams_bidi);
+    tern_streams_on_max_streams(&c->streams.set, 0, tp->initial_max_streams_uni);
+    c->tp.peer_max_ack_delay = tp->max_ack_delay * TERN_NS_PER_MS;
+    c->rec.max_ack_delay = c->tp.peer_max_ack_delay;
+    c->tp.peer_ack_delay_exponent = (unsigned)tp->ack_delay_exponent;
     uint64_t ours = c->cfg->idle_timeout_ms, theirs = tp->max_idle_timeout;
     uint64_t eff = !ours ? theirs : !theirs ? ours : TERN_MIN(ours, theirs);
-    c->idle_timeout = eff * TERN_NS_PER_MS;
-    size_t mtu = c->paths[c->active].mtu;
+    c->timers.idle_timeout = eff * TERN_NS_PER_MS;
+    size_t mtu = c->paths.slot[c->paths.active].mtu;
     if (tp->max_udp_payload_size < mtu) {
         for (int i = 0; i < TERN_MAX_PATHS; i++)
-            if (c->paths[i].state != TERN_PATH_UNUSED)
-                c->paths[i].mtu = (size_t)tp->max_udp_payload_size;
+            if (c->paths.slot[i].state != TERN_PATH_UNUSED)
+                c->paths.slot[i].mtu = (size_t)tp->max_udp_payload_size;
     }
     if (!c->is_server && tp->has_stateless_reset_token)
-        tern_peer_cids_set_initial_token(&c->pcids, tp->stateless_reset_token);
+        tern_peer_cids_set_initial_token(&c->cids.peer, tp->stateless_reset_token);
 }
 
 static int tls_tparams(void *ud, const uint8_t *data, size_t len)
@@ -184,29 +187,29 @@ static int tls_tparams(void *ud, const uint8_t *data, size_t len)
     if (tern_tparams_decode(&tp, !c->is_server, data, len, &terr) != 0)
         goto fail;
     why = "initial_source_connection_id mismatch";
-    if (!c->peer_scid_known || !tern_cid_eq(&tp.initial_scid, &c->peer_initial_scid))
+    if (!c->cids.peer_scid_known || !tern_cid_eq(&tp.initial_scid, &c->cids.peer_initial_scid))
         goto fail;
     if (!c->is_server) {
         why = "original_destination_connection_id mismatch";
-        if (!tp.has_original_dcid || !tern_cid_eq(&tp.original_dcid, &c->initial_dcid))
+        if (!tp.has_original_dcid || !tern_cid_eq(&tp.original_dcid, &c->cids.initial_dcid))
             goto fail;
         why = "retry_source_connection_id mismatch";
-        if (c->retry_received != tp.has_retry_scid ||
-            (c->retry_received && !tern_cid_eq(&tp.retry_scid, &c->retry_scid)))
+        if (c->retry.received != tp.has_retry_scid ||
+            (c->retry.received && !tern_cid_eq(&tp.retry_scid, &c->retry.scid)))
             goto fail;
     }
-    c->peer_tp = tp;
-    c->peer_tp_received = 1;
+    c->tp.peer = tp;
+    c->tp.peer_received = 1;
     apply_peer_tparams(c);
     why = "preferred_address connection ID rejected";
     if (tern_mig_on_peer_tparams(c, &terr))
         goto fail;
     return 0;
 fail:
-    if (!c->pending_terr_set) {
-        c->pending_terr_set = 1;
-        c->pending_terr = terr;
-        snprintf(c->pending_reason, sizeof(c->pending_reason), "%s", why);
+    if (!c->hs.pending_terr_set) {
+        c->hs.pending_terr_set = 1;
+        c->hs.pending_terr = terr;
+        snprintf(c->hs.pending_reason, sizeof(c->hs.pending_reason), "%s", why);
     }
     return TERN_ERR_PROTO;
 }
@@ -239,22 +242,22 @@ void tern_conn_discard_space(tern_conn *c, int space)
     c->sp[space].probes = 0;
     tern_recovery_discard_space(&c->rec, space);
     int level = space == TERN_SPACE_INITIAL ? TERN_LEVEL_INITIAL : TERN_LEVEL_HANDSHAKE;
-    tern_crypto_keys_free(&c->tx[level]);
-    tern_crypto_keys_free(&c->rx[level]);
-    tern_sendbuf_free(&c->crypto_snd[level]);
-    tern_sendbuf_init(&c->crypto_snd[level], TERN_CRYPTO_BUF_LIMIT);
+    tern_crypto_keys_free(&c->keys.tx[level]);
+    tern_crypto_keys_free(&c->keys.rx[level]);
+    tern_sendbuf_free(&c->hs.crypto_snd[level]);
+    tern_sendbuf_init(&c->hs.crypto_snd[level], TERN_CRYPTO_BUF_LIMIT);
     if (c->qlog) tern_qlog_keys_discarded(c, space);
 }
 
 void tern_conn_on_handshake_confirmed(tern_conn *c, tern_tstamp now)
 {
-    if (c->handshake_confirmed)
+    if (c->hs.confirmed)
         return;
-    c->handshake_confirmed = 1;
+    c->hs.confirmed = 1;
     c->rec.handshake_confirmed = 1;
     c->rec.peer_completed_address_validation = 1;
     tern_conn_discard_space(c, TERN_SPACE_HANDSHAKE);
-    c->tx_phase_acked = 1; /* a key update may start now */
+    c->keys.tx_phase_acked = 1; /* a key update may start now */
     if (c->qlog) tern_qlog_state(c, "handshake_confirmed");
     tern_mig_on_confirmed(c, now);
 }
@@ -275,27 +278,27 @@ static uint64_t local_cid_limit(const tern_config *cfg)
 
 void tern_conn_issue_cids(tern_conn *c)
 {
-    if (c->scid_len == 0 || !c->peer_tp_received)
+    if (c->cids.scid_len == 0 || !c->tp.peer_received)
         return;
     /* As many as the peer takes (up to TERN_MAX_LOCAL_CIDS): a server cannot know how many paths
      * its client will open, and each needs a CID of its own. A client, whose paths the server
      * only follows, needs one per path it may open plus one spare. */
-    uint64_t want = TERN_MIN(c->peer_tp.active_connection_id_limit, (uint64_t)TERN_MAX_LOCAL_CIDS);
+    uint64_t want = TERN_MIN(c->tp.peer.active_connection_id_limit, (uint64_t)TERN_MAX_LOCAL_CIDS);
     if (!c->is_server)
         want = TERN_MIN(want, (uint64_t)max_paths(c->cfg) + 1);
     /* Replacements keep one below the peer's limit: a peer may still count a CID it has just
      * retired (while the path validation that used it winds down) when our replacement arrives,
      * and close with CONNECTION_ID_LIMIT_ERROR (seen with ngtcp2 under loss). */
-    if (c->cid_replacing && want > 2)
+    if (c->cids.replacing && want > 2)
         want--;
-    while (tern_local_cids_count(&c->lcids) < want) {
+    while (tern_local_cids_count(&c->cids.local) < want) {
         tern_cid cid;
         uint8_t token[TERN_RESET_TOKEN_LEN];
-        cid.len = (uint8_t)c->scid_len;
+        cid.len = (uint8_t)c->cids.scid_len;
         if (c->rand(c->rand_ud, cid.data, cid.len))
             break; /* issued later, when the random source works again */
         tern_crypto_reset_token(c->reset_key, &cid, token);
-        tern_cid_entry *e = tern_local_cids_add(&c->lcids, &cid, token);
+        tern_cid_entry *e = tern_local_cids_add(&c->cids.local, &cid, token);
         if (!e)
             break;
         if (c->hooks.cid_added)
@@ -305,20 +308,21 @@ void tern_conn_issue_cids(tern_conn *c)
 
 static void on_handshake_complete(tern_conn *c, tern_tstamp now)
 {
-    c->handshake_complete = 1;
-    c->handshake_done_time = now;
-    c->handshake_deadline = TERN_TS_INF;
+    c->hs.complete = 1;
+    c->stats.handshake_done_time = now;
+    c->timers.handshake_deadline = TERN_TS_INF;
     if (c->state == TERN_CS_HANDSHAKE)
         c->state = TERN_CS_ESTABLISHED;
-    const char *alpn = tern_tls_alpn(c->tls);
-    snprintf(c->alpn, sizeof(c->alpn), "%s", alpn ? alpn : "");
+    const char *alpn = tern_tls_alpn(c->hs.tls);
+    snprintf(c->hs.alpn, sizeof(c->hs.alpn), "%s", alpn ? alpn : "");
     if (c->qlog) tern_qlog_state(c, "handshake_complete");
     if (c->is_server) {
-        c->handshake_done_pending = 1;
+        c->hs.done_pending = 1;
         tern_conn_on_handshake_confirmed(c, now);
     }
     tern_conn_issue_cids(c);
-    TERN_LOG(c, "handshake complete (%s, alpn %s)", tern_crypto_aead_name(c->aead), c->alpn);
+    TERN_LOG(c, "handshake complete (%s, alpn %s)", tern_crypto_aead_name(c->keys.aead),
+             c->hs.alpn);
     if (c->cb && c->cb->on_connected)
         c->cb->on_connected(c, c->cb_ud);
 }
@@ -327,24 +331,24 @@ static void on_handshake_complete(tern_conn *c, tern_tstamp now)
 int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now)
 {
     uint8_t buf[4096];
-    tern_recvbuf *rb = &c->crypto_rcv[level];
+    tern_recvbuf *rb = &c->hs.crypto_rcv[level];
     while (tern_recvbuf_readable(rb) > 0) {
         int fin = 0;
         size_t n = tern_recvbuf_read(rb, buf, sizeof(buf), &fin);
         uint8_t alert = 0;
-        int was_done = c->handshake_complete;
-        int rv = tern_tls_recv(c->tls, level, buf, n, &alert);
-        if (rv < 0 || c->pending_terr_set) {
-            uint64_t terr = c->pending_terr_set ? c->pending_terr
+        int was_done = c->hs.complete;
+        int rv = tern_tls_recv(c->hs.tls, level, buf, n, &alert);
+        if (rv < 0 || c->hs.pending_terr_set) {
+            uint64_t terr = c->hs.pending_terr_set ? c->hs.pending_terr
                             : rv == TERN_ERR_PROTO
                                 ? (uint64_t)TERN_TE_PROTOCOL_VIOLATION
                                 : (uint64_t)TERN_TE_CRYPTO_ERROR + (alert ? alert : 80u);
             tern_conn_fail(c, terr, TERN_FT_CRYPTO,
-                           c->pending_reason[0] ? c->pending_reason : "TLS handshake failed");
+                           c->hs.pending_reason[0] ? c->hs.pending_reason : "TLS handshake failed");
             return TERN_ERR_TLS;
         }
         if (rv == 1 && !was_done) {
-            if (!c->peer_tp_received) {
+            if (!c->tp.peer_received) {
                 tern_conn_fail(c, TERN_TE_CRYPTO_ERROR + 109, TERN_FT_CRYPTO,
                                "missing transport parameters");
                 return TERN_ERR_TLS;
@@ -360,7 +364,7 @@ int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now)
 static void fill_local_tparams(tern_conn *c, const tern_conn_params *p)
 {
     const tern_config *cfg = c->cfg;
-    tern_tparams *tp = &c->local_tp;
+    tern_tparams *tp = &c->tp.local;
     tern_tparams_default(tp);
     tp->max_idle_timeout = cfg->idle_timeout_ms;
     tp->max_udp_payload_size = 65527;
@@ -372,7 +376,7 @@ static void fill_local_tparams(tern_conn *c, const tern_conn_params *p)
     tp->initial_max_streams_uni = cfg->initial_max_streams_uni;
     tp->active_connection_id_limit = local_cid_limit(cfg);
     tp->disable_active_migration = cfg->disable_active_migration;
-    tp->initial_scid = c->lcids.e[0].cid;
+    tp->initial_scid = c->cids.local.e[0].cid;
     if (c->is_server) {
         tp->has_original_dcid = 1;
         tp->original_dcid = p->original_dcid;
@@ -381,9 +385,9 @@ static void fill_local_tparams(tern_conn *c, const tern_conn_params *p)
             tp->retry_scid = p->client_dcid;
         }
         tp->has_stateless_reset_token = 1;
-        memcpy(tp->stateless_reset_token, c->lcids.e[0].token, TERN_RESET_TOKEN_LEN);
+        memcpy(tp->stateless_reset_token, c->cids.local.e[0].token, TERN_RESET_TOKEN_LEN);
         const tern_addr *pa = &cfg->preferred_address;
-        if (pa->len && c->lcids.n > 1) {
+        if (pa->len && c->cids.local.n > 1) {
             /* the CID of sequence number 1 travels with the preferred address */
             tp->has_preferred_address = 1;
             if (pa->u.sa.sa_family == AF_INET) {
@@ -393,8 +397,8 @@ static void fill_local_tparams(tern_conn *c, const tern_conn_params *p)
                 memcpy(tp->preferred_address.ipv6, &pa->u.in6.sin6_addr, 16);
                 tp->preferred_address.ipv6_port = ntohs(pa->u.in6.sin6_port);
             }
-            tp->preferred_address.cid = c->lcids.e[1].cid;
-            memcpy(tp->preferred_address.token, c->lcids.e[1].token, TERN_RESET_TOKEN_LEN);
+            tp->preferred_address.cid = c->cids.local.e[1].cid;
+            memcpy(tp->preferred_address.token, c->cids.local.e[1].token, TERN_RESET_TOKEN_LEN);
         }
     }
 }
@@ -402,13 +406,17 @@ static void fill_local_tparams(tern_conn *c, const tern_conn_params *p)
 static tern_cc *path_cc(void *ud, uint8_t id)
 {
     tern_conn *c = ud;
-    return id < TERN_MAX_PATHS && c->paths[id].state != TERN_PATH_UNUSED ? &c->paths[id].cc : NULL;
+    return id < TERN_MAX_PATHS && c->paths.slot[id].state != TERN_PATH_UNUSED
+               ? &c->paths.slot[id].cc
+               : NULL;
 }
 
 static tern_rtt *path_rtt(void *ud, uint8_t id)
 {
     tern_conn *c = ud;
-    return id < TERN_MAX_PATHS && c->paths[id].state != TERN_PATH_UNUSED ? &c->paths[id].rtt : NULL;
+    return id < TERN_MAX_PATHS && c->paths.slot[id].state != TERN_PATH_UNUSED
+               ? &c->paths.slot[id].rtt
+               : NULL;
 }
 
 static int check_config(const tern_config *cfg)
@@ -445,55 +453,55 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     c->rand_ud = p->rand_ud;
     memcpy(c->reset_key, p->reset_key, 32);
     c->hooks = p->hooks;
-    c->scid_len = scid_len;
-    c->created = now;
+    c->cids.scid_len = scid_len;
+    c->stats.created = now;
     c->state = TERN_CS_HANDSHAKE;
-    c->close_deadline = TERN_TS_INF;
-    c->idle_deadline = TERN_TS_INF;
-    c->handshake_deadline = TERN_TS_INF;
-    c->data_blocked_sent_at = UINT64_MAX;
+    c->close.deadline = TERN_TS_INF;
+    c->timers.idle_deadline = TERN_TS_INF;
+    c->timers.handshake_deadline = TERN_TS_INF;
+    c->flow.data_blocked_sent_at = UINT64_MAX;
 
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
-        tern_sendbuf_init(&c->crypto_snd[i], TERN_CRYPTO_BUF_LIMIT);
-        tern_recvbuf_init(&c->crypto_rcv[i], TERN_CRYPTO_BUF_LIMIT, NULL);
+        tern_sendbuf_init(&c->hs.crypto_snd[i], TERN_CRYPTO_BUF_LIMIT);
+        tern_recvbuf_init(&c->hs.crypto_rcv[i], TERN_CRYPTO_BUF_LIMIT, NULL);
     }
     for (int s = 0; s < TERN_SPACE_COUNT; s++) {
         c->sp[s].largest_recv = UINT64_MAX;
         tern_ackr_init(&c->sp[s].ackr);
     }
     size_t mtu = p->cfg->max_udp_payload;
-    tern_path_init(&c->paths[0], 0, path, p->cfg->cc, mtu, now);
+    tern_path_init(&c->paths.slot[0], 0, path, p->cfg->cc, mtu, now);
     /* the handshake path counts as validated once the handshake completes; until then a server
      * still applies the amplification limit to it */
-    c->paths[0].state = TERN_PATH_VALIDATED;
-    c->paths[0].path_validated = 1;
-    c->paths[0].validated_at = now;
-    c->active = 0;
-    c->pending_active = -1;
+    c->paths.slot[0].state = TERN_PATH_VALIDATED;
+    c->paths.slot[0].path_validated = 1;
+    c->paths.slot[0].validated_at = now;
+    c->paths.active = 0;
+    c->paths.pending_active = -1;
     tern_policy_init(c);
     /* a client trusts the server address it chose; a server must validate the client's */
-    c->paths[0].validated = !p->is_server || p->address_validated;
+    c->paths.slot[0].validated = !p->is_server || p->address_validated;
     tern_recovery_cb rcb = {tern_conn_on_pkt_acked, tern_conn_on_pkt_lost, path_cc, path_rtt};
-    tern_recovery_init(&c->rec, c->is_server, &c->paths[0].rtt, &c->paths[0].cc, &rcb, c);
-    c->peer_max_ack_delay = 25 * TERN_NS_PER_MS;
-    c->rec.max_ack_delay = c->peer_max_ack_delay;
-    c->peer_ack_delay_exponent = 3;
+    tern_recovery_init(&c->rec, c->is_server, &c->paths.slot[0].rtt, &c->paths.slot[0].cc, &rcb, c);
+    c->tp.peer_max_ack_delay = 25 * TERN_NS_PER_MS;
+    c->rec.max_ack_delay = c->tp.peer_max_ack_delay;
+    c->tp.peer_ack_delay_exponent = 3;
 
-    tern_streams_init(&c->streams, c->is_server, p->cfg->stream_send_buffer);
-    c->streams.local_max_data_bidi_local = p->cfg->initial_max_stream_data_bidi_local;
-    c->streams.local_max_data_bidi_remote = p->cfg->initial_max_stream_data_bidi_remote;
-    c->streams.local_max_data_uni = p->cfg->initial_max_stream_data_uni;
-    tern_streams_set_remote_limits(&c->streams, p->cfg->initial_max_streams_bidi,
+    tern_streams_init(&c->streams.set, c->is_server, p->cfg->stream_send_buffer);
+    c->streams.set.local_max_data_bidi_local = p->cfg->initial_max_stream_data_bidi_local;
+    c->streams.set.local_max_data_bidi_remote = p->cfg->initial_max_stream_data_bidi_remote;
+    c->streams.set.local_max_data_uni = p->cfg->initial_max_stream_data_uni;
+    tern_streams_set_remote_limits(&c->streams.set, p->cfg->initial_max_streams_bidi,
                                    p->cfg->initial_max_streams_uni);
-    c->max_data_recv = c->max_data_next = c->recv_window = p->cfg->initial_max_data;
-    c->streams.pool.budget = (size_t)TERN_MIN(c->recv_window, (uint64_t)SIZE_MAX);
+    c->flow.max_data_recv = c->flow.max_data_next = c->flow.recv_window = p->cfg->initial_max_data;
+    c->streams.set.pool.budget = (size_t)TERN_MIN(c->flow.recv_window, (uint64_t)SIZE_MAX);
 
     /* connection IDs */
-    tern_local_cids_init(&c->lcids, scid_len);
-    tern_peer_cids_init(&c->pcids, local_cid_limit(p->cfg));
+    tern_local_cids_init(&c->cids.local, scid_len);
+    tern_peer_cids_init(&c->cids.peer, local_cid_limit(p->cfg));
     if (c->is_server) {
-        c->pcids.on_token = peer_token_changed;
-        c->pcids.token_ud = c;
+        c->cids.peer.on_token = peer_token_changed;
+        c->cids.peer.token_ud = c;
     }
     tern_cid scid;
     uint8_t token[TERN_RESET_TOKEN_LEN];
@@ -501,7 +509,7 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     if ((rv = c->rand(c->rand_ud, scid.data, scid.len)))
         goto fail;
     tern_crypto_reset_token(c->reset_key, &scid, token);
-    tern_local_cids_add(&c->lcids, &scid, token);
+    tern_local_cids_add(&c->cids.local, &scid, token);
     tern_cid pref_cid;
     pref_cid.len = 0;
     if (c->is_server && p->cfg->preferred_address.len) {
@@ -510,31 +518,32 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
             goto fail;
         uint8_t ptoken[TERN_RESET_TOKEN_LEN];
         tern_crypto_reset_token(c->reset_key, &pref_cid, ptoken);
-        tern_cid_entry *pe = tern_local_cids_add(&c->lcids, &pref_cid, ptoken);
+        tern_cid_entry *pe = tern_local_cids_add(&c->cids.local, &pref_cid, ptoken);
         if (pe)
-            tern_local_cids_on_announced(&c->lcids, pe->seq); /* sent in the transport parameters */
+            tern_local_cids_on_announced(&c->cids.local,
+                                         pe->seq); /* sent in the transport parameters */
     }
 
     const tern_cid *keys_dcid;
     if (c->is_server) {
-        c->original_dcid = p->original_dcid;
-        c->retried = p->retried;
-        c->peer_initial_scid = p->client_scid;
-        c->peer_scid_known = 1;
-        tern_peer_cids_set_initial(&c->pcids, &p->client_scid);
+        c->cids.original_dcid = p->original_dcid;
+        c->retry.sent = p->retried;
+        c->cids.peer_initial_scid = p->client_scid;
+        c->cids.peer_scid_known = 1;
+        tern_peer_cids_set_initial(&c->cids.peer, &p->client_scid);
         keys_dcid = &p->client_dcid;
     } else {
-        c->initial_dcid.len = 16;
-        if ((rv = c->rand(c->rand_ud, c->initial_dcid.data, 16)))
+        c->cids.initial_dcid.len = 16;
+        if ((rv = c->rand(c->rand_ud, c->cids.initial_dcid.data, 16)))
             goto fail;
-        c->original_dcid = c->initial_dcid;
-        tern_peer_cids_set_initial(&c->pcids, &c->initial_dcid);
-        keys_dcid = &c->initial_dcid;
+        c->cids.original_dcid = c->cids.initial_dcid;
+        tern_peer_cids_set_initial(&c->cids.peer, &c->cids.initial_dcid);
+        keys_dcid = &c->cids.initial_dcid;
     }
     /* a server's half-open connection is state a peer made us hold: it ends with the same bound */
-    c->handshake_deadline = now + c->cfg->handshake_timeout_ms * TERN_NS_PER_MS;
-    rv = tern_crypto_initial_keys(c->version, keys_dcid, c->is_server, &c->tx[TERN_LEVEL_INITIAL],
-                                  &c->rx[TERN_LEVEL_INITIAL]);
+    c->timers.handshake_deadline = now + c->cfg->handshake_timeout_ms * TERN_NS_PER_MS;
+    rv = tern_crypto_initial_keys(c->version, keys_dcid, c->is_server,
+                                  &c->keys.tx[TERN_LEVEL_INITIAL], &c->keys.rx[TERN_LEVEL_INITIAL]);
     if (rv)
         goto fail;
     fill_local_tparams(c, p);
@@ -543,7 +552,7 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         (void)tern_qlog_new(c, p->qlog ? p->qlog : p->cfg->qlog,
                             p->qlog ? p->qlog_ud : p->cfg->qlog_ud, now);
     uint8_t tpbuf[512];
-    size_t tplen = tern_tparams_encode(&c->local_tp, c->is_server, tpbuf, sizeof(tpbuf));
+    size_t tplen = tern_tparams_encode(&c->tp.local, c->is_server, tpbuf, sizeof(tpbuf));
     if (!tplen) {
         rv = TERN_ERR_INTERNAL;
         goto fail;
@@ -551,7 +560,8 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     tern_tls_cb tls_cb = tls_callbacks;
     if (c->cfg->keylog) /* else GnuTLS's own SSLKEYLOGFILE support stays in place */
         tls_cb.on_keylog = tls_keylog;
-    rv = tern_tls_new(&c->tls, p->tls_ctx, c->is_server, p->server_name, tpbuf, tplen, &tls_cb, c);
+    rv = tern_tls_new(&c->hs.tls, p->tls_ctx, c->is_server, p->server_name, tpbuf, tplen, &tls_cb,
+                      c);
     if (rv)
         goto fail;
     if (c->hooks.cid_added) {
@@ -560,11 +570,11 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
             c->hooks.cid_added(c->hooks.ud, c, &pref_cid);
     }
     if (!c->is_server) {
-        rv = tern_tls_start(c->tls);
+        rv = tern_tls_start(c->hs.tls);
         if (rv)
             goto fail_registered;
     }
-    c->idle_timeout = c->cfg->idle_timeout_ms * TERN_NS_PER_MS;
+    c->timers.idle_timeout = c->cfg->idle_timeout_ms * TERN_NS_PER_MS;
     tern_conn_restart_idle(c, now);
     *out = c;
     return 0;
@@ -580,24 +590,24 @@ void tern_conn_free(tern_conn *c)
 {
     if (!c)
         return;
-    tern_tls_free(c->tls);
+    tern_tls_free(c->hs.tls);
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
-        tern_crypto_keys_free(&c->tx[i]);
-        tern_crypto_keys_free(&c->rx[i]);
-        tern_sendbuf_free(&c->crypto_snd[i]);
-        tern_recvbuf_free(&c->crypto_rcv[i]);
+        tern_crypto_keys_free(&c->keys.tx[i]);
+        tern_crypto_keys_free(&c->keys.rx[i]);
+        tern_sendbuf_free(&c->hs.crypto_snd[i]);
+        tern_recvbuf_free(&c->hs.crypto_rcv[i]);
     }
     tern_qlog_free(c->qlog);
-    tern_crypto_keys_free(&c->hp_tx1);
-    tern_crypto_keys_free(&c->hp_rx1);
-    tern_crypto_keys_free(&c->rx_next);
-    tern_crypto_keys_free(&c->rx_prev);
+    tern_crypto_keys_free(&c->keys.hp_tx1);
+    tern_crypto_keys_free(&c->keys.hp_rx1);
+    tern_crypto_keys_free(&c->keys.rx_next);
+    tern_crypto_keys_free(&c->keys.rx_prev);
     for (int s = 0; s < TERN_SPACE_COUNT; s++)
         tern_ackr_free(&c->sp[s].ackr);
     tern_recovery_free(&c->rec);
-    tern_streams_free(&c->streams);
-    free(c->notify_writable);
-    free(c->token);
+    tern_streams_free(&c->streams.set);
+    free(c->streams.notify);
+    free(c->retry.token);
     free(c);
 }
 
@@ -609,7 +619,7 @@ void tern_conn_free(tern_conn *c)
  * runtime's timers are precise to the microsecond; a floor of 10 us keeps the timer meaningful. */
 tern_tstamp tern_conn_ack_delay(const tern_conn *c)
 {
-    const tern_rtt *rtt = &c->paths[c->active].rtt;
+    const tern_rtt *rtt = &c->paths.slot[c->paths.active].rtt;
     tern_tstamp max = 25 * TERN_NS_PER_MS;
     if (!rtt->has_sample)
         return max;
@@ -621,11 +631,11 @@ tern_tstamp tern_conn_ack_delay(const tern_conn *c)
 static int peer_acks_nothing(const tern_conn *c, int heard)
 {
     uint32_t k = c->cfg->unacked_ptos;
-    if (!k || !c->handshake_confirmed)
+    if (!k || !c->hs.confirmed)
         return 0;
     if (k < 2)
         k = 2; /* "since the first of them" needs a first one before this one */
-    return c->rec.pto_count >= k && heard && c->pkts_recv > c->pto_run_recv;
+    return c->rec.pto_count >= k && heard && c->stats.pkts_recv > c->timers.pto_run_recv;
 }
 
 tern_tstamp tern_conn_next_timeout(const tern_conn *c)
@@ -633,24 +643,24 @@ tern_tstamp tern_conn_next_timeout(const tern_conn *c)
     if (c->state == TERN_CS_DONE)
         return 0;
     if (c->state >= TERN_CS_CLOSING)
-        return c->close_deadline ? c->close_deadline : 0;
-    tern_tstamp t = TERN_MIN(c->idle_deadline, c->handshake_deadline);
+        return c->close.deadline ? c->close.deadline : 0;
+    tern_tstamp t = TERN_MIN(c->timers.idle_deadline, c->timers.handshake_deadline);
     t = TERN_MIN(t, tern_recovery_timer(&c->rec, 0));
     const tern_ackr *a = &c->sp[TERN_SPACE_APP].ackr;
     /* an ACK that the amplification limit does not let out waits for the peer's next datagram,
      * not for a timer (which would be due again at once, forever) */
     if (a->ack_pending && !c->sp[TERN_SPACE_APP].discarded &&
-        tern_path_amp_budget(&c->paths[c->active]) >= TERN_MIN_SEND_ROOM)
+        tern_path_amp_budget(&c->paths.slot[c->paths.active]) >= TERN_MIN_SEND_ROOM)
         t = TERN_MIN(t, a->immediate ? 0 : a->ack_deadline);
     if (!c->sp[TERN_SPACE_APP].discarded &&
-        tern_path_amp_budget(&c->paths[c->active]) >= TERN_MIN_SEND_ROOM)
+        tern_path_amp_budget(&c->paths.slot[c->paths.active]) >= TERN_MIN_SEND_ROOM)
         t = TERN_MIN(t, tern_ackr_repeat_time(a));
-    if (c->pace_until)
-        t = TERN_MIN(t, c->pace_until);
-    if (c->rx_prev.aead)
-        t = TERN_MIN(t, c->rx_prev_discard);
-    if (c->silence_probe_at)
-        t = TERN_MIN(t, c->silence_probe_at);
+    if (c->snd.pace_until)
+        t = TERN_MIN(t, c->snd.pace_until);
+    if (c->keys.rx_prev.aead)
+        t = TERN_MIN(t, c->keys.rx_prev_discard);
+    if (c->timers.silence_probe_at)
+        t = TERN_MIN(t, c->timers.silence_probe_at);
     t = TERN_MIN(t, tern_policy_next_timeout(c));
     return TERN_MIN(t, tern_mig_next_timeout(c));
 }
@@ -673,7 +683,7 @@ void tern_conn_requeue_for_probe(tern_conn *c, int space)
         return;
     }
     int level = space == TERN_SPACE_INITIAL ? TERN_LEVEL_INITIAL : TERN_LEVEL_HANDSHAKE;
-    tern_sendbuf *sb = &c->crypto_snd[level];
+    tern_sendbuf *sb = &c->hs.crypto_snd[level];
     if (sb->sent > sb->base)
         tern_sendbuf_on_lost(sb, sb->base, (size_t)(sb->sent - sb->base), 0);
 }
@@ -690,42 +700,42 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
         return;
     if (c->qlog) tern_qlog_tick(c, now);
     if (c->state >= TERN_CS_CLOSING) {
-        if (c->close_deadline && now >= c->close_deadline)
+        if (c->close.deadline && now >= c->close.deadline)
             tern_conn_set_done(c);
         return;
     }
-    if (now >= c->idle_deadline) {
+    if (now >= c->timers.idle_deadline) {
         tern_conn_set_close_info(c, TERN_ERR_IDLE_TIMEOUT, 0, 1, TERN_TE_NO_ERROR, 0, "idle timeout", 12);
         tern_conn_set_done(c);
         return;
     }
-    if (!c->handshake_complete && now >= c->handshake_deadline) {
+    if (!c->hs.complete && now >= c->timers.handshake_deadline) {
         tern_conn_set_close_info(c, TERN_ERR_IDLE_TIMEOUT, 0, 1, TERN_TE_NO_ERROR, 0, "handshake timeout",
                        17);
         tern_conn_set_done(c);
         return;
     }
-    if (c->pace_until && now >= c->pace_until)
-        c->pace_until = 0;
-    if (c->rx_prev.aead && now >= c->rx_prev_discard)
-        tern_crypto_keys_free(&c->rx_prev);
+    if (c->snd.pace_until && now >= c->snd.pace_until)
+        c->snd.pace_until = 0;
+    if (c->keys.rx_prev.aead && now >= c->keys.rx_prev_discard)
+        tern_crypto_keys_free(&c->keys.rx_prev);
     tern_mig_on_timeout(c, now);
     if (c->state >= TERN_CS_CLOSING)
         return;
-    if (c->silence_probe_at && now >= c->silence_probe_at) {
-        c->silence_probe_at = 0;
+    if (c->timers.silence_probe_at && now >= c->timers.silence_probe_at) {
+        c->timers.silence_probe_at = 0;
         if (!tern_recovery_has_in_flight(&c->rec))
-            c->ping_pending = 1;
+            c->paths.ping_pending = 1;
     }
     tern_policy_on_timeout(c, now);
     tern_conn_sync_amplification(c);
     if (tern_recovery_timer(&c->rec, now) <= now) {
         int space = tern_recovery_on_timeout(&c->rec, now);
         if (space >= 0) {
-            int heard = c->pkts_recv > c->pto_prev_recv;
+            int heard = c->stats.pkts_recv > c->timers.pto_prev_recv;
             if (c->rec.pto_count == 1)
-                c->pto_run_recv = c->pkts_recv;
-            c->pto_prev_recv = c->pkts_recv;
+                c->timers.pto_run_recv = c->stats.pkts_recv;
+            c->timers.pto_prev_recv = c->stats.pkts_recv;
             if (peer_acks_nothing(c, heard)) {
                 /* silent (RFC 9000 §10.1): what we send does not get through, or is ignored;
                  * a CONNECTION_CLOSE would be answered to every packet of a peer that keeps
@@ -776,7 +786,7 @@ int tern_conn_on_port_unreachable(tern_conn *c, const tern_addr *to)
 {
     static const char why[] = "port unreachable";
 
-    if (c->is_server || c->handshake_complete || c->pkts_recv > 0 || c->state >= TERN_CS_CLOSING ||
+    if (c->is_server || c->hs.complete || c->stats.pkts_recv > 0 || c->state >= TERN_CS_CLOSING ||
         !tern_addr_equal(to, &tern_conn_path(c)->addr.remote))
         return 0;
     TERN_LOG(c, "closing: ICMP port unreachable from the server before any answer");
@@ -786,7 +796,10 @@ int tern_conn_on_port_unreachable(tern_conn *c, const tern_addr *to)
     return 1;
 }
 
-const tern_close_info *tern_conn_close_info(const tern_conn *c) { return &c->close; }
+const tern_close_info *tern_conn_close_info(const tern_conn *c)
+{
+    return &c->close.info;
+}
 
 void tern_conn_set_driver_data(tern_conn *c, void *d) { c->driver_data = d; }
 void *tern_conn_get_driver_data(const tern_conn *c) { return c->driver_data; }
@@ -800,37 +813,37 @@ void tern_conn_queue_writable(tern_conn *c, tern_stream *s)
     if (tern_sendbuf_room(&s->snd) == 0)
         return;
     s->flags &= ~TERN_SF_WANT_WRITABLE;
-    if (c->notify_n == c->notify_cap) {
-        size_t ncap = c->notify_cap ? c->notify_cap * 2 : 16;
-        int64_t *n = realloc(c->notify_writable, ncap * sizeof(*n));
+    if (c->streams.notify_n == c->streams.notify_cap) {
+        size_t ncap = c->streams.notify_cap ? c->streams.notify_cap * 2 : 16;
+        int64_t *n = realloc(c->streams.notify, ncap * sizeof(*n));
         if (!n) {
             s->flags |= TERN_SF_WANT_WRITABLE;
             return;
         }
-        c->notify_writable = n;
-        c->notify_cap = ncap;
+        c->streams.notify = n;
+        c->streams.notify_cap = ncap;
     }
-    c->notify_writable[c->notify_n++] = s->id;
+    c->streams.notify[c->streams.notify_n++] = s->id;
 }
 
 void tern_conn_flush_notifications(tern_conn *c)
 {
     /* callbacks may queue more: take the list as it is now */
-    while (c->notify_n && c->state < TERN_CS_CLOSING) {
-        int64_t sid = c->notify_writable[--c->notify_n];
-        if (c->cb && c->cb->on_stream_writable && tern_streams_find(&c->streams, sid))
+    while (c->streams.notify_n && c->state < TERN_CS_CLOSING) {
+        int64_t sid = c->streams.notify[--c->streams.notify_n];
+        if (c->cb && c->cb->on_stream_writable && tern_streams_find(&c->streams.set, sid))
             c->cb->on_stream_writable(c, sid, c->cb_ud);
     }
-    c->notify_n = 0;
+    c->streams.notify_n = 0;
 }
 
 void tern_conn_maybe_close_stream(tern_conn *c, tern_stream *s)
 {
     if (tern_stream_is_done(s, c->is_server)) {
         int remote = tern_sid_is_server(s->id) != c->is_server;
-        tern_streams_close(&c->streams, s);
-        if (remote && (c->streams.need_max_streams[0] || c->streams.need_max_streams[1]))
-            c->stream_ctrl_pending = 1;
+        tern_streams_close(&c->streams.set, s);
+        if (remote && (c->streams.set.need_max_streams[0] || c->streams.set.need_max_streams[1]))
+            c->streams.ctrl_pending = 1;
     }
 }
 
@@ -844,22 +857,24 @@ void tern_conn_wake(tern_conn *c)
 
 void tern_conn_credit_consumed(tern_conn *c, uint64_t n, int force)
 {
-    c->data_read += n;
-    uint64_t target = c->data_read + c->recv_window;
+    c->flow.data_read += n;
+    uint64_t target = c->flow.data_read + c->flow.recv_window;
     if (target > TERN_MAX_VARINT)
         target = TERN_MAX_VARINT;
     /* credit goes out in half-window steps, not one MAX_DATA per read */
-    if (target > c->max_data_next && (force || target - c->max_data_next >= c->recv_window / 2)) {
-        c->max_data_next = target; /* enforced once a MAX_DATA carries it */
-        c->need_max_data = 1;
+    if (target > c->flow.max_data_next &&
+        (force || target - c->flow.max_data_next >= c->flow.recv_window / 2)) {
+        c->flow.max_data_next = target; /* enforced once a MAX_DATA carries it */
+        c->flow.need_max_data = 1;
         tern_conn_wake(c);
     }
 }
 
 void tern_conn_on_data_blocked(tern_conn *c, uint64_t limit)
 {
-    if (c->max_data_next > limit) {
-        c->need_max_data = 1; /* our last MAX_DATA did not reach the peer (or is queued): again */
+    if (c->flow.max_data_next > limit) {
+        c->flow.need_max_data =
+            1; /* our last MAX_DATA did not reach the peer (or is queued): again */
         tern_conn_wake(c);
         return;
     }
@@ -875,10 +890,10 @@ int tern_conn_open_stream(tern_conn *c, int bidi, int64_t *sid)
     if (c->state >= TERN_CS_CLOSING)
         return TERN_ERR_CLOSED;
     tern_stream *s;
-    int rv = tern_streams_open_local(&c->streams, bidi, &s);
+    int rv = tern_streams_open_local(&c->streams.set, bidi, &s);
     if (rv) {
         if (rv == TERN_ERR_STREAM_LIMIT) {
-            c->stream_ctrl_pending = 1; /* STREAMS_BLOCKED */
+            c->streams.ctrl_pending = 1; /* STREAMS_BLOCKED */
             tern_conn_wake(c);
         }
         return rv;
@@ -895,8 +910,8 @@ int tern_conn_close(tern_conn *c, uint64_t app_error, const char *reason)
         return TERN_ERR_CLOSED;
     tern_conn_set_close_info(c, 0, 1, 1, app_error, 0, reason ? reason : "", reason ? strlen(reason) : 0);
     c->state = TERN_CS_CLOSING;
-    c->close_pending = 1;
-    c->close_deadline = 0;
+    c->close.pending = 1;
+    c->close.deadline = 0;
     tern_conn_wake(c);
     return 0;
 }
@@ -907,20 +922,20 @@ int tern_conn_key_update(tern_conn *c)
         return TERN_ERR_INVALID_ARG;
     if (c->state >= TERN_CS_CLOSING)
         return TERN_ERR_CLOSED;
-    if (!c->handshake_confirmed || !c->tx_phase_acked || !c->tx[TERN_LEVEL_1RTT].aead)
+    if (!c->hs.confirmed || !c->keys.tx_phase_acked || !c->keys.tx[TERN_LEVEL_1RTT].aead)
         return TERN_ERR_STREAM_STATE;
     tern_keys next;
     memset(&next, 0, sizeof(next));
-    if (tern_crypto_next_keys(&c->tx[TERN_LEVEL_1RTT], &next))
+    if (tern_crypto_next_keys(&c->keys.tx[TERN_LEVEL_1RTT], &next))
         return TERN_ERR_CRYPTO;
-    tern_crypto_keys_move(&c->tx[TERN_LEVEL_1RTT], &next);
-    c->tx_phase ^= 1;
-    c->tx_phase_first_pn = c->sp[TERN_SPACE_APP].next_pn;
-    c->tx_phase_acked = 0;
-    c->tx_pkts_phase = 0;
-    c->key_updates++;
+    tern_crypto_keys_move(&c->keys.tx[TERN_LEVEL_1RTT], &next);
+    c->keys.tx_phase ^= 1;
+    c->keys.tx_phase_first_pn = c->sp[TERN_SPACE_APP].next_pn;
+    c->keys.tx_phase_acked = 0;
+    c->keys.tx_pkts_phase = 0;
+    c->keys.updates++;
     if (c->qlog) tern_qlog_key_update(c, 1);
-    TERN_LOG(c, "key update initiated (phase %d)", c->tx_phase);
+    TERN_LOG(c, "key update initiated (phase %d)", c->keys.tx_phase);
     tern_conn_wake(c);
     return 0;
 }
@@ -930,11 +945,11 @@ int tern_conn_tx_limit_ok(tern_conn *c)
     /* RFC 9001 §6.6: update the keys long before the confidentiality limit (from half of it, as
      * soon as an update is allowed); at the limit with no update possible, stop using the
      * connection: nothing more goes out under these keys, not even a CONNECTION_CLOSE */
-    if (c->tx_pkts_phase < c->aead_conf_limit / 2)
+    if (c->keys.tx_pkts_phase < c->keys.conf_limit / 2)
         return 1;
-    if (c->handshake_confirmed && c->tx_phase_acked && tern_conn_key_update(c) == 0)
+    if (c->hs.confirmed && c->keys.tx_phase_acked && tern_conn_key_update(c) == 0)
         return 1;
-    if (c->tx_pkts_phase < c->aead_conf_limit)
+    if (c->keys.tx_pkts_phase < c->keys.conf_limit)
         return 1;
     static const char why[] = "AEAD confidentiality limit reached";
     tern_conn_set_close_info(c, TERN_ERR_CRYPTO, 0, 1, TERN_TE_AEAD_LIMIT_REACHED, 0, why,
@@ -946,23 +961,24 @@ int tern_conn_tx_limit_ok(tern_conn *c)
 static void fill_stats(tern_conn *c, tern_conn_stats *out)
 {
     memset(out, 0, sizeof(*out));
-    const tern_path *p = &c->paths[c->active];
-    out->bytes_sent = c->bytes_sent;
-    out->bytes_recv = c->bytes_recv;
-    out->pkts_sent = c->pkts_sent;
-    out->pkts_recv = c->pkts_recv;
+    const tern_path *p = &c->paths.slot[c->paths.active];
+    out->bytes_sent = c->stats.bytes_sent;
+    out->bytes_recv = c->stats.bytes_recv;
+    out->pkts_sent = c->stats.pkts_sent;
+    out->pkts_recv = c->stats.pkts_recv;
     out->pkts_lost = c->rec.pkts_lost;
-    out->stream_bytes_sent = c->stream_bytes_sent;
-    out->stream_bytes_recv = c->stream_bytes_recv;
-    out->stream_bytes_resent = c->stream_bytes_resent;
+    out->stream_bytes_sent = c->stats.stream_bytes_sent;
+    out->stream_bytes_recv = c->stats.stream_bytes_recv;
+    out->stream_bytes_resent = c->stats.stream_bytes_resent;
     out->srtt_ns = p->rtt.smoothed;
     out->min_rtt_ns = p->rtt.min;
     out->rttvar_ns = p->rtt.var;
     out->latest_rtt_ns = p->rtt.latest;
     out->cwnd = p->cc.cwnd;
     out->bytes_in_flight = p->cc.bytes_in_flight;
-    out->handshake_ns = c->handshake_done_time ? c->handshake_done_time - c->created : 0;
-    out->key_updates = c->key_updates;
+    out->handshake_ns =
+        c->stats.handshake_done_time ? c->stats.handshake_done_time - c->stats.created : 0;
+    out->key_updates = c->keys.updates;
     out->pto_count = c->rec.pto_total;
     out->policy_moves = c->pol.moves;
     out->paths_restored = c->pol.restored;
@@ -984,11 +1000,17 @@ int tern_conn_get_stats_sized(tern_conn *c, tern_conn_stats *out, size_t size)
     return 0;
 }
 
-void tern_conn_get_path(tern_conn *c, tern_path_addr *out) { *out = c->paths[c->active].addr; }
-const char *tern_conn_alpn(tern_conn *c) { return c->alpn; }
+void tern_conn_get_path(tern_conn *c, tern_path_addr *out)
+{
+    *out = c->paths.slot[c->paths.active].addr;
+}
+const char *tern_conn_alpn(tern_conn *c)
+{
+    return c->hs.alpn;
+}
 const char *tern_conn_cipher(tern_conn *c)
 {
-    return c->handshake_complete ? tern_crypto_aead_name(c->aead) : "";
+    return c->hs.complete ? tern_crypto_aead_name(c->keys.aead) : "";
 }
 int tern_conn_is_server(tern_conn *c) { return c->is_server; }
 int tern_conn_is_established(tern_conn *c) { return c->state == TERN_CS_ESTABLISHED; }
@@ -1003,7 +1025,7 @@ static int stream_lookup(tern_conn *c, int64_t sid, tern_stream **out)
         return TERN_ERR_INVALID_ARG;
     if (c->state >= TERN_CS_CLOSING)
         return TERN_ERR_CLOSED;
-    *out = tern_streams_find(&c->streams, sid);
+    *out = tern_streams_find(&c->streams.set, sid);
     return *out ? 0 : TERN_ERR_STREAM_NOT_FOUND;
 }
 
@@ -1023,7 +1045,7 @@ ssize_t tern_stream_write(tern_conn *c, int64_t sid, const void *data, size_t le
     if ((size_t)n < len || (len == 0 && fin && !s->snd.fin))
         s->flags |= TERN_SF_WANT_WRITABLE;
     if (n > 0 || (fin && s->snd.fin)) {
-        tern_streams_sendq_push(&c->streams, s);
+        tern_streams_sendq_push(&c->streams.set, s);
         tern_conn_wake(c);
     }
     if (n == 0 && len > 0)
@@ -1046,11 +1068,11 @@ ssize_t tern_stream_read(tern_conn *c, int64_t sid, void *buf, size_t cap, int *
     size_t n = tern_recvbuf_read(&s->rcv, buf, cap, &f);
     if (n == 0 && !f)
         return TERN_ERR_WOULD_BLOCK;
-    c->stream_bytes_recv += n;
+    c->stats.stream_bytes_recv += n;
     if (fin)
         *fin = f;
     if (tern_stream_update_recv_credit(s, 0)) {
-        c->stream_ctrl_pending = 1;
+        c->streams.ctrl_pending = 1;
         tern_conn_wake(c);
     }
     if (f && !(s->flags & TERN_SF_FIN_READ)) {
@@ -1073,7 +1095,7 @@ int tern_stream_reset(tern_conn *c, int64_t sid, uint64_t app_error)
     if (rv < 0)
         return rv;
     if (rv) {
-        c->stream_ctrl_pending = 1;
+        c->streams.ctrl_pending = 1;
         tern_conn_wake(c);
     }
     return 0;
@@ -1092,7 +1114,7 @@ int tern_stream_stop_sending(tern_conn *c, int64_t sid, uint64_t app_error)
     /* what is buffered or still arrives will not be read: its credit goes back at once */
     tern_conn_credit_consumed(c, tern_stream_stop_recv(s, app_error), 0);
     if (s->flags & TERN_SF_NEED_STOP_SENDING)
-        c->stream_ctrl_pending = 1;
+        c->streams.ctrl_pending = 1;
     tern_conn_wake(c);
     tern_conn_maybe_close_stream(c, s);
     return 0;

@@ -36,6 +36,141 @@ typedef struct tern_pn_space_state {
     int probes;                 /* PTO probes owed in this space */
 } tern_pn_space_state;
 
+/* TLS and the handshake's progress. */
+typedef struct tern_conn_handshake_state {
+    tern_tls *tls;
+    int complete, confirmed; /* RFC 9001 §4.1.1, §4.1.2 */
+    int done_pending;        /* server: HANDSHAKE_DONE to (re)send */
+    int pending_terr_set;    /* a transport error found inside a TLS callback */
+    uint64_t pending_terr;
+    char pending_reason[256]; /* room for a certificate verification status in words */
+    tern_sendbuf crypto_snd[TERN_LEVEL_COUNT];
+    tern_recvbuf crypto_rcv[TERN_LEVEL_COUNT];
+    char alpn[64];
+} tern_conn_handshake_state;
+
+/* Packet protection: the keys of each level, and the 1-RTT key phases (RFC 9001 §6). */
+typedef struct tern_conn_key_state {
+    int aead;
+    tern_keys tx[TERN_LEVEL_COUNT], rx[TERN_LEVEL_COUNT]; /* 1-RTT: AEAD of the current phase */
+    tern_keys hp_tx1, hp_rx1;   /* 1-RTT header protection (does not change on key update) */
+    tern_keys rx_next, rx_prev; /* 1-RTT keys of the next and previous phase */
+    int tx_phase, rx_phase;
+    uint64_t tx_phase_first_pn;  /* first pn we sent in the current tx phase */
+    uint64_t rx_phase_first_pn;  /* first pn received in the current rx phase */
+    int tx_phase_acked;          /* a packet of the current tx phase was acknowledged */
+    uint64_t tx_pkts_phase;      /* 1-RTT packets protected with the current tx keys */
+    uint64_t rx_auth_failed;     /* received packets that failed authentication, all keys */
+    uint64_t conf_limit;         /* RFC 9001 §6.6 limits of the negotiated AEAD (0 = none) */
+    uint64_t integ_limit;
+    int rx_update_unacked;       /* no ACK of the current receive phase sent yet: a key update
+                                    started by the peer before it is a KEY_UPDATE_ERROR */
+    tern_tstamp rx_prev_discard; /* when rx_prev is dropped */
+    uint64_t updates;            /* key phase changes, either side */
+} tern_conn_key_state;
+
+/* The paths and which one carries the connection. */
+typedef struct tern_conn_path_state {
+    tern_path slot[TERN_MAX_PATHS];
+    int active;
+    int pending_active;          /* client: switch to this path once it can carry packets (-1) */
+    int failover_pending;        /* client: the active path is dead; move to the next path that
+                                    validates (0, or the tern_path_reason to report) */
+    int ping_pending;            /* the next 1-RTT packet on the active path is ack-eliciting (a
+                                    PING when nothing else is due): the active path changed, or
+                                    the peer fell silent (see timers.silence_probe_at) */
+    int multipath_pn;            /* several paths in use: full-length packet numbers */
+} tern_conn_path_state;
+
+/* Connection IDs, ours and the peer's. */
+typedef struct tern_conn_cid_state {
+    size_t scid_len; /* length of the CIDs we issue */
+    tern_local_cids local;
+    tern_peer_cids peer;
+    tern_cid initial_dcid;       /* client: the DCID of our first Initial */
+    tern_cid original_dcid;      /* DCID of the client's first Initial */
+    tern_cid peer_initial_scid;  /* SCID the peer used in its first long-header packet */
+    int peer_scid_known;
+    int replacing; /* the peer retired one of our CIDs: replacements keep one below
+                      its limit (see tern_conn_issue_cids) */
+} tern_conn_cid_state;
+
+/* Retry (RFC 9000 §8.1.2, §17.2.5). */
+typedef struct tern_conn_retry_state {
+    int received;                /* client: a Retry was accepted */
+    int sent;                    /* server: the client's address was validated by a Retry */
+    tern_cid scid;               /* client: the SCID of the accepted Retry */
+    uint8_t *token;              /* client: Retry token echoed in Initials */
+    size_t token_len;
+} tern_conn_retry_state;
+
+/* Transport parameters, ours and the peer's as the connection applies them. */
+typedef struct tern_conn_tp_state {
+    tern_tparams local, peer;
+    int peer_received;
+    tern_tstamp peer_max_ack_delay;
+    unsigned peer_ack_delay_exponent;
+} tern_conn_tp_state;
+
+/* Connection-level flow control (RFC 9000 §4). */
+typedef struct tern_conn_flow_state {
+    uint64_t max_data_send;      /* peer's MAX_DATA */
+    uint64_t data_sent;          /* new stream bytes sent */
+    uint64_t max_data_recv;      /* largest MAX_DATA sent (or initial_max_data): enforced */
+    uint64_t max_data_next;      /* what the next MAX_DATA carries (>= max_data_recv) */
+    uint64_t data_recv;          /* sum of highest received offsets */
+    uint64_t data_read;          /* bytes consumed by the app */
+    uint64_t recv_window;
+    int need_max_data;
+    uint64_t data_blocked_sent_at; /* UINT64_MAX = none */
+    int need_data_blocked;
+} tern_conn_flow_state;
+
+/* The streams, and what the application is told about them after processing. */
+typedef struct tern_conn_stream_state {
+    tern_streams set;
+    int ctrl_pending; /* some stream has a control frame to send */
+    int64_t *notify;  /* streams to tell about room, after processing */
+    size_t notify_n, notify_cap;
+} tern_conn_stream_state;
+
+/* Deadlines and the idle timer's inputs (recovery and migration keep their own timers). */
+typedef struct tern_conn_timer_state {
+    tern_tstamp idle_timeout;    /* effective, ns (0 = none) */
+    tern_tstamp idle_deadline;
+    tern_tstamp handshake_deadline;
+    tern_tstamp silence_probe_at; /* a PTO after the last ack-eliciting packet received: with
+                                     nothing of ours in flight, a PING then checks the way back
+                                     (0: not armed) */
+    uint64_t pto_run_recv;        /* stats.pkts_recv at the first PTO of the current run of PTOs */
+    uint64_t pto_prev_recv;       /* stats.pkts_recv at the latest PTO (see peer_acks_nothing) */
+    int ack_eliciting_since_recv; /* idle timer restarts at the first ack-eliciting send after recv
+                                   */
+} tern_conn_timer_state;
+
+/* Packet assembly across calls to tern_conn_send. */
+typedef struct tern_conn_send_state {
+    tern_tstamp pace_until;      /* pacing stopped the last send */
+    uint64_t app_limited_from;   /* first pn sent since the window last limited us */
+    uint32_t ack_only_run;       /* ACK-only 1-RTT packets sent in a row */
+    uint64_t skip_pn;            /* next 1-RTT packet number skipped on purpose (0: none planned) */
+} tern_conn_send_state;
+
+/* Closing (RFC 9000 §10.2). */
+typedef struct tern_conn_close_state {
+    tern_close_info info;
+    int pending;          /* CONNECTION_CLOSE to send */
+    tern_tstamp deadline; /* end of the closing or draining period */
+    tern_tstamp last_sent;
+} tern_conn_close_state;
+
+/* Counters reported by tern_conn_get_stats. */
+typedef struct tern_conn_counters {
+    tern_tstamp created, handshake_done_time;
+    uint64_t bytes_sent, bytes_recv, pkts_sent, pkts_recv;
+    uint64_t stream_bytes_sent, stream_bytes_recv, stream_bytes_resent;
+} tern_conn_counters;
+
 struct tern_conn {
     int is_server;
     int state;
@@ -49,119 +184,32 @@ struct tern_conn {
     void *rand_ud;
     uint8_t reset_key[32];
     tern_conn_hooks hooks;
-    tern_qlog *qlog;             /* NULL when qlog is off (every hook tests it) */
+    int received_any; /* client: a valid packet arrived (VN/Retry then ignored) */
+    tern_qlog *qlog;  /* NULL when qlog is off (every hook tests it) */
 
-    /* TLS and keys */
-    tern_tls *tls;
-    int aead;
-    tern_keys tx[TERN_LEVEL_COUNT], rx[TERN_LEVEL_COUNT]; /* 1-RTT: AEAD of the current phase */
-    tern_keys hp_tx1, hp_rx1;   /* 1-RTT header protection (does not change on key update) */
-    tern_keys rx_next, rx_prev; /* 1-RTT keys of the next and previous phase */
-    int tx_phase, rx_phase;
-    uint64_t tx_phase_first_pn;  /* first pn we sent in the current tx phase */
-    uint64_t rx_phase_first_pn;  /* first pn received in the current rx phase */
-    int tx_phase_acked;          /* a packet of the current tx phase was acknowledged */
-    uint64_t tx_pkts_phase;      /* 1-RTT packets protected with the current tx keys */
-    uint64_t rx_auth_failed;     /* received packets that failed authentication, all keys */
-    uint64_t aead_conf_limit;    /* RFC 9001 §6.6 limits of the negotiated AEAD (0 = none) */
-    uint64_t aead_integ_limit;
-    int rx_update_unacked;       /* no ACK of the current receive phase sent yet: a key update
-                                    started by the peer before it is a KEY_UPDATE_ERROR */
-    tern_tstamp rx_prev_discard; /* when rx_prev is dropped */
-    uint64_t key_updates;
-    int handshake_complete, handshake_confirmed;
-    int handshake_done_pending;  /* server: HANDSHAKE_DONE to (re)send */
-    int pending_terr_set;        /* a transport error found inside a TLS callback */
-    uint64_t pending_terr;
-    char pending_reason[256]; /* room for a certificate verification status in words */
-
-    tern_sendbuf crypto_snd[TERN_LEVEL_COUNT];
-    tern_recvbuf crypto_rcv[TERN_LEVEL_COUNT];
-
+    tern_conn_handshake_state hs;
+    tern_conn_key_state keys;
     tern_pn_space_state sp[TERN_SPACE_COUNT];
     tern_recovery rec;
-
-    tern_path paths[TERN_MAX_PATHS];
-    int active;
-    int pending_active;          /* client: switch to this path once it can carry packets (-1) */
-    int failover_pending;        /* client: the active path is dead; move to the next path that
-                                    validates (0, or the tern_path_reason to report) */
-    int ping_pending;            /* the next 1-RTT packet on the active path is ack-eliciting (a
-                                    PING when nothing else is due): the active path changed, or
-                                    the peer fell silent (see silence_probe_at) */
-    tern_tstamp silence_probe_at; /* a PTO after the last ack-eliciting packet received: with
-                                     nothing of ours in flight, a PING then checks the way back
-                                     (0: not armed) */
-    tern_policy pol;             /* migration policy state (policy.c) */
-
-    /* connection IDs */
-    size_t scid_len;
-    tern_local_cids lcids;
-    tern_peer_cids pcids;
-    tern_cid initial_dcid;       /* client: the DCID of our first Initial */
-    tern_cid original_dcid;      /* DCID of the client's first Initial */
-    tern_cid peer_initial_scid;  /* SCID the peer used in its first long-header packet */
-    int peer_scid_known;
-    tern_cid retry_scid;
-    int retry_received;          /* client */
-    int retried;                 /* server */
-    uint8_t *token;              /* client: Retry token echoed in Initials */
-    size_t token_len;
-    int received_any;            /* client: a valid packet arrived (VN/Retry then ignored) */
-    int cid_replacing;           /* the peer retired one of our CIDs: replacements keep one below
-                                    its limit (see tern_conn_issue_cids) */
-
-    /* transport parameters */
-    tern_tparams local_tp, peer_tp;
-    int peer_tp_received;
-    tern_tstamp peer_max_ack_delay;
-    unsigned peer_ack_delay_exponent;
-
-    /* connection flow control */
-    uint64_t max_data_send;      /* peer's MAX_DATA */
-    uint64_t data_sent;          /* new stream bytes sent */
-    uint64_t max_data_recv;      /* largest MAX_DATA sent (or initial_max_data): enforced */
-    uint64_t max_data_next;      /* what the next MAX_DATA carries (>= max_data_recv) */
-    uint64_t data_recv;          /* sum of highest received offsets */
-    uint64_t data_read;          /* bytes consumed by the app */
-    uint64_t recv_window;
-    int need_max_data;
-    uint64_t data_blocked_sent_at; /* UINT64_MAX = none */
-    int need_data_blocked;
-    tern_streams streams;
-    int stream_ctrl_pending;     /* some stream has a control frame to send */
-    int64_t *notify_writable;    /* streams to tell about room, after processing */
-    size_t notify_n, notify_cap;
-
-    /* timers */
-    tern_tstamp idle_timeout;    /* effective, ns (0 = none) */
-    tern_tstamp idle_deadline;
-    tern_tstamp handshake_deadline;
-    tern_tstamp close_deadline;
-    tern_tstamp pace_until;      /* pacing stopped the last send */
-    uint64_t app_limited_from;   /* first pn sent since the window last limited us */
-    uint32_t ack_only_run;       /* ACK-only 1-RTT packets sent in a row */
-    uint64_t skip_pn;            /* next 1-RTT packet number skipped on purpose (0: none planned) */
-    int multipath_pn;            /* several paths in use: full-length packet numbers */
-    int ack_eliciting_since_recv; /* idle timer restarts at the first ack-eliciting send after recv */
-
-    /* closing */
-    tern_close_info close;
-    int close_pending;           /* CONNECTION_CLOSE to send */
-    tern_tstamp close_last_sent;
-
-    /* stats */
-    tern_tstamp created, handshake_done_time;
-    uint64_t bytes_sent, bytes_recv, pkts_sent, pkts_recv;
-    uint64_t pto_run_recv;  /* pkts_recv at the first PTO of the current run of PTOs */
-    uint64_t pto_prev_recv; /* pkts_recv at the latest PTO (see peer_acks_nothing) */
-    uint64_t stream_bytes_sent, stream_bytes_recv, stream_bytes_resent;
-    char alpn[64];
+    tern_conn_path_state paths;
+    tern_policy pol; /* migration policy state (policy.c) */
+    tern_conn_cid_state cids;
+    tern_conn_retry_state retry;
+    tern_conn_tp_state tp;
+    tern_conn_flow_state flow;
+    tern_conn_stream_state streams;
+    tern_conn_timer_state timers;
+    tern_conn_send_state snd;
+    tern_conn_close_state close;
+    tern_conn_counters stats;
 
     tern_pn_range ack_scratch[TERN_ACK_RANGES_SCRATCH];
 };
 
-static inline tern_path *tern_conn_path(tern_conn *c) { return &c->paths[c->active]; }
+static inline tern_path *tern_conn_path(tern_conn *c)
+{
+    return &c->paths.slot[c->paths.active];
+}
 
 /* conn.c */
 void tern_conn_set_close_info(tern_conn *c, int status, int app, int local, uint64_t code,

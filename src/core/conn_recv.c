@@ -14,15 +14,15 @@
 void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p)
 {
     tern_conn *c = ud;
-    tern_path *path = &c->paths[p->path_id < TERN_MAX_PATHS ? p->path_id : 0];
+    tern_path *path = &c->paths.slot[p->path_id < TERN_MAX_PATHS ? p->path_id : 0];
     (void)path;
-    if (space == TERN_SPACE_APP && !c->tx_phase_acked && p->pn >= c->tx_phase_first_pn)
-        c->tx_phase_acked = 1;
+    if (space == TERN_SPACE_APP && !c->keys.tx_phase_acked && p->pn >= c->keys.tx_phase_first_pn)
+        c->keys.tx_phase_acked = 1;
     for (int i = 0; i < p->n_frames; i++) {
         const tern_sent_frame *f = &p->frames[i];
         switch (f->type) {
         case TERN_FT_STREAM: {
-            tern_stream *s = tern_streams_find(&c->streams, (int64_t)f->id);
+            tern_stream *s = tern_streams_find(&c->streams.set, (int64_t)f->id);
             if (!s)
                 break;
             tern_sendbuf_on_acked(&s->snd, f->off, f->len, f->fin);
@@ -32,13 +32,13 @@ void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p)
         }
         case TERN_FT_CRYPTO:
             if (!c->sp[tern_level_space(f->aux)].discarded || f->aux == TERN_LEVEL_1RTT)
-                tern_sendbuf_on_acked(&c->crypto_snd[f->aux], f->off, f->len, 0);
+                tern_sendbuf_on_acked(&c->hs.crypto_snd[f->aux], f->off, f->len, 0);
             break;
         case TERN_FT_ACK:
             tern_ackr_on_ack_acked(&c->sp[space].ackr, f->off);
             break;
         case TERN_FT_RESET_STREAM: {
-            tern_stream *s = tern_streams_find(&c->streams, (int64_t)f->id);
+            tern_stream *s = tern_streams_find(&c->streams.set, (int64_t)f->id);
             if (s) {
                 s->flags |= TERN_SF_RESET_ACKED;
                 tern_conn_maybe_close_stream(c, s);
@@ -46,10 +46,10 @@ void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p)
             break;
         }
         case TERN_FT_HANDSHAKE_DONE:
-            c->handshake_done_pending = 0;
+            c->hs.done_pending = 0;
             break;
         case TERN_FT_NEW_CONNECTION_ID:
-            tern_local_cids_on_announce_acked(&c->lcids, f->id);
+            tern_local_cids_on_announce_acked(&c->cids.local, f->id);
             break;
         default:
             break;
@@ -64,7 +64,7 @@ void tern_conn_on_pkt_lost(void *ud, int space, const tern_sent_pkt *p)
     tern_conn *c = ud;
     if (c->qlog) tern_qlog_packet_lost(c, space, p, c->rec.loss_trigger);
     if (p->path_id < TERN_MAX_PATHS)
-        c->paths[p->path_id].pkts_lost++;
+        c->paths.slot[p->path_id].pkts_lost++;
     tern_conn_requeue_frames(c, space, p);
 }
 
@@ -81,48 +81,48 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
                 tern_ackr_on_ack_lost(&c->sp[space].ackr);
             break;
         case TERN_FT_STREAM:
-            s = tern_streams_find(&c->streams, (int64_t)f->id);
+            s = tern_streams_find(&c->streams.set, (int64_t)f->id);
             if (!s || (s->flags & TERN_SF_RESET_SENT))
                 break;
             tern_sendbuf_on_lost(&s->snd, f->off, f->len, f->fin);
-            tern_streams_sendq_push(&c->streams, s);
+            tern_streams_sendq_push(&c->streams.set, s);
             break;
         case TERN_FT_CRYPTO:
             if (!c->sp[tern_level_space(f->aux)].discarded || f->aux == TERN_LEVEL_1RTT)
-                tern_sendbuf_on_lost(&c->crypto_snd[f->aux], f->off, f->len, 0);
+                tern_sendbuf_on_lost(&c->hs.crypto_snd[f->aux], f->off, f->len, 0);
             break;
         case TERN_FT_HANDSHAKE_DONE:
-            c->handshake_done_pending = 1;
+            c->hs.done_pending = 1;
             break;
         case TERN_FT_MAX_DATA:
-            if (f->off == c->max_data_next)
-                c->need_max_data = 1;
+            if (f->off == c->flow.max_data_next)
+                c->flow.need_max_data = 1;
             break;
         case TERN_FT_MAX_STREAM_DATA:
         case TERN_FT_STREAM_DATA_BLOCKED:
         case TERN_FT_RESET_STREAM:
         case TERN_FT_STOP_SENDING:
-            s = tern_streams_find(&c->streams, (int64_t)f->id);
+            s = tern_streams_find(&c->streams.set, (int64_t)f->id);
             if (s && tern_stream_on_frame_lost(s, f->type, f->off))
-                c->stream_ctrl_pending = 1;
+                c->streams.ctrl_pending = 1;
             break;
         case TERN_FT_DATA_BLOCKED:
             /* still blocked at the same limit: the peer must hear it (RFC 9000 §13.3) */
-            if (f->off == c->max_data_send && c->data_sent >= c->max_data_send)
-                c->need_data_blocked = 1;
+            if (f->off == c->flow.max_data_send && c->flow.data_sent >= c->flow.max_data_send)
+                c->flow.need_data_blocked = 1;
             break;
         case TERN_FT_MAX_STREAMS_BIDI:
         case TERN_FT_MAX_STREAMS_UNI:
         case TERN_FT_STREAMS_BLOCKED_BIDI:
         case TERN_FT_STREAMS_BLOCKED_UNI:
-            if (tern_streams_on_frame_lost(&c->streams, f->type, f->off))
-                c->stream_ctrl_pending = 1;
+            if (tern_streams_on_frame_lost(&c->streams.set, f->type, f->off))
+                c->streams.ctrl_pending = 1;
             break;
         case TERN_FT_NEW_CONNECTION_ID:
-            tern_local_cids_on_announce_lost(&c->lcids, f->id); /* unless retired meanwhile */
+            tern_local_cids_on_announce_lost(&c->cids.local, f->id); /* unless retired meanwhile */
             break;
         case TERN_FT_RETIRE_CONNECTION_ID:
-            tern_peer_cids_requeue_retire(&c->pcids, f->id);
+            tern_peer_cids_requeue_retire(&c->cids.peer, f->id);
             break;
         default:
             break;
@@ -145,7 +145,7 @@ static int handle_ack(tern_conn *c, int space, const tern_frame *f, int path_idx
     }
     tern_tstamp delay = 0;
     if (space == TERN_SPACE_APP) {
-        unsigned e = c->peer_ack_delay_exponent;
+        unsigned e = c->tp.peer_ack_delay_exponent;
         uint64_t d = f->u.ack.delay;
         delay = (d < (UINT64_MAX >> 24) >> e) ? (d << e) * TERN_NS_PER_US : TERN_TS_INF / 2;
     }
@@ -164,7 +164,7 @@ static int handle_ack(tern_conn *c, int space, const tern_frame *f, int path_idx
 
 static int handle_crypto(tern_conn *c, int level, const tern_frame *f, tern_tstamp now)
 {
-    tern_recvbuf *rb = &c->crypto_rcv[level];
+    tern_recvbuf *rb = &c->hs.crypto_rcv[level];
     uint64_t end = f->u.crypto.offset + f->u.crypto.len;
     if (end > rb->read_off + TERN_CRYPTO_BUF_LIMIT) {
         tern_conn_fail(c, TERN_TE_CRYPTO_BUFFER_EXCEEDED, TERN_FT_CRYPTO, "CRYPTO data too far");
@@ -195,13 +195,14 @@ static void report_open(tern_conn *c, tern_stream *s)
 /* What the connection still lets the peer send. */
 static uint64_t conn_credit(const tern_conn *c)
 {
-    return c->max_data_recv > c->data_recv ? c->max_data_recv - c->data_recv : 0;
+    return c->flow.max_data_recv > c->flow.data_recv ? c->flow.max_data_recv - c->flow.data_recv
+                                                     : 0;
 }
 
 /* Charges a frame's new bytes to the connection and gives back what will never be read. */
 static void conn_flow_apply(tern_conn *c, const tern_stream_credit *cr)
 {
-    c->data_recv += cr->new_bytes;
+    c->flow.data_recv += cr->new_bytes;
     if (cr->consumed)
         tern_conn_credit_consumed(c, cr->consumed, 0);
 }
@@ -209,7 +210,7 @@ static void conn_flow_apply(tern_conn *c, const tern_stream_credit *cr)
 static int get_stream(tern_conn *c, int64_t id, int for_send, uint64_t ftype, tern_stream **out)
 {
     uint64_t terr = 0;
-    int rv = tern_streams_get_remote(&c->streams, id, for_send, out, &terr);
+    int rv = tern_streams_get_remote(&c->streams.set, id, for_send, out, &terr);
     if (rv == TERN_ERR_NOMEM)
         return rv; /* the packet goes unacknowledged: the peer sends the frame again */
     if (rv) {
@@ -273,7 +274,7 @@ static int handle_reset_stream(tern_conn *c, const tern_frame *f)
         return 0;
     if (c->cb && c->cb->on_stream_reset)
         c->cb->on_stream_reset(c, id, f->u.reset_stream.app_error, c->cb_ud);
-    s = tern_streams_find(&c->streams, id);
+    s = tern_streams_find(&c->streams.set, id);
     if (s)
         tern_conn_maybe_close_stream(c, s);
     return 0;
@@ -290,9 +291,9 @@ static int handle_stop_sending(tern_conn *c, const tern_frame *f)
         return 0;
     if (c->cb && c->cb->on_stream_stop_sending)
         c->cb->on_stream_stop_sending(c, id, f->u.stop_sending.app_error, c->cb_ud);
-    s = tern_streams_find(&c->streams, id);
+    s = tern_streams_find(&c->streams.set, id);
     if (s && tern_stream_reset_send(s, f->u.stop_sending.app_error) == 1)
-        c->stream_ctrl_pending = 1;
+        c->streams.ctrl_pending = 1;
     return 0;
 }
 
@@ -304,7 +305,7 @@ static int handle_max_stream_data(tern_conn *c, const tern_frame *f)
     if ((rv = get_stream(c, id, 1, f->type, &s)))
         return rv;
     if (s && tern_stream_on_max_stream_data(s, f->u.max_stream_data.max))
-        tern_streams_sendq_push(&c->streams, s);
+        tern_streams_sendq_push(&c->streams.set, s);
     return 0;
 }
 
@@ -315,35 +316,35 @@ static int handle_stream_data_blocked(tern_conn *c, const tern_frame *f)
     if ((rv = get_stream(c, (int64_t)f->u.max_stream_data.stream_id, 0, f->type, &s)))
         return rv;
     if (s && tern_stream_on_data_blocked(s, f->u.max_stream_data.max))
-        c->stream_ctrl_pending = 1;
+        c->streams.ctrl_pending = 1;
     return 0;
 }
 
 static int handle_new_cid(tern_conn *c, const tern_frame *f)
 {
-    if (c->pcids.zero_len) {
+    if (c->cids.peer.zero_len) {
         tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type,
                        "NEW_CONNECTION_ID with a zero-length connection ID in use");
         return TERN_ERR_PROTO;
     }
     uint32_t mask = 0;
     uint64_t terr = 0;
-    int rv = tern_peer_cids_on_new(&c->pcids, f->u.new_cid.seq, f->u.new_cid.retire_prior_to,
+    int rv = tern_peer_cids_on_new(&c->cids.peer, f->u.new_cid.seq, f->u.new_cid.retire_prior_to,
                                    &f->u.new_cid.cid, f->u.new_cid.token, &mask, &terr);
     if (rv) {
         tern_conn_fail(c, terr, f->type, "NEW_CONNECTION_ID rejected");
         return rv;
     }
     for (int i = 0; i < TERN_MAX_PATHS && mask; i++) {
-        if (!(mask & (1u << i)) || !tern_path_in_use(&c->paths[i]))
+        if (!(mask & (1u << i)) || !tern_path_in_use(&c->paths.slot[i]))
             continue;
-        if (!tern_peer_cids_take(&c->pcids, (uint8_t)i)) {
-            if (i == c->active) {
+        if (!tern_peer_cids_take(&c->cids.peer, (uint8_t)i)) {
+            if (i == c->paths.active) {
                 tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type,
                                "retire_prior_to left no connection ID");
                 return TERN_ERR_PROTO;
             }
-            c->paths[i].waiting_cid = 1;
+            c->paths.slot[i].waiting_cid = 1;
         }
     }
     return 0;
@@ -352,7 +353,7 @@ static int handle_new_cid(tern_conn *c, const tern_frame *f)
 static int handle_retire_cid(tern_conn *c, const tern_frame *f, const tern_cid *dcid)
 {
     tern_cid_entry removed;
-    int rv = tern_local_cids_retire(&c->lcids, f->u.retire_cid.seq, dcid, &removed);
+    int rv = tern_local_cids_retire(&c->cids.local, f->u.retire_cid.seq, dcid, &removed);
     if (rv < 0) {
         tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type, "bad RETIRE_CONNECTION_ID");
         return rv;
@@ -360,7 +361,7 @@ static int handle_retire_cid(tern_conn *c, const tern_frame *f, const tern_cid *
     if (rv == 0 && c->hooks.cid_removed)
         c->hooks.cid_removed(c->hooks.ud, c, &removed.cid);
     if (rv == 0) {
-        c->cid_replacing = 1;
+        c->cids.replacing = 1;
         tern_conn_issue_cids(c); /* keep the peer supplied for its next path */
     }
     return 0;
@@ -429,24 +430,24 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
             rv = handle_stop_sending(c, &f);
             break;
         case TERN_FT_MAX_DATA:
-            if (f.u.max_data.max > c->max_data_send)
-                c->max_data_send = f.u.max_data.max;
+            if (f.u.max_data.max > c->flow.max_data_send)
+                c->flow.max_data_send = f.u.max_data.max;
             break;
         case TERN_FT_MAX_STREAM_DATA:
             rv = handle_max_stream_data(c, &f);
             break;
         case TERN_FT_MAX_STREAMS_BIDI:
         case TERN_FT_MAX_STREAMS_UNI:
-            tern_streams_on_max_streams(&c->streams, f.u.max_streams.bidi, f.u.max_streams.max);
+            tern_streams_on_max_streams(&c->streams.set, f.u.max_streams.bidi, f.u.max_streams.max);
             break;
         case TERN_FT_DATA_BLOCKED:
             tern_conn_on_data_blocked(c, f.u.max_data.max);
             break;
         case TERN_FT_STREAMS_BLOCKED_BIDI:
         case TERN_FT_STREAMS_BLOCKED_UNI:
-            if (tern_streams_on_streams_blocked(&c->streams, f.u.max_streams.bidi,
+            if (tern_streams_on_streams_blocked(&c->streams.set, f.u.max_streams.bidi,
                                                 f.u.max_streams.max))
-                c->stream_ctrl_pending = 1;
+                c->streams.ctrl_pending = 1;
             break;
         case TERN_FT_STREAM_DATA_BLOCKED:
             rv = handle_stream_data_blocked(c, &f);
@@ -461,7 +462,7 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
             break;
         case TERN_FT_PATH_CHALLENGE:
             /* answered on the path it arrived on; only the latest few are owed */
-            tern_path_queue_response(&c->paths[path_idx], f.u.path.data);
+            tern_path_queue_response(&c->paths.slot[path_idx], f.u.path.data);
             break;
         case TERN_FT_PATH_RESPONSE:
             tern_mig_on_path_response(c, f.u.path.data, now);
@@ -502,7 +503,7 @@ static int is_stateless_reset(tern_conn *c, const uint8_t *dgram, size_t len, co
 {
     if (len < 21 || (dgram[0] & 0x80))
         return 0;
-    return tern_peer_cids_is_reset_token(&c->pcids, tail);
+    return tern_peer_cids_is_reset_token(&c->cids.peer, tail);
 }
 
 /* Called when the first packet of a datagram could not be processed (header protection or
@@ -523,9 +524,10 @@ static int check_reset(tern_conn *c, int *checked, const uint8_t *dgram, size_t 
 static void handle_version_negotiation(tern_conn *c, const tern_pkt_hdr *h)
 {
     /* §6.2: once any packet (a Retry included) was processed, VN can only be an attack */
-    if (c->is_server || c->received_any || c->retry_received)
+    if (c->is_server || c->received_any || c->retry.received)
         return;
-    if (!tern_cid_eq(&h->dcid, &c->lcids.e[0].cid) || !tern_cid_eq(&h->scid, &c->initial_dcid))
+    if (!tern_cid_eq(&h->dcid, &c->cids.local.e[0].cid) ||
+        !tern_cid_eq(&h->scid, &c->cids.initial_dcid))
         return;
     for (size_t i = 0; i < h->versions_count; i++)
         if (tern_get_u32(h->versions + 4 * i) == c->version)
@@ -536,36 +538,36 @@ static void handle_version_negotiation(tern_conn *c, const tern_pkt_hdr *h)
 
 static void handle_retry(tern_conn *c, const uint8_t *pkt, const tern_pkt_hdr *h, tern_tstamp now)
 {
-    if (c->is_server || c->retry_received || c->received_any || h->token_len == 0)
+    if (c->is_server || c->retry.received || c->received_any || h->token_len == 0)
         return;
-    if (!tern_cid_eq(&h->dcid, &c->lcids.e[0].cid) || h->pkt_len < TERN_AEAD_TAG_LEN)
+    if (!tern_cid_eq(&h->dcid, &c->cids.local.e[0].cid) || h->pkt_len < TERN_AEAD_TAG_LEN)
         return;
     uint8_t tag[TERN_AEAD_TAG_LEN];
     size_t body = h->pkt_len - TERN_AEAD_TAG_LEN;
-    if (tern_crypto_retry_tag(c->version, &c->initial_dcid, pkt, body, tag) ||
+    if (tern_crypto_retry_tag(c->version, &c->cids.initial_dcid, pkt, body, tag) ||
         memcmp(tag, pkt + body, TERN_AEAD_TAG_LEN) != 0)
         return;
     uint8_t *tok = malloc(h->token_len);
     if (!tok)
         return;
     memcpy(tok, h->token, h->token_len);
-    free(c->token);
-    c->token = tok;
-    c->token_len = h->token_len;
-    c->retry_received = 1;
-    c->retry_scid = h->scid;
+    free(c->retry.token);
+    c->retry.token = tok;
+    c->retry.token_len = h->token_len;
+    c->retry.received = 1;
+    c->retry.scid = h->scid;
     /* the server's new CID is where everything goes now, and the Initial keys follow it */
-    tern_peer_cids_set_initial(&c->pcids, &h->scid);
-    tern_crypto_keys_free(&c->tx[TERN_LEVEL_INITIAL]);
-    tern_crypto_keys_free(&c->rx[TERN_LEVEL_INITIAL]);
-    if (tern_crypto_initial_keys(c->version, &h->scid, 0, &c->tx[TERN_LEVEL_INITIAL],
-                                 &c->rx[TERN_LEVEL_INITIAL])) {
+    tern_peer_cids_set_initial(&c->cids.peer, &h->scid);
+    tern_crypto_keys_free(&c->keys.tx[TERN_LEVEL_INITIAL]);
+    tern_crypto_keys_free(&c->keys.rx[TERN_LEVEL_INITIAL]);
+    if (tern_crypto_initial_keys(c->version, &h->scid, 0, &c->keys.tx[TERN_LEVEL_INITIAL],
+                                 &c->keys.rx[TERN_LEVEL_INITIAL])) {
         tern_conn_fail(c, TERN_TE_INTERNAL_ERROR, 0, "Initial keys after Retry");
         return;
     }
     /* the first flight was not processed: send it again, not waiting for a timer */
     tern_recovery_declare_all_lost(&c->rec, TERN_SPACE_INITIAL, now);
-    tern_sendbuf *sb = &c->crypto_snd[TERN_LEVEL_INITIAL];
+    tern_sendbuf *sb = &c->hs.crypto_snd[TERN_LEVEL_INITIAL];
     if (sb->sent > sb->base)
         tern_sendbuf_on_lost(sb, sb->base, (size_t)(sb->sent - sb->base), 0);
     TERN_LOG(c, "Retry received, token %zu bytes", h->token_len);
@@ -576,46 +578,46 @@ static int decrypt_1rtt(tern_conn *c, uint8_t *pkt, size_t hdr_len, size_t pkt_l
                         tern_tstamp now)
 {
     int phase = (pkt[0] >> 2) & 1;
-    if (phase == c->rx_phase)
-        return tern_crypto_decrypt(&c->rx[TERN_LEVEL_1RTT], pkt, hdr_len, pkt_len, pn);
-    if (c->rx_prev.aead && pn < c->rx_phase_first_pn)
-        return tern_crypto_decrypt(&c->rx_prev, pkt, hdr_len, pkt_len, pn);
-    if (!c->rx_next.aead || !c->handshake_confirmed)
+    if (phase == c->keys.rx_phase)
+        return tern_crypto_decrypt(&c->keys.rx[TERN_LEVEL_1RTT], pkt, hdr_len, pkt_len, pn);
+    if (c->keys.rx_prev.aead && pn < c->keys.rx_phase_first_pn)
+        return tern_crypto_decrypt(&c->keys.rx_prev, pkt, hdr_len, pkt_len, pn);
+    if (!c->keys.rx_next.aead || !c->hs.confirmed)
         return TERN_ERR_CRYPTO;
-    int n = tern_crypto_decrypt(&c->rx_next, pkt, hdr_len, pkt_len, pn);
+    int n = tern_crypto_decrypt(&c->keys.rx_next, pkt, hdr_len, pkt_len, pn);
     if (n < 0)
         return n;
     /* RFC 9001 §6.1, §6.2: a peer starts an update only once it saw an acknowledgement of a
      * packet of the current phase, which we send after rotating. A peer that flips the phase
      * sooner makes us derive keys for every packet it sends. Following our own update (our send
      * phase is already the new one) is not an update of the peer's. */
-    int answers_ours = c->tx_phase != c->rx_phase;
-    if (c->rx_update_unacked && !answers_ours) {
+    int answers_ours = c->keys.tx_phase != c->keys.rx_phase;
+    if (c->keys.rx_update_unacked && !answers_ours) {
         tern_conn_fail(c, TERN_TE_KEY_UPDATE_ERROR, 0, "key update before the previous was acked");
         return TERN_ERR_PROTO;
     }
     /* the peer moved to the next phase: rotate receive keys and follow with ours */
-    tern_crypto_keys_move(&c->rx_prev, &c->rx[TERN_LEVEL_1RTT]);
-    tern_crypto_keys_move(&c->rx[TERN_LEVEL_1RTT], &c->rx_next);
+    tern_crypto_keys_move(&c->keys.rx_prev, &c->keys.rx[TERN_LEVEL_1RTT]);
+    tern_crypto_keys_move(&c->keys.rx[TERN_LEVEL_1RTT], &c->keys.rx_next);
     tern_conn_install_rx_next(c);
-    c->rx_phase ^= 1;
-    c->rx_phase_first_pn = pn;
-    c->rx_update_unacked = 1;
-    c->rx_prev_discard = now + 3 * tern_conn_pto(c);
-    if (c->tx_phase != c->rx_phase) {
+    c->keys.rx_phase ^= 1;
+    c->keys.rx_phase_first_pn = pn;
+    c->keys.rx_update_unacked = 1;
+    c->keys.rx_prev_discard = now + 3 * tern_conn_pto(c);
+    if (c->keys.tx_phase != c->keys.rx_phase) {
         tern_keys next;
         memset(&next, 0, sizeof(next));
-        if (tern_crypto_next_keys(&c->tx[TERN_LEVEL_1RTT], &next) == 0) {
-            tern_crypto_keys_move(&c->tx[TERN_LEVEL_1RTT], &next);
-            c->tx_phase = c->rx_phase;
-            c->tx_phase_first_pn = c->sp[TERN_SPACE_APP].next_pn;
-            c->tx_phase_acked = 0;
-            c->tx_pkts_phase = 0;
-            c->key_updates++;
+        if (tern_crypto_next_keys(&c->keys.tx[TERN_LEVEL_1RTT], &next) == 0) {
+            tern_crypto_keys_move(&c->keys.tx[TERN_LEVEL_1RTT], &next);
+            c->keys.tx_phase = c->keys.rx_phase;
+            c->keys.tx_phase_first_pn = c->sp[TERN_SPACE_APP].next_pn;
+            c->keys.tx_phase_acked = 0;
+            c->keys.tx_pkts_phase = 0;
+            c->keys.updates++;
         }
     }
     if (c->qlog) tern_qlog_key_update(c, answers_ours);
-    TERN_LOG(c, "key phase %d received", c->rx_phase);
+    TERN_LOG(c, "key phase %d received", c->keys.rx_phase);
     return n;
 }
 
@@ -649,14 +651,14 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     int space = tern_level_space(level);
     if (c->sp[space].discarded)
         return 0;
-    const tern_keys *hp = level == TERN_LEVEL_1RTT ? &c->hp_rx1 : &c->rx[level];
-    if (!hp->aead || !c->rx[level].aead)
+    const tern_keys *hp = level == TERN_LEVEL_1RTT ? &c->keys.hp_rx1 : &c->keys.rx[level];
+    if (!hp->aead || !c->keys.rx[level].aead)
         return 0; /* keys not yet (or no longer) available */
     if (!c->is_server && h->type == TERN_PKT_INITIAL && h->token_len)
         return 0; /* servers never send tokens in Initial packets */
     /* §7.2: the server's first Initial fixed its Source Connection ID */
-    if (!c->is_server && h->type != TERN_PKT_1RTT && c->received_any && c->peer_scid_known &&
-        !tern_cid_eq(&h->scid, &c->peer_initial_scid))
+    if (!c->is_server && h->type != TERN_PKT_1RTT && c->received_any && c->cids.peer_scid_known &&
+        !tern_cid_eq(&h->scid, &c->cids.peer_initial_scid))
         return 0;
 
     size_t pn_len = 0;
@@ -678,9 +680,9 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
                     ct_len <= sizeof(older_ct);
     if (try_older)
         memcpy(older_ct, pkt + hdr_len, ct_len);
-    int n = level == TERN_LEVEL_1RTT ? decrypt_1rtt(c, pkt, hdr_len, h->pkt_len, pn, now)
-                                     : tern_crypto_decrypt(&c->rx[level], pkt, hdr_len,
-                                                           h->pkt_len, pn);
+    int n = level == TERN_LEVEL_1RTT
+                ? decrypt_1rtt(c, pkt, hdr_len, h->pkt_len, pn, now)
+                : tern_crypto_decrypt(&c->keys.rx[level], pkt, hdr_len, h->pkt_len, pn);
     if (n < 0 && n != TERN_ERR_PROTO && try_older) {
         memcpy(pkt + hdr_len, older_ct, ct_len);
         int m = decrypt_1rtt(c, pkt, hdr_len, h->pkt_len, pn - 256, now);
@@ -695,7 +697,7 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
         if (check_reset(c, stateless_reset_checked, dgram, dgram_len, tail))
             return TERN_ERR_CLOSED;
         /* RFC 9001 §6.6: forgeries are counted across all keys, and bounded */
-        if (++c->rx_auth_failed > c->aead_integ_limit && c->aead_integ_limit) {
+        if (++c->keys.rx_auth_failed > c->keys.integ_limit && c->keys.integ_limit) {
             tern_conn_fail(c, TERN_TE_AEAD_LIMIT_REACHED, 0, "AEAD integrity limit reached");
             return TERN_ERR_PROTO;
         }
@@ -714,9 +716,9 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
         c->received_any = 1;
         if (!c->is_server && h->type != TERN_PKT_1RTT) {
             /* the server's chosen CID replaces our random initial DCID */
-            c->peer_initial_scid = h->scid;
-            c->peer_scid_known = 1;
-            tern_peer_cids_set_initial(&c->pcids, &h->scid);
+            c->cids.peer_initial_scid = h->scid;
+            c->cids.peer_scid_known = 1;
+            tern_peer_cids_set_initial(&c->cids.peer, &h->scid);
         }
     }
     if (*path_idx_io == TERN_MIG_NEW_PATH) {
@@ -725,10 +727,10 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
         if (idx < 0)
             return 0;
         *path_idx_io = idx;
-        c->paths[idx].bytes_recv += dgram_len;
+        c->paths.slot[idx].bytes_recv += dgram_len;
     }
     int path_idx = *path_idx_io;
-    tern_path *pp = &c->paths[path_idx];
+    tern_path *pp = &c->paths.slot[path_idx];
     if (c->is_server && h->type == TERN_PKT_HANDSHAKE && !pp->validated) {
         /* a Handshake packet proves the client got our Initial: address validated */
         pp->validated = 1;
@@ -754,13 +756,13 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
         c->sp[space].largest_recv = pn;
     tern_tstamp mad = space == TERN_SPACE_APP ? tern_conn_ack_delay(c) : 0;
     tern_ackr_on_packet(&c->sp[space].ackr, pn, ack_eliciting, ecn, now, mad);
-    c->pkts_recv++;
+    c->stats.pkts_recv++;
     pp->pkts_recv++;
     if (level == TERN_LEVEL_1RTT && c->state < TERN_CS_CLOSING) {
         if (!tern_cid_eq(&pp->dcid, &h->dcid)) {
             /* a CID the peer sends with is one it holds: never announced to it again */
             pp->dcid = h->dcid;
-            tern_local_cids_on_used(&c->lcids, &h->dcid);
+            tern_local_cids_on_used(&c->cids.local, &h->dcid);
         }
         tern_mig_on_app_packet(c, path_idx, pn, largest, non_probing, now);
         /* A side that only receives has nothing in flight, hence no loss timer: should the peer
@@ -768,10 +770,10 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
          * sent again before the idle timeout. One PING a PTO after the last packet received that
          * carried more than a PING (once per silence, so two idle peers do not keep each other
          * alive) hands the matter to the PTO machinery. */
-        if ((ack_eliciting & 2) && c->handshake_confirmed)
-            c->silence_probe_at = now + tern_conn_pto(c);
+        if ((ack_eliciting & 2) && c->hs.confirmed)
+            c->timers.silence_probe_at = now + tern_conn_pto(c);
     }
-    c->ack_eliciting_since_recv = 0;
+    c->timers.ack_eliciting_since_recv = 0;
     tern_conn_restart_idle(c, now);
     return rv;
 }
@@ -785,8 +787,8 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
         return TERN_ERR_CLOSED;
     if (c->state == TERN_CS_CLOSING) {
         /* answer with CONNECTION_CLOSE again, at most once per PTO */
-        if (now >= c->close_last_sent + tern_conn_pto(c))
-            c->close_pending = 1;
+        if (now >= c->close.last_sent + tern_conn_pto(c))
+            c->close.pending = 1;
         return TERN_ERR_CLOSED;
     }
     if (c->qlog) tern_qlog_tick(c, now);
@@ -795,9 +797,9 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
     int path_idx = tern_mig_path_for_datagram(c, path, now);
     if (path_idx == -1)
         return 0;
-    c->bytes_recv += len;
+    c->stats.bytes_recv += len;
     if (path_idx >= 0)
-        c->paths[path_idx].bytes_recv += len;
+        c->paths.slot[path_idx].bytes_recv += len;
     uint8_t tail[TERN_RESET_TOKEN_LEN] = {0};
     if (len >= TERN_RESET_TOKEN_LEN)
         memcpy(tail, dgram + len - TERN_RESET_TOKEN_LEN, TERN_RESET_TOKEN_LEN);
@@ -807,7 +809,7 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
     int rv = 0;
     while (off < len) {
         tern_pkt_hdr h;
-        if (tern_pkt_parse(dgram + off, len - off, c->scid_len, &h) != 0) {
+        if (tern_pkt_parse(dgram + off, len - off, c->cids.scid_len, &h) != 0) {
             if (off == 0 && check_reset(c, &reset_checked, dgram, len, tail))
                 return TERN_ERR_CLOSED;
             break;
@@ -822,7 +824,7 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
         /* a server knows which CIDs it issued; a datagram to none of them may be the client's
          * stateless reset, which the driver routed here by its token */
         if (c->is_server && h.type == TERN_PKT_1RTT &&
-            !tern_local_cids_contains(&c->lcids, &h.dcid)) {
+            !tern_local_cids_contains(&c->cids.local, &h.dcid)) {
             if (off == 0 && check_reset(c, &reset_checked, dgram, len, tail))
                 return TERN_ERR_CLOSED;
             break;

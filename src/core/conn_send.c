@@ -49,21 +49,22 @@ static int level_has_keys(const tern_conn *c, int level)
 {
     if (c->sp[tern_level_space(level)].discarded)
         return 0;
-    return c->tx[level].aead != 0;
+    return c->keys.tx[level].aead != 0;
 }
 
 /* Skips the planned 1-RTT packet number when it comes up, and plans the next one. */
 static void skip_pn_maybe(tern_conn *c, tern_pn_space_state *sp)
 {
-    if (c->skip_pn && sp->next_pn == c->skip_pn) {
+    if (c->snd.skip_pn && sp->next_pn == c->snd.skip_pn) {
         tern_recovery_on_skipped(&c->rec, TERN_SPACE_APP, sp->next_pn);
         sp->next_pn++;
     }
-    if (c->skip_pn < sp->next_pn) {
+    if (c->snd.skip_pn < sp->next_pn) {
         uint8_t r[2];
         if (c->rand(c->rand_ud, r, sizeof(r)))
             r[0] = r[1] = 0; /* the regular gap is as good, only easier to guess */
-        c->skip_pn = sp->next_pn + TERN_PN_SKIP_MIN + (((unsigned)r[0] << 8 | r[1]) % TERN_PN_SKIP_MIN);
+        c->snd.skip_pn =
+            sp->next_pn + TERN_PN_SKIP_MIN + (((unsigned)r[0] << 8 | r[1]) % TERN_PN_SKIP_MIN);
     }
 }
 
@@ -82,27 +83,27 @@ static int pb_start_on(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t
     /* With several paths in use, packets overtake each other by far more than the reordering the
      * packet number encoding allows for (RFC 9000 §17.1 assumes one path): a packet on a slow
      * path can arrive after hundreds sent later on a fast one. Use the full four bytes then. */
-    if (level == TERN_LEVEL_1RTT && c->multipath_pn)
+    if (level == TERN_LEVEL_1RTT && c->paths.multipath_pn)
         b->pn_len = 4;
-    const tern_cid_entry *dcid_e = tern_peer_cids_for_path(&c->pcids, (uint8_t)path_idx);
+    const tern_cid_entry *dcid_e = tern_peer_cids_for_path(&c->cids.peer, (uint8_t)path_idx);
     if (!dcid_e && c->is_server)
         /* RFC 9000 §9.5: with no spare CID, a server may answer a new peer address with the
          * current one (the peer chose to come from there) */
-        dcid_e = tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
+        dcid_e = tern_peer_cids_for_path(&c->cids.peer, (uint8_t)c->paths.active);
     if (!dcid_e)
         return 0; /* no connection ID for this path (yet) */
     tern_cid dcid = dcid_e->cid;
-    const tern_cid *scid = &c->lcids.e[0].cid;
+    const tern_cid *scid = &c->cids.local.e[0].cid;
     size_t hl;
     if (level == TERN_LEVEL_1RTT && !tern_conn_tx_limit_ok(c))
         return 0;
     if (level == TERN_LEVEL_1RTT) {
-        hl = tern_pkt_write_short(p, room, &dcid, pn, b->pn_len, c->tx_phase, 0);
+        hl = tern_pkt_write_short(p, room, &dcid, pn, b->pn_len, c->keys.tx_phase, 0);
     } else {
         int type = level == TERN_LEVEL_INITIAL ? TERN_PKT_INITIAL : TERN_PKT_HANDSHAKE;
         hl = tern_pkt_write_long(p, room, type, c->version, &dcid, scid,
-                                 type == TERN_PKT_INITIAL ? c->token : NULL,
-                                 type == TERN_PKT_INITIAL ? c->token_len : 0, pn, b->pn_len,
+                                 type == TERN_PKT_INITIAL ? c->retry.token : NULL,
+                                 type == TERN_PKT_INITIAL ? c->retry.token_len : 0, pn, b->pn_len,
                                  &b->len_off);
         b->is_long = 1;
     }
@@ -117,7 +118,7 @@ static int pb_start_on(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t
 
 static int pb_start(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t room)
 {
-    return pb_start_on(c, b, level, p, room, c->active);
+    return pb_start_on(c, b, level, p, room, c->paths.active);
 }
 
 /* ---- frame writers over the builder -------------------------------------------------------------- */
@@ -134,14 +135,14 @@ static void add_ack(tern_conn *c, pkt_build *b, tern_tstamp now)
     b->has_ack = 1;
     b->ack_largest = a->largest;
     /* the peer's key update is acknowledged once an ACK sent after it covers it */
-    if (b->level == TERN_LEVEL_1RTT && a->largest >= c->rx_phase_first_pn)
-        c->rx_update_unacked = 0;
+    if (b->level == TERN_LEVEL_1RTT && a->largest >= c->keys.rx_phase_first_pn)
+        c->keys.rx_update_unacked = 0;
     pb_record(b, TERN_FT_ACK, 0, a->largest, 0, 0, 0);
 }
 
 static int add_crypto(tern_conn *c, pkt_build *b)
 {
-    tern_sendbuf *sb = &c->crypto_snd[b->level];
+    tern_sendbuf *sb = &c->hs.crypto_snd[b->level];
     int added = 0;
     while (!pb_full(b)) {
         uint64_t off;
@@ -173,86 +174,86 @@ static int add_control(tern_conn *c, pkt_build *b)
 {
     int added = 0;
     size_t n;
-    if (c->handshake_done_pending && c->is_server && !pb_full(b)) {
+    if (c->hs.done_pending && c->is_server && !pb_full(b)) {
         n = tern_frame_write_handshake_done(pb_cur(b), pb_room(b));
         if (n) {
             b->payload += n;
             pb_record(b, TERN_FT_HANDSHAKE_DONE, 0, 0, 0, 0, 0);
-            c->handshake_done_pending = 0;
+            c->hs.done_pending = 0;
             added = 1;
         }
     }
-    if (c->need_max_data && !pb_full(b)) {
-        n = tern_frame_write_max_data(pb_cur(b), pb_room(b), c->max_data_next);
+    if (c->flow.need_max_data && !pb_full(b)) {
+        n = tern_frame_write_max_data(pb_cur(b), pb_room(b), c->flow.max_data_next);
         if (n) {
             b->payload += n;
-            pb_record(b, TERN_FT_MAX_DATA, 0, c->max_data_next, 0, 0, 0);
+            pb_record(b, TERN_FT_MAX_DATA, 0, c->flow.max_data_next, 0, 0, 0);
             /* the peer may use this credit from now on, not before (RFC 9000 §4.1) */
-            c->max_data_recv = TERN_MAX(c->max_data_recv, c->max_data_next);
-            c->need_max_data = 0;
+            c->flow.max_data_recv = TERN_MAX(c->flow.max_data_recv, c->flow.max_data_next);
+            c->flow.need_max_data = 0;
             added = 1;
         }
     }
-    if (c->need_data_blocked && !pb_full(b)) {
-        n = tern_frame_write_data_blocked(pb_cur(b), pb_room(b), c->max_data_send);
+    if (c->flow.need_data_blocked && !pb_full(b)) {
+        n = tern_frame_write_data_blocked(pb_cur(b), pb_room(b), c->flow.max_data_send);
         if (n) {
             b->payload += n;
-            pb_record(b, TERN_FT_DATA_BLOCKED, 0, c->max_data_send, 0, 0, 0);
-            c->need_data_blocked = 0;
+            pb_record(b, TERN_FT_DATA_BLOCKED, 0, c->flow.max_data_send, 0, 0, 0);
+            c->flow.need_data_blocked = 0;
             added = 1;
         }
     }
     for (int uni = 0; uni < 2; uni++) {
-        if (c->streams.need_max_streams[uni] && !pb_full(b)) {
-            uint64_t max = c->streams.max_remote_next[uni];
+        if (c->streams.set.need_max_streams[uni] && !pb_full(b)) {
+            uint64_t max = c->streams.set.max_remote_next[uni];
             n = tern_frame_write_max_streams(pb_cur(b), pb_room(b), !uni, max);
             if (n) {
                 b->payload += n;
                 pb_record(b, uni ? TERN_FT_MAX_STREAMS_UNI : TERN_FT_MAX_STREAMS_BIDI, 0, max, 0, 0,
                           0);
-                tern_streams_max_streams_sent(&c->streams, uni, max);
-                c->streams.need_max_streams[uni] = 0;
+                tern_streams_max_streams_sent(&c->streams.set, uni, max);
+                c->streams.set.need_max_streams[uni] = 0;
                 added = 1;
             }
         }
-        if (c->streams.need_streams_blocked[uni] && !pb_full(b)) {
+        if (c->streams.set.need_streams_blocked[uni] && !pb_full(b)) {
             n = tern_frame_write_streams_blocked(pb_cur(b), pb_room(b), !uni,
-                                                 c->streams.max_local[uni]);
+                                                 c->streams.set.max_local[uni]);
             if (n) {
                 b->payload += n;
                 pb_record(b, uni ? TERN_FT_STREAMS_BLOCKED_UNI : TERN_FT_STREAMS_BLOCKED_BIDI, 0,
-                          c->streams.max_local[uni], 0, 0, 0);
-                c->streams.need_streams_blocked[uni] = 0;
+                          c->streams.set.max_local[uni], 0, 0, 0);
+                c->streams.set.need_streams_blocked[uni] = 0;
                 added = 1;
             }
         }
     }
     const tern_cid_entry *e;
-    while (!pb_full(b) && (e = tern_local_cids_next_unannounced(&c->lcids)) != NULL) {
-        n = tern_frame_write_new_cid(pb_cur(b), pb_room(b), e->seq, c->lcids.retire_prior_to,
+    while (!pb_full(b) && (e = tern_local_cids_next_unannounced(&c->cids.local)) != NULL) {
+        n = tern_frame_write_new_cid(pb_cur(b), pb_room(b), e->seq, c->cids.local.retire_prior_to,
                                      &e->cid, e->token);
         if (!n)
             break;
         b->payload += n;
         pb_record(b, TERN_FT_NEW_CONNECTION_ID, e->seq, 0, 0, 0, 0);
-        tern_local_cids_on_announced(&c->lcids, e->seq);
+        tern_local_cids_on_announced(&c->cids.local, e->seq);
         added = 1;
     }
     uint64_t seq;
-    while (!pb_full(b) && pb_room(b) >= 10 && tern_peer_cids_pop_retire(&c->pcids, &seq)) {
+    while (!pb_full(b) && pb_room(b) >= 10 && tern_peer_cids_pop_retire(&c->cids.peer, &seq)) {
         n = tern_frame_write_retire_cid(pb_cur(b), pb_room(b), seq);
         if (!n) {
-            tern_peer_cids_requeue_retire(&c->pcids, seq);
+            tern_peer_cids_requeue_retire(&c->cids.peer, seq);
             break;
         }
         b->payload += n;
         pb_record(b, TERN_FT_RETIRE_CONNECTION_ID, seq, 0, 0, 0, 0);
         added = 1;
     }
-    if (c->stream_ctrl_pending) {
+    if (c->streams.ctrl_pending) {
         int left = 0;
-        for (size_t k = 0; k < c->streams.nbuckets; k++) {
-            for (tern_stream *s = c->streams.buckets[k]; s; s = s->hnext) {
+        for (size_t k = 0; k < c->streams.set.nbuckets; k++) {
+            for (tern_stream *s = c->streams.set.buckets[k]; s; s = s->hnext) {
                 if (pb_full(b) || pb_room(b) < 32) {
                     left = 1;
                     continue;
@@ -305,8 +306,8 @@ static int add_control(tern_conn *c, pkt_build *b)
                     left = 1;
             }
         }
-        c->stream_ctrl_pending = left || c->streams.need_max_streams[0] ||
-                                 c->streams.need_max_streams[1];
+        c->streams.ctrl_pending =
+            left || c->streams.set.need_max_streams[0] || c->streams.set.need_max_streams[1];
     }
     return added;
 }
@@ -317,7 +318,7 @@ static void note_stream_blocked(tern_conn *c, tern_stream *s)
     if (s->snd.end > s->max_send && s->blocked_at != s->max_send) {
         s->blocked_at = s->max_send;
         s->flags |= TERN_SF_NEED_STREAM_DATA_BLOCKED;
-        c->stream_ctrl_pending = 1;
+        c->streams.ctrl_pending = 1;
     }
 }
 
@@ -326,7 +327,7 @@ static int add_stream_data(tern_conn *c, pkt_build *b)
     int added = 0;
     tern_stream *retry_later = NULL;
     while (!pb_full(b) && pb_room(b) > 24) {
-        tern_stream *s = tern_streams_sendq_pop(&c->streams);
+        tern_stream *s = tern_streams_sendq_pop(&c->streams.set);
         if (!s)
             break;
         if (s->flags & TERN_SF_RESET_SENT)
@@ -347,13 +348,15 @@ static int add_stream_data(tern_conn *c, pkt_build *b)
         if (is_new) {
             /* new bytes count against the connection window; `off + len` past what was sent */
             uint64_t new_bytes = off + len > s->snd.sent ? off + len - s->snd.sent : 0;
-            uint64_t credit = c->max_data_send > c->data_sent ? c->max_data_send - c->data_sent : 0;
+            uint64_t credit = c->flow.max_data_send > c->flow.data_sent
+                                  ? c->flow.max_data_send - c->flow.data_sent
+                                  : 0;
             if (new_bytes > credit) {
                 uint64_t cut = new_bytes - credit;
                 if (cut >= len) {
-                    if (c->data_blocked_sent_at != c->max_data_send) {
-                        c->data_blocked_sent_at = c->max_data_send;
-                        c->need_data_blocked = 1;
+                    if (c->flow.data_blocked_sent_at != c->flow.max_data_send) {
+                        c->flow.data_blocked_sent_at = c->flow.max_data_send;
+                        c->flow.need_data_blocked = 1;
                     }
                     retry_later = s;
                     break;
@@ -362,10 +365,10 @@ static int add_stream_data(tern_conn *c, pkt_build *b)
                 fin = 0;
                 new_bytes = credit;
             }
-            c->data_sent += new_bytes;
-            c->stream_bytes_sent += new_bytes;
+            c->flow.data_sent += new_bytes;
+            c->stats.stream_bytes_sent += new_bytes;
         } else {
-            c->stream_bytes_resent += len;
+            c->stats.stream_bytes_resent += len;
         }
         size_t hdr = tern_frame_write_stream_hdr(pb_cur(b), pb_room(b), (uint64_t)s->id, off, len,
                                                  fin, 1);
@@ -379,23 +382,24 @@ static int add_stream_data(tern_conn *c, pkt_build *b)
         pb_record(b, TERN_FT_STREAM, (uint64_t)s->id, off, (uint32_t)len, fin, 0);
         added = 1;
         if (tern_sendbuf_has_pending(&s->snd, s->max_send))
-            tern_streams_sendq_push(&c->streams, s);
+            tern_streams_sendq_push(&c->streams.set, s);
         else
             note_stream_blocked(c, s);
     }
     if (retry_later)
-        tern_streams_sendq_push(&c->streams, retry_later);
+        tern_streams_sendq_push(&c->streams.set, retry_later);
     return added;
 }
 
 static int app_has_data(tern_conn *c)
 {
-    if (c->handshake_done_pending || c->need_max_data || c->need_data_blocked ||
-        c->stream_ctrl_pending || tern_local_cids_next_unannounced(&c->lcids) || c->pcids.retire_n)
+    if (c->hs.done_pending || c->flow.need_max_data || c->flow.need_data_blocked ||
+        c->streams.ctrl_pending || tern_local_cids_next_unannounced(&c->cids.local) ||
+        c->cids.peer.retire_n)
         return 1;
-    if (c->streams.sendq_head)
+    if (c->streams.set.sendq_head)
         return 1;
-    return tern_sendbuf_has_pending(&c->crypto_snd[TERN_LEVEL_1RTT], UINT64_MAX);
+    return tern_sendbuf_has_pending(&c->hs.crypto_snd[TERN_LEVEL_1RTT], UINT64_MAX);
 }
 
 /* Fills one packet of `level`. Returns 1 when the packet carries something, 0 when empty. */
@@ -413,7 +417,7 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
      * peer's first RTT sample, which RFC 9002 §5.3 takes whole, ack delay included (a lost
      * Finished resent at a 3 s PTO made a 3 s smoothed RTT, and PTOs of ~10 s); the handshake
      * completing tells the peer what the ACK would have. */
-    int probing = b->level == TERN_LEVEL_1RTT && (sp->probes > 0 || c->ping_pending);
+    int probing = b->level == TERN_LEVEL_1RTT && (sp->probes > 0 || c->paths.ping_pending);
     if (sp->ackr.ack_pending || tern_ackr_repeat_due(&sp->ackr, now) ||
         (allow_data && sp->ackr.has_largest && (sp->ackr.unacked_eliciting || probing)))
         add_ack(c, b, now);
@@ -421,7 +425,7 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
         /* a probe repeats data still in flight rather than going out as a bare PING */
         int empty = b->level == TERN_LEVEL_1RTT
                         ? !app_has_data(c)
-                        : !tern_sendbuf_has_pending(&c->crypto_snd[b->level], UINT64_MAX);
+                        : !tern_sendbuf_has_pending(&c->hs.crypto_snd[b->level], UINT64_MAX);
         if (empty)
             tern_conn_requeue_for_probe(c, b->space);
     }
@@ -440,7 +444,7 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
     /* The first packet on a new active path elicits an acknowledgement even when the window is
      * full (a PING is a few bytes): it is how the peer learns the address, and it arms the
      * loss-detection timer on the new path. */
-    if (!eliciting && c->ping_pending && b->level == TERN_LEVEL_1RTT && pb_room(b) > 0) {
+    if (!eliciting && c->paths.ping_pending && b->level == TERN_LEVEL_1RTT && pb_room(b) > 0) {
         b->start[b->hdr_len + b->payload++] = TERN_FT_PING;
         pb_record(b, TERN_FT_PING, 0, 0, 0, 0, 0);
         eliciting = 1;
@@ -448,14 +452,14 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
     /* A receiver that only acknowledges would never learn which of its ACK ranges arrived:
      * now and then one of its ACK packets asks for an acknowledgement (RFC 9000 §13.2.4). */
     if (!eliciting && b->has_ack && b->level == TERN_LEVEL_1RTT && can_record) {
-        if (++c->ack_only_run >= TERN_ACK_ONLY_PING_EVERY && pb_room(b) > 0) {
+        if (++c->snd.ack_only_run >= TERN_ACK_ONLY_PING_EVERY && pb_room(b) > 0) {
             b->start[b->hdr_len + b->payload++] = TERN_FT_PING;
             pb_record(b, TERN_FT_PING, 0, 0, 0, 0, 0);
             eliciting = 1;
         }
     }
     if (eliciting && b->level == TERN_LEVEL_1RTT)
-        c->ack_only_run = 0;
+        c->snd.ack_only_run = 0;
     if (eliciting && sp->probes > 0)
         sp->probes--;
     b->rec.ack_eliciting = (uint8_t)eliciting;
@@ -478,12 +482,12 @@ static int seal_packet(tern_conn *c, pkt_build *b, size_t pad_to_payload)
         return TERN_ERR_INTERNAL;
     if (c->qlog) tern_qlog_packet_sent(c, b->level, b->start, b->hdr_len, b->pn_len, b->payload,
                                        b->rec.pn, b->rec.path_id);
-    const tern_keys *hp = b->level == TERN_LEVEL_1RTT ? &c->hp_tx1 : &c->tx[b->level];
-    if (tern_crypto_protect(&c->tx[b->level], hp, b->start, b->hdr_len, b->pn_len, b->payload,
+    const tern_keys *hp = b->level == TERN_LEVEL_1RTT ? &c->keys.hp_tx1 : &c->keys.tx[b->level];
+    if (tern_crypto_protect(&c->keys.tx[b->level], hp, b->start, b->hdr_len, b->pn_len, b->payload,
                             b->rec.pn))
         return TERN_ERR_CRYPTO;
     if (b->level == TERN_LEVEL_1RTT)
-        c->tx_pkts_phase++;
+        c->keys.tx_pkts_phase++;
     return 0;
 }
 
@@ -495,9 +499,9 @@ static size_t pkt_total(const pkt_build *b) { return b->hdr_len + b->payload + T
  * longer paths the PTO is mostly the round trip and a repeat would gain little. */
 static tern_tstamp ack_repeat_at(const tern_conn *c, tern_tstamp now)
 {
-    const tern_rtt *rtt = &c->paths[c->active].rtt;
+    const tern_rtt *rtt = &c->paths.slot[c->paths.active].rtt;
     tern_tstamp after = tern_rtt_pto(rtt, 0);
-    if (!rtt->has_sample || 2 * after > c->local_tp.max_ack_delay * TERN_NS_PER_MS)
+    if (!rtt->has_sample || 2 * after > c->tp.local.max_ack_delay * TERN_NS_PER_MS)
         return TERN_TS_INF;
     return now + after;
 }
@@ -505,7 +509,7 @@ static tern_tstamp ack_repeat_at(const tern_conn *c, tern_tstamp now)
 static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
 {
     tern_pn_space_state *sp = &c->sp[b->space];
-    tern_path *pp = &c->paths[b->rec.path_id];
+    tern_path *pp = &c->paths.slot[b->rec.path_id];
     b->rec.time_sent = now;
     b->rec.size = (uint32_t)pkt_total(b);
     b->rec.in_flight = b->rec.ack_eliciting || b->padded || b->rec.n_frames > (b->has_ack ? 1 : 0);
@@ -525,12 +529,12 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
     }
     if (b->rec.in_flight)
         tern_pacer_on_sent(&pp->pacer, b->rec.size, pp->cc.cwnd, pace_rtt(pp), now);
-    c->pkts_sent++;
+    c->stats.pkts_sent++;
     pp->pkts_sent++;
-    if (b->rec.ack_eliciting && b->level == TERN_LEVEL_1RTT && b->rec.path_id == c->active)
-        c->ping_pending = 0;
-    if (b->rec.ack_eliciting && !c->ack_eliciting_since_recv) {
-        c->ack_eliciting_since_recv = 1;
+    if (b->rec.ack_eliciting && b->level == TERN_LEVEL_1RTT && b->rec.path_id == c->paths.active)
+        c->paths.ping_pending = 0;
+    if (b->rec.ack_eliciting && !c->timers.ack_eliciting_since_recv) {
+        c->timers.ack_eliciting_since_recv = 1;
         tern_conn_restart_idle(c, now);
     }
     /* a client stops using Initial keys once it sends a Handshake packet (RFC 9001 §4.9.1) */
@@ -559,19 +563,19 @@ static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_data
         int level = levels[li];
         if (!level_has_keys(c, level))
             continue;
-        if (level == TERN_LEVEL_1RTT && !c->handshake_complete && c->is_server)
+        if (level == TERN_LEVEL_1RTT && !c->hs.complete && c->is_server)
             continue; /* no 0.5-RTT data */
-        if (level == TERN_LEVEL_1RTT && !c->handshake_complete && !c->is_server)
+        if (level == TERN_LEVEL_1RTT && !c->hs.complete && !c->is_server)
             continue;
         int space = tern_level_space(level);
         tern_pn_space_state *sp = &c->sp[space];
         int want = tern_ackr_should_send(&sp->ackr, now) || sp->probes > 0 ||
-                   (level == TERN_LEVEL_1RTT && c->ping_pending);
+                   (level == TERN_LEVEL_1RTT && c->paths.ping_pending);
         if (allow_data) {
             if (level == TERN_LEVEL_1RTT)
                 want |= app_has_data(c);
             else
-                want |= tern_sendbuf_has_pending(&c->crypto_snd[level], UINT64_MAX);
+                want |= tern_sendbuf_has_pending(&c->hs.crypto_snd[level], UINT64_MAX);
         }
         if (!want)
             continue;
@@ -634,18 +638,19 @@ static size_t build_close(tern_conn *c, uint8_t *out, size_t cap, tern_tstamp no
         int level = levels[li];
         if (!level_has_keys(c, level))
             continue;
-        if (level == TERN_LEVEL_1RTT && !c->handshake_complete)
+        if (level == TERN_LEVEL_1RTT && !c->hs.complete)
             continue;
-        if (level != TERN_LEVEL_1RTT && c->handshake_confirmed)
+        if (level != TERN_LEVEL_1RTT && c->hs.confirmed)
             continue;
         pkt_build *b = &pkts[np];
         if (!pb_start(c, b, level, out + used, cap - used))
             break;
-        int app = c->close.app && level == TERN_LEVEL_1RTT;
-        uint64_t code = c->close.app && !app ? TERN_TE_APPLICATION_ERROR : c->close.error_code;
-        const char *reason = (c->close.app && !app) ? "" : c->close.reason;
-        size_t n = tern_frame_write_close(pb_cur(b), pb_room(b), app, code, c->close.frame_type,
-                                          reason, strlen(reason));
+        int app = c->close.info.app && level == TERN_LEVEL_1RTT;
+        uint64_t code =
+            c->close.info.app && !app ? TERN_TE_APPLICATION_ERROR : c->close.info.error_code;
+        const char *reason = (c->close.info.app && !app) ? "" : c->close.info.reason;
+        size_t n = tern_frame_write_close(pb_cur(b), pb_room(b), app, code,
+                                          c->close.info.frame_type, reason, strlen(reason));
         if (!n)
             break;
         b->payload += n;
@@ -672,7 +677,7 @@ static size_t build_close(tern_conn *c, uint8_t *out, size_t cap, tern_tstamp no
  * forbids it (RFC 9000 §8.2.1, §8.2.2). Returns its size, 0 when nothing could be built. */
 static size_t build_probe(tern_conn *c, int idx, uint8_t *buf, size_t cap, tern_tstamp now)
 {
-    tern_path *p = &c->paths[idx];
+    tern_path *p = &c->paths.slot[idx];
     uint64_t budget = tern_path_amp_budget(p);
     size_t room = TERN_MIN(cap, p->mtu);
     if (budget < room)
@@ -696,7 +701,7 @@ static size_t build_probe(tern_conn *c, int idx, uint8_t *buf, size_t cap, tern_
             /* Retransmitted with new bytes until the deadline. The new path's own PTO (from the
              * 333 ms initial RTT when it has no sample) would leave a lost answer unrepaired for a
              * second: start from twice the current path's PTO instead, doubling each time. */
-            tern_tstamp own = tern_rtt_pto(&p->rtt, c->peer_max_ack_delay);
+            tern_tstamp own = tern_rtt_pto(&p->rtt, c->tp.peer_max_ack_delay);
             if (!p->challenge_interval)
                 p->challenge_interval = TERN_MIN(own, 2 * tern_conn_pto(c));
             else
@@ -722,7 +727,7 @@ static size_t build_probe(tern_conn *c, int idx, uint8_t *buf, size_t cap, tern_
         pb_record(&b, TERN_FT_PING, 0, 0, 0, 0, 0);
         p->probe_ping = 0;
     }
-    if ((idx == c->active || ping) && c->sp[TERN_SPACE_APP].ackr.ack_pending)
+    if ((idx == c->paths.active || ping) && c->sp[TERN_SPACE_APP].ackr.ack_pending)
         add_ack(c, &b, now);
     if (b.payload == 0)
         return 0;
@@ -754,7 +759,7 @@ static void mark_app_limited(tern_conn *c, uint64_t from_pn)
 void tern_conn_sync_amplification(tern_conn *c)
 {
     c->rec.amplification_blocked =
-        c->is_server && tern_path_amp_budget(&c->paths[c->active]) < TERN_MIN_SEND_ROOM;
+        c->is_server && tern_path_amp_budget(&c->paths.slot[c->paths.active]) < TERN_MIN_SEND_ROOM;
 }
 
 int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t cap,
@@ -780,20 +785,20 @@ int tern_conn_send_batch(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, s
         return 0;
     size_t mtu = pp->mtu;
     if (c->state == TERN_CS_CLOSING) {
-        if (!c->close_deadline)
-            c->close_deadline = now + 3 * tern_conn_pto(c);
-        if (!c->close_pending || cap < 1200)
+        if (!c->close.deadline)
+            c->close.deadline = now + 3 * tern_conn_pto(c);
+        if (!c->close.pending || cap < 1200)
             return 0;
         uint64_t budget = tern_path_amp_budget(pp);
         size_t room = (size_t)TERN_MIN((uint64_t)TERN_MIN(cap, mtu), budget);
         size_t n = room >= 64 ? build_close(c, buf, room, now) : 0;
-        c->close_pending = 0;
-        c->close_last_sent = now;
+        c->close.pending = 0;
+        c->close.last_sent = now;
         if (n) {
             *count = 1;
             *seg_size = n;
             *len = n;
-            c->bytes_sent += n;
+            c->stats.bytes_sent += n;
             pp->bytes_sent += n;
         }
         return 0;
@@ -801,18 +806,18 @@ int tern_conn_send_batch(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, s
     /* path validation first: a probe datagram goes alone, to its own path */
     size_t in_use = 1;
     int probe = tern_mig_probe_path(c, &in_use);
-    c->multipath_pn = in_use > 1;
+    c->paths.multipath_pn = in_use > 1;
     if (c->state != TERN_CS_ESTABLISHED)
         probe = -1;
     if (probe >= 0 && max_count > 0) {
         size_t n = build_probe(c, probe, buf, cap, now);
         if (n) {
-            tern_path *qp = &c->paths[probe];
+            tern_path *qp = &c->paths.slot[probe];
             *path_out = qp->addr;
             *count = 1;
             *seg_size = n;
             *len = n;
-            c->bytes_sent += n;
+            c->stats.bytes_sent += n;
             qp->bytes_sent += n;
             return 0;
         }
@@ -840,12 +845,12 @@ int tern_conn_send_batch(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, s
         if (!probing) {
             if (tern_cc_available(&pp->cc) < room) {
                 allow_data = 0;
-                c->app_limited_from = c->sp[TERN_SPACE_APP].next_pn; /* window-limited so far */
+                c->snd.app_limited_from = c->sp[TERN_SPACE_APP].next_pn; /* window-limited so far */
             }
             else {
                 tern_tstamp t = tern_pacer_next(&pp->pacer, room, pp->cc.cwnd, pace_rtt(pp), now);
                 if (t > now) {
-                    c->pace_until = t;
+                    c->snd.pace_until = t;
                     allow_data = 0;
                 }
             }
@@ -859,8 +864,8 @@ int tern_conn_send_batch(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, s
             break;
         }
         if (allow_data)
-            c->pace_until = 0;
-        c->bytes_sent += n;
+            c->snd.pace_until = 0;
+        c->stats.bytes_sent += n;
         pp->bytes_sent += n;
         if (!seg)
             seg = n;
@@ -874,8 +879,8 @@ int tern_conn_send_batch(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, s
     *seg_size = seg;
     tern_conn_sync_amplification(c);
     if (ran_dry && pp->cc.bytes_in_flight < pp->cc.cwnd) {
-        mark_app_limited(c, c->app_limited_from);
-        c->app_limited_from = c->sp[TERN_SPACE_APP].next_pn;
+        mark_app_limited(c, c->snd.app_limited_from);
+        c->snd.app_limited_from = c->sp[TERN_SPACE_APP].next_pn;
     }
     if (c->qlog) tern_qlog_metrics(c, now);
     return 0;

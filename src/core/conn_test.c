@@ -9,11 +9,11 @@ uint32_t tern_conn_version(const tern_conn *c)
 }
 int tern_conn_handshake_complete(const tern_conn *c)
 {
-    return c->handshake_complete;
+    return c->hs.complete;
 }
 int tern_conn_handshake_confirmed(const tern_conn *c)
 {
-    return c->handshake_confirmed;
+    return c->hs.confirmed;
 }
 int tern_conn_received_any(const tern_conn *c)
 {
@@ -22,7 +22,8 @@ int tern_conn_received_any(const tern_conn *c)
 
 tern_conn_deadlines tern_conn_get_deadlines(const tern_conn *c)
 {
-    tern_conn_deadlines d = {c->idle_deadline, c->handshake_deadline, c->pace_until};
+    tern_conn_deadlines d = {c->timers.idle_deadline, c->timers.handshake_deadline,
+                             c->snd.pace_until};
     return d;
 }
 
@@ -53,162 +54,162 @@ uint64_t tern_conn_test_take_pn(tern_conn *c, int space)
 
 tern_tls *tern_conn_tls(tern_conn *c)
 {
-    return c->tls;
+    return c->hs.tls;
 }
 tern_keys *tern_conn_tx_keys(tern_conn *c, int level)
 {
-    return &c->tx[level];
+    return &c->keys.tx[level];
 }
 tern_keys *tern_conn_rx_keys(tern_conn *c, int level)
 {
-    return &c->rx[level];
+    return &c->keys.rx[level];
 }
 const tern_keys *tern_conn_tx_hp(const tern_conn *c)
 {
-    return &c->hp_tx1;
+    return &c->keys.hp_tx1;
 }
 int tern_conn_tx_phase(const tern_conn *c)
 {
-    return c->tx_phase;
+    return c->keys.tx_phase;
 }
 int tern_conn_rx_phase(const tern_conn *c)
 {
-    return c->rx_phase;
+    return c->keys.rx_phase;
 }
 uint64_t tern_conn_key_updates(const tern_conn *c)
 {
-    return c->key_updates;
+    return c->keys.updates;
 }
 uint64_t tern_conn_tx_pkts_phase(const tern_conn *c)
 {
-    return c->tx_pkts_phase;
+    return c->keys.tx_pkts_phase;
 }
 uint64_t tern_conn_rx_auth_failed(const tern_conn *c)
 {
-    return c->rx_auth_failed;
+    return c->keys.rx_auth_failed;
 }
 
 const tern_sendbuf *tern_conn_crypto_sent(const tern_conn *c, int level)
 {
-    return &c->crypto_snd[level];
+    return &c->hs.crypto_snd[level];
 }
 
 uint64_t tern_conn_crypto_recv_offset(const tern_conn *c, int level)
 {
-    return c->crypto_rcv[level].read_off;
+    return c->hs.crypto_rcv[level].read_off;
 }
 
 void tern_conn_test_set_conf_limit(tern_conn *c, uint64_t packets)
 {
-    c->aead_conf_limit = packets;
+    c->keys.conf_limit = packets;
 }
 void tern_conn_test_set_integ_limit(tern_conn *c, uint64_t packets)
 {
-    c->aead_integ_limit = packets;
+    c->keys.integ_limit = packets;
 }
 
 void tern_conn_test_stall_key_phase(tern_conn *c, uint64_t packets)
 {
-    c->tx_pkts_phase = packets;
-    c->tx_phase_acked = 0;
-    c->tx_phase_first_pn = UINT64_MAX;
+    c->keys.tx_pkts_phase = packets;
+    c->keys.tx_phase_acked = 0;
+    c->keys.tx_phase_first_pn = UINT64_MAX;
 }
 
 tern_local_cids *tern_conn_local_cids(tern_conn *c)
 {
-    return &c->lcids;
+    return &c->cids.local;
 }
 tern_peer_cids *tern_conn_peer_cids(tern_conn *c)
 {
-    return &c->pcids;
+    return &c->cids.peer;
 }
 const tern_cid *tern_conn_initial_dcid(const tern_conn *c)
 {
-    return &c->initial_dcid;
+    return &c->cids.initial_dcid;
 }
 const tern_cid *tern_conn_peer_initial_scid(const tern_conn *c)
 {
-    return &c->peer_initial_scid;
+    return &c->cids.peer_initial_scid;
 }
 int tern_conn_retry_received(const tern_conn *c)
 {
-    return c->retry_received;
+    return c->retry.received;
 }
 const tern_cid *tern_conn_retry_scid(const tern_conn *c)
 {
-    return &c->retry_scid;
+    return &c->retry.scid;
 }
 
 const uint8_t *tern_conn_token(const tern_conn *c, size_t *len)
 {
-    *len = c->token_len;
-    return c->token;
+    *len = c->retry.token_len;
+    return c->retry.token;
 }
 
 void tern_conn_test_set_initial_dcid(tern_conn *c, const tern_cid *dcid)
 {
-    c->initial_dcid = *dcid;
+    c->cids.initial_dcid = *dcid;
 }
 
 void tern_conn_test_set_retry(tern_conn *c, const tern_cid *scid)
 {
-    c->retry_received = 1;
-    c->retry_scid = *scid;
+    c->retry.received = 1;
+    c->retry.scid = *scid;
 }
 
 const tern_tparams *tern_conn_local_tparams(const tern_conn *c)
 {
-    return &c->local_tp;
+    return &c->tp.local;
 }
 const tern_tparams *tern_conn_peer_tparams(const tern_conn *c)
 {
-    return &c->peer_tp;
+    return &c->tp.peer;
 }
 int tern_conn_peer_tparams_received(const tern_conn *c)
 {
-    return c->peer_tp_received;
+    return c->tp.peer_received;
 }
 tern_tstamp tern_conn_peer_max_ack_delay(const tern_conn *c)
 {
-    return c->peer_max_ack_delay;
+    return c->tp.peer_max_ack_delay;
 }
 unsigned tern_conn_peer_ack_delay_exponent(const tern_conn *c)
 {
-    return c->peer_ack_delay_exponent;
+    return c->tp.peer_ack_delay_exponent;
 }
 tern_tparams *tern_conn_test_peer_tparams(tern_conn *c)
 {
-    return &c->peer_tp;
+    return &c->tp.peer;
 }
 
 tern_conn_flow_view tern_conn_flow(const tern_conn *c)
 {
     tern_conn_flow_view f = {
-        .max_data_send = c->max_data_send,
-        .data_sent = c->data_sent,
-        .max_data_recv = c->max_data_recv,
-        .max_data_next = c->max_data_next,
-        .data_recv = c->data_recv,
-        .data_read = c->data_read,
-        .recv_window = c->recv_window,
-        .need_max_data = c->need_max_data,
-        .data_blocked_sent_at = c->data_blocked_sent_at,
+        .max_data_send = c->flow.max_data_send,
+        .data_sent = c->flow.data_sent,
+        .max_data_recv = c->flow.max_data_recv,
+        .max_data_next = c->flow.max_data_next,
+        .data_recv = c->flow.data_recv,
+        .data_read = c->flow.data_read,
+        .recv_window = c->flow.recv_window,
+        .need_max_data = c->flow.need_max_data,
+        .data_blocked_sent_at = c->flow.data_blocked_sent_at,
     };
     return f;
 }
 
 tern_streams *tern_conn_streams(tern_conn *c)
 {
-    return &c->streams;
+    return &c->streams.set;
 }
 
 tern_path *tern_conn_path_at(tern_conn *c, int i)
 {
-    return &c->paths[i];
+    return &c->paths.slot[i];
 }
 int tern_conn_active_index(const tern_conn *c)
 {
-    return c->active;
+    return c->paths.active;
 }
 tern_path *tern_conn_active_path(tern_conn *c)
 {
@@ -216,7 +217,7 @@ tern_path *tern_conn_active_path(tern_conn *c)
 }
 int tern_conn_pending_active(const tern_conn *c)
 {
-    return c->pending_active;
+    return c->paths.pending_active;
 }
 const tern_policy *tern_conn_policy(const tern_conn *c)
 {

@@ -13,7 +13,7 @@
 
 void tern_mig_path_info(const tern_conn *c, int idx, tern_path_info *out)
 {
-    const tern_path *p = &c->paths[idx];
+    const tern_path *p = &c->paths.slot[idx];
     memset(out, 0, sizeof(*out));
     out->id = idx;
     out->addr = p->addr;
@@ -31,7 +31,7 @@ void tern_mig_path_info(const tern_conn *c, int idx, tern_path_info *out)
         out->state = TERN_PATH_STATE_ABANDONED;
         break;
     }
-    if (idx == c->active && tern_path_in_use(p))
+    if (idx == c->paths.active && tern_path_in_use(p))
         out->state = TERN_PATH_STATE_ACTIVE;
     out->validated = p->path_validated;
     out->srtt_ns = p->rtt.smoothed;
@@ -78,14 +78,14 @@ size_t tern_mig_paths_in_use(const tern_conn *c)
 {
     size_t n = 0;
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        n += tern_path_in_use(&c->paths[i]);
+        n += tern_path_in_use(&c->paths.slot[i]);
     return n;
 }
 
 static int free_slot(const tern_conn *c)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (!tern_path_in_use(&c->paths[i]) && i != c->active)
+        if (!tern_path_in_use(&c->paths.slot[i]) && i != c->paths.active)
             return i;
     return -1;
 }
@@ -93,8 +93,8 @@ static int free_slot(const tern_conn *c)
 int tern_conn_path_by_local(const tern_conn *c, const tern_addr *local)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (tern_path_in_use(&c->paths[i]) && tern_addr_equal(&c->paths[i].addr.local, local) &&
-            !c->paths[i].preferred)
+        if (tern_path_in_use(&c->paths.slot[i]) &&
+            tern_addr_equal(&c->paths.slot[i].addr.local, local) && !c->paths.slot[i].preferred)
             return i;
     return -1;
 }
@@ -128,7 +128,7 @@ static int local_match(const tern_addr *path_local, const tern_addr *seen)
 static int find_path(const tern_conn *c, const tern_path_addr *a)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        const tern_path *p = &c->paths[i];
+        const tern_path *p = &c->paths.slot[i];
         if (tern_path_in_use(p) && local_match(&p->addr.local, &a->local) &&
             tern_addr_equal(&p->addr.remote, &a->remote))
             return i;
@@ -138,7 +138,7 @@ static int find_path(const tern_conn *c, const tern_path_addr *a)
 
 static tern_tstamp path_pto(const tern_conn *c, const tern_path *p)
 {
-    return tern_rtt_pto(&p->rtt, c->handshake_confirmed ? c->peer_max_ack_delay : 0);
+    return tern_rtt_pto(&p->rtt, c->hs.confirmed ? c->tp.peer_max_ack_delay : 0);
 }
 
 /* RFC 9000 §8.2.4: three times the larger of the current PTO and the new path's. */
@@ -160,13 +160,13 @@ static void start_validation(tern_conn *c, tern_path *p, tern_tstamp now)
 
 static int peer_forbids_migration(const tern_conn *c, tern_path_reason *why)
 {
-    if (!c->peer_tp_received)
+    if (!c->tp.peer_received)
         return 0;
-    if (c->pcids.zero_len) {
+    if (c->cids.peer.zero_len) {
         *why = TERN_PATH_WHY_ZERO_LEN_CID;
         return TERN_ERR_ZERO_LEN_CID;
     }
-    if (c->peer_tp.disable_active_migration) {
+    if (c->tp.peer.disable_active_migration) {
         *why = TERN_PATH_WHY_MIGRATION_DISABLED;
         return TERN_ERR_MIGRATION_DISABLED;
     }
@@ -177,11 +177,11 @@ static int peer_forbids_migration(const tern_conn *c, tern_path_reason *why)
  * PROBING event carries the reason the path was created for (none when the application added it). */
 static void begin_probe(tern_conn *c, int idx, tern_tstamp now)
 {
-    tern_path_reason add_why = c->paths[idx].add_why;
-    tern_path *p = &c->paths[idx];
+    tern_path_reason add_why = c->paths.slot[idx].add_why;
+    tern_path *p = &c->paths.slot[idx];
     p->probe_pending = 0;
-    if (!tern_peer_cids_for_path(&c->pcids, (uint8_t)idx) &&
-        !tern_peer_cids_take(&c->pcids, (uint8_t)idx)) {
+    if (!tern_peer_cids_for_path(&c->cids.peer, (uint8_t)idx) &&
+        !tern_peer_cids_take(&c->cids.peer, (uint8_t)idx)) {
         /* no spare CID: wait for NEW_CONNECTION_ID, failing with our own reason at the deadline */
         p->waiting_cid = 1;
         p->validation_deadline = now + validation_timeout(c, p);
@@ -195,8 +195,8 @@ static void begin_probe(tern_conn *c, int idx, tern_tstamp now)
 
 static void rebind_recovery(tern_conn *c)
 {
-    c->rec.rtt = &c->paths[c->active].rtt;
-    c->rec.cc = &c->paths[c->active].cc;
+    c->rec.rtt = &c->paths.slot[c->paths.active].rtt;
+    c->rec.cc = &c->paths.slot[c->paths.active].cc;
 }
 
 /* Compares the paths' minimum RTTs: the propagation delay, not the queue a busy path built up. */
@@ -213,10 +213,10 @@ static void end_path(tern_conn *c, int idx, int failed, tern_path_reason why, te
 /* Moves the connection's traffic to path `idx`. */
 static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
-    int from = c->active;
+    int from = c->paths.active;
     if (idx == from)
         return;
-    tern_path *np = &c->paths[idx], *op = &c->paths[from];
+    tern_path *np = &c->paths.slot[idx], *op = &c->paths.slot[from];
     /* only the port changed: the same network, keep what was learnt about it (RFC 9000 §9.4) */
     if (np->pkts_sent < 64 && tern_path_only_port_changed(&np->addr, &op->addr)) {
         if (!np->rtt.has_sample)
@@ -243,16 +243,16 @@ static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
     }
     /* a server path opened by a rebinding (or by a copy an attacker sent on) has no CID of its
      * own: it takes the one the connection sends with, and gives it back when it fails */
-    if (c->is_server && !tern_peer_cids_for_path(&c->pcids, (uint8_t)idx))
-        tern_peer_cids_reassign(&c->pcids, (uint8_t)from, (uint8_t)idx);
-    c->active = idx;
-    c->failover_pending = 0;
+    if (c->is_server && !tern_peer_cids_for_path(&c->cids.peer, (uint8_t)idx))
+        tern_peer_cids_reassign(&c->cids.peer, (uint8_t)from, (uint8_t)idx);
+    c->paths.active = idx;
+    c->paths.failover_pending = 0;
     rebind_recovery(c);
-    c->app_limited_from = c->sp[TERN_SPACE_APP].next_pn;
+    c->snd.app_limited_from = c->sp[TERN_SPACE_APP].next_pn;
     /* The new path carries an ack-eliciting packet at once, whatever else is due: a side that
      * only receives would otherwise send nothing there, and the peer would keep sending to the
      * old address. The PTO backoff earned on the old path says nothing about the new one. */
-    c->ping_pending = 1;
+    c->paths.ping_pending = 1;
     c->rec.pto_count = 0;
     tern_conn_wake(c);
     tern_policy_on_active(c, from, idx, now);
@@ -265,10 +265,11 @@ static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
  * this one's while the connection moved): the active path always keeps one to send with. */
 static void release_cid(tern_conn *c, int idx)
 {
-    if (idx != c->active && !tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active) &&
-        tern_peer_cids_reassign(&c->pcids, (uint8_t)idx, (uint8_t)c->active) == 0)
+    if (idx != c->paths.active &&
+        !tern_peer_cids_for_path(&c->cids.peer, (uint8_t)c->paths.active) &&
+        tern_peer_cids_reassign(&c->cids.peer, (uint8_t)idx, (uint8_t)c->paths.active) == 0)
         return;
-    tern_peer_cids_retire_path(&c->pcids, (uint8_t)idx);
+    tern_peer_cids_retire_path(&c->cids.peer, (uint8_t)idx);
 }
 
 /* What left on a dead or abandoned path is not coming back: declare it lost now, so that its data
@@ -276,14 +277,14 @@ static void release_cid(tern_conn *c, int idx)
 static void drop_in_flight(tern_conn *c, int idx, tern_tstamp now)
 {
     tern_recovery_declare_path_lost(&c->rec, (uint8_t)idx, now);
-    c->paths[idx].cc.bytes_in_flight = 0;
+    c->paths.slot[idx].cc.bytes_in_flight = 0;
 }
 
 /* Ends a path: failed (validation) or abandoned (removed). Its CID is retired and what was in flight
  * on it is resent elsewhere. */
 static void end_path(tern_conn *c, int idx, int failed, tern_path_reason why, tern_tstamp now)
 {
-    tern_path *p = &c->paths[idx];
+    tern_path *p = &c->paths.slot[idx];
     if (!tern_path_in_use(p))
         return;
     if (failed)
@@ -296,8 +297,8 @@ static void end_path(tern_conn *c, int idx, int failed, tern_path_reason why, te
     release_cid(c, idx);
     drop_in_flight(c, idx, now);
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (c->paths[i].fallback == idx)
-            c->paths[i].fallback = -1;
+        if (c->paths.slot[i].fallback == idx)
+            c->paths.slot[i].fallback = -1;
     emit(c, TERN_PATH_EV_REMOVED, why, idx, -1, 0);
 }
 
@@ -307,14 +308,14 @@ static int best_validated_but(const tern_conn *c, int except, const tern_addr *e
 {
     int best = -1;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        const tern_path *p = &c->paths[i];
+        const tern_path *p = &c->paths.slot[i];
         if (i == except || !tern_path_in_use(p) || !p->path_validated ||
             (except_local && tern_addr_equal(&p->addr.local, except_local)))
             continue;
         if (best < 0)
             best = i;
         else {
-            const tern_path *b = &c->paths[best];
+            const tern_path *b = &c->paths.slot[best];
             if (p->rtt.smoothed < b->rtt.smoothed ||
                 (p->rtt.smoothed == b->rtt.smoothed && p->validated_at > b->validated_at))
                 best = i;
@@ -331,9 +332,9 @@ static int best_validated(const tern_conn *c, int except)
 /* A path failed validation; when it carried the traffic, go back to the path it came from. */
 static void fail_path(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
-    if (idx == c->active) {
-        int back = c->paths[idx].fallback;
-        if (back < 0 || !tern_path_in_use(&c->paths[back]))
+    if (idx == c->paths.active) {
+        int back = c->paths.slot[idx].fallback;
+        if (back < 0 || !tern_path_in_use(&c->paths.slot[back]))
             back = best_validated(c, idx);
         if (back < 0) {
             /* nowhere to go: the connection has no viable path left */
@@ -351,8 +352,8 @@ static int new_path(tern_conn *c, const tern_path_addr *addr, tern_tstamp now)
     int idx = free_slot(c);
     if (idx < 0)
         return -1;
-    const tern_path *ap = &c->paths[c->active];
-    tern_path_init(&c->paths[idx], (uint8_t)idx, addr, c->cfg->cc, ap->mtu, now);
+    const tern_path *ap = &c->paths.slot[c->paths.active];
+    tern_path_init(&c->paths.slot[idx], (uint8_t)idx, addr, c->cfg->cc, ap->mtu, now);
     tern_policy_restore(c, idx, now);
     return idx;
 }
@@ -381,7 +382,7 @@ int tern_mig_add_path(tern_conn *c, const tern_addr *local, tern_path_reason why
     int rv = client_verb_check(c, local);
     if (rv)
         return rv;
-    const tern_path *ap = &c->paths[c->active];
+    const tern_path *ap = &c->paths.slot[c->paths.active];
     if (local->u.sa.sa_family != ap->addr.remote.u.sa.sa_family)
         return TERN_ERR_AF_MISMATCH;
     if (tern_conn_path_by_local(c, local) >= 0)
@@ -396,10 +397,10 @@ int tern_mig_add_path(tern_conn *c, const tern_addr *local, tern_path_reason why
     int idx = new_path(c, &pa, now);
     if (idx < 0)
         return TERN_ERR_PATH_LIMIT;
-    tern_path *p = &c->paths[idx];
+    tern_path *p = &c->paths.slot[idx];
     p->validated = 1; /* the amplification limit protects others from servers, not us */
     p->add_why = why;
-    if (!c->handshake_confirmed) {
+    if (!c->hs.confirmed) {
         p->probe_pending = 1; /* RFC 9000 §9: no migration before confirmation */
         return idx;
     }
@@ -418,11 +419,11 @@ int tern_conn_path_set_active(tern_conn *c, const tern_addr *local, tern_tstamp 
         if (idx < 0)
             return idx;
     }
-    tern_path *p = &c->paths[idx];
-    if (idx == c->active)
+    tern_path *p = &c->paths.slot[idx];
+    if (idx == c->paths.active)
         return idx;
-    if (!c->handshake_confirmed || p->waiting_cid || p->probe_pending) {
-        c->pending_active = idx; /* switched as soon as it can carry packets */
+    if (!c->hs.confirmed || p->waiting_cid || p->probe_pending) {
+        c->paths.pending_active = idx; /* switched as soon as it can carry packets */
         return idx;
     }
     switch_to(c, idx, TERN_PATH_WHY_APP, now);
@@ -440,9 +441,10 @@ int tern_conn_path_remove(tern_conn *c, const tern_addr *local, tern_tstamp now)
      * share it): the address's socket closes after this. */
     int on_addr[TERN_MAX_PATHS], n = 0, active_on_addr = 0;
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (tern_path_in_use(&c->paths[i]) && tern_addr_equal(&c->paths[i].addr.local, local)) {
+        if (tern_path_in_use(&c->paths.slot[i]) &&
+            tern_addr_equal(&c->paths.slot[i].addr.local, local)) {
             on_addr[n++] = i;
-            active_on_addr |= i == c->active;
+            active_on_addr |= i == c->paths.active;
         }
     if (active_on_addr) {
         int best = best_validated_but(c, -1, local);
@@ -451,8 +453,8 @@ int tern_conn_path_remove(tern_conn *c, const tern_addr *local, tern_tstamp now)
         switch_to(c, best, TERN_PATH_WHY_ACTIVE_REMOVED, now);
     }
     for (int k = 0; k < n; k++) {
-        if (c->pending_active == on_addr[k])
-            c->pending_active = -1;
+        if (c->paths.pending_active == on_addr[k])
+            c->paths.pending_active = -1;
         end_path(c, on_addr[k], 0, TERN_PATH_WHY_APP, now);
     }
     return 0;
@@ -465,19 +467,19 @@ void tern_conn_path_socket_error(tern_conn *c, int idx, tern_tstamp now)
 
 void tern_conn_path_gone(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
-    if (!c || idx < 0 || idx >= TERN_MAX_PATHS || !tern_path_in_use(&c->paths[idx]) ||
+    if (!c || idx < 0 || idx >= TERN_MAX_PATHS || !tern_path_in_use(&c->paths.slot[idx]) ||
         c->state >= TERN_CS_CLOSING)
         return;
     tern_policy_on_path_gone(c, idx, why, now);
-    if (idx == c->active &&
+    if (idx == c->paths.active &&
         (c->is_server || tern_migration_failover(c, TERN_PATH_WHY_FAILOVER, now) != 1)) {
         /* nowhere to go yet (or the application decides): keep the only path, and end it once
          * the connection has moved */
-        c->paths[idx].gone = (int)why;
+        c->paths.slot[idx].gone = (int)why;
         return;
     }
-    if (c->pending_active == idx)
-        c->pending_active = -1;
+    if (c->paths.pending_active == idx)
+        c->paths.pending_active = -1;
     end_path(c, idx, 1, why, now);
 }
 
@@ -489,7 +491,7 @@ int tern_migration_failover(tern_conn *c, tern_path_reason why, tern_tstamp now)
         return TERN_ERR_CLOSED;
     if (!c->cfg->failover)
         return 0;
-    int dead = c->active;
+    int dead = c->paths.active;
     int best = best_validated(c, dead);
     if (best >= 0) {
         switch_to(c, best, why, now);
@@ -498,13 +500,13 @@ int tern_migration_failover(tern_conn *c, tern_path_reason why, tern_tstamp now)
     }
     /* nothing validated: probe every alternative, and move to the first that answers */
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        tern_path *p = &c->paths[i];
+        tern_path *p = &c->paths.slot[i];
         if (i == dead || !tern_path_in_use(p) || p->probe_pending || p->waiting_cid)
             continue;
         if (!p->need_challenge && p->validation_deadline == TERN_TS_INF)
             start_validation(c, p, now);
     }
-    c->failover_pending = why ? (int)why : (int)TERN_PATH_WHY_FAILOVER;
+    c->paths.failover_pending = why ? (int)why : (int)TERN_PATH_WHY_FAILOVER;
     tern_conn_wake(c);
     return TERN_ERR_LAST_PATH;
 }
@@ -514,7 +516,7 @@ int tern_migration_failover(tern_conn *c, tern_path_reason why, tern_tstamp now)
 void tern_mig_on_path_response(tern_conn *c, const uint8_t data[8], tern_tstamp now)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        tern_path *p = &c->paths[i];
+        tern_path *p = &c->paths.slot[i];
         tern_tstamp sent_at = 0;
         if (!tern_path_in_use(p) || !tern_path_on_response(p, data, &sent_at))
             continue;
@@ -531,11 +533,11 @@ void tern_mig_on_path_response(tern_conn *c, const uint8_t data[8], tern_tstamp 
             tern_rtt_update(&p->rtt, rtt, 0, 0, 0, now);
         if (!was)
             emit(c, TERN_PATH_EV_VALIDATED, TERN_PATH_WHY_NONE, i, -1, rtt);
-        if (c->failover_pending && i != c->active && !c->is_server) {
-            int dead = c->active;
-            switch_to(c, i, (tern_path_reason)c->failover_pending, now);
+        if (c->paths.failover_pending && i != c->paths.active && !c->is_server) {
+            int dead = c->paths.active;
+            switch_to(c, i, (tern_path_reason)c->paths.failover_pending, now);
             drop_in_flight(c, dead, now);
-        } else if (p->preferred && i != c->active && !c->is_server) {
+        } else if (p->preferred && i != c->paths.active && !c->is_server) {
             switch_to(c, i, TERN_PATH_WHY_PREFERRED_ADDRESS, now);
         }
         return;
@@ -547,7 +549,7 @@ tern_tstamp tern_mig_next_timeout(const tern_conn *c)
 {
     tern_tstamp t = TERN_TS_INF;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        const tern_path *p = &c->paths[i];
+        const tern_path *p = &c->paths.slot[i];
         if (!tern_path_in_use(p))
             continue;
         t = TERN_MIN(t, p->challenge_retx_at);
@@ -559,11 +561,11 @@ tern_tstamp tern_mig_next_timeout(const tern_conn *c)
 void tern_mig_on_timeout(tern_conn *c, tern_tstamp now)
 {
     for (int i = 0; i < TERN_MAX_PATHS && c->state < TERN_CS_CLOSING; i++) {
-        tern_path *p = &c->paths[i];
+        tern_path *p = &c->paths.slot[i];
         if (!tern_path_in_use(p))
             continue;
-        const tern_path *ap = &c->paths[c->active];
-        if (now >= p->validation_deadline && i != c->active && ap->fallback == i &&
+        const tern_path *ap = &c->paths.slot[c->paths.active];
+        if (now >= p->validation_deadline && i != c->paths.active && ap->fallback == i &&
             !ap->path_validated && ap->validation_deadline > now) {
             /* the path the connection would return to stays until the new one is settled: a
              * server whose client's NAT rebound must not be left with nothing validated behind
@@ -572,8 +574,8 @@ void tern_mig_on_timeout(tern_conn *c, tern_tstamp now)
             continue;
         }
         if (now >= p->validation_deadline) {
-            if (c->pending_active == i)
-                c->pending_active = -1;
+            if (c->paths.pending_active == i)
+                c->paths.pending_active = -1;
             fail_path(c, i, p->waiting_cid ? TERN_PATH_WHY_NO_CID : TERN_PATH_WHY_TIMEOUT, now);
             continue;
         }
@@ -591,13 +593,13 @@ int tern_mig_probe_path(tern_conn *c, size_t *in_use)
     size_t n = 0;
     for (int k = 0; k < TERN_MAX_PATHS; k++) {
         /* the active path first: its validation decides where the traffic stays */
-        int i = (c->active + k) % TERN_MAX_PATHS;
-        tern_path *p = &c->paths[i];
+        int i = (c->paths.active + k) % TERN_MAX_PATHS;
+        tern_path *p = &c->paths.slot[i];
         if (!tern_path_in_use(p))
             continue;
         n++;
-        if (found >= 0 || !c->handshake_complete ||
-            (!c->is_server && !tern_peer_cids_for_path(&c->pcids, (uint8_t)i)))
+        if (found >= 0 || !c->hs.complete ||
+            (!c->is_server && !tern_peer_cids_for_path(&c->cids.peer, (uint8_t)i)))
             continue;
         if (p->need_challenge || p->nresponse ||
             (p->need_padded_challenge && tern_path_amp_budget(p) >= TERN_MIN_INITIAL_SIZE))
@@ -611,22 +613,22 @@ int tern_mig_probe_path(tern_conn *c, size_t *in_use)
 
 int tern_mig_on_peer_tparams(tern_conn *c, uint64_t *terr)
 {
-    const tern_tparams *tp = &c->peer_tp;
+    const tern_tparams *tp = &c->tp.peer;
     if (c->is_server || !tp->has_preferred_address || tp->preferred_address.cid.len == 0)
         return 0;
     uint32_t mask = 0;
     /* the preferred address carries the CID of sequence number 1 (RFC 9000 §5.1.1); the rules
      * of NEW_CONNECTION_ID apply to it (a CID already in use under another sequence number) */
-    return tern_peer_cids_on_new(&c->pcids, 1, 0, &tp->preferred_address.cid,
+    return tern_peer_cids_on_new(&c->cids.peer, 1, 0, &tp->preferred_address.cid,
                                  tp->preferred_address.token, &mask, terr);
 }
 
 static void probe_preferred_address(tern_conn *c, tern_tstamp now)
 {
-    const tern_tparams *tp = &c->peer_tp;
-    if (!tp->has_preferred_address || !c->cfg->follow_preferred_address || c->pcids.zero_len)
+    const tern_tparams *tp = &c->tp.peer;
+    if (!tp->has_preferred_address || !c->cfg->follow_preferred_address || c->cids.peer.zero_len)
         return;
-    const tern_path *ap = &c->paths[c->active];
+    const tern_path *ap = &c->paths.slot[c->paths.active];
     tern_addr remote;
     memset(&remote, 0, sizeof(remote));
     if (ap->addr.remote.u.sa.sa_family == AF_INET && tp->preferred_address.ipv4_port) {
@@ -648,8 +650,8 @@ static void probe_preferred_address(tern_conn *c, tern_tstamp now)
     int idx = new_path(c, &pa, now);
     if (idx < 0)
         return;
-    c->paths[idx].validated = 1;
-    c->paths[idx].preferred = 1;
+    c->paths.slot[idx].validated = 1;
+    c->paths.slot[idx].preferred = 1;
     begin_probe(c, idx, now);
 }
 
@@ -660,12 +662,12 @@ void tern_mig_on_confirmed(tern_conn *c, tern_tstamp now)
     tern_path_reason why = TERN_PATH_WHY_NONE;
     int forbidden = peer_forbids_migration(c, &why);
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        tern_path *p = &c->paths[i];
+        tern_path *p = &c->paths.slot[i];
         if (!tern_path_in_use(p) || !p->probe_pending)
             continue;
         if (forbidden) {
-            if (c->pending_active == i)
-                c->pending_active = -1;
+            if (c->paths.pending_active == i)
+                c->paths.pending_active = -1;
             end_path(c, i, 1, why, now);
         } else {
             begin_probe(c, i, now);
@@ -678,16 +680,17 @@ void tern_mig_on_confirmed(tern_conn *c, tern_tstamp now)
 void tern_mig_on_new_cids(tern_conn *c, tern_tstamp now)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        tern_path *p = &c->paths[i];
-        if (tern_path_in_use(p) && p->waiting_cid && tern_peer_cids_take(&c->pcids, (uint8_t)i)) {
+        tern_path *p = &c->paths.slot[i];
+        if (tern_path_in_use(p) && p->waiting_cid &&
+            tern_peer_cids_take(&c->cids.peer, (uint8_t)i)) {
             p->waiting_cid = 0;
             start_validation(c, p, now);
         }
     }
-    int pa = c->pending_active;
-    if (pa >= 0 && c->handshake_confirmed && tern_path_in_use(&c->paths[pa]) &&
-        !c->paths[pa].waiting_cid && !c->paths[pa].probe_pending) {
-        c->pending_active = -1;
+    int pa = c->paths.pending_active;
+    if (pa >= 0 && c->hs.confirmed && tern_path_in_use(&c->paths.slot[pa]) &&
+        !c->paths.slot[pa].waiting_cid && !c->paths.slot[pa].probe_pending) {
+        c->paths.pending_active = -1;
         switch_to(c, pa, TERN_PATH_WHY_APP, now);
     }
 }
@@ -701,20 +704,20 @@ static int recycle_slot(tern_conn *c, int only_shared, tern_tstamp now)
      * the active path or the one it would fall back to. */
     int oldest = -1;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        tern_path *p = &c->paths[i];
-        if (i == c->active || !tern_path_in_use(p) ||
+        tern_path *p = &c->paths.slot[i];
+        if (i == c->paths.active || !tern_path_in_use(p) ||
             (only_shared && (p->path_validated || !p->shared_dcid)))
             continue;
         int is_fallback = 0;
         for (int k = 0; k < TERN_MAX_PATHS; k++)
-            is_fallback |= c->paths[k].fallback == i;
+            is_fallback |= c->paths.slot[k].fallback == i;
         if (is_fallback)
             continue;
         if (oldest < 0) {
             oldest = i;
             continue;
         }
-        const tern_path *o = &c->paths[oldest];
+        const tern_path *o = &c->paths.slot[oldest];
         if (p->path_validated != o->path_validated ? !p->path_validated
                                                    : p->last_recv < o->last_recv)
             oldest = i;
@@ -723,17 +726,17 @@ static int recycle_slot(tern_conn *c, int only_shared, tern_tstamp now)
         return -1;
     release_cid(c, oldest);
     drop_in_flight(c, oldest, now);
-    c->paths[oldest].state = TERN_PATH_ABANDONED;
+    c->paths.slot[oldest].state = TERN_PATH_ABANDONED;
     return oldest;
 }
 
 int tern_mig_path_for_datagram(tern_conn *c, const tern_path_addr *addr, tern_tstamp now)
 {
     if (!addr || !addr->remote.len)
-        return c->active;
+        return c->paths.active;
     int idx = find_path(c, addr);
     if (idx >= 0) {
-        c->paths[idx].last_recv = now;
+        c->paths.slot[idx].last_recv = now;
         return idx;
     }
     /* A client must not migrate before the handshake is confirmed (RFC 9000 §9), which a server
@@ -741,12 +744,13 @@ int tern_mig_path_for_datagram(tern_conn *c, const tern_path_addr *addr, tern_ts
      * rebinding the handshake cannot follow, or a copy from someone who saw the client's Initial
      * (whose keys authenticate no one). Counted on the active path it would raise that address's
      * amplification budget with bytes it never sent (§8.1): dropped, unprocessed and uncounted. */
-    if (!c->is_server || !c->handshake_complete)
+    if (!c->is_server || !c->hs.complete)
         return -1;
     /* a server that asked for no migration drops packets from elsewhere, except at its preferred
      * address (RFC 9000 §18.2) */
-    if (c->local_tp.disable_active_migration &&
-        !(c->local_tp.has_preferred_address && tern_addr_equal(&addr->local, &c->cfg->preferred_address)))
+    if (c->tp.local.disable_active_migration &&
+        !(c->tp.local.has_preferred_address &&
+          tern_addr_equal(&addr->local, &c->cfg->preferred_address)))
         return -1;
     /* created only once a packet from there is authenticated: a spoofed or replayed datagram must
      * not cost a slot or a connection ID */
@@ -760,15 +764,16 @@ static int shared_probing_paths(const tern_conn *c)
 {
     int n = 0;
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        n += tern_path_in_use(&c->paths[i]) && !c->paths[i].path_validated &&
-             c->paths[i].shared_dcid && i != c->active && i != c->paths[c->active].fallback;
+        n += tern_path_in_use(&c->paths.slot[i]) && !c->paths.slot[i].path_validated &&
+             c->paths.slot[i].shared_dcid && i != c->paths.active &&
+             i != c->paths.slot[c->paths.active].fallback;
     return n;
 }
 
 static int dcid_in_use(const tern_conn *c, const tern_cid *dcid)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (tern_path_in_use(&c->paths[i]) && tern_cid_eq(&c->paths[i].dcid, dcid))
+        if (tern_path_in_use(&c->paths.slot[i]) && tern_cid_eq(&c->paths.slot[i].dcid, dcid))
             return 1;
     return 0;
 }
@@ -786,8 +791,8 @@ int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const te
         idx = recycle_slot(c, 0, now);
     if (idx < 0)
         return -1;
-    tern_path *p = &c->paths[idx];
-    tern_path_init(p, (uint8_t)idx, addr, c->cfg->cc, c->paths[c->active].mtu, now);
+    tern_path *p = &c->paths.slot[idx];
+    tern_path_init(p, (uint8_t)idx, addr, c->cfg->cc, c->paths.slot[c->paths.active].mtu, now);
     tern_policy_restore(c, idx, now);
     p->last_recv = now;
     p->shared_dcid = shared;
@@ -797,7 +802,7 @@ int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const te
      * §9.5). A datagram with the DCID of another path comes from a NAT that rebound, or is a copy
      * sent on by an attacker: the current CID serves (§9.5 allows it), and a flood of spoofed
      * sources spends none. */
-    if (!shared && tern_peer_cids_take(&c->pcids, (uint8_t)idx))
+    if (!shared && tern_peer_cids_take(&c->cids.peer, (uint8_t)idx))
         /* The client opened a path of its own: validate it from this side as well (under the
          * amplification limit), so that it is ready, and its RTT known, when the client moves
          * there, as it does when its active path dies. */
@@ -809,18 +814,18 @@ int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const te
 void tern_mig_on_app_packet(tern_conn *c, int idx, uint64_t pn, int largest, int non_probing,
                             tern_tstamp now)
 {
-    tern_path *p = &c->paths[idx];
+    tern_path *p = &c->paths.slot[idx];
     if (p->largest_pn_recv == UINT64_MAX || pn > p->largest_pn_recv)
         p->largest_pn_recv = pn;
     if (!c->is_server) {
         tern_policy_on_packet(c, idx, now);
         return;
     }
-    if (idx == c->active || !non_probing || !largest)
+    if (idx == c->paths.active || !non_probing || !largest)
         return;
     /* RFC 9000 §9.3: the client moved (or its NAT rebound); follow it */
-    int from = c->active;
-    tern_path *op = &c->paths[from];
+    int from = c->paths.active;
+    tern_path *op = &c->paths.slot[from];
     if (!p->path_validated && !p->need_challenge && p->validation_deadline == TERN_TS_INF)
         start_validation(c, p, now);
     switch_to(c, idx, TERN_PATH_WHY_PEER_MIGRATED, now);
@@ -848,9 +853,9 @@ int tern_conn_paths_sized(tern_conn *c, tern_path_info *out, size_t cap, size_t 
         return TERN_ERR_ABI;
     size_t k = 0;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        if (c->paths[i].state == TERN_PATH_UNUSED)
+        if (c->paths.slot[i].state == TERN_PATH_UNUSED)
             continue;
-        if (!tern_path_in_use(&c->paths[i]) && i != c->active)
+        if (!tern_path_in_use(&c->paths.slot[i]) && i != c->paths.active)
             continue;
         if (k < cap) {
             tern_path_info pi;
@@ -867,16 +872,16 @@ int tern_conn_paths_sized(tern_conn *c, tern_path_info *out, size_t cap, size_t 
 
 void tern_mig_switch(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
-    if (idx >= 0 && idx < TERN_MAX_PATHS && tern_path_in_use(&c->paths[idx]))
+    if (idx >= 0 && idx < TERN_MAX_PATHS && tern_path_in_use(&c->paths.slot[idx]))
         switch_to(c, idx, why, now);
 }
 
 void tern_mig_end_path(tern_conn *c, int idx, int failed, tern_path_reason why, tern_tstamp now)
 {
-    if (idx < 0 || idx >= TERN_MAX_PATHS || idx == c->active)
+    if (idx < 0 || idx >= TERN_MAX_PATHS || idx == c->paths.active)
         return;
-    if (c->pending_active == idx)
-        c->pending_active = -1;
+    if (c->paths.pending_active == idx)
+        c->paths.pending_active = -1;
     end_path(c, idx, failed, why, now);
 }
 
@@ -884,11 +889,11 @@ int tern_mig_best_validated(const tern_conn *c, int except, const tern_addr *exc
 {
     int best = -1;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        const tern_path *p = &c->paths[i];
+        const tern_path *p = &c->paths.slot[i];
         if (i == except || !tern_path_in_use(p) || !p->path_validated || p->preferred ||
             (except_ip && tern_addr_same_ip(&p->addr.local, except_ip)))
             continue;
-        if (best < 0 || p->rtt.smoothed < c->paths[best].rtt.smoothed)
+        if (best < 0 || p->rtt.smoothed < c->paths.slot[best].rtt.smoothed)
             best = i;
     }
     return best;
@@ -896,5 +901,5 @@ int tern_mig_best_validated(const tern_conn *c, int except, const tern_addr *exc
 
 tern_tstamp tern_mig_validation_timeout(const tern_conn *c, int idx)
 {
-    return validation_timeout(c, &c->paths[idx]);
+    return validation_timeout(c, &c->paths.slot[idx]);
 }

@@ -61,7 +61,7 @@ static void emit_refused(tern_conn *c, int idx, const tern_addr *ip)
         pi.id = -1;
         pi.state = TERN_PATH_STATE_ABANDONED;
         pi.addr.local = *ip;
-        pi.addr.remote = c->paths[c->active].addr.remote;
+        pi.addr.remote = c->paths.slot[c->paths.active].addr.remote;
     }
     tern_path_event ev;
     memset(&ev, 0, sizeof(ev));
@@ -111,7 +111,7 @@ static void net_forget(tern_conn *c, tern_policy_net *n)
  * sight). */
 static tern_policy_net *net_of_path(tern_conn *c, int idx)
 {
-    return net_add(c, &c->paths[idx].addr.local);
+    return net_add(c, &c->paths.slot[idx].addr.local);
 }
 
 static int net_is_default(const tern_conn *c, const tern_policy_net *n)
@@ -140,7 +140,7 @@ static int net_rank(const tern_conn *c, const tern_policy_net *n)
 
 static int net_check_route(tern_conn *c, tern_policy_net *n)
 {
-    const tern_addr *remote = &c->paths[c->active].addr.remote;
+    const tern_addr *remote = &c->paths.slot[c->paths.active].addr.remote;
     if (family_of(&n->ip) != family_of(remote))
         return 0;
     if (!c->hooks.route_usable)
@@ -180,11 +180,11 @@ static tern_tstamp recheck_due(const tern_conn *c, const tern_policy_net *n)
 /* The path in use whose local address has the network's IP (the active one first), or -1. */
 static int path_on_net(const tern_conn *c, const tern_policy_net *n)
 {
-    if (tern_addr_same_ip(&c->paths[c->active].addr.local, &n->ip))
-        return c->active;
+    if (tern_addr_same_ip(&c->paths.slot[c->paths.active].addr.local, &n->ip))
+        return c->paths.active;
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (tern_path_in_use(&c->paths[i]) && !c->paths[i].preferred &&
-            tern_addr_same_ip(&c->paths[i].addr.local, &n->ip))
+        if (tern_path_in_use(&c->paths.slot[i]) && !c->paths.slot[i].preferred &&
+            tern_addr_same_ip(&c->paths.slot[i].addr.local, &n->ip))
             return i;
     return -1;
 }
@@ -216,7 +216,7 @@ static int open_path(tern_conn *c, const tern_addr *ip, int role, tern_path_reas
     int idx = tern_mig_add_path(c, &bound, why, now);
     if (idx < 0)
         return -1;
-    c->paths[idx].role = role;
+    c->paths.slot[idx].role = role;
     return idx;
 }
 
@@ -280,7 +280,7 @@ static void challenge(tern_path *p, int ping, tern_tstamp now)
 static void policy_switch(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
     tern_mig_switch(c, idx, why, now);
-    if (c->active == idx)
+    if (c->paths.active == idx)
         c->pol.moves++;
 }
 
@@ -298,11 +298,11 @@ static void switch_counted(tern_conn *c, int idx, tern_path_reason why, tern_tst
 static void move_to_net(tern_conn *c, tern_policy_net *n, tern_path_reason why, tern_tstamp now)
 {
     int idx = path_on_net(c, n);
-    if (idx == c->active)
+    if (idx == c->paths.active)
         return;
     if (!may_move(c, n, idx))
         return;
-    if (idx >= 0 && c->paths[idx].path_validated) {
+    if (idx >= 0 && c->paths.slot[idx].path_validated) {
         switch_counted(c, idx, why, now);
         return;
     }
@@ -320,7 +320,7 @@ static void move_to_net(tern_conn *c, tern_policy_net *n, tern_path_reason why, 
 /* The best ranked usable network (ties: the active one's, then the first), or NULL. */
 static tern_policy_net *best_net(tern_conn *c)
 {
-    tern_policy_net *an = net_of_path(c, c->active), *best = NULL;
+    tern_policy_net *an = net_of_path(c, c->paths.active), *best = NULL;
     if (an && !an->down && an->usable && !c->pol.gone)
         best = an;
     for (int i = 0; i < c->pol.nnet; i++) {
@@ -350,16 +350,16 @@ static void explore(tern_conn *c, tern_tstamp now)
     }
     if (c->pol.gone)
         return; /* the active address itself is gone: no new port there */
-    tern_policy_net *an = net_of_path(c, c->active);
+    tern_policy_net *an = net_of_path(c, c->paths.active);
     if (c->pol.port_migrations >= pcfg(c)->max_port_migrations) {
         if (an && !c->pol.port_refused) {
             c->pol.port_refused = 1;
-            emit_refused(c, c->active, &an->ip);
+            emit_refused(c, c->paths.active, &an->ip);
         }
         return;
     }
-    if (open_path(c, &c->paths[c->active].addr.local, TERN_ROLE_PORT, TERN_PATH_WHY_PORT_MIGRATION,
-                  now) >= 0)
+    if (open_path(c, &c->paths.slot[c->paths.active].addr.local, TERN_ROLE_PORT,
+                  TERN_PATH_WHY_PORT_MIGRATION, now) >= 0)
         c->pol.port_migrations++;
 }
 
@@ -382,7 +382,7 @@ void tern_policy_on_pto(tern_conn *c, tern_tstamp now)
 {
     /* an active path still being validated returns to its fallback when validation fails: the
      * mechanism's rule, not the policy's */
-    if (!failover_on(c) || !c->handshake_confirmed || !c->paths[c->active].path_validated)
+    if (!failover_on(c) || !c->hs.confirmed || !c->paths.slot[c->paths.active].path_validated)
         return;
     tern_policy *pol = &c->pol;
     const tern_policy_config *pc = pcfg(c);
@@ -392,16 +392,19 @@ void tern_policy_on_pto(tern_conn *c, tern_tstamp now)
     if (!pol->degrading) {
         pol->degrading = 1;
         pol->degrade_at = now;
-        pol->active_heard = c->paths[c->active].heard;
+        pol->active_heard = c->paths.slot[c->paths.active].heard;
         /* its probes leave now: one more PTO of it is how long an answer may take */
-        pol->answer_by = now + tern_rtt_pto(&c->paths[c->active].rtt, c->peer_max_ack_delay);
+        pol->answer_by =
+            now + tern_rtt_pto(&c->paths.slot[c->paths.active].rtt, c->tp.peer_max_ack_delay);
         pol->pending = POL_NONE;
-        TERN_LOG(c, "policy: active path %d degrading (%u PTOs without progress)", c->active, ptos);
+        TERN_LOG(c, "policy: active path %d degrading (%u PTOs without progress)", c->paths.active,
+                 ptos);
         if (c->qlog) tern_qlog_policy(c, "degrading", ptos);
     }
-    int sb = tern_mig_best_validated(c, c->active, NULL);
+    int sb = tern_mig_best_validated(c, c->paths.active, NULL);
     if (sb >= 0)
-        challenge(&c->paths[sb], ping_leads(&c->paths[c->active], &c->paths[sb]), now);
+        challenge(&c->paths.slot[sb],
+                  ping_leads(&c->paths.slot[c->paths.active], &c->paths.slot[sb]), now);
     if (ptos >= pc->explore_ptos)
         explore(c, now);
 }
@@ -413,17 +416,17 @@ void tern_policy_on_pto(tern_conn *c, tern_tstamp now)
 static void maybe_fail_over(tern_conn *c, int idx, int decide, tern_tstamp now)
 {
     tern_policy *pol = &c->pol;
-    tern_path *p = &c->paths[idx];
+    tern_path *p = &c->paths.slot[idx];
     if (!p->path_validated || p->preferred)
         return;
     if (pol->gone) {
-        int from = c->active;
+        int from = c->paths.active;
         tern_path_reason why = pol->gone;
         policy_switch(c, idx, why, now);
         tern_mig_end_path(c, from, 0, why, now);
         return;
     }
-    if (!pol->degrading || c->paths[c->active].heard > pol->active_heard ||
+    if (!pol->degrading || c->paths.slot[c->paths.active].heard > pol->active_heard ||
         p->heard <= pol->degrade_at)
         return;
     if (!decide || now < pol->answer_by) {
@@ -433,26 +436,26 @@ static void maybe_fail_over(tern_conn *c, int idx, int decide, tern_tstamp now)
         return;
     }
     pol->pending = POL_NONE;
-    int from = c->active;
+    int from = c->paths.active;
     policy_switch(
         c, idx, p->role == TERN_ROLE_PORT ? TERN_PATH_WHY_PORT_MIGRATION : TERN_PATH_WHY_DEGRADING,
         now);
-    if (auto_mode(c) && c->paths[from].path_validated) {
+    if (auto_mode(c) && c->paths.slot[from].path_validated) {
         /* find out soon whether the old path is dead (then its address backs off) or only was
          * congested (then it stays a standby, and maybe the one to move back to) */
-        c->paths[from].role = TERN_ROLE_STANDBY;
-        challenge(&c->paths[from], 0, now);
+        c->paths.slot[from].role = TERN_ROLE_STANDBY;
+        challenge(&c->paths.slot[from], 0, now);
     }
 }
 
 void tern_policy_on_packet(tern_conn *c, int idx, tern_tstamp now)
 {
     tern_policy *pol = &c->pol;
-    tern_path *p = &c->paths[idx];
+    tern_path *p = &c->paths.slot[idx];
     p->heard = now;
     if (p->keepalive_sent && p->validated_at >= p->keepalive_sent)
         p->keepalive_sent = 0; /* answered */
-    if (idx == c->active) {
+    if (idx == c->paths.active) {
         if (pol->degrading && !pol->gone) {
             TERN_LOG(c, "policy: active path %d answers again", idx);
             if (c->qlog) tern_qlog_policy(c, "recovered", c->rec.pto_count);
@@ -472,7 +475,7 @@ void tern_policy_on_packet(tern_conn *c, int idx, tern_tstamp now)
     }
     if (failover_on(c))
         maybe_fail_over(c, idx, 0, now);
-    if (idx == c->active)
+    if (idx == c->paths.active)
         return;
     if (idx == pol->target) {
         tern_path_reason why = pol->target_why;
@@ -493,7 +496,7 @@ void tern_policy_on_packet(tern_conn *c, int idx, tern_tstamp now)
 
 void tern_policy_on_path_gone(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
-    if (idx != c->active || !auto_mode(c))
+    if (idx != c->paths.active || !auto_mode(c))
         return;
     if (tern_mig_best_validated(c, idx, NULL) < 0) {
         /* nothing validated to move to: the mechanism keeps the path and probes what it has; the
@@ -506,11 +509,11 @@ void tern_policy_on_path_gone(tern_conn *c, int idx, tern_path_reason why, tern_
 void tern_policy_on_active(tern_conn *c, int from, int to, tern_tstamp now)
 {
     tern_policy *pol = &c->pol;
-    c->paths[from].last_active = now;
-    c->paths[to].last_active = now;
+    c->paths.slot[from].last_active = now;
+    c->paths.slot[to].last_active = now;
     /* what the old path learnt, before losses declared there later (the packets left behind)
      * collapse its window */
-    tern_path_cache_save(&pol->cache, &c->paths[from], now);
+    tern_path_cache_save(&pol->cache, &c->paths.slot[from], now);
     pol->degrading = 0;
     pol->explored = 0;
     pol->gone = 0;
@@ -522,8 +525,8 @@ void tern_policy_on_active(tern_conn *c, int from, int to, tern_tstamp now)
 void tern_policy_on_path_end(tern_conn *c, int idx, int failed, tern_tstamp now)
 {
     tern_policy *pol = &c->pol;
-    tern_path *p = &c->paths[idx];
-    if (!p->last_active && idx != c->active)
+    tern_path *p = &c->paths.slot[idx];
+    if (!p->last_active && idx != c->paths.active)
         tern_path_cache_save(&pol->cache, p, now); /* a standby: at least its round trip */
     if (pol->target == idx)
         pol->target = POL_NONE;
@@ -546,7 +549,7 @@ void tern_policy_on_path_end(tern_conn *c, int idx, int failed, tern_tstamp now)
 void tern_policy_restore(tern_conn *c, int idx, tern_tstamp now)
 {
     const tern_policy_config *pc = pcfg(c);
-    if (tern_path_cache_restore(&c->pol.cache, &c->paths[idx], ms(pc->cache_rtt_ms),
+    if (tern_path_cache_restore(&c->pol.cache, &c->paths.slot[idx], ms(pc->cache_rtt_ms),
                                 ms(pc->cache_cc_ms), now))
         c->pol.restored++;
 }
@@ -557,8 +560,8 @@ void tern_policy_restore(tern_conn *c, int idx, tern_tstamp now)
  * there is none it stays (its socket fails) while every other address is probed. */
 static void net_gone(tern_conn *c, tern_policy_net *n, tern_path_reason why, tern_tstamp now)
 {
-    if (tern_addr_same_ip(&c->paths[c->active].addr.local, &n->ip)) {
-        int best = tern_mig_best_validated(c, c->active, &n->ip);
+    if (tern_addr_same_ip(&c->paths.slot[c->paths.active].addr.local, &n->ip)) {
+        int best = tern_mig_best_validated(c, c->paths.active, &n->ip);
         if (best >= 0) {
             policy_switch(c, best, why, now);
         } else {
@@ -568,8 +571,8 @@ static void net_gone(tern_conn *c, tern_policy_net *n, tern_path_reason why, ter
         }
     }
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (i != c->active && tern_path_in_use(&c->paths[i]) &&
-            tern_addr_same_ip(&c->paths[i].addr.local, &n->ip))
+        if (i != c->paths.active && tern_path_in_use(&c->paths.slot[i]) &&
+            tern_addr_same_ip(&c->paths.slot[i].addr.local, &n->ip))
             tern_mig_end_path(c, i, 0, why, now);
     n->up_since = 0;
 }
@@ -580,7 +583,7 @@ static void recheck_routes(tern_conn *c, tern_tstamp now)
         tern_policy_net *n = &c->pol.net[i];
         int was = n->usable;
         net_update_route(c, n, now);
-        if (was && !n->usable && path_on_net(c, n) >= 0 && path_on_net(c, n) != c->active)
+        if (was && !n->usable && path_on_net(c, n) >= 0 && path_on_net(c, n) != c->paths.active)
             net_gone(c, n, TERN_PATH_WHY_INTERFACE_GONE, now);
     }
 }
@@ -610,9 +613,9 @@ void tern_conn_network_event(tern_conn *c, const tern_net_event *ev, tern_tstamp
     if (!c || !ev || !auto_mode(c) || c->state >= TERN_CS_CLOSING)
         return;
     if (c->qlog) tern_qlog_net_event(c, ev, now);
-    const tern_addr *remote = &c->paths[c->active].addr.remote;
+    const tern_addr *remote = &c->paths.slot[c->paths.active].addr.remote;
     int fam_ok = ev->addr.len && family_of(&ev->addr) == family_of(remote);
-    net_of_path(c, c->active); /* the network the connection started on is known too */
+    net_of_path(c, c->paths.active); /* the network the connection started on is known too */
     tern_policy_net *n;
     switch (ev->type) {
     case TERN_NET_ADDR_ADDED:
@@ -688,8 +691,8 @@ static tern_tstamp keepalive_due(const tern_conn *c, const tern_path *p)
 /* A standby path: validated, in use, not active, not the preferred-address path. */
 static int is_standby(const tern_conn *c, int i)
 {
-    const tern_path *p = &c->paths[i];
-    return i != c->active && tern_path_in_use(p) && p->path_validated && !p->preferred;
+    const tern_path *p = &c->paths.slot[i];
+    return i != c->paths.active && tern_path_in_use(p) && p->path_validated && !p->preferred;
 }
 
 /* When the connection would move back to a better ranked network with a validated path (TS_INF:
@@ -698,7 +701,7 @@ static tern_tstamp move_back_at(const tern_conn *cc, int *to)
 {
     tern_conn *c = (tern_conn *)cc; /* net_of_path may record the active network */
     *to = -1;
-    tern_policy_net *an = net_of_path(c, c->active);
+    tern_policy_net *an = net_of_path(c, c->paths.active);
     if (!an)
         return TERN_TS_INF;
     int arank = net_rank(c, an);
@@ -709,7 +712,7 @@ static tern_tstamp move_back_at(const tern_conn *cc, int *to)
             net_rank(c, n) >= arank)
             continue;
         int idx = path_on_net(c, n);
-        if (idx < 0 || !c->paths[idx].path_validated || c->paths[idx].keepalive_sent)
+        if (idx < 0 || !c->paths.slot[idx].path_validated || c->paths.slot[idx].keepalive_sent)
             continue;
         tern_tstamp at = n->up_since + ms(pcfg(c)->migrate_back_ms);
         if (at < best) {
@@ -722,7 +725,7 @@ static tern_tstamp move_back_at(const tern_conn *cc, int *to)
 
 tern_tstamp tern_policy_next_timeout(const tern_conn *c)
 {
-    if (c->is_server || !c->handshake_confirmed)
+    if (c->is_server || !c->hs.confirmed)
         return TERN_TS_INF;
     tern_tstamp t = TERN_TS_INF;
     const tern_policy_config *pc = pcfg(c);
@@ -732,7 +735,7 @@ tern_tstamp tern_policy_next_timeout(const tern_conn *c)
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
         if (!is_standby(c, i))
             continue;
-        const tern_path *p = &c->paths[i];
+        const tern_path *p = &c->paths.slot[i];
         /* the same order as tern_policy_on_timeout: a timer it would not act on is never due */
         if (p->keepalive_sent) {
             t = TERN_MIN(t, p->keepalive_sent + tern_mig_validation_timeout(c, i));
@@ -759,7 +762,7 @@ tern_tstamp tern_policy_next_timeout(const tern_conn *c)
 
 void tern_policy_on_timeout(tern_conn *c, tern_tstamp now)
 {
-    if (c->is_server || !c->handshake_confirmed)
+    if (c->is_server || !c->hs.confirmed)
         return;
     const tern_policy_config *pc = pcfg(c);
     int am = auto_mode(c);
@@ -772,7 +775,7 @@ void tern_policy_on_timeout(tern_conn *c, tern_tstamp now)
     for (int i = 0; i < TERN_MAX_PATHS && c->state < TERN_CS_CLOSING; i++) {
         if (!is_standby(c, i))
             continue;
-        tern_path *p = &c->paths[i];
+        tern_path *p = &c->paths.slot[i];
         if (p->keepalive_sent) {
             /* the policy's challenge went unanswered: the path is dead (a standby probed while
              * the active degraded, in either mode, or a keep-alive) */

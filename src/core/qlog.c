@@ -565,9 +565,9 @@ int tern_qlog_new(tern_conn *c, tern_qlog_sink sink, void *ud, tern_tstamp now)
              "\"trace\":{\"vantage_point\":{\"name\":\"tern\",\"type\":\"");
     w_lit(w, c->is_server ? "server" : "client");
     w_lit(w, "\"},\"common_fields\":{\"group_id\":");
-    tern_qlog_w_hex(w, c->original_dcid.data, c->original_dcid.len);
+    tern_qlog_w_hex(w, c->cids.original_dcid.data, c->cids.original_dcid.len);
     w_lit(w, ",\"ODCID\":");
-    tern_qlog_w_hex(w, c->original_dcid.data, c->original_dcid.len);
+    tern_qlog_w_hex(w, c->cids.original_dcid.data, c->cids.original_dcid.len);
     w_lit(w, ",\"time_format\":\"relative_to_epoch\",\"reference_time\":{\"clock_type\":"
              "\"monotonic\",\"epoch\":\"unknown\"}},\"event_schemas\":["
              "\"urn:ietf:params:qlog:events:quic-12\",\"urn:tern:qlog:events:tern-1\"]}}\n");
@@ -576,9 +576,9 @@ int tern_qlog_new(tern_conn *c, tern_qlog_sink sink, void *ud, tern_tstamp now)
 
     rec_begin(q, "quic:connection_started");
     w_key(w, "local");
-    w_endpoint(w, &c->paths[0].addr.local, NULL);
+    w_endpoint(w, &c->paths.slot[0].addr.local, NULL);
     w_key(w, "remote");
-    w_endpoint(w, &c->paths[0].addr.remote, NULL);
+    w_endpoint(w, &c->paths.slot[0].addr.remote, NULL);
     rec_end(c, q, -1, 0);
     tern_qlog_path_event(c, TERN_QLOG_PATH_NEW, TERN_PATH_WHY_NONE, 0, -1, 0);
     tern_qlog_secrets(c, TERN_LEVEL_INITIAL, 1, 1);
@@ -594,12 +594,12 @@ int tern_qlog_file_name(tern_conn *c, char *buf, size_t cap)
 {
     static const char hex[] = "0123456789abcdef";
     const char *vp = c->is_server ? "_server.sqlog" : "_client.sqlog";
-    size_t n = 2 * (size_t)c->original_dcid.len;
+    size_t n = 2 * (size_t)c->cids.original_dcid.len;
     if (cap < n + strlen(vp) + 1)
         return -1;
-    for (size_t i = 0; i < c->original_dcid.len; i++) {
-        buf[2 * i] = hex[c->original_dcid.data[i] >> 4];
-        buf[2 * i + 1] = hex[c->original_dcid.data[i] & 15];
+    for (size_t i = 0; i < c->cids.original_dcid.len; i++) {
+        buf[2 * i] = hex[c->cids.original_dcid.data[i] >> 4];
+        buf[2 * i + 1] = hex[c->cids.original_dcid.data[i] & 15];
     }
     memcpy(buf + n, vp, strlen(vp) + 1);
     return 0;
@@ -694,15 +694,16 @@ void tern_qlog_packet_sent(tern_conn *c, int level, const uint8_t *pkt, size_t h
     uint32_t version = 0;
     size_t token_len = 0;
     if (type == TERN_PKT_1RTT) {
-        const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, (uint8_t)path_idx);
+        const tern_cid_entry *e = tern_peer_cids_for_path(&c->cids.peer, (uint8_t)path_idx);
         if (!e && c->is_server)
-            e = tern_peer_cids_for_path(&c->pcids, (uint8_t)c->active);
+            e = tern_peer_cids_for_path(&c->cids.peer, (uint8_t)c->paths.active);
         if (e)
             dcid = e->cid;
     } else {
         tern_pkt_hdr h;
         /* the Length field is already final: the header parses like a received one */
-        if (tern_pkt_parse(pkt, hdr_len + payload_len + TERN_AEAD_TAG_LEN, c->scid_len, &h) == 0) {
+        if (tern_pkt_parse(pkt, hdr_len + payload_len + TERN_AEAD_TAG_LEN, c->cids.scid_len, &h) ==
+            0) {
             dcid = h.dcid;
             scid = h.scid;
             version = h.version;
@@ -710,7 +711,7 @@ void tern_qlog_packet_sent(tern_conn *c, int level, const uint8_t *pkt, size_t h
         }
     }
     packet_event(c, "quic:packet_sent", type, pn, pn_len, pkt, &dcid, &scid, version, token_len,
-                 hdr_len, payload_len, c->local_tp.ack_delay_exponent, path_idx);
+                 hdr_len, payload_len, c->tp.local.ack_delay_exponent, path_idx);
 }
 
 void tern_qlog_packet_received(tern_conn *c, const tern_pkt_hdr *h, const uint8_t *pkt,
@@ -721,7 +722,7 @@ void tern_qlog_packet_received(tern_conn *c, const tern_pkt_hdr *h, const uint8_
     size_t pn_len = hdr_len - h->pn_offset;
     packet_event(c, "quic:packet_received", h->type, pn, pn_len, pkt, &h->dcid, &h->scid,
                  h->version, h->token_len, hdr_len, payload_len,
-                 h->type == TERN_PKT_1RTT ? c->peer_ack_delay_exponent : 3, path_idx);
+                 h->type == TERN_PKT_1RTT ? c->tp.peer_ack_delay_exponent : 3, path_idx);
 }
 
 /* ---- recovery ----------------------------------------------------------------------------------
@@ -742,8 +743,8 @@ void tern_qlog_metrics(tern_conn *c, tern_tstamp now)
     tern_qlog *q = c->qlog;
     tern_qlog_w *w = &q->w;
     tern_qlog_tick(c, now);
-    const tern_path *p = &c->paths[c->active];
-    int all = !q->m_valid || q->m_path != c->active;
+    const tern_path *p = &c->paths.slot[c->paths.active];
+    int all = !q->m_valid || q->m_path != c->paths.active;
     int any = 0;
     rec_begin(q, "quic:recovery_metrics_updated");
     if (p->rtt.has_sample) {
@@ -772,17 +773,17 @@ void tern_qlog_metrics(tern_conn *c, tern_tstamp now)
     q->m_cwnd = p->cc.cwnd;
     q->m_bif = p->cc.bytes_in_flight;
     q->m_ssthresh = p->cc.ssthresh;
-    q->m_path = c->active;
+    q->m_path = c->paths.active;
     q->m_valid = 1;
     if (any)
-        rec_end(c, q, c->active, 0);
+        rec_end(c, q, c->paths.active, 0);
     int st = cc_state_of(&p->cc);
     if (st != q->cc_state) {
         rec_begin(q, "quic:congestion_state_updated");
         if (q->cc_state >= 0)
             kv_str(w, "old", cc_names[q->cc_state]);
         kv_str(w, "new", cc_names[st]);
-        rec_end(c, q, c->active, 0);
+        rec_end(c, q, c->paths.active, 0);
         q->cc_state = st;
     }
 }
@@ -879,8 +880,8 @@ void tern_qlog_packet_lost(tern_conn *c, int space, const tern_sent_pkt *p, int 
 void tern_qlog_secrets(tern_conn *c, int level, int rx, int tx)
 {
     if (level == TERN_LEVEL_1RTT) {
-        c->qlog->tx_bit = c->tx_phase;
-        c->qlog->rx_bit = c->rx_phase;
+        c->qlog->tx_bit = c->keys.tx_phase;
+        c->qlog->rx_bit = c->keys.rx_phase;
     }
     if (rx)
         key_event(c, "quic:key_updated", level, 0, "tls");
@@ -899,13 +900,13 @@ void tern_qlog_key_update(tern_conn *c, int local)
 {
     tern_qlog *q = c->qlog;
     const char *trigger = local ? "local_update" : "remote_update";
-    if (c->tx_phase != q->tx_bit) {
-        q->tx_bit = c->tx_phase;
+    if (c->keys.tx_phase != q->tx_bit) {
+        q->tx_bit = c->keys.tx_phase;
         q->tx_phase++;
         key_event(c, "quic:key_updated", TERN_LEVEL_1RTT, 1, trigger);
     }
-    if (c->rx_phase != q->rx_bit) {
-        q->rx_bit = c->rx_phase;
+    if (c->keys.rx_phase != q->rx_bit) {
+        q->rx_bit = c->keys.rx_phase;
         q->rx_phase++;
         key_event(c, "quic:key_updated", TERN_LEVEL_1RTT, 0, trigger);
     }
@@ -923,7 +924,7 @@ void tern_qlog_closed(tern_conn *c)
 {
     tern_qlog *q = c->qlog;
     tern_qlog_w *w = &q->w;
-    const tern_close_info *ci = &c->close;
+    const tern_close_info *ci = &c->close.info;
     rec_begin(q, "quic:connection_closed");
     kv_str(w, "initiator", ci->local ? "local" : "remote");
     if (ci->app) {
@@ -988,12 +989,12 @@ static void tuple_assigned(tern_conn *c, int idx, int gone, tern_path_reason why
 {
     tern_qlog *q = c->qlog;
     tern_qlog_w *w = &q->w;
-    const tern_path *p = &c->paths[idx];
+    const tern_path *p = &c->paths.slot[idx];
     rec_begin(q, "quic:tuple_assigned");
     w_key(w, "tuple_id");
     w_fmt(w, "\"%llu\"", (unsigned long long)idx);
     if (!gone) {
-        const tern_cid_entry *e = tern_peer_cids_for_path(&c->pcids, (uint8_t)idx);
+        const tern_cid_entry *e = tern_peer_cids_for_path(&c->cids.peer, (uint8_t)idx);
         w_key(w, "tuple_remote");
         w_endpoint(w, &p->addr.remote, e ? &e->cid : NULL);
         w_key(w, "tuple_local");
@@ -1009,7 +1010,7 @@ static void migration_state(tern_conn *c, const char *state, int idx, int from,
 {
     tern_qlog *q = c->qlog;
     tern_qlog_w *w = &q->w;
-    const tern_path *p = &c->paths[idx];
+    const tern_path *p = &c->paths.slot[idx];
     rec_begin(q, "quic:migration_state_updated");
     kv_str(w, "new", state);
     w_key(w, "tuple_id");
@@ -1037,7 +1038,7 @@ void tern_qlog_path_event(tern_conn *c, tern_path_event_type type, tern_path_rea
     switch ((int)type) {
     case 0: /* TERN_QLOG_PATH_NEW */
         tuple_assigned(c, idx, 0, why);
-        if (c->paths[idx].need_challenge)
+        if (c->paths.slot[idx].need_challenge)
             migration_state(c, "probing_started", idx, -1, why, 0);
         break;
     case TERN_PATH_EV_PROBING:
@@ -1046,7 +1047,8 @@ void tern_qlog_path_event(tern_conn *c, tern_path_event_type type, tern_path_rea
         break;
     case TERN_PATH_EV_VALIDATED:
         migration_state(c, "probing_successful", idx, -1, why, rtt_ns);
-        if (idx == c->active && idx == c->qlog->mig_to) /* the migration started is complete */
+        if (idx == c->paths.active &&
+            idx == c->qlog->mig_to) /* the migration started is complete */
             migration_state(c, "migration_complete", idx, c->qlog->mig_from, c->qlog->mig_why, 0);
         if (idx == c->qlog->mig_to)
             c->qlog->mig_to = -1;
@@ -1058,7 +1060,7 @@ void tern_qlog_path_event(tern_conn *c, tern_path_event_type type, tern_path_rea
         break;
     case TERN_PATH_EV_ACTIVE: {
         int back = why == TERN_PATH_WHY_VALIDATION_FAILED;
-        int started = !back && !c->paths[idx].path_validated; /* complete once it validates */
+        int started = !back && !c->paths.slot[idx].path_validated; /* complete once it validates */
         migration_state(c,
                         back      ? "migration_abandoned"
                         : started ? "migration_started"
@@ -1091,7 +1093,7 @@ void tern_qlog_refused(tern_conn *c, int idx, const tern_addr *ip)
         w_fmt(w, "\"%llu\"", (unsigned long long)idx);
     }
     w_key(w, "local");
-    w_endpoint(w, idx >= 0 ? &c->paths[idx].addr.local : ip, NULL);
+    w_endpoint(w, idx >= 0 ? &c->paths.slot[idx].addr.local : ip, NULL);
     rec_end(c, q, -1, 0);
 }
 
@@ -1121,7 +1123,7 @@ void tern_qlog_policy(tern_conn *c, const char *decision, uint32_t ptos)
     rec_begin(q, "tern:policy_decision");
     kv_str(w, "decision", decision);
     w_key(w, "tuple_id");
-    w_fmt(w, "\"%llu\"", (unsigned long long)c->active);
+    w_fmt(w, "\"%llu\"", (unsigned long long)c->paths.active);
     kv_u64(w, "pto_count", ptos);
     rec_end(c, q, -1, 0);
 }
