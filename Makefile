@@ -2,6 +2,8 @@
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc)
+# Warnings are errors in these builds (CI's too); `make build WERROR=OFF` while experimenting.
+WERROR ?= ON
 
 .PHONY: all deps build build-asan test test-fast test-asan test-sim demo install clean bench fuzz fuzz-seeds coverage
 
@@ -11,11 +13,11 @@ deps:
 	@bash scripts/install-deps.sh
 
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTERN_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 build-asan: deps
-	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DTERN_SANITIZE=ON -DTERN_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DTERN_SANITIZE=ON -DTERN_FUZZ=ON -DCMAKE_C_COMPILER=clang -DTERN_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(BUILD_ASAN) -j $(JOBS)
 
 # Every suite, in the optimised build and then under ASan+UBSan.

@@ -102,8 +102,8 @@ static int run(int probe_first, uint64_t seed, result *r)
     }
     /* first RTT-long window after the switch whose rate reaches 90% of the steady rate */
     uint64_t back = 0;
-    for (int k = 1; k <= 50; k++) {
-        uint64_t a = ts + (uint64_t)(k - 1) * RTT, b = ts + (uint64_t)k * RTT;
+    for (uint64_t k = 1; k <= 50; k++) {
+        uint64_t a = ts + (k - 1) * RTT, b = ts + k * RTT;
         double rate = (double)bytes_between(a, b) * (double)SEC / (double)RTT;
         if (rate >= 0.9 * steady) {
             back = b - ts;

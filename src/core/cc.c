@@ -19,7 +19,7 @@ static uint64_t min_window(const tern_cc *cc)
     return 2 * cc->max_datagram_size;
 }
 
-void tern_cc_init(tern_cc *cc, int algo, uint64_t max_datagram_size)
+void tern_cc_init(tern_cc *cc, tern_cc_algo algo, uint64_t max_datagram_size)
 {
     memset(cc, 0, sizeof(*cc));
     cc->algo = algo;

@@ -7,7 +7,7 @@
 #include "rtt.h"
 
 typedef struct tern_cc {
-    int algo;                    /* tern_cc_algo */
+    tern_cc_algo algo;
     uint64_t max_datagram_size;
     uint64_t cwnd, ssthresh, bytes_in_flight;
     tern_tstamp recovery_start;  /* packets sent at or before this do not trigger a new reduction
@@ -37,7 +37,7 @@ typedef struct tern_cc {
     uint64_t congestion_undone;
 } tern_cc;
 
-void tern_cc_init(tern_cc *cc, int algo, uint64_t max_datagram_size);
+void tern_cc_init(tern_cc *cc, tern_cc_algo algo, uint64_t max_datagram_size);
 /* Back to the initial window (path migration to a new address). Bytes in flight are kept. */
 void tern_cc_reset(tern_cc *cc);
 void tern_cc_on_sent(tern_cc *cc, uint64_t bytes);

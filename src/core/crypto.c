@@ -7,6 +7,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <limits.h>
+#include <stdint.h>
 
 static const uint8_t initial_salt_v1[20] = {0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34,
                                             0xb3, 0x4d, 0x17, 0x9a, 0xe6, 0xa4, 0xc8,
@@ -24,6 +25,21 @@ struct aead_info {
     size_t hash_len;
 };
 
+/* GnuTLS takes read-only input through gnutls_datum_t and giovec_t, whose pointers are not const:
+ * our const input crosses into them here, and nowhere else. The lengths are those of keys,
+ * secrets, CIDs and packets, far below UINT_MAX. */
+static gnutls_datum_t in_datum(const void *p, size_t len)
+{
+    gnutls_datum_t d = {(unsigned char *)(uintptr_t)p, (unsigned)len};
+    return d;
+}
+
+static giovec_t in_iov(const void *p, size_t len)
+{
+    giovec_t v = {(void *)(uintptr_t)p, len};
+    return v;
+}
+
 static const struct aead_info *aead_info(int aead)
 {
     static const struct aead_info tab[] = {
@@ -39,7 +55,7 @@ static const struct aead_info *aead_info(int aead)
     return &tab[aead];
 }
 
-int tern_crypto_aead_from_gnutls(int gnutls_cipher)
+int tern_crypto_aead_from_gnutls(unsigned gnutls_cipher)
 {
     switch (gnutls_cipher) {
     case GNUTLS_CIPHER_AES_128_GCM:
@@ -97,7 +113,7 @@ static int expand_label(gnutls_mac_algorithm_t mac, const uint8_t *secret, size_
     memcpy(info + 3 + plen, label, llen);
     info[3 + plen + llen] = 0;
 
-    gnutls_datum_t key = {(unsigned char *)secret, (unsigned)secret_len};
+    gnutls_datum_t key = in_datum(secret, secret_len);
     gnutls_datum_t inf = {info, (unsigned)(4 + plen + llen)};
     if (gnutls_hkdf_expand(mac, &key, &inf, out, out_len) < 0)
         return TERN_ERR_CRYPTO;
@@ -198,8 +214,8 @@ int tern_crypto_initial_keys(uint32_t version, const tern_cid *client_dcid, int 
         !tx || !rx || tx == rx)
         return TERN_ERR_CRYPTO;
 
-    gnutls_datum_t ikm = {(unsigned char *)client_dcid->data, client_dcid->len};
-    gnutls_datum_t salt = {(unsigned char *)initial_salt_v1, sizeof(initial_salt_v1)};
+    gnutls_datum_t ikm = in_datum(client_dcid->data, client_dcid->len);
+    gnutls_datum_t salt = in_datum(initial_salt_v1, sizeof(initial_salt_v1));
     if (gnutls_hkdf_extract(GNUTLS_MAC_SHA256, &ikm, &salt, initial) < 0)
         goto out;
     if (expand_label(GNUTLS_MAC_SHA256, initial, 32, "client in", client, 32) < 0 ||
@@ -356,15 +372,15 @@ int tern_crypto_retry_tag(uint32_t version, const tern_cid *odcid, const uint8_t
         !tag)
         return TERN_ERR_CRYPTO;
     odcid_len = odcid->len;
-    gnutls_datum_t kd = {(unsigned char *)retry_key_v1, sizeof(retry_key_v1)};
+    gnutls_datum_t kd = in_datum(retry_key_v1, sizeof(retry_key_v1));
     if (gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_128_GCM, &kd) < 0)
         return TERN_ERR_CRYPTO;
     /* The Retry pseudo-packet is fed as three pieces of associated data instead of being
      * assembled in a buffer: ODCID length, ODCID, then the Retry packet itself. */
     giovec_t ad[3] = {
         {&odcid_len, 1},
-        {(void *)odcid->data, odcid->len},
-        {(void *)retry, len},
+        in_iov(odcid->data, odcid->len),
+        in_iov(retry, len),
     };
     rv = gnutls_aead_cipher_encryptv2(h, retry_nonce_v1, sizeof(retry_nonce_v1), ad, 3, NULL, 0,
                                       tag, &tag_len);
@@ -444,7 +460,7 @@ size_t tern_crypto_token_seal(const uint8_t key[32], const uint8_t nonce[12], co
         return 0;
     n += alen;
 
-    gnutls_datum_t kd = {(unsigned char *)key, 32};
+    gnutls_datum_t kd = in_datum(key, 32);
     if (gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_256_GCM, &kd) < 0)
         return 0;
     giovec_t ad = {out, 1};
@@ -474,10 +490,10 @@ int tern_crypto_token_open(const uint8_t key[32], const uint8_t *tok, size_t len
     memcpy(pt, tok + TOKEN_HDR_LEN, n);
     memcpy(tag, tok + TOKEN_HDR_LEN + n, TERN_AEAD_TAG_LEN);
 
-    gnutls_datum_t kd = {(unsigned char *)key, 32};
+    gnutls_datum_t kd = in_datum(key, 32);
     if (gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_256_GCM, &kd) < 0)
         return TERN_ERR_DROP;
-    giovec_t ad = {(void *)tok, 1};
+    giovec_t ad = in_iov(tok, 1);
     giovec_t iov = {pt, n};
     rv = gnutls_aead_cipher_decryptv2(h, tok + 1, 12, &ad, 1, &iov, 1, tag, TERN_AEAD_TAG_LEN);
     gnutls_aead_cipher_deinit(h);

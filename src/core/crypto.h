@@ -32,8 +32,9 @@ typedef struct tern_keys {
     size_t key_len;           /* AEAD key length */
 } tern_keys;
 
-/* Maps a GnuTLS cipher (gnutls_cipher_algorithm_t as int) to enum tern_aead (NONE if unsupported). */
-int tern_crypto_aead_from_gnutls(int gnutls_cipher);
+/* Maps a GnuTLS cipher (a gnutls_cipher_algorithm_t, an unsigned enum) to enum tern_aead (NONE
+ * if unsupported). */
+int tern_crypto_aead_from_gnutls(unsigned gnutls_cipher);
 const char *tern_crypto_aead_name(int aead);
 /* RFC 9001 §6.6: packets one key may protect (confidentiality limit), and packets failing
  * authentication a connection may see across all its keys (integrity limit); UINT64_MAX when the

@@ -119,7 +119,7 @@ typedef struct tern_dispatch_result {
     int reply_kind;          /* tern_dispatch_reply_kind */
     size_t reply_len;
     /* DROP */
-    int drop;                /* tern_dispatch_drop */
+    tern_dispatch_drop drop;
 } tern_dispatch_result;
 
 /* Defaults: server, no Retry, 8-byte CIDs, zero keys (set them), no rand (set it), 65536

@@ -78,7 +78,8 @@ size_t tern_mig_paths_in_use(const tern_conn *c)
 {
     size_t n = 0;
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        n += tern_path_in_use(&c->paths.slot[i]);
+        if (tern_path_in_use(&c->paths.slot[i]))
+            n++;
     return n;
 }
 

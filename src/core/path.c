@@ -3,8 +3,8 @@
  * mechanism) and policy.c (the automatic decisions). */
 #include "path.h"
 
-void tern_path_init(tern_path *p, uint8_t id, const tern_path_addr *addr, int cc_algo, size_t mtu,
-                    tern_tstamp now)
+void tern_path_init(tern_path *p, uint8_t id, const tern_path_addr *addr, tern_cc_algo cc_algo,
+                    size_t mtu, tern_tstamp now)
 {
     memset(p, 0, sizeof(*p));
     p->id = id;

@@ -97,8 +97,8 @@ int tern_path_cache_restore(const tern_path_cache *pc, tern_path *p, tern_tstamp
 /* 1 when both addresses have the same IP (ports ignored). */
 int tern_addr_same_ip(const tern_addr *a, const tern_addr *b);
 
-void tern_path_init(tern_path *p, uint8_t id, const tern_path_addr *addr, int cc_algo, size_t mtu,
-                    tern_tstamp now);
+void tern_path_init(tern_path *p, uint8_t id, const tern_path_addr *addr, tern_cc_algo cc_algo,
+                    size_t mtu, tern_tstamp now);
 
 /* Bytes the amplification limit still allows (UINT64_MAX once validated). */
 static inline uint64_t tern_path_amp_budget(const tern_path *p)

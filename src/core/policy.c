@@ -73,12 +73,30 @@ static void emit_refused(tern_conn *c, int idx, const tern_addr *ip)
 
 /* ---- networks -------------------------------------------------------------------------------- */
 
-static tern_policy_net *net_by_ip(tern_conn *c, const tern_addr *ip)
+static int net_index(const tern_conn *c, const tern_addr *ip)
 {
     for (int i = 0; i < c->pol.nnet; i++)
         if (tern_addr_same_ip(&c->pol.net[i].ip, ip))
-            return &c->pol.net[i];
-    return NULL;
+            return i;
+    return -1;
+}
+
+static tern_policy_net *net_by_ip(tern_conn *c, const tern_addr *ip)
+{
+    int i = net_index(c, ip);
+    return i < 0 ? NULL : &c->pol.net[i];
+}
+
+/* A network first seen at `ip`, as net_add records it. */
+static void net_init(tern_policy_net *n, const tern_addr *ip)
+{
+    memset(n, 0, sizeof(*n));
+    n->ip = *ip;
+    if (family_of(ip) == AF_INET)
+        n->ip.u.in.sin_port = 0;
+    else
+        n->ip.u.in6.sin6_port = 0;
+    n->usable = 1;
 }
 
 static tern_policy_net *net_add(tern_conn *c, const tern_addr *ip)
@@ -89,13 +107,7 @@ static tern_policy_net *net_add(tern_conn *c, const tern_addr *ip)
     if (c->pol.nnet == TERN_POLICY_NETS)
         return NULL;
     n = &c->pol.net[c->pol.nnet++];
-    memset(n, 0, sizeof(*n));
-    n->ip = *ip;
-    if (family_of(ip) == AF_INET)
-        n->ip.u.in.sin_port = 0;
-    else
-        n->ip.u.in6.sin6_port = 0;
-    n->usable = 1;
+    net_init(n, ip);
     return n;
 }
 
@@ -697,17 +709,23 @@ static int is_standby(const tern_conn *c, int i)
 
 /* When the connection would move back to a better ranked network with a validated path (TS_INF:
  * no such move). *to receives that path. */
-static tern_tstamp move_back_at(const tern_conn *cc, int *to)
+static tern_tstamp move_back_at(const tern_conn *c, int *to)
 {
-    tern_conn *c = (tern_conn *)cc; /* net_of_path may record the active network */
     *to = -1;
-    tern_policy_net *an = net_of_path(c, c->paths.active);
-    if (!an)
-        return TERN_TS_INF;
+    /* the active path's network, or what net_add would record for it (a query records nothing) */
+    const tern_addr *aip = &c->paths.slot[c->paths.active].addr.local;
+    int ai = net_index(c, aip);
+    tern_policy_net fresh;
+    if (ai < 0) {
+        if (c->pol.nnet == TERN_POLICY_NETS)
+            return TERN_TS_INF;
+        net_init(&fresh, aip);
+    }
+    const tern_policy_net *an = ai < 0 ? &fresh : &c->pol.net[ai];
     int arank = net_rank(c, an);
     tern_tstamp best = TERN_TS_INF;
     for (int i = 0; i < c->pol.nnet; i++) {
-        tern_policy_net *n = &c->pol.net[i];
+        const tern_policy_net *n = &c->pol.net[i];
         if (n == an || n->down || !n->usable || !n->up_since || n->refused ||
             net_rank(c, n) >= arank)
             continue;
@@ -810,6 +828,7 @@ void tern_policy_on_timeout(tern_conn *c, tern_tstamp now)
             ensure_path(c, n, TERN_ROLE_STANDBY, TERN_PATH_WHY_NEW_NETWORK, now);
     }
     int to;
+    net_of_path(c, c->paths.active); /* the network it would leave is known from now on */
     if (move_back_at(c, &to) <= now && to >= 0) {
         tern_policy_net *n = net_of_path(c, to);
         if (n && may_move(c, n, to))

@@ -54,19 +54,18 @@ int tern_sendbuf_all_acked(const tern_sendbuf *sb);
 int tern_sendbuf_has_pending(const tern_sendbuf *sb, uint64_t max_off);
 
 /* ---- streams --------------------------------------------------------------------------------- */
-enum tern_stream_flags {
-    TERN_SF_NEED_MAX_STREAM_DATA = 1 << 0,
-    TERN_SF_NEED_STREAM_DATA_BLOCKED = 1 << 1,
-    TERN_SF_NEED_RESET = 1 << 2,          /* RESET_STREAM to send */
-    TERN_SF_NEED_STOP_SENDING = 1 << 3,
-    TERN_SF_RESET_SENT = 1 << 4,          /* we reset our sending side */
-    TERN_SF_RESET_ACKED = 1 << 5,
-    TERN_SF_RESET_RECVD = 1 << 6,         /* the peer reset its sending side */
-    TERN_SF_STOP_SENT = 1 << 7,
-    TERN_SF_OPEN_REPORTED = 1 << 8,       /* on_stream_open already called */
-    TERN_SF_WANT_WRITABLE = 1 << 9,       /* app saw WOULD_BLOCK / short write */
-    TERN_SF_FIN_READ = 1 << 10,           /* the app read everything incl. FIN */
-};
+/* tern_stream.flags (unsigned, as the field is: masks are cleared with ~) */
+#define TERN_SF_NEED_MAX_STREAM_DATA (1u << 0)
+#define TERN_SF_NEED_STREAM_DATA_BLOCKED (1u << 1)
+#define TERN_SF_NEED_RESET (1u << 2) /* RESET_STREAM to send */
+#define TERN_SF_NEED_STOP_SENDING (1u << 3)
+#define TERN_SF_RESET_SENT (1u << 4) /* we reset our sending side */
+#define TERN_SF_RESET_ACKED (1u << 5)
+#define TERN_SF_RESET_RECVD (1u << 6) /* the peer reset its sending side */
+#define TERN_SF_STOP_SENT (1u << 7)
+#define TERN_SF_OPEN_REPORTED (1u << 8) /* on_stream_open already called */
+#define TERN_SF_WANT_WRITABLE (1u << 9) /* app saw WOULD_BLOCK / short write */
+#define TERN_SF_FIN_READ (1u << 10)     /* the app read everything incl. FIN */
 
 typedef struct tern_stream {
     int64_t id;

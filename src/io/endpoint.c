@@ -1075,8 +1075,8 @@ static int run_iteration(tern_endpoint *ep, int timeout_ms)
         deadline = 0;
     else {
         deadline = t ? t->at : TERN_LOOP_NO_TIMER;
-        if (timeout_ms > 0 && now + (uint64_t)timeout_ms * 1000000ull < deadline)
-            deadline = now + (uint64_t)timeout_ms * 1000000ull;
+        if (timeout_ms > 0 && now + (uint64_t)timeout_ms * UINT64_C(1000000) < deadline)
+            deadline = now + (uint64_t)timeout_ms * UINT64_C(1000000);
         if (deadline <= now)
             deadline = 0;
     }

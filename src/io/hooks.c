@@ -77,10 +77,10 @@ int tern_ep_ask_send(tern_endpoint *ep, tern_udp_sock *def, tern_path_addr *path
     if (!ep->hooks.on_send)
         return TERN_HOOK_PASS;
     tern_addr local = path->local;
-    int v = ep->hooks.on_send(ep->hooks.ud, path, d, len, delay);
+    tern_hook_verdict v = ep->hooks.on_send(ep->hooks.ud, path, d, len, delay);
     if (v == TERN_HOOK_DROP) {
         ep->st.hook_dropped++;
-        return v;
+        return TERN_HOOK_DROP;
     }
     if (!tern_addr_equal(&local, &path->local) && !(*out = sock_for_local(ep, def, &path->local))) {
         ep->st.hook_dropped++;
@@ -197,7 +197,7 @@ void tern_ep_recv_hooked(tern_endpoint *ep, tern_udp_sock *s, const tern_path_ad
     }
     tern_path_addr p = *path;
     uint64_t delay = 0;
-    int v = ep->hooks.on_recv(ep->hooks.ud, &p, d, len, &delay);
+    tern_hook_verdict v = ep->hooks.on_recv(ep->hooks.ud, &p, d, len, &delay);
     if (v == TERN_HOOK_DROP)
         ep->st.hook_dropped++;
     else if (v == TERN_HOOK_DELAY)

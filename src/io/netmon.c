@@ -48,6 +48,16 @@ static void emit(tern_netmon *nm, tern_net_event_type type, unsigned ifindex, co
 
 /* ---- attributes ------------------------------------------------------------------------------ */
 
+/* RTA_DATA and NLMSG_DATA, without the casts of those macros that drop const */
+static const void *rta_data(const struct rtattr *a)
+{
+    return (const uint8_t *)a + RTA_LENGTH(0);
+}
+static const void *nlmsg_data(const struct nlmsghdr *h)
+{
+    return (const uint8_t *)h + NLMSG_HDRLEN;
+}
+
 /* The attributes of a message whose fixed header is `hdr_len` bytes, indexed by type (the last
  * of each type wins). Returns -1 when the message or an attribute is malformed. */
 #define NM_MAX_ATTR 32
@@ -56,25 +66,30 @@ static int parse_attrs(const struct nlmsghdr *h, size_t hdr_len, const struct rt
     memset(tb, 0, NM_MAX_ATTR * sizeof(*tb));
     if (h->nlmsg_len < NLMSG_LENGTH(hdr_len))
         return -1;
-    const struct rtattr *rta =
-        (const struct rtattr *)((const uint8_t *)NLMSG_DATA(h) + NLMSG_ALIGN(hdr_len));
-    int len = (int)h->nlmsg_len - (int)NLMSG_SPACE(hdr_len);
-    if (len < 0)
-        len = 0; /* the fixed header ends the message, unpadded */
-    for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
-        unsigned short type = rta->rta_type & NLA_TYPE_MASK;
+    /* the walk of RTA_OK/RTA_NEXT, in unsigned arithmetic (those macros mix int and unsigned) */
+    size_t off = NLMSG_SPACE(hdr_len), end = h->nlmsg_len;
+    size_t left = end > off ? end - off : 0; /* the fixed header may end the message, unpadded */
+    while (left >= sizeof(struct rtattr)) {
+        const struct rtattr *rta = (const struct rtattr *)((const uint8_t *)h + off);
+        if (rta->rta_len < sizeof(struct rtattr) || rta->rta_len > left)
+            return -1; /* too short, or runs past the message */
+        unsigned type = rta->rta_type & ~(unsigned)(NLA_F_NESTED | NLA_F_NET_BYTEORDER);
         if (type < NM_MAX_ATTR)
             tb[type] = rta;
+        size_t step = RTA_ALIGN(rta->rta_len);
+        if (step >= left)
+            break;
+        off += step;
+        left -= step;
     }
-    /* an attribute header is left whose length is too short or runs past the message */
-    return len >= (int)sizeof(struct rtattr) ? -1 : 0;
+    return 0;
 }
 
 static int attr_u32(const struct rtattr *a, uint32_t *out)
 {
     if (!a || RTA_PAYLOAD(a) < sizeof(uint32_t))
         return -1;
-    memcpy(out, RTA_DATA(a), sizeof(*out));
+    memcpy(out, rta_data(a), sizeof(*out));
     return 0;
 }
 
@@ -86,13 +101,13 @@ static int attr_addr(const struct rtattr *a, int family, tern_addr *out)
         return -1;
     if (family == AF_INET && RTA_PAYLOAD(a) == 4) {
         out->u.in.sin_family = AF_INET;
-        memcpy(&out->u.in.sin_addr, RTA_DATA(a), 4);
+        memcpy(&out->u.in.sin_addr, rta_data(a), 4);
         out->len = sizeof(struct sockaddr_in);
         return 0;
     }
     if (family == AF_INET6 && RTA_PAYLOAD(a) == 16) {
         out->u.in6.sin6_family = AF_INET6;
-        memcpy(&out->u.in6.sin6_addr, RTA_DATA(a), 16);
+        memcpy(&out->u.in6.sin6_addr, rta_data(a), 16);
         out->len = sizeof(struct sockaddr_in6);
         return 0;
     }
@@ -146,7 +161,7 @@ static int on_link(tern_netmon *nm, const struct nlmsghdr *h)
     const struct rtattr *tb[NM_MAX_ATTR];
     if (parse_attrs(h, sizeof(struct ifinfomsg), tb))
         return -1;
-    const struct ifinfomsg *ifi = NLMSG_DATA(h);
+    const struct ifinfomsg *ifi = nlmsg_data(h);
     /* AF_INET6 / AF_BRIDGE link messages carry per-protocol details, not the link's state */
     if (ifi->ifi_family != AF_UNSPEC || ifi->ifi_index <= 0)
         return 0;
@@ -174,7 +189,7 @@ static int on_link(tern_netmon *nm, const struct nlmsghdr *h)
         if (n > sizeof(l->name) - 1)
             n = sizeof(l->name) - 1;
         memset(l->name, 0, sizeof(l->name));
-        memcpy(l->name, RTA_DATA(name), n);
+        memcpy(l->name, rta_data(name), n);
     }
     uint8_t up = (ifi->ifi_flags & IFF_UP) && (ifi->ifi_flags & IFF_RUNNING);
     if (up != l->up && !l->loopback) {
@@ -200,7 +215,7 @@ static int on_addr(tern_netmon *nm, const struct nlmsghdr *h)
     const struct rtattr *tb[NM_MAX_ATTR];
     if (parse_attrs(h, sizeof(struct ifaddrmsg), tb))
         return -1;
-    const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+    const struct ifaddrmsg *ifa = nlmsg_data(h);
     if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)
         return 0;
     tern_addr a;
@@ -261,7 +276,7 @@ static int on_route(tern_netmon *nm, const struct nlmsghdr *h)
     const struct rtattr *tb[NM_MAX_ATTR];
     if (parse_attrs(h, sizeof(struct rtmsg), tb))
         return -1;
-    const struct rtmsg *rtm = NLMSG_DATA(h);
+    const struct rtmsg *rtm = nlmsg_data(h);
     if ((rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) || rtm->rtm_dst_len != 0 ||
         rtm->rtm_src_len != 0 || rtm->rtm_type != RTN_UNICAST)
         return 0;
@@ -293,7 +308,7 @@ static int on_route(tern_netmon *nm, const struct nlmsghdr *h)
         return -1;
     /* A multipath default: its first next hop names the interface. */
     if (!r.ifindex && tb[RTA_MULTIPATH]) {
-        const struct rtnexthop *nh = RTA_DATA(tb[RTA_MULTIPATH]);
+        const struct rtnexthop *nh = rta_data(tb[RTA_MULTIPATH]);
         if (RTA_PAYLOAD(tb[RTA_MULTIPATH]) < sizeof(*nh) || nh->rtnh_len < sizeof(*nh) ||
             nh->rtnh_len > RTA_PAYLOAD(tb[RTA_MULTIPATH]))
             return -1;
@@ -458,7 +473,7 @@ int tern_netmon_input(tern_netmon *nm, const uint8_t *buf, size_t len)
             break;
         case NLMSG_ERROR:
             if (reply) {
-                const struct nlmsgerr *e = NLMSG_DATA(h);
+                const struct nlmsgerr *e = nlmsg_data(h);
                 if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e)) || e->error)
                     end_dump(nm, 0);
             }
@@ -536,7 +551,7 @@ static int request_dump(tern_netmon *nm)
     size_t body = kind == TERN_NETMON_DUMP_LINK   ? sizeof(req.u.ifi)
                   : kind == TERN_NETMON_DUMP_ADDR ? sizeof(req.u.ifa)
                                                   : sizeof(req.u.rtm);
-    req.h.nlmsg_len = NLMSG_LENGTH(body);
+    req.h.nlmsg_len = (uint32_t)NLMSG_LENGTH(body); /* a header and one fixed struct */
     req.h.nlmsg_type = kind == TERN_NETMON_DUMP_LINK   ? RTM_GETLINK
                        : kind == TERN_NETMON_DUMP_ADDR ? RTM_GETADDR
                                                        : RTM_GETROUTE;

@@ -7,6 +7,7 @@
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -355,7 +356,8 @@ static void build_msg(tern_udp_sock *s, tern_udp_tx *tx, size_t i, const tern_pa
 {
     struct msghdr *mh = &tx->msg[i].msg_hdr;
     memset(mh, 0, sizeof(*mh));
-    tx->iov[i].iov_base = (void *)buf;
+    /* sendmsg only reads through these pointers, which POSIX does not declare const */
+    tx->iov[i].iov_base = (void *)(uintptr_t)buf;
     tx->iov[i].iov_len = len;
     mh->msg_iov = &tx->iov[i];
     mh->msg_iovlen = 1;
@@ -363,7 +365,7 @@ static void build_msg(tern_udp_sock *s, tern_udp_tx *tx, size_t i, const tern_pa
         mh->msg_name = &tx->dst6;
         mh->msg_namelen = sizeof(tx->dst6);
     } else {
-        mh->msg_name = (void *)&path->remote.u.sa;
+        mh->msg_name = (void *)(uintptr_t)&path->remote.u.sa;
         mh->msg_namelen = path->remote.len;
     }
 

@@ -6,6 +6,7 @@
 #define TERN_TEST_ALLOCHOOK_H
 
 #include <stddef.h>
+#include <stdlib.h> /* the prototypes of what it replaces */
 
 #define ALLOCHOOK_ACTIVE 1
 #if defined(__has_feature)

@@ -741,8 +741,9 @@ static void print_path(const char *pfx, const tern_path_info *p)
     tern_addr_format(&p->addr.remote, r, sizeof(r));
     print_message("%spath %d %s -> %s %s%s srtt %.2f ms cwnd %llu sent %llu recv %llu lost %llu\n",
                   pfx, p->id, l, r, state_name((int)p->state), p->validated ? " (validated)" : "",
-                  p->srtt_ns / 1e6, (unsigned long long)p->cwnd, (unsigned long long)p->pkts_sent,
-                  (unsigned long long)p->pkts_recv, (unsigned long long)p->pkts_lost);
+                  (double)p->srtt_ns / 1e6, (unsigned long long)p->cwnd,
+                  (unsigned long long)p->pkts_sent, (unsigned long long)p->pkts_recv,
+                  (unsigned long long)p->pkts_lost);
 }
 
 static void dump_side(const char *name, loopfx_side *s)
@@ -759,7 +760,7 @@ static void dump_side(const char *name, loopfx_side *s)
         if (e->has_from)
             print_message(" from path %d", e->from.id);
         if (e->rtt_ns)
-            print_message(" rtt %.3f ms", e->rtt_ns / 1e6);
+            print_message(" rtt %.3f ms", (double)e->rtt_ns / 1e6);
         print_message("\n");
     }
     if (s->conn) {

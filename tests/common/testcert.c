@@ -106,7 +106,9 @@ static int chain_cert(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const ch
 {
     static const uint8_t ip4[4] = {127, 0, 0, 1};
     uint8_t serial[16], kid[64];
-    size_t kid_len = sizeof(kid);
+    size_t kid_len = sizeof(kid), cn_len = strlen(cn);
+    if (cn_len > 64) /* X.520's upper bound for a common name */
+        return -1;
     if (gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial)) < 0)
         return -1;
     serial[0] &= 0x7f;
@@ -115,7 +117,7 @@ static int chain_cert(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const ch
         gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)) < 0 ||
         gnutls_x509_crt_set_activation_time(crt, now - 3600) < 0 ||
         gnutls_x509_crt_set_expiration_time(crt, now + 7 * 24 * 3600) < 0 ||
-        gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, strlen(cn)) < 0 ||
+        gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, (unsigned)cn_len) < 0 ||
         gnutls_x509_crt_set_key(crt, key) < 0)
         return -1;
     if (ca) {

@@ -29,6 +29,7 @@
 #include "conn_test.h"
 #include "forge.h"
 #include "fuzz_common.h"
+#include "fuzz_entry.h"
 #include "packet.h"
 #include "pair.h"
 #include "varint.h"

@@ -43,6 +43,7 @@
 #include "conn_test.h"
 #include "forge.h"
 #include "fuzz_common.h"
+#include "fuzz_entry.h"
 #include "migration.h"
 #include "pair.h"
 #include "policy.h"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "fuzz_entry.h"
 #include "packet.h"
 #include "qlog.h"
 #include "varint.h"

@@ -26,6 +26,7 @@
 
 #include "conn_test.h"
 #include "fuzz_common.h"
+#include "fuzz_entry.h"
 #include "pair.h"
 #include "server/server.h"
 

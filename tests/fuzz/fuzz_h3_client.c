@@ -25,6 +25,7 @@
 #include "client/client.h"
 #include "conn_test.h"
 #include "fuzz_common.h"
+#include "fuzz_entry.h"
 #include "pair.h"
 
 #define NDL 3

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_entry.h"
 #include "io/netmon.h"
 
 #define CHECK(c)                                                                                   \

@@ -34,6 +34,7 @@
 #include "dispatch.h"
 #include "forge.h"
 #include "fuzz_common.h"
+#include "fuzz_entry.h"
 #include "packet.h"
 #include "pair.h"
 #include "testcert.h"
@@ -279,7 +280,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     setup(data[0]);
     static uint8_t dg[1500], junk[64];
     size_t i = 1;
-    for (int ev = 0; ev < MAX_EVENTS && i < size; ev++) {
+    for (uint64_t ev = 0; ev < MAX_EVENTS && i < size; ev++) {
         uint8_t op = data[i++] % 5;
         if (op == 0) {
             if (i >= size)

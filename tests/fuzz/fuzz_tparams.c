@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_entry.h"
 #include "tparams.h"
 
 #define CHECK(c)                                                                                   \

@@ -1,14 +1,13 @@
 /* A main for the fuzz targets where libFuzzer is not available (the gcov build of `make coverage`):
  * runs LLVMFuzzerTestOneInput once on each file given, and on each file of each directory given,
  * so that a corpus is replayed and its coverage measured. */
+#include "fuzz_entry.h"
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int run_file(const char *path)
 {

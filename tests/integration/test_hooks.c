@@ -238,8 +238,8 @@ static void test_delay_server_sends(void **st)
     tern_conn_stats cs, ss;
     tern_conn_get_stats(f->cli.conn, &cs);
     tern_conn_get_stats(f->srv.conn, &ss);
-    print_message("    client srtt %.1f ms (min %.1f), server srtt %.1f ms\n", cs.srtt_ns / 1e6,
-                  cs.min_rtt_ns / 1e6, ss.srtt_ns / 1e6);
+    print_message("    client srtt %.1f ms (min %.1f), server srtt %.1f ms\n",
+                  (double)cs.srtt_ns / 1e6, (double)cs.min_rtt_ns / 1e6, (double)ss.srtt_ns / 1e6);
     assert_true(cs.srtt_ns >= 50 * MS);
     assert_true(cs.min_rtt_ns >= 50 * MS);
     assert_true(ss.srtt_ns >= 50 * MS);

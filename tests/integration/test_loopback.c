@@ -91,7 +91,7 @@ static void test_handshake(void **st)
     assert_int_equal(es.conns_accepted, 1);
 }
 
-static void transfer(loopfx *f, uint64_t bytes, int streams, int ku_client, int ku_server)
+static void transfer(loopfx *f, uint64_t bytes, unsigned streams, int ku_client, int ku_server)
 {
     tern_config sc, cc;
     base_cfg(&sc, 1);
@@ -102,7 +102,7 @@ static void transfer(loopfx *f, uint64_t bytes, int streams, int ku_client, int 
     if (ku_server)
         f->srv.key_update_at = bytes * streams / 3;
     uint64_t t0 = loopfx_now_ms(), total = 0;
-    for (int i = 0; i < streams; i++) {
+    for (unsigned i = 0; i < streams; i++) {
         loopfx_request_on(f, f->cli.conn, bytes + (uint64_t)i * 1000);
         total += bytes + (uint64_t)i * 1000;
     }
@@ -214,7 +214,7 @@ static void test_version_negotiation(void **st)
     assert_int_equal(buf[11], 8); /* SCID = our DCID */
     assert_memory_equal(buf + 12, dcid, 8);
     size_t vo = 20;
-    assert_int_equal((n - vo) % 4, 0);
+    assert_int_equal(((size_t)n - vo) % 4, 0); /* n >= 24, checked above */
     int has_v1 = 0;
     for (size_t i = vo; i + 4 <= (size_t)n; i += 4) {
         uint32_t v = (uint32_t)buf[i] << 24 | (uint32_t)buf[i + 1] << 16 |

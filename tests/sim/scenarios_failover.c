@@ -47,9 +47,9 @@ static void watch_stall_from(sim *s, stall_watch *w, uint64_t at)
 }
 
 /* The longest delivery gap since `from`, counting one still open now. */
-static uint64_t stall_of(const sim *s, const stall_watch *w)
+static uint64_t stall_of(sim *s, const stall_watch *w)
 {
-    uint64_t open = sim_cond_all_done((sim *)s) ? 0 : sim_time(s) - w->last_progress;
+    uint64_t open = sim_cond_all_done(s) ? 0 : sim_time(s) - w->last_progress;
     return TERN_MAX(w->max_gap, open);
 }
 

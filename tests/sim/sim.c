@@ -343,11 +343,12 @@ void sim_note(sim *s, const char *fmt, ...)
 static void sync_names(sim *s)
 {
     /* The timeline prints names by index; keep a parallel array of pointers into the nodes. */
-    const char **names = realloc((void *)s->tl.node_names, s->nnodes * sizeof(char *));
+    const char **names = realloc(s->node_names, s->nnodes * sizeof(char *));
     if (!names)
         abort();
     for (size_t i = 0; i < s->nnodes; i++)
         names[i] = s->nodes[i]->name;
+    s->node_names = names;
     s->tl.node_names = names;
     s->tl.nnames = s->nnodes;
 }
@@ -552,7 +553,7 @@ static void sconn_destroy(sim *s, sim_sconn *sc)
     free(sc);
 }
 
-static const char *drop_name(int why)
+static const char *drop_name(tern_dispatch_drop why)
 {
     static const char *names[TERN_DISPATCH_DROP_COUNT] = {
         "none",         "malformed",       "version negotiation", "too small",
@@ -1114,7 +1115,7 @@ void sim_free(sim *s)
     for (size_t i = 0; i < s->nnodes; i++)
         s->nodes[i]->ops->free(s->nodes[i]);
     free(s->nodes);
-    free((void *)s->tl.node_names);
+    free(s->node_names);
     free(s->path_log[0]);
     free(s->path_log[1]);
     for (size_t i = 0; i < s->nchunks; i++)

@@ -276,6 +276,7 @@ struct sim {
     int nnetev;
 
     sim_timeline tl;
+    const char **node_names; /* owned; tl.node_names points to it */
     sim_stats st;
     sim_path_ev *path_log[2]; /* per side, in order (allocated at the first event) */
     size_t npath_log[2];

@@ -54,12 +54,12 @@ static void test_initial_window(void **st)
 
 static void test_slow_start_doubles(void **st)
 {
-    for (int algo = 0; algo < 2; algo++) {
+    for (tern_cc_algo algo = TERN_CC_CUBIC; algo <= TERN_CC_NEWRENO; algo++) {
         tern_cc cc;
         tern_rtt rtt = rtt_of(100 * MS);
         tern_cc_init(&cc, algo, MDS);
         uint64_t want = 12000;
-        for (int round = 1; round <= 4; round++) {
+        for (uint64_t round = 1; round <= 4; round++) {
             ack_window(&cc, &rtt, round * 100 * MS, round * 100 * MS + 100 * MS, 0);
             want *= 2;
             assert_int_equal(cc.cwnd, want);
@@ -110,7 +110,7 @@ static void test_newreno_halving_once_per_period(void **st)
     assert_int_equal(cc.cwnd, 6600);
     assert_int_equal(cc.congestion_events, 2);
     /* never below the minimum window */
-    for (int i = 0; i < 10; i++)
+    for (uint64_t i = 0; i < 10; i++)
         tern_cc_on_congestion(&cc, 500 * MS + i * 100 * MS, 501 * MS + i * 100 * MS);
     assert_int_equal(cc.cwnd, 2 * MDS);
     assert_int_equal(cc.ssthresh, 2 * MDS);
@@ -162,12 +162,12 @@ static void test_cubic_follows_w_cubic(void **st)
     assert_int_equal(cc.cwnd, 100807);
 
     /* acking a whole window at once moves cwnd to W_cubic(t + RTT) */
-    for (int s = 1; s <= 6; s++) {
-        tern_tstamp now = t0 + (tern_tstamp)s * SEC;
+    for (tern_tstamp s = 1; s <= 6; s++) {
+        tern_tstamp now = t0 + s * SEC;
         uint64_t w = cc.cwnd;
         tern_cc_on_sent(&cc, w);
         tern_cc_on_acked(&cc, w, now - 100 * MS, &rtt, now, 0);
-        double want = w_cubic(s + 0.1, k, 144000);
+        double want = w_cubic((double)s + 0.1, k, 144000);
         assert_true(want > (double)w && want < 1.5 * (double)w);
         assert_true(fabs((double)cc.cwnd - want) <= 1.0);
     }
@@ -199,7 +199,7 @@ static void test_cubic_reno_friendly_region(void **st)
 
 static void test_no_growth_when_app_limited(void **st)
 {
-    for (int algo = 0; algo < 2; algo++) {
+    for (tern_cc_algo algo = TERN_CC_CUBIC; algo <= TERN_CC_NEWRENO; algo++) {
         tern_cc cc;
         tern_rtt rtt = rtt_of(100 * MS);
         tern_cc_init(&cc, algo, MDS);
@@ -209,7 +209,7 @@ static void test_no_growth_when_app_limited(void **st)
         /* congestion avoidance too */
         tern_cc_on_congestion(&cc, 0, 100 * MS);
         uint64_t w = cc.cwnd;
-        for (int r = 0; r < 5; r++)
+        for (uint64_t r = 0; r < 5; r++)
             ack_window(&cc, &rtt, 200 * MS + r * 100 * MS, 300 * MS + r * 100 * MS, 1);
         assert_int_equal(cc.cwnd, w);
         assert_false(cc.in_recovery);
@@ -220,7 +220,7 @@ static void test_no_growth_when_app_limited(void **st)
 
 static void test_persistent_congestion(void **st)
 {
-    for (int algo = 0; algo < 2; algo++) {
+    for (tern_cc_algo algo = TERN_CC_CUBIC; algo <= TERN_CC_NEWRENO; algo++) {
         tern_cc cc;
         tern_rtt rtt = rtt_of(100 * MS);
         tern_cc_init(&cc, algo, MDS);
@@ -295,7 +295,7 @@ static void test_pacer(void **st)
 /* A reduction whose losses all prove spurious is undone; one real loss among them keeps it. */
 static void test_spurious_undo(void **st)
 {
-    for (int algo = 0; algo < 2; algo++) {
+    for (tern_cc_algo algo = TERN_CC_CUBIC; algo <= TERN_CC_NEWRENO; algo++) {
         tern_cc cc;
         tern_cc_init(&cc, algo ? TERN_CC_NEWRENO : TERN_CC_CUBIC, MDS);
         cc.cwnd = 100 * MDS;

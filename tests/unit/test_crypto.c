@@ -270,7 +270,7 @@ static void test_key_update(void **state)
         tern_keys a = {0}, b = {0}, an = {0}, bn = {0};
         uint8_t pkt[128], copy[128];
         for (size_t i = 0; i < slen; i++)
-            secret[i] = (uint8_t)(i * 7 + aead);
+            secret[i] = (uint8_t)(i * 7 + (size_t)aead);
         assert_int_equal(tern_crypto_keys_from_secret(&a, aead, secret, slen, 1), 0);
         assert_int_equal(tern_crypto_keys_from_secret(&b, aead, secret, slen, 1), 0);
         assert_int_equal(tern_crypto_next_keys(&a, &an), 0);

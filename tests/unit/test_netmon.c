@@ -359,14 +359,18 @@ static void test_parse_table_bound(void **st)
     for (unsigned i = 0; i < 300; i++) {
         memcpy(b, cap_addr_add, l0);
         /* rewrite every IPv4 address attribute to 10.100.i/8 */
-        struct rtattr *rta = (struct rtattr *)(b + NLMSG_SPACE(sizeof(struct ifaddrmsg)));
-        int len = (int)l0 - (int)NLMSG_SPACE(sizeof(struct ifaddrmsg));
-        for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+        for (size_t off = NLMSG_SPACE(sizeof(struct ifaddrmsg));
+             off + sizeof(struct rtattr) <= l0;) {
+            struct rtattr *rta = (struct rtattr *)(b + off);
+            if (rta->rta_len < sizeof(struct rtattr) || rta->rta_len > l0 - off)
+                break;
             if ((rta->rta_type == IFA_LOCAL || rta->rta_type == IFA_ADDRESS) &&
                 RTA_PAYLOAD(rta) == 4) {
                 uint32_t ip = htonl(0x0a640000u + i);
                 memcpy(RTA_DATA(rta), &ip, 4);
             }
+            off += RTA_ALIGN(rta->rta_len);
+        }
         assert_int_equal(tern_netmon_input(&nm, b, l0), 0);
     }
     assert_int_equal(nm.naddrs, TERN_NETMON_MAX_ADDRS);
@@ -497,7 +501,7 @@ static void sh(const char *fmt, ...)
  * event too many is seen too. */
 static void pump(tern_endpoint *ep, rec *r, size_t n, int ms)
 {
-    uint64_t end = tern_loop_now() + (uint64_t)ms * 1000000ull;
+    uint64_t end = tern_loop_now() + (uint64_t)ms * UINT64_C(1000000);
     while (r->n < n && tern_loop_now() < end)
         assert_int_equal(tern_endpoint_run_once(ep, 20), 0);
     end = tern_loop_now() + 300ull * 1000000ull;
@@ -816,7 +820,7 @@ static void cap_print(const char *name, const uint8_t *b, size_t len)
 static size_t cap_read(uint8_t *out, size_t cap, int ms)
 {
     size_t len = 0;
-    uint64_t end = tern_loop_now() + (uint64_t)ms * 1000000ull;
+    uint64_t end = tern_loop_now() + (uint64_t)ms * UINT64_C(1000000);
     while (tern_loop_now() < end) {
         ssize_t n = recv(cap_fd, out + len, cap - len, MSG_DONTWAIT);
         if (n > 0)

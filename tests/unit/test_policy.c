@@ -85,8 +85,8 @@ static void test_cache_rules(void **st)
         char ip[32];
         snprintf(ip, sizeof(ip), "10.1.0.%d:1", i + 1);
         tern_path q = make_path(ip, "192.0.2.1:443");
-        tern_rtt_update(&q.rtt, (uint64_t)(i + 1) * 10 * MS, 0, 0, 0, 1 * SEC);
-        tern_path_cache_save(&pc, &q, (uint64_t)(20 + i) * SEC);
+        tern_rtt_update(&q.rtt, ((uint64_t)i + 1) * 10 * MS, 0, 0, 0, 1 * SEC);
+        tern_path_cache_save(&pc, &q, (20 + (uint64_t)i) * SEC);
     }
     fresh = make_path("10.0.0.1:6000", "192.0.2.1:443");
     assert_int_equal(tern_path_cache_restore(&pc, &fresh, 600 * SEC, 30 * SEC, 30 * SEC), 0);

@@ -41,7 +41,7 @@ static void on_lost(void *ud, int space, const tern_sent_pkt *p)
     h->lost[h->n_lost++] = p->pn;
 }
 
-static h_t *h_new(int is_server, int algo)
+static h_t *h_new(int is_server, tern_cc_algo algo)
 {
     h_t *h = calloc(1, sizeof(*h));
     assert_non_null(h);
@@ -90,7 +90,7 @@ static int ack1(h_t *h, int space, uint64_t lo, uint64_t hi, tern_tstamp now)
 }
 
 /* A server with a confirmed handshake, an RTT sample of 100 ms (srtt 100, var 50) from pn 0. */
-static h_t *h_confirmed(int algo)
+static h_t *h_confirmed(tern_cc_algo algo)
 {
     h_t *h = h_new(1, algo);
     h->r.handshake_confirmed = 1;

@@ -526,7 +526,7 @@ static void test_recvbuf_gap_bound(void **st)
     uint8_t src[4096];
     fill_pattern(src, sizeof(src), 0);
     uint64_t terr;
-    for (int i = 0; i < TERN_RECVBUF_MAX_GAPS; i++)
+    for (size_t i = 0; i < TERN_RECVBUF_MAX_GAPS; i++)
         assert_int_equal(tern_recvbuf_write(&rb, 2 * i + 1, src + 2 * i + 1, 1, 0, &terr), 0);
     assert_int_equal(rb.have.n, TERN_RECVBUF_MAX_GAPS);
     uint32_t have_cap = rb.have.cap;
@@ -776,13 +776,13 @@ static void test_map_many(void **st)
     assert_true(m.nbuckets >= m.count); /* chains stay short */
     for (int i = 0; i < N; i++) {
         assert_non_null(tern_streams_find(&m, 4 * i));
-        assert_non_null(tern_streams_find(&m, tern_sid_make(i, 0, 1)));
+        assert_non_null(tern_streams_find(&m, tern_sid_make((uint64_t)i, 0, 1)));
     }
     /* close in a scrambled order */
     for (int i = 0; i < N; i++) {
         int k = (int)(((uint64_t)i * 7919) % N);
         tern_stream *a = tern_streams_find(&m, 4 * k);
-        tern_stream *b = tern_streams_find(&m, tern_sid_make(k, 0, 1));
+        tern_stream *b = tern_streams_find(&m, tern_sid_make((uint64_t)k, 0, 1));
         assert_non_null(a);
         assert_non_null(b);
         if (i % 3 == 0)

@@ -160,9 +160,9 @@ void cl_h3_submit(client *cl, download *d)
                  (unsigned)u->port);
 #define NV(N, V)                                                                                   \
     do {                                                                                           \
-        nva[n].name = (uint8_t *)(N);                                                              \
+        nva[n].name = tool_h3_in(N);                                                               \
         nva[n].namelen = strlen(N);                                                                \
-        nva[n].value = (uint8_t *)(V);                                                             \
+        nva[n].value = tool_h3_in(V);                                                              \
         nva[n].valuelen = strlen(V);                                                               \
         nva[n].flags = NGHTTP3_NV_FLAG_NONE;                                                       \
         n++;                                                                                       \

@@ -166,7 +166,8 @@ void cl_paths_on_event(client *cl, const tern_path_event *ev)
     }
     cl_stalls_on_path_event(cl, ev, now);
     if (ev->type == TERN_PATH_EV_ACTIVE) {
-        ps->failovers += is_failover(ev->reason);
+        if (is_failover(ev->reason))
+            ps->failovers++;
         if (ps->nmig > 0 && now - ps->mig[ps->nmig - 1].t_ns < CL_RATE_WINDOW_NS)
             ps->mig[ps->nmig - 1].cut_short = 1;
         if (ps->nmig < CL_MAX_MIGRATIONS) {

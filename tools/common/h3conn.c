@@ -45,7 +45,7 @@ static tool_h3_stream *add(tool_h3 *h, int64_t sid)
         return st;
     st->code = TOOL_H3_NO_ERROR;
     /* A peer's unidirectional stream has nothing for us to send. */
-    st->write_done = is_uni(sid);
+    st->write_done = is_uni(sid) ? 1 : 0;
     return st;
 }
 

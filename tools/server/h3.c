@@ -103,7 +103,7 @@ static nghttp3_ssize read_data(nghttp3_conn *conn, int64_t sid, nghttp3_vec *vec
     if (!r || veccnt == 0)
         return NGHTTP3_ERR_CALLBACK_FAILURE;
     if (r->msg) {
-        vec[0].base = (uint8_t *)r->msg;
+        vec[0].base = tool_h3_in(r->msg);
         vec[0].len = strlen(r->msg);
         *pflags |= NGHTTP3_DATA_FLAG_EOF;
         return 1;
@@ -171,9 +171,9 @@ static int submit(h3_req *r, int status, const char *ctype, uint64_t length, int
 
 #define NV(N, V)                                                                                   \
     do {                                                                                           \
-        nva[n].name = (uint8_t *)(N);                                                              \
+        nva[n].name = tool_h3_in(N);                                                               \
         nva[n].namelen = strlen(N);                                                                \
-        nva[n].value = (uint8_t *)(V);                                                             \
+        nva[n].value = tool_h3_in(V);                                                              \
         nva[n].valuelen = strlen(V);                                                               \
         nva[n].flags = NGHTTP3_NV_FLAG_NONE;                                                       \
         n++;                                                                                       \
