@@ -1,5 +1,7 @@
 /* The connection object shared by conn.c (lifecycle, TLS, API), conn_recv.c (packet and frame
- * processing) and conn_send.c (packet assembly). Nothing outside these files sees it. */
+ * processing), conn_send.c (packet assembly), migration.c and policy.c. Nothing outside src/core
+ * sees it: the tests go through conn_test.h. Its state is grouped by concept, one sub-struct
+ * each, so that a field's name says what it belongs to (c->flow.data_recv, c->keys.tx_phase). */
 #ifndef TERN_CORE_CONN_INTERNAL_H
 #define TERN_CORE_CONN_INTERNAL_H
 
