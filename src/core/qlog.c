@@ -710,8 +710,10 @@ void tern_qlog_packet_sent(tern_conn *c, int level, const uint8_t *pkt, size_t h
             token_len = h.token_len;
         }
     }
+    /* our exponent is a valid one (<= 20, RFC 9000 §18.2): the bound only makes the narrowing safe */
+    unsigned exponent = (unsigned)TERN_MIN(c->tp.local.ack_delay_exponent, 20);
     packet_event(c, "quic:packet_sent", type, pn, pn_len, pkt, &dcid, &scid, version, token_len,
-                 hdr_len, payload_len, c->tp.local.ack_delay_exponent, path_idx);
+                 hdr_len, payload_len, exponent, path_idx);
 }
 
 void tern_qlog_packet_received(tern_conn *c, const tern_pkt_hdr *h, const uint8_t *pkt,
