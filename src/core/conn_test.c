@@ -127,6 +127,10 @@ const tern_cid *tern_conn_initial_dcid(const tern_conn *c)
 {
     return &c->cids.initial_dcid;
 }
+const tern_cid *tern_conn_original_dcid(const tern_conn *c)
+{
+    return &c->cids.original_dcid;
+}
 const tern_cid *tern_conn_peer_initial_scid(const tern_conn *c)
 {
     return &c->cids.peer_initial_scid;

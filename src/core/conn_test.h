@@ -109,6 +109,8 @@ tern_local_cids *tern_conn_local_cids(tern_conn *c);
 tern_peer_cids *tern_conn_peer_cids(tern_conn *c);
 /* Client: the DCID of its first Initial. */
 const tern_cid *tern_conn_initial_dcid(const tern_conn *c);
+/* The DCID of the client's first Initial (what original_destination_connection_id carries). */
+const tern_cid *tern_conn_original_dcid(const tern_conn *c);
 /* The SCID of the peer's first long-header packet (what its initial_source_connection_id is
  * checked against). */
 const tern_cid *tern_conn_peer_initial_scid(const tern_conn *c);

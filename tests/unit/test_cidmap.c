@@ -119,12 +119,12 @@ static void test_oom_and_wrong_owner(void **st)
 {
     if (!ALLOCHOOK_ACTIVE)
         skip();
-    uint8_t key[16] = {1, 2, 3};
+    uint8_t oom_key[16] = {1, 2, 3};
     tern_cidmap m;
     allochook_fail_next = 1;
-    assert_int_equal(tern_cidmap_init(&m, key), TERN_ERR_NOMEM);
+    assert_int_equal(tern_cidmap_init(&m, oom_key), TERN_ERR_NOMEM);
     tern_cidmap_free(&m);
-    assert_int_equal(tern_cidmap_init(&m, key), 0);
+    assert_int_equal(tern_cidmap_init(&m, oom_key), 0);
 
     tern_cidmap_node *owner = NULL;
     int vals[200];

@@ -399,7 +399,9 @@ static void test_protect_and_open_refusals(void **st)
 static size_t seal_raw(const uint8_t key[32], const uint8_t *pt, size_t n, uint8_t *out)
 {
     gnutls_aead_cipher_hd_t h;
-    gnutls_datum_t kd = {(unsigned char *)key, 32};
+    uint8_t kb[32]; /* GnuTLS takes the key through a non-const pointer */
+    memcpy(kb, key, sizeof(kb));
+    gnutls_datum_t kd = {kb, 32};
     size_t tag_len = 16;
     out[0] = 0x52;
     memset(out + 1, 0x33, 12);
