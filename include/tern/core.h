@@ -90,10 +90,16 @@ enum {
  * Returns 0, TERN_ERR_INVALID_ARG (NULL out, cfg, path or rand; addresses not both AF_INET or both
  * AF_INET6), TERN_ERR_CONFIG (the configuration cannot be used, as for tern_endpoint_new),
  * TERN_ERR_TLS, TERN_ERR_CERT (ca_file unreadable), TERN_ERR_NOMEM, or the error of `rand`. */
-TERN_API int tern_core_client_new(const tern_config *cfg, const tern_callbacks *cb, void *ud,
-                                  const tern_path_addr *path, const char *server_name,
-                                  tern_rand_fn rand, void *rand_ud, tern_tstamp now,
-                                  tern_conn **out);
+TERN_API int tern_core_client_new_sized(const tern_config *cfg, size_t cfg_size,
+                                        const tern_callbacks *cb, size_t cb_size, void *ud,
+                                        const tern_path_addr *path, const char *server_name,
+                                        tern_rand_fn rand, void *rand_ud, tern_tstamp now,
+                                        tern_conn **out);
+/* The size rule of tern.h: the caller's sizeof(tern_config) and sizeof(tern_callbacks) go with
+ * them (TERN_ERR_ABI for a size this library cannot take). */
+#define tern_core_client_new(cfg, cb, ud, path, server_name, rand, rand_ud, now, out)             \
+    tern_core_client_new_sized((cfg), sizeof(tern_config), (cb), sizeof(tern_callbacks), (ud),     \
+                               (path), (server_name), (rand), (rand_ud), (now), (out))
 
 /* Releases a connection of this header (a client of tern_core_client_new, or a server connection
  * a tern_core_server returned), whatever its state: nothing is sent (close it first with
@@ -195,8 +201,12 @@ TERN_API int tern_core_port_unreachable(tern_conn *c, const tern_addr *to);
  * application learns them): a client with tern_config.auto_migrate reacts as tern.h's
  * tern_endpoint_network_event describes; its new paths need sockets, which this API cannot open,
  * so with auto_migrate it only fails over and follows the events on paths the caller added.
- * Returns 0 or TERN_ERR_INVALID_ARG. */
-TERN_API int tern_core_network_event(tern_conn *c, const tern_net_event *ev, tern_tstamp now);
+ * Returns 0, TERN_ERR_INVALID_ARG or TERN_ERR_ABI (the caller's struct size, which the macro
+ * passes, cannot be a tern_net_event). */
+TERN_API int tern_core_network_event_sized(tern_conn *c, const tern_net_event *ev, size_t ev_size,
+                                           tern_tstamp now);
+#define tern_core_network_event(c, ev, now)                                                        \
+    tern_core_network_event_sized((c), (ev), sizeof(tern_net_event), (now))
 
 /* ---- the server's front door ---------------------------------------------------------------------- */
 
@@ -231,8 +241,13 @@ typedef enum tern_core_reply_kind {
  * and max_half_open apply), `cb` (copied, may be NULL) and `ud`, and `rand` (required; the keys of
  * Retry tokens and stateless resets are drawn from it here). Returns 0, TERN_ERR_INVALID_ARG,
  * TERN_ERR_CONFIG, TERN_ERR_CERT, TERN_ERR_NOMEM, or the error of `rand`. */
-TERN_API int tern_core_server_new(const tern_config *cfg, const tern_callbacks *cb, void *ud,
-                                  tern_rand_fn rand, void *rand_ud, tern_core_server **out);
+TERN_API int tern_core_server_new_sized(const tern_config *cfg, size_t cfg_size,
+                                        const tern_callbacks *cb, size_t cb_size, void *ud,
+                                        tern_rand_fn rand, void *rand_ud, tern_core_server **out);
+/* As tern_core_client_new: the caller's struct sizes go with them (TERN_ERR_ABI). */
+#define tern_core_server_new(cfg, cb, ud, rand, rand_ud, out)                                      \
+    tern_core_server_new_sized((cfg), sizeof(tern_config), (cb), sizeof(tern_callbacks), (ud),     \
+                               (rand), (rand_ud), (out))
 
 /* Frees the server and every connection it created that the caller has not freed. NULL is
  * ignored. */

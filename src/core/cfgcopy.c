@@ -1,6 +1,8 @@
 /* Deep copies of tern_config (see cfgcopy.h). */
 #include "cfgcopy.h"
 
+#include "abi.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,4 +107,91 @@ int tern_cfg_copy_tls(const tern_cfg_copy *d, int is_server, tern_tls_ctx **out)
                                 c->alpn, c->alpn_count);
     return tern_tls_ctx_new(out, 0, NULL, NULL, c->ca_file, c->verify_peer, c->tls_priority,
                             c->alpn, c->alpn_count);
+}
+
+int tern_config_init_sized(tern_config *cfg, size_t size)
+{
+    if (!cfg)
+        return TERN_ERR_INVALID_ARG;
+    if (!tern_cfg_size_ok(size))
+        return TERN_ERR_ABI;
+    tern_config full;
+    tern_cfg_defaults(&full);
+    memcpy(cfg, &full, size);
+    return 0;
+}
+
+int tern_cfg_size_ok(size_t size)
+{
+    return tern_abi_size_ok(size, TERN_ABI_SIZE_THROUGH(tern_config, alpn_count),
+                            sizeof(tern_config), _Alignof(tern_config));
+}
+
+void tern_cfg_defaults(tern_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->verify_peer = 1;
+    cfg->cc = TERN_CC_CUBIC;
+    cfg->idle_timeout_ms = 30000;
+    cfg->handshake_timeout_ms = 10000;
+    cfg->unacked_ptos = 6;
+    cfg->retry_half_open = 64;
+    cfg->max_half_open = 1024;
+    cfg->initial_max_data = 16u << 20;
+    cfg->initial_max_stream_data_bidi_local = 4u << 20;
+    cfg->initial_max_stream_data_bidi_remote = 4u << 20;
+    cfg->initial_max_stream_data_uni = 4u << 20;
+    cfg->initial_max_streams_bidi = 100;
+    cfg->initial_max_streams_uni = 100;
+    cfg->active_connection_id_limit = 8;
+    cfg->stream_send_buffer = 1u << 20;
+    cfg->max_udp_payload = 1452;
+    cfg->max_paths = 8;
+    cfg->follow_preferred_address = 1;
+    cfg->failover = 1;
+    tern_policy_config *pc = &cfg->policy;
+    pc->degrade_ptos = 1;
+    pc->explore_ptos = 2;
+    pc->keepalive_ms = 15000;
+    pc->migrate_back_ms = 30000;
+    pc->max_migrations = 16;
+    pc->max_migrations_per_network = 5;
+    pc->max_port_migrations = 4;
+    pc->retry_backoff_ms = 1000;
+    pc->retry_backoff_max_ms = 60000;
+    pc->route_recheck_ms = 500;
+    pc->route_recheck_max_ms = 30000;
+    pc->standby_idle_ms = 600000;
+    pc->cache_rtt_ms = 600000;
+    pc->cache_cc_ms = 30000;
+}
+
+int tern_cfg_import(tern_config *full, const tern_config *in, size_t size)
+{
+    if (!tern_cfg_size_ok(size))
+        return TERN_ERR_ABI;
+    tern_cfg_defaults(full);
+    memcpy(full, in, size);
+    return 0;
+}
+
+int tern_cb_import(tern_callbacks *full, const tern_callbacks *in, size_t size)
+{
+    memset(full, 0, sizeof(*full));
+    if (!in)
+        return 0;
+    if (!tern_abi_size_ok(size, 0, sizeof(tern_callbacks), sizeof(void (*)(void))))
+        return TERN_ERR_ABI;
+    memcpy(full, in, size);
+    return 0;
+}
+
+int tern_net_event_import(tern_net_event *full, const tern_net_event *in, size_t size)
+{
+    if (!tern_abi_size_ok(size, TERN_ABI_SIZE_THROUGH(tern_net_event, addr), sizeof(tern_net_event),
+                          _Alignof(tern_net_event)))
+        return TERN_ERR_ABI;
+    memset(full, 0, sizeof(*full));
+    memcpy(full, in, size);
+    return 0;
 }

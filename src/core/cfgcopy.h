@@ -29,4 +29,20 @@ void tern_cfg_copy_free(tern_cfg_copy *d);
  * else a client's (ca_file, verify_peer). Returns the errors of tern_tls_ctx_new. */
 int tern_cfg_copy_tls(const tern_cfg_copy *d, int is_server, tern_tls_ctx **out);
 
+/* The size rule of tern.h ("Binary compatibility") for the structs every driver takes in. */
+/* Fills the whole of `cfg` (this library's layout) with the defaults of tern.h. */
+void tern_cfg_defaults(tern_config *cfg);
+/* 1 when `size` is a tern_config size this library accepts: from the end of the required fields
+ * (alpn, alpn_count) up to its own sizeof, aligned. */
+int tern_cfg_size_ok(size_t size);
+/* `full` = the caller's `size`-byte tern_config, completed with the defaults for what an older
+ * layout lacks. Returns 0 or TERN_ERR_ABI. */
+int tern_cfg_import(tern_config *full, const tern_config *in, size_t size);
+/* `full` = the caller's `size`-byte callbacks (all NULL when `in` is NULL), the callbacks an older
+ * layout lacks NULL. Returns 0 or TERN_ERR_ABI. */
+int tern_cb_import(tern_callbacks *full, const tern_callbacks *in, size_t size);
+/* `full` = the caller's `size`-byte network event (at least through `addr`), zeros for what an
+ * older layout lacks. Returns 0 or TERN_ERR_ABI. */
+int tern_net_event_import(tern_net_event *full, const tern_net_event *in, size_t size);
+
 #endif

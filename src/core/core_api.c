@@ -28,22 +28,28 @@ static void client_rec_free(tern_core_rec *r)
     free(r);
 }
 
-int tern_core_client_new(const tern_config *cfg, const tern_callbacks *cb, void *ud,
-                         const tern_path_addr *path, const char *server_name, tern_rand_fn rand,
-                         void *rand_ud, tern_tstamp now, tern_conn **out)
+int tern_core_client_new_sized(const tern_config *cfg_in, size_t cfg_size,
+                               const tern_callbacks *cb_in, size_t cb_size, void *ud,
+                               const tern_path_addr *path, const char *server_name,
+                               tern_rand_fn rand, void *rand_ud, tern_tstamp now, tern_conn **out)
 {
     if (!out)
         return TERN_ERR_INVALID_ARG;
     *out = NULL;
-    if (!cfg || !path || !rand || !addr_family_ok(&path->local) || !addr_family_ok(&path->remote) ||
-        path->local.u.sa.sa_family != path->remote.u.sa.sa_family)
+    if (!cfg_in || !path || !rand || !addr_family_ok(&path->local) ||
+        !addr_family_ok(&path->remote) || path->local.u.sa.sa_family != path->remote.u.sa.sa_family)
         return TERN_ERR_INVALID_ARG;
+    /* the caller's structs may be an older, shorter layout: what they lack takes the defaults */
+    tern_config cfg_full;
+    tern_callbacks cb_full;
+    if (tern_cfg_import(&cfg_full, cfg_in, cfg_size) || tern_cb_import(&cb_full, cb_in, cb_size))
+        return TERN_ERR_ABI;
+    const tern_config *cfg = &cfg_full;
     tern_core_rec *r = calloc(1, sizeof(*r));
     if (!r)
         return TERN_ERR_NOMEM;
     r->magic = TERN_CORE_REC_MAGIC;
-    if (cb)
-        r->cb = *cb;
+    r->cb = cb_full;
     int rv = tern_cfg_copy_init(&r->conf, cfg);
     if (!rv)
         rv = tern_cfg_copy_tls(&r->conf, 0, &r->tls);
@@ -194,10 +200,16 @@ int tern_core_port_unreachable(tern_conn *c, const tern_addr *to)
     return tern_conn_on_port_unreachable(c, to);
 }
 
-int tern_core_network_event(tern_conn *c, const tern_net_event *ev, tern_tstamp now)
+int tern_core_network_event_sized(tern_conn *c, const tern_net_event *in, size_t ev_size,
+                                  tern_tstamp now)
 {
-    if (!c || tern_net_event_check(ev))
+    if (!c || !in)
         return TERN_ERR_INVALID_ARG;
-    tern_conn_network_event(c, ev, now);
+    tern_net_event ev;
+    if (tern_net_event_import(&ev, in, ev_size))
+        return TERN_ERR_ABI;
+    if (tern_net_event_check(&ev))
+        return TERN_ERR_INVALID_ARG;
+    tern_conn_network_event(c, &ev, now);
     return 0;
 }

@@ -16,21 +16,27 @@ struct tern_core_server {
     size_t nconns;
 };
 
-int tern_core_server_new(const tern_config *cfg, const tern_callbacks *cb, void *ud,
-                         tern_rand_fn rand, void *rand_ud, tern_core_server **out)
+int tern_core_server_new_sized(const tern_config *cfg_in, size_t cfg_size,
+                               const tern_callbacks *cb_in, size_t cb_size, void *ud,
+                               tern_rand_fn rand, void *rand_ud, tern_core_server **out)
 {
     if (!out)
         return TERN_ERR_INVALID_ARG;
     *out = NULL;
-    if (!cfg || !rand)
+    if (!cfg_in || !rand)
         return TERN_ERR_INVALID_ARG;
+    /* the caller's structs may be an older, shorter layout: what they lack takes the defaults */
+    tern_config cfg_full;
+    tern_callbacks cb_full;
+    if (tern_cfg_import(&cfg_full, cfg_in, cfg_size) || tern_cb_import(&cb_full, cb_in, cb_size))
+        return TERN_ERR_ABI;
+    const tern_config *cfg = &cfg_full;
     if (!cfg->cert_file || !cfg->key_file)
         return TERN_ERR_CONFIG;
     tern_core_server *s = calloc(1, sizeof(*s));
     if (!s)
         return TERN_ERR_NOMEM;
-    if (cb)
-        s->cb = *cb;
+    s->cb = cb_full;
     s->ud = ud;
     int rv = tern_cfg_copy_init(&s->conf, cfg);
     if (!rv)

@@ -31,7 +31,6 @@
 #include "netmon.h"
 #include "route.h"
 #include "udp.h"
-#include "util.h"
 
 #define EP_EVENTS 64
 #define EP_RECV_ROUNDS 8 /* recvmmsg batches per socket before timers and sends get a turn */
@@ -112,19 +111,16 @@ int tern_endpoint_new_sized(const tern_config *cfg_in, size_t cfg_size, const te
         return TERN_ERR_INVALID_ARG;
     *out = NULL;
     /* The caller's structs may be an older, shorter layout: what they lack takes the defaults. */
-    if (!tern_util_config_size_ok(cfg_size) ||
-        (cb && !tern_abi_size_ok(cb_size, 0, sizeof(tern_callbacks), sizeof(void (*)(void)))))
-        return TERN_ERR_ABI;
     tern_config cfg_full;
-    tern_util_config_defaults(&cfg_full);
-    memcpy(&cfg_full, cfg_in, cfg_size);
+    tern_callbacks cb_full;
+    if (tern_cfg_import(&cfg_full, cfg_in, cfg_size) || tern_cb_import(&cb_full, cb, cb_size))
+        return TERN_ERR_ABI;
     const tern_config *cfg = &cfg_full;
     tern_endpoint *ep = calloc(1, sizeof(*ep));
     if (!ep)
         return TERN_ERR_NOMEM;
     ep->loop.epfd = -1;
-    if (cb)
-        memcpy(&ep->cb, cb, cb_size);
+    ep->cb = cb_full;
     ep->ud = ud;
     int rv = tern_cfg_copy_init(&ep->conf, cfg);
     if (rv)
@@ -1156,12 +1152,9 @@ int tern_endpoint_network_event_sized(tern_endpoint *ep, const tern_net_event *i
 {
     if (!ep || !in)
         return TERN_ERR_INVALID_ARG;
-    if (!tern_abi_size_ok(ev_size, TERN_ABI_SIZE_THROUGH(tern_net_event, addr),
-                          sizeof(tern_net_event), _Alignof(tern_net_event)))
-        return TERN_ERR_ABI;
     tern_net_event ev;
-    memset(&ev, 0, sizeof(ev));
-    memcpy(&ev, in, ev_size);
+    if (tern_net_event_import(&ev, in, ev_size))
+        return TERN_ERR_ABI;
     ep_enter(ep);
     int rv = network_event(ep, &ev);
     ep_leave(ep);
