@@ -19,7 +19,10 @@ gcc -std=gnu11 -I"$src/include" -I"$build/include" -aux-info "$work/aux" -fsynta
 # "/* FILE:LINE:NC */ extern TYPE NAME (ARGS);" for every function declared; keep ours.
 grep -E "^/\* [^ ]*/include/tern/[^ ]*\.h:" "$work/aux" |
     sed -E 's/^[^*]*\*\/ *//; s/ *\(.*$//; s/.*[ *]//' | sort -u >"$work/declared"
-nm -D --defined-only "$lib" | awk '{print $NF}' | sort -u >"$work/exported"
+# The linker's __start_/__stop_ symbols of instrumented sections (the sanitizer build's coverage
+# counters) are not functions of the library: left out.
+nm -D --defined-only "$lib" | awk '{print $NF}' | grep -Ev '^__(start|stop)___sancov_' |
+    sort -u >"$work/exported"
 [ -s "$work/declared" ] || { echo "no function found in the headers"; exit 1; }
 
 status=0
