@@ -247,7 +247,9 @@ static void w_raw_len(tern_qlog_w *w, uint64_t len)
     w_lit(w, "}");
 }
 
-static void w_ack(tern_qlog_w *w, const tern_frame *f, unsigned exponent)
+/* Returns 1 when ranges were left out for lack of room: the frame is then whole but the last thing
+ * the record can hold, and its ECN counts are left out too. */
+static int w_ack(tern_qlog_w *w, const tern_frame *f, unsigned exponent)
 {
     kv_str(w, "frame_type", "ack");
     uint64_t d = f->u.ack.delay;
@@ -274,15 +276,15 @@ static void w_ack(tern_qlog_w *w, const tern_frame *f, unsigned exponent)
             break;
         }
     }
-    int over = w->over;
+    int cut = w->over;
     w->over = 0;
     w_close_bracket(w, ']');
-    w->over |= over;
-    if (f->u.ack.ecn) {
+    if (f->u.ack.ecn && !cut) {
         kv_u64(w, "ect1", f->u.ack.ect1);
         kv_u64(w, "ect0", f->u.ack.ect0);
         kv_u64(w, "ce", f->u.ack.ce);
     }
+    return cut;
 }
 
 static void w_close(tern_qlog_w *w, const tern_frame *f)
@@ -307,9 +309,11 @@ static void w_close(tern_qlog_w *w, const tern_frame *f)
         kv_u64(w, "trigger_frame_type", f->u.close.frame_type);
 }
 
-/* One frame as a JSON object; `run` is the bytes it took (a PADDING run counts whole). */
-static void w_frame(tern_qlog_w *w, const tern_frame *f, size_t run, unsigned exponent)
+/* One frame as a JSON object; `run` is the bytes it took (a PADDING run counts whole). Returns 1
+ * when the frame was written whole but with parts left out (an ACK's oldest ranges). */
+static int w_frame(tern_qlog_w *w, const tern_frame *f, size_t run, unsigned exponent)
 {
+    int cut = 0;
     w_lit(w, "{");
     uint64_t t = f->type;
     if (t >= TERN_FT_STREAM && t <= TERN_FT_STREAM + 7) {
@@ -319,7 +323,7 @@ static void w_frame(tern_qlog_w *w, const tern_frame *f, size_t run, unsigned ex
         kv_bool(w, "fin", f->u.stream.fin);
         w_raw_len(w, f->u.stream.len);
         w_lit(w, "}");
-        return;
+        return 0;
     }
     switch (t) {
     case TERN_FT_PADDING:
@@ -336,7 +340,7 @@ static void w_frame(tern_qlog_w *w, const tern_frame *f, size_t run, unsigned ex
         break;
     case TERN_FT_ACK:
     case TERN_FT_ACK_ECN:
-        w_ack(w, f, exponent);
+        cut = w_ack(w, f, exponent);
         break;
     case TERN_FT_RESET_STREAM:
         kv_str(w, "frame_type", "reset_stream");
@@ -424,7 +428,11 @@ static void w_frame(tern_qlog_w *w, const tern_frame *f, size_t run, unsigned ex
         kv_u64(w, "frame_type_bytes", t);
         break;
     }
-    w_lit(w, "}");
+    if (cut) /* past the soft limit already: the reserve holds the bracket */
+        w_close_bracket(w, '}');
+    else
+        w_lit(w, "}");
+    return cut;
 }
 
 int tern_qlog_w_frames(tern_qlog_w *w, const uint8_t *payload, size_t len, unsigned exponent)
@@ -447,8 +455,9 @@ int tern_qlog_w_frames(tern_qlog_w *w, const uint8_t *payload, size_t len, unsig
             w_u64(w, type);
             w_lit(w, "}");
             p = end;
-        } else {
-            w_frame(w, &f, (size_t)(p - at), exponent);
+        } else if (w_frame(w, &f, (size_t)(p - at), exponent) && !w->over) {
+            truncated = 1; /* the frame is in, shortened: nothing after it fits */
+            break;
         }
         if (w->over) {
             w->n = mark;
