@@ -153,6 +153,15 @@ static void test_creation_out_of_memory(void **st)
     tern_core_server_free(s);
 }
 
+/* Fails its `n`-th call (counting from 1) and every one after. */
+static int rand_calls, rand_fail_at;
+static int counting_rand(void *ud, uint8_t *out, size_t len)
+{
+    if (++rand_calls >= rand_fail_at)
+        return TERN_ERR_INTERNAL;
+    return test_rand(ud, out, len);
+}
+
 static void test_server_new_errors(void **st)
 {
     (void)st;
@@ -169,6 +178,17 @@ static void test_server_new_errors(void **st)
     cfg.alpn_count = 0; /* credentials, but a configuration the copy rejects */
     assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, test_rand, &seed, &s), TERN_ERR_CONFIG);
     assert_null(s);
+    /* the keys of stateless resets, then of Retry tokens, are drawn at creation: either draw
+     * failing is the server's failure, with the source's own error */
+    server_config(&cfg);
+    for (rand_fail_at = 1; rand_fail_at <= 2; rand_fail_at++) {
+        rand_calls = 0;
+        s = (tern_core_server *)&seed;
+        assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, counting_rand, &seed, &s),
+                         TERN_ERR_INTERNAL);
+        assert_int_equal(rand_calls, rand_fail_at);
+        assert_null(s);
+    }
 }
 
 static void test_send_and_path_errors(void **st)
@@ -294,7 +314,27 @@ static void test_server_accept_and_free(void **st)
         assert_int_equal(kind, TERN_CORE_REPLY_NONE);
         assert_int_equal(tern_core_server_conn_count(s), 0);
         assert_int_equal(accepted, 0);
+        /* the record is allocated, the connection is not */
+        memcpy(copy, d, n);
+        allochook_fail_after = 1;
+        assert_int_equal(
+            tern_core_server_recv(s, &at, copy, n, 0, 0, reply, sizeof(reply), &rlen, &kind, &sc),
+            TERN_CORE_DROPPED);
+        assert_int_equal(allochook_fail_after, -1);
+        assert_null(sc);
+        assert_int_equal(tern_core_server_conn_count(s), 0);
+        assert_int_equal(accepted, 0);
     }
+    /* an Initial whose header is fine but whose protected payload was damaged: the connection
+     * made for it authenticates nothing and is dropped again */
+    memcpy(copy, d, n);
+    copy[n - 1] ^= 0x40;
+    assert_int_equal(
+        tern_core_server_recv(s, &at, copy, n, 0, 0, reply, sizeof(reply), &rlen, &kind, &sc),
+        TERN_CORE_DROPPED);
+    assert_null(sc);
+    assert_int_equal(tern_core_server_conn_count(s), 0);
+    assert_int_equal(accepted, 0);
     memcpy(copy, d, n);
     assert_int_equal(
         tern_core_server_recv(s, &at, copy, n, 0, 0, reply, sizeof(reply), &rlen, &kind, &sc),
