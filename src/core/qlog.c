@@ -257,6 +257,8 @@ static int w_ack(tern_qlog_w *w, const tern_frame *f, unsigned exponent)
     kv_ms(w, "ack_delay", us * 1000);
     w_key(w, "acked_ranges");
     w_lit(w, "[");
+    if (w->over)
+        return 0; /* not even the opening of the ranges fits: the caller leaves the frame out */
     tern_ack_iter it;
     uint64_t lo, hi;
     tern_ack_iter_init(&it, f);

@@ -266,6 +266,22 @@ static void test_frames_truncated(void **state)
     assert_string_equal(small, "[{\"frame_type\":\"ping\"},{\"frame_type\":\"ping\"}]");
 }
 
+/* An ACK whose key fits but not the opening of its ranges is left out whole, not cut into a
+ * broken key (a fuzzing find: `"ack_delay":0.033,"]}` came out). */
+static void test_ack_cut_before_ranges(void **state)
+{
+    (void)state;
+    static const uint8_t in[] = {0x40, 0x00, 0x02, 0x21, 0x21, 0x00, 0x00}; /* PADDING, ACK */
+    char small[200];
+    tern_qlog_w_init(&w, small, sizeof(small));
+    int t = tern_qlog_w_frames(&w, in, sizeof(in), 0);
+    assert_true(w.n < sizeof(small));
+    small[w.n] = 0;
+    assert_int_equal(t, 1);
+    assert_string_equal(small,
+                        "[{\"frame_type\":\"padding\",\"raw\":{\"length\":2,\"payload_length\":2}}]");
+}
+
 static void test_reason_names(void **state)
 {
     (void)state;
@@ -310,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_close),
         cmocka_unit_test(test_unparsable),
         cmocka_unit_test(test_frames_truncated),
+        cmocka_unit_test(test_ack_cut_before_ranges),
         cmocka_unit_test(test_reason_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
