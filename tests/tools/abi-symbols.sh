@@ -19,10 +19,11 @@ gcc -std=gnu11 -I"$src/include" -I"$build/include" -aux-info "$work/aux" -fsynta
 # "/* FILE:LINE:NC */ extern TYPE NAME (ARGS);" for every function declared; keep ours.
 grep -E "^/\* [^ ]*/include/tern/[^ ]*\.h:" "$work/aux" |
     sed -E 's/^[^*]*\*\/ *//; s/ *\(.*$//; s/.*[ *]//' | sort -u >"$work/declared"
-# The linker's __start_/__stop_ symbols of instrumented sections (the sanitizer build's coverage
-# counters) are not functions of the library: left out.
-nm -D --defined-only "$lib" | awk '{print $NF}' | grep -Ev '^__(start|stop)___sancov_' |
-    sort -u >"$work/exported"
+# Instrumented builds add symbols that are not functions of the library: the linker's
+# __start_/__stop_ symbols of the sanitizer's coverage sections, and gcov's runtime (libgcov,
+# linked in by the coverage build: __gcov_*, mangle_path). Left out.
+nm -D --defined-only "$lib" | awk '{print $NF}' |
+    grep -Ev '^(__(start|stop)___sancov_|__gcov_|mangle_path$)' | sort -u >"$work/exported"
 [ -s "$work/declared" ] || { echo "no function found in the headers"; exit 1; }
 
 status=0
