@@ -15,9 +15,9 @@
 #include <cmocka.h>
 #include <gnutls/crypto.h>
 
+#include "corefx.h"
 #include "tern/core.h"
 #include "tern/tern.h"
-#include "testcert.h"
 
 #define MS 1000000ull
 #define SEC 1000000000ull
@@ -25,22 +25,6 @@
 #define MAXQ 4096
 #define BATCH 16
 #define SEG_MAX 1500
-
-static char cert_file[512], key_file[512];
-static const char *alpn[] = {"hq-interop"};
-
-/* ---- a seeded randomness source: runs are reproducible --------------------------------------- */
-static int test_rand(void *ud, uint8_t *out, size_t len)
-{
-    uint64_t *s = ud;
-    for (size_t i = 0; i < len; i++) {
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        out[i] = (uint8_t)(*s >> 24);
-    }
-    return 0;
-}
 
 /* ---- the wire: datagrams in flight, delivered after DELAY ------------------------------------ */
 typedef struct dgram {
@@ -174,30 +158,6 @@ static tern_callbacks callbacks(void)
     return cb;
 }
 
-static tern_addr addr(const char *text)
-{
-    tern_addr a;
-    assert_int_equal(tern_addr_parse(&a, text, 0), 0);
-    return a;
-}
-
-static void client_config(tern_config *cfg)
-{
-    tern_config_init(cfg);
-    cfg->alpn = alpn;
-    cfg->alpn_count = 1;
-    cfg->ca_file = cert_file;
-}
-
-static void server_config(tern_config *cfg)
-{
-    tern_config_init(cfg);
-    cfg->alpn = alpn;
-    cfg->alpn_count = 1;
-    cfg->cert_file = cert_file;
-    cfg->key_file = key_file;
-}
-
 static void push(world *w, int to_server, const tern_path_addr *path, const uint8_t *d, size_t len)
 {
     if (w->drop_from.len && (tern_addr_equal(&path->local, &w->drop_from) ||
@@ -314,9 +274,18 @@ static int run(world *w, int (*cond)(world *), tern_tstamp limit)
     return 1;
 }
 
-static int connected(world *w) { return w->connected && w->sconn; }
-static int downloaded(world *w) { return w->fin; }
-static int half_way(world *w) { return w->got >= w->size / 2; }
+static int connected(world *w)
+{
+    return w->connected && w->sconn;
+}
+static int downloaded(world *w)
+{
+    return w->fin;
+}
+static int half_way(world *w)
+{
+    return w->got >= w->size / 2;
+}
 
 static void world_init(world *w, uint64_t seed, int retry)
 {
@@ -327,12 +296,13 @@ static void world_init(world *w, uint64_t seed, int retry)
     assert_non_null(w->q);
     tern_callbacks cb = callbacks();
     tern_config scfg, ccfg;
-    server_config(&scfg);
+    corefx_server_config(&scfg);
     scfg.retry = retry;
-    assert_int_equal(tern_core_server_new(&scfg, &cb, w, test_rand, &w->seed, &w->server), 0);
-    client_config(&ccfg);
-    tern_path_addr path = {.local = addr("10.0.0.1:40000"), .remote = addr("10.0.0.9:443")};
-    assert_int_equal(tern_core_client_new(&ccfg, &cb, w, &path, "localhost", test_rand, &w->seed,
+    assert_int_equal(tern_core_server_new(&scfg, &cb, w, corefx_rand, &w->seed, &w->server), 0);
+    corefx_client_config(&ccfg);
+    tern_path_addr path = {.local = corefx_addr("10.0.0.1:40000"),
+                           .remote = corefx_addr("10.0.0.9:443")};
+    assert_int_equal(tern_core_client_new(&ccfg, &cb, w, &path, "localhost", corefx_rand, &w->seed,
                                           w->now, &w->client),
                      0);
     assert_int_equal(gnutls_hash_init(&w->hash, GNUTLS_DIG_SHA256), 0);
@@ -365,7 +335,8 @@ static void check_hash(world *w)
     assert_memory_equal(got, want, 32);
 }
 
-/* ---- tests ------------------------------------------------------------------------------------ */
+/* ---- tests ------------------------------------------------------------------------------------
+ */
 
 static void test_handshake_download(void **st)
 {
@@ -418,7 +389,7 @@ static void test_migration(void **st)
     assert_true(run(&w, connected, 5 * SEC));
     request(&w, 2 * 1000 * 1000);
     assert_true(run(&w, half_way, 30 * SEC));
-    tern_addr old = addr("10.0.0.1:40000"), wifi = addr("10.0.0.2:40001");
+    tern_addr old = corefx_addr("10.0.0.1:40000"), wifi = corefx_addr("10.0.0.2:40001");
     int id = tern_core_path_add(w.client, &wifi, w.now);
     assert_true(id > 0);
     assert_int_equal(tern_core_path_add(w.client, &wifi, w.now), TERN_ERR_DUPLICATE);
@@ -443,7 +414,10 @@ static void test_migration(void **st)
     world_free(&w);
 }
 
-static int client_closed(world *w) { return tern_core_state(w->client) >= TERN_CORE_DRAINING; }
+static int client_closed(world *w)
+{
+    return tern_core_state(w->client) >= TERN_CORE_DRAINING;
+}
 
 /* The server loses a connection's state (the application freed it); the client's next packets
  * reach the front door for an unknown CID, which answers with a stateless reset under the same
@@ -476,7 +450,7 @@ static void test_stateless_reset_ends_client(void **st)
 static int ask(tern_core_server *s, const char *from, uint8_t *d, size_t len, tern_tstamp now,
                uint8_t *reply, size_t *rlen, int *kind, tern_conn **c)
 {
-    tern_path_addr in = {.local = addr("10.0.0.9:443"), .remote = addr(from)};
+    tern_path_addr in = {.local = corefx_addr("10.0.0.9:443"), .remote = corefx_addr(from)};
     return tern_core_server_recv(s, &in, d, len, 0, now, reply, TERN_CORE_REPLY_MAX, rlen, kind, c);
 }
 
@@ -484,9 +458,9 @@ static void test_front_door(void **st)
 {
     uint64_t seed = 13;
     tern_config cfg;
-    server_config(&cfg);
+    corefx_server_config(&cfg);
     tern_core_server *s;
-    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, test_rand, &seed, &s), 0);
+    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, corefx_rand, &seed, &s), 0);
     uint8_t d[1300], reply[TERN_CORE_REPLY_MAX];
     size_t rlen;
     int kind;
@@ -521,7 +495,7 @@ static void test_front_door(void **st)
 
     /* a short header for no connection: a stateless reset, smaller than what triggered it */
     uint8_t sh[100];
-    test_rand(&seed, sh, sizeof(sh));
+    corefx_rand(&seed, sh, sizeof(sh));
     sh[0] = 0x40 | (sh[0] & 0x3f);
     assert_int_equal(ask(s, "10.0.0.5:5000", sh, sizeof(sh), SEC, reply, &rlen, &kind, &c),
                      TERN_CORE_REPLY);
@@ -532,10 +506,11 @@ static void test_front_door(void **st)
     assert_int_equal(ask(s, "10.0.0.5:5000", sh, 21, SEC, reply, &rlen, &kind, &c),
                      TERN_CORE_DROPPED);
     /* a reply that does not fit the caller's buffer is dropped, not truncated */
-    tern_path_addr in = {.local = addr("10.0.0.9:443"), .remote = addr("10.0.0.5:5000")};
-    assert_int_equal(tern_core_server_recv(s, &in, sh, sizeof(sh), 0, SEC, reply, 10, &rlen,
-                                           &kind, &c),
-                     TERN_CORE_DROPPED);
+    tern_path_addr in = {.local = corefx_addr("10.0.0.9:443"),
+                         .remote = corefx_addr("10.0.0.5:5000")};
+    assert_int_equal(
+        tern_core_server_recv(s, &in, sh, sizeof(sh), 0, SEC, reply, 10, &rlen, &kind, &c),
+        TERN_CORE_DROPPED);
     assert_int_equal(tern_core_server_conn_count(s), 0);
     tern_core_server_free(s);
 }
@@ -578,19 +553,19 @@ static void test_half_open_bounds(void **st)
 {
     uint64_t seed = 16;
     tern_config scfg, ccfg;
-    server_config(&scfg);
+    corefx_server_config(&scfg);
     scfg.max_half_open = 3;
     scfg.retry_half_open = 0;
     tern_core_server *s;
-    assert_int_equal(tern_core_server_new(&scfg, NULL, NULL, test_rand, &seed, &s), 0);
-    client_config(&ccfg);
+    assert_int_equal(tern_core_server_new(&scfg, NULL, NULL, corefx_rand, &seed, &s), 0);
+    corefx_client_config(&ccfg);
     int accepted = 0, dropped = 0;
     for (int i = 0; i < 10; i++) {
         char from[32];
         snprintf(from, sizeof(from), "10.0.1.%d:4000", i + 1);
-        tern_path_addr path = {.local = addr(from), .remote = addr("10.0.0.9:443")};
+        tern_path_addr path = {.local = corefx_addr(from), .remote = corefx_addr("10.0.0.9:443")};
         tern_conn *cli;
-        assert_int_equal(tern_core_client_new(&ccfg, NULL, NULL, &path, "localhost", test_rand,
+        assert_int_equal(tern_core_client_new(&ccfg, NULL, NULL, &path, "localhost", corefx_rand,
                                               &seed, SEC, &cli),
                          0);
         uint8_t buf[BATCH * SEG_MAX], reply[TERN_CORE_REPLY_MAX];
@@ -611,15 +586,15 @@ static void test_half_open_bounds(void **st)
     /* with retry_half_open 2: the first two are accepted, the others answered with Retry */
     scfg.max_half_open = 0;
     scfg.retry_half_open = 2;
-    assert_int_equal(tern_core_server_new(&scfg, NULL, NULL, test_rand, &seed, &s), 0);
+    assert_int_equal(tern_core_server_new(&scfg, NULL, NULL, corefx_rand, &seed, &s), 0);
     int retries = 0;
     accepted = 0;
     for (int i = 0; i < 6; i++) {
         char from[32];
         snprintf(from, sizeof(from), "10.0.2.%d:4000", i + 1);
-        tern_path_addr path = {.local = addr(from), .remote = addr("10.0.0.9:443")};
+        tern_path_addr path = {.local = corefx_addr(from), .remote = corefx_addr("10.0.0.9:443")};
         tern_conn *cli;
-        assert_int_equal(tern_core_client_new(&ccfg, NULL, NULL, &path, "localhost", test_rand,
+        assert_int_equal(tern_core_client_new(&ccfg, NULL, NULL, &path, "localhost", corefx_rand,
                                               &seed, SEC, &cli),
                          0);
         uint8_t buf[BATCH * SEG_MAX], reply[TERN_CORE_REPLY_MAX];
@@ -642,45 +617,50 @@ static void test_bad_args(void **st)
 {
     uint64_t seed = 15;
     tern_config cfg, bad;
-    client_config(&cfg);
-    tern_path_addr path = {.local = addr("10.0.0.1:40000"), .remote = addr("10.0.0.9:443")};
-    tern_path_addr mixed = {.local = addr("[fd00::1]:40000"), .remote = addr("10.0.0.9:443")};
+    corefx_client_config(&cfg);
+    tern_path_addr path = {.local = corefx_addr("10.0.0.1:40000"),
+                           .remote = corefx_addr("10.0.0.9:443")};
+    tern_path_addr mixed = {.local = corefx_addr("[fd00::1]:40000"),
+                            .remote = corefx_addr("10.0.0.9:443")};
     tern_conn *c = (tern_conn *)&seed;
-    assert_int_equal(tern_core_client_new(NULL, NULL, NULL, &path, NULL, test_rand, &seed, 0, &c),
+    assert_int_equal(tern_core_client_new(NULL, NULL, NULL, &path, NULL, corefx_rand, &seed, 0, &c),
                      TERN_ERR_INVALID_ARG);
     assert_null(c);
-    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, NULL, NULL, test_rand, &seed, 0, &c),
+    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, NULL, NULL, corefx_rand, &seed, 0, &c),
                      TERN_ERR_INVALID_ARG);
     assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &path, NULL, NULL, NULL, 0, &c),
                      TERN_ERR_INVALID_ARG);
-    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &mixed, NULL, test_rand, &seed, 0, &c),
-                     TERN_ERR_INVALID_ARG);
-    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &path, NULL, test_rand, &seed, 0, NULL),
-                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(
+        tern_core_client_new(&cfg, NULL, NULL, &mixed, NULL, corefx_rand, &seed, 0, &c),
+        TERN_ERR_INVALID_ARG);
+    assert_int_equal(
+        tern_core_client_new(&cfg, NULL, NULL, &path, NULL, corefx_rand, &seed, 0, NULL),
+        TERN_ERR_INVALID_ARG);
     bad = cfg;
     bad.alpn_count = 0;
-    assert_int_equal(tern_core_client_new(&bad, NULL, NULL, &path, NULL, test_rand, &seed, 0, &c),
+    assert_int_equal(tern_core_client_new(&bad, NULL, NULL, &path, NULL, corefx_rand, &seed, 0, &c),
                      TERN_ERR_CONFIG);
     bad = cfg;
     bad.max_udp_payload = 1000;
-    assert_int_equal(tern_core_client_new(&bad, NULL, NULL, &path, NULL, test_rand, &seed, 0, &c),
+    assert_int_equal(tern_core_client_new(&bad, NULL, NULL, &path, NULL, corefx_rand, &seed, 0, &c),
                      TERN_ERR_CONFIG);
     bad = cfg;
     bad.ca_file = "/nonexistent/ca.pem";
-    assert_int_equal(tern_core_client_new(&bad, NULL, NULL, &path, NULL, test_rand, &seed, 0, &c),
+    assert_int_equal(tern_core_client_new(&bad, NULL, NULL, &path, NULL, corefx_rand, &seed, 0, &c),
                      TERN_ERR_CERT);
 
     tern_core_server *s = (tern_core_server *)&seed;
-    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, test_rand, &seed, &s), TERN_ERR_CONFIG);
+    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, corefx_rand, &seed, &s),
+                     TERN_ERR_CONFIG);
     assert_null(s);
-    server_config(&bad);
+    corefx_server_config(&bad);
     assert_int_equal(tern_core_server_new(&bad, NULL, NULL, NULL, NULL, &s), TERN_ERR_INVALID_ARG);
-    assert_int_equal(tern_core_server_new(NULL, NULL, NULL, test_rand, &seed, &s),
+    assert_int_equal(tern_core_server_new(NULL, NULL, NULL, corefx_rand, &seed, &s),
                      TERN_ERR_INVALID_ARG);
     bad.key_file = "/nonexistent/key.pem";
-    assert_int_equal(tern_core_server_new(&bad, NULL, NULL, test_rand, &seed, &s), TERN_ERR_CERT);
+    assert_int_equal(tern_core_server_new(&bad, NULL, NULL, corefx_rand, &seed, &s), TERN_ERR_CERT);
 
-    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &path, NULL, test_rand, &seed, 0, &c),
+    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &path, NULL, corefx_rand, &seed, 0, &c),
                      0);
     uint8_t buf[1500];
     size_t seg, count;
@@ -704,7 +684,7 @@ static void test_bad_args(void **st)
     assert_int_equal(tern_core_recv(c, &path, buf, sizeof(buf), 0, 0), 0);
     assert_int_equal(tern_core_state(c), TERN_CORE_HANDSHAKE);
     /* the path verbs want the caller's bound socket address */
-    tern_addr port0 = addr("10.0.0.2"), none;
+    tern_addr port0 = corefx_addr("10.0.0.2"), none;
     memset(&none, 0, sizeof(none));
     assert_int_equal(tern_core_path_add(c, &port0, 0), TERN_ERR_INVALID_ARG);
     assert_int_equal(tern_core_path_add(c, &none, 0), TERN_ERR_INVALID_ARG);
@@ -724,8 +704,8 @@ static void test_bad_args(void **st)
     assert_int_equal(tern_core_state(c), TERN_CORE_CLOSED);
     assert_int_equal(tern_core_close_info(c)->status, TERN_ERR_CONN_REFUSED);
 
-    server_config(&cfg);
-    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, test_rand, &seed, &s), 0);
+    corefx_server_config(&cfg);
+    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, corefx_rand, &seed, &s), 0);
     tern_conn *sc;
     size_t rlen;
     int kind;
@@ -747,19 +727,6 @@ static void test_bad_args(void **st)
     tern_core_conn_free(NULL);
 }
 
-static int setup(void **st)
-{
-    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    return tern_test_make_cert(dir, cert_file, sizeof(cert_file), key_file, sizeof(key_file));
-}
-
-static int teardown(void **st)
-{
-    remove(cert_file);
-    remove(key_file);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -771,5 +738,5 @@ int main(void)
         cmocka_unit_test(test_half_open_bounds),
         cmocka_unit_test(test_bad_args),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, corefx_group_setup, corefx_group_teardown);
 }

@@ -14,24 +14,9 @@
 #include <cmocka.h>
 
 #include "allochook.h"
+#include "corefx.h"
 #include "tern/core.h"
 #include "tern/tern.h"
-#include "testcert.h"
-
-static char cert_file[512], key_file[512];
-static const char *alpn[] = {"hq-interop"};
-
-static int test_rand(void *ud, uint8_t *out, size_t len)
-{
-    uint64_t *s = ud;
-    for (size_t i = 0; i < len; i++) {
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        out[i] = (uint8_t)(*s >> 24);
-    }
-    return 0;
-}
 
 /* A randomness source that has run dry: its error must come back unchanged. */
 static int failing_rand(void *ud, uint8_t *out, size_t len)
@@ -42,40 +27,17 @@ static int failing_rand(void *ud, uint8_t *out, size_t len)
     return TERN_ERR_INTERNAL;
 }
 
-static tern_addr addr(const char *text)
-{
-    tern_addr a;
-    assert_int_equal(tern_addr_parse(&a, text, 0), 0);
-    return a;
-}
-
-static void client_config(tern_config *cfg)
-{
-    tern_config_init(cfg);
-    cfg->alpn = alpn;
-    cfg->alpn_count = 1;
-    cfg->ca_file = cert_file;
-}
-
-static void server_config(tern_config *cfg)
-{
-    tern_config_init(cfg);
-    cfg->alpn = alpn;
-    cfg->alpn_count = 1;
-    cfg->cert_file = cert_file;
-    cfg->key_file = key_file;
-}
-
 static const char *const client_path[2] = {"10.0.0.1:40000", "10.0.0.9:443"};
 
 static tern_conn *new_client(uint64_t *seed)
 {
     tern_config cfg;
-    client_config(&cfg);
-    tern_path_addr path = {.local = addr(client_path[0]), .remote = addr(client_path[1])};
+    corefx_client_config(&cfg);
+    tern_path_addr path = {.local = corefx_addr(client_path[0]),
+                           .remote = corefx_addr(client_path[1])};
     tern_conn *c = NULL;
     assert_int_equal(
-        tern_core_client_new(&cfg, NULL, NULL, &path, "localhost", test_rand, seed, 0, &c), 0);
+        tern_core_client_new(&cfg, NULL, NULL, &path, "localhost", corefx_rand, seed, 0, &c), 0);
     return c;
 }
 
@@ -84,8 +46,9 @@ static void test_client_new_errors(void **st)
     (void)st;
     uint64_t seed = 3;
     tern_config cfg;
-    client_config(&cfg);
-    tern_path_addr good = {.local = addr(client_path[0]), .remote = addr(client_path[1])};
+    corefx_client_config(&cfg);
+    tern_path_addr good = {.local = corefx_addr(client_path[0]),
+                           .remote = corefx_addr(client_path[1])};
     tern_conn *c = (tern_conn *)&seed;
 
     /* the randomness source's own error, and no connection */
@@ -97,31 +60,33 @@ static void test_client_new_errors(void **st)
      * unset: each is the caller's error */
     tern_path_addr p = good;
     memset(&p.local, 0, sizeof(p.local));
-    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &p, NULL, test_rand, &seed, 0, &c),
+    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &p, NULL, corefx_rand, &seed, 0, &c),
                      TERN_ERR_INVALID_ARG);
     p = good;
     p.local.len = sizeof(struct sockaddr_in6); /* an IPv4 address claiming the size of IPv6 */
-    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &p, NULL, test_rand, &seed, 0, &c),
+    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &p, NULL, corefx_rand, &seed, 0, &c),
                      TERN_ERR_INVALID_ARG);
     p = good;
     memset(&p.remote, 0, sizeof(p.remote));
-    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &p, NULL, test_rand, &seed, 0, &c),
+    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &p, NULL, corefx_rand, &seed, 0, &c),
                      TERN_ERR_INVALID_ARG);
-    tern_path_addr v6 = {.local = addr("[fd00::1]:40000"), .remote = addr("[fd00::9]:443")};
+    tern_path_addr v6 = {.local = corefx_addr("[fd00::1]:40000"),
+                         .remote = corefx_addr("[fd00::9]:443")};
     v6.local.len = sizeof(struct sockaddr_in);
-    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &v6, NULL, test_rand, &seed, 0, &c),
+    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &v6, NULL, corefx_rand, &seed, 0, &c),
                      TERN_ERR_INVALID_ARG);
     assert_null(c);
     /* the same family on both sides, IPv6, is fine */
-    v6.local = addr("[fd00::1]:40000");
-    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &v6, NULL, test_rand, &seed, 0, &c), 0);
+    v6.local = corefx_addr("[fd00::1]:40000");
+    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &v6, NULL, corefx_rand, &seed, 0, &c),
+                     0);
     assert_int_equal(tern_core_state(c), TERN_CORE_HANDSHAKE);
     tern_core_conn_free(c);
 
     /* a configuration the copy rejects, and one with a certificate but no key */
     tern_config bad = cfg;
-    bad.cert_file = cert_file;
-    assert_int_equal(tern_core_client_new(&bad, NULL, NULL, &good, NULL, test_rand, &seed, 0, &c),
+    bad.cert_file = corefx_cert_file;
+    assert_int_equal(tern_core_client_new(&bad, NULL, NULL, &good, NULL, corefx_rand, &seed, 0, &c),
                      TERN_ERR_CONFIG);
     assert_null(c);
 }
@@ -134,22 +99,24 @@ static void test_creation_out_of_memory(void **st)
         skip();
     uint64_t seed = 4;
     tern_config cfg;
-    client_config(&cfg);
-    tern_path_addr path = {.local = addr(client_path[0]), .remote = addr(client_path[1])};
+    corefx_client_config(&cfg);
+    tern_path_addr path = {.local = corefx_addr(client_path[0]),
+                           .remote = corefx_addr(client_path[1])};
     tern_conn *c = (tern_conn *)&seed;
     allochook_fail_next = 1;
-    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &path, NULL, test_rand, &seed, 0, &c),
+    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &path, NULL, corefx_rand, &seed, 0, &c),
                      TERN_ERR_NOMEM);
     assert_int_equal(allochook_fail_next, 0);
     assert_null(c);
 
-    server_config(&cfg);
+    corefx_server_config(&cfg);
     tern_core_server *s = (tern_core_server *)&seed;
     allochook_fail_next = 1;
-    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, test_rand, &seed, &s), TERN_ERR_NOMEM);
+    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, corefx_rand, &seed, &s),
+                     TERN_ERR_NOMEM);
     assert_null(s);
     /* and the failures leave nothing behind that stops the next try */
-    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, test_rand, &seed, &s), 0);
+    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, corefx_rand, &seed, &s), 0);
     tern_core_server_free(s);
 }
 
@@ -159,7 +126,7 @@ static int counting_rand(void *ud, uint8_t *out, size_t len)
 {
     if (++rand_calls >= rand_fail_at)
         return TERN_ERR_INTERNAL;
-    return test_rand(ud, out, len);
+    return corefx_rand(ud, out, len);
 }
 
 static void test_server_new_errors(void **st)
@@ -167,20 +134,22 @@ static void test_server_new_errors(void **st)
     (void)st;
     uint64_t seed = 5;
     tern_config cfg;
-    server_config(&cfg);
-    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, test_rand, &seed, NULL),
+    corefx_server_config(&cfg);
+    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, corefx_rand, &seed, NULL),
                      TERN_ERR_INVALID_ARG);
     tern_core_server *s = (tern_core_server *)&seed;
     cfg.key_file = NULL; /* a certificate without its key */
-    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, test_rand, &seed, &s), TERN_ERR_CONFIG);
+    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, corefx_rand, &seed, &s),
+                     TERN_ERR_CONFIG);
     assert_null(s);
-    server_config(&cfg);
+    corefx_server_config(&cfg);
     cfg.alpn_count = 0; /* credentials, but a configuration the copy rejects */
-    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, test_rand, &seed, &s), TERN_ERR_CONFIG);
+    assert_int_equal(tern_core_server_new(&cfg, NULL, NULL, corefx_rand, &seed, &s),
+                     TERN_ERR_CONFIG);
     assert_null(s);
     /* the keys of stateless resets, then of Retry tokens, are drawn at creation: either draw
      * failing is the server's failure, with the source's own error */
-    server_config(&cfg);
+    corefx_server_config(&cfg);
     for (rand_fail_at = 1; rand_fail_at <= 2; rand_fail_at++) {
         rand_calls = 0;
         s = (tern_core_server *)&seed;
@@ -205,7 +174,7 @@ static void test_send_and_path_errors(void **st)
                      TERN_ERR_INVALID_ARG);
     assert_int_equal(tern_core_on_timeout(c, 0), 0);
 
-    tern_addr here = addr(client_path[0]), elsewhere = addr("10.0.0.7:40000");
+    tern_addr here = corefx_addr(client_path[0]), elsewhere = corefx_addr("10.0.0.7:40000");
     assert_int_equal(tern_core_path_error(NULL, &here, TERN_PATH_WHY_SOCKET_ERROR, 0),
                      TERN_ERR_INVALID_ARG);
     assert_int_equal(tern_core_path_error(c, NULL, TERN_PATH_WHY_SOCKET_ERROR, 0),
@@ -226,10 +195,10 @@ static void test_send_and_path_errors(void **st)
     tern_addr odd = elsewhere;
     odd.len = sizeof(struct sockaddr_in6);
     assert_int_equal(tern_core_path_set_active(c, &odd, 0), TERN_ERR_INVALID_ARG);
-    tern_addr v6port0 = addr("[fd00::1]");
+    tern_addr v6port0 = corefx_addr("[fd00::1]");
     assert_int_equal(tern_core_path_set_active(c, &v6port0, 0), TERN_ERR_INVALID_ARG);
     /* a second network of another family cannot reach the server's address */
-    tern_addr v6 = addr("[fd00::1]:40000");
+    tern_addr v6 = corefx_addr("[fd00::1]:40000");
     assert_int_equal(tern_core_path_add(c, &v6, 0), TERN_ERR_AF_MISMATCH);
     /* the same local address twice */
     assert_int_equal(tern_core_path_add(c, &here, 0), TERN_ERR_DUPLICATE);
@@ -279,12 +248,12 @@ static void test_server_accept_and_free(void **st)
     tern_path_addr at = {.local = sent.remote, .remote = sent.local};
 
     tern_config cfg;
-    server_config(&cfg);
+    corefx_server_config(&cfg);
     tern_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.on_accept = on_accept;
     tern_core_server *s;
-    assert_int_equal(tern_core_server_new(&cfg, &cb, NULL, test_rand, &seed, &s), 0);
+    assert_int_equal(tern_core_server_new(&cfg, &cb, NULL, corefx_rand, &seed, &s), 0);
     tern_conn *sc = (tern_conn *)&seed;
     size_t rlen = 1;
     int kind = -1;
@@ -368,21 +337,6 @@ static void test_server_accept_and_free(void **st)
     tern_core_conn_free(c);
 }
 
-static int setup(void **st)
-{
-    (void)st;
-    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    return tern_test_make_cert(dir, cert_file, sizeof(cert_file), key_file, sizeof(key_file));
-}
-
-static int teardown(void **st)
-{
-    (void)st;
-    remove(cert_file);
-    remove(key_file);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -392,5 +346,5 @@ int main(void)
         cmocka_unit_test(test_send_and_path_errors),
         cmocka_unit_test(test_server_accept_and_free),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, corefx_group_setup, corefx_group_teardown);
 }
