@@ -21,8 +21,9 @@
  *         now = monotonic clock in ns;
  *         for each datagram received: tern_core_recv(c, &path, buf, len, ecn, now);
  *         if (now >= tern_core_next_timeout(c)) tern_core_on_timeout(c, now);
- *         while ((n = tern_core_send(c, out, cap, max, &path, &seg, &count, now)) > 0)
- *             send out[0..n) on path (count datagrams of seg bytes, the last may be shorter);
+ *         while ((n = tern_core_send_ecn(c, out, cap, max, &path, &seg, &count, &ecn, now)) > 0)
+ *             send out[0..n) on path (count datagrams of seg bytes, the last may be shorter)
+ *             with ECN codepoint ecn;
  *         if (tern_core_state(c) == TERN_CORE_CLOSED) break;
  *     }
  *
@@ -70,7 +71,8 @@ typedef uint64_t tern_tstamp;
  * delays or fails what needed them). Called on the connection's thread. */
 typedef int (*tern_rand_fn)(void *ud, uint8_t *out, size_t len);
 
-/* ECN codepoint of a received datagram (the two low bits of the IP TOS / traffic class byte). */
+/* ECN codepoint of a datagram (the two low bits of the IP TOS / traffic class byte): given with
+ * every datagram received (tern_core_recv), and for every batch to send (tern_core_send_ecn). */
 enum {
     TERN_ECN_NOT_ECT = 0,
     TERN_ECN_ECT1 = 1,
@@ -132,6 +134,16 @@ TERN_API int tern_core_recv(tern_conn *c, const tern_path_addr *path, uint8_t *d
 TERN_API ssize_t tern_core_send(tern_conn *c, uint8_t *buf, size_t cap, size_t max_count,
                                 tern_path_addr *path, size_t *seg_size, size_t *count,
                                 tern_tstamp now);
+
+/* tern_core_send for a caller that can mark its datagrams' ECN bits: *ecn receives the codepoint
+ * (TERN_ECN_ECT0 or TERN_ECN_NOT_ECT) to set on every datagram of the batch (the two low bits of
+ * IP_TOS, IPV6_TCLASS for IPv6; a per-message control message or a socket option). With
+ * tern_config.ecn (the default) each path is validated for ECN and CE marks the peer reports
+ * count as congestion (docs/ecn.md). Datagrams of plain tern_core_send leave Not-ECT and take no
+ * part in that. Returns what tern_core_send returns; TERN_ERR_INVALID_ARG also for a NULL ecn. */
+TERN_API ssize_t tern_core_send_ecn(tern_conn *c, uint8_t *buf, size_t cap, size_t max_count,
+                                    tern_path_addr *path, size_t *seg_size, size_t *count,
+                                    int *ecn, tern_tstamp now);
 
 /* The absolute time of the connection's next timer (loss detection, PTO, delayed ACK, pacing,
  * path validation, migration policy, idle and handshake timeouts, closing and draining periods),

@@ -306,6 +306,10 @@ typedef struct tern_config {
                                     datagram was not authentic) leaves no file */
     tern_qlog_fn qlog;           /* every record of every connection, also when qlog_dir is set */
     void *qlog_ud;
+    /* ECN (RFC 9000 §13.4, RFC 9002 §7.1; docs/ecn.md) */
+    int ecn;                     /* mark packets ECT(0), validate each path and answer CE marks as
+                                    congestion (default 1). 0: nothing is marked; the ECN counts
+                                    of what arrives are still reported to the peer in ACK_ECN */
 } tern_config;
 
 /* Fills the first `size` bytes of `cfg` with defaults (see field comments); called through the
@@ -340,7 +344,34 @@ typedef struct tern_path_info {
                                       restored at creation: 0 none, 1 RTT, 2 RTT and congestion
                                       window (tern_policy_config.cache_*_ms) */
     uint64_t restored_cwnd;        /* the congestion window it started with when restored == 2 */
+    /* ECN on this path (docs/ecn.md): every new path validates it anew */
+    int ecn_state;                 /* tern_ecn_state */
+    int ecn_failure;               /* tern_ecn_failure: why validation failed (ecn_state FAILED) */
+    uint64_t ecn_sent;             /* packets sent with ECT(0) */
+    uint64_t ecn_ce;               /* CE marks the peer reported for packets sent on it */
+    uint64_t ecn_ce_reductions;    /* congestion window reductions those marks caused */
+    uint64_t ecn_recv_ect0, ecn_recv_ect1, ecn_recv_ce; /* datagrams received on it so marked */
 } tern_path_info;
+
+/* ECN validation of a path (RFC 9000 §13.4.2, Appendix A.4). */
+typedef enum tern_ecn_state {
+    TERN_ECN_STATE_OFF = 0,        /* not used: tern_config.ecn is 0 */
+    TERN_ECN_STATE_TESTING = 1,    /* the path's first packets are marked ECT(0) */
+    TERN_ECN_STATE_UNKNOWN = 2,    /* testing is over: unmarked until an ACK tells */
+    TERN_ECN_STATE_CAPABLE = 3,    /* the peer's counts matched: every packet is marked */
+    TERN_ECN_STATE_FAILED = 4,     /* nothing is marked on this path any more */
+} tern_ecn_state;
+
+/* Why ECN validation failed on a path. */
+typedef enum tern_ecn_failure {
+    TERN_ECN_FAIL_NONE = 0,
+    TERN_ECN_FAIL_NO_COUNTS = 1,   /* an ACK acknowledged marked packets without ECN counts */
+    TERN_ECN_FAIL_DECREASED = 2,   /* the peer's counts went down */
+    TERN_ECN_FAIL_ECT1 = 3,        /* ECT(1) was counted: marks rewritten on the way */
+    TERN_ECN_FAIL_BLEACHED = 4,    /* fewer marks counted than marked packets acknowledged */
+    TERN_ECN_FAIL_REMARKED_CE = 5, /* every packet of the test arrived CE */
+    TERN_ECN_FAIL_LOST = 6,        /* every packet of the test was lost */
+} tern_ecn_failure;
 
 typedef enum tern_path_event_type {
     TERN_PATH_EV_PROBING = 1,      /* validation of a path started */
@@ -620,6 +651,12 @@ typedef struct tern_conn_stats {
     uint64_t congestion_events;          /* window reductions (active path's controller) */
     uint64_t congestion_undone;          /* reductions undone: every loss behind them spurious */
     uint64_t persistent_congestions;     /* collapses to the minimum window (RFC 9002 §7.6) */
+    /* ECN (docs/ecn.md); per path in tern_path_info */
+    uint64_t ecn_state;                  /* tern_ecn_state of the active path */
+    uint64_t ecn_sent;                   /* packets sent with ECT(0), all paths */
+    uint64_t ecn_ce;                     /* CE marks the peer reported (ACK_ECN), all paths */
+    uint64_t ecn_ce_reductions;          /* congestion window reductions CE marks caused */
+    uint64_t ecn_recv_ect0, ecn_recv_ect1, ecn_recv_ce; /* datagrams received so marked */
 } tern_conn_stats;
 
 /* Opens a stream; `*sid` receives its id. Returns 0, TERN_ERR_STREAM_LIMIT (the peer's MAX_STREAMS

@@ -227,6 +227,14 @@ static int in_undo_epoch(const tern_cc *cc, tern_tstamp t)
            (cc->undo.from == 0 || t > cc->undo.from);
 }
 
+int tern_cc_on_ce(tern_cc *cc, tern_tstamp time_sent, tern_tstamp now)
+{
+    int reduced = !in_recovery_period(cc, time_sent);
+    tern_cc_on_congestion(cc, time_sent, now);
+    cc->undo.valid = 0;
+    return reduced;
+}
+
 void tern_cc_on_lost(tern_cc *cc, tern_tstamp time_sent, uint64_t n)
 {
     if (in_undo_epoch(cc, time_sent))

@@ -49,6 +49,11 @@ void tern_cc_on_acked(tern_cc *cc, uint64_t bytes, tern_tstamp time_sent, const 
 void tern_cc_on_removed(tern_cc *cc, uint64_t bytes);
 /* A loss (or ECN-CE) of a packet sent at time_sent: reduce once per recovery period. */
 void tern_cc_on_congestion(tern_cc *cc, tern_tstamp time_sent, tern_tstamp now);
+/* The peer reported CE marks, the newest for a packet sent at time_sent (RFC 9002 §7.1, B.7): a
+ * reduction as for a loss, once per recovery period (so at most one per round trip), that is
+ * never undone, since a mark is no reordering. Also keeps a loss reduction of the same period
+ * from being undone. Returns 1 when the window was reduced. */
+int tern_cc_on_ce(tern_cc *cc, tern_tstamp time_sent, tern_tstamp now);
 /* `n` packets, the newest sent at time_sent, were just declared lost (after any on_congestion for
  * them): they are what the reduction in force must answer for before it can be undone. */
 void tern_cc_on_lost(tern_cc *cc, tern_tstamp time_sent, uint64_t n);

@@ -149,6 +149,7 @@ void tern_cfg_defaults(tern_config *cfg)
     cfg->max_paths = 8;
     cfg->follow_preferred_address = 1;
     cfg->failover = 1;
+    cfg->ecn = 1;
     tern_policy_config *pc = &cfg->policy;
     pc->degrade_ptos = 1;
     pc->explore_ptos = 2;

@@ -986,6 +986,13 @@ static void fill_stats(tern_conn *c, tern_conn_stats *out)
     out->congestion_events = p->cc.congestion_events;
     out->congestion_undone = p->cc.congestion_undone;
     out->persistent_congestions = c->rec.persistent_congestions;
+    out->ecn_state = c->cfg->ecn ? c->paths.slot[c->paths.active].ecn.state : TERN_ECN_STATE_OFF;
+    out->ecn_sent = c->ecn.sent;
+    out->ecn_ce = c->ecn.ce;
+    out->ecn_ce_reductions = c->ecn.ce_reductions;
+    out->ecn_recv_ect0 = c->ecn.recv[0];
+    out->ecn_recv_ect1 = c->ecn.recv[1];
+    out->ecn_recv_ce = c->ecn.recv[2];
 }
 
 int tern_conn_get_stats_sized(tern_conn *c, tern_conn_stats *out, size_t size)

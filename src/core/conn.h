@@ -81,6 +81,13 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
 int tern_conn_send_batch(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t cap,
                          size_t max_count, size_t *seg_size, size_t *count, size_t *len,
                          tern_tstamp now);
+/* tern_conn_send_batch that also gives in *ecn the ECN codepoint (TERN_ECN_ECT0 or
+ * TERN_ECN_NOT_ECT) the driver sets on every datagram of the batch (IP_TOS / IPV6_TCLASS). A
+ * driver that cannot mark calls tern_conn_send_batch: its datagrams leave Not-ECT and none of them
+ * counts as marked for ECN validation. */
+int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t cap,
+                             size_t max_count, size_t *seg_size, size_t *count, size_t *len,
+                             int *ecn, tern_tstamp now);
 /* tern_conn_send_batch without the total size, for callers that take one datagram at a time
  * (max_count 1: *seg_size is its size). */
 int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t cap,

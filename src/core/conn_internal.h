@@ -156,7 +156,18 @@ typedef struct tern_conn_send_state {
     uint64_t app_limited_from;   /* first pn sent since the window last limited us */
     uint32_t ack_only_run;       /* ACK-only 1-RTT packets sent in a row */
     uint64_t skip_pn;            /* next 1-RTT packet number skipped on purpose (0: none planned) */
+    int ecn;                     /* codepoint of the datagrams being built (TERN_ECN_*) */
 } tern_conn_send_state;
+
+/* ECN (conn_ecn.c): the peer's counts per packet number space, the ACK being processed, totals
+ * that outlive the paths. The per-path validation lives in each path (tern_path.ecn). */
+typedef struct tern_conn_ecn_state {
+    tern_ecn_counts seen[TERN_SPACE_COUNT]; /* largest counts of the peer's ACK_ECN frames */
+    uint64_t ack_largest_pn;     /* largest ECT(0) packet the ACK being processed newly acks */
+    tern_tstamp ack_largest_sent; /* ... when it was sent, and on which path */
+    int ack_largest_path;        /* -1: none */
+    uint64_t sent, ce, ce_reductions, recv[3];
+} tern_conn_ecn_state;
 
 /* Closing (RFC 9000 §10.2). */
 typedef struct tern_conn_close_state {
@@ -204,6 +215,7 @@ struct tern_conn {
     tern_conn_send_state snd;
     tern_conn_close_state close;
     tern_conn_counters stats;
+    tern_conn_ecn_state ecn;
 
     tern_pn_range ack_scratch[TERN_ACK_RANGES_SCRATCH];
 };
@@ -244,6 +256,16 @@ int tern_conn_tx_limit_ok(tern_conn *c);
 /* conn_recv.c: recovery callbacks live with the frame logic */
 void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p);
 void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p);
+/* conn_ecn.c: the connection's side of ECN (see conn_ecn.c) */
+int tern_conn_ecn_mark(tern_conn *c, int path_idx, tern_tstamp now);
+void tern_conn_ecn_on_sent(tern_conn *c, int path_idx, int recorded, tern_tstamp now);
+void tern_conn_ecn_on_recv(tern_conn *c, int path_idx, int ecn);
+void tern_conn_ecn_on_acked(tern_conn *c, const tern_sent_pkt *p);
+void tern_conn_ecn_on_lost(tern_conn *c, const tern_sent_pkt *p);
+void tern_conn_ecn_ack_begin(tern_conn *c);
+void tern_conn_ecn_ack_end(tern_conn *c, int space, const tern_frame *f, int raised,
+                           tern_tstamp now);
+
 /* conn_send.c: tells recovery whether the anti-amplification limit leaves the server unable to
  * send on its active path (its PTO is then not armed, RFC 9002 §6.2.2.1). */
 void tern_conn_sync_amplification(tern_conn *c);

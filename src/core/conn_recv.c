@@ -14,8 +14,7 @@
 void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p)
 {
     tern_conn *c = ud;
-    tern_path *path = &c->paths.slot[p->path_id < TERN_MAX_PATHS ? p->path_id : 0];
-    (void)path;
+    tern_conn_ecn_on_acked(c, p);
     if (space == TERN_SPACE_APP && !c->keys.tx_phase_acked && p->pn >= c->keys.tx_phase_first_pn)
         c->keys.tx_phase_acked = 1;
     for (int i = 0; i < p->n_frames; i++) {
@@ -65,6 +64,7 @@ void tern_conn_on_pkt_lost(void *ud, int space, const tern_sent_pkt *p)
     if (c->qlog) tern_qlog_packet_lost(c, space, p, c->rec.loss_trigger);
     if (p->path_id < TERN_MAX_PATHS)
         c->paths.slot[p->path_id].pkts_lost++;
+    tern_conn_ecn_on_lost(c, p);
     tern_conn_requeue_frames(c, space, p);
 }
 
@@ -153,12 +153,17 @@ static int handle_ack(tern_conn *c, int space, const tern_frame *f, int path_idx
     /* the ACK measured the round trip of packets that left on the path it came back on */
     c->rec.ack_path_id =
         path_idx >= 0 && path_idx < TERN_MAX_PATHS ? (uint8_t)path_idx : TERN_RECOVERY_ANY_PATH;
+    uint64_t before = c->rec.q[space].largest_acked;
+    tern_conn_ecn_ack_begin(c);
     int rv = tern_recovery_on_ack(&c->rec, space, &rl, delay, now);
     c->rec.ack_path_id = TERN_RECOVERY_ANY_PATH;
     if (rv) {
         tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type, "ACK of an unsent packet");
         return rv;
     }
+    /* ECN counts are validated only from frames that raise the largest acknowledged: an older
+     * frame arriving late has lower counts without any fault (RFC 9000 §13.4.2.1) */
+    tern_conn_ecn_ack_end(c, space, f, n && (before == UINT64_MAX || rl.r[0].hi > before), now);
     return 0;
 }
 
@@ -758,6 +763,7 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     tern_ackr_on_packet(&c->sp[space].ackr, pn, ack_eliciting, ecn, now, mad);
     c->stats.pkts_recv++;
     pp->pkts_recv++;
+    tern_conn_ecn_on_recv(c, path_idx, ecn);
     if (level == TERN_LEVEL_1RTT && c->state < TERN_CS_CLOSING) {
         if (!tern_cid_eq(&pp->dcid, &h->dcid)) {
             /* a CID the peer sends with is one it holds: never announced to it again */

@@ -514,6 +514,7 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
     b->rec.size = (uint32_t)pkt_total(b);
     b->rec.in_flight = b->rec.ack_eliciting || b->padded || b->rec.n_frames > (b->has_ack ? 1 : 0);
     b->rec.app_limited = 0;
+    b->rec.ecn = c->snd.ecn == TERN_ECN_ECT0;
     sp->next_pn++;
     if (b->has_ack)
         tern_ackr_on_ack_sent(&sp->ackr,
@@ -529,6 +530,8 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
     }
     if (b->rec.in_flight)
         tern_pacer_on_sent(&pp->pacer, b->rec.size, pp->cc.cwnd, pace_rtt(pp), now);
+    if (b->rec.ecn)
+        tern_conn_ecn_on_sent(c, b->rec.path_id, b->rec.in_flight, now);
     c->stats.pkts_sent++;
     pp->pkts_sent++;
     if (b->rec.ack_eliciting && b->level == TERN_LEVEL_1RTT && b->rec.path_id == c->paths.active)
@@ -773,11 +776,22 @@ int tern_conn_send_batch(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, s
                          size_t max_count, size_t *seg_size, size_t *count, size_t *len,
                          tern_tstamp now)
 {
+    return tern_conn_send_batch_ecn(c, path_out, buf, cap, max_count, seg_size, count, len, NULL,
+                                    now);
+}
+
+int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t cap,
+                             size_t max_count, size_t *seg_size, size_t *count, size_t *len,
+                             int *ecn, tern_tstamp now)
+{
     if (!c || !buf || !seg_size || !count || !path_out || !len)
         return TERN_ERR_INVALID_ARG;
     *count = 0;
     *seg_size = 0;
     *len = 0;
+    c->snd.ecn = TERN_ECN_NOT_ECT;
+    if (ecn)
+        *ecn = TERN_ECN_NOT_ECT;
     if (c->qlog) tern_qlog_tick(c, now);
     tern_path *pp = tern_conn_path(c);
     *path_out = pp->addr;
@@ -810,8 +824,12 @@ int tern_conn_send_batch(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, s
     if (c->state != TERN_CS_ESTABLISHED)
         probe = -1;
     if (probe >= 0 && max_count > 0) {
+        if (ecn)
+            c->snd.ecn = tern_conn_ecn_mark(c, probe, now);
         size_t n = build_probe(c, probe, buf, cap, now);
         if (n) {
+            if (ecn)
+                *ecn = c->snd.ecn;
             tern_path *qp = &c->paths.slot[probe];
             *path_out = qp->addr;
             *count = 1;
@@ -822,6 +840,7 @@ int tern_conn_send_batch(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, s
             return 0;
         }
     }
+    c->snd.ecn = ecn ? tern_conn_ecn_mark(c, c->paths.active, now) : TERN_ECN_NOT_ECT;
     size_t seg = 0;
     int ran_dry = 0; /* stopped because nothing was left to send */
     while (*count < max_count) {
@@ -877,6 +896,8 @@ int tern_conn_send_batch(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, s
             break;
     }
     *seg_size = seg;
+    if (ecn && *count)
+        *ecn = c->snd.ecn;
     tern_conn_sync_amplification(c);
     if (ran_dry && pp->cc.bytes_in_flight < pp->cc.cwnd) {
         mark_app_limited(c, c->snd.app_limited_from);

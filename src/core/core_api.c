@@ -126,6 +126,19 @@ ssize_t tern_core_send(tern_conn *c, uint8_t *buf, size_t cap, size_t max_count,
     return *count ? (ssize_t)len : 0;
 }
 
+ssize_t tern_core_send_ecn(tern_conn *c, uint8_t *buf, size_t cap, size_t max_count,
+                           tern_path_addr *path, size_t *seg_size, size_t *count, int *ecn,
+                           tern_tstamp now)
+{
+    if (!c || !buf || !path || !seg_size || !count || !ecn)
+        return TERN_ERR_INVALID_ARG;
+    size_t len = 0;
+    int rv = tern_conn_send_batch_ecn(c, path, buf, cap, max_count, seg_size, count, &len, ecn, now);
+    if (rv)
+        return rv;
+    return *count ? (ssize_t)len : 0;
+}
+
 tern_tstamp tern_core_next_timeout(const tern_conn *c)
 {
     return c ? tern_conn_next_timeout(c) : TERN_TS_INF;

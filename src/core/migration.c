@@ -47,6 +47,14 @@ void tern_mig_path_info(const tern_conn *c, int idx, tern_path_info *out)
     out->validated_ns = p->validated_at;
     out->restored = p->restored;
     out->restored_cwnd = p->restored_cwnd;
+    out->ecn_state = c->cfg->ecn ? p->ecn.state : TERN_ECN_STATE_OFF;
+    out->ecn_failure = p->ecn.failure;
+    out->ecn_sent = p->ecn.sent;
+    out->ecn_ce = p->ecn.ce;
+    out->ecn_ce_reductions = p->ecn.ce_reductions;
+    out->ecn_recv_ect0 = p->ecn.recv[0];
+    out->ecn_recv_ect1 = p->ecn.recv[1];
+    out->ecn_recv_ce = p->ecn.recv[2];
 }
 
 static void emit(tern_conn *c, tern_path_event_type type, tern_path_reason why, int idx, int from,

@@ -20,6 +20,7 @@ void tern_path_init(tern_path *p, uint8_t id, const tern_path_addr *addr, tern_c
     tern_rtt_init(&p->rtt);
     tern_cc_init(&p->cc, cc_algo, mtu);
     tern_pacer_init(&p->pacer, mtu);
+    tern_ecn_init(&p->ecn);
 }
 
 int tern_addr_same_ip(const tern_addr *a, const tern_addr *b)

@@ -7,6 +7,7 @@
 
 #include "cc.h"
 #include "common.h"
+#include "ecn.h"
 #include "rtt.h"
 
 #define TERN_MAX_PATHS 16         /* slots per connection (config max_paths <= this) */
@@ -67,6 +68,7 @@ typedef struct tern_path {
     tern_tstamp keepalive_sent; /* keep-alive challenge outstanding since (0: none) */
     int restored;               /* 0, 1 (RTT) or 2 (RTT and window) restored from the cache */
     uint64_t restored_cwnd;
+    tern_ecn_path ecn;          /* ECN validation of this path (ecn.c) */
 } tern_path;
 
 /* State of a path that ended, kept per connection so that returning to the same network (the same

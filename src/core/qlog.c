@@ -801,6 +801,32 @@ void tern_qlog_metrics(tern_conn *c, tern_tstamp now)
     }
 }
 
+void tern_qlog_ecn_state(tern_conn *c, int idx, int old, int state, int failure)
+{
+    tern_qlog *q = c->qlog;
+    rec_begin(q, "quic:ecn_state_updated");
+    kv_str(&q->w, "old", tern_ecn_state_name(old));
+    kv_str(&q->w, "new", tern_ecn_state_name(state));
+    if (state == TERN_ECN_STATE_FAILED)
+        kv_str(&q->w, "reason", tern_ecn_failure_name(failure));
+    rec_end(c, q, idx, 0);
+}
+
+void tern_qlog_ecn_ce(tern_conn *c, int idx)
+{
+    tern_qlog *q = c->qlog;
+    const tern_path *p = &c->paths.slot[idx];
+    int st = cc_state_of(&p->cc);
+    rec_begin(q, "quic:congestion_state_updated");
+    if (idx == c->paths.active && q->cc_state >= 0)
+        kv_str(&q->w, "old", cc_names[q->cc_state]);
+    kv_str(&q->w, "new", cc_names[st]);
+    kv_str(&q->w, "trigger", "ECN");
+    rec_end(c, q, idx, 0);
+    if (idx == c->paths.active)
+        q->cc_state = st;
+}
+
 /* A sent-packet record's frames (what tern keeps of them) as qlog frames. */
 static void w_sent_frames(tern_qlog_w *w, const tern_sent_pkt *p)
 {

@@ -101,6 +101,12 @@ void tern_qlog_net_event(tern_conn *c, const tern_net_event *ev, tern_tstamp now
  * "explore"). */
 void tern_qlog_policy(tern_conn *c, const char *decision, uint32_t ptos);
 
+/* ecn_state_updated: path idx's ECN validation went from `old` to `state` (tern_ecn_state; a
+ * failure says why, as tern_ecn_failure). */
+void tern_qlog_ecn_state(tern_conn *c, int idx, int old, int state, int failure);
+/* congestion_state_updated with trigger "ECN": CE marks reduced path idx's window. */
+void tern_qlog_ecn_ce(tern_conn *c, int idx);
+
 /* A stable snake_case name of a path reason ("app", "failover", ...; "unknown" beyond the enum),
  * as the "reason" fields of the qlog records say it. */
 const char *tern_qlog_reason_name(tern_path_reason r);

@@ -37,7 +37,7 @@ typedef struct tern_sent_pkt {
     uint8_t n_frames;
     uint8_t acked, lost;    /* internal state */
     uint8_t app_limited;
-    uint8_t pad_;
+    uint8_t ecn;            /* left in a datagram marked ECT(0) */
     tern_sent_frame frames[TERN_SENT_MAX_FRAMES];
 } tern_sent_pkt;
 

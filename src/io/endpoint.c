@@ -441,10 +441,10 @@ static tern_udp_sock *pick_sock(tern_endpoint *ep, rt_conn *rc, const tern_addr 
 /* Hands one batch to socket s. Returns 0, or TERN_ERR_WOULD_BLOCK (the batch is kept by the
  * socket and EPOLLOUT armed). */
 int tern_ep_sock_send(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
-                     const uint8_t *buf, size_t len, size_t seg)
+                     const uint8_t *buf, size_t len, size_t seg, int ecn)
 {
     int had_gso = s->gso;
-    int rv = tern_udp_send(s, ep->tx, path, buf, len, seg);
+    int rv = tern_udp_send(s, ep->tx, path, buf, len, seg, ecn);
     if (had_gso && !s->gso)
         ep_log(ep, "UDP GSO refused by the kernel: sending datagrams one by one on this socket");
     if (rv == TERN_ERR_WOULD_BLOCK)
@@ -458,13 +458,13 @@ int tern_ep_sock_send(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr 
 
 /* Sends one batch of a connection. Returns 0 or TERN_ERR_WOULD_BLOCK. */
 static int emit(tern_endpoint *ep, rt_conn *rc, const tern_path_addr *path, const uint8_t *buf,
-                size_t len, size_t seg)
+                size_t len, size_t seg, int ecn)
 {
     tern_udp_sock *s = pick_sock(ep, rc, &path->local);
     if (ep->hook_send)
-        return tern_ep_emit_hooked(ep, s, path, buf, len, seg);
+        return tern_ep_emit_hooked(ep, s, path, buf, len, seg, ecn);
     uint64_t errs = s->path_errors;
-    int rv = tern_ep_sock_send(ep, s, path, buf, len, seg);
+    int rv = tern_ep_sock_send(ep, s, path, buf, len, seg, ecn);
     if (s->path_errors != errs && s->owner == rc)
         /* the interface or address went away: the path fails, and the connection fails over
          * if it can */
@@ -512,11 +512,13 @@ static void flush_conn(tern_endpoint *ep, rt_conn *rc, uint64_t now)
         max = TERN_MIN(max, ep->scap / mtu);
         tern_path_addr po;
         size_t seg = 0, cnt = 0, len = 0;
-        int rv = tern_conn_send_batch(c, &po, ep->sbuf, ep->scap, max, &seg, &cnt, &len, now);
+        int ecn = 0;
+        int rv = tern_conn_send_batch_ecn(c, &po, ep->sbuf, ep->scap, max, &seg, &cnt, &len, &ecn,
+                                          now);
         if (rv < 0 || cnt == 0 || len == 0)
             break;
         total += cnt;
-        if (emit(ep, rc, &po, ep->sbuf, len, seg))
+        if (emit(ep, rc, &po, ep->sbuf, len, seg, ecn))
             goto blocked;
     }
     if (rc->sock->blocked)

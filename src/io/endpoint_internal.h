@@ -85,10 +85,10 @@ static inline int tern_ep_path_eq(const tern_path_addr *a, const tern_path_addr 
 }
 
 /* endpoint.c */
-/* Hands one batch to socket s. Returns 0, or TERN_ERR_WOULD_BLOCK (the batch is kept by the
- * socket and EPOLLOUT armed). */
+/* Hands one batch to socket s, marked with ECN codepoint `ecn`. Returns 0, or
+ * TERN_ERR_WOULD_BLOCK (the batch is kept by the socket and EPOLLOUT armed). */
 int tern_ep_sock_send(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path,
-                      const uint8_t *buf, size_t len, size_t seg);
+                      const uint8_t *buf, size_t len, size_t seg, int ecn);
 /* Hands one received datagram to its connection (or the dispatcher's verdict). */
 void tern_ep_deliver(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path, int ecn,
                      uint8_t *d, size_t len, uint64_t now);
@@ -103,7 +103,7 @@ int tern_ep_ask_send(tern_endpoint *ep, tern_udp_sock *def, tern_path_addr *path
                      size_t len, tern_udp_sock **out, uint64_t *delay);
 /* Sends a batch through on_send, datagram by datagram. Returns 0 or TERN_ERR_WOULD_BLOCK. */
 int tern_ep_emit_hooked(tern_endpoint *ep, tern_udp_sock *def, const tern_path_addr *path,
-                        const uint8_t *buf, size_t len, size_t seg);
+                        const uint8_t *buf, size_t len, size_t seg, int ecn);
 /* Sends or delivers the delayed datagrams that are due. */
 void tern_ep_run_delayed(tern_endpoint *ep, uint64_t now);
 /* Shows one received datagram to on_recv, then delivers, delays or drops it. */

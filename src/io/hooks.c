@@ -92,7 +92,7 @@ int tern_ep_ask_send(tern_endpoint *ep, tern_udp_sock *def, tern_path_addr *path
 /* emit() with on_send set: the batch is split per datagram, and consecutive datagrams that pass
  * with the same path and socket leave together again. */
 int tern_ep_emit_hooked(tern_endpoint *ep, tern_udp_sock *def, const tern_path_addr *path,
-                        const uint8_t *buf, size_t len, size_t seg)
+                        const uint8_t *buf, size_t len, size_t seg, int ecn)
 {
     uint64_t now = tern_loop_now();
     if (seg == 0 || seg > len)
@@ -112,7 +112,7 @@ int tern_ep_emit_hooked(tern_endpoint *ep, tern_udp_sock *def, const tern_path_a
             continue;
         }
         if (run_len) {
-            rv = tern_ep_sock_send(ep, run_s, &run_path, buf + run_off, run_len, seg);
+            rv = tern_ep_sock_send(ep, run_s, &run_path, buf + run_off, run_len, seg, ecn);
             run_len = 0;
             if (rv)
                 return rv; /* the socket is full: the rest is lost like an overflowing queue */
@@ -123,11 +123,11 @@ int tern_ep_emit_hooked(tern_endpoint *ep, tern_udp_sock *def, const tern_path_a
             run_off = off;
             run_len = l;
         } else if (v == TERN_HOOK_DELAY) {
-            tern_ep_hold(ep, TERN_DELAYQ_SEND, s, &p, 0, buf + off, l, delay, now);
+            tern_ep_hold(ep, TERN_DELAYQ_SEND, s, &p, ecn, buf + off, l, delay, now);
         }
     }
     if (run_len)
-        rv = tern_ep_sock_send(ep, run_s, &run_path, buf + run_off, run_len, seg);
+        rv = tern_ep_sock_send(ep, run_s, &run_path, buf + run_off, run_len, seg, ecn);
     return rv;
 }
 
@@ -139,7 +139,7 @@ void tern_ep_run_delayed(tern_endpoint *ep, uint64_t now)
     while ((it = tern_delayq_pop_due(ep->dq, now))) {
         tern_udp_sock *s = it->sock;
         if (it->dir == TERN_DELAYQ_SEND)
-            (void)tern_ep_sock_send(ep, s, &it->path, it->data, it->len, 0);
+            (void)tern_ep_sock_send(ep, s, &it->path, it->data, it->len, 0, it->ecn);
         else
             tern_ep_deliver(ep, s, &it->path, it->ecn, it->data, it->len, now);
         tern_delayq_release(ep->dq, it);

@@ -29,8 +29,10 @@
 #define RX_CTRL_LEN                                                                                \
     (CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)) +              \
      2 * CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(int)) + 64)
-/* Send ancillary data: one pktinfo and a GSO segment size. */
-#define TX_CTRL_LEN (CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t)))
+/* Send ancillary data: one pktinfo, a GSO segment size and the ECN bits (TOS or TCLASS). */
+#define TX_CTRL_LEN                                                                                \
+    (CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t)) +                       \
+     CMSG_SPACE(sizeof(int)))
 
 typedef union {
     char buf[RX_CTRL_LEN];
@@ -350,9 +352,10 @@ int tern_udp_read_error(tern_udp_sock *s, tern_udp_error *out)
     return 1;
 }
 
-/* Fills message i with buf[0..len) (segments of `seg` bytes when seg != 0). */
+/* Fills message i with buf[0..len) (segments of `seg` bytes when seg != 0), marked with ECN
+ * codepoint `ecn` (every segment of a GSO message carries it). */
 static void build_msg(tern_udp_sock *s, tern_udp_tx *tx, size_t i, const tern_path_addr *path,
-                      const uint8_t *buf, size_t len, size_t seg)
+                      const uint8_t *buf, size_t len, size_t seg, int ecn)
 {
     struct msghdr *mh = &tx->msg[i].msg_hdr;
     memset(mh, 0, sizeof(*mh));
@@ -414,6 +417,19 @@ static void build_msg(tern_udp_sock *s, tern_udp_tx *tx, size_t i, const tern_pa
         cm->cmsg_len = CMSG_LEN(sizeof(v));
         memcpy(CMSG_DATA(cm), &v, sizeof(v));
         clen += CMSG_SPACE(sizeof(v));
+        cm = CMSG_NXTHDR(mh, cm);
+    }
+    if (ecn & 3) {
+        /* An IPv4 destination of a dual-stack socket leaves as IPv4: its TOS is the IPv4
+         * option's, as on receive. */
+        int v = ecn & 3;
+        int v4 = s->family == AF_INET || path->remote.u.sa.sa_family == AF_INET ||
+                 IN6_IS_ADDR_V4MAPPED(&path->remote.u.in6.sin6_addr);
+        cm->cmsg_level = v4 ? IPPROTO_IP : IPPROTO_IPV6;
+        cm->cmsg_type = v4 ? IP_TOS : IPV6_TCLASS;
+        cm->cmsg_len = CMSG_LEN(sizeof(v));
+        memcpy(CMSG_DATA(cm), &v, sizeof(v));
+        clen += CMSG_SPACE(sizeof(v));
     }
     mh->msg_controllen = clen;
     if (!clen)
@@ -423,7 +439,7 @@ static void build_msg(tern_udp_sock *s, tern_udp_tx *tx, size_t i, const tern_pa
 /* Sends buf[0..len) from *off on; advances *off past what the kernel took or what was dropped for
  * good. Returns 0 when done, TERN_ERR_WOULD_BLOCK on EAGAIN. */
 static int send_batch(tern_udp_sock *s, tern_udp_tx *tx, const tern_path_addr *path,
-                      const uint8_t *buf, size_t len, size_t seg, size_t *off)
+                      const uint8_t *buf, size_t len, size_t seg, int ecn, size_t *off)
 {
     if (s->family == AF_INET6 && path->remote.u.sa.sa_family == AF_INET) {
         memset(&tx->dst6, 0, sizeof(tx->dst6));
@@ -449,7 +465,7 @@ static int send_batch(tern_udp_sock *s, tern_udp_tx *tx, const tern_path_addr *p
             size_t chunk = per_msg * seg;
             if (chunk > len - pos)
                 chunk = len - pos;
-            build_msg(s, tx, nmsg, path, buf + pos, chunk, per_msg > 1 ? seg : 0);
+            build_msg(s, tx, nmsg, path, buf + pos, chunk, per_msg > 1 ? seg : 0, ecn);
             tx->segs[nmsg] = (chunk + seg - 1) / seg;
             pos += chunk;
             nmsg++;
@@ -487,7 +503,7 @@ static int send_batch(tern_udp_sock *s, tern_udp_tx *tx, const tern_path_addr *p
 }
 
 static int keep_pending(tern_udp_sock *s, const tern_path_addr *path, const uint8_t *rest,
-                        size_t len, size_t seg)
+                        size_t len, size_t seg, int ecn)
 {
     if (s->pend_cap < len) {
         /* Sized for a full batch on first use, so this happens once per socket in practice. */
@@ -502,6 +518,7 @@ static int keep_pending(tern_udp_sock *s, const tern_path_addr *path, const uint
     memmove(s->pend, rest, len);
     s->pend_len = len;
     s->pend_seg = seg;
+    s->pend_ecn = ecn;
     if (path != &s->pend_path)
         s->pend_path = *path;
     s->blocked = 1;
@@ -509,14 +526,14 @@ static int keep_pending(tern_udp_sock *s, const tern_path_addr *path, const uint
 }
 
 int tern_udp_send(tern_udp_sock *s, tern_udp_tx *tx, const tern_path_addr *path, const uint8_t *buf,
-                  size_t len, size_t seg)
+                  size_t len, size_t seg, int ecn)
 {
     if (s->blocked)
         return TERN_ERR_WOULD_BLOCK;
     size_t off = 0;
-    if (send_batch(s, tx, path, buf, len, seg, &off) == 0)
+    if (send_batch(s, tx, path, buf, len, seg, ecn, &off) == 0)
         return 0;
-    return keep_pending(s, path, buf + off, len - off, seg);
+    return keep_pending(s, path, buf + off, len - off, seg, ecn);
 }
 
 int tern_udp_send_one(tern_udp_sock *s, tern_udp_tx *tx, const tern_path_addr *path,
@@ -525,7 +542,7 @@ int tern_udp_send_one(tern_udp_sock *s, tern_udp_tx *tx, const tern_path_addr *p
     if (s->blocked)
         return TERN_ERR_WOULD_BLOCK;
     size_t off = 0;
-    return send_batch(s, tx, path, buf, len, 0, &off);
+    return send_batch(s, tx, path, buf, len, 0, 0, &off);
 }
 
 int tern_udp_send_pending(tern_udp_sock *s, tern_udp_tx *tx)
@@ -533,7 +550,8 @@ int tern_udp_send_pending(tern_udp_sock *s, tern_udp_tx *tx)
     if (!s->blocked)
         return 0;
     size_t off = 0;
-    if (send_batch(s, tx, &s->pend_path, s->pend, s->pend_len, s->pend_seg, &off) == 0) {
+    if (send_batch(s, tx, &s->pend_path, s->pend, s->pend_len, s->pend_seg, s->pend_ecn, &off) ==
+        0) {
         s->blocked = 0;
         s->pend_len = 0;
         return 0;

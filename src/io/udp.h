@@ -29,6 +29,7 @@ typedef struct tern_udp_sock {
     /* The unsent part of a batch after EAGAIN (the buffer is allocated once, on first need). */
     uint8_t *pend;
     size_t pend_cap, pend_len, pend_seg;
+    int pend_ecn;
     tern_path_addr pend_path;
     void *owner; /* the runtime's tag: the client connection that owns it, or NULL */
     uint64_t path_errors; /* sends that failed because the local address or network is gone */
@@ -91,14 +92,15 @@ int tern_udp_read_error(tern_udp_sock *s, tern_udp_error *out);
 int tern_udp_recv(tern_udp_sock *s, tern_udp_rx *rx, tern_udp_dgram *out);
 
 /* Sends datagrams laid out back to back in buf[0..len): each `seg` bytes except the last, from
- * path->local (used as source address when the socket is a wildcard bind) to path->remote. Returns
+ * path->local (used as source address when the socket is a wildcard bind) to path->remote, with
+ * ECN codepoint `ecn` (TERN_ECN_*, 0: Not-ECT) in the TOS / traffic class of each. Returns
  * 0 when everything was handed to the kernel or dropped for good (errors other than EAGAIN lose
  * the datagrams, as a network would), TERN_ERR_WOULD_BLOCK when the socket is full: the unsent rest
  * is kept in the socket (s->blocked) and goes out with tern_udp_send_pending once writable, or
  * TERN_ERR_NOMEM when that copy could not be made (the rest is lost). A socket already blocked
  * queues nothing more: the call returns TERN_ERR_WOULD_BLOCK and the datagrams are lost. */
 int tern_udp_send(tern_udp_sock *s, tern_udp_tx *tx, const tern_path_addr *path, const uint8_t *buf,
-                  size_t len, size_t seg);
+                  size_t len, size_t seg, int ecn);
 
 /* Like tern_udp_send for one datagram that is not worth keeping (stateless replies): returns 0,
  * or TERN_ERR_WOULD_BLOCK when it could not leave now (it is then dropped). */

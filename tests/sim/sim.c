@@ -697,13 +697,16 @@ static void pump(sim *s, tern_conn *c, int who)
     for (int guard = 0; guard < 100000; guard++) {
         sim_pkt *p = sim_pkt_alloc(s);
         tern_path_addr out;
-        size_t seg = 0, count = 0;
-        int rv = tern_conn_send(c, &out, p->data, sizeof(p->data), 1, &seg, &count, s->now);
+        size_t seg = 0, count = 0, len = 0;
+        int ecn = 0;
+        int rv = tern_conn_send_batch_ecn(c, &out, p->data, sizeof(p->data), 1, &seg, &count, &len,
+                                          &ecn, s->now);
         if (rv || count == 0 || seg == 0) {
             sim_pkt_free(s, p);
             return;
         }
         p->len = seg;
+        p->ecn = ecn;
         p->src = out.local;
         p->dst = out.remote;
         p->dir = who == SIM_CLIENT ? SIM_UP : SIM_DOWN;

@@ -304,6 +304,8 @@ typedef struct sim_link_cfg {
     size_t queue_bytes; /* drop-tail limit on bytes queued (0 = none) */
     size_t queue_pkts;  /* drop-tail limit on datagrams queued (0 = none) */
     size_t mtu;         /* larger datagrams are dropped (0 = none) */
+    size_t ce_bytes;    /* an ECN-capable datagram arriving with this many bytes queued or more
+                           is marked CE (an AQM's marking threshold; 0 = never) */
 } sim_link_cfg;
 
 /* Adds a client interface with address `addr` ("10.0.1.2:5000") whose datagrams cross a link with

@@ -74,6 +74,10 @@ static void link_forward(sim *s, sim_node *n, sim_pkt *p)
             sim_node_drop(s, n, p, "queue full");
             return;
         }
+        if (l->cfg.ce_bytes && l->qbytes >= l->cfg.ce_bytes && p->ecn != TERN_ECN_NOT_ECT) {
+            p->ecn = TERN_ECN_CE;
+            l->ce_marked++;
+        }
         if (l->busy_until > depart)
             depart = l->busy_until;
         depart += (uint64_t)p->len * 8 * SIM_SEC / l->cfg.rate_bps;
@@ -334,6 +338,45 @@ sim_node *sim_corrupt_new(sim *s, int iface, int dir, double rate, unsigned max_
     c->n.dir = dir;
     sim_node_register(s, &c->n, &corrupt_ops, name);
     return &c->n;
+}
+
+/* ---- ECN rewriting ----------------------------------------------------------------------------- */
+
+typedef struct sim_ecn {
+    sim_node n;
+    int mode;
+    uint64_t *changed;
+} sim_ecn;
+
+static void ecn_forward(sim *s, sim_node *n, sim_pkt *p)
+{
+    sim_ecn *e = (sim_ecn *)n;
+    int v = p->ecn;
+    if (e->mode == SIM_ECN_BLEACH)
+        v = TERN_ECN_NOT_ECT;
+    else if (e->mode == SIM_ECN_TO_ECT1 && v == TERN_ECN_ECT0)
+        v = TERN_ECN_ECT1;
+    else if (e->mode == SIM_ECN_TO_CE && (v == TERN_ECN_ECT0 || v == TERN_ECN_ECT1))
+        v = TERN_ECN_CE;
+    if (v != p->ecn && e->changed)
+        (*e->changed)++;
+    p->ecn = v;
+    sim_node_emit(s, n, p);
+}
+
+static const sim_node_ops ecn_ops = {"ecn", ecn_forward, free_plain};
+
+sim_node *sim_ecn_new(sim *s, int iface, int dir, int mode, uint64_t *changed)
+{
+    sim_ecn *e = node_calloc(sizeof(*e));
+    e->mode = mode;
+    e->changed = changed;
+    char name[32];
+    set_name(name, sizeof(name), s, iface, dir, "ecn");
+    e->n.iface = iface;
+    e->n.dir = dir;
+    sim_node_register(s, &e->n, &ecn_ops, name);
+    return &e->n;
 }
 
 /* ---- switch

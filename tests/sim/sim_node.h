@@ -23,6 +23,7 @@ typedef struct sim_link {
     } * q;
     size_t qcap, qhead, qn, qbytes;
     uint64_t max_qbytes, max_qpkts; /* high-water marks */
+    uint64_t ce_marked;             /* datagrams marked CE (cfg.ce_bytes) */
 } sim_link;
 
 /* Used by the simulator for each interface's links. */
@@ -78,6 +79,16 @@ sim_node *sim_batch_new(sim *s, int iface, int dir, uint64_t period_ns);
  * [min_ns, max_ns], so that later datagrams overtake it. */
 sim_node *sim_reorder_new(sim *s, int iface, int dir, double rate, uint64_t min_ns,
                           uint64_t max_ns);
+
+/* What an ECN rewriting node does to the codepoint of each datagram. */
+enum {
+    SIM_ECN_BLEACH = 0, /* clears it to Not-ECT (a router or tunnel that bleaches the field) */
+    SIM_ECN_TO_ECT1 = 1, /* ECT(0) becomes ECT(1) */
+    SIM_ECN_TO_CE = 2,  /* ECT becomes CE (a remarking middlebox) */
+};
+/* Rewrites the ECN codepoint of every datagram as `mode` says; counts what it changed in
+ * *changed (may be NULL). */
+sim_node *sim_ecn_new(sim *s, int iface, int dir, int mode, uint64_t *changed);
 
 /* Each datagram gets 1..max_bits flipped bits (uniform positions) with probability `rate`. */
 sim_node *sim_corrupt_new(sim *s, int iface, int dir, double rate, unsigned max_bits);

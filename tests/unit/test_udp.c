@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "io/udp.h"
+#include "tern/core.h"
 
 static tern_addr addr(const char *s)
 {
@@ -35,6 +36,7 @@ typedef struct got {
     size_t n;
     size_t len[128];
     uint8_t first[128]; /* first byte of each datagram */
+    int ecns[128];      /* ECN codepoint of each datagram */
     tern_path_addr path;
     int ecn;
 } got;
@@ -57,6 +59,7 @@ static void recv_n(tern_udp_sock *s, tern_udp_rx *rx, got *g, size_t want)
                 assert_true(g->n < 128);
                 g->len[g->n] = l;
                 g->first[g->n] = d[i].data[off];
+                g->ecns[g->n] = d[i].ecn;
                 g->n++;
             }
             g->path = d[i].path;
@@ -100,7 +103,7 @@ static void test_gso_batch(void **st)
     uint8_t buf[16000];
     size_t len = make_batch(buf);
     tern_path_addr p = {.local = a.local, .remote = b.local};
-    assert_int_equal(tern_udp_send(&a, tx, &p, buf, len, 1200), 0);
+    assert_int_equal(tern_udp_send(&a, tx, &p, buf, len, 1200, 0), 0);
     got g;
     recv_n(&b, rx, &g, 11);
     check_batch(&g);
@@ -130,7 +133,7 @@ static void test_wildcard_pktinfo(void **st)
     snprintf(txt, sizeof(txt), "127.0.0.2:%u", wport);
     tern_path_addr p = {.local = a.local, .remote = addr(txt)};
     uint8_t msg[100] = {7};
-    assert_int_equal(tern_udp_send(&a, tx, &p, msg, sizeof(msg), 0), 0);
+    assert_int_equal(tern_udp_send(&a, tx, &p, msg, sizeof(msg), 0, 0), 0);
     got g;
     recv_n(&w, rx, &g, 1);
     assert_int_equal(g.n, 1);
@@ -140,7 +143,7 @@ static void test_wildcard_pktinfo(void **st)
     /* Replying from 127.0.0.3 through the same wildcard socket: the source is what we chose. */
     snprintf(txt, sizeof(txt), "127.0.0.3:%u", wport);
     tern_path_addr r = {.local = addr(txt), .remote = a.local};
-    assert_int_equal(tern_udp_send(&w, tx, &r, msg, sizeof(msg), 0), 0);
+    assert_int_equal(tern_udp_send(&w, tx, &r, msg, sizeof(msg), 0, 0), 0);
     recv_n(&a, rx, &g, 1);
     assert_int_equal(g.n, 1);
     assert_true(tern_addr_equal(&g.path.remote, &r.local));
@@ -172,7 +175,7 @@ static void test_dual_stack(void **st)
     /* IPv4 peer: seen as a mapped address; the reply (IPv4 destination given as such) arrives. */
     snprintf(txt, sizeof(txt), "127.0.0.1:%u", wport);
     tern_path_addr p = {.local = a4.local, .remote = addr(txt)};
-    assert_int_equal(tern_udp_send(&a4, tx, &p, msg, sizeof(msg), 0), 0);
+    assert_int_equal(tern_udp_send(&a4, tx, &p, msg, sizeof(msg), 0, 0), 0);
     recv_n(&w, rx, &g, 1);
     assert_int_equal(g.n, 1);
     assert_int_equal(g.path.remote.u.sa.sa_family, AF_INET6);
@@ -180,20 +183,20 @@ static void test_dual_stack(void **st)
     assert_true(IN6_IS_ADDR_V4MAPPED(&g.path.local.u.in6.sin6_addr));
     assert_int_equal(ntohs(g.path.local.u.in6.sin6_port), wport);
     tern_path_addr back = {.local = g.path.local, .remote = g.path.remote};
-    assert_int_equal(tern_udp_send(&w, tx, &back, msg, sizeof(msg), 0), 0);
+    assert_int_equal(tern_udp_send(&w, tx, &back, msg, sizeof(msg), 0, 0), 0);
     recv_n(&a4, rx, &g, 1);
     assert_int_equal(g.n, 1);
     assert_true(tern_addr_equal(&g.path.remote, &p.remote));
     /* an IPv4 destination in IPv4 form works on the IPv6 socket too */
     tern_path_addr back4 = {.local = back.local, .remote = a4.local};
-    assert_int_equal(tern_udp_send(&w, tx, &back4, msg, sizeof(msg), 0), 0);
+    assert_int_equal(tern_udp_send(&w, tx, &back4, msg, sizeof(msg), 0, 0), 0);
     recv_n(&a4, rx, &g, 1);
     assert_int_equal(g.n, 1);
 
     /* IPv6 peer */
     snprintf(txt, sizeof(txt), "[::1]:%u", wport);
     tern_path_addr p6 = {.local = a6.local, .remote = addr(txt)};
-    assert_int_equal(tern_udp_send(&a6, tx, &p6, msg, sizeof(msg), 0), 0);
+    assert_int_equal(tern_udp_send(&a6, tx, &p6, msg, sizeof(msg), 0, 0), 0);
     recv_n(&w, rx, &g, 1);
     assert_int_equal(g.n, 1);
     assert_true(tern_addr_equal(&g.path.local, &p6.remote));
@@ -220,13 +223,87 @@ static void test_ecn(void **st)
     for (int ecn = 0; ecn < 4; ecn++) {
         int tos = ecn;
         assert_int_equal(setsockopt(a.fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)), 0);
-        assert_int_equal(tern_udp_send(&a, tx, &p, msg, sizeof(msg), 0), 0);
+        assert_int_equal(tern_udp_send(&a, tx, &p, msg, sizeof(msg), 0, 0), 0);
         recv_n(&b, rx, &g, 1);
         assert_int_equal(g.n, 1);
         assert_int_equal(g.ecn, ecn);
     }
+    /* marked per message, whatever the socket's own TOS */
+    int tos = 0;
+    assert_int_equal(setsockopt(a.fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)), 0);
+    for (int ecn = 0; ecn < 4; ecn++) {
+        assert_int_equal(tern_udp_send(&a, tx, &p, msg, sizeof(msg), 0, ecn), 0);
+        recv_n(&b, rx, &g, 1);
+        assert_int_equal(g.n, 1);
+        assert_int_equal(g.ecn, ecn);
+    }
+    /* every datagram of a GSO batch carries the mark (and a GRO train reports it for each) */
+    uint8_t buf[16000];
+    size_t len = make_batch(buf);
+    assert_int_equal(tern_udp_send(&a, tx, &p, buf, len, 1200, TERN_ECN_ECT0), 0);
+    recv_n(&b, rx, &g, 11);
+    check_batch(&g);
+    for (size_t i = 0; i < g.n; i++)
+        assert_int_equal(g.ecns[i], TERN_ECN_ECT0);
     tern_udp_close(&a);
     tern_udp_close(&b);
+    tern_udp_rx_free(rx);
+    tern_udp_tx_free(tx);
+}
+
+/* Marks leave and arrive in both families and on a dual-stack socket, for its IPv4 peers too
+ * (IP_TOS there, IPV6_TCLASS for IPv6). */
+static void test_ecn_dual_stack(void **st)
+{
+    tern_udp_sock a4, a6, w;
+    tern_addr l4 = addr("127.0.0.1:0"), l6 = addr("[::1]:0"), any6 = addr("[::]:0");
+    assert_int_equal(tern_udp_open(&w, &any6), 0);
+    assert_int_equal(tern_udp_open(&a4, &l4), 0);
+    if (tern_udp_open(&a6, &l6) != 0) {
+        tern_udp_close(&w);
+        tern_udp_close(&a4);
+        skip();
+    }
+    uint16_t wport = ntohs(w.local.u.in6.sin6_port);
+    tern_udp_rx *rx = tern_udp_rx_new();
+    tern_udp_tx *tx = tern_udp_tx_new();
+    char txt[64];
+    uint8_t msg[64] = {1};
+    got g;
+    snprintf(txt, sizeof(txt), "127.0.0.1:%u", wport);
+    tern_path_addr p4 = {.local = a4.local, .remote = addr(txt)};
+    snprintf(txt, sizeof(txt), "[::1]:%u", wport);
+    tern_path_addr p6 = {.local = a6.local, .remote = addr(txt)};
+    for (int ecn = 1; ecn < 4; ecn++) {
+        /* IPv4 peer -> dual-stack socket, and back (mapped and plain IPv4 destinations) */
+        assert_int_equal(tern_udp_send(&a4, tx, &p4, msg, sizeof(msg), 0, ecn), 0);
+        recv_n(&w, rx, &g, 1);
+        assert_int_equal(g.n, 1);
+        assert_int_equal(g.ecn, ecn);
+        tern_path_addr back = {.local = g.path.local, .remote = g.path.remote};
+        assert_int_equal(tern_udp_send(&w, tx, &back, msg, sizeof(msg), 0, ecn), 0);
+        recv_n(&a4, rx, &g, 1);
+        assert_int_equal(g.n, 1);
+        assert_int_equal(g.ecn, ecn);
+        tern_path_addr back4 = {.local = back.local, .remote = a4.local};
+        assert_int_equal(tern_udp_send(&w, tx, &back4, msg, sizeof(msg), 0, ecn), 0);
+        recv_n(&a4, rx, &g, 1);
+        assert_int_equal(g.n, 1);
+        assert_int_equal(g.ecn, ecn);
+        /* IPv6 both ways */
+        assert_int_equal(tern_udp_send(&a6, tx, &p6, msg, sizeof(msg), 0, ecn), 0);
+        recv_n(&w, rx, &g, 1);
+        assert_int_equal(g.n, 1);
+        assert_int_equal(g.ecn, ecn);
+        tern_path_addr back6 = {.local = g.path.local, .remote = g.path.remote};
+        assert_int_equal(tern_udp_send(&w, tx, &back6, msg, sizeof(msg), 0, ecn), 0);
+        recv_n(&a6, rx, &g, 1);
+        assert_int_equal(g.n, 1);
+        assert_int_equal(g.ecn, ecn);
+    }
+    tern_udp_close(&a4);
+    tern_udp_close(&a6);
+    tern_udp_close(&w);
     tern_udp_rx_free(rx);
     tern_udp_tx_free(tx);
 }
@@ -286,7 +363,7 @@ static void test_gso_fallback(void **st)
     uint8_t buf[16000];
     size_t len = make_batch(buf);
     tern_path_addr p = {.local = a.local, .remote = b.local};
-    assert_int_equal(tern_udp_send(&a, tx, &p, buf, len, 1200), 0);
+    assert_int_equal(tern_udp_send(&a, tx, &p, buf, len, 1200, 0), 0);
     tern_udp_set_sendmmsg(NULL);
     assert_false(a.gso);
     assert_int_equal(tern_udp_tx_counters(tx)->gso_fallbacks, 1);
@@ -315,13 +392,13 @@ static void test_eagain_pending(void **st)
     uint8_t buf[16000];
     size_t len = make_batch(buf);
     tern_path_addr p = {.local = a.local, .remote = b.local};
-    assert_int_equal(tern_udp_send(&a, tx, &p, buf, len, 1200), TERN_ERR_WOULD_BLOCK);
+    assert_int_equal(tern_udp_send(&a, tx, &p, buf, len, 1200, 0), TERN_ERR_WOULD_BLOCK);
     assert_true(a.blocked);
     assert_int_equal(a.pend_len, len - 1200);
     memset(buf, 0xee, sizeof(buf)); /* the pending copy must not depend on the caller's buffer */
     /* a blocked socket takes nothing more */
     uint8_t other[50] = {99};
-    assert_int_equal(tern_udp_send(&a, tx, &p, other, sizeof(other), 0), TERN_ERR_WOULD_BLOCK);
+    assert_int_equal(tern_udp_send(&a, tx, &p, other, sizeof(other), 0, 0), TERN_ERR_WOULD_BLOCK);
     assert_int_equal(tern_udp_send_one(&a, tx, &p, other, sizeof(other)), TERN_ERR_WOULD_BLOCK);
     assert_int_equal(tern_udp_send_pending(&a, tx), 0);
     assert_false(a.blocked);
@@ -366,7 +443,7 @@ static void test_path_errors(void **st)
         tern_udp_set_sendmmsg(fake_sendmmsg);
         tern_path_addr p = {.local = a.local, .remote = a.local};
         uint64_t errors = tern_udp_tx_counters(tx)->send_errors;
-        assert_int_equal(tern_udp_send(&a, tx, &p, buf, sizeof(buf), 0), 0);
+        assert_int_equal(tern_udp_send(&a, tx, &p, buf, sizeof(buf), 0, 0), 0);
         tern_udp_set_sendmmsg(NULL);
         assert_int_equal(tern_udp_tx_counters(tx)->send_errors, errors + 1);
         assert_int_equal(a.path_errors, cases[i].why != TERN_PATH_WHY_NONE);
@@ -396,11 +473,11 @@ static int real_kernel_child(void)
     tern_udp_tx *tx = tern_udp_tx_new();
     uint8_t buf[100] = {1};
     tern_path_addr p = {.local = a.local, .remote = addr("10.77.0.9:9")};
-    if (tern_udp_send(&a, tx, &p, buf, sizeof(buf), 0) != 0 || a.path_errors != 0)
+    if (tern_udp_send(&a, tx, &p, buf, sizeof(buf), 0, 0) != 0 || a.path_errors != 0)
         return 11;
     if (system("ip addr del 10.77.0.2/24 dev tu0") != 0)
         return 12;
-    if (tern_udp_send(&a, tx, &p, buf, sizeof(buf), 0) != 0)
+    if (tern_udp_send(&a, tx, &p, buf, sizeof(buf), 0, 0) != 0)
         return 13;
     if (a.path_errors != 1 || a.path_error_why != TERN_PATH_WHY_SOCKET_ERROR)
         return 14;
@@ -454,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_wildcard_pktinfo),
         cmocka_unit_test(test_dual_stack),
         cmocka_unit_test(test_ecn),
+        cmocka_unit_test(test_ecn_dual_stack),
         cmocka_unit_test(test_gso_fallback),
         cmocka_unit_test(test_eagain_pending),
         cmocka_unit_test(test_open_errors),

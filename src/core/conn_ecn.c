@@ -1,0 +1,123 @@
+/* The connection's side of ECN (RFC 9000 §13.4, RFC 9002 §7.1): the codepoint of each batch it
+ * sends, what the paths' validation (ecn.c) learns from sends, losses and the peer's ACK_ECN
+ * frames, and CE marks answered as congestion by the controller of the path they concern. The
+ * receive side's counts per packet number space are the ACK tracker's (ack.c). */
+#include <stdio.h>
+
+#include "conn_internal.h"
+
+/* Logs a path's ECN state when it changed from `old`. */
+static void note(tern_conn *c, int idx, int old)
+{
+    tern_ecn_path *e = &c->paths.slot[idx].ecn;
+    if (e->state == old)
+        return;
+    TERN_LOG(c, "path %d: ECN %s -> %s%s%s", idx, tern_ecn_state_name(old),
+             tern_ecn_state_name(e->state), e->failure ? ", " : "",
+             e->failure ? tern_ecn_failure_name(e->failure) : "");
+    if (c->qlog)
+        tern_qlog_ecn_state(c, idx, old, e->state, e->failure);
+}
+
+int tern_conn_ecn_mark(tern_conn *c, int path_idx, tern_tstamp now)
+{
+    if (!c->cfg->ecn || path_idx < 0 || path_idx >= TERN_MAX_PATHS)
+        return TERN_ECN_NOT_ECT;
+    tern_path *p = &c->paths.slot[path_idx];
+    int old = p->ecn.state;
+    int mark = tern_ecn_mark(&p->ecn, now, tern_rtt_pto(&p->rtt, c->tp.peer_max_ack_delay));
+    note(c, path_idx, old);
+    return mark;
+}
+
+void tern_conn_ecn_on_sent(tern_conn *c, int path_idx, int recorded, tern_tstamp now)
+{
+    c->ecn.sent++;
+    tern_ecn_on_sent(&c->paths.slot[path_idx].ecn, recorded, now);
+}
+
+void tern_conn_ecn_on_recv(tern_conn *c, int path_idx, int ecn)
+{
+    switch (ecn & 3) {
+    case TERN_ECN_ECT0:
+        c->ecn.recv[0]++;
+        break;
+    case TERN_ECN_ECT1:
+        c->ecn.recv[1]++;
+        break;
+    case TERN_ECN_CE:
+        c->ecn.recv[2]++;
+        break;
+    default:
+        break;
+    }
+    if (path_idx >= 0 && path_idx < TERN_MAX_PATHS)
+        tern_ecn_on_recv(&c->paths.slot[path_idx].ecn, ecn);
+}
+
+void tern_conn_ecn_on_lost(tern_conn *c, const tern_sent_pkt *p)
+{
+    if (!p->ecn || p->path_id >= TERN_MAX_PATHS)
+        return;
+    tern_ecn_path *e = &c->paths.slot[p->path_id].ecn;
+    int old = e->state;
+    tern_ecn_on_lost(e);
+    note(c, p->path_id, old);
+}
+
+void tern_conn_ecn_ack_begin(tern_conn *c)
+{
+    for (int i = 0; i < TERN_MAX_PATHS; i++)
+        c->paths.slot[i].ecn.acked_ect = 0;
+    c->ecn.ack_largest_path = -1;
+}
+
+void tern_conn_ecn_on_acked(tern_conn *c, const tern_sent_pkt *p)
+{
+    if (!p->ecn || p->path_id >= TERN_MAX_PATHS)
+        return;
+    c->paths.slot[p->path_id].ecn.acked_ect++;
+    if (c->ecn.ack_largest_path < 0 || p->pn > c->ecn.ack_largest_pn) {
+        c->ecn.ack_largest_pn = p->pn;
+        c->ecn.ack_largest_sent = p->time_sent;
+        c->ecn.ack_largest_path = p->path_id;
+    }
+}
+
+/* After tern_recovery_on_ack processed frame f of `space` (raised: its largest acknowledged is
+ * the largest so far): validation, then CE as a congestion event of the path of the newest marked
+ * packet acknowledged (RFC 9002 B.7 uses the largest acknowledged packet's send time). */
+void tern_conn_ecn_ack_end(tern_conn *c, int space, const tern_frame *f, int raised,
+                           tern_tstamp now)
+{
+    if (!raised)
+        return;
+    tern_ecn_path *v[TERN_MAX_PATHS];
+    int old[TERN_MAX_PATHS];
+    size_t n = 0;
+    for (int i = 0; i < TERN_MAX_PATHS; i++) {
+        old[i] = c->paths.slot[i].ecn.state;
+        if (c->paths.slot[i].ecn.acked_ect)
+            v[n++] = &c->paths.slot[i].ecn;
+    }
+    tern_ecn_counts got = {f->u.ack.ect0, f->u.ack.ect1, f->u.ack.ce};
+    uint64_t ce = tern_ecn_on_ack(&c->ecn.seen[space], f->u.ack.ecn ? &got : NULL, v, n);
+    for (int i = 0; i < TERN_MAX_PATHS; i++)
+        note(c, i, old[i]);
+    int idx = c->ecn.ack_largest_path;
+    if (!ce || idx < 0)
+        return;
+    tern_path *p = &c->paths.slot[idx];
+    if (p->ecn.state != TERN_ECN_STATE_CAPABLE)
+        return;
+    p->ecn.ce += ce;
+    c->ecn.ce += ce;
+    if (tern_cc_on_ce(&p->cc, c->ecn.ack_largest_sent, now)) {
+        p->ecn.ce_reductions++;
+        c->ecn.ce_reductions++;
+        TERN_LOG(c, "path %d: %llu CE marks, window reduced to %llu", idx, (unsigned long long)ce,
+                 (unsigned long long)p->cc.cwnd);
+        if (c->qlog)
+            tern_qlog_ecn_ce(c, idx);
+    }
+}
