@@ -582,17 +582,18 @@ static const sim_scenario registry[] = {
      scn_stateless_reset},
 };
 
-/* This file's scenarios, then the migration, failover, recovery and policy suites'
- * (scenarios_migration.c, scenarios_failover.c, scenarios_recovery.c, scenarios_policy.c), in one
- * array. */
+/* This file's scenarios, then the migration, failover, recovery, policy and ECN suites'
+ * (scenarios_migration.c, scenarios_failover.c, scenarios_recovery.c, scenarios_policy.c,
+ * scenarios_ecn.c), in one array. */
 const sim_scenario *sim_scenarios(size_t *n)
 {
     enum {
         OWN = sizeof(registry) / sizeof(registry[0]),
         RECOVERY_AT = OWN + SIM_MIGRATION_SCENARIOS + SIM_FAILOVER_SCENARIOS,
         POLICY_AT = RECOVERY_AT + SIM_RECOVERY_SCENARIOS,
+        ECN_AT = POLICY_AT + SIM_POLICY_SCENARIOS,
     };
-    static sim_scenario all[POLICY_AT + SIM_POLICY_SCENARIOS];
+    static sim_scenario all[ECN_AT + SIM_ECN_SCENARIOS];
     static size_t count;
     if (!count) {
         memcpy(all, registry, sizeof(registry));
@@ -601,7 +602,8 @@ const sim_scenario *sim_scenarios(size_t *n)
                sizeof(sim_failover_scenarios));
         memcpy(all + RECOVERY_AT, sim_recovery_scenarios, sizeof(sim_recovery_scenarios));
         memcpy(all + POLICY_AT, sim_policy_scenarios, sizeof(sim_policy_scenarios));
-        count = POLICY_AT + SIM_POLICY_SCENARIOS;
+        memcpy(all + ECN_AT, sim_ecn_scenarios, sizeof(sim_ecn_scenarios));
+        count = ECN_AT + SIM_ECN_SCENARIOS;
     }
     *n = count;
     return all;

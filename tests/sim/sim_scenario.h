@@ -72,7 +72,7 @@ void sim_path_events_text(const sim *s, int who, char *buf, size_t cap);
 int sim_path_events_match(const sim *s, int who, const char *pattern);
 
 /* The registry, in a fixed order: the scenarios of scenarios.c, then the migration, failover,
- * recovery and policy suites. */
+ * recovery, policy and ECN suites. */
 const sim_scenario *sim_scenarios(size_t *n);
 
 /* The migration suite (scenarios_migration.c), a part of the registry. */
@@ -87,6 +87,9 @@ extern const sim_scenario sim_recovery_scenarios[SIM_RECOVERY_SCENARIOS];
 /* The migration policy suite (scenarios_policy.c), a part of the registry. */
 #define SIM_POLICY_SCENARIOS 15
 extern const sim_scenario sim_policy_scenarios[SIM_POLICY_SCENARIOS];
+/* The ECN suite (scenarios_ecn.c), a part of the registry. */
+#define SIM_ECN_SCENARIOS 5
+extern const sim_scenario sim_ecn_scenarios[SIM_ECN_SCENARIOS];
 const sim_scenario *sim_scenario_find(const char *name);
 
 /* Runs `sc` with `seed`. `timeline` (may be NULL) receives every event as it happens. When
