@@ -31,6 +31,7 @@ typedef struct dgram {
     tern_tstamp at;
     int to_server;
     tern_path_addr path; /* as sent: local = source, remote = destination */
+    int ecn;             /* the codepoint it was sent with (delivered with it) */
     size_t len;
     uint8_t data[SEG_MAX];
 } dgram;
@@ -57,6 +58,9 @@ typedef struct world {
     int64_t ssid;
     /* batches */
     size_t batches, multi_batches, max_count;
+    /* ECN: the connections are driven with tern_core_send_ecn; batches by codepoint, each side */
+    int use_ecn;
+    size_t ecn_batches[2][4];
     int replies[8]; /* the front door's stateless replies by TERN_CORE_REPLY_* */
 } world;
 
@@ -158,7 +162,8 @@ static tern_callbacks callbacks(void)
     return cb;
 }
 
-static void push(world *w, int to_server, const tern_path_addr *path, const uint8_t *d, size_t len)
+static void push(world *w, int to_server, const tern_path_addr *path, int ecn, const uint8_t *d,
+                 size_t len)
 {
     if (w->drop_from.len && (tern_addr_equal(&path->local, &w->drop_from) ||
                              tern_addr_equal(&path->remote, &w->drop_from)))
@@ -169,6 +174,7 @@ static void push(world *w, int to_server, const tern_path_addr *path, const uint
     g->at = w->now + DELAY;
     g->to_server = to_server;
     g->path = *path;
+    g->ecn = ecn;
     g->len = len;
     memcpy(g->data, d, len);
 }
@@ -181,7 +187,11 @@ static void pump(world *w, tern_conn *c, int to_server)
     for (;;) {
         tern_path_addr path;
         size_t seg = 0, count = 0;
-        ssize_t n = tern_core_send(c, buf, sizeof(buf), BATCH, &path, &seg, &count, w->now);
+        int ecn = TERN_ECN_NOT_ECT;
+        ssize_t n = w->use_ecn ? tern_core_send_ecn(c, buf, sizeof(buf), BATCH, &path, &seg,
+                                                    &count, &ecn, w->now)
+                               : tern_core_send(c, buf, sizeof(buf), BATCH, &path, &seg, &count,
+                                                w->now);
         assert_true(n >= 0);
         if (n == 0) {
             assert_int_equal(count, 0);
@@ -190,6 +200,8 @@ static void pump(world *w, tern_conn *c, int to_server)
         assert_true(count >= 1 && count <= BATCH && seg > 0 && seg <= SEG_MAX);
         assert_true((size_t)n > (count - 1) * seg && (size_t)n <= count * seg);
         w->batches++;
+        assert_true(ecn == TERN_ECN_NOT_ECT || ecn == TERN_ECN_ECT0);
+        w->ecn_batches[to_server][ecn]++;
         if (count > 1)
             w->multi_batches++;
         if (count > w->max_count)
@@ -197,7 +209,7 @@ static void pump(world *w, tern_conn *c, int to_server)
         for (size_t i = 0; i < count; i++) {
             size_t off = i * seg;
             size_t len = (size_t)n - off < seg ? (size_t)n - off : seg;
-            push(w, to_server, &path, buf + off, len);
+            push(w, to_server, &path, ecn, buf + off, len);
         }
     }
 }
@@ -231,8 +243,8 @@ static void step(world *w)
             size_t rlen;
             int kind;
             tern_conn *c;
-            int v = tern_core_server_recv(w->server, &in, d.data, d.len, TERN_ECN_NOT_ECT, w->now,
-                                          reply, sizeof(reply), &rlen, &kind, &c);
+            int v = tern_core_server_recv(w->server, &in, d.data, d.len, d.ecn, w->now, reply,
+                                          sizeof(reply), &rlen, &kind, &c);
             assert_true(v >= 0);
             if (v == TERN_CORE_ACCEPTED) {
                 assert_null(w->sconn);
@@ -242,10 +254,10 @@ static void step(world *w)
                 assert_ptr_equal(c, w->sconn);
             if (v == TERN_CORE_REPLY) {
                 w->replies[kind]++;
-                push(w, 0, &in, reply, rlen);
+                push(w, 0, &in, TERN_ECN_NOT_ECT, reply, rlen);
             }
         } else {
-            int rv = tern_core_recv(w->client, &in, d.data, d.len, TERN_ECN_NOT_ECT, w->now);
+            int rv = tern_core_recv(w->client, &in, d.data, d.len, d.ecn, w->now);
             assert_true(rv == 0 || rv == TERN_ERR_CLOSED);
         }
     }
@@ -376,6 +388,52 @@ static void test_handshake_download(void **st)
     tern_core_conn_free(w.sconn);
     w.sconn = NULL;
     assert_int_equal(tern_core_server_conn_count(w.server), 0);
+    world_free(&w);
+}
+
+/* A driver that marks what tern_core_send_ecn says: both paths validate ECN (the first batches
+ * ECT(0) while testing, all of them once capable), each receiver counts the marks and reports
+ * them, and plain tern_core_send leaves everything Not-ECT without counting it as marked. */
+static void test_ecn_batches(void **st)
+{
+    world w;
+    world_init(&w, 12, 0);
+    w.use_ecn = 1;
+    assert_true(run(&w, connected, 5 * SEC));
+    request(&w, 2 * 1000 * 1000);
+    assert_true(run(&w, downloaded, 30 * SEC));
+    check_hash(&w);
+    tern_conn_stats cs, ss;
+    assert_int_equal(tern_conn_get_stats(w.client, &cs), 0);
+    assert_int_equal(tern_conn_get_stats(w.sconn, &ss), 0);
+    print_message("ECN: server batches ECT(0) %zu, Not-ECT %zu; client counted %llu ECT(0)\n",
+                  w.ecn_batches[0][TERN_ECN_ECT0], w.ecn_batches[0][TERN_ECN_NOT_ECT],
+                  (unsigned long long)cs.ecn_recv_ect0);
+    assert_int_equal(ss.ecn_state, TERN_ECN_STATE_CAPABLE);
+    assert_int_equal(cs.ecn_state, TERN_ECN_STATE_CAPABLE);
+    /* a download of 2 MB is over 1000 packets; at most a test's worth went out unmarked */
+    assert_true(ss.ecn_sent > 1000);
+    assert_true(w.ecn_batches[0][TERN_ECN_ECT0] > 10 * w.ecn_batches[0][TERN_ECN_NOT_ECT]);
+    assert_true(cs.ecn_recv_ect0 >= ss.ecn_sent - 20 && cs.ecn_recv_ect0 <= ss.ecn_sent);
+    assert_int_equal(cs.ecn_recv_ce + cs.ecn_recv_ect1 + ss.ecn_ce + ss.ecn_ce_reductions, 0);
+    tern_path_info pi;
+    size_t n = 0;
+    assert_int_equal(tern_conn_paths(w.sconn, &pi, 1, &n), 0);
+    assert_int_equal(pi.ecn_state, TERN_ECN_STATE_CAPABLE);
+    assert_int_equal(pi.ecn_sent, ss.ecn_sent);
+    assert_int_equal(pi.ecn_recv_ect0, ss.ecn_recv_ect0);
+    world_free(&w);
+
+    /* the same without marks */
+    world_init(&w, 12, 0);
+    assert_true(run(&w, connected, 5 * SEC));
+    request(&w, 200 * 1000);
+    assert_true(run(&w, downloaded, 30 * SEC));
+    assert_int_equal(tern_conn_get_stats(w.sconn, &ss), 0);
+    assert_int_equal(ss.ecn_sent, 0);
+    assert_int_equal(ss.ecn_recv_ect0, 0);
+    assert_int_equal(ss.ecn_state, TERN_ECN_STATE_TESTING);
+    assert_int_equal(w.ecn_batches[0][TERN_ECN_ECT0] + w.ecn_batches[1][TERN_ECN_ECT0], 0);
     world_free(&w);
 }
 
@@ -536,7 +594,7 @@ static void test_retry(void **st)
     assert_int_equal(kind, TERN_CORE_REPLY_RETRY);
     assert_int_equal(reply[0] & 0xf0, 0xf0); /* long header, type Retry */
     assert_int_equal(tern_core_server_conn_count(w.server), 0);
-    push(&w, 0, &in, reply, rlen); /* to the client, which starts again with the token */
+    push(&w, 0, &in, TERN_ECN_NOT_ECT, reply, rlen); /* to the client, which starts again with the token */
     w.now += DELAY;
     assert_true(run(&w, connected, 5 * SEC));
     assert_int_equal(tern_core_server_conn_count(w.server), 1);
@@ -675,6 +733,11 @@ static void test_bad_args(void **st)
                      TERN_ERR_INVALID_ARG);
     assert_int_equal(tern_core_send(c, buf, sizeof(buf), 1, NULL, &seg, &count, 0),
                      TERN_ERR_INVALID_ARG);
+    int ecn;
+    assert_int_equal(tern_core_send_ecn(c, buf, sizeof(buf), 1, &out, &seg, &count, NULL, 0),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_send_ecn(NULL, buf, sizeof(buf), 1, &out, &seg, &count, &ecn, 0),
+                     TERN_ERR_INVALID_ARG);
     assert_int_equal(tern_core_on_timeout(NULL, 0), TERN_ERR_INVALID_ARG);
     assert_int_equal(tern_core_state(NULL), TERN_ERR_INVALID_ARG);
     assert_null(tern_core_close_info(NULL));
@@ -731,6 +794,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handshake_download),
+        cmocka_unit_test(test_ecn_batches),
         cmocka_unit_test(test_migration),
         cmocka_unit_test(test_front_door),
         cmocka_unit_test(test_stateless_reset_ends_client),
