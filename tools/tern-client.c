@@ -124,8 +124,13 @@ static void print_json(client *cl, FILE *f, int ok)
             (unsigned long long)cl->stats.pkts_sent, (unsigned long long)cl->stats.pkts_lost);
     tool_json_number(f, (double)cl->stats.srtt_ns / 1e6, 3);
     fprintf(f,
-            ",\"cwnd\":%llu,\"key_updates\":%llu,\"cipher\":", (unsigned long long)cl->stats.cwnd,
-            (unsigned long long)cl->stats.key_updates);
+            ",\"cwnd\":%llu,\"key_updates\":%llu,\"ecn\":{\"sent\":%llu,\"recv_ect0\":%llu,"
+            "\"recv_ect1\":%llu,\"recv_ce\":%llu,\"ce_reported\":%llu,\"ce_reductions\":%llu},"
+            "\"cipher\":",
+            (unsigned long long)cl->stats.cwnd, (unsigned long long)cl->stats.key_updates,
+            (unsigned long long)cl->stats.ecn_sent, (unsigned long long)cl->stats.ecn_recv_ect0,
+            (unsigned long long)cl->stats.ecn_recv_ect1, (unsigned long long)cl->stats.ecn_recv_ce,
+            (unsigned long long)cl->stats.ecn_ce, (unsigned long long)cl->stats.ecn_ce_reductions);
     tool_json_string(f, cl->cipher);
     fputs(",\"alpn\":", f);
     tool_json_string(f, cl->alpn);
@@ -191,6 +196,8 @@ static void usage(FILE *f)
             "  --ciphers LIST        TLS 1.3 AEADs, e.g. CHACHA20-POLY1305 or\n"
             "                        AES-128-GCM,AES-256-GCM (or a whole GnuTLS priority string)\n"
             "  --cc cubic|newreno    congestion controller (default cubic)\n"
+            "  --no-ecn              send without ECN marks and ignore CE (ECN counts of\n"
+            "                        what arrives are still reported)\n"
             "  --key-update BYTES    start one key update after BYTES received (K/M/G suffixes)\n"
             "  --add-local ADDR[:PORT]@WHEN     add and probe a local address (no switch)\n"
             "  --migrate ADDR[:PORT]@WHEN       switch to a local address (added if unknown)\n"
@@ -320,6 +327,7 @@ int main(int argc, char **argv)
                                          {"alpn", required_argument, NULL, 'a'},
                                          {"ciphers", required_argument, NULL, 'x'},
                                          {"cc", required_argument, NULL, 'C'},
+                                         {"no-ecn", no_argument, NULL, 'E'},
                                          {"key-update", required_argument, NULL, 'K'},
                                          {"add-local", required_argument, NULL, 'A'},
                                          {"migrate", required_argument, NULL, 'M'},
@@ -403,6 +411,9 @@ int main(int argc, char **argv)
         case 'C':
             if (tool_parse_cc(optarg, &cfg.cc) < 0)
                 BAD_OPTION("unknown congestion controller '%s'\n", optarg);
+            break;
+        case 'E':
+            cfg.ecn = 0;
             break;
         case 'K':
             if (tool_parse_size(optarg, &cl->key_update_at) < 0)

@@ -45,6 +45,8 @@ static void usage(FILE *f)
                "  --key-update BYTES    start one key update per connection after BYTES of\n"
                "                        stream data sent (K/M/G suffixes)\n"
                "  --cc cubic|newreno    congestion controller (default cubic)\n"
+               "  --no-ecn              send without ECN marks and ignore CE (ECN counts of\n"
+               "                        what arrives are still reported)\n"
                "  --idle-timeout MS     idle timeout in milliseconds (default 30000)\n"
                "  --preferred-address ADDR:PORT  advertise a preferred address (RFC 9000\n"
                "                        §9.6) and listen there too\n"
@@ -161,6 +163,7 @@ int main(int argc, char **argv)
                                          {"ciphers", required_argument, NULL, 'x'},
                                          {"key-update", required_argument, NULL, 'K'},
                                          {"cc", required_argument, NULL, 'C'},
+                                         {"no-ecn", no_argument, NULL, 'E'},
                                          {"idle-timeout", required_argument, NULL, 'i'},
                                          {"preferred-address", required_argument, NULL, 'p'},
                                          {"disable-active-migration", no_argument, NULL, 'm'},
@@ -236,6 +239,9 @@ int main(int argc, char **argv)
         case 'C':
             if (tool_parse_cc(optarg, &cfg.cc) < 0)
                 BAD_OPTION("unknown congestion controller '%s' (cubic, newreno)", optarg);
+            break;
+        case 'E':
+            cfg.ecn = 0;
             break;
         case 'i':
             if (tool_parse_size(optarg, &v) < 0)

@@ -97,7 +97,7 @@ void tern_conn_ecn_ack_end(tern_conn *c, int space, const tern_frame *f, int rai
     size_t n = 0;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
         old[i] = c->paths.slot[i].ecn.state;
-        if (c->paths.slot[i].ecn.acked_ect)
+        if (tern_path_in_use(&c->paths.slot[i]) || c->paths.slot[i].ecn.acked_ect)
             v[n++] = &c->paths.slot[i].ecn;
     }
     tern_ecn_counts got = {f->u.ack.ect0, f->u.ack.ect1, f->u.ack.ce};

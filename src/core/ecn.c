@@ -38,6 +38,8 @@ int tern_ecn_mark(tern_ecn_path *e, tern_tstamp now, tern_tstamp pto)
 void tern_ecn_on_sent(tern_ecn_path *e, int recorded, tern_tstamp now)
 {
     e->sent++;
+    if (!recorded)
+        e->unrec++;
     if (e->state != TERN_ECN_STATE_TESTING || !recorded)
         return;
     if (!e->testing_start)
@@ -84,11 +86,18 @@ static void fail_acked(tern_ecn_path *const *paths, size_t n, int why, int unpro
             fail(paths[i], why);
 }
 
-uint64_t tern_ecn_on_ack(tern_ecn_counts *seen, const tern_ecn_counts *got,
+/* ACK-only packets path e marked in the window of the last two validated frames. */
+static uint64_t unrec_window(const tern_ecn_path *e)
+{
+    return e->unrec - e->unrec_at[0];
+}
+
+static uint64_t verdicts(tern_ecn_counts *seen, const tern_ecn_counts *got,
                          tern_ecn_path *const *paths, size_t n)
 {
-    uint64_t total = 0, unproven = 0;
+    uint64_t total = 0, unproven = 0, unrec = 0;
     for (size_t i = 0; i < n; i++) {
+        unrec += unrec_window(paths[i]);
         if (!live(paths[i]))
             continue;
         total += paths[i]->acked_ect;
@@ -124,12 +133,29 @@ uint64_t tern_ecn_on_ack(tern_ecn_counts *seen, const tern_ecn_counts *got,
     }
     int capable = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!live(paths[i]))
+        tern_ecn_path *e = paths[i];
+        if (!live(e))
             continue;
-        paths[i]->state = TERN_ECN_STATE_CAPABLE;
+        /* what the other paths' ACK-only packets may have added to the counts (this path's own
+         * are its marks surviving, which is what validation asks) */
+        uint64_t others = unrec - unrec_window(e);
+        if (e->state != TERN_ECN_STATE_CAPABLE && d0 + dce < total + others)
+            continue; /* not proven yet: stays testing or unknown */
+        e->state = TERN_ECN_STATE_CAPABLE;
         capable = 1;
     }
     return capable ? dce : 0;
+}
+
+uint64_t tern_ecn_on_ack(tern_ecn_counts *seen, const tern_ecn_counts *got,
+                         tern_ecn_path *const *paths, size_t n)
+{
+    uint64_t ce = verdicts(seen, got, paths, n);
+    for (size_t i = 0; i < n; i++) {
+        paths[i]->unrec_at[0] = paths[i]->unrec_at[1];
+        paths[i]->unrec_at[1] = paths[i]->unrec;
+    }
+    return ce;
 }
 
 const char *tern_ecn_state_name(int state)

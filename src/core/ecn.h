@@ -26,7 +26,10 @@ typedef struct tern_ecn_path {
     uint64_t sent;             /* packets sent with ECT(0) */
     uint64_t ce;               /* CE marks the peer counted for packets of this path */
     uint64_t ce_reductions;    /* window reductions those caused */
-    uint64_t recv[3];          /* datagrams received on it with ECT(0), ECT(1), CE */
+    uint64_t recv[3];          /* packets received on it with ECT(0), ECT(1), CE */
+    /* Marked packets loss detection does not track (ACK-only): the peer counts them, but no ACK
+     * says which arrived. `unrec_at` holds the count at the last two validated frames. */
+    uint64_t unrec, unrec_at[2];
     uint32_t acked_ect;        /* scratch: ECT(0) packets the ACK being processed newly acks */
 } tern_ecn_path;
 
@@ -51,13 +54,16 @@ void tern_ecn_on_recv(tern_ecn_path *e, int ecn);
 /* Validates one ACK frame of a packet number space that raised its largest acknowledged packet
  * (older ones are not validated: their counts can be lower without any fault, §13.4.2.1).
  * `seen` holds the largest counts of that space so far and is updated; `got` the frame's counts
- * (NULL for an ACK without them). paths[0..n) have acked_ect set to the ECT(0) packets this frame
- * newly acknowledges on each. A path whose packets are newly acknowledged fails when the counts
- * are missing, decrease, count ECT(1) (never sent), fall short of its ECT(0) packets, or report
- * every packet of its test as CE (remarked); otherwise it becomes CAPABLE. A shortfall is charged
- * to the paths not yet validated first: a path that proved itself is not failed by the first
- * packets of a new path that bleaches. Returns the increase of the CE count (0 unless some path
- * ended the frame CAPABLE). */
+ * (NULL for an ACK without them). paths[0..n) are the connection's paths, with acked_ect set to
+ * the ECT(0) packets this frame newly acknowledges on each. A path whose packets are newly
+ * acknowledged fails when the counts are missing, decrease, count ECT(1) (never sent), fall short
+ * of its ECT(0) packets, or report every packet of its test as CE (remarked). A shortfall is
+ * charged to the paths not yet validated first: a path that proved itself is not failed by the
+ * first packets of a new path that bleaches. A path not yet validated becomes CAPABLE only when
+ * the counts cover its packets even if every ACK-only packet the other paths marked recently was
+ * counted too: the counts are per packet number space, and marks that survive elsewhere must not
+ * vouch for a path that bleaches. Returns the increase of the CE count (0 unless some path with
+ * newly acknowledged packets is CAPABLE after the frame). */
 uint64_t tern_ecn_on_ack(tern_ecn_counts *seen, const tern_ecn_counts *got,
                          tern_ecn_path *const *paths, size_t n);
 
