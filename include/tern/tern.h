@@ -373,6 +373,12 @@ typedef enum tern_ecn_failure {
     TERN_ECN_FAIL_LOST = 6,        /* every packet of the test was lost */
 } tern_ecn_failure;
 
+/* Static, stable names of an ECN state ("off", "testing", "unknown", "capable", "failed") and of
+ * a failure ("none", "no_counts", "decreased", "ect1", "bleached", "remarked_ce", "lost"), as
+ * qlog and the tools say them; "unknown" for values beyond the enums. Never NULL. Any thread. */
+TERN_API const char *tern_ecn_state_str(tern_ecn_state s);
+TERN_API const char *tern_ecn_failure_str(tern_ecn_failure f);
+
 typedef enum tern_path_event_type {
     TERN_PATH_EV_PROBING = 1,      /* validation of a path started */
     TERN_PATH_EV_VALIDATED = 2,    /* the path answered; `rtt_ns` is its first RTT sample */

@@ -3,6 +3,8 @@
  * ACK decision of RFC 9000 §13.2.1 and ACK frame writing (§19.3). */
 #include "ack.h"
 
+#include "ecn.h"
+
 #include "frame.h"
 
 void tern_ackr_init(tern_ackr *a)
@@ -72,19 +74,9 @@ int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, t
         a->largest_time = now;
         a->has_largest = 1;
     }
-    switch (ecn & 3) {
-    case TERN_ECN_ECT0:
-        a->ecn[0]++;
-        break;
-    case TERN_ECN_ECT1:
-        a->ecn[1]++;
-        break;
-    case TERN_ECN_CE:
-        a->ecn[2]++;
-        break;
-    default:
-        break;
-    }
+    int k = tern_ecn_counter(ecn);
+    if (k >= 0)
+        a->ecn[k]++;
 
     if (!ack_eliciting)
         return 0;

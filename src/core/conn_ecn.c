@@ -12,9 +12,9 @@ static void note(tern_conn *c, int idx, int old)
     tern_ecn_path *e = &c->paths.slot[idx].ecn;
     if (e->state == old)
         return;
-    TERN_LOG(c, "path %d: ECN %s -> %s%s%s", idx, tern_ecn_state_name(old),
-             tern_ecn_state_name(e->state), e->failure ? ", " : "",
-             e->failure ? tern_ecn_failure_name(e->failure) : "");
+    TERN_LOG(c, "path %d: ECN %s -> %s%s%s", idx, tern_ecn_state_str(old),
+             tern_ecn_state_str(e->state), e->failure ? ", " : "",
+             e->failure ? tern_ecn_failure_str(e->failure) : "");
     if (c->qlog)
         tern_qlog_ecn_state(c, idx, old, e->state, e->failure);
 }
@@ -38,19 +38,9 @@ void tern_conn_ecn_on_sent(tern_conn *c, int path_idx, int recorded, tern_tstamp
 
 void tern_conn_ecn_on_recv(tern_conn *c, int path_idx, int ecn)
 {
-    switch (ecn & 3) {
-    case TERN_ECN_ECT0:
-        c->ecn.recv[0]++;
-        break;
-    case TERN_ECN_ECT1:
-        c->ecn.recv[1]++;
-        break;
-    case TERN_ECN_CE:
-        c->ecn.recv[2]++;
-        break;
-    default:
-        break;
-    }
+    int k = tern_ecn_counter(ecn);
+    if (k >= 0)
+        c->ecn.recv[k]++;
     if (path_idx >= 0 && path_idx < TERN_MAX_PATHS)
         tern_ecn_on_recv(&c->paths.slot[path_idx].ecn, ecn);
 }

@@ -57,19 +57,9 @@ void tern_ecn_on_lost(tern_ecn_path *e)
 
 void tern_ecn_on_recv(tern_ecn_path *e, int ecn)
 {
-    switch (ecn & 3) {
-    case TERN_ECN_ECT0:
-        e->recv[0]++;
-        break;
-    case TERN_ECN_ECT1:
-        e->recv[1]++;
-        break;
-    case TERN_ECN_CE:
-        e->recv[2]++;
-        break;
-    default:
-        break;
-    }
+    int k = tern_ecn_counter(ecn);
+    if (k >= 0)
+        e->recv[k]++;
 }
 
 static int live(const tern_ecn_path *e)
@@ -158,38 +148,15 @@ uint64_t tern_ecn_on_ack(tern_ecn_counts *seen, const tern_ecn_counts *got,
     return ce;
 }
 
-const char *tern_ecn_state_name(int state)
+const char *tern_ecn_state_str(tern_ecn_state s)
 {
-    switch (state) {
-    case TERN_ECN_STATE_TESTING:
-        return "testing";
-    case TERN_ECN_STATE_UNKNOWN:
-        return "unknown";
-    case TERN_ECN_STATE_CAPABLE:
-        return "capable";
-    case TERN_ECN_STATE_FAILED:
-        return "failed";
-    default:
-        return "off";
-    }
+    static const char *const names[] = {"off", "testing", "unknown", "capable", "failed"};
+    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
 }
 
-const char *tern_ecn_failure_name(int failure)
+const char *tern_ecn_failure_str(tern_ecn_failure f)
 {
-    switch (failure) {
-    case TERN_ECN_FAIL_NO_COUNTS:
-        return "no_counts";
-    case TERN_ECN_FAIL_DECREASED:
-        return "decreased";
-    case TERN_ECN_FAIL_ECT1:
-        return "ect1";
-    case TERN_ECN_FAIL_BLEACHED:
-        return "bleached";
-    case TERN_ECN_FAIL_REMARKED_CE:
-        return "remarked_ce";
-    case TERN_ECN_FAIL_LOST:
-        return "lost";
-    default:
-        return "none";
-    }
+    static const char *const names[] = {"none",     "no_counts",   "decreased", "ect1",
+                                        "bleached", "remarked_ce", "lost"};
+    return (unsigned)f < sizeof(names) / sizeof(names[0]) ? names[f] : "unknown";
 }

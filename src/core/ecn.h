@@ -12,6 +12,21 @@
 #define TERN_ECN_TESTING_PACKETS 10 /* marked packets sent while testing (RFC 9000 A.4) */
 #define TERN_ECN_TESTING_PTOS 3     /* ... or at most this many PTOs of marking */
 
+/* The counter of a codepoint in ACK_ECN's order (ECT(0), ECT(1), CE), -1 for Not-ECT. */
+static inline int tern_ecn_counter(int ecn)
+{
+    switch (ecn & 3) {
+    case TERN_ECN_ECT0:
+        return 0;
+    case TERN_ECN_ECT1:
+        return 1;
+    case TERN_ECN_CE:
+        return 2;
+    default:
+        return -1;
+    }
+}
+
 /* ECN counts of one packet number space, as an ACK_ECN frame carries them. */
 typedef struct tern_ecn_counts {
     uint64_t ect0, ect1, ce;
@@ -30,7 +45,7 @@ typedef struct tern_ecn_path {
     /* Marked packets loss detection does not track (ACK-only): the peer counts them, but no ACK
      * says which arrived. `unrec_at` holds the count at the last two validated frames. */
     uint64_t unrec, unrec_at[2];
-    uint32_t acked_ect;        /* scratch: ECT(0) packets the ACK being processed newly acks */
+    uint32_t acked_ect; /* scratch: ECT(0) packets the ACK being processed newly acks */
 } tern_ecn_path;
 
 void tern_ecn_init(tern_ecn_path *e);
@@ -66,10 +81,5 @@ void tern_ecn_on_recv(tern_ecn_path *e, int ecn);
  * newly acknowledged packets is CAPABLE after the frame). */
 uint64_t tern_ecn_on_ack(tern_ecn_counts *seen, const tern_ecn_counts *got,
                          tern_ecn_path *const *paths, size_t n);
-
-/* A static name of a state ("testing", "unknown", "capable", "failed"; "off" for 0) and of a
- * failure ("none", "no_counts", "decreased", "ect1", "bleached", "remarked_ce", "lost"). */
-const char *tern_ecn_state_name(int state);
-const char *tern_ecn_failure_name(int failure);
 
 #endif

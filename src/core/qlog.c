@@ -805,10 +805,10 @@ void tern_qlog_ecn_state(tern_conn *c, int idx, int old, int state, int failure)
 {
     tern_qlog *q = c->qlog;
     rec_begin(q, "quic:ecn_state_updated");
-    kv_str(&q->w, "old", tern_ecn_state_name(old));
-    kv_str(&q->w, "new", tern_ecn_state_name(state));
+    kv_str(&q->w, "old", tern_ecn_state_str(old));
+    kv_str(&q->w, "new", tern_ecn_state_str(state));
     if (state == TERN_ECN_STATE_FAILED)
-        kv_str(&q->w, "reason", tern_ecn_failure_name(failure));
+        kv_str(&q->w, "reason", tern_ecn_failure_str(failure));
     rec_end(c, q, idx, 0);
 }
 

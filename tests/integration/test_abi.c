@@ -145,6 +145,8 @@ static void test_older_layout_endpoint_works(void **st)
         tern_endpoint_new_sized(&old, OLD_CFG_SIZE, &cb, OLD_CB_SIZE, &f->cli, &f->cli.ep), 0);
     tern_endpoint *ep = f->cli.ep;
     assert_int_equal(ep->conf.cfg.network_monitor, 0);
+    /* ECN is the one newer setting on by default: nothing of it shows through the older API */
+    assert_int_equal(ep->conf.cfg.ecn, 1);
     assert_null(ep->conf.cfg.log);
     assert_null(ep->conf.cfg.log_ud);
     assert_null(ep->nm);

@@ -152,15 +152,15 @@ static void interfered(sim *s, sim_result *r, int mode, int why)
     tern_conn_get_stats(s->client, &cs);
     char extra[160];
     snprintf(extra, sizeof(extra), "%llu marks rewritten, server ECN %s (%s) after %llu marked",
-             (unsigned long long)changed, tern_ecn_state_name((int)ss.ecn_state),
-             tern_ecn_failure_name(why), (unsigned long long)ss.ecn_sent);
+             (unsigned long long)changed, tern_ecn_state_str((int)ss.ecn_state),
+             tern_ecn_failure_str(why), (unsigned long long)ss.ecn_sent);
     summarize(s, r, xfer, extra);
     tern_path_info sp;
     SIM_CHECK(r, path_of(s, sim_server_conn(s), SIM_SERVER, &s->ifaces[i].addr, &sp) == 0,
               "no server path");
     SIM_CHECK(r, sp.ecn_state == TERN_ECN_STATE_FAILED && sp.ecn_failure == why,
-              "server path ECN %s/%s, expected failed/%s", tern_ecn_state_name(sp.ecn_state),
-              tern_ecn_failure_name(sp.ecn_failure), tern_ecn_failure_name(why));
+              "server path ECN %s/%s, expected failed/%s", tern_ecn_state_str(sp.ecn_state),
+              tern_ecn_failure_str(sp.ecn_failure), tern_ecn_failure_str(why));
     /* the test (at most 10 recorded packets, plus what shared their datagrams) is all it marked */
     SIM_CHECK(r, ss.ecn_sent > 0 && ss.ecn_sent <= 40, "server marked %llu packets",
               (unsigned long long)ss.ecn_sent);
@@ -172,7 +172,7 @@ static void interfered(sim *s, sim_result *r, int mode, int why)
     tern_path_info cp;
     SIM_CHECK(r, path_of(s, s->client, SIM_CLIENT, &s->ifaces[i].addr, &cp) == 0, "no client path");
     SIM_CHECK(r, cp.ecn_state == TERN_ECN_STATE_CAPABLE, "client path ECN %s",
-              tern_ecn_state_name(cp.ecn_state));
+              tern_ecn_state_str(cp.ecn_state));
 }
 
 static void scn_bleach(sim *s, sim_result *r)
@@ -222,20 +222,20 @@ static void scn_migrate_bleach(sim *s, sim_result *r)
     char extra[200];
     snprintf(extra, sizeof(extra),
              "server ECN wifi %s (%llu marked), cell %s/%s (%llu marked); client wifi %s, cell %s",
-             tern_ecn_state_name(sw.ecn_state), (unsigned long long)sw.ecn_sent,
-             tern_ecn_state_name(sc.ecn_state), tern_ecn_failure_name(sc.ecn_failure),
-             (unsigned long long)sc.ecn_sent, tern_ecn_state_name(cw.ecn_state),
-             tern_ecn_state_name(cc.ecn_state));
+             tern_ecn_state_str(sw.ecn_state), (unsigned long long)sw.ecn_sent,
+             tern_ecn_state_str(sc.ecn_state), tern_ecn_failure_str(sc.ecn_failure),
+             (unsigned long long)sc.ecn_sent, tern_ecn_state_str(cw.ecn_state),
+             tern_ecn_state_str(cc.ecn_state));
     summarize(s, r, xfer, extra);
     SIM_CHECK(r, sc.ecn_state == TERN_ECN_STATE_FAILED && sc.ecn_failure == TERN_ECN_FAIL_BLEACHED,
-              "server cell path ECN %s/%s", tern_ecn_state_name(sc.ecn_state),
-              tern_ecn_failure_name(sc.ecn_failure));
+              "server cell path ECN %s/%s", tern_ecn_state_str(sc.ecn_state),
+              tern_ecn_failure_str(sc.ecn_failure));
     SIM_CHECK(r, cc.ecn_state == TERN_ECN_STATE_FAILED, "client cell path ECN %s",
-              tern_ecn_state_name(cc.ecn_state));
+              tern_ecn_state_str(cc.ecn_state));
     SIM_CHECK(r, sw.ecn_state == TERN_ECN_STATE_CAPABLE, "server wifi path ECN %s",
-              tern_ecn_state_name(sw.ecn_state));
+              tern_ecn_state_str(sw.ecn_state));
     SIM_CHECK(r, cw.ecn_state == TERN_ECN_STATE_CAPABLE, "client wifi path ECN %s",
-              tern_ecn_state_name(cw.ecn_state));
+              tern_ecn_state_str(cw.ecn_state));
     SIM_CHECK(r, sc.ecn_sent <= 40, "server marked %llu packets on cell",
               (unsigned long long)sc.ecn_sent);
     SIM_CHECK(r, sw.ecn_sent > 1000, "server marked %llu packets on wifi",

@@ -329,18 +329,21 @@ static void test_recv_counts_and_names(void **st)
     assert_int_equal(e.recv[0], 2);
     assert_int_equal(e.recv[1], 1);
     assert_int_equal(e.recv[2], 1);
-    assert_string_equal(tern_ecn_state_name(TERN_ECN_STATE_TESTING), "testing");
-    assert_string_equal(tern_ecn_state_name(TERN_ECN_STATE_UNKNOWN), "unknown");
-    assert_string_equal(tern_ecn_state_name(TERN_ECN_STATE_CAPABLE), "capable");
-    assert_string_equal(tern_ecn_state_name(TERN_ECN_STATE_FAILED), "failed");
-    assert_string_equal(tern_ecn_state_name(TERN_ECN_STATE_OFF), "off");
-    assert_string_equal(tern_ecn_failure_name(TERN_ECN_FAIL_NONE), "none");
-    assert_string_equal(tern_ecn_failure_name(TERN_ECN_FAIL_NO_COUNTS), "no_counts");
-    assert_string_equal(tern_ecn_failure_name(TERN_ECN_FAIL_DECREASED), "decreased");
-    assert_string_equal(tern_ecn_failure_name(TERN_ECN_FAIL_ECT1), "ect1");
-    assert_string_equal(tern_ecn_failure_name(TERN_ECN_FAIL_BLEACHED), "bleached");
-    assert_string_equal(tern_ecn_failure_name(TERN_ECN_FAIL_REMARKED_CE), "remarked_ce");
-    assert_string_equal(tern_ecn_failure_name(TERN_ECN_FAIL_LOST), "lost");
+    assert_string_equal(tern_ecn_state_str(TERN_ECN_STATE_TESTING), "testing");
+    assert_string_equal(tern_ecn_state_str(TERN_ECN_STATE_UNKNOWN), "unknown");
+    assert_string_equal(tern_ecn_state_str(TERN_ECN_STATE_CAPABLE), "capable");
+    assert_string_equal(tern_ecn_state_str(TERN_ECN_STATE_FAILED), "failed");
+    assert_string_equal(tern_ecn_state_str(TERN_ECN_STATE_OFF), "off");
+    assert_string_equal(tern_ecn_failure_str(TERN_ECN_FAIL_NONE), "none");
+    assert_string_equal(tern_ecn_failure_str(TERN_ECN_FAIL_NO_COUNTS), "no_counts");
+    assert_string_equal(tern_ecn_failure_str(TERN_ECN_FAIL_DECREASED), "decreased");
+    assert_string_equal(tern_ecn_failure_str(TERN_ECN_FAIL_ECT1), "ect1");
+    assert_string_equal(tern_ecn_failure_str(TERN_ECN_FAIL_BLEACHED), "bleached");
+    assert_string_equal(tern_ecn_failure_str(TERN_ECN_FAIL_REMARKED_CE), "remarked_ce");
+    assert_string_equal(tern_ecn_failure_str(TERN_ECN_FAIL_LOST), "lost");
+    assert_string_equal(tern_ecn_state_str((tern_ecn_state)5), "unknown");
+    assert_string_equal(tern_ecn_failure_str((tern_ecn_failure)7), "unknown");
+    assert_string_equal(tern_ecn_failure_str((tern_ecn_failure)-1), "unknown");
 }
 
 /* RFC 9002 §7.1: a CE reduction is once per recovery period and is never undone. */

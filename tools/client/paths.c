@@ -378,42 +378,6 @@ static void json_path_ref(FILE *f, const tern_path_info *p)
     fputc('}', f);
 }
 
-static const char *ecn_state_name(int s)
-{
-    switch (s) {
-    case TERN_ECN_STATE_TESTING:
-        return "testing";
-    case TERN_ECN_STATE_UNKNOWN:
-        return "unknown";
-    case TERN_ECN_STATE_CAPABLE:
-        return "capable";
-    case TERN_ECN_STATE_FAILED:
-        return "failed";
-    default:
-        return "off";
-    }
-}
-
-static const char *ecn_failure_name(int f)
-{
-    switch (f) {
-    case TERN_ECN_FAIL_NO_COUNTS:
-        return "no_counts";
-    case TERN_ECN_FAIL_DECREASED:
-        return "decreased";
-    case TERN_ECN_FAIL_ECT1:
-        return "ect1";
-    case TERN_ECN_FAIL_BLEACHED:
-        return "bleached";
-    case TERN_ECN_FAIL_REMARKED_CE:
-        return "remarked_ce";
-    case TERN_ECN_FAIL_LOST:
-        return "lost";
-    default:
-        return "none";
-    }
-}
-
 void cl_paths_json(client *cl, FILE *f)
 {
     cl_paths *ps = &cl->paths;
@@ -449,7 +413,7 @@ void cl_paths_json(client *cl, FILE *f)
                 (unsigned long long)p->cwnd, (unsigned long long)p->bytes_sent,
                 (unsigned long long)p->bytes_recv, (unsigned long long)p->pkts_sent,
                 (unsigned long long)p->pkts_recv, (unsigned long long)p->pkts_lost,
-                ecn_state_name(p->ecn_state), ecn_failure_name(p->ecn_failure),
+                tern_ecn_state_str(p->ecn_state), tern_ecn_failure_str(p->ecn_failure),
                 (unsigned long long)p->ecn_sent, (unsigned long long)p->ecn_recv_ce);
         for (size_t k = 0; k < r->nev; k++) {
             const cl_path_ev *e = &r->ev[k];
