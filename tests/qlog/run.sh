@@ -57,6 +57,20 @@ done
     --expect tern:network_event --expect tern:policy_decision --expect tern:migration_refused \
     --expect quic:packet_lost "$work"/sim/*.sqlog || fail "tern's events in the simulator's files"
 
+# ECN (docs/ecn.md): validation states of the simulator's ECN suite, and the window reductions
+# CE marks caused, as congestion_state_updated with trigger ECN
+mkdir -p "$work/ecn"
+for sc in ecn_ce_queue ecn_bleach; do
+    "$build/tern-sim" "$sc" --qlog-dir "$work/ecn" >"$work/sim.log" || fail "tern-sim $sc: $(cat "$work/sim.log")"
+done
+"$py" "$here/check_qlog.py" --only quic:ecn,quic:congestion --expect quic:ecn_state_updated \
+    --expect quic:congestion_state_updated "$work"/ecn/*.sqlog || fail "ECN events in the simulator's files"
+grep -q '"name":"quic:congestion_state_updated","data":{[^}]*"trigger":"ECN"' "$work"/ecn/*_server.sqlog ||
+    fail "no window reduction from CE in the simulator's server files"
+grep -q '"name":"quic:ecn_state_updated","data":{"old":"testing","new":"failed","reason":"no_counts"}' \
+    "$work"/ecn/*_server.sqlog || fail "no ECN validation failure in the simulator's server files"
+echo "qlog: ECN events of the simulator's ECN suite validate"
+
 if ! command -v node >/dev/null; then
     echo "qlog: skipping qvis's way of loading (no node; Debian's nodejs package provides it)"
     exit 0
