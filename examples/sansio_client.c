@@ -20,7 +20,7 @@
 #include <tern/core.h>
 #include <tern/tern.h>
 
-#define BATCH 16 /* datagrams per tern_core_send call */
+#define BATCH 16 /* datagrams per tern_core_send_ecn call */
 #define MAX_DGRAM 1500
 
 typedef struct app {
@@ -119,18 +119,37 @@ static void on_readable(tern_conn *c, int64_t sid, void *ud)
 /* ---- the loop ------------------------------------------------------------------------------------ */
 
 /* Sends everything the connection has now: each batch is `count` datagrams of `seg` bytes (the
- * last may be shorter), for one path. A GSO-capable OS could send a batch in one call. */
+ * last may be shorter), for one path, all with the ECN codepoint `ecn` in their TOS / traffic
+ * class byte (tern validates it per path and reads CE marks as congestion). A GSO-capable OS
+ * could send a batch in one call. */
 static void flush(int fd, tern_conn *c)
 {
     static uint8_t out[BATCH * MAX_DGRAM];
     tern_path_addr path;
     size_t seg, count;
+    int ecn;
     ssize_t n;
-    while ((n = tern_core_send(c, out, sizeof(out), BATCH, &path, &seg, &count, now_ns())) > 0)
+    while ((n = tern_core_send_ecn(c, out, sizeof(out), BATCH, &path, &seg, &count, &ecn,
+                                   now_ns())) > 0)
         for (size_t off = 0; off < (size_t)n; off += seg) {
             size_t len = (size_t)n - off < seg ? (size_t)n - off : seg;
             struct iovec iov = {out + off, len};
+            union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+            } ctl;
             struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+            if (ecn) {
+                memset(&ctl, 0, sizeof(ctl));
+                msg.msg_control = ctl.buf;
+                msg.msg_controllen = sizeof(ctl.buf);
+                struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+                int v6 = path.remote.u.sa.sa_family == AF_INET6;
+                cm->cmsg_level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+                cm->cmsg_type = v6 ? IPV6_TCLASS : IP_TOS;
+                cm->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(cm), &ecn, sizeof(ecn));
+            }
             (void)sendmsg(fd, &msg, 0); /* a lost datagram is recovered like any loss */
         }
 }
