@@ -375,9 +375,9 @@ typedef enum tern_ecn_failure {
 
 /* Static, stable names of an ECN state ("off", "testing", "unknown", "capable", "failed") and of
  * a failure ("none", "no_counts", "decreased", "ect1", "bleached", "remarked_ce", "lost"), as
- * qlog and the tools say them; "unknown" for values beyond the enums. Never NULL. Any thread. */
-TERN_API const char *tern_ecn_state_str(tern_ecn_state s);
-TERN_API const char *tern_ecn_failure_str(tern_ecn_failure f);
+ * qlog and the tools say them; "invalid" for values beyond the enums. Never NULL. Any thread. */
+TERN_API const char *tern_ecn_state_str(int s);
+TERN_API const char *tern_ecn_failure_str(int f);
 
 typedef enum tern_path_event_type {
     TERN_PATH_EV_PROBING = 1,      /* validation of a path started */

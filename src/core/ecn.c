@@ -148,15 +148,15 @@ uint64_t tern_ecn_on_ack(tern_ecn_counts *seen, const tern_ecn_counts *got,
     return ce;
 }
 
-const char *tern_ecn_state_str(tern_ecn_state s)
+const char *tern_ecn_state_str(int s)
 {
     static const char *const names[] = {"off", "testing", "unknown", "capable", "failed"};
-    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
+    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "invalid";
 }
 
-const char *tern_ecn_failure_str(tern_ecn_failure f)
+const char *tern_ecn_failure_str(int f)
 {
     static const char *const names[] = {"none",     "no_counts",   "decreased", "ect1",
                                         "bleached", "remarked_ce", "lost"};
-    return (unsigned)f < sizeof(names) / sizeof(names[0]) ? names[f] : "unknown";
+    return (unsigned)f < sizeof(names) / sizeof(names[0]) ? names[f] : "invalid";
 }
