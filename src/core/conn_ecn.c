@@ -21,7 +21,7 @@ static void note(tern_conn *c, int idx, int old)
 
 int tern_conn_ecn_mark(tern_conn *c, int path_idx, tern_tstamp now)
 {
-    if (!c->cfg->ecn || path_idx < 0 || path_idx >= TERN_MAX_PATHS)
+    if (!c->cfg->ecn)
         return TERN_ECN_NOT_ECT;
     tern_path *p = &c->paths.slot[path_idx];
     int old = p->ecn.state;
@@ -41,13 +41,12 @@ void tern_conn_ecn_on_recv(tern_conn *c, int path_idx, int ecn)
     int k = tern_ecn_counter(ecn);
     if (k >= 0)
         c->ecn.recv[k]++;
-    if (path_idx >= 0 && path_idx < TERN_MAX_PATHS)
-        tern_ecn_on_recv(&c->paths.slot[path_idx].ecn, ecn);
+    tern_ecn_on_recv(&c->paths.slot[path_idx].ecn, ecn);
 }
 
 void tern_conn_ecn_on_lost(tern_conn *c, const tern_sent_pkt *p)
 {
-    if (!p->ecn || p->path_id >= TERN_MAX_PATHS)
+    if (!p->ecn)
         return;
     tern_ecn_path *e = &c->paths.slot[p->path_id].ecn;
     int old = e->state;
@@ -64,7 +63,7 @@ void tern_conn_ecn_ack_begin(tern_conn *c)
 
 void tern_conn_ecn_on_acked(tern_conn *c, const tern_sent_pkt *p)
 {
-    if (!p->ecn || p->path_id >= TERN_MAX_PATHS)
+    if (!p->ecn)
         return;
     c->paths.slot[p->path_id].ecn.acked_ect++;
     if (c->ecn.ack_largest_path < 0 || p->pn > c->ecn.ack_largest_pn) {

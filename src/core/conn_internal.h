@@ -256,7 +256,7 @@ int tern_conn_tx_limit_ok(tern_conn *c);
 /* conn_recv.c: recovery callbacks live with the frame logic */
 void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p);
 void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p);
-/* conn_ecn.c: the connection's side of ECN (see conn_ecn.c) */
+/* conn_ecn.c: the connection's side of ECN (see conn_ecn.c); path indexes are valid slots */
 int tern_conn_ecn_mark(tern_conn *c, int path_idx, tern_tstamp now);
 void tern_conn_ecn_on_sent(tern_conn *c, int path_idx, int recorded, tern_tstamp now);
 void tern_conn_ecn_on_recv(tern_conn *c, int path_idx, int ecn);
