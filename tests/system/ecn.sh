@@ -58,7 +58,7 @@ ns_setup "tern-ecn-$$-$RANDOM" "$FAM" || skip "the kernel cannot make veth links
 ns_s tc qdisc add dev s-wifi root handle 1: tbf rate "${RATE_MBIT}mbit" burst 16kb \
     limit "$QUEUE" 2>/dev/null || skip "the kernel has no tbf qdisc"
 marker=""
-if ns_s tc qdisc add dev s-wifi parent 1: handle 10: fq_codel ce_threshold 4ms 2>/dev/null; then
+if ns_s tc qdisc add dev s-wifi parent 1:1 handle 10: fq_codel ce_threshold 4ms 2>/dev/null; then
     marker="fq_codel ce_threshold 4ms"
 else
     command -v clang >/dev/null 2>&1 || skip "no fq_codel qdisc and no clang for the BPF marker"
