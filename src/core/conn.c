@@ -347,14 +347,10 @@ int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now)
                            c->hs.pending_reason[0] ? c->hs.pending_reason : "TLS handshake failed");
             return TERN_ERR_TLS;
         }
-        if (rv == 1 && !was_done) {
-            if (!c->tp.peer_received) {
-                tern_conn_fail(c, TERN_TE_CRYPTO_ERROR + 109, TERN_FT_CRYPTO,
-                               "missing transport parameters");
-                return TERN_ERR_TLS;
-            }
+        /* the TLS layer refuses a handshake without the transport parameters extension
+         * (missing_extension), so the peer's parameters are known here */
+        if (rv == 1 && !was_done)
             on_handshake_complete(c, now);
-        }
     }
     return 0;
 }

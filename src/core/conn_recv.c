@@ -170,19 +170,16 @@ static int handle_ack(tern_conn *c, int space, const tern_frame *f, int path_idx
 static int handle_crypto(tern_conn *c, int level, const tern_frame *f, tern_tstamp now)
 {
     tern_recvbuf *rb = &c->hs.crypto_rcv[level];
-    uint64_t end = f->u.crypto.offset + f->u.crypto.len;
-    if (end > rb->read_off + TERN_CRYPTO_BUF_LIMIT) {
-        tern_conn_fail(c, TERN_TE_CRYPTO_BUFFER_EXCEEDED, TERN_FT_CRYPTO, "CRYPTO data too far");
-        return TERN_ERR_PROTO;
-    }
-    if (end <= rb->read_off)
+    if (f->u.crypto.offset + f->u.crypto.len <= rb->read_off)
         return 0; /* an old retransmission */
     uint64_t terr = 0;
     int rv = tern_recvbuf_write(rb, f->u.crypto.offset, f->u.crypto.data, f->u.crypto.len, 0, &terr);
     if (rv == TERN_ERR_NOMEM)
         return rv; /* too many gaps: the packet goes unacknowledged, the peer sends it again */
     if (rv) {
-        tern_conn_fail(c, TERN_TE_CRYPTO_BUFFER_EXCEEDED, TERN_FT_CRYPTO, "CRYPTO buffer");
+        /* its only limit (no final size, offsets bounded by the parser) is how far ahead of what
+         * TLS read the data may be: TERN_CRYPTO_BUF_LIMIT (RFC 9000 §7.5) */
+        tern_conn_fail(c, TERN_TE_CRYPTO_BUFFER_EXCEEDED, TERN_FT_CRYPTO, "CRYPTO data too far");
         return rv;
     }
     return tern_conn_crypto_deliver(c, level, now);
@@ -325,32 +322,46 @@ static int handle_stream_data_blocked(tern_conn *c, const tern_frame *f)
     return 0;
 }
 
+/* The first path in use other than `act` that holds a peer CID, or -1. */
+static int path_with_cid(tern_conn *c, int act)
+{
+    for (int i = 0; i < TERN_MAX_PATHS; i++)
+        if (i != act && tern_path_in_use(&c->paths.slot[i]) &&
+            tern_peer_cids_for_path(&c->cids.peer, (uint8_t)i))
+            return i;
+    return -1;
+}
+
 static int handle_new_cid(tern_conn *c, const tern_frame *f)
 {
-    if (c->cids.peer.zero_len) {
-        tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type,
-                       "NEW_CONNECTION_ID with a zero-length connection ID in use");
-        return TERN_ERR_PROTO;
-    }
     uint32_t mask = 0;
     uint64_t terr = 0;
+    /* the rules of §19.15 (a zero-length CID in use among them) are tern_peer_cids_on_new's */
     int rv = tern_peer_cids_on_new(&c->cids.peer, f->u.new_cid.seq, f->u.new_cid.retire_prior_to,
                                    &f->u.new_cid.cid, f->u.new_cid.token, &mask, &terr);
     if (rv) {
         tern_conn_fail(c, terr, f->type, "NEW_CONNECTION_ID rejected");
         return rv;
     }
-    for (int i = 0; i < TERN_MAX_PATHS && mask; i++) {
-        if (!(mask & (1u << i)) || !tern_path_in_use(&c->paths.slot[i]))
-            continue;
-        if (!tern_peer_cids_take(&c->cids.peer, (uint8_t)i)) {
-            if (i == c->paths.active) {
-                tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type,
-                               "retire_prior_to left no connection ID");
-                return TERN_ERR_PROTO;
-            }
-            c->paths.slot[i].waiting_cid = 1;
+    /* Paths whose CIDs retire_prior_to retired take spare ones, the active path first: it must
+     * keep one to send with (§5.1.2 lets the peer retire every CID but one another path holds,
+     * which the active path then takes, leaving that path to wait for the next). */
+    int act = c->paths.active;
+    if (mask & (1u << act) && !tern_peer_cids_take(&c->cids.peer, (uint8_t)act)) {
+        int from = path_with_cid(c, act);
+        if (from < 0) {
+            tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type,
+                           "retire_prior_to left no connection ID");
+            return TERN_ERR_PROTO;
         }
+        tern_peer_cids_reassign(&c->cids.peer, (uint8_t)from, (uint8_t)act);
+        c->paths.slot[from].waiting_cid = 1;
+    }
+    for (int i = 0; i < TERN_MAX_PATHS; i++) {
+        if (i == act || !(mask & (1u << i)) || !tern_path_in_use(&c->paths.slot[i]))
+            continue;
+        if (!tern_peer_cids_take(&c->cids.peer, (uint8_t)i))
+            c->paths.slot[i].waiting_cid = 1;
     }
     return 0;
 }

@@ -175,3 +175,27 @@ long forge_open_initial(int from_server, const tern_cid *client_dcid, const uint
     tern_crypto_keys_free(&rx);
     return n;
 }
+
+long forge_open_1rtt(tern_conn *from, const uint8_t *dgram, size_t len, size_t dcid_len,
+                     uint8_t *plain, size_t cap)
+{
+    uint8_t pkt[1500];
+    tern_pkt_hdr h;
+    if (len > sizeof(pkt) || tern_pkt_parse(dgram, len, dcid_len, &h) || h.type != TERN_PKT_1RTT)
+        return -1;
+    memcpy(pkt, dgram, h.pkt_len);
+    /* the sender's own keys open what it protected: packet protection is symmetric */
+    size_t pn_len;
+    uint64_t tpn;
+    if (tern_crypto_unprotect_header(tern_conn_tx_hp(from), pkt, h.pkt_len, h.pn_offset, &pn_len,
+                                     &tpn))
+        return -1;
+    uint64_t next = tern_conn_next_pn(from, TERN_SPACE_APP);
+    uint64_t pn = tern_pkt_decode_pn(next ? next - 1 : UINT64_MAX, tpn, pn_len * 8);
+    size_t hl = h.pn_offset + pn_len;
+    int r = tern_crypto_decrypt(tern_conn_tx_keys(from, TERN_LEVEL_1RTT), pkt, hl, h.pkt_len, pn);
+    if (r < 0 || (size_t)r > cap)
+        return -1;
+    memcpy(plain, pkt + hl, (size_t)r);
+    return r;
+}

@@ -72,4 +72,11 @@ size_t forge_initial(int from_server, uint32_t version, const tern_cid *client_d
 long forge_open_initial(int from_server, const tern_cid *client_dcid, const uint8_t *dgram,
                         size_t len, tern_pkt_hdr *h, uint8_t *plain, size_t cap);
 
+/* Opens a 1-RTT packet that `from` sent (the first packet of dgram[0..len), whose DCID is
+ * `dcid_len` bytes long) with `from`'s current send keys: the plaintext frames go to
+ * plain[0..return). Call before `from` sends again (the packet number is decoded against its
+ * latest). Returns the plaintext length, or -1 when it is not such a packet or does not open. */
+long forge_open_1rtt(tern_conn *from, const uint8_t *dgram, size_t len, size_t dcid_len,
+                     uint8_t *plain, size_t cap);
+
 #endif

@@ -3,9 +3,12 @@
  * reject; it must close with the transport error RFC 9000 names (and the offending frame type),
  * and the CONNECTION_CLOSE it sends must reach the other side with the same code. Covers every
  * frame type truncated after its type byte, stream direction and state rules in both directions,
- * flow control at stream and connection level, final sizes of resets, CRYPTO buffering, connection
- * ID retirement, reserved header bits, empty packets, and the peer's own CONNECTION_CLOSE; and the
- * frames that must not close it: a repeated RESET_STREAM, frames for a stream that is gone. */
+ * flow control at stream and connection level, final sizes of resets, CRYPTO buffering and TLS
+ * errors in 1-RTT and Handshake packets, connection ID retirement, NEW_CONNECTION_ID to a
+ * zero-length CID user, retire_prior_to that retires the active path's CID, reserved header bits,
+ * empty packets, and the peer's own CONNECTION_CLOSE; and the frames that must not close it: a
+ * repeated RESET_STREAM, frames for a stream that is gone, a retire_prior_to another path's CID
+ * can answer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +18,10 @@
 #include <cmocka.h>
 
 #include "conn_test.h"
+#include "crypto.h"
 #include "forge.h"
+#include "frame.h"
+#include "migration.h"
 #include "pair.h"
 #include "varint.h"
 
@@ -299,6 +305,47 @@ static void test_crypto_too_far(void **st)
     expect_close(1, f, (size_t)(q - f), TERN_TE_CRYPTO_BUFFER_EXCEEDED, 0x06, NULL);
 }
 
+/* ---- CRYPTO during the handshake --------------------------------------------------------- */
+
+static int cond_server_awaits_finished(tern_pair *p)
+{
+    return p->client && p->server && tern_conn_tx_keys(p->client, TERN_LEVEL_HANDSHAKE)->aead &&
+           !tern_conn_handshake_complete(p->server);
+}
+
+/* A Handshake packet from the client, before its Finished reached the server, carrying `f`: the
+ * server closes with `terr` for a CRYPTO frame, and the client hears that code. */
+static void handshake_crypto_case(const uint8_t *f, size_t len, uint64_t terr)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, next_seed++), 0);
+    assert_true(pair_run(&p, cond_server_awaits_finished, 10 * SEC));
+    const tern_cid_entry *e = tern_peer_cids_for_path(tern_conn_peer_cids(p.client), 0);
+    uint8_t pkt[1500];
+    size_t n = forge_long_from(p.client, TERN_LEVEL_HANDSHAKE, &e->cid,
+                               &tern_conn_local_cids(p.client)->e[0].cid, NULL, 0, f, len, 0, p.now,
+                               pkt, sizeof(pkt));
+    assert_true(n > 0);
+    tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
+    expect_closed(&p, 1, terr, TERN_FT_CRYPTO);
+    assert_false(tern_conn_handshake_complete(p.server));
+    pair_free(&p);
+}
+
+static void test_handshake_crypto_errors(void **st)
+{
+    /* 1 MiB ahead of the Handshake data read: beyond the buffering limit */
+    uint8_t far[16], *q = far;
+    *q++ = 0x06;
+    q = tern_varint_put(q, 1u << 20);
+    *q++ = 0x01;
+    *q++ = 0x00;
+    handshake_crypto_case(far, (size_t)(q - far), TERN_TE_CRYPTO_BUFFER_EXCEEDED);
+    /* a ServerHello where the client's Finished belongs: TLS answers unexpected_message (10) */
+    static const uint8_t hello[] = {0x06, 0x00, 0x04, 2, 0, 0, 0};
+    handshake_crypto_case(hello, sizeof(hello), TERN_TE_CRYPTO_ERROR + 10);
+}
+
 /* ---- connection IDs ------------------------------------------------------------------------- */
 
 static void test_retire_unissued_cid(void **st)
@@ -320,6 +367,180 @@ static void test_retire_cid_of_this_packet(void **st)
     q = tern_varint_put(q, e->seq);
     inject(&p, 1, f, (size_t)(q - f), 0);
     expect_closed(&p, 1, TERN_TE_PROTOCOL_VIOLATION, 0x19);
+    pair_free(&p);
+}
+
+/* The CONNECTION_CLOSE that `c` sends next, opened with its keys (its peer CID is `dcid_len`
+ * bytes): its error code and frame type. Returns 1 when one left. */
+static int sent_close(tern_conn *c, size_t dcid_len, tern_tstamp now, uint64_t *code,
+                      uint64_t *ftype)
+{
+    uint8_t out[1500], plain[1500];
+    tern_path_addr pa;
+    size_t seg = 0, cnt = 0;
+    if (tern_conn_send(c, &pa, out, sizeof(out), 1, &seg, &cnt, now) != 0 || cnt == 0)
+        return 0;
+    long n = forge_open_1rtt(c, out, seg, dcid_len, plain, sizeof(plain));
+    assert_true(n > 0);
+    const uint8_t *q = plain, *end = plain + n;
+    tern_frame f;
+    uint64_t terr;
+    while (q < end) {
+        assert_int_equal(tern_frame_parse(&q, end, &f, &terr), 0);
+        if (f.type == TERN_FT_CONNECTION_CLOSE) {
+            *code = f.u.close.error_code;
+            *ftype = f.u.close.frame_type;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static size_t new_cid_frame(uint8_t *out, uint64_t seq, uint64_t rpt, const tern_cid *cid,
+                            const uint8_t token[TERN_RESET_TOKEN_LEN])
+{
+    size_t n = tern_frame_write_new_cid(out, 64, seq, rpt, cid, token);
+    assert_true(n > 0);
+    return n;
+}
+
+/* RFC 9000 §19.15: an endpoint sending with a zero-length DCID takes NEW_CONNECTION_ID as a
+ * PROTOCOL_VIOLATION. No tern server uses a zero-length CID, so the client is made to hold one for
+ * the server (its packets then carry an empty DCID, as to such a server). */
+static void test_new_cid_to_zero_length_user(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, NULL);
+    tern_cid empty = {.len = 0};
+    tern_peer_cids_set_initial(tern_conn_peer_cids(p.client), &empty);
+    tern_cid cid = {.len = 8, .data = {1, 2, 3, 4, 5, 6, 7, 8}};
+    uint8_t token[TERN_RESET_TOKEN_LEN] = {9}, f[64];
+    size_t n = new_cid_frame(f, 40, 0, &cid, token);
+    inject(&p, 0, f, n, 0);
+    assert_int_equal(tern_conn_state(p.client), TERN_CS_CLOSING);
+    const tern_close_info *ci = tern_conn_close_info(p.client);
+    assert_int_equal(ci->error_code, TERN_TE_PROTOCOL_VIOLATION);
+    assert_int_equal(ci->frame_type, TERN_FT_NEW_CONNECTION_ID);
+    /* what leaves, to the empty DCID, says so too */
+    uint64_t code = 0, ftype = 0;
+    assert_true(sent_close(p.client, 0, p.now, &code, &ftype));
+    assert_int_equal(code, TERN_TE_PROTOCOL_VIOLATION);
+    assert_int_equal(ftype, TERN_FT_NEW_CONNECTION_ID);
+    /* nothing of the frame was kept */
+    const tern_peer_cids *pc = tern_conn_peer_cids(p.client);
+    for (size_t i = 0; i < pc->n; i++)
+        assert_int_not_equal(pc->e[i].seq, 40);
+    pair_free(&p);
+}
+
+/* ---- retire_prior_to and the paths' connection IDs ----------------------------------------- */
+
+/* A CID the server accepts packets for (as if it had issued it), and its reset token. */
+static uint64_t server_cid(tern_pair *p, uint8_t tag, tern_cid *cid,
+                           uint8_t token[TERN_RESET_TOKEN_LEN])
+{
+    cid->len = 8;
+    for (int i = 0; i < 8; i++)
+        cid->data[i] = (uint8_t)(tag * 16 + i);
+    tern_crypto_reset_token(p->reset_key, cid, token);
+    tern_local_cids *l = tern_conn_local_cids(p->server);
+    tern_cid_entry *e = tern_local_cids_add(l, cid, token);
+    assert_non_null(e);
+    tern_local_cids_on_announced(l, e->seq); /* the test announces it */
+    return e->seq;
+}
+
+static const tern_cid_entry *path_cid(tern_pair *p, int idx)
+{
+    return tern_peer_cids_for_path(tern_conn_peer_cids(p->client), (uint8_t)idx);
+}
+
+static int cond_path1_validated(tern_pair *p)
+{
+    return tern_conn_path_at(p->client, 1)->path_validated;
+}
+
+/* The client moved to path 1 and keeps path 0 (the fallback). A NEW_CONNECTION_ID whose
+ * retire_prior_to retires the CIDs of both brings one new CID: the active path takes it whatever
+ * its slot, the other path waits for the next. Then the peer repeats a CID that the other path
+ * holds with a retire_prior_to beyond the active path's (RFC 9000 §5.1.2 lets it retire all but
+ * that one): the active path takes it and the connection goes on carrying data with it. */
+static void test_retire_prior_to_active_path(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, NULL);
+    tern_addr alt;
+    assert_int_equal(tern_addr_parse(&alt, "10.0.0.9:7100", 0), 0);
+    assert_int_equal(tern_conn_path_set_active(p.client, &alt, p.now), 1);
+    assert_true(pair_run(&p, cond_path1_validated, 5 * SEC));
+    assert_int_equal(tern_conn_active_index(p.client), 1);
+    assert_non_null(path_cid(&p, 0));
+    assert_non_null(path_cid(&p, 1));
+
+    tern_cid a, b;
+    uint8_t ta[TERN_RESET_TOKEN_LEN], tb[TERN_RESET_TOKEN_LEN], f[64];
+    uint64_t sa = server_cid(&p, 1, &a, ta), sb = server_cid(&p, 2, &b, tb);
+    /* everything below sa retired, sa the only CID left */
+    inject(&p, 0, f, new_cid_frame(f, sa, sa, &a, ta), 0);
+    assert_true(tern_conn_state(p.client) < TERN_CS_CLOSING);
+    assert_int_equal(path_cid(&p, 1)->seq, sa);
+    assert_null(path_cid(&p, 0));
+    assert_true(tern_conn_path_at(p.client, 0)->waiting_cid);
+    /* the next one goes to the waiting path */
+    inject(&p, 0, f, new_cid_frame(f, sb, sa, &b, tb), 0);
+    assert_int_equal(path_cid(&p, 0)->seq, sb);
+    assert_false(tern_conn_path_at(p.client, 0)->waiting_cid);
+    assert_int_equal(tern_peer_cids_spare(tern_conn_peer_cids(p.client)), 0);
+
+    /* sb again, now retiring sa: the active path takes sb from path 0 */
+    inject(&p, 0, f, new_cid_frame(f, sb, sb, &b, tb), 0);
+    assert_true(tern_conn_state(p.client) < TERN_CS_CLOSING);
+    assert_int_equal(path_cid(&p, 1)->seq, sb);
+    assert_null(path_cid(&p, 0));
+    assert_true(tern_conn_path_at(p.client, 0)->waiting_cid);
+    /* data still flows, to sb, and the client retired everything below it */
+    assert_int_equal(pair_request(&p, 20000), 1);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_true(pair_verify(&p));
+    assert_true(tern_cid_eq(&tern_conn_active_path(p.server)->dcid, &b));
+    const tern_local_cids *l = tern_conn_local_cids(p.server);
+    for (size_t i = 0; i < l->n; i++)
+        assert_true(l->e[i].seq >= sb);
+    assert_true(tern_conn_state(p.client) < TERN_CS_CLOSING);
+    pair_free(&p);
+}
+
+/* The peer repeats a CID the client itself retired, with a retire_prior_to that retires the
+ * active path's: no CID is left to send with. The client closes with PROTOCOL_VIOLATION and
+ * sends nothing more (every CID it knew is retired). */
+static void test_retire_prior_to_leaves_nothing(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, NULL);
+    tern_cid a, b;
+    uint8_t ta[TERN_RESET_TOKEN_LEN], tb[TERN_RESET_TOKEN_LEN], f[64];
+    uint64_t sa = server_cid(&p, 1, &a, ta), sb = server_cid(&p, 2, &b, tb);
+    inject(&p, 0, f, new_cid_frame(f, sa, sa, &a, ta), 0);
+    assert_int_equal(path_cid(&p, 0)->seq, sa);
+    assert_int_equal(tern_peer_cids_spare(tern_conn_peer_cids(p.client)), 0);
+    /* a second path waits for a CID, gets sb, and retires it when it is removed */
+    tern_addr alt;
+    assert_int_equal(tern_addr_parse(&alt, "10.0.0.9:7100", 0), 0);
+    int id = tern_conn_path_add(p.client, &alt, p.now);
+    assert_true(id > 0);
+    assert_true(tern_conn_path_at(p.client, id)->waiting_cid);
+    inject(&p, 0, f, new_cid_frame(f, sb, sa, &b, tb), 0);
+    assert_int_equal(path_cid(&p, id)->seq, sb);
+    assert_int_equal(tern_conn_path_remove(p.client, &alt, p.now), 0);
+    assert_null(path_cid(&p, id));
+    inject(&p, 0, f, new_cid_frame(f, sb, sb, &b, tb), 0);
+    assert_int_equal(tern_conn_state(p.client), TERN_CS_CLOSING);
+    const tern_close_info *ci = tern_conn_close_info(p.client);
+    assert_int_equal(ci->error_code, TERN_TE_PROTOCOL_VIOLATION);
+    assert_int_equal(ci->frame_type, TERN_FT_NEW_CONNECTION_ID);
+    assert_null(path_cid(&p, 0));
+    uint64_t code, ftype;
+    assert_false(sent_close(p.client, 8, p.now, &code, &ftype));
     pair_free(&p);
 }
 
@@ -487,8 +708,12 @@ int main(void)
         cmocka_unit_test(test_reset_changes_final_size),
         cmocka_unit_test(test_data_after_reset_beyond_final_size),
         cmocka_unit_test(test_crypto_too_far),
+        cmocka_unit_test(test_handshake_crypto_errors),
         cmocka_unit_test(test_retire_unissued_cid),
         cmocka_unit_test(test_retire_cid_of_this_packet),
+        cmocka_unit_test(test_new_cid_to_zero_length_user),
+        cmocka_unit_test(test_retire_prior_to_active_path),
+        cmocka_unit_test(test_retire_prior_to_leaves_nothing),
         cmocka_unit_test(test_reserved_bits),
         cmocka_unit_test(test_packet_without_frames),
         cmocka_unit_test(test_peer_close_kinds),
