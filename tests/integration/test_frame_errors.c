@@ -211,6 +211,51 @@ static void test_uni_stream_limit(void **st)
     expect_close(1, f, (size_t)(q - f), TERN_TE_STREAM_LIMIT_ERROR, 0x0a, NULL);
 }
 
+/* Frames for stream 1, the server's own first bidirectional stream, which it never opened: the
+ * client cannot know of it, so each is a STREAM_STATE_ERROR (RFC 9000 §19.4, §19.5, §19.8, §19.10,
+ * §19.13). */
+static void test_frames_on_servers_unopened_stream(void **st)
+{
+    static const uint8_t frames[][5] = {
+        {0x08, 0x01, 'x'},        /* STREAM */
+        {0x04, 0x01, 0x00, 0x00}, /* RESET_STREAM */
+        {0x05, 0x01, 0x00},       /* STOP_SENDING */
+        {0x11, 0x01, 0x10},       /* MAX_STREAM_DATA */
+        {0x15, 0x01, 0x10},       /* STREAM_DATA_BLOCKED */
+    };
+    static const size_t lens[] = {3, 4, 3, 3, 3};
+    for (size_t i = 0; i < 5; i++)
+        expect_close(1, frames[i], lens[i], TERN_TE_STREAM_STATE_ERROR, frames[i][0], NULL);
+}
+
+/* Stream counts beyond 2^60 cannot be encoded in a stream ID (RFC 9000 §19.11, §19.14). */
+static void test_stream_counts_too_big(void **st)
+{
+    static const uint8_t types[] = {0x13, 0x16, 0x17};
+    for (size_t i = 0; i < sizeof(types); i++) {
+        uint8_t f[16], *q = f;
+        *q++ = types[i];
+        q = tern_varint_put(q, (1ull << 60) + 1);
+        expect_close(1, f, (size_t)(q - f), TERN_TE_FRAME_ENCODING_ERROR, types[i], NULL);
+    }
+}
+
+/* RESET_STREAM and STOP_SENDING count against the peer's stream limit like STREAM does. */
+static void test_stream_limit_by_control_frames(void **st)
+{
+    uint8_t f[16], *q = f;
+    *q++ = 0x04;
+    q = tern_varint_put(q, 4 * 100); /* bidi stream 400: the 101st */
+    *q++ = 0x00;
+    *q++ = 0x00;
+    expect_close(1, f, (size_t)(q - f), TERN_TE_STREAM_LIMIT_ERROR, 0x04, NULL);
+    q = f;
+    *q++ = 0x05;
+    q = tern_varint_put(q, 4 * 100);
+    *q++ = 0x00;
+    expect_close(1, f, (size_t)(q - f), TERN_TE_STREAM_LIMIT_ERROR, 0x05, NULL);
+}
+
 /* ---- flow control and final sizes ------------------------------------------------------------ */
 
 static void small_windows(tern_pair *p)
@@ -430,6 +475,65 @@ static void test_new_cid_to_zero_length_user(void **st)
     const tern_peer_cids *pc = tern_conn_peer_cids(p.client);
     for (size_t i = 0; i < pc->n; i++)
         assert_int_not_equal(pc->e[i].seq, 40);
+    pair_free(&p);
+}
+
+/* RFC 9000 §19.15: a sequence number given to two CIDs, and a CID given two sequence numbers, are
+ * both PROTOCOL_VIOLATION (the same CID under its own number again is a retransmission: fine). */
+static void test_new_cid_conflicts(void **st)
+{
+    for (int k = 0; k < 3; k++) {
+        tern_pair p;
+        connect_pair(&p, NULL);
+        const tern_peer_cids *pc = tern_conn_peer_cids(p.client);
+        const tern_cid_entry *held = &pc->e[pc->n - 1];
+        tern_cid other = held->cid;
+        other.data[0] ^= 0x5a;
+        uint8_t f[64];
+        size_t n = k == 0   ? new_cid_frame(f, held->seq, 0, &other, held->token)
+                   : k == 1 ? new_cid_frame(f, held->seq + 20, 0, &held->cid, held->token)
+                            : new_cid_frame(f, held->seq, 0, &held->cid, held->token);
+        inject(&p, 0, f, n, 0);
+        if (k < 2) {
+            expect_closed(&p, 0, TERN_TE_PROTOCOL_VIOLATION, TERN_FT_NEW_CONNECTION_ID);
+        } else {
+            assert_true(tern_conn_state(p.client) < TERN_CS_CLOSING);
+            assert_int_equal(tern_conn_close_info(p.client)->error_code, 0);
+        }
+        pair_free(&p);
+    }
+}
+
+/* Each NEW_CONNECTION_ID retiring the one before makes the client owe one more
+ * RETIRE_CONNECTION_ID. Frames that arrive faster than it can send them fill its retire queue,
+ * which stays bounded: past TERN_MAX_RETIRE_QUEUE it closes with CONNECTION_ID_LIMIT_ERROR
+ * (RFC 9000 §5.1.2). */
+static void test_retire_queue_bound(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, NULL);
+    const tern_peer_cids *pc = tern_conn_peer_cids(p.client);
+    uint64_t seq = pc->highest_seq + 1;
+    size_t max_queued = 0;
+    int closed_at = -1;
+    for (int pkt = 0; pkt < 5 && closed_at < 0; pkt++) {
+        uint8_t f[1200];
+        size_t n = 0;
+        for (int i = 0; i < 30; i++, seq++) {
+            tern_cid cid = {.len = 8, .data = {0xc1, (uint8_t)(seq >> 8), (uint8_t)seq}};
+            uint8_t token[TERN_RESET_TOKEN_LEN] = {(uint8_t)seq, (uint8_t)(seq >> 8), 0x77};
+            n += new_cid_frame(f + n, seq, seq, &cid, token);
+        }
+        inject(&p, 0, f, n, 0);
+        if (pc->retire_n > max_queued)
+            max_queued = pc->retire_n;
+        if (tern_conn_state(p.client) >= TERN_CS_CLOSING)
+            closed_at = pkt;
+    }
+    assert_true(closed_at >= 1); /* the first 30 fit */
+    assert_true(max_queued <= TERN_MAX_RETIRE_QUEUE);
+    assert_int_equal(tern_conn_close_info(p.client)->error_code, TERN_TE_CONNECTION_ID_LIMIT_ERROR);
+    assert_int_equal(tern_conn_close_info(p.client)->frame_type, TERN_FT_NEW_CONNECTION_ID);
     pair_free(&p);
 }
 
@@ -701,6 +805,9 @@ int main(void)
         cmocka_unit_test(test_stream_data_blocked_on_send_only),
         cmocka_unit_test(test_reset_on_send_only),
         cmocka_unit_test(test_uni_stream_limit),
+        cmocka_unit_test(test_frames_on_servers_unopened_stream),
+        cmocka_unit_test(test_stream_counts_too_big),
+        cmocka_unit_test(test_stream_limit_by_control_frames),
         cmocka_unit_test(test_connection_flow_control),
         cmocka_unit_test(test_connection_flow_control_by_reset),
         cmocka_unit_test(test_reset_beyond_stream_window),
@@ -712,6 +819,8 @@ int main(void)
         cmocka_unit_test(test_retire_unissued_cid),
         cmocka_unit_test(test_retire_cid_of_this_packet),
         cmocka_unit_test(test_new_cid_to_zero_length_user),
+        cmocka_unit_test(test_new_cid_conflicts),
+        cmocka_unit_test(test_retire_queue_bound),
         cmocka_unit_test(test_retire_prior_to_active_path),
         cmocka_unit_test(test_retire_prior_to_leaves_nothing),
         cmocka_unit_test(test_reserved_bits),
