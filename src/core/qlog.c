@@ -883,7 +883,30 @@ static void w_sent_frames(tern_qlog_w *w, const tern_sent_pkt *p)
             kv_str(w, "frame_type", "stop_sending");
             kv_u64(w, "stream_id", f->id);
             break;
-        default:
+        case TERN_FT_DATA_BLOCKED:
+            kv_str(w, "frame_type", "data_blocked");
+            kv_u64(w, "limit", f->off);
+            break;
+        case TERN_FT_STREAM_DATA_BLOCKED:
+            kv_str(w, "frame_type", "stream_data_blocked");
+            kv_u64(w, "stream_id", f->id);
+            kv_u64(w, "limit", f->off);
+            break;
+        case TERN_FT_MAX_STREAMS_BIDI:
+        case TERN_FT_MAX_STREAMS_UNI:
+            kv_str(w, "frame_type", "max_streams");
+            kv_str(w, "stream_type",
+                   f->type == TERN_FT_MAX_STREAMS_BIDI ? "bidirectional" : "unidirectional");
+            kv_u64(w, "maximum", f->off);
+            break;
+        case TERN_FT_STREAMS_BLOCKED_BIDI:
+        case TERN_FT_STREAMS_BLOCKED_UNI:
+            kv_str(w, "frame_type", "streams_blocked");
+            kv_str(w, "stream_type",
+                   f->type == TERN_FT_STREAMS_BLOCKED_BIDI ? "bidirectional" : "unidirectional");
+            kv_u64(w, "limit", f->off);
+            break;
+        default: /* a frame type the sender records and this list does not know yet */
             kv_str(w, "frame_type", "unknown");
             kv_u64(w, "frame_type_bytes", f->type);
             break;
