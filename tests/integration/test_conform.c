@@ -188,6 +188,44 @@ static void vn_case(int after_retry, uint64_t seed)
     pair_free(&p);
 }
 
+/* §6.2: a Version Negotiation that lists the version in use, or that does not echo the client's
+ * CIDs, is ignored; the same packet listing only other versions ends the attempt (the control). */
+static void vn_ignored_case(int lists_ours, int wrong_cids, uint64_t seed)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, seed), 0);
+    p.c2s.blackhole = 1;
+    pair_run(&p, pair_cond_connected, 1 * MS);
+    tern_conn *c = p.client;
+    const uint32_t versions[] = {0x1a2a3a4a, lists_ours ? tern_conn_version(c) : 0x5a6a7a8a};
+    tern_cid dcid = *tern_conn_initial_dcid(c);
+    if (wrong_cids)
+        dcid.data[0] ^= 0x40;
+    uint8_t pkt[256];
+    size_t n = tern_pkt_write_vn(pkt, sizeof(pkt), &dcid, &tern_conn_local_cids(c)->e[0].cid,
+                                 versions, 2, 0);
+    assert_true(n > 0);
+    tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
+    if (lists_ours || wrong_cids) {
+        assert_int_equal(tern_conn_state(c), TERN_CS_HANDSHAKE);
+        assert_int_equal(tern_conn_close_info(c)->status, 0);
+        /* and the handshake still completes */
+        p.c2s.blackhole = 0;
+        assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    } else {
+        assert_int_equal(tern_conn_state(c), TERN_CS_DONE);
+        assert_int_equal(tern_conn_close_info(c)->status, TERN_ERR_VERSION);
+    }
+    pair_free(&p);
+}
+
+static void test_vn_listing_our_version_ignored(void **st)
+{
+    vn_ignored_case(1, 0, 222);
+    vn_ignored_case(0, 1, 223);
+    vn_ignored_case(0, 0, 224);
+}
+
 static void test_vn_after_retry_ignored(void **st)
 {
     vn_case(1, 220);
@@ -370,6 +408,78 @@ static void test_key_update_flood_closed(void **st)
 static void test_key_update_after_ack_accepted(void **st)
 {
     key_update_case(1, 271);
+}
+
+/* §6.5: a packet of the previous key phase that was sent before the first packet of the new
+ * one (held back, reordered) is opened with the previous keys and processed; one in the old phase
+ * numbered after the new phase started is an attempt at a further update, which the next keys do
+ * not open. */
+static void test_previous_phase_packet(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 272);
+    static const uint8_t early[] = {0x0b, 0x08, 0x02, 'h', 'i'}; /* STREAM 8, FIN, "hi" */
+    static const uint8_t late[] = {0x0b, 0x0c, 0x02, 'h', 'o'};  /* STREAM 12 */
+    uint8_t held[1500], pkt[1500];
+    size_t hn = forge_1rtt(p.client, early, sizeof(early), 0, p.now, held, sizeof(held));
+    assert_true(hn > 0);
+    int phase0 = tern_conn_rx_phase(p.server);
+    size_t n = forge_phase(&p, 1, pkt);
+    tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
+    assert_int_equal(tern_conn_rx_phase(p.server), phase0 ^ 1);
+    uint64_t fails = tern_conn_rx_auth_failed(p.server);
+    tern_conn_recv(p.server, &p.path_s, held, hn, 0, p.now);
+    assert_int_equal(tern_conn_rx_auth_failed(p.server), fails);
+    assert_non_null(tern_streams_find(tern_conn_streams(p.server), 8));
+    assert_int_equal(tern_conn_rx_phase(p.server), phase0 ^ 1);
+    /* the client has not followed: its keys are the old phase's, its packet numbers newer */
+    n = forge_1rtt(p.client, late, sizeof(late), 0, p.now, pkt, sizeof(pkt));
+    tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
+    assert_int_equal(tern_conn_rx_auth_failed(p.server), fails + 1);
+    assert_null(tern_streams_find(tern_conn_streams(p.server), 12));
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_ESTABLISHED);
+    pair_free(&p);
+}
+
+/* ---- RFC 9000 §10.1: the idle timeout is the smaller advertised one, or the only one ----------
+ */
+
+static void idle_case(uint64_t client_ms, uint64_t server_ms, uint64_t seed)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, seed), 0);
+    p.cfg_c.idle_timeout_ms = client_ms;
+    p.cfg_s.idle_timeout_ms = server_ms;
+    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    assert_int_equal(pair_request(&p, 100), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    uint64_t eff = !client_ms ? server_ms : !server_ms ? client_ms : TERN_MIN(client_ms, server_ms);
+    tern_tstamp now = p.now;
+    tern_tstamp idle_c = tern_conn_get_deadlines(p.client).idle;
+    tern_tstamp idle_s = tern_conn_get_deadlines(p.server).idle;
+    if (!eff) {
+        assert_true(idle_c == TERN_TS_INF && idle_s == TERN_TS_INF);
+    } else {
+        /* armed at the last activity, within one timeout of now */
+        assert_true(idle_c > now && idle_c <= now + eff * MS);
+        assert_true(idle_s > now && idle_s <= now + eff * MS);
+        /* the client gives up after that timeout and no longer */
+        p.c2s.blackhole = p.s2c.blackhole = 1;
+        tern_conn_on_timeout(p.client, idle_c - 1);
+        assert_false(tern_conn_is_done(p.client));
+        tern_conn_on_timeout(p.client, idle_c);
+        assert_true(tern_conn_is_done(p.client));
+        assert_int_equal(tern_conn_close_info(p.client)->status, TERN_ERR_IDLE_TIMEOUT);
+    }
+    pair_free(&p);
+}
+
+static void test_idle_timeout_negotiated(void **st)
+{
+    idle_case(0, 700, 280);
+    idle_case(900, 0, 281);
+    idle_case(800, 600, 282);
+    idle_case(0, 0, 283);
 }
 
 /* ---- RFC 9001 §8.4: a ClientHello with a legacy_session_id -> PROTOCOL_VIOLATION ---------------
@@ -824,12 +934,15 @@ int main(void)
         cmocka_unit_test(test_server_scid_change_discarded),
         cmocka_unit_test(test_small_initial_dropped_by_server),
         cmocka_unit_test(test_vn_after_retry_ignored),
+        cmocka_unit_test(test_vn_listing_our_version_ignored),
         cmocka_unit_test(test_coalesced_other_dcid_ignored),
         cmocka_unit_test(test_short_stateless_reset),
         cmocka_unit_test(test_tls_key_update_rejected),
         cmocka_unit_test(test_post_handshake_cert_request_rejected),
         cmocka_unit_test(test_key_update_flood_closed),
         cmocka_unit_test(test_key_update_after_ack_accepted),
+        cmocka_unit_test(test_previous_phase_packet),
+        cmocka_unit_test(test_idle_timeout_negotiated),
         cmocka_unit_test(test_legacy_session_id_closed),
         cmocka_unit_test(test_preferred_address_cid_checked),
         cmocka_unit_test(test_server_recognises_client_reset),
