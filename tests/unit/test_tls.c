@@ -150,7 +150,7 @@ typedef struct pair_opts {
     const char *ca; /* default: the server's own cert */
     int verify;
     const char *name;
-    int tickets;
+    int tickets; /* 1: session tickets on; 2: turned on twice, then off */
     int keylog; /* both sides get an on_keylog callback */
 } pair_opts;
 
@@ -170,6 +170,10 @@ static void pair_init(pair *p, const pair_opts *o)
                      0);
     if (o->tickets)
         assert_int_equal(tern_tls_ctx_set_tickets(p->sctx, 1), 0);
+    if (o->tickets == 2) { /* on again (the key stays), then off */
+        assert_int_equal(tern_tls_ctx_set_tickets(p->sctx, 1), 0);
+        assert_int_equal(tern_tls_ctx_set_tickets(p->sctx, 0), 0);
+    }
     assert_int_equal(tern_tls_ctx_new(&p->cctx, 0, NULL, NULL, o->ca ? o->ca : fx.cert, o->verify,
                                       o->cprio, o->calpn ? o->calpn : alpn_hq,
                                       o->calpn ? o->calpn_n : 1),
@@ -449,6 +453,18 @@ static void test_tickets_consumed(void **state)
     assert_true(p.s->sent_total[TERN_LEVEL_1RTT] > 0);
     assert_int_equal(p.c->rv, 1);
     assert_int_equal(p.c->alert_calls, 0);
+    pair_free(&p);
+}
+
+/* Tickets turned off again: the server sends nothing at 1-RTT. */
+static void test_tickets_turned_off(void **state)
+{
+    pair p;
+    pair_opts o = {.verify = 1, .name = "localhost", .tickets = 2};
+    pair_init(&p, &o);
+    run(&p);
+    assert_success(&p, TERN_AEAD_AES_128_GCM);
+    assert_int_equal(p.s->sent_total[TERN_LEVEL_1RTT], 0);
     pair_free(&p);
 }
 
@@ -857,6 +873,41 @@ static void test_ctx_errors(void **state)
     tern_tls_ctx_free(ctx);
 }
 
+/* The ALPN list and key rules of tern_tls_ctx_new at their edges: at most 64 names of 1..255
+ * bytes each, none NULL; a server needs both a certificate and a key; an output pointer. */
+static void test_ctx_argument_edges(void **state)
+{
+    tern_tls_ctx *ctx = NULL;
+    const char *many[65];
+    for (size_t i = 0; i < 65; i++)
+        many[i] = "hq-interop";
+    char long_name[257];
+    memset(long_name, 'a', 256);
+    long_name[256] = 0;
+    const char *const too_long[] = {long_name};
+    const char *const with_null[] = {"hq-interop", NULL};
+    assert_int_equal(tern_tls_ctx_new(NULL, 0, NULL, NULL, fx.cert, 1, NULL, alpn_hq, 1),
+                     TERN_ERR_CONFIG);
+    assert_int_equal(tern_tls_ctx_new(&ctx, 0, NULL, NULL, fx.cert, 1, NULL, NULL, 1),
+                     TERN_ERR_CONFIG);
+    assert_int_equal(tern_tls_ctx_new(&ctx, 0, NULL, NULL, fx.cert, 1, NULL, many, 65),
+                     TERN_ERR_CONFIG);
+    assert_int_equal(tern_tls_ctx_new(&ctx, 0, NULL, NULL, fx.cert, 1, NULL, too_long, 1),
+                     TERN_ERR_CONFIG);
+    assert_int_equal(tern_tls_ctx_new(&ctx, 0, NULL, NULL, fx.cert, 1, NULL, with_null, 2),
+                     TERN_ERR_CONFIG);
+    assert_int_equal(tern_tls_ctx_new(&ctx, 1, fx.cert, NULL, NULL, 0, NULL, alpn_hq, 1),
+                     TERN_ERR_CONFIG);
+    assert_null(ctx);
+    /* the bounds themselves are accepted */
+    assert_int_equal(tern_tls_ctx_new(&ctx, 0, NULL, NULL, fx.cert, 1, NULL, many, 64), 0);
+    tern_tls_ctx_free(ctx);
+    long_name[255] = 0;
+    assert_int_equal(tern_tls_ctx_new(&ctx, 0, NULL, NULL, fx.cert, 1, NULL, too_long, 1), 0);
+    tern_tls_ctx_free(ctx);
+    assert_int_equal(tern_tls_ctx_set_tickets(NULL, 1), TERN_ERR_CONFIG);
+}
+
 /* Offset of the first extension of the ClientHello at ch[0..len) (handshake header included), and
  * the end of the extensions; asserts the layout. */
 static size_t ch_extensions(const uint8_t *ch, size_t len, size_t *end)
@@ -1048,15 +1099,26 @@ static void test_keylog(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_handshake),        cmocka_unit_test(test_server_alpn_preference),
-        cmocka_unit_test(test_each_aead),        cmocka_unit_test(test_hello_retry),
-        cmocka_unit_test(test_fragmented),       cmocka_unit_test(test_ip_name_and_no_verify),
-        cmocka_unit_test(test_tickets_consumed), cmocka_unit_test(test_alpn_mismatch),
-        cmocka_unit_test(test_wrong_ca),         cmocka_unit_test(test_bad_hostname),
-        cmocka_unit_test(test_garbage),          cmocka_unit_test(test_tparams_callback_error),
-        cmocka_unit_test(test_missing_tparams),  cmocka_unit_test(test_peer_without_alpn),
-        cmocka_unit_test(test_ctx_errors),       cmocka_unit_test(test_user_priority_tls13_only),
-        cmocka_unit_test(test_legacy_session_id_refused), cmocka_unit_test(test_keylog),
+        cmocka_unit_test(test_handshake),
+        cmocka_unit_test(test_server_alpn_preference),
+        cmocka_unit_test(test_each_aead),
+        cmocka_unit_test(test_hello_retry),
+        cmocka_unit_test(test_fragmented),
+        cmocka_unit_test(test_ip_name_and_no_verify),
+        cmocka_unit_test(test_tickets_consumed),
+        cmocka_unit_test(test_tickets_turned_off),
+        cmocka_unit_test(test_ctx_argument_edges),
+        cmocka_unit_test(test_alpn_mismatch),
+        cmocka_unit_test(test_wrong_ca),
+        cmocka_unit_test(test_bad_hostname),
+        cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_tparams_callback_error),
+        cmocka_unit_test(test_missing_tparams),
+        cmocka_unit_test(test_peer_without_alpn),
+        cmocka_unit_test(test_ctx_errors),
+        cmocka_unit_test(test_user_priority_tls13_only),
+        cmocka_unit_test(test_legacy_session_id_refused),
+        cmocka_unit_test(test_keylog),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
