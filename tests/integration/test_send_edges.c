@@ -1,0 +1,192 @@
+/* What the connection sends at the edges of the send API: its arguments; a CONNECTION_CLOSE that
+ * waits for a buffer of a full datagram rather than being cut or lost; a PATH_CHALLENGE that waits
+ * until randomness is available rather than going out predictable; and a batch buffer shorter
+ * than one datagram. Each checks the bytes that leave (opened with the sender's keys). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "conn_test.h"
+#include "forge.h"
+#include "frame.h"
+#include "migration.h"
+#include "pair.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+static void connect_pair(tern_pair *p, uint64_t seed)
+{
+    assert_int_equal(pair_init(p, seed), 0);
+    assert_true(pair_run(p, pair_cond_connected, 10 * SEC));
+    assert_int_equal(pair_request(p, 100), 0);
+    assert_true(pair_run(p, pair_cond_all_done, 10 * SEC));
+}
+
+static int never(tern_pair *p)
+{
+    return 0;
+}
+
+/* Frame types in the 1-RTT datagram `c` just sent (bit per type below 64). */
+static uint64_t frame_types(tern_conn *c, const uint8_t *d, size_t len)
+{
+    uint8_t plain[1500];
+    long n = forge_open_1rtt(c, d, len, 8, plain, sizeof(plain));
+    assert_true(n > 0);
+    uint64_t types = 0;
+    const uint8_t *q = plain, *end = plain + n;
+    tern_frame f;
+    uint64_t terr;
+    while (q < end) {
+        assert_int_equal(tern_frame_parse(&q, end, &f, &terr), 0);
+        if (f.type < 64)
+            types |= 1ull << f.type;
+    }
+    return types;
+}
+
+static void test_send_arguments(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 1300);
+    tern_conn *c = p.client;
+    uint8_t buf[1500];
+    tern_path_addr pa;
+    size_t seg, cnt, len;
+    assert_int_equal(tern_conn_send_batch(NULL, &pa, buf, sizeof(buf), 1, &seg, &cnt, &len, p.now),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_send_batch(c, NULL, buf, sizeof(buf), 1, &seg, &cnt, &len, p.now),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_send_batch(c, &pa, NULL, sizeof(buf), 1, &seg, &cnt, &len, p.now),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_send_batch(c, &pa, buf, sizeof(buf), 1, NULL, &cnt, &len, p.now),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_send_batch(c, &pa, buf, sizeof(buf), 1, &seg, NULL, &len, p.now),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_send_batch(c, &pa, buf, sizeof(buf), 1, &seg, &cnt, NULL, p.now),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_recv(NULL, &p.path_c, buf, 10, 0, p.now), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_recv(c, &p.path_c, NULL, 10, 0, p.now), TERN_ERR_INVALID_ARG);
+    /* none of it changed the connection */
+    assert_int_equal(tern_conn_state(c), TERN_CS_ESTABLISHED);
+    pair_free(&p);
+}
+
+/* A close asked for while the driver offers a buffer smaller than a datagram may need stays due:
+ * it leaves whole at the next call with room, carrying the application's code. */
+static void test_close_waits_for_room(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 1301);
+    tern_conn *c = p.client;
+    assert_int_equal(tern_conn_close(c, 42, "later"), 0);
+    uint8_t buf[1500];
+    tern_path_addr pa;
+    size_t seg = 0, cnt = 0;
+    assert_int_equal(tern_conn_send(c, &pa, buf, 1000, 1, &seg, &cnt, p.now), 0);
+    assert_int_equal(cnt, 0);
+    assert_int_equal(tern_conn_send(c, &pa, buf, sizeof(buf), 1, &seg, &cnt, p.now), 0);
+    assert_int_equal(cnt, 1);
+    uint8_t plain[1500];
+    long n = forge_open_1rtt(c, buf, seg, 8, plain, sizeof(plain));
+    assert_true(n > 0);
+    const uint8_t *q = plain;
+    tern_frame f;
+    uint64_t terr;
+    int found = 0;
+    while (q < plain + n) {
+        assert_int_equal(tern_frame_parse(&q, plain + n, &f, &terr), 0);
+        if (f.type == TERN_FT_CONNECTION_CLOSE_APP) {
+            assert_int_equal(f.u.close.error_code, 42);
+            assert_int_equal(f.u.close.reason_len, 5);
+            assert_memory_equal(f.u.close.reason, "later", 5);
+            found = 1;
+        }
+    }
+    assert_true(found);
+    /* sent once: not again before a packet from the peer asks for it */
+    assert_int_equal(tern_conn_send(c, &pa, buf, sizeof(buf), 1, &seg, &cnt, p.now), 0);
+    assert_int_equal(cnt, 0);
+    pair_free(&p);
+}
+
+static int cond_validated(tern_pair *p)
+{
+    return p->path_events[TERN_PATH_EV_VALIDATED] > 0;
+}
+
+/* A PATH_CHALLENGE must be unpredictable (RFC 9000 §8.2.1): while the random source fails none
+ * leaves, the path stays unvalidated; once it works the challenge goes out and the path validates.
+ */
+static void test_challenge_waits_for_randomness(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 1302);
+    tern_addr alt;
+    assert_int_equal(tern_addr_parse(&alt, "10.0.0.7:7300", 0), 0);
+    p.rand_fail = 1;
+    int id = tern_conn_path_add(p.client, &alt, p.now);
+    assert_true(id > 0);
+    /* what the client sends now: nothing on the new path, no challenge anywhere */
+    uint8_t buf[1500];
+    tern_path_addr pa;
+    for (int i = 0; i < 4; i++) {
+        size_t seg = 0, cnt = 0;
+        assert_int_equal(tern_conn_send(p.client, &pa, buf, sizeof(buf), 1, &seg, &cnt, p.now), 0);
+        if (!cnt)
+            break;
+        assert_false(tern_addr_equal(&pa.local, &alt));
+        assert_false(frame_types(p.client, buf, seg) & (1ull << TERN_FT_PATH_CHALLENGE));
+    }
+    assert_int_equal(tern_conn_path_at(p.client, id)->nchallenge, 0);
+    pair_run(&p, never, 50 * MS);
+    assert_int_equal(p.path_events[TERN_PATH_EV_VALIDATED], 0);
+    assert_int_equal(tern_conn_path_at(p.client, id)->nchallenge, 0);
+    p.rand_fail = 0;
+    assert_true(pair_run(&p, cond_validated, 5 * SEC));
+    assert_true(tern_conn_path_at(p.client, id)->path_validated);
+    pair_free(&p);
+}
+
+/* A batch buffer with room for one datagram and a part of another: one full datagram leaves, the
+ * rest waits (nothing is cut to fit). */
+static void test_batch_buffer_remainder(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 1303);
+    int64_t sid;
+    static uint8_t data[8000];
+    assert_int_equal(tern_conn_open_stream(p.server, 0, &sid), 0);
+    assert_int_equal(tern_stream_write(p.server, sid, data, sizeof(data), 1), (int)sizeof(data));
+    uint8_t buf[1500 * 3];
+    tern_path_addr pa;
+    size_t seg = 0, cnt = 0, len = 0;
+    size_t cap = 1500 + 700;
+    assert_int_equal(tern_conn_send_batch(p.server, &pa, buf, cap, 8, &seg, &cnt, &len, p.now), 0);
+    assert_int_equal(cnt, 1);
+    assert_true(seg > 700);
+    assert_int_equal(len, seg);
+    assert_true(frame_types(p.server, buf, seg) & 0xff00ull); /* STREAM */
+    /* the rest follows in full datagrams when there is room */
+    assert_int_equal(
+        tern_conn_send_batch(p.server, &pa, buf, sizeof(buf), 8, &seg, &cnt, &len, p.now), 0);
+    assert_true(cnt >= 2);
+    assert_true(len > seg);
+    pair_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_send_arguments),
+        cmocka_unit_test(test_close_waits_for_room),
+        cmocka_unit_test(test_challenge_waits_for_randomness),
+        cmocka_unit_test(test_batch_buffer_remainder),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
