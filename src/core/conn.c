@@ -278,7 +278,7 @@ static uint64_t local_cid_limit(const tern_config *cfg)
 
 void tern_conn_issue_cids(tern_conn *c)
 {
-    if (c->cids.scid_len == 0 || !c->tp.peer_received)
+    if (!c->tp.peer_received)
         return;
     /* As many as the peer takes (up to TERN_MAX_LOCAL_CIDS): a server cannot know how many paths
      * its client will open, and each needs a CID of its own. A client, whose paths the server

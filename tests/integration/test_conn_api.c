@@ -73,8 +73,27 @@ static void test_new_refuses_bad_configs(void **st)
     cfg = p.cfg_c;
     cfg.initial_max_streams_uni = (1ull << 60) + 1;
     assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
+    cfg = p.cfg_c;
+    cfg.initial_max_streams_bidi = (1ull << 60) + 1;
+    assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
+    cfg = p.cfg_c;
+    cfg.alpn = NULL;
+    assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
     assert_int_equal(try_new(&p, NULL, 0), TERN_ERR_CONFIG);
     tern_conn *c = NULL;
+    /* each thing a connection cannot be made without */
+    static const uint8_t key[32];
+    tern_conn_params cp;
+    for (int missing = 0; missing < 4; missing++) {
+        memset(&cp, 0, sizeof(cp));
+        cp.cfg = &p.cfg_c;
+        cp.tls_ctx = missing == 0 ? NULL : p.tls_c;
+        cp.rand = missing == 1 ? NULL : rand_fill;
+        cp.reset_key = missing == 2 ? NULL : key;
+        assert_int_equal(tern_conn_new(&c, &cp, missing == 3 ? NULL : &p.path_c, 0),
+                         TERN_ERR_INVALID_ARG);
+        assert_null(c);
+    }
     assert_int_equal(tern_conn_new(&c, NULL, &p.path_c, 0), TERN_ERR_INVALID_ARG);
     assert_int_equal(tern_conn_new(NULL, NULL, NULL, 0), TERN_ERR_INVALID_ARG);
     pair_free(&p);
