@@ -864,8 +864,17 @@ static void test_retry_once_and_authentic(void **st)
     pair_run(&p, pair_cond_connected, 1 * MS);
     tern_conn *c = p.client;
     uint8_t pkt[256];
+    /* a Retry to a CID that is not the client's: ignored */
+    tern_cid other = tern_conn_local_cids(c)->e[0].cid, rscid = {.len = 8};
+    other.data[0] ^= 0x80;
+    memset(rscid.data, 0x44, 8);
+    static const uint8_t tok[4] = {1, 2, 3, 4};
+    size_t n = tern_pkt_write_retry(pkt, sizeof(pkt) - 16, 1, &other, &rscid, tok, 4, 0);
+    assert_int_equal(tern_crypto_retry_tag(1, tern_conn_initial_dcid(c), pkt, n, pkt + n), 0);
+    tern_conn_recv(c, &p.path_c, pkt, n + 16, 0, p.now);
+    assert_false(tern_conn_retry_received(c));
     /* a Retry whose integrity tag does not match: ignored */
-    size_t n = make_retry(c, 0x11, pkt, sizeof(pkt));
+    n = make_retry(c, 0x11, pkt, sizeof(pkt));
     pkt[n - 1] ^= 1;
     tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
     assert_false(tern_conn_retry_received(c));
@@ -877,6 +886,17 @@ static void test_retry_once_and_authentic(void **st)
     const uint8_t *token = tern_conn_token(c, &token_len);
     assert_int_equal(token_len, 8);
     assert_int_equal(token[0], 0x22);
+    /* the client's Initial goes again at once, to the Retry's CID, with the token */
+    uint8_t out[1500], plain[1500];
+    tern_path_addr pa;
+    size_t seg = 0, cnt = 0;
+    assert_int_equal(tern_conn_send(c, &pa, out, sizeof(out), 1, &seg, &cnt, p.now), 0);
+    assert_int_equal(cnt, 1);
+    tern_pkt_hdr h;
+    assert_true(forge_open_initial(0, NULL, out, seg, &h, plain, sizeof(plain)) > 0);
+    assert_int_equal(h.token_len, 8);
+    assert_int_equal(h.token[0], 0x22);
+    assert_int_equal(h.dcid.data[0], 0x22);
     /* a second one: ignored, the first one's token and SCID stay */
     n = make_retry(c, 0x33, pkt, sizeof(pkt));
     tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
