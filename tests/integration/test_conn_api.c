@@ -156,6 +156,41 @@ static void test_stream_directions(void **st)
     pair_free(&p);
 }
 
+/* Reading without asking for the FIN, reading after our own STOP_SENDING, room after our FIN, and
+ * the cipher name before and after the handshake. */
+static void test_stream_read_write_edges(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 803), 0);
+    pair_run(&p, never, 0); /* the client exists, its handshake has not started */
+    assert_string_equal(tern_conn_cipher(p.client), "");
+    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    assert_string_equal(tern_conn_cipher(p.client), "AES-128-GCM");
+    tern_conn *c = p.client;
+    int idx = pair_request(&p, 3000);
+    assert_true(idx >= 0);
+    p.streams[idx].hold = 1; /* the application leaves the bytes to this test */
+    pair_run(&p, never, SEC / 2);
+    int64_t sid = p.streams[idx].sid;
+    uint8_t b[1000];
+    assert_int_equal(tern_stream_read(c, sid, b, sizeof(b), NULL), (ssize_t)sizeof(b));
+    /* a stream still open for sending stays after STOP_SENDING, and is no longer read */
+    int64_t bidi;
+    assert_int_equal(tern_conn_open_stream(c, 1, &bidi), 0);
+    assert_int_equal(tern_stream_write(c, bidi, "x", 1, 0), 1);
+    assert_int_equal(tern_stream_stop_sending(c, bidi, 9), 0);
+    int fin = 1;
+    assert_int_equal(tern_stream_read(c, bidi, b, sizeof(b), &fin), TERN_ERR_STREAM_STATE);
+    assert_int_equal(fin, 0);
+    /* a stream whose FIN was written has no room left to offer */
+    int64_t uni;
+    assert_int_equal(tern_conn_open_stream(c, 0, &uni), 0);
+    assert_true(tern_stream_writable(c, uni) > 0);
+    assert_int_equal(tern_stream_write(c, uni, "z", 1, 1), 1);
+    assert_int_equal(tern_stream_writable(c, uni), 0);
+    pair_free(&p);
+}
+
 static void test_key_update_states(void **st)
 {
     tern_pair p;
@@ -213,9 +248,12 @@ static void test_calls_after_close(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_new_refuses_bad_configs), cmocka_unit_test(test_null_arguments),
-        cmocka_unit_test(test_stream_directions),       cmocka_unit_test(test_key_update_states),
+        cmocka_unit_test(test_new_refuses_bad_configs),
+        cmocka_unit_test(test_null_arguments),
+        cmocka_unit_test(test_stream_directions),
+        cmocka_unit_test(test_key_update_states),
         cmocka_unit_test(test_calls_after_close),
+        cmocka_unit_test(test_stream_read_write_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
