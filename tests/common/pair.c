@@ -634,6 +634,13 @@ int pair_cond_all_done(tern_pair *p)
 
 int pair_cond_both_closed(tern_pair *p) { return p->client_closed && p->server_closed; }
 
+int pair_connect(tern_pair *p)
+{
+    const uint64_t limit = 10000000000ull; /* 10 s */
+    return pair_run(p, pair_cond_connected, limit) && pair_request(p, 100) >= 0 &&
+           pair_run(p, pair_cond_all_done, limit);
+}
+
 int pair_verify(tern_pair *p)
 {
     if (p->nstreams == 0)

@@ -136,6 +136,11 @@ int pair_request(tern_pair *p, uint64_t bytes);
  * packet number of the sender, and hands it to the other side. Returns what tern_conn_recv does. */
 int pair_inject_1rtt(tern_pair *p, int to_server, const uint8_t *payload, size_t len);
 
+/* Runs the handshake and a 100-byte download: both sides are then confirmed, hold the other's
+ * CIDs and have acknowledged packets of each other. Returns 1, or 0 when that took more than 10 s
+ * of virtual time. */
+int pair_connect(tern_pair *p);
+
 /* Runs until `done(p)` is true or `limit_ns` of virtual time passed. Returns 1 when done. */
 int pair_run(tern_pair *p, int (*done)(tern_pair *p), uint64_t limit_ns);
 

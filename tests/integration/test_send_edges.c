@@ -22,9 +22,7 @@
 static void connect_pair(tern_pair *p, uint64_t seed)
 {
     assert_int_equal(pair_init(p, seed), 0);
-    assert_true(pair_run(p, pair_cond_connected, 10 * SEC));
-    assert_int_equal(pair_request(p, 100), 0);
-    assert_true(pair_run(p, pair_cond_all_done, 10 * SEC));
+    assert_true(pair_connect(p));
 }
 
 static int never(tern_pair *p)
