@@ -231,7 +231,8 @@ typedef struct tern_config {
                                       2^K - 1 PTOs after the last acknowledgement: 1.6 s on a LAN,
                                       about 10 s at 100 ms RTT for the default 6. A failover
                                       (tern_policy_config) acts at the first PTOs, long before.
-                                      0: no such close (the idle timeout alone). */
+                                      0: no such close (the idle timeout alone);
+                                      1 acts as 2. */
     uint64_t initial_max_data;               /* connection receive window (default 16 MiB) */
     uint64_t initial_max_stream_data_bidi_local;  /* default 4 MiB */
     uint64_t initial_max_stream_data_bidi_remote; /* default 4 MiB */

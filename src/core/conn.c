@@ -311,10 +311,8 @@ static void on_handshake_complete(tern_conn *c, tern_tstamp now)
     c->hs.complete = 1;
     c->stats.handshake_done_time = now;
     c->timers.handshake_deadline = TERN_TS_INF;
-    if (c->state == TERN_CS_HANDSHAKE)
-        c->state = TERN_CS_ESTABLISHED;
-    const char *alpn = tern_tls_alpn(c->hs.tls);
-    snprintf(c->hs.alpn, sizeof(c->hs.alpn), "%s", alpn ? alpn : "");
+    c->state = TERN_CS_ESTABLISHED; /* CRYPTO is only processed before any close */
+    snprintf(c->hs.alpn, sizeof(c->hs.alpn), "%s", tern_tls_alpn(c->hs.tls));
     if (c->qlog) tern_qlog_state(c, "handshake_complete");
     if (c->is_server) {
         c->hs.done_pending = 1;

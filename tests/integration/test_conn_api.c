@@ -99,6 +99,58 @@ static void test_new_refuses_bad_configs(void **st)
     pair_free(&p);
 }
 
+/* A random source that fails at its `fail_at`-th call (counting from 1), and counts its calls. */
+typedef struct flaky_rand {
+    int calls, fail_at;
+} flaky_rand;
+
+static int flaky_fill(void *ud, uint8_t *out, size_t len)
+{
+    flaky_rand *r = ud;
+    if (++r->calls == r->fail_at)
+        return TERN_ERR_INTERNAL;
+    memset(out, r->calls, len);
+    return 0;
+}
+
+/* tern_conn_new draws its own CID, a client its first DCID, a server with a preferred address
+ * that address's CID: a failure of any draw fails the creation with the source's error and
+ * leaves no connection. */
+static void test_new_when_randomness_fails(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 804), 0);
+    static const uint8_t key[32];
+    tern_config scfg = p.cfg_s;
+    assert_int_equal(tern_addr_parse(&scfg.preferred_address, "10.0.0.2:4434", 0), 0);
+    for (int server = 0; server < 2; server++) {
+        tern_conn_params cp;
+        memset(&cp, 0, sizeof(cp));
+        cp.is_server = server;
+        cp.cfg = server ? &scfg : &p.cfg_c;
+        cp.tls_ctx = server ? p.tls_s : p.tls_c;
+        cp.rand = flaky_fill;
+        cp.reset_key = key;
+        cp.client_dcid.len = cp.original_dcid.len = cp.client_scid.len = 8;
+        flaky_rand r = {0, 0};
+        cp.rand_ud = &r;
+        tern_conn *c = NULL;
+        assert_int_equal(tern_conn_new(&c, &cp, server ? &p.path_s : &p.path_c, 0), 0);
+        tern_conn_free(c);
+        assert_int_equal(r.calls, 2); /* its CID, and the first DCID or the preferred CID */
+        for (int n = 1; n <= 2; n++) {
+            r.calls = 0;
+            r.fail_at = n;
+            c = NULL;
+            assert_int_equal(tern_conn_new(&c, &cp, server ? &p.path_s : &p.path_c, 0),
+                             TERN_ERR_INTERNAL);
+            assert_null(c);
+            assert_int_equal(r.calls, n); /* nothing drawn after the failure */
+        }
+    }
+    pair_free(&p);
+}
+
 static void test_null_arguments(void **st)
 {
     int64_t sid;
@@ -254,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_key_update_states),
         cmocka_unit_test(test_calls_after_close),
         cmocka_unit_test(test_stream_read_write_edges),
+        cmocka_unit_test(test_new_when_randomness_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

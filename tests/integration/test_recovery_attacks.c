@@ -137,6 +137,27 @@ static void test_peer_never_acks_rule_off(void **st)
     pair_free(&p);
 }
 
+/* unacked_ptos = 1 counts as 2: "since the first of them" needs a PTO before the one that ends
+ * the connection. It closes at the second PTO in a row, not at the first. */
+static void test_peer_never_acks_one_pto(void **st)
+{
+    tern_pair p;
+    start_attack(&p, 11);
+    p.cfg_s.unacked_ptos = 1;
+    assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+    pair_run(&p, never, 100 * MS);
+    assert_int_equal(pair_request(&p, 50ull << 20), 0);
+    p.before_send = suppress_acks;
+    uint64_t kth = 0, closed_at = 0;
+    attack(&p, 30000, 2, &kth, &closed_at);
+    assert_true(p.server_closed);
+    assert_string_equal(tern_conn_close_info(p.server)->reason, "peer acknowledges nothing");
+    assert_true(kth > 0);
+    assert_int_equal(closed_at, kth);
+    assert_int_equal(tern_conn_recovery(p.server)->pto_count, 2);
+    pair_free(&p);
+}
+
 /* A lossy download (30% of the client's datagrams, ACKs included, lost; 5% of the server's) sees
  * PTOs, but never unacked_ptos of them in a row without progress: it completes. */
 static void test_lossy_download_unaffected(void **st)
@@ -201,6 +222,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_peer_never_acks),
         cmocka_unit_test(test_peer_never_acks_rule_off),
+        cmocka_unit_test(test_peer_never_acks_one_pto),
         cmocka_unit_test(test_lossy_download_unaffected),
         cmocka_unit_test(test_optimistic_ack),
     };
