@@ -554,9 +554,9 @@ static void handle_version_negotiation(tern_conn *c, const tern_pkt_hdr *h)
 
 static void handle_retry(tern_conn *c, const uint8_t *pkt, const tern_pkt_hdr *h, tern_tstamp now)
 {
-    if (c->is_server || c->retry.received || c->received_any || h->token_len == 0)
-        return;
-    if (!tern_cid_eq(&h->dcid, &c->cids.local.e[0].cid) || h->pkt_len < TERN_AEAD_TAG_LEN)
+    /* the parser dropped Retry packets without a token or too short for the tag (§17.2.5.2) */
+    if (c->is_server || c->retry.received || c->received_any ||
+        !tern_cid_eq(&h->dcid, &c->cids.local.e[0].cid))
         return;
     uint8_t tag[TERN_AEAD_TAG_LEN];
     size_t body = h->pkt_len - TERN_AEAD_TAG_LEN;

@@ -625,23 +625,13 @@ void tern_qlog_tick(tern_conn *c, tern_tstamp now)
 /* ---- packets -----------------------------------------------------------------------------------
  */
 
+/* Packet events are of protected packets only (Retry and Version Negotiation are not logged). */
 static const char *pkt_type_name(int type)
 {
-    switch (type) {
-    case TERN_PKT_INITIAL:
-        return "initial";
-    case TERN_PKT_0RTT:
-        return "0RTT";
-    case TERN_PKT_HANDSHAKE:
-        return "handshake";
-    case TERN_PKT_RETRY:
-        return "retry";
-    case TERN_PKT_1RTT:
-        return "1RTT";
-    case TERN_PKT_VN:
-        return "version_negotiation";
-    }
-    return "unknown";
+    return type == TERN_PKT_INITIAL     ? "initial"
+           : type == TERN_PKT_HANDSHAKE ? "handshake"
+           : type == TERN_PKT_0RTT      ? "0RTT"
+                                        : "1RTT";
 }
 
 static void w_version(tern_qlog_w *w, uint32_t v)
@@ -924,7 +914,7 @@ void tern_qlog_packet_lost(tern_conn *c, int space, const tern_sent_pkt *p, int 
     rec_begin(q, "quic:packet_lost");
     w_key(w, "header");
     w_lit(w, "{");
-    kv_str(w, "packet_type", spaces[space < 0 || space > 2 ? 2 : space]);
+    kv_str(w, "packet_type", spaces[space]); /* a TERN_SPACE_*: recovery has no other */
     kv_u64(w, "packet_number", p->pn);
     w_lit(w, "}");
     w_key(w, "frames");

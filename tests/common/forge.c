@@ -199,3 +199,21 @@ long forge_open_1rtt(tern_conn *from, const uint8_t *dgram, size_t len, size_t d
     memcpy(plain, pkt + hl, (size_t)r);
     return r;
 }
+
+size_t forge_retry(tern_conn *client, uint8_t id, uint8_t *out, size_t cap)
+{
+    tern_cid rscid;
+    memset(rscid.data, id, 8);
+    rscid.len = 8;
+    uint8_t token[8];
+    memset(token, id, sizeof(token));
+    if (cap < TERN_AEAD_TAG_LEN)
+        return 0;
+    size_t n = tern_pkt_write_retry(out, cap - TERN_AEAD_TAG_LEN, tern_conn_version(client),
+                                    &tern_conn_local_cids(client)->e[0].cid, &rscid, token,
+                                    sizeof(token), 0);
+    if (!n || tern_crypto_retry_tag(tern_conn_version(client), tern_conn_initial_dcid(client), out,
+                                    n, out + n))
+        return 0;
+    return n + TERN_AEAD_TAG_LEN;
+}

@@ -72,6 +72,11 @@ size_t forge_initial(int from_server, uint32_t version, const tern_cid *client_d
 long forge_open_initial(int from_server, const tern_cid *client_dcid, const uint8_t *dgram,
                         size_t len, tern_pkt_hdr *h, uint8_t *plain, size_t cap);
 
+/* Writes into out an authentic Retry to `client` (before it heard from the server): SCID and an
+ * 8-byte token all bytes `id`, the integrity tag for the client's first DCID. Returns its length,
+ * or 0 when it does not fit. */
+size_t forge_retry(tern_conn *client, uint8_t id, uint8_t *out, size_t cap);
+
 /* Opens a 1-RTT packet that `from` sent (the first packet of dgram[0..len), whose DCID is
  * `dcid_len` bytes long) with `from`'s current send keys: the plaintext frames go to
  * plain[0..return). Call before `from` sends again (the packet number is decoded against its

@@ -1,8 +1,9 @@
 /* The qlog events docs/qlog.md lists, as a pair of real cores records them through the `qlog`
  * callback: 1-RTT key updates started by either side (trigger and key phase per direction),
  * connection_closed for every kind of close on both sides (transport, CRYPTO_ERROR and unknown
- * codes, application close, clean close, idle timeout, stateless reset), and packet_lost listing
- * each kind of frame a sent-packet record keeps, with the values it keeps. */
+ * codes, application close, clean close, idle timeout, stateless reset), a Retry's token in the
+ * header of the client's next Initial, and packet_lost listing each kind of frame a sent-packet
+ * record keeps, with the values it keeps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -234,6 +235,38 @@ static void test_idle_timeout_and_reset(void **st)
     pair_free(&p);
 }
 
+/* After a Retry the client's Initial carries the token: its header says so (type and length), and
+ * the Initial sent before it is reported lost at once, without a trigger. */
+static void test_retry_token_in_header(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, next_seed++), 0);
+    p.cfg_c.qlog = rec_client;
+    p.c2s.blackhole = 1;
+    pair_run(&p, never, 1 * MS);
+    forget();
+    uint8_t pkt[256];
+    size_t n = forge_retry(p.client, 0x22, pkt, sizeof(pkt));
+    assert_true(n > 0);
+    tern_conn_recv(p.client, &p.path_c, pkt, n, 0, p.now);
+    assert_true(tern_conn_retry_received(p.client));
+    expect_once(&qc, "\"name\":\"quic:packet_lost\",\"data\":{\"header\":{\"packet_type\":"
+                     "\"initial\",\"packet_number\":0},\"frames\":[{\"frame_type\":\"crypto\","
+                     "\"offset\":0,");
+    assert_int_equal(count(&qc, "\"trigger\":\"reordering_threshold\""), 0);
+    assert_int_equal(count(&qc, "\"trigger\":\"time_threshold\""), 0);
+    uint8_t out[1500];
+    tern_path_addr pa;
+    size_t seg = 0, cnt = 0;
+    assert_int_equal(tern_conn_send(p.client, &pa, out, sizeof(out), 1, &seg, &cnt, p.now), 0);
+    assert_int_equal(cnt, 1);
+    expect_once(&qc, "\"packet_type\":\"initial\",\"packet_number\":1,");
+    expect_once(&qc, "\"scid\":\"");
+    expect_once(&qc, "\"token\":{\"type\":\"retry\",\"raw\":{\"length\":8}},\"dcil\":8,"
+                     "\"dcid\":\"2222222222222222\"}");
+    pair_free(&p);
+}
+
 /* ---- packet_lost ----------------------------------------------------------------------------- */
 
 static void add(tern_sent_pkt *pk, uint8_t type, uint64_t id, uint64_t off, uint32_t len, int fin,
@@ -324,9 +357,9 @@ static void test_lost_frames(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_key_updates),       cmocka_unit_test(test_transport_closes),
-        cmocka_unit_test(test_application_close), cmocka_unit_test(test_idle_timeout_and_reset),
-        cmocka_unit_test(test_lost_frames),
+        cmocka_unit_test(test_key_updates),           cmocka_unit_test(test_transport_closes),
+        cmocka_unit_test(test_application_close),     cmocka_unit_test(test_idle_timeout_and_reset),
+        cmocka_unit_test(test_retry_token_in_header), cmocka_unit_test(test_lost_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
