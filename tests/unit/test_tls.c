@@ -456,6 +456,28 @@ static void test_tickets_consumed(void **state)
     pair_free(&p);
 }
 
+/* The ALPN is known as soon as it is chosen: by the server once it read the ClientHello, by the
+ * client once it read the server's flight; before that it is "". */
+static void test_alpn_before_done(void **state)
+{
+    pair p;
+    pair_opts o = {.verify = 1, .name = "localhost"};
+    pair_init(&p, &o);
+    assert_string_equal(tern_tls_alpn(p.s->tls), "");
+    assert_int_equal(tern_tls_start(p.c->tls), 0);
+    assert_string_equal(tern_tls_alpn(p.c->tls), "");
+    deliver(p.c, p.s);
+    assert_false(tern_tls_is_done(p.s->tls));
+    assert_string_equal(tern_tls_alpn(p.s->tls), "hq-interop");
+    deliver(p.s, p.c);
+    assert_string_equal(tern_tls_alpn(p.c->tls), "hq-interop");
+    deliver(p.c, p.s);
+    assert_success(&p, TERN_AEAD_AES_128_GCM);
+    assert_string_equal(tern_tls_alpn(p.s->tls), "hq-interop");
+    assert_string_equal(tern_tls_alpn(NULL), "");
+    pair_free(&p);
+}
+
 /* Tickets turned off again: the server sends nothing at 1-RTT. */
 static void test_tickets_turned_off(void **state)
 {
@@ -1107,6 +1129,7 @@ int main(void)
         cmocka_unit_test(test_ip_name_and_no_verify),
         cmocka_unit_test(test_tickets_consumed),
         cmocka_unit_test(test_tickets_turned_off),
+        cmocka_unit_test(test_alpn_before_done),
         cmocka_unit_test(test_ctx_argument_edges),
         cmocka_unit_test(test_alpn_mismatch),
         cmocka_unit_test(test_wrong_ca),
