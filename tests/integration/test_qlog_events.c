@@ -2,8 +2,8 @@
  * callback: 1-RTT key updates started by either side (trigger and key phase per direction),
  * connection_closed for every kind of close on both sides (transport, CRYPTO_ERROR and unknown
  * codes, application close, clean close, idle timeout, stateless reset), a Retry's token in the
- * header of the client's next Initial, and packet_lost listing each kind of frame a sent-packet
- * record keeps, with the values it keeps. */
+ * header of the client's next Initial, tern:network_event as reported, and packet_lost listing each
+ * kind of frame a sent-packet record keeps, with the values it keeps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +16,7 @@
 #include "conn_test.h"
 #include "forge.h"
 #include "pair.h"
+#include "policy.h"
 #include "qlog.h"
 
 #define MS 1000000ull
@@ -267,6 +268,36 @@ static void test_retry_token_in_header(void **st)
     pair_free(&p);
 }
 
+static void auto_migrate(tern_pair *p)
+{
+    p->cfg_c.auto_migrate = 1;
+}
+
+/* tern's own network_event records what the OS reported: the type by name (or "unknown"), the
+ * interface, and the address only when the event has one. */
+static void test_network_events(void **st)
+{
+    tern_pair p;
+    start(&p, auto_migrate);
+    tern_net_event down = {.type = TERN_NET_LINK_DOWN, .ifindex = 7, .ifname = "wlan9"};
+    tern_conn_network_event(p.client, &down, p.now);
+    expect_once(&qc, "\"name\":\"tern:network_event\",\"data\":{\"type\":\"link_down\","
+                     "\"ifindex\":7,\"ifname\":\"wlan9\"}");
+    tern_net_event odd = {.type = (tern_net_event_type)9, .ifindex = 8, .ifname = ""};
+    tern_conn_network_event(p.client, &odd, p.now);
+    expect_once(&qc, "\"data\":{\"type\":\"unknown\",\"ifindex\":8,\"ifname\":\"\"}");
+    tern_net_event gone = {.type = TERN_NET_ADDR_REMOVED, .ifindex = 7, .ifname = "wlan9"};
+    assert_int_equal(tern_addr_parse(&gone.addr, "10.9.8.7:0", 0), 0);
+    tern_conn_network_event(p.client, &gone, p.now);
+    expect_once(&qc, "\"data\":{\"type\":\"address_removed\",\"ifindex\":7,\"ifname\":\"wlan9\","
+                     "\"address\":{\"ip_v4\":\"10.9.8.7\",\"port_v4\":0}}");
+    assert_int_equal(count(&qc, "tern:network_event"), 3);
+    /* none of them touched the connection's own path */
+    assert_true(tern_conn_state(p.client) < TERN_CS_CLOSING);
+    assert_int_equal(tern_conn_active_index(p.client), 0);
+    pair_free(&p);
+}
+
 /* ---- packet_lost ----------------------------------------------------------------------------- */
 
 static void add(tern_sent_pkt *pk, uint8_t type, uint64_t id, uint64_t off, uint32_t len, int fin,
@@ -359,7 +390,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_updates),           cmocka_unit_test(test_transport_closes),
         cmocka_unit_test(test_application_close),     cmocka_unit_test(test_idle_timeout_and_reset),
-        cmocka_unit_test(test_retry_token_in_header), cmocka_unit_test(test_lost_frames),
+        cmocka_unit_test(test_retry_token_in_header), cmocka_unit_test(test_network_events),
+        cmocka_unit_test(test_lost_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
