@@ -118,17 +118,23 @@ static void test_peer_never_acks(void **st)
     pair_free(&p);
 }
 
+/* A server with unacked_ptos = k downloading 50 MB to a client that acknowledges nothing. */
+static void start_never_acking(tern_pair *p, uint64_t seed, uint32_t k)
+{
+    start_attack(p, seed);
+    p->cfg_s.unacked_ptos = k;
+    assert_true(pair_run(p, pair_cond_connected, 5 * SEC));
+    pair_run(p, never, 100 * MS);
+    assert_int_equal(pair_request(p, 50ull << 20), 0);
+    p->before_send = suppress_acks;
+}
+
 /* unacked_ptos = 0 turns the rule off: the attacker's packets then keep the connection alive
  * past the idle timeout, while the records stay bounded all the same. */
 static void test_peer_never_acks_rule_off(void **st)
 {
     tern_pair p;
-    start_attack(&p, 9);
-    p.cfg_s.unacked_ptos = 0;
-    assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
-    pair_run(&p, never, 100 * MS);
-    assert_int_equal(pair_request(&p, 50ull << 20), 0);
-    p.before_send = suppress_acks;
+    start_never_acking(&p, 9, 0);
     uint64_t kth, closed_at;
     size_t most = attack(&p, 12000, 0, &kth, &closed_at);
     assert_false(p.server_closed);
@@ -142,12 +148,7 @@ static void test_peer_never_acks_rule_off(void **st)
 static void test_peer_never_acks_one_pto(void **st)
 {
     tern_pair p;
-    start_attack(&p, 11);
-    p.cfg_s.unacked_ptos = 1;
-    assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
-    pair_run(&p, never, 100 * MS);
-    assert_int_equal(pair_request(&p, 50ull << 20), 0);
-    p.before_send = suppress_acks;
+    start_never_acking(&p, 11, 1);
     uint64_t kth = 0, closed_at = 0;
     attack(&p, 30000, 2, &kth, &closed_at);
     assert_true(p.server_closed);
