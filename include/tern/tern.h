@@ -91,6 +91,12 @@ enum {
                                       was built against a newer tern header than this library */
     TERN_ERR_REENTRANT = -31,      /* not allowed from inside a tern callback (see "Calling tern
                                       from callbacks" above tern_callbacks) */
+    /* unreliable datagrams (RFC 9221) */
+    TERN_ERR_DATAGRAM_UNSUPPORTED = -32, /* the peer takes no DATAGRAM frames (or its transport
+                                            parameters are not known yet) */
+    TERN_ERR_DATAGRAM_TOO_LARGE = -33,   /* larger than the peer's max_datagram_frame_size allows,
+                                            than a packet on the active path holds, or than the
+                                            send queue (see tern_conn_datagram_max_size) */
 };
 
 /* Returns a static, human readable name for a TERN_ERR_* code (never NULL). Any thread. */
@@ -311,6 +317,21 @@ typedef struct tern_config {
     int ecn;                     /* mark packets ECT(0), validate each path and answer CE marks as
                                     congestion (default 1). 0: nothing is marked; the ECN counts
                                     of what arrives are still reported to the peer in ACK_ECN */
+    /* unreliable datagrams (RFC 9221; docs/datagram.md) */
+    uint64_t max_datagram_frame_size; /* transport parameter we advertise: the largest DATAGRAM
+                                         frame (type, length and payload) we accept; a larger
+                                         one, or any when this is 0, closes the connection with
+                                         PROTOCOL_VIOLATION (RFC 9221 §3). 0 (default): the
+                                         extension is off on receive; 65535 or more: any
+                                         datagram that fits in a packet. Sending depends only
+                                         on the peer's value */
+    size_t datagram_queue_bytes; /* payload bytes waiting to be sent at most (default 65536);
+                                    tern_conn_send_datagram refuses a datagram beyond it with
+                                    TERN_ERR_WOULD_BLOCK, or drops the oldest ones (below) */
+    size_t datagram_queue_count; /* datagrams waiting to be sent at most (default 128; >= 1) */
+    int datagram_drop_oldest;    /* queue full: 0 (default) the new datagram is refused
+                                    (TERN_ERR_WOULD_BLOCK); 1 the oldest waiting ones are dropped
+                                    to make room and reported through on_datagram_lost */
 } tern_config;
 
 /* Fills the first `size` bytes of `cfg` with defaults (see field comments); called through the
@@ -515,6 +536,21 @@ typedef struct tern_callbacks {
     /* the host's network changed (from the OS monitor, or fed by tern_endpoint_network_event); runs
      * before connections react to it. The pointer is valid during the call only. */
     void (*on_network_event)(tern_endpoint *ep, const tern_net_event *ev, void *ud);
+    /* unreliable datagrams (RFC 9221; docs/datagram.md) */
+    /* a DATAGRAM frame arrived: `len` bytes at `data`, valid during the call only (they point into
+     * the decrypted packet). Datagrams may arrive out of order or not at all, never twice (a
+     * duplicated packet is dropped). A datagram is delivered from a 0-RTT packet too. */
+    void (*on_datagram)(tern_conn *c, const uint8_t *data, size_t len, void *ud);
+    /* a datagram sent with tern_conn_send_datagram(..., tag) was acknowledged by the peer. Each
+     * datagram accepted by tern_conn_send_datagram gets exactly one of on_datagram_acked and
+     * on_datagram_lost, unless the connection starts closing first (then neither). Reported
+     * after the processing that learnt it, never from inside a tern call the program made. */
+    void (*on_datagram_acked)(tern_conn *c, uint64_t tag, void *ud);
+    /* ... was declared lost (it is never sent again; it may still have arrived: a late
+     * acknowledgement after the declaration is not reported), or was dropped before it was sent:
+     * to make room (tern_config.datagram_drop_oldest) or because it no longer fits in a packet of
+     * the active path. */
+    void (*on_datagram_lost)(tern_conn *c, uint64_t tag, void *ud);
 } tern_callbacks;
 
 /* ---- endpoint ----------------------------------------------------------------------------------- */
@@ -664,6 +700,12 @@ typedef struct tern_conn_stats {
     uint64_t ecn_ce;                     /* CE marks the peer reported (ACK_ECN), all paths */
     uint64_t ecn_ce_reductions;          /* congestion window reductions CE marks caused */
     uint64_t ecn_recv_ect0, ecn_recv_ect1, ecn_recv_ce; /* datagrams received so marked */
+    /* unreliable datagrams (RFC 9221): once none is in flight, sent == acked + lost */
+    uint64_t datagrams_sent;             /* DATAGRAM frames sent (each datagram once: never resent) */
+    uint64_t datagrams_recv;             /* DATAGRAM frames received and given to on_datagram */
+    uint64_t datagrams_acked;            /* sent ones acknowledged */
+    uint64_t datagrams_lost;             /* sent ones declared lost */
+    uint64_t datagrams_dropped;          /* dropped from the send queue before being sent */
 } tern_conn_stats;
 
 /* Opens a stream; `*sid` receives its id. Returns 0, TERN_ERR_STREAM_LIMIT (the peer's MAX_STREAMS
@@ -775,6 +817,31 @@ TERN_API int tern_stream_stop_sending(tern_conn *c, int64_t sid, uint64_t app_er
 
 /* Bytes that tern_stream_write() would accept now (0 when full or not writable). */
 TERN_API size_t tern_stream_writable(tern_conn *c, int64_t sid);
+
+/* ---- unreliable datagrams (RFC 9221; docs/datagram.md) ------------------------------------------ */
+
+/* Queues `len` bytes of `data` (copied) to go to the peer in one DATAGRAM frame, unreliably: the
+ * frame is never sent again, whether or not it arrives. `tag` is the program's own (a sequence
+ * number, a pointer): on_datagram_acked or on_datagram_lost reports it once the datagram's fate is
+ * known. Queued datagrams go out in order, ahead of new stream data, in 1-RTT packets of the
+ * active path as the congestion window and pacing allow (they count in flight like any
+ * ack-eliciting packet). Returns 0, or
+ * TERN_ERR_DATAGRAM_UNSUPPORTED: the peer advertised no max_datagram_frame_size, or its transport
+ *   parameters are not known yet (a client before on_connected);
+ * TERN_ERR_DATAGRAM_TOO_LARGE: `len` is above tern_conn_datagram_max_size(), or above
+ *   tern_config.datagram_queue_bytes;
+ * TERN_ERR_WOULD_BLOCK: the send queue is full (datagram_queue_bytes / datagram_queue_count) and
+ *   datagram_drop_oldest is 0: send again once some went out (e.g. after on_datagram_acked);
+ * TERN_ERR_INVALID_ARG (c NULL, or data NULL with len > 0), TERN_ERR_CLOSED, TERN_ERR_NOMEM (the
+ *   queue is allocated at the first call, datagram_queue_bytes large). */
+TERN_API int tern_conn_send_datagram(tern_conn *c, const void *data, size_t len, uint64_t tag);
+
+/* The largest `len` tern_conn_send_datagram accepts now: what the peer's max_datagram_frame_size
+ * allows, and what one packet on the active path holds (its MTU less the packet's header, its
+ * AEAD tag and the frame's header), whichever is less; never above datagram_queue_bytes. 0 when
+ * the peer takes no datagrams or is not known yet. The value can change when the connection moves
+ * to another path. */
+TERN_API size_t tern_conn_datagram_max_size(tern_conn *c);
 
 #ifdef __cplusplus
 }

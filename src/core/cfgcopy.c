@@ -55,7 +55,8 @@ int tern_cfg_copy_init(tern_cfg_copy *d, const tern_config *cfg)
         cfg->prefer_count > TERN_CFG_MAX_PREFER)
         return TERN_ERR_CONFIG;
     if (cfg->max_udp_payload < TERN_MIN_INITIAL_SIZE || cfg->max_udp_payload > 65527 ||
-        cfg->active_connection_id_limit < 2 || (cfg->cert_file && !cfg->key_file))
+        cfg->active_connection_id_limit < 2 || (cfg->cert_file && !cfg->key_file) ||
+        cfg->datagram_queue_count == 0 || cfg->max_datagram_frame_size > TERN_MAX_VARINT)
         return TERN_ERR_CONFIG;
     d->cfg = *cfg;
     d->cfg.alpn = NULL;
@@ -150,6 +151,8 @@ void tern_cfg_defaults(tern_config *cfg)
     cfg->follow_preferred_address = 1;
     cfg->failover = 1;
     cfg->ecn = 1;
+    cfg->datagram_queue_bytes = 65536;
+    cfg->datagram_queue_count = 128;
     tern_policy_config *pc = &cfg->policy;
     pc->degrade_ptos = 1;
     pc->explore_ptos = 2;

@@ -176,6 +176,7 @@ static void apply_peer_tparams(tern_conn *c)
     }
     if (!c->is_server && tp->has_stateless_reset_token)
         tern_peer_cids_set_initial_token(&c->cids.peer, tp->stateless_reset_token);
+    tern_conn_dgram_set_peer_max(c, tp->max_datagram_frame_size);
 }
 
 static int tls_tparams(void *ud, const uint8_t *data, size_t len)
@@ -370,6 +371,7 @@ static void fill_local_tparams(tern_conn *c, const tern_conn_params *p)
     tp->initial_max_streams_uni = cfg->initial_max_streams_uni;
     tp->active_connection_id_limit = local_cid_limit(cfg);
     tp->disable_active_migration = cfg->disable_active_migration;
+    tp->max_datagram_frame_size = cfg->max_datagram_frame_size;
     tp->initial_scid = c->cids.local.e[0].cid;
     if (c->is_server) {
         tp->has_original_dcid = 1;
@@ -421,6 +423,8 @@ static int check_config(const tern_config *cfg)
         return TERN_ERR_CONFIG;
     if (cfg->initial_max_streams_bidi > (1ull << 60) || cfg->initial_max_streams_uni > (1ull << 60))
         return TERN_ERR_CONFIG;
+    if (cfg->datagram_queue_count == 0 || cfg->max_datagram_frame_size > TERN_MAX_VARINT)
+        return TERN_ERR_CONFIG;
     return 0;
 }
 
@@ -454,6 +458,7 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     c->timers.idle_deadline = TERN_TS_INF;
     c->timers.handshake_deadline = TERN_TS_INF;
     c->flow.data_blocked_sent_at = UINT64_MAX;
+    tern_conn_dgram_init(c);
 
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
         tern_sendbuf_init(&c->hs.crypto_snd[i], TERN_CRYPTO_BUF_LIMIT);
@@ -600,6 +605,7 @@ void tern_conn_free(tern_conn *c)
         tern_ackr_free(&c->sp[s].ackr);
     tern_recovery_free(&c->rec);
     tern_streams_free(&c->streams.set);
+    tern_conn_dgram_free(c);
     free(c->streams.notify);
     free(c->retry.token);
     free(c);
@@ -638,6 +644,8 @@ tern_tstamp tern_conn_next_timeout(const tern_conn *c)
         return 0;
     if (c->state >= TERN_CS_CLOSING)
         return c->close.deadline ? c->close.deadline : 0;
+    if (tern_conn_dgram_has_notes(c))
+        return 0; /* datagram outcomes to report (see tern_conn_dgram_flush): at once */
     tern_tstamp t = TERN_MIN(c->timers.idle_deadline, c->timers.handshake_deadline);
     t = TERN_MIN(t, tern_recovery_timer(&c->rec, 0));
     const tern_ackr *a = &c->sp[TERN_SPACE_APP].ackr;
@@ -829,6 +837,7 @@ void tern_conn_flush_notifications(tern_conn *c)
             c->cb->on_stream_writable(c, sid, c->cb_ud);
     }
     c->streams.notify_n = 0;
+    tern_conn_dgram_flush(c);
 }
 
 void tern_conn_maybe_close_stream(tern_conn *c, tern_stream *s)
@@ -987,6 +996,11 @@ static void fill_stats(tern_conn *c, tern_conn_stats *out)
     out->ecn_recv_ect0 = c->ecn.recv[0];
     out->ecn_recv_ect1 = c->ecn.recv[1];
     out->ecn_recv_ce = c->ecn.recv[2];
+    out->datagrams_sent = c->dgram.sent;
+    out->datagrams_recv = c->dgram.recv;
+    out->datagrams_acked = c->dgram.acked;
+    out->datagrams_lost = c->dgram.lost;
+    out->datagrams_dropped = c->dgram.dropped;
 }
 
 int tern_conn_get_stats_sized(tern_conn *c, tern_conn_stats *out, size_t size)

@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "conn_test.h"
 #include "crypto.h"
+#include "datagram.h"
 #include "frame.h"
 #include "migration.h"
 #include "packet.h"
@@ -216,6 +217,7 @@ struct tern_conn {
     tern_conn_close_state close;
     tern_conn_counters stats;
     tern_conn_ecn_state ecn;
+    tern_conn_dgram_state dgram; /* unreliable datagrams (datagram.c) */
 
     tern_pn_range ack_scratch[TERN_ACK_RANGES_SCRATCH];
 };

@@ -54,6 +54,8 @@ void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p)
             break;
         }
     }
+    if (space == TERN_SPACE_APP)
+        tern_conn_dgram_on_pkt(c, p, 1);
     if (space == TERN_SPACE_HANDSHAKE && !c->is_server)
         c->rec.peer_completed_address_validation = 1;
 }
@@ -65,7 +67,9 @@ void tern_conn_on_pkt_lost(void *ud, int space, const tern_sent_pkt *p)
     if (p->path_id < TERN_MAX_PATHS)
         c->paths.slot[p->path_id].pkts_lost++;
     tern_conn_ecn_on_lost(c, p);
-    tern_conn_requeue_frames(c, space, p);
+    tern_conn_requeue_frames(c, space, p); /* DATAGRAM frames are not among what comes back */
+    if (space == TERN_SPACE_APP)
+        tern_conn_dgram_on_pkt(c, p, 0);
 }
 
 /* Puts back what a packet carried (stream and CRYPTO ranges, control frames still current), for a
@@ -408,6 +412,7 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
     int any = 0;
     while (p < end) {
         uint64_t terr = 0;
+        const uint8_t *at = p;
         if (tern_frame_parse(&p, end, &f, &terr)) {
             tern_conn_fail(c, terr, f.type, "malformed frame"); /* the parser always sets terr */
             return TERN_ERR_PROTO;
@@ -487,6 +492,10 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
         case TERN_FT_CONNECTION_CLOSE_APP:
             handle_close(c, &f, now);
             return TERN_ERR_CLOSED;
+        case TERN_FT_DATAGRAM:
+        case TERN_FT_DATAGRAM_LEN:
+            rv = tern_conn_dgram_on_frame(c, &f, (size_t)(p - at));
+            break;
         case TERN_FT_HANDSHAKE_DONE:
             if (c->is_server) {
                 tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type, "HANDSHAKE_DONE from a client");

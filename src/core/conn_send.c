@@ -391,13 +391,34 @@ static int add_stream_data(tern_conn *c, pkt_build *b)
     return added;
 }
 
+/* Queued datagrams, oldest first, for as long as they fit (RFC 9221 §5: never retransmitted; the
+ * record keeps only the tag, for the application's acked/lost report). They go ahead of new
+ * stream data: a datagram is usually worth less the later it arrives. Returns 1 when any was
+ * added. */
+static int add_datagrams(tern_conn *c, pkt_build *b)
+{
+    int added = 0;
+    const tern_dgram_ent *e;
+    while (!pb_full(b) && (e = tern_conn_dgram_next(c)) != NULL) {
+        size_t n = tern_frame_write_datagram(pb_cur(b), pb_room(b),
+                                             tern_dgramq_data(&c->dgram.q, e), e->len, 1);
+        if (!n)
+            break; /* the next packet has room for it */
+        b->payload += n;
+        pb_record(b, TERN_FT_DATAGRAM, e->tag, 0, (uint32_t)e->len, 0, 0);
+        tern_conn_dgram_on_sent(c);
+        added = 1;
+    }
+    return added;
+}
+
 static int app_has_data(tern_conn *c)
 {
     if (c->hs.done_pending || c->flow.need_max_data || c->flow.need_data_blocked ||
         c->streams.ctrl_pending || tern_local_cids_next_unannounced(&c->cids.local) ||
         c->cids.peer.retire_n)
         return 1;
-    if (c->streams.set.sendq_head)
+    if (c->streams.set.sendq_head || tern_conn_dgram_pending(c))
         return 1;
     return tern_sendbuf_has_pending(&c->hs.crypto_snd[TERN_LEVEL_1RTT], UINT64_MAX);
 }
@@ -433,6 +454,7 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
         eliciting |= add_crypto(c, b);
         if (b->level == TERN_LEVEL_1RTT) {
             eliciting |= add_control(c, b);
+            eliciting |= add_datagrams(c, b);
             eliciting |= add_stream_data(c, b);
         }
         if (!eliciting && sp->probes > 0 && pb_room(b) > 0) {
@@ -524,8 +546,11 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
      * what the packet carried is queued again as if it were lost at once, so nothing stalls. */
     if (!b->rec.in_flight || tern_recovery_on_sent(&c->rec, b->space, &b->rec)) {
         tern_recovery_on_unrecorded(&c->rec, b->space, b->rec.pn);
-        if (b->rec.in_flight)
+        if (b->rec.in_flight) {
             tern_conn_requeue_frames(c, b->space, &b->rec);
+            if (b->space == TERN_SPACE_APP)
+                tern_conn_dgram_on_pkt(c, &b->rec, 0); /* no acknowledgement can reach them */
+        }
         b->rec.in_flight = 0;
     }
     if (b->rec.in_flight)

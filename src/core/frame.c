@@ -195,6 +195,15 @@ int tern_frame_parse(const uint8_t **p, const uint8_t *end, tern_frame *f, uint6
         memcpy(f->u.path.data, q, 8);
         q += 8;
         break;
+    case TERN_FT_DATAGRAM:
+        f->u.datagram.data = q;
+        f->u.datagram.len = (size_t)(end - q);
+        q = end;
+        break;
+    case TERN_FT_DATAGRAM_LEN:
+        if (vbytes(&q, end, &f->u.datagram.data, &f->u.datagram.len))
+            goto bad;
+        break;
     case TERN_FT_CONNECTION_CLOSE:
     case TERN_FT_CONNECTION_CLOSE_APP:
         f->u.close.app = t == TERN_FT_CONNECTION_CLOSE_APP;
@@ -283,7 +292,12 @@ static const uint8_t frame_pkts[TERN_FT_HANDSHAKE_DONE + 1] = {
 
 int tern_frame_allowed(uint64_t type, int pkt_type)
 {
-    if (type > TERN_FT_HANDSHAKE_DONE || pkt_type < 0 || pkt_type > TERN_PKT_1RTT)
+    if (pkt_type < 0 || pkt_type > TERN_PKT_1RTT)
+        return 0;
+    /* RFC 9221 §4: DATAGRAM frames travel in 0-RTT and 1-RTT packets only */
+    if (type == TERN_FT_DATAGRAM || type == TERN_FT_DATAGRAM_LEN)
+        return ((IN_0 | IN_1) >> pkt_type) & 1;
+    if (type > TERN_FT_HANDSHAKE_DONE)
         return 0;
     return (frame_pkts[type] >> pkt_type) & 1;
 }
@@ -587,4 +601,34 @@ size_t tern_frame_write_close(uint8_t *p, size_t cap, int app, uint64_t err, uin
     if (r)
         memcpy(q, reason, r);
     return (size_t)(q + r - p);
+}
+
+size_t tern_frame_datagram_len(size_t len)
+{
+    size_t l = vlen(len);
+    return l && len <= TERN_MAX_VARINT - 1 - l ? 1 + l + len : 0;
+}
+
+size_t tern_frame_write_datagram(uint8_t *p, size_t cap, const uint8_t *data, size_t len,
+                                 int has_len)
+{
+    size_t l = has_len ? vlen(len) : 0;
+    if ((has_len && !l) || len > cap || cap - len < 1 + l)
+        return 0;
+    p[0] = has_len ? TERN_FT_DATAGRAM_LEN : TERN_FT_DATAGRAM;
+    uint8_t *q = has_len ? vput(p + 1, len) : p + 1;
+    if (len)
+        memcpy(q, data, len);
+    return 1 + l + len;
+}
+
+uint64_t tern_frame_datagram_max_payload(uint64_t frame)
+{
+    /* the Length field's size depends on the payload's: the best of each size that fits */
+    static const uint64_t top[4] = {0x3f, 0x3fff, 0x3fffffff, TERN_MAX_VARINT};
+    static const unsigned width[4] = {1, 2, 4, 8};
+    uint64_t best = 0;
+    for (int i = 0; i < 4 && frame >= 1 + (uint64_t)width[i]; i++)
+        best = TERN_MAX(best, TERN_MIN(frame - 1 - width[i], top[i]));
+    return best;
 }

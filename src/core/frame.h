@@ -31,6 +31,8 @@ enum tern_frame_type {
     TERN_FT_CONNECTION_CLOSE = 0x1c,
     TERN_FT_CONNECTION_CLOSE_APP = 0x1d,
     TERN_FT_HANDSHAKE_DONE = 0x1e,
+    TERN_FT_DATAGRAM = 0x30,     /* RFC 9221: runs to the end of the packet */
+    TERN_FT_DATAGRAM_LEN = 0x31, /* RFC 9221: with a Length field */
 };
 
 typedef struct tern_frame {
@@ -46,6 +48,7 @@ typedef struct tern_frame {
         struct { uint64_t stream_id, app_error, final_size; } reset_stream;
         struct { uint64_t stream_id, app_error; } stop_sending;
         struct { uint64_t offset; const uint8_t *data; size_t len; } crypto;
+        struct { const uint8_t *data; size_t len; } datagram;
         struct { const uint8_t *token; size_t len; } new_token;
         struct { uint64_t stream_id, offset; const uint8_t *data; size_t len; int fin; } stream;
         struct { uint64_t max; } max_data;            /* also DATA_BLOCKED (limit) */
@@ -73,7 +76,8 @@ typedef struct tern_frame {
  * is FRAME_ENCODING_ERROR (§19.8), as are CRYPTO beyond 2^62-1, an empty NEW_TOKEN, MAX_STREAMS or
  * STREAMS_BLOCKED above 2^60, NEW_CONNECTION_ID with a CID length outside 1..20 or retire_prior_to
  * > seq, and ACK ranges reaching below packet number 0. A PADDING run is consumed whole as one
- * frame. On error *p is left unchanged. */
+ * frame. DATAGRAM frames are parsed whether or not the extension was negotiated: refusing one
+ * (RFC 9221 §3) is the connection's business. On error *p is left unchanged. */
 int tern_frame_parse(const uint8_t **p, const uint8_t *end, tern_frame *f, uint64_t *terr);
 
 /* Iterates the ACK frame's ranges from the largest downwards: the first call yields
@@ -136,5 +140,15 @@ size_t tern_frame_write_path_response(uint8_t *p, size_t cap, const uint8_t data
 size_t tern_frame_write_close(uint8_t *p, size_t cap, int app, uint64_t err, uint64_t frame_type,
                               const char *reason, size_t reason_len);
 size_t tern_frame_write_handshake_done(uint8_t *p, size_t cap);
+/* DATAGRAM (RFC 9221 §4) with its payload copied in: type 0x31 with a Length field, or with
+ * `has_len` = 0 type 0x30, which runs to the end of the packet (the caller writes nothing after
+ * it). */
+size_t tern_frame_write_datagram(uint8_t *p, size_t cap, const uint8_t *data, size_t len,
+                                 int has_len);
+/* Bytes a DATAGRAM frame with a Length field takes for `len` payload bytes (0: not encodable). */
+size_t tern_frame_datagram_len(size_t len);
+/* The largest payload of a DATAGRAM frame with a Length field that takes at most `frame` bytes
+ * (0 also when not even an empty one fits: 2 bytes). */
+uint64_t tern_frame_datagram_max_payload(uint64_t frame);
 
 #endif

@@ -425,6 +425,12 @@ static int w_frame(tern_qlog_w *w, const tern_frame *f, size_t run, unsigned exp
     case TERN_FT_HANDSHAKE_DONE:
         kv_str(w, "frame_type", "handshake_done");
         break;
+    case TERN_FT_DATAGRAM:
+    case TERN_FT_DATAGRAM_LEN:
+        kv_str(w, "frame_type", "datagram");
+        kv_u64(w, "length", f->u.datagram.len);
+        w_raw_len(w, f->u.datagram.len);
+        break;
     default:
         kv_str(w, "frame_type", "unknown");
         kv_u64(w, "frame_type_bytes", t);
@@ -895,6 +901,11 @@ static void w_sent_frames(tern_qlog_w *w, const tern_sent_pkt *p)
             kv_str(w, "stream_type",
                    f->type == TERN_FT_STREAMS_BLOCKED_BIDI ? "bidirectional" : "unidirectional");
             kv_u64(w, "limit", f->off);
+            break;
+        case TERN_FT_DATAGRAM:
+            kv_str(w, "frame_type", "datagram");
+            kv_u64(w, "length", f->len);
+            w_raw_len(w, f->len);
             break;
         default: /* a frame type the sender records and this list does not know yet */
             kv_str(w, "frame_type", "unknown");

@@ -24,6 +24,9 @@ enum {
     TP_RETRY_SCID = 0x10,
     TP_COUNT
 };
+/* Extensions' parameters, beyond the contiguous range of RFC 9000's (each tracked on its own for
+ * duplicates). */
+#define TP_MAX_DATAGRAM_FRAME_SIZE 0x20 /* RFC 9221 §3 */
 
 #define DEFAULT_MAX_UDP_PAYLOAD 65527
 #define DEFAULT_ACK_DELAY_EXPONENT 3
@@ -130,6 +133,7 @@ size_t tern_tparams_encode(const tern_tparams *tp, int is_server, uint8_t *buf, 
     wr_bytes(&w, TP_INITIAL_SCID, tp->initial_scid.data, tp->initial_scid.len);
     if (is_server && tp->has_retry_scid)
         wr_bytes(&w, TP_RETRY_SCID, tp->retry_scid.data, tp->retry_scid.len);
+    wr_varint_nondefault(&w, TP_MAX_DATAGRAM_FRAME_SIZE, tp->max_datagram_frame_size, 0);
 
     return w.overflow ? 0 : (size_t)(w.p - buf);
 }
@@ -248,6 +252,7 @@ int tern_tparams_decode(tern_tparams *tp, int from_server, const uint8_t *buf, s
 {
     tern_rd r = {buf, buf + len};
     uint32_t seen = 0;
+    int seen_dgram = 0;
 
     tern_tparams_default(tp);
     while (tern_rd_left(&r)) {
@@ -256,6 +261,11 @@ int tern_tparams_decode(tern_tparams *tp, int from_server, const uint8_t *buf, s
         if (tern_rd_varint(&r, &id) || tern_rd_varint(&r, &plen) || plen > tern_rd_left(&r) ||
             tern_rd_bytes(&r, (size_t)plen, &d))
             goto bad;
+        if (id == TP_MAX_DATAGRAM_FRAME_SIZE) {
+            if (seen_dgram++ || value_varint(d, (size_t)plen, &tp->max_datagram_frame_size))
+                goto bad;
+            continue;
+        }
         /* Unknown ids, GREASE among them, must be ignored (§18.1); they are not stored. */
         if (id >= TP_COUNT)
             continue;

@@ -33,6 +33,7 @@ typedef struct tern_tparams {
     uint64_t max_ack_delay;            /* ms, default 25, < 2^14 */
     int disable_active_migration;
     uint64_t active_connection_id_limit; /* default 2, >= 2 */
+    uint64_t max_datagram_frame_size;    /* RFC 9221; default 0: no DATAGRAM frames accepted */
 } tern_tparams;
 
 /* Sets every field to the RFC default (absent) value. */

@@ -42,6 +42,8 @@ static const char *const err_names[] = {
     [-TERN_ERR_CONN_REFUSED] = "connection refused",
     [-TERN_ERR_ABI] = "struct size unknown to this library (built against a newer header)",
     [-TERN_ERR_REENTRANT] = "not allowed from inside a callback",
+    [-TERN_ERR_DATAGRAM_UNSUPPORTED] = "the peer does not take datagrams",
+    [-TERN_ERR_DATAGRAM_TOO_LARGE] = "datagram too large",
 };
 
 const char *tern_version(int *num)

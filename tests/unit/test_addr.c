@@ -158,10 +158,13 @@ static void test_equal(void **st)
     assert_false(tern_addr_equal(&c, NULL));
 }
 
+/* the most negative code tern.h defines */
+#define LAST_ERR TERN_ERR_DATAGRAM_TOO_LARGE
+
 static void test_strerror(void **st)
 {
-    const char *names[-TERN_ERR_REENTRANT + 1];
-    for (int e = 0; e >= TERN_ERR_REENTRANT; e--) {
+    const char *names[-LAST_ERR + 1];
+    for (int e = 0; e >= LAST_ERR; e--) {
         const char *s = tern_strerror(e);
         assert_non_null(s);
         assert_true(strlen(s) > 0);
@@ -173,10 +176,10 @@ static void test_strerror(void **st)
     const char *unknown = tern_strerror(-1000);
     assert_non_null(unknown);
     assert_true(strlen(unknown) > 0);
-    for (int k = 0; k <= -TERN_ERR_REENTRANT; k++)
+    for (int k = 0; k <= -LAST_ERR; k++)
         assert_string_not_equal(names[k], unknown);
     assert_string_equal(tern_strerror(1), unknown);
-    assert_string_equal(tern_strerror(TERN_ERR_REENTRANT - 1), unknown);
+    assert_string_equal(tern_strerror(LAST_ERR - 1), unknown);
 }
 
 static void test_config_defaults(void **st)
@@ -210,6 +213,10 @@ static void test_config_defaults(void **st)
     assert_int_equal(c.preferred_address.len, 0);
     assert_null(c.log);
     assert_null(c.log_ud);
+    assert_int_equal(c.max_datagram_frame_size, 0);
+    assert_int_equal(c.datagram_queue_bytes, 65536);
+    assert_int_equal(c.datagram_queue_count, 128);
+    assert_int_equal(c.datagram_drop_oldest, 0);
 }
 
 int main(void)
