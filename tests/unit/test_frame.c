@@ -628,6 +628,73 @@ static void test_unknown_types(void **state)
     assert_int_equal(f.type, TERN_FT_PING);
 }
 
+/* DATAGRAM (RFC 9221 §4): both types, written and parsed back, truncation, the size helpers. */
+static void test_datagram(void **state)
+{
+    (void)state;
+    uint8_t buf[2048], data[1500];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 7 + 1);
+    tern_frame f;
+    static const size_t lens[] = {0, 1, 63, 64, 1200, 1500};
+    for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+        size_t len = lens[k];
+        /* with a Length field: 0x31, varint length, payload */
+        size_t n = tern_frame_write_datagram(buf, sizeof(buf), data, len, 1);
+        assert_int_equal(n, 1 + tern_varint_len(len) + len);
+        assert_int_equal(n, tern_frame_datagram_len(len));
+        assert_int_equal(buf[0], 0x31);
+        parse_whole(buf, n, &f);
+        assert_int_equal(f.type, TERN_FT_DATAGRAM_LEN);
+        assert_int_equal(f.u.datagram.len, len);
+        assert_ptr_equal(f.u.datagram.data, buf + n - len);
+        if (len)
+            assert_memory_equal(f.u.datagram.data, data, len);
+        if (len)
+            expect_prefixes_bad(buf, n);
+        /* one byte short of room: nothing written */
+        assert_int_equal(tern_frame_write_datagram(buf, n - 1, data, len, 1), 0);
+        /* without: 0x30 runs to the end of the packet */
+        n = tern_frame_write_datagram(buf, sizeof(buf), data, len, 0);
+        assert_int_equal(n, 1 + len);
+        assert_int_equal(buf[0], 0x30);
+        parse_whole(buf, n, &f);
+        assert_int_equal(f.type, TERN_FT_DATAGRAM);
+        assert_int_equal(f.u.datagram.len, len);
+        if (len)
+            assert_memory_equal(f.u.datagram.data, data, len);
+        assert_int_equal(tern_frame_write_datagram(buf, n - 1, data, len, 0), 0);
+    }
+    /* a Length beyond the packet */
+    static const uint8_t over[] = {0x31, 0x05, 'a', 'b', 'c', 'd'};
+    expect_bad(over, sizeof(over));
+    /* a DATAGRAM_LEN followed by another frame: only its own bytes are taken */
+    static const uint8_t two[] = {0x31, 0x02, 'h', 'i', 0x01};
+    const uint8_t *p = two;
+    uint64_t terr = 0;
+    assert_int_equal(tern_frame_parse(&p, two + sizeof(two), &f, &terr), 0);
+    assert_int_equal(p - two, 4);
+    assert_int_equal(f.u.datagram.len, 2);
+    /* largest payload for a frame size: the Length field grows with the payload */
+    assert_int_equal(tern_frame_datagram_max_payload(0), 0);
+    assert_int_equal(tern_frame_datagram_max_payload(1), 0);
+    assert_int_equal(tern_frame_datagram_max_payload(2), 0);
+    assert_int_equal(tern_frame_datagram_max_payload(3), 1);
+    assert_int_equal(tern_frame_datagram_max_payload(65), 63);
+    assert_int_equal(tern_frame_datagram_max_payload(66), 63); /* 64 would need 2 length bytes */
+    assert_int_equal(tern_frame_datagram_max_payload(67), 64);
+    assert_int_equal(tern_frame_datagram_max_payload(1200), 1197);
+    assert_int_equal(tern_frame_datagram_max_payload(65535), 65530);
+    assert_int_equal(tern_frame_datagram_max_payload(16386), 16383);
+    assert_int_equal(tern_frame_datagram_max_payload(16387), 16383);
+    for (uint64_t fr = 2; fr < 20000; fr++) {
+        uint64_t m = tern_frame_datagram_max_payload(fr);
+        assert_true(tern_frame_datagram_len((size_t)m) <= fr);
+        assert_true(tern_frame_datagram_len((size_t)m + 1) > fr);
+    }
+    assert_int_equal(tern_frame_datagram_max_payload(UINT64_MAX), TERN_MAX_VARINT);
+}
+
 static void test_allowed_table(void **state)
 {
     (void)state;
@@ -646,6 +713,18 @@ static void test_allowed_table(void **state)
     }
     assert_int_equal(tern_frame_allowed(1000, O), 0);
     assert_int_equal(tern_frame_allowed(0x01, -1), 0);
+    /* DATAGRAM: 0-RTT and 1-RTT only (RFC 9221 §4), ack-eliciting, not probing */
+    for (uint64_t t = TERN_FT_DATAGRAM; t <= TERN_FT_DATAGRAM_LEN; t++) {
+        assert_int_equal(tern_frame_allowed(t, I), 0);
+        assert_int_equal(tern_frame_allowed(t, H), 0);
+        assert_int_equal(tern_frame_allowed(t, Z), 1);
+        assert_int_equal(tern_frame_allowed(t, O), 1);
+        assert_int_equal(tern_frame_allowed(t, TERN_PKT_RETRY), 0);
+        assert_int_equal(tern_frame_is_ack_eliciting(t), 1);
+        assert_int_equal(tern_frame_is_probing(t), 0);
+    }
+    assert_int_equal(tern_frame_allowed(0x2f, O), 0);
+    assert_int_equal(tern_frame_allowed(0x32, O), 0);
 
     assert_int_equal(tern_frame_is_ack_eliciting(TERN_FT_ACK), 0);
     assert_int_equal(tern_frame_is_ack_eliciting(TERN_FT_ACK_ECN), 0);
@@ -705,6 +784,7 @@ int main(void)
         cmocka_unit_test(test_retire_path),
         cmocka_unit_test(test_close),
         cmocka_unit_test(test_unknown_types),
+        cmocka_unit_test(test_datagram),
         cmocka_unit_test(test_allowed_table),
         cmocka_unit_test(test_sequence),
     };

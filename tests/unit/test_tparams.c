@@ -129,6 +129,7 @@ static void assert_tp_equal(const tern_tparams *a, const tern_tparams *b)
     assert_int_equal(a->max_ack_delay, b->max_ack_delay);
     assert_int_equal(a->disable_active_migration, b->disable_active_migration);
     assert_int_equal(a->active_connection_id_limit, b->active_connection_id_limit);
+    assert_int_equal(a->max_datagram_frame_size, b->max_datagram_frame_size);
 }
 
 static void test_defaults(void **state)
@@ -322,6 +323,62 @@ static void test_unknown_ignored(void **state)
     put_raw(&k, 0x2ab2, junk, 1);    /* an extension we do not know */
     put_raw(&k, TERN_MAX_VARINT, junk, 7);
     expect_ok(&k, 0);
+}
+
+/* max_datagram_frame_size (RFC 9221 §3): absent is 0, any varint value from either side, once,
+ * filling its length; written only when not 0. */
+static void test_max_datagram_frame_size(void **state)
+{
+    (void)state;
+    static const uint64_t vals[] = {0, 1, 1200, 65535, TERN_MAX_VARINT};
+    for (int server = 0; server < 2; server++)
+        for (size_t i = 0; i < TERN_ARRAY_LEN(vals); i++) {
+            blk k;
+            base(&k, server);
+            put_vi(&k, 0x20, vals[i]);
+            tern_tparams tp;
+            uint64_t terr = 0;
+            assert_int_equal(tern_tparams_decode(&tp, server, k.b, k.n, &terr), 0);
+            assert_int_equal(tp.max_datagram_frame_size, vals[i]);
+            /* round trip */
+            uint8_t buf[256];
+            size_t n = tern_tparams_encode(&tp, server, buf, sizeof(buf));
+            assert_true(n > 0);
+            tern_tparams back;
+            assert_int_equal(tern_tparams_decode(&back, server, buf, n, &terr), 0);
+            assert_int_equal(back.max_datagram_frame_size, vals[i]);
+            put_vi(&k, 0x20, vals[i]); /* twice */
+            expect_err(&k, server);
+        }
+    blk k;
+    base(&k, 0);
+    tern_tparams tp;
+    uint64_t terr = 0;
+    assert_int_equal(tern_tparams_decode(&tp, 0, k.b, k.n, &terr), 0);
+    assert_int_equal(tp.max_datagram_frame_size, 0);
+    /* the value must fill its length exactly: a 1-byte varint in 2 bytes, and a truncated one */
+    static const uint8_t padded[] = {0x05, 0x00};
+    base(&k, 0);
+    put_raw(&k, 0x20, padded, 2);
+    expect_err(&k, 0);
+    static const uint8_t cut[] = {0x44};
+    base(&k, 0);
+    put_raw(&k, 0x20, cut, 1);
+    expect_err(&k, 0);
+    base(&k, 0);
+    put_raw(&k, 0x20, NULL, 0);
+    expect_err(&k, 0);
+    /* encoding: absent at 0, exactly id 0x20, length 2, value 1200 otherwise */
+    tern_tparams_default(&tp);
+    tern_cid_set(&tp.initial_scid, scid_bytes, 4);
+    uint8_t a[128], b[128];
+    size_t na = tern_tparams_encode(&tp, 0, a, sizeof(a));
+    tp.max_datagram_frame_size = 1200;
+    size_t nb = tern_tparams_encode(&tp, 0, b, sizeof(b));
+    assert_int_equal(nb, na + 4);
+    assert_memory_equal(b, a, na);
+    static const uint8_t tail[] = {0x20, 0x02, 0x44, 0xb0};
+    assert_memory_equal(b + na, tail, 4);
 }
 
 static void test_duplicates(void **state)
@@ -531,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_exact_encoding),
         cmocka_unit_test(test_each_param_decoded),
         cmocka_unit_test(test_unknown_ignored),
+        cmocka_unit_test(test_max_datagram_frame_size),
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_bad_lengths),
         cmocka_unit_test(test_value_ranges),
