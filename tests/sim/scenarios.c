@@ -582,29 +582,32 @@ static const sim_scenario registry[] = {
      scn_stateless_reset},
 };
 
-/* This file's scenarios, then the migration, failover, recovery, policy and ECN suites'
- * (scenarios_migration.c, scenarios_failover.c, scenarios_recovery.c, scenarios_policy.c,
- * scenarios_ecn.c), in one array. */
+/* The suites of the registry, in order: this file's scenarios first. A new suite adds one line. */
+static const struct {
+    const sim_scenario *list;
+    size_t n;
+} suites[] = {
+    {registry, sizeof(registry) / sizeof(registry[0])},
+    {sim_migration_scenarios, SIM_MIGRATION_SCENARIOS},
+    {sim_failover_scenarios, SIM_FAILOVER_SCENARIOS},
+    {sim_recovery_scenarios, SIM_RECOVERY_SCENARIOS},
+    {sim_policy_scenarios, SIM_POLICY_SCENARIOS},
+    {sim_ecn_scenarios, SIM_ECN_SCENARIOS},
+    {sim_datagram_scenarios, SIM_DATAGRAM_SCENARIOS},
+};
+
+/* Every suite's scenarios in one array. */
 const sim_scenario *sim_scenarios(size_t *n)
 {
-    enum {
-        OWN = sizeof(registry) / sizeof(registry[0]),
-        RECOVERY_AT = OWN + SIM_MIGRATION_SCENARIOS + SIM_FAILOVER_SCENARIOS,
-        POLICY_AT = RECOVERY_AT + SIM_RECOVERY_SCENARIOS,
-        ECN_AT = POLICY_AT + SIM_POLICY_SCENARIOS,
-    };
-    static sim_scenario all[ECN_AT + SIM_ECN_SCENARIOS];
+    static sim_scenario all[sizeof(registry) / sizeof(registry[0]) + SIM_MIGRATION_SCENARIOS +
+                            SIM_FAILOVER_SCENARIOS + SIM_RECOVERY_SCENARIOS +
+                            SIM_POLICY_SCENARIOS + SIM_ECN_SCENARIOS + SIM_DATAGRAM_SCENARIOS];
     static size_t count;
-    if (!count) {
-        memcpy(all, registry, sizeof(registry));
-        memcpy(all + OWN, sim_migration_scenarios, sizeof(sim_migration_scenarios));
-        memcpy(all + OWN + SIM_MIGRATION_SCENARIOS, sim_failover_scenarios,
-               sizeof(sim_failover_scenarios));
-        memcpy(all + RECOVERY_AT, sim_recovery_scenarios, sizeof(sim_recovery_scenarios));
-        memcpy(all + POLICY_AT, sim_policy_scenarios, sizeof(sim_policy_scenarios));
-        memcpy(all + ECN_AT, sim_ecn_scenarios, sizeof(sim_ecn_scenarios));
-        count = ECN_AT + SIM_ECN_SCENARIOS;
-    }
+    if (!count)
+        for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
+            memcpy(all + count, suites[i].list, suites[i].n * sizeof(sim_scenario));
+            count += suites[i].n;
+        }
     *n = count;
     return all;
 }

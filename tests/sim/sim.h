@@ -266,6 +266,10 @@ struct sim {
     /* a core reported a path event (after it was logged). It runs inside the core's call: act
      * on the connection through sim_at/sim_after, not directly. */
     void (*on_path_event)(sim *s, int who, const sim_path_ev *ev);
+    /* unreliable datagrams (tern_callbacks.on_datagram*) of either side, `who` SIM_CLIENT or
+     * SIM_SERVER; outcome: acked 1, lost 0. They run inside the core's call, as on_path_event. */
+    void (*on_datagram)(sim *s, int who, tern_conn *c, const uint8_t *data, size_t len);
+    void (*on_datagram_outcome)(sim *s, int who, tern_conn *c, uint64_t tag, int acked);
     /* raw mode (simulator self-tests): datagrams reaching a host are given here instead, and
      * sim_run creates no connection */
     void (*sink)(sim *s, int host, sim_pkt *p, void *ud);

@@ -170,7 +170,38 @@ static void client_path_event(tern_conn *c, const tern_path_event *ev, void *ud)
     path_event(ud, SIM_CLIENT, ev);
 }
 
+/* Datagrams go to the scenario's hooks, if any. */
+static void datagram(sim *s, int who, tern_conn *c, const uint8_t *data, size_t len)
+{
+    if (s->on_datagram)
+        s->on_datagram(s, who, c, data, len);
+}
+
+static void datagram_outcome(sim *s, int who, tern_conn *c, uint64_t tag, int acked)
+{
+    if (s->on_datagram_outcome)
+        s->on_datagram_outcome(s, who, c, tag, acked);
+}
+
+static void client_datagram(tern_conn *c, const uint8_t *data, size_t len, void *ud)
+{
+    datagram(ud, SIM_CLIENT, c, data, len);
+}
+
+static void client_datagram_acked(tern_conn *c, uint64_t tag, void *ud)
+{
+    datagram_outcome(ud, SIM_CLIENT, c, tag, 1);
+}
+
+static void client_datagram_lost(tern_conn *c, uint64_t tag, void *ud)
+{
+    datagram_outcome(ud, SIM_CLIENT, c, tag, 0);
+}
+
 const tern_callbacks sim_app_client_cb = {
+    .on_datagram = client_datagram,
+    .on_datagram_acked = client_datagram_acked,
+    .on_datagram_lost = client_datagram_lost,
     .on_connected = client_connected,
     .on_stream_readable = client_readable,
     .on_path_event = client_path_event,
@@ -320,7 +351,25 @@ static void server_path_event(tern_conn *c, const tern_path_event *ev, void *ud)
     path_event(ud, SIM_SERVER, ev);
 }
 
+static void server_datagram(tern_conn *c, const uint8_t *data, size_t len, void *ud)
+{
+    datagram(ud, SIM_SERVER, c, data, len);
+}
+
+static void server_datagram_acked(tern_conn *c, uint64_t tag, void *ud)
+{
+    datagram_outcome(ud, SIM_SERVER, c, tag, 1);
+}
+
+static void server_datagram_lost(tern_conn *c, uint64_t tag, void *ud)
+{
+    datagram_outcome(ud, SIM_SERVER, c, tag, 0);
+}
+
 const tern_callbacks sim_app_server_cb = {
+    .on_datagram = server_datagram,
+    .on_datagram_acked = server_datagram_acked,
+    .on_datagram_lost = server_datagram_lost,
     .on_connected = server_connected,
     .on_stream_readable = server_readable,
     .on_stream_writable = server_writable,

@@ -90,6 +90,9 @@ extern const sim_scenario sim_policy_scenarios[SIM_POLICY_SCENARIOS];
 /* The ECN suite (scenarios_ecn.c), a part of the registry. */
 #define SIM_ECN_SCENARIOS 5
 extern const sim_scenario sim_ecn_scenarios[SIM_ECN_SCENARIOS];
+/* The datagram suite (scenarios_datagram.c), a part of the registry. */
+#define SIM_DATAGRAM_SCENARIOS 2
+extern const sim_scenario sim_datagram_scenarios[SIM_DATAGRAM_SCENARIOS];
 const sim_scenario *sim_scenario_find(const char *name);
 
 /* Runs `sc` with `seed`. `timeline` (may be NULL) receives every event as it happens. When
