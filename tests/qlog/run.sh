@@ -71,6 +71,13 @@ grep -q '"name":"quic:ecn_state_updated","data":{"old":"testing","new":"failed",
     "$work"/ecn/*_server.sqlog || fail "no ECN validation failure in the simulator's server files"
 echo "qlog: ECN events of the simulator's ECN suite validate"
 
+# DATAGRAM frames (RFC 9221) in the packets of a simulated run with loss and a migration
+mkdir -p "$work/dgram"
+"$build/tern-sim" datagram_migration --qlog-dir "$work/dgram" >"$work/sim.log" ||
+    fail "tern-sim datagram_migration: $(cat "$work/sim.log")"
+grep -q '"frame_type":"datagram"' "$work"/dgram/*_client.sqlog || fail "no DATAGRAM frame in the client's qlog"
+"$py" "$here/check_qlog.py" "$work"/dgram/*.sqlog || fail "the datagram run's files"
+
 if ! command -v node >/dev/null; then
     echo "qlog: skipping qvis's way of loading (no node; Debian's nodejs package provides it)"
     exit 0

@@ -26,6 +26,8 @@ typedef struct dg_run {
     uint64_t send_errors;
     int last_error, last_error_who; /* what the latest refusal returned, and on which side */
     uint64_t qlog_frames;       /* DATAGRAM frames in the client's packet_sent records */
+    tern_qlog_fn qlog_next;     /* the client's qlog sink before ours (tern-sim --qlog-dir) */
+    void *qlog_next_ud;
 } dg_run;
 
 static size_t dg_make(uint64_t tag, uint8_t *out)
@@ -81,8 +83,8 @@ static void dg_outcome(sim *s, int who, tern_conn *c, uint64_t tag, int acked)
 static void dg_qlog(void *ud, tern_conn *c, const char *rec, size_t len)
 {
     dg_run *d = ud;
-    (void)c;
-    (void)len;
+    if (d->qlog_next)
+        d->qlog_next(d->qlog_next_ud, c, rec, len);
     if (!strstr(rec, "\"name\":\"quic:packet_sent\""))
         return;
     for (const char *q = rec; (q = strstr(q, "\"frame_type\":\"datagram\"")) != NULL; q++)
@@ -124,6 +126,8 @@ static dg_run *dg_setup(sim *s, uint64_t until)
     d->until = until;
     s->ud = d;
     s->cfg_c.max_datagram_frame_size = s->cfg_s.max_datagram_frame_size = 1500;
+    d->qlog_next = s->cfg_c.qlog;
+    d->qlog_next_ud = s->cfg_c.qlog_ud;
     s->cfg_c.qlog = dg_qlog;
     s->cfg_c.qlog_ud = d;
     s->on_datagram = dg_recv;
