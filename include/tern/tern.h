@@ -508,6 +508,9 @@ typedef struct tern_close_info {
  *   endpoint is freed when the outermost tern call that ran the callback returns (run, run_once,
  *   ...), which then returns normally; the program must not use the endpoint or its connections
  *   once the callback returned.
+ * - on_datagram_acked and on_datagram_lost never run from inside a call the program made (a
+ *   datagram dropped inside tern_conn_send_datagram is reported at the next processing), so
+ *   tern_conn_send_datagram may be called from them and from on_datagram without limit.
  * tern_endpoint_run() and tern_endpoint_run_once() are refused from inside a callback with
  * TERN_ERR_REENTRANT (they would reuse the buffers of the iteration that runs the callback).
  * The datapath hooks (tern_datapath_hooks) and the sinks of tern_config (log, ...) are not
