@@ -704,7 +704,7 @@ typedef struct tern_conn_stats {
     uint64_t ecn_ce_reductions;          /* congestion window reductions CE marks caused */
     uint64_t ecn_recv_ect0, ecn_recv_ect1, ecn_recv_ce; /* datagrams received so marked */
     /* unreliable datagrams (RFC 9221): once none is in flight, sent == acked + lost */
-    uint64_t datagrams_sent;             /* DATAGRAM frames sent (each datagram once: never resent) */
+    uint64_t datagrams_sent;             /* DATAGRAM frames sent (each datagram once, never again) */
     uint64_t datagrams_recv;             /* DATAGRAM frames received and given to on_datagram */
     uint64_t datagrams_acked;            /* sent ones acknowledged */
     uint64_t datagrams_lost;             /* sent ones declared lost */
@@ -821,7 +821,7 @@ TERN_API int tern_stream_stop_sending(tern_conn *c, int64_t sid, uint64_t app_er
 /* Bytes that tern_stream_write() would accept now (0 when full or not writable). */
 TERN_API size_t tern_stream_writable(tern_conn *c, int64_t sid);
 
-/* ---- unreliable datagrams (RFC 9221; docs/datagram.md) ------------------------------------------ */
+/* ---- unreliable datagrams (RFC 9221; docs/datagram.md) ---------------------------------------- */
 
 /* Queues `len` bytes of `data` (copied) to go to the peer in one DATAGRAM frame, unreliably: the
  * frame is never sent again, whether or not it arrives. `tag` is the program's own (a sequence

@@ -11,7 +11,10 @@
 
 /* Each datagram takes at least one byte of the ring, so that every one has a place of its own
  * and the wrap point is found by position alone. */
-static size_t footprint(size_t len) { return len ? len : 1; }
+static size_t footprint(size_t len)
+{
+    return len ? len : 1;
+}
 
 void tern_dgramq_init(tern_dgramq *q, size_t cap_bytes, size_t cap_count)
 {
@@ -184,8 +187,9 @@ void tern_conn_dgram_flush(tern_conn *c)
     size_t n = d->notes_n, i;
     for (i = 0; i < n && c->state < TERN_CS_CLOSING; i++) {
         tern_dgram_note e = d->notes[i];
-        void (*fn)(tern_conn *, uint64_t, void *) =
-            !c->cb ? NULL : e.acked ? c->cb->on_datagram_acked : c->cb->on_datagram_lost;
+        void (*fn)(tern_conn *, uint64_t, void *) = !c->cb    ? NULL
+                                                    : e.acked ? c->cb->on_datagram_acked
+                                                              : c->cb->on_datagram_lost;
         if (fn)
             fn(c, e.tag, c->cb_ud);
     }

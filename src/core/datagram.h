@@ -48,9 +48,9 @@ typedef struct tern_dgram_note {
 
 /* The connection's datagram state (c->dgram). */
 typedef struct tern_conn_dgram_state {
-    uint64_t peer_max;   /* the peer's max_datagram_frame_size (0: it takes none) */
-    int peer_known;      /* the peer's value is known (its transport parameters, or remembered
-                            ones for 0-RTT) */
+    uint64_t peer_max; /* the peer's max_datagram_frame_size (0: it takes none) */
+    int peer_known;    /* the peer's value is known (its transport parameters, or remembered
+                          ones for 0-RTT) */
     tern_dgramq q;
     tern_dgram_note *notes; /* outcomes waiting for tern_conn_dgram_flush */
     size_t notes_n, notes_cap;

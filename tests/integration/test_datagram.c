@@ -16,6 +16,8 @@
 
 #include "allochook.h"
 #include "conn_test.h"
+#include "datagram.h"
+#include "dgramfx.h"
 #include "pair.h"
 
 #define SEC 1000000000ull
@@ -30,44 +32,26 @@ typedef struct side {
     int echo;                             /* send every datagram back with its tag */
     int echo_rv;                          /* the first echo that failed */
     uint64_t acked, lost;
-    uint8_t outcome[MAXTAG];              /* 0 none, 1 acked, 2 lost; 3 reported twice */
+    uint8_t outcome[MAXTAG]; /* 0 none, 1 acked, 2 lost; 3 reported twice */
     uint64_t sent, sent_hash;
-    uint64_t qlog_dgram_frames;           /* DATAGRAM frames in packet_sent records */
+    uint64_t qlog_dgram_frames; /* DATAGRAM frames in packet_sent records */
 } side;
 
 static side cli, srv;
 
-static uint64_t fnv(const uint8_t *d, size_t n)
+static size_t len_of(uint64_t tag)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ d[i]) * 1099511628211ull;
-    return h;
+    return 8 + (size_t)(tag * 37 % 1100);
 }
-
-/* Datagram `tag`: its tag in 8 big-endian bytes, then a pattern of the tag, `len` bytes in all. */
-static size_t make(uint64_t tag, size_t len, uint8_t *out)
-{
-    for (int i = 0; i < 8; i++)
-        out[i] = (uint8_t)(tag >> (56 - 8 * i));
-    for (size_t i = 8; i < len; i++)
-        out[i] = (uint8_t)(tag * 131 + i);
-    return len;
-}
-
-static size_t len_of(uint64_t tag) { return 8 + (size_t)(tag * 37 % 1100); }
 
 static void on_dgram(tern_conn *c, const uint8_t *data, size_t len, void *ud)
 {
     side *s = ud;
     s->recv++;
     s->recv_bytes += len;
-    s->recv_hash += fnv(data, len);
-    uint8_t want[1500];
+    s->recv_hash += dgramfx_hash(data, len);
     uint64_t tag = 0;
-    for (int i = 0; i < 8 && i < (int)len; i++)
-        tag = tag << 8 | data[i];
-    if (len < 8 || len > sizeof(want) || memcmp(data, want, make(tag, len, want)))
+    if (!dgramfx_parse(data, len, &tag))
         s->bad = 1;
     else if (tag < MAXTAG)
         s->seen[tag]++;
@@ -121,9 +105,18 @@ static void count_qlog(void *ud, tern_conn *c, const char *rec, size_t len)
         s->qlog_dgram_frames++;
 }
 
-static int cond_connected(tern_pair *p) { return cli.connected && srv.connected; }
-static int never(tern_pair *p) { return 0; }
-static int cond_cli_settled(tern_pair *p) { return cli.acked + cli.lost == cli.sent; }
+static int cond_connected(tern_pair *p)
+{
+    return cli.connected && srv.connected;
+}
+static int never(tern_pair *p)
+{
+    return 0;
+}
+static int cond_cli_settled(tern_pair *p)
+{
+    return cli.acked + cli.lost == cli.sent;
+}
 static int cond_both_settled(tern_pair *p)
 {
     return cli.acked + cli.lost == cli.sent && srv.acked + srv.lost == srv.sent && srv.sent;
@@ -153,7 +146,7 @@ static void send_all(tern_pair *p, uint64_t n, uint64_t limit_ns)
     uint8_t buf[1500];
     uint64_t t0 = p->now;
     for (uint64_t tag = 0; tag < n;) {
-        size_t len = make(tag, len_of(tag), buf);
+        size_t len = dgramfx_make(tag, len_of(tag), buf);
         int rv = tern_conn_send_datagram(p->client, buf, len, tag);
         if (rv == TERN_ERR_WOULD_BLOCK) {
             assert_true(p->now - t0 < limit_ns);
@@ -162,7 +155,7 @@ static void send_all(tern_pair *p, uint64_t n, uint64_t limit_ns)
         }
         assert_int_equal(rv, 0);
         cli.sent++;
-        cli.sent_hash += fnv(buf, len);
+        cli.sent_hash += dgramfx_hash(buf, len);
         tag++;
     }
 }
@@ -226,7 +219,7 @@ static void test_loss_accounting(void **st)
     assert_true(pair_run(&p, cond_cli_settled, 10 * SEC));
     assert_int_equal(srv.bad, 0);
     assert_int_equal(cli.acked + cli.lost, 3000);
-    assert_true(cli.lost > 100);  /* the link lost some */
+    assert_true(cli.lost > 100); /* the link lost some */
     assert_true(cli.acked > 2000);
     uint64_t arrived = 0;
     for (int t = 0; t < 3000; t++) {
@@ -260,7 +253,7 @@ static void test_congestion_window(void **st)
     p.s2c.blackhole = 1;
     uint8_t buf[1500];
     for (uint64_t tag = 0; tag < 60; tag++) {
-        make(tag, 1000, buf);
+        dgramfx_make(tag, 1000, buf);
         assert_int_equal(tern_conn_send_datagram(p.client, buf, 1000, tag), 0);
         cli.sent++;
     }
@@ -367,11 +360,11 @@ static void test_drop_oldest(void **st)
     p.cfg_c.datagram_drop_oldest = 1;
     connect_both(&p);
     for (uint64_t t = 0; t < 10; t++) {
-        size_t len = make(t, 100, buf);
+        size_t len = dgramfx_make(t, 100, buf);
         assert_int_equal(tern_conn_send_datagram(p.client, buf, len, t), 0);
         cli.sent++;
     }
-    assert_int_equal(cli.lost, 0); /* not from inside the call */
+    assert_int_equal(cli.lost, 0);                         /* not from inside the call */
     assert_int_equal(tern_conn_next_timeout(p.client), 0); /* due at once to report them */
     assert_true(pair_run(&p, cond_cli_settled, SEC));
     for (uint64_t t = 0; t < 6; t++) {
@@ -388,6 +381,56 @@ static void test_drop_oldest(void **st)
     assert_int_equal(sc.datagrams_sent, 4);
     assert_int_equal(sc.datagrams_acked, 4);
     assert_int_equal(sc.datagrams_lost, 0);
+    pair_free(&p);
+}
+
+/* Queued datagrams that no longer fit when their turn comes (the peer's limit shrank, or the
+ * connection moved to a path with a smaller MTU) are dropped and reported lost instead of
+ * blocking those behind them. */
+static void test_no_longer_fits(void **st)
+{
+    tern_pair p;
+    uint8_t buf[1500];
+    setup(&p, 17, 0, 1500);
+    connect_both(&p);
+    for (uint64_t t = 0; t < 4; t++) {
+        size_t len = dgramfx_make(t, t % 2 ? 100 : 500, buf);
+        assert_int_equal(tern_conn_send_datagram(p.client, buf, len, t), 0);
+        cli.sent++;
+    }
+    tern_conn_dgram_set_peer_max(p.client, 300);
+    assert_int_equal(tern_conn_datagram_max_size(p.client), 297);
+    assert_true(pair_run(&p, cond_cli_settled, SEC));
+    assert_int_equal(cli.outcome[0], 2);
+    assert_int_equal(cli.outcome[1], 1);
+    assert_int_equal(cli.outcome[2], 2);
+    assert_int_equal(cli.outcome[3], 1);
+    assert_int_equal(srv.recv, 2);
+    tern_conn_stats sc;
+    get_stats(p.client, &sc);
+    assert_int_equal(sc.datagrams_dropped, 2);
+    assert_int_equal(sc.datagrams_sent, 2);
+    pair_free(&p);
+}
+
+/* The queue's memory, allocated at the first send, may be missing: that send fails with
+ * TERN_ERR_NOMEM and the next one succeeds. */
+static void test_queue_nomem(void **st)
+{
+    if (!ALLOCHOOK_ACTIVE)
+        skip();
+    tern_pair p;
+    uint8_t buf[100];
+    setup(&p, 18, 0, 1500);
+    connect_both(&p);
+    dgramfx_make(1, sizeof(buf), buf);
+    allochook_fail_next = 1;
+    assert_int_equal(tern_conn_send_datagram(p.client, buf, sizeof(buf), 1), TERN_ERR_NOMEM);
+    assert_int_equal(tern_conn_send_datagram(p.client, buf, sizeof(buf), 1), 0);
+    cli.sent = 1;
+    assert_true(pair_run(&p, cond_cli_settled, SEC));
+    assert_int_equal(cli.outcome[1], 1);
+    assert_int_equal(srv.seen[1], 1);
     pair_free(&p);
 }
 
@@ -501,7 +544,8 @@ int main(void)
         cmocka_unit_test(test_exchange_and_echo), cmocka_unit_test(test_loss_accounting),
         cmocka_unit_test(test_congestion_window), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_drop_oldest),       cmocka_unit_test(test_refused_frames),
-        cmocka_unit_test(test_flood_memory),
+        cmocka_unit_test(test_flood_memory),      cmocka_unit_test(test_no_longer_fits),
+        cmocka_unit_test(test_queue_nomem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "dgramfx.h"
 #include "loopfx.h"
 
 #define N_DGRAMS 600
@@ -19,34 +20,18 @@ static struct {
     uint8_t seen[N_DGRAMS];
 } srv_dg;
 
-static uint64_t fnv(const uint8_t *d, size_t n)
+static size_t len_of(uint64_t tag)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ d[i]) * 1099511628211ull;
-    return h;
-}
-
-static size_t make(uint64_t tag, uint8_t *out)
-{
-    size_t len = 8 + (size_t)(tag * 41 % 1400);
-    for (int i = 0; i < 8; i++)
-        out[i] = (uint8_t)(tag >> (56 - 8 * i));
-    for (size_t i = 8; i < len; i++)
-        out[i] = (uint8_t)(tag * 17 + i);
-    return len;
+    return 8 + (size_t)(tag * 41 % 1400);
 }
 
 static void srv_datagram(tern_conn *c, const uint8_t *data, size_t len, void *ud)
 {
     (void)ud;
-    uint8_t want[1500];
     uint64_t tag = 0;
-    for (int i = 0; i < 8 && i < (int)len; i++)
-        tag = tag << 8 | data[i];
     srv_dg.recv++;
-    srv_dg.hash += fnv(data, len);
-    if (len < 8 || tag >= N_DGRAMS || len != make(tag, want) || memcmp(want, data, len)) {
+    srv_dg.hash += dgramfx_hash(data, len);
+    if (!dgramfx_parse(data, len, &tag) || tag >= N_DGRAMS || len != len_of(tag)) {
         srv_dg.bad++;
         return;
     }
@@ -74,10 +59,12 @@ static void start(loopfx *f, uint64_t srv_max)
 static int cond_settled(loopfx *f)
 {
     tern_conn_stats c, s;
-    if (!f->srv.conn || tern_conn_get_stats(f->cli.conn, &c) || tern_conn_get_stats(f->srv.conn, &s))
+    if (!f->srv.conn || tern_conn_get_stats(f->cli.conn, &c) ||
+        tern_conn_get_stats(f->srv.conn, &s))
         return 0;
     return c.datagrams_sent == N_DGRAMS && c.datagrams_acked + c.datagrams_lost == N_DGRAMS &&
-           s.datagrams_sent == srv_dg.echoed && s.datagrams_acked + s.datagrams_lost == s.datagrams_sent &&
+           s.datagrams_sent == srv_dg.echoed &&
+           s.datagrams_acked + s.datagrams_lost == s.datagrams_sent &&
            c.datagrams_recv == srv_dg.echoed && srv_dg.recv == N_DGRAMS;
 }
 
@@ -95,7 +82,7 @@ static void test_datagrams_echoed(void **st)
     LOOPFX_CHECK_INT(f, tern_conn_send_datagram(c, buf, max + 1, 0), TERN_ERR_DATAGRAM_TOO_LARGE);
     uint64_t hash = 0, t0 = loopfx_now_ms();
     for (uint64_t tag = 0; tag < N_DGRAMS;) {
-        size_t len = make(tag, buf);
+        size_t len = dgramfx_make(tag, len_of(tag), buf);
         int rv = tern_conn_send_datagram(c, buf, len, tag);
         if (rv == TERN_ERR_WOULD_BLOCK) {
             LOOPFX_CHECK(f, loopfx_now_ms() - t0 < 10000);
@@ -103,7 +90,7 @@ static void test_datagrams_echoed(void **st)
             continue;
         }
         LOOPFX_CHECK_INT(f, rv, 0);
-        hash += fnv(buf, len);
+        hash += dgramfx_hash(buf, len);
         tag++;
     }
     LOOPFX_CHECK(f, loopfx_drive(f, cond_settled, 10000));
@@ -124,7 +111,8 @@ static void test_peer_without_datagrams(void **st)
     start(f, 0);
     uint8_t b[8] = {0};
     LOOPFX_CHECK_INT(f, tern_conn_datagram_max_size(f->cli.conn), 0);
-    LOOPFX_CHECK_INT(f, tern_conn_send_datagram(f->cli.conn, b, 8, 1), TERN_ERR_DATAGRAM_UNSUPPORTED);
+    LOOPFX_CHECK_INT(f, tern_conn_send_datagram(f->cli.conn, b, 8, 1),
+                     TERN_ERR_DATAGRAM_UNSUPPORTED);
     /* the server may send: the client takes them */
     LOOPFX_CHECK(f, f->srv.conn != NULL);
     LOOPFX_CHECK_INT(f, tern_conn_send_datagram(f->srv.conn, b, 8, 1), 0);

@@ -1,14 +1,15 @@
-/* The datagram suite: a phone-like client (wifi and cell, see sim_mig.h) sends a datagram of 16..515 bytes
- * every 10 ms, as a voice or game client would, and the server echoes each one back, over lossy links,
- * while the client moves from wifi to cell. Every scenario checks, per datagram: its bytes (a
- * pattern of its tag), that it arrived at most once and that its DATAGRAM frame went on the wire
- * exactly once (the client's qlog: never retransmitted), that it has exactly one outcome
- * (acknowledged or lost) and that every one that did not arrive was reported lost, and that the
- * datagrams around the switch were delivered as well as the loss rate allows. */
+/* The datagram suite: a phone-like client (wifi and cell, see sim_mig.h) sends a datagram
+ * of 16..515 bytes every 10 ms, as a voice or game client would, and the server echoes each one
+ * back, over lossy links, while the client moves from wifi to cell. Every scenario checks, per
+ * datagram: its bytes (a pattern of its tag), that it arrived at most once and that its DATAGRAM
+ * frame went on the wire exactly once (the client's qlog: never retransmitted), that it has exactly
+ * one outcome (acknowledged or lost) and that every one that did not arrive was reported lost, and
+ * that the datagrams around the switch were delivered as well as the loss rate allows. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dgramfx.h"
 #include "sim_mig.h"
 
 #define DG_MAX 2048 /* datagrams per run */
@@ -22,32 +23,24 @@ typedef struct dg_run {
     uint8_t cli_seen[DG_MAX];   /* echoes arriving at the client per tag */
     uint8_t outcome[2][DG_MAX]; /* per side: 0 none, 1 acked, 2 lost, 3 more than one */
     uint64_t acked[2], lost[2];
-    uint64_t bad;               /* datagrams whose bytes did not match their tag */
+    uint64_t bad; /* datagrams whose bytes did not match their tag */
     uint64_t send_errors;
     int last_error, last_error_who; /* what the latest refusal returned, and on which side */
-    uint64_t qlog_frames;       /* DATAGRAM frames in the client's packet_sent records */
-    tern_qlog_fn qlog_next;     /* the client's qlog sink before ours (tern-sim --qlog-dir) */
+    uint64_t qlog_frames;           /* DATAGRAM frames in the client's packet_sent records */
+    tern_qlog_fn qlog_next;         /* the client's qlog sink before ours (tern-sim --qlog-dir) */
     void *qlog_next_ud;
 } dg_run;
 
-static size_t dg_make(uint64_t tag, uint8_t *out)
+static size_t dg_len(uint64_t tag)
 {
-    size_t len = 16 + (size_t)(tag * 53 % 500);
-    for (int i = 0; i < 8; i++)
-        out[i] = (uint8_t)(tag >> (56 - 8 * i));
-    for (size_t i = 8; i < len; i++)
-        out[i] = (uint8_t)(tag * 29 + i);
-    return len;
+    return 16 + (size_t)(tag * 53 % 500);
 }
 
 static void dg_recv(sim *s, int who, tern_conn *c, const uint8_t *data, size_t len)
 {
     dg_run *d = s->ud;
-    uint8_t want[2048];
     uint64_t tag = 0;
-    for (int i = 0; i < 8 && i < (int)len; i++)
-        tag = tag << 8 | data[i];
-    if (len < 8 || tag >= DG_MAX || len != dg_make(tag, want) || memcmp(data, want, len)) {
+    if (!dgramfx_parse(data, len, &tag) || tag >= DG_MAX || len != dg_len(tag)) {
         d->bad++;
         return;
     }
@@ -97,7 +90,7 @@ static void act_send(sim *s, void *arg)
     if (sim_time(s) >= d->until || d->sent >= DG_MAX || s->client_done)
         return;
     uint8_t buf[2048];
-    size_t len = dg_make(d->sent, buf);
+    size_t len = dgramfx_make(d->sent, dg_len(d->sent), buf);
     int rv = tern_conn_send_datagram(s->client, buf, len, d->sent);
     if (rv == 0) {
         d->sent_at[d->sent] = sim_time(s);
@@ -150,8 +143,7 @@ static void dg_check(sim *s, sim_result *r, dg_run *d, double loss)
         SIM_CHECK(r, d->srv_seen[t] <= 1, "datagram %llu arrived %u times", (unsigned long long)t,
                   d->srv_seen[t]);
         SIM_CHECK(r, d->outcome[SIM_CLIENT][t] == 1 || d->outcome[SIM_CLIENT][t] == 2,
-                  "datagram %llu has outcome %u", (unsigned long long)t,
-                  d->outcome[SIM_CLIENT][t]);
+                  "datagram %llu has outcome %u", (unsigned long long)t, d->outcome[SIM_CLIENT][t]);
         if (d->outcome[SIM_CLIENT][t] == 1)
             SIM_CHECK(r, d->srv_seen[t] == 1, "datagram %llu acknowledged, never arrived",
                       (unsigned long long)t);
@@ -173,8 +165,9 @@ static void dg_check(sim *s, sim_result *r, dg_run *d, double loss)
     /* the stats say the same */
     tern_conn_stats sc;
     SIM_CHECK(r, tern_conn_get_stats(s->client, &sc) == 0, "stats");
-    SIM_CHECK(r, sc.datagrams_sent == d->sent && sc.datagrams_acked == d->acked[0] &&
-                     sc.datagrams_lost == d->lost[0] && sc.datagrams_dropped == 0,
+    SIM_CHECK(r,
+              sc.datagrams_sent == d->sent && sc.datagrams_acked == d->acked[0] &&
+                  sc.datagrams_lost == d->lost[0] && sc.datagrams_dropped == 0,
               "client stats: sent %llu acked %llu lost %llu dropped %llu",
               (unsigned long long)sc.datagrams_sent, (unsigned long long)sc.datagrams_acked,
               (unsigned long long)sc.datagrams_lost, (unsigned long long)sc.datagrams_dropped);
@@ -187,10 +180,9 @@ static void dg_check(sim *s, sim_result *r, dg_run *d, double loss)
     snprintf(r->summary, sizeof(r->summary),
              "%llu datagrams, %llu arrived, %llu lost (client %llu acked / %llu lost), %llu echoes "
              "back, %llu DATAGRAM frames sent",
-             (unsigned long long)d->sent, (unsigned long long)arrived,
-             (unsigned long long)missing, (unsigned long long)d->acked[0],
-             (unsigned long long)d->lost[0], (unsigned long long)d->echo_sent,
-             (unsigned long long)d->qlog_frames);
+             (unsigned long long)d->sent, (unsigned long long)arrived, (unsigned long long)missing,
+             (unsigned long long)d->acked[0], (unsigned long long)d->lost[0],
+             (unsigned long long)d->echo_sent, (unsigned long long)d->qlog_frames);
 }
 
 static void add_loss(sim *s, int iface, double rate)
@@ -265,6 +257,6 @@ const sim_scenario sim_datagram_scenarios[SIM_DATAGRAM_SCENARIOS] = {
     {"datagram_clean", "datagram", "a datagram every 10 ms for 2 s, echoed, lossless", 81,
      scn_datagram_clean, 3},
     {"datagram_migration", "datagram",
-     "a datagram every 10 ms, echoed, 2% loss, switch to cell at 1.5 s", 82,
-     scn_datagram_migration, 5},
+     "a datagram every 10 ms, echoed, 2% loss, switch to cell at 1.5 s", 82, scn_datagram_migration,
+     5},
 };

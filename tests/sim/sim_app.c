@@ -170,38 +170,38 @@ static void client_path_event(tern_conn *c, const tern_path_event *ev, void *ud)
     path_event(ud, SIM_CLIENT, ev);
 }
 
-/* Datagrams go to the scenario's hooks, if any. */
-static void datagram(sim *s, int who, tern_conn *c, const uint8_t *data, size_t len)
+/* Datagrams go to the scenario's hooks, if any. Both sides' callbacks get the simulator as their
+ * user data; the connection says which side it is. */
+static int side_of(const sim *s, const tern_conn *c)
 {
+    return c == s->client ? SIM_CLIENT : SIM_SERVER;
+}
+
+static void app_datagram(tern_conn *c, const uint8_t *data, size_t len, void *ud)
+{
+    sim *s = ud;
     if (s->on_datagram)
-        s->on_datagram(s, who, c, data, len);
+        s->on_datagram(s, side_of(s, c), c, data, len);
 }
 
-static void datagram_outcome(sim *s, int who, tern_conn *c, uint64_t tag, int acked)
+static void app_datagram_acked(tern_conn *c, uint64_t tag, void *ud)
 {
+    sim *s = ud;
     if (s->on_datagram_outcome)
-        s->on_datagram_outcome(s, who, c, tag, acked);
+        s->on_datagram_outcome(s, side_of(s, c), c, tag, 1);
 }
 
-static void client_datagram(tern_conn *c, const uint8_t *data, size_t len, void *ud)
+static void app_datagram_lost(tern_conn *c, uint64_t tag, void *ud)
 {
-    datagram(ud, SIM_CLIENT, c, data, len);
-}
-
-static void client_datagram_acked(tern_conn *c, uint64_t tag, void *ud)
-{
-    datagram_outcome(ud, SIM_CLIENT, c, tag, 1);
-}
-
-static void client_datagram_lost(tern_conn *c, uint64_t tag, void *ud)
-{
-    datagram_outcome(ud, SIM_CLIENT, c, tag, 0);
+    sim *s = ud;
+    if (s->on_datagram_outcome)
+        s->on_datagram_outcome(s, side_of(s, c), c, tag, 0);
 }
 
 const tern_callbacks sim_app_client_cb = {
-    .on_datagram = client_datagram,
-    .on_datagram_acked = client_datagram_acked,
-    .on_datagram_lost = client_datagram_lost,
+    .on_datagram = app_datagram,
+    .on_datagram_acked = app_datagram_acked,
+    .on_datagram_lost = app_datagram_lost,
     .on_connected = client_connected,
     .on_stream_readable = client_readable,
     .on_path_event = client_path_event,
@@ -351,25 +351,10 @@ static void server_path_event(tern_conn *c, const tern_path_event *ev, void *ud)
     path_event(ud, SIM_SERVER, ev);
 }
 
-static void server_datagram(tern_conn *c, const uint8_t *data, size_t len, void *ud)
-{
-    datagram(ud, SIM_SERVER, c, data, len);
-}
-
-static void server_datagram_acked(tern_conn *c, uint64_t tag, void *ud)
-{
-    datagram_outcome(ud, SIM_SERVER, c, tag, 1);
-}
-
-static void server_datagram_lost(tern_conn *c, uint64_t tag, void *ud)
-{
-    datagram_outcome(ud, SIM_SERVER, c, tag, 0);
-}
-
 const tern_callbacks sim_app_server_cb = {
-    .on_datagram = server_datagram,
-    .on_datagram_acked = server_datagram_acked,
-    .on_datagram_lost = server_datagram_lost,
+    .on_datagram = app_datagram,
+    .on_datagram_acked = app_datagram_acked,
+    .on_datagram_lost = app_datagram_lost,
     .on_connected = server_connected,
     .on_stream_readable = server_readable,
     .on_stream_writable = server_writable,

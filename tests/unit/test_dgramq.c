@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+
 #include <cmocka.h>
 
 #include "datagram.h"
@@ -64,7 +65,8 @@ static void test_fifo_and_bounds(void **state)
     /* an empty queue takes the whole ring */
     fill(b, 1000, 7);
     assert_int_equal(tern_dgramq_push(&q, b, 1000, 7), 0);
-    assert_int_equal(tern_dgramq_push(&q, b, 0, 8), TERN_ERR_WOULD_BLOCK); /* even empty ones take a byte */
+    assert_int_equal(tern_dgramq_push(&q, b, 0, 8),
+                     TERN_ERR_WOULD_BLOCK); /* even empty ones take a byte */
     expect_pop(&q, 7, 1000);
     tern_dgramq_free(&q);
 }
