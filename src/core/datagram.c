@@ -183,6 +183,8 @@ int tern_conn_dgram_has_notes(const tern_conn *c)
 void tern_conn_dgram_flush(tern_conn *c)
 {
     tern_conn_dgram_state *d = &c->dgram;
+    if (!d->notes_n)
+        return; /* the usual case, after every datagram received */
     /* callbacks may note more (a datagram sent, another dropped): take the list as it is now */
     size_t n = d->notes_n, i;
     for (i = 0; i < n && c->state < TERN_CS_CLOSING; i++) {

@@ -226,6 +226,8 @@ static int setup(void)
     drop_mask = 0;
     CHECK(pair_init(&pair, 7) == 0);
     pair.cfg_c.max_paths = 4;
+    /* both take DATAGRAM frames up to 200 bytes: forged ones are delivered or, too large, refused */
+    pair.cfg_c.max_datagram_frame_size = pair.cfg_s.max_datagram_frame_size = 200;
     pair.filter = link_filter;
     CHECK(pair_run(&pair, cond_confirmed, 10000 * MS));
     CHECK(pair_request(&pair, 1000) >= 0);

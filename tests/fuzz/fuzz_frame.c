@@ -111,6 +111,13 @@ static size_t reencode(const tern_frame *f, size_t consumed)
         return tern_frame_write_close(out, cap, f->u.close.app, f->u.close.error_code,
                                       f->u.close.frame_type, (const char *)f->u.close.reason,
                                       f->u.close.reason_len);
+    case TERN_FT_DATAGRAM:
+    case TERN_FT_DATAGRAM_LEN:
+        n = tern_frame_write_datagram(out, cap, f->u.datagram.data, f->u.datagram.len,
+                                      t == TERN_FT_DATAGRAM_LEN);
+        CHECK(n > 0);
+        CHECK(t == TERN_FT_DATAGRAM || n == tern_frame_datagram_len(f->u.datagram.len));
+        return n;
     }
     abort(); /* the parser accepted a type the writers do not know */
 }
@@ -196,6 +203,11 @@ static void compare(const tern_frame *a, const tern_frame *b)
         break;
     case TERN_FT_RETIRE_CONNECTION_ID:
         CHECK(a->u.retire_cid.seq == b->u.retire_cid.seq);
+        break;
+    case TERN_FT_DATAGRAM:
+    case TERN_FT_DATAGRAM_LEN:
+        CHECK(a->u.datagram.len == b->u.datagram.len);
+        CHECK(bytes_eq(a->u.datagram.data, b->u.datagram.data, a->u.datagram.len));
         break;
     case TERN_FT_PATH_CHALLENGE:
     case TERN_FT_PATH_RESPONSE:

@@ -249,6 +249,8 @@ static void conn_seeds(void)
     frames(&s, C_C2S, 0, "1a0102030405060708");
     frames(&s, C_C2S, 0, "1b0102030405060708");
     frames(&s, C_C2S, 0, "1901");
+    frames(&s, C_C2S, 0, "310568656c6c6f"); /* DATAGRAM with a Length, then one to the end */
+    frames(&s, C_S2C, 0, "3068656c6c6f");
     run_ms(&s, 500);
     emit("fuzz_conn", "frames", &s);
     s.n = 0;
