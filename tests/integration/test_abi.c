@@ -152,6 +152,14 @@ static void test_older_layout_endpoint_works(void **st)
     assert_null(ep->nm);
     assert_null(ep->cb.on_network_event);
     assert_ptr_equal(ep->cb.on_path_event, loopfx_callbacks.on_path_event);
+    /* no datagrams: not advertised, the queue at its defaults, no callbacks */
+    assert_int_equal(ep->conf.cfg.max_datagram_frame_size, 0);
+    assert_int_equal(ep->conf.cfg.datagram_queue_bytes, 65536);
+    assert_int_equal(ep->conf.cfg.datagram_queue_count, 128);
+    assert_int_equal(ep->conf.cfg.datagram_drop_oldest, 0);
+    assert_null(ep->cb.on_datagram);
+    assert_null(ep->cb.on_datagram_acked);
+    assert_null(ep->cb.on_datagram_lost);
     assert_int_equal(ep->conf.cfg.idle_timeout_ms, full.idle_timeout_ms);
     assert_memory_equal(&ep->conf.cfg.policy, &full.policy, sizeof(full.policy));
     /* an event reaches no callback: the garbage pointer after the old layout is never called */

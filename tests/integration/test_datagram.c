@@ -35,6 +35,7 @@ typedef struct side {
     uint8_t outcome[MAXTAG]; /* 0 none, 1 acked, 2 lost; 3 reported twice */
     uint64_t sent, sent_hash;
     uint64_t qlog_dgram_frames; /* DATAGRAM frames in packet_sent records */
+    int close_on_outcome;       /* the first outcome reported closes the connection */
 } side;
 
 static side cli, srv;
@@ -63,8 +64,10 @@ static void on_dgram(tern_conn *c, const uint8_t *data, size_t len, void *ud)
     }
 }
 
-static void outcome(side *s, uint64_t tag, int what)
+static void outcome(tern_conn *c, side *s, uint64_t tag, int what)
 {
+    if (s->close_on_outcome)
+        assert_int_equal(tern_conn_close(c, 7, "enough"), 0);
     if (tag >= MAXTAG)
         return;
     s->outcome[tag] = s->outcome[tag] ? 3 : (uint8_t)what;
@@ -74,14 +77,14 @@ static void on_acked(tern_conn *c, uint64_t tag, void *ud)
 {
     side *s = ud;
     s->acked++;
-    outcome(s, tag, 1);
+    outcome(c, s, tag, 1);
 }
 
 static void on_lost(tern_conn *c, uint64_t tag, void *ud)
 {
     side *s = ud;
     s->lost++;
-    outcome(s, tag, 2);
+    outcome(c, s, tag, 2);
 }
 
 static void on_connected(tern_conn *c, void *ud)
@@ -434,6 +437,49 @@ static void test_queue_nomem(void **st)
     pair_free(&p);
 }
 
+/* Drop-oldest with a callback that closes the connection at the first outcome: nothing more is
+ * reported once it closes, and nothing stays due. And an outcome that finds no memory to wait
+ * in is missed by the callbacks only: the counters stay right. */
+static void test_outcomes_close_and_nomem(void **st)
+{
+    tern_pair p;
+    uint8_t buf[100];
+    setup(&p, 19, 0, 1500);
+    p.cfg_c.datagram_queue_count = 2;
+    p.cfg_c.datagram_drop_oldest = 1;
+    connect_both(&p);
+    dgramfx_make(0, sizeof(buf), buf);
+    for (uint64_t t = 0; t < 6; t++)
+        assert_int_equal(tern_conn_send_datagram(p.client, buf, sizeof(buf), t), 0);
+    cli.close_on_outcome = 1;
+    pair_run(&p, never, 10 * MS);
+    assert_int_equal(cli.lost, 1); /* 4 dropped, one reported, then closed */
+    assert_int_equal(cli.outcome[0], 2);
+    assert_true(tern_conn_next_timeout(p.client) != 0);
+    pair_free(&p);
+
+    if (!ALLOCHOOK_ACTIVE)
+        return;
+    setup(&p, 20, 0, 1500);
+    p.cfg_c.datagram_queue_count = 2;
+    p.cfg_c.datagram_drop_oldest = 1;
+    connect_both(&p);
+    for (uint64_t t = 0; t < 2; t++)
+        assert_int_equal(tern_conn_send_datagram(p.client, buf, sizeof(buf), t), 0);
+    allochook_fail_next = 1; /* the first outcome's list */
+    assert_int_equal(tern_conn_send_datagram(p.client, buf, sizeof(buf), 2), 0);
+    assert_int_equal(tern_conn_send_datagram(p.client, buf, sizeof(buf), 3), 0);
+    cli.sent = 3; /* the outcomes to be reported: 1 lost, 2 and 3 acknowledged */
+    assert_true(pair_run(&p, cond_cli_settled, SEC));
+    assert_int_equal(cli.outcome[0], 0); /* its report found no memory */
+    assert_int_equal(cli.outcome[1], 2);
+    tern_conn_stats sc;
+    get_stats(p.client, &sc);
+    assert_int_equal(sc.datagrams_dropped, 2);
+    assert_int_equal(sc.datagrams_acked, 2);
+    pair_free(&p);
+}
+
 static int download_connected(tern_pair *p)
 {
     return p->connected && p->server && tern_conn_is_established(p->server);
@@ -545,7 +591,7 @@ int main(void)
         cmocka_unit_test(test_congestion_window), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_drop_oldest),       cmocka_unit_test(test_refused_frames),
         cmocka_unit_test(test_flood_memory),      cmocka_unit_test(test_no_longer_fits),
-        cmocka_unit_test(test_queue_nomem),
+        cmocka_unit_test(test_queue_nomem),       cmocka_unit_test(test_outcomes_close_and_nomem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,6 +69,10 @@ static void test_fifo_and_bounds(void **state)
                      TERN_ERR_WOULD_BLOCK); /* even empty ones take a byte */
     expect_pop(&q, 7, 1000);
     tern_dgramq_free(&q);
+    /* no entries at all: nothing can be queued */
+    tern_dgramq_init(&q, 1000, 0);
+    assert_int_equal(tern_dgramq_push(&q, b, 1, 1), TERN_ERR_INVALID_ARG);
+    tern_dgramq_free(&q);
 }
 
 static void test_wrap(void **state)
