@@ -542,7 +542,7 @@ typedef struct tern_callbacks {
     /* unreliable datagrams (RFC 9221; docs/datagram.md) */
     /* a DATAGRAM frame arrived: `len` bytes at `data`, valid during the call only (they point into
      * the decrypted packet). Datagrams may arrive out of order or not at all, never twice (a
-     * duplicated packet is dropped). A datagram is delivered from a 0-RTT packet too. */
+     * duplicated packet is dropped), also from 0-RTT packets when early data is accepted. */
     void (*on_datagram)(tern_conn *c, const uint8_t *data, size_t len, void *ud);
     /* a datagram sent with tern_conn_send_datagram(..., tag) was acknowledged by the peer. Each
      * datagram accepted by tern_conn_send_datagram gets exactly one of on_datagram_acked and
