@@ -171,6 +171,7 @@ static void print_json(client *cl, FILE *f, int ok)
     cl_paths_json(cl, f);
     cl_paths_net_json(cl, f);
     cl_script_json(cl, f);
+    cl_dgram_json(cl, f);
     if (!ok) {
         fputs(",\"error\":", f);
         tool_json_string(f, cl->error[0] ? cl->error : "one or more downloads failed");
@@ -199,6 +200,9 @@ static void usage(FILE *f)
             "  --no-ecn              send without ECN marks and ignore CE (ECN counts of\n"
             "                        what arrives are still reported)\n"
             "  --key-update BYTES    start one key update after BYTES received (K/M/G suffixes)\n"
+            "  --datagrams N         also send N unreliable datagrams (RFC 9221) of 64 bytes and\n"
+            "                        count their echoes (from a tern-server that echoes them); the\n"
+            "                        connection stays until each is acknowledged or lost\n"
             "  --add-local ADDR[:PORT]@WHEN     add and probe a local address (no switch)\n"
             "  --migrate ADDR[:PORT]@WHEN       switch to a local address (added if unknown)\n"
             "  --remove-local ADDR[:PORT]@WHEN  abandon the path of a local address\n"
@@ -315,6 +319,7 @@ static void print_summary(client *cl)
             (double)cl->longest_gap_ns / 1e6, cl->stalls.total, cl->stalls.total == 1 ? "" : "s",
             cl_paths_migrations(cl), cl_paths_migrations(cl) == 1 ? "" : "es",
             cl->paths.failovers, cl->paths.failovers == 1 ? "" : "s");
+    cl_dgram_summary(cl);
     fflush(cl->info);
 }
 
@@ -329,6 +334,7 @@ int main(int argc, char **argv)
                                          {"cc", required_argument, NULL, 'C'},
                                          {"no-ecn", no_argument, NULL, 'E'},
                                          {"key-update", required_argument, NULL, 'K'},
+                                         {"datagrams", required_argument, NULL, 'G'},
                                          {"add-local", required_argument, NULL, 'A'},
                                          {"migrate", required_argument, NULL, 'M'},
                                          {"remove-local", required_argument, NULL, 'D'},
@@ -419,6 +425,12 @@ int main(int argc, char **argv)
             if (tool_parse_size(optarg, &cl->key_update_at) < 0)
                 BAD_OPTION("bad --key-update '%s'\n", optarg);
             cl->key_update_wanted = 1;
+            break;
+        case 'G':
+            if (tool_parse_size(optarg, &cl->dg.want) < 0)
+                BAD_OPTION("bad --datagrams '%s'\n", optarg);
+            if (cl->dg.want)
+                cfg.max_datagram_frame_size = 65535; /* the echoes come back */
             break;
         case 'A':
         case 'M':
@@ -588,6 +600,10 @@ int main(int argc, char **argv)
     ok = cl->n_finished == cl->n;
     for (size_t i = 0; i < cl->n; i++)
         ok = ok && cl->dl[i].result == DL_OK;
+    if (cl->dg.error) {
+        ok = 0;
+        snprintf(cl->error, sizeof(cl->error), "datagrams: %s", tern_strerror(cl->dg.error));
+    }
     print_summary(cl);
     if (!ok && cl->error[0])
         fprintf(stderr, "tern-client: %s\n", cl->error);

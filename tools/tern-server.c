@@ -52,6 +52,8 @@ static void usage(FILE *f)
                "                        §9.6) and listen there too\n"
                "  --disable-active-migration  ask clients not to migrate (packets from new\n"
                "                        addresses are dropped, except at the preferred address)\n"
+               "  --datagram-echo       take unreliable datagrams (RFC 9221) and send each one\n"
+               "                        back to its sender\n"
                "  --mime-types FILE     content types by file extension (default\n"
                "                        /etc/mime.types; html, css, js, json, png, txt and a few\n"
                "                        more are known without it; others: octet-stream)\n"
@@ -167,6 +169,7 @@ int main(int argc, char **argv)
                                          {"idle-timeout", required_argument, NULL, 'i'},
                                          {"preferred-address", required_argument, NULL, 'p'},
                                          {"disable-active-migration", no_argument, NULL, 'm'},
+                                         {"datagram-echo", no_argument, NULL, 'E'},
                                          {"mime-types", required_argument, NULL, 'T'},
                                          {"log", required_argument, NULL, 'L'},
                                          {"keylog", required_argument, NULL, 'Y'},
@@ -253,6 +256,11 @@ int main(int argc, char **argv)
             break;
         case 'm':
             cfg.disable_active_migration = 1;
+            break;
+        case 'E':
+            /* any datagram that fits in a packet */
+            cfg.max_datagram_frame_size = 65535;
+            srv->datagram_echo = 1;
             break;
         case 'T':
             mime_types = optarg;
@@ -357,7 +365,7 @@ int main(int argc, char **argv)
     cfg.cert_file = cert;
     cfg.key_file = key;
 
-    srv_callbacks(&cb);
+    srv_callbacks(&cb, srv);
 
     rc = tern_endpoint_new(&cfg, &cb, srv, &srv->ep);
     if (rc == TERN_ERR_CERT) {

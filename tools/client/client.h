@@ -2,7 +2,7 @@
  * downloads, output, the report), conn.c (tern's callbacks, the downloads' outcomes), hq.c (hq-interop requests), h3.c (HTTP/3 requests through
  * nghttp3), progress.c (the terminal progress bar), script.c (scripted local address changes),
  * paths.c (path and network events, their history, the live path table) and stalls.c (delivery
- * gaps and what ended them). */
+ * gaps and what ended them) and dgram.c (unreliable datagrams sent alongside, --datagrams). */
 #ifndef TOOLS_CLIENT_CLIENT_H
 #define TOOLS_CLIENT_CLIENT_H
 
@@ -145,6 +145,15 @@ typedef struct cl_paths {
     uint64_t table_last_ns;
 } cl_paths;
 
+/* --datagrams: datagrams sent to the server (which echoes them with --datagram-echo). */
+typedef struct cl_dgram {
+    uint64_t want, queued;  /* asked for; accepted by tern so far */
+    uint64_t acked, lost;   /* their outcomes */
+    uint64_t echoed, bad;   /* echoes received: intact, and not ours or altered */
+    int error;              /* a refusal that ended the sending (TERN_ERR_*), 0 when none */
+} cl_dgram;
+#define CL_DGRAM_SIZE 64
+
 typedef struct client {
     tern_endpoint *ep;
     tern_conn *conn;
@@ -174,6 +183,8 @@ typedef struct client {
     uint64_t last_data_ns, longest_gap_ns, longest_gap_at_ns;
     cl_stalls stalls;
     cl_paths paths;
+    cl_dgram dg;
+    int closing; /* the clean close at the end is under way */
     char cipher[32], alpn[64];
     char peer[64];   /* the server's address, for messages */
     char error[512]; /* first connection-level failure */
@@ -195,6 +206,18 @@ void cl_fail_dl(client *cl, download *d, const char *what, int err);
 /* Body bytes of `d`: hashed, written to its output, counted. Returns 0, or -1 after finishing the
  * download as failed (the caller stops the stream). */
 int cl_body(client *cl, download *d, const uint8_t *data, size_t len);
+
+/* Closes the connection cleanly once every download finished and every datagram has its
+ * outcome. */
+void cl_maybe_close(client *cl);
+
+/* dgram.c: --datagrams. cl_dgram_send queues what the send queue takes (at the handshake and as
+ * outcomes free room); cl_dgram_settled is 1 once nothing is left to learn. */
+void cl_dgram_callbacks(tern_callbacks *cb);
+void cl_dgram_send(client *cl);
+int cl_dgram_settled(const client *cl);
+void cl_dgram_summary(client *cl);
+void cl_dgram_json(const client *cl, FILE *f);
 
 /* hq.c */
 void cl_hq_send_request(client *cl, download *d);

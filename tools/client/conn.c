@@ -87,14 +87,21 @@ void cl_finish_dl(client *cl, download *d, dl_result result)
         d->fd = -1;
     }
     report_dl(cl, d);
-    if (++cl->n_finished == cl->n) {
+    if (++cl->n_finished == cl->n)
         cl->done_ns = tool_now_ns();
-        capture_stats(cl);
-        /* The paths' final counters, before the close retires them. */
-        cl_paths_table_end(cl);
-        if (cl->conn)
-            tern_conn_close(cl->conn, cl->proto == CL_PROTO_H3 ? TOOL_H3_NO_ERROR : 0, NULL);
-    }
+    cl_maybe_close(cl);
+}
+
+void cl_maybe_close(client *cl)
+{
+    if (cl->closing || cl->n_finished < cl->n || !cl_dgram_settled(cl))
+        return;
+    cl->closing = 1;
+    capture_stats(cl);
+    /* The paths' final counters, before the close retires them. */
+    cl_paths_table_end(cl);
+    if (cl->conn)
+        tern_conn_close(cl->conn, cl->proto == CL_PROTO_H3 ? TOOL_H3_NO_ERROR : 0, NULL);
 }
 
 void cl_fail_dl(client *cl, download *d, const char *what, int err)
@@ -232,6 +239,7 @@ static void on_connected(tern_conn *c, void *ud)
     }
     cl_start_pending(cl);
     cl_script_run(cl);
+    cl_dgram_send(cl);
 }
 
 static void on_stream_readable(tern_conn *c, int64_t sid, void *ud)
@@ -372,4 +380,5 @@ void cl_callbacks(tern_callbacks *cb)
     cb->on_closed = on_closed;
     cb->on_path_event = on_path_event;
     cb->on_network_event = on_network_event;
+    cl_dgram_callbacks(cb);
 }
