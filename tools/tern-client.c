@@ -202,7 +202,8 @@ static void usage(FILE *f)
             "  --key-update BYTES    start one key update after BYTES received (K/M/G suffixes)\n"
             "  --datagrams N         also send N unreliable datagrams (RFC 9221) of 64 bytes and\n"
             "                        count their echoes (from a tern-server that echoes them); the\n"
-            "                        connection stays until each is acknowledged or lost\n"
+            "                        connection stays until each is acknowledged or lost and\n"
+            "                        echoed (echoes are waited for 200 ms at most)\n"
             "  --add-local ADDR[:PORT]@WHEN     add and probe a local address (no switch)\n"
             "  --migrate ADDR[:PORT]@WHEN       switch to a local address (added if unknown)\n"
             "  --remove-local ADDR[:PORT]@WHEN  abandon the path of a local address\n"
@@ -288,7 +289,8 @@ static void run(client *cl)
         cl_script_run(cl);
         cl_paths_tick(cl, 0);
         cl_show_progress(cl);
-        if (cl->done_ns && tool_now_ns() - cl->done_ns > LINGER_NS)
+        cl_maybe_close(cl); /* the wait for datagram echoes ends on time */
+        if (cl->closing_ns && tool_now_ns() - cl->closing_ns > LINGER_NS)
             break;
         if (!cl->closed && tern_endpoint_conn_count(cl->ep) == 0) {
             cl_set_error(cl, "the connection ended without a close event");

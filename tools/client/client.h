@@ -151,8 +151,10 @@ typedef struct cl_dgram {
     uint64_t acked, lost;   /* their outcomes */
     uint64_t echoed, bad;   /* echoes received: intact, and not ours or altered */
     int error;              /* a refusal that ended the sending (TERN_ERR_*), 0 when none */
+    uint64_t settled_ns;    /* every outcome known, some echoes still out: since when */
 } cl_dgram;
 #define CL_DGRAM_SIZE 64
+#define CL_DGRAM_ECHO_WAIT_NS (200ull * 1000000ull) /* for the last echoes, at most */
 
 typedef struct client {
     tern_endpoint *ep;
@@ -185,6 +187,7 @@ typedef struct client {
     cl_paths paths;
     cl_dgram dg;
     int closing; /* the clean close at the end is under way */
+    uint64_t closing_ns;
     char cipher[32], alpn[64];
     char peer[64];   /* the server's address, for messages */
     char error[512]; /* first connection-level failure */
@@ -212,10 +215,11 @@ int cl_body(client *cl, download *d, const uint8_t *data, size_t len);
 void cl_maybe_close(client *cl);
 
 /* dgram.c: --datagrams. cl_dgram_send queues what the send queue takes (at the handshake and as
- * outcomes free room); cl_dgram_settled is 1 once nothing is left to learn. */
+ * outcomes free room); cl_dgram_settled is 1 once every datagram has its outcome and its echo,
+ * or CL_DGRAM_ECHO_WAIT_NS after the outcomes for echoes that did not come. */
 void cl_dgram_callbacks(tern_callbacks *cb);
 void cl_dgram_send(client *cl);
-int cl_dgram_settled(const client *cl);
+int cl_dgram_settled(client *cl);
 void cl_dgram_summary(client *cl);
 void cl_dgram_json(const client *cl, FILE *f);
 

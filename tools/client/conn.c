@@ -97,6 +97,7 @@ void cl_maybe_close(client *cl)
     if (cl->closing || cl->n_finished < cl->n || !cl_dgram_settled(cl))
         return;
     cl->closing = 1;
+    cl->closing_ns = tool_now_ns();
     capture_stats(cl);
     /* The paths' final counters, before the close retires them. */
     cl_paths_table_end(cl);

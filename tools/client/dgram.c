@@ -1,11 +1,13 @@
 /* tern-client --datagrams N: N unreliable datagrams (RFC 9221) of CL_DGRAM_SIZE bytes go to the
  * server alongside the downloads, each carrying its number and a pattern of it, so that the echo
  * of a server run with --datagram-echo can be checked; the report counts how many were
- * acknowledged, lost and echoed. The connection stays open until each has its outcome. */
+ * acknowledged, lost and echoed. The connection stays open until each has its outcome and its
+ * echo (or, for echoes that do not come, CL_DGRAM_ECHO_WAIT_NS longer). */
 #include <string.h>
 
 #include "client.h"
 #include "common/json.h"
+#include "common/util.h"
 
 static void fill(uint64_t n, uint8_t *out)
 {
@@ -36,10 +38,20 @@ void cl_dgram_send(client *cl)
     }
 }
 
-int cl_dgram_settled(const client *cl)
+int cl_dgram_settled(client *cl)
 {
-    const cl_dgram *d = &cl->dg;
-    return d->acked + d->lost == d->queued && (d->queued == d->want || d->error || !cl->conn);
+    cl_dgram *d = &cl->dg;
+    if (!cl->conn)
+        return 1;
+    if (d->acked + d->lost < d->queued || (d->queued < d->want && !d->error))
+        return 0;
+    if (d->echoed >= d->acked)
+        return 1;
+    /* echoes travel behind the acknowledgements: give the last ones a moment */
+    uint64_t now = tool_now_ns();
+    if (!d->settled_ns)
+        d->settled_ns = now;
+    return now - d->settled_ns >= CL_DGRAM_ECHO_WAIT_NS;
 }
 
 static void outcome(client *cl, int acked)
@@ -79,6 +91,7 @@ static void on_datagram(tern_conn *c, const uint8_t *data, size_t len, void *ud)
         cl->dg.echoed++;
     else
         cl->dg.bad++;
+    cl_maybe_close(cl);
 }
 
 void cl_dgram_callbacks(tern_callbacks *cb)
