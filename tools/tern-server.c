@@ -365,7 +365,7 @@ int main(int argc, char **argv)
     cfg.cert_file = cert;
     cfg.key_file = key;
 
-    srv_callbacks(&cb, srv);
+    srv_callbacks(&cb);
 
     rc = tern_endpoint_new(&cfg, &cb, srv, &srv->ep);
     if (rc == TERN_ERR_CERT) {

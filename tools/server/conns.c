@@ -275,15 +275,15 @@ static void on_path_event(tern_conn *c, const tern_path_event *ev, void *ud)
  * as the network could have lost it). */
 static void on_datagram(tern_conn *c, const uint8_t *data, size_t len, void *ud)
 {
-    (void)ud;
-    (void)tern_conn_send_datagram(c, data, len, 0);
+    server *srv = ud;
+    if (srv->datagram_echo)
+        (void)tern_conn_send_datagram(c, data, len, 0);
 }
 
-void srv_callbacks(tern_callbacks *cb, const server *srv)
+void srv_callbacks(tern_callbacks *cb)
 {
     memset(cb, 0, sizeof(*cb));
-    if (srv->datagram_echo)
-        cb->on_datagram = on_datagram;
+    cb->on_datagram = on_datagram;
     cb->on_accept = on_accept;
     cb->on_connected = on_connected;
     cb->on_stream_open = on_stream_open;

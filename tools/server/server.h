@@ -84,7 +84,7 @@ int srv_mime_cmp_order(const void *a, const void *b);
 
 /* conns.c: tern's callbacks of the server, with the `server` as their user data; each connection
  * gets its srv_conn (tern_conn_set_user_data) at on_accept, or when first seen. */
-void srv_callbacks(tern_callbacks *cb, const server *srv);
+void srv_callbacks(tern_callbacks *cb);
 /* Releases a connection's state and unlinks it (on_closed does it for a connection that ends). */
 void srv_conn_free(server *srv, srv_conn *sc);
 /* Closes a connection for the shutdown, once (H3_NO_ERROR for HTTP/3). */
