@@ -258,8 +258,11 @@ int main(int argc, char **argv)
             cfg.disable_active_migration = 1;
             break;
         case 'E':
-            /* any datagram that fits in a packet */
+            /* any datagram that fits in a packet, and room for a burst of echoes: an echo the
+             * queue cannot take is not sent */
             cfg.max_datagram_frame_size = 65535;
+            cfg.datagram_queue_bytes = 1u << 20;
+            cfg.datagram_queue_count = 8192;
             srv->datagram_echo = 1;
             break;
         case 'T':
