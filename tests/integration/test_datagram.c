@@ -352,16 +352,23 @@ static void test_errors(void **st)
     pair_free(&p);
 }
 
+/* A client whose queue holds `count` datagrams, dropping the oldest when full, connected to a
+ * server that takes datagrams. */
+static void setup_drop_oldest(tern_pair *p, uint64_t seed, size_t count)
+{
+    setup(p, seed, 0, 1500);
+    p->cfg_c.datagram_queue_count = count;
+    p->cfg_c.datagram_drop_oldest = 1;
+    connect_both(p);
+}
+
 /* datagram_drop_oldest: a full queue makes room by dropping its oldest datagrams, each reported
  * lost (after the call, at the connection's next processing) and counted as dropped. */
 static void test_drop_oldest(void **st)
 {
     tern_pair p;
     uint8_t buf[1500];
-    setup(&p, 9, 0, 1500);
-    p.cfg_c.datagram_queue_count = 4;
-    p.cfg_c.datagram_drop_oldest = 1;
-    connect_both(&p);
+    setup_drop_oldest(&p, 9, 4);
     for (uint64_t t = 0; t < 10; t++) {
         size_t len = dgramfx_make(t, 100, buf);
         assert_int_equal(tern_conn_send_datagram(p.client, buf, len, t), 0);
@@ -444,10 +451,7 @@ static void test_outcomes_close_and_nomem(void **st)
 {
     tern_pair p;
     uint8_t buf[100];
-    setup(&p, 19, 0, 1500);
-    p.cfg_c.datagram_queue_count = 2;
-    p.cfg_c.datagram_drop_oldest = 1;
-    connect_both(&p);
+    setup_drop_oldest(&p, 19, 2);
     dgramfx_make(0, sizeof(buf), buf);
     for (uint64_t t = 0; t < 6; t++)
         assert_int_equal(tern_conn_send_datagram(p.client, buf, sizeof(buf), t), 0);
@@ -460,10 +464,7 @@ static void test_outcomes_close_and_nomem(void **st)
 
     if (!ALLOCHOOK_ACTIVE)
         return;
-    setup(&p, 20, 0, 1500);
-    p.cfg_c.datagram_queue_count = 2;
-    p.cfg_c.datagram_drop_oldest = 1;
-    connect_both(&p);
+    setup_drop_oldest(&p, 20, 2);
     for (uint64_t t = 0; t < 2; t++)
         assert_int_equal(tern_conn_send_datagram(p.client, buf, sizeof(buf), t), 0);
     allochook_fail_next = 1; /* the first outcome's list */
