@@ -169,7 +169,7 @@ int main(int argc, char **argv)
                                          {"idle-timeout", required_argument, NULL, 'i'},
                                          {"preferred-address", required_argument, NULL, 'p'},
                                          {"disable-active-migration", no_argument, NULL, 'm'},
-                                         {"datagram-echo", no_argument, NULL, 'E'},
+                                         {"datagram-echo", no_argument, NULL, 'D'},
                                          {"mime-types", required_argument, NULL, 'T'},
                                          {"log", required_argument, NULL, 'L'},
                                          {"keylog", required_argument, NULL, 'Y'},
@@ -257,7 +257,7 @@ int main(int argc, char **argv)
         case 'm':
             cfg.disable_active_migration = 1;
             break;
-        case 'E':
+        case 'D':
             /* any datagram that fits in a packet, and room for a burst of echoes: an echo the
              * queue cannot take is not sent */
             cfg.max_datagram_frame_size = 65535;
