@@ -251,7 +251,12 @@ typedef struct tern_config {
                                                 asks, up to 16 per connection; a client issues
                                                 up to max_paths + 1 */
     size_t stream_send_buffer;   /* bytes buffered per stream before writes return WOULD_BLOCK (1 MiB) */
-    size_t max_udp_payload;      /* largest datagram we send (default 1452; >= 1200) */
+    size_t max_udp_payload;      /* largest UDP payload we send on any path, 1200..65527 (default
+                                    8972, a 9000-byte jumbo frame over IPv4). Every path starts
+                                    at 1200 bytes and path MTU discovery raises it up to the
+                                    smallest of this, the peer's max_udp_payload_size and the MTU
+                                    of the path's local interface less the IP and UDP headers
+                                    (docs/pmtud.md); 1200 turns discovery off */
     int retry;                   /* server: validate addresses with Retry before any state (default 0) */
     size_t retry_half_open;      /* server: once this many connections are in their handshake,
                                     new clients must first answer a Retry (as with `retry`), so
@@ -332,6 +337,10 @@ typedef struct tern_config {
     int datagram_drop_oldest;    /* queue full: 0 (default) the new datagram is refused
                                     (TERN_ERR_WOULD_BLOCK); 1 the oldest waiting ones are dropped
                                     to make room and reported through on_datagram_lost */
+    /* Path MTU discovery (RFC 8899; docs/pmtud.md) */
+    uint64_t pmtud_raise_ms;     /* once a path's search ended below its maximum, search again
+                                    for a larger size this long after (PMTU_RAISE_TIMER; default
+                                    600000; 0: never) */
 } tern_config;
 
 /* Fills the first `size` bytes of `cfg` with defaults (see field comments); called through the
@@ -373,6 +382,12 @@ typedef struct tern_path_info {
     uint64_t ecn_ce;               /* CE marks the peer reported for packets sent on it */
     uint64_t ecn_ce_reductions;    /* congestion window reductions those marks caused */
     uint64_t ecn_recv_ect0, ecn_recv_ect1, ecn_recv_ce; /* datagrams received on it so marked */
+    uint64_t mtu;                  /* the largest UDP payload the path uses now (its PLPMTU, found
+                                      by path MTU discovery; 1200 until the search raised it) */
+    uint64_t mtu_max;              /* the most the search may reach on it: max_udp_payload, the
+                                      peer's limit and the local interface's MTU less headers */
+    uint64_t mtu_black_holes;      /* times its packets of the PLPMTU stopped arriving while
+                                      smaller ones did, and it went back to 1200 */
 } tern_path_info;
 
 /* ECN validation of a path (RFC 9000 §13.4.2, Appendix A.4). */
@@ -709,6 +724,11 @@ typedef struct tern_conn_stats {
     uint64_t datagrams_acked;            /* sent ones acknowledged */
     uint64_t datagrams_lost;             /* sent ones declared lost */
     uint64_t datagrams_dropped;          /* dropped from the send queue before being sent */
+    /* path MTU discovery (docs/pmtud.md) */
+    uint64_t mtu;                        /* the active path's datagram size (its PLPMTU) */
+    uint64_t mtu_probes_sent, mtu_probes_lost; /* padded PING probes, every path (their losses
+                                            are not congestion, nor in pkts_lost of a path) */
+    uint64_t mtu_black_holes;            /* falls back to 1200 after a black hole, every path */
 } tern_conn_stats;
 
 /* Opens a stream; `*sid` receives its id. Returns 0, TERN_ERR_STREAM_LIMIT (the peer's MAX_STREAMS

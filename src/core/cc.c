@@ -27,6 +27,17 @@ void tern_cc_init(tern_cc *cc, tern_cc_algo algo, uint64_t max_datagram_size)
     tern_cc_reset(cc);
 }
 
+void tern_cc_set_max_datagram_size(tern_cc *cc, uint64_t mds)
+{
+    if (!mds || mds == cc->max_datagram_size)
+        return;
+    /* RFC 9002 §7.2: an initial window still untouched is recalculated with the new size */
+    if (cc->cwnd == initial_window(cc->max_datagram_size) && cc->ssthresh == UINT64_MAX)
+        cc->cwnd = initial_window(mds);
+    cc->max_datagram_size = mds;
+    cc->cwnd = TERN_MAX(cc->cwnd, min_window(cc));
+}
+
 void tern_cc_reset(tern_cc *cc)
 {
     cc->cwnd = initial_window(cc->max_datagram_size);
@@ -275,6 +286,12 @@ void tern_pacer_init(tern_pacer *p, uint64_t max_datagram_size)
     p->last = 0;
     p->burst = PACER_BURST_PKTS * (max_datagram_size ? max_datagram_size : TERN_MIN_INITIAL_SIZE);
     p->tokens = p->burst;
+}
+
+void tern_pacer_set_max_datagram_size(tern_pacer *p, uint64_t mds)
+{
+    p->burst = PACER_BURST_PKTS * (mds ? mds : TERN_MIN_INITIAL_SIZE);
+    p->tokens = TERN_MIN(p->tokens, p->burst);
 }
 
 static void pacer_refill(tern_pacer *p, uint64_t cwnd, tern_tstamp srtt, tern_tstamp now)

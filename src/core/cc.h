@@ -38,6 +38,9 @@ typedef struct tern_cc {
 } tern_cc;
 
 void tern_cc_init(tern_cc *cc, tern_cc_algo algo, uint64_t max_datagram_size);
+/* The path's datagram size changed (path MTU discovery, RFC 9002 §7.2): an initial window not
+ * yet grown or reduced is recalculated with it; the window never stays below two datagrams. */
+void tern_cc_set_max_datagram_size(tern_cc *cc, uint64_t mds);
 /* Back to the initial window (path migration to a new address). Bytes in flight are kept. */
 void tern_cc_reset(tern_cc *cc);
 void tern_cc_on_sent(tern_cc *cc, uint64_t bytes);
@@ -79,6 +82,8 @@ typedef struct tern_pacer {
 } tern_pacer;
 
 void tern_pacer_init(tern_pacer *p, uint64_t max_datagram_size);
+/* The burst allowance follows the path's datagram size. */
+void tern_pacer_set_max_datagram_size(tern_pacer *p, uint64_t mds);
 /* Earliest time at which `bytes` may be sent (now when allowed). */
 tern_tstamp tern_pacer_next(tern_pacer *p, uint64_t bytes, uint64_t cwnd, tern_tstamp srtt, tern_tstamp now);
 void tern_pacer_on_sent(tern_pacer *p, uint64_t bytes, uint64_t cwnd, tern_tstamp srtt, tern_tstamp now);

@@ -2,6 +2,7 @@
 #include "cfgcopy.h"
 
 #include "abi.h"
+#include "pmtud.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -146,7 +147,7 @@ void tern_cfg_defaults(tern_config *cfg)
     cfg->initial_max_streams_uni = 100;
     cfg->active_connection_id_limit = 8;
     cfg->stream_send_buffer = 1u << 20;
-    cfg->max_udp_payload = 1452;
+    cfg->max_udp_payload = 8972;
     cfg->max_paths = 8;
     cfg->follow_preferred_address = 1;
     cfg->failover = 1;
@@ -168,6 +169,7 @@ void tern_cfg_defaults(tern_config *cfg)
     pc->standby_idle_ms = 600000;
     pc->cache_rtt_ms = 600000;
     pc->cache_cc_ms = 30000;
+    cfg->pmtud_raise_ms = TERN_PMTUD_RAISE_DEFAULT_MS;
 }
 
 int tern_cfg_import(tern_config *full, const tern_config *in, size_t size)

@@ -168,12 +168,8 @@ static void apply_peer_tparams(tern_conn *c)
     uint64_t ours = c->cfg->idle_timeout_ms, theirs = tp->max_idle_timeout;
     uint64_t eff = !ours ? theirs : !theirs ? ours : TERN_MIN(ours, theirs);
     c->timers.idle_timeout = eff * TERN_NS_PER_MS;
-    size_t mtu = c->paths.slot[c->paths.active].mtu;
-    if (tp->max_udp_payload_size < mtu) {
-        for (int i = 0; i < TERN_MAX_PATHS; i++)
-            if (c->paths.slot[i].state != TERN_PATH_UNUSED)
-                c->paths.slot[i].mtu = (size_t)tp->max_udp_payload_size;
-    }
+    /* during the handshake, before any search started: no timer to arm, the time does not matter */
+    tern_conn_pmtud_peer_limit(c, tp->max_udp_payload_size, 0);
     if (!c->is_server && tp->has_stateless_reset_token)
         tern_peer_cids_set_initial_token(&c->cids.peer, tp->stateless_reset_token);
     tern_conn_dgram_set_peer_max(c, tp->max_datagram_frame_size);
@@ -468,8 +464,8 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         c->sp[s].largest_recv = UINT64_MAX;
         tern_ackr_init(&c->sp[s].ackr);
     }
-    size_t mtu = p->cfg->max_udp_payload;
-    tern_path_init(&c->paths.slot[0], 0, path, p->cfg->cc, mtu, now);
+    tern_path_init(&c->paths.slot[0], 0, path, p->cfg->cc, p->cfg->max_udp_payload,
+                   p->cfg->pmtud_raise_ms, now);
     /* the handshake path counts as validated once the handshake completes; until then a server
      * still applies the amplification limit to it */
     c->paths.slot[0].state = TERN_PATH_VALIDATED;
@@ -664,6 +660,7 @@ tern_tstamp tern_conn_next_timeout(const tern_conn *c)
     if (c->timers.silence_probe_at)
         t = TERN_MIN(t, c->timers.silence_probe_at);
     t = TERN_MIN(t, tern_policy_next_timeout(c));
+    t = TERN_MIN(t, tern_conn_pmtud_timer(c));
     return TERN_MIN(t, tern_mig_next_timeout(c));
 }
 
@@ -730,9 +727,11 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
             c->paths.ping_pending = 1;
     }
     tern_policy_on_timeout(c, now);
+    tern_conn_pmtud_on_timeout(c, now);
     tern_conn_sync_amplification(c);
     if (tern_recovery_timer(&c->rec, now) <= now) {
         int space = tern_recovery_on_timeout(&c->rec, now);
+        tern_conn_pmtud_settle(c, now); /* the losses the timer declared */
         if (space >= 0) {
             int heard = c->stats.pkts_recv > c->timers.pto_prev_recv;
             if (c->rec.pto_count == 1)
@@ -1001,6 +1000,10 @@ static void fill_stats(tern_conn *c, tern_conn_stats *out)
     out->datagrams_acked = c->dgram.acked;
     out->datagrams_lost = c->dgram.lost;
     out->datagrams_dropped = c->dgram.dropped;
+    out->mtu = tern_path_mtu(p);
+    out->mtu_probes_sent = c->stats.mtu_probes_sent;
+    out->mtu_probes_lost = c->stats.mtu_probes_lost;
+    out->mtu_black_holes = c->stats.mtu_black_holes;
 }
 
 int tern_conn_get_stats_sized(tern_conn *c, tern_conn_stats *out, size_t size)

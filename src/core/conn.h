@@ -31,6 +31,10 @@ typedef struct tern_conn_hooks {
      * belongs to the connection's paths: the driver closes it once no path uses its address.
      * NULL: the policy creates no path of its own. */
     int (*bind_local)(void *ud, tern_conn *c, const tern_addr *local, tern_addr *bound);
+    /* Path MTU discovery asks, once per path, for the largest UDP payload the local interface
+     * towards path->remote from path->local carries (its MTU less the IP and UDP headers), or 0
+     * when unknown. NULL: unknown (the search is bounded by the configuration and the peer). */
+    size_t (*path_mtu)(void *ud, tern_conn *c, const tern_path_addr *path);
     void *ud;
 } tern_conn_hooks;
 
@@ -115,6 +119,13 @@ const tern_close_info *tern_conn_close_info(const tern_conn *c);
  * connection (the path's own loss detection judges it). Returns 1 when the connection ended
  * (tern_conn_is_done), else 0. */
 int tern_conn_on_port_unreachable(tern_conn *c, const tern_addr *to);
+
+/* The driver learnt that the local interface of `path` (both addresses must match a path in use)
+ * carries UDP payloads of at most `max_udp` bytes (0: unknown): path MTU discovery searches no
+ * higher, and a path using more comes down at once. Returns 0, TERN_ERR_INVALID_ARG or
+ * TERN_ERR_NOT_FOUND. */
+int tern_conn_set_path_mtu(tern_conn *c, const tern_path_addr *path, size_t max_udp,
+                           tern_tstamp now);
 
 /* An opaque pointer for the driver (the runtime keeps its per-connection record here). */
 void tern_conn_set_driver_data(tern_conn *c, void *d);

@@ -183,6 +183,7 @@ typedef struct tern_conn_counters {
     tern_tstamp created, handshake_done_time;
     uint64_t bytes_sent, bytes_recv, pkts_sent, pkts_recv;
     uint64_t stream_bytes_sent, stream_bytes_recv, stream_bytes_resent;
+    uint64_t mtu_probes_sent, mtu_probes_lost, mtu_black_holes; /* every path, ended ones too */
 } tern_conn_counters;
 
 struct tern_conn {
@@ -272,6 +273,24 @@ void tern_conn_ecn_ack_end(tern_conn *c, int space, const tern_frame *f, int rai
  * send on its active path (its PTO is then not armed, RFC 9002 §6.2.2.1). */
 void tern_conn_sync_amplification(tern_conn *c);
 void tern_conn_requeue_for_probe(tern_conn *c, int space);
+
+/* conn_pmtud.c: path MTU discovery of each path (pmtud.c) fed by the connection */
+/* A path was just created (tern_path_init): the peer's limit applies to it too. */
+void tern_conn_pmtud_init_path(tern_conn *c, int idx, tern_tstamp now);
+/* The peer's max_udp_payload_size arrived. */
+void tern_conn_pmtud_peer_limit(tern_conn *c, uint64_t limit, tern_tstamp now);
+/* Starts the active path's search once it is validated and the handshake confirmed. */
+void tern_conn_pmtud_maybe_start(tern_conn *c, tern_tstamp now);
+/* From the recovery callbacks: a sent packet's fate. */
+void tern_conn_pmtud_on_acked(tern_conn *c, const tern_sent_pkt *p);
+void tern_conn_pmtud_on_lost(tern_conn *c, const tern_sent_pkt *p);
+/* After an ACK frame or a loss timer: next probes, black holes, datagram sizes applied. */
+void tern_conn_pmtud_settle(tern_conn *c, tern_tstamp now);
+tern_tstamp tern_conn_pmtud_timer(const tern_conn *c);
+void tern_conn_pmtud_on_timeout(tern_conn *c, tern_tstamp now);
+/* The size of the probe the active path may send now (0: none). */
+size_t tern_conn_pmtud_probe_size(tern_conn *c, tern_tstamp now);
+void tern_conn_pmtud_probe_sent(tern_conn *c, size_t size, uint64_t pn, tern_tstamp now);
 
 #define TERN_LOG(c, ...)                                                                           \
     do {                                                                                           \

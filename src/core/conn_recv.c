@@ -15,6 +15,8 @@ void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p)
 {
     tern_conn *c = ud;
     tern_conn_ecn_on_acked(c, p);
+    if (space == TERN_SPACE_APP)
+        tern_conn_pmtud_on_acked(c, p);
     if (space == TERN_SPACE_APP && !c->keys.tx_phase_acked && p->pn >= c->keys.tx_phase_first_pn)
         c->keys.tx_phase_acked = 1;
     for (int i = 0; i < p->n_frames; i++) {
@@ -64,9 +66,11 @@ void tern_conn_on_pkt_lost(void *ud, int space, const tern_sent_pkt *p)
 {
     tern_conn *c = ud;
     if (c->qlog) tern_qlog_packet_lost(c, space, p, c->rec.loss_trigger);
-    if (p->path_id < TERN_MAX_PATHS)
+    if (p->path_id < TERN_MAX_PATHS && !p->pmtu_probe)
         c->paths.slot[p->path_id].pkts_lost++;
     tern_conn_ecn_on_lost(c, p);
+    if (space == TERN_SPACE_APP)
+        tern_conn_pmtud_on_lost(c, p);
     tern_conn_requeue_frames(c, space, p); /* DATAGRAM frames are not among what comes back */
     if (space == TERN_SPACE_APP)
         tern_conn_dgram_on_pkt(c, p, 0);
@@ -168,6 +172,8 @@ static int handle_ack(tern_conn *c, int space, const tern_frame *f, int path_idx
     /* ECN counts are validated only from frames that raise the largest acknowledged: an older
      * frame arriving late has lower counts without any fault (RFC 9000 §13.4.2.1) */
     tern_conn_ecn_ack_end(c, space, f, n && (before == UINT64_MAX || rl.r[0].hi > before), now);
+    if (space == TERN_SPACE_APP)
+        tern_conn_pmtud_settle(c, now);
     return 0;
 }
 

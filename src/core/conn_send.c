@@ -707,7 +707,7 @@ static size_t build_probe(tern_conn *c, int idx, uint8_t *buf, size_t cap, tern_
 {
     tern_path *p = &c->paths.slot[idx];
     uint64_t budget = tern_path_amp_budget(p);
-    size_t room = TERN_MIN(cap, p->mtu);
+    size_t room = TERN_MIN(cap, tern_path_mtu(p));
     if (budget < room)
         room = (size_t)budget;
     pkt_build b;
@@ -770,6 +770,28 @@ static size_t build_probe(tern_conn *c, int idx, uint8_t *buf, size_t cap, tern_
     return pkt_total(&b);
 }
 
+/* A path MTU probe of exactly `size` bytes on the active path: a PING padded out (RFC 9000 §14.4),
+ * with the ACK due if any. Returns its size, 0 when it could not be built. */
+static size_t build_pmtu_probe(tern_conn *c, uint8_t *buf, size_t size, tern_tstamp now)
+{
+    pkt_build b;
+    if (!tern_recovery_can_record(&c->rec, TERN_SPACE_APP) ||
+        !pb_start(c, &b, TERN_LEVEL_1RTT, buf, size))
+        return 0;
+    if (c->sp[TERN_SPACE_APP].ackr.ack_pending)
+        add_ack(c, &b, now);
+    b.start[b.hdr_len + b.payload++] = TERN_FT_PING;
+    pb_record(&b, TERN_FT_PING, 0, 0, 0, 0, 0);
+    b.rec.ack_eliciting = 1;
+    b.rec.pmtu_probe = 1;
+    if (seal_packet(c, &b, size - b.hdr_len - TERN_AEAD_TAG_LEN))
+        return 0;
+    b.padded = 1;
+    commit_packet(c, &b, now);
+    tern_conn_pmtud_probe_sent(c, size, b.rec.pn, now);
+    return pkt_total(&b);
+}
+
 /* The packets just sent did not fill the window because the application had no more data: their
  * acknowledgements must not grow it (RFC 9002 §7.8), or an idle sender would collect an unbounded
  * window and later burst into the network. */
@@ -822,7 +844,7 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
     *path_out = pp->addr;
     if (c->state == TERN_CS_DONE || c->state == TERN_CS_DRAINING)
         return 0;
-    size_t mtu = pp->mtu;
+    size_t mtu = tern_path_mtu(pp);
     if (c->state == TERN_CS_CLOSING) {
         if (!c->close.deadline)
             c->close.deadline = now + 3 * tern_conn_pto(c);
@@ -866,6 +888,27 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
         }
     }
     c->snd.ecn = ecn ? tern_conn_ecn_mark(c, c->paths.active, now) : TERN_ECN_NOT_ECT;
+    /* a path MTU probe goes alone too: a datagram of its own size */
+    size_t probe_size = c->state == TERN_CS_ESTABLISHED && max_count > 0
+                            ? tern_conn_pmtud_probe_size(c, now)
+                            : 0;
+    if (probe_size && probe_size <= cap) {
+        size_t n = build_pmtu_probe(c, buf, probe_size, now);
+        if (n) {
+            *count = 1;
+            *seg_size = n;
+            *len = n;
+            c->stats.bytes_sent += n;
+            pp->bytes_sent += n;
+            return 0;
+        }
+    }
+    /* PTO probes after a first PTO without an answer go at the base size: if the path stopped
+     * carrying its PLPMTU (a black hole), they still get through, and their acknowledgement
+     * reveals the larger packets as lost (RFC 8899 §4.3) */
+    if (c->rec.pto_count && mtu > TERN_PMTUD_BASE &&
+        (c->sp[0].probes || c->sp[1].probes || c->sp[2].probes))
+        mtu = TERN_PMTUD_BASE;
     size_t seg = 0;
     int ran_dry = 0; /* stopped because nothing was left to send */
     while (*count < max_count) {

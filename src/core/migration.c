@@ -55,6 +55,9 @@ void tern_mig_path_info(const tern_conn *c, int idx, tern_path_info *out)
     out->ecn_recv_ect0 = p->ecn.recv[0];
     out->ecn_recv_ect1 = p->ecn.recv[1];
     out->ecn_recv_ce = p->ecn.recv[2];
+    out->mtu = tern_path_mtu(p);
+    out->mtu_max = tern_pmtud_max(&p->pmtud);
+    out->mtu_black_holes = p->pmtud.black_holes;
 }
 
 static void emit(tern_conn *c, tern_path_event_type type, tern_path_reason why, int idx, int from,
@@ -361,8 +364,9 @@ static int new_path(tern_conn *c, const tern_path_addr *addr, tern_tstamp now)
     int idx = free_slot(c);
     if (idx < 0)
         return -1;
-    const tern_path *ap = &c->paths.slot[c->paths.active];
-    tern_path_init(&c->paths.slot[idx], (uint8_t)idx, addr, c->cfg->cc, ap->mtu, now);
+    tern_path_init(&c->paths.slot[idx], (uint8_t)idx, addr, c->cfg->cc, c->cfg->max_udp_payload,
+                   c->cfg->pmtud_raise_ms, now);
+    tern_conn_pmtud_init_path(c, idx, now);
     tern_policy_restore(c, idx, now);
     return idx;
 }
@@ -801,7 +805,9 @@ int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const te
     if (idx < 0)
         return -1;
     tern_path *p = &c->paths.slot[idx];
-    tern_path_init(p, (uint8_t)idx, addr, c->cfg->cc, c->paths.slot[c->paths.active].mtu, now);
+    tern_path_init(p, (uint8_t)idx, addr, c->cfg->cc, c->cfg->max_udp_payload,
+                   c->cfg->pmtud_raise_ms, now);
+    tern_conn_pmtud_init_path(c, idx, now);
     tern_policy_restore(c, idx, now);
     p->last_recv = now;
     p->shared_dcid = shared;

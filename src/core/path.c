@@ -4,22 +4,22 @@
 #include "path.h"
 
 void tern_path_init(tern_path *p, uint8_t id, const tern_path_addr *addr, tern_cc_algo cc_algo,
-                    size_t mtu, tern_tstamp now)
+                    size_t max_udp, uint64_t raise_ms, tern_tstamp now)
 {
     memset(p, 0, sizeof(*p));
     p->id = id;
     if (addr)
         p->addr = *addr;
     p->state = TERN_PATH_PROBING;
-    p->mtu = mtu;
+    tern_pmtud_init(&p->pmtud, max_udp, raise_ms);
     p->created = now;
     p->challenge_retx_at = TERN_TS_INF;
     p->validation_deadline = TERN_TS_INF;
     p->fallback = -1;
     p->largest_pn_recv = UINT64_MAX;
     tern_rtt_init(&p->rtt);
-    tern_cc_init(&p->cc, cc_algo, mtu);
-    tern_pacer_init(&p->pacer, mtu);
+    tern_cc_init(&p->cc, cc_algo, tern_path_mtu(p));
+    tern_pacer_init(&p->pacer, tern_path_mtu(p));
     tern_ecn_init(&p->ecn);
 }
 
@@ -119,6 +119,7 @@ int tern_path_cache_restore(const tern_path_cache *pc, tern_path *p, tern_tstamp
             uint64_t inflight = p->cc.bytes_in_flight;
             p->cc = e->cc;
             p->cc.bytes_in_flight = inflight;
+            p->cc.max_datagram_size = tern_path_mtu(p); /* the path finds its own MTU again */
             /* a fresh epoch: CUBIC's clock restarts from the restored window, not the old one */
             p->cc.epoch_start = 0;
             p->cc.recovery_start = TERN_TS_INF;

@@ -8,6 +8,7 @@
 #include "cc.h"
 #include "common.h"
 #include "ecn.h"
+#include "pmtud.h"
 #include "rtt.h"
 
 #define TERN_MAX_PATHS 16         /* slots per connection (config max_paths <= this) */
@@ -33,7 +34,8 @@ typedef struct tern_path {
     tern_pacer pacer;
     uint64_t bytes_recv, bytes_sent;   /* UDP payload bytes, for the 3x amplification limit */
     uint64_t pkts_sent, pkts_recv, pkts_lost;
-    size_t mtu;                 /* datagram size used on this path */
+    tern_pmtud pmtud;           /* its path MTU: datagrams are at most pmtud.plpmtu bytes */
+    int mtu_asked;              /* the driver was asked for (or told) its interface's MTU */
     tern_tstamp created, validated_at, last_recv;
     /* validation we run: challenge values sent and not yet answered (newest last) */
     uint8_t challenge[TERN_PATH_CHALLENGES][8];
@@ -99,8 +101,13 @@ int tern_path_cache_restore(const tern_path_cache *pc, tern_path *p, tern_tstamp
 /* 1 when both addresses have the same IP (ports ignored). */
 int tern_addr_same_ip(const tern_addr *a, const tern_addr *b);
 
+/* A new path, at the base PLPMTU whatever other paths learnt (its MTU is its own): `max_udp`
+ * and `raise_ms` are tern_config.max_udp_payload and pmtud_raise_ms. */
 void tern_path_init(tern_path *p, uint8_t id, const tern_path_addr *addr, tern_cc_algo cc_algo,
-                    size_t mtu, tern_tstamp now);
+                    size_t max_udp, uint64_t raise_ms, tern_tstamp now);
+
+/* The datagram size the path uses now. */
+static inline size_t tern_path_mtu(const tern_path *p) { return p->pmtud.plpmtu; }
 
 /* Bytes the amplification limit still allows (UINT64_MAX once validated). */
 static inline uint64_t tern_path_amp_budget(const tern_path *p)

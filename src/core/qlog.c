@@ -1190,3 +1190,14 @@ void tern_qlog_policy(tern_conn *c, const char *decision, uint32_t ptos)
     kv_u64(w, "pto_count", ptos);
     rec_end(c, q, -1, 0);
 }
+
+void tern_qlog_mtu_updated(tern_conn *c, int idx, uint64_t old_size, uint64_t new_size, int done)
+{
+    tern_qlog *q = c->qlog;
+    tern_qlog_w *w = &q->w;
+    rec_begin(q, "quic:mtu_updated");
+    kv_u64(w, "old", old_size);
+    kv_u64(w, "new", new_size);
+    kv_bool(w, "done", done);
+    rec_end(c, q, idx, 0);
+}

@@ -106,6 +106,9 @@ void tern_qlog_policy(tern_conn *c, const char *decision, uint32_t ptos);
 void tern_qlog_ecn_state(tern_conn *c, int idx, int old, int state, int failure);
 /* congestion_state_updated with trigger "ECN": CE marks reduced path idx's window. */
 void tern_qlog_ecn_ce(tern_conn *c, int idx);
+/* Path idx's datagram size changed from old_size to new_size (path MTU discovery); `done`: the
+ * search ended there. */
+void tern_qlog_mtu_updated(tern_conn *c, int idx, uint64_t old_size, uint64_t new_size, int done);
 
 /* A stable snake_case name of a path reason ("app", "failover", ...; "unknown" beyond the enum),
  * as the "reason" fields of the qlog records say it. */

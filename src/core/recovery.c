@@ -369,7 +369,7 @@ static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
             q->loss_time = TERN_MIN(q->loss_time, p->time_sent + loss_delay);
             continue;
         }
-        if (p->in_flight) {
+        if (p->in_flight && !p->pmtu_probe) {
             lost_in_flight++;
             if (p->time_sent >= newest_lost) {
                 newest_lost = p->time_sent;
@@ -377,7 +377,8 @@ static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
             }
         }
         /* §7.6.2: only ack-eliciting packets sent after the first RTT sample count. */
-        if (p->ack_eliciting && rtt->has_sample && p->time_sent > rtt->first_sample_time) {
+        if (p->ack_eliciting && !p->pmtu_probe && rtt->has_sample &&
+            p->time_sent > rtt->first_sample_time) {
             if (!run) {
                 run = 1;
                 run_start = p->time_sent;
@@ -466,7 +467,7 @@ static void finish_spurious(tern_recovery *r, int space, tern_sentq *q,
                 continue;
             p->acked = 1;
             r->spurious_losses++;
-            if (p->in_flight)
+            if (p->in_flight && !p->pmtu_probe)
                 tern_cc_on_spurious(cc_of(r, p->path_id), p->time_sent);
             if (r->cb.on_acked)
                 r->cb.on_acked(r->ud, space, p);

@@ -38,6 +38,7 @@ typedef struct tern_sent_pkt {
     uint8_t acked, lost;    /* internal state */
     uint8_t app_limited;
     uint8_t ecn;            /* left in a datagram marked ECT(0) */
+    uint8_t pmtu_probe;     /* a path MTU probe: its loss is no congestion signal (RFC 9000 §14.4) */
     tern_sent_frame frames[TERN_SENT_MAX_FRAMES];
 } tern_sent_pkt;
 

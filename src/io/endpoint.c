@@ -149,7 +149,10 @@ int tern_endpoint_new_sized(const tern_config *cfg_in, size_t cfg_size, const te
         goto fail;
     ep->rx = tern_udp_rx_new();
     ep->tx = tern_udp_tx_new();
-    ep->scap = EP_SEND_SEGS * ep->conf.cfg.max_udp_payload;
+    /* room for a batch of Ethernet-sized datagrams, and at least one of the largest: a path with
+     * jumbo datagrams takes fewer per batch */
+    ep->scap = TERN_MAX((size_t)EP_SEND_SEGS * TERN_MIN(ep->conf.cfg.max_udp_payload, (size_t)1472),
+                        ep->conf.cfg.max_udp_payload);
     ep->sbuf = malloc(ep->scap);
     if (!ep->rx || !ep->tx || !ep->sbuf) {
         rv = TERN_ERR_NOMEM;
@@ -307,6 +310,14 @@ static int hook_route_usable(void *ud, tern_conn *c, const tern_addr *local, con
     (void)ud;
     (void)c;
     return tern_route_usable(local, remote);
+}
+
+/* Path MTU discovery's bound for a path: its route's MTU from the kernel. */
+static size_t hook_path_mtu(void *ud, tern_conn *c, const tern_path_addr *path)
+{
+    (void)ud;
+    (void)c;
+    return tern_route_max_udp(&path->local, &path->remote);
 }
 
 static int bind_local_sock(rt_conn *rc, const tern_addr *addr, tern_udp_sock **out);
@@ -498,7 +509,6 @@ static void flush_conn(tern_endpoint *ep, rt_conn *rc, uint64_t now)
     if (rc->sock->errqueue && rc->own_sock && tern_conn_is_established(rc->c))
         (void)tern_udp_enable_errors(rc->sock, 0);
     tern_conn *c = rc->c;
-    size_t mtu = ep->conf.cfg.max_udp_payload;
     size_t total = 0;
 
     /* The core fills each GSO batch itself (one path, equal sizes but a shorter last one). */
@@ -509,7 +519,6 @@ static void flush_conn(tern_endpoint *ep, rt_conn *rc, uint64_t now)
             return;
         }
         size_t max = TERN_MIN((size_t)EP_SEND_SEGS, EP_FLUSH_MAX - total);
-        max = TERN_MIN(max, ep->scap / mtu);
         tern_path_addr po;
         size_t seg = 0, cnt = 0, len = 0;
         int ecn = 0;
@@ -610,6 +619,7 @@ static void accept_conn(tern_endpoint *ep, tern_udp_sock *s, const tern_path_add
     tern_conn_hooks h;
     memset(&h, 0, sizeof(h));
     h.wake = hook_wake;
+    h.path_mtu = hook_path_mtu;
     if (tern_front_accept(&ep->front, &rc->fc, rc, &h, path, r, d, len, ecn, now)) {
         tern_ep_qlog_close(rc, 1);
         free(rc);
@@ -827,6 +837,7 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     p.hooks.wake = hook_wake;
     p.hooks.route_usable = hook_route_usable;
     p.hooks.bind_local = hook_bind_local;
+    p.hooks.path_mtu = hook_path_mtu;
     set_qlog(ep, &p, rc);
     tern_path_addr path = {.local = s->local, .remote = rem};
     tern_conn *c;

@@ -15,4 +15,12 @@
  * on error. Any thread. */
 int tern_route_usable(const tern_addr *local, const tern_addr *remote);
 
+/* The largest UDP payload the kernel's route from `local` (its port ignored; the any-address or
+ * len 0: the kernel's choice) to `remote` carries: the MTU of the route (the outgoing interface's,
+ * or one set on the route) less the IP and UDP headers (28 bytes for IPv4, 48 for IPv6), as
+ * IP_MTU / IPV6_MTU on a UDP socket connected there reports it. 0 when it cannot be told (no
+ * route, the address is not on the host, not IPv4/IPv6). Sends nothing; errno is kept. Any
+ * thread. */
+size_t tern_route_max_udp(const tern_addr *local, const tern_addr *remote);
+
 #endif

@@ -564,6 +564,12 @@ static const char *drop_name(tern_dispatch_drop why)
     return why >= 0 && why < TERN_DISPATCH_DROP_COUNT && names[why] ? names[why] : "?";
 }
 
+static size_t server_path_mtu(void *ud, tern_conn *c, const tern_path_addr *path)
+{
+    sim_sconn *sc = (sim_sconn *)(void *)((char *)ud - offsetof(sim_sconn, fc));
+    return sim_hook_path_mtu(sc->s, c, path);
+}
+
 static void server_accept(sim *s, const tern_path_addr *path, const tern_dispatch_result *r,
                           sim_pkt *p)
 {
@@ -572,7 +578,10 @@ static void server_accept(sim *s, const tern_path_addr *path, const tern_dispatc
         abort();
     sc->s = s;
     sc->num = ++s->nsconns;
-    int rv = tern_front_accept(&s->front, &sc->fc, sc, NULL, path, r, p->data, p->len, p->ecn,
+    tern_conn_hooks h;
+    memset(&h, 0, sizeof(h));
+    h.path_mtu = server_path_mtu; /* its ud is the front door's view, inside the sim_sconn */
+    int rv = tern_front_accept(&s->front, &sc->fc, sc, &h, path, r, p->data, p->len, p->ecn,
                                s->now);
     if (rv) {
         /* nothing authentic in it (e.g. a corrupted Initial): forgotten, as the runtime does */
@@ -920,6 +929,7 @@ int sim_start(sim *s)
     cp.server_name = "localhost";
     cp.hooks.route_usable = sim_hook_route_usable;
     cp.hooks.bind_local = sim_hook_bind_local;
+    cp.hooks.path_mtu = sim_hook_path_mtu;
     cp.hooks.ud = s;
     tern_path_addr path = {.local = s->ifaces[s->client_iface].addr, .remote = s->server_addr};
     if ((rv = tern_conn_new(&s->client, &cp, &path, s->now)))
@@ -1084,6 +1094,8 @@ sim *sim_new(uint64_t seed)
     s->cfg_c.alpn = alpn;
     s->cfg_c.alpn_count = 1;
     s->cfg_c.ca_file = cert_path;
+    /* Ethernet-sized datagrams unless a scenario asks for more (path MTU discovery's) */
+    s->cfg_c.max_udp_payload = 1452;
     s->cfg_s = s->cfg_c;
     s->cfg_s.ca_file = NULL;
     s->cfg_s.cert_file = cert_path;

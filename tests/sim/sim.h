@@ -27,7 +27,7 @@
 #define SIM_SEC 1000000000ull
 #define SIM_INF UINT64_MAX
 
-#define SIM_DGRAM_MAX 2048 /* largest datagram the simulator carries */
+#define SIM_DGRAM_MAX 9216 /* largest datagram the simulator carries (jumbo frames) */
 #define SIM_MAX_IFACES 8
 #define SIM_MAX_STREAMS 256   /* client requests per run */
 #define SIM_SPIN_LIMIT 100000 /* rounds at one instant before a run is declared stuck */
@@ -119,6 +119,9 @@ typedef struct sim_iface {
                                  nothing reaches it (sim_iface_set_down) */
     int no_route;             /* the routing table does not reach the server from it */
     uint16_t next_port;       /* the next port the policy's socket requests get (from 20000) */
+    size_t if_mtu;            /* the largest UDP payload the host says the interface carries
+                                 (what path MTU discovery asks; 0: unknown). The links' own
+                                 mtu is what the network carries */
 } sim_iface;
 
 /* ---- actions --------------------------------------------------------------------------------- */
@@ -349,6 +352,9 @@ void sim_net_event_at(sim *s, uint64_t at, tern_net_event_type type, int i);
  * goes through it). Installed by sim_start. */
 int sim_hook_route_usable(void *ud, tern_conn *c, const tern_addr *local, const tern_addr *remote);
 int sim_hook_bind_local(void *ud, tern_conn *c, const tern_addr *local, tern_addr *bound);
+/* Path MTU discovery's question to both cores' drivers: the if_mtu of the client interface the
+ * path goes through (the server's answer is the client's interface too: one link per path). */
+size_t sim_hook_path_mtu(void *ud, tern_conn *c, const tern_path_addr *path);
 
 /* ---- running --------------------------------------------------------------------------------- */
 

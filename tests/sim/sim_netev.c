@@ -83,3 +83,11 @@ int sim_hook_bind_local(void *ud, tern_conn *c, const tern_addr *local, tern_add
     bound->u.in.sin_port = htons(f->next_port++);
     return 0;
 }
+
+size_t sim_hook_path_mtu(void *ud, tern_conn *c, const tern_path_addr *path)
+{
+    sim *s = ud;
+    int i = c == s->client ? sim_iface_by_ip(s, &path->local)
+                           : sim_iface_for_dst(s, &path->remote);
+    return i >= 0 ? s->ifaces[i].if_mtu : 0;
+}

@@ -205,7 +205,7 @@ static void test_config_defaults(void **st)
     assert_int_equal(c.initial_max_streams_uni, 100);
     assert_int_equal(c.active_connection_id_limit, 8);
     assert_int_equal(c.stream_send_buffer, 1u << 20);
-    assert_int_equal(c.max_udp_payload, 1452);
+    assert_int_equal(c.max_udp_payload, 8972);
     assert_int_equal(c.retry, 0);
     assert_int_equal(c.disable_active_migration, 0);
     assert_int_equal(c.max_paths, 8);

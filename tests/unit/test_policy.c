@@ -32,7 +32,7 @@ static tern_path make_path(const char *local, const char *remote)
     tern_path_addr pa;
     assert_int_equal(tern_addr_parse(&pa.local, local, 0), 0);
     assert_int_equal(tern_addr_parse(&pa.remote, remote, 0), 0);
-    tern_path_init(&p, 1, &pa, TERN_CC_CUBIC, 1200, 0);
+    tern_path_init(&p, 1, &pa, TERN_CC_CUBIC, 1200, 0, 0);
     return p;
 }
 
