@@ -24,7 +24,7 @@
 #define DELAY (5 * MS)
 #define MAXQ 4096
 #define BATCH 16
-#define SEG_MAX 1500
+#define SEG_MAX 8972 /* max_udp_payload's default: no interface MTU is given here */
 
 /* ---- the wire: datagrams in flight, delivered after DELAY ------------------------------------ */
 typedef struct dgram {

@@ -1,9 +1,10 @@
-/* Long-header packets above 16383 bytes (RFC 9000 §17.2: Length is a variable-length integer):
- * two cores configured for max_udp_payload 65527 run a handshake, shuttled without loss in
- * datagrams of any size. The server's certificate carries a 24 KB extension, so that once the
- * client's first Handshake packet has validated its address, the rest of the server's flight goes
- * out in one Handshake packet far above 16383 bytes; every packet must parse to its real size and
- * the handshake must complete. */
+/* A handshake whose flight is far larger than a datagram, with max_udp_payload 65527: two cores
+ * shuttled without loss in datagrams of any size. The server's certificate carries a 24 KB
+ * extension. Every path starts at the base PLPMTU of 1200 bytes (RFC 9000 §14) and only path MTU
+ * discovery, after the handshake, may raise it: the flight must go out in long-header packets of
+ * at most 1200 bytes, however large the cap, so that a 1280-byte link carries it, and the
+ * handshake must complete. (Length fields above 16383 bytes, RFC 9000 §17.2, are unit-tested in
+ * test_packet.c.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -193,7 +194,8 @@ static void test_handshake_with_big_long_packets(void **st)
     }
     printf("largest long-header packet: client %zu bytes, server %zu bytes\n", cli.largest_long,
            srv.largest_long);
-    assert_true(srv.largest_long > 16383);
+    assert_true(srv.largest_long > 1000 && srv.largest_long <= 1200);
+    assert_true(cli.largest_long <= 1200);
     /* RFC 9000 §14.1: the server's first datagram (an ack-eliciting Initial) is padded too */
     assert_true(srv.first_len >= 1200);
     assert_true(tern_conn_is_established(cli.c));

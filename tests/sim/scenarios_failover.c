@@ -428,9 +428,9 @@ static void scn_path_rtts(sim *s, sim_result *r)
     verb add = {.addr = far}, go = {.addr = far}, back = {.addr = near};
     rtt_check k = {.r = r, .rtt = rtt};
     /* a small window keeps the queue of the fast link short, so RTT is propagation */
-    s->cfg_s.initial_max_stream_data_bidi_local = 256 * 1024;
-    s->cfg_c.initial_max_stream_data_bidi_remote = 256 * 1024;
-    s->cfg_c.initial_max_data = 512 * 1024;
+    s->cfg_s.initial_max_stream_data_bidi_local = 128 * 1024;
+    s->cfg_c.initial_max_stream_data_bidi_remote = 128 * 1024;
+    s->cfg_c.initial_max_data = 256 * 1024;
     sim_at(s, 200 * SIM_MS, act_add, &add, "client probes the far path");
     sim_at(s, 1000 * SIM_MS, act_check_rtts, &k, "check RTTs (near active)");
     sim_at(s, 1100 * SIM_MS, act_set_active, &go, "client moves to the far path");

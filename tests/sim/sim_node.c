@@ -63,6 +63,7 @@ static void link_forward(sim *s, sim_node *n, sim_pkt *p)
 {
     sim_link *l = (sim_link *)n;
     if (l->cfg.mtu && p->len > l->cfg.mtu) {
+        l->mtu_dropped++;
         sim_node_drop(s, n, p, "mtu");
         return;
     }

@@ -24,6 +24,7 @@ typedef struct sim_link {
     size_t qcap, qhead, qn, qbytes;
     uint64_t max_qbytes, max_qpkts; /* high-water marks */
     uint64_t ce_marked;             /* datagrams marked CE (cfg.ce_bytes) */
+    uint64_t mtu_dropped;           /* datagrams dropped for being larger than cfg.mtu */
 } sim_link;
 
 /* Used by the simulator for each interface's links. */

@@ -93,6 +93,9 @@ extern const sim_scenario sim_ecn_scenarios[SIM_ECN_SCENARIOS];
 /* The datagram suite (scenarios_datagram.c), a part of the registry. */
 #define SIM_DATAGRAM_SCENARIOS 2
 extern const sim_scenario sim_datagram_scenarios[SIM_DATAGRAM_SCENARIOS];
+/* The path MTU discovery suite (scenarios_pmtud.c). */
+#define SIM_PMTUD_SCENARIOS 7
+extern const sim_scenario sim_pmtud_scenarios[SIM_PMTUD_SCENARIOS];
 const sim_scenario *sim_scenario_find(const char *name);
 
 /* Runs `sc` with `seed`. `timeline` (may be NULL) receives every event as it happens. When

@@ -119,7 +119,8 @@ def main():
           any(TLS_FINISHED in d.hs_types for d in srv),
           "both Finished messages (Handshake keys) decoded")
     short = [d for d in dgrams if d.short_only()]
-    check(len(short) > 1000, "1-RTT datagrams decoded: %d" % len(short))
+    # jumbo datagrams on loopback (path MTU discovery): a few hundred carry the download
+    check(len(short) > 300, "1-RTT datagrams decoded: %d" % len(short))
     for side, ds in (("client", cli), ("server", srv)):
         phase1 = [d for d in ds if d.short_only() and 1 in d.key_phases]
         check(phase1 and all(d.frames for d in phase1),

@@ -69,6 +69,7 @@ static int send_pkt(h_t *h, int space, uint64_t pn, tern_tstamp t, int eliciting
     p.in_flight = (uint8_t)eliciting;
     p.path_id = 0;
     p.app_limited = 0;
+    p.pmtu_probe = 0;
     p.n_frames = 1;
     p.frames[0].type = eliciting ? TERN_FT_STREAM : TERN_FT_ACK;
     p.frames[0].off = pn * 10;
