@@ -204,6 +204,21 @@ TERN_API int tern_core_path_remove(tern_conn *c, const tern_addr *local, tern_ts
 TERN_API int tern_core_path_error(tern_conn *c, const tern_addr *local, tern_path_reason why,
                                   tern_tstamp now);
 
+/* Path MTU discovery (docs/pmtud.md): the local interface of `path` (its local and remote
+ * addresses, as tern_conn_paths lists them) carries UDP payloads of at most `max_udp_payload`
+ * bytes: the interface's MTU less 28 (IPv4) or 48 (IPv6) bytes of headers, e.g. IP_MTU or
+ * IPV6_MTU on a UDP socket connected to path->remote from path->local (0: unknown). Every path
+ * starts at 1200 bytes and searches upward with probes; without this the search is bounded only
+ * by tern_config.max_udp_payload and the peer's limit, and learns the rest by losing probes. A
+ * path using more comes down at once. Call it after tern_core_client_new and tern_core_path_add
+ * (a server: when on_path_event reports a path, or after accepting), before the search starts
+ * (the handshake's confirmation, or the path's validation). The sockets should set the IP
+ * don't-fragment bit (IP_PMTUDISC_PROBE), or probes may pass fragmented. Returns 0,
+ * TERN_ERR_INVALID_ARG (NULL c or path), TERN_ERR_NOT_FOUND (no path in use has both
+ * addresses). */
+TERN_API int tern_core_path_mtu(tern_conn *c, const tern_path_addr *path, size_t max_udp_payload,
+                                tern_tstamp now);
+
 /* The network said that nothing listens at `to` (an ICMP port unreachable for a datagram sent
  * there). A client that never heard from the server ends at once (TERN_CORE_CLOSED, status
  * TERN_ERR_CONN_REFUSED); anything else is ignored (such messages are not authenticated).

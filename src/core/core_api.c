@@ -206,6 +206,12 @@ int tern_core_path_error(tern_conn *c, const tern_addr *local, tern_path_reason 
     return 0;
 }
 
+int tern_core_path_mtu(tern_conn *c, const tern_path_addr *path, size_t max_udp_payload,
+                       tern_tstamp now)
+{
+    return tern_conn_set_path_mtu(c, path, max_udp_payload, now);
+}
+
 int tern_core_port_unreachable(tern_conn *c, const tern_addr *to)
 {
     if (!c || !to)

@@ -62,6 +62,8 @@ typedef struct world {
     int use_ecn;
     size_t ecn_batches[2][4];
     int replies[8]; /* the front door's stateless replies by TERN_CORE_REPLY_* */
+    size_t server_mtu; /* told to the server's connection when accepted (0: nothing) */
+    size_t largest[2]; /* largest datagram sent, to the client [0] and to the server [1] */
 } world;
 
 static void pattern(size_t off, uint8_t *buf, size_t n)
@@ -206,6 +208,8 @@ static void pump(world *w, tern_conn *c, int to_server)
             w->multi_batches++;
         if (count > w->max_count)
             w->max_count = count;
+        if (seg > w->largest[to_server])
+            w->largest[to_server] = seg;
         for (size_t i = 0; i < count; i++) {
             size_t off = i * seg;
             size_t len = (size_t)n - off < seg ? (size_t)n - off : seg;
@@ -249,6 +253,8 @@ static void step(world *w)
             if (v == TERN_CORE_ACCEPTED) {
                 assert_null(w->sconn);
                 w->sconn = c;
+                if (w->server_mtu)
+                    assert_int_equal(tern_core_path_mtu(c, &in, w->server_mtu, w->now), 0);
             }
             if (v == TERN_CORE_ROUTED || v == TERN_CORE_ACCEPTED)
                 assert_ptr_equal(c, w->sconn);
@@ -434,6 +440,41 @@ static void test_ecn_batches(void **st)
     assert_int_equal(ss.ecn_recv_ect0, 0);
     assert_int_equal(ss.ecn_state, TERN_ECN_STATE_TESTING);
     assert_int_equal(w.ecn_batches[0][TERN_ECN_ECT0] + w.ecn_batches[1][TERN_ECN_ECT0], 0);
+    world_free(&w);
+}
+
+/* The caller tells each side the MTU of its interface (tern_core_path_mtu): each path's search
+ * stops there, and no datagram is larger. */
+static void test_path_mtu(void **st)
+{
+    (void)st;
+    world w;
+    world_init(&w, 13, 0);
+    tern_path_addr cp = {.local = corefx_addr("10.0.0.1:40000"),
+                         .remote = corefx_addr("10.0.0.9:443")};
+    tern_path_addr other = {.local = corefx_addr("10.0.0.1:40001"), .remote = cp.remote};
+    assert_int_equal(tern_core_path_mtu(NULL, &cp, 1252, w.now), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_path_mtu(w.client, NULL, 1252, w.now), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_path_mtu(w.client, &other, 1252, w.now), TERN_ERR_NOT_FOUND);
+    assert_int_equal(tern_core_path_mtu(w.client, &cp, 1252, w.now), 0);
+    w.server_mtu = 1352;
+    assert_true(run(&w, connected, 5 * SEC));
+    request(&w, 1000 * 1000);
+    assert_true(run(&w, downloaded, 30 * SEC));
+    check_hash(&w);
+    tern_conn_stats ss, cs;
+    assert_int_equal(tern_conn_get_stats(w.sconn, &ss), 0);
+    assert_int_equal(tern_conn_get_stats(w.client, &cs), 0);
+    assert_int_equal(ss.mtu, 1352);
+    assert_int_equal(cs.mtu, 1252);
+    assert_int_equal(w.largest[0], 1352); /* found and used, never more */
+    assert_true(w.largest[1] <= 1252);
+    tern_path_info pi[4];
+    size_t n = 0;
+    assert_int_equal(tern_conn_paths(w.client, pi, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pi[0].mtu, 1252);
+    assert_int_equal(pi[0].mtu_max, 1252);
     world_free(&w);
 }
 
@@ -796,6 +837,7 @@ int main(void)
         cmocka_unit_test(test_handshake_download),
         cmocka_unit_test(test_ecn_batches),
         cmocka_unit_test(test_migration),
+        cmocka_unit_test(test_path_mtu),
         cmocka_unit_test(test_front_door),
         cmocka_unit_test(test_stateless_reset_ends_client),
         cmocka_unit_test(test_retry),

@@ -177,6 +177,40 @@ static void test_ack_delay_per_space(void **st)
     }
 }
 
+/* A path MTU probe that is lost is no congestion signal (RFC 9000 §14.4): no reduction, no
+ * persistent congestion, and its bytes leave flight; a data packet lost alike does reduce. */
+static void test_lost_mtu_probe_no_congestion(void **st)
+{
+    (void)st;
+    h_t *h = h_new(1, TERN_CC_NEWRENO);
+    h->r.handshake_confirmed = 1;
+    tern_sent_pkt p;
+    memset(&p, 0, sizeof(p));
+    p.pn = 1;
+    p.time_sent = 0;
+    p.size = 1472;
+    p.ack_eliciting = p.in_flight = p.pmtu_probe = 1;
+    p.n_frames = 1;
+    p.frames[0].type = TERN_FT_PING;
+    assert_int_equal(tern_recovery_on_sent(&h->r, TERN_SPACE_APP, &p), 0);
+    for (uint64_t pn = 2; pn <= 5; pn++)
+        assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, (pn - 1) * MS, 1), 0);
+    uint64_t cwnd = h->cc.cwnd;
+    /* ack 4: the probe is three packets below */
+    assert_int_equal(ack1(h, TERN_SPACE_APP, 4, 4, 50 * MS), 0);
+    assert_int_equal(h->n_lost, 1);
+    assert_int_equal(h->lost[0], 1);
+    assert_int_equal(h->cc.congestion_events, 0);
+    assert_true(h->cc.cwnd >= cwnd);
+    assert_int_equal(h->cc.bytes_in_flight, 3 * MDS);
+    /* a data packet lost alike (2, three below 5) does reduce the window */
+    assert_int_equal(ack1(h, TERN_SPACE_APP, 5, 5, 200 * MS), 0);
+    assert_int_equal(h->n_lost, 2);
+    assert_int_equal(h->lost[1], 2);
+    assert_int_equal(h->cc.congestion_events, 1);
+    h_free(h);
+}
+
 static void test_packet_then_time_threshold(void **st)
 {
     h_t *h = h_new(1, TERN_CC_NEWRENO);
@@ -711,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_rtt_sample_rules),
         cmocka_unit_test(test_ack_delay_per_space),
         cmocka_unit_test(test_packet_then_time_threshold),
+        cmocka_unit_test(test_lost_mtu_probe_no_congestion),
         cmocka_unit_test(test_pto_backoff),
         cmocka_unit_test(test_pto_space_choice),
         cmocka_unit_test(test_client_anti_deadlock),
