@@ -295,8 +295,8 @@ static void draw(client *cl, uint64_t now)
     if (ps->table_tty && ps->table_lines)
         fprintf(stderr, "\033[%zuA\r\033[J", ps->table_lines);
     if (ps->table_tty || !ps->table_header_done) {
-        fprintf(stderr, "%8s  %4s  %-22s %-22s %-10s %9s %9s %10s\n", "time", "path", "local",
-                "remote", "state", "srtt", "cwnd", "received");
+        fprintf(stderr, "%8s  %4s  %-22s %-22s %-10s %9s %9s %5s %10s\n", "time", "path", "local",
+                "remote", "state", "srtt", "cwnd", "mtu", "received");
         lines++;
         ps->table_header_done = 1;
     }
@@ -319,8 +319,9 @@ static void draw(client *cl, uint64_t now)
             snprintf(srtt, sizeof(srtt), "-");
         human_bytes(cwnd, sizeof(cwnd), r->info.cwnd);
         human_bytes(recv, sizeof(recv), r->info.bytes_recv);
-        fprintf(stderr, "%7.2fs  %4d  %-22s %-22s %-10s %9s %9s %10s\n", since_start_s(cl, now),
-                r->info.id, local, remote, state, srtt, cwnd, recv);
+        fprintf(stderr, "%7.2fs  %4d  %-22s %-22s %-10s %9s %9s %5llu %10s\n",
+                since_start_s(cl, now), r->info.id, local, remote, state, srtt, cwnd,
+                (unsigned long long)r->info.mtu, recv);
         lines++;
     }
     fflush(stderr);
@@ -409,12 +410,15 @@ void cl_paths_json(client *cl, FILE *f)
         fprintf(f,
                 ",\"cwnd\":%llu,\"bytes_sent\":%llu,\"bytes_received\":%llu,\"packets_sent\":%llu,"
                 "\"packets_received\":%llu,\"packets_lost\":%llu,\"ecn\":\"%s\",\"ecn_failure\":"
-                "\"%s\",\"ecn_sent\":%llu,\"ecn_recv_ce\":%llu,\"events\":[",
+                "\"%s\",\"ecn_sent\":%llu,\"ecn_recv_ce\":%llu,\"mtu\":%llu,\"mtu_max\":%llu,"
+                "\"mtu_black_holes\":%llu,\"events\":[",
                 (unsigned long long)p->cwnd, (unsigned long long)p->bytes_sent,
                 (unsigned long long)p->bytes_recv, (unsigned long long)p->pkts_sent,
                 (unsigned long long)p->pkts_recv, (unsigned long long)p->pkts_lost,
                 tern_ecn_state_str(p->ecn_state), tern_ecn_failure_str(p->ecn_failure),
-                (unsigned long long)p->ecn_sent, (unsigned long long)p->ecn_recv_ce);
+                (unsigned long long)p->ecn_sent, (unsigned long long)p->ecn_recv_ce,
+                (unsigned long long)p->mtu, (unsigned long long)p->mtu_max,
+                (unsigned long long)p->mtu_black_holes);
         for (size_t k = 0; k < r->nev; k++) {
             const cl_path_ev *e = &r->ev[k];
             fprintf(f, "%s{\"t_ms\":", k ? "," : "");

@@ -211,14 +211,16 @@ static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
                " key updates; recovery: %" PRIu64 " packets sent, %" PRIu64
                " spurious losses, %" PRIu64 " reductions (%" PRIu64 " undone), %" PRIu64
                " persistent congestion, %" PRIu64 " PTOs; ECN: %" PRIu64 " packets marked, %" PRIu64
-               " CE reported, %" PRIu64 " reductions from CE, %" PRIu64 " CE received\n",
+               " CE reported, %" PRIu64 " reductions from CE, %" PRIu64 " CE received; path MTU %" PRIu64
+               ", %" PRIu64 " probes (%" PRIu64 " lost), %" PRIu64 " black holes\n",
                sc ? sc->peer : "?", info->status ? tern_strerror(info->status) : "",
                info->status ? ", " : "", info->app ? "application" : "transport", info->error_code,
                info->reason[0] ? " (" : "", info->reason, info->reason[0] ? ")" : "",
                info->local ? "us" : "the peer", st.stream_bytes_sent, st.pkts_lost, st.key_updates,
                st.pkts_sent, st.spurious_losses, st.congestion_events, st.congestion_undone,
                st.persistent_congestions, st.pto_count, st.ecn_sent, st.ecn_ce,
-               st.ecn_ce_reductions, st.ecn_recv_ce);
+               st.ecn_ce_reductions, st.ecn_recv_ce, st.mtu, st.mtu_probes_sent,
+               st.mtu_probes_lost, st.mtu_black_holes);
         fflush(stdout);
     }
     if (sc) {
