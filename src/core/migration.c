@@ -168,6 +168,7 @@ static void start_validation(tern_conn *c, tern_path *p, tern_tstamp now)
     p->challenge_interval = 0;
     p->challenge_retx_at = TERN_TS_INF;
     p->validation_deadline = now + validation_timeout(c, p);
+    p->validation_pn = p->largest_pn_recv;
 }
 
 static int peer_forbids_migration(const tern_conn *c, tern_path_reason *why)
@@ -345,7 +346,19 @@ static int best_validated(const tern_conn *c, int except)
 static void fail_path(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
     if (idx == c->paths.active) {
-        int back = c->paths.slot[idx].fallback;
+        tern_path *p = &c->paths.slot[idx];
+        if (c->is_server && !p->validation_retried && p->validation_pn != UINT64_MAX &&
+            p->largest_pn_recv > p->validation_pn) {
+            /* The client kept sending here (newer packets arrived since the validation began):
+             * only our challenges or its answers were lost, and going back would take the
+             * connection where the client no longer is. One more validation period instead
+             * (the fallback is kept meanwhile); RFC 9000 §8.2.4 leaves abandoning a path to
+             * the endpoint, and the idle timeout still ends it if the client falls silent. */
+            p->validation_retried = 1;
+            start_validation(c, p, now);
+            return;
+        }
+        int back = p->fallback;
         if (back < 0 || !tern_path_in_use(&c->paths.slot[back]))
             back = best_validated(c, idx);
         if (back < 0) {
@@ -579,10 +592,11 @@ void tern_mig_on_timeout(tern_conn *c, tern_tstamp now)
             continue;
         const tern_path *ap = &c->paths.slot[c->paths.active];
         if (now >= p->validation_deadline && i != c->paths.active && ap->fallback == i &&
-            !ap->path_validated && ap->validation_deadline > now) {
+            !ap->path_validated && ap->validation_deadline >= now) {
             /* the path the connection would return to stays until the new one is settled: a
              * server whose client's NAT rebound must not be left with nothing validated behind
-             * the path it is still validating */
+             * the path it is still validating (also when both time out at this instant: the
+             * new one is judged first) */
             p->validation_deadline = ap->validation_deadline;
             continue;
         }
@@ -832,6 +846,8 @@ void tern_mig_on_app_packet(tern_conn *c, int idx, uint64_t pn, int largest, int
     tern_path *p = &c->paths.slot[idx];
     if (p->largest_pn_recv == UINT64_MAX || pn > p->largest_pn_recv)
         p->largest_pn_recv = pn;
+    if (p->validation_pn == UINT64_MAX && p->validation_deadline != TERN_TS_INF)
+        p->validation_pn = pn; /* the first packet since the validation began */
     if (!c->is_server) {
         tern_policy_on_packet(c, idx, now);
         return;

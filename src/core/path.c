@@ -17,6 +17,7 @@ void tern_path_init(tern_path *p, uint8_t id, const tern_path_addr *addr, tern_c
     p->validation_deadline = TERN_TS_INF;
     p->fallback = -1;
     p->largest_pn_recv = UINT64_MAX;
+    p->validation_pn = UINT64_MAX;
     tern_rtt_init(&p->rtt);
     tern_cc_init(&p->cc, cc_algo, tern_path_mtu(p));
     tern_pacer_init(&p->pacer, tern_path_mtu(p));

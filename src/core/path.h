@@ -57,6 +57,9 @@ typedef struct tern_path {
                                    usable path: the tern_path_reason it ends with once the
                                    connection has moved (0: none) */
     uint64_t largest_pn_recv;   /* largest application pn received on this path (UINT64_MAX: none) */
+    uint64_t validation_pn;     /* the first one received since its validation began (UINT64_MAX:
+                                   none yet) */
+    int validation_retried;     /* server: its validation was given a second period */
     tern_cid dcid;              /* our CID in the peer's last 1-RTT packet on this path */
     int shared_dcid;            /* server: opened by a packet whose CID another path used (a NAT
                                    rebinding, or a copy an attacker sent on) */

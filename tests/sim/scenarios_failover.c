@@ -451,6 +451,49 @@ static void scn_path_rtts(sim *s, sim_result *r)
 /* ---- registry -----------------------------------------------------------------------------------
  */
 
+/* Drops the client's full-size datagrams (its padded PATH_RESPONSEs) in [from, until). */
+typedef struct responses_lost {
+    uint64_t from, until;
+    uint64_t dropped;
+} responses_lost;
+
+static int responses_filter(sim *s, const sim_pkt *p, void *ud)
+{
+    responses_lost *rl = ud;
+    int drop = sim_time(s) >= rl->from && sim_time(s) < rl->until && p->len >= 1200;
+    rl->dropped += (uint64_t)drop;
+    return drop;
+}
+
+/* The client's NAT rebinds (replies to the old port are dropped) and every answer to the
+ * server's challenges on the new port is lost for the whole validation period (about 3 s: three
+ * PTOs of a path without an RTT sample, ending at 4.18 s), while the client's acknowledgements
+ * keep arriving there: the server must not go back to the old port (nobody is there) nor close,
+ * but validate the new one again; the answers get through again at 4.2 s. */
+static void scn_nat_rebind_responses_lost(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    tern_addr wifi = iface_addr(s, ph.wifi, 0);
+    responses_lost rl = {.from = 1000 * SIM_MS, .until = 4200 * SIM_MS};
+    sim_loss_cfg lc = {.filter = responses_filter, .filter_ud = &rl};
+    sim_iface_append(s, ph.wifi, SIM_UP, &sim_loss_new(s, ph.wifi, SIM_UP, &lc)->n);
+    sim_nat_rebind_port_at(s, ph.wifi_nat, 1000 * SIM_MS, 0);
+    TRY(r, start_download(s, r, 16 * MB));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 10 * SIM_SEC, &xfer));
+    SIM_CHECK(r, rl.dropped >= 2, "only %llu answers lost", (unsigned long long)rl.dropped);
+    SIM_CHECK(r, count_events(s, SIM_SERVER, TERN_PATH_EV_VALIDATED, -1, NULL) >= 1,
+              "the new port was never validated");
+    SIM_CHECK(r, count_events(s, SIM_SERVER, TERN_PATH_EV_ACTIVE, -1, NULL) == 1,
+              "the server switched %zu times for one rebinding",
+              count_events(s, SIM_SERVER, TERN_PATH_EV_ACTIVE, -1, NULL));
+    TRY(r, expect_active(s, r, &wifi, &s->server_addr));
+    char extra[64];
+    snprintf(extra, sizeof(extra), "%llu answers lost", (unsigned long long)rl.dropped);
+    summarize(s, r, xfer, extra);
+}
+
 const sim_scenario sim_failover_scenarios[] = {
     {"receive_only_failover", "failover",
      "downloading client loses wifi: fails over to its validated cell path", 71,
@@ -468,4 +511,7 @@ const sim_scenario sim_failover_scenarios[] = {
      scn_nat_rebind_lossy, 8},
     {"path_rtts", "failover", "two paths of 20 and 80 ms: each keeps its own smoothed RTT", 76,
      scn_path_rtts},
+    {"nat_rebind_responses_lost", "failover",
+     "NAT rebinds, the answers to the server's challenges lost for a validation period", 77,
+     scn_nat_rebind_responses_lost},
 };

@@ -79,7 +79,7 @@ const sim_scenario *sim_scenarios(size_t *n);
 #define SIM_MIGRATION_SCENARIOS 20
 extern const sim_scenario sim_migration_scenarios[SIM_MIGRATION_SCENARIOS];
 /* The failover suite (scenarios_failover.c). */
-#define SIM_FAILOVER_SCENARIOS 6
+#define SIM_FAILOVER_SCENARIOS 7
 extern const sim_scenario sim_failover_scenarios[SIM_FAILOVER_SCENARIOS];
 /* The recovery suite (scenarios_recovery.c), a part of the registry. */
 #define SIM_RECOVERY_SCENARIOS 7
