@@ -60,6 +60,77 @@ ns_available() {
 
 # Ends what still runs in our namespaces (a process started as `ns_s cmd &` is a child of a
 # subshell, so killing $! leaves it running), then deletes them.
+# ns_require BIN: the checks of a system test, which exits 77 (skipped) saying why unless this
+# shell is root with ip, tc, ss, sha256sum and timeout, BIN holds tern-server and tern-client,
+# and namespaces can be created.
+ns_require() {
+    local c b
+    ns_skip() {
+        echo "SKIP: $*"
+        exit 77
+    }
+    [ "$(id -u)" -eq 0 ] || ns_skip "needs root to create network namespaces"
+    for c in ip tc ss sha256sum timeout; do
+        command -v "$c" >/dev/null 2>&1 || ns_skip "needs $c"
+    done
+    for b in tern-server tern-client; do
+        [ -x "$1/$b" ] || ns_skip "$1/$b not built"
+    done
+    ns_available || ns_skip "cannot create a network namespace"
+}
+
+# ns_server BIN ROOT LOG ARGS...: starts BIN/tern-server in the server namespace on
+# $NS_SERVER_HOST:4433 serving ROOT (output to LOG, more options in ARGS), sets NS_SRV_PID and
+# waits until it listens (5 s at most).
+ns_server() {
+    local bin=$1 root=$2 log=$3
+    shift 3
+    ns_s "$bin/tern-server" --listen "$NS_SERVER_HOST:4433" --root "$root" "$@" >"$log" 2>&1 &
+    NS_SRV_PID=$!
+    for _ in $(seq 1 100); do
+        ns_s ss -Haun "sport = :4433" | grep -q . && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# ns_begin PREFIX FAMILY: a system test's scratch directory (NS_TMP) and network (ns_setup with a
+# unique "PREFIX-PID-RANDOM" name), both removed at exit with the server of ns_server. Exits 77
+# (skipped) when the kernel cannot make the veth links.
+ns_begin() {
+    NS_TMP=$(mktemp -d "/tmp/$1-$$.XXXXXX")
+    NS_SRV_PID=""
+    ns_end() {
+        [ -n "$NS_SRV_PID" ] && kill "$NS_SRV_PID" 2>/dev/null
+        ns_cleanup
+        rm -rf "$NS_TMP"
+    }
+    trap ns_end EXIT
+    trap 'exit 1' INT TERM
+    if ! ns_setup "$1-$$-$RANDOM" "$2"; then
+        echo "SKIP: the kernel cannot make veth links here"
+        exit 77
+    fi
+}
+
+# ns_carriers_up: waits (2.5 s at most) until both client links have their carrier (veth carrier
+# changes go through the kernel's link watch).
+ns_carriers_up() {
+    for _ in $(seq 1 50); do
+        ns_c ip link show wifi | grep -q LOWER_UP && ns_c ip link show cell | grep -q LOWER_UP &&
+            return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# ns_random_file FILE MB: MB MiB of random bytes; prints their SHA-256.
+ns_random_file() {
+    mkdir -p "$(dirname "$1")"
+    head -c $(($2 * 1024 * 1024)) /dev/urandom >"$1"
+    sha256sum "$1" | cut -d' ' -f1
+}
+
 ns_kill_all() {
     local pids
     pids=$(ip netns pids "$1" 2>/dev/null) || return 0

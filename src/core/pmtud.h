@@ -12,8 +12,11 @@
 #define TERN_PMTUD_BASE 1200         /* BASE_PLPMTU: every QUIC path carries it (RFC 9000 §14) */
 #define TERN_PMTUD_MAX_UDP 65527     /* the largest UDP payload there is */
 #define TERN_PMTUD_MAX_PROBES 3      /* MAX_PROBES (RFC 8899 §5.1.2): a size lost this often fails */
-#define TERN_PMTUD_BH_LOSSES 3       /* packets above BASE lost in a row, while smaller ones are
-                                        acknowledged, that make a black hole */
+#define TERN_PMTUD_BH_LOSSES 6       /* packets above BASE lost in a row, while smaller ones are
+                                        acknowledged, that make a black hole: a black hole loses
+                                        every one (a window's worth), a drop-tail queue under
+                                        congestion rarely six in a row with nothing large
+                                        acknowledged in between */
 #define TERN_PMTUD_RAISE_DEFAULT_MS 600000 /* PMTU_RAISE_TIMER (RFC 8899 §5.1.1): 10 minutes */
 
 typedef enum tern_pmtud_state {

@@ -24,14 +24,7 @@ skip() {
     echo "SKIP: $*"
     exit 77
 }
-[ "$(id -u)" -eq 0 ] || skip "needs root to create network namespaces"
-for c in ip tc ss sha256sum timeout; do
-    command -v "$c" >/dev/null 2>&1 || skip "needs $c"
-done
-for b in tern-server tern-client; do
-    [ -x "$BIN/$b" ] || skip "$BIN/$b not built"
-done
-ns_available || skip "cannot create a network namespace"
+ns_require "$BIN"
 case $CASE in
 1280 | 1500 | 9000) WIFI_MTU=$CASE CELL_MTU=1500 ;;
 migrate-1280) WIFI_MTU=1500 CELL_MTU=1280 ;;
@@ -40,16 +33,8 @@ migrate-9000) WIFI_MTU=1500 CELL_MTU=9000 ;;
 esac
 NS_CELL_DEFAULT=0
 
-tmp=$(mktemp -d "/tmp/tern-pmtud-$$.XXXXXX")
-srv_pid=""
-cleanup() {
-    [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null
-    ns_cleanup
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-ns_setup "tern-pmtud-$$-$RANDOM" "$FAM" || skip "the kernel cannot make veth links here"
+ns_begin tern-pmtud "$FAM"
+tmp=$NS_TMP
 for l in wifi cell; do
     mtu=$WIFI_MTU
     [ "$l" = cell ] && mtu=$CELL_MTU
@@ -58,21 +43,10 @@ for l in wifi cell; do
 done
 ns_shape wifi "$RATE" >/dev/null && ns_shape cell "$RATE" >/dev/null ||
     skip "the kernel has no tbf qdisc"
-for _ in $(seq 1 50); do
-    ns_c ip link show wifi | grep -q LOWER_UP && ns_c ip link show cell | grep -q LOWER_UP && break
-    sleep 0.05
-done
+ns_carriers_up
 
-mkdir -p "$tmp/root"
-head -c $((SIZE_MB * 1024 * 1024)) /dev/urandom >"$tmp/root/file"
-src_sha=$(sha256sum "$tmp/root/file" | cut -d' ' -f1)
-ns_s "$BIN/tern-server" --listen "$NS_SERVER_HOST:4433" --root "$tmp/root" \
-    >"$tmp/server.log" 2>&1 &
-srv_pid=$!
-for _ in $(seq 1 100); do
-    ns_s ss -Haun "sport = :4433" | grep -q . && break
-    sleep 0.05
-done
+src_sha=$(ns_random_file "$tmp/root/file" "$SIZE_MB")
+ns_server "$BIN" "$tmp/root" "$tmp/server.log"
 
 opts=()
 case $CASE in migrate-*) opts+=(--migrate "$NS_CELL_IP@2MB") ;; esac

@@ -51,6 +51,15 @@ static int search(tern_pmtud *m, size_t path_max, tern_tstamp *now)
     return probes;
 }
 
+/* A path with the default cap of 8972, its interface's limit `local` (0: unknown), searching. */
+static void started(tern_pmtud *m, size_t local, uint64_t raise_ms, tern_tstamp now)
+{
+    tern_pmtud_init(m, 8972, raise_ms);
+    if (local)
+        tern_pmtud_set_local(m, local, now);
+    tern_pmtud_start(m, now);
+}
+
 static void test_base_until_started(void **st)
 {
     (void)st;
@@ -91,9 +100,7 @@ static void test_largest_first(void **st)
     (void)st;
     tern_pmtud m;
     tern_tstamp now = 1000 * MS;
-    tern_pmtud_init(&m, 8972, RAISE_MS);
-    tern_pmtud_set_local(&m, 1472, now);
-    tern_pmtud_start(&m, now);
+    started(&m, 1472, RAISE_MS, now);
     assert_int_equal(tern_pmtud_probe_due(&m), 1472);
     assert_int_equal(search(&m, 1472, &now), 1);
     assert_int_equal(m.plpmtu, 1472);
@@ -110,8 +117,7 @@ static void test_search_below_failure(void **st)
     (void)st;
     tern_pmtud m;
     tern_tstamp now = 1000 * MS;
-    tern_pmtud_init(&m, 8972, RAISE_MS);
-    tern_pmtud_start(&m, now);
+    started(&m, 0, RAISE_MS, now);
     size_t first[TERN_PMTUD_MAX_PROBES];
     for (int i = 0; i < TERN_PMTUD_MAX_PROBES; i++) {
         first[i] = send_probe(&m, now);
@@ -127,18 +133,15 @@ static void test_search_below_failure(void **st)
     assert_int_equal(m.state, TERN_PMTUD_COMPLETE);
     assert_true(probes <= 8); /* halving 12 candidates, then 8952 three times */
     /* every size the probes found is one the path carries: a 1400-byte path gives 1392 */
-    tern_pmtud_init(&m, 8972, RAISE_MS);
-    tern_pmtud_start(&m, now);
+    started(&m, 0, RAISE_MS, now);
     search(&m, 1400, &now);
     assert_int_equal(m.plpmtu, 1392);
     /* IPv6 on a 1280-byte link */
-    tern_pmtud_init(&m, 8972, RAISE_MS);
-    tern_pmtud_start(&m, now);
+    started(&m, 0, RAISE_MS, now);
     search(&m, 1232, &now);
     assert_int_equal(m.plpmtu, 1232);
     /* nothing above the base gets through: the base it is */
-    tern_pmtud_init(&m, 8972, RAISE_MS);
-    tern_pmtud_start(&m, now);
+    started(&m, 0, RAISE_MS, now);
     search(&m, 1200, &now);
     assert_int_equal(m.plpmtu, TERN_PMTUD_BASE);
     assert_int_equal(m.state, TERN_PMTUD_COMPLETE);
@@ -179,9 +182,7 @@ static void test_black_hole(void **st)
     (void)st;
     tern_pmtud m;
     tern_tstamp now = 1000 * MS;
-    tern_pmtud_init(&m, 8972, RAISE_MS);
-    tern_pmtud_set_local(&m, 1472, now);
-    tern_pmtud_start(&m, now);
+    started(&m, 1472, RAISE_MS, now);
     search(&m, 1472, &now);
     assert_int_equal(m.plpmtu, 1472);
     /* congestion: large packets lost, but others of the same size acknowledged meanwhile */
@@ -196,20 +197,18 @@ static void test_black_hole(void **st)
         tern_pmtud_on_pkt_lost(&m, 1472);
     assert_int_equal(tern_pmtud_settle(&m, now), 0);
     /* small packets lost count for nothing */
-    tern_pmtud_init(&m, 8972, RAISE_MS);
-    tern_pmtud_set_local(&m, 1472, now);
-    tern_pmtud_start(&m, now);
+    started(&m, 1472, RAISE_MS, now);
     search(&m, 1472, &now);
     for (int i = 0; i < 10; i++)
         tern_pmtud_on_pkt_lost(&m, 1100);
     tern_pmtud_on_pkt_acked(&m, 1100);
     assert_int_equal(tern_pmtud_settle(&m, now), 0);
-    /* two large ones lost, a small one through: not yet */
-    tern_pmtud_on_pkt_lost(&m, 1472);
-    tern_pmtud_on_pkt_lost(&m, 1472);
+    /* one large loss short of the threshold, a small one through: not yet */
+    for (int i = 0; i < TERN_PMTUD_BH_LOSSES - 1; i++)
+        tern_pmtud_on_pkt_lost(&m, 1472);
     tern_pmtud_on_pkt_acked(&m, 1200);
     assert_int_equal(tern_pmtud_settle(&m, now), 0);
-    /* the third: back to the base, and a new search below the size that failed */
+    /* the last: back to the base, and a new search below the size that failed */
     tern_pmtud_on_pkt_lost(&m, 1472);
     assert_int_equal(tern_pmtud_settle(&m, now), 1);
     assert_int_equal(m.plpmtu, TERN_PMTUD_BASE);
@@ -232,8 +231,7 @@ static void test_raise_timer(void **st)
     (void)st;
     tern_pmtud m;
     tern_tstamp now = 1000 * MS;
-    tern_pmtud_init(&m, 8972, RAISE_MS);
-    tern_pmtud_start(&m, now);
+    started(&m, 0, RAISE_MS, now);
     search(&m, 1472, &now);
     assert_int_equal(m.plpmtu, 1472);
     tern_tstamp raise = tern_pmtud_timer(&m);
@@ -252,8 +250,7 @@ static void test_raise_timer(void **st)
     assert_int_equal(tern_pmtud_probe_due(&m), 0);
     assert_int_equal(tern_pmtud_timer(&m), raise + (tern_tstamp)RAISE_MS * MS);
     /* 0: never raised */
-    tern_pmtud_init(&m, 8972, 0);
-    tern_pmtud_start(&m, now);
+    started(&m, 0, 0, now);
     search(&m, 1472, &now);
     assert_int_equal(tern_pmtud_timer(&m), TERN_TS_INF);
 }
@@ -264,8 +261,7 @@ static void test_limit_changes(void **st)
     (void)st;
     tern_pmtud m;
     tern_tstamp now = 1000 * MS;
-    tern_pmtud_init(&m, 8972, RAISE_MS);
-    tern_pmtud_start(&m, now);
+    started(&m, 0, RAISE_MS, now);
     search(&m, 8972, &now);
     assert_int_equal(m.plpmtu, 8972);
     /* the interface says 1500 now: down at once */
