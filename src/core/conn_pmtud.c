@@ -26,9 +26,9 @@ void tern_conn_pmtud_init_path(tern_conn *c, int idx, tern_tstamp now)
 {
     tern_path *p = &c->paths.slot[idx];
     if (c->tp.peer_received)
-        tern_pmtud_set_peer(&p->pmtud, (size_t)TERN_MIN(c->tp.peer.max_udp_payload_size,
-                                                        (uint64_t)TERN_PMTUD_MAX_UDP),
-                            now);
+        tern_pmtud_set_peer(
+            &p->pmtud,
+            (size_t)TERN_MIN(c->tp.peer.max_udp_payload_size, (uint64_t)TERN_PMTUD_MAX_UDP), now);
     apply(c, idx);
 }
 
@@ -98,8 +98,7 @@ void tern_conn_pmtud_on_lost(tern_conn *c, const tern_sent_pkt *p)
     if (p->pmtu_probe) {
         c->stats.mtu_probes_lost++;
         tern_pmtud_on_probe_lost(m, p->pn);
-    }
-    else if (p->in_flight)
+    } else if (p->in_flight)
         tern_pmtud_on_pkt_lost(m, p->size);
 }
 

@@ -176,8 +176,8 @@ void tern_pmtud_on_pkt_lost(tern_pmtud *m, size_t size)
 
 int tern_pmtud_settle(tern_pmtud *m, tern_tstamp now)
 {
-    int black_hole = m->bh_lost >= TERN_PMTUD_BH_LOSSES && m->bh_small_acked &&
-                     m->plpmtu > TERN_PMTUD_BASE;
+    int black_hole =
+        m->bh_lost >= TERN_PMTUD_BH_LOSSES && m->bh_small_acked && m->plpmtu > TERN_PMTUD_BASE;
     if (black_hole) {
         /* the size in use failed: search again below it (the raise timer tries it again) */
         m->fail = m->plpmtu;

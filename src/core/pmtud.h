@@ -9,40 +9,39 @@
 
 #include "common.h"
 
-#define TERN_PMTUD_BASE 1200         /* BASE_PLPMTU: every QUIC path carries it (RFC 9000 §14) */
-#define TERN_PMTUD_MAX_UDP 65527     /* the largest UDP payload there is */
-#define TERN_PMTUD_MAX_PROBES 3      /* MAX_PROBES (RFC 8899 §5.1.2): a size lost this often fails */
-#define TERN_PMTUD_BH_LOSSES 6       /* packets above BASE lost in a row, while smaller ones are
-                                        acknowledged, that make a black hole: a black hole loses
-                                        every one (a window's worth), a drop-tail queue under
-                                        congestion rarely six in a row with nothing large
-                                        acknowledged in between */
+#define TERN_PMTUD_BASE 1200     /* BASE_PLPMTU: every QUIC path carries it (RFC 9000 §14) */
+#define TERN_PMTUD_MAX_UDP 65527 /* the largest UDP payload there is */
+#define TERN_PMTUD_MAX_PROBES 3  /* MAX_PROBES (RFC 8899 §5.1.2): a size lost this often fails */
+/* Packets above BASE lost in a row, while smaller ones are acknowledged, that make a black hole:
+ * a black hole loses every one (a window's worth), a drop-tail queue under congestion rarely six
+ * in a row with nothing large acknowledged in between. */
+#define TERN_PMTUD_BH_LOSSES 6
 #define TERN_PMTUD_RAISE_DEFAULT_MS 600000 /* PMTU_RAISE_TIMER (RFC 8899 §5.1.1): 10 minutes */
 
 typedef enum tern_pmtud_state {
-    TERN_PMTUD_IDLE = 0,     /* path not (yet) usable for probes: datagrams stay at PLPMTU */
-    TERN_PMTUD_SEARCHING,    /* probes run */
-    TERN_PMTUD_COMPLETE,     /* nothing left to try until the raise timer or a larger limit */
+    TERN_PMTUD_IDLE = 0,  /* path not (yet) usable for probes: datagrams stay at PLPMTU */
+    TERN_PMTUD_SEARCHING, /* probes run */
+    TERN_PMTUD_COMPLETE,  /* nothing left to try until the raise timer or a larger limit */
 } tern_pmtud_state;
 
 typedef struct tern_pmtud {
-    size_t plpmtu;           /* datagrams on the path are at most this (>= BASE) */
-    size_t cap;              /* tern_config.max_udp_payload */
-    size_t local;            /* the local interface's limit (0: unknown) */
-    size_t peer;             /* the peer's max_udp_payload_size */
-    size_t fail;             /* smallest size known to fail in this search (SIZE_MAX: none) */
-    size_t probe_try;        /* the size the search tries next (0: none) */
-    size_t probe_size;       /* the probe in flight (0: none) */
+    size_t plpmtu;     /* datagrams on the path are at most this (>= BASE) */
+    size_t cap;        /* tern_config.max_udp_payload */
+    size_t local;      /* the local interface's limit (0: unknown) */
+    size_t peer;       /* the peer's max_udp_payload_size */
+    size_t fail;       /* smallest size known to fail in this search (SIZE_MAX: none) */
+    size_t probe_try;  /* the size the search tries next (0: none) */
+    size_t probe_size; /* the probe in flight (0: none) */
     uint64_t probe_pn;
     tern_tstamp probe_deadline; /* it counts as lost then (TERN_TS_INF: none) */
-    int probe_losses;        /* losses of probe_try so far */
-    int state;               /* enum tern_pmtud_state */
-    int started;             /* tern_pmtud_start was called */
-    tern_tstamp raise_ms;    /* 0: never search again once complete */
-    tern_tstamp raise_at;    /* TERN_TS_INF: not armed */
-    uint32_t bh_lost;        /* packets above BASE lost since one above BASE was acknowledged */
-    int bh_small_acked;      /* ... and meanwhile one at most BASE was acknowledged */
-    int unsettled;           /* a probe was answered or lost since tern_pmtud_settle */
+    int probe_losses;           /* losses of probe_try so far */
+    int state;                  /* enum tern_pmtud_state */
+    int started;                /* tern_pmtud_start was called */
+    tern_tstamp raise_ms;       /* 0: never search again once complete */
+    tern_tstamp raise_at;       /* TERN_TS_INF: not armed */
+    uint32_t bh_lost;           /* packets above BASE lost since one above BASE was acknowledged */
+    int bh_small_acked;         /* ... and meanwhile one at most BASE was acknowledged */
+    int unsettled;              /* a probe was answered or lost since tern_pmtud_settle */
     uint64_t probes_sent, probes_lost, black_holes;
 } tern_pmtud;
 

@@ -16,10 +16,10 @@
 #define UDP_9000 (9000 - 28)
 
 typedef struct mtu_watch {
-    int iface;           /* interface whose deliveries are watched (-1: any) */
-    size_t big;          /* datagrams above this size delivered to the client there */
+    int iface;  /* interface whose deliveries are watched (-1: any) */
+    size_t big; /* datagrams above this size delivered to the client there */
     uint64_t n_big, n;
-    uint64_t since;      /* gaps are measured from this time on (0: not yet) */
+    uint64_t since;         /* gaps are measured from this time on (0: not yet) */
     uint64_t last, max_gap; /* between datagrams above 1000 bytes reaching the client */
 } mtu_watch;
 
@@ -41,8 +41,8 @@ static void watch_recv(sim *s, const sim_pkt *p)
 
 static int add_link(sim *s, const char *name, const char *addr, size_t mtu, uint64_t delay_ns)
 {
-    sim_link_cfg l = {.rate_bps = 50 * MBIT, .delay_ns = delay_ns, .queue_bytes = 512 * 1024,
-                      .mtu = mtu};
+    sim_link_cfg l = {
+        .rate_bps = 50 * MBIT, .delay_ns = delay_ns, .queue_bytes = 512 * 1024, .mtu = mtu};
     int i = sim_add_iface(s, name, addr, &l, NULL);
     if (i >= 0)
         s->ifaces[i].if_mtu = mtu; /* the host reports what its interface carries */
@@ -72,8 +72,7 @@ static int server_path(sim *s, int iface, tern_path_info *out)
 static void expect_mtu(sim *s, sim_result *r, int iface, size_t want, int client)
 {
     tern_path_info pi;
-    SIM_CHECK(r, server_path(s, iface, &pi) == 0, "no server path over %s",
-              s->ifaces[iface].name);
+    SIM_CHECK(r, server_path(s, iface, &pi) == 0, "no server path over %s", s->ifaces[iface].name);
     SIM_CHECK(r, pi.mtu == want, "server's path over %s: %llu-byte datagrams, the link carries %zu",
               s->ifaces[iface].name, (unsigned long long)pi.mtu, want);
     tern_path_info ci[TERN_MAX_PATHS];
@@ -112,15 +111,23 @@ static void one_link(sim *s, sim_result *r, size_t mtu, size_t if_mtu, uint64_t 
               (unsigned long long)ss.mtu_probes_lost);
     SIM_CHECK(r, ss.mtu_black_holes == 0, "black holes on a steady link");
     char extra[96];
-    snprintf(extra, sizeof(extra), "mtu %llu, %llu probes (%llu lost)",
-             (unsigned long long)ss.mtu, (unsigned long long)ss.mtu_probes_sent,
-             (unsigned long long)ss.mtu_probes_lost);
+    snprintf(extra, sizeof(extra), "mtu %llu, %llu probes (%llu lost)", (unsigned long long)ss.mtu,
+             (unsigned long long)ss.mtu_probes_sent, (unsigned long long)ss.mtu_probes_lost);
     summarize(s, r, xfer, extra);
 }
 
-static void scn_mtu_1280(sim *s, sim_result *r) { one_link(s, r, UDP_1280, UDP_1280, 2 * SIM_SEC); }
-static void scn_mtu_1500(sim *s, sim_result *r) { one_link(s, r, UDP_1500, UDP_1500, 2 * SIM_SEC); }
-static void scn_mtu_9000(sim *s, sim_result *r) { one_link(s, r, UDP_9000, UDP_9000, 2 * SIM_SEC); }
+static void scn_mtu_1280(sim *s, sim_result *r)
+{
+    one_link(s, r, UDP_1280, UDP_1280, 2 * SIM_SEC);
+}
+static void scn_mtu_1500(sim *s, sim_result *r)
+{
+    one_link(s, r, UDP_1500, UDP_1500, 2 * SIM_SEC);
+}
+static void scn_mtu_9000(sim *s, sim_result *r)
+{
+    one_link(s, r, UDP_9000, UDP_9000, 2 * SIM_SEC);
+}
 /* A jumbo interface in front of a 1500-byte network: the search must find the path's size by
  * probing, 8972 bytes failing first (three probes lost), the candidates between halved after. */
 static void scn_mtu_search(sim *s, sim_result *r)
@@ -128,9 +135,8 @@ static void scn_mtu_search(sim *s, sim_result *r)
     TRY(r, one_link(s, r, UDP_1500, UDP_9000, 2 * SIM_SEC));
     tern_conn_stats ss;
     tern_conn_get_stats(sim_server_conn(s), &ss);
-    SIM_CHECK(r, ss.mtu_probes_lost >= 3 && ss.mtu_probes_sent <= 12,
-              "%llu probes, %llu lost", (unsigned long long)ss.mtu_probes_sent,
-              (unsigned long long)ss.mtu_probes_lost);
+    SIM_CHECK(r, ss.mtu_probes_lost >= 3 && ss.mtu_probes_sent <= 12, "%llu probes, %llu lost",
+              (unsigned long long)ss.mtu_probes_sent, (unsigned long long)ss.mtu_probes_lost);
 }
 
 typedef struct mtu_drop {
@@ -167,7 +173,8 @@ static void scn_mtu_blackhole(sim *s, sim_result *r)
     TRY(r, expect_mtu(s, r, i, UDP_1280, 0));
     tern_conn_stats ss;
     tern_conn_get_stats(sim_server_conn(s), &ss);
-    SIM_CHECK(r, ss.mtu_black_holes == 1, "%llu black holes", (unsigned long long)ss.mtu_black_holes);
+    SIM_CHECK(r, ss.mtu_black_holes == 1, "%llu black holes",
+              (unsigned long long)ss.mtu_black_holes);
     /* a PTO at the base size and its acknowledgement: well under a second at 40 ms */
     SIM_CHECK(r, w.max_gap <= 600 * SIM_MS, "data stalled %.3f s after the MTU dropped",
               secs(w.max_gap));
@@ -219,13 +226,22 @@ static void migrate(sim *s, sim_result *r, size_t to_mtu)
     summarize(s, r, xfer, extra);
 }
 
-static void scn_migrate_to_1280(sim *s, sim_result *r) { migrate(s, r, UDP_1280); }
-static void scn_migrate_to_9000(sim *s, sim_result *r) { migrate(s, r, UDP_9000); }
+static void scn_migrate_to_1280(sim *s, sim_result *r)
+{
+    migrate(s, r, UDP_1280);
+}
+static void scn_migrate_to_9000(sim *s, sim_result *r)
+{
+    migrate(s, r, UDP_9000);
+}
 
 const sim_scenario sim_pmtud_scenarios[] = {
-    {"mtu_1280", "pmtud", "8 MB over a 1280-byte link: 1252-byte datagrams found", 91, scn_mtu_1280},
-    {"mtu_1500", "pmtud", "8 MB over a 1500-byte link: 1472-byte datagrams found", 92, scn_mtu_1500},
-    {"mtu_9000", "pmtud", "8 MB over a 9000-byte link: 8972-byte datagrams found", 93, scn_mtu_9000},
+    {"mtu_1280", "pmtud", "8 MB over a 1280-byte link: 1252-byte datagrams found", 91,
+     scn_mtu_1280},
+    {"mtu_1500", "pmtud", "8 MB over a 1500-byte link: 1472-byte datagrams found", 92,
+     scn_mtu_1500},
+    {"mtu_9000", "pmtud", "8 MB over a 9000-byte link: 8972-byte datagrams found", 93,
+     scn_mtu_9000},
     {"mtu_search", "pmtud",
      "8 MB, a 9000-byte interface in front of a 1500-byte path: the search finds 1472", 97,
      scn_mtu_search},

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include "pmtud.h"
@@ -283,10 +284,10 @@ static void test_limit_changes(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_base_until_started),   cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_largest_first),        cmocka_unit_test(test_search_below_failure),
-        cmocka_unit_test(test_probe_deadline),       cmocka_unit_test(test_black_hole),
-        cmocka_unit_test(test_raise_timer),          cmocka_unit_test(test_limit_changes),
+        cmocka_unit_test(test_base_until_started), cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_largest_first),      cmocka_unit_test(test_search_below_failure),
+        cmocka_unit_test(test_probe_deadline),     cmocka_unit_test(test_black_hole),
+        cmocka_unit_test(test_raise_timer),        cmocka_unit_test(test_limit_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
