@@ -288,8 +288,9 @@ void tern_conn_pmtud_on_lost(tern_conn *c, const tern_sent_pkt *p);
 void tern_conn_pmtud_settle(tern_conn *c, tern_tstamp now);
 tern_tstamp tern_conn_pmtud_timer(const tern_conn *c);
 void tern_conn_pmtud_on_timeout(tern_conn *c, tern_tstamp now);
-/* The size of the probe the active path may send now (0: none). */
-size_t tern_conn_pmtud_probe_size(tern_conn *c, tern_tstamp now);
+/* The size of the probe the active path may send now into a buffer of `cap` bytes (0: none). A
+ * driver whose buffer is smaller than the search's maximum lowers it to the buffer. */
+size_t tern_conn_pmtud_probe_size(tern_conn *c, size_t cap, tern_tstamp now);
 void tern_conn_pmtud_probe_sent(tern_conn *c, size_t size, uint64_t pn, tern_tstamp now);
 
 #define TERN_LOG(c, ...)                                                                           \

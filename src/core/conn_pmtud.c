@@ -137,11 +137,18 @@ void tern_conn_pmtud_on_timeout(tern_conn *c, tern_tstamp now)
     }
 }
 
-size_t tern_conn_pmtud_probe_size(tern_conn *c, tern_tstamp now)
+size_t tern_conn_pmtud_probe_size(tern_conn *c, size_t cap, tern_tstamp now)
 {
     tern_conn_pmtud_maybe_start(c, now);
     tern_path *p = tern_conn_path(c);
     size_t size = tern_pmtud_probe_due(&p->pmtud);
+    if (size > cap && cap >= TERN_PMTUD_BASE) {
+        /* the driver's buffer cannot hold it: nothing larger could be sent anyway */
+        if (!p->pmtud.local || cap < p->pmtud.local)
+            tern_pmtud_set_local(&p->pmtud, cap, now);
+        apply(c, c->paths.active);
+        size = tern_pmtud_probe_due(&p->pmtud);
+    }
     /* within the window like any ack-eliciting packet (RFC 9000 §14.4), without pacing delay */
     if (!size || tern_cc_available(&p->cc) < size || tern_path_amp_budget(p) < size)
         return 0;

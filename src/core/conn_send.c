@@ -890,7 +890,7 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
     c->snd.ecn = ecn ? tern_conn_ecn_mark(c, c->paths.active, now) : TERN_ECN_NOT_ECT;
     /* a path MTU probe goes alone too: a datagram of its own size */
     size_t probe_size = c->state == TERN_CS_ESTABLISHED && max_count > 0
-                            ? tern_conn_pmtud_probe_size(c, now)
+                            ? tern_conn_pmtud_probe_size(c, cap, now)
                             : 0;
     if (probe_size && probe_size <= cap) {
         size_t n = build_pmtu_probe(c, buf, probe_size, now);

@@ -64,6 +64,7 @@ typedef struct world {
     int replies[8]; /* the front door's stateless replies by TERN_CORE_REPLY_* */
     size_t server_mtu; /* told to the server's connection when accepted (0: nothing) */
     size_t largest[2]; /* largest datagram sent, to the client [0] and to the server [1] */
+    size_t server_cap; /* the server's send buffer (0: BATCH * SEG_MAX) */
 } world;
 
 static void pattern(size_t off, uint8_t *buf, size_t n)
@@ -189,11 +190,11 @@ static void pump(world *w, tern_conn *c, int to_server)
     for (;;) {
         tern_path_addr path;
         size_t seg = 0, count = 0;
+        size_t cap = !to_server && w->server_cap ? w->server_cap : sizeof(buf);
         int ecn = TERN_ECN_NOT_ECT;
-        ssize_t n = w->use_ecn ? tern_core_send_ecn(c, buf, sizeof(buf), BATCH, &path, &seg,
-                                                    &count, &ecn, w->now)
-                               : tern_core_send(c, buf, sizeof(buf), BATCH, &path, &seg, &count,
-                                                w->now);
+        ssize_t n = w->use_ecn ? tern_core_send_ecn(c, buf, cap, BATCH, &path, &seg, &count, &ecn,
+                                                    w->now)
+                               : tern_core_send(c, buf, cap, BATCH, &path, &seg, &count, w->now);
         assert_true(n >= 0);
         if (n == 0) {
             assert_int_equal(count, 0);
@@ -475,6 +476,25 @@ static void test_path_mtu(void **st)
     assert_int_equal(n, 1);
     assert_int_equal(pi[0].mtu, 1252);
     assert_int_equal(pi[0].mtu_max, 1252);
+    world_free(&w);
+}
+
+/* A server whose send buffer holds less than the search's maximum: its path stops at the buffer's
+ * size instead of probing sizes it could never send. */
+static void test_path_mtu_small_buffer(void **st)
+{
+    (void)st;
+    world w;
+    world_init(&w, 14, 0);
+    w.server_cap = 1400;
+    assert_true(run(&w, connected, 5 * SEC));
+    request(&w, 500 * 1000);
+    assert_true(run(&w, downloaded, 30 * SEC));
+    check_hash(&w);
+    tern_conn_stats ss;
+    assert_int_equal(tern_conn_get_stats(w.sconn, &ss), 0);
+    assert_int_equal(ss.mtu, 1400);
+    assert_int_equal(w.largest[0], 1400);
     world_free(&w);
 }
 
@@ -838,6 +858,7 @@ int main(void)
         cmocka_unit_test(test_ecn_batches),
         cmocka_unit_test(test_migration),
         cmocka_unit_test(test_path_mtu),
+        cmocka_unit_test(test_path_mtu_small_buffer),
         cmocka_unit_test(test_front_door),
         cmocka_unit_test(test_stateless_reset_ends_client),
         cmocka_unit_test(test_retry),
