@@ -35,6 +35,9 @@ server=$(ls "$work"/qlog/*_server.sqlog 2>/dev/null)
     fail "client and server files name different connections"
 
 "$py" "$here/check_qlog.py" --expect-migration "$client" "$server" || fail "schema or migration check"
+# path MTU discovery: the server's path raised from 1200 on each of the two paths (loopback)
+n=$(grep -c '"name":"quic:mtu_updated","data":{"old":1200,' "$server" || true)
+[ "$n" -ge 2 ] || fail "the server's file has $n mtu_updated records raising a path from 1200"
 
 # the check can fail: one renamed field in one record is caught
 mkdir -p "$work/broken"
