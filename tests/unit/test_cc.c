@@ -52,6 +52,46 @@ static void test_initial_window(void **st)
     assert_int_equal(cc.bytes_in_flight, 0);
 }
 
+/* The datagram size grows with path MTU discovery (RFC 9002 §7.2): an untouched initial window is
+ * recalculated, a grown or reduced one is kept, and the window never stays below two datagrams. */
+static void test_datagram_size_changes(void **st)
+{
+    (void)st;
+    tern_cc cc;
+    tern_cc_init(&cc, TERN_CC_CUBIC, 1200);
+    tern_cc_set_max_datagram_size(&cc, 1472);
+    assert_int_equal(cc.max_datagram_size, 1472);
+    assert_int_equal(cc.cwnd, 14720);
+    tern_cc_set_max_datagram_size(&cc, 8972);
+    assert_int_equal(cc.cwnd, 17944); /* max(14720, 2 * 8972) */
+    tern_cc_set_max_datagram_size(&cc, 1200); /* a black hole: back to the base */
+    assert_int_equal(cc.cwnd, 12000);
+    /* a window the connection has grown is its own */
+    tern_rtt rtt;
+    tern_rtt_init(&rtt);
+    tern_rtt_update(&rtt, 20 * TERN_NS_PER_MS, 0, 0, 1, 20 * TERN_NS_PER_MS);
+    tern_cc_on_sent(&cc, 1200);
+    tern_cc_on_acked(&cc, 1200, 0, &rtt, 20 * TERN_NS_PER_MS, 0);
+    uint64_t grown = cc.cwnd;
+    assert_true(grown > 12000);
+    tern_cc_set_max_datagram_size(&cc, 1472);
+    assert_int_equal(cc.cwnd, grown);
+    /* ... but never below two of the new datagrams */
+    cc.cwnd = 2400;
+    cc.ssthresh = 2400;
+    tern_cc_set_max_datagram_size(&cc, 8972);
+    assert_int_equal(cc.cwnd, 2 * 8972);
+    /* the pacer's burst follows */
+    tern_pacer p;
+    tern_pacer_init(&p, 1200);
+    uint64_t burst = p.burst;
+    tern_pacer_set_max_datagram_size(&p, 8972);
+    assert_int_equal(p.burst, burst / 1200 * 8972);
+    tern_pacer_set_max_datagram_size(&p, 1200);
+    assert_int_equal(p.burst, burst);
+    assert_true(p.tokens <= p.burst);
+}
+
 static void test_slow_start_doubles(void **st)
 {
     for (tern_cc_algo algo = TERN_CC_CUBIC; algo <= TERN_CC_NEWRENO; algo++) {
@@ -329,6 +369,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spurious_undo),
         cmocka_unit_test(test_initial_window),
+        cmocka_unit_test(test_datagram_size_changes),
         cmocka_unit_test(test_slow_start_doubles),
         cmocka_unit_test(test_newreno_halving_once_per_period),
         cmocka_unit_test(test_cubic_reduction_and_fast_convergence),
