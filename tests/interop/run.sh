@@ -6,7 +6,8 @@
 # update initiated by the client and by the server, Retry, 5% loss in each direction, HTTP 404
 # and 405, server shutdown with GOAWAY during a transfer, connection migration (a client that
 # probes then switches, one that switches to an unprobed address, a NAT rebinding, a server's
-# preferred address), and session resumption / 0-RTT (recorded as skipped: tern does not
+# preferred address), path MTU discovery over loopback (tern's probes acknowledged, its path past
+# 1472 bytes), and session resumption / 0-RTT (recorded as skipped: tern does not
 # implement them). Migration uses the loopback addresses 127.0.0.2-127.0.0.4 besides 127.0.0.1.
 # One more client: headless Chromium (Debian chromium) loads a page from tern-server over HTTP/3,
 # with its stylesheet and a script that fetches and hashes a 20 MB file (skipped, with the
@@ -172,7 +173,7 @@ run_browser() {
 # ---- cases ----
 cases=(handshake transfer multiplexing chacha20 aes256 keyupdate-client keyupdate-server retry
        loss http-404 http-405 goaway migration-probe migration-unprobed migration-loss nat-rebinding
-       preferred-address browser resumption zerortt)
+       preferred-address pmtud browser resumption zerortt)
 declare -A title=(
     [handshake]="handshake (1 KB file)"
     [transfer]="50 MB download"
@@ -191,6 +192,7 @@ declare -A title=(
     [migration-loss]="three client migrations under 3% loss each way, 10 MB"
     [nat-rebinding]="NAT rebinding: the client's port changes without a probe"
     [preferred-address]="server preferred address, 20 MB download"
+    [pmtud]="path MTU discovery over loopback: tern's path grows past 1472 bytes, 20 MB download"
     [browser]="headless Chromium instead of gtlsclient: a page, its CSS and script, a 20 MB fetch"
     [resumption]="session resumption"
     [zerortt]="0-RTT"
@@ -203,7 +205,7 @@ declare -A result
 configure() {
     files=() ng_srv=() ng_cli=() tern_srv=() tern_cli=() want_cipher="" want_ku="" skip=""
     want_retry="" want_status=200 want_loss="" want_goaway="" limit=60
-    want_mig="" mig_ip="" want_peer_change="" want_pref="" want_browser=""
+    want_mig="" mig_ip="" want_peer_change="" want_pref="" want_browser="" want_pmtu=""
     case $1 in
     handshake) files=(small.bin) ;;
     transfer) files=(50m.bin); limit=120 ;;
@@ -265,6 +267,10 @@ configure() {
         [ "$2" = tc ] && skip="n/a: tern-client validates every new path (see the migration rows)" ;;
     preferred-address)
         files=(20m.bin) want_pref=1 ;;
+    pmtud)
+        # loopback carries 65508-byte UDP payloads: tern's search goes to its cap (8972 by
+        # default) or the peer's max_udp_payload_size, with probes the peer must acknowledge
+        files=(20m.bin) want_pmtu=1 ;;
     browser)
         want_browser=1
         [ "$2" = tc ] && skip="n/a: a browser is a client"
@@ -473,6 +479,13 @@ run_one() {
         if [ -n "$want_mig" ] && ! check_client_migration "$want_mig" "$mig_ip" "$json"; then
             return 1
         fi
+        if [ -n "$want_pmtu" ]; then
+            local p mtu
+            p=$(json_path 127.0.0.1 "$json")
+            mtu=$(json_field mtu "$p")
+            [ "${mtu:-0}" -gt 1472 ] && [ "$mtu" = "$(json_field mtu_max "$p")" ] ||
+                { fail_case "tern-client's path found ${mtu:-no} MTU (most: $(json_field mtu_max "$p"))"; return 1; }
+        fi
         if [ -n "$want_pref" ]; then
             grep -q "\"active_path\":{\"id\":[0-9]*,\"local\":\"[^\"]*\",\"remote\":\"127\.0\.0\.4:$pport\"" "$json" ||
                 { fail_case "tern-client did not end on the preferred address 127.0.0.4:$pport: $(grep -o '"active_path":{[^}]*}' "$json")"; return 1; }
@@ -520,6 +533,12 @@ run_one() {
         if [ -n "$want_peer_change" ] && ! grep -q ' peer address changed: ' "$srvlog"; then
             fail_case "tern-server logged no peer address change"
             return 1
+        fi
+        if [ -n "$want_pmtu" ]; then
+            local mtu
+            mtu=$(grep -o 'path MTU [0-9]*' "$srvlog" | tail -n 1 | cut -d' ' -f3)
+            [ "${mtu:-0}" -gt 1472 ] ||
+                { fail_case "tern-server's path found ${mtu:-no} MTU: $(grep -o 'path MTU .*' "$srvlog" | tail -n 1)"; return 1; }
         fi
         if [ -n "$want_pref" ]; then
             grep -q 'selected server preferred_address is \[127\.0\.0\.4\]' "$clilog" ||
