@@ -381,19 +381,30 @@ static void test_nat_rebinding_address(void **st)
     pair_free(&p);
 }
 
-/* one client datagram is copied by an off-path attacker and arrives first from its own address */
+/* one client datagram is copied by an off-path attacker and arrives first from its own address:
+ * the pair rewrites sources when it delivers, so the rewrite stays on from the next client send
+ * until a client datagram was delivered (whatever else the client sent meanwhile) */
 static int spoof_once;
+static uint64_t spoof_delivered;
 static int filter_spoof(tern_pair *p, int to_server, const tern_path_addr *pa)
 {
     if (to_server && spoof_once == 1) {
         spoof_once = 2;
+        spoof_delivered = p->c2s.delivered;
         p->nat_from = pa->local;
         p->nat_to = addr("10.66.66.66:6666");
-    } else if (to_server && spoof_once == 2) {
+    }
+    return 0;
+}
+
+static void spoof_end(tern_pair *p, tern_conn *c, int from_server)
+{
+    (void)c;
+    (void)from_server;
+    if (spoof_once == 2 && p->c2s.delivered > spoof_delivered) {
         spoof_once = 3;
         p->nat_from.len = 0; /* the genuine source again */
     }
-    return 0;
 }
 
 static void test_off_path_attacker(void **st)
@@ -405,6 +416,7 @@ static void test_off_path_attacker(void **st)
     assert_true(pair_run(&p, stream_progress_1, 5 * SEC));
     spoof_once = 1;
     p.filter = filter_spoof;
+    p.before_send = spoof_end;
     assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
     assert_true(pair_verify(&p));
     /* the connection survived and is back on the validated, genuine path */
