@@ -112,7 +112,8 @@ static uint64_t frame_limit(tern_conn *c)
     const tern_path *p = tern_conn_path(c);
     const tern_cid_entry *e = tern_peer_cids_for_path(&c->cids.peer, (uint8_t)c->paths.active);
     size_t over = 1 + (e ? e->cid.len : TERN_MAX_CID_LEN) + 4 + TERN_AEAD_TAG_LEN;
-    uint64_t room = p->mtu > over ? p->mtu - over : 0;
+    size_t mtu = tern_path_mtu(p);
+    uint64_t room = mtu > over ? mtu - over : 0;
     return TERN_MIN(room, c->dgram.peer_max);
 }
 
