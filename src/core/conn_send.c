@@ -887,12 +887,14 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
             return 0;
         }
     }
-    c->snd.ecn = ecn ? tern_conn_ecn_mark(c, c->paths.active, now) : TERN_ECN_NOT_ECT;
-    /* a path MTU probe goes alone too: a datagram of its own size */
+    /* a path MTU probe goes alone too: a datagram of its own size. It is left unmarked (Not-ECT):
+     * its loss says nothing about ECN, and a path whose test packets were mostly probes lost for
+     * their size must not fail ECN validation for it */
     size_t probe_size = c->state == TERN_CS_ESTABLISHED && max_count > 0
                             ? tern_conn_pmtud_probe_size(c, cap, now)
                             : 0;
     if (probe_size && probe_size <= cap) {
+        c->snd.ecn = TERN_ECN_NOT_ECT;
         size_t n = build_pmtu_probe(c, buf, probe_size, now);
         if (n) {
             *count = 1;
@@ -903,6 +905,7 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
             return 0;
         }
     }
+    c->snd.ecn = ecn ? tern_conn_ecn_mark(c, c->paths.active, now) : TERN_ECN_NOT_ECT;
     /* PTO probes after a first PTO without an answer go at the base size: if the path stopped
      * carrying its PLPMTU (a black hole), they still get through, and their acknowledgement
      * reveals the larger packets as lost (RFC 8899 §4.3) */

@@ -69,9 +69,10 @@ static void check_both_capable(loopfx *f, const ecn_view *sv, const ecn_view *cv
     LOOPFX_CHECK(f, cv->st.ecn_state == TERN_ECN_STATE_CAPABLE);
     LOOPFX_CHECK(f, sv->path.ecn_state == TERN_ECN_STATE_CAPABLE);
     LOOPFX_CHECK(f, sv->path.ecn_failure == TERN_ECN_FAIL_NONE);
-    /* 2 MiB is about 1500 packets: nearly all of them marked, and loopback keeps every mark */
-    LOOPFX_CHECK(f, sv->st.ecn_sent > 1000);
-    LOOPFX_CHECK(f, cv->st.ecn_recv_ect0 > 1000 && cv->st.ecn_recv_ect0 <= sv->st.ecn_sent);
+    /* 2 MiB is over 230 packets even at loopback's 8972-byte datagrams: nearly all of them
+     * marked (path MTU probes go unmarked), and loopback keeps every mark */
+    LOOPFX_CHECK(f, sv->st.ecn_sent > 200);
+    LOOPFX_CHECK(f, cv->st.ecn_recv_ect0 > 200 && cv->st.ecn_recv_ect0 <= sv->st.ecn_sent);
     LOOPFX_CHECK(f, cv->path.ecn_recv_ect0 == cv->st.ecn_recv_ect0);
     LOOPFX_CHECK(f, sv->st.ecn_recv_ect0 > 0 && sv->st.ecn_recv_ect0 <= cv->st.ecn_sent);
     LOOPFX_CHECK(f, cv->st.ecn_recv_ect1 + cv->st.ecn_recv_ce + sv->st.ecn_recv_ce == 0);
