@@ -97,6 +97,9 @@ enum {
     TERN_ERR_DATAGRAM_TOO_LARGE = -33,   /* larger than the peer's max_datagram_frame_size allows,
                                             than a packet on the active path holds, or than the
                                             send queue (see tern_conn_datagram_max_size) */
+    /* session resumption */
+    TERN_ERR_SESSION = -34,        /* a resumption blob is malformed, truncated, of an unknown
+                                      format version, or holds session data TLS cannot use */
 };
 
 /* Returns a static, human readable name for a TERN_ERR_* code (never NULL). Any thread. */
@@ -341,6 +344,17 @@ typedef struct tern_config {
     uint64_t pmtud_raise_ms;     /* once a path's search ended below its maximum, search again
                                     for a larger size this long after (PMTU_RAISE_TIMER; default
                                     600000; 0: never) */
+    /* session resumption and 0-RTT (docs/resumption.md) */
+    uint64_t session_tickets;    /* server: 1 issues TLS 1.3 session tickets after the handshake
+                                    and resumes sessions from them (default 0: none) */
+    uint64_t ticket_key_period_s; /* server: the ticket key is replaced this often; a ticket made
+                                    under the key before the current one still resumes, so a
+                                    ticket lives between one and two periods (default 86400;
+                                    0: the key is never replaced) */
+    uint64_t early_data;         /* server: 1 accepts 0-RTT from clients resuming with a ticket
+                                    that allowed it (implies session_tickets; replayed
+                                    ClientHellos are refused, see docs/resumption.md). Client:
+                                    unused, 0-RTT is asked per connection (default 0) */
 } tern_config;
 
 /* Fills the first `size` bytes of `cfg` with defaults (see field comments); called through the
@@ -569,6 +583,14 @@ typedef struct tern_callbacks {
      * to make room (tern_config.datagram_drop_oldest) or because it no longer fits in a packet of
      * the active path. */
     void (*on_datagram_lost)(tern_conn *c, uint64_t tag, void *ud);
+    /* session resumption (docs/resumption.md) */
+    /* client: the server sent a session ticket. `blob` (`len` bytes, valid during the call only)
+     * is what tern_endpoint_connect_session takes to resume the session later, with 0-RTT when
+     * the ticket allows it: the TLS session together with the server's transport parameters
+     * that 0-RTT must respect (RFC 9000 §7.4.1), in a versioned format. The application owns the
+     * copy it keeps (file, keychain, memory); it is a secret (it resumes the session). A server
+     * may send several tickets: each later one may replace the earlier. */
+    void (*on_session_ticket)(tern_conn *c, const uint8_t *blob, size_t len, void *ud);
 } tern_callbacks;
 
 /* ---- endpoint ----------------------------------------------------------------------------------- */
@@ -604,6 +626,22 @@ TERN_API int tern_endpoint_local_addr(tern_endpoint *ep, tern_addr *out);
  * Returns 0, TERN_ERR_INVALID_ARG, TERN_ERR_IO (socket/bind failed), TERN_ERR_TLS, TERN_ERR_NOMEM. */
 TERN_API int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern_addr *local,
                           const char *server_name, tern_conn **out);
+
+/* tern_endpoint_connect that resumes a session: `session` is a blob from on_session_ticket (read
+ * during the call only). With TERN_CONNECT_EARLY_DATA in `flags` and a ticket that allows it, the
+ * connection sends 0-RTT: streams may be opened and written as soon as this returns, within the
+ * limits the server had when it issued the ticket, and their data leaves in the first flight.
+ * Whether the server took it is told by tern_conn_early_data() (in on_connected at the latest);
+ * data it refused is sent again as 1-RTT by tern itself. The server may also refuse the ticket
+ * (a full handshake follows, with its certificate checked as usual). Returns the errors of
+ * tern_endpoint_connect, and TERN_ERR_SESSION when the blob is malformed, truncated, of another
+ * format version, or its TLS session unusable: nothing is created then (tern_endpoint_connect
+ * makes a full handshake). */
+#define TERN_CONNECT_EARLY_DATA 1u
+TERN_API int tern_endpoint_connect_session(tern_endpoint *ep, const tern_addr *remote,
+                                           const tern_addr *local, const char *server_name,
+                                           const uint8_t *session, size_t session_len,
+                                           unsigned flags, tern_conn **out);
 
 /* Runs the event loop until tern_endpoint_stop() is called, or, for an endpoint that is not
  * listening, until it has no connection left. Returns 0, TERN_ERR_IO, or TERN_ERR_REENTRANT
@@ -761,6 +799,24 @@ TERN_API const char *tern_conn_alpn(tern_conn *c);
 /* Name of the negotiated AEAD ("AES-128-GCM", "AES-256-GCM", "CHACHA20-POLY1305", or ""): a
  * static string. */
 TERN_API const char *tern_conn_cipher(tern_conn *c);
+
+/* What became of 0-RTT on this connection (tern_conn_early_data). */
+typedef enum tern_early_data_state {
+    TERN_EARLY_DATA_NONE = 0,     /* not attempted (no ticket allowing it, not asked), or server:
+                                     none accepted */
+    TERN_EARLY_DATA_PENDING = 1,  /* client: 0-RTT is being sent, the server has not answered */
+    TERN_EARLY_DATA_ACCEPTED = 2, /* the server accepted it (server: during its handshake, the
+                                     streams it reports may carry replayable early data) */
+    TERN_EARLY_DATA_REJECTED = 3, /* client: the server refused it; its data went out again as
+                                     1-RTT */
+} tern_early_data_state;
+
+/* The connection's tern_early_data_state. Any time (0 for NULL). */
+TERN_API int tern_conn_early_data(tern_conn *c);
+
+/* 1 once the handshake completed by resuming a TLS session (no certificate was exchanged),
+ * else 0. */
+TERN_API int tern_conn_resumed(tern_conn *c);
 
 /* 1 for a server-side connection, 0 for a client. */
 TERN_API int tern_conn_is_server(tern_conn *c);

@@ -104,9 +104,22 @@ void tern_cfg_copy_free(tern_cfg_copy *d)
 int tern_cfg_copy_tls(const tern_cfg_copy *d, int is_server, tern_tls_ctx **out)
 {
     const tern_config *c = &d->cfg;
-    if (is_server)
-        return tern_tls_ctx_new(out, 1, c->cert_file, c->key_file, NULL, 0, c->tls_priority,
-                                c->alpn, c->alpn_count);
+    if (is_server) {
+        int rv = tern_tls_ctx_new(out, 1, c->cert_file, c->key_file, NULL, 0, c->tls_priority,
+                                  c->alpn, c->alpn_count);
+        if (!rv && (c->session_tickets || c->early_data)) {
+            rv = tern_tls_ctx_set_tickets(*out, 1);
+            tern_tls_ctx_set_ticket_rotation(
+                *out, TERN_MIN(c->ticket_key_period_s, 1ull << 32) * 1000000000ull);
+        }
+        if (!rv && c->early_data)
+            rv = tern_tls_ctx_set_early_data(*out, 1, 0);
+        if (rv) {
+            tern_tls_ctx_free(*out);
+            *out = NULL;
+        }
+        return rv;
+    }
     return tern_tls_ctx_new(out, 0, NULL, NULL, c->ca_file, c->verify_peer, c->tls_priority,
                             c->alpn, c->alpn_count);
 }
@@ -154,6 +167,7 @@ void tern_cfg_defaults(tern_config *cfg)
     cfg->ecn = 1;
     cfg->datagram_queue_bytes = 65536;
     cfg->datagram_queue_count = 128;
+    cfg->ticket_key_period_s = 86400;
     tern_policy_config *pc = &cfg->policy;
     pc->degrade_ptos = 1;
     pc->explore_ptos = 2;

@@ -83,8 +83,20 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
                           size_t len)
 {
     tern_conn *c = ud;
-    if (level == TERN_LEVEL_0RTT)
-        return 0; /* 0-RTT is not offered */
+    if (level == TERN_LEVEL_0RTT) {
+        /* a client's key to send 0-RTT with; a server's to read it, given only when GnuTLS
+         * accepted the client's early data */
+        tern_keys *k = c->is_server ? &c->keys.rx[level] : &c->keys.tx[level];
+        const uint8_t *secret = c->is_server ? rx : tx;
+        if (!secret)
+            return 0;
+        tern_crypto_keys_free(k);
+        if (tern_crypto_keys_from_secret(k, aead, secret, len, 1))
+            return TERN_ERR_CRYPTO;
+        c->res.early = c->is_server ? TERN_EARLY_DATA_ACCEPTED : TERN_EARLY_DATA_PENDING;
+        if (c->qlog) tern_qlog_secrets(c, level, rx != NULL, tx != NULL);
+        return 0;
+    }
     c->keys.aead = aead;
     if (rx) {
         tern_crypto_keys_free(&c->keys.rx[level]);
@@ -135,6 +147,7 @@ static int tls_send(void *ud, int level, const uint8_t *data, size_t len)
     ssize_t n = tern_sendbuf_write(&c->hs.crypto_snd[level], data, len, 0);
     if (n < 0 || (size_t)n != len)
         return TERN_ERR_NOMEM;
+    c->stats.crypto_produced[level] += len;
     return 0;
 }
 
@@ -153,15 +166,22 @@ static void tls_alert(void *ud, int level, uint8_t alert)
     }
 }
 
-static void apply_peer_tparams(tern_conn *c)
+/* The flow-control and stream limits of peer parameters: the server's own, or, for 0-RTT, the
+ * ones remembered from the connection that brought the ticket. */
+static void apply_peer_limits(tern_conn *c, const tern_tparams *tp)
 {
-    const tern_tparams *tp = &c->tp.peer;
     c->flow.max_data_send = tp->initial_max_data;
     tern_streams_set_peer_limits(&c->streams.set, tp->initial_max_stream_data_bidi_local,
                                  tp->initial_max_stream_data_bidi_remote,
                                  tp->initial_max_stream_data_uni);
     tern_streams_on_max_streams(&c->streams.set, 1, tp->initial_max_streams_bidi);
     tern_streams_on_max_streams(&c->streams.set, 0, tp->initial_max_streams_uni);
+}
+
+static void apply_peer_tparams(tern_conn *c)
+{
+    const tern_tparams *tp = &c->tp.peer;
+    apply_peer_limits(c, tp);
     c->tp.peer_max_ack_delay = tp->max_ack_delay * TERN_NS_PER_MS;
     c->rec.max_ack_delay = c->tp.peer_max_ack_delay;
     c->tp.peer_ack_delay_exponent = (unsigned)tp->ack_delay_exponent;
@@ -224,12 +244,78 @@ static void tls_keylog(void *ud, const char *line)
     c->cfg->keylog(c->cfg->keylog_ud, line);
 }
 
+/* Client: a NewSessionTicket arrived; the application gets it with what 0-RTT must remember. */
+static int tls_ticket(void *ud, const uint8_t *session, size_t len, uint32_t max_early_data)
+{
+    tern_conn *c = ud;
+    /* RFC 9001 §4.6.1: a QUIC ticket allows early data with 0xffffffff, or not at all */
+    if (max_early_data != 0 && max_early_data != 0xffffffffu) {
+        if (!c->hs.pending_terr_set) {
+            c->hs.pending_terr_set = 1;
+            c->hs.pending_terr = TERN_TE_PROTOCOL_VIOLATION;
+            snprintf(c->hs.pending_reason, sizeof(c->hs.pending_reason),
+                     "session ticket with max_early_data_size %u", max_early_data);
+        }
+        return TERN_ERR_PROTO;
+    }
+    if (!c->cb || !c->cb->on_session_ticket || !c->tp.peer_received)
+        return 0;
+    tern_resume r;
+    memset(&r, 0, sizeof(r));
+    tern_resume_from_tparams(&r, &c->tp.peer);
+    r.max_early_data = max_early_data;
+    snprintf(r.alpn, sizeof(r.alpn), "%s", c->hs.alpn);
+    r.session = session;
+    r.session_len = len;
+    uint8_t *blob = malloc(TERN_RESUME_MAX_LEN);
+    if (!blob)
+        return 0; /* a ticket is an optimisation: without memory it is not kept */
+    size_t n = tern_resume_encode(&r, blob, TERN_RESUME_MAX_LEN);
+    if (n)
+        c->cb->on_session_ticket(c, blob, n, c->cb_ud);
+    memset(blob, 0, n);
+    free(blob);
+    return 0;
+}
+
 static const tern_tls_cb tls_callbacks = {
     .on_secret = install_secret,
     .on_send = tls_send,
     .on_alert = tls_alert,
     .on_tparams = tls_tparams,
+    .on_ticket = tls_ticket,
 };
+
+/* Client, once the handshake completed: what the server made of our 0-RTT. Refused, every
+ * 0-RTT packet is lost without it being a congestion signal, and each stream starts again from
+ * its first byte under the server's new limits (RFC 9000 §7.4.1, RFC 9001 §4.6.2). Accepted,
+ * the server must not have lowered any remembered limit. Returns 0 or -1 (the connection
+ * failed). */
+static int settle_early_data(tern_conn *c, tern_tstamp now)
+{
+    if (c->is_server || c->res.early != TERN_EARLY_DATA_PENDING)
+        return 0;
+    tern_crypto_keys_free(&c->keys.tx[TERN_LEVEL_0RTT]);
+    if (tern_tls_early_accepted(c->hs.tls)) {
+        c->res.early = TERN_EARLY_DATA_ACCEPTED;
+        if (!tern_resume_limits_kept(&c->res.remembered, &c->tp.peer)) {
+            tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, 0,
+                           "0-RTT accepted with lower limits than remembered");
+            return -1;
+        }
+        TERN_LOG(c, "0-RTT accepted");
+        return 0;
+    }
+    c->res.early = TERN_EARLY_DATA_REJECTED;
+    TERN_LOG(c, "0-RTT rejected: its data goes again as 1-RTT");
+    tern_recovery_declare_all_lost(&c->rec, TERN_SPACE_APP, now);
+    c->flow.data_sent = tern_streams_restart_send(&c->streams.set,
+                                                  c->tp.peer.initial_max_stream_data_bidi_remote,
+                                                  c->tp.peer.initial_max_stream_data_uni);
+    c->flow.max_data_send = c->tp.peer.initial_max_data;
+    c->flow.data_blocked_sent_at = UINT64_MAX;
+    return 0;
+}
 
 void tern_conn_discard_space(tern_conn *c, int space)
 {
@@ -311,6 +397,9 @@ static void on_handshake_complete(tern_conn *c, tern_tstamp now)
     c->state = TERN_CS_ESTABLISHED; /* CRYPTO is only processed before any close */
     snprintf(c->hs.alpn, sizeof(c->hs.alpn), "%s", tern_tls_alpn(c->hs.tls));
     if (c->qlog) tern_qlog_state(c, "handshake_complete");
+    c->res.resumed = tern_tls_resumed(c->hs.tls);
+    if (settle_early_data(c, now))
+        return;
     if (c->is_server) {
         c->hs.done_pending = 1;
         tern_conn_on_handshake_confirmed(c, now);
@@ -409,6 +498,14 @@ static tern_rtt *path_rtt(void *ud, uint8_t id)
     return id < TERN_MAX_PATHS && c->paths.slot[id].state != TERN_PATH_UNUSED
                ? &c->paths.slot[id].rtt
                : NULL;
+}
+
+static int alpn_offered(const tern_config *cfg, const char *alpn)
+{
+    for (size_t i = 0; i < cfg->alpn_count; i++)
+        if (strcmp(cfg->alpn[i], alpn) == 0)
+            return 1;
+    return 0;
 }
 
 static int check_config(const tern_config *cfg)
@@ -555,8 +652,22 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     tern_tls_cb tls_cb = tls_callbacks;
     if (c->cfg->keylog) /* else GnuTLS's own SSLKEYLOGFILE support stays in place */
         tls_cb.on_keylog = tls_keylog;
-    rv = tern_tls_new(&c->hs.tls, p->tls_ctx, c->is_server, p->server_name, tpbuf, tplen, &tls_cb,
-                      c);
+    if (!c->is_server && p->session) {
+        tern_resume *r = &c->res.remembered;
+        if ((rv = tern_resume_decode(r, p->session, p->session_len)))
+            goto fail;
+        int early = p->early_data && r->max_early_data == 0xffffffffu && alpn_offered(c->cfg, r->alpn);
+        rv = tern_tls_new_resumed(&c->hs.tls, p->tls_ctx, p->server_name, tpbuf, tplen, &tls_cb, c,
+                                  r->session, r->session_len, early);
+        r->session = NULL;
+        r->session_len = 0;
+        c->res.remembered_set = 1;
+    } else {
+        if (c->is_server)
+            (void)tern_tls_ctx_tick(p->tls_ctx, now); /* a failed rotation is tried again later */
+        rv = tern_tls_new(&c->hs.tls, p->tls_ctx, c->is_server, p->server_name, tpbuf, tplen,
+                          &tls_cb, c);
+    }
     if (rv)
         goto fail;
     if (c->hooks.cid_added) {
@@ -568,6 +679,12 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         rv = tern_tls_start(c->hs.tls);
         if (rv)
             goto fail_registered;
+        if (c->res.early == TERN_EARLY_DATA_PENDING) {
+            /* 0-RTT goes out under the limits the server had when it issued the ticket */
+            tern_tparams tp;
+            tern_resume_to_tparams(&c->res.remembered, &tp);
+            apply_peer_limits(c, &tp);
+        }
     }
     c->timers.idle_timeout = c->cfg->idle_timeout_ms * TERN_NS_PER_MS;
     tern_conn_restart_idle(c, now);
@@ -647,11 +764,13 @@ tern_tstamp tern_conn_next_timeout(const tern_conn *c)
     const tern_ackr *a = &c->sp[TERN_SPACE_APP].ackr;
     /* an ACK that the amplification limit does not let out waits for the peer's next datagram,
      * not for a timer (which would be due again at once, forever) */
-    if (a->ack_pending && !c->sp[TERN_SPACE_APP].discarded &&
-        tern_path_amp_budget(&c->paths.slot[c->paths.active]) >= TERN_MIN_SEND_ROOM)
+    /* ... nor, on a server, for the handshake to complete: 0-RTT packets are acknowledged in
+     * 1-RTT ones, which it cannot send before */
+    int app_acks = !c->sp[TERN_SPACE_APP].discarded && (c->hs.complete || !c->is_server) &&
+                   tern_path_amp_budget(&c->paths.slot[c->paths.active]) >= TERN_MIN_SEND_ROOM;
+    if (a->ack_pending && app_acks)
         t = TERN_MIN(t, a->immediate ? 0 : a->ack_deadline);
-    if (!c->sp[TERN_SPACE_APP].discarded &&
-        tern_path_amp_budget(&c->paths.slot[c->paths.active]) >= TERN_MIN_SEND_ROOM)
+    if (app_acks)
         t = TERN_MIN(t, tern_ackr_repeat_time(a));
     if (c->snd.pace_until)
         t = TERN_MIN(t, c->snd.pace_until);
@@ -1031,6 +1150,10 @@ const char *tern_conn_cipher(tern_conn *c)
     return c->hs.complete ? tern_crypto_aead_name(c->keys.aead) : "";
 }
 int tern_conn_is_server(tern_conn *c) { return c->is_server; }
+
+int tern_conn_early_data(tern_conn *c) { return c ? c->res.early : TERN_EARLY_DATA_NONE; }
+
+int tern_conn_resumed(tern_conn *c) { return c ? c->res.resumed : 0; }
 int tern_conn_is_established(tern_conn *c) { return c->state == TERN_CS_ESTABLISHED; }
 void tern_conn_set_user_data(tern_conn *c, void *ud) { c->app_data = ud; }
 void *tern_conn_get_user_data(tern_conn *c) { return c->app_data; }

@@ -50,6 +50,11 @@ typedef struct tern_conn_params {
     const uint8_t *reset_key;      /* 32 bytes: stateless reset tokens for the CIDs we issue */
     size_t scid_len;               /* length of the CIDs we issue (1..20; 8 by default) */
     const char *server_name;       /* client: SNI / verification name, may be NULL */
+    /* client: a resumption blob from on_session_ticket (read during tern_conn_new only) and
+     * whether to send 0-RTT when it allows */
+    const uint8_t *session;
+    size_t session_len;
+    int early_data;
     /* server only: from the client's Initial (after address validation) */
     tern_cid client_dcid;          /* DCID of the Initial being answered (Initial keys) */
     tern_cid client_scid;          /* the client's SCID */
@@ -64,7 +69,8 @@ typedef struct tern_conn_params {
 } tern_conn_params;
 
 /* Creates a connection on `path` at time `now`. A client prepares its first flight (send it with
- * tern_conn_send). Returns 0, TERN_ERR_INVALID_ARG, TERN_ERR_TLS, TERN_ERR_CRYPTO, TERN_ERR_NOMEM,
+ * tern_conn_send). Returns 0, TERN_ERR_INVALID_ARG, TERN_ERR_SESSION (client: p->session is not a
+ * usable blob; nothing is created), TERN_ERR_TLS, TERN_ERR_CRYPTO, TERN_ERR_NOMEM,
  * or the error of p->rand (its connection IDs need random bytes). Later failures of p->rand cost
  * no more than a delay: a connection ID is issued or a path challenged at a later send. */
 int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_addr *path,

@@ -18,6 +18,7 @@
 #include "policy.h"
 #include "qlog.h"
 #include "recovery.h"
+#include "resume.h"
 #include "stream.h"
 #include "tparams.h"
 
@@ -178,12 +179,23 @@ typedef struct tern_conn_close_state {
     tern_tstamp last_sent;
 } tern_conn_close_state;
 
+/* Session resumption and 0-RTT (RFC 9000 §7.4.1, RFC 9001 §4.6). */
+typedef struct tern_conn_resume_state {
+    int early;           /* enum tern_early_data_state */
+    int resumed;         /* the handshake resumed a TLS session */
+    int remembered_set;  /* client: `remembered` came from the application's blob */
+    tern_resume remembered; /* client: the server's parameters 0-RTT was sent under (its
+                               session pointer is not kept) */
+    uint64_t early_bytes;   /* client: stream bytes first sent in 0-RTT packets */
+} tern_conn_resume_state;
+
 /* Counters reported by tern_conn_get_stats. */
 typedef struct tern_conn_counters {
     tern_tstamp created, handshake_done_time;
     uint64_t bytes_sent, bytes_recv, pkts_sent, pkts_recv;
     uint64_t stream_bytes_sent, stream_bytes_recv, stream_bytes_resent;
     uint64_t mtu_probes_sent, mtu_probes_lost, mtu_black_holes; /* every path, ended ones too */
+    uint64_t crypto_produced[TERN_LEVEL_COUNT]; /* TLS handshake bytes handed to us to send */
 } tern_conn_counters;
 
 struct tern_conn {
@@ -216,6 +228,7 @@ struct tern_conn {
     tern_conn_timer_state timers;
     tern_conn_send_state snd;
     tern_conn_close_state close;
+    tern_conn_resume_state res;
     tern_conn_counters stats;
     tern_conn_ecn_state ecn;
     tern_conn_dgram_state dgram; /* unreliable datagrams (datagram.c) */

@@ -598,6 +598,9 @@ static void handle_retry(tern_conn *c, const uint8_t *pkt, const tern_pkt_hdr *h
     }
     /* the first flight was not processed: send it again, not waiting for a timer */
     tern_recovery_declare_all_lost(&c->rec, TERN_SPACE_INITIAL, now);
+    /* the server dropped the 0-RTT it could not read: it goes again, to the new CID */
+    if (c->res.early == TERN_EARLY_DATA_PENDING)
+        tern_recovery_declare_all_lost(&c->rec, TERN_SPACE_APP, now);
     tern_sendbuf *sb = &c->hs.crypto_snd[TERN_LEVEL_INITIAL];
     if (sb->sent > sb->base)
         tern_sendbuf_on_lost(sb, sb->base, (size_t)(sb->sent - sb->base), 0);
@@ -674,8 +677,13 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     case TERN_PKT_1RTT:
         level = TERN_LEVEL_1RTT;
         break;
+    case TERN_PKT_0RTT:
+        if (!c->is_server)
+            return 0; /* a server never sends 0-RTT */
+        level = TERN_LEVEL_0RTT; /* read only with a key GnuTLS gave for accepted early data */
+        break;
     default:
-        return 0; /* 0-RTT is not accepted */
+        return 0;
     }
     if (h->type != TERN_PKT_1RTT && h->version != c->version)
         return 0;
@@ -790,6 +798,10 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     c->stats.pkts_recv++;
     pp->pkts_recv++;
     tern_conn_ecn_on_recv(c, path_idx, ecn);
+    /* RFC 9001 §4.9.3: once the client speaks 1-RTT, whatever 0-RTT it sent before has arrived
+     * or is lost (and sent again in 1-RTT) */
+    if (level == TERN_LEVEL_1RTT && c->keys.rx[TERN_LEVEL_0RTT].aead)
+        tern_crypto_keys_free(&c->keys.rx[TERN_LEVEL_0RTT]);
     if (level == TERN_LEVEL_1RTT && c->state < TERN_CS_CLOSING) {
         if (!tern_cid_eq(&pp->dcid, &h->dcid)) {
             /* a CID the peer sends with is one it holds: never announced to it again */

@@ -100,7 +100,9 @@ static int pb_start_on(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t
     if (level == TERN_LEVEL_1RTT) {
         hl = tern_pkt_write_short(p, room, &dcid, pn, b->pn_len, c->keys.tx_phase, 0);
     } else {
-        int type = level == TERN_LEVEL_INITIAL ? TERN_PKT_INITIAL : TERN_PKT_HANDSHAKE;
+        int type = level == TERN_LEVEL_INITIAL   ? TERN_PKT_INITIAL
+                   : level == TERN_LEVEL_0RTT ? TERN_PKT_0RTT
+                                              : TERN_PKT_HANDSHAKE;
         hl = tern_pkt_write_long(p, room, type, c->version, &dcid, scid,
                                  type == TERN_PKT_INITIAL ? c->retry.token : NULL,
                                  type == TERN_PKT_INITIAL ? c->retry.token_len : 0, pn, b->pn_len,
@@ -367,6 +369,8 @@ static int add_stream_data(tern_conn *c, pkt_build *b)
             }
             c->flow.data_sent += new_bytes;
             c->stats.stream_bytes_sent += new_bytes;
+            if (b->level == TERN_LEVEL_0RTT)
+                c->res.early_bytes += new_bytes;
         } else {
             c->stats.stream_bytes_resent += len;
         }
@@ -439,20 +443,22 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
      * Finished resent at a 3 s PTO made a 3 s smoothed RTT, and PTOs of ~10 s); the handshake
      * completing tells the peer what the ACK would have. */
     int probing = b->level == TERN_LEVEL_1RTT && (sp->probes > 0 || c->paths.ping_pending);
-    if (sp->ackr.ack_pending || tern_ackr_repeat_due(&sp->ackr, now) ||
-        (allow_data && sp->ackr.has_largest && (sp->ackr.unacked_eliciting || probing)))
+    int zero_rtt = b->level == TERN_LEVEL_0RTT; /* no ACK nor CRYPTO there (RFC 9000 §12.4) */
+    if (!zero_rtt && (sp->ackr.ack_pending || tern_ackr_repeat_due(&sp->ackr, now) ||
+                      (allow_data && sp->ackr.has_largest && (sp->ackr.unacked_eliciting || probing))))
         add_ack(c, b, now);
     if (allow_data && sp->probes > 0) {
         /* a probe repeats data still in flight rather than going out as a bare PING */
-        int empty = b->level == TERN_LEVEL_1RTT
+        int empty = b->space == TERN_SPACE_APP
                         ? !app_has_data(c)
                         : !tern_sendbuf_has_pending(&c->hs.crypto_snd[b->level], UINT64_MAX);
         if (empty)
             tern_conn_requeue_for_probe(c, b->space);
     }
     if (allow_data) {
-        eliciting |= add_crypto(c, b);
-        if (b->level == TERN_LEVEL_1RTT) {
+        if (!zero_rtt)
+            eliciting |= add_crypto(c, b);
+        if (b->space == TERN_SPACE_APP) {
             eliciting |= add_control(c, b);
             eliciting |= add_datagrams(c, b);
             eliciting |= add_stream_data(c, b);
@@ -570,27 +576,48 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
         tern_conn_discard_space(c, TERN_SPACE_INITIAL);
 }
 
+/* A window full of 0-RTT is acknowledged only in 1-RTT packets, after the handshake: a client's
+ * Initial and Handshake CRYPTO frames go out past it, or its Finished would wait for a PTO. */
+#define ALLOW_HANDSHAKE 2
+
+static int handshake_behind_early_data(const tern_conn *c)
+{
+    return !c->is_server && c->res.early != TERN_EARLY_DATA_NONE &&
+           (tern_sendbuf_has_pending(&c->hs.crypto_snd[TERN_LEVEL_INITIAL], UINT64_MAX) ||
+            tern_sendbuf_has_pending(&c->hs.crypto_snd[TERN_LEVEL_HANDSHAKE], UINT64_MAX));
+}
+
 /* A datagram that joins a batch and comes out at most this much shorter than the batch's segment
  * size is padded up to it: stream frames leave a few bytes of their worst-case header unused, and
  * without the padding every second datagram would end its GSO batch. A few bytes of PADDING cost
  * less than a system call per two datagrams. */
 #define TERN_BATCH_PAD_MAX 32
 
-/* Builds one datagram into out[0..cap). Returns its size (0: nothing to send). `allow_data` = 0
- * allows only ACKs (cwnd exhausted). `pad_to` (0: none): a datagram whose last packet is
+/* Builds one datagram into out[0..cap). Returns its size (0: nothing to send). `allow_in` = 0
+ * allows only ACKs (cwnd exhausted), ALLOW_HANDSHAKE also Initial and Handshake CRYPTO. `pad_to` (0: none): a datagram whose last packet is
  * ack-eliciting and at most TERN_BATCH_PAD_MAX bytes shorter is padded to exactly that size. */
-static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_data, size_t pad_to,
+static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_in, size_t pad_to,
                           tern_tstamp now, size_t *size_out)
 {
-    pkt_build pkts[3];
+    pkt_build pkts[4];
     int np = 0;
     size_t used = 0;
     int has_initial_eliciting = 0;
-    static const int levels[3] = {TERN_LEVEL_INITIAL, TERN_LEVEL_HANDSHAKE, TERN_LEVEL_1RTT};
-    for (int li = 0; li < 3; li++) {
+    static const int levels[4] = {TERN_LEVEL_INITIAL, TERN_LEVEL_0RTT, TERN_LEVEL_HANDSHAKE,
+                                  TERN_LEVEL_1RTT};
+    for (int li = 0; li < 4; li++) {
         int level = levels[li];
+        int allow_data = allow_in == 1 || (allow_in == ALLOW_HANDSHAKE &&
+                                           (level == TERN_LEVEL_INITIAL ||
+                                            level == TERN_LEVEL_HANDSHAKE));
         if (!level_has_keys(c, level))
             continue;
+        if (level == TERN_LEVEL_0RTT) {
+            /* a client's early data, until its 1-RTT keys take over */
+            if (c->is_server || c->hs.complete || !allow_data ||
+                (!app_has_data(c) && !c->sp[TERN_SPACE_APP].probes))
+                continue;
+        }
         if (level == TERN_LEVEL_1RTT && !c->hs.complete && c->is_server)
             continue; /* no 0.5-RTT data */
         if (level == TERN_LEVEL_1RTT && !c->hs.complete && !c->is_server)
@@ -600,7 +627,7 @@ static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_data
         int want = tern_ackr_should_send(&sp->ackr, now) || sp->probes > 0 ||
                    (level == TERN_LEVEL_1RTT && c->paths.ping_pending);
         if (allow_data) {
-            if (level == TERN_LEVEL_1RTT)
+            if (space == TERN_SPACE_APP)
                 want |= app_has_data(c);
             else
                 want |= tern_sendbuf_has_pending(&c->hs.crypto_snd[level], UINT64_MAX);
@@ -934,7 +961,7 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
         int probing = c->sp[0].probes || c->sp[1].probes || c->sp[2].probes;
         if (!probing) {
             if (tern_cc_available(&pp->cc) < room) {
-                allow_data = 0;
+                allow_data = handshake_behind_early_data(c) ? ALLOW_HANDSHAKE : 0;
                 c->snd.app_limited_from = c->sp[TERN_SPACE_APP].next_pn; /* window-limited so far */
             }
             else {
@@ -950,10 +977,10 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
         if (rv)
             return rv;
         if (n == 0) {
-            ran_dry = allow_data;
+            ran_dry = allow_data == 1;
             break;
         }
-        if (allow_data)
+        if (allow_data == 1)
             c->snd.pace_until = 0;
         c->stats.bytes_sent += n;
         pp->bytes_sent += n;
@@ -963,7 +990,7 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
         *len += n;
         if (n < seg)
             break; /* a short datagram ends the batch */
-        if (!allow_data)
+        if (allow_data != 1)
             break;
     }
     *seg_size = seg;

@@ -11,6 +11,16 @@ int tern_conn_handshake_complete(const tern_conn *c)
 {
     return c->hs.complete;
 }
+uint64_t tern_conn_crypto_produced(const tern_conn *c, int level)
+{
+    return level >= 0 && level < TERN_LEVEL_COUNT ? c->stats.crypto_produced[level] : 0;
+}
+
+uint64_t tern_conn_early_bytes(const tern_conn *c)
+{
+    return c->res.early_bytes;
+}
+
 int tern_conn_handshake_confirmed(const tern_conn *c)
 {
     return c->hs.confirmed;

@@ -39,6 +39,10 @@ uint32_t tern_conn_version(const tern_conn *c);
 /* TLS finished its handshake (RFC 9001 §4.1.1); confirmed (§4.1.2). */
 int tern_conn_handshake_complete(const tern_conn *c);
 int tern_conn_handshake_confirmed(const tern_conn *c);
+/* TLS handshake bytes this side produced at `level` (CRYPTO data, first transmissions). */
+uint64_t tern_conn_crypto_produced(const tern_conn *c, int level);
+/* Stream bytes a client first sent in 0-RTT packets. */
+uint64_t tern_conn_early_bytes(const tern_conn *c);
 /* Client: a valid packet from the server arrived (Version Negotiation and Retry are then
  * ignored). */
 int tern_conn_received_any(const tern_conn *c);

@@ -267,6 +267,13 @@ void tern_sendbuf_on_lost(tern_sendbuf *sb, uint64_t off, size_t len, int fin)
         lost_add_unacked(sb, lo, hi);
 }
 
+void tern_sendbuf_rewind(tern_sendbuf *sb)
+{
+    tern_ranges_remove_below(&sb->lost, UINT64_MAX);
+    sb->sent = sb->base;
+    sb->fin_sent = sb->fin_lost = 0;
+}
+
 int tern_sendbuf_all_acked(const tern_sendbuf *sb)
 {
     return sb->fin && sb->fin_acked && sb->base == sb->end;
@@ -691,6 +698,25 @@ void tern_streams_set_peer_limits(tern_streams *m, uint64_t bidi_local, uint64_t
             if (lim > s->max_send)
                 s->max_send = lim;
         }
+}
+
+uint64_t tern_streams_restart_send(tern_streams *m, uint64_t bidi_remote, uint64_t uni)
+{
+    uint64_t sent = 0;
+    m->peer_max_data_bidi_remote = bidi_remote;
+    m->peer_max_data_uni = uni;
+    for (size_t b = 0; b < m->nbuckets; b++)
+        for (tern_stream *s = m->buckets[b]; s; s = s->hnext) {
+            if (tern_sid_is_server(s->id) != m->is_server)
+                continue;
+            s->max_send = tern_sid_is_bidi(s->id) ? bidi_remote : uni;
+            s->blocked_at = UINT64_MAX;
+            tern_sendbuf_rewind(&s->snd);
+            sent += s->snd.sent;
+            if (tern_sendbuf_has_pending(&s->snd, s->max_send))
+                tern_streams_sendq_push(m, s);
+        }
+    return sent;
 }
 
 int tern_streams_on_max_streams(tern_streams *m, int bidi, uint64_t max)

@@ -42,6 +42,9 @@ size_t tern_sendbuf_room(const tern_sendbuf *sb);
  * *is_new tells whether the range is new data (counts against connection flow control). */
 int tern_sendbuf_next(const tern_sendbuf *sb, uint64_t max_off, size_t max_len, uint64_t *off,
                       size_t *len, int *fin, int *is_new);
+/* Forgets that anything beyond the acknowledged prefix was ever sent (0-RTT the server refused):
+ * those bytes, and the FIN, go out again as new data. */
+void tern_sendbuf_rewind(tern_sendbuf *sb);
 /* Copies bytes [off, off+len) (all must be buffered) to dst. */
 void tern_sendbuf_copy(const tern_sendbuf *sb, uint64_t off, size_t len, uint8_t *dst);
 /* The range was put in a packet (removes it from `lost`, advances `sent`). */
@@ -150,6 +153,11 @@ void tern_streams_set_remote_limits(tern_streams *m, uint64_t max_bidi, uint64_t
 void tern_streams_set_peer_limits(tern_streams *m, uint64_t bidi_local, uint64_t bidi_remote,
                                   uint64_t uni);
 /* The peer's MAX_STREAMS (or transport parameter). Returns 1 when the limit rose, 0 otherwise. */
+/* 0-RTT was refused: the peer knows none of our streams. Their send limits become the new
+ * peer limits exactly (they may be lower than the remembered ones) and every local stream sends
+ * again from its acknowledged prefix. Returns the bytes still counted as sent (the connection's
+ * flow-control use). */
+uint64_t tern_streams_restart_send(tern_streams *m, uint64_t bidi_remote, uint64_t uni);
 int tern_streams_on_max_streams(tern_streams *m, int bidi, uint64_t max);
 /* STREAMS_BLOCKED from the peer at `limit`: queues MAX_STREAMS again when the peer missed ours, or
  * with the credit closed streams earned below the batching step. Returns 1 when queued. */

@@ -29,10 +29,30 @@ int tern_tls_ctx_new(tern_tls_ctx **out, int is_server, const char *cert_file, c
                      const char *const *alpn, size_t alpn_count);
 void tern_tls_ctx_free(tern_tls_ctx *ctx);
 
-/* Server: issue TLS 1.3 session tickets (NewSessionTicket at 1-RTT) under a key generated here.
- * Off by default (no resumption support yet, so tickets only cost bytes). Call before creating
- * sessions. Returns 0, TERN_ERR_CONFIG (client context) or TERN_ERR_NOMEM. */
+/* Server: issue TLS 1.3 session tickets (NewSessionTicket at 1-RTT, sent by GnuTLS once the
+ * handshake completes) under a key generated here, and resume sessions from them. Off by default.
+ * Call before creating sessions. Returns 0, TERN_ERR_CONFIG (client context) or TERN_ERR_NOMEM. */
 int tern_tls_ctx_set_tickets(tern_tls_ctx *ctx, int enable);
+
+/* Server: replaces the ticket key by a fresh one. Tickets made under the key before it still
+ * resume (the ClientHello's ticket names its key); older ones lead to a full handshake. Returns
+ * 0, TERN_ERR_CONFIG (client context, tickets off) or TERN_ERR_NOMEM (the key is unchanged). */
+int tern_tls_ctx_rotate_ticket_key(tern_tls_ctx *ctx);
+/* Server: rotate the ticket key every `period_ns` of the caller's clock (0: never), counted from
+ * the first tern_tls_ctx_tick. */
+void tern_tls_ctx_set_ticket_rotation(tern_tls_ctx *ctx, uint64_t period_ns);
+/* Server: rotates the ticket key when its period has passed at `now`. Returns 0 or the error of
+ * tern_tls_ctx_rotate_ticket_key (the rotation is tried again at the next tick). */
+int tern_tls_ctx_tick(tern_tls_ctx *ctx, tern_tstamp now);
+
+/* Anti-replay window for 0-RTT ClientHellos (RFC 8446 §8.2), when none is given. */
+#define TERN_TLS_REPLAY_WINDOW_MS 10000
+/* Server: accept early data (0-RTT) in resumed sessions (with tickets on), under GnuTLS's
+ * anti-replay check: a ClientHello whose ticket age is off by more than `window_ms` (0: the
+ * default), or whose identity was already seen within two windows, has its early data refused
+ * (the handshake goes on as 1-RTT). Returns 0, TERN_ERR_CONFIG (client context) or
+ * TERN_ERR_NOMEM. */
+int tern_tls_ctx_set_early_data(tern_tls_ctx *ctx, int enable, uint32_t window_ms);
 
 /* Callbacks run inside tern_tls_start/tern_tls_recv. When one returns a negative error the handshake
  * stops and that error (not TERN_ERR_TLS) is returned, with no alert reported: the connection
@@ -52,6 +72,10 @@ typedef struct tern_tls_cb {
      * newline), for decrypting captures. Optional: while NULL, GnuTLS keeps its own behaviour of
      * appending the lines to the file named by SSLKEYLOGFILE, when that is set. */
     void (*on_keylog)(void *ud, const char *line);
+    /* Client: a session ticket arrived. `session` (what tern_tls_new_resumed takes) is valid during
+     * the call only; `max_early_data` is the ticket's early data limit (0: no early data).
+     * Return 0 or negative to fail the connection. Optional. */
+    int (*on_ticket)(void *ud, const uint8_t *session, size_t len, uint32_t max_early_data);
 } tern_tls_cb;
 
 typedef struct tern_tls tern_tls;
@@ -64,6 +88,19 @@ typedef struct tern_tls tern_tls;
 int tern_tls_new(tern_tls **out, tern_tls_ctx *ctx, int is_server, const char *server_name,
                  const uint8_t *tparams, size_t tparams_len, const tern_tls_cb *cb, void *ud);
 void tern_tls_free(tern_tls *t);
+
+/* Client: tern_tls_new that resumes `session` (from on_ticket; copied) and, with `early`, offers
+ * 0-RTT (its key then comes through on_secret at TERN_LEVEL_0RTT during tern_tls_start). The
+ * server may still decline either: see tern_tls_resumed and tern_tls_early_accepted. Returns 0,
+ * TERN_ERR_SESSION (session data GnuTLS cannot use), TERN_ERR_TLS or TERN_ERR_NOMEM. */
+int tern_tls_new_resumed(tern_tls **out, tern_tls_ctx *ctx, const char *server_name,
+                         const uint8_t *tparams, size_t tparams_len, const tern_tls_cb *cb,
+                         void *ud, const uint8_t *session, size_t session_len, int early);
+/* 1 once a handshake completed by resuming a session (no certificate was exchanged). */
+int tern_tls_resumed(tern_tls *t);
+/* 1 once a handshake completed with early data accepted (client: the server said so in its
+ * EncryptedExtensions; server: it accepted the client's). */
+int tern_tls_early_accepted(tern_tls *t);
 
 /* Replaces the encoded transport parameters this side sends (copied, <= 4096 bytes; empty sends
  * an empty extension). Effective until they are sent: a client's go in its ClientHello (at

@@ -35,18 +35,48 @@ struct hs_framing {
     uint8_t hdr[4];
     uint8_t hdr_have;
 };
+#define TICKET_NAME_LEN 16      /* the key name GnuTLS starts its tickets with */
 #define MAX_SERVER_HELLO 4096 /* FFDHE8192's 1 KB key share is the largest GnuTLS 3.7 can send */
 #define CH_SESSION_ID_LEN_OFF 34 /* in a ClientHello body: after legacy_version and random */
+
+/* A ticket encryption key and the key name GnuTLS puts at the start of the tickets it protects
+ * with it. GnuTLS derives the name from the key and the time internally; it is learnt here from
+ * the first ticket issued under the key (see note_ticket_name), which lets a ClientHello's ticket
+ * be matched to the key that made it. */
+struct ticket_key {
+    gnutls_datum_t key;
+    uint8_t name[TICKET_NAME_LEN];
+    int name_known;
+};
+
+/* ClientHellos with early data seen recently (RFC 8446 §8.2): GnuTLS hands each one's identity
+ * over and refuses early data when we say it was seen. A fixed table: when it is full of
+ * identities still inside their window, early data is refused rather than accepted unchecked. */
+#define REPLAY_SLOTS 4096
+#define REPLAY_ID_MAX 64
+struct replay_entry {
+    uint64_t expires; /* wall-clock seconds, GnuTLS's own view; 0 = free */
+    uint8_t len;
+    uint8_t id[REPLAY_ID_MAX];
+};
 
 struct tern_tls_ctx {
     int is_server;
     int verify_peer;
     int tickets;
+    int early_data; /* server: accept 0-RTT */
     gnutls_certificate_credentials_t cred;
     gnutls_priority_t prio;
     gnutls_datum_t *alpn;
     size_t alpn_count;
-    gnutls_datum_t ticket_key;
+    struct ticket_key tk[2]; /* [0] current, [1] previous (accepted, never used to issue) */
+    int key_gen;             /* rotations so far */
+    uint64_t rotation_ns;    /* 0: the key never rotates */
+    tern_tstamp next_rotation;
+    int rotation_started;
+    gnutls_anti_replay_t anti_replay;
+    struct replay_entry *replay;
+    uint32_t replay_window_ms;
 };
 
 struct tern_tls {
@@ -66,6 +96,9 @@ struct tern_tls {
     int got_tparams;   /* the extension was in the peer's latest hello / EncryptedExtensions */
     int tp_delivered;  /* on_tparams has been called */
     int aead;
+    int key_gen;        /* server: the ticket key generation this session was given */
+    int ticket_enabled; /* server: tickets are enabled in the GnuTLS session */
+    int offered_early;  /* client: 0-RTT offered in the ClientHello */
     struct hs_framing framing[TERN_LEVEL_COUNT];
     uint8_t *sh_buf; /* client: a ServerHello being collected (Initial level only) */
     size_t sh_have;
@@ -93,10 +126,14 @@ void tern_tls_ctx_free(tern_tls_ctx *ctx)
     if (ctx->prio)
         gnutls_priority_deinit(ctx->prio);
     ctx_free_alpn(ctx);
-    if (ctx->ticket_key.data) {
-        gnutls_memset(ctx->ticket_key.data, 0, ctx->ticket_key.size);
-        gnutls_free(ctx->ticket_key.data);
-    }
+    for (int i = 0; i < 2; i++)
+        if (ctx->tk[i].key.data) {
+            gnutls_memset(ctx->tk[i].key.data, 0, ctx->tk[i].key.size);
+            gnutls_free(ctx->tk[i].key.data);
+        }
+    if (ctx->anti_replay)
+        gnutls_anti_replay_deinit(ctx->anti_replay);
+    free(ctx->replay);
     free(ctx);
 }
 
@@ -204,14 +241,109 @@ int tern_tls_ctx_set_tickets(tern_tls_ctx *ctx, int enable)
 {
     if (!ctx || !ctx->is_server)
         return TERN_ERR_CONFIG;
-    if (enable && !ctx->ticket_key.data) {
-        if (gnutls_session_ticket_key_generate(&ctx->ticket_key) < 0) {
-            ctx->ticket_key.data = NULL;
-            ctx->ticket_key.size = 0;
+    if (enable && !ctx->tk[0].key.data) {
+        if (gnutls_session_ticket_key_generate(&ctx->tk[0].key) < 0) {
+            ctx->tk[0].key.data = NULL;
+            ctx->tk[0].key.size = 0;
             return TERN_ERR_NOMEM;
         }
     }
     ctx->tickets = !!enable;
+    return 0;
+}
+
+void tern_tls_ctx_set_ticket_rotation(tern_tls_ctx *ctx, uint64_t period_ns)
+{
+    if (ctx)
+        ctx->rotation_ns = period_ns;
+}
+
+int tern_tls_ctx_rotate_ticket_key(tern_tls_ctx *ctx)
+{
+    if (!ctx || !ctx->is_server || !ctx->tickets)
+        return TERN_ERR_CONFIG;
+    gnutls_datum_t fresh = {NULL, 0};
+    if (gnutls_session_ticket_key_generate(&fresh) < 0)
+        return TERN_ERR_NOMEM;
+    if (ctx->tk[1].key.data) {
+        gnutls_memset(ctx->tk[1].key.data, 0, ctx->tk[1].key.size);
+        gnutls_free(ctx->tk[1].key.data);
+    }
+    ctx->tk[1] = ctx->tk[0];
+    memset(&ctx->tk[0], 0, sizeof(ctx->tk[0]));
+    ctx->tk[0].key = fresh;
+    ctx->key_gen++;
+    return 0;
+}
+
+int tern_tls_ctx_tick(tern_tls_ctx *ctx, tern_tstamp now)
+{
+    if (!ctx || !ctx->is_server || !ctx->tickets || !ctx->rotation_ns)
+        return 0;
+    if (!ctx->rotation_started) {
+        ctx->rotation_started = 1;
+        ctx->next_rotation = now + ctx->rotation_ns;
+        return 0;
+    }
+    if (now < ctx->next_rotation)
+        return 0;
+    int rv = tern_tls_ctx_rotate_ticket_key(ctx);
+    if (rv == 0)
+        ctx->next_rotation = now + ctx->rotation_ns;
+    return rv;
+}
+
+/* GnuTLS's anti-replay store: `key` is the window's start (12 bytes) then the ClientHello's
+ * identity. The identity alone is kept, for two windows, so that a ClientHello replayed just
+ * after GnuTLS starts a new window is still recognised. */
+static int replay_add(void *ptr, time_t exp_time, const gnutls_datum_t *key,
+                      const gnutls_datum_t *data)
+{
+    tern_tls_ctx *ctx = ptr;
+    (void)data;
+    if (key->size <= 12 || key->size - 12 > REPLAY_ID_MAX)
+        return GNUTLS_E_DB_ERROR;
+    const uint8_t *id = key->data + 12;
+    uint8_t len = (uint8_t)(key->size - 12);
+    uint64_t window_s = ctx->replay_window_ms / 1000 + 1;
+    uint64_t now_s = (uint64_t)exp_time > window_s ? (uint64_t)exp_time - window_s : 0;
+    struct replay_entry *slot = NULL;
+    for (size_t i = 0; i < REPLAY_SLOTS; i++) {
+        struct replay_entry *e = &ctx->replay[i];
+        if (e->expires <= now_s) {
+            if (!slot)
+                slot = e;
+            continue;
+        }
+        if (e->len == len && memcmp(e->id, id, len) == 0)
+            return GNUTLS_E_DB_ENTRY_EXISTS;
+    }
+    if (!slot)
+        return GNUTLS_E_DB_ERROR; /* full of live identities: refuse rather than forget one */
+    slot->expires = (uint64_t)exp_time + window_s;
+    slot->len = len;
+    memcpy(slot->id, id, len);
+    return 0;
+}
+
+int tern_tls_ctx_set_early_data(tern_tls_ctx *ctx, int enable, uint32_t window_ms)
+{
+    if (!ctx || !ctx->is_server)
+        return TERN_ERR_CONFIG;
+    if (enable && !ctx->anti_replay) {
+        ctx->replay = calloc(REPLAY_SLOTS, sizeof(*ctx->replay));
+        if (!ctx->replay || gnutls_anti_replay_init(&ctx->anti_replay) < 0) {
+            free(ctx->replay);
+            ctx->replay = NULL;
+            ctx->anti_replay = NULL;
+            return TERN_ERR_NOMEM;
+        }
+        ctx->replay_window_ms = window_ms ? window_ms : TERN_TLS_REPLAY_WINDOW_MS;
+        gnutls_anti_replay_set_window(ctx->anti_replay, ctx->replay_window_ms);
+        gnutls_anti_replay_set_add_function(ctx->anti_replay, replay_add);
+        gnutls_anti_replay_set_ptr(ctx->anti_replay, ctx);
+    }
+    ctx->early_data = !!enable;
     return 0;
 }
 
@@ -285,12 +417,35 @@ static int secret_cb(gnutls_session_t s, gnutls_record_encryption_level_t glevel
     return 0;
 }
 
+/* A server's NewSessionTicket on its way out: its ticket starts with the name of the key that
+ * protects it (RFC 8446 §4.6.1 layout: lifetime, age_add, nonce<0..255>, ticket<1..2^16-1>). */
+static void note_ticket_name(tern_tls *t, const uint8_t *m, size_t len)
+{
+    tern_tls_ctx *ctx = t->ctx;
+    int idx = t->key_gen == ctx->key_gen ? 0 : t->key_gen + 1 == ctx->key_gen ? 1 : -1;
+    if (idx < 0 || len < 4 + 9 || m[0] != GNUTLS_HANDSHAKE_NEW_SESSION_TICKET)
+        return;
+    size_t off = 4 + 8;
+    size_t nonce = m[off++];
+    if (off + nonce + 2 > len)
+        return;
+    off += nonce;
+    size_t tlen = (size_t)m[off] << 8 | m[off + 1];
+    off += 2;
+    if (tlen < TICKET_NAME_LEN || off + tlen > len)
+        return;
+    memcpy(ctx->tk[idx].name, m + off, TICKET_NAME_LEN);
+    ctx->tk[idx].name_known = 1;
+}
+
 static int read_cb(gnutls_session_t s, gnutls_record_encryption_level_t glevel,
                    gnutls_handshake_description_t htype, const void *data, size_t len)
 {
     tern_tls *t = gnutls_session_get_ptr(s);
     if (htype == GNUTLS_HANDSHAKE_CHANGE_CIPHER_SPEC || len == 0)
         return 0;
+    if (t->is_server && htype == GNUTLS_HANDSHAKE_NEW_SESSION_TICKET)
+        note_ticket_name(t, data, len);
     if (t->cb.on_send) {
         int rv = t->cb.on_send(t->ud, level_from_gnutls(glevel), data, len);
         if (rv < 0)
@@ -337,6 +492,133 @@ static int tp_send(gnutls_session_t s, gnutls_buffer_t buf)
     return 0;
 }
 
+/* The first PSK identity of a ClientHello (`m`: the message, with or without its 4-byte
+ * header), NULL when it offers none. Only lengths are trusted here after checking them. */
+static const uint8_t *ch_psk_identity(const gnutls_datum_t *msg, size_t *id_len)
+{
+    const uint8_t *m = msg ? msg->data : NULL;
+    size_t len = msg ? msg->size : 0, off = 0;
+    if (len >= 4 && m[0] == GNUTLS_HANDSHAKE_CLIENT_HELLO)
+        off = 4;
+    off += 2 + 32; /* legacy_version, random */
+    if (off + 1 > len)
+        return NULL;
+    off += 1 + (size_t)m[off]; /* legacy_session_id */
+    if (off + 2 > len)
+        return NULL;
+    off += 2 + ((size_t)m[off] << 8 | m[off + 1]); /* cipher_suites */
+    if (off + 1 > len)
+        return NULL;
+    off += 1 + (size_t)m[off]; /* legacy_compression_methods */
+    if (off + 2 > len)
+        return NULL;
+    size_t end = off + 2 + ((size_t)m[off] << 8 | m[off + 1]);
+    off += 2;
+    if (end > len)
+        return NULL;
+    while (off + 4 <= end) {
+        unsigned type = (unsigned)m[off] << 8 | m[off + 1];
+        size_t elen = (size_t)m[off + 2] << 8 | m[off + 3];
+        off += 4;
+        if (off + elen > end)
+            return NULL;
+        if (type == 41 && elen >= 4) { /* pre_shared_key: identities<7..2^16-1> first */
+            size_t ilen = (size_t)m[off + 2] << 8 | m[off + 3];
+            if (4 + ilen > elen)
+                return NULL;
+            *id_len = ilen;
+            return m + off + 4;
+        }
+        off += elen;
+    }
+    return NULL;
+}
+
+/* Server, before GnuTLS reads a ClientHello: tickets are enabled with the key whose name the
+ * offered ticket carries, so that a ticket issued before the last rotation still resumes; new
+ * sessions get the current key. */
+static int enable_tickets(tern_tls *t, const gnutls_datum_t *msg)
+{
+    tern_tls_ctx *ctx = t->ctx;
+    if (!ctx->tickets || t->ticket_enabled)
+        return 0;
+    int idx = 0;
+    size_t id_len = 0;
+    const uint8_t *id = ch_psk_identity(msg, &id_len);
+    if (id && id_len >= TICKET_NAME_LEN && ctx->tk[1].key.data && ctx->tk[1].name_known &&
+        memcmp(id, ctx->tk[1].name, TICKET_NAME_LEN) == 0)
+        idx = 1;
+    if (gnutls_session_ticket_enable_server(t->s, &ctx->tk[idx].key) < 0)
+        return GNUTLS_E_INTERNAL_ERROR;
+    t->key_gen = ctx->key_gen - idx;
+    t->ticket_enabled = 1;
+    return 0;
+}
+
+/* The early_data extension (RFC 8446 §4.2.10) in an extensions block `m` (2-byte length, then
+ * the extensions): its max_early_data_size, 0 without one; -1 when `m` is no such block. */
+static int64_t ext_max_early_data(const uint8_t *m, size_t len)
+{
+    if (len < 2 || 2 + ((size_t)m[0] << 8 | m[1]) != len)
+        return -1;
+    for (size_t off = 2; off + 4 <= len;) {
+        unsigned type = (unsigned)m[off] << 8 | m[off + 1];
+        size_t elen = (size_t)m[off + 2] << 8 | m[off + 3];
+        off += 4;
+        if (off + elen > len)
+            return -1;
+        if (type == 42 && elen == 4)
+            return (int64_t)((uint32_t)m[off] << 24 | (uint32_t)m[off + 1] << 16 |
+                             (uint32_t)m[off + 2] << 8 | m[off + 3]);
+        off += elen;
+    }
+    return 0;
+}
+
+/* A NewSessionTicket's max_early_data_size. GnuTLS does not report it to a client; its hook
+ * shows the ticket's extensions (3.7), or the whole message, which is read through to them. */
+static uint32_t nst_max_early_data(const gnutls_datum_t *msg)
+{
+    const uint8_t *m = msg ? msg->data : NULL;
+    size_t len = msg ? msg->size : 0, off = 0;
+    int64_t v = m ? ext_max_early_data(m, len) : -1;
+    if (v >= 0)
+        return (uint32_t)v;
+    if (len >= 4 && m[0] == GNUTLS_HANDSHAKE_NEW_SESSION_TICKET)
+        off = 4;
+    off += 8; /* ticket_lifetime, ticket_age_add */
+    if (off + 1 > len)
+        return 0;
+    off += 1 + (size_t)m[off]; /* ticket_nonce */
+    if (off + 2 > len)
+        return 0;
+    off += 2 + ((size_t)m[off] << 8 | m[off + 1]); /* ticket */
+    if (off > len)
+        return 0;
+    v = ext_max_early_data(m + off, len - off);
+    return v > 0 ? (uint32_t)v : 0;
+}
+
+/* Client: a NewSessionTicket was processed; the session data (ticket and resumption secret, as
+ * gnutls_session_set_data takes it) goes to the connection with the ticket's max_early_data. */
+static int on_ticket(tern_tls *t, const gnutls_datum_t *msg)
+{
+    gnutls_datum_t d = {NULL, 0};
+    if (!t->cb.on_ticket)
+        return 0;
+    if (gnutls_session_get_data2(t->s, &d) < 0 || !d.data)
+        return 0; /* the ticket is simply not kept */
+    uint32_t max_early = nst_max_early_data(msg);
+    int rv = t->cb.on_ticket(t->ud, d.data, d.size, max_early);
+    gnutls_memset(d.data, 0, d.size);
+    gnutls_free(d.data);
+    if (rv < 0) {
+        cb_failed(t, rv);
+        return GNUTLS_E_RECEIVED_ILLEGAL_PARAMETER;
+    }
+    return 0;
+}
+
 /* Checks what GnuTLS does not enforce for QUIC once the peer's extensions have been parsed: the
  * server looks right after the ClientHello, the client just before the server's Finished (the
  * EncryptedExtensions are parsed after their own hook runs). */
@@ -353,8 +635,10 @@ static int hook_cb(gnutls_session_t s, unsigned htype, unsigned when, unsigned i
             return 0;
         if (when == GNUTLS_HOOK_PRE) {
             t->got_tparams = 0; /* each ClientHello must carry it */
-            return 0;
+            return enable_tickets(t, msg);
         }
+    } else if (htype == GNUTLS_HANDSHAKE_NEW_SESSION_TICKET && when == GNUTLS_HOOK_POST) {
+        return on_ticket(t, msg);
     } else if (htype != GNUTLS_HANDSHAKE_FINISHED || when != GNUTLS_HOOK_PRE) {
         return 0;
     }
@@ -447,8 +731,9 @@ int tern_tls_set_tparams(tern_tls *t, const uint8_t *tparams, size_t tparams_len
     return 0;
 }
 
-int tern_tls_new(tern_tls **out, tern_tls_ctx *ctx, int is_server, const char *server_name,
-                 const uint8_t *tparams, size_t tparams_len, const tern_tls_cb *cb, void *ud)
+static int tls_new(tern_tls **out, tern_tls_ctx *ctx, int is_server, const char *server_name,
+                   const uint8_t *tparams, size_t tparams_len, const tern_tls_cb *cb, void *ud,
+                   const uint8_t *session, size_t session_len, int early)
 {
     tern_tls *t;
     unsigned flags;
@@ -478,6 +763,9 @@ int tern_tls_new(tern_tls **out, tern_tls_ctx *ctx, int is_server, const char *s
     flags = (is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_END_OF_EARLY_DATA;
     if (is_server && !ctx->tickets)
         flags |= GNUTLS_NO_TICKETS;
+    /* a server accepts 0-RTT only when told to; a client offers it only with a ticket allowing it */
+    if ((is_server && ctx->tickets && ctx->early_data) || (!is_server && session && early))
+        flags |= GNUTLS_ENABLE_EARLY_DATA;
     if (gnutls_init(&t->s, flags) < 0) {
         t->s = NULL;
         rv = TERN_ERR_NOMEM;
@@ -496,9 +784,12 @@ int tern_tls_new(tern_tls **out, tern_tls_ctx *ctx, int is_server, const char *s
     if (gnutls_priority_set(t->s, ctx->prio) < 0 ||
         gnutls_credentials_set(t->s, GNUTLS_CRD_CERTIFICATE, ctx->cred) < 0)
         goto fail;
-    if (is_server && ctx->tickets &&
-        gnutls_session_ticket_enable_server(t->s, &ctx->ticket_key) < 0)
-        goto fail;
+    if (is_server && ctx->tickets && ctx->early_data) {
+        /* RFC 9001 §4.6.1: QUIC tickets allow early data with max_early_data_size 0xffffffff */
+        gnutls_anti_replay_enable(t->s, ctx->anti_replay);
+        if (gnutls_record_set_max_early_data_size(t->s, 0xffffffffu) < 0)
+            goto fail;
+    }
 
     gnutls_handshake_set_secret_function(t->s, secret_cb);
     gnutls_handshake_set_read_function(t->s, read_cb);
@@ -522,12 +813,38 @@ int tern_tls_new(tern_tls **out, tern_tls_ctx *ctx, int is_server, const char *s
             goto fail;
         if (ctx->verify_peer)
             gnutls_session_set_verify_cert(t->s, server_name, 0);
+        if (session) {
+            if (gnutls_session_set_data(t->s, session, session_len) < 0) {
+                rv = TERN_ERR_SESSION;
+                goto fail;
+            }
+            t->offered_early = !!early;
+        }
     }
     *out = t;
     return 0;
 fail:
     tern_tls_free(t);
     return rv;
+}
+
+int tern_tls_new(tern_tls **out, tern_tls_ctx *ctx, int is_server, const char *server_name,
+                 const uint8_t *tparams, size_t tparams_len, const tern_tls_cb *cb, void *ud)
+{
+    return tls_new(out, ctx, is_server, server_name, tparams, tparams_len, cb, ud, NULL, 0, 0);
+}
+
+int tern_tls_new_resumed(tern_tls **out, tern_tls_ctx *ctx, const char *server_name,
+                         const uint8_t *tparams, size_t tparams_len, const tern_tls_cb *cb,
+                         void *ud, const uint8_t *session, size_t session_len, int early)
+{
+    if (!session || !session_len || session_len > UINT32_MAX) {
+        if (out)
+            *out = NULL;
+        return TERN_ERR_SESSION;
+    }
+    return tls_new(out, ctx, 0, server_name, tparams, tparams_len, cb, ud, session, session_len,
+                   early);
 }
 
 void tern_tls_free(tern_tls *t)
@@ -755,4 +1072,18 @@ int tern_tls_aead(tern_tls *t)
 int tern_tls_is_done(tern_tls *t)
 {
     return t ? t->done : 0;
+}
+
+int tern_tls_resumed(tern_tls *t)
+{
+    return t && t->done && gnutls_session_is_resumed(t->s) ? 1 : 0;
+}
+
+int tern_tls_early_accepted(tern_tls *t)
+{
+    if (!t || !t->done)
+        return 0;
+    if (!t->is_server && !t->offered_early)
+        return 0;
+    return (gnutls_session_get_flags(t->s) & GNUTLS_SFLAGS_EARLY_DATA) ? 1 : 0;
 }

@@ -25,6 +25,7 @@
 #include "core/dispatch.h"
 #include "core/migration.h"
 #include "core/policy.h"
+#include "core/resume.h"
 #include "core/tls.h"
 #include "delayq.h"
 #include "loop.h"
@@ -769,8 +770,9 @@ static int is_any_addr(const tern_addr *a)
     return IN6_IS_ADDR_UNSPECIFIED(&a->u.in6.sin6_addr);
 }
 
-int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern_addr *local,
-                          const char *server_name, tern_conn **out)
+static int connect_impl(tern_endpoint *ep, const tern_addr *remote, const tern_addr *local,
+                        const char *server_name, const uint8_t *session, size_t session_len,
+                        unsigned flags, tern_conn **out)
 {
     if (!ep || !remote || !out)
         return TERN_ERR_INVALID_ARG;
@@ -831,6 +833,9 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     p.reset_key = tern_dispatch_reset_key(&ep->front.disp);
     p.scid_len = TERN_EP_CID_LEN;
     p.server_name = server_name;
+    p.session = session;
+    p.session_len = session_len;
+    p.early_data = (flags & TERN_CONNECT_EARLY_DATA) != 0;
     /* Routes may be added as soon as tern_conn_new runs (its cid_added hook). */
     tern_front_attach(&ep->front, &rc->fc, rc);
     tern_front_hooks(&rc->fc, &p.hooks);
@@ -865,6 +870,26 @@ int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern
     if (ep_leave(ep))
         *out = NULL; /* a callback freed the endpoint, and the connection with it */
     return 0;
+}
+
+int tern_endpoint_connect(tern_endpoint *ep, const tern_addr *remote, const tern_addr *local,
+                          const char *server_name, tern_conn **out)
+{
+    return connect_impl(ep, remote, local, server_name, NULL, 0, 0, out);
+}
+
+int tern_endpoint_connect_session(tern_endpoint *ep, const tern_addr *remote,
+                                  const tern_addr *local, const char *server_name,
+                                  const uint8_t *session, size_t session_len, unsigned flags,
+                                  tern_conn **out)
+{
+    tern_resume r;
+    if (out)
+        *out = NULL;
+    /* a blob that cannot be read costs no socket */
+    if (ep && remote && out && tern_resume_decode(&r, session, session_len))
+        return TERN_ERR_SESSION;
+    return connect_impl(ep, remote, local, server_name, session, session_len, flags, out);
 }
 
 /* ---- client local addresses (migration) ------------------------------------------------------ */

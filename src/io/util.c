@@ -44,6 +44,7 @@ static const char *const err_names[] = {
     [-TERN_ERR_REENTRANT] = "not allowed from inside a callback",
     [-TERN_ERR_DATAGRAM_UNSUPPORTED] = "the peer does not take datagrams",
     [-TERN_ERR_DATAGRAM_TOO_LARGE] = "datagram too large",
+    [-TERN_ERR_SESSION] = "unusable resumption blob",
 };
 
 const char *tern_version(int *num)

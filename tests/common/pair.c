@@ -138,6 +138,22 @@ static void client_connected(tern_conn *c, void *ud)
     p->connected = 1;
 }
 
+static void client_ticket(tern_conn *c, const uint8_t *blob, size_t len, void *ud)
+{
+    tern_pair *p = ud;
+    (void)c;
+    pair_keep_ticket(p, blob, len);
+}
+
+void pair_keep_ticket(tern_pair *p, const uint8_t *blob, size_t len)
+{
+    p->tickets++;
+    if (len <= sizeof(p->ticket)) {
+        memcpy(p->ticket, blob, len);
+        p->ticket_len = len;
+    }
+}
+
 static void server_fill(tern_pair *p, tern_conn *c, int idx)
 {
     uint8_t buf[16384];
@@ -233,6 +249,7 @@ static const tern_callbacks client_cb = {
     .on_connected = client_connected,
     .on_stream_readable = client_readable,
     .on_path_event = path_event,
+    .on_session_ticket = client_ticket,
 };
 static const tern_callbacks server_cb = {
     .on_stream_readable = server_readable,
@@ -332,7 +349,17 @@ static int make_client(tern_pair *p)
     cp.rand_ud = p;
     cp.reset_key = p->reset_key;
     cp.server_name = "localhost";
+    cp.session = p->session;
+    cp.session_len = p->session_len;
+    cp.early_data = p->early_data;
     return tern_conn_new(&p->client, &cp, &p->path_c, p->now);
+}
+
+int pair_start(tern_pair *p)
+{
+    if (p->client)
+        return 0;
+    return make_client(p);
 }
 
 static int make_server(tern_pair *p, const uint8_t *dgram, size_t len)
@@ -531,6 +558,10 @@ static void pump(tern_pair *p, tern_conn *c, int from_server)
             int alt = p->alt_addr.len && tern_addr_equal(&out.remote, &p->alt_addr);
             link_send(p, alt ? &p->s2c_alt : &p->s2c, 0, &out, buf, seg);
         } else {
+            if (!p->first_c2s_len && seg <= sizeof(p->first_c2s)) {
+                memcpy(p->first_c2s, buf, seg);
+                p->first_c2s_len = seg;
+            }
             int alt = p->alt_addr.len && tern_addr_equal(&out.local, &p->alt_addr);
             link_send(p, alt ? &p->c2s_alt : &p->c2s, 1, &out, buf, seg);
         }

@@ -111,6 +111,16 @@ typedef struct tern_pair {
     void *server_ud, *client_ud;
     /* called once the server connection exists, before it reads the client's first Initial */
     void (*server_created)(struct tern_pair *p);
+    /* resumption: the client resumes `session` (with 0-RTT when early_data is set); the latest
+     * blob the server's tickets brought is kept in `ticket` */
+    const uint8_t *session;
+    size_t session_len;
+    int early_data;
+    uint8_t ticket[20000];
+    size_t ticket_len;
+    int tickets;
+    uint8_t first_c2s[1500]; /* the client's first datagram */
+    size_t first_c2s_len;
     /* path events seen by each side: count and last reason per tern_path_event_type */
     int path_events[8], last_reason[8];
     int srv_path_events[8], srv_last_reason[8];
@@ -129,7 +139,15 @@ int pair_accept(tern_pair *p, const uint8_t *dgram, size_t len);
  * values; call before the first pair_run. `alpn` must outlive the pair. Returns 0 or -1. */
 int pair_set_alpn(tern_pair *p, const char **alpn, size_t n);
 
-/* Client asks for `bytes` on a new stream (after the handshake). Returns the index or -1. */
+/* Creates the client connection now (pair_run does it otherwise), e.g. to write 0-RTT before
+ * the handshake. Returns 0 or the error of tern_conn_new. */
+int pair_start(tern_pair *p);
+
+/* Keeps a resumption blob in p->ticket (what the default client callbacks do with tickets). */
+void pair_keep_ticket(tern_pair *p, const uint8_t *blob, size_t len);
+
+/* Client asks for `bytes` on a new stream (after the handshake, or in 0-RTT). Returns the index
+ * or -1. */
 int pair_request(tern_pair *p, uint64_t bytes);
 
 /* Protects `payload` as a 1-RTT packet from the client (to_server) or the server, with the next

@@ -159,7 +159,7 @@ static void test_equal(void **st)
 }
 
 /* the most negative code tern.h defines */
-#define LAST_ERR TERN_ERR_DATAGRAM_TOO_LARGE
+#define LAST_ERR TERN_ERR_SESSION
 
 static void test_strerror(void **st)
 {
