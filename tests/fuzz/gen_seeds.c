@@ -16,6 +16,7 @@
 #include "forge.h"
 #include "packet.h"
 #include "pair.h"
+#include "resume.h"
 #include "varint.h"
 
 typedef struct seed {
@@ -530,6 +531,34 @@ static void h3_client_seeds(void)
     emit("fuzz_h3_client", "h3_responses", &s);
 }
 
+/* ---- fuzz_session: resumption blobs ---------------------------------------------------------- */
+
+static void session_seeds(void)
+{
+    tern_resume r;
+    uint8_t sess[700], out[2048];
+    memset(&r, 0, sizeof(r));
+    for (size_t i = 0; i < sizeof(sess); i++)
+        sess[i] = (uint8_t)(i * 29 + 3);
+    r.max_early_data = 0xffffffffu;
+    strcpy(r.alpn, "hq-interop");
+    r.active_connection_id_limit = 8;
+    r.initial_max_data = 16u << 20;
+    r.initial_max_stream_data_bidi_local = r.initial_max_stream_data_bidi_remote = 4u << 20;
+    r.initial_max_stream_data_uni = 4u << 20;
+    r.initial_max_streams_bidi = r.initial_max_streams_uni = 100;
+    r.session = sess;
+    r.session_len = sizeof(sess);
+    seed s = {.n = 0};
+    put(&s, out, tern_resume_encode(&r, out, sizeof(out)));
+    emit("fuzz_session", "ticket_early", &s);
+    r.max_early_data = 0;
+    r.alpn[0] = 0;
+    s.n = 0;
+    put(&s, out, tern_resume_encode(&r, out, sizeof(out)));
+    emit("fuzz_session", "ticket_no_early", &s);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -547,5 +576,6 @@ int main(int argc, char **argv)
     tparams_seeds();
     h3_seeds();
     h3_client_seeds();
+    session_seeds();
     return 0;
 }
