@@ -134,6 +134,9 @@ static void print_json(client *cl, FILE *f, int ok)
     tool_json_string(f, cl->cipher);
     fputs(",\"alpn\":", f);
     tool_json_string(f, cl->alpn);
+    fprintf(f, ",\"resumed\":%s,\"early_data_attempted\":%s,\"early_data_accepted\":%s",
+            cl->resumed ? "true" : "false", cl->early_started ? "true" : "false",
+            cl->early_state == TERN_EARLY_DATA_ACCEPTED ? "true" : "false");
     fputs(",\"files\":[", f);
     for (size_t i = 0; i < cl->n; i++) {
         download *d = &cl->dl[i];
@@ -228,6 +231,11 @@ static void usage(FILE *f)
             "  --log FILE            tern's debug log ('-' = stderr)\n"
             "  --keylog FILE         append the TLS secrets to FILE (NSS key log format), so\n"
             "                        that Wireshark or tshark decrypts a capture\n"
+            "  --session-file FILE   resume the TLS session kept in FILE when it exists (a full\n"
+            "                        handshake when it cannot be used), and keep the\n"
+            "                        server's latest session ticket there\n"
+            "  --early-data          with --session-file: send the requests in 0-RTT when the\n"
+            "                        ticket allows it (needs a single --alpn, h3 by default)\n"
             "  --qlog-dir DIR        write a qlog file of the connection into DIR\n"
             "                        (<ODCID>_client.sqlog, JSON-SEQ; see docs/qlog.md)\n"
             "  -q, --quiet           no per-URL lines, path events or progress bar (errors\n"
@@ -265,6 +273,38 @@ static int parse_urls(client *cl, char **urls, size_t n)
         }
     }
     return 0;
+}
+
+/* Connects, resuming the session of --session-file when there is one. A file that cannot be read
+ * or used is said so, and the connection makes a full handshake. */
+static int connect_maybe_resumed(client *cl, const tern_addr *remote, const tern_addr *local)
+{
+    static uint8_t blob[65536];
+    size_t len = 0;
+    FILE *f = cl->session_file ? fopen(cl->session_file, "rb") : NULL;
+    if (f) {
+        len = fread(blob, 1, sizeof(blob), f);
+        int bad = ferror(f) || !feof(f);
+        fclose(f);
+        if (bad) {
+            fprintf(stderr, "tern-client: session file %s unreadable or too large: full handshake\n",
+                    cl->session_file);
+            len = 0;
+        }
+    } else if (cl->session_file && errno != ENOENT) {
+        fprintf(stderr, "tern-client: cannot open the session file %s: %s: full handshake\n",
+                cl->session_file, strerror(errno));
+    }
+    if (len) {
+        int rc = tern_endpoint_connect_session(cl->ep, remote, local, cl->dl[0].url.host, blob, len,
+                                               cl->early_wanted ? TERN_CONNECT_EARLY_DATA : 0,
+                                               &cl->conn);
+        if (rc != TERN_ERR_SESSION)
+            return rc;
+        fprintf(stderr, "tern-client: session file %s cannot be used (%s): full handshake\n",
+                cl->session_file, tern_strerror(rc));
+    }
+    return tern_endpoint_connect(cl->ep, remote, local, cl->dl[0].url.host, &cl->conn);
 }
 
 /* Runs the connection until every download ended (or a signal). */
@@ -351,6 +391,8 @@ int main(int argc, char **argv)
                                          {"log", required_argument, NULL, 'L'},
                                          {"keylog", required_argument, NULL, 'Y'},
                                          {"qlog-dir", required_argument, NULL, 'Q'},
+                                         {"session-file", required_argument, NULL, 'Z'},
+                                         {"early-data", no_argument, NULL, 'E'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
@@ -490,6 +532,12 @@ int main(int argc, char **argv)
                            strerror(errno));
             cfg.qlog_dir = optarg;
             break;
+        case 'Z':
+            cl->session_file = optarg;
+            break;
+        case 'E':
+            cl->early_wanted = 1;
+            break;
         case 'q':
             cl->quiet = 1;
             break;
@@ -549,6 +597,10 @@ int main(int argc, char **argv)
 
     if (alpn_count == 0)
         alpn[alpn_count++] = "h3";
+    if (cl->early_wanted && !cl->session_file)
+        BAD_OPTION("--early-data needs --session-file\n");
+    if (cl->early_wanted && alpn_count > 1)
+        BAD_OPTION("--early-data needs a single --alpn (the protocol of the 0-RTT requests)\n");
     cfg.alpn = alpn;
     cfg.alpn_count = alpn_count;
     if (prefer_count) {
@@ -578,8 +630,7 @@ int main(int argc, char **argv)
     cl_progress_init(&cl->progress, !cl->quiet && !show_paths && isatty(STDERR_FILENO),
                      cl->start_ns);
     cl_paths_init(cl, show_paths);
-    rc = tern_endpoint_connect(cl->ep, &remote, local_text ? &local : NULL, cl->dl[0].url.host,
-                               &cl->conn);
+    rc = connect_maybe_resumed(cl, &remote, local_text ? &local : NULL);
     if (rc < 0 && local_text && rc == TERN_ERR_IO && errno == EADDRNOTAVAIL) {
         fprintf(stderr,
                 "tern-client: cannot use --local %s: that address is not on this host (%s)\n",
@@ -596,6 +647,12 @@ int main(int argc, char **argv)
                 tern_strerror(rc), rc == TERN_ERR_IO ? ": " : "",
                 rc == TERN_ERR_IO ? strerror(errno) : "");
         goto out;
+    }
+    if (cl->conn && tern_conn_early_data(cl->conn) == TERN_EARLY_DATA_PENDING) {
+        /* 0-RTT: the requests leave with the ClientHello */
+        cl->early_started = 1;
+        if (cl_begin(cl, alpn[0]) == 0)
+            cl_start_pending(cl);
     }
     run(cl);
 

@@ -40,6 +40,9 @@ static void usage(FILE *f)
                "  --alpn hq-interop|h3  ALPN to accept (repeatable, in preference order;\n"
                "                        default h3, then hq-interop)\n"
                "  --retry               validate client addresses with Retry\n"
+               "  --early-data          accept 0-RTT from clients resuming a session (session\n"
+               "                        tickets are always issued; replayed ClientHellos get\n"
+               "                        no 0-RTT)\n"
                "  --ciphers LIST        TLS 1.3 AEADs, e.g. CHACHA20-POLY1305 or\n"
                "                        AES-128-GCM,AES-256-GCM (or a whole GnuTLS priority string)\n"
                "  --key-update BYTES    start one key update per connection after BYTES of\n"
@@ -161,6 +164,7 @@ int main(int argc, char **argv)
                                          {"cert", required_argument, NULL, 'c'},
                                          {"key", required_argument, NULL, 'k'},
                                          {"retry", no_argument, NULL, 'R'},
+                                         {"early-data", no_argument, NULL, 'E'},
                                          {"alpn", required_argument, NULL, 'a'},
                                          {"ciphers", required_argument, NULL, 'x'},
                                          {"key-update", required_argument, NULL, 'K'},
@@ -198,6 +202,7 @@ int main(int argc, char **argv)
     if (!srv)
         return fail("%s", "out of memory");
     tern_config_init(&cfg);
+    cfg.session_tickets = 1; /* resumption costs the server nothing but the tickets' bytes */
 #define BAD_OPTION(...)                                                                            \
     do {                                                                                           \
         fail(__VA_ARGS__);                                                                         \
@@ -281,6 +286,9 @@ int main(int argc, char **argv)
                 BAD_OPTION("%s", errbuf);
             }
             cfg.qlog_dir = optarg;
+            break;
+        case 'E':
+            cfg.early_data = 1;
             break;
         case 'q':
             srv->quiet = 1;

@@ -792,8 +792,9 @@ TERN_API int tern_conn_get_stats_sized(tern_conn *c, tern_conn_stats *out, size_
 /* Copies the current local and remote addresses of the active path into `out`. */
 TERN_API void tern_conn_get_path(tern_conn *c, tern_path_addr *out);
 
-/* The negotiated ALPN (NUL-terminated, "" before the handshake completes), owned by the
- * connection and valid while it lives. */
+/* The negotiated ALPN (NUL-terminated, "" before the handshake completes; on a server that
+ * accepted 0-RTT, the ALPN chosen, from the first 0-RTT stream on), owned by the connection and
+ * valid while it lives. */
 TERN_API const char *tern_conn_alpn(tern_conn *c);
 
 /* Name of the negotiated AEAD ("AES-128-GCM", "AES-256-GCM", "CHACHA20-POLY1305", or ""): a

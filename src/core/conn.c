@@ -94,6 +94,12 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
         if (tern_crypto_keys_from_secret(k, aead, secret, len, 1))
             return TERN_ERR_CRYPTO;
         c->res.early = c->is_server ? TERN_EARLY_DATA_ACCEPTED : TERN_EARLY_DATA_PENDING;
+        if (c->is_server) {
+            /* the application serves 0-RTT streams before the handshake completes: it needs the
+             * protocol the ClientHello and its ticket agreed on */
+            const char *alpn = tern_tls_alpn(c->hs.tls);
+            snprintf(c->hs.alpn, sizeof(c->hs.alpn), "%s", alpn ? alpn : "");
+        }
         if (c->qlog) tern_qlog_secrets(c, level, rx != NULL, tx != NULL);
         return 0;
     }

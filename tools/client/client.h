@@ -188,6 +188,14 @@ typedef struct client {
     cl_dgram dg;
     int closing; /* the clean close at the end is under way */
     uint64_t closing_ns;
+    /* session resumption (--session-file, --early-data) */
+    const char *session_file;
+    int early_wanted;   /* --early-data */
+    int early_started;  /* requests went out in 0-RTT (before on_connected) */
+    int resumed;        /* the handshake resumed the session */
+    int early_state;    /* tern_conn_early_data() once connected */
+    unsigned tickets_saved;
+    int session_warned;
     char cipher[32], alpn[64];
     char peer[64];   /* the server's address, for messages */
     char error[512]; /* first connection-level failure */
@@ -198,6 +206,9 @@ typedef struct client {
 void cl_callbacks(tern_callbacks *cb);
 /* Remembers the first connection-level failure for the report. */
 void cl_set_error(client *cl, const char *msg);
+/* Starts the application protocol of `alpn` (once; for 0-RTT, the protocol of the only ALPN
+ * offered). Returns 0 or -1 (HTTP/3 could not start: the connection is closing). */
+int cl_begin(client *cl, const char *alpn);
 /* Opens streams for downloads not started yet, as far as the peer's stream limit allows. */
 void cl_start_pending(client *cl);
 /* Redraws the progress bar (when enabled and downloads are left). */

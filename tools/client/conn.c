@@ -171,7 +171,8 @@ void cl_start_pending(client *cl)
 {
     if (cl->proto == CL_PROTO_H3 && !cl->h3)
         return; /* HTTP/3 setup failed: the connection is closing */
-    while (cl->conn && cl->connected && cl->proto != CL_PROTO_NONE && cl->next_open < cl->n) {
+    while (cl->conn && (cl->connected || cl->early_started) && cl->proto != CL_PROTO_NONE &&
+           cl->next_open < cl->n) {
         download *d = &cl->dl[cl->next_open];
         int64_t sid;
         int rc;
@@ -221,6 +222,20 @@ static void maybe_key_update(client *cl)
 
 /* ---- callbacks ---- */
 
+int cl_begin(client *cl, const char *alpn)
+{
+    if (cl->proto != CL_PROTO_NONE)
+        return 0;
+    if (strcmp(alpn, "h3") == 0) {
+        cl->proto = CL_PROTO_H3;
+        if (cl_h3_start(cl) < 0)
+            return -1;
+    } else {
+        cl->proto = CL_PROTO_HQ;
+    }
+    return 0;
+}
+
 static void on_connected(tern_conn *c, void *ud)
 {
     client *cl = ud;
@@ -228,19 +243,43 @@ static void on_connected(tern_conn *c, void *ud)
     cl->conn = c; /* the tool knows it from the connect call; a fuzz target's pair does not */
     cl->connected = 1;
     cl->connected_ns = tool_now_ns();
+    cl->resumed = tern_conn_resumed(c);
+    cl->early_state = tern_conn_early_data(c);
     cl_paths_refresh(cl);
     snprintf(cl->cipher, sizeof(cl->cipher), "%s", tern_conn_cipher(c));
     snprintf(cl->alpn, sizeof(cl->alpn), "%s", tern_conn_alpn(c));
-    if (strcmp(cl->alpn, "h3") == 0) {
-        cl->proto = CL_PROTO_H3;
-        if (cl_h3_start(cl) < 0)
-            return;
-    } else {
-        cl->proto = CL_PROTO_HQ;
-    }
+    if (cl_begin(cl, cl->alpn) < 0)
+        return;
     cl_start_pending(cl);
     cl_script_run(cl);
     cl_dgram_send(cl);
+}
+
+/* Keeps the server's latest ticket for the next run: written beside the file, then renamed over
+ * it, so that a run that dies midway never leaves half a blob. */
+static void on_session_ticket(tern_conn *c, const uint8_t *blob, size_t len, void *ud)
+{
+    client *cl = ud;
+    char tmp[PATH_MAX];
+    (void)c;
+    if (!cl->session_file)
+        return;
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", cl->session_file) >= sizeof(tmp))
+        return;
+    FILE *f = fopen(tmp, "wb");
+    int ok = f && fwrite(blob, 1, len, f) == len;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (ok && rename(tmp, cl->session_file) == 0) {
+        cl->tickets_saved++;
+        return;
+    }
+    unlink(tmp);
+    if (cl->err && !cl->session_warned) {
+        cl->session_warned = 1;
+        fprintf(cl->err, "tern-client: cannot write the session file %s: %s\n", cl->session_file,
+                strerror(errno));
+    }
 }
 
 static void on_stream_readable(tern_conn *c, int64_t sid, void *ud)
@@ -382,4 +421,5 @@ void cl_callbacks(tern_callbacks *cb)
     cb->on_path_event = on_path_event;
     cb->on_network_event = on_network_event;
     cl_dgram_callbacks(cb);
+    cb->on_session_ticket = on_session_ticket;
 }

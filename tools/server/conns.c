@@ -131,7 +131,9 @@ static void on_connected(tern_conn *c, void *ud)
     if (!sc)
         return;
     if (!srv->quiet) {
-        printf("%s connected: ALPN %s, %s\n", sc->peer, tern_conn_alpn(c), tern_conn_cipher(c));
+        printf("%s connected: ALPN %s, %s%s%s\n", sc->peer, tern_conn_alpn(c), tern_conn_cipher(c),
+               tern_conn_resumed(c) ? ", resumed" : "",
+               tern_conn_early_data(c) == TERN_EARLY_DATA_ACCEPTED ? ", 0-RTT accepted" : "");
         fflush(stdout);
     }
     if (srv->shutting_down) {
