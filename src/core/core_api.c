@@ -28,10 +28,10 @@ static void client_rec_free(tern_core_rec *r)
     free(r);
 }
 
-int tern_core_client_new_sized(const tern_config *cfg_in, size_t cfg_size,
-                               const tern_callbacks *cb_in, size_t cb_size, void *ud,
-                               const tern_path_addr *path, const char *server_name,
-                               tern_rand_fn rand, void *rand_ud, tern_tstamp now, tern_conn **out)
+static int client_new(const tern_config *cfg_in, size_t cfg_size, const tern_callbacks *cb_in,
+                      size_t cb_size, void *ud, const tern_path_addr *path,
+                      const char *server_name, tern_rand_fn rand, void *rand_ud, tern_tstamp now,
+                      const uint8_t *session, size_t session_len, unsigned flags, tern_conn **out)
 {
     if (!out)
         return TERN_ERR_INVALID_ARG;
@@ -76,6 +76,9 @@ int tern_core_client_new_sized(const tern_config *cfg_in, size_t cfg_size,
     p.reset_key = reset_key;
     p.scid_len = TERN_FRONT_CID_LEN;
     p.server_name = server_name;
+    p.session = session;
+    p.session_len = session_len;
+    p.early_data = (flags & TERN_CONNECT_EARLY_DATA) != 0;
     tern_conn *c;
     rv = tern_conn_new(&c, &p, path, now);
     memset(reset_key, 0, sizeof(reset_key));
@@ -86,6 +89,30 @@ int tern_core_client_new_sized(const tern_config *cfg_in, size_t cfg_size,
     tern_conn_set_driver_data(c, r);
     *out = c;
     return 0;
+}
+
+int tern_core_client_new_sized(const tern_config *cfg, size_t cfg_size, const tern_callbacks *cb,
+                               size_t cb_size, void *ud, const tern_path_addr *path,
+                               const char *server_name, tern_rand_fn rand, void *rand_ud,
+                               tern_tstamp now, tern_conn **out)
+{
+    return client_new(cfg, cfg_size, cb, cb_size, ud, path, server_name, rand, rand_ud, now, NULL,
+                      0, 0, out);
+}
+
+int tern_core_client_new_session_sized(const tern_config *cfg, size_t cfg_size,
+                                       const tern_callbacks *cb, size_t cb_size, void *ud,
+                                       const tern_path_addr *path, const char *server_name,
+                                       tern_rand_fn rand, void *rand_ud, tern_tstamp now,
+                                       const uint8_t *session, size_t session_len, unsigned flags,
+                                       tern_conn **out)
+{
+    if (out)
+        *out = NULL;
+    if (!session)
+        return TERN_ERR_SESSION;
+    return client_new(cfg, cfg_size, cb, cb_size, ud, path, server_name, rand, rand_ud, now,
+                      session, session_len, flags, out);
 }
 
 void tern_core_conn_free(tern_conn *c)

@@ -65,6 +65,9 @@ typedef struct world {
     size_t server_mtu; /* told to the server's connection when accepted (0: nothing) */
     size_t largest[2]; /* largest datagram sent, to the client [0] and to the server [1] */
     size_t server_cap; /* the server's send buffer (0: BATCH * SEG_MAX) */
+    /* the latest resumption blob the client got */
+    uint8_t ticket[20000];
+    size_t ticket_len;
 } world;
 
 static void pattern(size_t off, uint8_t *buf, size_t n)
@@ -154,10 +157,20 @@ static void on_path_event(tern_conn *c, const tern_path_event *ev, void *ud)
         w->path_events[ev->type]++;
 }
 
+static void on_session_ticket(tern_conn *c, const uint8_t *blob, size_t len, void *ud)
+{
+    world *w = ud;
+    (void)c;
+    assert_true(len <= sizeof(w->ticket));
+    memcpy(w->ticket, blob, len);
+    w->ticket_len = len;
+}
+
 static tern_callbacks callbacks(void)
 {
     tern_callbacks cb;
     memset(&cb, 0, sizeof(cb));
+    cb.on_session_ticket = on_session_ticket;
     cb.on_connected = on_connected;
     cb.on_stream_readable = on_readable;
     cb.on_stream_writable = on_writable;
@@ -495,6 +508,64 @@ static void test_path_mtu_small_buffer(void **st)
     assert_int_equal(tern_conn_get_stats(w.sconn, &ss), 0);
     assert_int_equal(ss.mtu, 1400);
     assert_int_equal(w.largest[0], 1400);
+    world_free(&w);
+}
+
+/* A second client resumes the first one's session through tern_core_client_new_session and sends
+ * its request in 0-RTT, which a server configured with early_data accepts. */
+static void test_resumption_zero_rtt(void **st)
+{
+    world w;
+    world_init(&w, 21, 0);
+    tern_core_server_free(w.server);
+    tern_callbacks cb = callbacks();
+    tern_config scfg, ccfg;
+    corefx_server_config(&scfg);
+    scfg.early_data = 1;
+    assert_int_equal(tern_core_server_new(&scfg, &cb, &w, corefx_rand, &w.seed, &w.server), 0);
+    assert_true(run(&w, connected, 5 * SEC));
+    request(&w, 5000);
+    assert_true(run(&w, downloaded, 5 * SEC));
+    check_hash(&w);
+    assert_int_equal(tern_conn_resumed(w.client), 0);
+    assert_true(w.ticket_len > 0);
+
+    /* a new connection from the same application */
+    tern_core_conn_free(w.client);
+    tern_core_conn_free(w.sconn);
+    w.client = w.sconn = NULL;
+    w.nq = 0;
+    w.connected = w.fin = 0;
+    w.got = w.sent = 0;
+    uint8_t discard[32];
+    gnutls_hash_deinit(w.hash, discard);
+    assert_int_equal(gnutls_hash_init(&w.hash, GNUTLS_DIG_SHA256), 0);
+    corefx_client_config(&ccfg);
+    tern_path_addr path = {.local = corefx_addr("10.0.0.1:40001"),
+                           .remote = corefx_addr("10.0.0.9:443")};
+    tern_conn *c = (tern_conn *)&w; /* must be cleared on failure */
+    assert_int_equal(tern_core_client_new_session(&ccfg, &cb, &w, &path, "localhost", corefx_rand,
+                                                  &w.seed, w.now, NULL, 10, 0, &c),
+                     TERN_ERR_SESSION);
+    assert_null(c);
+    assert_int_equal(tern_core_client_new_session(&ccfg, &cb, &w, &path, "localhost", corefx_rand,
+                                                  &w.seed, w.now, w.ticket, w.ticket_len - 1,
+                                                  TERN_CONNECT_EARLY_DATA, &c),
+                     TERN_ERR_SESSION);
+    assert_int_equal(tern_core_client_new_session(&ccfg, &cb, &w, &path, "localhost", corefx_rand,
+                                                  &w.seed, w.now, w.ticket, w.ticket_len,
+                                                  TERN_CONNECT_EARLY_DATA, &w.client),
+                     0);
+    assert_int_equal(tern_conn_early_data(w.client), TERN_EARLY_DATA_PENDING);
+    request(&w, 7000); /* before anything was sent */
+    assert_true(run(&w, downloaded, 5 * SEC));
+    check_hash(&w);
+    assert_int_equal(tern_conn_resumed(w.client), 1);
+    assert_int_equal(tern_conn_resumed(w.sconn), 1);
+    assert_int_equal(tern_conn_early_data(w.client), TERN_EARLY_DATA_ACCEPTED);
+    assert_int_equal(tern_conn_early_data(w.sconn), TERN_EARLY_DATA_ACCEPTED);
+    assert_int_equal(tern_conn_early_data(NULL), TERN_EARLY_DATA_NONE);
+    assert_int_equal(tern_conn_resumed(NULL), 0);
     world_free(&w);
 }
 
@@ -859,6 +930,7 @@ int main(void)
         cmocka_unit_test(test_migration),
         cmocka_unit_test(test_path_mtu),
         cmocka_unit_test(test_path_mtu_small_buffer),
+        cmocka_unit_test(test_resumption_zero_rtt),
         cmocka_unit_test(test_front_door),
         cmocka_unit_test(test_stateless_reset_ends_client),
         cmocka_unit_test(test_retry),

@@ -7,8 +7,9 @@
 # and 405, server shutdown with GOAWAY during a transfer, connection migration (a client that
 # probes then switches, one that switches to an unprobed address, a NAT rebinding, a server's
 # preferred address), path MTU discovery over loopback (tern's probes acknowledged, its path past
-# 1472 bytes), and session resumption / 0-RTT (recorded as skipped: tern does not
-# implement them). Migration uses the loopback addresses 127.0.0.2-127.0.0.4 besides 127.0.0.1.
+# 1472 bytes), and session resumption and 0-RTT (the client runs twice against one server, the
+# second run resuming the session the first kept). Migration uses the loopback addresses
+# 127.0.0.2-127.0.0.4 besides 127.0.0.1.
 # One more client: headless Chromium (Debian chromium) loads a page from tern-server over HTTP/3,
 # with its stylesheet and a script that fetches and hashes a 20 MB file (skipped, with the
 # reason, when chromium cannot start).
@@ -194,8 +195,8 @@ declare -A title=(
     [preferred-address]="server preferred address, 20 MB download"
     [pmtud]="path MTU discovery over loopback: tern's path grows past 1472 bytes, 20 MB download"
     [browser]="headless Chromium instead of gtlsclient: a page, its CSS and script, a 20 MB fetch"
-    [resumption]="session resumption"
-    [zerortt]="0-RTT"
+    [resumption]="session resumption: a second connection resumes the first one's session"
+    [zerortt]="0-RTT: the second connection's request in early data"
 )
 dirs=(tc ts)
 declare -A dir_title=([tc]="tern-client → gtlsserver" [ts]="gtlsclient → tern-server")
@@ -205,7 +206,8 @@ declare -A result
 configure() {
     files=() ng_srv=() ng_cli=() tern_srv=() tern_cli=() want_cipher="" want_ku="" skip=""
     want_retry="" want_status=200 want_loss="" want_goaway="" limit=60
-    want_mig="" mig_ip="" want_peer_change="" want_pref="" want_browser="" want_pmtu=""
+    want_mig="" mig_ip="" want_peer_change="" want_pref="" want_browser="" want_pmtu="" runs=1
+    want_resume="" want_early=""
     case $1 in
     handshake) files=(small.bin) ;;
     transfer) files=(50m.bin); limit=120 ;;
@@ -275,7 +277,19 @@ configure() {
         want_browser=1
         [ "$2" = tc ] && skip="n/a: a browser is a client"
         [ "$2" = ts ] && [ -n "$browser_skip" ] && skip=$browser_skip ;;
-    resumption | zerortt) skip="skipped: tern does not implement session resumption/0-RTT" ;;
+    resumption)
+        # both clients keep the session of the first run and resume it in the second; early
+        # data is left out so that the row tests resumption alone
+        files=(small.bin) runs=2 want_resume=1
+        tern_cli=(--session-file "$tmp/resumption-$2.session")
+        ng_cli=(--session-file="$tmp/resumption-$2.session" --tp-file="$tmp/resumption-$2.tp"
+                --disable-early-data) ;;
+    zerortt)
+        # the second run sends its request in 0-RTT; tern-server takes early data only when asked
+        files=(small.bin) runs=2 want_resume=1 want_early=1
+        tern_cli=(--session-file "$tmp/zerortt-$2.session" --early-data)
+        tern_srv=(--early-data)
+        ng_cli=(--session-file="$tmp/zerortt-$2.session" --tp-file="$tmp/zerortt-$2.tp") ;;
     esac
 }
 
@@ -401,6 +415,20 @@ run_one() {
         return 1
     fi
 
+    local run
+    for run in $(seq 2 "$runs"); do
+        # an earlier connection whose session the last one resumes (checked by its exit status)
+        if [ "$dir" = tc ]; then
+            timeout -k 5 "$limit" "$tern_client" --ca "$tmp/pki/ca.pem" --json -o "$out/first.bin" \
+                "${tern_cli[@]}" "${urls[@]}" >"$work/first.json" 2>"$work/first.log"
+        else
+            timeout -k 5 "$limit" gtlsclient "${quiet_ng[@]}" --exit-on-all-streams-close \
+                --download "$out/first" "${ng_cli[@]}" 127.0.0.1 "$port" "${urls[@]}" \
+                >"$work/first.log" 2>&1
+        fi
+        rc=$?
+        [ "$rc" -eq 0 ] || { fail_case "connection $((run - 1)) of $runs: client exit status $rc"; return 1; }
+    done
     if [ "$dir" = tc ]; then
         local dest=$out
         [ ${#files[@]} -eq 1 ] && dest=$out/${files[0]}
@@ -486,6 +514,21 @@ run_one() {
             [ "${mtu:-0}" -gt 1472 ] && [ "$mtu" = "$(json_field mtu_max "$p")" ] ||
                 { fail_case "tern-client's path found ${mtu:-no} MTU (most: $(json_field mtu_max "$p"))"; return 1; }
         fi
+        if [ -n "$want_resume" ]; then
+            grep -q '"resumed":false' "$work/first.json" ||
+                { fail_case "the first connection did not make a full handshake"; return 1; }
+            grep -q '"resumed":true' "$json" ||
+                { fail_case "the second connection did not resume the session"; return 1; }
+        fi
+        if [ -n "$want_early" ]; then
+            grep -q '"early_data_attempted":true' "$json" ||
+                { fail_case "tern-client sent no 0-RTT"; return 1; }
+            grep -q '"early_data_accepted":true' "$json" ||
+                { fail_case "gtlsserver did not accept the 0-RTT"; return 1; }
+        elif [ -n "$want_resume" ] && ! grep -q '"early_data_attempted":false' "$json"; then
+            fail_case "tern-client sent 0-RTT without --early-data"
+            return 1
+        fi
         if [ -n "$want_pref" ]; then
             grep -q "\"active_path\":{\"id\":[0-9]*,\"local\":\"[^\"]*\",\"remote\":\"127\.0\.0\.4:$pport\"" "$json" ||
                 { fail_case "tern-client did not end on the preferred address 127.0.0.4:$pport: $(grep -o '"active_path":{[^}]*}' "$json")"; return 1; }
@@ -528,6 +571,22 @@ run_one() {
         fi
         if [ -n "$want_retry" ] && ! grep -q 'type=Retry' "$clilog"; then
             fail_case "gtlsclient received no Retry"
+            return 1
+        fi
+        if [ -n "$want_resume" ]; then
+            [ "$(grep -c 'connected: ALPN h3' "$srvlog")" -eq 2 ] ||
+                { fail_case "tern-server did not log two connections"; return 1; }
+            grep 'connected: ALPN h3' "$srvlog" | head -n 1 | grep -q ', resumed' &&
+                { fail_case "the first connection was resumed"; return 1; }
+            grep 'connected: ALPN h3' "$srvlog" | tail -n 1 | grep -q ', resumed' ||
+                { fail_case "tern-server did not resume the second connection"; return 1; }
+        fi
+        if [ -n "$want_early" ]; then
+            grep 'connected: ALPN h3' "$srvlog" | tail -n 1 | grep -q ', 0-RTT accepted' ||
+                { fail_case "tern-server did not accept 0-RTT"; return 1; }
+            grep -q 'GET /small.bin' "$srvlog" || { fail_case "no request logged"; return 1; }
+        elif [ -n "$want_resume" ] && grep -q '0-RTT accepted' "$srvlog"; then
+            fail_case "0-RTT was accepted though gtlsclient disabled it"
             return 1
         fi
         if [ -n "$want_peer_change" ] && ! grep -q ' peer address changed: ' "$srvlog"; then
@@ -638,6 +697,13 @@ done
     echo "- preferred address: \`gtlsserver --preferred-ipv4-addr=127.0.0.4:PORT\`, \`tern-server"
     echo "  --preferred-address 127.0.0.4:PORT\`; the client must end on it (tern-client's report;"
     echo "  gtlsclient's log and tern-server's)."
+    echo "- resumption: the client runs twice against one server; the first run keeps the session"
+    echo "  (\`tern-client --session-file F\`; \`gtlsclient --session-file=F --tp-file=T"
+    echo "  --disable-early-data\`), the second resumes it: tern-client's report says \`resumed\`,"
+    echo "  tern-server logs the second connection as resumed and the first one not."
+    echo "- 0-RTT: the same with \`tern-client --early-data\` and gtlsclient's early data on, against"
+    echo "  gtlsserver and \`tern-server --early-data\`; tern-client's report must say the 0-RTT was"
+    echo "  attempted and accepted, tern-server must log it accepted, and the file must match."
 } >"$matrix.tmp" && mv "$matrix.tmp" "$matrix"
 echo "interop: matrix written to $matrix"
 exit $failed
