@@ -45,14 +45,21 @@ void tern_tls_ctx_set_ticket_rotation(tern_tls_ctx *ctx, uint64_t period_ns);
  * tern_tls_ctx_rotate_ticket_key (the rotation is tried again at the next tick). */
 int tern_tls_ctx_tick(tern_tls_ctx *ctx, tern_tstamp now);
 
-/* Anti-replay window for 0-RTT ClientHellos (RFC 8446 §8.2), when none is given. */
+/* Anti-replay window for 0-RTT ClientHellos (RFC 8446 §8.2), when none is given, and the
+ * ClientHellos remembered at most (~80 bytes each): more 0-RTT attempts than that within two
+ * windows get none until older ones expire. */
 #define TERN_TLS_REPLAY_WINDOW_MS 10000
+#define TERN_TLS_REPLAY_SLOTS 4096
 /* Server: accept early data (0-RTT) in resumed sessions (with tickets on), under GnuTLS's
  * anti-replay check: a ClientHello whose ticket age is off by more than `window_ms` (0: the
  * default), or whose identity was already seen within two windows, has its early data refused
  * (the handshake goes on as 1-RTT). Returns 0, TERN_ERR_CONFIG (client context) or
  * TERN_ERR_NOMEM. */
 int tern_tls_ctx_set_early_data(tern_tls_ctx *ctx, int enable, uint32_t window_ms);
+/* The same with room for `slots` ClientHellos instead of TERN_TLS_REPLAY_SLOTS (the first call
+ * that enables early data fixes it). TERN_ERR_CONFIG also for 0 slots. */
+int tern_tls_ctx_set_early_data_slots(tern_tls_ctx *ctx, int enable, uint32_t window_ms,
+                                      size_t slots);
 
 /* Callbacks run inside tern_tls_start/tern_tls_recv. When one returns a negative error the handshake
  * stops and that error (not TERN_ERR_TLS) is returned, with no alert reported: the connection

@@ -52,7 +52,6 @@ struct ticket_key {
 /* ClientHellos with early data seen recently (RFC 8446 §8.2): GnuTLS hands each one's identity
  * over and refuses early data when we say it was seen. A fixed table: when it is full of
  * identities still inside their window, early data is refused rather than accepted unchecked. */
-#define REPLAY_SLOTS 4096
 #define REPLAY_ID_MAX 64
 struct replay_entry {
     uint64_t expires; /* wall-clock seconds, GnuTLS's own view; 0 = free */
@@ -76,6 +75,7 @@ struct tern_tls_ctx {
     int rotation_started;
     gnutls_anti_replay_t anti_replay;
     struct replay_entry *replay;
+    size_t replay_slots;
     uint32_t replay_window_ms;
 };
 
@@ -308,7 +308,7 @@ static int replay_add(void *ptr, time_t exp_time, const gnutls_datum_t *key,
     uint64_t window_s = ctx->replay_window_ms / 1000 + 1;
     uint64_t now_s = (uint64_t)exp_time > window_s ? (uint64_t)exp_time - window_s : 0;
     struct replay_entry *slot = NULL;
-    for (size_t i = 0; i < REPLAY_SLOTS; i++) {
+    for (size_t i = 0; i < ctx->replay_slots; i++) {
         struct replay_entry *e = &ctx->replay[i];
         if (e->expires <= now_s) {
             if (!slot)
@@ -328,10 +328,17 @@ static int replay_add(void *ptr, time_t exp_time, const gnutls_datum_t *key,
 
 int tern_tls_ctx_set_early_data(tern_tls_ctx *ctx, int enable, uint32_t window_ms)
 {
-    if (!ctx || !ctx->is_server)
+    return tern_tls_ctx_set_early_data_slots(ctx, enable, window_ms, TERN_TLS_REPLAY_SLOTS);
+}
+
+int tern_tls_ctx_set_early_data_slots(tern_tls_ctx *ctx, int enable, uint32_t window_ms,
+                                      size_t slots)
+{
+    if (!ctx || !ctx->is_server || (enable && !slots))
         return TERN_ERR_CONFIG;
     if (enable && !ctx->anti_replay) {
-        ctx->replay = calloc(REPLAY_SLOTS, sizeof(*ctx->replay));
+        ctx->replay_slots = slots;
+        ctx->replay = calloc(slots, sizeof(*ctx->replay));
         if (!ctx->replay || gnutls_anti_replay_init(&ctx->anti_replay) < 0) {
             free(ctx->replay);
             ctx->replay = NULL;

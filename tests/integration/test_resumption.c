@@ -392,6 +392,40 @@ static void test_zero_rtt_replay_refused(void **st)
     tern_tls_ctx_free(ctx);
 }
 
+/* The anti-replay table is bounded: with room for 4 ClientHellos, 4 resumptions within the window
+ * get 0-RTT, the 5th none (refused rather than accepted unchecked: the table cannot tell it is
+ * not a replay), and its upload still arrives as 1-RTT. */
+static void test_zero_rtt_replay_table_bound(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 50), 0);
+    assert_int_equal(tern_tls_ctx_set_tickets(p.tls_s, 1), 0);
+    assert_int_equal(tern_tls_ctx_set_early_data_slots(p.tls_s, 1, 0, 0), TERN_ERR_CONFIG);
+    assert_int_equal(tern_tls_ctx_set_early_data_slots(p.tls_s, 1, 0, 4), 0);
+    assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+    assert_int_equal(pair_request(&p, 10), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
+    size_t len = p.ticket_len;
+    memcpy(blob1, p.ticket, len);
+    tern_tls_ctx *ctx = p.tls_s;
+    release_pair(&p);
+    for (int i = 0; i < 5; i++) {
+        upload u;
+        resumed_pair(&p, 51 + (uint64_t)i, ctx, blob1, len, 1);
+        up_init_size(&u, &p, 3000);
+        assert_int_equal(pair_start(&p), 0);
+        up_write(&u);
+        assert_true(pair_run(&p, up_done, 5 * SEC));
+        up_check(&u);
+        assert_int_equal(tern_conn_resumed(p.client), 1);
+        assert_int_equal(tern_conn_early_data(p.client),
+                         i < 4 ? TERN_EARLY_DATA_ACCEPTED : TERN_EARLY_DATA_REJECTED);
+        up_free(&u);
+        release_pair(&p);
+    }
+    tern_tls_ctx_free(ctx);
+}
+
 /* A blob remembering more credit than the server now gives: the server accepts the 0-RTT, and
  * the client, seeing a limit below what it used, closes with PROTOCOL_VIOLATION. */
 static void test_zero_rtt_reduced_limits(void **st)
@@ -499,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_zero_rtt_rejected),
         cmocka_unit_test(test_zero_rtt_lost),
         cmocka_unit_test(test_zero_rtt_replay_refused),
+        cmocka_unit_test(test_zero_rtt_replay_table_bound),
         cmocka_unit_test(test_zero_rtt_reduced_limits),
         cmocka_unit_test(test_ticket_key_rotation),
         cmocka_unit_test(test_unusable_blobs),
