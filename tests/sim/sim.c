@@ -887,6 +887,45 @@ static void describe_stuck(sim *s)
              (double)sim_time(s) / 1e9, off ? who : " nothing");
 }
 
+static int make_client(sim *s, const uint8_t *session, size_t session_len, int early)
+{
+    tern_conn_params cp;
+    memset(&cp, 0, sizeof(cp));
+    cp.version = TERN_PROTO_VERSION_1;
+    cp.cfg = &s->cfg_c;
+    cp.tls_ctx = s->tls_c;
+    cp.cb = &sim_app_client_cb;
+    cp.cb_ud = s;
+    cp.rand = rng_fill;
+    cp.rand_ud = &s->client_rng;
+    cp.reset_key = s->client_reset_key;
+    cp.server_name = "localhost";
+    cp.session = session;
+    cp.session_len = session_len;
+    cp.early_data = early;
+    cp.hooks.route_usable = sim_hook_route_usable;
+    cp.hooks.bind_local = sim_hook_bind_local;
+    cp.hooks.path_mtu = sim_hook_path_mtu;
+    cp.hooks.ud = s;
+    tern_path_addr path = {.local = s->ifaces[s->client_iface].addr, .remote = s->server_addr};
+    return tern_conn_new(&s->client, &cp, &path, s->now);
+}
+
+int sim_reconnect(sim *s, const uint8_t *session, size_t session_len, int early)
+{
+    if (!s->started)
+        return TERN_ERR_INVALID_ARG;
+    tern_conn_free(s->client);
+    s->client = NULL;
+    sim_app_free(s);
+    s->npending = 0;
+    s->connected = s->client_done = 0;
+    s->connected_at = s->client_closed_at = 0;
+    memset(&s->client_close, 0, sizeof(s->client_close));
+    s->reconnected_at = sim_time(s);
+    return make_client(s, session, session_len, early);
+}
+
 int sim_start(sim *s)
 {
     if (s->started)
@@ -899,6 +938,11 @@ int sim_start(sim *s)
     if (!rv)
         rv = tern_tls_ctx_new(&s->tls_s, 1, s->cfg_s.cert_file, s->cfg_s.key_file, NULL, 0,
                               s->cfg_s.tls_priority, s->cfg_s.alpn, s->cfg_s.alpn_count);
+    /* tickets and 0-RTT as tern_config asks for them (the runtime's tern_cfg_copy_tls) */
+    if (!rv && (s->cfg_s.session_tickets || s->cfg_s.early_data))
+        rv = tern_tls_ctx_set_tickets(s->tls_s, 1);
+    if (!rv && s->cfg_s.early_data)
+        rv = tern_tls_ctx_set_early_data(s->tls_s, 1, 0);
     if (rv)
         return rv;
     /* the front door draws from a stream of its own, the connections from the server's */
@@ -916,23 +960,7 @@ int sim_start(sim *s)
     s->front.rand_ud = &s->server_rng;
     s->disp_ready = 1;
 
-    tern_conn_params cp;
-    memset(&cp, 0, sizeof(cp));
-    cp.version = TERN_PROTO_VERSION_1;
-    cp.cfg = &s->cfg_c;
-    cp.tls_ctx = s->tls_c;
-    cp.cb = &sim_app_client_cb;
-    cp.cb_ud = s;
-    cp.rand = rng_fill;
-    cp.rand_ud = &s->client_rng;
-    cp.reset_key = s->client_reset_key;
-    cp.server_name = "localhost";
-    cp.hooks.route_usable = sim_hook_route_usable;
-    cp.hooks.bind_local = sim_hook_bind_local;
-    cp.hooks.path_mtu = sim_hook_path_mtu;
-    cp.hooks.ud = s;
-    tern_path_addr path = {.local = s->ifaces[s->client_iface].addr, .remote = s->server_addr};
-    if ((rv = tern_conn_new(&s->client, &cp, &path, s->now)))
+    if ((rv = make_client(s, NULL, 0, 0)))
         return rv;
     s->started = 1;
     return 0;
@@ -1021,7 +1049,8 @@ int sim_cond_both_closed(sim *s)
 
 int sim_request(sim *s, uint64_t bytes)
 {
-    if (s->connected && s->client && !s->client_done)
+    if (s->client && !s->client_done &&
+        (s->connected || tern_conn_early_data(s->client) == TERN_EARLY_DATA_PENDING))
         return sim_app_open(s, bytes);
     if (s->npending + s->ncs >= SIM_MAX_STREAMS)
         return -1;

@@ -247,6 +247,10 @@ struct sim {
     uint64_t key_update_every; /* client app: a key update each time this many more bytes arrived */
     uint64_t key_update_next;
     uint64_t key_updates_started;
+    uint8_t ticket[20000]; /* the latest resumption blob the client got */
+    size_t ticket_len;
+    int tickets;
+    uint64_t reconnected_at; /* sim_time of the latest sim_reconnect */
 
     /* server */
     tern_front front; /* the server's front door, as the runtime has it (front.disp) */
@@ -371,9 +375,15 @@ int sim_cond_all_done(sim *s);  /* every requested stream ended with FIN (or cli
 int sim_cond_client_closed(sim *s);
 int sim_cond_both_closed(sim *s); /* client and every server connection ended */
 
-/* Asks the server for `bytes` on a new stream now, or as soon as the handshake completes.
+/* Asks the server for `bytes` on a new stream now (in 0-RTT before the handshake completes, when
+ * the client sends early data), or as soon as the handshake completes.
  * Returns 0, or -1 when too many requests were made. */
 int sim_request(sim *s, uint64_t bytes);
+/* Replaces the client connection by a new one from the same interface (the old one is freed
+ * without a word, its streams forgotten) that resumes `session` (NULL: a full handshake), with
+ * 0-RTT when `early`: requests made before its handshake completes then go as early data. Returns
+ * 0 or the error of tern_conn_new. */
+int sim_reconnect(sim *s, const uint8_t *session, size_t session_len, int early);
 /* 1 when every requested stream received all its bytes in order with matching SHA-256; else 0 and
  * `why` explains (may be NULL). */
 int sim_verify(sim *s, char *why, size_t cap);

@@ -198,6 +198,17 @@ static void app_datagram_lost(tern_conn *c, uint64_t tag, void *ud)
         s->on_datagram_outcome(s, side_of(s, c), c, tag, 0);
 }
 
+static void client_ticket(tern_conn *c, const uint8_t *blob, size_t len, void *ud)
+{
+    sim *s = ud;
+    (void)c;
+    s->tickets++;
+    if (len <= sizeof(s->ticket)) {
+        memcpy(s->ticket, blob, len);
+        s->ticket_len = len;
+    }
+}
+
 const tern_callbacks sim_app_client_cb = {
     .on_datagram = app_datagram,
     .on_datagram_acked = app_datagram_acked,
@@ -205,6 +216,7 @@ const tern_callbacks sim_app_client_cb = {
     .on_connected = client_connected,
     .on_stream_readable = client_readable,
     .on_path_event = client_path_event,
+    .on_session_ticket = client_ticket,
 };
 
 int sim_app_open(sim *s, uint64_t bytes)
