@@ -683,24 +683,10 @@ void tern_streams_set_remote_limits(tern_streams *m, uint64_t max_bidi, uint64_t
     }
 }
 
-void tern_streams_set_peer_limits(tern_streams *m, uint64_t bidi_local, uint64_t bidi_remote,
-                                  uint64_t uni)
-{
-    m->peer_max_data_bidi_local = bidi_local;
-    m->peer_max_data_bidi_remote = bidi_remote;
-    m->peer_max_data_uni = uni;
-    /* local streams opened before the peer's parameters arrived get its limits now */
-    for (size_t b = 0; b < m->nbuckets; b++)
-        for (tern_stream *s = m->buckets[b]; s; s = s->hnext) {
-            if (tern_sid_is_server(s->id) != m->is_server)
-                continue;
-            uint64_t lim = tern_sid_is_bidi(s->id) ? bidi_remote : uni;
-            if (lim > s->max_send)
-                s->max_send = lim;
-        }
-}
-
-uint64_t tern_streams_restart_send(tern_streams *m, uint64_t bidi_remote, uint64_t uni)
+/* The peer's send limits onto our own streams: raised only (`exact` 0: a stream keeps credit a
+ * MAX_STREAM_DATA already gave it), or set as they are (`exact` 1: 0-RTT refused, the peer gave
+ * nothing). Returns the bytes the streams count as sent. */
+static uint64_t apply_local_limits(tern_streams *m, uint64_t bidi_remote, uint64_t uni, int exact)
 {
     uint64_t sent = 0;
     m->peer_max_data_bidi_remote = bidi_remote;
@@ -709,14 +695,32 @@ uint64_t tern_streams_restart_send(tern_streams *m, uint64_t bidi_remote, uint64
         for (tern_stream *s = m->buckets[b]; s; s = s->hnext) {
             if (tern_sid_is_server(s->id) != m->is_server)
                 continue;
-            s->max_send = tern_sid_is_bidi(s->id) ? bidi_remote : uni;
-            s->blocked_at = UINT64_MAX;
-            tern_sendbuf_rewind(&s->snd);
+            uint64_t lim = tern_sid_is_bidi(s->id) ? bidi_remote : uni;
+            if (exact) {
+                s->max_send = lim;
+                s->blocked_at = UINT64_MAX;
+                tern_sendbuf_rewind(&s->snd);
+                if (tern_sendbuf_has_pending(&s->snd, s->max_send))
+                    tern_streams_sendq_push(m, s);
+            } else if (lim > s->max_send) {
+                s->max_send = lim;
+            }
             sent += s->snd.sent;
-            if (tern_sendbuf_has_pending(&s->snd, s->max_send))
-                tern_streams_sendq_push(m, s);
         }
     return sent;
+}
+
+void tern_streams_set_peer_limits(tern_streams *m, uint64_t bidi_local, uint64_t bidi_remote,
+                                  uint64_t uni)
+{
+    m->peer_max_data_bidi_local = bidi_local;
+    /* local streams opened before the peer's parameters arrived get its limits now */
+    (void)apply_local_limits(m, bidi_remote, uni, 0);
+}
+
+uint64_t tern_streams_restart_send(tern_streams *m, uint64_t bidi_remote, uint64_t uni)
+{
+    return apply_local_limits(m, bidi_remote, uni, 1);
 }
 
 int tern_streams_on_max_streams(tern_streams *m, int bidi, uint64_t max)

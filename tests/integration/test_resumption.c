@@ -38,6 +38,7 @@ typedef struct upload {
     int early_at_connect; /* tern_conn_early_data() inside on_connected */
     tern_tstamp done_at;
     tern_tstamp srv_done_at; /* the server application had the whole upload */
+    tern_tstamp srv_connected_at;
 } upload;
 
 static void up_srv_readable(tern_conn *c, int64_t sid, void *ud)
@@ -97,7 +98,15 @@ static void up_cli_ticket(tern_conn *c, const uint8_t *blob, size_t len, void *u
     pair_keep_ticket(u->p, blob, len);
 }
 
-static const tern_callbacks up_server_cb = {.on_stream_readable = up_srv_readable};
+static void up_srv_connected(tern_conn *c, void *ud)
+{
+    upload *u = ud;
+    (void)c;
+    u->srv_connected_at = u->p->now;
+}
+
+static const tern_callbacks up_server_cb = {.on_connected = up_srv_connected,
+                                            .on_stream_readable = up_srv_readable};
 static const tern_callbacks up_client_cb = {.on_connected = up_cli_connected,
                                             .on_stream_readable = up_cli_readable,
                                             .on_session_ticket = up_cli_ticket};
@@ -320,6 +329,34 @@ static void test_zero_rtt_rejected(void **st)
     tern_tls_ctx_free(ctx);
 }
 
+/* Refused 0-RTT under limits the server has since lowered (the blob remembered 4 MB of stream
+ * credit, the server now gives 6000 bytes): the client starts its streams again under the new
+ * limits, instead of sending again what the server would count as a flow-control violation. */
+static void test_zero_rtt_rejected_lower_limits(void **st)
+{
+    size_t len;
+    tern_tls_ctx *ctx = first_connection(1, blob1, &len, NULL);
+    assert_int_equal(tern_tls_ctx_set_early_data(ctx, 0, 0), 0);
+    tern_pair p;
+    upload u;
+    resumed_pair(&p, 24, ctx, blob1, len, 1);
+    p.cfg_s.initial_max_stream_data_bidi_remote = 6000;
+    p.cfg_s.initial_max_data = 6000;
+    up_init(&u, &p);
+    assert_int_equal(pair_start(&p), 0);
+    up_write(&u);
+    /* the remembered credit, far above what the server now gives */
+    assert_true(tern_streams_find(tern_conn_streams(p.client), u.sid)->max_send > 1000000);
+    assert_true(pair_run(&p, up_done, 5 * SEC));
+    assert_false(p.client_closed);
+    up_check(&u);
+    assert_int_equal(tern_conn_early_data(p.client), TERN_EARLY_DATA_REJECTED);
+    assert_true(tern_conn_early_bytes(p.client) > 6000); /* more than the new limit went in 0-RTT */
+    up_free(&u);
+    release_pair(&p);
+    tern_tls_ctx_free(ctx);
+}
+
 /* The second and third client datagrams (0-RTT only) are lost: their data is detected lost once
  * the handshake completes and arrives in 1-RTT. */
 static void test_zero_rtt_lost(void **st)
@@ -357,11 +394,15 @@ static void test_zero_rtt_replay_refused(void **st)
     upload u;
     resumed_pair(&p, 16, ctx, blob1, len, 1);
     up_init(&u, &p);
+    tern_tstamp start = p.now;
     assert_int_equal(pair_start(&p), 0);
-    up_write(&u);
+    up_write(&u); /* more than the first window: 0-RTT fills it */
     assert_true(pair_run(&p, up_done, 5 * SEC));
     up_check(&u);
     assert_int_equal(tern_conn_early_data(p.server), TERN_EARLY_DATA_ACCEPTED);
+    /* the client's Finished did not wait behind its 0-RTT (acknowledged only once the handshake
+     * completes): the server completes a round trip and a half after the first datagram */
+    assert_true(u.srv_connected_at - start <= 35000000ull);
     uint8_t first[1500];
     size_t first_len = p.first_c2s_len;
     assert_true(first_len >= 1200);
@@ -531,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_resume_without_certificate),
         cmocka_unit_test(test_zero_rtt_accepted),
         cmocka_unit_test(test_zero_rtt_rejected),
+        cmocka_unit_test(test_zero_rtt_rejected_lower_limits),
         cmocka_unit_test(test_zero_rtt_lost),
         cmocka_unit_test(test_zero_rtt_replay_refused),
         cmocka_unit_test(test_zero_rtt_replay_table_bound),
