@@ -287,7 +287,8 @@ static int connect_maybe_resumed(client *cl, const tern_addr *remote, const tern
         int bad = ferror(f) || !feof(f);
         fclose(f);
         if (bad) {
-            fprintf(stderr, "tern-client: session file %s unreadable or too large: full handshake\n",
+            fprintf(stderr,
+                    "tern-client: session file %s unreadable or too large: full handshake\n",
                     cl->session_file);
             len = 0;
         }

@@ -111,15 +111,14 @@ TERN_API int tern_core_client_new_sized(const tern_config *cfg, size_t cfg_size,
  * tern_core_client_new, and TERN_ERR_SESSION (nothing is created) when the blob is NULL,
  * malformed, truncated, of another format version, or its TLS session unusable. */
 TERN_API int tern_core_client_new_session_sized(const tern_config *cfg, size_t cfg_size,
-                                                const tern_callbacks *cb, size_t cb_size,
-                                                void *ud, const tern_path_addr *path,
-                                                const char *server_name, tern_rand_fn rand,
-                                                void *rand_ud, tern_tstamp now,
+                                                const tern_callbacks *cb, size_t cb_size, void *ud,
+                                                const tern_path_addr *path, const char *server_name,
+                                                tern_rand_fn rand, void *rand_ud, tern_tstamp now,
                                                 const uint8_t *session, size_t session_len,
                                                 unsigned flags, tern_conn **out);
-#define tern_core_client_new_session(cfg, cb, ud, path, server_name, rand, rand_ud, now, session, \
-                                     session_len, flags, out)                                     \
-    tern_core_client_new_session_sized((cfg), sizeof(tern_config), (cb), sizeof(tern_callbacks),  \
+#define tern_core_client_new_session(cfg, cb, ud, path, server_name, rand, rand_ud, now, session,  \
+                                     session_len, flags, out)                                      \
+    tern_core_client_new_session_sized((cfg), sizeof(tern_config), (cb), sizeof(tern_callbacks),   \
                                        (ud), (path), (server_name), (rand), (rand_ud), (now),      \
                                        (session), (session_len), (flags), (out))
 

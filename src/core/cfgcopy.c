@@ -109,8 +109,8 @@ int tern_cfg_copy_tls(const tern_cfg_copy *d, int is_server, tern_tls_ctx **out)
                                   c->alpn, c->alpn_count);
         if (!rv && (c->session_tickets || c->early_data)) {
             rv = tern_tls_ctx_set_tickets(*out, 1);
-            tern_tls_ctx_set_ticket_rotation(
-                *out, TERN_MIN(c->ticket_key_period_s, 1ull << 32) * 1000000000ull);
+            tern_tls_ctx_set_ticket_rotation(*out, TERN_MIN(c->ticket_key_period_s, 1ull << 32) *
+                                                       1000000000ull);
         }
         if (!rv && c->early_data)
             rv = tern_tls_ctx_set_early_data(*out, 1, 0);

@@ -100,7 +100,8 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
             const char *alpn = tern_tls_alpn(c->hs.tls);
             snprintf(c->hs.alpn, sizeof(c->hs.alpn), "%s", alpn ? alpn : "");
         }
-        if (c->qlog) tern_qlog_secrets(c, level, rx != NULL, tx != NULL);
+        if (c->qlog)
+            tern_qlog_secrets(c, level, rx != NULL, tx != NULL);
         return 0;
     }
     c->keys.aead = aead;
@@ -315,9 +316,9 @@ static int settle_early_data(tern_conn *c, tern_tstamp now)
     c->res.early = TERN_EARLY_DATA_REJECTED;
     TERN_LOG(c, "0-RTT rejected: its data goes again as 1-RTT");
     tern_recovery_declare_all_lost(&c->rec, TERN_SPACE_APP, now);
-    c->flow.data_sent = tern_streams_restart_send(&c->streams.set,
-                                                  c->tp.peer.initial_max_stream_data_bidi_remote,
-                                                  c->tp.peer.initial_max_stream_data_uni);
+    c->flow.data_sent =
+        tern_streams_restart_send(&c->streams.set, c->tp.peer.initial_max_stream_data_bidi_remote,
+                                  c->tp.peer.initial_max_stream_data_uni);
     c->flow.max_data_send = c->tp.peer.initial_max_data;
     c->flow.data_blocked_sent_at = UINT64_MAX;
     return 0;
@@ -662,7 +663,8 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         tern_resume *r = &c->res.remembered;
         if ((rv = tern_resume_decode(r, p->session, p->session_len)))
             goto fail;
-        int early = p->early_data && r->max_early_data == 0xffffffffu && alpn_offered(c->cfg, r->alpn);
+        int early =
+            p->early_data && r->max_early_data == 0xffffffffu && alpn_offered(c->cfg, r->alpn);
         rv = tern_tls_new_resumed(&c->hs.tls, p->tls_ctx, p->server_name, tpbuf, tplen, &tls_cb, c,
                                   r->session, r->session_len, early);
         r->session = NULL;
@@ -1157,9 +1159,15 @@ const char *tern_conn_cipher(tern_conn *c)
 }
 int tern_conn_is_server(tern_conn *c) { return c->is_server; }
 
-int tern_conn_early_data(tern_conn *c) { return c ? c->res.early : TERN_EARLY_DATA_NONE; }
+int tern_conn_early_data(tern_conn *c)
+{
+    return c ? c->res.early : TERN_EARLY_DATA_NONE;
+}
 
-int tern_conn_resumed(tern_conn *c) { return c ? c->res.resumed : 0; }
+int tern_conn_resumed(tern_conn *c)
+{
+    return c ? c->res.resumed : 0;
+}
 int tern_conn_is_established(tern_conn *c) { return c->state == TERN_CS_ESTABLISHED; }
 void tern_conn_set_user_data(tern_conn *c, void *ud) { c->app_data = ud; }
 void *tern_conn_get_user_data(tern_conn *c) { return c->app_data; }

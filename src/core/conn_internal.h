@@ -181,9 +181,9 @@ typedef struct tern_conn_close_state {
 
 /* Session resumption and 0-RTT (RFC 9000 §7.4.1, RFC 9001 §4.6). */
 typedef struct tern_conn_resume_state {
-    int early;           /* enum tern_early_data_state */
-    int resumed;         /* the handshake resumed a TLS session */
-    int remembered_set;  /* client: `remembered` came from the application's blob */
+    int early;              /* enum tern_early_data_state */
+    int resumed;            /* the handshake resumed a TLS session */
+    int remembered_set;     /* client: `remembered` came from the application's blob */
     tern_resume remembered; /* client: the server's parameters 0-RTT was sent under (its
                                session pointer is not kept) */
     uint64_t early_bytes;   /* client: stream bytes first sent in 0-RTT packets */

@@ -679,7 +679,7 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
         break;
     case TERN_PKT_0RTT:
         if (!c->is_server)
-            return 0; /* a server never sends 0-RTT */
+            return 0;            /* a server never sends 0-RTT */
         level = TERN_LEVEL_0RTT; /* read only with a key GnuTLS gave for accepted early data */
         break;
     default:

@@ -100,9 +100,9 @@ static int pb_start_on(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t
     if (level == TERN_LEVEL_1RTT) {
         hl = tern_pkt_write_short(p, room, &dcid, pn, b->pn_len, c->keys.tx_phase, 0);
     } else {
-        int type = level == TERN_LEVEL_INITIAL   ? TERN_PKT_INITIAL
-                   : level == TERN_LEVEL_0RTT ? TERN_PKT_0RTT
-                                              : TERN_PKT_HANDSHAKE;
+        int type = level == TERN_LEVEL_INITIAL ? TERN_PKT_INITIAL
+                   : level == TERN_LEVEL_0RTT  ? TERN_PKT_0RTT
+                                               : TERN_PKT_HANDSHAKE;
         hl = tern_pkt_write_long(p, room, type, c->version, &dcid, scid,
                                  type == TERN_PKT_INITIAL ? c->retry.token : NULL,
                                  type == TERN_PKT_INITIAL ? c->retry.token_len : 0, pn, b->pn_len,
@@ -444,8 +444,9 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
      * completing tells the peer what the ACK would have. */
     int probing = b->level == TERN_LEVEL_1RTT && (sp->probes > 0 || c->paths.ping_pending);
     int zero_rtt = b->level == TERN_LEVEL_0RTT; /* no ACK nor CRYPTO there (RFC 9000 §12.4) */
-    if (!zero_rtt && (sp->ackr.ack_pending || tern_ackr_repeat_due(&sp->ackr, now) ||
-                      (allow_data && sp->ackr.has_largest && (sp->ackr.unacked_eliciting || probing))))
+    if (!zero_rtt &&
+        (sp->ackr.ack_pending || tern_ackr_repeat_due(&sp->ackr, now) ||
+         (allow_data && sp->ackr.has_largest && (sp->ackr.unacked_eliciting || probing))))
         add_ack(c, b, now);
     if (allow_data && sp->probes > 0) {
         /* a probe repeats data still in flight rather than going out as a bare PING */
@@ -594,8 +595,9 @@ static int handshake_behind_early_data(const tern_conn *c)
 #define TERN_BATCH_PAD_MAX 32
 
 /* Builds one datagram into out[0..cap). Returns its size (0: nothing to send). `allow_in` = 0
- * allows only ACKs (cwnd exhausted), ALLOW_HANDSHAKE also Initial and Handshake CRYPTO. `pad_to` (0: none): a datagram whose last packet is
- * ack-eliciting and at most TERN_BATCH_PAD_MAX bytes shorter is padded to exactly that size. */
+ * allows only ACKs (cwnd exhausted), ALLOW_HANDSHAKE also Initial and Handshake CRYPTO. `pad_to`
+ * (0: none): a datagram whose last packet is ack-eliciting and at most TERN_BATCH_PAD_MAX bytes
+ * shorter is padded to exactly that size. */
 static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_in, size_t pad_to,
                           tern_tstamp now, size_t *size_out)
 {
@@ -607,9 +609,9 @@ static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_in, 
                                   TERN_LEVEL_1RTT};
     for (int li = 0; li < 4; li++) {
         int level = levels[li];
-        int allow_data = allow_in == 1 || (allow_in == ALLOW_HANDSHAKE &&
-                                           (level == TERN_LEVEL_INITIAL ||
-                                            level == TERN_LEVEL_HANDSHAKE));
+        int allow_data =
+            allow_in == 1 || (allow_in == ALLOW_HANDSHAKE &&
+                              (level == TERN_LEVEL_INITIAL || level == TERN_LEVEL_HANDSHAKE));
         if (!level_has_keys(c, level))
             continue;
         if (level == TERN_LEVEL_0RTT) {

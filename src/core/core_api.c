@@ -29,9 +29,9 @@ static void client_rec_free(tern_core_rec *r)
 }
 
 static int client_new(const tern_config *cfg_in, size_t cfg_size, const tern_callbacks *cb_in,
-                      size_t cb_size, void *ud, const tern_path_addr *path,
-                      const char *server_name, tern_rand_fn rand, void *rand_ud, tern_tstamp now,
-                      const uint8_t *session, size_t session_len, unsigned flags, tern_conn **out)
+                      size_t cb_size, void *ud, const tern_path_addr *path, const char *server_name,
+                      tern_rand_fn rand, void *rand_ud, tern_tstamp now, const uint8_t *session,
+                      size_t session_len, unsigned flags, tern_conn **out)
 {
     if (!out)
         return TERN_ERR_INVALID_ARG;

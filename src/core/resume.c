@@ -25,14 +25,22 @@ enum {
 static uint64_t *param_slot(tern_resume *r, uint64_t id)
 {
     switch (id) {
-    case TP_MAX_DATA: return &r->initial_max_data;
-    case TP_BIDI_LOCAL: return &r->initial_max_stream_data_bidi_local;
-    case TP_BIDI_REMOTE: return &r->initial_max_stream_data_bidi_remote;
-    case TP_UNI: return &r->initial_max_stream_data_uni;
-    case TP_STREAMS_BIDI: return &r->initial_max_streams_bidi;
-    case TP_STREAMS_UNI: return &r->initial_max_streams_uni;
-    case TP_ACTIVE_CID_LIMIT: return &r->active_connection_id_limit;
-    default: return NULL;
+    case TP_MAX_DATA:
+        return &r->initial_max_data;
+    case TP_BIDI_LOCAL:
+        return &r->initial_max_stream_data_bidi_local;
+    case TP_BIDI_REMOTE:
+        return &r->initial_max_stream_data_bidi_remote;
+    case TP_UNI:
+        return &r->initial_max_stream_data_uni;
+    case TP_STREAMS_BIDI:
+        return &r->initial_max_streams_bidi;
+    case TP_STREAMS_UNI:
+        return &r->initial_max_streams_uni;
+    case TP_ACTIVE_CID_LIMIT:
+        return &r->active_connection_id_limit;
+    default:
+        return NULL;
     }
 }
 
@@ -42,9 +50,9 @@ static uint64_t param_get(const tern_resume *r, uint64_t id)
     return *param_slot(&copy, id);
 }
 
-static const uint8_t param_ids[NPARAMS] = {TP_MAX_DATA,     TP_BIDI_LOCAL,  TP_BIDI_REMOTE,
-                                           TP_UNI,          TP_STREAMS_BIDI, TP_STREAMS_UNI,
-                                           TP_ACTIVE_CID_LIMIT};
+static const uint8_t param_ids[NPARAMS] = {
+    TP_MAX_DATA,     TP_BIDI_LOCAL,  TP_BIDI_REMOTE,     TP_UNI,
+    TP_STREAMS_BIDI, TP_STREAMS_UNI, TP_ACTIVE_CID_LIMIT};
 
 void tern_resume_from_tparams(tern_resume *r, const tern_tparams *tp)
 {

@@ -14,8 +14,8 @@
 
 /* The decoded blob. `session` points into the buffer that was decoded. */
 typedef struct tern_resume {
-    uint32_t max_early_data;   /* from the ticket: 0xffffffff allows 0-RTT (RFC 9001 §4.6.1) */
-    char alpn[256];            /* NUL-terminated */
+    uint32_t max_early_data; /* from the ticket: 0xffffffff allows 0-RTT (RFC 9001 §4.6.1) */
+    char alpn[256];          /* NUL-terminated */
     /* the remembered transport parameters (RFC 9000 §7.4.1) */
     uint64_t active_connection_id_limit;
     uint64_t initial_max_data;

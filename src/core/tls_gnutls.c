@@ -35,7 +35,7 @@ struct hs_framing {
     uint8_t hdr[4];
     uint8_t hdr_have;
 };
-#define TICKET_NAME_LEN 16      /* the key name GnuTLS starts its tickets with */
+#define TICKET_NAME_LEN 16    /* the key name GnuTLS starts its tickets with */
 #define MAX_SERVER_HELLO 4096 /* FFDHE8192's 1 KB key share is the largest GnuTLS 3.7 can send */
 #define CH_SESSION_ID_LEN_OFF 34 /* in a ClientHello body: after legacy_version and random */
 
@@ -770,7 +770,8 @@ static int tls_new(tern_tls **out, tern_tls_ctx *ctx, int is_server, const char 
     flags = (is_server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_END_OF_EARLY_DATA;
     if (is_server && !ctx->tickets)
         flags |= GNUTLS_NO_TICKETS;
-    /* a server accepts 0-RTT only when told to; a client offers it only with a ticket allowing it */
+    /* a server accepts 0-RTT only when told to; a client offers it only with a ticket allowing it
+     */
     if ((is_server && ctx->tickets && ctx->early_data) || (!is_server && session && early))
         flags |= GNUTLS_ENABLE_EARLY_DATA;
     if (gnutls_init(&t->s, flags) < 0) {

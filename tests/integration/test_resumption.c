@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include <gnutls/crypto.h>
@@ -33,7 +34,7 @@ typedef struct upload {
     int srv_fin;
     gnutls_hash_hd_t srv_hash;
     uint8_t srv_digest[32];
-    int client_fin;       /* the answer arrived */
+    int client_fin; /* the answer arrived */
     int client_connected;
     int early_at_connect; /* tern_conn_early_data() inside on_connected */
     tern_tstamp done_at;
@@ -125,7 +126,10 @@ static void up_init_size(upload *u, tern_pair *p, size_t size)
     p->client_ud = u;
 }
 
-static void up_init(upload *u, tern_pair *p) { up_init_size(u, p, UPLOAD); }
+static void up_init(upload *u, tern_pair *p)
+{
+    up_init_size(u, p, UPLOAD);
+}
 
 /* Opens the stream and writes the whole upload (in 0-RTT when the client can). */
 static void up_write(upload *u)
@@ -416,7 +420,7 @@ static void test_zero_rtt_replay_refused(void **st)
     (void)tern_conn_recv(r.server, &r.path_s, first, first_len, 0, r.now);
     tern_conn_stats ss;
     tern_conn_get_stats(r.server, &ss);
-    assert_true(ss.pkts_recv >= 1);  /* the Initial was read */
+    assert_true(ss.pkts_recv >= 1); /* the Initial was read */
     assert_int_equal(tern_conn_early_data(r.server), TERN_EARLY_DATA_NONE);
     release_pair(&r);
 

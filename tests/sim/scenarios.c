@@ -300,7 +300,8 @@ static void scn_retry(sim *s, sim_result *r)
               (unsigned long long)s->st.accepts);
 }
 
-/* ---- resumption and 0-RTT ---------------------------------------------------------------------- */
+/* ---- resumption and 0-RTT ----------------------------------------------------------------------
+ */
 
 /* The first two client datagrams that begin with a 0-RTT packet (those after the first flight's
  * Initial, which carries the first 0-RTT packet behind it): a long header (0xc0) of type 1

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include "resume.h"
@@ -40,7 +41,10 @@ static size_t encode(const tern_resume *r, uint8_t *buf, size_t cap)
 }
 
 /* Offset of the parameters section (after magic, version, max_early_data, ALPN). */
-static size_t params_off(const uint8_t *buf) { return 4 + 1 + 4 + 1 + buf[9] + 2; }
+static size_t params_off(const uint8_t *buf)
+{
+    return 4 + 1 + 4 + 1 + buf[9] + 2;
+}
 
 static void test_round_trip(void **st)
 {
@@ -254,9 +258,12 @@ static void test_limits_kept(void **st)
     assert_true(tern_resume_limits_kept(&r, &tp));
     tp.initial_max_streams_bidi++; /* raising is fine */
     assert_true(tern_resume_limits_kept(&r, &tp));
-    uint64_t *fields[] = {&tp.initial_max_data, &tp.initial_max_stream_data_bidi_local,
-                          &tp.initial_max_stream_data_bidi_remote, &tp.initial_max_stream_data_uni,
-                          &tp.initial_max_streams_bidi, &tp.initial_max_streams_uni,
+    uint64_t *fields[] = {&tp.initial_max_data,
+                          &tp.initial_max_stream_data_bidi_local,
+                          &tp.initial_max_stream_data_bidi_remote,
+                          &tp.initial_max_stream_data_uni,
+                          &tp.initial_max_streams_bidi,
+                          &tp.initial_max_streams_uni,
                           &tp.active_connection_id_limit};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         tern_resume_to_tparams(&r, &tp);

@@ -190,10 +190,10 @@ typedef struct client {
     uint64_t closing_ns;
     /* session resumption (--session-file, --early-data) */
     const char *session_file;
-    int early_wanted;   /* --early-data */
-    int early_started;  /* requests went out in 0-RTT (before on_connected) */
-    int resumed;        /* the handshake resumed the session */
-    int early_state;    /* tern_conn_early_data() once connected */
+    int early_wanted;  /* --early-data */
+    int early_started; /* requests went out in 0-RTT (before on_connected) */
+    int resumed;       /* the handshake resumed the session */
+    int early_state;   /* tern_conn_early_data() once connected */
     unsigned tickets_saved;
     int session_warned;
     char cipher[32], alpn[64];
