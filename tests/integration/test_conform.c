@@ -19,6 +19,7 @@
 #include "migration.h"
 #include "packet.h"
 #include "pair.h"
+#include "resume.h"
 #include "varint.h"
 
 #define SEC 1000000000ull
@@ -332,6 +333,66 @@ static void test_post_handshake_cert_request_rejected(void **st)
     /* CertificateRequest: empty context, signature_algorithms (rsa_pss_rsae_sha256) */
     static const uint8_t cr[] = {13, 0, 0, 11, 0, 0, 8, 0, 13, 0, 4, 0, 2, 0x08, 0x04};
     crypto_1rtt_case(0, cr, sizeof(cr), 263);
+}
+
+/* ---- RFC 9001 §4.6.1: a QUIC ticket's max_early_data_size ----------------------------------------
+ */
+
+/* A NewSessionTicket from the server at 1-RTT whose early_data extension says `max_early` (none
+ * when `with_early` is 0). Returns what the client made of it: 1 it kept a blob, 0 it closed. */
+static int forged_ticket(uint64_t seed, int with_early, uint32_t max_early, uint32_t *blob_early)
+{
+    tern_pair p;
+    connect_pair(&p, seed);
+    uint8_t nst[64], *m = nst + 4;
+    m = tern_put_u32(m, 3600);       /* ticket_lifetime */
+    m = tern_put_u32(m, 0x01020304); /* ticket_age_add */
+    *m++ = 1, *m++ = 0;              /* ticket_nonce */
+    m = tern_put_u16(m, 20);         /* ticket: opaque to the client */
+    for (int i = 0; i < 20; i++)
+        *m++ = (uint8_t)(i + 1);
+    m = tern_put_u16(m, with_early ? 8 : 0);
+    if (with_early) {
+        m = tern_put_u16(m, 42);
+        m = tern_put_u16(m, 4);
+        m = tern_put_u32(m, max_early);
+    }
+    size_t body = (size_t)(m - nst) - 4;
+    nst[0] = 4; /* new_session_ticket */
+    nst[1] = 0, nst[2] = 0, nst[3] = (uint8_t)body;
+    uint8_t f[96], *q = f;
+    *q++ = TERN_FT_CRYPTO;
+    q = tern_varint_put(q, tern_conn_crypto_recv_offset(p.client, TERN_LEVEL_1RTT));
+    q = tern_varint_put(q, body + 4);
+    memcpy(q, nst, body + 4);
+    q += body + 4;
+    uint8_t pkt[1500];
+    size_t n = forge_1rtt(p.server, f, (size_t)(q - f), 0, p.now, pkt, sizeof(pkt));
+    int before = p.tickets;
+    tern_conn_recv(p.client, &p.path_c, pkt, n, 0, p.now);
+    int kept = p.tickets > before;
+    if (kept) {
+        tern_resume r;
+        assert_int_equal(tern_resume_decode(&r, p.ticket, p.ticket_len), 0);
+        *blob_early = r.max_early_data;
+        assert_int_equal(tern_conn_state(p.client), TERN_CS_ESTABLISHED);
+    } else {
+        assert_closed_with(&p, p.client, TERN_TE_PROTOCOL_VIOLATION);
+    }
+    pair_free(&p);
+    return kept;
+}
+
+static void test_ticket_max_early_data_checked(void **st)
+{
+    uint32_t e = 1;
+    assert_int_equal(forged_ticket(270, 0, 0, &e), 1);
+    assert_int_equal(e, 0);
+    assert_int_equal(forged_ticket(271, 1, 0xffffffffu, &e), 1);
+    assert_int_equal(e, 0xffffffffu);
+    assert_int_equal(forged_ticket(272, 1, 0, &e), 1);
+    assert_int_equal(e, 0);
+    assert_int_equal(forged_ticket(273, 1, 16384, &e), 0);
 }
 
 /* ---- RFC 9001 §6: key updates faster than one per round trip ----------------------------------
@@ -952,6 +1013,7 @@ int main(void)
         cmocka_unit_test(test_short_stateless_reset),
         cmocka_unit_test(test_tls_key_update_rejected),
         cmocka_unit_test(test_post_handshake_cert_request_rejected),
+        cmocka_unit_test(test_ticket_max_early_data_checked),
         cmocka_unit_test(test_key_update_flood_closed),
         cmocka_unit_test(test_key_update_after_ack_accepted),
         cmocka_unit_test(test_previous_phase_packet),
