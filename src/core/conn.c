@@ -675,6 +675,14 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
             (void)tern_tls_ctx_tick(p->tls_ctx, now); /* a failed rotation is tried again later */
         rv = tern_tls_new(&c->hs.tls, p->tls_ctx, c->is_server, p->server_name, tpbuf, tplen,
                           &tls_cb, c);
+        if (!rv && c->is_server) {
+            /* what a ticket this connection issues will let 0-RTT use */
+            tern_resume mine;
+            uint64_t limits[TERN_RESUME_LIMITS];
+            tern_resume_from_tparams(&mine, &c->tp.local);
+            tern_resume_limits(&mine, limits);
+            rv = tern_tls_set_early_limits(c->hs.tls, limits, TERN_RESUME_LIMITS);
+        }
     }
     if (rv)
         goto fail;

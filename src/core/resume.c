@@ -19,7 +19,7 @@ enum {
     TP_ACTIVE_CID_LIMIT = 0x0e,
 };
 
-#define NPARAMS 7
+#define NPARAMS TERN_RESUME_LIMITS
 #define MAX_STREAMS_VALUE (1ull << 60)
 
 static uint64_t *param_slot(tern_resume *r, uint64_t id)
@@ -77,12 +77,21 @@ void tern_resume_to_tparams(const tern_resume *r, tern_tparams *tp)
     tp->initial_max_streams_uni = r->initial_max_streams_uni;
 }
 
+void tern_resume_limits(const tern_resume *r, uint64_t out[TERN_RESUME_LIMITS])
+{
+    for (int i = 0; i < NPARAMS; i++)
+        out[i] = param_get(r, param_ids[i]);
+}
+
 int tern_resume_limits_kept(const tern_resume *r, const tern_tparams *now)
 {
     tern_resume cur;
+    uint64_t was[TERN_RESUME_LIMITS], is[TERN_RESUME_LIMITS];
     tern_resume_from_tparams(&cur, now);
+    tern_resume_limits(r, was);
+    tern_resume_limits(&cur, is);
     for (int i = 0; i < NPARAMS; i++)
-        if (param_get(&cur, param_ids[i]) < param_get(r, param_ids[i]))
+        if (is[i] < was[i])
             return 0;
     return 1;
 }

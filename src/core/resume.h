@@ -35,6 +35,11 @@ void tern_resume_from_tparams(tern_resume *r, const tern_tparams *tp);
  * ones over RFC defaults. */
 void tern_resume_to_tparams(const tern_resume *r, tern_tparams *tp);
 
+/* The remembered limits of `r` as an array, in a fixed order (the order tern_tls compares them in
+ * on a server). */
+#define TERN_RESUME_LIMITS 7
+void tern_resume_limits(const tern_resume *r, uint64_t out[TERN_RESUME_LIMITS]);
+
 /* 1 when `now` (the server's new parameters) reduces none of the remembered limits. */
 int tern_resume_limits_kept(const tern_resume *r, const tern_tparams *now);
 

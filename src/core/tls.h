@@ -103,6 +103,14 @@ void tern_tls_free(tern_tls *t);
 int tern_tls_new_resumed(tern_tls **out, tern_tls_ctx *ctx, const char *server_name,
                          const uint8_t *tparams, size_t tparams_len, const tern_tls_cb *cb,
                          void *ud, const uint8_t *session, size_t session_len, int early);
+/* Server: the limits this connection's transport parameters give 0-RTT, as `n` values compared
+ * one by one (at most TERN_TLS_EARLY_LIMITS; the caller keeps one order). Tickets remember the
+ * highest limits of the connections that issued them under each key; a resumption whose
+ * connection gives less than its ticket's key remembers gets no 0-RTT (RFC 9000 §7.4.1), the
+ * handshake going on as 1-RTT. Call before the ClientHello is read. Returns 0 or
+ * TERN_ERR_INVALID_ARG. */
+#define TERN_TLS_EARLY_LIMITS 8
+int tern_tls_set_early_limits(tern_tls *t, const uint64_t *limits, size_t n);
 /* 1 once a handshake completed by resuming a session (no certificate was exchanged). */
 int tern_tls_resumed(tern_tls *t);
 /* 1 once a handshake completed with early data accepted (client: the server said so in its

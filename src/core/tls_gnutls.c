@@ -47,6 +47,8 @@ struct ticket_key {
     gnutls_datum_t key;
     uint8_t name[TICKET_NAME_LEN];
     int name_known;
+    uint64_t limits[TERN_TLS_EARLY_LIMITS]; /* the highest 0-RTT limits its tickets remember */
+    size_t nlimits;
 };
 
 /* ClientHellos with early data seen recently (RFC 8446 §8.2): GnuTLS hands each one's identity
@@ -75,6 +77,7 @@ struct tern_tls_ctx {
     int rotation_started;
     gnutls_anti_replay_t anti_replay;
     struct replay_entry *replay;
+    struct tern_tls *reading; /* the session whose ClientHello GnuTLS is reading, for replay_add */
     size_t replay_slots;
     uint32_t replay_window_ms;
 };
@@ -99,6 +102,9 @@ struct tern_tls {
     int key_gen;        /* server: the ticket key generation this session was given */
     int ticket_enabled; /* server: tickets are enabled in the GnuTLS session */
     int offered_early;  /* client: 0-RTT offered in the ClientHello */
+    uint64_t limits[TERN_TLS_EARLY_LIMITS]; /* server: see tern_tls_set_early_limits */
+    size_t nlimits;
+    int refuse_early;   /* server: the ticket's key remembers higher limits than ours */
     struct hs_framing framing[TERN_LEVEL_COUNT];
     uint8_t *sh_buf; /* client: a ServerHello being collected (Initial level only) */
     size_t sh_have;
@@ -301,6 +307,9 @@ static int replay_add(void *ptr, time_t exp_time, const gnutls_datum_t *key,
 {
     tern_tls_ctx *ctx = ptr;
     (void)data;
+    /* the one way to refuse a session's early data once GnuTLS reads its ClientHello */
+    if (ctx->reading && ctx->reading->refuse_early)
+        return GNUTLS_E_DB_ERROR;
     if (key->size <= 12 || key->size - 12 > REPLAY_ID_MAX)
         return GNUTLS_E_DB_ERROR;
     const uint8_t *id = key->data + 12;
@@ -441,8 +450,12 @@ static void note_ticket_name(tern_tls *t, const uint8_t *m, size_t len)
     off += 2;
     if (tlen < TICKET_NAME_LEN || off + tlen > len)
         return;
-    memcpy(ctx->tk[idx].name, m + off, TICKET_NAME_LEN);
-    ctx->tk[idx].name_known = 1;
+    struct ticket_key *k = &ctx->tk[idx];
+    memcpy(k->name, m + off, TICKET_NAME_LEN);
+    k->name_known = 1;
+    for (size_t i = 0; i < t->nlimits; i++)
+        k->limits[i] = i < k->nlimits ? TERN_MAX(k->limits[i], t->limits[i]) : t->limits[i];
+    k->nlimits = TERN_MAX(k->nlimits, t->nlimits);
 }
 
 static int read_cb(gnutls_session_t s, gnutls_record_encryption_level_t glevel,
@@ -547,6 +560,7 @@ static const uint8_t *ch_psk_identity(const gnutls_datum_t *msg, size_t *id_len)
 static int enable_tickets(tern_tls *t, const gnutls_datum_t *msg)
 {
     tern_tls_ctx *ctx = t->ctx;
+    ctx->reading = t;
     if (!ctx->tickets || t->ticket_enabled)
         return 0;
     int idx = 0;
@@ -559,6 +573,11 @@ static int enable_tickets(tern_tls *t, const gnutls_datum_t *msg)
         return GNUTLS_E_INTERNAL_ERROR;
     t->key_gen = ctx->key_gen - idx;
     t->ticket_enabled = 1;
+    /* RFC 9000 §7.4.1: 0-RTT sent under limits above ours would break them */
+    const struct ticket_key *k = &ctx->tk[idx];
+    for (size_t i = 0; i < k->nlimits; i++)
+        if (i >= t->nlimits || t->limits[i] < k->limits[i])
+            t->refuse_early = 1;
     return 0;
 }
 
@@ -644,6 +663,7 @@ static int hook_cb(gnutls_session_t s, unsigned htype, unsigned when, unsigned i
             t->got_tparams = 0; /* each ClientHello must carry it */
             return enable_tickets(t, msg);
         }
+        t->ctx->reading = NULL;
     } else if (htype == GNUTLS_HANDSHAKE_NEW_SESSION_TICKET && when == GNUTLS_HOOK_POST) {
         return on_ticket(t, msg);
     } else if (htype != GNUTLS_HANDSHAKE_FINISHED || when != GNUTLS_HOOK_PRE) {
@@ -859,6 +879,8 @@ void tern_tls_free(tern_tls *t)
 {
     if (!t)
         return;
+    if (t->ctx && t->ctx->reading == t)
+        t->ctx->reading = NULL;
     if (t->s)
         gnutls_deinit(t->s);
     free(t->tparams);
@@ -1080,6 +1102,15 @@ int tern_tls_aead(tern_tls *t)
 int tern_tls_is_done(tern_tls *t)
 {
     return t ? t->done : 0;
+}
+
+int tern_tls_set_early_limits(tern_tls *t, const uint64_t *limits, size_t n)
+{
+    if (!t || !t->is_server || n > TERN_TLS_EARLY_LIMITS || (n && !limits))
+        return TERN_ERR_INVALID_ARG;
+    memcpy(t->limits, limits, n * sizeof(*limits));
+    t->nlimits = n;
+    return 0;
 }
 
 int tern_tls_resumed(tern_tls *t)
