@@ -104,7 +104,7 @@ struct tern_tls {
     int offered_early;  /* client: 0-RTT offered in the ClientHello */
     uint64_t limits[TERN_TLS_EARLY_LIMITS]; /* server: see tern_tls_set_early_limits */
     size_t nlimits;
-    int refuse_early;   /* server: the ticket's key remembers higher limits than ours */
+    int refuse_early; /* server: the ticket's key remembers higher limits than ours */
     struct hs_framing framing[TERN_LEVEL_COUNT];
     uint8_t *sh_buf; /* client: a ServerHello being collected (Initial level only) */
     size_t sh_have;

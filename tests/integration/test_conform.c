@@ -335,8 +335,7 @@ static void test_post_handshake_cert_request_rejected(void **st)
     crypto_1rtt_case(0, cr, sizeof(cr), 263);
 }
 
-/* ---- RFC 9001 §4.6.1: a QUIC ticket's max_early_data_size ----------------------------------------
- */
+/* ---- RFC 9001 §4.6.1: a QUIC ticket's max_early_data_size ------------------------------------ */
 
 /* A NewSessionTicket from the server at 1-RTT whose early_data extension says `max_early` (none
  * when `with_early` is 0). Returns what the client made of it: 1 it kept a blob, 0 it closed. */
