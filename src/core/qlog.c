@@ -694,6 +694,7 @@ void tern_qlog_packet_sent(tern_conn *c, int level, const uint8_t *pkt, size_t h
 {
     static const tern_cid none = {0, {0}};
     int type = level == TERN_LEVEL_INITIAL     ? TERN_PKT_INITIAL
+               : level == TERN_LEVEL_0RTT      ? TERN_PKT_0RTT
                : level == TERN_LEVEL_HANDSHAKE ? TERN_PKT_HANDSHAKE
                                                : TERN_PKT_1RTT;
     /* the connection IDs as the header holds them (protection has not been applied yet) */

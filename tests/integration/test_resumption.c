@@ -265,6 +265,17 @@ static void test_resume_without_certificate(void **st)
     tern_tls_ctx_free(ctx);
 }
 
+/* Counts the qlog records of 0-RTT packets sent and received. */
+static void count_0rtt_qlog(void *ud, struct tern_conn *c, const char *record, size_t len)
+{
+    int *n = ud;
+    (void)c;
+    (void)len;
+    if (strstr(record, "\"packet_type\":\"0RTT\"") &&
+        (strstr(record, "quic:packet_sent") || strstr(record, "quic:packet_received")))
+        n[tern_conn_is_server(c)]++;
+}
+
 /* 0-RTT accepted: an upload that fits the first window goes in the first flight and reaches the
  * server application a round trip earlier than the same upload written once connected (the
  * answer waits for the handshake either way: a server sends no 1-RTT data before it completes). */
@@ -276,7 +287,10 @@ static void test_zero_rtt_accepted(void **st)
     for (int early = 1; early >= 0; early--) {
         tern_pair p;
         upload u;
+        int qlog_0rtt[2] = {0, 0};
         resumed_pair(&p, 13, ctx, blob1, len, early);
+        p.cfg_c.qlog = p.cfg_s.qlog = count_0rtt_qlog;
+        p.cfg_c.qlog_ud = p.cfg_s.qlog_ud = qlog_0rtt;
         up_init_size(&u, &p, 8000);
         tern_tstamp start = p.now;
         assert_int_equal(pair_start(&p), 0);
@@ -295,9 +309,12 @@ static void test_zero_rtt_accepted(void **st)
             assert_int_equal(u.early_at_connect, TERN_EARLY_DATA_ACCEPTED);
             assert_int_equal(tern_conn_early_data(p.server), TERN_EARLY_DATA_ACCEPTED);
             assert_int_equal(tern_conn_early_bytes(p.client), 8000);
+            /* qlog names the packets for what they are, on both sides */
+            assert_true(qlog_0rtt[0] >= 6 && qlog_0rtt[1] >= 6);
             t_early = u.srv_done_at - start;
         } else {
             assert_int_equal(tern_conn_early_data(p.server), TERN_EARLY_DATA_NONE);
+            assert_int_equal(qlog_0rtt[0] + qlog_0rtt[1], 0);
             t_late = u.srv_done_at - start;
         }
         up_free(&u);
