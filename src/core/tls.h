@@ -111,6 +111,13 @@ int tern_tls_new_resumed(tern_tls **out, tern_tls_ctx *ctx, const char *server_n
  * TERN_ERR_INVALID_ARG. */
 #define TERN_TLS_EARLY_LIMITS 8
 int tern_tls_set_early_limits(tern_tls *t, const uint64_t *limits, size_t n);
+/* The first PSK identity (`*id_len` bytes, pointing into `m`) of a ClientHello `m` (with or
+ * without its 4-byte handshake header), NULL when it offers none or is malformed. */
+const uint8_t *tern_tls_psk_identity(const uint8_t *m, size_t len, size_t *id_len);
+/* The max_early_data_size of a NewSessionTicket, from its extensions block (what GnuTLS 3.7's
+ * hook shows) or from the whole message (with or without its header): 0 without an early_data
+ * extension, or when malformed. */
+uint32_t tern_tls_nst_max_early_data(const uint8_t *m, size_t len);
 /* 1 once a handshake completed by resuming a session (no certificate was exchanged). */
 int tern_tls_resumed(tern_tls *t);
 /* 1 once a handshake completed with early data accepted (client: the server said so in its

@@ -514,10 +514,11 @@ static int tp_send(gnutls_session_t s, gnutls_buffer_t buf)
 
 /* The first PSK identity of a ClientHello (`m`: the message, with or without its 4-byte
  * header), NULL when it offers none. Only lengths are trusted here after checking them. */
-static const uint8_t *ch_psk_identity(const gnutls_datum_t *msg, size_t *id_len)
+const uint8_t *tern_tls_psk_identity(const uint8_t *m, size_t len, size_t *id_len)
 {
-    const uint8_t *m = msg ? msg->data : NULL;
-    size_t len = msg ? msg->size : 0, off = 0;
+    size_t off = 0;
+    if (!m)
+        return NULL;
     if (len >= 4 && m[0] == GNUTLS_HANDSHAKE_CLIENT_HELLO)
         off = 4;
     off += 2 + 32; /* legacy_version, random */
@@ -565,7 +566,7 @@ static int enable_tickets(tern_tls *t, const gnutls_datum_t *msg)
         return 0;
     int idx = 0;
     size_t id_len = 0;
-    const uint8_t *id = ch_psk_identity(msg, &id_len);
+    const uint8_t *id = msg ? tern_tls_psk_identity(msg->data, msg->size, &id_len) : NULL;
     if (id && id_len >= TICKET_NAME_LEN && ctx->tk[1].key.data && ctx->tk[1].name_known &&
         memcmp(id, ctx->tk[1].name, TICKET_NAME_LEN) == 0)
         idx = 1;
@@ -603,11 +604,12 @@ static int64_t ext_max_early_data(const uint8_t *m, size_t len)
 
 /* A NewSessionTicket's max_early_data_size. GnuTLS does not report it to a client; its hook
  * shows the ticket's extensions (3.7), or the whole message, which is read through to them. */
-static uint32_t nst_max_early_data(const gnutls_datum_t *msg)
+uint32_t tern_tls_nst_max_early_data(const uint8_t *m, size_t len)
 {
-    const uint8_t *m = msg ? msg->data : NULL;
-    size_t len = msg ? msg->size : 0, off = 0;
-    int64_t v = m ? ext_max_early_data(m, len) : -1;
+    size_t off = 0;
+    if (!m)
+        return 0;
+    int64_t v = ext_max_early_data(m, len);
     if (v >= 0)
         return (uint32_t)v;
     if (len >= 4 && m[0] == GNUTLS_HANDSHAKE_NEW_SESSION_TICKET)
@@ -634,7 +636,7 @@ static int on_ticket(tern_tls *t, const gnutls_datum_t *msg)
         return 0;
     if (gnutls_session_get_data2(t->s, &d) < 0 || !d.data)
         return 0; /* the ticket is simply not kept */
-    uint32_t max_early = nst_max_early_data(msg);
+    uint32_t max_early = msg ? tern_tls_nst_max_early_data(msg->data, msg->size) : 0;
     int rv = t->cb.on_ticket(t->ud, d.data, d.size, max_early);
     gnutls_memset(d.data, 0, d.size);
     gnutls_free(d.data);
