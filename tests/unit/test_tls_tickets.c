@@ -27,22 +27,22 @@ static size_t client_hello(uint8_t *b, int header, int with_psk)
     size_t o = header ? 4 : 0;
     b[o++] = 3, b[o++] = 3;
     memset(b + o, 0x11, 32), o += 32;
-    b[o++] = 0;                              /* legacy_session_id */
-    o += put16(b + o, 4);                    /* cipher_suites */
+    b[o++] = 0;           /* legacy_session_id */
+    o += put16(b + o, 4); /* cipher_suites */
     b[o++] = 0x13, b[o++] = 1, b[o++] = 0x13, b[o++] = 2;
-    b[o++] = 1, b[o++] = 0;                  /* compression */
+    b[o++] = 1, b[o++] = 0; /* compression */
     size_t ext_len_at = o;
     o += 2;
     o += put16(b + o, 0x0a0a), o += put16(b + o, 1), b[o++] = 0;
     if (with_psk) {
         o += put16(b + o, 41);
         o += put16(b + o, 2 + 2 + 20 + 4 + 2 + 33);
-        o += put16(b + o, 2 + 20 + 4);       /* identities */
+        o += put16(b + o, 2 + 20 + 4); /* identities */
         o += put16(b + o, 20);
         for (int i = 0; i < 20; i++)
             b[o++] = (uint8_t)(0xa0 + i);
-        memset(b + o, 0, 4), o += 4;         /* obfuscated_ticket_age */
-        o += put16(b + o, 33), b[o++] = 32;  /* binders */
+        memset(b + o, 0, 4), o += 4;        /* obfuscated_ticket_age */
+        o += put16(b + o, 33), b[o++] = 32; /* binders */
         memset(b + o, 0x22, 32), o += 32;
     }
     put16(b + ext_len_at, o - ext_len_at - 2);
@@ -94,9 +94,9 @@ static size_t nst(uint8_t *b, int header, int with, uint32_t v, size_t *ext_at)
 {
     size_t o = header ? 4 : 0;
     memset(b + o, 0, 8), o += 8;
-    b[o++] = 2, b[o++] = 7, b[o++] = 8;    /* nonce */
+    b[o++] = 2, b[o++] = 7, b[o++] = 8; /* nonce */
     o += put16(b + o, 10);
-    memset(b + o, 0x33, 10), o += 10;      /* ticket */
+    memset(b + o, 0x33, 10), o += 10; /* ticket */
     *ext_at = o;
     o += put16(b + o, 5 + (with ? 8 : 0));
     o += put16(b + o, 0x1a1a), o += put16(b + o, 1), b[o++] = 0;
