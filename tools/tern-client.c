@@ -393,7 +393,7 @@ int main(int argc, char **argv)
                                          {"keylog", required_argument, NULL, 'Y'},
                                          {"qlog-dir", required_argument, NULL, 'Q'},
                                          {"session-file", required_argument, NULL, 'Z'},
-                                         {"early-data", no_argument, NULL, 'E'},
+                                         {"early-data", no_argument, NULL, '0'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
@@ -536,7 +536,7 @@ int main(int argc, char **argv)
         case 'Z':
             cl->session_file = optarg;
             break;
-        case 'E':
+        case '0':
             cl->early_wanted = 1;
             break;
         case 'q':

@@ -164,7 +164,7 @@ int main(int argc, char **argv)
                                          {"cert", required_argument, NULL, 'c'},
                                          {"key", required_argument, NULL, 'k'},
                                          {"retry", no_argument, NULL, 'R'},
-                                         {"early-data", no_argument, NULL, 'E'},
+                                         {"early-data", no_argument, NULL, '0'},
                                          {"alpn", required_argument, NULL, 'a'},
                                          {"ciphers", required_argument, NULL, 'x'},
                                          {"key-update", required_argument, NULL, 'K'},
@@ -287,7 +287,7 @@ int main(int argc, char **argv)
             }
             cfg.qlog_dir = optarg;
             break;
-        case 'E':
+        case '0':
             cfg.early_data = 1;
             break;
         case 'q':
