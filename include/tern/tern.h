@@ -50,6 +50,9 @@ extern "C" {
 #endif
 
 #define TERN_PROTO_VERSION_1 0x00000001u
+#define TERN_PROTO_VERSION_2 0x6b3343cfu /* QUIC version 2, RFC 9369 */
+/* Entries of tern_config.quic_versions at most. */
+#define TERN_MAX_QUIC_VERSIONS 4
 
 /* ---- error codes returned to the caller ------------------------------------------------------ */
 enum {
@@ -130,6 +133,8 @@ enum {
     TERN_TE_KEY_UPDATE_ERROR = 0xe,
     TERN_TE_AEAD_LIMIT_REACHED = 0xf,
     TERN_TE_NO_VIABLE_PATH = 0x10,
+    TERN_TE_VERSION_NEGOTIATION_ERROR = 0x11, /* RFC 9368 §4: a version downgrade, or version
+                                                 information that contradicts the wire */
     TERN_TE_CRYPTO_ERROR = 0x100, /* 0x100 + TLS alert */
 };
 
@@ -355,6 +360,21 @@ typedef struct tern_config {
                                     that allowed it (implies session_tickets; replayed
                                     ClientHellos are refused, see docs/resumption.md). Client:
                                     unused, 0-RTT is asked per connection (default 0) */
+    /* QUIC versions (RFC 9000's v1, RFC 9369's v2) and their negotiation (RFC 9368;
+     * docs/versions.md). */
+    size_t quic_versions_count;  /* entries used in quic_versions; 0 (default) = {v1} */
+    uint32_t quic_versions[TERN_MAX_QUIC_VERSIONS]; /* TERN_PROTO_VERSION_1 / _2, most preferred
+                                    first, no duplicates (else TERN_ERR_CONFIG). Client: its first
+                                    Initial uses quic_versions[0]; every entry is offered in the
+                                    version_information transport parameter, so that a server
+                                    may move the connection to another one without a round trip
+                                    (compatible negotiation), and is what the client retries with
+                                    after a Version Negotiation packet. Server: the versions it
+                                    accepts; it moves a client to the first entry the client
+                                    offers, or keeps the client's own version when that comes
+                                    first. The default {v1} speaks v1 only, as before v2 existed:
+                                    {v1, v2} on a client starts in v1 and takes v2 where a server
+                                    prefers it; {v2, v1} on a server upgrades such clients */
 } tern_config;
 
 /* Fills the first `size` bytes of `cfg` with defaults (see field comments); called through the
@@ -821,6 +841,12 @@ TERN_API int tern_conn_resumed(tern_conn *c);
 
 /* 1 for a server-side connection, 0 for a client. */
 TERN_API int tern_conn_is_server(tern_conn *c);
+
+/* The QUIC version the connection uses now (TERN_PROTO_VERSION_1 or _2): the negotiated one once
+ * the first packet of the peer was processed (a client that starts in v1 moves to v2 when the
+ * server's first packets are v2), the version of the first Initial before. 0 when c is NULL.
+ * Thread: the connection's endpoint's. */
+TERN_API uint32_t tern_conn_quic_version(tern_conn *c);
 
 /* 1 after on_connected and before the connection starts closing. */
 TERN_API int tern_conn_is_established(tern_conn *c);

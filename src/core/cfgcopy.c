@@ -3,6 +3,7 @@
 
 #include "abi.h"
 #include "pmtud.h"
+#include "qversion.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,8 @@ int tern_cfg_copy_init(tern_cfg_copy *d, const tern_config *cfg)
         return TERN_ERR_CONFIG;
     if (cfg->max_udp_payload < TERN_MIN_INITIAL_SIZE || cfg->max_udp_payload > 65527 ||
         cfg->active_connection_id_limit < 2 || (cfg->cert_file && !cfg->key_file) ||
-        cfg->datagram_queue_count == 0 || cfg->max_datagram_frame_size > TERN_MAX_VARINT)
+        cfg->datagram_queue_count == 0 || cfg->max_datagram_frame_size > TERN_MAX_VARINT ||
+        tern_qv_check_list(cfg->quic_versions, cfg->quic_versions_count))
         return TERN_ERR_CONFIG;
     d->cfg = *cfg;
     d->cfg.alpn = NULL;

@@ -21,8 +21,9 @@ typedef struct tern_cfg_copy {
 /* Copies `cfg` into `d` (zeroed first). Returns 0, TERN_ERR_CONFIG (no ALPN, more than
  * TERN_CFG_MAX_ALPN protocols or TERN_CFG_MAX_PREFER preferences, an empty or too long entry,
  * max_udp_payload outside 1200..65527, active_connection_id_limit < 2, a certificate without a
- * key, datagram_queue_count 0, max_datagram_frame_size above 2^62 - 1) or TERN_ERR_NOMEM. On
- * error `d` holds nothing to free (tern_cfg_copy_free is harmless). */
+ * key, datagram_queue_count 0, max_datagram_frame_size above 2^62 - 1, a quic_versions list
+ * with an unsupported or repeated version or more than TERN_MAX_QUIC_VERSIONS entries) or
+ * TERN_ERR_NOMEM. On error `d` holds nothing to free (tern_cfg_copy_free is harmless). */
 int tern_cfg_copy_init(tern_cfg_copy *d, const tern_config *cfg);
 void tern_cfg_copy_free(tern_cfg_copy *d);
 

@@ -91,7 +91,7 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
         if (!secret)
             return 0;
         tern_crypto_keys_free(k);
-        if (tern_crypto_keys_from_secret(k, aead, secret, len, 1))
+        if (tern_crypto_keys_from_secret_v(k, c->version, aead, secret, len, 1))
             return TERN_ERR_CRYPTO;
         c->res.early = c->is_server ? TERN_EARLY_DATA_ACCEPTED : TERN_EARLY_DATA_PENDING;
         if (c->is_server) {
@@ -107,11 +107,11 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
     c->keys.aead = aead;
     if (rx) {
         tern_crypto_keys_free(&c->keys.rx[level]);
-        if (tern_crypto_keys_from_secret(&c->keys.rx[level], aead, rx, len,
+        if (tern_crypto_keys_from_secret_v(&c->keys.rx[level], c->version, aead, rx, len,
                                          level != TERN_LEVEL_1RTT))
             return TERN_ERR_CRYPTO;
         if (level == TERN_LEVEL_1RTT) {
-            if (tern_crypto_keys_from_secret(&c->keys.hp_rx1, aead, rx, len, 1))
+            if (tern_crypto_keys_from_secret_v(&c->keys.hp_rx1, c->version, aead, rx, len, 1))
                 return TERN_ERR_CRYPTO;
             if (tern_crypto_next_keys(&c->keys.rx[level], &c->keys.rx_next))
                 return TERN_ERR_CRYPTO;
@@ -119,11 +119,11 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
     }
     if (tx) {
         tern_crypto_keys_free(&c->keys.tx[level]);
-        if (tern_crypto_keys_from_secret(&c->keys.tx[level], aead, tx, len,
+        if (tern_crypto_keys_from_secret_v(&c->keys.tx[level], c->version, aead, tx, len,
                                          level != TERN_LEVEL_1RTT))
             return TERN_ERR_CRYPTO;
         if (level == TERN_LEVEL_1RTT &&
-            tern_crypto_keys_from_secret(&c->keys.hp_tx1, aead, tx, len, 1))
+            tern_crypto_keys_from_secret_v(&c->keys.hp_tx1, c->version, aead, tx, len, 1))
             return TERN_ERR_CRYPTO;
         /* from now on the client's anti-deadlock probe goes in the Handshake space: its Initial
          * keys go with its first Handshake packet (RFC 9002 §6.2.2.1) */
@@ -222,6 +222,8 @@ static int tls_tparams(void *ud, const uint8_t *data, size_t len)
             (c->retry.received && !tern_cid_eq(&tp.retry_scid, &c->retry.scid)))
             goto fail;
     }
+    if (tern_conn_version_on_tparams(c, &tp, &terr, &why))
+        goto fail;
     c->tp.peer = tp;
     c->tp.peer_received = 1;
     apply_peer_tparams(c);
@@ -336,6 +338,8 @@ void tern_conn_discard_space(tern_conn *c, int space)
     tern_crypto_keys_free(&c->keys.rx[level]);
     tern_sendbuf_free(&c->hs.crypto_snd[level]);
     tern_sendbuf_init(&c->hs.crypto_snd[level], TERN_CRYPTO_BUF_LIMIT);
+    if (space == TERN_SPACE_INITIAL)
+        tern_conn_version_discard(c);
     if (c->qlog) tern_qlog_keys_discarded(c, space);
 }
 
@@ -515,6 +519,29 @@ static int alpn_offered(const tern_config *cfg, const char *alpn)
     return 0;
 }
 
+/* Our transport parameters, encoded, and the TLS callbacks: what every new TLS session takes. */
+static int tls_setup(tern_conn *c, uint8_t *tpbuf, size_t cap, size_t *tplen, tern_tls_cb *cb)
+{
+    *tplen = tern_tparams_encode(&c->tp.local, c->is_server, tpbuf, cap);
+    if (!*tplen)
+        return TERN_ERR_INTERNAL;
+    *cb = tls_callbacks;
+    if (c->cfg->keylog) /* else GnuTLS's own SSLKEYLOGFILE support stays in place */
+        cb->on_keylog = tls_keylog;
+    return 0;
+}
+
+int tern_conn_new_tls(tern_conn *c, tern_tls_ctx *ctx, const char *server_name)
+{
+    uint8_t tpbuf[512];
+    size_t tplen;
+    tern_tls_cb tls_cb;
+    int rv = tls_setup(c, tpbuf, sizeof(tpbuf), &tplen, &tls_cb);
+    if (rv)
+        return rv;
+    return tern_tls_new(&c->hs.tls, ctx, c->is_server, server_name, tpbuf, tplen, &tls_cb, c);
+}
+
 static int check_config(const tern_config *cfg)
 {
     if (!cfg || !cfg->alpn_count || !cfg->alpn)
@@ -543,7 +570,9 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     if (!c)
         return TERN_ERR_NOMEM;
     c->is_server = p->is_server;
-    c->version = p->version ? p->version : TERN_PROTO_VERSION_1;
+    uint32_t versions[TERN_QV_MAX];
+    tern_qv_list(p->cfg, versions);
+    c->version = p->version ? p->version : versions[0];
     c->cfg = p->cfg;
     c->cb = p->cb;
     c->cb_ud = p->cb_ud;
@@ -646,20 +675,17 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     if (rv)
         goto fail;
     fill_local_tparams(c, p);
+    tern_conn_version_init(c, p, keys_dcid);
     /* without memory for it the connection runs without qlog: it is a diagnostic */
     if (p->qlog || p->cfg->qlog)
         (void)tern_qlog_new(c, p->qlog ? p->qlog : p->cfg->qlog,
                             p->qlog ? p->qlog_ud : p->cfg->qlog_ud, now);
-    uint8_t tpbuf[512];
-    size_t tplen = tern_tparams_encode(&c->tp.local, c->is_server, tpbuf, sizeof(tpbuf));
-    if (!tplen) {
-        rv = TERN_ERR_INTERNAL;
-        goto fail;
-    }
-    tern_tls_cb tls_cb = tls_callbacks;
-    if (c->cfg->keylog) /* else GnuTLS's own SSLKEYLOGFILE support stays in place */
-        tls_cb.on_keylog = tls_keylog;
     if (!c->is_server && p->session) {
+        uint8_t tpbuf[512];
+        size_t tplen;
+        tern_tls_cb tls_cb;
+        if ((rv = tls_setup(c, tpbuf, sizeof(tpbuf), &tplen, &tls_cb)))
+            goto fail;
         tern_resume *r = &c->res.remembered;
         if ((rv = tern_resume_decode(r, p->session, p->session_len)))
             goto fail;
@@ -673,8 +699,7 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     } else {
         if (c->is_server)
             (void)tern_tls_ctx_tick(p->tls_ctx, now); /* a failed rotation is tried again later */
-        rv = tern_tls_new(&c->hs.tls, p->tls_ctx, c->is_server, p->server_name, tpbuf, tplen,
-                          &tls_cb, c);
+        rv = tern_conn_new_tls(c, p->tls_ctx, p->server_name);
         if (!rv && c->is_server) {
             /* what a ticket this connection issues will let 0-RTT use */
             tern_resume mine;
@@ -719,6 +744,7 @@ void tern_conn_free(tern_conn *c)
     if (!c)
         return;
     tern_tls_free(c->hs.tls);
+    tern_conn_version_discard(c);
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
         tern_crypto_keys_free(&c->keys.tx[i]);
         tern_crypto_keys_free(&c->keys.rx[i]);
@@ -1176,6 +1202,8 @@ int tern_conn_resumed(tern_conn *c)
 {
     return c ? c->res.resumed : 0;
 }
+
+uint32_t tern_conn_quic_version(tern_conn *c) { return c ? c->version : 0; }
 int tern_conn_is_established(tern_conn *c) { return c->state == TERN_CS_ESTABLISHED; }
 void tern_conn_set_user_data(tern_conn *c, void *ud) { c->app_data = ud; }
 void *tern_conn_get_user_data(tern_conn *c) { return c->app_data; }

@@ -20,6 +20,7 @@
 #include "recovery.h"
 #include "resume.h"
 #include "stream.h"
+#include "qversion.h"
 #include "tparams.h"
 
 #define TERN_CRYPTO_BUF_LIMIT (256 * 1024) /* TLS messages buffered per level (either way) */
@@ -107,6 +108,25 @@ typedef struct tern_conn_retry_state {
     uint8_t *token;              /* client: Retry token echoed in Initials */
     size_t token_len;
 } tern_conn_retry_state;
+
+/* Version negotiation (RFC 9368; conn_version.c). */
+typedef struct tern_conn_vn_state {
+    uint32_t ours[TERN_QV_MAX];  /* the configuration's versions, most preferred first */
+    size_t n;
+    uint32_t original;           /* version of the client's first Initial (of this attempt) */
+    int after_vn;                /* client: it acted on a Version Negotiation packet */
+    int upgraded;                /* the connection left its original version (compatible) */
+    tern_cid keys_dcid;          /* the DCID the Initial keys derive from */
+    tern_keys orig_rx;           /* server, upgraded: the client's Initials still in the original
+                                    version, until the Initial space goes */
+    tern_keys cand_tx, cand_rx;  /* client: Initial keys of a version the server's first packet
+                                    may have moved us to, until one authenticates */
+    uint32_t cand_version;
+    tern_tls_ctx *tls_ctx;       /* client: a new attempt after Version Negotiation starts TLS
+                                    again with them */
+    char server_name[256];
+    int has_server_name;
+} tern_conn_vn_state;
 
 /* Transport parameters, ours and the peer's as the connection applies them. */
 typedef struct tern_conn_tp_state {
@@ -222,6 +242,7 @@ struct tern_conn {
     tern_policy pol; /* migration policy state (policy.c) */
     tern_conn_cid_state cids;
     tern_conn_retry_state retry;
+    tern_conn_vn_state vn;
     tern_conn_tp_state tp;
     tern_conn_flow_state flow;
     tern_conn_stream_state streams;
@@ -242,6 +263,9 @@ static inline tern_path *tern_conn_path(tern_conn *c)
 }
 
 /* conn.c */
+/* Encodes our transport parameters and creates the TLS session with them (the client's first
+ * flight is produced by tern_tls_start). Returns 0, TERN_ERR_INTERNAL or tern_tls_new's errors. */
+int tern_conn_new_tls(tern_conn *c, tern_tls_ctx *ctx, const char *server_name);
 void tern_conn_set_close_info(tern_conn *c, int status, int app, int local, uint64_t code,
                               uint64_t frame_type, const char *reason, size_t reason_len);
 void tern_conn_set_done(tern_conn *c);
@@ -305,6 +329,27 @@ void tern_conn_pmtud_on_timeout(tern_conn *c, tern_tstamp now);
  * driver whose buffer is smaller than the search's maximum lowers it to the buffer. */
 size_t tern_conn_pmtud_probe_size(tern_conn *c, size_t cap, tern_tstamp now);
 void tern_conn_pmtud_probe_sent(tern_conn *c, size_t size, uint64_t pn, tern_tstamp now);
+/* conn_version.c: version negotiation (RFC 9368) */
+/* At creation, once keys_dcid and the local transport parameters are known: our versions, the
+ * version_information we send, and what a client needs to start again after VN. */
+void tern_conn_version_init(tern_conn *c, const tern_conn_params *p, const tern_cid *keys_dcid);
+/* The peer's transport parameters arrived: a server checks the client's version information and
+ * may move the connection to a compatible version it prefers (new Initial keys, our parameters
+ * sent again with the new Chosen Version); a client checks the server's against a downgrade.
+ * Returns 0, or TERN_ERR_PROTO with *terr and *why set. */
+int tern_conn_version_on_tparams(tern_conn *c, const tern_tparams *tp, uint64_t *terr,
+                                 const char **why);
+/* Client: a Version Negotiation packet (already matched to our CIDs): a new attempt in another
+ * version of ours the server lists, or the connection ends with TERN_ERR_VERSION. */
+void tern_conn_version_on_vn(tern_conn *c, const tern_pkt_hdr *h, tern_tstamp now);
+/* The receive keys for a long-header packet of h->version at `level` (NULL: drop it): the current
+ * ones, a server's original-version Initial keys after an upgrade, or a client's candidate keys
+ * when the server's first Initial is in another compatible version of ours. */
+tern_keys *tern_conn_version_rx_keys(tern_conn *c, const tern_pkt_hdr *h, int level);
+/* The packet opened with `rx` authenticated: a client's candidate version becomes its own. */
+void tern_conn_version_on_authentic(tern_conn *c, const tern_keys *rx);
+/* The Initial space is gone: so are the keys of other versions. */
+void tern_conn_version_discard(tern_conn *c);
 
 #define TERN_LOG(c, ...)                                                                           \
     do {                                                                                           \

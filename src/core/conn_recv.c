@@ -552,7 +552,7 @@ static int check_reset(tern_conn *c, int *checked, const uint8_t *dgram, size_t 
     return TERN_ERR_CLOSED;
 }
 
-static void handle_version_negotiation(tern_conn *c, const tern_pkt_hdr *h)
+static void handle_version_negotiation(tern_conn *c, const tern_pkt_hdr *h, tern_tstamp now)
 {
     /* §6.2: once any packet (a Retry included) was processed, VN can only be an attack */
     if (c->is_server || c->received_any || c->retry.received)
@@ -563,14 +563,13 @@ static void handle_version_negotiation(tern_conn *c, const tern_pkt_hdr *h)
     for (size_t i = 0; i < h->versions_count; i++)
         if (tern_get_u32(h->versions + 4 * i) == c->version)
             return; /* lists our version: ignore (RFC 9000 §6.2) */
-    tern_conn_set_close_info(c, TERN_ERR_VERSION, 0, 0, 0, 0, "version negotiation", 19);
-    tern_conn_set_done(c);
+    tern_conn_version_on_vn(c, h, now);
 }
 
 static void handle_retry(tern_conn *c, const uint8_t *pkt, const tern_pkt_hdr *h, tern_tstamp now)
 {
     /* the parser dropped Retry packets without a token or too short for the tag (§17.2.5.2) */
-    if (c->is_server || c->retry.received || c->received_any ||
+    if (c->is_server || c->retry.received || c->received_any || h->version != c->version ||
         !tern_cid_eq(&h->dcid, &c->cids.local.e[0].cid))
         return;
     uint8_t tag[TERN_AEAD_TAG_LEN];
@@ -589,6 +588,7 @@ static void handle_retry(tern_conn *c, const uint8_t *pkt, const tern_pkt_hdr *h
     c->retry.scid = h->scid;
     /* the server's new CID is where everything goes now, and the Initial keys follow it */
     tern_peer_cids_set_initial(&c->cids.peer, &h->scid);
+    c->vn.keys_dcid = h->scid;
     tern_crypto_keys_free(&c->keys.tx[TERN_LEVEL_INITIAL]);
     tern_crypto_keys_free(&c->keys.rx[TERN_LEVEL_INITIAL]);
     if (tern_crypto_initial_keys(c->version, &h->scid, 0, &c->keys.tx[TERN_LEVEL_INITIAL],
@@ -663,7 +663,7 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     int level;
     switch (h->type) {
     case TERN_PKT_VN:
-        handle_version_negotiation(c, h);
+        handle_version_negotiation(c, h, now);
         return 0;
     case TERN_PKT_RETRY:
         handle_retry(c, pkt, h, now);
@@ -685,13 +685,16 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     default:
         return 0;
     }
-    if (h->type != TERN_PKT_1RTT && h->version != c->version)
-        return 0;
     int space = tern_level_space(level);
     if (c->sp[space].discarded)
         return 0;
-    const tern_keys *hp = level == TERN_LEVEL_1RTT ? &c->keys.hp_rx1 : &c->keys.rx[level];
-    if (!hp->aead || !c->keys.rx[level].aead)
+    /* long headers: the version in use, or one that negotiation still allows */
+    tern_keys *rxk = level == TERN_LEVEL_1RTT ? &c->keys.rx[level]
+                                              : tern_conn_version_rx_keys(c, h, level);
+    if (!rxk)
+        return 0;
+    const tern_keys *hp = level == TERN_LEVEL_1RTT ? &c->keys.hp_rx1 : rxk;
+    if (!hp->aead || !rxk->aead)
         return 0; /* keys not yet (or no longer) available */
     if (!c->is_server && h->type == TERN_PKT_INITIAL && h->token_len)
         return 0; /* servers never send tokens in Initial packets */
@@ -721,7 +724,7 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
         memcpy(older_ct, pkt + hdr_len, ct_len);
     int n = level == TERN_LEVEL_1RTT
                 ? decrypt_1rtt(c, pkt, hdr_len, h->pkt_len, pn, now)
-                : tern_crypto_decrypt(&c->keys.rx[level], pkt, hdr_len, h->pkt_len, pn);
+                : tern_crypto_decrypt(rxk, pkt, hdr_len, h->pkt_len, pn);
     if (n < 0 && n != TERN_ERR_PROTO && try_older) {
         memcpy(pkt + hdr_len, older_ct, ct_len);
         int m = decrypt_1rtt(c, pkt, hdr_len, h->pkt_len, pn - 256, now);
@@ -750,6 +753,8 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     }
     if (tern_ackr_is_dup(&c->sp[space].ackr, pn))
         return 0;
+    if (level != TERN_LEVEL_1RTT)
+        tern_conn_version_on_authentic(c, rxk);
 
     if (!c->received_any) {
         c->received_any = 1;

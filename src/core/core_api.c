@@ -66,7 +66,7 @@ static int client_new(const tern_config *cfg_in, size_t cfg_size, const tern_cal
     }
     tern_conn_params p;
     memset(&p, 0, sizeof(p));
-    p.version = TERN_PROTO_VERSION_1;
+    p.version = 0; /* the configuration's first version */
     p.cfg = &r->conf.cfg;
     p.tls_ctx = r->tls;
     p.cb = &r->cb;

@@ -1,8 +1,9 @@
-/* Packet protection for QUIC v1 (RFC 9001 §5): HKDF-Expand-Label key schedule, AEAD in place,
+/* Packet protection for QUIC v1 (RFC 9001 §5) and v2 (RFC 9369 §3.3): HKDF-Expand-Label key schedule, AEAD in place,
  * header protection, key update, the Retry integrity tag, stateless reset tokens and Retry address
  * validation tokens. Every primitive is GnuTLS's; cipher handles are created when keys are
  * installed and reused for every packet, so protecting or opening a packet allocates nothing. */
 #include "crypto.h"
+#include "qversion.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -12,6 +13,13 @@
 static const uint8_t initial_salt_v1[20] = {0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34,
                                             0xb3, 0x4d, 0x17, 0x9a, 0xe6, 0xa4, 0xc8,
                                             0x0c, 0xad, 0xcc, 0xbb, 0x7f, 0x0a};
+static const uint8_t initial_salt_v2[20] = {0x0d, 0xed, 0xe3, 0xde, 0xf7, 0x00, 0xa6,
+                                            0xdb, 0x81, 0x93, 0x81, 0xbe, 0x6e, 0x26,
+                                            0x9d, 0xcb, 0xf9, 0xbd, 0x2e, 0xd9};
+static const uint8_t retry_key_v2[16] = {0x8f, 0xb4, 0xb0, 0x1b, 0x56, 0xac, 0x48, 0xe2,
+                                         0x60, 0xfb, 0xcb, 0xce, 0xad, 0x7c, 0xcc, 0x92};
+static const uint8_t retry_nonce_v2[12] = {0xd8, 0x69, 0x69, 0xbc, 0x2d, 0x7c,
+                                           0x6d, 0x99, 0x90, 0xef, 0xb0, 0x4a};
 static const uint8_t retry_key_v1[16] = {0xbe, 0x0c, 0x69, 0x0b, 0x9f, 0x66, 0x57, 0x5a,
                                          0x1d, 0x76, 0x6b, 0x54, 0xe3, 0x68, 0xc8, 0x4e};
 static const uint8_t retry_nonce_v1[12] = {0x46, 0x15, 0x99, 0xd3, 0x5d, 0x63,
@@ -152,7 +160,15 @@ void tern_crypto_keys_move(tern_keys *dst, tern_keys *src)
 int tern_crypto_keys_from_secret(tern_keys *k, int aead, const uint8_t *secret, size_t secret_len,
                                  int with_hp)
 {
+    return tern_crypto_keys_from_secret_v(k, TERN_PROTO_VERSION_1, aead, secret, secret_len,
+                                          with_hp);
+}
+
+int tern_crypto_keys_from_secret_v(tern_keys *k, uint32_t version, int aead, const uint8_t *secret,
+                                   size_t secret_len, int with_hp)
+{
     const struct aead_info *ai = aead_info(aead);
+    const tern_qv_labels *lb = tern_qv_labels_for(version);
     uint8_t key[32], hp[32];
     gnutls_aead_cipher_hd_t ahd = NULL;
     gnutls_cipher_hd_t hhd = NULL;
@@ -161,11 +177,11 @@ int tern_crypto_keys_from_secret(tern_keys *k, int aead, const uint8_t *secret, 
     if (!k || !secret)
         return TERN_ERR_CRYPTO;
     tern_crypto_keys_free(k);
-    if (!ai || secret_len != ai->hash_len)
+    if (!ai || secret_len != ai->hash_len || !tern_qv_supported(version))
         return TERN_ERR_CRYPTO;
 
-    if (expand_label(ai->mac, secret, secret_len, "quic key", key, ai->key_len) < 0 ||
-        expand_label(ai->mac, secret, secret_len, "quic iv", k->iv, sizeof(k->iv)) < 0)
+    if (expand_label(ai->mac, secret, secret_len, lb->key, key, ai->key_len) < 0 ||
+        expand_label(ai->mac, secret, secret_len, lb->iv, k->iv, sizeof(k->iv)) < 0)
         goto out;
     gnutls_datum_t kd = {key, (unsigned)ai->key_len};
     if (gnutls_aead_cipher_init(&ahd, ai->aead, &kd) < 0) {
@@ -176,7 +192,7 @@ int tern_crypto_keys_from_secret(tern_keys *k, int aead, const uint8_t *secret, 
         uint8_t zero_iv[16] = {0};
         gnutls_datum_t hd = {hp, (unsigned)ai->key_len};
         gnutls_datum_t ivd = {zero_iv, sizeof(zero_iv)};
-        if (expand_label(ai->mac, secret, secret_len, "quic hp", hp, ai->key_len) < 0)
+        if (expand_label(ai->mac, secret, secret_len, lb->hp, hp, ai->key_len) < 0)
             goto out;
         if (gnutls_cipher_init(&hhd, ai->hp, &hd, &ivd) < 0) {
             hhd = NULL;
@@ -184,6 +200,7 @@ int tern_crypto_keys_from_secret(tern_keys *k, int aead, const uint8_t *secret, 
         }
     }
     k->aead = aead;
+    k->version = version;
     k->aead_hd = ahd;
     k->hp_hd = hhd;
     memcpy(k->secret, secret, secret_len);
@@ -210,22 +227,24 @@ int tern_crypto_initial_keys(uint32_t version, const tern_cid *client_dcid, int 
     uint8_t initial[32], client[32], server[32];
     int rv = TERN_ERR_CRYPTO;
 
-    if (version != TERN_PROTO_VERSION_1 || !client_dcid || client_dcid->len > TERN_MAX_CID_LEN ||
-        !tx || !rx || tx == rx)
+    if (!tern_qv_supported(version) || !client_dcid || client_dcid->len > TERN_MAX_CID_LEN || !tx ||
+        !rx || tx == rx)
         return TERN_ERR_CRYPTO;
 
     gnutls_datum_t ikm = in_datum(client_dcid->data, client_dcid->len);
-    gnutls_datum_t salt = in_datum(initial_salt_v1, sizeof(initial_salt_v1));
+    gnutls_datum_t salt = version == TERN_PROTO_VERSION_2
+                              ? in_datum(initial_salt_v2, sizeof(initial_salt_v2))
+                              : in_datum(initial_salt_v1, sizeof(initial_salt_v1));
     if (gnutls_hkdf_extract(GNUTLS_MAC_SHA256, &ikm, &salt, initial) < 0)
         goto out;
     if (expand_label(GNUTLS_MAC_SHA256, initial, 32, "client in", client, 32) < 0 ||
         expand_label(GNUTLS_MAC_SHA256, initial, 32, "server in", server, 32) < 0)
         goto out;
-    rv =
-        tern_crypto_keys_from_secret(tx, TERN_AEAD_AES_128_GCM, is_server ? server : client, 32, 1);
+    rv = tern_crypto_keys_from_secret_v(tx, version, TERN_AEAD_AES_128_GCM,
+                                        is_server ? server : client, 32, 1);
     if (rv == 0)
-        rv = tern_crypto_keys_from_secret(rx, TERN_AEAD_AES_128_GCM, is_server ? client : server,
-                                          32, 1);
+        rv = tern_crypto_keys_from_secret_v(rx, version, TERN_AEAD_AES_128_GCM,
+                                            is_server ? client : server, 32, 1);
     if (rv < 0) {
         tern_crypto_keys_free(tx);
         tern_crypto_keys_free(rx);
@@ -248,9 +267,11 @@ int tern_crypto_next_keys(const tern_keys *cur, tern_keys *next)
     ai = aead_info(cur->aead);
     if (!ai || cur->secret_len != ai->hash_len)
         return TERN_ERR_CRYPTO;
-    rv = expand_label(ai->mac, cur->secret, cur->secret_len, "quic ku", secret, ai->hash_len);
+    rv = expand_label(ai->mac, cur->secret, cur->secret_len, tern_qv_labels_for(cur->version)->ku,
+                      secret, ai->hash_len);
     if (rv == 0)
-        rv = tern_crypto_keys_from_secret(next, cur->aead, secret, ai->hash_len, 0);
+        rv = tern_crypto_keys_from_secret_v(next, cur->version, cur->aead, secret, ai->hash_len,
+                                            0);
     gnutls_memset(secret, 0, sizeof(secret));
     return rv;
 }
@@ -368,11 +389,12 @@ int tern_crypto_retry_tag(uint32_t version, const tern_cid *odcid, const uint8_t
     uint8_t odcid_len;
     int rv;
 
-    if (version != TERN_PROTO_VERSION_1 || !odcid || odcid->len > TERN_MAX_CID_LEN || !retry ||
-        !tag)
+    if (!tern_qv_supported(version) || !odcid || odcid->len > TERN_MAX_CID_LEN || !retry || !tag)
         return TERN_ERR_CRYPTO;
+    int v2 = version == TERN_PROTO_VERSION_2;
     odcid_len = odcid->len;
-    gnutls_datum_t kd = in_datum(retry_key_v1, sizeof(retry_key_v1));
+    gnutls_datum_t kd = v2 ? in_datum(retry_key_v2, sizeof(retry_key_v2))
+                           : in_datum(retry_key_v1, sizeof(retry_key_v1));
     if (gnutls_aead_cipher_init(&h, GNUTLS_CIPHER_AES_128_GCM, &kd) < 0)
         return TERN_ERR_CRYPTO;
     /* The Retry pseudo-packet is fed as three pieces of associated data instead of being
@@ -382,7 +404,7 @@ int tern_crypto_retry_tag(uint32_t version, const tern_cid *odcid, const uint8_t
         in_iov(odcid->data, odcid->len),
         in_iov(retry, len),
     };
-    rv = gnutls_aead_cipher_encryptv2(h, retry_nonce_v1, sizeof(retry_nonce_v1), ad, 3, NULL, 0,
+    rv = gnutls_aead_cipher_encryptv2(h, v2 ? retry_nonce_v2 : retry_nonce_v1, 12, ad, 3, NULL, 0,
                                       tag, &tag_len);
     gnutls_aead_cipher_deinit(h);
     return rv < 0 || tag_len != TERN_AEAD_TAG_LEN ? TERN_ERR_CRYPTO : 0;

@@ -30,6 +30,7 @@ typedef struct tern_keys {
     uint8_t secret[TERN_MAX_SECRET_LEN]; /* kept for key update */
     size_t secret_len;
     size_t key_len;           /* AEAD key length */
+    uint32_t version;         /* QUIC version whose labels derived them (key update keeps it) */
 } tern_keys;
 
 /* Maps a GnuTLS cipher (a gnutls_cipher_algorithm_t, an unsigned enum) to enum tern_aead (NONE
@@ -48,7 +49,7 @@ uint64_t tern_crypto_integrity_limit(int aead);
 int tern_crypto_expand_label(int aead, const uint8_t *secret, size_t secret_len, const char *label,
                              uint8_t *out, size_t out_len);
 
-/* Derives the Initial keys (RFC 9001 §5.2) for `version` from the client's first DCID. `tx`/`rx` are
+/* Derives the Initial keys (RFC 9001 §5.2; RFC 9369 §3.3.1 for v2's salt) for `version` from the client's first DCID. `tx`/`rx` are
  * this side's send/receive keys (is_server picks the direction). Returns 0 or TERN_ERR_CRYPTO. */
 int tern_crypto_initial_keys(uint32_t version, const tern_cid *client_dcid, int is_server,
                              tern_keys *tx, tern_keys *rx);
@@ -59,8 +60,12 @@ int tern_crypto_initial_keys(uint32_t version, const tern_cid *client_dcid, int 
  * Returns 0 or TERN_ERR_CRYPTO (k left empty). */
 int tern_crypto_keys_from_secret(tern_keys *k, int aead, const uint8_t *secret, size_t secret_len,
                                  int with_hp);
+/* The same for QUIC `version` (v2 derives with the "quicv2 key/iv/hp" labels, RFC 9369 §3.3.2); an
+ * unsupported version fails with TERN_ERR_CRYPTO. tern_crypto_keys_from_secret is version 1. */
+int tern_crypto_keys_from_secret_v(tern_keys *k, uint32_t version, int aead, const uint8_t *secret,
+                                   size_t secret_len, int with_hp);
 
-/* Derives the next key phase (RFC 9001 §6: "quic ku") from `cur` into `next` (next != cur; whatever
+/* Derives the next key phase (RFC 9001 §6: "quic ku"; "quicv2 ku" for keys of v2) from `cur` into `next` (next != cur; whatever
  * next held is freed); next shares nothing with cur, and has no HP key (header protection keys do
  * not change). Returns 0 or TERN_ERR_CRYPTO. */
 int tern_crypto_next_keys(const tern_keys *cur, tern_keys *next);
@@ -92,7 +97,7 @@ int tern_crypto_unprotect_header(const tern_keys *hp, uint8_t *pkt, size_t pkt_l
 int tern_crypto_decrypt(tern_keys *k, uint8_t *pkt, size_t hdr_len, size_t pkt_len, uint64_t pn);
 
 /* Retry integrity tag (RFC 9001 §5.8) over the Retry packet `retry[0..len)` (without tag) for the
- * original DCID. QUIC v1 only. Creates one cipher handle per call (Retry is not per-packet for a
+ * original DCID, with the key and nonce of `version` (v1 or v2, RFC 9369 §3.3.3). Creates one cipher handle per call (Retry is not per-packet for a
  * connection). Returns 0 or TERN_ERR_CRYPTO. */
 int tern_crypto_retry_tag(uint32_t version, const tern_cid *odcid, const uint8_t *retry, size_t len,
                           uint8_t tag[TERN_AEAD_TAG_LEN]);

@@ -1,5 +1,6 @@
 /* Endpoint front door: CID routing and the stateless answers of RFC 9000. See dispatch.h. */
 #include "dispatch.h"
+#include "qversion.h"
 
 #include "crypto.h"
 #include "packet.h"
@@ -198,6 +199,16 @@ static uint8_t rand_byte(tern_dispatch *d)
     return b;
 }
 
+static size_t dispatch_versions(const tern_dispatch *d, uint32_t *out)
+{
+    if (d->cfg.versions_count == 0 || d->cfg.versions_count > TERN_MAX_QUIC_VERSIONS) {
+        out[0] = TERN_PROTO_VERSION_1;
+        return 1;
+    }
+    memcpy(out, d->cfg.versions, d->cfg.versions_count * sizeof(uint32_t));
+    return d->cfg.versions_count;
+}
+
 /* Version Negotiation from the version-independent header (RFC 8999 §5.1): only the two CIDs are
  * read, whatever follows them. */
 static int answer_vn(tern_dispatch *d, const uint8_t *p, size_t len, uint8_t *out, size_t cap,
@@ -212,9 +223,9 @@ static int answer_vn(tern_dispatch *d, const uint8_t *p, size_t len, uint8_t *ou
     if (p[o] > TERN_MAX_CID_LEN || o + 1 + p[o] > len)
         return drop(d, res, TERN_DISPATCH_DROP_MALFORMED);
     tern_cid_set(&scid, p + o + 1, p[o]);
-    static const uint32_t versions[] = {TERN_PROTO_VERSION_1};
-    size_t n = tern_pkt_write_vn(out, cap, &dcid, &scid, versions, TERN_ARRAY_LEN(versions),
-                                 rand_byte(d));
+    uint32_t versions[TERN_MAX_QUIC_VERSIONS];
+    size_t nv = dispatch_versions(d, versions);
+    size_t n = tern_pkt_write_vn(out, cap, &dcid, &scid, versions, nv, rand_byte(d));
     if (!n)
         return drop(d, res, TERN_DISPATCH_DROP_REPLY_FAILED);
     return reply(d, res, TERN_DISPATCH_REPLY_VN, n);
@@ -323,7 +334,9 @@ static int unknown_long(tern_dispatch *d, const tern_path_addr *path, const uint
     uint32_t version = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
     if (version == 0)
         return drop(d, res, TERN_DISPATCH_DROP_VN);
-    if (version != TERN_PROTO_VERSION_1) {
+    uint32_t accepted[TERN_MAX_QUIC_VERSIONS];
+    size_t na = dispatch_versions(d, accepted);
+    if (!tern_qv_in(version, accepted, na)) {
         /* §14.1: an answer no larger than what a client must send (no amplification). */
         if (len < TERN_MIN_INITIAL_SIZE)
             return drop(d, res, TERN_DISPATCH_DROP_SMALL);

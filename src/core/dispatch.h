@@ -69,6 +69,9 @@ typedef struct tern_dispatch_config {
                                     (0 = only max_conns applies) */
     size_t retry_half_open;      /* from this many half-open owners on, Initials without a token
                                     are answered with Retry as if `retry` were set (0 = never) */
+    uint32_t versions[TERN_MAX_QUIC_VERSIONS]; /* QUIC versions accepted, and listed in Version
+                                    Negotiation, in preference order */
+    size_t versions_count;       /* 0 = {v1} */
 } tern_dispatch_config;
 
 /* A routing target (one connection). Embed it in the driver's per-connection record; `val` is what
@@ -145,9 +148,9 @@ const uint8_t *tern_dispatch_reset_key(const tern_dispatch *d);
  * of TERN_DISPATCH_REPLY_MAX always suffices; too small a cap turns the reply into a DROP with
  * TERN_DISPATCH_DROP_REPLY_FAILED). Rules (RFC 9000 §5.2, §6, §8.1, §10.3, §14.1, §17.2.5):
  * - a DCID routed to an owner: CONN, whatever the packet (size rules are the connection's);
- * - long header, unknown DCID: not a server -> DROP; version 0 (VN) -> DROP; an unknown version ->
- *   REPLY with Version Negotiation when the datagram has >= 1200 bytes, else DROP; a v1 packet
- *   other than Initial -> DROP; an Initial in < 1200 bytes, with a DCID < 8 bytes, or with
+ * - long header, unknown DCID: not a server -> DROP; version 0 (VN) -> DROP; a version not in
+ *   cfg.versions -> REPLY with Version Negotiation listing them when the datagram has >= 1200
+ *   bytes, else DROP; a packet of an accepted version other than Initial -> DROP; an Initial in < 1200 bytes, with a DCID < 8 bytes, or with
  *   max_conns owners attached, or max_half_open owners half-open -> DROP; an Initial with a
  *   token that opens (not expired, from this address, naming the Retry SCID it was sent to) ->
  *   ACCEPT as retried; with Retry on (`retry`, or retry_half_open owners half-open), an Initial

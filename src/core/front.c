@@ -1,5 +1,6 @@
 /* The server front door shared by every driver (see front.h). */
 #include "front.h"
+#include "qversion.h"
 
 #include <string.h>
 
@@ -28,6 +29,7 @@ int tern_front_init(tern_front *f, const tern_config *cfg, tern_tls_ctx *tls,
     dc.resets_per_sec = TERN_FRONT_RESETS_PER_SEC;
     dc.retry_half_open = cfg->retry_half_open;
     dc.max_half_open = cfg->max_half_open;
+    dc.versions_count = tern_qv_list(cfg, dc.versions);
     int rv = 0;
     if (keys) {
         memcpy(dc.reset_key, keys, 32);

@@ -2,6 +2,7 @@
  * removed, writing long and short headers, packet-number truncation and recovery (Appendix A),
  * and the fixed layouts of Version Negotiation, Retry and stateless reset. */
 #include "packet.h"
+#include "qversion.h"
 #include "varint.h"
 
 #define LONG_FORM 0x80
@@ -41,8 +42,9 @@ static int parse_long(const uint8_t *pkt, size_t len, tern_pkt_hdr *h)
         return 0;
     }
 
-    h->type = (b0 >> 4) & 3; /* same numbering as enum tern_pkt_type for the long types */
-    if (h->version != TERN_PROTO_VERSION_1) {
+    /* v1's codepoints are enum tern_pkt_type's numbering; v2 rotates them (RFC 9369 §3.2) */
+    h->type = tern_qv_type_from_bits(h->version, (unsigned)b0 >> 4);
+    if (!tern_qv_supported(h->version)) {
         /* The rest is version-specific: the caller only needs version and CIDs to negotiate. */
         h->pkt_len = len;
         return 0;
@@ -182,7 +184,8 @@ size_t tern_pkt_write_long(uint8_t *p, size_t cap, int type, uint32_t version, c
         return 0;
 
     uint8_t *q = p;
-    *q++ = (uint8_t)(LONG_FORM | FIXED_BIT | ((unsigned)type << 4) | (unsigned)(pn_len - 1));
+    *q++ = (uint8_t)(LONG_FORM | FIXED_BIT | (tern_qv_type_bits(version, type) << 4) |
+                     (unsigned)(pn_len - 1));
     q = tern_put_u32(q, version);
     q = put_cid(q, dcid);
     q = put_cid(q, scid);
@@ -246,7 +249,8 @@ size_t tern_pkt_write_retry(uint8_t *p, size_t cap, uint32_t version, const tern
     if (token_len > cap || 7 + (size_t)dcid->len + scid->len + token_len > cap)
         return 0;
     uint8_t *q = p;
-    *q++ = (uint8_t)(LONG_FORM | FIXED_BIT | (TERN_PKT_RETRY << 4) | (unused & 0x0f));
+    *q++ = (uint8_t)(LONG_FORM | FIXED_BIT | (tern_qv_type_bits(version, TERN_PKT_RETRY) << 4) |
+                     (unused & 0x0f));
     q = tern_put_u32(q, version);
     q = put_cid(q, dcid);
     q = put_cid(q, scid);

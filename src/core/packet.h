@@ -36,7 +36,8 @@ typedef struct tern_pkt_hdr {
  * with their version so that the caller can answer with Version Negotiation: only version, dcid and
  * scid are meaningful then, and pkt_len is the whole datagram. Connection IDs longer than 20 bytes
  * are dropped whatever the version (tern_cid cannot hold them). The fixed bit is checked for v1
- * packets (not for VN nor unknown versions). VN needs a non-empty list of whole versions; Retry a
+ * and v2 packets (not for VN nor unknown versions), whose type is given in enum tern_pkt_type
+ * whatever codepoint the version uses on the wire (RFC 9369 §3.2). VN needs a non-empty list of whole versions; Retry a
  * non-empty token followed by the 16-byte tag. For Initial/0-RTT/Handshake, Length must fit in the
  * datagram and pkt_len = pn_offset + Length; whether the header protection sample fits is left to
  * tern_crypto_unprotect_header. */
@@ -53,7 +54,7 @@ uint64_t tern_pkt_decode_pn(uint64_t largest, uint64_t truncated, size_t pn_nbit
 /* Bytes (1-4) to encode `pn` given the largest acknowledged pn (UINT64_MAX when none). */
 size_t tern_pkt_pn_len(uint64_t pn, uint64_t largest_acked);
 
-/* Writes a long header (Initial, 0-RTT, Handshake) up to and including the packet number. The
+/* Writes a long header (Initial, 0-RTT, Handshake; the type codepoint is `version`'s) up to and including the packet number. The
  * Length field is written as a varint placeholder at *len_off (fill it with tern_pkt_set_length
  * once the payload size is known): 2 bytes when the rest of `cap` cannot exceed 16383 bytes,
  * else 4. `token` is used only for Initial. Returns the header length (the packet number ends

@@ -22,6 +22,7 @@ enum {
     TP_ACTIVE_CONNECTION_ID_LIMIT = 0x0e,
     TP_INITIAL_SCID = 0x0f,
     TP_RETRY_SCID = 0x10,
+    TP_VERSION_INFORMATION = 0x11,
     TP_COUNT
 };
 /* Extensions' parameters, beyond the contiguous range of RFC 9000's (each tracked on its own for
@@ -134,6 +135,16 @@ size_t tern_tparams_encode(const tern_tparams *tp, int is_server, uint8_t *buf, 
     if (is_server && tp->has_retry_scid)
         wr_bytes(&w, TP_RETRY_SCID, tp->retry_scid.data, tp->retry_scid.len);
     wr_varint_nondefault(&w, TP_MAX_DATAGRAM_FRAME_SIZE, tp->max_datagram_frame_size, 0);
+    if (tp->version_info.present) {
+        const tern_qv_info *vi = &tp->version_info;
+        size_t n = TERN_MIN(vi->n, (size_t)TERN_QV_INFO_MAX);
+        uint8_t *d = wr_reserve(&w, TP_VERSION_INFORMATION, 4 * (1 + n));
+        if (d) {
+            d = tern_put_u32(d, vi->chosen);
+            for (size_t i = 0; i < n; i++)
+                d = tern_put_u32(d, vi->available[i]);
+        }
+    }
 
     return w.overflow ? 0 : (size_t)(w.p - buf);
 }
@@ -172,6 +183,26 @@ static int value_preferred_addr(const uint8_t *d, size_t len, tern_preferred_add
     return 0;
 }
 
+/* RFC 9368 §3: Chosen Version then Available Versions, 4 bytes each, none of them 0. */
+static int value_version_info(const uint8_t *d, size_t len, tern_qv_info *vi)
+{
+    if (len < 4 || len % 4)
+        return -1;
+    vi->present = 1;
+    vi->chosen = tern_get_u32(d);
+    vi->n = 0;
+    if (vi->chosen == 0)
+        return -1;
+    for (size_t off = 4; off < len; off += 4) {
+        uint32_t v = tern_get_u32(d + off);
+        if (v == 0)
+            return -1;
+        if (vi->n < TERN_QV_INFO_MAX)
+            vi->available[vi->n++] = v;
+    }
+    return 0;
+}
+
 static int is_server_only(uint64_t id)
 {
     return id == TP_ORIGINAL_DCID || id == TP_STATELESS_RESET_TOKEN || id == TP_PREFERRED_ADDRESS ||
@@ -203,6 +234,8 @@ static int decode_one(tern_tparams *tp, uint64_t id, const uint8_t *d, size_t le
     case TP_DISABLE_ACTIVE_MIGRATION:
         tp->disable_active_migration = 1;
         return len == 0 ? 0 : -1;
+    case TP_VERSION_INFORMATION:
+        return value_version_info(d, len, &tp->version_info);
     default:
         break;
     }

@@ -1,8 +1,9 @@
-/* Transport parameters (RFC 9000 §18): encoding, decoding with validation, defaults. */
+/* Transport parameters (RFC 9000 §18, and RFC 9368's version_information): encoding, decoding with validation, defaults. */
 #ifndef TERN_CORE_TPARAMS_H
 #define TERN_CORE_TPARAMS_H
 
 #include "common.h"
+#include "qversion.h"
 
 typedef struct tern_preferred_addr {
     uint8_t ipv4[4];
@@ -34,6 +35,7 @@ typedef struct tern_tparams {
     int disable_active_migration;
     uint64_t active_connection_id_limit; /* default 2, >= 2 */
     uint64_t max_datagram_frame_size;    /* RFC 9221; default 0: no DATAGRAM frames accepted */
+    tern_qv_info version_info;         /* version_information (RFC 9368 §3), both; optional */
 } tern_tparams;
 
 /* Sets every field to the RFC default (absent) value. */
@@ -49,7 +51,9 @@ size_t tern_tparams_encode(const tern_tparams *tp, int is_server, uint8_t *buf, 
  * their default). `from_server` says who sent them: a client sending a server-only parameter is an
  * error. Unknown (including reserved/GREASE) ids are ignored; duplicates, bad lengths (a varint that
  * does not fill its length exactly included), out-of-range values, a preferred_address with a
- * zero-length CID, and a missing initial_source_connection_id (or, from a server, a missing
+ * zero-length CID, a version_information that is not a non-zero Chosen Version followed by non-zero
+ * Available Versions (4 bytes each; only the first TERN_QV_INFO_MAX are kept), and a missing
+ * initial_source_connection_id (or, from a server, a missing
  * original_destination_connection_id) fail. Whether the CIDs match those seen on the wire is the
  * caller's check. Returns 0, or TERN_ERR_PROTO with *terr = TRANSPORT_PARAMETER_ERROR. */
 int tern_tparams_decode(tern_tparams *tp, int from_server, const uint8_t *buf, size_t len,

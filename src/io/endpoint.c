@@ -824,7 +824,7 @@ static int connect_impl(tern_endpoint *ep, const tern_addr *remote, const tern_a
     tern_conn_params p;
     memset(&p, 0, sizeof(p));
     p.is_server = 0;
-    p.version = TERN_PROTO_VERSION_1;
+    p.version = 0; /* the configuration's first version */
     p.cfg = &ep->conf.cfg;
     p.tls_ctx = ep->cli_tls;
     p.cb = &ep->cb;

@@ -1,4 +1,4 @@
-/* Unit tests for crypto.c: RFC 9001 Appendix A vectors, key update, AEAD round trips and failures,
+/* Unit tests for crypto.c: RFC 9001 and RFC 9369 Appendix A vectors, key update, AEAD round trips and failures,
  * Retry tokens and stateless reset tokens. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -76,7 +76,7 @@ static void test_initial_keys(void **state)
 
     /* Unknown versions have no Initial salt here. */
     tern_keys a = {0}, b = {0};
-    assert_int_equal(tern_crypto_initial_keys(0x6b3343cf, &rfc_dcid, 0, &a, &b), TERN_ERR_CRYPTO);
+    assert_int_equal(tern_crypto_initial_keys(0xff00001d, &rfc_dcid, 0, &a, &b), TERN_ERR_CRYPTO);
     assert_null(a.aead_hd);
 
     tern_crypto_keys_free(&ctx);
@@ -158,14 +158,15 @@ static void test_client_initial_a2(void **state)
     tern_crypto_keys_free(&srx);
 }
 
+static const char payload[] = "02000000000600405a020000560303eefce7f7b37ba1d1632e96677825ddf739"
+                              "88cfc79825df566dc5430b9a045a1200130100002e00330024001d00209d3c94"
+                              "0d89690b84d08a60993c144eca684d1081287c834d5311bcf32bb9da1a002b00"
+                              "020304";
+
 /* A.3: the server Initial. */
 static void test_server_initial_a3(void **state)
 {
     static const char hdr[] = "c1000000010008f067a5502a4262b50040750001";
-    static const char payload[] = "02000000000600405a020000560303eefce7f7b37ba1d1632e96677825ddf739"
-                                  "88cfc79825df566dc5430b9a045a1200130100002e00330024001d00209d3c94"
-                                  "0d89690b84d08a60993c144eca684d1081287c834d5311bcf32bb9da1a002b00"
-                                  "020304";
     static const char protected_pkt[] =
         "cf000000010008f067a5502a4262b5004075c0d95a482cd0991cd25b0aac406a"
         "5816b6394100f37a1c69797554780bb38cc5a99f5ede4cf73c3ec2493a1839b3"
@@ -256,6 +257,190 @@ static void test_chacha_a5(void **state)
     tern_keys next = {0};
     assert_int_equal(tern_crypto_next_keys(&k, &next), 0);
     assert_hex(next.secret, "1223504755036d556342ee9361d253421a826c9ecdf3c7148684b36b714881f9");
+    tern_crypto_keys_free(&next);
+    tern_crypto_keys_free(&k);
+}
+
+
+/* ---- QUIC version 2: RFC 9369 Appendix A ---------------------------------------------------- */
+
+static const char v2_client_packet[] =
+    "d76b3343cf088394c8f03e5157080000449ea0c95e82ffe67b6abcdb4298b485"
+    "dd04de806071bf03dceebfa162e75d6c96058bdbfb127cdfcbf903388e99ad04"
+    "9f9a3dd4425ae4d0992cfff18ecf0fdb5a842d09747052f17ac2053d21f57c5d"
+    "250f2c4f0e0202b70785b7946e992e58a59ac52dea6774d4f03b55545243cf1a"
+    "12834e3f249a78d395e0d18f4d766004f1a2674802a747eaa901c3f10cda5500"
+    "cb9122faa9f1df66c392079a1b40f0de1c6054196a11cbea40afb6ef5253cd68"
+    "18f6625efce3b6def6ba7e4b37a40f7732e093daa7d52190935b8da58976ff33"
+    "12ae50b187c1433c0f028edcc4c2838b6a9bfc226ca4b4530e7a4ccee1bfa2a3"
+    "d396ae5a3fb512384b2fdd851f784a65e03f2c4fbe11a53c7777c023462239dd"
+    "6f7521a3f6c7d5dd3ec9b3f233773d4b46d23cc375eb198c63301c21801f6520"
+    "bcfb7966fc49b393f0061d974a2706df8c4a9449f11d7f3d2dcbb90c6b877045"
+    "636e7c0c0fe4eb0f697545460c806910d2c355f1d253bc9d2452aaa549e27a1f"
+    "ac7cf4ed77f322e8fa894b6a83810a34b361901751a6f5eb65a0326e07de7c12"
+    "16ccce2d0193f958bb3850a833f7ae432b65bc5a53975c155aa4bcb4f7b2c4e5"
+    "4df16efaf6ddea94e2c50b4cd1dfe06017e0e9d02900cffe1935e0491d77ffb4"
+    "fdf85290fdd893d577b1131a610ef6a5c32b2ee0293617a37cbb08b847741c3b"
+    "8017c25ca9052ca1079d8b78aebd47876d330a30f6a8c6d61dd1ab5589329de7"
+    "14d19d61370f8149748c72f132f0fc99f34d766c6938597040d8f9e2bb522ff9"
+    "9c63a344d6a2ae8aa8e51b7b90a4a806105fcbca31506c446151adfeceb51b91"
+    "abfe43960977c87471cf9ad4074d30e10d6a7f03c63bd5d4317f68ff325ba3bd"
+    "80bf4dc8b52a0ba031758022eb025cdd770b44d6d6cf0670f4e990b22347a7db"
+    "848265e3e5eb72dfe8299ad7481a408322cac55786e52f633b2fb6b614eaed18"
+    "d703dd84045a274ae8bfa73379661388d6991fe39b0d93debb41700b41f90a15"
+    "c4d526250235ddcd6776fc77bc97e7a417ebcb31600d01e57f32162a8560cacc"
+    "7e27a096d37a1a86952ec71bd89a3e9a30a2a26162984d7740f81193e8238e61"
+    "f6b5b984d4d3dfa033c1bb7e4f0037febf406d91c0dccf32acf423cfa1e70710"
+    "10d3f270121b493ce85054ef58bada42310138fe081adb04e2bd901f2f13458b"
+    "3d6758158197107c14ebb193230cd1157380aa79cae1374a7c1e5bbcb80ee23e"
+    "06ebfde206bfb0fcbc0edc4ebec309661bdd908d532eb0c6adc38b7ca7331dce"
+    "8dfce39ab71e7c32d318d136b6100671a1ae6a6600e3899f31f0eed19e3417d1"
+    "34b90c9058f8632c798d4490da4987307cba922d61c39805d072b589bd52fdf1"
+    "e86215c2d54e6670e07383a27bbffb5addf47d66aa85a0c6f9f32e59d85a44dd"
+    "5d3b22dc2be80919b490437ae4f36a0ae55edf1d0b5cb4e9a3ecabee93dfc6e3"
+    "8d209d0fa6536d27a5d6fbb17641cde27525d61093f1b28072d111b2b4ae5f89"
+    "d5974ee12e5cf7d5da4d6a31123041f33e61407e76cffcdcfd7e19ba58cf4b53"
+    "6f4c4938ae79324dc402894b44faf8afbab35282ab659d13c93f70412e85cb19"
+    "9a37ddec600545473cfb5a05e08d0b209973b2172b4d21fb69745a262ccde96b"
+    "a18b2faa745b6fe189cf772a9f84cbfc";
+
+/* Seals `plain` (header + payload, pn_len bytes of packet number) with the sender's Initial keys
+ * of `version`; the result must be `want` byte for byte, and the receiver must open it again. */
+static void v2_seal_and_open(int from_server, const char *hdr_hex, const char *payload_hex,
+                             size_t payload_len, size_t pn_len, uint64_t pn, const char *want_hex)
+{
+    tern_keys ctx = {0}, crx = {0}, stx = {0}, srx = {0};
+    static uint8_t pkt[1300], want[1300], plain[1300];
+    memset(pkt, 0, sizeof(pkt));
+    size_t hl = unhex(hdr_hex, pkt, sizeof(pkt));
+    unhex(payload_hex, pkt + hl, sizeof(pkt) - hl);
+    memcpy(plain, pkt, sizeof(plain));
+    size_t wl = unhex(want_hex, want, sizeof(want));
+    assert_int_equal(hl + payload_len + TERN_AEAD_TAG_LEN, wl);
+    assert_int_equal(tern_crypto_initial_keys(TERN_PROTO_VERSION_2, &rfc_dcid, 0, &ctx, &crx), 0);
+    assert_int_equal(tern_crypto_initial_keys(TERN_PROTO_VERSION_2, &rfc_dcid, 1, &stx, &srx), 0);
+    tern_keys *seal = from_server ? &stx : &ctx, *open = from_server ? &crx : &srx;
+    assert_int_equal(tern_crypto_protect(seal, NULL, pkt, hl, pn_len, payload_len, pn), 0);
+    assert_memory_equal(pkt, want, wl);
+
+    size_t got_pn_len;
+    uint64_t got_pn;
+    assert_int_equal(
+        tern_crypto_unprotect_header(open, pkt, wl, hl - pn_len, &got_pn_len, &got_pn), 0);
+    assert_int_equal(got_pn_len, pn_len);
+    assert_int_equal(got_pn, pn);
+    assert_int_equal(tern_crypto_decrypt(open, pkt, hl, wl, pn), (int)payload_len);
+    assert_memory_equal(pkt, plain, hl + payload_len);
+
+    /* v1's keys cannot open a v2 packet: the salt differs */
+    tern_keys v1tx = {0}, v1rx = {0};
+    assert_int_equal(tern_crypto_initial_keys(TERN_PROTO_VERSION_1, &rfc_dcid, !from_server,
+                                              &v1tx, &v1rx),
+                     0);
+    memcpy(pkt, want, wl);
+    assert_int_equal(tern_crypto_unprotect_header(&v1rx, pkt, wl, hl - pn_len, NULL, NULL), 0);
+    assert_true(tern_crypto_decrypt(&v1rx, pkt, hl, wl, pn) < 0);
+    tern_crypto_keys_free(&v1tx);
+    tern_crypto_keys_free(&v1rx);
+    tern_crypto_keys_free(&ctx);
+    tern_crypto_keys_free(&crx);
+    tern_crypto_keys_free(&stx);
+    tern_crypto_keys_free(&srx);
+}
+
+/* A.1: v2's Initial secrets and the keys derived with the "quicv2" labels. */
+static void test_v2_initial_keys(void **state)
+{
+    tern_keys ctx = {0}, crx = {0};
+    assert_int_equal(tern_crypto_initial_keys(TERN_PROTO_VERSION_2, &rfc_dcid, 0, &ctx, &crx), 0);
+    assert_int_equal(ctx.version, TERN_PROTO_VERSION_2);
+    assert_hex(ctx.secret, "14ec9d6eb9fd7af83bf5a668bc17a7e283766aade7ecd0891f70f9ff7f4bf47b");
+    assert_hex(ctx.iv, "91f73e2351d8fa91660e909f");
+    assert_hex(crx.secret, "0263db1782731bf4588e7e4d93b7463907cb8cd8200b5da55a8bd488eafc37c1");
+    assert_hex(crx.iv, "dd13c276499c0249d3310652");
+    uint8_t buf[16];
+    assert_int_equal(tern_crypto_expand_label(ctx.aead, ctx.secret, 32, "quicv2 key", buf, 16), 0);
+    assert_hex(buf, "8b1a0bc121284290a29e0971b5cd045d");
+    assert_int_equal(tern_crypto_expand_label(ctx.aead, ctx.secret, 32, "quicv2 hp", buf, 16), 0);
+    assert_hex(buf, "45b95e15235d6f45a6b19cbcb0294ba9");
+    assert_int_equal(tern_crypto_expand_label(crx.aead, crx.secret, 32, "quicv2 key", buf, 16), 0);
+    assert_hex(buf, "82db637861d55e1d011f19ea71d5d2a7");
+    assert_int_equal(tern_crypto_expand_label(crx.aead, crx.secret, 32, "quicv2 hp", buf, 16), 0);
+    assert_hex(buf, "edf6d05c83121201b436e16877593c3a");
+    tern_crypto_keys_free(&ctx);
+    tern_crypto_keys_free(&crx);
+    /* keys of a version this library does not speak are refused */
+    assert_int_equal(tern_crypto_keys_from_secret_v(&ctx, 0xff00001d, TERN_AEAD_AES_128_GCM,
+                                                    rfc_dcid.data, 32, 1),
+                     TERN_ERR_CRYPTO);
+    assert_null(ctx.aead_hd);
+}
+
+/* A.2: the client Initial of v2, all 1200 bytes. */
+static void test_v2_client_initial(void **state)
+{
+    v2_seal_and_open(0, "d36b3343cf088394c8f03e5157080000449e00000002", a2_crypto, 1162, 4, 2,
+                     v2_client_packet);
+}
+
+/* A.3: the server Initial of v2. */
+static void test_v2_server_initial(void **state)
+{
+    v2_seal_and_open(1, "d16b3343cf0008f067a5502a4262b50040750001", payload, 99, 2, 1,
+                     "dc6b3343cf0008f067a5502a4262b5004075d92faaf16f05d8a4398c47089698"
+                     "baeea26b91eb761d9b89237bbf87263017915358230035f7fd3945d88965cf17"
+                     "f9af6e16886c61bfc703106fbaf3cb4cfa52382dd16a393e42757507698075b2"
+                     "c984c707f0a0812d8cd5a6881eaf21ceda98f4bd23f6fe1a3e2c43edd9ce7ca8"
+                     "4bed8521e2e140");
+}
+
+/* A.4: the Retry of v2 and its integrity tag under v2's key and nonce. */
+static void test_v2_retry(void **state)
+{
+    uint8_t retry[64], tag[16];
+    size_t n = unhex("cf6b3343cf0008f067a5502a4262b5746f6b656e", retry, sizeof(retry));
+    assert_int_equal(tern_crypto_retry_tag(TERN_PROTO_VERSION_2, &rfc_dcid, retry, n, tag), 0);
+    assert_hex(tag, "c8646ce8bfe33952d955543665dcc7b6");
+    /* v1's key gives another tag for the same bytes */
+    uint8_t tag1[16];
+    assert_int_equal(tern_crypto_retry_tag(TERN_PROTO_VERSION_1, &rfc_dcid, retry, n, tag1), 0);
+    assert_memory_not_equal(tag, tag1, 16);
+    assert_int_equal(tern_crypto_retry_tag(0xff00001d, &rfc_dcid, retry, n, tag1),
+                     TERN_ERR_CRYPTO);
+}
+
+/* A.5: ChaCha20-Poly1305 with v2's labels, a short header, and v2's key update label. */
+static void test_v2_chacha(void **state)
+{
+    uint8_t secret[32], pkt[64], buf[32];
+    tern_keys k = {0}, next = {0};
+    const uint64_t pn = 654360564;
+    unhex("9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b", secret,
+          sizeof(secret));
+    assert_int_equal(tern_crypto_keys_from_secret_v(&k, TERN_PROTO_VERSION_2,
+                                                    TERN_AEAD_CHACHA20_POLY1305, secret, 32, 1),
+                     0);
+    assert_hex(k.iv, "a6b5bc6ab7dafce30ffff5dd");
+    assert_int_equal(tern_crypto_expand_label(k.aead, secret, 32, "quicv2 key", buf, 32), 0);
+    assert_hex(buf, "3bfcddd72bcf02541d7fa0dd1f5f9eeea817e09a6963a0e6c7df0f9a1bab90f2");
+    assert_int_equal(tern_crypto_expand_label(k.aead, secret, 32, "quicv2 hp", buf, 32), 0);
+    assert_hex(buf, "d659760d2ba434a226fd37b35c69e2da8211d10c4f12538787d65645d5d1b8e2");
+
+    size_t hl = unhex("4200bff4", pkt, sizeof(pkt));
+    pkt[hl] = 0x01;
+    assert_int_equal(tern_crypto_protect(&k, &k, pkt, hl, 3, 1, pn), 0);
+    assert_hex(pkt, "5558b1c60ae7b6b932bc27d786f4bc2bb20f2162ba");
+    size_t pn_len;
+    uint64_t tpn;
+    assert_int_equal(tern_crypto_unprotect_header(&k, pkt, 21, 1, &pn_len, &tpn), 0);
+    assert_int_equal(tpn, pn & 0xffffff);
+    assert_int_equal(tern_crypto_decrypt(&k, pkt, hl, 21, pn), 1);
+    assert_int_equal(pkt[hl], 0x01);
+
+    /* key update derives with "quicv2 ku", and the next keys stay v2 */
+    assert_int_equal(tern_crypto_next_keys(&k, &next), 0);
+    assert_hex(next.secret, "c69374c49e3d2a9466fa689e49d476db5d0dfbc87d32ceeaa6343fd0ae4c7d88");
+    assert_int_equal(next.version, TERN_PROTO_VERSION_2);
     tern_crypto_keys_free(&next);
     tern_crypto_keys_free(&k);
 }
@@ -521,6 +706,11 @@ int main(void)
         cmocka_unit_test(test_server_initial_a3),
         cmocka_unit_test(test_retry_tag_a4),
         cmocka_unit_test(test_chacha_a5),
+        cmocka_unit_test(test_v2_initial_keys),
+        cmocka_unit_test(test_v2_client_initial),
+        cmocka_unit_test(test_v2_server_initial),
+        cmocka_unit_test(test_v2_retry),
+        cmocka_unit_test(test_v2_chacha),
         cmocka_unit_test(test_key_update),
         cmocka_unit_test(test_aes256_roundtrip_and_tamper),
         cmocka_unit_test(test_tokens),

@@ -1,4 +1,4 @@
-/* Tests of the transport parameter codec (RFC 9000 §18). */
+/* Tests of the transport parameter codec (RFC 9000 §18, RFC 9368 §3's version_information). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,6 +93,12 @@ static void fill_all(tern_tparams *tp)
     tp->max_ack_delay = (1 << 14) - 1;
     tp->disable_active_migration = 1;
     tp->active_connection_id_limit = 8;
+    tp->version_info.present = 1;
+    tp->version_info.chosen = TERN_PROTO_VERSION_2;
+    tp->version_info.n = 3;
+    tp->version_info.available[0] = TERN_PROTO_VERSION_2;
+    tp->version_info.available[1] = TERN_PROTO_VERSION_1;
+    tp->version_info.available[2] = 0x1a2a3a4a; /* a reserved version, as GREASE */
 }
 
 static void assert_tp_equal(const tern_tparams *a, const tern_tparams *b)
@@ -130,6 +136,11 @@ static void assert_tp_equal(const tern_tparams *a, const tern_tparams *b)
     assert_int_equal(a->disable_active_migration, b->disable_active_migration);
     assert_int_equal(a->active_connection_id_limit, b->active_connection_id_limit);
     assert_int_equal(a->max_datagram_frame_size, b->max_datagram_frame_size);
+    assert_int_equal(a->version_info.present, b->version_info.present);
+    assert_int_equal(a->version_info.chosen, b->version_info.chosen);
+    assert_int_equal(a->version_info.n, b->version_info.n);
+    assert_memory_equal(a->version_info.available, b->version_info.available,
+                        a->version_info.n * sizeof(uint32_t));
 }
 
 static void test_defaults(void **state)
@@ -319,7 +330,7 @@ static void test_unknown_ignored(void **state)
     memset(junk, 0x99, sizeof(junk));
     put_raw(&k, 31 * 5 + 27, junk, sizeof(junk)); /* reserved (GREASE) id */
     put_raw(&k, 31 * 5 + 27, junk, 3);             /* even twice */
-    put_raw(&k, 0x11, junk, 0);
+    put_raw(&k, 0x12, junk, 0);
     put_raw(&k, 0x2ab2, junk, 1);    /* an extension we do not know */
     put_raw(&k, TERN_MAX_VARINT, junk, 7);
     expect_ok(&k, 0);
@@ -579,6 +590,79 @@ static void test_preferred_address_zero_len_scid(void **state)
     assert_int_equal(got.initial_scid.len, 0);
 }
 
+/* RFC 9368 §3: the exact bytes, what a decoder keeps, and every malformed form. */
+static void test_version_information(void **state)
+{
+    (void)state;
+    tern_tparams tp, got;
+    tern_tparams_default(&tp);
+    tern_cid_set(&tp.initial_scid, scid_bytes, 4);
+    tp.version_info.present = 1;
+    tp.version_info.chosen = TERN_PROTO_VERSION_1;
+    tp.version_info.n = 2;
+    tp.version_info.available[0] = TERN_PROTO_VERSION_1;
+    tp.version_info.available[1] = TERN_PROTO_VERSION_2;
+    uint8_t buf[128];
+    size_t n = tern_tparams_encode(&tp, 0, buf, sizeof(buf));
+    static const uint8_t want[] = {
+        0x0f, 0x04, 0x5c, 0x1d, 0x00, 0x01,                   /* initial_source_connection_id */
+        0x11, 0x0c, 0x00, 0x00, 0x00, 0x01,                   /* version_information: chosen v1 */
+        0x00, 0x00, 0x00, 0x01, 0x6b, 0x33, 0x43, 0xcf,       /* available v1, v2 */
+    };
+    assert_int_equal(n, sizeof(want));
+    assert_memory_equal(buf, want, n);
+    uint64_t terr;
+    assert_int_equal(tern_tparams_decode(&got, 0, buf, n, &terr), 0);
+    assert_tp_equal(&tp, &got);
+    /* absent: not present, nothing else assumed */
+    tern_tparams_default(&tp);
+    n = tern_tparams_encode(&tp, 0, buf, sizeof(buf));
+    assert_int_equal(tern_tparams_decode(&got, 0, buf, n, &terr), 0);
+    assert_int_equal(got.version_info.present, 0);
+
+    /* chosen only (no available versions) is valid; from a server too */
+    blk k;
+    uint8_t v[80];
+    memset(v, 0, sizeof(v));
+    v[3] = 1;
+    base(&k, 1);
+    put_raw(&k, 0x11, v, 4);
+    expect_ok(&k, 1);
+    /* lengths that are not whole versions, or no chosen version */
+    static const size_t bad_len[] = {0, 1, 3, 5, 7, 10};
+    for (size_t i = 0; i < TERN_ARRAY_LEN(bad_len); i++) {
+        base(&k, 0);
+        put_raw(&k, 0x11, v, bad_len[i]);
+        expect_err(&k, 0);
+    }
+    /* a zero chosen version, or a zero among the available ones */
+    uint8_t z[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+    base(&k, 0);
+    put_raw(&k, 0x11, z, 8);
+    expect_err(&k, 0);
+    uint8_t z2[12] = {0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0};
+    base(&k, 0);
+    put_raw(&k, 0x11, z2, 12);
+    expect_err(&k, 0);
+    /* twice */
+    base(&k, 0);
+    put_raw(&k, 0x11, v, 4);
+    put_raw(&k, 0x11, v, 4);
+    expect_err(&k, 0);
+    /* 19 available versions: the first TERN_QV_INFO_MAX are kept, in order, and no more */
+    for (size_t i = 0; i < 20; i++) {
+        v[4 * i] = 0x0a;
+        v[4 * i + 3] = (uint8_t)i;
+    }
+    base(&k, 0);
+    put_raw(&k, 0x11, v, 80);
+    assert_int_equal(tern_tparams_decode(&got, 0, k.b, k.n, &terr), 0);
+    assert_int_equal(got.version_info.chosen, 0x0a000000u);
+    assert_int_equal(got.version_info.n, TERN_QV_INFO_MAX);
+    for (size_t i = 0; i < TERN_QV_INFO_MAX; i++)
+        assert_int_equal(got.version_info.available[i], 0x0a000000u + i + 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -595,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_server_only_from_client),
         cmocka_unit_test(test_required),
         cmocka_unit_test(test_preferred_address_zero_len_scid),
+        cmocka_unit_test(test_version_information),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,176 @@
+/* A connection's side of version negotiation (RFC 9368): the version_information it sends and
+ * checks, a server's move to a compatible version it prefers without a round trip (§2.3, §6), a
+ * client's move when the server's first packets come in that version, and a client's new attempt
+ * after a Version Negotiation packet, whose downgrade protection (§4) is the check of the server's
+ * Available Versions once the handshake authenticated them. */
+#include "conn_internal.h"
+
+#include <stdio.h>
+
+static void set_local_info(tern_conn *c)
+{
+    tern_qv_info *vi = &c->tp.local.version_info;
+    vi->present = 1;
+    vi->chosen = c->version;
+    vi->n = c->vn.n;
+    memcpy(vi->available, c->vn.ours, c->vn.n * sizeof(uint32_t));
+}
+
+void tern_conn_version_init(tern_conn *c, const tern_conn_params *p, const tern_cid *keys_dcid)
+{
+    c->vn.n = tern_qv_list(c->cfg, c->vn.ours);
+    c->vn.original = c->version;
+    c->vn.keys_dcid = *keys_dcid;
+    c->vn.tls_ctx = p->tls_ctx;
+    if (p->server_name && strlen(p->server_name) < sizeof(c->vn.server_name)) {
+        memcpy(c->vn.server_name, p->server_name, strlen(p->server_name) + 1);
+        c->vn.has_server_name = 1;
+    }
+    set_local_info(c);
+}
+
+static int initial_keys(tern_conn *c, uint32_t v, tern_keys *tx, tern_keys *rx)
+{
+    return tern_crypto_initial_keys(v, &c->vn.keys_dcid, c->is_server, tx, rx);
+}
+
+/* Server: the first Initial (the ClientHello) was read in the original version; everything we
+ * send is in `v` from now on, and the client's Initials are read in either until it follows. */
+static int server_upgrade(tern_conn *c, uint32_t v)
+{
+    tern_keys tx, rx;
+    memset(&tx, 0, sizeof(tx));
+    memset(&rx, 0, sizeof(rx));
+    if (initial_keys(c, v, &tx, &rx))
+        return TERN_ERR_CRYPTO;
+    tern_crypto_keys_move(&c->vn.orig_rx, &c->keys.rx[TERN_LEVEL_INITIAL]);
+    tern_crypto_keys_move(&c->keys.rx[TERN_LEVEL_INITIAL], &rx);
+    tern_crypto_keys_move(&c->keys.tx[TERN_LEVEL_INITIAL], &tx);
+    c->version = v;
+    c->vn.upgraded = 1;
+    set_local_info(c);
+    uint8_t buf[512];
+    size_t n = tern_tparams_encode(&c->tp.local, 1, buf, sizeof(buf));
+    if (!n || tern_tls_set_tparams(c->hs.tls, buf, n))
+        return TERN_ERR_INTERNAL;
+    TERN_LOG(c, "version 0x%08x chosen for a client that began in 0x%08x", (unsigned)v,
+             (unsigned)c->vn.original);
+    return 0;
+}
+
+int tern_conn_version_on_tparams(tern_conn *c, const tern_tparams *tp, uint64_t *terr,
+                                 const char **why)
+{
+    const tern_qv_info *peer = &tp->version_info;
+    *terr = TERN_TE_VERSION_NEGOTIATION_ERROR;
+    if (!c->is_server)
+        return tern_qv_client_check(c->vn.ours, c->vn.n, c->version, c->vn.after_vn, peer, why);
+    if (tern_qv_server_check(c->vn.original, peer, why))
+        return TERN_ERR_PROTO;
+    uint32_t v = tern_qv_server_choose(c->vn.ours, c->vn.n, c->vn.original, peer);
+    if (v != c->version && server_upgrade(c, v)) {
+        *terr = TERN_TE_INTERNAL_ERROR;
+        *why = "version upgrade";
+        return TERN_ERR_PROTO;
+    }
+    return 0;
+}
+
+/* A new connection attempt in `v` (RFC 9368 §2.2): a new first DCID and its Initial keys, a new
+ * ClientHello whose version_information chooses `v`; what was sent in the old version is
+ * forgotten, not lost (no congestion signal, nothing to send again). */
+static int restart(tern_conn *c, uint32_t v)
+{
+    tern_cid dcid;
+    dcid.len = 16;
+    if (c->rand(c->rand_ud, dcid.data, dcid.len))
+        return TERN_ERR_INTERNAL;
+    tern_keys tx, rx;
+    memset(&tx, 0, sizeof(tx));
+    memset(&rx, 0, sizeof(rx));
+    c->vn.keys_dcid = dcid;
+    if (initial_keys(c, v, &tx, &rx))
+        return TERN_ERR_CRYPTO;
+    tern_crypto_keys_move(&c->keys.tx[TERN_LEVEL_INITIAL], &tx);
+    tern_crypto_keys_move(&c->keys.rx[TERN_LEVEL_INITIAL], &rx);
+    c->cids.initial_dcid = dcid;
+    c->cids.original_dcid = dcid;
+    tern_peer_cids_set_initial(&c->cids.peer, &dcid);
+    c->version = v;
+    c->vn.original = v;
+    c->vn.after_vn = 1;
+    set_local_info(c);
+    tern_recovery_discard_space(&c->rec, TERN_SPACE_INITIAL);
+    tern_sendbuf_free(&c->hs.crypto_snd[TERN_LEVEL_INITIAL]);
+    tern_sendbuf_init(&c->hs.crypto_snd[TERN_LEVEL_INITIAL], TERN_CRYPTO_BUF_LIMIT);
+    tern_tls_free(c->hs.tls);
+    c->hs.tls = NULL;
+    int rv = tern_conn_new_tls(c, c->vn.tls_ctx, c->vn.has_server_name ? c->vn.server_name : NULL);
+    if (!rv)
+        rv = tern_tls_start(c->hs.tls);
+    return rv;
+}
+
+void tern_conn_version_on_vn(tern_conn *c, const tern_pkt_hdr *h, tern_tstamp now)
+{
+    (void)now;
+    /* one attempt per Version Negotiation at most: a second one can only be an attack */
+    if (c->vn.after_vn)
+        return;
+    uint32_t v = tern_qv_after_vn(c->vn.ours, c->vn.n, c->version, h->versions, h->versions_count);
+    if (!v) {
+        tern_conn_set_close_info(c, TERN_ERR_VERSION, 0, 0, 0, 0, "version negotiation", 19);
+        tern_conn_set_done(c);
+        return;
+    }
+    TERN_LOG(c, "version negotiation: 0x%08x instead of 0x%08x", (unsigned)v, (unsigned)c->version);
+    if (restart(c, v)) {
+        tern_conn_set_close_info(c, TERN_ERR_VERSION, 0, 0, 0, 0, "version negotiation", 19);
+        tern_conn_set_done(c);
+    }
+}
+
+tern_keys *tern_conn_version_rx_keys(tern_conn *c, const tern_pkt_hdr *h, int level)
+{
+    if (h->version == c->version)
+        return &c->keys.rx[level];
+    if (level != TERN_LEVEL_INITIAL)
+        return NULL;
+    if (c->is_server)
+        return c->vn.upgraded && h->version == c->vn.original && c->vn.orig_rx.aead ? &c->vn.orig_rx
+                                                                                    : NULL;
+    /* the server's first packet may move us to another version of ours compatible with the one
+     * we began in (RFC 9368 §6); once anything authenticated in a version, that one stays */
+    if (c->received_any || !tern_qv_in(h->version, c->vn.ours, c->vn.n) ||
+        !tern_qv_compatible(c->version, h->version))
+        return NULL;
+    if (c->vn.cand_version != h->version) {
+        tern_crypto_keys_free(&c->vn.cand_tx);
+        tern_crypto_keys_free(&c->vn.cand_rx);
+        c->vn.cand_version = 0;
+        if (initial_keys(c, h->version, &c->vn.cand_tx, &c->vn.cand_rx))
+            return NULL;
+        c->vn.cand_version = h->version;
+    }
+    return &c->vn.cand_rx;
+}
+
+void tern_conn_version_on_authentic(tern_conn *c, const tern_keys *rx)
+{
+    if (c->is_server || rx != &c->vn.cand_rx)
+        return;
+    tern_crypto_keys_move(&c->keys.tx[TERN_LEVEL_INITIAL], &c->vn.cand_tx);
+    tern_crypto_keys_move(&c->keys.rx[TERN_LEVEL_INITIAL], &c->vn.cand_rx);
+    TERN_LOG(c, "server moved the connection to version 0x%08x", (unsigned)c->vn.cand_version);
+    c->version = c->vn.cand_version;
+    c->vn.cand_version = 0;
+    c->vn.upgraded = 1;
+}
+
+void tern_conn_version_discard(tern_conn *c)
+{
+    tern_crypto_keys_free(&c->vn.orig_rx);
+    tern_crypto_keys_free(&c->vn.cand_tx);
+    tern_crypto_keys_free(&c->vn.cand_rx);
+    c->vn.cand_version = 0;
+}
