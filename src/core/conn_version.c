@@ -79,7 +79,7 @@ int tern_conn_version_on_tparams(tern_conn *c, const tern_tparams *tp, uint64_t 
 /* A new connection attempt in `v` (RFC 9368 §2.2): a new first DCID and its Initial keys, a new
  * ClientHello whose version_information chooses `v`; what was sent in the old version is
  * forgotten, not lost (no congestion signal, nothing to send again). */
-static int restart(tern_conn *c, uint32_t v)
+static int restart(tern_conn *c, uint32_t v, tern_tstamp now)
 {
     tern_cid dcid;
     dcid.len = 16;
@@ -100,7 +100,8 @@ static int restart(tern_conn *c, uint32_t v)
     c->vn.original = v;
     c->vn.after_vn = 1;
     set_local_info(c);
-    tern_recovery_discard_space(&c->rec, TERN_SPACE_INITIAL);
+    /* the old records go (no congestion signal); what they carried is dropped with the buffer */
+    tern_recovery_declare_all_lost(&c->rec, TERN_SPACE_INITIAL, now);
     tern_sendbuf_free(&c->hs.crypto_snd[TERN_LEVEL_INITIAL]);
     tern_sendbuf_init(&c->hs.crypto_snd[TERN_LEVEL_INITIAL], TERN_CRYPTO_BUF_LIMIT);
     tern_tls_free(c->hs.tls);
@@ -113,7 +114,6 @@ static int restart(tern_conn *c, uint32_t v)
 
 void tern_conn_version_on_vn(tern_conn *c, const tern_pkt_hdr *h, tern_tstamp now)
 {
-    (void)now;
     /* one attempt per Version Negotiation at most: a second one can only be an attack */
     if (c->vn.after_vn)
         return;
@@ -124,7 +124,7 @@ void tern_conn_version_on_vn(tern_conn *c, const tern_pkt_hdr *h, tern_tstamp no
         return;
     }
     TERN_LOG(c, "version negotiation: 0x%08x instead of 0x%08x", (unsigned)v, (unsigned)c->version);
-    if (restart(c, v)) {
+    if (restart(c, v, now)) {
         tern_conn_set_close_info(c, TERN_ERR_VERSION, 0, 0, 0, 0, "version negotiation", 19);
         tern_conn_set_done(c);
     }

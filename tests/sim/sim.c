@@ -891,7 +891,7 @@ static int make_client(sim *s, const uint8_t *session, size_t session_len, int e
 {
     tern_conn_params cp;
     memset(&cp, 0, sizeof(cp));
-    cp.version = TERN_PROTO_VERSION_1;
+    cp.version = 0; /* the configuration's first version */
     cp.cfg = &s->cfg_c;
     cp.tls_ctx = s->tls_c;
     cp.cb = &sim_app_client_cb;

@@ -72,7 +72,7 @@ void sim_path_events_text(const sim *s, int who, char *buf, size_t cap);
 int sim_path_events_match(const sim *s, int who, const char *pattern);
 
 /* The registry, in a fixed order: the scenarios of scenarios.c, then the migration, failover,
- * recovery, policy and ECN suites. */
+ * recovery, policy, ECN and version suites. */
 const sim_scenario *sim_scenarios(size_t *n);
 
 /* The migration suite (scenarios_migration.c), a part of the registry. */
@@ -96,6 +96,9 @@ extern const sim_scenario sim_datagram_scenarios[SIM_DATAGRAM_SCENARIOS];
 /* The path MTU discovery suite (scenarios_pmtud.c). */
 #define SIM_PMTUD_SCENARIOS 7
 extern const sim_scenario sim_pmtud_scenarios[SIM_PMTUD_SCENARIOS];
+/* The QUIC version suite (scenarios_versions.c), a part of the registry. */
+#define SIM_VERSION_SCENARIOS 6
+extern const sim_scenario sim_version_scenarios[SIM_VERSION_SCENARIOS];
 const sim_scenario *sim_scenario_find(const char *name);
 
 /* Runs `sc` with `seed`. `timeline` (may be NULL) receives every event as it happens. When

@@ -1,4 +1,5 @@
-/* Tests of packet header parsing and writing (RFC 9000 §17, Appendix A; RFC 9001 Appendix A). */
+/* Tests of packet header parsing and writing (RFC 9000 §17, Appendix A; RFC 9001 Appendix A;
+ * RFC 9369 §3.2's codepoints). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -311,6 +312,59 @@ static void test_retry(void **state)
     assert_int_equal(tern_pkt_write_retry(buf, n - 1, 1, &dcid, &scid, tok, 5, 0), 0);
 }
 
+/* RFC 9369 §3.2: v2's long header types are v1's rotated by one, both ways; the headers of
+ * RFC 9369 A.2, A.3 and A.4 parse to their types. */
+static void test_v2_codepoints(void **state)
+{
+    (void)state;
+    static const struct {
+        int type;
+        uint8_t bits;
+    } v2[] = {{TERN_PKT_INITIAL, 1}, {TERN_PKT_0RTT, 2}, {TERN_PKT_HANDSHAKE, 3},
+              {TERN_PKT_RETRY, 0}};
+    uint8_t d[8] = {1, 2, 3, 4, 5, 6, 7, 8}, tok[3] = {7, 7, 7};
+    tern_cid dcid, scid;
+    tern_cid_set(&dcid, d, 8);
+    tern_cid_set(&scid, d, 4);
+    for (size_t i = 0; i < 4; i++) {
+        uint8_t buf[128];
+        size_t len_off, n;
+        memset(buf, 0, sizeof(buf));
+        if (v2[i].type == TERN_PKT_RETRY) {
+            n = tern_pkt_write_retry(buf, sizeof(buf), TERN_PROTO_VERSION_2, &dcid, &scid, tok, 3,
+                                     0);
+            n += 16;
+        } else {
+            n = tern_pkt_write_long(buf, sizeof(buf), v2[i].type, TERN_PROTO_VERSION_2, &dcid,
+                                    &scid, NULL, 0, 5, 1, &len_off);
+            assert_int_equal(tern_pkt_set_length(buf + len_off, 1 + 40), 0);
+            n += 40;
+        }
+        assert_int_equal((buf[0] >> 4) & 3, v2[i].bits);
+        assert_int_equal(tern_get_u32(buf + 1), TERN_PROTO_VERSION_2);
+        tern_pkt_hdr h;
+        assert_int_equal(tern_pkt_parse(buf, n, 0, &h), 0);
+        assert_int_equal(h.type, v2[i].type);
+        assert_int_equal(h.version, TERN_PROTO_VERSION_2);
+        /* the same bits in v1 mean another type */
+        buf[4] = 1;
+        assert_int_equal(tern_pkt_parse(buf, n, 0, &h) == 0 && h.type == v2[i].type, 0);
+    }
+    /* the RFC's first bytes: client Initial 0xd3, server Initial 0xd1, Retry 0xcf */
+    static const uint8_t ci[] = {0xd3, 0x6b, 0x33, 0x43, 0xcf, 0x08, 0x83, 0x94, 0xc8, 0xf0,
+                                 0x3e, 0x51, 0x57, 0x08, 0x00, 0x00, 0x44, 0x9e, 0, 0, 0, 2};
+    uint8_t dgram[1200] = {0};
+    memcpy(dgram, ci, sizeof(ci));
+    tern_pkt_hdr h;
+    assert_int_equal(tern_pkt_parse(dgram, sizeof(dgram), 8, &h), 0);
+    assert_int_equal(h.type, TERN_PKT_INITIAL);
+    assert_int_equal(h.pn_offset, 18);
+    assert_int_equal(h.pkt_len, 18 + 0x49e);
+    /* the fixed bit is checked for v2 as for v1 */
+    dgram[0] &= (uint8_t)~0x40;
+    assert_int_equal(tern_pkt_parse(dgram, sizeof(dgram), 8, &h), TERN_ERR_DROP);
+}
+
 static void test_stateless_reset(void **state)
 {
     (void)state;
@@ -511,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_short_header),
         cmocka_unit_test(test_version_negotiation),
         cmocka_unit_test(test_retry),
+        cmocka_unit_test(test_v2_codepoints),
         cmocka_unit_test(test_stateless_reset),
         cmocka_unit_test(test_decode_pn),
         cmocka_unit_test(test_pn_len),
