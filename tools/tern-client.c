@@ -132,6 +132,8 @@ static void print_json(client *cl, FILE *f, int ok)
             (unsigned long long)cl->stats.ecn_recv_ect1, (unsigned long long)cl->stats.ecn_recv_ce,
             (unsigned long long)cl->stats.ecn_ce, (unsigned long long)cl->stats.ecn_ce_reductions);
     tool_json_string(f, cl->cipher);
+    fputs(",\"quic_version\":", f);
+    tool_json_string(f, cl->quic_version);
     fputs(",\"alpn\":", f);
     tool_json_string(f, cl->alpn);
     fprintf(f, ",\"resumed\":%s,\"early_data_attempted\":%s,\"early_data_accepted\":%s",
@@ -183,6 +185,8 @@ static void print_json(client *cl, FILE *f, int ok)
     fflush(f);
 }
 
+enum { OPT_QUIC_VERSION = 1000 }; /* long options without a short letter */
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -202,6 +206,10 @@ static void usage(FILE *f)
             "  --cc cubic|newreno    congestion controller (default cubic)\n"
             "  --no-ecn              send without ECN marks and ignore CE (ECN counts of\n"
             "                        what arrives are still reported)\n"
+            "  --quic-version 1|2    QUIC version (repeatable, in preference order; default 1):\n"
+            "                        the first is that of the first Initial, the others are\n"
+            "                        offered so that the server may move the connection to\n"
+            "                        one of them, or tried after Version Negotiation\n"
             "  --key-update BYTES    start one key update after BYTES received (K/M/G suffixes)\n"
             "  --datagrams N         also send N unreliable datagrams (RFC 9221) of 64 bytes and\n"
             "                        count their echoes (from a tern-server that echoes them); the\n"
@@ -374,6 +382,7 @@ int main(int argc, char **argv)
                                          {"json", no_argument, NULL, 'j'},
                                          {"alpn", required_argument, NULL, 'a'},
                                          {"ciphers", required_argument, NULL, 'x'},
+                                         {"quic-version", required_argument, NULL, OPT_QUIC_VERSION},
                                          {"cc", required_argument, NULL, 'C'},
                                          {"no-ecn", no_argument, NULL, 'E'},
                                          {"key-update", required_argument, NULL, 'K'},
@@ -465,6 +474,10 @@ int main(int argc, char **argv)
             break;
         case 'E':
             cfg.ecn = 0;
+            break;
+        case OPT_QUIC_VERSION:
+            if (tool_add_quic_version(optarg, &cfg) < 0)
+                BAD_OPTION("bad --quic-version '%s' (1 or 2, each once)\n", optarg);
             break;
         case 'K':
             if (tool_parse_size(optarg, &cl->key_update_at) < 0)

@@ -43,6 +43,9 @@ static void usage(FILE *f)
                "  --early-data          accept 0-RTT from clients resuming a session (session\n"
                "                        tickets are always issued; replayed ClientHellos get\n"
                "                        no 0-RTT)\n"
+               "  --quic-version 1|2    QUIC version to accept (repeatable, in preference\n"
+               "                        order; default 1): a client that begins in another one\n"
+               "                        it also offers is moved to the first of these\n"
                "  --ciphers LIST        TLS 1.3 AEADs, e.g. CHACHA20-POLY1305 or\n"
                "                        AES-128-GCM,AES-256-GCM (or a whole GnuTLS priority string)\n"
                "  --key-update BYTES    start one key update per connection after BYTES of\n"
@@ -165,6 +168,7 @@ int main(int argc, char **argv)
                                          {"key", required_argument, NULL, 'k'},
                                          {"retry", no_argument, NULL, 'R'},
                                          {"early-data", no_argument, NULL, '0'},
+                                         {"quic-version", required_argument, NULL, 'U'},
                                          {"alpn", required_argument, NULL, 'a'},
                                          {"ciphers", required_argument, NULL, 'x'},
                                          {"key-update", required_argument, NULL, 'K'},
@@ -225,6 +229,10 @@ int main(int argc, char **argv)
             break;
         case 'R':
             cfg.retry = 1;
+            break;
+        case 'U':
+            if (tool_add_quic_version(optarg, &cfg) < 0)
+                BAD_OPTION("bad --quic-version '%s' (1 or 2, each once)", optarg);
             break;
         case 'a':
             if (alpn_count == MAX_ALPN)

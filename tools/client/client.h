@@ -197,6 +197,7 @@ typedef struct client {
     unsigned tickets_saved;
     int session_warned;
     char cipher[32], alpn[64];
+    char quic_version[16]; /* the negotiated QUIC version ("v1", "v2") once connected */
     char peer[64];   /* the server's address, for messages */
     char error[512]; /* first connection-level failure */
     unsigned char buf[CL_READ_CHUNK];

@@ -247,6 +247,9 @@ static void on_connected(tern_conn *c, void *ud)
     cl->early_state = tern_conn_early_data(c);
     cl_paths_refresh(cl);
     snprintf(cl->cipher, sizeof(cl->cipher), "%s", tern_conn_cipher(c));
+    char vbuf[16];
+    snprintf(cl->quic_version, sizeof(cl->quic_version), "%s",
+             tool_quic_version_name(tern_conn_quic_version(c), vbuf, sizeof(vbuf)));
     snprintf(cl->alpn, sizeof(cl->alpn), "%s", tern_conn_alpn(c));
     if (cl_begin(cl, cl->alpn) < 0)
         return;

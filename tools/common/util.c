@@ -80,6 +80,35 @@ int tool_parse_cc(const char *text, tern_cc_algo *out)
     return -1;
 }
 
+int tool_add_quic_version(const char *text, tern_config *cfg)
+{
+    uint32_t v;
+    if (strcmp(text, "1") == 0 || strcasecmp(text, "0x00000001") == 0 ||
+        strcasecmp(text, "0x1") == 0)
+        v = TERN_PROTO_VERSION_1;
+    else if (strcmp(text, "2") == 0 || strcasecmp(text, "0x6b3343cf") == 0)
+        v = TERN_PROTO_VERSION_2;
+    else
+        return -1;
+    if (cfg->quic_versions_count >= TERN_MAX_QUIC_VERSIONS)
+        return -1;
+    for (size_t i = 0; i < cfg->quic_versions_count; i++)
+        if (cfg->quic_versions[i] == v)
+            return -1;
+    cfg->quic_versions[cfg->quic_versions_count++] = v;
+    return 0;
+}
+
+const char *tool_quic_version_name(uint32_t v, char *buf, size_t cap)
+{
+    if (v == TERN_PROTO_VERSION_1)
+        return "v1";
+    if (v == TERN_PROTO_VERSION_2)
+        return "v2";
+    snprintf(buf, cap, "0x%08x", (unsigned)v);
+    return buf;
+}
+
 static const struct {
     const char *name, *suite, *gnutls;
 } aeads[] = {

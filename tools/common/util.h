@@ -22,6 +22,11 @@ int tool_parse_size(const char *text, uint64_t *out);
 
 /* Parses "cubic" or "newreno" (also "reno"). Returns 0 or -1. */
 int tool_parse_cc(const char *text, tern_cc_algo *out);
+/* --quic-version: "1" or "2" (also their numbers, "0x00000001", "0x6b3343cf") appended to
+ * cfg->quic_versions. Returns 0, or -1 for another value, a repeated one or too many. */
+int tool_add_quic_version(const char *text, tern_config *cfg);
+/* "v1", "v2" or the version number in hex, for reports. */
+const char *tool_quic_version_name(uint32_t v, char *buf, size_t cap);
 
 #define TOOL_PRIORITY_MAX 512
 

@@ -131,9 +131,11 @@ static void on_connected(tern_conn *c, void *ud)
     if (!sc)
         return;
     if (!srv->quiet) {
-        printf("%s connected: ALPN %s, %s%s%s\n", sc->peer, tern_conn_alpn(c), tern_conn_cipher(c),
-               tern_conn_resumed(c) ? ", resumed" : "",
-               tern_conn_early_data(c) == TERN_EARLY_DATA_ACCEPTED ? ", 0-RTT accepted" : "");
+        char vbuf[16];
+        printf("%s connected: ALPN %s, %s%s%s, QUIC %s\n", sc->peer, tern_conn_alpn(c),
+               tern_conn_cipher(c), tern_conn_resumed(c) ? ", resumed" : "",
+               tern_conn_early_data(c) == TERN_EARLY_DATA_ACCEPTED ? ", 0-RTT accepted" : "",
+               tool_quic_version_name(tern_conn_quic_version(c), vbuf, sizeof(vbuf)));
         fflush(stdout);
     }
     if (srv->shutting_down) {
