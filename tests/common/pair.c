@@ -380,6 +380,7 @@ static int make_server(tern_pair *p, const uint8_t *dgram, size_t len)
     sp.client_dcid = h.dcid;
     sp.client_scid = h.scid;
     sp.original_dcid = h.dcid;
+    sp.version = h.version;
     return tern_conn_new(&p->server, &sp, &p->path_s, p->now);
 }
 

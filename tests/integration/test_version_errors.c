@@ -1,0 +1,191 @@
+/* Version information that contradicts the wire (RFC 9368 §4) and version lists a configuration
+ * may not hold. A real pair's server sends altered parameters (tern_tls_set_tparams before it reads
+ * the ClientHello): a Chosen Version that is not the version in use makes the client close with
+ * VERSION_NEGOTIATION_ERROR, which reaches the server; parameters without version information
+ * are a peer that does not implement RFC 9368, which is fine when no Version Negotiation took
+ * place. On the server side, a client Initial moved to v2 by an attacker (anyone can: the Initial
+ * keys are public) still carries the client's Chosen Version v1, which the server refuses. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "cfgcopy.h"
+#include "conn_test.h"
+#include "forge.h"
+#include "packet.h"
+#include "pair.h"
+#include "tls.h"
+
+#define SEC 1000000000ull
+
+static void (*alter)(tern_tparams *tp);
+
+static void send_altered(tern_pair *p)
+{
+    tern_tparams tp = *tern_conn_local_tparams(p->server);
+    alter(&tp);
+    uint8_t buf[512];
+    size_t n = tern_tparams_encode(&tp, 1, buf, sizeof(buf));
+    assert_true(n > 0);
+    assert_int_equal(tern_tls_set_tparams(tern_conn_tls(p->server), buf, n), 0);
+}
+
+static int client_ended(tern_pair *p)
+{
+    return tern_conn_state(p->client) >= TERN_CS_CLOSING;
+}
+static int server_draining(tern_pair *p)
+{
+    return p->server && tern_conn_state(p->server) >= TERN_CS_DRAINING;
+}
+
+static int at_once(tern_pair *p)
+{
+    return 1;
+}
+
+static void chosen_v2(tern_tparams *tp)
+{
+    tp->version_info.chosen = TERN_PROTO_VERSION_2;
+}
+static void no_version_info(tern_tparams *tp)
+{
+    tp->version_info.present = 0;
+}
+
+/* The server says it chose v2 while its packets are v1: refused, and the server is told. */
+static void test_server_chosen_not_in_use(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 1100), 0);
+    alter = chosen_v2;
+    p.server_created = send_altered;
+    assert_true(pair_run(&p, client_ended, 5 * SEC));
+    const tern_close_info *ci = tern_conn_close_info(p.client);
+    assert_int_equal(ci->local, 1);
+    assert_int_equal(ci->app, 0);
+    assert_int_equal(ci->error_code, TERN_TE_VERSION_NEGOTIATION_ERROR);
+    if (!strstr(ci->reason, "chosen version"))
+        fail_msg("close reason '%s'", ci->reason);
+    assert_false(tern_conn_peer_tparams_received(p.client));
+    assert_false(p.connected);
+    assert_true(pair_run(&p, server_draining, 5 * SEC));
+    assert_int_equal(tern_conn_close_info(p.server)->error_code,
+                     TERN_TE_VERSION_NEGOTIATION_ERROR);
+    pair_free(&p);
+}
+
+/* A server without version information (one that predates RFC 9368): the connection goes on. */
+static void test_server_without_version_info(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 1101), 0);
+    alter = no_version_info;
+    p.server_created = send_altered;
+    assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+    assert_int_equal(pair_request(&p, 50000), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
+    assert_int_equal(tern_conn_quic_version(p.client), TERN_PROTO_VERSION_1);
+    pair_free(&p);
+}
+
+/* The client's first Initial, v1, opened and protected again as a v2 Initial for a server that
+ * accepts v2: the server reads a ClientHello whose Chosen Version (v1) is not the version of the
+ * packet that carried it, and closes. The untouched Initial is the control. */
+static void moved_initial_case(int move, uint64_t seed)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, seed), 0);
+    p.cfg_s.quic_versions_count = 2;
+    p.cfg_s.quic_versions[0] = TERN_PROTO_VERSION_1;
+    p.cfg_s.quic_versions[1] = TERN_PROTO_VERSION_2;
+    assert_true(pair_run(&p, at_once, 0));
+    uint8_t dgram[1500], plain[1500], forged[1500];
+    tern_path_addr out;
+    size_t seg = 0, count = 0;
+    assert_int_equal(tern_conn_send(p.client, &out, dgram, sizeof(dgram), 1, &seg, &count, p.now),
+                     0);
+    assert_int_equal(count, 1);
+    tern_pkt_hdr h;
+    long n = forge_open_initial(0, NULL, dgram, seg, &h, plain, sizeof(plain));
+    assert_true(n > 0);
+    assert_int_equal(h.version, TERN_PROTO_VERSION_1);
+    while (n > 0 && plain[n - 1] == 0)
+        n--;
+    uint32_t v = move ? TERN_PROTO_VERSION_2 : TERN_PROTO_VERSION_1;
+    size_t m = forge_initial(0, v, &h.dcid, &h.dcid, &h.scid, NULL, 0, 0, plain, (size_t)n, seg,
+                             forged, sizeof(forged));
+    assert_int_equal(m, seg);
+    assert_int_equal(forged[0] & 0x30, move ? 0x10 : 0x00); /* v2's Initial codepoint */
+    assert_int_equal(pair_accept(&p, forged, m), 0);
+    assert_int_equal(tern_conn_quic_version(p.server), v);
+    tern_conn_recv(p.server, &p.path_s, forged, m, 0, p.now);
+    if (!move) {
+        assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+        pair_free(&p);
+        return;
+    }
+    assert_true(tern_conn_state(p.server) >= TERN_CS_CLOSING);
+    const tern_close_info *si = tern_conn_close_info(p.server);
+    assert_int_equal(si->local, 1);
+    assert_int_equal(si->app, 0);
+    assert_int_equal(si->error_code, TERN_TE_VERSION_NEGOTIATION_ERROR);
+    if (!strstr(si->reason, "chosen version"))
+        fail_msg("close reason '%s'", si->reason);
+    assert_false(tern_conn_peer_tparams_received(p.server));
+    pair_run(&p, pair_cond_connected, 2 * SEC);
+    assert_false(p.connected);
+    pair_free(&p);
+}
+
+static void test_client_chosen_not_its_initial(void **st)
+{
+    moved_initial_case(1, 1102);
+    moved_initial_case(0, 1103);
+}
+
+/* Version lists a driver refuses to copy. */
+static void test_config_lists(void **st)
+{
+    static const char *alpn[] = {"hq-interop"};
+    tern_config cfg;
+    tern_config_init(&cfg);
+    cfg.alpn = alpn;
+    cfg.alpn_count = 1;
+    tern_cfg_copy d;
+    static const uint32_t bad[][2] = {{TERN_PROTO_VERSION_1, TERN_PROTO_VERSION_1},
+                                      {TERN_PROTO_VERSION_1, 0xff00001d},
+                                      {0, TERN_PROTO_VERSION_1}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cfg.quic_versions_count = 2;
+        memcpy(cfg.quic_versions, bad[i], sizeof(bad[i]));
+        assert_int_equal(tern_cfg_copy_init(&d, &cfg), TERN_ERR_CONFIG);
+    }
+    cfg.quic_versions_count = TERN_MAX_QUIC_VERSIONS + 1;
+    assert_int_equal(tern_cfg_copy_init(&d, &cfg), TERN_ERR_CONFIG);
+    cfg.quic_versions_count = 2;
+    cfg.quic_versions[0] = TERN_PROTO_VERSION_2;
+    cfg.quic_versions[1] = TERN_PROTO_VERSION_1;
+    assert_int_equal(tern_cfg_copy_init(&d, &cfg), 0);
+    assert_int_equal(d.cfg.quic_versions[0], TERN_PROTO_VERSION_2);
+    tern_cfg_copy_free(&d);
+    /* the default layout says v1 alone */
+    tern_config_init(&cfg);
+    assert_int_equal(cfg.quic_versions_count, 0);
+    assert_int_equal(tern_conn_quic_version(NULL), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_server_chosen_not_in_use),
+        cmocka_unit_test(test_server_without_version_info),
+        cmocka_unit_test(test_client_chosen_not_its_initial),
+        cmocka_unit_test(test_config_lists),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
