@@ -85,12 +85,22 @@ int tern_qv_server_check(uint32_t original, const tern_qv_info *client, const ch
 int tern_qv_client_check(const uint32_t *ours, size_t n, uint32_t negotiated, int after_vn,
                          const tern_qv_info *server, const char **why)
 {
+    tern_qv_info v1_only;
     if (!server->present) {
-        if (after_vn) {
+        if (!after_vn)
+            return 0;
+        /* RFC 9368 §8: a v1 server that predates version information is taken to have said
+         * "v1, and only v1"; for any other version its absence proves nothing */
+        if (negotiated != TERN_PROTO_VERSION_1) {
             *why = "no version information after version negotiation";
             return TERN_ERR_PROTO;
         }
-        return 0;
+        memset(&v1_only, 0, sizeof(v1_only));
+        v1_only.present = 1;
+        v1_only.chosen = TERN_PROTO_VERSION_1;
+        v1_only.n = 1;
+        v1_only.available[0] = TERN_PROTO_VERSION_1;
+        server = &v1_only;
     }
     if (server->chosen != negotiated) {
         *why = "server's chosen version is not the one in use";
@@ -98,6 +108,11 @@ int tern_qv_client_check(const uint32_t *ours, size_t n, uint32_t negotiated, in
     }
     if (!after_vn)
         return 0;
+    if (server->n == 0) {
+        *why = "no available versions after version negotiation";
+        return TERN_ERR_PROTO;
+    }
+    /* the version we would have picked from a VN listing the server's versions */
     for (size_t i = 0; i < n; i++) {
         if (ours[i] == negotiated)
             return 0;

@@ -58,10 +58,11 @@ uint32_t tern_qv_server_choose(const uint32_t *ours, size_t n, uint32_t original
 int tern_qv_server_check(uint32_t original, const tern_qv_info *client, const char **why);
 
 /* Client, RFC 9368 §4: the server's Chosen Version must be the version in use (`negotiated`);
- * after acting on a Version Negotiation packet (`after_vn`), the server must have sent its
- * available versions and, given them, the client must not have preferred another version than
- * `negotiated` among ours[0..n) (a downgrade); without version information no check is possible
- * and only an unattacked connection (no VN) proceeds. Returns 0 or TERN_ERR_PROTO with *why. */
+ * after acting on a Version Negotiation packet (`after_vn`), the server's Available Versions must
+ * not be empty and, given them, the client must not have preferred another version than
+ * `negotiated` among ours[0..n) (a downgrade). Without version information: fine without VN;
+ * after VN, a v1 connection reads it as "v1 only" (§8, servers that predate RFC 9368), any other
+ * fails. Returns 0 or TERN_ERR_PROTO with *why. */
 int tern_qv_client_check(const uint32_t *ours, size_t n, uint32_t negotiated, int after_vn,
                          const tern_qv_info *server, const char **why);
 

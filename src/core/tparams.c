@@ -183,9 +183,11 @@ static int value_preferred_addr(const uint8_t *d, size_t len, tern_preferred_add
     return 0;
 }
 
-/* RFC 9368 §3: Chosen Version then Available Versions, 4 bytes each, none of them 0. */
-static int value_version_info(const uint8_t *d, size_t len, tern_qv_info *vi)
+/* RFC 9368 §3: Chosen Version then Available Versions, 4 bytes each, none of them 0; a client's
+ * Chosen Version is among its Available Versions (§4: else a parsing failure). */
+static int value_version_info(const uint8_t *d, size_t len, int from_server, tern_qv_info *vi)
 {
+    int listed = 0;
     if (len < 4 || len % 4)
         return -1;
     vi->present = 1;
@@ -197,10 +199,11 @@ static int value_version_info(const uint8_t *d, size_t len, tern_qv_info *vi)
         uint32_t v = tern_get_u32(d + off);
         if (v == 0)
             return -1;
+        listed |= v == vi->chosen;
         if (vi->n < TERN_QV_INFO_MAX)
             vi->available[vi->n++] = v;
     }
-    return 0;
+    return from_server || listed ? 0 : -1;
 }
 
 static int is_server_only(uint64_t id)
@@ -209,7 +212,7 @@ static int is_server_only(uint64_t id)
            id == TP_RETRY_SCID;
 }
 
-static int decode_one(tern_tparams *tp, uint64_t id, const uint8_t *d, size_t len)
+static int decode_one(tern_tparams *tp, int from_server, uint64_t id, const uint8_t *d, size_t len)
 {
     uint64_t v = 0;
 
@@ -235,7 +238,7 @@ static int decode_one(tern_tparams *tp, uint64_t id, const uint8_t *d, size_t le
         tp->disable_active_migration = 1;
         return len == 0 ? 0 : -1;
     case TP_VERSION_INFORMATION:
-        return value_version_info(d, len, &tp->version_info);
+        return value_version_info(d, len, from_server, &tp->version_info);
     default:
         break;
     }
@@ -307,7 +310,7 @@ int tern_tparams_decode(tern_tparams *tp, int from_server, const uint8_t *buf, s
         seen |= 1u << id;
         if (!from_server && is_server_only(id))
             goto bad;
-        if (decode_one(tp, id, d, (size_t)plen))
+        if (decode_one(tp, from_server, id, d, (size_t)plen))
             goto bad;
     }
     /* §7.3: both sides must authenticate their first SCID, and a server the client's first DCID. */

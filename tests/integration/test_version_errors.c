@@ -148,6 +148,81 @@ static void test_client_chosen_not_its_initial(void **st)
     moved_initial_case(0, 1103);
 }
 
+static void empty_available(tern_tparams *tp)
+{
+    tp->version_info.n = 0;
+}
+
+/* A client that prefers v2 gets a Version Negotiation packet listing v1 in answer to its first
+ * Initial, and tries again in v1 towards a v1-only server whose parameters `f` alters (NULL: as
+ * they are). `why` NULL: the download works in v1; else the client closes with
+ * VERSION_NEGOTIATION_ERROR for that reason. */
+static void after_vn_case(void (*f)(tern_tparams *tp), const char *why, uint64_t seed)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, seed), 0);
+    p.cfg_c.quic_versions_count = 2;
+    p.cfg_c.quic_versions[0] = TERN_PROTO_VERSION_2;
+    p.cfg_c.quic_versions[1] = TERN_PROTO_VERSION_1;
+    assert_true(pair_run(&p, at_once, 0));
+    uint8_t dgram[1500], vn[128];
+    tern_path_addr out;
+    size_t seg = 0, count = 0;
+    assert_int_equal(tern_conn_send(p.client, &out, dgram, sizeof(dgram), 1, &seg, &count, p.now),
+                     0);
+    tern_pkt_hdr h;
+    assert_int_equal(tern_pkt_parse(dgram, seg, 8, &h), 0);
+    assert_int_equal(h.version, TERN_PROTO_VERSION_2);
+    static const uint32_t v1[] = {TERN_PROTO_VERSION_1};
+    size_t n = tern_pkt_write_vn(vn, sizeof(vn), &h.dcid, &h.scid, v1, 1, 0);
+    assert_true(n > 0);
+    tern_conn_recv(p.client, &p.path_c, vn, n, 0, p.now);
+    assert_int_equal(tern_conn_quic_version(p.client), TERN_PROTO_VERSION_1);
+    /* the new attempt: a v1 Initial to a new DCID. A second VN for it (listing nothing we speak)
+     * is not acted on, and the attempt goes on (this Initial is lost: the next one comes after a
+     * PTO) */
+    assert_int_equal(tern_conn_send(p.client, &out, dgram, sizeof(dgram), 1, &seg, &count, p.now),
+                     0);
+    tern_pkt_hdr h2;
+    assert_int_equal(tern_pkt_parse(dgram, seg, 8, &h2), 0);
+    assert_int_equal(h2.version, TERN_PROTO_VERSION_1);
+    assert_false(tern_cid_eq(&h2.dcid, &h.dcid));
+    static const uint32_t other[] = {0x1a2a3a4a};
+    n = tern_pkt_write_vn(vn, sizeof(vn), &h2.dcid, &h2.scid, other, 1, 0);
+    tern_conn_recv(p.client, &p.path_c, vn, n, 0, p.now);
+    assert_int_equal(tern_conn_state(p.client), TERN_CS_HANDSHAKE);
+    assert_int_equal(tern_conn_quic_version(p.client), TERN_PROTO_VERSION_1);
+    if (f) {
+        alter = f;
+        p.server_created = send_altered;
+    }
+    if (!why) {
+        assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+        assert_int_equal(pair_request(&p, 100000), 0);
+        assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
+        assert_int_equal(tern_conn_quic_version(p.server), TERN_PROTO_VERSION_1);
+        pair_free(&p);
+        return;
+    }
+    assert_true(pair_run(&p, client_ended, 5 * SEC));
+    const tern_close_info *ci = tern_conn_close_info(p.client);
+    assert_int_equal(ci->error_code, TERN_TE_VERSION_NEGOTIATION_ERROR);
+    assert_int_equal(ci->local, 1);
+    if (!strstr(ci->reason, why))
+        fail_msg("close reason '%s', expected '%s'", ci->reason, why);
+    assert_false(p.connected);
+    pair_free(&p);
+}
+
+/* RFC 9368 §4 and §8 after Version Negotiation: version information that confirms v1, none at all
+ * from a v1 server (read as "v1 only"), and an empty list of available versions. */
+static void test_after_version_negotiation(void **st)
+{
+    after_vn_case(NULL, NULL, 1104);
+    after_vn_case(no_version_info, NULL, 1105);
+    after_vn_case(empty_available, "no available versions", 1106);
+}
+
 /* Version lists a driver refuses to copy. */
 static void test_config_lists(void **st)
 {
@@ -185,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_server_chosen_not_in_use),
         cmocka_unit_test(test_server_without_version_info),
         cmocka_unit_test(test_client_chosen_not_its_initial),
+        cmocka_unit_test(test_after_version_negotiation),
         cmocka_unit_test(test_config_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

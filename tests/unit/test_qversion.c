@@ -128,8 +128,19 @@ static void test_client_check(void **state)
     why = NULL;
     assert_int_equal(tern_qv_client_check(v2v1, 2, V1, 1, &s_both, &why), TERN_ERR_PROTO);
     assert_string_equal(why, "version downgrade");
-    /* after VN, no version information: nothing proves the VN genuine */
-    assert_int_equal(tern_qv_client_check(v2v1, 2, V1, 1, &none, &why), TERN_ERR_PROTO);
+    /* after VN, no version information: a v1 server that predates it means "v1 only" (RFC 9368
+     * §8), which agrees with our move to v1 unless we preferred nothing over v1 */
+    assert_int_equal(tern_qv_client_check(v2v1, 2, V1, 1, &none, &why), 0);
+    /* ... and proves nothing for any other version */
+    why = NULL;
+    assert_int_equal(tern_qv_client_check(v1v2, 2, V2, 1, &none, &why), TERN_ERR_PROTO);
+    assert_string_equal(why, "no version information after version negotiation");
+    /* after VN, an empty list of available versions */
+    tern_qv_info empty = info(V1, v1, 0);
+    why = NULL;
+    assert_int_equal(tern_qv_client_check(v2v1, 2, V1, 1, &empty, &why), TERN_ERR_PROTO);
+    assert_string_equal(why, "no available versions after version negotiation");
+    assert_int_equal(tern_qv_client_check(v2v1, 2, V1, 0, &empty, &why), 0); /* without VN */
 }
 
 static void test_after_vn(void **state)

@@ -620,7 +620,8 @@ static void test_version_information(void **state)
     assert_int_equal(tern_tparams_decode(&got, 0, buf, n, &terr), 0);
     assert_int_equal(got.version_info.present, 0);
 
-    /* chosen only (no available versions) is valid; from a server too */
+    /* a Chosen Version alone: from a server, valid; from a client, its Chosen Version is missing
+     * from its (empty) Available Versions */
     blk k;
     uint8_t v[80];
     memset(v, 0, sizeof(v));
@@ -628,6 +629,13 @@ static void test_version_information(void **state)
     base(&k, 1);
     put_raw(&k, 0x11, v, 4);
     expect_ok(&k, 1);
+    base(&k, 0);
+    put_raw(&k, 0x11, v, 4);
+    expect_err(&k, 0);
+    v[7] = 1; /* chosen v1, available v1 */
+    base(&k, 0);
+    put_raw(&k, 0x11, v, 8);
+    expect_ok(&k, 0);
     /* lengths that are not whole versions, or no chosen version */
     static const size_t bad_len[] = {0, 1, 3, 5, 7, 10};
     for (size_t i = 0; i < TERN_ARRAY_LEN(bad_len); i++) {
@@ -644,19 +652,27 @@ static void test_version_information(void **state)
     base(&k, 0);
     put_raw(&k, 0x11, z2, 12);
     expect_err(&k, 0);
+    /* a client's Chosen Version must be among its Available Versions; a server's need not be */
+    uint8_t unlisted[8] = {0, 0, 0, 1, 0x6b, 0x33, 0x43, 0xcf};
+    base(&k, 0);
+    put_raw(&k, 0x11, unlisted, 8);
+    expect_err(&k, 0);
+    base(&k, 1);
+    put_raw(&k, 0x11, unlisted, 8);
+    expect_ok(&k, 1);
     /* twice */
     base(&k, 0);
-    put_raw(&k, 0x11, v, 4);
-    put_raw(&k, 0x11, v, 4);
+    put_raw(&k, 0x11, v, 8);
+    put_raw(&k, 0x11, v, 8);
     expect_err(&k, 0);
     /* 19 available versions: the first TERN_QV_INFO_MAX are kept, in order, and no more */
     for (size_t i = 0; i < 20; i++) {
         v[4 * i] = 0x0a;
         v[4 * i + 3] = (uint8_t)i;
     }
-    base(&k, 0);
+    base(&k, 1);
     put_raw(&k, 0x11, v, 80);
-    assert_int_equal(tern_tparams_decode(&got, 0, k.b, k.n, &terr), 0);
+    assert_int_equal(tern_tparams_decode(&got, 1, k.b, k.n, &terr), 0);
     assert_int_equal(got.version_info.chosen, 0x0a000000u);
     assert_int_equal(got.version_info.n, TERN_QV_INFO_MAX);
     for (size_t i = 0; i < TERN_QV_INFO_MAX; i++)
