@@ -464,6 +464,15 @@ static void tparams_seeds(void)
     tp.ack_delay_exponent = 20;
     tp.max_udp_payload_size = 1200;
     tparams_seed("server_limits", 2, &tp, 1);
+    /* version information (RFC 9368): a client's offer of v1 and v2, a server's choice of v2 */
+    tp.version_info.present = 1;
+    tp.version_info.chosen = TERN_PROTO_VERSION_1;
+    tp.version_info.n = 2;
+    tp.version_info.available[0] = TERN_PROTO_VERSION_1;
+    tp.version_info.available[1] = TERN_PROTO_VERSION_2;
+    tparams_seed("client_version_info", 3, &tp, 0);
+    tp.version_info.chosen = TERN_PROTO_VERSION_2;
+    tparams_seed("server_version_info", 2, &tp, 1);
 }
 
 /* ---- fuzz_h3 ----------------------------------------------------------------------------------
