@@ -362,6 +362,18 @@ int pair_start(tern_pair *p)
     return make_client(p);
 }
 
+/* The server's parameters as the test changes them, given to TLS before the ClientHello is read
+ * (they go in the server's reply to it). */
+static void alter_server_tparams(tern_pair *p)
+{
+    tern_tparams tp = *tern_conn_local_tparams(p->server);
+    p->alter_server_tparams(&tp);
+    uint8_t buf[512];
+    size_t n = tern_tparams_encode(&tp, 1, buf, sizeof(buf));
+    if (!n || tern_tls_set_tparams(tern_conn_tls(p->server), buf, n))
+        abort();
+}
+
 static int make_server(tern_pair *p, const uint8_t *dgram, size_t len)
 {
     tern_pkt_hdr h;
@@ -387,6 +399,29 @@ static int make_server(tern_pair *p, const uint8_t *dgram, size_t len)
 int pair_accept(tern_pair *p, const uint8_t *dgram, size_t len)
 {
     return make_server(p, dgram, len);
+}
+
+int pair_rewrite_first_initial(tern_pair *p, uint32_t version, const tern_cid *scid)
+{
+    uint8_t dgram[1500], plain[1500], forged[1500];
+    tern_path_addr out;
+    size_t seg = 0, count = 0;
+    if ((!p->client && make_client(p)) ||
+        tern_conn_send(p->client, &out, dgram, sizeof(dgram), 1, &seg, &count, p->now) ||
+        count != 1)
+        return -1;
+    tern_pkt_hdr h;
+    long n = forge_open_initial(0, NULL, dgram, seg, &h, plain, sizeof(plain));
+    if (n <= 0 || h.pkt_len != seg)
+        return -1;
+    while (n > 0 && plain[n - 1] == 0) /* PADDING: forge_initial pads again */
+        n--;
+    size_t m = forge_initial(0, version, &h.dcid, &h.dcid, scid ? scid : &h.scid, NULL, 0, 0, plain,
+                             (size_t)n, seg, forged, sizeof(forged));
+    if (m != seg || make_server(p, forged, m))
+        return -1;
+    tern_conn_recv(p->server, &p->path_s, forged, m, 0, p->now);
+    return 0;
 }
 
 void pair_free(tern_pair *p)
@@ -598,6 +633,8 @@ static void deliver_due(tern_pair *p)
             if (!p->server) {
                 if (make_server(p, g->data, g->len))
                     continue;
+                if (p->alter_server_tparams)
+                    alter_server_tparams(p);
                 if (p->server_created)
                     p->server_created(p);
             }
@@ -653,6 +690,30 @@ int pair_run(tern_pair *p, int (*done)(tern_pair *p), uint64_t limit_ns)
 }
 
 int pair_cond_connected(tern_pair *p) { return p->connected; }
+
+int pair_cond_now(tern_pair *p) { return 1; }
+
+int pair_refused(tern_conn *c, uint64_t code, const char *why)
+{
+    const tern_close_info *ci = tern_conn_close_info(c);
+    if (tern_conn_state(c) >= TERN_CS_CLOSING && ci->local && !ci->app && ci->error_code == code &&
+        strstr(ci->reason, why) && !tern_conn_peer_tparams_received(c))
+        return 1;
+    fprintf(stderr, "state %d, local %d app %d code 0x%llx reason '%s' (expected 0x%llx '%s')\n",
+            tern_conn_state(c), ci->local, ci->app, (unsigned long long)ci->error_code, ci->reason,
+            (unsigned long long)code, why);
+    return 0;
+}
+
+int pair_cond_client_closing(tern_pair *p)
+{
+    return tern_conn_state(p->client) >= TERN_CS_CLOSING;
+}
+
+int pair_cond_server_draining(tern_pair *p)
+{
+    return p->server && tern_conn_state(p->server) >= TERN_CS_DRAINING;
+}
 
 int pair_cond_all_done(tern_pair *p)
 {

@@ -8,6 +8,7 @@
 
 #include "conn.h"
 #include "tls.h"
+#include "tparams.h"
 
 #define PAIR_MAX_STREAMS 256
 #define PAIR_QUEUE 8192
@@ -121,6 +122,9 @@ typedef struct tern_pair {
     int tickets;
     uint8_t first_c2s[1500]; /* the client's first datagram */
     size_t first_c2s_len;
+    /* when set: the server's transport parameters, changed by it, replace those it would send
+     * (before server_created runs) */
+    void (*alter_server_tparams)(tern_tparams *tp);
     /* path events seen by each side: count and last reason per tern_path_event_type */
     int path_events[8], last_reason[8];
     int srv_path_events[8], srv_last_reason[8];
@@ -134,6 +138,12 @@ void pair_free(tern_pair *p);
  * the runtime accepts one; pair_run does it with the first datagram that reaches the server.
  * Returns 0 or -1. The datagram is not delivered. */
 int pair_accept(tern_pair *p, const uint8_t *dgram, size_t len);
+
+/* An attacker's rewrite of the client's first Initial (the whole ClientHello in one packet): the
+ * client builds it, it is opened and protected again in `version` with Source Connection ID
+ * `scid` (NULL: the client's own), a server is created for it (pair_accept) and reads it. The
+ * client's own datagram never reaches the server. Returns 0, or -1 when any step fails. */
+int pair_rewrite_first_initial(tern_pair *p, uint32_t version, const tern_cid *scid);
 
 /* Replaces both TLS contexts and configs so that the pair offers (and agrees on) these ALPN
  * values; call before the first pair_run. `alpn` must outlive the pair. Returns 0 or -1. */
@@ -166,6 +176,14 @@ int pair_run(tern_pair *p, int (*done)(tern_pair *p), uint64_t limit_ns);
 int pair_cond_connected(tern_pair *p);
 int pair_cond_all_done(tern_pair *p);    /* every requested stream received with FIN */
 int pair_cond_both_closed(tern_pair *p);
+int pair_cond_now(tern_pair *p);            /* at once: pair_run only creates the client */
+int pair_cond_client_closing(tern_pair *p); /* the client is closing, draining or done */
+int pair_cond_server_draining(tern_pair *p);
+
+/* 1 when `c` is closing (or past it) because it failed the connection itself with transport
+ * error `code` and a reason that contains `why`, before it accepted the peer's transport
+ * parameters; else 0, saying on stderr what it found. */
+int pair_refused(tern_conn *c, uint64_t code, const char *why);
 
 /* 1 when every requested stream got all its bytes, in order, with matching SHA-256. */
 int pair_verify(tern_pair *p);

@@ -217,11 +217,19 @@ static void test_retry_tag_a4(void **state)
     assert_int_equal(tern_crypto_retry_tag(2, &rfc_dcid, retry, n, tag2), TERN_ERR_CRYPTO);
 }
 
-/* A.5: ChaCha20-Poly1305 short header packet. */
-static void test_chacha_a5(void **state)
+/* The A.5 case of RFC 9001 (v1) and RFC 9369 (v2): ChaCha20-Poly1305 keys from one secret with
+ * the version's labels, a short header packet with a 3-byte packet number, and the next key
+ * phase's secret (the version's "ku" label), which the next keys keep with the version. */
+typedef struct chacha_vec {
+    uint32_t version;
+    const char *key_label, *hp_label, *ku_label;
+    const char *iv, *key, *hp, *ku, *packet;
+} chacha_vec;
+
+static void chacha_case(const chacha_vec *v)
 {
-    uint8_t secret[32], pkt[64];
-    tern_keys k = {0};
+    uint8_t secret[32], pkt[64], buf[32];
+    tern_keys k = {0}, next = {0};
     size_t pn_len;
     uint64_t tpn;
     const uint64_t pn = 654360564;
@@ -229,22 +237,22 @@ static void test_chacha_a5(void **state)
     assert_int_equal(unhex("9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b",
                            secret, sizeof(secret)),
                      32);
-    assert_int_equal(tern_crypto_keys_from_secret(&k, TERN_AEAD_CHACHA20_POLY1305, secret, 32, 1),
+    assert_int_equal(tern_crypto_keys_from_secret_v(&k, v->version, TERN_AEAD_CHACHA20_POLY1305,
+                                                    secret, 32, 1),
                      0);
     assert_int_equal(k.key_len, 32);
-    assert_hex(k.iv, "e0459b3474bdd0e44a41c144");
-    uint8_t buf[32];
-    assert_int_equal(tern_crypto_expand_label(k.aead, secret, 32, "quic key", buf, 32), 0);
-    assert_hex(buf, "c6d98ff3441c3fe1b2182094f69caa2ed4b716b65488960a7a984979fb23e1c8");
-    assert_int_equal(tern_crypto_expand_label(k.aead, secret, 32, "quic hp", buf, 32), 0);
-    assert_hex(buf, "25a282b9e82f06f21f488917a4fc8f1b73573685608597d0efcb076b0ab7a7a4");
-    assert_int_equal(tern_crypto_expand_label(k.aead, secret, 32, "quic ku", buf, 32), 0);
-    assert_hex(buf, "1223504755036d556342ee9361d253421a826c9ecdf3c7148684b36b714881f9");
+    assert_hex(k.iv, v->iv);
+    assert_int_equal(tern_crypto_expand_label(k.aead, secret, 32, v->key_label, buf, 32), 0);
+    assert_hex(buf, v->key);
+    assert_int_equal(tern_crypto_expand_label(k.aead, secret, 32, v->hp_label, buf, 32), 0);
+    assert_hex(buf, v->hp);
+    assert_int_equal(tern_crypto_expand_label(k.aead, secret, 32, v->ku_label, buf, 32), 0);
+    assert_hex(buf, v->ku);
 
     size_t hl = unhex("4200bff4", pkt, sizeof(pkt));
     pkt[hl] = 0x01;
     assert_int_equal(tern_crypto_protect(&k, &k, pkt, hl, 3, 1, pn), 0);
-    assert_hex(pkt, "4cfe4189655e5cd55c41f69080575d7999c25a5bfb");
+    assert_hex(pkt, v->packet);
 
     assert_int_equal(tern_crypto_unprotect_header(&k, pkt, 21, 1, &pn_len, &tpn), 0);
     assert_int_equal(pn_len, 3);
@@ -253,14 +261,40 @@ static void test_chacha_a5(void **state)
     assert_int_equal(tern_crypto_decrypt(&k, pkt, hl, 21, pn), 1);
     assert_int_equal(pkt[hl], 0x01);
 
-    /* The next key phase uses the published "quic ku" secret. */
-    tern_keys next = {0};
     assert_int_equal(tern_crypto_next_keys(&k, &next), 0);
-    assert_hex(next.secret, "1223504755036d556342ee9361d253421a826c9ecdf3c7148684b36b714881f9");
+    assert_hex(next.secret, v->ku);
+    assert_int_equal(next.version, v->version);
     tern_crypto_keys_free(&next);
     tern_crypto_keys_free(&k);
 }
 
+/* A.5: ChaCha20-Poly1305 short header packet (v1; tern_crypto_keys_from_secret is v1). */
+static void test_chacha_a5(void **state)
+{
+    static const chacha_vec v1 = {
+        TERN_PROTO_VERSION_1,
+        "quic key",
+        "quic hp",
+        "quic ku",
+        "e0459b3474bdd0e44a41c144",
+        "c6d98ff3441c3fe1b2182094f69caa2ed4b716b65488960a7a984979fb23e1c8",
+        "25a282b9e82f06f21f488917a4fc8f1b73573685608597d0efcb076b0ab7a7a4",
+        "1223504755036d556342ee9361d253421a826c9ecdf3c7148684b36b714881f9",
+        "4cfe4189655e5cd55c41f69080575d7999c25a5bfb",
+    };
+    chacha_case(&v1);
+    uint8_t secret[32] = {1};
+    tern_keys a = {0}, b = {0};
+    assert_int_equal(tern_crypto_keys_from_secret(&a, TERN_AEAD_CHACHA20_POLY1305, secret, 32, 1),
+                     0);
+    assert_int_equal(tern_crypto_keys_from_secret_v(&b, TERN_PROTO_VERSION_1,
+                                                    TERN_AEAD_CHACHA20_POLY1305, secret, 32, 1),
+                     0);
+    assert_memory_equal(a.iv, b.iv, 12);
+    assert_int_equal(a.version, TERN_PROTO_VERSION_1);
+    tern_crypto_keys_free(&a);
+    tern_crypto_keys_free(&b);
+}
 
 /* ---- QUIC version 2: RFC 9369 Appendix A ---------------------------------------------------- */
 
@@ -409,40 +443,21 @@ static void test_v2_retry(void **state)
                      TERN_ERR_CRYPTO);
 }
 
-/* A.5: ChaCha20-Poly1305 with v2's labels, a short header, and v2's key update label. */
+/* A.5: ChaCha20-Poly1305 with v2's labels. */
 static void test_v2_chacha(void **state)
 {
-    uint8_t secret[32], pkt[64], buf[32];
-    tern_keys k = {0}, next = {0};
-    const uint64_t pn = 654360564;
-    unhex("9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b", secret,
-          sizeof(secret));
-    assert_int_equal(tern_crypto_keys_from_secret_v(&k, TERN_PROTO_VERSION_2,
-                                                    TERN_AEAD_CHACHA20_POLY1305, secret, 32, 1),
-                     0);
-    assert_hex(k.iv, "a6b5bc6ab7dafce30ffff5dd");
-    assert_int_equal(tern_crypto_expand_label(k.aead, secret, 32, "quicv2 key", buf, 32), 0);
-    assert_hex(buf, "3bfcddd72bcf02541d7fa0dd1f5f9eeea817e09a6963a0e6c7df0f9a1bab90f2");
-    assert_int_equal(tern_crypto_expand_label(k.aead, secret, 32, "quicv2 hp", buf, 32), 0);
-    assert_hex(buf, "d659760d2ba434a226fd37b35c69e2da8211d10c4f12538787d65645d5d1b8e2");
-
-    size_t hl = unhex("4200bff4", pkt, sizeof(pkt));
-    pkt[hl] = 0x01;
-    assert_int_equal(tern_crypto_protect(&k, &k, pkt, hl, 3, 1, pn), 0);
-    assert_hex(pkt, "5558b1c60ae7b6b932bc27d786f4bc2bb20f2162ba");
-    size_t pn_len;
-    uint64_t tpn;
-    assert_int_equal(tern_crypto_unprotect_header(&k, pkt, 21, 1, &pn_len, &tpn), 0);
-    assert_int_equal(tpn, pn & 0xffffff);
-    assert_int_equal(tern_crypto_decrypt(&k, pkt, hl, 21, pn), 1);
-    assert_int_equal(pkt[hl], 0x01);
-
-    /* key update derives with "quicv2 ku", and the next keys stay v2 */
-    assert_int_equal(tern_crypto_next_keys(&k, &next), 0);
-    assert_hex(next.secret, "c69374c49e3d2a9466fa689e49d476db5d0dfbc87d32ceeaa6343fd0ae4c7d88");
-    assert_int_equal(next.version, TERN_PROTO_VERSION_2);
-    tern_crypto_keys_free(&next);
-    tern_crypto_keys_free(&k);
+    static const chacha_vec v2 = {
+        TERN_PROTO_VERSION_2,
+        "quicv2 key",
+        "quicv2 hp",
+        "quicv2 ku",
+        "a6b5bc6ab7dafce30ffff5dd",
+        "3bfcddd72bcf02541d7fa0dd1f5f9eeea817e09a6963a0e6c7df0f9a1bab90f2",
+        "d659760d2ba434a226fd37b35c69e2da8211d10c4f12538787d65645d5d1b8e2",
+        "c69374c49e3d2a9466fa689e49d476db5d0dfbc87d32ceeaa6343fd0ae4c7d88",
+        "5558b1c60ae7b6b932bc27d786f4bc2bb20f2162ba",
+    };
+    chacha_case(&v2);
 }
 
 /* Key update: both sides derive the same next keys, they differ from the current ones, and the
