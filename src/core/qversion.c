@@ -4,7 +4,10 @@
 #include "qversion.h"
 #include "varint.h"
 
-int tern_qv_supported(uint32_t v) { return v == TERN_PROTO_VERSION_1 || v == TERN_PROTO_VERSION_2; }
+int tern_qv_supported(uint32_t v)
+{
+    return v == TERN_PROTO_VERSION_1 || v == TERN_PROTO_VERSION_2;
+}
 
 int tern_qv_compatible(uint32_t from, uint32_t to)
 {

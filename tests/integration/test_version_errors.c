@@ -41,8 +41,7 @@ static void test_server_chosen_not_in_use(void **st)
     assert_true(pair_refused(p.client, TERN_TE_VERSION_NEGOTIATION_ERROR, "chosen version"));
     assert_false(p.connected);
     assert_true(pair_run(&p, pair_cond_server_draining, 5 * SEC));
-    assert_int_equal(tern_conn_close_info(p.server)->error_code,
-                     TERN_TE_VERSION_NEGOTIATION_ERROR);
+    assert_int_equal(tern_conn_close_info(p.server)->error_code, TERN_TE_VERSION_NEGOTIATION_ERROR);
     pair_free(&p);
 }
 

@@ -25,11 +25,11 @@ static void versions(tern_config *cfg, uint32_t a, uint32_t b)
 
 /* What crossed the server's network edge, long headers only. */
 typedef struct wire {
-    uint32_t first_up;        /* version of the first long header the server host received */
-    uint64_t up[2], down[2];  /* long-header packets by version: [0] v1, [1] v2 */
-    uint64_t down_other;      /* Version Negotiation packets sent (version 0) */
-    uint64_t up_v1_after_v2;  /* client packets in v1 after its first one in v2 */
-    uint64_t first_down_at;   /* when the server first sent */
+    uint32_t first_up;       /* version of the first long header the server host received */
+    uint64_t up[2], down[2]; /* long-header packets by version: [0] v1, [1] v2 */
+    uint64_t down_other;     /* Version Negotiation packets sent (version 0) */
+    uint64_t up_v1_after_v2; /* client packets in v1 after its first one in v2 */
+    uint64_t first_down_at;  /* when the server first sent */
 } wire;
 
 static void count(wire *w, const sim_pkt *p, int up)
@@ -246,8 +246,9 @@ static void downgrade(sim *s, sim_result *r, uint32_t s0, uint32_t s1, int refus
              s->client_close.reason);
     SIM_CHECK(r, f->forged == 1, "nothing forged");
     SIM_CHECK(r, !s->connected, "the client connected over a downgrade");
-    SIM_CHECK(r, s->client_close.error_code == TERN_TE_VERSION_NEGOTIATION_ERROR &&
-                     s->client_close.local && !s->client_close.app,
+    SIM_CHECK(r,
+              s->client_close.error_code == TERN_TE_VERSION_NEGOTIATION_ERROR &&
+                  s->client_close.local && !s->client_close.app,
               "closed with 0x%llx (local %d app %d)",
               (unsigned long long)s->client_close.error_code, s->client_close.local,
               s->client_close.app);
