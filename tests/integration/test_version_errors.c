@@ -159,6 +159,33 @@ static void test_after_version_negotiation(void **st)
     after_vn_case(empty_available, "no available versions", 1106);
 }
 
+/* A new attempt after Version Negotiation needs a new first DCID: without random bytes for it
+ * the connection ends as if no version were in common, and says so. */
+static void test_new_attempt_without_randomness(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 1107), 0);
+    p.cfg_c.quic_versions_count = 2;
+    p.cfg_c.quic_versions[0] = TERN_PROTO_VERSION_2;
+    p.cfg_c.quic_versions[1] = TERN_PROTO_VERSION_1;
+    assert_true(pair_run(&p, pair_cond_now, 0));
+    uint8_t dgram[1500], vn[128];
+    tern_path_addr out;
+    size_t seg = 0, count = 0;
+    assert_int_equal(tern_conn_send(p.client, &out, dgram, sizeof(dgram), 1, &seg, &count, p.now),
+                     0);
+    tern_pkt_hdr h;
+    assert_int_equal(tern_pkt_parse(dgram, seg, 8, &h), 0);
+    static const uint32_t v1[] = {TERN_PROTO_VERSION_1};
+    size_t n = tern_pkt_write_vn(vn, sizeof(vn), &h.dcid, &h.scid, v1, 1, 0);
+    p.rand_fail = 1;
+    tern_conn_recv(p.client, &p.path_c, vn, n, 0, p.now);
+    assert_int_equal(tern_conn_state(p.client), TERN_CS_DONE);
+    assert_int_equal(tern_conn_close_info(p.client)->status, TERN_ERR_VERSION);
+    assert_int_equal(tern_conn_quic_version(p.client), TERN_PROTO_VERSION_2);
+    pair_free(&p);
+}
+
 /* Version lists a driver refuses to copy. */
 static void test_config_lists(void **st)
 {
@@ -197,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_server_without_version_info),
         cmocka_unit_test(test_client_chosen_not_its_initial),
         cmocka_unit_test(test_after_version_negotiation),
+        cmocka_unit_test(test_new_attempt_without_randomness),
         cmocka_unit_test(test_config_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
