@@ -14,6 +14,8 @@
 #include <cmocka.h>
 
 #include "cfgcopy.h"
+#include "corefx.h"
+#include "tern/core.h"
 #include "conn_test.h"
 #include "forge.h"
 #include "packet.h"
@@ -21,6 +23,11 @@
 #include "tls.h"
 
 #define SEC 1000000000ull
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
 
 static void chosen_v2(tern_tparams *tp)
 {
@@ -186,6 +193,49 @@ static void test_new_attempt_without_randomness(void **st)
     pair_free(&p);
 }
 
+/* A program built before the version list: its tern_config ends at qlog_ud, and whatever lies
+ * beyond in its memory is not read: its client speaks v1, as it did. The same bytes read as a
+ * list by a program of this header are refused. */
+static void test_older_layout_speaks_v1(void **st)
+{
+    tern_config cfg;
+    memset(&cfg, 0xA5, sizeof(cfg));
+    corefx_client_config(&cfg);
+    memset(&cfg.quic_versions_count, 0xA5,
+           sizeof(cfg) - offsetof(tern_config, quic_versions_count)); /* garbage after it */
+    size_t old = offsetof(tern_config, qlog_ud) + sizeof(void *);
+    tern_path_addr path = {.local = corefx_addr("10.0.1.1:4000"),
+                           .remote = corefx_addr("10.0.0.9:443")};
+    uint64_t seed = 1108;
+    tern_conn *c = NULL;
+    assert_int_equal(tern_core_client_new_sized(&cfg, old, NULL, sizeof(tern_callbacks), NULL,
+                                                &path, "localhost", corefx_rand, &seed, SEC, &c),
+                     0);
+    assert_int_equal(tern_conn_quic_version(c), TERN_PROTO_VERSION_1);
+    uint8_t buf[1500];
+    size_t seg = 0, count = 0;
+    assert_true(tern_core_send(c, buf, sizeof(buf), 1, &path, &seg, &count, SEC) > 0);
+    assert_int_equal(be32(buf + 1), TERN_PROTO_VERSION_1);
+    tern_core_conn_free(c);
+    c = NULL;
+    assert_int_equal(tern_core_client_new_sized(&cfg, sizeof(cfg), NULL, sizeof(tern_callbacks),
+                                                NULL, &path, "localhost", corefx_rand, &seed, SEC,
+                                                &c),
+                     TERN_ERR_CONFIG);
+    assert_null(c);
+    /* a v2 client through the same API: its first Initial is v2 */
+    corefx_client_config(&cfg);
+    cfg.quic_versions_count = 1;
+    cfg.quic_versions[0] = TERN_PROTO_VERSION_2;
+    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &path, "localhost", corefx_rand, &seed,
+                                          SEC, &c),
+                     0);
+    assert_true(tern_core_send(c, buf, sizeof(buf), 1, &path, &seg, &count, SEC) > 0);
+    assert_int_equal(be32(buf + 1), TERN_PROTO_VERSION_2);
+    assert_int_equal(buf[0] & 0x30, 0x10); /* v2's Initial codepoint */
+    tern_core_conn_free(c);
+}
+
 /* Version lists a driver refuses to copy. */
 static void test_config_lists(void **st)
 {
@@ -226,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_after_version_negotiation),
         cmocka_unit_test(test_new_attempt_without_randomness),
         cmocka_unit_test(test_config_lists),
+        cmocka_unit_test(test_older_layout_speaks_v1),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, corefx_group_setup, corefx_group_teardown);
 }
