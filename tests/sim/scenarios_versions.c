@@ -160,6 +160,29 @@ static void scn_compatible_upgrade(sim *s, sim_result *r)
               msecs(w.first_down_at));
 }
 
+/* With Retry: the Retry is in the client's first version (v1) and the Initial that follows it,
+ * with the token, is moved to v2 like a first one; its keys derive from the Retry's SCID. */
+static void scn_upgrade_after_retry(sim *s, sim_result *r)
+{
+    int i = plain_path(s);
+    loss(s, i, 0.02);
+    versions(&s->cfg_c, V1, V2);
+    versions(&s->cfg_s, V2, V1);
+    s->cfg_s.retry = 1;
+    wire w;
+    watch(s, &w);
+    TRY(r, download(s, r, 512 * 1024, 5 * SIM_SEC, &w));
+    TRY(r, expect_version(s, r, V2));
+    SIM_CHECK(r, s->st.replies[TERN_DISPATCH_REPLY_RETRY] >= 1, "no Retry");
+    SIM_CHECK(r, w.first_up == V1, "the client began in 0x%08x", (unsigned)w.first_up);
+    /* the Retry itself is the only v1 packet the server sends */
+    SIM_CHECK(r, w.down[0] == s->st.replies[TERN_DISPATCH_REPLY_RETRY],
+              "the server sent %llu v1 packets for %llu Retry", (unsigned long long)w.down[0],
+              (unsigned long long)s->st.replies[TERN_DISPATCH_REPLY_RETRY]);
+    SIM_CHECK(r, w.up_v1_after_v2 == 0, "%llu client v1 packets after its first v2 one",
+              (unsigned long long)w.up_v1_after_v2);
+}
+
 /* The client prefers v2, the server has v1 only: Version Negotiation, a new attempt in v1, whose
  * version information confirms that v1 was the best choice. */
 static void scn_vn_to_v1(sim *s, sim_result *r)
@@ -302,6 +325,8 @@ const sim_scenario sim_version_scenarios[SIM_VERSION_SCENARIOS] = {
     {"compatible_upgrade", "versions",
      "client begins in v1, the server's first flight moves it to v2 in one round trip", 82,
      scn_compatible_upgrade},
+    {"upgrade_after_retry", "versions", "Retry in v1, then the upgrade to v2, at 2% loss", 87,
+     scn_upgrade_after_retry},
     {"vn_to_v1", "versions", "client prefers v2, server has v1 only: VN, then v1", 83,
      scn_vn_to_v1},
     {"downgrade_refused", "versions",

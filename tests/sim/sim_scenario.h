@@ -97,7 +97,7 @@ extern const sim_scenario sim_datagram_scenarios[SIM_DATAGRAM_SCENARIOS];
 #define SIM_PMTUD_SCENARIOS 7
 extern const sim_scenario sim_pmtud_scenarios[SIM_PMTUD_SCENARIOS];
 /* The QUIC version suite (scenarios_versions.c), a part of the registry. */
-#define SIM_VERSION_SCENARIOS 6
+#define SIM_VERSION_SCENARIOS 7
 extern const sim_scenario sim_version_scenarios[SIM_VERSION_SCENARIOS];
 const sim_scenario *sim_scenario_find(const char *name);
 
