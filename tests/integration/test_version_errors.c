@@ -14,12 +14,12 @@
 #include <cmocka.h>
 
 #include "cfgcopy.h"
-#include "corefx.h"
-#include "tern/core.h"
 #include "conn_test.h"
+#include "corefx.h"
 #include "forge.h"
 #include "packet.h"
 #include "pair.h"
+#include "tern/core.h"
 #include "tls.h"
 
 #define SEC 1000000000ull
@@ -96,6 +96,31 @@ static void test_client_chosen_not_its_initial(void **st)
     moved_initial_case(0, 1103);
 }
 
+/* Log lines of one side, joined. */
+typedef struct log_text {
+    char buf[4096];
+    size_t n;
+} log_text;
+
+static void collect(void *ud, const char *line)
+{
+    log_text *t = ud;
+    size_t len = strlen(line);
+    if (t->n + len + 2 < sizeof(t->buf)) {
+        memcpy(t->buf + t->n, line, len);
+        t->n += len;
+        t->buf[t->n++] = '\n';
+        t->buf[t->n] = 0;
+    }
+}
+
+static uint64_t pkts_recv(tern_conn *c)
+{
+    tern_conn_stats st;
+    assert_int_equal(tern_conn_get_stats(c, &st), 0);
+    return st.pkts_recv;
+}
+
 static void empty_available(tern_tparams *tp)
 {
     tp->version_info.n = 0;
@@ -108,7 +133,10 @@ static void empty_available(tern_tparams *tp)
 static void after_vn_case(void (*f)(tern_tparams *tp), const char *why, uint64_t seed)
 {
     tern_pair p;
+    log_text lc = {.n = 0};
     assert_int_equal(pair_init(&p, seed), 0);
+    p.cfg_c.log = collect;
+    p.cfg_c.log_ud = &lc;
     p.cfg_c.quic_versions_count = 2;
     p.cfg_c.quic_versions[0] = TERN_PROTO_VERSION_2;
     p.cfg_c.quic_versions[1] = TERN_PROTO_VERSION_1;
@@ -126,6 +154,7 @@ static void after_vn_case(void (*f)(tern_tparams *tp), const char *why, uint64_t
     assert_true(n > 0);
     tern_conn_recv(p.client, &p.path_c, vn, n, 0, p.now);
     assert_int_equal(tern_conn_quic_version(p.client), TERN_PROTO_VERSION_1);
+    assert_non_null(strstr(lc.buf, "version negotiation: 0x00000001 instead of 0x6b3343cf"));
     /* the new attempt: a v1 Initial to a new DCID. A second VN for it (listing nothing we speak)
      * is not acted on, and the attempt goes on (this Initial is lost: the next one comes after a
      * PTO) */
@@ -227,13 +256,86 @@ static void test_older_layout_speaks_v1(void **st)
     corefx_client_config(&cfg);
     cfg.quic_versions_count = 1;
     cfg.quic_versions[0] = TERN_PROTO_VERSION_2;
-    assert_int_equal(tern_core_client_new(&cfg, NULL, NULL, &path, "localhost", corefx_rand, &seed,
-                                          SEC, &c),
-                     0);
+    assert_int_equal(
+        tern_core_client_new(&cfg, NULL, NULL, &path, "localhost", corefx_rand, &seed, SEC, &c), 0);
     assert_true(tern_core_send(c, buf, sizeof(buf), 1, &path, &seg, &count, SEC) > 0);
     assert_int_equal(be32(buf + 1), TERN_PROTO_VERSION_2);
     assert_int_equal(buf[0] & 0x30, 0x10); /* v2's Initial codepoint */
     tern_core_conn_free(c);
+}
+
+/* The compatible upgrade step by step on a pair: the server reads the client's v1 Initial (and
+ * a copy of it, with the v1 keys it keeps) and answers in v2; the client drops a forged v2
+ * Initial (its candidate v2 keys do not authenticate it), takes the real one and moves to v2;
+ * from then on v1 packets are dropped before decryption, whatever their level. */
+static void test_upgrade_step_by_step(void **st)
+{
+    tern_pair p;
+    log_text lc = {.n = 0}, ls = {.n = 0};
+    assert_int_equal(pair_init(&p, 1109), 0);
+    p.cfg_c.quic_versions_count = p.cfg_s.quic_versions_count = 2;
+    p.cfg_c.quic_versions[0] = p.cfg_s.quic_versions[1] = TERN_PROTO_VERSION_1;
+    p.cfg_c.quic_versions[1] = p.cfg_s.quic_versions[0] = TERN_PROTO_VERSION_2;
+    p.cfg_c.log = p.cfg_s.log = collect;
+    p.cfg_c.log_ud = &lc;
+    p.cfg_s.log_ud = &ls;
+    assert_true(pair_run(&p, pair_cond_now, 0));
+    uint8_t ci[1500], copy[1500], si[1500], bad[1500];
+    tern_path_addr out;
+    size_t clen = 0, slen = 0, count = 0;
+    assert_int_equal(tern_conn_send(p.client, &out, ci, sizeof(ci), 1, &clen, &count, p.now), 0);
+    assert_int_equal(be32(ci + 1), TERN_PROTO_VERSION_1);
+    memcpy(copy, ci, clen);
+    assert_int_equal(pair_accept(&p, ci, clen), 0);
+    tern_conn_recv(p.server, &p.path_s, ci, clen, 0, p.now);
+    assert_int_equal(tern_conn_quic_version(p.server), TERN_PROTO_VERSION_2);
+    assert_non_null(
+        strstr(ls.buf, "version 0x6b3343cf chosen for a client that began in 0x00000001"));
+    uint64_t before = pkts_recv(p.server);
+    tern_conn_recv(p.server, &p.path_s, copy, clen, 0, p.now); /* opened, then a duplicate */
+    assert_int_equal(pkts_recv(p.server), before);
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_HANDSHAKE);
+
+    assert_int_equal(tern_conn_send(p.server, &out, si, sizeof(si), 1, &slen, &count, p.now), 0);
+    assert_int_equal(be32(si + 1), TERN_PROTO_VERSION_2);
+    assert_int_equal(si[0] & 0x30, 0x10);
+    memcpy(bad, si, slen);
+    bad[60] ^= 0x40; /* in the protected payload of the Initial */
+    tern_conn_recv(p.client, &p.path_c, bad, slen, 0, p.now);
+    assert_int_equal(tern_conn_quic_version(p.client), TERN_PROTO_VERSION_1);
+    assert_int_equal(pkts_recv(p.client), 0);
+    tern_conn_recv(p.client, &p.path_c, si, slen, 0, p.now);
+    assert_int_equal(tern_conn_quic_version(p.client), TERN_PROTO_VERSION_2);
+    assert_non_null(strstr(lc.buf, "server moved the connection to version 0x6b3343cf"));
+    uint64_t got = pkts_recv(p.client);
+    assert_true(got >= 1);
+
+    /* v1 packets now: an Initial with the v1 keys of the client's DCID, and a Handshake header */
+    uint8_t frame[] = {0x01}; /* PING */
+    const tern_cid *odcid = tern_conn_initial_dcid(p.client);
+    const tern_cid *cscid = &tern_conn_local_tparams(p.client)->initial_scid;
+    const tern_cid *sscid = tern_conn_peer_initial_scid(p.client);
+    size_t n = forge_initial(1, TERN_PROTO_VERSION_1, odcid, cscid, sscid, NULL, 0, 7, frame, 1,
+                             1200, bad, sizeof(bad));
+    assert_true(n >= 1200);
+    tern_conn_recv(p.client, &p.path_c, bad, n, 0, p.now);
+    size_t len_off;
+    n = tern_pkt_write_long(bad, sizeof(bad), TERN_PKT_HANDSHAKE, TERN_PROTO_VERSION_1, cscid,
+                            sscid, NULL, 0, 9, 1, &len_off);
+    assert_true(n > 0);
+    memset(bad + n, 0x33, 60);
+    assert_int_equal(tern_pkt_set_length(bad + len_off, 1 + 60), 0);
+    tern_conn_recv(p.client, &p.path_c, bad, n + 60, 0, p.now);
+    assert_int_equal(pkts_recv(p.client), got);
+    assert_int_equal(tern_conn_quic_version(p.client), TERN_PROTO_VERSION_2);
+    assert_true(tern_conn_state(p.client) < TERN_CS_CLOSING);
+
+    /* and the pair completes the handshake and a download in v2 */
+    assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+    assert_int_equal(pair_request(&p, 200000), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
 }
 
 /* Version lists a driver refuses to copy. */
@@ -275,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_client_chosen_not_its_initial),
         cmocka_unit_test(test_after_version_negotiation),
         cmocka_unit_test(test_new_attempt_without_randomness),
+        cmocka_unit_test(test_upgrade_step_by_step),
         cmocka_unit_test(test_config_lists),
         cmocka_unit_test(test_older_layout_speaks_v1),
     };
