@@ -126,6 +126,31 @@ static void empty_available(tern_tparams *tp)
     tp->version_info.n = 0;
 }
 
+/* A client preferring v2 ({v2, v1}) is created and sends its first Initial (v2, not delivered):
+ * into vn[0..return) goes the answer of a server that has only v1, a Version Negotiation packet
+ * for that Initial; *first_dcid (when not NULL) is the Initial's DCID. */
+static size_t client_v2_and_vn(tern_pair *p, uint8_t *vn, size_t cap, tern_cid *first_dcid)
+{
+    p->cfg_c.quic_versions_count = 2;
+    p->cfg_c.quic_versions[0] = TERN_PROTO_VERSION_2;
+    p->cfg_c.quic_versions[1] = TERN_PROTO_VERSION_1;
+    assert_true(pair_run(p, pair_cond_now, 0));
+    uint8_t dgram[1500];
+    tern_path_addr out;
+    size_t seg = 0, count = 0;
+    assert_int_equal(tern_conn_send(p->client, &out, dgram, sizeof(dgram), 1, &seg, &count, p->now),
+                     0);
+    tern_pkt_hdr h;
+    assert_int_equal(tern_pkt_parse(dgram, seg, 8, &h), 0);
+    assert_int_equal(h.version, TERN_PROTO_VERSION_2);
+    static const uint32_t v1[] = {TERN_PROTO_VERSION_1};
+    size_t n = tern_pkt_write_vn(vn, cap, &h.dcid, &h.scid, v1, 1, 0);
+    assert_true(n > 0);
+    if (first_dcid)
+        *first_dcid = h.dcid;
+    return n;
+}
+
 /* A client that prefers v2 gets a Version Negotiation packet listing v1 in answer to its first
  * Initial, and tries again in v1 towards a v1-only server whose parameters `f` alters (NULL: as
  * they are). `why` NULL: the download works in v1; else the client closes with
@@ -137,21 +162,11 @@ static void after_vn_case(void (*f)(tern_tparams *tp), const char *why, uint64_t
     assert_int_equal(pair_init(&p, seed), 0);
     p.cfg_c.log = collect;
     p.cfg_c.log_ud = &lc;
-    p.cfg_c.quic_versions_count = 2;
-    p.cfg_c.quic_versions[0] = TERN_PROTO_VERSION_2;
-    p.cfg_c.quic_versions[1] = TERN_PROTO_VERSION_1;
-    assert_true(pair_run(&p, pair_cond_now, 0));
     uint8_t dgram[1500], vn[128];
     tern_path_addr out;
     size_t seg = 0, count = 0;
-    assert_int_equal(tern_conn_send(p.client, &out, dgram, sizeof(dgram), 1, &seg, &count, p.now),
-                     0);
-    tern_pkt_hdr h;
-    assert_int_equal(tern_pkt_parse(dgram, seg, 8, &h), 0);
-    assert_int_equal(h.version, TERN_PROTO_VERSION_2);
-    static const uint32_t v1[] = {TERN_PROTO_VERSION_1};
-    size_t n = tern_pkt_write_vn(vn, sizeof(vn), &h.dcid, &h.scid, v1, 1, 0);
-    assert_true(n > 0);
+    tern_cid first;
+    size_t n = client_v2_and_vn(&p, vn, sizeof(vn), &first);
     tern_conn_recv(p.client, &p.path_c, vn, n, 0, p.now);
     assert_int_equal(tern_conn_quic_version(p.client), TERN_PROTO_VERSION_1);
     assert_non_null(strstr(lc.buf, "version negotiation: 0x00000001 instead of 0x6b3343cf"));
@@ -163,7 +178,7 @@ static void after_vn_case(void (*f)(tern_tparams *tp), const char *why, uint64_t
     tern_pkt_hdr h2;
     assert_int_equal(tern_pkt_parse(dgram, seg, 8, &h2), 0);
     assert_int_equal(h2.version, TERN_PROTO_VERSION_1);
-    assert_false(tern_cid_eq(&h2.dcid, &h.dcid));
+    assert_false(tern_cid_eq(&h2.dcid, &first));
     static const uint32_t other[] = {0x1a2a3a4a};
     n = tern_pkt_write_vn(vn, sizeof(vn), &h2.dcid, &h2.scid, other, 1, 0);
     tern_conn_recv(p.client, &p.path_c, vn, n, 0, p.now);
@@ -201,19 +216,8 @@ static void test_new_attempt_without_randomness(void **st)
 {
     tern_pair p;
     assert_int_equal(pair_init(&p, 1107), 0);
-    p.cfg_c.quic_versions_count = 2;
-    p.cfg_c.quic_versions[0] = TERN_PROTO_VERSION_2;
-    p.cfg_c.quic_versions[1] = TERN_PROTO_VERSION_1;
-    assert_true(pair_run(&p, pair_cond_now, 0));
-    uint8_t dgram[1500], vn[128];
-    tern_path_addr out;
-    size_t seg = 0, count = 0;
-    assert_int_equal(tern_conn_send(p.client, &out, dgram, sizeof(dgram), 1, &seg, &count, p.now),
-                     0);
-    tern_pkt_hdr h;
-    assert_int_equal(tern_pkt_parse(dgram, seg, 8, &h), 0);
-    static const uint32_t v1[] = {TERN_PROTO_VERSION_1};
-    size_t n = tern_pkt_write_vn(vn, sizeof(vn), &h.dcid, &h.scid, v1, 1, 0);
+    uint8_t vn[128];
+    size_t n = client_v2_and_vn(&p, vn, sizeof(vn), NULL);
     p.rand_fail = 1;
     tern_conn_recv(p.client, &p.path_c, vn, n, 0, p.now);
     assert_int_equal(tern_conn_state(p.client), TERN_CS_DONE);
