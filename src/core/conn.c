@@ -675,7 +675,8 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     if (rv)
         goto fail;
     fill_local_tparams(c, p);
-    tern_conn_version_init(c, p, keys_dcid);
+    if ((rv = tern_conn_version_init(c, p, keys_dcid)))
+        goto fail;
     /* without memory for it the connection runs without qlog: it is a diagnostic */
     if (p->qlog || p->cfg->qlog)
         (void)tern_qlog_new(c, p->qlog ? p->qlog : p->cfg->qlog,
@@ -744,7 +745,7 @@ void tern_conn_free(tern_conn *c)
     if (!c)
         return;
     tern_tls_free(c->hs.tls);
-    tern_conn_version_discard(c);
+    tern_conn_version_free(c);
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
         tern_crypto_keys_free(&c->keys.tx[i]);
         tern_crypto_keys_free(&c->keys.rx[i]);

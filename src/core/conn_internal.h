@@ -123,9 +123,8 @@ typedef struct tern_conn_vn_state {
                                     may have moved us to, until one authenticates */
     uint32_t cand_version;
     tern_tls_ctx *tls_ctx;       /* client: a new attempt after Version Negotiation starts TLS
-                                    again with them */
-    char server_name[256];
-    int has_server_name;
+                                    again with them (server_name: a copy, or NULL) */
+    char *server_name;
 } tern_conn_vn_state;
 
 /* Transport parameters, ours and the peer's as the connection applies them. */
@@ -331,8 +330,9 @@ size_t tern_conn_pmtud_probe_size(tern_conn *c, size_t cap, tern_tstamp now);
 void tern_conn_pmtud_probe_sent(tern_conn *c, size_t size, uint64_t pn, tern_tstamp now);
 /* conn_version.c: version negotiation (RFC 9368) */
 /* At creation, once keys_dcid and the local transport parameters are known: our versions, the
- * version_information we send, and what a client needs to start again after VN. */
-void tern_conn_version_init(tern_conn *c, const tern_conn_params *p, const tern_cid *keys_dcid);
+ * version_information we send, and what a client with more than one version needs to start
+ * again after VN (a copy of the server name). Returns 0 or TERN_ERR_NOMEM. */
+int tern_conn_version_init(tern_conn *c, const tern_conn_params *p, const tern_cid *keys_dcid);
 /* The peer's transport parameters arrived: a server checks the client's version information and
  * may move the connection to a compatible version it prefers (new Initial keys, our parameters
  * sent again with the new Chosen Version); a client checks the server's against a downgrade.
@@ -350,6 +350,8 @@ tern_keys *tern_conn_version_rx_keys(tern_conn *c, const tern_pkt_hdr *h, int le
 void tern_conn_version_on_authentic(tern_conn *c, const tern_keys *rx);
 /* The Initial space is gone: so are the keys of other versions. */
 void tern_conn_version_discard(tern_conn *c);
+/* The connection goes: all of the above. */
+void tern_conn_version_free(tern_conn *c);
 
 #define TERN_LOG(c, ...)                                                                           \
     do {                                                                                           \

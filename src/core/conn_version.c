@@ -6,6 +6,7 @@
 #include "conn_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 static void set_local_info(tern_conn *c)
 {
@@ -16,17 +17,23 @@ static void set_local_info(tern_conn *c)
     memcpy(vi->available, c->vn.ours, c->vn.n * sizeof(uint32_t));
 }
 
-void tern_conn_version_init(tern_conn *c, const tern_conn_params *p, const tern_cid *keys_dcid)
+int tern_conn_version_init(tern_conn *c, const tern_conn_params *p, const tern_cid *keys_dcid)
 {
     c->vn.n = tern_qv_list(c->cfg, c->vn.ours);
     c->vn.original = c->version;
     c->vn.keys_dcid = *keys_dcid;
-    c->vn.tls_ctx = p->tls_ctx;
-    if (p->server_name && strlen(p->server_name) < sizeof(c->vn.server_name)) {
-        memcpy(c->vn.server_name, p->server_name, strlen(p->server_name) + 1);
-        c->vn.has_server_name = 1;
-    }
     set_local_info(c);
+    /* only a client starts again, and only one that has another version to try */
+    if (c->is_server || c->vn.n < 2)
+        return 0;
+    c->vn.tls_ctx = p->tls_ctx;
+    if (p->server_name) {
+        size_t len = strlen(p->server_name) + 1;
+        if (!(c->vn.server_name = malloc(len)))
+            return TERN_ERR_NOMEM;
+        memcpy(c->vn.server_name, p->server_name, len);
+    }
+    return 0;
 }
 
 static int initial_keys(tern_conn *c, uint32_t v, tern_keys *tx, tern_keys *rx)
@@ -106,7 +113,7 @@ static int restart(tern_conn *c, uint32_t v, tern_tstamp now)
     tern_sendbuf_init(&c->hs.crypto_snd[TERN_LEVEL_INITIAL], TERN_CRYPTO_BUF_LIMIT);
     tern_tls_free(c->hs.tls);
     c->hs.tls = NULL;
-    int rv = tern_conn_new_tls(c, c->vn.tls_ctx, c->vn.has_server_name ? c->vn.server_name : NULL);
+    int rv = tern_conn_new_tls(c, c->vn.tls_ctx, c->vn.server_name);
     if (!rv)
         rv = tern_tls_start(c->hs.tls);
     return rv;
@@ -118,7 +125,7 @@ void tern_conn_version_on_vn(tern_conn *c, const tern_pkt_hdr *h, tern_tstamp no
     if (c->vn.after_vn)
         return;
     uint32_t v = tern_qv_after_vn(c->vn.ours, c->vn.n, c->version, h->versions, h->versions_count);
-    if (!v) {
+    if (!v || !c->vn.tls_ctx) {
         tern_conn_set_close_info(c, TERN_ERR_VERSION, 0, 0, 0, 0, "version negotiation", 19);
         tern_conn_set_done(c);
         return;
@@ -165,6 +172,13 @@ void tern_conn_version_on_authentic(tern_conn *c, const tern_keys *rx)
     c->version = c->vn.cand_version;
     c->vn.cand_version = 0;
     c->vn.upgraded = 1;
+}
+
+void tern_conn_version_free(tern_conn *c)
+{
+    tern_conn_version_discard(c);
+    free(c->vn.server_name);
+    c->vn.server_name = NULL;
 }
 
 void tern_conn_version_discard(tern_conn *c)

@@ -57,11 +57,23 @@ static int closed_with_reason(const tern_conn *c)
     return tern_conn_is_done(c) && (ci->status != 0 || ci->error_code != 0);
 }
 
+/* `upgrade`: a client that begins in v1 offering v2 and a server that moves it to v2, so that the
+ * sweep reaches the allocations of compatible version negotiation too. */
+static void set_versions(tern_pair *p, int upgrade)
+{
+    if (!upgrade)
+        return;
+    p->cfg_c.quic_versions_count = p->cfg_s.quic_versions_count = 2;
+    p->cfg_c.quic_versions[0] = p->cfg_s.quic_versions[1] = TERN_PROTO_VERSION_1;
+    p->cfg_c.quic_versions[1] = p->cfg_s.quic_versions[0] = TERN_PROTO_VERSION_2;
+}
+
 /* Allocations a clean handshake makes (from the client's creation to both sides connected). */
-static unsigned long long handshake_allocs(void)
+static unsigned long long handshake_allocs(int upgrade)
 {
     tern_pair p;
     assert_int_equal(pair_init(&p, 11), 0);
+    set_versions(&p, upgrade);
     unsigned long long a0 = allochook_eligible;
     assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
     unsigned long long n = allochook_eligible - a0;
@@ -77,16 +89,15 @@ static int connected_or_closed(tern_pair *p)
 }
 
 /* Each allocation of the handshake fails in turn. */
-static void test_handshake(void **st)
+static void handshake_sweep(int upgrade)
 {
-    if (!ALLOCHOOK_ACTIVE)
-        skip();
-    unsigned long long total = handshake_allocs();
+    unsigned long long total = handshake_allocs(upgrade);
     assert_true(total > 10);
     int outcomes[3] = {0}; /* no client, connected, closed */
     for (long n = 0; n < (long)total; n++) {
         tern_pair p;
         assert_int_equal(pair_init(&p, 11), 0);
+        set_versions(&p, upgrade);
         allochook_fail_after = n;
         int ok = pair_run(&p, connected_or_closed, 40 * SEC);
         int hit = allochook_fail_after < 0;
@@ -113,6 +124,30 @@ static void test_handshake(void **st)
     assert_true(outcomes[0] > 0);
     assert_true(outcomes[1] > 0);
     assert_true(outcomes[2] > 0);
+    if (upgrade) {
+        /* a connection that survived is in v2 */
+        tern_pair p;
+        assert_int_equal(pair_init(&p, 11), 0);
+        set_versions(&p, 1);
+        assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+        assert_int_equal(tern_conn_quic_version(p.client), TERN_PROTO_VERSION_2);
+        pair_free(&p);
+    }
+}
+
+static void test_handshake(void **st)
+{
+    if (!ALLOCHOOK_ACTIVE)
+        skip();
+    handshake_sweep(0);
+}
+
+/* The same with a compatible upgrade from v1 to v2 on the way. */
+static void test_handshake_upgrade(void **st)
+{
+    if (!ALLOCHOOK_ACTIVE)
+        skip();
+    handshake_sweep(1);
 }
 
 /* After a clean handshake, each allocation of a download fails in turn. */
@@ -247,6 +282,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tls_ctx),
         cmocka_unit_test(test_handshake),
+        cmocka_unit_test(test_handshake_upgrade),
         cmocka_unit_test(test_download),
         cmocka_unit_test(test_frame_dropped_unacknowledged),
     };
