@@ -41,7 +41,8 @@ int tern_qv_in(uint32_t v, const uint32_t *list, size_t n);
 typedef struct tern_qv_info {
     int present;
     uint32_t chosen;
-    size_t n; /* available versions kept (the first TERN_QV_INFO_MAX) */
+    size_t n; /* available versions kept: at most TERN_QV_INFO_MAX, the chosen one and those
+                 this library speaks first when the peer sent more (tparams.c) */
     uint32_t available[16];
 } tern_qv_info;
 #define TERN_QV_INFO_MAX 16

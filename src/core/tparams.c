@@ -184,7 +184,9 @@ static int value_preferred_addr(const uint8_t *d, size_t len, tern_preferred_add
 }
 
 /* RFC 9368 §3: Chosen Version then Available Versions, 4 bytes each, none of them 0; a client's
- * Chosen Version is among its Available Versions (§4: else a parsing failure). */
+ * Chosen Version is among its Available Versions (§4: else a parsing failure). A list longer than
+ * what is kept keeps first what the checks of version negotiation look for (the Chosen Version
+ * and the versions this library speaks), then the others in their order. */
 static int value_version_info(const uint8_t *d, size_t len, int from_server, tern_qv_info *vi)
 {
     int listed = 0;
@@ -200,10 +202,17 @@ static int value_version_info(const uint8_t *d, size_t len, int from_server, ter
         if (v == 0)
             return -1;
         listed |= v == vi->chosen;
-        if (vi->n < TERN_QV_INFO_MAX)
-            vi->available[vi->n++] = v;
     }
-    return from_server || listed ? 0 : -1;
+    if (!from_server && !listed)
+        return -1;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t off = 4; off < len && vi->n < TERN_QV_INFO_MAX; off += 4) {
+            uint32_t v = tern_get_u32(d + off);
+            int wanted = v == vi->chosen || tern_qv_supported(v);
+            if (wanted == (pass == 0))
+                vi->available[vi->n++] = v;
+        }
+    return 0;
 }
 
 static int is_server_only(uint64_t id)

@@ -52,8 +52,9 @@ size_t tern_tparams_encode(const tern_tparams *tp, int is_server, uint8_t *buf, 
  * error. Unknown (including reserved/GREASE) ids are ignored; duplicates, bad lengths (a varint that
  * does not fill its length exactly included), out-of-range values, a preferred_address with a
  * zero-length CID, a version_information that is not a non-zero Chosen Version followed by non-zero
- * Available Versions (4 bytes each; only the first TERN_QV_INFO_MAX are kept) that, from a
- * client, include the Chosen Version, and a missing
+ * Available Versions (4 bytes each; of a longer list than TERN_QV_INFO_MAX, the Chosen
+ * Version and the versions this library speaks are kept first) that, from a client, include
+ * the Chosen Version, and a missing
  * initial_source_connection_id (or, from a server, a missing
  * original_destination_connection_id) fail. Whether the CIDs match those seen on the wire is the
  * caller's check. Returns 0, or TERN_ERR_PROTO with *terr = TRANSPORT_PARAMETER_ERROR. */

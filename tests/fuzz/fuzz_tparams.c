@@ -43,6 +43,10 @@ static void same(const tern_tparams *a, const tern_tparams *b)
     CHECK(a->max_ack_delay == b->max_ack_delay);
     CHECK(a->disable_active_migration == b->disable_active_migration);
     CHECK(a->active_connection_id_limit == b->active_connection_id_limit);
+    const tern_qv_info *u = &a->version_info, *v = &b->version_info;
+    CHECK(u->present == v->present && u->chosen == v->chosen && u->n == v->n);
+    CHECK(u->n <= TERN_QV_INFO_MAX);
+    CHECK(!u->n || !memcmp(u->available, v->available, u->n * sizeof(uint32_t)));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -677,6 +677,26 @@ static void test_version_information(void **state)
     assert_int_equal(got.version_info.n, TERN_QV_INFO_MAX);
     for (size_t i = 0; i < TERN_QV_INFO_MAX; i++)
         assert_int_equal(got.version_info.available[i], 0x0a000000u + i + 1);
+    /* ... but when the list is longer, the Chosen Version and v1 and v2 come first: a client's
+     * chosen version at the end stays listed (its parameters encode and decode again), and a
+     * server's v2 at the end still shows up for the downgrade check */
+    memcpy(v + 76, "\x6b\x33\x43\xcf", 4);
+    v[0] = 0x6b, v[1] = 0x33, v[2] = 0x43, v[3] = 0xcf; /* chosen v2, listed last */
+    for (int from_server = 0; from_server < 2; from_server++) {
+        base(&k, from_server);
+        put_raw(&k, 0x11, v, 80);
+        assert_int_equal(tern_tparams_decode(&got, from_server, k.b, k.n, &terr), 0);
+        assert_int_equal(got.version_info.n, TERN_QV_INFO_MAX);
+        assert_int_equal(got.version_info.available[0], TERN_PROTO_VERSION_2);
+        assert_int_equal(got.version_info.available[1], 0x0a000001u);
+        uint8_t enc[512];
+        size_t en = tern_tparams_encode(&got, from_server, enc, sizeof(enc));
+        assert_true(en > 0);
+        tern_tparams again;
+        assert_int_equal(tern_tparams_decode(&again, from_server, enc, en, &terr), 0);
+        assert_memory_equal(again.version_info.available, got.version_info.available,
+                            TERN_QV_INFO_MAX * sizeof(uint32_t));
+    }
 }
 
 int main(void)
