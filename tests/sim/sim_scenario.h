@@ -72,7 +72,7 @@ void sim_path_events_text(const sim *s, int who, char *buf, size_t cap);
 int sim_path_events_match(const sim *s, int who, const char *pattern);
 
 /* The registry, in a fixed order: the scenarios of scenarios.c, then the migration, failover,
- * recovery, policy, ECN and version suites. */
+ * recovery, policy, ECN, datagram and version suites. */
 const sim_scenario *sim_scenarios(size_t *n);
 
 /* The migration suite (scenarios_migration.c), a part of the registry. */
