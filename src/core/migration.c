@@ -555,7 +555,9 @@ void tern_mig_on_path_response(tern_conn *c, const uint8_t data[8], tern_tstamp 
         p->need_challenge = p->need_padded_challenge = 0;
         p->challenge_retx_at = p->validation_deadline = TERN_TS_INF;
         p->fallback = -1;
-        if (!p->rtt.has_sample && rtt)
+        /* every answer measures the path: a keep-alive's or a second challenge's round trip
+         * corrects a validation answer that came late */
+        if (rtt)
             tern_rtt_update(&p->rtt, rtt, 0, 0, 0, now);
         if (!was)
             emit(c, TERN_PATH_EV_VALIDATED, TERN_PATH_WHY_NONE, i, -1, rtt);
@@ -566,6 +568,8 @@ void tern_mig_on_path_response(tern_conn *c, const uint8_t data[8], tern_tstamp 
         } else if (p->preferred && i != c->paths.active && !c->is_server) {
             switch_to(c, i, TERN_PATH_WHY_PREFERRED_ADDRESS, now);
         }
+        if (!c->is_server)
+            tern_policy_on_path_response(c, i, now);
         return;
     }
     /* unknown data: ignored (RFC 9000 §8.2.3) */

@@ -377,17 +377,27 @@ static void explore(tern_conn *c, tern_tstamp now)
 
 /* ---- path health ----------------------------------------------------------------------------- */
 
+/* The standby is clearly slower than the active path: its minimum RTT above 1.25x the active
+ * path's plus 1 ms. */
+static int clearly_slower(const tern_path *active, const tern_path *standby)
+{
+    return 4 * standby->rtt.min > 5 * active->rtt.min + 4 * TERN_NS_PER_MS;
+}
+
 /* Whether the standby's probe may carry a PING (a packet the peer follows when it is the largest it
  * has seen). It leaves first, with the lower packet number: when the standby is clearly slower, an
  * active path that still works delivers its own probes, with higher numbers, before it, and the
  * peer stays. On paths of similar delay the two would race and the peer could move there and back
  * for a PTO that was only late: the probe then stays a bare challenge, and the peer follows once
- * the connection has moved (one round trip of the standby later). */
+ * the connection has moved (one round trip of the standby later).
+ * A standby's RTT often rests on its validation alone, and one late answer (a peer or a host busy
+ * for a moment) makes a path of similar delay look clearly slower: the PING needs the minimum of at
+ * least two samples (tern_policy_on_path_response asks for the second). An active path carrying
+ * traffic is measured again and again (and validated, it was measured at least once); an
+ * inflated sample there only errs towards the bare challenge. */
 static int ping_leads(const tern_path *active, const tern_path *standby)
 {
-    if (!active->rtt.has_sample || !standby->rtt.has_sample)
-        return 0;
-    return 4 * standby->rtt.min > 5 * active->rtt.min + 4 * TERN_NS_PER_MS;
+    return standby->rtt.samples >= 2 && clearly_slower(active, standby);
 }
 
 void tern_policy_on_pto(tern_conn *c, tern_tstamp now)
@@ -458,6 +468,17 @@ static void maybe_fail_over(tern_conn *c, int idx, int decide, tern_tstamp now)
         c->paths.slot[from].role = TERN_ROLE_STANDBY;
         challenge(&c->paths.slot[from], 0, now);
     }
+}
+
+void tern_policy_on_path_response(tern_conn *c, int idx, tern_tstamp now)
+{
+    tern_path *p = &c->paths.slot[idx];
+    /* One round trip that says "clearly slower" may be one late answer: a second challenge, at
+     * once, so that the PTO probe's choice (ping_leads) rests on the smaller of two. No answer in
+     * time ends the path, as for a keep-alive. */
+    if (failover_on(c) && idx != c->paths.active && p->rtt.samples == 1 && !p->preferred &&
+        clearly_slower(&c->paths.slot[c->paths.active], p))
+        challenge(p, 0, now);
 }
 
 void tern_policy_on_packet(tern_conn *c, int idx, tern_tstamp now)

@@ -71,6 +71,8 @@ typedef struct tern_policy {
 void tern_policy_init(tern_conn *c);
 /* An application-space PTO fired (rec.pto_count counts those without progress). */
 void tern_policy_on_pto(tern_conn *c, tern_tstamp now);
+/* A PATH_RESPONSE answered one of path idx's challenges (its RTT sample taken). */
+void tern_policy_on_path_response(tern_conn *c, int idx, tern_tstamp now);
 /* An authenticated 1-RTT packet was processed on path idx (client). */
 void tern_policy_on_packet(tern_conn *c, int idx, tern_tstamp now);
 /* The active path changed from `from` to `to` (before the event is reported). */

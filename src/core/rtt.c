@@ -11,12 +11,14 @@ void tern_rtt_init(tern_rtt *r)
     r->min = 0;
     r->first_sample_time = 0;
     r->has_sample = 0;
+    r->samples = 0;
 }
 
 void tern_rtt_update(tern_rtt *r, tern_tstamp latest, tern_tstamp ack_delay,
                      tern_tstamp max_ack_delay, int handshake_confirmed, tern_tstamp now)
 {
     r->latest = latest;
+    r->samples++;
     if (!r->has_sample) {
         r->min = latest;
         r->smoothed = latest;

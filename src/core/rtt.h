@@ -11,6 +11,7 @@ typedef struct tern_rtt {
     tern_tstamp latest, smoothed, var, min;
     tern_tstamp first_sample_time;
     int has_sample;
+    uint64_t samples; /* taken so far: a min from one sample may be one late answer */
 } tern_rtt;
 
 void tern_rtt_init(tern_rtt *r);

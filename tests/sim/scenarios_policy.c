@@ -755,6 +755,67 @@ static void scn_cached_state_return(sim *s, sim_result *r)
               (unsigned long long)with.bytes_after, (unsigned long long)without.bytes_after);
 }
 
+/* ---- a late answer to a standby's validation -------------------------------------------------
+ */
+
+typedef struct link_change {
+    sim_link *link;
+    sim_link_cfg cfg;
+} link_change;
+
+static void act_link_set(sim *s, void *arg)
+{
+    (void)s;
+    link_change *lc = arg;
+    sim_link_set(lc->link, &lc->cfg);
+}
+
+/* Manual mode, two networks of the same delay: wifi and a wired dock ("eth"), 20 ms each way. The
+ * application adds eth; the answer to its validation comes 60 ms late (the server host was busy
+ * for a moment), so that one round trip reads 100 ms for a 40 ms path. Later wifi's answers slow
+ * down (delayed, not lost), and the acknowledgement of a new request comes after the PTO: eth is no
+ * slower than wifi, so its probe must stay a bare challenge. A PING there, sent just before wifi's
+ * own probes and arriving first, would move the server to eth and back for a PTO that was only
+ * late. */
+static void scn_late_standby_answer(sim *s, sim_result *r)
+{
+    sim_link_cfg w = link_of(50, 20, 500, 256), late = link_of(50, 80, 500, 256);
+    int wifi = sim_add_iface(s, "wifi", "10.0.1.2:5000", &w, NULL);
+    int eth = sim_add_iface(s, "eth", "10.0.2.2:5000", &w, &late);
+    sim_nat_add(s, wifi, "203.0.113.7:40000");
+    sim_nat_add(s, eth, "198.51.100.9:50000");
+    addr_arg add = {.addr = s->ifaces[eth].addr};
+    sim_at(s, 200 * SIM_MS, act_app_adds, &add, "app adds eth");
+    link_change eth_back = {s->ifaces[eth].link[SIM_DOWN], w};
+    sim_at(s, 260 * SIM_MS, act_link_set, &eth_back, "eth answers on time again");
+    link_change wifi_slow = {s->ifaces[wifi].link[SIM_DOWN], link_of(50, 170, 500, 256)};
+    sim_at(s, 1 * SIM_SEC, act_link_set, &wifi_slow, "wifi's answers take 170 ms");
+    TRY(r, begin_download(s, r, 8 * MIB));
+    SIM_CHECK(r, sim_run(s, sim_cond_all_done, 1050 * SIM_MS - sim_time(s)) == 0,
+              "done before wifi slowed down");
+    /* a second request: its acknowledgement takes 100 ms, more than wifi's PTO */
+    SIM_CHECK(r, sim_request(s, 1 * MIB) >= 0, "second request refused");
+    SIM_CHECK(r, add.rv >= 0, "path_add returned %d", add.rv);
+    const tern_path *sb = tern_conn_path_at(s->client, add.rv);
+    const sim_path_ev *v = first_client_event(s, TERN_PATH_EV_VALIDATED, TERN_PATH_WHY_NONE);
+    SIM_CHECK(r, v && v->rtt_ns >= 95 * SIM_MS, "eth's validation round trip %.1f ms, not late",
+              v ? ms_of(v->rtt_ns) : -1.0);
+    uint64_t ptos = tern_conn_recovery(s->client)->pto_total, sent = sb->pkts_sent;
+    TRY(r, end_download(s, r, 12 * SIM_SEC));
+    SIM_CHECK(r, tern_conn_recovery(s->client)->pto_total > ptos, "no PTO fired on wifi");
+    SIM_CHECK(r, sb->pkts_sent > sent, "eth was not probed when wifi degraded");
+    EXPECT_EVENTS(s, r, SIM_CLIENT, "probing:none@eth validated:none@eth");
+    EXPECT_EVENTS(s, r, SIM_SERVER, "validated:none@eth"); /* its own validation, no move */
+    ends_on(s, r, wifi);
+    /* the round trip the policy compares is eth's real one, not the late answer's */
+    SIM_CHECK(r, sb->rtt.min >= 40 * SIM_MS && sb->rtt.min <= 44 * SIM_MS,
+              "eth's minimum RTT %.1f ms (true: 40 ms)", ms_of(sb->rtt.min));
+    char extra[96];
+    snprintf(extra, sizeof(extra), "eth validated in %.1f ms, min RTT %.1f ms", ms_of(v->rtt_ns),
+             ms_of(sb->rtt.min));
+    report(s, r, NULL, extra);
+}
+
 /* ---- registry ----------------------------------------------------------------------------------
  */
 
@@ -790,4 +851,7 @@ const sim_scenario sim_policy_scenarios[] = {
      82, scn_nat_timeout_active},
     {"cached_state_return", "policy", "back to a network: its RTT and window are restored", 83,
      scn_cached_state_return},
+    {"late_standby_answer", "policy",
+     "a standby's validation answer comes late: its probe stays a bare challenge", 86,
+     scn_late_standby_answer},
 };

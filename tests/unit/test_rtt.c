@@ -17,6 +17,7 @@ static void test_initial_values(void **st)
     assert_int_equal(r.smoothed, 333 * MS);
     assert_int_equal(r.var, 333 * MS / 2);
     assert_false(r.has_sample);
+    assert_int_equal(r.samples, 0);
     /* PTO before any sample: 333 + 4 * 166.5 = 999 ms (+ max_ack_delay) */
     assert_int_equal(tern_rtt_pto(&r, 0), 999 * MS);
     assert_int_equal(tern_rtt_pto(&r, 25 * MS), 1024 * MS);
@@ -34,6 +35,7 @@ static void test_first_sample(void **st)
     assert_int_equal(r.var, 50 * MS);
     assert_int_equal(r.min, 100 * MS);
     assert_int_equal(r.first_sample_time, 5000 * MS);
+    assert_int_equal(r.samples, 1);
 }
 
 static void test_smoothing(void **st)
@@ -55,6 +57,7 @@ static void test_smoothing(void **st)
     /* 80 - 5 < min: the delay is not subtracted; var = 3/4*40 + 1/4*21.25 */
     assert_int_equal(r.var, 30 * MS + 5312500);
     assert_int_equal(r.smoothed, (7 * 101250 * US + 80 * MS) / 8);
+    assert_int_equal(r.samples, 3);
 }
 
 static void test_ack_delay_capping(void **st)
