@@ -524,14 +524,8 @@ int tern_migration_failover(tern_conn *c, tern_path_reason why, tern_tstamp now)
         drop_in_flight(c, dead, now);
         return 1;
     }
-    /* nothing validated: probe every alternative, and move to the first that answers */
-    for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        tern_path *p = &c->paths.slot[i];
-        if (i == dead || !tern_path_in_use(p) || p->probe_pending || p->waiting_cid)
-            continue;
-        if (!p->need_challenge && p->validation_deadline == TERN_TS_INF)
-            start_validation(c, p, now);
-    }
+    /* nothing validated: move to the first path that answers (every path in use but the active
+     * one is then still being validated, or waiting for a CID or for confirmation) */
     c->paths.failover_pending = why ? (int)why : (int)TERN_PATH_WHY_FAILOVER;
     tern_conn_wake(c);
     return TERN_ERR_LAST_PATH;
@@ -568,8 +562,7 @@ void tern_mig_on_path_response(tern_conn *c, const uint8_t data[8], tern_tstamp 
         } else if (p->preferred && i != c->paths.active && !c->is_server) {
             switch_to(c, i, TERN_PATH_WHY_PREFERRED_ADDRESS, now);
         }
-        if (!c->is_server)
-            tern_policy_on_path_response(c, i, now);
+        tern_policy_on_path_response(c, i, now);
         return;
     }
     /* unknown data: ignored (RFC 9000 §8.2.3) */
@@ -861,9 +854,7 @@ void tern_mig_on_app_packet(tern_conn *c, int idx, uint64_t pn, int largest, int
     /* RFC 9000 §9.3: the client moved (or its NAT rebound); follow it */
     int from = c->paths.active;
     tern_path *op = &c->paths.slot[from];
-    if (!p->path_validated && !p->need_challenge && p->validation_deadline == TERN_TS_INF)
-        start_validation(c, p, now);
-    switch_to(c, idx, TERN_PATH_WHY_PEER_MIGRATED, now);
+    switch_to(c, idx, TERN_PATH_WHY_PEER_MIGRATED, now); /* validates the new path */
     /* §9.3.3: a packet from the old address may have been forwarded by an attacker; make sure the
      * old path still answers, so that the connection can return to it */
     if (op->path_validated && !op->need_challenge && op->validation_deadline == TERN_TS_INF) {
@@ -907,13 +898,12 @@ int tern_conn_paths_sized(tern_conn *c, tern_path_info *out, size_t cap, size_t 
 
 void tern_mig_switch(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
-    if (idx >= 0 && idx < TERN_MAX_PATHS && tern_path_in_use(&c->paths.slot[idx]))
-        switch_to(c, idx, why, now);
+    switch_to(c, idx, why, now);
 }
 
 void tern_mig_end_path(tern_conn *c, int idx, int failed, tern_path_reason why, tern_tstamp now)
 {
-    if (idx < 0 || idx >= TERN_MAX_PATHS || idx == c->paths.active)
+    if (idx == c->paths.active)
         return;
     if (c->paths.pending_active == idx)
         c->paths.pending_active = -1;

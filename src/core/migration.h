@@ -47,8 +47,8 @@ void tern_conn_path_gone(tern_conn *c, int path_id, tern_path_reason why, tern_t
  * path are declared lost and sent again on the new one, which also carries an ack-eliciting packet
  * at once (the peer learns the address even when this side only receives) and runs the PTO timer.
  * The dead path stays in use (the caller ends it or keeps probing it). With no validated path,
- * every other path in use that is not validating starts probing again, and the connection moves
- * (with `why`) to the first one that validates, unless the application switches before. Returns
+ * the connection moves (with `why`) to the first other path that validates (every path not
+ * validated is still being validated), unless the application switches before. Returns
  * 1 when the connection moved, 0 when tern_config.failover is 0 (nothing changes: the application
  * moves the connection), TERN_ERR_LAST_PATH when no validated path exists (probing started),
  * TERN_ERR_NOT_CLIENT (a server follows its client and never moves by itself) or TERN_ERR_CLOSED.

@@ -152,9 +152,9 @@ static int net_rank(const tern_conn *c, const tern_policy_net *n)
 
 static int net_check_route(tern_conn *c, tern_policy_net *n)
 {
+    /* every network recorded has the family of the peer's address (events of the other family
+     * are ignored, paths have it) */
     const tern_addr *remote = &c->paths.slot[c->paths.active].addr.remote;
-    if (family_of(&n->ip) != family_of(remote))
-        return 0;
     if (!c->hooks.route_usable)
         return 1;
     return c->hooks.route_usable(c->hooks.ud, c, &n->ip, remote) == 0;
@@ -232,16 +232,13 @@ static int open_path(tern_conn *c, const tern_addr *ip, int role, tern_path_reas
     return idx;
 }
 
-/* A path on network n, creating one when there is none and the backoff allows. */
+/* A new path on network n, which has none, when the backoff allows. */
 static int ensure_path(tern_conn *c, tern_policy_net *n, int role, tern_path_reason why,
                        tern_tstamp now)
 {
-    int idx = path_on_net(c, n);
-    if (idx >= 0)
-        return idx;
     if (n->down || !n->usable || now < n->retry_at)
         return -1;
-    idx = open_path(c, &n->ip, role, why, now);
+    int idx = open_path(c, &n->ip, role, why, now);
     if (idx < 0) {
         /* no socket or no slot now: not again before the backoff, or every timer would retry */
         n->retry_at = now + backoff(c, n->failures + 1);
@@ -438,8 +435,8 @@ void tern_policy_on_pto(tern_conn *c, tern_tstamp now)
 static void maybe_fail_over(tern_conn *c, int idx, int decide, tern_tstamp now)
 {
     tern_policy *pol = &c->pol;
-    tern_path *p = &c->paths.slot[idx];
-    if (!p->path_validated || p->preferred)
+    tern_path *p = &c->paths.slot[idx]; /* validated: a standby, or a path that just answered */
+    if (p->preferred)
         return;
     if (pol->gone) {
         int from = c->paths.active;
