@@ -320,8 +320,10 @@ static void move_to_net(tern_conn *c, tern_policy_net *n, tern_path_reason why, 
     if (idx >= 0) {
         c->pol.target = idx;
         c->pol.target_why = why;
-    } else if (now < n->retry_at && !n->refused) {
-        n->refused = 1; /* the backoff stops this move */
+    } else {
+        /* the address's backoff (or a socket it could not get, which starts one) stops this move;
+         * refused was cleared by the event that asked for it */
+        n->refused = 1;
         emit_refused(c, -1, &n->ip);
     }
 }

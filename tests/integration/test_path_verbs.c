@@ -1,7 +1,8 @@
 /* The client's path verbs of the core (tern_conn_path_add / set_active / remove) at their edges,
  * between two real cores in virtual time: every documented refusal with its error, verbs called
  * before the handshake is confirmed (queued, then carried out), the active path set again, the
- * path limit, the server that forbids migration, and removing a path that is being switched to. */
+ * path limit, the server that forbids migration, removing a path that is being switched to, and
+ * the failover and path-gone verbs at their edges. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -162,6 +163,48 @@ static void test_server_forbids_migration(void **st)
     pair_free(&p);
 }
 
+/* The failover and path-gone verbs and the path listing at their edges: refusals with their
+ * errors, indexes that name no path, a server's active path whose socket fails, and a closed
+ * connection, none of which changes a path or reports an event. */
+static void test_failover_and_gone_edges(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 1005);
+    tern_conn *c = p.client;
+    tern_path_info info[4];
+    size_t n = 0;
+    assert_int_equal(tern_conn_paths(NULL, info, 4, &n), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_paths(c, NULL, 4, &n), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_paths(c, info, 4, NULL), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_migration_failover(p.server, TERN_PATH_WHY_FAILOVER, p.now),
+                     TERN_ERR_NOT_CLIENT);
+    /* no other path: nothing to move to */
+    assert_int_equal(tern_migration_failover(c, TERN_PATH_WHY_FAILOVER, p.now), TERN_ERR_LAST_PATH);
+    /* indexes that name no path in use */
+    tern_conn_path_gone(c, -1, TERN_PATH_WHY_SOCKET_ERROR, p.now);
+    tern_conn_path_gone(c, TERN_MAX_PATHS, TERN_PATH_WHY_SOCKET_ERROR, p.now);
+    tern_conn_path_gone(c, 5, TERN_PATH_WHY_SOCKET_ERROR, p.now);
+    tern_conn_path_gone(NULL, 0, TERN_PATH_WHY_SOCKET_ERROR, p.now);
+    /* a server's only path whose socket fails is kept: it follows its client, never moves */
+    tern_conn_path_socket_error(p.server, tern_conn_active_index(p.server), p.now);
+    for (int t = 0; t < 8; t++)
+        assert_int_equal(p.path_events[t] + p.srv_path_events[t], 0);
+    assert_int_equal(npaths(c), 1);
+    assert_int_equal(npaths(p.server), 1);
+    assert_int_equal(pair_request(&p, 5000), 1);
+    assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
+    assert_true(pair_verify(&p));
+    /* closed: refused, and the path stays as it was */
+    assert_int_equal(tern_conn_close(c, 0, NULL), 0);
+    assert_int_equal(tern_migration_failover(c, TERN_PATH_WHY_FAILOVER, p.now), TERN_ERR_CLOSED);
+    tern_conn_path_gone(c, 0, TERN_PATH_WHY_SOCKET_ERROR, p.now);
+    assert_int_equal(p.path_events[TERN_PATH_EV_FAILED], 0);
+    assert_int_equal(tern_conn_paths(c, info, 4, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(info[0].state, TERN_PATH_STATE_ACTIVE);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_before_confirmation),
         cmocka_unit_test(test_remove_pending_switch),
         cmocka_unit_test(test_server_forbids_migration),
+        cmocka_unit_test(test_failover_and_gone_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -599,6 +599,211 @@ static void test_events_ignored_and_link_up(void **st)
     pair_free(&p);
 }
 
+/* The network of the active path, known by its interface (10.0.0.1 on 1), and a standby on
+ * 10.0.0.3 (interface 2), validated. */
+static int two_networks(tern_pair *p, uint64_t seed)
+{
+    start_pair(p, 1, seed);
+    tern_net_event ev = event(TERN_NET_ADDR_ADDED, "10.0.0.1", 1);
+    tern_conn_network_event(p->client, &ev, p->now);
+    ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2);
+    tern_conn_network_event(p->client, &ev, p->now);
+    assert_true(pair_run(p, cond_validated, 2 * SEC));
+    int sb = standby_index(p);
+    assert_true(sb > 0);
+    return sb;
+}
+
+static int on_ip(tern_pair *p, const char *ip)
+{
+    tern_addr a;
+    assert_int_equal(tern_addr_parse(&a, ip, 0), 0);
+    return tern_addr_same_ip(&tern_conn_active_path(p->client)->addr.local, &a);
+}
+
+/* A default route named by its interface only (a platform that gives no source address): the
+ * connection moves to that interface's validated path. */
+static void test_default_route_by_interface(void **st)
+{
+    (void)st;
+    tern_pair p;
+    int sb = two_networks(&p, 31);
+    tern_net_event ev = event(TERN_NET_DEFAULT_CHANGED, NULL, 2);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 1);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_DEFAULT_CHANGED);
+    assert_int_equal(tern_conn_active_index(p.client), sb);
+    assert_true(pair_request(&p, 200000) >= 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
+    assert_true(pair_verify(&p));
+    assert_true(on_ip(&p, "10.0.0.3"));
+    pair_free(&p);
+}
+
+/* The application prefers a network by its address: the connection moves back there once it has
+ * been usable for migrate_back_ms, and stays. */
+static void test_preferred_by_address(void **st)
+{
+    (void)st;
+    tern_pair p;
+    static const char *const prefer[] = {"not-an-address", "10.0.0.3"};
+    start_pair(&p, 1, 32);
+    p.cfg_c.prefer = prefer;
+    p.cfg_c.prefer_count = 2;
+    p.cfg_c.policy.migrate_back_ms = 300;
+    tern_net_event ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_true(pair_run(&p, cond_moved, 2 * SEC));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_MIGRATED_BACK);
+    assert_true(on_ip(&p, "10.0.0.3"));
+    assert_int_equal(p.now, tern_conn_active_path(p.client)->validated_at + 300 * MS);
+    pair_run(&p, never, 2 * SEC);
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 1);
+    pair_free(&p);
+}
+
+/* The default route moves to an address whose path just failed: the backoff refuses the move,
+ * reported once (on a description of the address, as no path is left there) and without a
+ * socket; the address is probed again when its backoff ends. */
+static void test_default_route_refused_by_backoff(void **st)
+{
+    (void)st;
+    tern_pair p;
+    int sb = two_networks(&p, 33);
+    p.cfg_c.policy.keepalive_ms = 200;
+    p.alt_addr = tern_conn_path_at(p.client, sb)->addr.local;
+    p.c2s_alt.blackhole = p.s2c_alt.blackhole = 1;
+    assert_true(pair_run(&p, cond_failed, 3 * SEC));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_FAILED], TERN_PATH_WHY_KEEPALIVE_FAILED);
+    uint64_t failed_at = p.now;
+    int binds = g_hooks.binds;
+    tern_net_event ev = event(TERN_NET_DEFAULT_CHANGED, "10.0.0.3", 2);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_int_equal(p.path_events[TERN_PATH_EV_REFUSED], 1);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_REFUSED], TERN_PATH_WHY_LIMIT);
+    assert_int_equal(g_hooks.binds, binds); /* no socket while backing off */
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
+    g_probes = p.path_events[TERN_PATH_EV_PROBING];
+    assert_true(pair_run(&p, cond_probing_again, 3 * SEC));
+    assert_int_equal(p.now, failed_at + 1 * SEC);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_PROBING], TERN_PATH_WHY_NEW_NETWORK);
+    assert_int_equal(g_hooks.binds, binds + 1);
+    assert_int_equal(p.path_events[TERN_PATH_EV_REFUSED], 1);
+    assert_true(on_ip(&p, "10.0.0.1"));
+    pair_free(&p);
+}
+
+/* A driver without a route lookup: every address of the family is taken as usable. */
+static void test_no_route_hook(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_pair(&p, 1, 34);
+    tern_conn_test_hooks(p.client)->route_usable = NULL;
+    tern_net_event ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_int_equal(g_hooks.routes, 0);
+    assert_int_equal(g_hooks.binds, 1);
+    assert_true(pair_run(&p, cond_validated, 2 * SEC));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_PROBING], TERN_PATH_WHY_NEW_NETWORK);
+    pair_free(&p);
+}
+
+/* The routing table stops reaching the server from a standby's address (seen when the default
+ * route changes and every route is looked up again): the standby goes, as if its interface had. */
+static void test_standby_route_lost(void **st)
+{
+    (void)st;
+    tern_pair p;
+    int sb = two_networks(&p, 35);
+    g_hooks.refuse_route = 1;
+    tern_net_event ev = event(TERN_NET_DEFAULT_CHANGED, "10.0.0.1", 1);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_int_equal(p.path_events[TERN_PATH_EV_REMOVED], 1);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_REMOVED], TERN_PATH_WHY_INTERFACE_GONE);
+    assert_false(tern_path_in_use(tern_conn_path_at(p.client, sb)));
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
+    assert_true(on_ip(&p, "10.0.0.1"));
+    /* the active path's own route is refused too, yet it carries on */
+    assert_true(pair_request(&p, 100000) >= 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
+}
+
+static int cond_port_probing(tern_pair *p)
+{
+    return p->path_events[TERN_PATH_EV_PROBING] > 0 &&
+           p->last_reason[TERN_PATH_EV_PROBING] == TERN_PATH_WHY_PORT_MIGRATION;
+}
+
+static int cond_removed(tern_pair *p)
+{
+    return p->path_events[TERN_PATH_EV_REMOVED] > 0;
+}
+
+/* Automatic mode, no standby: the active path goes dark, a new port is probed, and the path comes
+ * back before the new port answers (that port's route is slow). The new port is of no use then:
+ * dropped when it validates, and the connection stays where it is. */
+static void test_second_port_dropped(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_pair(&p, 1, 36);
+    assert_true(pair_request(&p, 3000000) >= 0);
+    pair_run(&p, never, 50 * MS);
+    assert_int_equal(tern_addr_parse(&p.alt_addr, "10.0.0.1:20000", 0), 0); /* the next bind */
+    p.c2s_alt.delay_ns = p.s2c_alt.delay_ns = 300 * MS;
+    p.c2s.blackhole = p.s2c.blackhole = 1;
+    assert_true(pair_run(&p, cond_port_probing, 3 * SEC));
+    p.c2s.blackhole = p.s2c.blackhole = 0;
+    assert_true(pair_run(&p, cond_removed, 3 * SEC));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_REMOVED], TERN_PATH_WHY_STANDBY_UNUSED);
+    assert_int_equal(p.path_events[TERN_PATH_EV_VALIDATED], 1);
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
+    assert_int_equal(tern_conn_active_index(p.client), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
+}
+
+static int cond_pto(tern_pair *p)
+{
+    return tern_conn_recovery(p->client)->pto_count >= 1;
+}
+
+/* degrade_ptos = 2: the first PTO without progress does not make the path degrading (no probe on
+ * the standby), the second does, and the connection then moves to the standby. */
+static void test_degrade_after_two_ptos(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_pair(&p, 0, 15);
+    p.cfg_c.policy.degrade_ptos = 2;
+    tern_addr alt;
+    assert_int_equal(tern_addr_parse(&alt, "10.0.0.3:7000", 0), 0);
+    p.alt_addr = alt;
+    p.c2s_alt.delay_ns = p.s2c_alt.delay_ns = 30 * MS;
+    assert_true(tern_conn_path_add(p.client, &alt, p.now) > 0);
+    assert_true(pair_run(&p, cond_validated, 2 * SEC));
+    assert_true(pair_request(&p, 4000000) >= 0);
+    pair_run(&p, never, 100 * MS);
+    int sb = standby_index(&p);
+    uint64_t sent = tern_conn_path_at(p.client, sb)->pkts_sent;
+    p.c2s.blackhole = p.s2c.blackhole = 1;
+    assert_true(pair_run(&p, cond_pto, 3 * SEC));
+    assert_int_equal(tern_conn_recovery(p.client)->pto_count, 1);
+    assert_false(tern_conn_policy(p.client)->degrading);
+    assert_int_equal(tern_conn_path_at(p.client, sb)->pkts_sent, sent);
+    assert_true(pair_run(&p, cond_degrading, 3 * SEC));
+    assert_int_equal(tern_conn_recovery(p.client)->pto_count, 2);
+    assert_true(pair_run(&p, cond_moved, 3 * SEC));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_DEGRADING);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -616,6 +821,13 @@ int main(void)
         cmocka_unit_test(test_batched_standby_answer_moves),
         cmocka_unit_test(test_no_failover_when_off),
         cmocka_unit_test(test_events_ignored_and_link_up),
+        cmocka_unit_test(test_default_route_by_interface),
+        cmocka_unit_test(test_preferred_by_address),
+        cmocka_unit_test(test_default_route_refused_by_backoff),
+        cmocka_unit_test(test_no_route_hook),
+        cmocka_unit_test(test_standby_route_lost),
+        cmocka_unit_test(test_second_port_dropped),
+        cmocka_unit_test(test_degrade_after_two_ptos),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
