@@ -132,7 +132,7 @@ static int net_is_default(const tern_conn *c, const tern_policy_net *n)
         return 0;
     if (c->pol.default_ip.len)
         return tern_addr_same_ip(&c->pol.default_ip, &n->ip);
-    return c->pol.default_ifindex && n->ifindex == c->pol.default_ifindex;
+    return n->ifindex == c->pol.default_ifindex; /* without an address, one was named */
 }
 
 /* Lower is better: the application's list first (interface name or address), then the network
@@ -461,7 +461,7 @@ static void maybe_fail_over(tern_conn *c, int idx, int decide, tern_tstamp now)
     policy_switch(
         c, idx, p->role == TERN_ROLE_PORT ? TERN_PATH_WHY_PORT_MIGRATION : TERN_PATH_WHY_DEGRADING,
         now);
-    if (auto_mode(c) && c->paths.slot[from].path_validated) {
+    if (auto_mode(c)) { /* from was validated: a degradation starts on a validated path */
         /* find out soon whether the old path is dead (then its address backs off) or only was
          * congested (then it stays a standby, and maybe the one to move back to) */
         c->paths.slot[from].role = TERN_ROLE_STANDBY;

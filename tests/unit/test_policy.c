@@ -110,6 +110,23 @@ typedef struct hooks_state {
 
 static hooks_state g_hooks;
 
+/* The policy's decisions as the connection logs them (which lines of "policy: " were seen). */
+static char g_log[4096];
+static void t_log(void *ud, const char *line)
+{
+    (void)ud;
+    if (strncmp(line, "policy: ", 8) == 0 && strlen(g_log) + strlen(line) + 2 < sizeof(g_log)) {
+        strcat(g_log, line);
+        strcat(g_log, "\n");
+    }
+}
+
+static void capture_log(tern_pair *p)
+{
+    g_log[0] = 0;
+    p->cfg_c.log = t_log;
+}
+
 static int t_route(void *ud, tern_conn *c, const tern_addr *local, const tern_addr *remote)
 {
     (void)ud;
@@ -188,6 +205,11 @@ static int g_probes;
 static int cond_probing_again(tern_pair *p)
 {
     return p->path_events[TERN_PATH_EV_PROBING] > g_probes;
+}
+
+static int cond_validated_again(tern_pair *p)
+{
+    return p->path_events[TERN_PATH_EV_VALIDATED] > g_probes;
 }
 
 static int standby_index(tern_pair *p)
@@ -366,6 +388,7 @@ static void test_port_migration_limit(void **st)
     tern_pair p;
     start_pair(&p, 1, 18);
     p.cfg_c.policy.max_port_migrations = 1;
+    capture_log(&p);
     assert_true(pair_request(&p, 4000000) >= 0);
     pair_run(&p, never, 50 * MS);
     p.c2s.blackhole = p.s2c.blackhole = 1;
@@ -379,6 +402,8 @@ static void test_port_migration_limit(void **st)
     assert_int_equal(g_hooks.binds, 1);
     assert_int_equal(p.path_events[TERN_PATH_EV_REFUSED], 1);
     assert_int_equal(p.last_reason[TERN_PATH_EV_REFUSED], TERN_PATH_WHY_LIMIT);
+    assert_non_null(strstr(g_log, "policy: probing every usable address"));
+    assert_non_null(strstr(g_log, "policy: migration refused (limit)"));
     pair_free(&p);
 }
 
@@ -414,18 +439,24 @@ static void test_preferred_network(void **st)
     pair_free(&p);
 }
 
-/* Manual mode, a standby the application added and validated; both directions of the main link
- * go dark. */
-static void blackhole_with_standby(tern_pair *p, int failover)
+/* Manual mode, a standby (10.0.0.3, `delay_ns` each way) the application added and validated. */
+static void with_app_standby(tern_pair *p, uint64_t seed, uint64_t delay_ns)
 {
-    start_pair(p, 0, 15);
-    p->cfg_c.failover = failover;
+    start_pair(p, 0, seed);
     tern_addr alt;
     assert_int_equal(tern_addr_parse(&alt, "10.0.0.3:7000", 0), 0);
     p->alt_addr = alt;
-    p->c2s_alt.delay_ns = p->s2c_alt.delay_ns = 30 * MS;
+    p->c2s_alt.delay_ns = p->s2c_alt.delay_ns = delay_ns;
     assert_true(tern_conn_path_add(p->client, &alt, p->now) > 0);
     assert_true(pair_run(p, cond_validated, 2 * SEC));
+}
+
+/* That standby, 30 ms away, a download under way, and both directions of the main link go
+ * dark. */
+static void blackhole_with_standby(tern_pair *p, int failover)
+{
+    with_app_standby(p, 15, 30 * MS);
+    p->cfg_c.failover = failover;
     assert_true(pair_request(p, 4000000) >= 0);
     pair_run(p, never, 100 * MS);
     p->c2s.blackhole = p->s2c.blackhole = 1;
@@ -462,18 +493,13 @@ static void test_late_pto_moves_nothing(void **st)
 {
     (void)st;
     tern_pair p;
-    start_pair(&p, 0, 16);
-    tern_addr alt;
-    assert_int_equal(tern_addr_parse(&alt, "10.0.0.3:7000", 0), 0);
-    p.alt_addr = alt;
-    p.c2s_alt.delay_ns = p.s2c_alt.delay_ns = 10 * MS;
-    assert_true(tern_conn_path_add(p.client, &alt, p.now) > 0);
-    assert_true(pair_run(&p, cond_validated, 2 * SEC));
+    with_app_standby(&p, 16, 10 * MS);
     int sb = standby_index(&p);
     assert_true(pair_request(&p, 2000000) >= 0);
     pair_run(&p, never, 50 * MS);
     uint64_t sent = tern_conn_path_at(p.client, sb)->pkts_sent;
     uint64_t ptos = tern_conn_recovery(p.client)->pto_total;
+    capture_log(&p);
     p.s2c.delay_ns = 70 * MS; /* the active path's answers now take 80 ms instead of 20 */
     assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
     assert_true(pair_verify(&p));
@@ -482,6 +508,9 @@ static void test_late_pto_moves_nothing(void **st)
     assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
     assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 0);
     assert_int_equal(tern_conn_active_index(p.client), 0);
+    /* the log tells the degradation and the recovery */
+    assert_non_null(strstr(g_log, "policy: active path 0 degrading"));
+    assert_non_null(strstr(g_log, "policy: active path 0 answers again"));
     pair_free(&p);
 }
 
@@ -564,6 +593,15 @@ static void test_events_ignored_and_link_up(void **st)
     tern_conn_network_event(p.client, &ev, p.now);
     tern_conn_network_event(p.client, NULL, p.now);
     tern_conn_network_event(NULL, &ev, p.now);
+    ev = event(TERN_NET_ADDR_REMOVED, "fd00::3", 4); /* the other family */
+    tern_conn_network_event(p.client, &ev, p.now);
+    ev = event(TERN_NET_LINK_DOWN, NULL, 0); /* no interface named */
+    tern_conn_network_event(p.client, &ev, p.now);
+    ev = event(TERN_NET_LINK_UP, NULL, 0);
+    tern_conn_network_event(p.client, &ev, p.now);
+    ev = event(TERN_NET_DEFAULT_CHANGED, NULL, 0); /* no default route left */
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_false(tern_conn_policy(p.client)->has_default);
     assert_int_equal(g_hooks.binds, 0);
     assert_int_equal(p.path_events[TERN_PATH_EV_PROBING], 0);
     assert_int_equal(p.path_events[TERN_PATH_EV_REMOVED], 0);
@@ -588,6 +626,16 @@ static void test_events_ignored_and_link_up(void **st)
     assert_int_equal(p.path_events[TERN_PATH_EV_VALIDATED], validated + 1);
     assert_int_equal(tern_conn_paths(p.client, NULL, 0, &n), 0);
     assert_int_equal(n, 2);
+    /* a closing connection does not react */
+    assert_int_equal(tern_conn_close(p.client, 0, NULL), 0);
+    binds = g_hooks.binds;
+    int removed = p.path_events[TERN_PATH_EV_REMOVED];
+    ev = event(TERN_NET_ADDR_ADDED, "10.0.0.5", 5);
+    tern_conn_network_event(p.client, &ev, p.now);
+    ev = event(TERN_NET_LINK_DOWN, NULL, 4);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_int_equal(g_hooks.binds, binds);
+    assert_int_equal(p.path_events[TERN_PATH_EV_REMOVED], removed);
     pair_free(&p);
 
     /* not in auto mode: the policy does not act on events */
@@ -778,14 +826,8 @@ static void test_degrade_after_two_ptos(void **st)
 {
     (void)st;
     tern_pair p;
-    start_pair(&p, 0, 15);
+    with_app_standby(&p, 15, 30 * MS);
     p.cfg_c.policy.degrade_ptos = 2;
-    tern_addr alt;
-    assert_int_equal(tern_addr_parse(&alt, "10.0.0.3:7000", 0), 0);
-    p.alt_addr = alt;
-    p.c2s_alt.delay_ns = p.s2c_alt.delay_ns = 30 * MS;
-    assert_true(tern_conn_path_add(p.client, &alt, p.now) > 0);
-    assert_true(pair_run(&p, cond_validated, 2 * SEC));
     assert_true(pair_request(&p, 4000000) >= 0);
     pair_run(&p, never, 100 * MS);
     int sb = standby_index(&p);
@@ -799,6 +841,190 @@ static void test_degrade_after_two_ptos(void **st)
     assert_int_equal(tern_conn_recovery(p.client)->pto_count, 2);
     assert_true(pair_run(&p, cond_moved, 3 * SEC));
     assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_DEGRADING);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
+}
+
+/* What every driver checks before handing an event over: the errors of tern_net_event_check. */
+static void test_net_event_check(void **st)
+{
+    (void)st;
+    tern_net_event ev = event(TERN_NET_ADDR_ADDED, "fd00::3", 4);
+    assert_int_equal(tern_net_event_check(&ev), 0);
+    ev = event(TERN_NET_DEFAULT_CHANGED, NULL, 4);
+    assert_int_equal(tern_net_event_check(&ev), 0);
+    ev.addr.u.sa.sa_family = AF_INET6; /* a family without an address: none given */
+    assert_int_equal(tern_net_event_check(&ev), 0);
+    ev.addr.u.sa.sa_family = 99;
+    assert_int_equal(tern_net_event_check(&ev), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_net_event_check(NULL), TERN_ERR_INVALID_ARG);
+    ev = event((tern_net_event_type)0, "10.0.0.3", 4);
+    assert_int_equal(tern_net_event_check(&ev), TERN_ERR_INVALID_ARG);
+    ev = event(TERN_NET_ADDR_REMOVED, NULL, 4); /* an address event without its address */
+    assert_int_equal(tern_net_event_check(&ev), TERN_ERR_INVALID_ARG);
+    ev = event(TERN_NET_ADDR_ADDED, "fd00::3", 4);
+    ev.addr.len = sizeof(struct sockaddr_in); /* a length that is not its family's */
+    assert_int_equal(tern_net_event_check(&ev), TERN_ERR_INVALID_ARG);
+    ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 4);
+    memset(ev.ifname, 'x', sizeof(ev.ifname)); /* no terminating NUL */
+    assert_int_equal(tern_net_event_check(&ev), TERN_ERR_INVALID_ARG);
+}
+
+/* Automatic mode follows dead paths even with failover turned off (that switch is the manual
+ * mode's). */
+static void test_auto_mode_fails_over_without_failover(void **st)
+{
+    (void)st;
+    tern_pair p;
+    int sb = two_networks(&p, 37);
+    p.cfg_c.failover = 0;
+    p.alt_addr = tern_conn_path_at(p.client, sb)->addr.local; /* its own link, which stays up */
+    assert_true(pair_request(&p, 3000000) >= 0);
+    pair_run(&p, never, 50 * MS);
+    p.c2s.blackhole = p.s2c.blackhole = 1;
+    assert_true(pair_run(&p, cond_moved, 3 * SEC));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_DEGRADING);
+    assert_int_equal(tern_conn_active_index(p.client), sb);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
+}
+
+/* keepalive_ms 0 (or too large to count) and standby_idle_ms 0: an idle standby gets no
+ * keep-alive and is never dropped. */
+static void test_keepalive_and_idle_off(void **st)
+{
+    (void)st;
+    for (int k = 0; k < 2; k++) {
+        tern_pair p;
+        int sb = two_networks(&p, 38 + (uint64_t)k);
+        p.cfg_c.policy.keepalive_ms = k ? UINT64_MAX : 0;
+        p.cfg_c.policy.standby_idle_ms = 0;
+        p.cfg_c.idle_timeout_ms = p.cfg_s.idle_timeout_ms = 0;
+        pair_run(&p, never, 1 * SEC); /* the server's own validation of it, answered */
+        uint64_t sent = tern_conn_path_at(p.client, sb)->pkts_sent;
+        pair_run(&p, never, 700 * SEC);
+        assert_int_equal(tern_conn_path_at(p.client, sb)->pkts_sent, sent);
+        assert_true(tern_path_in_use(tern_conn_path_at(p.client, sb)));
+        assert_int_equal(p.path_events[TERN_PATH_EV_REMOVED], 0);
+        pair_free(&p);
+    }
+}
+
+/* route_recheck_ms 0: an address the routing table did not reach is looked up again only when
+ * the network changes (here the default route), not on a timer. */
+static void test_route_recheck_off(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_pair(&p, 1, 40);
+    p.cfg_c.policy.route_recheck_ms = 0;
+    g_hooks.refuse_route = 1;
+    tern_net_event ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2);
+    tern_conn_network_event(p.client, &ev, p.now);
+    pair_run(&p, never, 10 * SEC);
+    assert_int_equal(g_hooks.routes, 1);
+    g_hooks.refuse_route = 0;
+    ev = event(TERN_NET_DEFAULT_CHANGED, "10.0.0.1", 1);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_true(g_hooks.routes >= 2);
+    assert_int_equal(p.path_events[TERN_PATH_EV_PROBING], 1);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_PROBING], TERN_PATH_WHY_NEW_NETWORK);
+    pair_free(&p);
+}
+
+/* A driver without the policy's hooks: no route lookup (every address counts as reachable) and
+ * no socket for new paths, so a new address gets no path; it is tried again after the backoff.
+ * With sockets but the path limit reached, the same. */
+static void test_no_socket_for_standby(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_pair(&p, 1, 41);
+    tern_conn_test_hooks(p.client)->route_usable = NULL;
+    tern_conn_test_hooks(p.client)->bind_local = NULL;
+    tern_net_event ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2);
+    tern_conn_network_event(p.client, &ev, p.now);
+    pair_run(&p, never, 5 * SEC);
+    assert_int_equal(g_hooks.routes + g_hooks.binds, 0);
+    assert_int_equal(p.path_events[TERN_PATH_EV_PROBING], 0);
+    const tern_policy *pol = tern_conn_policy(p.client);
+    assert_true(pol->nnet >= 1 && pol->net[pol->nnet - 1].retry_at > 4 * SEC);
+    pair_free(&p);
+
+    start_pair(&p, 1, 42);
+    p.cfg_c.max_paths = 2;
+    ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2);
+    tern_conn_network_event(p.client, &ev, p.now);
+    ev = event(TERN_NET_ADDR_ADDED, "10.0.0.4", 3);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_int_equal(g_hooks.binds, 2); /* the driver closes the socket no path took */
+    assert_int_equal(p.path_events[TERN_PATH_EV_PROBING], 1);
+    size_t n = 0;
+    assert_int_equal(tern_conn_paths(p.client, NULL, 0, &n), 0);
+    assert_int_equal(n, 2);
+    pair_free(&p);
+}
+
+/* The default route moves to a network whose standby is still being validated: the policy waits
+ * for it; when its validation fails instead, the move is forgotten. */
+static void test_default_route_target_fails(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_pair(&p, 1, 43);
+    assert_int_equal(tern_addr_parse(&p.alt_addr, "10.0.0.3:20000", 0), 0); /* the next bind */
+    p.c2s_alt.blackhole = p.s2c_alt.blackhole = 1;
+    tern_net_event ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2);
+    tern_conn_network_event(p.client, &ev, p.now);
+    int sb = standby_index(&p);
+    assert_true(sb > 0);
+    ev = event(TERN_NET_DEFAULT_CHANGED, "10.0.0.3", 2);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_int_equal(tern_conn_policy(p.client)->target, sb);
+    assert_true(pair_run(&p, cond_failed, 5 * SEC));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_FAILED], TERN_PATH_WHY_TIMEOUT);
+    assert_int_equal(tern_conn_policy(p.client)->target, -1);
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
+    assert_true(on_ip(&p, "10.0.0.1"));
+    pair_free(&p);
+}
+
+/* Automatic mode, no port migration allowed, another address dormant (its standby was dropped as
+ * unused): the active path goes dark, the dormant address is probed (its route is slow) and the
+ * active path comes back before it answers. The probed path stays, as a standby. */
+static void test_explored_path_becomes_standby(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_pair(&p, 1, 44);
+    p.cfg_c.policy.max_port_migrations = 0;
+    p.cfg_c.policy.standby_idle_ms = 300;
+    tern_net_event ev = event(TERN_NET_ADDR_ADDED, "10.0.0.3", 2);
+    tern_conn_network_event(p.client, &ev, p.now);
+    assert_true(pair_run(&p, cond_removed, 3 * SEC));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_REMOVED], TERN_PATH_WHY_STANDBY_UNUSED);
+    p.cfg_c.policy.standby_idle_ms = 600000;
+    assert_true(pair_request(&p, 3000000) >= 0);
+    pair_run(&p, never, 50 * MS);
+    assert_int_equal(tern_addr_parse(&p.alt_addr, "10.0.0.3:20001", 0), 0); /* the next bind */
+    p.c2s_alt.delay_ns = p.s2c_alt.delay_ns = 300 * MS;
+    p.c2s.blackhole = p.s2c.blackhole = 1;
+    g_probes = p.path_events[TERN_PATH_EV_PROBING];
+    assert_true(pair_run(&p, cond_probing_again, 3 * SEC));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_PROBING], TERN_PATH_WHY_DEGRADING);
+    assert_int_equal(p.path_events[TERN_PATH_EV_REFUSED], 1); /* no new port */
+    int ex = standby_index(&p);
+    assert_int_equal(tern_conn_path_at(p.client, ex)->role, TERN_ROLE_EXPLORE);
+    p.c2s.blackhole = p.s2c.blackhole = 0;
+    int v = p.path_events[TERN_PATH_EV_VALIDATED];
+    g_probes = v; /* validated once more */
+    assert_true(pair_run(&p, cond_validated_again, 3 * SEC));
+    assert_false(tern_conn_policy(p.client)->degrading);
+    assert_int_equal(tern_conn_path_at(p.client, ex)->role, TERN_ROLE_STANDBY);
+    assert_true(tern_path_in_use(tern_conn_path_at(p.client, ex)));
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
     assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
     assert_true(pair_verify(&p));
     pair_free(&p);
@@ -828,6 +1054,13 @@ int main(void)
         cmocka_unit_test(test_standby_route_lost),
         cmocka_unit_test(test_second_port_dropped),
         cmocka_unit_test(test_degrade_after_two_ptos),
+        cmocka_unit_test(test_net_event_check),
+        cmocka_unit_test(test_auto_mode_fails_over_without_failover),
+        cmocka_unit_test(test_keepalive_and_idle_off),
+        cmocka_unit_test(test_route_recheck_off),
+        cmocka_unit_test(test_no_socket_for_standby),
+        cmocka_unit_test(test_default_route_target_fails),
+        cmocka_unit_test(test_explored_path_becomes_standby),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
