@@ -226,9 +226,7 @@ static void end_path(tern_conn *c, int idx, int failed, tern_path_reason why, te
 /* Moves the connection's traffic to path `idx`. */
 static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
-    int from = c->paths.active;
-    if (idx == from)
-        return;
+    int from = c->paths.active; /* idx is another path: every caller picks one */
     tern_path *np = &c->paths.slot[idx], *op = &c->paths.slot[from];
     /* only the port changed: the same network, keep what was learnt about it (RFC 9000 §9.4) */
     if (np->pkts_sent < 64 && tern_path_only_port_changed(&np->addr, &op->addr)) {
@@ -358,8 +356,8 @@ static void fail_path(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
             start_validation(c, p, now);
             return;
         }
-        int back = p->fallback;
-        if (back < 0 || !tern_path_in_use(&c->paths.slot[back]))
+        int back = p->fallback; /* in use: an ending path is no one's fallback */
+        if (back < 0)
             back = best_validated(c, idx);
         if (back < 0) {
             /* nowhere to go: the connection has no viable path left */
@@ -555,11 +553,11 @@ void tern_mig_on_path_response(tern_conn *c, const uint8_t data[8], tern_tstamp 
             tern_rtt_update(&p->rtt, rtt, 0, 0, 0, now);
         if (!was)
             emit(c, TERN_PATH_EV_VALIDATED, TERN_PATH_WHY_NONE, i, -1, rtt);
-        if (c->paths.failover_pending && i != c->paths.active && !c->is_server) {
+        if (c->paths.failover_pending && i != c->paths.active) { /* a client's only */
             int dead = c->paths.active;
             switch_to(c, i, (tern_path_reason)c->paths.failover_pending, now);
             drop_in_flight(c, dead, now);
-        } else if (p->preferred && i != c->paths.active && !c->is_server) {
+        } else if (p->preferred && i != c->paths.active) {
             switch_to(c, i, TERN_PATH_WHY_PREFERRED_ADDRESS, now);
         }
         tern_policy_on_path_response(c, i, now);
@@ -805,7 +803,7 @@ static int dcid_in_use(const tern_conn *c, const tern_cid *dcid)
 int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const tern_cid *dcid,
                               tern_tstamp now)
 {
-    int shared = dcid && dcid_in_use(c, dcid);
+    int shared = dcid_in_use(c, dcid);
     int idx = -1;
     if (shared && shared_probing_paths(c) >= TERN_MIG_MAX_PEER_PROBING)
         idx = recycle_slot(c, 1, now);
@@ -822,8 +820,7 @@ int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const te
     tern_policy_restore(c, idx, now);
     p->last_recv = now;
     p->shared_dcid = shared;
-    if (dcid)
-        p->dcid = *dcid;
+    p->dcid = *dcid;
     /* A peer that moved on purpose changes its DCID too, and gets a fresh CID back (RFC 9000
      * §9.5). A datagram with the DCID of another path comes from a NAT that rebound, or is a copy
      * sent on by an attacker: the current CID serves (§9.5 allows it), and a flood of spoofed
@@ -903,8 +900,6 @@ void tern_mig_switch(tern_conn *c, int idx, tern_path_reason why, tern_tstamp no
 
 void tern_mig_end_path(tern_conn *c, int idx, int failed, tern_path_reason why, tern_tstamp now)
 {
-    if (idx == c->paths.active)
-        return;
     if (c->paths.pending_active == idx)
         c->paths.pending_active = -1;
     end_path(c, idx, failed, why, now);

@@ -71,8 +71,8 @@ int tern_migration_failover(tern_conn *c, tern_path_reason why, tern_tstamp now)
 #define TERN_MIG_MAX_PEER_PROBING 4
 int tern_mig_path_for_datagram(tern_conn *c, const tern_path_addr *addr, tern_tstamp now);
 
-/* Creates the path for a new peer address, which sent a packet with destination CID `dcid` (ours;
- * may be NULL). The path takes a fresh peer CID only when no other path saw `dcid` (a peer that
+/* Creates the path for a new peer address, which sent a packet with destination CID `dcid` (ours).
+ * The path takes a fresh peer CID only when no other path saw `dcid` (a peer that
  * migrated on purpose changes CIDs; a rebinding or a forwarded copy keeps the current one, and
  * the path borrows the active path's CID if it becomes active). Bounded: past
  * TERN_MIG_MAX_PEER_PROBING such borrowing unvalidated paths, or with every slot taken, the least
@@ -119,10 +119,10 @@ void tern_mig_path_info(const tern_conn *c, int idx, tern_path_info *out);
 /* tern_conn_path_add whose PROBING event (and later use) carries `why`. */
 int tern_mig_add_path(tern_conn *c, const tern_addr *local, tern_path_reason why, tern_tstamp now);
 
-/* Makes path `idx` (in use) active: the ACTIVE event carries `why`. */
+/* Makes path `idx` (in use, not the active one) active: the ACTIVE event carries `why`. */
 void tern_mig_switch(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now);
 
-/* Ends path `idx` (never the active one): FAILED (when `failed`) and REMOVED with `why`. */
+/* Ends path `idx` (in use, not the active one): FAILED (when `failed`) and REMOVED with `why`. */
 void tern_mig_end_path(tern_conn *c, int idx, int failed, tern_path_reason why, tern_tstamp now);
 
 /* The validated path (not `except`, not the preferred-address path, not leaving from the IP of

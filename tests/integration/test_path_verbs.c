@@ -178,30 +178,116 @@ static void test_failover_and_gone_edges(void **st)
     assert_int_equal(tern_conn_paths(c, info, 4, NULL), TERN_ERR_INVALID_ARG);
     assert_int_equal(tern_migration_failover(p.server, TERN_PATH_WHY_FAILOVER, p.now),
                      TERN_ERR_NOT_CLIENT);
-    /* no other path: nothing to move to */
-    assert_int_equal(tern_migration_failover(c, TERN_PATH_WHY_FAILOVER, p.now), TERN_ERR_LAST_PATH);
+    /* no other path: nothing to move to yet; the first path that validates is taken (with the
+     * failover reason when none was given) */
+    assert_int_equal(tern_migration_failover(c, TERN_PATH_WHY_NONE, p.now), TERN_ERR_LAST_PATH);
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
+    tern_addr a1 = addr("10.0.0.1:5001");
+    int id = tern_conn_path_add(c, &a1, p.now);
+    assert_true(id > 0);
+    pair_run(&p, never, 200 * MS);
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 1);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_FAILOVER);
+    assert_int_equal(tern_conn_active_index(c), id);
+    for (int t = 0; t < 8; t++)
+        p.path_events[t] = p.srv_path_events[t] = 0;
     /* indexes that name no path in use */
     tern_conn_path_gone(c, -1, TERN_PATH_WHY_SOCKET_ERROR, p.now);
     tern_conn_path_gone(c, TERN_MAX_PATHS, TERN_PATH_WHY_SOCKET_ERROR, p.now);
-    tern_conn_path_gone(c, 5, TERN_PATH_WHY_SOCKET_ERROR, p.now);
+    tern_conn_path_gone(c, 9, TERN_PATH_WHY_SOCKET_ERROR, p.now);
     tern_conn_path_gone(NULL, 0, TERN_PATH_WHY_SOCKET_ERROR, p.now);
     /* a server's only path whose socket fails is kept: it follows its client, never moves */
     tern_conn_path_socket_error(p.server, tern_conn_active_index(p.server), p.now);
     for (int t = 0; t < 8; t++)
         assert_int_equal(p.path_events[t] + p.srv_path_events[t], 0);
-    assert_int_equal(npaths(c), 1);
-    assert_int_equal(npaths(p.server), 1);
+    assert_int_equal(npaths(c), 2); /* the first path stays, validated */
     assert_int_equal(pair_request(&p, 5000), 1);
     assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
     assert_true(pair_verify(&p));
     /* closed: refused, and the path stays as it was */
     assert_int_equal(tern_conn_close(c, 0, NULL), 0);
     assert_int_equal(tern_migration_failover(c, TERN_PATH_WHY_FAILOVER, p.now), TERN_ERR_CLOSED);
-    tern_conn_path_gone(c, 0, TERN_PATH_WHY_SOCKET_ERROR, p.now);
+    tern_conn_path_gone(c, id, TERN_PATH_WHY_SOCKET_ERROR, p.now);
     assert_int_equal(p.path_events[TERN_PATH_EV_FAILED], 0);
     assert_int_equal(tern_conn_paths(c, info, 4, &n), 0);
-    assert_int_equal(n, 1);
-    assert_int_equal(info[0].state, TERN_PATH_STATE_ACTIVE);
+    assert_int_equal(n, 2);
+    assert_int_equal(info[id].state, TERN_PATH_STATE_ACTIVE);
+    pair_free(&p);
+}
+
+static int cond_failed(tern_pair *p)
+{
+    return p->path_events[TERN_PATH_EV_FAILED] > 0;
+}
+
+/* A path that finds no spare connection ID waits for one, and so does a switch to it; the switch
+ * is forgotten when the path goes: its socket failed, or no CID came within the validation time.
+ * The server's supply is used up by paths added and removed while its replacements cannot arrive
+ * (the first retirement after a full supply gets none). The connection stays on its path. */
+static void test_switch_to_path_without_cid(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 1006), 0);
+    p.cfg_c.max_paths = 2;
+    p.cfg_c.active_connection_id_limit = 2; /* the server issues max_paths + 1 = 3 */
+    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    assert_int_equal(pair_request(&p, 100), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    tern_conn *c = p.client;
+    tern_addr a = addr("10.0.0.1:5001"), b = addr("10.0.0.1:5002"), d = addr("10.0.0.1:5003");
+    assert_true(tern_conn_path_add(c, &a, p.now) > 0);
+    pair_run(&p, never, 100 * MS);
+    assert_int_equal(tern_conn_path_remove(c, &a, p.now), 0);
+    pair_run(&p, never, 100 * MS);
+    assert_true(tern_conn_path_add(c, &b, p.now) > 0);
+    pair_run(&p, never, 100 * MS);
+    p.s2c.blackhole = 1; /* no NEW_CONNECTION_ID from now on */
+    assert_int_equal(tern_conn_path_remove(c, &b, p.now), 0);
+    assert_int_equal(p.path_events[TERN_PATH_EV_FAILED], 0);
+
+    /* the first waits; set active, then its socket fails */
+    int id = tern_conn_path_set_active(c, &d, p.now);
+    assert_true(id > 0);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_PROBING], TERN_PATH_WHY_NO_CID);
+    assert_int_equal(tern_conn_pending_active(c), id);
+    tern_conn_path_socket_error(c, id, p.now);
+    assert_int_equal(tern_conn_pending_active(c), -1);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_FAILED], TERN_PATH_WHY_SOCKET_ERROR);
+    /* the next waits too; set active, and no CID comes */
+    id = tern_conn_path_set_active(c, &d, p.now);
+    assert_true(id > 0);
+    assert_int_equal(tern_conn_pending_active(c), id);
+    p.path_events[TERN_PATH_EV_FAILED] = 0;
+    assert_true(pair_run(&p, cond_failed, 10 * SEC));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_FAILED], TERN_PATH_WHY_NO_CID);
+    assert_int_equal(tern_conn_pending_active(c), -1);
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
+    assert_int_equal(tern_conn_active_index(c), 0);
+    p.s2c.blackhole = 0;
+    assert_int_equal(pair_request(&p, 5000), 1);
+    assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
+}
+
+/* A switch asked for before the handshake, to a server that turns out to forbid migration: the
+ * path fails at confirmation and the switch is forgotten. */
+static void test_pending_switch_forbidden(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 1007), 0);
+    p.cfg_s.disable_active_migration = 1;
+    assert_true(pair_run(&p, client_exists, SEC));
+    tern_addr a1 = addr("10.0.0.1:5001");
+    int idx = tern_conn_path_set_active(p.client, &a1, p.now);
+    assert_true(idx > 0);
+    assert_int_equal(tern_conn_pending_active(p.client), idx);
+    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    pair_run(&p, never, 500 * MS);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_FAILED], TERN_PATH_WHY_MIGRATION_DISABLED);
+    assert_int_equal(tern_conn_pending_active(p.client), -1);
+    assert_int_equal(tern_conn_active_index(p.client), 0);
+    assert_int_equal(npaths(p.client), 1);
     pair_free(&p);
 }
 
@@ -214,6 +300,8 @@ int main(void)
         cmocka_unit_test(test_remove_pending_switch),
         cmocka_unit_test(test_server_forbids_migration),
         cmocka_unit_test(test_failover_and_gone_edges),
+        cmocka_unit_test(test_switch_to_path_without_cid),
+        cmocka_unit_test(test_pending_switch_forbidden),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
