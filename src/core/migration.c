@@ -446,7 +446,7 @@ int tern_conn_path_set_active(tern_conn *c, const tern_addr *local, tern_tstamp 
     tern_path *p = &c->paths.slot[idx];
     if (idx == c->paths.active)
         return idx;
-    if (!c->hs.confirmed || p->waiting_cid || p->probe_pending) {
+    if (!c->hs.confirmed || p->waiting_cid) { /* confirmed: no path waits for it any more */
         c->paths.pending_active = idx; /* switched as soon as it can carry packets */
         return idx;
     }
@@ -711,7 +711,7 @@ void tern_mig_on_new_cids(tern_conn *c, tern_tstamp now)
     }
     int pa = c->paths.pending_active;
     if (pa >= 0 && c->hs.confirmed && tern_path_in_use(&c->paths.slot[pa]) &&
-        !c->paths.slot[pa].waiting_cid && !c->paths.slot[pa].probe_pending) {
+        !c->paths.slot[pa].waiting_cid) {
         c->paths.pending_active = -1;
         switch_to(c, pa, TERN_PATH_WHY_APP, now);
     }

@@ -448,6 +448,106 @@ static void test_preferred_address(void **st)
     pair_free(&p);
 }
 
+/* The same over IPv6: the client takes the preferred address of its own family. */
+static void test_preferred_address_v6(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 16), 0);
+    p.path_c.local = addr("[fd00::1]:5000");
+    p.path_c.remote = addr("[fd00::2]:443");
+    p.path_s.local = p.path_c.remote;
+    p.path_s.remote = p.path_c.local;
+    p.cfg_s.preferred_address = addr("[fd00::5]:4433");
+    assert_true(pair_run(&p, cond_on_preferred, 10 * SEC));
+    tern_addr pref = addr("[fd00::5]:4433");
+    assert_true(tern_addr_equal(active_remote(p.client), &pref));
+    assert_int_equal(pair_request(&p, 1 << 20), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    assert_true(tern_addr_equal(&tern_conn_active_path(p.server)->addr.local, &pref));
+    pair_free(&p);
+}
+
+/* A server that disables active migration still takes its client at its preferred address
+ * (RFC 9000 §18.2): the only new address it accepts packets at. */
+static void test_preferred_address_migration_disabled(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 17), 0);
+    p.cfg_s.preferred_address = addr("10.0.0.5:4433");
+    p.cfg_s.disable_active_migration = 1;
+    assert_true(pair_run(&p, cond_on_preferred, 10 * SEC));
+    tern_addr pref = addr("10.0.0.5:4433");
+    assert_true(tern_addr_equal(active_remote(p.client), &pref));
+    assert_int_equal(pair_request(&p, 1 << 20), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    assert_true(tern_addr_equal(&tern_conn_active_path(p.server)->addr.local, &pref));
+    pair_free(&p);
+}
+
+/* A client whose socket is bound to the wildcard address (its path's local address is 0.0.0.0 or
+ * ::, with the port): datagrams arrive at whatever local IP the host routes them to, and count on
+ * that path. */
+static void wildcard_client(const char *wild, const char *real, const char *server, uint64_t seed)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, seed), 0);
+    p.path_c.local = addr(wild);
+    p.path_c.remote = addr(server);
+    p.path_s.local = p.path_c.remote;
+    p.path_s.remote = addr(real);
+    p.nat_from = p.path_c.local; /* the server sees the host's real address */
+    p.nat_to = addr(real);
+    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    assert_int_equal(pair_request(&p, 1 << 20), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    tern_addr w = addr(wild), r = addr(real);
+    assert_true(tern_addr_equal(active_local(p.client), &w));
+    assert_true(tern_addr_equal(&tern_conn_active_path(p.server)->addr.remote, &r));
+    assert_true(tern_conn_active_path(p.client)->pkts_recv > 700);
+    size_t n = 0;
+    assert_int_equal(tern_conn_paths(p.client, NULL, 0, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(p.path_events[TERN_PATH_EV_PROBING], 0);
+    pair_free(&p);
+}
+
+static void test_wildcard_local_address(void **st)
+{
+    wildcard_client("0.0.0.0:5000", "10.0.0.1:5000", "10.0.0.2:443", 18);
+    wildcard_client("[::]:5000", "[fd00::1]:5000", "[fd00::2]:443", 19);
+}
+
+/* Two standbys of the same round trip: removing the active path moves to the one validated
+ * last (the more recent proof that it works). */
+static void test_best_path_tie(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 20), 0);
+    assert_true(pair_run(&p, cond_confirmed, 10 * SEC));
+    tern_addr orig = *active_local(p.client), a = addr("10.0.0.1:5001"), b = addr("10.0.0.1:5002");
+    int ia = tern_conn_path_add(p.client, &a, p.now);
+    assert_true(ia > 0);
+    assert_true(pair_run(&p, cond_path_validated, 5 * SEC));
+    run_for(&p, 100 * MS);
+    int ib = tern_conn_path_add(p.client, &b, p.now);
+    assert_true(ib > 0);
+    assert_true(pair_run(&p, cond_path_validated_twice, 5 * SEC));
+    run_for(&p, 100 * MS);
+    const tern_path *pa = tern_conn_path_at(p.client, ia), *pb = tern_conn_path_at(p.client, ib);
+    assert_int_equal(pa->rtt.smoothed, pb->rtt.smoothed);
+    assert_true(pb->validated_at > pa->validated_at);
+    assert_int_equal(tern_conn_path_remove(p.client, &orig, p.now), 0);
+    assert_int_equal(tern_conn_active_index(p.client), ib);
+    assert_int_equal(p.last_reason[TERN_PATH_EV_ACTIVE], TERN_PATH_WHY_ACTIVE_REMOVED);
+    assert_int_equal(pair_request(&p, 100000), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
+}
+
 static void test_remove_address_shared_with_preferred_path(void **st)
 {
     /* the path to the preferred address leaves from the original local address: removing that
@@ -894,6 +994,10 @@ int main(void)
         cmocka_unit_test(test_nat_rebinding_address),
         cmocka_unit_test(test_off_path_attacker),
         cmocka_unit_test(test_preferred_address),
+        cmocka_unit_test(test_preferred_address_v6),
+        cmocka_unit_test(test_preferred_address_migration_disabled),
+        cmocka_unit_test(test_wildcard_local_address),
+        cmocka_unit_test(test_best_path_tie),
         cmocka_unit_test(test_remove_address_shared_with_preferred_path),
         cmocka_unit_test(test_preferred_address_disabled),
         cmocka_unit_test(test_peer_disables_migration),

@@ -90,6 +90,26 @@ static void test_path_limit(void **st)
     pair_free(&p);
 }
 
+/* max_paths 0 means the default, 8 paths. */
+static void test_path_limit_default(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 1008), 0);
+    p.cfg_c.max_paths = 0;
+    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    pair_run(&p, never, 100 * MS);
+    for (int k = 1; k < 8; k++) {
+        char text[32];
+        snprintf(text, sizeof(text), "10.0.0.1:%d", 5000 + k);
+        tern_addr a = addr(text);
+        assert_true(tern_conn_path_add(p.client, &a, p.now) > 0);
+    }
+    tern_addr a9 = addr("10.0.0.1:5009");
+    assert_int_equal(tern_conn_path_add(p.client, &a9, p.now), TERN_ERR_PATH_LIMIT);
+    assert_int_equal(npaths(p.client), 8);
+    pair_free(&p);
+}
+
 static int client_exists(tern_pair *p)
 {
     return p->client != NULL;
@@ -296,6 +316,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_path_limit),
+        cmocka_unit_test(test_path_limit_default),
         cmocka_unit_test(test_before_confirmation),
         cmocka_unit_test(test_remove_pending_switch),
         cmocka_unit_test(test_server_forbids_migration),
