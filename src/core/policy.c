@@ -377,10 +377,12 @@ static void explore(tern_conn *c, tern_tstamp now)
 /* ---- path health ----------------------------------------------------------------------------- */
 
 /* The standby is clearly slower than the active path: its minimum RTT above 1.25x the active
- * path's plus 1 ms. */
+ * path's plus 10 ms. The margin is above what a busy host adds to a round trip it measures (a
+ * sample taken while the process was descheduled for a few milliseconds), and below any
+ * difference for which the PING is worth its risk (wifi to cellular: tens of milliseconds). */
 static int clearly_slower(const tern_path *active, const tern_path *standby)
 {
-    return 4 * standby->rtt.min > 5 * active->rtt.min + 4 * TERN_NS_PER_MS;
+    return 4 * standby->rtt.min > 5 * active->rtt.min + 40 * TERN_NS_PER_MS;
 }
 
 /* Whether the standby's probe may carry a PING (a packet the peer follows when it is the largest it

@@ -514,6 +514,45 @@ static void test_late_pto_moves_nothing(void **st)
     pair_free(&p);
 }
 
+/* Two paths of the same sub-millisecond delay (loopback), on a host so busy that every answer to
+ * the standby's challenges is read 3 ms late. A late PTO on the active path must move nothing:
+ * the standby is not clearly slower, whatever its few samples say, and its probe stays a bare
+ * challenge the server does not follow. */
+static void test_busy_host_moves_nothing(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_pair(&p, 0, 19);
+    p.c2s.delay_ns = p.s2c.delay_ns = 100 * 1000;
+    assert_true(pair_request(&p, 1000000) >= 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
+    assert_true(tern_conn_active_path(p.client)->rtt.min < 1 * MS);
+    tern_addr alt;
+    assert_int_equal(tern_addr_parse(&alt, "10.0.0.3:7000", 0), 0);
+    p.alt_addr = alt;
+    p.c2s_alt.delay_ns = 100 * 1000;
+    p.s2c_alt.delay_ns = 3 * MS; /* the answers, read late */
+    int sb = tern_conn_path_add(p.client, &alt, p.now);
+    assert_true(sb > 0);
+    assert_true(pair_run(&p, cond_validated, 2 * SEC));
+    pair_run(&p, never, 50 * MS);
+    p.s2c_alt.delay_ns = 100 * 1000;
+    assert_true(tern_conn_path_at(p.client, sb)->rtt.min >= 3 * MS);
+    uint64_t sent = tern_conn_path_at(p.client, sb)->pkts_sent;
+    uint64_t ptos = tern_conn_recovery(p.client)->pto_total;
+    /* the active path's answers now come late: the request's acknowledgement after the PTO */
+    p.s2c.delay_ns = 60 * MS;
+    assert_true(pair_request(&p, 2000000) >= 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_true(pair_verify(&p));
+    assert_true(tern_conn_recovery(p.client)->pto_total > ptos);
+    assert_true(tern_conn_path_at(p.client, sb)->pkts_sent > sent);
+    assert_int_equal(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED], 0);
+    assert_int_equal(p.path_events[TERN_PATH_EV_ACTIVE], 0);
+    assert_int_equal(tern_conn_active_index(p.client), 0);
+    pair_free(&p);
+}
+
 static int cond_degrading(tern_pair *p)
 {
     return tern_conn_policy(p->client)->degrading;
@@ -1043,6 +1082,7 @@ int main(void)
         cmocka_unit_test(test_port_migration_limit),
         cmocka_unit_test(test_degrading_switches_to_standby),
         cmocka_unit_test(test_late_pto_moves_nothing),
+        cmocka_unit_test(test_busy_host_moves_nothing),
         cmocka_unit_test(test_batched_answers_move_nothing),
         cmocka_unit_test(test_batched_standby_answer_moves),
         cmocka_unit_test(test_no_failover_when_off),
