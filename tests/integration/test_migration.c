@@ -1,6 +1,7 @@
 /* Connection migration between a client and a server core in virtual time: probing, switching,
  * validation failures and fallbacks, removal, many migrations, NAT rebinding, an off-path attacker,
- * the preferred address, peers that forbid migration, CID shortage, and bounded state under abuse.
+ * the preferred address (IPv4, IPv6, with migration disabled), peers that forbid migration, CID
+ * shortage, a wildcard-bound client, ties between standbys, and bounded state under abuse.
  * Every transfer is checked byte for byte and by SHA-256. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -433,19 +434,26 @@ static int cond_on_preferred(tern_pair *p)
            p->last_reason[TERN_PATH_EV_ACTIVE] == TERN_PATH_WHY_PREFERRED_ADDRESS;
 }
 
+/* The client moves to the server's preferred address `pref` once confirmed, and a download runs
+ * there on both sides. */
+static void moves_to_preferred(tern_pair *p, const char *pref_text)
+{
+    tern_addr pref = addr(pref_text);
+    p->cfg_s.preferred_address = pref;
+    assert_true(pair_run(p, cond_on_preferred, 10 * SEC));
+    assert_true(tern_addr_equal(active_remote(p->client), &pref));
+    assert_int_equal(pair_request(p, 1 << 20), 0);
+    assert_true(pair_run(p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(p));
+    assert_true(tern_addr_equal(&tern_conn_active_path(p->server)->addr.local, &pref));
+    pair_free(p);
+}
+
 static void test_preferred_address(void **st)
 {
     tern_pair p;
     assert_int_equal(pair_init(&p, 13), 0);
-    p.cfg_s.preferred_address = addr("10.0.0.5:4433");
-    assert_true(pair_run(&p, cond_on_preferred, 10 * SEC));
-    tern_addr pref = addr("10.0.0.5:4433");
-    assert_true(tern_addr_equal(active_remote(p.client), &pref));
-    assert_int_equal(pair_request(&p, 1 << 20), 0);
-    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
-    assert_true(pair_verify(&p));
-    assert_true(tern_addr_equal(&tern_conn_active_path(p.server)->addr.local, &pref));
-    pair_free(&p);
+    moves_to_preferred(&p, "10.0.0.5:4433");
 }
 
 /* The same over IPv6: the client takes the preferred address of its own family. */
@@ -457,15 +465,7 @@ static void test_preferred_address_v6(void **st)
     p.path_c.remote = addr("[fd00::2]:443");
     p.path_s.local = p.path_c.remote;
     p.path_s.remote = p.path_c.local;
-    p.cfg_s.preferred_address = addr("[fd00::5]:4433");
-    assert_true(pair_run(&p, cond_on_preferred, 10 * SEC));
-    tern_addr pref = addr("[fd00::5]:4433");
-    assert_true(tern_addr_equal(active_remote(p.client), &pref));
-    assert_int_equal(pair_request(&p, 1 << 20), 0);
-    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
-    assert_true(pair_verify(&p));
-    assert_true(tern_addr_equal(&tern_conn_active_path(p.server)->addr.local, &pref));
-    pair_free(&p);
+    moves_to_preferred(&p, "[fd00::5]:4433");
 }
 
 /* A server that disables active migration still takes its client at its preferred address
@@ -474,16 +474,8 @@ static void test_preferred_address_migration_disabled(void **st)
 {
     tern_pair p;
     assert_int_equal(pair_init(&p, 17), 0);
-    p.cfg_s.preferred_address = addr("10.0.0.5:4433");
     p.cfg_s.disable_active_migration = 1;
-    assert_true(pair_run(&p, cond_on_preferred, 10 * SEC));
-    tern_addr pref = addr("10.0.0.5:4433");
-    assert_true(tern_addr_equal(active_remote(p.client), &pref));
-    assert_int_equal(pair_request(&p, 1 << 20), 0);
-    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
-    assert_true(pair_verify(&p));
-    assert_true(tern_addr_equal(&tern_conn_active_path(p.server)->addr.local, &pref));
-    pair_free(&p);
+    moves_to_preferred(&p, "10.0.0.5:4433");
 }
 
 /* A client whose socket is bound to the wildcard address (its path's local address is 0.0.0.0 or

@@ -3,7 +3,10 @@
  * driver's hooks, a route lookup that refuses it, keep-alives on an idle standby, a standby that
  * stops answering, the address backoff, the default route limits, and path health: the PTO probe
  * that also goes on the standby and the switch when only the standby answers (none when the
- * active path's answer comes in the same batch, none with failover off). */
+ * active path's answer comes in the same batch, none with failover off, no PING on a standby of
+ * the same delay whose answers a busy host reads late). Also the edges: default routes by
+ * interface, preferences by address, refusals by backoff, routes lost, hooks a driver lacks,
+ * settings that turn timers off, explored paths and second ports after a recovery. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
