@@ -375,6 +375,22 @@ typedef struct tern_config {
                                     first. The default {v1} speaks v1 only, as before v2 existed:
                                     {v1, v2} on a client starts in v1 and takes v2 where a server
                                     prefers it; {v2, v1} on a server upgrades such clients */
+    /* NEW_TOKEN address validation tokens (RFC 9000 §8.1.3; docs/tokens.md) */
+    uint64_t token_lifetime_ms;  /* server: each connection gets a NEW_TOKEN once its handshake is
+                                    confirmed, and a new one after the client moved to another
+                                    address; a client presenting one within this time, from the
+                                    IPv4 address or IPv6 /64 it was issued to, skips Retry and
+                                    the amplification limit (default 86400000, a day; 0: none
+                                    issued nor accepted). Tokens are sealed with the endpoint's
+                                    Retry key, so they are valid only on the endpoint (process)
+                                    that issued them */
+    /* AEAD usage limits (RFC 9001 §6.6; docs/conformance.md) */
+    uint64_t key_update_margin_pct; /* a 1-RTT key update starts when the packets protected with
+                                       the current key come within this percentage of the AEAD's
+                                       confidentiality limit (2^23 packets for AES-GCM):
+                                       1..99 (default 50: an update every 2^22 packets, leaving
+                                       half of the limit for the peer to acknowledge it);
+                                       else TERN_ERR_CONFIG */
 } tern_config;
 
 /* Fills the first `size` bytes of `cfg` with defaults (see field comments); called through the
@@ -611,6 +627,14 @@ typedef struct tern_callbacks {
      * copy it keeps (file, keychain, memory); it is a secret (it resumes the session). A server
      * may send several tickets: each later one may replace the earlier. */
     void (*on_session_ticket)(tern_conn *c, const uint8_t *blob, size_t len, void *ud);
+    /* client: the server sent a NEW_TOKEN (RFC 9000 §8.1.3): `token[0..len)` (valid during the
+     * call only) may be given once, with tern_conn_set_token, to the next connection to the same
+     * server (same server name and address; never to another, and never twice: a token used
+     * twice links the two connections for an observer). Presenting it lets that connection skip
+     * a Retry round trip and the amplification limit. A later token replaces an earlier one (a
+     * server sends a new one after the client migrated). To persist it, the application stores
+     * the bytes with the server's name and address. */
+    void (*on_new_token)(tern_conn *c, const uint8_t *token, size_t len, void *ud);
 } tern_callbacks;
 
 /* ---- endpoint ----------------------------------------------------------------------------------- */
@@ -797,6 +821,15 @@ TERN_API int tern_conn_open_stream(tern_conn *c, int bidi, int64_t *sid);
 /* Closes the connection with application error `app_error` and a reason (may be NULL). on_closed
  * follows once the closing period ends. Returns 0 or TERN_ERR_CLOSED (already closing). */
 TERN_API int tern_conn_close(tern_conn *c, uint64_t app_error, const char *reason);
+
+/* Client: presents `token[0..len)` (from on_new_token of an earlier connection to the same server
+ * name and address, used once) in this connection's Initial packets. Call it right after
+ * tern_endpoint_connect or tern_core_client_new, before the first datagram is sent. The bytes are
+ * copied. A server that no longer accepts the token (expired, another address) answers as if there
+ * were none (a Retry when it asks for one). Returns 0, TERN_ERR_INVALID_ARG (c or token NULL, len
+ * 0 or above 512), TERN_ERR_NOT_CLIENT, TERN_ERR_STREAM_STATE (a datagram was already sent, or a
+ * Retry was received), TERN_ERR_NOMEM. Connection's thread. */
+TERN_API int tern_conn_set_token(tern_conn *c, const uint8_t *token, size_t len);
 
 /* Starts a key update (RFC 9001 §6). Returns 0, TERN_ERR_STREAM_STATE (handshake not confirmed or
  * previous update not yet acknowledged), TERN_ERR_CLOSED. */

@@ -59,7 +59,8 @@ int tern_cfg_copy_init(tern_cfg_copy *d, const tern_config *cfg)
     if (cfg->max_udp_payload < TERN_MIN_INITIAL_SIZE || cfg->max_udp_payload > 65527 ||
         cfg->active_connection_id_limit < 2 || (cfg->cert_file && !cfg->key_file) ||
         cfg->datagram_queue_count == 0 || cfg->max_datagram_frame_size > TERN_MAX_VARINT ||
-        tern_qv_check_list(cfg->quic_versions, cfg->quic_versions_count))
+        tern_qv_check_list(cfg->quic_versions, cfg->quic_versions_count) ||
+        cfg->key_update_margin_pct < 1 || cfg->key_update_margin_pct > 99)
         return TERN_ERR_CONFIG;
     d->cfg = *cfg;
     d->cfg.alpn = NULL;
@@ -186,6 +187,8 @@ void tern_cfg_defaults(tern_config *cfg)
     pc->cache_rtt_ms = 600000;
     pc->cache_cc_ms = 30000;
     cfg->pmtud_raise_ms = TERN_PMTUD_RAISE_DEFAULT_MS;
+    cfg->token_lifetime_ms = 86400000;
+    cfg->key_update_margin_pct = 50;
 }
 
 int tern_cfg_import(tern_config *full, const tern_config *in, size_t size)

@@ -414,6 +414,7 @@ static void on_handshake_complete(tern_conn *c, tern_tstamp now)
     if (c->is_server) {
         c->hs.done_pending = 1;
         tern_conn_on_handshake_confirmed(c, now);
+        tern_conn_token_on_confirmed(c);
     }
     tern_conn_issue_cids(c);
     TERN_LOG(c, "handshake complete (%s, alpn %s)", tern_crypto_aead_name(c->keys.aead),
@@ -579,6 +580,10 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     c->rand = p->rand;
     c->rand_ud = p->rand_ud;
     memcpy(c->reset_key, p->reset_key, 32);
+    if (p->is_server && p->token_key && p->cfg->token_lifetime_ms) {
+        memcpy(c->tok.key, p->token_key, 32);
+        c->tok.enabled = 1;
+    }
     c->hooks = p->hooks;
     c->cids.scid_len = scid_len;
     c->stats.created = now;
@@ -764,6 +769,9 @@ void tern_conn_free(tern_conn *c)
     tern_conn_dgram_free(c);
     free(c->streams.notify);
     free(c->retry.token);
+    volatile uint8_t *k = c->tok.key; /* wiped: not optimised away */
+    for (size_t i = 0; i < sizeof(c->tok.key); i++)
+        k[i] = 0;
     free(c);
 }
 

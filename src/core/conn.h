@@ -48,6 +48,8 @@ typedef struct tern_conn_params {
     tern_rand_fn rand;             /* CSPRNG or seeded generator */
     void *rand_ud;
     const uint8_t *reset_key;      /* 32 bytes: stateless reset tokens for the CIDs we issue */
+    const uint8_t *token_key;      /* server: 32 bytes, the key of the NEW_TOKEN tokens it issues
+                                      (token.h; NULL: none issued) */
     size_t scid_len;               /* length of the CIDs we issue (1..20; 8 by default) */
     const char *server_name;       /* client: SNI / verification name, may be NULL */
     /* client: a resumption blob from on_session_ticket (read during tern_conn_new only) and

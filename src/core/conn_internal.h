@@ -105,7 +105,8 @@ typedef struct tern_conn_retry_state {
     int received;                /* client: a Retry was accepted */
     int sent;                    /* server: the client's address was validated by a Retry */
     tern_cid scid;               /* client: the SCID of the accepted Retry */
-    uint8_t *token;              /* client: Retry token echoed in Initials */
+    uint8_t *token;              /* client: Retry token echoed in Initials (or, before any Retry,
+                                    the NEW_TOKEN token the application gave) */
     size_t token_len;
 } tern_conn_retry_state;
 
@@ -126,6 +127,15 @@ typedef struct tern_conn_vn_state {
                                     again with them (server_name: a copy, or NULL) */
     char *server_name;
 } tern_conn_vn_state;
+/* NEW_TOKEN (RFC 9000 §8.1.3), server side: tokens for the client's next connection. */
+typedef struct tern_conn_token_state {
+    int enabled;                 /* a key was given and cfg->token_lifetime_ms is not 0 */
+    uint8_t key[32];
+    int pending;                 /* a NEW_TOKEN frame to send */
+    uint8_t bound[9];            /* binding (token.h) of the last token sent */
+    size_t bound_len;
+    uint64_t issued;             /* NEW_TOKEN frames sent */
+} tern_conn_token_state;
 
 /* Transport parameters, ours and the peer's as the connection applies them. */
 typedef struct tern_conn_tp_state {
@@ -242,6 +252,7 @@ struct tern_conn {
     tern_conn_cid_state cids;
     tern_conn_retry_state retry;
     tern_conn_vn_state vn;
+    tern_conn_token_state tok;
     tern_conn_tp_state tp;
     tern_conn_flow_state flow;
     tern_conn_stream_state streams;
@@ -260,6 +271,19 @@ static inline tern_path *tern_conn_path(tern_conn *c)
 {
     return &c->paths.slot[c->paths.active];
 }
+
+/* conn_token.c: NEW_TOKEN frames */
+/* Server: a token is due (the handshake is confirmed, or the client was validated on another
+ * address than the last token's): the next 1-RTT packet carries it. */
+void tern_conn_token_on_confirmed(tern_conn *c);
+void tern_conn_token_on_path_validated(tern_conn *c, int path_idx);
+/* Writes the pending NEW_TOKEN frame, bound to the active path's peer address, into p[0..cap).
+ * Returns its length, or 0 when none is due or it does not fit (it stays due). */
+size_t tern_conn_token_write(tern_conn *c, uint8_t *p, size_t cap, tern_tstamp now);
+/* A packet that carried a NEW_TOKEN was lost: a fresh one is sent. */
+void tern_conn_token_on_lost(tern_conn *c);
+/* Client: a NEW_TOKEN frame arrived (the server's: a client's is refused by the caller). */
+void tern_conn_token_on_frame(tern_conn *c, const uint8_t *token, size_t len);
 
 /* conn.c */
 /* Encodes our transport parameters and creates the TLS session with them (the client's first

@@ -102,6 +102,9 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
         case TERN_FT_HANDSHAKE_DONE:
             c->hs.done_pending = 1;
             break;
+        case TERN_FT_NEW_TOKEN:
+            tern_conn_token_on_lost(c);
+            break;
         case TERN_FT_MAX_DATA:
             if (f->off == c->flow.max_data_next)
                 c->flow.need_max_data = 1;
@@ -448,6 +451,8 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
             if (c->is_server) {
                 tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type, "NEW_TOKEN from a client");
                 rv = TERN_ERR_PROTO;
+            } else {
+                tern_conn_token_on_frame(c, f.u.new_token.token, f.u.new_token.len);
             }
             break;
         case TERN_FT_RESET_STREAM:

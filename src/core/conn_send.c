@@ -172,10 +172,15 @@ static int add_crypto(tern_conn *c, pkt_build *b)
 }
 
 /* Control frames of the application space. Returns 1 when any was added. */
-static int add_control(tern_conn *c, pkt_build *b)
+static int add_control(tern_conn *c, pkt_build *b, tern_tstamp now)
 {
     int added = 0;
     size_t n;
+    if (c->tok.pending && !pb_full(b) && (n = tern_conn_token_write(c, pb_cur(b), pb_room(b), now))) {
+        b->payload += n;
+        pb_record(b, TERN_FT_NEW_TOKEN, 0, 0, 0, 0, 0);
+        added = 1;
+    }
     if (c->hs.done_pending && c->is_server && !pb_full(b)) {
         n = tern_frame_write_handshake_done(pb_cur(b), pb_room(b));
         if (n) {
@@ -418,7 +423,7 @@ static int add_datagrams(tern_conn *c, pkt_build *b)
 
 static int app_has_data(tern_conn *c)
 {
-    if (c->hs.done_pending || c->flow.need_max_data || c->flow.need_data_blocked ||
+    if (c->hs.done_pending || (c->tok.pending && c->hs.confirmed) || c->flow.need_max_data || c->flow.need_data_blocked ||
         c->streams.ctrl_pending || tern_local_cids_next_unannounced(&c->cids.local) ||
         c->cids.peer.retire_n)
         return 1;
@@ -460,7 +465,7 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
         if (!zero_rtt)
             eliciting |= add_crypto(c, b);
         if (b->space == TERN_SPACE_APP) {
-            eliciting |= add_control(c, b);
+            eliciting |= add_control(c, b, now);
             eliciting |= add_datagrams(c, b);
             eliciting |= add_stream_data(c, b);
         }

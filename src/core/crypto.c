@@ -4,6 +4,7 @@
  * installed and reused for every packet, so protecting or opening a packet allocates nothing. */
 #include "crypto.h"
 #include "qversion.h"
+#include "token.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -427,7 +428,7 @@ void tern_crypto_reset_token(const uint8_t key[32], const tern_cid *cid,
 /* Retry token layout: format byte | 12-byte nonce | AES-256-GCM(plaintext) | 16-byte tag, with
  * the format byte as associated data. Plaintext: issue time (8, big endian) | ODCID length + ODCID
  * | Retry SCID length + SCID | address family (4 or 6) | IP (4 or 16) | port (2, network order). */
-#define TOKEN_FORMAT 0x52
+#define TOKEN_FORMAT TERN_TOKEN_FORMAT_RETRY
 #define TOKEN_HDR_LEN (1 + 12)
 #define TOKEN_PT_MAX (8 + 1 + TERN_MAX_CID_LEN + 1 + TERN_MAX_CID_LEN + 1 + 16 + 2)
 

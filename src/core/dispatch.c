@@ -4,6 +4,7 @@
 
 #include "crypto.h"
 #include "packet.h"
+#include "token.h"
 
 #define NS_PER_SEC 1000000000ull
 #define RESET_MIN_LEN 21 /* RFC 9000 §10.3: 5 unpredictable bytes + the 16-byte token */
@@ -26,6 +27,8 @@ int tern_dispatch_init(tern_dispatch *d, const tern_dispatch_config *cfg)
         cfg->max_conns == 0)
         return TERN_ERR_INVALID_ARG;
     d->cfg = *cfg;
+    if (tern_token_derive_key(cfg->retry_key, d->new_token_key))
+        return TERN_ERR_CRYPTO;
     uint8_t key[16];
     int rv = cfg->rand(cfg->rand_ud, key, sizeof(key));
     if (rv)
@@ -50,6 +53,7 @@ void tern_dispatch_free(tern_dispatch *d)
         tern_cidmap_free(&d->tokens);
     memset(d->cfg.reset_key, 0, sizeof(d->cfg.reset_key));
     memset(d->cfg.retry_key, 0, sizeof(d->cfg.retry_key));
+    memset(d->new_token_key, 0, sizeof(d->new_token_key));
     d->owners = 0;
 }
 
@@ -61,6 +65,11 @@ void tern_dispatch_set_reset_key(tern_dispatch *d, const uint8_t key[32])
 const uint8_t *tern_dispatch_reset_key(const tern_dispatch *d)
 {
     return d->cfg.reset_key;
+}
+
+const uint8_t *tern_dispatch_new_token_key(const tern_dispatch *d)
+{
+    return d->new_token_key;
 }
 
 const tern_dispatch_stats *tern_dispatch_get_stats(const tern_dispatch *d)
@@ -351,7 +360,8 @@ static int unknown_long(tern_dispatch *d, const tern_path_addr *path, const uint
         return drop(d, res, TERN_DISPATCH_DROP_SMALL);
     /* §7.2: a client's first DCID has at least 8 bytes; after a Retry it is our Retry SCID, which
      * the token check below compares exactly. */
-    if (h.dcid.len < 8 && !h.token_len)
+    int retry_format = h.token_len && h.token[0] == TERN_TOKEN_FORMAT_RETRY;
+    if (h.dcid.len < 8 && !retry_format)
         return drop(d, res, TERN_DISPATCH_DROP_SHORT_DCID);
     if (d->owners >= d->cfg.max_conns)
         return drop(d, res, TERN_DISPATCH_DROP_CONN_LIMIT);
@@ -363,21 +373,29 @@ static int unknown_long(tern_dispatch *d, const tern_path_addr *path, const uint
      * gets past the Retry) */
     int retry = d->cfg.retry || (d->cfg.retry_half_open && d->half_open >= d->cfg.retry_half_open);
     tern_cid odcid = h.dcid;
-    int retried = 0;
-    if (h.token_len) {
+    int retried = 0, validated = 0;
+    if (retry_format) {
         tern_cid rscid, o;
         if (tern_crypto_token_open(d->cfg.retry_key, h.token, h.token_len, &path->remote, now,
                                    d->cfg.retry_token_lifetime_ns, &o, &rscid) == 0 &&
             tern_cid_eq(&rscid, &h.dcid)) {
             odcid = o;
-            retried = 1;
+            retried = validated = 1;
         } else if (retry) {
             return answer_invalid_token(d, &h, out, cap, res);
         } else if (h.dcid.len < 8) {
             return drop(d, res, TERN_DISPATCH_DROP_SHORT_DCID);
         }
-    } else if (retry) {
-        return answer_retry(d, path, &h, now, out, cap, res);
+    } else if (h.token_len && d->cfg.new_token_lifetime_ns &&
+               tern_token_open(d->new_token_key, h.token, h.token_len, &path->remote, now,
+                               d->cfg.new_token_lifetime_ns) == 0) {
+        validated = 1;
+        d->st.new_token_accepted++;
+    } else {
+        if (h.token_len)
+            d->st.new_token_ignored++;
+        if (retry)
+            return answer_retry(d, path, &h, now, out, cap, res);
     }
     res->verdict = TERN_DISPATCH_ACCEPT;
     res->version = h.version;
@@ -385,7 +403,7 @@ static int unknown_long(tern_dispatch *d, const tern_path_addr *path, const uint
     res->client_scid = h.scid;
     res->original_dcid = odcid;
     res->retried = retried;
-    res->address_validated = retried;
+    res->address_validated = validated;
     d->st.accepted++;
     return TERN_DISPATCH_ACCEPT;
 }

@@ -72,6 +72,8 @@ typedef struct tern_dispatch_config {
     uint32_t versions[TERN_MAX_QUIC_VERSIONS]; /* QUIC versions accepted, and listed in Version
                                     Negotiation, in preference order */
     size_t versions_count;       /* 0 = {v1} */
+    uint64_t new_token_lifetime_ns; /* NEW_TOKEN tokens are accepted this long after they were
+                                       issued (0: none is accepted) */
 } tern_dispatch_config;
 
 /* A routing target (one connection). Embed it in the driver's per-connection record; `val` is what
@@ -89,12 +91,18 @@ typedef struct tern_dispatch_stats {
     uint64_t accepted;                         /* ACCEPT verdicts */
     uint64_t vn_sent, retry_sent, reset_sent;  /* REPLY verdicts by kind */
     uint64_t close_sent;                       /* INVALID_TOKEN closes */
+    uint64_t new_token_accepted;               /* Initials whose NEW_TOKEN token proved their
+                                                  address */
+    uint64_t new_token_ignored;                /* Initials with a token that is no Retry token
+                                                  of ours and did not open (forged, expired,
+                                                  another address or server): taken as none */
     uint64_t dropped;                          /* every DROP, whatever the reason */
     uint64_t drop[TERN_DISPATCH_DROP_COUNT];   /* by tern_dispatch_drop */
 } tern_dispatch_stats;
 
 typedef struct tern_dispatch {
     tern_dispatch_config cfg;
+    uint8_t new_token_key[32]; /* derived from cfg.retry_key (token.h) */
     tern_cidmap map;
     tern_cidmap tokens;      /* stateless reset tokens our peers issued -> owner */
     size_t owners;
@@ -126,12 +134,13 @@ typedef struct tern_dispatch_result {
 } tern_dispatch_result;
 
 /* Defaults: server, no Retry, 8-byte CIDs, zero keys (set them), no rand (set it), 65536
- * connections, 10 s tokens, 100 resets per second, no half-open limit nor automatic Retry. */
+ * connections, 10 s Retry tokens, no NEW_TOKEN tokens accepted, 100 resets per second, no
+ * half-open limit nor automatic Retry. */
 void tern_dispatch_config_init(tern_dispatch_config *cfg);
 
-/* Copies cfg (keys included) and draws the routing table's hash key from cfg->rand. Returns 0,
- * TERN_ERR_INVALID_ARG (no rand, cid_len outside 1..20, max_conns 0), TERN_ERR_NOMEM, or the
- * error of cfg->rand. A Retry or stateless reset that cfg->rand cannot supply is not sent (drop
+/* Copies cfg (keys included), derives the NEW_TOKEN key from the Retry key and draws the routing
+ * table's hash key from cfg->rand. Returns 0, TERN_ERR_INVALID_ARG (no rand, cid_len outside
+ * 1..20, max_conns 0), TERN_ERR_NOMEM, TERN_ERR_CRYPTO, or the error of cfg->rand. A Retry or stateless reset that cfg->rand cannot supply is not sent (drop
  * reason REPLY_FAILED). */
 int tern_dispatch_init(tern_dispatch *d, const tern_dispatch_config *cfg);
 /* Frees the routing table. Owners still attached are left dangling: detach or forget them. */
@@ -142,6 +151,8 @@ void tern_dispatch_free(tern_dispatch *d);
 void tern_dispatch_set_reset_key(tern_dispatch *d, const uint8_t key[32]);
 /* The current reset key (32 bytes, stable address: give it to tern_conn_params.reset_key). */
 const uint8_t *tern_dispatch_reset_key(const tern_dispatch *d);
+/* The NEW_TOKEN key (32 bytes, stable address: give it to tern_conn_params.token_key). */
+const uint8_t *tern_dispatch_new_token_key(const tern_dispatch *d);
 
 /* Classifies one received datagram `dgram[0..len)` that arrived on `path` (local = where it
  * arrived, remote = its source) at `now`. Writes a reply into reply[0..reply_cap) for REPLY (a cap
@@ -152,13 +163,17 @@ const uint8_t *tern_dispatch_reset_key(const tern_dispatch *d);
  *   cfg.versions -> REPLY with Version Negotiation listing them when the datagram has >= 1200
  *   bytes, else DROP; a packet of an accepted version other than Initial -> DROP; an Initial in < 1200 bytes, with a DCID < 8 bytes, or with
  *   max_conns owners attached, or max_half_open owners half-open -> DROP; an Initial with a
- *   token that opens (not expired, from this address, naming the Retry SCID it was sent to) ->
- *   ACCEPT as retried; with Retry on (`retry`, or retry_half_open owners half-open), an Initial
- *   without token -> REPLY with a Retry (new random SCID, token bound to the client address and
- *   `now`, integrity tag), one whose token does not open -> REPLY with an Initial carrying
- *   CONNECTION_CLOSE(INVALID_TOKEN) protected with the Initial keys of its DCID (RFC 9000 §8.1.3:
- *   tern sends no NEW_TOKEN, so every token it gets came from a Retry); with Retry off, a token
- *   that does not open is ignored -> ACCEPT;
+ *   Retry token that opens (not expired, from this address, naming the Retry SCID it was sent
+ *   to) -> ACCEPT as retried; an Initial with a NEW_TOKEN token (token.h) that opens (within
+ *   new_token_lifetime_ns, bound to this address) -> ACCEPT with its address validated, Retry on
+ *   or not; with Retry on (`retry`, or retry_half_open owners half-open), an Initial without
+ *   token, or whose token is not in the Retry format (a NEW_TOKEN token that does not open, or a
+ *   token of another server: RFC 9000 §8.1.3 keeps INVALID_TOKEN for Retry tokens) -> REPLY with
+ *   a Retry (new random SCID, token bound to the client address and `now`, integrity tag); one
+ *   whose Retry-format token does not open -> REPLY with an Initial carrying
+ *   CONNECTION_CLOSE(INVALID_TOKEN) protected with the Initial keys of its DCID (the client
+ *   followed a Retry and would take no second one); with Retry off, a token that does not open
+ *   is ignored -> ACCEPT;
  * - short header, unknown DCID, ending with a reset token an owner's peer issued (>= 21 bytes):
  *   CONN to that owner, whose connection decides whether it is a stateless reset (RFC 9000
  *   §10.3.1: a client's reset ends the server's connection);

@@ -30,6 +30,8 @@ int tern_front_init(tern_front *f, const tern_config *cfg, tern_tls_ctx *tls,
     dc.retry_half_open = cfg->retry_half_open;
     dc.max_half_open = cfg->max_half_open;
     dc.versions_count = tern_qv_list(cfg, dc.versions);
+    dc.new_token_lifetime_ns =
+        cfg->token_lifetime_ms > UINT64_MAX / 1000000 ? UINT64_MAX : cfg->token_lifetime_ms * 1000000;
     int rv = 0;
     if (keys) {
         memcpy(dc.reset_key, keys, 32);
@@ -117,6 +119,7 @@ int tern_front_accept(tern_front *f, tern_front_conn *fc, void *val, const tern_
     p.rand = f->rand;
     p.rand_ud = f->rand_ud;
     p.reset_key = tern_dispatch_reset_key(&f->disp);
+    p.token_key = tern_dispatch_new_token_key(&f->disp);
     p.scid_len = TERN_FRONT_CID_LEN;
     p.client_dcid = r->client_dcid;
     p.client_scid = r->client_scid;

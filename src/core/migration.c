@@ -553,6 +553,7 @@ void tern_mig_on_path_response(tern_conn *c, const uint8_t data[8], tern_tstamp 
             tern_rtt_update(&p->rtt, rtt, 0, 0, 0, now);
         if (!was)
             emit(c, TERN_PATH_EV_VALIDATED, TERN_PATH_WHY_NONE, i, -1, rtt);
+        tern_conn_token_on_path_validated(c, i);
         if (c->paths.failover_pending && i != c->paths.active) { /* a client's only */
             int dead = c->paths.active;
             switch_to(c, i, (tern_path_reason)c->paths.failover_pending, now);

@@ -14,6 +14,7 @@
 #include "crypto.h"
 #include "dispatch.h"
 #include "packet.h"
+#include "token.h"
 
 #define SEC 1000000000ull
 #define T0 (5 * SEC)
@@ -571,10 +572,10 @@ static void test_half_open(void **st)
     assert_int_equal(f->r.retried, 1);
     assert_true(tern_cid_eq(&f->r.original_dcid, &dcid));
     /* a bad token while Retry is in force: INVALID_TOKEN */
-    token[0] ^= 1;
+    token[5] ^= 1;
     classify(f, p, initial(p, 1200, &rscid, &scid, token, tl), T0);
     assert_invalid_token_close(f, &rscid, &scid);
-    token[0] ^= 1;
+    token[5] ^= 1;
     for (int i = 3; i < 5; i++) {
         tern_dispatch_attach(&f->d, &o[i], &vals[i]);
         tern_dispatch_set_half_open(&f->d, &o[i], 1);
@@ -597,7 +598,7 @@ static void test_half_open(void **st)
     assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, NULL, 0), T0),
                      TERN_DISPATCH_ACCEPT);
     /* and a token that does not open is ignored again */
-    token[0] ^= 1;
+    token[5] ^= 1;
     assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, token, tl), T0),
                      TERN_DISPATCH_ACCEPT);
     assert_int_equal(f->r.retried, 0);
@@ -607,6 +608,151 @@ static void test_half_open(void **st)
     for (int i = 0; i < 5; i++)
         tern_dispatch_detach(&f->d, &o[i]);
     assert_int_equal(tern_dispatch_half_open_count(&f->d), 0);
+}
+
+/* A NEW_TOKEN token of this server, issued to the fixture's client address at `at`. */
+static size_t new_token(fx *f, tern_tstamp at, uint8_t tok[TERN_NEW_TOKEN_MAX])
+{
+    static const uint8_t nonce[12] = {7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7};
+    size_t n = tern_token_seal(tern_dispatch_new_token_key(&f->d), nonce, &f->path.remote, at,
+                               tok, TERN_NEW_TOKEN_MAX);
+    assert_true(n > 0);
+    return n;
+}
+
+/* RFC 9000 §8.1.3: a valid NEW_TOKEN token validates the address in the first Initial, even with
+ * Retry forced; one that does not open (expired, tampered, another address, another server's)
+ * counts as no token: a Retry when Retry is on, never INVALID_TOKEN; with Retry off, an ordinary
+ * unvalidated accept. */
+static void test_new_token(void **st)
+{
+    fx *f = *st;
+    f->cfg.retry = 1;
+    f->cfg.new_token_lifetime_ns = 3600 * SEC;
+    start(f);
+    uint8_t p[1200], tok[TERN_NEW_TOKEN_MAX];
+    tern_cid dcid = cid_of(0x10, 8), scid = cid_of(0x20, 5);
+    size_t tl = new_token(f, T0, tok);
+    assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, tok, tl), T0 + 60 * SEC),
+                     TERN_DISPATCH_ACCEPT);
+    assert_int_equal(f->r.address_validated, 1);
+    assert_int_equal(f->r.retried, 0);
+    assert_true(tern_cid_eq(&f->r.original_dcid, &dcid));
+    /* from another port of the same address, as a new connection's socket has */
+    tern_path_addr keep = f->path;
+    assert_int_equal(tern_addr_parse(&f->path.remote, "198.51.100.7:6001", 0), 0);
+    assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, tok, tl), T0 + SEC),
+                     TERN_DISPATCH_ACCEPT);
+    assert_int_equal(f->r.address_validated, 1);
+
+    /* each of these is answered with a Retry, as if there were no token */
+    assert_int_equal(tern_addr_parse(&f->path.remote, "198.51.100.8:5000", 0), 0);
+    classify(f, p, initial(p, 1200, &dcid, &scid, tok, tl), T0 + SEC);
+    assert_int_equal(f->r.reply_kind, TERN_DISPATCH_REPLY_RETRY);
+    f->path = keep;
+    classify(f, p, initial(p, 1200, &dcid, &scid, tok, tl), T0 + 3600 * SEC);
+    assert_int_equal(f->r.reply_kind, TERN_DISPATCH_REPLY_RETRY);
+    tok[tl - 1] ^= 1;
+    classify(f, p, initial(p, 1200, &dcid, &scid, tok, tl), T0 + SEC);
+    assert_int_equal(f->r.reply_kind, TERN_DISPATCH_REPLY_RETRY);
+    tok[tl - 1] ^= 1;
+    static const uint8_t foreign[] = {0x36, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    classify(f, p, initial(p, 1200, &dcid, &scid, foreign, sizeof(foreign)), T0 + SEC);
+    assert_int_equal(f->r.verdict, TERN_DISPATCH_REPLY);
+    assert_int_equal(f->r.reply_kind, TERN_DISPATCH_REPLY_RETRY);
+    /* and the Retry it got is followed as usual */
+    tern_pkt_hdr h;
+    assert_int_equal(tern_pkt_parse(f->reply, f->r.reply_len, 8, &h), 0);
+    assert_int_equal(h.type, TERN_PKT_RETRY);
+    tern_cid rscid = h.scid;
+    uint8_t rtok[TERN_RETRY_TOKEN_MAX];
+    size_t rtl = h.token_len;
+    memcpy(rtok, h.token, rtl);
+    assert_int_equal(classify(f, p, initial(p, 1200, &rscid, &scid, rtok, rtl), T0 + SEC),
+                     TERN_DISPATCH_ACCEPT);
+    assert_int_equal(f->r.retried, 1);
+    /* a NEW_TOKEN token after a DCID shorter than 8 bytes is no Retry follow-up: dropped */
+    tern_cid shortd = cid_of(0x30, 4);
+    classify(f, p, initial(p, 1200, &shortd, &scid, tok, tl), T0 + SEC);
+    assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_SHORT_DCID);
+    const tern_dispatch_stats *ds = tern_dispatch_get_stats(&f->d);
+    assert_int_equal(ds->new_token_accepted, 2);
+    assert_int_equal(ds->new_token_ignored, 4);
+    assert_int_equal(ds->retry_sent, 4);
+    assert_int_equal(ds->close_sent, 0);
+
+    /* Retry off: a token that opens validates, one that does not is ignored */
+    tern_dispatch_free(&f->d);
+    f->cfg.retry = 0;
+    start(f);
+    tl = new_token(f, T0, tok);
+    assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, tok, tl), T0),
+                     TERN_DISPATCH_ACCEPT);
+    assert_int_equal(f->r.address_validated, 1);
+    tok[3] ^= 1;
+    assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, tok, tl), T0),
+                     TERN_DISPATCH_ACCEPT);
+    assert_int_equal(f->r.address_validated, 0);
+    tok[3] ^= 1;
+    /* no lifetime configured: tokens are not taken at all */
+    tern_dispatch_free(&f->d);
+    f->cfg.new_token_lifetime_ns = 0;
+    start(f);
+    tl = new_token(f, T0, tok);
+    assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, tok, tl), T0),
+                     TERN_DISPATCH_ACCEPT);
+    assert_int_equal(f->r.address_validated, 0);
+    /* a NEW_TOKEN token of a server with another Retry key does not open */
+    tern_dispatch_free(&f->d);
+    f->cfg.new_token_lifetime_ns = 3600 * SEC;
+    start(f);
+    tl = new_token(f, T0, tok);
+    tern_dispatch_free(&f->d);
+    f->cfg.retry_key[0] ^= 0xff;
+    start(f);
+    assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, tok, tl), T0),
+                     TERN_DISPATCH_ACCEPT);
+    assert_int_equal(f->r.address_validated, 0);
+}
+
+/* Above retry_half_open, a valid NEW_TOKEN still admits at once; a flood of Initials with forged
+ * tokens gets only Retries: no owner, nothing half-open, no INVALID_TOKEN, and no memory (the
+ * dispatcher allocates nothing per Initial: its tables only grow with owners). */
+static void test_new_token_flood(void **st)
+{
+    fx *f = *st;
+    f->cfg.retry_half_open = 1;
+    f->cfg.new_token_lifetime_ns = 3600 * SEC;
+    start(f);
+    tern_dispatch_owner o;
+    int v;
+    tern_dispatch_attach(&f->d, &o, &v);
+    tern_dispatch_set_half_open(&f->d, &o, 1);
+    uint8_t p[1200], tok[TERN_NEW_TOKEN_MAX];
+    tern_cid scid = cid_of(0x20, 5);
+    size_t tl = new_token(f, T0, tok);
+    for (int i = 0; i < 10000; i++) {
+        tern_cid dcid = cid_of((uint8_t)i, 8);
+        uint8_t forged[TERN_NEW_TOKEN_MAX];
+        memcpy(forged, tok, tl);
+        forged[1 + (size_t)i % (tl - 1)] ^= (uint8_t)(1 + (size_t)i / (tl - 1));
+        assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, forged, tl), T0 + SEC),
+                         TERN_DISPATCH_REPLY);
+        assert_int_equal(f->r.reply_kind, TERN_DISPATCH_REPLY_RETRY);
+    }
+    const tern_dispatch_stats *ds = tern_dispatch_get_stats(&f->d);
+    assert_int_equal(ds->retry_sent, 10000);
+    assert_int_equal(ds->new_token_ignored, 10000);
+    assert_int_equal(ds->accepted, 0);
+    assert_int_equal(ds->close_sent, 0);
+    assert_int_equal(tern_dispatch_owner_count(&f->d), 1);
+    assert_int_equal(tern_dispatch_half_open_count(&f->d), 1);
+    assert_int_equal(f->d.map.n, 0);
+    tern_cid dcid = cid_of(0xee, 8);
+    assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, tok, tl), T0 + SEC),
+                     TERN_DISPATCH_ACCEPT);
+    assert_int_equal(f->r.address_validated, 1);
+    tern_dispatch_detach(&f->d, &o);
 }
 
 static int failing_rand(void *ud, uint8_t *out, size_t len)
@@ -713,6 +859,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reset_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_note_drop_and_determinism, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_token_flood, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
