@@ -3,7 +3,8 @@
  * a fixed one-way delay, virtual time), a full handshake, a download whose SHA-256 is checked,
  * GSO-shaped batches, a client migration through the path verbs in the middle of a download, the
  * front door's stateless answers (Version Negotiation, Retry, stateless reset) and drops, its
- * bounds on handshakes in progress, and the errors for bad arguments. */
+ * bounds on handshakes in progress, NEW_TOKEN tokens (a second connection skips Retry and the
+ * amplification limit), and the errors for bad arguments. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,6 +69,13 @@ typedef struct world {
     /* the latest resumption blob the client got */
     uint8_t ticket[20000];
     size_t ticket_len;
+    /* NEW_TOKEN: the last token the client got, how many, and a client whose datagrams are lost
+     * after its first (the server's bytes to it are counted) */
+    uint8_t token[512];
+    size_t token_len;
+    int tokens;
+    int mute_client;
+    size_t client_dgrams, to_client_bytes;
 } world;
 
 static void pattern(size_t off, uint8_t *buf, size_t n)
@@ -166,11 +174,22 @@ static void on_session_ticket(tern_conn *c, const uint8_t *blob, size_t len, voi
     w->ticket_len = len;
 }
 
+static void on_new_token(tern_conn *c, const uint8_t *token, size_t len, void *ud)
+{
+    world *w = ud;
+    assert_false(tern_conn_is_server(c));
+    assert_true(len > 0 && len <= sizeof(w->token));
+    memcpy(w->token, token, len);
+    w->token_len = len;
+    w->tokens++;
+}
+
 static tern_callbacks callbacks(void)
 {
     tern_callbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.on_session_ticket = on_session_ticket;
+    cb.on_new_token = on_new_token;
     cb.on_connected = on_connected;
     cb.on_stream_readable = on_readable;
     cb.on_stream_writable = on_writable;
@@ -184,6 +203,10 @@ static void push(world *w, int to_server, const tern_path_addr *path, int ecn, c
     if (w->drop_from.len && (tern_addr_equal(&path->local, &w->drop_from) ||
                              tern_addr_equal(&path->remote, &w->drop_from)))
         return;
+    if (to_server && w->mute_client && w->client_dgrams++ > 0)
+        return;
+    if (!to_server)
+        w->to_client_bytes += len;
     assert_true(w->nq < MAXQ);
     assert_true(len <= SEG_MAX);
     dgram *g = &w->q[w->nq++];
@@ -594,6 +617,8 @@ static void test_migration(void **st)
     tern_conn_get_path(w.sconn, &sp);
     assert_true(tern_addr_equal(&cp.local, &wifi));
     assert_true(tern_addr_equal(&sp.remote, &wifi));
+    /* one NEW_TOKEN after the handshake, and one bound to the new address after the move */
+    assert_int_equal(w.tokens, 2);
     /* the old path goes; the last one cannot */
     assert_int_equal(tern_core_path_remove(w.client, &old, w.now), 0);
     assert_int_equal(tern_core_path_remove(w.client, &wifi, w.now), TERN_ERR_LAST_PATH);
@@ -733,6 +758,122 @@ static void test_retry(void **st)
     request(&w, 300 * 1000);
     assert_true(run(&w, downloaded, 30 * SEC));
     check_hash(&w);
+    world_free(&w);
+}
+
+static int never(world *w)
+{
+    (void)w;
+    return 0;
+}
+
+static int has_token(world *w)
+{
+    return w->tokens > 0;
+}
+
+/* A new client connection from `local` to the same server, replacing the world's client (the
+ * server keeps the previous connection, no longer driven), presenting `token` when given. */
+static void next_client(world *w, const char *local, const uint8_t *token, size_t len)
+{
+    tern_core_conn_free(w->client);
+    w->client = NULL;
+    w->sconn = NULL;
+    w->connected = 0;
+    w->nq = 0;
+    tern_config ccfg;
+    corefx_client_config(&ccfg);
+    tern_callbacks cb = callbacks();
+    tern_path_addr path = {.local = corefx_addr(local), .remote = corefx_addr("10.0.0.9:443")};
+    assert_int_equal(tern_core_client_new(&ccfg, &cb, w, &path, "localhost", corefx_rand, &w->seed,
+                                          w->now, &w->client),
+                     0);
+    if (token)
+        assert_int_equal(tern_conn_set_token(w->client, token, len), 0);
+}
+
+/* RFC 9000 §8.1.3 with Retry forced: the first connection pays the Retry round trip and gets a
+ * NEW_TOKEN; the next one presents it and connects a round trip sooner, with no Retry; a token
+ * is used once (each connection brings the next); a tampered one gets a Retry (not
+ * INVALID_TOKEN) and the connection still succeeds. */
+static void test_new_token_skips_retry(void **st)
+{
+    world w;
+    world_init(&w, 15, 1);
+    tern_tstamp start = w.now;
+    assert_true(run(&w, connected, 5 * SEC));
+    tern_tstamp with_retry = w.now - start;
+    assert_int_equal(w.replies[TERN_CORE_REPLY_RETRY], 1);
+    assert_true(run(&w, has_token, 1 * SEC));
+    assert_int_equal(w.tokens, 1);
+    uint8_t tok[512];
+    size_t tl = w.token_len;
+    memcpy(tok, w.token, tl);
+
+    next_client(&w, "10.0.0.1:40001", tok, tl);
+    start = w.now;
+    assert_true(run(&w, connected, 5 * SEC));
+    assert_int_equal(w.replies[TERN_CORE_REPLY_RETRY], 1);
+    assert_int_equal(w.replies[TERN_CORE_REPLY_CLOSE], 0);
+    assert_true(w.now - start + 2 * DELAY <= with_retry); /* one round trip less */
+    request(&w, 100 * 1000);
+    assert_true(run(&w, downloaded, 10 * SEC));
+    check_hash(&w);
+    assert_int_equal(w.tokens, 2);
+    assert_memory_not_equal(w.token, tok, tl < w.token_len ? tl : w.token_len);
+
+    /* a tampered token: a Retry as if there were none, then the handshake */
+    memcpy(tok, w.token, w.token_len);
+    tl = w.token_len;
+    tok[tl / 2] ^= 0x40;
+    next_client(&w, "10.0.0.1:40002", tok, tl);
+    assert_true(run(&w, connected, 5 * SEC));
+    assert_int_equal(w.replies[TERN_CORE_REPLY_RETRY], 2);
+    assert_int_equal(w.replies[TERN_CORE_REPLY_CLOSE], 0);
+    world_free(&w);
+}
+
+/* A token validates the address in the first Initial: the server is not held to three times the
+ * 1200 bytes it received while the client's later datagrams are all lost (its handshake flight
+ * and its probes go out whole), where without a token it stops at the limit. */
+static void test_new_token_lifts_amplification_limit(void **st)
+{
+    for (int with_token = 0; with_token < 2; with_token++) {
+        world w;
+        world_init(&w, 16, 0);
+        assert_true(run(&w, connected, 5 * SEC));
+        assert_true(run(&w, has_token, 1 * SEC));
+        uint8_t tok[512];
+        size_t tl = w.token_len;
+        memcpy(tok, w.token, tl);
+        next_client(&w, "10.0.0.1:40001", with_token ? tok : NULL, tl);
+        w.mute_client = 1;
+        w.to_client_bytes = 0;
+        run(&w, never, 10 * SEC);
+        assert_int_equal(w.client_dgrams > 1, 1);
+        if (with_token)
+            assert_true(w.to_client_bytes > 3 * 1200);
+        else
+            assert_true(w.to_client_bytes <= 3 * 1200);
+        world_free(&w);
+    }
+}
+
+/* tern_conn_set_token: a client's, before its first datagram, of 1..512 bytes. */
+static void test_set_token_errors(void **st)
+{
+    world w;
+    world_init(&w, 17, 0);
+    uint8_t tok[513] = {TERN_TE_INVALID_TOKEN};
+    assert_int_equal(tern_conn_set_token(NULL, tok, 1), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_set_token(w.client, NULL, 1), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_set_token(w.client, tok, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_set_token(w.client, tok, 513), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_set_token(w.client, tok, 512), 0);
+    assert_int_equal(tern_conn_set_token(w.client, tok, 5), 0); /* replaces it */
+    assert_true(run(&w, connected, 5 * SEC));
+    assert_int_equal(tern_conn_set_token(w.client, tok, 5), TERN_ERR_STREAM_STATE);
+    assert_int_equal(tern_conn_set_token(w.sconn, tok, 5), TERN_ERR_NOT_CLIENT);
     world_free(&w);
 }
 
@@ -934,6 +1075,9 @@ int main(void)
         cmocka_unit_test(test_front_door),
         cmocka_unit_test(test_stateless_reset_ends_client),
         cmocka_unit_test(test_retry),
+        cmocka_unit_test(test_new_token_skips_retry),
+        cmocka_unit_test(test_new_token_lifts_amplification_limit),
+        cmocka_unit_test(test_set_token_errors),
         cmocka_unit_test(test_half_open_bounds),
         cmocka_unit_test(test_bad_args),
     };
