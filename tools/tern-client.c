@@ -37,6 +37,9 @@
 
 static volatile sig_atomic_t stop_requested;
 
+/* Long options without a short letter. */
+enum { OPT_TOKEN_FILE = 1000 };
+
 /* ---- setup and output ---- */
 
 /* Opens each download's output: one URL -> `out` is a file ("-" = stdout); several -> `out` is a
@@ -139,6 +142,8 @@ static void print_json(client *cl, FILE *f, int ok)
     fprintf(f, ",\"resumed\":%s,\"early_data_attempted\":%s,\"early_data_accepted\":%s",
             cl->resumed ? "true" : "false", cl->early_started ? "true" : "false",
             cl->early_state == TERN_EARLY_DATA_ACCEPTED ? "true" : "false");
+    fprintf(f, ",\"token_sent\":%s,\"tokens_received\":%d", cl->token_len ? "true" : "false",
+            cl->tokens_received);
     fputs(",\"files\":[", f);
     for (size_t i = 0; i < cl->n; i++) {
         download *d = &cl->dl[i];
@@ -244,6 +249,9 @@ static void usage(FILE *f)
             "                        server's latest session ticket there\n"
             "  --early-data          with --session-file: send the requests in 0-RTT when the\n"
             "                        ticket allows it (needs a single --alpn, h3 by default)\n"
+            "  --token-file FILE     offer the address validation token FILE holds (once: the\n"
+            "                        file is removed) when it is for this server, and write\n"
+            "                        the server's next NEW_TOKEN into FILE\n"
             "  --qlog-dir DIR        write a qlog file of the connection into DIR\n"
             "                        (<ODCID>_client.sqlog, JSON-SEQ; see docs/qlog.md)\n"
             "  -q, --quiet           no per-URL lines, path events or progress bar (errors\n"
@@ -403,6 +411,7 @@ int main(int argc, char **argv)
                                          {"qlog-dir", required_argument, NULL, 'Q'},
                                          {"session-file", required_argument, NULL, 'Z'},
                                          {"early-data", no_argument, NULL, '0'},
+                                         {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
@@ -552,6 +561,9 @@ int main(int argc, char **argv)
         case '0':
             cl->early_wanted = 1;
             break;
+        case OPT_TOKEN_FILE:
+            cl->token_path = optarg;
+            break;
         case 'q':
             cl->quiet = 1;
             break;
@@ -590,6 +602,8 @@ int main(int argc, char **argv)
     }
     tern_addr_format(&remote, cl->peer, sizeof(cl->peer));
     if (open_outputs(cl, out) < 0)
+        goto out;
+    if (cl->token_path && cl_token_load(cl, cl->token_path) < 0)
         goto out;
     if (log_path && tool_log_open(log_path, &log) < 0) {
         fprintf(stderr, "tern-client: cannot open log file %s: %s\n", log_path, strerror(errno));
@@ -660,6 +674,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "tern-client: cannot connect to %s: %s%s%s\n", cl->dl[0].url.host,
                 tern_strerror(rc), rc == TERN_ERR_IO ? ": " : "",
                 rc == TERN_ERR_IO ? strerror(errno) : "");
+        goto out;
+    }
+    if (cl->token_len && (rc = tern_conn_set_token(cl->conn, cl->token, cl->token_len)) < 0) {
+        fprintf(stderr, "tern-client: cannot use the token of --token-file: %s\n",
+                tern_strerror(rc));
         goto out;
     }
     if (cl->conn && tern_conn_early_data(cl->conn) == TERN_EARLY_DATA_PENDING) {

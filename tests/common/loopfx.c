@@ -335,7 +335,18 @@ static void on_path_event(tern_conn *c, const tern_path_event *ev, void *ud)
     s->nev++;
 }
 
+static void on_new_token(tern_conn *c, const uint8_t *token, size_t len, void *ud)
+{
+    loopfx_side *s = ud;
+    (void)c;
+    assert_true(len > 0 && len <= sizeof(s->token));
+    memcpy(s->token, token, len);
+    s->token_len = len;
+    s->tokens++;
+}
+
 const tern_callbacks loopfx_callbacks = {
+    .on_new_token = on_new_token,
     .on_accept = on_accept,
     .on_connected = on_connected,
     .on_stream_readable = on_readable,

@@ -99,6 +99,11 @@ typedef struct loopfx_side {
     int64_t csid;               /* the stream carrying the upload */
     uint64_t up_total, up_sent; /* upload bytes to send after the request, and sent so far */
 
+    /* client: the latest NEW_TOKEN token, and how many arrived */
+    uint8_t token[512];
+    size_t token_len;
+    int tokens;
+
     /* the library's log (tern_config.log), a ring of the most recent lines */
     char log[LOOPFX_LOG_LINES][LOOPFX_LOG_LEN];
     size_t nlog;

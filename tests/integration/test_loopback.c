@@ -159,6 +159,47 @@ static void test_retry(void **st)
     loopfx_download(f, 1u << 20, 20000);
 }
 
+static int cond_token(loopfx *f)
+{
+    return f->cli.tokens > 0;
+}
+
+/* A second client presenting the first one's NEW_TOKEN to a server that forces Retry gets no
+ * Retry; a tampered token gets one (never INVALID_TOKEN), and the connection still succeeds. */
+static void test_new_token_skips_retry(void **st)
+{
+    loopfx *f = *st;
+    tern_config sc, cc;
+    base_cfg(&sc, 1);
+    sc.retry = 1;
+    base_cfg(&cc, 0);
+    connect_pair(f, &sc, &cc);
+    assert_true(loopfx_drive(f, cond_token, 5000));
+    assert_int_equal(f->cli.tokens, 1);
+    uint8_t tok[512];
+    size_t tl = f->cli.token_len;
+    memcpy(tok, f->cli.token, tl);
+    tern_endpoint_stats es;
+    for (int tamper = 0; tamper < 2; tamper++) {
+        loopfx_reset_client(f);
+        f->srv.connected = 0;
+        if (tamper)
+            tok[tl - 3] ^= 0x10;
+        loopfx_start_client(f, &cc, NULL);
+        assert_int_equal(tern_conn_set_token(f->cli.conn, tok, tl), 0);
+        assert_true(loopfx_drive(f, loopfx_cond_connected, 5000));
+        tern_endpoint_get_stats(f->srv.ep, &es);
+        assert_int_equal(es.retry_sent, 1 + (uint64_t)tamper);
+        assert_int_equal(es.dispatch.new_token_accepted, 1);
+        assert_int_equal(es.dispatch.close_sent, 0);
+        loopfx_download(f, 256u << 10, 10000);
+        assert_true(loopfx_drive(f, cond_token, 5000));
+        memcpy(tok, f->cli.token, f->cli.token_len); /* each token is used once */
+        tl = f->cli.token_len;
+    }
+    assert_int_equal(es.conns_accepted, 3);
+}
+
 static int raw_socket(void)
 {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
@@ -635,6 +676,7 @@ int main(void)
         LOOPFX_TEST(test_version_negotiation),
         LOOPFX_TEST(test_initial_too_small),
         LOOPFX_TEST(test_retry),
+        LOOPFX_TEST(test_new_token_skips_retry),
         LOOPFX_TEST(test_wildcard_listener_v4),
         LOOPFX_TEST(test_wildcard_listener_dual_stack),
         LOOPFX_TEST(test_run_stop),

@@ -155,6 +155,7 @@ typedef struct cl_dgram {
 } cl_dgram;
 #define CL_DGRAM_SIZE 64
 #define CL_DGRAM_ECHO_WAIT_NS (200ull * 1000000ull) /* for the last echoes, at most */
+#define TERN_TOKEN_FILE_MAX 512 /* the longest token tern_conn_set_token takes */
 
 typedef struct client {
     tern_endpoint *ep;
@@ -199,9 +200,21 @@ typedef struct client {
     char cipher[32], alpn[64];
     char quic_version[16]; /* the negotiated QUIC version ("v1", "v2") once connected */
     char peer[64];   /* the server's address, for messages */
+    /* --token-file (token.c): the token read (offered once), and the tokens the server sent */
+    const char *token_path;
+    uint8_t token[TERN_TOKEN_FILE_MAX];
+    size_t token_len;
+    int tokens_received;
     char error[512]; /* first connection-level failure */
     unsigned char buf[CL_READ_CHUNK];
 } client;
+
+/* token.c: reads the token of --token-file `path` into cl->token when it names this server (its
+ * name and address, cl->peer) and removes the file (a token is offered once). Returns 0 (also
+ * when there is no file, or it is for another server) or -1 (unreadable, not a token file). */
+int cl_token_load(client *cl, const char *path);
+/* A NEW_TOKEN arrived: counted, and written to cl->token_path (when set) for the next run. */
+void cl_token_save(client *cl, const uint8_t *token, size_t len);
 
 /* conn.c: tern's callbacks of the client, with the `client` as their user data. */
 void cl_callbacks(tern_callbacks *cb);

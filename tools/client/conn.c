@@ -412,6 +412,12 @@ static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
     cl->conn = NULL;
 }
 
+static void on_new_token(tern_conn *c, const uint8_t *token, size_t len, void *ud)
+{
+    (void)c;
+    cl_token_save(ud, token, len);
+}
+
 void cl_callbacks(tern_callbacks *cb)
 {
     memset(cb, 0, sizeof(*cb));
@@ -425,4 +431,5 @@ void cl_callbacks(tern_callbacks *cb)
     cb->on_network_event = on_network_event;
     cl_dgram_callbacks(cb);
     cb->on_session_ticket = on_session_ticket;
+    cb->on_new_token = on_new_token;
 }
