@@ -131,8 +131,10 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
             c->rec.has_handshake_keys = 1;
     }
     if (level == TERN_LEVEL_1RTT) {
-        c->keys.conf_limit = tern_crypto_confidentiality_limit(aead);
-        c->keys.integ_limit = tern_crypto_integrity_limit(aead);
+        c->keys.conf_limit = c->keys.test_conf_limit ? c->keys.test_conf_limit
+                                                     : tern_crypto_confidentiality_limit(aead);
+        c->keys.integ_limit = c->keys.test_integ_limit ? c->keys.test_integ_limit
+                                                       : tern_crypto_integrity_limit(aead);
     }
     if (c->qlog) tern_qlog_secrets(c, level, rx != NULL, tx != NULL);
     return 0;
@@ -1104,23 +1106,42 @@ int tern_conn_key_update(tern_conn *c)
     c->keys.tx_phase ^= 1;
     c->keys.tx_phase_first_pn = c->sp[TERN_SPACE_APP].next_pn;
     c->keys.tx_phase_acked = 0;
+    c->keys.tx_phase_elicited = 0;
     c->keys.tx_pkts_phase = 0;
     c->keys.updates++;
+    c->keys.initiated++;
     if (c->qlog) tern_qlog_key_update(c, 1);
     TERN_LOG(c, "key update initiated (phase %d)", c->keys.tx_phase);
     tern_conn_wake(c);
     return 0;
 }
 
+/* Packets protected with one key after which an update starts: the limit less the configured
+ * margin (a percentage of it), so that the peer has that many packets' time to acknowledge the
+ * update before the next one is due. */
+static uint64_t key_update_threshold(const tern_conn *c)
+{
+    uint64_t lim = c->keys.conf_limit, pct = c->cfg->key_update_margin_pct;
+    if (pct < 1 || pct > 99)
+        pct = 50; /* a configuration that tern_cfg_copy_init did not check (tests) */
+    return lim - (lim / 100 * pct + lim % 100 * pct / 100);
+}
+
 int tern_conn_tx_limit_ok(tern_conn *c)
 {
-    /* RFC 9001 §6.6: update the keys long before the confidentiality limit (from half of it, as
-     * soon as an update is allowed); at the limit with no update possible, stop using the
-     * connection: nothing more goes out under these keys, not even a CONNECTION_CLOSE */
-    if (c->keys.tx_pkts_phase < c->keys.conf_limit / 2)
+    /* RFC 9001 §6.6: update the keys long before the confidentiality limit, as soon as an update
+     * is allowed. With no update possible, close with AEAD_LIMIT_REACHED while a few packets
+     * remain for the CONNECTION_CLOSE (recommended, so that the peer learns why); at the limit,
+     * stop using the connection: nothing more goes out under these keys. */
+    if (c->keys.tx_pkts_phase < key_update_threshold(c))
         return 1;
     if (c->hs.confirmed && c->keys.tx_phase_acked && tern_conn_key_update(c) == 0)
         return 1;
+    if (c->state < TERN_CS_CLOSING && c->keys.tx_pkts_phase + TERN_AEAD_CLOSE_RESERVE >= c->keys.conf_limit) {
+        tern_conn_fail(c, TERN_TE_AEAD_LIMIT_REACHED, 0,
+                       "AEAD confidentiality limit near and the key update not acknowledged");
+        return 0; /* this packet is not built: the close goes next */
+    }
     if (c->keys.tx_pkts_phase < c->keys.conf_limit)
         return 1;
     static const char why[] = "AEAD confidentiality limit reached";

@@ -64,14 +64,18 @@ typedef struct tern_conn_key_state {
     uint64_t tx_phase_first_pn;  /* first pn we sent in the current tx phase */
     uint64_t rx_phase_first_pn;  /* first pn received in the current rx phase */
     int tx_phase_acked;          /* a packet of the current tx phase was acknowledged */
+    int tx_phase_elicited;       /* an ack-eliciting packet was sent in the current tx phase */
     uint64_t tx_pkts_phase;      /* 1-RTT packets protected with the current tx keys */
     uint64_t rx_auth_failed;     /* received packets that failed authentication, all keys */
     uint64_t conf_limit;         /* RFC 9001 §6.6 limits of the negotiated AEAD (0 = none) */
     uint64_t integ_limit;
+    uint64_t test_conf_limit;    /* test knobs (conn_test.h): limits that replace the AEAD's, also */
+    uint64_t test_integ_limit;   /* when keys are installed later (0 = the AEAD's) */
     int rx_update_unacked;       /* no ACK of the current receive phase sent yet: a key update
                                     started by the peer before it is a KEY_UPDATE_ERROR */
     tern_tstamp rx_prev_discard; /* when rx_prev is dropped */
     uint64_t updates;            /* key phase changes, either side */
+    uint64_t initiated;          /* of which we started (the application, or the limit) */
 } tern_conn_key_state;
 
 /* The paths and which one carries the connection. */
@@ -312,9 +316,14 @@ void tern_conn_wake(tern_conn *c);
 /* Issues NEW_CONNECTION_IDs until the peer holds as many of ours as its limit allows. */
 void tern_conn_issue_cids(tern_conn *c);
 int tern_conn_install_rx_next(tern_conn *c);
-/* Before a 1-RTT packet is built: updates the keys when the confidentiality limit nears. Returns
- * 1 when the packet may be protected, 0 when the limit was reached (the connection is done). */
+/* Before a 1-RTT packet is built: updates the keys when the confidentiality limit nears
+ * (tern_config.key_update_margin_pct). Returns 1 when the packet may be protected; 0 when it may
+ * not: the connection started closing (no update possible, the limit near) or is done (the limit
+ * reached). */
 int tern_conn_tx_limit_ok(tern_conn *c);
+/* Packets kept below the confidentiality limit for the CONNECTION_CLOSE(AEAD_LIMIT_REACHED) of a
+ * connection that cannot update its keys (the closing period repeats it). */
+#define TERN_AEAD_CLOSE_RESERVE 8
 
 /* conn_recv.c: recovery callbacks live with the frame logic */
 void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p);

@@ -651,6 +651,7 @@ static int decrypt_1rtt(tern_conn *c, uint8_t *pkt, size_t hdr_len, size_t pkt_l
             c->keys.tx_phase = c->keys.rx_phase;
             c->keys.tx_phase_first_pn = c->sp[TERN_SPACE_APP].next_pn;
             c->keys.tx_phase_acked = 0;
+            c->keys.tx_phase_elicited = 0;
             c->keys.tx_pkts_phase = 0;
             c->keys.updates++;
         }

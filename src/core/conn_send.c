@@ -483,6 +483,18 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
         pb_record(b, TERN_FT_PING, 0, 0, 0, 0, 0);
         eliciting = 1;
     }
+    /* A key update is done only once the peer acknowledged a packet of the new phase (RFC 9001
+     * §6.1, §6.2): a receiver that only sends ACKs would wait for that, and so be unable to
+     * update again, until its next periodic PING. Its first packet in a new phase asks for an
+     * acknowledgement. */
+    if (!eliciting && !c->keys.tx_phase_elicited && c->hs.confirmed && b->level == TERN_LEVEL_1RTT &&
+        pb_room(b) > 0) {
+        b->start[b->hdr_len + b->payload++] = TERN_FT_PING;
+        pb_record(b, TERN_FT_PING, 0, 0, 0, 0, 0);
+        eliciting = 1;
+    }
+    if (eliciting && b->level == TERN_LEVEL_1RTT)
+        c->keys.tx_phase_elicited = 1;
     /* A receiver that only acknowledges would never learn which of its ACK ranges arrived:
      * now and then one of its ACK packets asks for an acknowledgement (RFC 9000 §13.2.4). */
     if (!eliciting && b->has_ack && b->level == TERN_LEVEL_1RTT && can_record) {
@@ -948,7 +960,8 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
         mtu = TERN_PMTUD_BASE;
     size_t seg = 0;
     int ran_dry = 0; /* stopped because nothing was left to send */
-    while (*count < max_count) {
+    /* the loop ends early when building a packet closed the connection (the AEAD limit) */
+    while (*count < max_count && c->state < TERN_CS_CLOSING) {
         size_t room = cap - *count * (seg ? seg : mtu);
         if (seg && room < seg)
             break;
@@ -1000,6 +1013,8 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
         if (allow_data != 1)
             break;
     }
+    if (*count == 0 && c->state == TERN_CS_CLOSING)
+        return tern_conn_send_batch(c, path_out, buf, cap, max_count, seg_size, count, len, now);
     *seg_size = seg;
     if (ecn && *count)
         *ecn = c->snd.ecn;

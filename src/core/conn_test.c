@@ -90,6 +90,10 @@ uint64_t tern_conn_key_updates(const tern_conn *c)
 {
     return c->keys.updates;
 }
+uint64_t tern_conn_key_updates_initiated(const tern_conn *c)
+{
+    return c->keys.initiated;
+}
 uint64_t tern_conn_tx_pkts_phase(const tern_conn *c)
 {
     return c->keys.tx_pkts_phase;
@@ -111,11 +115,11 @@ uint64_t tern_conn_crypto_recv_offset(const tern_conn *c, int level)
 
 void tern_conn_test_set_conf_limit(tern_conn *c, uint64_t packets)
 {
-    c->keys.conf_limit = packets;
+    c->keys.conf_limit = c->keys.test_conf_limit = packets;
 }
 void tern_conn_test_set_integ_limit(tern_conn *c, uint64_t packets)
 {
-    c->keys.integ_limit = packets;
+    c->keys.integ_limit = c->keys.test_integ_limit = packets;
 }
 
 void tern_conn_test_stall_key_phase(tern_conn *c, uint64_t packets)

@@ -91,6 +91,8 @@ int tern_conn_tx_phase(const tern_conn *c);
 int tern_conn_rx_phase(const tern_conn *c);
 /* Key phase changes, either side. */
 uint64_t tern_conn_key_updates(const tern_conn *c);
+/* Key phase changes this side started (through tern_conn_key_update or at the limit). */
+uint64_t tern_conn_key_updates_initiated(const tern_conn *c);
 /* 1-RTT packets protected with the current send keys. */
 uint64_t tern_conn_tx_pkts_phase(const tern_conn *c);
 /* Received packets that failed authentication, all keys. */
@@ -100,7 +102,8 @@ const tern_sendbuf *tern_conn_crypto_sent(const tern_conn *c, int level);
 /* The next CRYPTO offset the connection expects from the peer at `level`. */
 uint64_t tern_conn_crypto_recv_offset(const tern_conn *c, int level);
 /* Test hooks: lower the AEAD limits of RFC 9001 §6.6 (packets protected per key phase; packets
- * failing authentication in all) so that a short run reaches them. */
+ * failing authentication in all) so that a short run reaches them; they hold for the rest of the
+ * connection, also when set before its 1-RTT keys exist. */
 void tern_conn_test_set_conf_limit(tern_conn *c, uint64_t packets);
 void tern_conn_test_set_integ_limit(tern_conn *c, uint64_t packets);
 /* Test hook: as if `packets` had been protected with the current send keys and the key update

@@ -794,6 +794,77 @@ static void test_confidentiality_limit_stops(void **st)
     pair_free(&p);
 }
 
+/* The margin decides how early the update starts: with 90% of a 1000-packet limit as margin, an
+ * update every ~100 packets; with the default 50%, every ~500. No phase ever reaches the limit. */
+static void test_key_update_margin(void **st)
+{
+    uint64_t updates[2];
+    for (int i = 0; i < 2; i++) {
+        tern_pair p;
+        connect_pair(&p, 323);
+        p.s2c.rate_bps = 20000000; /* a window of packets well below 100 in flight */
+        p.s2c.queue_limit = 20;
+        p.cfg_s.key_update_margin_pct = i == 0 ? 50 : 90;
+        tern_conn_test_set_conf_limit(p.server, 1000);
+        assert_int_equal(pair_request(&p, 3 << 20), 1);
+        assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+        assert_true(pair_verify(&p));
+        updates[i] = tern_conn_key_updates(p.server);
+        assert_true(tern_conn_tx_pkts_phase(p.server) < 1000);
+        pair_free(&p);
+    }
+    /* about 2300 packets: 4 updates at 50%, far more at 90% */
+    assert_true(updates[0] >= 3 && updates[0] <= 5);
+    assert_true(updates[1] >= 3 * updates[0]);
+}
+
+/* A sender near the limit whose last update is never acknowledged closes with AEAD_LIMIT_REACHED
+ * while it still may send, so that the peer learns why (RFC 9001 §6.6), and never protects a
+ * packet beyond the limit. */
+static void test_confidentiality_limit_closes_on_the_wire(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 324);
+    tern_conn_test_set_conf_limit(p.server, 1000);
+    tern_conn_test_stall_key_phase(p.server, 900);
+    assert_int_equal(pair_request(&p, 1 << 20), 1);
+    assert_true(pair_run(&p, cond_client_closed, 5 * SEC));
+    const tern_close_info *ci = tern_conn_close_info(p.client);
+    assert_int_equal(ci->local, 0);
+    assert_int_equal(ci->error_code, TERN_TE_AEAD_LIMIT_REACHED);
+    assert_true(p.streams[0].got > 0);       /* data went out until the reserve */
+    assert_true(p.streams[0].got < 1 << 20); /* and stopped there */
+    assert_true(tern_conn_tx_pkts_phase(p.server) <= 1000);
+    assert_int_equal(tern_conn_close_info(p.server)->error_code, TERN_TE_AEAD_LIMIT_REACHED);
+    pair_free(&p);
+}
+
+/* Forgeries count across every key of the connection: some before a key update, the rest after
+ * it, add up to the limit. */
+static void test_integrity_limit_across_key_updates(void **st)
+{
+    static const uint8_t ping[] = {0x01};
+    tern_pair p;
+    connect_pair(&p, 325);
+    tern_conn_test_set_integ_limit(p.server, 10);
+    for (int i = 0; i < 11; i++) {
+        if (i == 6) {
+            assert_int_equal(tern_conn_key_update(p.client), 0);
+            assert_int_equal(pair_request(&p, 1000), 1);
+            assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
+            assert_true(tern_conn_key_updates(p.server) >= 1);
+            assert_int_equal(tern_conn_rx_auth_failed(p.server), 6);
+        }
+        assert_int_equal(tern_conn_state(p.server), TERN_CS_ESTABLISHED);
+        uint8_t pkt[1500];
+        size_t n = forge_1rtt(p.client, ping, sizeof(ping), 0, p.now, pkt, sizeof(pkt));
+        pkt[n - 1] ^= 0x01;
+        tern_conn_recv(p.server, &p.path_s, pkt, n, 0, p.now);
+    }
+    assert_closed_with(&p, p.server, TERN_TE_AEAD_LIMIT_REACHED);
+    pair_free(&p);
+}
+
 /* More packets failing authentication than the integrity limit: AEAD_LIMIT_REACHED. */
 static void test_integrity_limit_closes(void **st)
 {
@@ -1024,6 +1095,9 @@ int main(void)
         cmocka_unit_test(test_confidentiality_limit_updates_keys),
         cmocka_unit_test(test_confidentiality_limit_stops),
         cmocka_unit_test(test_integrity_limit_closes),
+        cmocka_unit_test(test_key_update_margin),
+        cmocka_unit_test(test_confidentiality_limit_closes_on_the_wire),
+        cmocka_unit_test(test_integrity_limit_across_key_updates),
         cmocka_unit_test(test_closing_and_draining_rates),
         cmocka_unit_test(test_handshake_cids_authenticated),
         cmocka_unit_test(test_retry_once_and_authentic),

@@ -1099,6 +1099,91 @@ static void scn_migrate_wifi_to_cell(sim *s, sim_result *r)
 /* ---- registry -----------------------------------------------------------------------------------
  */
 
+/* ---- AEAD limits ---------------------------------------------------------------------------------
+ */
+
+/* Confidentiality limits lowered through the test knob, one side at a time (an update from
+ * either end starts a new phase on both, so the side that reaches its threshold first always
+ * starts them): until after the migration the client's limit is 200 packets, then the server's is 400.
+ * The limits of the side not under test are far above the transfer. */
+#define LIM_LOW_C 200
+#define LIM_LOW_S 400
+#define LIM_HIGH 1000000
+
+typedef struct aead_lim {
+    int stage; /* 0: nothing set, 1: the client's limit low, 2: the server's */
+    uint64_t swap_at;
+    uint64_t over; /* polls that saw a phase at or beyond the side's low limit */
+    uint64_t max_phase[2];
+    uint64_t initiated_before[2]; /* at the swap: updates the client and the server had started */
+} aead_lim;
+
+static void act_lower_limits(sim *s, void *arg)
+{
+    aead_lim *a = arg;
+    tern_conn *sc = sim_server_conn(s);
+    if (a->stage == 0 && s->client && sc) {
+        tern_conn_test_set_conf_limit(s->client, LIM_LOW_C);
+        tern_conn_test_set_conf_limit(sc, LIM_HIGH);
+        a->stage = 1;
+    } else if (a->stage == 1 && sim_time(s) >= a->swap_at) {
+        a->initiated_before[0] = tern_conn_key_updates_initiated(s->client);
+        a->initiated_before[1] = tern_conn_key_updates_initiated(sc);
+        tern_conn_test_set_conf_limit(s->client, LIM_HIGH);
+        tern_conn_test_set_conf_limit(sc, LIM_LOW_S);
+        a->stage = 2;
+    }
+    if (a->stage == 1 || a->stage == 2) {
+        int srv = a->stage == 2;
+        uint64_t ph = tern_conn_tx_pkts_phase(srv ? sc : s->client);
+        a->max_phase[srv] = TERN_MAX(a->max_phase[srv], ph);
+        a->over += ph >= (srv ? LIM_LOW_S : LIM_LOW_C);
+    }
+    if (!sim_cond_all_done(s))
+        sim_after(s, 1 * SIM_MS, act_lower_limits, a, NULL);
+}
+
+/* RFC 9001 §6.6 under 1% loss each way and a migration from wifi to cell: each end updates its
+ * keys many times by itself when its limit nears (the client's updates span the migration), no
+ * phase reaches its limit, and the download arrives whole (SHA-256). */
+static void scn_aead_limit_updates(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    sim_loss_cfg lc = {.rate = 0.01};
+    int ifs[2] = {ph.wifi, ph.cell};
+    for (int i = 0; i < 2; i++)
+        for (int d = 0; d < 2; d++)
+            sim_iface_append(s, ifs[i], d, &sim_loss_new(s, ifs[i], d, &lc)->n);
+    tern_addr cell = iface_addr(s, ph.cell, 0);
+    aead_lim a = {.swap_at = 4 * SIM_SEC};
+    verb set = {.addr = cell};
+    sim_at(s, 0, act_lower_limits, &a, NULL);
+    sim_at(s, 1500 * SIM_MS, act_set_active, &set, "client switches to cell");
+    TRY(r, start_download(s, r, 4 * MB));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 40 * SIM_SEC, &xfer));
+    tern_conn *sc = sim_server_conn(s);
+    uint64_t ic = a.initiated_before[0];
+    uint64_t is = tern_conn_key_updates_initiated(sc) - a.initiated_before[1];
+    char extra[160];
+    snprintf(extra, sizeof(extra),
+             "key updates started: client %llu (limit %d), then server %llu (limit %d); at most "
+             "%llu/%llu packets per key",
+             (unsigned long long)ic, LIM_LOW_C, (unsigned long long)is, LIM_LOW_S,
+             (unsigned long long)a.max_phase[0], (unsigned long long)a.max_phase[1]);
+    summarize(s, r, xfer, extra);
+    SIM_CHECK(r, set.rv >= 0, "set_active %d", set.rv);
+    SIM_CHECK(r, a.stage == 2, "the download ended before the limits were swapped");
+    SIM_CHECK(r, ic >= 3 && is >= 3, "key updates started: client %llu, server %llu",
+              (unsigned long long)ic, (unsigned long long)is);
+    SIM_CHECK(r, a.over == 0, "a phase reached its limit (%llu/%llu packets)",
+              (unsigned long long)a.max_phase[0], (unsigned long long)a.max_phase[1]);
+    SIM_CHECK(r, tern_conn_state(s->client) == TERN_CS_ESTABLISHED, "client state %d",
+              tern_conn_state(s->client));
+    TRY(r, expect_active(s, r, &cell, &s->server_addr));
+}
+
 const sim_scenario sim_migration_scenarios[] = {
     {"probe_then_switch", "migration", "probe cell while downloading on wifi, then switch", 51,
      scn_probe_then_switch},
@@ -1139,4 +1224,7 @@ const sim_scenario sim_migration_scenarios[] = {
      scn_wifi_dies},
     {"migrate_wifi_to_cell", "migration", "client moves from wifi to cell, then wifi dies", 42,
      scn_migrate_wifi_to_cell},
+    {"aead_limit_updates", "migration",
+     "AEAD limits lowered: automatic key updates from both sides, 1% loss and a migration", 68,
+     scn_aead_limit_updates},
 };
