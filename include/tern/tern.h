@@ -376,14 +376,14 @@ typedef struct tern_config {
                                     {v1, v2} on a client starts in v1 and takes v2 where a server
                                     prefers it; {v2, v1} on a server upgrades such clients */
     /* NEW_TOKEN address validation tokens (RFC 9000 §8.1.3; docs/tokens.md) */
-    uint64_t token_lifetime_ms;  /* server: each connection gets a NEW_TOKEN once its handshake is
-                                    confirmed, and a new one after the client moved to another
-                                    address; a client presenting one within this time, from the
-                                    IPv4 address or IPv6 /64 it was issued to, skips Retry and
-                                    the amplification limit (default 86400000, a day; 0: none
-                                    issued nor accepted). Tokens are sealed with the endpoint's
-                                    Retry key, so they are valid only on the endpoint (process)
-                                    that issued them */
+    uint64_t token_lifetime_ms; /* server: each connection gets a NEW_TOKEN once its handshake is
+                                   confirmed, and a new one after the client moved to another
+                                   address; a client presenting one within this time, from the
+                                   IPv4 address or IPv6 /64 it was issued to, skips Retry and
+                                   the amplification limit (default 86400000, a day; 0: none
+                                   issued nor accepted). Tokens are sealed with the endpoint's
+                                   Retry key, so they are valid only on the endpoint (process)
+                                   that issued them */
     /* AEAD usage limits (RFC 9001 §6.6; docs/conformance.md) */
     uint64_t key_update_margin_pct; /* a 1-RTT key update starts when the packets protected with
                                        the current key come within this percentage of the AEAD's

@@ -133,8 +133,8 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
     if (level == TERN_LEVEL_1RTT) {
         c->keys.conf_limit = c->keys.test_conf_limit ? c->keys.test_conf_limit
                                                      : tern_crypto_confidentiality_limit(aead);
-        c->keys.integ_limit = c->keys.test_integ_limit ? c->keys.test_integ_limit
-                                                       : tern_crypto_integrity_limit(aead);
+        c->keys.integ_limit =
+            c->keys.test_integ_limit ? c->keys.test_integ_limit : tern_crypto_integrity_limit(aead);
     }
     if (c->qlog) tern_qlog_secrets(c, level, rx != NULL, tx != NULL);
     return 0;
@@ -1137,7 +1137,8 @@ int tern_conn_tx_limit_ok(tern_conn *c)
         return 1;
     if (c->hs.confirmed && c->keys.tx_phase_acked && tern_conn_key_update(c) == 0)
         return 1;
-    if (c->state < TERN_CS_CLOSING && c->keys.tx_pkts_phase + TERN_AEAD_CLOSE_RESERVE >= c->keys.conf_limit) {
+    if (c->state < TERN_CS_CLOSING &&
+        c->keys.tx_pkts_phase + TERN_AEAD_CLOSE_RESERVE >= c->keys.conf_limit) {
         tern_conn_fail(c, TERN_TE_AEAD_LIMIT_REACHED, 0,
                        "AEAD confidentiality limit near and the key update not acknowledged");
         return 0; /* this packet is not built: the close goes next */

@@ -69,8 +69,8 @@ typedef struct tern_conn_key_state {
     uint64_t rx_auth_failed;     /* received packets that failed authentication, all keys */
     uint64_t conf_limit;         /* RFC 9001 §6.6 limits of the negotiated AEAD (0 = none) */
     uint64_t integ_limit;
-    uint64_t test_conf_limit;    /* test knobs (conn_test.h): limits that replace the AEAD's, also */
-    uint64_t test_integ_limit;   /* when keys are installed later (0 = the AEAD's) */
+    uint64_t test_conf_limit;  /* test knobs (conn_test.h): limits that replace the AEAD's, also */
+    uint64_t test_integ_limit; /* when keys are installed later (0 = the AEAD's) */
     int rx_update_unacked;       /* no ACK of the current receive phase sent yet: a key update
                                     started by the peer before it is a KEY_UPDATE_ERROR */
     tern_tstamp rx_prev_discard; /* when rx_prev is dropped */
@@ -133,12 +133,12 @@ typedef struct tern_conn_vn_state {
 } tern_conn_vn_state;
 /* NEW_TOKEN (RFC 9000 §8.1.3), server side: tokens for the client's next connection. */
 typedef struct tern_conn_token_state {
-    int enabled;                 /* a key was given and cfg->token_lifetime_ms is not 0 */
+    int enabled; /* a key was given and cfg->token_lifetime_ms is not 0 */
     uint8_t key[32];
-    int pending;                 /* a NEW_TOKEN frame to send */
-    uint8_t bound[9];            /* binding (token.h) of the last token sent */
+    int pending;      /* a NEW_TOKEN frame to send */
+    uint8_t bound[9]; /* binding (token.h) of the last token sent */
     size_t bound_len;
-    uint64_t issued;             /* NEW_TOKEN frames sent */
+    uint64_t issued; /* NEW_TOKEN frames sent */
 } tern_conn_token_state;
 
 /* Transport parameters, ours and the peer's as the connection applies them. */

@@ -176,7 +176,8 @@ static int add_control(tern_conn *c, pkt_build *b, tern_tstamp now)
 {
     int added = 0;
     size_t n;
-    if (c->tok.pending && !pb_full(b) && (n = tern_conn_token_write(c, pb_cur(b), pb_room(b), now))) {
+    if (c->tok.pending && !pb_full(b) &&
+        (n = tern_conn_token_write(c, pb_cur(b), pb_room(b), now))) {
         b->payload += n;
         pb_record(b, TERN_FT_NEW_TOKEN, 0, 0, 0, 0, 0);
         added = 1;
@@ -423,9 +424,9 @@ static int add_datagrams(tern_conn *c, pkt_build *b)
 
 static int app_has_data(tern_conn *c)
 {
-    if (c->hs.done_pending || (c->tok.pending && c->hs.confirmed) || c->flow.need_max_data || c->flow.need_data_blocked ||
-        c->streams.ctrl_pending || tern_local_cids_next_unannounced(&c->cids.local) ||
-        c->cids.peer.retire_n)
+    if (c->hs.done_pending || (c->tok.pending && c->hs.confirmed) || c->flow.need_max_data ||
+        c->flow.need_data_blocked || c->streams.ctrl_pending ||
+        tern_local_cids_next_unannounced(&c->cids.local) || c->cids.peer.retire_n)
         return 1;
     if (c->streams.set.sendq_head || tern_conn_dgram_pending(c))
         return 1;
@@ -487,8 +488,8 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
      * §6.1, §6.2): a receiver that only sends ACKs would wait for that, and so be unable to
      * update again, until its next periodic PING. Its first packet in a new phase asks for an
      * acknowledgement. */
-    if (!eliciting && !c->keys.tx_phase_elicited && c->hs.confirmed && b->level == TERN_LEVEL_1RTT &&
-        pb_room(b) > 0) {
+    if (!eliciting && !c->keys.tx_phase_elicited && c->hs.confirmed &&
+        b->level == TERN_LEVEL_1RTT && pb_room(b) > 0) {
         b->start[b->hdr_len + b->payload++] = TERN_FT_PING;
         pb_record(b, TERN_FT_PING, 0, 0, 0, 0, 0);
         eliciting = 1;

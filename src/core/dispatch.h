@@ -140,8 +140,8 @@ void tern_dispatch_config_init(tern_dispatch_config *cfg);
 
 /* Copies cfg (keys included), derives the NEW_TOKEN key from the Retry key and draws the routing
  * table's hash key from cfg->rand. Returns 0, TERN_ERR_INVALID_ARG (no rand, cid_len outside
- * 1..20, max_conns 0), TERN_ERR_NOMEM, TERN_ERR_CRYPTO, or the error of cfg->rand. A Retry or stateless reset that cfg->rand cannot supply is not sent (drop
- * reason REPLY_FAILED). */
+ * 1..20, max_conns 0), TERN_ERR_NOMEM, TERN_ERR_CRYPTO, or the error of cfg->rand. A Retry or
+ * stateless reset that cfg->rand cannot supply is not sent (drop reason REPLY_FAILED). */
 int tern_dispatch_init(tern_dispatch *d, const tern_dispatch_config *cfg);
 /* Frees the routing table. Owners still attached are left dangling: detach or forget them. */
 void tern_dispatch_free(tern_dispatch *d);

@@ -30,8 +30,9 @@ int tern_front_init(tern_front *f, const tern_config *cfg, tern_tls_ctx *tls,
     dc.retry_half_open = cfg->retry_half_open;
     dc.max_half_open = cfg->max_half_open;
     dc.versions_count = tern_qv_list(cfg, dc.versions);
-    dc.new_token_lifetime_ns =
-        cfg->token_lifetime_ms > UINT64_MAX / 1000000 ? UINT64_MAX : cfg->token_lifetime_ms * 1000000;
+    dc.new_token_lifetime_ns = cfg->token_lifetime_ms > UINT64_MAX / 1000000
+                                   ? UINT64_MAX
+                                   : cfg->token_lifetime_ms * 1000000;
     int rv = 0;
     if (keys) {
         memcpy(dc.reset_key, keys, 32);

@@ -72,7 +72,8 @@ size_t tern_token_seal(const uint8_t key[32], const uint8_t nonce[12], const ter
         return 0;
     giovec_t ad = {out, 1};
     giovec_t iov = {out + HDR_LEN, n};
-    int rv = gnutls_aead_cipher_encryptv2(h, nonce, 12, &ad, 1, &iov, 1, out + HDR_LEN + n, &tag_len);
+    int rv =
+        gnutls_aead_cipher_encryptv2(h, nonce, 12, &ad, 1, &iov, 1, out + HDR_LEN + n, &tag_len);
     gnutls_aead_cipher_deinit(h);
     if (rv < 0 || tag_len != TAG_LEN)
         return 0;

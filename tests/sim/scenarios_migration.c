@@ -1099,13 +1099,14 @@ static void scn_migrate_wifi_to_cell(sim *s, sim_result *r)
 /* ---- registry -----------------------------------------------------------------------------------
  */
 
-/* ---- AEAD limits ---------------------------------------------------------------------------------
+/* ---- AEAD limits
+ * ---------------------------------------------------------------------------------
  */
 
 /* Confidentiality limits lowered through the test knob, one side at a time (an update from
  * either end starts a new phase on both, so the side that reaches its threshold first always
- * starts them): until after the migration the client's limit is 200 packets, then the server's is 400.
- * The limits of the side not under test are far above the transfer. */
+ * starts them): until after the migration the client's limit is 200 packets, then the server's is
+ * 400. The limits of the side not under test are far above the transfer. */
 #define LIM_LOW_C 200
 #define LIM_LOW_S 400
 #define LIM_HIGH 1000000

@@ -614,8 +614,8 @@ static void test_half_open(void **st)
 static size_t new_token(fx *f, tern_tstamp at, uint8_t tok[TERN_NEW_TOKEN_MAX])
 {
     static const uint8_t nonce[12] = {7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7};
-    size_t n = tern_token_seal(tern_dispatch_new_token_key(&f->d), nonce, &f->path.remote, at,
-                               tok, TERN_NEW_TOKEN_MAX);
+    size_t n = tern_token_seal(tern_dispatch_new_token_key(&f->d), nonce, &f->path.remote, at, tok,
+                               TERN_NEW_TOKEN_MAX);
     assert_true(n > 0);
     return n;
 }

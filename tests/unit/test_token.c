@@ -122,7 +122,8 @@ static void test_tamper(void **st)
     for (int i = 0; i < 32; i++)
         retry_key[i] = (uint8_t)(0x40 + i);
     tern_cid odcid = {8, {1, 2, 3, 4, 5, 6, 7, 8}}, rscid = {8, {9, 9, 9, 9, 9, 9, 9, 9}};
-    size_t rn = tern_crypto_token_seal(retry_key, nonce, &odcid, &rscid, &a, T0, rtok, sizeof(rtok));
+    size_t rn =
+        tern_crypto_token_seal(retry_key, nonce, &odcid, &rscid, &a, T0, rtok, sizeof(rtok));
     assert_true(rn > 0);
     assert_int_equal(rtok[0], TERN_TOKEN_FORMAT_RETRY);
     assert_int_equal(tern_token_open(key, rtok, rn, &a, T0, LIFE), TERN_ERR_DROP);
