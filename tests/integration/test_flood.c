@@ -42,8 +42,9 @@ static int flood_rand(void *ud, uint8_t *out, size_t len)
     return 0;
 }
 
-/* The first datagram of `n` fresh client connections (a padded Initial with a ClientHello each). */
-static void flood_make(flood *fl, size_t n)
+/* The first datagram of `n` fresh client connections (a padded Initial with a ClientHello each),
+ * each presenting a forged NEW_TOKEN token when `forged_tokens` is set. */
+static void flood_make_tokens(flood *fl, size_t n, int forged_tokens)
 {
     static const char *const alpn[] = {LOOPFX_ALPN};
     tern_config cfg;
@@ -69,6 +70,12 @@ static void flood_make(flood *fl, size_t n)
         p.reset_key = reset_key;
         tern_conn *c;
         assert_int_equal(tern_conn_new(&c, &p, &path, 1), 0);
+        if (forged_tokens) {
+            uint8_t tok[46];
+            flood_rand(NULL, tok, sizeof(tok));
+            tok[0] = 0x4e; /* the NEW_TOKEN format of tern's tokens, its contents random */
+            assert_int_equal(tern_conn_set_token(c, tok, sizeof(tok)), 0);
+        }
         tern_path_addr out;
         size_t seg = 0, count = 0;
         assert_int_equal(tern_conn_send(c, &out, fl->dg[i], sizeof(fl->dg[i]), 1, &seg, &count, 1),
@@ -84,6 +91,11 @@ static void flood_make(flood *fl, size_t n)
     assert_true(fl->fd >= 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(bind(fl->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+}
+
+static void flood_make(flood *fl, size_t n)
+{
+    flood_make_tokens(fl, n, 0);
 }
 
 static void flood_free(flood *fl)
@@ -194,6 +206,35 @@ static void test_flood_switches_to_retry(void **st)
     flood_free(&fl);
 }
 
+/* Above the Retry threshold, Initials with forged NEW_TOKEN tokens cost no more than Initials
+ * without: each gets a Retry (never INVALID_TOKEN, which is for Retry tokens), none a connection,
+ * and the heap does not grow with them. */
+static void test_flood_forged_tokens(void **st)
+{
+    loopfx *f = *st;
+    flood fl;
+    start_server(f, &fl, 1, 1, 100, 1500);
+    flood_send(f, &fl, 0, 1); /* one handshake in progress: the threshold is reached */
+    flood_free(&fl);
+    flood_make_tokens(&fl, 300, 1);
+    flood_send(f, &fl, 0, 50); /* the allocator's arenas settle */
+    size_t heap0 = heap_used();
+    flood_send(f, &fl, 50, 300);
+    tern_endpoint_stats s = stats(f);
+    size_t heap1 = heap_used();
+    assert_int_equal(s.half_open, 1);
+    assert_int_equal(s.conns_accepted, 1);
+    assert_int_equal(s.retry_sent, 300);
+    assert_int_equal(s.dispatch.new_token_ignored, 300);
+    assert_int_equal(s.dispatch.new_token_accepted, 0);
+    assert_int_equal(s.dispatch.close_sent, 0);
+    if (heap0) {
+        printf("flood: 250 Initials with forged tokens: %+zd B\n", (ssize_t)(heap1 - heap0));
+        assert_true(heap1 < heap0 + 16 * 1024);
+    }
+    flood_free(&fl);
+}
+
 /* Without automatic Retry the cap holds, and a real client gets in once the flood times out. */
 static void test_flood_capped(void **st)
 {
@@ -221,6 +262,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         LOOPFX_TEST(test_flood_switches_to_retry),
         LOOPFX_TEST(test_flood_capped),
+        LOOPFX_TEST(test_flood_forged_tokens),
     };
     return cmocka_run_group_tests(tests, loopfx_group_setup, loopfx_group_teardown);
 }
