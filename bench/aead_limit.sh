@@ -45,15 +45,9 @@ trap 'exit 130' INT TERM
 # shellcheck source=scripts/net-lib.sh
 . "$here/../scripts/net-lib.sh"
 
-srv_pin=()
-cli_pin=()
-if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
-    srv_pin=(taskset -c 0)
-    cli_pin=(taskset -c 1)
-    pin_note="server on CPU 0, client on CPU 1"
-else
-    pin_note="not pinned"
-fi
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+bench_pin
 
 mkdir -p "$tmp/www"
 truncate -s "${size_gb}G" "$tmp/www/big.bin"

@@ -64,16 +64,9 @@ now_ns() { date +%s%N; }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-# Server and client on different cores, so neither steals the other's CPU time.
-srv_pin=()
-cli_pin=()
-if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
-    srv_pin=(taskset -c 0)
-    cli_pin=(taskset -c 1)
-    pin_note="server on CPU 0, client on CPU 1"
-else
-    pin_note="not pinned"
-fi
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+bench_pin
 
 mkdir -p "$tmp/www" "$tmp/dl"
 bash "$here/../scripts/make-cert.sh" "$tmp/pki" || exit 1

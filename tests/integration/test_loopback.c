@@ -143,14 +143,20 @@ static void test_key_update_server(void **st)
     transfer(*st, 30u << 20, 1, 0, 1);
 }
 
+/* A client connected to a server that validates every address with Retry. */
+static void connect_retry_pair(loopfx *f, tern_config *sc, tern_config *cc)
+{
+    base_cfg(sc, 1);
+    sc->retry = 1;
+    base_cfg(cc, 0);
+    connect_pair(f, sc, cc);
+}
+
 static void test_retry(void **st)
 {
     loopfx *f = *st;
     tern_config sc, cc;
-    base_cfg(&sc, 1);
-    sc.retry = 1;
-    base_cfg(&cc, 0);
-    connect_pair(f, &sc, &cc);
+    connect_retry_pair(f, &sc, &cc);
     tern_endpoint_stats es;
     tern_endpoint_get_stats(f->srv.ep, &es);
     assert_int_equal(es.retry_sent, 1);
@@ -170,10 +176,7 @@ static void test_new_token_skips_retry(void **st)
 {
     loopfx *f = *st;
     tern_config sc, cc;
-    base_cfg(&sc, 1);
-    sc.retry = 1;
-    base_cfg(&cc, 0);
-    connect_pair(f, &sc, &cc);
+    connect_retry_pair(f, &sc, &cc);
     assert_true(loopfx_drive(f, cond_token, 5000));
     assert_int_equal(f->cli.tokens, 1);
     uint8_t tok[512];

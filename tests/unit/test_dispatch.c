@@ -74,6 +74,13 @@ static void start(fx *f)
     assert_int_equal(tern_dispatch_init(&f->d, &f->cfg), 0);
 }
 
+/* A new dispatcher from f->cfg (changed since the last start). */
+static void restart(fx *f)
+{
+    tern_dispatch_free(&f->d);
+    start(f);
+}
+
 static int classify(fx *f, const uint8_t *p, size_t len, tern_tstamp now)
 {
     int v = tern_dispatch_classify(&f->d, &f->path, p, len, now, f->reply, sizeof(f->reply), &f->r);
@@ -682,9 +689,8 @@ static void test_new_token(void **st)
     assert_int_equal(ds->close_sent, 0);
 
     /* Retry off: a token that opens validates, one that does not is ignored */
-    tern_dispatch_free(&f->d);
     f->cfg.retry = 0;
-    start(f);
+    restart(f);
     tl = new_token(f, T0, tok);
     assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, tok, tl), T0),
                      TERN_DISPATCH_ACCEPT);
@@ -695,21 +701,18 @@ static void test_new_token(void **st)
     assert_int_equal(f->r.address_validated, 0);
     tok[3] ^= 1;
     /* no lifetime configured: tokens are not taken at all */
-    tern_dispatch_free(&f->d);
     f->cfg.new_token_lifetime_ns = 0;
-    start(f);
+    restart(f);
     tl = new_token(f, T0, tok);
     assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, tok, tl), T0),
                      TERN_DISPATCH_ACCEPT);
     assert_int_equal(f->r.address_validated, 0);
     /* a NEW_TOKEN token of a server with another Retry key does not open */
-    tern_dispatch_free(&f->d);
     f->cfg.new_token_lifetime_ns = 3600 * SEC;
-    start(f);
+    restart(f);
     tl = new_token(f, T0, tok);
-    tern_dispatch_free(&f->d);
     f->cfg.retry_key[0] ^= 0xff;
-    start(f);
+    restart(f);
     assert_int_equal(classify(f, p, initial(p, 1200, &dcid, &scid, tok, tl), T0),
                      TERN_DISPATCH_ACCEPT);
     assert_int_equal(f->r.address_validated, 0);

@@ -1,0 +1,15 @@
+# Shared by the loopback benchmarks (sourced).
+# bench_pin: server and client on different cores, so that neither steals the other's CPU time:
+# sets srv_pin and cli_pin (command prefixes, empty when taskset or a second core is missing) and
+# pin_note (a line for the report).
+bench_pin() {
+    srv_pin=()
+    cli_pin=()
+    if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+        srv_pin=(taskset -c 0)
+        cli_pin=(taskset -c 1)
+        pin_note="server on CPU 0, client on CPU 1"
+    else
+        pin_note="not pinned"
+    fi
+}
