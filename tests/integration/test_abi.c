@@ -151,6 +151,11 @@ static void test_older_layout_endpoint_works(void **st)
     assert_null(ep->conf.cfg.log_ud);
     assert_null(ep->nm);
     assert_null(ep->cb.on_network_event);
+    /* the server's NEW_TOKEN reaches no callback either; the defaults of what an older layout
+     * lacks keep the tokens and the key update margin of tern_config_init */
+    assert_null(ep->cb.on_new_token);
+    assert_int_equal(ep->conf.cfg.token_lifetime_ms, 86400000);
+    assert_int_equal(ep->conf.cfg.key_update_margin_pct, 50);
     assert_ptr_equal(ep->cb.on_path_event, loopfx_callbacks.on_path_event);
     /* no datagrams: not advertised, the queue at its defaults, no callbacks */
     assert_int_equal(ep->conf.cfg.max_datagram_frame_size, 0);

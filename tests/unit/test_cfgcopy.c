@@ -129,11 +129,22 @@ static void test_bad_numbers(void **state)
     c.cert_file = "cert.pem"; /* a certificate without its key */
     expect_rejected(&c, TERN_ERR_CONFIG);
     c = base();
+    assert_int_equal(c.key_update_margin_pct, 50);
+    c.key_update_margin_pct = 0; /* a key update at the limit itself: too late */
+    expect_rejected(&c, TERN_ERR_CONFIG);
+    c.key_update_margin_pct = 100; /* an update with every packet */
+    expect_rejected(&c, TERN_ERR_CONFIG);
+    c = base();
     c.max_udp_payload = 65527;
     c.active_connection_id_limit = 2;
+    c.key_update_margin_pct = 99;
     tern_cfg_copy d;
     assert_int_equal(tern_cfg_copy_init(&d, &c), 0);
     assert_int_equal(d.cfg.max_udp_payload, 65527);
+    assert_int_equal(d.cfg.key_update_margin_pct, 99);
+    tern_cfg_copy_free(&d);
+    c.key_update_margin_pct = 1;
+    assert_int_equal(tern_cfg_copy_init(&d, &c), 0);
     tern_cfg_copy_free(&d);
 }
 
