@@ -90,6 +90,10 @@ uint64_t tern_conn_key_updates(const tern_conn *c)
 {
     return c->keys.updates;
 }
+uint64_t tern_conn_new_tokens_sent(const tern_conn *c)
+{
+    return c->tok.issued;
+}
 uint64_t tern_conn_key_updates_initiated(const tern_conn *c)
 {
     return c->keys.initiated;

@@ -91,6 +91,8 @@ int tern_conn_tx_phase(const tern_conn *c);
 int tern_conn_rx_phase(const tern_conn *c);
 /* Key phase changes, either side. */
 uint64_t tern_conn_key_updates(const tern_conn *c);
+/* Server: NEW_TOKEN frames built (a lost one is replaced by a fresh token). */
+uint64_t tern_conn_new_tokens_sent(const tern_conn *c);
 /* Key phase changes this side started (through tern_conn_key_update or at the limit). */
 uint64_t tern_conn_key_updates_initiated(const tern_conn *c);
 /* 1-RTT packets protected with the current send keys. */

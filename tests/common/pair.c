@@ -154,6 +154,15 @@ void pair_keep_ticket(tern_pair *p, const uint8_t *blob, size_t len)
     }
 }
 
+static void client_new_token(tern_conn *c, const uint8_t *token, size_t len, void *ud)
+{
+    tern_pair *p = ud;
+    (void)c;
+    p->new_tokens++;
+    p->last_token_len = len < sizeof(p->last_token) ? len : sizeof(p->last_token);
+    memcpy(p->last_token, token, p->last_token_len);
+}
+
 static void server_fill(tern_pair *p, tern_conn *c, int idx)
 {
     uint8_t buf[16384];
@@ -248,6 +257,7 @@ static void path_event(tern_conn *c, const tern_path_event *ev, void *ud)
 static const tern_callbacks client_cb = {
     .on_connected = client_connected,
     .on_stream_readable = client_readable,
+    .on_new_token = client_new_token,
     .on_path_event = path_event,
     .on_session_ticket = client_ticket,
 };
@@ -389,6 +399,7 @@ static int make_server(tern_pair *p, const uint8_t *dgram, size_t len)
     sp.rand = pair_rand;
     sp.rand_ud = p;
     sp.reset_key = p->reset_key;
+    sp.token_key = p->token_key;
     sp.client_dcid = h.dcid;
     sp.client_scid = h.scid;
     sp.original_dcid = h.dcid;

@@ -73,6 +73,12 @@ typedef struct tern_pair {
     size_t qn, nfree, qcap;
     uint64_t seq;
     uint8_t reset_key[32];
+    /* NEW_TOKEN: the server's token key (NULL, the default: it issues none), and the tokens the
+     * client application got (the last one kept) */
+    const uint8_t *token_key;
+    int new_tokens;
+    uint8_t last_token[64];
+    size_t last_token_len;
     /* client application */
     pair_stream streams[PAIR_MAX_STREAMS];
     int nstreams;
