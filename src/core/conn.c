@@ -354,6 +354,7 @@ void tern_conn_on_handshake_confirmed(tern_conn *c, tern_tstamp now)
     c->rec.peer_completed_address_validation = 1;
     tern_conn_discard_space(c, TERN_SPACE_HANDSHAKE);
     c->keys.tx_phase_acked = 1; /* a key update may start now */
+    c->keys.tx_phase_elicited = 1; /* only a phase that follows an update needs its PING */
     if (c->qlog) tern_qlog_state(c, "handshake_confirmed");
     tern_mig_on_confirmed(c, now);
 }

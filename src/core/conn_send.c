@@ -489,7 +489,7 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
      * update again, until its next periodic PING. Its first packet in a new phase asks for an
      * acknowledgement. */
     if (!eliciting && !c->keys.tx_phase_elicited && c->hs.confirmed &&
-        b->level == TERN_LEVEL_1RTT && pb_room(b) > 0) {
+        b->level == TERN_LEVEL_1RTT && can_record && pb_room(b) > 0) {
         b->start[b->hdr_len + b->payload++] = TERN_FT_PING;
         pb_record(b, TERN_FT_PING, 0, 0, 0, 0, 0);
         eliciting = 1;
