@@ -818,6 +818,24 @@ static void test_key_update_margin(void **st)
     assert_true(updates[1] >= 3 * updates[0]);
 }
 
+/* A receiver that sends only ACKs updates its keys by itself, again and again, under a limit of
+ * 40 packets (an update from 20, a close from 32): each update is acknowledged in time. */
+static void test_receiver_updates_keys_often(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 326);
+    p.s2c.rate_bps = 5000000; /* a few ACKs per round trip */
+    p.s2c.queue_limit = 20;
+    tern_conn_test_set_conf_limit(p.client, 40);
+    assert_int_equal(pair_request(&p, 500000), 1);
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    assert_int_equal(tern_conn_state(p.client), TERN_CS_ESTABLISHED);
+    assert_true(tern_conn_key_updates_initiated(p.client) >= 4);
+    assert_true(tern_conn_tx_pkts_phase(p.client) < 40);
+    pair_free(&p);
+}
+
 /* A sender near the limit whose last update is never acknowledged closes with AEAD_LIMIT_REACHED
  * while it still may send, so that the peer learns why (RFC 9001 §6.6), and never protects a
  * packet beyond the limit. */
@@ -1096,6 +1114,7 @@ int main(void)
         cmocka_unit_test(test_confidentiality_limit_stops),
         cmocka_unit_test(test_integrity_limit_closes),
         cmocka_unit_test(test_key_update_margin),
+        cmocka_unit_test(test_receiver_updates_keys_often),
         cmocka_unit_test(test_confidentiality_limit_closes_on_the_wire),
         cmocka_unit_test(test_integrity_limit_across_key_updates),
         cmocka_unit_test(test_closing_and_draining_rates),
