@@ -3,7 +3,8 @@
 #   tern-client -> gtlsserver    and    gtlsclient -> tern-server
 # Every case downloads files and checks the SHA-256 of each one against the source. Cases:
 # handshake, 50 MB transfer, 10 parallel requests, ChaCha20-Poly1305 only, AES-256-GCM only, key
-# update initiated by the client and by the server, Retry, 5% loss in each direction, HTTP 404
+# update initiated by the client and by the server, Retry, a NEW_TOKEN that skips the Retry of
+# the next connection, 5% loss in each direction, HTTP 404
 # and 405, server shutdown with GOAWAY during a transfer, connection migration (a client that
 # probes then switches, one that switches to an unprobed address, a NAT rebinding, a server's
 # preferred address), path MTU discovery over loopback (tern's probes acknowledged, its path past
