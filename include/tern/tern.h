@@ -827,8 +827,8 @@ TERN_API int tern_conn_close(tern_conn *c, uint64_t app_error, const char *reaso
  * tern_endpoint_connect or tern_core_client_new, before the first datagram is sent. The bytes are
  * copied. A server that no longer accepts the token (expired, another address) answers as if there
  * were none (a Retry when it asks for one). Returns 0, TERN_ERR_INVALID_ARG (c or token NULL, len
- * 0 or above 512), TERN_ERR_NOT_CLIENT, TERN_ERR_STREAM_STATE (a datagram was already sent, or a
- * Retry was received), TERN_ERR_NOMEM. Connection's thread. */
+ * 0 or above 512), TERN_ERR_NOT_CLIENT, TERN_ERR_STREAM_STATE (a datagram was already sent),
+ * TERN_ERR_NOMEM. Connection's thread. */
 TERN_API int tern_conn_set_token(tern_conn *c, const uint8_t *token, size_t len);
 
 /* Starts a key update (RFC 9001 §6). Returns 0, TERN_ERR_STREAM_STATE (handshake not confirmed or

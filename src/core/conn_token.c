@@ -16,7 +16,7 @@ int tern_conn_set_token(tern_conn *c, const uint8_t *token, size_t len)
         return TERN_ERR_INVALID_ARG;
     if (c->is_server)
         return TERN_ERR_NOT_CLIENT;
-    if (c->stats.pkts_sent || c->retry.received)
+    if (c->stats.pkts_sent) /* a Retry, too, comes only after the first datagram */
         return TERN_ERR_STREAM_STATE;
     uint8_t *t = malloc(len);
     if (!t)
@@ -28,9 +28,10 @@ int tern_conn_set_token(tern_conn *c, const uint8_t *token, size_t len)
     return 0;
 }
 
+/* tok.enabled is only ever set on a server connection (tern_conn_new) */
 void tern_conn_token_on_confirmed(tern_conn *c)
 {
-    if (c->is_server && c->tok.enabled) {
+    if (c->tok.enabled) {
         c->tok.pending = 1;
         tern_conn_wake(c);
     }
@@ -38,7 +39,7 @@ void tern_conn_token_on_confirmed(tern_conn *c)
 
 void tern_conn_token_on_path_validated(tern_conn *c, int path_idx)
 {
-    if (!c->is_server || !c->tok.enabled || !c->tok.issued || path_idx != c->paths.active)
+    if (!c->tok.enabled || !c->tok.issued || path_idx != c->paths.active)
         return;
     uint8_t b[9];
     size_t bl = tern_token_binding(&c->paths.slot[path_idx].addr.remote, b);
@@ -50,7 +51,7 @@ void tern_conn_token_on_path_validated(tern_conn *c, int path_idx)
 
 size_t tern_conn_token_write(tern_conn *c, uint8_t *p, size_t cap, tern_tstamp now)
 {
-    if (!c->tok.pending || !c->hs.confirmed)
+    if (!c->tok.pending) /* only ever set once the handshake is confirmed */
         return 0;
     uint8_t nonce[12], tok[TERN_NEW_TOKEN_MAX];
     if (c->rand(c->rand_ud, nonce, sizeof(nonce)))

@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "allochook.h"
 #include "conn_internal.h"
 #include "conn_test.h"
 #include "migration.h"
@@ -171,6 +172,76 @@ static void test_token_waits_for_randomness(void **st)
     pair_free(&p);
 }
 
+/* The client hands every NEW_TOKEN of up to 512 bytes to the application, whatever server made
+ * it (here frames injected as the server's); a longer one is not reported, and costs nothing. */
+static void test_client_reports_tokens(void **st)
+{
+    (void)st;
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 406), 0);
+    assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+    uint8_t frame[2 + 40];
+    frame[0] = 0x07;
+    frame[1] = 40; /* a one-byte varint length */
+    for (int i = 0; i < 40; i++)
+        frame[2 + i] = (uint8_t)(0x36 + i);
+    assert_int_equal(pair_inject_1rtt(&p, 0, frame, 2 + 40), 0);
+    assert_int_equal(p.new_tokens, 1);
+    assert_int_equal(p.last_token_len, 40);
+    assert_memory_equal(p.last_token, frame + 2, 40);
+    /* 600 bytes: two-byte varint 0x4258 */
+    static uint8_t big[3 + 600];
+    big[0] = 0x07;
+    big[1] = 0x42;
+    big[2] = 0x58;
+    assert_int_equal(pair_inject_1rtt(&p, 0, big, sizeof(big)), 0);
+    assert_int_equal(p.new_tokens, 1);
+    assert_int_equal(tern_conn_state(p.client), TERN_CS_ESTABLISHED);
+    pair_free(&p);
+}
+
+static int counter_rand(void *ud, uint8_t *out, size_t len)
+{
+    static uint8_t n;
+    (void)ud;
+    for (size_t i = 0; i < len; i++)
+        out[i] = n++;
+    return 0;
+}
+
+/* tern_conn_set_token copies the token: without memory, TERN_ERR_NOMEM, and the connection keeps
+ * what it had. */
+static void test_set_token_nomem(void **st)
+{
+    (void)st;
+    if (!ALLOCHOOK_ACTIVE)
+        skip();
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 407), 0); /* its configurations and TLS contexts */
+    tern_conn_params cp;
+    memset(&cp, 0, sizeof(cp));
+    cp.cfg = &p.cfg_c;
+    cp.tls_ctx = p.tls_c;
+    cp.rand = counter_rand;
+    cp.reset_key = p.reset_key;
+    cp.server_name = "localhost";
+    tern_conn *c;
+    assert_int_equal(tern_conn_new(&c, &cp, &p.path_c, 1), 0);
+    static const uint8_t tok[8] = {0x4e, 1, 2, 3, 4, 5, 6, 7};
+    allochook_fail_next = 1;
+    int rv = tern_conn_set_token(c, tok, sizeof(tok));
+    allochook_fail_next = 0;
+    assert_int_equal(rv, TERN_ERR_NOMEM);
+    size_t len = 1;
+    assert_null(tern_conn_token(c, &len));
+    assert_int_equal(len, 0);
+    assert_int_equal(tern_conn_set_token(c, tok, sizeof(tok)), 0);
+    assert_memory_equal(tern_conn_token(c, &len), tok, sizeof(tok));
+    assert_int_equal(len, sizeof(tok));
+    tern_conn_free(c);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +249,8 @@ int main(void)
         cmocka_unit_test(test_new_token_after_migration),
         cmocka_unit_test(test_lost_token_replaced),
         cmocka_unit_test(test_token_waits_for_randomness),
+        cmocka_unit_test(test_client_reports_tokens),
+        cmocka_unit_test(test_set_token_nomem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
