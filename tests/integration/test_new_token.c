@@ -39,14 +39,14 @@ static void start(tern_pair *p, uint64_t seed)
 /* The token opens for the client's address as the server sees it, and for no other. */
 static void assert_token_for(tern_pair *p, const tern_addr *client, const char *other)
 {
-    assert_int_equal(tern_token_open(token_key, p->last_token, p->last_token_len, client, p->now,
-                                     86400 * SEC),
-                     0);
+    assert_int_equal(
+        tern_token_open(token_key, p->last_token, p->last_token_len, client, p->now, 86400 * SEC),
+        0);
     tern_addr o;
     assert_int_equal(tern_addr_parse(&o, other, 0), 0);
-    assert_int_equal(tern_token_open(token_key, p->last_token, p->last_token_len, &o, p->now,
-                                     86400 * SEC),
-                     TERN_ERR_DROP);
+    assert_int_equal(
+        tern_token_open(token_key, p->last_token, p->last_token_len, &o, p->now, 86400 * SEC),
+        TERN_ERR_DROP);
 }
 
 static void test_one_token_after_confirmation(void **st)
@@ -99,9 +99,9 @@ static void test_new_token_after_migration(void **st)
     assert_true(pair_verify(&p));
     assert_int_equal(p.new_tokens, 2);
     assert_token_for(&p, &cell, "10.0.0.5:7000");
-    assert_int_equal(tern_token_open(token_key, p.last_token, p.last_token_len, &first, p.now,
-                                     86400 * SEC) == 0,
-                     tern_addr_equal(&first, &cell));
+    assert_int_equal(
+        tern_token_open(token_key, p.last_token, p.last_token_len, &first, p.now, 86400 * SEC) == 0,
+        tern_addr_equal(&first, &cell));
     /* another port on the same address */
     tern_addr port;
     assert_int_equal(tern_addr_parse(&port, "10.0.0.4:7001", 0), 0);
