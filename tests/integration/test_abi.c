@@ -145,14 +145,15 @@ static void test_older_layout_endpoint_works(void **st)
         tern_endpoint_new_sized(&old, OLD_CFG_SIZE, &cb, OLD_CB_SIZE, &f->cli, &f->cli.ep), 0);
     tern_endpoint *ep = f->cli.ep;
     assert_int_equal(ep->conf.cfg.network_monitor, 0);
-    /* ECN is the one newer setting on by default: nothing of it shows through the older API */
+    /* ECN and NEW_TOKEN tokens are newer settings on by default: nothing of them shows through
+     * the older API */
     assert_int_equal(ep->conf.cfg.ecn, 1);
     assert_null(ep->conf.cfg.log);
     assert_null(ep->conf.cfg.log_ud);
     assert_null(ep->nm);
     assert_null(ep->cb.on_network_event);
-    /* the server's NEW_TOKEN reaches no callback either; the defaults of what an older layout
-     * lacks keep the tokens and the key update margin of tern_config_init */
+    /* the server's NEW_TOKEN reaches no callback either; what an older layout lacks gets the
+     * token lifetime and the key update margin of tern_config_init */
     assert_null(ep->cb.on_new_token);
     assert_int_equal(ep->conf.cfg.token_lifetime_ms, 86400000);
     assert_int_equal(ep->conf.cfg.key_update_margin_pct, 50);
