@@ -38,7 +38,7 @@
 static volatile sig_atomic_t stop_requested;
 
 /* Long options without a short letter. */
-enum { OPT_TOKEN_FILE = 1000 };
+enum { OPT_TOKEN_FILE = 1001 }; /* beside OPT_QUIC_VERSION: long options without a short letter */
 
 /* ---- setup and output ---- */
 
