@@ -852,7 +852,11 @@ void tern_mig_on_app_packet(tern_conn *c, int idx, uint64_t pn, int largest, int
     /* RFC 9000 §9.3: the client moved (or its NAT rebound); follow it */
     int from = c->paths.active;
     tern_path *op = &c->paths.slot[from];
-    switch_to(c, idx, TERN_PATH_WHY_PEER_MIGRATED, now); /* validates the new path */
+    /* validation starts here rather than in switch_to, so that the new path records the packet
+     * number it began at (fail_path gives a path the client keeps using one more period) */
+    if (!p->path_validated && !p->need_challenge && p->validation_deadline == TERN_TS_INF)
+        start_validation(c, p, now);
+    switch_to(c, idx, TERN_PATH_WHY_PEER_MIGRATED, now);
     /* §9.3.3: a packet from the old address may have been forwarded by an attacker; make sure the
      * old path still answers, so that the connection can return to it */
     if (op->path_validated && !op->need_challenge && op->validation_deadline == TERN_TS_INF) {

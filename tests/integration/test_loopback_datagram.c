@@ -49,6 +49,10 @@ static void start(loopfx *f, uint64_t srv_max)
     tern_config sc, cc;
     loopfx_base_cfg(&sc, 1);
     sc.max_datagram_frame_size = srv_max;
+    /* room to echo a whole burst: at 8972-byte datagrams a packet brings several at once, and an
+     * echo the queue cannot take would be lost, not delayed */
+    sc.datagram_queue_bytes = 1u << 20;
+    sc.datagram_queue_count = 1024;
     loopfx_start_server_cb(f, &sc, &srv_cb, NULL);
     loopfx_base_cfg(&cc, 0);
     cc.max_datagram_frame_size = 1500;
