@@ -26,27 +26,14 @@ tern_client=$build/tern-client
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-bench-aead.XXXXXX")
 server_pid=""
-# shellcheck disable=SC2317 # also called from the EXIT trap
-stop_server() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null
-        wait "$server_pid" 2>/dev/null
-        server_pid=""
-    fi
-}
-# shellcheck disable=SC2317 # called from the EXIT trap
-cleanup() {
-    stop_server
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+stop_server() { bench_stop server_pid; }
+bench_traps
 
 # shellcheck source=scripts/net-lib.sh
 . "$here/../scripts/net-lib.sh"
 
-# shellcheck source=bench/lib.sh
-. "$here/lib.sh"
 bench_pin
 
 mkdir -p "$tmp/www"

@@ -13,3 +13,27 @@ bench_pin() {
         pin_note="not pinned"
     fi
 }
+
+# bench_stop NAME...: stops each process whose pid the variable NAME holds, waits for it and
+# clears the variable (nothing when it is empty).
+bench_stop() {
+    local v
+    for v in "$@"; do
+        if [ -n "${!v}" ]; then
+            kill "${!v}" 2>/dev/null
+            wait "${!v}" 2>/dev/null
+            printf -v "$v" '%s' ""
+        fi
+    done
+}
+
+# bench_traps: at exit, stop_server (the script's own) and the removal of $tmp.
+bench_traps() {
+    # shellcheck disable=SC2317 # called from the EXIT trap
+    bench_cleanup() {
+        stop_server
+        rm -rf "$tmp"
+    }
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+}

@@ -36,26 +36,10 @@ tern_client=$build/tern-client
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-bench.XXXXXX")
 server_pid=""
 proxy_pid=""
-# shellcheck disable=SC2317 # also called from the EXIT trap
-stop_server() {
-    if [ -n "$proxy_pid" ]; then
-        kill "$proxy_pid" 2>/dev/null
-        wait "$proxy_pid" 2>/dev/null
-        proxy_pid=""
-    fi
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null
-        wait "$server_pid" 2>/dev/null
-        server_pid=""
-    fi
-}
-# shellcheck disable=SC2317 # called from the EXIT trap
-cleanup() {
-    stop_server
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+stop_server() { bench_stop proxy_pid server_pid; }
+bench_traps
 
 # shellcheck source=scripts/net-lib.sh
 . "$(dirname "$0")/../scripts/net-lib.sh"
@@ -64,8 +48,6 @@ now_ns() { date +%s%N; }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-# shellcheck source=bench/lib.sh
-. "$here/lib.sh"
 bench_pin
 
 mkdir -p "$tmp/www" "$tmp/dl"
