@@ -325,6 +325,35 @@ static void test_zero_rtt_accepted(void **st)
     tern_tls_ctx_free(ctx);
 }
 
+/* 0-RTT in QUIC v2 (RFC 9369 §3.3.2): its keys come from the early secret with v2's labels, as
+ * every other key of the connection, on both sides; the upload arrives intact. */
+static void test_zero_rtt_in_v2(void **st)
+{
+    (void)st;
+    size_t len;
+    tern_tls_ctx *ctx = first_connection(1, blob1, &len, NULL);
+    tern_pair p;
+    upload u;
+    resumed_pair(&p, 17, ctx, blob1, len, 1);
+    p.cfg_c.quic_versions_count = p.cfg_s.quic_versions_count = 1;
+    p.cfg_c.quic_versions[0] = p.cfg_s.quic_versions[0] = TERN_PROTO_VERSION_2;
+    up_init_size(&u, &p, 8000);
+    assert_int_equal(pair_start(&p), 0);
+    assert_int_equal(tern_conn_early_data(p.client), TERN_EARLY_DATA_PENDING);
+    assert_int_equal(tern_conn_quic_version(p.client), TERN_PROTO_VERSION_2);
+    assert_int_equal(tern_conn_tx_keys(p.client, TERN_LEVEL_0RTT)->version, TERN_PROTO_VERSION_2);
+    up_write(&u);
+    assert_true(pair_run(&p, up_done, 5 * SEC));
+    up_check(&u);
+    assert_int_equal(u.early_at_connect, TERN_EARLY_DATA_ACCEPTED);
+    assert_int_equal(tern_conn_early_data(p.server), TERN_EARLY_DATA_ACCEPTED);
+    assert_int_equal(tern_conn_early_bytes(p.client), 8000);
+    assert_int_equal(tern_conn_quic_version(p.server), TERN_PROTO_VERSION_2);
+    up_free(&u);
+    release_pair(&p);
+    tern_tls_ctx_free(ctx);
+}
+
 /* A server that does not take early data (its configuration changed since the ticket) resumes
  * the session, refuses the 0-RTT, and the client sends the upload again as 1-RTT by itself. */
 static void test_zero_rtt_rejected(void **st)
@@ -603,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_blob_contents),
         cmocka_unit_test(test_resume_without_certificate),
         cmocka_unit_test(test_zero_rtt_accepted),
+        cmocka_unit_test(test_zero_rtt_in_v2),
         cmocka_unit_test(test_zero_rtt_rejected),
         cmocka_unit_test(test_zero_rtt_rejected_lower_limits),
         cmocka_unit_test(test_zero_rtt_lost),
