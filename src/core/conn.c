@@ -12,7 +12,7 @@
 
 tern_tstamp tern_conn_pto(const tern_conn *c)
 {
-    const tern_path *p = &c->paths.slot[c->paths.active];
+    const tern_path *p = tern_conn_path(c);
     return tern_rtt_pto(&p->rtt, c->hs.confirmed ? c->tp.peer_max_ack_delay : 0);
 }
 
@@ -502,17 +502,15 @@ static void fill_local_tparams(tern_conn *c, const tern_conn_params *p)
 static tern_cc *path_cc(void *ud, uint8_t id)
 {
     tern_conn *c = ud;
-    return id < TERN_MAX_PATHS && c->paths.slot[id].state != TERN_PATH_UNUSED
-               ? &c->paths.slot[id].cc
-               : NULL;
+    tern_path *p = id < TERN_MAX_PATHS ? tern_conn_path_slot(c, id) : NULL;
+    return p && p->state != TERN_PATH_UNUSED ? &p->cc : NULL;
 }
 
 static tern_rtt *path_rtt(void *ud, uint8_t id)
 {
     tern_conn *c = ud;
-    return id < TERN_MAX_PATHS && c->paths.slot[id].state != TERN_PATH_UNUSED
-               ? &c->paths.slot[id].rtt
-               : NULL;
+    tern_path *p = id < TERN_MAX_PATHS ? tern_conn_path_slot(c, id) : NULL;
+    return p && p->state != TERN_PATH_UNUSED ? &p->rtt : NULL;
 }
 
 static int alpn_offered(const tern_config *cfg, const char *alpn)
@@ -605,20 +603,21 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         c->sp[s].largest_recv = UINT64_MAX;
         tern_ackr_init(&c->sp[s].ackr);
     }
-    tern_path_init(&c->paths.slot[0], 0, path, p->cfg->cc, p->cfg->max_udp_payload,
-                   p->cfg->pmtud_raise_ms, now);
+    c->paths.slot[0] = &c->paths.first;
+    tern_path *p0 = tern_conn_path_slot(c, 0);
+    tern_path_init(p0, 0, path, p->cfg->cc, p->cfg->max_udp_payload, p->cfg->pmtud_raise_ms, now);
     /* the handshake path counts as validated once the handshake completes; until then a server
      * still applies the amplification limit to it */
-    c->paths.slot[0].state = TERN_PATH_VALIDATED;
-    c->paths.slot[0].path_validated = 1;
-    c->paths.slot[0].validated_at = now;
+    p0->state = TERN_PATH_VALIDATED;
+    p0->path_validated = 1;
+    p0->validated_at = now;
     c->paths.active = 0;
     c->paths.pending_active = -1;
     tern_policy_init(c);
     /* a client trusts the server address it chose; a server must validate the client's */
-    c->paths.slot[0].validated = !p->is_server || p->address_validated;
+    p0->validated = !p->is_server || p->address_validated;
     tern_recovery_cb rcb = {tern_conn_on_pkt_acked, tern_conn_on_pkt_lost, path_cc, path_rtt};
-    tern_recovery_init(&c->rec, c->is_server, &c->paths.slot[0].rtt, &c->paths.slot[0].cc, &rcb, c);
+    tern_recovery_init(&c->rec, c->is_server, &p0->rtt, &p0->cc, &rcb, c);
     c->tp.peer_max_ack_delay = 25 * TERN_NS_PER_MS;
     c->rec.max_ack_delay = c->tp.peer_max_ack_delay;
     c->tp.peer_ack_delay_exponent = 3;
@@ -748,6 +747,17 @@ fail:
     return rv;
 }
 
+int tern_conn_path_slot_open(tern_conn *c, int i)
+{
+    if (c->paths.slot[i])
+        return 0;
+    tern_path *p = calloc(1, sizeof(*p));
+    if (!p)
+        return TERN_ERR_NOMEM;
+    c->paths.slot[i] = p;
+    return 0;
+}
+
 void tern_conn_free(tern_conn *c)
 {
     if (!c)
@@ -770,6 +780,9 @@ void tern_conn_free(tern_conn *c)
     tern_recovery_free(&c->rec);
     tern_streams_free(&c->streams.set);
     tern_conn_dgram_free(c);
+    for (int i = 0; i < TERN_MAX_PATHS; i++)
+        if (c->paths.slot[i] != &c->paths.first)
+            free(c->paths.slot[i]);
     free(c->streams.notify);
     free(c->retry.token);
     volatile uint8_t *k = c->tok.key; /* wiped: not optimised away */
@@ -786,7 +799,7 @@ void tern_conn_free(tern_conn *c)
  * runtime's timers are precise to the microsecond; a floor of 10 us keeps the timer meaningful. */
 tern_tstamp tern_conn_ack_delay(const tern_conn *c)
 {
-    const tern_rtt *rtt = &c->paths.slot[c->paths.active].rtt;
+    const tern_rtt *rtt = &tern_conn_path(c)->rtt;
     tern_tstamp max = 25 * TERN_NS_PER_MS;
     if (!rtt->has_sample)
         return max;
@@ -821,7 +834,7 @@ tern_tstamp tern_conn_next_timeout(const tern_conn *c)
     /* ... nor, on a server, for the handshake to complete: 0-RTT packets are acknowledged in
      * 1-RTT ones, which it cannot send before */
     int app_acks = !c->sp[TERN_SPACE_APP].discarded && (c->hs.complete || !c->is_server) &&
-                   tern_path_amp_budget(&c->paths.slot[c->paths.active]) >= TERN_MIN_SEND_ROOM;
+                   tern_path_amp_budget(tern_conn_path(c)) >= TERN_MIN_SEND_ROOM;
     if (a->ack_pending && app_acks)
         t = TERN_MIN(t, a->immediate ? 0 : a->ack_deadline);
     if (app_acks)
@@ -1156,7 +1169,7 @@ int tern_conn_tx_limit_ok(tern_conn *c)
 static void fill_stats(tern_conn *c, tern_conn_stats *out)
 {
     memset(out, 0, sizeof(*out));
-    const tern_path *p = &c->paths.slot[c->paths.active];
+    const tern_path *p = tern_conn_path(c);
     out->bytes_sent = c->stats.bytes_sent;
     out->bytes_recv = c->stats.bytes_recv;
     out->pkts_sent = c->stats.pkts_sent;
@@ -1181,7 +1194,7 @@ static void fill_stats(tern_conn *c, tern_conn_stats *out)
     out->congestion_events = p->cc.congestion_events;
     out->congestion_undone = p->cc.congestion_undone;
     out->persistent_congestions = c->rec.persistent_congestions;
-    out->ecn_state = c->cfg->ecn ? c->paths.slot[c->paths.active].ecn.state : TERN_ECN_STATE_OFF;
+    out->ecn_state = c->cfg->ecn ? tern_conn_path(c)->ecn.state : TERN_ECN_STATE_OFF;
     out->ecn_sent = c->ecn.sent;
     out->ecn_ce = c->ecn.ce;
     out->ecn_ce_reductions = c->ecn.ce_reductions;
@@ -1213,7 +1226,7 @@ int tern_conn_get_stats_sized(tern_conn *c, tern_conn_stats *out, size_t size)
 
 void tern_conn_get_path(tern_conn *c, tern_path_addr *out)
 {
-    *out = c->paths.slot[c->paths.active].addr;
+    *out = tern_conn_path(c)->addr;
 }
 const char *tern_conn_alpn(tern_conn *c)
 {

@@ -9,7 +9,7 @@
 /* Logs a path's ECN state when it changed from `old`. */
 static void note(tern_conn *c, int idx, int old)
 {
-    tern_ecn_path *e = &c->paths.slot[idx].ecn;
+    tern_ecn_path *e = &tern_conn_path_slot(c, idx)->ecn;
     if (e->state == old)
         return;
     TERN_LOG(c, "path %d: ECN %s -> %s%s%s", idx, tern_ecn_state_str(old),
@@ -23,7 +23,7 @@ int tern_conn_ecn_mark(tern_conn *c, int path_idx, tern_tstamp now)
 {
     if (!c->cfg->ecn)
         return TERN_ECN_NOT_ECT;
-    tern_path *p = &c->paths.slot[path_idx];
+    tern_path *p = tern_conn_path_slot(c, path_idx);
     int old = p->ecn.state;
     int mark = tern_ecn_mark(&p->ecn, now, tern_rtt_pto(&p->rtt, c->tp.peer_max_ack_delay));
     note(c, path_idx, old);
@@ -33,7 +33,7 @@ int tern_conn_ecn_mark(tern_conn *c, int path_idx, tern_tstamp now)
 void tern_conn_ecn_on_sent(tern_conn *c, int path_idx, int recorded, tern_tstamp now)
 {
     c->ecn.sent++;
-    tern_ecn_on_sent(&c->paths.slot[path_idx].ecn, recorded, now);
+    tern_ecn_on_sent(&tern_conn_path_slot(c, path_idx)->ecn, recorded, now);
 }
 
 void tern_conn_ecn_on_recv(tern_conn *c, int path_idx, int ecn)
@@ -41,14 +41,14 @@ void tern_conn_ecn_on_recv(tern_conn *c, int path_idx, int ecn)
     int k = tern_ecn_counter(ecn);
     if (k >= 0)
         c->ecn.recv[k]++;
-    tern_ecn_on_recv(&c->paths.slot[path_idx].ecn, ecn);
+    tern_ecn_on_recv(&tern_conn_path_slot(c, path_idx)->ecn, ecn);
 }
 
 void tern_conn_ecn_on_lost(tern_conn *c, const tern_sent_pkt *p)
 {
     if (!p->ecn)
         return;
-    tern_ecn_path *e = &c->paths.slot[p->path_id].ecn;
+    tern_ecn_path *e = &tern_conn_path_slot(c, p->path_id)->ecn;
     int old = e->state;
     tern_ecn_on_lost(e);
     note(c, p->path_id, old);
@@ -57,7 +57,8 @@ void tern_conn_ecn_on_lost(tern_conn *c, const tern_sent_pkt *p)
 void tern_conn_ecn_ack_begin(tern_conn *c)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        c->paths.slot[i].ecn.acked_ect = 0;
+        if (tern_conn_path_slot(c, i))
+            tern_conn_path_slot(c, i)->ecn.acked_ect = 0;
     c->ecn.ack_largest_path = -1;
 }
 
@@ -65,7 +66,7 @@ void tern_conn_ecn_on_acked(tern_conn *c, const tern_sent_pkt *p)
 {
     if (!p->ecn)
         return;
-    c->paths.slot[p->path_id].ecn.acked_ect++;
+    tern_conn_path_slot(c, p->path_id)->ecn.acked_ect++;
     if (c->ecn.ack_largest_path < 0 || p->pn > c->ecn.ack_largest_pn) {
         c->ecn.ack_largest_pn = p->pn;
         c->ecn.ack_largest_sent = p->time_sent;
@@ -85,18 +86,20 @@ void tern_conn_ecn_ack_end(tern_conn *c, int space, const tern_frame *f, int rai
     int old[TERN_MAX_PATHS];
     size_t n = 0;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        old[i] = c->paths.slot[i].ecn.state;
-        if (tern_path_in_use(&c->paths.slot[i]) || c->paths.slot[i].ecn.acked_ect)
-            v[n++] = &c->paths.slot[i].ecn;
+        tern_path *p = tern_conn_path_slot(c, i);
+        old[i] = p ? p->ecn.state : 0;
+        if (p && (tern_path_in_use(p) || p->ecn.acked_ect))
+            v[n++] = &p->ecn;
     }
     tern_ecn_counts got = {f->u.ack.ect0, f->u.ack.ect1, f->u.ack.ce};
     uint64_t ce = tern_ecn_on_ack(&c->ecn.seen[space], f->u.ack.ecn ? &got : NULL, v, n);
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        note(c, i, old[i]);
+        if (tern_conn_path_slot(c, i))
+            note(c, i, old[i]);
     int idx = c->ecn.ack_largest_path;
     if (!ce || idx < 0)
         return;
-    tern_path *p = &c->paths.slot[idx];
+    tern_path *p = tern_conn_path_slot(c, idx);
     if (p->ecn.state != TERN_ECN_STATE_CAPABLE)
         return;
     p->ecn.ce += ce;

@@ -80,7 +80,12 @@ typedef struct tern_conn_key_state {
 
 /* The paths and which one carries the connection. */
 typedef struct tern_conn_path_state {
-    tern_path slot[TERN_MAX_PATHS];
+    /* Slot i holds a path once one was opened there (tern_conn_path_slot_open), NULL before; a
+     * slot keeps its path until the connection is freed, ended or not, so that an index found in
+     * a sent-packet record or a fallback stays valid. The first path lives in `first`: a
+     * connection that never migrates allocates none. Use the helpers below, not the array. */
+    tern_path *slot[TERN_MAX_PATHS];
+    tern_path first;
     int active;
     int pending_active;          /* client: switch to this path once it can carry packets (-1) */
     int failover_pending;        /* client: the active path is dead; move to the next path that
@@ -271,10 +276,23 @@ struct tern_conn {
     tern_pn_range ack_scratch[TERN_ACK_RANGES_SCRATCH];
 };
 
-static inline tern_path *tern_conn_path(tern_conn *c)
+/* The active path (always there). */
+static inline tern_path *tern_conn_path(const tern_conn *c)
 {
-    return &c->paths.slot[c->paths.active];
+    return c->paths.slot[c->paths.active];
 }
+
+/* The path in slot i (0 <= i < TERN_MAX_PATHS), in use or ended; NULL when the slot never held
+ * one. Loops over every slot skip NULL (tern_path_in_use(NULL) is 0). */
+static inline tern_path *tern_conn_path_slot(const tern_conn *c, int i)
+{
+    return c->paths.slot[i];
+}
+
+/* conn.c: makes sure slot i holds a path (zeroed when new, as it was; left as it is otherwise:
+ * the caller initialises it). Allocates once per slot per connection. Returns 0 or
+ * TERN_ERR_NOMEM. */
+int tern_conn_path_slot_open(tern_conn *c, int i);
 
 /* conn_token.c: NEW_TOKEN frames */
 /* Server: a token is due (the handshake is confirmed, or the client was validated on another

@@ -10,7 +10,7 @@
 /* The datagram size of path idx changed (or was never applied): its controller and pacer follow. */
 static void apply(tern_conn *c, int idx)
 {
-    tern_path *p = &c->paths.slot[idx];
+    tern_path *p = tern_conn_path_slot(c, idx);
     size_t mtu = tern_path_mtu(p);
     uint64_t old = p->cc.max_datagram_size;
     if (old == mtu)
@@ -24,7 +24,7 @@ static void apply(tern_conn *c, int idx)
 
 void tern_conn_pmtud_init_path(tern_conn *c, int idx, tern_tstamp now)
 {
-    tern_path *p = &c->paths.slot[idx];
+    tern_path *p = tern_conn_path_slot(c, idx);
     if (c->tp.peer_received)
         tern_pmtud_set_peer(
             &p->pmtud,
@@ -36,8 +36,8 @@ void tern_conn_pmtud_peer_limit(tern_conn *c, uint64_t limit, tern_tstamp now)
 {
     size_t l = (size_t)TERN_MIN(limit, (uint64_t)TERN_PMTUD_MAX_UDP);
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (c->paths.slot[i].state != TERN_PATH_UNUSED) {
-            tern_pmtud_set_peer(&c->paths.slot[i].pmtud, l, now);
+        if (tern_conn_path_slot(c, i) && tern_conn_path_slot(c, i)->state != TERN_PATH_UNUSED) {
+            tern_pmtud_set_peer(&tern_conn_path_slot(c, i)->pmtud, l, now);
             apply(c, i);
         }
 }
@@ -49,7 +49,7 @@ int tern_conn_set_path_mtu(tern_conn *c, const tern_path_addr *path, size_t max_
         return TERN_ERR_INVALID_ARG;
     int found = 0;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        tern_path *p = &c->paths.slot[i];
+        tern_path *p = tern_conn_path_slot(c, i);
         if (!tern_path_in_use(p) || !tern_addr_equal(&p->addr.local, &path->local) ||
             !tern_addr_equal(&p->addr.remote, &path->remote))
             continue;
@@ -64,7 +64,7 @@ int tern_conn_set_path_mtu(tern_conn *c, const tern_path_addr *path, size_t max_
 void tern_conn_pmtud_maybe_start(tern_conn *c, tern_tstamp now)
 {
     int idx = c->paths.active;
-    tern_path *p = &c->paths.slot[idx];
+    tern_path *p = tern_conn_path_slot(c, idx);
     if (p->pmtud.started || !c->hs.confirmed || !p->path_validated || !p->validated)
         return;
     /* the interface is asked once, when the search is about to use the answer: a server's paths
@@ -83,7 +83,7 @@ void tern_conn_pmtud_on_acked(tern_conn *c, const tern_sent_pkt *p)
 {
     if (p->path_id >= TERN_MAX_PATHS)
         return;
-    tern_pmtud *m = &c->paths.slot[p->path_id].pmtud;
+    tern_pmtud *m = &tern_conn_path_slot(c, p->path_id)->pmtud;
     if (p->pmtu_probe)
         tern_pmtud_on_probe_acked(m, p->size, p->pn);
     else if (p->in_flight)
@@ -94,7 +94,7 @@ void tern_conn_pmtud_on_lost(tern_conn *c, const tern_sent_pkt *p)
 {
     if (p->path_id >= TERN_MAX_PATHS)
         return;
-    tern_pmtud *m = &c->paths.slot[p->path_id].pmtud;
+    tern_pmtud *m = &tern_conn_path_slot(c, p->path_id)->pmtud;
     if (p->pmtu_probe) {
         c->stats.mtu_probes_lost++;
         tern_pmtud_on_probe_lost(m, p->pn);
@@ -105,7 +105,7 @@ void tern_conn_pmtud_on_lost(tern_conn *c, const tern_sent_pkt *p)
 void tern_conn_pmtud_settle(tern_conn *c, tern_tstamp now)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        tern_path *p = &c->paths.slot[i];
+        tern_path *p = tern_conn_path_slot(c, i);
         if (!tern_path_in_use(p))
             continue;
         if (tern_pmtud_settle(&p->pmtud, now) && ++c->stats.mtu_black_holes)
@@ -119,15 +119,15 @@ tern_tstamp tern_conn_pmtud_timer(const tern_conn *c)
 {
     tern_tstamp t = TERN_TS_INF;
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (tern_path_in_use(&c->paths.slot[i]))
-            t = TERN_MIN(t, tern_pmtud_timer(&c->paths.slot[i].pmtud));
+        if (tern_path_in_use(tern_conn_path_slot(c, i)))
+            t = TERN_MIN(t, tern_pmtud_timer(&tern_conn_path_slot(c, i)->pmtud));
     return t;
 }
 
 void tern_conn_pmtud_on_timeout(tern_conn *c, tern_tstamp now)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        tern_path *p = &c->paths.slot[i];
+        tern_path *p = tern_conn_path_slot(c, i);
         if (!tern_path_in_use(p) || tern_pmtud_timer(&p->pmtud) > now)
             continue;
         uint64_t lost = p->pmtud.probes_lost;

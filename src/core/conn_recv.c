@@ -67,7 +67,7 @@ void tern_conn_on_pkt_lost(void *ud, int space, const tern_sent_pkt *p)
     tern_conn *c = ud;
     if (c->qlog) tern_qlog_packet_lost(c, space, p, c->rec.loss_trigger);
     if (p->path_id < TERN_MAX_PATHS && !p->pmtu_probe)
-        c->paths.slot[p->path_id].pkts_lost++;
+        tern_conn_path_slot(c, p->path_id)->pkts_lost++;
     tern_conn_ecn_on_lost(c, p);
     if (space == TERN_SPACE_APP)
         tern_conn_pmtud_on_lost(c, p);
@@ -339,7 +339,7 @@ static int handle_stream_data_blocked(tern_conn *c, const tern_frame *f)
 static int path_with_cid(tern_conn *c, int act)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (i != act && tern_path_in_use(&c->paths.slot[i]) &&
+        if (i != act && tern_path_in_use(tern_conn_path_slot(c, i)) &&
             tern_peer_cids_for_path(&c->cids.peer, (uint8_t)i))
             return i;
     return -1;
@@ -368,13 +368,13 @@ static int handle_new_cid(tern_conn *c, const tern_frame *f)
             return TERN_ERR_PROTO;
         }
         tern_peer_cids_reassign(&c->cids.peer, (uint8_t)from, (uint8_t)act);
-        c->paths.slot[from].waiting_cid = 1;
+        tern_conn_path_slot(c, from)->waiting_cid = 1;
     }
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        if (i == act || !(mask & (1u << i)) || !tern_path_in_use(&c->paths.slot[i]))
+        if (i == act || !(mask & (1u << i)) || !tern_path_in_use(tern_conn_path_slot(c, i)))
             continue;
         if (!tern_peer_cids_take(&c->cids.peer, (uint8_t)i))
-            c->paths.slot[i].waiting_cid = 1;
+            tern_conn_path_slot(c, i)->waiting_cid = 1;
     }
     return 0;
 }
@@ -494,7 +494,7 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
             break;
         case TERN_FT_PATH_CHALLENGE:
             /* answered on the path it arrived on; only the latest few are owed */
-            tern_path_queue_response(&c->paths.slot[path_idx], f.u.path.data);
+            tern_path_queue_response(tern_conn_path_slot(c, path_idx), f.u.path.data);
             break;
         case TERN_FT_PATH_RESPONSE:
             tern_mig_on_path_response(c, f.u.path.data, now);
@@ -777,10 +777,10 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
         if (idx < 0)
             return 0;
         *path_idx_io = idx;
-        c->paths.slot[idx].bytes_recv += dgram_len;
+        tern_conn_path_slot(c, idx)->bytes_recv += dgram_len;
     }
     int path_idx = *path_idx_io;
-    tern_path *pp = &c->paths.slot[path_idx];
+    tern_path *pp = tern_conn_path_slot(c, path_idx);
     if (c->is_server && h->type == TERN_PKT_HANDSHAKE && !pp->validated) {
         /* a Handshake packet proves the client got our Initial: address validated */
         pp->validated = 1;
@@ -854,7 +854,7 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
         return 0;
     c->stats.bytes_recv += len;
     if (path_idx >= 0)
-        c->paths.slot[path_idx].bytes_recv += len;
+        tern_conn_path_slot(c, path_idx)->bytes_recv += len;
     uint8_t tail[TERN_RESET_TOKEN_LEN] = {0};
     if (len >= TERN_RESET_TOKEN_LEN)
         memcpy(tail, dgram + len - TERN_RESET_TOKEN_LEN, TERN_RESET_TOKEN_LEN);

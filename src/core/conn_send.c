@@ -546,7 +546,7 @@ static size_t pkt_total(const pkt_build *b) { return b->hdr_len + b->payload + T
  * longer paths the PTO is mostly the round trip and a repeat would gain little. */
 static tern_tstamp ack_repeat_at(const tern_conn *c, tern_tstamp now)
 {
-    const tern_rtt *rtt = &c->paths.slot[c->paths.active].rtt;
+    const tern_rtt *rtt = &tern_conn_path(c)->rtt;
     tern_tstamp after = tern_rtt_pto(rtt, 0);
     if (!rtt->has_sample || 2 * after > c->tp.local.max_ack_delay * TERN_NS_PER_MS)
         return TERN_TS_INF;
@@ -556,7 +556,7 @@ static tern_tstamp ack_repeat_at(const tern_conn *c, tern_tstamp now)
 static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
 {
     tern_pn_space_state *sp = &c->sp[b->space];
-    tern_path *pp = &c->paths.slot[b->rec.path_id];
+    tern_path *pp = tern_conn_path_slot(c, b->rec.path_id);
     b->rec.time_sent = now;
     b->rec.size = (uint32_t)pkt_total(b);
     b->rec.in_flight = b->rec.ack_eliciting || b->padded || b->rec.n_frames > (b->has_ack ? 1 : 0);
@@ -752,7 +752,7 @@ static size_t build_close(tern_conn *c, uint8_t *out, size_t cap, tern_tstamp no
  * forbids it (RFC 9000 §8.2.1, §8.2.2). Returns its size, 0 when nothing could be built. */
 static size_t build_probe(tern_conn *c, int idx, uint8_t *buf, size_t cap, tern_tstamp now)
 {
-    tern_path *p = &c->paths.slot[idx];
+    tern_path *p = tern_conn_path_slot(c, idx);
     uint64_t budget = tern_path_amp_budget(p);
     size_t room = TERN_MIN(cap, tern_path_mtu(p));
     if (budget < room)
@@ -856,7 +856,7 @@ static void mark_app_limited(tern_conn *c, uint64_t from_pn)
 void tern_conn_sync_amplification(tern_conn *c)
 {
     c->rec.amplification_blocked =
-        c->is_server && tern_path_amp_budget(&c->paths.slot[c->paths.active]) < TERN_MIN_SEND_ROOM;
+        c->is_server && tern_path_amp_budget(tern_conn_path(c)) < TERN_MIN_SEND_ROOM;
 }
 
 int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t cap,
@@ -924,7 +924,7 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
         if (n) {
             if (ecn)
                 *ecn = c->snd.ecn;
-            tern_path *qp = &c->paths.slot[probe];
+            tern_path *qp = tern_conn_path_slot(c, probe);
             *path_out = qp->addr;
             *count = 1;
             *seg_size = n;

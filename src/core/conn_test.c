@@ -225,9 +225,11 @@ tern_streams *tern_conn_streams(tern_conn *c)
     return &c->streams.set;
 }
 
-tern_path *tern_conn_path_at(tern_conn *c, int i)
+const tern_path *tern_conn_path_at(const tern_conn *c, int i)
 {
-    return &c->paths.slot[i];
+    static const tern_path never_used; /* a slot that never held a path reads as unused */
+    const tern_path *p = tern_conn_path_slot(c, i);
+    return p ? p : &never_used;
 }
 int tern_conn_active_index(const tern_conn *c)
 {

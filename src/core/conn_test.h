@@ -165,8 +165,9 @@ tern_streams *tern_conn_streams(tern_conn *c);
 
 /* ---- paths and migration ------------------------------------------------------------------ */
 
-/* Path slot i (0 <= i < TERN_MAX_PATHS), in use or not (tern_path_in_use). */
-tern_path *tern_conn_path_at(tern_conn *c, int i);
+/* Path slot i (0 <= i < TERN_MAX_PATHS), in use or not (tern_path_in_use); a slot that never
+ * held a path reads as a zeroed, unused one. */
+const tern_path *tern_conn_path_at(const tern_conn *c, int i);
 /* Index of the active path, and the path itself. */
 int tern_conn_active_index(const tern_conn *c);
 tern_path *tern_conn_active_path(tern_conn *c);

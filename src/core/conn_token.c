@@ -42,7 +42,7 @@ void tern_conn_token_on_path_validated(tern_conn *c, int path_idx)
     if (!c->tok.enabled || !c->tok.issued || path_idx != c->paths.active)
         return;
     uint8_t b[9];
-    size_t bl = tern_token_binding(&c->paths.slot[path_idx].addr.remote, b);
+    size_t bl = tern_token_binding(&tern_conn_path_slot(c, path_idx)->addr.remote, b);
     if (bl && (bl != c->tok.bound_len || memcmp(b, c->tok.bound, bl) != 0)) {
         c->tok.pending = 1;
         tern_conn_wake(c);
@@ -56,7 +56,7 @@ size_t tern_conn_token_write(tern_conn *c, uint8_t *p, size_t cap, tern_tstamp n
     uint8_t nonce[12], tok[TERN_NEW_TOKEN_MAX];
     if (c->rand(c->rand_ud, nonce, sizeof(nonce)))
         return 0; /* issued at a later send, when the random source works again */
-    const tern_addr *to = &c->paths.slot[c->paths.active].addr.remote;
+    const tern_addr *to = &tern_conn_path(c)->addr.remote;
     size_t tl = tern_token_seal(c->tok.key, nonce, to, now, tok, sizeof(tok));
     size_t n = tl ? tern_frame_write_new_token(p, cap, tok, tl) : 0;
     if (!tl)

@@ -13,7 +13,7 @@
 
 void tern_mig_path_info(const tern_conn *c, int idx, tern_path_info *out)
 {
-    const tern_path *p = &c->paths.slot[idx];
+    const tern_path *p = tern_conn_path_slot(c, idx);
     memset(out, 0, sizeof(*out));
     out->id = idx;
     out->addr = p->addr;
@@ -89,7 +89,7 @@ size_t tern_mig_paths_in_use(const tern_conn *c)
 {
     size_t n = 0;
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (tern_path_in_use(&c->paths.slot[i]))
+        if (tern_path_in_use(tern_conn_path_slot(c, i)))
             n++;
     return n;
 }
@@ -97,7 +97,7 @@ size_t tern_mig_paths_in_use(const tern_conn *c)
 static int free_slot(const tern_conn *c)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (!tern_path_in_use(&c->paths.slot[i]) && i != c->paths.active)
+        if (!tern_path_in_use(tern_conn_path_slot(c, i)) && i != c->paths.active)
             return i;
     return -1;
 }
@@ -105,8 +105,8 @@ static int free_slot(const tern_conn *c)
 int tern_conn_path_by_local(const tern_conn *c, const tern_addr *local)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (tern_path_in_use(&c->paths.slot[i]) &&
-            tern_addr_equal(&c->paths.slot[i].addr.local, local) && !c->paths.slot[i].preferred)
+        if (tern_path_in_use(tern_conn_path_slot(c, i)) &&
+            tern_addr_equal(&tern_conn_path_slot(c, i)->addr.local, local) && !tern_conn_path_slot(c, i)->preferred)
             return i;
     return -1;
 }
@@ -140,7 +140,7 @@ static int local_match(const tern_addr *path_local, const tern_addr *seen)
 static int find_path(const tern_conn *c, const tern_path_addr *a)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        const tern_path *p = &c->paths.slot[i];
+        const tern_path *p = tern_conn_path_slot(c, i);
         if (tern_path_in_use(p) && local_match(&p->addr.local, &a->local) &&
             tern_addr_equal(&p->addr.remote, &a->remote))
             return i;
@@ -190,8 +190,8 @@ static int peer_forbids_migration(const tern_conn *c, tern_path_reason *why)
  * PROBING event carries the reason the path was created for (none when the application added it). */
 static void begin_probe(tern_conn *c, int idx, tern_tstamp now)
 {
-    tern_path_reason add_why = c->paths.slot[idx].add_why;
-    tern_path *p = &c->paths.slot[idx];
+    tern_path_reason add_why = tern_conn_path_slot(c, idx)->add_why;
+    tern_path *p = tern_conn_path_slot(c, idx);
     p->probe_pending = 0;
     if (!tern_peer_cids_for_path(&c->cids.peer, (uint8_t)idx) &&
         !tern_peer_cids_take(&c->cids.peer, (uint8_t)idx)) {
@@ -208,8 +208,8 @@ static void begin_probe(tern_conn *c, int idx, tern_tstamp now)
 
 static void rebind_recovery(tern_conn *c)
 {
-    c->rec.rtt = &c->paths.slot[c->paths.active].rtt;
-    c->rec.cc = &c->paths.slot[c->paths.active].cc;
+    c->rec.rtt = &tern_conn_path(c)->rtt;
+    c->rec.cc = &tern_conn_path(c)->cc;
 }
 
 /* Compares the paths' minimum RTTs: the propagation delay, not the queue a busy path built up. */
@@ -227,7 +227,7 @@ static void end_path(tern_conn *c, int idx, int failed, tern_path_reason why, te
 static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
     int from = c->paths.active; /* idx is another path: every caller picks one */
-    tern_path *np = &c->paths.slot[idx], *op = &c->paths.slot[from];
+    tern_path *np = tern_conn_path_slot(c, idx), *op = tern_conn_path_slot(c, from);
     /* only the port changed: the same network, keep what was learnt about it (RFC 9000 §9.4) */
     if (np->pkts_sent < 64 && tern_path_only_port_changed(&np->addr, &op->addr)) {
         if (!np->rtt.has_sample)
@@ -288,14 +288,14 @@ static void release_cid(tern_conn *c, int idx)
 static void drop_in_flight(tern_conn *c, int idx, tern_tstamp now)
 {
     tern_recovery_declare_path_lost(&c->rec, (uint8_t)idx, now);
-    c->paths.slot[idx].cc.bytes_in_flight = 0;
+    tern_conn_path_slot(c, idx)->cc.bytes_in_flight = 0;
 }
 
 /* Ends a path: failed (validation) or abandoned (removed). Its CID is retired and what was in flight
  * on it is resent elsewhere. */
 static void end_path(tern_conn *c, int idx, int failed, tern_path_reason why, tern_tstamp now)
 {
-    tern_path *p = &c->paths.slot[idx];
+    tern_path *p = tern_conn_path_slot(c, idx);
     if (!tern_path_in_use(p))
         return;
     if (failed)
@@ -308,8 +308,8 @@ static void end_path(tern_conn *c, int idx, int failed, tern_path_reason why, te
     release_cid(c, idx);
     drop_in_flight(c, idx, now);
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (c->paths.slot[i].fallback == idx)
-            c->paths.slot[i].fallback = -1;
+        if (tern_conn_path_slot(c, i) && tern_conn_path_slot(c, i)->fallback == idx)
+            tern_conn_path_slot(c, i)->fallback = -1;
     emit(c, TERN_PATH_EV_REMOVED, why, idx, -1, 0);
 }
 
@@ -319,14 +319,14 @@ static int best_validated_but(const tern_conn *c, int except, const tern_addr *e
 {
     int best = -1;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        const tern_path *p = &c->paths.slot[i];
+        const tern_path *p = tern_conn_path_slot(c, i);
         if (i == except || !tern_path_in_use(p) || !p->path_validated ||
             (except_local && tern_addr_equal(&p->addr.local, except_local)))
             continue;
         if (best < 0)
             best = i;
         else {
-            const tern_path *b = &c->paths.slot[best];
+            const tern_path *b = tern_conn_path_slot(c, best);
             if (p->rtt.smoothed < b->rtt.smoothed ||
                 (p->rtt.smoothed == b->rtt.smoothed && p->validated_at > b->validated_at))
                 best = i;
@@ -344,7 +344,7 @@ static int best_validated(const tern_conn *c, int except)
 static void fail_path(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
     if (idx == c->paths.active) {
-        tern_path *p = &c->paths.slot[idx];
+        tern_path *p = tern_conn_path_slot(c, idx);
         if (c->is_server && !p->validation_retried && p->validation_pn != UINT64_MAX &&
             p->largest_pn_recv > p->validation_pn) {
             /* The client kept sending here (newer packets arrived since the validation began):
@@ -370,12 +370,15 @@ static void fail_path(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
     end_path(c, idx, 1, why, now);
 }
 
+/* A path in a free slot: its index, -1 when every slot is in use, or TERN_ERR_NOMEM. */
 static int new_path(tern_conn *c, const tern_path_addr *addr, tern_tstamp now)
 {
     int idx = free_slot(c);
     if (idx < 0)
         return -1;
-    tern_path_init(&c->paths.slot[idx], (uint8_t)idx, addr, c->cfg->cc, c->cfg->max_udp_payload,
+    if (tern_conn_path_slot_open(c, idx))
+        return TERN_ERR_NOMEM;
+    tern_path_init(tern_conn_path_slot(c, idx), (uint8_t)idx, addr, c->cfg->cc, c->cfg->max_udp_payload,
                    c->cfg->pmtud_raise_ms, now);
     tern_conn_pmtud_init_path(c, idx, now);
     tern_policy_restore(c, idx, now);
@@ -406,7 +409,7 @@ int tern_mig_add_path(tern_conn *c, const tern_addr *local, tern_path_reason why
     int rv = client_verb_check(c, local);
     if (rv)
         return rv;
-    const tern_path *ap = &c->paths.slot[c->paths.active];
+    const tern_path *ap = tern_conn_path(c);
     if (local->u.sa.sa_family != ap->addr.remote.u.sa.sa_family)
         return TERN_ERR_AF_MISMATCH;
     if (tern_conn_path_by_local(c, local) >= 0)
@@ -420,8 +423,8 @@ int tern_mig_add_path(tern_conn *c, const tern_addr *local, tern_path_reason why
     tern_path_addr pa = {*local, ap->addr.remote};
     int idx = new_path(c, &pa, now);
     if (idx < 0)
-        return TERN_ERR_PATH_LIMIT;
-    tern_path *p = &c->paths.slot[idx];
+        return idx == TERN_ERR_NOMEM ? TERN_ERR_NOMEM : TERN_ERR_PATH_LIMIT;
+    tern_path *p = tern_conn_path_slot(c, idx);
     p->validated = 1; /* the amplification limit protects others from servers, not us */
     p->add_why = why;
     if (!c->hs.confirmed) {
@@ -443,7 +446,7 @@ int tern_conn_path_set_active(tern_conn *c, const tern_addr *local, tern_tstamp 
         if (idx < 0)
             return idx;
     }
-    tern_path *p = &c->paths.slot[idx];
+    tern_path *p = tern_conn_path_slot(c, idx);
     if (idx == c->paths.active)
         return idx;
     if (!c->hs.confirmed || p->waiting_cid) { /* confirmed: no path waits for it any more */
@@ -465,8 +468,8 @@ int tern_conn_path_remove(tern_conn *c, const tern_addr *local, tern_tstamp now)
      * share it): the address's socket closes after this. */
     int on_addr[TERN_MAX_PATHS], n = 0, active_on_addr = 0;
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (tern_path_in_use(&c->paths.slot[i]) &&
-            tern_addr_equal(&c->paths.slot[i].addr.local, local)) {
+        if (tern_path_in_use(tern_conn_path_slot(c, i)) &&
+            tern_addr_equal(&tern_conn_path_slot(c, i)->addr.local, local)) {
             on_addr[n++] = i;
             active_on_addr |= i == c->paths.active;
         }
@@ -491,7 +494,7 @@ void tern_conn_path_socket_error(tern_conn *c, int idx, tern_tstamp now)
 
 void tern_conn_path_gone(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
 {
-    if (!c || idx < 0 || idx >= TERN_MAX_PATHS || !tern_path_in_use(&c->paths.slot[idx]) ||
+    if (!c || idx < 0 || idx >= TERN_MAX_PATHS || !tern_path_in_use(tern_conn_path_slot(c, idx)) ||
         c->state >= TERN_CS_CLOSING)
         return;
     tern_policy_on_path_gone(c, idx, why, now);
@@ -499,7 +502,7 @@ void tern_conn_path_gone(tern_conn *c, int idx, tern_path_reason why, tern_tstam
         (c->is_server || tern_migration_failover(c, TERN_PATH_WHY_FAILOVER, now) != 1)) {
         /* nowhere to go yet (or the application decides): keep the only path, and end it once
          * the connection has moved */
-        c->paths.slot[idx].gone = (int)why;
+        tern_conn_path_slot(c, idx)->gone = (int)why;
         return;
     }
     if (c->paths.pending_active == idx)
@@ -534,7 +537,7 @@ int tern_migration_failover(tern_conn *c, tern_path_reason why, tern_tstamp now)
 void tern_mig_on_path_response(tern_conn *c, const uint8_t data[8], tern_tstamp now)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        tern_path *p = &c->paths.slot[i];
+        tern_path *p = tern_conn_path_slot(c, i);
         tern_tstamp sent_at = 0;
         if (!tern_path_in_use(p) || !tern_path_on_response(p, data, &sent_at))
             continue;
@@ -571,7 +574,7 @@ tern_tstamp tern_mig_next_timeout(const tern_conn *c)
 {
     tern_tstamp t = TERN_TS_INF;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        const tern_path *p = &c->paths.slot[i];
+        const tern_path *p = tern_conn_path_slot(c, i);
         if (!tern_path_in_use(p))
             continue;
         t = TERN_MIN(t, p->challenge_retx_at);
@@ -583,10 +586,10 @@ tern_tstamp tern_mig_next_timeout(const tern_conn *c)
 void tern_mig_on_timeout(tern_conn *c, tern_tstamp now)
 {
     for (int i = 0; i < TERN_MAX_PATHS && c->state < TERN_CS_CLOSING; i++) {
-        tern_path *p = &c->paths.slot[i];
+        tern_path *p = tern_conn_path_slot(c, i);
         if (!tern_path_in_use(p))
             continue;
-        const tern_path *ap = &c->paths.slot[c->paths.active];
+        const tern_path *ap = tern_conn_path(c);
         if (now >= p->validation_deadline && i != c->paths.active && ap->fallback == i &&
             !ap->path_validated && ap->validation_deadline >= now) {
             /* the path the connection would return to stays until the new one is settled: a
@@ -617,7 +620,7 @@ int tern_mig_probe_path(tern_conn *c, size_t *in_use)
     for (int k = 0; k < TERN_MAX_PATHS; k++) {
         /* the active path first: its validation decides where the traffic stays */
         int i = (c->paths.active + k) % TERN_MAX_PATHS;
-        tern_path *p = &c->paths.slot[i];
+        tern_path *p = tern_conn_path_slot(c, i);
         if (!tern_path_in_use(p))
             continue;
         n++;
@@ -651,7 +654,7 @@ static void probe_preferred_address(tern_conn *c, tern_tstamp now)
     const tern_tparams *tp = &c->tp.peer;
     if (!tp->has_preferred_address || !c->cfg->follow_preferred_address || c->cids.peer.zero_len)
         return;
-    const tern_path *ap = &c->paths.slot[c->paths.active];
+    const tern_path *ap = tern_conn_path(c);
     tern_addr remote;
     memset(&remote, 0, sizeof(remote));
     if (ap->addr.remote.u.sa.sa_family == AF_INET && tp->preferred_address.ipv4_port) {
@@ -673,8 +676,8 @@ static void probe_preferred_address(tern_conn *c, tern_tstamp now)
     int idx = new_path(c, &pa, now);
     if (idx < 0)
         return;
-    c->paths.slot[idx].validated = 1;
-    c->paths.slot[idx].preferred = 1;
+    tern_conn_path_slot(c, idx)->validated = 1;
+    tern_conn_path_slot(c, idx)->preferred = 1;
     begin_probe(c, idx, now);
 }
 
@@ -685,7 +688,7 @@ void tern_mig_on_confirmed(tern_conn *c, tern_tstamp now)
     tern_path_reason why = TERN_PATH_WHY_NONE;
     int forbidden = peer_forbids_migration(c, &why);
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        tern_path *p = &c->paths.slot[i];
+        tern_path *p = tern_conn_path_slot(c, i);
         if (!tern_path_in_use(p) || !p->probe_pending)
             continue;
         if (forbidden) {
@@ -703,7 +706,7 @@ void tern_mig_on_confirmed(tern_conn *c, tern_tstamp now)
 void tern_mig_on_new_cids(tern_conn *c, tern_tstamp now)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        tern_path *p = &c->paths.slot[i];
+        tern_path *p = tern_conn_path_slot(c, i);
         if (tern_path_in_use(p) && p->waiting_cid &&
             tern_peer_cids_take(&c->cids.peer, (uint8_t)i)) {
             p->waiting_cid = 0;
@@ -711,8 +714,8 @@ void tern_mig_on_new_cids(tern_conn *c, tern_tstamp now)
         }
     }
     int pa = c->paths.pending_active;
-    if (pa >= 0 && c->hs.confirmed && tern_path_in_use(&c->paths.slot[pa]) &&
-        !c->paths.slot[pa].waiting_cid) {
+    if (pa >= 0 && c->hs.confirmed && tern_path_in_use(tern_conn_path_slot(c, pa)) &&
+        !tern_conn_path_slot(c, pa)->waiting_cid) {
         c->paths.pending_active = -1;
         switch_to(c, pa, TERN_PATH_WHY_APP, now);
     }
@@ -727,20 +730,20 @@ static int recycle_slot(tern_conn *c, int only_shared, tern_tstamp now)
      * the active path or the one it would fall back to. */
     int oldest = -1;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        tern_path *p = &c->paths.slot[i];
+        tern_path *p = tern_conn_path_slot(c, i);
         if (i == c->paths.active || !tern_path_in_use(p) ||
             (only_shared && (p->path_validated || !p->shared_dcid)))
             continue;
         int is_fallback = 0;
         for (int k = 0; k < TERN_MAX_PATHS; k++)
-            is_fallback |= c->paths.slot[k].fallback == i;
+            is_fallback |= tern_conn_path_slot(c, k) && tern_conn_path_slot(c, k)->fallback == i;
         if (is_fallback)
             continue;
         if (oldest < 0) {
             oldest = i;
             continue;
         }
-        const tern_path *o = &c->paths.slot[oldest];
+        const tern_path *o = tern_conn_path_slot(c, oldest);
         if (p->path_validated != o->path_validated ? !p->path_validated
                                                    : p->last_recv < o->last_recv)
             oldest = i;
@@ -749,7 +752,7 @@ static int recycle_slot(tern_conn *c, int only_shared, tern_tstamp now)
         return -1;
     release_cid(c, oldest);
     drop_in_flight(c, oldest, now);
-    c->paths.slot[oldest].state = TERN_PATH_ABANDONED;
+    tern_conn_path_slot(c, oldest)->state = TERN_PATH_ABANDONED;
     return oldest;
 }
 
@@ -759,7 +762,7 @@ int tern_mig_path_for_datagram(tern_conn *c, const tern_path_addr *addr, tern_ts
         return c->paths.active;
     int idx = find_path(c, addr);
     if (idx >= 0) {
-        c->paths.slot[idx].last_recv = now;
+        tern_conn_path_slot(c, idx)->last_recv = now;
         return idx;
     }
     /* A client must not migrate before the handshake is confirmed (RFC 9000 §9), which a server
@@ -787,16 +790,16 @@ static int shared_probing_paths(const tern_conn *c)
 {
     int n = 0;
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        n += tern_path_in_use(&c->paths.slot[i]) && !c->paths.slot[i].path_validated &&
-             c->paths.slot[i].shared_dcid && i != c->paths.active &&
-             i != c->paths.slot[c->paths.active].fallback;
+        n += tern_path_in_use(tern_conn_path_slot(c, i)) && !tern_conn_path_slot(c, i)->path_validated &&
+             tern_conn_path_slot(c, i)->shared_dcid && i != c->paths.active &&
+             i != tern_conn_path(c)->fallback;
     return n;
 }
 
 static int dcid_in_use(const tern_conn *c, const tern_cid *dcid)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (tern_path_in_use(&c->paths.slot[i]) && tern_cid_eq(&c->paths.slot[i].dcid, dcid))
+        if (tern_path_in_use(tern_conn_path_slot(c, i)) && tern_cid_eq(&tern_conn_path_slot(c, i)->dcid, dcid))
             return 1;
     return 0;
 }
@@ -809,12 +812,12 @@ int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const te
     if (shared && shared_probing_paths(c) >= TERN_MIG_MAX_PEER_PROBING)
         idx = recycle_slot(c, 1, now);
     if (idx < 0)
-        idx = new_path(c, addr, now);
+        idx = new_path(c, addr, now); /* out of memory too: an existing slot is recycled */
     if (idx < 0)
         idx = recycle_slot(c, 0, now);
     if (idx < 0)
         return -1;
-    tern_path *p = &c->paths.slot[idx];
+    tern_path *p = tern_conn_path_slot(c, idx);
     tern_path_init(p, (uint8_t)idx, addr, c->cfg->cc, c->cfg->max_udp_payload,
                    c->cfg->pmtud_raise_ms, now);
     tern_conn_pmtud_init_path(c, idx, now);
@@ -838,7 +841,7 @@ int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const te
 void tern_mig_on_app_packet(tern_conn *c, int idx, uint64_t pn, int largest, int non_probing,
                             tern_tstamp now)
 {
-    tern_path *p = &c->paths.slot[idx];
+    tern_path *p = tern_conn_path_slot(c, idx);
     if (p->largest_pn_recv == UINT64_MAX || pn > p->largest_pn_recv)
         p->largest_pn_recv = pn;
     if (p->validation_pn == UINT64_MAX && p->validation_deadline != TERN_TS_INF)
@@ -851,7 +854,7 @@ void tern_mig_on_app_packet(tern_conn *c, int idx, uint64_t pn, int largest, int
         return;
     /* RFC 9000 §9.3: the client moved (or its NAT rebound); follow it */
     int from = c->paths.active;
-    tern_path *op = &c->paths.slot[from];
+    tern_path *op = tern_conn_path_slot(c, from);
     /* validation starts here rather than in switch_to, so that the new path records the packet
      * number it began at (fail_path gives a path the client keeps using one more period) */
     if (!p->path_validated && !p->need_challenge && p->validation_deadline == TERN_TS_INF)
@@ -881,9 +884,9 @@ int tern_conn_paths_sized(tern_conn *c, tern_path_info *out, size_t cap, size_t 
         return TERN_ERR_ABI;
     size_t k = 0;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        if (c->paths.slot[i].state == TERN_PATH_UNUSED)
+        if (!tern_conn_path_slot(c, i) || tern_conn_path_slot(c, i)->state == TERN_PATH_UNUSED)
             continue;
-        if (!tern_path_in_use(&c->paths.slot[i]) && i != c->paths.active)
+        if (!tern_path_in_use(tern_conn_path_slot(c, i)) && i != c->paths.active)
             continue;
         if (k < cap) {
             tern_path_info pi;
@@ -914,11 +917,11 @@ int tern_mig_best_validated(const tern_conn *c, int except, const tern_addr *exc
 {
     int best = -1;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
-        const tern_path *p = &c->paths.slot[i];
+        const tern_path *p = tern_conn_path_slot(c, i);
         if (i == except || !tern_path_in_use(p) || !p->path_validated || p->preferred ||
             (except_ip && tern_addr_same_ip(&p->addr.local, except_ip)))
             continue;
-        if (best < 0 || p->rtt.smoothed < c->paths.slot[best].rtt.smoothed)
+        if (best < 0 || p->rtt.smoothed < tern_conn_path_slot(c, best)->rtt.smoothed)
             best = i;
     }
     return best;
@@ -926,5 +929,5 @@ int tern_mig_best_validated(const tern_conn *c, int except, const tern_addr *exc
 
 tern_tstamp tern_mig_validation_timeout(const tern_conn *c, int idx)
 {
-    return validation_timeout(c, &c->paths.slot[idx]);
+    return validation_timeout(c, tern_conn_path_slot(c, idx));
 }

@@ -1,7 +1,7 @@
 /* A network path: a (local, remote) address pair with everything RFC 9000 §9.4 says belongs to it:
  * RTT estimator, congestion controller, pacer, the anti-amplification budget, validation state and
- * the peer connection ID it uses. The connection keeps paths in a fixed array; the active one is
- * paths[c->active]. */
+ * the peer connection ID it uses. The connection keeps them in slots, allocated when first used
+ * (conn_internal.h); the active one is slot c->paths.active. */
 #ifndef TERN_CORE_PATH_H
 #define TERN_CORE_PATH_H
 
@@ -121,9 +121,10 @@ static inline uint64_t tern_path_amp_budget(const tern_path *p)
     return lim > p->bytes_sent ? lim - p->bytes_sent : 0;
 }
 
+/* NULL (a connection's slot that never held a path) is not in use. */
 static inline int tern_path_in_use(const tern_path *p)
 {
-    return p->state == TERN_PATH_PROBING || p->state == TERN_PATH_VALIDATED;
+    return p && (p->state == TERN_PATH_PROBING || p->state == TERN_PATH_VALIDATED);
 }
 
 /* 1 when both addresses differ only in the port (the congestion state may be kept, RFC 9000 §9.4). */

@@ -61,7 +61,7 @@ static void emit_refused(tern_conn *c, int idx, const tern_addr *ip)
         pi.id = -1;
         pi.state = TERN_PATH_STATE_ABANDONED;
         pi.addr.local = *ip;
-        pi.addr.remote = c->paths.slot[c->paths.active].addr.remote;
+        pi.addr.remote = tern_conn_path(c)->addr.remote;
     }
     tern_path_event ev;
     memset(&ev, 0, sizeof(ev));
@@ -123,7 +123,7 @@ static void net_forget(tern_conn *c, tern_policy_net *n)
  * sight). */
 static tern_policy_net *net_of_path(tern_conn *c, int idx)
 {
-    return net_add(c, &c->paths.slot[idx].addr.local);
+    return net_add(c, &tern_conn_path_slot(c, idx)->addr.local);
 }
 
 static int net_is_default(const tern_conn *c, const tern_policy_net *n)
@@ -154,7 +154,7 @@ static int net_check_route(tern_conn *c, tern_policy_net *n)
 {
     /* every network recorded has the family of the peer's address (events of the other family
      * are ignored, paths have it) */
-    const tern_addr *remote = &c->paths.slot[c->paths.active].addr.remote;
+    const tern_addr *remote = &tern_conn_path(c)->addr.remote;
     if (!c->hooks.route_usable)
         return 1;
     return c->hooks.route_usable(c->hooks.ud, c, &n->ip, remote) == 0;
@@ -192,11 +192,11 @@ static tern_tstamp recheck_due(const tern_conn *c, const tern_policy_net *n)
 /* The path in use whose local address has the network's IP (the active one first), or -1. */
 static int path_on_net(const tern_conn *c, const tern_policy_net *n)
 {
-    if (tern_addr_same_ip(&c->paths.slot[c->paths.active].addr.local, &n->ip))
+    if (tern_addr_same_ip(&tern_conn_path(c)->addr.local, &n->ip))
         return c->paths.active;
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (tern_path_in_use(&c->paths.slot[i]) && !c->paths.slot[i].preferred &&
-            tern_addr_same_ip(&c->paths.slot[i].addr.local, &n->ip))
+        if (tern_path_in_use(tern_conn_path_slot(c, i)) && !tern_conn_path_slot(c, i)->preferred &&
+            tern_addr_same_ip(&tern_conn_path_slot(c, i)->addr.local, &n->ip))
             return i;
     return -1;
 }
@@ -228,7 +228,7 @@ static int open_path(tern_conn *c, const tern_addr *ip, int role, tern_path_reas
     int idx = tern_mig_add_path(c, &bound, why, now);
     if (idx < 0)
         return -1;
-    c->paths.slot[idx].role = role;
+    tern_conn_path_slot(c, idx)->role = role;
     return idx;
 }
 
@@ -311,7 +311,7 @@ static void move_to_net(tern_conn *c, tern_policy_net *n, tern_path_reason why, 
         return;
     if (!may_move(c, n, idx))
         return;
-    if (idx >= 0 && c->paths.slot[idx].path_validated) {
+    if (idx >= 0 && tern_conn_path_slot(c, idx)->path_validated) {
         switch_counted(c, idx, why, now);
         return;
     }
@@ -369,8 +369,8 @@ static void explore(tern_conn *c, tern_tstamp now)
         }
         return;
     }
-    if (open_path(c, &c->paths.slot[c->paths.active].addr.local, TERN_ROLE_PORT,
-                  TERN_PATH_WHY_PORT_MIGRATION, now) >= 0)
+    if (open_path(c, &tern_conn_path(c)->addr.local, TERN_ROLE_PORT, TERN_PATH_WHY_PORT_MIGRATION,
+                  now) >= 0)
         c->pol.port_migrations++;
 }
 
@@ -405,7 +405,7 @@ void tern_policy_on_pto(tern_conn *c, tern_tstamp now)
 {
     /* an active path still being validated returns to its fallback when validation fails: the
      * mechanism's rule, not the policy's */
-    if (!failover_on(c) || !c->hs.confirmed || !c->paths.slot[c->paths.active].path_validated)
+    if (!failover_on(c) || !c->hs.confirmed || !tern_conn_path(c)->path_validated)
         return;
     tern_policy *pol = &c->pol;
     const tern_policy_config *pc = pcfg(c);
@@ -415,10 +415,9 @@ void tern_policy_on_pto(tern_conn *c, tern_tstamp now)
     if (!pol->degrading) {
         pol->degrading = 1;
         pol->degrade_at = now;
-        pol->active_heard = c->paths.slot[c->paths.active].heard;
+        pol->active_heard = tern_conn_path(c)->heard;
         /* its probes leave now: one more PTO of it is how long an answer may take */
-        pol->answer_by =
-            now + tern_rtt_pto(&c->paths.slot[c->paths.active].rtt, c->tp.peer_max_ack_delay);
+        pol->answer_by = now + tern_rtt_pto(&tern_conn_path(c)->rtt, c->tp.peer_max_ack_delay);
         pol->pending = POL_NONE;
         TERN_LOG(c, "policy: active path %d degrading (%u PTOs without progress)", c->paths.active,
                  ptos);
@@ -426,8 +425,8 @@ void tern_policy_on_pto(tern_conn *c, tern_tstamp now)
     }
     int sb = tern_mig_best_validated(c, c->paths.active, NULL);
     if (sb >= 0)
-        challenge(&c->paths.slot[sb],
-                  ping_leads(&c->paths.slot[c->paths.active], &c->paths.slot[sb]), now);
+        challenge(tern_conn_path_slot(c, sb),
+                  ping_leads(tern_conn_path(c), tern_conn_path_slot(c, sb)), now);
     if (ptos >= pc->explore_ptos)
         explore(c, now);
 }
@@ -439,7 +438,8 @@ void tern_policy_on_pto(tern_conn *c, tern_tstamp now)
 static void maybe_fail_over(tern_conn *c, int idx, int decide, tern_tstamp now)
 {
     tern_policy *pol = &c->pol;
-    tern_path *p = &c->paths.slot[idx]; /* validated: a standby, or a path that just answered */
+    tern_path *p =
+        tern_conn_path_slot(c, idx); /* validated: a standby, or a path that just answered */
     if (p->preferred)
         return;
     if (pol->gone) {
@@ -449,7 +449,7 @@ static void maybe_fail_over(tern_conn *c, int idx, int decide, tern_tstamp now)
         tern_mig_end_path(c, from, 0, why, now);
         return;
     }
-    if (!pol->degrading || c->paths.slot[c->paths.active].heard > pol->active_heard ||
+    if (!pol->degrading || tern_conn_path(c)->heard > pol->active_heard ||
         p->heard <= pol->degrade_at)
         return;
     if (!decide || now < pol->answer_by) {
@@ -466,26 +466,26 @@ static void maybe_fail_over(tern_conn *c, int idx, int decide, tern_tstamp now)
     if (auto_mode(c)) { /* from was validated: a degradation starts on a validated path */
         /* find out soon whether the old path is dead (then its address backs off) or only was
          * congested (then it stays a standby, and maybe the one to move back to) */
-        c->paths.slot[from].role = TERN_ROLE_STANDBY;
-        challenge(&c->paths.slot[from], 0, now);
+        tern_conn_path_slot(c, from)->role = TERN_ROLE_STANDBY;
+        challenge(tern_conn_path_slot(c, from), 0, now);
     }
 }
 
 void tern_policy_on_path_response(tern_conn *c, int idx, tern_tstamp now)
 {
-    tern_path *p = &c->paths.slot[idx];
+    tern_path *p = tern_conn_path_slot(c, idx);
     /* One round trip that says "clearly slower" may be one late answer: a second challenge, at
      * once, so that the PTO probe's choice (ping_leads) rests on the smaller of two. No answer in
      * time ends the path, as for a keep-alive. */
     if (failover_on(c) && idx != c->paths.active && p->rtt.samples == 1 && !p->preferred &&
-        clearly_slower(&c->paths.slot[c->paths.active], p))
+        clearly_slower(tern_conn_path(c), p))
         challenge(p, 0, now);
 }
 
 void tern_policy_on_packet(tern_conn *c, int idx, tern_tstamp now)
 {
     tern_policy *pol = &c->pol;
-    tern_path *p = &c->paths.slot[idx];
+    tern_path *p = tern_conn_path_slot(c, idx);
     p->heard = now;
     if (p->keepalive_sent && p->validated_at >= p->keepalive_sent)
         p->keepalive_sent = 0; /* answered */
@@ -543,11 +543,11 @@ void tern_policy_on_path_gone(tern_conn *c, int idx, tern_path_reason why, tern_
 void tern_policy_on_active(tern_conn *c, int from, int to, tern_tstamp now)
 {
     tern_policy *pol = &c->pol;
-    c->paths.slot[from].last_active = now;
-    c->paths.slot[to].last_active = now;
+    tern_conn_path_slot(c, from)->last_active = now;
+    tern_conn_path_slot(c, to)->last_active = now;
     /* what the old path learnt, before losses declared there later (the packets left behind)
      * collapse its window */
-    tern_path_cache_save(&pol->cache, &c->paths.slot[from], now);
+    tern_path_cache_save(&pol->cache, tern_conn_path_slot(c, from), now);
     pol->degrading = 0;
     pol->explored = 0;
     pol->gone = 0;
@@ -559,7 +559,7 @@ void tern_policy_on_active(tern_conn *c, int from, int to, tern_tstamp now)
 void tern_policy_on_path_end(tern_conn *c, int idx, int failed, tern_tstamp now)
 {
     tern_policy *pol = &c->pol;
-    tern_path *p = &c->paths.slot[idx];
+    tern_path *p = tern_conn_path_slot(c, idx);
     if (!p->last_active && idx != c->paths.active)
         tern_path_cache_save(&pol->cache, p, now); /* a standby: at least its round trip */
     if (pol->target == idx)
@@ -583,7 +583,7 @@ void tern_policy_on_path_end(tern_conn *c, int idx, int failed, tern_tstamp now)
 void tern_policy_restore(tern_conn *c, int idx, tern_tstamp now)
 {
     const tern_policy_config *pc = pcfg(c);
-    if (tern_path_cache_restore(&c->pol.cache, &c->paths.slot[idx], ms(pc->cache_rtt_ms),
+    if (tern_path_cache_restore(&c->pol.cache, tern_conn_path_slot(c, idx), ms(pc->cache_rtt_ms),
                                 ms(pc->cache_cc_ms), now))
         c->pol.restored++;
 }
@@ -594,7 +594,7 @@ void tern_policy_restore(tern_conn *c, int idx, tern_tstamp now)
  * there is none it stays (its socket fails) while every other address is probed. */
 static void net_gone(tern_conn *c, tern_policy_net *n, tern_path_reason why, tern_tstamp now)
 {
-    if (tern_addr_same_ip(&c->paths.slot[c->paths.active].addr.local, &n->ip)) {
+    if (tern_addr_same_ip(&tern_conn_path(c)->addr.local, &n->ip)) {
         int best = tern_mig_best_validated(c, c->paths.active, &n->ip);
         if (best >= 0) {
             policy_switch(c, best, why, now);
@@ -605,8 +605,8 @@ static void net_gone(tern_conn *c, tern_policy_net *n, tern_path_reason why, ter
         }
     }
     for (int i = 0; i < TERN_MAX_PATHS; i++)
-        if (i != c->paths.active && tern_path_in_use(&c->paths.slot[i]) &&
-            tern_addr_same_ip(&c->paths.slot[i].addr.local, &n->ip))
+        if (i != c->paths.active && tern_path_in_use(tern_conn_path_slot(c, i)) &&
+            tern_addr_same_ip(&tern_conn_path_slot(c, i)->addr.local, &n->ip))
             tern_mig_end_path(c, i, 0, why, now);
     n->up_since = 0;
 }
@@ -647,7 +647,7 @@ void tern_conn_network_event(tern_conn *c, const tern_net_event *ev, tern_tstamp
     if (!c || !ev || !auto_mode(c) || c->state >= TERN_CS_CLOSING)
         return;
     if (c->qlog) tern_qlog_net_event(c, ev, now);
-    const tern_addr *remote = &c->paths.slot[c->paths.active].addr.remote;
+    const tern_addr *remote = &tern_conn_path(c)->addr.remote;
     int fam_ok = ev->addr.len && family_of(&ev->addr) == family_of(remote);
     net_of_path(c, c->paths.active); /* the network the connection started on is known too */
     tern_policy_net *n;
@@ -725,7 +725,7 @@ static tern_tstamp keepalive_due(const tern_conn *c, const tern_path *p)
 /* A standby path: validated, in use, not active, not the preferred-address path. */
 static int is_standby(const tern_conn *c, int i)
 {
-    const tern_path *p = &c->paths.slot[i];
+    const tern_path *p = tern_conn_path_slot(c, i);
     return i != c->paths.active && tern_path_in_use(p) && p->path_validated && !p->preferred;
 }
 
@@ -735,7 +735,7 @@ static tern_tstamp move_back_at(const tern_conn *c, int *to)
 {
     *to = -1;
     /* the active path's network, or what net_add would record for it (a query records nothing) */
-    const tern_addr *aip = &c->paths.slot[c->paths.active].addr.local;
+    const tern_addr *aip = &tern_conn_path(c)->addr.local;
     int ai = net_index(c, aip);
     tern_policy_net fresh;
     if (ai < 0) {
@@ -752,7 +752,8 @@ static tern_tstamp move_back_at(const tern_conn *c, int *to)
             net_rank(c, n) >= arank)
             continue;
         int idx = path_on_net(c, n);
-        if (idx < 0 || !c->paths.slot[idx].path_validated || c->paths.slot[idx].keepalive_sent)
+        if (idx < 0 || !tern_conn_path_slot(c, idx)->path_validated ||
+            tern_conn_path_slot(c, idx)->keepalive_sent)
             continue;
         tern_tstamp at = n->up_since + ms(pcfg(c)->migrate_back_ms);
         if (at < best) {
@@ -775,7 +776,7 @@ tern_tstamp tern_policy_next_timeout(const tern_conn *c)
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
         if (!is_standby(c, i))
             continue;
-        const tern_path *p = &c->paths.slot[i];
+        const tern_path *p = tern_conn_path_slot(c, i);
         /* the same order as tern_policy_on_timeout: a timer it would not act on is never due */
         if (p->keepalive_sent) {
             t = TERN_MIN(t, p->keepalive_sent + tern_mig_validation_timeout(c, i));
@@ -815,7 +816,7 @@ void tern_policy_on_timeout(tern_conn *c, tern_tstamp now)
     for (int i = 0; i < TERN_MAX_PATHS && c->state < TERN_CS_CLOSING; i++) {
         if (!is_standby(c, i))
             continue;
-        tern_path *p = &c->paths.slot[i];
+        tern_path *p = tern_conn_path_slot(c, i);
         if (p->keepalive_sent) {
             /* the policy's challenge went unanswered: the path is dead (a standby probed while
              * the active degraded, in either mode, or a keep-alive) */

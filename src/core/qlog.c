@@ -593,9 +593,9 @@ int tern_qlog_new(tern_conn *c, tern_qlog_sink sink, void *ud, tern_tstamp now)
 
     rec_begin(q, "quic:connection_started");
     w_key(w, "local");
-    w_endpoint(w, &c->paths.slot[0].addr.local, NULL);
+    w_endpoint(w, &tern_conn_path_slot(c, 0)->addr.local, NULL);
     w_key(w, "remote");
-    w_endpoint(w, &c->paths.slot[0].addr.remote, NULL);
+    w_endpoint(w, &tern_conn_path_slot(c, 0)->addr.remote, NULL);
     rec_end(c, q, -1, 0);
     tern_qlog_path_event(c, TERN_QLOG_PATH_NEW, TERN_PATH_WHY_NONE, 0, -1, 0);
     tern_qlog_secrets(c, TERN_LEVEL_INITIAL, 1, 1);
@@ -753,7 +753,7 @@ void tern_qlog_metrics(tern_conn *c, tern_tstamp now)
     tern_qlog *q = c->qlog;
     tern_qlog_w *w = &q->w;
     tern_qlog_tick(c, now);
-    const tern_path *p = &c->paths.slot[c->paths.active];
+    const tern_path *p = tern_conn_path(c);
     int all = !q->m_valid || q->m_path != c->paths.active;
     int any = 0;
     rec_begin(q, "quic:recovery_metrics_updated");
@@ -812,7 +812,7 @@ void tern_qlog_ecn_state(tern_conn *c, int idx, int old, int state, int failure)
 void tern_qlog_ecn_ce(tern_conn *c, int idx)
 {
     tern_qlog *q = c->qlog;
-    const tern_path *p = &c->paths.slot[idx];
+    const tern_path *p = tern_conn_path_slot(c, idx);
     int st = cc_state_of(&p->cc);
     rec_begin(q, "quic:congestion_state_updated");
     if (idx == c->paths.active && q->cc_state >= 0)
@@ -1053,7 +1053,7 @@ static void tuple_assigned(tern_conn *c, int idx, int gone, tern_path_reason why
 {
     tern_qlog *q = c->qlog;
     tern_qlog_w *w = &q->w;
-    const tern_path *p = &c->paths.slot[idx];
+    const tern_path *p = tern_conn_path_slot(c, idx);
     rec_begin(q, "quic:tuple_assigned");
     w_key(w, "tuple_id");
     w_fmt(w, "\"%llu\"", (unsigned long long)idx);
@@ -1074,7 +1074,7 @@ static void migration_state(tern_conn *c, const char *state, int idx, int from,
 {
     tern_qlog *q = c->qlog;
     tern_qlog_w *w = &q->w;
-    const tern_path *p = &c->paths.slot[idx];
+    const tern_path *p = tern_conn_path_slot(c, idx);
     rec_begin(q, "quic:migration_state_updated");
     kv_str(w, "new", state);
     w_key(w, "tuple_id");
@@ -1102,7 +1102,7 @@ void tern_qlog_path_event(tern_conn *c, tern_path_event_type type, tern_path_rea
     switch ((int)type) {
     case 0: /* TERN_QLOG_PATH_NEW */
         tuple_assigned(c, idx, 0, why);
-        if (c->paths.slot[idx].need_challenge)
+        if (tern_conn_path_slot(c, idx)->need_challenge)
             migration_state(c, "probing_started", idx, -1, why, 0);
         break;
     case TERN_PATH_EV_PROBING:
@@ -1124,7 +1124,8 @@ void tern_qlog_path_event(tern_conn *c, tern_path_event_type type, tern_path_rea
         break;
     case TERN_PATH_EV_ACTIVE: {
         int back = why == TERN_PATH_WHY_VALIDATION_FAILED;
-        int started = !back && !c->paths.slot[idx].path_validated; /* complete once it validates */
+        int started =
+            !back && !tern_conn_path_slot(c, idx)->path_validated; /* complete once it validates */
         migration_state(c,
                         back      ? "migration_abandoned"
                         : started ? "migration_started"
@@ -1157,7 +1158,7 @@ void tern_qlog_refused(tern_conn *c, int idx, const tern_addr *ip)
         w_fmt(w, "\"%llu\"", (unsigned long long)idx);
     }
     w_key(w, "local");
-    w_endpoint(w, idx >= 0 ? &c->paths.slot[idx].addr.local : ip, NULL);
+    w_endpoint(w, idx >= 0 ? &tern_conn_path_slot(c, idx)->addr.local : ip, NULL);
     rec_end(c, q, -1, 0);
 }
 

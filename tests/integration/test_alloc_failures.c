@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "allochook.h"
+#include "conn_internal.h"
 #include "conn_test.h"
 #include "pair.h"
 #include "testcert.h"
@@ -277,6 +278,71 @@ static void test_tls_ctx(void **st)
     rmdir(dir);
 }
 
+/* Only the allocation that gives a connection's path slot its path (a tiny function: its calls
+ * lie within its first bytes). */
+static int path_slot_caller(void *caller)
+{
+    const char *f = (const char *)(uintptr_t)tern_conn_path_slot_open;
+    return (const char *)caller > f && (const char *)caller < f + 96;
+}
+
+static tern_addr parse(const char *s)
+{
+    tern_addr a;
+    assert_int_equal(tern_addr_parse(&a, s, 0), 0);
+    return a;
+}
+
+static int confirmed(tern_pair *p) { return p->client && tern_conn_handshake_confirmed(p->client); }
+static int some_bytes(tern_pair *p) { return p->streams[1].got > 100000; }
+
+/* A connection allocates a path for a slot only when it first opens one there: a client that
+ * cannot get one is told TERN_ERR_NOMEM (no path, no event) and may add the address again; a
+ * server whose client's NAT rebound drops the packet it could not make a path for, and follows
+ * the client with the next one. */
+static void test_path_slot(void **st)
+{
+    if (!ALLOCHOOK_ACTIVE)
+        skip();
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 14), 0);
+    assert_true(pair_run(&p, confirmed, 10 * SEC));
+    assert_int_equal(pair_request(&p, 1000), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    /* one path each, and no slot beyond the first holds one */
+    for (int i = 1; i < TERN_MAX_PATHS; i++) {
+        assert_null(tern_conn_path_slot(p.client, i));
+        assert_null(tern_conn_path_slot(p.server, i));
+    }
+    tern_addr wifi = parse("10.0.0.3:6000");
+    allochook_filter = path_slot_caller;
+    allochook_fail_after = 0;
+    assert_int_equal(tern_conn_path_add(p.client, &wifi, p.now), TERN_ERR_NOMEM);
+    assert_true(allochook_fail_after < 0);
+    allochook_fail_after = -1;
+    assert_int_equal(tern_mig_paths_in_use(p.client), 1);
+    assert_int_equal(p.path_events[TERN_PATH_EV_PROBING], 0);
+    int id = tern_conn_path_add(p.client, &wifi, p.now);
+    assert_true(id > 0);
+    assert_non_null(tern_conn_path_slot(p.client, id));
+    assert_int_equal(pair_request(&p, 1 << 20), 1);
+    assert_true(pair_run(&p, some_bytes, 5 * SEC));
+    assert_int_equal(tern_conn_path_set_active(p.client, &wifi, p.now), id);
+
+    /* the server: the client's NAT rebinds while the server's next path cannot be allocated */
+    p.nat_from = wifi;
+    p.nat_to = parse("10.0.0.9:7777");
+    allochook_fail_after = 0;
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(allochook_fail_after < 0); /* it was reached */
+    allochook_fail_after = -1;
+    allochook_filter = eligible;
+    assert_true(pair_verify(&p));
+    assert_false(tern_conn_is_done(p.server));
+    assert_true(tern_addr_equal(&tern_conn_active_path(p.server)->addr.remote, &p.nat_to));
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_handshake_upgrade),
         cmocka_unit_test(test_download),
         cmocka_unit_test(test_frame_dropped_unacknowledged),
+        cmocka_unit_test(test_path_slot),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
