@@ -91,7 +91,7 @@ rc=0
 # redrawn in place only when we print to a terminal; its JSON report goes to a file.
 {
     timeout -k 5 120 "$client_bin" --ca "$tmp/pki/ca.pem" --local 127.0.0.1 "${steps[@]}" \
-        --show-paths --json -o "$tmp/out.bin" "https://127.0.0.1:$port/file.bin" \
+        --show-paths --json --sha256 -o "$tmp/out.bin" "https://127.0.0.1:$port/file.bin" \
         >"$tmp/result.json"
 } 2>&1 || rc=$?
 echo

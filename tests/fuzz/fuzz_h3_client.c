@@ -83,6 +83,7 @@ static void setup_client(void)
     cl.dl = dls;
     cl.n = NDL;
     cl.quiet = 1;
+    cl.hash = 1;
     cl.goaway_id = INT64_MAX;
     cl.next_bytes_due = UINT64_MAX;
 }

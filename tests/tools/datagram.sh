@@ -20,7 +20,7 @@ py=/usr/bin/python3
 head -c 300000 /dev/urandom >"$work/www/f.bin"
 port=$(free_port)
 start_server "$port" -q --datagram-echo || fail "tern-server did not start"
-timeout 30 "$build/tern-client" -q --json --ca "$work/pki/ca.pem" --datagrams 300 \
+timeout 30 "$build/tern-client" -q --json --sha256 --ca "$work/pki/ca.pem" --datagrams 300 \
     "https://127.0.0.1:$port/f.bin" >"$work/client.json" 2>"$work/client.err" ||
     fail "the client failed"
 "$py" - "$work/client.json" "$(sha256sum "$work/www/f.bin" | cut -d' ' -f1)" <<'PY' || fail "report"

@@ -26,7 +26,7 @@ case_ok() {
     # shellcheck disable=SC2086
     start_server "$port" $sargs || fail "$name: tern-server did not start"
     # shellcheck disable=SC2086
-    timeout 20 "$build/tern-client" --ca "$work/pki/ca.pem" --json -q $cargs \
+    timeout 20 "$build/tern-client" --ca "$work/pki/ca.pem" --json --sha256 -q $cargs \
         "https://127.0.0.1:$port/f.bin" >"$work/client.json" 2>"$work/client.log" ||
         fail "$name: tern-client failed"
     json=$(cat "$work/client.json")

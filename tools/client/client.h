@@ -16,6 +16,9 @@
 #include "tern/tern.h"
 
 #define CL_READ_CHUNK (64 * 1024)
+/* Bytes of a body gathered before each write(2) to its output: the pieces stream reads return
+ * (an HTTP/3 DATA frame's worth, often one packet) would otherwise cost a system call each. */
+#define CL_WRITE_CHUNK (1024 * 1024)
 
 typedef enum cl_proto { CL_PROTO_NONE, CL_PROTO_HQ, CL_PROTO_H3 } cl_proto;
 
@@ -35,6 +38,8 @@ typedef struct download {
     uint64_t reset_code;
     int fd;       /* output, -1 to discard */
     int close_fd; /* 1 when fd is ours to close */
+    uint8_t *wbuf; /* body bytes not written to fd yet (CL_WRITE_CHUNK, allocated on first use) */
+    size_t wlen;
     size_t req_len, req_sent; /* hq-interop request line */
     tool_sha256 hash;
     char sha256[TOOL_SHA256_HEX_LEN + 1];
@@ -163,6 +168,7 @@ typedef struct client {
     download *dl;
     size_t n, next_open, n_finished;
     int quiet, json, connected, closed, interrupted;
+    int hash; /* --sha256: each body is hashed as it arrives and its digest reported */
     cl_proto proto;
     tool_h3 *h3;
     int64_t goaway_id; /* first stream the server will not serve; INT64_MAX without GOAWAY */
@@ -231,7 +237,11 @@ download *cl_find_dl(client *cl, int64_t sid);
 /* Marks a download finished; when it is the last one, closes the connection cleanly. */
 void cl_finish_dl(client *cl, download *d, dl_result result);
 void cl_fail_dl(client *cl, download *d, const char *what, int err);
-/* Body bytes of `d`: hashed, written to its output, counted. Returns 0, or -1 after finishing the
+/* Writes the body bytes `d` gathered to its output (also those of a download that failed: what
+ * arrived is kept, as a plain write would have). Returns 0 or -1 (errno set). */
+int cl_flush_body(download *d);
+/* Body bytes of `d`: hashed (with --sha256), written to its output (gathered into large writes),
+ * counted. Returns 0, or -1 after finishing the
  * download as failed (the caller stops the stream). */
 int cl_body(client *cl, download *d, const uint8_t *data, size_t len);
 

@@ -47,9 +47,11 @@ static void report_dl(client *cl, download *d)
         return;
     switch (d->result) {
     case DL_OK:
-        if (!cl->quiet && f)
+        if (!cl->quiet && f && cl->hash)
             fprintf(f, "%s: %s%llu bytes, sha256 %s\n", d->url_text, status,
                     (unsigned long long)d->bytes, d->sha256);
+        else if (!cl->quiet && f)
+            fprintf(f, "%s: %s%llu bytes\n", d->url_text, status, (unsigned long long)d->bytes);
         break;
     case DL_HTTP_ERROR:
         fprintf(err, "tern-client: %s: HTTP status %d (%llu bytes of body)\n", d->url_text,
@@ -70,17 +72,32 @@ static void report_dl(client *cl, download *d)
     }
 }
 
+static int write_all(int fd, const uint8_t *p, size_t len);
+
+int cl_flush_body(download *d)
+{
+    int rv = d->wlen && d->fd >= 0 ? write_all(d->fd, d->wbuf, d->wlen) : 0;
+    d->wlen = 0;
+    return rv;
+}
+
 void cl_finish_dl(client *cl, download *d, dl_result result)
 {
     if (d->result != DL_PENDING)
         return;
     d->result = result;
-    if (result == DL_OK || result == DL_HTTP_ERROR)
+    if (cl->hash && (result == DL_OK || result == DL_HTTP_ERROR))
         tool_sha256_final_hex(&d->hash, d->sha256);
     else
         tool_sha256_discard(&d->hash);
+    if (cl_flush_body(d) < 0 && result == DL_OK) {
+        d->result = DL_ERROR;
+        snprintf(d->error, sizeof(d->error), "writing the output file: %s", strerror(errno));
+    }
+    free(d->wbuf);
+    d->wbuf = NULL;
     if (d->close_fd && d->fd >= 0) {
-        if (close(d->fd) < 0 && result == DL_OK) {
+        if (close(d->fd) < 0 && d->result == DL_OK) {
             d->result = DL_ERROR;
             snprintf(d->error, sizeof(d->error), "closing the output file: %s", strerror(errno));
         }
@@ -143,6 +160,22 @@ void cl_show_progress(client *cl)
     cl_progress_update(&cl->progress, tool_now_ns(), cl->total_bytes, total, cl->n_finished, cl->n);
 }
 
+/* Gathers body bytes into d's write buffer, writing it out when full; a piece that would not fit
+ * and is itself large goes out directly after what was gathered. Without memory for the buffer,
+ * every piece is written as it comes. Returns 0 or -1 (errno set). */
+static int body_out(download *d, const uint8_t *data, size_t len)
+{
+    if (!d->wbuf && !(d->wbuf = malloc(CL_WRITE_CHUNK)))
+        return write_all(d->fd, data, len);
+    if (d->wlen + len > CL_WRITE_CHUNK && cl_flush_body(d) < 0)
+        return -1;
+    if (len >= CL_WRITE_CHUNK / 2)
+        return write_all(d->fd, data, len);
+    memcpy(d->wbuf + d->wlen, data, len);
+    d->wlen += len;
+    return 0;
+}
+
 int cl_body(client *cl, download *d, const uint8_t *data, size_t len)
 {
     uint64_t now = tool_now_ns();
@@ -151,12 +184,12 @@ int cl_body(client *cl, download *d, const uint8_t *data, size_t len)
     cl_paths_on_data(cl, now, len);
     d->bytes += len;
     cl->total_bytes += len;
-    if (tool_sha256_update(&d->hash, data, len) < 0) {
+    if (cl->hash && tool_sha256_update(&d->hash, data, len) < 0) {
         snprintf(d->error, sizeof(d->error), "hashing failed");
         cl_finish_dl(cl, d, DL_ERROR);
         return -1;
     }
-    if (d->fd >= 0 && write_all(d->fd, data, len) < 0) {
+    if (d->fd >= 0 && body_out(d, data, len) < 0) {
         snprintf(d->error, sizeof(d->error), "writing the output file: %s", strerror(errno));
         cl_finish_dl(cl, d, DL_ERROR);
         return -1;
