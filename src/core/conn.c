@@ -1308,7 +1308,7 @@ ssize_t tern_stream_read(tern_conn *c, int64_t sid, void *buf, size_t cap, int *
     if (fin)
         *fin = f;
     if (tern_stream_update_recv_credit(s, 0)) {
-        c->streams.ctrl_pending = 1;
+        tern_conn_stream_ctrl(c, s);
         tern_conn_wake(c);
     }
     if (f && !(s->flags & TERN_SF_FIN_READ)) {
@@ -1331,7 +1331,7 @@ int tern_stream_reset(tern_conn *c, int64_t sid, uint64_t app_error)
     if (rv < 0)
         return rv;
     if (rv) {
-        c->streams.ctrl_pending = 1;
+        tern_conn_stream_ctrl(c, s);
         tern_conn_wake(c);
     }
     return 0;
@@ -1350,7 +1350,7 @@ int tern_stream_stop_sending(tern_conn *c, int64_t sid, uint64_t app_error)
     /* what is buffered or still arrives will not be read: its credit goes back at once */
     tern_conn_credit_consumed(c, tern_stream_stop_recv(s, app_error), 0);
     if (s->flags & TERN_SF_NEED_STOP_SENDING)
-        c->streams.ctrl_pending = 1;
+        tern_conn_stream_ctrl(c, s);
     tern_conn_wake(c);
     tern_conn_maybe_close_stream(c, s);
     return 0;

@@ -171,7 +171,8 @@ typedef struct tern_conn_flow_state {
 /* The streams, and what the application is told about them after processing. */
 typedef struct tern_conn_stream_state {
     tern_streams set;
-    int ctrl_pending; /* some stream has a control frame to send */
+    int ctrl_pending; /* a control frame of the streams' may be due: a queued stream's (set.ctrlq_head)
+                         or MAX_STREAMS / STREAMS_BLOCKED */
     int64_t *notify;  /* streams to tell about room, after processing */
     size_t notify_n, notify_cap;
 } tern_conn_stream_state;
@@ -331,6 +332,13 @@ void tern_conn_on_data_blocked(tern_conn *c, uint64_t limit);
 void tern_conn_restart_idle(tern_conn *c, tern_tstamp now);
 /* Tells the driver (through the wake hook) that the connection has something to send. */
 void tern_conn_wake(tern_conn *c);
+/* Stream s has a control frame to send (one of its TERN_SF_NEED_* flags was set): queues it for
+ * the next packets. */
+static inline void tern_conn_stream_ctrl(tern_conn *c, tern_stream *s)
+{
+    tern_streams_ctrlq_push(&c->streams.set, s);
+    c->streams.ctrl_pending = 1;
+}
 /* Issues NEW_CONNECTION_IDs until the peer holds as many of ours as its limit allows. */
 void tern_conn_issue_cids(tern_conn *c);
 int tern_conn_install_rx_next(tern_conn *c);

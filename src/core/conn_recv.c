@@ -115,7 +115,7 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
         case TERN_FT_STOP_SENDING:
             s = tern_streams_find(&c->streams.set, (int64_t)f->id);
             if (s && tern_stream_on_frame_lost(s, f->type, f->off))
-                c->streams.ctrl_pending = 1;
+                tern_conn_stream_ctrl(c, s);
             break;
         case TERN_FT_DATA_BLOCKED:
             /* still blocked at the same limit: the peer must hear it (RFC 9000 §13.3) */
@@ -308,7 +308,7 @@ static int handle_stop_sending(tern_conn *c, const tern_frame *f)
         c->cb->on_stream_stop_sending(c, id, f->u.stop_sending.app_error, c->cb_ud);
     s = tern_streams_find(&c->streams.set, id);
     if (s && tern_stream_reset_send(s, f->u.stop_sending.app_error) == 1)
-        c->streams.ctrl_pending = 1;
+        tern_conn_stream_ctrl(c, s);
     return 0;
 }
 
@@ -331,7 +331,7 @@ static int handle_stream_data_blocked(tern_conn *c, const tern_frame *f)
     if ((rv = get_stream(c, (int64_t)f->u.max_stream_data.stream_id, 0, f->type, &s)))
         return rv;
     if (s && tern_stream_on_data_blocked(s, f->u.max_stream_data.max))
-        c->streams.ctrl_pending = 1;
+        tern_conn_stream_ctrl(c, s);
     return 0;
 }
 

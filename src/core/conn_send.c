@@ -171,6 +171,55 @@ static int add_crypto(tern_conn *c, pkt_build *b)
     return added;
 }
 
+/* The control frames stream s owes (its TERN_SF_NEED_* flags) that fit. Returns 1 when any was
+ * added. */
+static int add_stream_control(pkt_build *b, tern_stream *s)
+{
+    int added = 0;
+    size_t n;
+    if (s->flags & TERN_SF_NEED_RESET) {
+        n = tern_frame_write_reset_stream(pb_cur(b), pb_room(b), (uint64_t)s->id, s->reset_error,
+                                          s->reset_final_size);
+        if (n) {
+            b->payload += n;
+            pb_record(b, TERN_FT_RESET_STREAM, (uint64_t)s->id, 0, 0, 0, 0);
+            s->flags &= ~TERN_SF_NEED_RESET;
+            added = 1;
+        }
+    }
+    if ((s->flags & TERN_SF_NEED_STOP_SENDING) && !pb_full(b)) {
+        n = tern_frame_write_stop_sending(pb_cur(b), pb_room(b), (uint64_t)s->id, s->stop_error);
+        if (n) {
+            b->payload += n;
+            pb_record(b, TERN_FT_STOP_SENDING, (uint64_t)s->id, 0, 0, 0, 0);
+            s->flags &= ~TERN_SF_NEED_STOP_SENDING;
+            added = 1;
+        }
+    }
+    if ((s->flags & TERN_SF_NEED_MAX_STREAM_DATA) && !pb_full(b)) {
+        n = tern_frame_write_max_stream_data(pb_cur(b), pb_room(b), (uint64_t)s->id,
+                                             s->max_recv_next);
+        if (n) {
+            b->payload += n;
+            pb_record(b, TERN_FT_MAX_STREAM_DATA, (uint64_t)s->id, s->max_recv_next, 0, 0, 0);
+            tern_stream_max_stream_data_sent(s, s->max_recv_next);
+            s->flags &= ~TERN_SF_NEED_MAX_STREAM_DATA;
+            added = 1;
+        }
+    }
+    if ((s->flags & TERN_SF_NEED_STREAM_DATA_BLOCKED) && !pb_full(b)) {
+        n = tern_frame_write_stream_data_blocked(pb_cur(b), pb_room(b), (uint64_t)s->id,
+                                                 s->max_send);
+        if (n) {
+            b->payload += n;
+            pb_record(b, TERN_FT_STREAM_DATA_BLOCKED, (uint64_t)s->id, s->max_send, 0, 0, 0);
+            s->flags &= ~TERN_SF_NEED_STREAM_DATA_BLOCKED;
+            added = 1;
+        }
+    }
+    return added;
+}
+
 /* Control frames of the application space. Returns 1 when any was added. */
 static int add_control(tern_conn *c, pkt_build *b, tern_tstamp now)
 {
@@ -259,63 +308,19 @@ static int add_control(tern_conn *c, pkt_build *b, tern_tstamp now)
         added = 1;
     }
     if (c->streams.ctrl_pending) {
-        int left = 0;
-        for (size_t k = 0; k < c->streams.set.nbuckets; k++) {
-            for (tern_stream *s = c->streams.set.buckets[k]; s; s = s->hnext) {
-                if (pb_full(b) || pb_room(b) < 32) {
-                    left = 1;
-                    continue;
-                }
-                if (s->flags & TERN_SF_NEED_RESET) {
-                    n = tern_frame_write_reset_stream(pb_cur(b), pb_room(b), (uint64_t)s->id,
-                                                      s->reset_error, s->reset_final_size);
-                    if (n) {
-                        b->payload += n;
-                        pb_record(b, TERN_FT_RESET_STREAM, (uint64_t)s->id, 0, 0, 0, 0);
-                        s->flags &= ~TERN_SF_NEED_RESET;
-                        added = 1;
-                    }
-                }
-                if ((s->flags & TERN_SF_NEED_STOP_SENDING) && !pb_full(b)) {
-                    n = tern_frame_write_stop_sending(pb_cur(b), pb_room(b), (uint64_t)s->id,
-                                                      s->stop_error);
-                    if (n) {
-                        b->payload += n;
-                        pb_record(b, TERN_FT_STOP_SENDING, (uint64_t)s->id, 0, 0, 0, 0);
-                        s->flags &= ~TERN_SF_NEED_STOP_SENDING;
-                        added = 1;
-                    }
-                }
-                if ((s->flags & TERN_SF_NEED_MAX_STREAM_DATA) && !pb_full(b)) {
-                    n = tern_frame_write_max_stream_data(pb_cur(b), pb_room(b), (uint64_t)s->id,
-                                                         s->max_recv_next);
-                    if (n) {
-                        b->payload += n;
-                        pb_record(b, TERN_FT_MAX_STREAM_DATA, (uint64_t)s->id, s->max_recv_next, 0,
-                                  0, 0);
-                        tern_stream_max_stream_data_sent(s, s->max_recv_next);
-                        s->flags &= ~TERN_SF_NEED_MAX_STREAM_DATA;
-                        added = 1;
-                    }
-                }
-                if ((s->flags & TERN_SF_NEED_STREAM_DATA_BLOCKED) && !pb_full(b)) {
-                    n = tern_frame_write_stream_data_blocked(pb_cur(b), pb_room(b),
-                                                             (uint64_t)s->id, s->max_send);
-                    if (n) {
-                        b->payload += n;
-                        pb_record(b, TERN_FT_STREAM_DATA_BLOCKED, (uint64_t)s->id, s->max_send, 0,
-                                  0, 0);
-                        s->flags &= ~TERN_SF_NEED_STREAM_DATA_BLOCKED;
-                        added = 1;
-                    }
-                }
-                if (s->flags & (TERN_SF_NEED_RESET | TERN_SF_NEED_STOP_SENDING |
-                                TERN_SF_NEED_MAX_STREAM_DATA | TERN_SF_NEED_STREAM_DATA_BLOCKED))
-                    left = 1;
-            }
+        /* only the queued streams: with many streams open, a scan of all of them per packet
+         * would cost more than the packet */
+        tern_streams *m = &c->streams.set;
+        for (tern_stream *s = m->ctrlq_head, *next; s && !pb_full(b) && pb_room(b) >= 32;
+             s = next) {
+            next = s->cnext;
+            added |= add_stream_control(b, s);
+            if (!(s->flags & (TERN_SF_NEED_RESET | TERN_SF_NEED_STOP_SENDING |
+                              TERN_SF_NEED_MAX_STREAM_DATA | TERN_SF_NEED_STREAM_DATA_BLOCKED)))
+                tern_streams_ctrlq_remove(m, s);
         }
         c->streams.ctrl_pending =
-            left || c->streams.set.need_max_streams[0] || c->streams.set.need_max_streams[1];
+            m->ctrlq_head || m->need_max_streams[0] || m->need_max_streams[1];
     }
     return added;
 }
@@ -326,7 +331,7 @@ static void note_stream_blocked(tern_conn *c, tern_stream *s)
     if (s->snd.end > s->max_send && s->blocked_at != s->max_send) {
         s->blocked_at = s->max_send;
         s->flags |= TERN_SF_NEED_STREAM_DATA_BLOCKED;
-        c->streams.ctrl_pending = 1;
+        tern_conn_stream_ctrl(c, s);
     }
 }
 

@@ -492,6 +492,7 @@ void tern_streams_free(tern_streams *m)
     m->buckets = NULL;
     m->nbuckets = m->count = 0;
     m->sendq_head = m->sendq_tail = NULL;
+    m->ctrlq_head = NULL;
     tern_chunk_pool_free(&m->pool);
 }
 
@@ -643,6 +644,32 @@ static void sendq_unlink(tern_streams *m, tern_stream *s)
     s->in_sendq = 0;
 }
 
+void tern_streams_ctrlq_push(tern_streams *m, tern_stream *s)
+{
+    if (s->in_ctrlq)
+        return;
+    s->cprev = NULL;
+    s->cnext = m->ctrlq_head;
+    if (m->ctrlq_head)
+        m->ctrlq_head->cprev = s;
+    m->ctrlq_head = s;
+    s->in_ctrlq = 1;
+}
+
+void tern_streams_ctrlq_remove(tern_streams *m, tern_stream *s)
+{
+    if (!s->in_ctrlq)
+        return;
+    if (s->cprev)
+        s->cprev->cnext = s->cnext;
+    else
+        m->ctrlq_head = s->cnext;
+    if (s->cnext)
+        s->cnext->cprev = s->cprev;
+    s->cnext = s->cprev = NULL;
+    s->in_ctrlq = 0;
+}
+
 void tern_streams_close(tern_streams *m, tern_stream *s)
 {
     if (!s || !m->nbuckets)
@@ -655,6 +682,7 @@ void tern_streams_close(tern_streams *m, tern_stream *s)
     *pp = s->hnext;
     m->count--;
     sendq_unlink(m, s);
+    tern_streams_ctrlq_remove(m, s);
     if (tern_sid_is_server(s->id) != m->is_server) {
         int k = tern_sid_is_bidi(s->id) ? 0 : 1;
         m->closed_remote[k]++;

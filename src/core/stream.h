@@ -84,7 +84,8 @@ typedef struct tern_stream {
     struct tern_stream *hnext;   /* hash chain */
     struct tern_stream *snext;   /* send queue link (round robin) */
     struct tern_stream *sprev;   /* so that closing a queued stream is O(1) */
-    int in_sendq;
+    struct tern_stream *cnext, *cprev; /* control queue link (frames of TERN_SF_NEED_*) */
+    int in_sendq, in_ctrlq;
 } tern_stream;
 
 /* Stream id helpers (RFC 9000 §2.1). */
@@ -119,6 +120,8 @@ typedef struct tern_streams {
     uint64_t peer_max_data_bidi_local, peer_max_data_bidi_remote, peer_max_data_uni;
     size_t send_buffer;
     tern_stream *sendq_head, *sendq_tail; /* streams with something to send */
+    tern_stream *ctrlq_head; /* streams that may have a control frame to send (TERN_SF_NEED_*),
+                                so that building a packet never scans every stream */
     tern_chunk_pool pool;               /* receive chunks of every stream */
 } tern_streams;
 
@@ -173,6 +176,11 @@ void tern_streams_max_streams_sent(tern_streams *m, int uni, uint64_t max);
 int tern_stream_is_done(const tern_stream *s, int is_server);
 /* Send queue (round robin): push appends at the tail unless already queued; pop takes the head. */
 void tern_streams_sendq_push(tern_streams *m, tern_stream *s);
+/* Queues s for the control frames its TERN_SF_NEED_* flags ask for (once: a queued stream stays
+ * where it is). Closing a stream takes it off. */
+void tern_streams_ctrlq_push(tern_streams *m, tern_stream *s);
+/* Takes s off the control queue (nothing when it is not queued). */
+void tern_streams_ctrlq_remove(tern_streams *m, tern_stream *s);
 tern_stream *tern_streams_sendq_pop(tern_streams *m);
 
 /* What a received frame did to flow control: `new_bytes` is how far the highest received offset

@@ -824,6 +824,41 @@ static void test_map_sendq(void **st)
     tern_streams_free(&m);
 }
 
+/* The control queue holds each stream once, in any order of pushes and removals, and a stream
+ * closed while queued leaves it. */
+static void test_map_ctrlq(void **st)
+{
+    tern_streams m;
+    setup_map(&m, 0);
+    m.max_local[0] = 5;
+    tern_stream *a, *b, *c;
+    assert_int_equal(tern_streams_open_local(&m, 1, &a), 0);
+    assert_int_equal(tern_streams_open_local(&m, 1, &b), 0);
+    assert_int_equal(tern_streams_open_local(&m, 1, &c), 0);
+    assert_null(m.ctrlq_head);
+    tern_streams_ctrlq_push(&m, a);
+    tern_streams_ctrlq_push(&m, b);
+    tern_streams_ctrlq_push(&m, a); /* already queued: stays once */
+    tern_streams_ctrlq_push(&m, c);
+    int n = 0;
+    for (tern_stream *s = m.ctrlq_head; s; s = s->cnext)
+        n++;
+    assert_int_equal(n, 3);
+    tern_streams_ctrlq_remove(&m, b); /* from the middle */
+    assert_false(b->in_ctrlq);
+    tern_streams_ctrlq_remove(&m, b); /* not queued: nothing */
+    tern_streams_close(&m, c);        /* the head, closed: unlinked */
+    assert_ptr_equal(m.ctrlq_head, a);
+    assert_null(a->cnext);
+    assert_null(a->cprev);
+    tern_streams_ctrlq_remove(&m, a);
+    assert_null(m.ctrlq_head);
+    tern_streams_ctrlq_push(&m, b);
+    assert_ptr_equal(m.ctrlq_head, b);
+    tern_streams_free(&m);
+    assert_null(m.ctrlq_head);
+}
+
 static void test_stream_flow(void **st)
 {
     tern_streams m;
@@ -1321,6 +1356,7 @@ int main(void)
         cmocka_unit_test(test_map_close_credit),
         cmocka_unit_test(test_map_many),
         cmocka_unit_test(test_map_sendq),
+        cmocka_unit_test(test_map_ctrlq),
         cmocka_unit_test(test_stream_flow),
         cmocka_unit_test(test_recvbuf_chunks),
         cmocka_unit_test(test_recvbuf_discard),
