@@ -248,8 +248,13 @@ static int handle_stream(tern_conn *c, const tern_frame *f)
         return 0;
     tern_stream_credit cr;
     uint64_t terr = 0;
-    rv = tern_stream_recv(s, f->u.stream.offset, f->u.stream.data, f->u.stream.len,
-                              f->u.stream.fin, conn_credit(c), &cr, &terr);
+    /* In-order bytes an application reads from its callback are copied once, from the packet
+     * to its buffer, not through the stream's chunks: they are lent until the callback
+     * returns, and whatever it left unread is kept then. */
+    int tell = c->cb && c->cb->on_stream_readable && !(s->flags & TERN_SF_FIN_READ);
+    rv = (tell ? tern_stream_recv_lent : tern_stream_recv)(s, f->u.stream.offset, f->u.stream.data,
+                                                          f->u.stream.len, f->u.stream.fin,
+                                                          conn_credit(c), &cr, &terr);
     if (rv == TERN_ERR_NOMEM)
         return rv; /* too many gaps: the packet goes unacknowledged, the peer sends it again */
     if (rv) {
@@ -261,9 +266,13 @@ static int handle_stream(tern_conn *c, const tern_frame *f)
         tern_conn_maybe_close_stream(c, s); /* abandoned and now complete */
         return 0;
     }
-    if ((tern_recvbuf_readable(&s->rcv) || tern_recvbuf_finished(&s->rcv)) && c->cb &&
-        c->cb->on_stream_readable && !(s->flags & TERN_SF_FIN_READ))
+    if (tell && (tern_recvbuf_readable(&s->rcv) || tern_recvbuf_finished(&s->rcv))) {
         c->cb->on_stream_readable(c, id, c->cb_ud);
+        /* the callback may have closed the stream (read to the end) or the connection */
+        s = tern_streams_find(&c->streams.set, id);
+    }
+    if (s)
+        tern_recvbuf_settle(&s->rcv);
     return 0;
 }
 

@@ -189,8 +189,8 @@ static void note_size(tern_recvbuf *rb, uint64_t end, int fin)
         rb->read_off = rb->highest;
 }
 
-int tern_recvbuf_write(tern_recvbuf *rb, uint64_t off, const uint8_t *data, size_t len, int fin,
-                       uint64_t *terr)
+static int write_impl(tern_recvbuf *rb, uint64_t off, const uint8_t *data, size_t len, int fin,
+                      uint64_t *terr, int lend)
 {
     uint64_t dummy;
     if (!terr)
@@ -220,15 +220,44 @@ int tern_recvbuf_write(tern_recvbuf *rb, uint64_t off, const uint8_t *data, size
             if (!*cp && !(*cp = chunk_get(rb->pool)))
                 return TERN_ERR_NOMEM; /* chunks taken so far stay, within the window */
         }
+        int alone = lo == rb->read_off && rb->have.n == 0 && !rb->lent;
         if (tern_ranges_add(&rb->have, lo, end) != 0)
             return TERN_ERR_NOMEM;
-        store(rb, lo, end, data + (lo - off));
+        if (lend && alone) {
+            rb->lent = data + (lo - off);
+            rb->lent_off = lo;
+            rb->lent_end = end;
+        } else {
+            store(rb, lo, end, data + (lo - off));
+        }
     }
     if (len)
         note_size(rb, end, 0);
     if (fin)
         note_size(rb, end, 1);
     return 0;
+}
+
+int tern_recvbuf_write(tern_recvbuf *rb, uint64_t off, const uint8_t *data, size_t len, int fin,
+                       uint64_t *terr)
+{
+    return write_impl(rb, off, data, len, fin, terr, 0);
+}
+
+int tern_recvbuf_write_lent(tern_recvbuf *rb, uint64_t off, const uint8_t *data, size_t len,
+                            int fin, uint64_t *terr)
+{
+    return write_impl(rb, off, data, len, fin, terr, 1);
+}
+
+void tern_recvbuf_settle(tern_recvbuf *rb)
+{
+    if (!rb->lent)
+        return;
+    /* read_off only grew since the bytes were lent; a discard or a full read left nothing */
+    if (!rb->discard && rb->read_off < rb->lent_end && rb->chunks)
+        store(rb, rb->read_off, rb->lent_end, rb->lent + (rb->read_off - rb->lent_off));
+    rb->lent = NULL;
 }
 
 int tern_recvbuf_set_final_size(tern_recvbuf *rb, uint64_t final_size, uint64_t *new_bytes,
@@ -272,6 +301,13 @@ size_t tern_recvbuf_read(tern_recvbuf *rb, uint8_t *dst, size_t cap, int *fin)
     if (n) {
         uint64_t base = rb->read_off / TERN_RECV_CHUNK;
         uint64_t pos = rb->read_off, end = rb->read_off + n;
+        if (rb->lent && pos < rb->lent_end) {
+            /* the lent bytes start where reading stood when they were lent */
+            size_t take = (size_t)(TERN_MIN(end, rb->lent_end) - pos);
+            memcpy(dst, rb->lent + (pos - rb->lent_off), take);
+            dst += take;
+            pos += take;
+        }
         while (pos < end) {
             size_t at = (size_t)(pos % TERN_RECV_CHUNK);
             size_t take = (size_t)TERN_MIN(end - pos, (uint64_t)(TERN_RECV_CHUNK - at));

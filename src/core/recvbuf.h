@@ -44,6 +44,10 @@ typedef struct tern_recvbuf {
     uint64_t final_size;   /* UINT64_MAX until known */
     tern_ranges have;      /* received ranges at or above read_off */
     int discard;           /* nothing is stored any more: read_off follows highest */
+    /* In-order bytes left in the caller's memory (the decrypted packet) until
+     * tern_recvbuf_settle: reads copy them from there, once, instead of through the chunks. */
+    const uint8_t *lent;
+    uint64_t lent_off, lent_end;
 } tern_recvbuf;
 
 void tern_recvbuf_init(tern_recvbuf *rb, size_t limit, tern_chunk_pool *pool);
@@ -56,6 +60,15 @@ void tern_recvbuf_free(tern_recvbuf *rb);
  * Returns 0 on success. */
 int tern_recvbuf_write(tern_recvbuf *rb, uint64_t off, const uint8_t *data, size_t len, int fin,
                        uint64_t *terr);
+/* tern_recvbuf_write, except that bytes that start at read_off with nothing else held (the
+ * in-order case of a bulk transfer) are not copied: they stay lent in `data`, which must stay
+ * valid and unchanged until tern_recvbuf_settle. Their chunks are reserved all the same, so that
+ * settling cannot fail. Same results and errors as tern_recvbuf_write. */
+int tern_recvbuf_write_lent(tern_recvbuf *rb, uint64_t off, const uint8_t *data, size_t len,
+                            int fin, uint64_t *terr);
+/* Copies what is still unread of lent bytes into the chunks and forgets the caller's memory
+ * (nothing when nothing is lent). */
+void tern_recvbuf_settle(tern_recvbuf *rb);
 /* Applies the final size of a RESET_STREAM: same final-size rules as a FIN, and a final size beyond
  * read_off + limit is FLOW_CONTROL_ERROR. *new_bytes receives how far `highest` moved. Returns 0 or
  * TERN_ERR_PROTO with *terr set. */

@@ -308,8 +308,8 @@ static int check_credit(const tern_stream *s, uint64_t end, uint64_t conn_credit
     return 0;
 }
 
-int tern_stream_recv(tern_stream *s, uint64_t off, const uint8_t *data, size_t len, int fin,
-                     uint64_t conn_credit, tern_stream_credit *cr, uint64_t *terr)
+static int recv_impl(tern_stream *s, uint64_t off, const uint8_t *data, size_t len, int fin,
+                     uint64_t conn_credit, tern_stream_credit *cr, uint64_t *terr, int lend)
 {
     uint64_t dummy;
     tern_stream_credit none;
@@ -326,12 +326,25 @@ int tern_stream_recv(tern_stream *s, uint64_t off, const uint8_t *data, size_t l
     if (rv)
         return rv;
     uint64_t highest = s->rcv.highest, read_off = s->rcv.read_off;
-    rv = tern_recvbuf_write(&s->rcv, off, data, len, fin, terr);
+    rv = lend ? tern_recvbuf_write_lent(&s->rcv, off, data, len, fin, terr)
+              : tern_recvbuf_write(&s->rcv, off, data, len, fin, terr);
     if (rv == 0) {
         cr->new_bytes = s->rcv.highest - highest;
         cr->consumed = s->rcv.read_off - read_off; /* discarded at once */
     }
     return rv;
+}
+
+int tern_stream_recv(tern_stream *s, uint64_t off, const uint8_t *data, size_t len, int fin,
+                     uint64_t conn_credit, tern_stream_credit *cr, uint64_t *terr)
+{
+    return recv_impl(s, off, data, len, fin, conn_credit, cr, terr, 0);
+}
+
+int tern_stream_recv_lent(tern_stream *s, uint64_t off, const uint8_t *data, size_t len, int fin,
+                          uint64_t conn_credit, tern_stream_credit *cr, uint64_t *terr)
+{
+    return recv_impl(s, off, data, len, fin, conn_credit, cr, terr, 1);
 }
 
 int tern_stream_on_reset(tern_stream *s, uint64_t final_size, uint64_t conn_credit,

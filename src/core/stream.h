@@ -198,6 +198,10 @@ typedef struct tern_stream_credit {
  * changed). */
 int tern_stream_recv(tern_stream *s, uint64_t off, const uint8_t *data, size_t len, int fin,
                      uint64_t conn_credit, tern_stream_credit *cr, uint64_t *terr);
+/* tern_stream_recv, with in-order bytes left lent in `data` (tern_recvbuf_write_lent) until
+ * tern_recvbuf_settle(&s->rcv): the application reads them straight from the packet. */
+int tern_stream_recv_lent(tern_stream *s, uint64_t off, const uint8_t *data, size_t len, int fin,
+                          uint64_t conn_credit, tern_stream_credit *cr, uint64_t *terr);
 /* RESET_STREAM from the peer: the same limits as a STREAM frame ending at `final_size`, then the
  * final-size rules; the buffer is released and every unread byte reported consumed. A repeated
  * reset is checked the same way and consumes nothing more. Returns 0, or TERN_ERR_PROTO with

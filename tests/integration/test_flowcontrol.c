@@ -237,6 +237,65 @@ static void loopback_abandon(loopfx *f, int by_client)
                          TERN_ERR_STREAM_NOT_FOUND);
 }
 
+/* An application that reads a little from each callback and the rest later, outside any
+ * callback: in-order bytes it leaves unread in the packet are kept for it, intact, and the
+ * download completes (what it did not read never opens credit). */
+static unsigned pr_calls; /* reads so far: their sizes alternate */
+
+static void pr_read(tern_conn *c)
+{
+    static uint8_t buf[65536], want[65536];
+    int fin = 0;
+    size_t cap = pr_calls++ % 2 ? 1000 : 3 * 4096 + 17; /* within one chunk, across several */
+    ssize_t n = tern_stream_read(c, lb.sid, buf, cap, &fin);
+    if (n < 0)
+        return;
+    loopfx_fill(lb.sid, lb.got, want, (size_t)n);
+    if (memcmp(buf, want, (size_t)n) != 0)
+        lb.mismatch = 1;
+    lb.got += (uint64_t)n;
+    if (fin)
+        lb.fin = 1;
+}
+
+static void pr_readable(tern_conn *c, int64_t sid, void *ud)
+{
+    (void)ud;
+    if (sid == lb.sid)
+        pr_read(c); /* once: most of each packet stays unread */
+}
+
+static int pr_cond_fin(loopfx *f)
+{
+    /* the application's own loop drains a little more between datagrams */
+    for (int i = 0; i < 4 && !lb.fin && lb.sid >= 0; i++)
+        pr_read(f->cli.conn);
+    return lb.fin;
+}
+
+static void test_loopback_partial_reads_keep_the_rest(void **st)
+{
+    static const tern_callbacks cb = {.on_connected = lb_connected,
+                                      .on_stream_readable = pr_readable};
+    loopfx *f = *st;
+    memset(&lb, 0, sizeof(lb));
+    lb.sid = -1;
+    pr_calls = 0;
+    tern_config scfg, ccfg;
+    loopfx_base_cfg(&scfg, 1);
+    loopfx_start_server(f, &scfg, NULL);
+    loopfx_base_cfg(&ccfg, 0);
+    ccfg.initial_max_stream_data_bidi_local = 256 * 1024; /* credit must come back */
+    assert_int_equal(tern_endpoint_new(&ccfg, &cb, NULL, &f->cli.ep), 0);
+    assert_int_equal(tern_endpoint_connect(f->cli.ep, &f->addr, NULL, "localhost", &f->cli.conn),
+                     0);
+    LOOPFX_CHECK(f, loopfx_drive(f, lb_cond_connected, 5000));
+    lb.sid = lb_request(f->cli.conn, 2u << 20);
+    LOOPFX_CHECK(f, loopfx_drive(f, pr_cond_fin, 20000));
+    assert_int_equal(lb.got, 2u << 20);
+    assert_false(lb.mismatch);
+}
+
 static void test_loopback_reset_streams_return_credit(void **st)
 {
     loopback_abandon(*st, 0);
@@ -650,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_sparse_stream_attack_per_chunk),
         cmocka_unit_test(test_sparse_stream_attack_whole_window),
         cmocka_unit_test(test_allocations_independent_of_size),
+        LOOPFX_TEST(test_loopback_partial_reads_keep_the_rest),
         LOOPFX_TEST(test_loopback_reset_streams_return_credit),
         LOOPFX_TEST(test_loopback_stopped_streams_return_credit),
     };

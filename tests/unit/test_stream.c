@@ -419,6 +419,69 @@ static void test_recvbuf_sliding(void **st)
     tern_recvbuf_free(&rb);
 }
 
+/* Lent bytes: in-order bytes with nothing else held are read from the caller's memory; what is
+ * still unread at settle is copied, so the caller's buffer may change afterwards; bytes that are
+ * not the in-order case are stored at once. The size rules are those of a plain write. */
+static void test_recvbuf_lent(void **st)
+{
+    enum { N = 20000 };
+    tern_recvbuf rb;
+    tern_recvbuf_init(&rb, 4 * N, NULL);
+    static uint8_t src[2 * N], pkt[N], out[2 * N];
+    fill_pattern(src, sizeof(src), 3);
+    uint64_t terr = 0;
+    int fin = 0;
+
+    /* lent, partly read, the rest kept at settle */
+    memcpy(pkt, src, N);
+    assert_int_equal(tern_recvbuf_write_lent(&rb, 0, pkt, N, 0, &terr), 0);
+    assert_ptr_equal(rb.lent, pkt);
+    assert_int_equal(tern_recvbuf_readable(&rb), N);
+    assert_int_equal(tern_recvbuf_read(&rb, out, 7000, &fin), 7000);
+    tern_recvbuf_settle(&rb);
+    assert_null(rb.lent);
+    memset(pkt, 0xee, sizeof(pkt)); /* the packet buffer is reused */
+    assert_int_equal(tern_recvbuf_read(&rb, out + 7000, N, &fin), N - 7000);
+    assert_memory_equal(out, src, N);
+    assert_int_equal(fin, 0);
+
+    /* out of order first: the later bytes are stored, the in-order ones not lent (held data) */
+    memcpy(pkt, src + N + 5000, 5000);
+    assert_int_equal(tern_recvbuf_write_lent(&rb, N + 5000, pkt, 5000, 0, &terr), 0);
+    assert_null(rb.lent);
+    memset(pkt, 0xee, 5000);
+    memcpy(pkt, src + N, 5000);
+    assert_int_equal(tern_recvbuf_write_lent(&rb, N, pkt, 5000, 0, &terr), 0);
+    assert_null(rb.lent);
+    memset(pkt, 0xee, 5000);
+    assert_int_equal(tern_recvbuf_read(&rb, out + N, 10000, &fin), 10000);
+    assert_memory_equal(out + N, src + N, 10000);
+
+    /* lent with FIN, read whole: finished, nothing to keep */
+    memcpy(pkt, src + N + 10000, N - 10000);
+    assert_int_equal(tern_recvbuf_write_lent(&rb, N + 10000, pkt, N - 10000, 1, &terr), 0);
+    assert_non_null(rb.lent);
+    assert_int_equal(tern_recvbuf_read(&rb, out + N + 10000, N, &fin), N - 10000);
+    assert_int_equal(fin, 1);
+    tern_recvbuf_settle(&rb);
+    assert_memory_equal(out, src, 2 * N);
+    assert_true(tern_recvbuf_finished(&rb));
+    tern_recvbuf_free(&rb);
+
+    /* the size rules hold: beyond the limit, nothing lent */
+    tern_recvbuf_init(&rb, 1000, NULL);
+    assert_int_equal(tern_recvbuf_write_lent(&rb, 0, src, 1001, 0, &terr), TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FLOW_CONTROL_ERROR);
+    assert_null(rb.lent);
+    /* a discard while lent keeps nothing */
+    assert_int_equal(tern_recvbuf_write_lent(&rb, 0, src, 800, 0, &terr), 0);
+    assert_int_equal(tern_recvbuf_discard(&rb), 800);
+    tern_recvbuf_settle(&rb);
+    assert_null(rb.lent);
+    assert_int_equal(tern_recvbuf_readable(&rb), 0);
+    tern_recvbuf_free(&rb);
+}
+
 static void test_recvbuf_flow_control(void **st)
 {
     tern_recvbuf rb;
@@ -1346,6 +1409,7 @@ int main(void)
         cmocka_unit_test(test_recvbuf_reassembly),
         cmocka_unit_test(test_recvbuf_reassembly_bounded),
         cmocka_unit_test(test_recvbuf_sliding),
+        cmocka_unit_test(test_recvbuf_lent),
         cmocka_unit_test(test_recvbuf_flow_control),
         cmocka_unit_test(test_recvbuf_final_size),
         cmocka_unit_test(test_recvbuf_gap_bound),
