@@ -25,7 +25,8 @@
 # environment: RUNS (default 5), SIZE_MB (default 200), ONLY=tern|ngtcp2 (one side),
 #              CASES="library tools" (default; add loss+reorder, loss, reorder),
 #              TIMEOUT seconds per download (default 120), TERN_ALPN=h3|hq-interop for the
-#              tools case (default h3)
+#              tools case (default h3), BASE=BUILD_DIR (another build of tern, e.g. of the
+#              previous commit, measured as a third side "base" in the same run)
 set -uo pipefail
 
 if [ $# -ne 1 ]; then
@@ -44,6 +45,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 tern_server=$build/tern-server
 tern_client=$build/tern-client
 tern_bench=$build/bench_tput_client
+base=${BASE:-}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-bench.XXXXXX")
 server_pid=""
@@ -102,11 +104,15 @@ declare -A times ccpu scpu status impaired
 # downloads RUNS times with the client of KIND (library or tools), records times, CPU and status.
 run_side() {
     local name=$1 kind=$2 port cport i t0 t1 s0 s1 rc got out log why
+    local tern_server=$tern_server tern_client=$tern_client tern_bench=$tern_bench
+    if [ "$name" = base ]; then
+        tern_server=$base/tern-server tern_client=$base/tern-client tern_bench=$base/bench_tput_client
+    fi
     port=$(free_port)
     cport=$port
     log=$tmp/$name-server.log
     case $name in
-    tern)
+    tern | base)
         "${srv_pin[@]}" "$tern_server" --listen "127.0.0.1:$port" --root "$tmp/www" \
             --cert "$tmp/pki/cert.pem" --key "$tmp/pki/key.pem" -q >"$log" 2>&1 &
         ;;
@@ -141,7 +147,7 @@ run_side() {
         out=$tmp/dl/file.bin
         s0=$(proc_cpu_ns "$server_pid")
         t0=$(now_ns)
-        case $name/$kind in
+        case ${name/base/tern}/$kind in
         tern/library)
             timed_client "$tmp/cpu" timeout -k 5 "$limit" "$tern_bench" "127.0.0.1:$cport" \
                 /file.bin "$tmp/pki/ca.pem" >"$clog" 2>&1
@@ -169,7 +175,7 @@ run_side() {
             stop_server
             return 1
         fi
-        case $name/$kind in
+        case ${name/base/tern}/$kind in
         tern/library)
             got=$(awk '$1 == "bytes" { print $2 }' "$clog")
             if [ "$got" != "$bytes" ]; then
@@ -217,13 +223,18 @@ run_case() {
     local -A rate cns sns
     echo "$label: loopback download of a ${mb} MiB file, $runs runs per side, medians"
     echo "  ($pin_note; $cpu_note, server CPU from /proc/PID/schedstat)"
-    for side in tern ngtcp2; do
+    local sides="tern ngtcp2"
+    [ -n "$base" ] && sides="tern base ngtcp2"
+    for side in $sides; do
         if [ -n "$only" ] && [ "$only" != "$side" ]; then
             continue
         fi
         if [ "$side" = tern ] && { [ ! -x "$tern_server" ] || [ ! -x "$tern_client" ] ||
             [ ! -x "$tern_bench" ]; }; then
             status[$side]="$tern_server, $tern_client or $tern_bench missing (build first)"
+        elif [ "$side" = base ] && { [ ! -x "$base/tern-server" ] || [ ! -x "$base/tern-client" ] ||
+            [ ! -x "$base/bench_tput_client" ]; }; then
+            status[$side]="tern-server, tern-client or bench_tput_client missing in $base"
         elif [ "$side" = ngtcp2 ] && ! command -v gtlsserver >/dev/null 2>&1; then
             status[$side]="gtlsserver/gtlsclient missing (packages ngtcp2-server, ngtcp2-client)"
         elif [ -n "$proxy_args" ] && [ ! -x "$impair" ]; then
@@ -233,6 +244,8 @@ run_case() {
         fi
         case $side/$kind in
         tern/library) name="tern   bench_tput_client, hq-interop, discards" ;;
+        base/library) name="base   ($base) bench_tput_client, hq-interop, discards" ;;
+        base/*) name="base   ($base) tern-client -o, $([ "$tern_alpn" = h3 ] && echo HTTP/3 || echo "$tern_alpn")" ;;
         tern/*) name="tern   tern-client -o, $([ "$tern_alpn" = h3 ] && echo HTTP/3 || echo "$tern_alpn"), sha256 ok" ;;
         ngtcp2/library) name="ngtcp2 gtlsclient, HTTP/3, discards" ;;
         ngtcp2/*) name="ngtcp2 gtlsclient --download, HTTP/3, sha256 ok" ;;
@@ -262,6 +275,13 @@ run_case() {
         awk -v a="${rate[tern]}" -v b="${rate[ngtcp2]}" -v ct="${cns[tern]}" -v cn="${cns[ngtcp2]}" \
             -v st="${sns[tern]}" -v sn="${sns[ngtcp2]}" 'BEGIN {
             printf "  ratio tern/ngtcp2: wall-clock rate %.2f   CPU per byte (ngtcp2/tern): client %.2f, server %.2f\n",
+                   (b > 0 ? a / b : 0), (ct > 0 ? cn / ct : 0), (st > 0 ? sn / st : 0)
+        }'
+    fi
+    if [ -n "${rate[base]:-}" ] && [ -n "${rate[ngtcp2]:-}" ]; then
+        awk -v a="${rate[base]}" -v b="${rate[ngtcp2]}" -v ct="${cns[base]}" -v cn="${cns[ngtcp2]}" \
+            -v st="${sns[base]}" -v sn="${sns[ngtcp2]}" 'BEGIN {
+            printf "  ratio base/ngtcp2: wall-clock rate %.2f   CPU per byte (ngtcp2/base): client %.2f, server %.2f\n",
                    (b > 0 ? a / b : 0), (ct > 0 ? cn / ct : 0), (st > 0 ? sn / st : 0)
         }'
     fi
