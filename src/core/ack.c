@@ -12,6 +12,7 @@ void tern_ackr_init(tern_ackr *a)
     memset(a, 0, sizeof(*a));
     tern_ranges_init(&a->recv, TERN_ACK_MAX_RANGES);
     a->ack_deadline = TERN_TS_INF;
+    a->delayed_deadline = TERN_TS_INF;
     a->repeat_at = TERN_TS_INF;
 }
 
@@ -86,6 +87,8 @@ int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, t
         a->ack_pending = 1;
         a->ack_deadline = now + max_ack_delay;
     }
+    if (a->delayed_deadline == TERN_TS_INF)
+        a->delayed_deadline = now + max_ack_delay;
     /* A CE mark is acknowledged at once too, so that the sender reacts within an RTT. */
     if (a->unacked_eliciting >= 2 || reordered || max_ack_delay == 0 || (ecn & 3) == TERN_ECN_CE) {
         a->immediate = 1;
@@ -106,13 +109,22 @@ int tern_ackr_repeat_due(const tern_ackr *a, tern_tstamp now)
     return now >= tern_ackr_repeat_time(a);
 }
 
-int tern_ackr_should_send(const tern_ackr *a, tern_tstamp now)
+tern_tstamp tern_ackr_due_time(const tern_ackr *a, int sparse)
+{
+    if (!a->ack_pending || !a->recv.n)
+        return TERN_TS_INF;
+    if (sparse)
+        return a->delayed_deadline;
+    return a->immediate ? 0 : a->ack_deadline;
+}
+
+int tern_ackr_should_send(const tern_ackr *a, tern_tstamp now, int sparse)
 {
     if (a->has_largest && a->report_from > a->largest)
         return 0; /* everything received was acknowledged in an ACK the peer has seen */
     if (tern_ackr_repeat_due(a, now))
         return 1;
-    return a->ack_pending && a->recv.n && (a->immediate || now >= a->ack_deadline);
+    return now >= tern_ackr_due_time(a, sparse);
 }
 
 size_t tern_ackr_write(const tern_ackr *a, uint8_t *p, size_t cap, tern_tstamp now,
@@ -153,6 +165,7 @@ void tern_ackr_on_ack_sent(tern_ackr *a, tern_tstamp repeat_at)
     a->ack_pending = 0;
     a->immediate = 0;
     a->ack_deadline = TERN_TS_INF;
+    a->delayed_deadline = TERN_TS_INF;
 }
 
 void tern_ackr_on_ack_lost(tern_ackr *a)

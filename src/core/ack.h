@@ -26,6 +26,8 @@ typedef struct tern_ackr {
     int ack_pending;              /* an ACK frame should be sent (immediately or at ack_deadline) */
     int immediate;                /* send the ACK at the next opportunity */
     tern_tstamp ack_deadline;     /* TERN_TS_INF when no ACK is scheduled */
+    tern_tstamp delayed_deadline; /* max_ack_delay after the first ack-eliciting packet not yet
+                                   * acknowledged, whatever asked for an immediate ACK since */
     tern_tstamp repeat_at;        /* the last ACK goes out once more then (TERN_TS_INF: no) */
     uint64_t ecn[3];              /* ECT0, ECT1, CE counts */
 } tern_ackr;
@@ -44,8 +46,15 @@ int tern_ackr_is_dup(const tern_ackr *a, uint64_t pn);
 int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, tern_tstamp now,
                         tern_tstamp max_ack_delay);
 
-/* 1 when an ACK should go out at `now` (one is due, or the repeat of the last one). */
-int tern_ackr_should_send(const tern_ackr *a, tern_tstamp now);
+/* When the next ACK is due (TERN_TS_INF: none pending; the repeat is apart, see
+ * tern_ackr_repeat_time). With `sparse`, what would be immediate (every second ack-eliciting
+ * packet, reordering, CE, a lost ACK) waits for max_ack_delay too: one ACK per max_ack_delay at
+ * most, for a sender that must spare its packets (see tern_conn_ack_sparse). */
+tern_tstamp tern_ackr_due_time(const tern_ackr *a, int sparse);
+
+/* 1 when an ACK should go out at `now` (one is due, or the repeat of the last one); `sparse` as
+ * for tern_ackr_due_time. */
+int tern_ackr_should_send(const tern_ackr *a, tern_tstamp now, int sparse);
 
 /* When the last ACK is to be repeated (see tern_ackr_on_ack_sent): TERN_TS_INF when it is not,
  * or when the peer has seen an ACK of everything received since. */

@@ -347,6 +347,10 @@ int tern_conn_install_rx_next(tern_conn *c);
  * not: the connection started closing (no update possible, the limit near) or is done (the limit
  * reached). */
 int tern_conn_tx_limit_ok(tern_conn *c);
+/* 1 while the connection must spare its 1-RTT packets: its send phase is past the point where it
+ * wanted to update (tern_config.key_update_margin_pct) and the update cannot start before the
+ * peer acknowledges the phase. ACKs then go out once per max_ack_delay (tern_ackr_due_time). */
+int tern_conn_ack_sparse(const tern_conn *c);
 /* Packets kept below the confidentiality limit for the CONNECTION_CLOSE(AEAD_LIMIT_REACHED) of a
  * connection that cannot update its keys (the closing period repeats it). */
 #define TERN_AEAD_CLOSE_RESERVE 8

@@ -649,7 +649,8 @@ static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_in, 
             continue;
         int space = tern_level_space(level);
         tern_pn_space_state *sp = &c->sp[space];
-        int want = tern_ackr_should_send(&sp->ackr, now) || sp->probes > 0 ||
+        int sparse = space == TERN_SPACE_APP && tern_conn_ack_sparse(c);
+        int want = tern_ackr_should_send(&sp->ackr, now, sparse) || sp->probes > 0 ||
                    (level == TERN_LEVEL_1RTT && c->paths.ping_pending);
         if (allow_data) {
             if (space == TERN_SPACE_APP)

@@ -38,9 +38,39 @@ static void test_empty(void **st)
     tern_ackr a;
     tern_ackr_init(&a);
     uint8_t buf[64];
-    assert_false(tern_ackr_should_send(&a, 0));
+    assert_false(tern_ackr_should_send(&a, 0, 0));
     assert_int_equal(tern_ackr_write(&a, buf, sizeof(buf), 0, 3), 0);
     assert_int_equal(a.ack_deadline, TERN_TS_INF);
+    tern_ackr_free(&a);
+}
+
+/* Sparse: what would be immediate (every second packet, a hole) waits for max_ack_delay after the
+ * first unacknowledged arrival, and a lost ACK waits for the next arrival's; without sparse the
+ * same state answers at once. */
+static void test_sparse_waits_for_max_ack_delay(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    tern_tstamp t = 1000 * MS;
+    assert_int_equal(tern_ackr_due_time(&a, 1), TERN_TS_INF);
+    for (uint64_t pn = 0; pn < 6; pn++)
+        assert_int_equal(tern_ackr_on_packet(&a, pn * 2, 1, 0, t + pn * MS, MAD), 0);
+    assert_true(a.immediate);
+    assert_int_equal(tern_ackr_due_time(&a, 0), 0);
+    assert_true(tern_ackr_should_send(&a, t + 5 * MS, 0));
+    assert_int_equal(tern_ackr_due_time(&a, 1), t + MAD);
+    assert_false(tern_ackr_should_send(&a, t + MAD - 1, 1));
+    assert_true(tern_ackr_should_send(&a, t + MAD, 1));
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF);
+    assert_int_equal(tern_ackr_due_time(&a, 1), TERN_TS_INF);
+    assert_false(tern_ackr_should_send(&a, t + 10 * MAD, 1));
+
+    tern_ackr_on_ack_lost(&a);
+    assert_true(tern_ackr_should_send(&a, t + 2 * MAD, 0));
+    assert_false(tern_ackr_should_send(&a, t + 2 * MAD, 1));
+    assert_int_equal(tern_ackr_on_packet(&a, 20, 1, 0, t + 2 * MAD, MAD), 0);
+    assert_int_equal(tern_ackr_due_time(&a, 1), t + 3 * MAD);
+    assert_true(tern_ackr_should_send(&a, t + 3 * MAD, 1));
     tern_ackr_free(&a);
 }
 
@@ -53,17 +83,17 @@ static void test_delayed_then_second_immediate(void **st)
     assert_true(a.ack_pending);
     assert_false(a.immediate);
     assert_int_equal(a.ack_deadline, t + MAD);
-    assert_false(tern_ackr_should_send(&a, t));
-    assert_false(tern_ackr_should_send(&a, t + MAD - 1));
-    assert_true(tern_ackr_should_send(&a, t + MAD));
+    assert_false(tern_ackr_should_send(&a, t, 0));
+    assert_false(tern_ackr_should_send(&a, t + MAD - 1, 0));
+    assert_true(tern_ackr_should_send(&a, t + MAD, 0));
 
     /* the second ack-eliciting packet: ACK now; the deadline does not move later */
     assert_int_equal(tern_ackr_on_packet(&a, 1, 1, 0, t + 5 * MS, MAD), 0);
     assert_true(a.immediate);
-    assert_true(tern_ackr_should_send(&a, t + 5 * MS));
+    assert_true(tern_ackr_should_send(&a, t + 5 * MS, 0));
 
     tern_ackr_on_ack_sent(&a, TERN_TS_INF);
-    assert_false(tern_ackr_should_send(&a, t + 100 * MS));
+    assert_false(tern_ackr_should_send(&a, t + 100 * MS, 0));
     assert_int_equal(a.ack_deadline, TERN_TS_INF);
     assert_int_equal(a.unacked_eliciting, 0);
 
@@ -84,10 +114,10 @@ static void test_non_eliciting_schedules_nothing(void **st)
     for (uint64_t pn = 0; pn < 5; pn++)
         assert_int_equal(tern_ackr_on_packet(&a, pn, 0, 0, pn * MS, MAD), 0);
     assert_false(a.ack_pending);
-    assert_false(tern_ackr_should_send(&a, 1000 * MS));
+    assert_false(tern_ackr_should_send(&a, 1000 * MS, 0));
     /* even a gap does not make an ACK-only packet elicit an ACK */
     assert_int_equal(tern_ackr_on_packet(&a, 9, 0, 0, 10 * MS, MAD), 0);
-    assert_false(tern_ackr_should_send(&a, 1000 * MS));
+    assert_false(tern_ackr_should_send(&a, 1000 * MS, 0));
     /* but they are reported when an ACK goes out */
     uint8_t buf[64];
     assert_true(tern_ackr_write(&a, buf, sizeof(buf), 10 * MS, 3) > 0);
@@ -104,7 +134,7 @@ static void test_reorder_and_gap_immediate(void **st)
     /* gap: 1 is missing */
     assert_int_equal(tern_ackr_on_packet(&a, 2, 1, 0, MS, MAD), 0);
     assert_true(a.immediate);
-    assert_true(tern_ackr_should_send(&a, MS));
+    assert_true(tern_ackr_should_send(&a, MS, 0));
     tern_ackr_on_ack_sent(&a, TERN_TS_INF);
     /* late arrival below the largest */
     assert_int_equal(tern_ackr_on_packet(&a, 1, 1, 0, 2 * MS, MAD), 0);
@@ -124,7 +154,7 @@ static void test_zero_max_ack_delay_immediate(void **st)
     tern_ackr_init(&a);
     assert_int_equal(tern_ackr_on_packet(&a, 0, 1, 0, 7 * MS, 0), 0);
     assert_true(a.immediate);
-    assert_true(tern_ackr_should_send(&a, 7 * MS));
+    assert_true(tern_ackr_should_send(&a, 7 * MS, 0));
     tern_ackr_free(&a);
 }
 
@@ -311,7 +341,7 @@ static void test_ack_of_ack_prunes(void **st)
     /* everything acked: nothing left to report */
     tern_ackr_on_ack_acked(&a, 10);
     assert_int_equal(tern_ackr_write(&a, buf, sizeof(buf), 0, 3), 0);
-    assert_false(tern_ackr_should_send(&a, TERN_TS_INF - 1));
+    assert_false(tern_ackr_should_send(&a, TERN_TS_INF - 1, 0));
     tern_ackr_free(&a);
 }
 
@@ -325,12 +355,12 @@ static void test_repeat_last_ack(void **st)
     tern_tstamp t = 1000 * MS;
     for (uint64_t pn = 0; pn < 8; pn++)
         assert_int_equal(tern_ackr_on_packet(&a, pn, 1, 0, t, MAD), 0);
-    assert_true(tern_ackr_should_send(&a, t));
+    assert_true(tern_ackr_should_send(&a, t, 0));
     tern_ackr_on_ack_sent(&a, t + 2 * MS);
     assert_int_equal(tern_ackr_repeat_time(&a), t + 2 * MS);
-    assert_false(tern_ackr_should_send(&a, t + 2 * MS - 1));
+    assert_false(tern_ackr_should_send(&a, t + 2 * MS - 1, 0));
     assert_true(tern_ackr_repeat_due(&a, t + 2 * MS));
-    assert_true(tern_ackr_should_send(&a, t + 2 * MS));
+    assert_true(tern_ackr_should_send(&a, t + 2 * MS, 0));
     /* the repeat reports the same ranges */
     uint8_t buf[64];
     tern_frame f;
@@ -344,7 +374,7 @@ static void test_repeat_last_ack(void **st)
     assert_int_equal(r[0].hi, 7);
     tern_ackr_on_ack_sent(&a, t + 4 * MS);
     assert_int_equal(tern_ackr_repeat_time(&a), TERN_TS_INF);
-    assert_false(tern_ackr_should_send(&a, t + 100 * MS));
+    assert_false(tern_ackr_should_send(&a, t + 100 * MS, 0));
 
     /* an ack-eliciting arrival cancels the repeat: the ACK it brings says more */
     assert_int_equal(tern_ackr_on_packet(&a, 8, 1, 0, t + 10 * MS, MAD), 0);
@@ -365,7 +395,7 @@ static void test_repeat_last_ack(void **st)
     assert_int_equal(tern_ackr_repeat_time(&a), t + 32 * MS);
     tern_ackr_on_ack_acked(&a, 12);
     assert_int_equal(tern_ackr_repeat_time(&a), TERN_TS_INF);
-    assert_false(tern_ackr_should_send(&a, t + 40 * MS));
+    assert_false(tern_ackr_should_send(&a, t + 40 * MS, 0));
     tern_ackr_free(&a);
 }
 
@@ -379,14 +409,14 @@ static void test_ack_lost_reported_anew(void **st)
     assert_int_equal(tern_ackr_on_packet(&a, 0, 1, 0, t, MAD), 0);
     assert_int_equal(tern_ackr_on_packet(&a, 1, 1, 0, t, MAD), 0);
     tern_ackr_on_ack_sent(&a, TERN_TS_INF);
-    assert_false(tern_ackr_should_send(&a, t + 100 * MS));
+    assert_false(tern_ackr_should_send(&a, t + 100 * MS, 0));
     tern_ackr_on_ack_lost(&a);
     assert_true(a.immediate);
-    assert_true(tern_ackr_should_send(&a, t + 100 * MS));
+    assert_true(tern_ackr_should_send(&a, t + 100 * MS, 0));
     tern_ackr_on_ack_sent(&a, TERN_TS_INF);
     tern_ackr_on_ack_acked(&a, 1);
     tern_ackr_on_ack_lost(&a);
-    assert_false(tern_ackr_should_send(&a, t + 200 * MS));
+    assert_false(tern_ackr_should_send(&a, t + 200 * MS, 0));
     tern_ackr_free(&a);
 }
 
@@ -436,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_repeat_last_ack),
         cmocka_unit_test(test_ack_lost_reported_anew),
         cmocka_unit_test(test_unstorable_pn),
+        cmocka_unit_test(test_sparse_waits_for_max_ack_delay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
