@@ -60,6 +60,53 @@ int tern_local_cids_retire(tern_local_cids *l, uint64_t seq, const tern_cid *arr
     return 0;
 }
 
+int tern_cid_linger_add(tern_cid_linger *l, const tern_cid *cid, tern_tstamp until,
+                        tern_cid *evicted)
+{
+    int out = 0;
+    if (l->n == TERN_CID_LINGER) {
+        *evicted = l->cid[0];
+        memmove(&l->cid[0], &l->cid[1], (l->n - 1) * sizeof(l->cid[0]));
+        memmove(&l->until[0], &l->until[1], (l->n - 1) * sizeof(l->until[0]));
+        l->n--;
+        out = 1;
+    }
+    l->cid[l->n] = *cid;
+    l->until[l->n] = until;
+    l->n++;
+    return out;
+}
+
+int tern_cid_linger_contains(const tern_cid_linger *l, const tern_cid *cid)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (tern_cid_eq(&l->cid[i], cid))
+            return 1;
+    return 0;
+}
+
+tern_tstamp tern_cid_linger_next(const tern_cid_linger *l)
+{
+    tern_tstamp t = TERN_TS_INF;
+    for (size_t i = 0; i < l->n; i++)
+        t = TERN_MIN(t, l->until[i]);
+    return t;
+}
+
+int tern_cid_linger_pop_due(tern_cid_linger *l, tern_tstamp now, tern_cid *out)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->until[i] > now)
+            continue;
+        *out = l->cid[i];
+        memmove(&l->cid[i], &l->cid[i + 1], (l->n - i - 1) * sizeof(l->cid[0]));
+        memmove(&l->until[i], &l->until[i + 1], (l->n - i - 1) * sizeof(l->until[0]));
+        l->n--;
+        return 1;
+    }
+    return 0;
+}
+
 size_t tern_local_cids_count(const tern_local_cids *l)
 {
     return l->n;

@@ -11,6 +11,7 @@
 #define TERN_MAX_PEER_CIDS 16    /* peer CIDs stored (our active_connection_id_limit <= this) */
 #define TERN_MAX_RETIRE_QUEUE 64 /* RETIRE_CONNECTION_ID frames waiting to be sent */
 #define TERN_CID_UNUSED 0xff     /* path_id of a CID not used by any path */
+#define TERN_CID_LINGER 8        /* retired CIDs of ours still routed to the connection */
 
 typedef struct tern_cid_entry {
     uint64_t seq;
@@ -30,6 +31,29 @@ enum {
                              take a late copy for a new CID and count one too many against its
                              active_connection_id_limit. */
 };
+
+/* CIDs of ours the peer retired, still routed to the connection for a while. The peer sends the
+ * RETIRE_CONNECTION_ID on another path than the one it left, or from another socket, and its last
+ * packets with the old CID can arrive after it: sent before the retirement, they are genuine, and
+ * a stateless reset in answer to them (what the driver sends for a CID it no longer routes) ends
+ * a connection for a peer that still honours that CID's token. Bounded: a peer that retires
+ * faster pushes the oldest out, which is then only unrouted sooner. */
+typedef struct tern_cid_linger {
+    tern_cid cid[TERN_CID_LINGER];
+    tern_tstamp until[TERN_CID_LINGER];
+    size_t n; /* oldest first */
+} tern_cid_linger;
+
+/* Keeps `cid` until `until`. Returns 1 with *evicted set when the oldest had to go (unroute it
+ * now), 0 otherwise. */
+int tern_cid_linger_add(tern_cid_linger *l, const tern_cid *cid, tern_tstamp until,
+                        tern_cid *evicted);
+/* 1 when `cid` is kept. */
+int tern_cid_linger_contains(const tern_cid_linger *l, const tern_cid *cid);
+/* The earliest `until` (TERN_TS_INF when empty). */
+tern_tstamp tern_cid_linger_next(const tern_cid_linger *l);
+/* Removes one CID whose time has come at `now`: returns 1 with *out set, 0 when none. */
+int tern_cid_linger_pop_due(tern_cid_linger *l, tern_tstamp now, tern_cid *out);
 
 /* CIDs we issue. */
 typedef struct tern_local_cids {

@@ -843,6 +843,7 @@ tern_tstamp tern_conn_next_timeout(const tern_conn *c)
         t = TERN_MIN(t, c->snd.pace_until);
     if (c->keys.rx_prev.aead)
         t = TERN_MIN(t, c->keys.rx_prev_discard);
+    t = TERN_MIN(t, tern_cid_linger_next(&c->cids.linger));
     if (c->timers.silence_probe_at)
         t = TERN_MIN(t, c->timers.silence_probe_at);
     t = TERN_MIN(t, tern_policy_next_timeout(c));
@@ -904,6 +905,10 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
         c->snd.pace_until = 0;
     if (c->keys.rx_prev.aead && now >= c->keys.rx_prev_discard)
         tern_crypto_keys_free(&c->keys.rx_prev);
+    tern_cid gone;
+    while (tern_cid_linger_pop_due(&c->cids.linger, now, &gone))
+        if (c->hooks.cid_removed)
+            c->hooks.cid_removed(c->hooks.ud, c, &gone);
     tern_mig_on_timeout(c, now);
     if (c->state >= TERN_CS_CLOSING)
         return;

@@ -107,6 +107,7 @@ typedef struct tern_conn_cid_state {
     int peer_scid_known;
     int replacing; /* the peer retired one of our CIDs: replacements keep one below
                       its limit (see tern_conn_issue_cids) */
+    tern_cid_linger linger; /* retired by the peer, still routed here for 3 PTOs */
 } tern_conn_cid_state;
 
 /* Retry (RFC 9000 §8.1.2, §17.2.5). */

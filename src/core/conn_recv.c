@@ -388,7 +388,8 @@ static int handle_new_cid(tern_conn *c, const tern_frame *f)
     return 0;
 }
 
-static int handle_retire_cid(tern_conn *c, const tern_frame *f, const tern_cid *dcid)
+static int handle_retire_cid(tern_conn *c, const tern_frame *f, const tern_cid *dcid,
+                             tern_tstamp now)
 {
     tern_cid_entry removed;
     int rv = tern_local_cids_retire(&c->cids.local, f->u.retire_cid.seq, dcid, &removed);
@@ -396,8 +397,13 @@ static int handle_retire_cid(tern_conn *c, const tern_frame *f, const tern_cid *
         tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type, "bad RETIRE_CONNECTION_ID");
         return rv;
     }
-    if (rv == 0 && c->hooks.cid_removed)
-        c->hooks.cid_removed(c->hooks.ud, c, &removed.cid);
+    /* Still routed here for 3 PTOs (tern_cid_linger): the peer's packets sent with it before the
+     * retirement can arrive after it, from the path it left. The timer unroutes it. */
+    tern_cid evicted;
+    if (rv == 0 &&
+        tern_cid_linger_add(&c->cids.linger, &removed.cid, now + 3 * tern_conn_pto(c), &evicted) &&
+        c->hooks.cid_removed)
+        c->hooks.cid_removed(c->hooks.ud, c, &evicted);
     if (rv == 0) {
         c->cids.replacing = 1;
         tern_conn_issue_cids(c); /* keep the peer supplied for its next path */
@@ -499,7 +505,7 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
                 tern_mig_on_new_cids(c, now);
             break;
         case TERN_FT_RETIRE_CONNECTION_ID:
-            rv = handle_retire_cid(c, &f, dcid);
+            rv = handle_retire_cid(c, &f, dcid, now);
             break;
         case TERN_FT_PATH_CHALLENGE:
             /* answered on the path it arrived on; only the latest few are owed */
@@ -823,8 +829,10 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     if (level == TERN_LEVEL_1RTT && c->keys.rx[TERN_LEVEL_0RTT].aead)
         tern_crypto_keys_free(&c->keys.rx[TERN_LEVEL_0RTT]);
     if (level == TERN_LEVEL_1RTT && c->state < TERN_CS_CLOSING) {
-        if (!tern_cid_eq(&pp->dcid, &h->dcid)) {
-            /* a CID the peer sends with is one it holds: never announced to it again */
+        if (!tern_cid_eq(&pp->dcid, &h->dcid) &&
+            !tern_cid_linger_contains(&c->cids.linger, &h->dcid)) {
+            /* a CID the peer sends with is one it holds: never announced to it again (one it
+             * retired only arrives late, and names no path) */
             pp->dcid = h->dcid;
             tern_local_cids_on_used(&c->cids.local, &h->dcid);
         }
@@ -888,7 +896,8 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
         /* a server knows which CIDs it issued; a datagram to none of them may be the client's
          * stateless reset, which the driver routed here by its token */
         if (c->is_server && h.type == TERN_PKT_1RTT &&
-            !tern_local_cids_contains(&c->cids.local, &h.dcid)) {
+            !tern_local_cids_contains(&c->cids.local, &h.dcid) &&
+            !tern_cid_linger_contains(&c->cids.linger, &h.dcid)) {
             if (off == 0 && check_reset(c, &reset_checked, dgram, len, tail))
                 return TERN_ERR_CLOSED;
             break;

@@ -836,6 +836,103 @@ static void scn_preferred_address(sim *s, sim_result *r)
     TRY(r, expect_active(s, r, &wifi, &pref));
 }
 
+/* Holds the client's datagrams from one (public) address back by `delay` while `on`: the path
+ * being left becomes the slow one. */
+typedef struct hold_node {
+    sim_node n;
+    tern_addr src;
+    uint64_t delay;
+    int on;
+    uint64_t held;
+} hold_node;
+
+static void hold_forward(sim *s, sim_node *n, sim_pkt *p)
+{
+    hold_node *h = (hold_node *)n;
+    if (h->on && tern_addr_equal(&p->src, &h->src)) {
+        h->held++;
+        sim_node_emit_at(s, n, p, s->now + h->delay);
+        return;
+    }
+    sim_node_emit(s, n, p);
+}
+
+static void hold_free(sim_node *n)
+{
+    free(n);
+}
+
+static const sim_node_ops hold_ops = {"hold", hold_forward, hold_free};
+
+typedef struct late_old {
+    hold_node *hold;
+    verb add, set, rm;
+} late_old;
+
+static void act_late_probe(sim *s, void *arg)
+{
+    late_old *l = arg;
+    /* from now on what leaves the old port arrives 30 ms late (the node is past the NAT) */
+    l->hold->on = public_of(s, &l->rm.addr, &l->hold->src) == 0;
+    act_add(s, &l->add);
+}
+
+static void act_late_move(sim *s, void *arg)
+{
+    late_old *l = arg;
+    act_set_active(s, &l->set);
+    act_remove(s, &l->rm);
+}
+
+static void late_old_on_event(sim *s, int who, const sim_path_ev *e)
+{
+    late_old *l = s->ud;
+    if (who == SIM_CLIENT && e->type == TERN_PATH_EV_VALIDATED && !l->rm.done &&
+        tern_addr_equal(&e->addr.local, &l->set.addr))
+        sim_after(s, 0, act_late_move, l, "client moves to the new port, removes the old one");
+}
+
+/* The client probes a new port on wifi, moves there and drops the old one as soon as it answers;
+ * what it sent from the old port in its last round trip there arrives 30 ms late, after the
+ * RETIRE_CONNECTION_ID it sent from the new port (two sockets of a busy host, or two paths of
+ * different delay, reorder that easily). The server has retired that CID, but those packets were
+ * sent before the RETIRE: they reach the connection, and no stateless reset answers them (one
+ * closed a client that honours the token of a CID it retired). */
+static void scn_retire_overtakes_old_path(sim *s, sim_result *r)
+{
+    phone ph;
+    phone_net(s, &ph);
+    hold_node *h = calloc(1, sizeof(*h));
+    if (!h)
+        abort();
+    h->delay = 30 * SIM_MS;
+    sim_node_register(s, &h->n, &hold_ops, "wifi.up.hold");
+    sim_iface_prepend(s, ph.wifi, SIM_UP, &h->n);
+    late_old l = {.hold = h, .add = {.addr = iface_addr(s, ph.wifi, 5001)},
+                  .set = {.addr = iface_addr(s, ph.wifi, 5001)},
+                  .rm = {.addr = iface_addr(s, ph.wifi, 0)}};
+    s->ud = &l;
+    s->on_path_event = late_old_on_event;
+    sim_at(s, 300 * SIM_MS, act_late_probe, &l, "client probes wifi:5001");
+    TRY(r, start_download(s, r, 8 * MB));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 2500 * SIM_MS, &xfer));
+    tern_conn *sc = sim_server_conn(s);
+    char extra[120];
+    snprintf(extra, sizeof(extra), "%llu datagrams held back, %llu stateless resets",
+             (unsigned long long)h->held, (unsigned long long)s->front.disp.st.reset_sent);
+    summarize(s, r, xfer, extra);
+    SIM_CHECK(r, l.add.rv > 0 && l.set.rv >= 0 && l.rm.done && l.rm.rv == 0,
+              "add %d, set_active %d, remove %d (done %d)", l.add.rv, l.set.rv, l.rm.rv, l.rm.done);
+    SIM_CHECK(r, h->held >= 5, "%s", extra);
+    SIM_CHECK(r, s->front.disp.st.reset_sent == 0, "%s", extra);
+    SIM_CHECK(r, tern_conn_state(s->client) == TERN_CS_ESTABLISHED && sc &&
+                     tern_conn_state(sc) == TERN_CS_ESTABLISHED,
+              "client state %d, server state %d", tern_conn_state(s->client),
+              sc ? tern_conn_state(sc) : -1);
+    TRY(r, expect_active(s, r, &l.set.addr, &s->server_addr));
+}
+
 /* The server sends disable_active_migration. A path the client added before the handshake was
  * confirmed fails at confirmation with TERN_PATH_WHY_MIGRATION_DISABLED, without a datagram on
  * cell; after that, add and set_active are refused. */
@@ -1402,6 +1499,9 @@ const sim_scenario sim_migration_scenarios[] = {
      scn_spoofed_flood},
     {"preferred_address", "migration", "server's preferred address: the client moves there", 62,
      scn_preferred_address},
+    {"retire_overtakes_old_path", "migration",
+     "the client's last datagrams on the old path arrive after its RETIRE_CONNECTION_ID", 71,
+     scn_retire_overtakes_old_path},
     {"peer_disables_migration", "migration", "server sends disable_active_migration", 63,
      scn_peer_disables_migration},
     {"no_spare_cid", "migration", "server issues one spare CID: the second path fails (no CID)", 64,

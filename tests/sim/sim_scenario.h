@@ -76,7 +76,7 @@ int sim_path_events_match(const sim *s, int who, const char *pattern);
 const sim_scenario *sim_scenarios(size_t *n);
 
 /* The migration suite (scenarios_migration.c), a part of the registry. */
-#define SIM_MIGRATION_SCENARIOS 24
+#define SIM_MIGRATION_SCENARIOS 25
 extern const sim_scenario sim_migration_scenarios[SIM_MIGRATION_SCENARIOS];
 /* The failover suite (scenarios_failover.c). */
 #define SIM_FAILOVER_SCENARIOS 7

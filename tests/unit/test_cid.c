@@ -416,6 +416,43 @@ static void test_local_announce_held(void **st)
     assert_null(tern_local_cids_next_unannounced(&l));
 }
 
+/* Retired CIDs linger until their time, the earliest first out, and a peer that retires more than
+ * TERN_CID_LINGER at once pushes the oldest out (unrouted at once) instead of growing the set. */
+static void test_linger_bound(void **st)
+{
+    (void)st;
+    tern_cid_linger l = {0};
+    tern_cid out;
+    assert_int_equal(tern_cid_linger_next(&l), TERN_TS_INF);
+    assert_int_equal(tern_cid_linger_pop_due(&l, 1000, &out), 0);
+    for (uint8_t k = 0; k < TERN_CID_LINGER; k++) {
+        tern_cid c = mkcid(k, 8);
+        assert_int_equal(tern_cid_linger_add(&l, &c, 100 + k, &out), 0);
+    }
+    assert_int_equal(l.n, TERN_CID_LINGER);
+    /* a flood of retirements: the set stays at its bound, each one evicting the oldest */
+    for (uint8_t k = TERN_CID_LINGER; k < 4 * TERN_CID_LINGER; k++) {
+        tern_cid c = mkcid(k, 8), old = mkcid((uint8_t)(k - TERN_CID_LINGER), 8);
+        assert_int_equal(tern_cid_linger_add(&l, &c, 100 + k, &out), 1);
+        assert_true(tern_cid_eq(&out, &old));
+        assert_false(tern_cid_linger_contains(&l, &old));
+        assert_true(tern_cid_linger_contains(&l, &c));
+        assert_int_equal(l.n, TERN_CID_LINGER);
+    }
+    uint8_t first = 3 * TERN_CID_LINGER;
+    assert_int_equal(tern_cid_linger_next(&l), 100 + first);
+    assert_int_equal(tern_cid_linger_pop_due(&l, 100 + first - 1, &out), 0);
+    assert_int_equal(tern_cid_linger_pop_due(&l, 100 + first, &out), 1);
+    tern_cid want = mkcid(first, 8);
+    assert_true(tern_cid_eq(&out, &want));
+    assert_int_equal(tern_cid_linger_pop_due(&l, 100 + first, &out), 0);
+    size_t popped = 0;
+    while (tern_cid_linger_pop_due(&l, TERN_TS_INF - 1, &out))
+        popped++;
+    assert_int_equal(popped, TERN_CID_LINGER - 1);
+    assert_int_equal(l.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -427,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_peer_paths),
         cmocka_unit_test(test_peer_reset_token),
         cmocka_unit_test(test_local_announce_held),
+        cmocka_unit_test(test_linger_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
