@@ -123,10 +123,7 @@ static dg_run *dg_setup(sim *s, uint64_t until)
     d->until = until;
     s->ud = d;
     s->cfg_c.max_datagram_frame_size = s->cfg_s.max_datagram_frame_size = 1500;
-    d->qlog_next = s->cfg_c.qlog;
-    d->qlog_next_ud = s->cfg_c.qlog_ud;
-    s->cfg_c.qlog = dg_qlog;
-    s->cfg_c.qlog_ud = d;
+    sim_tap_client_qlog(s, dg_qlog, d, &d->qlog_next, &d->qlog_next_ud);
     s->on_datagram = dg_recv;
     s->on_datagram_outcome = dg_outcome;
     return d;

@@ -1273,10 +1273,7 @@ static void scn_pn_length_migration(sim *s, sim_result *r)
     phone ph;
     phone_net(s, &ph);
     pnl_run run = {.pkt = pnl_buf, .s = s}, *p = &run;
-    p->next = s->cfg_c.qlog;
-    p->next_ud = s->cfg_c.qlog_ud;
-    s->cfg_c.qlog = pnl_qlog;
-    s->cfg_c.qlog_ud = p;
+    sim_tap_client_qlog(s, pnl_qlog, p, &p->next, &p->next_ud);
     s->ud = p;
     s->on_path_event = pnl_on_event;
     p->add.addr = p->set.addr = iface_addr(s, ph.cell, 0);

@@ -1066,6 +1066,14 @@ uint64_t sim_bytes_received(const sim *s)
     return n;
 }
 
+void sim_tap_client_qlog(sim *s, tern_qlog_fn fn, void *ud, tern_qlog_fn *next, void **next_ud)
+{
+    *next = s->cfg_c.qlog;
+    *next_ud = s->cfg_c.qlog_ud;
+    s->cfg_c.qlog = fn;
+    s->cfg_c.qlog_ud = ud;
+}
+
 int sim_verify(sim *s, char *why, size_t cap)
 {
     char dummy[8];

@@ -388,6 +388,10 @@ int sim_reconnect(sim *s, const uint8_t *session, size_t session_len, int early)
  * `why` explains (may be NULL). */
 int sim_verify(sim *s, char *why, size_t cap);
 uint64_t sim_bytes_received(const sim *s);
+/* Puts `fn` in front of the client's qlog sink (before the first sim_run): it gets every record
+ * and passes it on to *next with *next_ud, set here (NULL when there was none; tern-sim
+ * --qlog-dir installs one). */
+void sim_tap_client_qlog(sim *s, tern_qlog_fn fn, void *ud, tern_qlog_fn *next, void **next_ud);
 
 /* The first server connection that completed an accept (NULL if none). */
 tern_conn *sim_server_conn(sim *s);
