@@ -657,6 +657,7 @@ static const struct {
 } suites[] = {
     {registry, sizeof(registry) / sizeof(registry[0])},
     {sim_migration_scenarios, SIM_MIGRATION_SCENARIOS},
+    {sim_migration_wire_scenarios, SIM_MIGRATION_WIRE_SCENARIOS},
     {sim_failover_scenarios, SIM_FAILOVER_SCENARIOS},
     {sim_recovery_scenarios, SIM_RECOVERY_SCENARIOS},
     {sim_policy_scenarios, SIM_POLICY_SCENARIOS},
@@ -670,6 +671,7 @@ static const struct {
 const sim_scenario *sim_scenarios(size_t *n)
 {
     static sim_scenario all[sizeof(registry) / sizeof(registry[0]) + SIM_MIGRATION_SCENARIOS +
+                            SIM_MIGRATION_WIRE_SCENARIOS +
                             SIM_FAILOVER_SCENARIOS + SIM_RECOVERY_SCENARIOS +
                             SIM_POLICY_SCENARIOS + SIM_ECN_SCENARIOS + SIM_DATAGRAM_SCENARIOS +
                             SIM_PMTUD_SCENARIOS + SIM_VERSION_SCENARIOS];

@@ -76,8 +76,11 @@ int sim_path_events_match(const sim *s, int who, const char *pattern);
 const sim_scenario *sim_scenarios(size_t *n);
 
 /* The migration suite (scenarios_migration.c), a part of the registry. */
-#define SIM_MIGRATION_SCENARIOS 25
+#define SIM_MIGRATION_SCENARIOS 23
 extern const sim_scenario sim_migration_scenarios[SIM_MIGRATION_SCENARIOS];
+/* Migration on the wire (scenarios_wire.c), in the migration group. */
+#define SIM_MIGRATION_WIRE_SCENARIOS 2
+extern const sim_scenario sim_migration_wire_scenarios[SIM_MIGRATION_WIRE_SCENARIOS];
 /* The failover suite (scenarios_failover.c). */
 #define SIM_FAILOVER_SCENARIOS 7
 extern const sim_scenario sim_failover_scenarios[SIM_FAILOVER_SCENARIOS];
