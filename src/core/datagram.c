@@ -116,8 +116,8 @@ static uint64_t frame_limit(tern_conn *c)
     size_t over = 1 + (e ? e->cid.len : TERN_MAX_CID_LEN) + 4 + TERN_AEAD_TAG_LEN;
     if (!c->hs.complete && c->res.early == TERN_EARLY_DATA_PENDING)
         over += 4 + 1 + 1 + (size_t)c->cids.local.e[0].cid.len + 4;
-    size_t mtu = tern_path_mtu(p);
-    uint64_t room = mtu > over ? mtu - over : 0;
+    /* a path's datagrams are at least TERN_PMTUD_BASE bytes, far more than `over` */
+    uint64_t room = tern_path_mtu(p) - over;
     return TERN_MIN(room, c->dgram.peer_max);
 }
 
@@ -278,9 +278,10 @@ int tern_conn_send_datagram(tern_conn *c, const void *data, size_t len, uint64_t
         return TERN_ERR_DATAGRAM_UNSUPPORTED;
     if (!fits(c, len))
         return TERN_ERR_DATAGRAM_TOO_LARGE;
+    /* the loop ends: an empty queue takes any datagram that fits (its bytes are within cap) */
     int rv;
     while ((rv = tern_dgramq_push(&c->dgram.q, data, len, tag)) == TERN_ERR_WOULD_BLOCK &&
-           c->cfg->datagram_drop_oldest && c->dgram.q.n)
+           c->cfg->datagram_drop_oldest)
         drop_oldest(c);
     if (rv)
         return rv;

@@ -28,6 +28,7 @@ enum {
 #define NPARAMS_REQUIRED 7
 #define MAX_STREAMS_VALUE (1ull << 60)
 
+/* The field of parameter `id`, one of param_ids (the decoder skips the others before asking). */
 static uint64_t *param_slot(tern_resume *r, uint64_t id)
 {
     switch (id) {
@@ -45,10 +46,8 @@ static uint64_t *param_slot(tern_resume *r, uint64_t id)
         return &r->initial_max_streams_uni;
     case TP_ACTIVE_CID_LIMIT:
         return &r->active_connection_id_limit;
-    case TP_MAX_DATAGRAM_FRAME_SIZE:
+    default: /* TP_MAX_DATAGRAM_FRAME_SIZE */
         return &r->max_datagram_frame_size;
-    default:
-        return NULL;
     }
 }
 

@@ -90,6 +90,9 @@ static void test_encode_refuses(void **st)
     sample(&r);
     r.initial_max_data = 1ull << 62; /* not a varint */
     assert_int_equal(tern_resume_encode(&r, buf, sizeof(buf)), 0);
+    sample(&r);
+    memset(r.alpn, 'a', sizeof(r.alpn)); /* no NUL: not a string the blob can carry */
+    assert_int_equal(tern_resume_encode(&r, buf, sizeof(buf)), 0);
 }
 
 static void test_truncations_and_trailing(void **st)
