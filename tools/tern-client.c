@@ -254,8 +254,9 @@ static void usage(FILE *f)
             "  --session-file FILE   resume the TLS session kept in FILE when it exists (a full\n"
             "                        handshake when it cannot be used), and keep the\n"
             "                        server's latest session ticket there\n"
-            "  --early-data          with --session-file: send the requests in 0-RTT when the\n"
-            "                        ticket allows it (needs a single --alpn, h3 by default)\n"
+            "  --early-data          with --session-file: send the requests (and --datagrams)\n"
+            "                        in 0-RTT when the ticket allows it (needs a single\n"
+            "                        --alpn, h3 by default)\n"
             "  --token-file FILE     offer the address validation token FILE holds (once: the\n"
             "                        file is removed) when it is for this server, and write\n"
             "                        the server's next NEW_TOKEN into FILE\n"
@@ -697,6 +698,7 @@ int main(int argc, char **argv)
         cl->early_started = 1;
         if (cl_begin(cl, alpn[0]) == 0)
             cl_start_pending(cl);
+        cl_dgram_send(cl);
     }
     run(cl);
 

@@ -299,9 +299,10 @@ static const tern_tls_cb tls_callbacks = {
 
 /* Client, once the handshake completed: what the server made of our 0-RTT. Refused, every
  * 0-RTT packet is lost without it being a congestion signal, and each stream starts again from
- * its first byte under the server's new limits (RFC 9000 §7.4.1, RFC 9001 §4.6.2). Accepted,
- * the server must not have lowered any remembered limit. Returns 0 or -1 (the connection
- * failed). */
+ * its first byte under the server's new limits (RFC 9000 §7.4.1, RFC 9001 §4.6.2); DATAGRAM
+ * frames are not sent again (RFC 9221 §5) but reported lost through on_datagram_lost. Accepted,
+ * the server must not have lowered any remembered limit, max_datagram_frame_size included (RFC
+ * 9221 §3). Returns 0 or -1 (the connection failed). */
 static int settle_early_data(tern_conn *c, tern_tstamp now)
 {
     if (c->is_server || c->res.early != TERN_EARLY_DATA_PENDING)
@@ -733,6 +734,8 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
             tern_tparams tp;
             tern_resume_to_tparams(&c->res.remembered, &tp);
             apply_peer_limits(c, &tp);
+            /* RFC 9221 §3: DATAGRAM frames too, up to the size remembered with the ticket */
+            tern_conn_dgram_set_peer_max(c, tp.max_datagram_frame_size);
         }
     }
     c->timers.idle_timeout = c->cfg->idle_timeout_ms * TERN_NS_PER_MS;

@@ -301,8 +301,9 @@ int tern_conn_path_slot_open(tern_conn *c, int i);
  * address than the last token's): the next 1-RTT packet carries it. */
 void tern_conn_token_on_confirmed(tern_conn *c);
 void tern_conn_token_on_path_validated(tern_conn *c, int path_idx);
-/* Writes the pending NEW_TOKEN frame, bound to the active path's peer address, into p[0..cap).
- * Returns its length, or 0 when none is due or it does not fit (it stays due). */
+/* Writes the pending NEW_TOKEN frame, bound to the active path's peer address, into p[0..cap);
+ * called only while one is due (c->tok.pending). Returns its length, or 0 when it does not fit or
+ * the random source failed (it stays due), or when the address takes no token (it is dropped). */
 size_t tern_conn_token_write(tern_conn *c, uint8_t *p, size_t cap, tern_tstamp now);
 /* A packet that carried a NEW_TOKEN was lost: a fresh one is sent. */
 void tern_conn_token_on_lost(tern_conn *c);
@@ -417,9 +418,10 @@ void tern_conn_version_discard(tern_conn *c);
 /* The connection goes: all of the above. */
 void tern_conn_version_free(tern_conn *c);
 
+/* c->cfg is set with the connection (tern_conn_new checks it first) and never cleared */
 #define TERN_LOG(c, ...)                                                                           \
     do {                                                                                           \
-        if ((c)->cfg && (c)->cfg->log) {                                                           \
+        if ((c)->cfg->log) {                                                                       \
             char line_[256];                                                                       \
             snprintf(line_, sizeof(line_), __VA_ARGS__);                                           \
             (c)->cfg->log((c)->cfg->log_ud, line_);                                                \

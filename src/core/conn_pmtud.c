@@ -79,10 +79,9 @@ void tern_conn_pmtud_maybe_start(tern_conn *c, tern_tstamp now)
     apply(c, idx);
 }
 
+/* A sent packet's path_id is always the index of the path it left on (conn_send.c records it). */
 void tern_conn_pmtud_on_acked(tern_conn *c, const tern_sent_pkt *p)
 {
-    if (p->path_id >= TERN_MAX_PATHS)
-        return;
     tern_pmtud *m = &tern_conn_path_slot(c, p->path_id)->pmtud;
     if (p->pmtu_probe)
         tern_pmtud_on_probe_acked(m, p->size, p->pn);
@@ -92,8 +91,6 @@ void tern_conn_pmtud_on_acked(tern_conn *c, const tern_sent_pkt *p)
 
 void tern_conn_pmtud_on_lost(tern_conn *c, const tern_sent_pkt *p)
 {
-    if (p->path_id >= TERN_MAX_PATHS)
-        return;
     tern_pmtud *m = &tern_conn_path_slot(c, p->path_id)->pmtud;
     if (p->pmtu_probe) {
         c->stats.mtu_probes_lost++;

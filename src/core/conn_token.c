@@ -51,16 +51,16 @@ void tern_conn_token_on_path_validated(tern_conn *c, int path_idx)
 
 size_t tern_conn_token_write(tern_conn *c, uint8_t *p, size_t cap, tern_tstamp now)
 {
-    if (!c->tok.pending) /* only ever set once the handshake is confirmed */
-        return 0;
     uint8_t nonce[12], tok[TERN_NEW_TOKEN_MAX];
     if (c->rand(c->rand_ud, nonce, sizeof(nonce)))
         return 0; /* issued at a later send, when the random source works again */
     const tern_addr *to = &tern_conn_path(c)->addr.remote;
     size_t tl = tern_token_seal(c->tok.key, nonce, to, now, tok, sizeof(tok));
-    size_t n = tl ? tern_frame_write_new_token(p, cap, tok, tl) : 0;
-    if (!tl)
+    if (!tl) {
         c->tok.pending = 0; /* an address no token can be bound to */
+        return 0;
+    }
+    size_t n = tern_frame_write_new_token(p, cap, tok, tl);
     if (!n)
         return 0;
     c->tok.pending = 0;

@@ -125,7 +125,9 @@ void tern_conn_version_on_vn(tern_conn *c, const tern_pkt_hdr *h, tern_tstamp no
     if (c->vn.after_vn)
         return;
     uint32_t v = tern_qv_after_vn(c->vn.ours, c->vn.n, c->version, h->versions, h->versions_count);
-    if (!v || !c->vn.tls_ctx) {
+    /* a client's first version is the first of its list (tern_conn_new), so another one to try
+     * means a list of two or more, and tern_conn_version_init kept the TLS context for it */
+    if (!v) {
         tern_conn_set_close_info(c, TERN_ERR_VERSION, 0, 0, 0, 0, "version negotiation", 19);
         tern_conn_set_done(c);
         return;
@@ -143,9 +145,10 @@ tern_keys *tern_conn_version_rx_keys(tern_conn *c, const tern_pkt_hdr *h, int le
         return &c->keys.rx[level];
     if (level != TERN_LEVEL_INITIAL)
         return NULL;
+    /* (the keys of the version a server moved from stay until the Initial space goes, and no
+     * Initial is read after that) */
     if (c->is_server)
-        return c->vn.upgraded && h->version == c->vn.original && c->vn.orig_rx.aead ? &c->vn.orig_rx
-                                                                                    : NULL;
+        return c->vn.upgraded && h->version == c->vn.original ? &c->vn.orig_rx : NULL;
     /* the server's first packet may move us to another version of ours compatible with the one
      * we began in (RFC 9368 §6); once anything authenticated in a version, that one stays */
     if (c->received_any || !tern_qv_in(h->version, c->vn.ours, c->vn.n) ||

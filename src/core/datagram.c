@@ -103,8 +103,10 @@ void tern_dgramq_pop(tern_dgramq *q)
 
 /* ---- sizes ----------------------------------------------------------------------------------- */
 
-/* The largest DATAGRAM frame that may go out now: the peer's limit, and what a 1-RTT packet on
- * the active path holds around it (header with the longest packet number, AEAD tag). */
+/* The largest DATAGRAM frame that may go out now: the peer's limit, and what a packet on the
+ * active path holds around it (header with the longest packet number, AEAD tag). Until a 0-RTT
+ * client completes its handshake that packet is a 0-RTT one, whose long header also carries the
+ * version, our CID and a Length (counted at its four-byte form). */
 static uint64_t frame_limit(tern_conn *c)
 {
     if (!c->dgram.peer_known || !c->dgram.peer_max)
@@ -112,8 +114,10 @@ static uint64_t frame_limit(tern_conn *c)
     const tern_path *p = tern_conn_path(c);
     const tern_cid_entry *e = tern_peer_cids_for_path(&c->cids.peer, (uint8_t)c->paths.active);
     size_t over = 1 + (e ? e->cid.len : TERN_MAX_CID_LEN) + 4 + TERN_AEAD_TAG_LEN;
-    size_t mtu = tern_path_mtu(p);
-    uint64_t room = mtu > over ? mtu - over : 0;
+    if (!c->hs.complete && c->res.early == TERN_EARLY_DATA_PENDING)
+        over += 4 + 1 + 1 + (size_t)c->cids.local.e[0].cid.len + 4;
+    /* a path's datagrams are at least TERN_PMTUD_BASE bytes, far more than `over` */
+    uint64_t room = tern_path_mtu(p) - over;
     return TERN_MIN(room, c->dgram.peer_max);
 }
 
@@ -274,9 +278,10 @@ int tern_conn_send_datagram(tern_conn *c, const void *data, size_t len, uint64_t
         return TERN_ERR_DATAGRAM_UNSUPPORTED;
     if (!fits(c, len))
         return TERN_ERR_DATAGRAM_TOO_LARGE;
+    /* the loop ends: an empty queue takes any datagram that fits (its bytes are within cap) */
     int rv;
     while ((rv = tern_dgramq_push(&c->dgram.q, data, len, tag)) == TERN_ERR_WOULD_BLOCK &&
-           c->cfg->datagram_drop_oldest && c->dgram.q.n)
+           c->cfg->datagram_drop_oldest)
         drop_oldest(c);
     if (rv)
         return rv;

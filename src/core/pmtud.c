@@ -51,8 +51,11 @@ static void advance(tern_pmtud *m, tern_tstamp now)
     }
     m->probe_try = 0;
     m->probe_losses = 0;
+    /* a raise timer past the end of time (a huge pmtud_raise_ms) is no timer: added to `now` it
+     * would wrap round into the past and search again at every timeout */
     if (m->state != TERN_PMTUD_COMPLETE)
-        m->raise_at = m->raise_ms ? now + m->raise_ms : TERN_TS_INF;
+        m->raise_at =
+            m->raise_ms && m->raise_ms < TERN_TS_INF - now ? now + m->raise_ms : TERN_TS_INF;
     m->state = TERN_PMTUD_COMPLETE;
 }
 

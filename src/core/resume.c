@@ -1,6 +1,7 @@
 /* The resumption blob: "TRNS", a format version, then a few length-prefixed sections. Parameters
- * travel as (id, value) varint pairs under the RFC 9000 §18.2 ids, so that a blob written by a
- * later version that remembers more still reads here. */
+ * travel as (id, value) varint pairs under the RFC 9000 §18.2 (and RFC 9221 §3) ids, so that a
+ * blob written by a later version that remembers more still reads here, and one written before a
+ * parameter was remembered reads with that parameter at its RFC default. */
 #include "resume.h"
 
 #include <string.h>
@@ -17,11 +18,17 @@ enum {
     TP_STREAMS_BIDI = 0x08,
     TP_STREAMS_UNI = 0x09,
     TP_ACTIVE_CID_LIMIT = 0x0e,
+    TP_MAX_DATAGRAM_FRAME_SIZE = 0x20,
 };
 
 #define NPARAMS TERN_RESUME_LIMITS
+/* The first NPARAMS_REQUIRED of param_ids are in every blob of this format; those after them came
+ * later, and a blob without one remembers its default (0, which for max_datagram_frame_size means
+ * no DATAGRAM frames in 0-RTT) and is written without it when it has that value. */
+#define NPARAMS_REQUIRED 7
 #define MAX_STREAMS_VALUE (1ull << 60)
 
+/* The field of parameter `id`, one of param_ids (the decoder skips the others before asking). */
 static uint64_t *param_slot(tern_resume *r, uint64_t id)
 {
     switch (id) {
@@ -39,8 +46,8 @@ static uint64_t *param_slot(tern_resume *r, uint64_t id)
         return &r->initial_max_streams_uni;
     case TP_ACTIVE_CID_LIMIT:
         return &r->active_connection_id_limit;
-    default:
-        return NULL;
+    default: /* TP_MAX_DATAGRAM_FRAME_SIZE */
+        return &r->max_datagram_frame_size;
     }
 }
 
@@ -51,8 +58,17 @@ static uint64_t param_get(const tern_resume *r, uint64_t id)
 }
 
 static const uint8_t param_ids[NPARAMS] = {
-    TP_MAX_DATA,     TP_BIDI_LOCAL,  TP_BIDI_REMOTE,     TP_UNI,
-    TP_STREAMS_BIDI, TP_STREAMS_UNI, TP_ACTIVE_CID_LIMIT};
+    TP_MAX_DATA,     TP_BIDI_LOCAL,  TP_BIDI_REMOTE,      TP_UNI,
+    TP_STREAMS_BIDI, TP_STREAMS_UNI, TP_ACTIVE_CID_LIMIT, TP_MAX_DATAGRAM_FRAME_SIZE};
+
+/* The position of `id` in param_ids, -1 for an id this format does not remember. */
+static int param_index(uint64_t id)
+{
+    for (int i = 0; i < NPARAMS; i++)
+        if (param_ids[i] == id)
+            return i;
+    return -1;
+}
 
 void tern_resume_from_tparams(tern_resume *r, const tern_tparams *tp)
 {
@@ -63,6 +79,7 @@ void tern_resume_from_tparams(tern_resume *r, const tern_tparams *tp)
     r->initial_max_stream_data_uni = tp->initial_max_stream_data_uni;
     r->initial_max_streams_bidi = tp->initial_max_streams_bidi;
     r->initial_max_streams_uni = tp->initial_max_streams_uni;
+    r->max_datagram_frame_size = tp->max_datagram_frame_size;
 }
 
 void tern_resume_to_tparams(const tern_resume *r, tern_tparams *tp)
@@ -75,6 +92,7 @@ void tern_resume_to_tparams(const tern_resume *r, tern_tparams *tp)
     tp->initial_max_stream_data_uni = r->initial_max_stream_data_uni;
     tp->initial_max_streams_bidi = r->initial_max_streams_bidi;
     tp->initial_max_streams_uni = r->initial_max_streams_uni;
+    tp->max_datagram_frame_size = r->max_datagram_frame_size;
 }
 
 void tern_resume_limits(const tern_resume *r, uint64_t out[TERN_RESUME_LIMITS])
@@ -108,6 +126,8 @@ size_t tern_resume_encode(const tern_resume *r, uint8_t *buf, size_t cap)
         uint64_t v = param_get(r, param_ids[i]);
         if (!tern_varint_len(v))
             return 0;
+        if (i >= NPARAMS_REQUIRED && v == 0)
+            continue; /* the default: as a blob written before it was remembered */
         q = tern_varint_put(q, param_ids[i]);
         q = tern_varint_put(q, v);
     }
@@ -140,18 +160,18 @@ static int decode_params(tern_resume *r, const uint8_t *p, size_t len)
         uint64_t id, v;
         if (tern_rd_varint(&rd, &id) || tern_rd_varint(&rd, &v))
             return -1;
-        uint64_t *slot = param_slot(r, id);
-        if (!slot)
+        int i = param_index(id);
+        if (i < 0)
             continue;
-        unsigned bit = 1u << (id & 15);
+        unsigned bit = 1u << i;
         if (seen & bit)
             return -1;
         seen |= bit;
-        *slot = v;
+        *param_slot(r, id) = v;
     }
-    for (int i = 0; i < NPARAMS; i++)
-        if (!(seen & (1u << (param_ids[i] & 15))))
-            return -1; /* a writer of this format always remembers every one */
+    for (int i = 0; i < NPARAMS_REQUIRED; i++)
+        if (!(seen & (1u << i)))
+            return -1; /* a writer of this format always remembers these */
     if (r->initial_max_streams_bidi > MAX_STREAMS_VALUE ||
         r->initial_max_streams_uni > MAX_STREAMS_VALUE || r->active_connection_id_limit < 2)
         return -1;

@@ -24,6 +24,9 @@ typedef struct tern_resume {
     uint64_t initial_max_stream_data_uni;
     uint64_t initial_max_streams_bidi;
     uint64_t initial_max_streams_uni;
+    /* RFC 9221 §3: lets DATAGRAM frames go in 0-RTT; 0 (also from a blob written before it was
+     * remembered) lets none */
+    uint64_t max_datagram_frame_size;
     const uint8_t *session;
     size_t session_len;
 } tern_resume;
@@ -37,7 +40,7 @@ void tern_resume_to_tparams(const tern_resume *r, tern_tparams *tp);
 
 /* The remembered limits of `r` as an array, in a fixed order (the order tern_tls compares them in
  * on a server). */
-#define TERN_RESUME_LIMITS 7
+#define TERN_RESUME_LIMITS 8
 void tern_resume_limits(const tern_resume *r, uint64_t out[TERN_RESUME_LIMITS]);
 
 /* 1 when `now` (the server's new parameters) reduces none of the remembered limits. */
@@ -49,8 +52,10 @@ size_t tern_resume_encode(const tern_resume *r, uint8_t *buf, size_t cap);
 
 /* Decodes buf[0..len) into `r`. Any defect fails: wrong magic, unknown version, truncation,
  * trailing bytes, a length past the end, a duplicate or out-of-range parameter (streams over
- * 2^60, active_connection_id_limit under 2), an ALPN with a NUL, an empty session. Unknown
- * parameter ids are skipped (a newer writer may remember more). Returns 0 or TERN_ERR_SESSION. */
+ * 2^60, active_connection_id_limit under 2), a missing one of the first seven, an ALPN with a
+ * NUL, an empty session. Unknown parameter ids are skipped (a newer writer may remember more);
+ * a missing max_datagram_frame_size is 0 (an older writer remembered none). Returns 0 or
+ * TERN_ERR_SESSION. */
 int tern_resume_decode(tern_resume *r, const uint8_t *buf, size_t len);
 
 #endif

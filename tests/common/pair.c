@@ -24,7 +24,10 @@ static uint64_t rnd64(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-static double rnd01(uint64_t *s) { return (double)(rnd64(s) >> 11) / 9007199254740992.0; }
+static double rnd01(uint64_t *s)
+{
+    return (double)(rnd64(s) >> 11) / 9007199254740992.0;
+}
 
 static int pair_rand(void *ud, uint8_t *out, size_t len)
 {
@@ -67,7 +70,10 @@ static void gen_fill(uint64_t seed, uint64_t off, uint8_t *out, size_t n)
     }
 }
 
-static uint64_t gen_seed(int64_t sid) { return 0x1234567ull ^ ((uint64_t)sid * 0x9e3779b97f4a7c15ull); }
+static uint64_t gen_seed(int64_t sid)
+{
+    return 0x1234567ull ^ ((uint64_t)sid * 0x9e3779b97f4a7c15ull);
+}
 
 static int ensure_cert(void)
 {
@@ -152,6 +158,25 @@ void pair_keep_ticket(tern_pair *p, const uint8_t *blob, size_t len)
         memcpy(p->ticket, blob, len);
         p->ticket_len = len;
     }
+}
+
+tern_tls_ctx *pair_first_ticket(tern_pair *p, uint8_t *blob, size_t cap, size_t *len,
+                                uint64_t *server_hs)
+{
+    tern_tls_ctx *ctx = NULL;
+    if (pair_run(p, pair_cond_connected, 5000000000ull) && pair_request(p, 1000) >= 0 &&
+        pair_run(p, pair_cond_all_done, 5000000000ull) && pair_verify(p) &&
+        !tern_conn_resumed(p->client) && tern_conn_early_data(p->client) == TERN_EARLY_DATA_NONE &&
+        p->tickets >= 1 && p->ticket_len <= cap) {
+        memcpy(blob, p->ticket, p->ticket_len);
+        *len = p->ticket_len;
+        if (server_hs)
+            *server_hs = tern_conn_crypto_produced(p->server, TERN_LEVEL_HANDSHAKE);
+        ctx = p->tls_s;
+        p->tls_s = NULL;
+    }
+    pair_free(p);
+    return ctx;
 }
 
 static void client_new_token(tern_conn *c, const uint8_t *token, size_t len, void *ud)
@@ -267,7 +292,8 @@ static const tern_callbacks server_cb = {
     .on_path_event = path_event,
 };
 
-/* ---- set-up ------------------------------------------------------------------------------------ */
+/* ---- set-up ------------------------------------------------------------------------------------
+ */
 
 static void set_addr(tern_addr *a, const char *ip, uint16_t port)
 {
@@ -478,15 +504,16 @@ int pair_request(tern_pair *p, uint64_t bytes)
 int pair_inject_1rtt(tern_pair *p, int to_server, const uint8_t *payload, size_t len)
 {
     uint8_t pkt[1500];
-    size_t n = forge_1rtt(to_server ? p->client : p->server, payload, len, 0, p->now, pkt,
-                          sizeof(pkt));
+    size_t n =
+        forge_1rtt(to_server ? p->client : p->server, payload, len, 0, p->now, pkt, sizeof(pkt));
     if (!n)
         return TERN_ERR_INVALID_ARG;
     return tern_conn_recv(to_server ? p->server : p->client, to_server ? &p->path_s : &p->path_c,
                           pkt, n, 0, p->now);
 }
 
-/* ---- the link ------------------------------------------------------------------------------------ */
+/* ---- the link
+ * ------------------------------------------------------------------------------------ */
 
 /* The datagrams in flight sit in a pool of slots; a min-heap of (arrival time, sequence, slot)
  * orders them, so that equal times keep their sending order and delivery costs O(log n). */
@@ -656,8 +683,7 @@ static void deliver_due(tern_pair *p)
             tern_conn_recv(p->server, &in, g->data, g->len, 0, p->now);
         } else {
             p->s2c.delivered++;
-            if (p->client)
-            {
+            if (p->client) {
                 tern_path_addr in = {g->path.remote, g->path.local};
                 if (p->nat_from.len && tern_addr_equal(&in.local, &p->nat_to))
                     in.local = p->nat_from; /* the NAT maps replies back */
@@ -700,9 +726,15 @@ int pair_run(tern_pair *p, int (*done)(tern_pair *p), uint64_t limit_ns)
     return done(p);
 }
 
-int pair_cond_connected(tern_pair *p) { return p->connected; }
+int pair_cond_connected(tern_pair *p)
+{
+    return p->connected;
+}
 
-int pair_cond_now(tern_pair *p) { return 1; }
+int pair_cond_now(tern_pair *p)
+{
+    return 1;
+}
 
 int pair_refused(tern_conn *c, uint64_t code, const char *why)
 {
@@ -736,7 +768,10 @@ int pair_cond_all_done(tern_pair *p)
     return p->nstreams > 0;
 }
 
-int pair_cond_both_closed(tern_pair *p) { return p->client_closed && p->server_closed; }
+int pair_cond_both_closed(tern_pair *p)
+{
+    return p->client_closed && p->server_closed;
+}
 
 int pair_connect(tern_pair *p)
 {

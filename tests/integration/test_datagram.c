@@ -298,6 +298,7 @@ static void test_errors(void **st)
     assert_int_equal(tern_conn_datagram_max_size(NULL), 0);
     pair_run(&p, never, 1 * MS); /* creates the client: the server's parameters are not known */
     assert_int_equal(tern_conn_send_datagram(p.client, buf, 1, 0), TERN_ERR_DATAGRAM_UNSUPPORTED);
+    assert_int_equal(tern_conn_datagram_max_size(p.client), 0);
     connect_both(&p);
     assert_int_equal(tern_conn_datagram_max_size(p.client), 0);
     assert_int_equal(tern_conn_send_datagram(p.client, buf, 1, 0), TERN_ERR_DATAGRAM_UNSUPPORTED);
@@ -328,6 +329,9 @@ static void test_errors(void **st)
     assert_int_equal(m, path_mtu(p.client) - 32);
     assert_int_equal(tern_conn_send_datagram(p.client, buf, m + 1, 0), TERN_ERR_DATAGRAM_TOO_LARGE);
     assert_int_equal(tern_conn_send_datagram(p.client, buf, m, 7), 0);
+    /* a length no DATAGRAM frame can carry (past 2^62): refused before its bytes are read */
+    assert_int_equal(tern_conn_send_datagram(p.client, buf, SIZE_MAX, 8),
+                     TERN_ERR_DATAGRAM_TOO_LARGE);
     cli.sent = 1;
     assert_true(pair_run(&p, cond_cli_settled, SEC));
     assert_int_equal(cli.outcome[7], 1);

@@ -178,20 +178,8 @@ static tern_tls_ctx *first_connection(int early, uint8_t *blob, size_t *blob_len
     assert_int_equal(tern_tls_ctx_set_tickets(p.tls_s, 1), 0);
     if (early)
         assert_int_equal(tern_tls_ctx_set_early_data(p.tls_s, 1, 0), 0);
-    assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
-    assert_int_equal(pair_request(&p, 1000), 0);
-    assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
-    assert_true(pair_verify(&p));
-    assert_int_equal(tern_conn_resumed(p.client), 0);
-    assert_int_equal(tern_conn_early_data(p.client), TERN_EARLY_DATA_NONE);
-    assert_true(p.tickets >= 1);
-    memcpy(blob, p.ticket, p.ticket_len);
-    *blob_len = p.ticket_len;
-    if (server_hs)
-        *server_hs = tern_conn_crypto_produced(p.server, TERN_LEVEL_HANDSHAKE);
-    tern_tls_ctx *ctx = p.tls_s;
-    p.tls_s = NULL;
-    pair_free(&p);
+    tern_tls_ctx *ctx = pair_first_ticket(&p, blob, 20000, blob_len, server_hs);
+    assert_non_null(ctx);
     return ctx;
 }
 

@@ -4,7 +4,9 @@
  * VERSION_NEGOTIATION_ERROR, which reaches the server; parameters without version information
  * are a peer that does not implement RFC 9368, which is fine when no Version Negotiation took
  * place. On the server side, a client Initial moved to v2 by an attacker (anyone can: the Initial
- * keys are public) still carries the client's Chosen Version v1, which the server refuses. */
+ * keys are public) still carries the client's Chosen Version v1, which the server refuses, and an
+ * Initial in a version the server does not read (before or after it moved the client) is dropped.
+ * A client without a server name starts again after Version Negotiation like one with it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -342,6 +344,93 @@ static void test_upgrade_step_by_step(void **st)
     pair_free(&p);
 }
 
+/* A client without a server name (no SNI: an address, a private deployment) that prefers v2
+ * gets a Version Negotiation listing v1: it starts again in v1, to a new first DCID, as one with
+ * a name does. */
+static void test_vn_without_server_name(void **st)
+{
+    tern_config cfg;
+    corefx_client_config(&cfg);
+    cfg.quic_versions_count = 2;
+    cfg.quic_versions[0] = TERN_PROTO_VERSION_2;
+    cfg.quic_versions[1] = TERN_PROTO_VERSION_1;
+    tern_path_addr path = {.local = corefx_addr("10.0.1.1:4000"),
+                           .remote = corefx_addr("10.0.0.9:443")};
+    uint64_t seed = 1110;
+    tern_conn *c = NULL;
+    assert_int_equal(
+        tern_core_client_new(&cfg, NULL, NULL, &path, NULL, corefx_rand, &seed, SEC, &c), 0);
+    uint8_t buf[1500], vn[128];
+    size_t seg = 0, count = 0;
+    tern_path_addr out;
+    assert_true(tern_core_send(c, buf, sizeof(buf), 1, &out, &seg, &count, SEC) > 0);
+    tern_pkt_hdr h;
+    assert_int_equal(tern_pkt_parse(buf, seg, 8, &h), 0);
+    assert_int_equal(h.version, TERN_PROTO_VERSION_2);
+    tern_cid first = h.dcid;
+    static const uint32_t v1[] = {TERN_PROTO_VERSION_1};
+    size_t n = tern_pkt_write_vn(vn, sizeof(vn), &h.dcid, &h.scid, v1, 1, 0);
+    assert_true(n > 0);
+    assert_int_equal(tern_core_recv(c, &path, vn, n, 0, SEC + 1000), 0);
+    assert_int_equal(tern_core_state(c), TERN_CORE_HANDSHAKE);
+    assert_int_equal(tern_conn_quic_version(c), TERN_PROTO_VERSION_1);
+    assert_true(tern_core_send(c, buf, sizeof(buf), 1, &out, &seg, &count, SEC + 1000) > 0);
+    assert_int_equal(tern_pkt_parse(buf, seg, 8, &h), 0);
+    assert_int_equal(h.version, TERN_PROTO_VERSION_1);
+    assert_int_equal(h.type, TERN_PKT_INITIAL);
+    assert_true(seg >= 1200);
+    assert_false(tern_cid_eq(&h.dcid, &first));
+    tern_core_conn_free(c);
+}
+
+/* A server reads Initials in the version in use, and, once it moved the client to another, in
+ * the one the client began in: an Initial in any other version is dropped unread, before and
+ * after a move, and the handshake carries on. */
+static void test_server_drops_other_versions(void **st)
+{
+    for (int upgrade = 0; upgrade <= 1; upgrade++) {
+        tern_pair p;
+        assert_int_equal(pair_init(&p, 1111 + (uint64_t)upgrade), 0);
+        if (upgrade) {
+            p.cfg_c.quic_versions_count = p.cfg_s.quic_versions_count = 2;
+            p.cfg_c.quic_versions[0] = p.cfg_s.quic_versions[1] = TERN_PROTO_VERSION_1;
+            p.cfg_c.quic_versions[1] = p.cfg_s.quic_versions[0] = TERN_PROTO_VERSION_2;
+        }
+        assert_true(pair_run(&p, pair_cond_now, 0));
+        uint8_t ci[1500], bad[1500];
+        tern_path_addr out;
+        size_t clen = 0, count = 0;
+        assert_int_equal(tern_conn_send(p.client, &out, ci, sizeof(ci), 1, &clen, &count, p.now),
+                         0);
+        assert_int_equal(pair_accept(&p, ci, clen), 0);
+        memcpy(bad, ci, clen);
+        tern_conn_recv(p.server, &p.path_s, ci, clen, 0, p.now);
+        assert_int_equal(tern_conn_quic_version(p.server),
+                         upgrade ? TERN_PROTO_VERSION_2 : TERN_PROTO_VERSION_1);
+        uint64_t before = pkts_recv(p.server);
+        /* the client's Initial again, as v2 would protect it (not upgraded: a version the server
+         * does not use), or under a version nobody speaks (upgraded: neither of the two) */
+        const tern_cid *odcid = tern_conn_initial_dcid(p.client);
+        const tern_cid *cscid = &tern_conn_local_tparams(p.client)->initial_scid;
+        uint8_t frame[] = {0x01};
+        size_t n;
+        if (!upgrade) {
+            n = forge_initial(0, TERN_PROTO_VERSION_2, odcid, odcid, cscid, NULL, 0, 5, frame, 1,
+                              1200, bad, sizeof(bad));
+            assert_true(n >= 1200);
+        } else {
+            n = clen;
+            bad[1] = 0x1a, bad[2] = 0x2a, bad[3] = 0x3a, bad[4] = 0x4a;
+        }
+        tern_conn_recv(p.server, &p.path_s, bad, n, 0, p.now);
+        assert_int_equal(pkts_recv(p.server), before);
+        assert_int_equal(tern_conn_state(p.server), TERN_CS_HANDSHAKE);
+        assert_true(pair_run(&p, pair_cond_connected, 5 * SEC));
+        assert_int_equal(tern_conn_quic_version(p.client), tern_conn_quic_version(p.server));
+        pair_free(&p);
+    }
+}
+
 /* Version lists a driver refuses to copy. */
 static void test_config_lists(void **st)
 {
@@ -382,6 +471,8 @@ int main(void)
         cmocka_unit_test(test_after_version_negotiation),
         cmocka_unit_test(test_new_attempt_without_randomness),
         cmocka_unit_test(test_upgrade_step_by_step),
+        cmocka_unit_test(test_vn_without_server_name),
+        cmocka_unit_test(test_server_drops_other_versions),
         cmocka_unit_test(test_config_lists),
         cmocka_unit_test(test_older_layout_speaks_v1),
     };

@@ -1,12 +1,34 @@
 /* The ECN suite (RFC 9000 §13.4, RFC 9002 §7.1): a bottleneck whose queue marks CE above a
  * threshold, against the same queue without ECN; networks that bleach the marks, rewrite them to
  * ECT(1) or to CE; and a migration to a network that bleaches, where only that path gives ECN up.
- * Every scenario downloads and checks the bytes and their hash. */
+ * Every scenario downloads and checks the bytes and their hash, and the server logs its verdicts
+ * (a path validated or given up, and why) and each window reduction from CE. */
 #include <stdio.h>
 #include <string.h>
 
 #include "conn_test.h"
 #include "sim_mig.h"
+
+/* Lines of the server's log that contain `want`, counted (its ECN verdicts and CE reactions are
+ * logged as they happen). */
+typedef struct log_count {
+    const char *want[2];
+    uint64_t n[2];
+} log_count;
+
+static void count_log(void *ud, const char *line)
+{
+    log_count *l = ud;
+    for (int i = 0; i < 2; i++)
+        if (l->want[i] && strstr(line, l->want[i]))
+            l->n[i]++;
+}
+
+static void watch_server_log(sim *s, log_count *l)
+{
+    s->cfg_s.log = count_log;
+    s->cfg_s.log_ud = l;
+}
 
 /* The path info of c's path whose client-side address has the IP of `client_ip` (for the server:
  * the client's public address through its NAT). Returns 0 or -1. */
@@ -54,6 +76,7 @@ static tern_conn_stats server_stats(sim *s)
 typedef struct queue_run {
     uint64_t xfer_ns, queue_drops, ce_marked, max_qbytes;
     tern_conn_stats ss, cs;
+    log_count log; /* [0]: window reductions from CE, [1]: ECN validated */
 } queue_run;
 
 /* A 20 Mbit/s, 30 ms RTT download through a drop-tail queue that marks CE from Q_CE_BYTES queued
@@ -68,6 +91,9 @@ static void queue_download(sim *s, sim_result *r, int ecn, queue_run *q)
                          .ce_bytes = Q_CE_BYTES};
     int i = sim_add_iface(s, "wifi", WIFI_ADDR, &up, &down);
     s->cfg_c.ecn = s->cfg_s.ecn = ecn;
+    q->log.want[0] = "CE marks, window reduced to";
+    q->log.want[1] = " -> capable";
+    watch_server_log(s, &q->log);
     TRY(r, start_download(s, r, Q_DOWNLOAD));
     TRY(r, finish_download(s, r, 20 * SIM_SEC, &q->xfer_ns));
     sim_link *l = s->ifaces[i].link[SIM_DOWN];
@@ -108,6 +134,12 @@ static void scn_ce_queue(sim *s, sim_result *r)
               (unsigned long long)on.ce_marked);
     SIM_CHECK(r, on.ss.ecn_ce > 0, "server heard of no CE mark");
     SIM_CHECK(r, on.ss.ecn_ce_reductions > 0, "no window reduction from CE");
+    /* and said so in the log, once per reduction, after the path validated */
+    SIM_CHECK(r, on.log.n[0] == on.ss.ecn_ce_reductions, "%llu reductions logged of %llu",
+              (unsigned long long)on.log.n[0], (unsigned long long)on.ss.ecn_ce_reductions);
+    SIM_CHECK(r, on.log.n[1] == 1, "ECN validated %llu times in the log",
+              (unsigned long long)on.log.n[1]);
+    SIM_CHECK(r, off.log.n[0] == 0 && off.log.n[1] == 0, "ECN off, yet logged");
     SIM_CHECK(r, on.ss.ecn_state == TERN_ECN_STATE_CAPABLE, "server path ECN state %llu",
               (unsigned long long)on.ss.ecn_state);
     SIM_CHECK(r, on.ss.ecn_sent > 1000, "server marked %llu packets",
@@ -146,6 +178,11 @@ static void interfered(sim *s, sim_result *r, int mode, int why)
     int i = sim_add_iface(s, "wifi", WIFI_ADDR, &l, NULL);
     uint64_t changed = 0;
     sim_iface_append(s, i, SIM_DOWN, sim_ecn_new(s, i, SIM_DOWN, mode, &changed));
+    /* the verdict as the log says it: the state it left, failed, and why */
+    char verdict[64];
+    snprintf(verdict, sizeof(verdict), " -> failed, %s", tern_ecn_failure_str(why));
+    log_count lg = {{verdict, "CE marks, window reduced"}, {0, 0}};
+    watch_server_log(s, &lg);
     TRY(r, start_download(s, r, 4 * MB));
     uint64_t xfer = 0;
     TRY(r, finish_download(s, r, 3 * SIM_SEC, &xfer));
@@ -168,6 +205,8 @@ static void interfered(sim *s, sim_result *r, int mode, int why)
               (unsigned long long)ss.ecn_sent);
     SIM_CHECK(r, ss.ecn_ce_reductions == 0, "%llu reductions from rewritten marks",
               (unsigned long long)ss.ecn_ce_reductions);
+    SIM_CHECK(r, lg.n[0] == 1 && lg.n[1] == 0, "server log: %llu \"%s\", %llu CE reductions",
+              (unsigned long long)lg.n[0], verdict, (unsigned long long)lg.n[1]);
     SIM_CHECK(r, changed > 0 && changed <= ss.ecn_sent, "%llu rewritten of %llu marked",
               (unsigned long long)changed, (unsigned long long)ss.ecn_sent);
     /* the other direction is untouched: the client's own marks validate */

@@ -153,11 +153,31 @@ static void act_mtu_drop(sim *s, void *arg)
     w->since = s->now;
 }
 
+/* Server log lines that report a black hole, and those that report its datagram size changing
+ * (to the base size, among others). */
+typedef struct bh_log {
+    uint64_t black_holes, to_base;
+} bh_log;
+
+static void count_bh_log(void *ud, const char *line)
+{
+    bh_log *l = ud;
+    char want[64];
+    snprintf(want, sizeof(want), "no longer arrive: back to %d", TERN_PMTUD_BASE);
+    l->black_holes += strstr(line, want) != NULL;
+    snprintf(want, sizeof(want), "datagrams of %d bytes (were ", TERN_PMTUD_BASE);
+    l->to_base += strstr(line, want) != NULL;
+}
+
 /* A 1500-byte link becomes a 1280-byte one in the middle of the download (a tunnel on the way,
  * a route change), the interface still saying 1500: the packets of the old size vanish while the
- * smaller PTO probes get through. */
+ * smaller PTO probes get through. The server's log says so once, and that its datagrams went
+ * back to the base size. */
 static void scn_mtu_blackhole(sim *s, sim_result *r)
 {
+    bh_log lg = {0, 0};
+    s->cfg_s.log = count_bh_log;
+    s->cfg_s.log_ud = &lg;
     s->cfg_c.max_udp_payload = s->cfg_s.max_udp_payload = UDP_9000;
     int i = add_link(s, "eth", WIFI_ADDR, UDP_1500, 20 * SIM_MS);
     SIM_CHECK(r, i >= 0, "interface");
@@ -175,6 +195,9 @@ static void scn_mtu_blackhole(sim *s, sim_result *r)
     tern_conn_get_stats(sim_server_conn(s), &ss);
     SIM_CHECK(r, ss.mtu_black_holes == 1, "%llu black holes",
               (unsigned long long)ss.mtu_black_holes);
+    SIM_CHECK(r, lg.black_holes == 1 && lg.to_base >= 1,
+              "server log: %llu black holes, %llu moves to the base size",
+              (unsigned long long)lg.black_holes, (unsigned long long)lg.to_base);
     /* a PTO at the base size and its acknowledgement: well under a second at 40 ms */
     SIM_CHECK(r, w.max_gap <= 600 * SIM_MS, "data stalled %.3f s after the MTU dropped",
               secs(w.max_gap));

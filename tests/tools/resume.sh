@@ -3,7 +3,8 @@
 # run makes a full handshake and keeps the server's ticket; the second resumes it and sends its
 # request in 0-RTT, which a server with --early-data accepts and one without refuses (the
 # download still succeeds, its request sent again as 1-RTT). Every body is checked by SHA-256, and
-# the JSON report says what happened. A corrupt session file leads to a full handshake.
+# the JSON report says what happened. Datagrams go in 0-RTT too when the ticket remembers that the
+# server takes them. A corrupt session file leads to a full handshake.
 #   tests/tools/resume.sh BUILD_DIR
 set -uo pipefail
 # shellcheck source=tests/tools/lib.sh
@@ -42,6 +43,30 @@ for alpn in hq-interop h3; do
     get "$alpn" '"resumed":true' '"early_data_attempted":false'
     stop_server
 done
+
+# datagrams in 0-RTT (RFC 9221 §3): the ticket remembers that the server takes them, and the
+# resumed run's datagrams leave before the handshake, each acknowledged and echoed intact
+port=$(free_port)
+start_server "$port" -q --early-data --datagram-echo --alpn hq-interop ||
+    fail "tern-server did not start"
+rm -f "$sess"
+for run in full resumed; do
+    timeout 30 "$build/tern-client" --ca "$work/pki/ca.pem" --alpn hq-interop --json -q \
+        --session-file "$sess" --early-data --datagrams 20 -o "$work/out.bin" \
+        "https://127.0.0.1:$port/f.bin" >"$work/client.json" 2>"$work/client.log" ||
+        fail "datagrams, $run: exit $? ($(cat "$work/client.json"))"
+    [ "$(sha256sum "$work/out.bin" | cut -d' ' -f1)" = "$want" ] || fail "datagrams: body differs"
+    python3 - "$work/client.json" "$run" <<'PY' || fail "datagrams, $run: $(cat "$work/client.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+d = r["datagrams"]
+early = sys.argv[2] == "resumed"
+assert r["ok"] and r["resumed"] == early and r["early_data_accepted"] == early, r
+assert d["sent"] == 20 and d["sent_early"] == (20 if early else 0), d
+assert d["acked"] == 20 and d["lost"] == 0 and d["echoed"] == 20 and d["bad"] == 0, d
+PY
+done
+stop_server
 
 # a server without --early-data refuses 0-RTT from a ticket that allowed it (same process)
 port=$(free_port)

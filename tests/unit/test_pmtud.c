@@ -281,13 +281,123 @@ static void test_limit_changes(void **st)
     assert_int_equal(m.plpmtu, 1472);
 }
 
+/* Answers that come when the state machine does not wait for them, and counters at their ends. */
+static void test_out_of_turn(void **st)
+{
+    (void)st;
+    tern_pmtud m;
+    tern_tstamp now = 1000 * MS;
+    /* before the search started, an acknowledged probe-sized packet neither moves the size nor
+     * starts a search */
+    tern_pmtud_init(&m, 8972, RAISE_MS);
+    tern_pmtud_on_probe_acked(&m, TERN_PMTUD_BASE, 1);
+    tern_pmtud_settle(&m, now);
+    assert_int_equal(m.state, TERN_PMTUD_IDLE);
+    assert_int_equal(tern_pmtud_probe_due(&m), 0);
+    /* starting twice is starting once: the same probe is due */
+    started(&m, 1472, RAISE_MS, now);
+    tern_pmtud_start(&m, now + 1);
+    assert_int_equal(tern_pmtud_probe_due(&m), 1472);
+    /* a probe in flight whose deadline has not come: a timeout changes nothing */
+    size_t size = send_probe(&m, now);
+    tern_pmtud_on_timeout(&m, now + 50 * MS);
+    assert_int_equal(m.probe_size, size);
+    assert_int_equal(m.probes_lost, 0);
+    tern_pmtud_on_probe_lost(&m, g_pn);
+    tern_pmtud_settle(&m, now);
+    /* lost, but no longer the size being tried (the interface's limit went away while it flew,
+     * and the search moved on to the cap): it is no strike against the size now tried */
+    assert_int_equal(send_probe(&m, now), 1472);
+    tern_pmtud_set_local(&m, 0, now);
+    tern_pmtud_on_probe_lost(&m, g_pn);
+    assert_int_equal(m.probe_losses, 0);
+    assert_int_equal(m.fail, SIZE_MAX);
+    assert_int_equal(tern_pmtud_probe_due(&m), 8972);
+}
+
+/* A size that failed is acknowledged later (the path changed, or the answer was late): it is in
+ * use, and what failed before no longer bounds the search; a search that had completed is open
+ * again. */
+static void test_failed_size_acked_later(void **st)
+{
+    (void)st;
+    tern_pmtud m;
+    tern_tstamp now = 1000 * MS;
+    started(&m, 1472, RAISE_MS, now);
+    search(&m, 1252, &now);
+    assert_int_equal(m.plpmtu, 1252);
+    assert_int_equal(m.state, TERN_PMTUD_COMPLETE);
+    assert_true(m.fail <= 1472);
+    tern_pmtud_on_probe_acked(&m, 1472, 0);
+    assert_int_equal(m.plpmtu, 1472);
+    assert_int_equal(m.fail, SIZE_MAX);
+    assert_int_equal(m.state, TERN_PMTUD_SEARCHING);
+    tern_pmtud_settle(&m, now);
+    assert_int_equal(m.state, TERN_PMTUD_COMPLETE); /* 1472 is the limit: nothing above to try */
+}
+
+/* A black hole found while a search is still running starts it again from the base; a raise
+ * timer too long to count in nanoseconds never fires; the loss count saturates. */
+static void test_black_hole_mid_search_and_bounds(void **st)
+{
+    (void)st;
+    tern_pmtud m;
+    tern_tstamp now = 1000 * MS;
+    started(&m, 0, RAISE_MS, now);
+    /* 8972 lost MAX_PROBES times: the search goes on below it */
+    for (int i = 0; i < TERN_PMTUD_MAX_PROBES; i++) {
+        assert_int_equal(send_probe(&m, now), 8972);
+        lose_probe(&m, now);
+    }
+    size_t next = send_probe(&m, now);
+    assert_true(next > TERN_PMTUD_BASE && next < 8972);
+    ack_probe(&m, next, now);
+    assert_int_equal(m.plpmtu, next);
+    assert_int_equal(m.state, TERN_PMTUD_SEARCHING);
+    for (int i = 0; i < TERN_PMTUD_BH_LOSSES; i++)
+        tern_pmtud_on_pkt_lost(&m, next);
+    tern_pmtud_on_pkt_acked(&m, TERN_PMTUD_BASE);
+    assert_int_equal(tern_pmtud_settle(&m, now), 1);
+    assert_int_equal(m.plpmtu, TERN_PMTUD_BASE);
+    assert_int_equal(m.fail, next);
+    assert_int_equal(m.state, TERN_PMTUD_SEARCHING);
+    size_t below = tern_pmtud_probe_due(&m);
+    assert_true(below > TERN_PMTUD_BASE && below < next);
+
+    /* the raise timer of a configuration that means "never" in its own words: no timer (it
+     * used to wrap round to just before now, and a search started again at every timeout) */
+    uint64_t huge[] = {UINT64_MAX, UINT64_MAX / MS, UINT64_MAX / MS - 1};
+    for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+        tern_pmtud_init(&m, 8972, huge[i]);
+        tern_pmtud_set_local(&m, 1472, now);
+        tern_pmtud_start(&m, now);
+        search(&m, 1252, &now);
+        assert_int_equal(m.state, TERN_PMTUD_COMPLETE);
+        assert_int_equal(tern_pmtud_timer(&m), TERN_TS_INF);
+        tern_pmtud_on_timeout(&m, now + 1);
+        assert_int_equal(m.state, TERN_PMTUD_COMPLETE);
+        assert_int_equal(tern_pmtud_probe_due(&m), 0);
+    }
+
+    m.bh_lost = UINT32_MAX;
+    tern_pmtud_on_pkt_lost(&m, 1472);
+    assert_int_equal(m.bh_lost, UINT32_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_base_until_started), cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_largest_first),      cmocka_unit_test(test_search_below_failure),
-        cmocka_unit_test(test_probe_deadline),     cmocka_unit_test(test_black_hole),
-        cmocka_unit_test(test_raise_timer),        cmocka_unit_test(test_limit_changes),
+        cmocka_unit_test(test_base_until_started),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_largest_first),
+        cmocka_unit_test(test_search_below_failure),
+        cmocka_unit_test(test_probe_deadline),
+        cmocka_unit_test(test_black_hole),
+        cmocka_unit_test(test_raise_timer),
+        cmocka_unit_test(test_limit_changes),
+        cmocka_unit_test(test_out_of_turn),
+        cmocka_unit_test(test_failed_size_acked_later),
+        cmocka_unit_test(test_black_hole_mid_search_and_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,6 +38,7 @@ static void test_versions(void **state)
     assert_true(tern_qv_compatible(V2, V1));
     assert_true(tern_qv_compatible(V1, V1));
     assert_false(tern_qv_compatible(V1, GREASE));
+    assert_false(tern_qv_compatible(GREASE, V1));
     for (int t = TERN_PKT_INITIAL; t <= TERN_PKT_RETRY; t++) {
         assert_int_equal(tern_qv_type_bits(V1, t), (unsigned)t);
         assert_int_equal(tern_qv_type_bits(V2, t), (unsigned)(t + 1) % 4);
@@ -73,6 +74,11 @@ static void test_lists(void **state)
     assert_int_equal(out[0], V2);
     assert_int_equal(out[1], V1);
     assert_int_equal(tern_qv_list(NULL, out), 1);
+    /* a count past the array (a caller's garbage): the default, not a read beyond it */
+    out[0] = 0;
+    cfg.quic_versions_count = TERN_QV_MAX + 1;
+    assert_int_equal(tern_qv_list(&cfg, out), 1);
+    assert_int_equal(out[0], V1);
 }
 
 /* The server's order decides; only versions the client offered and that are compatible with the
@@ -92,6 +98,12 @@ static void test_server_choose(void **state)
     /* a client in v2 that offers v1, to a server preferring v1: moved down, as it allowed */
     tern_qv_info from2 = info(V2, v2v1, 2);
     assert_int_equal(tern_qv_server_choose(v1v2, 2, V2, &from2), V1);
+    /* a client version we do not have is answered in as it is: nothing of ours it offered */
+    assert_int_equal(tern_qv_server_choose(v2, 1, V1, &only1), V1);
+    assert_int_equal(tern_qv_server_choose(v2, 0, V1, &both), V1);
+    /* and nothing is compatible with a version we cannot read, even when offered */
+    tern_qv_info from_g = info(GREASE, v2v1, 2);
+    assert_int_equal(tern_qv_server_choose(v2v1, 2, GREASE, &from_g), GREASE);
 }
 
 static void test_server_check(void **state)
@@ -142,6 +154,10 @@ static void test_client_check(void **state)
     assert_int_equal(tern_qv_client_check(v2v1, 2, V1, 1, &empty, &why), TERN_ERR_PROTO);
     assert_string_equal(why, "no available versions after version negotiation");
     assert_int_equal(tern_qv_client_check(v2v1, 2, V1, 0, &empty, &why), 0); /* without VN */
+    /* after VN, in a version outside our list that the server has while it has nothing else of
+     * ours: no version we would have preferred, so no downgrade */
+    const uint32_t v2only[] = {V2};
+    assert_int_equal(tern_qv_client_check(v2only, 1, V1, 1, &s_v1, &why), 0);
 }
 
 static void test_after_vn(void **state)
@@ -155,6 +171,7 @@ static void test_after_vn(void **state)
     /* the current version is never chosen again */
     assert_int_equal(tern_qv_after_vn(v2v1, 2, V2, lists_both, 2), V1);
     assert_int_equal(tern_qv_after_vn(v2v1, 2, V1, lists_both, 2), V2);
+    assert_int_equal(tern_qv_after_vn(v2v1, 2, V2, lists_v1, 0), 0); /* an empty list */
     assert_true(tern_qv_in(V1, v2v1, 2));
     assert_false(tern_qv_in(GREASE, v2v1, 2));
 }

@@ -1,6 +1,8 @@
-/* The resumption blob codec: a round trip keeps every field; every truncation, a changed magic or
- * version, trailing bytes, a duplicate, missing or out-of-range parameter, a NUL in the ALPN and
- * an empty or oversized session are refused with TERN_ERR_SESSION; unknown parameters are skipped;
+/* The resumption blob codec: a round trip keeps every field, max_datagram_frame_size included;
+ * a blob without that one (as written before it was remembered) still decodes, with 0, and 0 is
+ * written that way; every truncation, a changed magic or version, trailing bytes, a duplicate,
+ * missing or out-of-range parameter, a NUL in the ALPN and an empty or oversized session are
+ * refused with TERN_ERR_SESSION; unknown parameters are skipped;
  * single-byte corruptions anywhere never crash and either fail or decode within bounds. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +31,7 @@ static void sample(tern_resume *r)
     r->initial_max_stream_data_uni = 3000;
     r->initial_max_streams_bidi = 100;
     r->initial_max_streams_uni = 1ull << 60;
+    r->max_datagram_frame_size = 65535;
     r->session = session;
     r->session_len = sizeof(session);
 }
@@ -62,6 +65,7 @@ static void test_round_trip(void **st)
     assert_int_equal(d.initial_max_stream_data_uni, 3000);
     assert_int_equal(d.initial_max_streams_bidi, 100);
     assert_int_equal(d.initial_max_streams_uni, 1ull << 60);
+    assert_int_equal(d.max_datagram_frame_size, 65535);
     assert_int_equal(d.session_len, sizeof(session));
     assert_memory_equal(d.session, session, sizeof(session));
     assert_true(d.session >= buf && d.session + d.session_len == buf + n); /* no copy */
@@ -85,6 +89,9 @@ static void test_encode_refuses(void **st)
     assert_int_equal(tern_resume_encode(&r, buf, sizeof(buf)), 0);
     sample(&r);
     r.initial_max_data = 1ull << 62; /* not a varint */
+    assert_int_equal(tern_resume_encode(&r, buf, sizeof(buf)), 0);
+    sample(&r);
+    memset(r.alpn, 'a', sizeof(r.alpn)); /* no NUL: not a string the blob can carry */
     assert_int_equal(tern_resume_encode(&r, buf, sizeof(buf)), 0);
 }
 
@@ -171,13 +178,25 @@ static void test_parameters(void **st)
     size_t n = with_params(buf, params, pl);
     assert_int_equal(tern_resume_decode(&d, buf, n), 0);
     assert_int_equal(d.initial_max_streams_bidi, 7);
-    /* unknown ids (a later writer's, or GREASE) are skipped */
+    /* without max_datagram_frame_size (a blob written before it was remembered): none */
+    assert_int_equal(d.max_datagram_frame_size, 0);
+    /* with it */
     size_t pl2 = pl + put_param(params + pl, 0x20, 12345);
+    n = with_params(buf, params, pl2);
+    assert_int_equal(tern_resume_decode(&d, buf, n), 0);
+    assert_int_equal(d.max_datagram_frame_size, 12345);
+    /* unknown ids (a later writer's, or GREASE) are skipped */
+    pl2 = pl + put_param(params + pl, 0x21, 12345);
     pl2 += put_param(params + pl2, 0x1f * 31 + 27, 1);
     n = with_params(buf, params, pl2);
     assert_int_equal(tern_resume_decode(&d, buf, n), 0);
+    assert_int_equal(d.max_datagram_frame_size, 0);
     /* a duplicate */
     pl2 = pl + put_param(params + pl, 0x04, 1);
+    n = with_params(buf, params, pl2);
+    assert_int_equal(tern_resume_decode(&d, buf, n), TERN_ERR_SESSION);
+    pl2 = pl + put_param(params + pl, 0x20, 1);
+    pl2 += put_param(params + pl2, 0x20, 1);
     n = with_params(buf, params, pl2);
     assert_int_equal(tern_resume_decode(&d, buf, n), TERN_ERR_SESSION);
     /* a missing one */
@@ -196,6 +215,38 @@ static void test_parameters(void **st)
     params[pl++] = 0x80; /* a 4-byte varint with one byte */
     n = with_params(buf, params, pl);
     assert_int_equal(tern_resume_decode(&d, buf, n), TERN_ERR_SESSION);
+}
+
+/* A limit of 0 is written as a blob of before it was remembered: exactly those bytes, which an
+ * older reader (it skips unknown ids) and this one read alike. */
+static void test_datagram_limit_absent(void **st)
+{
+    tern_resume r, d;
+    uint8_t with[1024], without[1024];
+    sample(&r);
+    size_t n1 = encode(&r, with, sizeof(with));
+    r.max_datagram_frame_size = 0;
+    size_t n0 = encode(&r, without, sizeof(without));
+    /* the (0x20, 65535) pair is 1 + 4 bytes */
+    assert_int_equal(n1, n0 + 5);
+    uint8_t params[128];
+    size_t pl = 0;
+    pl += put_param(params + pl, 0x04, r.initial_max_data);
+    pl += put_param(params + pl, 0x05, r.initial_max_stream_data_bidi_local);
+    pl += put_param(params + pl, 0x06, r.initial_max_stream_data_bidi_remote);
+    pl += put_param(params + pl, 0x07, r.initial_max_stream_data_uni);
+    pl += put_param(params + pl, 0x08, r.initial_max_streams_bidi);
+    pl += put_param(params + pl, 0x09, r.initial_max_streams_uni);
+    pl += put_param(params + pl, 0x0e, r.active_connection_id_limit);
+    size_t po = params_off(without);
+    assert_int_equal((size_t)without[po - 2] << 8 | without[po - 1], pl);
+    assert_memory_equal(without + po, params, pl);
+    assert_int_equal(tern_resume_decode(&d, without, n0), 0);
+    assert_int_equal(d.max_datagram_frame_size, 0);
+    assert_int_equal(d.initial_max_data, r.initial_max_data);
+    /* a limit past 2^62-1 cannot be written */
+    r.max_datagram_frame_size = 1ull << 62;
+    assert_int_equal(tern_resume_encode(&r, with, sizeof(with)), 0);
 }
 
 static void test_session_bounds(void **st)
@@ -264,7 +315,8 @@ static void test_limits_kept(void **st)
                           &tp.initial_max_stream_data_uni,
                           &tp.initial_max_streams_bidi,
                           &tp.initial_max_streams_uni,
-                          &tp.active_connection_id_limit};
+                          &tp.active_connection_id_limit,
+                          &tp.max_datagram_frame_size};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         tern_resume_to_tparams(&r, &tp);
         (*fields[i])--;
@@ -276,6 +328,12 @@ static void test_limits_kept(void **st)
     tern_resume_from_tparams(&back, &tp);
     assert_int_equal(back.initial_max_streams_uni, r.initial_max_streams_uni);
     assert_int_equal(back.active_connection_id_limit, r.active_connection_id_limit);
+    assert_int_equal(back.max_datagram_frame_size, 65535);
+    /* the limits in their fixed order, the datagram one last (what a server's tickets keep) */
+    uint64_t lim[TERN_RESUME_LIMITS];
+    tern_resume_limits(&r, lim);
+    assert_int_equal(lim[0], r.initial_max_data);
+    assert_int_equal(lim[TERN_RESUME_LIMITS - 1], 65535);
 }
 
 int main(void)
@@ -286,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_truncations_and_trailing),
         cmocka_unit_test(test_magic_version_alpn),
         cmocka_unit_test(test_parameters),
+        cmocka_unit_test(test_datagram_limit_absent),
         cmocka_unit_test(test_session_bounds),
         cmocka_unit_test(test_byte_flips),
         cmocka_unit_test(test_limits_kept),

@@ -41,6 +41,10 @@ static void test_roundtrip_and_lifetime(void **st)
     uint8_t key[32], tok[TERN_NEW_TOKEN_MAX];
     key_of(key, 0x40);
     tern_addr a = addr("198.51.100.7:5000");
+    /* without a key, a nonce or somewhere to write it, no token */
+    assert_int_equal(tern_token_seal(NULL, nonce, &a, T0, tok, sizeof(tok)), 0);
+    assert_int_equal(tern_token_seal(key, NULL, &a, T0, tok, sizeof(tok)), 0);
+    assert_int_equal(tern_token_seal(key, nonce, &a, T0, NULL, sizeof(tok)), 0);
     size_t n = tern_token_seal(key, nonce, &a, T0, tok, sizeof(tok));
     assert_int_equal(n, 1 + 12 + 8 + 5 + 16);
     assert_int_equal(tok[0], TERN_TOKEN_FORMAT_NEW);

@@ -153,6 +153,7 @@ typedef struct cl_paths {
 /* --datagrams: datagrams sent to the server (which echoes them with --datagram-echo). */
 typedef struct cl_dgram {
     uint64_t want, queued;  /* asked for; accepted by tern so far */
+    uint64_t queued_early;  /* of those, accepted before on_connected (sent in 0-RTT) */
     uint64_t acked, lost;   /* their outcomes */
     uint64_t echoed, bad;   /* echoes received: intact, and not ours or altered */
     int error;              /* a refusal that ended the sending (TERN_ERR_*), 0 when none */

@@ -1,8 +1,10 @@
 /* tern-client --datagrams N: N unreliable datagrams (RFC 9221) of CL_DGRAM_SIZE bytes go to the
  * server alongside the downloads, each carrying its number and a pattern of it, so that the echo
  * of a server run with --datagram-echo can be checked; the report counts how many were
- * acknowledged, lost and echoed. The connection stays open until each has its outcome and its
- * echo (or, for echoes that do not come, CL_DGRAM_ECHO_WAIT_NS longer). */
+ * acknowledged, lost and echoed. With --early-data they start in 0-RTT when the session
+ * remembers that the server takes them (those of a refused 0-RTT come back as lost). The connection
+ * stays open until each has its outcome and its echo (or, for echoes that do not come,
+ * CL_DGRAM_ECHO_WAIT_NS longer). */
 #include <string.h>
 
 #include "client.h"
@@ -21,11 +23,14 @@ void cl_dgram_send(client *cl)
 {
     cl_dgram *d = &cl->dg;
     uint8_t buf[CL_DGRAM_SIZE];
-    while (cl->conn && cl->connected && !cl->closing && !d->error && d->queued < d->want) {
+    while (cl->conn && (cl->connected || cl->early_started) && !cl->closing && !d->error &&
+           d->queued < d->want) {
         fill(d->queued, buf);
         int rv = tern_conn_send_datagram(cl->conn, buf, sizeof(buf), d->queued);
         if (rv == TERN_ERR_WOULD_BLOCK)
             return; /* the queue is full: more as outcomes come in */
+        if (rv == TERN_ERR_DATAGRAM_UNSUPPORTED && !cl->connected)
+            return; /* the session remembers none: they wait for the server's parameters */
         if (rv < 0) {
             d->error = rv;
             if (cl->err)
@@ -35,6 +40,7 @@ void cl_dgram_send(client *cl)
             return;
         }
         d->queued++;
+        d->queued_early += !cl->connected;
     }
 }
 
@@ -118,11 +124,11 @@ void cl_dgram_json(const client *cl, FILE *f)
     if (!d->want)
         return;
     fprintf(f,
-            ",\"datagrams\":{\"wanted\":%llu,\"sent\":%llu,\"acked\":%llu,\"lost\":%llu,"
-            "\"echoed\":%llu,\"bad\":%llu,\"error\":",
+            ",\"datagrams\":{\"wanted\":%llu,\"sent\":%llu,\"sent_early\":%llu,"
+            "\"acked\":%llu,\"lost\":%llu,\"echoed\":%llu,\"bad\":%llu,\"error\":",
             (unsigned long long)d->want, (unsigned long long)d->queued,
-            (unsigned long long)d->acked, (unsigned long long)d->lost,
-            (unsigned long long)d->echoed, (unsigned long long)d->bad);
+            (unsigned long long)d->queued_early, (unsigned long long)d->acked,
+            (unsigned long long)d->lost, (unsigned long long)d->echoed, (unsigned long long)d->bad);
     if (d->error)
         tool_json_string(f, tern_strerror(d->error));
     else
