@@ -404,9 +404,10 @@ void tern_conn_version_discard(tern_conn *c);
 /* The connection goes: all of the above. */
 void tern_conn_version_free(tern_conn *c);
 
+/* c->cfg is set by tern_conn_new, which refuses a NULL configuration, and never cleared. */
 #define TERN_LOG(c, ...)                                                                           \
     do {                                                                                           \
-        if ((c)->cfg && (c)->cfg->log) {                                                           \
+        if ((c)->cfg->log) {                                                           \
             char line_[256];                                                                       \
             snprintf(line_, sizeof(line_), __VA_ARGS__);                                           \
             (c)->cfg->log((c)->cfg->log_ud, line_);                                                \
