@@ -110,6 +110,28 @@ static void test_path_limit_default(void **st)
     pair_free(&p);
 }
 
+/* max_paths above what a connection holds means TERN_MAX_PATHS (16) paths, as many as the local
+ * CID limit it advertises then lets the server serve (16 CIDs). */
+static void test_path_limit_capped(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 1009), 0);
+    p.cfg_c.max_paths = 40;
+    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
+    pair_run(&p, never, 100 * MS);
+    for (int k = 1; k < 16; k++) {
+        char text[32];
+        snprintf(text, sizeof(text), "10.0.0.1:%d", 5000 + k);
+        tern_addr a = addr(text);
+        assert_true(tern_conn_path_add(p.client, &a, p.now) > 0);
+    }
+    tern_addr a17 = addr("10.0.0.1:5017");
+    assert_int_equal(tern_conn_path_add(p.client, &a17, p.now), TERN_ERR_PATH_LIMIT);
+    assert_int_equal(npaths(p.client), 16);
+    assert_int_equal(tern_conn_local_tparams(p.client)->active_connection_id_limit, 16);
+    pair_free(&p);
+}
+
 static int client_exists(tern_pair *p)
 {
     return p->client != NULL;
@@ -317,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_path_limit),
         cmocka_unit_test(test_path_limit_default),
+        cmocka_unit_test(test_path_limit_capped),
         cmocka_unit_test(test_before_confirmation),
         cmocka_unit_test(test_remove_pending_switch),
         cmocka_unit_test(test_server_forbids_migration),
