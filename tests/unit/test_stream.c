@@ -708,6 +708,13 @@ static void test_map_direction_errors(void **st)
     assert_int_equal(tern_streams_get_remote(&m, 7, 1, &s, &terr), TERN_ERR_PROTO);
     assert_int_equal(terr, TERN_TE_STREAM_STATE_ERROR);
     assert_int_equal(tern_streams_get_remote(&m, -4, 0, &s, &terr), TERN_ERR_INVALID_ARG);
+    /* an id no varint carries (2^62 and above) is no stream either, and opens none */
+    s = (tern_stream *)&terr;
+    uint64_t opened = m.opened_remote[0];
+    assert_int_equal(tern_streams_get_remote(&m, (int64_t)1 << 62, 0, &s, &terr),
+                     TERN_ERR_INVALID_ARG);
+    assert_null(s);
+    assert_int_equal(m.opened_remote[0], opened);
     tern_streams_free(&m);
 }
 
