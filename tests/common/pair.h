@@ -64,7 +64,8 @@ typedef struct tern_pair {
     uint64_t now;
     uint64_t rng;
     pair_link c2s, s2c;
-    /* a second client interface: datagrams from/to alt_addr use these links instead */
+    /* a second client interface: datagrams from/to alt_addr use these links instead (from/to
+     * any port of its IP when alt_addr's port is 0, as every socket bound on an interface) */
     tern_addr alt_addr;
     pair_link c2s_alt, s2c_alt;
     pair_dgram *q;         /* slots */
