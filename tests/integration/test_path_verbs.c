@@ -53,6 +53,7 @@ static void test_refusals(void **st)
     tern_addr none = {0}, a1 = addr("10.0.0.1:5001"), v6 = addr("[fd00::1]:5000");
     tern_addr active = tern_conn_active_path(c)->addr.local;
     assert_int_equal(tern_conn_path_add(c, NULL, p.now), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_path_add(NULL, &active, p.now), TERN_ERR_INVALID_ARG);
     assert_int_equal(tern_conn_path_add(c, &none, p.now), TERN_ERR_INVALID_ARG);
     assert_int_equal(tern_conn_path_add(c, &v6, p.now), TERN_ERR_AF_MISMATCH);
     assert_int_equal(tern_conn_path_add(c, &active, p.now), TERN_ERR_DUPLICATE);
