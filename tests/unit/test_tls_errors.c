@@ -293,8 +293,9 @@ static void test_ctx_refusals(void **st)
         allochook_fail_after = -1;
         allochook_filter = NULL;
     }
-    assert_int_equal(tern_tls_ctx_set_early_data(plain, 1, 0), 0);
-    assert_int_equal(tern_tls_ctx_set_early_data(plain, 1, 500), 0); /* already on */
+    assert_int_equal(tern_tls_ctx_set_early_data(plain, 1, 500), 0);
+    assert_int_equal(tern_tls_ctx_set_early_data(plain, 1, 0), 0); /* already on */
+    assert_int_equal(tern_tls_ctx_set_early_data(plain, 0, 0), 0);
 
     tern_tls *t = (tern_tls *)&plain;
     side s = {0};
@@ -326,12 +327,39 @@ static void test_ctx_refusals(void **st)
     tern_tls_ctx_free(plain);
 }
 
+/* A server session without callbacks still runs its handshake (it reads the ClientHello and picks
+ * the cipher, with nobody told its keys or the client's parameters), and a broken ClientHello
+ * still fails it with an alert the caller gets back. */
+static void test_server_without_callbacks(void **st)
+{
+    tern_tls *c, *s;
+    side cs = {0};
+    assert_int_equal(tern_tls_new(&c, cctx, 0, "localhost", tp, sizeof(tp), &cb, &cs), 0);
+    assert_int_equal(tern_tls_start(c), 0);
+    assert_int_equal(tern_tls_new(&s, sctx, 1, NULL, tp, sizeof(tp), NULL, NULL), 0);
+    assert_int_equal(tern_tls_aead(s), TERN_AEAD_NONE);
+    assert_int_equal(tern_tls_recv(s, TERN_LEVEL_INITIAL, cs.out[TERN_LEVEL_INITIAL],
+                                   cs.out_len[TERN_LEVEL_INITIAL], NULL),
+                     0);
+    assert_int_not_equal(tern_tls_aead(s), TERN_AEAD_NONE);
+    tern_tls_free(s);
+
+    const uint8_t bad[8] = {0x7f, 0, 0, 4, 1, 2, 3, 4}; /* no handshake message of that type */
+    uint8_t alert = 0;
+    assert_int_equal(tern_tls_new(&s, sctx, 1, NULL, tp, sizeof(tp), NULL, NULL), 0);
+    assert_int_equal(tern_tls_recv(s, TERN_LEVEL_INITIAL, bad, sizeof(bad), &alert), TERN_ERR_TLS);
+    assert_int_not_equal(alert, 0);
+    tern_tls_free(s);
+    tern_tls_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_session_oom),
         cmocka_unit_test(test_callback_errors),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_server_without_callbacks),
         cmocka_unit_test(test_ctx_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
