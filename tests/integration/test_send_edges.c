@@ -178,6 +178,69 @@ static void test_batch_buffer_remainder(void **st)
     pair_free(&p);
 }
 
+/* The first datagram a side builds once its handshake completes (HANDSHAKE_DONE, NEW_TOKEN, a
+ * run of NEW_CONNECTION_IDs, ACKs) is asked to fit in `g_room_cap` bytes: whatever does not fit
+ * waits for the next one. The small datagram is delivered; what it carries parses, and nothing is
+ * lost: the peer ends up with every CID, and a download completes. */
+static size_t g_room_cap;
+static int g_room_side, g_room_done;
+static size_t g_room_len;
+
+static void send_in_small_room(tern_pair *p, tern_conn *c, int from_server)
+{
+    if (g_room_done || from_server != g_room_side || !tern_conn_handshake_complete(c))
+        return;
+    g_room_done = 1;
+    uint8_t buf[1500];
+    tern_path_addr out;
+    size_t seg = 0, cnt = 0;
+    assert_int_equal(tern_conn_send(c, &out, buf, g_room_cap, 1, &seg, &cnt, p->now), 0);
+    g_room_len = cnt ? seg : 0;
+    if (!cnt)
+        return;
+    assert_true(seg <= g_room_cap);
+    tern_conn *peer = from_server ? p->client : p->server;
+    tern_path_addr in = {out.remote, out.local};
+    tern_conn_recv(peer, &in, buf, seg, 0, p->now);
+}
+
+static size_t peer_cids_held(tern_conn *c)
+{
+    return tern_peer_cids_spare(tern_conn_peer_cids(c)) + 1;
+}
+
+static void test_control_frames_wait_for_room(void **st)
+{
+    static const uint8_t token_key[32] = {7};
+    size_t want[2] = {0, 0};
+    for (int side = 0; side < 2; side++) {
+        for (size_t cap = 1500; cap >= 64; cap = cap == 1500 ? 140 : cap - 1) {
+            tern_pair p;
+            assert_int_equal(pair_init(&p, 1310), 0);
+            p.token_key = token_key;
+            p.cfg_s.token_lifetime_ms = 60000;
+            g_room_cap = cap;
+            g_room_side = side;
+            g_room_done = 0;
+            p.before_send = send_in_small_room;
+            assert_true(pair_connect(&p));
+            assert_true(g_room_done);
+            assert_true(pair_request(&p, 20000) >= 0);
+            assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
+            assert_true(pair_verify(&p));
+            pair_run(&p, never, 200 * MS);
+            /* the side that sent in little room gave its peer as many CIDs as with a full one */
+            tern_conn *peer = side ? p.client : p.server;
+            if (cap == 1500)
+                want[side] = peer_cids_held(peer);
+            assert_int_equal(peer_cids_held(peer), want[side]);
+            assert_true(tern_conn_handshake_confirmed(p.client));
+            pair_free(&p);
+        }
+        assert_true(want[side] >= 2);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_close_waits_for_room),
         cmocka_unit_test(test_challenge_waits_for_randomness),
         cmocka_unit_test(test_batch_buffer_remainder),
+        cmocka_unit_test(test_control_frames_wait_for_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
