@@ -548,6 +548,8 @@ static int check_config(const tern_config *cfg)
         return TERN_ERR_CONFIG;
     if (cfg->datagram_queue_count == 0 || cfg->max_datagram_frame_size > TERN_MAX_VARINT)
         return TERN_ERR_CONFIG;
+    if (cfg->key_update_margin_pct < 1 || cfg->key_update_margin_pct > 99)
+        return TERN_ERR_CONFIG;
     return 0;
 }
 
@@ -1129,9 +1131,7 @@ int tern_conn_key_update(tern_conn *c)
  * update before the next one is due. */
 static uint64_t key_update_threshold(const tern_conn *c)
 {
-    uint64_t lim = c->keys.conf_limit, pct = c->cfg->key_update_margin_pct;
-    if (pct < 1 || pct > 99)
-        pct = 50; /* a configuration that tern_cfg_copy_init did not check (tests) */
+    uint64_t lim = c->keys.conf_limit, pct = c->cfg->key_update_margin_pct; /* 1..99 */
     return lim - (lim / 100 * pct + lim % 100 * pct / 100);
 }
 

@@ -79,6 +79,18 @@ static void test_new_refuses_bad_configs(void **st)
     cfg = p.cfg_c;
     cfg.alpn = NULL;
     assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
+    cfg = p.cfg_c;
+    cfg.datagram_queue_count = 0;
+    assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
+    cfg = p.cfg_c;
+    cfg.max_datagram_frame_size = TERN_MAX_VARINT + 1;
+    assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
+    /* a key update margin of none (an update at the limit itself) or of all (one per packet) */
+    cfg = p.cfg_c;
+    cfg.key_update_margin_pct = 0;
+    assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
+    cfg.key_update_margin_pct = 100;
+    assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
     assert_int_equal(try_new(&p, NULL, 0), TERN_ERR_CONFIG);
     tern_conn *c = NULL;
     /* each thing a connection cannot be made without */
