@@ -670,7 +670,7 @@ static void deliver_due(tern_pair *p)
             if (p->client)
             {
                 tern_path_addr in = {g->path.remote, g->path.local};
-                if (p->nat_from.len && tern_addr_equal(&in.local, &p->nat_to))
+                if (p->nat_from.len && !p->nat_keeps_dst && tern_addr_equal(&in.local, &p->nat_to))
                     in.local = p->nat_from; /* the NAT maps replies back */
                 if (p->fake_server_src.len)
                     in.remote = p->fake_server_src;

@@ -107,6 +107,9 @@ typedef struct tern_pair {
     void *filter_ud;
     /* a NAT: client datagrams from nat_from reach the server as coming from nat_to */
     tern_addr nat_from, nat_to;
+    /* replies then reach the client addressed to nat_to, as a socket bound to the wildcard
+     * address (nat_from 0.0.0.0:port) learns each datagram's destination from IP_PKTINFO */
+    int nat_keeps_dst;
     tern_addr fake_server_src;    /* when set, the client sees server datagrams from here */
     int rand_fail;                /* the random source fails while set */
     /* called before a connection is asked for datagrams (from_server: which one) */

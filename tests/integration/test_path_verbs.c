@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 #include "conn_test.h"
+#include "forge.h"
+#include "frame.h"
 #include "migration.h"
 #include "pair.h"
 
@@ -130,6 +132,41 @@ static void test_path_limit_capped(void **st)
     assert_int_equal(tern_conn_path_add(p.client, &a17, p.now), TERN_ERR_PATH_LIMIT);
     assert_int_equal(npaths(p.client), 16);
     assert_int_equal(tern_conn_local_tparams(p.client)->active_connection_id_limit, 16);
+    pair_free(&p);
+}
+
+/* A client whose socket is bound to the wildcard address (its path's local address is
+ * 0.0.0.0:5000) sees each datagram addressed to the concrete IP it left from: those datagrams
+ * belong to its path, on the same port only. */
+static void test_wildcard_bound_client(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 1010), 0);
+    p.path_c.local = addr("0.0.0.0:5000");
+    p.nat_from = p.path_c.local;
+    p.nat_to = addr("10.0.0.1:5000");
+    p.nat_keeps_dst = 1;
+    p.path_s.remote = p.nat_to;
+    assert_true(pair_connect(&p));
+    assert_true(pair_request(&p, 50000) >= 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
+    assert_true(pair_verify(&p));
+    assert_int_equal(npaths(p.client), 1);
+    assert_int_equal(npaths(p.server), 1);
+    /* a packet of the server addressed to another port of that IP is no datagram of this path:
+     * dropped, unprocessed; to the path's port it is taken */
+    static const uint8_t ping[] = {TERN_FT_PING};
+    uint8_t pkt[1500];
+    tern_path_addr in = {addr("10.0.0.1:5001"), p.path_c.remote};
+    uint64_t largest = tern_conn_largest_recv(p.client, TERN_SPACE_APP);
+    size_t n = forge_1rtt(p.server, ping, sizeof(ping), 0, p.now, pkt, sizeof(pkt));
+    assert_true(n > 0);
+    assert_int_equal(tern_conn_recv(p.client, &in, pkt, n, 0, p.now), 0);
+    assert_int_equal(tern_conn_largest_recv(p.client, TERN_SPACE_APP), largest);
+    in.local = addr("10.0.0.1:5000");
+    n = forge_1rtt(p.server, ping, sizeof(ping), 0, p.now, pkt, sizeof(pkt));
+    assert_int_equal(tern_conn_recv(p.client, &in, pkt, n, 0, p.now), 0);
+    assert_true(tern_conn_largest_recv(p.client, TERN_SPACE_APP) > largest);
     pair_free(&p);
 }
 
@@ -341,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_path_limit),
         cmocka_unit_test(test_path_limit_default),
         cmocka_unit_test(test_path_limit_capped),
+        cmocka_unit_test(test_wildcard_bound_client),
         cmocka_unit_test(test_before_confirmation),
         cmocka_unit_test(test_remove_pending_switch),
         cmocka_unit_test(test_server_forbids_migration),
