@@ -93,46 +93,42 @@ static void test_path_limit(void **st)
     pair_free(&p);
 }
 
-/* max_paths 0 means the default, 8 paths. */
-static void test_path_limit_default(void **st)
+/* With max_paths `max_paths`, the client holds `want` paths (the first and want - 1 added) and
+ * refuses one more with TERN_ERR_PATH_LIMIT. */
+static void check_path_limit(uint64_t seed, size_t max_paths, int want)
 {
     tern_pair p;
-    assert_int_equal(pair_init(&p, 1008), 0);
-    p.cfg_c.max_paths = 0;
+    assert_int_equal(pair_init(&p, seed), 0);
+    p.cfg_c.max_paths = max_paths;
     assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
     pair_run(&p, never, 100 * MS);
-    for (int k = 1; k < 8; k++) {
+    for (int k = 1; k <= want; k++) {
         char text[32];
         snprintf(text, sizeof(text), "10.0.0.1:%d", 5000 + k);
         tern_addr a = addr(text);
-        assert_true(tern_conn_path_add(p.client, &a, p.now) > 0);
+        if (k < want)
+            assert_true(tern_conn_path_add(p.client, &a, p.now) > 0);
+        else
+            assert_int_equal(tern_conn_path_add(p.client, &a, p.now), TERN_ERR_PATH_LIMIT);
     }
-    tern_addr a9 = addr("10.0.0.1:5009");
-    assert_int_equal(tern_conn_path_add(p.client, &a9, p.now), TERN_ERR_PATH_LIMIT);
-    assert_int_equal(npaths(p.client), 8);
+    assert_int_equal(npaths(p.client), want);
+    /* the CIDs it accepts from the server: one per path and a spare, within what it can hold */
+    assert_int_equal(tern_conn_local_tparams(p.client)->active_connection_id_limit,
+                     want + 1 > 16 ? 16 : want + 1);
     pair_free(&p);
+}
+
+/* max_paths 0 means the default, 8 paths. */
+static void test_path_limit_default(void **st)
+{
+    check_path_limit(1008, 0, 8);
 }
 
 /* max_paths above what a connection holds means TERN_MAX_PATHS (16) paths, as many as the local
  * CID limit it advertises then lets the server serve (16 CIDs). */
 static void test_path_limit_capped(void **st)
 {
-    tern_pair p;
-    assert_int_equal(pair_init(&p, 1009), 0);
-    p.cfg_c.max_paths = 40;
-    assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
-    pair_run(&p, never, 100 * MS);
-    for (int k = 1; k < 16; k++) {
-        char text[32];
-        snprintf(text, sizeof(text), "10.0.0.1:%d", 5000 + k);
-        tern_addr a = addr(text);
-        assert_true(tern_conn_path_add(p.client, &a, p.now) > 0);
-    }
-    tern_addr a17 = addr("10.0.0.1:5017");
-    assert_int_equal(tern_conn_path_add(p.client, &a17, p.now), TERN_ERR_PATH_LIMIT);
-    assert_int_equal(npaths(p.client), 16);
-    assert_int_equal(tern_conn_local_tparams(p.client)->active_connection_id_limit, 16);
-    pair_free(&p);
+    check_path_limit(1009, 40, 16);
 }
 
 /* A client whose socket is bound to the wildcard address (its path's local address is

@@ -125,6 +125,16 @@ static size_t short_pkt(uint8_t *buf, size_t total, const tern_cid *dcid)
 }
 
 
+/* 1200 bytes of a long header in an unknown version, DCID of 8 bytes, SCID of 5 (zeros). */
+static void unknown_version(uint8_t p[1200])
+{
+    memset(p, 0, 1200);
+    p[0] = 0xc3;
+    p[1] = 0x1a, p[2] = 0x2a, p[3] = 0x3a, p[4] = 0x4a;
+    p[5] = 8;
+    p[14] = 5;
+}
+
 /* The reply is an Initial from the server to `scid` that the client, holding the Initial keys of
  * `dcid`, opens to find CONNECTION_CLOSE with INVALID_TOKEN (RFC 9000 §8.1.3). */
 static void assert_invalid_token_close(fx *f, const tern_cid *dcid, const tern_cid *scid)
@@ -812,11 +822,7 @@ static void test_reply_failures(void **st)
     assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_REPLY_FAILED);
     assert_int_equal(tern_dispatch_get_stats(&f->d)->dropped, dropped + 2);
 
-    memset(p, 0, sizeof(p));
-    p[0] = 0xc3;
-    p[1] = 0x1a, p[2] = 0x2a, p[3] = 0x3a, p[4] = 0x4a;
-    p[5] = 8;
-    p[14] = 5;
+    unknown_version(p);
     assert_int_equal(classify(f, p, 1200, T0), TERN_DISPATCH_REPLY);
     assert_int_equal(f->r.reply_kind, TERN_DISPATCH_REPLY_VN);
     assert_int_equal(f->reply[0], 0xc0); /* long header, fixed bit, unused bits zero */
@@ -926,11 +932,7 @@ static void test_api_edges(void **st)
     f->cfg.retry = 0;
     f->cfg.versions_count = TERN_MAX_QUIC_VERSIONS + 1;
     restart(f);
-    memset(p, 0, sizeof(p));
-    p[0] = 0xc3;
-    p[1] = 0x1a, p[2] = 0x2a, p[3] = 0x3a, p[4] = 0x4a;
-    p[5] = 8;
-    p[14] = 5;
+    unknown_version(p);
     assert_int_equal(classify(f, p, 1200, T0), TERN_DISPATCH_REPLY);
     assert_int_equal(f->r.reply_kind, TERN_DISPATCH_REPLY_VN);
     assert_int_equal(f->r.reply_len, 1 + 4 + 1 + 5 + 1 + 8 + 4);
