@@ -353,7 +353,7 @@ static int make_client(tern_pair *p)
     cp.is_server = 0;
     cp.cfg = &p->cfg_c;
     cp.tls_ctx = p->tls_c;
-    cp.cb = p->client_cb ? p->client_cb : &client_cb;
+    cp.cb = p->client_no_cb ? NULL : p->client_cb ? p->client_cb : &client_cb;
     cp.cb_ud = p->client_cb ? p->client_ud : p;
     cp.rand = pair_rand;
     cp.rand_ud = p;

@@ -119,6 +119,7 @@ typedef struct tern_pair {
     void *app_ud;
     /* each side's callbacks and their user data instead of the download application */
     const tern_callbacks *server_cb, *client_cb;
+    int client_no_cb; /* the client connection gets no callbacks at all (its test drives it) */
     void *server_ud, *client_ud;
     /* called once the server connection exists, before it reads the client's first Initial */
     void (*server_created)(struct tern_pair *p);
