@@ -1,7 +1,7 @@
 /* The error returns of the connection and stream API, each as its header documents it: bad
  * arguments, configurations tern_conn_new refuses, streams used in a direction they do not have,
- * calls in the wrong state (a key update before confirmation, anything after a close), and what a
- * refused call leaves unchanged. */
+ * calls in the wrong state (a key update before confirmation, anything after a close), what a
+ * refused call leaves unchanged, and a connection made without callbacks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,8 +1,9 @@
 /* The client's path verbs of the core (tern_conn_path_add / set_active / remove) at their edges,
  * between two real cores in virtual time: every documented refusal with its error, verbs called
  * before the handshake is confirmed (queued, then carried out), the active path set again, the
- * path limit, the server that forbids migration, removing a path that is being switched to, and
- * the failover and path-gone verbs at their edges. */
+ * path limit (its default and its cap), a client bound to the wildcard address, the server that
+ * forbids migration, removing a path that is being switched to, and the failover and path-gone
+ * verbs at their edges. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,7 +1,9 @@
 /* What the connection sends at the edges of the send API: its arguments; a CONNECTION_CLOSE that
  * waits for a buffer of a full datagram rather than being cut or lost; a PATH_CHALLENGE that waits
- * until randomness is available rather than going out predictable; and a batch buffer shorter
- * than one datagram. Each checks the bytes that leave (opened with the sender's keys). */
+ * until randomness is available rather than going out predictable; a batch buffer shorter
+ * than one datagram; and datagrams of little room, whose control frames that do not fit wait for
+ * the next one. Each checks the bytes that leave (opened with the sender's keys) or that they
+ * all arrive. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

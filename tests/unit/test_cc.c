@@ -1,5 +1,6 @@
 /* Congestion control: NewReno and CUBIC windows on hand-computed numbers, recovery periods,
- * app-limited acks, persistent congestion, and the pacer's rate and burst. */
+ * app-limited acks, persistent congestion, the pacer's rate and burst, and the sizes both take
+ * when given none. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
