@@ -268,12 +268,6 @@ int tern_peer_cids_on_new(tern_peer_cids *p, uint64_t seq, uint64_t retire_prior
                           const tern_cid *cid, const uint8_t token[TERN_RESET_TOKEN_LEN],
                           uint32_t *retired_path_mask, uint64_t *terr)
 {
-    uint64_t dummy_terr;
-    uint32_t dummy_mask;
-    if (!terr)
-        terr = &dummy_terr;
-    if (!retired_path_mask)
-        retired_path_mask = &dummy_mask;
     *retired_path_mask = 0;
     if (cid->len < 1 || cid->len > TERN_MAX_CID_LEN || retire_prior_to > seq ||
         seq > TERN_MAX_VARINT) {

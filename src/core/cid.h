@@ -124,7 +124,8 @@ void tern_peer_cids_set_initial_token(tern_peer_cids *p, const uint8_t token[TER
  * CONNECTION_ID_LIMIT_ERROR (more than `limit` active), PROTOCOL_VIOLATION (same seq with a different
  * CID or token, same CID with a different seq, or the peer uses a zero-length CID),
  * FRAME_ENCODING_ERROR (CID length not 1..20, retire_prior_to > seq). A retire queue overflow is
- * CONNECTION_ID_LIMIT_ERROR too (a peer playing retire_prior_to games). */
+ * CONNECTION_ID_LIMIT_ERROR too (a peer playing retire_prior_to games). Both outputs are
+ * required. */
 int tern_peer_cids_on_new(tern_peer_cids *p, uint64_t seq, uint64_t retire_prior_to,
                           const tern_cid *cid, const uint8_t token[TERN_RESET_TOKEN_LEN],
                           uint32_t *retired_path_mask, uint64_t *terr);

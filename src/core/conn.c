@@ -360,17 +360,11 @@ void tern_conn_on_handshake_confirmed(tern_conn *c, tern_tstamp now)
     tern_mig_on_confirmed(c, now);
 }
 
-static size_t max_paths(const tern_config *cfg)
-{
-    size_t n = cfg->max_paths ? cfg->max_paths : 8;
-    return TERN_MIN(n, (size_t)TERN_MAX_PATHS);
-}
-
 /* The peer CIDs we accept: what the configuration asks, but at least one per path we may open
  * plus one, so that the server can answer on every path (and within what we can store). */
 static uint64_t local_cid_limit(const tern_config *cfg)
 {
-    uint64_t lim = TERN_MAX(cfg->active_connection_id_limit, (uint64_t)max_paths(cfg) + 1);
+    uint64_t lim = TERN_MAX(cfg->active_connection_id_limit, (uint64_t)tern_mig_max_paths(cfg) + 1);
     return TERN_MAX(2, TERN_MIN(lim, (uint64_t)TERN_MAX_PEER_CIDS));
 }
 
@@ -383,7 +377,7 @@ void tern_conn_issue_cids(tern_conn *c)
      * only follows, needs one per path it may open plus one spare. */
     uint64_t want = TERN_MIN(c->tp.peer.active_connection_id_limit, (uint64_t)TERN_MAX_LOCAL_CIDS);
     if (!c->is_server)
-        want = TERN_MIN(want, (uint64_t)max_paths(c->cfg) + 1);
+        want = TERN_MIN(want, (uint64_t)tern_mig_max_paths(c->cfg) + 1);
     /* Replacements keep one below the peer's limit: a peer may still count a CID it has just
      * retired (while the path validation that used it winds down) when our replacement arrives,
      * and close with CONNECTION_ID_LIMIT_ERROR (seen with ngtcp2 under loss). */
@@ -554,6 +548,8 @@ static int check_config(const tern_config *cfg)
     if (cfg->initial_max_streams_bidi > (1ull << 60) || cfg->initial_max_streams_uni > (1ull << 60))
         return TERN_ERR_CONFIG;
     if (cfg->datagram_queue_count == 0 || cfg->max_datagram_frame_size > TERN_MAX_VARINT)
+        return TERN_ERR_CONFIG;
+    if (cfg->key_update_margin_pct < 1 || cfg->key_update_margin_pct > 99)
         return TERN_ERR_CONFIG;
     return 0;
 }
@@ -1143,9 +1139,7 @@ int tern_conn_key_update(tern_conn *c)
  * update before the next one is due. */
 static uint64_t key_update_threshold(const tern_conn *c)
 {
-    uint64_t lim = c->keys.conf_limit, pct = c->cfg->key_update_margin_pct;
-    if (pct < 1 || pct > 99)
-        pct = 50; /* a configuration that tern_cfg_copy_init did not check (tests) */
+    uint64_t lim = c->keys.conf_limit, pct = c->cfg->key_update_margin_pct; /* 1..99 */
     return lim - (lim / 100 * pct + lim % 100 * pct / 100);
 }
 

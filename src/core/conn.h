@@ -71,9 +71,10 @@ typedef struct tern_conn_params {
 } tern_conn_params;
 
 /* Creates a connection on `path` at time `now`. A client prepares its first flight (send it with
- * tern_conn_send). Returns 0, TERN_ERR_INVALID_ARG, TERN_ERR_SESSION (client: p->session is not a
- * usable blob; nothing is created), TERN_ERR_TLS, TERN_ERR_CRYPTO, TERN_ERR_NOMEM,
- * or the error of p->rand (its connection IDs need random bytes). Later failures of p->rand cost
+ * tern_conn_send). Returns 0, TERN_ERR_INVALID_ARG, TERN_ERR_CONFIG (no ALPN, a UDP payload,
+ * stream count, datagram queue or key update margin out of range), TERN_ERR_SESSION (client:
+ * p->session is not a usable blob; nothing is created), TERN_ERR_TLS, TERN_ERR_CRYPTO,
+ * TERN_ERR_NOMEM, or the error of p->rand (its connection IDs need random bytes). Later failures of p->rand cost
  * no more than a delay: a connection ID is issued or a path challenged at a later send. */
 int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_addr *path,
                   tern_tstamp now);

@@ -94,6 +94,12 @@ size_t tern_mig_paths_in_use(const tern_conn *c)
     return n;
 }
 
+size_t tern_mig_max_paths(const tern_config *cfg)
+{
+    size_t n = cfg->max_paths ? cfg->max_paths : 8;
+    return TERN_MIN(n, (size_t)TERN_MAX_PATHS);
+}
+
 static int free_slot(const tern_conn *c)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++)
@@ -417,8 +423,7 @@ int tern_mig_add_path(tern_conn *c, const tern_addr *local, tern_path_reason why
     tern_path_reason forbid_why;
     if ((rv = peer_forbids_migration(c, &forbid_why)))
         return rv;
-    size_t limit = c->cfg->max_paths ? TERN_MIN(c->cfg->max_paths, (size_t)TERN_MAX_PATHS) : 8;
-    if (tern_mig_paths_in_use(c) >= limit)
+    if (tern_mig_paths_in_use(c) >= tern_mig_max_paths(c->cfg))
         return TERN_ERR_PATH_LIMIT;
     tern_path_addr pa = {*local, ap->addr.remote};
     int idx = new_path(c, &pa, now);

@@ -111,6 +111,10 @@ int tern_mig_probe_path(tern_conn *c, size_t *in_use);
 /* Number of paths in use (probing or validated). */
 size_t tern_mig_paths_in_use(const tern_conn *c);
 
+/* The paths a client may have in use under `cfg`: max_paths, 0 meaning the default (8), at most
+ * TERN_MAX_PATHS. */
+size_t tern_mig_max_paths(const tern_config *cfg);
+
 /* Fills the public description of path `idx`. */
 void tern_mig_path_info(const tern_conn *c, int idx, tern_path_info *out);
 

@@ -311,12 +311,6 @@ static int check_credit(const tern_stream *s, uint64_t end, uint64_t conn_credit
 static int recv_impl(tern_stream *s, uint64_t off, const uint8_t *data, size_t len, int fin,
                      uint64_t conn_credit, tern_stream_credit *cr, uint64_t *terr, int lend)
 {
-    uint64_t dummy;
-    tern_stream_credit none;
-    if (!terr)
-        terr = &dummy;
-    if (!cr)
-        cr = &none;
     cr->new_bytes = cr->consumed = 0;
     if (off > TERN_MAX_VARINT || len > TERN_MAX_VARINT - off) {
         *terr = TERN_TE_FLOW_CONTROL_ERROR;
@@ -350,12 +344,6 @@ int tern_stream_recv_lent(tern_stream *s, uint64_t off, const uint8_t *data, siz
 int tern_stream_on_reset(tern_stream *s, uint64_t final_size, uint64_t conn_credit,
                          tern_stream_credit *cr, uint64_t *terr)
 {
-    uint64_t dummy;
-    tern_stream_credit none;
-    if (!terr)
-        terr = &dummy;
-    if (!cr)
-        cr = &none;
     cr->new_bytes = cr->consumed = 0;
     int rv = check_credit(s, final_size, conn_credit, terr);
     if (rv)
@@ -601,9 +589,6 @@ int tern_streams_open_local(tern_streams *m, int bidi, tern_stream **out)
 int tern_streams_get_remote(tern_streams *m, int64_t id, int for_send, tern_stream **out,
                             uint64_t *terr)
 {
-    uint64_t dummy;
-    if (!terr)
-        terr = &dummy;
     *out = NULL;
     if (id < 0 || (uint64_t)id > TERN_MAX_VARINT)
         return TERN_ERR_INVALID_ARG;

@@ -195,7 +195,7 @@ typedef struct tern_stream_credit {
  * allows), then the final-size rules, which also hold once the receive side is abandoned (reset or
  * stopped: nothing is stored and the bytes are consumed at once). Returns 0, TERN_ERR_PROTO with
  * *terr = FLOW_CONTROL_ERROR or FINAL_SIZE_ERROR, or TERN_ERR_NOMEM (frame dropped, nothing
- * changed). */
+ * changed). `cr` and `terr` are required, here and in tern_stream_on_reset. */
 int tern_stream_recv(tern_stream *s, uint64_t off, const uint8_t *data, size_t len, int fin,
                      uint64_t conn_credit, tern_stream_credit *cr, uint64_t *terr);
 /* tern_stream_recv, with in-order bytes left lent in `data` (tern_recvbuf_write_lent) until

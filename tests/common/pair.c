@@ -379,7 +379,7 @@ static int make_client(tern_pair *p)
     cp.is_server = 0;
     cp.cfg = &p->cfg_c;
     cp.tls_ctx = p->tls_c;
-    cp.cb = p->client_cb ? p->client_cb : &client_cb;
+    cp.cb = p->client_no_cb ? NULL : p->client_cb ? p->client_cb : &client_cb;
     cp.cb_ud = p->client_cb ? p->client_ud : p;
     cp.rand = pair_rand;
     cp.rand_ud = p;
@@ -609,6 +609,17 @@ static void link_send(tern_pair *p, pair_link *l, int to_server, const tern_path
 }
 
 /* The harness asks for one datagram at a time, so each size is exact. */
+/* A client address on the second interface: alt_addr itself, or any port of its IP when
+ * alt_addr's port is 0 (every socket bound there goes over that interface's links). */
+static int on_alt(const tern_pair *p, const tern_addr *a)
+{
+    if (!p->alt_addr.len)
+        return 0;
+    const tern_addr *x = &p->alt_addr;
+    uint16_t port = x->u.sa.sa_family == AF_INET6 ? x->u.in6.sin6_port : x->u.in.sin_port;
+    return port ? tern_addr_equal(a, x) : tern_addr_same_ip(a, x);
+}
+
 static void pump(tern_pair *p, tern_conn *c, int from_server)
 {
     static uint8_t buf[1500];
@@ -629,14 +640,14 @@ static void pump(tern_pair *p, tern_conn *c, int from_server)
                 p->max_amp_violation = p->server_bytes_sent - limit;
             if (!p->server_validated_seen && p->server_bytes_sent == limit)
                 p->amp_blocked_seen = 1;
-            int alt = p->alt_addr.len && tern_addr_equal(&out.remote, &p->alt_addr);
+            int alt = on_alt(p, &out.remote);
             link_send(p, alt ? &p->s2c_alt : &p->s2c, 0, &out, buf, seg);
         } else {
             if (!p->first_c2s_len && seg <= sizeof(p->first_c2s)) {
                 memcpy(p->first_c2s, buf, seg);
                 p->first_c2s_len = seg;
             }
-            int alt = p->alt_addr.len && tern_addr_equal(&out.local, &p->alt_addr);
+            int alt = on_alt(p, &out.local);
             link_send(p, alt ? &p->c2s_alt : &p->c2s, 1, &out, buf, seg);
         }
     }
@@ -685,7 +696,7 @@ static void deliver_due(tern_pair *p)
             p->s2c.delivered++;
             if (p->client) {
                 tern_path_addr in = {g->path.remote, g->path.local};
-                if (p->nat_from.len && tern_addr_equal(&in.local, &p->nat_to))
+                if (p->nat_from.len && !p->nat_keeps_dst && tern_addr_equal(&in.local, &p->nat_to))
                     in.local = p->nat_from; /* the NAT maps replies back */
                 if (p->fake_server_src.len)
                     in.remote = p->fake_server_src;

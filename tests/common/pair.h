@@ -17,7 +17,7 @@ typedef struct pair_dgram {
     uint8_t data[1500];
     size_t len;
     int to_server;
-    tern_path_addr path; /* as the sender saw it: local = source, remote = destination */
+    tern_path_addr path;  /* as the sender saw it: local = source, remote = destination */
 } pair_dgram;
 
 typedef struct pair_qent {
@@ -27,27 +27,27 @@ typedef struct pair_qent {
 
 typedef struct pair_stream {
     int64_t sid;
-    uint64_t want; /* bytes requested */
-    uint64_t got;  /* bytes received */
+    uint64_t want;        /* bytes requested */
+    uint64_t got;         /* bytes received */
     int fin;
-    int mismatch; /* a byte differed from the expected sequence */
-    int hold;     /* the application reads no more than read_limit bytes of this stream */
+    int mismatch;         /* a byte differed from the expected sequence */
+    int hold;             /* the application reads no more than read_limit bytes of this stream */
     uint64_t read_limit;
-    uint64_t gen; /* generator seed of the expected bytes */
+    uint64_t gen;         /* generator seed of the expected bytes */
     uint8_t sha_got[32], sha_want[32];
-    void *hash;      /* gnutls_hash_hd_t of received bytes */
-    void *hash_want; /* of expected bytes */
+    void *hash;           /* gnutls_hash_hd_t of received bytes */
+    void *hash_want;      /* of expected bytes */
 } pair_stream;
 
 typedef struct pair_link {
-    double loss;    /* independent loss probability */
-    double dup;     /* duplication probability */
-    double reorder; /* probability of an extra random delay up to reorder_ns */
+    double loss;          /* independent loss probability */
+    double dup;           /* duplication probability */
+    double reorder;       /* probability of an extra random delay up to reorder_ns */
     uint64_t reorder_ns;
-    uint64_t delay_ns;   /* one-way delay */
-    uint64_t rate_bps;   /* 0 = unlimited */
-    uint64_t busy_until; /* serialisation of the previous datagram */
-    size_t queue_limit;  /* datagrams queued before drop-tail (0 = unlimited) */
+    uint64_t delay_ns;    /* one-way delay */
+    uint64_t rate_bps;    /* 0 = unlimited */
+    uint64_t busy_until;  /* serialisation of the previous datagram */
+    size_t queue_limit;   /* datagrams queued before drop-tail (0 = unlimited) */
     /* exact drops: datagram indexes (0-based, in this direction) to drop */
     const int *drop_idx;
     size_t drop_n;
@@ -64,10 +64,11 @@ typedef struct tern_pair {
     uint64_t now;
     uint64_t rng;
     pair_link c2s, s2c;
-    /* a second client interface: datagrams from/to alt_addr use these links instead */
+    /* a second client interface: datagrams from/to alt_addr use these links instead (from/to
+     * any port of its IP when alt_addr's port is 0, as every socket bound on an interface) */
     tern_addr alt_addr;
     pair_link c2s_alt, s2c_alt;
-    pair_dgram *q; /* slots */
+    pair_dgram *q;         /* slots */
     pair_qent *heap;
     uint32_t *free_slots;
     size_t qn, nfree, qcap;
@@ -94,20 +95,23 @@ typedef struct tern_pair {
         int responding;
     } srv[PAIR_MAX_STREAMS];
     int nsrv;
-    uint64_t server_bytes_sent; /* UDP payload bytes server -> client */
+    uint64_t server_bytes_sent;   /* UDP payload bytes server -> client */
     uint64_t server_bytes_recv;
-    uint64_t max_amp_violation; /* server bytes sent beyond 3x received before validation */
+    uint64_t max_amp_violation;   /* server bytes sent beyond 3x received before validation */
     int server_validated_seen;
-    int amp_blocked_seen;   /* the server used its whole 3x budget at some point */
-    uint64_t key_update_at; /* client starts a key update once this many bytes arrived */
+    int amp_blocked_seen;         /* the server used its whole 3x budget at some point */
+    uint64_t key_update_at;       /* client starts a key update once this many bytes arrived */
     int key_update_done;
     /* returns 1 to drop a datagram (to_server: direction; pa: the sender's view of the path) */
     int (*filter)(struct tern_pair *p, int to_server, const tern_path_addr *pa);
     void *filter_ud;
     /* a NAT: client datagrams from nat_from reach the server as coming from nat_to */
     tern_addr nat_from, nat_to;
-    tern_addr fake_server_src; /* when set, the client sees server datagrams from here */
-    int rand_fail;             /* the random source fails while set */
+    /* replies then reach the client addressed to nat_to, as a socket bound to the wildcard
+     * address (nat_from 0.0.0.0:port) learns each datagram's destination from IP_PKTINFO */
+    int nat_keeps_dst;
+    tern_addr fake_server_src;    /* when set, the client sees server datagrams from here */
+    int rand_fail;                /* the random source fails while set */
     /* called before a connection is asked for datagrams (from_server: which one) */
     void (*before_send)(struct tern_pair *p, tern_conn *c, int from_server);
     /* called when the client application receives stream bytes */
@@ -115,6 +119,7 @@ typedef struct tern_pair {
     void *app_ud;
     /* each side's callbacks and their user data instead of the download application */
     const tern_callbacks *server_cb, *client_cb;
+    int client_no_cb; /* the client connection gets no callbacks at all (its test drives it) */
     void *server_ud, *client_ud;
     /* called once the server connection exists, before it reads the client's first Initial */
     void (*server_created)(struct tern_pair *p);
@@ -162,14 +167,6 @@ int pair_start(tern_pair *p);
 /* Keeps a resumption blob in p->ticket (what the default client callbacks do with tickets). */
 void pair_keep_ticket(tern_pair *p, const uint8_t *blob, size_t len);
 
-/* Runs the pair (set up by the caller: a server issuing tickets) to a full handshake and a
- * 1000-byte download, keeps the last ticket's blob in blob[0..*len) and the server's
- * Handshake-level TLS bytes in *server_hs (when not NULL), and frees the pair but for its server
- * TLS context, which it returns (the caller frees it). NULL when any step failed (the pair is
- * freed all the same). */
-tern_tls_ctx *pair_first_ticket(tern_pair *p, uint8_t *blob, size_t cap, size_t *len,
-                                uint64_t *server_hs);
-
 /* Client asks for `bytes` on a new stream (after the handshake, or in 0-RTT). Returns the index
  * or -1. */
 int pair_request(tern_pair *p, uint64_t bytes);
@@ -188,7 +185,7 @@ int pair_run(tern_pair *p, int (*done)(tern_pair *p), uint64_t limit_ns);
 
 /* Ready-made conditions. */
 int pair_cond_connected(tern_pair *p);
-int pair_cond_all_done(tern_pair *p); /* every requested stream received with FIN */
+int pair_cond_all_done(tern_pair *p);    /* every requested stream received with FIN */
 int pair_cond_both_closed(tern_pair *p);
 int pair_cond_now(tern_pair *p);            /* at once: pair_run only creates the client */
 int pair_cond_client_closing(tern_pair *p); /* the client is closing, draining or done */

@@ -189,6 +189,8 @@ static void test_older_layout_endpoint_works(void **st)
     assert_memory_equal(&part, &now, old_stats);
     assert_true(all_bytes((uint8_t *)&part + old_stats, sizeof(part) - old_stats, GARBAGE));
     assert_int_equal(tern_conn_get_stats_sized(f->cli.conn, &part, sizeof(part) + 8), TERN_ERR_ABI);
+    assert_int_equal(tern_conn_get_stats(NULL, &now), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_get_stats(f->cli.conn, NULL), TERN_ERR_INVALID_ARG);
 
     /* tern_path_info entries of an older layout are that layout's size apart */
     const size_t old_pi = TERN_ABI_SIZE_THROUGH(tern_path_info, addr);

@@ -343,6 +343,31 @@ static void test_path_slot(void **st)
     pair_free(&p);
 }
 
+/* A stream the application cannot open for want of memory: TERN_ERR_NOMEM, nothing held, no
+ * STREAMS_BLOCKED owed (the peer's limit was not the reason); the next open works and is the
+ * stream the failed one would have been. */
+static void test_open_stream_nomem(void **st)
+{
+    if (!ALLOCHOOK_ACTIVE)
+        skip();
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 14), 0);
+    assert_true(pair_connect(&p));
+    pair_run(&p, never, SEC / 10);
+    int64_t sid = -1, sid2 = -1;
+    allochook_fail_next = 1;
+    assert_int_equal(tern_conn_open_stream(p.client, 1, &sid), TERN_ERR_NOMEM);
+    allochook_fail_next = 0;
+    uint8_t buf[1500];
+    tern_path_addr pa;
+    size_t seg = 0, cnt = 0;
+    assert_int_equal(tern_conn_send(p.client, &pa, buf, sizeof(buf), 1, &seg, &cnt, p.now), 0);
+    assert_int_equal(cnt, 0); /* nothing to say about it */
+    assert_int_equal(tern_conn_open_stream(p.client, 1, &sid2), 0);
+    assert_int_equal(sid2, 4); /* after stream 0 of pair_connect */
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_download),
         cmocka_unit_test(test_frame_dropped_unacknowledged),
         cmocka_unit_test(test_path_slot),
+        cmocka_unit_test(test_open_stream_nomem),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

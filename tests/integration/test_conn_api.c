@@ -1,7 +1,7 @@
 /* The error returns of the connection and stream API, each as its header documents it: bad
  * arguments, configurations tern_conn_new refuses, streams used in a direction they do not have,
- * calls in the wrong state (a key update before confirmation, anything after a close), and what a
- * refused call leaves unchanged. */
+ * calls in the wrong state (a key update before confirmation, anything after a close), what a
+ * refused call leaves unchanged, and a connection made without callbacks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,6 +56,70 @@ static int try_new(tern_pair *p, const tern_config *cfg, size_t scid_len)
     return rv;
 }
 
+static int client_confirmed(tern_pair *p)
+{
+    return p->client && tern_conn_handshake_confirmed(p->client);
+}
+
+static int64_t g_nocb_sid;
+static uint64_t g_nocb_got;
+static int g_nocb_fin;
+
+/* What a client without callbacks reads of its stream, as it arrives. */
+static int nocb_read_all(tern_pair *p)
+{
+    uint8_t buf[4096];
+    int fin = 0;
+    ssize_t n;
+    while (!g_nocb_fin && (n = tern_stream_read(p->client, g_nocb_sid, buf, sizeof(buf), &fin)) >= 0) {
+        g_nocb_got += (uint64_t)n;
+        g_nocb_fin = fin;
+        if (n == 0)
+            break;
+    }
+    return g_nocb_fin;
+}
+
+/* A client made without callbacks (they are optional): the handshake, a download it polls for,
+ * and the streams, resets and STOP_SENDING the server starts all take their course with nobody
+ * told; the client's reads see them. */
+static void test_client_without_callbacks(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 801), 0);
+    p.client_no_cb = 1;
+    assert_true(pair_run(&p, client_confirmed, 5 * SEC));
+    assert_int_equal(tern_conn_open_stream(p.client, 1, &g_nocb_sid), 0);
+    const uint8_t req[8] = {0, 0, 0, 0, 0, 0, 0x4e, 0x20}; /* 20000 bytes, please */
+    assert_int_equal(tern_stream_write(p.client, g_nocb_sid, req, sizeof(req), 1), 8);
+    g_nocb_got = 0;
+    g_nocb_fin = 0;
+    assert_true(pair_run(&p, nocb_read_all, 5 * SEC));
+    assert_int_equal(g_nocb_got, 20000);
+
+    /* the server opens a stream, sends on it, resets it and asks the client to stop sending */
+    int64_t ssid;
+    assert_int_equal(tern_conn_open_stream(p.server, 1, &ssid), 0);
+    assert_int_equal(tern_stream_write(p.server, ssid, "hello", 5, 0), 5);
+    pair_run(&p, pair_cond_now, 0);
+    pair_run(&p, never, SEC / 10);
+    uint8_t buf[16];
+    int fin = 0;
+    assert_int_equal(tern_stream_read(p.client, ssid, buf, sizeof(buf), &fin), 5);
+    assert_memory_equal(buf, "hello", 5);
+    assert_int_equal(tern_stream_stop_sending(p.server, ssid, 7), 0);
+    assert_int_equal(tern_stream_reset(p.server, ssid, 9), 0);
+    pair_run(&p, never, SEC / 10);
+    /* the reset ended the client's receiving side, and STOP_SENDING made it reset its sending
+     * side in turn: both done, the stream is gone */
+    assert_int_equal(tern_stream_read(p.client, ssid, buf, sizeof(buf), &fin),
+                     TERN_ERR_STREAM_NOT_FOUND);
+    assert_int_equal(tern_stream_write(p.client, ssid, "x", 1, 0), TERN_ERR_STREAM_NOT_FOUND);
+    assert_int_equal(tern_conn_state(p.client), TERN_CS_ESTABLISHED);
+    assert_int_equal(tern_conn_state(p.server), TERN_CS_ESTABLISHED);
+    pair_free(&p);
+}
+
 static void test_new_refuses_bad_configs(void **st)
 {
     tern_pair p;
@@ -78,6 +142,18 @@ static void test_new_refuses_bad_configs(void **st)
     assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
     cfg = p.cfg_c;
     cfg.alpn = NULL;
+    assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
+    cfg = p.cfg_c;
+    cfg.datagram_queue_count = 0;
+    assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
+    cfg = p.cfg_c;
+    cfg.max_datagram_frame_size = TERN_MAX_VARINT + 1;
+    assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
+    /* a key update margin of none (an update at the limit itself) or of all (one per packet) */
+    cfg = p.cfg_c;
+    cfg.key_update_margin_pct = 0;
+    assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
+    cfg.key_update_margin_pct = 100;
     assert_int_equal(try_new(&p, &cfg, 0), TERN_ERR_CONFIG);
     assert_int_equal(try_new(&p, NULL, 0), TERN_ERR_CONFIG);
     tern_conn *c = NULL;
@@ -307,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_calls_after_close),
         cmocka_unit_test(test_stream_read_write_edges),
         cmocka_unit_test(test_new_when_randomness_fails),
+        cmocka_unit_test(test_client_without_callbacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,9 @@
 /* The client's path verbs of the core (tern_conn_path_add / set_active / remove) at their edges,
  * between two real cores in virtual time: every documented refusal with its error, verbs called
  * before the handshake is confirmed (queued, then carried out), the active path set again, the
- * path limit, the server that forbids migration, removing a path that is being switched to, and
- * the failover and path-gone verbs at their edges. */
+ * path limit (its default and its cap), a client bound to the wildcard address, the server that
+ * forbids migration, removing a path that is being switched to, and the failover and path-gone
+ * verbs at their edges. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 #include <cmocka.h>
 
 #include "conn_test.h"
+#include "forge.h"
+#include "frame.h"
 #include "migration.h"
 #include "pair.h"
 
@@ -53,6 +56,7 @@ static void test_refusals(void **st)
     tern_addr none = {0}, a1 = addr("10.0.0.1:5001"), v6 = addr("[fd00::1]:5000");
     tern_addr active = tern_conn_active_path(c)->addr.local;
     assert_int_equal(tern_conn_path_add(c, NULL, p.now), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_conn_path_add(NULL, &active, p.now), TERN_ERR_INVALID_ARG);
     assert_int_equal(tern_conn_path_add(c, &none, p.now), TERN_ERR_INVALID_ARG);
     assert_int_equal(tern_conn_path_add(c, &v6, p.now), TERN_ERR_AF_MISMATCH);
     assert_int_equal(tern_conn_path_add(c, &active, p.now), TERN_ERR_DUPLICATE);
@@ -90,23 +94,76 @@ static void test_path_limit(void **st)
     pair_free(&p);
 }
 
-/* max_paths 0 means the default, 8 paths. */
-static void test_path_limit_default(void **st)
+/* With max_paths `max_paths`, the client holds `want` paths (the first and want - 1 added) and
+ * refuses one more with TERN_ERR_PATH_LIMIT. */
+static void check_path_limit(uint64_t seed, size_t max_paths, int want)
 {
     tern_pair p;
-    assert_int_equal(pair_init(&p, 1008), 0);
-    p.cfg_c.max_paths = 0;
+    assert_int_equal(pair_init(&p, seed), 0);
+    p.cfg_c.max_paths = max_paths;
     assert_true(pair_run(&p, pair_cond_connected, 10 * SEC));
     pair_run(&p, never, 100 * MS);
-    for (int k = 1; k < 8; k++) {
+    for (int k = 1; k <= want; k++) {
         char text[32];
         snprintf(text, sizeof(text), "10.0.0.1:%d", 5000 + k);
         tern_addr a = addr(text);
-        assert_true(tern_conn_path_add(p.client, &a, p.now) > 0);
+        if (k < want)
+            assert_true(tern_conn_path_add(p.client, &a, p.now) > 0);
+        else
+            assert_int_equal(tern_conn_path_add(p.client, &a, p.now), TERN_ERR_PATH_LIMIT);
     }
-    tern_addr a9 = addr("10.0.0.1:5009");
-    assert_int_equal(tern_conn_path_add(p.client, &a9, p.now), TERN_ERR_PATH_LIMIT);
-    assert_int_equal(npaths(p.client), 8);
+    assert_int_equal(npaths(p.client), want);
+    /* the CIDs it accepts from the server: one per path and a spare, within what it can hold */
+    assert_int_equal(tern_conn_local_tparams(p.client)->active_connection_id_limit,
+                     want + 1 > 16 ? 16 : want + 1);
+    pair_free(&p);
+}
+
+/* max_paths 0 means the default, 8 paths. */
+static void test_path_limit_default(void **st)
+{
+    check_path_limit(1008, 0, 8);
+}
+
+/* max_paths above what a connection holds means TERN_MAX_PATHS (16) paths, as many as the local
+ * CID limit it advertises then lets the server serve (16 CIDs). */
+static void test_path_limit_capped(void **st)
+{
+    check_path_limit(1009, 40, 16);
+}
+
+/* A client whose socket is bound to the wildcard address (its path's local address is
+ * 0.0.0.0:5000) sees each datagram addressed to the concrete IP it left from: those datagrams
+ * belong to its path, on the same port only. */
+static void test_wildcard_bound_client(void **st)
+{
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 1010), 0);
+    p.path_c.local = addr("0.0.0.0:5000");
+    p.nat_from = p.path_c.local;
+    p.nat_to = addr("10.0.0.1:5000");
+    p.nat_keeps_dst = 1;
+    p.path_s.remote = p.nat_to;
+    assert_true(pair_connect(&p));
+    assert_true(pair_request(&p, 50000) >= 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 5 * SEC));
+    assert_true(pair_verify(&p));
+    assert_int_equal(npaths(p.client), 1);
+    assert_int_equal(npaths(p.server), 1);
+    /* a packet of the server addressed to another port of that IP is no datagram of this path:
+     * dropped, unprocessed; to the path's port it is taken */
+    static const uint8_t ping[] = {TERN_FT_PING};
+    uint8_t pkt[1500];
+    tern_path_addr in = {addr("10.0.0.1:5001"), p.path_c.remote};
+    uint64_t largest = tern_conn_largest_recv(p.client, TERN_SPACE_APP);
+    size_t n = forge_1rtt(p.server, ping, sizeof(ping), 0, p.now, pkt, sizeof(pkt));
+    assert_true(n > 0);
+    assert_int_equal(tern_conn_recv(p.client, &in, pkt, n, 0, p.now), 0);
+    assert_int_equal(tern_conn_largest_recv(p.client, TERN_SPACE_APP), largest);
+    in.local = addr("10.0.0.1:5000");
+    n = forge_1rtt(p.server, ping, sizeof(ping), 0, p.now, pkt, sizeof(pkt));
+    assert_int_equal(tern_conn_recv(p.client, &in, pkt, n, 0, p.now), 0);
+    assert_true(tern_conn_largest_recv(p.client, TERN_SPACE_APP) > largest);
     pair_free(&p);
 }
 
@@ -317,6 +374,8 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_path_limit),
         cmocka_unit_test(test_path_limit_default),
+        cmocka_unit_test(test_path_limit_capped),
+        cmocka_unit_test(test_wildcard_bound_client),
         cmocka_unit_test(test_before_confirmation),
         cmocka_unit_test(test_remove_pending_switch),
         cmocka_unit_test(test_server_forbids_migration),

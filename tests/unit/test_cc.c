@@ -1,5 +1,6 @@
 /* Congestion control: NewReno and CUBIC windows on hand-computed numbers, recovery periods,
- * app-limited acks, persistent congestion, and the pacer's rate and burst. */
+ * app-limited acks, persistent congestion, the pacer's rate and burst, and the sizes both take
+ * when given none. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -364,6 +365,43 @@ static void test_spurious_undo(void **st)
     }
 }
 
+/* Sizes the caller leaves out: a controller or pacer made or resized with a datagram size of 0
+ * takes 1200 bytes; resizing to 0 or to the same size changes nothing; a window that already
+ * reacted to congestion is not recomputed for a new size (only raised to its minimum); a pacer
+ * without a window or an RTT paces nothing. */
+static void test_size_edges(void **st)
+{
+    tern_cc cc;
+    tern_cc_init(&cc, TERN_CC_NEWRENO, 0);
+    assert_int_equal(cc.max_datagram_size, 1200);
+    assert_int_equal(cc.cwnd, 12000);
+    tern_cc_set_max_datagram_size(&cc, 0);
+    tern_cc_set_max_datagram_size(&cc, 1200);
+    assert_int_equal(cc.max_datagram_size, 1200);
+    assert_int_equal(cc.cwnd, 12000);
+    tern_cc_on_sent(&cc, 12000);
+    tern_cc_on_congestion(&cc, 0, 1000);
+    uint64_t w = cc.cwnd;
+    assert_true(w < 12000);
+    tern_cc_set_max_datagram_size(&cc, 1500);
+    assert_int_equal(cc.max_datagram_size, 1500);
+    assert_int_equal(cc.cwnd, w > 3000 ? w : 3000);
+
+    tern_pacer p;
+    tern_pacer_init(&p, 0);
+    assert_int_equal(p.burst, 12000);
+    assert_int_equal(p.tokens, 12000);
+    tern_pacer_set_max_datagram_size(&p, 1500);
+    assert_int_equal(p.burst, 15000);
+    tern_pacer_set_max_datagram_size(&p, 0);
+    assert_int_equal(p.burst, 12000);
+    assert_int_equal(p.tokens, 12000);
+    assert_int_equal(tern_pacer_next(&p, 1200, 0, 50000000, 7777), 7777);
+    tern_pacer_on_sent(&p, 1200, 12000, 0, 8888);
+    assert_int_equal(p.last, 8888);
+    assert_int_equal(p.tokens, 12000); /* nothing spent without pacing */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_no_growth_when_app_limited),
         cmocka_unit_test(test_persistent_congestion),
         cmocka_unit_test(test_pacer),
+        cmocka_unit_test(test_size_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -453,6 +453,45 @@ static void test_linger_bound(void **st)
     assert_int_equal(l.n, 0);
 }
 
+/* The edges of the CID tables' verbs: a local CID that is none or too long is not stored; a peer
+ * limit below 2 counts as 2 (RFC 9000 §18.2); seq 0's token needs seq 0; no path is "unused";
+ * a CID moves only from a path that has one to a path that has none. */
+static void test_api_edges(void **st)
+{
+    tern_local_cids l;
+    tern_local_cids_init(&l, 8);
+    uint8_t tok[TERN_RESET_TOKEN_LEN];
+    mktoken(1, tok);
+    tern_cid longer = mkcid(1, 8);
+    longer.len = TERN_MAX_CID_LEN + 1;
+    assert_null(tern_local_cids_add(&l, NULL, tok));
+    assert_null(tern_local_cids_add(&l, &longer, tok));
+    assert_int_equal(tern_local_cids_count(&l), 0);
+
+    tern_peer_cids p;
+    tern_peer_cids_init(&p, 1);
+    assert_int_equal(p.limit, 2);
+    tern_peer_cids_set_initial_token(&p, tok); /* no seq 0 yet: nothing to attach it to */
+    assert_int_equal(p.n, 0);
+    tern_cid c0 = mkcid(0, 8);
+    tern_peer_cids_set_initial(&p, &c0);
+    uint64_t terr = 0;
+    uint32_t mask;
+    assert_int_equal(add(&p, 1, 0, &mask, &terr), 0);
+    assert_null(tern_peer_cids_for_path(&p, TERN_CID_UNUSED));
+    assert_null(tern_peer_cids_take(&p, TERN_CID_UNUSED));
+    assert_int_equal(tern_peer_cids_spare(&p), 1);
+    assert_int_equal(tern_peer_cids_reassign(&p, 3, 4), -1);              /* path 3 has none */
+    assert_int_equal(tern_peer_cids_reassign(&p, 0, TERN_CID_UNUSED), -1); /* to no path */
+    assert_non_null(tern_peer_cids_take(&p, 1));
+    assert_int_equal(tern_peer_cids_reassign(&p, 0, 1), -1); /* path 1 has its own */
+    assert_int_equal(tern_peer_cids_for_path(&p, 0)->seq, 0);
+    assert_int_equal(tern_peer_cids_for_path(&p, 1)->seq, 1);
+    assert_int_equal(tern_peer_cids_reassign(&p, 1, 2), 0);
+    assert_null(tern_peer_cids_for_path(&p, 1));
+    assert_int_equal(tern_peer_cids_for_path(&p, 2)->seq, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -465,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_peer_reset_token),
         cmocka_unit_test(test_local_announce_held),
         cmocka_unit_test(test_linger_bound),
+        cmocka_unit_test(test_api_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

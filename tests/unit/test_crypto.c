@@ -682,6 +682,27 @@ static void test_tokens(void **state)
     tern_addr unset = {0};
     assert_int_equal(
         tern_crypto_token_seal(key, nonce, &odcid, &rscid, &unset, t0, tok, sizeof(tok)), 0);
+    /* missing inputs, or a CID longer than any: no token */
+    tern_cid longer = big;
+    longer.len = TERN_MAX_CID_LEN + 1;
+    assert_int_equal(tern_crypto_token_seal(NULL, nonce, &odcid, &rscid, &a4, t0, tok, sizeof(tok)),
+                     0);
+    assert_int_equal(tern_crypto_token_seal(key, NULL, &odcid, &rscid, &a4, t0, tok, sizeof(tok)),
+                     0);
+    assert_int_equal(tern_crypto_token_seal(key, nonce, NULL, &rscid, &a4, t0, tok, sizeof(tok)), 0);
+    assert_int_equal(tern_crypto_token_seal(key, nonce, &odcid, NULL, &a4, t0, tok, sizeof(tok)), 0);
+    assert_int_equal(tern_crypto_token_seal(key, nonce, &odcid, &rscid, &a4, t0, NULL, sizeof(tok)),
+                     0);
+    assert_int_equal(
+        tern_crypto_token_seal(key, nonce, &longer, &rscid, &a4, t0, tok, sizeof(tok)), 0);
+    assert_int_equal(
+        tern_crypto_token_seal(key, nonce, &odcid, &longer, &a4, t0, tok, sizeof(tok)), 0);
+    n = tern_crypto_token_seal(key, nonce, &odcid, &rscid, &a4, t0, tok, sizeof(tok));
+    assert_int_equal(tern_crypto_token_open(NULL, tok, n, &a4, t0, life, &o, &r), TERN_ERR_DROP);
+    assert_int_equal(tern_crypto_token_open(key, NULL, n, &a4, t0, life, &o, &r), TERN_ERR_DROP);
+    /* a token of another format */
+    tok[0] ^= 0xff;
+    assert_int_equal(tern_crypto_token_open(key, tok, n, &a4, t0, life, &o, &r), TERN_ERR_DROP);
 }
 
 static void test_reset_token(void **state)

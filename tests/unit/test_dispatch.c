@@ -125,6 +125,16 @@ static size_t short_pkt(uint8_t *buf, size_t total, const tern_cid *dcid)
 }
 
 
+/* 1200 bytes of a long header in an unknown version, DCID of 8 bytes, SCID of 5 (zeros). */
+static void unknown_version(uint8_t p[1200])
+{
+    memset(p, 0, 1200);
+    p[0] = 0xc3;
+    p[1] = 0x1a, p[2] = 0x2a, p[3] = 0x3a, p[4] = 0x4a;
+    p[5] = 8;
+    p[14] = 5;
+}
+
 /* The reply is an Initial from the server to `scid` that the client, holding the Initial keys of
  * `dcid`, opens to find CONNECTION_CLOSE with INVALID_TOKEN (RFC 9000 §8.1.3). */
 static void assert_invalid_token_close(fx *f, const tern_cid *dcid, const tern_cid *scid)
@@ -812,11 +822,7 @@ static void test_reply_failures(void **st)
     assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_REPLY_FAILED);
     assert_int_equal(tern_dispatch_get_stats(&f->d)->dropped, dropped + 2);
 
-    memset(p, 0, sizeof(p));
-    p[0] = 0xc3;
-    p[1] = 0x1a, p[2] = 0x2a, p[3] = 0x3a, p[4] = 0x4a;
-    p[5] = 8;
-    p[14] = 5;
+    unknown_version(p);
     assert_int_equal(classify(f, p, 1200, T0), TERN_DISPATCH_REPLY);
     assert_int_equal(f->r.reply_kind, TERN_DISPATCH_REPLY_VN);
     assert_int_equal(f->reply[0], 0xc0); /* long header, fixed bit, unused bits zero */
@@ -849,6 +855,103 @@ static void test_reply_failures(void **st)
     assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_MALFORMED);
 }
 
+/* Random bytes that fail from the `fail_at`-th call on (counting from 1). */
+typedef struct count_rand_state {
+    uint32_t seed;
+    int calls, fail_at;
+} count_rand_state;
+
+static int count_rand(void *ud, uint8_t *out, size_t len)
+{
+    count_rand_state *s = ud;
+    if (++s->calls >= s->fail_at && s->fail_at > 0)
+        return TERN_ERR_CRYPTO;
+    return seq_rand(&s->seed, out, len);
+}
+
+/* The edges of the front door's API: the second key of init failing (its error, nothing held); a
+ * Retry whose nonce cannot be drawn; verbs on a detached owner; a version list too long to be one
+ * (only v1 is offered); a datagram too short to be a reset is not matched against the tokens; and
+ * the arguments that are refused. */
+static void test_api_edges(void **st)
+{
+    fx *f = *st;
+    count_rand_state rs = {3, 0, 2};
+    tern_dispatch d;
+    f->cfg.rand = count_rand;
+    f->cfg.rand_ud = &rs;
+    assert_int_equal(tern_dispatch_init(&d, &f->cfg), TERN_ERR_CRYPTO);
+    assert_int_equal(rs.calls, 2);
+
+    /* a Retry draws its SCID, then its nonce: the nonce fails */
+    rs.calls = 0;
+    rs.fail_at = 0;
+    f->cfg.retry = 1;
+    start(f);
+    uint8_t p[1200];
+    tern_cid odcid = cid_of(0x10, 8), scid = cid_of(0x20, 5);
+    rs.calls = 0;
+    rs.fail_at = 2;
+    assert_int_equal(classify(f, p, initial(p, 1200, &odcid, &scid, NULL, 0), T0),
+                     TERN_DISPATCH_DROP);
+    assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_REPLY_FAILED);
+    assert_int_equal(rs.calls, 2);
+    assert_int_equal(tern_dispatch_get_stats(&f->d)->retry_sent, 0);
+    rs.fail_at = 0;
+
+    /* a detached owner holds nothing: its verbs are refused or do nothing */
+    int a, b;
+    tern_dispatch_owner oa, ob;
+    tern_dispatch_attach(&f->d, &oa, &a);
+    tern_dispatch_attach(&f->d, &ob, &b);
+    uint8_t token[TERN_RESET_TOKEN_LEN];
+    memset(token, 0x5c, sizeof(token));
+    assert_int_equal(tern_dispatch_add_reset_token(&f->d, &oa, token), 0);
+    tern_dispatch_detach(&f->d, &ob);
+    assert_int_equal(tern_dispatch_add_reset_token(&f->d, &ob, token), TERN_ERR_INVALID_ARG);
+    tern_dispatch_remove_reset_token(&f->d, &ob, token);
+    tern_dispatch_set_half_open(&f->d, &ob, 1);
+    assert_int_equal(f->d.half_open, 0);
+    tern_dispatch_set_half_open(&f->d, &oa, 1);
+    tern_dispatch_set_half_open(&f->d, &oa, 1); /* already */
+    assert_int_equal(f->d.half_open, 1);
+    /* oa's token still routes a reset-sized datagram; 20 bytes are too few to be one */
+    uint8_t sp[64];
+    tern_cid dcid = cid_of(0x77, 8);
+    short_pkt(sp, 40, &dcid);
+    memcpy(sp + 40 - TERN_RESET_TOKEN_LEN, token, TERN_RESET_TOKEN_LEN);
+    assert_int_equal(classify(f, sp, 40, T0), TERN_DISPATCH_CONN);
+    assert_ptr_equal(f->r.owner, &a);
+    short_pkt(sp, 20, &dcid);
+    memcpy(sp + 20 - TERN_RESET_TOKEN_LEN, token, TERN_RESET_TOKEN_LEN);
+    assert_int_equal(classify(f, sp, 20, T0), TERN_DISPATCH_DROP);
+    assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_RESET_TOO_SMALL);
+    tern_dispatch_detach(&f->d, &oa);
+
+    /* more versions than a list holds: Version Negotiation offers v1 alone */
+    f->cfg.retry = 0;
+    f->cfg.versions_count = TERN_MAX_QUIC_VERSIONS + 1;
+    restart(f);
+    unknown_version(p);
+    assert_int_equal(classify(f, p, 1200, T0), TERN_DISPATCH_REPLY);
+    assert_int_equal(f->r.reply_kind, TERN_DISPATCH_REPLY_VN);
+    assert_int_equal(f->r.reply_len, 1 + 4 + 1 + 5 + 1 + 8 + 4);
+    static const uint8_t v1[4] = {0, 0, 0, 1};
+    assert_memory_equal(f->reply + f->r.reply_len - 4, v1, 4);
+
+    /* arguments: no datagram is a malformed one; a length without bytes, or room without a
+     * buffer, is refused */
+    assert_int_equal(tern_dispatch_classify(&f->d, &f->path, NULL, 0, T0, f->reply,
+                                            sizeof(f->reply), &f->r),
+                     TERN_DISPATCH_DROP);
+    assert_int_equal(f->r.drop, TERN_DISPATCH_DROP_MALFORMED);
+    assert_int_equal(tern_dispatch_classify(&f->d, &f->path, NULL, 10, T0, f->reply,
+                                            sizeof(f->reply), &f->r),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_dispatch_classify(&f->d, &f->path, p, 1200, T0, NULL, 100, &f->r),
+                     TERN_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -865,6 +968,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_new_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_token_flood, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_edges, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

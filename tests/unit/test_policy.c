@@ -215,6 +215,11 @@ static int cond_validated_again(tern_pair *p)
     return p->path_events[TERN_PATH_EV_VALIDATED] > g_probes;
 }
 
+static int cond_failed_again(tern_pair *p)
+{
+    return p->path_events[TERN_PATH_EV_FAILED] > g_probes;
+}
+
 static int standby_index(tern_pair *p)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++)
@@ -254,8 +259,9 @@ static void test_new_address_becomes_standby(void **st)
     assert_true(tern_conn_path_at(p.client, sb)->heard >= heard + 18 * SEC);
     assert_int_equal(p.path_events[TERN_PATH_EV_FAILED], 0);
 
-    /* it stops answering: keep-alive failed; the address is tried again after the backoff */
-    p.alt_addr = tern_conn_path_at(p.client, sb)->addr.local;
+    /* its interface goes dark (every port of 10.0.0.3): keep-alive failed; the address is tried
+     * again after the backoff */
+    p.alt_addr = ev.addr; /* port 0: the whole interface */
     p.c2s_alt.blackhole = p.s2c_alt.blackhole = 1;
     p.c2s_alt.delay_ns = p.s2c_alt.delay_ns = 10 * MS;
     assert_true(pair_run(&p, cond_failed, 3 * SEC));
@@ -273,10 +279,27 @@ static void test_new_address_becomes_standby(void **st)
     assert_true(pair_run(&p, cond_probing_again, 3 * SEC));
     assert_int_equal(p.now, failed_at + 1 * SEC);
     assert_int_equal(p.last_reason[TERN_PATH_EV_PROBING], TERN_PATH_WHY_NEW_NETWORK);
-    /* the retry uses a new socket (another port), which gets through: failures are forgotten */
+    /* the retry, on a new socket of the same interface, fails too: the backoff doubles */
     int v = p.path_events[TERN_PATH_EV_VALIDATED];
-    assert_true(pair_run(&p, never, 1 * SEC) == 0);
-    assert_int_equal(p.path_events[TERN_PATH_EV_VALIDATED], v + 1);
+    int failed = p.path_events[TERN_PATH_EV_FAILED];
+    g_probes = failed;
+    assert_true(pair_run(&p, cond_failed_again, 3 * SEC));
+    assert_int_equal(p.last_reason[TERN_PATH_EV_FAILED], TERN_PATH_WHY_TIMEOUT);
+    assert_int_equal(p.path_events[TERN_PATH_EV_VALIDATED], v);
+    assert_int_equal(net->failures, 2);
+    assert_int_equal(net->retry_at, p.now + 2 * SEC);
+    /* the interface comes back: the next retry (a third port) validates and the failures are
+     * forgotten */
+    p.c2s_alt.blackhole = p.s2c_alt.blackhole = 0;
+    g_probes = p.path_events[TERN_PATH_EV_PROBING];
+    assert_true(pair_run(&p, cond_probing_again, 3 * SEC));
+    g_probes = v;
+    assert_true(pair_run(&p, cond_validated_again, 1 * SEC));
+    sb = standby_index(&p);
+    assert_true(sb > 0);
+    assert_int_equal(ntohs(tern_conn_path_at(p.client, sb)->addr.local.u.in.sin_port), 20002);
+    assert_true(tern_conn_path_at(p.client, sb)->path_validated);
+    assert_int_equal(tern_conn_path_at(p.client, sb)->role, TERN_ROLE_STANDBY);
     assert_int_equal(net->failures, 0);
     pair_free(&p);
 }

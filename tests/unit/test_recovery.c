@@ -738,6 +738,46 @@ static void test_loss_holds_no_acked_records(void **st)
     h_free(h);
 }
 
+/* A space outside the three is refused (TERN_ERR_INVALID_ARG, nothing recorded, 0 records, no
+ * room) or ignored, and so are a missing packet, too many frames and a missing range list: the
+ * records and bytes in flight of the real spaces stay as they were. */
+static void test_bad_space_refused(void **st)
+{
+    h_t *h = h_new(1, TERN_CC_NEWRENO);
+    h->r.handshake_confirmed = 1;
+    for (uint64_t pn = 0; pn < 3; pn++)
+        assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, pn * MS, 1), 0);
+    const int bad[2] = {-1, TERN_SPACE_COUNT};
+    for (int k = 0; k < 2; k++) {
+        int sp = bad[k];
+        assert_int_equal(send_pkt(h, sp, 10, 5 * MS, 1), TERN_ERR_INVALID_ARG);
+        assert_int_equal(ack1(h, sp, 0, 2, 6 * MS), TERN_ERR_INVALID_ARG);
+        assert_int_equal(tern_recovery_can_record(&h->r, sp), 0);
+        assert_int_equal(tern_recovery_records(&h->r, sp), 0);
+        tern_recovery_on_skipped(&h->r, sp, 20);
+        tern_recovery_discard_space(&h->r, sp);
+        tern_recovery_declare_all_lost(&h->r, sp, 7 * MS);
+        tern_recovery_on_unrecorded(&h->r, sp, 30);
+    }
+    assert_int_equal(tern_recovery_on_sent(&h->r, TERN_SPACE_APP, NULL), TERN_ERR_INVALID_ARG);
+    tern_sent_pkt big;
+    memset(&big, 0, sizeof(big));
+    big.pn = 3;
+    big.n_frames = TERN_SENT_MAX_FRAMES + 1;
+    assert_int_equal(tern_recovery_on_sent(&h->r, TERN_SPACE_APP, &big), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_recovery_on_ack(&h->r, TERN_SPACE_APP, NULL, 0, 8 * MS),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(h->n_acked + h->n_lost, 0);
+    assert_int_equal(tern_recovery_records(&h->r, TERN_SPACE_APP), 3);
+    assert_int_equal(h->cc.bytes_in_flight, 3 * MDS);
+    /* the next packet number is still 3, and an ACK of all three still acknowledges them */
+    assert_int_equal(send_pkt(h, TERN_SPACE_APP, 3, 9 * MS, 1), 0);
+    assert_int_equal(ack1(h, TERN_SPACE_APP, 0, 3, 10 * MS), 0);
+    assert_int_equal(h->n_acked, 4);
+    assert_int_equal(h->cc.bytes_in_flight, 0);
+    h_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -760,6 +800,7 @@ int main(void)
         cmocka_unit_test(test_bad_ack_changes_nothing),
         cmocka_unit_test(test_skipped_pn),
         cmocka_unit_test(test_loss_holds_no_acked_records),
+        cmocka_unit_test(test_bad_space_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

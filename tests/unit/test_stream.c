@@ -771,6 +771,13 @@ static void test_map_direction_errors(void **st)
     assert_int_equal(tern_streams_get_remote(&m, 7, 1, &s, &terr), TERN_ERR_PROTO);
     assert_int_equal(terr, TERN_TE_STREAM_STATE_ERROR);
     assert_int_equal(tern_streams_get_remote(&m, -4, 0, &s, &terr), TERN_ERR_INVALID_ARG);
+    /* an id no varint carries (2^62 and above) is no stream either, and opens none */
+    s = (tern_stream *)&terr;
+    uint64_t opened = m.opened_remote[0];
+    assert_int_equal(tern_streams_get_remote(&m, (int64_t)1 << 62, 0, &s, &terr),
+                     TERN_ERR_INVALID_ARG);
+    assert_null(s);
+    assert_int_equal(m.opened_remote[0], opened);
     tern_streams_free(&m);
 }
 
@@ -1397,6 +1404,51 @@ static void test_streams_blocked_and_lost(void **st)
     tern_streams_free(&m);
 }
 
+/* The edges of the stream verbs: bytes promised without a buffer are refused; a copy outside what
+ * is buffered copies nothing; an offset beyond any varint is a flow control error; a stream opened
+ * without asking for it is still opened; closing no stream, or one already gone, does nothing; a
+ * peer allowed one stream at a time gets MAX_STREAMS for each one closed. */
+static void test_stream_api_edges(void **st)
+{
+    tern_sendbuf sb;
+    tern_sendbuf_init(&sb, 8192);
+    assert_int_equal(tern_sendbuf_write(&sb, NULL, 5, 0), TERN_ERR_INVALID_ARG);
+    static const uint8_t src[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    assert_int_equal(tern_sendbuf_write(&sb, src, sizeof(src), 0), 10);
+    uint8_t dst[16];
+    memset(dst, 0xee, sizeof(dst));
+    tern_sendbuf_copy(&sb, 5, 6, dst); /* ends beyond the buffered bytes */
+    tern_sendbuf_copy(&sb, 0, 0, dst);
+    for (size_t i = 0; i < sizeof(dst); i++)
+        assert_int_equal(dst[i], 0xee);
+    tern_sendbuf_copy(&sb, 5, 5, dst);
+    assert_memory_equal(dst, src + 5, 5);
+    tern_sendbuf_free(&sb);
+
+    tern_streams m;
+    tern_streams_init(&m, 1, 50000);
+    tern_streams_set_remote_limits(&m, 1, 1);
+    m.max_local[0] = 2;
+    assert_int_equal(tern_streams_open_local(&m, 1, NULL), 0);
+    assert_non_null(tern_streams_find(&m, 1)); /* the server's first bidirectional stream */
+    tern_stream *s = NULL;
+    uint64_t terr = 0;
+    assert_int_equal(tern_streams_get_remote(&m, 0, 0, &s, &terr), 0);
+    tern_stream_credit cr;
+    assert_int_equal(tern_stream_recv(s, TERN_MAX_VARINT, (const uint8_t *)"x", 1, 0, 1000, &cr,
+                                      &terr),
+                     TERN_ERR_PROTO);
+    assert_int_equal(terr, TERN_TE_FLOW_CONTROL_ERROR);
+    size_t count = m.count;
+    tern_streams_close(&m, NULL);
+    assert_int_equal(m.count, count);
+    tern_streams_close(&m, s);
+    assert_int_equal(m.count, count - 1);
+    assert_int_equal(m.need_max_streams[0], 1); /* one at a time: every close is worth a frame */
+    assert_int_equal(m.max_remote_next[0], 2);
+    tern_streams_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1433,6 +1485,7 @@ int main(void)
         cmocka_unit_test(test_streams_peer_limits),
         cmocka_unit_test(test_stream_frame_lost),
         cmocka_unit_test(test_streams_blocked_and_lost),
+        cmocka_unit_test(test_stream_api_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

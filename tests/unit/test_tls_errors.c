@@ -244,12 +244,123 @@ static void test_refusals(void **st)
                      TERN_ERR_CONFIG);
 }
 
+/* The context's verbs outside their contract, and their allocation failures: ticket keys rotate on
+ * a server with tickets only, and a tick rotates once its period has passed, not before (seen by
+ * the allocation a rotation makes failing); early data needs a server and room for ClientHellos;
+ * a resumption needs session data; early-data limits are a server session's. */
+static void test_ctx_refusals(void **st)
+{
+    tern_tls_ctx *plain = NULL;
+    assert_int_equal(tern_tls_ctx_new(&plain, 1, cert, key, NULL, 0, NULL, alpn, 1), 0);
+    assert_int_equal(tern_tls_ctx_rotate_ticket_key(NULL), TERN_ERR_CONFIG);
+    assert_int_equal(tern_tls_ctx_rotate_ticket_key(cctx), TERN_ERR_CONFIG);
+    assert_int_equal(tern_tls_ctx_rotate_ticket_key(plain), TERN_ERR_CONFIG);
+    assert_int_equal(tern_tls_ctx_rotate_ticket_key(sctx), 0);
+    tern_tls_ctx_set_ticket_rotation(NULL, 1000); /* no context: nothing to set */
+    if (ALLOCHOOK_ACTIVE) {
+        /* a rotation allocates its new key: an armed failure left unused means none ran */
+        allochook_fail_next = 1;
+        assert_int_equal(tern_tls_ctx_tick(NULL, 1), 0);
+        assert_int_equal(tern_tls_ctx_tick(cctx, 1), 0);
+        assert_int_equal(tern_tls_ctx_tick(plain, 1), 0);
+        assert_int_equal(tern_tls_ctx_tick(sctx, 1), 0); /* no period set */
+        tern_tls_ctx_set_ticket_rotation(sctx, 1000);
+        assert_int_equal(tern_tls_ctx_tick(sctx, 5000), 0); /* the period starts */
+        assert_int_equal(tern_tls_ctx_tick(sctx, 5999), 0);
+        assert_int_equal(allochook_fail_next, 1);
+        assert_int_equal(tern_tls_ctx_tick(sctx, 6000), TERN_ERR_NOMEM);
+        assert_int_equal(allochook_fail_next, 0);
+        assert_int_equal(tern_tls_ctx_tick(sctx, 6001), 0); /* tried again, and done */
+        allochook_fail_next = 1;
+        assert_int_equal(tern_tls_ctx_tick(sctx, 6500), 0); /* the next period runs from 6001 */
+        assert_int_equal(allochook_fail_next, 1);
+        allochook_fail_next = 0;
+        tern_tls_ctx_set_ticket_rotation(sctx, 0);
+        allochook_fail_next = 1;
+        assert_int_equal(tern_tls_ctx_rotate_ticket_key(sctx), TERN_ERR_NOMEM);
+        allochook_fail_next = 0;
+    }
+
+    assert_int_equal(tern_tls_ctx_set_early_data(NULL, 1, 0), TERN_ERR_CONFIG);
+    assert_int_equal(tern_tls_ctx_set_early_data(cctx, 1, 0), TERN_ERR_CONFIG);
+    assert_int_equal(tern_tls_ctx_set_early_data_slots(plain, 1, 0, 0), TERN_ERR_CONFIG);
+    if (ALLOCHOOK_ACTIVE) {
+        allochook_filter = eligible;
+        allochook_fail_after = 0; /* the ClientHello store */
+        assert_int_equal(tern_tls_ctx_set_early_data(plain, 1, 0), TERN_ERR_NOMEM);
+        allochook_fail_after = 1; /* GnuTLS's anti-replay context */
+        assert_int_equal(tern_tls_ctx_set_early_data(plain, 1, 0), TERN_ERR_NOMEM);
+        allochook_fail_after = -1;
+        allochook_filter = NULL;
+    }
+    assert_int_equal(tern_tls_ctx_set_early_data(plain, 1, 500), 0);
+    assert_int_equal(tern_tls_ctx_set_early_data(plain, 1, 0), 0); /* already on */
+    assert_int_equal(tern_tls_ctx_set_early_data(plain, 0, 0), 0);
+
+    tern_tls *t = (tern_tls *)&plain;
+    side s = {0};
+    uint8_t blob[8] = {1};
+    assert_int_equal(tern_tls_new_resumed(&t, cctx, "localhost", tp, sizeof(tp), &cb, &s, NULL, 8, 0),
+                     TERN_ERR_SESSION);
+    assert_null(t);
+    assert_int_equal(tern_tls_new_resumed(NULL, cctx, "localhost", tp, sizeof(tp), &cb, &s, blob, 0,
+                                          0),
+                     TERN_ERR_SESSION);
+
+    uint64_t lim[2] = {1, 2}, big[TERN_TLS_EARLY_LIMITS + 1] = {0};
+    assert_int_equal(tern_tls_set_early_limits(NULL, lim, 2), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_tls_new(&t, cctx, 0, "localhost", tp, sizeof(tp), &cb, &s), 0);
+    assert_int_equal(tern_tls_set_early_limits(t, lim, 2), TERN_ERR_INVALID_ARG); /* a client */
+    assert_int_equal(tern_tls_resumed(t), 0);
+    assert_int_equal(tern_tls_early_accepted(t), 0);
+    tern_tls_free(t);
+    assert_int_equal(tern_tls_new(&t, sctx, 1, NULL, tp, sizeof(tp), &cb, &s), 0);
+    assert_int_equal(tern_tls_set_early_limits(t, big, TERN_TLS_EARLY_LIMITS + 1),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_tls_set_early_limits(t, NULL, 2), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_tls_set_early_limits(t, NULL, 0), 0);
+    assert_int_equal(tern_tls_set_early_limits(t, lim, 2), 0);
+    assert_int_equal(tern_tls_early_accepted(t), 0); /* not done */
+    tern_tls_free(t);
+    assert_int_equal(tern_tls_resumed(NULL), 0);
+    assert_int_equal(tern_tls_early_accepted(NULL), 0);
+    tern_tls_ctx_free(plain);
+}
+
+/* A server session without callbacks still runs its handshake (it reads the ClientHello and picks
+ * the cipher, with nobody told its keys or the client's parameters), and a broken ClientHello
+ * still fails it with an alert the caller gets back. */
+static void test_server_without_callbacks(void **st)
+{
+    tern_tls *c, *s;
+    side cs = {0};
+    assert_int_equal(tern_tls_new(&c, cctx, 0, "localhost", tp, sizeof(tp), &cb, &cs), 0);
+    assert_int_equal(tern_tls_start(c), 0);
+    assert_int_equal(tern_tls_new(&s, sctx, 1, NULL, tp, sizeof(tp), NULL, NULL), 0);
+    assert_int_equal(tern_tls_aead(s), TERN_AEAD_NONE);
+    assert_int_equal(tern_tls_recv(s, TERN_LEVEL_INITIAL, cs.out[TERN_LEVEL_INITIAL],
+                                   cs.out_len[TERN_LEVEL_INITIAL], NULL),
+                     0);
+    assert_int_not_equal(tern_tls_aead(s), TERN_AEAD_NONE);
+    tern_tls_free(s);
+
+    const uint8_t bad[8] = {0x7f, 0, 0, 4, 1, 2, 3, 4}; /* no handshake message of that type */
+    uint8_t alert = 0;
+    assert_int_equal(tern_tls_new(&s, sctx, 1, NULL, tp, sizeof(tp), NULL, NULL), 0);
+    assert_int_equal(tern_tls_recv(s, TERN_LEVEL_INITIAL, bad, sizeof(bad), &alert), TERN_ERR_TLS);
+    assert_int_not_equal(alert, 0);
+    tern_tls_free(s);
+    tern_tls_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_session_oom),
         cmocka_unit_test(test_callback_errors),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_server_without_callbacks),
+        cmocka_unit_test(test_ctx_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
