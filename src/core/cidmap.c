@@ -61,9 +61,11 @@ static size_t bucket(const tern_cidmap *m, const tern_cid *cid)
     return (size_t)siphash13(m->k0, m->k1, cid->data, cid->len) & (m->nb - 1);
 }
 
+#define MIN_BUCKETS 64
+
 int tern_cidmap_init(tern_cidmap *m, const uint8_t key[16])
 {
-    m->nb = 64;
+    m->nb = MIN_BUCKETS;
     m->n = 0;
     m->k0 = load64(key);
     m->k1 = load64(key + 8);
@@ -86,12 +88,11 @@ void tern_cidmap_free(tern_cidmap *m)
     m->nb = m->n = 0;
 }
 
-static void grow(tern_cidmap *m)
+static void resize(tern_cidmap *m, size_t nb)
 {
-    size_t nb = m->nb * 2;
     tern_cidmap_node **b = calloc(nb, sizeof(*b));
     if (!b)
-        return; /* longer chains, still correct */
+        return; /* longer (or fewer, emptier) chains, still correct */
     size_t old = m->nb;
     tern_cidmap_node **ob = m->b;
     m->b = b;
@@ -125,7 +126,7 @@ int tern_cidmap_insert(tern_cidmap *m, const tern_cid *cid, void *val,
     if (tern_cidmap_find(m, cid))
         return TERN_ERR_INVALID_ARG;
     if (m->n >= m->nb)
-        grow(m);
+        resize(m, m->nb * 2);
     tern_cidmap_node *e = malloc(sizeof(*e));
     if (!e)
         return TERN_ERR_NOMEM;
@@ -150,6 +151,18 @@ static void unlink_bucket(tern_cidmap *m, tern_cidmap_node *node)
     m->n--;
 }
 
+/* The table shrinks as it grew, so that a server that once held many connections gives the
+ * memory back when they are gone; between a load of 1/8 and 1 it keeps its size, so that
+ * connections coming and going never resize it back and forth. */
+static void maybe_shrink(tern_cidmap *m)
+{
+    size_t nb = m->nb;
+    while (nb > MIN_BUCKETS && m->n < nb / 8)
+        nb /= 2;
+    if (nb != m->nb)
+        resize(m, nb);
+}
+
 void tern_cidmap_remove(tern_cidmap *m, const tern_cid *cid, void *val,
                         tern_cidmap_node **owner_list)
 {
@@ -159,6 +172,7 @@ void tern_cidmap_remove(tern_cidmap *m, const tern_cid *cid, void *val,
             *pp = e->owner_next;
             unlink_bucket(m, e);
             free(e);
+            maybe_shrink(m);
             return;
         }
     }
@@ -174,4 +188,5 @@ void tern_cidmap_remove_owner(tern_cidmap *m, tern_cidmap_node **owner_list)
         e = next;
     }
     *owner_list = NULL;
+    maybe_shrink(m);
 }

@@ -341,6 +341,9 @@ void tern_conn_discard_space(tern_conn *c, int space)
     tern_crypto_keys_free(&c->keys.rx[level]);
     tern_sendbuf_free(&c->hs.crypto_snd[level]);
     tern_sendbuf_init(&c->hs.crypto_snd[level], TERN_CRYPTO_BUF_LIMIT);
+    /* nothing more arrives at this level: what it buffered (a chunk of the last flight) goes */
+    tern_recvbuf_free(&c->hs.crypto_rcv[level]);
+    tern_recvbuf_init(&c->hs.crypto_rcv[level], TERN_CRYPTO_BUF_LIMIT, NULL);
     if (space == TERN_SPACE_INITIAL)
         tern_conn_version_discard(c);
     if (c->qlog) tern_qlog_keys_discarded(c, space);
@@ -427,6 +430,14 @@ int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now)
     uint8_t buf[4096];
     tern_recvbuf *rb = &c->hs.crypto_rcv[level];
     while (tern_recvbuf_readable(rb) > 0) {
+        if (!c->hs.tls) {
+            /* a server after its handshake, whose TLS session is gone: a client has no TLS
+             * message left to send (QUIC has no post-handshake authentication, and KeyUpdate
+             * is forbidden, RFC 9001 §6), so this is what TLS answered too, in its words:
+             * unexpected_message */
+            tern_conn_fail(c, TERN_TE_CRYPTO_ERROR + 10, TERN_FT_CRYPTO, "TLS alert 10");
+            return TERN_ERR_TLS;
+        }
         int fin = 0;
         size_t n = tern_recvbuf_read(rb, buf, sizeof(buf), &fin);
         uint8_t alert = 0;
@@ -445,6 +456,13 @@ int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now)
          * (missing_extension), so the peer's parameters are known here */
         if (rv == 1 && !was_done)
             on_handshake_complete(c, now);
+    }
+    if (c->is_server && c->hs.complete && c->hs.tls && c->state < TERN_CS_CLOSING) {
+        /* The server's TLS session (some 14 KB in GnuTLS) has done its work: the handshake is
+         * over, its tickets are written, and the keys of every later phase derive from the
+         * secrets the connection holds. */
+        tern_tls_free(c->hs.tls);
+        c->hs.tls = NULL;
     }
     return 0;
 }
@@ -610,7 +628,6 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     p0->validated_at = now;
     c->paths.active = 0;
     c->paths.pending_active = -1;
-    tern_policy_init(c);
     /* a client trusts the server address it chose; a server must validate the client's */
     p0->validated = !p->is_server || p->address_validated;
     tern_recovery_cb rcb = {tern_conn_on_pkt_acked, tern_conn_on_pkt_lost, path_cc, path_rtt};
@@ -639,6 +656,9 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     uint8_t token[TERN_RESET_TOKEN_LEN];
     scid.len = (uint8_t)scid_len;
     if ((rv = c->rand(c->rand_ud, scid.data, scid.len)))
+        goto fail;
+    /* a client's migration policy (a server gets one only if it ever opens a second path) */
+    if (!c->is_server && (rv = tern_policy_init(c)))
         goto fail;
     tern_crypto_reset_token(c->reset_key, &scid, token);
     tern_local_cids_add(&c->cids.local, &scid, token);
@@ -750,6 +770,8 @@ int tern_conn_path_slot_open(tern_conn *c, int i)
 {
     if (c->paths.slot[i])
         return 0;
+    if (tern_policy_init(c)) /* a server's, for its path cache */
+        return TERN_ERR_NOMEM;
     tern_path *p = calloc(1, sizeof(*p));
     if (!p)
         return TERN_ERR_NOMEM;
@@ -779,6 +801,7 @@ void tern_conn_free(tern_conn *c)
     tern_recovery_free(&c->rec);
     tern_streams_free(&c->streams.set);
     tern_conn_dgram_free(c);
+    tern_policy_free(c);
     for (int i = 0; i < TERN_MAX_PATHS; i++)
         if (c->paths.slot[i] != &c->paths.first)
             free(c->paths.slot[i]);
@@ -1201,8 +1224,8 @@ static void fill_stats(tern_conn *c, tern_conn_stats *out)
         c->stats.handshake_done_time ? c->stats.handshake_done_time - c->stats.created : 0;
     out->key_updates = c->keys.updates;
     out->pto_count = c->rec.pto_total;
-    out->policy_moves = c->pol.moves;
-    out->paths_restored = c->pol.restored;
+    out->policy_moves = c->pol ? c->pol->moves : 0;
+    out->paths_restored = c->pol ? c->pol->restored : 0;
     out->spurious_losses = c->rec.spurious_losses;
     out->congestion_events = p->cc.congestion_events;
     out->congestion_undone = p->cc.congestion_undone;

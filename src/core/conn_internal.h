@@ -24,7 +24,7 @@
 #include "tparams.h"
 
 #define TERN_CRYPTO_BUF_LIMIT (256 * 1024) /* TLS messages buffered per level (either way) */
-#define TERN_ACK_RANGES_SCRATCH 256
+#define TERN_ACK_RANGES_SCRATCH 256 /* ranges of an ACK frame taken (handle_ack's stack) */
 #define TERN_MIN_SEND_ROOM 64 /* smallest datagram room worth building a packet in */
 #define TERN_DEFAULT_SCID_LEN 8
 #define TERN_ACK_ONLY_PING_EVERY 16 /* ACK-only packets before one asks to be acknowledged */
@@ -259,7 +259,7 @@ struct tern_conn {
     tern_pn_space_state sp[TERN_SPACE_COUNT];
     tern_recovery rec;
     tern_conn_path_state paths;
-    tern_policy pol; /* migration policy state (policy.c) */
+    tern_policy *pol; /* migration policy state (policy.c; see tern_policy_init) */
     tern_conn_cid_state cids;
     tern_conn_retry_state retry;
     tern_conn_vn_state vn;
@@ -274,8 +274,6 @@ struct tern_conn {
     tern_conn_counters stats;
     tern_conn_ecn_state ecn;
     tern_conn_dgram_state dgram; /* unreliable datagrams (datagram.c) */
-
-    tern_pn_range ack_scratch[TERN_ACK_RANGES_SCRATCH];
 };
 
 /* The active path (always there). */

@@ -145,13 +145,16 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
 
 static int handle_ack(tern_conn *c, int space, const tern_frame *f, int path_idx, tern_tstamp now)
 {
+    /* on the stack: 4 KB that every connection would otherwise carry for the instant an ACK
+     * frame is processed */
+    tern_pn_range ranges[TERN_ACK_RANGES_SCRATCH];
     tern_ack_iter it;
     uint64_t lo, hi;
     size_t n = 0;
     tern_ack_iter_init(&it, f);
     while (n < TERN_ACK_RANGES_SCRATCH && tern_ack_iter_next(&it, &lo, &hi)) {
-        c->ack_scratch[n].lo = lo;
-        c->ack_scratch[n].hi = hi;
+        ranges[n].lo = lo;
+        ranges[n].hi = hi;
         n++;
     }
     tern_tstamp delay = 0;
@@ -160,7 +163,7 @@ static int handle_ack(tern_conn *c, int space, const tern_frame *f, int path_idx
         uint64_t d = f->u.ack.delay;
         delay = (d < (UINT64_MAX >> 24) >> e) ? (d << e) * TERN_NS_PER_US : TERN_TS_INF / 2;
     }
-    tern_pn_range_list rl = {c->ack_scratch, n};
+    tern_pn_range_list rl = {ranges, n};
     /* the ACK measured the round trip of packets that left on the path it came back on */
     c->rec.ack_path_id =
         path_idx >= 0 && path_idx < TERN_MAX_PATHS ? (uint8_t)path_idx : TERN_RECOVERY_ANY_PATH;

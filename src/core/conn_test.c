@@ -245,7 +245,7 @@ int tern_conn_pending_active(const tern_conn *c)
 }
 const tern_policy *tern_conn_policy(const tern_conn *c)
 {
-    return &c->pol;
+    return c->pol;
 }
 
 tern_conn_hooks *tern_conn_test_hooks(tern_conn *c)

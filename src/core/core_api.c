@@ -23,8 +23,11 @@ static int addr_family_ok(const tern_addr *a)
 
 static void client_rec_free(tern_core_rec *r)
 {
-    tern_tls_ctx_free(r->tls);
-    tern_cfg_copy_free(&r->conf);
+    if (r->client) {
+        tern_tls_ctx_free(r->client->tls);
+        tern_cfg_copy_free(&r->client->conf);
+        free(r->client);
+    }
     free(r);
 }
 
@@ -50,9 +53,13 @@ static int client_new(const tern_config *cfg_in, size_t cfg_size, const tern_cal
         return TERN_ERR_NOMEM;
     r->magic = TERN_CORE_REC_MAGIC;
     r->cb = cb_full;
-    int rv = tern_cfg_copy_init(&r->conf, cfg);
+    if (!(r->client = calloc(1, sizeof(*r->client)))) {
+        free(r);
+        return TERN_ERR_NOMEM;
+    }
+    int rv = tern_cfg_copy_init(&r->client->conf, cfg);
     if (!rv)
-        rv = tern_cfg_copy_tls(&r->conf, 0, &r->tls);
+        rv = tern_cfg_copy_tls(&r->client->conf, 0, &r->client->tls);
     if (rv) {
         client_rec_free(r);
         return rv;
@@ -67,8 +74,8 @@ static int client_new(const tern_config *cfg_in, size_t cfg_size, const tern_cal
     tern_conn_params p;
     memset(&p, 0, sizeof(p));
     p.version = 0; /* the configuration's first version */
-    p.cfg = &r->conf.cfg;
-    p.tls_ctx = r->tls;
+    p.cfg = &r->client->conf.cfg;
+    p.tls_ctx = r->client->tls;
     p.cb = &r->cb;
     p.cb_ud = ud;
     p.rand = rand;

@@ -9,13 +9,18 @@
 
 #define TERN_CORE_REC_MAGIC 0x7465726eu /* tells our records from a runtime's */
 
+/* What a client connection owns on its own (a server's connections share their server's). */
+typedef struct tern_core_client_conf {
+    tern_cfg_copy conf; /* its configuration and credentials */
+    tern_tls_ctx *tls;
+} tern_core_client_conf;
+
 typedef struct tern_core_rec {
     uint32_t magic;
     tern_front_conn fc;         /* server connections: their routes */
     tern_core_server *srv;      /* NULL for a client */
     struct tern_core_rec *prev, *next; /* the server's list */
-    tern_cfg_copy conf;         /* client: its configuration and credentials */
-    tern_tls_ctx *tls;
+    tern_core_client_conf *client; /* client only (NULL for a server's connection) */
     tern_callbacks cb;
 } tern_core_rec;
 

@@ -3,6 +3,7 @@
  * and the reasons behind each default. It reads no clock and no socket: time comes with every call,
  * I/O goes through the driver's hooks. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "conn_internal.h"
 #include "migration.h"
@@ -36,11 +37,21 @@ static int family_of(const tern_addr *a)
     return a->u.sa.sa_family;
 }
 
-void tern_policy_init(tern_conn *c)
+int tern_policy_init(tern_conn *c)
 {
-    memset(&c->pol, 0, sizeof(c->pol));
-    c->pol.target = POL_NONE;
-    c->pol.pending = POL_NONE;
+    if (c->pol)
+        return 0;
+    if (!(c->pol = calloc(1, sizeof(*c->pol))))
+        return TERN_ERR_NOMEM;
+    c->pol->target = POL_NONE;
+    c->pol->pending = POL_NONE;
+    return 0;
+}
+
+void tern_policy_free(tern_conn *c)
+{
+    free(c->pol);
+    c->pol = NULL;
 }
 
 /* ---- events ---------------------------------------------------------------------------------- */
@@ -75,8 +86,8 @@ static void emit_refused(tern_conn *c, int idx, const tern_addr *ip)
 
 static int net_index(const tern_conn *c, const tern_addr *ip)
 {
-    for (int i = 0; i < c->pol.nnet; i++)
-        if (tern_addr_same_ip(&c->pol.net[i].ip, ip))
+    for (int i = 0; i < c->pol->nnet; i++)
+        if (tern_addr_same_ip(&c->pol->net[i].ip, ip))
             return i;
     return -1;
 }
@@ -84,7 +95,7 @@ static int net_index(const tern_conn *c, const tern_addr *ip)
 static tern_policy_net *net_by_ip(tern_conn *c, const tern_addr *ip)
 {
     int i = net_index(c, ip);
-    return i < 0 ? NULL : &c->pol.net[i];
+    return i < 0 ? NULL : &c->pol->net[i];
 }
 
 /* A network first seen at `ip`, as net_add records it. */
@@ -104,9 +115,9 @@ static tern_policy_net *net_add(tern_conn *c, const tern_addr *ip)
     tern_policy_net *n = net_by_ip(c, ip);
     if (n)
         return n;
-    if (c->pol.nnet == TERN_POLICY_NETS)
+    if (c->pol->nnet == TERN_POLICY_NETS)
         return NULL;
-    n = &c->pol.net[c->pol.nnet++];
+    n = &c->pol->net[c->pol->nnet++];
     net_init(n, ip);
     return n;
 }
@@ -114,9 +125,9 @@ static tern_policy_net *net_add(tern_conn *c, const tern_addr *ip)
 /* Addresses that disappear are forgotten at once: nothing of theirs is kept. */
 static void net_forget(tern_conn *c, tern_policy_net *n)
 {
-    int i = (int)(n - c->pol.net);
-    memmove(&c->pol.net[i], &c->pol.net[i + 1], (size_t)(c->pol.nnet - i - 1) * sizeof(*n));
-    c->pol.nnet--;
+    int i = (int)(n - c->pol->net);
+    memmove(&c->pol->net[i], &c->pol->net[i + 1], (size_t)(c->pol->nnet - i - 1) * sizeof(*n));
+    c->pol->nnet--;
 }
 
 /* The network path `idx` leaves from (created for the initial and application paths on first
@@ -128,11 +139,11 @@ static tern_policy_net *net_of_path(tern_conn *c, int idx)
 
 static int net_is_default(const tern_conn *c, const tern_policy_net *n)
 {
-    if (!c->pol.has_default)
+    if (!c->pol->has_default)
         return 0;
-    if (c->pol.default_ip.len)
-        return tern_addr_same_ip(&c->pol.default_ip, &n->ip);
-    return n->ifindex == c->pol.default_ifindex; /* without an address, one was named */
+    if (c->pol->default_ip.len)
+        return tern_addr_same_ip(&c->pol->default_ip, &n->ip);
+    return n->ifindex == c->pol->default_ifindex; /* without an address, one was named */
 }
 
 /* Lower is better: the application's list first (interface name or address), then the network
@@ -182,7 +193,7 @@ static tern_tstamp recheck_due(const tern_conn *c, const tern_policy_net *n)
     if (n->down || n->usable || !n->unrouted || !pc->route_recheck_ms)
         return TERN_TS_INF;
     tern_tstamp b = ms(pc->route_recheck_ms), cap = ms(pc->route_recheck_max_ms);
-    if (!c->pol.gone && !c->pol.degrading)
+    if (!c->pol->gone && !c->pol->degrading)
         for (uint32_t i = 1; i < n->unrouted && b < cap; i++)
             b *= 2;
     b = TERN_MAX(TERN_MIN(b, cap), 1);
@@ -256,10 +267,10 @@ static int ensure_path(tern_conn *c, tern_policy_net *n, int role, tern_path_rea
 static int may_move(tern_conn *c, tern_policy_net *n, int idx)
 {
     const tern_policy_config *pc = pcfg(c);
-    if (c->pol.migrations >= pc->max_migrations) {
-        if (!c->pol.refused_total && !n->refused)
+    if (c->pol->migrations >= pc->max_migrations) {
+        if (!c->pol->refused_total && !n->refused)
             emit_refused(c, idx, &n->ip);
-        c->pol.refused_total = 1;
+        c->pol->refused_total = 1;
         n->refused = 1; /* not asked again until the situation changes */
         return 0;
     }
@@ -290,7 +301,7 @@ static void policy_switch(tern_conn *c, int idx, tern_path_reason why, tern_tsta
 {
     tern_mig_switch(c, idx, why, now);
     if (c->paths.active == idx)
-        c->pol.moves++;
+        c->pol->moves++;
 }
 
 static void switch_counted(tern_conn *c, int idx, tern_path_reason why, tern_tstamp now)
@@ -298,7 +309,7 @@ static void switch_counted(tern_conn *c, int idx, tern_path_reason why, tern_tst
     tern_policy_net *n = net_of_path(c, idx);
     if (n)
         n->migrations++;
-    c->pol.migrations++;
+    c->pol->migrations++;
     policy_switch(c, idx, why, now);
 }
 
@@ -318,8 +329,8 @@ static void move_to_net(tern_conn *c, tern_policy_net *n, tern_path_reason why, 
     if (idx < 0)
         idx = ensure_path(c, n, TERN_ROLE_TARGET, why, now);
     if (idx >= 0) {
-        c->pol.target = idx;
-        c->pol.target_why = why;
+        c->pol->target = idx;
+        c->pol->target_why = why;
     } else {
         /* the address's backoff (or a socket it could not get, which starts one) stops this move;
          * refused was cleared by the event that asked for it */
@@ -332,10 +343,10 @@ static void move_to_net(tern_conn *c, tern_policy_net *n, tern_path_reason why, 
 static tern_policy_net *best_net(tern_conn *c)
 {
     tern_policy_net *an = net_of_path(c, c->paths.active), *best = NULL;
-    if (an && !an->down && an->usable && !c->pol.gone)
+    if (an && !an->down && an->usable && !c->pol->gone)
         best = an;
-    for (int i = 0; i < c->pol.nnet; i++) {
-        tern_policy_net *n = &c->pol.net[i];
+    for (int i = 0; i < c->pol->nnet; i++) {
+        tern_policy_net *n = &c->pol->net[i];
         if (n->down || !n->usable)
             continue;
         if (!best || net_rank(c, n) < net_rank(c, best))
@@ -348,30 +359,30 @@ static tern_policy_net *best_net(tern_conn *c)
  * address (dormant ones too) and a new port on the active address. */
 static void explore(tern_conn *c, tern_tstamp now)
 {
-    if (!auto_mode(c) || c->pol.explored)
+    if (!auto_mode(c) || c->pol->explored)
         return;
-    c->pol.explored = 1;
+    c->pol->explored = 1;
     TERN_LOG(c, "policy: probing every usable address");
     if (c->qlog) tern_qlog_policy(c, "explore", c->rec.pto_count);
-    for (int i = 0; i < c->pol.nnet; i++) {
-        tern_policy_net *n = &c->pol.net[i];
+    for (int i = 0; i < c->pol->nnet; i++) {
+        tern_policy_net *n = &c->pol->net[i];
         if (path_on_net(c, n) < 0)
             ensure_path(c, n, TERN_ROLE_EXPLORE,
-                        c->pol.gone ? c->pol.gone : TERN_PATH_WHY_DEGRADING, now);
+                        c->pol->gone ? c->pol->gone : TERN_PATH_WHY_DEGRADING, now);
     }
-    if (c->pol.gone)
+    if (c->pol->gone)
         return; /* the active address itself is gone: no new port there */
     tern_policy_net *an = net_of_path(c, c->paths.active);
-    if (c->pol.port_migrations >= pcfg(c)->max_port_migrations) {
-        if (an && !c->pol.port_refused) {
-            c->pol.port_refused = 1;
+    if (c->pol->port_migrations >= pcfg(c)->max_port_migrations) {
+        if (an && !c->pol->port_refused) {
+            c->pol->port_refused = 1;
             emit_refused(c, c->paths.active, &an->ip);
         }
         return;
     }
     if (open_path(c, &tern_conn_path(c)->addr.local, TERN_ROLE_PORT, TERN_PATH_WHY_PORT_MIGRATION,
                   now) >= 0)
-        c->pol.port_migrations++;
+        c->pol->port_migrations++;
 }
 
 /* ---- path health ----------------------------------------------------------------------------- */
@@ -407,7 +418,7 @@ void tern_policy_on_pto(tern_conn *c, tern_tstamp now)
      * mechanism's rule, not the policy's */
     if (!failover_on(c) || !c->hs.confirmed || !tern_conn_path(c)->path_validated)
         return;
-    tern_policy *pol = &c->pol;
+    tern_policy *pol = c->pol;
     const tern_policy_config *pc = pcfg(c);
     uint32_t ptos = c->rec.pto_count; /* since the last acknowledgement, this one included */
     if (ptos < pc->degrade_ptos)
@@ -437,7 +448,7 @@ void tern_policy_on_pto(tern_conn *c, tern_tstamp now)
  * reads the standby's answer and the active path's in one batch, in either order. */
 static void maybe_fail_over(tern_conn *c, int idx, int decide, tern_tstamp now)
 {
-    tern_policy *pol = &c->pol;
+    tern_policy *pol = c->pol;
     tern_path *p =
         tern_conn_path_slot(c, idx); /* validated: a standby, or a path that just answered */
     if (p->preferred)
@@ -484,7 +495,7 @@ void tern_policy_on_path_response(tern_conn *c, int idx, tern_tstamp now)
 
 void tern_policy_on_packet(tern_conn *c, int idx, tern_tstamp now)
 {
-    tern_policy *pol = &c->pol;
+    tern_policy *pol = c->pol;
     tern_path *p = tern_conn_path_slot(c, idx);
     p->heard = now;
     if (p->keepalive_sent && p->validated_at >= p->keepalive_sent)
@@ -535,14 +546,16 @@ void tern_policy_on_path_gone(tern_conn *c, int idx, tern_path_reason why, tern_
     if (tern_mig_best_validated(c, idx, NULL) < 0) {
         /* nothing validated to move to: the mechanism keeps the path and probes what it has; the
          * policy also looks for addresses without a path */
-        c->pol.gone = why;
+        c->pol->gone = why;
         explore(c, now);
     }
 }
 
 void tern_policy_on_active(tern_conn *c, int from, int to, tern_tstamp now)
 {
-    tern_policy *pol = &c->pol;
+    tern_policy *pol = c->pol;
+    if (!pol)
+        return; /* a server with only ever one path slot (tern_conn_path_slot_open) */
     tern_conn_path_slot(c, from)->last_active = now;
     tern_conn_path_slot(c, to)->last_active = now;
     /* what the old path learnt, before losses declared there later (the packets left behind)
@@ -558,7 +571,9 @@ void tern_policy_on_active(tern_conn *c, int from, int to, tern_tstamp now)
 
 void tern_policy_on_path_end(tern_conn *c, int idx, int failed, tern_tstamp now)
 {
-    tern_policy *pol = &c->pol;
+    tern_policy *pol = c->pol;
+    if (!pol)
+        return;
     tern_path *p = tern_conn_path_slot(c, idx);
     if (!p->last_active && idx != c->paths.active)
         tern_path_cache_save(&pol->cache, p, now); /* a standby: at least its round trip */
@@ -583,9 +598,11 @@ void tern_policy_on_path_end(tern_conn *c, int idx, int failed, tern_tstamp now)
 void tern_policy_restore(tern_conn *c, int idx, tern_tstamp now)
 {
     const tern_policy_config *pc = pcfg(c);
-    if (tern_path_cache_restore(&c->pol.cache, tern_conn_path_slot(c, idx), ms(pc->cache_rtt_ms),
+    if (!c->pol)
+        return;
+    if (tern_path_cache_restore(&c->pol->cache, tern_conn_path_slot(c, idx), ms(pc->cache_rtt_ms),
                                 ms(pc->cache_cc_ms), now))
-        c->pol.restored++;
+        c->pol->restored++;
 }
 
 /* ---- network events -------------------------------------------------------------------------- */
@@ -599,8 +616,8 @@ static void net_gone(tern_conn *c, tern_policy_net *n, tern_path_reason why, ter
         if (best >= 0) {
             policy_switch(c, best, why, now);
         } else {
-            c->pol.gone = why;
-            c->pol.explored = 0;
+            c->pol->gone = why;
+            c->pol->explored = 0;
             explore(c, now);
         }
     }
@@ -613,8 +630,8 @@ static void net_gone(tern_conn *c, tern_policy_net *n, tern_path_reason why, ter
 
 static void recheck_routes(tern_conn *c, tern_tstamp now)
 {
-    for (int i = 0; i < c->pol.nnet; i++) {
-        tern_policy_net *n = &c->pol.net[i];
+    for (int i = 0; i < c->pol->nnet; i++) {
+        tern_policy_net *n = &c->pol->net[i];
         int was = n->usable;
         net_update_route(c, n, now);
         if (was && !n->usable && path_on_net(c, n) >= 0 && path_on_net(c, n) != c->paths.active)
@@ -625,8 +642,8 @@ static void recheck_routes(tern_conn *c, tern_tstamp now)
 /* A standby on every usable network that has none (not while backing off, not dormant ones). */
 static void ensure_standbys(tern_conn *c, tern_tstamp now)
 {
-    for (int i = 0; i < c->pol.nnet; i++) {
-        tern_policy_net *n = &c->pol.net[i];
+    for (int i = 0; i < c->pol->nnet; i++) {
+        tern_policy_net *n = &c->pol->net[i];
         if (!n->dormant && path_on_net(c, n) < 0)
             ensure_path(c, n, TERN_ROLE_STANDBY, TERN_PATH_WHY_NEW_NETWORK, now);
     }
@@ -665,14 +682,14 @@ void tern_conn_network_event(tern_conn *c, const tern_net_event *ev, tern_tstamp
         if (!fam_ok || !(n = net_by_ip(c, &ev->addr)))
             return;
         net_gone(c, n, TERN_PATH_WHY_ADDRESS_GONE, now);
-        if (c->pol.gone)
+        if (c->pol->gone)
             n->usable = 0, n->down = 1; /* still carries the active path until another answers */
         else
             net_forget(c, n);
         break;
     case TERN_NET_LINK_DOWN:
-        for (int i = 0; i < c->pol.nnet; i++) {
-            n = &c->pol.net[i];
+        for (int i = 0; i < c->pol->nnet; i++) {
+            n = &c->pol->net[i];
             if (!ev->ifindex || n->ifindex != ev->ifindex)
                 continue;
             n->down = 1;
@@ -680,8 +697,8 @@ void tern_conn_network_event(tern_conn *c, const tern_net_event *ev, tern_tstamp
         }
         break;
     case TERN_NET_LINK_UP:
-        for (int i = 0; i < c->pol.nnet; i++) {
-            n = &c->pol.net[i];
+        for (int i = 0; i < c->pol->nnet; i++) {
+            n = &c->pol->net[i];
             if (ev->ifindex && n->ifindex == ev->ifindex) {
                 n->down = 0;
                 net_update_route(c, n, now);
@@ -692,17 +709,17 @@ void tern_conn_network_event(tern_conn *c, const tern_net_event *ev, tern_tstamp
     case TERN_NET_DEFAULT_CHANGED:
         if (ev->addr.len && !fam_ok)
             return; /* the other family's default route */
-        c->pol.has_default = ev->ifindex != 0 || ev->addr.len != 0;
-        c->pol.default_ifindex = ev->ifindex;
-        c->pol.default_ip = ev->addr;
+        c->pol->has_default = ev->ifindex != 0 || ev->addr.len != 0;
+        c->pol->default_ifindex = ev->ifindex;
+        c->pol->default_ip = ev->addr;
         if (fam_ok && (n = net_add(c, &ev->addr))) {
             note_iface(n, ev);
             n->down = 0;
             n->dormant = 0;
         }
         recheck_routes(c, now);
-        for (int i = 0; i < c->pol.nnet; i++)
-            c->pol.net[i].refused = 0; /* a new situation: a refusal is worth reporting again */
+        for (int i = 0; i < c->pol->nnet; i++)
+            c->pol->net[i].refused = 0; /* a new situation: a refusal is worth reporting again */
         n = best_net(c);
         if (n && net_is_default(c, n))
             move_to_net(c, n, TERN_PATH_WHY_DEFAULT_CHANGED, now);
@@ -739,15 +756,15 @@ static tern_tstamp move_back_at(const tern_conn *c, int *to)
     int ai = net_index(c, aip);
     tern_policy_net fresh;
     if (ai < 0) {
-        if (c->pol.nnet == TERN_POLICY_NETS)
+        if (c->pol->nnet == TERN_POLICY_NETS)
             return TERN_TS_INF;
         net_init(&fresh, aip);
     }
-    const tern_policy_net *an = ai < 0 ? &fresh : &c->pol.net[ai];
+    const tern_policy_net *an = ai < 0 ? &fresh : &c->pol->net[ai];
     int arank = net_rank(c, an);
     tern_tstamp best = TERN_TS_INF;
-    for (int i = 0; i < c->pol.nnet; i++) {
-        const tern_policy_net *n = &c->pol.net[i];
+    for (int i = 0; i < c->pol->nnet; i++) {
+        const tern_policy_net *n = &c->pol->net[i];
         if (n == an || n->down || !n->usable || !n->up_since || n->refused ||
             net_rank(c, n) >= arank)
             continue;
@@ -771,8 +788,8 @@ tern_tstamp tern_policy_next_timeout(const tern_conn *c)
     tern_tstamp t = TERN_TS_INF;
     const tern_policy_config *pc = pcfg(c);
     int am = auto_mode(c);
-    if (c->pol.pending >= 0)
-        t = c->pol.answer_by;
+    if (c->pol->pending >= 0)
+        t = c->pol->answer_by;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
         if (!is_standby(c, i))
             continue;
@@ -790,8 +807,8 @@ tern_tstamp tern_policy_next_timeout(const tern_conn *c)
     }
     if (!am)
         return t;
-    for (int i = 0; i < c->pol.nnet; i++) {
-        const tern_policy_net *n = &c->pol.net[i];
+    for (int i = 0; i < c->pol->nnet; i++) {
+        const tern_policy_net *n = &c->pol->net[i];
         if (!n->down && n->usable && !n->dormant && n->retry_at && path_on_net(c, n) < 0)
             t = TERN_MIN(t, n->retry_at);
         t = TERN_MIN(t, recheck_due(c, n));
@@ -807,9 +824,9 @@ void tern_policy_on_timeout(tern_conn *c, tern_tstamp now)
         return;
     const tern_policy_config *pc = pcfg(c);
     int am = auto_mode(c);
-    if (c->pol.pending >= 0 && now >= c->pol.answer_by) {
-        int idx = c->pol.pending;
-        c->pol.pending = POL_NONE;
+    if (c->pol->pending >= 0 && now >= c->pol->answer_by) {
+        int idx = c->pol->pending;
+        c->pol->pending = POL_NONE;
         if (is_standby(c, idx) && failover_on(c))
             maybe_fail_over(c, idx, 1, now);
     }
@@ -839,8 +856,8 @@ void tern_policy_on_timeout(tern_conn *c, tern_tstamp now)
     }
     if (!am)
         return;
-    for (int i = 0; i < c->pol.nnet; i++) {
-        tern_policy_net *n = &c->pol.net[i];
+    for (int i = 0; i < c->pol->nnet; i++) {
+        tern_policy_net *n = &c->pol->net[i];
         int routed = 0;
         if (now >= recheck_due(c, n)) {
             net_update_route(c, n, now);

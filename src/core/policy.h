@@ -68,7 +68,11 @@ typedef struct tern_policy {
 } tern_policy;
 
 /* Called by conn.c and migration.c. */
-void tern_policy_init(tern_conn *c);
+/* The policy's state, allocated once (a client's at creation; a server's when it opens a second
+ * path slot, its only use of it being the path cache): 0 or TERN_ERR_NOMEM. Until then c->pol is
+ * NULL and the entry points a server reaches do nothing. */
+int tern_policy_init(tern_conn *c);
+void tern_policy_free(tern_conn *c);
 /* An application-space PTO fired (rec.pto_count counts those without progress). */
 void tern_policy_on_pto(tern_conn *c, tern_tstamp now);
 /* A PATH_RESPONSE answered one of path idx's challenges (its RTT sample taken). */

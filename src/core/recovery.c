@@ -17,8 +17,10 @@
 
 #define PACKET_THRESHOLD 3
 #define PERSISTENT_CONGESTION_THRESHOLD 3
-/* Initial and Handshake carry a handful of packets; 1-RTT grows to the window quickly. */
-#define INITIAL_RING_CAP(space) ((space) == TERN_SPACE_APP ? 64 : 8)
+/* Every space starts with room for a handful of records (a record is some 260 bytes): an idle
+ * connection holds the few its last exchange left, and a transfer doubles the 1-RTT ring up to its
+ * window in a few steps, once per connection. */
+#define INITIAL_RING_CAP(space) ((void)(space), (size_t)8)
 
 static inline tern_sent_pkt *q_at(const tern_sentq *q, size_t i)
 {
