@@ -167,6 +167,14 @@ int pair_start(tern_pair *p);
 /* Keeps a resumption blob in p->ticket (what the default client callbacks do with tickets). */
 void pair_keep_ticket(tern_pair *p, const uint8_t *blob, size_t len);
 
+/* Runs the pair (set up by the caller: a server issuing tickets) to a full handshake and a
+ * 1000-byte download, keeps the last ticket's blob in blob[0..*len) and the server's
+ * Handshake-level TLS bytes in *server_hs (when not NULL), and frees the pair but for its server
+ * TLS context, which it returns (the caller frees it). NULL when any step failed (the pair is
+ * freed all the same). */
+tern_tls_ctx *pair_first_ticket(tern_pair *p, uint8_t *blob, size_t cap, size_t *len,
+                                uint64_t *server_hs);
+
 /* Client asks for `bytes` on a new stream (after the handshake, or in 0-RTT). Returns the index
  * or -1. */
 int pair_request(tern_pair *p, uint64_t bytes);
