@@ -391,6 +391,22 @@ typedef struct tern_config {
                                        1..99 (default 50: an update every 2^22 packets, leaving
                                        half of the limit for the peer to acknowledge it);
                                        else TERN_ERR_CONFIG */
+    /* QUIC-LB connection IDs (draft-ietf-quic-load-balancers-21; docs/scaling.md) */
+    uint8_t qlb_server_id_len;   /* server: 0 (default) = off: CIDs are random; 1..15: every CID
+                                    the server issues (handshake, NEW_CONNECTION_ID, preferred
+                                    address, Retry) encodes qlb_server_id, so that a load
+                                    balancer holding the same configuration routes any of them
+                                    to this server. Its length is 1 + qlb_server_id_len +
+                                    qlb_nonce_len (+ 1 with tern_workers). A configuration the
+                                    draft forbids fails tern_endpoint_new with TERN_ERR_CONFIG */
+    uint8_t qlb_config_id;       /* config rotation codepoint 0..6 (the CID's top 3 bits) */
+    uint8_t qlb_nonce_len;       /* 4..18, with qlb_server_id_len + qlb_nonce_len <= 19 */
+    uint8_t qlb_has_key;         /* 1: encrypted with qlb_key (AES-128: one pass when server ID
+                                    and nonce are 16 bytes, four-pass Feistel otherwise);
+                                    0: plaintext (the server ID is visible to observers) */
+    uint8_t qlb_encode_len;      /* 1: the first octet's low 5 bits hold the CID length - 1 */
+    uint8_t qlb_server_id[15];
+    uint8_t qlb_key[16];
 } tern_config;
 
 /* Fills the first `size` bytes of `cfg` with defaults (see field comments); called through the

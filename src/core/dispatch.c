@@ -246,8 +246,9 @@ static int answer_retry(tern_dispatch *d, const tern_path_addr *path, const tern
     tern_cid rscid;
     rscid.len = (uint8_t)d->cfg.cid_len;
     uint8_t nonce[12], token[TERN_RETRY_TOKEN_MAX];
-    if (d->cfg.rand(d->cfg.rand_ud, rscid.data, rscid.len) ||
-        d->cfg.rand(d->cfg.rand_ud, nonce, sizeof(nonce)))
+    int rv = d->cfg.make_cid ? d->cfg.make_cid(d->cfg.make_cid_ud, &rscid)
+                             : d->cfg.rand(d->cfg.rand_ud, rscid.data, rscid.len);
+    if (rv || rscid.len != d->cfg.cid_len || d->cfg.rand(d->cfg.rand_ud, nonce, sizeof(nonce)))
         return drop(d, res, TERN_DISPATCH_DROP_REPLY_FAILED);
     size_t tl = tern_crypto_token_seal(d->cfg.retry_key, nonce, &h->dcid, &rscid, &path->remote,
                                        now, token, sizeof(token));

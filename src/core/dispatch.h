@@ -74,6 +74,10 @@ typedef struct tern_dispatch_config {
     size_t versions_count;       /* 0 = {v1} */
     uint64_t new_token_lifetime_ns; /* NEW_TOKEN tokens are accepted this long after they were
                                        issued (0: none is accepted) */
+    /* makes the SCID of a Retry (cid_len bytes: the server's generator, qlb.h, so that the
+     * client's next Initial is routed back here); NULL: random bytes */
+    int (*make_cid)(void *ud, tern_cid *cid);
+    void *make_cid_ud;
 } tern_dispatch_config;
 
 /* A routing target (one connection). Embed it in the driver's per-connection record; `val` is what

@@ -839,6 +839,7 @@ static int connect_impl(tern_endpoint *ep, const tern_addr *remote, const tern_a
     /* Routes may be added as soon as tern_conn_new runs (its cid_added hook). */
     tern_front_attach(&ep->front, &rc->fc, rc);
     tern_front_hooks(&rc->fc, &p.hooks);
+    p.hooks.new_cid = NULL; /* the server's generator (QUIC-LB, workers) is for accepted ones */
     p.hooks.wake = hook_wake;
     p.hooks.route_usable = hook_route_usable;
     p.hooks.bind_local = hook_bind_local;
