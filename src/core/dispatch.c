@@ -62,6 +62,17 @@ void tern_dispatch_set_reset_key(tern_dispatch *d, const uint8_t key[32])
     memcpy(d->cfg.reset_key, key, sizeof(d->cfg.reset_key));
 }
 
+int tern_dispatch_set_retry_key(tern_dispatch *d, const uint8_t key[32])
+{
+    uint8_t derived[32];
+    if (tern_token_derive_key(key, derived))
+        return TERN_ERR_CRYPTO;
+    memcpy(d->cfg.retry_key, key, sizeof(d->cfg.retry_key));
+    memcpy(d->new_token_key, derived, sizeof(derived));
+    memset(derived, 0, sizeof(derived));
+    return 0;
+}
+
 const uint8_t *tern_dispatch_reset_key(const tern_dispatch *d)
 {
     return d->cfg.reset_key;

@@ -153,6 +153,10 @@ void tern_dispatch_free(tern_dispatch *d);
 /* Replaces the stateless reset key (the next resets use it; connections derive their own tokens
  * from the key given in tern_conn_params, see tern_dispatch_reset_key). */
 void tern_dispatch_set_reset_key(tern_dispatch *d, const uint8_t key[32]);
+/* Replaces the Retry token key and the NEW_TOKEN key derived from it, so that endpoints sharing
+ * an address (tern_workers) open each other's tokens. Returns 0 or TERN_ERR_CRYPTO (the keys are
+ * then unchanged). */
+int tern_dispatch_set_retry_key(tern_dispatch *d, const uint8_t key[32]);
 /* The current reset key (32 bytes, stable address: give it to tern_conn_params.reset_key). */
 const uint8_t *tern_dispatch_reset_key(const tern_dispatch *d);
 /* The NEW_TOKEN key (32 bytes, stable address: give it to tern_conn_params.token_key). */

@@ -218,6 +218,10 @@ int tern_workers_new_sized(const tern_config *cfg, size_t cfg_size, const tern_c
             rv = tern_ep_listen_reuseport(wk->ep, &bind_addr);
         if (!rv && i == 0)
             rv = tern_endpoint_local_addr(wk->ep, &bind_addr);
+        /* one Retry and NEW_TOKEN key for all: a client's token opens at whichever worker its
+         * next connection reaches (reset keys stay apart: a CID's resets come from its owner) */
+        if (!rv && i > 0)
+            rv = tern_dispatch_set_retry_key(&wk->ep->front.disp, set->w[0].ep->front.disp.cfg.retry_key);
     }
     if (rv) {
         int e = errno;

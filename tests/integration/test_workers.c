@@ -17,6 +17,7 @@
 
 #include "io/endpoint_internal.h"
 #include "io/workers.h"
+#include "token.h"
 #include "loopfx.h"
 
 static tern_workers *start(unsigned flags, size_t n)
@@ -189,6 +190,28 @@ static void test_queue_bound_and_order(void **st)
     tern_workers_free(w);
 }
 
+/* A NEW_TOKEN token issued by one worker opens at another; reset keys stay each worker's. */
+static void test_workers_share_token_keys(void **st)
+{
+    (void)st;
+    tern_workers *w = start(0, 3);
+    const tern_dispatch *d0 = &tern_workers_endpoint(w, 0)->front.disp;
+    tern_addr client;
+    assert_int_equal(tern_addr_parse(&client, "127.0.0.7:5555", 0), 0);
+    uint8_t tok[128], nonce[12] = {1, 2, 3};
+    size_t n = tern_token_seal(tern_dispatch_new_token_key(d0), nonce, &client, 1000, tok,
+                               sizeof(tok));
+    assert_true(n > 0);
+    for (size_t i = 1; i < 3; i++) {
+        const tern_dispatch *di = &tern_workers_endpoint(w, i)->front.disp;
+        assert_int_equal(tern_token_open(tern_dispatch_new_token_key(di), tok, n, &client, 2000,
+                                         1000000),
+                         0);
+        assert_memory_not_equal(tern_dispatch_reset_key(di), tern_dispatch_reset_key(d0), 32);
+    }
+    tern_workers_free(w);
+}
+
 static void test_api_errors(void **st)
 {
     (void)st;
@@ -249,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_bpf_steers_short_headers),
         cmocka_unit_test(test_without_bpf_the_hash_spreads),
         cmocka_unit_test(test_queue_bound_and_order),
+        cmocka_unit_test(test_workers_share_token_keys),
         cmocka_unit_test(test_api_errors),
     };
     return cmocka_run_group_tests(tests, loopfx_group_setup, loopfx_group_teardown);
