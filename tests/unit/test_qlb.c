@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "allochook.h"
 #include "qlb.h"
 
 static size_t hex(const char *s, uint8_t *out)
@@ -237,6 +238,41 @@ static void test_generator_bounds(void **st)
     assert_int_equal(tern_cidgen_init(&g, &cfg, 8, 0, 0), TERN_ERR_CONFIG);
 }
 
+/* Every allocation GnuTLS makes while the cipher is set up fails in turn: TERN_ERR_CRYPTO with no
+ * cipher left behind, through tern_cidgen_init too, until the setup succeeds. */
+static void test_cipher_setup_failures(void **st)
+{
+    (void)st;
+    if (!ALLOCHOOK_ACTIVE)
+        skip();
+    uint8_t sid[3] = {1, 2, 3}, key[16] = {9};
+    tern_config cfg;
+    qlb_cfg(&cfg, 3, 4, 1);
+    int failures = 0;
+    for (long n = 0; n < 100; n++) {
+        tern_qlb q;
+        tern_cidgen g;
+        allochook_fail_after = n;
+        int rv = tern_qlb_init(&q, 0, sid, 3, 4, key, 1);
+        int hit = allochook_fail_after < 0;
+        allochook_fail_after = n;
+        int grv = tern_cidgen_init(&g, &cfg, 8, 0, 0);
+        allochook_fail_after = -1;
+        if (!hit) {
+            assert_int_equal(rv, 0);
+            assert_int_equal(grv, 0);
+            tern_qlb_free(&q);
+            tern_cidgen_free(&g);
+            break;
+        }
+        failures++;
+        assert_int_equal(rv, TERN_ERR_CRYPTO);
+        assert_null(q.aes);
+        assert_int_equal(grv, TERN_ERR_CRYPTO);
+    }
+    assert_true(failures > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,7 +281,7 @@ int main(void)
         cmocka_unit_test(test_single_pass),        cmocka_unit_test(test_four_pass_even),
         cmocka_unit_test(test_encryption_example), cmocka_unit_test(test_config_bounds),
         cmocka_unit_test(test_decode_errors),      cmocka_unit_test(test_generator),
-        cmocka_unit_test(test_generator_bounds),
+        cmocka_unit_test(test_generator_bounds),  cmocka_unit_test(test_cipher_setup_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
