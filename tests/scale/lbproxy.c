@@ -7,7 +7,9 @@
  * the draft says), long headers when their DCID is routable, else by the flow's fallback backend
  * (a hash of the client address, chosen once). Without --qlb every flow goes to its fallback.
  * With --rebind-every N, a flow's upstream socket is replaced by a new one (a new source port)
- * after every N datagrams from its client: a NAT rebinding the client never sees.
+ * after every N short-header datagrams from its client: a NAT rebinding the client never sees.
+ * Only short headers count, so that the handshake (long headers, which a server accepts from the
+ * address the connection began on only) is left alone.
  *
  *   tern-lbproxy --listen ADDR:PORT [--backend [SIDHEX@]ADDR:PORT]... [--qlb SIDLEN:NONCELEN[:KEY]]
  *                [--qlb-config-id N] [--rebind-every N]
@@ -37,7 +39,7 @@ typedef struct backend {
 typedef struct flow {
     tern_addr client;
     int fd; /* upstream socket */
-    unsigned long from_client;
+    unsigned long short_hdrs; /* short-header datagrams from the client since the last rebind */
     int fallback;
 } flow;
 
@@ -175,9 +177,10 @@ static void from_client(void)
             st.dropped++;
             continue;
         }
-        if (rebind_every && f->from_client && f->from_client % rebind_every == 0)
+        if (!(buf[0] & 0x80) && rebind_every && ++f->short_hdrs > rebind_every) {
             rebind(f);
-        f->from_client++;
+            f->short_hdrs = 1;
+        }
         be[b].dgrams++;
         (void)sendto(f->fd, buf, (size_t)n, 0, &be[b].addr.u.sa, be[b].addr.len);
     }
