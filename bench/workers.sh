@@ -82,7 +82,7 @@ start() {
 
 # fetch FILE SHA: one tern-client run; 0 when the body has the file's hash
 fetch() {
-    "${cli_pin[@]}" "$build/tern-client" --ca "$tmp/pki/ca.pem" "https://127.0.0.1:$port/$1" \
+    "${cli_pin[@]}" "$build/tern-client" --sha256 --ca "$tmp/pki/ca.pem" "https://127.0.0.1:$port/$1" \
         2>/dev/null | grep -q "$2"
 }
 

@@ -68,7 +68,7 @@ stop() {
 run_clients() {
     local port=$1 cp=() i
     for i in $(seq 1 "$clients"); do
-        "$build/tern-client" --ca "$work/pki/cert.pem" --migrate "127.0.0.2@400KB" \
+        "$build/tern-client" --sha256 --ca "$work/pki/cert.pem" --migrate "127.0.0.2@400KB" \
             "https://localhost:$port/f.bin" >"$work/c$i.out" 2>"$work/c$i.cerr" &
         cp+=($!)
     done
