@@ -37,6 +37,9 @@ cleanup() {
 trap cleanup EXIT
 fail() {
     echo "FAIL ($case_name): $*"
+    # stopped first: the proxy and the servers print their counters on the way out
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
     for f in "$work"/*.err; do [ -f "$f" ] && { echo "--- $f"; tail -5 "$f"; }; done
     exit 1
 }
