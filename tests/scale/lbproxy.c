@@ -73,14 +73,20 @@ static int hex(const char *s, size_t n, uint8_t *out)
     return 0;
 }
 
-static int upstream_socket(int family)
+/* A flow's upstream socket is bound to its client's own IP address (a new port): backends see the
+ * client's address as a transparent load balancer leaves it, only the port differs. */
+static int upstream_socket(const tern_addr *client)
 {
+    int family = client->u.sa.sa_family;
     int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    tern_addr any;
-    if (tern_addr_parse(&any, family == AF_INET ? "127.0.0.1:0" : "[::1]:0", 0) < 0 ||
-        bind(fd, &any.u.sa, any.len) < 0) {
+    tern_addr any = *client;
+    if (family == AF_INET)
+        any.u.in.sin_port = 0;
+    else
+        any.u.in6.sin6_port = 0;
+    if (bind(fd, &any.u.sa, any.len) < 0) {
         close(fd);
         return -1;
     }
@@ -96,7 +102,7 @@ static flow *flow_of(const tern_addr *client)
         return NULL;
     flow *f = &flows[nflows];
     f->client = *client;
-    f->fd = upstream_socket(client->u.sa.sa_family);
+    f->fd = upstream_socket(client);
     if (f->fd < 0)
         return NULL;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = f};
@@ -115,7 +121,7 @@ static flow *flow_of(const tern_addr *client)
 
 static void rebind(flow *f)
 {
-    int fd = upstream_socket(f->client.u.sa.sa_family);
+    int fd = upstream_socket(&f->client);
     if (fd < 0)
         return;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = f};
