@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #define GRACE_NS (10ull * 1000000000ull) /* requests in progress may finish during this */
 #define NOTICE_NS (100ull * 1000000ull)  /* between the GOAWAY notice and the final GOAWAY */
 #define MIME_TYPES_FILE "/etc/mime.types" /* Debian's media-types */
+#define MAX_WORKERS 64
 
 static volatile sig_atomic_t stop_requested;
 
@@ -68,6 +70,16 @@ static void usage(FILE *f)
                "                        that Wireshark or tshark decrypts a capture\n"
                "  --qlog-dir DIR        write a qlog file per connection into DIR\n"
                "                        (<ODCID>_server.sqlog, JSON-SEQ; see docs/qlog.md)\n"
+               "  --workers N           N endpoints, one thread each, on SO_REUSEPORT sockets of\n"
+               "                        the --listen address; a BPF program steers each client's\n"
+               "                        packets to its worker by connection ID (docs/scaling.md)\n"
+               "  --no-bpf              with --workers: no steering program; a worker forwards\n"
+               "                        packets of another worker's connection to it\n"
+               "  --qlb-server-id HEX   QUIC-LB (draft-ietf-quic-load-balancers): every connection\n"
+               "                        ID encodes this server ID (1..15 bytes)\n"
+               "  --qlb-nonce-len N     QUIC-LB nonce bytes (4..18, default 8)\n"
+               "  --qlb-key HEX         QUIC-LB AES-128 key (16 bytes; default: plaintext)\n"
+               "  --qlb-config-id N     QUIC-LB config rotation codepoint (0..6, default 0)\n"
                "  -q, --quiet           no per-connection, per-request and migration log lines\n"
                "  -h, --help            this text\n"
                "  --version             print the version and exit\n");
@@ -160,6 +172,118 @@ static void shut_down(server *srv)
             break;
 }
 
+/* Hex digits to bytes (at most cap); returns 0 with *len set, or -1. */
+static int parse_hex(const char *s, uint8_t *out, size_t cap, size_t *len)
+{
+    size_t n = strlen(s);
+    if (n % 2 || n / 2 > cap)
+        return -1;
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", s[2 * i]) ||
+            !strchr("0123456789abcdefABCDEF", s[2 * i + 1]))
+            return -1;
+        out[i] = (uint8_t)v;
+    }
+    *len = n / 2;
+    return 0;
+}
+
+/* One worker's thread: its endpoint's loop until a stop signal, then its own shutdown. */
+static void *worker_main(void *arg)
+{
+    server *srv = arg;
+    while (!stop_requested) {
+        int rc = tool_run_step(srv->ep, 250);
+        if (rc < 0) {
+            fprintf(stderr, "tern-server: event loop failed: %s (%s)\n", tern_strerror(rc),
+                    strerror(errno));
+            break;
+        }
+    }
+    shut_down(srv);
+    return NULL;
+}
+
+/* --workers N: N copies of the server state, one endpoint and one thread each (the first runs
+ * on this thread). Returns the exit status. */
+static int run_workers(server *first, const tern_config *cfg, const tern_callbacks *cb,
+                       const tern_addr *addr, size_t n, unsigned flags, const char *listen_text)
+{
+    server *srvs[MAX_WORKERS];
+    pthread_t th[MAX_WORKERS];
+    tern_workers *w = NULL;
+    char where[64];
+    int status = 1;
+    size_t made = 1, started = 0;
+
+    srvs[0] = first;
+    for (; made < n; made++) {
+        srvs[made] = calloc(1, sizeof(server));
+        if (!srvs[made]) {
+            fprintf(stderr, "tern-server: out of memory\n");
+            goto out;
+        }
+        srvs[made]->mime = first->mime; /* read-only once loaded: shared */
+        memcpy(srvs[made]->root, first->root, sizeof(first->root));
+        srvs[made]->root_len = first->root_len;
+        srvs[made]->quiet = first->quiet;
+        srvs[made]->key_update_wanted = first->key_update_wanted;
+        srvs[made]->key_update_at = first->key_update_at;
+        srvs[made]->datagram_echo = first->datagram_echo;
+    }
+    int rc = tern_workers_new(cfg, cb, (void *const *)srvs, n, addr, flags, &w);
+    if (rc < 0) {
+        fprintf(stderr, "tern-server: cannot start %zu workers on %s: %s%s%s\n", n, listen_text,
+                tern_strerror(rc), rc == TERN_ERR_IO ? ": " : "",
+                rc == TERN_ERR_IO ? strerror(errno) : "");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        srvs[i]->ep = tern_workers_endpoint(w, i);
+    tern_addr bound;
+    if (tern_endpoint_local_addr(srvs[0]->ep, &bound) == 0)
+        tern_addr_format(&bound, where, sizeof(where));
+    else
+        snprintf(where, sizeof(where), "%s", listen_text);
+    if (!first->quiet)
+        fprintf(stderr, "tern-server: listening on %s with %zu workers (steering: %s), serving %s\n",
+                where, n, tern_workers_steering(w) == TERN_WORKERS_STEER_BPF ? "bpf" : "forward",
+                first->root);
+    tool_install_stop_signals(&stop_requested);
+    for (started = 1; started < n; started++)
+        if (pthread_create(&th[started], NULL, worker_main, srvs[started]) != 0) {
+            fprintf(stderr, "tern-server: cannot start a worker thread\n");
+            stop_requested = 2;
+            break;
+        }
+    worker_main(srvs[0]);
+    for (size_t i = 1; i < started; i++)
+        pthread_join(th[i], NULL);
+    status = started == n ? 0 : 1;
+    for (size_t i = 0; i < n && !first->quiet; i++) {
+        tern_workers_stats st;
+        tern_workers_get_stats(w, i, &st);
+        fprintf(stderr,
+                "tern-server: worker %zu: %" PRIu64 " connections, %" PRIu64
+                " datagrams forwarded, %" PRIu64 " adopted, %" PRIu64 " lost to a full queue\n",
+                i, srvs[i]->accepted, st.forwarded, st.adopted, st.queue_full);
+    }
+out:
+    tern_workers_free(w);
+    for (size_t i = 0; i < made; i++) {
+        if (!srvs[i])
+            continue;
+        srvs[i]->ep = NULL;
+        /* tern_workers_free runs no callbacks: release what on_closed did not */
+        while (srvs[i]->conns)
+            srv_conn_free(srvs[i], srvs[i]->conns);
+        if (i > 0)
+            free(srvs[i]);
+    }
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
@@ -182,6 +306,12 @@ int main(int argc, char **argv)
                                          {"log", required_argument, NULL, 'L'},
                                          {"keylog", required_argument, NULL, 'Y'},
                                          {"qlog-dir", required_argument, NULL, 'Q'},
+                                         {"workers", required_argument, NULL, 'W'},
+                                         {"no-bpf", no_argument, NULL, 'B'},
+                                         {"qlb-server-id", required_argument, NULL, 'S'},
+                                         {"qlb-nonce-len", required_argument, NULL, 'N'},
+                                         {"qlb-key", required_argument, NULL, 'Z'},
+                                         {"qlb-config-id", required_argument, NULL, 'I'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
@@ -200,6 +330,8 @@ int main(int argc, char **argv)
     char errbuf[1024], where[64], priority[TOOL_PRIORITY_MAX];
     int opt, rc, status = 1;
     uint64_t v;
+    size_t nworkers = 1, hexlen;
+    unsigned worker_flags = 0;
 
     memset(&tmp_cert, 0, sizeof(tmp_cert));
     srv = calloc(1, sizeof(*srv));
@@ -207,6 +339,8 @@ int main(int argc, char **argv)
         return fail("%s", "out of memory");
     tern_config_init(&cfg);
     cfg.session_tickets = 1; /* resumption costs the server nothing but the tickets' bytes */
+    cfg.qlb_nonce_len = 8;
+    cfg.qlb_encode_len = 1;
 #define BAD_OPTION(...)                                                                            \
     do {                                                                                           \
         fail(__VA_ARGS__);                                                                         \
@@ -298,6 +432,35 @@ int main(int argc, char **argv)
         case '0':
             cfg.early_data = 1;
             break;
+        case 'W':
+            if (tool_parse_size(optarg, &v) < 0 || v < 1 || v > MAX_WORKERS)
+                BAD_OPTION("bad --workers '%s' (1..64)", optarg);
+            nworkers = (size_t)v;
+            break;
+        case 'B':
+            worker_flags |= TERN_WORKERS_NO_BPF;
+            break;
+        case 'S':
+            if (parse_hex(optarg, cfg.qlb_server_id, sizeof(cfg.qlb_server_id), &hexlen) < 0 ||
+                hexlen == 0)
+                BAD_OPTION("bad --qlb-server-id '%s' (1..15 bytes in hex)", optarg);
+            cfg.qlb_server_id_len = (uint8_t)hexlen;
+            break;
+        case 'N':
+            if (tool_parse_size(optarg, &v) < 0 || v > 18)
+                BAD_OPTION("bad --qlb-nonce-len '%s' (4..18)", optarg);
+            cfg.qlb_nonce_len = (uint8_t)v;
+            break;
+        case 'Z':
+            if (parse_hex(optarg, cfg.qlb_key, sizeof(cfg.qlb_key), &hexlen) < 0 || hexlen != 16)
+                BAD_OPTION("bad --qlb-key '%s' (16 bytes in hex)", optarg);
+            cfg.qlb_has_key = 1;
+            break;
+        case 'I':
+            if (tool_parse_size(optarg, &v) < 0 || v > 6)
+                BAD_OPTION("bad --qlb-config-id '%s' (0..6)", optarg);
+            cfg.qlb_config_id = (uint8_t)v;
+            break;
         case 'q':
             srv->quiet = 1;
             break;
@@ -317,6 +480,10 @@ int main(int argc, char **argv)
     }
     if (optind != argc)
         BAD_OPTION("unexpected argument '%s' (see --help)", argv[optind]);
+    if (!cfg.qlb_server_id_len && (cfg.qlb_has_key || cfg.qlb_config_id))
+        BAD_OPTION("%s", "--qlb-key and --qlb-config-id need --qlb-server-id");
+    if (nworkers > 1 && preferred_text)
+        BAD_OPTION("%s", "--workers does not combine with --preferred-address");
     if (!listen_text)
         BAD_OPTION("%s", "--listen ADDR:PORT is required: the address to serve on (see --help)");
     if (!root)
@@ -386,6 +553,10 @@ int main(int argc, char **argv)
 
     srv_callbacks(&cb);
 
+    if (nworkers > 1) {
+        status = run_workers(srv, &cfg, &cb, &addr, nworkers, worker_flags, listen_text);
+        goto out;
+    }
     rc = tern_endpoint_new(&cfg, &cb, srv, &srv->ep);
     if (rc == TERN_ERR_CERT) {
         tool_cert_diagnose(cert, key, NULL, errbuf, sizeof(errbuf));

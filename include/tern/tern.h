@@ -391,6 +391,22 @@ typedef struct tern_config {
                                        1..99 (default 50: an update every 2^22 packets, leaving
                                        half of the limit for the peer to acknowledge it);
                                        else TERN_ERR_CONFIG */
+    /* QUIC-LB connection IDs (draft-ietf-quic-load-balancers-21; docs/scaling.md) */
+    uint8_t qlb_server_id_len;   /* server: 0 (default) = off: CIDs are random; 1..15: every CID
+                                    the server issues (handshake, NEW_CONNECTION_ID, preferred
+                                    address, Retry) encodes qlb_server_id, so that a load
+                                    balancer holding the same configuration routes any of them
+                                    to this server. Its length is 1 + qlb_server_id_len +
+                                    qlb_nonce_len (+ 1 with tern_workers). A configuration the
+                                    draft forbids fails tern_endpoint_new with TERN_ERR_CONFIG */
+    uint8_t qlb_config_id;       /* config rotation codepoint 0..6 (the CID's top 3 bits) */
+    uint8_t qlb_nonce_len;       /* 4..18, with qlb_server_id_len + qlb_nonce_len <= 19 */
+    uint8_t qlb_has_key;         /* 1: encrypted with qlb_key (AES-128: one pass when server ID
+                                    and nonce are 16 bytes, four-pass Feistel otherwise);
+                                    0: plaintext (the server ID is visible to observers) */
+    uint8_t qlb_encode_len;      /* 1: the first octet's low 5 bits hold the CID length - 1 */
+    uint8_t qlb_server_id[15];
+    uint8_t qlb_key[16];
 } tern_config;
 
 /* Fills the first `size` bytes of `cfg` with defaults (see field comments); called through the
@@ -733,6 +749,71 @@ TERN_API size_t tern_endpoint_conn_count(tern_endpoint *ep);
  * frees the endpoint with everything it owns; the connection handles become invalid. From inside
  * a callback the free is deferred (see "Calling tern from callbacks"). NULL is a no-op. */
 TERN_API void tern_endpoint_free(tern_endpoint *ep);
+
+/* ---- workers: one endpoint per core on one address ---------------------------------------------- */
+
+/* A server that spreads over cores runs N endpoints ("workers"), each in a thread of its own, all
+ * listening on the same address through SO_REUSEPORT sockets (docs/scaling.md). Every CID a worker
+ * issues ends with an octet that names it (its index, plus a random multiple of N). A classic BPF
+ * program attached to the reuseport group (SO_ATTACH_REUSEPORT_CBPF: no privilege, no libbpf)
+ * hands each short-header datagram to the socket of the worker its DCID names, so that a client
+ * that migrates, or whose NAT rebinds, keeps reaching the worker holding its connection; long
+ * headers (handshakes) are left to the kernel's 4-tuple hash, which spreads them. Without the
+ * program (it could not be attached, or TERN_WORKERS_NO_BPF) the kernel hashes every datagram;
+ * a worker that gets a short header for a CID another worker issued passes it to that worker
+ * through an in-process queue (a bounded ring per worker and an eventfd in its loop), which
+ * costs a copy and a wakeup per misrouted datagram but keeps every connection reachable. With
+ * tern_config's QUIC-LB members the worker octet follows the QUIC-LB CID (one byte longer). */
+typedef struct tern_workers tern_workers;
+
+#define TERN_WORKERS_NO_BPF 1u /* flags: do not attach the steering program (the fallback) */
+
+/* tern_workers_steering values. */
+#define TERN_WORKERS_STEER_BPF 1     /* the kernel steers short headers by the worker octet */
+#define TERN_WORKERS_STEER_FORWARD 2 /* the kernel hashes; workers forward what is not theirs */
+
+/* Creates `n` endpoints (2..128) from `cfg` and `cb` (as tern_endpoint_new; worker i's callbacks
+ * get uds[i], or NULL when uds is NULL), binds their SO_REUSEPORT sockets on `addr` in worker
+ * order (port 0: the first takes an ephemeral port, the others join it) and sets up steering.
+ * Nothing runs yet: each endpoint is then driven by one thread, e.g. tern_endpoint_run(
+ * tern_workers_endpoint(w, i)); the endpoints are single-threaded as usual, only the forwarding
+ * queue is shared. Called through the tern_workers_new macro (sizes as tern_endpoint_new).
+ * Returns 0, TERN_ERR_INVALID_ARG (n out of range, NULL addr or out), TERN_ERR_ABI, the errors of
+ * tern_endpoint_new (TERN_ERR_CONFIG also when the CIDs cannot take the worker octet: a QUIC-LB
+ * configuration of 20 bytes) and of tern_endpoint_listen, or TERN_ERR_NOMEM. The steering
+ * program failing to attach is no error: the fallback is used (tern_workers_steering says
+ * which). Call from one thread; free with tern_workers_free. */
+TERN_API int tern_workers_new_sized(const tern_config *cfg, size_t cfg_size,
+                                    const tern_callbacks *cb, size_t cb_size, void *const *uds,
+                                    size_t n, const tern_addr *addr, unsigned flags,
+                                    tern_workers **out);
+#define tern_workers_new(cfg, cb, uds, n, addr, flags, out)                                        \
+    tern_workers_new_sized((cfg), sizeof(tern_config), (cb), sizeof(tern_callbacks), (uds), (n),  \
+                           (addr), (flags), (out))
+/* Worker i's endpoint (NULL when i is out of range); owned by w. */
+TERN_API tern_endpoint *tern_workers_endpoint(tern_workers *w, size_t i);
+/* Number of workers (0 for NULL). */
+TERN_API size_t tern_workers_count(const tern_workers *w);
+/* TERN_WORKERS_STEER_BPF or TERN_WORKERS_STEER_FORWARD (0 for NULL). */
+TERN_API int tern_workers_steering(const tern_workers *w);
+
+typedef struct tern_workers_stats {
+    uint64_t forwarded;   /* short headers this worker received for another worker's CID and
+                             queued for it */
+    uint64_t adopted;     /* datagrams other workers queued for this one, processed here */
+    uint64_t queue_full;  /* datagrams lost because this worker's queue was full */
+} tern_workers_stats;
+/* Worker i's forwarding counters (safe from any thread: they are read under the queue's lock).
+ * Called through the tern_workers_get_stats macro. Returns 0, TERN_ERR_INVALID_ARG or
+ * TERN_ERR_ABI. */
+TERN_API int tern_workers_get_stats_sized(tern_workers *w, size_t i, tern_workers_stats *out,
+                                          size_t size);
+#define tern_workers_get_stats(w, i, out)                                                          \
+    tern_workers_get_stats_sized((w), (i), (out), sizeof(tern_workers_stats))
+/* Frees every endpoint (as tern_endpoint_free) and the queues. Call once no thread runs any of
+ * the endpoints any more (stop them with tern_endpoint_stop from their own thread or a
+ * callback, and join the threads). NULL is a no-op. */
+TERN_API void tern_workers_free(tern_workers *w);
 
 /* ---- datapath hooks (tests and tools) ----------------------------------------------------------- */
 

@@ -371,6 +371,19 @@ static uint64_t local_cid_limit(const tern_config *cfg)
     return TERN_MAX(2, TERN_MIN(lim, (uint64_t)TERN_MAX_PEER_CIDS));
 }
 
+/* Every CID we issue comes from here: the driver's generator, or random bytes. */
+static int make_cid(tern_conn *c, tern_cid *cid)
+{
+    if (c->hooks.new_cid) {
+        int rv = c->hooks.new_cid(c->hooks.ud, c, cid);
+        if (!rv && cid->len != c->cids.scid_len)
+            rv = TERN_ERR_INTERNAL;
+        return rv;
+    }
+    cid->len = (uint8_t)c->cids.scid_len;
+    return c->rand(c->rand_ud, cid->data, cid->len);
+}
+
 void tern_conn_issue_cids(tern_conn *c)
 {
     if (!c->tp.peer_received)
@@ -389,8 +402,7 @@ void tern_conn_issue_cids(tern_conn *c)
     while (tern_local_cids_count(&c->cids.local) < want) {
         tern_cid cid;
         uint8_t token[TERN_RESET_TOKEN_LEN];
-        cid.len = (uint8_t)c->cids.scid_len;
-        if (c->rand(c->rand_ud, cid.data, cid.len))
+        if (make_cid(c, &cid))
             break; /* issued later, when the random source works again */
         tern_crypto_reset_token(c->reset_key, &cid, token);
         tern_cid_entry *e = tern_local_cids_add(&c->cids.local, &cid, token);
@@ -654,8 +666,7 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     }
     tern_cid scid;
     uint8_t token[TERN_RESET_TOKEN_LEN];
-    scid.len = (uint8_t)scid_len;
-    if ((rv = c->rand(c->rand_ud, scid.data, scid.len)))
+    if ((rv = make_cid(c, &scid)))
         goto fail;
     /* a client's migration policy (a server gets one only if it ever opens a second path) */
     if (!c->is_server && (rv = tern_policy_init(c)))
@@ -665,8 +676,7 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     tern_cid pref_cid;
     pref_cid.len = 0;
     if (c->is_server && p->cfg->preferred_address.len) {
-        pref_cid.len = (uint8_t)scid_len;
-        if ((rv = c->rand(c->rand_ud, pref_cid.data, pref_cid.len)))
+        if ((rv = make_cid(c, &pref_cid)))
             goto fail;
         uint8_t ptoken[TERN_RESET_TOKEN_LEN];
         tern_crypto_reset_token(c->reset_key, &pref_cid, ptoken);

@@ -36,6 +36,10 @@ typedef struct tern_conn_hooks {
      * when unknown. NULL: unknown (the search is bounded by the configuration and the peer). */
     size_t (*path_mtu)(void *ud, tern_conn *c, const tern_path_addr *path);
     void *ud;
+    /* Makes each CID the connection issues (its handshake SCID, NEW_CONNECTION_ID, the preferred
+     * address's), of the params' scid_len bytes: the server's generator (qlb.h: QUIC-LB, worker
+     * octet). Returns 0 or a negative TERN_ERR_*. NULL: scid_len random bytes. */
+    int (*new_cid)(void *ud, tern_conn *c, tern_cid *cid);
 } tern_conn_hooks;
 
 typedef struct tern_conn_params {

@@ -62,6 +62,17 @@ void tern_dispatch_set_reset_key(tern_dispatch *d, const uint8_t key[32])
     memcpy(d->cfg.reset_key, key, sizeof(d->cfg.reset_key));
 }
 
+int tern_dispatch_set_retry_key(tern_dispatch *d, const uint8_t key[32])
+{
+    uint8_t derived[32];
+    if (tern_token_derive_key(key, derived))
+        return TERN_ERR_CRYPTO;
+    memcpy(d->cfg.retry_key, key, sizeof(d->cfg.retry_key));
+    memcpy(d->new_token_key, derived, sizeof(derived));
+    memset(derived, 0, sizeof(derived));
+    return 0;
+}
+
 const uint8_t *tern_dispatch_reset_key(const tern_dispatch *d)
 {
     return d->cfg.reset_key;
@@ -246,8 +257,9 @@ static int answer_retry(tern_dispatch *d, const tern_path_addr *path, const tern
     tern_cid rscid;
     rscid.len = (uint8_t)d->cfg.cid_len;
     uint8_t nonce[12], token[TERN_RETRY_TOKEN_MAX];
-    if (d->cfg.rand(d->cfg.rand_ud, rscid.data, rscid.len) ||
-        d->cfg.rand(d->cfg.rand_ud, nonce, sizeof(nonce)))
+    int rv = d->cfg.make_cid ? d->cfg.make_cid(d->cfg.make_cid_ud, &rscid)
+                             : d->cfg.rand(d->cfg.rand_ud, rscid.data, rscid.len);
+    if (rv || rscid.len != d->cfg.cid_len || d->cfg.rand(d->cfg.rand_ud, nonce, sizeof(nonce)))
         return drop(d, res, TERN_DISPATCH_DROP_REPLY_FAILED);
     size_t tl = tern_crypto_token_seal(d->cfg.retry_key, nonce, &h->dcid, &rscid, &path->remote,
                                        now, token, sizeof(token));

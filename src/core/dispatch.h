@@ -74,6 +74,10 @@ typedef struct tern_dispatch_config {
     size_t versions_count;       /* 0 = {v1} */
     uint64_t new_token_lifetime_ns; /* NEW_TOKEN tokens are accepted this long after they were
                                        issued (0: none is accepted) */
+    /* makes the SCID of a Retry (cid_len bytes: the server's generator, qlb.h, so that the
+     * client's next Initial is routed back here); NULL: random bytes */
+    int (*make_cid)(void *ud, tern_cid *cid);
+    void *make_cid_ud;
 } tern_dispatch_config;
 
 /* A routing target (one connection). Embed it in the driver's per-connection record; `val` is what
@@ -149,6 +153,10 @@ void tern_dispatch_free(tern_dispatch *d);
 /* Replaces the stateless reset key (the next resets use it; connections derive their own tokens
  * from the key given in tern_conn_params, see tern_dispatch_reset_key). */
 void tern_dispatch_set_reset_key(tern_dispatch *d, const uint8_t key[32]);
+/* Replaces the Retry token key and the NEW_TOKEN key derived from it, so that endpoints sharing
+ * an address (tern_workers) open each other's tokens. Returns 0 or TERN_ERR_CRYPTO (the keys are
+ * then unchanged). */
+int tern_dispatch_set_retry_key(tern_dispatch *d, const uint8_t key[32]);
 /* The current reset key (32 bytes, stable address: give it to tern_conn_params.reset_key). */
 const uint8_t *tern_dispatch_reset_key(const tern_dispatch *d);
 /* The NEW_TOKEN key (32 bytes, stable address: give it to tern_conn_params.token_key). */

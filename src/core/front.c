@@ -4,6 +4,12 @@
 
 #include <string.h>
 
+static int retry_cid(void *ud, tern_cid *cid)
+{
+    tern_front *f = ud;
+    return tern_cidgen_make(&f->cidgen, f->rand, f->rand_ud, cid);
+}
+
 int tern_front_init(tern_front *f, const tern_config *cfg, tern_tls_ctx *tls,
                     const tern_callbacks *cb, void *cb_ud, tern_rand_fn rand, void *rand_ud,
                     const uint8_t *keys)
@@ -17,11 +23,16 @@ int tern_front_init(tern_front *f, const tern_config *cfg, tern_tls_ctx *tls,
     f->cb_ud = cb_ud;
     f->rand = rand;
     f->rand_ud = rand_ud;
+    int rv = tern_cidgen_init(&f->cidgen, cfg, TERN_FRONT_CID_LEN, 0, 0);
+    if (rv)
+        return rv;
     tern_dispatch_config dc;
     tern_dispatch_config_init(&dc);
     dc.is_server = tls != NULL;
     dc.retry = cfg->retry;
-    dc.cid_len = TERN_FRONT_CID_LEN;
+    dc.cid_len = f->cidgen.len;
+    dc.make_cid = retry_cid;
+    dc.make_cid_ud = f;
     dc.rand = rand;
     dc.rand_ud = rand_ud;
     dc.max_conns = TERN_FRONT_MAX_CONNS;
@@ -33,7 +44,6 @@ int tern_front_init(tern_front *f, const tern_config *cfg, tern_tls_ctx *tls,
     dc.new_token_lifetime_ns = cfg->token_lifetime_ms > UINT64_MAX / 1000000
                                    ? UINT64_MAX
                                    : cfg->token_lifetime_ms * 1000000;
-    int rv = 0;
     if (keys) {
         memcpy(dc.reset_key, keys, 32);
         memcpy(dc.retry_key, keys + 32, 32);
@@ -42,6 +52,8 @@ int tern_front_init(tern_front *f, const tern_config *cfg, tern_tls_ctx *tls,
     }
     if (!rv)
         rv = tern_dispatch_init(&f->disp, &dc);
+    if (rv)
+        tern_cidgen_free(&f->cidgen);
     /* the dispatcher keeps its copy; this one is wiped (volatile: not optimised away) */
     volatile uint8_t *p = (volatile uint8_t *)&dc;
     for (size_t i = 0; i < sizeof(dc); i++)
@@ -51,10 +63,32 @@ int tern_front_init(tern_front *f, const tern_config *cfg, tern_tls_ctx *tls,
 
 void tern_front_free(tern_front *f)
 {
+    tern_cidgen_free(&f->cidgen);
     tern_dispatch_free(&f->disp);
     volatile uint8_t *p = (volatile uint8_t *)&f->disp; /* the keys */
     for (size_t i = 0; i < sizeof(f->disp); i++)
         p[i] = 0;
+}
+
+int tern_front_set_worker(tern_front *f, unsigned worker, unsigned workers)
+{
+    if (f->disp.owners)
+        return TERN_ERR_INVALID_ARG;
+    tern_cidgen g;
+    int rv = tern_cidgen_init(&g, f->cfg, TERN_FRONT_CID_LEN, worker, workers);
+    if (rv)
+        return rv;
+    tern_cidgen_free(&f->cidgen);
+    f->cidgen = g;
+    f->disp.cfg.cid_len = g.len;
+    return 0;
+}
+
+static int hook_new_cid(void *ud, tern_conn *c, tern_cid *cid)
+{
+    tern_front_conn *fc = ud;
+    (void)c;
+    return tern_cidgen_make(&fc->f->cidgen, fc->f->rand, fc->f->rand_ud, cid);
 }
 
 static void hook_cid_added(void *ud, tern_conn *c, const tern_cid *cid)
@@ -96,6 +130,7 @@ void tern_front_hooks(tern_front_conn *fc, tern_conn_hooks *h)
     h->cid_added = hook_cid_added;
     h->cid_removed = hook_cid_removed;
     h->reset_token = hook_reset_token;
+    h->new_cid = hook_new_cid;
     h->ud = fc;
 }
 
@@ -121,7 +156,7 @@ int tern_front_accept(tern_front *f, tern_front_conn *fc, void *val, const tern_
     p.rand_ud = f->rand_ud;
     p.reset_key = tern_dispatch_reset_key(&f->disp);
     p.token_key = tern_dispatch_new_token_key(&f->disp);
-    p.scid_len = TERN_FRONT_CID_LEN;
+    p.scid_len = f->cidgen.len;
     p.client_dcid = r->client_dcid;
     p.client_scid = r->client_scid;
     p.original_dcid = r->original_dcid;

@@ -10,6 +10,7 @@
 
 #include "conn.h"
 #include "dispatch.h"
+#include "qlb.h"
 
 typedef struct tern_front {
     tern_dispatch disp;
@@ -23,6 +24,7 @@ typedef struct tern_front {
     /* qlog sink of the accepted connections, called with their `val` as user data (NULL: the
      * connections use cfg->qlog when it is set); a driver sets it after tern_front_init. */
     void (*qlog)(void *ud, tern_conn *c, const char *record, size_t len);
+    tern_cidgen cidgen;       /* every CID the accepted connections issue, and Retry's */
 } tern_front;
 
 /* One connection as the front door sees it: its routes, and the connection. */
@@ -41,14 +43,21 @@ typedef struct tern_front_conn {
 #define TERN_FRONT_RESETS_PER_SEC 100
 
 /* Configures the dispatcher from cfg (retry, retry_half_open, max_half_open) with the limits
- * above; it accepts connections only when `tls` (server credentials) is given. `keys` (64 bytes:
- * reset key, then Retry token key) or NULL to draw them from `rand`. Returns 0,
- * TERN_ERR_INVALID_ARG, TERN_ERR_NOMEM or the error of rand. tern_front_free releases it (also
+ * above, and the CID generator from cfg's QUIC-LB members (CIDs of TERN_FRONT_CID_LEN random
+ * bytes without them); it accepts connections only when `tls` (server credentials) is given.
+ * `keys` (64 bytes: reset key, then Retry token key) or NULL to draw them from `rand`. Returns 0,
+ * TERN_ERR_INVALID_ARG, TERN_ERR_CONFIG (a QUIC-LB configuration qlb.h refuses),
+ * TERN_ERR_CRYPTO, TERN_ERR_NOMEM or the error of rand. tern_front_free releases it (also
  * harmless on a zeroed struct). */
 int tern_front_init(tern_front *f, const tern_config *cfg, tern_tls_ctx *tls,
                     const tern_callbacks *cb, void *cb_ud, tern_rand_fn rand, void *rand_ud,
                     const uint8_t *keys);
 void tern_front_free(tern_front *f);
+/* Makes this front door worker `worker` of `workers` on one address (tern_workers): its CIDs get
+ * the worker octet (qlb.h), one byte longer with QUIC-LB. Call before any connection exists.
+ * Returns 0, TERN_ERR_CONFIG (see tern_cidgen_init; the previous generator is kept) or
+ * TERN_ERR_INVALID_ARG (connections exist). */
+int tern_front_set_worker(tern_front *f, unsigned worker, unsigned workers);
 
 /* Registers fc with routing value `val` (before its connection exists: tern_conn_new reports
  * CIDs at once). */

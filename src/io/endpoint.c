@@ -9,6 +9,7 @@
  * every connection touched is flushed (tern_conn_send until it has nothing more) into GSO batches,
  * finished connections are reported and freed, and timers are re-armed. */
 #include "endpoint_internal.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <gnutls/crypto.h>
@@ -195,12 +196,13 @@ void tern_endpoint_set_reset_key(tern_endpoint *ep, const uint8_t key[32])
 
 /* ---- sockets --------------------------------------------------------------------------------- */
 
-static int open_sock(tern_endpoint *ep, const tern_addr *addr, tern_udp_sock **out)
+static int open_sock_opt(tern_endpoint *ep, const tern_addr *addr, int reuseport,
+                         tern_udp_sock **out)
 {
     tern_udp_sock *s = malloc(sizeof(*s));
     if (!s)
         return TERN_ERR_NOMEM;
-    int rv = tern_udp_open(s, addr);
+    int rv = reuseport ? tern_udp_open_reuseport(s, addr) : tern_udp_open(s, addr);
     if (rv) {
         int e = errno;
         free(s);
@@ -216,6 +218,11 @@ static int open_sock(tern_endpoint *ep, const tern_addr *addr, tern_udp_sock **o
     }
     *out = s;
     return 0;
+}
+
+static int open_sock(tern_endpoint *ep, const tern_addr *addr, tern_udp_sock **out)
+{
+    return open_sock_opt(ep, addr, 0, out);
 }
 
 static void close_sock(tern_endpoint *ep, tern_udp_sock *s)
@@ -259,7 +266,7 @@ static void normalize_addr(tern_addr *a)
         a->u.sa.sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 }
 
-int tern_endpoint_listen(tern_endpoint *ep, const tern_addr *addr)
+static int listen_opt(tern_endpoint *ep, const tern_addr *addr, int reuseport)
 {
     if (!ep || !addr)
         return TERN_ERR_INVALID_ARG;
@@ -270,10 +277,40 @@ int tern_endpoint_listen(tern_endpoint *ep, const tern_addr *addr)
     tern_addr a = *addr;
     normalize_addr(&a);
     tern_udp_sock *s;
-    int rv = open_sock(ep, &a, &s);
+    int rv = open_sock_opt(ep, &a, reuseport, &s);
     if (rv)
         return rv;
     ep->listeners[ep->nlisteners++] = s;
+    return 0;
+}
+
+int tern_endpoint_listen(tern_endpoint *ep, const tern_addr *addr)
+{
+    return listen_opt(ep, addr, 0);
+}
+
+int tern_ep_listen_reuseport(tern_endpoint *ep, const tern_addr *addr)
+{
+    return listen_opt(ep, addr, 1);
+}
+
+int tern_ep_listener_fd(tern_endpoint *ep)
+{
+    return ep->nlisteners ? ep->listeners[0]->fd : -1;
+}
+
+int tern_ep_join_workers(tern_endpoint *ep, struct tern_worker *wk, unsigned index, unsigned n)
+{
+    if (!ep->srv_tls)
+        return TERN_ERR_CONFIG;
+    if (ep->wk || ep->nlisteners)
+        return TERN_ERR_INVALID_ARG;
+    int rv = tern_front_set_worker(&ep->front, index, n);
+    if (rv)
+        return rv;
+    if (tern_loop_add(&ep->loop, tern_worker_fd(wk), EPOLLIN, wk))
+        return TERN_ERR_IO;
+    ep->wk = wk;
     return 0;
 }
 
@@ -645,6 +682,9 @@ void tern_ep_deliver(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *
         conn_input(ep, s->owner, path, d, len, ecn, now);
         return;
     }
+    /* a worker hands a short header for another worker's CID to that worker */
+    if (ep->wk && tern_worker_steer(ep->wk, &ep->front.cidgen, path, ecn, d, len))
+        return;
     tern_dispatch_result r;
     uint8_t reply[TERN_DISPATCH_REPLY_MAX];
     switch (tern_dispatch_classify(&ep->front.disp, path, d, len, now, reply, sizeof(reply), &r)) {
@@ -692,6 +732,32 @@ static void read_batch(tern_endpoint *ep, tern_udp_sock *s)
 
 static void on_socket_error(tern_endpoint *ep, tern_udp_sock *s);
 
+/* Datagrams other workers received for this one's CIDs (workers.c): processed as if read from
+ * the first listener, which has the same address. At most a few batches per wakeup, so that a
+ * busy queue does not starve the sockets. */
+static void drain_worker_queue(tern_endpoint *ep)
+{
+    tern_worker_clear(ep->wk);
+    if (!ep->nlisteners)
+        return;
+    uint64_t now = tern_loop_now();
+    size_t len;
+    tern_path_addr path;
+    int ecn;
+    uint8_t *d;
+    for (int i = 0; i < 4 * TERN_UDP_RX_BATCH; i++) {
+        if (!(d = tern_worker_pop(ep->wk, &len, &path, &ecn))) {
+            flush_dirty(ep, now);
+            return;
+        }
+        ep->st.dgrams_recv++;
+        ep->st.bytes_recv += len;
+        tern_ep_deliver(ep, ep->listeners[0], &path, ecn, d, len, now);
+    }
+    flush_dirty(ep, now);
+    tern_worker_kick(ep->wk);
+}
+
 /* Handles the events of one wait: the network monitor, writability, socket errors, and the
  * readable sockets listed in `ready` (returns how many). */
 static int on_events(tern_endpoint *ep, const struct epoll_event *ev, int n, tern_udp_sock **ready)
@@ -701,6 +767,10 @@ static int on_events(tern_endpoint *ep, const struct epoll_event *ev, int n, ter
         if (ep->nm && ev[i].data.ptr == ep->nm) {
             if (tern_netmon_read(ep->nm))
                 ep_log(ep, "network monitor: read: %s", strerror(errno));
+            continue;
+        }
+        if (ep->wk && ev[i].data.ptr == ep->wk) {
+            drain_worker_queue(ep);
             continue;
         }
         tern_udp_sock *s = ev[i].data.ptr;
@@ -839,6 +909,7 @@ static int connect_impl(tern_endpoint *ep, const tern_addr *remote, const tern_a
     /* Routes may be added as soon as tern_conn_new runs (its cid_added hook). */
     tern_front_attach(&ep->front, &rc->fc, rc);
     tern_front_hooks(&rc->fc, &p.hooks);
+    p.hooks.new_cid = NULL; /* the server's generator (QUIC-LB, workers) is for accepted ones */
     p.hooks.wake = hook_wake;
     p.hooks.route_usable = hook_route_usable;
     p.hooks.bind_local = hook_bind_local;

@@ -75,6 +75,7 @@ struct tern_endpoint {
     tern_timer dq_timer;
 
     tern_netmon *nm; /* the OS network monitor (cfg.network_monitor or cfg.auto_migrate) */
+    struct tern_worker *wk; /* one of tern_workers: its forwarding queue (workers.h) */
 
     tern_endpoint_stats st;
 };
@@ -92,6 +93,14 @@ int tern_ep_sock_send(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr 
 /* Hands one received datagram to its connection (or the dispatcher's verdict). */
 void tern_ep_deliver(tern_endpoint *ep, tern_udp_sock *s, const tern_path_addr *path, int ecn,
                      uint8_t *d, size_t len, uint64_t now);
+
+/* endpoint.c, for workers.c: makes ep worker `index` of `n` (its CIDs name it, its loop drains
+ * wk's queue); before it listens. Returns 0, TERN_ERR_CONFIG (the CIDs cannot take the worker
+ * octet), TERN_ERR_INVALID_ARG or TERN_ERR_IO. */
+int tern_ep_join_workers(tern_endpoint *ep, struct tern_worker *wk, unsigned index, unsigned n);
+/* tern_endpoint_listen on an SO_REUSEPORT socket; the fd of the first listener. */
+int tern_ep_listen_reuseport(tern_endpoint *ep, const tern_addr *addr);
+int tern_ep_listener_fd(tern_endpoint *ep);
 
 /* hooks.c */
 /* Queues a datagram for `delay_ns` (TERN_DELAYQ_SEND or _RECV); a full queue loses it. */

@@ -140,7 +140,19 @@ static void set_buffers(int fd)
         set_int(fd, SOL_SOCKET, SO_SNDBUF, v);
 }
 
+static int udp_open(tern_udp_sock *s, const tern_addr *addr, int reuseport);
+
 int tern_udp_open(tern_udp_sock *s, const tern_addr *addr)
+{
+    return udp_open(s, addr, 0);
+}
+
+int tern_udp_open_reuseport(tern_udp_sock *s, const tern_addr *addr)
+{
+    return udp_open(s, addr, 1);
+}
+
+static int udp_open(tern_udp_sock *s, const tern_addr *addr, int reuseport)
 {
     memset(s, 0, sizeof(*s));
     s->fd = -1;
@@ -188,6 +200,8 @@ int tern_udp_open(tern_udp_sock *s, const tern_addr *addr)
     int one = 1;
     s->gro = setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
 
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+        goto fail;
     if (bind(fd, &addr->u.sa, alen) != 0)
         goto fail;
     s->local.len = sizeof(s->local.u);

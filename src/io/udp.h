@@ -67,6 +67,10 @@ const tern_udp_counters *tern_udp_tx_counters(const tern_udp_tx *tx);
 /* Opens a socket bound to `addr` (port 0 = ephemeral). IPv6 any-address sockets accept IPv4 too.
  * Returns 0, TERN_ERR_INVALID_ARG (not IPv4/IPv6) or TERN_ERR_IO (errno kept). */
 int tern_udp_open(tern_udp_sock *s, const tern_addr *addr);
+/* tern_udp_open with SO_REUSEPORT set before the bind: the socket joins (or starts) the group of
+ * sockets bound to the same address by this user; the kernel numbers them in bind order, which
+ * is what a steering program attached to the group returns (src/io/workers.c). */
+int tern_udp_open_reuseport(tern_udp_sock *s, const tern_addr *addr);
 void tern_udp_close(tern_udp_sock *s);
 
 /* An error the kernel reported for a datagram the socket sent. */

@@ -430,6 +430,11 @@ static int make_server(tern_pair *p, const uint8_t *dgram, size_t len)
     sp.client_scid = h.scid;
     sp.original_dcid = h.dcid;
     sp.version = h.version;
+    if (p->new_cid) {
+        sp.hooks.new_cid = p->new_cid;
+        sp.hooks.ud = p->new_cid_ud;
+        sp.scid_len = p->scid_len;
+    }
     return tern_conn_new(&p->server, &sp, &p->path_s, p->now);
 }
 

@@ -139,6 +139,11 @@ typedef struct tern_pair {
     /* path events seen by each side: count and last reason per tern_path_event_type */
     int path_events[8], last_reason[8];
     int srv_path_events[8], srv_last_reason[8];
+    /* when set: the server connection issues CIDs of scid_len bytes made by new_cid (its
+     * tern_conn_hooks.new_cid, called with new_cid_ud) */
+    int (*new_cid)(void *ud, tern_conn *c, tern_cid *cid);
+    void *new_cid_ud;
+    size_t scid_len;
 } tern_pair;
 
 /* Creates the certificate (once per process), both TLS contexts and the client connection. */

@@ -119,6 +119,7 @@ void srv_close_for_shutdown(srv_conn *sc)
 
 static void on_accept(tern_conn *c, void *ud)
 {
+    ((server *)ud)->accepted++;
     if (!conn_state(ud, c))
         tern_conn_close(c, 0x3, "out of memory");
 }

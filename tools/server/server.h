@@ -63,6 +63,7 @@ struct server {
     uint64_t key_update_at; /* stream bytes sent per connection before one key update */
     int datagram_echo;      /* --datagram-echo */
     srv_conn *conns;
+    uint64_t accepted; /* connections accepted (on_accept) */
     unsigned char buf[SRV_CHUNK_SIZE]; /* pread target and read scratch, shared by all streams */
 };
 
