@@ -1110,7 +1110,8 @@ int tern_tls_set_early_limits(tern_tls *t, const uint64_t *limits, size_t n)
 {
     if (!t || !t->is_server || n > TERN_TLS_EARLY_LIMITS || (n && !limits))
         return TERN_ERR_INVALID_ARG;
-    memcpy(t->limits, limits, n * sizeof(*limits));
+    if (n)
+        memcpy(t->limits, limits, n * sizeof(*limits));
     t->nlimits = n;
     return 0;
 }
