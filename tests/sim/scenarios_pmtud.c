@@ -21,6 +21,7 @@ typedef struct mtu_watch {
     uint64_t n_big, n;
     uint64_t since;         /* gaps are measured from this time on (0: not yet) */
     uint64_t last, max_gap; /* between datagrams above 1000 bytes reaching the client */
+    void *ud;               /* a scenario's own state */
 } mtu_watch;
 
 static void watch_recv(sim *s, const sim_pkt *p)
@@ -258,6 +259,91 @@ static void scn_migrate_to_9000(sim *s, sim_result *r)
     migrate(s, r, UDP_9000);
 }
 
+/* What the mtu_migrate_answer_lost scenario loses on the new link: on its uplink, the client's
+ * datagrams of 1200 bytes or more (its padded PATH_CHALLENGE and PATH_RESPONSE frames, its PMTU
+ * probes) after the first, until `until`; on its downlink, everything the server sends from 1 ms
+ * after it validated the path for `tail_ns` (a receiver's socket buffer overflowing under a
+ * burst). */
+typedef struct answer_loss {
+    uint64_t until, tail_ns;
+    unsigned seen;
+    uint64_t dropped, valid_at, tail_dropped;
+} answer_loss;
+
+static int answer_filter(sim *s, const sim_pkt *p, void *ud)
+{
+    answer_loss *al = ud;
+    if (p->len < 1200 || sim_time(s) >= al->until || ++al->seen <= 1)
+        return 0;
+    al->dropped++;
+    return 1;
+}
+
+static int tail_filter(sim *s, const sim_pkt *p, void *ud)
+{
+    (void)p;
+    answer_loss *al = ud;
+    int drop = al->valid_at && sim_time(s) >= al->valid_at + SIM_MS &&
+               sim_time(s) < al->valid_at + SIM_MS + al->tail_ns;
+    al->tail_dropped += (uint64_t)drop;
+    return drop;
+}
+
+static void answer_on_event(sim *s, int who, const sim_path_ev *e)
+{
+    answer_loss *al = ((mtu_watch *)s->ud)->ud;
+    if (who == SIM_SERVER && e->type == TERN_PATH_EV_VALIDATED && !al->valid_at && e->id != 0)
+        al->valid_at = sim_time(s);
+}
+
+/* A client on a jumbo LAN (0.1 ms RTT, 9000-byte links, as on loopback) moves to a second one in
+ * the middle of a download, 30 ms in, while the server is still in slow start. Its own challenge
+ * there gets through, but its answer to the server's challenge is lost: the server follows the
+ * client at once and, amplification-limited until its challenge is answered (0.6 s later), sends
+ * what three times the client's small acknowledgements allow. Those packets are acknowledged and
+ * must not grow the window, which they do not fill (RFC 9002 §7.8). Once the path validates, the
+ * server sends its window at the path's first size (1200 bytes), learns the link's jumbo size,
+ * and the link loses everything for 20 ms from 1 ms on. The server's records of what is in flight
+ * are bounded by its window in datagrams: counted in jumbo datagrams, the 1200-byte packets in
+ * flight exceeded the bound, the PTO probe could not be recorded and so was never sent, and the
+ * download stopped until the idle timeout. */
+static void scn_migrate_jumbo_answer_lost(sim *s, sim_result *r)
+{
+    s->cfg_c.max_udp_payload = s->cfg_s.max_udp_payload = UDP_9000;
+    sim_link_cfg la = {.rate_bps = 1000 * MBIT, .delay_ns = 50 * SIM_US,
+                       .queue_bytes = 16 * MB, .mtu = UDP_9000};
+    int a = sim_add_iface(s, "lo1", WIFI_ADDR, &la, NULL);
+    int b = sim_add_iface(s, "lo2", CELL_ADDR, &la, NULL);
+    SIM_CHECK(r, a >= 0 && b >= 0, "interfaces");
+    s->ifaces[a].if_mtu = s->ifaces[b].if_mtu = UDP_9000;
+    s->cfg_c.idle_timeout_ms = s->cfg_s.idle_timeout_ms = 5000;
+    const uint64_t move_at = 30 * SIM_MS;
+    answer_loss al = {.until = move_at + 600 * SIM_MS, .tail_ns = 20 * SIM_MS};
+    mtu_watch w = {.iface = b, .big = UDP_1500, .ud = &al};
+    s->ud = &w;
+    s->on_client_recv = watch_recv;
+    s->on_path_event = answer_on_event;
+    sim_loss_cfg up = {.filter = answer_filter, .filter_ud = &al};
+    sim_iface_append(s, b, SIM_UP, &sim_loss_new(s, b, SIM_UP, &up)->n);
+    sim_loss_cfg down = {.filter = tail_filter, .filter_ud = &al};
+    sim_iface_append(s, b, SIM_DOWN, &sim_loss_new(s, b, SIM_DOWN, &down)->n);
+    verb go = {.addr = iface_addr(s, b, 0)};
+    sim_at(s, move_at, act_set_active, &go, "client moves to the second link");
+    TRY(r, start_download(s, r, 64 * MB));
+    uint64_t xfer = 0;
+    TRY(r, finish_download(s, r, 4 * SIM_SEC, &xfer));
+    SIM_CHECK(r, go.done && go.rv >= 0, "the move failed: %d", go.rv);
+    SIM_CHECK(r, al.dropped >= 1, "no answer lost");
+    SIM_CHECK(r, al.valid_at > move_at + 500 * SIM_MS, "the server validated the path at %.3f s",
+              secs(al.valid_at));
+    SIM_CHECK(r, al.tail_dropped > 0, "nothing lost after the validation");
+    TRY(r, expect_mtu(s, r, b, UDP_9000, 0));
+    char extra[128];
+    snprintf(extra, sizeof(extra), "%llu answers and %llu datagrams after validation lost",
+             (unsigned long long)al.dropped, (unsigned long long)al.tail_dropped);
+    summarize(s, r, xfer, extra);
+}
+
 const sim_scenario sim_pmtud_scenarios[] = {
     {"mtu_1280", "pmtud", "8 MB over a 1280-byte link: 1252-byte datagrams found", 91,
      scn_mtu_1280},
@@ -277,4 +363,7 @@ const sim_scenario sim_pmtud_scenarios[] = {
     {"mtu_migrate_to_9000", "pmtud",
      "moving from a 1500-byte link to a 9000-byte one: the new path finds jumbo datagrams", 96,
      scn_migrate_to_9000},
+    {"mtu_migrate_answer_lost", "pmtud",
+     "jumbo LAN, the answer to the server's challenge on the new link lost: no stall after", 98,
+     scn_migrate_jumbo_answer_lost},
 };

@@ -97,7 +97,7 @@ extern const sim_scenario sim_ecn_scenarios[SIM_ECN_SCENARIOS];
 #define SIM_DATAGRAM_SCENARIOS 2
 extern const sim_scenario sim_datagram_scenarios[SIM_DATAGRAM_SCENARIOS];
 /* The path MTU discovery suite (scenarios_pmtud.c). */
-#define SIM_PMTUD_SCENARIOS 7
+#define SIM_PMTUD_SCENARIOS 8
 extern const sim_scenario sim_pmtud_scenarios[SIM_PMTUD_SCENARIOS];
 /* The QUIC version suite (scenarios_versions.c), a part of the registry. */
 #define SIM_VERSION_SCENARIOS 7
