@@ -443,8 +443,11 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
 {
     tern_pn_space_state *sp = &c->sp[b->space];
     int eliciting = 0;
-    /* what cannot be recorded is never sent: it could be neither retransmitted nor acknowledged */
-    int can_record = tern_recovery_can_record(&c->rec, b->space);
+    /* what cannot be recorded is never sent: it could be neither retransmitted nor acknowledged.
+     * A PTO probe has a small reserve beyond the bound: with the records full of packets that
+     * were all lost, it is the one thing that can still make the peer reveal those losses. */
+    int can_record = sp->probes > 0 ? tern_recovery_can_record_probe(&c->rec, b->space)
+                                    : tern_recovery_can_record(&c->rec, b->space);
     if (!can_record)
         allow_data = 0;
     /* A 1-RTT PTO probe or PING carries our latest ACK: the one before may have been lost, and a
@@ -967,6 +970,7 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
         mtu = TERN_PMTUD_BASE;
     size_t seg = 0;
     int ran_dry = 0; /* stopped because nothing was left to send */
+    int amp_held = 0; /* the amplification limit held the datagrams back, not the window */
     /* the loop ends early when building a packet closed the connection (the AEAD limit) */
     while (*count < max_count && c->state < TERN_CS_CLOSING) {
         size_t room = cap - *count * (seg ? seg : mtu);
@@ -978,6 +982,7 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
             room = TERN_MIN(room, seg);
         uint64_t budget = tern_path_amp_budget(pp);
         if (budget < room) {
+            amp_held = 1;
             if (budget < TERN_MIN_SEND_ROOM)
                 break;
             room = (size_t)budget;
@@ -1026,7 +1031,11 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
     if (ecn && *count)
         *ecn = c->snd.ecn;
     tern_conn_sync_amplification(c);
-    if (ran_dry && pp->cc.bytes_in_flight < pp->cc.cwnd) {
+    /* RFC 9002 §7.8: a window the sender does not fill must not grow on what it carries. An
+     * unvalidated path allows three times what it received: acknowledgements of those small
+     * packets said nothing about the window, which grew a packet at a time in slow start until
+     * the validation let all of it out at once. */
+    if ((ran_dry || amp_held) && pp->cc.bytes_in_flight < pp->cc.cwnd) {
         mark_app_limited(c, c->snd.app_limited_from);
         c->snd.app_limited_from = c->sp[TERN_SPACE_APP].next_pn;
     }

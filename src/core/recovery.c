@@ -228,23 +228,36 @@ static tern_rtt *rtt_of(const tern_recovery *r, uint8_t path_id)
 
 uint64_t tern_recovery_record_limit(const tern_recovery *r)
 {
-    uint64_t mds = r->cc && r->cc->max_datagram_size ? r->cc->max_datagram_size : 1200;
+    /* In datagrams of the base size, not of the path's current one: what is in flight left at
+     * the sizes of its time, and a path whose MTU grows (a jumbo link found after a window went
+     * out at 1200 bytes) must not find itself above its own bound with those packets in flight. */
     uint64_t win = r->cc ? r->cc->cwnd : 0;
     for (int s = 0; s < TERN_SPACE_COUNT; s++)
         win = TERN_MAX(win, r->q[s].bytes_in_flight);
-    uint64_t lim = win / mds * TERN_RECOVERY_CWND_RECORDS;
+    uint64_t lim = win / TERN_MIN_INITIAL_SIZE * TERN_RECOVERY_CWND_RECORDS;
     lim = TERN_MAX(lim, (uint64_t)TERN_RECOVERY_MIN_RECORDS);
     return TERN_MIN(lim, r->max_in_flight_records);
 }
 
-int tern_recovery_can_record(tern_recovery *r, int space)
+static int can_record(tern_recovery *r, int space, int probe)
 {
     if (space < 0 || space >= TERN_SPACE_COUNT || r->q[space].discarded)
         return 0;
     tern_sentq *q = &r->q[space];
-    if (q->count >= tern_recovery_record_limit(r))
+    if (q->count >= tern_recovery_record_limit(r) &&
+        (!probe || q->over_limit >= TERN_RECOVERY_PROBE_RECORDS))
         return 0;
     return q->count < q->cap || q_grow(q, space) == 0;
+}
+
+int tern_recovery_can_record(tern_recovery *r, int space)
+{
+    return can_record(r, space, 0);
+}
+
+int tern_recovery_can_record_probe(tern_recovery *r, int space)
+{
+    return can_record(r, space, 1);
 }
 
 size_t tern_recovery_records(const tern_recovery *r, int space)
@@ -276,10 +289,12 @@ int tern_recovery_on_sent(tern_recovery *r, int space, const tern_sent_pkt *p)
     tern_sentq *q = &r->q[space];
     if (q->discarded || (q->next_pn && p->pn < q->next_pn))
         return TERN_ERR_INVALID_ARG;
-    if (q->count >= tern_recovery_record_limit(r))
+    int over = q->count >= tern_recovery_record_limit(r);
+    if (over && q->over_limit >= TERN_RECOVERY_PROBE_RECORDS)
         return TERN_ERR_NOMEM;
     if (q->count == q->cap && q_grow(q, space))
         return TERN_ERR_NOMEM;
+    q->over_limit = over ? q->over_limit + 1 : 0;
 
     tern_sent_pkt *d = q_at(q, q->count);
     /* Fixed-size header copy plus the frames in use: cheaper than one variable-length memcpy. */

@@ -66,6 +66,8 @@ typedef struct tern_sentq {
     uint64_t skipped[TERN_RECOVERY_SKIPPED]; /* pns never sent on purpose (UINT64_MAX: none) */
     unsigned skipped_next;
     int discarded;
+    unsigned over_limit;          /* PTO probes recorded at or above the record limit since the
+                                     space was last below it (TERN_RECOVERY_PROBE_RECORDS at most) */
 } tern_sentq;
 
 /* Inclusive ranges, descending (r[0].hi is the largest acknowledged). */
@@ -118,13 +120,20 @@ void tern_recovery_init(tern_recovery *r, int is_server, tern_rtt *rtt, tern_cc 
 void tern_recovery_free(tern_recovery *r);
 
 #define TERN_RECOVERY_DEFAULT_MAX_RECORDS (1u << 16)
-/* Records per space are bounded by a multiple of the window in full-size packets (never below
- * TERN_RECOVERY_MIN_RECORDS, never above max_in_flight_records). The window is the active path's
- * cwnd, or the space's bytes in flight when more (packets that other paths' windows admitted): a
- * record is about a quarter of a full-size packet, so what a peer can make us hold stays near the
- * window whatever the packets' sizes. */
+/* Records per space are bounded by a multiple of the window in datagrams of the base size, 1200
+ * bytes, whatever the path's MTU (never below TERN_RECOVERY_MIN_RECORDS, never above
+ * max_in_flight_records). The window is the active path's cwnd, or the space's bytes in flight
+ * when more (packets that other paths' windows admitted): a record is about a quarter of a
+ * 1200-byte packet, so what a peer can make us hold stays near the window whatever the packets'
+ * sizes. */
 #define TERN_RECOVERY_CWND_RECORDS 4
 #define TERN_RECOVERY_MIN_RECORDS 256
+/* Records PTO probes may take beyond that bound: RFC 9002 §6.2.4 requires a probe when the PTO
+ * fires, and a space at its bound with everything in flight lost would otherwise send nothing
+ * until the idle timeout (the probe is what makes the peer's acknowledgements reveal the losses
+ * and free the records). Counted from the moment the space reached its bound, so that a peer
+ * that never acknowledges makes us hold only this many more records. */
+#define TERN_RECOVERY_PROBE_RECORDS 8
 
 /* How many records a space may hold now (the bound above, from the active controller's cwnd). */
 uint64_t tern_recovery_record_limit(const tern_recovery *r);
@@ -134,8 +143,14 @@ uint64_t tern_recovery_record_limit(const tern_recovery *r);
  * connection sends nothing in that space that would need a record, only ACK frames. */
 int tern_recovery_can_record(tern_recovery *r, int space);
 
+/* The same for a PTO probe, which may also take one of the TERN_RECOVERY_PROBE_RECORDS beyond the
+ * limit. */
+int tern_recovery_can_record_probe(tern_recovery *r, int space);
+
 /* Records a sent packet (copied; only the first n_frames frames are kept). Packet numbers must
- * increase within a space. Returns 0, TERN_ERR_NOMEM (record limit reached, or allocation failed),
+ * increase within a space. Returns 0, TERN_ERR_NOMEM (record limit and the probes' reserve beyond
+ * it reached, or allocation failed; callers check tern_recovery_can_record or, for a PTO probe,
+ * tern_recovery_can_record_probe first),
  * or TERN_ERR_INVALID_ARG (bad space, discarded space, pn not increasing, or n_frames above
  * TERN_SENT_MAX_FRAMES). On failure nothing is recorded: the caller must not send the packet. */
 int tern_recovery_on_sent(tern_recovery *r, int space, const tern_sent_pkt *p);

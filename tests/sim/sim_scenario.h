@@ -85,7 +85,7 @@ extern const sim_scenario sim_migration_wire_scenarios[SIM_MIGRATION_WIRE_SCENAR
 #define SIM_FAILOVER_SCENARIOS 7
 extern const sim_scenario sim_failover_scenarios[SIM_FAILOVER_SCENARIOS];
 /* The recovery suite (scenarios_recovery.c), a part of the registry. */
-#define SIM_RECOVERY_SCENARIOS 7
+#define SIM_RECOVERY_SCENARIOS 8
 extern const sim_scenario sim_recovery_scenarios[SIM_RECOVERY_SCENARIOS];
 /* The migration policy suite (scenarios_policy.c), a part of the registry. */
 #define SIM_POLICY_SCENARIOS 16

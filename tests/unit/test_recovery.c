@@ -602,15 +602,30 @@ static void test_record_bound(void **st)
         assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, pn * MS, 1), 0);
     }
     assert_false(tern_recovery_can_record(&h->r, TERN_SPACE_APP));
+    /* PTO probes have a reserve beyond the bound: with every record lost and none acknowledged,
+     * nothing else could ever free one */
+    for (int i = 0; i < TERN_RECOVERY_PROBE_RECORDS; i++, pn++) {
+        assert_false(tern_recovery_can_record(&h->r, TERN_SPACE_APP));
+        assert_true(tern_recovery_can_record_probe(&h->r, TERN_SPACE_APP));
+        assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, 20 * MS, 1), 0);
+    }
+    assert_false(tern_recovery_can_record_probe(&h->r, TERN_SPACE_APP));
     assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, 24 * MS, 1), TERN_ERR_NOMEM);
-    assert_int_equal(h->r.q[TERN_SPACE_APP].count, 10);
-    assert_int_equal(h->cc.bytes_in_flight, 10 * MDS); /* the refused packet left no trace */
-    /* an ACK frees room */
-    tern_pn_range r[2] = {{4, 5}, {0, 1}};
-    assert_int_equal(ack(h, TERN_SPACE_APP, r, 2, 0, 30 * MS), 0);
-    assert_int_equal(h->n_acked, 4);
+    assert_int_equal(h->r.q[TERN_SPACE_APP].count, 10 + TERN_RECOVERY_PROBE_RECORDS);
+    /* the refused packet left no trace */
+    assert_int_equal(h->cc.bytes_in_flight, (10 + TERN_RECOVERY_PROBE_RECORDS) * MDS);
+    /* an ACK of the first ten frees room; the reserve is whole again once the space was below
+     * its bound */
+    tern_pn_range r[1] = {{0, 9}};
+    assert_int_equal(ack(h, TERN_SPACE_APP, r, 1, 0, 30 * MS), 0);
+    assert_int_equal(h->n_acked, 10);
     assert_true(tern_recovery_can_record(&h->r, TERN_SPACE_APP));
-    assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, 31 * MS, 1), 0);
+    for (; h->r.q[TERN_SPACE_APP].count < 10; pn++)
+        assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, 31 * MS, 1), 0);
+    assert_false(tern_recovery_can_record(&h->r, TERN_SPACE_APP));
+    for (int i = 0; i < TERN_RECOVERY_PROBE_RECORDS; i++, pn++)
+        assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, 32 * MS, 1), 0);
+    assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, 32 * MS, 1), TERN_ERR_NOMEM);
     h_free(h);
 
     /* otherwise a multiple of the congestion window in full-size packets, with a floor: small
@@ -629,8 +644,22 @@ static void test_record_bound(void **st)
     }
     p.pn = pn;
     assert_false(tern_recovery_can_record(&h->r, TERN_SPACE_APP));
-    assert_int_equal(tern_recovery_on_sent(&h->r, TERN_SPACE_APP, &p), TERN_ERR_NOMEM);
     assert_true(h->cc.bytes_in_flight < h->cc.cwnd);
+    h_free(h);
+
+    /* the bound counts datagrams of the base size whatever the path's MTU: a window that left in
+     * 1200-byte packets before a jumbo size was found stays within it */
+    h = h_new(1, TERN_CC_NEWRENO);
+    h->cc.cwnd = 100 * MDS;
+    h->cc.max_datagram_size = 8972;
+    assert_int_equal(tern_recovery_record_limit(&h->r), 100 * TERN_RECOVERY_CWND_RECORDS);
+    p.size = MDS;
+    for (pn = 0; pn < 100; pn++) {
+        p.pn = pn;
+        assert_true(tern_recovery_can_record(&h->r, TERN_SPACE_APP));
+        assert_int_equal(tern_recovery_on_sent(&h->r, TERN_SPACE_APP, &p), 0);
+    }
+    assert_true(tern_recovery_can_record(&h->r, TERN_SPACE_APP));
     h_free(h);
 
     /* packets admitted by other paths' windows (the bytes in flight) raise the limit with them */
