@@ -166,7 +166,9 @@ TERN_API ssize_t tern_core_send_ecn(tern_conn *c, uint8_t *buf, size_t cap, size
 
 /* The absolute time of the connection's next timer (loss detection, PTO, delayed ACK, pacing,
  * path validation, migration policy, idle and handshake timeouts, closing and draining periods),
- * or TERN_TS_INF. It changes after every call of this header: read it again before waiting. */
+ * or TERN_TS_INF; always TERN_TS_INF once the connection is TERN_CORE_CLOSED (nothing is left to
+ * time: free it when convenient). It changes after every call of this header: read it again
+ * before waiting. */
 TERN_API tern_tstamp tern_core_next_timeout(const tern_conn *c);
 
 /* Runs the timers due at `now` (early calls are harmless). Call tern_core_send afterwards.

@@ -852,8 +852,9 @@ static int peer_acks_nothing(const tern_conn *c, int heard)
 
 tern_tstamp tern_conn_next_timeout(const tern_conn *c)
 {
+    /* over: nothing is left to time (a driver that keeps it a while must not wake for it) */
     if (c->state == TERN_CS_DONE)
-        return 0;
+        return TERN_TS_INF;
     if (c->state >= TERN_CS_CLOSING)
         return c->close.deadline ? c->close.deadline : 0;
     if (tern_conn_dgram_has_notes(c))

@@ -111,7 +111,8 @@ int tern_conn_send(tern_conn *c, tern_path_addr *path_out, uint8_t *buf, size_t 
                    size_t max_count, size_t *seg_size, size_t *count, tern_tstamp now);
 
 /* Absolute time of the next timer (loss detection, PTO, ACK delay, pacing, idle, drain), or
- * TERN_TS_INF. */
+ * TERN_TS_INF: also once the connection is done (closed, or its closing or draining period
+ * over). */
 tern_tstamp tern_conn_next_timeout(const tern_conn *c);
 
 /* Runs due timers. Call tern_conn_send afterwards. */

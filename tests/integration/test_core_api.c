@@ -426,6 +426,15 @@ static void test_handshake_download(void **st)
     step(&w);
     assert_int_equal(tern_core_state(w.client), TERN_CORE_CLOSED);
     assert_int_equal(tern_core_state(w.sconn), TERN_CORE_CLOSED);
+    /* over (the closing and the draining period ended): no timer is left, so a driver that
+     * keeps the connection a while does not wake for it, and running the timers changes
+     * nothing */
+    assert_true(tern_core_next_timeout(w.client) == TERN_TS_INF);
+    assert_true(tern_core_next_timeout(w.sconn) == TERN_TS_INF);
+    assert_int_equal(tern_core_on_timeout(w.client, w.now), 0);
+    assert_int_equal(tern_core_on_timeout(w.sconn, w.now), 0);
+    assert_true(tern_core_next_timeout(w.client) == TERN_TS_INF);
+    assert_true(tern_core_next_timeout(w.sconn) == TERN_TS_INF);
     assert_int_equal(tern_core_close_info(w.client)->local, 1);
     /* the caller frees a server connection: the server no longer routes to it */
     tern_core_conn_free(w.sconn);
@@ -1038,6 +1047,7 @@ static void test_bad_args(void **st)
     /* a port unreachable before the server ever answered ends the client at once */
     assert_int_equal(tern_core_port_unreachable(c, &path.remote), 1);
     assert_int_equal(tern_core_state(c), TERN_CORE_CLOSED);
+    assert_true(tern_core_next_timeout(c) == TERN_TS_INF); /* over at once: no timer left */
     assert_int_equal(tern_core_close_info(c)->status, TERN_ERR_CONN_REFUSED);
 
     corefx_server_config(&cfg);
