@@ -989,6 +989,7 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
 }
 
 int tern_conn_is_done(const tern_conn *c) { return c->state == TERN_CS_DONE; }
+int tern_conn_handshake_completed(const tern_conn *c) { return c->hs.complete; }
 
 int tern_conn_state(const tern_conn *c)
 {
