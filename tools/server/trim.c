@@ -6,8 +6,8 @@
 
 #include "server/trim.h"
 
-#define TRIM_MIN_CLOSED 64               /* connections closed since the last trim, at least */
-#define TRIM_INTERVAL_NS 1000000000ull   /* at most one trim a second */
+#define TRIM_MIN_CLOSED 64                /* connections closed since the last trim, at least */
+#define TRIM_INTERVAL_NS 1000000000ull    /* at most one trim a second */
 #define TRIM_THRESHOLD (64 * 1024 * 1024) /* free() leaves the heap's top alone below this */
 
 void srv_trim_init(srv_trim *t)
@@ -18,7 +18,10 @@ void srv_trim_init(srv_trim *t)
     (void)mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
 }
 
-void srv_trim_note_close(srv_trim *t) { t->closed++; }
+void srv_trim_note_close(srv_trim *t)
+{
+    t->closed++;
+}
 
 int srv_trim_due(srv_trim *t, size_t live, uint64_t now_ns)
 {

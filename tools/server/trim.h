@@ -18,7 +18,8 @@ void srv_trim_init(srv_trim *t);
 void srv_trim_note_close(srv_trim *t);
 /* 1 when freed memory should go back now, with `live` connections open: a burst is over (at
  * least half of the connections open at its peak closed, and at least 64 of them; or none is
- * left open at all) and the last trim is a second old. Pure: reads no clock. */
+ * left open at all) and the last trim is a second old; then the count starts again. Reads no
+ * clock: `now_ns` is the caller's. */
 int srv_trim_due(srv_trim *t, size_t live, uint64_t now_ns);
 /* srv_trim_due, and then malloc_trim. Returns 1 when it trimmed. */
 int srv_trim_maybe(srv_trim *t, size_t live, uint64_t now_ns);
