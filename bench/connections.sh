@@ -10,10 +10,16 @@
 # anonymous mapping, where malloc's arenas and large blocks live) after each wave is established
 # and after it closed.
 #
+# The handshake rate depends on how busy the machine is; what the server spends is read from
+# /proc too (user + system time during the rate run), so each rate line also gives handshakes per
+# CPU-second of the server: what one core sustains, comparable between runs on a loaded machine.
+#
 # usage: bench/connections.sh BUILD_DIR
 # environment: CONNS="1000 10000" (connections per wave, one server run each), WAVES (3),
 #              HOLD_MS (3000: how long each wave stays open, and the pause after it closed),
-#              RATE_SECONDS (5), PARALLEL (16 handshakes in flight), ONLY=tern|ngtcp2
+#              RATE_SECONDS (5), PARALLEL (16 handshakes in flight), ONLY=tern|ngtcp2,
+#              BASE=DIR (another build, e.g. of an older commit: its tern-server is measured in
+#              the same run as side "base", with this build's client), PHASES ("memory rate")
 set -uo pipefail
 
 if [ $# -ne 1 ]; then
@@ -27,10 +33,13 @@ hold_ms=${HOLD_MS:-3000}
 rate_seconds=${RATE_SECONDS:-5}
 parallel=${PARALLEL:-16}
 only=${ONLY:-}
+base=${BASE:-}
+phases=${PHASES:-memory rate}
 here=$(cd "$(dirname "$0")" && pwd)
 client=$build/bench_conn_client
 tern_server=$build/tern-server
-for f in "$client" "$tern_server"; do
+base_server=${base:+$base/tern-server}
+for f in "$client" "$tern_server" $base_server; do
     [ -x "$f" ] || { echo "missing $f (make build)" >&2; exit 2; }
 done
 have_ngtcp2=1
@@ -66,10 +75,11 @@ start_server() {
     local side=$1 retry=$2 log=$tmp/$1-server.log
     port=$(free_port)
     case $side in
-    tern)
-        local opt=()
+    tern | base)
+        local opt=() bin=$tern_server
+        [ "$side" = base ] && bin=$base_server
         [ "$retry" = 1 ] && opt=(--retry)
-        "${srv_pin[@]}" "$tern_server" --listen "127.0.0.1:$port" --root "$tmp/www" \
+        "${srv_pin[@]}" "$bin" --listen "127.0.0.1:$port" --root "$tmp/www" \
             --cert "$tmp/pki/cert.pem" --key "$tmp/pki/key.pem" --alpn h3 \
             --idle-timeout 600000 -q "${opt[@]}" >"$log" 2>&1 &
         ;;
@@ -98,8 +108,14 @@ wait_line() {
 
 sides=()
 [ "$only" != ngtcp2 ] && sides+=(tern)
+[ "$only" != ngtcp2 ] && [ -n "$base" ] && sides+=(base)
 [ "$only" != tern ] && [ $have_ngtcp2 = 1 ] && sides+=(ngtcp2)
 
+# cpu_ticks PID: user + system time so far, in clock ticks
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+hz=$(getconf CLK_TCK)
+
+if [[ " $phases " == *" memory "* ]]; then
 echo "== memory per idle established connection ($pin_note; $waves waves, held ${hold_ms} ms)"
 printf '%-7s %6s %5s %12s %12s %12s %12s %12s\n' server conns wave "heap_open_KB" "per_conn_B" \
     "rss_per_B" "heap_closed" "rss_closed"
@@ -132,24 +148,38 @@ for side in "${sides[@]}"; do
         bench_stop server_pid
     done
 done
+fi
 
+[[ " $phases " == *" rate "* ]] || exit 0
 echo
 echo "== handshakes per second, server on one core ($pin_note; $parallel in flight, ${rate_seconds} s)"
-declare -A rate
+echo "   (per_cpu_s: handshakes per CPU-second the server used, what one busy core would sustain)"
+declare -A rate percpu
 for retry in 0 1; do
     for side in "${sides[@]}"; do
         start_server "$side" "$retry" || continue
+        t0=$(cpu_ticks "$server_pid")
         line=$("${cli_pin[@]}" "$client" rate "127.0.0.1:$port" "$rate_seconds" "$parallel" \
             2>"$tmp/$side-rate.err")
+        t1=$(cpu_ticks "$server_pid")
         rate[$side,$retry]=$(awk '{ print $6 }' <<<"$line")
-        printf '%-7s retry=%s  %s\n' "$side" "$retry" "${line:-failed: $(tail -n 1 "$tmp/$side-rate.err")}"
+        hs=$(awk '{ print $2 }' <<<"$line")
+        percpu[$side,$retry]=$(awk -v h="${hs:-0}" -v d=$((t1 - t0)) -v hz="$hz" \
+            'BEGIN { printf "%.0f", (d > 0 ? h * hz / d : 0) }')
+        printf '%-7s retry=%s  %s  server_cpu_s %.2f per_cpu_s %s\n' "$side" "$retry" \
+            "${line:-failed: $(tail -n 1 "$tmp/$side-rate.err")}" \
+            "$(awk -v d=$((t1 - t0)) -v hz="$hz" 'BEGIN { print d / hz }')" "${percpu[$side,$retry]}"
         bench_stop server_pid
     done
 done
 for retry in 0 1; do
-    t=${rate[tern,$retry]:-} g=${rate[ngtcp2,$retry]:-}
-    if [ -n "$t" ] && [ -n "$g" ]; then
-        awk -v t="$t" -v g="$g" -v r="$retry" \
-            'BEGIN { printf "tern/ngtcp2 handshake rate, retry=%s: %.2f\n", r, (g > 0 ? t / g : 0) }'
-    fi
+    for side in tern base; do
+        t=${rate[$side,$retry]:-} g=${rate[ngtcp2,$retry]:-}
+        tc=${percpu[$side,$retry]:-} gc=${percpu[ngtcp2,$retry]:-}
+        if [ -n "$t" ] && [ -n "$g" ]; then
+            awk -v t="$t" -v g="$g" -v tc="$tc" -v gc="$gc" -v r="$retry" -v s="$side" \
+                'BEGIN { printf "%s/ngtcp2 handshakes, retry=%s: rate %.2f, per CPU-second %.2f\n",
+                         s, r, (g > 0 ? t / g : 0), (gc > 0 ? tc / gc : 0) }'
+        fi
+    done
 done

@@ -200,6 +200,7 @@ static void *worker_main(void *arg)
                     strerror(errno));
             break;
         }
+        srv_trim_maybe(&srv->trim, tern_endpoint_conn_count(srv->ep), tool_now_ns());
     }
     shut_down(srv);
     return NULL;
@@ -337,6 +338,7 @@ int main(int argc, char **argv)
     srv = calloc(1, sizeof(*srv));
     if (!srv)
         return fail("%s", "out of memory");
+    srv_trim_init(&srv->trim);
     tern_config_init(&cfg);
     cfg.session_tickets = 1; /* resumption costs the server nothing but the tickets' bytes */
     cfg.qlb_nonce_len = 8;
@@ -605,6 +607,7 @@ int main(int argc, char **argv)
             status = 1;
             break;
         }
+        srv_trim_maybe(&srv->trim, tern_endpoint_conn_count(srv->ep), tool_now_ns());
     }
     shut_down(srv);
 

@@ -110,12 +110,11 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
         if (tern_crypto_keys_from_secret_v(&c->keys.rx[level], c->version, aead, rx, len,
                                          level != TERN_LEVEL_1RTT))
             return TERN_ERR_CRYPTO;
-        if (level == TERN_LEVEL_1RTT) {
-            if (tern_crypto_keys_from_secret_v(&c->keys.hp_rx1, c->version, aead, rx, len, 1))
-                return TERN_ERR_CRYPTO;
-            if (tern_crypto_next_keys(&c->keys.rx[level], &c->keys.rx_next))
-                return TERN_ERR_CRYPTO;
-        }
+        /* the next phase's receive keys are made when a packet of that phase first arrives
+         * (tern_conn_install_rx_next) */
+        if (level == TERN_LEVEL_1RTT &&
+            tern_crypto_hp_from_secret_v(&c->keys.hp_rx1, c->version, aead, rx, len))
+            return TERN_ERR_CRYPTO;
     }
     if (tx) {
         tern_crypto_keys_free(&c->keys.tx[level]);
@@ -123,7 +122,7 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
                                          level != TERN_LEVEL_1RTT))
             return TERN_ERR_CRYPTO;
         if (level == TERN_LEVEL_1RTT &&
-            tern_crypto_keys_from_secret_v(&c->keys.hp_tx1, c->version, aead, tx, len, 1))
+            tern_crypto_hp_from_secret_v(&c->keys.hp_tx1, c->version, aead, tx, len))
             return TERN_ERR_CRYPTO;
         /* from now on the client's anti-deadlock probe goes in the Handshake space: its Initial
          * keys go with its first Handshake packet (RFC 9002 §6.2.2.1) */
@@ -140,8 +139,11 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
     return 0;
 }
 
-/* After a key phase change on receive: the next phase's keys are derived ahead of time so that a
- * packet of the following phase can be tried without delay. */
+/* The next receive phase's keys, made when a packet with the other key phase bit first arrives,
+ * and kept until the phase changes (once per phase, whatever a peer sends). Not ahead of time:
+ * an idle connection would hold a cipher context that a connection without key updates never
+ * uses. RFC 9001 §6.3 allows making them while processing the packet; the timing that may show
+ * tells when the peer first used a new phase, which its next packets show anyway. */
 int tern_conn_install_rx_next(tern_conn *c)
 {
     tern_crypto_keys_free(&c->keys.rx_next);
@@ -990,6 +992,7 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
 }
 
 int tern_conn_is_done(const tern_conn *c) { return c->state == TERN_CS_DONE; }
+int tern_conn_handshake_completed(const tern_conn *c) { return c->hs.complete; }
 
 int tern_conn_state(const tern_conn *c)
 {

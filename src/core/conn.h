@@ -121,6 +121,10 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now);
 /* 1 when the connection has ended (closing/draining period over, or closed without a period):
  * the driver reports tern_conn_close_info() through on_closed and frees it. */
 int tern_conn_is_done(const tern_conn *c);
+/* 1 once the handshake completed (RFC 9001 §4.1.1), whatever happened since (a connection closed
+ * by the peer right after its Finished stays complete): the server's front door counts a
+ * connection as half-open until then. */
+int tern_conn_handshake_completed(const tern_conn *c);
 /* The connection's state as tern/core.h names it (TERN_CORE_HANDSHAKE ... TERN_CORE_CLOSED). */
 int tern_conn_state(const tern_conn *c);
 const tern_close_info *tern_conn_close_info(const tern_conn *c);

@@ -639,7 +639,7 @@ static int decrypt_1rtt(tern_conn *c, uint8_t *pkt, size_t hdr_len, size_t pkt_l
         return tern_crypto_decrypt(&c->keys.rx[TERN_LEVEL_1RTT], pkt, hdr_len, pkt_len, pn);
     if (c->keys.rx_prev.aead && pn < c->keys.rx_phase_first_pn)
         return tern_crypto_decrypt(&c->keys.rx_prev, pkt, hdr_len, pkt_len, pn);
-    if (!c->keys.rx_next.aead || !c->hs.confirmed)
+    if (!c->hs.confirmed || (!c->keys.rx_next.aead && tern_conn_install_rx_next(c)))
         return TERN_ERR_CRYPTO;
     int n = tern_crypto_decrypt(&c->keys.rx_next, pkt, hdr_len, pkt_len, pn);
     if (n < 0)
@@ -655,8 +655,7 @@ static int decrypt_1rtt(tern_conn *c, uint8_t *pkt, size_t hdr_len, size_t pkt_l
     }
     /* the peer moved to the next phase: rotate receive keys and follow with ours */
     tern_crypto_keys_move(&c->keys.rx_prev, &c->keys.rx[TERN_LEVEL_1RTT]);
-    tern_crypto_keys_move(&c->keys.rx[TERN_LEVEL_1RTT], &c->keys.rx_next);
-    tern_conn_install_rx_next(c);
+    tern_crypto_keys_move(&c->keys.rx[TERN_LEVEL_1RTT], &c->keys.rx_next); /* empties rx_next */
     c->keys.rx_phase ^= 1;
     c->keys.rx_phase_first_pn = pn;
     c->keys.rx_update_unacked = 1;

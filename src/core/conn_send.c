@@ -726,6 +726,11 @@ static size_t build_close(tern_conn *c, uint8_t *out, size_t cap, tern_tstamp no
             continue;
         if (level != TERN_LEVEL_1RTT && c->hs.confirmed)
             continue;
+        /* a client whose handshake completed got the server's Handshake packets: the server
+         * reads Handshake (and this datagram's first packet must not be a close in Initial that
+         * ends the server before it reads the Finished below) */
+        if (level == TERN_LEVEL_INITIAL && !c->is_server && c->hs.complete)
+            continue;
         pkt_build *b = &pkts[np];
         if (!pb_start(c, b, level, out + used, cap - used))
             break;
@@ -733,6 +738,19 @@ static size_t build_close(tern_conn *c, uint8_t *out, size_t cap, tern_tstamp no
         uint64_t code =
             c->close.info.app && !app ? TERN_TE_APPLICATION_ERROR : c->close.info.error_code;
         const char *reason = (c->close.info.app && !app) ? "" : c->close.info.reason;
+        /* A client closing as soon as its handshake completed (in on_connected) still owes the
+         * server its Finished: sent first, it completes the server's handshake too, so that the
+         * server's front door no longer counts the connection as a handshake in progress (a
+         * half-open slot, a reason to send Retry to the next clients). The close frame keeps its
+         * room; the Finished goes once (the close is not retransmitted). */
+        if (level == TERN_LEVEL_HANDSHAKE && !c->is_server && c->hs.complete) {
+            size_t keep = b->cap, close_room = 25 + strlen(reason);
+            if (pb_room(b) > close_room) {
+                b->cap -= close_room;
+                (void)add_crypto(c, b);
+                b->cap = keep;
+            }
+        }
         size_t n = tern_frame_write_close(pb_cur(b), pb_room(b), app, code,
                                           c->close.info.frame_type, reason, strlen(reason));
         if (!n)

@@ -165,8 +165,11 @@ int tern_crypto_keys_from_secret(tern_keys *k, int aead, const uint8_t *secret, 
                                           with_hp);
 }
 
-int tern_crypto_keys_from_secret_v(tern_keys *k, uint32_t version, int aead, const uint8_t *secret,
-                                   size_t secret_len, int with_hp)
+/* Installs into k the packet protection key (want_aead) and/or the header protection key
+ * (with_hp) derived from `secret`. Only keys with the AEAD keep the secret (a key update derives
+ * from it). */
+static int keys_derive(tern_keys *k, uint32_t version, int aead, const uint8_t *secret,
+                       size_t secret_len, int want_aead, int with_hp)
 {
     const struct aead_info *ai = aead_info(aead);
     const tern_qv_labels *lb = tern_qv_labels_for(version);
@@ -181,13 +184,15 @@ int tern_crypto_keys_from_secret_v(tern_keys *k, uint32_t version, int aead, con
     if (!ai || secret_len != ai->hash_len || !tern_qv_supported(version))
         return TERN_ERR_CRYPTO;
 
-    if (expand_label(ai->mac, secret, secret_len, lb->key, key, ai->key_len) < 0 ||
-        expand_label(ai->mac, secret, secret_len, lb->iv, k->iv, sizeof(k->iv)) < 0)
-        goto out;
-    gnutls_datum_t kd = {key, (unsigned)ai->key_len};
-    if (gnutls_aead_cipher_init(&ahd, ai->aead, &kd) < 0) {
-        ahd = NULL;
-        goto out;
+    if (want_aead) {
+        if (expand_label(ai->mac, secret, secret_len, lb->key, key, ai->key_len) < 0 ||
+            expand_label(ai->mac, secret, secret_len, lb->iv, k->iv, sizeof(k->iv)) < 0)
+            goto out;
+        gnutls_datum_t kd = {key, (unsigned)ai->key_len};
+        if (gnutls_aead_cipher_init(&ahd, ai->aead, &kd) < 0) {
+            ahd = NULL;
+            goto out;
+        }
     }
     if (with_hp) {
         uint8_t zero_iv[16] = {0};
@@ -204,8 +209,10 @@ int tern_crypto_keys_from_secret_v(tern_keys *k, uint32_t version, int aead, con
     k->version = version;
     k->aead_hd = ahd;
     k->hp_hd = hhd;
-    memcpy(k->secret, secret, secret_len);
-    k->secret_len = secret_len;
+    if (want_aead) {
+        memcpy(k->secret, secret, secret_len);
+        k->secret_len = secret_len;
+    }
     k->key_len = ai->key_len;
     ahd = NULL;
     hhd = NULL;
@@ -220,6 +227,18 @@ out:
     gnutls_memset(key, 0, sizeof(key));
     gnutls_memset(hp, 0, sizeof(hp));
     return rv;
+}
+
+int tern_crypto_keys_from_secret_v(tern_keys *k, uint32_t version, int aead, const uint8_t *secret,
+                                   size_t secret_len, int with_hp)
+{
+    return keys_derive(k, version, aead, secret, secret_len, 1, with_hp);
+}
+
+int tern_crypto_hp_from_secret_v(tern_keys *k, uint32_t version, int aead, const uint8_t *secret,
+                                 size_t secret_len)
+{
+    return keys_derive(k, version, aead, secret, secret_len, 0, 1);
 }
 
 int tern_crypto_initial_keys(uint32_t version, const tern_cid *client_dcid, int is_server,

@@ -64,6 +64,12 @@ int tern_crypto_keys_from_secret(tern_keys *k, int aead, const uint8_t *secret, 
  * unsupported version fails with TERN_ERR_CRYPTO. tern_crypto_keys_from_secret is version 1. */
 int tern_crypto_keys_from_secret_v(tern_keys *k, uint32_t version, int aead, const uint8_t *secret,
                                    size_t secret_len, int with_hp);
+/* Only the header protection key of `secret` into `k` (freed first): what the 1-RTT header
+ * protection needs for the whole connection (its key never changes with the key phase), without
+ * a packet protection context nobody uses (k->aead_hd stays NULL, and no secret is kept).
+ * Returns 0 or TERN_ERR_CRYPTO (k left empty). */
+int tern_crypto_hp_from_secret_v(tern_keys *k, uint32_t version, int aead, const uint8_t *secret,
+                                 size_t secret_len);
 
 /* Derives the next key phase (RFC 9001 §6: "quic ku"; "quicv2 ku" for keys of v2) from `cur` into `next` (next != cur; whatever
  * next held is freed); next shares nothing with cur, and has no HP key (header protection keys do

@@ -190,7 +190,7 @@ int tern_front_accept(tern_front *f, tern_front_conn *fc, void *val, const tern_
         tern_dispatch_note_drop(&f->disp, TERN_DISPATCH_DROP_REJECTED);
         return TERN_ERR_DROP;
     }
-    tern_dispatch_set_half_open(&f->disp, &fc->route, !tern_conn_is_established(c));
+    tern_dispatch_set_half_open(&f->disp, &fc->route, !tern_conn_handshake_completed(c));
     return 0;
 }
 
@@ -198,8 +198,11 @@ int tern_front_input(tern_front *f, tern_front_conn *fc, const tern_path_addr *p
                      size_t len, int ecn, tern_tstamp now)
 {
     int rv = tern_conn_recv(fc->c, path, d, len, ecn, now);
-    /* a server connection stops counting as half-open once its handshake completed */
-    if (fc->route.half_open && tern_conn_is_established(fc->c))
+    /* A server connection stops counting as half-open once its handshake completed, also when
+     * the same datagram closed it (a client that connects, looks and leaves): its draining
+     * period must not hold a handshake slot. One closed before completing keeps its slot until
+     * it is freed: Initial keys are public, so anyone can close a handshake it started. */
+    if (fc->route.half_open && tern_conn_handshake_completed(fc->c))
         tern_dispatch_set_half_open(&f->disp, &fc->route, 0);
     return rv;
 }

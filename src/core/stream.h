@@ -14,7 +14,11 @@
  * are capped anyway; when full, lost ranges are widened (resending a few acknowledged bytes is
  * harmless) and acks that cannot be recorded are turned into retransmissions. */
 #define TERN_SENDBUF_MAX_RANGES 1024
-#define TERN_BUF_MIN_CAP 4096 /* first ring allocation (or `limit` when smaller) */
+/* Smallest ring allocation (or `limit` when smaller); the first one is the first write's size
+ * rounded up by doubling. Small: a stream that only ever carries a few bytes (an HTTP/3 control
+ * or QPACK stream, a TLS level's CRYPTO) holds them for its whole life, and a bulk write sizes
+ * the ring in one allocation anyway. */
+#define TERN_BUF_MIN_CAP 256
 
 /* ---- send buffer: bytes written by the app, kept until acknowledged -------------------------- */
 typedef struct tern_sendbuf {

@@ -76,6 +76,7 @@ typedef struct world {
     int tokens;
     int mute_client;
     size_t client_dgrams, to_client_bytes;
+    int close_on_connect; /* the client closes as soon as it is connected */
 } world;
 
 static void pattern(size_t off, uint8_t *buf, size_t n)
@@ -154,8 +155,11 @@ static void on_writable(tern_conn *c, int64_t sid, void *ud)
 static void on_connected(tern_conn *c, void *ud)
 {
     world *w = ud;
-    if (!tern_conn_is_server(c))
+    if (!tern_conn_is_server(c)) {
         w->connected = 1;
+        if (w->close_on_connect)
+            assert_int_equal(tern_conn_close(c, 0, "seen"), 0);
+    }
 }
 
 static void on_path_event(tern_conn *c, const tern_path_event *ev, void *ud)
@@ -342,7 +346,8 @@ static int half_way(world *w)
     return w->got >= w->size / 2;
 }
 
-static void world_init(world *w, uint64_t seed, int retry)
+/* A world whose server runs with `scfg`. */
+static void world_init_cfg(world *w, uint64_t seed, const tern_config *scfg)
 {
     memset(w, 0, sizeof(*w));
     w->seed = seed;
@@ -350,10 +355,8 @@ static void world_init(world *w, uint64_t seed, int retry)
     w->q = calloc(MAXQ, sizeof(dgram));
     assert_non_null(w->q);
     tern_callbacks cb = callbacks();
-    tern_config scfg, ccfg;
-    corefx_server_config(&scfg);
-    scfg.retry = retry;
-    assert_int_equal(tern_core_server_new(&scfg, &cb, w, corefx_rand, &w->seed, &w->server), 0);
+    tern_config ccfg;
+    assert_int_equal(tern_core_server_new(scfg, &cb, w, corefx_rand, &w->seed, &w->server), 0);
     corefx_client_config(&ccfg);
     tern_path_addr path = {.local = corefx_addr("10.0.0.1:40000"),
                            .remote = corefx_addr("10.0.0.9:443")};
@@ -361,6 +364,14 @@ static void world_init(world *w, uint64_t seed, int retry)
                                           w->now, &w->client),
                      0);
     assert_int_equal(gnutls_hash_init(&w->hash, GNUTLS_DIG_SHA256), 0);
+}
+
+static void world_init(world *w, uint64_t seed, int retry)
+{
+    tern_config scfg;
+    corefx_server_config(&scfg);
+    scfg.retry = retry;
+    world_init_cfg(w, seed, &scfg);
 }
 
 static void world_free(world *w)
@@ -953,6 +964,62 @@ static void test_half_open_bounds(void **st)
     tern_core_server_free(s);
 }
 
+static int server_draining(world *w)
+{
+    return w->sconn && tern_core_state(w->sconn) == TERN_CORE_DRAINING;
+}
+
+/* A client that completes its handshake and closes at once (its Finished and its
+ * CONNECTION_CLOSE in one datagram: a handshake-rate benchmark does exactly this) frees its
+ * half-open slot: the server's draining connection must not keep the next client out. With
+ * max_half_open 1, a second client is accepted while the first still drains. */
+static void test_half_open_freed_by_close_after_handshake(void **st)
+{
+    tern_config scfg, ccfg;
+    corefx_server_config(&scfg);
+    scfg.max_half_open = 1;
+    scfg.retry_half_open = 0;
+    world w;
+    world_init_cfg(&w, 17, &scfg);
+    w.close_on_connect = 1;
+    assert_true(run(&w, server_draining, 5 * SEC));
+    /* it read the close in Handshake, after the Finished: an application close said there */
+    const tern_close_info *ci = tern_core_close_info(w.sconn);
+    assert_int_equal(ci->app, 0);
+    assert_int_equal(ci->error_code, 0x0c); /* APPLICATION_ERROR */
+    assert_int_equal(tern_core_server_conn_count(w.server), 1);
+
+    corefx_client_config(&ccfg);
+    tern_path_addr path = {.local = corefx_addr("10.0.3.1:4000"),
+                           .remote = corefx_addr("10.0.0.9:443")};
+    tern_conn *cli;
+    assert_int_equal(tern_core_client_new(&ccfg, NULL, NULL, &path, "localhost", corefx_rand,
+                                          &w.seed, w.now, &cli),
+                     0);
+    uint8_t buf[BATCH * SEG_MAX], reply[TERN_CORE_REPLY_MAX];
+    size_t seg, count, rlen;
+    int kind = TERN_CORE_REPLY_NONE;
+    tern_conn *c;
+    assert_true(tern_core_send(cli, buf, sizeof(buf), BATCH, &path, &seg, &count, w.now) >= 1200);
+    assert_int_equal(ask(w.server, "10.0.3.1:4000", buf, seg, w.now, reply, &rlen, &kind, &c),
+                     TERN_CORE_ACCEPTED);
+    assert_int_equal(tern_core_server_conn_count(w.server), 2);
+
+    /* and that one, still in its handshake, holds the only slot: a third is dropped */
+    tern_path_addr path3 = {.local = corefx_addr("10.0.3.2:4000"),
+                            .remote = corefx_addr("10.0.0.9:443")};
+    tern_conn *cli3;
+    assert_int_equal(tern_core_client_new(&ccfg, NULL, NULL, &path3, "localhost", corefx_rand,
+                                          &w.seed, w.now, &cli3),
+                     0);
+    assert_true(tern_core_send(cli3, buf, sizeof(buf), BATCH, &path3, &seg, &count, w.now) >= 1200);
+    assert_int_equal(ask(w.server, "10.0.3.2:4000", buf, seg, w.now, reply, &rlen, &kind, &c),
+                     TERN_CORE_DROPPED);
+    tern_core_conn_free(cli);
+    tern_core_conn_free(cli3);
+    world_free(&w);
+}
+
 static void test_bad_args(void **st)
 {
     uint64_t seed = 15;
@@ -1089,6 +1156,7 @@ int main(void)
         cmocka_unit_test(test_new_token_lifts_amplification_limit),
         cmocka_unit_test(test_set_token_errors),
         cmocka_unit_test(test_half_open_bounds),
+        cmocka_unit_test(test_half_open_freed_by_close_after_handshake),
         cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests(tests, corefx_group_setup, corefx_group_teardown);

@@ -232,6 +232,7 @@ static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
         srv_conn_free(srv, sc);
         tern_conn_set_user_data(c, NULL);
     }
+    srv_trim_note_close(&srv->trim);
 }
 
 static void on_path_event(tern_conn *c, const tern_path_event *ev, void *ud)

@@ -10,6 +10,7 @@
 
 #include "common/h3conn.h"
 #include "common/sidmap.h"
+#include "server/trim.h"
 #include "tern/tern.h"
 
 #define SRV_CHUNK_SIZE (64 * 1024)
@@ -64,6 +65,7 @@ struct server {
     int datagram_echo;      /* --datagram-echo */
     srv_conn *conns;
     uint64_t accepted; /* connections accepted (on_accept) */
+    srv_trim trim;
     unsigned char buf[SRV_CHUNK_SIZE]; /* pread target and read scratch, shared by all streams */
 };
 
