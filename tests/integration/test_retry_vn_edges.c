@@ -218,6 +218,48 @@ static void test_vn_wrong_scid_ignored(void **st)
     pair_free(&p);
 }
 
+static char qlog_text[1 << 16];
+static size_t qlog_n;
+
+static void keep_qlog(void *ud, tern_conn *c, const char *r, size_t len)
+{
+    (void)ud;
+    (void)c;
+    if (qlog_n + len + 1 > sizeof(qlog_text))
+        qlog_n = 0;
+    memcpy(qlog_text + qlog_n, r, len);
+    qlog_n += len;
+    qlog_text[qlog_n] = 0;
+}
+
+/* §6.2: a Version Negotiation that echoes the client's CIDs and lists none of its versions ends
+ * the attempt; qlog records the close as a version mismatch the server's answer caused. */
+static void test_vn_ends_attempt_in_qlog(void **st)
+{
+    (void)st;
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 4105), 0);
+    p.cfg_c.qlog = keep_qlog;
+    p.c2s.blackhole = 1;
+    pair_run(&p, never, 1 * MS);
+    tern_conn *c = p.client;
+    qlog_n = 0;
+    qlog_text[0] = 0;
+    static const uint32_t versions[] = {0x1a2a3a4a, 0x5a6a7a8a};
+    uint8_t pkt[256];
+    size_t n = tern_pkt_write_vn(pkt, sizeof(pkt), tern_conn_initial_dcid(c),
+                                 &tern_conn_local_cids(c)->e[0].cid, versions, 2, 0);
+    assert_true(n > 0);
+    tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
+    assert_int_equal(tern_conn_state(c), TERN_CS_DONE);
+    assert_int_equal(tern_conn_close_info(c)->status, TERN_ERR_VERSION);
+    const char *rec = strstr(qlog_text, "\"name\":\"quic:connection_closed\"");
+    assert_non_null(rec);
+    assert_non_null(strstr(rec, "\"initiator\":\"remote\""));
+    assert_non_null(strstr(rec, "\"trigger\":\"version_mismatch\""));
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_retry_other_version_or_cid_ignored),
         cmocka_unit_test(test_after_server_packet_ignored),
         cmocka_unit_test(test_vn_wrong_scid_ignored),
+        cmocka_unit_test(test_vn_ends_attempt_in_qlog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
