@@ -2,7 +2,8 @@
  * endpoints written as IPv6 (ip_v6/port_v6), a client socket bound to the IPv6 wildcard address
  * whose datagrams arrive addressed to a concrete IP (its path matches them on the port only), a
  * move to another port of the same IP (RTT and congestion state kept, RFC 9000 §9.4) and one to
- * another IPv6 address (both reset), each validated and followed by the server. */
+ * another IPv6 address (both reset), each validated and followed by the server, and a server's
+ * preferred address: followed when it is IPv6, ignored when IPv4 only. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -177,12 +178,45 @@ static void test_port_then_address_move(void **st)
     pair_free(&p);
 }
 
+static int confirmed(tern_pair *p)
+{
+    return p->client && tern_conn_handshake_confirmed(p->client);
+}
+
+/* RFC 9000 §9.6: a server's IPv6 preferred address is where an IPv6 client moves once the
+ * handshake is confirmed (the address a client on IPv4 would ignore); an IPv4-only one is ignored
+ * by a client on IPv6. */
+static void follows_preferred(const char *preferred, int moves, uint64_t seed)
+{
+    tern_pair p;
+    start_v6(&p, seed);
+    p.cfg_s.preferred_address = addr(preferred);
+    assert_true(pair_run(&p, confirmed, 10 * SEC));
+    pair_run(&p, never, 2 * SEC);
+    tern_addr want = moves ? addr(preferred) : p.path_c.remote;
+    assert_true(tern_addr_equal(&tern_conn_active_path(p.client)->addr.remote, &want));
+    assert_int_equal(p.path_events[TERN_PATH_EV_VALIDATED] > 0, moves);
+    assert_true(pair_request(&p, 100000) >= 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_true(pair_verify(&p));
+    assert_true(tern_addr_equal(&tern_conn_active_path(p.client)->addr.remote, &want));
+    pair_free(&p);
+}
+
+static void test_preferred_address(void **st)
+{
+    (void)st;
+    follows_preferred("[fd00::9]:4433", 1, 6004);
+    follows_preferred("192.0.2.9:4433", 0, 6005);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handshake_and_qlog),
         cmocka_unit_test(test_wildcard_bound_client),
         cmocka_unit_test(test_port_then_address_move),
+        cmocka_unit_test(test_preferred_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
