@@ -46,10 +46,10 @@ static void finish(tern_pair *p, int retried)
         assert_true(pair_run(p, pair_cond_connected, 10 * SEC));
 }
 
-/* A Retry in `version` from SCID and token bytes `id`, to `dcid`, with the tag of that version
+/* A Retry in `version` from SCID and token bytes `id`, to `dcid`, with the tag of `tag_version`
  * for the client's original DCID. */
-static size_t retry_in(tern_conn *c, uint32_t version, const tern_cid *dcid, uint8_t id,
-                       uint8_t *out, size_t cap)
+static size_t retry_tagged(tern_conn *c, uint32_t version, uint32_t tag_version,
+                           const tern_cid *dcid, uint8_t id, uint8_t *out, size_t cap)
 {
     tern_cid scid = {.len = 8};
     memset(scid.data, id, 8);
@@ -58,8 +58,16 @@ static size_t retry_in(tern_conn *c, uint32_t version, const tern_cid *dcid, uin
     size_t n = tern_pkt_write_retry(out, cap - TERN_AEAD_TAG_LEN, version, dcid, &scid, token,
                                     sizeof(token), 0);
     assert_true(n > 0);
-    assert_int_equal(tern_crypto_retry_tag(version, tern_conn_initial_dcid(c), out, n, out + n), 0);
+    assert_int_equal(
+        tern_crypto_retry_tag(tag_version, tern_conn_initial_dcid(c), out, n, out + n), 0);
     return n + TERN_AEAD_TAG_LEN;
+}
+
+/* The same with the tag of its own version. */
+static size_t retry_in(tern_conn *c, uint32_t version, const tern_cid *dcid, uint8_t id,
+                       uint8_t *out, size_t cap)
+{
+    return retry_tagged(c, version, version, dcid, id, out, cap);
 }
 
 static void expect_token(tern_conn *c, uint8_t id)
@@ -139,6 +147,11 @@ static void test_retry_other_version_or_cid_ignored(void **st)
     uint8_t pkt[256];
     size_t n = retry_in(c, TERN_PROTO_VERSION_2, &tern_conn_local_cids(c)->e[0].cid, 0x33, pkt,
                         sizeof(pkt));
+    tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
+    assert_false(tern_conn_retry_received(c));
+    /* nor with the tag the version in use would have */
+    n = retry_tagged(c, TERN_PROTO_VERSION_2, TERN_PROTO_VERSION_1,
+                     &tern_conn_local_cids(c)->e[0].cid, 0x36, pkt, sizeof(pkt));
     tern_conn_recv(c, &p.path_c, pkt, n, 0, p.now);
     assert_false(tern_conn_retry_received(c));
     tern_cid other = tern_conn_local_cids(c)->e[0].cid;
