@@ -228,8 +228,9 @@ static tern_rtt *rtt_of(const tern_recovery *r, uint8_t path_id)
 
 uint64_t tern_recovery_record_limit(const tern_recovery *r)
 {
-    uint64_t mds = r->cc && r->cc->max_datagram_size ? r->cc->max_datagram_size : 1200;
-    uint64_t win = r->cc ? r->cc->cwnd : 0;
+    /* r->cc is never NULL: tern_recovery_init is given one and a migration rebinds to another */
+    uint64_t mds = r->cc->max_datagram_size ? r->cc->max_datagram_size : 1200;
+    uint64_t win = r->cc->cwnd;
     for (int s = 0; s < TERN_SPACE_COUNT; s++)
         win = TERN_MAX(win, r->q[s].bytes_in_flight);
     uint64_t lim = win / mds * TERN_RECOVERY_CWND_RECORDS;
