@@ -218,8 +218,9 @@ static int tls_tparams(void *ud, const uint8_t *data, size_t len)
     if (!c->cids.peer_scid_known || !tern_cid_eq(&tp.initial_scid, &c->cids.peer_initial_scid))
         goto fail;
     if (!c->is_server) {
+        /* the decoder refused a server's parameters without original_destination_connection_id */
         why = "original_destination_connection_id mismatch";
-        if (!tp.has_original_dcid || !tern_cid_eq(&tp.original_dcid, &c->cids.initial_dcid))
+        if (!tern_cid_eq(&tp.original_dcid, &c->cids.initial_dcid))
             goto fail;
         why = "retry_source_connection_id mismatch";
         if (c->retry.received != tp.has_retry_scid ||

@@ -14,8 +14,6 @@ int tern_front_init(tern_front *f, const tern_config *cfg, tern_tls_ctx *tls,
                     const tern_callbacks *cb, void *cb_ud, tern_rand_fn rand, void *rand_ud,
                     const uint8_t *keys)
 {
-    if (!f || !cfg || !rand)
-        return TERN_ERR_INVALID_ARG;
     memset(f, 0, sizeof(*f));
     f->cfg = cfg;
     f->tls = tls;

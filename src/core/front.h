@@ -45,8 +45,9 @@ typedef struct tern_front_conn {
 /* Configures the dispatcher from cfg (retry, retry_half_open, max_half_open) with the limits
  * above, and the CID generator from cfg's QUIC-LB members (CIDs of TERN_FRONT_CID_LEN random
  * bytes without them); it accepts connections only when `tls` (server credentials) is given.
- * `keys` (64 bytes: reset key, then Retry token key) or NULL to draw them from `rand`. Returns 0,
- * TERN_ERR_INVALID_ARG, TERN_ERR_CONFIG (a QUIC-LB configuration qlb.h refuses),
+ * `keys` (64 bytes: reset key, then Retry token key) or NULL to draw them from `rand`. `f`,
+ * `cfg` and `rand` are never NULL (the drivers own them; the public entry points check what their
+ * callers give). Returns 0, TERN_ERR_CONFIG (a QUIC-LB configuration qlb.h refuses),
  * TERN_ERR_CRYPTO, TERN_ERR_NOMEM or the error of rand. tern_front_free releases it (also
  * harmless on a zeroed struct). */
 int tern_front_init(tern_front *f, const tern_config *cfg, tern_tls_ctx *tls,

@@ -553,9 +553,9 @@ void tern_policy_on_path_gone(tern_conn *c, int idx, tern_path_reason why, tern_
 
 void tern_policy_on_active(tern_conn *c, int from, int to, tern_tstamp now)
 {
+    /* a move involves a slot beyond the first, which exists only once the policy does
+     * (tern_conn_path_slot_open) */
     tern_policy *pol = c->pol;
-    if (!pol)
-        return; /* a server with only ever one path slot (tern_conn_path_slot_open) */
     tern_conn_path_slot(c, from)->last_active = now;
     tern_conn_path_slot(c, to)->last_active = now;
     /* what the old path learnt, before losses declared there later (the packets left behind)

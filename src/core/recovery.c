@@ -230,8 +230,9 @@ uint64_t tern_recovery_record_limit(const tern_recovery *r)
 {
     /* In datagrams of the base size, not of the path's current one: what is in flight left at
      * the sizes of its time, and a path whose MTU grows (a jumbo link found after a window went
-     * out at 1200 bytes) must not find itself above its own bound with those packets in flight. */
-    uint64_t win = r->cc ? r->cc->cwnd : 0;
+     * out at 1200 bytes) must not find itself above its own bound with those packets in flight.
+     * r->cc is never NULL: tern_recovery_init is given one and a migration rebinds to another. */
+    uint64_t win = r->cc->cwnd;
     for (int s = 0; s < TERN_SPACE_COUNT; s++)
         win = TERN_MAX(win, r->q[s].bytes_in_flight);
     uint64_t lim = win / TERN_MIN_INITIAL_SIZE * TERN_RECOVERY_CWND_RECORDS;

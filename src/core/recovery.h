@@ -115,6 +115,7 @@ typedef struct tern_recovery {
     void *ud;
 } tern_recovery;
 
+/* `rtt` and `cc` (those of the first path; a migration rebinds them) are never NULL. */
 void tern_recovery_init(tern_recovery *r, int is_server, tern_rtt *rtt, tern_cc *cc,
                         const tern_recovery_cb *cb, void *ud);
 void tern_recovery_free(tern_recovery *r);
