@@ -211,6 +211,18 @@ void tern_sendbuf_copy(const tern_sendbuf *sb, uint64_t off, size_t len, uint8_t
     ring_read(sb->buf, sb->cap, sb->head, off - sb->base, len, dst);
 }
 
+int tern_sendbuf_peek(const tern_sendbuf *sb, uint64_t off, size_t len, const uint8_t **first,
+                      size_t *first_len, const uint8_t **second)
+{
+    if (!len || off < sb->base || off + len > sb->end)
+        return 0;
+    size_t pos = ring_pos(sb->head, off - sb->base, sb->cap);
+    *first = sb->buf + pos;
+    *first_len = TERN_MIN(len, sb->cap - pos);
+    *second = len > *first_len ? sb->buf : NULL;
+    return *second ? 2 : 1;
+}
+
 void tern_sendbuf_on_sent(tern_sendbuf *sb, uint64_t off, size_t len, int fin)
 {
     uint64_t hi = off + len;

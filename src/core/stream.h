@@ -47,6 +47,12 @@ int tern_sendbuf_next(const tern_sendbuf *sb, uint64_t max_off, size_t max_len, 
 void tern_sendbuf_rewind(tern_sendbuf *sb);
 /* Copies bytes [off, off+len) (all must be buffered) to dst. */
 void tern_sendbuf_copy(const tern_sendbuf *sb, uint64_t off, size_t len, uint8_t *dst);
+/* Where bytes [off, off+len) (all must be buffered) are in the ring: one or two stretches (the
+ * second when they wrap), first[0..*first_len) then second[0..len - *first_len). The pointers
+ * stay valid until the next write or acknowledgement. Returns the number of stretches (0 for
+ * len 0 or bytes not buffered). */
+int tern_sendbuf_peek(const tern_sendbuf *sb, uint64_t off, size_t len, const uint8_t **first,
+                      size_t *first_len, const uint8_t **second);
 /* The range was put in a packet (removes it from `lost`, advances `sent`). */
 void tern_sendbuf_on_sent(tern_sendbuf *sb, uint64_t off, size_t len, int fin);
 void tern_sendbuf_on_acked(tern_sendbuf *sb, uint64_t off, size_t len, int fin);

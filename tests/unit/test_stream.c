@@ -63,6 +63,22 @@ static void test_sendbuf_wrap(void **st)
     assert_memory_equal(out, src + 4096, 2000);
     tern_sendbuf_copy(&sb, 3500, 2500, out); /* across the wrap point */
     assert_memory_equal(out, src + 3500, 2500);
+    /* the same bytes where they lie: the end of the ring, then its start */
+    const uint8_t *first, *second;
+    size_t first_len;
+    assert_int_equal(tern_sendbuf_peek(&sb, 3500, 2500, &first, &first_len, &second), 2);
+    assert_ptr_equal(first, sb.buf + 3500);
+    assert_int_equal(first_len, 596);
+    assert_ptr_equal(second, sb.buf);
+    assert_memory_equal(first, src + 3500, 596);
+    assert_memory_equal(second, src + 4096, 2500 - 596);
+    assert_int_equal(tern_sendbuf_peek(&sb, 3100, 100, &first, &first_len, &second), 1);
+    assert_ptr_equal(first, sb.buf + 3100);
+    assert_int_equal(first_len, 100);
+    assert_null(second);
+    assert_int_equal(tern_sendbuf_peek(&sb, 2999, 10, &first, &first_len, &second), 0);
+    assert_int_equal(tern_sendbuf_peek(&sb, 6000, 97, &first, &first_len, &second), 0);
+    assert_int_equal(tern_sendbuf_peek(&sb, 4000, 0, &first, &first_len, &second), 0);
     tern_sendbuf_on_sent(&sb, off, len, 0);
 
     /* Growing a wrapped ring keeps the bytes in order. */
