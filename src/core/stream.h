@@ -28,6 +28,7 @@ typedef struct tern_sendbuf {
     tern_ranges lost;      /* ranges to retransmit (below `sent`) */
     int fin;               /* the app has set FIN at `end` */
     int fin_sent, fin_acked, fin_lost;
+    size_t reserved;       /* bytes at `end` handed out by tern_sendbuf_reserve, not committed */
 } tern_sendbuf;
 
 void tern_sendbuf_init(tern_sendbuf *sb, size_t limit);
@@ -37,6 +38,17 @@ void tern_sendbuf_free(tern_sendbuf *sb);
 ssize_t tern_sendbuf_write(tern_sendbuf *sb, const uint8_t *data, size_t len, int fin);
 /* Room for new bytes. */
 size_t tern_sendbuf_room(const tern_sendbuf *sb);
+/* The place of the next new bytes, for a caller that produces them in place instead of copying
+ * them in: *p points into the ring at `end`, where up to the returned count of bytes (at most
+ * `want`, within the room, contiguous: where the ring wraps, the rest comes with the next call)
+ * may be written before tern_sendbuf_commit. Grows the ring first when it can. Returns the count
+ * (0 when full or want is 0), TERN_ERR_STREAM_STATE after FIN, TERN_ERR_NOMEM when the ring could
+ * not grow and has no room. */
+ssize_t tern_sendbuf_reserve(tern_sendbuf *sb, size_t want, uint8_t **p);
+/* Takes the first `n` bytes the last tern_sendbuf_reserve handed out as written, and FIN after
+ * them when `fin`. Returns 0, TERN_ERR_INVALID_ARG (n beyond what was handed out),
+ * TERN_ERR_STREAM_STATE after FIN. */
+int tern_sendbuf_commit(tern_sendbuf *sb, size_t n, int fin);
 /* Chooses the next range to send: lost ranges first, then new bytes up to `max_off` (flow control).
  * At most `max_len` bytes. Returns 1 with *off, *len, *fin (len may be 0 for a lone FIN), 0 when nothing.
  * *is_new tells whether the range is new data (counts against connection flow control). */
