@@ -364,8 +364,8 @@ int tern_crypto_protect_pieces(tern_keys *k, const tern_keys *hp, uint8_t *pkt, 
     } else {
         giovec_t ad = {pkt, hdr_len};
         giovec_t pt = {pkt + hdr_len, payload_len};
-        if (gnutls_aead_cipher_encryptv2((gnutls_aead_cipher_hd_t)k->aead_hd, nonce,
-                                         sizeof(nonce), &ad, 1, &pt, payload_len ? 1 : 0,
+        if (gnutls_aead_cipher_encryptv2((gnutls_aead_cipher_hd_t)k->aead_hd, nonce, sizeof(nonce),
+                                         &ad, 1, &pt, payload_len ? 1 : 0,
                                          pkt + hdr_len + payload_len, &tag_len) < 0 ||
             tag_len != TERN_AEAD_TAG_LEN)
             return TERN_ERR_CRYPTO;

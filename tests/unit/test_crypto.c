@@ -615,12 +615,12 @@ static void test_protect_pieces(void **state)
         size_t plen, n;
         size_t at[4], len[4];
     } cases[] = {
-        {1200, 1, {7}, {1190}},                       /* one STREAM frame's data after its header */
-        {1200, 2, {9, 509}, {500, 691}},              /* wrapped: two stretches back to back */
-        {1200, 2, {0, 600}, {33, 600}},               /* from the start, and to the very end */
+        {1200, 1, {7}, {1190}},          /* one STREAM frame's data after its header */
+        {1200, 2, {9, 509}, {500, 691}}, /* wrapped: two stretches back to back */
+        {1200, 2, {0, 600}, {33, 600}},  /* from the start, and to the very end */
         {1100, 4, {5, 21, 100, 700}, {16, 1, 300, 17}}, /* several frames, odd sizes */
-        {64, 1, {16}, {32}},                          /* block-aligned */
-        {40, 1, {3}, {0}},                            /* an empty piece */
+        {64, 1, {16}, {32}},                            /* block-aligned */
+        {40, 1, {3}, {0}},                              /* an empty piece */
     };
     for (int aead = TERN_AEAD_AES_128_GCM; aead <= TERN_AEAD_CHACHA20_POLY1305; aead++) {
         size_t slen = aead == TERN_AEAD_AES_256_GCM ? 48 : 32;
@@ -662,12 +662,12 @@ static void test_protect_pieces(void **state)
         tern_crypto_piece many[TERN_CRYPTO_MAX_PIECES + 1];
         for (size_t j = 0; j < TERN_ARRAY_LEN(many); j++)
             many[j] = (tern_crypto_piece){j * 10, ring, 5};
-        assert_int_equal(tern_crypto_protect_pieces(&k, NULL, got, 12, 2, 200, 1, many,
-                                                    TERN_ARRAY_LEN(many)),
-                         TERN_ERR_CRYPTO);
-        assert_int_equal(tern_crypto_protect_pieces(&k, NULL, got, 12, 2, 200, 1, many,
-                                                    TERN_CRYPTO_MAX_PIECES),
-                         0);
+        assert_int_equal(
+            tern_crypto_protect_pieces(&k, NULL, got, 12, 2, 200, 1, many, TERN_ARRAY_LEN(many)),
+            TERN_ERR_CRYPTO);
+        assert_int_equal(
+            tern_crypto_protect_pieces(&k, NULL, got, 12, 2, 200, 1, many, TERN_CRYPTO_MAX_PIECES),
+            0);
         tern_crypto_keys_free(&k);
     }
 }
