@@ -1015,6 +1015,22 @@ TERN_API int tern_conn_paths_sized(tern_conn *c, tern_path_info *out, size_t cap
  * TERN_ERR_CLOSED. */
 TERN_API ssize_t tern_stream_write(tern_conn *c, int64_t sid, const void *data, size_t len, int fin);
 
+/* Writing in place, for bytes the application produces (a file read, a decoder's output): no copy
+ * into the stream's buffer. tern_stream_write_buffer sets *buf to the place of the stream's next
+ * bytes and returns how many may be written there (at most `want`, and possibly fewer where the
+ * buffer wraps: the rest comes with the next call); tern_stream_write_commit then queues the first
+ * `len` of them (len may be less than was handed out, 0 included) and FIN after them when `fin`.
+ * Nothing is sent before the commit, and the place stays valid only until the next call on this
+ * stream's sending side (write, write_buffer, reset) or on the connection's sending, receiving or
+ * timers: produce, then commit. tern_stream_write_buffer returns the count, 0 for want 0, or
+ * TERN_ERR_WOULD_BLOCK (buffer full: wait for on_stream_writable), TERN_ERR_INVALID_ARG (buf
+ * NULL), TERN_ERR_NOMEM, TERN_ERR_STREAM_NOT_FOUND, TERN_ERR_STREAM_STATE (FIN already set, reset,
+ * receive-only stream), TERN_ERR_CLOSED. tern_stream_write_commit returns 0, TERN_ERR_INVALID_ARG
+ * (len beyond what the last tern_stream_write_buffer handed out), or the errors of
+ * tern_stream_write_buffer (its stream errors). The connection's thread only. */
+TERN_API ssize_t tern_stream_write_buffer(tern_conn *c, int64_t sid, size_t want, void **buf);
+TERN_API int tern_stream_write_commit(tern_conn *c, int64_t sid, size_t len, int fin);
+
 /* Reads up to `cap` in-order bytes from `sid`. `*fin` is set to 1 once the last byte has been read;
  * a stream whose both directions are then finished is released at once, so further calls return
  * TERN_ERR_STREAM_NOT_FOUND (stop reading when *fin is 1).

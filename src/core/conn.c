@@ -1316,28 +1316,80 @@ static int stream_lookup(tern_conn *c, int64_t sid, tern_stream **out)
     return *out ? 0 : TERN_ERR_STREAM_NOT_FOUND;
 }
 
+/* The stream `sid` when the application may still write to it. */
+static int stream_for_write(tern_conn *c, int64_t sid, tern_stream **s)
+{
+    int rv = stream_lookup(c, sid, s);
+    if (rv)
+        return rv;
+    if (!tern_sid_can_send(sid, c->is_server) ||
+        ((*s)->flags & (TERN_SF_RESET_SENT | TERN_SF_NEED_RESET)))
+        return TERN_ERR_STREAM_STATE;
+    return 0;
+}
+
+/* New bytes (or the FIN) were queued on s: it has something to send. */
+static void stream_written(tern_conn *c, tern_stream *s)
+{
+    tern_streams_sendq_push(&c->streams.set, s);
+    tern_conn_wake(c);
+}
+
 ssize_t tern_stream_write(tern_conn *c, int64_t sid, const void *data, size_t len, int fin)
 {
     tern_stream *s;
-    int rv = stream_lookup(c, sid, &s);
+    int rv = stream_for_write(c, sid, &s);
     if (rv)
         return rv;
     if (!data && len)
         return TERN_ERR_INVALID_ARG;
-    if (!tern_sid_can_send(sid, c->is_server) || (s->flags & (TERN_SF_RESET_SENT | TERN_SF_NEED_RESET)))
-        return TERN_ERR_STREAM_STATE;
     ssize_t n = tern_sendbuf_write(&s->snd, data, len, fin);
     if (n < 0)
         return n;
     if ((size_t)n < len || (len == 0 && fin && !s->snd.fin))
         s->flags |= TERN_SF_WANT_WRITABLE;
-    if (n > 0 || (fin && s->snd.fin)) {
-        tern_streams_sendq_push(&c->streams.set, s);
-        tern_conn_wake(c);
-    }
+    if (n > 0 || (fin && s->snd.fin))
+        stream_written(c, s);
     if (n == 0 && len > 0)
         return TERN_ERR_WOULD_BLOCK;
     return n;
+}
+
+ssize_t tern_stream_write_buffer(tern_conn *c, int64_t sid, size_t want, void **buf)
+{
+    tern_stream *s;
+    uint8_t *p = NULL;
+    if (!buf)
+        return TERN_ERR_INVALID_ARG;
+    *buf = NULL;
+    int rv = stream_for_write(c, sid, &s);
+    if (rv)
+        return rv;
+    ssize_t n = tern_sendbuf_reserve(&s->snd, want, &p);
+    if (n < 0)
+        return n;
+    if (n == 0) {
+        if (!want)
+            return 0;
+        s->flags |= TERN_SF_WANT_WRITABLE;
+        return TERN_ERR_WOULD_BLOCK;
+    }
+    *buf = p;
+    return n;
+}
+
+int tern_stream_write_commit(tern_conn *c, int64_t sid, size_t len, int fin)
+{
+    tern_stream *s;
+    int rv = stream_for_write(c, sid, &s);
+    if (rv)
+        return rv;
+    rv = tern_sendbuf_commit(&s->snd, len, fin);
+    if (rv)
+        return rv;
+    if (len > 0 || fin)
+        stream_written(c, s);
+    return 0;
 }
 
 ssize_t tern_stream_read(tern_conn *c, int64_t sid, void *buf, size_t cap, int *fin)

@@ -20,6 +20,9 @@ typedef struct pkt_build {
     int has_ack;
     int padded;         /* carries PADDING frames (it then counts in flight, RFC 9002 §2) */
     uint64_t ack_largest;
+    /* stream data left in its send buffer, encrypted from there into its place in the payload */
+    tern_crypto_piece pieces[TERN_CRYPTO_MAX_PIECES];
+    size_t n_pieces;
 } pkt_build;
 
 static uint8_t *pb_cur(pkt_build *b) { return b->start + b->hdr_len + b->payload; }
@@ -335,6 +338,28 @@ static void note_stream_blocked(tern_conn *c, tern_stream *s)
     }
 }
 
+/* Puts send-buffer bytes [off, off+len) at the end of the payload. They stay where they are and
+ * are encrypted from there when the packet is sealed (before anything can touch the buffer: the
+ * packets of a datagram are sealed before tern_conn_send returns); only when the packet has no
+ * piece left, or qlog wants to read the plaintext frames, are they copied in. */
+static void pb_stream_bytes(tern_conn *c, pkt_build *b, const tern_sendbuf *sb, uint64_t off,
+                            size_t len)
+{
+    const uint8_t *first, *second;
+    size_t first_len;
+    if (!c->qlog && b->n_pieces + 2 <= TERN_CRYPTO_MAX_PIECES) {
+        int n = tern_sendbuf_peek(sb, off, len, &first, &first_len, &second);
+        if (n >= 1)
+            b->pieces[b->n_pieces++] = (tern_crypto_piece){b->payload, first, first_len};
+        if (n == 2)
+            b->pieces[b->n_pieces++] =
+                (tern_crypto_piece){b->payload + first_len, second, len - first_len};
+    } else {
+        tern_sendbuf_copy(sb, off, len, pb_cur(b));
+    }
+    b->payload += len;
+}
+
 static int add_stream_data(tern_conn *c, pkt_build *b)
 {
     int added = 0;
@@ -391,9 +416,9 @@ static int add_stream_data(tern_conn *c, pkt_build *b)
             retry_later = s;
             break;
         }
-        tern_sendbuf_copy(&s->snd, off, len, pb_cur(b) + hdr);
+        b->payload += hdr;
+        pb_stream_bytes(c, b, &s->snd, off, len);
         tern_sendbuf_on_sent(&s->snd, off, len, fin);
-        b->payload += hdr + len;
         pb_record(b, TERN_FT_STREAM, (uint64_t)s->id, off, (uint32_t)len, fin, 0);
         added = 1;
         if (tern_sendbuf_has_pending(&s->snd, s->max_send))
@@ -538,8 +563,8 @@ static int seal_packet(tern_conn *c, pkt_build *b, size_t pad_to_payload)
     if (c->qlog) tern_qlog_packet_sent(c, b->level, b->start, b->hdr_len, b->pn_len, b->payload,
                                        b->rec.pn, b->rec.path_id);
     const tern_keys *hp = b->level == TERN_LEVEL_1RTT ? &c->keys.hp_tx1 : &c->keys.tx[b->level];
-    if (tern_crypto_protect(&c->keys.tx[b->level], hp, b->start, b->hdr_len, b->pn_len, b->payload,
-                            b->rec.pn))
+    if (tern_crypto_protect_pieces(&c->keys.tx[b->level], hp, b->start, b->hdr_len, b->pn_len,
+                                   b->payload, b->rec.pn, b->pieces, b->n_pieces))
         return TERN_ERR_CRYPTO;
     if (b->level == TERN_LEVEL_1RTT)
         c->keys.tx_pkts_phase++;

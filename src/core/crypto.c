@@ -325,6 +325,45 @@ static int hp_mask(const tern_keys *hp, const uint8_t *sample, uint8_t mask[16])
 int tern_crypto_protect(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t hdr_len,
                         size_t pn_len, size_t payload_len, uint64_t pn)
 {
+    return tern_crypto_protect_pieces(k, hp, pkt, hdr_len, pn_len, payload_len, pn, NULL, 0);
+}
+
+/* AEAD over a payload gathered from the packet and from pieces elsewhere, written to the packet:
+ * GnuTLS's out-of-place vector encryption reads each piece where it is. The packet's own stretches
+ * are read and written at the same place, which its block-wise walk allows (every block is read
+ * before its ciphertext is stored). */
+static int seal_gather(tern_keys *k, const uint8_t nonce[12], uint8_t *pkt, size_t hdr_len,
+                       size_t payload_len, const tern_crypto_piece *pieces, size_t n_pieces)
+{
+    giovec_t iov[2 * TERN_CRYPTO_MAX_PIECES + 1];
+    int n = 0;
+    size_t pos = 0;
+    for (size_t i = 0; i < n_pieces; i++) {
+        const tern_crypto_piece *pc = &pieces[i];
+        if (pc->at < pos || pc->len > payload_len || pc->at > payload_len - pc->len ||
+            (pc->len && !pc->data))
+            return TERN_ERR_CRYPTO;
+        if (pc->at > pos)
+            iov[n++] = in_iov(pkt + hdr_len + pos, pc->at - pos);
+        if (pc->len)
+            iov[n++] = in_iov(pc->data, pc->len);
+        pos = pc->at + pc->len;
+    }
+    if (payload_len > pos)
+        iov[n++] = in_iov(pkt + hdr_len + pos, payload_len - pos);
+    giovec_t ad = {pkt, hdr_len};
+    size_t out_len = payload_len + TERN_AEAD_TAG_LEN;
+    if (gnutls_aead_cipher_encryptv((gnutls_aead_cipher_hd_t)k->aead_hd, nonce, 12, &ad, 1,
+                                    TERN_AEAD_TAG_LEN, iov, n, pkt + hdr_len, &out_len) < 0 ||
+        out_len != payload_len + TERN_AEAD_TAG_LEN)
+        return TERN_ERR_CRYPTO;
+    return 0;
+}
+
+int tern_crypto_protect_pieces(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t hdr_len,
+                               size_t pn_len, size_t payload_len, uint64_t pn,
+                               const tern_crypto_piece *pieces, size_t n_pieces)
+{
     uint8_t nonce[12], mask[16];
     size_t tag_len = TERN_AEAD_TAG_LEN, pn_off;
 
@@ -334,17 +373,22 @@ int tern_crypto_protect(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t 
         return TERN_ERR_CRYPTO;
     /* The header protection sample starts 4 bytes after the packet number start and must lie
      * inside the protected packet; senders pad short packets to guarantee it. */
-    if (pn_len + payload_len < 4)
+    if (pn_len + payload_len < 4 || n_pieces > TERN_CRYPTO_MAX_PIECES || (n_pieces && !pieces))
         return TERN_ERR_CRYPTO;
 
     make_nonce(k->iv, pn, nonce);
-    giovec_t ad = {pkt, hdr_len};
-    giovec_t pt = {pkt + hdr_len, payload_len};
-    if (gnutls_aead_cipher_encryptv2((gnutls_aead_cipher_hd_t)k->aead_hd, nonce, sizeof(nonce), &ad,
-                                     1, &pt, payload_len ? 1 : 0, pkt + hdr_len + payload_len,
-                                     &tag_len) < 0 ||
-        tag_len != TERN_AEAD_TAG_LEN)
-        return TERN_ERR_CRYPTO;
+    if (n_pieces) {
+        if (seal_gather(k, nonce, pkt, hdr_len, payload_len, pieces, n_pieces))
+            return TERN_ERR_CRYPTO;
+    } else {
+        giovec_t ad = {pkt, hdr_len};
+        giovec_t pt = {pkt + hdr_len, payload_len};
+        if (gnutls_aead_cipher_encryptv2((gnutls_aead_cipher_hd_t)k->aead_hd, nonce, sizeof(nonce),
+                                         &ad, 1, &pt, payload_len ? 1 : 0,
+                                         pkt + hdr_len + payload_len, &tag_len) < 0 ||
+            tag_len != TERN_AEAD_TAG_LEN)
+            return TERN_ERR_CRYPTO;
+    }
 
     pn_off = hdr_len - pn_len;
     if (hp_mask(hp, pkt + pn_off + 4, mask) < 0)

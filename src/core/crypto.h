@@ -90,6 +90,26 @@ void tern_crypto_keys_move(tern_keys *dst, tern_keys *src);
 int tern_crypto_protect(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t hdr_len,
                         size_t pn_len, size_t payload_len, uint64_t pn);
 
+/* A piece of plaintext that lives outside the packet (stream data still in its send buffer):
+ * `len` bytes at `data` stand for pkt[hdr_len + at .. hdr_len + at + len). */
+typedef struct tern_crypto_piece {
+    size_t at;
+    const uint8_t *data;
+    size_t len;
+} tern_crypto_piece;
+
+#define TERN_CRYPTO_MAX_PIECES 8
+
+/* tern_crypto_protect, with the plaintext gathered from the packet and from `pieces` (n_pieces at
+ * most TERN_CRYPTO_MAX_PIECES, in ascending order of `at`, not overlapping, inside the payload):
+ * the ciphertext of each piece is written to its place in the packet, so the bytes never have to
+ * be copied there first. The packet's own bytes between pieces are the rest of the plaintext.
+ * With n_pieces = 0 it is tern_crypto_protect. Returns 0 or TERN_ERR_CRYPTO (also for pieces out
+ * of order or outside the payload). */
+int tern_crypto_protect_pieces(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t hdr_len,
+                               size_t pn_len, size_t payload_len, uint64_t pn,
+                               const tern_crypto_piece *pieces, size_t n_pieces);
+
 /* Removes header protection from a packet whose packet number starts at pn_offset, in place, using
  * `hp` keys. pkt_len is the whole packet (sample must fit). On success *pn_len and *truncated_pn are
  * set and the first byte / pn bytes are unmasked. Returns 0 or TERN_ERR_DROP (too short). */

@@ -77,6 +77,7 @@ void tern_sendbuf_free(tern_sendbuf *sb)
     sb->buf = NULL;
     sb->cap = 0;
     sb->head = 0;
+    sb->reserved = 0;
     tern_ranges_free(&sb->acked);
     tern_ranges_free(&sb->lost);
 }
@@ -92,26 +93,69 @@ size_t tern_sendbuf_room(const tern_sendbuf *sb)
     return (size_t)room;
 }
 
-ssize_t tern_sendbuf_write(tern_sendbuf *sb, const uint8_t *data, size_t len, int fin)
+/* How many of `len` new bytes the ring takes now, after growing it when they do not fit (0 with
+ * *nomem set when it could not grow and is full). */
+static size_t sendbuf_fit(tern_sendbuf *sb, size_t len, int *nomem)
 {
-    if (sb->fin)
-        return TERN_ERR_STREAM_STATE;
-    if (len && !data)
-        return TERN_ERR_INVALID_ARG;
     size_t used = (size_t)(sb->end - sb->base);
     size_t n = TERN_MIN(len, tern_sendbuf_room(sb));
+    *nomem = 0;
     if (n && used + n > sb->cap &&
         ring_grow(&sb->buf, &sb->cap, &sb->head, used + n, sb->limit) != 0) {
         /* keep going with what fits in the current ring */
         n = TERN_MIN(n, sb->cap - used);
-        if (!n)
-            return TERN_ERR_NOMEM;
+        *nomem = n == 0;
     }
-    ring_write(sb->buf, sb->cap, sb->head, used, data, n);
+    return n;
+}
+
+ssize_t tern_sendbuf_write(tern_sendbuf *sb, const uint8_t *data, size_t len, int fin)
+{
+    int nomem;
+    if (sb->fin)
+        return TERN_ERR_STREAM_STATE;
+    if (len && !data)
+        return TERN_ERR_INVALID_ARG;
+    size_t n = sendbuf_fit(sb, len, &nomem);
+    if (nomem)
+        return TERN_ERR_NOMEM;
+    ring_write(sb->buf, sb->cap, sb->head, sb->end - sb->base, data, n);
     sb->end += n;
+    sb->reserved = 0; /* the reserved place now holds these bytes */
     if (fin && n == len)
         sb->fin = 1;
     return (ssize_t)n;
+}
+
+ssize_t tern_sendbuf_reserve(tern_sendbuf *sb, size_t want, uint8_t **p)
+{
+    int nomem;
+    sb->reserved = 0;
+    if (sb->fin)
+        return TERN_ERR_STREAM_STATE;
+    size_t n = sendbuf_fit(sb, want, &nomem);
+    if (nomem)
+        return TERN_ERR_NOMEM;
+    if (!n)
+        return 0;
+    size_t pos = ring_pos(sb->head, sb->end - sb->base, sb->cap);
+    n = TERN_MIN(n, sb->cap - pos);
+    *p = sb->buf + pos;
+    sb->reserved = n;
+    return (ssize_t)n;
+}
+
+int tern_sendbuf_commit(tern_sendbuf *sb, size_t n, int fin)
+{
+    if (sb->fin)
+        return TERN_ERR_STREAM_STATE;
+    if (n > sb->reserved)
+        return TERN_ERR_INVALID_ARG;
+    sb->end += n;
+    sb->reserved = 0;
+    if (fin)
+        sb->fin = 1;
+    return 0;
 }
 
 /* Marks [lo, hi) for retransmission. When the set is full the range is widened to swallow its
@@ -209,6 +253,18 @@ void tern_sendbuf_copy(const tern_sendbuf *sb, uint64_t off, size_t len, uint8_t
     if (!len || off < sb->base || off + len > sb->end)
         return;
     ring_read(sb->buf, sb->cap, sb->head, off - sb->base, len, dst);
+}
+
+int tern_sendbuf_peek(const tern_sendbuf *sb, uint64_t off, size_t len, const uint8_t **first,
+                      size_t *first_len, const uint8_t **second)
+{
+    if (!len || off < sb->base || off + len > sb->end)
+        return 0;
+    size_t pos = ring_pos(sb->head, off - sb->base, sb->cap);
+    *first = sb->buf + pos;
+    *first_len = TERN_MIN(len, sb->cap - pos);
+    *second = len > *first_len ? sb->buf : NULL;
+    return *second ? 2 : 1;
 }
 
 void tern_sendbuf_on_sent(tern_sendbuf *sb, uint64_t off, size_t len, int fin)

@@ -32,6 +32,7 @@ typedef struct tern_sendbuf {
     tern_ranges lost;      /* ranges to retransmit (below `sent`) */
     int fin;               /* the app has set FIN at `end` */
     int fin_sent, fin_acked, fin_lost;
+    size_t reserved;       /* bytes at `end` handed out by tern_sendbuf_reserve, not committed */
 } tern_sendbuf;
 
 void tern_sendbuf_init(tern_sendbuf *sb, size_t limit);
@@ -41,6 +42,17 @@ void tern_sendbuf_free(tern_sendbuf *sb);
 ssize_t tern_sendbuf_write(tern_sendbuf *sb, const uint8_t *data, size_t len, int fin);
 /* Room for new bytes. */
 size_t tern_sendbuf_room(const tern_sendbuf *sb);
+/* The place of the next new bytes, for a caller that produces them in place instead of copying
+ * them in: *p points into the ring at `end`, where up to the returned count of bytes (at most
+ * `want`, within the room, contiguous: where the ring wraps, the rest comes with the next call)
+ * may be written before tern_sendbuf_commit. Grows the ring first when it can. Returns the count
+ * (0 when full or want is 0), TERN_ERR_STREAM_STATE after FIN, TERN_ERR_NOMEM when the ring could
+ * not grow and has no room. */
+ssize_t tern_sendbuf_reserve(tern_sendbuf *sb, size_t want, uint8_t **p);
+/* Takes the first `n` bytes the last tern_sendbuf_reserve handed out as written, and FIN after
+ * them when `fin`. Returns 0, TERN_ERR_INVALID_ARG (n beyond what was handed out),
+ * TERN_ERR_STREAM_STATE after FIN. */
+int tern_sendbuf_commit(tern_sendbuf *sb, size_t n, int fin);
 /* Chooses the next range to send: lost ranges first, then new bytes up to `max_off` (flow control).
  * At most `max_len` bytes. Returns 1 with *off, *len, *fin (len may be 0 for a lone FIN), 0 when nothing.
  * *is_new tells whether the range is new data (counts against connection flow control). */
@@ -51,6 +63,12 @@ int tern_sendbuf_next(const tern_sendbuf *sb, uint64_t max_off, size_t max_len, 
 void tern_sendbuf_rewind(tern_sendbuf *sb);
 /* Copies bytes [off, off+len) (all must be buffered) to dst. */
 void tern_sendbuf_copy(const tern_sendbuf *sb, uint64_t off, size_t len, uint8_t *dst);
+/* Where bytes [off, off+len) (all must be buffered) are in the ring: one or two stretches (the
+ * second when they wrap), first[0..*first_len) then second[0..len - *first_len). The pointers
+ * stay valid until the next write or acknowledgement. Returns the number of stretches (0 for
+ * len 0 or bytes not buffered). */
+int tern_sendbuf_peek(const tern_sendbuf *sb, uint64_t off, size_t len, const uint8_t **first,
+                      size_t *first_len, const uint8_t **second);
 /* The range was put in a packet (removes it from `lost`, advances `sent`). */
 void tern_sendbuf_on_sent(tern_sendbuf *sb, uint64_t off, size_t len, int fin);
 void tern_sendbuf_on_acked(tern_sendbuf *sb, uint64_t off, size_t len, int fin);

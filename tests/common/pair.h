@@ -144,6 +144,9 @@ typedef struct tern_pair {
     int (*new_cid)(void *ud, tern_conn *c, tern_cid *cid);
     void *new_cid_ud;
     size_t scid_len;
+    /* the server produces its responses in place (tern_stream_write_buffer and _commit) instead
+     * of through tern_stream_write */
+    int server_in_place;
 } tern_pair;
 
 /* Creates the certificate (once per process), both TLS contexts and the client connection. */

@@ -153,6 +153,40 @@ static void test_challenge_waits_for_randomness(void **st)
     pair_free(&p);
 }
 
+/* Responses produced in place (tern_stream_write_buffer, then a commit of all or part of it)
+ * arrive whole and in order on several streams, well past the stream buffer's first ring, so
+ * that places at the ring's wrap and growth are used; the errors of both calls. */
+static void test_write_in_place(void **st)
+{
+    (void)st;
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 1311), 0);
+    p.server_in_place = 1;
+    assert_true(pair_connect(&p));
+    assert_true(pair_request(&p, 3000000) >= 0);
+    assert_true(pair_request(&p, 40000) >= 0);
+    assert_true(pair_request(&p, 1) >= 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+
+    int64_t sid;
+    void *place = NULL;
+    assert_int_equal(tern_conn_open_stream(p.server, 0, &sid), 0);
+    assert_int_equal(tern_stream_write_buffer(p.server, sid, 10, NULL), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_stream_write_buffer(p.server, sid + 400, 10, &place),
+                     TERN_ERR_STREAM_NOT_FOUND);
+    assert_null(place);
+    assert_int_equal(tern_stream_write_buffer(p.server, sid, 0, &place), 0);
+    assert_int_equal(tern_stream_write_buffer(p.server, sid, 10, &place), 10);
+    assert_non_null(place);
+    memset(place, 'x', 10);
+    assert_int_equal(tern_stream_write_commit(p.server, sid, 11, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_stream_write_commit(p.server, sid, 10, 1), 0);
+    assert_int_equal(tern_stream_write_buffer(p.server, sid, 10, &place), TERN_ERR_STREAM_STATE);
+    assert_int_equal(tern_stream_write_commit(p.server, sid, 0, 0), TERN_ERR_STREAM_STATE);
+    pair_free(&p);
+}
+
 /* A batch buffer with room for one datagram and a part of another: one full datagram leaves, the
  * rest waits (nothing is cut to fit). */
 static void test_batch_buffer_remainder(void **st)
@@ -300,6 +334,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_send_arguments),
+        cmocka_unit_test(test_write_in_place),
         cmocka_unit_test(test_close_waits_for_room),
         cmocka_unit_test(test_challenge_waits_for_randomness),
         cmocka_unit_test(test_batch_buffer_remainder),

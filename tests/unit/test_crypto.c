@@ -599,6 +599,79 @@ static void test_aes256_roundtrip_and_tamper(void **state)
     tern_crypto_keys_free(&rx);
 }
 
+/* Plaintext gathered from pieces outside the packet seals to the very bytes the same plaintext
+ * sealed in place does, for every AEAD, with pieces at block-aligned and unaligned offsets,
+ * adjacent pieces (a wrapped ring), a piece at the payload's start and one at its end; pieces out
+ * of order or past the payload are refused. */
+static void test_protect_pieces(void **state)
+{
+    (void)state;
+    uint8_t secret[48], ring[4096], plain[1500], want[1500], got[1500];
+    for (size_t i = 0; i < sizeof(secret); i++)
+        secret[i] = (uint8_t)(0x3c ^ i);
+    for (size_t i = 0; i < sizeof(ring); i++)
+        ring[i] = (uint8_t)(i * 7 + 3);
+    static const struct {
+        size_t plen, n;
+        size_t at[4], len[4];
+    } cases[] = {
+        {1200, 1, {7}, {1190}},          /* one STREAM frame's data after its header */
+        {1200, 2, {9, 509}, {500, 691}}, /* wrapped: two stretches back to back */
+        {1200, 2, {0, 600}, {33, 600}},  /* from the start, and to the very end */
+        {1100, 4, {5, 21, 100, 700}, {16, 1, 300, 17}}, /* several frames, odd sizes */
+        {64, 1, {16}, {32}},                            /* block-aligned */
+        {40, 1, {3}, {0}},                              /* an empty piece */
+    };
+    for (int aead = TERN_AEAD_AES_128_GCM; aead <= TERN_AEAD_CHACHA20_POLY1305; aead++) {
+        size_t slen = aead == TERN_AEAD_AES_256_GCM ? 48 : 32;
+        tern_keys k = {0};
+        assert_int_equal(tern_crypto_keys_from_secret(&k, aead, secret, slen, 1), 0);
+        for (size_t ci = 0; ci < TERN_ARRAY_LEN(cases); ci++) {
+            size_t hl = 12, plen = cases[ci].plen;
+            tern_crypto_piece pc[4];
+            for (size_t i = 0; i < hl + plen; i++)
+                plain[i] = (uint8_t)(0xa5 ^ (i * 13));
+            plain[0] = 0x41;
+            memcpy(got, plain, hl + plen);
+            for (size_t j = 0; j < cases[ci].n; j++) {
+                const uint8_t *src = ring + 97 * j + 5;
+                pc[j] = (tern_crypto_piece){cases[ci].at[j], src, cases[ci].len[j]};
+                memcpy(plain + hl + cases[ci].at[j], src, cases[ci].len[j]);
+                /* what the packet holds there is not read */
+                memset(got + hl + cases[ci].at[j], 0xee, cases[ci].len[j]);
+            }
+            memcpy(want, plain, hl + plen);
+            assert_int_equal(tern_crypto_protect(&k, NULL, want, hl, 2, plen, 77 + ci), 0);
+            assert_int_equal(
+                tern_crypto_protect_pieces(&k, NULL, got, hl, 2, plen, 77 + ci, pc, cases[ci].n),
+                0);
+            assert_memory_equal(got, want, hl + plen + TERN_AEAD_TAG_LEN);
+        }
+        /* out of order, overlapping, past the end, too many */
+        tern_crypto_piece bad[2] = {{100, ring, 10}, {50, ring, 10}};
+        assert_int_equal(tern_crypto_protect_pieces(&k, NULL, got, 12, 2, 200, 1, bad, 2),
+                         TERN_ERR_CRYPTO);
+        bad[1].at = 105;
+        assert_int_equal(tern_crypto_protect_pieces(&k, NULL, got, 12, 2, 200, 1, bad, 2),
+                         TERN_ERR_CRYPTO);
+        bad[1].at = 195;
+        assert_int_equal(tern_crypto_protect_pieces(&k, NULL, got, 12, 2, 200, 1, bad, 2),
+                         TERN_ERR_CRYPTO);
+        bad[1].at = 190;
+        assert_int_equal(tern_crypto_protect_pieces(&k, NULL, got, 12, 2, 200, 1, bad, 2), 0);
+        tern_crypto_piece many[TERN_CRYPTO_MAX_PIECES + 1];
+        for (size_t j = 0; j < TERN_ARRAY_LEN(many); j++)
+            many[j] = (tern_crypto_piece){j * 10, ring, 5};
+        assert_int_equal(
+            tern_crypto_protect_pieces(&k, NULL, got, 12, 2, 200, 1, many, TERN_ARRAY_LEN(many)),
+            TERN_ERR_CRYPTO);
+        assert_int_equal(
+            tern_crypto_protect_pieces(&k, NULL, got, 12, 2, 200, 1, many, TERN_CRYPTO_MAX_PIECES),
+            0);
+        tern_crypto_keys_free(&k);
+    }
+}
+
 static void make_addr4(tern_addr *a, const char *ip, uint16_t port)
 {
     memset(a, 0, sizeof(*a));
@@ -749,6 +822,7 @@ int main(void)
         cmocka_unit_test(test_v2_chacha),
         cmocka_unit_test(test_key_update),
         cmocka_unit_test(test_aes256_roundtrip_and_tamper),
+        cmocka_unit_test(test_protect_pieces),
         cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_reset_token),
         cmocka_unit_test(test_names),

@@ -63,6 +63,22 @@ static void test_sendbuf_wrap(void **st)
     assert_memory_equal(out, src + 4096, 2000);
     tern_sendbuf_copy(&sb, 3500, 2500, out); /* across the wrap point */
     assert_memory_equal(out, src + 3500, 2500);
+    /* the same bytes where they lie: the end of the ring, then its start */
+    const uint8_t *first, *second;
+    size_t first_len;
+    assert_int_equal(tern_sendbuf_peek(&sb, 3500, 2500, &first, &first_len, &second), 2);
+    assert_ptr_equal(first, sb.buf + 3500);
+    assert_int_equal(first_len, 596);
+    assert_ptr_equal(second, sb.buf);
+    assert_memory_equal(first, src + 3500, 596);
+    assert_memory_equal(second, src + 4096, 2500 - 596);
+    assert_int_equal(tern_sendbuf_peek(&sb, 3100, 100, &first, &first_len, &second), 1);
+    assert_ptr_equal(first, sb.buf + 3100);
+    assert_int_equal(first_len, 100);
+    assert_null(second);
+    assert_int_equal(tern_sendbuf_peek(&sb, 2999, 10, &first, &first_len, &second), 0);
+    assert_int_equal(tern_sendbuf_peek(&sb, 6000, 97, &first, &first_len, &second), 0);
+    assert_int_equal(tern_sendbuf_peek(&sb, 4000, 0, &first, &first_len, &second), 0);
     tern_sendbuf_on_sent(&sb, off, len, 0);
 
     /* Growing a wrapped ring keeps the bytes in order. */
@@ -70,6 +86,86 @@ static void test_sendbuf_wrap(void **st)
     assert_int_equal(sb.cap, 8192);
     tern_sendbuf_copy(&sb, 3000, 5096, out);
     assert_memory_equal(out, src + 3000, 5096);
+    tern_sendbuf_free(&sb);
+}
+
+/* Bytes produced in place: the place handed out is the ring at `end`, contiguous up to where
+ * the ring wraps, within the limit; only what is committed is queued, and only up to what was
+ * handed out; FIN ends it. */
+static void test_sendbuf_reserve(void **st)
+{
+    (void)st;
+    tern_sendbuf sb;
+    tern_sendbuf_init(&sb, 8192);
+    uint8_t src[16384], out[8192], *p = NULL; /* stream offsets go past 8192 */
+    fill_pattern(src, sizeof(src), 0);
+
+    /* the first ring is allocated for it */
+    assert_int_equal(tern_sendbuf_reserve(&sb, 3000, &p), 3000);
+    assert_non_null(sb.buf);
+    assert_ptr_equal(p, sb.buf);
+    memcpy(p, src, 3000);
+    /* more than was handed out is refused, and nothing is queued */
+    assert_int_equal(tern_sendbuf_commit(&sb, 3001, 0), TERN_ERR_INVALID_ARG);
+    assert_int_equal(sb.end, 0);
+    assert_int_equal(tern_sendbuf_commit(&sb, 2500, 0), 0);
+    assert_int_equal(sb.end, 2500);
+    /* a second commit without a new reservation is refused */
+    assert_int_equal(tern_sendbuf_commit(&sb, 1, 0), TERN_ERR_INVALID_ARG);
+
+    /* send and acknowledge 2000, then reserve past the ring's end: contiguous up to the wrap */
+    uint64_t off;
+    size_t len;
+    int fin, is_new;
+    assert_int_equal(tern_sendbuf_next(&sb, UINT64_MAX, 5000, &off, &len, &fin, &is_new), 1);
+    tern_sendbuf_on_sent(&sb, off, len, fin);
+    tern_sendbuf_on_acked(&sb, 0, 2000, 0);
+    size_t cap = sb.cap;
+    /* 500 unacknowledged bytes and cap - 500 new ones fit without growing */
+    ssize_t n = tern_sendbuf_reserve(&sb, cap - 500, &p);
+    assert_int_equal(n, (ssize_t)(cap - 2500)); /* up to the ring's end */
+    assert_int_equal(sb.cap, cap);
+    assert_ptr_equal(p, sb.buf + 2500);
+    memcpy(p, src + 2500, (size_t)n);
+    assert_int_equal(tern_sendbuf_commit(&sb, (size_t)n, 0), 0);
+    uint64_t at = 2500 + (uint64_t)n;
+    /* the rest of the room is at the ring's start */
+    n = tern_sendbuf_reserve(&sb, 2000 - 1, &p);
+    assert_int_equal(n, 2000 - 1);
+    assert_ptr_equal(p, sb.buf);
+    memcpy(p, src + at, (size_t)n);
+    assert_int_equal(tern_sendbuf_commit(&sb, (size_t)n, 0), 0);
+    at += (uint64_t)n;
+    tern_sendbuf_copy(&sb, 2000, (size_t)(at - 2000), out);
+    assert_memory_equal(out, src + 2000, (size_t)(at - 2000));
+
+    /* growing keeps the bytes, then the limit bounds what is handed out */
+    n = tern_sendbuf_reserve(&sb, 8192, &p);
+    assert_true(n > 0);
+    assert_int_equal(sb.cap, 8192);
+    assert_int_equal((uint64_t)n, 8192 - (at - 2000));
+    memcpy(p, src + at, (size_t)n);
+    assert_int_equal(tern_sendbuf_commit(&sb, (size_t)n, 0), 0);
+    at += (uint64_t)n;
+    tern_sendbuf_copy(&sb, 2000, 8192, out);
+    assert_memory_equal(out, src + 2000, 8192);
+    assert_int_equal(tern_sendbuf_reserve(&sb, 10, &p), 0); /* full */
+    assert_int_equal(tern_sendbuf_reserve(&sb, 0, &p), 0);
+
+    /* a write in between takes the place: the reservation is gone */
+    tern_sendbuf_on_acked(&sb, 2000, 100, 0);
+    assert_int_equal(tern_sendbuf_reserve(&sb, 50, &p), 50);
+    assert_int_equal(tern_sendbuf_write(&sb, src, 10, 0), 10);
+    assert_int_equal(tern_sendbuf_commit(&sb, 5, 0), TERN_ERR_INVALID_ARG);
+    at += 10;
+
+    /* a commit of nothing with FIN ends the stream; then nothing more */
+    assert_int_equal(tern_sendbuf_reserve(&sb, 5, &p), 5);
+    assert_int_equal(tern_sendbuf_commit(&sb, 0, 1), 0);
+    assert_int_equal(sb.fin, 1);
+    assert_int_equal(sb.end, at);
+    assert_int_equal(tern_sendbuf_reserve(&sb, 5, &p), TERN_ERR_STREAM_STATE);
+    assert_int_equal(tern_sendbuf_commit(&sb, 0, 0), TERN_ERR_STREAM_STATE);
     tern_sendbuf_free(&sb);
 }
 
@@ -1453,6 +1549,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sendbuf_wrap),
+        cmocka_unit_test(test_sendbuf_reserve),
         cmocka_unit_test(test_sendbuf_ack_out_of_order),
         cmocka_unit_test(test_sendbuf_lost_first),
         cmocka_unit_test(test_sendbuf_fin_alone),

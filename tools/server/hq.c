@@ -7,7 +7,7 @@
  *   0x2  bad request (not a GET line, too long, or the request stream was reset)
  *   0x3  internal error (the file could not be read)
  * Files are streamed: each stream keeps only a file descriptor and an offset, and every chunk is
- * read with pread into one buffer shared by all streams, so memory does not grow with file size. */
+ * read with pread into the stream's own send buffer, so memory does not grow with file size. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,46 +101,47 @@ static void respond_error(srv_conn *sc, hq_stream *st, uint64_t code, const char
     log_hq(sc, st, status);
 }
 
-/* Moves file bytes into the stream until it pushes back; resumed from on_stream_writable. */
+/* Moves file bytes into the stream until it pushes back; resumed from on_stream_writable. Each
+ * chunk is read straight into the stream's send buffer (tern_stream_write_buffer), so that the
+ * bytes are copied once, by the kernel, on their way to the packets. */
 static void pump(srv_conn *sc, hq_stream *st)
 {
-    unsigned char *buf = sc->srv->buf;
-
     while (st->fd >= 0) {
         uint64_t remaining = st->size - st->off;
         size_t want = remaining < SRV_CHUNK_SIZE ? (size_t)remaining : SRV_CHUNK_SIZE;
-        size_t room = tern_stream_writable(sc->conn, st->node.sid);
-        ssize_t n = 0, w;
-        int fin;
+        void *place = NULL;
+        ssize_t room = 0, n = 0;
+        int fin, rv;
 
-        /* A zero answer is not trusted as "wait": only a refused write promises a writable
-         * event, so then the write is attempted anyway. */
-        if (room > 0 && room < want)
-            want = room;
         if (want > 0) {
-            n = pread(st->fd, buf, want, (off_t)st->off);
+            room = tern_stream_write_buffer(sc->conn, st->node.sid, want, &place);
+            if (room == TERN_ERR_WOULD_BLOCK)
+                return;
+            if (room < 0) {
+                stream_close_file(st);
+                st->resp_done = 1;
+                log_hq(sc, st, tern_strerror((int)room));
+                return;
+            }
+            do
+                n = pread(st->fd, place, (size_t)room, (off_t)st->off);
+            while (n < 0 && errno == EINTR);
             if (n < 0) {
-                if (errno == EINTR)
-                    continue;
                 respond_error(sc, st, APP_ERR_INTERNAL, "read error");
                 return;
             }
         }
         /* n == 0 before the expected size means the file shrank: end the body where it ends. */
         fin = st->off + (uint64_t)n >= st->size || n == 0;
-        w = tern_stream_write(sc->conn, st->node.sid, buf, (size_t)n, fin);
-        if (w == TERN_ERR_WOULD_BLOCK)
-            return;
-        if (w < 0) {
+        rv = tern_stream_write_commit(sc->conn, st->node.sid, (size_t)n, fin);
+        if (rv < 0) {
             stream_close_file(st);
             st->resp_done = 1;
-            log_hq(sc, st, tern_strerror((int)w));
+            log_hq(sc, st, tern_strerror(rv));
             return;
         }
-        st->off += (uint64_t)w;
-        sc->hq_bytes_sent += (uint64_t)w;
-        if (w < n)
-            break;
+        st->off += (uint64_t)n;
+        sc->hq_bytes_sent += (uint64_t)n;
         if (fin) {
             stream_close_file(st);
             st->resp_done = 1;
