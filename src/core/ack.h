@@ -1,6 +1,9 @@
 /* Received packet numbers of one packet number space and the ACK frames that report them
  * (RFC 9000 §13.2): duplicate detection, ACK ranges (bounded), ack delay, the "ACK every second
- * ack-eliciting packet or after max_ack_delay" rule, immediate ACK on reordering. */
+ * ack-eliciting packet or after max_ack_delay" rule, immediate ACK on reordering, and how that rule
+ * changes: at the peer's request (draft-ietf-quic-ack-frequency: an ack-eliciting threshold, a
+ * reordering threshold, IMMEDIATE_ACK) or, without one, once a bulk transfer is under way (see
+ * tern_ackr_set_bulk and docs/ack-frequency.md). */
 #ifndef TERN_CORE_ACK_H
 #define TERN_CORE_ACK_H
 
@@ -30,6 +33,15 @@ typedef struct tern_ackr {
                                    * acknowledged, whatever asked for an immediate ACK since */
     tern_tstamp repeat_at;        /* the last ACK goes out once more then (TERN_TS_INF: no) */
     uint64_t ecn[3];              /* ECT0, ECT1, CE counts */
+    /* when an ACK stops waiting for its deadline (see tern_ackr_on_packet) */
+    uint64_t threshold;           /* the peer's Ack-Eliciting Threshold (valid when peer_set) */
+    uint64_t reorder;             /* the peer's Reordering Threshold (valid when peer_set) */
+    int peer_set;                 /* an ACK_FREQUENCY frame set threshold and reorder */
+    uint64_t acked_largest;       /* `largest` when the last ACK went out (valid when has_acked) */
+    int has_acked;
+    uint32_t bulk_after;          /* own policy: in-order ack-eliciting packets before ... */
+    uint32_t bulk_threshold;      /* ... this threshold replaces 1 (0: never) */
+    uint64_t in_order_run;        /* ack-eliciting packets since the last reordering */
 } tern_ackr;
 
 void tern_ackr_init(tern_ackr *a);
@@ -39,12 +51,35 @@ void tern_ackr_free(tern_ackr *a);
 int tern_ackr_is_dup(const tern_ackr *a, uint64_t pn);
 
 /* Records pn. `max_ack_delay` (ns) schedules the delayed ACK; `ack_eliciting` and reordering decide
- * whether it is immediate (every 2nd ack-eliciting packet, or a gap/reorder). For the Initial and
- * Handshake spaces pass max_ack_delay 0 (always immediate). `ecn` is the datagram's TERN_ECN_*
+ * whether it is immediate: more ack-eliciting packets unacknowledged than the threshold (1, i.e.
+ * every second one, unless the peer or the bulk policy set another), a CE mark, or reordering: a
+ * gap or a late packet (RFC 9000 §13.2.1), or with the peer's Reordering Threshold 0 never, and
+ * above 1 once a packet missing since the last ACK is that many packet numbers below the largest
+ * (draft-ietf-quic-ack-frequency §6.2). For the Initial and Handshake spaces pass max_ack_delay 0
+ * (always immediate). `ecn` is the datagram's TERN_ECN_*
  * codepoint. Returns 0, or 1 for a duplicate (ignored): that includes a pn below `floor`, and a pn
  * that could not be stored (range bound or memory), which the caller must then drop unprocessed. */
 int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, tern_tstamp now,
                         tern_tstamp max_ack_delay);
+
+/* The peer's ACK_FREQUENCY values (draft-ietf-quic-ack-frequency §6): ACK at once past
+ * `threshold` unacknowledged ack-eliciting packets; `reorder` as in tern_ackr_on_packet. They
+ * replace the bulk policy. The caller checks the frame (sequence number, delay) and passes the
+ * delay to tern_ackr_on_packet itself. */
+void tern_ackr_set_frequency(tern_ackr *a, uint64_t threshold, uint64_t reorder);
+
+/* The receiver's own policy while the peer asked for nothing: after `after` ack-eliciting packets
+ * in a row without reordering, the threshold is `threshold` instead of 1 (the delay stays what
+ * the caller passes); reordering starts the count again. `after` 0 or `threshold` <= 1: never. */
+void tern_ackr_set_bulk(tern_ackr *a, uint32_t after, uint32_t threshold);
+
+/* An IMMEDIATE_ACK frame arrived (draft-ietf-quic-ack-frequency §5): the next opportunity carries
+ * an ACK, of everything received, the packet that carried the frame included (call it after
+ * tern_ackr_on_packet for that packet). */
+void tern_ackr_immediate(tern_ackr *a);
+
+/* The threshold in force (the peer's, the bulk policy's, or 1). */
+uint64_t tern_ackr_threshold(const tern_ackr *a);
 
 /* When the next ACK is due (TERN_TS_INF: none pending; the repeat is apart, see
  * tern_ackr_repeat_time). With `sparse`, what would be immediate (every second ack-eliciting
