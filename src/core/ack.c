@@ -59,15 +59,17 @@ static int record_pn(tern_ackr *a, uint64_t pn)
 
 void tern_ackr_set_frequency(tern_ackr *a, uint64_t threshold, uint64_t reorder)
 {
-    a->threshold = threshold;
-    a->reorder = reorder;
+    a->threshold = (uint32_t)TERN_MIN(threshold, (uint64_t)UINT32_MAX);
+    a->reorder = (uint16_t)TERN_MIN(reorder, (uint64_t)UINT16_MAX);
     a->peer_set = 1;
 }
 
 void tern_ackr_set_bulk(tern_ackr *a, uint32_t after, uint32_t threshold)
 {
+    if (a->peer_set)
+        return; /* the peer's request rules */
     a->bulk_after = threshold > 1 ? after : 0;
-    a->bulk_threshold = threshold;
+    a->threshold = threshold;
 }
 
 uint64_t tern_ackr_threshold(const tern_ackr *a)
@@ -75,7 +77,7 @@ uint64_t tern_ackr_threshold(const tern_ackr *a)
     if (a->peer_set)
         return a->threshold;
     if (a->bulk_after && a->in_order_run >= a->bulk_after)
-        return a->bulk_threshold;
+        return a->threshold;
     return 1;
 }
 
@@ -137,7 +139,8 @@ int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, t
         return 0;
     a->repeat_at = TERN_TS_INF; /* the sender is sending: the next ACK says more */
     a->unacked_eliciting++;
-    a->in_order_run++;
+    if (a->in_order_run < UINT32_MAX)
+        a->in_order_run++;
     if (!a->ack_pending) {
         a->ack_pending = 1;
         a->ack_deadline = now + max_ack_delay;
@@ -219,7 +222,7 @@ void tern_ackr_on_ack_sent(tern_ackr *a, tern_tstamp repeat_at)
     a->repeat_at = a->unacked_eliciting ? repeat_at : TERN_TS_INF;
     a->unacked_eliciting = 0;
     a->acked_largest = a->largest;
-    a->has_acked = a->has_largest;
+    a->has_acked = a->has_largest != 0;
     a->ack_pending = 0;
     a->immediate = 0;
     a->ack_deadline = TERN_TS_INF;

@@ -22,26 +22,28 @@ typedef struct tern_ackr {
     tern_ranges recv;             /* received pns, ascending */
     uint64_t largest;             /* largest pn received (valid when has_largest) */
     int has_largest;
+    /* the peer's Reordering Threshold (valid when peer_set; larger values are kept as 65535,
+     * beyond the reach of the range bound anyway) */
+    uint16_t reorder;
+    uint8_t peer_set;             /* an ACK_FREQUENCY frame set threshold and reorder */
+    uint8_t has_acked;            /* acked_largest valid */
     tern_tstamp largest_time;     /* when `largest` arrived */
     uint64_t floor;               /* pns below this are treated as duplicates (pruned) */
     uint64_t report_from;         /* ACK frames report ranges from here up (ACK of ACK) */
     uint32_t unacked_eliciting;   /* ack-eliciting packets since our last ACK */
     int ack_pending;              /* an ACK frame should be sent (immediately or at ack_deadline) */
     int immediate;                /* send the ACK at the next opportunity */
+    /* the Ack-Eliciting Threshold: the peer's when peer_set, else the bulk policy's (used past
+     * bulk_after); values above 2^32-1 are kept as that (the delay decides then anyway) */
+    uint32_t threshold;
     tern_tstamp ack_deadline;     /* TERN_TS_INF when no ACK is scheduled */
     tern_tstamp delayed_deadline; /* max_ack_delay after the first ack-eliciting packet not yet
                                    * acknowledged, whatever asked for an immediate ACK since */
     tern_tstamp repeat_at;        /* the last ACK goes out once more then (TERN_TS_INF: no) */
     uint64_t ecn[3];              /* ECT0, ECT1, CE counts */
-    /* when an ACK stops waiting for its deadline (see tern_ackr_on_packet) */
-    uint64_t threshold;           /* the peer's Ack-Eliciting Threshold (valid when peer_set) */
-    uint64_t reorder;             /* the peer's Reordering Threshold (valid when peer_set) */
-    int peer_set;                 /* an ACK_FREQUENCY frame set threshold and reorder */
-    uint64_t acked_largest;       /* `largest` when the last ACK went out (valid when has_acked) */
-    int has_acked;
-    uint32_t bulk_after;          /* own policy: in-order ack-eliciting packets before ... */
-    uint32_t bulk_threshold;      /* ... this threshold replaces 1 (0: never) */
-    uint64_t in_order_run;        /* ack-eliciting packets since the last reordering */
+    uint64_t acked_largest;       /* `largest` when the last ACK went out */
+    uint32_t bulk_after;          /* own policy: ack-eliciting packets in a row first (0: off) */
+    uint32_t in_order_run;        /* ack-eliciting packets since the last reordering (saturates) */
 } tern_ackr;
 
 void tern_ackr_init(tern_ackr *a);
