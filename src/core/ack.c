@@ -131,8 +131,12 @@ int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, t
     if (k >= 0)
         a->ecn[k]++;
 
-    if (reordered)
-        a->in_order_run = 0; /* the bulk policy waits for a calm stretch again */
+    /* the bulk policy returns to one ACK per two packets for a short stretch after reordering
+     * (RFC 9000 §13.2.1's "for a period" after an out-of-order packet), not for its whole
+     * warm-up: on a path that reorders a little (jitter), that would be always */
+    if (reordered && a->in_order_run + TERN_ACK_BULK_CALM > a->bulk_after)
+        a->in_order_run = a->bulk_after > TERN_ACK_BULK_CALM ? a->bulk_after - TERN_ACK_BULK_CALM
+                                                              : 0;
     if (a->peer_set && a->reorder != 1)
         reordered = a->reorder > 1 && a->recv.n > 1 && gap_over(a, a->reorder);
     if (!ack_eliciting)

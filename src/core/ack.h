@@ -11,6 +11,7 @@
 #include "ranges.h"
 
 #define TERN_ACK_MAX_RANGES 64 /* ranges remembered; the oldest are dropped past this */
+#define TERN_ACK_BULK_CALM 16  /* bulk policy: packets at one ACK per two after reordering */
 
 /* ECN codepoints as carried in the IP header's two low TOS/traffic-class bits. */
 #define TERN_ECN_NOT_ECT 0
@@ -72,7 +73,9 @@ void tern_ackr_set_frequency(tern_ackr *a, uint64_t threshold, uint64_t reorder)
 
 /* The receiver's own policy while the peer asked for nothing: after `after` ack-eliciting packets
  * in a row without reordering, the threshold is `threshold` instead of 1 (the delay stays what
- * the caller passes); reordering starts the count again. `after` 0 or `threshold` <= 1: never. */
+ * the caller passes); reordering (acknowledged at once as ever) brings back one ACK per two
+ * packets for the next TERN_ACK_BULK_CALM (or the rest of the warm-up, if shorter). `after` 0 or
+ * `threshold` <= 1: never. */
 void tern_ackr_set_bulk(tern_ackr *a, uint32_t after, uint32_t threshold);
 
 /* An IMMEDIATE_ACK frame arrived (draft-ietf-quic-ack-frequency §5): the next opportunity carries

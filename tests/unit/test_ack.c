@@ -552,7 +552,8 @@ static void test_immediate_request(void **st)
 }
 
 /* The bulk policy: every second packet for the first `after` in a row, then every `threshold`;
- * a gap returns to every second packet until `after` more arrived in order. */
+ * a gap is acknowledged at once and brings back every second packet for TERN_ACK_BULK_CALM
+ * packets; one during the warm-up does not lengthen it beyond that either. */
 static void test_bulk_policy(void **st)
 {
     tern_ackr a;
@@ -561,14 +562,27 @@ static void test_bulk_policy(void **st)
     assert_int_equal(acks_for_in_order(&a, 0, 100, MAD), 49);
     assert_int_equal(tern_ackr_threshold(&a), 10);
     assert_int_equal(acks_for_in_order(&a, 100, 110, MAD), 10); /* every 11th */
-    /* a gap: immediate, and the count starts again */
+    /* a gap: immediate, and 16 packets at every second */
     assert_int_equal(tern_ackr_on_packet(&a, 211, 1, 0, 211 * MS, MAD), 0);
     assert_true(a.immediate);
     assert_int_equal(tern_ackr_threshold(&a), 1);
     tern_ackr_on_ack_sent(&a, TERN_TS_INF);
-    assert_int_equal(acks_for_in_order(&a, 212, 98, MAD), 49);
+    assert_int_equal(acks_for_in_order(&a, 212, TERN_ACK_BULK_CALM - 2, MAD),
+                     (TERN_ACK_BULK_CALM - 2) / 2);
     assert_int_equal(tern_ackr_threshold(&a), 1);
-    assert_int_equal(acks_for_in_order(&a, 310, 2, MAD), 0);
+    assert_int_equal(acks_for_in_order(&a, 212 + TERN_ACK_BULK_CALM - 2, 1, MAD), 0);
+    assert_int_equal(tern_ackr_threshold(&a), 10);
+    /* during the warm-up, a gap changes nothing but the immediate ACK */
+    tern_ackr_free(&a);
+    tern_ackr_init(&a);
+    tern_ackr_set_bulk(&a, 100, 10);
+    assert_int_equal(acks_for_in_order(&a, 0, 50, MAD), 25);
+    assert_int_equal(tern_ackr_on_packet(&a, 51, 1, 0, 51 * MS, MAD), 0);
+    assert_true(a.immediate);
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF);
+    assert_int_equal(acks_for_in_order(&a, 52, 48, MAD), 24);
+    assert_int_equal(tern_ackr_threshold(&a), 1);
+    assert_int_equal(acks_for_in_order(&a, 100, 1, MAD), 0);
     assert_int_equal(tern_ackr_threshold(&a), 10);
     /* the peer's request replaces it */
     tern_ackr_set_frequency(&a, 1, 1);
