@@ -81,6 +81,12 @@ uint64_t tern_ackr_threshold(const tern_ackr *a)
     return 1;
 }
 
+void tern_ackr_not_bulk(tern_ackr *a)
+{
+    if (a->in_order_run && a->in_order_run < a->bulk_after)
+        a->in_order_run--;
+}
+
 void tern_ackr_immediate(tern_ackr *a)
 {
     if (!a->recv.n)

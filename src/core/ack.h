@@ -78,6 +78,11 @@ void tern_ackr_set_frequency(tern_ackr *a, uint64_t threshold, uint64_t reorder)
  * `threshold` <= 1: never. */
 void tern_ackr_set_bulk(tern_ackr *a, uint32_t after, uint32_t threshold);
 
+/* The packet just given to tern_ackr_on_packet was small (not a bulk transfer's full-sized
+ * packet): it does not count toward the bulk policy's warm-up. A peer that trickles small
+ * packets thus keeps RFC 9000's rule. */
+void tern_ackr_not_bulk(tern_ackr *a);
+
 /* An IMMEDIATE_ACK frame arrived (draft-ietf-quic-ack-frequency §5): the next opportunity carries
  * an ACK, of everything received, the packet that carried the frame included (call it after
  * tern_ackr_on_packet for that packet). */

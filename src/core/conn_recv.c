@@ -7,7 +7,10 @@
 #include "conn_internal.h"
 #include "varint.h"
 
-#define OLDER_PN_COPY 1500 /* ciphertext kept for a second reading of a one-byte packet number */
+#define OLDER_PN_COPY 1500
+/* Packets with less payload than this do not count as a bulk transfer's (see tern_ackr_not_bulk):
+ * a full 1200-byte datagram carries about 1150 */
+#define TERN_BULK_MIN_PAYLOAD 1000 /* ciphertext kept for a second reading of a one-byte packet number */
 
 /* ---- acknowledged and lost packets of ours ------------------------------------------------------ */
 
@@ -848,6 +851,8 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
         c->sp[space].largest_recv = pn;
     tern_tstamp mad = space == TERN_SPACE_APP ? tern_conn_ack_delay(c) : 0;
     tern_ackr_on_packet(&c->sp[space].ackr, pn, ack_eliciting, ecn, now, mad);
+    if (ack_eliciting && (size_t)n < TERN_BULK_MIN_PAYLOAD)
+        tern_ackr_not_bulk(&c->sp[space].ackr);
     if (c->ackf.rx_immediate) {
         c->ackf.rx_immediate = 0; /* only 1-RTT packets carry the frame */
         tern_ackr_immediate(&c->sp[space].ackr);

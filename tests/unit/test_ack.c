@@ -584,6 +584,17 @@ static void test_bulk_policy(void **st)
     assert_int_equal(tern_ackr_threshold(&a), 1);
     assert_int_equal(acks_for_in_order(&a, 100, 1, MAD), 0);
     assert_int_equal(tern_ackr_threshold(&a), 10);
+    /* small packets do not count toward the warm-up */
+    tern_ackr_free(&a);
+    tern_ackr_init(&a);
+    tern_ackr_set_bulk(&a, 100, 10);
+    for (uint64_t pn = 0; pn < 300; pn++) {
+        assert_int_equal(tern_ackr_on_packet(&a, pn, 1, 0, pn * MS, MAD), 0);
+        tern_ackr_not_bulk(&a);
+    }
+    assert_int_equal(tern_ackr_threshold(&a), 1);
+    assert_int_equal(acks_for_in_order(&a, 300, 100, MAD), 50);
+    assert_int_equal(tern_ackr_threshold(&a), 10);
     /* the peer's request replaces it */
     tern_ackr_set_frequency(&a, 1, 1);
     assert_int_equal(tern_ackr_threshold(&a), 1);
