@@ -425,16 +425,6 @@ static int w_frame(tern_qlog_w *w, const tern_frame *f, size_t run, unsigned exp
     case TERN_FT_HANDSHAKE_DONE:
         kv_str(w, "frame_type", "handshake_done");
         break;
-    case TERN_FT_ACK_FREQUENCY:
-        kv_str(w, "frame_type", "ack_frequency");
-        kv_u64(w, "sequence_number", f->u.ack_freq.seq);
-        kv_u64(w, "ack_eliciting_threshold", f->u.ack_freq.threshold);
-        kv_u64(w, "requested_max_ack_delay", f->u.ack_freq.max_ack_delay_us);
-        kv_u64(w, "reordering_threshold", f->u.ack_freq.reorder);
-        break;
-    case TERN_FT_IMMEDIATE_ACK:
-        kv_str(w, "frame_type", "immediate_ack");
-        break;
     case TERN_FT_DATAGRAM:
     case TERN_FT_DATAGRAM_LEN:
         kv_str(w, "frame_type", "datagram");
@@ -864,13 +854,6 @@ static void w_sent_frames(tern_qlog_w *w, const tern_sent_pkt *p)
             break;
         case TERN_FT_HANDSHAKE_DONE:
             kv_str(w, "frame_type", "handshake_done");
-            break;
-        case TERN_FT_ACK_FREQUENCY:
-            kv_str(w, "frame_type", "ack_frequency");
-            kv_u64(w, "sequence_number", f->off);
-            break;
-        case TERN_FT_IMMEDIATE_ACK:
-            kv_str(w, "frame_type", "immediate_ack");
             break;
         case TERN_FT_MAX_DATA:
             kv_str(w, "frame_type", "max_data");
