@@ -407,6 +407,21 @@ typedef struct tern_config {
     uint8_t qlb_encode_len;      /* 1: the first octet's low 5 bits hold the CID length - 1 */
     uint8_t qlb_server_id[15];
     uint8_t qlb_key[16];
+    /* ACK frequency (draft-ietf-quic-ack-frequency; docs/ack-frequency.md) */
+    uint8_t ack_frequency;       /* 1 (default): advertise min_ack_delay, so that the peer may
+                                    ask for fewer ACKs (ACK_FREQUENCY, IMMEDIATE_ACK), and ask a
+                                    peer that advertises it for fewer ACKs while the congestion
+                                    window is large; 0: neither (the frames are then a
+                                    PROTOCOL_VIOLATION) */
+    uint32_t min_ack_delay_us;   /* the min_ack_delay advertised, microseconds (default 1000);
+                                    above 25000 (the max_ack_delay advertised): TERN_ERR_CONFIG */
+    uint32_t ack_bulk_after;     /* receiver: ack-eliciting packets in a row, without reordering,
+                                    after which a peer that asked nothing gets one ACK per
+                                    ack_bulk_every packets (still within the ack delay) instead
+                                    of one per two (default 256; 0: always one per two) */
+    uint32_t ack_bulk_every;     /* that spacing (default 10; 0 or 1: off), also the sparsest
+                                    one asked of a peer through ACK_FREQUENCY; above 2^20:
+                                    TERN_ERR_CONFIG */
 } tern_config;
 
 /* Fills the first `size` bytes of `cfg` with defaults (see field comments); called through the
@@ -892,6 +907,10 @@ typedef struct tern_conn_stats {
     uint64_t mtu_probes_sent, mtu_probes_lost; /* padded PING probes, every path (their losses
                                             are not congestion, nor in pkts_lost of a path) */
     uint64_t mtu_black_holes;            /* falls back to 1200 after a black hole, every path */
+    /* acknowledgements (docs/ack-frequency.md) */
+    uint64_t acks_sent;                  /* ACK frames sent, every packet number space */
+    uint64_t ack_frequency_sent;         /* ACK_FREQUENCY frames sent (retransmissions too) */
+    uint64_t immediate_ack_sent;         /* IMMEDIATE_ACK frames sent */
 } tern_conn_stats;
 
 /* Opens a stream; `*sid` receives its id. Returns 0, TERN_ERR_STREAM_LIMIT (the peer's MAX_STREAMS

@@ -57,6 +57,64 @@ static int record_pn(tern_ackr *a, uint64_t pn)
     return tern_ranges_add(&a->recv, pn, pn + 1) == 0 ? 0 : 1;
 }
 
+void tern_ackr_set_frequency(tern_ackr *a, uint64_t threshold, uint64_t reorder)
+{
+    a->threshold = (uint32_t)TERN_MIN(threshold, (uint64_t)UINT32_MAX);
+    a->reorder = (uint16_t)TERN_MIN(reorder, (uint64_t)UINT16_MAX);
+    a->peer_set = 1;
+}
+
+void tern_ackr_set_bulk(tern_ackr *a, uint32_t after, uint32_t threshold)
+{
+    if (a->peer_set)
+        return; /* the peer's request rules */
+    a->bulk_after = threshold > 1 ? after : 0;
+    a->threshold = threshold;
+}
+
+uint64_t tern_ackr_threshold(const tern_ackr *a)
+{
+    if (a->peer_set)
+        return a->threshold;
+    if (a->bulk_after && a->in_order_run >= a->bulk_after)
+        return a->threshold;
+    return 1;
+}
+
+void tern_ackr_not_bulk(tern_ackr *a)
+{
+    if (a->in_order_run && a->in_order_run < a->bulk_after)
+        a->in_order_run--;
+}
+
+void tern_ackr_immediate(tern_ackr *a)
+{
+    if (!a->recv.n)
+        return;
+    a->ack_pending = 1;
+    a->immediate = 1;
+    a->ack_deadline = 0;
+}
+
+/* Reordering Threshold t > 1 (draft-ietf-quic-ack-frequency §6.2): 1 when a packet number missing
+ * below the largest is t or more below it, among those that were not yet that far below the
+ * largest of the last ACK (those the peer already heard about, or will hear about through
+ * loss detection anyway). Only the gaps near the top are looked at. */
+static int gap_over(const tern_ackr *a, uint64_t t)
+{
+    uint64_t from = 0;
+    if (a->has_acked && a->acked_largest + 1 > t)
+        from = a->acked_largest + 1 - t;
+    uint64_t lowest = UINT64_MAX;
+    for (uint32_t i = a->recv.n; i-- > 1;) {
+        const tern_range *hi = &a->recv.r[i], *lo = &a->recv.r[i - 1];
+        if (hi->lo <= from)
+            break; /* this hole and those below it end before `from` */
+        lowest = TERN_MAX(lo->hi, from);
+    }
+    return lowest != UINT64_MAX && a->largest - lowest >= t;
+}
+
 int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, tern_tstamp now,
                         tern_tstamp max_ack_delay)
 {
@@ -79,10 +137,20 @@ int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, t
     if (k >= 0)
         a->ecn[k]++;
 
+    /* the bulk policy returns to one ACK per two packets for a short stretch after reordering
+     * (RFC 9000 §13.2.1's "for a period" after an out-of-order packet), not for its whole
+     * warm-up: on a path that reorders a little (jitter), that would be always */
+    if (reordered && a->in_order_run + TERN_ACK_BULK_CALM > a->bulk_after)
+        a->in_order_run = a->bulk_after > TERN_ACK_BULK_CALM ? a->bulk_after - TERN_ACK_BULK_CALM
+                                                              : 0;
+    if (a->peer_set && a->reorder != 1)
+        reordered = a->reorder > 1 && a->recv.n > 1 && gap_over(a, a->reorder);
     if (!ack_eliciting)
         return 0;
     a->repeat_at = TERN_TS_INF; /* the sender is sending: the next ACK says more */
     a->unacked_eliciting++;
+    if (a->in_order_run < UINT32_MAX)
+        a->in_order_run++;
     if (!a->ack_pending) {
         a->ack_pending = 1;
         a->ack_deadline = now + max_ack_delay;
@@ -90,7 +158,8 @@ int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, t
     if (a->delayed_deadline == TERN_TS_INF)
         a->delayed_deadline = now + max_ack_delay;
     /* A CE mark is acknowledged at once too, so that the sender reacts within an RTT. */
-    if (a->unacked_eliciting >= 2 || reordered || max_ack_delay == 0 || (ecn & 3) == TERN_ECN_CE) {
+    if (a->unacked_eliciting > tern_ackr_threshold(a) || reordered || max_ack_delay == 0 ||
+        (ecn & 3) == TERN_ECN_CE) {
         a->immediate = 1;
         a->ack_deadline = TERN_MIN(a->ack_deadline, now);
     }
@@ -162,6 +231,8 @@ void tern_ackr_on_ack_sent(tern_ackr *a, tern_tstamp repeat_at)
 {
     a->repeat_at = a->unacked_eliciting ? repeat_at : TERN_TS_INF;
     a->unacked_eliciting = 0;
+    a->acked_largest = a->largest;
+    a->has_acked = a->has_largest != 0;
     a->ack_pending = 0;
     a->immediate = 0;
     a->ack_deadline = TERN_TS_INF;

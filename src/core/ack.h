@@ -1,6 +1,9 @@
 /* Received packet numbers of one packet number space and the ACK frames that report them
  * (RFC 9000 §13.2): duplicate detection, ACK ranges (bounded), ack delay, the "ACK every second
- * ack-eliciting packet or after max_ack_delay" rule, immediate ACK on reordering. */
+ * ack-eliciting packet or after max_ack_delay" rule, immediate ACK on reordering, and how that rule
+ * changes: at the peer's request (draft-ietf-quic-ack-frequency: an ack-eliciting threshold, a
+ * reordering threshold, IMMEDIATE_ACK) or, without one, once a bulk transfer is under way (see
+ * tern_ackr_set_bulk and docs/ack-frequency.md). */
 #ifndef TERN_CORE_ACK_H
 #define TERN_CORE_ACK_H
 
@@ -8,6 +11,7 @@
 #include "ranges.h"
 
 #define TERN_ACK_MAX_RANGES 64 /* ranges remembered; the oldest are dropped past this */
+#define TERN_ACK_BULK_CALM 16  /* bulk policy: packets at one ACK per two after reordering */
 
 /* ECN codepoints as carried in the IP header's two low TOS/traffic-class bits. */
 #define TERN_ECN_NOT_ECT 0
@@ -19,17 +23,28 @@ typedef struct tern_ackr {
     tern_ranges recv;             /* received pns, ascending */
     uint64_t largest;             /* largest pn received (valid when has_largest) */
     int has_largest;
+    /* the peer's Reordering Threshold (valid when peer_set; larger values are kept as 65535,
+     * beyond the reach of the range bound anyway) */
+    uint16_t reorder;
+    uint8_t peer_set;             /* an ACK_FREQUENCY frame set threshold and reorder */
+    uint8_t has_acked;            /* acked_largest valid */
     tern_tstamp largest_time;     /* when `largest` arrived */
     uint64_t floor;               /* pns below this are treated as duplicates (pruned) */
     uint64_t report_from;         /* ACK frames report ranges from here up (ACK of ACK) */
     uint32_t unacked_eliciting;   /* ack-eliciting packets since our last ACK */
     int ack_pending;              /* an ACK frame should be sent (immediately or at ack_deadline) */
     int immediate;                /* send the ACK at the next opportunity */
+    /* the Ack-Eliciting Threshold: the peer's when peer_set, else the bulk policy's (used past
+     * bulk_after); values above 2^32-1 are kept as that (the delay decides then anyway) */
+    uint32_t threshold;
     tern_tstamp ack_deadline;     /* TERN_TS_INF when no ACK is scheduled */
     tern_tstamp delayed_deadline; /* max_ack_delay after the first ack-eliciting packet not yet
                                    * acknowledged, whatever asked for an immediate ACK since */
     tern_tstamp repeat_at;        /* the last ACK goes out once more then (TERN_TS_INF: no) */
     uint64_t ecn[3];              /* ECT0, ECT1, CE counts */
+    uint64_t acked_largest;       /* `largest` when the last ACK went out */
+    uint32_t bulk_after;          /* own policy: ack-eliciting packets in a row first (0: off) */
+    uint32_t in_order_run;        /* ack-eliciting packets since the last reordering (saturates) */
 } tern_ackr;
 
 void tern_ackr_init(tern_ackr *a);
@@ -39,12 +54,42 @@ void tern_ackr_free(tern_ackr *a);
 int tern_ackr_is_dup(const tern_ackr *a, uint64_t pn);
 
 /* Records pn. `max_ack_delay` (ns) schedules the delayed ACK; `ack_eliciting` and reordering decide
- * whether it is immediate (every 2nd ack-eliciting packet, or a gap/reorder). For the Initial and
- * Handshake spaces pass max_ack_delay 0 (always immediate). `ecn` is the datagram's TERN_ECN_*
+ * whether it is immediate: more ack-eliciting packets unacknowledged than the threshold (1, i.e.
+ * every second one, unless the peer or the bulk policy set another), a CE mark, or reordering: a
+ * gap or a late packet (RFC 9000 §13.2.1), or with the peer's Reordering Threshold 0 never, and
+ * above 1 once a packet missing since the last ACK is that many packet numbers below the largest
+ * (draft-ietf-quic-ack-frequency §6.2). For the Initial and Handshake spaces pass max_ack_delay 0
+ * (always immediate). `ecn` is the datagram's TERN_ECN_*
  * codepoint. Returns 0, or 1 for a duplicate (ignored): that includes a pn below `floor`, and a pn
  * that could not be stored (range bound or memory), which the caller must then drop unprocessed. */
 int tern_ackr_on_packet(tern_ackr *a, uint64_t pn, int ack_eliciting, int ecn, tern_tstamp now,
                         tern_tstamp max_ack_delay);
+
+/* The peer's ACK_FREQUENCY values (draft-ietf-quic-ack-frequency §6): ACK at once past
+ * `threshold` unacknowledged ack-eliciting packets; `reorder` as in tern_ackr_on_packet. They
+ * replace the bulk policy. The caller checks the frame (sequence number, delay) and passes the
+ * delay to tern_ackr_on_packet itself. */
+void tern_ackr_set_frequency(tern_ackr *a, uint64_t threshold, uint64_t reorder);
+
+/* The receiver's own policy while the peer asked for nothing: after `after` ack-eliciting packets
+ * in a row without reordering, the threshold is `threshold` instead of 1 (the delay stays what
+ * the caller passes); reordering (acknowledged at once as ever) brings back one ACK per two
+ * packets for the next TERN_ACK_BULK_CALM (or the rest of the warm-up, if shorter). `after` 0 or
+ * `threshold` <= 1: never. */
+void tern_ackr_set_bulk(tern_ackr *a, uint32_t after, uint32_t threshold);
+
+/* The packet just given to tern_ackr_on_packet was small (not a bulk transfer's full-sized
+ * packet): it does not count toward the bulk policy's warm-up. A peer that trickles small
+ * packets thus keeps RFC 9000's rule. */
+void tern_ackr_not_bulk(tern_ackr *a);
+
+/* An IMMEDIATE_ACK frame arrived (draft-ietf-quic-ack-frequency §5): the next opportunity carries
+ * an ACK, of everything received, the packet that carried the frame included (call it after
+ * tern_ackr_on_packet for that packet). */
+void tern_ackr_immediate(tern_ackr *a);
+
+/* The threshold in force (the peer's, the bulk policy's, or 1). */
+uint64_t tern_ackr_threshold(const tern_ackr *a);
 
 /* When the next ACK is due (TERN_TS_INF: none pending; the repeat is apart, see
  * tern_ackr_repeat_time). With `sparse`, what would be immediate (every second ack-eliciting

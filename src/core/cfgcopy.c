@@ -1,6 +1,8 @@
 /* Deep copies of tern_config (see cfgcopy.h). */
 #include "cfgcopy.h"
 
+#include "ackfreq.h"
+
 #include "abi.h"
 #include "pmtud.h"
 #include "qversion.h"
@@ -60,7 +62,8 @@ int tern_cfg_copy_init(tern_cfg_copy *d, const tern_config *cfg)
         cfg->active_connection_id_limit < 2 || (cfg->cert_file && !cfg->key_file) ||
         cfg->datagram_queue_count == 0 || cfg->max_datagram_frame_size > TERN_MAX_VARINT ||
         tern_qv_check_list(cfg->quic_versions, cfg->quic_versions_count) ||
-        cfg->key_update_margin_pct < 1 || cfg->key_update_margin_pct > 99)
+        cfg->key_update_margin_pct < 1 || cfg->key_update_margin_pct > 99 ||
+        tern_ackfreq_config_ok(cfg))
         return TERN_ERR_CONFIG;
     d->cfg = *cfg;
     d->cfg.alpn = NULL;
@@ -189,6 +192,10 @@ void tern_cfg_defaults(tern_config *cfg)
     cfg->pmtud_raise_ms = TERN_PMTUD_RAISE_DEFAULT_MS;
     cfg->token_lifetime_ms = 86400000;
     cfg->key_update_margin_pct = 50;
+    cfg->ack_frequency = 1;
+    cfg->min_ack_delay_us = 1000;
+    cfg->ack_bulk_after = 256;
+    cfg->ack_bulk_every = 10;
 }
 
 int tern_cfg_import(tern_config *full, const tern_config *in, size_t size)

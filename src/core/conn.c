@@ -204,6 +204,8 @@ static void apply_peer_tparams(tern_conn *c)
     if (!c->is_server && tp->has_stateless_reset_token)
         tern_peer_cids_set_initial_token(&c->cids.peer, tp->stateless_reset_token);
     tern_conn_dgram_set_peer_max(c, tp->max_datagram_frame_size);
+    tern_ackfreq_on_peer_params(&c->ackf, c->cfg->ack_frequency, tp->has_min_ack_delay,
+                                tp->min_ack_delay_us, c->cfg->ack_bulk_every);
 }
 
 static int tls_tparams(void *ud, const uint8_t *data, size_t len)
@@ -500,6 +502,8 @@ static void fill_local_tparams(tern_conn *c, const tern_conn_params *p)
     tp->active_connection_id_limit = local_cid_limit(cfg);
     tp->disable_active_migration = cfg->disable_active_migration;
     tp->max_datagram_frame_size = cfg->max_datagram_frame_size;
+    tp->has_min_ack_delay = cfg->ack_frequency != 0;
+    tp->min_ack_delay_us = cfg->min_ack_delay_us;
     tp->initial_scid = c->cids.local.e[0].cid;
     if (c->is_server) {
         tp->has_original_dcid = 1;
@@ -584,7 +588,7 @@ static int check_config(const tern_config *cfg)
         return TERN_ERR_CONFIG;
     if (cfg->key_update_margin_pct < 1 || cfg->key_update_margin_pct > 99)
         return TERN_ERR_CONFIG;
-    return 0;
+    return tern_ackfreq_config_ok(cfg);
 }
 
 int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_addr *path,
@@ -633,6 +637,10 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         c->sp[s].largest_recv = UINT64_MAX;
         tern_ackr_init(&c->sp[s].ackr);
     }
+    tern_ackfreq_init(&c->ackf);
+    /* the receiver's own bulk policy (docs/ack-frequency.md); a peer's ACK_FREQUENCY replaces it */
+    tern_ackr_set_bulk(&c->sp[TERN_SPACE_APP].ackr, p->cfg->ack_bulk_after,
+                       p->cfg->ack_bulk_every > 1 ? p->cfg->ack_bulk_every - 1 : 0);
     c->paths.slot[0] = &c->paths.first;
     tern_path *p0 = tern_conn_path_slot(c, 0);
     tern_path_init(p0, 0, path, p->cfg->cc, p->cfg->max_udp_payload, p->cfg->pmtud_raise_ms, now);
@@ -834,6 +842,8 @@ void tern_conn_free(tern_conn *c)
  * runtime's timers are precise to the microsecond; a floor of 10 us keeps the timer meaningful. */
 tern_tstamp tern_conn_ack_delay(const tern_conn *c)
 {
+    if (c->ackf.rx_set)
+        return tern_ackfreq_rx_delay(&c->ackf, 0); /* the peer's Requested Max Ack Delay */
     const tern_rtt *rtt = &tern_conn_path(c)->rtt;
     tern_tstamp max = 25 * TERN_NS_PER_MS;
     if (!rtt->has_sample)
@@ -1261,6 +1271,9 @@ static void fill_stats(tern_conn *c, tern_conn_stats *out)
     out->mtu_probes_sent = c->stats.mtu_probes_sent;
     out->mtu_probes_lost = c->stats.mtu_probes_lost;
     out->mtu_black_holes = c->stats.mtu_black_holes;
+    out->acks_sent = c->stats.acks_sent;
+    out->ack_frequency_sent = c->stats.ack_frequency_sent;
+    out->immediate_ack_sent = c->stats.immediate_ack_sent;
 }
 
 int tern_conn_get_stats_sized(tern_conn *c, tern_conn_stats *out, size_t size)

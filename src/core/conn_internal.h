@@ -6,6 +6,7 @@
 #define TERN_CORE_CONN_INTERNAL_H
 
 #include "ack.h"
+#include "ackfreq.h"
 #include "cid.h"
 #include "conn.h"
 #include "conn_test.h"
@@ -236,6 +237,7 @@ typedef struct tern_conn_counters {
     uint64_t stream_bytes_sent, stream_bytes_recv, stream_bytes_resent;
     uint64_t mtu_probes_sent, mtu_probes_lost, mtu_black_holes; /* every path, ended ones too */
     uint64_t crypto_produced[TERN_LEVEL_COUNT]; /* TLS handshake bytes handed to us to send */
+    uint64_t acks_sent, ack_frequency_sent, immediate_ack_sent;
 } tern_conn_counters;
 
 struct tern_conn {
@@ -274,6 +276,7 @@ struct tern_conn {
     tern_conn_counters stats;
     tern_conn_ecn_state ecn;
     tern_conn_dgram_state dgram; /* unreliable datagrams (datagram.c) */
+    tern_ackfreq ackf;           /* ACK frequency extension (ackfreq.c) */
 };
 
 /* The active path (always there). */

@@ -7,7 +7,10 @@
 #include "conn_internal.h"
 #include "varint.h"
 
-#define OLDER_PN_COPY 1500 /* ciphertext kept for a second reading of a one-byte packet number */
+#define OLDER_PN_COPY 1500
+/* Packets with less payload than this do not count as a bulk transfer's (see tern_ackr_not_bulk):
+ * a full 1200-byte datagram carries about 1150 */
+#define TERN_BULK_MIN_PAYLOAD 1000 /* ciphertext kept for a second reading of a one-byte packet number */
 
 /* ---- acknowledged and lost packets of ours ------------------------------------------------------ */
 
@@ -104,6 +107,9 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
             break;
         case TERN_FT_NEW_TOKEN:
             tern_conn_token_on_lost(c);
+            break;
+        case TERN_FT_ACK_FREQUENCY:
+            tern_ackfreq_on_lost(&c->ackf, f->off);
             break;
         case TERN_FT_MAX_DATA:
             if (f->off == c->flow.max_data_next)
@@ -525,6 +531,26 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
         case TERN_FT_DATAGRAM_LEN:
             rv = tern_conn_dgram_on_frame(c, &f, (size_t)(p - at));
             break;
+        case TERN_FT_ACK_FREQUENCY: {
+            uint64_t aterr = 0;
+            rv = tern_ackfreq_on_frame(&c->ackf, &f, c->tp.local.has_min_ack_delay,
+                                       c->tp.local.min_ack_delay_us, &aterr);
+            if (rv == 1) {
+                tern_ackr_set_frequency(&c->sp[TERN_SPACE_APP].ackr, f.u.ack_freq.threshold,
+                                        f.u.ack_freq.reorder);
+                rv = 0;
+            } else if (rv < 0) {
+                tern_conn_fail(c, aterr, f.type, "ACK_FREQUENCY not allowed");
+            }
+            break;
+        }
+        case TERN_FT_IMMEDIATE_ACK: {
+            uint64_t aterr = 0;
+            rv = tern_ackfreq_on_immediate(&c->ackf, c->tp.local.has_min_ack_delay, &aterr);
+            if (rv)
+                tern_conn_fail(c, aterr, f.type, "IMMEDIATE_ACK without min_ack_delay");
+            break;
+        }
         case TERN_FT_HANDSHAKE_DONE:
             if (c->is_server) {
                 tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type, "HANDSHAKE_DONE from a client");
@@ -809,6 +835,7 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     const uint8_t *payload = pkt + hdr_len;
     int largest = c->sp[space].largest_recv == UINT64_MAX || pn > c->sp[space].largest_recv;
     if (c->qlog) tern_qlog_packet_received(c, h, pkt, hdr_len, (size_t)n, pn, path_idx, now);
+    c->ackf.rx_immediate = 0;
     int rv = process_frames(c, h->type, space, level, payload, payload + n, path_idx, &h->dcid,
                             &ack_eliciting, &non_probing, now);
     if (c->state == TERN_CS_DONE)
@@ -823,6 +850,12 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
         c->sp[space].largest_recv = pn;
     tern_tstamp mad = space == TERN_SPACE_APP ? tern_conn_ack_delay(c) : 0;
     tern_ackr_on_packet(&c->sp[space].ackr, pn, ack_eliciting, ecn, now, mad);
+    if (ack_eliciting && (size_t)n < TERN_BULK_MIN_PAYLOAD)
+        tern_ackr_not_bulk(&c->sp[space].ackr);
+    if (c->ackf.rx_immediate) {
+        c->ackf.rx_immediate = 0; /* only 1-RTT packets carry the frame */
+        tern_ackr_immediate(&c->sp[space].ackr);
+    }
     c->stats.pkts_recv++;
     pp->pkts_recv++;
     tern_conn_ecn_on_recv(c, path_idx, ecn);

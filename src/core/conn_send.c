@@ -228,6 +228,22 @@ static int add_control(tern_conn *c, pkt_build *b, tern_tstamp now)
 {
     int added = 0;
     size_t n;
+    if (c->ackf.peer_ok) {
+        const tern_path *pp = tern_conn_path(c);
+        tern_ackfreq_input in = {pp->cc.cwnd, tern_path_mtu(pp), pp->cc.bytes_in_flight,
+                                 pp->cc.cwnd < pp->cc.ssthresh,
+                                 pp->rtt.has_sample ? pp->rtt.smoothed : 0,
+                                 c->tp.peer_max_ack_delay, c->rec.pkt_thresh};
+        tern_ackfreq_update(&c->ackf, &in, now);
+        uint64_t seq;
+        if (c->ackf.pending && !pb_full(b) &&
+            (n = tern_ackfreq_write(&c->ackf, pb_cur(b), pb_room(b), now, &seq))) {
+            b->payload += n;
+            pb_record(b, TERN_FT_ACK_FREQUENCY, 0, seq, 0, 0, 0);
+            c->stats.ack_frequency_sent++;
+            added = 1;
+        }
+    }
     if (c->tok.pending && !pb_full(b) &&
         (n = tern_conn_token_write(c, pb_cur(b), pb_room(b), now))) {
         b->payload += n;
@@ -503,6 +519,15 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
             eliciting |= add_datagrams(c, b);
             eliciting |= add_stream_data(c, b);
         }
+        /* a probe asks for an ACK at once (draft-ietf-quic-ack-frequency §5): the peer's ACK
+         * delay, which the PTO allows for, is then spared */
+        if (sp->probes > 0 && b->level == TERN_LEVEL_1RTT && c->ackf.peer_ok && pb_room(b) > 0 &&
+            !pb_full(b)) {
+            b->start[b->hdr_len + b->payload++] = TERN_FT_IMMEDIATE_ACK;
+            pb_record(b, TERN_FT_IMMEDIATE_ACK, 0, 0, 0, 0, 0);
+            c->stats.immediate_ack_sent++;
+            eliciting = 1;
+        }
         if (!eliciting && sp->probes > 0 && pb_room(b) > 0) {
             b->start[b->hdr_len + b->payload++] = TERN_FT_PING;
             pb_record(b, TERN_FT_PING, 0, 0, 0, 0, 0);
@@ -596,6 +621,8 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
     b->rec.app_limited = 0;
     b->rec.ecn = c->snd.ecn == TERN_ECN_ECT0;
     sp->next_pn++;
+    if (b->has_ack)
+        c->stats.acks_sent++;
     if (b->has_ack)
         tern_ackr_on_ack_sent(&sp->ackr,
                               b->space == TERN_SPACE_APP ? ack_repeat_at(c, now) : TERN_TS_INF);

@@ -110,6 +110,12 @@ int tern_frame_parse(const uint8_t **p, const uint8_t *end, tern_frame *f, uint6
         break;
     case TERN_FT_PING:
     case TERN_FT_HANDSHAKE_DONE:
+    case TERN_FT_IMMEDIATE_ACK:
+        break;
+    case TERN_FT_ACK_FREQUENCY:
+        if (vi(&q, end, &f->u.ack_freq.seq) || vi(&q, end, &f->u.ack_freq.threshold) ||
+            vi(&q, end, &f->u.ack_freq.max_ack_delay_us) || vi(&q, end, &f->u.ack_freq.reorder))
+            goto bad;
         break;
     case 0x08: case 0x09: case 0x0a: case 0x0b: case 0x0c: case 0x0d: case 0x0e: case 0x0f:
         f->u.stream.offset = 0;
@@ -297,6 +303,9 @@ int tern_frame_allowed(uint64_t type, int pkt_type)
     /* RFC 9221 §4: DATAGRAM frames travel in 0-RTT and 1-RTT packets only */
     if (type == TERN_FT_DATAGRAM || type == TERN_FT_DATAGRAM_LEN)
         return ((IN_0 | IN_1) >> pkt_type) & 1;
+    /* draft-ietf-quic-ack-frequency: neither frame in 0-RTT (the peer's support is not known) */
+    if (type == TERN_FT_ACK_FREQUENCY || type == TERN_FT_IMMEDIATE_ACK)
+        return pkt_type == TERN_PKT_1RTT;
     if (type > TERN_FT_HANDSHAKE_DONE)
         return 0;
     return (frame_pkts[type] >> pkt_type) & 1;
@@ -368,6 +377,26 @@ size_t tern_frame_write_ping(uint8_t *p, size_t cap)
 size_t tern_frame_write_handshake_done(uint8_t *p, size_t cap)
 {
     return write_type_only(p, cap, TERN_FT_HANDSHAKE_DONE);
+}
+
+size_t tern_frame_write_immediate_ack(uint8_t *p, size_t cap)
+{
+    return write_type_only(p, cap, TERN_FT_IMMEDIATE_ACK);
+}
+
+size_t tern_frame_write_ack_frequency(uint8_t *p, size_t cap, uint64_t seq, uint64_t threshold,
+                                      uint64_t max_ack_delay_us, uint64_t reorder)
+{
+    size_t a = vlen(seq), b = vlen(threshold), d = vlen(max_ack_delay_us), r = vlen(reorder);
+    size_t n = 2 + a + b + d + r; /* 0xaf takes two bytes */
+    if (!a || !b || !d || !r || cap < n)
+        return 0;
+    uint8_t *q = vput(p, TERN_FT_ACK_FREQUENCY);
+    q = vput(q, seq);
+    q = vput(q, threshold);
+    q = vput(q, max_ack_delay_us);
+    vput(q, reorder);
+    return n;
 }
 
 size_t tern_frame_write_ack(uint8_t *p, size_t cap, const tern_pn_range *ranges, size_t n,

@@ -31,8 +31,10 @@ enum tern_frame_type {
     TERN_FT_CONNECTION_CLOSE = 0x1c,
     TERN_FT_CONNECTION_CLOSE_APP = 0x1d,
     TERN_FT_HANDSHAKE_DONE = 0x1e,
+    TERN_FT_IMMEDIATE_ACK = 0x1f, /* draft-ietf-quic-ack-frequency §5 */
     TERN_FT_DATAGRAM = 0x30,     /* RFC 9221: runs to the end of the packet */
     TERN_FT_DATAGRAM_LEN = 0x31, /* RFC 9221: with a Length field */
+    TERN_FT_ACK_FREQUENCY = 0xaf, /* draft-ietf-quic-ack-frequency §4 */
 };
 
 typedef struct tern_frame {
@@ -60,6 +62,8 @@ typedef struct tern_frame {
             uint8_t token[TERN_RESET_TOKEN_LEN];
         } new_cid;
         struct { uint64_t seq; } retire_cid;
+        /* ACK_FREQUENCY; max_ack_delay in microseconds */
+        struct { uint64_t seq, threshold, max_ack_delay_us, reorder; } ack_freq;
         struct { uint8_t data[8]; } path; /* PATH_CHALLENGE / PATH_RESPONSE */
         struct {
             uint64_t error_code, frame_type; /* frame_type only for transport closes */
@@ -77,7 +81,9 @@ typedef struct tern_frame {
  * STREAMS_BLOCKED above 2^60, NEW_CONNECTION_ID with a CID length outside 1..20 or retire_prior_to
  * > seq, and ACK ranges reaching below packet number 0. A PADDING run is consumed whole as one
  * frame. DATAGRAM frames are parsed whether or not the extension was negotiated: refusing one
- * (RFC 9221 §3) is the connection's business. On error *p is left unchanged. */
+ * (RFC 9221 §3) is the connection's business; so are ACK_FREQUENCY and IMMEDIATE_ACK
+ * (draft-ietf-quic-ack-frequency), whose values are checked against the connection's
+ * min_ack_delay there. On error *p is left unchanged. */
 int tern_frame_parse(const uint8_t **p, const uint8_t *end, tern_frame *f, uint64_t *terr);
 
 /* Iterates the ACK frame's ranges from the largest downwards: the first call yields
@@ -140,6 +146,13 @@ size_t tern_frame_write_path_response(uint8_t *p, size_t cap, const uint8_t data
 size_t tern_frame_write_close(uint8_t *p, size_t cap, int app, uint64_t err, uint64_t frame_type,
                               const char *reason, size_t reason_len);
 size_t tern_frame_write_handshake_done(uint8_t *p, size_t cap);
+/* ACK_FREQUENCY (draft-ietf-quic-ack-frequency §4): sequence number, Ack-Eliciting Threshold,
+ * Requested Max Ack Delay (microseconds), Reordering Threshold. 0 also when a value is not
+ * encodable. */
+size_t tern_frame_write_ack_frequency(uint8_t *p, size_t cap, uint64_t seq, uint64_t threshold,
+                                      uint64_t max_ack_delay_us, uint64_t reorder);
+/* IMMEDIATE_ACK (draft-ietf-quic-ack-frequency §5): one byte. */
+size_t tern_frame_write_immediate_ack(uint8_t *p, size_t cap);
 /* DATAGRAM (RFC 9221 §4) with its payload copied in: type 0x31 with a Length field, or with
  * `has_len` = 0 type 0x30, which runs to the end of the packet (the caller writes nothing after
  * it). */

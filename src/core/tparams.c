@@ -28,6 +28,7 @@ enum {
 /* Extensions' parameters, beyond the contiguous range of RFC 9000's (each tracked on its own for
  * duplicates). */
 #define TP_MAX_DATAGRAM_FRAME_SIZE 0x20 /* RFC 9221 §3 */
+#define TP_MIN_ACK_DELAY 0xff04de1bull    /* draft-ietf-quic-ack-frequency §3 */
 
 #define DEFAULT_MAX_UDP_PAYLOAD 65527
 #define DEFAULT_ACK_DELAY_EXPONENT 3
@@ -135,6 +136,8 @@ size_t tern_tparams_encode(const tern_tparams *tp, int is_server, uint8_t *buf, 
     if (is_server && tp->has_retry_scid)
         wr_bytes(&w, TP_RETRY_SCID, tp->retry_scid.data, tp->retry_scid.len);
     wr_varint_nondefault(&w, TP_MAX_DATAGRAM_FRAME_SIZE, tp->max_datagram_frame_size, 0);
+    if (tp->has_min_ack_delay)
+        wr_varint(&w, TP_MIN_ACK_DELAY, tp->min_ack_delay_us);
     if (tp->version_info.present) {
         const tern_qv_info *vi = &tp->version_info;
         size_t n = TERN_MIN(vi->n, (size_t)TERN_QV_INFO_MAX);
@@ -297,7 +300,7 @@ int tern_tparams_decode(tern_tparams *tp, int from_server, const uint8_t *buf, s
 {
     tern_rd r = {buf, buf + len};
     uint32_t seen = 0;
-    int seen_dgram = 0;
+    int seen_dgram = 0, seen_mad = 0;
 
     tern_tparams_default(tp);
     while (tern_rd_left(&r)) {
@@ -309,6 +312,12 @@ int tern_tparams_decode(tern_tparams *tp, int from_server, const uint8_t *buf, s
         if (id == TP_MAX_DATAGRAM_FRAME_SIZE) {
             if (seen_dgram++ || value_varint(d, (size_t)plen, &tp->max_datagram_frame_size))
                 goto bad;
+            continue;
+        }
+        if (id == TP_MIN_ACK_DELAY) {
+            if (seen_mad++ || value_varint(d, (size_t)plen, &tp->min_ack_delay_us))
+                goto bad;
+            tp->has_min_ack_delay = 1;
             continue;
         }
         /* Unknown ids, GREASE among them, must be ignored (§18.1); they are not stored. */
@@ -327,6 +336,9 @@ int tern_tparams_decode(tern_tparams *tp, int from_server, const uint8_t *buf, s
         goto bad;
     /* §18.2: a server with a zero-length CID must not move the client to another address */
     if (tp->has_preferred_address && tp->initial_scid.len == 0)
+        goto bad;
+    /* max_ack_delay may come after it: checked once both are known */
+    if (tp->has_min_ack_delay && tp->min_ack_delay_us > tp->max_ack_delay * 1000)
         goto bad;
     return 0;
 

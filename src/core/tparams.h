@@ -36,6 +36,10 @@ typedef struct tern_tparams {
     uint64_t active_connection_id_limit; /* default 2, >= 2 */
     uint64_t max_datagram_frame_size;    /* RFC 9221; default 0: no DATAGRAM frames accepted */
     tern_qv_info version_info;         /* version_information (RFC 9368 §3), both; optional */
+    /* draft-ietf-quic-ack-frequency §3: min_ack_delay in microseconds, at most max_ack_delay;
+     * sending it lets the peer send ACK_FREQUENCY and IMMEDIATE_ACK frames */
+    int has_min_ack_delay;
+    uint64_t min_ack_delay_us;
 } tern_tparams;
 
 /* Sets every field to the RFC default (absent) value. */
@@ -54,7 +58,8 @@ size_t tern_tparams_encode(const tern_tparams *tp, int is_server, uint8_t *buf, 
  * zero-length CID, a version_information that is not a non-zero Chosen Version followed by non-zero
  * Available Versions (4 bytes each; of a longer list than TERN_QV_INFO_MAX, the Chosen
  * Version and the versions this library speaks are kept first) that, from a client, include
- * the Chosen Version, and a missing
+ * the Chosen Version, a min_ack_delay above max_ack_delay (draft-ietf-quic-ack-frequency §3:
+ * microseconds against milliseconds), and a missing
  * initial_source_connection_id (or, from a server, a missing
  * original_destination_connection_id) fail. Whether the CIDs match those seen on the wire is the
  * caller's check. Returns 0, or TERN_ERR_PROTO with *terr = TRANSPORT_PARAMETER_ERROR. */

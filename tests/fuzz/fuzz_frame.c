@@ -44,6 +44,13 @@ static size_t reencode(const tern_frame *f, size_t consumed)
         return tern_frame_write_ping(out, cap);
     case TERN_FT_HANDSHAKE_DONE:
         return tern_frame_write_handshake_done(out, cap);
+    case TERN_FT_IMMEDIATE_ACK:
+        return tern_frame_write_immediate_ack(out, cap);
+    case TERN_FT_ACK_FREQUENCY:
+        n = tern_frame_write_ack_frequency(out, cap, f->u.ack_freq.seq, f->u.ack_freq.threshold,
+                                           f->u.ack_freq.max_ack_delay_us, f->u.ack_freq.reorder);
+        CHECK(n > 0);
+        return n;
     case TERN_FT_ACK:
     case TERN_FT_ACK_ECN: {
         tern_ack_iter it;
@@ -203,6 +210,12 @@ static void compare(const tern_frame *a, const tern_frame *b)
         break;
     case TERN_FT_RETIRE_CONNECTION_ID:
         CHECK(a->u.retire_cid.seq == b->u.retire_cid.seq);
+        break;
+    case TERN_FT_ACK_FREQUENCY:
+        CHECK(a->u.ack_freq.seq == b->u.ack_freq.seq);
+        CHECK(a->u.ack_freq.threshold == b->u.ack_freq.threshold);
+        CHECK(a->u.ack_freq.max_ack_delay_us == b->u.ack_freq.max_ack_delay_us);
+        CHECK(a->u.ack_freq.reorder == b->u.ack_freq.reorder);
         break;
     case TERN_FT_DATAGRAM:
     case TERN_FT_DATAGRAM_LEN:

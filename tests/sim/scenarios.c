@@ -665,6 +665,7 @@ static const struct {
     {sim_datagram_scenarios, SIM_DATAGRAM_SCENARIOS},
     {sim_pmtud_scenarios, SIM_PMTUD_SCENARIOS},
     {sim_version_scenarios, SIM_VERSION_SCENARIOS},
+    {sim_ackfreq_scenarios, SIM_ACKFREQ_SCENARIOS},
 };
 
 /* Every suite's scenarios in one array. */
@@ -674,7 +675,8 @@ const sim_scenario *sim_scenarios(size_t *n)
                             SIM_MIGRATION_WIRE_SCENARIOS +
                             SIM_FAILOVER_SCENARIOS + SIM_RECOVERY_SCENARIOS +
                             SIM_POLICY_SCENARIOS + SIM_ECN_SCENARIOS + SIM_DATAGRAM_SCENARIOS +
-                            SIM_PMTUD_SCENARIOS + SIM_VERSION_SCENARIOS];
+                            SIM_PMTUD_SCENARIOS + SIM_VERSION_SCENARIOS +
+                            SIM_ACKFREQ_SCENARIOS];
     static size_t count;
     if (!count)
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {

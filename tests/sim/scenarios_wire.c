@@ -85,6 +85,10 @@ static void scn_pn_length_migration(sim *s, sim_result *r)
     phone ph;
     phone_net(s, &ph);
     pnl_run run = {.pkt = pnl_buf, .s = s}, *p = &run;
+    /* the client's packets are mostly ACKs: RFC 9000's one per two packets keeps enough of them
+     * in each phase to judge their packet number lengths by */
+    s->cfg_c.ack_bulk_after = 0;
+    s->cfg_s.ack_frequency = 0;
     sim_tap_client_qlog(s, pnl_qlog, p, &p->next, &p->next_ud);
     s->ud = p;
     s->on_path_event = pnl_on_event;

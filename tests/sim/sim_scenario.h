@@ -102,6 +102,9 @@ extern const sim_scenario sim_pmtud_scenarios[SIM_PMTUD_SCENARIOS];
 /* The QUIC version suite (scenarios_versions.c), a part of the registry. */
 #define SIM_VERSION_SCENARIOS 7
 extern const sim_scenario sim_version_scenarios[SIM_VERSION_SCENARIOS];
+/* The ACK frequency suite (scenarios_ackfreq.c). */
+#define SIM_ACKFREQ_SCENARIOS 2
+extern const sim_scenario sim_ackfreq_scenarios[SIM_ACKFREQ_SCENARIOS];
 const sim_scenario *sim_scenario_find(const char *name);
 
 /* Runs `sc` with `seed`. `timeline` (may be NULL) receives every event as it happens. When

@@ -449,6 +449,165 @@ static void test_unstorable_pn(void **st)
     tern_ackr_free(&a);
 }
 
+/* Counts the ACKs a receiver sends for packets 0..n-1 arriving in order, 1 ms apart, sending
+ * whenever one is due (immediate, or its delay passed). */
+static int acks_for_in_order(tern_ackr *a, uint64_t first, uint64_t n, tern_tstamp mad)
+{
+    int acks = 0;
+    for (uint64_t pn = first; pn < first + n; pn++) {
+        tern_tstamp now = (tern_tstamp)pn * MS;
+        assert_int_equal(tern_ackr_on_packet(a, pn, 1, 0, now, mad), 0);
+        if (tern_ackr_due_time(a, 0) <= now) {
+            tern_ackr_on_ack_sent(a, TERN_TS_INF);
+            acks++;
+        }
+    }
+    return acks;
+}
+
+/* The peer's Ack-Eliciting Threshold: an ACK past that many unacknowledged ack-eliciting packets
+ * (0: every one), the delay otherwise; CE and a gap stay immediate; the delay still bounds it. */
+static void test_peer_threshold(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    assert_int_equal(tern_ackr_threshold(&a), 1);
+    assert_int_equal(acks_for_in_order(&a, 0, 100, MAD), 50); /* RFC 9000: every second */
+    tern_ackr_set_frequency(&a, 9, 1);
+    assert_int_equal(tern_ackr_threshold(&a), 9);
+    assert_int_equal(acks_for_in_order(&a, 100, 100, MAD), 10); /* every tenth */
+    tern_ackr_set_frequency(&a, 0, 1);
+    assert_int_equal(acks_for_in_order(&a, 200, 10, MAD), 10); /* every one */
+    /* a huge threshold: the delay (5 ms) decides, one ACK per 5 packets */
+    tern_ackr_set_frequency(&a, TERN_MAX_VARINT, 1);
+    assert_int_equal(acks_for_in_order(&a, 210, 100, 5 * MS), 100 / 6);
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF);
+    assert_int_equal(tern_ackr_on_packet(&a, 400, 1, TERN_ECN_CE, 400 * MS, MAD), 0);
+    assert_true(a.immediate);
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF);
+    assert_int_equal(tern_ackr_on_packet(&a, 402, 1, 0, 402 * MS, MAD), 0); /* 401 missing */
+    assert_true(a.immediate);
+    tern_ackr_free(&a);
+}
+
+/* Reordering Threshold 0: neither a gap nor a late packet makes the ACK immediate; 3: a missing
+ * packet does once the largest is 3 above it, once (a hole reported is not reported again), and a
+ * late packet does not. */
+static void test_peer_reorder_threshold(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    tern_ackr_set_frequency(&a, 100, 0);
+    assert_int_equal(tern_ackr_on_packet(&a, 0, 1, 0, 0, MAD), 0);
+    assert_int_equal(tern_ackr_on_packet(&a, 5, 1, 0, 0, MAD), 0);
+    assert_int_equal(tern_ackr_on_packet(&a, 2, 1, 0, 0, MAD), 0);
+    assert_false(a.immediate);
+    assert_int_equal(tern_ackr_due_time(&a, 0), MAD);
+    tern_ackr_free(&a);
+
+    tern_ackr_init(&a);
+    tern_ackr_set_frequency(&a, 100, 3);
+    for (uint64_t pn = 0; pn < 10; pn++)
+        assert_int_equal(tern_ackr_on_packet(&a, pn, 1, 0, 0, MAD), 0);
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF); /* largest 9 reported */
+    /* 10 lost: 11 and 12 are 1 and 2 above it, 13 is 3 above */
+    assert_int_equal(tern_ackr_on_packet(&a, 11, 1, 0, MS, MAD), 0);
+    assert_false(a.immediate);
+    assert_int_equal(tern_ackr_on_packet(&a, 12, 1, 0, MS, MAD), 0);
+    assert_false(a.immediate);
+    assert_int_equal(tern_ackr_on_packet(&a, 13, 1, 0, MS, MAD), 0);
+    assert_true(a.immediate);
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF); /* largest 13 reported, 10 with it */
+    assert_int_equal(tern_ackr_on_packet(&a, 14, 1, 0, 2 * MS, MAD), 0);
+    assert_false(a.immediate); /* 10 is old news */
+    assert_int_equal(tern_ackr_on_packet(&a, 10, 1, 0, 2 * MS, MAD), 0);
+    assert_false(a.immediate); /* late, and not immediate with a threshold above 1 */
+    /* a hole opened after the last ACK, right below it: 16 missing, 17 18 then 19 */
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF); /* largest 14 */
+    assert_int_equal(tern_ackr_on_packet(&a, 15, 1, 0, 3 * MS, MAD), 0);
+    assert_int_equal(tern_ackr_on_packet(&a, 17, 1, 0, 3 * MS, MAD), 0);
+    assert_int_equal(tern_ackr_on_packet(&a, 18, 1, 0, 3 * MS, MAD), 0);
+    assert_false(a.immediate);
+    assert_int_equal(tern_ackr_on_packet(&a, 19, 1, 0, 3 * MS, MAD), 0);
+    assert_true(a.immediate);
+    tern_ackr_free(&a);
+}
+
+/* IMMEDIATE_ACK: the ACK is due now, whatever the threshold; with nothing received, nothing. */
+static void test_immediate_request(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    tern_ackr_immediate(&a);
+    assert_int_equal(tern_ackr_due_time(&a, 0), TERN_TS_INF);
+    tern_ackr_set_frequency(&a, 50, 1);
+    assert_int_equal(tern_ackr_on_packet(&a, 0, 1, 0, 4 * MS, MAD), 0);
+    assert_int_equal(tern_ackr_due_time(&a, 0), 4 * MS + MAD);
+    tern_ackr_immediate(&a);
+    assert_true(tern_ackr_should_send(&a, 4 * MS, 0));
+    /* the key-update rule still spares the ACK until the delay */
+    assert_false(tern_ackr_should_send(&a, 4 * MS, 1));
+    assert_true(tern_ackr_should_send(&a, 4 * MS + MAD, 1));
+    tern_ackr_free(&a);
+}
+
+/* The bulk policy: every second packet for the first `after` in a row, then every `threshold`;
+ * a gap is acknowledged at once and brings back every second packet for TERN_ACK_BULK_CALM
+ * packets; one during the warm-up does not lengthen it beyond that either. */
+static void test_bulk_policy(void **st)
+{
+    tern_ackr a;
+    tern_ackr_init(&a);
+    tern_ackr_set_bulk(&a, 100, 10);
+    assert_int_equal(acks_for_in_order(&a, 0, 100, MAD), 49);
+    assert_int_equal(tern_ackr_threshold(&a), 10);
+    assert_int_equal(acks_for_in_order(&a, 100, 110, MAD), 10); /* every 11th */
+    /* a gap: immediate, and 16 packets at every second */
+    assert_int_equal(tern_ackr_on_packet(&a, 211, 1, 0, 211 * MS, MAD), 0);
+    assert_true(a.immediate);
+    assert_int_equal(tern_ackr_threshold(&a), 1);
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF);
+    assert_int_equal(acks_for_in_order(&a, 212, TERN_ACK_BULK_CALM - 2, MAD),
+                     (TERN_ACK_BULK_CALM - 2) / 2);
+    assert_int_equal(tern_ackr_threshold(&a), 1);
+    assert_int_equal(acks_for_in_order(&a, 212 + TERN_ACK_BULK_CALM - 2, 1, MAD), 0);
+    assert_int_equal(tern_ackr_threshold(&a), 10);
+    /* during the warm-up, a gap changes nothing but the immediate ACK */
+    tern_ackr_free(&a);
+    tern_ackr_init(&a);
+    tern_ackr_set_bulk(&a, 100, 10);
+    assert_int_equal(acks_for_in_order(&a, 0, 50, MAD), 25);
+    assert_int_equal(tern_ackr_on_packet(&a, 51, 1, 0, 51 * MS, MAD), 0);
+    assert_true(a.immediate);
+    tern_ackr_on_ack_sent(&a, TERN_TS_INF);
+    assert_int_equal(acks_for_in_order(&a, 52, 48, MAD), 24);
+    assert_int_equal(tern_ackr_threshold(&a), 1);
+    assert_int_equal(acks_for_in_order(&a, 100, 1, MAD), 0);
+    assert_int_equal(tern_ackr_threshold(&a), 10);
+    /* small packets do not count toward the warm-up */
+    tern_ackr_free(&a);
+    tern_ackr_init(&a);
+    tern_ackr_set_bulk(&a, 100, 10);
+    for (uint64_t pn = 0; pn < 300; pn++) {
+        assert_int_equal(tern_ackr_on_packet(&a, pn, 1, 0, pn * MS, MAD), 0);
+        tern_ackr_not_bulk(&a);
+    }
+    assert_int_equal(tern_ackr_threshold(&a), 1);
+    assert_int_equal(acks_for_in_order(&a, 300, 100, MAD), 50);
+    assert_int_equal(tern_ackr_threshold(&a), 10);
+    /* the peer's request replaces it */
+    tern_ackr_set_frequency(&a, 1, 1);
+    assert_int_equal(tern_ackr_threshold(&a), 1);
+    tern_ackr_free(&a);
+    /* threshold 1 or after 0: off */
+    tern_ackr_init(&a);
+    tern_ackr_set_bulk(&a, 0, 10);
+    assert_int_equal(acks_for_in_order(&a, 0, 200, MAD), 100);
+    tern_ackr_set_bulk(&a, 10, 1);
+    assert_int_equal(acks_for_in_order(&a, 200, 200, MAD), 100);
+    tern_ackr_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +626,10 @@ int main(void)
         cmocka_unit_test(test_ack_lost_reported_anew),
         cmocka_unit_test(test_unstorable_pn),
         cmocka_unit_test(test_sparse_waits_for_max_ack_delay),
+        cmocka_unit_test(test_peer_threshold),
+        cmocka_unit_test(test_peer_reorder_threshold),
+        cmocka_unit_test(test_immediate_request),
+        cmocka_unit_test(test_bulk_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -612,10 +612,10 @@ static void test_close(void **state)
 static void test_unknown_types(void **state)
 {
     (void)state;
-    static const uint8_t t1f[] = {0x1f, 0, 0, 0};
+    static const uint8_t t1f[] = {0x21, 0, 0, 0};
     static const uint8_t t20[] = {0x20};
     static const uint8_t t3f[] = {0x3f};
-    static const uint8_t t2[] = {0x40, 0x1f};
+    static const uint8_t t2[] = {0x40, 0x21};
     static const uint8_t t8[] = {0xc0, 0, 0, 0, 0, 0, 0, 0x01};
     static const uint8_t t8big[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     expect_bad(t1f, sizeof(t1f));
@@ -707,7 +707,7 @@ static void test_allowed_table(void **state)
         int zero = t <= 0x1e && !(t == 0x02 || t == 0x03 || t == 0x06 || t == 0x07 || t == 0x1e ||
                                   t == 0x1b || t == 0x19);
         assert_int_equal(tern_frame_allowed(t, Z), zero);
-        assert_int_equal(tern_frame_allowed(t, O), t <= 0x1e);
+        assert_int_equal(tern_frame_allowed(t, O), 1); /* 0x1f: IMMEDIATE_ACK */
         assert_int_equal(tern_frame_allowed(t, TERN_PKT_RETRY), 0);
         assert_int_equal(tern_frame_allowed(t, TERN_PKT_VN), 0);
     }
@@ -738,6 +738,61 @@ static void test_allowed_table(void **state)
     for (uint64_t t = 0; t <= 0x1e; t++)
         assert_int_equal(tern_frame_is_probing(t),
                          t == 0x00 || t == 0x18 || t == 0x1a || t == 0x1b);
+}
+
+/* ACK_FREQUENCY and IMMEDIATE_ACK (draft-ietf-quic-ack-frequency §4, §5): exact bytes, every
+ * value size, truncation, room, and the packet types they may travel in. */
+static void test_ack_frequency(void **state)
+{
+    (void)state;
+    uint8_t buf[64];
+    tern_frame f;
+    size_t n = tern_frame_write_ack_frequency(buf, sizeof(buf), 1, 9, 6250, 3);
+    static const uint8_t exact[] = {0x40, 0xaf, 0x01, 0x09, 0x58, 0x6a, 0x03};
+    assert_int_equal(n, sizeof(exact));
+    assert_memory_equal(buf, exact, n);
+    parse_whole(buf, n, &f);
+    assert_int_equal(f.type, TERN_FT_ACK_FREQUENCY);
+    assert_int_equal(f.u.ack_freq.seq, 1);
+    assert_int_equal(f.u.ack_freq.threshold, 9);
+    assert_int_equal(f.u.ack_freq.max_ack_delay_us, 6250);
+    assert_int_equal(f.u.ack_freq.reorder, 3);
+    expect_prefixes_bad(buf, n);
+    for (size_t cap = 0; cap < n; cap++)
+        assert_int_equal(tern_frame_write_ack_frequency(buf, cap, 1, 9, 6250, 3), 0);
+    /* the largest values, 8 bytes each */
+    n = tern_frame_write_ack_frequency(buf, sizeof(buf), TERN_MAX_VARINT, TERN_MAX_VARINT,
+                                       TERN_MAX_VARINT, TERN_MAX_VARINT);
+    assert_int_equal(n, 2 + 4 * 8);
+    parse_whole(buf, n, &f);
+    assert_int_equal(f.u.ack_freq.seq, TERN_MAX_VARINT);
+    assert_int_equal(f.u.ack_freq.reorder, TERN_MAX_VARINT);
+    expect_prefixes_bad(buf, n);
+    /* a value beyond 2^62-1 is not written */
+    assert_int_equal(tern_frame_write_ack_frequency(buf, sizeof(buf), 0, 0, TERN_MAX_VARINT + 1, 0),
+                     0);
+    assert_int_equal(tern_frame_write_ack_frequency(buf, sizeof(buf), TERN_MAX_VARINT + 1, 0, 0, 0),
+                     0);
+
+    assert_int_equal(tern_frame_write_immediate_ack(buf, 0), 0);
+    assert_int_equal(tern_frame_write_immediate_ack(buf, 1), 1);
+    assert_int_equal(buf[0], 0x1f);
+    parse_whole(buf, 1, &f);
+    assert_int_equal(f.type, TERN_FT_IMMEDIATE_ACK);
+
+    for (int pt = TERN_PKT_INITIAL; pt <= TERN_PKT_1RTT; pt++) {
+        assert_int_equal(tern_frame_allowed(TERN_FT_ACK_FREQUENCY, pt), pt == TERN_PKT_1RTT);
+        assert_int_equal(tern_frame_allowed(TERN_FT_IMMEDIATE_ACK, pt), pt == TERN_PKT_1RTT);
+    }
+    assert_int_equal(tern_frame_is_ack_eliciting(TERN_FT_ACK_FREQUENCY), 1);
+    assert_int_equal(tern_frame_is_ack_eliciting(TERN_FT_IMMEDIATE_ACK), 1);
+    assert_int_equal(tern_frame_is_probing(TERN_FT_ACK_FREQUENCY), 0);
+    assert_int_equal(tern_frame_is_probing(TERN_FT_IMMEDIATE_ACK), 0);
+    /* the neighbours of 0xaf stay unknown */
+    static const uint8_t ae[] = {0x40, 0xae, 0, 0, 0, 0};
+    static const uint8_t b0[] = {0x40, 0xb0, 0, 0, 0, 0};
+    expect_bad(ae, sizeof(ae));
+    expect_bad(b0, sizeof(b0));
 }
 
 /* Several frames back to back, as in a real packet. */
@@ -786,6 +841,7 @@ int main(void)
         cmocka_unit_test(test_unknown_types),
         cmocka_unit_test(test_datagram),
         cmocka_unit_test(test_allowed_table),
+        cmocka_unit_test(test_ack_frequency),
         cmocka_unit_test(test_sequence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -392,6 +392,76 @@ static void test_max_datagram_frame_size(void **state)
     assert_memory_equal(b + na, tail, 4);
 }
 
+/* min_ack_delay (draft-ietf-quic-ack-frequency §3): id 0xff04de1b, microseconds, from either side,
+ * once, filling its length, and not above max_ack_delay (milliseconds) wherever that comes. */
+static void test_min_ack_delay(void **state)
+{
+    (void)state;
+    uint64_t terr = 0;
+    tern_tparams tp;
+    for (int server = 0; server < 2; server++) {
+        blk k;
+        base(&k, server);
+        assert_int_equal(tern_tparams_decode(&tp, server, k.b, k.n, &terr), 0);
+        assert_int_equal(tp.has_min_ack_delay, 0);
+        /* 0, 1 us and exactly the default max_ack_delay of 25 ms are fine */
+        static const uint64_t ok[] = {0, 1, 1000, 25000};
+        for (size_t i = 0; i < TERN_ARRAY_LEN(ok); i++) {
+            base(&k, server);
+            put_vi(&k, 0xff04de1b, ok[i]);
+            assert_int_equal(tern_tparams_decode(&tp, server, k.b, k.n, &terr), 0);
+            assert_int_equal(tp.has_min_ack_delay, 1);
+            assert_int_equal(tp.min_ack_delay_us, ok[i]);
+            uint8_t buf[256];
+            size_t n = tern_tparams_encode(&tp, server, buf, sizeof(buf));
+            assert_true(n > 0);
+            tern_tparams back;
+            assert_int_equal(tern_tparams_decode(&back, server, buf, n, &terr), 0);
+            assert_int_equal(back.has_min_ack_delay, 1);
+            assert_int_equal(back.min_ack_delay_us, ok[i]);
+            put_vi(&k, 0xff04de1b, ok[i]); /* twice */
+            expect_err(&k, server);
+        }
+        /* one microsecond above the default 25 ms */
+        base(&k, server);
+        put_vi(&k, 0xff04de1b, 25001);
+        expect_err(&k, server);
+        /* against an explicit max_ack_delay, before or after it */
+        base(&k, server);
+        put_vi(&k, 0xff04de1b, 5000);
+        put_vi(&k, 0x0b, 4);
+        expect_err(&k, server);
+        base(&k, server);
+        put_vi(&k, 0x0b, 5);
+        put_vi(&k, 0xff04de1b, 5000);
+        assert_int_equal(tern_tparams_decode(&tp, server, k.b, k.n, &terr), 0);
+        base(&k, server);
+        put_vi(&k, 0x0b, 0);
+        put_vi(&k, 0xff04de1b, 1);
+        expect_err(&k, server);
+    }
+    /* a value that does not fill its length */
+    static const uint8_t padded[] = {0x05, 0x00};
+    blk k;
+    base(&k, 0);
+    put_raw(&k, 0xff04de1b, padded, 2);
+    expect_err(&k, 0);
+    base(&k, 0);
+    put_raw(&k, 0xff04de1b, NULL, 0);
+    expect_err(&k, 0);
+    /* encoding: absent without the flag; with it, id 0xff04de1b (8 bytes), length 2, value */
+    tern_tparams_default(&tp);
+    tern_cid_set(&tp.initial_scid, scid_bytes, 4);
+    uint8_t a[128], b[128];
+    size_t na = tern_tparams_encode(&tp, 0, a, sizeof(a));
+    tp.has_min_ack_delay = 1;
+    tp.min_ack_delay_us = 1000;
+    size_t nb = tern_tparams_encode(&tp, 0, b, sizeof(b));
+    assert_int_equal(nb, na + 11);
+    static const uint8_t tail[] = {0xc0, 0, 0, 0, 0xff, 0x04, 0xde, 0x1b, 0x02, 0x43, 0xe8};
+    assert_memory_equal(b + na, tail, sizeof(tail));
+}
+
 static void test_duplicates(void **state)
 {
     (void)state;
@@ -709,6 +779,7 @@ int main(void)
         cmocka_unit_test(test_each_param_decoded),
         cmocka_unit_test(test_unknown_ignored),
         cmocka_unit_test(test_max_datagram_frame_size),
+        cmocka_unit_test(test_min_ack_delay),
         cmocka_unit_test(test_duplicates),
         cmocka_unit_test(test_bad_lengths),
         cmocka_unit_test(test_value_ranges),
