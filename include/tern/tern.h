@@ -408,7 +408,7 @@ typedef struct tern_config {
     uint8_t qlb_server_id[15];
     uint8_t qlb_key[16];
     /* ACK frequency (draft-ietf-quic-ack-frequency; docs/ack-frequency.md) */
-    uint8_t ack_frequency;       /* 1 (default): advertise min_ack_delay, so that the peer may
+    uint64_t ack_frequency;      /* 1 (default): advertise min_ack_delay, so that the peer may
                                     ask for fewer ACKs (ACK_FREQUENCY, IMMEDIATE_ACK), and ask a
                                     peer that advertises it for fewer ACKs while the congestion
                                     window is large; 0: neither (the frames are then a

@@ -204,7 +204,7 @@ static void apply_peer_tparams(tern_conn *c)
     if (!c->is_server && tp->has_stateless_reset_token)
         tern_peer_cids_set_initial_token(&c->cids.peer, tp->stateless_reset_token);
     tern_conn_dgram_set_peer_max(c, tp->max_datagram_frame_size);
-    tern_ackfreq_on_peer_params(&c->ackf, c->cfg->ack_frequency, tp->has_min_ack_delay,
+    tern_ackfreq_on_peer_params(&c->ackf, c->cfg->ack_frequency != 0, tp->has_min_ack_delay,
                                 tp->min_ack_delay_us, c->cfg->ack_bulk_every);
 }
 

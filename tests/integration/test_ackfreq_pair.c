@@ -25,8 +25,8 @@ static uint64_t next_seed = 900;
 static void connect_pair(tern_pair *p, int server_ext, int client_ext)
 {
     assert_int_equal(pair_init(p, next_seed++), 0);
-    p->cfg_s.ack_frequency = (uint8_t)server_ext;
-    p->cfg_c.ack_frequency = (uint8_t)client_ext;
+    p->cfg_s.ack_frequency = (uint64_t)server_ext;
+    p->cfg_c.ack_frequency = (uint64_t)client_ext;
     assert_true(pair_connect(p));
 }
 
