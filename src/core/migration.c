@@ -173,7 +173,8 @@ static void start_validation(tern_conn *c, tern_path *p, tern_tstamp now)
     p->nchallenge = 0;
     p->challenge_interval = 0;
     p->challenge_retx_at = TERN_TS_INF;
-    p->validation_deadline = now + validation_timeout(c, p);
+    p->validation_period = validation_timeout(c, p);
+    p->validation_deadline = now + p->validation_period;
     p->validation_pn = p->largest_pn_recv;
 }
 
@@ -359,7 +360,16 @@ static void fail_path(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
              * (the fallback is kept meanwhile); RFC 9000 §8.2.4 leaves abandoning a path to
              * the endpoint, and the idle timeout still ends it if the client falls silent. */
             p->validation_retried = 1;
+            tern_tstamp first = p->validation_period;
             start_validation(c, p, now);
+            /* The second period is no shorter than the first. The first was sized from the
+             * initial RTT; the acknowledgements since then measured the path, and three of its
+             * PTOs would leave a few challenges to the loss that took every answer of the
+             * first period: the answers are what is missing, not the round trip. */
+            if (first > p->validation_period) {
+                p->validation_period = first;
+                p->validation_deadline = now + first;
+            }
             return;
         }
         int back = p->fallback; /* in use: an ending path is no one's fallback */

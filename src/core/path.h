@@ -46,6 +46,7 @@ typedef struct tern_path {
     tern_tstamp challenge_retx_at;   /* next retransmission (TERN_TS_INF when none) */
     tern_tstamp challenge_interval;  /* current retransmission interval (doubles) */
     tern_tstamp validation_deadline; /* TERN_TS_INF when not validating */
+    tern_tstamp validation_period;   /* how long the current validation was given */
     int probe_pending;          /* added before the handshake was confirmed: start at confirmation */
     int waiting_cid;            /* no peer CID yet: waiting for NEW_CONNECTION_ID */
     /* PATH_RESPONSEs owed to the peer on this path */

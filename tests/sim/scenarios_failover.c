@@ -470,12 +470,12 @@ static int responses_filter(sim *s, const sim_pkt *p, void *ud)
  * PTOs of a path without an RTT sample, ending at 4.18 s), while the client's acknowledgements
  * keep arriving there: the server must not go back to the old port (nobody is there) nor close,
  * but validate the new one again; the answers get through again at 4.2 s. */
-static void scn_nat_rebind_responses_lost(sim *s, sim_result *r)
+static void rebind_responses_lost(sim *s, sim_result *r, uint64_t until)
 {
     phone ph;
     phone_net(s, &ph);
     tern_addr wifi = iface_addr(s, ph.wifi, 0);
-    responses_lost rl = {.from = 1000 * SIM_MS, .until = 4200 * SIM_MS};
+    responses_lost rl = {.from = 1000 * SIM_MS, .until = until};
     sim_loss_cfg lc = {.filter = responses_filter, .filter_ud = &rl};
     sim_iface_append(s, ph.wifi, SIM_UP, &sim_loss_new(s, ph.wifi, SIM_UP, &lc)->n);
     sim_nat_rebind_port_at(s, ph.wifi_nat, 1000 * SIM_MS, 0);
@@ -492,6 +492,19 @@ static void scn_nat_rebind_responses_lost(sim *s, sim_result *r)
     char extra[64];
     snprintf(extra, sizeof(extra), "%llu answers lost", (unsigned long long)rl.dropped);
     summarize(s, r, xfer, extra);
+}
+
+static void scn_nat_rebind_responses_lost(sim *s, sim_result *r)
+{
+    rebind_responses_lost(s, r, 4200 * SIM_MS);
+}
+
+/* The same, the answers lost until 5 s: 0.8 s into the second period, longer than three PTOs of
+ * the path as its acknowledgements measured it (under 0.4 s). The second period is as long as the
+ * first, so the server still validates the port the client sends from. */
+static void scn_nat_rebind_responses_lost_long(sim *s, sim_result *r)
+{
+    rebind_responses_lost(s, r, 5000 * SIM_MS);
 }
 
 const sim_scenario sim_failover_scenarios[] = {
@@ -514,4 +527,7 @@ const sim_scenario sim_failover_scenarios[] = {
     {"nat_rebind_responses_lost", "failover",
      "NAT rebinds, the answers to the server's challenges lost for a validation period", 77,
      scn_nat_rebind_responses_lost},
+    {"nat_rebind_responses_lost_long", "failover",
+     "NAT rebinds, the answers lost for a validation period and 0.8 s of the second", 177,
+     scn_nat_rebind_responses_lost_long, 4},
 };

@@ -82,7 +82,7 @@ extern const sim_scenario sim_migration_scenarios[SIM_MIGRATION_SCENARIOS];
 #define SIM_MIGRATION_WIRE_SCENARIOS 2
 extern const sim_scenario sim_migration_wire_scenarios[SIM_MIGRATION_WIRE_SCENARIOS];
 /* The failover suite (scenarios_failover.c). */
-#define SIM_FAILOVER_SCENARIOS 7
+#define SIM_FAILOVER_SCENARIOS 8
 extern const sim_scenario sim_failover_scenarios[SIM_FAILOVER_SCENARIOS];
 /* The recovery suite (scenarios_recovery.c), a part of the registry. */
 #define SIM_RECOVERY_SCENARIOS 8
