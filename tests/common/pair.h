@@ -215,4 +215,12 @@ int pair_refused(tern_conn *c, uint64_t code, const char *why);
 /* 1 when every requested stream got all its bytes, in order, with matching SHA-256. */
 int pair_verify(tern_pair *p);
 
+/* A client bound to the wildcard address `wild` (its port included) reaches the server through the
+ * pair's NAT as `bound` (the same port on a concrete IP): the pair connects and downloads
+ * `request_len` bytes over that one path; then a server packet addressed to `other` (the same IP,
+ * another port) must be dropped unprocessed and one addressed to `bound` taken. Returns 0 when
+ * every step held, else the number of the first that did not, saying it on stderr. */
+int pair_check_wildcard_local(tern_pair *p, const char *wild, const char *bound, const char *other,
+                              size_t request_len);
+
 #endif
