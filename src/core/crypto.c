@@ -277,11 +277,16 @@ int tern_crypto_next_keys(const tern_keys *cur, tern_keys *next)
     return rv;
 }
 
-static void make_nonce(const uint8_t iv[12], uint64_t pn, uint8_t nonce[12])
+/* RFC 9001 §5.3: the IV XOR the packet number, left-padded to 12 bytes. With multipath
+ * (draft-ietf-quic-multipath-21 §2.4) the 32-bit path ID fills the 4 bytes before the 8 of the
+ * packet number, so path 0 gives RFC 9001's nonce. */
+static void make_nonce(const uint8_t iv[12], uint32_t path_id, uint64_t pn, uint8_t nonce[12])
 {
     memcpy(nonce, iv, 12);
     for (int i = 0; i < 8; i++)
         nonce[11 - i] ^= (uint8_t)(pn >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        nonce[3 - i] ^= (uint8_t)(path_id >> (8 * i));
 }
 
 /* Fills mask[0..5) from the 16-byte sample (RFC 9001 §5.4.3 / §5.4.4). */
@@ -306,6 +311,12 @@ static int hp_mask(const tern_keys *hp, const uint8_t *sample, uint8_t mask[16])
 int tern_crypto_protect(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t hdr_len,
                         size_t pn_len, size_t payload_len, uint64_t pn)
 {
+    return tern_crypto_protect_path(k, hp, pkt, hdr_len, pn_len, payload_len, 0, pn);
+}
+
+int tern_crypto_protect_path(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t hdr_len,
+                             size_t pn_len, size_t payload_len, uint32_t path_id, uint64_t pn)
+{
     uint8_t nonce[12], mask[16];
     size_t tag_len = TERN_AEAD_TAG_LEN, pn_off;
 
@@ -318,7 +329,7 @@ int tern_crypto_protect(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t 
     if (pn_len + payload_len < 4)
         return TERN_ERR_CRYPTO;
 
-    make_nonce(k->iv, pn, nonce);
+    make_nonce(k->iv, path_id, pn, nonce);
     giovec_t ad = {pkt, hdr_len};
     giovec_t pt = {pkt + hdr_len, payload_len};
     if (gnutls_aead_cipher_encryptv2((gnutls_aead_cipher_hd_t)k->aead_hd, nonce, sizeof(nonce), &ad,
@@ -363,6 +374,12 @@ int tern_crypto_unprotect_header(const tern_keys *hp, uint8_t *pkt, size_t pkt_l
 
 int tern_crypto_decrypt(tern_keys *k, uint8_t *pkt, size_t hdr_len, size_t pkt_len, uint64_t pn)
 {
+    return tern_crypto_decrypt_path(k, pkt, hdr_len, pkt_len, 0, pn);
+}
+
+int tern_crypto_decrypt_path(tern_keys *k, uint8_t *pkt, size_t hdr_len, size_t pkt_len,
+                             uint32_t path_id, uint64_t pn)
+{
     uint8_t nonce[12];
     size_t ct_len;
 
@@ -372,7 +389,7 @@ int tern_crypto_decrypt(tern_keys *k, uint8_t *pkt, size_t hdr_len, size_t pkt_l
     if (ct_len > INT_MAX)
         return TERN_ERR_CRYPTO;
 
-    make_nonce(k->iv, pn, nonce);
+    make_nonce(k->iv, path_id, pn, nonce);
     giovec_t ad = {pkt, hdr_len};
     giovec_t ct = {pkt + hdr_len, ct_len};
     if (gnutls_aead_cipher_decryptv2((gnutls_aead_cipher_hd_t)k->aead_hd, nonce, sizeof(nonce), &ad,
