@@ -36,6 +36,10 @@ typedef struct tern_tparams {
     uint64_t active_connection_id_limit; /* default 2, >= 2 */
     uint64_t max_datagram_frame_size;    /* RFC 9221; default 0: no DATAGRAM frames accepted */
     tern_qv_info version_info;         /* version_information (RFC 9368 §3), both; optional */
+    /* initial_max_path_id (draft-ietf-quic-multipath-21 §2, id 0x3e): present = the sender
+     * offers multipath; the largest path ID it accepts, <= 2^32-1 */
+    int has_initial_max_path_id;
+    uint64_t initial_max_path_id;
 } tern_tparams;
 
 /* Sets every field to the RFC default (absent) value. */
@@ -57,7 +61,10 @@ size_t tern_tparams_encode(const tern_tparams *tp, int is_server, uint8_t *buf, 
  * the Chosen Version, and a missing
  * initial_source_connection_id (or, from a server, a missing
  * original_destination_connection_id) fail. Whether the CIDs match those seen on the wire is the
- * caller's check. Returns 0, or TERN_ERR_PROTO with *terr = TRANSPORT_PARAMETER_ERROR. */
+ * caller's check. initial_max_path_id above 2^32-1, or sent with a zero-length
+ * initial_source_connection_id (multipath needs CIDs: draft-ietf-quic-multipath-21 §2, whose
+ * error for it is PROTOCOL_VIOLATION), fails too. Returns 0, or TERN_ERR_PROTO with *terr =
+ * TRANSPORT_PARAMETER_ERROR (PROTOCOL_VIOLATION for the zero-length CID). */
 int tern_tparams_decode(tern_tparams *tp, int from_server, const uint8_t *buf, size_t len,
                         uint64_t *terr);
 
