@@ -407,6 +407,12 @@ typedef struct tern_config {
     uint8_t qlb_encode_len;      /* 1: the first octet's low 5 bits hold the CID length - 1 */
     uint8_t qlb_server_id[15];
     uint8_t qlb_key[16];
+    /* Multipath QUIC (draft-ietf-quic-multipath-21; docs/multipath.md) */
+    uint64_t multipath;          /* 0 (default): not offered; a peer's offer is declined and the
+                                    connection uses single-path migration as before. 1: offer
+                                    the extension (the initial_max_path_id transport parameter)
+                                    and use it when the peer offers it too
+                                    (tern_conn_stats.multipath). Other values: TERN_ERR_CONFIG */
 } tern_config;
 
 /* Fills the first `size` bytes of `cfg` with defaults (see field comments); called through the
@@ -892,6 +898,8 @@ typedef struct tern_conn_stats {
     uint64_t mtu_probes_sent, mtu_probes_lost; /* padded PING probes, every path (their losses
                                             are not congestion, nor in pkts_lost of a path) */
     uint64_t mtu_black_holes;            /* falls back to 1200 after a black hole, every path */
+    uint64_t multipath;                  /* 1 when both sides offered multipath
+                                            (tern_config.multipath): the extension is in use */
 } tern_conn_stats;
 
 /* Opens a stream; `*sid` receives its id. Returns 0, TERN_ERR_STREAM_LIMIT (the peer's MAX_STREAMS

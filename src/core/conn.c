@@ -226,6 +226,8 @@ static int tls_tparams(void *ud, const uint8_t *data, size_t len)
     }
     if (tern_conn_version_on_tparams(c, &tp, &terr, &why))
         goto fail;
+    if (tern_mp_on_peer_tparams(c, &tp, &terr, &why))
+        goto fail;
     c->tp.peer = tp;
     c->tp.peer_received = 1;
     apply_peer_tparams(c);
@@ -498,6 +500,7 @@ static void fill_local_tparams(tern_conn *c, const tern_conn_params *p)
     tp->disable_active_migration = cfg->disable_active_migration;
     tp->max_datagram_frame_size = cfg->max_datagram_frame_size;
     tp->initial_scid = c->cids.local.e[0].cid;
+    tern_mp_init(c, tp);
     if (c->is_server) {
         tp->has_original_dcid = 1;
         tp->original_dcid = p->original_dcid;
@@ -579,7 +582,7 @@ static int check_config(const tern_config *cfg)
         return TERN_ERR_CONFIG;
     if (cfg->datagram_queue_count == 0 || cfg->max_datagram_frame_size > TERN_MAX_VARINT)
         return TERN_ERR_CONFIG;
-    if (cfg->key_update_margin_pct < 1 || cfg->key_update_margin_pct > 99)
+    if (cfg->key_update_margin_pct < 1 || cfg->key_update_margin_pct > 99 || cfg->multipath > 1)
         return TERN_ERR_CONFIG;
     return 0;
 }
@@ -1256,6 +1259,7 @@ static void fill_stats(tern_conn *c, tern_conn_stats *out)
     out->mtu_probes_sent = c->stats.mtu_probes_sent;
     out->mtu_probes_lost = c->stats.mtu_probes_lost;
     out->mtu_black_holes = c->stats.mtu_black_holes;
+    out->multipath = (uint64_t)tern_mp_enabled(c);
 }
 
 int tern_conn_get_stats_sized(tern_conn *c, tern_conn_stats *out, size_t size)
