@@ -798,6 +798,7 @@ void tern_conn_free(tern_conn *c)
         return;
     tern_tls_free(c->hs.tls);
     tern_conn_version_free(c);
+    tern_mp_free(c);
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
         tern_crypto_keys_free(&c->keys.tx[i]);
         tern_crypto_keys_free(&c->keys.rx[i]);
