@@ -43,6 +43,7 @@ int tern_mp_on_peer_tparams(tern_conn *c, const tern_tparams *tp, uint64_t *terr
     }
     c->mp.enabled = 1;
     c->mp.peer_max_path_id = tp->initial_max_path_id;
+    c->mp.peer_initial_max_path_id = tp->initial_max_path_id;
     c->mp.cid_limit = TERN_MIN(c->tp.local.active_connection_id_limit, TERN_MAX_PEER_CIDS);
     return 0;
 }
@@ -132,6 +133,9 @@ int tern_mp_on_frame(tern_conn *c, int pkt_type, const uint8_t **p, const uint8_
         return fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type,
                     "path ID above our maximum path ID");
     tern_mp_path_id *id = names_path && f.path_id ? &c->mp.ids[f.path_id - 1] : NULL;
+    /* §4: a frame naming a path ID that can no longer be processed (abandoned) is ignored */
+    if (id && id->abandoned)
+        return 0;
 
     switch (f.type) {
     case TERN_FT_PATH_ACK:
@@ -164,7 +168,11 @@ int tern_mp_on_frame(tern_conn *c, int pkt_type, const uint8_t **p, const uint8_
         break;
     }
     case TERN_FT_MAX_PATH_ID:
-        /* a smaller value than one already received is stale, not an error */
+        /* §4.6: below the peer's initial_max_path_id is invalid; smaller than one already
+         * received (but not below that) is stale and ignored */
+        if (f.path_id < c->mp.peer_initial_max_path_id)
+            return fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type,
+                        "MAX_PATH_ID below initial_max_path_id");
         if (f.path_id > c->mp.peer_max_path_id)
             c->mp.peer_max_path_id = f.path_id;
         break;

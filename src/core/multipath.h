@@ -38,6 +38,8 @@ typedef struct tern_conn_mp_state {
     uint64_t local_max_path_id; /* the largest path ID we accept (what we advertised) */
     uint64_t peer_max_path_id;  /* the largest path ID the peer accepts (transport parameter,
                                    raised by MAX_PATH_ID) */
+    uint64_t peer_initial_max_path_id; /* the peer's initial_max_path_id: no MAX_PATH_ID may go
+                                          below it */
     uint64_t peer_blocked_at;   /* the Maximum Path Identifier of the peer's last PATHS_BLOCKED
                                    (+1; 0: none) */
     uint64_t cid_limit;         /* our active_connection_id_limit: CIDs held per path ID */

@@ -89,12 +89,21 @@ static void test_max_path_id(void **state)
     send_frames(&p, b, tern_mpframe_write_max_path_id(b, sizeof(b), 9));
     expect_alive(&p);
     assert_int_equal(p.server->mp.peer_max_path_id, 20);
+    /* still not below the peer's initial_max_path_id: stale too */
+    send_frames(&p, b, tern_mpframe_write_max_path_id(b, sizeof(b), TERN_MP_LOCAL_MAX_PATH_ID));
+    expect_alive(&p);
+    assert_int_equal(p.server->mp.peer_max_path_id, 20);
     /* PATHS_BLOCKED at our limit is fine, above it a violation */
     send_frames(&p, b, tern_mpframe_write_paths_blocked(b, sizeof(b), TERN_MP_LOCAL_MAX_PATH_ID));
     expect_alive(&p);
     assert_int_equal(p.server->mp.peer_blocked_at, TERN_MP_LOCAL_MAX_PATH_ID + 1);
     send_frames(&p, b, tern_mpframe_write_paths_blocked(b, sizeof(b), TERN_MP_LOCAL_MAX_PATH_ID + 1));
     expect_failed(&p, TERN_TE_PROTOCOL_VIOLATION, TERN_FT_PATHS_BLOCKED);
+    pair_free(&p);
+    /* a Maximum Path Identifier below the peer's initial_max_path_id is invalid (§4.6) */
+    connect_mp(&p);
+    send_frames(&p, b, tern_mpframe_write_max_path_id(b, sizeof(b), TERN_MP_LOCAL_MAX_PATH_ID - 1));
+    expect_failed(&p, TERN_TE_PROTOCOL_VIOLATION, TERN_FT_MAX_PATH_ID);
     pair_free(&p);
 }
 
@@ -188,6 +197,16 @@ static void test_status_and_abandon(void **state)
     assert_true(p.server->mp.ids[2].abandoned);
     assert_int_equal(p.server->mp.ids[2].abandon_error, TERN_MP_ERR_APPLICATION_ABANDON_PATH);
     assert_int_equal(held_cids(p.server, 3), 0);
+    /* from now on frames naming path ID 3 are ignored (§4): no CID is kept, no status applied,
+     * and what would be a violation for a live path ID is not one */
+    send_frames(&p, f, new_cid(f, 3, 1, 0, 7));
+    send_frames(&p, b, tern_mpframe_write_path_status(b, sizeof(b), 0, 3, 9));
+    send_frames(&p, b, tern_mpframe_write_path_retire_cid(b, sizeof(b), 3, 40));
+    send_frames(&p, b, tern_mpframe_write_path_cids_blocked(b, sizeof(b), 3, 40));
+    expect_alive(&p);
+    assert_int_equal(held_cids(p.server, 3), 0);
+    assert_int_equal(p.server->mp.ids[2].status_seq, 0);
+    assert_false(p.server->mp.ids[2].backup);
     pair_free(&p);
 }
 
@@ -266,7 +285,8 @@ static void test_flood_bounded(void **state)
             n += tern_mpframe_write_path_status(b + n, sizeof(b) - n, round & 1, id,
                                                 (uint64_t)round);
         }
-        n += tern_mpframe_write_max_path_id(b + n, sizeof(b) - n, (uint64_t)round);
+        n += tern_mpframe_write_max_path_id(b + n, sizeof(b) - n,
+                                            TERN_MP_LOCAL_MAX_PATH_ID + (uint64_t)round);
         send_frames(&p, b, n);
         expect_alive(&p);
         seq++;
