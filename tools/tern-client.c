@@ -146,6 +146,7 @@ static void print_json(client *cl, FILE *f, int ok)
             cl->early_state == TERN_EARLY_DATA_ACCEPTED ? "true" : "false");
     fprintf(f, ",\"token_sent\":%s,\"tokens_received\":%d", cl->token_len ? "true" : "false",
             cl->tokens_received);
+    fprintf(f, ",\"multipath\":%s", cl->stats.multipath ? "true" : "false");
     fputs(",\"files\":[", f);
     for (size_t i = 0; i < cl->n; i++) {
         download *d = &cl->dl[i];
@@ -195,7 +196,7 @@ static void print_json(client *cl, FILE *f, int ok)
     fflush(f);
 }
 
-enum { OPT_QUIC_VERSION = 1000 }; /* long options without a short letter */
+enum { OPT_QUIC_VERSION = 1000, OPT_MULTIPATH = 1030 }; /* long options without a short letter */
 
 static void usage(FILE *f)
 {
@@ -218,6 +219,8 @@ static void usage(FILE *f)
             "  --cc cubic|newreno    congestion controller (default cubic)\n"
             "  --no-ecn              send without ECN marks and ignore CE (ECN counts of\n"
             "                        what arrives are still reported)\n"
+            "  --multipath           offer multipath QUIC (draft-ietf-quic-multipath-21); the\n"
+            "                        JSON report says whether the server accepted it\n"
             "  --quic-version 1|2    QUIC version (repeatable, in preference order; default 1):\n"
             "                        the first is that of the first Initial, the others are\n"
             "                        offered so that the server may move the connection to\n"
@@ -401,6 +404,7 @@ int main(int argc, char **argv)
                                          {"quic-version", required_argument, NULL, OPT_QUIC_VERSION},
                                          {"cc", required_argument, NULL, 'C'},
                                          {"no-ecn", no_argument, NULL, 'E'},
+                                         {"multipath", no_argument, NULL, OPT_MULTIPATH},
                                          {"key-update", required_argument, NULL, 'K'},
                                          {"datagrams", required_argument, NULL, 'G'},
                                          {"add-local", required_argument, NULL, 'A'},
@@ -492,6 +496,9 @@ int main(int argc, char **argv)
             break;
         case 'E':
             cfg.ecn = 0;
+            break;
+        case OPT_MULTIPATH:
+            cfg.multipath = 1;
             break;
         case OPT_QUIC_VERSION:
             if (tool_add_quic_version(optarg, &cfg) < 0)

@@ -55,6 +55,8 @@ static void usage(FILE *f)
                "  --cc cubic|newreno    congestion controller (default cubic)\n"
                "  --no-ecn              send without ECN marks and ignore CE (ECN counts of\n"
                "                        what arrives are still reported)\n"
+               "  --multipath           accept (and offer) multipath QUIC\n"
+               "                        (draft-ietf-quic-multipath-21)\n"
                "  --idle-timeout MS     idle timeout in milliseconds (default 30000)\n"
                "  --preferred-address ADDR:PORT  advertise a preferred address (RFC 9000\n"
                "                        §9.6) and listen there too\n"
@@ -285,6 +287,8 @@ out:
     return status;
 }
 
+enum { OPT_MULTIPATH = 1000 }; /* long options without a short letter */
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
@@ -299,6 +303,7 @@ int main(int argc, char **argv)
                                          {"key-update", required_argument, NULL, 'K'},
                                          {"cc", required_argument, NULL, 'C'},
                                          {"no-ecn", no_argument, NULL, 'E'},
+                                         {"multipath", no_argument, NULL, OPT_MULTIPATH},
                                          {"idle-timeout", required_argument, NULL, 'i'},
                                          {"preferred-address", required_argument, NULL, 'p'},
                                          {"disable-active-migration", no_argument, NULL, 'm'},
@@ -394,6 +399,9 @@ int main(int argc, char **argv)
             break;
         case 'E':
             cfg.ecn = 0;
+            break;
+        case OPT_MULTIPATH:
+            cfg.multipath = 1;
             break;
         case 'i':
             if (tool_parse_size(optarg, &v) < 0)

@@ -422,6 +422,12 @@ typedef struct tern_config {
     uint32_t ack_bulk_every;     /* that spacing (default 10; 0 or 1: off), also the sparsest
                                     one asked of a peer through ACK_FREQUENCY; above 2^20:
                                     TERN_ERR_CONFIG */
+    /* Multipath QUIC (draft-ietf-quic-multipath-21; docs/multipath.md) */
+    uint64_t multipath;          /* 0 (default): not offered; a peer's offer is declined and the
+                                    connection uses single-path migration as before. 1: offer
+                                    the extension (the initial_max_path_id transport parameter)
+                                    and use it when the peer offers it too
+                                    (tern_conn_stats.multipath). Other values: TERN_ERR_CONFIG */
 } tern_config;
 
 /* Fills the first `size` bytes of `cfg` with defaults (see field comments); called through the
@@ -911,6 +917,8 @@ typedef struct tern_conn_stats {
     uint64_t acks_sent;                  /* ACK frames sent, every packet number space */
     uint64_t ack_frequency_sent;         /* ACK_FREQUENCY frames sent (retransmissions too) */
     uint64_t immediate_ack_sent;         /* IMMEDIATE_ACK frames sent */
+    uint64_t multipath;                  /* 1 when both sides offered multipath
+                                            (tern_config.multipath): the extension is in use */
 } tern_conn_stats;
 
 /* Opens a stream; `*sid` receives its id. Returns 0, TERN_ERR_STREAM_LIMIT (the peer's MAX_STREAMS

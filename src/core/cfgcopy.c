@@ -62,7 +62,7 @@ int tern_cfg_copy_init(tern_cfg_copy *d, const tern_config *cfg)
         cfg->active_connection_id_limit < 2 || (cfg->cert_file && !cfg->key_file) ||
         cfg->datagram_queue_count == 0 || cfg->max_datagram_frame_size > TERN_MAX_VARINT ||
         tern_qv_check_list(cfg->quic_versions, cfg->quic_versions_count) ||
-        cfg->key_update_margin_pct < 1 || cfg->key_update_margin_pct > 99 ||
+        cfg->key_update_margin_pct < 1 || cfg->key_update_margin_pct > 99 || cfg->multipath > 1 ||
         tern_ackfreq_config_ok(cfg))
         return TERN_ERR_CONFIG;
     d->cfg = *cfg;

@@ -231,6 +231,8 @@ static int tls_tparams(void *ud, const uint8_t *data, size_t len)
     }
     if (tern_conn_version_on_tparams(c, &tp, &terr, &why))
         goto fail;
+    if (tern_mp_on_peer_tparams(c, &tp, &terr, &why))
+        goto fail;
     c->tp.peer = tp;
     c->tp.peer_received = 1;
     apply_peer_tparams(c);
@@ -505,6 +507,7 @@ static void fill_local_tparams(tern_conn *c, const tern_conn_params *p)
     tp->has_min_ack_delay = cfg->ack_frequency != 0;
     tp->min_ack_delay_us = cfg->min_ack_delay_us;
     tp->initial_scid = c->cids.local.e[0].cid;
+    tern_mp_init(c, tp);
     if (c->is_server) {
         tp->has_original_dcid = 1;
         tp->original_dcid = p->original_dcid;
@@ -586,7 +589,7 @@ static int check_config(const tern_config *cfg)
         return TERN_ERR_CONFIG;
     if (cfg->datagram_queue_count == 0 || cfg->max_datagram_frame_size > TERN_MAX_VARINT)
         return TERN_ERR_CONFIG;
-    if (cfg->key_update_margin_pct < 1 || cfg->key_update_margin_pct > 99)
+    if (cfg->key_update_margin_pct < 1 || cfg->key_update_margin_pct > 99 || cfg->multipath > 1)
         return TERN_ERR_CONFIG;
     return tern_ackfreq_config_ok(cfg);
 }
@@ -806,6 +809,7 @@ void tern_conn_free(tern_conn *c)
         return;
     tern_tls_free(c->hs.tls);
     tern_conn_version_free(c);
+    tern_mp_free(c);
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
         tern_crypto_keys_free(&c->keys.tx[i]);
         tern_crypto_keys_free(&c->keys.rx[i]);
@@ -1274,6 +1278,7 @@ static void fill_stats(tern_conn *c, tern_conn_stats *out)
     out->acks_sent = c->stats.acks_sent;
     out->ack_frequency_sent = c->stats.ack_frequency_sent;
     out->immediate_ack_sent = c->stats.immediate_ack_sent;
+    out->multipath = (uint64_t)tern_mp_enabled(c);
 }
 
 int tern_conn_get_stats_sized(tern_conn *c, tern_conn_stats *out, size_t size)

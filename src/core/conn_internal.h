@@ -14,6 +14,7 @@
 #include "datagram.h"
 #include "frame.h"
 #include "migration.h"
+#include "multipath.h"
 #include "packet.h"
 #include "path.h"
 #include "policy.h"
@@ -277,6 +278,7 @@ struct tern_conn {
     tern_conn_ecn_state ecn;
     tern_conn_dgram_state dgram; /* unreliable datagrams (datagram.c) */
     tern_ackfreq ackf;           /* ACK frequency extension (ackfreq.c) */
+    tern_conn_mp_state mp;       /* multipath extension (multipath.c) */
 };
 
 /* The active path (always there). */

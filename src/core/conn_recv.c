@@ -446,6 +446,31 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
     while (p < end) {
         uint64_t terr = 0;
         const uint8_t *at = p;
+        if (c->mp.enabled) {
+            /* multipath frames (multipath.c); those of path ID 0 come back as RFC 9000's */
+            int m = tern_mp_on_frame(c, pkt_type, &p, end, &f, ack_eliciting);
+            if (m < 0)
+                return m;
+            if (m == 0) {
+                int rv = 0;
+                any = 1;
+                *non_probing = 1;
+                if (f.type == TERN_FT_ACK || f.type == TERN_FT_ACK_ECN) {
+                    rv = handle_ack(c, space, &f, path_idx, now);
+                } else if (f.type == TERN_FT_NEW_CONNECTION_ID) {
+                    rv = handle_new_cid(c, &f);
+                    if (!rv)
+                        tern_mig_on_new_cids(c, now);
+                } else if (f.type == TERN_FT_RETIRE_CONNECTION_ID) {
+                    rv = handle_retire_cid(c, &f, dcid, now);
+                }
+                if (rv)
+                    return rv;
+                if (c->state >= TERN_CS_CLOSING)
+                    return TERN_ERR_CLOSED;
+                continue;
+            }
+        }
         if (tern_frame_parse(&p, end, &f, &terr)) {
             tern_conn_fail(c, terr, f.type, "malformed frame"); /* the parser always sets terr */
             return TERN_ERR_PROTO;

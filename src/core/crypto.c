@@ -296,11 +296,16 @@ int tern_crypto_next_keys(const tern_keys *cur, tern_keys *next)
     return rv;
 }
 
-static void make_nonce(const uint8_t iv[12], uint64_t pn, uint8_t nonce[12])
+/* RFC 9001 §5.3: the IV XOR the packet number, left-padded to 12 bytes. With multipath
+ * (draft-ietf-quic-multipath-21 §2.4) the 32-bit path ID fills the 4 bytes before the 8 of the
+ * packet number, so path 0 gives RFC 9001's nonce. */
+static void make_nonce(const uint8_t iv[12], uint32_t path_id, uint64_t pn, uint8_t nonce[12])
 {
     memcpy(nonce, iv, 12);
     for (int i = 0; i < 8; i++)
         nonce[11 - i] ^= (uint8_t)(pn >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        nonce[3 - i] ^= (uint8_t)(path_id >> (8 * i));
 }
 
 /* Fills mask[0..5) from the 16-byte sample (RFC 9001 §5.4.3 / §5.4.4). */
@@ -321,6 +326,10 @@ static int hp_mask(const tern_keys *hp, const uint8_t *sample, uint8_t mask[16])
     gnutls_cipher_set_iv(h, iv, 16);
     return gnutls_cipher_encrypt2(h, sample, 16, mask, 16) < 0 ? TERN_ERR_CRYPTO : 0;
 }
+
+static int protect(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t hdr_len, size_t pn_len,
+                   size_t payload_len, uint32_t path_id, uint64_t pn,
+                   const tern_crypto_piece *pieces, size_t n_pieces);
 
 int tern_crypto_protect(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t hdr_len,
                         size_t pn_len, size_t payload_len, uint64_t pn)
@@ -360,9 +369,23 @@ static int seal_gather(tern_keys *k, const uint8_t nonce[12], uint8_t *pkt, size
     return 0;
 }
 
+int tern_crypto_protect_path(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t hdr_len,
+                             size_t pn_len, size_t payload_len, uint32_t path_id, uint64_t pn)
+{
+    return protect(k, hp, pkt, hdr_len, pn_len, payload_len, path_id, pn, NULL, 0);
+}
+
 int tern_crypto_protect_pieces(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t hdr_len,
                                size_t pn_len, size_t payload_len, uint64_t pn,
                                const tern_crypto_piece *pieces, size_t n_pieces)
+{
+    return protect(k, hp, pkt, hdr_len, pn_len, payload_len, 0, pn, pieces, n_pieces);
+}
+
+/* The one packet protection: AEAD with the nonce of (path_id, pn), then header protection. */
+static int protect(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t hdr_len, size_t pn_len,
+                   size_t payload_len, uint32_t path_id, uint64_t pn,
+                   const tern_crypto_piece *pieces, size_t n_pieces)
 {
     uint8_t nonce[12], mask[16];
     size_t tag_len = TERN_AEAD_TAG_LEN, pn_off;
@@ -376,7 +399,7 @@ int tern_crypto_protect_pieces(tern_keys *k, const tern_keys *hp, uint8_t *pkt, 
     if (pn_len + payload_len < 4 || n_pieces > TERN_CRYPTO_MAX_PIECES || (n_pieces && !pieces))
         return TERN_ERR_CRYPTO;
 
-    make_nonce(k->iv, pn, nonce);
+    make_nonce(k->iv, path_id, pn, nonce);
     if (n_pieces) {
         if (seal_gather(k, nonce, pkt, hdr_len, payload_len, pieces, n_pieces))
             return TERN_ERR_CRYPTO;
@@ -426,6 +449,12 @@ int tern_crypto_unprotect_header(const tern_keys *hp, uint8_t *pkt, size_t pkt_l
 
 int tern_crypto_decrypt(tern_keys *k, uint8_t *pkt, size_t hdr_len, size_t pkt_len, uint64_t pn)
 {
+    return tern_crypto_decrypt_path(k, pkt, hdr_len, pkt_len, 0, pn);
+}
+
+int tern_crypto_decrypt_path(tern_keys *k, uint8_t *pkt, size_t hdr_len, size_t pkt_len,
+                             uint32_t path_id, uint64_t pn)
+{
     uint8_t nonce[12];
     size_t ct_len;
 
@@ -435,7 +464,7 @@ int tern_crypto_decrypt(tern_keys *k, uint8_t *pkt, size_t hdr_len, size_t pkt_l
     if (ct_len > INT_MAX)
         return TERN_ERR_CRYPTO;
 
-    make_nonce(k->iv, pn, nonce);
+    make_nonce(k->iv, path_id, pn, nonce);
     giovec_t ad = {pkt, hdr_len};
     giovec_t ct = {pkt + hdr_len, ct_len};
     if (gnutls_aead_cipher_decryptv2((gnutls_aead_cipher_hd_t)k->aead_hd, nonce, sizeof(nonce), &ad,

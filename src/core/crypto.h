@@ -122,6 +122,14 @@ int tern_crypto_unprotect_header(const tern_keys *hp, uint8_t *pkt, size_t pkt_l
  * copy if another key must be tried. */
 int tern_crypto_decrypt(tern_keys *k, uint8_t *pkt, size_t hdr_len, size_t pkt_len, uint64_t pn);
 
+/* The same for a packet of multipath path `path_id` (draft-ietf-quic-multipath-21 §2.4: the path
+ * ID goes into the nonce, in the 32 bits before the packet number). Path 0 is exactly
+ * tern_crypto_protect / tern_crypto_decrypt. Same returns. */
+int tern_crypto_protect_path(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t hdr_len,
+                             size_t pn_len, size_t payload_len, uint32_t path_id, uint64_t pn);
+int tern_crypto_decrypt_path(tern_keys *k, uint8_t *pkt, size_t hdr_len, size_t pkt_len,
+                             uint32_t path_id, uint64_t pn);
+
 /* Retry integrity tag (RFC 9001 §5.8) over the Retry packet `retry[0..len)` (without tag) for the
  * original DCID, with the key and nonce of `version` (v1 or v2, RFC 9369 §3.3.3). Creates one cipher handle per call (Retry is not per-packet for a
  * connection). Returns 0 or TERN_ERR_CRYPTO. */

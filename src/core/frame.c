@@ -56,7 +56,7 @@ static inline int vbytes(const uint8_t **pp, const uint8_t *end, const uint8_t *
     return 0;
 }
 
-static int parse_ack(const uint8_t **pp, const uint8_t *end, tern_frame *f)
+int tern_frame_parse_ack_body(const uint8_t **pp, const uint8_t *end, int ecn, tern_frame *f)
 {
     const uint8_t *q = *pp;
     uint64_t gap, len, lo;
@@ -80,12 +80,28 @@ static int parse_ack(const uint8_t **pp, const uint8_t *end, tern_frame *f)
         lo -= len;
     }
     f->u.ack.ranges_len = (size_t)(q - f->u.ack.ranges);
-    f->u.ack.ecn = f->type == TERN_FT_ACK_ECN;
+    f->u.ack.ecn = ecn;
     f->u.ack.ect0 = f->u.ack.ect1 = f->u.ack.ce = 0;
     if (f->u.ack.ecn && (vi(&q, end, &f->u.ack.ect0) || vi(&q, end, &f->u.ack.ect1) ||
                          vi(&q, end, &f->u.ack.ce)))
         return -1;
     *pp = q;
+    return 0;
+}
+
+int tern_frame_parse_new_cid_body(const uint8_t **pp, const uint8_t *end, tern_frame *f)
+{
+    const uint8_t *q = *pp;
+    size_t n;
+    if (vi(&q, end, &f->u.new_cid.seq) || vi(&q, end, &f->u.new_cid.retire_prior_to) ||
+        f->u.new_cid.retire_prior_to > f->u.new_cid.seq || q >= end)
+        return -1;
+    n = *q++;
+    if (n < 1 || n > TERN_MAX_CID_LEN || (size_t)(end - q) < n + TERN_RESET_TOKEN_LEN)
+        return -1;
+    tern_cid_set(&f->u.new_cid.cid, q, n);
+    memcpy(f->u.new_cid.token, q + n, TERN_RESET_TOKEN_LEN);
+    *pp = q + n + TERN_RESET_TOKEN_LEN;
     return 0;
 }
 
@@ -138,7 +154,7 @@ int tern_frame_parse(const uint8_t **p, const uint8_t *end, tern_frame *f, uint6
         break;
     case TERN_FT_ACK:
     case TERN_FT_ACK_ECN:
-        if (parse_ack(&q, end, f))
+        if (tern_frame_parse_ack_body(&q, end, t == TERN_FT_ACK_ECN, f))
             goto bad;
         break;
     case TERN_FT_RESET_STREAM:
@@ -180,15 +196,8 @@ int tern_frame_parse(const uint8_t **p, const uint8_t *end, tern_frame *f, uint6
         f->u.max_streams.bidi = t == TERN_FT_MAX_STREAMS_BIDI || t == TERN_FT_STREAMS_BLOCKED_BIDI;
         break;
     case TERN_FT_NEW_CONNECTION_ID:
-        if (vi(&q, end, &f->u.new_cid.seq) || vi(&q, end, &f->u.new_cid.retire_prior_to) ||
-            f->u.new_cid.retire_prior_to > f->u.new_cid.seq || q >= end)
+        if (tern_frame_parse_new_cid_body(&q, end, f))
             goto bad;
-        n = *q++;
-        if (n < 1 || n > TERN_MAX_CID_LEN || (size_t)(end - q) < n + TERN_RESET_TOKEN_LEN)
-            goto bad;
-        tern_cid_set(&f->u.new_cid.cid, q, n);
-        memcpy(f->u.new_cid.token, q + n, TERN_RESET_TOKEN_LEN);
-        q += n + TERN_RESET_TOKEN_LEN;
         break;
     case TERN_FT_RETIRE_CONNECTION_ID:
         if (vi(&q, end, &f->u.retire_cid.seq))
@@ -402,12 +411,20 @@ size_t tern_frame_write_ack_frequency(uint8_t *p, size_t cap, uint64_t seq, uint
 size_t tern_frame_write_ack(uint8_t *p, size_t cap, const tern_pn_range *ranges, size_t n,
                             uint64_t ack_delay, const uint64_t *ecn)
 {
+    const uint8_t type = ecn ? TERN_FT_ACK_ECN : TERN_FT_ACK;
+    return tern_frame_write_ack_prefixed(p, cap, &type, 1, ranges, n, ack_delay, ecn);
+}
+
+size_t tern_frame_write_ack_prefixed(uint8_t *p, size_t cap, const uint8_t *prefix,
+                                     size_t prefix_len, const tern_pn_range *ranges, size_t n,
+                                     uint64_t ack_delay, const uint64_t *ecn)
+{
     if (n == 0 || ranges[0].lo > ranges[0].hi)
         return 0;
     size_t l1 = vlen(ranges[0].hi), l2 = vlen(ack_delay), l3 = vlen(ranges[0].hi - ranges[0].lo);
     if (!l1 || !l2)
         return 0;
-    size_t fixed = 1 + l1 + l2 + l3;
+    size_t fixed = prefix_len + l1 + l2 + l3;
     if (ecn) {
         size_t e0 = vlen(ecn[0]), e1 = vlen(ecn[1]), e2 = vlen(ecn[2]);
         if (!e0 || !e1 || !e2)
@@ -432,7 +449,8 @@ size_t tern_frame_write_ack(uint8_t *p, size_t cap, const tern_pn_range *ranges,
     }
 
     uint8_t *q = p;
-    *q++ = ecn ? TERN_FT_ACK_ECN : TERN_FT_ACK;
+    memcpy(q, prefix, prefix_len);
+    q += prefix_len;
     q = vput(q, ranges[0].hi);
     q = vput(q, ack_delay);
     q = vput(q, k);
@@ -563,14 +581,24 @@ size_t tern_frame_write_streams_blocked(uint8_t *p, size_t cap, int bidi, uint64
 size_t tern_frame_write_new_cid(uint8_t *p, size_t cap, uint64_t seq, uint64_t retire_prior_to,
                                 const tern_cid *cid, const uint8_t token[TERN_RESET_TOKEN_LEN])
 {
+    const uint8_t type = TERN_FT_NEW_CONNECTION_ID;
+    return tern_frame_write_new_cid_prefixed(p, cap, &type, 1, seq, retire_prior_to, cid, token);
+}
+
+size_t tern_frame_write_new_cid_prefixed(uint8_t *p, size_t cap, const uint8_t *prefix,
+                                         size_t prefix_len, uint64_t seq,
+                                         uint64_t retire_prior_to, const tern_cid *cid,
+                                         const uint8_t token[TERN_RESET_TOKEN_LEN])
+{
     size_t l1 = vlen(seq), l2 = vlen(retire_prior_to);
     if (!l1 || !l2 || retire_prior_to > seq || cid->len < 1 || cid->len > TERN_MAX_CID_LEN)
         return 0;
-    size_t need = 1 + l1 + l2 + 1 + cid->len + TERN_RESET_TOKEN_LEN;
+    size_t need = prefix_len + l1 + l2 + 1 + cid->len + TERN_RESET_TOKEN_LEN;
     if (need > cap)
         return 0;
     uint8_t *q = p;
-    *q++ = TERN_FT_NEW_CONNECTION_ID;
+    memcpy(q, prefix, prefix_len);
+    q += prefix_len;
     q = vput(q, seq);
     q = vput(q, retire_prior_to);
     *q++ = cid->len;

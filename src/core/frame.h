@@ -98,6 +98,13 @@ typedef struct tern_ack_iter {
 void tern_ack_iter_init(tern_ack_iter *it, const tern_frame *f);
 int tern_ack_iter_next(tern_ack_iter *it, uint64_t *lo, uint64_t *hi);
 
+/* The bodies (what follows the type) of ACK and NEW_CONNECTION_ID, for the frames of extensions
+ * that carry the same fields after fields of their own (multipath's PATH_ACK and
+ * PATH_NEW_CONNECTION_ID, mpframe.h). Same checks as tern_frame_parse; `ecn` says whether ECN
+ * counts follow. Return 0 with *p advanced, or -1 (malformed) with *p unchanged. */
+int tern_frame_parse_ack_body(const uint8_t **p, const uint8_t *end, int ecn, tern_frame *f);
+int tern_frame_parse_new_cid_body(const uint8_t **p, const uint8_t *end, tern_frame *f);
+
 /* 1 when a frame of `type` may appear in a packet of `pkt_type` (enum tern_pkt_type), RFC 9000
  * Table 3. */
 int tern_frame_allowed(uint64_t type, int pkt_type);
@@ -119,6 +126,11 @@ size_t tern_frame_write_ping(uint8_t *p, size_t cap);
 typedef struct tern_pn_range { uint64_t lo, hi; } tern_pn_range; /* inclusive */
 size_t tern_frame_write_ack(uint8_t *p, size_t cap, const tern_pn_range *ranges, size_t n,
                             uint64_t ack_delay, const uint64_t *ecn);
+/* The same with the `prefix_len` bytes of `prefix` (an already encoded frame type and fields of
+ * an extension's frame) in place of the ACK type byte. */
+size_t tern_frame_write_ack_prefixed(uint8_t *p, size_t cap, const uint8_t *prefix,
+                                     size_t prefix_len, const tern_pn_range *ranges, size_t n,
+                                     uint64_t ack_delay, const uint64_t *ecn);
 size_t tern_frame_write_reset_stream(uint8_t *p, size_t cap, uint64_t sid, uint64_t err, uint64_t final_size);
 size_t tern_frame_write_stop_sending(uint8_t *p, size_t cap, uint64_t sid, uint64_t err);
 /* CRYPTO header only (type, offset, length); the caller copies `len` bytes right after. */
@@ -138,6 +150,11 @@ size_t tern_frame_write_stream_data_blocked(uint8_t *p, size_t cap, uint64_t sid
 size_t tern_frame_write_streams_blocked(uint8_t *p, size_t cap, int bidi, uint64_t limit);
 size_t tern_frame_write_new_cid(uint8_t *p, size_t cap, uint64_t seq, uint64_t retire_prior_to,
                                 const tern_cid *cid, const uint8_t token[TERN_RESET_TOKEN_LEN]);
+/* NEW_CONNECTION_ID's fields after `prefix` (see tern_frame_write_ack_prefixed). */
+size_t tern_frame_write_new_cid_prefixed(uint8_t *p, size_t cap, const uint8_t *prefix,
+                                         size_t prefix_len, uint64_t seq,
+                                         uint64_t retire_prior_to, const tern_cid *cid,
+                                         const uint8_t token[TERN_RESET_TOKEN_LEN]);
 size_t tern_frame_write_retire_cid(uint8_t *p, size_t cap, uint64_t seq);
 size_t tern_frame_write_path_challenge(uint8_t *p, size_t cap, const uint8_t data[8]);
 size_t tern_frame_write_path_response(uint8_t *p, size_t cap, const uint8_t data[8]);

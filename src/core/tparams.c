@@ -29,6 +29,8 @@ enum {
  * duplicates). */
 #define TP_MAX_DATAGRAM_FRAME_SIZE 0x20 /* RFC 9221 §3 */
 #define TP_MIN_ACK_DELAY 0xff04de1bull    /* draft-ietf-quic-ack-frequency §3 */
+#define TP_INITIAL_MAX_PATH_ID 0x3e     /* draft-ietf-quic-multipath-21 §2 */
+#define MAX_PATH_ID_LIMIT 0xffffffffull /* path IDs are 32-bit */
 
 #define DEFAULT_MAX_UDP_PAYLOAD 65527
 #define DEFAULT_ACK_DELAY_EXPONENT 3
@@ -138,6 +140,15 @@ size_t tern_tparams_encode(const tern_tparams *tp, int is_server, uint8_t *buf, 
     wr_varint_nondefault(&w, TP_MAX_DATAGRAM_FRAME_SIZE, tp->max_datagram_frame_size, 0);
     if (tp->has_min_ack_delay)
         wr_varint(&w, TP_MIN_ACK_DELAY, tp->min_ack_delay_us);
+    if (tp->has_initial_max_path_id) {
+        /* always written, 0 included: its presence is the offer */
+        uint8_t *d = wr_reserve(&w, TP_INITIAL_MAX_PATH_ID,
+                                tern_varint_len(tp->initial_max_path_id));
+        if (tp->initial_max_path_id > MAX_PATH_ID_LIMIT)
+            w.overflow = 1;
+        else if (d)
+            tern_varint_put(d, tp->initial_max_path_id);
+    }
     if (tp->version_info.present) {
         const tern_qv_info *vi = &tp->version_info;
         size_t n = TERN_MIN(vi->n, (size_t)TERN_QV_INFO_MAX);
@@ -300,7 +311,7 @@ int tern_tparams_decode(tern_tparams *tp, int from_server, const uint8_t *buf, s
 {
     tern_rd r = {buf, buf + len};
     uint32_t seen = 0;
-    int seen_dgram = 0, seen_mad = 0;
+    int seen_dgram = 0, seen_mad = 0, seen_mp = 0;
 
     tern_tparams_default(tp);
     while (tern_rd_left(&r)) {
@@ -318,6 +329,13 @@ int tern_tparams_decode(tern_tparams *tp, int from_server, const uint8_t *buf, s
             if (seen_mad++ || value_varint(d, (size_t)plen, &tp->min_ack_delay_us))
                 goto bad;
             tp->has_min_ack_delay = 1;
+            continue;
+        }
+        if (id == TP_INITIAL_MAX_PATH_ID) {
+            if (seen_mp++ || value_varint(d, (size_t)plen, &tp->initial_max_path_id) ||
+                tp->initial_max_path_id > MAX_PATH_ID_LIMIT)
+                goto bad;
+            tp->has_initial_max_path_id = 1;
             continue;
         }
         /* Unknown ids, GREASE among them, must be ignored (§18.1); they are not stored. */
@@ -340,6 +358,11 @@ int tern_tparams_decode(tern_tparams *tp, int from_server, const uint8_t *buf, s
     /* max_ack_delay may come after it: checked once both are known */
     if (tp->has_min_ack_delay && tp->min_ack_delay_us > tp->max_ack_delay * 1000)
         goto bad;
+    /* multipath tells paths apart by CID: a zero-length one cannot carry the offer */
+    if (tp->has_initial_max_path_id && tp->initial_scid.len == 0) {
+        *terr = TERN_TE_PROTOCOL_VIOLATION;
+        return TERN_ERR_PROTO;
+    }
     return 0;
 
 bad:

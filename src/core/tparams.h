@@ -40,6 +40,10 @@ typedef struct tern_tparams {
      * sending it lets the peer send ACK_FREQUENCY and IMMEDIATE_ACK frames */
     int has_min_ack_delay;
     uint64_t min_ack_delay_us;
+    /* initial_max_path_id (draft-ietf-quic-multipath-21 §2, id 0x3e): present = the sender
+     * offers multipath; the largest path ID it accepts, <= 2^32-1 */
+    int has_initial_max_path_id;
+    uint64_t initial_max_path_id;
 } tern_tparams;
 
 /* Sets every field to the RFC default (absent) value. */
@@ -62,7 +66,10 @@ size_t tern_tparams_encode(const tern_tparams *tp, int is_server, uint8_t *buf, 
  * microseconds against milliseconds), and a missing
  * initial_source_connection_id (or, from a server, a missing
  * original_destination_connection_id) fail. Whether the CIDs match those seen on the wire is the
- * caller's check. Returns 0, or TERN_ERR_PROTO with *terr = TRANSPORT_PARAMETER_ERROR. */
+ * caller's check. initial_max_path_id above 2^32-1, or sent with a zero-length
+ * initial_source_connection_id (multipath needs CIDs: draft-ietf-quic-multipath-21 §2, whose
+ * error for it is PROTOCOL_VIOLATION), fails too. Returns 0, or TERN_ERR_PROTO with *terr =
+ * TRANSPORT_PARAMETER_ERROR (PROTOCOL_VIOLATION for the zero-length CID). */
 int tern_tparams_decode(tern_tparams *tp, int from_server, const uint8_t *buf, size_t len,
                         uint64_t *terr);
 

@@ -47,6 +47,9 @@ static void same(const tern_tparams *a, const tern_tparams *b)
     CHECK(u->present == v->present && u->chosen == v->chosen && u->n == v->n);
     CHECK(u->n <= TERN_QV_INFO_MAX);
     CHECK(!u->n || !memcmp(u->available, v->available, u->n * sizeof(uint32_t)));
+    CHECK(a->has_initial_max_path_id == b->has_initial_max_path_id);
+    CHECK(a->initial_max_path_id == b->initial_max_path_id);
+    CHECK(a->initial_max_path_id <= 0xffffffffull);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -58,7 +61,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tern_tparams a, b;
     uint64_t terr = 0;
     if (tern_tparams_decode(&a, from_server, data + 1, size - 1, &terr) != 0) {
-        CHECK(terr == TERN_TE_TRANSPORT_PARAMETER_ERROR);
+        /* PROTOCOL_VIOLATION only for multipath offered with a zero-length CID */
+        CHECK(terr == TERN_TE_TRANSPORT_PARAMETER_ERROR ||
+              (terr == TERN_TE_PROTOCOL_VIOLATION && a.has_initial_max_path_id &&
+               a.initial_scid.len == 0));
         return 0;
     }
     /* Valid values stay in their ranges. */

@@ -568,6 +568,34 @@ static void session_seeds(void)
     emit("fuzz_session", "ticket_no_early", &s);
 }
 
+/* ---- fuzz_mpframe: one seed per multipath frame, a mixed packet and malformed ends ---- */
+
+static void mp_seed(const char *name, const char *hex)
+{
+    seed s = {.n = 0};
+    bytes(&s, hex);
+    emit("fuzz_mpframe", name, &s);
+}
+
+static void mpframe_seeds(void)
+{
+    mp_seed("path_ack", "3e070c09010203 02");
+    mp_seed("path_ack_ecn", "3f800100000c0000020102 03");
+    mp_seed("path_abandon", "7e75023e");
+    mp_seed("path_status_backup", "7e760105");
+    mp_seed("path_status_available", "7e770106");
+    mp_seed("path_new_cid", "7e7803020104aabbccdd000102030405060708090a0b0c0d0e0f");
+    mp_seed("path_retire_cid", "7e7903 4040");
+    mp_seed("max_path_id", "7e7a08");
+    mp_seed("paths_blocked", "7e7b08");
+    mp_seed("path_cids_blocked", "7e7c0509");
+    /* with RFC 9000 frames around them, as in a packet */
+    mp_seed("mixed", "01 7e7a08 3e000000000000 1a0102030405060708 7e760105 00 00");
+    /* a path ID of 2^32, a truncated CID */
+    mp_seed("bad_path_id", "7e7ac000000100000000");
+    mp_seed("bad_new_cid", "7e7803020104aabb");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -586,5 +614,6 @@ int main(int argc, char **argv)
     h3_seeds();
     h3_client_seeds();
     session_seeds();
+    mpframe_seeds();
     return 0;
 }

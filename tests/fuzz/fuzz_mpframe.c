@@ -1,0 +1,172 @@
+/* libFuzzer target for the multipath frame parser (mpframe.c): every multipath frame that parses
+ * is written again with the writers and parsed back, and must decode to the same values in no
+ * more bytes; a refused one leaves the input where it was, with FRAME_ENCODING_ERROR. Bytes that
+ * are not a multipath frame go to tern_frame_parse, so mixed packets keep being walked. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "fuzz_entry.h"
+#include "mpframe.h"
+#include "packet.h"
+
+#define CHECK(c)                                                                                   \
+    do {                                                                                           \
+        if (!(c))                                                                                  \
+            abort();                                                                               \
+    } while (0)
+
+#define MAX_RANGES 4096
+static tern_pn_range ranges[MAX_RANGES];
+static uint8_t out[1 << 16];
+
+static size_t ack_ranges(const tern_frame *f)
+{
+    tern_ack_iter it;
+    size_t k = 0;
+    uint64_t lo, hi;
+    tern_ack_iter_init(&it, f);
+    while (tern_ack_iter_next(&it, &lo, &hi)) {
+        if (k == MAX_RANGES)
+            return 0;
+        CHECK(lo <= hi);
+        if (k)
+            CHECK(hi + 2 <= ranges[k - 1].lo);
+        ranges[k].lo = lo;
+        ranges[k].hi = hi;
+        k++;
+    }
+    CHECK(k == f->u.ack.range_count + 1);
+    return k;
+}
+
+static size_t reencode(const tern_mp_frame *f)
+{
+    size_t cap = sizeof(out);
+    switch (f->type) {
+    case TERN_FT_PATH_ACK:
+    case TERN_FT_PATH_ACK_ECN: {
+        size_t k = ack_ranges(&f->u.ack);
+        if (!k)
+            return 0;
+        const tern_frame *a = &f->u.ack;
+        uint64_t ecn[3] = {a->u.ack.ect0, a->u.ack.ect1, a->u.ack.ce};
+        return tern_mpframe_write_path_ack(out, cap, f->path_id, ranges, k, a->u.ack.delay,
+                                           a->u.ack.ecn ? ecn : NULL);
+    }
+    case TERN_FT_PATH_ABANDON:
+        return tern_mpframe_write_path_abandon(out, cap, f->path_id, f->u.abandon.error_code);
+    case TERN_FT_PATH_STATUS_BACKUP:
+    case TERN_FT_PATH_STATUS_AVAILABLE:
+        return tern_mpframe_write_path_status(out, cap, f->type == TERN_FT_PATH_STATUS_AVAILABLE,
+                                              f->path_id, f->u.status.seq);
+    case TERN_FT_PATH_NEW_CONNECTION_ID:
+        return tern_mpframe_write_path_new_cid(
+            out, cap, f->path_id, f->u.new_cid.u.new_cid.seq,
+            f->u.new_cid.u.new_cid.retire_prior_to, &f->u.new_cid.u.new_cid.cid,
+            f->u.new_cid.u.new_cid.token);
+    case TERN_FT_PATH_RETIRE_CONNECTION_ID:
+        return tern_mpframe_write_path_retire_cid(out, cap, f->path_id, f->u.retire_cid.seq);
+    case TERN_FT_MAX_PATH_ID:
+        return tern_mpframe_write_max_path_id(out, cap, f->path_id);
+    case TERN_FT_PATHS_BLOCKED:
+        return tern_mpframe_write_paths_blocked(out, cap, f->path_id);
+    case TERN_FT_PATH_CIDS_BLOCKED:
+        return tern_mpframe_write_path_cids_blocked(out, cap, f->path_id,
+                                                    f->u.cids_blocked.next_seq);
+    }
+    abort(); /* the parser accepted a type the writers do not know */
+}
+
+static void compare(const tern_mp_frame *a, const tern_mp_frame *b)
+{
+    CHECK(a->type == b->type && a->path_id == b->path_id);
+    CHECK(a->path_id <= TERN_MP_PATH_ID_MAX);
+    switch (a->type) {
+    case TERN_FT_PATH_ACK:
+    case TERN_FT_PATH_ACK_ECN: {
+        const tern_frame *x = &a->u.ack, *y = &b->u.ack;
+        CHECK(x->type == y->type && x->u.ack.ecn == y->u.ack.ecn);
+        CHECK(x->u.ack.largest == y->u.ack.largest && x->u.ack.delay == y->u.ack.delay);
+        CHECK(x->u.ack.range_count == y->u.ack.range_count);
+        CHECK(x->u.ack.first_range == y->u.ack.first_range);
+        CHECK(x->u.ack.ect0 == y->u.ack.ect0 && x->u.ack.ect1 == y->u.ack.ect1 &&
+              x->u.ack.ce == y->u.ack.ce);
+        /* the same ranges (the input may use longer varint encodings than the writer) */
+        tern_ack_iter ia, ib;
+        uint64_t la, ha, lb, hb;
+        tern_ack_iter_init(&ia, x);
+        tern_ack_iter_init(&ib, y);
+        for (;;) {
+            int ra = tern_ack_iter_next(&ia, &la, &ha), rb = tern_ack_iter_next(&ib, &lb, &hb);
+            CHECK(ra == rb);
+            if (!ra)
+                break;
+            CHECK(la == lb && ha == hb);
+        }
+        break;
+    }
+    case TERN_FT_PATH_ABANDON:
+        CHECK(a->u.abandon.error_code == b->u.abandon.error_code);
+        break;
+    case TERN_FT_PATH_STATUS_BACKUP:
+    case TERN_FT_PATH_STATUS_AVAILABLE:
+        CHECK(a->u.status.seq == b->u.status.seq);
+        break;
+    case TERN_FT_PATH_NEW_CONNECTION_ID:
+        CHECK(a->u.new_cid.u.new_cid.seq == b->u.new_cid.u.new_cid.seq);
+        CHECK(a->u.new_cid.u.new_cid.retire_prior_to == b->u.new_cid.u.new_cid.retire_prior_to);
+        CHECK(tern_cid_eq(&a->u.new_cid.u.new_cid.cid, &b->u.new_cid.u.new_cid.cid));
+        CHECK(!memcmp(a->u.new_cid.u.new_cid.token, b->u.new_cid.u.new_cid.token,
+                      TERN_RESET_TOKEN_LEN));
+        break;
+    case TERN_FT_PATH_RETIRE_CONNECTION_ID:
+        CHECK(a->u.retire_cid.seq == b->u.retire_cid.seq);
+        break;
+    case TERN_FT_PATH_CIDS_BLOCKED:
+        CHECK(a->u.cids_blocked.next_seq == b->u.cids_blocked.next_seq);
+        break;
+    default:
+        break;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const uint8_t *p = data, *end = data + size;
+    while (p < end) {
+        const uint8_t *start = p;
+        tern_mp_frame f, g;
+        uint64_t terr = 0;
+        int rc = tern_mpframe_parse(&p, end, &f, &terr);
+        if (rc == 1) {
+            /* not ours: the RFC 9000 parser walks on, or the packet ends here */
+            tern_frame h;
+            CHECK(p == start);
+            if (tern_frame_parse(&p, end, &h, &terr) != 0)
+                break;
+            continue;
+        }
+        if (rc != 0) {
+            CHECK(rc == TERN_ERR_PROTO && p == start && terr == TERN_TE_FRAME_ENCODING_ERROR);
+            break;
+        }
+        CHECK(p > start && p <= end);
+        CHECK(tern_mpframe_is_mp(f.type));
+        CHECK(tern_mpframe_allowed(f.type, TERN_PKT_1RTT));
+        CHECK(!tern_mpframe_allowed(f.type, TERN_PKT_0RTT));
+        size_t n = reencode(&f);
+        if (n == 0 && (f.type == TERN_FT_PATH_ACK || f.type == TERN_FT_PATH_ACK_ECN) &&
+            f.u.ack.u.ack.range_count >= MAX_RANGES)
+            continue;
+        CHECK(n > 0);
+        const uint8_t *q = out;
+        CHECK(tern_mpframe_parse(&q, out + n, &g, &terr) == 0);
+        CHECK(q == out + n);
+        compare(&f, &g);
+        /* the writers use minimal encodings, so they never grow a frame */
+        CHECK(n <= (size_t)(p - start));
+    }
+    return 0;
+}
