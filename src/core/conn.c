@@ -418,6 +418,18 @@ void tern_conn_issue_cids(tern_conn *c)
         if (c->hooks.cid_added)
             c->hooks.cid_added(c->hooks.ud, c, &cid);
     }
+    /* and those of the other path IDs, once multipath is in use */
+    uint64_t path_id;
+    while ((path_id = tern_mp_cid_wanted(c)) != 0) {
+        tern_cid cid;
+        uint8_t token[TERN_RESET_TOKEN_LEN];
+        if (make_cid(c, &cid))
+            break;
+        tern_crypto_reset_token(c->reset_key, &cid, token);
+        tern_mp_cid_add(c, path_id, &cid, token);
+        if (c->hooks.cid_added)
+            c->hooks.cid_added(c->hooks.ud, c, &cid);
+    }
 }
 
 static void on_handshake_complete(tern_conn *c, tern_tstamp now)

@@ -326,6 +326,14 @@ static int add_control(tern_conn *c, pkt_build *b, tern_tstamp now)
         pb_record(b, TERN_FT_RETIRE_CONNECTION_ID, seq, 0, 0, 0, 0);
         added = 1;
     }
+    if (b->level == TERN_LEVEL_1RTT) {
+        tern_sent_frame mf;
+        while (!pb_full(b) && (n = tern_mp_write_next(c, pb_cur(b), pb_room(b), &mf)) != 0) {
+            b->payload += n;
+            pb_record(b, mf.type, mf.id, 0, 0, 0, mf.aux);
+            added = 1;
+        }
+    }
     if (c->streams.ctrl_pending) {
         /* only the queued streams: with many streams open, a scan of all of them per packet
          * would cost more than the packet */
@@ -472,7 +480,8 @@ static int app_has_data(tern_conn *c)
 {
     if (c->hs.done_pending || (c->tok.pending && c->hs.confirmed) || c->flow.need_max_data ||
         c->flow.need_data_blocked || c->streams.ctrl_pending ||
-        tern_local_cids_next_unannounced(&c->cids.local) || c->cids.peer.retire_n)
+        tern_local_cids_next_unannounced(&c->cids.local) || c->cids.peer.retire_n ||
+        tern_mp_pending(c))
         return 1;
     if (c->streams.set.sendq_head || tern_conn_dgram_pending(c))
         return 1;

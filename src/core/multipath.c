@@ -45,6 +45,7 @@ int tern_mp_on_peer_tparams(tern_conn *c, const tern_tparams *tp, uint64_t *terr
     c->mp.peer_max_path_id = tp->initial_max_path_id;
     c->mp.peer_initial_max_path_id = tp->initial_max_path_id;
     c->mp.cid_limit = TERN_MIN(c->tp.local.active_connection_id_limit, TERN_MAX_PEER_CIDS);
+    c->mp.peer_cid_limit = TERN_MIN(tp->active_connection_id_limit, (uint64_t)TERN_MP_LOCAL_CIDS);
     return 0;
 }
 
@@ -65,6 +66,163 @@ static int fail(tern_conn *c, uint64_t terr, uint64_t type, const char *why)
     return TERN_ERR_PROTO;
 }
 
+/* We retire the peer's CID `seq` of path ID `id`: PATH_RETIRE_CONNECTION_ID to send (once). */
+static int retire_push(tern_mp_path_id *id, uint64_t seq)
+{
+    for (size_t i = 0; i < id->retire_n; i++)
+        if (id->retire_q[i] == seq)
+            return 0;
+    if (id->retire_n >= TERN_MP_RETIRE_QUEUE)
+        return -1;
+    id->retire_q[id->retire_n++] = seq;
+    return 0;
+}
+
+static int queue_retire(tern_conn *c, tern_mp_path_id *id, uint64_t seq)
+{
+    if (retire_push(id, seq))
+        return fail(c, TERN_TE_CONNECTION_ID_LIMIT_ERROR, TERN_FT_PATH_NEW_CONNECTION_ID,
+                    "too many CIDs to retire for a path ID");
+    return 0;
+}
+
+static tern_mp_path_id *path_id_slot(tern_conn *c, uint64_t path_id)
+{
+    return path_id >= 1 && path_id <= c->mp.local_max_path_id ? &c->mp.ids[path_id - 1] : NULL;
+}
+
+/* Forgets our CID in `e` (retired by the peer, or its path ID abandoned): no longer routed. */
+static void drop_local(tern_conn *c, tern_mp_local_cid *e)
+{
+    if (c->hooks.cid_removed)
+        c->hooks.cid_removed(c->hooks.ud, c, &e->cid);
+    memset(e, 0, sizeof(*e));
+}
+
+uint64_t tern_mp_cid_wanted(const tern_conn *c)
+{
+    if (!c->mp.enabled)
+        return 0;
+    uint64_t top = TERN_MIN(c->mp.peer_max_path_id, c->mp.local_max_path_id);
+    for (uint64_t p = 1; p <= top; p++) {
+        const tern_mp_path_id *id = &c->mp.ids[p - 1];
+        if (id->abandoned)
+            continue;
+        size_t n = 0;
+        for (size_t i = 0; i < TERN_MP_LOCAL_CIDS; i++)
+            n += id->lcids[i].state != TERN_MP_LCID_FREE;
+        if (n < c->mp.peer_cid_limit)
+            return p;
+    }
+    return 0;
+}
+
+void tern_mp_cid_add(tern_conn *c, uint64_t path_id, const tern_cid *cid,
+                     const uint8_t token[TERN_RESET_TOKEN_LEN])
+{
+    tern_mp_path_id *id = path_id_slot(c, path_id);
+    if (!id)
+        return;
+    for (size_t i = 0; i < TERN_MP_LOCAL_CIDS; i++) {
+        tern_mp_local_cid *e = &id->lcids[i];
+        if (e->state != TERN_MP_LCID_FREE)
+            continue;
+        e->seq = id->lnext_seq++;
+        e->cid = *cid;
+        memcpy(e->token, token, TERN_RESET_TOKEN_LEN);
+        e->state = TERN_MP_LCID_NEW;
+        return;
+    }
+}
+
+int tern_mp_pending(const tern_conn *c)
+{
+    if (!c->mp.enabled)
+        return 0;
+    for (uint64_t p = 1; p <= c->mp.local_max_path_id; p++) {
+        const tern_mp_path_id *id = &c->mp.ids[p - 1];
+        if (id->retire_n)
+            return 1;
+        for (size_t i = 0; i < TERN_MP_LOCAL_CIDS; i++)
+            if (id->lcids[i].state == TERN_MP_LCID_NEW)
+                return 1;
+    }
+    return 0;
+}
+
+size_t tern_mp_write_next(tern_conn *c, uint8_t *p, size_t cap, tern_sent_frame *f)
+{
+    if (!c->mp.enabled)
+        return 0;
+    for (uint64_t pid = 1; pid <= c->mp.local_max_path_id; pid++) {
+        tern_mp_path_id *id = &c->mp.ids[pid - 1];
+        tern_mp_local_cid *best = NULL;
+        for (size_t i = 0; i < TERN_MP_LOCAL_CIDS; i++) {
+            tern_mp_local_cid *e = &id->lcids[i];
+            if (e->state == TERN_MP_LCID_NEW && (!best || e->seq < best->seq))
+                best = e;
+        }
+        size_t n;
+        memset(f, 0, sizeof(*f));
+        f->aux = (uint16_t)pid;
+        if (best) {
+            /* we never ask the peer to retire a CID of ours: Retire Prior To stays 0 */
+            n = tern_mpframe_write_path_new_cid(p, cap, pid, best->seq, 0, &best->cid,
+                                                best->token);
+            if (!n)
+                return 0;
+            best->state = TERN_MP_LCID_SENT;
+            f->type = TERN_MP_REC_NEW_CID;
+            f->id = best->seq;
+            return n;
+        }
+        if (id->retire_n) {
+            n = tern_mpframe_write_path_retire_cid(p, cap, pid, id->retire_q[0]);
+            if (!n)
+                return 0;
+            f->type = TERN_MP_REC_RETIRE_CID;
+            f->id = id->retire_q[0];
+            memmove(id->retire_q, id->retire_q + 1, (id->retire_n - 1) * sizeof(id->retire_q[0]));
+            id->retire_n--;
+            return n;
+        }
+    }
+    return 0;
+}
+
+static tern_mp_local_cid *find_local(tern_mp_path_id *id, uint64_t seq)
+{
+    for (size_t i = 0; i < TERN_MP_LOCAL_CIDS; i++)
+        if (id->lcids[i].state != TERN_MP_LCID_FREE && id->lcids[i].seq == seq)
+            return &id->lcids[i];
+    return NULL;
+}
+
+void tern_mp_on_frame_acked(tern_conn *c, const tern_sent_frame *f)
+{
+    tern_mp_path_id *id = c->mp.enabled ? path_id_slot(c, f->aux) : NULL;
+    if (!id || f->type != TERN_MP_REC_NEW_CID)
+        return;
+    tern_mp_local_cid *e = find_local(id, f->id);
+    if (e)
+        e->state = TERN_MP_LCID_HELD;
+}
+
+void tern_mp_on_frame_lost(tern_conn *c, const tern_sent_frame *f)
+{
+    tern_mp_path_id *id = c->mp.enabled ? path_id_slot(c, f->aux) : NULL;
+    if (!id || id->abandoned)
+        return;
+    if (f->type == TERN_MP_REC_NEW_CID) {
+        /* unless retired or acknowledged (by another copy) meanwhile */
+        tern_mp_local_cid *e = find_local(id, f->id);
+        if (e && e->state == TERN_MP_LCID_SENT)
+            e->state = TERN_MP_LCID_NEW;
+    } else if (f->type == TERN_MP_REC_RETIRE_CID) {
+        (void)retire_push(id, f->id); /* as for path ID 0: room was made when it was sent */
+    }
+}
+
 /* PATH_NEW_CONNECTION_ID for a path ID above 0 (RFC 9000 §19.15's rules, per path ID). */
 static int on_new_cid(tern_conn *c, tern_mp_path_id *id, const tern_mp_frame *f)
 {
@@ -83,16 +241,20 @@ static int on_new_cid(tern_conn *c, tern_mp_path_id *id, const tern_mp_frame *f)
                         "PATH_NEW_CONNECTION_ID reuses a sequence number");
         return 0; /* a retransmission */
     }
+    /* RFC 9000 §5.1.2 / §19.15 per path ID: a CID below Retire Prior To is retired at once */
     if (seq < id->retire_prior_to)
-        return 0; /* already retired: nothing to keep (RFC 9000 §19.15) */
+        return queue_retire(c, id, seq);
     if (rpt > id->retire_prior_to) {
         id->retire_prior_to = rpt;
         for (size_t i = 0; i < TERN_MAX_PEER_CIDS; i++)
-            if (id->cids[i].used && id->cids[i].seq < rpt)
+            if (id->cids[i].used && id->cids[i].seq < rpt) {
                 id->cids[i].used = 0;
+                if (queue_retire(c, id, id->cids[i].seq))
+                    return TERN_ERR_PROTO;
+            }
     }
     if (seq < id->retire_prior_to)
-        return 0;
+        return queue_retire(c, id, seq);
     tern_mp_peer_cid *slot = NULL;
     for (size_t i = 0; i < TERN_MAX_PEER_CIDS; i++) {
         if (id->cids[i].used)
@@ -153,15 +315,23 @@ int tern_mp_on_frame(tern_conn *c, int pkt_type, const uint8_t **p, const uint8_
         }
         return on_new_cid(c, id, &f);
     case TERN_FT_PATH_RETIRE_CONNECTION_ID:
-        /* we issue CIDs for path ID 0 only */
-        if (f.path_id != 0)
-            return fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type,
-                        "PATH_RETIRE_CONNECTION_ID of a CID never issued");
+        if (id) {
+            /* RFC 9000 §19.16 per path ID */
+            if (f.u.retire_cid.seq >= id->lnext_seq)
+                return fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type,
+                            "PATH_RETIRE_CONNECTION_ID of a CID never issued");
+            tern_mp_local_cid *e = find_local(id, f.u.retire_cid.seq);
+            if (e) {
+                drop_local(c, e);
+                tern_conn_issue_cids(c); /* its replacement */
+            }
+            break;
+        }
         rfc->type = TERN_FT_RETIRE_CONNECTION_ID;
         rfc->u.retire_cid.seq = f.u.retire_cid.seq;
         break;
     case TERN_FT_PATH_CIDS_BLOCKED: {
-        uint64_t issued = f.path_id == 0 ? c->cids.local.next_seq : 0;
+        uint64_t issued = id ? id->lnext_seq : c->cids.local.next_seq;
         if (f.u.cids_blocked.next_seq > issued)
             return fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type,
                         "PATH_CIDS_BLOCKED beyond the CIDs issued");
@@ -173,8 +343,10 @@ int tern_mp_on_frame(tern_conn *c, int pkt_type, const uint8_t **p, const uint8_
         if (f.path_id < c->mp.peer_initial_max_path_id)
             return fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type,
                         "MAX_PATH_ID below initial_max_path_id");
-        if (f.path_id > c->mp.peer_max_path_id)
+        if (f.path_id > c->mp.peer_max_path_id) {
             c->mp.peer_max_path_id = f.path_id;
+            tern_conn_issue_cids(c); /* CIDs for the path IDs it opens */
+        }
         break;
     case TERN_FT_PATHS_BLOCKED:
         if (f.path_id > c->mp.local_max_path_id)
@@ -198,6 +370,10 @@ int tern_mp_on_frame(tern_conn *c, int pkt_type, const uint8_t **p, const uint8_
             id->abandoned = 1;
             id->abandon_error = f.u.abandon.error_code;
             memset(id->cids, 0, sizeof(id->cids));
+            id->retire_n = 0; /* its CIDs are gone on both sides */
+            for (size_t i = 0; i < TERN_MP_LOCAL_CIDS; i++)
+                if (id->lcids[i].state != TERN_MP_LCID_FREE)
+                    drop_local(c, &id->lcids[i]);
         } else {
             c->mp.abandoned0 = 1;
         }

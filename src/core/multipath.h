@@ -8,11 +8,39 @@
 #include "common.h"
 #include "cid.h"
 #include "frame.h"
+#include "recovery.h"
 #include "tparams.h"
 
 /* The largest path ID we offer (initial_max_path_id): path IDs 0..7, so at most 8 path IDs, of
  * which the paths a client opens use the ones it has CIDs for. */
 #define TERN_MP_LOCAL_MAX_PATH_ID 7
+
+/* CIDs we issue for each path ID above 0 (PATH_NEW_CONNECTION_ID): as many as the peer's
+ * active_connection_id_limit allows, and at most this. */
+#define TERN_MP_LOCAL_CIDS 4
+/* PATH_RETIRE_CONNECTION_ID frames owed per path ID; a peer making us owe more (Retire Prior To
+ * games) is closed with CONNECTION_ID_LIMIT_ERROR, as for path ID 0 (cid.h). */
+#define TERN_MP_RETIRE_QUEUE 16
+/* tern_sent_frame.type of the multipath frames a packet carried (their own types do not fit a
+ * byte): id is the sequence number, aux the path ID. */
+#define TERN_MP_REC_NEW_CID 0xf0
+#define TERN_MP_REC_RETIRE_CID 0xf1
+
+/* tern_mp_local_cid.state */
+enum {
+    TERN_MP_LCID_FREE = 0,
+    TERN_MP_LCID_NEW,  /* PATH_NEW_CONNECTION_ID to send */
+    TERN_MP_LCID_SENT, /* sent, not known to have arrived */
+    TERN_MP_LCID_HELD, /* acknowledged: never announced again (see TERN_CID_ST_HELD) */
+};
+
+/* A CID we issued for a path ID above 0. */
+typedef struct tern_mp_local_cid {
+    uint64_t seq;
+    tern_cid cid;
+    uint8_t token[TERN_RESET_TOKEN_LEN];
+    uint8_t state;
+} tern_mp_local_cid;
 
 /* A CID the peer issued for a path ID above 0 (PATH_NEW_CONNECTION_ID). */
 typedef struct tern_mp_peer_cid {
@@ -30,6 +58,12 @@ typedef struct tern_mp_path_id {
     int backup;                 /* the peer's last PATH_STATUS: 1 backup, 0 available */
     int abandoned;              /* the peer sent PATH_ABANDON for it */
     uint64_t abandon_error;
+    /* ours for this path ID */
+    tern_mp_local_cid lcids[TERN_MP_LOCAL_CIDS];
+    uint64_t lnext_seq;         /* the sequence number of the next CID we issue */
+    /* the peer's CIDs we retired (Retire Prior To): PATH_RETIRE_CONNECTION_ID to send */
+    uint64_t retire_q[TERN_MP_RETIRE_QUEUE];
+    size_t retire_n;
 } tern_mp_path_id;
 
 typedef struct tern_conn_mp_state {
@@ -43,6 +77,8 @@ typedef struct tern_conn_mp_state {
     uint64_t peer_blocked_at;   /* the Maximum Path Identifier of the peer's last PATHS_BLOCKED
                                    (+1; 0: none) */
     uint64_t cid_limit;         /* our active_connection_id_limit: CIDs held per path ID */
+    uint64_t peer_cid_limit;    /* CIDs we issue per path ID: the peer's
+                                   active_connection_id_limit, at most TERN_MP_LOCAL_CIDS */
     /* path IDs 1..local_max_path_id (allocated once, when the extension is negotiated); path
      * ID 0 is the connection's own CID state (cid.c) */
     tern_mp_path_id *ids;
@@ -84,6 +120,29 @@ void tern_mp_free(struct tern_conn *c);
  * active_connection_id_limit CIDs per path ID up to our maximum path ID, nothing else. */
 int tern_mp_on_frame(struct tern_conn *c, int pkt_type, const uint8_t **p, const uint8_t *end,
                      tern_frame *rfc, int *ack_eliciting);
+
+/* The CIDs we issue for path IDs above 0, once the extension is in use: for every path ID from 1
+ * to the smaller of the peer's maximum path ID and ours that the peer did not abandon, up to
+ * peer_cid_limit unretired CIDs. tern_mp_cid_wanted returns a path ID short of one (0: none);
+ * tern_mp_cid_add adds `cid` with its reset token to it, to be sent in PATH_NEW_CONNECTION_ID
+ * (the caller routes the CID to the connection). */
+uint64_t tern_mp_cid_wanted(const struct tern_conn *c);
+void tern_mp_cid_add(struct tern_conn *c, uint64_t path_id, const tern_cid *cid,
+                     const uint8_t token[TERN_RESET_TOKEN_LEN]);
+
+/* 1 when multipath frames wait to be sent (only in 1-RTT packets). */
+int tern_mp_pending(const struct tern_conn *c);
+
+/* Writes the next multipath frame waiting to be sent (PATH_NEW_CONNECTION_ID, then
+ * PATH_RETIRE_CONNECTION_ID) at p if it fits in `cap`, and fills *f with what the sent-packet
+ * record keeps of it (TERN_MP_REC_*). Returns the bytes written, 0 when nothing waits or it does
+ * not fit (then nothing changes). */
+size_t tern_mp_write_next(struct tern_conn *c, uint8_t *p, size_t cap, tern_sent_frame *f);
+
+/* A packet with the multipath frame recorded as `f` was acknowledged / lost: a lost frame is
+ * sent again while still current (RFC 9000 §13.3: a CID not retired since, a retirement). */
+void tern_mp_on_frame_acked(struct tern_conn *c, const tern_sent_frame *f);
+void tern_mp_on_frame_lost(struct tern_conn *c, const tern_sent_frame *f);
 
 /* Bytes the multipath state of the connection holds (what a peer can make it hold). */
 size_t tern_mp_memory(const struct tern_conn *c);

@@ -41,6 +41,8 @@ static void send_frames(tern_pair *p, const uint8_t *f, size_t n)
 
 static void expect_alive(tern_pair *p)
 {
+    if (tern_conn_state(p->server) != TERN_CS_ESTABLISHED)
+        fprintf(stderr, "closed: %s\n", tern_conn_close_info(p->server)->reason);
     assert_int_equal(tern_conn_state(p->server), TERN_CS_ESTABLISHED);
 }
 
@@ -189,7 +191,8 @@ static void test_status_and_abandon(void **state)
     assert_true(p.server->mp.backup0);
     /* abandoning a path ID drops the CIDs held for it */
     uint8_t f[64];
-    send_frames(&p, f, new_cid(f, 3, 0, 0, 7));
+    /* (Retire Prior To retires those the client issued) */
+    send_frames(&p, f, new_cid(f, 3, 40, 40, 7));
     assert_int_equal(held_cids(p.server, 3), 1);
     send_frames(&p, b, tern_mpframe_write_path_abandon(b, sizeof(b), 3,
                                                        TERN_MP_ERR_APPLICATION_ABANDON_PATH));
@@ -199,7 +202,7 @@ static void test_status_and_abandon(void **state)
     assert_int_equal(held_cids(p.server, 3), 0);
     /* from now on frames naming path ID 3 are ignored (§4): no CID is kept, no status applied,
      * and what would be a violation for a live path ID is not one */
-    send_frames(&p, f, new_cid(f, 3, 1, 0, 7));
+    send_frames(&p, f, new_cid(f, 3, 41, 0, 7));
     send_frames(&p, b, tern_mpframe_write_path_status(b, sizeof(b), 0, 3, 9));
     send_frames(&p, b, tern_mpframe_write_path_retire_cid(b, sizeof(b), 3, 40));
     send_frames(&p, b, tern_mpframe_write_path_cids_blocked(b, sizeof(b), 3, 40));
@@ -218,37 +221,40 @@ static void test_cid_rules(void **state)
     connect_mp(&p);
     uint64_t limit = p.server->mp.cid_limit;
     assert_true(limit >= 2);
+    /* sequence numbers from 40 on, retiring those the client itself issued */
     for (uint64_t s = 0; s < limit; s++)
-        send_frames(&p, b, new_cid(b, 1, s, 0, 1));
+        send_frames(&p, b, new_cid(b, 1, 40 + s, 40, 1));
     expect_alive(&p);
     assert_int_equal(held_cids(p.server, 1), limit);
     /* a retransmission is fine; the same sequence number for another CID is not */
-    send_frames(&p, b, new_cid(b, 1, 0, 0, 1));
+    send_frames(&p, b, new_cid(b, 1, 40, 40, 1));
     expect_alive(&p);
     /* Retire Prior To frees room for new ones */
-    send_frames(&p, b, new_cid(b, 1, limit, 1, 1));
+    send_frames(&p, b, new_cid(b, 1, 40 + limit, 41, 1));
     expect_alive(&p);
     assert_int_equal(held_cids(p.server, 1), limit);
     /* one more than the limit */
-    send_frames(&p, b, new_cid(b, 1, limit + 1, 1, 1));
+    send_frames(&p, b, new_cid(b, 1, 40 + limit + 1, 41, 1));
     expect_failed(&p, TERN_TE_CONNECTION_ID_LIMIT_ERROR, TERN_FT_PATH_NEW_CONNECTION_ID);
     pair_free(&p);
 
     connect_mp(&p);
-    send_frames(&p, b, new_cid(b, 2, 0, 0, 1));
-    send_frames(&p, b, new_cid(b, 2, 0, 0, 2));
+    send_frames(&p, b, new_cid(b, 2, 40, 40, 1));
+    send_frames(&p, b, new_cid(b, 2, 40, 40, 2));
     expect_failed(&p, TERN_TE_PROTOCOL_VIOLATION, TERN_FT_PATH_NEW_CONNECTION_ID);
     pair_free(&p);
 
-    /* we issue no CIDs for path IDs above 0: none can be retired or be blocked on */
+    /* the CIDs the server issued for path ID 1: beyond them, blocked or retired is a violation */
     connect_mp(&p);
-    send_frames(&p, b, tern_mpframe_write_path_cids_blocked(b, sizeof(b), 1, 0));
+    uint64_t next1 = p.server->mp.ids[0].lnext_seq;
+    assert_true(next1 >= 2);
+    send_frames(&p, b, tern_mpframe_write_path_cids_blocked(b, sizeof(b), 1, next1));
     expect_alive(&p);
-    send_frames(&p, b, tern_mpframe_write_path_cids_blocked(b, sizeof(b), 1, 1));
+    send_frames(&p, b, tern_mpframe_write_path_cids_blocked(b, sizeof(b), 1, next1 + 1));
     expect_failed(&p, TERN_TE_PROTOCOL_VIOLATION, TERN_FT_PATH_CIDS_BLOCKED);
     pair_free(&p);
     connect_mp(&p);
-    send_frames(&p, b, tern_mpframe_write_path_retire_cid(b, sizeof(b), 1, 0));
+    send_frames(&p, b, tern_mpframe_write_path_retire_cid(b, sizeof(b), 1, next1));
     expect_failed(&p, TERN_TE_PROTOCOL_VIOLATION, TERN_FT_PATH_RETIRE_CONNECTION_ID);
     pair_free(&p);
     /* path ID 0's CIDs are the connection's own: blocked beyond what was issued is a violation */
@@ -275,12 +281,17 @@ static void test_flood_bounded(void **state)
 #if ALLOCHOOK_ACTIVE
     allocs = allochook_count;
 #endif
-    uint64_t limit = p.server->mp.cid_limit, seq = 0;
-    for (int round = 0; round < 400; round++) {
+    uint64_t limit = p.server->mp.cid_limit, seq = 40;
+    /* each round makes the server owe one PATH_RETIRE_CONNECTION_ID per path ID, on top of the
+     * ones for the CIDs the client issued itself: as many rounds as the retire queue takes
+     * without sending (its own bound is test_multipath_cids's) */
+    int rounds = (int)(TERN_MP_RETIRE_QUEUE - p.server->mp.peer_cid_limit) - 1;
+    assert_true((uint64_t)rounds > limit);
+    for (int round = 0; round < rounds; round++) {
         size_t n = 0;
         for (uint64_t id = 1; id <= TERN_MP_LOCAL_MAX_PATH_ID; id++) {
             /* each frame retires all but the last limit - 1 */
-            uint64_t rpt = seq + 1 >= limit ? seq + 1 - limit + 1 : 0;
+            uint64_t rpt = seq + 1 - limit + 1;
             n += new_cid(b + n, id, seq, rpt, (uint8_t)round);
             n += tern_mpframe_write_path_status(b + n, sizeof(b) - n, round & 1, id,
                                                 (uint64_t)round);
