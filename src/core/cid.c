@@ -224,16 +224,21 @@ static void peer_remove(tern_peer_cids *p, tern_cid_entry *e)
     p->n--;
 }
 
+int tern_retire_queue_push(uint64_t *q, size_t *n, size_t cap, uint64_t seq)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (q[i] == seq)
+            return 0;
+    if (*n >= cap)
+        return -1;
+    q[(*n)++] = seq;
+    return 0;
+}
+
 /* Queues a RETIRE_CONNECTION_ID. Returns 0, or -1 when the queue is full. */
 static int retire_push(tern_peer_cids *p, uint64_t seq)
 {
-    for (size_t i = 0; i < p->retire_n; i++)
-        if (p->retire_queue[i] == seq)
-            return 0;
-    if (p->retire_n >= TERN_MAX_RETIRE_QUEUE)
-        return -1;
-    p->retire_queue[p->retire_n++] = seq;
-    return 0;
+    return tern_retire_queue_push(p->retire_queue, &p->retire_n, TERN_MAX_RETIRE_QUEUE, seq);
 }
 
 void tern_peer_cids_set_initial(tern_peer_cids *p, const tern_cid *cid)

@@ -129,6 +129,10 @@ void tern_peer_cids_set_initial_token(tern_peer_cids *p, const uint8_t token[TER
 int tern_peer_cids_on_new(tern_peer_cids *p, uint64_t seq, uint64_t retire_prior_to,
                           const tern_cid *cid, const uint8_t token[TERN_RESET_TOKEN_LEN],
                           uint32_t *retired_path_mask, uint64_t *terr);
+/* Adds sequence number `seq` to a queue of retirements to send (`*n` of `cap` used), unless it is
+ * there already. Returns 0, or -1 when the queue is full (the caller closes the connection with
+ * CONNECTION_ID_LIMIT_ERROR: a peer cannot make it grow). */
+int tern_retire_queue_push(uint64_t *q, size_t *n, size_t cap, uint64_t seq);
 /* Takes an unused CID for `path_id` (lowest sequence first). Returns it or NULL when none is spare.
  * A CID the path held before is retired (a CID never moves between paths, and a path has one). */
 tern_cid_entry *tern_peer_cids_take(tern_peer_cids *p, uint8_t path_id);

@@ -69,13 +69,7 @@ static int fail(tern_conn *c, uint64_t terr, uint64_t type, const char *why)
 /* We retire the peer's CID `seq` of path ID `id`: PATH_RETIRE_CONNECTION_ID to send (once). */
 static int retire_push(tern_mp_path_id *id, uint64_t seq)
 {
-    for (size_t i = 0; i < id->retire_n; i++)
-        if (id->retire_q[i] == seq)
-            return 0;
-    if (id->retire_n >= TERN_MP_RETIRE_QUEUE)
-        return -1;
-    id->retire_q[id->retire_n++] = seq;
-    return 0;
+    return tern_retire_queue_push(id->retire_q, &id->retire_n, TERN_MP_RETIRE_QUEUE, seq);
 }
 
 static int queue_retire(tern_conn *c, tern_mp_path_id *id, uint64_t seq)
