@@ -57,6 +57,8 @@ static void usage(FILE *f)
                "                        what arrives are still reported)\n"
                "  --multipath           accept (and offer) multipath QUIC\n"
                "                        (draft-ietf-quic-multipath-21)\n"
+               "  --max-udp-payload N   cap of path MTU discovery: the largest UDP payload\n"
+               "                        sent, 1200..65527 (default 8972; 1200 turns it off)\n"
                "  --idle-timeout MS     idle timeout in milliseconds (default 30000)\n"
                "  --preferred-address ADDR:PORT  advertise a preferred address (RFC 9000\n"
                "                        §9.6) and listen there too\n"
@@ -287,7 +289,7 @@ out:
     return status;
 }
 
-enum { OPT_MULTIPATH = 1000 }; /* long options without a short letter */
+enum { OPT_MULTIPATH = 1000, OPT_MAX_UDP_PAYLOAD }; /* long options without a short letter */
 
 int main(int argc, char **argv)
 {
@@ -304,6 +306,8 @@ int main(int argc, char **argv)
                                          {"cc", required_argument, NULL, 'C'},
                                          {"no-ecn", no_argument, NULL, 'E'},
                                          {"multipath", no_argument, NULL, OPT_MULTIPATH},
+                                         {"max-udp-payload", required_argument, NULL,
+                                          OPT_MAX_UDP_PAYLOAD},
                                          {"idle-timeout", required_argument, NULL, 'i'},
                                          {"preferred-address", required_argument, NULL, 'p'},
                                          {"disable-active-migration", no_argument, NULL, 'm'},
@@ -402,6 +406,11 @@ int main(int argc, char **argv)
             break;
         case OPT_MULTIPATH:
             cfg.multipath = 1;
+            break;
+        case OPT_MAX_UDP_PAYLOAD:
+            if (tool_parse_size(optarg, &v) < 0 || v < 1200 || v > 65527)
+                BAD_OPTION("bad --max-udp-payload '%s' (1200..65527)", optarg);
+            cfg.max_udp_payload = (size_t)v;
             break;
         case 'i':
             if (tool_parse_size(optarg, &v) < 0)
