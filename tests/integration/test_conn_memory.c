@@ -4,8 +4,11 @@
  * tracked until it is freed. Asserted: the heap a server holds per idle established connection
  * stays within a bound with hundreds of them open at once, and it is all given back once they
  * closed and were freed, wave after wave (nothing kept per connection in a cache, a freelist or
- * the connection-ID table). */
+ * the connection-ID table). With TERN_MEM_SITES set in the environment, the first wave's heap is
+ * also broken down by allocation site (see allochook_print_sites), per connection. */
+#define _GNU_SOURCE /* dladdr */
 #define ALLOCHOOK_BYTES
+#define ALLOCHOOK_SITES
 #include "allochook.h"
 
 #include <setjmp.h>
@@ -281,6 +284,8 @@ static void test_per_connection_and_waves(void **st)
         print_message("wave %d: server heap %lld bytes before, %lld with %d idle connections: "
                       "%lld bytes each\n",
                       w + 1, base, open, CONNS, per);
+        if (w == 0 && getenv("TERN_MEM_SITES"))
+            allochook_print_sites(atoi(getenv("TERN_MEM_SITES")), CONNS);
         if (per > PER_CONN_MAX)
             fail_msg("%lld bytes of server heap per idle connection (at most %d)", per,
                      PER_CONN_MAX);
