@@ -9,9 +9,9 @@
  * what those blocks still occupy (usable size plus the allocator's 8-byte header), whoever frees
  * them, until they are freed.
  *
- * With ALLOCHOOK_SITES defined as well, each measured block remembers where it was allocated (the
- * first frames of its call stack) and allochook_print_sites() reports the heap still held per
- * allocation site, biggest first: the first frame in the program itself (the library is linked
+ * With ALLOCHOOK_SITES defined as well, and allochook_sites_on set, each measured block remembers
+ * where it was allocated (the first frames of its call stack), and allochook_print_sites()
+ * reports the heap still held per allocation site, biggest first: the first frame in the program itself (the library is linked
  * in; GnuTLS and nettle are not), as an offset addr2line resolves, and the shared library's
  * function that called malloc when it was not the program. */
 #ifndef TERN_TEST_ALLOCHOOK_H
@@ -98,10 +98,14 @@ static size_t allochook_slot(const void *q)
 #define ALLOCHOOK_DEPTH 10
 /* per slot of allochook_set: the program's frame and the frame that called malloc */
 static void *(*allochook_site)[2];
+static int allochook_sites_on; /* set by the program: unwinding every allocation is slow */
 
 static void allochook_note_site(size_t i, void *caller)
 {
     void *bt[ALLOCHOOK_DEPTH];
+    allochook_site[i][0] = allochook_site[i][1] = NULL;
+    if (!allochook_sites_on)
+        return;
     int n = backtrace(bt, ALLOCHOOK_DEPTH), k = 0;
     Dl_info self, di;
     void *own = NULL;

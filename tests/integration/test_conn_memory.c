@@ -274,6 +274,7 @@ static void test_per_connection_and_waves(void **st)
     (void)st;
     if (!ALLOCHOOK_ACTIVE)
         skip();
+    allochook_sites_on = getenv("TERN_MEM_SITES") != NULL;
     setup_world();
     long long base = allochook_bytes; /* the server itself: credentials, keys, tables */
     long long after_close[WAVES];

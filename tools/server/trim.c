@@ -3,6 +3,7 @@
  * the same pages in again at the next burst): free() no longer trims, and the server trims in
  * one go once a burst is over. */
 #include <malloc.h>
+#include <string.h>
 
 #include "server/trim.h"
 
@@ -45,4 +46,33 @@ int srv_trim_maybe(srv_trim *t, size_t live, uint64_t now_ns)
         return 0;
     (void)malloc_trim(0);
     return 1;
+}
+
+static volatile sig_atomic_t *heap_flag;
+
+static void on_heap_signal(int sig)
+{
+    (void)sig;
+    if (heap_flag)
+        *heap_flag = 1;
+}
+
+void srv_heap_report_signal(volatile sig_atomic_t *flag)
+{
+    struct sigaction sa;
+
+    heap_flag = flag;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_heap_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+void srv_heap_report(FILE *f, size_t conns)
+{
+    struct mallinfo2 mi = mallinfo2();
+
+    fprintf(f, "heap: %zu bytes allocated, %zu connections\n", mi.uordblks + mi.hblkhd, conns);
+    fflush(f);
 }
