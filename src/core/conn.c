@@ -155,6 +155,8 @@ static int tls_send(void *ud, int level, const uint8_t *data, size_t len)
     tern_conn *c = ud;
     if (level == TERN_LEVEL_0RTT)
         level = TERN_LEVEL_1RTT;
+    if (tern_conn_crypto_open(c))
+        return TERN_ERR_NOMEM;
     ssize_t n = tern_sendbuf_write(&c->hs.crypto_snd[level], data, len, 0);
     if (n < 0 || (size_t)n != len)
         return TERN_ERR_NOMEM;
@@ -346,14 +348,67 @@ void tern_conn_discard_space(tern_conn *c, int space)
     int level = space == TERN_SPACE_INITIAL ? TERN_LEVEL_INITIAL : TERN_LEVEL_HANDSHAKE;
     tern_crypto_keys_free(&c->keys.tx[level]);
     tern_crypto_keys_free(&c->keys.rx[level]);
-    tern_sendbuf_free(&c->hs.crypto_snd[level]);
-    tern_sendbuf_init(&c->hs.crypto_snd[level], TERN_CRYPTO_BUF_LIMIT);
-    /* nothing more arrives at this level: what it buffered (a chunk of the last flight) goes */
-    tern_recvbuf_free(&c->hs.crypto_rcv[level]);
-    tern_recvbuf_init(&c->hs.crypto_rcv[level], TERN_CRYPTO_BUF_LIMIT, NULL);
+    if (c->hs.crypto_snd) {
+        tern_sendbuf_free(&c->hs.crypto_snd[level]);
+        tern_sendbuf_init(&c->hs.crypto_snd[level], TERN_CRYPTO_BUF_LIMIT);
+        /* nothing more arrives at this level: what it buffered (a chunk of the last flight) goes */
+        tern_recvbuf_free(&c->hs.crypto_rcv[level]);
+        tern_recvbuf_init(&c->hs.crypto_rcv[level], TERN_CRYPTO_BUF_LIMIT, NULL);
+    }
     if (space == TERN_SPACE_INITIAL)
         tern_conn_version_discard(c);
     if (c->qlog) tern_qlog_keys_discarded(c, space);
+    tern_conn_crypto_release(c);
+}
+
+int tern_conn_crypto_open(tern_conn *c)
+{
+    if (c->hs.crypto)
+        return 0;
+    tern_conn_crypto_bufs *b = malloc(sizeof(*b));
+    if (!b)
+        return TERN_ERR_NOMEM;
+    for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
+        tern_sendbuf_init(&b->snd[i], TERN_CRYPTO_BUF_LIMIT);
+        tern_recvbuf_init(&b->rcv[i], TERN_CRYPTO_BUF_LIMIT, NULL);
+    }
+    /* the 1-RTT level goes on where it was (0 the first time); the others were discarded */
+    tern_sendbuf_start_at(&b->snd[TERN_LEVEL_1RTT], c->hs.crypto_1rtt_end);
+    tern_recvbuf_start_at(&b->rcv[TERN_LEVEL_1RTT], c->hs.crypto_1rtt_read);
+    c->hs.crypto = b;
+    c->hs.crypto_snd = b->snd;
+    c->hs.crypto_rcv = b->rcv;
+    return 0;
+}
+
+/* Frees the block (each level's buffers) without conditions. */
+static void crypto_free(tern_conn *c)
+{
+    tern_conn_crypto_bufs *b = c->hs.crypto;
+    if (!b)
+        return;
+    for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
+        tern_sendbuf_free(&b->snd[i]);
+        tern_recvbuf_free(&b->rcv[i]);
+    }
+    free(b);
+    c->hs.crypto = NULL;
+    c->hs.crypto_snd = NULL;
+    c->hs.crypto_rcv = NULL;
+}
+
+void tern_conn_crypto_release(tern_conn *c)
+{
+    tern_conn_crypto_bufs *b = c->hs.crypto;
+    if (!b || !c->hs.confirmed || !c->sp[TERN_SPACE_INITIAL].discarded ||
+        !c->sp[TERN_SPACE_HANDSHAKE].discarded)
+        return;
+    for (int i = 0; i < TERN_LEVEL_COUNT; i++)
+        if (!tern_sendbuf_drained(&b->snd[i]) || b->rcv[i].highest > b->rcv[i].read_off)
+            return;
+    c->hs.crypto_1rtt_end = b->snd[TERN_LEVEL_1RTT].end;
+    c->hs.crypto_1rtt_read = b->rcv[TERN_LEVEL_1RTT].read_off;
+    crypto_free(c);
 }
 
 void tern_conn_on_handshake_confirmed(tern_conn *c, tern_tstamp now)
@@ -459,8 +514,10 @@ static void on_handshake_complete(tern_conn *c, tern_tstamp now)
 int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now)
 {
     uint8_t buf[4096];
-    tern_recvbuf *rb = &c->hs.crypto_rcv[level];
-    while (tern_recvbuf_readable(rb) > 0) {
+    /* The handshake's end, inside this loop, may release the buffers (all read by then): the
+     * level's buffer is looked up again each time. */
+    while (c->hs.crypto_rcv && tern_recvbuf_readable(&c->hs.crypto_rcv[level]) > 0) {
+        tern_recvbuf *rb = &c->hs.crypto_rcv[level];
         if (!c->hs.tls) {
             /* a server after its handshake, whose TLS session is gone: a client has no TLS
              * message left to send (QUIC has no post-handshake authentication, and KeyUpdate
@@ -495,6 +552,7 @@ int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now)
         tern_tls_free(c->hs.tls);
         c->hs.tls = NULL;
     }
+    tern_conn_crypto_release(c); /* a client's session ticket, read */
     return 0;
 }
 
@@ -644,10 +702,6 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     c->flow.data_blocked_sent_at = UINT64_MAX;
     tern_conn_dgram_init(c);
 
-    for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
-        tern_sendbuf_init(&c->hs.crypto_snd[i], TERN_CRYPTO_BUF_LIMIT);
-        tern_recvbuf_init(&c->hs.crypto_rcv[i], TERN_CRYPTO_BUF_LIMIT, NULL);
-    }
     for (int s = 0; s < TERN_SPACE_COUNT; s++) {
         c->sp[s].largest_recv = UINT64_MAX;
         tern_ackr_init(&c->sp[s].ackr);
@@ -692,7 +746,7 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     }
     tern_cid scid;
     uint8_t token[TERN_RESET_TOKEN_LEN];
-    if ((rv = make_cid(c, &scid)))
+    if ((rv = tern_conn_crypto_open(c)) || (rv = make_cid(c, &scid)))
         goto fail;
     /* a client's migration policy (a server gets one only if it ever opens a second path) */
     if (!c->is_server && (rv = tern_policy_init(c)))
@@ -825,9 +879,8 @@ void tern_conn_free(tern_conn *c)
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
         tern_crypto_keys_free(&c->keys.tx[i]);
         tern_crypto_keys_free(&c->keys.rx[i]);
-        tern_sendbuf_free(&c->hs.crypto_snd[i]);
-        tern_recvbuf_free(&c->hs.crypto_rcv[i]);
     }
+    crypto_free(c);
     tern_qlog_free(c->qlog);
     tern_crypto_keys_free(&c->keys.hp_tx1);
     tern_crypto_keys_free(&c->keys.hp_rx1);
@@ -931,6 +984,8 @@ void tern_conn_requeue_for_probe(tern_conn *c, int space)
         return;
     }
     int level = space == TERN_SPACE_INITIAL ? TERN_LEVEL_INITIAL : TERN_LEVEL_HANDSHAKE;
+    if (!c->hs.crypto_snd)
+        return; /* released: both levels were discarded */
     tern_sendbuf *sb = &c->hs.crypto_snd[level];
     if (sb->sent > sb->base)
         tern_sendbuf_on_lost(sb, sb->base, (size_t)(sb->sent - sb->base), 0);

@@ -84,6 +84,11 @@ void tern_recvbuf_init(tern_recvbuf *rb, size_t limit, tern_chunk_pool *pool)
     tern_ranges_init(&rb->have, TERN_RECVBUF_MAX_GAPS);
 }
 
+void tern_recvbuf_start_at(tern_recvbuf *rb, uint64_t off)
+{
+    rb->read_off = rb->highest = off;
+}
+
 /* Frees the chunks of the first `n` slots (chunks now wholly below read_off). */
 static void release_front(tern_recvbuf *rb, uint64_t n)
 {

@@ -51,6 +51,9 @@ typedef struct tern_recvbuf {
 } tern_recvbuf;
 
 void tern_recvbuf_init(tern_recvbuf *rb, size_t limit, tern_chunk_pool *pool);
+/* A buffer just initialised continues a stream at `off`: the bytes below it were received and
+ * read before (by a buffer that was freed since). */
+void tern_recvbuf_start_at(tern_recvbuf *rb, uint64_t off);
 void tern_recvbuf_free(tern_recvbuf *rb);
 /* Stores [off, off+len) (duplicates and overlaps fine). Data beyond read_off + limit is
  * TERN_ERR_PROTO with *terr FLOW_CONTROL_ERROR; fin/final-size conflicts give FINAL_SIZE_ERROR

@@ -40,6 +40,11 @@ typedef struct tern_sendbuf {
 
 void tern_sendbuf_init(tern_sendbuf *sb, size_t limit);
 void tern_sendbuf_free(tern_sendbuf *sb);
+/* A buffer just initialised continues a stream at `off`: bytes below it were written, sent and
+ * acknowledged before (by a buffer that was freed since). */
+void tern_sendbuf_start_at(tern_sendbuf *sb, uint64_t off);
+/* 1 when every byte written was acknowledged and nothing is reserved in place. */
+int tern_sendbuf_drained(const tern_sendbuf *sb);
 /* Copies up to len bytes in (bounded by limit - unacked bytes). Returns accepted count, or
  * TERN_ERR_STREAM_STATE after FIN, TERN_ERR_NOMEM. fin applies only when all bytes were accepted. */
 ssize_t tern_sendbuf_write(tern_sendbuf *sb, const uint8_t *data, size_t len, int fin);
