@@ -134,6 +134,14 @@ typedef struct tern_conn_retry_state {
     size_t token_len;
 } tern_conn_retry_state;
 
+/* Initial keys of another version than the connection's (conn_version.c). */
+typedef struct tern_conn_vn_keys {
+    tern_keys orig_rx;          /* server, upgraded: the client's Initials still in the original
+                                   version, until the Initial space goes */
+    tern_keys cand_tx, cand_rx; /* client: Initial keys of a version the server's first packet
+                                   may have moved us to, until one authenticates */
+} tern_conn_vn_keys;
+
 /* Version negotiation (RFC 9368; conn_version.c). */
 typedef struct tern_conn_vn_state {
     uint32_t ours[TERN_QV_MAX];  /* the configuration's versions, most preferred first */
@@ -142,10 +150,8 @@ typedef struct tern_conn_vn_state {
     int after_vn;                /* client: it acted on a Version Negotiation packet */
     int upgraded;                /* the connection left its original version (compatible) */
     tern_cid keys_dcid;          /* the DCID the Initial keys derive from */
-    tern_keys orig_rx;           /* server, upgraded: the client's Initials still in the original
-                                    version, until the Initial space goes */
-    tern_keys cand_tx, cand_rx;  /* client: Initial keys of a version the server's first packet
-                                    may have moved us to, until one authenticates */
+    struct tern_conn_vn_keys *keys; /* NULL until one of its keys is needed, and again once the
+                                       Initial space went */
     uint32_t cand_version;
     tern_tls_ctx *tls_ctx;       /* client: a new attempt after Version Negotiation starts TLS
                                     again with them (server_name: a copy, or NULL) */
