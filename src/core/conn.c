@@ -317,9 +317,13 @@ static int settle_early_data(tern_conn *c, tern_tstamp now)
     if (c->is_server || c->res.early != TERN_EARLY_DATA_PENDING)
         return 0;
     tern_crypto_keys_free(&c->keys.tx[TERN_LEVEL_0RTT]);
+    tern_resume *r = c->res.remembered; /* 0-RTT is only sent with it */
+    c->res.remembered = NULL;           /* its work is done once the answer is known */
+    int kept = r && tern_resume_limits_kept(r, &c->tp.peer);
+    free(r);
     if (tern_tls_early_accepted(c->hs.tls)) {
         c->res.early = TERN_EARLY_DATA_ACCEPTED;
-        if (!tern_resume_limits_kept(&c->res.remembered, &c->tp.peer)) {
+        if (!kept) {
             tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, 0,
                            "0-RTT accepted with lower limits than remembered");
             return -1;
@@ -801,7 +805,11 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         tern_tls_cb tls_cb;
         if ((rv = tls_setup(c, tpbuf, sizeof(tpbuf), &tplen, &tls_cb)))
             goto fail;
-        tern_resume *r = &c->res.remembered;
+        tern_resume *r = c->res.remembered = malloc(sizeof(*r));
+        if (!r) {
+            rv = TERN_ERR_NOMEM;
+            goto fail;
+        }
         if ((rv = tern_resume_decode(r, p->session, p->session_len)))
             goto fail;
         int early =
@@ -838,7 +846,7 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         if (c->res.early == TERN_EARLY_DATA_PENDING) {
             /* 0-RTT goes out under the limits the server had when it issued the ticket */
             tern_tparams tp;
-            tern_resume_to_tparams(&c->res.remembered, &tp);
+            tern_resume_to_tparams(c->res.remembered, &tp);
             apply_peer_limits(c, &tp);
             /* RFC 9221 §3: DATAGRAM frames too, up to the size remembered with the ticket */
             tern_conn_dgram_set_peer_max(c, tp.max_datagram_frame_size);
@@ -876,6 +884,7 @@ void tern_conn_free(tern_conn *c)
     tern_tls_free(c->hs.tls);
     tern_conn_version_free(c);
     tern_mp_free(c);
+    free(c->res.remembered);
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
         tern_crypto_keys_free(&c->keys.tx[i]);
         tern_crypto_keys_free(&c->keys.rx[i]);

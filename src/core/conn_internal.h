@@ -243,9 +243,10 @@ typedef struct tern_conn_close_state {
 typedef struct tern_conn_resume_state {
     int early;              /* enum tern_early_data_state */
     int resumed;            /* the handshake resumed a TLS session */
-    int remembered_set;     /* client: `remembered` came from the application's blob */
-    tern_resume remembered; /* client: the server's parameters 0-RTT was sent under (its
-                               session pointer is not kept) */
+    int remembered_set;      /* client: `remembered` came from the application's blob */
+    tern_resume *remembered; /* client with a blob: the server's parameters 0-RTT was sent under
+                                (its session pointer is not kept), until the server's answer to
+                                0-RTT is known; NULL otherwise */
     uint64_t early_bytes;   /* client: stream bytes first sent in 0-RTT packets */
 } tern_conn_resume_state;
 
