@@ -288,6 +288,15 @@ static int allochook_tag __attribute__((unused));
 static long long allochook_bytes __attribute__((unused));
 static long long allochook_blocks __attribute__((unused));
 #endif
+#ifdef ALLOCHOOK_SITES
+static int allochook_sites_on __attribute__((unused));
+static void allochook_print_sites(int max, long long per) __attribute__((unused));
+static void allochook_print_sites(int max, long long per)
+{
+    (void)max;
+    (void)per;
+}
+#endif
 #endif
 
 #endif

@@ -3,8 +3,8 @@
  * the same pages in again at the next burst): free() no longer trims, and the server trims in
  * one go once a burst is over. */
 #include <malloc.h>
-#include <string.h>
 
+#include "common/util.h"
 #include "server/trim.h"
 
 #define TRIM_MIN_CLOSED 64                /* connections closed since the last trim, at least */
@@ -59,14 +59,8 @@ static void on_heap_signal(int sig)
 
 void srv_heap_report_signal(volatile sig_atomic_t *flag)
 {
-    struct sigaction sa;
-
     heap_flag = flag;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_heap_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGUSR1, &sa, NULL);
+    tool_set_signal(SIGUSR1, on_heap_signal, SA_RESTART);
 }
 
 void srv_heap_report(FILE *f, size_t conns)
