@@ -55,6 +55,16 @@ static const mpfx_frame *first(const mpfx_tally *t, uint64_t type)
     return NULL;
 }
 
+/* The frame waiting on `c` does not fit one byte: nothing written, it still waits. */
+static void no_room(tern_conn *c)
+{
+    uint8_t b[1];
+    tern_sent_frame f;
+    assert_true(tern_mp_pending(c));
+    assert_int_equal(tern_mp_write_next(c, b, sizeof(b), &f), 0);
+    assert_true(tern_mp_pending(c));
+}
+
 /* Lets loss detection run on the client (its PTO probe lost as well), then delivers. */
 static void detect_loss_and_deliver(tern_pair *p, mpfx_tally *tc, mpfx_tally *ts)
 {
@@ -81,6 +91,7 @@ static void test_status_on_wire(void **state)
     assert_int_equal(tern_mp_set_status(c, 0, 1), 0);
     assert_int_equal(tern_mp_local_backup(c, 2), 1);
     assert_int_equal(tern_mp_local_backup(c, 0), 1);
+    no_room(c);
     mpfx_tally t;
     memset(&t, 0, sizeof(t));
     settle(&p, &t, NULL);
@@ -184,6 +195,7 @@ static void test_abandon_close_and_max_path_id(void **state)
     assert_int_equal(tern_mp_peer_abandoned(c, 1, NULL), 0);
     assert_int_equal(tern_mp_set_status(c, 1, 0), TERN_ERR_INVALID_ARG);
     assert_int_equal(tern_mp_path_id_claim(c, 1), TERN_ERR_INVALID_ARG);
+    no_room(c);
     mpfx_tally t, ts;
     memset(&t, 0, sizeof(t));
     mpfx_pump(&p, 0, 1, &t); /* lost */
@@ -272,6 +284,38 @@ static void test_abandon_path0(void **state)
     assert_int_equal(mpfx_count(&t, TERN_FT_PATH_ABANDON, 5), 1);
     assert_int_equal(first(&t, TERN_FT_PATH_ABANDON)->value, 0);
     assert_int_equal(p.client->mp.ids[4].ctl.abandon_tx, TERN_MP_TX_SENT);
+    /* acknowledged, and answered by the server, to which ours is news: path ID 5 closes */
+    settle(&p, NULL, NULL);
+    assert_int_equal(p.client->mp.ctl0.abandon_tx, TERN_MP_TX_ACKED);
+    assert_int_equal(p.client->mp.closed, 1);
+    expect_alive(&p);
+    pair_free(&p);
+}
+
+/* A CID or retirement that does not fit waits too (each kind of frame has its own writer). */
+static void test_no_room_for_cids(void **state)
+{
+    (void)state;
+    tern_pair p;
+    uint8_t b[64], cb[8], tok[TERN_RESET_TOKEN_LEN];
+    connect_mp(&p, TERN_MP_LOCAL_MAX_PATH_ID);
+    mpfx_inject(&p, 1, b, tern_mpframe_write_path_retire_cid(b, sizeof(b), 4, 0));
+    no_room(p.client); /* its replacement */
+    mpfx_tally t;
+    memset(&t, 0, sizeof(t));
+    mpfx_pump(&p, 0, 0, &t);
+    assert_int_equal(mpfx_count(&t, TERN_FT_PATH_NEW_CONNECTION_ID, 4), 1);
+    tern_cid cid;
+    memset(cb, 0xa7, sizeof(cb));
+    memset(tok, 0x7a, sizeof(tok));
+    tern_cid_set(&cid, cb, sizeof(cb));
+    mpfx_inject(&p, 1, b, tern_mpframe_write_path_new_cid(b, sizeof(b), 4, 30, 30, &cid, tok));
+    no_room(p.client); /* the retirements */
+    memset(&t, 0, sizeof(t));
+    mpfx_pump(&p, 0, 0, &t);
+    assert_int_equal(mpfx_count(&t, TERN_FT_PATH_RETIRE_CONNECTION_ID, 4),
+                     p.server->mp.peer_cid_limit);
+    expect_alive(&p);
     pair_free(&p);
 }
 
@@ -294,6 +338,7 @@ static void test_paths_blocked(void **state)
     assert_int_equal(tern_mp_path_id_next(c), 0);
     assert_int_equal(tern_mp_want_path(c), 0);
     assert_int_equal(tern_mp_want_path(c), 0);
+    no_room(c);
     mpfx_tally t;
     memset(&t, 0, sizeof(t));
     mpfx_pump(&p, 0, 1, &t); /* lost */
@@ -357,6 +402,7 @@ static void test_path_cids_blocked(void **state)
     assert_int_equal(tern_mp_path_id_next(c), 0);
     assert_int_equal(tern_mp_want_path(c), 0);
     assert_int_equal(tern_mp_want_path(c), 0);
+    no_room(c);
     mpfx_tally t, ts;
     memset(&t, 0, sizeof(t));
     memset(&ts, 0, sizeof(ts));
@@ -390,6 +436,7 @@ static void test_peer_paths_blocked_resends_max(void **state)
     mpfx_inject(&p, 1, b, tern_mpframe_write_paths_blocked(b, sizeof(b), 8));
     assert_false(tern_mp_pending(c));
     mpfx_inject(&p, 1, b, tern_mpframe_write_paths_blocked(b, sizeof(b), 7));
+    no_room(c);
     mpfx_tally t;
     memset(&t, 0, sizeof(t));
     mpfx_pump(&p, 0, 0, &t);
@@ -456,6 +503,7 @@ int main(void)
         cmocka_unit_test(test_status_loss_and_supersession),
         cmocka_unit_test(test_abandon_close_and_max_path_id),
         cmocka_unit_test(test_abandon_path0),
+        cmocka_unit_test(test_no_room_for_cids),
         cmocka_unit_test(test_paths_blocked),
         cmocka_unit_test(test_path_cids_blocked),
         cmocka_unit_test(test_peer_paths_blocked_resends_max),
