@@ -230,6 +230,11 @@ static void test_abandon_close_and_max_path_id(void **state)
     assert_int_equal(mpfx_count(&ts, TERN_FT_PATH_NEW_CONNECTION_ID, 8), lim);
     assert_int_equal(c->mp.max_path_id_tx, TERN_MP_TX_ACKED);
     assert_int_equal(c->mp.ids[0].path_id, 8); /* the entry path ID 1 had */
+    assert_int_equal(tern_mp_path_id_index(c, 8), 0);
+    assert_int_equal(tern_mp_path_id_index(c, 2), 1);
+    assert_int_equal(tern_mp_path_id_index(c, 1), -1);
+    assert_null(tern_mp_path_id_get(c, 1));
+    assert_ptr_equal(tern_mp_path_id_get(c, 8), &c->mp.ids[0]);
     assert_int_equal(tern_mp_local_abandoned(c, 1), 1);
     assert_int_equal(tern_mp_peer_abandoned(c, 1, NULL), 1);
     assert_int_equal(tern_mp_local_abandoned(c, 9), TERN_ERR_INVALID_ARG);
@@ -445,6 +450,23 @@ static void test_peer_paths_blocked_resends_max(void **state)
     pair_free(&p);
 }
 
+/* CIDs a connection asked its endpoint to route to it, and to stop routing. */
+typedef struct routed {
+    long long added, removed;
+} routed;
+
+static void on_cid_added(void *ud, tern_conn *c, const tern_cid *cid)
+{
+    (void)c, (void)cid;
+    ((routed *)ud)->added++;
+}
+
+static void on_cid_removed(void *ud, tern_conn *c, const tern_cid *cid)
+{
+    (void)c, (void)cid;
+    ((routed *)ud)->removed++;
+}
+
 /* A client that keeps opening and abandoning paths: every path ID both sides abandoned is closed,
  * the window slides (MAX_PATH_ID) and new path IDs keep coming with CIDs, while the server holds
  * the same memory and allocates nothing. */
@@ -458,6 +480,13 @@ static void test_recycling_bounded(void **state)
     assert_int_equal(mem, TERN_MP_LOCAL_MAX_PATH_ID * sizeof(tern_mp_path_id));
     const int rounds = 40;
     unsigned long long allocs = 0;
+    /* the CIDs the server has its endpoint route: what the attack could grow outside the
+     * connection */
+    routed r = {0, 0};
+    s->hooks.ud = &r;
+    s->hooks.cid_added = on_cid_added;
+    s->hooks.cid_removed = on_cid_removed;
+    uint64_t lim = s->mp.peer_cid_limit;
     for (int round = 0; round < rounds; round++) {
         if (round == 1) {
             /* from the second round on (the first may grow buffers that are then reused) */
@@ -481,6 +510,9 @@ static void test_recycling_bounded(void **state)
         assert_int_equal(s->mp.closed, (uint64_t)(round + 1) * TERN_MP_LOCAL_MAX_PATH_ID);
         assert_int_equal(tern_mp_memory(s), mem);
         assert_int_equal(tern_mp_memory(c), mem);
+        /* each closed path ID's CIDs unrouted, the new ones' routed: as many as before */
+        assert_int_equal(r.added, (long long)((uint64_t)(round + 1) * TERN_MP_LOCAL_MAX_PATH_ID * lim));
+        assert_int_equal(r.added - r.removed, 0);
     }
     uint64_t top = (uint64_t)(rounds + 1) * TERN_MP_LOCAL_MAX_PATH_ID;
     assert_int_equal(s->mp.local_max_path_id, top);
