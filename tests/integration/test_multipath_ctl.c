@@ -424,7 +424,8 @@ static void test_path_cids_blocked(void **state)
     pair_free(&p);
 }
 
-/* A PATHS_BLOCKED below our maximum means our MAX_PATH_ID has not arrived: it goes at once. */
+/* A PATHS_BLOCKED below our maximum while our MAX_PATH_ID is in flight means it was lost: it goes
+ * again at once. Once acknowledged, such a PATHS_BLOCKED is older than it and changes nothing. */
 static void test_peer_paths_blocked_resends_max(void **state)
 {
     (void)state;
@@ -432,20 +433,30 @@ static void test_peer_paths_blocked_resends_max(void **state)
     uint8_t b[32];
     connect_mp(&p, TERN_MP_LOCAL_MAX_PATH_ID);
     tern_conn *c = p.client;
-    /* the first cycle closes path ID 1: the client's maximum is 8, acknowledged */
+    /* path ID 1 closes on the client; its MAX_PATH_ID (8) is lost */
     assert_int_equal(tern_mp_abandon(c, 1, 0), 0);
-    settle(&p, NULL, NULL);
+    mpfx_pump(&p, 0, 0, NULL);
+    mpfx_pump(&p, 1, 0, NULL);
     assert_int_equal(c->mp.local_max_path_id, 8);
-    assert_int_equal(c->mp.max_path_id_tx, TERN_MP_TX_ACKED);
-    /* blocked at 8: nothing to send again */
-    mpfx_inject(&p, 1, b, tern_mpframe_write_paths_blocked(b, sizeof(b), 8));
-    assert_false(tern_mp_pending(c));
-    mpfx_inject(&p, 1, b, tern_mpframe_write_paths_blocked(b, sizeof(b), 7));
-    no_room(c);
     mpfx_tally t;
     memset(&t, 0, sizeof(t));
-    mpfx_pump(&p, 0, 0, &t);
+    mpfx_pump(&p, 0, 1, &t);
     assert_int_equal(mpfx_count(&t, TERN_FT_MAX_PATH_ID, 8), 1);
+    assert_int_equal(c->mp.max_path_id_tx, TERN_MP_TX_SENT);
+    /* blocked at 8 is not below ours: nothing */
+    mpfx_inject(&p, 1, b, tern_mpframe_write_paths_blocked(b, sizeof(b), 8));
+    assert_int_equal(c->mp.max_path_id_tx, TERN_MP_TX_SENT);
+    mpfx_inject(&p, 1, b, tern_mpframe_write_paths_blocked(b, sizeof(b), 7));
+    no_room(c);
+    memset(&t, 0, sizeof(t));
+    mpfx_pump(&p, 0, 0, &t); /* no time passed */
+    assert_int_equal(mpfx_count(&t, TERN_FT_MAX_PATH_ID, 8), 1);
+    settle(&p, NULL, NULL);
+    assert_int_equal(c->mp.max_path_id_tx, TERN_MP_TX_ACKED);
+    assert_int_equal(p.server->mp.peer_max_path_id, 8);
+    /* acknowledged: a late PATHS_BLOCKED at 7 changes nothing */
+    mpfx_inject(&p, 1, b, tern_mpframe_write_paths_blocked(b, sizeof(b), 7));
+    assert_int_equal(c->mp.max_path_id_tx, TERN_MP_TX_ACKED);
     expect_alive(&p);
     pair_free(&p);
 }
