@@ -45,7 +45,7 @@ static void settle(tern_pair *p, mpfx_tally *tc, mpfx_tally *ts)
     }
 }
 
-/* The first frame of `type` in `t` (its index), failing when there is none. */
+/* The first frame of `type` in `t`, failing when there is none. */
 static const mpfx_frame *first(const mpfx_tally *t, uint64_t type)
 {
     for (size_t i = 0; i < t->n; i++)
