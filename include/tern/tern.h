@@ -1042,6 +1042,31 @@ TERN_API int tern_conn_paths_sized(tern_conn *c, tern_path_info *out, size_t cap
  * TERN_ERR_CLOSED. */
 TERN_API ssize_t tern_stream_write(tern_conn *c, int64_t sid, const void *data, size_t len, int fin);
 
+/* Called when tern no longer needs a piece of memory queued with tern_stream_write_ref: `data` and
+ * `len` are those of the call, `ud` its user data. It runs on the connection's thread, from
+ * inside whatever tern call finished with the piece (receiving, a timer, tern_stream_reset, a
+ * connection being freed), and must not call tern functions on that connection. */
+typedef void (*tern_release_fn)(void *ud, const void *data, size_t len);
+
+/* Queues data[0..len) on stream `sid` by reference, without copying it: tern encrypts (and, after
+ * a loss, re-encrypts) the stream's bytes straight from this memory, which must stay unchanged
+ * and valid until `release(ud, data, len)` is called. That happens exactly once per accepted
+ * piece: when every byte of the piece, and every byte before it on the stream, is acknowledged;
+ * or when the stream's sending side is reset (tern_stream_reset, the peer's STOP_SENDING); or when
+ * the stream or the connection is freed first. Copied writes (tern_stream_write,
+ * tern_stream_write_buffer) and referenced ones may be mixed; the stream carries their bytes in
+ * the order of the calls. Referenced bytes count against the stream's send buffer
+ * (tern_config.stream_send_buffer) like copied ones, so flow control and memory stay as bounded
+ * as with copies: a piece is taken whole or not at all. `fin` ends the stream after the piece.
+ * Returns `len`, or TERN_ERR_WOULD_BLOCK (less room than `len` now, or 256 pieces of this stream
+ * still held: wait for on_stream_writable), TERN_ERR_INVALID_ARG (data or release NULL, len 0, or
+ * len above the stream's send buffer, which could never take it), TERN_ERR_NOMEM,
+ * TERN_ERR_STREAM_NOT_FOUND, TERN_ERR_STREAM_STATE (FIN already set, reset, receive-only stream),
+ * TERN_ERR_CLOSED. On any error release is not called and the memory stays the caller's. The
+ * connection's thread only. */
+TERN_API ssize_t tern_stream_write_ref(tern_conn *c, int64_t sid, const void *data, size_t len,
+                                       int fin, tern_release_fn release, void *ud);
+
 /* Writing in place, for bytes the application produces (a file read, a decoder's output): no copy
  * into the stream's buffer. tern_stream_write_buffer sets *buf to the place of the stream's next
  * bytes and returns how many may be written there (at most `want`, and possibly fewer where the

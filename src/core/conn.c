@@ -1065,7 +1065,8 @@ void tern_conn_queue_writable(tern_conn *c, tern_stream *s)
 {
     if (!(s->flags & TERN_SF_WANT_WRITABLE))
         return;
-    if (tern_sendbuf_room(&s->snd) == 0)
+    size_t room = tern_sendbuf_room(&s->snd);
+    if (room == 0 || room < s->want_room)
         return;
     s->flags &= ~TERN_SF_WANT_WRITABLE;
     if (c->streams.notify_n == c->streams.notify_cap) {
