@@ -599,8 +599,9 @@ typedef struct tern_close_info {
  * Calling tern from callbacks. From inside any of these callbacks a program may call:
  * - every connection, stream, path and migration function (tern_conn_*, tern_stream_*) on the
  *   connection the callback was given, and on any other live connection of the endpoint;
- *   tern_conn_close() included: the connection goes on to its closing period and on_closed
- *   follows later, never from inside tern_conn_close();
+ *   tern_conn_close() included: on_closed follows later (never from inside tern_conn_close()):
+ *   on a client once the CONNECTION_CLOSE has gone out, on a server once its closing period
+ *   ended;
  * - in on_closed, only reading functions on the closing connection (stats, paths, ALPN, user data;
  *   verbs return TERN_ERR_CLOSED); its handle is freed when on_closed returns;
  * - tern_endpoint_connect(), tern_endpoint_network_event() (its on_network_event runs inside
@@ -633,7 +634,11 @@ typedef struct tern_callbacks {
     void (*on_stream_reset)(tern_conn *c, int64_t sid, uint64_t app_error, void *ud);
     /* the peer asked us to stop sending on `sid` (STOP_SENDING); tern resets the stream itself. */
     void (*on_stream_stop_sending)(tern_conn *c, int64_t sid, uint64_t app_error, void *ud);
-    /* the connection ended; after this returns the handle is freed by the endpoint. */
+    /* the connection ended; after this returns the handle must not be used any more. A client
+     * connection is reported as soon as its CONNECTION_CLOSE went out or the peer's arrived: the
+     * closing or draining period (RFC 9000 §10.2, three PTOs) then finishes inside the endpoint
+     * with no callback, does not keep tern_endpoint_run running and ends with tern_endpoint_free.
+     * A server connection is reported when that period is over. */
     void (*on_closed)(tern_conn *c, const tern_close_info *info, void *ud);
     /* a path was probed, validated, failed, became active, was removed, or (server) the client's
      * address changed. The pointers are valid during the call only. */
@@ -725,7 +730,8 @@ TERN_API int tern_endpoint_connect_session(tern_endpoint *ep, const tern_addr *r
                                            unsigned flags, tern_conn **out);
 
 /* Runs the event loop until tern_endpoint_stop() is called, or, for an endpoint that is not
- * listening, until it has no connection left. Returns 0, TERN_ERR_IO, or TERN_ERR_REENTRANT
+ * listening, until it has no connection left (connections already reported by on_closed and only
+ * finishing their closing period do not count). Returns 0, TERN_ERR_IO, or TERN_ERR_REENTRANT
  * (called from inside a callback). */
 TERN_API int tern_endpoint_run(tern_endpoint *ep);
 
@@ -763,7 +769,8 @@ TERN_API int tern_endpoint_network_event_sized(tern_endpoint *ep, const tern_net
 #define tern_endpoint_network_event(ep, ev) \
     tern_endpoint_network_event_sized((ep), (ev), sizeof(tern_net_event))
 
-/* Number of live connections (0 for a NULL endpoint). */
+/* Number of live connections, those already reported by on_closed excepted (0 for a NULL
+ * endpoint). */
 TERN_API size_t tern_endpoint_conn_count(tern_endpoint *ep);
 
 /* Closes every connection at once (no callbacks, no CONNECTION_CLOSE sent), every socket, and
@@ -927,7 +934,8 @@ typedef struct tern_conn_stats {
 TERN_API int tern_conn_open_stream(tern_conn *c, int bidi, int64_t *sid);
 
 /* Closes the connection with application error `app_error` and a reason (may be NULL). on_closed
- * follows once the closing period ends. Returns 0 or TERN_ERR_CLOSED (already closing). */
+ * follows once the CONNECTION_CLOSE went out (client) or the closing period ended (server).
+ * Returns 0 or TERN_ERR_CLOSED (already closing). */
 TERN_API int tern_conn_close(tern_conn *c, uint64_t app_error, const char *reason);
 
 /* Client: presents `token[0..len)` (from on_new_token of an earlier connection to the same server

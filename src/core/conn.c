@@ -1019,6 +1019,13 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
 }
 
 int tern_conn_is_done(const tern_conn *c) { return c->state == TERN_CS_DONE; }
+
+int tern_conn_close_sent(const tern_conn *c)
+{
+    return c->state == TERN_CS_DRAINING || (c->state == TERN_CS_CLOSING && !c->close.pending);
+}
+
+void tern_conn_forget_app(tern_conn *c) { c->cb = NULL; }
 int tern_conn_handshake_completed(const tern_conn *c) { return c->hs.complete; }
 
 int tern_conn_state(const tern_conn *c)
