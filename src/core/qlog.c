@@ -491,47 +491,34 @@ static int w_mp_frame(tern_qlog_w *w, const tern_mp_frame *f, unsigned exponent)
         {TERN_FT_PATH_CIDS_BLOCKED, "path_cids_blocked"},
     };
     int cut = 0;
-    const char *name = "unknown";
+    const char *name = NULL;
     for (size_t i = 0; i < TERN_ARRAY_LEN(names); i++)
         if (names[i].type == f->type)
             name = names[i].name;
     w_lit(w, "{");
-    kv_str(w, "frame_type", name);
-    switch (f->type) {
-    case TERN_FT_MAX_PATH_ID:
-    case TERN_FT_PATHS_BLOCKED:
-        kv_u64(w, "maximum_path_id", f->path_id);
-        break;
-    case TERN_FT_PATH_ACK:
-    case TERN_FT_PATH_ACK_ECN:
-        kv_u64(w, "path_id", f->path_id);
-        cut = w_ack(w, &f->u.ack, exponent);
-        break;
-    case TERN_FT_PATH_ABANDON:
-        kv_u64(w, "path_id", f->path_id);
-        kv_u64(w, "error_code", f->u.abandon.error_code);
-        break;
-    case TERN_FT_PATH_STATUS_BACKUP:
-    case TERN_FT_PATH_STATUS_AVAILABLE:
-        kv_u64(w, "path_id", f->path_id);
-        kv_u64(w, "path_status_sequence_number", f->u.status.seq);
-        break;
-    case TERN_FT_PATH_NEW_CONNECTION_ID:
-        kv_u64(w, "path_id", f->path_id);
-        w_new_cid(w, &f->u.new_cid);
-        break;
-    case TERN_FT_PATH_RETIRE_CONNECTION_ID:
-        kv_u64(w, "path_id", f->path_id);
-        kv_u64(w, "sequence_number", f->u.retire_cid.seq);
-        break;
-    case TERN_FT_PATH_CIDS_BLOCKED:
-        kv_u64(w, "path_id", f->path_id);
-        kv_u64(w, "next_sequence_number", f->u.cids_blocked.next_seq);
-        break;
-    default: /* tern_mpframe_parse knows no other type */
+    if (!name) { /* tern_mpframe_parse knows no other type */
+        kv_str(w, "frame_type", "unknown");
         kv_u64(w, "frame_type_bytes", f->type);
-        break;
+        return w_frame_end(w, 0);
     }
+    kv_str(w, "frame_type", name);
+    if (f->type == TERN_FT_MAX_PATH_ID || f->type == TERN_FT_PATHS_BLOCKED) {
+        kv_u64(w, "maximum_path_id", f->path_id);
+        return w_frame_end(w, 0);
+    }
+    kv_u64(w, "path_id", f->path_id);
+    if (f->type == TERN_FT_PATH_ACK || f->type == TERN_FT_PATH_ACK_ECN)
+        cut = w_ack(w, &f->u.ack, exponent);
+    else if (f->type == TERN_FT_PATH_NEW_CONNECTION_ID)
+        w_new_cid(w, &f->u.new_cid);
+    else if (f->type == TERN_FT_PATH_ABANDON)
+        kv_u64(w, "error_code", f->u.abandon.error_code);
+    else if (f->type == TERN_FT_PATH_RETIRE_CONNECTION_ID)
+        kv_u64(w, "sequence_number", f->u.retire_cid.seq);
+    else if (f->type == TERN_FT_PATH_CIDS_BLOCKED)
+        kv_u64(w, "next_sequence_number", f->u.cids_blocked.next_seq);
+    else /* PATH_STATUS_BACKUP, PATH_STATUS_AVAILABLE */
+        kv_u64(w, "path_status_sequence_number", f->u.status.seq);
     return w_frame_end(w, cut);
 }
 

@@ -16,11 +16,7 @@ start_server "$port" --alpn hq-interop || fail "tern-server did not start"
 timeout 60 "$build/tern-client" --ca "$work/pki/ca.pem" -q --alpn hq-interop -o "$work/big.out" \
     "https://127.0.0.1:$port/big.bin" >"$work/client.log" 2>&1 &
 cli=$!
-for _ in $(seq 1 400); do
-    [ "$(stat -c %s "$work/big.out" 2>/dev/null || echo 0)" -gt 4000000 ] && break
-    sleep 0.025
-done
-[ "$(stat -c %s "$work/big.out" 2>/dev/null || echo 0)" -gt 4000000 ] || fail "the download did not start"
+wait_size "$work/big.out" 4000000 || fail "the download did not start"
 truncate -s 1M "$work/www/big.bin"
 wait "$cli"
 rc=$?
