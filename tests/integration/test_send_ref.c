@@ -57,7 +57,7 @@ static void test_by_ref_download(void **state)
     (void)state;
     pair_by_ref br = {.piece = 40000};
     download(&br, 4100, 0, 2000000);
-    assert_int_equal(br.pieces, 1 + 50); /* pair_connect's 100 bytes, then 50 pieces */
+    assert_int_equal(br.pieces, 1 + 50);      /* pair_connect's 100 bytes, then 50 pieces */
     assert_int_equal(br.released, br.pieces); /* once each */
     assert_int_equal(br.early, 0);
     assert_int_equal(br.bad, 0);
@@ -123,9 +123,9 @@ static void test_by_ref_free_and_reset(void **state)
     assert_int_equal(br2.bytes_held, 0);
     /* a write after the reset is refused and the piece stays the caller's */
     static const uint8_t more[10];
-    assert_int_equal(tern_stream_write_ref(p.server, p.srv[p.nsrv - 1].sid, more, sizeof(more), 0,
-                                           NULL, NULL),
-                     TERN_ERR_STREAM_STATE);
+    assert_int_equal(
+        tern_stream_write_ref(p.server, p.srv[p.nsrv - 1].sid, more, sizeof(more), 0, NULL, NULL),
+        TERN_ERR_STREAM_STATE);
     pair_run(&p, never, SEC / 10);
     pair_free(&p);
     assert_int_equal(br2.released, br2.pieces); /* nothing twice */
