@@ -8,8 +8,10 @@
  * zeros in place of such a page of one of this thread's mappings, marks the mapping damaged and
  * lets the read go on; the sender then resets the response instead of finishing it. SIGBUS is
  * delivered to the thread that touched the page, which is the thread that owns the mapping (a
- * connection lives on one thread), so each thread's list needs no lock. A fault anywhere else is
- * not ours: the default action runs. */
+ * connection lives on one thread), so each thread's list needs no lock. The list's head is
+ * allocated once per thread and never freed: the connections of a worker thread are freed by the
+ * main thread after the worker ended (tern_workers_free), and their last references unlink them
+ * from it then. A fault anywhere else is not ours: the default action runs. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +20,14 @@
 
 #include "server/server.h"
 
-static _Thread_local srv_fmap *mapped; /* this thread's mappings */
+static _Thread_local srv_fmap **mapped; /* this thread's list of mappings */
 static long page_size;
 
 static void on_sigbus(int sig, siginfo_t *si, void *ctx)
 {
     (void)ctx;
     uintptr_t at = (uintptr_t)si->si_addr;
-    for (srv_fmap *m = mapped; m; m = m->next) {
+    for (srv_fmap *m = mapped ? *mapped : NULL; m; m = m->next) {
         uintptr_t lo = (uintptr_t)m->base;
         if (at < lo || at >= lo + m->len)
             continue;
@@ -55,6 +57,8 @@ srv_fmap *srv_fmap_open(int fd, uint64_t size)
             return NULL;
         installed = 1;
     }
+    if (!mapped && !(mapped = calloc(1, sizeof(*mapped))))
+        return NULL;
     srv_fmap *m = calloc(1, sizeof(*m));
     if (!m)
         return NULL;
@@ -66,10 +70,11 @@ srv_fmap *srv_fmap_open(int fd, uint64_t size)
     (void)madvise(m->base, (size_t)size, MADV_SEQUENTIAL);
     m->len = (size_t)size;
     m->refs = 1;
-    m->next = mapped;
-    if (mapped)
-        mapped->prev = m;
-    mapped = m;
+    m->head = mapped;
+    m->next = *mapped;
+    if (m->next)
+        m->next->prev = m;
+    *mapped = m;
     return m;
 }
 
@@ -80,7 +85,7 @@ void srv_fmap_unref(srv_fmap *m)
     if (m->prev)
         m->prev->next = m->next;
     else
-        mapped = m->next;
+        *m->head = m->next;
     if (m->next)
         m->next->prev = m->prev;
     munmap(m->base, m->len);

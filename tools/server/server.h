@@ -84,6 +84,7 @@ int srv_open_file(server *srv, const char *url_path, uint64_t *size, const char 
  * holds by reference. */
 typedef struct srv_fmap {
     struct srv_fmap *prev, *next; /* the thread's mappings, for the SIGBUS handler */
+    struct srv_fmap **head;       /* that list's head (it outlives its thread) */
     unsigned char *base;
     size_t len;
     int refs;
