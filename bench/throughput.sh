@@ -10,7 +10,10 @@
 #   copy is checked against the source's SHA-256 (after the timed run).
 #
 # Server on CPU 0, client on CPU 1 (taskset). Each side downloads RUNS times; the report gives the
-# median wall-clock time of the client process and the rate, and the CPU time each process spent
+# median wall-clock time of the client process and the rate, the fixed cost of a download (the
+# median wall-clock time of RUNS downloads of a 1-byte file: process start, handshake, request,
+# first byte, close and exit) and the rate of the transfer once that is taken out (file size over
+# the difference of the medians), and the CPU time each process spent
 # per byte of the file (the client's from perf stat's task-clock, or GNU time when perf is
 # missing; the server's from /proc/PID/schedstat before and after the run), then the ratios
 # tern/ngtcp2 of the rates and ngtcp2/tern of the CPU per byte (above 1: tern costs less). On a
@@ -98,7 +101,7 @@ bench_pin
 mkdir -p "$tmp/www" "$tmp/dl"
 bash "$here/../scripts/make-cert.sh" "$tmp/pki" || exit 1
 
-declare -A times ccpu scpu status impaired
+declare -A times ccpu scpu status impaired fixed
 
 # run_side NAME KIND: starts the side's server (behind the proxy when $proxy_args is set),
 # downloads RUNS times with the client of KIND (library or tools), records times, CPU and status.
@@ -141,20 +144,19 @@ run_side() {
     times[$name]=""
     ccpu[$name]=""
     scpu[$name]=""
-    local url="https://127.0.0.1:$cport/file.bin" clog=$tmp/$name-client.log
-    for i in $(seq 1 "$runs"); do
-        rm -f "$tmp/dl/"*
-        out=$tmp/dl/file.bin
-        s0=$(proc_cpu_ns "$server_pid")
-        t0=$(now_ns)
+    local clog=$tmp/$name-client.log
+    # download FILE: the side's client fetches /FILE into $tmp/dl/FILE (the library clients
+    # discard it), output in $clog, its CPU time in $tmp/cpu
+    download() {
+        local url="https://127.0.0.1:$cport/$1"
         case ${name/base/tern}/$kind in
         tern/library)
             timed_client "$tmp/cpu" timeout -k 5 "$limit" "$tern_bench" "127.0.0.1:$cport" \
-                /file.bin "$tmp/pki/ca.pem" >"$clog" 2>&1
+                "/$1" "$tmp/pki/ca.pem" >"$clog" 2>&1
             ;;
         tern/tools)
             timed_client "$tmp/cpu" timeout -k 5 "$limit" "$tern_client" --ca "$tmp/pki/ca.pem" \
-                -q --alpn "$tern_alpn" -o "$out" "$url" >"$clog" 2>&1
+                -q --alpn "$tern_alpn" -o "$tmp/dl/$1" "$url" >"$clog" 2>&1
             ;;
         ngtcp2/library)
             timed_client "$tmp/cpu" timeout -k 5 "$limit" gtlsclient -q \
@@ -166,6 +168,27 @@ run_side() {
                 >"$clog" 2>&1
             ;;
         esac
+    }
+    fixed[$name]=""
+    for i in $(seq 1 "$runs"); do
+        rm -f "$tmp/dl/"*
+        t0=$(now_ns)
+        download one.bin
+        rc=$?
+        t1=$(now_ns)
+        if [ "$rc" -ne 0 ]; then
+            status[$name]="client failed on the 1-byte file in run $i (exit $rc): $(tail -n 3 "$clog" | tr '\n' ' ')"
+            stop_server
+            return 1
+        fi
+        fixed[$name]+="$(((t1 - t0) / 1000)) "
+    done
+    for i in $(seq 1 "$runs"); do
+        rm -f "$tmp/dl/"*
+        out=$tmp/dl/file.bin
+        s0=$(proc_cpu_ns "$server_pid")
+        t0=$(now_ns)
+        download file.bin
         rc=$?
         t1=$(now_ns)
         s1=$(proc_cpu_ns "$server_pid")
@@ -218,6 +241,7 @@ run_case() {
     proxy_args=$4
     rm -f "$tmp/www/file.bin"
     head -c "${mb}M" /dev/urandom >"$tmp/www/file.bin"
+    head -c 1 /dev/urandom >"$tmp/www/one.bin"
     bytes=$(stat -c %s "$tmp/www/file.bin")
     src_sha=$(sha256sum "$tmp/www/file.bin" | cut -d' ' -f1)
     local -A rate cns sns
@@ -262,10 +286,15 @@ run_case() {
         cns[$side]=$(awk -v b="$bytes" -v ns="$(median ${ccpu[$side]})" 'BEGIN { printf "%.3f", ns / b }')
         # shellcheck disable=SC2086
         sns[$side]=$(awk -v b="$bytes" -v ns="$(median ${scpu[$side]})" 'BEGIN { printf "%.3f", ns / b }')
+        # shellcheck disable=SC2086
+        fx=$(median ${fixed[$side]})
         echo "  $name"
         awk -v t="${times[$side]}" -v ms="$med" -v r="${rate[$side]}" -v c="${cns[$side]}" \
-            -v s="${sns[$side]}" 'BEGIN {
+            -v s="${sns[$side]}" -v fx="$fx" -v b="$bytes" 'BEGIN {
             printf "    wall [ %s] ms   median %.3f s   %.1f MB/s   %.2f Gbit/s\n", t, ms / 1000, r, r * 8 / 1000
+            x = ms - fx / 1000
+            printf "    fixed cost (1-byte download) median %.1f ms; transfer without it %s\n", fx / 1000,
+                   (x > 0 ? sprintf("%.1f MB/s, %.2f Gbit/s", b / x / 1000, b / x / 1000 * 8 / 1000) : "n/a")
             printf "    CPU per byte: client %.3f ns/B (%.0f MB/s of CPU)   server %.3f ns/B (%.0f MB/s of CPU)\n",
                    c, (c > 0 ? 1000 / c : 0), s, (s > 0 ? 1000 / s : 0)
         }'

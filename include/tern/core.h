@@ -28,10 +28,11 @@
  *     }
  *
  * Streams: the stream and connection functions of tern.h (tern_conn_open_stream,
- * tern_stream_write, tern_stream_write_buffer and _commit, tern_stream_read, tern_stream_reset,
- * tern_stream_stop_sending, tern_conn_close, tern_conn_key_update, tern_conn_get_stats,
- * tern_conn_paths, tern_conn_send_datagram, ...) work on the connections of this header too. They
- * perform no I/O and need no time: after calling them, call tern_core_send to get what they queued.
+ * tern_stream_write, tern_stream_write_buffer and _commit, tern_stream_write_ref, tern_stream_read,
+ * tern_stream_reset, tern_stream_stop_sending, tern_conn_close, tern_conn_key_update,
+ * tern_conn_get_stats, tern_conn_paths, tern_conn_send_datagram, ...) work on the connections of
+ * this header too. They perform no I/O and need no time: after calling them, call tern_core_send to
+ * get what they queued.
  * The functions of tern.h that need sockets (tern_endpoint_*,
  * tern_conn_add/set/remove_local_address) must not be given a connection of this header: the path
  * verbs below replace the last three.

@@ -599,8 +599,9 @@ typedef struct tern_close_info {
  * Calling tern from callbacks. From inside any of these callbacks a program may call:
  * - every connection, stream, path and migration function (tern_conn_*, tern_stream_*) on the
  *   connection the callback was given, and on any other live connection of the endpoint;
- *   tern_conn_close() included: the connection goes on to its closing period and on_closed
- *   follows later, never from inside tern_conn_close();
+ *   tern_conn_close() included: on_closed follows later (never from inside tern_conn_close()):
+ *   on a client once the CONNECTION_CLOSE has gone out, on a server once its closing period
+ *   ended;
  * - in on_closed, only reading functions on the closing connection (stats, paths, ALPN, user data;
  *   verbs return TERN_ERR_CLOSED); its handle is freed when on_closed returns;
  * - tern_endpoint_connect(), tern_endpoint_network_event() (its on_network_event runs inside
@@ -633,7 +634,11 @@ typedef struct tern_callbacks {
     void (*on_stream_reset)(tern_conn *c, int64_t sid, uint64_t app_error, void *ud);
     /* the peer asked us to stop sending on `sid` (STOP_SENDING); tern resets the stream itself. */
     void (*on_stream_stop_sending)(tern_conn *c, int64_t sid, uint64_t app_error, void *ud);
-    /* the connection ended; after this returns the handle is freed by the endpoint. */
+    /* the connection ended; after this returns the handle must not be used any more. A client
+     * connection is reported as soon as its CONNECTION_CLOSE went out or the peer's arrived: the
+     * closing or draining period (RFC 9000 §10.2, three PTOs) then finishes inside the endpoint
+     * with no callback, does not keep tern_endpoint_run running and ends with tern_endpoint_free.
+     * A server connection is reported when that period is over. */
     void (*on_closed)(tern_conn *c, const tern_close_info *info, void *ud);
     /* a path was probed, validated, failed, became active, was removed, or (server) the client's
      * address changed. The pointers are valid during the call only. */
@@ -725,7 +730,8 @@ TERN_API int tern_endpoint_connect_session(tern_endpoint *ep, const tern_addr *r
                                            unsigned flags, tern_conn **out);
 
 /* Runs the event loop until tern_endpoint_stop() is called, or, for an endpoint that is not
- * listening, until it has no connection left. Returns 0, TERN_ERR_IO, or TERN_ERR_REENTRANT
+ * listening, until it has no connection left (connections already reported by on_closed and only
+ * finishing their closing period do not count). Returns 0, TERN_ERR_IO, or TERN_ERR_REENTRANT
  * (called from inside a callback). */
 TERN_API int tern_endpoint_run(tern_endpoint *ep);
 
@@ -763,7 +769,8 @@ TERN_API int tern_endpoint_network_event_sized(tern_endpoint *ep, const tern_net
 #define tern_endpoint_network_event(ep, ev) \
     tern_endpoint_network_event_sized((ep), (ev), sizeof(tern_net_event))
 
-/* Number of live connections (0 for a NULL endpoint). */
+/* Number of live connections, those already reported by on_closed excepted (0 for a NULL
+ * endpoint). */
 TERN_API size_t tern_endpoint_conn_count(tern_endpoint *ep);
 
 /* Closes every connection at once (no callbacks, no CONNECTION_CLOSE sent), every socket, and
@@ -927,7 +934,8 @@ typedef struct tern_conn_stats {
 TERN_API int tern_conn_open_stream(tern_conn *c, int bidi, int64_t *sid);
 
 /* Closes the connection with application error `app_error` and a reason (may be NULL). on_closed
- * follows once the closing period ends. Returns 0 or TERN_ERR_CLOSED (already closing). */
+ * follows once the CONNECTION_CLOSE went out (client) or the closing period ended (server).
+ * Returns 0 or TERN_ERR_CLOSED (already closing). */
 TERN_API int tern_conn_close(tern_conn *c, uint64_t app_error, const char *reason);
 
 /* Client: presents `token[0..len)` (from on_new_token of an earlier connection to the same server
@@ -1041,6 +1049,31 @@ TERN_API int tern_conn_paths_sized(tern_conn *c, tern_path_info *out, size_t cap
  * TERN_ERR_STREAM_NOT_FOUND, TERN_ERR_STREAM_STATE (FIN already set, reset, receive-only stream),
  * TERN_ERR_CLOSED. */
 TERN_API ssize_t tern_stream_write(tern_conn *c, int64_t sid, const void *data, size_t len, int fin);
+
+/* Called when tern no longer needs a piece of memory queued with tern_stream_write_ref: `data` and
+ * `len` are those of the call, `ud` its user data. It runs on the connection's thread, from
+ * inside whatever tern call finished with the piece (receiving, a timer, tern_stream_reset, a
+ * connection being freed), and must not call tern functions on that connection. */
+typedef void (*tern_release_fn)(void *ud, const void *data, size_t len);
+
+/* Queues data[0..len) on stream `sid` by reference, without copying it: tern encrypts (and, after
+ * a loss, re-encrypts) the stream's bytes straight from this memory, which must stay unchanged
+ * and valid until `release(ud, data, len)` is called. That happens exactly once per accepted
+ * piece: when every byte of the piece, and every byte before it on the stream, is acknowledged;
+ * or when the stream's sending side is reset (tern_stream_reset, the peer's STOP_SENDING); or when
+ * the stream or the connection is freed first. Copied writes (tern_stream_write,
+ * tern_stream_write_buffer) and referenced ones may be mixed; the stream carries their bytes in
+ * the order of the calls. Referenced bytes count against the stream's send buffer
+ * (tern_config.stream_send_buffer) like copied ones, so flow control and memory stay as bounded
+ * as with copies: a piece is taken whole or not at all. `fin` ends the stream after the piece.
+ * Returns `len`, or TERN_ERR_WOULD_BLOCK (less room than `len` now, or 256 pieces of this stream
+ * still held: wait for on_stream_writable), TERN_ERR_INVALID_ARG (data or release NULL, len 0, or
+ * len above the stream's send buffer, which could never take it), TERN_ERR_NOMEM,
+ * TERN_ERR_STREAM_NOT_FOUND, TERN_ERR_STREAM_STATE (FIN already set, reset, receive-only stream),
+ * TERN_ERR_CLOSED. On any error release is not called and the memory stays the caller's. The
+ * connection's thread only. */
+TERN_API ssize_t tern_stream_write_ref(tern_conn *c, int64_t sid, const void *data, size_t len,
+                                       int fin, tern_release_fn release, void *ud);
 
 /* Writing in place, for bytes the application produces (a file read, a decoder's output): no copy
  * into the stream's buffer. tern_stream_write_buffer sets *buf to the place of the stream's next

@@ -1083,6 +1083,13 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
 }
 
 int tern_conn_is_done(const tern_conn *c) { return c->state == TERN_CS_DONE; }
+
+int tern_conn_close_sent(const tern_conn *c)
+{
+    return c->state == TERN_CS_DRAINING || (c->state == TERN_CS_CLOSING && !c->close.pending);
+}
+
+void tern_conn_forget_app(tern_conn *c) { c->cb = NULL; }
 int tern_conn_handshake_completed(const tern_conn *c) { return c->hs.complete; }
 
 int tern_conn_state(const tern_conn *c)
@@ -1129,7 +1136,8 @@ void tern_conn_queue_writable(tern_conn *c, tern_stream *s)
 {
     if (!(s->flags & TERN_SF_WANT_WRITABLE))
         return;
-    if (tern_sendbuf_room(&s->snd) == 0)
+    size_t room = tern_sendbuf_room(&s->snd);
+    if (room == 0 || room < s->want_room)
         return;
     s->flags &= ~TERN_SF_WANT_WRITABLE;
     if (c->streams.notify_n == c->streams.notify_cap) {

@@ -121,6 +121,11 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now);
 /* 1 when the connection has ended (closing/draining period over, or closed without a period):
  * the driver reports tern_conn_close_info() through on_closed and frees it. */
 int tern_conn_is_done(const tern_conn *c);
+/* 1 once nothing of the connection is left for the application: its CONNECTION_CLOSE went out
+ * (closing period) or the peer's arrived (draining period); only the period's end remains. */
+int tern_conn_close_sent(const tern_conn *c);
+/* From now on no application callback runs for the connection (it was reported closed). */
+void tern_conn_forget_app(tern_conn *c);
 /* 1 once the handshake completed (RFC 9001 §4.1.1), whatever happened since (a connection closed
  * by the peer right after its Finished stays complete): the server's front door counts a
  * connection as half-open until then. */

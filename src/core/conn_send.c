@@ -364,25 +364,24 @@ static void note_stream_blocked(tern_conn *c, tern_stream *s)
     }
 }
 
-/* Puts send-buffer bytes [off, off+len) at the end of the payload. They stay where they are and
- * are encrypted from there when the packet is sealed (before anything can touch the buffer: the
- * packets of a datagram are sealed before tern_conn_send returns); only when the packet has no
- * piece left, or qlog wants to read the plaintext frames, are they copied in. */
+/* Puts send-buffer bytes [off, off+len) at the end of the payload. They stay where they are (the
+ * ring, or the application's memory for pieces written by reference) and are encrypted from there
+ * when the packet is sealed (before anything can touch them: the packets of a datagram are sealed
+ * before tern_conn_send returns); only what the packet has no piece left for, or everything when
+ * qlog wants to read the plaintext frames, is copied in. */
 static void pb_stream_bytes(tern_conn *c, pkt_build *b, const tern_sendbuf *sb, uint64_t off,
                             size_t len)
 {
-    const uint8_t *first, *second;
-    size_t first_len;
-    if (!c->qlog && b->n_pieces + 2 <= TERN_CRYPTO_MAX_PIECES) {
-        int n = tern_sendbuf_peek(sb, off, len, &first, &first_len, &second);
-        if (n >= 1)
-            b->pieces[b->n_pieces++] = (tern_crypto_piece){b->payload, first, first_len};
-        if (n == 2)
-            b->pieces[b->n_pieces++] =
-                (tern_crypto_piece){b->payload + first_len, second, len - first_len};
-    } else {
-        tern_sendbuf_copy(sb, off, len, pb_cur(b));
+    const uint8_t *p;
+    size_t n;
+    while (len && !c->qlog && b->n_pieces < TERN_CRYPTO_MAX_PIECES &&
+           (n = tern_sendbuf_span(sb, off, len, &p)) > 0) {
+        b->pieces[b->n_pieces++] = (tern_crypto_piece){b->payload, p, n};
+        b->payload += n;
+        off += n;
+        len -= n;
     }
+    tern_sendbuf_copy(sb, off, len, pb_cur(b));
     b->payload += len;
 }
 

@@ -29,6 +29,13 @@ static int stream_for_write(tern_conn *c, int64_t sid, tern_stream **s)
     return 0;
 }
 
+/* The application waits for on_stream_writable, once `need` bytes fit (1: any room). */
+static void want_writable(tern_stream *s, size_t need)
+{
+    s->flags |= TERN_SF_WANT_WRITABLE;
+    s->want_room = need;
+}
+
 /* New bytes (or the FIN) were queued on s: it has something to send. */
 static void stream_written(tern_conn *c, tern_stream *s)
 {
@@ -48,12 +55,28 @@ ssize_t tern_stream_write(tern_conn *c, int64_t sid, const void *data, size_t le
     if (n < 0)
         return n;
     if ((size_t)n < len || (len == 0 && fin && !s->snd.fin))
-        s->flags |= TERN_SF_WANT_WRITABLE;
+        want_writable(s, 1);
     if (n > 0 || (fin && s->snd.fin))
         stream_written(c, s);
     if (n == 0 && len > 0)
         return TERN_ERR_WOULD_BLOCK;
     return n;
+}
+
+ssize_t tern_stream_write_ref(tern_conn *c, int64_t sid, const void *data, size_t len, int fin,
+                              tern_release_fn release, void *ud)
+{
+    tern_stream *s;
+    int rv = stream_for_write(c, sid, &s);
+    if (rv)
+        return rv;
+    rv = tern_sendbuf_write_ref(&s->snd, data, len, fin, release, ud);
+    if (rv == TERN_ERR_WOULD_BLOCK) /* told when the whole piece fits (or a piece went back) */
+        want_writable(s, tern_sendbuf_room(&s->snd) < len ? len : 1);
+    if (rv)
+        return rv;
+    stream_written(c, s);
+    return (ssize_t)len;
 }
 
 ssize_t tern_stream_write_buffer(tern_conn *c, int64_t sid, size_t want, void **buf)
@@ -72,7 +95,7 @@ ssize_t tern_stream_write_buffer(tern_conn *c, int64_t sid, size_t want, void **
     if (n == 0) {
         if (!want)
             return 0;
-        s->flags |= TERN_SF_WANT_WRITABLE;
+        want_writable(s, 1);
         return TERN_ERR_WOULD_BLOCK;
     }
     *buf = p;
@@ -168,6 +191,6 @@ size_t tern_stream_writable(tern_conn *c, int64_t sid)
         return 0;
     size_t room = tern_sendbuf_room(&s->snd);
     if (room == 0)
-        s->flags |= TERN_SF_WANT_WRITABLE; /* the caller now waits for on_stream_writable */
+        want_writable(s, 1); /* the caller now waits for on_stream_writable */
     return room;
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 
 #include "conn_internal.h"
+#include "mpframe.h"
+#include "multipath.h"
 #include "varint.h"
 
 #define RESERVE 96 /* closing brackets and the truncation mark, always kept free */
@@ -251,7 +253,6 @@ static void w_raw_len(tern_qlog_w *w, uint64_t len)
  * the record can hold, and its ECN counts are left out too. */
 static int w_ack(tern_qlog_w *w, const tern_frame *f, unsigned exponent)
 {
-    kv_str(w, "frame_type", "ack");
     uint64_t d = f->u.ack.delay;
     uint64_t us = exponent < 32 && d < (UINT64_MAX >> 32) ? d << exponent : UINT64_MAX / 1000;
     kv_ms(w, "ack_delay", us * 1000);
@@ -311,6 +312,26 @@ static void w_close(tern_qlog_w *w, const tern_frame *f)
         kv_u64(w, "trigger_frame_type", f->u.close.frame_type);
 }
 
+/* Closes a frame's object; `cut`: w_ack left ranges out. Returns cut. */
+static int w_frame_end(tern_qlog_w *w, int cut)
+{
+    if (cut) /* past the soft limit already: the reserve holds the bracket */
+        w_close_bracket(w, '}');
+    else
+        w_lit(w, "}");
+    return cut;
+}
+
+/* The fields of a NEW_CONNECTION_ID (or of a PATH_NEW_CONNECTION_ID after its path_id). */
+static void w_new_cid(tern_qlog_w *w, const tern_frame *f)
+{
+    kv_u64(w, "sequence_number", f->u.new_cid.seq);
+    kv_u64(w, "retire_prior_to", f->u.new_cid.retire_prior_to);
+    kv_u64(w, "connection_id_length", f->u.new_cid.cid.len);
+    kv_hex(w, "connection_id", f->u.new_cid.cid.data, f->u.new_cid.cid.len);
+    kv_hex(w, "stateless_reset_token", f->u.new_cid.token, TERN_RESET_TOKEN_LEN);
+}
+
 /* One frame as a JSON object; `run` is the bytes it took (a PADDING run counts whole). Returns 1
  * when the frame was written whole but with parts left out (an ACK's oldest ranges). */
 static int w_frame(tern_qlog_w *w, const tern_frame *f, size_t run, unsigned exponent)
@@ -342,6 +363,7 @@ static int w_frame(tern_qlog_w *w, const tern_frame *f, size_t run, unsigned exp
         break;
     case TERN_FT_ACK:
     case TERN_FT_ACK_ECN:
+        kv_str(w, "frame_type", "ack");
         cut = w_ack(w, f, exponent);
         break;
     case TERN_FT_RESET_STREAM:
@@ -403,11 +425,7 @@ static int w_frame(tern_qlog_w *w, const tern_frame *f, size_t run, unsigned exp
         break;
     case TERN_FT_NEW_CONNECTION_ID:
         kv_str(w, "frame_type", "new_connection_id");
-        kv_u64(w, "sequence_number", f->u.new_cid.seq);
-        kv_u64(w, "retire_prior_to", f->u.new_cid.retire_prior_to);
-        kv_u64(w, "connection_id_length", f->u.new_cid.cid.len);
-        kv_hex(w, "connection_id", f->u.new_cid.cid.data, f->u.new_cid.cid.len);
-        kv_hex(w, "stateless_reset_token", f->u.new_cid.token, TERN_RESET_TOKEN_LEN);
+        w_new_cid(w, f);
         break;
     case TERN_FT_RETIRE_CONNECTION_ID:
         kv_str(w, "frame_type", "retire_connection_id");
@@ -431,16 +449,77 @@ static int w_frame(tern_qlog_w *w, const tern_frame *f, size_t run, unsigned exp
         kv_u64(w, "length", f->u.datagram.len);
         w_raw_len(w, f->u.datagram.len);
         break;
+    case TERN_FT_ACK_FREQUENCY:
+        kv_str(w, "frame_type", "ack_frequency");
+        kv_u64(w, "sequence_number", f->u.ack_freq.seq);
+        kv_u64(w, "ack_eliciting_threshold", f->u.ack_freq.threshold);
+        kv_ms(w, "requested_max_ack_delay",
+              f->u.ack_freq.max_ack_delay_us < UINT64_MAX / 1000
+                  ? f->u.ack_freq.max_ack_delay_us * 1000
+                  : UINT64_MAX / 1000 * 1000);
+        kv_u64(w, "reordering_threshold", f->u.ack_freq.reorder);
+        break;
+    case TERN_FT_IMMEDIATE_ACK:
+        kv_str(w, "frame_type", "immediate_ack");
+        break;
     default:
         kv_str(w, "frame_type", "unknown");
         kv_u64(w, "frame_type_bytes", t);
         break;
     }
-    if (cut) /* past the soft limit already: the reserve holds the bracket */
-        w_close_bracket(w, '}');
-    else
-        w_lit(w, "}");
-    return cut;
+    return w_frame_end(w, cut);
+}
+
+/* A multipath frame (draft-ietf-quic-multipath) as a JSON object, its fields named as the draft
+ * names them; PATH_ACK and PATH_NEW_CONNECTION_ID carry the fields of ACK and NEW_CONNECTION_ID
+ * after their path_id. Returns 1 as w_frame does. */
+static int w_mp_frame(tern_qlog_w *w, const tern_mp_frame *f, unsigned exponent)
+{
+    static const struct {
+        uint64_t type;
+        const char *name;
+    } names[] = {
+        {TERN_FT_PATH_ACK, "path_ack"},
+        {TERN_FT_PATH_ACK_ECN, "path_ack"},
+        {TERN_FT_PATH_ABANDON, "path_abandon"},
+        {TERN_FT_PATH_STATUS_BACKUP, "path_status_backup"},
+        {TERN_FT_PATH_STATUS_AVAILABLE, "path_status_available"},
+        {TERN_FT_PATH_NEW_CONNECTION_ID, "path_new_connection_id"},
+        {TERN_FT_PATH_RETIRE_CONNECTION_ID, "path_retire_connection_id"},
+        {TERN_FT_MAX_PATH_ID, "max_path_id"},
+        {TERN_FT_PATHS_BLOCKED, "paths_blocked"},
+        {TERN_FT_PATH_CIDS_BLOCKED, "path_cids_blocked"},
+    };
+    int cut = 0;
+    const char *name = NULL;
+    for (size_t i = 0; i < TERN_ARRAY_LEN(names); i++)
+        if (names[i].type == f->type)
+            name = names[i].name;
+    w_lit(w, "{");
+    if (!name) { /* tern_mpframe_parse knows no other type */
+        kv_str(w, "frame_type", "unknown");
+        kv_u64(w, "frame_type_bytes", f->type);
+        return w_frame_end(w, 0);
+    }
+    kv_str(w, "frame_type", name);
+    if (f->type == TERN_FT_MAX_PATH_ID || f->type == TERN_FT_PATHS_BLOCKED) {
+        kv_u64(w, "maximum_path_id", f->path_id);
+        return w_frame_end(w, 0);
+    }
+    kv_u64(w, "path_id", f->path_id);
+    if (f->type == TERN_FT_PATH_ACK || f->type == TERN_FT_PATH_ACK_ECN)
+        cut = w_ack(w, &f->u.ack, exponent);
+    else if (f->type == TERN_FT_PATH_NEW_CONNECTION_ID)
+        w_new_cid(w, &f->u.new_cid);
+    else if (f->type == TERN_FT_PATH_ABANDON)
+        kv_u64(w, "error_code", f->u.abandon.error_code);
+    else if (f->type == TERN_FT_PATH_RETIRE_CONNECTION_ID)
+        kv_u64(w, "sequence_number", f->u.retire_cid.seq);
+    else if (f->type == TERN_FT_PATH_CIDS_BLOCKED)
+        kv_u64(w, "next_sequence_number", f->u.cids_blocked.next_seq);
+    else /* PATH_STATUS_BACKUP, PATH_STATUS_AVAILABLE */
+        kv_u64(w, "path_status_sequence_number", f->u.status.seq);
+    return w_frame_end(w, cut);
 }
 
 int tern_qlog_w_frames(tern_qlog_w *w, const uint8_t *payload, size_t len, unsigned exponent)
@@ -453,9 +532,14 @@ int tern_qlog_w_frames(tern_qlog_w *w, const uint8_t *payload, size_t len, unsig
         if (!first)
             w_lit(w, ",");
         tern_frame f;
+        tern_mp_frame mf;
         uint64_t terr = 0;
         const uint8_t *at = p;
-        if (tern_frame_parse(&p, end, &f, &terr)) {
+        /* 0: a multipath frame, 1: another one, negative: neither parses */
+        int mp = tern_mpframe_parse(&p, end, &mf, &terr), cut = 0;
+        if (mp == 1 && tern_frame_parse(&p, end, &f, &terr))
+            mp = -1;
+        if (mp < 0) {
             tern_rd r = {at, end};
             uint64_t type = *at;
             (void)tern_rd_varint(&r, &type);
@@ -463,7 +547,11 @@ int tern_qlog_w_frames(tern_qlog_w *w, const uint8_t *payload, size_t len, unsig
             w_u64(w, type);
             w_lit(w, "}");
             p = end;
-        } else if (w_frame(w, &f, (size_t)(p - at), exponent) && !w->over) {
+        } else {
+            cut =
+                mp == 0 ? w_mp_frame(w, &mf, exponent) : w_frame(w, &f, (size_t)(p - at), exponent);
+        }
+        if (cut && !w->over) {
             truncated = 1; /* the frame is in, shortened: nothing after it fits */
             break;
         }
@@ -907,6 +995,21 @@ static void w_sent_frames(tern_qlog_w *w, const tern_sent_pkt *p)
             kv_str(w, "frame_type", "datagram");
             kv_u64(w, "length", f->len);
             w_raw_len(w, f->len);
+            break;
+        case TERN_FT_ACK_FREQUENCY:
+            kv_str(w, "frame_type", "ack_frequency");
+            kv_u64(w, "sequence_number", f->off);
+            break;
+        case TERN_FT_IMMEDIATE_ACK:
+            kv_str(w, "frame_type", "immediate_ack");
+            break;
+        case TERN_MP_REC_NEW_CID:
+        case TERN_MP_REC_RETIRE_CID:
+            kv_str(w, "frame_type",
+                   f->type == TERN_MP_REC_NEW_CID ? "path_new_connection_id"
+                                                  : "path_retire_connection_id");
+            kv_u64(w, "path_id", f->aux);
+            kv_u64(w, "sequence_number", f->id);
             break;
         default: /* a frame type the sender records and this list does not know yet */
             kv_str(w, "frame_type", "unknown");

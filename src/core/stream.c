@@ -73,6 +73,10 @@ void tern_sendbuf_init(tern_sendbuf *sb, size_t limit)
 
 void tern_sendbuf_free(tern_sendbuf *sb)
 {
+    tern_sendbuf_drop_refs(sb);
+    free(sb->refs);
+    sb->refs = NULL;
+    sb->ref0 = sb->nrefs = sb->refs_cap = 0;
     free(sb->buf);
     sb->buf = NULL;
     sb->cap = 0;
@@ -107,7 +111,7 @@ size_t tern_sendbuf_room(const tern_sendbuf *sb)
  * *nomem set when it could not grow and is full). */
 static size_t sendbuf_fit(tern_sendbuf *sb, size_t len, int *nomem)
 {
-    size_t used = (size_t)(sb->end - sb->base);
+    size_t used = sb->rlen;
     size_t n = TERN_MIN(len, tern_sendbuf_room(sb));
     *nomem = 0;
     if (n && used + n > sb->cap &&
@@ -129,8 +133,10 @@ ssize_t tern_sendbuf_write(tern_sendbuf *sb, const uint8_t *data, size_t len, in
     size_t n = sendbuf_fit(sb, len, &nomem);
     if (nomem)
         return TERN_ERR_NOMEM;
-    ring_write(sb->buf, sb->cap, sb->head, sb->end - sb->base, data, n);
+    ring_write(sb->buf, sb->cap, sb->head, sb->rlen, data, n);
     sb->end += n;
+    sb->rlen += n;
+    sb->rtotal += n;
     sb->reserved = 0; /* the reserved place now holds these bytes */
     if (fin && n == len)
         sb->fin = 1;
@@ -148,7 +154,7 @@ ssize_t tern_sendbuf_reserve(tern_sendbuf *sb, size_t want, uint8_t **p)
         return TERN_ERR_NOMEM;
     if (!n)
         return 0;
-    size_t pos = ring_pos(sb->head, sb->end - sb->base, sb->cap);
+    size_t pos = ring_pos(sb->head, sb->rlen, sb->cap);
     n = TERN_MIN(n, sb->cap - pos);
     *p = sb->buf + pos;
     sb->reserved = n;
@@ -162,10 +168,101 @@ int tern_sendbuf_commit(tern_sendbuf *sb, size_t n, int fin)
     if (n > sb->reserved)
         return TERN_ERR_INVALID_ARG;
     sb->end += n;
+    sb->rlen += n;
+    sb->rtotal += n;
     sb->reserved = 0;
     if (fin)
         sb->fin = 1;
     return 0;
+}
+
+int tern_sendbuf_write_ref(tern_sendbuf *sb, const uint8_t *data, size_t len, int fin,
+                           tern_release_fn release, void *ud)
+{
+    if (!data || !release || !len || len > sb->limit)
+        return TERN_ERR_INVALID_ARG;
+    if (sb->fin)
+        return TERN_ERR_STREAM_STATE;
+    if (len > tern_sendbuf_room(sb) || sb->nrefs - sb->ref0 >= TERN_SENDBUF_MAX_REFS)
+        return TERN_ERR_WOULD_BLOCK;
+    if (sb->ref0 && sb->nrefs == sb->refs_cap) { /* slide the live pieces down */
+        memmove(sb->refs, sb->refs + sb->ref0, (sb->nrefs - sb->ref0) * sizeof(*sb->refs));
+        sb->nrefs -= sb->ref0;
+        sb->ref0 = 0;
+    }
+    if (sb->nrefs == sb->refs_cap) {
+        uint32_t ncap = sb->refs_cap ? sb->refs_cap * 2 : 8;
+        tern_sendref *nr = realloc(sb->refs, ncap * sizeof(*nr));
+        if (!nr)
+            return TERN_ERR_NOMEM;
+        sb->refs = nr;
+        sb->refs_cap = ncap;
+    }
+    sb->refs[sb->nrefs++] = (tern_sendref){.off = sb->end, .ring_at = sb->rtotal, .data = data,
+                                           .len = len, .release = release, .ud = ud};
+    sb->end += len;
+    sb->reserved = 0; /* a place handed out before is no longer at `end` */
+    if (fin)
+        sb->fin = 1;
+    return 0;
+}
+
+void tern_sendbuf_drop_refs(tern_sendbuf *sb)
+{
+    for (uint32_t i = sb->ref0; i < sb->nrefs; i++) {
+        tern_sendref *r = &sb->refs[i];
+        tern_release_fn fn = r->release;
+        const uint8_t *data = r->data;
+        r->release = NULL;
+        r->data = NULL;
+        if (fn)
+            fn(r->ud, data, r->len);
+    }
+}
+
+/* The last referenced piece starting at or below `off`, or NULL. */
+static const tern_sendref *ref_at_or_below(const tern_sendbuf *sb, uint64_t off)
+{
+    uint32_t lo = sb->ref0, hi = sb->nrefs;
+    while (lo < hi) { /* first piece starting above off */
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (sb->refs[mid].off <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > sb->ref0 ? &sb->refs[lo - 1] : NULL;
+}
+
+/* How many ring bytes were taken in before stream offset `off` (base <= off <= end), counted
+ * like rtotal; a byte inside a referenced piece counts as the piece's start. */
+static uint64_t ring_count_at(const tern_sendbuf *sb, uint64_t off, const tern_sendref *r)
+{
+    if (!r)
+        return sb->rtotal - sb->rlen + (off - sb->base);
+    if (off < r->off + r->len)
+        return r->ring_at;
+    return r->ring_at + (off - r->off - r->len);
+}
+
+size_t tern_sendbuf_span(const tern_sendbuf *sb, uint64_t off, size_t len, const uint8_t **p)
+{
+    if (!len || off < sb->base || off >= sb->end)
+        return 0;
+    len = (size_t)TERN_MIN((uint64_t)len, sb->end - off);
+    const tern_sendref *r = sb->nrefs > sb->ref0 ? ref_at_or_below(sb, off) : NULL;
+    if (r && off < r->off + r->len) {
+        *p = r->data + (off - r->off);
+        return (size_t)TERN_MIN((uint64_t)len, r->off + r->len - off);
+    }
+    /* ring bytes, up to the next piece and to where the ring wraps */
+    const tern_sendref *next = r ? r + 1 : sb->nrefs > sb->ref0 ? &sb->refs[sb->ref0] : NULL;
+    if (next && next < sb->refs + sb->nrefs && next->off - off < len)
+        len = (size_t)(next->off - off);
+    uint64_t rel = ring_count_at(sb, off, r) - (sb->rtotal - sb->rlen);
+    size_t pos = ring_pos(sb->head, rel, sb->cap);
+    *p = sb->buf + pos;
+    return TERN_MIN(len, sb->cap - pos);
 }
 
 /* Marks [lo, hi) for retransmission. When the set is full the range is widened to swallow its
@@ -262,19 +359,18 @@ void tern_sendbuf_copy(const tern_sendbuf *sb, uint64_t off, size_t len, uint8_t
 {
     if (!len || off < sb->base || off + len > sb->end)
         return;
-    ring_read(sb->buf, sb->cap, sb->head, off - sb->base, len, dst);
-}
-
-int tern_sendbuf_peek(const tern_sendbuf *sb, uint64_t off, size_t len, const uint8_t **first,
-                      size_t *first_len, const uint8_t **second)
-{
-    if (!len || off < sb->base || off + len > sb->end)
-        return 0;
-    size_t pos = ring_pos(sb->head, off - sb->base, sb->cap);
-    *first = sb->buf + pos;
-    *first_len = TERN_MIN(len, sb->cap - pos);
-    *second = len > *first_len ? sb->buf : NULL;
-    return *second ? 2 : 1;
+    if (sb->nrefs == sb->ref0) {
+        ring_read(sb->buf, sb->cap, sb->head, off - sb->base, len, dst);
+        return;
+    }
+    const uint8_t *p;
+    size_t n;
+    while (len && (n = tern_sendbuf_span(sb, off, len, &p)) > 0) {
+        memcpy(dst, p, n);
+        dst += n;
+        off += n;
+        len -= n;
+    }
 }
 
 void tern_sendbuf_on_sent(tern_sendbuf *sb, uint64_t off, size_t len, int fin)
@@ -310,10 +406,23 @@ void tern_sendbuf_on_acked(tern_sendbuf *sb, uint64_t off, size_t len, int fin)
     const tern_range *f = tern_ranges_first(&sb->acked);
     if (f && f->lo <= sb->base) {
         uint64_t nb = f->hi;
-        sb->head = sb->cap ? ring_pos(sb->head, nb - sb->base, sb->cap) : 0;
+        const tern_sendref *r = sb->nrefs > sb->ref0 ? ref_at_or_below(sb, nb) : NULL;
+        size_t gone = (size_t)(ring_count_at(sb, nb, r) - (sb->rtotal - sb->rlen));
+        sb->head = sb->cap ? ring_pos(sb->head, gone, sb->cap) : 0;
+        sb->rlen -= gone;
         sb->base = nb;
         tern_ranges_remove_below(&sb->acked, nb);
         tern_ranges_remove_below(&sb->lost, nb);
+        /* pieces wholly acknowledged, and everything before them: back to the application */
+        while (sb->ref0 < sb->nrefs && sb->refs[sb->ref0].off + sb->refs[sb->ref0].len <= nb) {
+            tern_sendref *done = &sb->refs[sb->ref0++];
+            tern_release_fn fn = done->release;
+            done->release = NULL;
+            if (fn)
+                fn(done->ud, done->data, done->len);
+        }
+        if (sb->ref0 == sb->nrefs)
+            sb->ref0 = sb->nrefs = 0;
     }
     if (tern_sendbuf_drained(sb) && (sb->fin || sb->cap <= TERN_SENDBUF_DRAINED_FREE_MAX)) {
         /* Everything written is acknowledged. Nothing more can be written after FIN: the ring
@@ -450,6 +559,7 @@ int tern_stream_reset_send(tern_stream *s, uint64_t app_error)
     s->flags |= TERN_SF_NEED_RESET | TERN_SF_RESET_SENT;
     s->reset_error = app_error;
     s->reset_final_size = s->snd.sent; /* what the peer may have seen */
+    tern_sendbuf_drop_refs(&s->snd);   /* nothing of the stream is sent again */
     return 1;
 }
 

@@ -22,6 +22,20 @@
 /* A send ring of at most this many bytes is freed once all it held is acknowledged (see
  * tern_sendbuf_on_acked); a larger one is kept for the stream's next burst. */
 #define TERN_SENDBUF_DRAINED_FREE_MAX 1024
+/* Pieces of application memory a send buffer holds by reference at once (tern_sendbuf_write_ref):
+ * their bytes count against `limit` like copied ones, and this bounds their bookkeeping. */
+#define TERN_SENDBUF_MAX_REFS 256
+
+/* A piece of the application's memory queued by reference: stream bytes [off, off + len) are
+ * data[0..len). `ring_at` is how many bytes the ring had taken in before it (ring bytes and
+ * referenced ones share the stream's offsets, not the ring). */
+typedef struct tern_sendref {
+    uint64_t off, ring_at;
+    const uint8_t *data;
+    size_t len;
+    tern_release_fn release; /* NULL once called */
+    void *ud;
+} tern_sendref;
 
 /* ---- send buffer: bytes written by the app, kept until acknowledged -------------------------- */
 typedef struct tern_sendbuf {
@@ -36,6 +50,13 @@ typedef struct tern_sendbuf {
     int fin;               /* the app has set FIN at `end` */
     int fin_sent, fin_acked, fin_lost;
     size_t reserved;       /* bytes at `end` handed out by tern_sendbuf_reserve, not committed */
+    /* Referenced pieces above base, in offset order: refs[ref0 .. nrefs). Bytes outside them are
+     * the ring's: `rlen` of them are held, the first at ring index `head`, and `rtotal` were
+     * taken in since the start (with no reference, rlen == end - base). */
+    tern_sendref *refs;
+    uint32_t ref0, nrefs, refs_cap;
+    size_t rlen;
+    uint64_t rtotal;
 } tern_sendbuf;
 
 void tern_sendbuf_init(tern_sendbuf *sb, size_t limit);
@@ -48,6 +69,17 @@ int tern_sendbuf_drained(const tern_sendbuf *sb);
 /* Copies up to len bytes in (bounded by limit - unacked bytes). Returns accepted count, or
  * TERN_ERR_STREAM_STATE after FIN, TERN_ERR_NOMEM. fin applies only when all bytes were accepted. */
 ssize_t tern_sendbuf_write(tern_sendbuf *sb, const uint8_t *data, size_t len, int fin);
+/* Queues data[0..len) by reference, FIN after it when `fin`: the bytes are sent (and resent) from
+ * there, and release(ud, data, len) runs once, when every byte of the piece and all before it on
+ * the stream are acknowledged, or when tern_sendbuf_drop_refs or tern_sendbuf_free runs first.
+ * All or nothing: returns 0, TERN_ERR_WOULD_BLOCK (less room than len, or TERN_SENDBUF_MAX_REFS
+ * pieces held), TERN_ERR_INVALID_ARG (data or release NULL, len 0 or above limit),
+ * TERN_ERR_STREAM_STATE after FIN, TERN_ERR_NOMEM; release is not called on failure. */
+int tern_sendbuf_write_ref(tern_sendbuf *sb, const uint8_t *data, size_t len, int fin,
+                           tern_release_fn release, void *ud);
+/* Releases every referenced piece now (the stream was reset: none of it is sent again). The
+ * offsets stay accounted for; the bytes must not be read any more. */
+void tern_sendbuf_drop_refs(tern_sendbuf *sb);
 /* Room for new bytes. */
 size_t tern_sendbuf_room(const tern_sendbuf *sb);
 /* The place of the next new bytes, for a caller that produces them in place instead of copying
@@ -71,12 +103,12 @@ int tern_sendbuf_next(const tern_sendbuf *sb, uint64_t max_off, size_t max_len, 
 void tern_sendbuf_rewind(tern_sendbuf *sb);
 /* Copies bytes [off, off+len) (all must be buffered) to dst. */
 void tern_sendbuf_copy(const tern_sendbuf *sb, uint64_t off, size_t len, uint8_t *dst);
-/* Where bytes [off, off+len) (all must be buffered) are in the ring: one or two stretches (the
- * second when they wrap), first[0..*first_len) then second[0..len - *first_len). The pointers
- * stay valid until the next write or acknowledgement. Returns the number of stretches (0 for
- * len 0 or bytes not buffered). */
-int tern_sendbuf_peek(const tern_sendbuf *sb, uint64_t off, size_t len, const uint8_t **first,
-                      size_t *first_len, const uint8_t **second);
+/* Where the bytes from `off` on (buffered, below end) are: sets *p to the first and returns how
+ * many of the next `len` follow it contiguously (in the ring up to where it wraps or a referenced
+ * piece starts, or in one referenced piece); 0 for len 0 or bytes not buffered. Walking
+ * [off, off + len) takes as many calls as it has stretches. The pointers stay valid until the
+ * next write, acknowledgement or tern_sendbuf_drop_refs. */
+size_t tern_sendbuf_span(const tern_sendbuf *sb, uint64_t off, size_t len, const uint8_t **p);
 /* The range was put in a packet (removes it from `lost`, advances `sent`). */
 void tern_sendbuf_on_sent(tern_sendbuf *sb, uint64_t off, size_t len, int fin);
 /* The range was acknowledged. Once everything written is, the ring and the range sets are freed
@@ -114,6 +146,7 @@ typedef struct tern_stream {
     uint64_t recv_window;  /* window size we keep open ahead of read_off */
     uint64_t blocked_at;   /* limit at which we last sent STREAM_DATA_BLOCKED */
     uint64_t reset_error, stop_error, reset_final_size;
+    size_t want_room;      /* with TERN_SF_WANT_WRITABLE: the room the application waits for */
     struct tern_stream *hnext;   /* hash chain */
     struct tern_stream *snext;   /* send queue link (round robin) */
     struct tern_stream *sprev;   /* so that closing a queued stream is O(1) */

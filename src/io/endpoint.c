@@ -451,6 +451,23 @@ static int ep_leave(tern_endpoint *ep)
     return 1;
 }
 
+/* A client connection whose CONNECTION_CLOSE went out (or the peer's arrived) is over for the
+ * application: on_closed runs now rather than three PTOs later, and the closing or draining
+ * period goes on inside the endpoint (answering the peer's late packets with CONNECTION_CLOSE)
+ * without callbacks and without keeping tern_endpoint_run running; tern_endpoint_free ends it
+ * (RFC 9000 §10.2 lets an endpoint discard the state early). A waiting client program thus exits
+ * at its last byte, not a closing period later. Servers keep the period before reporting: their
+ * listener stays and a late packet is answered either way. */
+static void report_early(tern_endpoint *ep, rt_conn *rc)
+{
+    tern_conn *c = rc->c;
+    rc->reported = 1;
+    ep->nlinger++;
+    if (ep->cb.on_closed)
+        ep->cb.on_closed(c, tern_conn_close_info(c), ep->ud);
+    tern_conn_forget_app(c);
+}
+
 /* Removes a finished connection: routes, timer, list; reports it; frees it. */
 static void reap(tern_endpoint *ep, rt_conn *rc)
 {
@@ -459,7 +476,9 @@ static void reap(tern_endpoint *ep, rt_conn *rc)
     tern_front_detach(&ep->front, &rc->fc);
     rc_unlink(ep, rc);
     rc->q = Q_REAPED; /* a verb the callback calls on c must not queue the record freed below */
-    if (ep->cb.on_closed)
+    if (rc->reported)
+        ep->nlinger--;
+    else if (ep->cb.on_closed)
         ep->cb.on_closed(c, tern_conn_close_info(c), ep->ud);
     tern_conn_free(c);
     tern_ep_qlog_close(rc, 0);
@@ -574,6 +593,8 @@ static void flush_conn(tern_endpoint *ep, rt_conn *rc, uint64_t now)
         reap(ep, rc);
         return;
     }
+    if (rc->own_sock && !rc->reported && tern_conn_close_sent(c))
+        report_early(ep, rc);
     tern_heap_set(&ep->loop.timers, &rc->timer, tern_conn_next_timeout(c));
     return;
 blocked:
@@ -1220,7 +1241,7 @@ int tern_endpoint_run(tern_endpoint *ep)
         return TERN_ERR_REENTRANT;
     int rv = 0;
     ep_enter(ep);
-    while (!ep->stop && (ep->nlisteners || ep->nconns)) {
+    while (!ep->stop && (ep->nlisteners || ep->nconns > ep->nlinger)) {
         if ((rv = run_iteration(ep, -1)))
             break;
     }
@@ -1291,7 +1312,7 @@ static int network_event(tern_endpoint *ep, const tern_net_event *ev)
 
 size_t tern_endpoint_conn_count(tern_endpoint *ep)
 {
-    return ep ? ep->nconns : 0;
+    return ep ? ep->nconns - ep->nlinger : 0;
 }
 
 void tern_endpoint_free(tern_endpoint *ep)

@@ -37,6 +37,7 @@ typedef struct rt_conn {
     FILE *qlog_fp;    /* tern_config.qlog_dir: this connection's file (qlog_file.c) */
     int qlog_tried;   /* its opening was attempted (it is not tried again) */
     char qlog_name[2 * TERN_MAX_CID_LEN + 16]; /* the file's name in qlog_dir */
+    int reported; /* a client's on_closed ran before the end of its closing or draining period */
 } rt_conn;
 
 struct tern_endpoint {
@@ -59,6 +60,7 @@ struct tern_endpoint {
 
     rt_conn *conns;
     size_t nconns;
+    size_t nlinger; /* of them, reported closed and only finishing their closing period */
     rt_conn *dirty_head, *dirty_tail;
     rt_conn *deferred;
     int stop;

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "loopfx.h"
+#include "tern/core.h"
 
 #include <arpa/inet.h>
 #include <gnutls/gnutls.h>
@@ -297,6 +298,7 @@ static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
     loopfx_side *s = ud;
     s->closed++;
     s->close = *info;
+    s->closed_state = tern_core_state(c);
     if (s->conn == c)
         s->conn = NULL;
     /* the connection's memory may serve a later one: its requests go with it */

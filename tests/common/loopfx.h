@@ -70,6 +70,7 @@ typedef struct loopfx_side {
     int is_server, errors;
     int accepted, connected, closed; /* callbacks seen */
     tern_close_info close;           /* of the latest close */
+    int closed_state;                /* tern_core_state() of the connection in its on_closed */
     char alpn[64];                   /* negotiated, at the latest on_connected */
     /* start one key update once this side has moved this many stream bytes (0 = never): the
      * server counts what it wrote in all, the client what it received in the current set */

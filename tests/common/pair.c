@@ -212,9 +212,72 @@ static void server_fill_in_place(tern_pair *p, tern_conn *c, int idx)
     }
 }
 
+/* A piece of the server's response held by reference: its memory follows the header. */
+typedef struct ref_piece {
+    tern_pair *p;
+    int64_t sid;
+    uint64_t end; /* stream offset after its last byte */
+    size_t len;
+} ref_piece;
+
+static void ref_released(void *ud, const void *data, size_t len)
+{
+    ref_piece *rp = ud;
+    pair_by_ref *br = rp->p->by_ref;
+    br->released++;
+    br->bytes_held -= rp->len;
+    if (data != (const void *)(rp + 1) || len != rp->len)
+        br->bad++;
+    /* acknowledged means received: the client must hold the whole piece by now (pair_free
+     * releases the rest while nothing is read any more; only a finished stream counts then) */
+    for (int i = 0; i < rp->p->nstreams; i++)
+        if (rp->p->streams[i].sid == rp->sid && rp->p->streams[i].got < rp->end && rp->p->client)
+            br->early++;
+    free(rp);
+}
+
+/* The same bytes in pieces of by_ref->piece, each written once by reference (or copied, every
+ * other one, with by_ref->mix), a piece whole or not at all. */
+static void server_fill_by_ref(tern_pair *p, tern_conn *c, int idx)
+{
+    pair_by_ref *br = p->by_ref;
+    while (p->srv[idx].left > 0) {
+        size_t n = p->srv[idx].left < br->piece ? (size_t)p->srv[idx].left : br->piece;
+        uint64_t at = p->srv[idx].total - p->srv[idx].left;
+        int last = n == p->srv[idx].left;
+        if (br->mix && (at / br->piece) % 2) {
+            uint8_t buf[65536];
+            size_t k = n < sizeof(buf) ? n : sizeof(buf);
+            gen_fill(p->srv[idx].gen, at, buf, k);
+            ssize_t w = tern_stream_write(c, p->srv[idx].sid, buf, k, last && k == n);
+            if (w <= 0)
+                return;
+            p->srv[idx].left -= (uint64_t)w;
+            continue;
+        }
+        ref_piece *rp = malloc(sizeof(*rp) + n);
+        if (!rp)
+            return;
+        *rp = (ref_piece){p, p->srv[idx].sid, at + n, n};
+        gen_fill(p->srv[idx].gen, at, (uint8_t *)(rp + 1), n);
+        if (tern_stream_write_ref(c, p->srv[idx].sid, rp + 1, n, last, ref_released, rp) !=
+            (ssize_t)n) {
+            free(rp);
+            return;
+        }
+        br->pieces++;
+        br->bytes_held += n;
+        p->srv[idx].left -= n;
+    }
+}
+
 static void server_fill(tern_pair *p, tern_conn *c, int idx)
 {
     uint8_t buf[16384];
+    if (p->by_ref) {
+        server_fill_by_ref(p, c, idx);
+        return;
+    }
     if (p->server_in_place) {
         server_fill_in_place(p, c, idx);
         return;
@@ -497,6 +560,7 @@ int pair_rewrite_first_initial(tern_pair *p, uint32_t version, const tern_cid *s
 void pair_free(tern_pair *p)
 {
     tern_conn_free(p->client);
+    p->client = NULL; /* the server's pieces released below find no reader */
     tern_conn_free(p->server);
     tern_tls_ctx_free(p->tls_c);
     tern_tls_ctx_free(p->tls_s);

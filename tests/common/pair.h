@@ -147,7 +147,19 @@ typedef struct tern_pair {
     /* the server produces its responses in place (tern_stream_write_buffer and _commit) instead
      * of through tern_stream_write */
     int server_in_place;
+    /* when set: the server queues its responses by reference (tern_stream_write_ref) from pieces
+     * of memory it allocates, of by_ref->piece bytes (every other piece copied instead when
+     * by_ref->mix), and counts their releases there (kept by the test: it outlives the pair) */
+    struct pair_by_ref *by_ref;
 } tern_pair;
+
+typedef struct pair_by_ref {
+    size_t piece;
+    int mix;
+    uint64_t pieces, released, bytes_held; /* pieces queued, released; bytes not yet released */
+    uint64_t early; /* releases that came before the client had every byte of the piece */
+    uint64_t bad;   /* releases with a pointer or length other than the piece's */
+} pair_by_ref;
 
 /* Creates the certificate (once per process), both TLS contexts and the client connection. */
 int pair_init(tern_pair *p, uint64_t seed);

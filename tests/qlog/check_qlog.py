@@ -2,7 +2,8 @@
 """Checks qlog files written by tern against tests/qlog/qlog-schema.json and against what a
 migration must show.
 
-    check_qlog.py [--expect-migration] [--only PREFIX,...] [--expect NAME]... FILE.sqlog...
+    check_qlog.py [--expect-migration] [--only PREFIX,...] [--expect NAME]... [--expect-frame TYPE]...
+                  FILE.sqlog...
 
 Every file must be a JSON Text Sequence (RFC 7464): records that start with RS (0x1e) and end with
 a line feed, the first the qlog header (validated as #/$defs/header), every other one an event
@@ -12,7 +13,8 @@ NEW_CONNECTION_ID), recovery metrics with an RTT, a congestion state, the TLS ke
 of tuple 1 and the migration of the connection from tuple 0 to tuple 1, then 1-RTT packets sent on
 tuple 1 (elsewhere only probing packets). --only validates just the events whose names start with
 one of the prefixes (the framing, order and header of every record are still checked); each
---expect NAME must occur in at least one of the files. Prints one line per file; exits 1 at the first failure."""
+--expect NAME must occur in at least one of the files, each --expect-frame TYPE (a frame_type) in the
+frames of at least one packet event of them. Prints one line per file; exits 1 at the first failure."""
 import json
 import os
 import sys
@@ -174,6 +176,7 @@ def main(argv):
     expect = False
     only = None
     wanted = []
+    wanted_frames = []
     files = []
     it = iter(argv)
     for a in it:
@@ -183,9 +186,12 @@ def main(argv):
             only = tuple(next(it).split(","))
         elif a == "--expect":
             wanted.append(next(it))
+        elif a == "--expect-frame":
+            wanted_frames.append(next(it))
         else:
             files.append(a)
     seen = set()
+    frames_seen = set()
     if not files:
         print(__doc__)
         return 2
@@ -205,6 +211,9 @@ def main(argv):
         checked = 0
         for i, ev in enumerate(recs[1:], 1):
             seen.add(ev.get("name"))
+            for f in ev.get("data", {}).get("frames", []) if isinstance(ev.get("data"), dict) else []:
+                if isinstance(f, dict):
+                    frames_seen.add(f.get("frame_type"))
             if only and not str(ev.get("name")).startswith(only):
                 continue
             checked += 1
@@ -222,6 +231,10 @@ def main(argv):
     for name in wanted:
         if name not in seen:
             print(f"check_qlog: FAIL: no {name} event in {len(files)} file(s)")
+            return 1
+    for ft in wanted_frames:
+        if ft not in frames_seen:
+            print(f"check_qlog: FAIL: no {ft} frame in {len(files)} file(s) (seen: {sorted(map(str, frames_seen))})")
             return 1
     return 0
 

@@ -81,6 +81,24 @@ mkdir -p "$work/dgram"
 grep -q '"frame_type":"datagram"' "$work"/dgram/*_client.sqlog || fail "no DATAGRAM frame in the client's qlog"
 "$py" "$here/check_qlog.py" "$work"/dgram/*.sqlog || fail "the datagram run's files"
 
+# multipath and ACK frequency frames of a real transfer: both tools with --multipath, the client
+# adding 127.0.0.2 as a second path mid-download. Their frames must carry the names and fields of
+# the drafts' qlog definitions (frames named "unknown" where the schema expects a name fail here).
+mkdir -p "$work/mp"
+port=$(free_port)
+start_server "$port" -q --multipath --qlog-dir "$work/mp" || fail "tern-server --multipath did not start"
+timeout 30 "$build/tern-client" -q --ca "$work/pki/ca.pem" --multipath --qlog-dir "$work/mp" \
+    --add-local 127.0.0.2@200KB -o "$work/mp.out" "https://127.0.0.1:$port/f.bin" \
+    >"$work/client.log" 2>&1 || fail "the multipath download failed"
+cmp -s "$work/www/f.bin" "$work/mp.out" || fail "the multipath download differs"
+stop_server
+"$py" "$here/check_qlog.py" --expect-frame ack_frequency --expect-frame path_new_connection_id \
+    "$work"/mp/*.sqlog || fail "the multipath run's files"
+if grep -q '"frame_type":"unknown"' "$work"/mp/*.sqlog; then
+    fail "a frame logged as unknown: $(grep -o '"frame_type":"unknown","frame_type_bytes":[0-9]*' "$work"/mp/*.sqlog | sort | uniq -c)"
+fi
+echo "qlog: multipath and ACK frequency frames validate"
+
 if ! command -v node >/dev/null; then
     echo "qlog: skipping qvis's way of loading (no node; Debian's nodejs package provides it)"
     exit 0

@@ -26,6 +26,15 @@ start_server() {
     wait_bound "$port" "$srv"
 }
 
+# wait_size FILE BYTES: waits (up to 10 s) until FILE holds more than BYTES. Returns 1 if not.
+wait_size() {
+    for _ in $(seq 1 400); do
+        [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -gt "$2" ] && return 0
+        sleep 0.025
+    done
+    return 1
+}
+
 stop_server() {
     [ -n "$srv" ] && kill "$srv" 2>/dev/null
     wait "$srv" 2>/dev/null

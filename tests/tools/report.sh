@@ -19,11 +19,7 @@ timeout 60 "$build/tern-client" --ca "$work/pki/ca.pem" --json --idle-timeout "$
     >"$work/client.json" 2>"$work/client.log" &
 cli=$!
 # Freeze the server once a few megabytes arrived: nothing more comes, nothing answers.
-for _ in $(seq 1 400); do
-    [ "$(stat -c %s "$work/big.out" 2>/dev/null || echo 0)" -gt 4000000 ] && break
-    sleep 0.025
-done
-[ "$(stat -c %s "$work/big.out" 2>/dev/null || echo 0)" -gt 4000000 ] || fail "the download did not start"
+wait_size "$work/big.out" 4000000 || fail "the download did not start"
 kill -STOP "$srv"
 wait "$cli"
 rc=$?

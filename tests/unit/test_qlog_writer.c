@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "frame.h"
+#include "mpframe.h"
 #include "qlog.h"
 
 static char buf[TERN_QLOG_RECORD_MAX];
@@ -169,6 +170,60 @@ static void test_every_frame(void **state)
     ONE(tern_frame_write_handshake_done(p, 64), "[{\"frame_type\":\"handshake_done\"}]");
 }
 
+/* ACK_FREQUENCY and IMMEDIATE_ACK (draft-ietf-quic-ack-frequency) and every multipath frame
+ * (draft-ietf-quic-multipath), with the names and fields of their qlog definitions. */
+static void test_extension_frames(void **state)
+{
+    (void)state;
+    uint8_t *p = pkt;
+    ONE(tern_frame_write_ack_frequency(p, 64, 3, 9, 25000, 4),
+        "[{\"frame_type\":\"ack_frequency\",\"sequence_number\":3,\"ack_eliciting_threshold\":9,"
+        "\"requested_max_ack_delay\":25.000,\"reordering_threshold\":4}]");
+    ONE(tern_frame_write_immediate_ack(p, 64), "[{\"frame_type\":\"immediate_ack\"}]");
+
+    tern_pn_range r[2] = {{10, 12}, {5, 5}};
+    ONE(tern_mpframe_write_path_ack(p, 256, 2, r, 2, 1000, NULL),
+        "[{\"frame_type\":\"path_ack\",\"path_id\":2,\"ack_delay\":8.000,"
+        "\"acked_ranges\":[[10,12],[5]]}]");
+    uint64_t ecn[3] = {1, 2, 3};
+    ONE(tern_mpframe_write_path_ack(p, 256, 1, r, 1, 0, ecn),
+        "[{\"frame_type\":\"path_ack\",\"path_id\":1,\"ack_delay\":0.000,"
+        "\"acked_ranges\":[[10,12]],\"ect1\":2,\"ect0\":1,\"ce\":3}]");
+    ONE(tern_mpframe_write_path_abandon(p, 64, 3, TERN_MP_ERR_PATH_UNSTABLE_OR_POOR),
+        "[{\"frame_type\":\"path_abandon\",\"path_id\":3,\"error_code\":15990}]");
+    ONE(tern_mpframe_write_path_status(p, 64, 0, 4, 7),
+        "[{\"frame_type\":\"path_status_backup\",\"path_id\":4,"
+        "\"path_status_sequence_number\":7}]");
+    ONE(tern_mpframe_write_path_status(p, 64, 1, 4, 8),
+        "[{\"frame_type\":\"path_status_available\",\"path_id\":4,"
+        "\"path_status_sequence_number\":8}]");
+    tern_cid cid = {2, {0xab, 0xcd}};
+    uint8_t srt[TERN_RESET_TOKEN_LEN];
+    memset(srt, 0xee, sizeof(srt));
+    ONE(tern_mpframe_write_path_new_cid(p, 64, 5, 2, 1, &cid, srt),
+        "[{\"frame_type\":\"path_new_connection_id\",\"path_id\":5,\"sequence_number\":2,"
+        "\"retire_prior_to\":1,\"connection_id_length\":2,\"connection_id\":\"abcd\","
+        "\"stateless_reset_token\":\"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"}]");
+    ONE(tern_mpframe_write_path_retire_cid(p, 64, 6, 11),
+        "[{\"frame_type\":\"path_retire_connection_id\",\"path_id\":6,\"sequence_number\":11}]");
+    ONE(tern_mpframe_write_max_path_id(p, 64, 12),
+        "[{\"frame_type\":\"max_path_id\",\"maximum_path_id\":12}]");
+    ONE(tern_mpframe_write_paths_blocked(p, 64, 13),
+        "[{\"frame_type\":\"paths_blocked\",\"maximum_path_id\":13}]");
+    ONE(tern_mpframe_write_path_cids_blocked(p, 64, 7, 14),
+        "[{\"frame_type\":\"path_cids_blocked\",\"path_id\":7,\"next_sequence_number\":14}]");
+
+    /* frames after a multipath one are read on; a multipath frame cut short ends the array */
+    size_t n = tern_mpframe_write_max_path_id(p, 64, 1);
+    n += tern_frame_write_ping(p + n, 10);
+    assert_string_equal(frames(pkt, n, 3, NULL),
+                        "[{\"frame_type\":\"max_path_id\",\"maximum_path_id\":1},"
+                        "{\"frame_type\":\"ping\"}]");
+    n = tern_mpframe_write_path_abandon(p, 64, 3, 1);
+    assert_string_equal(frames(pkt, n - 1, 3, NULL),
+                        "[{\"frame_type\":\"unknown\",\"frame_type_bytes\":15989}]");
+}
+
 static void test_ack(void **state)
 {
     (void)state;
@@ -322,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_hex_and_truncation),
         cmocka_unit_test(test_every_frame),
+        cmocka_unit_test(test_extension_frames),
         cmocka_unit_test(test_ack),
         cmocka_unit_test(test_close),
         cmocka_unit_test(test_unparsable),

@@ -1,5 +1,6 @@
 /* The stream send ring: wrapping, writes in place, acknowledgements out of order, losses, FIN
- * alone, the room limit, many gaps, and the ring given back once drained. */
+ * alone, the room limit, many gaps, and the ring given back once drained; pieces of application
+ * memory held by reference among copied bytes, their release and their limits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,21 +51,19 @@ static void test_sendbuf_wrap(void **st)
     tern_sendbuf_copy(&sb, 3500, 2500, out); /* across the wrap point */
     assert_memory_equal(out, src + 3500, 2500);
     /* the same bytes where they lie: the end of the ring, then its start */
-    const uint8_t *first, *second;
-    size_t first_len;
-    assert_int_equal(tern_sendbuf_peek(&sb, 3500, 2500, &first, &first_len, &second), 2);
-    assert_ptr_equal(first, sb.buf + 3500);
-    assert_int_equal(first_len, 596);
-    assert_ptr_equal(second, sb.buf);
-    assert_memory_equal(first, src + 3500, 596);
-    assert_memory_equal(second, src + 4096, 2500 - 596);
-    assert_int_equal(tern_sendbuf_peek(&sb, 3100, 100, &first, &first_len, &second), 1);
-    assert_ptr_equal(first, sb.buf + 3100);
-    assert_int_equal(first_len, 100);
-    assert_null(second);
-    assert_int_equal(tern_sendbuf_peek(&sb, 2999, 10, &first, &first_len, &second), 0);
-    assert_int_equal(tern_sendbuf_peek(&sb, 6000, 97, &first, &first_len, &second), 0);
-    assert_int_equal(tern_sendbuf_peek(&sb, 4000, 0, &first, &first_len, &second), 0);
+    const uint8_t *p;
+    assert_int_equal(tern_sendbuf_span(&sb, 3500, 2500, &p), 596);
+    assert_ptr_equal(p, sb.buf + 3500);
+    assert_memory_equal(p, src + 3500, 596);
+    assert_int_equal(tern_sendbuf_span(&sb, 4096, 2500 - 596, &p), 2500 - 596);
+    assert_ptr_equal(p, sb.buf);
+    assert_memory_equal(p, src + 4096, 2500 - 596);
+    assert_int_equal(tern_sendbuf_span(&sb, 3100, 100, &p), 100);
+    assert_ptr_equal(p, sb.buf + 3100);
+    assert_int_equal(tern_sendbuf_span(&sb, 2999, 10, &p), 0); /* acknowledged already */
+    assert_int_equal(tern_sendbuf_span(&sb, 6096, 97, &p), 0); /* not written */
+    assert_int_equal(tern_sendbuf_span(&sb, 6000, 97, &p), 96); /* up to the end */
+    assert_int_equal(tern_sendbuf_span(&sb, 4000, 0, &p), 0);
     tern_sendbuf_on_sent(&sb, off, len, 0);
 
     /* Growing a wrapped ring keeps the bytes in order. */
@@ -383,14 +382,17 @@ static void test_sendbuf_many_gaps(void **st)
     tern_sendbuf_free(&sb);
 }
 
-/* Send everything written so far, as one range. */
-static void send_all(tern_sendbuf *sb)
+/* Sends everything pending (new bytes and losses) in ranges of at most `mtu`; returns the count. */
+static int send_all(tern_sendbuf *sb, size_t mtu)
 {
     uint64_t off;
     size_t len;
-    int fin, is_new;
-    while (tern_sendbuf_next(sb, UINT64_MAX, SIZE_MAX, &off, &len, &fin, &is_new))
+    int fin, is_new, n = 0;
+    while (tern_sendbuf_next(sb, UINT64_MAX, mtu, &off, &len, &fin, &is_new)) {
         tern_sendbuf_on_sent(sb, off, len, fin);
+        n++;
+    }
+    return n;
 }
 
 /* A small ring goes once all it held is acknowledged (an idle control stream holds nothing) and
@@ -405,7 +407,7 @@ static void test_sendbuf_drained_ring_freed(void **st)
 
     tern_sendbuf_init(&sb, 65536);
     assert_int_equal(tern_sendbuf_write(&sb, src, 300, 0), 300);
-    send_all(&sb);
+    send_all(&sb, SIZE_MAX);
     tern_sendbuf_on_acked(&sb, 100, 200, 0); /* a gap below: held */
     assert_non_null(sb.buf);
     assert_non_null(sb.acked.r);
@@ -431,7 +433,7 @@ static void test_sendbuf_drained_ring_freed(void **st)
     /* a ring larger than TERN_SENDBUF_DRAINED_FREE_MAX is kept for the next burst */
     tern_sendbuf_init(&sb, 65536);
     assert_int_equal(tern_sendbuf_write(&sb, src, 4096, 0), 4096);
-    send_all(&sb);
+    send_all(&sb, SIZE_MAX);
     tern_sendbuf_on_acked(&sb, 0, 4096, 0);
     assert_int_equal(sb.base, 4096);
     assert_non_null(sb.buf);
@@ -441,7 +443,7 @@ static void test_sendbuf_drained_ring_freed(void **st)
     /* bytes reserved in place and not committed yet keep their ring */
     tern_sendbuf_init(&sb, 65536);
     assert_int_equal(tern_sendbuf_write(&sb, src, 10, 0), 10);
-    send_all(&sb);
+    send_all(&sb, SIZE_MAX);
     uint8_t *p;
     assert_int_equal(tern_sendbuf_reserve(&sb, 20, &p), 20);
     memcpy(p, src + 10, 20);
@@ -451,6 +453,201 @@ static void test_sendbuf_drained_ring_freed(void **st)
     tern_sendbuf_copy(&sb, 10, 20, out);
     assert_memory_equal(out, src + 10, 20);
     tern_sendbuf_free(&sb);
+/* ---- pieces by reference ------------------------------------------------------------------- */
+
+typedef struct released {
+    int calls;
+    const void *data[16];
+    size_t len[16];
+    void *ud[16];
+} released;
+
+static released rel;
+
+static void on_release(void *ud, const void *data, size_t len)
+{
+    if (rel.calls < 16) {
+        rel.data[rel.calls] = data;
+        rel.len[rel.calls] = len;
+        rel.ud[rel.calls] = ud;
+    }
+    rel.calls++;
+}
+
+/* Copied and referenced bytes keep the order of the writes; the referenced ones are read from the
+ * application's memory itself (the span is its pointer), copies see them too, and a span never
+ * runs from one source into the next. */
+static void test_sendref_order(void **st)
+{
+    (void)st;
+    static uint8_t src[20000], out[20000];
+    fill_pattern(src, sizeof(src), 7);
+    tern_sendbuf sb;
+    tern_sendbuf_init(&sb, 65536);
+    memset(&rel, 0, sizeof(rel));
+    assert_int_equal(tern_sendbuf_write(&sb, src, 1000, 0), 1000);
+    assert_int_equal(tern_sendbuf_write_ref(&sb, src + 1000, 5000, 0, on_release, &sb), 0);
+    assert_int_equal(tern_sendbuf_write(&sb, src + 6000, 3000, 0), 3000);
+    assert_int_equal(tern_sendbuf_write_ref(&sb, src + 9000, 4000, 0, on_release, NULL), 0);
+    assert_int_equal(tern_sendbuf_write_ref(&sb, src + 13000, 2000, 0, on_release, NULL), 0);
+    uint8_t *p;
+    assert_int_equal(tern_sendbuf_reserve(&sb, 5000, &p), 5000); /* in place, after the pieces */
+    memcpy(p, src + 15000, 5000);
+    assert_int_equal(tern_sendbuf_commit(&sb, 5000, 1), 0);
+    assert_int_equal(sb.end, 20000);
+    assert_int_equal(sb.rlen, 9000); /* only the copies are in the ring */
+    assert_int_equal(tern_sendbuf_room(&sb), 0); /* FIN */
+
+    tern_sendbuf_copy(&sb, 0, 20000, out);
+    assert_memory_equal(out, src, 20000);
+    tern_sendbuf_copy(&sb, 900, 8300, out); /* ring, piece, ring, piece */
+    assert_memory_equal(out, src + 900, 8300);
+
+    const uint8_t *q;
+    assert_int_equal(tern_sendbuf_span(&sb, 500, 20000, &q), 500); /* the ring up to the piece */
+    assert_memory_equal(q, src + 500, 500);
+    assert_int_equal(tern_sendbuf_span(&sb, 1000, 20000, &q), 5000);
+    assert_ptr_equal(q, src + 1000); /* the application's memory, not a copy */
+    assert_int_equal(tern_sendbuf_span(&sb, 3000, 100, &q), 100);
+    assert_ptr_equal(q, src + 3000);
+    assert_int_equal(tern_sendbuf_span(&sb, 6000, 20000, &q), 3000);
+    assert_memory_equal(q, src + 6000, 3000);
+    assert_int_equal(tern_sendbuf_span(&sb, 9000, 20000, &q), 4000);
+    assert_ptr_equal(q, src + 9000);
+    assert_int_equal(tern_sendbuf_span(&sb, 13000, 20000, &q), 2000); /* two pieces in a row */
+    assert_ptr_equal(q, src + 13000);
+    assert_int_equal(tern_sendbuf_span(&sb, 15000, 20000, &q), 5000);
+    assert_memory_equal(q, src + 15000, 5000);
+
+    /* what the application changes before the bytes leave is what leaves: they are not copied */
+    src[1234] ^= 0xff;
+    tern_sendbuf_copy(&sb, 1234, 1, out);
+    assert_int_equal(out[0], src[1234]);
+    assert_int_equal(rel.calls, 0);
+    tern_sendbuf_free(&sb);
+    assert_int_equal(rel.calls, 3); /* freed first: every piece back, once */
+    assert_ptr_equal(rel.data[0], src + 1000);
+    assert_int_equal(rel.len[0], 5000);
+    assert_ptr_equal(rel.ud[0], &sb);
+    assert_ptr_equal(rel.data[1], src + 9000);
+    assert_ptr_equal(rel.data[2], src + 13000);
+    tern_sendbuf_free(&sb); /* nothing twice */
+    assert_int_equal(rel.calls, 3);
+}
+
+/* A piece goes back once all of it, and everything before it, is acknowledged; acks of a part,
+ * or of the piece while earlier bytes are missing, keep it. Losses are resent from it. */
+static void test_sendref_release_on_ack(void **st)
+{
+    (void)st;
+    static uint8_t src[12000], out[12000];
+    fill_pattern(src, sizeof(src), 99);
+    tern_sendbuf sb;
+    tern_sendbuf_init(&sb, 65536);
+    memset(&rel, 0, sizeof(rel));
+    assert_int_equal(tern_sendbuf_write(&sb, src, 2000, 0), 2000);
+    assert_int_equal(tern_sendbuf_write_ref(&sb, src + 2000, 6000, 0, on_release, NULL), 0);
+    assert_int_equal(tern_sendbuf_write(&sb, src + 8000, 4000, 1), 4000);
+    assert_int_equal(send_all(&sb, 1200), 10);
+
+    tern_sendbuf_on_acked(&sb, 2000, 6000, 0); /* the whole piece, the ring bytes before it not */
+    assert_int_equal(rel.calls, 0);
+    tern_sendbuf_on_lost(&sb, 0, 2000, 0);
+    tern_sendbuf_on_acked(&sb, 0, 1000, 0);
+    assert_int_equal(sb.base, 1000);
+    assert_int_equal(rel.calls, 0);
+    tern_sendbuf_on_acked(&sb, 1000, 1000, 0); /* now everything up to its end */
+    assert_int_equal(sb.base, 8000);
+    assert_int_equal(rel.calls, 1);
+    assert_ptr_equal(rel.data[0], src + 2000);
+    assert_int_equal(sb.rlen, 4000);
+    tern_sendbuf_copy(&sb, 8000, 4000, out); /* the ring bytes after it are still right */
+    assert_memory_equal(out, src + 8000, 4000);
+
+    /* a second piece, lost and resent from the application's memory */
+    tern_sendbuf sb2;
+    tern_sendbuf_init(&sb2, 65536);
+    assert_int_equal(tern_sendbuf_write_ref(&sb2, src, 5000, 0, on_release, &sb2), 0);
+    assert_int_equal(tern_sendbuf_write(&sb2, src + 5000, 100, 0), 100);
+    assert_int_equal(send_all(&sb2, 1200), 5);
+    tern_sendbuf_on_acked(&sb2, 0, 2400, 0); /* a part */
+    assert_int_equal(rel.calls, 1);
+    tern_sendbuf_on_lost(&sb2, 2400, 1200, 0);
+    uint64_t off;
+    size_t len;
+    int fin, is_new;
+    assert_int_equal(tern_sendbuf_next(&sb2, UINT64_MAX, 1200, &off, &len, &fin, &is_new), 1);
+    assert_int_equal(off, 2400);
+    assert_int_equal(is_new, 0);
+    const uint8_t *q;
+    assert_int_equal(tern_sendbuf_span(&sb2, off, len, &q), 1200);
+    assert_ptr_equal(q, src + 2400);
+    tern_sendbuf_on_sent(&sb2, off, len, 0);
+    tern_sendbuf_on_acked(&sb2, 2400, 2700, 0); /* ends inside the ring bytes after the piece */
+    assert_int_equal(rel.calls, 2);
+    assert_ptr_equal(rel.ud[1], &sb2);
+    assert_int_equal(sb2.base, 5100);
+    assert_int_equal(sb2.rlen, 0);
+    tern_sendbuf_free(&sb2);
+    tern_sendbuf_on_acked(&sb, 8000, 4000, 1);
+    assert_true(tern_sendbuf_all_acked(&sb));
+    tern_sendbuf_free(&sb);
+    assert_int_equal(rel.calls, 2); /* nothing more at free: both went back on their ack */
+}
+
+/* Referenced bytes take the room copies would; a piece is taken whole or not at all; refused
+ * pieces are not released; a reset stream gives its pieces back at once. */
+static void test_sendref_limits(void **st)
+{
+    (void)st;
+    static uint8_t src[70000];
+    fill_pattern(src, sizeof(src), 3);
+    tern_sendbuf sb;
+    tern_sendbuf_init(&sb, 10000);
+    memset(&rel, 0, sizeof(rel));
+    assert_int_equal(tern_sendbuf_write_ref(&sb, src, 0, 0, on_release, NULL),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_sendbuf_write_ref(&sb, NULL, 10, 0, on_release, NULL),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_sendbuf_write_ref(&sb, src, 10, 0, NULL, NULL), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_sendbuf_write_ref(&sb, src, 10001, 0, on_release, NULL),
+                     TERN_ERR_INVALID_ARG); /* could never fit */
+    assert_int_equal(tern_sendbuf_write_ref(&sb, src, 6000, 0, on_release, NULL), 0);
+    assert_int_equal(tern_sendbuf_room(&sb), 4000);
+    assert_int_equal(tern_sendbuf_write_ref(&sb, src + 6000, 4001, 0, on_release, NULL),
+                     TERN_ERR_WOULD_BLOCK);
+    assert_int_equal(tern_sendbuf_write(&sb, src + 6000, 5000, 0), 4000);
+    assert_int_equal(tern_sendbuf_room(&sb), 0);
+    assert_int_equal(sb.rlen, 4000);
+    assert_int_equal(rel.calls, 0);
+    tern_sendbuf_free(&sb);
+    assert_int_equal(rel.calls, 1);
+
+    /* the count of pieces held is bounded too */
+    tern_sendbuf_init(&sb, 1 << 20);
+    memset(&rel, 0, sizeof(rel));
+    for (int i = 0; i < TERN_SENDBUF_MAX_REFS; i++)
+        assert_int_equal(tern_sendbuf_write_ref(&sb, src + i, 1, 0, on_release, NULL), 0);
+    assert_int_equal(tern_sendbuf_write_ref(&sb, src, 1, 0, on_release, NULL),
+                     TERN_ERR_WOULD_BLOCK);
+    assert_int_equal(send_all(&sb, 1200), 1);
+    tern_sendbuf_on_acked(&sb, 0, 100, 0); /* 100 go back: 100 more may come */
+    assert_int_equal(rel.calls, 100);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(tern_sendbuf_write_ref(&sb, src + i, 1, 0, on_release, NULL), 0);
+    assert_int_equal(tern_sendbuf_write_ref(&sb, src, 1, 0, on_release, NULL),
+                     TERN_ERR_WOULD_BLOCK);
+    assert_int_equal(sb.refs_cap, TERN_SENDBUF_MAX_REFS); /* the array slid instead of growing */
+    assert_int_equal(tern_sendbuf_write_ref(&sb, src, 1, 1, on_release, NULL),
+                     TERN_ERR_WOULD_BLOCK);
+    assert_int_equal(tern_sendbuf_write(&sb, src, 1, 1), 1);
+    assert_int_equal(tern_sendbuf_write_ref(&sb, src, 1, 0, on_release, NULL),
+                     TERN_ERR_STREAM_STATE); /* after FIN */
+    tern_sendbuf_drop_refs(&sb); /* a reset: all of them back now, once */
+    assert_int_equal(rel.calls, 100 + TERN_SENDBUF_MAX_REFS);
+    tern_sendbuf_on_acked(&sb, 0, 1000, 0);
+    tern_sendbuf_free(&sb);
+    assert_int_equal(rel.calls, 100 + TERN_SENDBUF_MAX_REFS);
 }
 
 int main(void)
@@ -464,6 +661,9 @@ int main(void)
         cmocka_unit_test(test_sendbuf_room_limit),
         cmocka_unit_test(test_sendbuf_many_gaps),
         cmocka_unit_test(test_sendbuf_drained_ring_freed),
+        cmocka_unit_test(test_sendref_order),
+        cmocka_unit_test(test_sendref_release_on_ack),
+        cmocka_unit_test(test_sendref_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

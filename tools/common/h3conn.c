@@ -333,7 +333,19 @@ int tool_h3_flush(tool_h3 *h)
             break; /* nothing to hand over; never spin on it */
         for (nghttp3_ssize i = 0; i < n; i++) {
             int last = i == n - 1;
-            w = tern_stream_write(h->conn, sid, vec[i].base, vec[i].len, fin && last);
+            tern_release_fn rel;
+            void *rud;
+            if (vec[i].len && h->by_ref &&
+                h->by_ref(h->app, sid, vec[i].base, vec[i].len, &rel, &rud)) {
+                w = tern_stream_write_ref(h->conn, sid, vec[i].base, vec[i].len, fin && last, rel,
+                                          rud);
+                if (w < 0)
+                    rel(rud, vec[i].base, vec[i].len); /* not taken: the reference goes back */
+                if (w == TERN_ERR_INVALID_ARG) /* more than the stream's buffer: copy it */
+                    w = tern_stream_write(h->conn, sid, vec[i].base, vec[i].len, fin && last);
+            } else {
+                w = tern_stream_write(h->conn, sid, vec[i].base, vec[i].len, fin && last);
+            }
             if (w < 0)
                 break;
             accepted += (size_t)w;

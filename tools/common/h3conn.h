@@ -43,6 +43,11 @@ typedef struct tool_h3 {
     size_t pending;         /* stream state changes not yet passed on to nghttp3 */
     int busy;               /* inside an nghttp3 call: stream closes wait until it returns */
     tool_sidmap streams;    /* tool_h3_stream records */
+    /* Optional: 1 when vec base[0..len) that nghttp3 hands out for stream `sid` is memory of the
+     * tool that stays valid until release(*rud, base, len) (one reference taken for it): it then
+     * goes to tern by reference (tern_stream_write_ref) instead of being copied. */
+    int (*by_ref)(void *app, int64_t sid, const uint8_t *base, size_t len,
+                  tern_release_fn *release, void **rud);
 } tool_h3;
 
 /* Creates the HTTP/3 layer of an established connection `c`: the nghttp3 connection with the

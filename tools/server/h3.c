@@ -1,11 +1,14 @@
 /* HTTP/3 for tern-server: GET and HEAD of the files below the root, answered once the request
  * has fully arrived; 400 for malformed requests, 404 for missing files, 405 for other methods.
  *
- * A body is streamed through a small ring per response: nghttp3 asks for data (read_data), which
- * is pread into the ring, and the ring space comes back when nghttp3 reports the bytes released
- * (acked_stream_data, which the glue triggers as soon as tern has copied them). When the ring is
- * full the stream waits and is resumed by that release, so memory stays bounded whatever the file
- * size, and each byte is copied once from the page cache and once into tern. */
+ * A body comes from the mapped file (fmap.c) when it can: nghttp3 asks for data (read_data) and
+ * gets pointers into the mapping, which the glue hands to tern by reference (by_ref below), so
+ * that tern encrypts from the page cache; at most RING_SIZE bytes are handed out ahead of what
+ * tern took. A file that cannot be mapped is streamed through a small ring per response instead:
+ * read_data preads into the ring, and the ring space comes back when nghttp3 reports the bytes
+ * released (acked_stream_data, which the glue triggers as soon as tern has copied them). When the
+ * ring is full the stream waits and is resumed by that release, so memory stays bounded whatever
+ * the file size, and each byte is copied once from the page cache and once into tern. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,6 +35,7 @@ struct h3_req {
     char path[SRV_REQ_MAX];
     /* body */
     int fd;
+    srv_fmap *map; /* the file mapped: the body goes by reference */
     uint64_t size;
     uint64_t sent;  /* body bytes handed to nghttp3 */
     uint64_t acked; /* body bytes nghttp3 released (tern has them) */
@@ -70,6 +74,7 @@ static void req_free(h3_req *r)
         r->next->prev = r->prev;
     if (r->fd >= 0)
         close(r->fd);
+    srv_fmap_unref(r->map); /* pieces tern still holds keep it mapped until released */
     free(r->ring);
     free(r);
 }
@@ -114,6 +119,26 @@ static nghttp3_ssize read_data(nghttp3_conn *conn, int64_t sid, nghttp3_vec *vec
         return 0;
     }
     used = r->sent - r->acked;
+    if (r->map) {
+        if (r->map->damaged) { /* the file shrank: the body cannot be completed */
+            tool_h3_abort_stream(h, sid, TOOL_H3_INTERNAL_ERROR);
+            r->waiting = 0;
+            return NGHTTP3_ERR_WOULDBLOCK;
+        }
+        if (used >= RING_SIZE) {
+            r->waiting = 1;
+            return NGHTTP3_ERR_WOULDBLOCK;
+        }
+        n = RING_SIZE - (size_t)used;
+        if (n > left)
+            n = (size_t)left;
+        vec[0].base = r->map->base + r->sent;
+        vec[0].len = n;
+        r->sent += n;
+        if (r->sent == r->size)
+            *pflags |= NGHTTP3_DATA_FLAG_EOF;
+        return 1;
+    }
     room = r->ring_cap - used;
     if (room == 0) {
         r->waiting = 1;
@@ -225,7 +250,9 @@ static int respond(h3_req *r)
     r->fd = srv_open_file(r->sc->srv, r->path, &r->size, &ctype, &status);
     if (r->fd < 0)
         return respond_error(r, status);
-    if (!r->head && r->size > 0) {
+    if (!r->head && r->size > 0)
+        r->map = srv_fmap_open(r->fd, r->size); /* NULL: read into a ring instead */
+    if (!r->head && r->size > 0 && !r->map) {
         r->ring_cap = r->size < RING_SIZE ? (size_t)r->size : RING_SIZE;
         r->ring = malloc(r->ring_cap);
         if (!r->ring) {
@@ -302,6 +329,27 @@ static int stream_close(nghttp3_conn *conn, int64_t sid, uint64_t code, void *co
     return 0;
 }
 
+/* tool_h3.by_ref: body bytes read_data handed out from a request's mapping go by reference, each
+ * piece holding a reference to the mapping. */
+static int body_by_ref(void *app, int64_t sid, const uint8_t *base, size_t len,
+                       tern_release_fn *release, void **rud)
+{
+    srv_conn *sc = app;
+    for (h3_req *r = sc->reqs; r; r = r->next) {
+        if (r->sid != sid)
+            continue;
+        srv_fmap *m = r->map;
+        if (!m || base < m->base || (size_t)(base - m->base) > m->len ||
+            len > m->len - (size_t)(base - m->base))
+            return 0;
+        m->refs++;
+        *release = srv_fmap_release;
+        *rud = m;
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- connection ---- */
 
 int srv_h3_start(srv_conn *sc)
@@ -319,6 +367,7 @@ int srv_h3_start(srv_conn *sc)
         tern_conn_close(sc->conn, TOOL_H3_INTERNAL_ERROR, err);
         return -1;
     }
+    sc->h3->by_ref = body_by_ref;
     return 0;
 }
 

@@ -6,8 +6,11 @@
  *   0x1  not found (missing file, not a regular file, or a path escaping the root)
  *   0x2  bad request (not a GET line, too long, or the request stream was reset)
  *   0x3  internal error (the file could not be read)
- * Files are streamed: each stream keeps only a file descriptor and an offset, and every chunk is
- * read with pread into the stream's own send buffer, so memory does not grow with file size. */
+ * Files are mapped (fmap.c) and handed to tern by reference in pieces of SRV_REF_PIECE bytes: tern
+ * encrypts them straight from the page cache, the server copies nothing, and the stream's send
+ * buffer bounds how much of the file tern holds. A file that cannot be mapped (empty, or mmap
+ * refused) is read with pread into the stream's own send buffer instead. Either way memory does
+ * not grow with file size. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@ struct hq_stream {
     int req_fin;        /* nothing more will arrive from the client */
     int resp_done;      /* FIN accepted or the response was reset */
     int fd;             /* file being sent, -1 when none */
+    srv_fmap *map;      /* its mapping, when the body goes by reference */
     uint64_t size, off; /* file size and bytes accepted by the stream so far */
     uint64_t start_ns;
     size_t req_len;
@@ -59,6 +63,8 @@ static hq_stream *stream_add(srv_conn *sc, int64_t sid)
 
 static void stream_close_file(hq_stream *st)
 {
+    srv_fmap_unref(st->map); /* the pieces tern holds keep it mapped until released */
+    st->map = NULL;
     if (st->fd >= 0) {
         close(st->fd);
         st->fd = -1;
@@ -102,11 +108,58 @@ static void respond_error(srv_conn *sc, hq_stream *st, uint64_t code, const char
     log_hq(sc, st, status);
 }
 
-/* Moves file bytes into the stream until it pushes back; resumed from on_stream_writable. Each
- * chunk is read straight into the stream's send buffer (tern_stream_write_buffer), so that the
- * bytes are copied once, by the kernel, on their way to the packets. */
+/* Hands mapped file bytes to tern by reference until the stream pushes back. Returns 1 when done
+ * with the mapping (the body is complete or was ended), 0 to wait for on_stream_writable, -1 when
+ * tern refuses pieces of this size (a send buffer smaller than a piece): read the rest instead. */
+static int pump_mapped(srv_conn *sc, hq_stream *st)
+{
+    srv_fmap *m = st->map;
+    while (st->off < st->size) {
+        if (m->damaged) {
+            respond_error(sc, st, APP_ERR_INTERNAL, "file changed while being sent");
+            return 1;
+        }
+        uint64_t remaining = st->size - st->off;
+        size_t n = remaining < SRV_REF_PIECE ? (size_t)remaining : SRV_REF_PIECE;
+        int fin = n == remaining;
+        m->refs++; /* the piece's, dropped by its release */
+        ssize_t rv = tern_stream_write_ref(sc->conn, st->node.sid, m->base + st->off, n, fin,
+                                           srv_fmap_release, m);
+        if (rv < 0) {
+            m->refs--;
+            if (rv == TERN_ERR_WOULD_BLOCK)
+                return 0;
+            if (rv == TERN_ERR_INVALID_ARG)
+                return -1;
+            stream_close_file(st);
+            st->resp_done = 1;
+            log_hq(sc, st, tern_strerror((int)rv));
+            return 1;
+        }
+        st->off += n;
+        sc->hq_bytes_sent += n;
+    }
+    stream_close_file(st);
+    st->resp_done = 1;
+    log_hq(sc, st, "200");
+    return 1;
+}
+
+/* Moves file bytes into the stream until it pushes back; resumed from on_stream_writable. A mapped
+ * file goes by reference; otherwise each chunk is read straight into the stream's send buffer
+ * (tern_stream_write_buffer), so that the bytes are copied once, by the kernel, on their way to
+ * the packets. */
 static void pump(srv_conn *sc, hq_stream *st)
 {
+    if (st->map) {
+        int rv = pump_mapped(sc, st);
+        if (rv >= 0) {
+            srv_maybe_key_update(sc);
+            return;
+        }
+        srv_fmap_unref(st->map);
+        st->map = NULL;
+    }
     while (st->fd >= 0) {
         uint64_t remaining = st->size - st->off;
         size_t want = remaining < SRV_CHUNK_SIZE ? (size_t)remaining : SRV_CHUNK_SIZE;
@@ -179,6 +232,7 @@ static void handle_request(srv_conn *sc, hq_stream *st, char *line)
             respond_error(sc, st, APP_ERR_NOT_FOUND, "404 not found");
         return;
     }
+    st->map = srv_fmap_open(st->fd, st->size); /* NULL: read it instead */
     pump(sc, st);
 }
 

@@ -1,10 +1,12 @@
 /* tern-server's shared state and the interface between its parts: tern-server.c (options,
- * shutdown), conns.c (connections and tern's callbacks), files.c (mapping request paths to files below the root), hq.c
- * (hq-interop, HTTP/0.9 over QUIC) and h3.c (HTTP/3 through nghttp3). */
+ * shutdown), conns.c (connections and tern's callbacks), files.c (mapping request paths to files below the root), fmap.c
+ * (files mapped for bodies sent by reference), hq.c (hq-interop, HTTP/0.9 over QUIC) and h3.c
+ * (HTTP/3 through nghttp3). */
 #ifndef TOOLS_SERVER_SERVER_H
 #define TOOLS_SERVER_SERVER_H
 
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +16,9 @@
 #include "tern/tern.h"
 
 #define SRV_CHUNK_SIZE (64 * 1024)
+/* Bytes of a mapped file per piece handed to tern by reference: a quarter of tern's default stream
+ * send buffer, so that four are in flight and a released one is replaced at once. */
+#define SRV_REF_PIECE (256 * 1024)
 #define SRV_REQ_MAX 2048 /* longest request line (hq) or :path (h3) we accept */
 
 typedef enum srv_proto { SRV_PROTO_NONE, SRV_PROTO_HQ, SRV_PROTO_H3 } srv_proto;
@@ -74,6 +79,25 @@ struct server {
  * with *status 400 (malformed path) or 404 (missing, not a regular file, or outside the root). */
 int srv_open_file(server *srv, const char *url_path, uint64_t *size, const char **ctype,
                   int *status);
+
+/* fmap.c: a file mapped read-only, shared by the response sending it and the pieces of it tern
+ * holds by reference. */
+typedef struct srv_fmap {
+    struct srv_fmap *prev, *next; /* the thread's mappings, for the SIGBUS handler */
+    struct srv_fmap **head;       /* that list's head (it outlives its thread) */
+    unsigned char *base;
+    size_t len;
+    int refs;
+    volatile sig_atomic_t damaged; /* the file shrank under the mapping: zeros were read in its place */
+} srv_fmap;
+/* Maps the `size` bytes of fd (one reference, the caller's). NULL when the file is empty or cannot
+ * be mapped: the caller reads it instead. */
+srv_fmap *srv_fmap_open(int fd, uint64_t size);
+/* Drops one reference; the last one unmaps. NULL is ignored. */
+void srv_fmap_unref(srv_fmap *m);
+/* tern_release_fn for pieces written by reference with the mapping as user data: one reference
+ * each. */
+void srv_fmap_release(void *ud, const void *data, size_t len);
 
 /* mime.c: loads the extension table of `path` (a mime.types file: "type ext ext..." lines; NULL
  * or unreadable: built-in types only). Returns 0, or -1 when out of memory. */
