@@ -453,6 +453,8 @@ static void test_sendbuf_drained_ring_freed(void **st)
     tern_sendbuf_copy(&sb, 10, 20, out);
     assert_memory_equal(out, src + 10, 20);
     tern_sendbuf_free(&sb);
+}
+
 /* ---- pieces by reference ------------------------------------------------------------------- */
 
 typedef struct released {
