@@ -277,6 +277,7 @@ int tern_mp_on_frame(tern_conn *c, int pkt_type, const uint8_t **p, const uint8_
     if (rv)
         return fail(c, terr, f.type, "malformed multipath frame");
     rfc->type = TERN_FT_PADDING;
+    c->mp.ack_path_id = 0;
     if (!tern_mpframe_allowed(f.type, pkt_type))
         return fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type, "multipath frame outside 1-RTT");
     if (tern_mpframe_is_ack_eliciting(f.type))
@@ -296,11 +297,14 @@ int tern_mp_on_frame(tern_conn *c, int pkt_type, const uint8_t **p, const uint8_
     switch (f.type) {
     case TERN_FT_PATH_ACK:
     case TERN_FT_PATH_ACK_ECN:
-        /* only path ID 0 carries our packets in this version */
-        if (f.path_id != 0)
+        /* a path ID's space exists once we sent on it (or kept after its abandonment for late
+         * acknowledgements): any other is an ACK of packets never sent */
+        if (f.path_id != 0 &&
+            !tern_recovery_space_exists(&c->rec, TERN_SPACE_APP + (int)f.path_id))
             return fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type,
                         "PATH_ACK for a path ID nothing was sent on");
         *rfc = f.u.ack;
+        c->mp.ack_path_id = f.path_id;
         break;
     case TERN_FT_PATH_NEW_CONNECTION_ID:
         if (!id) {
@@ -379,4 +383,29 @@ int tern_mp_on_frame(tern_conn *c, int pkt_type, const uint8_t **p, const uint8_
 int tern_mp_enabled(const tern_conn *c)
 {
     return c->mp.enabled;
+}
+
+uint64_t tern_mp_local_cid_path(const tern_conn *c, const tern_cid *cid)
+{
+    if (!c->mp.enabled)
+        return 0;
+    for (uint64_t p = 1; p <= c->mp.local_max_path_id; p++) {
+        const tern_mp_path_id *id = &c->mp.ids[p - 1];
+        for (size_t i = 0; i < TERN_MP_LOCAL_CIDS; i++)
+            if (id->lcids[i].state != TERN_MP_LCID_FREE && tern_cid_eq(&id->lcids[i].cid, cid))
+                return p;
+    }
+    return 0;
+}
+
+const tern_mp_peer_cid *tern_mp_peer_cid_of(const tern_conn *c, uint64_t path_id)
+{
+    if (!c->mp.enabled || path_id < 1 || path_id > c->mp.local_max_path_id)
+        return NULL;
+    const tern_mp_path_id *id = &c->mp.ids[path_id - 1];
+    const tern_mp_peer_cid *best = NULL;
+    for (size_t i = 0; i < TERN_MAX_PEER_CIDS; i++)
+        if (id->cids[i].used && (!best || id->cids[i].seq < best->seq))
+            best = &id->cids[i];
+    return id->abandoned ? NULL : best;
 }

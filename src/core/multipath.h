@@ -85,6 +85,8 @@ typedef struct tern_conn_mp_state {
     /* path ID 0's status and abandon, as for the others */
     uint64_t status_seq0;
     int backup0, abandoned0;
+    /* the Path Identifier of the last PATH_ACK tern_mp_on_frame returned as an ACK */
+    uint64_t ack_path_id;
 } tern_conn_mp_state;
 
 struct tern_conn;
@@ -118,6 +120,9 @@ void tern_mp_free(struct tern_conn *c);
  * (PROTOCOL_VIOLATION), more CIDs for one path ID than our active_connection_id_limit
  * (CONNECTION_ID_LIMIT_ERROR). What the peer can make us hold is bounded: one table of
  * active_connection_id_limit CIDs per path ID up to our maximum path ID, nothing else. */
+/* A PATH_ACK of a path ID above 0 is returned as an ACK too, with its path ID in
+ * c->mp.ack_path_id (0 for ACK and PATH_ACK of path ID 0); one of a path ID we never sent on
+ * (no packet-number space of ours exists for it) is a PROTOCOL_VIOLATION. */
 int tern_mp_on_frame(struct tern_conn *c, int pkt_type, const uint8_t **p, const uint8_t *end,
                      tern_frame *rfc, int *ack_eliciting);
 
@@ -143,6 +148,14 @@ size_t tern_mp_write_next(struct tern_conn *c, uint8_t *p, size_t cap, tern_sent
  * sent again while still current (RFC 9000 §13.3: a CID not retired since, a retirement). */
 void tern_mp_on_frame_acked(struct tern_conn *c, const tern_sent_frame *f);
 void tern_mp_on_frame_lost(struct tern_conn *c, const tern_sent_frame *f);
+
+/* The path ID (1..) of ours whose CIDs include `cid`, 0 when none does (path ID 0's CIDs are
+ * cid.c's). */
+uint64_t tern_mp_local_cid_path(const struct tern_conn *c, const tern_cid *cid);
+
+/* The peer's CID to send with on path ID `path_id` (1..): the one with the lowest sequence
+ * number it gave us for that path ID, NULL when none (or the path ID was abandoned). */
+const tern_mp_peer_cid *tern_mp_peer_cid_of(const struct tern_conn *c, uint64_t path_id);
 
 /* Bytes the multipath state of the connection holds (what a peer can make it hold). */
 size_t tern_mp_memory(const struct tern_conn *c);
