@@ -289,22 +289,22 @@ struct tern_conn {
     tern_mp_data *mpd;           /* its data path (mpspace.c): NULL unless negotiated */
 };
 
-/* The packet-number space state of `space`: RFC 9000's three, or (multipath) TERN_SPACE_APP + p
- * for path ID p above 0, NULL when that path ID has no space. */
+/* The packet-number space state of `space`: RFC 9000's three, or (multipath) a path ID's above
+ * them (mpspace.h), NULL when that one is not in use. */
 static inline tern_pn_space_state *tern_conn_sp(const tern_conn *c, int space)
 {
     if (space >= 0 && space < TERN_SPACE_COUNT)
         return (tern_pn_space_state *)(uintptr_t)&c->sp[space];
     if (!c->mpd || space < TERN_SPACE_COUNT || space >= TERN_RECOVERY_SPACES)
         return NULL;
-    return c->mpd->sp[space - TERN_SPACE_COUNT];
+    return c->mpd->e[space - TERN_SPACE_COUNT].sp;
 }
 
 /* The application space of the packets a path carries: its path ID's (path ID 0, the
  * connection's RFC 9000 application space, without multipath). */
 static inline int tern_path_space(const tern_path *p)
 {
-    return TERN_SPACE_APP + p->mp_id;
+    return p->mp_id ? p->mp_space : TERN_SPACE_APP;
 }
 
 /* The active path (always there). */

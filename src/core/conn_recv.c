@@ -61,10 +61,9 @@ void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p)
         case TERN_FT_NEW_CONNECTION_ID:
             tern_local_cids_on_announce_acked(&c->cids.local, f->id);
             break;
-        case TERN_MP_REC_NEW_CID:
-            tern_mp_on_frame_acked(c, f);
-            break;
         default:
+            if (tern_mp_is_rec(f->type))
+                tern_mp_on_frame_acked(c, f);
             break;
         }
     }
@@ -151,11 +150,9 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
         case TERN_FT_RETIRE_CONNECTION_ID:
             tern_peer_cids_requeue_retire(&c->cids.peer, f->id);
             break;
-        case TERN_MP_REC_NEW_CID:
-        case TERN_MP_REC_RETIRE_CID:
-            tern_mp_on_frame_lost(c, f);
-            break;
         default:
+            if (tern_mp_is_rec(f->type))
+                tern_mp_on_frame_lost(c, f);
             break;
         }
     }
@@ -474,12 +471,15 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
                 int rv = 0;
                 any = 1;
                 *non_probing = 1;
-                /* PATH_NEW_CONNECTION_ID may be what a path waiting for a path ID needed */
-                if (f.type == TERN_FT_PADDING)
+                /* PATH_NEW_CONNECTION_ID may be what a path waiting for a path ID needed;
+                 * PATH_ABANDON ends a path */
+                if (f.type == TERN_FT_PADDING) {
+                    tern_mps_sync(c, now);
                     tern_mig_on_new_cids(c, now);
+                }
                 if (f.type == TERN_FT_ACK || f.type == TERN_FT_ACK_ECN) {
                     /* PATH_ACK: the space of its path ID (0: the application space) */
-                    rv = handle_ack(c, TERN_SPACE_APP + (int)c->mp.ack_path_id, &f, path_idx,
+                    rv = handle_ack(c, tern_mps_space_of(c, c->mp.ack_path_id), &f, path_idx,
                                     now);
                 } else if (f.type == TERN_FT_NEW_CONNECTION_ID) {
                     rv = handle_new_cid(c, &f);
@@ -802,11 +802,11 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
      * space (which a path ID the peer opens has not until the packet authenticates) */
     uint64_t mp_id = level == TERN_LEVEL_1RTT ? tern_mps_path_of_dcid(c, &h->dcid) : 0;
     if (mp_id) {
-        space = TERN_SPACE_APP + (int)mp_id;
-        if (c->mpd->slot[mp_id] < 0 && c->mpd->used[mp_id])
-            return 0; /* abandoned: its space only waits for late acknowledgements */
+        if (tern_mps_ended(c, mp_id))
+            return 0; /* its path ended: its space only waits for late acknowledgements */
+        space = tern_mps_space_of(c, mp_id); /* -1: the peer opens it with this packet */
     }
-    tern_pn_space_state *sp = tern_conn_sp(c, space);
+    tern_pn_space_state *sp = space >= 0 ? tern_conn_sp(c, space) : NULL;
     uint64_t largest_recv = sp ? sp->largest_recv : UINT64_MAX;
     /* long headers: the version in use, or one that negotiation still allows */
     tern_keys *rxk = level == TERN_LEVEL_1RTT ? &c->keys.rx[level]
@@ -900,10 +900,11 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     if (mp_id && !sp) {
         /* the peer opened path ID mp_id (draft-ietf-quic-multipath-21 §3.1): this path carries
          * it, and is validated from here as any new path (tern_mig_create_peer_path) */
-        if (pp->mp_id != mp_id && c->mpd->slot[pp->mp_id] == path_idx)
+        if (pp->mp_id != mp_id && tern_mps_slot_of(c, pp->mp_id) == path_idx)
             return 0; /* another path ID's path: the peer must open a path ID on its own path */
-        if (tern_mps_bind(c, mp_id, path_idx))
+        if (tern_mp_path_id_claim(c, mp_id) || tern_mps_bind(c, mp_id, path_idx))
             return 0;
+        space = tern_mps_space_of(c, mp_id);
         sp = tern_conn_sp(c, space);
     }
     if (c->is_server && h->type == TERN_PKT_HANDSHAKE && !pp->validated) {

@@ -8,6 +8,7 @@
 #include "conn_internal.h"
 #include "mpframe.h"
 #include "mpsched.h"
+#include "varint.h"
 
 /* One packet being built inside the datagram. */
 typedef struct pkt_build {
@@ -166,20 +167,22 @@ static int write_ack(tern_conn *c, pkt_build *b, int space, tern_tstamp now)
     tern_ackr *a = &tern_conn_sp(c, space)->ackr;
     if (!a->has_largest || pb_full(b))
         return 0;
-    uint64_t path_id = (uint64_t)(space - TERN_SPACE_APP);
     size_t n;
     if (space > TERN_SPACE_APP) {
-        /* the ACK frame one byte further, its type byte then overwritten by the Path
-         * Identifier (path IDs are below 64: one varint byte, as the PATH_ACK types) */
-        if (pb_room(b) < 2)
+        /* the ACK frame written `vlen` bytes further: its type byte (where the Path Identifier's
+         * last byte goes) says whether it is PATH_ACK or PATH_ACK_ECN, whose one-byte type then
+         * goes first */
+        uint64_t path_id = tern_mps_path_id_of(c, space);
+        size_t vlen = tern_varint_len(path_id);
+        if (pb_room(b) < vlen + 1)
             return 0;
-        n = tern_ackr_write(a, pb_cur(b) + 1, pb_room(b) - 1, now, 3);
+        n = tern_ackr_write(a, pb_cur(b) + vlen, pb_room(b) - vlen, now, 3);
         if (!n)
             return 0;
         uint8_t *f = pb_cur(b);
-        f[0] = f[1] == TERN_FT_ACK_ECN ? TERN_FT_PATH_ACK_ECN : TERN_FT_PATH_ACK;
-        f[1] = (uint8_t)path_id;
-        n++;
+        f[0] = f[vlen] == TERN_FT_ACK_ECN ? TERN_FT_PATH_ACK_ECN : TERN_FT_PATH_ACK;
+        tern_varint_put_n(f + 1, path_id, vlen);
+        n += vlen;
     } else {
         n = tern_ackr_write(a, pb_cur(b), pb_room(b), now, 3);
         if (!n)
@@ -189,7 +192,7 @@ static int write_ack(tern_conn *c, pkt_build *b, int space, tern_tstamp now)
         b->has_ack = 1;
         b->ack_largest = a->largest;
     } else {
-        b->other_acks |= (uint8_t)(1u << path_id);
+        b->other_acks |= (uint8_t)(1u << (space - TERN_SPACE_APP));
     }
     b->n_acks++;
     b->payload += n;
@@ -421,7 +424,7 @@ static int add_control(tern_conn *c, pkt_build *b, tern_tstamp now)
         tern_sent_frame mf;
         while (!pb_full(b) && (n = tern_mp_write_next(c, pb_cur(b), pb_room(b), &mf)) != 0) {
             b->payload += n;
-            pb_record(b, mf.type, mf.id, 0, 0, 0, mf.aux);
+            pb_record(b, mf.type, mf.id, mf.off, 0, 0, mf.aux);
             added = 1;
         }
     }
@@ -697,7 +700,7 @@ static int seal_packet(tern_conn *c, pkt_build *b, size_t pad_to_payload)
                                        b->rec.pn, b->rec.path_id);
     const tern_keys *hp = b->level == TERN_LEVEL_1RTT ? &c->keys.hp_tx1 : &c->keys.tx[b->level];
     /* a path ID's packets use the nonce with the path ID (path ID 0: RFC 9001's) */
-    uint32_t path_id = b->space > TERN_SPACE_APP ? (uint32_t)(b->space - TERN_SPACE_APP) : 0;
+    uint32_t path_id = (uint32_t)tern_mps_path_id_of(c, b->space);
     if (tern_crypto_protect_pieces_path(&c->keys.tx[b->level], hp, b->start, b->hdr_len,
                                         b->pn_len, b->payload, path_id, b->rec.pn, b->pieces,
                                         b->n_pieces))

@@ -202,10 +202,11 @@ static int path_take_cid(tern_conn *c, int idx)
 {
     if (c->mpd) {
         tern_path *p = tern_conn_path_slot(c, idx);
-        if (p->mp_id && c->mpd->slot[p->mp_id] == idx)
+        if (p->mp_id && tern_mps_slot_of(c, p->mp_id) == idx)
             return 1;
-        uint64_t id = tern_mps_free_path_id(c);
-        return id && tern_mps_bind(c, id, idx) == 0;
+        /* none: PATH_CIDS_BLOCKED or PATHS_BLOCKED tells the peer (multipath.c) */
+        uint64_t id = tern_mp_want_path(c);
+        return id && tern_mp_path_id_claim(c, id) == 0 && tern_mps_bind(c, id, idx) == 0;
     }
     return tern_peer_cids_for_path(&c->cids.peer, (uint8_t)idx) ||
            tern_peer_cids_take(&c->cids.peer, (uint8_t)idx);
@@ -278,6 +279,7 @@ static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
      * own: it takes the one the connection sends with, and gives it back when it fails */
     if (c->is_server && !tern_peer_cids_for_path(&c->cids.peer, (uint8_t)idx))
         tern_peer_cids_reassign(&c->cids.peer, (uint8_t)from, (uint8_t)idx);
+    tern_mps_on_switch(c, from, idx);
     c->paths.active = idx;
     c->paths.failover_pending = 0;
     rebind_recovery(c);
@@ -328,6 +330,7 @@ static void end_path(tern_conn *c, int idx, int failed, tern_path_reason why, te
     p->nresponse = 0;
     p->challenge_retx_at = p->validation_deadline = TERN_TS_INF;
     release_cid(c, idx);
+    tern_mps_on_path_end(c, idx, now); /* multipath: PATH_ABANDON for its path ID */
     drop_in_flight(c, idx, now);
     for (int i = 0; i < TERN_MAX_PATHS; i++)
         if (tern_conn_path_slot(c, i) && tern_conn_path_slot(c, i)->fallback == idx)
@@ -857,7 +860,7 @@ int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const te
     p->dcid = *dcid;
     if (mp_id) {
         /* a path ID the client opens: answered and validated with that path ID's CIDs */
-        p->mp_id = (uint8_t)mp_id;
+        p->mp_id = (uint32_t)mp_id;
         if (tern_mp_peer_cid_of(c, mp_id))
             start_validation(c, p, now);
         if (c->qlog) tern_qlog_path_event(c, TERN_QLOG_PATH_NEW, TERN_PATH_WHY_NONE, idx, -1, 0);

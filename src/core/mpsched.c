@@ -48,7 +48,7 @@ static int carries(const tern_conn *c, int slot)
     const tern_path *p = tern_conn_path_slot(c, slot);
     if (!c->mpd || !tern_path_in_use(p) || !p->path_validated || p->state != TERN_PATH_VALIDATED)
         return 0;
-    if (c->mpd->slot[p->mp_id] != slot)
+    if (tern_mps_slot_of(c, p->mp_id) != slot)
         return 0; /* no path ID (a probe of the server's, a path being abandoned) */
     return p->mp_id == 0 || tern_mp_peer_cid_of(c, p->mp_id) != NULL;
 }
@@ -94,7 +94,7 @@ void tern_mpsched_on_pto(tern_conn *c, int space, tern_tstamp now)
 {
     if (!c->mpd || space < TERN_SPACE_APP)
         return;
-    int slot = c->mpd->slot[space - TERN_SPACE_APP];
+    int slot = tern_mps_slot_of(c, tern_mps_path_id_of(c, space));
     if (slot < 0 || tern_recovery_pto_count(&c->rec, space) < TERN_MPSCHED_FAIL_PTOS)
         return;
     tern_path *p = tern_conn_path_slot(c, slot);
@@ -113,7 +113,7 @@ void tern_mpsched_on_ack(tern_conn *c, int space)
 {
     if (!c->mpd || space < TERN_SPACE_APP || tern_recovery_pto_count(&c->rec, space))
         return;
-    int slot = c->mpd->slot[space - TERN_SPACE_APP];
+    int slot = tern_mps_slot_of(c, tern_mps_path_id_of(c, space));
     if (slot >= 0)
         tern_conn_path_slot(c, slot)->mp_failing = 0;
 }

@@ -42,7 +42,8 @@ static void tap(tern_pair *p, int to_server, const tern_path_addr *pa, const uin
     if (tern_pkt_parse(d, len, 8, &h) || h.type != TERN_PKT_1RTT)
         return;
     uint64_t id = tern_mps_path_of_dcid(to, &h.dcid);
-    tern_pn_space_state *sp = tern_conn_sp(from, TERN_SPACE_APP + (int)id);
+    int space = tern_mps_space_of(from, id);
+    tern_pn_space_state *sp = space >= 0 ? tern_conn_sp(from, space) : NULL;
     if (!sp || !sp->next_pn)
         return;
     uint8_t pkt[1500], copy[1500];
@@ -137,7 +138,7 @@ static int both_validated(tern_pair *p)
 /* The server's path carrying path ID `id` (its slot), -1 when none. */
 static int server_slot(tern_pair *p, uint64_t id)
 {
-    return p->server->mpd ? p->server->mpd->slot[id] : -1;
+    return tern_mps_slot_of(p->server, id);
 }
 
 static void test_two_paths_carry_data(void **st)
