@@ -6,9 +6,7 @@
 #include <stdlib.h>
 
 #include "conn_internal.h"
-#include "mpframe.h"
 #include "mpsched.h"
-#include "varint.h"
 
 /* One packet being built inside the datagram. */
 typedef struct pkt_build {
@@ -167,27 +165,10 @@ static int write_ack(tern_conn *c, pkt_build *b, int space, tern_tstamp now)
     tern_ackr *a = &tern_conn_sp(c, space)->ackr;
     if (!a->has_largest || pb_full(b))
         return 0;
-    size_t n;
-    if (space > TERN_SPACE_APP) {
-        /* the ACK frame written `vlen` bytes further: its type byte (where the Path Identifier's
-         * last byte goes) says whether it is PATH_ACK or PATH_ACK_ECN, whose one-byte type then
-         * goes first */
-        uint64_t path_id = tern_mps_path_id_of(c, space);
-        size_t vlen = tern_varint_len(path_id);
-        if (pb_room(b) < vlen + 1)
-            return 0;
-        n = tern_ackr_write(a, pb_cur(b) + vlen, pb_room(b) - vlen, now, 3);
-        if (!n)
-            return 0;
-        uint8_t *f = pb_cur(b);
-        f[0] = f[vlen] == TERN_FT_ACK_ECN ? TERN_FT_PATH_ACK_ECN : TERN_FT_PATH_ACK;
-        tern_varint_put_n(f + 1, path_id, vlen);
-        n += vlen;
-    } else {
-        n = tern_ackr_write(a, pb_cur(b), pb_room(b), now, 3);
-        if (!n)
-            return 0;
-    }
+    size_t n = tern_ackr_write_path(a, pb_cur(b), pb_room(b), now, 3,
+                                    tern_mps_path_id_of(c, space));
+    if (!n)
+        return 0;
     if (space == b->space) {
         b->has_ack = 1;
         b->ack_largest = a->largest;

@@ -82,7 +82,9 @@ int tern_mpsched_pick(tern_conn *c, size_t room, tern_tstamp now)
             continue;
         v[n].slot = i;
         v[n].srtt = p->rtt.smoothed;
-        v[n].backup = p->mp_backup;
+        /* ours, or the peer's wish for the packets it receives there (PATH_STATUS_BACKUP) */
+        v[n].backup = (uint8_t)(tern_mp_local_backup(c, p->mp_id) == 1 ||
+                                tern_mp_peer_backup(c, p->mp_id) == 1);
         v[n].probes = (uint8_t)probes;
         v[n].room = (uint8_t)has_room(p, room, now);
         n++;

@@ -12,7 +12,10 @@
  *     window still go out there), else the active path.
  *
  * A path is failing after TERN_MPSCHED_FAIL_PTOS consecutive PTOs of its path ID with no
- * acknowledgement in between: everything in flight on it is declared lost at once (reinjection:
+ * acknowledgement in between (one: a PTO is already a round trip and its variance past the
+ * last answer, and the other paths are there to carry the data; a healthy path whose ACK was only
+ * late costs the copies sent elsewhere and comes back with that ACK). Then everything in flight
+ * on it is declared lost at once (reinjection:
  * its data goes out on the other paths without waiting for the loss timers), and it is not
  * scheduled; its PTO probes keep going out on it, as PINGs only, and the first acknowledgement
  * of its path ID brings it back. The active path's rule applies to path ID 0 only when another
@@ -24,7 +27,7 @@
 
 struct tern_conn;
 
-#define TERN_MPSCHED_FAIL_PTOS 2
+#define TERN_MPSCHED_FAIL_PTOS 1
 
 /* What the choice looks at, per path. */
 typedef struct tern_mpsched_cand {
