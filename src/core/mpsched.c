@@ -103,6 +103,7 @@ void tern_mpsched_on_pto(tern_conn *c, int space, tern_tstamp now)
     if (p->mp_failing || !tern_mpsched_other_usable(c, slot))
         return;
     p->mp_failing = 1;
+    p->mp_failures++;
     /* what it carries goes again on the other paths now, not after their loss timers */
     tern_recovery_declare_path_lost(&c->rec, (uint8_t)slot, now);
     p->cc.bytes_in_flight = 0;
