@@ -389,6 +389,33 @@ static void test_path_ack_for_unused_space(void **st)
     pair_free(&p);
 }
 
+/* A key update in the middle of a two-path transfer: one phase for every path ID. Both sides
+ * change phase once, no packet of either path ID fails to open (an old-phase packet of one path
+ * ID arriving after the other's first new-phase packet is opened with the previous keys, not
+ * taken for a second update), and the download is intact. */
+static void test_key_update_across_paths(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start(&p, 4700);
+    tern_addr alt = p.alt_addr;
+    assert_true(tern_conn_path_add(p.client, &alt, p.now) > 0);
+    assert_true(pair_run(&p, both_validated, 5 * SEC));
+    p.key_update_at = 1 << 20;
+    assert_int_equal(pair_request(&p, 3 << 20), 1);
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    assert_true(p.key_update_done);
+    assert_int_equal(p.client->keys.updates, 1);
+    assert_int_equal(p.server->keys.updates, 1);
+    assert_int_equal(p.client->keys.rx_auth_failed, 0);
+    assert_int_equal(p.server->keys.rx_auth_failed, 0);
+    assert_true(W.stream_bytes[0][1] > 300000);
+    /* after the update both path IDs went on in the new phase */
+    assert_int_equal(p.server->keys.tx_phase, 1);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_backup_path_stays_idle),
         cmocka_unit_test(test_remove_abandons_path),
         cmocka_unit_test(test_path_ack_for_unused_space),
+        cmocka_unit_test(test_key_update_across_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
