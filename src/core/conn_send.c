@@ -449,6 +449,8 @@ static void pb_stream_bytes(tern_conn *c, pkt_build *b, const tern_sendbuf *sb, 
 {
     const uint8_t *p;
     size_t n;
+    if (b->space >= TERN_SPACE_APP)
+        tern_conn_path_slot(c, b->rec.path_id)->mp_stream_bytes += len;
     while (len && !c->qlog && b->n_pieces < TERN_CRYPTO_MAX_PIECES &&
            (n = tern_sendbuf_span(sb, off, len, &p)) > 0) {
         b->pieces[b->n_pieces++] = (tern_crypto_piece){b->payload, p, n};
@@ -458,8 +460,6 @@ static void pb_stream_bytes(tern_conn *c, pkt_build *b, const tern_sendbuf *sb, 
     }
     tern_sendbuf_copy(sb, off, len, pb_cur(b));
     b->payload += len;
-    if (b->space >= TERN_SPACE_APP)
-        tern_conn_path_slot(c, b->rec.path_id)->mp_stream_bytes += len;
 }
 
 static int add_stream_data(tern_conn *c, pkt_build *b)
