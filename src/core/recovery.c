@@ -22,6 +22,24 @@
  * window in a few steps, once per connection. */
 #define INITIAL_RING_CAP(space) ((void)(space), (size_t)8)
 
+/* The queue of a space: RFC 9000's three in the struct, path IDs' behind pointers (NULL until
+ * opened). */
+static inline tern_sentq *rq(const tern_recovery *r, int space)
+{
+    if (space < 0 || space >= TERN_RECOVERY_SPACES)
+        return NULL;
+    if (space < TERN_SPACE_COUNT)
+        return (tern_sentq *)(uintptr_t)&r->q[space]; /* callers that change it hold r non-const */
+    return r->mpq[space - TERN_SPACE_COUNT];
+}
+
+tern_sentq *tern_recovery_q(const tern_recovery *r, int space) { return rq(r, space); }
+
+int tern_recovery_space_exists(const tern_recovery *r, int space) { return rq(r, space) != NULL; }
+
+/* A path ID's space (above the RFC 9000 application space) has its own PTO and path. */
+static int is_mp_space(int space) { return space > TERN_SPACE_APP; }
+
 static inline tern_sent_pkt *q_at(const tern_sentq *q, size_t i)
 {
     return &q->ring[(q->head + i) & (q->cap - 1)];
@@ -46,18 +64,23 @@ static int peer_validated(const tern_recovery *r)
     return r->is_server || r->peer_completed_address_validation || r->handshake_confirmed;
 }
 
+static void q_init(tern_sentq *q)
+{
+    memset(q, 0, sizeof(*q));
+    q->largest_acked = UINT64_MAX;
+    for (int k = 0; k < TERN_RECOVERY_PATHS; k++)
+        q->path_largest_acked[k] = UINT64_MAX;
+    q->loss_time = TERN_TS_INF;
+    for (int k = 0; k < TERN_RECOVERY_SKIPPED; k++)
+        q->skipped[k] = UINT64_MAX;
+}
+
 void tern_recovery_init(tern_recovery *r, int is_server, tern_rtt *rtt, tern_cc *cc,
                         const tern_recovery_cb *cb, void *ud)
 {
     memset(r, 0, sizeof(*r));
-    for (int s = 0; s < TERN_SPACE_COUNT; s++) {
-        r->q[s].largest_acked = UINT64_MAX;
-        for (int k = 0; k < TERN_RECOVERY_PATHS; k++)
-            r->q[s].path_largest_acked[k] = UINT64_MAX;
-        r->q[s].loss_time = TERN_TS_INF;
-        for (int k = 0; k < TERN_RECOVERY_SKIPPED; k++)
-            r->q[s].skipped[k] = UINT64_MAX;
-    }
+    for (int s = 0; s < TERN_SPACE_COUNT; s++)
+        q_init(&r->q[s]);
     r->rtt = rtt;
     r->cc = cc;
     r->is_server = is_server;
@@ -71,14 +94,17 @@ void tern_recovery_init(tern_recovery *r, int is_server, tern_rtt *rtt, tern_cc 
     r->timer_base = TERN_TS_INF;
 }
 
+static void q_free(tern_sentq *q);
+
 void tern_recovery_free(tern_recovery *r)
 {
-    for (int s = 0; s < TERN_SPACE_COUNT; s++) {
-        free(r->q[s].ring);
-        free(r->q[s].lost.v);
-        r->q[s].ring = NULL;
-        r->q[s].cap = r->q[s].count = r->q[s].head = 0;
-        memset(&r->q[s].lost, 0, sizeof(r->q[s].lost));
+    for (int s = 0; s < TERN_SPACE_COUNT; s++)
+        q_free(&r->q[s]);
+    for (int k = 0; k < TERN_RECOVERY_MP_IDS; k++) {
+        if (r->mpq[k])
+            q_free(r->mpq[k]);
+        free(r->mpq[k]);
+        r->mpq[k] = NULL;
     }
 }
 
@@ -116,9 +142,11 @@ static void q_prune(tern_sentq *q)
  * delay). A packet held back in a queue arrives milliseconds late whatever the RTT: on a LAN that
  * is many smoothed RTTs, and a record forgotten by then would hide the reordering, which then costs
  * a window reduction every time instead of widening the thresholds once. */
-static tern_tstamp lost_keep(const tern_recovery *r)
+static tern_rtt *space_rtt(const tern_recovery *r, int space);
+
+static tern_tstamp lost_keep(const tern_recovery *r, int space)
 {
-    return 3 * tern_rtt_pto(r->rtt, r->max_ack_delay);
+    return 3 * tern_rtt_pto(space_rtt(r, space), r->max_ack_delay);
 }
 
 static size_t lq_count(const tern_lostq *l) { return l->end - l->start; }
@@ -226,6 +254,64 @@ static tern_rtt *rtt_of(const tern_recovery *r, uint8_t path_id)
     return rtt ? rtt : r->rtt;
 }
 
+/* The estimator and controller a space's timers and bounds go by: a path ID's are its path's,
+ * the others' the active path's. */
+static tern_rtt *space_rtt(const tern_recovery *r, int space)
+{
+    return is_mp_space(space) ? rtt_of(r, rq(r, space)->path) : r->rtt;
+}
+
+static tern_cc *space_cc(const tern_recovery *r, int space)
+{
+    return is_mp_space(space) ? cc_of(r, rq(r, space)->path) : r->cc;
+}
+
+uint32_t tern_recovery_pto_count(const tern_recovery *r, int space)
+{
+    const tern_sentq *q = rq(r, space);
+    return q && is_mp_space(space) ? q->pto_count : r->pto_count;
+}
+
+int tern_recovery_space_open(tern_recovery *r, int space, uint8_t path)
+{
+    if (!is_mp_space(space) || space >= TERN_RECOVERY_SPACES)
+        return TERN_ERR_INVALID_ARG;
+    tern_sentq **slot = &r->mpq[space - TERN_SPACE_COUNT];
+    if (!*slot) {
+        tern_sentq *q = malloc(sizeof(*q));
+        if (!q)
+            return TERN_ERR_NOMEM;
+        q_init(q);
+        *slot = q;
+    }
+    (*slot)->path = path;
+    return 0;
+}
+
+void tern_recovery_space_set_path(tern_recovery *r, int space, uint8_t path)
+{
+    tern_sentq *q = is_mp_space(space) ? rq(r, space) : NULL;
+    if (q)
+        q->path = path;
+}
+
+void tern_recovery_space_close(tern_recovery *r, int space)
+{
+    tern_sentq *q = is_mp_space(space) ? rq(r, space) : NULL;
+    if (!q)
+        return;
+    tern_recovery_discard_space(r, space);
+    free(q);
+    r->mpq[space - TERN_SPACE_COUNT] = NULL;
+}
+
+static uint64_t limit_of(const tern_recovery *r, uint64_t win)
+{
+    uint64_t lim = win / TERN_MIN_INITIAL_SIZE * TERN_RECOVERY_CWND_RECORDS;
+    lim = TERN_MAX(lim, (uint64_t)TERN_RECOVERY_MIN_RECORDS);
+    return TERN_MIN(lim, r->max_in_flight_records);
+}
+
 uint64_t tern_recovery_record_limit(const tern_recovery *r)
 {
     /* In datagrams of the base size, not of the path's current one: what is in flight left at
@@ -235,17 +321,25 @@ uint64_t tern_recovery_record_limit(const tern_recovery *r)
     uint64_t win = r->cc->cwnd;
     for (int s = 0; s < TERN_SPACE_COUNT; s++)
         win = TERN_MAX(win, r->q[s].bytes_in_flight);
-    uint64_t lim = win / TERN_MIN_INITIAL_SIZE * TERN_RECOVERY_CWND_RECORDS;
-    lim = TERN_MAX(lim, (uint64_t)TERN_RECOVERY_MIN_RECORDS);
-    return TERN_MIN(lim, r->max_in_flight_records);
+    return limit_of(r, win);
+}
+
+/* The bound of one space: a path ID's goes by its own path's window (each path ID holds at most
+ * what its path may have in flight, so that the bound stays near the sum of the windows). */
+static uint64_t space_limit(const tern_recovery *r, int space)
+{
+    if (!is_mp_space(space))
+        return tern_recovery_record_limit(r);
+    const tern_sentq *q = rq(r, space);
+    return limit_of(r, TERN_MAX(space_cc(r, space)->cwnd, q->bytes_in_flight));
 }
 
 static int can_record(tern_recovery *r, int space, int probe)
 {
-    if (space < 0 || space >= TERN_SPACE_COUNT || r->q[space].discarded)
+    tern_sentq *q = rq(r, space);
+    if (!q || q->discarded)
         return 0;
-    tern_sentq *q = &r->q[space];
-    if (q->count >= tern_recovery_record_limit(r) &&
+    if (q->count >= space_limit(r, space) &&
         (!probe || q->over_limit >= TERN_RECOVERY_PROBE_RECORDS))
         return 0;
     return q->count < q->cap || q_grow(q, space) == 0;
@@ -263,9 +357,8 @@ int tern_recovery_can_record_probe(tern_recovery *r, int space)
 
 size_t tern_recovery_records(const tern_recovery *r, int space)
 {
-    if (space < 0 || space >= TERN_SPACE_COUNT)
-        return 0;
-    return r->q[space].count + lq_count(&r->q[space].lost);
+    const tern_sentq *q = rq(r, space);
+    return q ? q->count + lq_count(&q->lost) : 0;
 }
 
 static void mark_lost(tern_recovery *r, int space, tern_sentq *q, tern_sent_pkt *p)
@@ -278,19 +371,19 @@ static void mark_lost(tern_recovery *r, int space, tern_sentq *q, tern_sent_pkt 
         if (p->ack_eliciting)
             q->ack_eliciting_in_flight--;
     }
-    lq_push(&q->lost, p, tern_recovery_record_limit(r));
+    lq_push(&q->lost, p, space_limit(r, space));
     if (r->cb.on_lost)
         r->cb.on_lost(r->ud, space, p);
 }
 
 int tern_recovery_on_sent(tern_recovery *r, int space, const tern_sent_pkt *p)
 {
-    if (space < 0 || space >= TERN_SPACE_COUNT || !p || p->n_frames > TERN_SENT_MAX_FRAMES)
+    tern_sentq *q = rq(r, space);
+    if (!q || !p || p->n_frames > TERN_SENT_MAX_FRAMES)
         return TERN_ERR_INVALID_ARG;
-    tern_sentq *q = &r->q[space];
     if (q->discarded || (q->next_pn && p->pn < q->next_pn))
         return TERN_ERR_INVALID_ARG;
-    int over = q->count >= tern_recovery_record_limit(r);
+    int over = q->count >= space_limit(r, space);
     if (over && q->over_limit >= TERN_RECOVERY_PROBE_RECORDS)
         return TERN_ERR_NOMEM;
     if (q->count == q->cap && q_grow(q, space))
@@ -319,10 +412,8 @@ int tern_recovery_on_sent(tern_recovery *r, int space, const tern_sent_pkt *p)
 
 void tern_recovery_on_skipped(tern_recovery *r, int space, uint64_t pn)
 {
-    if (space < 0 || space >= TERN_SPACE_COUNT)
-        return;
-    tern_sentq *q = &r->q[space];
-    if (q->next_pn && pn < q->next_pn)
+    tern_sentq *q = rq(r, space);
+    if (!q || (q->next_pn && pn < q->next_pn))
         return;
     q->skipped[q->skipped_next] = pn;
     q->skipped_next = (q->skipped_next + 1) % TERN_RECOVERY_SKIPPED;
@@ -346,8 +437,8 @@ static tern_tstamp path_loss_delay(const tern_recovery *r, const tern_rtt *rtt)
  * path's data does not wait forever. */
 static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
 {
-    tern_sentq *q = &r->q[space];
-    tern_rtt *rtt = r->rtt;
+    tern_sentq *q = rq(r, space);
+    tern_rtt *rtt = space_rtt(r, space);
     q->loss_time = TERN_TS_INF;
     if (q->largest_acked == UINT64_MAX)
         return;
@@ -377,7 +468,7 @@ static void detect_lost(tern_recovery *r, int space, tern_tstamp now)
             /* a path the connection has left drains its queue while acknowledgements come back
              * over the new one: allow it twice the usual reordering time before calling its
              * packets lost */
-            if (r->rtt != rtt_of(r, p->path_id))
+            if (rtt != rtt_of(r, p->path_id))
                 loss_delay *= 2;
             delay_path = pid;
         }
@@ -496,9 +587,9 @@ static void finish_spurious(tern_recovery *r, int space, tern_sentq *q,
 int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *ranges,
                          tern_tstamp ack_delay, tern_tstamp now)
 {
-    if (space < 0 || space >= TERN_SPACE_COUNT || !ranges)
+    tern_sentq *q = rq(r, space);
+    if (!q || !ranges)
         return TERN_ERR_INVALID_ARG;
-    tern_sentq *q = &r->q[space];
     if (ranges->n == 0 || q->discarded)
         return 0;
     if (!ack_valid(q, ranges))
@@ -576,10 +667,12 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
     }
     if (spurious)
         finish_spurious(r, space, q, ranges);
-    if (peer_validated(r))
+    if (is_mp_space(space))
+        q->pto_count = 0;
+    else if (peer_validated(r))
         r->pto_count = 0;
     q_prune(q);
-    lq_prune(&q->lost, now, lost_keep(r));
+    lq_prune(&q->lost, now, lost_keep(r, space));
     r->timer_base = now;
     return 0;
 }
@@ -587,9 +680,10 @@ int tern_recovery_on_ack(tern_recovery *r, int space, const tern_pn_range_list *
 static tern_tstamp earliest_loss_time(const tern_recovery *r, int *space)
 {
     tern_tstamp t = TERN_TS_INF;
-    for (int s = 0; s < TERN_SPACE_COUNT; s++) {
-        if (r->q[s].loss_time < t) {
-            t = r->q[s].loss_time;
+    for (int s = 0; s < TERN_RECOVERY_SPACES; s++) {
+        const tern_sentq *q = rq(r, s);
+        if (q && q->loss_time < t) {
+            t = q->loss_time;
             *space = s;
         }
     }
@@ -601,17 +695,19 @@ static tern_tstamp earliest_loss_time(const tern_recovery *r, int *space)
 static tern_tstamp pto_time(const tern_recovery *r, int *space)
 {
     tern_tstamp base = tern_rtt_pto(r->rtt, 0), best = TERN_TS_INF;
-    for (int s = 0; s < TERN_SPACE_COUNT; s++) {
-        const tern_sentq *q = &r->q[s];
-        if (!q->ack_eliciting_in_flight || q->discarded)
+    for (int s = 0; s < TERN_RECOVERY_SPACES; s++) {
+        const tern_sentq *q = rq(r, s);
+        if (!q || !q->ack_eliciting_in_flight || q->discarded)
             continue;
-        tern_tstamp d = base;
-        if (s == TERN_SPACE_APP) {
+        /* a path ID's PTO is its path's (draft-ietf-quic-multipath-21: per path) */
+        tern_tstamp d = is_mp_space(s) ? tern_rtt_pto(space_rtt(r, s), 0) : base;
+        if (s >= TERN_SPACE_APP) {
             if (!r->handshake_confirmed)
                 break;
             d += r->max_ack_delay;
         }
-        tern_tstamp t = sat_add(q->last_ack_eliciting_time, backoff(d, r->pto_count));
+        tern_tstamp t =
+            sat_add(q->last_ack_eliciting_time, backoff(d, tern_recovery_pto_count(r, s)));
         if (t < best) {
             best = t;
             *space = s;
@@ -642,8 +738,8 @@ int tern_recovery_on_timeout(tern_recovery *r, tern_tstamp now)
         if (now < t)
             return -1;
         detect_lost(r, space, now);
-        q_prune(&r->q[space]);
-        lq_prune(&r->q[space].lost, now, lost_keep(r));
+        q_prune(rq(r, space));
+        lq_prune(&rq(r, space)->lost, now, lost_keep(r, space));
         r->timer_base = now;
         return -1;
     }
@@ -652,7 +748,10 @@ int tern_recovery_on_timeout(tern_recovery *r, tern_tstamp now)
     t = pto_time(r, &space);
     if (t == TERN_TS_INF || now < t)
         return -1;
-    r->pto_count++;
+    if (is_mp_space(space))
+        rq(r, space)->pto_count++;
+    else
+        r->pto_count++;
     r->pto_total++;
     r->timer_base = now;
     return space;
@@ -660,9 +759,9 @@ int tern_recovery_on_timeout(tern_recovery *r, tern_tstamp now)
 
 void tern_recovery_discard_space(tern_recovery *r, int space)
 {
-    if (space < 0 || space >= TERN_SPACE_COUNT)
+    tern_sentq *q = rq(r, space);
+    if (!q)
         return;
-    tern_sentq *q = &r->q[space];
     for (size_t i = 0; i < q->count; i++) {
         const tern_sent_pkt *p = q_at(q, i);
         if (p->in_flight && !p->acked && !p->lost)
@@ -674,14 +773,17 @@ void tern_recovery_discard_space(tern_recovery *r, int space)
     q->loss_time = TERN_TS_INF;
     q->last_ack_eliciting_time = 0;
     q->discarded = 1;
-    r->pto_count = 0;
+    if (is_mp_space(space))
+        q->pto_count = 0;
+    else
+        r->pto_count = 0;
 }
 
 void tern_recovery_declare_all_lost(tern_recovery *r, int space, tern_tstamp now)
 {
-    if (space < 0 || space >= TERN_SPACE_COUNT)
+    tern_sentq *q = rq(r, space);
+    if (!q)
         return;
-    tern_sentq *q = &r->q[space];
     for (size_t i = 0; i < q->count; i++) {
         tern_sent_pkt *p = q_at(q, i);
         if (!p->acked && !p->lost)
@@ -690,38 +792,49 @@ void tern_recovery_declare_all_lost(tern_recovery *r, int space, tern_tstamp now
     q_prune(q);
     q->ack_eliciting_in_flight = 0;
     q->loss_time = TERN_TS_INF;
-    r->pto_count = 0;
+    if (is_mp_space(space))
+        q->pto_count = 0;
+    else
+        r->pto_count = 0;
     r->timer_base = now;
 }
 
 void tern_recovery_on_unrecorded(tern_recovery *r, int space, uint64_t pn)
 {
-    if (space >= 0 && space < TERN_SPACE_COUNT && pn + 1 > r->q[space].next_pn)
-        r->q[space].next_pn = pn + 1;
+    tern_sentq *q = rq(r, space);
+    if (q && pn + 1 > q->next_pn)
+        q->next_pn = pn + 1;
 }
 
 void tern_recovery_declare_path_lost(tern_recovery *r, uint8_t path_id, tern_tstamp now)
 {
-    tern_sentq *q = &r->q[TERN_SPACE_APP];
-    uint64_t eliciting = 0;
-    for (size_t i = 0; i < q->count; i++) {
-        tern_sent_pkt *p = q_at(q, i);
-        if (p->acked || p->lost)
+    /* every application space: path ID 0's, and those of path IDs that left on this path */
+    for (int s = TERN_SPACE_APP; s < TERN_RECOVERY_SPACES; s++) {
+        tern_sentq *q = rq(r, s);
+        if (!q)
             continue;
-        if (p->path_id == path_id)
-            mark_lost(r, TERN_SPACE_APP, q, p);
-        else if (p->in_flight && p->ack_eliciting)
-            eliciting++;
+        uint64_t eliciting = 0;
+        for (size_t i = 0; i < q->count; i++) {
+            tern_sent_pkt *p = q_at(q, i);
+            if (p->acked || p->lost)
+                continue;
+            if (p->path_id == path_id)
+                mark_lost(r, s, q, p);
+            else if (p->in_flight && p->ack_eliciting)
+                eliciting++;
+        }
+        q->ack_eliciting_in_flight = eliciting;
+        q_prune(q);
     }
-    q->ack_eliciting_in_flight = eliciting;
-    q_prune(q);
     r->timer_base = now;
 }
 
 int tern_recovery_has_in_flight(const tern_recovery *r)
 {
-    for (int s = 0; s < TERN_SPACE_COUNT; s++)
-        if (r->q[s].ack_eliciting_in_flight)
+    for (int s = 0; s < TERN_RECOVERY_SPACES; s++) {
+        const tern_sentq *q = rq(r, s);
+        if (q && q->ack_eliciting_in_flight)
             return 1;
+    }
     return 0;
 }

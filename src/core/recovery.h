@@ -16,6 +16,11 @@
 #define TERN_MAX_TIME_EIGHTHS 16 /* widest time threshold, in eighths of an RTT */
 #define TERN_RECOVERY_ANY_PATH 0xff /* no particular path (see ack_path_id) */
 #define TERN_MAX_REORDER_FLOOR (25 * TERN_NS_PER_MS) /* most reordering delay waited for */
+/* Multipath (draft-ietf-quic-multipath-21): the application space of path ID p is space
+ * TERN_SPACE_APP + p. Path ID 0 is TERN_SPACE_APP itself; the queues of path IDs 1..
+ * TERN_RECOVERY_MP_IDS exist only once opened (tern_recovery_space_open). */
+#define TERN_RECOVERY_MP_IDS 7
+#define TERN_RECOVERY_SPACES (TERN_SPACE_COUNT + TERN_RECOVERY_MP_IDS)
 
 /* What a sent packet carried, enough to retransmit or release it. */
 typedef struct tern_sent_frame {
@@ -68,6 +73,10 @@ typedef struct tern_sentq {
     int discarded;
     unsigned over_limit;          /* PTO probes recorded at or above the record limit since the
                                      space was last below it (TERN_RECOVERY_PROBE_RECORDS at most) */
+    /* a path ID's space (above TERN_SPACE_APP) runs its own PTO: its backoff, and the path its
+     * packets leave on, whose estimator and controller its timers use */
+    uint32_t pto_count;
+    uint8_t path;
 } tern_sentq;
 
 /* Inclusive ranges, descending (r[0].hi is the largest acknowledged). */
@@ -90,6 +99,7 @@ typedef struct tern_recovery_cb {
 
 typedef struct tern_recovery {
     tern_sentq q[TERN_SPACE_COUNT];
+    tern_sentq *mpq[TERN_RECOVERY_MP_IDS]; /* path IDs 1..7: allocated by tern_recovery_space_open */
     tern_rtt *rtt;     /* the active path's estimator and controller */
     tern_cc *cc;
     uint32_t pto_count;
@@ -204,6 +214,23 @@ void tern_recovery_on_unrecorded(tern_recovery *r, int space, uint64_t pn);
 /* Declares lost every unacknowledged application packet that left on `path_id` (the path was
  * abandoned): on_lost re-queues their data for the active path. No congestion signal. */
 void tern_recovery_declare_path_lost(tern_recovery *r, uint8_t path_id, tern_tstamp now);
+
+/* Multipath: creates the queue of `space` (TERN_SPACE_APP + path ID, path ID 1..
+ * TERN_RECOVERY_MP_IDS) for packets that leave on path slot `path` (the slot may change later with
+ * tern_recovery_space_set_path). Nothing happens when it exists already. Returns 0,
+ * TERN_ERR_NOMEM or TERN_ERR_INVALID_ARG (not such a space). */
+int tern_recovery_space_open(tern_recovery *r, int space, uint8_t path);
+void tern_recovery_space_set_path(tern_recovery *r, int space, uint8_t path);
+/* Frees the queue of such a space and everything it holds (their bytes leave flight without loss
+ * signals, as tern_recovery_discard_space); the space may be opened again later, from packet
+ * number 0. */
+void tern_recovery_space_close(tern_recovery *r, int space);
+/* 1 when `space` exists (the three of RFC 9000 always; path IDs' once opened). */
+int tern_recovery_space_exists(const tern_recovery *r, int space);
+/* The queue of `space`, NULL when it does not exist. */
+tern_sentq *tern_recovery_q(const tern_recovery *r, int space);
+/* The PTO backoff count of `space`: a path ID's own, else the connection's (pto_count). */
+uint32_t tern_recovery_pto_count(const tern_recovery *r, int space);
 
 /* 1 when a space has ack-eliciting packets in flight. */
 int tern_recovery_has_in_flight(const tern_recovery *r);

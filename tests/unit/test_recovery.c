@@ -807,10 +807,117 @@ static void test_bad_space_refused(void **st)
     h_free(h);
 }
 
+/* Multipath: path ID 1's space (TERN_SPACE_APP + 1) exists only once opened; its packet numbers
+ * are its own (pn 0 again), its ACKs sample and feed only its path's estimator and controller,
+ * its losses and PTO are its own, and closing it frees its records. */
+typedef struct mp_h {
+    h_t *h;
+    tern_rtt rtt1;
+    tern_cc cc1;
+} mp_h;
+
+static mp_h *mp_of;
+
+static tern_cc *mp_cc(void *ud, uint8_t path_id)
+{
+    (void)ud;
+    return path_id == 1 ? &mp_of->cc1 : NULL;
+}
+
+static tern_rtt *mp_rtt(void *ud, uint8_t path_id)
+{
+    (void)ud;
+    return path_id == 1 ? &mp_of->rtt1 : NULL;
+}
+
+static int send_on(h_t *h, int space, uint8_t path, uint64_t pn, tern_tstamp t)
+{
+    tern_sent_pkt p;
+    memset(&p, 0, sizeof(p));
+    p.pn = pn;
+    p.time_sent = t;
+    p.size = MDS;
+    p.ack_eliciting = p.in_flight = 1;
+    p.path_id = path;
+    p.n_frames = 1;
+    p.frames[0].type = TERN_FT_STREAM;
+    p.frames[0].off = pn * 10;
+    return tern_recovery_on_sent(&h->r, space, &p);
+}
+
+static void test_path_id_spaces(void **st)
+{
+    (void)st;
+    mp_h m;
+    mp_of = &m;
+    m.h = h_confirmed(TERN_CC_NEWRENO);
+    h_t *h = m.h;
+    tern_rtt_init(&m.rtt1);
+    tern_cc_init(&m.cc1, TERN_CC_NEWRENO, MDS);
+    h->r.cb.path_cc = mp_cc;
+    h->r.cb.path_rtt = mp_rtt;
+    const int sp1 = TERN_SPACE_APP + 1;
+    assert_int_equal(tern_recovery_space_exists(&h->r, sp1), 0);
+    assert_int_equal(send_on(h, sp1, 1, 0, 200 * MS), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_recovery_space_open(&h->r, TERN_SPACE_APP, 1), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_recovery_space_open(&h->r, TERN_RECOVERY_SPACES, 1),
+                     TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_recovery_space_open(&h->r, sp1, 1), 0);
+    assert_int_equal(tern_recovery_space_exists(&h->r, sp1), 1);
+    /* the same packet numbers in both spaces */
+    for (uint64_t pn = 0; pn < 5; pn++) {
+        assert_int_equal(send_on(h, sp1, 1, pn, 200 * MS + pn * MS), 0);
+        assert_int_equal(send_on(h, TERN_SPACE_APP, 0, pn + 1, 200 * MS + pn * MS), 0);
+    }
+    assert_int_equal(tern_recovery_records(&h->r, sp1), 5);
+    assert_int_equal(m.cc1.bytes_in_flight, 5 * MDS);
+    assert_int_equal(h->cc.bytes_in_flight, 5 * MDS);
+    /* path 1 acknowledges 3 and 4 (20 ms after 4 left): its estimator only, and 0 and 1 are
+     * lost by the packet threshold there, in that space only */
+    tern_pn_range r = {3, 4};
+    assert_int_equal(ack(h, sp1, &r, 1, 0, 224 * MS), 0);
+    assert_true(m.rtt1.has_sample);
+    assert_int_equal(m.rtt1.latest, 20 * MS);
+    assert_int_equal(h->rtt.smoothed, 100 * MS);
+    assert_int_equal(h->n_acked, 2);
+    assert_int_equal(h->acked_space[0], sp1);
+    assert_int_equal(h->n_lost, 2);
+    assert_int_equal(h->lost_space[0], sp1);
+    assert_int_equal(h->lost_space[1], sp1);
+    assert_int_equal(h->lost[0], 0);
+    assert_int_equal(h->lost[1], 1);
+    assert_int_equal(m.cc1.bytes_in_flight, 1 * MDS); /* 2 */
+    assert_int_equal(h->cc.bytes_in_flight, 5 * MDS);
+    /* an ACK of a pn path 1 never sent is refused in its space */
+    assert_int_equal(ack1(h, sp1, 5, 5, 225 * MS), TERN_ERR_PROTO);
+    assert_int_equal(send_on(h, sp1, 1, 5, 225 * MS), 0);
+    /* its PTO is its path's (20 ms RTT): it fires long before path 0's (100 ms), for its space,
+     * and backs off on its own count */
+    tern_tstamp t = tern_recovery_timer(&h->r, 225 * MS);
+    assert_true(t < 300 * MS);
+    int sp = -1;
+    for (int k = 0; k < 10 && sp != sp1; k++) {
+        t = tern_recovery_timer(&h->r, t);
+        sp = tern_recovery_on_timeout(&h->r, t);
+    }
+    assert_int_equal(sp, sp1);
+    assert_int_equal(tern_recovery_pto_count(&h->r, sp1), 1);
+    assert_int_equal(tern_recovery_pto_count(&h->r, TERN_SPACE_APP), 0);
+    /* closing frees its records and its bytes in flight; it can start again from pn 0 */
+    tern_recovery_space_close(&h->r, sp1);
+    assert_int_equal(tern_recovery_space_exists(&h->r, sp1), 0);
+    assert_int_equal(tern_recovery_records(&h->r, sp1), 0);
+    assert_int_equal(m.cc1.bytes_in_flight, 0);
+    assert_int_equal(tern_recovery_space_open(&h->r, sp1, 1), 0);
+    assert_int_equal(send_on(h, sp1, 1, 0, 400 * MS), 0);
+    h_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ack_basic),
+        cmocka_unit_test(test_path_id_spaces),
         cmocka_unit_test(test_rtt_sample_rules),
         cmocka_unit_test(test_ack_delay_per_space),
         cmocka_unit_test(test_packet_then_time_threshold),
