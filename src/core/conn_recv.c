@@ -55,10 +55,9 @@ void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p)
         case TERN_FT_NEW_CONNECTION_ID:
             tern_local_cids_on_announce_acked(&c->cids.local, f->id);
             break;
-        case TERN_MP_REC_NEW_CID:
-            tern_mp_on_frame_acked(c, f);
-            break;
         default:
+            if (tern_mp_is_rec(f->type))
+                tern_mp_on_frame_acked(c, f);
             break;
         }
     }
@@ -144,11 +143,9 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
         case TERN_FT_RETIRE_CONNECTION_ID:
             tern_peer_cids_requeue_retire(&c->cids.peer, f->id);
             break;
-        case TERN_MP_REC_NEW_CID:
-        case TERN_MP_REC_RETIRE_CID:
-            tern_mp_on_frame_lost(c, f);
-            break;
         default:
+            if (tern_mp_is_rec(f->type))
+                tern_mp_on_frame_lost(c, f);
             break;
         }
     }

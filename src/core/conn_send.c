@@ -330,7 +330,7 @@ static int add_control(tern_conn *c, pkt_build *b, tern_tstamp now)
         tern_sent_frame mf;
         while (!pb_full(b) && (n = tern_mp_write_next(c, pb_cur(b), pb_room(b), &mf)) != 0) {
             b->payload += n;
-            pb_record(b, mf.type, mf.id, 0, 0, 0, mf.aux);
+            pb_record(b, mf.type, mf.id, mf.off, 0, 0, mf.aux);
             added = 1;
         }
     }

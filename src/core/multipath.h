@@ -11,8 +11,11 @@
 #include "recovery.h"
 #include "tparams.h"
 
-/* The largest path ID we offer (initial_max_path_id): path IDs 0..7, so at most 8 path IDs, of
- * which the paths a client opens use the ones it has CIDs for. */
+/* The largest path ID we offer (initial_max_path_id): path IDs 0..7. It is also the number of path
+ * IDs above 0 we hold state for at any time: a fixed window of this many entries over a sliding
+ * range of path IDs. A path ID both sides abandoned frees its entry, which then takes the next path
+ * ID, announced with MAX_PATH_ID; so a client that keeps switching networks keeps opening paths
+ * while what it can make us hold never grows. */
 #define TERN_MP_LOCAL_MAX_PATH_ID 7
 
 /* CIDs we issue for each path ID above 0 (PATH_NEW_CONNECTION_ID): as many as the peer's
@@ -22,9 +25,40 @@
  * games) is closed with CONNECTION_ID_LIMIT_ERROR, as for path ID 0 (cid.h). */
 #define TERN_MP_RETIRE_QUEUE 16
 /* tern_sent_frame.type of the multipath frames a packet carried (their own types do not fit a
- * byte): id is the sequence number, aux the path ID. */
+ * byte): off is the path ID (or the Maximum Path Identifier of MAX_PATH_ID and PATHS_BLOCKED), id
+ * the sequence number (CIDs, status, PATH_CIDS_BLOCKED's Next Sequence Number). */
 #define TERN_MP_REC_NEW_CID 0xf0
 #define TERN_MP_REC_RETIRE_CID 0xf1
+#define TERN_MP_REC_ABANDON 0xf2
+#define TERN_MP_REC_STATUS 0xf3
+#define TERN_MP_REC_MAX_PATH_ID 0xf4
+#define TERN_MP_REC_PATHS_BLOCKED 0xf5
+#define TERN_MP_REC_CIDS_BLOCKED 0xf6
+#define TERN_MP_REC_FIRST TERN_MP_REC_NEW_CID
+#define TERN_MP_REC_LAST TERN_MP_REC_CIDS_BLOCKED
+
+/* 1 when a sent-frame record type is one of the TERN_MP_REC_* (for tern_mp_on_frame_acked/lost). */
+static inline int tern_mp_is_rec(uint8_t type)
+{
+    return type >= TERN_MP_REC_FIRST && type <= TERN_MP_REC_LAST;
+}
+
+/* What became of one control frame of ours (tern_mp_ctl, MAX_PATH_ID, the blocked frames). */
+enum {
+    TERN_MP_TX_NONE = 0, /* nothing to say */
+    TERN_MP_TX_PENDING,  /* to send (again) */
+    TERN_MP_TX_SENT,     /* in flight */
+    TERN_MP_TX_ACKED,    /* acknowledged */
+};
+
+/* Our PATH_STATUS_* and PATH_ABANDON for one path ID (path ID 0 included). */
+typedef struct tern_mp_ctl {
+    uint64_t status_seq;    /* Path Status Sequence Number of our latest status */
+    uint64_t abandon_error; /* the Error Code of our PATH_ABANDON */
+    uint8_t backup;         /* our latest status: 1 backup, 0 available (the default) */
+    uint8_t status_tx;      /* TERN_MP_TX_* of that latest status (NONE: none ever set) */
+    uint8_t abandon_tx;     /* TERN_MP_TX_* of our PATH_ABANDON (NONE: not abandoned by us) */
+} tern_mp_ctl;
 
 /* tern_mp_local_cid.state */
 enum {
@@ -52,8 +86,10 @@ typedef struct tern_mp_peer_cid {
 
 /* What we know of one path ID above 0: bounded by construction (limit CIDs, one status). */
 typedef struct tern_mp_path_id {
+    uint64_t path_id;           /* the path ID this entry holds */
     tern_mp_peer_cid cids[TERN_MAX_PEER_CIDS];
     uint64_t retire_prior_to;   /* the peer's largest Retire Prior To for this path ID */
+    uint64_t peer_next_seq;     /* the peer's largest CID sequence number for it, plus 1 */
     uint64_t status_seq;        /* largest Path Status Sequence Number applied (+1; 0: none) */
     int backup;                 /* the peer's last PATH_STATUS: 1 backup, 0 available */
     int abandoned;              /* the peer sent PATH_ABANDON for it */
@@ -64,6 +100,10 @@ typedef struct tern_mp_path_id {
     /* the peer's CIDs we retired (Retire Prior To): PATH_RETIRE_CONNECTION_ID to send */
     uint64_t retire_q[TERN_MP_RETIRE_QUEUE];
     size_t retire_n;
+    tern_mp_ctl ctl;            /* our status and abandon */
+    int claimed;                /* a path uses it (tern_mp_path_id_claim) */
+    uint64_t cids_blocked_at;   /* Next Sequence Number of our PATH_CIDS_BLOCKED (+1; 0: none) */
+    uint8_t cids_blocked_tx;    /* TERN_MP_TX_* of that frame */
 } tern_mp_path_id;
 
 typedef struct tern_conn_mp_state {
@@ -79,12 +119,19 @@ typedef struct tern_conn_mp_state {
     uint64_t cid_limit;         /* our active_connection_id_limit: CIDs held per path ID */
     uint64_t peer_cid_limit;    /* CIDs we issue per path ID: the peer's
                                    active_connection_id_limit, at most TERN_MP_LOCAL_CIDS */
-    /* path IDs 1..local_max_path_id (allocated once, when the extension is negotiated); path
-     * ID 0 is the connection's own CID state (cid.c) */
+    /* the path IDs above 0 we hold: TERN_MP_LOCAL_MAX_PATH_ID entries, allocated once when the
+     * extension is negotiated, each naming a path ID of (0, local_max_path_id] that is not
+     * closed (abandoned by both sides); path ID 0 is the connection's own CID state (cid.c) */
     tern_mp_path_id *ids;
     /* path ID 0's status and abandon, as for the others */
     uint64_t status_seq0;
     int backup0, abandoned0;
+    uint64_t abandon_error0;
+    tern_mp_ctl ctl0;           /* ours for path ID 0 */
+    uint8_t max_path_id_tx;     /* TERN_MP_TX_* of MAX_PATH_ID (local_max_path_id) */
+    uint8_t paths_blocked_tx;   /* TERN_MP_TX_* of PATHS_BLOCKED (paths_blocked_at - 1) */
+    uint64_t paths_blocked_at;  /* the limit our last PATHS_BLOCKED named (+1; 0: none) */
+    uint64_t closed;            /* path IDs above 0 closed and their entries reused */
 } tern_conn_mp_state;
 
 struct tern_conn;
@@ -133,16 +180,68 @@ void tern_mp_cid_add(struct tern_conn *c, uint64_t path_id, const tern_cid *cid,
 /* 1 when multipath frames wait to be sent (only in 1-RTT packets). */
 int tern_mp_pending(const struct tern_conn *c);
 
-/* Writes the next multipath frame waiting to be sent (PATH_NEW_CONNECTION_ID, then
- * PATH_RETIRE_CONNECTION_ID) at p if it fits in `cap`, and fills *f with what the sent-packet
- * record keeps of it (TERN_MP_REC_*). Returns the bytes written, 0 when nothing waits or it does
- * not fit (then nothing changes). */
+/* Writes the next multipath frame waiting to be sent at p if it fits in `cap`, and fills *f with
+ * what the sent-packet record keeps of it (TERN_MP_REC_*). The order: MAX_PATH_ID, PATHS_BLOCKED,
+ * then per path ID (0 first) PATH_ABANDON, PATH_STATUS_*, PATH_NEW_CONNECTION_ID,
+ * PATH_RETIRE_CONNECTION_ID, PATH_CIDS_BLOCKED. Returns the bytes written, 0 when nothing waits or
+ * it does not fit (then nothing changes). */
 size_t tern_mp_write_next(struct tern_conn *c, uint8_t *p, size_t cap, tern_sent_frame *f);
 
 /* A packet with the multipath frame recorded as `f` was acknowledged / lost: a lost frame is
  * sent again while still current (RFC 9000 §13.3: a CID not retired since, a retirement). */
 void tern_mp_on_frame_acked(struct tern_conn *c, const tern_sent_frame *f);
 void tern_mp_on_frame_lost(struct tern_conn *c, const tern_sent_frame *f);
+
+/* ---- what the data path calls (a path ID is "held" while it is at most our maximum path ID
+ * and not closed; a closed one was abandoned by both sides and its entry reused) ---- */
+
+/* Abandons path ID `path_id` (§3.4): PATH_ABANDON with `error_code` (NO_ERROR or a
+ * TERN_MP_ERR_* code) is sent, and sent again on loss until acknowledged. From then on no status,
+ * CID or retirement is sent for it. Once the peer abandoned it too (it answers ours; we answer
+ * its own automatically) and our PATH_ABANDON was acknowledged, the path ID is closed: its CIDs
+ * are forgotten on both sides and its entry takes the next path ID, which MAX_PATH_ID announces.
+ * Returns 0 (also when already abandoned by us: the first error code stays), or
+ * TERN_ERR_INVALID_ARG when the extension is not in use or `path_id` is not held. */
+int tern_mp_abandon(struct tern_conn *c, uint64_t path_id, uint64_t error_code);
+
+/* Sets our status of path ID `path_id` (§3.3): backup != 0 PATH_STATUS_BACKUP, else
+ * PATH_STATUS_AVAILABLE, with the next Path Status Sequence Number of that path ID. Only the
+ * latest status is kept: it is sent again when lost, an older one lost is not. Setting the status
+ * it already has (available when none was ever set) sends nothing. Returns 0, or
+ * TERN_ERR_INVALID_ARG when the extension is not in use, `path_id` is not held or either side
+ * abandoned it. */
+int tern_mp_set_status(struct tern_conn *c, uint64_t path_id, int backup);
+
+/* Our status of `path_id` (what tern_mp_set_status set) / the peer's (its latest PATH_STATUS_*):
+ * 1 backup, 0 available (also before any status), TERN_ERR_INVALID_ARG when the extension is not
+ * in use or `path_id` is not held. */
+int tern_mp_local_backup(const struct tern_conn *c, uint64_t path_id);
+int tern_mp_peer_backup(const struct tern_conn *c, uint64_t path_id);
+
+/* 1 when we abandoned `path_id` (tern_mp_abandon, or our answer to the peer's PATH_ABANDON) /
+ * when the peer did (its PATH_ABANDON arrived: the data path stops using the path; *error_code,
+ * when not NULL, gets the peer's Error Code while the path ID is held); both are 1 for a closed
+ * path ID. 0 when not, TERN_ERR_INVALID_ARG when the extension is not in use or `path_id` is
+ * above our maximum path ID. */
+int tern_mp_local_abandoned(const struct tern_conn *c, uint64_t path_id);
+int tern_mp_peer_abandoned(const struct tern_conn *c, uint64_t path_id, uint64_t *error_code);
+
+/* The path ID a new path should use: the lowest path ID above 0 within both sides' maximum path
+ * IDs, held, not claimed, abandoned by neither side, for which the peer gave us a CID. 0 when
+ * there is none (path ID 0 is the first path's). */
+uint64_t tern_mp_path_id_next(const struct tern_conn *c);
+
+/* Marks `path_id` as used by a path (one we open, or one the peer opened toward us), so that
+ * tern_mp_path_id_next no longer offers it. Returns 0, or TERN_ERR_INVALID_ARG when the
+ * extension is not in use or `path_id` is 0, not held, above the peer's maximum or abandoned. */
+int tern_mp_path_id_claim(struct tern_conn *c, uint64_t path_id);
+
+/* The data path wants to open a path: returns tern_mp_path_id_next when there is one. Otherwise 0,
+ * and tells the peer why (§4.7), once per limit: PATH_CIDS_BLOCKED (path ID, the next sequence
+ * number we expect) for the lowest path ID that only lacks the peer's CIDs, else PATHS_BLOCKED
+ * (the peer's maximum path ID) when that maximum is what stops us (a path ID above it is held on
+ * our side). Nothing is sent when our own maximum is the limit. */
+uint64_t tern_mp_want_path(struct tern_conn *c);
 
 /* Bytes the multipath state of the connection holds (what a peer can make it hold). */
 size_t tern_mp_memory(const struct tern_conn *c);
