@@ -177,40 +177,54 @@ static void expect_multipath(sim *s, sim_result *r, int want)
               (unsigned long long)cs.multipath, (unsigned long long)ss.multipath, want);
 }
 
+/* The start of every scenario: wifi and cell (mp_net_make), the meter, and with `paths` 2 the
+ * second path on cell with both sides offering multipath; with 1, wifi alone, multipath off. */
+static void mp_begin(sim *s, mp_net *n, mp_meter *m, uint64_t wifi_mbit, uint64_t wifi_rtt_ms,
+                     uint64_t cell_mbit, uint64_t cell_rtt_ms, int paths)
+{
+    mp_net_make(s, n, wifi_mbit, wifi_rtt_ms, cell_mbit, cell_rtt_ms);
+    meter_install(s, m);
+    if (paths == 2) {
+        tern_addr cell = iface_addr(s, n->cell, 0);
+        open_second_path(s, &cell);
+    } else {
+        s->cfg_c.multipath = 0;
+        s->cfg_s.multipath = 0;
+    }
+}
+
+/* The end of every download (finish_download within `bound`): the second path, if asked for, was
+ * opened, and the extension is in use exactly when `multipath` says. */
+static void mp_end(sim *s, sim_result *r, const mp_meter *m, int multipath, uint64_t bound,
+                   uint64_t *xfer)
+{
+    TRY(r, finish_download(s, r, bound, xfer));
+    SIM_CHECK(r, !m->second.addr.len || m->second.rv > 0, "path_add returned %d (%s)", m->second.rv,
+              m->second.done ? "called" : "never called");
+    TRY(r, expect_multipath(s, r, multipath));
+}
+
 /* ---- aggregation ------------------------------------------------------------------------------
  */
 
 /* The download of mp_aggregate on wifi (30 Mbit/s) and cell (20 Mbit/s), both 40 ms: with
- * `two_paths` the second path is opened and both sides offer multipath; without, the same
- * download runs on wifi alone with multipath off. Marks 0 and 1 bound the steady part: from 1.5 s
+ * `paths` 2 the second path is opened and both sides offer multipath; with 1, the same download
+ * runs on wifi alone with multipath off (mp_begin). Marks 0 and 1 bound the steady part: from 1.5 s
  * after the request (slow start over, the second path validated long before) to 3.5 s. */
 #define AGG_BYTES (32 * MB)
 #define AGG_FROM (1500 * SIM_MS)
 #define AGG_TO (3500 * SIM_MS)
 
-static void aggregate_run(sim *s, sim_result *r, mp_meter *m, mp_net *n, int two_paths)
+static void aggregate_run(sim *s, sim_result *r, mp_meter *m, mp_net *n, int paths)
 {
-    mp_net_make(s, n, 30, 40, 20, 40);
-    if (!two_paths) {
-        s->cfg_c.multipath = 0;
-        s->cfg_s.multipath = 0;
-    }
-    meter_install(s, m);
-    if (two_paths) {
-        tern_addr cell = iface_addr(s, n->cell, 0);
-        open_second_path(s, &cell);
-    }
+    mp_begin(s, n, m, 30, 40, 20, 40, paths);
     TRY(r, start_download(s, r, AGG_BYTES));
-    uint64_t t0 = sim_time(s);
+    uint64_t t0 = sim_time(s), xfer = 0;
     mp_mark_at(s, m, t0 + AGG_FROM);
     mp_mark_at(s, m, t0 + AGG_TO);
-    uint64_t xfer = 0;
-    TRY(r, finish_download(s, r, 20 * SIM_SEC, &xfer));
+    TRY(r, mp_end(s, r, m, paths == 2, 20 * SIM_SEC, &xfer));
     SIM_CHECK(r, m->nmarks == 2, "the download ended before the steady part did (%d marks)",
               m->nmarks);
-    if (two_paths)
-        SIM_CHECK(r, m->second.rv > 0, "path_add returned %d", m->second.rv);
-    TRY(r, expect_multipath(s, r, two_paths));
 }
 
 /* Two links of 30 and 20 Mbit/s (40 ms, queues of one BDP): over the steady part the download
@@ -220,7 +234,7 @@ static void scn_mp_aggregate(sim *s, sim_result *r)
 {
     mp_meter m;
     mp_net n;
-    TRY(r, aggregate_run(s, r, &m, &n, 1));
+    TRY(r, aggregate_run(s, r, &m, &n, 2));
     double mp = goodput(&m, 0, 1);
     uint64_t w = carried(&m, n.wifi, 0, 1), c = carried(&m, n.cell, 0, 1);
 
@@ -231,7 +245,7 @@ static void scn_mp_aggregate(sim *s, sim_result *r)
     sim_result r1 = {.ok = 1};
     mp_meter m1;
     mp_net n1;
-    aggregate_run(s1, &r1, &m1, &n1, 0);
+    aggregate_run(s1, &r1, &m1, &n1, 1);
     if (r1.ok)
         single = goodput(&m1, 0, 1);
     sim_free(s1);
@@ -293,10 +307,7 @@ static void scn_mp_link_dies(sim *s, sim_result *r)
 {
     mp_net n;
     mp_meter m;
-    mp_net_make(s, &n, 20, 40, 20, 40);
-    meter_install(s, &m);
-    tern_addr cell = iface_addr(s, n.cell, 0);
-    open_second_path(s, &cell);
+    mp_begin(s, &n, &m, 20, 40, 20, 40, 2);
     const uint64_t cut = 1500 * SIM_MS;
     dies d = {.survivor = n.cell};
     sim_at(s, cut, act_dies_timing, &d, "cell's RTT and PTO at the failure");
@@ -306,9 +317,7 @@ static void scn_mp_link_dies(sim *s, sim_result *r)
     watch_gaps_from(s, &w, cut);
     TRY(r, start_download(s, r, 12 * MB));
     uint64_t xfer = 0;
-    TRY(r, finish_download(s, r, 15 * SIM_SEC, &xfer));
-    TRY(r, expect_multipath(s, r, 1));
-    SIM_CHECK(r, m.second.rv > 0, "path_add returned %d", m.second.rv);
+    TRY(r, mp_end(s, r, &m, 1, 15 * SIM_SEC, &xfer));
     SIM_CHECK(r, d.found, "the server had no path to cell at the failure");
     SIM_CHECK(r, m.nmarks == 1 && m.mark[0][n.wifi] > 0 && m.mark[0][n.cell] > 0,
               "before the failure stream bytes: wifi %llu, cell %llu (both paths should carry)",
@@ -326,26 +335,14 @@ static void scn_mp_link_dies(sim *s, sim_result *r)
 #define SPREAD_BYTES (8 * MB)
 
 /* The download of mp_rtt_spread: wifi 20 Mbit/s with a 20 ms round trip, cell 20 Mbit/s with 300
- * ms; `two_paths` as for aggregate_run. */
-static void spread_run(sim *s, sim_result *r, mp_meter *m, mp_net *n, gap_watch *w, int two_paths,
+ * ms; `paths` as for aggregate_run. */
+static void spread_run(sim *s, sim_result *r, mp_meter *m, mp_net *n, gap_watch *w, int paths,
                        uint64_t *xfer)
 {
-    mp_net_make(s, n, 20, 20, 20, 300);
-    if (!two_paths) {
-        s->cfg_c.multipath = 0;
-        s->cfg_s.multipath = 0;
-    }
-    meter_install(s, m);
-    if (two_paths) {
-        tern_addr cell = iface_addr(s, n->cell, 0);
-        open_second_path(s, &cell);
-    }
+    mp_begin(s, n, m, 20, 20, 20, 300, paths);
     TRY(r, start_download(s, r, SPREAD_BYTES));
     watch_gaps_from(s, w, sim_time(s));
-    TRY(r, finish_download(s, r, 20 * SIM_SEC, xfer));
-    if (two_paths)
-        SIM_CHECK(r, m->second.rv > 0, "path_add returned %d", m->second.rv);
-    TRY(r, expect_multipath(s, r, two_paths));
+    TRY(r, mp_end(s, r, m, paths == 2, 20 * SIM_SEC, xfer));
 }
 
 /* Paths of 20 and 300 ms round trip (20 Mbit/s each): the download completes in order, and no
@@ -360,7 +357,7 @@ static void scn_mp_rtt_spread(sim *s, sim_result *r)
     mp_net n;
     gap_watch w;
     uint64_t xfer = 0;
-    TRY(r, spread_run(s, r, &m, &n, &w, 1, &xfer));
+    TRY(r, spread_run(s, r, &m, &n, &w, 2, &xfer));
     uint64_t gap = gap_of(s, &w);
 
     sim *s1 = sim_new(s->seed);
@@ -370,7 +367,7 @@ static void scn_mp_rtt_spread(sim *s, sim_result *r)
     mp_net n1;
     gap_watch w1;
     uint64_t xfer1 = 0;
-    spread_run(s1, &r1, &m1, &n1, &w1, 0, &xfer1);
+    spread_run(s1, &r1, &m1, &n1, &w1, 1, &xfer1);
     sim_free(s1);
     SIM_CHECK(r, r1.ok, "single-path run: %s", r1.why);
 
@@ -398,19 +395,14 @@ static void scn_mp_nat_rebind(sim *s, sim_result *r)
 {
     mp_net n;
     mp_meter m;
-    mp_net_make(s, &n, 20, 40, 20, 40);
-    meter_install(s, &m);
-    tern_addr cell = iface_addr(s, n.cell, 0);
-    open_second_path(s, &cell);
+    mp_begin(s, &n, &m, 20, 40, 20, 40, 2);
     const uint64_t at = 1500 * SIM_MS;
     sim_nat_rebind_port_at(s, n.cell_nat, at, 0);
     mp_mark_at(s, &m, at);
     mp_mark_at(s, &m, at + 500 * SIM_MS);
     TRY(r, start_download(s, r, 16 * MB));
     uint64_t xfer = 0;
-    TRY(r, finish_download(s, r, 15 * SIM_SEC, &xfer));
-    TRY(r, expect_multipath(s, r, 1));
-    SIM_CHECK(r, m.second.rv > 0, "path_add returned %d", m.second.rv);
+    TRY(r, mp_end(s, r, &m, 1, 15 * SIM_SEC, &xfer));
     SIM_CHECK(r, m.nmarks == 2, "the download ended before the rebinding settled");
     act_mark(s, &m); /* the end */
     uint64_t w = carried(&m, n.wifi, 1, 2), c = carried(&m, n.cell, 1, 2);
@@ -437,12 +429,10 @@ static void mp_fallback_run(sim *s, sim_result *r, int client_offers)
 {
     mp_net n;
     mp_meter m;
-    mp_net_make(s, &n, 20, 40, 20, 40);
+    mp_begin(s, &n, &m, 20, 40, 20, 40, 2);
     s->cfg_c.multipath = client_offers ? 1 : 0;
     s->cfg_s.multipath = client_offers ? 0 : 1;
-    meter_install(s, &m);
     tern_addr cell = iface_addr(s, n.cell, 0);
-    open_second_path(s, &cell);
     const uint64_t move = 1500 * SIM_MS;
     verb set = {.addr = cell};
     sim_at(s, move, act_set_active, &set, "application moves to cell");
@@ -451,10 +441,8 @@ static void mp_fallback_run(sim *s, sim_result *r, int client_offers)
     mp_mark_at(s, &m, move + 60 * SIM_MS);
     TRY(r, start_download(s, r, 12 * MB));
     uint64_t xfer = 0;
-    TRY(r, finish_download(s, r, 15 * SIM_SEC, &xfer));
-    TRY(r, expect_multipath(s, r, 0));
-    SIM_CHECK(r, m.second.rv > 0 && set.rv == m.second.rv, "path_add %d, set_active %d",
-              m.second.rv, set.rv);
+    TRY(r, mp_end(s, r, &m, 0, 15 * SIM_SEC, &xfer));
+    SIM_CHECK(r, set.rv == m.second.rv, "path_add %d, set_active %d", m.second.rv, set.rv);
     SIM_CHECK(r, m.nmarks == 2, "the download ended before the move");
     act_mark(s, &m);
     char extra[160];
