@@ -82,9 +82,7 @@ static int queue_retire(tern_conn *c, tern_mp_path_id *id, uint64_t seq)
     return 0;
 }
 
-/* The entry of path ID `path_id` (above 0), NULL when it is not held (0, above our maximum, or
- * closed). */
-static tern_mp_path_id *path_id_slot(const tern_conn *c, uint64_t path_id)
+tern_mp_path_id *tern_mp_path_id_get(const tern_conn *c, uint64_t path_id)
 {
     if (!c->mp.enabled || path_id == 0 || path_id > c->mp.local_max_path_id)
         return NULL;
@@ -92,6 +90,12 @@ static tern_mp_path_id *path_id_slot(const tern_conn *c, uint64_t path_id)
         if (c->mp.ids[i].path_id == path_id)
             return &c->mp.ids[i];
     return NULL;
+}
+
+int tern_mp_path_id_index(const tern_conn *c, uint64_t path_id)
+{
+    const tern_mp_path_id *id = tern_mp_path_id_get(c, path_id);
+    return id ? (int)(id - c->mp.ids) : -1;
 }
 
 /* Forgets our CID in `e` (retired by the peer, or its path ID abandoned): no longer routed. */
@@ -123,7 +127,7 @@ uint64_t tern_mp_cid_wanted(const tern_conn *c)
 void tern_mp_cid_add(tern_conn *c, uint64_t path_id, const tern_cid *cid,
                      const uint8_t token[TERN_RESET_TOKEN_LEN])
 {
-    tern_mp_path_id *id = path_id_slot(c, path_id);
+    tern_mp_path_id *id = tern_mp_path_id_get(c, path_id);
     if (!id)
         return;
     for (size_t i = 0; i < TERN_MP_LOCAL_CIDS; i++) {
@@ -264,7 +268,7 @@ static tern_mp_ctl *ctl_of(tern_conn *c, uint64_t path_id)
         return NULL;
     if (path_id == 0)
         return &c->mp.ctl0;
-    tern_mp_path_id *id = path_id_slot(c, path_id);
+    tern_mp_path_id *id = tern_mp_path_id_get(c, path_id);
     return id ? &id->ctl : NULL;
 }
 
@@ -283,9 +287,7 @@ static void close_if_done(tern_conn *c, tern_mp_path_id *id)
 {
     if (!id->abandoned || id->ctl.abandon_tx != TERN_MP_TX_ACKED)
         return;
-    for (size_t i = 0; i < TERN_MP_LOCAL_CIDS; i++)
-        if (id->lcids[i].state != TERN_MP_LCID_FREE)
-            drop_local(c, &id->lcids[i]);
+    /* ours were unrouted when the peer's PATH_ABANDON came, and none issued since */
     memset(id, 0, sizeof(*id));
     c->mp.closed++;
     if (c->mp.local_max_path_id >= TERN_MP_PATH_ID_MAX)
@@ -297,9 +299,8 @@ static void close_if_done(tern_conn *c, tern_mp_path_id *id)
 
 static void on_settled(tern_conn *c, const tern_sent_frame *f, int acked)
 {
-    if (!c->mp.enabled)
-        return;
-    tern_mp_path_id *id = path_id_slot(c, f->off);
+    /* (records of multipath frames exist only when the extension is in use) */
+    tern_mp_path_id *id = tern_mp_path_id_get(c, f->off);
     tern_mp_ctl *ctl = ctl_of(c, f->off);
     switch (f->type) {
     case TERN_MP_REC_MAX_PATH_ID:
@@ -425,7 +426,7 @@ int tern_mp_on_frame(tern_conn *c, int pkt_type, const uint8_t **p, const uint8_
     if (names_path && f.path_id > c->mp.local_max_path_id)
         return fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type,
                     "path ID above our maximum path ID");
-    tern_mp_path_id *id = names_path && f.path_id ? path_id_slot(c, f.path_id) : NULL;
+    tern_mp_path_id *id = names_path && f.path_id ? tern_mp_path_id_get(c, f.path_id) : NULL;
     /* §4: a frame naming a path ID that can no longer be processed (abandoned, or closed and
      * forgotten) is ignored */
     if ((id && id->abandoned) || (names_path && f.path_id && !id))
@@ -545,7 +546,7 @@ int tern_mp_abandon(tern_conn *c, uint64_t path_id, uint64_t error_code)
         return 0;
     ctl->abandon_tx = TERN_MP_TX_PENDING;
     ctl->abandon_error = error_code;
-    tern_mp_path_id *id = path_id_slot(c, path_id);
+    tern_mp_path_id *id = tern_mp_path_id_get(c, path_id);
     if (id) {
         /* neither CIDs nor retirements nor CID requests for it go out any more */
         id->retire_n = 0;
@@ -575,7 +576,7 @@ int tern_mp_local_backup(const tern_conn *c, uint64_t path_id)
         return TERN_ERR_INVALID_ARG;
     if (path_id == 0)
         return c->mp.ctl0.backup;
-    const tern_mp_path_id *id = path_id_slot(c, path_id);
+    const tern_mp_path_id *id = tern_mp_path_id_get(c, path_id);
     return id ? id->ctl.backup : TERN_ERR_INVALID_ARG;
 }
 
@@ -585,7 +586,7 @@ int tern_mp_peer_backup(const tern_conn *c, uint64_t path_id)
         return TERN_ERR_INVALID_ARG;
     if (path_id == 0)
         return c->mp.backup0;
-    const tern_mp_path_id *id = path_id_slot(c, path_id);
+    const tern_mp_path_id *id = tern_mp_path_id_get(c, path_id);
     return id ? id->backup : TERN_ERR_INVALID_ARG;
 }
 
@@ -595,7 +596,7 @@ int tern_mp_local_abandoned(const tern_conn *c, uint64_t path_id)
         return TERN_ERR_INVALID_ARG;
     if (path_id == 0)
         return c->mp.ctl0.abandon_tx != TERN_MP_TX_NONE;
-    const tern_mp_path_id *id = path_id_slot(c, path_id);
+    const tern_mp_path_id *id = tern_mp_path_id_get(c, path_id);
     return id ? id->ctl.abandon_tx != TERN_MP_TX_NONE : 1;
 }
 
@@ -603,7 +604,7 @@ int tern_mp_peer_abandoned(const tern_conn *c, uint64_t path_id, uint64_t *error
 {
     if (!c->mp.enabled || path_id > c->mp.local_max_path_id)
         return TERN_ERR_INVALID_ARG;
-    const tern_mp_path_id *id = path_id_slot(c, path_id);
+    const tern_mp_path_id *id = tern_mp_path_id_get(c, path_id);
     int done = path_id == 0 ? c->mp.abandoned0 : !id || id->abandoned;
     if (done && error_code && (path_id == 0 || id))
         *error_code = id ? id->abandon_error : c->mp.abandon_error0;
@@ -648,7 +649,7 @@ uint64_t tern_mp_path_id_next(const tern_conn *c)
 
 int tern_mp_path_id_claim(tern_conn *c, uint64_t path_id)
 {
-    tern_mp_path_id *id = path_id_slot(c, path_id);
+    tern_mp_path_id *id = tern_mp_path_id_get(c, path_id);
     if (!id || id->path_id > c->mp.peer_max_path_id || id->abandoned || id->ctl.abandon_tx)
         return TERN_ERR_INVALID_ARG;
     id->claimed = 1;

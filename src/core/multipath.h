@@ -163,13 +163,15 @@ void tern_mp_free(struct tern_conn *c);
  * on, a PATH_RETIRE_CONNECTION_ID of a CID we never issued, a PATHS_BLOCKED or
  * PATH_CIDS_BLOCKED at a limit we never gave, a CID sequence number reused for another CID
  * (PROTOCOL_VIOLATION), more CIDs for one path ID than our active_connection_id_limit
- * (CONNECTION_ID_LIMIT_ERROR). What the peer can make us hold is bounded: one table of
- * active_connection_id_limit CIDs per path ID up to our maximum path ID, nothing else. */
+ * (CONNECTION_ID_LIMIT_ERROR). A frame naming a path ID the peer abandoned or that is closed is
+ * ignored; a PATH_ABANDON is answered with ours (tern_mp_abandon). What the peer can make us hold
+ * is bounded: one table of active_connection_id_limit CIDs for each of the
+ * TERN_MP_LOCAL_MAX_PATH_ID path IDs held, nothing else. */
 int tern_mp_on_frame(struct tern_conn *c, int pkt_type, const uint8_t **p, const uint8_t *end,
                      tern_frame *rfc, int *ack_eliciting);
 
-/* The CIDs we issue for path IDs above 0, once the extension is in use: for every path ID from 1
- * to the smaller of the peer's maximum path ID and ours that the peer did not abandon, up to
+/* The CIDs we issue for path IDs above 0, once the extension is in use: for every path ID we hold
+ * up to the peer's maximum path ID that neither side abandoned, up to
  * peer_cid_limit unretired CIDs. tern_mp_cid_wanted returns a path ID short of one (0: none);
  * tern_mp_cid_add adds `cid` with its reset token to it, to be sent in PATH_NEW_CONNECTION_ID
  * (the caller routes the CID to the connection). */
@@ -194,6 +196,14 @@ void tern_mp_on_frame_lost(struct tern_conn *c, const tern_sent_frame *f);
 
 /* ---- what the data path calls (a path ID is "held" while it is at most our maximum path ID
  * and not closed; a closed one was abandoned by both sides and its entry reused) ---- */
+
+/* The entry of path ID `path_id` (above 0) in c->mp.ids, NULL when it is not held (0, above our
+ * maximum path ID, or closed). Entries are reused for new path IDs: never index c->mp.ids by path
+ * ID. tern_mp_path_id_index gives the entry's index (0 .. TERN_MP_LOCAL_MAX_PATH_ID - 1), -1 when
+ * not held: per-path-ID state kept elsewhere in a table of that size can use it, and must be
+ * released before the entry is reused (when the path ID closes, see tern_mp_abandon). */
+tern_mp_path_id *tern_mp_path_id_get(const struct tern_conn *c, uint64_t path_id);
+int tern_mp_path_id_index(const struct tern_conn *c, uint64_t path_id);
 
 /* Abandons path ID `path_id` (§3.4): PATH_ABANDON with `error_code` (NO_ERROR or a
  * TERN_MP_ERR_* code) is sent, and sent again on loss until acknowledged. From then on no status,

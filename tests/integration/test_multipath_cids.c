@@ -15,110 +15,24 @@
 #include "conn_internal.h"
 #include "forge.h"
 #include "mpframe.h"
-#include "pair.h"
+#include "mpfx.h"
 
-#define MS 1000000ull
-#define SEC 1000000000ull
+#define MS MPFX_MS
+#define SEC MPFX_SEC
 #define SERVER_MAX_PATH_ID 2 /* what the server advertises in initial_max_path_id */
 
 static uint64_t next_seed = 1900;
 
-/* What went by on the wire: (path ID, sequence number) of each frame, in order. */
-typedef struct tally {
-    size_t new_n, retire_n;
-    uint64_t new_path[64], new_seq[64];
-    uint64_t retire_path[64], retire_seq[64];
-    size_t datagrams;
-} tally;
-
-static void server_max_path_id(tern_tparams *tp)
-{
-    tp->initial_max_path_id = SERVER_MAX_PATH_ID;
-}
+typedef mpfx_tally tally;
 
 static void connect_mp(tern_pair *p)
 {
-    assert_int_equal(pair_init(p, next_seed++), 0);
-    p->cfg_c.multipath = p->cfg_s.multipath = 1;
-    p->alter_server_tparams = server_max_path_id;
-    assert_true(pair_connect(p));
-    assert_true(p->client->mp.enabled);
-    assert_true(p->server->mp.enabled);
+    mpfx_connect(p, next_seed++, SERVER_MAX_PATH_ID);
 }
 
-static void count_frames(tally *t, const uint8_t *plain, long n)
-{
-    const uint8_t *q = plain, *end = plain + n;
-    while (q < end) {
-        tern_mp_frame mf;
-        tern_frame f;
-        uint64_t terr;
-        int rv = tern_mpframe_parse(&q, end, &mf, &terr);
-        if (rv == 1) {
-            assert_int_equal(tern_frame_parse(&q, end, &f, &terr), 0);
-            continue;
-        }
-        assert_int_equal(rv, 0);
-        if (mf.type == TERN_FT_PATH_NEW_CONNECTION_ID && t->new_n < 64) {
-            t->new_path[t->new_n] = mf.path_id;
-            t->new_seq[t->new_n++] = mf.u.new_cid.u.new_cid.seq;
-            /* we never ask the peer to retire ours early */
-            assert_int_equal(mf.u.new_cid.u.new_cid.retire_prior_to, 0);
-        } else if (mf.type == TERN_FT_PATH_RETIRE_CONNECTION_ID && t->retire_n < 64) {
-            t->retire_path[t->retire_n] = mf.path_id;
-            t->retire_seq[t->retire_n++] = mf.u.retire_cid.seq;
-        }
-    }
-}
-
-/* Everything `from` has to send now, one datagram at a time: opened, counted, and delivered to
- * the other side unless `drop`. */
-static void pump(tern_pair *p, int from_server, int drop, tally *t)
-{
-    tern_conn *from = from_server ? p->server : p->client;
-    tern_conn *to = from_server ? p->client : p->server;
-    for (int i = 0; i < 64; i++) {
-        uint8_t buf[1500], plain[1500];
-        tern_path_addr pa;
-        size_t seg = 0, cnt = 0;
-        assert_int_equal(tern_conn_send(from, &pa, buf, sizeof(buf), 1, &seg, &cnt, p->now), 0);
-        if (cnt == 0)
-            return;
-        long n = forge_open_1rtt(from, buf, seg, 8, plain, sizeof(plain));
-        assert_true(n > 0);
-        if (t) {
-            count_frames(t, plain, n);
-            t->datagrams++;
-        }
-        if (!drop) {
-            tern_path_addr rpa = from_server ? p->path_c : p->path_s;
-            tern_conn_recv(to, &rpa, buf, seg, 0, p->now);
-        }
-    }
-    fail_msg("endless sending");
-}
-
-/* One 1-RTT packet holding f[0..n) from `from_server`'s side to the other. */
-static void inject(tern_pair *p, int from_server, const uint8_t *f, size_t n)
-{
-    uint8_t pkt[1500];
-    tern_conn *from = from_server ? p->server : p->client;
-    size_t len = forge_1rtt(from, f, n, 0, p->now, pkt, sizeof(pkt));
-    assert_true(len > 0);
-    tern_path_addr pa = from_server ? p->path_c : p->path_s;
-    tern_conn_recv(from_server ? p->client : p->server, &pa, pkt, len, 0, p->now);
-}
-
-/* Lets time pass on both sides up to `until` (their timers fire; nothing is sent). */
-static void advance(tern_pair *p, uint64_t until)
-{
-    for (int i = 0; i < 1000 && p->now < until; i++) {
-        uint64_t t = TERN_MIN(tern_conn_next_timeout(p->client), tern_conn_next_timeout(p->server));
-        p->now = TERN_MIN(TERN_MAX(t, p->now + MS), until);
-        tern_conn_on_timeout(p->client, p->now);
-        tern_conn_on_timeout(p->server, p->now);
-    }
-}
+#define pump mpfx_pump
+#define inject mpfx_inject
+#define advance mpfx_advance
 
 static size_t held(const tern_conn *c, uint64_t path)
 {
