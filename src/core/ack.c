@@ -2,6 +2,7 @@
  * detection, the bounded range set (oldest ranges dropped, `floor` raised), the delayed/immediate
  * ACK decision of RFC 9000 §13.2.1 and ACK frame writing (§19.3). */
 #include "ack.h"
+#include "mpframe.h"
 
 #include "ecn.h"
 
@@ -199,6 +200,12 @@ int tern_ackr_should_send(const tern_ackr *a, tern_tstamp now, int sparse)
 size_t tern_ackr_write(const tern_ackr *a, uint8_t *p, size_t cap, tern_tstamp now,
                        unsigned ack_delay_exponent)
 {
+    return tern_ackr_write_path(a, p, cap, now, ack_delay_exponent, 0);
+}
+
+size_t tern_ackr_write_path(const tern_ackr *a, uint8_t *p, size_t cap, tern_tstamp now,
+                            unsigned ack_delay_exponent, uint64_t path_id)
+{
     uint32_t n = a->recv.n;
     if (n == 0 || !a->has_largest)
         return 0;
@@ -224,6 +231,8 @@ size_t tern_ackr_write(const tern_ackr *a, uint8_t *p, size_t cap, tern_tstamp n
         delay >>= ack_delay_exponent < 64 ? ack_delay_exponent : 63;
     }
     const uint64_t *ecn = (a->ecn[0] | a->ecn[1] | a->ecn[2]) ? a->ecn : NULL;
+    if (path_id)
+        return tern_mpframe_write_path_ack(p, cap, path_id, pr, n, delay, ecn);
     return tern_frame_write_ack(p, cap, pr, n, delay, ecn);
 }
 

@@ -111,6 +111,10 @@ int tern_ackr_repeat_due(const tern_ackr *a, tern_tstamp now);
 /* Writes an ACK (or ACK_ECN when ecn counters are non-zero) frame for the received ranges, largest
  * first, as many ranges as fit. ack_delay is now - largest_time scaled by 2^exponent. Returns bytes
  * written or 0 (nothing received, or no room). Does not change state: call tern_ackr_on_ack_sent. */
+/* The same as a multipath PATH_ACK (PATH_ACK_ECN) of path ID `path_id` when it is above 0
+ * (mpframe.h), else as tern_ackr_write. */
+size_t tern_ackr_write_path(const tern_ackr *a, uint8_t *p, size_t cap, tern_tstamp now,
+                            unsigned ack_delay_exponent, uint64_t path_id);
 size_t tern_ackr_write(const tern_ackr *a, uint8_t *p, size_t cap, tern_tstamp now,
                        unsigned ack_delay_exponent);
 

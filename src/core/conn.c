@@ -7,6 +7,7 @@
 
 #include "abi.h"
 #include "conn_internal.h"
+#include "mpsched.h"
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
@@ -232,6 +233,10 @@ static int tls_tparams(void *ud, const uint8_t *data, size_t len)
     if (tern_conn_version_on_tparams(c, &tp, &terr, &why))
         goto fail;
     if (tern_mp_on_peer_tparams(c, &tp, &terr, &why))
+        goto fail;
+    why = "out of memory";
+    terr = TERN_TE_INTERNAL_ERROR;
+    if (c->mp.enabled && tern_mps_enable(c))
         goto fail;
     c->tp.peer = tp;
     c->tp.peer_received = 1;
@@ -821,6 +826,7 @@ void tern_conn_free(tern_conn *c)
         return;
     tern_tls_free(c->hs.tls);
     tern_conn_version_free(c);
+    tern_mps_free(c);
     tern_mp_free(c);
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
         tern_crypto_keys_free(&c->keys.tx[i]);
@@ -876,6 +882,9 @@ static int peer_acks_nothing(const tern_conn *c, int heard)
         return 0;
     if (k < 2)
         k = 2; /* "since the first of them" needs a first one before this one */
+    /* multipath: the peer may hear us on its other paths while this one is dead (mpsched.h) */
+    if (tern_mpsched_other_usable(c, c->paths.active))
+        return 0;
     return c->rec.pto_count >= k && heard && c->stats.pkts_recv > c->timers.pto_run_recv;
 }
 
@@ -910,6 +919,7 @@ tern_tstamp tern_conn_next_timeout(const tern_conn *c)
         t = TERN_MIN(t, c->timers.silence_probe_at);
     t = TERN_MIN(t, tern_policy_next_timeout(c));
     t = TERN_MIN(t, tern_conn_pmtud_timer(c));
+    t = TERN_MIN(t, tern_mps_next_timeout(c));
     return TERN_MIN(t, tern_mig_next_timeout(c));
 }
 
@@ -918,8 +928,8 @@ tern_tstamp tern_conn_next_timeout(const tern_conn *c)
  * otherwise the probe would be a bare PING that repairs nothing). */
 void tern_conn_requeue_for_probe(tern_conn *c, int space)
 {
-    if (space == TERN_SPACE_APP) {
-        tern_sentq *q = &c->rec.q[TERN_SPACE_APP];
+    if (space >= TERN_SPACE_APP) {
+        tern_sentq *q = tern_recovery_q(&c->rec, space);
         int n = 0;
         for (size_t i = 0; i < q->count && n < 2; i++) {
             const tern_sent_pkt *p = &q->ring[(q->head + i) % q->cap];
@@ -938,7 +948,7 @@ void tern_conn_requeue_for_probe(tern_conn *c, int space)
 
 static void arm_probe(tern_conn *c, int space)
 {
-    c->sp[space].probes = 2;
+    tern_conn_sp(c, space)->probes = 2;
     tern_conn_requeue_for_probe(c, space);
 }
 
@@ -974,6 +984,7 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
     tern_mig_on_timeout(c, now);
     if (c->state >= TERN_CS_CLOSING)
         return;
+    tern_mps_on_timeout(c, now);
     if (c->timers.silence_probe_at && now >= c->timers.silence_probe_at) {
         c->timers.silence_probe_at = 0;
         if (!tern_recovery_has_in_flight(&c->rec))
@@ -1003,9 +1014,10 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
                 return;
             }
         }
-        if (space >= 0 && !c->sp[space].discarded) {
+        if (space >= 0 && tern_conn_sp(c, space) && !tern_conn_sp(c, space)->discarded) {
             if (space == TERN_SPACE_APP)
                 tern_policy_on_pto(c, now); /* first: a standby probe goes out ahead */
+            tern_mpsched_on_pto(c, space, now); /* a failing path's data goes elsewhere now */
             arm_probe(c, space);
             /* RFC 9002 §6.2.4: the other handshake space's data in flight goes along, coalesced,
              * so that one datagram that gets through repairs both */
@@ -1172,6 +1184,24 @@ int tern_conn_close(tern_conn *c, uint64_t app_error, const char *reason)
     return 0;
 }
 
+void tern_conn_tx_phase_start(tern_conn *c)
+{
+    for (int s = TERN_SPACE_APP; s < TERN_RECOVERY_SPACES; s++) {
+        tern_pn_space_state *sp = tern_conn_sp(c, s);
+        if (sp)
+            sp->tx_phase_first_pn = sp->next_pn;
+    }
+}
+
+void tern_conn_rx_phase_start(tern_conn *c, int space, uint64_t pn)
+{
+    for (int s = TERN_SPACE_APP; s < TERN_RECOVERY_SPACES; s++) {
+        tern_pn_space_state *sp = tern_conn_sp(c, s);
+        if (sp)
+            sp->rx_phase_first_pn = s == space ? pn : UINT64_MAX;
+    }
+}
+
 int tern_conn_key_update(tern_conn *c)
 {
     if (!c)
@@ -1186,7 +1216,7 @@ int tern_conn_key_update(tern_conn *c)
         return TERN_ERR_CRYPTO;
     tern_crypto_keys_move(&c->keys.tx[TERN_LEVEL_1RTT], &next);
     c->keys.tx_phase ^= 1;
-    c->keys.tx_phase_first_pn = c->sp[TERN_SPACE_APP].next_pn;
+    tern_conn_tx_phase_start(c);
     c->keys.tx_phase_acked = 0;
     c->keys.tx_phase_elicited = 0;
     c->keys.tx_pkts_phase = 0;

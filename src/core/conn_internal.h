@@ -15,6 +15,7 @@
 #include "frame.h"
 #include "migration.h"
 #include "multipath.h"
+#include "mpspace.h"
 #include "packet.h"
 #include "path.h"
 #include "policy.h"
@@ -41,6 +42,11 @@ typedef struct tern_pn_space_state {
     tern_ackr ackr;
     int discarded;
     int probes;                 /* PTO probes owed in this space */
+    /* 1-RTT key phases (RFC 9001 §6; one phase for every path ID, the draft's key update
+     * section): the first packet number of the current phase, sent and received, in this space
+     * (received: UINT64_MAX until one arrives here) */
+    uint64_t tx_phase_first_pn;
+    uint64_t rx_phase_first_pn;
 } tern_pn_space_state;
 
 /* TLS and the handshake's progress. */
@@ -63,8 +69,7 @@ typedef struct tern_conn_key_state {
     tern_keys hp_tx1, hp_rx1;   /* 1-RTT header protection (does not change on key update) */
     tern_keys rx_next, rx_prev; /* 1-RTT keys of the next and previous phase */
     int tx_phase, rx_phase;
-    uint64_t tx_phase_first_pn;  /* first pn we sent in the current tx phase */
-    uint64_t rx_phase_first_pn;  /* first pn received in the current rx phase */
+    /* the first packet numbers of the current phases are per space (tern_pn_space_state) */
     int tx_phase_acked;          /* a packet of the current tx phase was acknowledged */
     int tx_phase_elicited;       /* an ack-eliciting packet was sent in the current tx phase */
     uint64_t tx_pkts_phase;      /* 1-RTT packets protected with the current tx keys */
@@ -201,6 +206,8 @@ typedef struct tern_conn_send_state {
     uint32_t ack_only_run;       /* ACK-only 1-RTT packets sent in a row */
     uint64_t skip_pn;            /* next 1-RTT packet number skipped on purpose (0: none planned) */
     int ecn;                     /* codepoint of the datagrams being built (TERN_ECN_*) */
+    int path;                    /* the path slot of the datagrams being built (the active one,
+                                    or the multipath scheduler's choice) */
 } tern_conn_send_state;
 
 /* ECN (conn_ecn.c): the peer's counts per packet number space, the ACK being processed, totals
@@ -279,7 +286,26 @@ struct tern_conn {
     tern_conn_dgram_state dgram; /* unreliable datagrams (datagram.c) */
     tern_ackfreq ackf;           /* ACK frequency extension (ackfreq.c) */
     tern_conn_mp_state mp;       /* multipath extension (multipath.c) */
+    tern_mp_data *mpd;           /* its data path (mpspace.c): NULL unless negotiated */
 };
+
+/* The packet-number space state of `space`: RFC 9000's three, or (multipath) a path ID's above
+ * them (mpspace.h), NULL when that one is not in use. */
+static inline tern_pn_space_state *tern_conn_sp(const tern_conn *c, int space)
+{
+    if (space >= 0 && space < TERN_SPACE_COUNT)
+        return (tern_pn_space_state *)(uintptr_t)&c->sp[space];
+    if (!c->mpd || space < TERN_SPACE_COUNT || space >= TERN_RECOVERY_SPACES)
+        return NULL;
+    return c->mpd->e[space - TERN_SPACE_COUNT].sp;
+}
+
+/* The application space of the packets a path carries: its path ID's (path ID 0, the
+ * connection's RFC 9000 application space, without multipath). */
+static inline int tern_path_space(const tern_path *p)
+{
+    return p->mp_id ? p->mp_space : TERN_SPACE_APP;
+}
 
 /* The active path (always there). */
 static inline tern_path *tern_conn_path(const tern_conn *c)
@@ -347,6 +373,11 @@ static inline void tern_conn_stream_ctrl(tern_conn *c, tern_stream *s)
 /* Issues NEW_CONNECTION_IDs until the peer holds as many of ours as its limit allows. */
 void tern_conn_issue_cids(tern_conn *c);
 int tern_conn_install_rx_next(tern_conn *c);
+/* Key phases across packet-number spaces (multipath: one phase for every path ID). A new send
+ * phase starts at each application space's next packet number; a new receive phase at `pn` of
+ * `space`, and in the other spaces at their first packet of it (tern_conn_rx_phase_seen). */
+void tern_conn_tx_phase_start(tern_conn *c);
+void tern_conn_rx_phase_start(tern_conn *c, int space, uint64_t pn);
 /* Before a 1-RTT packet is built: updates the keys when the confidentiality limit nears
  * (tern_config.key_update_margin_pct). Returns 1 when the packet may be protected; 0 when it may
  * not: the connection started closing (no update possible, the limit near) or is done (the limit

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "conn_internal.h"
+#include "mpsched.h"
 #include "varint.h"
 
 #define OLDER_PN_COPY 1500
@@ -18,9 +19,10 @@ void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p)
 {
     tern_conn *c = ud;
     tern_conn_ecn_on_acked(c, p);
-    if (space == TERN_SPACE_APP)
+    if (space >= TERN_SPACE_APP)
         tern_conn_pmtud_on_acked(c, p);
-    if (space == TERN_SPACE_APP && !c->keys.tx_phase_acked && p->pn >= c->keys.tx_phase_first_pn)
+    if (space >= TERN_SPACE_APP && !c->keys.tx_phase_acked && tern_conn_sp(c, space) &&
+        p->pn >= tern_conn_sp(c, space)->tx_phase_first_pn)
         c->keys.tx_phase_acked = 1;
     for (int i = 0; i < p->n_frames; i++) {
         const tern_sent_frame *f = &p->frames[i];
@@ -38,9 +40,13 @@ void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p)
             if (!c->sp[tern_level_space(f->aux)].discarded || f->aux == TERN_LEVEL_1RTT)
                 tern_sendbuf_on_acked(&c->hs.crypto_snd[f->aux], f->off, f->len, 0);
             break;
-        case TERN_FT_ACK:
-            tern_ackr_on_ack_acked(&c->sp[space].ackr, f->off);
+        case TERN_FT_ACK: {
+            /* the space whose packets it acknowledged (multipath: any path ID's) */
+            tern_pn_space_state *sp = tern_conn_sp(c, f->aux);
+            if (sp)
+                tern_ackr_on_ack_acked(&sp->ackr, f->off);
             break;
+        }
         case TERN_FT_RESET_STREAM: {
             tern_stream *s = tern_streams_find(&c->streams.set, (int64_t)f->id);
             if (s) {
@@ -61,7 +67,7 @@ void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p)
             break;
         }
     }
-    if (space == TERN_SPACE_APP)
+    if (space >= TERN_SPACE_APP)
         tern_conn_dgram_on_pkt(c, p, 1);
     if (space == TERN_SPACE_HANDSHAKE && !c->is_server)
         c->rec.peer_completed_address_validation = 1;
@@ -74,10 +80,10 @@ void tern_conn_on_pkt_lost(void *ud, int space, const tern_sent_pkt *p)
     if (p->path_id < TERN_MAX_PATHS && !p->pmtu_probe)
         tern_conn_path_slot(c, p->path_id)->pkts_lost++;
     tern_conn_ecn_on_lost(c, p);
-    if (space == TERN_SPACE_APP)
+    if (space >= TERN_SPACE_APP)
         tern_conn_pmtud_on_lost(c, p);
     tern_conn_requeue_frames(c, space, p); /* DATAGRAM frames are not among what comes back */
-    if (space == TERN_SPACE_APP)
+    if (space >= TERN_SPACE_APP)
         tern_conn_dgram_on_pkt(c, p, 0);
 }
 
@@ -90,8 +96,9 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
         tern_stream *s;
         switch (f->type) {
         case TERN_FT_ACK:
-            if (space == TERN_SPACE_APP) /* see fill_packet for Initial and Handshake */
-                tern_ackr_on_ack_lost(&c->sp[space].ackr);
+            /* see fill_packet for Initial and Handshake; the space is the acknowledged one's */
+            if (f->aux >= TERN_SPACE_APP && tern_conn_sp(c, f->aux))
+                tern_ackr_on_ack_lost(&tern_conn_sp(c, f->aux)->ackr);
             break;
         case TERN_FT_STREAM:
             s = tern_streams_find(&c->streams.set, (int64_t)f->id);
@@ -168,7 +175,7 @@ static int handle_ack(tern_conn *c, int space, const tern_frame *f, int path_idx
         n++;
     }
     tern_tstamp delay = 0;
-    if (space == TERN_SPACE_APP) {
+    if (space >= TERN_SPACE_APP) {
         unsigned e = c->tp.peer_ack_delay_exponent;
         uint64_t d = f->u.ack.delay;
         delay = (d < (UINT64_MAX >> 24) >> e) ? (d << e) * TERN_NS_PER_US : TERN_TS_INF / 2;
@@ -177,7 +184,7 @@ static int handle_ack(tern_conn *c, int space, const tern_frame *f, int path_idx
     /* the ACK measured the round trip of packets that left on the path it came back on */
     c->rec.ack_path_id =
         path_idx >= 0 && path_idx < TERN_MAX_PATHS ? (uint8_t)path_idx : TERN_RECOVERY_ANY_PATH;
-    uint64_t before = c->rec.q[space].largest_acked;
+    uint64_t before = tern_recovery_q(&c->rec, space)->largest_acked;
     tern_conn_ecn_ack_begin(c);
     int rv = tern_recovery_on_ack(&c->rec, space, &rl, delay, now);
     c->rec.ack_path_id = TERN_RECOVERY_ANY_PATH;
@@ -186,10 +193,15 @@ static int handle_ack(tern_conn *c, int space, const tern_frame *f, int path_idx
         return rv;
     }
     /* ECN counts are validated only from frames that raise the largest acknowledged: an older
-     * frame arriving late has lower counts without any fault (RFC 9000 §13.4.2.1) */
-    tern_conn_ecn_ack_end(c, space, f, n && (before == UINT64_MAX || rl.r[0].hi > before), now);
-    if (space == TERN_SPACE_APP)
+     * frame arriving late has lower counts without any fault (RFC 9000 §13.4.2.1). Path IDs
+     * above 0 send Not-ECT (conn_send.c): their counts are not looked at. */
+    if (space < TERN_SPACE_COUNT)
+        tern_conn_ecn_ack_end(c, space, f, n && (before == UINT64_MAX || rl.r[0].hi > before),
+                              now);
+    if (space >= TERN_SPACE_APP) {
         tern_conn_pmtud_settle(c, now);
+        tern_mpsched_on_ack(c, space);
+    }
     return 0;
 }
 
@@ -459,8 +471,16 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
                 int rv = 0;
                 any = 1;
                 *non_probing = 1;
+                /* PATH_NEW_CONNECTION_ID may be what a path waiting for a path ID needed;
+                 * PATH_ABANDON ends a path */
+                if (f.type == TERN_FT_PADDING) {
+                    tern_mps_sync(c, now);
+                    tern_mig_on_new_cids(c, now);
+                }
                 if (f.type == TERN_FT_ACK || f.type == TERN_FT_ACK_ECN) {
-                    rv = handle_ack(c, space, &f, path_idx, now);
+                    /* PATH_ACK: the space of its path ID (0: the application space) */
+                    rv = handle_ack(c, tern_mps_space_of(c, c->mp.ack_path_id), &f, path_idx,
+                                    now);
                 } else if (f.type == TERN_FT_NEW_CONNECTION_ID) {
                     rv = handle_new_cid(c, &f);
                     if (!rv)
@@ -495,7 +515,8 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
             break;
         case TERN_FT_ACK:
         case TERN_FT_ACK_ECN:
-            rv = handle_ack(c, space, &f, path_idx, now);
+            /* in a 1-RTT packet of any path ID, an ACK is path ID 0's */
+            rv = handle_ack(c, space > TERN_SPACE_APP ? TERN_SPACE_APP : space, &f, path_idx, now);
             break;
         case TERN_FT_CRYPTO:
             rv = handle_crypto(c, level, &f, now);
@@ -686,17 +707,28 @@ static void handle_retry(tern_conn *c, const uint8_t *pkt, const tern_pkt_hdr *h
 }
 
 /* Decrypts a 1-RTT packet, handling key phases (RFC 9001 §6). Returns the plaintext length or <0. */
-static int decrypt_1rtt(tern_conn *c, uint8_t *pkt, size_t hdr_len, size_t pkt_len, uint64_t pn,
+/* The packet is of path ID `path_id` (its nonce), whose space `sp` is NULL when it has none yet;
+ * every path ID shares the connection's key phase. */
+static int decrypt_1rtt(tern_conn *c, tern_pn_space_state *sp, int space, uint32_t path_id,
+                        uint8_t *pkt, size_t hdr_len, size_t pkt_len, uint64_t pn,
                         tern_tstamp now)
 {
     int phase = (pkt[0] >> 2) & 1;
-    if (phase == c->keys.rx_phase)
-        return tern_crypto_decrypt(&c->keys.rx[TERN_LEVEL_1RTT], pkt, hdr_len, pkt_len, pn);
-    if (c->keys.rx_prev.aead && pn < c->keys.rx_phase_first_pn)
-        return tern_crypto_decrypt(&c->keys.rx_prev, pkt, hdr_len, pkt_len, pn);
+    uint64_t first = sp ? sp->rx_phase_first_pn : (c->keys.updates ? UINT64_MAX : 0);
+    if (phase == c->keys.rx_phase) {
+        int n = tern_crypto_decrypt_path(&c->keys.rx[TERN_LEVEL_1RTT], pkt, hdr_len, pkt_len,
+                                         path_id, pn);
+        /* this space's first packet of the current phase: older ones of the other phase are
+         * the previous phase's */
+        if (n >= 0 && sp && (first == UINT64_MAX || pn < first))
+            sp->rx_phase_first_pn = pn;
+        return n;
+    }
+    if (c->keys.rx_prev.aead && pn < first)
+        return tern_crypto_decrypt_path(&c->keys.rx_prev, pkt, hdr_len, pkt_len, path_id, pn);
     if (!c->hs.confirmed || (!c->keys.rx_next.aead && tern_conn_install_rx_next(c)))
         return TERN_ERR_CRYPTO;
-    int n = tern_crypto_decrypt(&c->keys.rx_next, pkt, hdr_len, pkt_len, pn);
+    int n = tern_crypto_decrypt_path(&c->keys.rx_next, pkt, hdr_len, pkt_len, path_id, pn);
     if (n < 0)
         return n;
     /* RFC 9001 §6.1, §6.2: a peer starts an update only once it saw an acknowledgement of a
@@ -712,7 +744,7 @@ static int decrypt_1rtt(tern_conn *c, uint8_t *pkt, size_t hdr_len, size_t pkt_l
     tern_crypto_keys_move(&c->keys.rx_prev, &c->keys.rx[TERN_LEVEL_1RTT]);
     tern_crypto_keys_move(&c->keys.rx[TERN_LEVEL_1RTT], &c->keys.rx_next); /* empties rx_next */
     c->keys.rx_phase ^= 1;
-    c->keys.rx_phase_first_pn = pn;
+    tern_conn_rx_phase_start(c, space, pn);
     c->keys.rx_update_unacked = 1;
     c->keys.rx_prev_discard = now + 3 * tern_conn_pto(c);
     if (c->keys.tx_phase != c->keys.rx_phase) {
@@ -721,7 +753,7 @@ static int decrypt_1rtt(tern_conn *c, uint8_t *pkt, size_t hdr_len, size_t pkt_l
         if (tern_crypto_next_keys(&c->keys.tx[TERN_LEVEL_1RTT], &next) == 0) {
             tern_crypto_keys_move(&c->keys.tx[TERN_LEVEL_1RTT], &next);
             c->keys.tx_phase = c->keys.rx_phase;
-            c->keys.tx_phase_first_pn = c->sp[TERN_SPACE_APP].next_pn;
+            tern_conn_tx_phase_start(c);
             c->keys.tx_phase_acked = 0;
             c->keys.tx_phase_elicited = 0;
             c->keys.tx_pkts_phase = 0;
@@ -766,6 +798,16 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     int space = tern_level_space(level);
     if (c->sp[space].discarded)
         return 0;
+    /* multipath: a 1-RTT packet to one of the CIDs we issued for path ID p is numbered in p's
+     * space (which a path ID the peer opens has not until the packet authenticates) */
+    uint64_t mp_id = level == TERN_LEVEL_1RTT ? tern_mps_path_of_dcid(c, &h->dcid) : 0;
+    if (mp_id) {
+        if (tern_mps_ended(c, mp_id))
+            return 0; /* its path ended: its space only waits for late acknowledgements */
+        space = tern_mps_space_of(c, mp_id); /* -1: the peer opens it with this packet */
+    }
+    tern_pn_space_state *sp = space >= 0 ? tern_conn_sp(c, space) : NULL;
+    uint64_t largest_recv = sp ? sp->largest_recv : UINT64_MAX;
     /* long headers: the version in use, or one that negotiation still allows */
     tern_keys *rxk = level == TERN_LEVEL_1RTT ? &c->keys.rx[level]
                                               : tern_conn_version_rx_keys(c, h, level);
@@ -786,7 +828,7 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     /* a reset of 21-28 bytes is too short to carry a header protection sample (§10.3.1) */
     if (tern_crypto_unprotect_header(hp, pkt, h->pkt_len, h->pn_offset, &pn_len, &trunc))
         return check_reset(c, stateless_reset_checked, dgram, dgram_len, tail);
-    uint64_t pn = tern_pkt_decode_pn(c->sp[space].largest_recv, trunc, pn_len * 8);
+    uint64_t pn = tern_pkt_decode_pn(largest_recv, trunc, pn_len * 8);
     size_t hdr_len = h->pn_offset + pn_len;
     /* A one-byte packet number covers 128 packets either side of the next expected one. A
      * packet sent before more than 128 that were processed first (it came on another path, whose
@@ -796,16 +838,16 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     uint8_t older_ct[OLDER_PN_COPY];
     size_t ct_len = h->pkt_len - hdr_len;
     int try_older = level == TERN_LEVEL_1RTT && pn_len == 1 && pn >= 256 &&
-                    c->sp[space].largest_recv != UINT64_MAX && pn > c->sp[space].largest_recv &&
-                    ct_len <= sizeof(older_ct);
+                    largest_recv != UINT64_MAX && pn > largest_recv && ct_len <= sizeof(older_ct);
     if (try_older)
         memcpy(older_ct, pkt + hdr_len, ct_len);
     int n = level == TERN_LEVEL_1RTT
-                ? decrypt_1rtt(c, pkt, hdr_len, h->pkt_len, pn, now)
+                ? decrypt_1rtt(c, sp, space, (uint32_t)mp_id, pkt, hdr_len, h->pkt_len, pn, now)
                 : tern_crypto_decrypt(rxk, pkt, hdr_len, h->pkt_len, pn);
     if (n < 0 && n != TERN_ERR_PROTO && try_older) {
         memcpy(pkt + hdr_len, older_ct, ct_len);
-        int m = decrypt_1rtt(c, pkt, hdr_len, h->pkt_len, pn - 256, now);
+        int m = decrypt_1rtt(c, sp, space, (uint32_t)mp_id, pkt, hdr_len, h->pkt_len, pn - 256,
+                             now);
         if (m >= 0 || m == TERN_ERR_PROTO) {
             n = m;
             pn -= 256;
@@ -829,7 +871,7 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
         tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, 0, "reserved bits set");
         return TERN_ERR_PROTO;
     }
-    if (tern_ackr_is_dup(&c->sp[space].ackr, pn))
+    if (sp && tern_ackr_is_dup(&sp->ackr, pn))
         return 0;
     if (level != TERN_LEVEL_1RTT)
         tern_conn_version_on_authentic(c, rxk);
@@ -845,7 +887,9 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     }
     if (*path_idx_io == TERN_MIG_NEW_PATH) {
         /* the first authenticated packet from a new peer address: only 1-RTT packets move paths */
-        int idx = level == TERN_LEVEL_1RTT ? tern_mig_create_peer_path(c, addr, &h->dcid, now) : -1;
+        int idx = level == TERN_LEVEL_1RTT
+                      ? tern_mig_create_peer_path(c, addr, &h->dcid, mp_id, now)
+                      : -1;
         if (idx < 0)
             return 0;
         *path_idx_io = idx;
@@ -853,6 +897,16 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     }
     int path_idx = *path_idx_io;
     tern_path *pp = tern_conn_path_slot(c, path_idx);
+    if (mp_id && !sp) {
+        /* the peer opened path ID mp_id (draft-ietf-quic-multipath-21 §3.1): this path carries
+         * it, and is validated from here as any new path (tern_mig_create_peer_path) */
+        if (pp->mp_id != mp_id && tern_mps_slot_of(c, pp->mp_id) == path_idx)
+            return 0; /* another path ID's path: the peer must open a path ID on its own path */
+        if (tern_mp_path_id_claim(c, mp_id) || tern_mps_bind(c, mp_id, path_idx))
+            return 0;
+        space = tern_mps_space_of(c, mp_id);
+        sp = tern_conn_sp(c, space);
+    }
     if (c->is_server && h->type == TERN_PKT_HANDSHAKE && !pp->validated) {
         /* a Handshake packet proves the client got our Initial: address validated */
         pp->validated = 1;
@@ -862,7 +916,7 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
 
     int ack_eliciting = 0, non_probing = 0;
     const uint8_t *payload = pkt + hdr_len;
-    int largest = c->sp[space].largest_recv == UINT64_MAX || pn > c->sp[space].largest_recv;
+    int largest = sp->largest_recv == UINT64_MAX || pn > sp->largest_recv;
     if (c->qlog) tern_qlog_packet_received(c, h, pkt, hdr_len, (size_t)n, pn, path_idx, now);
     c->ackf.rx_immediate = 0;
     int rv = process_frames(c, h->type, space, level, payload, payload + n, path_idx, &h->dcid,
@@ -873,17 +927,19 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
         return rv;
     if (rv == TERN_ERR_NOMEM)
         return 0; /* unacknowledged: the peer sends again what could not be taken now */
-    if (c->sp[space].discarded)
+    /* the frames may have ended this path ID (PATH_ABANDON): its space stays a while */
+    sp = tern_conn_sp(c, space);
+    if (!sp || sp->discarded)
         return 0; /* e.g. HANDSHAKE_DONE just discarded nothing here, but Initial may be gone */
-    if (c->sp[space].largest_recv == UINT64_MAX || pn > c->sp[space].largest_recv)
-        c->sp[space].largest_recv = pn;
-    tern_tstamp mad = space == TERN_SPACE_APP ? tern_conn_ack_delay(c) : 0;
-    tern_ackr_on_packet(&c->sp[space].ackr, pn, ack_eliciting, ecn, now, mad);
+    if (sp->largest_recv == UINT64_MAX || pn > sp->largest_recv)
+        sp->largest_recv = pn;
+    tern_tstamp mad = space >= TERN_SPACE_APP ? tern_conn_ack_delay(c) : 0;
+    tern_ackr_on_packet(&sp->ackr, pn, ack_eliciting, ecn, now, mad);
     if (ack_eliciting && (size_t)n < TERN_BULK_MIN_PAYLOAD)
-        tern_ackr_not_bulk(&c->sp[space].ackr);
+        tern_ackr_not_bulk(&sp->ackr);
     if (c->ackf.rx_immediate) {
         c->ackf.rx_immediate = 0; /* only 1-RTT packets carry the frame */
-        tern_ackr_immediate(&c->sp[space].ackr);
+        tern_ackr_immediate(&sp->ackr);
     }
     c->stats.pkts_recv++;
     pp->pkts_recv++;
@@ -900,7 +956,9 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
             pp->dcid = h->dcid;
             tern_local_cids_on_used(&c->cids.local, &h->dcid);
         }
-        tern_mig_on_app_packet(c, path_idx, pn, largest, non_probing, now);
+        /* a packet of another path ID than the active path's is no migration of it */
+        tern_mig_on_app_packet(c, path_idx, pn, largest,
+                               non_probing && tern_conn_path(c)->mp_id == mp_id, now);
         /* A side that only receives has nothing in flight, hence no loss timer: should the peer
          * fall silent (a NAT rebound and drops what is sent to the old port), nothing would be
          * sent again before the idle timeout. One PING a PTO after the last packet received that
@@ -961,7 +1019,8 @@ int tern_conn_recv(tern_conn *c, const tern_path_addr *path, uint8_t *dgram, siz
          * stateless reset, which the driver routed here by its token */
         if (c->is_server && h.type == TERN_PKT_1RTT &&
             !tern_local_cids_contains(&c->cids.local, &h.dcid) &&
-            !tern_cid_linger_contains(&c->cids.linger, &h.dcid)) {
+            !tern_cid_linger_contains(&c->cids.linger, &h.dcid) &&
+            !tern_mps_path_of_dcid(c, &h.dcid)) {
             if (off == 0 && check_reset(c, &reset_checked, dgram, len, tail))
                 return TERN_ERR_CLOSED;
             break;

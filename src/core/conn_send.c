@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "conn_internal.h"
+#include "mpsched.h"
 
 /* One packet being built inside the datagram. */
 typedef struct pkt_build {
@@ -18,6 +19,9 @@ typedef struct pkt_build {
     int level, space, is_long;
     tern_sent_pkt rec;
     int has_ack;
+    uint8_t other_acks; /* multipath: the application spaces other than its own whose ACK or
+                           PATH_ACK it carries (bit k: TERN_SPACE_APP + k) */
+    int n_acks;         /* ACK and PATH_ACK frames it carries */
     int padded;         /* carries PADDING frames (it then counts in flight, RFC 9002 §2) */
     uint64_t ack_largest;
     /* stream data left in its send buffer, encrypted from there into its place in the payload */
@@ -48,6 +52,17 @@ static tern_tstamp pace_rtt(const tern_path *p) { return p->rtt.has_sample ? p->
 
 static int pb_full(const pkt_build *b) { return b->rec.n_frames >= TERN_SENT_MAX_FRAMES; }
 
+/* PTO probes owed in any space (path IDs' included). */
+static int any_probes(const tern_conn *c)
+{
+    for (int s = 0; s < TERN_RECOVERY_SPACES; s++) {
+        const tern_pn_space_state *sp = tern_conn_sp(c, s);
+        if (sp && sp->probes)
+            return 1;
+    }
+    return 0;
+}
+
 static int level_has_keys(const tern_conn *c, int level)
 {
     if (c->sp[tern_level_space(level)].discarded)
@@ -77,25 +92,39 @@ static int pb_start_on(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t
     memset(b, 0, sizeof(*b));
     b->start = p;
     b->level = level;
-    b->space = tern_level_space(level);
-    tern_pn_space_state *sp = &c->sp[b->space];
-    if (level == TERN_LEVEL_1RTT)
+    /* a path's 1-RTT packets are numbered in its path ID's space */
+    tern_path *path = tern_conn_path_slot(c, path_idx);
+    b->space = level == TERN_LEVEL_1RTT ? tern_path_space(path) : tern_level_space(level);
+    tern_pn_space_state *sp = tern_conn_sp(c, b->space);
+    const tern_sentq *rq = tern_recovery_q(&c->rec, b->space);
+    if (!sp || !rq)
+        return 0; /* an abandoned path ID's */
+    if (b->space == TERN_SPACE_APP)
         skip_pn_maybe(c, sp);
     uint64_t pn = sp->next_pn;
-    b->pn_len = tern_pkt_pn_len(pn, c->rec.q[b->space].largest_acked);
+    b->pn_len = tern_pkt_pn_len(pn, rq->largest_acked);
     /* With several paths in use, packets overtake each other by far more than the reordering the
      * packet number encoding allows for (RFC 9000 §17.1 assumes one path): a packet on a slow
      * path can arrive after hundreds sent later on a fast one. Use the full four bytes then. */
     if (level == TERN_LEVEL_1RTT && c->paths.multipath_pn)
         b->pn_len = 4;
-    const tern_cid_entry *dcid_e = tern_peer_cids_for_path(&c->cids.peer, (uint8_t)path_idx);
-    if (!dcid_e && c->is_server)
-        /* RFC 9000 §9.5: with no spare CID, a server may answer a new peer address with the
-         * current one (the peer chose to come from there) */
-        dcid_e = tern_peer_cids_for_path(&c->cids.peer, (uint8_t)c->paths.active);
-    if (!dcid_e)
-        return 0; /* no connection ID for this path (yet) */
-    tern_cid dcid = dcid_e->cid;
+    tern_cid dcid;
+    if (level == TERN_LEVEL_1RTT && path->mp_id) {
+        /* a path ID above 0 sends with the CIDs the peer issued for it */
+        const tern_mp_peer_cid *e = tern_mp_peer_cid_of(c, path->mp_id);
+        if (!e)
+            return 0;
+        dcid = e->cid;
+    } else {
+        const tern_cid_entry *dcid_e = tern_peer_cids_for_path(&c->cids.peer, (uint8_t)path_idx);
+        if (!dcid_e && c->is_server)
+            /* RFC 9000 §9.5: with no spare CID, a server may answer a new peer address with the
+             * current one (the peer chose to come from there) */
+            dcid_e = tern_peer_cids_for_path(&c->cids.peer, (uint8_t)c->paths.active);
+        if (!dcid_e)
+            return 0; /* no connection ID for this path (yet) */
+        dcid = dcid_e->cid;
+    }
     const tern_cid *scid = &c->cids.local.e[0].cid;
     size_t hl;
     if (level == TERN_LEVEL_1RTT && !tern_conn_tx_limit_ok(c))
@@ -123,26 +152,72 @@ static int pb_start_on(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t
 
 static int pb_start(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t room)
 {
-    return pb_start_on(c, b, level, p, room, c->paths.active);
+    return pb_start_on(c, b, level, p, room, c->snd.path);
 }
 
 /* ---- frame writers over the builder -------------------------------------------------------------- */
 
+/* The ACK frame of `space`'s received packets (the sent record keeps the space in aux); for a
+ * path ID above 0 a PATH_ACK, whose body is the ACK frame's after the Path Identifier. Returns
+ * 1 when written. */
+static int write_ack(tern_conn *c, pkt_build *b, int space, tern_tstamp now)
+{
+    tern_ackr *a = &tern_conn_sp(c, space)->ackr;
+    if (!a->has_largest || pb_full(b))
+        return 0;
+    size_t n = tern_ackr_write_path(a, pb_cur(b), pb_room(b), now, 3,
+                                    tern_mps_path_id_of(c, space));
+    if (!n)
+        return 0;
+    if (space == b->space) {
+        b->has_ack = 1;
+        b->ack_largest = a->largest;
+    } else {
+        b->other_acks |= (uint8_t)(1u << (space - TERN_SPACE_APP));
+    }
+    b->n_acks++;
+    b->payload += n;
+    /* the peer's key update is acknowledged once an ACK sent after it covers it (in any path
+     * ID's space: the phase is the connection's) */
+    uint64_t first = tern_conn_sp(c, space)->rx_phase_first_pn;
+    if (b->level == TERN_LEVEL_1RTT && first != UINT64_MAX && a->largest >= first)
+        c->keys.rx_update_unacked = 0;
+    pb_record(b, TERN_FT_ACK, 0, a->largest, 0, 0, (uint16_t)space);
+    return 1;
+}
+
 static void add_ack(tern_conn *c, pkt_build *b, tern_tstamp now)
 {
-    tern_ackr *a = &c->sp[b->space].ackr;
-    if (!a->has_largest)
+    (void)write_ack(c, b, b->space, now);
+}
+
+/* Multipath: every 1-RTT packet carries the acknowledgements due in the other path IDs' spaces
+ * (PATH_ACK, or ACK for path ID 0), whatever path it leaves on: the draft lets any path carry
+ * them, and the fastest path then brings them back soonest. */
+static void add_other_acks(tern_conn *c, pkt_build *b, tern_tstamp now)
+{
+    if (!c->mpd || b->level != TERN_LEVEL_1RTT)
         return;
-    size_t n = tern_ackr_write(a, pb_cur(b), pb_room(b), now, 3);
-    if (!n)
-        return;
-    b->payload += n;
-    b->has_ack = 1;
-    b->ack_largest = a->largest;
-    /* the peer's key update is acknowledged once an ACK sent after it covers it */
-    if (b->level == TERN_LEVEL_1RTT && a->largest >= c->keys.rx_phase_first_pn)
-        c->keys.rx_update_unacked = 0;
-    pb_record(b, TERN_FT_ACK, 0, a->largest, 0, 0, 0);
+    for (int s = TERN_SPACE_APP; s < TERN_RECOVERY_SPACES; s++) {
+        tern_pn_space_state *sp = tern_conn_sp(c, s);
+        if (s == b->space || !sp || !sp->ackr.has_largest)
+            continue;
+        if (sp->ackr.ack_pending || tern_ackr_repeat_due(&sp->ackr, now))
+            (void)write_ack(c, b, s, now);
+    }
+}
+
+/* 1 when another path ID's space has an ACK to send now (multipath). */
+static int other_acks_due(const tern_conn *c, int space, tern_tstamp now)
+{
+    if (!c->mpd)
+        return 0;
+    for (int s = TERN_SPACE_APP; s < TERN_RECOVERY_SPACES; s++) {
+        tern_pn_space_state *sp = tern_conn_sp(c, s);
+        if (s != space && sp && tern_ackr_should_send(&sp->ackr, now, 0))
+            return 1;
+    }
+    return 0;
 }
 
 static int add_crypto(tern_conn *c, pkt_build *b)
@@ -382,6 +457,8 @@ static void pb_stream_bytes(tern_conn *c, pkt_build *b, const tern_sendbuf *sb, 
         tern_sendbuf_copy(sb, off, len, pb_cur(b));
     }
     b->payload += len;
+    if (b->space >= TERN_SPACE_APP)
+        tern_conn_path_slot(c, b->rec.path_id)->mp_stream_bytes += len;
 }
 
 static int add_stream_data(tern_conn *c, pkt_build *b)
@@ -491,7 +568,7 @@ static int app_has_data(tern_conn *c)
 /* Fills one packet of `level`. Returns 1 when the packet carries something, 0 when empty. */
 static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp now)
 {
-    tern_pn_space_state *sp = &c->sp[b->space];
+    tern_pn_space_state *sp = tern_conn_sp(c, b->space);
     int eliciting = 0;
     /* what cannot be recorded is never sent: it could be neither retransmitted nor acknowledged.
      * A PTO probe has a small reserve beyond the bound: with the records full of packets that
@@ -499,6 +576,9 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
     int can_record = sp->probes > 0 ? tern_recovery_can_record_probe(&c->rec, b->space)
                                     : tern_recovery_can_record(&c->rec, b->space);
     if (!can_record)
+        allow_data = 0;
+    /* a failing path's probes are PINGs: its data goes on the other paths (mpsched.h) */
+    if (b->level == TERN_LEVEL_1RTT && tern_conn_path_slot(c, b->rec.path_id)->mp_failing)
         allow_data = 0;
     /* A 1-RTT PTO probe or PING carries our latest ACK: the one before may have been lost, and a
      * peer that only probes has nothing else to learn from that its packets arrived. Not in
@@ -512,9 +592,11 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
         (sp->ackr.ack_pending || tern_ackr_repeat_due(&sp->ackr, now) ||
          (allow_data && sp->ackr.has_largest && (sp->ackr.unacked_eliciting || probing))))
         add_ack(c, b, now);
+    if (!zero_rtt)
+        add_other_acks(c, b, now);
     if (allow_data && sp->probes > 0) {
         /* a probe repeats data still in flight rather than going out as a bare PING */
-        int empty = b->space == TERN_SPACE_APP
+        int empty = b->space >= TERN_SPACE_APP
                         ? !app_has_data(c)
                         : !tern_sendbuf_has_pending(&c->hs.crypto_snd[b->level], UINT64_MAX);
         if (empty)
@@ -523,7 +605,7 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
     if (allow_data) {
         if (!zero_rtt)
             eliciting |= add_crypto(c, b);
-        if (b->space == TERN_SPACE_APP) {
+        if (b->space >= TERN_SPACE_APP) {
             eliciting |= add_control(c, b, now);
             eliciting |= add_datagrams(c, b);
             eliciting |= add_stream_data(c, b);
@@ -537,11 +619,12 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
             c->stats.immediate_ack_sent++;
             eliciting = 1;
         }
-        if (!eliciting && sp->probes > 0 && pb_room(b) > 0) {
-            b->start[b->hdr_len + b->payload++] = TERN_FT_PING;
-            pb_record(b, TERN_FT_PING, 0, 0, 0, 0, 0);
-            eliciting = 1;
-        }
+    }
+    if (!eliciting && sp->probes > 0 && can_record && pb_room(b) > 0 &&
+        (allow_data || tern_conn_path_slot(c, b->rec.path_id)->mp_failing)) {
+        b->start[b->hdr_len + b->payload++] = TERN_FT_PING;
+        pb_record(b, TERN_FT_PING, 0, 0, 0, 0, 0);
+        eliciting = 1;
     }
     /* The first packet on a new active path elicits an acknowledgement even when the window is
      * full (a PING is a few bytes): it is how the peer learns the address, and it arms the
@@ -565,7 +648,7 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
         c->keys.tx_phase_elicited = 1;
     /* A receiver that only acknowledges would never learn which of its ACK ranges arrived:
      * now and then one of its ACK packets asks for an acknowledgement (RFC 9000 §13.2.4). */
-    if (!eliciting && b->has_ack && b->level == TERN_LEVEL_1RTT && can_record) {
+    if (!eliciting && b->n_acks && b->level == TERN_LEVEL_1RTT && can_record) {
         if (++c->snd.ack_only_run >= TERN_ACK_ONLY_PING_EVERY && pb_room(b) > 0) {
             b->start[b->hdr_len + b->payload++] = TERN_FT_PING;
             pb_record(b, TERN_FT_PING, 0, 0, 0, 0, 0);
@@ -597,8 +680,11 @@ static int seal_packet(tern_conn *c, pkt_build *b, size_t pad_to_payload)
     if (c->qlog) tern_qlog_packet_sent(c, b->level, b->start, b->hdr_len, b->pn_len, b->payload,
                                        b->rec.pn, b->rec.path_id);
     const tern_keys *hp = b->level == TERN_LEVEL_1RTT ? &c->keys.hp_tx1 : &c->keys.tx[b->level];
-    if (tern_crypto_protect_pieces(&c->keys.tx[b->level], hp, b->start, b->hdr_len, b->pn_len,
-                                   b->payload, b->rec.pn, b->pieces, b->n_pieces))
+    /* a path ID's packets use the nonce with the path ID (path ID 0: RFC 9001's) */
+    uint32_t path_id = (uint32_t)tern_mps_path_id_of(c, b->space);
+    if (tern_crypto_protect_pieces_path(&c->keys.tx[b->level], hp, b->start, b->hdr_len,
+                                        b->pn_len, b->payload, path_id, b->rec.pn, b->pieces,
+                                        b->n_pieces))
         return TERN_ERR_CRYPTO;
     if (b->level == TERN_LEVEL_1RTT)
         c->keys.tx_pkts_phase++;
@@ -611,9 +697,9 @@ static size_t pkt_total(const pkt_build *b) { return b->hdr_len + b->payload + T
  * tern_ackr_on_ack_sent): a round trip with its variance later, on paths where that is under half
  * the max_ack_delay we advertise. The peer's PTO waits that long for a lost ACK of its window; on
  * longer paths the PTO is mostly the round trip and a repeat would gain little. */
-static tern_tstamp ack_repeat_at(const tern_conn *c, tern_tstamp now)
+static tern_tstamp ack_repeat_at(const tern_conn *c, const tern_path *p, tern_tstamp now)
 {
-    const tern_rtt *rtt = &tern_conn_path(c)->rtt;
+    const tern_rtt *rtt = &p->rtt;
     tern_tstamp after = tern_rtt_pto(rtt, 0);
     if (!rtt->has_sample || 2 * after > c->tp.local.max_ack_delay * TERN_NS_PER_MS)
         return TERN_TS_INF;
@@ -622,19 +708,25 @@ static tern_tstamp ack_repeat_at(const tern_conn *c, tern_tstamp now)
 
 static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
 {
-    tern_pn_space_state *sp = &c->sp[b->space];
+    tern_pn_space_state *sp = tern_conn_sp(c, b->space);
     tern_path *pp = tern_conn_path_slot(c, b->rec.path_id);
     b->rec.time_sent = now;
     b->rec.size = (uint32_t)pkt_total(b);
-    b->rec.in_flight = b->rec.ack_eliciting || b->padded || b->rec.n_frames > (b->has_ack ? 1 : 0);
+    b->rec.in_flight = b->rec.ack_eliciting || b->padded || b->rec.n_frames > b->n_acks;
     b->rec.app_limited = 0;
     b->rec.ecn = c->snd.ecn == TERN_ECN_ECT0;
     sp->next_pn++;
     if (b->has_ack)
         c->stats.acks_sent++;
     if (b->has_ack)
-        tern_ackr_on_ack_sent(&sp->ackr,
-                              b->space == TERN_SPACE_APP ? ack_repeat_at(c, now) : TERN_TS_INF);
+        tern_ackr_on_ack_sent(&sp->ackr, b->space >= TERN_SPACE_APP ? ack_repeat_at(c, pp, now)
+                                                                    : TERN_TS_INF);
+    for (int k = 0; b->other_acks && k <= TERN_MPS_IDS; k++) {
+        tern_pn_space_state *o =
+            (b->other_acks >> k) & 1 ? tern_conn_sp(c, TERN_SPACE_APP + k) : NULL;
+        if (o)
+            tern_ackr_on_ack_sent(&o->ackr, ack_repeat_at(c, pp, now));
+    }
     /* ACK-only packets are not recorded: nobody acknowledges them, and they would only pile up.
      * fill_packet made room for the record of anything else; should storing it fail all the same,
      * what the packet carried is queued again as if it were lost at once, so nothing stalls. */
@@ -642,7 +734,7 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
         tern_recovery_on_unrecorded(&c->rec, b->space, b->rec.pn);
         if (b->rec.in_flight) {
             tern_conn_requeue_frames(c, b->space, &b->rec);
-            if (b->space == TERN_SPACE_APP)
+            if (b->space >= TERN_SPACE_APP)
                 tern_conn_dgram_on_pkt(c, &b->rec, 0); /* no acknowledgement can reach them */
         }
         b->rec.in_flight = 0;
@@ -711,13 +803,17 @@ static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_in, 
             continue; /* no 0.5-RTT data */
         if (level == TERN_LEVEL_1RTT && !c->hs.complete && !c->is_server)
             continue;
-        int space = tern_level_space(level);
-        tern_pn_space_state *sp = &c->sp[space];
+        int space = level == TERN_LEVEL_1RTT ? tern_path_space(tern_conn_path_slot(c, c->snd.path))
+                                             : tern_level_space(level);
+        tern_pn_space_state *sp = tern_conn_sp(c, space);
+        if (!sp)
+            continue;
         int sparse = space == TERN_SPACE_APP && tern_conn_ack_sparse(c);
         int want = tern_ackr_should_send(&sp->ackr, now, sparse) || sp->probes > 0 ||
-                   (level == TERN_LEVEL_1RTT && c->paths.ping_pending);
+                   (level == TERN_LEVEL_1RTT && c->paths.ping_pending) ||
+                   (level == TERN_LEVEL_1RTT && other_acks_due(c, space, now));
         if (allow_data) {
-            if (space == TERN_SPACE_APP)
+            if (space >= TERN_SPACE_APP)
                 want |= app_has_data(c);
             else
                 want |= tern_sendbuf_has_pending(&c->hs.crypto_snd[level], UINT64_MAX);
@@ -829,7 +925,8 @@ static size_t build_close(tern_conn *c, uint8_t *out, size_t cap, tern_tstamp no
     for (int i = 0; i < np; i++) {
         if (seal_packet(c, &pkts[i], i == np - 1 ? pad_last : 0))
             return 0;
-        tern_recovery_on_unrecorded(&c->rec, pkts[i].space, c->sp[pkts[i].space].next_pn++);
+        tern_recovery_on_unrecorded(&c->rec, pkts[i].space,
+                                    tern_conn_sp(c, pkts[i].space)->next_pn++);
         total += pkt_total(&pkts[i]);
     }
     return total;
@@ -846,7 +943,7 @@ static size_t build_probe(tern_conn *c, int idx, uint8_t *buf, size_t cap, tern_
     if (budget < room)
         room = (size_t)budget;
     pkt_build b;
-    if (room < TERN_MIN_SEND_ROOM || !tern_recovery_can_record(&c->rec, TERN_SPACE_APP) ||
+    if (room < TERN_MIN_SEND_ROOM || !tern_recovery_can_record(&c->rec, tern_path_space(p)) ||
         !pb_start_on(c, &b, TERN_LEVEL_1RTT, buf, room, idx))
         return 0;
     int padded = room >= TERN_MIN_INITIAL_SIZE;
@@ -890,7 +987,7 @@ static size_t build_probe(tern_conn *c, int idx, uint8_t *buf, size_t cap, tern_
         pb_record(&b, TERN_FT_PING, 0, 0, 0, 0, 0);
         p->probe_ping = 0;
     }
-    if ((idx == c->paths.active || ping) && c->sp[TERN_SPACE_APP].ackr.ack_pending)
+    if ((idx == c->paths.active || ping) && tern_conn_sp(c, b.space)->ackr.ack_pending)
         add_ack(c, &b, now);
     if (b.payload == 0)
         return 0;
@@ -910,10 +1007,10 @@ static size_t build_probe(tern_conn *c, int idx, uint8_t *buf, size_t cap, tern_
 static size_t build_pmtu_probe(tern_conn *c, uint8_t *buf, size_t size, tern_tstamp now)
 {
     pkt_build b;
-    if (!tern_recovery_can_record(&c->rec, TERN_SPACE_APP) ||
+    if (!tern_recovery_can_record(&c->rec, tern_path_space(tern_conn_path(c))) ||
         !pb_start(c, &b, TERN_LEVEL_1RTT, buf, size))
         return 0;
-    if (c->sp[TERN_SPACE_APP].ackr.ack_pending)
+    if (tern_conn_sp(c, b.space)->ackr.ack_pending)
         add_ack(c, &b, now);
     b.start[b.hdr_len + b.payload++] = TERN_FT_PING;
     pb_record(&b, TERN_FT_PING, 0, 0, 0, 0, 0);
@@ -930,9 +1027,9 @@ static size_t build_pmtu_probe(tern_conn *c, uint8_t *buf, size_t size, tern_tst
 /* The packets just sent did not fill the window because the application had no more data: their
  * acknowledgements must not grow it (RFC 9002 §7.8), or an idle sender would collect an unbounded
  * window and later burst into the network. */
-static void mark_app_limited(tern_conn *c, uint64_t from_pn)
+static void mark_app_limited(tern_conn *c, int space, uint64_t from_pn)
 {
-    tern_sentq *q = &c->rec.q[TERN_SPACE_APP];
+    tern_sentq *q = tern_recovery_q(&c->rec, space);
     for (size_t i = q->count; i > 0; i--) {
         tern_sent_pkt *p = &q->ring[(q->head + i - 1) % q->cap];
         if (p->pn < from_pn)
@@ -975,6 +1072,7 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
     if (ecn)
         *ecn = TERN_ECN_NOT_ECT;
     if (c->qlog) tern_qlog_tick(c, now);
+    c->snd.path = c->paths.active;
     tern_path *pp = tern_conn_path(c);
     *path_out = pp->addr;
     if (c->state == TERN_CS_DONE || c->state == TERN_CS_DRAINING)
@@ -1040,12 +1138,22 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
             return 0;
         }
     }
-    c->snd.ecn = ecn ? tern_conn_ecn_mark(c, c->paths.active, now) : TERN_ECN_NOT_ECT;
+    /* multipath: the scheduler picks this call's path (mpsched.h); the next call may pick
+     * another */
+    if (c->mpd && c->state == TERN_CS_ESTABLISHED) {
+        c->snd.path = tern_mpsched_pick(c, mtu, now);
+        pp = tern_conn_path_slot(c, c->snd.path);
+        *path_out = pp->addr;
+        mtu = tern_path_mtu(pp);
+    }
+    int app_space = tern_path_space(pp);
+    uint64_t *limited_from = pp->mp_id ? &pp->mp_app_limited_from : &c->snd.app_limited_from;
+    /* ECN is validated with the counts of path ID 0's ACKs only: other path IDs send Not-ECT */
+    c->snd.ecn = ecn && !pp->mp_id ? tern_conn_ecn_mark(c, c->snd.path, now) : TERN_ECN_NOT_ECT;
     /* PTO probes after a first PTO without an answer go at the base size: if the path stopped
      * carrying its PLPMTU (a black hole), they still get through, and their acknowledgement
      * reveals the larger packets as lost (RFC 8899 §4.3) */
-    if (c->rec.pto_count && mtu > TERN_PMTUD_BASE &&
-        (c->sp[0].probes || c->sp[1].probes || c->sp[2].probes))
+    if (tern_recovery_pto_count(&c->rec, app_space) && mtu > TERN_PMTUD_BASE && any_probes(c))
         mtu = TERN_PMTUD_BASE;
     size_t seg = 0;
     int ran_dry = 0; /* stopped because nothing was left to send */
@@ -1069,11 +1177,11 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
         if (room < TERN_MIN_SEND_ROOM)
             break;
         int allow_data = 1;
-        int probing = c->sp[0].probes || c->sp[1].probes || c->sp[2].probes;
+        int probing = any_probes(c);
         if (!probing) {
             if (tern_cc_available(&pp->cc) < room) {
                 allow_data = handshake_behind_early_data(c) ? ALLOW_HANDSHAKE : 0;
-                c->snd.app_limited_from = c->sp[TERN_SPACE_APP].next_pn; /* window-limited so far */
+                *limited_from = tern_conn_sp(c, app_space)->next_pn; /* window-limited so far */
             }
             else {
                 tern_tstamp t = tern_pacer_next(&pp->pacer, room, pp->cc.cwnd, pace_rtt(pp), now);
@@ -1115,8 +1223,8 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
      * packets said nothing about the window, which grew a packet at a time in slow start until
      * the validation let all of it out at once. */
     if ((ran_dry || amp_held) && pp->cc.bytes_in_flight < pp->cc.cwnd) {
-        mark_app_limited(c, c->snd.app_limited_from);
-        c->snd.app_limited_from = c->sp[TERN_SPACE_APP].next_pn;
+        mark_app_limited(c, app_space, *limited_from);
+        *limited_from = tern_conn_sp(c, app_space)->next_pn;
     }
     if (c->qlog) tern_qlog_metrics(c, now);
     return 0;

@@ -130,7 +130,7 @@ void tern_conn_test_stall_key_phase(tern_conn *c, uint64_t packets)
 {
     c->keys.tx_pkts_phase = packets;
     c->keys.tx_phase_acked = 0;
-    c->keys.tx_phase_first_pn = UINT64_MAX;
+    c->sp[TERN_SPACE_APP].tx_phase_first_pn = UINT64_MAX;
 }
 
 tern_local_cids *tern_conn_local_cids(tern_conn *c)

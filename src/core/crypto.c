@@ -382,6 +382,14 @@ int tern_crypto_protect_pieces(tern_keys *k, const tern_keys *hp, uint8_t *pkt, 
     return protect(k, hp, pkt, hdr_len, pn_len, payload_len, 0, pn, pieces, n_pieces);
 }
 
+int tern_crypto_protect_pieces_path(tern_keys *k, const tern_keys *hp, uint8_t *pkt,
+                                    size_t hdr_len, size_t pn_len, size_t payload_len,
+                                    uint32_t path_id, uint64_t pn,
+                                    const tern_crypto_piece *pieces, size_t n_pieces)
+{
+    return protect(k, hp, pkt, hdr_len, pn_len, payload_len, path_id, pn, pieces, n_pieces);
+}
+
 /* The one packet protection: AEAD with the nonce of (path_id, pn), then header protection. */
 static int protect(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t hdr_len, size_t pn_len,
                    size_t payload_len, uint32_t path_id, uint64_t pn,

@@ -109,6 +109,11 @@ typedef struct tern_crypto_piece {
 int tern_crypto_protect_pieces(tern_keys *k, const tern_keys *hp, uint8_t *pkt, size_t hdr_len,
                                size_t pn_len, size_t payload_len, uint64_t pn,
                                const tern_crypto_piece *pieces, size_t n_pieces);
+/* The same for a packet of multipath path `path_id` (its nonce, as tern_crypto_protect_path). */
+int tern_crypto_protect_pieces_path(tern_keys *k, const tern_keys *hp, uint8_t *pkt,
+                                    size_t hdr_len, size_t pn_len, size_t payload_len,
+                                    uint32_t path_id, uint64_t pn,
+                                    const tern_crypto_piece *pieces, size_t n_pieces);
 
 /* Removes header protection from a packet whose packet number starts at pn_offset, in place, using
  * `hp` keys. pkt_len is the whole packet (sample must fit). On success *pn_len and *truncated_pn are

@@ -195,13 +195,29 @@ static int peer_forbids_migration(const tern_conn *c, tern_path_reason *why)
 
 /* Takes a fresh peer CID for the path and starts probing it, or leaves it waiting for one. The
  * PROBING event carries the reason the path was created for (none when the application added it). */
+/* A client's new path gets what it sends with: a fresh peer CID, or with multipath the lowest
+ * path ID the peer gave CIDs for (draft-ietf-quic-multipath-21 §3.1: a new path opens a new path
+ * ID, whose packet-number space and nonce it then uses). Returns 1 when it has one. */
+static int path_take_cid(tern_conn *c, int idx)
+{
+    if (c->mpd) {
+        tern_path *p = tern_conn_path_slot(c, idx);
+        if (p->mp_id && tern_mps_slot_of(c, p->mp_id) == idx)
+            return 1;
+        /* none: PATH_CIDS_BLOCKED or PATHS_BLOCKED tells the peer (multipath.c) */
+        uint64_t id = tern_mp_want_path(c);
+        return id && tern_mp_path_id_claim(c, id) == 0 && tern_mps_bind(c, id, idx) == 0;
+    }
+    return tern_peer_cids_for_path(&c->cids.peer, (uint8_t)idx) ||
+           tern_peer_cids_take(&c->cids.peer, (uint8_t)idx);
+}
+
 static void begin_probe(tern_conn *c, int idx, tern_tstamp now)
 {
     tern_path_reason add_why = tern_conn_path_slot(c, idx)->add_why;
     tern_path *p = tern_conn_path_slot(c, idx);
     p->probe_pending = 0;
-    if (!tern_peer_cids_for_path(&c->cids.peer, (uint8_t)idx) &&
-        !tern_peer_cids_take(&c->cids.peer, (uint8_t)idx)) {
+    if (!path_take_cid(c, idx)) {
         /* no spare CID: wait for NEW_CONNECTION_ID, failing with our own reason at the deadline */
         p->waiting_cid = 1;
         p->validation_deadline = now + validation_timeout(c, p);
@@ -263,6 +279,7 @@ static void switch_to(tern_conn *c, int idx, tern_path_reason why, tern_tstamp n
      * own: it takes the one the connection sends with, and gives it back when it fails */
     if (c->is_server && !tern_peer_cids_for_path(&c->cids.peer, (uint8_t)idx))
         tern_peer_cids_reassign(&c->cids.peer, (uint8_t)from, (uint8_t)idx);
+    tern_mps_on_switch(c, from, idx);
     c->paths.active = idx;
     c->paths.failover_pending = 0;
     rebind_recovery(c);
@@ -313,6 +330,7 @@ static void end_path(tern_conn *c, int idx, int failed, tern_path_reason why, te
     p->nresponse = 0;
     p->challenge_retx_at = p->validation_deadline = TERN_TS_INF;
     release_cid(c, idx);
+    tern_mps_on_path_end(c, idx, now); /* multipath: PATH_ABANDON for its path ID */
     drop_in_flight(c, idx, now);
     for (int i = 0; i < TERN_MAX_PATHS; i++)
         if (tern_conn_path_slot(c, i) && tern_conn_path_slot(c, i)->fallback == idx)
@@ -639,8 +657,9 @@ int tern_mig_probe_path(tern_conn *c, size_t *in_use)
         if (!tern_path_in_use(p))
             continue;
         n++;
-        if (found >= 0 || !c->hs.complete ||
-            (!c->is_server && !tern_peer_cids_for_path(&c->cids.peer, (uint8_t)i)))
+        int has_cid = p->mp_id ? tern_mp_peer_cid_of(c, p->mp_id) != NULL
+                               : tern_peer_cids_for_path(&c->cids.peer, (uint8_t)i) != NULL;
+        if (found >= 0 || !c->hs.complete || (!c->is_server && !has_cid))
             continue;
         if (p->need_challenge || p->nresponse ||
             (p->need_padded_challenge && tern_path_amp_budget(p) >= TERN_MIN_INITIAL_SIZE))
@@ -722,8 +741,7 @@ void tern_mig_on_new_cids(tern_conn *c, tern_tstamp now)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
         tern_path *p = tern_conn_path_slot(c, i);
-        if (tern_path_in_use(p) && p->waiting_cid &&
-            tern_peer_cids_take(&c->cids.peer, (uint8_t)i)) {
+        if (tern_path_in_use(p) && p->waiting_cid && path_take_cid(c, i)) {
             p->waiting_cid = 0;
             start_validation(c, p, now);
         }
@@ -820,7 +838,7 @@ static int dcid_in_use(const tern_conn *c, const tern_cid *dcid)
 }
 
 int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const tern_cid *dcid,
-                              tern_tstamp now)
+                              uint64_t mp_id, tern_tstamp now)
 {
     int shared = dcid_in_use(c, dcid);
     int idx = -1;
@@ -840,6 +858,14 @@ int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const te
     p->last_recv = now;
     p->shared_dcid = shared;
     p->dcid = *dcid;
+    if (mp_id) {
+        /* a path ID the client opens: answered and validated with that path ID's CIDs */
+        p->mp_id = (uint32_t)mp_id;
+        if (tern_mp_peer_cid_of(c, mp_id))
+            start_validation(c, p, now);
+        if (c->qlog) tern_qlog_path_event(c, TERN_QLOG_PATH_NEW, TERN_PATH_WHY_NONE, idx, -1, 0);
+        return idx;
+    }
     /* A peer that moved on purpose changes its DCID too, and gets a fresh CID back (RFC 9000
      * §9.5). A datagram with the DCID of another path comes from a NAT that rebound, or is a copy
      * sent on by an attacker: the current CID serves (§9.5 allows it), and a flood of spoofed

@@ -78,8 +78,11 @@ int tern_mig_path_for_datagram(tern_conn *c, const tern_path_addr *addr, tern_ts
  * TERN_MIG_MAX_PEER_PROBING such borrowing unvalidated paths, or with every slot taken, the least
  * recently heard path that is neither active nor a fallback is recycled. Returns the index or -1.
  */
+/* Multipath: `mp_id` is the path ID of `dcid` (0: path ID 0's CIDs); the path of a path ID above 0
+ * sends with the peer's CIDs of that path ID and is validated with them (the caller binds it,
+ * tern_mps_bind). */
 int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const tern_cid *dcid,
-                              tern_tstamp now);
+                              uint64_t mp_id, tern_tstamp now);
 
 /* A 1-RTT packet was processed on path `idx`: the server follows a client that moved (a non-probing
  * packet carrying the largest packet number so far). */

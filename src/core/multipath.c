@@ -415,6 +415,7 @@ int tern_mp_on_frame(tern_conn *c, int pkt_type, const uint8_t **p, const uint8_
     if (rv)
         return fail(c, terr, f.type, "malformed multipath frame");
     rfc->type = TERN_FT_PADDING;
+    c->mp.ack_path_id = 0;
     if (!tern_mpframe_allowed(f.type, pkt_type))
         return fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type, "multipath frame outside 1-RTT");
     if (tern_mpframe_is_ack_eliciting(f.type))
@@ -435,11 +436,13 @@ int tern_mp_on_frame(tern_conn *c, int pkt_type, const uint8_t **p, const uint8_
     switch (f.type) {
     case TERN_FT_PATH_ACK:
     case TERN_FT_PATH_ACK_ECN:
-        /* only path ID 0 carries our packets in this version */
-        if (f.path_id != 0)
+        /* a path ID's space exists once we sent on it (or kept after its abandonment for late
+         * acknowledgements): any other is an ACK of packets never sent */
+        if (f.path_id != 0 && tern_mps_space_of(c, f.path_id) < 0)
             return fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type,
                         "PATH_ACK for a path ID nothing was sent on");
         *rfc = f.u.ack;
+        c->mp.ack_path_id = f.path_id;
         break;
     case TERN_FT_PATH_NEW_CONNECTION_ID:
         if (!id) {
@@ -679,4 +682,29 @@ uint64_t tern_mp_want_path(tern_conn *c)
         c->mp.paths_blocked_tx = TERN_MP_TX_PENDING;
     }
     return 0;
+}
+
+uint64_t tern_mp_local_cid_path(const tern_conn *c, const tern_cid *cid)
+{
+    if (!c->mp.enabled)
+        return 0;
+    for (size_t k = 0; k < TERN_MP_LOCAL_MAX_PATH_ID; k++) {
+        const tern_mp_path_id *id = &c->mp.ids[k];
+        for (size_t i = 0; id->path_id && i < TERN_MP_LOCAL_CIDS; i++)
+            if (id->lcids[i].state != TERN_MP_LCID_FREE && tern_cid_eq(&id->lcids[i].cid, cid))
+                return id->path_id;
+    }
+    return 0;
+}
+
+const tern_mp_peer_cid *tern_mp_peer_cid_of(const tern_conn *c, uint64_t path_id)
+{
+    const tern_mp_path_id *id = tern_mp_path_id_get(c, path_id);
+    if (!id || id->abandoned || id->ctl.abandon_tx)
+        return NULL;
+    const tern_mp_peer_cid *best = NULL;
+    for (size_t i = 0; i < TERN_MAX_PEER_CIDS; i++)
+        if (id->cids[i].used && (!best || id->cids[i].seq < best->seq))
+            best = &id->cids[i];
+    return best;
 }

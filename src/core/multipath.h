@@ -132,6 +132,8 @@ typedef struct tern_conn_mp_state {
     uint8_t paths_blocked_tx;   /* TERN_MP_TX_* of PATHS_BLOCKED (paths_blocked_at - 1) */
     uint64_t paths_blocked_at;  /* the limit our last PATHS_BLOCKED named (+1; 0: none) */
     uint64_t closed;            /* path IDs above 0 closed and their entries reused */
+    /* the Path Identifier of the last PATH_ACK tern_mp_on_frame returned as an ACK */
+    uint64_t ack_path_id;
 } tern_conn_mp_state;
 
 struct tern_conn;
@@ -167,6 +169,9 @@ void tern_mp_free(struct tern_conn *c);
  * ignored; a PATH_ABANDON is answered with ours (tern_mp_abandon). What the peer can make us hold
  * is bounded: one table of active_connection_id_limit CIDs for each of the
  * TERN_MP_LOCAL_MAX_PATH_ID path IDs held, nothing else. */
+/* A PATH_ACK of a path ID above 0 is returned as an ACK too, with its path ID in
+ * c->mp.ack_path_id (0 for ACK and PATH_ACK of path ID 0); one of a path ID we never sent on
+ * (no packet-number space of ours exists for it, mpspace.h) is a PROTOCOL_VIOLATION. */
 int tern_mp_on_frame(struct tern_conn *c, int pkt_type, const uint8_t **p, const uint8_t *end,
                      tern_frame *rfc, int *ack_eliciting);
 
@@ -252,6 +257,14 @@ int tern_mp_path_id_claim(struct tern_conn *c, uint64_t path_id);
  * (the peer's maximum path ID) when that maximum is what stops us (a path ID above it is held on
  * our side). Nothing is sent when our own maximum is the limit. */
 uint64_t tern_mp_want_path(struct tern_conn *c);
+
+/* The path ID (above 0) of ours whose CIDs include `cid`, 0 when none does (path ID 0's CIDs are
+ * cid.c's). */
+uint64_t tern_mp_local_cid_path(const struct tern_conn *c, const tern_cid *cid);
+
+/* The peer's CID to send with on path ID `path_id` (above 0): the one with the lowest sequence
+ * number it gave us for that path ID, NULL when none (not held, or abandoned by either side). */
+const tern_mp_peer_cid *tern_mp_peer_cid_of(const struct tern_conn *c, uint64_t path_id);
 
 /* Bytes the multipath state of the connection holds (what a peer can make it hold). */
 size_t tern_mp_memory(const struct tern_conn *c);

@@ -75,6 +75,12 @@ typedef struct tern_path {
     int restored;               /* 0, 1 (RTT) or 2 (RTT and window) restored from the cache */
     uint64_t restored_cwnd;
     tern_ecn_path ecn;          /* ECN validation of this path (ecn.c) */
+    /* multipath (mpspace.c, mpsched.c) */
+    uint32_t mp_id;             /* the path ID it carries (0: path ID 0, or no multipath) */
+    uint8_t mp_space;           /* its recovery space when mp_id is above 0 (mpspace.h) */
+    uint8_t mp_failing;         /* unacknowledged PTOs in a row: not scheduled (mpsched.h) */
+    uint64_t mp_stream_bytes;   /* stream bytes the scheduler put on it */
+    uint64_t mp_app_limited_from; /* path ID above 0: see tern_conn_send_state.app_limited_from */
 } tern_path;
 
 /* State of a path that ended, kept per connection so that returning to the same network (the same

@@ -1045,6 +1045,7 @@ const char *tern_qlog_reason_name(tern_path_reason r)
         "new_network",
         "limit",
         "standby_unused",
+        "peer_abandoned",
     };
     return (unsigned)r < TERN_ARRAY_LEN(names) ? names[r] : "unknown";
 }

@@ -594,6 +594,8 @@ static pair_qent heap_pop(tern_pair *p)
 static void link_send(tern_pair *p, pair_link *l, int to_server, const tern_path_addr *pa,
                       const uint8_t *d, size_t len)
 {
+    if (p->tap)
+        p->tap(p, to_server, pa, d, len);
     uint64_t idx = l->sent_idx++;
     for (size_t i = 0; i < l->drop_n; i++)
         if ((uint64_t)l->drop_idx[i] == idx) {

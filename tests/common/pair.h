@@ -104,6 +104,9 @@ typedef struct tern_pair {
     int key_update_done;
     /* returns 1 to drop a datagram (to_server: direction; pa: the sender's view of the path) */
     int (*filter)(struct tern_pair *p, int to_server, const tern_path_addr *pa);
+    /* when set: sees every datagram as it is sent, before any drop (to_server: direction) */
+    void (*tap)(struct tern_pair *p, int to_server, const tern_path_addr *pa, const uint8_t *d,
+                size_t len);
     void *filter_ud;
     /* a NAT: client datagrams from nat_from reach the server as coming from nat_to */
     tern_addr nat_from, nat_to;
