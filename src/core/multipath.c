@@ -497,8 +497,10 @@ int tern_mp_on_frame(tern_conn *c, int pkt_type, const uint8_t **p, const uint8_
             return fail(c, TERN_TE_PROTOCOL_VIOLATION, f.type,
                         "PATHS_BLOCKED at a limit never given");
         c->mp.peer_blocked_at = f.path_id + 1;
-        /* blocked below our maximum: our MAX_PATH_ID has not reached it yet; it goes again now */
-        if (f.path_id < c->mp.local_max_path_id && c->mp.max_path_id_tx)
+        /* blocked below our maximum while our MAX_PATH_ID is in flight: it has not arrived, so
+         * it goes again now rather than at loss detection (acknowledged, the PATHS_BLOCKED is
+         * older than it) */
+        if (f.path_id < c->mp.local_max_path_id && c->mp.max_path_id_tx == TERN_MP_TX_SENT)
             c->mp.max_path_id_tx = TERN_MP_TX_PENDING;
         break;
     case TERN_FT_PATH_STATUS_BACKUP:

@@ -45,7 +45,7 @@ static void settle(tern_pair *p, mpfx_tally *tc, mpfx_tally *ts)
     }
 }
 
-/* The first frame of `type` in `t` (its index), failing when there is none. */
+/* The first frame of `type` in `t`, failing when there is none. */
 static const mpfx_frame *first(const mpfx_tally *t, uint64_t type)
 {
     for (size_t i = 0; i < t->n; i++)
@@ -230,6 +230,11 @@ static void test_abandon_close_and_max_path_id(void **state)
     assert_int_equal(mpfx_count(&ts, TERN_FT_PATH_NEW_CONNECTION_ID, 8), lim);
     assert_int_equal(c->mp.max_path_id_tx, TERN_MP_TX_ACKED);
     assert_int_equal(c->mp.ids[0].path_id, 8); /* the entry path ID 1 had */
+    assert_int_equal(tern_mp_path_id_index(c, 8), 0);
+    assert_int_equal(tern_mp_path_id_index(c, 2), 1);
+    assert_int_equal(tern_mp_path_id_index(c, 1), -1);
+    assert_null(tern_mp_path_id_get(c, 1));
+    assert_ptr_equal(tern_mp_path_id_get(c, 8), &c->mp.ids[0]);
     assert_int_equal(tern_mp_local_abandoned(c, 1), 1);
     assert_int_equal(tern_mp_peer_abandoned(c, 1, NULL), 1);
     assert_int_equal(tern_mp_local_abandoned(c, 9), TERN_ERR_INVALID_ARG);
@@ -419,7 +424,8 @@ static void test_path_cids_blocked(void **state)
     pair_free(&p);
 }
 
-/* A PATHS_BLOCKED below our maximum means our MAX_PATH_ID has not arrived: it goes at once. */
+/* A PATHS_BLOCKED below our maximum while our MAX_PATH_ID is in flight means it was lost: it goes
+ * again at once. Once acknowledged, such a PATHS_BLOCKED is older than it and changes nothing. */
 static void test_peer_paths_blocked_resends_max(void **state)
 {
     (void)state;
@@ -427,22 +433,49 @@ static void test_peer_paths_blocked_resends_max(void **state)
     uint8_t b[32];
     connect_mp(&p, TERN_MP_LOCAL_MAX_PATH_ID);
     tern_conn *c = p.client;
-    /* the first cycle closes path ID 1: the client's maximum is 8, acknowledged */
+    /* path ID 1 closes on the client; its MAX_PATH_ID (8) is lost */
     assert_int_equal(tern_mp_abandon(c, 1, 0), 0);
-    settle(&p, NULL, NULL);
+    mpfx_pump(&p, 0, 0, NULL);
+    mpfx_pump(&p, 1, 0, NULL);
     assert_int_equal(c->mp.local_max_path_id, 8);
-    assert_int_equal(c->mp.max_path_id_tx, TERN_MP_TX_ACKED);
-    /* blocked at 8: nothing to send again */
-    mpfx_inject(&p, 1, b, tern_mpframe_write_paths_blocked(b, sizeof(b), 8));
-    assert_false(tern_mp_pending(c));
-    mpfx_inject(&p, 1, b, tern_mpframe_write_paths_blocked(b, sizeof(b), 7));
-    no_room(c);
     mpfx_tally t;
     memset(&t, 0, sizeof(t));
-    mpfx_pump(&p, 0, 0, &t);
+    mpfx_pump(&p, 0, 1, &t);
     assert_int_equal(mpfx_count(&t, TERN_FT_MAX_PATH_ID, 8), 1);
+    assert_int_equal(c->mp.max_path_id_tx, TERN_MP_TX_SENT);
+    /* blocked at 8 is not below ours: nothing */
+    mpfx_inject(&p, 1, b, tern_mpframe_write_paths_blocked(b, sizeof(b), 8));
+    assert_int_equal(c->mp.max_path_id_tx, TERN_MP_TX_SENT);
+    mpfx_inject(&p, 1, b, tern_mpframe_write_paths_blocked(b, sizeof(b), 7));
+    no_room(c);
+    memset(&t, 0, sizeof(t));
+    mpfx_pump(&p, 0, 0, &t); /* no time passed */
+    assert_int_equal(mpfx_count(&t, TERN_FT_MAX_PATH_ID, 8), 1);
+    settle(&p, NULL, NULL);
+    assert_int_equal(c->mp.max_path_id_tx, TERN_MP_TX_ACKED);
+    assert_int_equal(p.server->mp.peer_max_path_id, 8);
+    /* acknowledged: a late PATHS_BLOCKED at 7 changes nothing */
+    mpfx_inject(&p, 1, b, tern_mpframe_write_paths_blocked(b, sizeof(b), 7));
+    assert_int_equal(c->mp.max_path_id_tx, TERN_MP_TX_ACKED);
     expect_alive(&p);
     pair_free(&p);
+}
+
+/* CIDs a connection asked its endpoint to route to it, and to stop routing. */
+typedef struct routed {
+    long long added, removed;
+} routed;
+
+static void on_cid_added(void *ud, tern_conn *c, const tern_cid *cid)
+{
+    (void)c, (void)cid;
+    ((routed *)ud)->added++;
+}
+
+static void on_cid_removed(void *ud, tern_conn *c, const tern_cid *cid)
+{
+    (void)c, (void)cid;
+    ((routed *)ud)->removed++;
 }
 
 /* A client that keeps opening and abandoning paths: every path ID both sides abandoned is closed,
@@ -458,6 +491,13 @@ static void test_recycling_bounded(void **state)
     assert_int_equal(mem, TERN_MP_LOCAL_MAX_PATH_ID * sizeof(tern_mp_path_id));
     const int rounds = 40;
     unsigned long long allocs = 0;
+    /* the CIDs the server has its endpoint route: what the attack could grow outside the
+     * connection */
+    routed r = {0, 0};
+    s->hooks.ud = &r;
+    s->hooks.cid_added = on_cid_added;
+    s->hooks.cid_removed = on_cid_removed;
+    uint64_t lim = s->mp.peer_cid_limit;
     for (int round = 0; round < rounds; round++) {
         if (round == 1) {
             /* from the second round on (the first may grow buffers that are then reused) */
@@ -481,6 +521,9 @@ static void test_recycling_bounded(void **state)
         assert_int_equal(s->mp.closed, (uint64_t)(round + 1) * TERN_MP_LOCAL_MAX_PATH_ID);
         assert_int_equal(tern_mp_memory(s), mem);
         assert_int_equal(tern_mp_memory(c), mem);
+        /* each closed path ID's CIDs unrouted, the new ones' routed: as many as before */
+        assert_int_equal(r.added, (long long)((uint64_t)(round + 1) * TERN_MP_LOCAL_MAX_PATH_ID * lim));
+        assert_int_equal(r.added - r.removed, 0);
     }
     uint64_t top = (uint64_t)(rounds + 1) * TERN_MP_LOCAL_MAX_PATH_ID;
     assert_int_equal(s->mp.local_max_path_id, top);
