@@ -15,6 +15,7 @@
 
 #include "conn_test.h"
 #include "migration.h"
+#include "multipath.h"
 #include "rtt.h"
 #include "sim_mig.h"
 
@@ -329,6 +330,73 @@ static void scn_mp_link_dies(sim *s, sim_result *r)
     expect_gap(s, r, &w, d.srtt + d.pto);
 }
 
+/* ---- a backup path -----------------------------------------------------------------------------
+ */
+
+/* Marks the client's cell path backup (PATH_STATUS_BACKUP) as soon as it has its path ID, before
+ * it carries anything: retried every millisecond until then. */
+typedef struct backup_mark {
+    int slot;       /* the client's path on cell (the second path's path_add) */
+    uint64_t at;    /* when the status was set (0: not yet) */
+    uint64_t mp_id; /* its path ID */
+    int rv;
+} backup_mark;
+
+static void act_backup(sim *s, void *arg)
+{
+    backup_mark *b = arg;
+    mp_meter *m = meter_of(s);
+    if (b->at)
+        return;
+    if (m->second.rv > 0) {
+        const tern_path *p = tern_conn_path_at(s->client, m->second.rv);
+        if (p && p->mp_id) {
+            b->slot = m->second.rv;
+            b->mp_id = p->mp_id;
+            b->rv = tern_mp_set_status(s->client, p->mp_id, 1);
+            b->at = sim_time(s);
+            sim_note(s, "client marks path ID %llu backup: %d", (unsigned long long)b->mp_id,
+                     b->rv);
+            return;
+        }
+    }
+    sim_after(s, SIM_MS, act_backup, b, NULL);
+}
+
+/* Two links of 20 Mbit/s, 40 ms; the client's cell path is marked backup the moment it gets its
+ * path ID. While wifi works, cell carries no stream data at all (bytes measured: zero, not
+ * little); at 1.5 s wifi drops everything both ways, silently: cell takes over (it carries stream
+ * data from then on, the server's PATH_STATUS for it still backup) and the download completes. */
+static void scn_mp_backup_idle(sim *s, sim_result *r)
+{
+    mp_net n;
+    mp_meter m;
+    mp_begin(s, &n, &m, 20, 40, 20, 40, 2);
+    backup_mark b = {0};
+    sim_at(s, 0, act_backup, &b, "client marks cell backup once it has its path ID");
+    const uint64_t cut = 1500 * SIM_MS;
+    sim_iface_cut(s, n.wifi, cut, SIM_INF);
+    mp_mark_at(s, &m, cut);
+    gap_watch w;
+    watch_gaps_from(s, &w, cut);
+    TRY(r, start_download(s, r, 8 * MB));
+    uint64_t xfer = 0;
+    TRY(r, mp_end(s, r, &m, 1, 20 * SIM_SEC, &xfer));
+    SIM_CHECK(r, b.at && b.rv == 0, "status set at %.3f s: %d", secs(b.at), b.rv);
+    SIM_CHECK(r, tern_mp_peer_backup(sim_server_conn(s), b.mp_id) == 1,
+              "the server does not see path ID %llu as backup", (unsigned long long)b.mp_id);
+    act_mark(s, &m);
+    char extra[160];
+    snprintf(extra, sizeof(extra),
+             "stream bytes before the failure wifi %llu, cell %llu; after it cell %llu; longest "
+             "gap %.0f ms",
+             (unsigned long long)m.mark[0][n.wifi], (unsigned long long)m.mark[0][n.cell],
+             (unsigned long long)carried(&m, n.cell, 0, 1), msecs(gap_of(s, &w)));
+    summarize(s, r, xfer, extra);
+    SIM_CHECK(r, m.mark[0][n.wifi] > 0 && m.mark[0][n.cell] == 0, "%s", extra);
+    SIM_CHECK(r, carried(&m, n.cell, 0, 1) > 0, "%s", extra);
+}
+
 /* ---- very different round trips -----------------------------------------------------------------
  */
 
@@ -423,8 +491,9 @@ static void scn_mp_nat_rebind(sim *s, sim_result *r)
 
 /* Only one side offers multipath (`client_offers`: the client, else the server). The extension is
  * not in use, and the connection migrates as without it: the second path is probed and validated
- * but carries no stream data until the application moves there at 1.5 s; from then on wifi
- * carries none (what was in flight before the move aside), and the download completes. */
+ * but carries no stream data until the application moves there at 1.5 s; from 150 ms after the
+ * move on wifi carries none (what was in flight has arrived by then), and the download
+ * completes. */
 static void mp_fallback_run(sim *s, sim_result *r, int client_offers)
 {
     mp_net n;
@@ -437,8 +506,9 @@ static void mp_fallback_run(sim *s, sim_result *r, int client_offers)
     verb set = {.addr = cell};
     sim_at(s, move, act_set_active, &set, "application moves to cell");
     mp_mark_at(s, &m, move);
-    /* one round trip and a half later nothing sent on wifi before the move is still under way */
-    mp_mark_at(s, &m, move + 60 * SIM_MS);
+    /* the server follows 20 ms after the move (cell's way up); what it sent on wifi until then
+     * has arrived 80 ms after the move at the latest (wifi's queue, 40 ms, and its way down) */
+    mp_mark_at(s, &m, move + 150 * SIM_MS);
     TRY(r, start_download(s, r, 12 * MB));
     uint64_t xfer = 0;
     TRY(r, mp_end(s, r, &m, 0, 15 * SIM_SEC, &xfer));
@@ -471,19 +541,31 @@ static void scn_mp_fallback_server(sim *s, sim_result *r)
 /* ---- registry -----------------------------------------------------------------------------------
  */
 
-/* Group "multipath-dp": scenarios that need several paths carrying packets at once, which the
- * core does not do yet (docs/multipath.md, "What is not done"); tern-sim runs them, ctest not. */
+/* Group "multipath-failing": scenarios that fail on the core's data path as it is; tern-sim runs
+ * them, ctest does not, until the core is fixed (then they move to "multipath"):
+ * - mp_link_dies: a client that only receives sends all its acknowledgements (the PATH_ACKs of
+ *   every path ID) on one path, the lowest-RTT one. When that path goes silent the
+ *   acknowledgements of the other path's packets are lost with it, so the server sees both paths
+ *   stop answering and both go to PTO; the client notices nothing (its ACK-only packets are not
+ *   ack-eliciting) until its degrading rule moves it 300 ms later: a gap of 355 ms against 143.
+ * - mp_nat_rebind: a packet of a path ID above 0 from a new address (cell's NAT rebinding) makes
+ *   the server open a path for that address that never sends its PATH_CHALLENGE (it fails
+ *   validation by timeout 3 s later), while the path ID's data keeps going to the old address:
+ *   the path ID goes failing and cell carries no stream data again. */
 const sim_scenario sim_multipath_scenarios[] = {
-    {"mp_aggregate", "multipath-dp",
+    {"mp_aggregate", "multipath",
      "30 + 20 Mbit/s links: at least 80% of 50 Mbit/s, against single-path on 30", 301,
      scn_mp_aggregate},
-    {"mp_link_dies", "multipath-dp",
+    {"mp_link_dies", "multipath-failing",
      "one of two links goes silent: nothing lost, a gap of one RTT + PTO at most", 302,
      scn_mp_link_dies},
-    {"mp_rtt_spread", "multipath-dp",
+    {"mp_backup_idle", "multipath",
+     "a backup path carries nothing while wifi works, and takes over when it dies", 303,
+     scn_mp_backup_idle},
+    {"mp_rtt_spread", "multipath",
      "paths of 20 and 300 ms: in order, at most 1.25x single-path on the 20 ms one", 304,
      scn_mp_rtt_spread},
-    {"mp_nat_rebind", "multipath-dp",
+    {"mp_nat_rebind", "multipath-failing",
      "cell's NAT rebinds mid-transfer: both paths keep carrying data", 305, scn_mp_nat_rebind},
     {"mp_fallback", "multipath",
      "only the client offers multipath: single-path migration, as before", 306, scn_mp_fallback},
