@@ -75,11 +75,6 @@ stop_net() {
 }
 
 num() { grep -o "\"$1\":[0-9.]*" "$2" | head -n 1 | cut -d: -f2; }
-# Bytes received on the paths whose local address is on IP $1, in report $2.
-path_bytes() {
-    grep -o "{\"id\":[0-9]*,\"local\":\"${1//./\\.}:[0-9]*\"[^]]*" "$2" |
-        sed -n 's/.*"bytes_received":\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
-}
 # The median of the numbers on the command line ("-" when there is none).
 median() {
     printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -n |
@@ -99,7 +94,7 @@ if [[ " $cases " == *" aggregation "* ]]; then
         start_net || exit 1
         ns_transfer "$tmp" 0 : "${common[@]}" --multipath --add-local "$NS_CELL_IP@0ms" "$url"
         two+=("$(num throughput_mbps "$tmp/client.json")")
-        w=$(path_bytes "$NS_WIFI_IP" "$tmp/client.json") c=$(path_bytes "$NS_CELL_IP" "$tmp/client.json")
+        w=$(ns_path_bytes "$NS_WIFI_IP" "$tmp/client.json") c=$(ns_path_bytes "$NS_CELL_IP" "$tmp/client.json")
         shares+=" $(awk -v w="$w" -v c="$c" 'BEGIN { printf "%.0f/%.0f", (w + c ? 100 * w / (w + c) : 0), (w + c ? 100 * c / (w + c) : 0) }')"
         stop_net
     done

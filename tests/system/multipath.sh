@@ -65,19 +65,14 @@ download() {
 
 # The report's throughput in Mbit/s.
 rate_of() { grep -o '"throughput_mbps":[0-9.]*' "$1" | head -n 1 | cut -d: -f2; }
-# Bytes received on the path whose local address is on IP $1, in report $2.
-path_bytes() {
-    grep -o "{\"id\":[0-9]*,\"local\":\"\\[\\?${1//./\\.}\\]\\?:[0-9]*\"[^]]*" "$2" |
-        sed -n 's/.*"bytes_received":\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
-}
 
 download one
 one=$(rate_of "$tmp/one.json")
 download two --add-local "$NS_CELL_IP@0ms"
 two=$(rate_of "$tmp/two.json")
 ratio=$(awk -v a="$two" -v b="$one" 'BEGIN { printf "%d", (b > 0 ? 100 * a / b : 0) }')
-wifi_b=$(path_bytes "$NS_WIFI_IP" "$tmp/two.json")
-cell_b=$(path_bytes "$NS_CELL_IP" "$tmp/two.json")
+wifi_b=$(ns_path_bytes "$NS_WIFI_IP" "$tmp/two.json")
+cell_b=$(ns_path_bytes "$NS_CELL_IP" "$tmp/two.json")
 [ "$ratio" -ge "$MIN_RATIO" ] ||
     fail "two links: $two Mbit/s, one link: $one Mbit/s: x$(awk -v r="$ratio" 'BEGIN { print r / 100 }') (at least x$(awk -v r="$MIN_RATIO" 'BEGIN { print r / 100 }') expected); bytes on wifi $wifi_b, on cell $cell_b"
 [ "$wifi_b" -gt 0 ] && [ "$cell_b" -gt 0 ] ||
