@@ -475,6 +475,15 @@ typedef struct tern_path_info {
                                       peer's limit and the local interface's MTU less headers */
     uint64_t mtu_black_holes;      /* times its packets of the PLPMTU stopped arriving while
                                       smaller ones did, and it went back to 1200 */
+    /* multipath (docs/multipath.md); with the extension not in use: mp_path_id -1, the rest 0 */
+    int64_t mp_path_id;            /* the multipath path ID it carries (-1: none, or no multipath) */
+    int32_t mp_backup_local;       /* our status for that path ID: 1 backup, 0 available */
+    int32_t mp_backup_peer;        /* the peer's (its last PATH_STATUS_*): 1 backup, 0 available */
+    uint64_t mp_next_pn;           /* the next packet number of that path ID's space */
+    uint64_t mp_largest_acked;     /* the largest of them the peer acknowledged (UINT64_MAX: none) */
+    uint64_t mp_stream_bytes;      /* stream bytes the scheduler put on this path */
+    uint64_t mp_failing;           /* 1: a PTO went unanswered, it carries no data until its path ID
+                                      is acknowledged again (docs/multipath.md) */
 } tern_path_info;
 
 /* ECN validation of a path (RFC 9000 §13.4.2, Appendix A.4). */

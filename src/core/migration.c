@@ -58,6 +58,19 @@ void tern_mig_path_info(const tern_conn *c, int idx, tern_path_info *out)
     out->mtu = tern_path_mtu(p);
     out->mtu_max = tern_pmtud_max(&p->pmtud);
     out->mtu_black_holes = p->pmtud.black_holes;
+    out->mp_path_id = -1;
+    if (c->mpd && tern_mps_slot_of(c, p->mp_id) == idx) {
+        int space = tern_path_space(p);
+        const tern_pn_space_state *sp = tern_conn_sp(c, space);
+        const tern_sentq *q = tern_recovery_q(&c->rec, space);
+        out->mp_path_id = (int64_t)p->mp_id;
+        out->mp_backup_local = tern_mp_local_backup(c, p->mp_id) == 1;
+        out->mp_backup_peer = tern_mp_peer_backup(c, p->mp_id) == 1;
+        out->mp_next_pn = sp ? sp->next_pn : 0;
+        out->mp_largest_acked = q ? q->largest_acked : UINT64_MAX;
+        out->mp_stream_bytes = p->mp_stream_bytes;
+        out->mp_failing = p->mp_failing;
+    }
 }
 
 static void emit(tern_conn *c, tern_path_event_type type, tern_path_reason why, int idx, int from,

@@ -33,13 +33,17 @@ int tern_mpsched_choose(const tern_mpsched_cand *v, size_t n, int fallback)
     return any ? any->slot : fallback;
 }
 
-/* The pacer and window of a path have room for `room` bytes now. */
-static int has_room(tern_path *p, size_t room, tern_tstamp now)
+/* The pacer and window of a path have room for `room` bytes now; a window with room whose pacer
+ * holds it lowers *pace_at to the pacer's release. */
+static int has_room(tern_path *p, size_t room, tern_tstamp now, tern_tstamp *pace_at)
 {
     if (tern_cc_available(&p->cc) < room)
         return 0;
     tern_tstamp srtt = p->rtt.has_sample ? p->rtt.smoothed : 0;
-    return tern_pacer_next(&p->pacer, room, p->cc.cwnd, srtt, now) <= now;
+    tern_tstamp t = tern_pacer_next(&p->pacer, room, p->cc.cwnd, srtt, now);
+    if (t > now)
+        *pace_at = TERN_MIN(*pace_at, t);
+    return t <= now;
 }
 
 /* A path that could carry data, failing or not. */
@@ -72,6 +76,7 @@ int tern_mpsched_pick(tern_conn *c, size_t room, tern_tstamp now)
         return c->paths.active;
     tern_mpsched_cand v[TERN_MAX_PATHS];
     size_t n = 0;
+    tern_tstamp pace_at = TERN_TS_INF;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
         if (!carries(c, i))
             continue;
@@ -86,10 +91,18 @@ int tern_mpsched_pick(tern_conn *c, size_t room, tern_tstamp now)
         v[n].backup = (uint8_t)(tern_mp_local_backup(c, p->mp_id) == 1 ||
                                 tern_mp_peer_backup(c, p->mp_id) == 1);
         v[n].probes = (uint8_t)probes;
-        v[n].room = (uint8_t)has_room(p, room, now);
+        v[n].room = (uint8_t)has_room(p, room, now, &pace_at);
         n++;
     }
-    return tern_mpsched_choose(v, n, c->paths.active);
+    int slot = tern_mpsched_choose(v, n, c->paths.active);
+    /* nothing had room now: wake up when a pacer lets a path send (the send loop arms only the
+     * chosen path's) */
+    int chosen_room = 0;
+    for (size_t i = 0; i < n; i++)
+        chosen_room |= v[i].slot == slot && v[i].room;
+    if (!chosen_room && pace_at != TERN_TS_INF)
+        c->snd.pace_until = c->snd.pace_until ? TERN_MIN(c->snd.pace_until, pace_at) : pace_at;
+    return slot;
 }
 
 void tern_mpsched_on_pto(tern_conn *c, int space, tern_tstamp now)
@@ -103,6 +116,7 @@ void tern_mpsched_on_pto(tern_conn *c, int space, tern_tstamp now)
     if (p->mp_failing || !tern_mpsched_other_usable(c, slot))
         return;
     p->mp_failing = 1;
+    p->mp_failures++;
     /* what it carries goes again on the other paths now, not after their loss timers */
     tern_recovery_declare_path_lost(&c->rec, (uint8_t)slot, now);
     p->cc.bytes_in_flight = 0;

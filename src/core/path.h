@@ -79,6 +79,7 @@ typedef struct tern_path {
     uint32_t mp_id;             /* the path ID it carries (0: path ID 0, or no multipath) */
     uint8_t mp_space;           /* its recovery space when mp_id is above 0 (mpspace.h) */
     uint8_t mp_failing;         /* unacknowledged PTOs in a row: not scheduled (mpsched.h) */
+    uint32_t mp_failures;       /* times it became failing */
     uint64_t mp_stream_bytes;   /* stream bytes the scheduler put on it */
     uint64_t mp_app_limited_from; /* path ID above 0: see tern_conn_send_state.app_limited_from */
 } tern_path;

@@ -178,6 +178,24 @@ static void test_two_paths_carry_data(void **st)
     /* path ID 1's packets were acknowledged with PATH_ACK, both ways */
     assert_true(W.path_acks[1][1] > 10);
     assert_true(W.path_acks[0][1] > 0);
+    /* tern_conn_paths reports each path's path ID, packet numbers and share */
+    tern_path_info pi[4];
+    size_t np = 0;
+    assert_int_equal(tern_conn_paths(p.server, pi, 4, &np), 0);
+    int seen = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (pi[i].mp_path_id < 0)
+            continue;
+        const tern_path *x = tern_conn_path_slot(p.server, pi[i].id);
+        assert_int_equal(pi[i].mp_path_id, x->mp_id);
+        assert_int_equal(pi[i].mp_stream_bytes, x->mp_stream_bytes);
+        assert_true(pi[i].mp_next_pn > 100);
+        assert_true(pi[i].mp_largest_acked < pi[i].mp_next_pn);
+        assert_int_equal(pi[i].mp_backup_local, 0);
+        assert_int_equal(pi[i].mp_failing, x->mp_failing);
+        seen |= 1 << pi[i].mp_path_id;
+    }
+    assert_int_equal(seen, 3);
     pair_free(&p);
 }
 
@@ -204,6 +222,12 @@ static void test_without_extension_one_path(void **st)
     assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
     assert_true(pair_verify(&p));
     assert_int_equal(tern_conn_path_slot(p.client, idx)->mp_stream_bytes, 0);
+    tern_path_info pi[4];
+    size_t np = 0;
+    assert_int_equal(tern_conn_paths(p.client, pi, 4, &np), 0);
+    assert_true(np >= 1);
+    for (size_t i = 0; i < np; i++)
+        assert_int_equal(pi[i].mp_path_id, -1);
     assert_int_equal(W.pkts[0][0] + W.pkts[1][0], 0); /* the tap opens multipath packets only */
     pair_free(&p);
 }
@@ -275,6 +299,10 @@ static void test_backup_path_stays_idle(void **st)
     assert_int_equal(tern_mp_set_status(p.client, 1, 1), 0);
     assert_true(pair_run(&p, both_validated, 5 * SEC));
     assert_int_equal(tern_mp_peer_backup(p.server, 1), 1);
+    tern_path_info pi;
+    tern_mig_path_info(p.server, server_slot(&p, 1), &pi);
+    assert_int_equal(pi.mp_backup_peer, 1);
+    assert_int_equal(pi.mp_backup_local, 0);
     assert_int_equal(pair_request(&p, 1 << 20), 1);
     assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
     assert_true(pair_verify(&p));
@@ -361,6 +389,33 @@ static void test_path_ack_for_unused_space(void **st)
     pair_free(&p);
 }
 
+/* A key update in the middle of a two-path transfer: one phase for every path ID. Both sides
+ * change phase once, no packet of either path ID fails to open (an old-phase packet of one path
+ * ID arriving after the other's first new-phase packet is opened with the previous keys, not
+ * taken for a second update), and the download is intact. */
+static void test_key_update_across_paths(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start(&p, 4700);
+    tern_addr alt = p.alt_addr;
+    assert_true(tern_conn_path_add(p.client, &alt, p.now) > 0);
+    assert_true(pair_run(&p, both_validated, 5 * SEC));
+    p.key_update_at = 1 << 20;
+    assert_int_equal(pair_request(&p, 3 << 20), 1);
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    assert_true(p.key_update_done);
+    assert_int_equal(p.client->keys.updates, 1);
+    assert_int_equal(p.server->keys.updates, 1);
+    assert_int_equal(p.client->keys.rx_auth_failed, 0);
+    assert_int_equal(p.server->keys.rx_auth_failed, 0);
+    assert_true(W.stream_bytes[0][1] > 300000);
+    /* after the update both path IDs went on in the new phase */
+    assert_int_equal(p.server->keys.tx_phase, 1);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_backup_path_stays_idle),
         cmocka_unit_test(test_remove_abandons_path),
         cmocka_unit_test(test_path_ack_for_unused_space),
+        cmocka_unit_test(test_key_update_across_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
