@@ -547,7 +547,8 @@ static void scn_mp_fallback_server(sim *s, sim_result *r)
  *   every path ID) on one path, the lowest-RTT one. When that path goes silent the
  *   acknowledgements of the other path's packets are lost with it, so the server sees both paths
  *   stop answering and both go to PTO; the client notices nothing (its ACK-only packets are not
- *   ack-eliciting) until its degrading rule moves it 300 ms later: a gap of 355 ms against 143.
+ *   ack-eliciting) until its degrading rule moves it 300 ms later (seed 302: a gap of 186 ms
+ *   against a bound of 154; the client's stale RTT of the dead path keeps it the lowest).
  * - mp_nat_rebind: a packet of a path ID above 0 from a new address (cell's NAT rebinding) makes
  *   the server open a path for that address that never sends its PATH_CHALLENGE (it fails
  *   validation by timeout 3 s later), while the path ID's data keeps going to the old address:
