@@ -267,6 +267,15 @@ static void scn_mp_aggregate(sim *s, sim_result *r)
 /* ---- a link dies --------------------------------------------------------------------------------
  */
 
+/* At run time `at` wifi drops everything both ways, silently (no error, no network event): the
+ * meter's first mark is taken then, and `w` watches the gaps in delivery from then on. */
+static void wifi_dies_at(sim *s, const mp_net *n, mp_meter *m, gap_watch *w, uint64_t at)
+{
+    sim_iface_cut(s, n->wifi, at, SIM_INF);
+    mp_mark_at(s, m, at);
+    watch_gaps_from(s, w, at);
+}
+
 /* The server's view of its path to the client's interface `iface` (the one in use, validated):
  * its smoothed RTT and PTO. Returns 0, or -1 when there is none. */
 static int server_path_timing(sim *s, int iface, uint64_t *srtt, uint64_t *pto)
@@ -312,10 +321,8 @@ static void scn_mp_link_dies(sim *s, sim_result *r)
     const uint64_t cut = 1500 * SIM_MS;
     dies d = {.survivor = n.cell};
     sim_at(s, cut, act_dies_timing, &d, "cell's RTT and PTO at the failure");
-    sim_iface_cut(s, n.wifi, cut, SIM_INF);
-    mp_mark_at(s, &m, cut);
     gap_watch w;
-    watch_gaps_from(s, &w, cut);
+    wifi_dies_at(s, &n, &m, &w, cut);
     TRY(r, start_download(s, r, 12 * MB));
     uint64_t xfer = 0;
     TRY(r, mp_end(s, r, &m, 1, 15 * SIM_SEC, &xfer));
@@ -374,11 +381,8 @@ static void scn_mp_backup_idle(sim *s, sim_result *r)
     mp_begin(s, &n, &m, 20, 40, 20, 40, 2);
     backup_mark b = {0};
     sim_at(s, 0, act_backup, &b, "client marks cell backup once it has its path ID");
-    const uint64_t cut = 1500 * SIM_MS;
-    sim_iface_cut(s, n.wifi, cut, SIM_INF);
-    mp_mark_at(s, &m, cut);
     gap_watch w;
-    watch_gaps_from(s, &w, cut);
+    wifi_dies_at(s, &n, &m, &w, 1500 * SIM_MS);
     TRY(r, start_download(s, r, 8 * MB));
     uint64_t xfer = 0;
     TRY(r, mp_end(s, r, &m, 1, 20 * SIM_SEC, &xfer));
