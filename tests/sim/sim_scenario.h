@@ -106,7 +106,7 @@ extern const sim_scenario sim_version_scenarios[SIM_VERSION_SCENARIOS];
 #define SIM_ACKFREQ_SCENARIOS 2
 extern const sim_scenario sim_ackfreq_scenarios[SIM_ACKFREQ_SCENARIOS];
 /* The multipath suite (scenarios_multipath.c). */
-#define SIM_MULTIPATH_SCENARIOS 7
+#define SIM_MULTIPATH_SCENARIOS 8
 extern const sim_scenario sim_multipath_scenarios[SIM_MULTIPATH_SCENARIOS];
 const sim_scenario *sim_scenario_find(const char *name);
 
