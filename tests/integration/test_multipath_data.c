@@ -68,6 +68,8 @@ static void tap(tern_pair *p, int to_server, const tern_path_addr *pa, const uin
     if (id && tern_crypto_decrypt(&from->keys.tx[TERN_LEVEL_1RTT], copy, hl, h.pkt_len, pn) >= 0)
         W.rfc9001_nonce_opened++;
     int dir = to_server;
+    if (id >= IDS)
+        return; /* recycled path IDs (above the first 7) are not counted */
     if (!W.pkts[dir][id])
         W.first_pn[dir][id] = pn;
     else if (pn <= W.last_pn[dir][id])
@@ -416,6 +418,83 @@ static void test_key_update_across_paths(void **st)
     pair_free(&p);
 }
 
+static uint64_t cycle_id;
+static size_t srv_mem_max, cli_mem_max;
+
+static void track_mem(tern_pair *p)
+{
+    srv_mem_max = TERN_MAX(srv_mem_max, tern_mps_memory(p->server));
+    cli_mem_max = TERN_MAX(cli_mem_max, tern_mps_memory(p->client));
+}
+
+static int cycle_validated(tern_pair *p)
+{
+    track_mem(p);
+    int s = tern_mps_slot_of(p->server, cycle_id);
+    return s >= 0 && tern_conn_path_slot(p->server, s)->path_validated;
+}
+
+static int cycle_closed(tern_pair *p)
+{
+    track_mem(p);
+    return tern_mp_local_abandoned(p->server, cycle_id) == 1 &&
+           tern_mp_peer_abandoned(p->client, cycle_id, NULL) == 1 &&
+           tern_mp_path_id_next(p->client) != 0;
+}
+
+/* A client opening and abandoning a path after another, far more than the 7 path IDs held at
+ * once (they are recycled with MAX_PATH_ID): the data-path state of either side never holds
+ * more than the path IDs in use and those still waiting for late acknowledgements, and goes
+ * back to its empty table once they are gone. */
+static void test_cycling_path_ids_bounded(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start(&p, 4800);
+    p.alt_addr = addr("10.0.0.9:0"); /* every port of the second interface */
+    size_t base = tern_mps_memory(p.server);
+    assert_int_equal(base, sizeof(tern_mp_data));
+    srv_mem_max = cli_mem_max = 0;
+    size_t one = 0;
+    const int rounds = 16;
+    for (int i = 0; i < rounds; i++) {
+        char text[32];
+        snprintf(text, sizeof(text), "10.0.0.9:%d", 5000 + i);
+        tern_addr a = addr(text);
+        int idx = tern_conn_path_add(p.client, &a, p.now);
+        assert_true(idx > 0);
+        cycle_id = tern_conn_path_slot(p.client, idx)->mp_id;
+        assert_true(cycle_id > 0);
+        assert_true(pair_run(&p, cycle_validated, 5 * SEC));
+        if (!one)
+            one = tern_mps_memory(p.server) - base; /* one path ID's space, idle */
+        assert_int_equal(tern_conn_path_remove(p.client, &a, p.now), 0);
+        assert_true(pair_run(&p, cycle_closed, 5 * SEC));
+    }
+    /* path IDs went past the 7 held at once: they were recycled */
+    assert_true(cycle_id > TERN_MPS_IDS);
+    fprintf(stderr, "cycling %d path IDs (last %llu): data-path state at most %zu bytes (server), "
+            "%zu (client); one idle path ID %zu\n", rounds, (unsigned long long)cycle_id,
+            srv_mem_max, cli_mem_max, one);
+    assert_true(srv_mem_max <= base + TERN_MPS_IDS * 2 * one);
+    assert_true(cli_mem_max <= base + TERN_MPS_IDS * 2 * one);
+    /* three PTOs later nothing is left but the table */
+    uint64_t until = p.now + 3 * SEC;
+    while (p.now < until) {
+        uint64_t t = TERN_MIN(tern_conn_next_timeout(p.client), tern_conn_next_timeout(p.server));
+        p.now = TERN_MIN(TERN_MAX(t, p.now + MS), until);
+        tern_conn_on_timeout(p.client, p.now);
+        tern_conn_on_timeout(p.server, p.now);
+    }
+    assert_int_equal(tern_mps_memory(p.server), base);
+    assert_int_equal(tern_mps_memory(p.client), base);
+    /* and the connection still works */
+    assert_int_equal(pair_request(&p, 100000), 1);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_true(pair_verify(&p));
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_remove_abandons_path),
         cmocka_unit_test(test_path_ack_for_unused_space),
         cmocka_unit_test(test_key_update_across_paths),
+        cmocka_unit_test(test_cycling_path_ids_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
