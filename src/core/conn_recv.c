@@ -959,6 +959,9 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
         /* a packet of another path ID than the active path's is no migration of it */
         tern_mig_on_app_packet(c, path_idx, pn, largest,
                                non_probing && tern_conn_path(c)->mp_id == mp_id, now);
+        if (mp_id && c->is_server && non_probing && largest &&
+            tern_mps_slot_of(c, mp_id) != path_idx)
+            tern_mig_move_path_id(c, mp_id, path_idx, now);
         /* A side that only receives has nothing in flight, hence no loss timer: should the peer
          * fall silent (a NAT rebound and drops what is sent to the old port), nothing would be
          * sent again before the idle timeout. One PING a PTO after the last packet received that

@@ -925,6 +925,25 @@ void tern_mig_on_app_packet(tern_conn *c, int idx, uint64_t pn, int largest, int
     emit(c, TERN_PATH_EV_PEER_ADDRESS_CHANGED, TERN_PATH_WHY_PEER_MIGRATED, idx, from, 0);
 }
 
+void tern_mig_move_path_id(tern_conn *c, uint64_t mp_id, int idx, tern_tstamp now)
+{
+    int old = tern_mps_slot_of(c, mp_id);
+    if (old < 0 || old == idx || tern_mps_bind(c, mp_id, idx))
+        return;
+    tern_path *np = tern_conn_path_slot(c, idx), *op = tern_conn_path_slot(c, old);
+    if (np->pkts_sent < 64 && tern_path_only_port_changed(&np->addr, &op->addr)) {
+        /* the same network (RFC 9000 §9.4): what was learnt of it stays */
+        uint64_t inflight = np->cc.bytes_in_flight;
+        np->rtt = op->rtt;
+        np->cc = op->cc;
+        np->cc.bytes_in_flight = inflight;
+    }
+    if (!np->path_validated && !np->need_challenge && np->validation_deadline == TERN_TS_INF)
+        start_validation(c, np, now);
+    end_path(c, old, 0, TERN_PATH_WHY_PEER_MIGRATED, now);
+    emit(c, TERN_PATH_EV_PEER_ADDRESS_CHANGED, TERN_PATH_WHY_PEER_MIGRATED, idx, old, 0);
+}
+
 /* ---- public: works on both sides ----------------------------------------------------------------- */
 
 int tern_conn_paths_sized(tern_conn *c, tern_path_info *out, size_t cap, size_t *n,

@@ -89,6 +89,13 @@ int tern_mig_create_peer_path(tern_conn *c, const tern_path_addr *addr, const te
 void tern_mig_on_app_packet(tern_conn *c, int idx, uint64_t pn, int largest, int non_probing,
                             tern_tstamp now);
 
+/* Multipath, server: a non-probing packet with the largest packet number of path ID `mp_id`
+ * arrived on path `idx`, not the one carrying that path ID (the client's NAT rebound it, or it
+ * moved that path): the path ID moves to `idx` (RFC 9000 §9 within the path ID: the new address
+ * is validated before the scheduler uses it, the congestion state kept when only the port
+ * changed), and the old path ends, what it held in flight going out again on the other paths. */
+void tern_mig_move_path_id(tern_conn *c, uint64_t mp_id, int idx, tern_tstamp now);
+
 /* PATH_RESPONSE carrying `data` arrived: validates the path that sent the matching challenge. */
 void tern_mig_on_path_response(tern_conn *c, const uint8_t data[8], tern_tstamp now);
 

@@ -495,6 +495,38 @@ static void test_cycling_path_ids_bounded(void **st)
     pair_free(&p);
 }
 
+/* The client's NAT rebinds path ID 1 mid-transfer (a new source port): the server moves that path
+ * ID to the new address once it is validated, the old one ends (what it held goes again on the
+ * other path), and the download goes on over both paths, intact. */
+static void test_nat_rebinding_of_path_id(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start(&p, 4900);
+    tern_addr alt = p.alt_addr;
+    p.alt_addr = addr("10.0.0.9:0");
+    assert_true(tern_conn_path_add(p.client, &alt, p.now) > 0);
+    assert_true(pair_run(&p, both_validated, 5 * SEC));
+    assert_int_equal(pair_request(&p, 3 << 20), 1);
+    kill_at = p.now + 400 * MS;
+    pair_run(&p, killed, 2 * SEC);
+    int before_slot = server_slot(&p, 1);
+    p.nat_from = alt;
+    p.nat_to = addr("10.0.0.9:7000");
+    uint64_t before = W.stream_bytes[0][1];
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    int s1 = server_slot(&p, 1);
+    assert_true(s1 >= 0 && s1 != before_slot);
+    assert_true(tern_addr_equal(&tern_conn_path_slot(p.server, s1)->addr.remote, &p.nat_to));
+    assert_true(tern_conn_path_slot(p.server, s1)->path_validated);
+    assert_false(tern_path_in_use(tern_conn_path_slot(p.server, before_slot)));
+    assert_true(p.srv_path_events[TERN_PATH_EV_PEER_ADDRESS_CHANGED] >= 1);
+    /* path ID 1 carried data again after the rebinding */
+    assert_true(W.stream_bytes[0][1] > before + 100000);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -506,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_path_ack_for_unused_space),
         cmocka_unit_test(test_key_update_across_paths),
         cmocka_unit_test(test_cycling_path_ids_bounded),
+        cmocka_unit_test(test_nat_rebinding_of_path_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
