@@ -600,10 +600,6 @@ static void scn_mp_fallback_server(sim *s, sim_result *r)
  *   stop answering and both go to PTO; the client notices nothing (its ACK-only packets are not
  *   ack-eliciting) until its degrading rule moves it 300 ms later (seed 302: a gap of 186 ms
  *   against a bound of 154; the client's stale RTT of the dead path keeps it the lowest).
- * - mp_nat_rebind: a packet of a path ID above 0 from a new address (cell's NAT rebinding) makes
- *   the server open a path for that address that never sends its PATH_CHALLENGE (it fails
- *   validation by timeout 3 s later), while the path ID's data keeps going to the old address:
- *   the path ID goes failing and cell carries no stream data again.
  * - mp_iface_gone: with both paths in use the client sends nothing on wifi (its acknowledgements
  *   go on cell), so the interface's disappearance reaches it only 100 ms later, with a send of
  *   its own there, and the server learns of it only when wifi's path ID reaches its PTO: delivery
@@ -626,8 +622,8 @@ const sim_scenario sim_multipath_scenarios[] = {
     {"mp_rtt_spread", "multipath",
      "paths of 20 and 300 ms: in order, at most 1.25x single-path on the 20 ms one", 304,
      scn_mp_rtt_spread},
-    {"mp_nat_rebind", "multipath-failing",
-     "cell's NAT rebinds mid-transfer: both paths keep carrying data", 305, scn_mp_nat_rebind},
+    {"mp_nat_rebind", "multipath", "cell's NAT rebinds mid-transfer: both paths keep carrying data",
+     305, scn_mp_nat_rebind},
     {"mp_fallback", "multipath",
      "only the client offers multipath: single-path migration, as before", 306, scn_mp_fallback},
     {"mp_fallback_server", "multipath",
