@@ -5,7 +5,11 @@
  *   bench_conn_client waves SERVER:PORT N WAVES HOLD_MS
  *       WAVES times: opens N connections (one endpoint, a socket each), waits until every one is
  *       established, prints "wave K established N", keeps them open and idle for HOLD_MS, closes
- *       them all, waits until they are gone, prints "wave K closed", idles HOLD_MS again.
+ *       them all, waits until they are gone, prints "wave K closed", idles HOLD_MS again. Each
+ *       connection sets up HTTP/3 as a browser would before its first request (RFC 9114 §6.2):
+ *       its control stream with an empty SETTINGS frame and its QPACK encoder and decoder
+ *       streams, so that the server holds what it holds for a real client; what the server
+ *       sends on its own streams is read and dropped.
  *   bench_conn_client rate SERVER:PORT SECONDS PARALLEL
  *       For SECONDS, keeps PARALLEL handshakes in flight (each connection closes as soon as it is
  *       established) and prints "handshakes H seconds S rate R failed F".
@@ -41,8 +45,33 @@ static void on_connected(tern_conn *c, void *ud)
 {
     state *s = ud;
     s->established++;
-    if (s->rate_mode)
+    if (s->rate_mode) {
         tern_conn_close(c, 0, "done");
+        return;
+    }
+    /* stream types 0x00 (control, then SETTINGS: type 0x04, length 0), 0x02 and 0x03 (QPACK
+     * encoder and decoder) */
+    static const uint8_t control[] = {0x00, 0x04, 0x00}, encoder[] = {0x02}, decoder[] = {0x03};
+    static const struct { const uint8_t *p; size_t n; } uni[] = {
+        {control, sizeof(control)}, {encoder, sizeof(encoder)}, {decoder, sizeof(decoder)}};
+    for (size_t i = 0; i < sizeof(uni) / sizeof(uni[0]); i++) {
+        int64_t sid;
+        if (tern_conn_open_stream(c, 0, &sid) < 0 ||
+            tern_stream_write(c, sid, uni[i].p, uni[i].n, 0) != (ssize_t)uni[i].n) {
+            fprintf(stderr, "cannot open the HTTP/3 streams\n");
+            tern_conn_close(c, 0x102, "setup");
+            return;
+        }
+    }
+}
+
+static void on_stream_readable(tern_conn *c, int64_t sid, void *ud)
+{
+    uint8_t buf[1024];
+    int fin = 0;
+    (void)ud;
+    while (tern_stream_read(c, sid, buf, sizeof(buf), &fin) > 0 && !fin)
+        ;
 }
 
 static void on_closed(tern_conn *c, const tern_close_info *info, void *ud)
@@ -167,6 +196,7 @@ int main(int argc, char **argv)
     memset(&cb, 0, sizeof(cb));
     cb.on_connected = on_connected;
     cb.on_closed = on_closed;
+    cb.on_stream_readable = on_stream_readable;
     int rv = tern_endpoint_new(&cfg, &cb, &s, &s.ep);
     if (rv) {
         fprintf(stderr, "endpoint: %s\n", tern_strerror(rv));

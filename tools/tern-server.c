@@ -28,6 +28,7 @@
 #define MAX_WORKERS 64
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t heap_report_requested; /* SIGUSR1 */
 
 /* ---- main ---- */
 
@@ -615,6 +616,7 @@ int main(int argc, char **argv)
                 srv->root);
 
     tool_install_stop_signals(&stop_requested);
+    srv_heap_report_signal(&heap_report_requested);
     status = 0;
     while (!stop_requested) {
         rc = tool_run_step(srv->ep, 250);
@@ -625,6 +627,10 @@ int main(int argc, char **argv)
             break;
         }
         srv_trim_maybe(&srv->trim, tern_endpoint_conn_count(srv->ep), tool_now_ns());
+        if (heap_report_requested) {
+            heap_report_requested = 0;
+            srv_heap_report(stdout, tern_endpoint_conn_count(srv->ep));
+        }
     }
     shut_down(srv);
 

@@ -156,6 +156,8 @@ static int tls_send(void *ud, int level, const uint8_t *data, size_t len)
     tern_conn *c = ud;
     if (level == TERN_LEVEL_0RTT)
         level = TERN_LEVEL_1RTT;
+    if (tern_conn_crypto_open(c))
+        return TERN_ERR_NOMEM;
     ssize_t n = tern_sendbuf_write(&c->hs.crypto_snd[level], data, len, 0);
     if (n < 0 || (size_t)n != len)
         return TERN_ERR_NOMEM;
@@ -320,9 +322,13 @@ static int settle_early_data(tern_conn *c, tern_tstamp now)
     if (c->is_server || c->res.early != TERN_EARLY_DATA_PENDING)
         return 0;
     tern_crypto_keys_free(&c->keys.tx[TERN_LEVEL_0RTT]);
+    tern_resume *r = c->res.remembered; /* 0-RTT is only sent with it */
+    c->res.remembered = NULL;           /* its work is done once the answer is known */
+    int kept = r && tern_resume_limits_kept(r, &c->tp.peer);
+    free(r);
     if (tern_tls_early_accepted(c->hs.tls)) {
         c->res.early = TERN_EARLY_DATA_ACCEPTED;
-        if (!tern_resume_limits_kept(&c->res.remembered, &c->tp.peer)) {
+        if (!kept) {
             tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, 0,
                            "0-RTT accepted with lower limits than remembered");
             return -1;
@@ -351,14 +357,67 @@ void tern_conn_discard_space(tern_conn *c, int space)
     int level = space == TERN_SPACE_INITIAL ? TERN_LEVEL_INITIAL : TERN_LEVEL_HANDSHAKE;
     tern_crypto_keys_free(&c->keys.tx[level]);
     tern_crypto_keys_free(&c->keys.rx[level]);
-    tern_sendbuf_free(&c->hs.crypto_snd[level]);
-    tern_sendbuf_init(&c->hs.crypto_snd[level], TERN_CRYPTO_BUF_LIMIT);
-    /* nothing more arrives at this level: what it buffered (a chunk of the last flight) goes */
-    tern_recvbuf_free(&c->hs.crypto_rcv[level]);
-    tern_recvbuf_init(&c->hs.crypto_rcv[level], TERN_CRYPTO_BUF_LIMIT, NULL);
+    if (c->hs.crypto_snd) {
+        tern_sendbuf_free(&c->hs.crypto_snd[level]);
+        tern_sendbuf_init(&c->hs.crypto_snd[level], TERN_CRYPTO_BUF_LIMIT);
+        /* nothing more arrives at this level: what it buffered (a chunk of the last flight) goes */
+        tern_recvbuf_free(&c->hs.crypto_rcv[level]);
+        tern_recvbuf_init(&c->hs.crypto_rcv[level], TERN_CRYPTO_BUF_LIMIT, NULL);
+    }
     if (space == TERN_SPACE_INITIAL)
         tern_conn_version_discard(c);
     if (c->qlog) tern_qlog_keys_discarded(c, space);
+    tern_conn_crypto_release(c);
+}
+
+int tern_conn_crypto_open(tern_conn *c)
+{
+    if (c->hs.crypto)
+        return 0;
+    tern_conn_crypto_bufs *b = malloc(sizeof(*b));
+    if (!b)
+        return TERN_ERR_NOMEM;
+    for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
+        tern_sendbuf_init(&b->snd[i], TERN_CRYPTO_BUF_LIMIT);
+        tern_recvbuf_init(&b->rcv[i], TERN_CRYPTO_BUF_LIMIT, NULL);
+    }
+    /* the 1-RTT level goes on where it was (0 the first time); the others were discarded */
+    tern_sendbuf_start_at(&b->snd[TERN_LEVEL_1RTT], c->hs.crypto_1rtt_end);
+    tern_recvbuf_start_at(&b->rcv[TERN_LEVEL_1RTT], c->hs.crypto_1rtt_read);
+    c->hs.crypto = b;
+    c->hs.crypto_snd = b->snd;
+    c->hs.crypto_rcv = b->rcv;
+    return 0;
+}
+
+/* Frees the block (each level's buffers) without conditions. */
+static void crypto_free(tern_conn *c)
+{
+    tern_conn_crypto_bufs *b = c->hs.crypto;
+    if (!b)
+        return;
+    for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
+        tern_sendbuf_free(&b->snd[i]);
+        tern_recvbuf_free(&b->rcv[i]);
+    }
+    free(b);
+    c->hs.crypto = NULL;
+    c->hs.crypto_snd = NULL;
+    c->hs.crypto_rcv = NULL;
+}
+
+void tern_conn_crypto_release(tern_conn *c)
+{
+    tern_conn_crypto_bufs *b = c->hs.crypto;
+    if (!b || !c->hs.confirmed || !c->sp[TERN_SPACE_INITIAL].discarded ||
+        !c->sp[TERN_SPACE_HANDSHAKE].discarded)
+        return;
+    for (int i = 0; i < TERN_LEVEL_COUNT; i++)
+        if (!tern_sendbuf_drained(&b->snd[i]) || b->rcv[i].highest > b->rcv[i].read_off)
+            return;
+    c->hs.crypto_1rtt_end = b->snd[TERN_LEVEL_1RTT].end;
+    c->hs.crypto_1rtt_read = b->rcv[TERN_LEVEL_1RTT].read_off;
+    crypto_free(c);
 }
 
 void tern_conn_on_handshake_confirmed(tern_conn *c, tern_tstamp now)
@@ -464,8 +523,10 @@ static void on_handshake_complete(tern_conn *c, tern_tstamp now)
 int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now)
 {
     uint8_t buf[4096];
-    tern_recvbuf *rb = &c->hs.crypto_rcv[level];
-    while (tern_recvbuf_readable(rb) > 0) {
+    /* The handshake's end, inside this loop, may release the buffers (all read by then): the
+     * level's buffer is looked up again each time. */
+    while (c->hs.crypto_rcv && tern_recvbuf_readable(&c->hs.crypto_rcv[level]) > 0) {
+        tern_recvbuf *rb = &c->hs.crypto_rcv[level];
         if (!c->hs.tls) {
             /* a server after its handshake, whose TLS session is gone: a client has no TLS
              * message left to send (QUIC has no post-handshake authentication, and KeyUpdate
@@ -500,6 +561,7 @@ int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now)
         tern_tls_free(c->hs.tls);
         c->hs.tls = NULL;
     }
+    tern_conn_crypto_release(c); /* a client's session ticket, read */
     return 0;
 }
 
@@ -649,10 +711,6 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     c->flow.data_blocked_sent_at = UINT64_MAX;
     tern_conn_dgram_init(c);
 
-    for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
-        tern_sendbuf_init(&c->hs.crypto_snd[i], TERN_CRYPTO_BUF_LIMIT);
-        tern_recvbuf_init(&c->hs.crypto_rcv[i], TERN_CRYPTO_BUF_LIMIT, NULL);
-    }
     for (int s = 0; s < TERN_SPACE_COUNT; s++) {
         c->sp[s].largest_recv = UINT64_MAX;
         tern_ackr_init(&c->sp[s].ackr);
@@ -697,7 +755,7 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     }
     tern_cid scid;
     uint8_t token[TERN_RESET_TOKEN_LEN];
-    if ((rv = make_cid(c, &scid)))
+    if ((rv = tern_conn_crypto_open(c)) || (rv = make_cid(c, &scid)))
         goto fail;
     /* a client's migration policy (a server gets one only if it ever opens a second path) */
     if (!c->is_server && (rv = tern_policy_init(c)))
@@ -752,7 +810,11 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         tern_tls_cb tls_cb;
         if ((rv = tls_setup(c, tpbuf, sizeof(tpbuf), &tplen, &tls_cb)))
             goto fail;
-        tern_resume *r = &c->res.remembered;
+        tern_resume *r = c->res.remembered = malloc(sizeof(*r));
+        if (!r) {
+            rv = TERN_ERR_NOMEM;
+            goto fail;
+        }
         if ((rv = tern_resume_decode(r, p->session, p->session_len)))
             goto fail;
         int early =
@@ -789,7 +851,7 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         if (c->res.early == TERN_EARLY_DATA_PENDING) {
             /* 0-RTT goes out under the limits the server had when it issued the ticket */
             tern_tparams tp;
-            tern_resume_to_tparams(&c->res.remembered, &tp);
+            tern_resume_to_tparams(c->res.remembered, &tp);
             apply_peer_limits(c, &tp);
             /* RFC 9221 §3: DATAGRAM frames too, up to the size remembered with the ticket */
             tern_conn_dgram_set_peer_max(c, tp.max_datagram_frame_size);
@@ -828,12 +890,12 @@ void tern_conn_free(tern_conn *c)
     tern_conn_version_free(c);
     tern_mps_free(c);
     tern_mp_free(c);
+    free(c->res.remembered);
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
         tern_crypto_keys_free(&c->keys.tx[i]);
         tern_crypto_keys_free(&c->keys.rx[i]);
-        tern_sendbuf_free(&c->hs.crypto_snd[i]);
-        tern_recvbuf_free(&c->hs.crypto_rcv[i]);
     }
+    crypto_free(c);
     tern_qlog_free(c->qlog);
     tern_crypto_keys_free(&c->keys.hp_tx1);
     tern_crypto_keys_free(&c->keys.hp_rx1);
@@ -941,6 +1003,8 @@ void tern_conn_requeue_for_probe(tern_conn *c, int space)
         return;
     }
     int level = space == TERN_SPACE_INITIAL ? TERN_LEVEL_INITIAL : TERN_LEVEL_HANDSHAKE;
+    if (!c->hs.crypto_snd)
+        return; /* released: both levels were discarded */
     tern_sendbuf *sb = &c->hs.crypto_snd[level];
     if (sb->sent > sb->base)
         tern_sendbuf_on_lost(sb, sb->base, (size_t)(sb->sent - sb->base), 0);

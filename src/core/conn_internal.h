@@ -57,10 +57,22 @@ typedef struct tern_conn_handshake_state {
     int pending_terr_set;    /* a transport error found inside a TLS callback */
     uint64_t pending_terr;
     char pending_reason[256]; /* room for a certificate verification status in words */
-    tern_sendbuf crypto_snd[TERN_LEVEL_COUNT];
-    tern_recvbuf crypto_rcv[TERN_LEVEL_COUNT];
+    /* The TLS messages of each level, [TERN_LEVEL_COUNT] each, in c->hs.crypto: NULL while
+     * released (see tern_conn_crypto_release). Use tern_conn_crypto_open before writing. */
+    tern_sendbuf *crypto_snd;
+    tern_recvbuf *crypto_rcv;
+    struct tern_conn_crypto_bufs *crypto;
+    uint64_t crypto_1rtt_end;  /* while released: the 1-RTT level's offsets, where the buffers */
+    uint64_t crypto_1rtt_read; /* start again (what was sent and acknowledged, what was read) */
     char alpn[64];
 } tern_conn_handshake_state;
+
+/* The buffers of CRYPTO frames of every level, one block: the handshake's, so that an idle
+ * connection holds none. */
+typedef struct tern_conn_crypto_bufs {
+    tern_sendbuf snd[TERN_LEVEL_COUNT];
+    tern_recvbuf rcv[TERN_LEVEL_COUNT];
+} tern_conn_crypto_bufs;
 
 /* Packet protection: the keys of each level, and the 1-RTT key phases (RFC 9001 §6). */
 typedef struct tern_conn_key_state {
@@ -127,6 +139,14 @@ typedef struct tern_conn_retry_state {
     size_t token_len;
 } tern_conn_retry_state;
 
+/* Initial keys of another version than the connection's (conn_version.c). */
+typedef struct tern_conn_vn_keys {
+    tern_keys orig_rx;          /* server, upgraded: the client's Initials still in the original
+                                   version, until the Initial space goes */
+    tern_keys cand_tx, cand_rx; /* client: Initial keys of a version the server's first packet
+                                   may have moved us to, until one authenticates */
+} tern_conn_vn_keys;
+
 /* Version negotiation (RFC 9368; conn_version.c). */
 typedef struct tern_conn_vn_state {
     uint32_t ours[TERN_QV_MAX];  /* the configuration's versions, most preferred first */
@@ -135,10 +155,8 @@ typedef struct tern_conn_vn_state {
     int after_vn;                /* client: it acted on a Version Negotiation packet */
     int upgraded;                /* the connection left its original version (compatible) */
     tern_cid keys_dcid;          /* the DCID the Initial keys derive from */
-    tern_keys orig_rx;           /* server, upgraded: the client's Initials still in the original
-                                    version, until the Initial space goes */
-    tern_keys cand_tx, cand_rx;  /* client: Initial keys of a version the server's first packet
-                                    may have moved us to, until one authenticates */
+    struct tern_conn_vn_keys *keys; /* NULL until one of its keys is needed, and again once the
+                                       Initial space went */
     uint32_t cand_version;
     tern_tls_ctx *tls_ctx;       /* client: a new attempt after Version Negotiation starts TLS
                                     again with them (server_name: a copy, or NULL) */
@@ -232,9 +250,10 @@ typedef struct tern_conn_close_state {
 typedef struct tern_conn_resume_state {
     int early;              /* enum tern_early_data_state */
     int resumed;            /* the handshake resumed a TLS session */
-    int remembered_set;     /* client: `remembered` came from the application's blob */
-    tern_resume remembered; /* client: the server's parameters 0-RTT was sent under (its
-                               session pointer is not kept) */
+    int remembered_set;      /* client: `remembered` came from the application's blob */
+    tern_resume *remembered; /* client with a blob: the server's parameters 0-RTT was sent under
+                                (its session pointer is not kept), until the server's answer to
+                                0-RTT is known; NULL otherwise */
     uint64_t early_bytes;   /* client: stream bytes first sent in 0-RTT packets */
 } tern_conn_resume_state;
 
@@ -349,6 +368,18 @@ void tern_conn_set_done(tern_conn *c);
 void tern_conn_fail(tern_conn *c, uint64_t terr, uint64_t frame_type, const char *reason);
 void tern_conn_enter_draining(tern_conn *c, tern_tstamp now);
 int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now);
+/* Makes sure the CRYPTO buffers exist (c->hs.crypto_snd, c->hs.crypto_rcv), the 1-RTT level's
+ * continuing at the offsets it had reached. Returns 0 or TERN_ERR_NOMEM. */
+int tern_conn_crypto_open(tern_conn *c);
+/* Frees the CRYPTO buffers once nothing is left for them to do: the handshake is confirmed, the
+ * Initial and Handshake levels are gone, every byte sent was acknowledged and every byte received
+ * was read. A later TLS message (a session ticket) makes them again. */
+void tern_conn_crypto_release(tern_conn *c);
+/* 1 when CRYPTO data of `level` waits to be sent (first or again). */
+static inline int tern_conn_crypto_pending(const tern_conn *c, int level)
+{
+    return c->hs.crypto_snd && tern_sendbuf_has_pending(&c->hs.crypto_snd[level], UINT64_MAX);
+}
 void tern_conn_discard_space(tern_conn *c, int space);
 void tern_conn_on_handshake_confirmed(tern_conn *c, tern_tstamp now);
 void tern_conn_queue_writable(tern_conn *c, tern_stream *s);

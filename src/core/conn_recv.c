@@ -37,8 +37,11 @@ void tern_conn_on_pkt_acked(void *ud, int space, const tern_sent_pkt *p)
             break;
         }
         case TERN_FT_CRYPTO:
-            if (!c->sp[tern_level_space(f->aux)].discarded || f->aux == TERN_LEVEL_1RTT)
+            if (c->hs.crypto_snd &&
+                (!c->sp[tern_level_space(f->aux)].discarded || f->aux == TERN_LEVEL_1RTT)) {
                 tern_sendbuf_on_acked(&c->hs.crypto_snd[f->aux], f->off, f->len, 0);
+                tern_conn_crypto_release(c);
+            }
             break;
         case TERN_FT_ACK: {
             /* the space whose packets it acknowledged (multipath: any path ID's) */
@@ -107,8 +110,9 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
             tern_sendbuf_on_lost(&s->snd, f->off, f->len, f->fin);
             tern_streams_sendq_push(&c->streams.set, s);
             break;
-        case TERN_FT_CRYPTO:
-            if (!c->sp[tern_level_space(f->aux)].discarded || f->aux == TERN_LEVEL_1RTT)
+        case TERN_FT_CRYPTO: /* released buffers had every byte acknowledged */
+            if (c->hs.crypto_snd &&
+                (!c->sp[tern_level_space(f->aux)].discarded || f->aux == TERN_LEVEL_1RTT))
                 tern_sendbuf_on_lost(&c->hs.crypto_snd[f->aux], f->off, f->len, 0);
             break;
         case TERN_FT_HANDSHAKE_DONE:
@@ -207,6 +211,8 @@ static int handle_ack(tern_conn *c, int space, const tern_frame *f, int path_idx
 
 static int handle_crypto(tern_conn *c, int level, const tern_frame *f, tern_tstamp now)
 {
+    if (tern_conn_crypto_open(c))
+        return TERN_ERR_NOMEM; /* the packet goes unacknowledged, the peer sends it again */
     tern_recvbuf *rb = &c->hs.crypto_rcv[level];
     if (f->u.crypto.offset + f->u.crypto.len <= rb->read_off)
         return 0; /* an old retransmission */

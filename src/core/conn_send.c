@@ -222,6 +222,8 @@ static int other_acks_due(const tern_conn *c, int space, tern_tstamp now)
 
 static int add_crypto(tern_conn *c, pkt_build *b)
 {
+    if (!c->hs.crypto_snd)
+        return 0;
     tern_sendbuf *sb = &c->hs.crypto_snd[b->level];
     int added = 0;
     while (!pb_full(b)) {
@@ -562,7 +564,7 @@ static int app_has_data(tern_conn *c)
         return 1;
     if (c->streams.set.sendq_head || tern_conn_dgram_pending(c))
         return 1;
-    return tern_sendbuf_has_pending(&c->hs.crypto_snd[TERN_LEVEL_1RTT], UINT64_MAX);
+    return tern_conn_crypto_pending(c, TERN_LEVEL_1RTT);
 }
 
 /* Fills one packet of `level`. Returns 1 when the packet carries something, 0 when empty. */
@@ -598,7 +600,7 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
         /* a probe repeats data still in flight rather than going out as a bare PING */
         int empty = b->space >= TERN_SPACE_APP
                         ? !app_has_data(c)
-                        : !tern_sendbuf_has_pending(&c->hs.crypto_snd[b->level], UINT64_MAX);
+                        : !tern_conn_crypto_pending(c, b->level);
         if (empty)
             tern_conn_requeue_for_probe(c, b->space);
     }
@@ -763,8 +765,8 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
 static int handshake_behind_early_data(const tern_conn *c)
 {
     return !c->is_server && c->res.early != TERN_EARLY_DATA_NONE &&
-           (tern_sendbuf_has_pending(&c->hs.crypto_snd[TERN_LEVEL_INITIAL], UINT64_MAX) ||
-            tern_sendbuf_has_pending(&c->hs.crypto_snd[TERN_LEVEL_HANDSHAKE], UINT64_MAX));
+           (tern_conn_crypto_pending(c, TERN_LEVEL_INITIAL) ||
+            tern_conn_crypto_pending(c, TERN_LEVEL_HANDSHAKE));
 }
 
 /* A datagram that joins a batch and comes out at most this much shorter than the batch's segment
@@ -816,7 +818,7 @@ static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_in, 
             if (space >= TERN_SPACE_APP)
                 want |= app_has_data(c);
             else
-                want |= tern_sendbuf_has_pending(&c->hs.crypto_snd[level], UINT64_MAX);
+                want |= tern_conn_crypto_pending(c, level);
         }
         if (!want)
             continue;

@@ -109,11 +109,13 @@ uint64_t tern_conn_rx_auth_failed(const tern_conn *c)
 
 const tern_sendbuf *tern_conn_crypto_sent(const tern_conn *c, int level)
 {
-    return &c->hs.crypto_snd[level];
+    return c->hs.crypto_snd ? &c->hs.crypto_snd[level] : NULL;
 }
 
 uint64_t tern_conn_crypto_recv_offset(const tern_conn *c, int level)
 {
+    if (!c->hs.crypto_rcv)
+        return level == TERN_LEVEL_1RTT ? c->hs.crypto_1rtt_read : 0;
     return c->hs.crypto_rcv[level].read_off;
 }
 

@@ -41,6 +41,14 @@ static int initial_keys(tern_conn *c, uint32_t v, tern_keys *tx, tern_keys *rx)
     return tern_crypto_initial_keys(v, &c->vn.keys_dcid, c->is_server, tx, rx);
 }
 
+/* The keys of other versions (allocated the first time). NULL when out of memory. */
+static tern_conn_vn_keys *other_keys(tern_conn *c)
+{
+    if (!c->vn.keys)
+        c->vn.keys = calloc(1, sizeof(*c->vn.keys));
+    return c->vn.keys;
+}
+
 /* Server: the first Initial (the ClientHello) was read in the original version; everything we
  * send is in `v` from now on, and the client's Initials are read in either until it follows. */
 static int server_upgrade(tern_conn *c, uint32_t v)
@@ -48,9 +56,12 @@ static int server_upgrade(tern_conn *c, uint32_t v)
     tern_keys tx, rx;
     memset(&tx, 0, sizeof(tx));
     memset(&rx, 0, sizeof(rx));
+    tern_conn_vn_keys *k = other_keys(c);
+    if (!k)
+        return TERN_ERR_NOMEM;
     if (initial_keys(c, v, &tx, &rx))
         return TERN_ERR_CRYPTO;
-    tern_crypto_keys_move(&c->vn.orig_rx, &c->keys.rx[TERN_LEVEL_INITIAL]);
+    tern_crypto_keys_move(&k->orig_rx, &c->keys.rx[TERN_LEVEL_INITIAL]);
     tern_crypto_keys_move(&c->keys.rx[TERN_LEVEL_INITIAL], &rx);
     tern_crypto_keys_move(&c->keys.tx[TERN_LEVEL_INITIAL], &tx);
     c->version = v;
@@ -148,29 +159,34 @@ tern_keys *tern_conn_version_rx_keys(tern_conn *c, const tern_pkt_hdr *h, int le
     /* (the keys of the version a server moved from stay until the Initial space goes, and no
      * Initial is read after that) */
     if (c->is_server)
-        return c->vn.upgraded && h->version == c->vn.original ? &c->vn.orig_rx : NULL;
+        return c->vn.upgraded && h->version == c->vn.original && c->vn.keys ? &c->vn.keys->orig_rx
+                                                                             : NULL;
     /* the server's first packet may move us to another version of ours compatible with the one
      * we began in (RFC 9368 §6); once anything authenticated in a version, that one stays */
     if (c->received_any || !tern_qv_in(h->version, c->vn.ours, c->vn.n) ||
         !tern_qv_compatible(c->version, h->version))
         return NULL;
+    tern_conn_vn_keys *k = other_keys(c);
+    if (!k)
+        return NULL;
     if (c->vn.cand_version != h->version) {
-        tern_crypto_keys_free(&c->vn.cand_tx);
-        tern_crypto_keys_free(&c->vn.cand_rx);
+        tern_crypto_keys_free(&k->cand_tx);
+        tern_crypto_keys_free(&k->cand_rx);
         c->vn.cand_version = 0;
-        if (initial_keys(c, h->version, &c->vn.cand_tx, &c->vn.cand_rx))
+        if (initial_keys(c, h->version, &k->cand_tx, &k->cand_rx))
             return NULL;
         c->vn.cand_version = h->version;
     }
-    return &c->vn.cand_rx;
+    return &k->cand_rx;
 }
 
 void tern_conn_version_on_authentic(tern_conn *c, const tern_keys *rx)
 {
-    if (c->is_server || rx != &c->vn.cand_rx)
+    tern_conn_vn_keys *k = c->vn.keys;
+    if (c->is_server || !k || rx != &k->cand_rx)
         return;
-    tern_crypto_keys_move(&c->keys.tx[TERN_LEVEL_INITIAL], &c->vn.cand_tx);
-    tern_crypto_keys_move(&c->keys.rx[TERN_LEVEL_INITIAL], &c->vn.cand_rx);
+    tern_crypto_keys_move(&c->keys.tx[TERN_LEVEL_INITIAL], &k->cand_tx);
+    tern_crypto_keys_move(&c->keys.rx[TERN_LEVEL_INITIAL], &k->cand_rx);
     TERN_LOG(c, "server moved the connection to version 0x%08x", (unsigned)c->vn.cand_version);
     c->version = c->vn.cand_version;
     c->vn.cand_version = 0;
@@ -186,8 +202,13 @@ void tern_conn_version_free(tern_conn *c)
 
 void tern_conn_version_discard(tern_conn *c)
 {
-    tern_crypto_keys_free(&c->vn.orig_rx);
-    tern_crypto_keys_free(&c->vn.cand_tx);
-    tern_crypto_keys_free(&c->vn.cand_rx);
+    tern_conn_vn_keys *k = c->vn.keys;
     c->vn.cand_version = 0;
+    if (!k)
+        return;
+    tern_crypto_keys_free(&k->orig_rx);
+    tern_crypto_keys_free(&k->cand_tx);
+    tern_crypto_keys_free(&k->cand_rx);
+    free(k);
+    c->vn.keys = NULL;
 }

@@ -13,6 +13,9 @@
 #define TERN_RECV_CHUNK 4096        /* bytes per reassembly chunk */
 #define TERN_RECV_POOL_MIN_FREE 16  /* spare chunks a pool keeps whatever its budget */
 #define TERN_RECV_POOL_MAX_FREE 256 /* and at most (1 MiB), whatever its budget */
+/* A stream that received at most this much so far gives its chunk back whenever everything it
+ * holds was read: HTTP/3's control and QPACK streams stay open, idle, for the connection's life. */
+#define TERN_RECVBUF_SMALL (4 * TERN_RECV_CHUNK)
 
 /* Spare chunks of one connection, and what its receive buffers hold. */
 typedef struct tern_chunk_pool {
@@ -51,6 +54,9 @@ typedef struct tern_recvbuf {
 } tern_recvbuf;
 
 void tern_recvbuf_init(tern_recvbuf *rb, size_t limit, tern_chunk_pool *pool);
+/* A buffer just initialised continues a stream at `off`: the bytes below it were received and
+ * read before (by a buffer that was freed since). */
+void tern_recvbuf_start_at(tern_recvbuf *rb, uint64_t off);
 void tern_recvbuf_free(tern_recvbuf *rb);
 /* Stores [off, off+len) (duplicates and overlaps fine). Data beyond read_off + limit is
  * TERN_ERR_PROTO with *terr FLOW_CONTROL_ERROR; fin/final-size conflicts give FINAL_SIZE_ERROR
@@ -80,7 +86,8 @@ uint64_t tern_recvbuf_discard(tern_recvbuf *rb);
 /* Contiguous bytes readable now. */
 size_t tern_recvbuf_readable(const tern_recvbuf *rb);
 /* Reads up to cap bytes; *fin = 1 when read_off reaches the final size. Chunks read past go back to
- * the pool. */
+ * the pool; a buffer that received at most TERN_RECVBUF_SMALL bytes and has nothing left unread
+ * frees its chunks (also when settling). */
 size_t tern_recvbuf_read(tern_recvbuf *rb, uint8_t *dst, size_t cap, int *fin);
 /* 1 when all bytes up to the final size have been read (or discarded). */
 int tern_recvbuf_finished(const tern_recvbuf *rb);

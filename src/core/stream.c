@@ -82,6 +82,16 @@ void tern_sendbuf_free(tern_sendbuf *sb)
     tern_ranges_free(&sb->lost);
 }
 
+void tern_sendbuf_start_at(tern_sendbuf *sb, uint64_t off)
+{
+    sb->base = sb->end = sb->sent = off;
+}
+
+int tern_sendbuf_drained(const tern_sendbuf *sb)
+{
+    return sb->base == sb->end && !sb->reserved;
+}
+
 size_t tern_sendbuf_room(const tern_sendbuf *sb)
 {
     uint64_t used = sb->end - sb->base;
@@ -305,12 +315,18 @@ void tern_sendbuf_on_acked(tern_sendbuf *sb, uint64_t off, size_t len, int fin)
         tern_ranges_remove_below(&sb->acked, nb);
         tern_ranges_remove_below(&sb->lost, nb);
     }
-    if (sb->base == sb->end && sb->fin && sb->buf) {
-        /* Nothing more can be written: give the ring back now rather than when the stream dies. */
+    if (tern_sendbuf_drained(sb) && (sb->fin || sb->cap <= TERN_SENDBUF_DRAINED_FREE_MAX)) {
+        /* Everything written is acknowledged. Nothing more can be written after FIN: the ring
+         * goes now rather than when the stream dies. A small ring goes too (a stream that writes
+         * now and then, as HTTP/3's control and QPACK streams do, holds nothing while idle) and
+         * comes back at the next write; a larger one is a bulk stream's, kept for its next
+         * burst. The range sets are empty: their arrays go with it. */
         free(sb->buf);
         sb->buf = NULL;
         sb->cap = 0;
         sb->head = 0;
+        tern_ranges_free(&sb->acked);
+        tern_ranges_free(&sb->lost);
     }
 }
 

@@ -16,9 +16,12 @@
 #define TERN_SENDBUF_MAX_RANGES 1024
 /* Smallest ring allocation (or `limit` when smaller); the first one is the first write's size
  * rounded up by doubling. Small: a stream that only ever carries a few bytes (an HTTP/3 control
- * or QPACK stream, a TLS level's CRYPTO) holds them for its whole life, and a bulk write sizes
- * the ring in one allocation anyway. */
+ * or QPACK stream, a TLS level's CRYPTO) holds them until they are acknowledged, and a bulk write
+ * sizes the ring in one allocation anyway. */
 #define TERN_BUF_MIN_CAP 256
+/* A send ring of at most this many bytes is freed once all it held is acknowledged (see
+ * tern_sendbuf_on_acked); a larger one is kept for the stream's next burst. */
+#define TERN_SENDBUF_DRAINED_FREE_MAX 1024
 
 /* ---- send buffer: bytes written by the app, kept until acknowledged -------------------------- */
 typedef struct tern_sendbuf {
@@ -37,6 +40,11 @@ typedef struct tern_sendbuf {
 
 void tern_sendbuf_init(tern_sendbuf *sb, size_t limit);
 void tern_sendbuf_free(tern_sendbuf *sb);
+/* A buffer just initialised continues a stream at `off`: bytes below it were written, sent and
+ * acknowledged before (by a buffer that was freed since). */
+void tern_sendbuf_start_at(tern_sendbuf *sb, uint64_t off);
+/* 1 when every byte written was acknowledged and nothing is reserved in place. */
+int tern_sendbuf_drained(const tern_sendbuf *sb);
 /* Copies up to len bytes in (bounded by limit - unacked bytes). Returns accepted count, or
  * TERN_ERR_STREAM_STATE after FIN, TERN_ERR_NOMEM. fin applies only when all bytes were accepted. */
 ssize_t tern_sendbuf_write(tern_sendbuf *sb, const uint8_t *data, size_t len, int fin);
@@ -71,6 +79,9 @@ int tern_sendbuf_peek(const tern_sendbuf *sb, uint64_t off, size_t len, const ui
                       size_t *first_len, const uint8_t **second);
 /* The range was put in a packet (removes it from `lost`, advances `sent`). */
 void tern_sendbuf_on_sent(tern_sendbuf *sb, uint64_t off, size_t len, int fin);
+/* The range was acknowledged. Once everything written is, the ring and the range sets are freed
+ * when the buffer has FIN or a ring of at most TERN_SENDBUF_DRAINED_FREE_MAX bytes (the next
+ * write allocates again), and not while a reservation is outstanding. */
 void tern_sendbuf_on_acked(tern_sendbuf *sb, uint64_t off, size_t len, int fin);
 void tern_sendbuf_on_lost(tern_sendbuf *sb, uint64_t off, size_t len, int fin);
 /* 1 when everything including FIN was acknowledged (a buffer without FIN is never all acked). */

@@ -337,12 +337,11 @@ static void test_post_handshake_cert_request_rejected(void **st)
 
 /* ---- RFC 9001 §4.6.1: a QUIC ticket's max_early_data_size ------------------------------------ */
 
-/* A NewSessionTicket from the server at 1-RTT whose early_data extension says `max_early` (none
- * when `with_early` is 0). Returns what the client made of it: 1 it kept a blob, 0 it closed. */
-static int forged_ticket(uint64_t seed, int with_early, uint32_t max_early, uint32_t *blob_early)
+/* The server's side of a forged NewSessionTicket: a packet of the server carrying it in a CRYPTO
+ * frame at the client's next 1-RTT offset, delivered to the client. The ticket's early_data
+ * extension says `max_early` (none when `with_early` is 0). */
+static void send_forged_ticket(tern_pair *p, int with_early, uint32_t max_early)
 {
-    tern_pair p;
-    connect_pair(&p, seed);
     uint8_t nst[64], *m = nst + 4;
     m = tern_put_u32(m, 3600);       /* ticket_lifetime */
     m = tern_put_u32(m, 0x01020304); /* ticket_age_add */
@@ -361,14 +360,23 @@ static int forged_ticket(uint64_t seed, int with_early, uint32_t max_early, uint
     nst[1] = 0, nst[2] = 0, nst[3] = (uint8_t)body;
     uint8_t f[96], *q = f;
     *q++ = TERN_FT_CRYPTO;
-    q = tern_varint_put(q, tern_conn_crypto_recv_offset(p.client, TERN_LEVEL_1RTT));
+    q = tern_varint_put(q, tern_conn_crypto_recv_offset(p->client, TERN_LEVEL_1RTT));
     q = tern_varint_put(q, body + 4);
     memcpy(q, nst, body + 4);
     q += body + 4;
     uint8_t pkt[1500];
-    size_t n = forge_1rtt(p.server, f, (size_t)(q - f), 0, p.now, pkt, sizeof(pkt));
+    size_t n = forge_1rtt(p->server, f, (size_t)(q - f), 0, p->now, pkt, sizeof(pkt));
+    tern_conn_recv(p->client, &p->path_c, pkt, n, 0, p->now);
+}
+
+/* A NewSessionTicket from the server at 1-RTT (see send_forged_ticket). Returns what the client
+ * made of it: 1 it kept a blob, 0 it closed. */
+static int forged_ticket(uint64_t seed, int with_early, uint32_t max_early, uint32_t *blob_early)
+{
+    tern_pair p;
+    connect_pair(&p, seed);
     int before = p.tickets;
-    tern_conn_recv(p.client, &p.path_c, pkt, n, 0, p.now);
+    send_forged_ticket(&p, with_early, max_early);
     int kept = p.tickets > before;
     if (kept) {
         tern_resume r;
@@ -392,6 +400,35 @@ static void test_ticket_max_early_data_checked(void **st)
     assert_int_equal(forged_ticket(272, 1, 0, &e), 1);
     assert_int_equal(e, 0);
     assert_int_equal(forged_ticket(273, 1, 16384, &e), 0);
+}
+
+/* An idle connection holds no CRYPTO buffers: once the handshake is confirmed and everything
+ * sent was acknowledged and everything received read, both sides free them. A session ticket
+ * that comes later makes the client's again at the offset the level had reached (offsets below
+ * it are old data, not a gap to wait for), and they go again once it is read; the server, whose
+ * TLS session is gone, still answers a 1-RTT TLS message with unexpected_message. */
+static void test_crypto_buffers_released_when_idle(void **st)
+{
+    tern_pair p;
+    connect_pair(&p, 274);
+    assert_false(pair_run(&p, cond_client_closed, 1 * SEC)); /* the last ACKs */
+    assert_null(tern_conn_crypto_sent(p.server, TERN_LEVEL_1RTT));
+    assert_null(tern_conn_crypto_sent(p.client, TERN_LEVEL_1RTT));
+    uint64_t read = tern_conn_crypto_recv_offset(p.client, TERN_LEVEL_1RTT);
+    for (int i = 0; i < 3; i++) {
+        int before = p.tickets;
+        send_forged_ticket(&p, 0, 0);
+        assert_int_equal(p.tickets, before + 1);
+        assert_int_equal(tern_conn_state(p.client), TERN_CS_ESTABLISHED);
+        assert_true(tern_conn_crypto_recv_offset(p.client, TERN_LEVEL_1RTT) > read);
+        read = tern_conn_crypto_recv_offset(p.client, TERN_LEVEL_1RTT);
+        assert_null(tern_conn_crypto_sent(p.client, TERN_LEVEL_1RTT));
+    }
+    assert_false(pair_run(&p, cond_client_closed, 2 * SEC));
+    assert_int_equal(tern_conn_state(p.client), TERN_CS_ESTABLISHED);
+    pair_free(&p);
+    static const uint8_t key_update[] = {24, 0, 0, 1, 0};
+    crypto_1rtt_case(1, key_update, sizeof(key_update), 275);
 }
 
 /* ---- RFC 9001 §6: key updates faster than one per round trip ----------------------------------
@@ -1102,6 +1139,7 @@ int main(void)
         cmocka_unit_test(test_tls_key_update_rejected),
         cmocka_unit_test(test_post_handshake_cert_request_rejected),
         cmocka_unit_test(test_ticket_max_early_data_checked),
+        cmocka_unit_test(test_crypto_buffers_released_when_idle),
         cmocka_unit_test(test_key_update_flood_closed),
         cmocka_unit_test(test_key_update_after_ack_accepted),
         cmocka_unit_test(test_previous_phase_packet),

@@ -1,5 +1,5 @@
 /* The stream send ring: wrapping, writes in place, acknowledgements out of order, losses, FIN
- * alone, the room limit and many gaps. */
+ * alone, the room limit, many gaps, and the ring given back once drained. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -383,6 +383,76 @@ static void test_sendbuf_many_gaps(void **st)
     tern_sendbuf_free(&sb);
 }
 
+/* Send everything written so far, as one range. */
+static void send_all(tern_sendbuf *sb)
+{
+    uint64_t off;
+    size_t len;
+    int fin, is_new;
+    while (tern_sendbuf_next(sb, UINT64_MAX, SIZE_MAX, &off, &len, &fin, &is_new))
+        tern_sendbuf_on_sent(sb, off, len, fin);
+}
+
+/* A small ring goes once all it held is acknowledged (an idle control stream holds nothing) and
+ * comes back at the next write; a bulk stream's larger ring stays; an outstanding reservation
+ * keeps the ring whatever its size. */
+static void test_sendbuf_drained_ring_freed(void **st)
+{
+    tern_sendbuf sb;
+    uint8_t src[4096], out[64];
+    (void)st;
+    fill_pattern(src, sizeof(src), 0);
+
+    tern_sendbuf_init(&sb, 65536);
+    assert_int_equal(tern_sendbuf_write(&sb, src, 300, 0), 300);
+    send_all(&sb);
+    tern_sendbuf_on_acked(&sb, 100, 200, 0); /* a gap below: held */
+    assert_non_null(sb.buf);
+    assert_non_null(sb.acked.r);
+    tern_sendbuf_on_acked(&sb, 0, 100, 0);
+    assert_int_equal(sb.base, 300);
+    assert_null(sb.buf);
+    assert_int_equal(sb.cap, 0);
+    assert_null(sb.acked.r);
+    assert_null(sb.lost.r);
+    /* the next write allocates again and continues at offset 300 */
+    assert_int_equal(tern_sendbuf_write(&sb, src + 300, 50, 0), 50);
+    assert_non_null(sb.buf);
+    uint64_t off;
+    size_t len;
+    int fin, is_new;
+    assert_int_equal(tern_sendbuf_next(&sb, UINT64_MAX, SIZE_MAX, &off, &len, &fin, &is_new), 1);
+    assert_int_equal(off, 300);
+    assert_int_equal(len, 50);
+    tern_sendbuf_copy(&sb, 300, 50, out);
+    assert_memory_equal(out, src + 300, 50);
+    tern_sendbuf_free(&sb);
+
+    /* a ring larger than TERN_SENDBUF_DRAINED_FREE_MAX is kept for the next burst */
+    tern_sendbuf_init(&sb, 65536);
+    assert_int_equal(tern_sendbuf_write(&sb, src, 4096, 0), 4096);
+    send_all(&sb);
+    tern_sendbuf_on_acked(&sb, 0, 4096, 0);
+    assert_int_equal(sb.base, 4096);
+    assert_non_null(sb.buf);
+    assert_int_equal(sb.cap, 4096);
+    tern_sendbuf_free(&sb);
+
+    /* bytes reserved in place and not committed yet keep their ring */
+    tern_sendbuf_init(&sb, 65536);
+    assert_int_equal(tern_sendbuf_write(&sb, src, 10, 0), 10);
+    send_all(&sb);
+    uint8_t *p;
+    assert_int_equal(tern_sendbuf_reserve(&sb, 20, &p), 20);
+    memcpy(p, src + 10, 20);
+    tern_sendbuf_on_acked(&sb, 0, 10, 0);
+    assert_non_null(sb.buf);
+    assert_int_equal(tern_sendbuf_commit(&sb, 20, 0), 0);
+    tern_sendbuf_copy(&sb, 10, 20, out);
+    assert_memory_equal(out, src + 10, 20);
+    tern_sendbuf_free(&sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_sendbuf_fin_alone),
         cmocka_unit_test(test_sendbuf_room_limit),
         cmocka_unit_test(test_sendbuf_many_gaps),
+        cmocka_unit_test(test_sendbuf_drained_ring_freed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

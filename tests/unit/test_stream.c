@@ -770,6 +770,62 @@ static void test_recvbuf_chunks(void **st)
     assert_int_equal(tern_chunk_pool_bytes(&pool), 0);
 }
 
+/* A small stream read to the end of what arrived (an HTTP/3 control or QPACK stream between its
+ * rare frames) holds no chunk, no pointer ring and no range array: they go to the allocator, not
+ * the pool, whether the bytes were copied in or lent; the next bytes continue at their offsets. A
+ * stream past TERN_RECVBUF_SMALL keeps its chunk for its next packet. */
+static void test_recvbuf_small_drained_freed(void **st)
+{
+    tern_chunk_pool pool;
+    tern_chunk_pool_init(&pool, 1u << 20);
+    tern_recvbuf rb;
+    tern_recvbuf_init(&rb, 1u << 20, &pool);
+    static uint8_t src[8 * TERN_RECV_CHUNK];
+    uint8_t out[TERN_RECV_CHUNK];
+    fill_pattern(src, sizeof(src), 0);
+    uint64_t terr;
+    int fin;
+    (void)st;
+    /* copied in, with a gap first: held until the gap is filled and everything read */
+    assert_int_equal(tern_recvbuf_write(&rb, 3, src + 3, 4, 0, &terr), 0);
+    assert_int_equal(tern_recvbuf_write(&rb, 0, src, 3, 0, &terr), 0);
+    assert_int_equal(tern_recvbuf_read(&rb, out, 2, &fin), 2);
+    assert_int_equal(pool.chunks_out, 1);
+    assert_int_equal(tern_recvbuf_read(&rb, out + 2, sizeof(out), &fin), 5);
+    assert_memory_equal(out, src, 7);
+    assert_int_equal(pool.chunks_out, 0);
+    assert_int_equal(pool.nfree, 0); /* freed, not kept as a spare */
+    assert_null(rb.chunks);
+    assert_null(rb.have.r);
+    assert_int_equal(tern_chunk_pool_bytes(&pool), 0);
+    /* lent and read before settling, across a chunk boundary */
+    assert_int_equal(tern_recvbuf_write_lent(&rb, 7, src + 7, TERN_RECV_CHUNK, 0, &terr), 0);
+    assert_int_equal(pool.chunks_out, 2);
+    assert_int_equal(tern_recvbuf_read(&rb, out, sizeof(out), &fin), TERN_RECV_CHUNK);
+    assert_memory_equal(out, src + 7, TERN_RECV_CHUNK);
+    tern_recvbuf_settle(&rb);
+    assert_int_equal(pool.chunks_out, 0);
+    assert_null(rb.chunks);
+    /* lent, settled with bytes unread: they stay until read */
+    uint64_t at = rb.read_off;
+    assert_int_equal(tern_recvbuf_write_lent(&rb, at, src + at, 10, 0, &terr), 0);
+    tern_recvbuf_settle(&rb);
+    assert_non_null(rb.chunks);
+    assert_int_equal(tern_recvbuf_read(&rb, out, sizeof(out), &fin), 10);
+    assert_memory_equal(out, src + at, 10);
+    assert_null(rb.chunks);
+    /* past TERN_RECVBUF_SMALL, a drained stream keeps the chunk it reads in */
+    at = rb.read_off;
+    size_t n = TERN_RECVBUF_SMALL - (size_t)at + 100;
+    assert_int_equal(tern_recvbuf_write(&rb, at, src + at, n, 0, &terr), 0);
+    while (tern_recvbuf_readable(&rb))
+        tern_recvbuf_read(&rb, out, sizeof(out), &fin);
+    assert_int_equal(rb.read_off, TERN_RECVBUF_SMALL + 100);
+    assert_int_equal(pool.chunks_out, 1);
+    tern_recvbuf_free(&rb);
+    tern_chunk_pool_free(&pool);
+}
+
 /* Discarding frees everything; the final-size rules still hold; read_off follows what arrives. */
 static void test_recvbuf_discard(void **st)
 {
@@ -1209,6 +1265,7 @@ int main(void)
         cmocka_unit_test(test_stream_frame_lost),
         cmocka_unit_test(test_streams_blocked_and_lost),
         cmocka_unit_test(test_stream_api_edges),
+        cmocka_unit_test(test_recvbuf_small_drained_freed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,7 +75,7 @@ static void process_pending(tool_h3 *h)
     if (h->pending == 0 || h->busy)
         return;
     h->pending = 0;
-    for (size_t i = 0; i < TOOL_SIDMAP_BUCKETS && !h->failed; i++) {
+    for (size_t i = 0; i < h->streams.nbuckets && !h->failed; i++) {
         tool_sid_node **pp = &h->streams.buckets[i];
         while (*pp) {
             tool_h3_stream *st = (tool_h3_stream *)*pp;
@@ -160,8 +160,17 @@ int tool_h3_new(tool_h3 **out, tern_conn *c, int is_server, const nghttp3_callba
         cbs.reset_stream = glue_reset_stream;
     nghttp3_settings_default(&settings);
     settings.max_field_section_size = MAX_FIELD_SECTION;
-    settings.qpack_max_dtable_capacity = 4096;
-    settings.qpack_blocked_streams = 100;
+    if (is_server) {
+        /* The server's decoder takes no dynamic table: a client's QPACK encoder then sends
+         * literals and static references only, and no client can make the server hold a table
+         * or the header blocks of streams blocked on it, per connection. Requests are a few
+         * short fields; the responses' compression (the client's table) is unchanged. */
+        settings.qpack_max_dtable_capacity = 0;
+        settings.qpack_blocked_streams = 0;
+    } else {
+        settings.qpack_max_dtable_capacity = 4096;
+        settings.qpack_blocked_streams = 100;
+    }
     if (is_server)
         rv = nghttp3_conn_server_new(&h->h3, &cbs, &settings, NULL, h);
     else
@@ -202,9 +211,10 @@ void tool_h3_free(tool_h3 *h)
 {
     if (!h)
         return;
-    for (size_t i = 0; i < TOOL_SIDMAP_BUCKETS; i++)
+    for (size_t i = 0; i < h->streams.nbuckets; i++)
         while (h->streams.buckets[i])
             free(tool_sidmap_unlink(&h->streams, &h->streams.buckets[i]));
+    tool_sidmap_free(&h->streams);
     nghttp3_conn_del(h->h3);
     free(h);
 }

@@ -169,16 +169,22 @@ static void on_stop_signal(int sig)
         *stop_flag = *stop_flag + 1;
 }
 
-void tool_install_stop_signals(volatile sig_atomic_t *flag)
+void tool_set_signal(int sig, void (*handler)(int), int flags)
 {
     struct sigaction sa;
 
-    stop_flag = flag;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
+    sa.sa_handler = handler;
+    sa.sa_flags = flags;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    sigaction(sig, &sa, NULL);
+}
+
+void tool_install_stop_signals(volatile sig_atomic_t *flag)
+{
+    stop_flag = flag;
+    tool_set_signal(SIGINT, on_stop_signal, 0);
+    tool_set_signal(SIGTERM, on_stop_signal, 0);
     signal(SIGPIPE, SIG_IGN);
 }
 

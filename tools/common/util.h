@@ -41,6 +41,8 @@ int tool_parse_ciphers(const char *text, char *out, size_t cap);
  * blocking wait returns early) and ignores SIGPIPE (a closed stdout must surface as a write error,
  * not kill us). */
 void tool_install_stop_signals(volatile sig_atomic_t *flag);
+/* Installs `handler` for `sig` (sigaction with `flags`, e.g. SA_RESTART, and an empty mask). */
+void tool_set_signal(int sig, void (*handler)(int), int flags);
 
 /* One loop iteration: waits for the endpoint's next timer but never longer than `cap_ms`, so a
  * stop flag set by a signal is seen promptly even if the wait was not interrupted. Returns what

@@ -81,7 +81,7 @@ static void stream_maybe_free(srv_conn *sc, hq_stream *st)
 
 void srv_hq_conn_free(srv_conn *sc)
 {
-    for (size_t i = 0; i < TOOL_SIDMAP_BUCKETS; i++) {
+    for (size_t i = 0; i < sc->hq_streams.nbuckets; i++) {
         while (sc->hq_streams.buckets[i]) {
             hq_stream *st = (hq_stream *)sc->hq_streams.buckets[i];
             if (st->req_done && !st->resp_done)
@@ -89,6 +89,7 @@ void srv_hq_conn_free(srv_conn *sc)
             stream_free(sc, st);
         }
     }
+    tool_sidmap_free(&sc->hq_streams);
 }
 
 /* ---- responses ---- */

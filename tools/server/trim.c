@@ -4,6 +4,7 @@
  * one go once a burst is over. */
 #include <malloc.h>
 
+#include "common/util.h"
 #include "server/trim.h"
 
 #define TRIM_MIN_CLOSED 64                /* connections closed since the last trim, at least */
@@ -45,4 +46,27 @@ int srv_trim_maybe(srv_trim *t, size_t live, uint64_t now_ns)
         return 0;
     (void)malloc_trim(0);
     return 1;
+}
+
+static volatile sig_atomic_t *heap_flag;
+
+static void on_heap_signal(int sig)
+{
+    (void)sig;
+    if (heap_flag)
+        *heap_flag = 1;
+}
+
+void srv_heap_report_signal(volatile sig_atomic_t *flag)
+{
+    heap_flag = flag;
+    tool_set_signal(SIGUSR1, on_heap_signal, SA_RESTART);
+}
+
+void srv_heap_report(FILE *f, size_t conns)
+{
+    struct mallinfo2 mi = mallinfo2();
+
+    fprintf(f, "heap: %zu bytes allocated, %zu connections\n", mi.uordblks + mi.hblkhd, conns);
+    fflush(f);
 }

@@ -1,9 +1,12 @@
-/* tern-server's policy for giving freed memory back to the system (trim.c). */
+/* tern-server's policy for giving freed memory back to the system, and its report of the heap
+ * (trim.c). */
 #ifndef TOOLS_SERVER_TRIM_H
 #define TOOLS_SERVER_TRIM_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* When the memory freed by connections that closed goes back to the system. */
 typedef struct srv_trim {
@@ -23,5 +26,12 @@ void srv_trim_note_close(srv_trim *t);
 int srv_trim_due(srv_trim *t, size_t live, uint64_t now_ns);
 /* srv_trim_due, and then malloc_trim. Returns 1 when it trimmed. */
 int srv_trim_maybe(srv_trim *t, size_t live, uint64_t now_ns);
+
+/* SIGUSR1 asks tern-server for srv_heap_report (the handler only sets the flag). */
+void srv_heap_report_signal(volatile sig_atomic_t *flag);
+/* Prints one line to `f`: "heap: B bytes allocated, C connections", B being what malloc has
+ * handed out and not taken back (mallinfo2: every arena's blocks in use and the blocks it
+ * mapped on their own), the memory measure tests and benchmarks read per connection. */
+void srv_heap_report(FILE *f, size_t conns);
 
 #endif
