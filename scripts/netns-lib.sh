@@ -19,6 +19,7 @@
 #                      a socket on a dead wifi address gets an error instead of a route out of cell
 #   ns_cell_del, ns_cell_add   remove or restore the client's cell address with its rule and routes
 #   ns_shape LINK RATE [DELAY] rate (and one-way delay, with netem) on both ends of wifi or cell
+#   ns_path_bytes IP JSON      bytes received on the paths from IP, from a tern-client report
 #   ns_c CMD..., ns_s CMD...   runs a command in the client or server namespace
 #
 # Addresses of the family set up: NS_SERVER_IP, NS_WIFI_IP, NS_CELL_IP (client side), NS_PLEN
@@ -284,4 +285,18 @@ ns_recovery() {
                     line = sprintf("%.1f %s %s", num("end_ms") - tf, ev, why)
             }
             END { print (line != "" ? line : "- -") }'
+}
+
+# ns_path_bytes IP JSON: the bytes received on the paths whose local address is IP (v4 or v6,
+# without brackets or port), summed, from tern-client's --json report JSON.
+ns_path_bytes() {
+    sed 's/{"id":/\n{"id":/g' "$2" | grep '^{"id":[0-9]*,"local":"' | awk -v ip="$1" '
+        {
+            l = $0
+            sub(/.*"local":"/, "", l); sub(/".*/, "", l); gsub(/^\[|\]?:[0-9]+$/, "", l)
+            # only a path entry has counters (the active path and the switches name paths)
+            if (l == ip && match($0, /"bytes_received":[0-9]+/))
+                s += substr($0, RSTART + 17, RLENGTH - 17)
+        }
+        END { print s + 0 }'
 }

@@ -666,6 +666,7 @@ static const struct {
     {sim_pmtud_scenarios, SIM_PMTUD_SCENARIOS},
     {sim_version_scenarios, SIM_VERSION_SCENARIOS},
     {sim_ackfreq_scenarios, SIM_ACKFREQ_SCENARIOS},
+    {sim_multipath_scenarios, SIM_MULTIPATH_SCENARIOS},
 };
 
 /* Every suite's scenarios in one array. */
@@ -676,7 +677,7 @@ const sim_scenario *sim_scenarios(size_t *n)
                             SIM_FAILOVER_SCENARIOS + SIM_RECOVERY_SCENARIOS +
                             SIM_POLICY_SCENARIOS + SIM_ECN_SCENARIOS + SIM_DATAGRAM_SCENARIOS +
                             SIM_PMTUD_SCENARIOS + SIM_VERSION_SCENARIOS +
-                            SIM_ACKFREQ_SCENARIOS];
+                            SIM_ACKFREQ_SCENARIOS + SIM_MULTIPATH_SCENARIOS];
     static size_t count;
     if (!count)
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {

@@ -12,63 +12,16 @@
 #include "migration.h"
 #include "sim_mig.h"
 
-/* ---- stall measurement --------------------------------------------------------------------------
- */
-
-/* Samples delivery every millisecond from `from` on and keeps the longest gap between two
- * deliveries (a gap still open when the run ends counts too): the stall a failure caused. */
-typedef struct stall_watch {
-    uint64_t from, last_bytes, last_progress, max_gap, gap_end;
-    int armed;
-} stall_watch;
-
-static void act_stall_watch(sim *s, void *arg)
-{
-    stall_watch *w = arg;
-    uint64_t got = sim_bytes_received(s), now = sim_time(s);
-    if (!w->armed || got > w->last_bytes) {
-        if (w->armed && now - w->last_progress > w->max_gap) {
-            w->max_gap = now - w->last_progress;
-            w->gap_end = now;
-        }
-        w->armed = 1;
-        w->last_bytes = got;
-        w->last_progress = now;
-    }
-    if (!sim_cond_all_done(s))
-        sim_after(s, 1 * SIM_MS, act_stall_watch, w, NULL);
-}
-
-static void watch_stall_from(sim *s, stall_watch *w, uint64_t at)
-{
-    memset(w, 0, sizeof(*w));
-    w->from = at;
-    sim_at(s, at, act_stall_watch, w, NULL);
-}
-
-/* The longest delivery gap since `from`, counting one still open now. */
-static uint64_t stall_of(sim *s, const stall_watch *w)
-{
-    uint64_t open = sim_cond_all_done(s) ? 0 : sim_time(s) - w->last_progress;
-    return TERN_MAX(w->max_gap, open);
-}
-
-#define expect_stall(s, r, w, bound)                                                               \
-    SIM_CHECK(r, stall_of(s, w) <= (bound),                                                        \
-              "delivery stalled for %.0f ms (ending at %.3f s) after the failure at %.3f s "       \
-              "(bound %.0f ms)",                                                                   \
-              msecs(stall_of(s, w)), secs((w)->gap_end), secs((w)->from), msecs(bound))
-
 /* Downloads `bytes` within `bound` of virtual time (the failure is scheduled already) and puts the
  * longest stall in the summary. */
-static void download_through(sim *s, sim_result *r, const stall_watch *w, uint64_t bytes,
+static void download_through(sim *s, sim_result *r, const gap_watch *w, uint64_t bytes,
                              uint64_t bound)
 {
     TRY(r, start_download(s, r, bytes));
     uint64_t xfer = 0;
     TRY(r, finish_download(s, r, bound, &xfer));
     char extra[96];
-    snprintf(extra, sizeof(extra), "longest stall %.0f ms", msecs(stall_of(s, w)));
+    snprintf(extra, sizeof(extra), "longest stall %.0f ms", msecs(gap_of(s, w)));
     summarize(s, r, xfer, extra);
 }
 
@@ -148,15 +101,15 @@ static void scn_receive_only_failover(sim *s, sim_result *r)
     sim_at(s, 300 * SIM_MS, act_add, &add, "client adds cell (standby)");
     gone g;
     iface_gone_at(s, ph.wifi, &g, cut);
-    stall_watch w;
-    watch_stall_from(s, &w, cut);
+    gap_watch w;
+    watch_gaps_from(s, &w, cut);
     TRY(r, download_through(s, r, &w, 16 * MB, 10 * SIM_SEC));
     SIM_CHECK(r, add.rv > 0, "path_add returned %d", add.rv);
     SIM_CHECK(r, g.reported && g.reported - cut < 50 * SIM_MS, "send error reported at %.3f s",
               secs(g.reported));
     /* the server hears of cell one way (80 ms; it validated cell when the client probed it), data
      * comes back (80 ms), what was lost on wifi is repaired first */
-    expect_stall(s, r, &w, 600 * SIM_MS);
+    expect_gap(s, r, &w, 600 * SIM_MS);
     TRY(r, expect_on_cell(s, r, &cell,
                           "probing:none@cell validated:none@cell active:failover@cell "
                           "failed:interface_gone@wifi removed:interface_gone@wifi"));
@@ -175,8 +128,8 @@ static void scn_failover_while_probing(sim *s, sim_result *r)
     sim_at(s, cut - 50 * SIM_MS, act_add, &add, "client adds cell");
     gone g;
     iface_gone_at(s, ph.wifi, &g, cut);
-    stall_watch w;
-    watch_stall_from(s, &w, cut);
+    gap_watch w;
+    watch_gaps_from(s, &w, cut);
     TRY(r, download_through(s, r, &w, 16 * MB, 10 * SIM_SEC));
     SIM_CHECK(r, add.rv > 0 && g.reported, "path_add %d, error reported %d", add.rv,
               (int)(g.reported != 0));
@@ -186,7 +139,7 @@ static void scn_failover_while_probing(sim *s, sim_result *r)
               "moved at %.3f s, cell validated at %.3f s", m ? secs(m->t) : -1.0,
               v ? secs(v->t) : -1.0);
     /* cell answers 160 ms after its probe (the server validates it meanwhile) */
-    expect_stall(s, r, &w, 700 * SIM_MS);
+    expect_gap(s, r, &w, 700 * SIM_MS);
     TRY(r, expect_on_cell(s, r, &cell,
                           "probing:none@cell validated:none@cell active:failover@cell "
                           "failed:interface_gone@wifi removed:interface_gone@wifi"));
@@ -206,17 +159,17 @@ static void scn_failover_disabled(sim *s, sim_result *r)
     sim_at(s, cut + 300 * SIM_MS, act_set_active, &set, "application moves to cell");
     gone g;
     iface_gone_at(s, ph.wifi, &g, cut);
-    stall_watch w;
-    watch_stall_from(s, &w, cut);
+    gap_watch w;
+    watch_gaps_from(s, &w, cut);
     TRY(r, download_through(s, r, &w, 16 * MB, 10 * SIM_SEC));
     SIM_CHECK(r, add.rv > 0 && set.rv == add.rv && g.reported, "path_add %d, set_active %d", add.rv,
               set.rv);
     /* nothing moved before the application did */
-    SIM_CHECK(r, stall_of(s, &w) >= 300 * SIM_MS,
+    SIM_CHECK(r, gap_of(s, &w) >= 300 * SIM_MS,
               "delivery resumed after %.0f ms, before the "
               "application moved",
-              msecs(stall_of(s, &w)));
-    expect_stall(s, r, &w, 300 * SIM_MS + 600 * SIM_MS);
+              msecs(gap_of(s, &w)));
+    expect_gap(s, r, &w, 300 * SIM_MS + 600 * SIM_MS);
     TRY(r, expect_events(s, r, SIM_CLIENT,
                          "probing:none@cell validated:none@cell active:app@cell "
                          "failed:interface_gone@wifi removed:interface_gone@wifi"));
@@ -240,13 +193,13 @@ static void scn_switch_while_receiving(sim *s, sim_result *r)
     sim_at(s, 300 * SIM_MS, act_add, &add, "client adds cell (standby)");
     sim_iface_cut(s, ph.wifi, cut, SIM_INF);
     sim_at(s, cut + 200 * SIM_MS, act_set_active, &set, "application moves to cell");
-    stall_watch w;
-    watch_stall_from(s, &w, cut);
+    gap_watch w;
+    watch_gaps_from(s, &w, cut);
     TRY(r, download_through(s, r, &w, 16 * MB, 10 * SIM_SEC));
     SIM_CHECK(r, add.rv > 0 && set.rv == add.rv, "path_add %d, set_active %d", add.rv, set.rv);
     /* 200 ms of the application's reaction, then cell: 80 ms up, the server validates (160 ms),
      * data comes down (80 ms) */
-    expect_stall(s, r, &w, 800 * SIM_MS);
+    expect_gap(s, r, &w, 800 * SIM_MS);
     TRY(r, expect_on_cell(s, r, &cell, "probing:none@cell validated:none@cell active:app@cell"));
 }
 
@@ -328,8 +281,8 @@ static void scn_nat_rebind_lossy_run(sim *s, sim_result *r, lossy_after *la, usa
     static const uint64_t at[3] = {1000 * SIM_MS, 2500 * SIM_MS, 4000 * SIM_MS};
     for (int k = 0; k < 3; k++)
         sim_nat_rebind_port_at(s, ph.wifi_nat, at[k], 0);
-    stall_watch w;
-    watch_stall_from(s, &w, at[0]);
+    gap_watch w;
+    watch_gaps_from(s, &w, at[0]);
     /* large enough to outlast the third rebinding at 4 s: under this loss 4 MB took from 4.4 to
      * 16.5 s over seeds, so 6 MB, with room for the slowest seeds */
     TRY(r, start_download(s, r, 6 * MB));
@@ -339,7 +292,7 @@ static void scn_nat_rebind_lossy_run(sim *s, sim_result *r, lossy_after *la, usa
                                 TERN_PATH_WHY_PEER_MIGRATED, NULL);
     char extra[96];
     snprintf(extra, sizeof(extra), "server moved %zu times, longest stall %.0f ms", moved,
-             msecs(stall_of(s, &w)));
+             msecs(gap_of(s, &w)));
     summarize(s, r, xfer, extra);
     TRY(r, expect_events(s, r, SIM_CLIENT, ""));
     SIM_CHECK(r, u->bad == 0,
@@ -367,7 +320,7 @@ static void scn_nat_rebind_lossy_run(sim *s, sim_result *r, lossy_after *la, usa
               count_events(s, SIM_SERVER, TERN_PATH_EV_VALIDATED, -1, NULL));
     SIM_CHECK(r, sim_nat_public(ph.wifi_nat, &wifi, &(tern_addr){0}) == 0, "no NAT mapping");
     /* a new port keeps the congestion state: loss, not the rebinding, sets the pace */
-    expect_stall(s, r, &w, 1 * SIM_SEC);
+    expect_gap(s, r, &w, 1 * SIM_SEC);
     TRY(r, expect_active(s, r, &wifi, &s->server_addr));
 }
 

@@ -270,3 +270,35 @@ int cond_client_failed(sim *s)
 {
     return s->st.path_events[SIM_CLIENT][TERN_PATH_EV_FAILED] > 0;
 }
+/* ---- stall measurement --------------------------------------------------------------------------
+ */
+
+static void act_gap_watch(sim *s, void *arg)
+{
+    gap_watch *w = arg;
+    uint64_t got = sim_bytes_received(s), now = sim_time(s);
+    if (!w->armed || got > w->last_bytes) {
+        if (w->armed && now - w->last_progress > w->max_gap) {
+            w->max_gap = now - w->last_progress;
+            w->gap_end = now;
+        }
+        w->armed = 1;
+        w->last_bytes = got;
+        w->last_progress = now;
+    }
+    if (!sim_cond_all_done(s))
+        sim_after(s, 1 * SIM_MS, act_gap_watch, w, NULL);
+}
+
+void watch_gaps_from(sim *s, gap_watch *w, uint64_t at)
+{
+    memset(w, 0, sizeof(*w));
+    w->from = at;
+    sim_at(s, at, act_gap_watch, w, NULL);
+}
+
+uint64_t gap_of(sim *s, const gap_watch *w)
+{
+    uint64_t open = sim_cond_all_done(s) ? 0 : sim_time(s) - w->last_progress;
+    return TERN_MAX(w->max_gap, open);
+}

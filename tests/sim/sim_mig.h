@@ -79,4 +79,25 @@ void act_remove(sim *s, void *arg);
 int cond_client_validated(sim *s);
 int cond_client_failed(sim *s);
 
+/* ---- stall measurement ---- */
+
+/* Samples in-order delivery to the application every millisecond from `from` on and keeps the
+ * longest gap between two deliveries (a gap still open when the run ends counts too): the stall
+ * a failure caused. */
+typedef struct gap_watch {
+    uint64_t from, last_bytes, last_progress, max_gap, gap_end;
+    int armed;
+} gap_watch;
+
+/* Starts watching at run time `at` (until every stream is done). */
+void watch_gaps_from(sim *s, gap_watch *w, uint64_t at);
+/* The longest delivery gap since `from`, counting one still open now. */
+uint64_t gap_of(sim *s, const gap_watch *w);
+
+#define expect_gap(s, r, w, bound)                                                                 \
+    SIM_CHECK(r, gap_of(s, w) <= (bound),                                                          \
+              "delivery stalled for %.0f ms (ending at %.3f s) after the failure at %.3f s "       \
+              "(bound %.0f ms)",                                                                   \
+              msecs(gap_of(s, w)), secs((w)->gap_end), secs((w)->from), msecs(bound))
+
 #endif

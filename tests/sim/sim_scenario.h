@@ -72,7 +72,7 @@ void sim_path_events_text(const sim *s, int who, char *buf, size_t cap);
 int sim_path_events_match(const sim *s, int who, const char *pattern);
 
 /* The registry, in a fixed order: the scenarios of scenarios.c, then the migration, failover,
- * recovery, policy, ECN, datagram and version suites. */
+ * recovery, policy, ECN, datagram, version, ACK frequency and multipath suites. */
 const sim_scenario *sim_scenarios(size_t *n);
 
 /* The migration suite (scenarios_migration.c), a part of the registry. */
@@ -105,6 +105,9 @@ extern const sim_scenario sim_version_scenarios[SIM_VERSION_SCENARIOS];
 /* The ACK frequency suite (scenarios_ackfreq.c). */
 #define SIM_ACKFREQ_SCENARIOS 2
 extern const sim_scenario sim_ackfreq_scenarios[SIM_ACKFREQ_SCENARIOS];
+/* The multipath suite (scenarios_multipath.c). */
+#define SIM_MULTIPATH_SCENARIOS 8
+extern const sim_scenario sim_multipath_scenarios[SIM_MULTIPATH_SCENARIOS];
 const sim_scenario *sim_scenario_find(const char *name);
 
 /* Runs `sc` with `seed`. `timeline` (may be NULL) receives every event as it happens. When

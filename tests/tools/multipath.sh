@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The tools' --multipath flags over loopback: with both set the JSON report says the extension is
-# in use, with only the client's (or neither) it says not, and the download is intact each time.
+# in use, with only the client's (or neither) it says not, and the download is intact each time;
+# with a second path, the per-path figures of the report and of --show-paths.
 #   tests/tools/multipath.sh BUILD_DIR
 set -uo pipefail
 # shellcheck source=tests/tools/lib.sh
@@ -40,4 +41,64 @@ run "--multipath" "--multipath" yes
 run "" "--multipath" no
 run "--multipath" "" no
 run "" "" no
+
+# A second path (--add-local on another loopback address). With both sides offering multipath,
+# both paths carry the download: the report lists both, validated, each with bytes received, its
+# path ID (0 and 1) and status (available), and shares of the bytes received and sent adding up to
+# 1 and matching the byte counts; the --show-paths table (plain lines, stderr is not a terminal)
+# has a row per path with the same share, path ID and status. Without the extension on the
+# server's side the paths have no path ID nor status.
+head -c 4000000 /dev/urandom >"$work/www/big.bin"
+bigsum=$(sha256sum "$work/www/big.bin" | cut -d' ' -f1)
+# two_paths SERVER_FLAG EXPECTED
+two_paths() {
+    local port
+    port=$(free_port)
+    # shellcheck disable=SC2086
+    start_server "$port" -q $1 || fail "tern-server did not start"
+    timeout 30 "$build/tern-client" --json --sha256 --ca "$work/pki/ca.pem" --multipath \
+        --local 127.0.0.1 --add-local 127.0.0.2@0ms --show-paths \
+        "https://127.0.0.1:$port/big.bin" >"$work/client.json" 2>"$work/client.err" ||
+        fail "the client failed with a second path (server '$1')"
+    "$py" - "$work/client.json" "$work/client.err" "$bigsum" "$2" <<'PY' || fail "per-path report (server '$1')"
+import json, re, sys
+r = json.load(open(sys.argv[1]))
+mp = sys.argv[4] == "yes"
+assert r["ok"] and r["files"][0]["sha256"] == sys.argv[3], r
+assert r["multipath"] is mp, r
+paths = r["paths"]
+assert len(paths) == 2 and all(p["validated"] for p in paths), paths
+assert {p["local"].split(":")[0] for p in paths} == {"127.0.0.1", "127.0.0.2"}, paths
+for key, share in (("bytes_received", "share_received"), ("bytes_sent", "share_sent")):
+    total = sum(p[key] for p in paths)
+    assert total > 0, paths
+    for p in paths:
+        assert abs(p[share] - p[key] / total) < 1e-3, (share, p)
+    assert abs(sum(p[share] for p in paths) - 1) < 1e-3, paths
+if mp:
+    # the second path carries part of the download (a 1200-byte challenge is not part of it)
+    assert all(p["bytes_received"] > 100000 for p in paths), paths
+    assert sorted(p["path_id"] for p in paths) == [0, 1], paths
+    assert all(p["status"] == p["status_local"] == p["status_peer"] == "available"
+               and p["failing"] is False for p in paths), paths
+    assert sum(p["stream_bytes_scheduled"] for p in paths) > 0, paths
+else:
+    assert all(p["path_id"] is None and p["status"] is None for p in paths), paths
+# the table: its header (printed once), then a block of rows per drawing; the last block is
+# the drawing at the end, with the counters of the report
+lines = open(sys.argv[2]).read().splitlines()
+head = [l.split() for l in lines if l.split()[:2] == ["time", "path"]]
+assert len(head) == 1 and head[0][-3:] == ["share", "pid", "status"], head
+rows = [l.split() for l in lines if re.match(r"\s*[0-9.]+s\s+[0-9]+\s", l)]
+assert len(rows) >= 2, rows
+for row in rows[-2:]:
+    p = next(p for p in paths if p["id"] == int(row[1]))
+    assert abs(float(row[-3].rstrip("%")) - 100 * p["share_received"]) < 0.11, (row, p)
+    assert row[-2] == (str(p["path_id"]) if mp else "-"), (row, p)
+    assert row[-1] == (p["status"] if mp else "-"), (row, p)
+PY
+    stop_server
+}
+two_paths "--multipath" yes
+two_paths "" no
 echo "multipath: PASS"

@@ -286,6 +286,25 @@ static void human_bytes(char *buf, size_t cap, uint64_t v)
         snprintf(buf, cap, "%.1f KB", (double)v / 1024.0);
 }
 
+/* Path `r`'s share of the bytes every path kept received (or sent, `sent`), 0 when none moved:
+ * with multipath, how the peer's scheduler (or ours) spread the transfer. */
+static double share_of(const cl_paths *ps, const cl_path_rec *r, int sent)
+{
+    uint64_t all = 0;
+    for (size_t i = 0; i < ps->n; i++)
+        all += sent ? ps->rec[i].info.bytes_sent : ps->rec[i].info.bytes_recv;
+    return all ? (double)(sent ? r->info.bytes_sent : r->info.bytes_recv) / (double)all : 0.0;
+}
+
+/* A path's multipath status as its scheduler uses it: backup when either side marked its path ID
+ * backup (ours, or the peer's PATH_STATUS_BACKUP); "-" without a path ID (no multipath). */
+static const char *mp_status(const tern_path_info *p)
+{
+    if (p->mp_path_id < 0)
+        return "-";
+    return p->mp_backup_local || p->mp_backup_peer ? "backup" : "available";
+}
+
 static void draw(client *cl, uint64_t now)
 {
     cl_paths *ps = &cl->paths;
@@ -295,14 +314,15 @@ static void draw(client *cl, uint64_t now)
     if (ps->table_tty && ps->table_lines)
         fprintf(stderr, "\033[%zuA\r\033[J", ps->table_lines);
     if (ps->table_tty || !ps->table_header_done) {
-        fprintf(stderr, "%8s  %4s  %-22s %-22s %-10s %9s %9s %5s %10s\n", "time", "path", "local",
-                "remote", "state", "srtt", "cwnd", "mtu", "received");
+        fprintf(stderr, "%8s  %4s  %-22s %-22s %-10s %9s %9s %5s %10s %6s %4s %-9s\n", "time",
+                "path", "local", "remote", "state", "srtt", "cwnd", "mtu", "received", "share",
+                "pid", "status");
         lines++;
         ps->table_header_done = 1;
     }
     for (size_t i = 0; i < ps->n; i++) {
         cl_path_rec *r = &ps->rec[i];
-        char local[64], remote[64], srtt[16], cwnd[16], recv[16];
+        char local[64], remote[64], srtt[16], cwnd[16], recv[16], pid[24];
         const char *state = state_name(r->info.state);
 
         /* Plain output shows a path once more after it went, then no more. */
@@ -319,9 +339,14 @@ static void draw(client *cl, uint64_t now)
             snprintf(srtt, sizeof(srtt), "-");
         human_bytes(cwnd, sizeof(cwnd), r->info.cwnd);
         human_bytes(recv, sizeof(recv), r->info.bytes_recv);
-        fprintf(stderr, "%7.2fs  %4d  %-22s %-22s %-10s %9s %9s %5llu %10s\n",
+        if (r->info.mp_path_id >= 0)
+            snprintf(pid, sizeof(pid), "%lld", (long long)r->info.mp_path_id);
+        else
+            snprintf(pid, sizeof(pid), "-");
+        fprintf(stderr, "%7.2fs  %4d  %-22s %-22s %-10s %9s %9s %5llu %10s %5.1f%% %4s %-9s\n",
                 since_start_s(cl, now), r->info.id, local, remote, state, srtt, cwnd,
-                (unsigned long long)r->info.mtu, recv);
+                (unsigned long long)r->info.mtu, recv, 100.0 * share_of(ps, r, 0), pid,
+                mp_status(&r->info));
         lines++;
     }
     fflush(stderr);
@@ -411,14 +436,26 @@ void cl_paths_json(client *cl, FILE *f)
                 ",\"cwnd\":%llu,\"bytes_sent\":%llu,\"bytes_received\":%llu,\"packets_sent\":%llu,"
                 "\"packets_received\":%llu,\"packets_lost\":%llu,\"ecn\":\"%s\",\"ecn_failure\":"
                 "\"%s\",\"ecn_sent\":%llu,\"ecn_recv_ce\":%llu,\"mtu\":%llu,\"mtu_max\":%llu,"
-                "\"mtu_black_holes\":%llu,\"events\":[",
+                "\"mtu_black_holes\":%llu,\"share_received\":%.4f,\"share_sent\":%.4f",
                 (unsigned long long)p->cwnd, (unsigned long long)p->bytes_sent,
                 (unsigned long long)p->bytes_recv, (unsigned long long)p->pkts_sent,
                 (unsigned long long)p->pkts_recv, (unsigned long long)p->pkts_lost,
                 tern_ecn_state_str(p->ecn_state), tern_ecn_failure_str(p->ecn_failure),
                 (unsigned long long)p->ecn_sent, (unsigned long long)p->ecn_recv_ce,
                 (unsigned long long)p->mtu, (unsigned long long)p->mtu_max,
-                (unsigned long long)p->mtu_black_holes);
+                (unsigned long long)p->mtu_black_holes, share_of(ps, r, 0), share_of(ps, r, 1));
+        /* multipath: the path ID and both sides' statuses; null without the extension */
+        if (p->mp_path_id >= 0)
+            fprintf(f,
+                    ",\"path_id\":%lld,\"status\":\"%s\",\"status_local\":\"%s\","
+                    "\"status_peer\":\"%s\",\"stream_bytes_scheduled\":%llu,\"failing\":%s",
+                    (long long)p->mp_path_id, mp_status(p),
+                    p->mp_backup_local ? "backup" : "available",
+                    p->mp_backup_peer ? "backup" : "available",
+                    (unsigned long long)p->mp_stream_bytes, p->mp_failing ? "true" : "false");
+        else
+            fputs(",\"path_id\":null,\"status\":null", f);
+        fputs(",\"events\":[", f);
         for (size_t k = 0; k < r->nev; k++) {
             const cl_path_ev *e = &r->ev[k];
             fprintf(f, "%s{\"t_ms\":", k ? "," : "");
