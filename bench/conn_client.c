@@ -14,8 +14,10 @@
  *       For SECONDS, keeps PARALLEL handshakes in flight (each connection closes as soon as it is
  *       established) and prints "handshakes H seconds S rate R failed F".
  *
- * The server's certificate chain is not checked (a throwaway one; the handshake's cost is the
- * same). Exits 0, or 1 with a message on stderr. */
+ * ALPN h3 unless the environment's BENCH_ALPN names another protocol (hq-interop: then the
+ * connection opens no stream at all, as an hq-interop client before its first request). The
+ * server's certificate chain is not checked (a throwaway one; the handshake's cost is the same).
+ * Exits 0, or 1 with a message on stderr. */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +32,7 @@ typedef struct state {
     tern_addr server;
     size_t established, failed, closed_in_rate;
     int rate_mode;
+    int h3; /* ALPN h3: the HTTP/3 streams are set up once connected */
     tern_conn **conns; /* waves: the wave's connections */
     size_t nconns;
 } state;
@@ -49,6 +52,8 @@ static void on_connected(tern_conn *c, void *ud)
         tern_conn_close(c, 0, "done");
         return;
     }
+    if (!s->h3)
+        return;
     /* stream types 0x00 (control, then SETTINGS: type 0x04, length 0), 0x02 and 0x03 (QPACK
      * encoder and decoder) */
     static const uint8_t control[] = {0x00, 0x04, 0x00}, encoder[] = {0x02}, decoder[] = {0x03};
@@ -187,7 +192,9 @@ int main(int argc, char **argv)
     }
     tern_config cfg;
     tern_config_init(&cfg);
-    static const char *const alpn[] = {"h3"};
+    const char *alpn[] = {getenv("BENCH_ALPN") && *getenv("BENCH_ALPN") ? getenv("BENCH_ALPN")
+                                                                          : "h3"};
+    s.h3 = !strcmp(alpn[0], "h3");
     cfg.alpn = alpn;
     cfg.alpn_count = 1;
     cfg.verify_peer = 0;

@@ -5,7 +5,7 @@
 # both servers, with and without Retry (tern-server --retry, gtlsserver -V).
 #
 # The client is bench_conn_client (bench/conn_client.c, the public API only): one process, one
-# endpoint, a socket per connection, ALPN h3, no request. The server runs pinned on CPU 0, the
+# endpoint, a socket per connection, ALPN h3 (or $ALPN), no request. The server runs pinned on CPU 0, the
 # client on CPU 1. Memory is read from /proc: RSS, and the heap (the Rss of [heap] and of every
 # anonymous mapping, where malloc's arenas and large blocks live) after each wave is established
 # and after it closed.
@@ -19,7 +19,9 @@
 #              HOLD_MS (3000: how long each wave stays open, and the pause after it closed),
 #              RATE_SECONDS (5), PARALLEL (16 handshakes in flight), ONLY=tern|ngtcp2,
 #              BASE=DIR (another build, e.g. of an older commit: its tern-server is measured in
-#              the same run as side "base", with this build's client), PHASES ("memory rate")
+#              the same run as side "base", with this build's client), PHASES ("memory rate"),
+#              ALPN (h3; hq-interop measures the transport without HTTP/3's state: the client
+#              opens no stream, and gtlsserver, which speaks h3 only, is left out)
 set -uo pipefail
 
 if [ $# -ne 1 ]; then
@@ -35,6 +37,8 @@ parallel=${PARALLEL:-16}
 only=${ONLY:-}
 base=${BASE:-}
 phases=${PHASES:-memory rate}
+alpn=${ALPN:-h3}
+export BENCH_ALPN=$alpn
 here=$(cd "$(dirname "$0")" && pwd)
 client=$build/bench_conn_client
 tern_server=$build/tern-server
@@ -44,6 +48,7 @@ for f in "$client" "$tern_server" $base_server; do
 done
 have_ngtcp2=1
 command -v gtlsserver >/dev/null 2>&1 || have_ngtcp2=0
+[ "$alpn" = h3 ] || have_ngtcp2=0
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-connbench.XXXXXX")
 server_pid=""
@@ -80,7 +85,7 @@ start_server() {
         [ "$side" = base ] && bin=$base_server
         [ "$retry" = 1 ] && opt=(--retry)
         "${srv_pin[@]}" "$bin" --listen "127.0.0.1:$port" --root "$tmp/www" \
-            --cert "$tmp/pki/cert.pem" --key "$tmp/pki/key.pem" --alpn h3 \
+            --cert "$tmp/pki/cert.pem" --key "$tmp/pki/key.pem" --alpn "$alpn" \
             --idle-timeout 600000 -q "${opt[@]}" >"$log" 2>&1 &
         ;;
     ngtcp2)
@@ -137,7 +142,9 @@ for side in "${sides[@]}"; do
             sleep 1
             read -r rss heap <<<"$(mem "$server_pid")"
             wait_line "$out" "wave $w closed" || break
-            sleep 1
+            # the client is done once its CONNECTION_CLOSE left; the server still drains for
+            # three PTOs and gives memory back at most once a second (tools/server/trim.h)
+            sleep 2
             read -r rssc heapc <<<"$(mem "$server_pid")"
             printf '%-7s %6s %5s %12s %12s %12s %12s %12s\n' "$side" "$n" "$w" "$heap" \
                 $(((heap - heap0) * 1024 / n)) $(((rss - rss0) * 1024 / n)) "$heapc" "$rssc"
