@@ -1,7 +1,8 @@
 /* The connection's side of ECN (RFC 9000 §13.4, RFC 9002 §7.1): the codepoint of each batch it
  * sends, what the paths' validation (ecn.c) learns from sends, losses and the peer's ACK_ECN
- * frames, and CE marks answered as congestion by the controller of the path they concern. The
- * receive side's counts per packet number space are the ACK tracker's (ack.c). */
+ * frames (PATH_ACK 0x3f ones with multipath, each path ID's counts its own), and CE marks
+ * answered as congestion by the controller of the path they concern. The receive side's counts
+ * per packet number space are the ACK tracker's (ack.c). */
 #include <stdio.h>
 
 #include "conn_internal.h"
@@ -74,13 +75,29 @@ void tern_conn_ecn_on_acked(tern_conn *c, const tern_sent_pkt *p)
     }
 }
 
+/* Whether path `p` takes part in validating an ACK frame of `space`: those with marked packets
+ * it newly acknowledges, and the paths in use whose packets `space` numbers (their ACK-only
+ * packets may be in its counts). With multipath each path ID's space numbers only the packets
+ * of the path carrying it (and of the one before it, when its client moved it): another path's
+ * ACK-only packets are in other counts, and must not keep this space's paths from proving
+ * themselves. */
+static int takes_part(const tern_path *p, int space)
+{
+    if (p->ecn.acked_ect)
+        return 1;
+    return tern_path_in_use(p) && (space < TERN_SPACE_APP || tern_path_space(p) == space);
+}
+
 /* After tern_recovery_on_ack processed frame f of `space` (raised: its largest acknowledged is
- * the largest so far): validation, then CE as a congestion event of the path of the newest marked
- * packet acknowledged (RFC 9002 B.7 uses the largest acknowledged packet's send time). */
+ * the largest so far): validation against the counts of that space, then CE as a congestion
+ * event of the path of the newest marked packet acknowledged (RFC 9002 B.7 uses the largest
+ * acknowledged packet's send time). With multipath, a PATH_ACK's counts are its path ID's and
+ * its CE marks that path's controller's alone. */
 void tern_conn_ecn_ack_end(tern_conn *c, int space, const tern_frame *f, int raised,
                            tern_tstamp now)
 {
-    if (!raised)
+    tern_pn_space_state *sp = tern_conn_sp(c, space);
+    if (!raised || !sp)
         return;
     tern_ecn_path *v[TERN_MAX_PATHS];
     int old[TERN_MAX_PATHS];
@@ -88,11 +105,11 @@ void tern_conn_ecn_ack_end(tern_conn *c, int space, const tern_frame *f, int rai
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
         tern_path *p = tern_conn_path_slot(c, i);
         old[i] = p ? p->ecn.state : 0;
-        if (p && (tern_path_in_use(p) || p->ecn.acked_ect))
+        if (p && takes_part(p, space))
             v[n++] = &p->ecn;
     }
     tern_ecn_counts got = {f->u.ack.ect0, f->u.ack.ect1, f->u.ack.ce};
-    uint64_t ce = tern_ecn_on_ack(&c->ecn.seen[space], f->u.ack.ecn ? &got : NULL, v, n);
+    uint64_t ce = tern_ecn_on_ack(&sp->ecn_seen, f->u.ack.ecn ? &got : NULL, v, n);
     for (int i = 0; i < TERN_MAX_PATHS; i++)
         if (tern_conn_path_slot(c, i))
             note(c, i, old[i]);

@@ -32,8 +32,9 @@
 #define TERN_DEFAULT_SCID_LEN 8
 #define TERN_ACK_ONLY_PING_EVERY 16 /* ACK-only packets before one asks to be acknowledged */
 /* 1-RTT packet numbers skipped on purpose, one every TERN_PN_SKIP_MIN..2*TERN_PN_SKIP_MIN-1
- * packets at random: an ACK of one reveals a peer acknowledging what it never received
- * (RFC 9000 §21.4), which would otherwise inflate our window at will */
+ * packets at random in every application space (each path ID's with multipath): an ACK of one
+ * reveals a peer acknowledging what it never received (RFC 9000 §21.4), which would otherwise
+ * inflate that path's window at will */
 #define TERN_PN_SKIP_MIN 256
 
 typedef struct tern_pn_space_state {
@@ -47,6 +48,11 @@ typedef struct tern_pn_space_state {
      * (received: UINT64_MAX until one arrives here) */
     uint64_t tx_phase_first_pn;
     uint64_t rx_phase_first_pn;
+    uint64_t skip_pn;           /* application spaces: the next packet number skipped on purpose
+                                   (0: none planned yet) */
+    /* the largest ECN counts the peer's ACK_ECN (PATH_ACK 0x3f) frames reported for this space's
+     * packets (RFC 9000 §13.4.2: counts are kept per packet number space) */
+    tern_ecn_counts ecn_seen;
 } tern_pn_space_state;
 
 /* TLS and the handshake's progress. */
@@ -222,16 +228,15 @@ typedef struct tern_conn_send_state {
     tern_tstamp pace_until;      /* pacing stopped the last send */
     uint64_t app_limited_from;   /* first pn sent since the window last limited us */
     uint32_t ack_only_run;       /* ACK-only 1-RTT packets sent in a row */
-    uint64_t skip_pn;            /* next 1-RTT packet number skipped on purpose (0: none planned) */
     int ecn;                     /* codepoint of the datagrams being built (TERN_ECN_*) */
     int path;                    /* the path slot of the datagrams being built (the active one,
                                     or the multipath scheduler's choice) */
 } tern_conn_send_state;
 
-/* ECN (conn_ecn.c): the peer's counts per packet number space, the ACK being processed, totals
- * that outlive the paths. The per-path validation lives in each path (tern_path.ecn). */
+/* ECN (conn_ecn.c): the ACK being processed, totals that outlive the paths. The peer's counts
+ * are per packet number space (tern_pn_space_state.ecn_seen), the validation per path
+ * (tern_path.ecn). */
 typedef struct tern_conn_ecn_state {
-    tern_ecn_counts seen[TERN_SPACE_COUNT]; /* largest counts of the peer's ACK_ECN frames */
     uint64_t ack_largest_pn;     /* largest ECT(0) packet the ACK being processed newly acks */
     tern_tstamp ack_largest_sent; /* ... when it was sent, and on which path */
     int ack_largest_path;        /* -1: none */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "conn_internal.h"
+#include "mpframe.h"
 #include "mpsched.h"
 #include "varint.h"
 
@@ -164,7 +165,10 @@ void tern_conn_requeue_frames(tern_conn *c, int space, const tern_sent_pkt *p)
 
 /* ---- frames ------------------------------------------------------------------------------------ */
 
-static int handle_ack(tern_conn *c, int space, const tern_frame *f, int path_idx, tern_tstamp now)
+/* `ftype`: the frame's type on the wire, which a failure names (PATH_ACK's for a PATH_ACK, whose
+ * body `f` is an ACK's). */
+static int handle_ack(tern_conn *c, int space, const tern_frame *f, uint64_t ftype, int path_idx,
+                      tern_tstamp now)
 {
     /* on the stack: 4 KB that every connection would otherwise carry for the instant an ACK
      * frame is processed */
@@ -193,15 +197,13 @@ static int handle_ack(tern_conn *c, int space, const tern_frame *f, int path_idx
     int rv = tern_recovery_on_ack(&c->rec, space, &rl, delay, now);
     c->rec.ack_path_id = TERN_RECOVERY_ANY_PATH;
     if (rv) {
-        tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, f->type, "ACK of an unsent packet");
+        tern_conn_fail(c, TERN_TE_PROTOCOL_VIOLATION, ftype, "ACK of an unsent packet");
         return rv;
     }
     /* ECN counts are validated only from frames that raise the largest acknowledged: an older
-     * frame arriving late has lower counts without any fault (RFC 9000 §13.4.2.1). Path IDs
-     * above 0 send Not-ECT (conn_send.c): their counts are not looked at. */
-    if (space < TERN_SPACE_COUNT)
-        tern_conn_ecn_ack_end(c, space, f, n && (before == UINT64_MAX || rl.r[0].hi > before),
-                              now);
+     * frame arriving late has lower counts without any fault (RFC 9000 §13.4.2.1). A PATH_ACK's
+     * counts are those of its path ID's space. */
+    tern_conn_ecn_ack_end(c, space, f, n && (before == UINT64_MAX || rl.r[0].hi > before), now);
     if (space >= TERN_SPACE_APP) {
         tern_conn_pmtud_settle(c, now);
         tern_mpsched_on_ack(c, space);
@@ -485,8 +487,10 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
                 }
                 if (f.type == TERN_FT_ACK || f.type == TERN_FT_ACK_ECN) {
                     /* PATH_ACK: the space of its path ID (0: the application space) */
-                    rv = handle_ack(c, tern_mps_space_of(c, c->mp.ack_path_id), &f, path_idx,
-                                    now);
+                    rv = handle_ack(c, tern_mps_space_of(c, c->mp.ack_path_id), &f,
+                                    f.type == TERN_FT_ACK_ECN ? TERN_FT_PATH_ACK_ECN
+                                                              : TERN_FT_PATH_ACK,
+                                    path_idx, now);
                 } else if (f.type == TERN_FT_NEW_CONNECTION_ID) {
                     rv = handle_new_cid(c, &f);
                     if (!rv)
@@ -522,7 +526,8 @@ static int process_frames(tern_conn *c, int pkt_type, int space, int level, cons
         case TERN_FT_ACK:
         case TERN_FT_ACK_ECN:
             /* in a 1-RTT packet of any path ID, an ACK is path ID 0's */
-            rv = handle_ack(c, space > TERN_SPACE_APP ? TERN_SPACE_APP : space, &f, path_idx, now);
+            rv = handle_ack(c, space > TERN_SPACE_APP ? TERN_SPACE_APP : space, &f, f.type,
+                            path_idx, now);
             break;
         case TERN_FT_CRYPTO:
             rv = handle_crypto(c, level, &f, now);

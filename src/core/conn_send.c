@@ -70,18 +70,19 @@ static int level_has_keys(const tern_conn *c, int level)
     return c->keys.tx[level].aead != 0;
 }
 
-/* Skips the planned 1-RTT packet number when it comes up, and plans the next one. */
-static void skip_pn_maybe(tern_conn *c, tern_pn_space_state *sp)
+/* Skips the planned packet number of application space `space` (path ID 0's or another path
+ * ID's: each has its own numbers to protect) when it comes up, and plans the next one. */
+static void skip_pn_maybe(tern_conn *c, tern_pn_space_state *sp, int space)
 {
-    if (c->snd.skip_pn && sp->next_pn == c->snd.skip_pn) {
-        tern_recovery_on_skipped(&c->rec, TERN_SPACE_APP, sp->next_pn);
+    if (sp->skip_pn && sp->next_pn == sp->skip_pn) {
+        tern_recovery_on_skipped(&c->rec, space, sp->next_pn);
         sp->next_pn++;
     }
-    if (c->snd.skip_pn < sp->next_pn) {
+    if (sp->skip_pn < sp->next_pn) {
         uint8_t r[2];
         if (c->rand(c->rand_ud, r, sizeof(r)))
             r[0] = r[1] = 0; /* the regular gap is as good, only easier to guess */
-        c->snd.skip_pn =
+        sp->skip_pn =
             sp->next_pn + TERN_PN_SKIP_MIN + (((unsigned)r[0] << 8 | r[1]) % TERN_PN_SKIP_MIN);
     }
 }
@@ -99,8 +100,8 @@ static int pb_start_on(tern_conn *c, pkt_build *b, int level, uint8_t *p, size_t
     const tern_sentq *rq = tern_recovery_q(&c->rec, b->space);
     if (!sp || !rq)
         return 0; /* an abandoned path ID's */
-    if (b->space == TERN_SPACE_APP)
-        skip_pn_maybe(c, sp);
+    if (b->space >= TERN_SPACE_APP)
+        skip_pn_maybe(c, sp, b->space);
     uint64_t pn = sp->next_pn;
     b->pn_len = tern_pkt_pn_len(pn, rq->largest_acked);
     /* With several paths in use, packets overtake each other by far more than the reordering the
@@ -1149,8 +1150,9 @@ int tern_conn_send_batch_ecn(tern_conn *c, tern_path_addr *path_out, uint8_t *bu
     }
     int app_space = tern_path_space(pp);
     uint64_t *limited_from = pp->mp_id ? &pp->mp_app_limited_from : &c->snd.app_limited_from;
-    /* ECN is validated with the counts of path ID 0's ACKs only: other path IDs send Not-ECT */
-    c->snd.ecn = ecn && !pp->mp_id ? tern_conn_ecn_mark(c, c->snd.path, now) : TERN_ECN_NOT_ECT;
+    /* every path marks as its own validation says: a path ID's counts come back in its
+     * PATH_ACKs */
+    c->snd.ecn = ecn ? tern_conn_ecn_mark(c, c->snd.path, now) : TERN_ECN_NOT_ECT;
     /* PTO probes after a first PTO without an answer go at the base size: if the path stopped
      * carrying its PLPMTU (a black hole), they still get through, and their acknowledgement
      * reveals the larger packets as lost (RFC 8899 §4.3) */

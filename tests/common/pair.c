@@ -656,7 +656,7 @@ static pair_qent heap_pop(tern_pair *p)
 }
 
 static void link_send(tern_pair *p, pair_link *l, int to_server, const tern_path_addr *pa,
-                      const uint8_t *d, size_t len)
+                      const uint8_t *d, size_t len, int ecn)
 {
     if (p->tap)
         p->tap(p, to_server, pa, d, len);
@@ -675,15 +675,22 @@ static void link_send(tern_pair *p, pair_link *l, int to_server, const tern_path
         return;
     }
     uint64_t depart = p->now;
+    if (l->ecn_bleach)
+        ecn = TERN_ECN_NOT_ECT;
     if (l->rate_bps) {
         if (l->busy_until > depart)
             depart = l->busy_until;
+        uint64_t per = (uint64_t)len * 8 * 1000000000ull / l->rate_bps;
         if (l->queue_limit) {
-            uint64_t per = (uint64_t)len * 8 * 1000000000ull / l->rate_bps;
             if (per && (depart - p->now) / per > l->queue_limit) {
                 l->dropped++;
                 return;
             }
+        }
+        if (l->ce_queue && per && (depart - p->now) / per >= l->ce_queue &&
+            ecn != TERN_ECN_NOT_ECT) {
+            ecn = TERN_ECN_CE;
+            l->ce_marked++;
         }
         depart += (uint64_t)len * 8 * 1000000000ull / l->rate_bps;
         l->busy_until = depart;
@@ -700,6 +707,7 @@ static void link_send(tern_pair *p, pair_link *l, int to_server, const tern_path
         g->len = len;
         g->to_server = to_server;
         g->path = *pa;
+        g->ecn = ecn;
         pair_qent e = {depart + l->delay_ns, p->seq++, slot};
         if (l->reorder > 0 && rnd01(&p->rng) < l->reorder)
             e.at += rnd64(&p->rng) % (l->reorder_ns + 1);
@@ -726,8 +734,11 @@ static void pump(tern_pair *p, tern_conn *c, int from_server)
         p->before_send(p, c, from_server);
     for (int guard = 0; guard < 100000 && c; guard++) {
         tern_path_addr out;
-        size_t seg = 0, count = 0;
-        if (tern_conn_send(c, &out, buf, sizeof(buf), 1, &seg, &count, p->now) || count == 0)
+        size_t seg = 0, count = 0, len = 0;
+        int ecn = TERN_ECN_NOT_ECT;
+        if (tern_conn_send_batch_ecn(c, &out, buf, sizeof(buf), 1, &seg, &count, &len,
+                                     p->ecn ? &ecn : NULL, p->now) ||
+            count == 0)
             break;
         if (from_server) {
             p->server_bytes_sent += seg;
@@ -740,14 +751,14 @@ static void pump(tern_pair *p, tern_conn *c, int from_server)
             if (!p->server_validated_seen && p->server_bytes_sent == limit)
                 p->amp_blocked_seen = 1;
             int alt = on_alt(p, &out.remote);
-            link_send(p, alt ? &p->s2c_alt : &p->s2c, 0, &out, buf, seg);
+            link_send(p, alt ? &p->s2c_alt : &p->s2c, 0, &out, buf, seg, ecn);
         } else {
             if (!p->first_c2s_len && seg <= sizeof(p->first_c2s)) {
                 memcpy(p->first_c2s, buf, seg);
                 p->first_c2s_len = seg;
             }
             int alt = on_alt(p, &out.local);
-            link_send(p, alt ? &p->c2s_alt : &p->c2s, 1, &out, buf, seg);
+            link_send(p, alt ? &p->c2s_alt : &p->c2s, 1, &out, buf, seg, ecn);
         }
     }
 }
@@ -790,7 +801,7 @@ static void deliver_due(tern_pair *p)
             tern_path_addr in = {g->path.remote, g->path.local};
             if (p->nat_from.len && tern_addr_equal(&in.remote, &p->nat_from))
                 in.remote = p->nat_to;
-            tern_conn_recv(p->server, &in, g->data, g->len, 0, p->now);
+            tern_conn_recv(p->server, &in, g->data, g->len, g->ecn, p->now);
         } else {
             p->s2c.delivered++;
             if (p->client) {
@@ -799,7 +810,7 @@ static void deliver_due(tern_pair *p)
                     in.local = p->nat_from; /* the NAT maps replies back */
                 if (p->fake_server_src.len)
                     in.remote = p->fake_server_src;
-                tern_conn_recv(p->client, &in, g->data, g->len, 0, p->now);
+                tern_conn_recv(p->client, &in, g->data, g->len, g->ecn, p->now);
             }
         }
     }

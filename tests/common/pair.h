@@ -18,6 +18,7 @@ typedef struct pair_dgram {
     size_t len;
     int to_server;
     tern_path_addr path;  /* as the sender saw it: local = source, remote = destination */
+    int ecn;              /* its codepoint (TERN_ECN_*), as the link left it */
 } pair_dgram;
 
 typedef struct pair_qent {
@@ -54,6 +55,12 @@ typedef struct pair_link {
     uint64_t sent_idx;
     uint64_t dropped, delivered;
     int blackhole;
+    /* ECN on the way (with tern_pair.ecn): the codepoint of every datagram cleared to Not-ECT
+     * (bleaching), and an AQM marking CE on ECT datagrams that find at least ce_queue datagrams
+     * queued before them (0: none); ce_marked counts its marks */
+    int ecn_bleach;
+    size_t ce_queue;
+    uint64_t ce_marked;
 } pair_link;
 
 typedef struct tern_pair {
@@ -154,6 +161,9 @@ typedef struct tern_pair {
      * of memory it allocates, of by_ref->piece bytes (every other piece copied instead when
      * by_ref->mix), and counts their releases there (kept by the test: it outlives the pair) */
     struct pair_by_ref *by_ref;
+    /* both sides send with the codepoints their connections choose (tern_conn_send_batch_ecn)
+     * and receive each datagram with its own; else every datagram is Not-ECT */
+    int ecn;
 } tern_pair;
 
 typedef struct pair_by_ref {

@@ -161,10 +161,11 @@ static void test_path_ack(void **state)
     send_frames(&p, b, tern_mpframe_write_path_ack(b, sizeof(b), 0, &r, 1, 0, NULL));
     expect_alive(&p);
     assert_int_equal(p.server->rec.q[TERN_SPACE_APP].largest_acked, largest);
-    /* one acknowledging a packet never sent is what it would be in an ACK */
+    /* one acknowledging a packet never sent is what it would be in an ACK; the close names the
+     * frame that caused it, PATH_ACK */
     r.lo = r.hi = largest + 1000;
     send_frames(&p, b, tern_mpframe_write_path_ack(b, sizeof(b), 0, &r, 1, 0, NULL));
-    expect_failed(&p, TERN_TE_PROTOCOL_VIOLATION, TERN_FT_ACK);
+    expect_failed(&p, TERN_TE_PROTOCOL_VIOLATION, TERN_FT_PATH_ACK);
     pair_free(&p);
     /* nothing was ever sent on path ID 1 */
     connect_mp(&p);
