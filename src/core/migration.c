@@ -551,18 +551,22 @@ int tern_conn_path_set_backup(tern_conn *c, const tern_addr *local, int backup)
         return rv;
     if (tern_conn_path_by_local(c, local) < 0)
         return TERN_ERR_NOT_FOUND;
-    backup = backup != 0;
     for (int i = 0; i < TERN_MAX_PATHS; i++) {
         tern_path *p = tern_conn_path_slot(c, i);
-        if (!tern_path_in_use(p) || !tern_addr_equal(&p->addr.local, local))
-            continue;
-        p->mp_backup_wanted = (uint8_t)backup;
-        /* with a path ID of its own (path ID 0 is the first path's), the status goes out now;
-         * a path abandoned on either side is ending and keeps the status it had */
-        if (c->mpd && tern_mps_slot_of(c, p->mp_id) == i)
-            (void)tern_mp_set_status(c, p->mp_id, backup);
+        if (tern_path_in_use(p) && tern_addr_equal(&p->addr.local, local))
+            tern_mig_path_backup(c, i, backup);
     }
     return 0;
+}
+
+void tern_mig_path_backup(tern_conn *c, int idx, int backup)
+{
+    tern_path *p = tern_conn_path_slot(c, idx);
+    p->mp_backup_wanted = backup != 0;
+    /* with a path ID of its own (path ID 0 is the first path's), the status goes out now; a
+     * path abandoned on either side is ending and keeps the status it had */
+    if (c->mpd && tern_mps_slot_of(c, p->mp_id) == idx)
+        (void)tern_mp_set_status(c, p->mp_id, backup != 0);
 }
 
 void tern_conn_path_socket_error(tern_conn *c, int idx, tern_tstamp now)

@@ -32,6 +32,8 @@ int tern_conn_path_remove(tern_conn *c, const tern_addr *local, tern_tstamp now)
  * is not in use: either side did not offer it, or, before the peer's transport parameters, we did
  * not). */
 int tern_conn_path_set_backup(tern_conn *c, const tern_addr *local, int backup);
+/* The status of the path in slot idx (in use): as tern_conn_path_set_backup for one path. */
+void tern_mig_path_backup(tern_conn *c, int idx, int backup);
 /* 0 when path statuses can be set (the extension is in use, or may be: we offered it and the
  * handshake has not completed), else TERN_ERR_NOT_MULTIPATH. */
 int tern_conn_path_status_usable(const tern_conn *c);
