@@ -1036,6 +1036,21 @@ static int bind_local_sock(rt_conn *rc, const tern_addr *addr, tern_udp_sock **o
     return 0;
 }
 
+/* client_rc, and `addr` (set) normalized into *a. */
+static rt_conn *client_local(tern_conn *c, const tern_addr *addr, tern_addr *a, int *err)
+{
+    rt_conn *rc = client_rc(c, err);
+    if (*err)
+        return rc;
+    if (!addr || !addr->len) {
+        *err = TERN_ERR_INVALID_ARG;
+        return rc;
+    }
+    *a = *addr;
+    normalize_addr(a);
+    return rc;
+}
+
 /* add_local's modes */
 enum { ADD_PROBE, ADD_ACTIVATE, ADD_BACKUP };
 
@@ -1044,14 +1059,11 @@ enum { ADD_PROBE, ADD_ACTIVATE, ADD_BACKUP };
 static int add_local(tern_conn *c, const tern_addr *addr, int mode)
 {
     int activate = mode == ADD_ACTIVATE;
+    tern_addr a;
     int rv;
-    rt_conn *rc = client_rc(c, &rv);
+    rt_conn *rc = client_local(c, addr, &a, &rv);
     if (rv)
         return rv;
-    if (!addr || !addr->len)
-        return TERN_ERR_INVALID_ARG;
-    tern_addr a = *addr;
-    normalize_addr(&a);
     if (activate) {
         int idx = tern_conn_path_by_local(c, &a);
         if (idx >= 0)
@@ -1109,14 +1121,11 @@ int tern_conn_set_local_address(tern_conn *c, const tern_addr *addr)
 
 int tern_conn_set_path_backup(tern_conn *c, const tern_addr *addr, int backup)
 {
+    tern_addr a;
     int rv;
-    rt_conn *rc = client_rc(c, &rv);
+    rt_conn *rc = client_local(c, addr, &a, &rv);
     if (rv)
         return rv;
-    if (!addr || !addr->len)
-        return TERN_ERR_INVALID_ARG;
-    tern_addr a = *addr;
-    normalize_addr(&a);
     if ((rv = tern_conn_path_set_backup(c, &a, backup)) == 0)
         mark_dirty(rc->ep, rc); /* the PATH_STATUS frame goes out with the next send */
     return rv;

@@ -288,6 +288,18 @@ static void test_dead_path_fails_over(void **st)
     pair_free(&p);
 }
 
+/* A download of 1 MiB, complete and intact, none of it on path ID 1 (a backup) either way. */
+static void download_off_path_id_1(tern_pair *p)
+{
+    uint64_t before = W.stream_bytes[0][0];
+    assert_true(pair_request(p, 1 << 20) >= 0);
+    assert_true(pair_run(p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(p));
+    assert_int_equal(W.stream_bytes[0][1], 0);
+    assert_int_equal(W.stream_bytes[1][1], 0);
+    assert_true(W.stream_bytes[0][0] - before >= 1 << 20);
+}
+
 /* A path in backup status (ours, sent to the peer with PATH_STATUS_BACKUP) carries no stream
  * data while the available path works, in either direction. */
 static void test_backup_path_stays_idle(void **st)
@@ -305,12 +317,7 @@ static void test_backup_path_stays_idle(void **st)
     tern_mig_path_info(p.server, server_slot(&p, 1), &pi);
     assert_int_equal(pi.mp_backup_peer, 1);
     assert_int_equal(pi.mp_backup_local, 0);
-    assert_int_equal(pair_request(&p, 1 << 20), 1);
-    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
-    assert_true(pair_verify(&p));
-    assert_int_equal(W.stream_bytes[0][1], 0);
-    assert_int_equal(W.stream_bytes[1][1], 0);
-    assert_true(W.stream_bytes[0][0] >= 1 << 20);
+    download_off_path_id_1(&p);
     /* the path is alive all the same: validated, and its packets acknowledged */
     assert_true(tern_conn_path_slot(p.client, idx)->path_validated);
     pair_free(&p);
@@ -349,12 +356,7 @@ static void test_backup_verb(void **st)
     assert_int_equal(np, 2);
     for (size_t i = 0; i < np; i++)
         assert_int_equal(pi[i].mp_backup_local, pi[i].mp_path_id == 1);
-    assert_int_equal(pair_request(&p, 1 << 20), 1);
-    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
-    assert_true(pair_verify(&p));
-    assert_int_equal(W.stream_bytes[0][1], 0);
-    assert_int_equal(W.stream_bytes[1][1], 0);
-    assert_true(W.stream_bytes[0][0] >= 1 << 20);
+    download_off_path_id_1(&p);
     /* available again: PATH_STATUS_AVAILABLE, and the next download is spread */
     assert_int_equal(tern_core_path_set_backup(p.client, &alt, 0), 0);
     assert_true(pair_run(&p, server_sees_available, 5 * SEC));
@@ -386,11 +388,7 @@ static void test_backup_verb(void **st)
     assert_true(pair_run(&p, pair_cond_now, 200 * MS));
     assert_int_equal(tern_mp_local_backup(p.client, 1), 1);
     assert_int_equal(tern_mp_peer_backup(p.server, 1), 1);
-    assert_true(pair_request(&p, 1 << 20) >= 0);
-    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
-    assert_true(pair_verify(&p));
-    assert_int_equal(W.stream_bytes[0][1], 0);
-    assert_int_equal(W.stream_bytes[1][1], 0);
+    download_off_path_id_1(&p);
     pair_free(&p);
 
     /* the extension not in use: the server does not offer it, or the client does not */
