@@ -196,7 +196,7 @@ static void print_json(client *cl, FILE *f, int ok)
     fflush(f);
 }
 
-enum { OPT_QUIC_VERSION = 1000, OPT_MULTIPATH = 1030 }; /* long options without a short letter */
+enum { OPT_QUIC_VERSION = 1000, OPT_MULTIPATH = 1030, OPT_BACKUP_LOCAL = 1031 }; /* long options without a short letter */
 
 static void usage(FILE *f)
 {
@@ -231,6 +231,9 @@ static void usage(FILE *f)
             "                        connection stays until each is acknowledged or lost and\n"
             "                        echoed (echoes are waited for 200 ms at most)\n"
             "  --add-local ADDR[:PORT]@WHEN     add and probe a local address (no switch)\n"
+            "  --backup-local ADDR[:PORT]@WHEN  --add-local, the path marked backup (needs\n"
+            "                        --multipath and a server taking it): no data on it while\n"
+            "                        another path works\n"
             "  --migrate ADDR[:PORT]@WHEN       switch to a local address (added if unknown)\n"
             "  --remove-local ADDR[:PORT]@WHEN  abandon the path of a local address\n"
             "                        WHEN: a time after the handshake (300ms, 2s) or an amount\n"
@@ -408,6 +411,7 @@ int main(int argc, char **argv)
                                          {"key-update", required_argument, NULL, 'K'},
                                          {"datagrams", required_argument, NULL, 'G'},
                                          {"add-local", required_argument, NULL, 'A'},
+                                         {"backup-local", required_argument, NULL, OPT_BACKUP_LOCAL},
                                          {"migrate", required_argument, NULL, 'M'},
                                          {"remove-local", required_argument, NULL, 'D'},
                                          {"no-preferred-address", no_argument, NULL, 'P'},
@@ -516,12 +520,14 @@ int main(int argc, char **argv)
                 cfg.max_datagram_frame_size = 65535; /* the echoes come back */
             break;
         case 'A':
+        case OPT_BACKUP_LOCAL:
         case 'M':
         case 'D':
             if (cl_script_add(cl,
-                              opt == 'A'   ? CL_ACT_ADD
-                              : opt == 'M' ? CL_ACT_MIGRATE
-                                           : CL_ACT_REMOVE,
+                              opt == 'A'                ? CL_ACT_ADD
+                              : opt == OPT_BACKUP_LOCAL ? CL_ACT_ADD_BACKUP
+                              : opt == 'M'              ? CL_ACT_MIGRATE
+                                                        : CL_ACT_REMOVE,
                               optarg) < 0) {
                 status = 2;
                 goto out;

@@ -216,6 +216,11 @@ TERN_API int tern_core_path_set_active(tern_conn *c, const tern_addr *local, ter
  * TERN_ERR_CLOSED. */
 TERN_API int tern_core_path_remove(tern_conn *c, const tern_addr *local, tern_tstamp now);
 
+/* Multipath: marks the path of `local` backup (backup != 0) or available
+ * (tern_conn_set_path_backup explains the rules). Returns 0, TERN_ERR_INVALID_ARG,
+ * TERN_ERR_NOT_CLIENT, TERN_ERR_CLOSED, TERN_ERR_NOT_FOUND, TERN_ERR_NOT_MULTIPATH. */
+TERN_API int tern_core_path_set_backup(tern_conn *c, const tern_addr *local, int backup);
+
 /* Sending from `local` failed at the socket: `why` is TERN_PATH_WHY_SOCKET_ERROR, or
  * TERN_PATH_WHY_INTERFACE_GONE / TERN_PATH_WHY_ADDRESS_GONE when the OS said the interface or the
  * address is gone (the caller maps its errors: EADDRNOTAVAIL, ENETDOWN, ...). A path other than

@@ -103,6 +103,8 @@ enum {
     /* session resumption */
     TERN_ERR_SESSION = -34,        /* a resumption blob is malformed, truncated, of an unknown
                                       format version, or holds session data TLS cannot use */
+    /* multipath */
+    TERN_ERR_NOT_MULTIPATH = -35,  /* the multipath extension is not in use on the connection */
 };
 
 /* Returns a static, human readable name for a TERN_ERR_* code (never NULL). Any thread. */
@@ -1038,6 +1040,23 @@ TERN_API int tern_conn_set_local_address(tern_conn *c, const tern_addr *addr);
  * Returns 0, TERN_ERR_NOT_FOUND, TERN_ERR_LAST_PATH (no other validated path: nothing changes),
  * TERN_ERR_NOT_CLIENT, TERN_ERR_CLOSED. */
 TERN_API int tern_conn_remove_local_address(tern_conn *c, const tern_addr *addr);
+
+/* Multipath (docs/multipath.md): marks the path of `addr` backup (backup != 0) or available
+ * (draft-ietf-quic-multipath-21 §3.3: PATH_STATUS_BACKUP / PATH_STATUS_AVAILABLE go to the
+ * server). Our scheduler puts no data on a backup path while an available one is usable, and
+ * uses it at once when none is; the peer is told so that it does the same. Every path is
+ * available until marked; the status shows in tern_path_info.mp_backup_local. A path still
+ * without a path ID (probing, waiting for the server's connection IDs, or added before the
+ * handshake) takes the status when it gets one. Returns 0, or TERN_ERR_INVALID_ARG (NULL),
+ * TERN_ERR_NOT_CLIENT, TERN_ERR_CLOSED, TERN_ERR_NOT_FOUND (no path from `addr`),
+ * TERN_ERR_NOT_MULTIPATH (tern_config.multipath is off, or the server did not take the
+ * extension: there is no status to give). */
+TERN_API int tern_conn_set_path_backup(tern_conn *c, const tern_addr *addr, int backup);
+
+/* tern_conn_add_local_address, the new path marked backup (tern_conn_set_path_backup) in the same
+ * call: it never carries data while an available path works. Returns its path id, the errors of
+ * tern_conn_add_local_address, or TERN_ERR_NOT_MULTIPATH (then no path is added). */
+TERN_API int tern_conn_add_local_address_backup(tern_conn *c, const tern_addr *addr);
 
 /* Copies up to `cap` descriptions of the connection's paths in use (probing, validated, active)
  * into `out` and sets *n to their number (which may exceed cap; cap 0 with out NULL just counts).

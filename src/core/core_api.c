@@ -227,6 +227,13 @@ int tern_core_path_remove(tern_conn *c, const tern_addr *local, tern_tstamp now)
     return tern_conn_path_remove(c, local, now);
 }
 
+int tern_core_path_set_backup(tern_conn *c, const tern_addr *local, int backup)
+{
+    if (!c || !bound_addr_ok(local))
+        return TERN_ERR_INVALID_ARG;
+    return tern_conn_path_set_backup(c, local, backup);
+}
+
 int tern_core_path_error(tern_conn *c, const tern_addr *local, tern_path_reason why,
                          tern_tstamp now)
 {

@@ -219,7 +219,11 @@ static int path_take_cid(tern_conn *c, int idx)
             return 1;
         /* none: PATH_CIDS_BLOCKED or PATHS_BLOCKED tells the peer (multipath.c) */
         uint64_t id = tern_mp_want_path(c);
-        return id && tern_mp_path_id_claim(c, id) == 0 && tern_mps_bind(c, id, idx) == 0;
+        if (!id || tern_mp_path_id_claim(c, id) || tern_mps_bind(c, id, idx))
+            return 0;
+        if (p->mp_backup_wanted)
+            (void)tern_mp_set_status(c, id, 1); /* a fresh path ID: held, abandoned by neither */
+        return 1;
     }
     return tern_peer_cids_for_path(&c->cids.peer, (uint8_t)idx) ||
            tern_peer_cids_take(&c->cids.peer, (uint8_t)idx);
@@ -531,6 +535,38 @@ int tern_conn_path_remove(tern_conn *c, const tern_addr *local, tern_tstamp now)
         end_path(c, on_addr[k], 0, TERN_PATH_WHY_APP, now);
     }
     return 0;
+}
+
+int tern_conn_path_status_usable(const tern_conn *c)
+{
+    /* the client has the server's transport parameters once the handshake completed; before,
+     * our offer is all there is to go by */
+    return !c->mp.enabled && (!c->mp.offered || c->hs.complete) ? TERN_ERR_NOT_MULTIPATH : 0;
+}
+
+int tern_conn_path_set_backup(tern_conn *c, const tern_addr *local, int backup)
+{
+    int rv = client_verb_check(c, local);
+    if (rv || (rv = tern_conn_path_status_usable(c)))
+        return rv;
+    if (tern_conn_path_by_local(c, local) < 0)
+        return TERN_ERR_NOT_FOUND;
+    for (int i = 0; i < TERN_MAX_PATHS; i++) {
+        tern_path *p = tern_conn_path_slot(c, i);
+        if (tern_path_in_use(p) && tern_addr_equal(&p->addr.local, local))
+            tern_mig_path_backup(c, i, backup);
+    }
+    return 0;
+}
+
+void tern_mig_path_backup(tern_conn *c, int idx, int backup)
+{
+    tern_path *p = tern_conn_path_slot(c, idx);
+    p->mp_backup_wanted = backup != 0;
+    /* with a path ID of its own (path ID 0 is the first path's), the status goes out now; a
+     * path abandoned on either side is ending and keeps the status it had */
+    if (c->mpd && tern_mps_slot_of(c, p->mp_id) == idx)
+        (void)tern_mp_set_status(c, p->mp_id, backup != 0);
 }
 
 void tern_conn_path_socket_error(tern_conn *c, int idx, tern_tstamp now)

@@ -24,6 +24,20 @@ int tern_conn_path_set_active(tern_conn *c, const tern_addr *local, tern_tstamp 
  * TERN_ERR_LAST_PATH, TERN_ERR_NOT_CLIENT, TERN_ERR_CLOSED. */
 int tern_conn_path_remove(tern_conn *c, const tern_addr *local, tern_tstamp now);
 
+/* Multipath: our status of the paths from `local` (every path leaving from that address):
+ * backup != 0 PATH_STATUS_BACKUP, else PATH_STATUS_AVAILABLE (draft-ietf-quic-multipath-21 §3.3).
+ * A path still without a path ID (probing, waiting for the peer's CIDs, or added before the
+ * handshake) takes the status when it gets one. Returns 0, TERN_ERR_INVALID_ARG,
+ * TERN_ERR_NOT_CLIENT, TERN_ERR_CLOSED, TERN_ERR_NOT_FOUND, TERN_ERR_NOT_MULTIPATH (the extension
+ * is not in use: either side did not offer it, or, before the peer's transport parameters, we did
+ * not). */
+int tern_conn_path_set_backup(tern_conn *c, const tern_addr *local, int backup);
+/* The status of the path in slot idx (in use): as tern_conn_path_set_backup for one path. */
+void tern_mig_path_backup(tern_conn *c, int idx, int backup);
+/* 0 when path statuses can be set (the extension is in use, or may be: we offered it and the
+ * handshake has not completed), else TERN_ERR_NOT_MULTIPATH. */
+int tern_conn_path_status_usable(const tern_conn *c);
+
 /* The path whose local address is `local` and which is in use (probing or validated), or -1. */
 int tern_conn_path_by_local(const tern_conn *c, const tern_addr *local);
 

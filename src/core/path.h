@@ -82,6 +82,8 @@ typedef struct tern_path {
     uint32_t mp_failures;       /* times it became failing */
     uint64_t mp_stream_bytes;   /* stream bytes the scheduler put on it */
     uint64_t mp_app_limited_from; /* path ID above 0: see tern_conn_send_state.app_limited_from */
+    uint8_t mp_backup_wanted;   /* the application marked it backup (tern_conn_path_set_backup):
+                                   our status of the path ID it carries, set as soon as it has one */
 } tern_path;
 
 /* State of a path that ended, kept per connection so that returning to the same network (the same

@@ -27,6 +27,27 @@ static int failover_on(const tern_conn *c)
     return !c->is_server && (c->cfg->failover || c->cfg->auto_migrate);
 }
 
+/* Multipath in automatic mode (draft-ietf-quic-multipath-21 §3.3): the paths the policy holds
+ * are backups of the active one instead of places to migrate to. The active path is available,
+ * every other path the policy opened or kept (a standby, one probed to move to) backup, so the
+ * schedulers of both sides keep the data on the active path while it works and use a backup at
+ * once when it does not; the application's own paths keep the status it gave them. Without the
+ * extension nothing here is sent, and the policy migrates as before. */
+static void mp_statuses(tern_conn *c, int active)
+{
+    if (!auto_mode(c) || tern_conn_path_status_usable(c))
+        return;
+    for (int i = 0; i < TERN_MAX_PATHS; i++) {
+        tern_path *p = tern_conn_path_slot(c, i);
+        if (!tern_path_in_use(p))
+            continue;
+        if (i == active)
+            tern_mig_path_backup(c, i, 0);
+        else if (p->role != TERN_ROLE_APP)
+            tern_mig_path_backup(c, i, 1);
+    }
+}
+
 static tern_tstamp ms(uint64_t v)
 {
     return v > UINT64_MAX / TERN_NS_PER_MS ? TERN_TS_INF : v * TERN_NS_PER_MS;
@@ -240,6 +261,7 @@ static int open_path(tern_conn *c, const tern_addr *ip, int role, tern_path_reas
     if (idx < 0)
         return -1;
     tern_conn_path_slot(c, idx)->role = role;
+    mp_statuses(c, c->paths.active);
     return idx;
 }
 
@@ -478,6 +500,7 @@ static void maybe_fail_over(tern_conn *c, int idx, int decide, tern_tstamp now)
         /* find out soon whether the old path is dead (then its address backs off) or only was
          * congested (then it stays a standby, and maybe the one to move back to) */
         tern_conn_path_slot(c, from)->role = TERN_ROLE_STANDBY;
+        mp_statuses(c, c->paths.active);
         challenge(tern_conn_path_slot(c, from), 0, now);
     }
 }
@@ -567,6 +590,7 @@ void tern_policy_on_active(tern_conn *c, int from, int to, tern_tstamp now)
     pol->pending = POL_NONE;
     if (pol->target == to)
         pol->target = POL_NONE;
+    mp_statuses(c, to);
 }
 
 void tern_policy_on_path_end(tern_conn *c, int idx, int failed, tern_tstamp now)

@@ -1036,23 +1036,42 @@ static int bind_local_sock(rt_conn *rc, const tern_addr *addr, tern_udp_sock **o
     return 0;
 }
 
-/* Binds a socket on `addr` and creates the path. With `activate`, switches to it too. */
-static int add_local(tern_conn *c, const tern_addr *addr, int activate)
+/* client_rc, and `addr` (set) normalized into *a. */
+static rt_conn *client_local(tern_conn *c, const tern_addr *addr, tern_addr *a, int *err)
 {
+    rt_conn *rc = client_rc(c, err);
+    if (*err)
+        return rc;
+    if (!addr || !addr->len) {
+        *err = TERN_ERR_INVALID_ARG;
+        return rc;
+    }
+    *a = *addr;
+    normalize_addr(a);
+    return rc;
+}
+
+/* add_local's modes */
+enum { ADD_PROBE, ADD_ACTIVATE, ADD_BACKUP };
+
+/* Binds a socket on `addr` and creates the path. ADD_ACTIVATE switches to it too; ADD_BACKUP
+ * marks it backup (multipath). */
+static int add_local(tern_conn *c, const tern_addr *addr, int mode)
+{
+    int activate = mode == ADD_ACTIVATE;
+    tern_addr a;
     int rv;
-    rt_conn *rc = client_rc(c, &rv);
+    rt_conn *rc = client_local(c, addr, &a, &rv);
     if (rv)
         return rv;
-    if (!addr || !addr->len)
-        return TERN_ERR_INVALID_ARG;
-    tern_addr a = *addr;
-    normalize_addr(&a);
     if (activate) {
         int idx = tern_conn_path_by_local(c, &a);
         if (idx >= 0)
             return tern_conn_path_set_active(c, &a, tern_loop_now());
     }
     if ((rv = precheck_local(rc, &a)))
+        return rv;
+    if (mode == ADD_BACKUP && (rv = tern_conn_path_status_usable(c)))
         return rv;
     tern_endpoint *ep = rc->ep;
     tern_udp_sock *s;
@@ -1067,30 +1086,49 @@ static int add_local(tern_conn *c, const tern_addr *addr, int activate)
         errno = e;
         return rv;
     }
+    if (mode == ADD_BACKUP)
+        (void)tern_conn_path_set_backup(c, &s->local, 1); /* checked above: cannot fail */
     return rv;
 }
 
 /* add_local inside ep_enter/ep_leave: the path events it reports are callbacks. */
-static int add_local_guarded(tern_conn *c, const tern_addr *addr, int activate)
+static int add_local_guarded(tern_conn *c, const tern_addr *addr, int mode)
 {
     rt_conn *rc = c ? tern_conn_get_driver_data(c) : NULL;
     if (!rc)
         return TERN_ERR_INVALID_ARG;
     tern_endpoint *ep = rc->ep;
     ep_enter(ep);
-    int rv = add_local(c, addr, activate);
+    int rv = add_local(c, addr, mode);
     ep_leave(ep);
     return rv;
 }
 
 int tern_conn_add_local_address(tern_conn *c, const tern_addr *addr)
 {
-    return add_local_guarded(c, addr, 0);
+    return add_local_guarded(c, addr, ADD_PROBE);
+}
+
+int tern_conn_add_local_address_backup(tern_conn *c, const tern_addr *addr)
+{
+    return add_local_guarded(c, addr, ADD_BACKUP);
 }
 
 int tern_conn_set_local_address(tern_conn *c, const tern_addr *addr)
 {
-    return add_local_guarded(c, addr, 1);
+    return add_local_guarded(c, addr, ADD_ACTIVATE);
+}
+
+int tern_conn_set_path_backup(tern_conn *c, const tern_addr *addr, int backup)
+{
+    tern_addr a;
+    int rv;
+    rt_conn *rc = client_local(c, addr, &a, &rv);
+    if (rv)
+        return rv;
+    if ((rv = tern_conn_path_set_backup(c, &a, backup)) == 0)
+        mark_dirty(rc->ep, rc); /* the PATH_STATUS frame goes out with the next send */
+    return rv;
 }
 
 static int remove_local(tern_conn *c, const tern_addr *addr);

@@ -45,6 +45,7 @@ static const char *const err_names[] = {
     [-TERN_ERR_DATAGRAM_UNSUPPORTED] = "the peer does not take datagrams",
     [-TERN_ERR_DATAGRAM_TOO_LARGE] = "datagram too large",
     [-TERN_ERR_SESSION] = "unusable resumption blob",
+    [-TERN_ERR_NOT_MULTIPATH] = "the multipath extension is not in use",
 };
 
 const char *tern_version(int *num)

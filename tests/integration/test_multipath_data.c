@@ -288,6 +288,18 @@ static void test_dead_path_fails_over(void **st)
     pair_free(&p);
 }
 
+/* A download of 1 MiB, complete and intact, none of it on path ID 1 (a backup) either way. */
+static void download_off_path_id_1(tern_pair *p)
+{
+    uint64_t before = W.stream_bytes[0][0];
+    assert_true(pair_request(p, 1 << 20) >= 0);
+    assert_true(pair_run(p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(p));
+    assert_int_equal(W.stream_bytes[0][1], 0);
+    assert_int_equal(W.stream_bytes[1][1], 0);
+    assert_true(W.stream_bytes[0][0] - before >= 1 << 20);
+}
+
 /* A path in backup status (ours, sent to the peer with PATH_STATUS_BACKUP) carries no stream
  * data while the available path works, in either direction. */
 static void test_backup_path_stays_idle(void **st)
@@ -305,15 +317,94 @@ static void test_backup_path_stays_idle(void **st)
     tern_mig_path_info(p.server, server_slot(&p, 1), &pi);
     assert_int_equal(pi.mp_backup_peer, 1);
     assert_int_equal(pi.mp_backup_local, 0);
-    assert_int_equal(pair_request(&p, 1 << 20), 1);
-    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
-    assert_true(pair_verify(&p));
-    assert_int_equal(W.stream_bytes[0][1], 0);
-    assert_int_equal(W.stream_bytes[1][1], 0);
-    assert_true(W.stream_bytes[0][0] >= 1 << 20);
+    download_off_path_id_1(&p);
     /* the path is alive all the same: validated, and its packets acknowledged */
     assert_true(tern_conn_path_slot(p.client, idx)->path_validated);
     pair_free(&p);
+}
+
+static int server_sees_available(tern_pair *p)
+{
+    return tern_mp_peer_backup(p->server, 1) == 0;
+}
+
+/* The application's verb (tern_core_path_set_backup, which tern_conn_set_path_backup and
+ * tern_conn_add_local_address_backup use): a path marked backup right after it was added gets the
+ * status with its path ID, the server learns it (PATH_STATUS_BACKUP) and neither side puts a
+ * stream byte on it; marked available again, the next download uses it. Every error the verb
+ * documents, each from the state that causes it. */
+static void test_backup_verb(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start(&p, 4450);
+    tern_addr alt = p.alt_addr, none = addr("10.0.0.77:5000");
+    assert_int_equal(tern_core_path_set_backup(NULL, &alt, 1), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_path_set_backup(p.client, NULL, 1), TERN_ERR_INVALID_ARG);
+    assert_int_equal(tern_core_path_set_backup(p.client, &none, 1), TERN_ERR_NOT_FOUND);
+    assert_int_equal(tern_core_path_set_backup(p.server, &alt, 1), TERN_ERR_NOT_CLIENT);
+    int idx = tern_core_path_add(p.client, &alt, p.now);
+    assert_true(idx > 0);
+    assert_int_equal(tern_core_path_set_backup(p.client, &alt, 1), 0);
+    assert_true(pair_run(&p, both_validated, 5 * SEC));
+    assert_true(pair_run(&p, pair_cond_now, 200 * MS));
+    assert_int_equal(tern_mp_local_backup(p.client, 1), 1);
+    assert_int_equal(tern_mp_peer_backup(p.server, 1), 1);
+    tern_path_info pi[4];
+    size_t np = 0;
+    assert_int_equal(tern_conn_paths(p.client, pi, 4, &np), 0);
+    assert_int_equal(np, 2);
+    for (size_t i = 0; i < np; i++)
+        assert_int_equal(pi[i].mp_backup_local, pi[i].mp_path_id == 1);
+    download_off_path_id_1(&p);
+    /* available again: PATH_STATUS_AVAILABLE, and the next download is spread */
+    assert_int_equal(tern_core_path_set_backup(p.client, &alt, 0), 0);
+    assert_true(pair_run(&p, server_sees_available, 5 * SEC));
+    assert_int_equal(tern_mp_local_backup(p.client, 1), 0);
+    assert_true(pair_request(&p, 4 << 20) >= 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    assert_true(W.stream_bytes[0][1] > 100000);
+    assert_int_equal(tern_conn_close(p.client, 0, "done"), 0);
+    assert_int_equal(tern_core_path_set_backup(p.client, &alt, 1), TERN_ERR_CLOSED);
+    pair_free(&p);
+
+    /* marked before the handshake (the extension not known yet, the path not probed): the path
+     * takes the status with its path ID, once the handshake is confirmed */
+    memset(&W, 0, sizeof(W));
+    assert_int_equal(pair_init(&p, 4455), 0);
+    p.cfg_c.multipath = p.cfg_s.multipath = 1;
+    links(&p.c2s, 20000000, 10 * MS);
+    links(&p.s2c, 20000000, 10 * MS);
+    links(&p.c2s_alt, 20000000, 15 * MS);
+    links(&p.s2c_alt, 20000000, 15 * MS);
+    p.alt_addr = alt;
+    p.tap = tap;
+    assert_true(pair_run(&p, pair_cond_now, SEC));
+    assert_true(tern_core_path_add(p.client, &alt, p.now) > 0);
+    assert_int_equal(tern_core_path_set_backup(p.client, &alt, 1), 0);
+    assert_true(pair_connect(&p));
+    assert_true(pair_run(&p, both_validated, 5 * SEC));
+    assert_true(pair_run(&p, pair_cond_now, 200 * MS));
+    assert_int_equal(tern_mp_local_backup(p.client, 1), 1);
+    assert_int_equal(tern_mp_peer_backup(p.server, 1), 1);
+    download_off_path_id_1(&p);
+    pair_free(&p);
+
+    /* the extension not in use: the server does not offer it, or the client does not */
+    for (int srv_offers = 0; srv_offers < 2; srv_offers++) {
+        memset(&W, 0, sizeof(W));
+        assert_int_equal(pair_init(&p, 4460 + (uint64_t)srv_offers), 0);
+        p.cfg_c.multipath = !srv_offers;
+        p.cfg_s.multipath = (uint64_t)srv_offers;
+        p.alt_addr = alt;
+        assert_true(pair_connect(&p));
+        assert_false(p.client->mp.enabled);
+        assert_true(tern_core_path_add(p.client, &alt, p.now) > 0);
+        assert_int_equal(tern_core_path_set_backup(p.client, &alt, 1), TERN_ERR_NOT_MULTIPATH);
+        assert_int_equal(tern_core_path_set_backup(p.client, &alt, 0), TERN_ERR_NOT_MULTIPATH);
+        pair_free(&p);
+    }
 }
 
 static int client_path_gone(tern_pair *p)
@@ -534,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_without_extension_one_path),
         cmocka_unit_test(test_dead_path_fails_over),
         cmocka_unit_test(test_backup_path_stays_idle),
+        cmocka_unit_test(test_backup_verb),
         cmocka_unit_test(test_remove_abandons_path),
         cmocka_unit_test(test_path_ack_for_unused_space),
         cmocka_unit_test(test_key_update_across_paths),

@@ -88,7 +88,7 @@ extern const sim_scenario sim_failover_scenarios[SIM_FAILOVER_SCENARIOS];
 #define SIM_RECOVERY_SCENARIOS 8
 extern const sim_scenario sim_recovery_scenarios[SIM_RECOVERY_SCENARIOS];
 /* The migration policy suite (scenarios_policy.c), a part of the registry. */
-#define SIM_POLICY_SCENARIOS 16
+#define SIM_POLICY_SCENARIOS 17
 extern const sim_scenario sim_policy_scenarios[SIM_POLICY_SCENARIOS];
 /* The ECN suite (scenarios_ecn.c), a part of the registry. */
 #define SIM_ECN_SCENARIOS 5

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The tools' --multipath flags over loopback: with both set the JSON report says the extension is
 # in use, with only the client's (or neither) it says not, and the download is intact each time;
-# with a second path, the per-path figures of the report and of --show-paths.
+# with a second path, the per-path figures of the report and of --show-paths; a second path
+# opened in backup status (--backup-local).
 #   tests/tools/multipath.sh BUILD_DIR
 set -uo pipefail
 # shellcheck source=tests/tools/lib.sh
@@ -101,4 +102,48 @@ PY
 }
 two_paths "--multipath" yes
 two_paths "" no
+
+# --backup-local: the second path is opened in backup status. The client's status of it is
+# backup (the server's stays available), and the server's scheduler, told by PATH_STATUS_BACKUP,
+# keeps the download on the available path: the backup path receives its validation and a few
+# acknowledgement-sized packets, not a share of the 4 MB. Without the extension on the server the
+# action fails with its own error and no second path exists.
+backup_path() {
+    local port
+    port=$(free_port)
+    # shellcheck disable=SC2086
+    start_server "$port" -q $1 || fail "tern-server did not start"
+    timeout 30 "$build/tern-client" --json --sha256 --ca "$work/pki/ca.pem" --multipath \
+        --local 127.0.0.1 --backup-local 127.0.0.2@0ms \
+        "https://127.0.0.1:$port/big.bin" >"$work/client.json" 2>"$work/client.err" ||
+        fail "the client failed with a backup path (server '$1')"
+    "$py" - "$work/client.json" "$bigsum" "$2" <<'PY' || fail "backup path report (server '$1')"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["ok"] and r["files"][0]["sha256"] == sys.argv[2], r
+act = r["actions"]
+assert len(act) == 1 and act[0]["action"] == "backup-local" and act[0]["ran"], act
+paths = r["paths"]
+if sys.argv[3] == "yes":
+    assert r["multipath"] is True, r
+    assert "error" not in act[0], act
+    assert len(paths) == 2 and all(p["validated"] for p in paths), paths
+    main = next(p for p in paths if p["local"].startswith("127.0.0.1:"))
+    bk = next(p for p in paths if p["local"].startswith("127.0.0.2:"))
+    assert main["status"] == "available" and main["status_local"] == "available", main
+    assert bk["status"] == "backup" and bk["status_local"] == "backup", bk
+    assert bk["status_peer"] == "available", bk
+    # the download went on the available path; the backup one saw at most a few KB
+    assert main["bytes_received"] > 4000000, main
+    assert bk["bytes_received"] < 40000, bk
+    assert bk["stream_bytes_scheduled"] == 0, bk
+else:
+    assert r["multipath"] is False, r
+    assert act[0].get("error") == "the multipath extension is not in use", act
+    assert len(paths) == 1, paths
+PY
+    stop_server
+}
+backup_path "--multipath" yes
+backup_path "" no
 echo "multipath: PASS"

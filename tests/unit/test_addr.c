@@ -159,7 +159,7 @@ static void test_equal(void **st)
 }
 
 /* the most negative code tern.h defines */
-#define LAST_ERR TERN_ERR_SESSION
+#define LAST_ERR TERN_ERR_NOT_MULTIPATH
 
 static void test_strerror(void **st)
 {

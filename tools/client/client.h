@@ -54,8 +54,8 @@ typedef struct cl_progress {
     uint64_t start_ns, last_ns;
 } cl_progress;
 
-/* A scripted local address change (--add-local, --migrate, --remove-local). */
-typedef enum cl_act_kind { CL_ACT_ADD, CL_ACT_MIGRATE, CL_ACT_REMOVE } cl_act_kind;
+/* A scripted local address change (--add-local, --backup-local, --migrate, --remove-local). */
+typedef enum cl_act_kind { CL_ACT_ADD, CL_ACT_MIGRATE, CL_ACT_REMOVE, CL_ACT_ADD_BACKUP } cl_act_kind;
 
 typedef struct cl_action {
     cl_act_kind kind;

@@ -1,4 +1,5 @@
-/* Scripted local address changes for tern-client (--add-local, --migrate, --remove-local): each
+/* Scripted local address changes for tern-client (--add-local, --backup-local, --migrate,
+ * --remove-local): each
  * action names an address and a trigger, a time after the handshake ("300ms", "2s") or an amount
  * of body data received ("20MB", "512KB"). The loop and the read path both call cl_script_run, so
  * a byte trigger fires as soon as the data that crosses it has been handed to the application.
@@ -21,6 +22,8 @@ static const char *kind_name(cl_act_kind k)
         return "add-local";
     case CL_ACT_MIGRATE:
         return "migrate";
+    case CL_ACT_ADD_BACKUP:
+        return "backup-local";
     default:
         return "remove-local";
     }
@@ -145,12 +148,15 @@ static void run_action(client *cl, cl_action *a)
 
     /* Without a port, an address that already has a path means that path (its port was picked
      * by the system), so that "add 127.0.0.2, then migrate to 127.0.0.2" works. */
-    if (a->any_port && a->kind != CL_ACT_ADD)
+    if (a->any_port && a->kind != CL_ACT_ADD && a->kind != CL_ACT_ADD_BACKUP)
         cl_paths_find_local(cl, &a->addr, &target);
     errno = 0;
     switch (a->kind) {
     case CL_ACT_ADD:
         rc = tern_conn_add_local_address(cl->conn, &target);
+        break;
+    case CL_ACT_ADD_BACKUP:
+        rc = tern_conn_add_local_address_backup(cl->conn, &target);
         break;
     case CL_ACT_MIGRATE:
         rc = tern_conn_set_local_address(cl->conn, &target);
