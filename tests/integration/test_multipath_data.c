@@ -282,6 +282,20 @@ static void count_lost(void *ud, tern_conn *c, const char *r, size_t len)
 
 static int killed(tern_pair *p) { return p->now >= kill_at; }
 
+/* Opens path ID 1, starts a 4 MiB download watched by on_data and runs it 600 ms, both paths
+ * carrying it. */
+static void download_on_both(tern_pair *p)
+{
+    p->on_data = on_data;
+    last_data_at = watch_from = longest_gap = 0;
+    tern_addr alt = p->alt_addr;
+    assert_true(tern_conn_path_add(p->client, &alt, p->now) > 0);
+    assert_true(pair_run(p, both_validated, 5 * SEC));
+    assert_int_equal(pair_request(p, 4 << 20), 1);
+    kill_at = p->now + 600 * MS;
+    assert_false(pair_run(p, killed, 2 * SEC) && pair_cond_all_done(p));
+}
+
 /* Path ID 1 dies mid-transfer (everything on it dropped, both ways): the download completes on
  * path ID 0, intact, and its delivery never stalls for long: the dead path's first PTO makes it
  * failing and its data goes out again on the other path at once. The server's qlog reports the
@@ -292,14 +306,7 @@ static void test_dead_path_fails_over(void **st)
     tern_pair p;
     qlog_lost_1rtt = qlog_lost_other = 0;
     start_with(&p, 4300, count_lost);
-    p.on_data = on_data;
-    last_data_at = watch_from = longest_gap = 0;
-    tern_addr alt = p.alt_addr;
-    assert_true(tern_conn_path_add(p.client, &alt, p.now) > 0);
-    assert_true(pair_run(&p, both_validated, 5 * SEC));
-    assert_int_equal(pair_request(&p, 4 << 20), 1);
-    kill_at = p.now + 600 * MS;
-    assert_false(pair_run(&p, killed, 2 * SEC) && pair_cond_all_done(&p));
+    download_on_both(&p);
     uint64_t before = W.stream_bytes[0][1];
     assert_true(before > 200000); /* path ID 1 carried a share until then */
     p.c2s_alt.blackhole = p.s2c_alt.blackhole = 1;
@@ -344,14 +351,7 @@ static void test_silent_path_keeps_other_acks(void **st)
     (void)st;
     tern_pair p;
     start(&p, 4350);
-    p.on_data = on_data;
-    last_data_at = watch_from = longest_gap = 0;
-    tern_addr alt = p.alt_addr;
-    assert_true(tern_conn_path_add(p.client, &alt, p.now) > 0);
-    assert_true(pair_run(&p, both_validated, 5 * SEC));
-    assert_int_equal(pair_request(&p, 4 << 20), 1);
-    kill_at = p.now + 600 * MS;
-    assert_false(pair_run(&p, killed, 2 * SEC) && pair_cond_all_done(&p));
+    download_on_both(&p);
     assert_true(W.stream_bytes[0][0] > 200000 && W.stream_bytes[0][1] > 200000);
     uint64_t srtt, pto, srtt0, pto0;
     server_timing(&p, 1, &srtt, &pto);
@@ -387,14 +387,7 @@ static void test_abandon_path_id0_ends_server_path(void **st)
     (void)st;
     tern_pair p;
     start(&p, 4450);
-    p.on_data = on_data;
-    last_data_at = watch_from = longest_gap = 0;
-    tern_addr alt = p.alt_addr;
-    assert_true(tern_conn_path_add(p.client, &alt, p.now) > 0);
-    assert_true(pair_run(&p, both_validated, 5 * SEC));
-    assert_int_equal(pair_request(&p, 4 << 20), 1);
-    kill_at = p.now + 600 * MS;
-    assert_false(pair_run(&p, killed, 2 * SEC) && pair_cond_all_done(&p));
+    download_on_both(&p);
     int s0 = server_slot(&p, 0), s1 = server_slot(&p, 1);
     assert_true(s0 >= 0 && s1 >= 0 && p.server->paths.active == s0);
     assert_true(tern_conn_path_slot(p.server, s0)->cc.bytes_in_flight > 0);
