@@ -246,7 +246,7 @@ static int other_acks_due(const tern_conn *c, int space, tern_tstamp now)
     if (!c->mpd)
         return 0;
     for (int s = TERN_SPACE_APP; s < TERN_RECOVERY_SPACES; s++)
-        if (s != space && tern_conn_ack_home(c, s) < 0 && tern_conn_ack_due(c, s, now))
+        if (s != space && tern_conn_ack_due(c, s, now) && tern_conn_ack_home(c, s) < 0)
             return 1;
     return 0;
 }
@@ -754,7 +754,7 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
         tern_ackr_on_ack_sent(&sp->ackr, b->space >= TERN_SPACE_APP ? ack_repeat_at(c, pp, now)
                                                                     : TERN_TS_INF);
     if (b->has_ack && b->space >= TERN_SPACE_APP)
-        c->snd.ack_copied &= (uint8_t)~(1u << (b->space - TERN_SPACE_APP));
+        c->snd.ack_copied &= (uint8_t) ~(1u << (b->space - TERN_SPACE_APP));
     c->snd.ack_copied = (uint8_t)((c->snd.ack_copied & ~b->other_acks) | b->acks_copied);
     for (int k = 0; b->other_acks && k <= TERN_MPS_IDS; k++) {
         tern_pn_space_state *o =

@@ -114,7 +114,7 @@ int tern_mpsched_pick(tern_conn *c, size_t room, tern_tstamp now)
         v[n].probes = (uint8_t)probes;
         int space = tern_path_space(p);
         v[n].ack_due =
-            (uint8_t)(tern_conn_ack_home(c, space) == i && tern_conn_ack_due(c, space, now));
+            (uint8_t)(tern_conn_ack_due(c, space, now) && tern_conn_ack_home(c, space) == i);
         v[n].room = (uint8_t)has_room(p, room, now, &pace_at);
         n++;
     }

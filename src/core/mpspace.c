@@ -165,8 +165,7 @@ uint64_t tern_mps_path_of_dcid(const tern_conn *c, const tern_cid *dcid)
 static void sync_path_id0(tern_conn *c, tern_tstamp now)
 {
     int slot = c->mpd->slot0;
-    if (slot < 0 ||
-        (tern_mp_peer_abandoned(c, 0, NULL) != 1 && tern_mp_local_abandoned(c, 0) != 1))
+    if (slot < 0 || (tern_mp_peer_abandoned(c, 0, NULL) != 1 && tern_mp_local_abandoned(c, 0) != 1))
         return;
     if (slot == c->paths.active) {
         int best = -1;

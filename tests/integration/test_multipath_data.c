@@ -139,7 +139,10 @@ static void start_with(tern_pair *p, uint64_t seed, tern_qlog_fn server_qlog)
     assert_true(p->client->mp.enabled && p->server->mp.enabled);
 }
 
-static void start(tern_pair *p, uint64_t seed) { start_with(p, seed, NULL); }
+static void start(tern_pair *p, uint64_t seed)
+{
+    start_with(p, seed, NULL);
+}
 
 static int both_validated(tern_pair *p)
 {
@@ -405,8 +408,10 @@ static void test_abandon_path_id0_ends_server_path(void **st)
     assert_true(pair_verify(&p));
     uint64_t srtt1, pto1;
     server_timing(&p, 1, &srtt1, &pto1);
-    fprintf(stderr, "PATH_ABANDON of path ID 0 at the server after %.1f ms; longest delivery "
-            "gap %.1f ms\n", (double)heard / MS, (double)longest_gap / MS);
+    fprintf(stderr,
+            "PATH_ABANDON of path ID 0 at the server after %.1f ms; longest delivery "
+            "gap %.1f ms\n",
+            (double)heard / MS, (double)longest_gap / MS);
     /* the frame's one way, then the resent window over path ID 1: under its PTO in all */
     assert_true(longest_gap < heard + pto1);
     pair_free(&p);
