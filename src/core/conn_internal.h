@@ -231,6 +231,9 @@ typedef struct tern_conn_send_state {
     int ecn;                     /* codepoint of the datagrams being built (TERN_ECN_*) */
     int path;                    /* the path slot of the datagrams being built (the active one,
                                     or the multipath scheduler's choice) */
+    uint8_t ack_copied;          /* multipath: application spaces (bit k: TERN_SPACE_APP + k)
+                                    whose pending ACK already went, as a copy, on another path
+                                    since their own path last carried one (see conn_send.c) */
 } tern_conn_send_state;
 
 /* ECN (conn_ecn.c): the ACK being processed, totals that outlive the paths. The peer's counts
@@ -423,6 +426,14 @@ int tern_conn_tx_limit_ok(tern_conn *c);
  * wanted to update (tern_config.key_update_margin_pct) and the update cannot start before the
  * peer acknowledges the phase. ACKs then go out once per max_ack_delay (tern_ackr_due_time). */
 int tern_conn_ack_sparse(const tern_conn *c);
+
+/* 1 when `space`'s ACK decision (ack.c, with the sparse policy of the application space) says
+ * send an ACK now. */
+int tern_conn_ack_due(const tern_conn *c, int space, tern_tstamp now);
+
+/* Multipath: the path slot that carries `space`'s ACK decisions (the path of its path ID, when
+ * tern_mpsched_carries_acks says so), or -1 when none does (they then go on any path). */
+int tern_conn_ack_home(const tern_conn *c, int space);
 /* Packets kept below the confidentiality limit for the CONNECTION_CLOSE(AEAD_LIMIT_REACHED) of a
  * connection that cannot update its keys (the closing period repeats it). */
 #define TERN_AEAD_CLOSE_RESERVE 8

@@ -21,6 +21,8 @@ typedef struct pkt_build {
     int has_ack;
     uint8_t other_acks; /* multipath: the application spaces other than its own whose ACK or
                            PATH_ACK it carries (bit k: TERN_SPACE_APP + k) */
+    uint8_t acks_copied; /* those of them that are copies: their own path carries the ACK
+                            decision (tern_conn_ack_home) */
     int n_acks;         /* ACK and PATH_ACK frames it carries */
     int padded;         /* carries PADDING frames (it then counts in flight, RFC 9002 §2) */
     uint64_t ack_largest;
@@ -174,7 +176,12 @@ static int write_ack(tern_conn *c, pkt_build *b, int space, tern_tstamp now)
         b->has_ack = 1;
         b->ack_largest = a->largest;
     } else {
-        b->other_acks |= (uint8_t)(1u << (space - TERN_SPACE_APP));
+        uint8_t bit = (uint8_t)(1u << (space - TERN_SPACE_APP));
+        int home = tern_conn_ack_home(c, space);
+        if (home >= 0 && home != b->rec.path_id)
+            b->acks_copied |= bit;
+        else
+            b->other_acks |= bit;
     }
     b->n_acks++;
     b->payload += n;
@@ -192,9 +199,32 @@ static void add_ack(tern_conn *c, pkt_build *b, tern_tstamp now)
     (void)write_ack(c, b, b->space, now);
 }
 
-/* Multipath: every 1-RTT packet carries the acknowledgements due in the other path IDs' spaces
- * (PATH_ACK, or ACK for path ID 0), whatever path it leaves on: the draft lets any path carry
- * them, and the fastest path then brings them back soonest. */
+int tern_conn_ack_due(const tern_conn *c, int space, tern_tstamp now)
+{
+    const tern_pn_space_state *sp = tern_conn_sp(c, space);
+    return sp && tern_ackr_should_send(&sp->ackr, now,
+                                       space == TERN_SPACE_APP && tern_conn_ack_sparse(c));
+}
+
+/* Multipath ACK routing (docs/multipath.md): each path ID's ACK decisions are carried by its own
+ * path while that path is usable, so that a path going silent takes only its own
+ * acknowledgements with it, and a receiver keeps sending on every path it receives on (a dead
+ * interface's send error shows at once). The scheduler sends there when the decision falls due
+ * (mpsched.h). Packets on other paths carry a copy of a pending ACK once per decision, where there
+ * is room: a faster path may bring it sooner, but the copy neither settles the decision nor
+ * counts as one. A path ID without a usable path of its own has its ACKs go on any path, the
+ * first one settling the decision. */
+int tern_conn_ack_home(const tern_conn *c, int space)
+{
+    if (!c->mpd || !c->hs.confirmed || space < TERN_SPACE_APP)
+        return -1;
+    int slot = tern_mps_slot_of(c, tern_mps_path_id_of(c, space));
+    return slot >= 0 && tern_mpsched_carries_acks(c, slot) ? slot : -1;
+}
+
+/* Multipath: a 1-RTT packet carries the acknowledgements pending in the other path IDs' spaces
+ * (PATH_ACK, or ACK for path ID 0): those without a path of their own, and a copy of the others
+ * once per ACK decision (see tern_conn_ack_home). */
 static void add_other_acks(tern_conn *c, pkt_build *b, tern_tstamp now)
 {
     if (!c->mpd || b->level != TERN_LEVEL_1RTT)
@@ -203,21 +233,22 @@ static void add_other_acks(tern_conn *c, pkt_build *b, tern_tstamp now)
         tern_pn_space_state *sp = tern_conn_sp(c, s);
         if (s == b->space || !sp || !sp->ackr.has_largest)
             continue;
+        if (((c->snd.ack_copied >> (s - TERN_SPACE_APP)) & 1) && tern_conn_ack_home(c, s) >= 0)
+            continue;
         if (sp->ackr.ack_pending || tern_ackr_repeat_due(&sp->ackr, now))
             (void)write_ack(c, b, s, now);
     }
 }
 
-/* 1 when another path ID's space has an ACK to send now (multipath). */
+/* 1 when another path ID's space without a path of its own has an ACK to send now (multipath);
+ * those with one are sent there. */
 static int other_acks_due(const tern_conn *c, int space, tern_tstamp now)
 {
     if (!c->mpd)
         return 0;
-    for (int s = TERN_SPACE_APP; s < TERN_RECOVERY_SPACES; s++) {
-        tern_pn_space_state *sp = tern_conn_sp(c, s);
-        if (s != space && sp && tern_ackr_should_send(&sp->ackr, now, 0))
+    for (int s = TERN_SPACE_APP; s < TERN_RECOVERY_SPACES; s++)
+        if (s != space && tern_conn_ack_due(c, s, now) && tern_conn_ack_home(c, s) < 0)
             return 1;
-    }
     return 0;
 }
 
@@ -723,6 +754,9 @@ static void commit_packet(tern_conn *c, pkt_build *b, tern_tstamp now)
     if (b->has_ack)
         tern_ackr_on_ack_sent(&sp->ackr, b->space >= TERN_SPACE_APP ? ack_repeat_at(c, pp, now)
                                                                     : TERN_TS_INF);
+    if (b->has_ack && b->space >= TERN_SPACE_APP)
+        c->snd.ack_copied &= (uint8_t) ~(1u << (b->space - TERN_SPACE_APP));
+    c->snd.ack_copied = (uint8_t)((c->snd.ack_copied & ~b->other_acks) | b->acks_copied);
     for (int k = 0; b->other_acks && k <= TERN_MPS_IDS; k++) {
         tern_pn_space_state *o =
             (b->other_acks >> k) & 1 ? tern_conn_sp(c, TERN_SPACE_APP + k) : NULL;
@@ -810,8 +844,7 @@ static int build_datagram(tern_conn *c, uint8_t *out, size_t cap, int allow_in, 
         tern_pn_space_state *sp = tern_conn_sp(c, space);
         if (!sp)
             continue;
-        int sparse = space == TERN_SPACE_APP && tern_conn_ack_sparse(c);
-        int want = tern_ackr_should_send(&sp->ackr, now, sparse) || sp->probes > 0 ||
+        int want = tern_conn_ack_due(c, space, now) || sp->probes > 0 ||
                    (level == TERN_LEVEL_1RTT && c->paths.ping_pending) ||
                    (level == TERN_LEVEL_1RTT && other_acks_due(c, space, now));
         if (allow_data) {

@@ -11,7 +11,7 @@ static int better(const tern_mpsched_cand *a, const tern_mpsched_cand *b)
 
 int tern_mpsched_choose(const tern_mpsched_cand *v, size_t n, int fallback)
 {
-    const tern_mpsched_cand *probe = NULL, *room = NULL, *any = NULL;
+    const tern_mpsched_cand *probe = NULL, *ack = NULL, *room = NULL, *any = NULL;
     int have_available = 0;
     for (size_t i = 0; i < n; i++)
         have_available |= !v[i].backup;
@@ -19,6 +19,8 @@ int tern_mpsched_choose(const tern_mpsched_cand *v, size_t n, int fallback)
         const tern_mpsched_cand *e = &v[i];
         if (e->probes && !probe)
             probe = e;
+        if (e->ack_due && better(e, ack))
+            ack = e;
         if (have_available && e->backup)
             continue; /* backups only when no available path is usable */
         if (better(e, any))
@@ -28,6 +30,8 @@ int tern_mpsched_choose(const tern_mpsched_cand *v, size_t n, int fallback)
     }
     if (probe)
         return probe->slot;
+    if (ack)
+        return ack->slot;
     if (room)
         return room->slot;
     return any ? any->slot : fallback;
@@ -62,6 +66,24 @@ int tern_mpsched_usable(const tern_conn *c, int slot)
     return carries(c, slot) && !tern_conn_path_slot(c, slot)->mp_failing;
 }
 
+/* Our status for the path's path ID or the peer's is backup. */
+static int is_backup(const tern_conn *c, const tern_path *p)
+{
+    return tern_mp_local_backup(c, p->mp_id) == 1 || tern_mp_peer_backup(c, p->mp_id) == 1;
+}
+
+int tern_mpsched_carries_acks(const tern_conn *c, int slot)
+{
+    if (!tern_mpsched_usable(c, slot))
+        return 0;
+    if (!is_backup(c, tern_conn_path_slot(c, slot)))
+        return 1;
+    for (int i = 0; i < TERN_MAX_PATHS; i++)
+        if (i != slot && tern_mpsched_usable(c, i) && !is_backup(c, tern_conn_path_slot(c, i)))
+            return 0;
+    return 1;
+}
+
 int tern_mpsched_other_usable(const tern_conn *c, int slot)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++)
@@ -88,9 +110,11 @@ int tern_mpsched_pick(tern_conn *c, size_t room, tern_tstamp now)
         v[n].slot = i;
         v[n].srtt = p->rtt.smoothed;
         /* ours, or the peer's wish for the packets it receives there (PATH_STATUS_BACKUP) */
-        v[n].backup = (uint8_t)(tern_mp_local_backup(c, p->mp_id) == 1 ||
-                                tern_mp_peer_backup(c, p->mp_id) == 1);
+        v[n].backup = (uint8_t)is_backup(c, p);
         v[n].probes = (uint8_t)probes;
+        int space = tern_path_space(p);
+        v[n].ack_due =
+            (uint8_t)(tern_conn_ack_due(c, space, now) && tern_conn_ack_home(c, space) == i);
         v[n].room = (uint8_t)has_room(p, room, now, &pace_at);
         n++;
     }

@@ -3,6 +3,9 @@
  *
  * Per send call (one path per call: a driver calls again for the next path), the path is:
  *  1. one whose path ID owes PTO probes (a path ID's probes go on its own path);
+ *  1b. else one whose path ID's ACK is due and that carries its own ACKs (lowest smoothed RTT
+ *     first; see tern_mpsched_carries_acks): so that a path going silent takes only its own
+ *     acknowledgements with it, and a receiver keeps sending on every path it receives on;
  *  2. else, among the usable paths (validated, carrying a path ID, with a CID to send with, not
  *     abandoned, not failing), those not in backup status: the lowest smoothed RTT among those
  *     whose congestion window and pacer have room for a datagram;
@@ -36,6 +39,7 @@ typedef struct tern_mpsched_cand {
     uint8_t backup;   /* our status for it is backup */
     uint8_t room;     /* window and pacer have room for a datagram now */
     uint8_t probes;   /* its path ID owes PTO probes */
+    uint8_t ack_due;  /* its path ID's ACK decision says send now (it carries them) */
 } tern_mpsched_cand;
 
 /* The rule above over `n` usable paths: the chosen slot, or `fallback` when n is 0. Pure. */
@@ -47,6 +51,11 @@ int tern_mpsched_pick(struct tern_conn *c, size_t room, tern_tstamp now);
 
 /* 1 when path slot `slot` may carry data now: usable in the sense above. */
 int tern_mpsched_usable(const struct tern_conn *c, int slot);
+
+/* 1 when path slot `slot` carries its own path ID's ACK decisions (tern_conn_ack_home): usable,
+ * and not a backup path while a usable available one exists (a backup path carries nothing of
+ * ours then, its few ACKs included: they go on the available paths). */
+int tern_mpsched_carries_acks(const struct tern_conn *c, int slot);
 
 /* 1 when a usable path other than `slot` exists. */
 int tern_mpsched_other_usable(const struct tern_conn *c, int slot);

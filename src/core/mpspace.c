@@ -3,6 +3,7 @@
 #include "conn_internal.h"
 #include "migration.h"
 #include "mpframe.h"
+#include "mpsched.h"
 
 #include <stdlib.h>
 
@@ -156,10 +157,35 @@ uint64_t tern_mps_path_of_dcid(const tern_conn *c, const tern_cid *dcid)
     return c->mpd ? tern_mp_local_cid_path(c, dcid) : 0;
 }
 
+/* Path ID 0 abandoned (by the peer, answered with ours, or by us) while its path is still bound:
+ * the path ends as any path ID's does, its in-flight data going out again on the other paths at
+ * once. When it is the active path (a server's, whose client left the first path), the active
+ * role moves first to the usable path with the lowest smoothed RTT; with no other path it stays
+ * (the peer abandoned its last path: the idle timeout decides). */
+static void sync_path_id0(tern_conn *c, tern_tstamp now)
+{
+    int slot = c->mpd->slot0;
+    if (slot < 0 || (tern_mp_peer_abandoned(c, 0, NULL) != 1 && tern_mp_local_abandoned(c, 0) != 1))
+        return;
+    if (slot == c->paths.active) {
+        int best = -1;
+        for (int i = 0; i < TERN_MAX_PATHS; i++)
+            if (i != slot && tern_mpsched_usable(c, i) &&
+                (best < 0 || tern_conn_path_slot(c, i)->rtt.smoothed <
+                                 tern_conn_path_slot(c, best)->rtt.smoothed))
+                best = i;
+        if (best < 0)
+            return;
+        tern_mig_switch(c, best, TERN_PATH_WHY_PEER_ABANDONED, now);
+    }
+    tern_mig_end_path(c, slot, 0, TERN_PATH_WHY_PEER_ABANDONED, now);
+}
+
 void tern_mps_sync(tern_conn *c, tern_tstamp now)
 {
     if (!c->mpd)
         return;
+    sync_path_id0(c, now);
     for (int k = 0; k < TERN_MPS_IDS; k++) {
         tern_mps_entry *e = &c->mpd->e[k];
         if (!e->path_id || e->slot < 0)

@@ -1029,7 +1029,8 @@ void tern_qlog_packet_lost(tern_conn *c, int space, const tern_sent_pkt *p, int 
     rec_begin(q, "quic:packet_lost");
     w_key(w, "header");
     w_lit(w, "{");
-    kv_str(w, "packet_type", spaces[space]); /* a TERN_SPACE_*: recovery has no other */
+    /* a TERN_SPACE_*, or with multipath a path ID's space above TERN_SPACE_APP: 1-RTT too */
+    kv_str(w, "packet_type", spaces[TERN_MIN(space, TERN_SPACE_APP)]);
     kv_u64(w, "packet_number", p->pn);
     w_lit(w, "}");
     w_key(w, "frames");

@@ -23,6 +23,9 @@ typedef struct wire {
     /* per direction (0: to the client, 1: to the server), per path ID */
     uint64_t pkts[2][IDS], stream_bytes[2][IDS], path_acks[2][IDS], abandons[2][IDS];
     uint64_t first_pn[2][IDS], last_pn[2][IDS];
+    /* from `own_from` on: ACK / PATH_ACK frames of a path ID carried in packets of that same path
+     * ID, and the time of the first (0: none) */
+    uint64_t own_from, own_acks[2][IDS], own_first[2][IDS], own_last[2][IDS], own_gap[2][IDS];
     int pn_order_broken, unopened, rfc9001_nonce_opened;
 } wire;
 
@@ -85,6 +88,14 @@ static void tap(tern_pair *p, int to_server, const tern_path_addr *pa, const uin
         if (rv == 0) {
             if ((mf.type == TERN_FT_PATH_ACK || mf.type == TERN_FT_PATH_ACK_ECN) && mf.path_id < IDS)
                 W.path_acks[dir][mf.path_id]++;
+            if ((mf.type == TERN_FT_PATH_ACK || mf.type == TERN_FT_PATH_ACK_ECN) &&
+                mf.path_id == id && W.own_from && p->now >= W.own_from) {
+                uint64_t since = W.own_acks[dir][id]++ ? W.own_last[dir][id] : W.own_from;
+                if (!W.own_first[dir][id])
+                    W.own_first[dir][id] = p->now;
+                W.own_gap[dir][id] = TERN_MAX(W.own_gap[dir][id], p->now - since);
+                W.own_last[dir][id] = p->now;
+            }
             if (mf.type == TERN_FT_PATH_ABANDON && mf.path_id < IDS)
                 W.abandons[dir][mf.path_id]++;
             continue;
@@ -111,12 +122,13 @@ static void links(pair_link *l, uint64_t rate, uint64_t delay)
 }
 
 /* A connected multipath pair whose client has a second interface, 10.0.0.9, on links of their
- * own; the tap counts everything. */
-static void start(tern_pair *p, uint64_t seed)
+ * own; the tap counts everything. `server_qlog` (may be NULL) gets the server's qlog records. */
+static void start_with(tern_pair *p, uint64_t seed, tern_qlog_fn server_qlog)
 {
     memset(&W, 0, sizeof(W));
     assert_int_equal(pair_init(p, seed), 0);
     p->cfg_c.multipath = p->cfg_s.multipath = 1;
+    p->cfg_s.qlog = server_qlog;
     links(&p->c2s, 20000000, 10 * MS);
     links(&p->s2c, 20000000, 10 * MS);
     links(&p->c2s_alt, 20000000, 15 * MS);
@@ -125,6 +137,11 @@ static void start(tern_pair *p, uint64_t seed)
     p->tap = tap;
     assert_true(pair_connect(p));
     assert_true(p->client->mp.enabled && p->server->mp.enabled);
+}
+
+static void start(tern_pair *p, uint64_t seed)
+{
+    start_with(p, seed, NULL);
 }
 
 static int both_validated(tern_pair *p)
@@ -250,24 +267,49 @@ static void on_data(tern_pair *p, uint64_t n)
 
 static uint64_t kill_at;
 
+/* The server's qlog packet_lost records: 1-RTT ones (every path ID's), and any other. */
+static unsigned long qlog_lost_1rtt, qlog_lost_other;
+
+static void count_lost(void *ud, tern_conn *c, const char *r, size_t len)
+{
+    (void)ud;
+    (void)c;
+    (void)len;
+    if (!strstr(r, "\"name\":\"quic:packet_lost\""))
+        return;
+    if (strstr(r, "\"packet_type\":\"1RTT\""))
+        qlog_lost_1rtt++;
+    else
+        qlog_lost_other++;
+}
+
 static int killed(tern_pair *p) { return p->now >= kill_at; }
+
+/* Opens path ID 1, starts a 4 MiB download watched by on_data and runs it 600 ms, both paths
+ * carrying it. */
+static void download_on_both(tern_pair *p)
+{
+    p->on_data = on_data;
+    last_data_at = watch_from = longest_gap = 0;
+    tern_addr alt = p->alt_addr;
+    assert_true(tern_conn_path_add(p->client, &alt, p->now) > 0);
+    assert_true(pair_run(p, both_validated, 5 * SEC));
+    assert_int_equal(pair_request(p, 4 << 20), 1);
+    kill_at = p->now + 600 * MS;
+    assert_false(pair_run(p, killed, 2 * SEC) && pair_cond_all_done(p));
+}
 
 /* Path ID 1 dies mid-transfer (everything on it dropped, both ways): the download completes on
  * path ID 0, intact, and its delivery never stalls for long: the dead path's first PTO makes it
- * failing and its data goes out again on the other path at once. */
+ * failing and its data goes out again on the other path at once. The server's qlog reports the
+ * losses of path ID 1's packets as 1-RTT packets (it read past its names table). */
 static void test_dead_path_fails_over(void **st)
 {
     (void)st;
     tern_pair p;
-    start(&p, 4300);
-    p.on_data = on_data;
-    last_data_at = watch_from = longest_gap = 0;
-    tern_addr alt = p.alt_addr;
-    assert_true(tern_conn_path_add(p.client, &alt, p.now) > 0);
-    assert_true(pair_run(&p, both_validated, 5 * SEC));
-    assert_int_equal(pair_request(&p, 4 << 20), 1);
-    kill_at = p.now + 600 * MS;
-    assert_false(pair_run(&p, killed, 2 * SEC) && pair_cond_all_done(&p));
+    qlog_lost_1rtt = qlog_lost_other = 0;
+    start_with(&p, 4300, count_lost);
+    download_on_both(&p);
     uint64_t before = W.stream_bytes[0][1];
     assert_true(before > 200000); /* path ID 1 carried a share until then */
     p.c2s_alt.blackhole = p.s2c_alt.blackhole = 1;
@@ -285,6 +327,93 @@ static void test_dead_path_fails_over(void **st)
     int s1 = server_slot(&p, 1);
     assert_true(s1 >= 0);
     assert_true(tern_conn_path_slot(p.server, s1)->mp_failing);
+    assert_true(qlog_lost_1rtt > 20);
+    assert_int_equal(qlog_lost_other, 0);
+    pair_free(&p);
+}
+
+/* The server's smoothed RTT and PTO on its path of path ID `id`. */
+static void server_timing(tern_pair *p, uint64_t id, uint64_t *srtt, uint64_t *pto)
+{
+    const tern_path *x = tern_conn_path_slot(p->server, server_slot(p, id));
+    *srtt = x->rtt.smoothed;
+    *pto = tern_rtt_pto(&x->rtt, tern_conn_peer_max_ack_delay(p->server));
+}
+
+/* Path ID 0, the client's lowest-RTT path, goes silent both ways while path ID 1 lives. The client
+ * only receives: were all its acknowledgements on its lowest-RTT path, path ID 1's would die with
+ * path ID 0 and the server would take both paths for dead. Each path ID's ACKs go on its own path:
+ * the server keeps receiving path ID 1's PATH_ACKs on path ID 1 without a pause longer than the
+ * ACK delay and path ID 1's jitter, and delivery resumes within path ID 0's smoothed RTT and PTO
+ * plus path ID 1's smoothed RTT as the server measured them at the failure: its last packet on
+ * path ID 0 leaves at most a round trip after the failure (the acknowledgements then in flight
+ * still arrive), its PTO then makes the path failing and its data is resent on path ID 1 at once,
+ * which crosses it within its (loaded) round trip. */
+static void test_silent_path_keeps_other_acks(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start(&p, 4350);
+    download_on_both(&p);
+    assert_true(W.stream_bytes[0][0] > 200000 && W.stream_bytes[0][1] > 200000);
+    uint64_t srtt, pto, srtt0, pto0;
+    server_timing(&p, 1, &srtt, &pto);
+    server_timing(&p, 0, &srtt0, &pto0);
+    p.c2s.blackhole = p.s2c.blackhole = 1;
+    watch_from = W.own_from = p.now;
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    fprintf(stderr,
+            "path ID 1's PATH_ACKs on path ID 1 after the failure: %llu, at most %.1f ms apart; "
+            "longest delivery gap %.1f ms (bound: path ID 0 srtt %.1f + PTO %.1f, path ID 1 "
+            "srtt %.1f ms)\n",
+            (unsigned long long)W.own_acks[1][1], (double)W.own_gap[1][1] / MS,
+            (double)longest_gap / MS, (double)srtt0 / MS, (double)pto0 / MS, (double)srtt / MS);
+    assert_true(W.own_acks[1][1] > 100);
+    /* the ACK delay (25 ms) and path ID 1's variance: never a pause of its PTO */
+    assert_true(W.own_gap[1][1] < pto);
+    assert_true(longest_gap <= srtt0 + pto0 + srtt);
+    pair_free(&p);
+}
+
+static int server_heard_abandon0(tern_pair *p)
+{
+    return tern_mp_peer_abandoned(p->server, 0, NULL) == 1;
+}
+
+/* The client leaves its first address mid-transfer: it fails over to path ID 1 and abandons path
+ * ID 0. The server ends its path of path ID 0 on that PATH_ABANDON, at once: the active path
+ * moves to path ID 1's, and what path ID 0 held in flight goes out again there without waiting
+ * for its PTO (a path that can no longer be answered on). */
+static void test_abandon_path_id0_ends_server_path(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start(&p, 4450);
+    download_on_both(&p);
+    int s0 = server_slot(&p, 0), s1 = server_slot(&p, 1);
+    assert_true(s0 >= 0 && s1 >= 0 && p.server->paths.active == s0);
+    assert_true(tern_conn_path_slot(p.server, s0)->cc.bytes_in_flight > 0);
+    tern_addr first = p.path_c.local;
+    p.c2s.blackhole = p.s2c.blackhole = 1; /* the address is gone: nothing crosses it */
+    watch_from = p.now;
+    assert_int_equal(tern_conn_path_remove(p.client, &first, p.now), 0);
+    assert_true(pair_run(&p, server_heard_abandon0, 1 * SEC));
+    uint64_t heard = p.now - watch_from;
+    /* ended with the frame that said so, its in-flight packets declared lost */
+    assert_int_equal(server_slot(&p, 0), -1);
+    assert_int_equal(p.server->paths.active, s1);
+    assert_false(tern_path_in_use(tern_conn_path_slot(p.server, s0)));
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    uint64_t srtt1, pto1;
+    server_timing(&p, 1, &srtt1, &pto1);
+    fprintf(stderr,
+            "PATH_ABANDON of path ID 0 at the server after %.1f ms; longest delivery "
+            "gap %.1f ms\n",
+            (double)heard / MS, (double)longest_gap / MS);
+    /* the frame's one way, then the resent window over path ID 1: under its PTO in all */
+    assert_true(longest_gap < heard + pto1);
     pair_free(&p);
 }
 
@@ -624,9 +753,11 @@ int main(void)
         cmocka_unit_test(test_two_paths_carry_data),
         cmocka_unit_test(test_without_extension_one_path),
         cmocka_unit_test(test_dead_path_fails_over),
+        cmocka_unit_test(test_silent_path_keeps_other_acks),
         cmocka_unit_test(test_backup_path_stays_idle),
         cmocka_unit_test(test_backup_verb),
         cmocka_unit_test(test_remove_abandons_path),
+        cmocka_unit_test(test_abandon_path_id0_ends_server_path),
         cmocka_unit_test(test_path_ack_for_unused_space),
         cmocka_unit_test(test_key_update_across_paths),
         cmocka_unit_test(test_cycling_path_ids_bounded),

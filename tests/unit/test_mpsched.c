@@ -54,12 +54,28 @@ static void test_probes_go_on_their_path(void **st)
     assert_int_equal(tern_mpsched_choose(v, 3, 9), 2);
 }
 
+/* A path whose path ID's ACK is due is chosen before the lowest RTT with room (its own ACKs go on
+ * it), the lowest RTT among several; probes still come first. */
+static void test_due_ack_goes_on_its_path(void **st)
+{
+    (void)st;
+    tern_mpsched_cand v[3] = {cand(0, 10, 0, 1, 0), cand(1, 90, 0, 0, 0), cand(2, 60, 0, 0, 0)};
+    assert_int_equal(tern_mpsched_choose(v, 3, 9), 0);
+    v[1].ack_due = 1;
+    assert_int_equal(tern_mpsched_choose(v, 3, 9), 1); /* no room: the ACK goes alone */
+    v[2].ack_due = 1;
+    assert_int_equal(tern_mpsched_choose(v, 3, 9), 2);
+    v[0].probes = 1;
+    assert_int_equal(tern_mpsched_choose(v, 3, 9), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lowest_rtt_with_room),
         cmocka_unit_test(test_backup_only_without_available),
         cmocka_unit_test(test_probes_go_on_their_path),
+        cmocka_unit_test(test_due_ack_goes_on_its_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
