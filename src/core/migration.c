@@ -639,6 +639,7 @@ void tern_mig_on_path_response(tern_conn *c, const uint8_t data[8], tern_tstamp 
         if (!was)
             emit(c, TERN_PATH_EV_VALIDATED, TERN_PATH_WHY_NONE, i, -1, rtt);
         tern_conn_token_on_path_validated(c, i);
+        tern_mps_prefer_available(c, now);
         if (c->paths.failover_pending && i != c->paths.active) { /* a client's only */
             int dead = c->paths.active;
             switch_to(c, i, (tern_path_reason)c->paths.failover_pending, now);

@@ -84,6 +84,29 @@ int tern_mpsched_carries_acks(const tern_conn *c, int slot)
     return 1;
 }
 
+int tern_mpsched_backup(const tern_conn *c, int slot)
+{
+    const tern_path *p = tern_conn_path_slot(c, slot);
+    return p && is_backup(c, p);
+}
+
+int tern_mpsched_best(const tern_conn *c, int exclude)
+{
+    int best = -1, best_backup = 0;
+    for (int i = 0; i < TERN_MAX_PATHS; i++) {
+        if (i == exclude || !tern_mpsched_usable(c, i))
+            continue;
+        const tern_path *p = tern_conn_path_slot(c, i);
+        int b = is_backup(c, p);
+        if (best < 0 || b < best_backup ||
+            (b == best_backup && p->rtt.smoothed < tern_conn_path_slot(c, best)->rtt.smoothed)) {
+            best = i;
+            best_backup = b;
+        }
+    }
+    return best;
+}
+
 int tern_mpsched_other_usable(const tern_conn *c, int slot)
 {
     for (int i = 0; i < TERN_MAX_PATHS; i++)

@@ -59,6 +59,12 @@ int tern_mpsched_carries_acks(const struct tern_conn *c, int slot);
 
 /* 1 when a usable path other than `slot` exists. */
 int tern_mpsched_other_usable(const struct tern_conn *c, int slot);
+/* 1 when our status or the peer's for the path in `slot` (a path ID's) is backup. */
+int tern_mpsched_backup(const struct tern_conn *c, int slot);
+/* The usable path other than `exclude` (-1: none excluded) the connection would rather have as
+ * its active one: an available path before a backup one, then the lowest smoothed RTT. -1 when
+ * none. */
+int tern_mpsched_best(const struct tern_conn *c, int exclude);
 
 /* A PTO fired in `space` (an application space): applies the failing rule. */
 void tern_mpsched_on_pto(struct tern_conn *c, int space, tern_tstamp now);

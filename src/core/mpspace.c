@@ -168,17 +168,22 @@ static void sync_path_id0(tern_conn *c, tern_tstamp now)
     if (slot < 0 || (tern_mp_peer_abandoned(c, 0, NULL) != 1 && tern_mp_local_abandoned(c, 0) != 1))
         return;
     if (slot == c->paths.active) {
-        int best = -1;
-        for (int i = 0; i < TERN_MAX_PATHS; i++)
-            if (i != slot && tern_mpsched_usable(c, i) &&
-                (best < 0 || tern_conn_path_slot(c, i)->rtt.smoothed <
-                                 tern_conn_path_slot(c, best)->rtt.smoothed))
-                best = i;
+        int best = tern_mpsched_best(c, slot);
         if (best < 0)
             return;
         tern_mig_switch(c, best, TERN_PATH_WHY_PEER_ABANDONED, now);
     }
     tern_mig_end_path(c, slot, 0, TERN_PATH_WHY_PEER_ABANDONED, now);
+}
+
+void tern_mps_prefer_available(tern_conn *c, tern_tstamp now)
+{
+    if (!c->mpd || !c->is_server || c->state != TERN_CS_ESTABLISHED ||
+        !tern_mpsched_backup(c, c->paths.active))
+        return;
+    int best = tern_mpsched_best(c, c->paths.active);
+    if (best >= 0 && !tern_mpsched_backup(c, best))
+        tern_mig_switch(c, best, TERN_PATH_WHY_PEER_MIGRATED, now);
 }
 
 void tern_mps_sync(tern_conn *c, tern_tstamp now)
@@ -194,6 +199,7 @@ void tern_mps_sync(tern_conn *c, tern_tstamp now)
             tern_mp_local_abandoned(c, e->path_id) == 1)
             tern_mig_end_path(c, e->slot, 0, TERN_PATH_WHY_PEER_ABANDONED, now);
     }
+    tern_mps_prefer_available(c, now);
 }
 
 tern_tstamp tern_mps_next_timeout(const tern_conn *c)

@@ -70,6 +70,11 @@ uint64_t tern_mps_path_of_dcid(const struct tern_conn *c, const tern_cid *dcid);
 /* Ends the paths whose path ID either side abandoned (a PATH_ABANDON arrived, ours answered):
  * what they carried goes out on the other paths, their spaces wait for late acknowledgements. */
 void tern_mps_sync(struct tern_conn *c, tern_tstamp now);
+/* Server: while its active path is one the client (or we) marked backup and an available path is
+ * usable, the active role (where probes and handshake-level traffic go, and what a single-path
+ * view of the connection reports) moves to the best available one (tern_mpsched_best). Called
+ * when statuses or paths change: after multipath frames and when a path validates. */
+void tern_mps_prefer_available(struct tern_conn *c, tern_tstamp now);
 
 /* Timers: ACKs due in path IDs' spaces, spaces to free. */
 tern_tstamp tern_mps_next_timeout(const struct tern_conn *c);

@@ -178,8 +178,11 @@ static void test_ce_on_one_path_reduces_that_window(void **st)
     /* the connection's totals are path ID 1's */
     assert_int_equal(p.server->ecn.ce, p1->ecn.ce);
     assert_int_equal(p.server->ecn.ce_reductions, p1->ecn.ce_reductions);
-    /* CE kept path ID 1's queue short: it never overflowed */
-    assert_int_equal(p.s2c_alt.dropped, 0);
+    /* CE kept path ID 1's queue short: the same 64-datagram drop-tail queue overflowed at most a
+     * tenth as often as path ID 0's, which sees no marks (an ACK's worth of packets released at
+     * once can still overrun it now and then: 1 drop against 53 measured) */
+    assert_true(p.s2c.dropped >= 10);
+    assert_true(p.s2c_alt.dropped * 10 <= p.s2c.dropped);
     pair_free(&p);
 }
 
