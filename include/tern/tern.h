@@ -549,6 +549,8 @@ typedef enum tern_path_reason {
     TERN_PATH_WHY_LIMIT = 20,            /* a migration limit or backoff stopped a migration */
     TERN_PATH_WHY_STANDBY_UNUSED = 21,   /* a standby path unused for long was dropped */
     TERN_PATH_WHY_PEER_ABANDONED = 22,   /* multipath: the peer abandoned the path (PATH_ABANDON) */
+    TERN_PATH_WHY_IDLE = 23,             /* multipath: nothing arrived or was acknowledged on the
+                                            path for the idle timeout */
 } tern_path_reason;
 
 typedef struct tern_path_event {

@@ -203,7 +203,10 @@ static int handle_ack(tern_conn *c, int space, const tern_frame *f, uint64_t fty
     /* ECN counts are validated only from frames that raise the largest acknowledged: an older
      * frame arriving late has lower counts without any fault (RFC 9000 §13.4.2.1). A PATH_ACK's
      * counts are those of its path ID's space. */
-    tern_conn_ecn_ack_end(c, space, f, n && (before == UINT64_MAX || rl.r[0].hi > before), now);
+    int raised = n && (before == UINT64_MAX || rl.r[0].hi > before);
+    tern_conn_ecn_ack_end(c, space, f, raised, now);
+    if (space >= TERN_SPACE_APP && raised)
+        tern_mig_on_mp_acked(c, space, now);
     if (space >= TERN_SPACE_APP) {
         tern_conn_pmtud_settle(c, now);
         tern_mpsched_on_ack(c, space);
@@ -967,6 +970,7 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
             pp->dcid = h->dcid;
             tern_local_cids_on_used(&c->cids.local, &h->dcid);
         }
+        tern_mig_on_mp_packet(c, path_idx, non_probing, now);
         /* a packet of another path ID than the active path's is no migration of it */
         tern_mig_on_app_packet(c, path_idx, pn, largest,
                                non_probing && tern_conn_path(c)->mp_id == mp_id, now);

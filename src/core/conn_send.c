@@ -610,8 +610,11 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
                                     : tern_recovery_can_record(&c->rec, b->space);
     if (!can_record)
         allow_data = 0;
-    /* a failing path's probes are PINGs: its data goes on the other paths (mpsched.h) */
-    if (b->level == TERN_LEVEL_1RTT && tern_conn_path_slot(c, b->rec.path_id)->mp_failing)
+    /* a failing path's probes are PINGs: its data goes on the other paths (mpsched.h); so is the
+     * keep-alive of a path left unused (migration.c) */
+    tern_path *bp = tern_conn_path_slot(c, b->rec.path_id);
+    int ping_only = bp->mp_failing || (bp->mp_keepalive && sp->probes > 0);
+    if (b->level == TERN_LEVEL_1RTT && ping_only)
         allow_data = 0;
     /* A 1-RTT PTO probe or PING carries our latest ACK: the one before may have been lost, and a
      * peer that only probes has nothing else to learn from that its packets arrived. Not in
@@ -654,10 +657,11 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
         }
     }
     if (!eliciting && sp->probes > 0 && can_record && pb_room(b) > 0 &&
-        (allow_data || tern_conn_path_slot(c, b->rec.path_id)->mp_failing)) {
+        (allow_data || ping_only)) {
         b->start[b->hdr_len + b->payload++] = TERN_FT_PING;
         pb_record(b, TERN_FT_PING, 0, 0, 0, 0, 0);
         eliciting = 1;
+        bp->mp_keepalive = 0;
     }
     /* The first packet on a new active path elicits an acknowledgement even when the window is
      * full (a PING is a few bytes): it is how the peer learns the address, and it arms the

@@ -7,6 +7,8 @@
 #include "abi.h"
 #include "conn_internal.h"
 #include "migration.h"
+#include "mpsched.h"
+#include "mpspace.h"
 #include "policy.h"
 
 /* ---- events -------------------------------------------------------------------------------------- */
@@ -653,6 +655,109 @@ void tern_mig_on_path_response(tern_conn *c, const uint8_t data[8], tern_tstamp 
     /* unknown data: ignored (RFC 9000 §8.2.3) */
 }
 
+/* ---- multipath idle paths (draft-ietf-quic-multipath-21 §3.2) ----------------------------------
+ * A path on which, for the idle timeout, nothing non-probing arrived or nothing sent was
+ * acknowledged is no longer used: it is abandoned (PATH_ABANDON goes on another path), unless no
+ * other usable path is left (the connection's own idle timeout then decides). A validated path
+ * the scheduler leaves unused (a backup, or one with a larger RTT) is kept alive with an
+ * ack-eliciting PING at a third of the idle timeout, so that it stays usable and its NAT
+ * bindings stay. Only with the extension in use, once the handshake is confirmed, and only while
+ * the application used the connection within the idle timeout: an idle connection still ends
+ * with its own idle timeout (RFC 9000 §10.1), the keep-alives do not hold it open. */
+
+/* The path ID slot `i` carries when the rule applies to it, else -1 (path ID 0 included). */
+static int64_t mp_idle_path_id(const tern_conn *c, int i)
+{
+    const tern_path *p = tern_conn_path_slot(c, i);
+    if (!c->mpd || !tern_mp_enabled(c) || !c->hs.confirmed || !c->timers.idle_timeout ||
+        !tern_path_in_use(p) || !p->path_validated || tern_mps_slot_of(c, p->mp_id) != i)
+        return -1;
+    return (int64_t)p->mp_id;
+}
+
+/* The idle timeout of path `p`: the connection's, never below three of the path's PTOs (RFC 9000
+ * §10.1, as for the connection). */
+static tern_tstamp mp_idle_period(const tern_conn *c, const tern_path *p)
+{
+    tern_tstamp pto = tern_rtt_pto(&p->rtt, c->tp.peer_max_ack_delay);
+    return TERN_MAX(c->timers.idle_timeout, 3 * pto);
+}
+
+/* When slot `i` goes idle (TERN_TS_INF when the rule does not apply or would leave no path). */
+static tern_tstamp mp_idle_deadline(const tern_conn *c, int i)
+{
+    if (mp_idle_path_id(c, i) < 0 || !tern_mpsched_other_usable(c, i))
+        return TERN_TS_INF;
+    const tern_path *p = tern_conn_path_slot(c, i);
+    tern_tstamp last = TERN_MAX(TERN_MIN(p->mp_heard_np, p->mp_acked_at), p->validated_at);
+    return last + mp_idle_period(c, p);
+}
+
+/* When slot `i` needs a keep-alive PING: a third of the idle timeout after the last
+ * ack-eliciting packet of its path ID (or the last keep-alive asked for). */
+static tern_tstamp mp_keepalive_due(const tern_conn *c, int i)
+{
+    int64_t id = mp_idle_path_id(c, i);
+    if (id < 0 || !tern_mpsched_usable(c, i))
+        return TERN_TS_INF;
+    int space = tern_mps_space_of(c, (uint64_t)id);
+    if (space < 0)
+        return TERN_TS_INF;
+    const tern_path *p = tern_conn_path_slot(c, i);
+    tern_tstamp last = tern_recovery_q(&c->rec, space)->last_ack_eliciting_time;
+    last = TERN_MAX(TERN_MAX(last, p->validated_at), p->mp_keepalive_at);
+    return last + mp_idle_period(c, p) / 3;
+}
+
+static void mp_idle_on_timeout(tern_conn *c, int i, tern_tstamp now)
+{
+    if (now >= mp_idle_deadline(c, i)) {
+        if (i == c->paths.active) {
+            int to = best_validated(c, i);
+            if (to < 0 || !tern_mpsched_usable(c, to))
+                return;
+            switch_to(c, to, TERN_PATH_WHY_IDLE, now);
+        }
+        if (c->paths.pending_active == i)
+            c->paths.pending_active = -1;
+        end_path(c, i, 1, TERN_PATH_WHY_IDLE, now); /* PATH_ABANDON (tern_mps_on_path_end) */
+        return;
+    }
+    if (now >= mp_keepalive_due(c, i)) {
+        tern_path *p = tern_conn_path_slot(c, i);
+        p->mp_keepalive_at = now;
+        uint64_t count = c->stats.stream_bytes_sent + c->stats.stream_bytes_recv +
+                         c->dgram.sent + c->dgram.recv;
+        if (count != c->mpd->app_count || !c->mpd->app_at) {
+            c->mpd->app_count = count;
+            c->mpd->app_at = now;
+        }
+        if (now - c->mpd->app_at >= mp_idle_period(c, p))
+            return; /* the connection is idle: no keep-alive */
+        int space = tern_mps_space_of(c, p->mp_id);
+        /* one probe of its path ID: a packet on this path, a PING when there is nothing to
+         * repeat (conn_send.c) */
+        tern_conn_sp(c, space)->probes = TERN_MAX(tern_conn_sp(c, space)->probes, 1);
+        p->mp_keepalive = 1;
+        tern_conn_wake(c);
+    }
+}
+
+void tern_mig_on_mp_packet(tern_conn *c, int idx, int non_probing, tern_tstamp now)
+{
+    if (non_probing && idx >= 0 && idx < TERN_MAX_PATHS)
+        tern_conn_path_slot(c, idx)->mp_heard_np = now;
+}
+
+void tern_mig_on_mp_acked(tern_conn *c, int space, tern_tstamp now)
+{
+    if (!c->mpd)
+        return;
+    int slot = tern_mps_slot_of(c, tern_mps_path_id_of(c, space));
+    if (slot >= 0)
+        tern_conn_path_slot(c, slot)->mp_acked_at = now;
+}
+
 tern_tstamp tern_mig_next_timeout(const tern_conn *c)
 {
     tern_tstamp t = TERN_TS_INF;
@@ -662,6 +767,10 @@ tern_tstamp tern_mig_next_timeout(const tern_conn *c)
             continue;
         t = TERN_MIN(t, p->challenge_retx_at);
         t = TERN_MIN(t, p->validation_deadline);
+        if (c->mpd) {
+            t = TERN_MIN(t, mp_idle_deadline(c, i));
+            t = TERN_MIN(t, mp_keepalive_due(c, i));
+        }
     }
     return t;
 }
@@ -693,6 +802,8 @@ void tern_mig_on_timeout(tern_conn *c, tern_tstamp now)
             p->need_challenge = 1;
             p->challenge_retx_at = TERN_TS_INF;
         }
+        if (c->mpd)
+            mp_idle_on_timeout(c, i, now);
     }
 }
 

@@ -124,7 +124,14 @@ void tern_mig_on_new_cids(tern_conn *c, tern_tstamp now);
  * TERN_ERR_PROTO with *terr set when that CID breaks the connection ID rules (§5.1.1, §19.15). */
 int tern_mig_on_peer_tparams(tern_conn *c, uint64_t *terr);
 
-/* Timers: challenge retransmission and validation deadlines. */
+/* Multipath idle paths (docs/multipath.md): a 1-RTT packet was processed on path `idx`
+ * (`non_probing`: it carried a frame other than PATH_CHALLENGE, PATH_RESPONSE, NEW_CONNECTION_ID
+ * and PADDING) / an ACK of application space `space` acknowledged something new. */
+void tern_mig_on_mp_packet(tern_conn *c, int idx, int non_probing, tern_tstamp now);
+void tern_mig_on_mp_acked(tern_conn *c, int space, tern_tstamp now);
+
+/* Timers: challenge retransmission and validation deadlines; with multipath, paths idle for the
+ * idle timeout are abandoned and unused ones kept alive with PINGs (tern_mig_on_mp_packet). */
 tern_tstamp tern_mig_next_timeout(const tern_conn *c);
 void tern_mig_on_timeout(tern_conn *c, tern_tstamp now);
 

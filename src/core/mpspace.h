@@ -28,6 +28,10 @@ typedef struct tern_mps_entry {
 typedef struct tern_mp_data {
     int slot0;                   /* the path slot carrying path ID 0 (-1: abandoned) */
     tern_mps_entry e[TERN_MPS_IDS];
+    /* keep-alives of idle paths (migration.c) go out only while the application uses the
+     * connection: its stream and datagram byte count when last looked at, and when it changed */
+    uint64_t app_count;
+    tern_tstamp app_at;
 } tern_mp_data;
 
 /* The extension was negotiated: the table, with path ID 0 on the active path. Returns 0 or

@@ -84,6 +84,10 @@ typedef struct tern_path {
     uint64_t mp_app_limited_from; /* path ID above 0: see tern_conn_send_state.app_limited_from */
     uint8_t mp_backup_wanted;   /* the application marked it backup (tern_conn_path_set_backup):
                                    our status of the path ID it carries, set as soon as it has one */
+    /* multipath idle rule (migration.c): the last non-probing packet received on it, the last
+     * time something its path ID sent was acknowledged, the last keep-alive PING asked for */
+    tern_tstamp mp_heard_np, mp_acked_at, mp_keepalive_at;
+    uint8_t mp_keepalive;       /* the probe its path ID owes is that keep-alive: a PING only */
 } tern_path;
 
 /* State of a path that ended, kept per connection so that returning to the same network (the same

@@ -1150,6 +1150,7 @@ const char *tern_qlog_reason_name(tern_path_reason r)
         "limit",
         "standby_unused",
         "peer_abandoned",
+        "idle",
     };
     return (unsigned)r < TERN_ARRAY_LEN(names) ? names[r] : "unknown";
 }

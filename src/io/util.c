@@ -81,6 +81,7 @@ const char *tern_path_reason_str(tern_path_reason r)
     case TERN_PATH_WHY_LIMIT: return "migration limit reached";
     case TERN_PATH_WHY_STANDBY_UNUSED: return "standby path unused";
     case TERN_PATH_WHY_PEER_ABANDONED: return "abandoned by the peer";
+    case TERN_PATH_WHY_IDLE: return "idle";
     }
     return "unknown";
 }

@@ -22,6 +22,7 @@
 typedef struct wire {
     /* per direction (0: to the client, 1: to the server), per path ID */
     uint64_t pkts[2][IDS], stream_bytes[2][IDS], path_acks[2][IDS], abandons[2][IDS];
+    uint64_t pings[2][IDS];
     uint64_t first_pn[2][IDS], last_pn[2][IDS];
     /* from `own_from` on: ACK / PATH_ACK frames of a path ID carried in packets of that same path
      * ID, and the time of the first (0: none) */
@@ -104,6 +105,8 @@ static void tap(tern_pair *p, int to_server, const tern_path_addr *pa, const uin
         assert_int_equal(tern_frame_parse(&q, end, &f, &terr), 0);
         if (f.type >= TERN_FT_STREAM && f.type <= 0x0f)
             W.stream_bytes[dir][id] += f.u.stream.len;
+        if (f.type == TERN_FT_PING)
+            W.pings[dir][id]++;
     }
 }
 
@@ -122,13 +125,16 @@ static void links(pair_link *l, uint64_t rate, uint64_t delay)
 }
 
 /* A connected multipath pair whose client has a second interface, 10.0.0.9, on links of their
- * own; the tap counts everything. `server_qlog` (may be NULL) gets the server's qlog records. */
-static void start_with(tern_pair *p, uint64_t seed, tern_qlog_fn server_qlog)
+ * own; the tap counts everything. `server_qlog` (may be NULL) gets the server's qlog records;
+ * `idle_ms`: both sides' idle timeout (0: the default). */
+static void start_with(tern_pair *p, uint64_t seed, tern_qlog_fn server_qlog, uint64_t idle_ms)
 {
     memset(&W, 0, sizeof(W));
     assert_int_equal(pair_init(p, seed), 0);
     p->cfg_c.multipath = p->cfg_s.multipath = 1;
     p->cfg_s.qlog = server_qlog;
+    if (idle_ms)
+        p->cfg_c.idle_timeout_ms = p->cfg_s.idle_timeout_ms = idle_ms;
     links(&p->c2s, 20000000, 10 * MS);
     links(&p->s2c, 20000000, 10 * MS);
     links(&p->c2s_alt, 20000000, 15 * MS);
@@ -141,7 +147,7 @@ static void start_with(tern_pair *p, uint64_t seed, tern_qlog_fn server_qlog)
 
 static void start(tern_pair *p, uint64_t seed)
 {
-    start_with(p, seed, NULL);
+    start_with(p, seed, NULL, 0);
 }
 
 static int both_validated(tern_pair *p)
@@ -308,7 +314,7 @@ static void test_dead_path_fails_over(void **st)
     (void)st;
     tern_pair p;
     qlog_lost_1rtt = qlog_lost_other = 0;
-    start_with(&p, 4300, count_lost);
+    start_with(&p, 4300, count_lost, 0);
     download_on_both(&p);
     uint64_t before = W.stream_bytes[0][1];
     assert_true(before > 200000); /* path ID 1 carried a share until then */
@@ -449,6 +455,123 @@ static void test_backup_path_stays_idle(void **st)
     download_off_path_id_1(&p);
     /* the path is alive all the same: validated, and its packets acknowledged */
     assert_true(tern_conn_path_slot(p.client, idx)->path_validated);
+    pair_free(&p);
+}
+
+/* 1 when `c` reports a path carrying path ID `id` (tern_conn_paths). */
+static int reports_path_id(tern_conn *c, int64_t id)
+{
+    tern_path_info pi[TERN_MAX_PATHS];
+    size_t np = 0;
+    assert_int_equal(tern_conn_paths(c, pi, TERN_MAX_PATHS, &np), 0);
+    for (size_t i = 0; i < np; i++)
+        if (pi[i].mp_path_id == id)
+            return 1;
+    return 0;
+}
+
+static int path_id_1_gone(tern_pair *p)
+{
+    return !reports_path_id(p->client, 1) && !reports_path_id(p->server, 1);
+}
+
+/* Idle paths: path ID 1's link drops everything both ways mid-transfer while path ID 0 works.
+ * For the idle timeout (1 s) nothing non-probing arrives on it and nothing sent on it is
+ * acknowledged: both sides abandon it, each PATH_ABANDON crossing on path ID 0, the path leaves
+ * tern_conn_paths, and the connection stays up and completes the download. */
+static void test_idle_path_abandoned(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_with(&p, 4700, NULL, 1000);
+    tern_addr alt = p.alt_addr;
+    assert_true(tern_conn_path_add(p.client, &alt, p.now) > 0);
+    assert_true(pair_run(&p, both_validated, 5 * SEC));
+    assert_int_equal(pair_request(&p, 6 << 20), 1);
+    kill_at = p.now + 300 * MS;
+    assert_false(pair_run(&p, killed, 2 * SEC) && pair_cond_all_done(&p));
+    assert_true(W.stream_bytes[0][1] > 0);
+    p.c2s_alt.blackhole = p.s2c_alt.blackhole = 1;
+    uint64_t cut = p.now;
+    assert_true(pair_run(&p, path_id_1_gone, 5 * SEC));
+    uint64_t gone_after = p.now - cut;
+    fprintf(stderr, "path ID 1 gone %.0f ms after its link was cut\n", (double)gone_after / MS);
+    /* not before the idle timeout (its last packets arrived up to a round trip before the cut),
+     * and not much after it */
+    assert_true(gone_after >= 1000 * MS - 50 * MS);
+    assert_true(gone_after < 1500 * MS);
+    assert_true(p.client->state < TERN_CS_CLOSING && p.server->state < TERN_CS_CLOSING);
+    assert_true(reports_path_id(p.client, 0) && reports_path_id(p.server, 0));
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    /* PATH_ABANDON for path ID 1 went out both ways (the first side's, then the answer), and
+     * arrived: on path ID 0, the only one left */
+    assert_true(W.abandons[0][1] > 0 && W.abandons[1][1] > 0);
+    assert_int_equal(tern_mp_peer_abandoned(p.client, 1, NULL), 1);
+    assert_int_equal(tern_mp_peer_abandoned(p.server, 1, NULL), 1);
+    pair_free(&p);
+}
+
+/* A backup path left idle for three idle timeouts while the available path carries a download
+ * stays: keep-alive PINGs go out on it both ways (each side's scheduler leaves it unused), no
+ * stream byte does, it stays validated, and it carries the rest of the download once the
+ * available path fails. */
+static void test_idle_backup_kept_alive(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_with(&p, 4800, NULL, 1000);
+    links(&p.c2s, 5000000, 10 * MS);
+    links(&p.s2c, 5000000, 10 * MS);
+    tern_addr alt = p.alt_addr;
+    int idx = tern_conn_path_add(p.client, &alt, p.now);
+    assert_true(idx > 0);
+    assert_int_equal(tern_mp_set_status(p.client, 1, 1), 0);
+    assert_true(pair_run(&p, both_validated, 5 * SEC));
+    uint64_t pings_c = W.pings[1][1], pings_s = W.pings[0][1];
+    assert_int_equal(pair_request(&p, 4 << 20), 1);
+    kill_at = p.now + 3000 * MS;
+    assert_false(pair_run(&p, killed, 4 * SEC) && pair_cond_all_done(&p));
+    fprintf(stderr, "keep-alive PINGs on path ID 1 in 3 s: client %llu, server %llu\n",
+            (unsigned long long)(W.pings[1][1] - pings_c),
+            (unsigned long long)(W.pings[0][1] - pings_s));
+    /* one each third of the idle timeout: about nine each way */
+    assert_true(W.pings[1][1] - pings_c >= 5);
+    assert_true(W.pings[0][1] - pings_s >= 5);
+    assert_int_equal(W.stream_bytes[0][1], 0);
+    assert_int_equal(W.stream_bytes[1][1], 0);
+    assert_true(reports_path_id(p.client, 1) && reports_path_id(p.server, 1));
+    assert_true(tern_conn_path_slot(p.client, idx)->path_validated);
+    assert_true(tern_conn_path_slot(p.server, server_slot(&p, 1))->path_validated);
+    assert_int_equal(W.abandons[0][1] + W.abandons[1][1], 0);
+    /* the available path dies: the backup takes the rest */
+    p.c2s.blackhole = p.s2c.blackhole = 1;
+    assert_true(pair_run(&p, pair_cond_all_done, 30 * SEC));
+    assert_true(pair_verify(&p));
+    assert_true(W.stream_bytes[0][1] > 100000);
+    pair_free(&p);
+}
+
+static int both_done(tern_pair *p)
+{
+    return p->client->state == TERN_CS_DONE && p->server->state == TERN_CS_DONE;
+}
+
+/* With one path, the idle rule abandons nothing: a cut link ends the connection with its own
+ * idle timeout, with no PATH_ABANDON on the wire. */
+static void test_idle_single_path_kept(void **st)
+{
+    (void)st;
+    tern_pair p;
+    start_with(&p, 4900, NULL, 1000);
+    assert_int_equal(pair_request(&p, 1 << 20), 1);
+    kill_at = p.now + 200 * MS;
+    assert_false(pair_run(&p, killed, 2 * SEC) && pair_cond_all_done(&p));
+    p.c2s.blackhole = p.s2c.blackhole = 1;
+    assert_true(pair_run(&p, both_done, 3 * SEC));
+    assert_int_equal(W.abandons[0][0] + W.abandons[1][0], 0);
+    assert_int_equal(p.client->close.info.status, TERN_ERR_IDLE_TIMEOUT);
+    assert_int_equal(p.server->close.info.status, TERN_ERR_IDLE_TIMEOUT);
     pair_free(&p);
 }
 
@@ -755,6 +878,9 @@ int main(void)
         cmocka_unit_test(test_dead_path_fails_over),
         cmocka_unit_test(test_silent_path_keeps_other_acks),
         cmocka_unit_test(test_backup_path_stays_idle),
+        cmocka_unit_test(test_idle_path_abandoned),
+        cmocka_unit_test(test_idle_backup_kept_alive),
+        cmocka_unit_test(test_idle_single_path_kept),
         cmocka_unit_test(test_backup_verb),
         cmocka_unit_test(test_remove_abandons_path),
         cmocka_unit_test(test_abandon_path_id0_ends_server_path),

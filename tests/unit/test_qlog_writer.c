@@ -364,11 +364,12 @@ static void test_reason_names(void **state)
         "limit",
         "standby_unused",
         "peer_abandoned",
+        "idle",
     };
     for (int i = 0; i < (int)(sizeof(want) / sizeof(want[0])); i++)
         assert_string_equal(tern_qlog_reason_name((tern_path_reason)i), want[i]);
     assert_string_equal(tern_qlog_reason_name(TERN_PATH_WHY_STANDBY_UNUSED), "standby_unused");
-    assert_string_equal(tern_qlog_reason_name((tern_path_reason)23), "unknown");
+    assert_string_equal(tern_qlog_reason_name((tern_path_reason)24), "unknown");
     assert_string_equal(tern_qlog_reason_name((tern_path_reason)-1), "unknown");
 }
 
