@@ -613,7 +613,8 @@ static int fill_packet(tern_conn *c, pkt_build *b, int allow_data, tern_tstamp n
     /* a failing path's probes are PINGs: its data goes on the other paths (mpsched.h); so is the
      * keep-alive of a path left unused (migration.c) */
     tern_path *bp = tern_conn_path_slot(c, b->rec.path_id);
-    int ping_only = bp->mp_failing || (bp->mp_keepalive && sp->probes > 0);
+    int ping_only = bp->mp_failing || (bp->mp_keepalive && sp->probes > 0) ||
+                    (b->level == TERN_LEVEL_1RTT && tern_mpsched_standing_by(c, b->rec.path_id));
     if (b->level == TERN_LEVEL_1RTT && ping_only)
         allow_data = 0;
     /* A 1-RTT PTO probe or PING carries our latest ACK: the one before may have been lost, and a

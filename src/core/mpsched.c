@@ -74,14 +74,17 @@ static int is_backup(const tern_conn *c, const tern_path *p)
 
 int tern_mpsched_carries_acks(const tern_conn *c, int slot)
 {
-    if (!tern_mpsched_usable(c, slot))
+    return tern_mpsched_usable(c, slot);
+}
+
+int tern_mpsched_standing_by(const tern_conn *c, int slot)
+{
+    if (!c->mpd || !is_backup(c, tern_conn_path_slot(c, slot)))
         return 0;
-    if (!is_backup(c, tern_conn_path_slot(c, slot)))
-        return 1;
     for (int i = 0; i < TERN_MAX_PATHS; i++)
         if (i != slot && tern_mpsched_usable(c, i) && !is_backup(c, tern_conn_path_slot(c, i)))
-            return 0;
-    return 1;
+            return 1;
+    return 0;
 }
 
 int tern_mpsched_backup(const tern_conn *c, int slot)

@@ -52,10 +52,14 @@ int tern_mpsched_pick(struct tern_conn *c, size_t room, tern_tstamp now);
 /* 1 when path slot `slot` may carry data now: usable in the sense above. */
 int tern_mpsched_usable(const struct tern_conn *c, int slot);
 
-/* 1 when path slot `slot` carries its own path ID's ACK decisions (tern_conn_ack_home): usable,
- * and not a backup path while a usable available one exists (a backup path carries nothing of
- * ours then, its few ACKs included: they go on the available paths). */
+/* 1 when path slot `slot` carries its own path ID's ACK decisions (tern_conn_ack_home): usable.
+ * A backup path does too: its ACKs sent on an available path would wait behind that path's
+ * queue, past the backup path's PTO, and make it look dead; it carries no data meanwhile
+ * (tern_mpsched_standing_by). */
 int tern_mpsched_carries_acks(const struct tern_conn *c, int slot);
+/* 1 while `slot` is a backup path and a usable available path exists: packets built on it
+ * carry ACKs, PINGs and path frames, never stream data or datagrams. */
+int tern_mpsched_standing_by(const struct tern_conn *c, int slot);
 
 /* 1 when a usable path other than `slot` exists. */
 int tern_mpsched_other_usable(const struct tern_conn *c, int slot);
