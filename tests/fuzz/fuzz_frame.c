@@ -19,8 +19,7 @@
             abort();                                                                               \
     } while (0)
 
-#define MAX_RANGES 4096
-static tern_pn_range ranges[MAX_RANGES];
+static tern_pn_range ranges[FUZZ_MAX_RANGES];
 static uint8_t out[1 << 17];
 
 /* Re-encodes f into out; returns the length, or 0 when the frame cannot be re-encoded here. */
@@ -54,21 +53,9 @@ static size_t reencode(const tern_frame *f, size_t consumed)
         return n;
     case TERN_FT_ACK:
     case TERN_FT_ACK_ECN: {
-        tern_ack_iter it;
-        size_t k = 0;
-        uint64_t lo, hi;
-        tern_ack_iter_init(&it, f);
-        while (tern_ack_iter_next(&it, &lo, &hi)) {
-            if (k == MAX_RANGES)
-                return 0;
-            CHECK(lo <= hi);
-            if (k)
-                CHECK(hi + 2 <= ranges[k - 1].lo);
-            ranges[k].lo = lo;
-            ranges[k].hi = hi;
-            k++;
-        }
-        CHECK(k == f->u.ack.range_count + 1);
+        size_t k = fuzz_ack_ranges(f, ranges);
+        if (!k)
+            return 0;
         uint64_t ecn[3] = {f->u.ack.ect0, f->u.ack.ect1, f->u.ack.ce};
         n = tern_frame_write_ack(out, cap, ranges, k, f->u.ack.delay, f->u.ack.ecn ? ecn : NULL);
         CHECK(n > 0);

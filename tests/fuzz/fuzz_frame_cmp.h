@@ -18,6 +18,32 @@
     } while (0)
 #endif
 
+/* Ranges an ACK frame may have for the fuzzers to write it back (more: it is not re-encoded). */
+#define FUZZ_MAX_RANGES 4096
+
+/* Collects the ranges of ACK frame `f` into r[0..FUZZ_MAX_RANGES), descending, checking that the
+ * parser gave them well formed (each lo <= hi, a gap of at least one packet number between two,
+ * Range Count + 1 of them). Returns their number, or 0 when there are more than FUZZ_MAX_RANGES. */
+static inline size_t fuzz_ack_ranges(const tern_frame *f, tern_pn_range *r)
+{
+    tern_ack_iter it;
+    size_t k = 0;
+    uint64_t lo, hi;
+    tern_ack_iter_init(&it, f);
+    while (tern_ack_iter_next(&it, &lo, &hi)) {
+        if (k == FUZZ_MAX_RANGES)
+            return 0;
+        CHECK(lo <= hi);
+        if (k)
+            CHECK(hi + 2 <= r[k - 1].lo);
+        r[k].lo = lo;
+        r[k].hi = hi;
+        k++;
+    }
+    CHECK(k == f->u.ack.range_count + 1);
+    return k;
+}
+
 static inline int bytes_eq(const uint8_t *a, const uint8_t *b, size_t n)
 {
     return n == 0 || memcmp(a, b, n) == 0;

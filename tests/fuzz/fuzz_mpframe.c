@@ -18,29 +18,8 @@
             abort();                                                                               \
     } while (0)
 
-#define MAX_RANGES 4096
-static tern_pn_range ranges[MAX_RANGES];
+static tern_pn_range ranges[FUZZ_MAX_RANGES];
 static uint8_t out[1 << 16];
-
-static size_t ack_ranges(const tern_frame *f)
-{
-    tern_ack_iter it;
-    size_t k = 0;
-    uint64_t lo, hi;
-    tern_ack_iter_init(&it, f);
-    while (tern_ack_iter_next(&it, &lo, &hi)) {
-        if (k == MAX_RANGES)
-            return 0;
-        CHECK(lo <= hi);
-        if (k)
-            CHECK(hi + 2 <= ranges[k - 1].lo);
-        ranges[k].lo = lo;
-        ranges[k].hi = hi;
-        k++;
-    }
-    CHECK(k == f->u.ack.range_count + 1);
-    return k;
-}
 
 static size_t reencode(const tern_mp_frame *f)
 {
@@ -48,7 +27,7 @@ static size_t reencode(const tern_mp_frame *f)
     switch (f->type) {
     case TERN_FT_PATH_ACK:
     case TERN_FT_PATH_ACK_ECN: {
-        size_t k = ack_ranges(&f->u.ack);
+        size_t k = fuzz_ack_ranges(&f->u.ack, ranges);
         if (!k)
             return 0;
         const tern_frame *a = &f->u.ack;
@@ -136,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(!tern_mpframe_allowed(f.type, TERN_PKT_0RTT));
         size_t n = reencode(&f);
         if (n == 0 && (f.type == TERN_FT_PATH_ACK || f.type == TERN_FT_PATH_ACK_ECN) &&
-            f.u.ack.u.ack.range_count >= MAX_RANGES)
+            f.u.ack.u.ack.range_count >= FUZZ_MAX_RANGES)
             continue;
         CHECK(n > 0);
         const uint8_t *q = out;
