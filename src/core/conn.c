@@ -979,6 +979,8 @@ tern_tstamp tern_conn_next_timeout(const tern_conn *c)
     t = TERN_MIN(t, tern_cid_linger_next(&c->cids.linger));
     if (c->timers.silence_probe_at)
         t = TERN_MIN(t, c->timers.silence_probe_at);
+    if (c->timers.rx_trim_at)
+        t = TERN_MIN(t, c->timers.rx_trim_at);
     t = TERN_MIN(t, tern_policy_next_timeout(c));
     t = TERN_MIN(t, tern_conn_pmtud_timer(c));
     t = TERN_MIN(t, tern_mps_next_timeout(c));
@@ -1049,6 +1051,10 @@ void tern_conn_on_timeout(tern_conn *c, tern_tstamp now)
     if (c->state >= TERN_CS_CLOSING)
         return;
     tern_mps_on_timeout(c, now);
+    if (c->timers.rx_trim_at && now >= c->timers.rx_trim_at) {
+        c->timers.rx_trim_at = 0;
+        tern_streams_trim(&c->streams.set);
+    }
     if (c->timers.silence_probe_at && now >= c->timers.silence_probe_at) {
         c->timers.silence_probe_at = 0;
         if (!tern_recovery_has_in_flight(&c->rec))

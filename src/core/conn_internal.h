@@ -217,6 +217,9 @@ typedef struct tern_conn_timer_state {
     tern_tstamp silence_probe_at; /* a PTO after the last ack-eliciting packet received: with
                                      nothing of ours in flight, a PING then checks the way back
                                      (0: not armed) */
+    tern_tstamp rx_trim_at;       /* 3 PTOs after the last packet that carried more than a PING:
+                                     the streams' receive memory is then trimmed
+                                     (tern_streams_trim; 0: not armed) */
     uint64_t pto_run_recv;        /* stats.pkts_recv at the first PTO of the current run of PTOs */
     uint64_t pto_prev_recv;       /* stats.pkts_recv at the latest PTO (see peer_acks_nothing) */
     int ack_eliciting_since_recv; /* idle timer restarts at the first ack-eliciting send after recv

@@ -984,6 +984,8 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
          * alive) hands the matter to the PTO machinery. */
         if ((ack_eliciting & 2) && c->hs.confirmed)
             c->timers.silence_probe_at = now + tern_conn_pto(c);
+        if (ack_eliciting & 2)
+            c->timers.rx_trim_at = now + 3 * tern_conn_pto(c);
     }
     c->timers.ack_eliciting_since_recv = 0;
     tern_conn_restart_idle(c, now);

@@ -106,13 +106,10 @@ static void release_front(tern_recvbuf *rb, uint64_t n)
     rb->chead = slot(rb, n);
 }
 
-/* A small stream read to the end of what arrived holds nothing: its chunk, pointer ring and range
- * array go to the allocator, not to the pool's spares (the next bytes allocate them again; a bulk
- * stream is past TERN_RECVBUF_SMALL at once and keeps its chunk for the next packet). */
-static void drop_if_drained_small(tern_recvbuf *rb)
+int tern_recvbuf_trim(tern_recvbuf *rb)
 {
-    if (rb->discard || rb->lent || rb->have.n || rb->highest > TERN_RECVBUF_SMALL || !rb->chunks)
-        return;
+    if (rb->discard || rb->lent || rb->have.n || (!rb->chunks && !rb->have.r))
+        return 0;
     for (size_t i = 0; i < rb->ccap; i++) {
         if (rb->chunks[i]) {
             if (rb->pool)
@@ -121,12 +118,13 @@ static void drop_if_drained_small(tern_recvbuf *rb)
             rb->chunks[i] = NULL;
         }
     }
-    if (rb->pool)
+    if (rb->chunks && rb->pool)
         rb->pool->index_bytes -= rb->ccap * sizeof(*rb->chunks);
     free(rb->chunks);
     rb->chunks = NULL;
     rb->ccap = rb->chead = 0;
     tern_ranges_free(&rb->have);
+    return 1;
 }
 
 /* Frees every chunk and the pointer ring. */
@@ -286,7 +284,6 @@ void tern_recvbuf_settle(tern_recvbuf *rb)
     if (!rb->discard && rb->read_off < rb->lent_end && rb->chunks)
         store(rb, rb->read_off, rb->lent_end, rb->lent + (rb->read_off - rb->lent_off));
     rb->lent = NULL;
-    drop_if_drained_small(rb);
 }
 
 int tern_recvbuf_set_final_size(tern_recvbuf *rb, uint64_t final_size, uint64_t *new_bytes,
@@ -354,8 +351,6 @@ size_t tern_recvbuf_read(tern_recvbuf *rb, uint8_t *dst, size_t cap, int *fin)
     if (done) {
         release_all(rb);
         tern_ranges_free(&rb->have);
-    } else {
-        drop_if_drained_small(rb);
     }
     return n;
 }

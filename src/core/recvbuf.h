@@ -13,9 +13,6 @@
 #define TERN_RECV_CHUNK 4096        /* bytes per reassembly chunk */
 #define TERN_RECV_POOL_MIN_FREE 16  /* spare chunks a pool keeps whatever its budget */
 #define TERN_RECV_POOL_MAX_FREE 256 /* and at most (1 MiB), whatever its budget */
-/* A stream that received at most this much so far gives its chunk back whenever everything it
- * holds was read: HTTP/3's control and QPACK streams stay open, idle, for the connection's life. */
-#define TERN_RECVBUF_SMALL (4 * TERN_RECV_CHUNK)
 
 /* Spare chunks of one connection, and what its receive buffers hold. */
 typedef struct tern_chunk_pool {
@@ -86,9 +83,14 @@ uint64_t tern_recvbuf_discard(tern_recvbuf *rb);
 /* Contiguous bytes readable now. */
 size_t tern_recvbuf_readable(const tern_recvbuf *rb);
 /* Reads up to cap bytes; *fin = 1 when read_off reaches the final size. Chunks read past go back to
- * the pool; a buffer that received at most TERN_RECVBUF_SMALL bytes and has nothing left unread
- * frees its chunks (also when settling). */
+ * the pool; the chunk of read_off stays for the bytes that follow, even when everything was read
+ * (tern_recvbuf_trim gives it back once the stream is quiet). */
 size_t tern_recvbuf_read(tern_recvbuf *rb, uint8_t *dst, size_t cap, int *fin);
+/* A buffer with nothing unread (no gap, nothing lent) frees its chunk, its pointer ring and its
+ * range array to the allocator; the next bytes continue at their offsets and allocate them
+ * again. For a stream gone quiet: HTTP/3's control and QPACK streams stay open, idle, for the
+ * connection's life. Returns 1 when it freed something. */
+int tern_recvbuf_trim(tern_recvbuf *rb);
 /* 1 when all bytes up to the final size have been read (or discarded). */
 int tern_recvbuf_finished(const tern_recvbuf *rb);
 /* Bytes this buffer keeps allocated outside its pool's count (its gap list). */

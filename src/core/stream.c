@@ -688,6 +688,14 @@ size_t tern_streams_recv_bytes(const tern_streams *m)
     return n;
 }
 
+void tern_streams_trim(tern_streams *m)
+{
+    for (size_t b = 0; b < m->nbuckets; b++)
+        for (tern_stream *s = m->buckets[b]; s; s = s->hnext)
+            tern_recvbuf_trim(&s->rcv);
+    tern_chunk_pool_free(&m->pool);
+}
+
 tern_stream *tern_streams_find(const tern_streams *m, int64_t id)
 {
     if (!m->nbuckets)

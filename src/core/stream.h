@@ -302,5 +302,10 @@ void tern_stream_max_stream_data_sent(tern_stream *s, uint64_t max);
 int tern_stream_on_data_blocked(tern_stream *s, uint64_t limit);
 /* Bytes the connection's receive buffers hold: chunks in use and spare, chunk arrays, gap lists. */
 size_t tern_streams_recv_bytes(const tern_streams *m);
+/* The connection has received no stream data for a while: every receive buffer with nothing
+ * unread gives back its chunk, pointer ring and range array (tern_recvbuf_trim), and the pool its
+ * spare chunks. While data flows the buffers keep them, so a stream read packet by packet
+ * allocates nothing per packet; once quiet, an idle connection holds no receive memory. */
+void tern_streams_trim(tern_streams *m);
 
 #endif

@@ -770,11 +770,13 @@ static void test_recvbuf_chunks(void **st)
     assert_int_equal(tern_chunk_pool_bytes(&pool), 0);
 }
 
-/* A small stream read to the end of what arrived (an HTTP/3 control or QPACK stream between its
- * rare frames) holds no chunk, no pointer ring and no range array: they go to the allocator, not
- * the pool, whether the bytes were copied in or lent; the next bytes continue at their offsets. A
- * stream past TERN_RECVBUF_SMALL keeps its chunk for its next packet. */
-static void test_recvbuf_small_drained_freed(void **st)
+/* A stream read to the end of what arrived keeps the chunk of its read offset, so that a reader
+ * that drains every packet allocates nothing per packet: 14 packets of 1200 bytes, each read at
+ * once, cost one chunk per 4 KB crossed and no more (the chunks read past go back to the pool as
+ * spares and come out again). tern_recvbuf_trim, once the stream is quiet, gives the chunk,
+ * pointer ring and range array back to the allocator, whether the bytes were copied in or lent;
+ * the next bytes continue at their offsets. It does nothing while bytes are unread or lent. */
+static void test_recvbuf_drained_trim(void **st)
 {
     tern_chunk_pool pool;
     tern_chunk_pool_init(&pool, 1u << 20);
@@ -786,42 +788,56 @@ static void test_recvbuf_small_drained_freed(void **st)
     uint64_t terr;
     int fin;
     (void)st;
-    /* copied in, with a gap first: held until the gap is filled and everything read */
+    /* copied in, with a gap first: trimming waits until the gap is filled and everything read */
     assert_int_equal(tern_recvbuf_write(&rb, 3, src + 3, 4, 0, &terr), 0);
+    assert_int_equal(tern_recvbuf_trim(&rb), 0);
     assert_int_equal(tern_recvbuf_write(&rb, 0, src, 3, 0, &terr), 0);
     assert_int_equal(tern_recvbuf_read(&rb, out, 2, &fin), 2);
+    assert_int_equal(tern_recvbuf_trim(&rb), 0); /* 5 bytes unread */
     assert_int_equal(pool.chunks_out, 1);
     assert_int_equal(tern_recvbuf_read(&rb, out + 2, sizeof(out), &fin), 5);
     assert_memory_equal(out, src, 7);
+    assert_int_equal(pool.chunks_out, 1); /* kept for the next bytes */
+    assert_int_equal(tern_recvbuf_trim(&rb), 1);
     assert_int_equal(pool.chunks_out, 0);
     assert_int_equal(pool.nfree, 0); /* freed, not kept as a spare */
     assert_null(rb.chunks);
     assert_null(rb.have.r);
     assert_int_equal(tern_chunk_pool_bytes(&pool), 0);
-    /* lent and read before settling, across a chunk boundary */
-    assert_int_equal(tern_recvbuf_write_lent(&rb, 7, src + 7, TERN_RECV_CHUNK, 0, &terr), 0);
-    assert_int_equal(pool.chunks_out, 2);
-    assert_int_equal(tern_recvbuf_read(&rb, out, sizeof(out), &fin), TERN_RECV_CHUNK);
-    assert_memory_equal(out, src + 7, TERN_RECV_CHUNK);
+    assert_int_equal(tern_recvbuf_trim(&rb), 0); /* nothing left to free */
+    /* packets read one by one as they arrive, lent and copied alternately: no allocation but
+     * for the chunks of new 4 KB ranges while the spares run dry, and the pointer ring once */
+    uint64_t at = rb.read_off, allocs = pool.allocs;
+    for (int i = 0; i < 14; i++) {
+        if (i & 1)
+            assert_int_equal(tern_recvbuf_write(&rb, at, src + at % 4096, 1200, 0, &terr), 0);
+        else
+            assert_int_equal(tern_recvbuf_write_lent(&rb, at, src + at % 4096, 1200, 0, &terr),
+                             0);
+        assert_int_equal(tern_recvbuf_read(&rb, out, sizeof(out), &fin), 1200);
+        assert_memory_equal(out, src + at % 4096, 1200);
+        tern_recvbuf_settle(&rb);
+        at += 1200;
+        assert_true(pool.chunks_out <= 2);
+    }
+    /* the first chunk, the pointer ring, one more chunk while the spare list was empty */
+    assert_true(pool.allocs - allocs <= 3);
+    /* lent, settled with bytes unread: trimming waits until they are read */
+    assert_int_equal(tern_recvbuf_write_lent(&rb, at, src, 10, 0, &terr), 0);
+    assert_int_equal(tern_recvbuf_trim(&rb), 0); /* lent */
     tern_recvbuf_settle(&rb);
-    assert_int_equal(pool.chunks_out, 0);
-    assert_null(rb.chunks);
-    /* lent, settled with bytes unread: they stay until read */
-    uint64_t at = rb.read_off;
-    assert_int_equal(tern_recvbuf_write_lent(&rb, at, src + at, 10, 0, &terr), 0);
-    tern_recvbuf_settle(&rb);
-    assert_non_null(rb.chunks);
+    assert_int_equal(tern_recvbuf_trim(&rb), 0); /* unread */
     assert_int_equal(tern_recvbuf_read(&rb, out, sizeof(out), &fin), 10);
-    assert_memory_equal(out, src + at, 10);
+    assert_memory_equal(out, src, 10);
+    assert_int_equal(tern_recvbuf_trim(&rb), 1);
     assert_null(rb.chunks);
-    /* past TERN_RECVBUF_SMALL, a drained stream keeps the chunk it reads in */
-    at = rb.read_off;
-    size_t n = TERN_RECVBUF_SMALL - (size_t)at + 100;
-    assert_int_equal(tern_recvbuf_write(&rb, at, src + at, n, 0, &terr), 0);
-    while (tern_recvbuf_readable(&rb))
-        tern_recvbuf_read(&rb, out, sizeof(out), &fin);
-    assert_int_equal(rb.read_off, TERN_RECVBUF_SMALL + 100);
-    assert_int_equal(pool.chunks_out, 1);
+    assert_int_equal(pool.chunks_out, 0);
+    tern_chunk_pool_free(&pool); /* the spares */
+    assert_int_equal(tern_chunk_pool_bytes(&pool), 0);
+    /* and the stream goes on at its offset after the trim */
+    assert_int_equal(tern_recvbuf_write(&rb, at + 10, src + 5, 20, 0, &terr), 0);
+    assert_int_equal(tern_recvbuf_read(&rb, out, sizeof(out), &fin), 20);
+    assert_memory_equal(out, src + 5, 20);
     tern_recvbuf_free(&rb);
     tern_chunk_pool_free(&pool);
 }
@@ -1265,7 +1281,7 @@ int main(void)
         cmocka_unit_test(test_stream_frame_lost),
         cmocka_unit_test(test_streams_blocked_and_lost),
         cmocka_unit_test(test_stream_api_edges),
-        cmocka_unit_test(test_recvbuf_small_drained_freed),
+        cmocka_unit_test(test_recvbuf_drained_trim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
