@@ -2,8 +2,10 @@
  * closing, and the public connection and stream functions of tern.h. Packet processing lives in
  * conn_recv.c and packet assembly in conn_send.c. */
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "abi.h"
 #include "conn_internal.h"
@@ -165,19 +167,31 @@ static int tls_send(void *ud, int level, const uint8_t *data, size_t len)
     return 0;
 }
 
+/* Keeps the first transport error found inside a TLS callback, with its words, for the caller of
+ * tern_tls_recv to close with. The words take heap only then (a connection that never fails holds
+ * none); should that allocation fail, the close carries the error without them. */
+static void set_pending_error(tern_conn *c, uint64_t terr, const char *fmt, ...)
+{
+    if (c->hs.pending_terr_set)
+        return;
+    c->hs.pending_terr_set = 1;
+    c->hs.pending_terr = terr;
+    char text[sizeof(((tern_close_info *)0)->reason)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    c->hs.pending_reason = strdup(text);
+}
+
 static void tls_alert(void *ud, int level, uint8_t alert)
 {
     tern_conn *c = ud;
-    if (!c->hs.pending_terr_set) {
-        c->hs.pending_terr_set = 1;
-        c->hs.pending_terr = TERN_TE_CRYPTO_ERROR + alert;
-        /* The words for it when TLS has them (a certificate that failed verification, and why) */
-        if (c->hs.tls && tern_tls_error_text(c->hs.tls)[0])
-            snprintf(c->hs.pending_reason, sizeof(c->hs.pending_reason), "%s",
-                     tern_tls_error_text(c->hs.tls));
-        else
-            snprintf(c->hs.pending_reason, sizeof(c->hs.pending_reason), "TLS alert %u", alert);
-    }
+    /* The words for it when TLS has them (a certificate that failed verification, and why) */
+    if (c->hs.tls && tern_tls_error_text(c->hs.tls)[0])
+        set_pending_error(c, TERN_TE_CRYPTO_ERROR + alert, "%s", tern_tls_error_text(c->hs.tls));
+    else
+        set_pending_error(c, TERN_TE_CRYPTO_ERROR + alert, "TLS alert %u", alert);
 }
 
 /* The flow-control and stream limits of peer parameters: the server's own, or, for 0-RTT, the
@@ -248,11 +262,7 @@ static int tls_tparams(void *ud, const uint8_t *data, size_t len)
         goto fail;
     return 0;
 fail:
-    if (!c->hs.pending_terr_set) {
-        c->hs.pending_terr_set = 1;
-        c->hs.pending_terr = terr;
-        snprintf(c->hs.pending_reason, sizeof(c->hs.pending_reason), "%s", why);
-    }
+    set_pending_error(c, terr, "%s", why);
     return TERN_ERR_PROTO;
 }
 
@@ -275,12 +285,8 @@ static int tls_ticket(void *ud, const uint8_t *session, size_t len, uint32_t max
     tern_conn *c = ud;
     /* RFC 9001 §4.6.1: a QUIC ticket allows early data with 0xffffffff, or not at all */
     if (max_early_data != 0 && max_early_data != 0xffffffffu) {
-        if (!c->hs.pending_terr_set) {
-            c->hs.pending_terr_set = 1;
-            c->hs.pending_terr = TERN_TE_PROTOCOL_VIOLATION;
-            snprintf(c->hs.pending_reason, sizeof(c->hs.pending_reason),
-                     "session ticket with max_early_data_size %u", max_early_data);
-        }
+        set_pending_error(c, TERN_TE_PROTOCOL_VIOLATION,
+                          "session ticket with max_early_data_size %u", max_early_data);
         return TERN_ERR_PROTO;
     }
     if (!c->cb || !c->cb->on_session_ticket || !c->tp.peer_received)
@@ -546,7 +552,10 @@ int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now)
                                 ? (uint64_t)TERN_TE_PROTOCOL_VIOLATION
                                 : (uint64_t)TERN_TE_CRYPTO_ERROR + (alert ? alert : 80u);
             tern_conn_fail(c, terr, TERN_FT_CRYPTO,
-                           c->hs.pending_reason[0] ? c->hs.pending_reason : "TLS handshake failed");
+                           c->hs.pending_reason && c->hs.pending_reason[0] ? c->hs.pending_reason
+                                                                           : "TLS handshake failed");
+            free(c->hs.pending_reason); /* copied into the close information */
+            c->hs.pending_reason = NULL;
             return TERN_ERR_TLS;
         }
         /* the TLS layer refuses a handshake without the transport parameters extension
@@ -891,6 +900,7 @@ void tern_conn_free(tern_conn *c)
     tern_mps_free(c);
     tern_mp_free(c);
     free(c->res.remembered);
+    free(c->hs.pending_reason);
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
         tern_crypto_keys_free(&c->keys.tx[i]);
         tern_crypto_keys_free(&c->keys.rx[i]);

@@ -62,7 +62,8 @@ typedef struct tern_conn_handshake_state {
     int done_pending;        /* server: HANDSHAKE_DONE to (re)send */
     int pending_terr_set;    /* a transport error found inside a TLS callback */
     uint64_t pending_terr;
-    char pending_reason[256]; /* room for a certificate verification status in words */
+    char *pending_reason; /* its words (a certificate verification status...), allocated with the
+                             error: NULL otherwise, or when that allocation failed */
     /* The TLS messages of each level, [TERN_LEVEL_COUNT] each, in c->hs.crypto: NULL while
      * released (see tern_conn_crypto_release). Use tern_conn_crypto_open before writing. */
     tern_sendbuf *crypto_snd;
