@@ -38,22 +38,31 @@ enum {
  * a stateless reset in answer to them (what the driver sends for a CID it no longer routes) ends
  * a connection for a peer that still honours that CID's token. Bounded: a peer that retires
  * faster pushes the oldest out, which is then only unrouted sooner. */
-typedef struct tern_cid_linger {
+typedef struct tern_cid_linger_slots {
     tern_cid cid[TERN_CID_LINGER];
     tern_tstamp until[TERN_CID_LINGER];
-    size_t n; /* oldest first */
+} tern_cid_linger_slots;
+
+/* Zeroed = empty. The slots take heap (some 240 bytes) only while a CID lingers: a connection
+ * whose peer retires nothing, or whose retired CIDs' time came, holds none. */
+typedef struct tern_cid_linger {
+    tern_cid_linger_slots *s; /* NULL while n is 0 */
+    size_t n;                 /* oldest first */
 } tern_cid_linger;
 
-/* Keeps `cid` until `until`. Returns 1 with *evicted set when the oldest had to go (unroute it
- * now), 0 otherwise. */
+/* Keeps `cid` until `until`. Returns 1 with *evicted set when one has to be unrouted now: the
+ * oldest, to make room, or `cid` itself when the slots could not be allocated. 0 otherwise. */
 int tern_cid_linger_add(tern_cid_linger *l, const tern_cid *cid, tern_tstamp until,
                         tern_cid *evicted);
 /* 1 when `cid` is kept. */
 int tern_cid_linger_contains(const tern_cid_linger *l, const tern_cid *cid);
 /* The earliest `until` (TERN_TS_INF when empty). */
 tern_tstamp tern_cid_linger_next(const tern_cid_linger *l);
-/* Removes one CID whose time has come at `now`: returns 1 with *out set, 0 when none. */
+/* Removes one CID whose time has come at `now`: returns 1 with *out set, 0 when none. The last
+ * one out frees the slots. */
 int tern_cid_linger_pop_due(tern_cid_linger *l, tern_tstamp now, tern_cid *out);
+/* Forgets every CID (the connection goes) and frees the slots. */
+void tern_cid_linger_free(tern_cid_linger *l);
 
 /* CIDs we issue. */
 typedef struct tern_local_cids {
@@ -97,8 +106,10 @@ typedef struct tern_peer_cids {
     size_t n;
     uint64_t limit;              /* our active_connection_id_limit */
     uint64_t retire_prior_to;    /* largest retire_prior_to seen */
-    uint64_t retire_queue[TERN_MAX_RETIRE_QUEUE];
-    size_t retire_n;
+    /* RETIRE_CONNECTION_ID frames to send: allocated with the first, growing up to
+     * TERN_MAX_RETIRE_QUEUE and freed once sent (NULL when none are due) */
+    uint64_t *retire_queue;
+    size_t retire_n, retire_cap;
     uint64_t highest_seq;
     uint64_t seen_mask;          /* bit i: seq highest_seq - i was received (older ones: assumed) */
     uint8_t zero_len;            /* the peer uses a zero-length CID: NEW_CONNECTION_ID forbidden */
@@ -111,6 +122,8 @@ typedef struct tern_peer_cids {
 } tern_peer_cids;
 
 void tern_peer_cids_init(tern_peer_cids *p, uint64_t limit);
+/* Frees what the table allocated (its retire queue); it can be initialised again. */
+void tern_peer_cids_free(tern_peer_cids *p);
 /* Sets the CID of sequence 0 (the peer's handshake SCID, or the one after Retry), used by path 0. */
 void tern_peer_cids_set_initial(tern_peer_cids *p, const tern_cid *cid);
 /* Sets the reset token of seq 0 (from the server's transport parameters). */
@@ -124,8 +137,8 @@ void tern_peer_cids_set_initial_token(tern_peer_cids *p, const uint8_t token[TER
  * CONNECTION_ID_LIMIT_ERROR (more than `limit` active), PROTOCOL_VIOLATION (same seq with a different
  * CID or token, same CID with a different seq, or the peer uses a zero-length CID),
  * FRAME_ENCODING_ERROR (CID length not 1..20, retire_prior_to > seq). A retire queue overflow is
- * CONNECTION_ID_LIMIT_ERROR too (a peer playing retire_prior_to games). Both outputs are
- * required. */
+ * CONNECTION_ID_LIMIT_ERROR too (a peer playing retire_prior_to games); no memory for the queue
+ * is TERN_ERR_NOMEM with *terr = INTERNAL_ERROR. Both outputs are required. */
 int tern_peer_cids_on_new(tern_peer_cids *p, uint64_t seq, uint64_t retire_prior_to,
                           const tern_cid *cid, const uint8_t token[TERN_RESET_TOKEN_LEN],
                           uint32_t *retired_path_mask, uint64_t *terr);

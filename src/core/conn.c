@@ -901,6 +901,8 @@ void tern_conn_free(tern_conn *c)
     tern_mp_free(c);
     free(c->res.remembered);
     free(c->hs.pending_reason);
+    tern_peer_cids_free(&c->cids.peer);
+    tern_cid_linger_free(&c->cids.linger);
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
         tern_crypto_keys_free(&c->keys.tx[i]);
         tern_crypto_keys_free(&c->keys.rx[i]);
