@@ -86,10 +86,12 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
                           size_t len)
 {
     tern_conn *c = ud;
+    if (level != TERN_LEVEL_1RTT && tern_conn_keys_open(c))
+        return TERN_ERR_NOMEM;
     if (level == TERN_LEVEL_0RTT) {
         /* a client's key to send 0-RTT with; a server's to read it, given only when GnuTLS
          * accepted the client's early data */
-        tern_keys *k = c->is_server ? &c->keys.rx[level] : &c->keys.tx[level];
+        tern_keys *k = tern_conn_keys(c, level, !c->is_server);
         const uint8_t *secret = c->is_server ? rx : tx;
         if (!secret)
             return 0;
@@ -109,9 +111,9 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
     }
     c->keys.aead = aead;
     if (rx) {
-        tern_crypto_keys_free(&c->keys.rx[level]);
-        if (tern_crypto_keys_from_secret_v(&c->keys.rx[level], c->version, aead, rx, len,
-                                         level != TERN_LEVEL_1RTT))
+        tern_keys *k = tern_conn_keys(c, level, 0);
+        tern_crypto_keys_free(k);
+        if (tern_crypto_keys_from_secret_v(k, c->version, aead, rx, len, level != TERN_LEVEL_1RTT))
             return TERN_ERR_CRYPTO;
         /* the next phase's receive keys are made when a packet of that phase first arrives
          * (tern_conn_install_rx_next) */
@@ -120,9 +122,9 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
             return TERN_ERR_CRYPTO;
     }
     if (tx) {
-        tern_crypto_keys_free(&c->keys.tx[level]);
-        if (tern_crypto_keys_from_secret_v(&c->keys.tx[level], c->version, aead, tx, len,
-                                         level != TERN_LEVEL_1RTT))
+        tern_keys *k = tern_conn_keys(c, level, 1);
+        tern_crypto_keys_free(k);
+        if (tern_crypto_keys_from_secret_v(k, c->version, aead, tx, len, level != TERN_LEVEL_1RTT))
             return TERN_ERR_CRYPTO;
         if (level == TERN_LEVEL_1RTT &&
             tern_crypto_hp_from_secret_v(&c->keys.hp_tx1, c->version, aead, tx, len))
@@ -150,7 +152,7 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
 int tern_conn_install_rx_next(tern_conn *c)
 {
     tern_crypto_keys_free(&c->keys.rx_next);
-    return tern_crypto_next_keys(&c->keys.rx[TERN_LEVEL_1RTT], &c->keys.rx_next);
+    return tern_crypto_next_keys(&c->keys.rx1, &c->keys.rx_next);
 }
 
 static int tls_send(void *ud, int level, const uint8_t *data, size_t len)
@@ -327,7 +329,8 @@ static int settle_early_data(tern_conn *c, tern_tstamp now)
 {
     if (c->is_server || c->res.early != TERN_EARLY_DATA_PENDING)
         return 0;
-    tern_crypto_keys_free(&c->keys.tx[TERN_LEVEL_0RTT]);
+    tern_crypto_keys_free(tern_conn_keys(c, TERN_LEVEL_0RTT, 1));
+    tern_conn_keys_release(c);
     tern_resume *r = c->res.remembered; /* 0-RTT is only sent with it */
     c->res.remembered = NULL;           /* its work is done once the answer is known */
     int kept = r && tern_resume_limits_kept(r, &c->tp.peer);
@@ -361,8 +364,9 @@ void tern_conn_discard_space(tern_conn *c, int space)
     c->sp[space].probes = 0;
     tern_recovery_discard_space(&c->rec, space);
     int level = space == TERN_SPACE_INITIAL ? TERN_LEVEL_INITIAL : TERN_LEVEL_HANDSHAKE;
-    tern_crypto_keys_free(&c->keys.tx[level]);
-    tern_crypto_keys_free(&c->keys.rx[level]);
+    tern_crypto_keys_free(tern_conn_keys(c, level, 1));
+    tern_crypto_keys_free(tern_conn_keys(c, level, 0));
+    tern_conn_keys_release(c);
     if (c->hs.crypto_snd) {
         tern_sendbuf_free(&c->hs.crypto_snd[level]);
         tern_sendbuf_init(&c->hs.crypto_snd[level], TERN_CRYPTO_BUF_LIMIT);
@@ -374,6 +378,27 @@ void tern_conn_discard_space(tern_conn *c, int space)
         tern_conn_version_discard(c);
     if (c->qlog) tern_qlog_keys_discarded(c, space);
     tern_conn_crypto_release(c);
+}
+
+int tern_conn_keys_open(tern_conn *c)
+{
+    if (!c->keys.hs && !(c->keys.hs = calloc(1, sizeof(*c->keys.hs))))
+        return TERN_ERR_NOMEM;
+    return 0;
+}
+
+void tern_conn_keys_release(tern_conn *c)
+{
+    tern_conn_hs_keys *k = c->keys.hs;
+    if (!k || !c->sp[TERN_SPACE_INITIAL].discarded || !c->sp[TERN_SPACE_HANDSHAKE].discarded ||
+        k->tx[TERN_LEVEL_0RTT].aead || k->rx[TERN_LEVEL_0RTT].aead)
+        return;
+    for (int i = 0; i < TERN_LEVEL_1RTT; i++) {
+        tern_crypto_keys_free(&k->tx[i]);
+        tern_crypto_keys_free(&k->rx[i]);
+    }
+    free(k);
+    c->keys.hs = NULL;
 }
 
 int tern_conn_crypto_open(tern_conn *c)
@@ -802,8 +827,11 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     }
     /* a server's half-open connection is state a peer made us hold: it ends with the same bound */
     c->timers.handshake_deadline = now + c->cfg->handshake_timeout_ms * TERN_NS_PER_MS;
+    if ((rv = tern_conn_keys_open(c)))
+        goto fail;
     rv = tern_crypto_initial_keys(c->version, keys_dcid, c->is_server,
-                                  &c->keys.tx[TERN_LEVEL_INITIAL], &c->keys.rx[TERN_LEVEL_INITIAL]);
+                                  tern_conn_keys(c, TERN_LEVEL_INITIAL, 1),
+                                  tern_conn_keys(c, TERN_LEVEL_INITIAL, 0));
     if (rv)
         goto fail;
     fill_local_tparams(c, p);
@@ -904,9 +932,10 @@ void tern_conn_free(tern_conn *c)
     tern_peer_cids_free(&c->cids.peer);
     tern_cid_linger_free(&c->cids.linger);
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
-        tern_crypto_keys_free(&c->keys.tx[i]);
-        tern_crypto_keys_free(&c->keys.rx[i]);
+        tern_crypto_keys_free(tern_conn_keys(c, i, 1));
+        tern_crypto_keys_free(tern_conn_keys(c, i, 0));
     }
+    free(c->keys.hs);
     crypto_free(c);
     tern_qlog_free(c->qlog);
     tern_crypto_keys_free(&c->keys.hp_tx1);
@@ -1292,13 +1321,13 @@ int tern_conn_key_update(tern_conn *c)
         return TERN_ERR_INVALID_ARG;
     if (c->state >= TERN_CS_CLOSING)
         return TERN_ERR_CLOSED;
-    if (!c->hs.confirmed || !c->keys.tx_phase_acked || !c->keys.tx[TERN_LEVEL_1RTT].aead)
+    if (!c->hs.confirmed || !c->keys.tx_phase_acked || !c->keys.tx1.aead)
         return TERN_ERR_STREAM_STATE;
     tern_keys next;
     memset(&next, 0, sizeof(next));
-    if (tern_crypto_next_keys(&c->keys.tx[TERN_LEVEL_1RTT], &next))
+    if (tern_crypto_next_keys(&c->keys.tx1, &next))
         return TERN_ERR_CRYPTO;
-    tern_crypto_keys_move(&c->keys.tx[TERN_LEVEL_1RTT], &next);
+    tern_crypto_keys_move(&c->keys.tx1, &next);
     c->keys.tx_phase ^= 1;
     tern_conn_tx_phase_start(c);
     c->keys.tx_phase_acked = 0;

@@ -81,10 +81,18 @@ typedef struct tern_conn_crypto_bufs {
     tern_recvbuf rcv[TERN_LEVEL_COUNT];
 } tern_conn_crypto_bufs;
 
-/* Packet protection: the keys of each level, and the 1-RTT key phases (RFC 9001 §6). */
+/* The keys of the levels before 1-RTT (Initial, 0-RTT, Handshake), one block: the handshake's, so
+ * that an established connection holds none (see tern_conn_keys_release). */
+typedef struct tern_conn_hs_keys {
+    tern_keys tx[TERN_LEVEL_1RTT], rx[TERN_LEVEL_1RTT];
+} tern_conn_hs_keys;
+
+/* Packet protection: the keys of each level, and the 1-RTT key phases (RFC 9001 §6). Reach a
+ * level's keys through tern_conn_keys. */
 typedef struct tern_conn_key_state {
     int aead;
-    tern_keys tx[TERN_LEVEL_COUNT], rx[TERN_LEVEL_COUNT]; /* 1-RTT: AEAD of the current phase */
+    tern_keys tx1, rx1;         /* 1-RTT AEAD of the current phase */
+    tern_conn_hs_keys *hs;      /* the other levels': NULL once all of them are gone */
     tern_keys hp_tx1, hp_rx1;   /* 1-RTT header protection (does not change on key update) */
     tern_keys rx_next, rx_prev; /* 1-RTT keys of the next and previous phase */
     int tx_phase, rx_phase;
@@ -335,6 +343,18 @@ static inline int tern_path_space(const tern_path *p)
     return p->mp_id ? p->mp_space : TERN_SPACE_APP;
 }
 
+/* The keys of `level` to send with (tx 1) or to read with (tx 0): the 1-RTT level's are always
+ * there; the others' are NULL once the handshake's keys were released (tern_conn_keys_release).
+ * Keys not installed have aead 0. */
+static inline tern_keys *tern_conn_keys(const tern_conn *c, int level, int tx)
+{
+    if (level == TERN_LEVEL_1RTT)
+        return (tern_keys *)(uintptr_t)(tx ? &c->keys.tx1 : &c->keys.rx1);
+    if (!c->keys.hs || level < 0 || level > TERN_LEVEL_1RTT)
+        return NULL;
+    return tx ? &c->keys.hs->tx[level] : &c->keys.hs->rx[level];
+}
+
 /* The active path (always there). */
 static inline tern_path *tern_conn_path(const tern_conn *c)
 {
@@ -384,6 +404,13 @@ int tern_conn_crypto_open(tern_conn *c);
  * Initial and Handshake levels are gone, every byte sent was acknowledged and every byte received
  * was read. A later TLS message (a session ticket) makes them again. */
 void tern_conn_crypto_release(tern_conn *c);
+/* Makes sure the keys of the levels before 1-RTT have storage (tern_conn_keys then returns them
+ * for every level). Returns 0 or TERN_ERR_NOMEM. */
+int tern_conn_keys_open(tern_conn *c);
+/* Frees that storage once none of it can be used again: the Initial and Handshake spaces are
+ * gone and no 0-RTT key is installed either way (0-RTT keys are only ever installed at the start
+ * of the handshake). Called where one of those goes. */
+void tern_conn_keys_release(tern_conn *c);
 /* 1 when CRYPTO data of `level` waits to be sent (first or again). */
 static inline int tern_conn_crypto_pending(const tern_conn *c, int level)
 {

@@ -69,7 +69,8 @@ static int level_has_keys(const tern_conn *c, int level)
 {
     if (c->sp[tern_level_space(level)].discarded)
         return 0;
-    return c->keys.tx[level].aead != 0;
+    const tern_keys *k = tern_conn_keys(c, level, 1);
+    return k && k->aead != 0;
 }
 
 /* Skips the planned packet number of application space `space` (path ID 0's or another path
@@ -717,10 +718,12 @@ static int seal_packet(tern_conn *c, pkt_build *b, size_t pad_to_payload)
         return TERN_ERR_INTERNAL;
     if (c->qlog) tern_qlog_packet_sent(c, b->level, b->start, b->hdr_len, b->pn_len, b->payload,
                                        b->rec.pn, b->rec.path_id);
-    const tern_keys *hp = b->level == TERN_LEVEL_1RTT ? &c->keys.hp_tx1 : &c->keys.tx[b->level];
+    /* (a packet is only built at a level with keys: level_has_keys) */
+    tern_keys *k = tern_conn_keys(c, b->level, 1);
+    const tern_keys *hp = b->level == TERN_LEVEL_1RTT ? &c->keys.hp_tx1 : k;
     /* a path ID's packets use the nonce with the path ID (path ID 0: RFC 9001's) */
     uint32_t path_id = (uint32_t)tern_mps_path_id_of(c, b->space);
-    if (tern_crypto_protect_pieces_path(&c->keys.tx[b->level], hp, b->start, b->hdr_len,
+    if (!k || tern_crypto_protect_pieces_path(k, hp, b->start, b->hdr_len,
                                         b->pn_len, b->payload, path_id, b->rec.pn, b->pieces,
                                         b->n_pieces))
         return TERN_ERR_CRYPTO;
