@@ -6,6 +6,27 @@
 
 #include <stdlib.h>
 
+/* Tables start with room for two CIDs and double up to their bound: a handshake brings one or
+ * two, and a peer's active_connection_id_limit (often 2, 4 or 8) the rest at once. */
+#define CID_TABLE_FIRST 2
+
+/* Makes room in `*e` (`*cap` entries, `n` used) for one more, growing it by doubling up to
+ * `bound` (> n). Returns 0 or TERN_ERR_NOMEM (the table unchanged). */
+static int table_reserve(tern_cid_entry **e, size_t *cap, size_t n, size_t bound)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = TERN_MIN(*cap ? 2 * *cap : (size_t)CID_TABLE_FIRST, bound);
+    if (ncap <= n)
+        return TERN_ERR_NOMEM;
+    tern_cid_entry *v = realloc(*e, ncap * sizeof(*v));
+    if (!v)
+        return TERN_ERR_NOMEM;
+    *e = v;
+    *cap = ncap;
+    return 0;
+}
+
 /* ---- CIDs we issue --------------------------------------------------------------------------- */
 
 void tern_local_cids_init(tern_local_cids *l, size_t cid_len)
@@ -14,10 +35,32 @@ void tern_local_cids_init(tern_local_cids *l, size_t cid_len)
     l->cid_len = cid_len;
 }
 
+void tern_local_cids_free(tern_local_cids *l)
+{
+    free(l->e);
+    l->e = NULL;
+    l->n = l->cap = 0;
+}
+
+int tern_local_cids_reserve(tern_local_cids *l, size_t n)
+{
+    n = TERN_MIN(n, (size_t)TERN_MAX_LOCAL_CIDS);
+    if (n <= l->cap)
+        return 0;
+    tern_cid_entry *v = realloc(l->e, n * sizeof(*v));
+    if (!v)
+        return TERN_ERR_NOMEM;
+    l->e = v;
+    l->cap = n;
+    return 0;
+}
+
 tern_cid_entry *tern_local_cids_add(tern_local_cids *l, const tern_cid *cid,
                                     const uint8_t token[TERN_RESET_TOKEN_LEN])
 {
     if (l->n >= TERN_MAX_LOCAL_CIDS || !cid || cid->len > TERN_MAX_CID_LEN)
+        return NULL;
+    if (table_reserve(&l->e, &l->cap, l->n, TERN_MAX_LOCAL_CIDS))
         return NULL;
     tern_cid_entry *e = &l->e[l->n++];
     memset(e, 0, sizeof(*e));
@@ -270,19 +313,27 @@ static int retire_push(tern_peer_cids *p, uint64_t seq)
     return tern_retire_queue_push(p->retire_queue, &p->retire_n, p->retire_cap, seq);
 }
 
-void tern_peer_cids_free(tern_peer_cids *p)
+static void retire_queue_free(tern_peer_cids *p)
 {
     free(p->retire_queue);
     p->retire_queue = NULL;
     p->retire_n = p->retire_cap = 0;
 }
 
-void tern_peer_cids_set_initial(tern_peer_cids *p, const tern_cid *cid)
+void tern_peer_cids_free(tern_peer_cids *p)
+{
+    free(p->e);
+    p->e = NULL;
+    p->n = p->cap = 0;
+    retire_queue_free(p);
+}
+
+int tern_peer_cids_set_initial(tern_peer_cids *p, const tern_cid *cid)
 {
     tern_cid_entry *e = peer_find_seq(p, 0);
     if (!e) {
-        if (p->n >= TERN_MAX_PEER_CIDS)
-            return;
+        if (p->n >= p->limit || table_reserve(&p->e, &p->cap, p->n, p->limit))
+            return TERN_ERR_NOMEM;
         /* seq 0 sorts first */
         memmove(&p->e[1], &p->e[0], p->n * sizeof(p->e[0]));
         p->n++;
@@ -292,6 +343,7 @@ void tern_peer_cids_set_initial(tern_peer_cids *p, const tern_cid *cid)
     }
     e->cid = *cid;
     p->zero_len = cid->len == 0;
+    return 0;
 }
 
 void tern_peer_cids_set_initial_token(tern_peer_cids *p, const uint8_t token[TERN_RESET_TOKEN_LEN])
@@ -372,6 +424,10 @@ int tern_peer_cids_on_new(tern_peer_cids *p, uint64_t seq, uint64_t retire_prior
     if (p->n + 1 > p->limit) {
         *terr = TERN_TE_CONNECTION_ID_LIMIT_ERROR;
         return TERN_ERR_PROTO;
+    }
+    if (table_reserve(&p->e, &p->cap, p->n, p->limit)) {
+        *terr = TERN_TE_INTERNAL_ERROR;
+        return TERN_ERR_NOMEM;
     }
     /* keep sequence order: take() hands out the lowest spare first */
     size_t at = p->n;
@@ -466,7 +522,7 @@ int tern_peer_cids_pop_retire(tern_peer_cids *p, uint64_t *seq)
     *seq = p->retire_queue[0];
     memmove(&p->retire_queue[0], &p->retire_queue[1], (p->retire_n - 1) * sizeof(uint64_t));
     if (--p->retire_n == 0)
-        tern_peer_cids_free(p); /* the queue takes heap again with the next retirement */
+        retire_queue_free(p); /* the queue takes heap again with the next retirement */
     return 1;
 }
 

@@ -501,6 +501,8 @@ void tern_conn_issue_cids(tern_conn *c)
      * and close with CONNECTION_ID_LIMIT_ERROR (seen with ngtcp2 under loss). */
     if (c->cids.replacing && want > 2)
         want--;
+    /* one allocation for the lot, of their number (a failure leaves the adds to grow it) */
+    (void)tern_local_cids_reserve(&c->cids.local, (size_t)want);
     while (tern_local_cids_count(&c->cids.local) < want) {
         tern_cid cid;
         uint8_t token[TERN_RESET_TOKEN_LEN];
@@ -795,7 +797,10 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     if (!c->is_server && (rv = tern_policy_init(c)))
         goto fail;
     tern_crypto_reset_token(c->reset_key, &scid, token);
-    tern_local_cids_add(&c->cids.local, &scid, token);
+    if (!tern_local_cids_add(&c->cids.local, &scid, token)) {
+        rv = TERN_ERR_NOMEM; /* (the table's first room) */
+        goto fail;
+    }
     tern_cid pref_cid;
     pref_cid.len = 0;
     if (c->is_server && p->cfg->preferred_address.len) {
@@ -804,9 +809,11 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         uint8_t ptoken[TERN_RESET_TOKEN_LEN];
         tern_crypto_reset_token(c->reset_key, &pref_cid, ptoken);
         tern_cid_entry *pe = tern_local_cids_add(&c->cids.local, &pref_cid, ptoken);
-        if (pe)
-            tern_local_cids_on_announced(&c->cids.local,
-                                         pe->seq); /* sent in the transport parameters */
+        if (!pe) {
+            rv = TERN_ERR_NOMEM;
+            goto fail;
+        }
+        tern_local_cids_on_announced(&c->cids.local, pe->seq); /* sent in the transport parameters */
     }
 
     const tern_cid *keys_dcid;
@@ -815,14 +822,16 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         c->retry.sent = p->retried;
         c->cids.peer_initial_scid = p->client_scid;
         c->cids.peer_scid_known = 1;
-        tern_peer_cids_set_initial(&c->cids.peer, &p->client_scid);
+        if ((rv = tern_peer_cids_set_initial(&c->cids.peer, &p->client_scid)))
+            goto fail;
         keys_dcid = &p->client_dcid;
     } else {
         c->cids.initial_dcid.len = 16;
         if ((rv = c->rand(c->rand_ud, c->cids.initial_dcid.data, 16)))
             goto fail;
         c->cids.original_dcid = c->cids.initial_dcid;
-        tern_peer_cids_set_initial(&c->cids.peer, &c->cids.initial_dcid);
+        if ((rv = tern_peer_cids_set_initial(&c->cids.peer, &c->cids.initial_dcid)))
+            goto fail;
         keys_dcid = &c->cids.initial_dcid;
     }
     /* a server's half-open connection is state a peer made us hold: it ends with the same bound */
@@ -929,6 +938,7 @@ void tern_conn_free(tern_conn *c)
     tern_mp_free(c);
     free(c->res.remembered);
     free(c->hs.pending_reason);
+    tern_local_cids_free(&c->cids.local);
     tern_peer_cids_free(&c->cids.peer);
     tern_cid_linger_free(&c->cids.linger);
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {

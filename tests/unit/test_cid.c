@@ -47,15 +47,24 @@ static void test_local_bound_and_retire(void **st)
     assert_int_equal(e->seq, 0);
     assert_int_equal(e->state, TERN_CID_ST_SENT);
     assert_null(tern_local_cids_next_unannounced(&l));
+    assert_int_equal(l.cap, 2);
     for (int i = 1; i < TERN_MAX_LOCAL_CIDS; i++) {
         tern_cid c = mkcid((uint8_t)(100 + i), 8);
         e = tern_local_cids_add(&l, &c, tok);
         assert_non_null(e);
         assert_int_equal(e->seq, i);
+        /* the table doubles with the CIDs issued: room for 2, 4, 8... */
+        size_t want = 2;
+        while (want < (size_t)i + 1)
+            want *= 2;
+        assert_int_equal(l.cap, want);
     }
     tern_cid extra = mkcid(200, 8);
     assert_null(tern_local_cids_add(&l, &extra, tok));
     assert_int_equal(tern_local_cids_count(&l), TERN_MAX_LOCAL_CIDS);
+    assert_int_equal(l.cap, TERN_MAX_LOCAL_CIDS); /* and stops at the bound */
+    assert_int_equal(tern_local_cids_reserve(&l, 1000), 0); /* a reservation too */
+    assert_int_equal(l.cap, TERN_MAX_LOCAL_CIDS);
     assert_true(tern_local_cids_contains(&l, &c0));
     assert_false(tern_local_cids_contains(&l, &extra));
 
@@ -100,6 +109,7 @@ static void test_local_bound_and_retire(void **st)
     assert_non_null(e);
     assert_int_equal(e->seq, TERN_MAX_LOCAL_CIDS);
     assert_int_equal(e->state, TERN_CID_ST_NEW);
+    tern_local_cids_free(&l);
 }
 
 /* ---- the peer's ------------------------------------------------------------------------------ */
@@ -112,9 +122,16 @@ static void test_peer_limit(void **st)
     tern_peer_cids_set_initial(&p, &c0);
     uint64_t terr = 0;
     uint32_t mask = 0;
+    assert_int_equal(p.cap, 2); /* room for what arrived, not for the bound */
     for (uint64_t s = 1; s <= 3; s++)
         assert_int_equal(add(&p, s, 0, &mask, &terr), 0);
     assert_int_equal(p.n, 4);
+    assert_int_equal(p.cap, 4);
+    /* a flood past the limit is refused, and the table holds no more room than the limit */
+    for (uint64_t s = 4; s < 100; s++) {
+        assert_int_equal(add(&p, s, 0, &mask, &terr), TERN_ERR_PROTO);
+        assert_int_equal(p.cap, 4);
+    }
     assert_int_equal(add(&p, 4, 0, &mask, &terr), TERN_ERR_PROTO);
     assert_int_equal(terr, TERN_TE_CONNECTION_ID_LIMIT_ERROR);
     /* the same one retiring two older ones fits */
@@ -201,6 +218,7 @@ static void test_peer_retire_queue_bound(void **st)
         if (rv)
             break;
         assert_int_equal(p.n, 1);
+        assert_true(p.cap <= 2); /* the limit: the table never grows past it */
         assert_true(p.retire_n <= TERN_MAX_RETIRE_QUEUE);
     }
     assert_int_equal(rv, TERN_ERR_PROTO);
@@ -387,6 +405,11 @@ static void test_local_announce_held(void **st)
 {
     tern_local_cids l;
     tern_local_cids_init(&l, 8);
+    /* the number about to be issued, reserved: the table is that size, not a power of two */
+    assert_int_equal(tern_local_cids_reserve(&l, 5), 0);
+    assert_int_equal(l.cap, 5);
+    assert_int_equal(tern_local_cids_reserve(&l, 3), 0); /* never shrinks */
+    assert_int_equal(l.cap, 5);
     tern_cid c0 = mkcid(200, 8);
     assert_non_null(tern_local_cids_add(&l, &c0, NULL));
     tern_cid c[3];
@@ -427,6 +450,7 @@ static void test_local_announce_held(void **st)
     tern_local_cids_on_announce_lost(&l, 3);
     tern_local_cids_on_announce_acked(&l, 9);
     assert_null(tern_local_cids_next_unannounced(&l));
+    tern_local_cids_free(&l);
 }
 
 /* Retired CIDs linger until their time, the earliest first out, and a peer that retires more than
@@ -514,6 +538,7 @@ static void test_api_edges(void **st)
     assert_null(tern_peer_cids_for_path(&p, 1));
     assert_int_equal(tern_peer_cids_for_path(&p, 2)->seq, 1);
     tern_peer_cids_free(&p);
+    tern_local_cids_free(&l);
 }
 
 int main(void)
