@@ -415,8 +415,8 @@ int tern_peer_cids_on_new(tern_peer_cids *p, uint64_t seq, uint64_t retire_prior
         p->stale_announcements++;
         int rv = retire_push(p, seq);
         if (rv != 0) {
-            *terr = rv == TERN_ERR_NOMEM ? TERN_TE_INTERNAL_ERROR
-                                         : TERN_TE_CONNECTION_ID_LIMIT_ERROR;
+            *terr =
+                rv == TERN_ERR_NOMEM ? TERN_TE_INTERNAL_ERROR : TERN_TE_CONNECTION_ID_LIMIT_ERROR;
             return rv == TERN_ERR_NOMEM ? rv : TERN_ERR_PROTO;
         }
         return 0;

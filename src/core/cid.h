@@ -142,15 +142,16 @@ int tern_peer_cids_set_initial(tern_peer_cids *p, const tern_cid *cid);
 void tern_peer_cids_set_initial_token(tern_peer_cids *p, const uint8_t token[TERN_RESET_TOKEN_LEN]);
 /* Handles NEW_CONNECTION_ID. Retires (queues RETIRE_CONNECTION_ID for) every CID below
  * retire_prior_to; a CID in use by a path that gets retired is reported through *retired_path_mask
- * (bit per path id < 32) so the connection moves that path to a new CID. A repeated frame (same seq,
- * CID and token) is ignored; a CID whose seq is below a retire_prior_to already seen is not stored
- * and its retirement is queued at once; so is a CID seen before and retired since (a retransmitted
- * frame must not bring a retired CID back for another path). Returns 0; or TERN_ERR_PROTO with *terr =
- * CONNECTION_ID_LIMIT_ERROR (more than `limit` active), PROTOCOL_VIOLATION (same seq with a different
- * CID or token, same CID with a different seq, or the peer uses a zero-length CID),
- * FRAME_ENCODING_ERROR (CID length not 1..20, retire_prior_to > seq). A retire queue overflow is
- * CONNECTION_ID_LIMIT_ERROR too (a peer playing retire_prior_to games); no memory for the queue
- * or the table is TERN_ERR_NOMEM with *terr = INTERNAL_ERROR. Both outputs are required. */
+ * (bit per path id < 32) so the connection moves that path to a new CID. A repeated frame (same
+ * seq, CID and token) is ignored; a CID whose seq is below a retire_prior_to already seen is not
+ * stored and its retirement is queued at once; so is a CID seen before and retired since (a
+ * retransmitted frame must not bring a retired CID back for another path). Returns 0; or
+ * TERN_ERR_PROTO with *terr = CONNECTION_ID_LIMIT_ERROR (more than `limit` active),
+ * PROTOCOL_VIOLATION (same seq with a different CID or token, same CID with a different seq, or the
+ * peer uses a zero-length CID), FRAME_ENCODING_ERROR (CID length not 1..20, retire_prior_to > seq).
+ * A retire queue overflow is CONNECTION_ID_LIMIT_ERROR too (a peer playing retire_prior_to games);
+ * no memory for the queue or the table is TERN_ERR_NOMEM with *terr = INTERNAL_ERROR. Both outputs
+ * are required. */
 int tern_peer_cids_on_new(tern_peer_cids *p, uint64_t seq, uint64_t retire_prior_to,
                           const tern_cid *cid, const uint8_t token[TERN_RESET_TOKEN_LEN],
                           uint32_t *retired_path_mask, uint64_t *terr);

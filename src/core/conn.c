@@ -579,8 +579,9 @@ int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now)
                                 ? (uint64_t)TERN_TE_PROTOCOL_VIOLATION
                                 : (uint64_t)TERN_TE_CRYPTO_ERROR + (alert ? alert : 80u);
             tern_conn_fail(c, terr, TERN_FT_CRYPTO,
-                           c->hs.pending_reason && c->hs.pending_reason[0] ? c->hs.pending_reason
-                                                                           : "TLS handshake failed");
+                           c->hs.pending_reason && c->hs.pending_reason[0]
+                               ? c->hs.pending_reason
+                               : "TLS handshake failed");
             free(c->hs.pending_reason); /* copied into the close information */
             c->hs.pending_reason = NULL;
             return TERN_ERR_TLS;
@@ -813,7 +814,8 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
             rv = TERN_ERR_NOMEM;
             goto fail;
         }
-        tern_local_cids_on_announced(&c->cids.local, pe->seq); /* sent in the transport parameters */
+        /* sent in the transport parameters */
+        tern_local_cids_on_announced(&c->cids.local, pe->seq);
     }
 
     const tern_cid *keys_dcid;

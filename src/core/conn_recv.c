@@ -731,8 +731,7 @@ static int decrypt_1rtt(tern_conn *c, tern_pn_space_state *sp, int space, uint32
     int phase = (pkt[0] >> 2) & 1;
     uint64_t first = sp ? sp->rx_phase_first_pn : (c->keys.updates ? UINT64_MAX : 0);
     if (phase == c->keys.rx_phase) {
-        int n = tern_crypto_decrypt_path(&c->keys.rx1, pkt, hdr_len, pkt_len,
-                                         path_id, pn);
+        int n = tern_crypto_decrypt_path(&c->keys.rx1, pkt, hdr_len, pkt_len, path_id, pn);
         /* this space's first packet of the current phase: older ones of the other phase are
          * the previous phase's */
         if (n >= 0 && sp && (first == UINT64_MAX || pn < first))
@@ -824,8 +823,8 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     tern_pn_space_state *sp = space >= 0 ? tern_conn_sp(c, space) : NULL;
     uint64_t largest_recv = sp ? sp->largest_recv : UINT64_MAX;
     /* long headers: the version in use, or one that negotiation still allows */
-    tern_keys *rxk = level == TERN_LEVEL_1RTT ? &c->keys.rx1
-                                              : tern_conn_version_rx_keys(c, h, level);
+    tern_keys *rxk =
+        level == TERN_LEVEL_1RTT ? &c->keys.rx1 : tern_conn_version_rx_keys(c, h, level);
     if (!rxk)
         return 0;
     const tern_keys *hp = level == TERN_LEVEL_1RTT ? &c->keys.hp_rx1 : rxk;

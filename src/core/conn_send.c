@@ -723,9 +723,8 @@ static int seal_packet(tern_conn *c, pkt_build *b, size_t pad_to_payload)
     const tern_keys *hp = b->level == TERN_LEVEL_1RTT ? &c->keys.hp_tx1 : k;
     /* a path ID's packets use the nonce with the path ID (path ID 0: RFC 9001's) */
     uint32_t path_id = (uint32_t)tern_mps_path_id_of(c, b->space);
-    if (!k || tern_crypto_protect_pieces_path(k, hp, b->start, b->hdr_len,
-                                        b->pn_len, b->payload, path_id, b->rec.pn, b->pieces,
-                                        b->n_pieces))
+    if (!k || tern_crypto_protect_pieces_path(k, hp, b->start, b->hdr_len, b->pn_len, b->payload,
+                                              path_id, b->rec.pn, b->pieces, b->n_pieces))
         return TERN_ERR_CRYPTO;
     if (b->level == TERN_LEVEL_1RTT)
         c->keys.tx_pkts_phase++;

@@ -32,7 +32,7 @@ typedef struct tern_keys {
     /* the lengths fit a byte (at most TERN_MAX_SECRET_LEN and 32): a connection holds a dozen of
      * these, and two size_t with the padding around them cost 24 bytes each */
     uint8_t secret_len;
-    uint8_t key_len;          /* AEAD key length */
+    uint8_t key_len; /* AEAD key length */
 } tern_keys;
 /* the layout above: a regression (a field widened, padding back) shows here first */
 _Static_assert(sizeof(void *) != 8 || sizeof(tern_keys) == 88, "tern_keys packs into 88 bytes");

@@ -54,7 +54,7 @@ typedef struct tern_sendbuf {
     tern_sendref *refs;
     uint32_t ref0, nrefs, refs_cap;
     /* (flags here, in the room the three counters leave before the next size_t) */
-    uint8_t fin;           /* the app has set FIN at `end` */
+    uint8_t fin; /* the app has set FIN at `end` */
     uint8_t fin_sent, fin_acked, fin_lost;
     size_t rlen;
     uint64_t rtotal;

@@ -62,8 +62,7 @@ static void tap(tern_pair *p, int to_server, const tern_path_addr *pa, const uin
     uint64_t pn = tern_pkt_decode_pn(sp->next_pn - 1, tpn, pn_len * 8);
     size_t hl = h.pn_offset + pn_len;
     memcpy(copy, pkt, h.pkt_len);
-    int n = tern_crypto_decrypt_path(&from->keys.tx1, pkt, hl, h.pkt_len,
-                                     (uint32_t)id, pn);
+    int n = tern_crypto_decrypt_path(&from->keys.tx1, pkt, hl, h.pkt_len, (uint32_t)id, pn);
     if (n < 0) {
         W.unopened++;
         return;
@@ -822,9 +821,10 @@ static void test_cycling_path_ids_bounded(void **st)
     }
     /* path IDs went past the 7 held at once: they were recycled */
     assert_true(cycle_id > TERN_MPS_IDS);
-    fprintf(stderr, "cycling %d path IDs (last %llu): data-path state at most %zu bytes (server), "
-            "%zu (client); one abandoned path ID %zu\n", rounds, (unsigned long long)cycle_id,
-            srv_mem_max, cli_mem_max, one);
+    fprintf(stderr,
+            "cycling %d path IDs (last %llu): data-path state at most %zu bytes (server), "
+            "%zu (client); one abandoned path ID %zu\n",
+            rounds, (unsigned long long)cycle_id, srv_mem_max, cli_mem_max, one);
     /* at most the path IDs held at once (one more of slack), never one per round */
     assert_true(srv_mem_max <= base + (TERN_MPS_IDS + 1) * one);
     assert_true(cli_mem_max <= base + (TERN_MPS_IDS + 1) * one);

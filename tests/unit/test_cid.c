@@ -62,7 +62,7 @@ static void test_local_bound_and_retire(void **st)
     tern_cid extra = mkcid(200, 8);
     assert_null(tern_local_cids_add(&l, &extra, tok));
     assert_int_equal(tern_local_cids_count(&l), TERN_MAX_LOCAL_CIDS);
-    assert_int_equal(l.cap, TERN_MAX_LOCAL_CIDS); /* and stops at the bound */
+    assert_int_equal(l.cap, TERN_MAX_LOCAL_CIDS);           /* and stops at the bound */
     assert_int_equal(tern_local_cids_reserve(&l, 1000), 0); /* a reservation too */
     assert_int_equal(l.cap, TERN_MAX_LOCAL_CIDS);
     assert_true(tern_local_cids_contains(&l, &c0));
