@@ -30,21 +30,33 @@ void tern_conn_restart_idle(tern_conn *c, tern_tstamp now)
     c->timers.idle_deadline = now + t;
 }
 
+/* What tern_conn_close_info says of an open connection. */
+static const tern_close_info close_none;
+const tern_close_info tern_conn_close_nomem = {
+    .status = TERN_ERR_NOMEM, .local = 1, .error_code = TERN_TE_INTERNAL_ERROR};
+
 void tern_conn_set_close_info(tern_conn *c, int status, int app, int local, uint64_t code,
                            uint64_t frame_type, const char *reason, size_t reason_len)
 {
-    if (c->close.info.status || c->close.info.error_code || c->close.info.reason[0] ||
-        c->state >= TERN_CS_CLOSING)
+    tern_close_info *ci = c->close.info;
+    if ((ci && (ci->status || ci->error_code || ci->reason[0])) || c->state >= TERN_CS_CLOSING)
         return; /* the first reason wins */
-    c->close.info.status = status;
-    c->close.info.app = app;
-    c->close.info.local = local;
-    c->close.info.error_code = code;
-    c->close.info.frame_type = frame_type;
-    size_t n = TERN_MIN(reason_len, sizeof(c->close.info.reason) - 1);
+    if (!ci && !(ci = malloc(sizeof(*ci)))) {
+        c->close.info = (tern_close_info *)(uintptr_t)&tern_conn_close_nomem; /* never written */
+        if (c->qlog) tern_qlog_closed(c);
+        return;
+    }
+    c->close.info = ci;
+    memset(ci, 0, sizeof(*ci));
+    ci->status = status;
+    ci->app = app;
+    ci->local = local;
+    ci->error_code = code;
+    ci->frame_type = frame_type;
+    size_t n = TERN_MIN(reason_len, sizeof(ci->reason) - 1);
     if (n)
-        memcpy(c->close.info.reason, reason, n);
-    c->close.info.reason[n] = 0;
+        memcpy(ci->reason, reason, n);
+    ci->reason[n] = 0;
     if (c->qlog) tern_qlog_closed(c);
 }
 
@@ -940,6 +952,8 @@ void tern_conn_free(tern_conn *c)
     tern_mp_free(c);
     free(c->res.remembered);
     free(c->hs.pending_reason);
+    if (c->close.info != &tern_conn_close_nomem)
+        free(c->close.info);
     tern_local_cids_free(&c->cids.local);
     tern_peer_cids_free(&c->cids.peer);
     tern_cid_linger_free(&c->cids.linger);
@@ -1189,7 +1203,7 @@ int tern_conn_on_port_unreachable(tern_conn *c, const tern_addr *to)
 
 const tern_close_info *tern_conn_close_info(const tern_conn *c)
 {
-    return &c->close.info;
+    return c->close.info ? c->close.info : &close_none;
 }
 
 void tern_conn_set_driver_data(tern_conn *c, void *d) { c->driver_data = d; }

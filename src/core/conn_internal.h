@@ -257,7 +257,9 @@ typedef struct tern_conn_ecn_state {
 
 /* Closing (RFC 9000 §10.2). */
 typedef struct tern_conn_close_state {
-    tern_close_info info;
+    /* why: allocated when a reason is first set (its 256-byte text is of no use before), NULL
+     * while none was; read it through tern_conn_close_info */
+    tern_close_info *info;
     int pending;          /* CONNECTION_CLOSE to send */
     tern_tstamp deadline; /* end of the closing or draining period */
     tern_tstamp last_sent;
@@ -391,8 +393,13 @@ void tern_conn_token_on_frame(tern_conn *c, const uint8_t *token, size_t len);
 /* Encodes our transport parameters and creates the TLS session with them (the client's first
  * flight is produced by tern_tls_start). Returns 0, TERN_ERR_INTERNAL or tern_tls_new's errors. */
 int tern_conn_new_tls(tern_conn *c, tern_tls_ctx *ctx, const char *server_name);
+/* Records why the connection ends (the first reason wins; none once it is closing). Should the
+ * record not be allocated, the connection ends as one that ran out of memory: status
+ * TERN_ERR_NOMEM, INTERNAL_ERROR on the wire, no reason. */
 void tern_conn_set_close_info(tern_conn *c, int status, int app, int local, uint64_t code,
                               uint64_t frame_type, const char *reason, size_t reason_len);
+/* The close information of such a connection (not on the heap). */
+extern const tern_close_info tern_conn_close_nomem;
 void tern_conn_set_done(tern_conn *c);
 void tern_conn_fail(tern_conn *c, uint64_t terr, uint64_t frame_type, const char *reason);
 void tern_conn_enter_draining(tern_conn *c, tern_tstamp now);

@@ -933,10 +933,10 @@ static size_t build_close(tern_conn *c, uint8_t *out, size_t cap, tern_tstamp no
         pkt_build *b = &pkts[np];
         if (!pb_start(c, b, level, out + used, cap - used))
             break;
-        int app = c->close.info.app && level == TERN_LEVEL_1RTT;
-        uint64_t code =
-            c->close.info.app && !app ? TERN_TE_APPLICATION_ERROR : c->close.info.error_code;
-        const char *reason = (c->close.info.app && !app) ? "" : c->close.info.reason;
+        const tern_close_info *ci = tern_conn_close_info(c);
+        int app = ci->app && level == TERN_LEVEL_1RTT;
+        uint64_t code = ci->app && !app ? TERN_TE_APPLICATION_ERROR : ci->error_code;
+        const char *reason = (ci->app && !app) ? "" : ci->reason;
         /* A client closing as soon as its handshake completed (in on_connected) still owes the
          * server its Finished: sent first, it completes the server's handshake too, so that the
          * server's front door no longer counts the connection as a handshake in progress (a
@@ -951,7 +951,7 @@ static size_t build_close(tern_conn *c, uint8_t *out, size_t cap, tern_tstamp no
             }
         }
         size_t n = tern_frame_write_close(pb_cur(b), pb_room(b), app, code,
-                                          c->close.info.frame_type, reason, strlen(reason));
+                                          ci->frame_type, reason, strlen(reason));
         if (!n)
             break;
         b->payload += n;

@@ -66,6 +66,11 @@ tern_tls *tern_conn_tls(tern_conn *c)
 {
     return c->hs.tls;
 }
+size_t tern_conn_close_info_bytes(const tern_conn *c)
+{
+    const tern_close_info *ci = c->close.info;
+    return ci && ci != &tern_conn_close_nomem ? sizeof(*ci) : 0;
+}
 size_t tern_conn_handshake_keys_bytes(const tern_conn *c)
 {
     return c->keys.hs ? sizeof(*c->keys.hs) : 0;

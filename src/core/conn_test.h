@@ -88,6 +88,8 @@ tern_keys *tern_conn_tx_keys(tern_conn *c, int level);
 tern_keys *tern_conn_rx_keys(tern_conn *c, int level);
 /* Heap the keys of the Initial, 0-RTT and Handshake levels hold (their block; 0 once released). */
 size_t tern_conn_handshake_keys_bytes(const tern_conn *c);
+/* Heap the close information holds (0 until a reason is set). */
+size_t tern_conn_close_info_bytes(const tern_conn *c);
 /* The 1-RTT header protection key we send with (it survives key updates). */
 const tern_keys *tern_conn_tx_hp(const tern_conn *c);
 int tern_conn_tx_phase(const tern_conn *c);

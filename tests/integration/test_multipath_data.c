@@ -570,8 +570,8 @@ static void test_idle_single_path_kept(void **st)
     p.c2s.blackhole = p.s2c.blackhole = 1;
     assert_true(pair_run(&p, both_done, 3 * SEC));
     assert_int_equal(W.abandons[0][0] + W.abandons[1][0], 0);
-    assert_int_equal(p.client->close.info.status, TERN_ERR_IDLE_TIMEOUT);
-    assert_int_equal(p.server->close.info.status, TERN_ERR_IDLE_TIMEOUT);
+    assert_int_equal(tern_conn_close_info(p.client)->status, TERN_ERR_IDLE_TIMEOUT);
+    assert_int_equal(tern_conn_close_info(p.server)->status, TERN_ERR_IDLE_TIMEOUT);
     pair_free(&p);
 }
 
