@@ -1,7 +1,31 @@
 /* Connection ID bookkeeping (RFC 9000 §5.1, §19.15, §19.16): the CIDs we issue and the peer's, with
- * fixed-size tables so that nothing a peer sends can make us store more than the bounds of cid.h,
- * and per-path ownership of peer CIDs so that a CID is never used on two paths (§9.5). */
+ * tables bounded so that nothing a peer sends can make us store more than the bounds of cid.h
+ * (the retire queue and the lingering CIDs take heap only while they hold something), and
+ * per-path ownership of peer CIDs so that a CID is never used on two paths (§9.5). */
 #include "cid.h"
+
+#include <stdlib.h>
+
+/* Tables start with room for two CIDs and double up to their bound: a handshake brings one or
+ * two, and a peer's active_connection_id_limit (often 2, 4 or 8) the rest at once. */
+#define CID_TABLE_FIRST 2
+
+/* Makes room in `*e` (`*cap` entries, `n` used) for one more, growing it by doubling up to
+ * `bound` (> n). Returns 0 or TERN_ERR_NOMEM (the table unchanged). */
+static int table_reserve(tern_cid_entry **e, size_t *cap, size_t n, size_t bound)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = TERN_MIN(*cap ? 2 * *cap : (size_t)CID_TABLE_FIRST, bound);
+    if (ncap <= n)
+        return TERN_ERR_NOMEM;
+    tern_cid_entry *v = realloc(*e, ncap * sizeof(*v));
+    if (!v)
+        return TERN_ERR_NOMEM;
+    *e = v;
+    *cap = ncap;
+    return 0;
+}
 
 /* ---- CIDs we issue --------------------------------------------------------------------------- */
 
@@ -11,10 +35,32 @@ void tern_local_cids_init(tern_local_cids *l, size_t cid_len)
     l->cid_len = cid_len;
 }
 
+void tern_local_cids_free(tern_local_cids *l)
+{
+    free(l->e);
+    l->e = NULL;
+    l->n = l->cap = 0;
+}
+
+int tern_local_cids_reserve(tern_local_cids *l, size_t n)
+{
+    n = TERN_MIN(n, (size_t)TERN_MAX_LOCAL_CIDS);
+    if (n <= l->cap)
+        return 0;
+    tern_cid_entry *v = realloc(l->e, n * sizeof(*v));
+    if (!v)
+        return TERN_ERR_NOMEM;
+    l->e = v;
+    l->cap = n;
+    return 0;
+}
+
 tern_cid_entry *tern_local_cids_add(tern_local_cids *l, const tern_cid *cid,
                                     const uint8_t token[TERN_RESET_TOKEN_LEN])
 {
     if (l->n >= TERN_MAX_LOCAL_CIDS || !cid || cid->len > TERN_MAX_CID_LEN)
+        return NULL;
+    if (table_reserve(&l->e, &l->cap, l->n, TERN_MAX_LOCAL_CIDS))
         return NULL;
     tern_cid_entry *e = &l->e[l->n++];
     memset(e, 0, sizeof(*e));
@@ -63,16 +109,21 @@ int tern_local_cids_retire(tern_local_cids *l, uint64_t seq, const tern_cid *arr
 int tern_cid_linger_add(tern_cid_linger *l, const tern_cid *cid, tern_tstamp until,
                         tern_cid *evicted)
 {
+    if (!l->s && !(l->s = malloc(sizeof(*l->s)))) {
+        *evicted = *cid; /* unrouted at once, as the oldest is at the bound */
+        return 1;
+    }
     int out = 0;
+    tern_cid_linger_slots *s = l->s;
     if (l->n == TERN_CID_LINGER) {
-        *evicted = l->cid[0];
-        memmove(&l->cid[0], &l->cid[1], (l->n - 1) * sizeof(l->cid[0]));
-        memmove(&l->until[0], &l->until[1], (l->n - 1) * sizeof(l->until[0]));
+        *evicted = s->cid[0];
+        memmove(&s->cid[0], &s->cid[1], (l->n - 1) * sizeof(s->cid[0]));
+        memmove(&s->until[0], &s->until[1], (l->n - 1) * sizeof(s->until[0]));
         l->n--;
         out = 1;
     }
-    l->cid[l->n] = *cid;
-    l->until[l->n] = until;
+    s->cid[l->n] = *cid;
+    s->until[l->n] = until;
     l->n++;
     return out;
 }
@@ -80,7 +131,7 @@ int tern_cid_linger_add(tern_cid_linger *l, const tern_cid *cid, tern_tstamp unt
 int tern_cid_linger_contains(const tern_cid_linger *l, const tern_cid *cid)
 {
     for (size_t i = 0; i < l->n; i++)
-        if (tern_cid_eq(&l->cid[i], cid))
+        if (tern_cid_eq(&l->s->cid[i], cid))
             return 1;
     return 0;
 }
@@ -89,22 +140,31 @@ tern_tstamp tern_cid_linger_next(const tern_cid_linger *l)
 {
     tern_tstamp t = TERN_TS_INF;
     for (size_t i = 0; i < l->n; i++)
-        t = TERN_MIN(t, l->until[i]);
+        t = TERN_MIN(t, l->s->until[i]);
     return t;
 }
 
 int tern_cid_linger_pop_due(tern_cid_linger *l, tern_tstamp now, tern_cid *out)
 {
+    tern_cid_linger_slots *s = l->s;
     for (size_t i = 0; i < l->n; i++) {
-        if (l->until[i] > now)
+        if (s->until[i] > now)
             continue;
-        *out = l->cid[i];
-        memmove(&l->cid[i], &l->cid[i + 1], (l->n - i - 1) * sizeof(l->cid[0]));
-        memmove(&l->until[i], &l->until[i + 1], (l->n - i - 1) * sizeof(l->until[0]));
-        l->n--;
+        *out = s->cid[i];
+        memmove(&s->cid[i], &s->cid[i + 1], (l->n - i - 1) * sizeof(s->cid[0]));
+        memmove(&s->until[i], &s->until[i + 1], (l->n - i - 1) * sizeof(s->until[0]));
+        if (--l->n == 0)
+            tern_cid_linger_free(l);
         return 1;
     }
     return 0;
+}
+
+void tern_cid_linger_free(tern_cid_linger *l)
+{
+    free(l->s);
+    l->s = NULL;
+    l->n = 0;
 }
 
 size_t tern_local_cids_count(const tern_local_cids *l)
@@ -235,18 +295,45 @@ int tern_retire_queue_push(uint64_t *q, size_t *n, size_t cap, uint64_t seq)
     return 0;
 }
 
-/* Queues a RETIRE_CONNECTION_ID. Returns 0, or -1 when the queue is full. */
+/* Queues a RETIRE_CONNECTION_ID, the queue growing by doubling up to its bound (retirements come
+ * with migrations and retire_prior_to, never per packet). Returns 0, -1 when the queue is full, or
+ * TERN_ERR_NOMEM. */
+#define RETIRE_QUEUE_FIRST 4
 static int retire_push(tern_peer_cids *p, uint64_t seq)
 {
-    return tern_retire_queue_push(p->retire_queue, &p->retire_n, TERN_MAX_RETIRE_QUEUE, seq);
+    if (p->retire_n == p->retire_cap && p->retire_cap < TERN_MAX_RETIRE_QUEUE) {
+        size_t ncap = p->retire_cap ? 2 * p->retire_cap : RETIRE_QUEUE_FIRST;
+        ncap = TERN_MIN(ncap, (size_t)TERN_MAX_RETIRE_QUEUE);
+        uint64_t *q = realloc(p->retire_queue, ncap * sizeof(*q));
+        if (!q)
+            return TERN_ERR_NOMEM;
+        p->retire_queue = q;
+        p->retire_cap = ncap;
+    }
+    return tern_retire_queue_push(p->retire_queue, &p->retire_n, p->retire_cap, seq);
 }
 
-void tern_peer_cids_set_initial(tern_peer_cids *p, const tern_cid *cid)
+static void retire_queue_free(tern_peer_cids *p)
+{
+    free(p->retire_queue);
+    p->retire_queue = NULL;
+    p->retire_n = p->retire_cap = 0;
+}
+
+void tern_peer_cids_free(tern_peer_cids *p)
+{
+    free(p->e);
+    p->e = NULL;
+    p->n = p->cap = 0;
+    retire_queue_free(p);
+}
+
+int tern_peer_cids_set_initial(tern_peer_cids *p, const tern_cid *cid)
 {
     tern_cid_entry *e = peer_find_seq(p, 0);
     if (!e) {
-        if (p->n >= TERN_MAX_PEER_CIDS)
-            return;
+        if (p->n >= p->limit || table_reserve(&p->e, &p->cap, p->n, p->limit))
+            return TERN_ERR_NOMEM;
         /* seq 0 sorts first */
         memmove(&p->e[1], &p->e[0], p->n * sizeof(p->e[0]));
         p->n++;
@@ -256,6 +343,7 @@ void tern_peer_cids_set_initial(tern_peer_cids *p, const tern_cid *cid)
     }
     e->cid = *cid;
     p->zero_len = cid->len == 0;
+    return 0;
 }
 
 void tern_peer_cids_set_initial_token(tern_peer_cids *p, const uint8_t token[TERN_RESET_TOKEN_LEN])
@@ -309,9 +397,11 @@ int tern_peer_cids_on_new(tern_peer_cids *p, uint64_t seq, uint64_t retire_prior
                 i++;
                 continue;
             }
-            if (retire_push(p, e->seq) != 0) {
-                *terr = TERN_TE_CONNECTION_ID_LIMIT_ERROR;
-                return TERN_ERR_PROTO;
+            int rv = retire_push(p, e->seq);
+            if (rv != 0) {
+                *terr = rv == TERN_ERR_NOMEM ? TERN_TE_INTERNAL_ERROR
+                                             : TERN_TE_CONNECTION_ID_LIMIT_ERROR;
+                return rv == TERN_ERR_NOMEM ? rv : TERN_ERR_PROTO;
             }
             if (e->path_id != TERN_CID_UNUSED && e->path_id < 32)
                 *retired_path_mask |= 1u << e->path_id;
@@ -323,15 +413,21 @@ int tern_peer_cids_on_new(tern_peer_cids *p, uint64_t seq, uint64_t retire_prior
     if (seq < p->retire_prior_to || peer_seen(p, seq)) {
         /* Retired already (by an earlier retire_prior_to or by us): retire without using it. */
         p->stale_announcements++;
-        if (retire_push(p, seq) != 0) {
-            *terr = TERN_TE_CONNECTION_ID_LIMIT_ERROR;
-            return TERN_ERR_PROTO;
+        int rv = retire_push(p, seq);
+        if (rv != 0) {
+            *terr =
+                rv == TERN_ERR_NOMEM ? TERN_TE_INTERNAL_ERROR : TERN_TE_CONNECTION_ID_LIMIT_ERROR;
+            return rv == TERN_ERR_NOMEM ? rv : TERN_ERR_PROTO;
         }
         return 0;
     }
     if (p->n + 1 > p->limit) {
         *terr = TERN_TE_CONNECTION_ID_LIMIT_ERROR;
         return TERN_ERR_PROTO;
+    }
+    if (table_reserve(&p->e, &p->cap, p->n, p->limit)) {
+        *terr = TERN_TE_INTERNAL_ERROR;
+        return TERN_ERR_NOMEM;
     }
     /* keep sequence order: take() hands out the lowest spare first */
     size_t at = p->n;
@@ -425,7 +521,8 @@ int tern_peer_cids_pop_retire(tern_peer_cids *p, uint64_t *seq)
         return 0;
     *seq = p->retire_queue[0];
     memmove(&p->retire_queue[0], &p->retire_queue[1], (p->retire_n - 1) * sizeof(uint64_t));
-    p->retire_n--;
+    if (--p->retire_n == 0)
+        retire_queue_free(p); /* the queue takes heap again with the next retirement */
     return 1;
 }
 

@@ -38,27 +38,38 @@ enum {
  * a stateless reset in answer to them (what the driver sends for a CID it no longer routes) ends
  * a connection for a peer that still honours that CID's token. Bounded: a peer that retires
  * faster pushes the oldest out, which is then only unrouted sooner. */
-typedef struct tern_cid_linger {
+typedef struct tern_cid_linger_slots {
     tern_cid cid[TERN_CID_LINGER];
     tern_tstamp until[TERN_CID_LINGER];
-    size_t n; /* oldest first */
+} tern_cid_linger_slots;
+
+/* Zeroed = empty. The slots take heap (some 240 bytes) only while a CID lingers: a connection
+ * whose peer retires nothing, or whose retired CIDs' time came, holds none. */
+typedef struct tern_cid_linger {
+    tern_cid_linger_slots *s; /* NULL while n is 0 */
+    size_t n;                 /* oldest first */
 } tern_cid_linger;
 
-/* Keeps `cid` until `until`. Returns 1 with *evicted set when the oldest had to go (unroute it
- * now), 0 otherwise. */
+/* Keeps `cid` until `until`. Returns 1 with *evicted set when one has to be unrouted now: the
+ * oldest, to make room, or `cid` itself when the slots could not be allocated. 0 otherwise. */
 int tern_cid_linger_add(tern_cid_linger *l, const tern_cid *cid, tern_tstamp until,
                         tern_cid *evicted);
 /* 1 when `cid` is kept. */
 int tern_cid_linger_contains(const tern_cid_linger *l, const tern_cid *cid);
 /* The earliest `until` (TERN_TS_INF when empty). */
 tern_tstamp tern_cid_linger_next(const tern_cid_linger *l);
-/* Removes one CID whose time has come at `now`: returns 1 with *out set, 0 when none. */
+/* Removes one CID whose time has come at `now`: returns 1 with *out set, 0 when none. The last
+ * one out frees the slots. */
 int tern_cid_linger_pop_due(tern_cid_linger *l, tern_tstamp now, tern_cid *out);
+/* Forgets every CID (the connection goes) and frees the slots. */
+void tern_cid_linger_free(tern_cid_linger *l);
 
-/* CIDs we issue. */
+/* CIDs we issue. The table grows by doubling with the CIDs issued, up to TERN_MAX_LOCAL_CIDS,
+ * and keeps its size until freed: a connection holds room for the CIDs it issued, not for the
+ * bound. */
 typedef struct tern_local_cids {
-    tern_cid_entry e[TERN_MAX_LOCAL_CIDS];
-    size_t n;
+    tern_cid_entry *e; /* e[0..n), in sequence order; NULL before the first */
+    size_t n, cap;
     uint64_t next_seq;
     uint64_t retire_prior_to;   /* what we ask the peer to retire below */
     size_t cid_len;
@@ -66,8 +77,15 @@ typedef struct tern_local_cids {
 } tern_local_cids;
 
 void tern_local_cids_init(tern_local_cids *l, size_t cid_len);
+/* Frees the table; it can be initialised again. */
+void tern_local_cids_free(tern_local_cids *l);
+/* Makes room for `n` CIDs (at most TERN_MAX_LOCAL_CIDS) at once, when the number about to be
+ * issued is known: the table is then that size, not the next power of two. Returns 0 or
+ * TERN_ERR_NOMEM (the table unchanged; adds still grow it one doubling at a time). */
+int tern_local_cids_reserve(tern_local_cids *l, size_t n);
 /* Adds a CID with the next sequence number (seq 0 is the handshake SCID, marked announced). `token`
- * may be NULL (seq 0 of a client). Returns the entry, or NULL at the bound. */
+ * may be NULL (seq 0 of a client). Returns the entry (valid until the next add or retire), or
+ * NULL at the bound or without memory for the table. */
 tern_cid_entry *tern_local_cids_add(tern_local_cids *l, const tern_cid *cid,
                                     const uint8_t token[TERN_RESET_TOKEN_LEN]);
 /* The peer retired `seq`. Returns 0 with *removed filled (so the caller can unregister it), 1 when
@@ -91,14 +109,18 @@ void tern_local_cids_on_announce_acked(tern_local_cids *l, uint64_t seq);
 void tern_local_cids_on_used(tern_local_cids *l, const tern_cid *cid);
 int tern_local_cids_contains(const tern_local_cids *l, const tern_cid *cid);
 
-/* CIDs the peer issued. */
+/* CIDs the peer issued. The table grows by doubling with the CIDs stored, up to `limit` (our
+ * active_connection_id_limit, which no peer can exceed), and keeps its size until freed. Entry
+ * pointers are valid until the table next changes. */
 typedef struct tern_peer_cids {
-    tern_cid_entry e[TERN_MAX_PEER_CIDS];
-    size_t n;
+    tern_cid_entry *e; /* e[0..n), in sequence order; NULL before the first */
+    size_t n, cap;
     uint64_t limit;              /* our active_connection_id_limit */
     uint64_t retire_prior_to;    /* largest retire_prior_to seen */
-    uint64_t retire_queue[TERN_MAX_RETIRE_QUEUE];
-    size_t retire_n;
+    /* RETIRE_CONNECTION_ID frames to send: allocated with the first, growing up to
+     * TERN_MAX_RETIRE_QUEUE and freed once sent (NULL when none are due) */
+    uint64_t *retire_queue;
+    size_t retire_n, retire_cap;
     uint64_t highest_seq;
     uint64_t seen_mask;          /* bit i: seq highest_seq - i was received (older ones: assumed) */
     uint8_t zero_len;            /* the peer uses a zero-length CID: NEW_CONNECTION_ID forbidden */
@@ -111,21 +133,25 @@ typedef struct tern_peer_cids {
 } tern_peer_cids;
 
 void tern_peer_cids_init(tern_peer_cids *p, uint64_t limit);
-/* Sets the CID of sequence 0 (the peer's handshake SCID, or the one after Retry), used by path 0. */
-void tern_peer_cids_set_initial(tern_peer_cids *p, const tern_cid *cid);
+/* Frees what the table allocated (its entries, its retire queue); it can be initialised again. */
+void tern_peer_cids_free(tern_peer_cids *p);
+/* Sets the CID of sequence 0 (the peer's handshake SCID, or the one after Retry), used by path 0.
+ * Returns 0, or TERN_ERR_NOMEM when the table could not take it. */
+int tern_peer_cids_set_initial(tern_peer_cids *p, const tern_cid *cid);
 /* Sets the reset token of seq 0 (from the server's transport parameters). */
 void tern_peer_cids_set_initial_token(tern_peer_cids *p, const uint8_t token[TERN_RESET_TOKEN_LEN]);
 /* Handles NEW_CONNECTION_ID. Retires (queues RETIRE_CONNECTION_ID for) every CID below
  * retire_prior_to; a CID in use by a path that gets retired is reported through *retired_path_mask
- * (bit per path id < 32) so the connection moves that path to a new CID. A repeated frame (same seq,
- * CID and token) is ignored; a CID whose seq is below a retire_prior_to already seen is not stored
- * and its retirement is queued at once; so is a CID seen before and retired since (a retransmitted
- * frame must not bring a retired CID back for another path). Returns 0; or TERN_ERR_PROTO with *terr =
- * CONNECTION_ID_LIMIT_ERROR (more than `limit` active), PROTOCOL_VIOLATION (same seq with a different
- * CID or token, same CID with a different seq, or the peer uses a zero-length CID),
- * FRAME_ENCODING_ERROR (CID length not 1..20, retire_prior_to > seq). A retire queue overflow is
- * CONNECTION_ID_LIMIT_ERROR too (a peer playing retire_prior_to games). Both outputs are
- * required. */
+ * (bit per path id < 32) so the connection moves that path to a new CID. A repeated frame (same
+ * seq, CID and token) is ignored; a CID whose seq is below a retire_prior_to already seen is not
+ * stored and its retirement is queued at once; so is a CID seen before and retired since (a
+ * retransmitted frame must not bring a retired CID back for another path). Returns 0; or
+ * TERN_ERR_PROTO with *terr = CONNECTION_ID_LIMIT_ERROR (more than `limit` active),
+ * PROTOCOL_VIOLATION (same seq with a different CID or token, same CID with a different seq, or the
+ * peer uses a zero-length CID), FRAME_ENCODING_ERROR (CID length not 1..20, retire_prior_to > seq).
+ * A retire queue overflow is CONNECTION_ID_LIMIT_ERROR too (a peer playing retire_prior_to games);
+ * no memory for the queue or the table is TERN_ERR_NOMEM with *terr = INTERNAL_ERROR. Both outputs
+ * are required. */
 int tern_peer_cids_on_new(tern_peer_cids *p, uint64_t seq, uint64_t retire_prior_to,
                           const tern_cid *cid, const uint8_t token[TERN_RESET_TOKEN_LEN],
                           uint32_t *retired_path_mask, uint64_t *terr);

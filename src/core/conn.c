@@ -2,8 +2,10 @@
  * closing, and the public connection and stream functions of tern.h. Packet processing lives in
  * conn_recv.c and packet assembly in conn_send.c. */
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "abi.h"
 #include "conn_internal.h"
@@ -28,21 +30,33 @@ void tern_conn_restart_idle(tern_conn *c, tern_tstamp now)
     c->timers.idle_deadline = now + t;
 }
 
+/* What tern_conn_close_info says of an open connection. */
+static const tern_close_info close_none;
+const tern_close_info tern_conn_close_nomem = {
+    .status = TERN_ERR_NOMEM, .local = 1, .error_code = TERN_TE_INTERNAL_ERROR};
+
 void tern_conn_set_close_info(tern_conn *c, int status, int app, int local, uint64_t code,
                            uint64_t frame_type, const char *reason, size_t reason_len)
 {
-    if (c->close.info.status || c->close.info.error_code || c->close.info.reason[0] ||
-        c->state >= TERN_CS_CLOSING)
+    tern_close_info *ci = c->close.info;
+    if ((ci && (ci->status || ci->error_code || ci->reason[0])) || c->state >= TERN_CS_CLOSING)
         return; /* the first reason wins */
-    c->close.info.status = status;
-    c->close.info.app = app;
-    c->close.info.local = local;
-    c->close.info.error_code = code;
-    c->close.info.frame_type = frame_type;
-    size_t n = TERN_MIN(reason_len, sizeof(c->close.info.reason) - 1);
+    if (!ci && !(ci = malloc(sizeof(*ci)))) {
+        c->close.info = (tern_close_info *)(uintptr_t)&tern_conn_close_nomem; /* never written */
+        if (c->qlog) tern_qlog_closed(c);
+        return;
+    }
+    c->close.info = ci;
+    memset(ci, 0, sizeof(*ci));
+    ci->status = status;
+    ci->app = app;
+    ci->local = local;
+    ci->error_code = code;
+    ci->frame_type = frame_type;
+    size_t n = TERN_MIN(reason_len, sizeof(ci->reason) - 1);
     if (n)
-        memcpy(c->close.info.reason, reason, n);
-    c->close.info.reason[n] = 0;
+        memcpy(ci->reason, reason, n);
+    ci->reason[n] = 0;
     if (c->qlog) tern_qlog_closed(c);
 }
 
@@ -84,10 +98,12 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
                           size_t len)
 {
     tern_conn *c = ud;
+    if (level != TERN_LEVEL_1RTT && tern_conn_keys_open(c))
+        return TERN_ERR_NOMEM;
     if (level == TERN_LEVEL_0RTT) {
         /* a client's key to send 0-RTT with; a server's to read it, given only when GnuTLS
          * accepted the client's early data */
-        tern_keys *k = c->is_server ? &c->keys.rx[level] : &c->keys.tx[level];
+        tern_keys *k = tern_conn_keys(c, level, !c->is_server);
         const uint8_t *secret = c->is_server ? rx : tx;
         if (!secret)
             return 0;
@@ -107,9 +123,9 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
     }
     c->keys.aead = aead;
     if (rx) {
-        tern_crypto_keys_free(&c->keys.rx[level]);
-        if (tern_crypto_keys_from_secret_v(&c->keys.rx[level], c->version, aead, rx, len,
-                                         level != TERN_LEVEL_1RTT))
+        tern_keys *k = tern_conn_keys(c, level, 0);
+        tern_crypto_keys_free(k);
+        if (tern_crypto_keys_from_secret_v(k, c->version, aead, rx, len, level != TERN_LEVEL_1RTT))
             return TERN_ERR_CRYPTO;
         /* the next phase's receive keys are made when a packet of that phase first arrives
          * (tern_conn_install_rx_next) */
@@ -118,9 +134,9 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
             return TERN_ERR_CRYPTO;
     }
     if (tx) {
-        tern_crypto_keys_free(&c->keys.tx[level]);
-        if (tern_crypto_keys_from_secret_v(&c->keys.tx[level], c->version, aead, tx, len,
-                                         level != TERN_LEVEL_1RTT))
+        tern_keys *k = tern_conn_keys(c, level, 1);
+        tern_crypto_keys_free(k);
+        if (tern_crypto_keys_from_secret_v(k, c->version, aead, tx, len, level != TERN_LEVEL_1RTT))
             return TERN_ERR_CRYPTO;
         if (level == TERN_LEVEL_1RTT &&
             tern_crypto_hp_from_secret_v(&c->keys.hp_tx1, c->version, aead, tx, len))
@@ -148,7 +164,7 @@ static int install_secret(void *ud, int level, int aead, const uint8_t *rx, cons
 int tern_conn_install_rx_next(tern_conn *c)
 {
     tern_crypto_keys_free(&c->keys.rx_next);
-    return tern_crypto_next_keys(&c->keys.rx[TERN_LEVEL_1RTT], &c->keys.rx_next);
+    return tern_crypto_next_keys(&c->keys.rx1, &c->keys.rx_next);
 }
 
 static int tls_send(void *ud, int level, const uint8_t *data, size_t len)
@@ -165,19 +181,31 @@ static int tls_send(void *ud, int level, const uint8_t *data, size_t len)
     return 0;
 }
 
+/* Keeps the first transport error found inside a TLS callback, with its words, for the caller of
+ * tern_tls_recv to close with. The words take heap only then (a connection that never fails holds
+ * none); should that allocation fail, the close carries the error without them. */
+static void set_pending_error(tern_conn *c, uint64_t terr, const char *fmt, ...)
+{
+    if (c->hs.pending_terr_set)
+        return;
+    c->hs.pending_terr_set = 1;
+    c->hs.pending_terr = terr;
+    char text[sizeof(((tern_close_info *)0)->reason)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    c->hs.pending_reason = strdup(text);
+}
+
 static void tls_alert(void *ud, int level, uint8_t alert)
 {
     tern_conn *c = ud;
-    if (!c->hs.pending_terr_set) {
-        c->hs.pending_terr_set = 1;
-        c->hs.pending_terr = TERN_TE_CRYPTO_ERROR + alert;
-        /* The words for it when TLS has them (a certificate that failed verification, and why) */
-        if (c->hs.tls && tern_tls_error_text(c->hs.tls)[0])
-            snprintf(c->hs.pending_reason, sizeof(c->hs.pending_reason), "%s",
-                     tern_tls_error_text(c->hs.tls));
-        else
-            snprintf(c->hs.pending_reason, sizeof(c->hs.pending_reason), "TLS alert %u", alert);
-    }
+    /* The words for it when TLS has them (a certificate that failed verification, and why) */
+    if (c->hs.tls && tern_tls_error_text(c->hs.tls)[0])
+        set_pending_error(c, TERN_TE_CRYPTO_ERROR + alert, "%s", tern_tls_error_text(c->hs.tls));
+    else
+        set_pending_error(c, TERN_TE_CRYPTO_ERROR + alert, "TLS alert %u", alert);
 }
 
 /* The flow-control and stream limits of peer parameters: the server's own, or, for 0-RTT, the
@@ -248,11 +276,7 @@ static int tls_tparams(void *ud, const uint8_t *data, size_t len)
         goto fail;
     return 0;
 fail:
-    if (!c->hs.pending_terr_set) {
-        c->hs.pending_terr_set = 1;
-        c->hs.pending_terr = terr;
-        snprintf(c->hs.pending_reason, sizeof(c->hs.pending_reason), "%s", why);
-    }
+    set_pending_error(c, terr, "%s", why);
     return TERN_ERR_PROTO;
 }
 
@@ -275,12 +299,8 @@ static int tls_ticket(void *ud, const uint8_t *session, size_t len, uint32_t max
     tern_conn *c = ud;
     /* RFC 9001 §4.6.1: a QUIC ticket allows early data with 0xffffffff, or not at all */
     if (max_early_data != 0 && max_early_data != 0xffffffffu) {
-        if (!c->hs.pending_terr_set) {
-            c->hs.pending_terr_set = 1;
-            c->hs.pending_terr = TERN_TE_PROTOCOL_VIOLATION;
-            snprintf(c->hs.pending_reason, sizeof(c->hs.pending_reason),
-                     "session ticket with max_early_data_size %u", max_early_data);
-        }
+        set_pending_error(c, TERN_TE_PROTOCOL_VIOLATION,
+                          "session ticket with max_early_data_size %u", max_early_data);
         return TERN_ERR_PROTO;
     }
     if (!c->cb || !c->cb->on_session_ticket || !c->tp.peer_received)
@@ -321,7 +341,8 @@ static int settle_early_data(tern_conn *c, tern_tstamp now)
 {
     if (c->is_server || c->res.early != TERN_EARLY_DATA_PENDING)
         return 0;
-    tern_crypto_keys_free(&c->keys.tx[TERN_LEVEL_0RTT]);
+    tern_crypto_keys_free(tern_conn_keys(c, TERN_LEVEL_0RTT, 1));
+    tern_conn_keys_release(c);
     tern_resume *r = c->res.remembered; /* 0-RTT is only sent with it */
     c->res.remembered = NULL;           /* its work is done once the answer is known */
     int kept = r && tern_resume_limits_kept(r, &c->tp.peer);
@@ -355,8 +376,9 @@ void tern_conn_discard_space(tern_conn *c, int space)
     c->sp[space].probes = 0;
     tern_recovery_discard_space(&c->rec, space);
     int level = space == TERN_SPACE_INITIAL ? TERN_LEVEL_INITIAL : TERN_LEVEL_HANDSHAKE;
-    tern_crypto_keys_free(&c->keys.tx[level]);
-    tern_crypto_keys_free(&c->keys.rx[level]);
+    tern_crypto_keys_free(tern_conn_keys(c, level, 1));
+    tern_crypto_keys_free(tern_conn_keys(c, level, 0));
+    tern_conn_keys_release(c);
     if (c->hs.crypto_snd) {
         tern_sendbuf_free(&c->hs.crypto_snd[level]);
         tern_sendbuf_init(&c->hs.crypto_snd[level], TERN_CRYPTO_BUF_LIMIT);
@@ -368,6 +390,27 @@ void tern_conn_discard_space(tern_conn *c, int space)
         tern_conn_version_discard(c);
     if (c->qlog) tern_qlog_keys_discarded(c, space);
     tern_conn_crypto_release(c);
+}
+
+int tern_conn_keys_open(tern_conn *c)
+{
+    if (!c->keys.hs && !(c->keys.hs = calloc(1, sizeof(*c->keys.hs))))
+        return TERN_ERR_NOMEM;
+    return 0;
+}
+
+void tern_conn_keys_release(tern_conn *c)
+{
+    tern_conn_hs_keys *k = c->keys.hs;
+    if (!k || !c->sp[TERN_SPACE_INITIAL].discarded || !c->sp[TERN_SPACE_HANDSHAKE].discarded ||
+        k->tx[TERN_LEVEL_0RTT].aead || k->rx[TERN_LEVEL_0RTT].aead)
+        return;
+    for (int i = 0; i < TERN_LEVEL_1RTT; i++) {
+        tern_crypto_keys_free(&k->tx[i]);
+        tern_crypto_keys_free(&k->rx[i]);
+    }
+    free(k);
+    c->keys.hs = NULL;
 }
 
 int tern_conn_crypto_open(tern_conn *c)
@@ -470,6 +513,8 @@ void tern_conn_issue_cids(tern_conn *c)
      * and close with CONNECTION_ID_LIMIT_ERROR (seen with ngtcp2 under loss). */
     if (c->cids.replacing && want > 2)
         want--;
+    /* one allocation for the lot, of their number (a failure leaves the adds to grow it) */
+    (void)tern_local_cids_reserve(&c->cids.local, (size_t)want);
     while (tern_local_cids_count(&c->cids.local) < want) {
         tern_cid cid;
         uint8_t token[TERN_RESET_TOKEN_LEN];
@@ -546,7 +591,11 @@ int tern_conn_crypto_deliver(tern_conn *c, int level, tern_tstamp now)
                                 ? (uint64_t)TERN_TE_PROTOCOL_VIOLATION
                                 : (uint64_t)TERN_TE_CRYPTO_ERROR + (alert ? alert : 80u);
             tern_conn_fail(c, terr, TERN_FT_CRYPTO,
-                           c->hs.pending_reason[0] ? c->hs.pending_reason : "TLS handshake failed");
+                           c->hs.pending_reason && c->hs.pending_reason[0]
+                               ? c->hs.pending_reason
+                               : "TLS handshake failed");
+            free(c->hs.pending_reason); /* copied into the close information */
+            c->hs.pending_reason = NULL;
             return TERN_ERR_TLS;
         }
         /* the TLS layer refuses a handshake without the transport parameters extension
@@ -761,7 +810,10 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
     if (!c->is_server && (rv = tern_policy_init(c)))
         goto fail;
     tern_crypto_reset_token(c->reset_key, &scid, token);
-    tern_local_cids_add(&c->cids.local, &scid, token);
+    if (!tern_local_cids_add(&c->cids.local, &scid, token)) {
+        rv = TERN_ERR_NOMEM; /* (the table's first room) */
+        goto fail;
+    }
     tern_cid pref_cid;
     pref_cid.len = 0;
     if (c->is_server && p->cfg->preferred_address.len) {
@@ -770,9 +822,12 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         uint8_t ptoken[TERN_RESET_TOKEN_LEN];
         tern_crypto_reset_token(c->reset_key, &pref_cid, ptoken);
         tern_cid_entry *pe = tern_local_cids_add(&c->cids.local, &pref_cid, ptoken);
-        if (pe)
-            tern_local_cids_on_announced(&c->cids.local,
-                                         pe->seq); /* sent in the transport parameters */
+        if (!pe) {
+            rv = TERN_ERR_NOMEM;
+            goto fail;
+        }
+        /* sent in the transport parameters */
+        tern_local_cids_on_announced(&c->cids.local, pe->seq);
     }
 
     const tern_cid *keys_dcid;
@@ -781,20 +836,25 @@ int tern_conn_new(tern_conn **out, const tern_conn_params *p, const tern_path_ad
         c->retry.sent = p->retried;
         c->cids.peer_initial_scid = p->client_scid;
         c->cids.peer_scid_known = 1;
-        tern_peer_cids_set_initial(&c->cids.peer, &p->client_scid);
+        if ((rv = tern_peer_cids_set_initial(&c->cids.peer, &p->client_scid)))
+            goto fail;
         keys_dcid = &p->client_dcid;
     } else {
         c->cids.initial_dcid.len = 16;
         if ((rv = c->rand(c->rand_ud, c->cids.initial_dcid.data, 16)))
             goto fail;
         c->cids.original_dcid = c->cids.initial_dcid;
-        tern_peer_cids_set_initial(&c->cids.peer, &c->cids.initial_dcid);
+        if ((rv = tern_peer_cids_set_initial(&c->cids.peer, &c->cids.initial_dcid)))
+            goto fail;
         keys_dcid = &c->cids.initial_dcid;
     }
     /* a server's half-open connection is state a peer made us hold: it ends with the same bound */
     c->timers.handshake_deadline = now + c->cfg->handshake_timeout_ms * TERN_NS_PER_MS;
+    if ((rv = tern_conn_keys_open(c)))
+        goto fail;
     rv = tern_crypto_initial_keys(c->version, keys_dcid, c->is_server,
-                                  &c->keys.tx[TERN_LEVEL_INITIAL], &c->keys.rx[TERN_LEVEL_INITIAL]);
+                                  tern_conn_keys(c, TERN_LEVEL_INITIAL, 1),
+                                  tern_conn_keys(c, TERN_LEVEL_INITIAL, 0));
     if (rv)
         goto fail;
     fill_local_tparams(c, p);
@@ -891,10 +951,17 @@ void tern_conn_free(tern_conn *c)
     tern_mps_free(c);
     tern_mp_free(c);
     free(c->res.remembered);
+    free(c->hs.pending_reason);
+    if (c->close.info != &tern_conn_close_nomem)
+        free(c->close.info);
+    tern_local_cids_free(&c->cids.local);
+    tern_peer_cids_free(&c->cids.peer);
+    tern_cid_linger_free(&c->cids.linger);
     for (int i = 0; i < TERN_LEVEL_COUNT; i++) {
-        tern_crypto_keys_free(&c->keys.tx[i]);
-        tern_crypto_keys_free(&c->keys.rx[i]);
+        tern_crypto_keys_free(tern_conn_keys(c, i, 1));
+        tern_crypto_keys_free(tern_conn_keys(c, i, 0));
     }
+    free(c->keys.hs);
     crypto_free(c);
     tern_qlog_free(c->qlog);
     tern_crypto_keys_free(&c->keys.hp_tx1);
@@ -1142,7 +1209,7 @@ int tern_conn_on_port_unreachable(tern_conn *c, const tern_addr *to)
 
 const tern_close_info *tern_conn_close_info(const tern_conn *c)
 {
-    return &c->close.info;
+    return c->close.info ? c->close.info : &close_none;
 }
 
 void tern_conn_set_driver_data(tern_conn *c, void *d) { c->driver_data = d; }
@@ -1286,13 +1353,13 @@ int tern_conn_key_update(tern_conn *c)
         return TERN_ERR_INVALID_ARG;
     if (c->state >= TERN_CS_CLOSING)
         return TERN_ERR_CLOSED;
-    if (!c->hs.confirmed || !c->keys.tx_phase_acked || !c->keys.tx[TERN_LEVEL_1RTT].aead)
+    if (!c->hs.confirmed || !c->keys.tx_phase_acked || !c->keys.tx1.aead)
         return TERN_ERR_STREAM_STATE;
     tern_keys next;
     memset(&next, 0, sizeof(next));
-    if (tern_crypto_next_keys(&c->keys.tx[TERN_LEVEL_1RTT], &next))
+    if (tern_crypto_next_keys(&c->keys.tx1, &next))
         return TERN_ERR_CRYPTO;
-    tern_crypto_keys_move(&c->keys.tx[TERN_LEVEL_1RTT], &next);
+    tern_crypto_keys_move(&c->keys.tx1, &next);
     c->keys.tx_phase ^= 1;
     tern_conn_tx_phase_start(c);
     c->keys.tx_phase_acked = 0;

@@ -132,6 +132,8 @@ void tern_conn_forget_app(tern_conn *c);
 int tern_conn_handshake_completed(const tern_conn *c);
 /* The connection's state as tern/core.h names it (TERN_CORE_HANDSHAKE ... TERN_CORE_CLOSED). */
 int tern_conn_state(const tern_conn *c);
+/* Why the connection ends: all zero while no reason was set; valid until the connection is
+ * freed. */
 const tern_close_info *tern_conn_close_info(const tern_conn *c);
 
 /* The network said that nothing listens at `to` (ICMP port unreachable for a datagram sent

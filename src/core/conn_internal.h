@@ -62,7 +62,8 @@ typedef struct tern_conn_handshake_state {
     int done_pending;        /* server: HANDSHAKE_DONE to (re)send */
     int pending_terr_set;    /* a transport error found inside a TLS callback */
     uint64_t pending_terr;
-    char pending_reason[256]; /* room for a certificate verification status in words */
+    char *pending_reason; /* its words (a certificate verification status...), allocated with the
+                             error: NULL otherwise, or when that allocation failed */
     /* The TLS messages of each level, [TERN_LEVEL_COUNT] each, in c->hs.crypto: NULL while
      * released (see tern_conn_crypto_release). Use tern_conn_crypto_open before writing. */
     tern_sendbuf *crypto_snd;
@@ -80,10 +81,18 @@ typedef struct tern_conn_crypto_bufs {
     tern_recvbuf rcv[TERN_LEVEL_COUNT];
 } tern_conn_crypto_bufs;
 
-/* Packet protection: the keys of each level, and the 1-RTT key phases (RFC 9001 §6). */
+/* The keys of the levels before 1-RTT (Initial, 0-RTT, Handshake), one block: the handshake's, so
+ * that an established connection holds none (see tern_conn_keys_release). */
+typedef struct tern_conn_hs_keys {
+    tern_keys tx[TERN_LEVEL_1RTT], rx[TERN_LEVEL_1RTT];
+} tern_conn_hs_keys;
+
+/* Packet protection: the keys of each level, and the 1-RTT key phases (RFC 9001 §6). Reach a
+ * level's keys through tern_conn_keys. */
 typedef struct tern_conn_key_state {
     int aead;
-    tern_keys tx[TERN_LEVEL_COUNT], rx[TERN_LEVEL_COUNT]; /* 1-RTT: AEAD of the current phase */
+    tern_keys tx1, rx1;         /* 1-RTT AEAD of the current phase */
+    tern_conn_hs_keys *hs;      /* the other levels': NULL once all of them are gone */
     tern_keys hp_tx1, hp_rx1;   /* 1-RTT header protection (does not change on key update) */
     tern_keys rx_next, rx_prev; /* 1-RTT keys of the next and previous phase */
     int tx_phase, rx_phase;
@@ -251,7 +260,9 @@ typedef struct tern_conn_ecn_state {
 
 /* Closing (RFC 9000 §10.2). */
 typedef struct tern_conn_close_state {
-    tern_close_info info;
+    /* why: allocated when a reason is first set (its 256-byte text is of no use before), NULL
+     * while none was; read it through tern_conn_close_info */
+    tern_close_info *info;
     int pending;          /* CONNECTION_CLOSE to send */
     tern_tstamp deadline; /* end of the closing or draining period */
     tern_tstamp last_sent;
@@ -337,6 +348,18 @@ static inline int tern_path_space(const tern_path *p)
     return p->mp_id ? p->mp_space : TERN_SPACE_APP;
 }
 
+/* The keys of `level` to send with (tx 1) or to read with (tx 0): the 1-RTT level's are always
+ * there; the others' are NULL once the handshake's keys were released (tern_conn_keys_release).
+ * Keys not installed have aead 0. */
+static inline tern_keys *tern_conn_keys(const tern_conn *c, int level, int tx)
+{
+    if (level == TERN_LEVEL_1RTT)
+        return (tern_keys *)(uintptr_t)(tx ? &c->keys.tx1 : &c->keys.rx1);
+    if (!c->keys.hs || level < 0 || level > TERN_LEVEL_1RTT)
+        return NULL;
+    return tx ? &c->keys.hs->tx[level] : &c->keys.hs->rx[level];
+}
+
 /* The active path (always there). */
 static inline tern_path *tern_conn_path(const tern_conn *c)
 {
@@ -373,8 +396,13 @@ void tern_conn_token_on_frame(tern_conn *c, const uint8_t *token, size_t len);
 /* Encodes our transport parameters and creates the TLS session with them (the client's first
  * flight is produced by tern_tls_start). Returns 0, TERN_ERR_INTERNAL or tern_tls_new's errors. */
 int tern_conn_new_tls(tern_conn *c, tern_tls_ctx *ctx, const char *server_name);
+/* Records why the connection ends (the first reason wins; none once it is closing). Should the
+ * record not be allocated, the connection ends as one that ran out of memory: status
+ * TERN_ERR_NOMEM, INTERNAL_ERROR on the wire, no reason. */
 void tern_conn_set_close_info(tern_conn *c, int status, int app, int local, uint64_t code,
                               uint64_t frame_type, const char *reason, size_t reason_len);
+/* The close information of such a connection (not on the heap). */
+extern const tern_close_info tern_conn_close_nomem;
 void tern_conn_set_done(tern_conn *c);
 void tern_conn_fail(tern_conn *c, uint64_t terr, uint64_t frame_type, const char *reason);
 void tern_conn_enter_draining(tern_conn *c, tern_tstamp now);
@@ -386,6 +414,13 @@ int tern_conn_crypto_open(tern_conn *c);
  * Initial and Handshake levels are gone, every byte sent was acknowledged and every byte received
  * was read. A later TLS message (a session ticket) makes them again. */
 void tern_conn_crypto_release(tern_conn *c);
+/* Makes sure the keys of the levels before 1-RTT have storage (tern_conn_keys then returns them
+ * for every level). Returns 0 or TERN_ERR_NOMEM. */
+int tern_conn_keys_open(tern_conn *c);
+/* Frees that storage once none of it can be used again: the Initial and Handshake spaces are
+ * gone and no 0-RTT key is installed either way (0-RTT keys are only ever installed at the start
+ * of the handshake). Called where one of those goes. */
+void tern_conn_keys_release(tern_conn *c);
 /* 1 when CRYPTO data of `level` waits to be sent (first or again). */
 static inline int tern_conn_crypto_pending(const tern_conn *c, int level)
 {

@@ -702,10 +702,11 @@ static void handle_retry(tern_conn *c, const uint8_t *pkt, const tern_pkt_hdr *h
     /* the server's new CID is where everything goes now, and the Initial keys follow it */
     tern_peer_cids_set_initial(&c->cids.peer, &h->scid);
     c->vn.keys_dcid = h->scid;
-    tern_crypto_keys_free(&c->keys.tx[TERN_LEVEL_INITIAL]);
-    tern_crypto_keys_free(&c->keys.rx[TERN_LEVEL_INITIAL]);
-    if (tern_crypto_initial_keys(c->version, &h->scid, 0, &c->keys.tx[TERN_LEVEL_INITIAL],
-                                 &c->keys.rx[TERN_LEVEL_INITIAL])) {
+    tern_keys *tx = tern_conn_keys(c, TERN_LEVEL_INITIAL, 1);
+    tern_keys *rx = tern_conn_keys(c, TERN_LEVEL_INITIAL, 0);
+    tern_crypto_keys_free(tx);
+    tern_crypto_keys_free(rx);
+    if (!tx || tern_crypto_initial_keys(c->version, &h->scid, 0, tx, rx)) {
         tern_conn_fail(c, TERN_TE_INTERNAL_ERROR, 0, "Initial keys after Retry");
         return;
     }
@@ -730,8 +731,7 @@ static int decrypt_1rtt(tern_conn *c, tern_pn_space_state *sp, int space, uint32
     int phase = (pkt[0] >> 2) & 1;
     uint64_t first = sp ? sp->rx_phase_first_pn : (c->keys.updates ? UINT64_MAX : 0);
     if (phase == c->keys.rx_phase) {
-        int n = tern_crypto_decrypt_path(&c->keys.rx[TERN_LEVEL_1RTT], pkt, hdr_len, pkt_len,
-                                         path_id, pn);
+        int n = tern_crypto_decrypt_path(&c->keys.rx1, pkt, hdr_len, pkt_len, path_id, pn);
         /* this space's first packet of the current phase: older ones of the other phase are
          * the previous phase's */
         if (n >= 0 && sp && (first == UINT64_MAX || pn < first))
@@ -755,8 +755,8 @@ static int decrypt_1rtt(tern_conn *c, tern_pn_space_state *sp, int space, uint32
         return TERN_ERR_PROTO;
     }
     /* the peer moved to the next phase: rotate receive keys and follow with ours */
-    tern_crypto_keys_move(&c->keys.rx_prev, &c->keys.rx[TERN_LEVEL_1RTT]);
-    tern_crypto_keys_move(&c->keys.rx[TERN_LEVEL_1RTT], &c->keys.rx_next); /* empties rx_next */
+    tern_crypto_keys_move(&c->keys.rx_prev, &c->keys.rx1);
+    tern_crypto_keys_move(&c->keys.rx1, &c->keys.rx_next); /* empties rx_next */
     c->keys.rx_phase ^= 1;
     tern_conn_rx_phase_start(c, space, pn);
     c->keys.rx_update_unacked = 1;
@@ -764,8 +764,8 @@ static int decrypt_1rtt(tern_conn *c, tern_pn_space_state *sp, int space, uint32
     if (c->keys.tx_phase != c->keys.rx_phase) {
         tern_keys next;
         memset(&next, 0, sizeof(next));
-        if (tern_crypto_next_keys(&c->keys.tx[TERN_LEVEL_1RTT], &next) == 0) {
-            tern_crypto_keys_move(&c->keys.tx[TERN_LEVEL_1RTT], &next);
+        if (tern_crypto_next_keys(&c->keys.tx1, &next) == 0) {
+            tern_crypto_keys_move(&c->keys.tx1, &next);
             c->keys.tx_phase = c->keys.rx_phase;
             tern_conn_tx_phase_start(c);
             c->keys.tx_phase_acked = 0;
@@ -823,8 +823,8 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     tern_pn_space_state *sp = space >= 0 ? tern_conn_sp(c, space) : NULL;
     uint64_t largest_recv = sp ? sp->largest_recv : UINT64_MAX;
     /* long headers: the version in use, or one that negotiation still allows */
-    tern_keys *rxk = level == TERN_LEVEL_1RTT ? &c->keys.rx[level]
-                                              : tern_conn_version_rx_keys(c, h, level);
+    tern_keys *rxk =
+        level == TERN_LEVEL_1RTT ? &c->keys.rx1 : tern_conn_version_rx_keys(c, h, level);
     if (!rxk)
         return 0;
     const tern_keys *hp = level == TERN_LEVEL_1RTT ? &c->keys.hp_rx1 : rxk;
@@ -960,8 +960,11 @@ static int process_packet(tern_conn *c, int *path_idx_io, const tern_path_addr *
     tern_conn_ecn_on_recv(c, path_idx, ecn);
     /* RFC 9001 §4.9.3: once the client speaks 1-RTT, whatever 0-RTT it sent before has arrived
      * or is lost (and sent again in 1-RTT) */
-    if (level == TERN_LEVEL_1RTT && c->keys.rx[TERN_LEVEL_0RTT].aead)
-        tern_crypto_keys_free(&c->keys.rx[TERN_LEVEL_0RTT]);
+    tern_keys *k0 = tern_conn_keys(c, TERN_LEVEL_0RTT, 0);
+    if (level == TERN_LEVEL_1RTT && k0 && k0->aead) {
+        tern_crypto_keys_free(k0);
+        tern_conn_keys_release(c);
+    }
     if (level == TERN_LEVEL_1RTT && c->state < TERN_CS_CLOSING) {
         if (!tern_cid_eq(&pp->dcid, &h->dcid) &&
             !tern_cid_linger_contains(&c->cids.linger, &h->dcid)) {

@@ -69,7 +69,8 @@ static int level_has_keys(const tern_conn *c, int level)
 {
     if (c->sp[tern_level_space(level)].discarded)
         return 0;
-    return c->keys.tx[level].aead != 0;
+    const tern_keys *k = tern_conn_keys(c, level, 1);
+    return k && k->aead != 0;
 }
 
 /* Skips the planned packet number of application space `space` (path ID 0's or another path
@@ -717,12 +718,13 @@ static int seal_packet(tern_conn *c, pkt_build *b, size_t pad_to_payload)
         return TERN_ERR_INTERNAL;
     if (c->qlog) tern_qlog_packet_sent(c, b->level, b->start, b->hdr_len, b->pn_len, b->payload,
                                        b->rec.pn, b->rec.path_id);
-    const tern_keys *hp = b->level == TERN_LEVEL_1RTT ? &c->keys.hp_tx1 : &c->keys.tx[b->level];
+    /* (a packet is only built at a level with keys: level_has_keys) */
+    tern_keys *k = tern_conn_keys(c, b->level, 1);
+    const tern_keys *hp = b->level == TERN_LEVEL_1RTT ? &c->keys.hp_tx1 : k;
     /* a path ID's packets use the nonce with the path ID (path ID 0: RFC 9001's) */
     uint32_t path_id = (uint32_t)tern_mps_path_id_of(c, b->space);
-    if (tern_crypto_protect_pieces_path(&c->keys.tx[b->level], hp, b->start, b->hdr_len,
-                                        b->pn_len, b->payload, path_id, b->rec.pn, b->pieces,
-                                        b->n_pieces))
+    if (!k || tern_crypto_protect_pieces_path(k, hp, b->start, b->hdr_len, b->pn_len, b->payload,
+                                              path_id, b->rec.pn, b->pieces, b->n_pieces))
         return TERN_ERR_CRYPTO;
     if (b->level == TERN_LEVEL_1RTT)
         c->keys.tx_pkts_phase++;
@@ -931,10 +933,10 @@ static size_t build_close(tern_conn *c, uint8_t *out, size_t cap, tern_tstamp no
         pkt_build *b = &pkts[np];
         if (!pb_start(c, b, level, out + used, cap - used))
             break;
-        int app = c->close.info.app && level == TERN_LEVEL_1RTT;
-        uint64_t code =
-            c->close.info.app && !app ? TERN_TE_APPLICATION_ERROR : c->close.info.error_code;
-        const char *reason = (c->close.info.app && !app) ? "" : c->close.info.reason;
+        const tern_close_info *ci = tern_conn_close_info(c);
+        int app = ci->app && level == TERN_LEVEL_1RTT;
+        uint64_t code = ci->app && !app ? TERN_TE_APPLICATION_ERROR : ci->error_code;
+        const char *reason = (ci->app && !app) ? "" : ci->reason;
         /* A client closing as soon as its handshake completed (in on_connected) still owes the
          * server its Finished: sent first, it completes the server's handshake too, so that the
          * server's front door no longer counts the connection as a handshake in progress (a
@@ -949,7 +951,7 @@ static size_t build_close(tern_conn *c, uint8_t *out, size_t cap, tern_tstamp no
             }
         }
         size_t n = tern_frame_write_close(pb_cur(b), pb_room(b), app, code,
-                                          c->close.info.frame_type, reason, strlen(reason));
+                                          ci->frame_type, reason, strlen(reason));
         if (!n)
             break;
         b->payload += n;

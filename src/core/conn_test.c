@@ -66,13 +66,26 @@ tern_tls *tern_conn_tls(tern_conn *c)
 {
     return c->hs.tls;
 }
+size_t tern_conn_close_info_bytes(const tern_conn *c)
+{
+    const tern_close_info *ci = c->close.info;
+    return ci && ci != &tern_conn_close_nomem ? sizeof(*ci) : 0;
+}
+size_t tern_conn_handshake_keys_bytes(const tern_conn *c)
+{
+    return c->keys.hs ? sizeof(*c->keys.hs) : 0;
+}
+/* Keys of a level whose storage was released read as not installed. */
+static tern_keys keys_gone;
 tern_keys *tern_conn_tx_keys(tern_conn *c, int level)
 {
-    return &c->keys.tx[level];
+    tern_keys *k = tern_conn_keys(c, level, 1);
+    return k ? k : &keys_gone;
 }
 tern_keys *tern_conn_rx_keys(tern_conn *c, int level)
 {
-    return &c->keys.rx[level];
+    tern_keys *k = tern_conn_keys(c, level, 0);
+    return k ? k : &keys_gone;
 }
 const tern_keys *tern_conn_tx_hp(const tern_conn *c)
 {

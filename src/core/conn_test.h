@@ -82,9 +82,14 @@ uint64_t tern_conn_test_take_pn(tern_conn *c, int space);
 
 tern_tls *tern_conn_tls(tern_conn *c);
 /* The packet protection keys of `level` (for 1-RTT, the AEAD of the current key phase; their
- * `aead` is TERN_AEAD_NONE when not installed or discarded). */
+ * `aead` is TERN_AEAD_NONE when not installed or discarded, and once the handshake levels' keys
+ * were released). */
 tern_keys *tern_conn_tx_keys(tern_conn *c, int level);
 tern_keys *tern_conn_rx_keys(tern_conn *c, int level);
+/* Heap the keys of the Initial, 0-RTT and Handshake levels hold (their block; 0 once released). */
+size_t tern_conn_handshake_keys_bytes(const tern_conn *c);
+/* Heap the close information holds (0 until a reason is set). */
+size_t tern_conn_close_info_bytes(const tern_conn *c);
 /* The 1-RTT header protection key we send with (it survives key updates). */
 const tern_keys *tern_conn_tx_hp(const tern_conn *c);
 int tern_conn_tx_phase(const tern_conn *c);

@@ -61,9 +61,17 @@ static int server_upgrade(tern_conn *c, uint32_t v)
         return TERN_ERR_NOMEM;
     if (initial_keys(c, v, &tx, &rx))
         return TERN_ERR_CRYPTO;
-    tern_crypto_keys_move(&k->orig_rx, &c->keys.rx[TERN_LEVEL_INITIAL]);
-    tern_crypto_keys_move(&c->keys.rx[TERN_LEVEL_INITIAL], &rx);
-    tern_crypto_keys_move(&c->keys.tx[TERN_LEVEL_INITIAL], &tx);
+    tern_keys *cur_tx = tern_conn_keys(c, TERN_LEVEL_INITIAL, 1);
+    tern_keys *cur_rx = tern_conn_keys(c, TERN_LEVEL_INITIAL, 0);
+    if (!cur_tx) {
+        /* the Initial space is gone: no Initial of the client's is read after that */
+        tern_crypto_keys_free(&tx);
+        tern_crypto_keys_free(&rx);
+        return TERN_ERR_INTERNAL;
+    }
+    tern_crypto_keys_move(&k->orig_rx, cur_rx);
+    tern_crypto_keys_move(cur_rx, &rx);
+    tern_crypto_keys_move(cur_tx, &tx);
     c->version = v;
     c->vn.upgraded = 1;
     set_local_info(c);
@@ -107,10 +115,12 @@ static int restart(tern_conn *c, uint32_t v, tern_tstamp now)
     memset(&tx, 0, sizeof(tx));
     memset(&rx, 0, sizeof(rx));
     c->vn.keys_dcid = dcid;
+    if (tern_conn_keys_open(c))
+        return TERN_ERR_NOMEM;
     if (initial_keys(c, v, &tx, &rx))
         return TERN_ERR_CRYPTO;
-    tern_crypto_keys_move(&c->keys.tx[TERN_LEVEL_INITIAL], &tx);
-    tern_crypto_keys_move(&c->keys.rx[TERN_LEVEL_INITIAL], &rx);
+    tern_crypto_keys_move(tern_conn_keys(c, TERN_LEVEL_INITIAL, 1), &tx);
+    tern_crypto_keys_move(tern_conn_keys(c, TERN_LEVEL_INITIAL, 0), &rx);
     c->cids.initial_dcid = dcid;
     c->cids.original_dcid = dcid;
     tern_peer_cids_set_initial(&c->cids.peer, &dcid);
@@ -153,7 +163,7 @@ void tern_conn_version_on_vn(tern_conn *c, const tern_pkt_hdr *h, tern_tstamp no
 tern_keys *tern_conn_version_rx_keys(tern_conn *c, const tern_pkt_hdr *h, int level)
 {
     if (h->version == c->version)
-        return &c->keys.rx[level];
+        return tern_conn_keys(c, level, 0);
     if (level != TERN_LEVEL_INITIAL)
         return NULL;
     /* (the keys of the version a server moved from stay until the Initial space goes, and no
@@ -183,10 +193,10 @@ tern_keys *tern_conn_version_rx_keys(tern_conn *c, const tern_pkt_hdr *h, int le
 void tern_conn_version_on_authentic(tern_conn *c, const tern_keys *rx)
 {
     tern_conn_vn_keys *k = c->vn.keys;
-    if (c->is_server || !k || rx != &k->cand_rx)
+    if (c->is_server || !k || rx != &k->cand_rx || !c->keys.hs)
         return;
-    tern_crypto_keys_move(&c->keys.tx[TERN_LEVEL_INITIAL], &k->cand_tx);
-    tern_crypto_keys_move(&c->keys.rx[TERN_LEVEL_INITIAL], &k->cand_rx);
+    tern_crypto_keys_move(tern_conn_keys(c, TERN_LEVEL_INITIAL, 1), &k->cand_tx);
+    tern_crypto_keys_move(tern_conn_keys(c, TERN_LEVEL_INITIAL, 0), &k->cand_rx);
     TERN_LOG(c, "server moved the connection to version 0x%08x", (unsigned)c->vn.cand_version);
     c->version = c->vn.cand_version;
     c->vn.cand_version = 0;

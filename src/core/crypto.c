@@ -211,9 +211,9 @@ static int keys_derive(tern_keys *k, uint32_t version, int aead, const uint8_t *
     k->hp_hd = hhd;
     if (want_aead) {
         memcpy(k->secret, secret, secret_len);
-        k->secret_len = secret_len;
+        k->secret_len = (uint8_t)secret_len; /* hash_len, checked above */
     }
-    k->key_len = ai->key_len;
+    k->key_len = (uint8_t)ai->key_len;
     ahd = NULL;
     hhd = NULL;
     rv = 0;

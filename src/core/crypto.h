@@ -23,15 +23,19 @@ enum tern_aead {
  * header does not pull in GnuTLS. */
 typedef struct tern_keys {
     int aead;                 /* enum tern_aead; NONE = not installed */
+    uint32_t version;         /* QUIC version whose labels derived them (key update keeps it) */
     void *aead_hd;            /* gnutls_aead_cipher_hd_t */
     void *hp_hd;              /* gnutls_cipher_hd_t: AES-CBC re-IVed to zero per block (= ECB), or
                                * CHACHA20_32 re-IVed with the sample; NULL when no HP key */
     uint8_t iv[12];
     uint8_t secret[TERN_MAX_SECRET_LEN]; /* kept for key update */
-    size_t secret_len;
-    size_t key_len;           /* AEAD key length */
-    uint32_t version;         /* QUIC version whose labels derived them (key update keeps it) */
+    /* the lengths fit a byte (at most TERN_MAX_SECRET_LEN and 32): a connection holds a dozen of
+     * these, and two size_t with the padding around them cost 24 bytes each */
+    uint8_t secret_len;
+    uint8_t key_len; /* AEAD key length */
 } tern_keys;
+/* the layout above: a regression (a field widened, padding back) shows here first */
+_Static_assert(sizeof(void *) != 8 || sizeof(tern_keys) == 88, "tern_keys packs into 88 bytes");
 
 /* Maps a GnuTLS cipher (a gnutls_cipher_algorithm_t, an unsigned enum) to enum tern_aead (NONE
  * if unsupported). */

@@ -1092,7 +1092,7 @@ void tern_qlog_closed(tern_conn *c)
 {
     tern_qlog *q = c->qlog;
     tern_qlog_w *w = &q->w;
-    const tern_close_info *ci = &c->close.info;
+    const tern_close_info *ci = tern_conn_close_info(c);
     rec_begin(q, "quic:connection_closed");
     kv_str(w, "initiator", ci->local ? "local" : "remote");
     if (ci->app) {

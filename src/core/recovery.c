@@ -17,10 +17,11 @@
 
 #define PACKET_THRESHOLD 3
 #define PERSISTENT_CONGESTION_THRESHOLD 3
-/* Every space starts with room for a handful of records (a record is some 260 bytes): an idle
- * connection holds the few its last exchange left, and a transfer doubles the 1-RTT ring up to its
- * window in a few steps, once per connection. */
-#define INITIAL_RING_CAP(space) ((void)(space), (size_t)8)
+/* Every space starts with room for two records (a record is some 270 bytes): an idle connection
+ * holds what its last exchange needed, often one or two packets in flight at a time, and a
+ * transfer doubles the 1-RTT ring up to its window in a few steps, once per connection (eight
+ * records kept 2 KB per idle connection for packets it no longer sends). */
+#define INITIAL_RING_CAP(space) ((void)(space), (size_t)2)
 
 /* The queue of a space: RFC 9000's three in the struct, path IDs' behind pointers (NULL until
  * opened). */

@@ -47,14 +47,15 @@ typedef struct tern_sendbuf {
     uint64_t sent;         /* offset after the highest byte sent at least once */
     tern_ranges acked;     /* acknowledged ranges above base */
     tern_ranges lost;      /* ranges to retransmit (below `sent`) */
-    int fin;               /* the app has set FIN at `end` */
-    int fin_sent, fin_acked, fin_lost;
     size_t reserved;       /* bytes at `end` handed out by tern_sendbuf_reserve, not committed */
     /* Referenced pieces above base, in offset order: refs[ref0 .. nrefs). Bytes outside them are
      * the ring's: `rlen` of them are held, the first at ring index `head`, and `rtotal` were
      * taken in since the start (with no reference, rlen == end - base). */
     tern_sendref *refs;
     uint32_t ref0, nrefs, refs_cap;
+    /* (flags here, in the room the three counters leave before the next size_t) */
+    uint8_t fin; /* the app has set FIN at `end` */
+    uint8_t fin_sent, fin_acked, fin_lost;
     size_t rlen;
     uint64_t rtotal;
 } tern_sendbuf;
@@ -137,7 +138,6 @@ int tern_sendbuf_has_pending(const tern_sendbuf *sb, uint64_t max_off);
 
 typedef struct tern_stream {
     int64_t id;
-    uint32_t flags;
     tern_sendbuf snd;
     tern_recvbuf rcv;
     uint64_t max_send;     /* peer's MAX_STREAM_DATA for our sending */
@@ -151,7 +151,10 @@ typedef struct tern_stream {
     struct tern_stream *snext;   /* send queue link (round robin) */
     struct tern_stream *sprev;   /* so that closing a queued stream is O(1) */
     struct tern_stream *cnext, *cprev; /* control queue link (frames of TERN_SF_NEED_*) */
-    int in_sendq, in_ctrlq;
+    /* last, together: 8 bytes instead of 16 with the padding after `id` (an idle HTTP/3
+     * connection keeps a few streams for its life) */
+    uint32_t flags;
+    uint8_t in_sendq, in_ctrlq;
 } tern_stream;
 
 /* Stream id helpers (RFC 9000 §2.1). */

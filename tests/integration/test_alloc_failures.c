@@ -344,6 +344,50 @@ static void test_path_slot(void **st)
     pair_free(&p);
 }
 
+/* The close information (its reason's 256 bytes) takes heap only once the connection ends: an
+ * open connection holds none, the closing side and the peer that learns why do. Without memory
+ * for it, the connection still closes, as one that ran out of memory (INTERNAL_ERROR on the wire,
+ * TERN_ERR_NOMEM to the application), and frees nothing it did not allocate. */
+static void test_close_info_on_demand(void **st)
+{
+    if (!ALLOCHOOK_ACTIVE)
+        skip();
+    for (int nomem = 0; nomem < 2; nomem++) {
+        tern_pair p;
+        assert_int_equal(pair_init(&p, 15), 0);
+        assert_true(pair_connect(&p));
+        assert_int_equal(tern_conn_close_info_bytes(p.client), 0);
+        assert_int_equal(tern_conn_close_info_bytes(p.server), 0);
+        assert_int_equal(tern_conn_close_info(p.client)->status, 0);
+        assert_int_equal(tern_conn_close_info(p.client)->error_code, 0);
+        allochook_fail_next = nomem;
+        assert_int_equal(tern_conn_close(p.client, 7, "bye"), 0);
+        allochook_fail_next = 0;
+        const tern_close_info *ci = tern_conn_close_info(p.client);
+        assert_true(pair_run(&p, pair_cond_both_closed, 10 * SEC));
+        const tern_close_info *si = tern_conn_close_info(p.server);
+        assert_int_equal(si->local, 0);
+        assert_int_equal(tern_conn_close_info_bytes(p.server), sizeof(tern_close_info));
+        if (!nomem) {
+            assert_int_equal(tern_conn_close_info_bytes(p.client), sizeof(tern_close_info));
+            assert_int_equal(ci->app, 1);
+            assert_int_equal(ci->error_code, 7);
+            assert_string_equal(ci->reason, "bye");
+            assert_int_equal(si->app, 1);
+            assert_int_equal(si->error_code, 7);
+            assert_string_equal(si->reason, "bye");
+        } else {
+            assert_int_equal(tern_conn_close_info_bytes(p.client), 0);
+            assert_int_equal(ci->status, TERN_ERR_NOMEM);
+            assert_int_equal(ci->error_code, TERN_TE_INTERNAL_ERROR);
+            assert_int_equal(si->app, 0);
+            assert_int_equal(si->error_code, TERN_TE_INTERNAL_ERROR);
+            assert_string_equal(si->reason, "");
+        }
+        pair_free(&p);
+    }
+}
+
 /* A stream the application cannot open for want of memory: TERN_ERR_NOMEM, nothing held, no
  * STREAMS_BLOCKED owed (the peer's limit was not the reason); the next open works and is the
  * stream the failed one would have been. */
@@ -379,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_frame_dropped_unacknowledged),
         cmocka_unit_test(test_path_slot),
         cmocka_unit_test(test_open_stream_nomem),
+        cmocka_unit_test(test_close_info_on_demand),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

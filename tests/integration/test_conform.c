@@ -407,6 +407,43 @@ static void test_ticket_max_early_data_checked(void **st)
  * that comes later makes the client's again at the offset the level had reached (offsets below
  * it are old data, not a gap to wait for), and they go again once it is read; the server, whose
  * TLS session is gone, still answers a 1-RTT TLS message with unexpected_message. */
+static int cond_handshake_keys_gone(tern_pair *p)
+{
+    return p->server && !tern_conn_handshake_keys_bytes(p->server) &&
+           !tern_conn_handshake_keys_bytes(p->client);
+}
+
+static int cond_server_has_handshake_keys(tern_pair *p)
+{
+    return p->server && tern_conn_tx_keys(p->server, TERN_LEVEL_HANDSHAKE)->aead;
+}
+
+/* The keys of the Initial, 0-RTT and Handshake levels (six of them, some 530 bytes) are held
+ * while the handshake needs them and freed once both handshake spaces are gone: an established
+ * connection keeps only its 1-RTT keys. */
+static void test_handshake_keys_released(void **st)
+{
+    (void)st;
+    tern_pair p;
+    assert_int_equal(pair_init(&p, 276), 0);
+    assert_true(pair_run(&p, pair_cond_now, SEC));
+    assert_true(tern_conn_handshake_keys_bytes(p.client) >= 6 * sizeof(tern_keys));
+    assert_true(tern_conn_tx_keys(p.client, TERN_LEVEL_INITIAL)->aead);
+    assert_true(pair_run(&p, cond_server_has_handshake_keys, 10 * SEC));
+    assert_true(tern_conn_handshake_keys_bytes(p.server) >= 6 * sizeof(tern_keys));
+    assert_true(tern_conn_handshake_keys_bytes(p.client) >= 6 * sizeof(tern_keys));
+    assert_true(pair_run(&p, cond_handshake_keys_gone, 10 * SEC));
+    /* what is left reads as not installed, and the connection goes on with its 1-RTT keys */
+    assert_int_equal(tern_conn_rx_keys(p.server, TERN_LEVEL_HANDSHAKE)->aead, 0);
+    assert_int_equal(tern_conn_tx_keys(p.client, TERN_LEVEL_INITIAL)->aead, 0);
+    assert_true(tern_conn_tx_keys(p.server, TERN_LEVEL_1RTT)->aead);
+    assert_int_equal(pair_request(&p, 5000), 0);
+    assert_true(pair_run(&p, pair_cond_all_done, 10 * SEC));
+    assert_int_equal(tern_conn_handshake_keys_bytes(p.server), 0);
+    assert_int_equal(tern_conn_handshake_keys_bytes(p.client), 0);
+    pair_free(&p);
+}
+
 static void test_crypto_buffers_released_when_idle(void **st)
 {
     tern_pair p;
@@ -1139,6 +1176,7 @@ int main(void)
         cmocka_unit_test(test_tls_key_update_rejected),
         cmocka_unit_test(test_post_handshake_cert_request_rejected),
         cmocka_unit_test(test_ticket_max_early_data_checked),
+        cmocka_unit_test(test_handshake_keys_released),
         cmocka_unit_test(test_crypto_buffers_released_when_idle),
         cmocka_unit_test(test_key_update_flood_closed),
         cmocka_unit_test(test_key_update_after_ack_accepted),

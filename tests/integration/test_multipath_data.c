@@ -62,14 +62,13 @@ static void tap(tern_pair *p, int to_server, const tern_path_addr *pa, const uin
     uint64_t pn = tern_pkt_decode_pn(sp->next_pn - 1, tpn, pn_len * 8);
     size_t hl = h.pn_offset + pn_len;
     memcpy(copy, pkt, h.pkt_len);
-    int n = tern_crypto_decrypt_path(&from->keys.tx[TERN_LEVEL_1RTT], pkt, hl, h.pkt_len,
-                                     (uint32_t)id, pn);
+    int n = tern_crypto_decrypt_path(&from->keys.tx1, pkt, hl, h.pkt_len, (uint32_t)id, pn);
     if (n < 0) {
         W.unopened++;
         return;
     }
     /* the nonce carries the path ID: RFC 9001's nonce does not open a packet of path ID 1 */
-    if (id && tern_crypto_decrypt(&from->keys.tx[TERN_LEVEL_1RTT], copy, hl, h.pkt_len, pn) >= 0)
+    if (id && tern_crypto_decrypt(&from->keys.tx1, copy, hl, h.pkt_len, pn) >= 0)
         W.rfc9001_nonce_opened++;
     int dir = to_server;
     if (id >= IDS)
@@ -571,8 +570,8 @@ static void test_idle_single_path_kept(void **st)
     p.c2s.blackhole = p.s2c.blackhole = 1;
     assert_true(pair_run(&p, both_done, 3 * SEC));
     assert_int_equal(W.abandons[0][0] + W.abandons[1][0], 0);
-    assert_int_equal(p.client->close.info.status, TERN_ERR_IDLE_TIMEOUT);
-    assert_int_equal(p.server->close.info.status, TERN_ERR_IDLE_TIMEOUT);
+    assert_int_equal(tern_conn_close_info(p.client)->status, TERN_ERR_IDLE_TIMEOUT);
+    assert_int_equal(tern_conn_close_info(p.server)->status, TERN_ERR_IDLE_TIMEOUT);
     pair_free(&p);
 }
 
@@ -798,6 +797,7 @@ static void test_cycling_path_ids_bounded(void **st)
     p.alt_addr = addr("10.0.0.9:0"); /* every port of the second interface */
     size_t base = tern_mps_memory(p.server);
     assert_int_equal(base, sizeof(tern_mp_data));
+    assert_int_equal(tern_mps_memory(p.client), base);
     srv_mem_max = cli_mem_max = 0;
     size_t one = 0;
     const int rounds = 16;
@@ -810,18 +810,24 @@ static void test_cycling_path_ids_bounded(void **st)
         cycle_id = tern_conn_path_slot(p.client, idx)->mp_id;
         assert_true(cycle_id > 0);
         assert_true(pair_run(&p, cycle_validated, 5 * SEC));
-        if (!one)
-            one = tern_mps_memory(p.server) - base; /* one path ID's space, idle */
         assert_int_equal(tern_conn_path_remove(p.client, &a, p.now), 0);
         assert_true(pair_run(&p, cycle_closed, 5 * SEC));
+        if (!one) {
+            /* one path ID's space as its round left it, abandoned and waiting for late
+             * acknowledgements, on the side that holds more (the client's sent-packet ring grew
+             * with what it sent on it, from its first two records) */
+            one = TERN_MAX(tern_mps_memory(p.server), tern_mps_memory(p.client)) - base;
+        }
     }
     /* path IDs went past the 7 held at once: they were recycled */
     assert_true(cycle_id > TERN_MPS_IDS);
-    fprintf(stderr, "cycling %d path IDs (last %llu): data-path state at most %zu bytes (server), "
-            "%zu (client); one idle path ID %zu\n", rounds, (unsigned long long)cycle_id,
-            srv_mem_max, cli_mem_max, one);
-    assert_true(srv_mem_max <= base + TERN_MPS_IDS * 2 * one);
-    assert_true(cli_mem_max <= base + TERN_MPS_IDS * 2 * one);
+    fprintf(stderr,
+            "cycling %d path IDs (last %llu): data-path state at most %zu bytes (server), "
+            "%zu (client); one abandoned path ID %zu\n",
+            rounds, (unsigned long long)cycle_id, srv_mem_max, cli_mem_max, one);
+    /* at most the path IDs held at once (one more of slack), never one per round */
+    assert_true(srv_mem_max <= base + (TERN_MPS_IDS + 1) * one);
+    assert_true(cli_mem_max <= base + (TERN_MPS_IDS + 1) * one);
     /* three PTOs later nothing is left but the table */
     uint64_t until = p.now + 3 * SEC;
     while (p.now < until) {

@@ -267,6 +267,11 @@ static void count_0rtt_qlog(void *ud, struct tern_conn *c, const char *record, s
 /* 0-RTT accepted: an upload that fits the first window goes in the first flight and reaches the
  * server application a round trip earlier than the same upload written once connected (the
  * answer waits for the handshake either way: a server sends no 1-RTT data before it completes). */
+static int cond_handshake_keys_gone(tern_pair *p)
+{
+    return !tern_conn_handshake_keys_bytes(p->server) && !tern_conn_handshake_keys_bytes(p->client);
+}
+
 static void test_zero_rtt_accepted(void **st)
 {
     size_t len;
@@ -284,6 +289,7 @@ static void test_zero_rtt_accepted(void **st)
         assert_int_equal(pair_start(&p), 0);
         if (early) {
             assert_int_equal(tern_conn_early_data(p.client), TERN_EARLY_DATA_PENDING);
+            assert_true(tern_conn_tx_keys(p.client, TERN_LEVEL_0RTT)->aead);
             up_write(&u); /* before any packet left */
         } else {
             assert_int_equal(tern_conn_early_data(p.client), TERN_EARLY_DATA_NONE);
@@ -300,6 +306,10 @@ static void test_zero_rtt_accepted(void **st)
             /* qlog names the packets for what they are, on both sides */
             assert_true(qlog_0rtt[0] >= 6 && qlog_0rtt[1] >= 6);
             t_early = u.srv_done_at - start;
+            /* the 0-RTT keys went (the client's with the server's answer, the server's with
+             * the client's first 1-RTT packet), and with them the handshake levels' key block */
+            assert_true(pair_run(&p, cond_handshake_keys_gone, 2 * SEC));
+            assert_int_equal(tern_conn_rx_keys(p.server, TERN_LEVEL_0RTT)->aead, 0);
         } else {
             assert_int_equal(tern_conn_early_data(p.server), TERN_EARLY_DATA_NONE);
             assert_int_equal(qlog_0rtt[0] + qlog_0rtt[1], 0);

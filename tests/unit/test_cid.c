@@ -47,15 +47,24 @@ static void test_local_bound_and_retire(void **st)
     assert_int_equal(e->seq, 0);
     assert_int_equal(e->state, TERN_CID_ST_SENT);
     assert_null(tern_local_cids_next_unannounced(&l));
+    assert_int_equal(l.cap, 2);
     for (int i = 1; i < TERN_MAX_LOCAL_CIDS; i++) {
         tern_cid c = mkcid((uint8_t)(100 + i), 8);
         e = tern_local_cids_add(&l, &c, tok);
         assert_non_null(e);
         assert_int_equal(e->seq, i);
+        /* the table doubles with the CIDs issued: room for 2, 4, 8... */
+        size_t want = 2;
+        while (want < (size_t)i + 1)
+            want *= 2;
+        assert_int_equal(l.cap, want);
     }
     tern_cid extra = mkcid(200, 8);
     assert_null(tern_local_cids_add(&l, &extra, tok));
     assert_int_equal(tern_local_cids_count(&l), TERN_MAX_LOCAL_CIDS);
+    assert_int_equal(l.cap, TERN_MAX_LOCAL_CIDS);           /* and stops at the bound */
+    assert_int_equal(tern_local_cids_reserve(&l, 1000), 0); /* a reservation too */
+    assert_int_equal(l.cap, TERN_MAX_LOCAL_CIDS);
     assert_true(tern_local_cids_contains(&l, &c0));
     assert_false(tern_local_cids_contains(&l, &extra));
 
@@ -100,6 +109,7 @@ static void test_local_bound_and_retire(void **st)
     assert_non_null(e);
     assert_int_equal(e->seq, TERN_MAX_LOCAL_CIDS);
     assert_int_equal(e->state, TERN_CID_ST_NEW);
+    tern_local_cids_free(&l);
 }
 
 /* ---- the peer's ------------------------------------------------------------------------------ */
@@ -112,9 +122,16 @@ static void test_peer_limit(void **st)
     tern_peer_cids_set_initial(&p, &c0);
     uint64_t terr = 0;
     uint32_t mask = 0;
+    assert_int_equal(p.cap, 2); /* room for what arrived, not for the bound */
     for (uint64_t s = 1; s <= 3; s++)
         assert_int_equal(add(&p, s, 0, &mask, &terr), 0);
     assert_int_equal(p.n, 4);
+    assert_int_equal(p.cap, 4);
+    /* a flood past the limit is refused, and the table holds no more room than the limit */
+    for (uint64_t s = 4; s < 100; s++) {
+        assert_int_equal(add(&p, s, 0, &mask, &terr), TERN_ERR_PROTO);
+        assert_int_equal(p.cap, 4);
+    }
     assert_int_equal(add(&p, 4, 0, &mask, &terr), TERN_ERR_PROTO);
     assert_int_equal(terr, TERN_TE_CONNECTION_ID_LIMIT_ERROR);
     /* the same one retiring two older ones fits */
@@ -130,8 +147,10 @@ static void test_peer_limit(void **st)
     assert_int_equal(tern_peer_cids_pop_retire(&p, &seq), 0);
     assert_null(tern_peer_cids_for_path(&p, 0));
     /* the limit never exceeds the table */
+    tern_peer_cids_free(&p);
     tern_peer_cids_init(&p, 1000);
     assert_int_equal(p.limit, TERN_MAX_PEER_CIDS);
+    tern_peer_cids_free(&p);
 }
 
 static void test_peer_retire_prior_to(void **st)
@@ -179,6 +198,7 @@ static void test_peer_retire_prior_to(void **st)
     /* retire_prior_to > seq is a malformed frame */
     assert_int_equal(add(&p, 7, 8, &mask, &terr), TERN_ERR_PROTO);
     assert_int_equal(terr, TERN_TE_FRAME_ENCODING_ERROR);
+    tern_peer_cids_free(&p);
 }
 
 /* A peer that keeps retiring without us sending can only fill the bounded queue, then errors. */
@@ -198,21 +218,28 @@ static void test_peer_retire_queue_bound(void **st)
         if (rv)
             break;
         assert_int_equal(p.n, 1);
+        assert_true(p.cap <= 2); /* the limit: the table never grows past it */
         assert_true(p.retire_n <= TERN_MAX_RETIRE_QUEUE);
     }
     assert_int_equal(rv, TERN_ERR_PROTO);
     assert_int_equal(terr, TERN_TE_CONNECTION_ID_LIMIT_ERROR);
     assert_int_equal(s, TERN_MAX_RETIRE_QUEUE + 1);
     assert_int_equal(p.retire_n, TERN_MAX_RETIRE_QUEUE);
+    /* the heap the flood made us hold: the queue at its bound, no more */
+    assert_int_equal(p.retire_cap, TERN_MAX_RETIRE_QUEUE);
 
     /* when the queue is drained the same pattern is fine */
+    tern_peer_cids_free(&p);
     tern_peer_cids_init(&p, 2);
     tern_peer_cids_set_initial(&p, &c0);
     for (s = 1; s < 1000; s++) {
         assert_int_equal(add(&p, s, s, &mask, &terr), 0);
+        assert_int_equal(p.retire_cap, 4); /* one queued at a time: the smallest queue */
         assert_int_equal(tern_peer_cids_pop_retire(&p, &seq), 1);
         assert_int_equal(seq, s - 1);
+        assert_null(p.retire_queue); /* sent: nothing held */
     }
+    tern_peer_cids_free(&p);
 }
 
 static void test_peer_duplicates(void **st)
@@ -257,11 +284,13 @@ static void test_peer_duplicates(void **st)
     assert_int_equal(terr, TERN_TE_FRAME_ENCODING_ERROR);
 
     /* a peer using a zero-length CID cannot issue more */
+    tern_peer_cids_free(&p);
     tern_peer_cids_init(&p, 4);
     tern_peer_cids_set_initial(&p, &empty);
     terr = 0;
     assert_int_equal(add(&p, 1, 0, &mask, &terr), TERN_ERR_PROTO);
     assert_int_equal(terr, TERN_TE_PROTOCOL_VIOLATION);
+    tern_peer_cids_free(&p);
 }
 
 static void test_peer_paths(void **st)
@@ -323,6 +352,7 @@ static void test_peer_paths(void **st)
     for (size_t i = 0; i < p.n; i++)
         for (size_t j = i + 1; j < p.n; j++)
             assert_true(p.e[i].path_id == TERN_CID_UNUSED || p.e[i].path_id != p.e[j].path_id);
+    tern_peer_cids_free(&p);
 }
 
 static void test_peer_reset_token(void **st)
@@ -360,6 +390,7 @@ static void test_peer_reset_token(void **st)
     tern_peer_cids_set_initial(&p, &c0b);
     assert_true(tern_cid_eq(&tern_peer_cids_for_path(&p, 0)->cid, &c0b));
     assert_true(tern_peer_cids_is_reset_token(&p, t0));
+    tern_peer_cids_free(&p);
 }
 
 /* ---- our announcements, once the peer holds them -----------------------------------------------
@@ -374,6 +405,11 @@ static void test_local_announce_held(void **st)
 {
     tern_local_cids l;
     tern_local_cids_init(&l, 8);
+    /* the number about to be issued, reserved: the table is that size, not a power of two */
+    assert_int_equal(tern_local_cids_reserve(&l, 5), 0);
+    assert_int_equal(l.cap, 5);
+    assert_int_equal(tern_local_cids_reserve(&l, 3), 0); /* never shrinks */
+    assert_int_equal(l.cap, 5);
     tern_cid c0 = mkcid(200, 8);
     assert_non_null(tern_local_cids_add(&l, &c0, NULL));
     tern_cid c[3];
@@ -414,6 +450,7 @@ static void test_local_announce_held(void **st)
     tern_local_cids_on_announce_lost(&l, 3);
     tern_local_cids_on_announce_acked(&l, 9);
     assert_null(tern_local_cids_next_unannounced(&l));
+    tern_local_cids_free(&l);
 }
 
 /* Retired CIDs linger until their time, the earliest first out, and a peer that retires more than
@@ -425,9 +462,11 @@ static void test_linger_bound(void **st)
     tern_cid out;
     assert_int_equal(tern_cid_linger_next(&l), TERN_TS_INF);
     assert_int_equal(tern_cid_linger_pop_due(&l, 1000, &out), 0);
+    assert_null(l.s); /* nothing lingers: no heap */
     for (uint8_t k = 0; k < TERN_CID_LINGER; k++) {
         tern_cid c = mkcid(k, 8);
         assert_int_equal(tern_cid_linger_add(&l, &c, 100 + k, &out), 0);
+        assert_non_null(l.s);
     }
     assert_int_equal(l.n, TERN_CID_LINGER);
     /* a flood of retirements: the set stays at its bound, each one evicting the oldest */
@@ -450,6 +489,14 @@ static void test_linger_bound(void **st)
     while (tern_cid_linger_pop_due(&l, TERN_TS_INF - 1, &out))
         popped++;
     assert_int_equal(popped, TERN_CID_LINGER - 1);
+    assert_int_equal(l.n, 0);
+    assert_null(l.s); /* the last one out gave the slots back */
+    /* and the next retirement takes them again */
+    tern_cid c = mkcid(200, 8);
+    assert_int_equal(tern_cid_linger_add(&l, &c, 5000, &out), 0);
+    assert_true(tern_cid_linger_contains(&l, &c));
+    tern_cid_linger_free(&l);
+    assert_null(l.s);
     assert_int_equal(l.n, 0);
 }
 
@@ -490,6 +537,8 @@ static void test_api_edges(void **st)
     assert_int_equal(tern_peer_cids_reassign(&p, 1, 2), 0);
     assert_null(tern_peer_cids_for_path(&p, 1));
     assert_int_equal(tern_peer_cids_for_path(&p, 2)->seq, 1);
+    tern_peer_cids_free(&p);
+    tern_local_cids_free(&l);
 }
 
 int main(void)

@@ -488,6 +488,38 @@ static void test_declare_all_lost(void **st)
     h_free(h);
 }
 
+/* An idle connection keeps its ring at the size it started with, two records (some 540 bytes of
+ * heap instead of the 2 KB of eight): the ring grows by doubling only when more packets are in
+ * flight, and keeps its size once they are acknowledged (no allocation per packet afterwards). */
+static void test_ring_starts_small(void **st)
+{
+    (void)st;
+    h_t *h = h_new(1, TERN_CC_NEWRENO);
+    h->r.handshake_confirmed = 1;
+    tern_sentq *q = &h->r.q[TERN_SPACE_APP];
+    assert_null(q->ring);
+    assert_int_equal(send_pkt(h, TERN_SPACE_APP, 0, 1000 * MS, 1), 0);
+    assert_int_equal(q->cap, 2);
+    assert_int_equal(send_pkt(h, TERN_SPACE_APP, 1, 1001 * MS, 1), 0);
+    assert_int_equal(q->cap, 2);
+    /* acknowledged, the records leave and the same two slots carry the next packets */
+    assert_int_equal(ack1(h, TERN_SPACE_APP, 0, 1, 1020 * MS), 0);
+    assert_int_equal(q->count, 0);
+    for (uint64_t pn = 2; pn < 4; pn++)
+        assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, 1030 * MS, 1), 0);
+    assert_int_equal(q->cap, 2);
+    /* a third packet in flight doubles it, and so on up to what is in flight */
+    assert_int_equal(send_pkt(h, TERN_SPACE_APP, 4, 1031 * MS, 1), 0);
+    assert_int_equal(q->cap, 4);
+    for (uint64_t pn = 5; pn < 11; pn++)
+        assert_int_equal(send_pkt(h, TERN_SPACE_APP, pn, 1032 * MS, 1), 0);
+    assert_int_equal(q->count, 9);
+    assert_int_equal(q->cap, 16);
+    for (size_t i = 0; i < q->count; i++)
+        assert_int_equal(q->ring[(q->head + i) & (q->cap - 1)].pn, 2 + i);
+    h_free(h);
+}
+
 static void test_ring_growth_and_pruning(void **st)
 {
     h_t *h = h_new(1, TERN_CC_NEWRENO);
@@ -930,6 +962,7 @@ int main(void)
         cmocka_unit_test(test_ack_of_unsent),
         cmocka_unit_test(test_discard_space),
         cmocka_unit_test(test_declare_all_lost),
+        cmocka_unit_test(test_ring_starts_small),
         cmocka_unit_test(test_ring_growth_and_pruning),
         cmocka_unit_test(test_spurious_loss_widens_thresholds),
         cmocka_unit_test(test_record_bound),
