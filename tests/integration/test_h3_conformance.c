@@ -2151,6 +2151,68 @@ static void test_client_response_frame_errors(void **state)
     finish();
 }
 
+/* A response written one byte per packet: 1xx, final header section, body, trailers. */
+static void test_client_split_every_byte(void **state)
+{
+    (void)state;
+    start(0);
+    int64_t sid = tool_request(tool_get, 4, 0);
+    bb b = {0};
+    bb_hex(&b, "01 03 0000 d8");
+    bb_frame(&b, F_GREASE_BIG, "zz", 2);
+    fld f[] = {F(":status", "200"), F("content-length", "70")};
+    bb_headers(&b, f, 2);
+    bb_frame(&b, F_DATA, BODY, 70);
+    bb_hex(&b, "01 06 0000 2161 0161");
+    raw_write_bytewise(sid, b.d, b.n, 1);
+    bb_free(&b);
+    settle();
+    expect_open();
+    expect_log("H0 :status=103 E0 H0 :status=200 H0 content-length=70 E0 D0 F0 C0=100 ");
+    assert_int_equal(ts_get(sid)->btotal, 70);
+    assert_memory_equal(ts_get(sid)->body, BODY, 70);
+    finish();
+}
+
+/* A response's HEADERS above 16 KB: refused from its length (STOP_SENDING with
+ * H3_EXCESSIVE_LOAD); a trailer section with a pseudo-header: H3_MESSAGE_ERROR. */
+static void test_client_response_stream_errors(void **state)
+{
+    (void)state;
+    start(0);
+    int64_t sid = tool_request(tool_get, 4, 0);
+    bb b = {0};
+    bb_vi(&b, F_HEADERS);
+    bb_vi(&b, TOOL_H3_MAX_FIELD_SECTION + 1);
+    bb_hex(&b, "0000 d9");
+    respond_bb(sid, &b, 0);
+    settle();
+    expect_open();
+    rstream *s = rs_find(sid);
+    assert_non_null(s);
+    assert_true(s->stopped);
+    assert_int_equal(s->stop_code, TOOL_H3_EXCESSIVE_LOAD);
+    want_log("C0=107 ");
+    want_no_log("H0 ");
+    finish();
+
+    start(0);
+    sid = tool_request(tool_get, 4, 0);
+    bb_hex(&b, "01 03 0000d9 00 01 61");
+    fld tr[] = {F(":status", "200")};
+    bb_headers(&b, tr, 1);
+    respond_bb(sid, &b, 0);
+    settle();
+    expect_open();
+    s = rs_find(sid);
+    assert_non_null(s);
+    assert_true(s->stopped);
+    assert_int_equal(s->stop_code, TOOL_H3_MESSAGE_ERROR);
+    want_log("C0=10e ");
+    want_no_log("F0 ");
+    finish();
+}
+
 /* The raw server's GOAWAY: requests at or above its ID fail, those below are still answered; no
  * request can be sent on an excluded stream afterwards. */
 static void test_client_goaway(void **state)
@@ -2261,6 +2323,22 @@ static void test_client_peer_field_limit(void **state)
     static const tool_qpack_field more[] = {QF(":method", "GET"), QF(":scheme", "https"),
                                             QF(":authority", "example.com"), QF(":path", "/a")};
     tool_request(more, 4, -1);
+    expect_open();
+    finish();
+
+    /* without the setting: no limit */
+    start(0);
+    static char value[12000];
+    memset(value, 'v', sizeof(value));
+    tool_qpack_field large[5] = {QF(":method", "GET"), QF(":scheme", "https"),
+                                 QF(":authority", "example.com"), QF(":path", "/"),
+                                 {(const uint8_t *)"x-large", 7, (const uint8_t *)value,
+                                  sizeof(value)}};
+    sid = tool_request(large, 5, 0);
+    rstream *s = rs_find(sid);
+    assert_non_null(s);
+    assert_true(s->fin);
+    assert_true(s->len > sizeof(value) / 2);
     expect_open();
     finish();
 }
@@ -2438,6 +2516,8 @@ int main(void)
         cmocka_unit_test(test_client_malformed_responses),
         cmocka_unit_test(test_client_content_length),
         cmocka_unit_test(test_client_response_frame_errors),
+        cmocka_unit_test(test_client_split_every_byte),
+        cmocka_unit_test(test_client_response_stream_errors),
         cmocka_unit_test(test_client_goaway),
         cmocka_unit_test(test_client_control_rules),
         cmocka_unit_test(test_client_push_promise),
