@@ -223,6 +223,7 @@ typedef struct tstream {
     uint8_t body[8192];
     size_t blen;
     uint64_t btotal;
+    uint64_t bhash; /* FNV-1a of every body byte (from the offset basis, set at first data) */
     uint64_t resp_off;
     int blocked;
 } tstream;
@@ -388,6 +389,13 @@ static int cb_end_headers(tool_h3 *h, int64_t sid, int fin, void *ud)
     return 0;
 }
 
+static uint64_t fnv(uint64_t h, const uint8_t *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ d[i]) * 0x100000001b3ull;
+    return h;
+}
+
 static int cb_recv_data(tool_h3 *h, int64_t sid, const uint8_t *d, size_t len, void *ud)
 {
     (void)h;
@@ -401,6 +409,9 @@ static int cb_recv_data(tool_h3 *h, int64_t sid, const uint8_t *d, size_t len, v
         k = sizeof(t->body) - t->blen;
     memcpy(t->body + t->blen, d, k);
     t->blen += k;
+    if (!t->btotal)
+        t->bhash = 0xcbf29ce484222325ull;
+    t->bhash = fnv(t->bhash, d, len);
     t->btotal += len;
     return 0;
 }
@@ -1073,6 +1084,143 @@ static void test_long_varint_length(void **state)
 }
 
 /* A 200 KB body: DATA frames that the raw side reassembles byte for byte. */
+/* Twenty requests at once, their frames interleaved across streams, each with its own body: every
+ * callback goes to the right stream and every response comes back whole. */
+static void test_concurrent_requests(void **state)
+{
+    (void)state;
+    start(1);
+    S.resp_len = 20000;
+    enum { N = 20 };
+    int64_t sid[N];
+    bb part[N][3];
+    memset(part, 0, sizeof(part));
+    for (int i = 0; i < N; i++) {
+        char path[16], cl[16];
+        snprintf(path, sizeof(path), "/r%d", i);
+        snprintf(cl, sizeof(cl), "%d", 1000 + i);
+        fld f[] = {F(":method", "POST"), F(":scheme", "https"), F(":authority", "a"),
+                   {":path", 5, path, strlen(path)}, {"content-length", 14, cl, strlen(cl)}};
+        bb_headers(&part[i][0], f, 5);
+        bb_frame(&part[i][1], F_DATA, BODY + i, 600);
+        bb_frame(&part[i][2], F_DATA, BODY + i + 600, 400 + (size_t)i);
+        sid[i] = raw_open(1);
+    }
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < N; i++) {
+            raw_write(sid[i], part[i][k].d, part[i][k].n, k == 2);
+            bb_free(&part[i][k]);
+            if (i % 7 == 0)
+                pair_run(&P, never, 3 * MS);
+        }
+    pair_run(&P, never, 3 * SEC);
+    expect_open();
+    for (int i = 0; i < N; i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "H%lld :path=/r%d ", (long long)sid[i], i);
+        want_log(want);
+        snprintf(want, sizeof(want), "F%lld ", (long long)sid[i]);
+        want_log(want);
+        snprintf(want, sizeof(want), "C%lld=100 ", (long long)sid[i]);
+        want_log(want);
+        tstream *t = ts_get(sid[i]);
+        assert_int_equal(t->btotal, 1000 + i);
+        assert_int_equal(t->bhash, fnv(0xcbf29ce484222325ull, BODY + i, 1000 + (size_t)i));
+        expect_response(sid[i], "200", BODY, 20000);
+    }
+    assert_int_equal(tool_h3_open_streams(S.h), 0);
+    finish();
+}
+
+/* A 300 KB request body passes through recv_data in order. */
+static void test_large_request_body(void **state)
+{
+    (void)state;
+    start(1);
+    fld f[] = {F(":method", "PUT"), F(":scheme", "https"), F(":authority", "a"), F(":path", "/")};
+    bb b = {0};
+    bb_headers(&b, f, 4);
+    for (size_t off = 0; off < 300 * 1024; off += 30 * 1024)
+        bb_frame(&b, F_DATA, BODY + off / 3, 30 * 1024);
+    int64_t sid = raw_open(1);
+    raw_write(sid, b.d, b.n, 1);
+    bb_free(&b);
+    pair_run(&P, never, 2 * SEC);
+    expect_open();
+    tstream *t = ts_get(sid);
+    assert_int_equal(t->btotal, 300 * 1024);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t off = 0; off < 300 * 1024; off += 30 * 1024)
+        h = fnv(h, BODY + off / 3, 30 * 1024);
+    assert_int_equal(t->bhash, h);
+    want_log("D0 F0 C0=100 ");
+    expect_response(sid, "200", NULL, 0);
+    finish();
+}
+
+/* The peer resets its request mid-body: the close reports the peer's code; the peer asks the
+ * server to stop sending its response: the stream closes, the connection serves on. */
+static void test_peer_abandons(void **state)
+{
+    (void)state;
+    start(1);
+    fld f[] = {F(":method", "PUT"), F(":scheme", "https"), F(":authority", "a"), F(":path", "/")};
+    bb b = {0};
+    bb_headers(&b, f, 4);
+    bb_frame(&b, F_DATA, BODY, 100);
+    int64_t sid = request_bb(&b, 0);
+    tern_stream_reset(R.c, sid, TOOL_H3_REQUEST_CANCELLED);
+    settle();
+    expect_open();
+    want_log("C0=10c ");
+    want_no_log("F0 ");
+    assert_int_equal(tool_h3_open_streams(S.h), 0);
+
+    S.resp_len = 200 * 1024;
+    S.resp_wouldblock = 1; /* the response waits: the STOP_SENDING comes before its end */
+    sid = request_get();
+    tern_stream_stop_sending(R.c, sid, TOOL_H3_REQUEST_CANCELLED);
+    settle();
+    S.resp_release = 1;
+    tool_h3_resume_stream(S.h, sid);
+    tool_h3_flush(S.h);
+    pair_run(&P, never, 2 * SEC);
+    expect_open();
+    rstream *s = rs_find(sid);
+    assert_non_null(s);
+    assert_true(s->reset);
+    char want[16];
+    snprintf(want, sizeof(want), "C%lld=", (long long)sid);
+    want_log(want);
+    assert_int_equal(tool_h3_open_streams(S.h), 0);
+    int64_t next = request_get();
+    pair_run(&P, never, 2 * SEC);
+    expect_response(next, "200", BODY, 200 * 1024);
+    finish();
+}
+
+/* Stream types on several octets, written one octet per packet. */
+static void test_uni_types_split(void **state)
+{
+    (void)state;
+    start(1);
+    int64_t unk = raw_open(0), enc = raw_open(0);
+    static const uint8_t u[] = {0xbf, 0xff, 0xff, 0xff}; /* then STOP_SENDING */
+    static const uint8_t e[] = {0x40, 0x02, 0x20};
+    raw_write_bytewise(unk, u, sizeof(u), 0);
+    raw_write_bytewise(enc, e, sizeof(e), 0);
+    settle();
+    expect_open();
+    rstream *s = rs_find(unk);
+    assert_non_null(s);
+    assert_true(s->stopped);
+    assert_int_equal(s->stop_code, TOOL_H3_STREAM_CREATION_ERROR);
+    /* the 2-octet type 0x0002 is the encoder stream: a second one is an error */
+    raw_uni_bb(S_ENCODER, NULL, 0);
+    expect_close(TOOL_H3_STREAM_CREATION_ERROR);
+    finish();
+}
+
 static void test_large_response(void **state)
 {
     (void)state;
@@ -1512,6 +1660,7 @@ static void test_request_frame_errors(void **state)
         {"QPACK failure: static 99", 0, F_HEADERS, "0000 ff24", TOOL_QPACK_DECOMPRESSION_FAILED},
         {"QPACK failure: truncated line", 0, F_HEADERS, "0000 5f", TOOL_QPACK_DECOMPRESSION_FAILED},
         {"QPACK failure: post-base", 0, F_HEADERS, "0000 10", TOOL_QPACK_DECOMPRESSION_FAILED},
+        {"QPACK failure: empty HEADERS", 0, F_HEADERS, "", TOOL_QPACK_DECOMPRESSION_FAILED},
     };
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
         start(1);
@@ -2480,6 +2629,10 @@ int main(void)
         cmocka_unit_test(test_trailers_accepted),
         cmocka_unit_test(test_split_every_byte),
         cmocka_unit_test(test_long_varint_length),
+        cmocka_unit_test(test_concurrent_requests),
+        cmocka_unit_test(test_large_request_body),
+        cmocka_unit_test(test_peer_abandons),
+        cmocka_unit_test(test_uni_types_split),
         cmocka_unit_test(test_large_response),
         cmocka_unit_test(test_response_resumed),
         cmocka_unit_test(test_response_read_fails),
