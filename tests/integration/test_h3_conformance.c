@@ -245,6 +245,7 @@ typedef struct tool_side {
     int fail_header; /* recv_header answers 1 */
     int set_ud;      /* server: begin_headers attaches the stream's tstream as its user data */
     uint64_t acked;
+    uint64_t ref_taken, ref_released, ref_takes, ref_releases; /* by_ref */
     /* heap measurement (allochook): the tagged bytes held, highest at the end of a call */
     long long peak;
     uint8_t scratch[32768];
@@ -468,10 +469,12 @@ static ssize_t cb_read_data(tool_h3 *h, int64_t sid, tool_h3_vec *vec, size_t ve
     }
     size_t i = 0;
     while (i < veccnt && t->resp_off < S.resp_len) {
-        size_t k = S.resp_len - t->resp_off;
+        size_t k = S.resp_len - t->resp_off, at = t->resp_off % sizeof(BODY);
         if (k > 7000)
             k = 7000;
-        vec[i].base = BODY + t->resp_off;
+        if (k > sizeof(BODY) - at)
+            k = sizeof(BODY) - at; /* bodies longer than BODY repeat it */
+        vec[i].base = BODY + at;
         vec[i].len = k;
         t->resp_off += k;
         i++;
@@ -1242,6 +1245,68 @@ static void test_large_response(void **state)
     expect_response(sid, "200", BODY, 200 * 1024);
     want_log("C0=100 ");
     assert_int_equal(S.acked, 200 * 1024);
+    finish();
+}
+
+/* Body memory handed to tern by reference (tool_h3.by_ref): the body arrives intact, every
+ * reference taken is released once, the last after tern has no more use for it. */
+static void ref_release(void *ud, const void *data, size_t len)
+{
+    (void)ud;
+    assert_true((const uint8_t *)data >= BODY && (const uint8_t *)data + len <= BODY + sizeof(BODY));
+    S.ref_released += len;
+    S.ref_releases++;
+}
+
+static int ref_take(void *app, int64_t sid, const uint8_t *base, size_t len,
+                    tern_release_fn *release, void **rud)
+{
+    (void)sid;
+    (void)base;
+    assert_ptr_equal(app, &S);
+    S.ref_taken += len;
+    S.ref_takes++;
+    *release = ref_release;
+    *rud = &S;
+    return 1;
+}
+
+static void test_response_by_reference(void **state)
+{
+    (void)state;
+    start(1);
+    S.h->by_ref = ref_take;
+    S.resp_len = 150 * 1024 + 7;
+    int64_t sid = request_get();
+    pair_run(&P, never, 2 * SEC);
+    expect_open();
+    expect_response(sid, "200", BODY, 150 * 1024 + 7);
+    assert_int_equal(S.ref_taken, 150 * 1024 + 7);
+    assert_true(S.ref_takes > 0);
+    assert_int_equal(S.ref_releases, S.ref_takes);
+    assert_int_equal(S.ref_released, S.ref_taken);
+    assert_int_equal(S.acked, 150 * 1024 + 7);
+    finish();
+}
+
+/* A 3 MB body, three times what tern buffers per stream: the layer waits for on_writable. */
+static void test_response_beyond_send_buffer(void **state)
+{
+    (void)state;
+    start(1);
+    size_t n = 3 * 1024 * 1024;
+    S.resp_len = n;
+    int64_t sid = request_get();
+    pair_run(&P, never, 5 * SEC);
+    expect_open();
+    uint8_t *want = malloc(n);
+    assert_non_null(want);
+    for (size_t i = 0; i < n; i++)
+        want[i] = BODY[i % sizeof(BODY)];
+    expect_response(sid, "200", want, n);
+    free(want);
+    assert_int_equal(S.acked, n);
+    want_log("C0=100 ");
     finish();
 }
 
@@ -2805,7 +2870,9 @@ int main(void)
         cmocka_unit_test(test_peer_abandons),
         cmocka_unit_test(test_uni_types_split),
         cmocka_unit_test(test_large_response),
+        cmocka_unit_test(test_response_beyond_send_buffer),
         cmocka_unit_test(test_response_resumed),
+        cmocka_unit_test(test_response_by_reference),
         cmocka_unit_test(test_response_read_fails),
         cmocka_unit_test(test_callback_fails),
         cmocka_unit_test(test_abort_stream),
