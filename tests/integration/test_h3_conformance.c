@@ -1099,10 +1099,14 @@ static void test_long_varint_length(void **state)
 /* A 200 KB body: DATA frames that the raw side reassembles byte for byte. */
 /* Twenty requests at once, their frames interleaved across streams, each with its own body: every
  * callback goes to the right stream and every response comes back whole. */
-static void test_concurrent_requests(void **state)
+static void concurrent_requests(int lossy)
 {
-    (void)state;
     start(1);
+    if (lossy) {
+        P.c2s.loss = P.s2c.loss = 0.05;
+        P.c2s.reorder = P.s2c.reorder = 0.1;
+        P.c2s.reorder_ns = P.s2c.reorder_ns = 20 * MS;
+    }
     S.resp_len = 20000;
     enum { N = 20 };
     int64_t sid[N];
@@ -1126,7 +1130,7 @@ static void test_concurrent_requests(void **state)
             if (i % 7 == 0)
                 pair_run(&P, never, 3 * MS);
         }
-    pair_run(&P, never, 3 * SEC);
+    pair_run(&P, never, lossy ? 20 * SEC : 3 * SEC);
     expect_open();
     for (int i = 0; i < N; i++) {
         char want[64];
@@ -1143,6 +1147,19 @@ static void test_concurrent_requests(void **state)
     }
     assert_int_equal(tool_h3_open_streams(S.h), 0);
     finish();
+}
+
+static void test_concurrent_requests(void **state)
+{
+    (void)state;
+    concurrent_requests(0);
+}
+
+/* The same on a link that loses 5% of the datagrams and reorders 10%. */
+static void test_concurrent_requests_lossy(void **state)
+{
+    (void)state;
+    concurrent_requests(1);
 }
 
 /* A 300 KB request body passes through recv_data in order. */
@@ -2866,6 +2883,7 @@ int main(void)
         cmocka_unit_test(test_split_every_byte),
         cmocka_unit_test(test_long_varint_length),
         cmocka_unit_test(test_concurrent_requests),
+        cmocka_unit_test(test_concurrent_requests_lossy),
         cmocka_unit_test(test_large_request_body),
         cmocka_unit_test(test_peer_abandons),
         cmocka_unit_test(test_uni_types_split),
