@@ -41,7 +41,7 @@ enum {
     F_MAX_PUSH_ID = 0x0d,
     F_PRIORITY_UPDATE = 0xf0700,
     F_PRIORITY_UPDATE_PUSH = 0xf0701,
-    F_GREASE = 0x21,            /* 0x1f * 0 + 0x21 */
+    F_GREASE = 0x21, /* 0x1f * 0 + 0x21 */
     F_GREASE_BIG = 0x1f * 1000 + 0x21,
     S_CONTROL = 0x00,
     S_PUSH = 0x01,
@@ -130,7 +130,7 @@ static void bb_hex(bb *b, const char *hex)
     }
 }
 
-/* A QPACK prefixed integer (RFC 9204 §4.1.1): `first` keeps its bits above the `prefix` low ones. */
+/* A QPACK prefixed integer (RFC 9204 §4.1.1): `first` gives the bits above the `prefix` low ones. */
 static void bb_qint(bb *b, uint8_t first, int prefix, uint64_t v)
 {
     uint64_t max = ((uint64_t)1 << prefix) - 1;
@@ -154,7 +154,10 @@ typedef struct fld {
     const char *v;
     size_t vl;
 } fld;
-#define F(n, v) {n, sizeof(n) - 1, v, sizeof(v) - 1}
+#define F(n, v)                                                                                    \
+    {                                                                                              \
+        n, sizeof(n) - 1, v, sizeof(v) - 1                                                         \
+    }
 
 /* A field section of literal field lines with literal names, no Huffman code (RFC 9204 §4.5.6),
  * after the prefix of a section without dynamic references (Required Insert Count 0, Base 0). */
@@ -189,10 +192,13 @@ static void bb_get(bb *b)
     bb_free(&s);
 }
 
-#define REQ_GET F(":method", "GET"), F(":scheme", "https"), F(":authority", "example.com"), \
-                F(":path", "/")
+#define REQ_GET                                                                                    \
+    F(":method", "GET"), F(":scheme", "https"), F(":authority", "example.com"), F(":path", "/")
 
-#define QF(n, v) {(const uint8_t *)n, sizeof(n) - 1, (const uint8_t *)v, sizeof(v) - 1}
+#define QF(n, v)                                                                                   \
+    {                                                                                              \
+        (const uint8_t *)n, sizeof(n) - 1, (const uint8_t *)v, sizeof(v) - 1                       \
+    }
 static const tool_qpack_field tool_get[] = {QF(":method", "GET"), QF(":scheme", "https"),
                                             QF(":authority", "example.com"), QF(":path", "/")};
 
@@ -1116,8 +1122,11 @@ static void concurrent_requests(int lossy)
         char path[16], cl[16];
         snprintf(path, sizeof(path), "/r%d", i);
         snprintf(cl, sizeof(cl), "%d", 1000 + i);
-        fld f[] = {F(":method", "POST"), F(":scheme", "https"), F(":authority", "a"),
-                   {":path", 5, path, strlen(path)}, {"content-length", 14, cl, strlen(cl)}};
+        fld f[] = {F(":method", "POST"),
+                   F(":scheme", "https"),
+                   F(":authority", "a"),
+                   {":path", 5, path, strlen(path)},
+                   {"content-length", 14, cl, strlen(cl)}};
         bb_headers(&part[i][0], f, 5);
         bb_frame(&part[i][1], F_DATA, BODY + i, 600);
         bb_frame(&part[i][2], F_DATA, BODY + i + 600, 400 + (size_t)i);
@@ -1270,7 +1279,8 @@ static void test_large_response(void **state)
 static void ref_release(void *ud, const void *data, size_t len)
 {
     (void)ud;
-    assert_true((const uint8_t *)data >= BODY && (const uint8_t *)data + len <= BODY + sizeof(BODY));
+    assert_true((const uint8_t *)data >= BODY &&
+                (const uint8_t *)data + len <= BODY + sizeof(BODY));
     S.ref_released += len;
     S.ref_releases++;
 }
@@ -1541,8 +1551,11 @@ static void test_headers_oversize_decided_early(void **state)
 
 static int64_t post_cl(const char *cl, const char *cl2, const char *body, size_t n, int fin)
 {
-    fld f[6] = {F(":method", "POST"), F(":scheme", "https"), F(":authority", "a"),
-                F(":path", "/"), {"content-length", 14, cl, strlen(cl)},
+    fld f[6] = {F(":method", "POST"),
+                F(":scheme", "https"),
+                F(":authority", "a"),
+                F(":path", "/"),
+                {"content-length", 14, cl, strlen(cl)},
                 {"content-length", 14, cl2, cl2 ? strlen(cl2) : 0}};
     bb b = {0};
     bb_headers(&b, f, cl2 ? 6 : 5);
@@ -1608,7 +1621,9 @@ static void test_content_length_not_digits(void **state)
 /* ---- malformed requests (RFC 9114 §4.1.2, §4.2, §4.3.1) ----------------------------------- */
 
 #define CASE(name, ...)                                                                            \
-    {name, (const fld[]){__VA_ARGS__}, sizeof((const fld[]){__VA_ARGS__}) / sizeof(fld)}
+    {                                                                                              \
+        name, (const fld[]){__VA_ARGS__}, sizeof((const fld[]){__VA_ARGS__}) / sizeof(fld)         \
+    }
 
 typedef struct mcase {
     const char *name;
@@ -1620,7 +1635,10 @@ static const mcase malformed[] = {
     CASE("uppercase name", REQ_GET, F("X-Foo", "1")),
     CASE("space in name", REQ_GET, F("x foo", "1")),
     CASE("colon in name", REQ_GET, F("x:foo", "1")),
-    CASE("control byte in name", REQ_GET, F("x\x01" "foo", "1")),
+    CASE("control byte in name", REQ_GET,
+         F("x\x01"
+           "foo",
+           "1")),
     CASE("empty name", REQ_GET, F("", "1")),
     CASE("uppercase pseudo", F(":Method", "GET"), F(":scheme", "https"),
          F(":authority", "example.com"), F(":path", "/")),
@@ -1642,8 +1660,8 @@ static const mcase malformed[] = {
     CASE("no :method", F(":scheme", "https"), F(":authority", "example.com"), F(":path", "/")),
     CASE("no :scheme", F(":method", "GET"), F(":authority", "example.com"), F(":path", "/")),
     CASE("no :path", F(":method", "GET"), F(":scheme", "https"), F(":authority", "example.com")),
-    CASE("empty :path", F(":method", "GET"), F(":scheme", "https"),
-         F(":authority", "example.com"), F(":path", "")),
+    CASE("empty :path", F(":method", "GET"), F(":scheme", "https"), F(":authority", "example.com"),
+         F(":path", "")),
     CASE("CONNECT with :scheme", F(":method", "CONNECT"), F(":scheme", "https"),
          F(":authority", "example.com:443")),
     CASE("CONNECT with :path", F(":method", "CONNECT"), F(":authority", "example.com:443"),
@@ -1661,8 +1679,7 @@ static const mcase malformed[] = {
          F(":path", "/")),
     CASE("empty :authority", F(":method", "GET"), F(":scheme", "https"), F(":authority", ""),
          F(":path", "/")),
-    CASE("empty host", F(":method", "GET"), F(":scheme", "https"), F(":path", "/"),
-         F("host", "")),
+    CASE("empty host", F(":method", "GET"), F(":scheme", "https"), F(":path", "/"), F("host", "")),
     CASE(":authority and host differ", REQ_GET, F("host", "other.example")),
 };
 
@@ -1681,8 +1698,10 @@ static void test_malformed_requests(void **state)
         if (!s || !s->reset || s->reset_code != TOOL_H3_MESSAGE_ERROR || !s->stopped ||
             s->stop_code != TOOL_H3_MESSAGE_ERROR || close_code() != -1 || log_has("E0") ||
             !log_has("C0=10e ")) {
-            fprintf(stderr, "malformed request '%s' not refused: reset %d 0x%llx stop %d 0x%llx "
-                    "close 0x%llx; log: %s\n", malformed[i].name, s ? s->reset : 0,
+            fprintf(stderr,
+                    "malformed request '%s' not refused: reset %d 0x%llx stop %d 0x%llx "
+                    "close 0x%llx; log: %s\n",
+                    malformed[i].name, s ? s->reset : 0,
                     s ? (unsigned long long)s->reset_code : 0ull, s ? s->stopped : 0,
                     s ? (unsigned long long)s->stop_code : 0ull, close_code(), S.log);
             failed++;
@@ -2129,14 +2148,14 @@ static void test_qpack_streams(void **state)
         {S_ENCODER, "", 0},
         {S_ENCODER, "20", 0},
         {S_ENCODER, "20 20", 0},
-        {S_ENCODER, "21", TOOL_QPACK_ENCODER_STREAM_ERROR},           /* capacity 1 */
-        {S_ENCODER, "3f e1 1f", TOOL_QPACK_ENCODER_STREAM_ERROR},     /* capacity 4096 */
-        {S_ENCODER, "c1 01 61", TOOL_QPACK_ENCODER_STREAM_ERROR},     /* insert, static name */
-        {S_ENCODER, "41 61 01 61", TOOL_QPACK_ENCODER_STREAM_ERROR},  /* insert, literal name */
-        {S_ENCODER, "00", TOOL_QPACK_ENCODER_STREAM_ERROR},           /* duplicate */
+        {S_ENCODER, "21", TOOL_QPACK_ENCODER_STREAM_ERROR},          /* capacity 1 */
+        {S_ENCODER, "3f e1 1f", TOOL_QPACK_ENCODER_STREAM_ERROR},    /* capacity 4096 */
+        {S_ENCODER, "c1 01 61", TOOL_QPACK_ENCODER_STREAM_ERROR},    /* insert, static name */
+        {S_ENCODER, "41 61 01 61", TOOL_QPACK_ENCODER_STREAM_ERROR}, /* insert, literal name */
+        {S_ENCODER, "00", TOOL_QPACK_ENCODER_STREAM_ERROR},          /* duplicate */
         {S_DECODER, "", 0},
-        {S_DECODER, "40", 0},       /* stream cancellation, stream 0 */
-        {S_DECODER, "44 7f 01", 0}, /* stream 4, stream 64 */
+        {S_DECODER, "40", 0},                               /* stream cancellation, stream 0 */
+        {S_DECODER, "44 7f 01", 0},                         /* stream 4, stream 64 */
         {S_DECODER, "80", TOOL_QPACK_DECODER_STREAM_ERROR}, /* section acknowledgement */
         {S_DECODER, "01", TOOL_QPACK_DECODER_STREAM_ERROR}, /* insert count increment */
     };
@@ -2284,7 +2303,6 @@ static int64_t tool_request(const tool_qpack_field *f, size_t n, int expect_rv)
     settle();
     return sid;
 }
-
 
 /* The request the tool sent: its fields in order, FIN after one HEADERS frame. */
 static void expect_request(int64_t sid)
@@ -2593,8 +2611,7 @@ static void test_client_control_rules(void **state)
         {"GOAWAY increases", "00 0400 07 01 04 07 01 08", TOOL_H3_ID_ERROR},
         {"GOAWAY same", "00 0400 07 01 04 07 01 04", 0},
         {"MAX_PUSH_ID to a client", "00 0400 0d 01 00", TOOL_H3_FRAME_UNEXPECTED},
-        {"PRIORITY_UPDATE to a client", "00 0400 800f0700 04 00 753d31",
-         TOOL_H3_FRAME_UNEXPECTED},
+        {"PRIORITY_UPDATE to a client", "00 0400 800f0700 04 00 753d31", TOOL_H3_FRAME_UNEXPECTED},
         {"CANCEL_PUSH to a client", "00 0400 03 01 00", TOOL_H3_ID_ERROR},
         {"missing SETTINGS", "00 07 01 00", TOOL_H3_MISSING_SETTINGS},
     };
@@ -2670,10 +2687,12 @@ static void test_client_peer_field_limit(void **state)
     start(0);
     static char value[12000];
     memset(value, 'v', sizeof(value));
-    tool_qpack_field large[5] = {QF(":method", "GET"), QF(":scheme", "https"),
-                                 QF(":authority", "example.com"), QF(":path", "/"),
-                                 {(const uint8_t *)"x-large", 7, (const uint8_t *)value,
-                                  sizeof(value)}};
+    tool_qpack_field large[5] = {
+        QF(":method", "GET"),
+        QF(":scheme", "https"),
+        QF(":authority", "example.com"),
+        QF(":path", "/"),
+        {(const uint8_t *)"x-large", 7, (const uint8_t *)value, sizeof(value)}};
     sid = tool_request(large, 5, 0);
     rstream *s = rs_find(sid);
     assert_non_null(s);
