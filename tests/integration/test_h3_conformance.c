@@ -130,7 +130,7 @@ static void bb_hex(bb *b, const char *hex)
     }
 }
 
-/* A QPACK prefixed integer (RFC 9204 §4.1.1): `first` gives the bits above the `prefix` low ones. */
+/* A prefixed integer (RFC 9204 §4.1.1): `first` gives the bits above the `prefix` low ones. */
 static void bb_qint(bb *b, uint8_t first, int prefix, uint64_t v)
 {
     uint64_t max = ((uint64_t)1 << prefix) - 1;
