@@ -1907,6 +1907,8 @@ static void test_control_stream_rules(void **state)
         {"SETTINGS of every kept kind", "00 040b 01 00 06 4400 07 00 08 01 33 01", 0},
         {"unknown and reserved settings", "00 040a 21 05 40ff 01 3e 80000000", 0},
         {"connect protocol 0, datagram 0", "00 0404 08 00 33 00", 0},
+        /* the response that follows still references no dynamic table */
+        {"peer allows a dynamic table", "00 0406 01 5000 07 4064", 0},
         {"grease frames after SETTINGS", "00 0400 21 03 616263 5f 00 4040 01 00", 0},
         {"PRIORITY_UPDATE", "00 0400 800f0700 04 00 753d31", 0},
         {"MAX_PUSH_ID", "00 0400 0d 01 05", 0},
