@@ -110,8 +110,11 @@ static int s_begin(tool_h3 *h, int64_t sid, void *ud)
 static int s_header(tool_h3 *h, int64_t sid, const tool_qpack_field *fl, void *ud)
 {
     req *r = ud;
-    if (fl->namelen == 5 && memcmp(fl->name, ":path", 5) == 0 && fl->valuelen > 1)
-        r->want = (size_t)strtoull((const char *)fl->value + 1, NULL, 10);
+    if (fl->namelen == 5 && memcmp(fl->name, ":path", 5) == 0 && fl->valuelen > 1) {
+        char v[32] = {0}; /* the value is not NUL-terminated */
+        memcpy(v, fl->value + 1, fl->valuelen - 1 < 31 ? fl->valuelen - 1 : 31);
+        r->want = (size_t)strtoull(v, NULL, 10);
+    }
     return 0;
 }
 
@@ -229,7 +232,7 @@ static int c_header(tool_h3 *h, int64_t sid, const tool_qpack_field *fl, void *u
 {
     req *r = ud;
     if (fl->namelen == 7 && memcmp(fl->name, ":status", 7) == 0)
-        r->status = atoi((const char *)fl->value); /* three digits, then the next octets */
+        r->status = (fl->value[0] - '0') * 100 + (fl->value[1] - '0') * 10 + (fl->value[2] - '0');
     return 0;
 }
 

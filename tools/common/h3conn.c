@@ -69,7 +69,7 @@ struct tool_h3_stream {
     void *ud;
     tool_h3_stream *next_ready, *next_done;
     h3_send *snd;
-    uint8_t *hbuf;        /* a HEADERS payload being collected, then the decoder's scratch */
+    uint8_t *hbuf;        /* a HEADERS payload being collected */
     size_t hneed, hgot;   /* its length, and the octets collected */
     uint64_t ftype, fleft; /* the frame being read, its payload octets still to come */
     int64_t content_length; /* -1: none */
@@ -365,6 +365,11 @@ typedef struct section {
     int regular;      /* a regular field was seen */
     int connect;      /* :method CONNECT */
     int empty_path;
+    int needs_authority; /* :scheme http or https (RFC 9114 §4.3.1) */
+    /* :authority or host, as length and FNV-1a hash: a second one must be equal */
+    int authority_seen;
+    size_t authority_len;
+    uint64_t authority_hash;
     int status;
     int64_t content_length;
 } section;
@@ -387,6 +392,31 @@ static int name_char(uint8_t c)
     if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
         return 1;
     return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* :authority and host are never empty, and agree when both are present (RFC 9114 §4.3.1). The
+ * field strings live only during the callback: the first is kept as its length and hash. */
+static int authority(section *s, const tool_qpack_field *f)
+{
+    uint64_t hash = fnv1a(f->value, f->valuelen);
+
+    if (f->valuelen == 0)
+        return -1;
+    if (s->authority_seen)
+        return s->authority_len == f->valuelen && s->authority_hash == hash ? 0 : -1;
+    s->authority_seen = 1;
+    s->authority_len = f->valuelen;
+    s->authority_hash = hash;
+    return 0;
 }
 
 static int value_ok(const tool_qpack_field *f)
@@ -429,6 +459,10 @@ static int check_field(section *s, const tool_qpack_field *f)
             s->connect = value_is(f, "CONNECT");
         if (bit == PS_PATH)
             s->empty_path = f->valuelen == 0;
+        if (bit == PS_SCHEME)
+            s->needs_authority = value_is(f, "http") || value_is(f, "https");
+        if (bit == PS_AUTHORITY && authority(s, f) < 0)
+            return -1;
         if (bit == PS_STATUS) {
             if (f->valuelen != 3)
                 return -1;
@@ -453,6 +487,10 @@ static int check_field(section *s, const tool_qpack_field *f)
         return -1;
     if (name_is(f, "te") && !value_is(f, "trailers"))
         return -1;
+    if (name_is(f, "host") && s->kind == SEC_REQUEST) {
+        if (authority(s, f) < 0)
+            return -1;
+    }
     if (name_is(f, "content-length") && s->kind != SEC_TRAILERS) {
         uint64_t v = 0;
         if (f->valuelen == 0 || f->valuelen > 18)
@@ -477,6 +515,8 @@ static int check_section(const section *s)
             return -1;
         if (s->connect)
             return (s->pseudo & (PS_SCHEME | PS_PATH)) || !(s->pseudo & PS_AUTHORITY) ? -1 : 0;
+        if (s->needs_authority && !s->authority_seen)
+            return -1;
         return !(s->pseudo & PS_SCHEME) || !(s->pseudo & PS_PATH) || s->empty_path ? -1 : 0;
     }
     if (s->kind == SEC_RESPONSE)
@@ -504,16 +544,24 @@ static int on_field(void *ud, const tool_qpack_field *f)
  * right after it. */
 static void headers_done(tool_h3 *h, tool_h3_stream *st, int at_fin)
 {
-    section s = {h, st, SEC_REQUEST, 0, 0, 0, 0, 0, -1};
-    size_t scratch = st->hneed * 8 / 5 + 1;
+    section s = {.h = h, .st = st, .kind = SEC_REQUEST, .content_length = -1};
+    /* room for the strings of one field line decoded: Huffman codes are 5 bits or more, so a
+     * string grows by 8/5 at most; held only while decoding */
+    size_t cap = st->hneed * 8 / 5 + 1;
+    uint8_t *scratch = malloc(cap);
     int rv;
 
     if (st->msg == MSG_BODY)
         s.kind = SEC_TRAILERS;
     else if (!h->is_server)
         s.kind = SEC_RESPONSE;
-    rv = tool_qpack_decode(st->hbuf, st->hneed, st->hbuf + st->hneed, scratch,
-                           TOOL_H3_MAX_FIELD_SECTION, on_field, &s);
+    if (!scratch) {
+        stream_error(h, st, TOOL_H3_INTERNAL_ERROR);
+        return;
+    }
+    rv = tool_qpack_decode(st->hbuf, st->hneed, scratch, cap, TOOL_H3_MAX_FIELD_SECTION,
+                           on_field, &s);
+    free(scratch);
     free(st->hbuf);
     st->hbuf = NULL;
     if (rv == STOP_FAILED)
@@ -574,8 +622,8 @@ static int req_frame(tool_h3 *h, tool_h3_stream *st, uint64_t type, uint64_t len
             stream_error(h, st, TOOL_H3_EXCESSIVE_LOAD);
             return -1;
         }
-        /* one buffer: the payload, then room for Huffman strings decoded (at most 8/5 longer) */
-        st->hbuf = malloc(len + len * 8 / 5 + 1);
+        /* collected whole (decoding needs the section at once), at most 16 KB */
+        st->hbuf = malloc(len ? len : 1);
         if (!st->hbuf) {
             stream_error(h, st, TOOL_H3_INTERNAL_ERROR);
             return -1;
