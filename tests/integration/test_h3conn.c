@@ -571,7 +571,7 @@ static void raw_write(fx *f, int64_t sid, const uint8_t *d, size_t n, size_t ste
     while (off < n || fin) {
         size_t k = step && n - off > step ? step : n - off;
         int last = off + k == n;
-        ssize_t w = tern_stream_write(f->p.client, sid, d + off, k, fin && last);
+        ssize_t w = tern_stream_write(f->p.client, sid, n ? d + off : d, k, fin && last);
         assert_true(w >= 0);
         off += (size_t)w;
         pair_run(&f->p, never, step ? 1 * MS : 0);
