@@ -483,10 +483,12 @@ static int get_string(const uint8_t *in, size_t n, size_t *pos, int prefix, uint
     if (len > n - *pos)
         return TOOL_QPACK_ERR_MALFORMED;
     if (huff) {
-        r = tool_qpack_huff_decode(scratch + *used, cap - *used, in + *pos, (size_t)len);
+        uint8_t *dst = scratch ? scratch + *used : NULL; /* no scratch at all is allowed */
+
+        r = tool_qpack_huff_decode(dst, cap - *used, in + *pos, (size_t)len);
         if (r < 0)
             return TOOL_QPACK_ERR_MALFORMED;
-        *s = scratch + *used;
+        *s = dst ? dst : in + *pos;
         *slen = (size_t)r;
         *used += (size_t)r;
     } else {
