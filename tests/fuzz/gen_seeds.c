@@ -478,6 +478,25 @@ static void tparams_seeds(void)
 /* ---- fuzz_h3 ----------------------------------------------------------------------------------
  */
 
+/* Appends an HTTP/3 frame of `type` with payload p (type and length as QUIC varints). */
+static void h3_frame(seed *s, uint64_t type, const seed *p)
+{
+    uint8_t v[16], *e = tern_varint_put(v, type);
+    e = tern_varint_put(e, p->n);
+    put(s, v, (size_t)(e - v));
+    put(s, p->b, p->n);
+}
+
+/* Appends the event `op` with its argument byte `a` (when a >= 0) and the bytes of t. */
+static void h3_event(seed *s, unsigned op, int a, const seed *t)
+{
+    u8(s, op);
+    if (a >= 0)
+        u8(s, (unsigned)a);
+    u8(s, (unsigned)t->n);
+    put(s, t->b, t->n);
+}
+
 static void h3_seeds(void)
 {
     seed s;
@@ -508,6 +527,37 @@ static void h3_seeds(void)
     }
     u8(&s, 4), u8(&s, 50);
     emit("fuzz_h3", "h3_get", &s);
+    /* h3: a GET whose field section has Huffman-coded values, literal names (Huffman-coded and
+     * not) and name references past the 4-bit prefix; then a POST with a body and trailers,
+     * answered 405 */
+    s.n = 0;
+    u8(&s, 1);
+    u8(&s, 1), u8(&s, 3), bytes(&s, "000400");
+    {
+        seed hdr = {.n = 0}, t = {.n = 0};
+        bytes(&hdr, "0000 d1 d7");                     /* :method GET, :scheme https */
+        bytes(&hdr, "50 8c f1e3c2e5f23a6ba0ab90f4ff"); /* :authority www.example.com (H) */
+        bytes(&hdr, "51 0b 2f696e6465782e68746d6c");   /* :path /index.html */
+        bytes(&hdr, "5f15 86 a8eb10649cbf");           /* cache-control no-cache (H) */
+        bytes(&hdr, "2f01 25a849e95ba97d7f 89 25a849e95bb8e8b4bf"); /* custom-key: custom-value */
+        bytes(&hdr, "26 782d73656564 01 31");          /* x-seed: 1 */
+        bytes(&hdr, "5f50 04 66757a7a");               /* user-agent fuzz */
+        h3_frame(&t, 0x01, &hdr);
+        h3_event(&s, 0, -1, &t);
+    }
+    {
+        seed hdr = {.n = 0}, body = {.n = 0}, tr = {.n = 0}, t = {.n = 0};
+        bytes(&hdr, "0000 d4 d7 50 09 6c6f63616c686f7374 c1"); /* POST https localhost / */
+        bytes(&hdr, "54 01 35");                               /* content-length 5 */
+        h3_frame(&t, 0x01, &hdr);
+        put(&body, "hello", 5);
+        h3_frame(&t, 0x00, &body);
+        bytes(&tr, "0000 2f01 25a849e95ba97d7f 89 25a849e95bb8e8b4bf");
+        h3_frame(&t, 0x01, &tr);
+        h3_event(&s, 0, -1, &t);
+    }
+    u8(&s, 4), u8(&s, 50);
+    emit("fuzz_h3", "h3_huffman", &s);
 }
 
 /* ---- fuzz_h3_client ---------------------------------------------------------------------------
@@ -538,6 +588,49 @@ static void h3_client_seeds(void)
     u8(&s, 3), u8(&s, 0), u8(&s, 3), bytes(&s, "070108"); /* GOAWAY 8 */
     u8(&s, 5), u8(&s, 50);
     emit("fuzz_h3_client", "h3_responses", &s);
+    /* h3: responses with Huffman-coded values and literal names: a 200 with content-type,
+     * content-length, date and custom-key (each its own field line form) and a body; a 100 then a
+     * 302 with a location; a 302 whose :status is a Huffman literal, a body and trailers */
+    s.n = 0;
+    u8(&s, 1);
+    u8(&s, 2), u8(&s, 3), bytes(&s, "000400");
+    {
+        seed hdr = {.n = 0}, body = {.n = 0}, t = {.n = 0};
+        bytes(&hdr, "0000 d9");                    /* :status 200 */
+        bytes(&hdr, "5f1d 0a 746578742f706c61696e"); /* content-type text/plain */
+        bytes(&hdr, "54 01 35");                   /* content-length 5 */
+        bytes(&hdr, "56 96 d07abe941054d444a8200595040b8166e082a62d1bff"); /* date (H) */
+        bytes(&hdr, "2f01 25a849e95ba97d7f 89 25a849e95bb8e8b4bf"); /* custom-key: custom-value */
+        h3_frame(&t, 0x01, &hdr);
+        put(&body, "hello", 5);
+        h3_frame(&t, 0x00, &body);
+        h3_event(&s, 0, 0, &t);
+    }
+    u8(&s, 1), u8(&s, 0);
+    {
+        seed info = {.n = 0}, hdr = {.n = 0}, t = {.n = 0};
+        bytes(&info, "0000 ff00"); /* :status 100 */
+        h3_frame(&t, 0x01, &info);
+        bytes(&hdr, "0000 ff03 c4"); /* :status 302, content-length 0 */
+        bytes(&hdr, "5c 91 9d29ad171863c78f0b97c8e9ae82ae43d3"); /* location (H) */
+        h3_frame(&t, 0x01, &hdr);
+        h3_event(&s, 0, 1, &t);
+    }
+    u8(&s, 1), u8(&s, 1);
+    {
+        seed hdr = {.n = 0}, body = {.n = 0}, tr = {.n = 0}, t = {.n = 0};
+        bytes(&hdr, "0000 5f09 82 6402");             /* :status 302 (H) */
+        bytes(&hdr, "5f15 85 aec3771a4b");            /* cache-control private (H) */
+        h3_frame(&t, 0x01, &hdr);
+        put(&body, "moved\n", 6);
+        h3_frame(&t, 0x00, &body);
+        bytes(&tr, "0000 2f01 25a849e95ba97d7f 89 25a849e95bb8e8b4bf");
+        h3_frame(&t, 0x01, &tr);
+        h3_event(&s, 0, 2, &t);
+    }
+    u8(&s, 1), u8(&s, 2);
+    u8(&s, 5), u8(&s, 50);
+    emit("fuzz_h3_client", "h3_huffman", &s);
 }
 
 /* ---- fuzz_session: resumption blobs ---------------------------------------------------------- */
