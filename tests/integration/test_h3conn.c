@@ -35,12 +35,12 @@ typedef struct req {
     uint64_t in_len;
     int ended;
     /* server: what goes out */
-    size_t out_off;   /* handed out by read_data */
+    size_t out_off; /* handed out by read_data */
     uint64_t acked;
-    int stalls;       /* read_data says WOULDBLOCK this many more times */
+    int stalls; /* read_data says WOULDBLOCK this many more times */
     /* client */
     int status;
-    int headers;      /* end_headers calls */
+    int headers; /* end_headers calls */
     int closed;
     uint64_t code;
 } req;
@@ -163,8 +163,7 @@ static int s_close(tool_h3 *h, int64_t sid, uint64_t code, void *ud)
 }
 
 /* The body in pieces of varying sizes (1 to ~20,000 octets), some of them empty. */
-static ssize_t s_read(tool_h3 *h, int64_t sid, tool_h3_vec *vec, size_t veccnt, int *eof,
-                      void *ud)
+static ssize_t s_read(tool_h3 *h, int64_t sid, tool_h3_vec *vec, size_t veccnt, int *eof, void *ud)
 {
     req *r = ud;
     size_t n = 0;
@@ -786,12 +785,9 @@ int main(void)
     for (size_t i = 0; i < BIG; i++)
         pattern[i] = (uint8_t)((i * 2654435761u) >> 13);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_get_copied),
-        cmocka_unit_test(test_get_by_ref),
-        cmocka_unit_test(test_get_split_reads),
-        cmocka_unit_test(test_request_body_split),
-        cmocka_unit_test(test_resume),
-        cmocka_unit_test(test_abort_from_callback),
+        cmocka_unit_test(test_get_copied),      cmocka_unit_test(test_get_by_ref),
+        cmocka_unit_test(test_get_split_reads), cmocka_unit_test(test_request_body_split),
+        cmocka_unit_test(test_resume),          cmocka_unit_test(test_abort_from_callback),
         cmocka_unit_test(test_idle_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
