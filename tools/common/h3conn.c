@@ -121,6 +121,11 @@ typedef struct h3_priv {
 
 #define P(h) ((h3_priv *)(h))
 
+/* Measured: 344 and 144 bytes. An idle connection holds the first only, an open request stream
+ * the second (and a send state of 320 while its response goes out). */
+_Static_assert(sizeof(h3_priv) <= 384, "the per-connection state of the layer grew");
+_Static_assert(sizeof(tool_h3_stream) <= 160, "the per-stream record of the layer grew");
+
 /* ---- varints (RFC 9000 §16) ---- */
 
 /* Reads a varint from p[0..n). Returns its length, or 0 when p ends before it does. */
