@@ -1681,6 +1681,9 @@ static const mcase malformed[] = {
          F(":path", "/")),
     CASE("empty host", F(":method", "GET"), F(":scheme", "https"), F(":path", "/"), F("host", "")),
     CASE(":authority and host differ", REQ_GET, F("host", "other.example")),
+    CASE("two different host values", F(":method", "GET"), F(":scheme", "https"), F(":path", "/"),
+         F("host", "example.com"), F("host", "example.org")),
+    CASE("empty :authority of CONNECT", F(":method", "CONNECT"), F(":authority", "")),
 };
 
 /* Each malformed section, without FIN: the stream is reset and stopped with H3_MESSAGE_ERROR,
