@@ -2,8 +2,8 @@
 # Installs the Debian 12 packages tern needs, only those missing. Needs root (or sudo) when
 # something is missing; does nothing otherwise.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libgnutls28-dev gnutls-bin libcmocka-dev libnghttp3-dev
-      clang libclang-rt-14-dev ngtcp2-server ngtcp2-client openssl xxd iproute2 procps
+pkgs=(build-essential cmake pkg-config libgnutls28-dev gnutls-bin libcmocka-dev clang
+      libclang-rt-14-dev ngtcp2-server ngtcp2-client openssl xxd iproute2 procps
       media-types chromium gcovr tshark tcpdump ethtool python3 python3-jsonschema nodejs
       groff-base man-db)
 missing=()

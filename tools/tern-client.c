@@ -1,5 +1,5 @@
-/* tern-client: downloads one or more URLs from one server over HTTP/3 (ALPN "h3", through
- * nghttp3) or hq-interop (HTTP/0.9 over QUIC).
+/* tern-client: downloads one or more URLs from one server over HTTP/3 (ALPN "h3",
+ * common/h3conn.c) or hq-interop (HTTP/0.9 over QUIC).
  *
  * Every URL gets its own bidirectional stream on one connection, all in parallel (as many as the
  * server's stream limit allows at a time). Each body is optionally written to a file, gathered

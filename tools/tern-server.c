@@ -1,4 +1,4 @@
-/* tern-server: serves the files under a directory over HTTP/3 (ALPN "h3", through nghttp3) and
+/* tern-server: serves the files under a directory over HTTP/3 (ALPN "h3", common/h3conn.c) and
  * hq-interop (HTTP/0.9 over QUIC), whichever the client negotiates.
  *
  * This file owns options and the shutdown at SIGINT/SIGTERM (the connections and the dispatch of

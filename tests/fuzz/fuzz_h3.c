@@ -1,9 +1,10 @@
 /* libFuzzer target for the HTTP/3 and hq-interop code of tern-server (tools/server/conns.c, h3.c,
- * hq.c, files.c and tools/common/h3conn.c over nghttp3): a real tern client connection, driven by
- * the script, talks to a server connection that runs the tool's own callbacks and request
- * handling over a small document root. The first byte picks the ALPN (bit 0: h3, else hq-interop);
- * then events open streams and write what the script says on them, reset them, and let time pass.
- * The client reads and discards every response. State is reset per input.
+ * hq.c, files.c, and the HTTP/3 layer tools/common/h3conn.c with qpack.c): a real tern client
+ * connection, driven by the script, talks to a server connection that runs the tool's own
+ * callbacks and request handling over a small document root. The first byte picks the ALPN
+ * (bit 0: h3, else hq-interop); then events open streams and write what the script says on them,
+ * reset them, and let time pass. The client reads and discards every response. State is reset
+ * per input.
  *
  * Checked: the server never reports an internal error, a close it decides on names an error code,
  * and once the script is over and the client has gone, the tool's per-connection state is freed

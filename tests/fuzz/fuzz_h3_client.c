@@ -1,9 +1,9 @@
 /* libFuzzer target for the HTTP/3 and hq-interop code of tern-client (tools/client/conn.c, h3.c,
- * hq.c and tools/common/h3conn.c over nghttp3): the tool's callbacks and client code run on a real
- * tern client connection and downloads three URLs from a server connection whose every stream byte
- * the script writes: HTTP/3 frames or hq bodies on the request streams, control, QPACK and unknown
- * unidirectional streams, FINs, resets and stops. The first byte picks the ALPN (bit 0: h3, else
- * hq-interop). State is reset per input.
+ * hq.c, and the HTTP/3 layer tools/common/h3conn.c with qpack.c): the tool's callbacks and client
+ * code run on a real tern client connection and download three URLs from a server connection
+ * whose every stream byte the script writes: HTTP/3 frames or hq bodies on the request streams,
+ * control, QPACK and unknown unidirectional streams, FINs, resets and stops. The first byte picks
+ * the ALPN (bit 0: h3, else hq-interop). State is reset per input.
  *
  * Checked: no internal error, a close the client decides on names an error code, a download
  * that finished OK has a body exactly as long as the bytes the client counted, and the tool's

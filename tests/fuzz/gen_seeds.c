@@ -478,6 +478,25 @@ static void tparams_seeds(void)
 /* ---- fuzz_h3 ----------------------------------------------------------------------------------
  */
 
+/* Appends an HTTP/3 frame of `type` with payload p (type and length as QUIC varints). */
+static void h3_frame(seed *s, uint64_t type, const seed *p)
+{
+    uint8_t v[16], *e = tern_varint_put(v, type);
+    e = tern_varint_put(e, p->n);
+    put(s, v, (size_t)(e - v));
+    put(s, p->b, p->n);
+}
+
+/* Appends the event `op` with its argument byte `a` (when a >= 0) and the bytes of t. */
+static void h3_event(seed *s, unsigned op, int a, const seed *t)
+{
+    u8(s, op);
+    if (a >= 0)
+        u8(s, (unsigned)a);
+    u8(s, (unsigned)t->n);
+    put(s, t->b, t->n);
+}
+
 static void h3_seeds(void)
 {
     seed s;
@@ -508,6 +527,37 @@ static void h3_seeds(void)
     }
     u8(&s, 4), u8(&s, 50);
     emit("fuzz_h3", "h3_get", &s);
+    /* h3: a GET whose field section has Huffman-coded values, literal names (Huffman-coded and
+     * not) and name references past the 4-bit prefix; then a POST with a body and trailers,
+     * answered 405 */
+    s.n = 0;
+    u8(&s, 1);
+    u8(&s, 1), u8(&s, 3), bytes(&s, "000400");
+    {
+        seed hdr = {.n = 0}, t = {.n = 0};
+        bytes(&hdr, "0000 d1 d7");                     /* :method GET, :scheme https */
+        bytes(&hdr, "50 8c f1e3c2e5f23a6ba0ab90f4ff"); /* :authority www.example.com (H) */
+        bytes(&hdr, "51 0b 2f696e6465782e68746d6c");   /* :path /index.html */
+        bytes(&hdr, "5f15 86 a8eb10649cbf");           /* cache-control no-cache (H) */
+        bytes(&hdr, "2f01 25a849e95ba97d7f 89 25a849e95bb8e8b4bf"); /* custom-key: custom-value */
+        bytes(&hdr, "26 782d73656564 01 31");          /* x-seed: 1 */
+        bytes(&hdr, "5f50 04 66757a7a");               /* user-agent fuzz */
+        h3_frame(&t, 0x01, &hdr);
+        h3_event(&s, 0, -1, &t);
+    }
+    {
+        seed hdr = {.n = 0}, body = {.n = 0}, tr = {.n = 0}, t = {.n = 0};
+        bytes(&hdr, "0000 d4 d7 50 09 6c6f63616c686f7374 c1"); /* POST https localhost / */
+        bytes(&hdr, "54 01 35");                               /* content-length 5 */
+        h3_frame(&t, 0x01, &hdr);
+        put(&body, "hello", 5);
+        h3_frame(&t, 0x00, &body);
+        bytes(&tr, "0000 2f01 25a849e95ba97d7f 89 25a849e95bb8e8b4bf");
+        h3_frame(&t, 0x01, &tr);
+        h3_event(&s, 0, -1, &t);
+    }
+    u8(&s, 4), u8(&s, 50);
+    emit("fuzz_h3", "h3_huffman", &s);
 }
 
 /* ---- fuzz_h3_client ---------------------------------------------------------------------------
@@ -538,6 +588,49 @@ static void h3_client_seeds(void)
     u8(&s, 3), u8(&s, 0), u8(&s, 3), bytes(&s, "070108"); /* GOAWAY 8 */
     u8(&s, 5), u8(&s, 50);
     emit("fuzz_h3_client", "h3_responses", &s);
+    /* h3: responses with Huffman-coded values and literal names: a 200 with content-type,
+     * content-length, date and custom-key (each its own field line form) and a body; a 100 then a
+     * 302 with a location; a 302 whose :status is a Huffman literal, a body and trailers */
+    s.n = 0;
+    u8(&s, 1);
+    u8(&s, 2), u8(&s, 3), bytes(&s, "000400");
+    {
+        seed hdr = {.n = 0}, body = {.n = 0}, t = {.n = 0};
+        bytes(&hdr, "0000 d9");                    /* :status 200 */
+        bytes(&hdr, "5f1d 0a 746578742f706c61696e"); /* content-type text/plain */
+        bytes(&hdr, "54 01 35");                   /* content-length 5 */
+        bytes(&hdr, "56 96 d07abe941054d444a8200595040b8166e082a62d1bff"); /* date (H) */
+        bytes(&hdr, "2f01 25a849e95ba97d7f 89 25a849e95bb8e8b4bf"); /* custom-key: custom-value */
+        h3_frame(&t, 0x01, &hdr);
+        put(&body, "hello", 5);
+        h3_frame(&t, 0x00, &body);
+        h3_event(&s, 0, 0, &t);
+    }
+    u8(&s, 1), u8(&s, 0);
+    {
+        seed info = {.n = 0}, hdr = {.n = 0}, t = {.n = 0};
+        bytes(&info, "0000 ff00"); /* :status 100 */
+        h3_frame(&t, 0x01, &info);
+        bytes(&hdr, "0000 ff03 c4"); /* :status 302, content-length 0 */
+        bytes(&hdr, "5c 91 9d29ad171863c78f0b97c8e9ae82ae43d3"); /* location (H) */
+        h3_frame(&t, 0x01, &hdr);
+        h3_event(&s, 0, 1, &t);
+    }
+    u8(&s, 1), u8(&s, 1);
+    {
+        seed hdr = {.n = 0}, body = {.n = 0}, tr = {.n = 0}, t = {.n = 0};
+        bytes(&hdr, "0000 5f09 82 6402");             /* :status 302 (H) */
+        bytes(&hdr, "5f15 85 aec3771a4b");            /* cache-control private (H) */
+        h3_frame(&t, 0x01, &hdr);
+        put(&body, "moved\n", 6);
+        h3_frame(&t, 0x00, &body);
+        bytes(&tr, "0000 2f01 25a849e95ba97d7f 89 25a849e95bb8e8b4bf");
+        h3_frame(&t, 0x01, &tr);
+        h3_event(&s, 0, 2, &t);
+    }
+    u8(&s, 1), u8(&s, 2);
+    u8(&s, 5), u8(&s, 50);
+    emit("fuzz_h3_client", "h3_huffman", &s);
 }
 
 /* ---- fuzz_session: resumption blobs ---------------------------------------------------------- */
@@ -596,6 +689,38 @@ static void mpframe_seeds(void)
     mp_seed("bad_new_cid", "7e7803020104aabb");
 }
 
+/* ---- fuzz_qpack: field sections, a Huffman string, encoder and decoder stream bytes ---- */
+
+static void qpack_seed(const char *name, const char *hex)
+{
+    seed s = {.n = 0};
+    bytes(&s, hex);
+    emit("fuzz_qpack", name, &s);
+}
+
+static void qpack_seeds(void)
+{
+    /* RFC 9204 B.1: :path /index.html, a literal with a static name reference */
+    qpack_seed("rfc9204_b1", "0000510b2f696e6465782e68746d6c");
+    /* GET https://localhost/index.html and x-custom: v, as the tools' encoder writes it */
+    qpack_seed("request", "0000d1d75086a0e41d139d09518860d5485f2bce9a682ef2b12d424f4f0176");
+    /* :status 200, content-length 0 (indexed), a Huffman-coded literal name and value, a plain
+     * value, and a second octet of static index */
+    qpack_seed("response", "0000d9c4 2ef2b12d424f4f 8cf1e3c2e5f23a6ba0ab90f4ff 5f1d0568656c6c6f "
+                           "ff23");
+    /* a non-zero Base, in two octets */
+    qpack_seed("base", "007f00d1");
+    /* malformed: a dynamic reference, a post-base index, a negative Base */
+    qpack_seed("dynamic", "0000d180");
+    qpack_seed("post_base", "000010");
+    qpack_seed("negative_base", "0080d1");
+    /* www.example.com Huffman-coded (RFC 7541 C.4.1) */
+    qpack_seed("huffman", "f1e3c2e5f23a6ba0ab90f4ff");
+    /* Set Dynamic Table Capacity 0 twice; Stream Cancellations of streams 4, 64 and 2^62 - 1 */
+    qpack_seed("encoder_stream", "2020");
+    qpack_seed("decoder_stream", "44 7f01 7fc0ffffffffffffff3f");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -615,5 +740,6 @@ int main(int argc, char **argv)
     h3_client_seeds();
     session_seeds();
     mpframe_seeds();
+    qpack_seeds();
     return 0;
 }

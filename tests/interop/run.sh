@@ -746,7 +746,7 @@ done
 {
     echo "# Interop matrix: tern against ngtcp2"
     echo
-    echo "tern's \`tern-server\` and \`tern-client\` (HTTP/3 through nghttp3) against ngtcp2's"
+    echo "tern's \`tern-server\` and \`tern-client\` (HTTP/3 on their own layer) against ngtcp2's"
     echo "Debian example tools \`gtlsserver\` and \`gtlsclient\` (ngtcp2" \
         "$(dpkg-query -W -f='${Version}' ngtcp2-client 2>/dev/null || echo '?'), nghttp3" \
         "$(dpkg-query -W -f='${Version}' libnghttp3-3 2>/dev/null || echo '?'), GnuTLS" \

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # What tern-server holds per idle established HTTP/3 connection, and that it gives it back: 200
 # clients (bench_conn_client, one process) connect, complete the handshake and the HTTP/3 setup
-# (control streams with SETTINGS and the QPACK streams, both ways) and stay idle; the server's heap is read through its
-# SIGUSR1 report (mallinfo2: bytes malloc handed out) before, while they are open and after they
-# closed, for two waves. Asserted: the heap per connection stays within PER_CONN_MAX while open,
+# (the client's control stream with SETTINGS and its QPACK streams; the server's control stream)
+# and stay idle; the server's heap is read through its SIGUSR1 report (mallinfo2: bytes malloc
+# handed out) before, while they are open and after they closed, for two waves. Asserted: the heap per connection stays within PER_CONN_MAX while open,
 # the connections' memory is all freed once they are gone, and the second wave leaves no more
 # behind than the first.
 #   tests/tools/conn-memory.sh BUILD_DIR
@@ -11,12 +11,12 @@ set -uo pipefail
 # shellcheck source=tests/tools/lib.sh
 . "$(dirname "$0")/lib.sh" "$1"
 N=200
-# The bound in bytes per connection, some 74,000 today: the library's connection (~19 KB with its
-# six streams), nghttp3's connection with its stream block (~54 KB allocated, most of it never
-# touched: see docs/scaling.md) and the server's own records (~1 KB); anything that adds a buffer
-# per connection fails here (a 4 KB receive chunk kept on each of the client's three streams
-# would add 12 KB).
-PER_CONN_MAX=${PER_CONN_MAX:-75000}
+# The bound in bytes per connection, some 19,500 today: the library's connection (~17 KB), its
+# four streams (the client's control and QPACK streams, the server's control stream: ~1.6 KB),
+# the HTTP/3 layer's connection record (~350 B, no stream record or buffer while idle: see
+# docs/scaling.md), the runtime's and the server's own records (~700 B); anything that adds a buffer per
+# connection fails here (a 4 KB receive chunk kept on one of the client's streams would).
+PER_CONN_MAX=${PER_CONN_MAX:-21000}
 # after close: the tables that keep the size the wave gave them (the connection-ID map grew to
 # some 2,000 entries for 200 connections)
 SLACK=16384

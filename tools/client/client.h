@@ -1,6 +1,7 @@
 /* tern-client's shared state and the interface between its parts: tern-client.c (options,
- * downloads, output, the report), conn.c (tern's callbacks, the downloads' outcomes), hq.c (hq-interop requests), h3.c (HTTP/3 requests through
- * nghttp3), progress.c (the terminal progress bar), script.c (scripted local address changes),
+ * downloads, output, the report), conn.c (tern's callbacks, the downloads' outcomes), hq.c
+ * (hq-interop requests), h3.c (HTTP/3 requests, on the HTTP/3 layer of common/h3conn.h),
+ * progress.c (the terminal progress bar), script.c (scripted local address changes),
  * paths.c (path and network events, their history, the live path table) and stalls.c (delivery
  * gaps and what ended them) and dgram.c (unreliable datagrams sent alongside, --datagrams). */
 #ifndef TOOLS_CLIENT_CLIENT_H

@@ -1,14 +1,14 @@
 /* HTTP/3 for tern-server: GET and HEAD of the files below the root, answered once the request
  * has fully arrived; 400 for malformed requests, 404 for missing files, 405 for other methods.
  *
- * A body comes from the mapped file (fmap.c) when it can: nghttp3 asks for data (read_data) and
- * gets pointers into the mapping, which the glue hands to tern by reference (by_ref below), so
- * that tern encrypts from the page cache; at most RING_SIZE bytes are handed out ahead of what
- * tern took. A file that cannot be mapped is streamed through a small ring per response instead:
- * read_data preads into the ring, and the ring space comes back when nghttp3 reports the bytes
- * released (acked_stream_data, which the glue triggers as soon as tern has copied them). When the
- * ring is full the stream waits and is resumed by that release, so memory stays bounded whatever
- * the file size, and each byte is copied once from the page cache and once into tern. */
+ * A body comes from the mapped file (fmap.c) when it can: the HTTP/3 layer (common/h3conn.c) asks
+ * for data (read_data) and gets pointers into the mapping, which it hands to tern by reference
+ * (by_ref below), so that tern encrypts from the page cache; at most RING_SIZE bytes are handed
+ * out ahead of what tern took. A file that cannot be mapped is streamed through a small ring per
+ * response instead: read_data preads into the ring, and the ring space comes back when the layer
+ * reports the bytes taken (acked_stream_data, as soon as tern has copied them). When the ring is
+ * full the stream waits and is resumed by that release, so memory stays bounded whatever the file
+ * size, and each byte is copied once from the page cache and once into tern. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -37,8 +37,8 @@ struct h3_req {
     int fd;
     srv_fmap *map; /* the file mapped: the body goes by reference */
     uint64_t size;
-    uint64_t sent;  /* body bytes handed to nghttp3 */
-    uint64_t acked; /* body bytes nghttp3 released (tern has them) */
+    uint64_t sent;  /* body bytes handed to the HTTP/3 layer */
+    uint64_t acked; /* body bytes the layer says tern has taken */
     int waiting;    /* read_data returned WOULDBLOCK for lack of ring space */
     const char *msg; /* static body of an error response */
     size_t ring_cap;
@@ -96,38 +96,41 @@ static void req_log(h3_req *r, uint64_t close_code)
 
 /* ---- response body ---- */
 
-static nghttp3_ssize read_data(nghttp3_conn *conn, int64_t sid, nghttp3_vec *vec, size_t veccnt,
-                               uint32_t *pflags, void *conn_ud, void *stream_ud)
+/* Hands out the next body bytes: the whole static message of an error response, a piece of the
+ * mapping (up to RING_SIZE ahead of what tern took), or what one pread put in the ring. A body
+ * that can no longer be completed (the mapped file shrank, a read failed or came up short of the
+ * content-length already sent) returns -1: the stream is reset rather than ended early. */
+static ssize_t read_data(tool_h3 *h, int64_t sid, tool_h3_vec *vec, size_t veccnt, int *eof,
+                         void *stream_ud)
 {
-    tool_h3 *h = conn_ud;
     h3_req *r = stream_ud;
     uint64_t used, room, left;
     size_t pos, n;
     ssize_t got;
 
+    (void)h;
+    (void)sid;
     if (!r || veccnt == 0)
-        return NGHTTP3_ERR_CALLBACK_FAILURE;
+        return -1;
+    r->waiting = 0;
     if (r->msg) {
-        vec[0].base = tool_h3_in(r->msg);
+        vec[0].base = (const uint8_t *)r->msg;
         vec[0].len = strlen(r->msg);
-        *pflags |= NGHTTP3_DATA_FLAG_EOF;
+        *eof = 1;
         return 1;
     }
     left = r->size - r->sent;
     if (left == 0) {
-        *pflags |= NGHTTP3_DATA_FLAG_EOF;
+        *eof = 1;
         return 0;
     }
     used = r->sent - r->acked;
     if (r->map) {
-        if (r->map->damaged) { /* the file shrank: the body cannot be completed */
-            tool_h3_abort_stream(h, sid, TOOL_H3_INTERNAL_ERROR);
-            r->waiting = 0;
-            return NGHTTP3_ERR_WOULDBLOCK;
-        }
+        if (r->map->damaged) /* the file shrank: the body cannot be completed */
+            return -1;
         if (used >= RING_SIZE) {
             r->waiting = 1;
-            return NGHTTP3_ERR_WOULDBLOCK;
+            return TOOL_H3_WOULDBLOCK;
         }
         n = RING_SIZE - (size_t)used;
         if (n > left)
@@ -135,14 +138,13 @@ static nghttp3_ssize read_data(nghttp3_conn *conn, int64_t sid, nghttp3_vec *vec
         vec[0].base = r->map->base + r->sent;
         vec[0].len = n;
         r->sent += n;
-        if (r->sent == r->size)
-            *pflags |= NGHTTP3_DATA_FLAG_EOF;
+        *eof = r->sent == r->size;
         return 1;
     }
     room = r->ring_cap - used;
     if (room == 0) {
         r->waiting = 1;
-        return NGHTTP3_ERR_WOULDBLOCK;
+        return TOOL_H3_WOULDBLOCK;
     }
     pos = (size_t)(r->sent % r->ring_cap);
     n = r->ring_cap - pos;
@@ -155,67 +157,55 @@ static nghttp3_ssize read_data(nghttp3_conn *conn, int64_t sid, nghttp3_vec *vec
     do {
         got = pread(r->fd, r->ring + pos, n, (off_t)r->sent);
     } while (got < 0 && errno == EINTR);
-    if (got <= 0) {
-        /* Unreadable, or shorter than the content-length already sent: the body cannot be
-         * completed, so it is abandoned rather than ended early. */
-        tool_h3_abort_stream(h, sid, TOOL_H3_INTERNAL_ERROR);
-        r->waiting = 0;
-        return NGHTTP3_ERR_WOULDBLOCK;
-    }
+    if (got <= 0)
+        return -1;
     r->sent += (uint64_t)got;
     vec[0].base = r->ring + pos;
     vec[0].len = (size_t)got;
-    if (r->sent == r->size)
-        *pflags |= NGHTTP3_DATA_FLAG_EOF;
+    *eof = r->sent == r->size;
     return 1;
 }
 
-static int acked_stream_data(nghttp3_conn *conn, int64_t sid, uint64_t datalen, void *conn_ud,
-                             void *stream_ud)
+static int acked_stream_data(tool_h3 *h, int64_t sid, uint64_t n, void *stream_ud)
 {
     h3_req *r = stream_ud;
 
     if (!r)
         return 0;
-    r->acked += datalen;
+    r->acked += n;
     if (r->waiting) {
         r->waiting = 0;
-        nghttp3_conn_resume_stream(conn, sid);
+        tool_h3_resume_stream(h, sid);
     }
     return 0;
 }
 
 /* ---- requests ---- */
 
+static void field(tool_qpack_field *f, const char *name, const char *value)
+{
+    f->name = (const uint8_t *)name;
+    f->namelen = strlen(name);
+    f->value = (const uint8_t *)value;
+    f->valuelen = strlen(value);
+}
+
 static int submit(h3_req *r, int status, const char *ctype, uint64_t length, int with_body)
 {
-    static const nghttp3_data_reader reader = {read_data};
-    nghttp3_nv nva[5];
+    tool_qpack_field fields[5];
     size_t n = 0;
     char status_text[8], len_text[24];
-
-#define NV(N, V)                                                                                   \
-    do {                                                                                           \
-        nva[n].name = tool_h3_in(N);                                                               \
-        nva[n].namelen = strlen(N);                                                                \
-        nva[n].value = tool_h3_in(V);                                                              \
-        nva[n].valuelen = strlen(V);                                                               \
-        nva[n].flags = NGHTTP3_NV_FLAG_NONE;                                                       \
-        n++;                                                                                       \
-    } while (0)
 
     r->status = status;
     snprintf(status_text, sizeof(status_text), "%d", status);
     snprintf(len_text, sizeof(len_text), "%" PRIu64, length);
-    NV(":status", status_text);
-    NV("server", "tern-server");
-    NV("content-type", ctype);
-    NV("content-length", len_text);
+    field(&fields[n++], ":status", status_text);
+    field(&fields[n++], "server", "tern-server");
+    field(&fields[n++], "content-type", ctype);
+    field(&fields[n++], "content-length", len_text);
     if (status == 405)
-        NV("allow", "GET, HEAD");
-#undef NV
-    return nghttp3_conn_submit_response(r->sc->h3->h3, r->sid, nva, n,
-                                        with_body ? &reader : NULL);
+        field(&fields[n++], "allow", "GET, HEAD");
+    return tool_h3_submit_response(r->sc->h3, r->sid, fields, n, with_body);
 }
 
 static int respond_error(h3_req *r, int status)
@@ -264,64 +254,68 @@ static int respond(h3_req *r)
     return submit(r, 200, ctype, r->size, !r->head);
 }
 
-static int begin_headers(nghttp3_conn *conn, int64_t sid, void *conn_ud, void *stream_ud)
+static int begin_headers(tool_h3 *h, int64_t sid, void *stream_ud)
 {
-    tool_h3 *h = conn_ud;
-    h3_req *r = req_new(h->app, sid);
+    h3_req *r;
 
+    (void)stream_ud;
+    r = req_new(h->app, sid);
     if (!r)
-        return NGHTTP3_ERR_CALLBACK_FAILURE;
-    nghttp3_conn_set_stream_user_data(conn, sid, r);
+        return -1;
+    if (tool_h3_set_stream_user_data(h, sid, r) < 0) {
+        req_free(r);
+        return -1;
+    }
     return 0;
 }
 
-static void copy_field(char *dst, size_t cap, nghttp3_vec v, int *bad)
+static void copy_field(char *dst, size_t cap, const uint8_t *v, size_t len, int *bad)
 {
-    if (v.len >= cap || memchr(v.base, '\0', v.len)) {
+    if (len >= cap || memchr(v, '\0', len)) {
         *bad = 1;
         return;
     }
-    memcpy(dst, v.base, v.len);
-    dst[v.len] = '\0';
+    memcpy(dst, v, len);
+    dst[len] = '\0';
 }
 
-static int recv_header(nghttp3_conn *conn, int64_t sid, int32_t token, nghttp3_rcbuf *name,
-                       nghttp3_rcbuf *value, uint8_t flags, void *conn_ud, void *stream_ud)
+static int recv_header(tool_h3 *h, int64_t sid, const tool_qpack_field *f, void *stream_ud)
 {
     h3_req *r = stream_ud;
-    nghttp3_vec n = nghttp3_rcbuf_get_buf(name), v = nghttp3_rcbuf_get_buf(value);
     int method_bad = 0;
 
+    (void)h;
+    (void)sid;
     if (!r)
         return 0;
-    if (n.len == 7 && memcmp(n.base, ":method", 7) == 0) {
-        copy_field(r->method, sizeof(r->method), v, &method_bad);
+    if (f->namelen == 7 && memcmp(f->name, ":method", 7) == 0) {
+        copy_field(r->method, sizeof(r->method), f->value, f->valuelen, &method_bad);
         if (method_bad) /* no method we serve is that long */
             snprintf(r->method, sizeof(r->method), "?");
-    } else if (n.len == 5 && memcmp(n.base, ":path", 5) == 0) {
-        copy_field(r->path, sizeof(r->path), v, &r->bad);
+    } else if (f->namelen == 5 && memcmp(f->name, ":path", 5) == 0) {
+        copy_field(r->path, sizeof(r->path), f->value, f->valuelen, &r->bad);
     }
     return 0;
 }
 
-static int end_stream(nghttp3_conn *conn, int64_t sid, void *conn_ud, void *stream_ud)
+/* The request has fully arrived (the layer checked it is well-formed): it is answered now. */
+static int end_stream(tool_h3 *h, int64_t sid, void *stream_ud)
 {
     h3_req *r = stream_ud;
-    int rv;
 
     if (!r || r->status)
         return 0;
-    rv = respond(r);
-    if (rv != 0)
-        tool_h3_abort_stream(r->sc->h3, sid, TOOL_H3_INTERNAL_ERROR);
+    if (respond(r) != 0)
+        tool_h3_abort_stream(h, sid, TOOL_H3_INTERNAL_ERROR);
     return 0;
 }
 
-static int stream_close(nghttp3_conn *conn, int64_t sid, uint64_t code, void *conn_ud,
-                        void *stream_ud)
+static int stream_close(tool_h3 *h, int64_t sid, uint64_t code, void *stream_ud)
 {
     h3_req *r = stream_ud;
 
+    (void)h;
+    (void)sid;
     if (r) {
         req_log(r, code);
         req_free(r);
@@ -354,15 +348,16 @@ static int body_by_ref(void *app, int64_t sid, const uint8_t *base, size_t len,
 
 int srv_h3_start(srv_conn *sc)
 {
-    nghttp3_callbacks cb;
+    static const tool_h3_callbacks cb = {
+        .begin_headers = begin_headers,
+        .recv_header = recv_header,
+        .end_stream = end_stream,
+        .stream_close = stream_close,
+        .read_data = read_data,
+        .acked_stream_data = acked_stream_data,
+    };
     char err[160];
 
-    memset(&cb, 0, sizeof(cb));
-    cb.acked_stream_data = acked_stream_data;
-    cb.stream_close = stream_close;
-    cb.begin_headers = begin_headers;
-    cb.recv_header = recv_header;
-    cb.end_stream = end_stream;
     if (tool_h3_new(&sc->h3, sc->conn, 1, &cb, sc, err, sizeof(err)) < 0) {
         tern_conn_close(sc->conn, TOOL_H3_INTERNAL_ERROR, err);
         return -1;
@@ -378,21 +373,17 @@ uint64_t srv_h3_bytes_sent(srv_conn *sc)
 
 void srv_h3_goaway(srv_conn *sc, int final)
 {
-    int rv;
-
     if (!sc->h3 || sc->goaway_sent >= 1 + final)
         return;
     /* The notice (GOAWAY with the largest id) lets requests already on their way in still be
-     * served; the final GOAWAY, a moment later, names the first request that will not be. */
+     * served; the final GOAWAY, a moment later, names the first request that will not be. A
+     * failure means the connection is failing already: nothing more to send on it. */
     if (!final && sc->goaway_sent == 0)
-        rv = nghttp3_conn_submit_shutdown_notice(sc->h3->h3);
+        (void)tool_h3_shutdown_notice(sc->h3);
     else
-        rv = nghttp3_conn_shutdown(sc->h3->h3);
+        (void)tool_h3_shutdown(sc->h3);
     sc->goaway_sent = 1 + final;
-    if (rv != 0)
-        tool_h3_fail(sc->h3, rv, "GOAWAY");
-    else
-        tool_h3_flush(sc->h3);
+    tool_h3_flush(sc->h3);
 }
 
 size_t srv_h3_active(srv_conn *sc)

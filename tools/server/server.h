@@ -1,7 +1,7 @@
 /* tern-server's shared state and the interface between its parts: tern-server.c (options,
- * shutdown), conns.c (connections and tern's callbacks), files.c (mapping request paths to files below the root), fmap.c
- * (files mapped for bodies sent by reference), hq.c (hq-interop, HTTP/0.9 over QUIC) and h3.c
- * (HTTP/3 through nghttp3). */
+ * shutdown), conns.c (connections and tern's callbacks), files.c (mapping request paths to files
+ * below the root), fmap.c (files mapped for bodies sent by reference), hq.c (hq-interop, HTTP/0.9
+ * over QUIC) and h3.c (HTTP/3 requests, on the HTTP/3 layer of common/h3conn.h). */
 #ifndef TOOLS_SERVER_SERVER_H
 #define TOOLS_SERVER_SERVER_H
 
