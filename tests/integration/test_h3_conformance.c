@@ -2802,7 +2802,9 @@ static void test_memory_priority_update(void **state)
     bb_free(&b);
     heap_end(&m, "100 KB PRIORITY_UPDATE");
     expect_close(TOOL_H3_EXCESSIVE_LOAD);
-    assert_true(m.peak - m.base <= 256); /* measured: 0 */
+    /* nothing of the 100 KB is buffered: what the call holds after it is the connection's close
+     * information (some 300 B, which tern allocates when a connection first gets a reason) */
+    assert_true(m.peak - m.base <= 512); /* measured: 304 */
     finish();
 }
 
