@@ -40,7 +40,7 @@ demo: build
 # over its seeds, growing a working corpus in build-asan/fuzz/NAME; crashes go to
 # build-asan/fuzz/crashes. `make fuzz FUZZ_TARGETS="fuzz_conn fuzz_h3"` runs only those.
 FUZZ_SECONDS ?= 180
-FUZZ_TARGETS ?= fuzz_conn fuzz_server fuzz_client fuzz_tparams_tls fuzz_h3 fuzz_h3_client fuzz_frame fuzz_packet fuzz_tparams fuzz_qlb
+FUZZ_TARGETS ?= fuzz_conn fuzz_server fuzz_client fuzz_tparams_tls fuzz_h3 fuzz_h3_client fuzz_frame fuzz_packet fuzz_tparams fuzz_qlb fuzz_qpack
 fuzz: build-asan
 	@for t in $(FUZZ_TARGETS); do echo "== $$t ($(FUZZ_SECONDS) s)"; \
 	  nice bash scripts/run-fuzz.sh $(BUILD_ASAN)/$$t $(FUZZ_SECONDS) tests/fuzz/corpus/$$t \

@@ -689,6 +689,38 @@ static void mpframe_seeds(void)
     mp_seed("bad_new_cid", "7e7803020104aabb");
 }
 
+/* ---- fuzz_qpack: field sections, a Huffman string, encoder and decoder stream bytes ---- */
+
+static void qpack_seed(const char *name, const char *hex)
+{
+    seed s = {.n = 0};
+    bytes(&s, hex);
+    emit("fuzz_qpack", name, &s);
+}
+
+static void qpack_seeds(void)
+{
+    /* RFC 9204 B.1: :path /index.html, a literal with a static name reference */
+    qpack_seed("rfc9204_b1", "0000510b2f696e6465782e68746d6c");
+    /* GET https://localhost/index.html and x-custom: v, as the tools' encoder writes it */
+    qpack_seed("request", "0000d1d75086a0e41d139d09518860d5485f2bce9a682ef2b12d424f4f0176");
+    /* :status 200, content-length 0 (indexed), a Huffman-coded literal name and value, a plain
+     * value, and a second octet of static index */
+    qpack_seed("response", "0000d9c4 2ef2b12d424f4f 8cf1e3c2e5f23a6ba0ab90f4ff 5f1d0568656c6c6f "
+                           "ff23");
+    /* a non-zero Base, in two octets */
+    qpack_seed("base", "007f00d1");
+    /* malformed: a dynamic reference, a post-base index, a negative Base */
+    qpack_seed("dynamic", "0000d180");
+    qpack_seed("post_base", "000010");
+    qpack_seed("negative_base", "0080d1");
+    /* www.example.com Huffman-coded (RFC 7541 C.4.1) */
+    qpack_seed("huffman", "f1e3c2e5f23a6ba0ab90f4ff");
+    /* Set Dynamic Table Capacity 0 twice; Stream Cancellations of streams 4, 64 and 2^62 - 1 */
+    qpack_seed("encoder_stream", "2020");
+    qpack_seed("decoder_stream", "44 7f01 7fc0ffffffffffffff3f");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -708,5 +740,6 @@ int main(int argc, char **argv)
     h3_client_seeds();
     session_seeds();
     mpframe_seeds();
+    qpack_seeds();
     return 0;
 }

@@ -315,6 +315,26 @@ static void test_static_table(void **st)
     check_static(94, "upgrade-insecure-requests", "1");
     check_static(97, "x-frame-options", "deny");
     check_static(98, "x-frame-options", "sameorigin");
+    /* all of it: FNV-1a over each name and value with a NUL after each, and their total length,
+     * both computed from RFC 9204 Appendix A */
+    uint64_t h = 0xcbf29ce484222325u;
+    size_t total = 0;
+    for (uint64_t i = 0; i < TOOL_QPACK_STATIC_COUNT; i++) {
+        const tool_qpack_field *e = tool_qpack_static(i);
+
+        for (int part = 0; part < 2; part++) {
+            const uint8_t *p = part ? e->value : e->name;
+            size_t len = part ? e->valuelen : e->namelen;
+
+            for (size_t k = 0; k <= len; k++) {
+                h ^= k < len ? p[k] : 0;
+                h *= 0x100000001b3u;
+            }
+            total += len;
+        }
+    }
+    assert_int_equal(total, 2026);
+    assert_true(h == 0x7c4c3c504f8cc3b1u);
     /* every entry is found whole at its own index, and names are lowercase */
     for (int i = 0; i < TOOL_QPACK_STATIC_COUNT; i++) {
         const tool_qpack_field *e = tool_qpack_static((uint64_t)i);
@@ -408,7 +428,9 @@ static void test_decode_malformed(void **st)
         "0000 07 00 01 61",                      /* the same, larger index */
         "0000 51",                               /* name reference without its value */
         "0000 51 05 61",                         /* value longer than what is left */
-        "0000 51 7f",                            /* value length cut short */
+        "0000 51 02 61",                         /* by one octet */
+        "0000 22 61 01 61", /* literal name by one octet (it would take the value's length) */
+        "0000 51 7f",       /* value length cut short */
         "0000 51 7f ff ff ff ff ff ff ff ff ff 01", /* value length over 2^62 */
         "0000 23 61 62",                            /* literal name longer than what is left */
         "0000 21 61",                               /* literal name without a value */
@@ -444,13 +466,13 @@ static void test_decode_malformed(void **st)
 static void test_decode_scratch(void **st)
 {
     (void)st;
-    uint8_t in[64], scratch[16];
+    uint8_t in[64], scratch[8 + 15]; /* exactly what the test below needs */
     got g = {0};
     /* a literal name "x-custom" and value "www.example.com", both Huffman-coded */
     size_t n = unhex(in, sizeof(in), "0000 2e f2b12d424f4f 8c f1e3c2e5f23a6ba0ab90f4ff");
 
     /* the name takes 8 octets of scratch, the value 15 */
-    assert_int_equal(tool_qpack_decode(in, n, scratch, 8 + 15, 1000, collect, &g), 0);
+    assert_int_equal(tool_qpack_decode(in, n, scratch, sizeof(scratch), 1000, collect, &g), 0);
     assert_field(&g, 0, "x-custom", "www.example.com");
     memset(&g, 0, sizeof(g));
     assert_int_equal(tool_qpack_decode(in, n, scratch, 8 + 14, 1000, collect, &g),
@@ -650,6 +672,22 @@ static void test_encode_long_strings(void **st)
     assert_int_equal(calls, 1);
 }
 
+/* Fields that neither the static table nor Huffman shortens take the bound exactly, their
+ * lengths just past the prefixes (7 for the name's 3 bits, 127 for the value's 7). */
+static void test_encode_bound_exact(void **st)
+{
+    (void)st;
+    static char name[8] = "x-$$$$$", value[128];
+    static uint8_t out[256];
+    memset(value, 0x80, sizeof(value) - 1);
+    tool_qpack_field f[2] = {fld(name, value), fld(name, "")};
+    size_t bound = tool_qpack_encode_bound(f, 2);
+
+    assert_int_equal(bound, 2 + (2 + 7 + 2 + 127) + (2 + 7 + 1));
+    assert_int_equal(tool_qpack_encode(out, sizeof(out), f, 2), (ssize_t)bound);
+    assert_int_equal(tool_qpack_encode(out, bound - 1, f, 2), TOOL_QPACK_ERR_NOSPACE);
+}
+
 /* ---- the peer's encoder and decoder streams ---- */
 
 static int enc_check_hex(const char *hex)
@@ -774,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_encode_small_exact),
         cmocka_unit_test(test_encode_decode_realistic),
         cmocka_unit_test(test_encode_long_strings),
+        cmocka_unit_test(test_encode_bound_exact),
         cmocka_unit_test(test_encoder_stream),
         cmocka_unit_test(test_decoder_stream),
         cmocka_unit_test(test_decoder_stream_split),

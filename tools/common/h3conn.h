@@ -112,10 +112,11 @@ struct tool_h3 {
      * it then goes to tern by reference (tern_stream_write_ref) instead of being copied. */
     int (*by_ref)(void *app, int64_t sid, const uint8_t *base, size_t len,
                   tern_release_fn *release, void **rud);
-    /* the implementation's own state follows (not for the tools): the callbacks, the peer's
-     * settings, the IDs of the peer's control and QPACK streams and the control stream's parse
-     * state, the local control stream and its pending output, GOAWAY state, the stream table
-     * (tool_sidmap of tool_h3_stream), ... */
+    /* the implementation's own state follows this record in the same allocation (h3conn.c:
+     * only tool_h3_new makes one; not for the tools): the callbacks, the peer's settings, the IDs
+     * of the peer's control and QPACK streams and the control stream's parse state, the local
+     * control stream and its pending output, GOAWAY state, the stream table (tool_sidmap of
+     * tool_h3_stream), ... */
 };
 
 /* Creates the HTTP/3 layer of an established connection `c`: opens the control stream and

@@ -96,8 +96,9 @@ typedef int (*tool_qpack_field_fn)(void *ud, const tool_qpack_field *f);
  * returned, TOOL_QPACK_ERR_MALFORMED (Required Insert Count not 0 or a negative Base (any other
  * Base is allowed, RFC 9204 §4.5.1.2), any reference to a dynamic table or a post-base index, a
  * static index beyond the table, a truncated line, a bad Huffman string or one whose decoding
- * exceeds `scratch_cap`: QPACK_DECOMPRESSION_FAILED, RFC 9204 §2.2.3) or TOOL_QPACK_ERR_TOO_LARGE (the section's size, the sum over its fields of name and
- * value lengths plus 32 (RFC 9114 §4.2.2), exceeds `max_size`; no call of `fn` happens past it). */
+ * exceeds `scratch_cap`: QPACK_DECOMPRESSION_FAILED, RFC 9204 §2.2.3) or
+ * TOOL_QPACK_ERR_TOO_LARGE (the section's size, the sum over its fields of name and value
+ * lengths plus 32 (RFC 9114 §4.2.2), exceeds `max_size`; no call of `fn` happens past it). */
 int tool_qpack_decode(const uint8_t *in, size_t n, uint8_t *scratch, size_t scratch_cap,
                       uint64_t max_size, tool_qpack_field_fn fn, void *ud);
 
