@@ -540,8 +540,8 @@ static void h3_seeds(void)
         bytes(&hdr, "51 0b 2f696e6465782e68746d6c");   /* :path /index.html */
         bytes(&hdr, "5f15 86 a8eb10649cbf");           /* cache-control no-cache (H) */
         bytes(&hdr, "2f01 25a849e95ba97d7f 89 25a849e95bb8e8b4bf"); /* custom-key: custom-value */
-        bytes(&hdr, "26 782d73656564 01 31");          /* x-seed: 1 */
-        bytes(&hdr, "5f50 04 66757a7a");               /* user-agent fuzz */
+        bytes(&hdr, "26 782d73656564 01 31");                       /* x-seed: 1 */
+        bytes(&hdr, "5f50 04 66757a7a");                            /* user-agent fuzz */
         h3_frame(&t, 0x01, &hdr);
         h3_event(&s, 0, -1, &t);
     }
@@ -596,9 +596,9 @@ static void h3_client_seeds(void)
     u8(&s, 2), u8(&s, 3), bytes(&s, "000400");
     {
         seed hdr = {.n = 0}, body = {.n = 0}, t = {.n = 0};
-        bytes(&hdr, "0000 d9");                    /* :status 200 */
+        bytes(&hdr, "0000 d9");                      /* :status 200 */
         bytes(&hdr, "5f1d 0a 746578742f706c61696e"); /* content-type text/plain */
-        bytes(&hdr, "54 01 35");                   /* content-length 5 */
+        bytes(&hdr, "54 01 35");                     /* content-length 5 */
         bytes(&hdr, "56 96 d07abe941054d444a8200595040b8166e082a62d1bff"); /* date (H) */
         bytes(&hdr, "2f01 25a849e95ba97d7f 89 25a849e95bb8e8b4bf"); /* custom-key: custom-value */
         h3_frame(&t, 0x01, &hdr);
@@ -611,7 +611,7 @@ static void h3_client_seeds(void)
         seed info = {.n = 0}, hdr = {.n = 0}, t = {.n = 0};
         bytes(&info, "0000 ff00"); /* :status 100 */
         h3_frame(&t, 0x01, &info);
-        bytes(&hdr, "0000 ff03 c4"); /* :status 302, content-length 0 */
+        bytes(&hdr, "0000 ff03 c4");                             /* :status 302, content-length 0 */
         bytes(&hdr, "5c 91 9d29ad171863c78f0b97c8e9ae82ae43d3"); /* location (H) */
         h3_frame(&t, 0x01, &hdr);
         h3_event(&s, 0, 1, &t);
@@ -619,8 +619,8 @@ static void h3_client_seeds(void)
     u8(&s, 1), u8(&s, 1);
     {
         seed hdr = {.n = 0}, body = {.n = 0}, tr = {.n = 0}, t = {.n = 0};
-        bytes(&hdr, "0000 5f09 82 6402");             /* :status 302 (H) */
-        bytes(&hdr, "5f15 85 aec3771a4b");            /* cache-control private (H) */
+        bytes(&hdr, "0000 5f09 82 6402");  /* :status 302 (H) */
+        bytes(&hdr, "5f15 85 aec3771a4b"); /* cache-control private (H) */
         h3_frame(&t, 0x01, &hdr);
         put(&body, "moved\n", 6);
         h3_frame(&t, 0x00, &body);
