@@ -249,6 +249,7 @@ typedef struct tool_side {
     int resp_release;
     int resp_fail;   /* read_data answers -1 */
     int fail_header; /* recv_header answers 1 */
+    int stop_data;   /* recv_data stops reading the stream (tool_h3_stop_stream, 0x10c) */
     int set_ud;      /* server: begin_headers attaches the stream's tstream as its user data */
     uint64_t acked;
     uint64_t ref_taken, ref_released, ref_takes, ref_releases; /* by_ref */
@@ -430,6 +431,8 @@ static int cb_recv_data(tool_h3 *h, int64_t sid, const uint8_t *d, size_t len, v
         t->bhash = 0xcbf29ce484222325ull;
     t->bhash = fnv(t->bhash, d, len);
     t->btotal += len;
+    if (S.stop_data)
+        tool_h3_stop_stream(h, sid, TOOL_H3_REQUEST_CANCELLED);
     return 0;
 }
 
@@ -2552,6 +2555,37 @@ static void test_client_response_stream_errors(void **state)
     finish();
 }
 
+/* The client refuses the rest of a body from its recv_data callback (a download it cannot
+ * store): the stream closes at once with the code it gave, whether the server's FIN is already
+ * there (no STOP_SENDING then) or not (STOP_SENDING 0x10c reaches the server), and nothing more
+ * of the body is reported. */
+static void test_client_stops_reading(void **state)
+{
+    (void)state;
+    for (int fin = 0; fin < 2; fin++) {
+        start(0);
+        S.stop_data = 1;
+        int64_t sid = tool_request(tool_get, 4, 0);
+        bb b = {0};
+        bb_status(&b, "200");
+        bb_frame(&b, F_DATA, "abc", 3);
+        bb_frame(&b, F_DATA, "def", 3);
+        respond_bb(sid, &b, fin);
+        settle();
+        expect_open();
+        want_log("C0=10c ");
+        want_no_log("F0 ");
+        assert_int_equal(ts_get(sid)->btotal, 3);
+        assert_int_equal(tool_h3_open_streams(S.h), 0);
+        rstream *s = rs_find(sid);
+        assert_non_null(s);
+        assert_int_equal(s->stopped, !fin);
+        if (!fin)
+            assert_int_equal(s->stop_code, TOOL_H3_REQUEST_CANCELLED);
+        finish();
+    }
+}
+
 /* A response stream that ends without a final response: no end_stream, the close says why. */
 static void test_client_response_incomplete(void **state)
 {
@@ -2956,6 +2990,7 @@ int main(void)
         cmocka_unit_test(test_client_response_frame_errors),
         cmocka_unit_test(test_client_split_every_byte),
         cmocka_unit_test(test_client_response_stream_errors),
+        cmocka_unit_test(test_client_stops_reading),
         cmocka_unit_test(test_client_goaway),
         cmocka_unit_test(test_client_control_rules),
         cmocka_unit_test(test_client_push_promise),

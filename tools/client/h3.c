@@ -66,9 +66,10 @@ static int recv_data(tool_h3 *h, int64_t sid, const uint8_t *data, size_t len, v
 
     if (!d || d->result != DL_PENDING)
         return 0;
-    /* On failure tern discards what else arrives; the stream closes when the server resets it. */
+    /* On failure the rest of the body is refused: tern discards what else arrives, and the
+     * stream is closed in the layer at once (the request's FIN went out with it). */
     if (cl_body(cl, d, data, len) < 0)
-        tern_stream_stop_sending(cl->conn, sid, TOOL_H3_REQUEST_CANCELLED);
+        tool_h3_stop_stream(h, sid, TOOL_H3_REQUEST_CANCELLED);
     return 0;
 }
 

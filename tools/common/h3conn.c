@@ -1444,6 +1444,25 @@ void tool_h3_abort_stream(tool_h3 *h, int64_t sid, uint64_t code)
     leave(h);
 }
 
+void tool_h3_stop_stream(tool_h3 *h, int64_t sid, uint64_t code)
+{
+    tool_h3_stream *st = lookup(h, sid);
+
+    if (h->failed)
+        return;
+    if (!st) {
+        tern_stream_stop_sending(h->conn, sid, code);
+        return;
+    }
+    if (st->read_done)
+        return;
+    enter(h);
+    tern_stream_stop_sending(h->conn, sid, code);
+    set_code(st, code);
+    read_over(h, st);
+    leave(h);
+}
+
 /* Queues a GOAWAY naming `id` on the control stream. Returns 0 or -1. */
 static int send_goaway(tool_h3 *h, uint64_t id)
 {

@@ -167,6 +167,11 @@ void tool_h3_resume_stream(tool_h3 *h, int64_t sid);
  * sending side; its close is reported when its receiving side ends too. */
 void tool_h3_abort_stream(tool_h3 *h, int64_t sid, uint64_t code);
 
+/* Stops reading stream `sid` from anywhere, callbacks included: STOP_SENDING with `code` (tern
+ * discards what still arrives) and no more callbacks of its receiving side; its close is
+ * reported when its sending side is over too (at once for a request whose FIN went out). */
+void tool_h3_stop_stream(tool_h3 *h, int64_t sid, uint64_t code);
+
 /* Server: GOAWAY. The notice names the largest client stream ID (2^62 - 4) so that requests on
  * their way are still served; the final one names the first request stream not processed.
  * Requests on streams at or above the last GOAWAY's ID are then rejected (H3_REQUEST_REJECTED).
