@@ -1425,42 +1425,40 @@ void tool_h3_resume_stream(tool_h3 *h, int64_t sid)
     leave(h);
 }
 
-void tool_h3_abort_stream(tool_h3 *h, int64_t sid, uint64_t code)
+/* Ends one side of stream `sid` at the tool's request: its sending side with RESET_STREAM, or
+ * its receiving side with STOP_SENDING. The stream closes once its other side is over too. */
+static void end_side(tool_h3 *h, int64_t sid, uint64_t code, int sending)
 {
     tool_h3_stream *st = lookup(h, sid);
 
     if (h->failed)
         return;
-    if (!st) {
+    if (st && (sending ? st->write_done : st->read_done))
+        return;
+    if (st)
+        enter(h);
+    if (sending)
         tern_stream_reset(h->conn, sid, code);
+    else
+        tern_stream_stop_sending(h->conn, sid, code);
+    if (!st)
         return;
-    }
-    if (st->write_done)
-        return;
-    enter(h);
-    tern_stream_reset(h->conn, sid, code);
     set_code(st, code);
-    write_over(h, st);
+    if (sending)
+        write_over(h, st);
+    else
+        read_over(h, st);
     leave(h);
+}
+
+void tool_h3_abort_stream(tool_h3 *h, int64_t sid, uint64_t code)
+{
+    end_side(h, sid, code, 1);
 }
 
 void tool_h3_stop_stream(tool_h3 *h, int64_t sid, uint64_t code)
 {
-    tool_h3_stream *st = lookup(h, sid);
-
-    if (h->failed)
-        return;
-    if (!st) {
-        tern_stream_stop_sending(h->conn, sid, code);
-        return;
-    }
-    if (st->read_done)
-        return;
-    enter(h);
-    tern_stream_stop_sending(h->conn, sid, code);
-    set_code(st, code);
-    read_over(h, st);
-    leave(h);
+    end_side(h, sid, code, 0);
 }
 
 /* Queues a GOAWAY naming `id` on the control stream. Returns 0 or -1. */
