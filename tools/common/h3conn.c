@@ -443,10 +443,22 @@ static void headers_done(tool_h3 *h, tool_h3_stream *st, int at_fin)
 }
 
 /* A frame begins on a request stream. Returns 0, or -1 when the stream or the connection ended. */
+/* HTTP/2's frame types that HTTP/3 reserves (RFC 9114 §7.2.8) are a connection error wherever
+ * one appears. Returns 1 (the connection failed) for those, else 0. */
+static int reserved_h2_frame(tool_h3 *h, uint64_t type)
+{
+    if (type != 0x02 && type != 0x06 && type != 0x08 && type != 0x09)
+        return 0;
+    tool_h3_fail(h, TOOL_H3_FRAME_UNEXPECTED, "reserved HTTP/2 frame type");
+    return 1;
+}
+
 static int req_frame(tool_h3 *h, tool_h3_stream *st, uint64_t type, uint64_t len)
 {
     st->ftype = type;
     st->fleft = len;
+    if (reserved_h2_frame(h, type))
+        return -1;
     switch (type) {
     case FT_DATA:
         if (st->msg != MSG_BODY) {
@@ -491,12 +503,6 @@ static int req_frame(tool_h3 *h, tool_h3_stream *st, uint64_t type, uint64_t len
     case FT_PRIORITY_UPDATE_REQUEST:
     case FT_PRIORITY_UPDATE_PUSH:
         tool_h3_fail(h, TOOL_H3_FRAME_UNEXPECTED, "control frame on a request stream");
-        return -1;
-    case 0x02:
-    case 0x06:
-    case 0x08:
-    case 0x09:
-        tool_h3_fail(h, TOOL_H3_FRAME_UNEXPECTED, "reserved HTTP/2 frame type");
         return -1;
     default:
         st->rstate = len ? RS_SKIP : RS_FRAME;
@@ -750,6 +756,8 @@ static int control_frame(tool_h3 *h, uint64_t type, uint64_t len)
         tool_h3_fail(h, TOOL_H3_MISSING_SETTINGS, "control stream does not start with SETTINGS");
         return -1;
     }
+    if (reserved_h2_frame(h, type))
+        return -1;
     switch (type) {
     case FT_SETTINGS:
         if (p->settings_seen) {
@@ -766,12 +774,6 @@ static int control_frame(tool_h3 *h, uint64_t type, uint64_t len)
     case FT_HEADERS:
     case FT_PUSH_PROMISE:
         tool_h3_fail(h, TOOL_H3_FRAME_UNEXPECTED, "message frame on the control stream");
-        return -1;
-    case 0x02:
-    case 0x06:
-    case 0x08:
-    case 0x09:
-        tool_h3_fail(h, TOOL_H3_FRAME_UNEXPECTED, "reserved HTTP/2 frame type");
         return -1;
     case FT_MAX_PUSH_ID:
         if (!h->is_server) {
