@@ -256,7 +256,6 @@ static int run_workers(server *first, const tern_config *cfg, const tern_callbac
         fprintf(stderr, "tern-server: listening on %s with %zu workers (steering: %s), serving %s\n",
                 where, n, tern_workers_steering(w) == TERN_WORKERS_STEER_BPF ? "bpf" : "forward",
                 first->root);
-    tool_install_stop_signals(&stop_requested);
     for (started = 1; started < n; started++)
         if (pthread_create(&th[started], NULL, worker_main, srvs[started]) != 0) {
             fprintf(stderr, "tern-server: cannot start a worker thread\n");
@@ -572,6 +571,10 @@ int main(int argc, char **argv)
     cfg.key_file = key;
 
     srv_callbacks(&cb);
+    /* Before any socket is bound: whoever sees the port bound may signal the server (a stop, a
+     * heap report) and must not kill it by the signals' default action. */
+    tool_install_stop_signals(&stop_requested);
+    srv_heap_report_signal(&heap_report_requested);
 
     if (nworkers > 1) {
         status = run_workers(srv, &cfg, &cb, &addr, nworkers, worker_flags, listen_text);
@@ -615,8 +618,6 @@ int main(int argc, char **argv)
                 preferred_text ? ", preferred address " : "", preferred_text ? preferred_text : "",
                 srv->root);
 
-    tool_install_stop_signals(&stop_requested);
-    srv_heap_report_signal(&heap_report_requested);
     status = 0;
     while (!stop_requested) {
         rc = tool_run_step(srv->ep, 250);
