@@ -1960,6 +1960,16 @@ static void test_control_stream_rules(void **state)
         {"MAX_PUSH_ID decreases", "00 0400 0d 01 05 0d 01 04", TOOL_H3_ID_ERROR},
         {"CANCEL_PUSH", "00 0400 03 01 00", TOOL_H3_ID_ERROR},
         {"CANCEL_PUSH after MAX_PUSH_ID", "00 0400 0d 01 05 03 01 01", TOOL_H3_ID_ERROR},
+        /* PRIORITY_UPDATE's element ID (RFC 9218 §7.2) */
+        {"PRIORITY_UPDATE of stream 8, two-octet ID", "00 0400 800f0700 02 4008", 0},
+        {"PRIORITY_UPDATE of a unidirectional stream", "00 0400 800f0700 04 02 753d31",
+         TOOL_H3_ID_ERROR},
+        {"PRIORITY_UPDATE of a server stream", "00 0400 800f0700 04 01 753d31", TOOL_H3_ID_ERROR},
+        {"PRIORITY_UPDATE of a push", "00 0400 800f0701 04 00 753d31", TOOL_H3_ID_ERROR},
+        {"PRIORITY_UPDATE of a push after MAX_PUSH_ID", "00 0400 0d 01 05 800f0701 01 00",
+         TOOL_H3_ID_ERROR},
+        {"PRIORITY_UPDATE empty", "00 0400 800f0700 00", TOOL_H3_FRAME_ERROR},
+        {"PRIORITY_UPDATE ends in its ID", "00 0400 800f0700 01 40", TOOL_H3_FRAME_ERROR},
     };
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
         ctrl_case(c[i].name, c[i].hex, c[i].code);

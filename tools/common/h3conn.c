@@ -109,6 +109,7 @@ typedef struct h3_priv {
     uint64_t cftype, cfleft;
     uint8_t cpart[PART_MAX], cpart_len;
     uint8_t cpayload;      /* in a frame's payload (else before a frame header) */
+    uint8_t cpu_named;     /* a PRIORITY_UPDATE's element ID has been read and checked */
     uint8_t settings_seen; /* the first frame, SETTINGS, has begun */
     uint8_t settings_mask; /* known settings received */
     /* the peer's decoder stream: an instruction split across reads (at most 9 octets) */
@@ -794,6 +795,11 @@ static int control_frame(tool_h3 *h, uint64_t type, uint64_t len)
             tool_h3_fail(h, TOOL_H3_FRAME_UNEXPECTED, "PRIORITY_UPDATE from a server");
             return -1;
         }
+        /* the push variant must name a promised push (RFC 9218 §7.2): this side promises none */
+        if (type == FT_PRIORITY_UPDATE_PUSH) {
+            tool_h3_fail(h, TOOL_H3_ID_ERROR, "PRIORITY_UPDATE of a push never promised");
+            return -1;
+        }
         if (len > CONTROL_PAYLOAD_MAX) {
             tool_h3_fail(h, TOOL_H3_EXCESSIVE_LOAD, "PRIORITY_UPDATE above 16 KB");
             return -1;
@@ -802,9 +808,14 @@ static int control_frame(tool_h3 *h, uint64_t type, uint64_t len)
     default:
         break; /* unknown: streamed past */
     }
+    if (type == FT_PRIORITY_UPDATE_REQUEST && len == 0) {
+        tool_h3_fail(h, TOOL_H3_FRAME_ERROR, "PRIORITY_UPDATE without an element ID");
+        return -1;
+    }
     p->cftype = type;
     p->cfleft = len;
     p->cpayload = len > 0;
+    p->cpu_named = 0;
     return 0;
 }
 
@@ -844,6 +855,23 @@ static void control_parse(tool_h3 *h, const uint8_t *buf, size_t n, int fin)
             if (setting(h, id, v) < 0)
                 return;
             avail = a + b;
+        } else if (p->cftype == FT_PRIORITY_UPDATE_REQUEST && !p->cpu_named) {
+            /* it must name a request stream (RFC 9218 §7.2); the priority value is skipped */
+            uint64_t id;
+            size_t a = vget(buf + off, avail, &id);
+            if (!a) {
+                if (avail == p->cfleft) {
+                    tool_h3_fail(h, TOOL_H3_FRAME_ERROR, "PRIORITY_UPDATE ends inside a varint");
+                    return;
+                }
+                break; /* the rest of the ID comes with the next read */
+            }
+            if (id % 4 != 0) {
+                tool_h3_fail(h, TOOL_H3_ID_ERROR, "PRIORITY_UPDATE names no request stream");
+                return;
+            }
+            p->cpu_named = 1;
+            avail = a;
         } else if (p->cftype == FT_GOAWAY || p->cftype == FT_MAX_PUSH_ID ||
                    p->cftype == FT_CANCEL_PUSH) {
             uint64_t v = 0;
