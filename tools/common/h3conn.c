@@ -8,179 +8,15 @@
  * stream whose two directions are done is put on a list and closed (its record freed, its close
  * callback run) by the outermost leave(), never while a parser or writer still holds it; a flush
  * asked for inside a callback runs there too. */
-#include "common/h3conn.h"
 #include "common/h3msg.h"
+#include "common/h3priv.h"
 
 #include <gnutls/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Frame types (RFC 9114 §7.2, RFC 9218 §7). */
-enum {
-    FT_DATA = 0x00,
-    FT_HEADERS = 0x01,
-    FT_CANCEL_PUSH = 0x03,
-    FT_SETTINGS = 0x04,
-    FT_PUSH_PROMISE = 0x05,
-    FT_GOAWAY = 0x07,
-    FT_MAX_PUSH_ID = 0x0d,
-};
-#define FT_PRIORITY_UPDATE_REQUEST 0xf0700
-#define FT_PRIORITY_UPDATE_PUSH 0xf0701
-
-/* Unidirectional stream types (RFC 9114 §6.2, RFC 9204 §4.2). */
-enum { UNI_CONTROL = 0x00, UNI_PUSH = 0x01, UNI_ENCODER = 0x02, UNI_DECODER = 0x03 };
-
-/* Settings (RFC 9114 §7.2.4.1, RFC 9204 §5, RFC 9220, RFC 9297). */
-enum {
-    SET_QPACK_MAX_TABLE_CAPACITY = 0x01,
-    SET_MAX_FIELD_SECTION_SIZE = 0x06,
-    SET_QPACK_BLOCKED_STREAMS = 0x07,
-    SET_ENABLE_CONNECT_PROTOCOL = 0x08,
-    SET_H3_DATAGRAM = 0x33,
-};
-
-#define VEC_MAX 16                      /* vectors asked of read_data at a time */
-#define PART_MAX 16                     /* a frame header, or one setting: two varints */
-#define CONTROL_PAYLOAD_MAX (16 * 1024) /* SETTINGS and PRIORITY_UPDATE payloads */
-#define VARINT_MAX ((1ull << 62) - 1)
-#define NONE UINT64_MAX
-
-/* Where a stream's reader is. */
-enum { RS_FRAME, RS_DATA, RS_HEADERS, RS_SKIP };
-/* Where a stream's incoming message is: before its (final) header section, in its body, after
- * its trailers. */
-enum { MSG_START, MSG_BODY, MSG_DONE };
-
-/* What waits to go on a stream: the encoded HEADERS frame, then the current DATA frame (its
- * header, then the vectors read_data handed out). */
-typedef struct h3_send {
-    uint8_t *frame; /* the HEADERS frame until tern has all of it */
-    size_t frame_len, frame_off;
-    size_t nvec, vi, voff; /* vectors handed out, the one being written, bytes of it written */
-    tool_h3_vec vec[VEC_MAX];
-    uint8_t fh[9]; /* the DATA frame header */
-    uint8_t fh_len, fh_off;
-    uint8_t with_body, eof, waiting; /* waiting: read_data would block, until resumed */
-} h3_send;
-
-struct tool_h3_stream {
-    tool_sid_node node; /* first: the stream ID, in h->streams */
-    void *ud;
-    tool_h3_stream *next_ready, *next_done;
-    h3_send *snd;
-    uint8_t *hbuf;          /* a HEADERS payload being collected */
-    size_t hneed, hgot;     /* its length, and the octets collected */
-    uint64_t ftype, fleft;  /* the frame being read, its payload octets still to come */
-    int64_t content_length; /* -1: none */
-    uint64_t body;          /* DATA payload octets received */
-    uint64_t code;          /* for stream_close */
-    uint8_t part[PART_MAX]; /* a frame header split across reads */
-    uint8_t part_len;
-    uint8_t rstate, msg;
-    uint8_t read_done, write_done, closing, queued;
-    uint8_t responded; /* server: submit_response was called */
-    uint8_t is_head;   /* client: the request's method is HEAD */
-    uint8_t no_body;   /* content-length says nothing about DATA (HEAD, 1xx, 204, 304) */
-};
-
-/* A peer's unidirectional stream whose type has not fully arrived. */
-typedef struct uni_pending {
-    tool_sid_node node;
-    uint8_t part[8];
-    uint8_t part_len;
-} uni_pending;
-
-/* The implementation's part of struct tool_h3: this follows the public members. */
-typedef struct h3_priv {
-    tool_h3 pub;
-    tool_h3_callbacks cb;
-    tool_sidmap streams;
-    size_t nreq; /* request stream records */
-    tool_h3_stream *ready, *done;
-    int64_t ctrl_sid, peer_ctrl, peer_enc, peer_dec;
-    uint64_t peer_max_section; /* the peer's SETTINGS_MAX_FIELD_SECTION_SIZE (NONE: unlimited) */
-    uint64_t goaway_sent;      /* server: the ID of its last GOAWAY (NONE: none sent) */
-    uint64_t goaway_recv;      /* the ID of the peer's last GOAWAY (NONE: none) */
-    uint64_t max_push_id;      /* server: the client's last MAX_PUSH_ID (NONE: none) */
-    uint64_t next_bidi;        /* server: one stream past the highest request stream seen */
-    /* the peer's control stream */
-    uint64_t cftype, cfleft;
-    uint8_t cpart[PART_MAX], cpart_len;
-    uint8_t cpayload;      /* in a frame's payload (else before a frame header) */
-    uint8_t cpu_named;     /* a PRIORITY_UPDATE's element ID has been read and checked */
-    uint8_t settings_seen; /* the first frame, SETTINGS, has begun */
-    uint8_t settings_mask; /* known settings received */
-    /* the peer's decoder stream: an instruction split across reads (at most 9 octets) */
-    uint8_t dpart[PART_MAX], dpart_len;
-    /* the local control stream's bytes not yet taken by tern */
-    uint8_t out[48], out_len;
-    uint8_t want_flush;
-    int busy;
-} h3_priv;
-
-#define P(h) ((h3_priv *)(h))
-
-/* Measured: 344 and 144 bytes. An idle connection holds the first only, an open request stream
- * the second (and a send state of 320 while its response goes out). */
-_Static_assert(sizeof(h3_priv) <= 384, "the per-connection state of the layer grew");
-_Static_assert(sizeof(tool_h3_stream) <= 160, "the per-stream record of the layer grew");
-
-/* ---- varints (RFC 9000 §16) ---- */
-
-/* Reads a varint from p[0..n). Returns its length, or 0 when p ends before it does. */
-static size_t vget(const uint8_t *p, size_t n, uint64_t *v)
-{
-    size_t len;
-    uint64_t x;
-
-    if (n == 0)
-        return 0;
-    len = (size_t)1 << (p[0] >> 6);
-    if (n < len)
-        return 0;
-    x = p[0] & 0x3f;
-    for (size_t i = 1; i < len; i++)
-        x = x << 8 | p[i];
-    *v = x;
-    return len;
-}
-
-/* Writes v (at most VARINT_MAX) in its shortest form. Returns its length. */
-static size_t vput(uint8_t *p, uint64_t v)
-{
-    size_t len = v < 64 ? 1 : v < 16384 ? 2 : v < (1u << 30) ? 4 : 8;
-    static const uint8_t tag[9] = {0, 0x00, 0x40, 0, 0x80, 0, 0, 0, 0xc0};
-
-    for (size_t i = len; i-- > 0; v >>= 8)
-        p[i] = (uint8_t)v;
-    p[0] |= tag[len];
-    return len;
-}
-
-/* Reads a frame header (type, length) from p[0..n). Returns its length, or 0 when incomplete. */
-static size_t frame_header(const uint8_t *p, size_t n, uint64_t *type, uint64_t *len)
-{
-    size_t a = vget(p, n, type), b;
-
-    if (!a)
-        return 0;
-    b = vget(p + a, n - a, len);
-    return b ? a + b : 0;
-}
-
 /* ---- streams ---- */
-
-static int is_uni(int64_t sid)
-{
-    return (sid & 0x2) != 0;
-}
-
-static int is_local(const tool_h3 *h, int64_t sid)
-{
-    return (int)(sid & 0x1) == h->is_server;
-}
 
 static tool_h3_stream *lookup(tool_h3 *h, int64_t sid)
 {
@@ -208,7 +44,7 @@ void tool_h3_fail(tool_h3 *h, uint64_t code, const char *what)
 }
 
 /* A callback's nonzero answer fails the connection. Returns 0 or -1. */
-static int cb_result(tool_h3 *h, int rv)
+int h3i_cb_result(tool_h3 *h, int rv)
 {
     if (rv == 0)
         return 0;
@@ -309,7 +145,7 @@ static tool_h3_stream *new_stream(tool_h3 *h, int64_t sid)
 
 /* Removes a record from the table; the bucket array goes with the last one, so that an idle
  * connection holds nothing but the tool_h3. */
-static void remove_record(tool_h3 *h, tool_sid_node *n)
+void h3i_remove_record(tool_h3 *h, tool_sid_node *n)
 {
     tool_sidmap_remove(&P(h)->streams, n);
     if (P(h)->streams.count == 0)
@@ -319,13 +155,13 @@ static void remove_record(tool_h3 *h, tool_sid_node *n)
 static void close_stream(tool_h3 *h, tool_h3_stream *st)
 {
     unqueue(h, st);
-    remove_record(h, &st->node);
+    h3i_remove_record(h, &st->node);
     P(h)->nreq--;
     if (P(h)->cb.stream_close) {
         int rv;
         enter(h);
         rv = P(h)->cb.stream_close(h, st->node.sid, st->code, st->ud);
-        cb_result(h, rv);
+        h3i_cb_result(h, rv);
         P(h)->busy--; /* leave() runs in the caller's loop */
     }
     free_send(st);
@@ -376,7 +212,7 @@ static int on_field(void *ud, const tool_qpack_field *f)
     if (tool_h3_msg_field(&s->m, f) < 0)
         return STOP_MALFORMED;
     if (s->m.kind != TOOL_H3_MSG_TRAILERS && P(h)->cb.recv_header) {
-        if (cb_result(h, P(h)->cb.recv_header(h, s->st->node.sid, f, s->st->ud)) < 0)
+        if (h3i_cb_result(h, P(h)->cb.recv_header(h, s->st->node.sid, f, s->st->ud)) < 0)
             return STOP_FAILED;
     }
     return h->failed || s->st->read_done ? STOP_FAILED : 0;
@@ -440,13 +276,13 @@ static void headers_done(tool_h3 *h, tool_h3_stream *st, int at_fin)
         }
     }
     if (P(h)->cb.end_headers)
-        cb_result(h, P(h)->cb.end_headers(h, st->node.sid, at_fin, st->ud));
+        h3i_cb_result(h, P(h)->cb.end_headers(h, st->node.sid, at_fin, st->ud));
 }
 
 /* A frame begins on a request stream. Returns 0, or -1 when the stream or the connection ended. */
 /* HTTP/2's frame types that HTTP/3 reserves (RFC 9114 §7.2.8) are a connection error wherever
  * one appears. Returns 1 (the connection failed) for those, else 0. */
-static int reserved_h2_frame(tool_h3 *h, uint64_t type)
+int h3i_reserved_h2_frame(tool_h3 *h, uint64_t type)
 {
     if (type != 0x02 && type != 0x06 && type != 0x08 && type != 0x09)
         return 0;
@@ -458,7 +294,7 @@ static int req_frame(tool_h3 *h, tool_h3_stream *st, uint64_t type, uint64_t len
 {
     st->ftype = type;
     st->fleft = len;
-    if (reserved_h2_frame(h, type))
+    if (h3i_reserved_h2_frame(h, type))
         return -1;
     switch (type) {
     case FT_DATA:
@@ -488,7 +324,7 @@ static int req_frame(tool_h3 *h, tool_h3_stream *st, uint64_t type, uint64_t len
         st->hgot = 0;
         st->rstate = RS_HEADERS;
         if (h->is_server && st->msg == MSG_START && P(h)->cb.begin_headers &&
-            cb_result(h, P(h)->cb.begin_headers(h, st->node.sid, st->ud)) < 0)
+            h3i_cb_result(h, P(h)->cb.begin_headers(h, st->node.sid, st->ud)) < 0)
             return -1;
         return h->failed || st->read_done ? -1 : 0;
     case FT_PUSH_PROMISE:
@@ -528,7 +364,7 @@ static void req_fin(tool_h3 *h, tool_h3_stream *st)
     }
     read_over(h, st);
     if (P(h)->cb.end_stream)
-        cb_result(h, P(h)->cb.end_stream(h, st->node.sid, st->ud));
+        h3i_cb_result(h, P(h)->cb.end_stream(h, st->node.sid, st->ud));
 }
 
 /* Parses p[0..n) of a request stream (a kept partial frame header first). */
@@ -566,7 +402,7 @@ static void req_parse(tool_h3 *h, tool_h3_stream *st, const uint8_t *p, size_t n
                 return;
             }
             if (P(h)->cb.recv_data &&
-                cb_result(h, P(h)->cb.recv_data(h, st->node.sid, p + off, avail, st->ud)) < 0)
+                h3i_cb_result(h, P(h)->cb.recv_data(h, st->node.sid, p + off, avail, st->ud)) < 0)
                 return;
         } else if (st->rstate == RS_HEADERS) {
             memcpy(st->hbuf + st->hgot, p + off, avail);
@@ -646,53 +482,8 @@ static void req_read(tool_h3 *h, int64_t sid, uint8_t *buf, size_t cap)
     }
 }
 
-/* ---- the peer's control stream ---- */
-
-static int setting(tool_h3 *h, uint64_t id, uint64_t v)
-{
-    unsigned bit;
-
-    switch (id) {
-    case 0x00:
-    case 0x02:
-    case 0x03:
-    case 0x04:
-    case 0x05:
-        tool_h3_fail(h, TOOL_H3_SETTINGS_ERROR, "reserved HTTP/2 setting");
-        return -1;
-    case SET_QPACK_MAX_TABLE_CAPACITY:
-        bit = 1;
-        break;
-    case SET_MAX_FIELD_SECTION_SIZE:
-        bit = 2;
-        P(h)->peer_max_section = v;
-        break;
-    case SET_QPACK_BLOCKED_STREAMS:
-        bit = 4;
-        break;
-    case SET_ENABLE_CONNECT_PROTOCOL:
-        bit = 8;
-        break;
-    case SET_H3_DATAGRAM:
-        bit = 16;
-        break;
-    default:
-        return 0; /* unknown settings are ignored (RFC 9114 §7.2.4) */
-    }
-    if (P(h)->settings_mask & bit) {
-        tool_h3_fail(h, TOOL_H3_SETTINGS_ERROR, "setting repeated");
-        return -1;
-    }
-    P(h)->settings_mask |= (uint8_t)bit;
-    if ((bit == 8 || bit == 16) && v > 1) {
-        tool_h3_fail(h, TOOL_H3_SETTINGS_ERROR, "boolean setting above 1");
-        return -1;
-    }
-    return 0;
-}
-
 /* A client fails its requests that a server's GOAWAY excludes: they were not processed. */
-static void goaway_excludes(tool_h3 *h, uint64_t id)
+void h3i_goaway_excludes(tool_h3 *h, uint64_t id)
 {
     tool_sidmap *m = &P(h)->streams;
 
@@ -704,346 +495,13 @@ static void goaway_excludes(tool_h3 *h, uint64_t id)
             set_code(st, TOOL_H3_REQUEST_REJECTED);
             if (!st->write_done) {
                 tern_stream_reset(h->conn, n->sid, TOOL_H3_REQUEST_CANCELLED);
-                st->write_done = 1;
-                free_send(st);
+                write_over(h, st);
             }
             if (!st->read_done) {
                 tern_stream_stop_sending(h->conn, n->sid, TOOL_H3_REQUEST_CANCELLED);
-                st->read_done = 1;
-                free(st->hbuf);
-                st->hbuf = NULL;
-            }
-            maybe_done(h, st);
-        }
-    }
-}
-
-/* A control frame carrying one varint (GOAWAY, MAX_PUSH_ID, CANCEL_PUSH) is complete. */
-static void control_varint(tool_h3 *h, uint64_t type, uint64_t v)
-{
-    h3_priv *p = P(h);
-
-    if (type == FT_CANCEL_PUSH) {
-        tool_h3_fail(h, TOOL_H3_ID_ERROR, "CANCEL_PUSH of a push never allowed");
-    } else if (type == FT_MAX_PUSH_ID) {
-        if (p->max_push_id != NONE && v < p->max_push_id) {
-            tool_h3_fail(h, TOOL_H3_ID_ERROR, "MAX_PUSH_ID decreased");
-            return;
-        }
-        p->max_push_id = v;
-    } else {
-        if (!h->is_server && v % 4 != 0) {
-            tool_h3_fail(h, TOOL_H3_ID_ERROR, "GOAWAY names no client bidi stream");
-            return;
-        }
-        if (p->goaway_recv != NONE && v > p->goaway_recv) {
-            tool_h3_fail(h, TOOL_H3_ID_ERROR, "GOAWAY ID increased");
-            return;
-        }
-        p->goaway_recv = v;
-        if (!h->is_server)
-            goaway_excludes(h, v);
-        if (p->cb.goaway)
-            cb_result(h, p->cb.goaway(h, (int64_t)v));
-    }
-}
-
-/* A frame begins on the peer's control stream. Returns 0 or -1 (the connection failed). */
-static int control_frame(tool_h3 *h, uint64_t type, uint64_t len)
-{
-    h3_priv *p = P(h);
-
-    if (!p->settings_seen && type != FT_SETTINGS) {
-        tool_h3_fail(h, TOOL_H3_MISSING_SETTINGS, "control stream does not start with SETTINGS");
-        return -1;
-    }
-    if (reserved_h2_frame(h, type))
-        return -1;
-    switch (type) {
-    case FT_SETTINGS:
-        if (p->settings_seen) {
-            tool_h3_fail(h, TOOL_H3_FRAME_UNEXPECTED, "second SETTINGS");
-            return -1;
-        }
-        if (len > CONTROL_PAYLOAD_MAX) {
-            tool_h3_fail(h, TOOL_H3_EXCESSIVE_LOAD, "SETTINGS above 16 KB");
-            return -1;
-        }
-        p->settings_seen = 1;
-        break;
-    case FT_DATA:
-    case FT_HEADERS:
-    case FT_PUSH_PROMISE:
-        tool_h3_fail(h, TOOL_H3_FRAME_UNEXPECTED, "message frame on the control stream");
-        return -1;
-    case FT_MAX_PUSH_ID:
-        if (!h->is_server) {
-            tool_h3_fail(h, TOOL_H3_FRAME_UNEXPECTED, "MAX_PUSH_ID from a server");
-            return -1;
-        }
-        /* fall through */
-    case FT_GOAWAY:
-    case FT_CANCEL_PUSH:
-        if (len < 1 || len > 8) {
-            tool_h3_fail(h, TOOL_H3_FRAME_ERROR, "frame of one varint with another length");
-            return -1;
-        }
-        break;
-    case FT_PRIORITY_UPDATE_REQUEST:
-    case FT_PRIORITY_UPDATE_PUSH:
-        if (!h->is_server) {
-            tool_h3_fail(h, TOOL_H3_FRAME_UNEXPECTED, "PRIORITY_UPDATE from a server");
-            return -1;
-        }
-        /* the push variant must name a promised push (RFC 9218 §7.2): this side promises none */
-        if (type == FT_PRIORITY_UPDATE_PUSH) {
-            tool_h3_fail(h, TOOL_H3_ID_ERROR, "PRIORITY_UPDATE of a push never promised");
-            return -1;
-        }
-        if (len > CONTROL_PAYLOAD_MAX) {
-            tool_h3_fail(h, TOOL_H3_EXCESSIVE_LOAD, "PRIORITY_UPDATE above 16 KB");
-            return -1;
-        }
-        break;
-    default:
-        break; /* unknown: streamed past */
-    }
-    if (type == FT_PRIORITY_UPDATE_REQUEST && len == 0) {
-        tool_h3_fail(h, TOOL_H3_FRAME_ERROR, "PRIORITY_UPDATE without an element ID");
-        return -1;
-    }
-    p->cftype = type;
-    p->cfleft = len;
-    p->cpayload = len > 0;
-    p->cpu_named = 0;
-    return 0;
-}
-
-/* Parses p[0..n) of the peer's control stream (kept partial octets first). */
-static void control_parse(tool_h3 *h, const uint8_t *buf, size_t n, int fin)
-{
-    h3_priv *p = P(h);
-    size_t off = 0;
-
-    p->cpart_len = 0;
-    while (off < n && !h->failed) {
-        size_t avail;
-        if (!p->cpayload) {
-            uint64_t type, len;
-            size_t used = frame_header(buf + off, n - off, &type, &len);
-            if (!used)
-                break;
-            off += used;
-            if (control_frame(h, type, len) < 0)
-                return;
-            continue;
-        }
-        avail = n - off;
-        if (avail > p->cfleft)
-            avail = (size_t)p->cfleft;
-        if (p->cftype == FT_SETTINGS) {
-            uint64_t id, v;
-            size_t a = vget(buf + off, avail, &id);
-            size_t b = a ? vget(buf + off + a, avail - a, &v) : 0;
-            if (!b) {
-                if (avail == p->cfleft) {
-                    tool_h3_fail(h, TOOL_H3_FRAME_ERROR, "SETTINGS ends inside a varint");
-                    return;
-                }
-                break; /* the rest of the setting comes with the next read */
-            }
-            if (setting(h, id, v) < 0)
-                return;
-            avail = a + b;
-        } else if (p->cftype == FT_PRIORITY_UPDATE_REQUEST && !p->cpu_named) {
-            /* it must name a request stream (RFC 9218 §7.2); the priority value is skipped */
-            uint64_t id;
-            size_t a = vget(buf + off, avail, &id);
-            if (!a) {
-                if (avail == p->cfleft) {
-                    tool_h3_fail(h, TOOL_H3_FRAME_ERROR, "PRIORITY_UPDATE ends inside a varint");
-                    return;
-                }
-                break; /* the rest of the ID comes with the next read */
-            }
-            if (id % 4 != 0) {
-                tool_h3_fail(h, TOOL_H3_ID_ERROR, "PRIORITY_UPDATE names no request stream");
-                return;
-            }
-            p->cpu_named = 1;
-            avail = a;
-        } else if (p->cftype == FT_GOAWAY || p->cftype == FT_MAX_PUSH_ID ||
-                   p->cftype == FT_CANCEL_PUSH) {
-            uint64_t v = 0;
-            if (avail < p->cfleft)
-                break;
-            if (vget(buf + off, avail, &v) != avail) {
-                tool_h3_fail(h, TOOL_H3_FRAME_ERROR, "frame of one varint with another length");
-                return;
-            }
-            control_varint(h, p->cftype, v);
-            if (h->failed)
-                return;
-        }
-        off += avail;
-        p->cfleft -= avail;
-        if (p->cfleft == 0)
-            p->cpayload = 0;
-    }
-    if (h->failed)
-        return;
-    memcpy(p->cpart, buf + off, n - off);
-    p->cpart_len = (uint8_t)(n - off);
-    if (fin) {
-        if (p->cpayload || p->cpart_len)
-            tool_h3_fail(h, TOOL_H3_FRAME_ERROR, "control stream ends inside a frame");
-        else
-            tool_h3_fail(h, TOOL_H3_CLOSED_CRITICAL_STREAM, "peer closed its control stream");
-    }
-}
-
-/* ---- the peer's unidirectional streams ---- */
-
-enum { UK_NONE, UK_PENDING, UK_CONTROL, UK_ENCODER, UK_DECODER };
-
-/* Bytes of a peer's control or QPACK stream, after its type. */
-static void uni_data(tool_h3 *h, int kind, const uint8_t *p, size_t n, int fin)
-{
-    h3_priv *pv = P(h);
-
-    if (kind == UK_CONTROL) {
-        control_parse(h, p, n, fin);
-        return;
-    }
-    if (kind == UK_ENCODER) {
-        if (tool_qpack_check_encoder_stream(p, n) < 0) {
-            tool_h3_fail(h, TOOL_QPACK_ENCODER_STREAM_ERROR, "encoder stream instruction");
-            return;
-        }
-    } else {
-        ssize_t used = tool_qpack_read_decoder_stream(p, n);
-        if (used < 0 || n - (size_t)used > sizeof(pv->dpart)) {
-            tool_h3_fail(h, TOOL_QPACK_DECODER_STREAM_ERROR, "decoder stream instruction");
-            return;
-        }
-        pv->dpart_len = (uint8_t)(n - (size_t)used);
-        memcpy(pv->dpart, p + used, pv->dpart_len);
-    }
-    if (fin)
-        tool_h3_fail(h, TOOL_H3_CLOSED_CRITICAL_STREAM, "peer closed a QPACK stream");
-}
-
-/* The type of a peer's unidirectional stream is known: binds it, or refuses it. Returns its
- * kind, or UK_NONE when nothing more of it is to be read. */
-static int uni_type(tool_h3 *h, int64_t sid, uint64_t type)
-{
-    h3_priv *p = P(h);
-    int64_t *slot;
-    int kind;
-
-    switch (type) {
-    case UNI_CONTROL:
-        slot = &p->peer_ctrl;
-        kind = UK_CONTROL;
-        break;
-    case UNI_ENCODER:
-        slot = &p->peer_enc;
-        kind = UK_ENCODER;
-        break;
-    case UNI_DECODER:
-        slot = &p->peer_dec;
-        kind = UK_DECODER;
-        break;
-    case UNI_PUSH:
-        if (h->is_server)
-            tool_h3_fail(h, TOOL_H3_STREAM_CREATION_ERROR, "push stream from a client");
-        else
-            tool_h3_fail(h, TOOL_H3_ID_ERROR, "push stream without MAX_PUSH_ID");
-        return UK_NONE;
-    default:
-        /* unknown types are refused and forgotten: tern drops what still arrives */
-        tern_stream_stop_sending(h->conn, sid, TOOL_H3_STREAM_CREATION_ERROR);
-        return UK_NONE;
-    }
-    if (*slot >= 0) {
-        tool_h3_fail(h, TOOL_H3_STREAM_CREATION_ERROR, "second control or QPACK stream");
-        return UK_NONE;
-    }
-    *slot = sid;
-    return kind;
-}
-
-static void uni_read(tool_h3 *h, int64_t sid, uint8_t *buf, size_t cap)
-{
-    h3_priv *p = P(h);
-
-    while (!h->failed) {
-        int kind = sid == p->peer_ctrl  ? UK_CONTROL
-                   : sid == p->peer_enc ? UK_ENCODER
-                   : sid == p->peer_dec ? UK_DECODER
-                                        : UK_NONE;
-        uni_pending *up = NULL;
-        uint8_t *part = NULL;
-        size_t pre = 0;
-        int fin = 0;
-        ssize_t n;
-
-        if (kind == UK_CONTROL) {
-            part = p->cpart;
-            pre = p->cpart_len;
-        } else if (kind == UK_DECODER) {
-            part = p->dpart;
-            pre = p->dpart_len;
-        } else if (kind == UK_NONE) {
-            up = (uni_pending *)tool_sidmap_get(&p->streams, sid);
-            if (up) {
-                kind = UK_PENDING;
-                part = up->part;
-                pre = up->part_len;
+                read_over(h, st);
             }
         }
-        n = tern_stream_read(h->conn, sid, buf + pre, cap - pre, &fin);
-        if (n < 0)
-            return; /* nothing now; or reset (on_reset), stopped, gone */
-        if (pre)
-            memcpy(buf, part, pre);
-        n += (ssize_t)pre;
-        if (kind == UK_NONE || kind == UK_PENDING) {
-            uint64_t type;
-            size_t used = vget(buf, (size_t)n, &type);
-            if (!used) {
-                int created;
-                if (fin) {
-                    /* ended before its type: nothing to refuse */
-                    if (up) {
-                        remove_record(h, &up->node);
-                        free(up);
-                    }
-                    return;
-                }
-                if (!up)
-                    up = (uni_pending *)tool_sidmap_add(&p->streams, sid, sizeof(*up), &created);
-                if (!up) {
-                    tern_stream_stop_sending(h->conn, sid, TOOL_H3_INTERNAL_ERROR);
-                    return;
-                }
-                memcpy(up->part, buf, (size_t)n);
-                up->part_len = (uint8_t)n;
-                continue;
-            }
-            if (up) {
-                remove_record(h, &up->node);
-                free(up);
-            }
-            kind = uni_type(h, sid, type);
-            if (kind == UK_NONE)
-                return;
-            uni_data(h, kind, buf + used, (size_t)n - used, fin);
-        } else {
-            uni_data(h, kind, buf, (size_t)n, fin);
-        }
-        if (fin)
-            return;
     }
 }
 
@@ -1057,7 +515,7 @@ void tool_h3_on_readable(tool_h3 *h, int64_t sid, uint8_t *buf, size_t cap)
     if (!is_uni(sid))
         req_read(h, sid, buf, cap);
     else if (!is_local(h, sid))
-        uni_read(h, sid, buf, cap);
+        h3i_uni_read(h, sid, buf, cap);
     P(h)->want_flush = 1;
     leave(h);
 }
@@ -1077,7 +535,7 @@ void tool_h3_on_reset(tool_h3 *h, int64_t sid, uint64_t app_error)
         }
         up = is_local(h, sid) ? NULL : (uni_pending *)tool_sidmap_get(&p->streams, sid);
         if (up) {
-            remove_record(h, &up->node);
+            h3i_remove_record(h, &up->node);
             free(up);
         }
         return;
@@ -1227,7 +685,7 @@ static int write_stream(tool_h3 *h, tool_h3_stream *st)
                 if (fin && take == left) {
                     h->bytes_written += take;
                     if (p->cb.acked_stream_data)
-                        cb_result(h, p->cb.acked_stream_data(h, sid, take, st->ud));
+                        h3i_cb_result(h, p->cb.acked_stream_data(h, sid, take, st->ud));
                     fin_sent(h, st);
                     return h->failed ? -1 : 0;
                 }
@@ -1235,7 +693,7 @@ static int write_stream(tool_h3 *h, tool_h3_stream *st)
             s->voff += take;
             h->bytes_written += take;
             if (take && p->cb.acked_stream_data &&
-                cb_result(h, p->cb.acked_stream_data(h, sid, take, st->ud)) < 0)
+                h3i_cb_result(h, p->cb.acked_stream_data(h, sid, take, st->ud)) < 0)
                 return -1;
             if (!st->snd)
                 return 0; /* aborted by the callback */
